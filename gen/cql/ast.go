@@ -183,6 +183,7 @@ const (
 	AlterDrop
 	AlterRename
 	AlterWith
+	AlterDropCompactStorage
 )
 
 // Rename is one "from TO to" pair.

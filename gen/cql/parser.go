@@ -603,6 +603,8 @@ func (p *parser) alterTable(pos Position, view bool) *AlterTable {
 				p.fail(Errorf(c.KeyPos, "%w: ALTER TABLE ADD cannot declare a PRIMARY KEY", ErrSyntax))
 			}
 		}
+	case !view && p.acceptKw("drop", "compact", "storage"):
+		s.Op = AlterDropCompactStorage
 	case !view && p.acceptKw("drop"):
 		s.Op = AlterDrop
 		s.DropIfExists = p.ifExists()

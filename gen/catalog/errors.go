@@ -1,0 +1,54 @@
+package catalog
+
+import (
+	"errors"
+
+	"github.com/jobsharp/cassandra/gen/cql"
+)
+
+// Error is a schema error with the position of the offending name or
+// statement. It prints as "file:line:col: message" and wraps one of the
+// Err… sentinels below, so callers can use errors.Is.
+type Error = cql.Error
+
+var (
+	// ErrDuplicate reports a keyspace, table, view, type, index, column or
+	// field that already exists.
+	ErrDuplicate = errors.New("already exists")
+	// ErrUnknownKeyspace reports a keyspace that does not exist.
+	ErrUnknownKeyspace = errors.New("unknown keyspace")
+	// ErrUnknownTable reports a table or view that does not exist.
+	ErrUnknownTable = errors.New("unknown table")
+	// ErrUnknownType reports a user-defined type that does not exist.
+	ErrUnknownType = errors.New("unknown type")
+	// ErrUnknownColumn reports a column or field that does not exist.
+	ErrUnknownColumn = errors.New("unknown column")
+	// ErrUnknownIndex reports an index that does not exist.
+	ErrUnknownIndex = errors.New("unknown index")
+	// ErrPrimaryKey reports a missing, doubled or malformed primary key.
+	ErrPrimaryKey = errors.New("invalid primary key")
+	// ErrKeyColumn reports an operation that primary key columns do not allow
+	// (DROP, STATIC) or that only they allow (RENAME).
+	ErrKeyColumn = errors.New("invalid use of primary key column")
+	// ErrStatic reports a static column in a table without clustering columns.
+	ErrStatic = errors.New("invalid static column")
+	// ErrCounter reports counter columns mixed with other non-key columns, or
+	// counters where Cassandra does not allow them.
+	ErrCounter = errors.New("invalid counter column")
+	// ErrClusteringOrder reports a CLUSTERING ORDER BY that names a
+	// non-clustering column or breaks the key order.
+	ErrClusteringOrder = errors.New("invalid clustering order")
+	// ErrFrozen reports a non-frozen collection or UDT where only frozen ones
+	// are allowed (primary key, inside collections, inside UDTs).
+	ErrFrozen = errors.New("must be frozen")
+	// ErrInvalidType reports a type that Cassandra rejects in that place.
+	ErrInvalidType = errors.New("invalid type")
+	// ErrUnknownOption reports a WITH option Cassandra and ScyllaDB do not know.
+	ErrUnknownOption = errors.New("unknown option")
+	// ErrView reports a materialized view that breaks Cassandra's rules.
+	ErrView = errors.New("invalid materialized view")
+	// ErrDependency reports a DROP of something still in use.
+	ErrDependency = errors.New("still in use")
+	// ErrUnsupported reports valid CQL the generator does not model.
+	ErrUnsupported = cql.ErrUnsupported
+)

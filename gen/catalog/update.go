@@ -1,0 +1,818 @@
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jobsharp/cassandra/gen/cql"
+)
+
+// Update applies one statement to the catalog, with the checks Cassandra
+// makes when it runs that statement. Skipped statements are ignored. On
+// error the catalog is unchanged.
+func (c *Catalog) Update(stmt cql.Stmt) error {
+	switch s := stmt.(type) {
+	case *cql.CreateKeyspace:
+		return c.createKeyspace(s)
+	case *cql.Use:
+		c.keyspace(s.Keyspace.Name)
+		c.current = s.Keyspace.Name
+		return nil
+	case *cql.CreateType:
+		return c.createType(s)
+	case *cql.CreateTable:
+		return c.createTable(s)
+	case *cql.CreateView:
+		return c.createView(s)
+	case *cql.CreateIndex:
+		return c.createIndex(s)
+	case *cql.AlterTable:
+		return c.alterTable(s)
+	case *cql.AlterType:
+		return c.alterType(s)
+	case *cql.Drop:
+		return c.drop(s)
+	case *cql.Skipped, nil:
+		return nil
+	}
+	return cql.Errorf(stmt.StmtPos(), "%w: statement %T", ErrUnsupported, stmt)
+}
+
+func (c *Catalog) ksName(n cql.Name) string {
+	if n.Keyspace != "" {
+		return n.Keyspace
+	}
+	return c.current
+}
+
+func displayName(ks, name string) string {
+	if ks == "" {
+		return cql.QuoteIdent(name)
+	}
+	return cql.QuoteIdent(ks) + "." + cql.QuoteIdent(name)
+}
+
+func (c *Catalog) createKeyspace(s *cql.CreateKeyspace) error {
+	if ks := c.Keyspace(s.Name.Name); ks != nil && ks.Pos.Line != 0 {
+		if s.IfNotExists {
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w: keyspace %s was created at %s", ErrDuplicate, cql.QuoteIdent(s.Name.Name), ks.Pos)
+	}
+	ks := c.keyspace(s.Name.Name)
+	ks.Pos = s.Name.Pos
+	ks.Options = s.Options
+	return nil
+}
+
+func (c *Catalog) createType(s *cql.CreateType) error {
+	ks := c.keyspace(c.ksName(s.Name))
+	if prev := ks.Type(s.Name.Name); prev != nil {
+		if s.IfNotExists {
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w: type %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
+	}
+	if cql.IsNativeType(strings.ToLower(s.Name.Name)) {
+		return cql.Errorf(s.Name.Pos, "%w: a type cannot be named after the native type %s", ErrInvalidType, s.Name.Name)
+	}
+	u := &UDT{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos}
+	if len(s.Fields) == 0 {
+		return cql.Errorf(s.Name.Pos, "%w: type %s has no fields", ErrInvalidType, displayName(ks.Name, s.Name.Name))
+	}
+	for _, f := range s.Fields {
+		if prev := u.Field(f.Name.Name); prev != nil {
+			return cql.Errorf(f.Name.Pos, "%w: field %s of type %s is declared twice (first at %s)", ErrDuplicate, cql.QuoteIdent(f.Name.Name), u.Name, prev.Pos)
+		}
+		if err := c.checkType(ks, f.Type, typeCtx{inUDT: true}); err != nil {
+			return err
+		}
+		u.Fields = append(u.Fields, &Field{Name: f.Name.Name, Type: f.Type, Pos: f.Name.Pos})
+	}
+	ks.Types = append(ks.Types, u)
+	return nil
+}
+
+// typeCtx says where a type appears.
+type typeCtx struct {
+	inKey        bool // primary key column
+	inCollection bool // element, key or value of a collection
+	inUDT        bool // field of a UDT
+	inTuple      bool // element of a tuple or vector
+	mapKeyOrSet  bool // map key or set element
+}
+
+// checkType validates t and marks types that Cassandra freezes implicitly
+// (collections and UDTs inside tuples) as frozen, so rendering matches
+// system_schema.
+func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
+	if t == nil {
+		return nil
+	}
+	nested := ctx.inCollection || ctx.inUDT || ctx.inTuple
+	switch t.Kind {
+	case cql.TypeCustom:
+		return cql.Errorf(t.Pos, "%w: custom type %s", ErrUnsupported, cql.QuoteString(t.Name))
+	case cql.TypeNative:
+		switch {
+		case t.Frozen:
+			return cql.Errorf(t.Pos, "%w: frozen<%s>: only collections, tuples and user-defined types can be frozen", ErrInvalidType, t.Name)
+		case t.Name == "counter" && ctx.inKey:
+			return cql.Errorf(t.Pos, "%w: counter columns cannot be part of the primary key", ErrCounter)
+		case t.Name == "counter" && nested:
+			return cql.Errorf(t.Pos, "%w: counters are not allowed inside collections, tuples or user-defined types", ErrCounter)
+		case t.Name == "duration" && ctx.inKey:
+			return cql.Errorf(t.Pos, "%w: duration is not supported in the primary key", ErrInvalidType)
+		case t.Name == "duration" && ctx.mapKeyOrSet:
+			return cql.Errorf(t.Pos, "%w: durations are not allowed as map keys or set elements", ErrInvalidType)
+		}
+		return nil
+	case cql.TypeList, cql.TypeSet, cql.TypeMap:
+		if ctx.inTuple {
+			t.Frozen = true
+		}
+		if !t.Frozen {
+			switch {
+			case ctx.inKey:
+				return cql.Errorf(t.Pos, "%w: non-frozen collection %s in the primary key; use frozen<%s>", ErrFrozen, t.Declared(), t.Declared())
+			case ctx.inCollection:
+				return cql.Errorf(t.Pos, "%w: non-frozen collection %s inside a collection; use frozen<%s>", ErrFrozen, t.Declared(), t.Declared())
+			}
+		}
+		for i, p := range t.Params {
+			sub := typeCtx{inCollection: true, inKey: ctx.inKey, mapKeyOrSet: t.Kind == cql.TypeSet || t.Kind == cql.TypeMap && i == 0}
+			if err := c.checkType(ks, p, sub); err != nil {
+				return err
+			}
+		}
+		return nil
+	case cql.TypeTuple:
+		for _, p := range t.Params {
+			if err := c.checkType(ks, p, typeCtx{inTuple: true, inKey: ctx.inKey}); err != nil {
+				return err
+			}
+		}
+		return nil
+	case cql.TypeVector:
+		if ctx.inKey {
+			return cql.Errorf(t.Pos, "%w: vectors are not supported in the primary key", ErrInvalidType)
+		}
+		return c.checkType(ks, t.Params[0], typeCtx{inTuple: true})
+	case cql.TypeUDT:
+		if t.Keyspace != "" && t.Keyspace != ks.Name {
+			return cql.Errorf(t.Pos, "%w: type %s is in keyspace %s; a table can only use types of its own keyspace", ErrInvalidType, t.Name, t.Keyspace)
+		}
+		u := ks.Type(t.Name)
+		if u == nil {
+			return cql.Errorf(t.Pos, "%w %s", ErrUnknownType, displayName(t.Keyspace, t.Name))
+		}
+		if ctx.inTuple {
+			t.Frozen = true
+		}
+		if !t.Frozen {
+			switch {
+			case ctx.inKey:
+				return cql.Errorf(t.Pos, "%w: non-frozen type %s in the primary key; use frozen<%s>", ErrFrozen, t.Name, cql.QuoteIdent(t.Name))
+			case ctx.inCollection:
+				return cql.Errorf(t.Pos, "%w: non-frozen type %s inside a collection; use frozen<%s>", ErrFrozen, t.Name, cql.QuoteIdent(t.Name))
+			case ctx.inUDT:
+				return cql.Errorf(t.Pos, "%w: non-frozen type %s inside a user-defined type; use frozen<%s>", ErrFrozen, t.Name, cql.QuoteIdent(t.Name))
+			}
+			for _, f := range u.Fields {
+				if k := f.Type.Kind; (k == cql.TypeList || k == cql.TypeSet || k == cql.TypeMap) && !f.Type.Frozen {
+					return cql.Errorf(t.Pos, "%w: non-frozen type %s has the non-frozen collection field %s; use frozen<%s>", ErrFrozen, t.Name, f.Name, cql.QuoteIdent(t.Name))
+				}
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+// knownOptions are the table options of Cassandra 5.0 and ScyllaDB.
+var knownOptions = map[string]bool{
+	"additional_write_policy": true, "allow_auto_snapshot": true, "bloom_filter_fp_chance": true,
+	"caching": true, "cdc": true, "comment": true, "compaction": true, "compression": true,
+	"crc_check_chance": true, "default_time_to_live": true, "extensions": true, "gc_grace_seconds": true,
+	"incremental_backups": true, "max_index_interval": true, "memtable": true,
+	"memtable_flush_period_in_ms": true, "min_index_interval": true, "read_repair": true,
+	"speculative_retry": true, "id": true, "transactional_mode": true, "transactional_migration_from": true,
+	// ScyllaDB
+	"tombstone_gc": true, "paxos_grace_seconds": true, "synchronous_updates": true,
+	"per_partition_rate_limit": true, "scylla_encryption_options": true,
+	// accepted by Cassandra 3.x, ignored or removed later
+	"dclocal_read_repair_chance": true, "read_repair_chance": true,
+}
+
+func checkOptions(opts []cql.Option) error {
+	seen := map[string]bool{}
+	for _, o := range opts {
+		if !knownOptions[o.Name] {
+			return cql.Errorf(o.Pos, "%w %q", ErrUnknownOption, o.Name)
+		}
+		if seen[o.Name] {
+			return cql.Errorf(o.Pos, "%w: option %q is given twice", ErrDuplicate, o.Name)
+		}
+		seen[o.Name] = true
+	}
+	return nil
+}
+
+// mergeOptions replaces options of the same name and appends new ones.
+func mergeOptions(old, add []cql.Option) []cql.Option {
+	out := slices.Clone(old)
+	for _, o := range add {
+		if i := slices.IndexFunc(out, func(x cql.Option) bool { return x.Name == o.Name }); i >= 0 {
+			out[i] = o
+		} else {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (c *Catalog) createTable(s *cql.CreateTable) error {
+	ks := c.keyspace(c.ksName(s.Name))
+	if prev := ks.Table(s.Name.Name); prev != nil {
+		if s.IfNotExists {
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w: table %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
+	}
+	t := &Table{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos, CompactStorage: s.Options.CompactStorage}
+	if len(s.Columns) == 0 {
+		return cql.Errorf(s.Name.Pos, "%w: table %s has no columns", ErrPrimaryKey, displayName(ks.Name, t.Name))
+	}
+	var inline *cql.ColumnDef
+	for i := range s.Columns {
+		d := &s.Columns[i]
+		if prev := t.Column(d.Name.Name); prev != nil {
+			return cql.Errorf(d.Name.Pos, "%w: column %s is declared twice (first at %s)", ErrDuplicate, cql.QuoteIdent(d.Name.Name), prev.Pos)
+		}
+		if d.PrimaryKey {
+			if inline != nil {
+				return cql.Errorf(d.KeyPos, "%w: more than one PRIMARY KEY (%s is already the key)", ErrPrimaryKey, cql.QuoteIdent(inline.Name.Name))
+			}
+			inline = d
+		}
+		kind := Regular
+		if d.Static {
+			kind = Static
+		}
+		t.Columns = append(t.Columns, &Column{Name: d.Name.Name, Type: d.Type, Kind: kind, Position: -1, Pos: d.Name.Pos})
+	}
+	part, clust := s.PartitionKey, s.Clustering
+	switch {
+	case inline != nil && s.KeyClause:
+		return cql.Errorf(s.KeyPos, "%w: more than one PRIMARY KEY (%s is declared PRIMARY KEY inline)", ErrPrimaryKey, cql.QuoteIdent(inline.Name.Name))
+	case inline != nil:
+		part = []cql.Ident{inline.Name}
+	case !s.KeyClause:
+		return cql.Errorf(s.Name.Pos, "%w: table %s has no PRIMARY KEY", ErrPrimaryKey, displayName(ks.Name, t.Name))
+	}
+	if err := setKey(t, part, clust); err != nil {
+		return err
+	}
+	for _, col := range t.Columns {
+		if err := c.checkType(ks, col.Type, typeCtx{inKey: col.IsKey()}); err != nil {
+			return err
+		}
+	}
+	if err := checkColumns(t, t.Columns); err != nil {
+		return err
+	}
+	if err := setClusteringOrder(t, s.Options); err != nil {
+		return err
+	}
+	if err := checkOptions(s.Options.Options); err != nil {
+		return err
+	}
+	t.Options = s.Options.Options
+	ks.Tables = append(ks.Tables, t)
+	return nil
+}
+
+// setKey marks the key columns of t.
+func setKey(t *Table, part, clust []cql.Ident) error {
+	seen := map[string]bool{}
+	for i, id := range slices.Concat(part, clust) {
+		col := t.Column(id.Name)
+		if col == nil {
+			return cql.Errorf(id.Pos, "%w: primary key column %s is not declared", ErrUnknownColumn, cql.QuoteIdent(id.Name))
+		}
+		if seen[id.Name] {
+			return cql.Errorf(id.Pos, "%w: column %s appears twice in the primary key", ErrPrimaryKey, cql.QuoteIdent(id.Name))
+		}
+		seen[id.Name] = true
+		if col.Kind == Static {
+			return cql.Errorf(id.Pos, "%w: static column %s cannot be part of the primary key", ErrKeyColumn, cql.QuoteIdent(id.Name))
+		}
+		if i < len(part) {
+			col.Kind, col.Position = PartitionKey, i
+			t.PartitionKey = append(t.PartitionKey, col)
+		} else {
+			col.Kind, col.Position = Clustering, i-len(part)
+			t.Clustering = append(t.Clustering, col)
+		}
+	}
+	return nil
+}
+
+// checkColumns checks static and counter rules for cols, which were added to t.
+func checkColumns(t *Table, cols []*Column) error {
+	for _, col := range cols {
+		if col.Kind == Static && len(t.Clustering) == 0 {
+			return cql.Errorf(col.Pos, "%w: %s is static but table %s has no clustering columns", ErrStatic, cql.QuoteIdent(col.Name), cql.QuoteIdent(t.Name))
+		}
+	}
+	// Report at the first column that breaks the rule, in schema order.
+	var counter, other *Column
+	for _, col := range t.Columns {
+		if col.IsKey() {
+			continue
+		}
+		isCounter := col.Type.Kind == cql.TypeNative && col.Type.Name == "counter"
+		switch {
+		case isCounter && other != nil:
+			return cql.Errorf(col.Pos, "%w: counter column %s cannot be mixed with the non-counter column %s", ErrCounter, cql.QuoteIdent(col.Name), cql.QuoteIdent(other.Name))
+		case !isCounter && counter != nil:
+			return cql.Errorf(col.Pos, "%w: non-counter column %s cannot be mixed with the counter column %s", ErrCounter, cql.QuoteIdent(col.Name), cql.QuoteIdent(counter.Name))
+		case isCounter && counter == nil:
+			counter = col
+		case !isCounter && other == nil:
+			other = col
+		}
+	}
+	return nil
+}
+
+// setClusteringOrder applies CLUSTERING ORDER BY as Cassandra checks it: the
+// listed columns must be the clustering columns, in key order, possibly
+// without the last ones.
+func setClusteringOrder(t *Table, o cql.TableOptions) error {
+	seen := map[string]bool{}
+	for i, item := range o.ClusteringOrder {
+		col := t.Column(item.Column.Name)
+		switch {
+		case col == nil:
+			return cql.Errorf(item.Column.Pos, "%w: unknown column %s", ErrClusteringOrder, cql.QuoteIdent(item.Column.Name))
+		case col.Kind != Clustering:
+			return cql.Errorf(item.Column.Pos, "%w: %s is not a clustering column", ErrClusteringOrder, cql.QuoteIdent(col.Name))
+		case seen[col.Name]:
+			return cql.Errorf(item.Column.Pos, "%w: %s is listed twice", ErrClusteringOrder, cql.QuoteIdent(col.Name))
+		case col.Position != i:
+			want := t.Clustering[i]
+			if slices.ContainsFunc(o.ClusteringOrder, func(x cql.OrderItem) bool { return x.Column.Name == want.Name }) {
+				return cql.Errorf(item.Column.Pos, "%w: columns must follow the key order (%s must appear before %s)", ErrClusteringOrder, cql.QuoteIdent(want.Name), cql.QuoteIdent(col.Name))
+			}
+			return cql.Errorf(item.Column.Pos, "%w: missing CLUSTERING ORDER for column %s", ErrClusteringOrder, cql.QuoteIdent(want.Name))
+		}
+		seen[col.Name] = true
+		col.Desc = item.Desc
+	}
+	return nil
+}
+
+func (c *Catalog) createView(s *cql.CreateView) error {
+	ks := c.keyspace(c.ksName(s.Name))
+	if prev := ks.Table(s.Name.Name); prev != nil {
+		if s.IfNotExists {
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w: %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
+	}
+	if s.Base.Keyspace != "" && s.Base.Keyspace != ks.Name {
+		return cql.Errorf(s.Base.Pos, "%w: a view must be in the keyspace of its base table", ErrView)
+	}
+	base := ks.Table(s.Base.Name)
+	if base == nil {
+		return cql.Errorf(s.Base.Pos, "%w %s", ErrUnknownTable, displayName(ks.Name, s.Base.Name))
+	}
+	if base.View {
+		return cql.Errorf(s.Base.Pos, "%w: %s is a materialized view; a view needs a base table", ErrView, cql.QuoteIdent(base.Name))
+	}
+	for _, col := range base.Columns {
+		if col.Type.Kind == cql.TypeNative && col.Type.Name == "counter" {
+			return cql.Errorf(s.Base.Pos, "%w: materialized views are not supported on counter tables", ErrView)
+		}
+	}
+	v := &Table{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos, View: true, Base: base.Name, Where: s.Where}
+	add := func(id cql.Ident) error {
+		col := base.Column(id.Name)
+		if col == nil {
+			return cql.Errorf(id.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(id.Name), cql.QuoteIdent(base.Name))
+		}
+		if v.Column(id.Name) != nil {
+			return cql.Errorf(id.Pos, "%w: column %s is selected twice", ErrDuplicate, cql.QuoteIdent(id.Name))
+		}
+		if col.Kind == Static {
+			return cql.Errorf(id.Pos, "%w: static column %s cannot be in a materialized view", ErrView, cql.QuoteIdent(id.Name))
+		}
+		v.Columns = append(v.Columns, &Column{Name: col.Name, Type: col.Type, Kind: Regular, Position: -1, Pos: id.Pos})
+		return nil
+	}
+	if s.Columns == nil {
+		for _, col := range base.Columns {
+			if col.Kind == Static {
+				continue
+			}
+			if err := add(cql.Ident{Name: col.Name, Pos: s.Pos}); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range s.Columns {
+		if err := add(id); err != nil {
+			return err
+		}
+	}
+	for _, id := range slices.Concat(s.PartitionKey, s.Clustering) {
+		if v.Column(id.Name) == nil && base.Column(id.Name) != nil {
+			if err := add(id); err != nil {
+				return err
+			}
+		}
+	}
+	if err := setKey(v, s.PartitionKey, s.Clustering); err != nil {
+		return err
+	}
+	for _, bk := range slices.Concat(base.PartitionKey, base.Clustering) {
+		if vc := v.Column(bk.Name); vc == nil || !vc.IsKey() {
+			return cql.Errorf(s.KeyPos, "%w: the primary key must include every primary key column of %s; %s is missing", ErrView, cql.QuoteIdent(base.Name), cql.QuoteIdent(bk.Name))
+		}
+	}
+	extra := 0
+	for _, vc := range slices.Concat(v.PartitionKey, v.Clustering) {
+		if !base.Column(vc.Name).IsKey() {
+			extra++
+			if extra > 1 {
+				return cql.Errorf(s.KeyPos, "%w: at most one column that is not in the primary key of %s may be in the view's primary key", ErrView, cql.QuoteIdent(base.Name))
+			}
+		}
+		notNull := slices.ContainsFunc(s.Where, func(r cql.Relation) bool {
+			return r.Kind == cql.RelColumn && r.Op == "IS NOT NULL" && r.Columns[0].Name == vc.Name
+		})
+		if !notNull {
+			return cql.Errorf(s.KeyPos, "%w: primary key column %s must be restricted by WHERE %s IS NOT NULL", ErrView, cql.QuoteIdent(vc.Name), cql.QuoteIdent(vc.Name))
+		}
+	}
+	for _, r := range s.Where {
+		for _, id := range r.Columns {
+			if base.Column(id.Name) == nil {
+				return cql.Errorf(id.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(id.Name), cql.QuoteIdent(base.Name))
+			}
+		}
+	}
+	if err := setClusteringOrder(v, s.Options); err != nil {
+		return err
+	}
+	if s.Options.CompactStorage {
+		return cql.Errorf(s.Pos, "%w: materialized views cannot use COMPACT STORAGE", ErrView)
+	}
+	if err := checkOptions(s.Options.Options); err != nil {
+		return err
+	}
+	v.Options = s.Options.Options
+	ks.Tables = append(ks.Tables, v)
+	return nil
+}
+
+func (c *Catalog) createIndex(s *cql.CreateIndex) error {
+	ks := c.keyspace(c.ksName(s.Table))
+	t := ks.Table(s.Table.Name)
+	if t == nil {
+		return cql.Errorf(s.Table.Pos, "%w %s", ErrUnknownTable, displayName(ks.Name, s.Table.Name))
+	}
+	if t.View {
+		return cql.Errorf(s.Table.Pos, "%w: secondary indexes are not supported on materialized views", ErrView)
+	}
+	if len(s.Targets) != 1 && !s.Custom {
+		return cql.Errorf(s.Pos, "%w: only CUSTOM indexes can have more than one target", ErrInvalidType)
+	}
+	for _, target := range s.Targets {
+		col := t.Column(target.Column.Name)
+		if col == nil {
+			return cql.Errorf(target.Column.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(target.Column.Name), cql.QuoteIdent(t.Name))
+		}
+		coll := col.Type.Kind == cql.TypeList || col.Type.Kind == cql.TypeSet || col.Type.Kind == cql.TypeMap
+		switch target.Func {
+		case "keys", "entries":
+			if col.Type.Kind != cql.TypeMap || col.Type.Frozen {
+				return cql.Errorf(target.Column.Pos, "%w: %s(%s) needs a non-frozen map column", ErrInvalidType, target.Func, cql.QuoteIdent(col.Name))
+			}
+		case "values":
+			if !coll || col.Type.Frozen {
+				return cql.Errorf(target.Column.Pos, "%w: values(%s) needs a non-frozen collection column", ErrInvalidType, cql.QuoteIdent(col.Name))
+			}
+		case "full":
+			if !coll || !col.Type.Frozen {
+				return cql.Errorf(target.Column.Pos, "%w: full(%s) needs a frozen collection column", ErrInvalidType, cql.QuoteIdent(col.Name))
+			}
+		}
+	}
+	name, named := s.Name.Name, s.Name.Name != ""
+	if !named {
+		name = t.Name + "_" + s.Targets[0].Column.Name + "_idx"
+	}
+	for _, ix := range ks.Indexes {
+		if ix.Name == name {
+			if s.IfNotExists {
+				return nil
+			}
+			return cql.Errorf(s.Pos, "%w: index %s was created at %s", ErrDuplicate, cql.QuoteIdent(name), ix.Pos)
+		}
+	}
+	ks.Indexes = append(ks.Indexes, &Index{
+		Keyspace: ks.Name, Name: name, Named: named, Table: t.Name, Custom: s.Custom,
+		Targets: s.Targets, Using: s.Using, Options: s.Options, Pos: s.Pos,
+	})
+	return nil
+}
+
+func (c *Catalog) views(ks *Keyspace, base string) []*Table {
+	var out []*Table
+	for _, t := range ks.Tables {
+		if t.View && t.Base == base {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (c *Catalog) alterTable(s *cql.AlterTable) error {
+	ks := c.keyspace(c.ksName(s.Name))
+	t := ks.Table(s.Name.Name)
+	if t == nil {
+		if s.IfExists {
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w %s", ErrUnknownTable, displayName(ks.Name, s.Name.Name))
+	}
+	if t.View != s.View {
+		if t.View {
+			return cql.Errorf(s.Name.Pos, "%w: %s is a materialized view; use ALTER MATERIALIZED VIEW", ErrView, cql.QuoteIdent(t.Name))
+		}
+		return cql.Errorf(s.Name.Pos, "%w: %s is a table, not a materialized view", ErrView, cql.QuoteIdent(t.Name))
+	}
+	// Work on a copy so a failed statement leaves the catalog unchanged.
+	nt := t.clone()
+	switch s.Op {
+	case cql.AlterAdd:
+		var added []*Column
+		for _, d := range s.Add {
+			if prev := nt.Column(d.Name.Name); prev != nil {
+				if s.IfNotExists {
+					continue
+				}
+				return cql.Errorf(d.Name.Pos, "%w: column %s was declared at %s", ErrDuplicate, cql.QuoteIdent(d.Name.Name), prev.Pos)
+			}
+			kind := Regular
+			if d.Static {
+				kind = Static
+			}
+			if err := c.checkType(ks, d.Type, typeCtx{}); err != nil {
+				return err
+			}
+			col := &Column{Name: d.Name.Name, Type: d.Type, Kind: kind, Position: -1, Pos: d.Name.Pos}
+			nt.Columns = append(nt.Columns, col)
+			added = append(added, col)
+		}
+		if err := checkColumns(nt, added); err != nil {
+			return err
+		}
+	case cql.AlterDrop:
+		for _, id := range s.Drop {
+			col := nt.Column(id.Name)
+			switch {
+			case col == nil && s.DropIfExists:
+				continue
+			case col == nil:
+				return cql.Errorf(id.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
+			case col.IsKey():
+				return cql.Errorf(id.Pos, "%w: cannot drop primary key column %s", ErrKeyColumn, cql.QuoteIdent(id.Name))
+			case len(c.views(ks, t.Name)) > 0:
+				return cql.Errorf(id.Pos, "%w: cannot drop column %s of table %s, which has materialized views", ErrDependency, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
+			}
+			nt.Columns = slices.DeleteFunc(nt.Columns, func(x *Column) bool { return x == col })
+		}
+	case cql.AlterRename:
+		for _, r := range s.Renames {
+			col := nt.Column(r.From.Name)
+			switch {
+			case col == nil && s.DropIfExists:
+				continue
+			case col == nil:
+				return cql.Errorf(r.From.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(r.From.Name), cql.QuoteIdent(t.Name))
+			case !col.IsKey():
+				return cql.Errorf(r.From.Pos, "%w: only primary key columns can be renamed, %s is %s", ErrKeyColumn, cql.QuoteIdent(r.From.Name), col.Kind)
+			case nt.Column(r.To.Name) != nil:
+				return cql.Errorf(r.To.Pos, "%w: column %s", ErrDuplicate, cql.QuoteIdent(r.To.Name))
+			}
+			col.Name = r.To.Name
+		}
+	case cql.AlterWith:
+		if len(s.Options.ClusteringOrder) > 0 {
+			return cql.Errorf(s.Options.OrderPos, "%w: the clustering order cannot be altered", ErrClusteringOrder)
+		}
+		if s.Options.CompactStorage {
+			return cql.Errorf(s.Pos, "%w: COMPACT STORAGE cannot be added to an existing table", ErrUnsupported)
+		}
+		if err := checkOptions(s.Options.Options); err != nil {
+			return err
+		}
+		nt.Options = mergeOptions(nt.Options, s.Options.Options)
+	case cql.AlterDropCompactStorage:
+		nt.CompactStorage = false
+	}
+	*t = *nt
+	if s.Op == cql.AlterRename {
+		for _, v := range c.views(ks, t.Name) {
+			for _, r := range s.Renames {
+				if col := v.Column(r.From.Name); col != nil {
+					col.Name = r.To.Name
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// clone copies the table deeply enough for alterTable.
+func (t *Table) clone() *Table {
+	nt := *t
+	nt.Columns = make([]*Column, len(t.Columns))
+	m := map[*Column]*Column{}
+	for i, c := range t.Columns {
+		cc := *c
+		nt.Columns[i] = &cc
+		m[c] = &cc
+	}
+	nt.PartitionKey = make([]*Column, len(t.PartitionKey))
+	for i, c := range t.PartitionKey {
+		nt.PartitionKey[i] = m[c]
+	}
+	nt.Clustering = make([]*Column, len(t.Clustering))
+	for i, c := range t.Clustering {
+		nt.Clustering[i] = m[c]
+	}
+	nt.Options = slices.Clone(t.Options)
+	return &nt
+}
+
+func (c *Catalog) alterType(s *cql.AlterType) error {
+	ks := c.keyspace(c.ksName(s.Name))
+	u := ks.Type(s.Name.Name)
+	if u == nil {
+		if s.IfExists {
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w %s", ErrUnknownType, displayName(ks.Name, s.Name.Name))
+	}
+	switch s.Op {
+	case cql.AlterAdd:
+		for _, f := range s.Add {
+			if prev := u.Field(f.Name.Name); prev != nil {
+				if s.IfNotExists {
+					continue
+				}
+				return cql.Errorf(f.Name.Pos, "%w: field %s was declared at %s", ErrDuplicate, cql.QuoteIdent(f.Name.Name), prev.Pos)
+			}
+			if err := c.checkType(ks, f.Type, typeCtx{inUDT: true}); err != nil {
+				return err
+			}
+			if err := c.checkUDTUses(ks, u, f); err != nil {
+				return err
+			}
+			u.Fields = append(u.Fields, &Field{Name: f.Name.Name, Type: f.Type, Pos: f.Name.Pos})
+		}
+	case cql.AlterRename:
+		renamed := map[*Field]string{}
+		for _, r := range s.Renames {
+			f := u.Field(r.From.Name)
+			switch {
+			case f == nil && s.FieldExists:
+				continue
+			case f == nil:
+				return cql.Errorf(r.From.Pos, "%w: type %s has no field %s", ErrUnknownColumn, cql.QuoteIdent(u.Name), cql.QuoteIdent(r.From.Name))
+			case u.Field(r.To.Name) != nil:
+				return cql.Errorf(r.To.Pos, "%w: field %s", ErrDuplicate, cql.QuoteIdent(r.To.Name))
+			}
+			renamed[f] = r.To.Name
+		}
+		for f, name := range renamed {
+			f.Name = name
+		}
+	}
+	return nil
+}
+
+// checkUDTUses rejects adding a non-frozen collection field to a type that
+// tables use non-frozen.
+func (c *Catalog) checkUDTUses(ks *Keyspace, u *UDT, f cql.Field) error {
+	k := f.Type.Kind
+	if (k != cql.TypeList && k != cql.TypeSet && k != cql.TypeMap) || f.Type.Frozen {
+		return nil
+	}
+	for _, t := range ks.Tables {
+		for _, col := range t.Columns {
+			if col.Type.Kind == cql.TypeUDT && col.Type.Name == u.Name && !col.Type.Frozen {
+				return cql.Errorf(f.Type.Pos, "%w: column %s.%s uses type %s non-frozen, so its fields cannot be non-frozen collections", ErrFrozen, cql.QuoteIdent(t.Name), cql.QuoteIdent(col.Name), cql.QuoteIdent(u.Name))
+			}
+		}
+	}
+	return nil
+}
+
+func usesType(t *cql.Type, name string) bool {
+	if t == nil {
+		return false
+	}
+	if t.Kind == cql.TypeUDT && t.Name == name {
+		return true
+	}
+	return slices.ContainsFunc(t.Params, func(p *cql.Type) bool { return usesType(p, name) })
+}
+
+func (c *Catalog) drop(s *cql.Drop) error {
+	if s.Object == cql.ObjectKeyspace {
+		ks := c.Keyspace(s.Name.Name)
+		if ks == nil {
+			if s.IfExists {
+				return nil
+			}
+			return cql.Errorf(s.Name.Pos, "%w %s", ErrUnknownKeyspace, cql.QuoteIdent(s.Name.Name))
+		}
+		c.Keyspaces = slices.DeleteFunc(c.Keyspaces, func(x *Keyspace) bool { return x == ks })
+		if c.current == ks.Name {
+			c.current = ""
+		}
+		return nil
+	}
+	ks := c.keyspace(c.ksName(s.Name))
+	missing := func(sentinel error) error {
+		if s.IfExists {
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w %s", sentinel, displayName(ks.Name, s.Name.Name))
+	}
+	switch s.Object {
+	case cql.ObjectTable, cql.ObjectView:
+		t := ks.Table(s.Name.Name)
+		if t == nil {
+			return missing(ErrUnknownTable)
+		}
+		if t.View != (s.Object == cql.ObjectView) {
+			return cql.Errorf(s.Name.Pos, "%w: %s is a %s; use DROP %s", ErrView, cql.QuoteIdent(t.Name), kindName(t), strings.ToUpper(kindName(t)))
+		}
+		if views := c.views(ks, t.Name); len(views) > 0 {
+			return cql.Errorf(s.Name.Pos, "%w: table %s has the materialized view %s; drop it first", ErrDependency, cql.QuoteIdent(t.Name), cql.QuoteIdent(views[0].Name))
+		}
+		ks.Tables = slices.DeleteFunc(ks.Tables, func(x *Table) bool { return x == t })
+		ks.Indexes = slices.DeleteFunc(ks.Indexes, func(x *Index) bool { return x.Table == t.Name })
+	case cql.ObjectType:
+		u := ks.Type(s.Name.Name)
+		if u == nil {
+			return missing(ErrUnknownType)
+		}
+		for _, t := range ks.Tables {
+			for _, col := range t.Columns {
+				if usesType(col.Type, u.Name) {
+					return cql.Errorf(s.Name.Pos, "%w: type %s is used by column %s.%s", ErrDependency, cql.QuoteIdent(u.Name), cql.QuoteIdent(t.Name), cql.QuoteIdent(col.Name))
+				}
+			}
+		}
+		for _, other := range ks.Types {
+			for _, f := range other.Fields {
+				if usesType(f.Type, u.Name) {
+					return cql.Errorf(s.Name.Pos, "%w: type %s is used by field %s.%s", ErrDependency, cql.QuoteIdent(u.Name), cql.QuoteIdent(other.Name), cql.QuoteIdent(f.Name))
+				}
+			}
+		}
+		ks.Types = slices.DeleteFunc(ks.Types, func(x *UDT) bool { return x == u })
+	case cql.ObjectIndex:
+		i := slices.IndexFunc(ks.Indexes, func(x *Index) bool { return x.Name == s.Name.Name })
+		if i < 0 {
+			return missing(ErrUnknownIndex)
+		}
+		ks.Indexes = slices.Delete(ks.Indexes, i, i+1)
+	default:
+		return cql.Errorf(s.Pos, "%w: DROP %s", ErrUnsupported, s.Object)
+	}
+	return nil
+}
+
+func kindName(t *Table) string {
+	if t.View {
+		return "materialized view"
+	}
+	return "table"
+}
+
+// String returns a short description of the table for doc comments, e.g.
+// "table jobs (partition key: id)".
+func (t *Table) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", kindName(t), t.Name)
+	return b.String()
+}
