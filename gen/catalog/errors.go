@@ -52,3 +52,16 @@ var (
 	// ErrUnsupported reports valid CQL the generator does not model.
 	ErrUnsupported = cql.ErrUnsupported
 )
+
+var (
+	// ErrRestriction reports a WHERE clause Cassandra would reject: a
+	// partition key not fully restricted, a gap in the clustering columns, or
+	// a non-key column without ALLOW FILTERING or an index.
+	ErrRestriction = errors.New("invalid restriction")
+	// ErrOrderBy reports an ORDER BY Cassandra would reject.
+	ErrOrderBy = errors.New("invalid order by")
+	// ErrBindName reports a bind marker name that is used twice by accident.
+	ErrBindName = errors.New("ambiguous bind marker")
+	// ErrQuery reports any other invalid named query.
+	ErrQuery = errors.New("invalid query")
+)

@@ -1,0 +1,798 @@
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jobsharp/cassandra/gen/cql"
+)
+
+// Query is a named query checked against the catalog and rendered as the
+// CQL the driver prepares.
+type Query struct {
+	Name  string
+	Pos   cql.Position // position of the "-- name:" comment
+	Kind  string       // "select", "insert", "update" or "delete"
+	Table *Table
+	// CQL is the statement with every bind marker written as "?" and names
+	// quoted where needed; it carries no keyspace, so it runs in the session's.
+	CQL string
+	// Names are the bind names, one per "?" in order: the column for
+	// "col = ?", "col IN ?" and INSERT values, the marker's own name for
+	// ":name", "limit" and "per_partition_limit" for LIMIT ?, "_ttl" and "_ts"
+	// for USING TTL ? and USING TIMESTAMP ?, "col_key" for the key of
+	// "col[?]" and "col.field" for a UDT field.
+	Names []string
+	// LWT is set for statements with IF (lightweight transactions).
+	LWT bool
+	// Idempotent is set when running the statement twice has the effect of
+	// running it once: no LWT, no counter update, no list append, prepend or
+	// removal by index, no now()/uuid()-style functions.
+	Idempotent bool
+}
+
+// nonDeterministic are functions whose result differs per call.
+var nonDeterministic = map[string]bool{
+	"now": true, "uuid": true, "currenttimestamp": true, "currentdate": true, "currenttime": true,
+	"currenttimeuuid": true, "random": true,
+}
+
+// compiler renders one statement and collects its bind names.
+type compiler struct {
+	cat   *Catalog
+	t     *Table
+	b     strings.Builder
+	names []string
+	// derived holds, per bind name, the position of a marker that got the
+	// name implicitly (from its column); explicit holds :name markers.
+	derived  map[string]cql.Position
+	explicit map[string]bool
+	err      error
+	nondet   bool
+}
+
+func (q *compiler) w(parts ...string) {
+	for _, p := range parts {
+		q.b.WriteString(p)
+	}
+}
+
+func (q *compiler) fail(err error) {
+	if q.err == nil {
+		q.err = err
+	}
+}
+
+// bind records the name of marker m (or of every marker inside a term).
+func (q *compiler) bind(m *cql.Term, name string) {
+	if m == nil {
+		return
+	}
+	switch m.Kind {
+	case cql.TermMarker:
+		if _, dup := q.derived[name]; dup || q.explicit[name] {
+			q.fail(cql.Errorf(m.Pos, "%w: the marker's implicit name %q is already used by another marker; name them with :name markers", ErrBindName, name))
+		}
+		q.derived[name] = m.Pos
+		q.names = append(q.names, name)
+	case cql.TermNamed:
+		if pos, dup := q.derived[m.Text]; dup {
+			q.fail(cql.Errorf(m.Pos, "%w: :%s is also the implicit name of the marker at %s; name that marker too", ErrBindName, m.Text, pos))
+		}
+		q.explicit[m.Text] = true
+		q.names = append(q.names, m.Text)
+	case cql.TermFunc:
+		if nonDeterministic[strings.ToLower(m.Text)] {
+			q.nondet = true
+		}
+		for _, a := range m.Args {
+			q.bind(a, name)
+		}
+	case cql.TermCollection:
+		for _, a := range m.Args {
+			q.bind(a, name)
+		}
+	case cql.TermColumn:
+		q.fail(cql.Errorf(m.Pos, "%w: a column (%s) cannot be used as a value", ErrQuery, cql.QuoteIdent(m.Text)))
+	}
+}
+
+// value writes a term and binds its markers to name.
+func (q *compiler) value(t *cql.Term, name string) {
+	q.bind(t, name)
+	q.w(t.Render())
+}
+
+func (q *compiler) column(id cql.Ident) *Column {
+	col := q.t.Column(id.Name)
+	if col == nil && q.err == nil {
+		hint := ""
+		for _, other := range q.cat.Tables() {
+			if other != q.t && other.Column(id.Name) != nil {
+				hint = fmt.Sprintf(" (it is a column of %s)", cql.QuoteIdent(other.Name))
+				break
+			}
+		}
+		q.fail(cql.Errorf(id.Pos, "%w %s in %s %s%s", ErrUnknownColumn, cql.QuoteIdent(id.Name), kindName(q.t), cql.QuoteIdent(q.t.Name), hint))
+	}
+	return col
+}
+
+func (q *compiler) table(n cql.Name) {
+	ks := q.cat.Keyspace(n.Keyspace)
+	if n.Keyspace == "" {
+		// Unqualified: the session keyspace; search every keyspace in order.
+		for _, k := range q.cat.Keyspaces {
+			if k.Table(n.Name) != nil {
+				ks = k
+				break
+			}
+		}
+	}
+	if ks != nil {
+		q.t = ks.Table(n.Name)
+	}
+	if q.t == nil {
+		q.fail(cql.Errorf(n.Pos, "%w %s", ErrUnknownTable, displayName(n.Keyspace, n.Name)))
+	}
+}
+
+func isCollection(t *cql.Type) bool {
+	return t.Kind == cql.TypeList || t.Kind == cql.TypeSet || t.Kind == cql.TypeMap
+}
+
+func isCounter(t *cql.Type) bool { return t.Kind == cql.TypeNative && t.Name == "counter" }
+
+// Compile checks a named query against the catalog and renders it.
+func (c *Catalog) Compile(nq cql.NamedQuery) (*Query, error) {
+	q := &compiler{cat: c, derived: map[string]cql.Position{}, explicit: map[string]bool{}}
+	out := &Query{Name: nq.Name, Pos: nq.NamePos, Idempotent: true}
+	switch s := nq.Stmt.(type) {
+	case *cql.Select:
+		out.Kind = "select"
+		q.selectStmt(s)
+	case *cql.Insert:
+		out.Kind = "insert"
+		out.LWT = s.IfNotExists
+		q.insertStmt(s, out)
+	case *cql.Update:
+		out.Kind = "update"
+		out.LWT = s.IfExists || len(s.If) > 0
+		q.updateStmt(s, out)
+	case *cql.Delete:
+		out.Kind = "delete"
+		out.LWT = s.IfExists || len(s.If) > 0
+		q.deleteStmt(s, out)
+	default:
+		return nil, cql.Errorf(nq.NamePos, "%w: %s is not a SELECT, INSERT, UPDATE or DELETE", ErrQuery, nq.Name)
+	}
+	if q.err != nil {
+		return nil, q.err
+	}
+	for _, f := range nq.Flags {
+		switch f {
+		case "lwt":
+			if !out.LWT {
+				return nil, cql.Errorf(nq.NamePos, "%w: %s is flagged :lwt but has no IF clause", ErrQuery, nq.Name)
+			}
+		case "one", "many", "exec":
+			// sqlc-style result hints: accepted for readability.
+		default:
+			return nil, cql.Errorf(nq.NamePos, "%w: unknown flag :%s (known: :lwt, :one, :many, :exec)", ErrQuery, f)
+		}
+	}
+	if out.LWT || q.nondet {
+		out.Idempotent = false
+	}
+	out.Table = q.t
+	out.CQL = q.b.String()
+	out.Names = q.names
+	if out.Names == nil {
+		out.Names = []string{}
+	}
+	return out, nil
+}
+
+func (q *compiler) selectStmt(s *cql.Select) {
+	q.table(s.Table)
+	if q.err != nil {
+		return
+	}
+	q.w("SELECT ")
+	if s.JSON {
+		q.w("JSON ")
+	}
+	if s.Distinct {
+		q.w("DISTINCT ")
+	}
+	if s.Star {
+		q.w("*")
+	}
+	for i, sel := range s.Selectors {
+		if i > 0 {
+			q.w(", ")
+		}
+		q.selector(sel.Term)
+		if sel.Alias.Name != "" {
+			q.w(" AS ", cql.QuoteIdent(sel.Alias.Name))
+		}
+	}
+	q.w(" FROM ", cql.QuoteIdent(q.t.Name))
+	q.where(s.Where, restrictSelect, s.AllowFiltering)
+	if len(s.GroupBy) > 0 {
+		q.w(" GROUP BY ")
+		for i, id := range s.GroupBy {
+			col := q.column(id)
+			if col != nil && !col.IsKey() {
+				q.fail(cql.Errorf(id.Pos, "%w: GROUP BY needs primary key columns, %s is %s", ErrQuery, cql.QuoteIdent(id.Name), col.Kind))
+			}
+			if i > 0 {
+				q.w(", ")
+			}
+			q.w(cql.QuoteIdent(id.Name))
+		}
+	}
+	if len(s.OrderBy) > 0 {
+		q.orderBy(s)
+	}
+	if s.PerPartitionLimit != nil {
+		q.w(" PER PARTITION LIMIT ")
+		q.limit(s.PerPartitionLimit, "per_partition_limit")
+	}
+	if s.Limit != nil {
+		q.w(" LIMIT ")
+		q.limit(s.Limit, "limit")
+	}
+	if s.AllowFiltering {
+		q.w(" ALLOW FILTERING")
+	}
+}
+
+func (q *compiler) limit(t *cql.Term, name string) {
+	if t.Kind != cql.TermMarker && t.Kind != cql.TermNamed && t.Kind != cql.TermLiteral {
+		q.fail(cql.Errorf(t.Pos, "%w: LIMIT takes a number or a bind marker", ErrQuery))
+	}
+	q.value(t, name)
+}
+
+func (q *compiler) selector(t *cql.Term) {
+	switch t.Kind {
+	case cql.TermColumn:
+		q.column(cql.Ident{Name: t.Text, Pos: t.Pos})
+	case cql.TermFunc:
+		for _, a := range t.Args {
+			if a.Kind == cql.TermColumn {
+				q.column(cql.Ident{Name: a.Text, Pos: a.Pos})
+			} else if a.Kind != cql.TermStar {
+				q.bind(a, "arg")
+			}
+		}
+	default:
+		q.bind(t, "arg")
+	}
+	q.w(t.Render())
+}
+
+func (q *compiler) orderBy(s *cql.Select) {
+	q.w(" ORDER BY ")
+	reversed := false
+	for i, item := range s.OrderBy {
+		col := q.column(item.Column)
+		if col == nil {
+			return
+		}
+		switch {
+		case col.Kind != Clustering:
+			q.fail(cql.Errorf(item.Column.Pos, "%w: %s is not a clustering column", ErrOrderBy, cql.QuoteIdent(col.Name)))
+		case col.Position != i:
+			q.fail(cql.Errorf(item.Column.Pos, "%w: columns must follow the clustering order (%s comes first)", ErrOrderBy, cql.QuoteIdent(q.t.Clustering[i].Name)))
+		}
+		rev := item.Desc != col.Desc
+		if i == 0 {
+			reversed = rev
+		} else if rev != reversed {
+			q.fail(cql.Errorf(item.Column.Pos, "%w: ORDER BY must follow the table's clustering order or reverse it as a whole", ErrOrderBy))
+		}
+		if i > 0 {
+			q.w(", ")
+		}
+		dir := " ASC"
+		if item.Desc {
+			dir = " DESC"
+		}
+		q.w(cql.QuoteIdent(col.Name), dir)
+	}
+	for _, pk := range q.t.PartitionKey {
+		if !slices.ContainsFunc(s.Where, func(r cql.Relation) bool {
+			return r.Kind == cql.RelColumn && r.Columns[0].Name == pk.Name && (r.Op == "=" || r.Op == "IN")
+		}) {
+			q.fail(cql.Errorf(s.OrderBy[0].Column.Pos, "%w: ORDER BY needs the partition key restricted by = or IN", ErrOrderBy))
+			return
+		}
+	}
+}
+
+type restrictMode int
+
+const (
+	restrictSelect restrictMode = iota
+	restrictUpdate              // full primary key by = or IN
+	restrictDelete              // partition key by = or IN, clustering prefix, last may be a range
+)
+
+func (q *compiler) indexed(col *Column) bool {
+	ks := q.cat.Keyspace(q.t.Keyspace)
+	return ks != nil && slices.ContainsFunc(ks.Indexes, func(ix *Index) bool {
+		return ix.Table == q.t.Name && slices.ContainsFunc(ix.Targets, func(t cql.IndexTarget) bool { return t.Column.Name == col.Name })
+	})
+}
+
+// where renders and checks a WHERE clause.
+func (q *compiler) where(rels []cql.Relation, mode restrictMode, filtering bool) {
+	if q.err != nil {
+		return
+	}
+	eq := map[string]bool{}    // restricted by = or IN
+	slice := map[string]bool{} // restricted by a range
+	token := false
+	viaIndex := false
+	if len(rels) > 0 {
+		q.w(" WHERE ")
+	}
+	for i, r := range rels {
+		if i > 0 {
+			q.w(" AND ")
+		}
+		var cols []*Column
+		for _, id := range r.Columns {
+			cols = append(cols, q.column(id))
+		}
+		if q.err != nil {
+			return
+		}
+		switch r.Kind {
+		case cql.RelToken:
+			if len(cols) != len(q.t.PartitionKey) || slices.ContainsFunc(cols, func(c *Column) bool { return c.Kind != PartitionKey || q.t.PartitionKey[c.Position] != c }) ||
+				!slices.EqualFunc(cols, q.t.PartitionKey, func(a, b *Column) bool { return a == b }) {
+				q.fail(cql.Errorf(r.Pos, "%w: token() must list the partition key columns in order", ErrRestriction))
+				return
+			}
+			if mode != restrictSelect {
+				q.fail(cql.Errorf(r.Pos, "%w: token() restrictions are only allowed in SELECT", ErrRestriction))
+				return
+			}
+			token = true
+			names := make([]string, len(cols))
+			for j, c := range cols {
+				names[j] = cql.QuoteIdent(c.Name)
+			}
+			q.w("token(", strings.Join(names, ", "), ") ", r.Op, " ")
+			if r.Value.Kind == cql.TermFunc && strings.EqualFold(r.Value.Text, "token") && len(r.Value.Args) == len(cols) {
+				q.w("token(")
+				for j, a := range r.Value.Args {
+					if j > 0 {
+						q.w(", ")
+					}
+					q.value(a, cols[j].Name)
+				}
+				q.w(")")
+			} else {
+				q.value(r.Value, "token")
+			}
+			continue
+		case cql.RelTuple:
+			names := make([]string, len(cols))
+			for j, c := range cols {
+				names[j] = cql.QuoteIdent(c.Name)
+				if c.Kind != Clustering {
+					q.fail(cql.Errorf(r.Columns[j].Pos, "%w: multi-column relations only apply to clustering columns", ErrRestriction))
+				}
+				if r.Op == "=" || r.Op == "IN" {
+					eq[c.Name] = true
+				} else {
+					slice[c.Name] = true
+				}
+			}
+			q.w("(", strings.Join(names, ", "), ") ", r.Op, " ")
+			if r.Value.Kind == cql.TermCollection && r.Value.Text == "(" && len(r.Value.Args) == len(cols) {
+				q.w("(")
+				for j, a := range r.Value.Args {
+					if j > 0 {
+						q.w(", ")
+					}
+					q.value(a, cols[j].Name)
+				}
+				q.w(")")
+			} else {
+				raw := make([]string, len(cols))
+				for j, c := range cols {
+					raw[j] = c.Name
+				}
+				q.value(r.Value, strings.Join(raw, "_"))
+			}
+			continue
+		}
+		col := cols[0]
+		q.w(cql.QuoteIdent(col.Name), " ", r.Op)
+		switch r.Op {
+		case "IS NOT NULL":
+			q.fail(cql.Errorf(r.Pos, "%w: IS NOT NULL is only allowed in materialized views", ErrRestriction))
+			return
+		case "CONTAINS", "CONTAINS KEY":
+			if !isCollection(col.Type) || r.Op == "CONTAINS KEY" && col.Type.Kind != cql.TypeMap {
+				q.fail(cql.Errorf(r.Pos, "%w: %s needs a %s column, %s is %s", ErrRestriction, r.Op, map[bool]string{true: "map", false: "collection"}[r.Op == "CONTAINS KEY"], cql.QuoteIdent(col.Name), col.Type))
+				return
+			}
+		}
+		q.w(" ")
+		q.value(r.Value, col.Name)
+		switch {
+		case r.Op == "=" || r.Op == "IN":
+			eq[col.Name] = true
+		default:
+			slice[col.Name] = true
+		}
+		if !col.IsKey() || r.Op == "CONTAINS" || r.Op == "CONTAINS KEY" || r.Op == "LIKE" {
+			if q.indexed(col) && mode == restrictSelect {
+				viaIndex = true
+			} else if mode != restrictSelect && !col.IsKey() {
+				q.fail(cql.Errorf(r.Pos, "%w: %s is not a primary key column; UPDATE and DELETE restrict only the primary key (use IF for conditions)", ErrRestriction, cql.QuoteIdent(col.Name)))
+				return
+			} else if !filtering {
+				q.fail(cql.Errorf(r.Pos, "%w: restricting %s column %s needs an index or ALLOW FILTERING", ErrRestriction, col.Kind, cql.QuoteIdent(col.Name)))
+				return
+			}
+		}
+		if mode != restrictSelect && col.Kind == PartitionKey && r.Op != "=" && r.Op != "IN" {
+			q.fail(cql.Errorf(r.Pos, "%w: partition key column %s must be restricted by = or IN", ErrRestriction, cql.QuoteIdent(col.Name)))
+			return
+		}
+	}
+	// The partition key.
+	if !token && !viaIndex && !filtering {
+		for _, pk := range q.t.PartitionKey {
+			if !eq[pk.Name] {
+				at := q.t.Pos
+				if len(rels) > 0 {
+					at = rels[0].Pos
+				}
+				q.fail(cql.Errorf(at, "%w: the WHERE clause must restrict the full partition key (%s) by = or IN; %s is not restricted", ErrRestriction, keyList(q.t.PartitionKey), cql.QuoteIdent(pk.Name)))
+				return
+			}
+		}
+	}
+	if filtering || viaIndex {
+		return
+	}
+	// Clustering columns: a prefix restricted by =/IN, then at most one slice.
+	gap := ""
+	for _, ck := range q.t.Clustering {
+		restricted := eq[ck.Name] || slice[ck.Name]
+		switch {
+		case restricted && gap != "":
+			q.fail(cql.Errorf(q.relPos(rels, ck.Name), "%w: clustering column %s cannot be restricted because %s is not restricted by = or IN", ErrRestriction, cql.QuoteIdent(ck.Name), cql.QuoteIdent(gap)))
+			return
+		case !eq[ck.Name] && gap == "":
+			gap = ck.Name
+		}
+		if mode == restrictUpdate && !eq[ck.Name] {
+			q.fail(cql.Errorf(q.firstPos(rels), "%w: UPDATE must restrict every primary key column by = or IN; %s is not", ErrRestriction, cql.QuoteIdent(ck.Name)))
+			return
+		}
+	}
+}
+
+func (q *compiler) relPos(rels []cql.Relation, name string) cql.Position {
+	for _, r := range rels {
+		for _, id := range r.Columns {
+			if id.Name == name {
+				return id.Pos
+			}
+		}
+	}
+	return q.firstPos(rels)
+}
+
+func (q *compiler) firstPos(rels []cql.Relation) cql.Position {
+	if len(rels) > 0 {
+		return rels[0].Pos
+	}
+	return q.t.Pos
+}
+
+func keyList(cols []*Column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = cql.QuoteIdent(c.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (q *compiler) writable(n cql.Name) {
+	q.table(n)
+	if q.err == nil && q.t.View {
+		q.fail(cql.Errorf(n.Pos, "%w: %s is a materialized view and cannot be written", ErrView, cql.QuoteIdent(q.t.Name)))
+	}
+}
+
+func (q *compiler) using(items []cql.UsingItem, allowTTL bool) {
+	for i, u := range items {
+		if i == 0 {
+			q.w(" USING ")
+		} else {
+			q.w(" AND ")
+		}
+		if u.Kind == "ttl" {
+			if !allowTTL {
+				q.fail(cql.Errorf(u.Pos, "%w: DELETE does not take USING TTL", ErrQuery))
+			}
+			q.w("TTL ")
+			q.value(u.Value, "_ttl")
+		} else {
+			q.w("TIMESTAMP ")
+			q.value(u.Value, "_ts")
+		}
+	}
+}
+
+func (q *compiler) insertStmt(s *cql.Insert, out *Query) {
+	q.writable(s.Table)
+	if q.err != nil {
+		return
+	}
+	if len(s.Columns) != len(s.Values) {
+		q.fail(cql.Errorf(s.Pos, "%w: %d columns but %d values", ErrQuery, len(s.Columns), len(s.Values)))
+		return
+	}
+	var cols []*Column
+	for _, id := range s.Columns {
+		col := q.column(id)
+		if q.err != nil {
+			return
+		}
+		if slices.Contains(cols, col) {
+			q.fail(cql.Errorf(id.Pos, "%w: column %s is listed twice", ErrDuplicate, cql.QuoteIdent(id.Name)))
+			return
+		}
+		if isCounter(col.Type) {
+			q.fail(cql.Errorf(id.Pos, "%w: counter column %s can only be changed by UPDATE … SET c = c + ?", ErrCounter, cql.QuoteIdent(id.Name)))
+			return
+		}
+		cols = append(cols, col)
+	}
+	for _, k := range slices.Concat(q.t.PartitionKey, q.t.Clustering) {
+		if !slices.Contains(cols, k) {
+			q.fail(cql.Errorf(s.Table.Pos, "%w: INSERT must set every primary key column; %s is missing", ErrPrimaryKey, cql.QuoteIdent(k.Name)))
+			return
+		}
+	}
+	q.w("INSERT INTO ", cql.QuoteIdent(q.t.Name), " (")
+	for i, col := range cols {
+		if i > 0 {
+			q.w(", ")
+		}
+		q.w(cql.QuoteIdent(col.Name))
+	}
+	q.w(") VALUES (")
+	for i, v := range s.Values {
+		if i > 0 {
+			q.w(", ")
+		}
+		q.value(v, cols[i].Name)
+	}
+	q.w(")")
+	if s.IfNotExists {
+		q.w(" IF NOT EXISTS")
+	}
+	q.using(s.Using, true)
+}
+
+func (q *compiler) updateStmt(s *cql.Update, out *Query) {
+	q.writable(s.Table)
+	if q.err != nil {
+		return
+	}
+	q.w("UPDATE ", cql.QuoteIdent(q.t.Name))
+	q.using(s.Using, true)
+	q.w(" SET ")
+	onlyStatic := true
+	for i, a := range s.Set {
+		if i > 0 {
+			q.w(", ")
+		}
+		col := q.column(a.Column)
+		if q.err != nil {
+			return
+		}
+		if col.IsKey() {
+			q.fail(cql.Errorf(a.Column.Pos, "%w: primary key column %s cannot be SET", ErrKeyColumn, cql.QuoteIdent(col.Name)))
+			return
+		}
+		if col.Kind != Static {
+			onlyStatic = false
+		}
+		name := cql.QuoteIdent(col.Name)
+		counter := isCounter(col.Type)
+		switch {
+		case counter && (a.Kind == AssignKindSet || a.Kind == AssignKindPrepend):
+			q.fail(cql.Errorf(a.Pos, "%w: counter column %s can only be changed by %s = %s + ? or - ?", ErrCounter, name, name, name))
+			return
+		case !counter && (a.Kind == AssignKindAdd || a.Kind == AssignKindRemove) && !isCollection(col.Type):
+			q.fail(cql.Errorf(a.Pos, "%w: + and - apply to counters and collections, %s is %s", ErrQuery, name, col.Type))
+			return
+		case a.Kind == AssignKindPrepend && col.Type.Kind != cql.TypeList:
+			q.fail(cql.Errorf(a.Pos, "%w: prepending applies to lists, %s is %s", ErrQuery, name, col.Type))
+			return
+		}
+		if counter || col.Type.Kind == cql.TypeList && (a.Kind == AssignKindAdd || a.Kind == AssignKindPrepend) {
+			out.Idempotent = false
+		}
+		switch {
+		case a.Key != nil:
+			if col.Type.Kind != cql.TypeMap && col.Type.Kind != cql.TypeList || col.Type.Frozen {
+				q.fail(cql.Errorf(a.Pos, "%w: %s[…] needs a non-frozen map or list, %s is %s", ErrQuery, name, name, col.Type))
+				return
+			}
+			q.w(name, "[")
+			q.value(a.Key, col.Name+"_key")
+			q.w("] = ")
+			q.value(a.Value, col.Name+"_value")
+			continue
+		case a.Field.Name != "":
+			if !q.udtField(col, a.Field) {
+				return
+			}
+			q.w(name, ".", cql.QuoteIdent(a.Field.Name), " = ")
+			q.value(a.Value, col.Name+"."+a.Field.Name)
+			continue
+		}
+		q.w(name, " = ")
+		switch a.Kind {
+		case cql.AssignAdd:
+			q.w(name, " + ")
+			q.value(a.Value, col.Name)
+		case cql.AssignRemove:
+			q.w(name, " - ")
+			q.value(a.Value, col.Name)
+		case cql.AssignPrepend:
+			q.value(a.Value, col.Name)
+			q.w(" + ", name)
+		default:
+			q.value(a.Value, col.Name)
+		}
+	}
+	mode := restrictUpdate
+	if onlyStatic {
+		mode = restrictDelete
+	}
+	q.where(s.Where, mode, false)
+	q.conditions(s.IfExists, s.If)
+}
+
+// Assignment kinds, re-exported for readability in switch statements.
+const (
+	AssignKindSet     = cql.AssignSet
+	AssignKindAdd     = cql.AssignAdd
+	AssignKindRemove  = cql.AssignRemove
+	AssignKindPrepend = cql.AssignPrepend
+)
+
+func (q *compiler) udtField(col *Column, field cql.Ident) bool {
+	if col.Type.Kind != cql.TypeUDT {
+		q.fail(cql.Errorf(field.Pos, "%w: %s is not a user-defined type", ErrQuery, cql.QuoteIdent(col.Name)))
+		return false
+	}
+	ks := q.cat.Keyspace(q.t.Keyspace)
+	if u := ks.Type(col.Type.Name); u == nil || u.Field(field.Name) == nil {
+		q.fail(cql.Errorf(field.Pos, "%w: type %s has no field %s", ErrUnknownColumn, cql.QuoteIdent(col.Type.Name), cql.QuoteIdent(field.Name)))
+		return false
+	}
+	return true
+}
+
+func (q *compiler) conditions(ifExists bool, conds []cql.Condition) {
+	if q.err != nil {
+		return
+	}
+	if ifExists {
+		q.w(" IF EXISTS")
+		return
+	}
+	for i, c := range conds {
+		if i == 0 {
+			q.w(" IF ")
+		} else {
+			q.w(" AND ")
+		}
+		col := q.column(c.Column)
+		if q.err != nil {
+			return
+		}
+		if col.IsKey() {
+			q.fail(cql.Errorf(c.Column.Pos, "%w: IF cannot test primary key column %s", ErrKeyColumn, cql.QuoteIdent(col.Name)))
+			return
+		}
+		name := cql.QuoteIdent(col.Name)
+		switch {
+		case c.Key != nil:
+			q.w(name, "[")
+			q.value(c.Key, col.Name+"_key")
+			q.w("] ", c.Op, " ")
+			q.value(c.Value, col.Name+"_value")
+			continue
+		case c.Field.Name != "":
+			if !q.udtField(col, c.Field) {
+				return
+			}
+			q.w(name, ".", cql.QuoteIdent(c.Field.Name), " ", c.Op, " ")
+			q.value(c.Value, col.Name+"."+c.Field.Name)
+			continue
+		}
+		q.w(name, " ", c.Op, " ")
+		q.value(c.Value, col.Name)
+	}
+}
+
+func (q *compiler) deleteStmt(s *cql.Delete, out *Query) {
+	q.writable(s.Table)
+	if q.err != nil {
+		return
+	}
+	q.w("DELETE ")
+	for i, sel := range s.Columns {
+		if i > 0 {
+			q.w(", ")
+		}
+		col := q.column(sel.Column)
+		if q.err != nil {
+			return
+		}
+		if col.IsKey() {
+			q.fail(cql.Errorf(sel.Column.Pos, "%w: primary key column %s cannot be deleted; delete the row", ErrKeyColumn, cql.QuoteIdent(col.Name)))
+			return
+		}
+		name := cql.QuoteIdent(col.Name)
+		switch {
+		case sel.Key != nil:
+			if !isCollection(col.Type) || col.Type.Frozen {
+				q.fail(cql.Errorf(sel.Column.Pos, "%w: %s[…] needs a non-frozen collection, %s is %s", ErrQuery, name, name, col.Type))
+				return
+			}
+			if col.Type.Kind == cql.TypeList {
+				out.Idempotent = false
+			}
+			q.w(name, "[")
+			q.value(sel.Key, col.Name+"_key")
+			q.w("]")
+		case sel.Field.Name != "":
+			if !q.udtField(col, sel.Field) {
+				return
+			}
+			q.w(name, ".", cql.QuoteIdent(sel.Field.Name))
+		default:
+			q.w(name)
+		}
+		q.w(" ")
+	}
+	q.w("FROM ", cql.QuoteIdent(q.t.Name))
+	q.using(s.Using, false)
+	mode := restrictDelete
+	if len(s.If) > 0 || s.IfExists || len(s.Columns) > 0 {
+		mode = restrictUpdate
+		if len(s.Columns) > 0 && allStatic(q.t, s.Columns) {
+			mode = restrictDelete
+		}
+	}
+	q.where(s.Where, mode, false)
+	q.conditions(s.IfExists, s.If)
+}
+
+func allStatic(t *Table, sels []cql.Selection) bool {
+	for _, s := range sels {
+		if c := t.Column(s.Column.Name); c == nil || c.Kind != Static {
+			return false
+		}
+	}
+	return true
+}
