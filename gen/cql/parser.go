@@ -829,7 +829,8 @@ func (t *Type) String() string {
 	return b.String()
 }
 
-// Declared renders the type as written in DDL (no implicit frozen added).
+// Declared renders the type as written in DDL, without a keyspace on UDT
+// names and without the implicit frozen<> around tuples.
 func (t *Type) Declared() string {
 	if t == nil {
 		return ""
@@ -852,9 +853,6 @@ func (t *Type) write(b *strings.Builder, declared bool) {
 		}
 		b.WriteString(name)
 	case TypeUDT:
-		if t.Keyspace != "" && declared {
-			b.WriteString(QuoteIdent(t.Keyspace) + ".")
-		}
 		b.WriteString(QuoteIdent(t.Name))
 	case TypeCustom:
 		b.WriteString(quoteString(t.Name))

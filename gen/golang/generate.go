@@ -1,0 +1,275 @@
+package golang
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"go/format"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+
+	"github.com/jobsharp/cassandra/gen/catalog"
+	"github.com/jobsharp/cassandra/gen/cql"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"goString": goString,
+	"comment":  comment,
+	"join":     strings.Join,
+}).ParseFS(templateFS, "templates/*.tmpl"))
+
+// Options configures Generate.
+type Options struct {
+	// SchemaSource is the schema file or folder as a path relative to the
+	// module root, e.g. "schema/Schema.cql". It appears in every header.
+	SchemaSource string
+	// QueriesSource is the queries file relative to the module root, or ""
+	// when there is none.
+	QueriesSource string
+	// Queries are the compiled named queries (see catalog.Catalog.Compile).
+	Queries []*catalog.Query
+	// ModelsPackage and QueriesPackage are the package names; they default
+	// to "models" and "queries".
+	ModelsPackage  string
+	QueriesPackage string
+	// ModelsImport is the import path of the models package, used in doc
+	// links from the queries package; "" leaves the links out.
+	ModelsImport string
+}
+
+// Output directories in the map Generate returns.
+const (
+	ModelsDir  = "models"
+	QueriesDir = "queries"
+)
+
+// Generate renders the models and queries packages for cat. The keys of the
+// result are "models/<file>.go" and "queries/<file>.go"; the values are
+// gofmt-formatted sources. Generate is deterministic: the same input gives
+// byte-identical output. Errors are *cql.Error values with the position of
+// the schema object at fault.
+func Generate(ctx context.Context, cat *catalog.Catalog, opts Options) (map[string][]byte, error) {
+	if opts.ModelsPackage == "" {
+		opts.ModelsPackage = "models"
+	}
+	if opts.QueriesPackage == "" {
+		opts.QueriesPackage = "queries"
+	}
+	if opts.SchemaSource == "" {
+		opts.SchemaSource = "schema/Schema.cql"
+	}
+	g := &generator{
+		cat:   cat,
+		opts:  opts,
+		out:   map[string][]byte{},
+		types: &typeMapper{cat: cat, udtNames: map[*catalog.UDT]string{}, comparable: map[*catalog.UDT]bool{}},
+		files: map[string]bool{},
+	}
+	steps := []func() error{g.validate, g.models, g.queries}
+	for _, step := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return g.out, nil
+}
+
+type generator struct {
+	cat   *catalog.Catalog
+	opts  Options
+	out   map[string][]byte
+	types *typeMapper
+	files map[string]bool // claimed output files
+
+	tuples map[int]bool
+	vector bool
+}
+
+// names tracks Go identifiers of one scope and reports collisions.
+type names map[string]string // Go name → description of its owner
+
+func (n names) claim(goName, owner string, pos cql.Position) error {
+	if prev, ok := n[goName]; ok {
+		return cql.Errorf(pos, "%w: %s and %s both become the Go name %s; rename one", ErrNameCollision, prev, owner, goName)
+	}
+	n[goName] = owner
+	return nil
+}
+
+// validate rejects schemas whose names collide in Go before anything is
+// rendered.
+func (g *generator) validate() error {
+	models := names{"Vector": "the generated Vector type", "VectorElement": "the generated VectorElement constraint"}
+	for _, u := range g.cat.Types() {
+		name := GoName(u.Name)
+		g.types.udtNames[u] = name
+		if err := models.claim(name, "type "+cql.QuoteIdent(u.Name), u.Pos); err != nil {
+			return err
+		}
+		fields := names{"UDT": "the embedded gocqlx.UDT"}
+		for _, f := range u.Fields {
+			if err := fields.claim(GoName(f.Name), "field "+cql.QuoteIdent(f.Name), f.Pos); err != nil {
+				return err
+			}
+		}
+	}
+	queries := names{}
+	for _, n := range []string{"Query", "Column", "Tables", "CreateStatements", "Columns", "ErrZeroColumn"} {
+		queries[n] = "the generated " + n
+	}
+	for _, t := range g.cat.Tables() {
+		base := GoName(t.Name)
+		owner := kindOf(t) + " " + cql.QuoteIdent(t.Name)
+		if err := models.claim(base+"Row", owner, t.Pos); err != nil {
+			return err
+		}
+		for _, suffix := range []string{"", "Table", "Column", "Columns", "Builder"} {
+			if err := queries.claim(base+suffix, owner, t.Pos); err != nil {
+				return err
+			}
+		}
+		fields := names{}
+		for _, c := range t.Columns {
+			if err := fields.claim(GoName(c.Name), "column "+cql.QuoteIdent(c.Name), c.Pos); err != nil {
+				return err
+			}
+		}
+	}
+	for _, q := range g.opts.Queries {
+		if err := queries.claim(q.Name, "query "+q.Name, q.Pos); err != nil {
+			return err
+		}
+		if err := queries.claim(q.Name+"CQL", "the constant of query "+q.Name, q.Pos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func kindOf(t *catalog.Table) string {
+	if t.View {
+		return "materialized view"
+	}
+	return "table"
+}
+
+// claimFile returns a unique file name in dir for base.
+func (g *generator) claimFile(dir, base string) string {
+	name := dir + "/" + base + ".go"
+	for i := 2; g.files[name]; i++ {
+		name = fmt.Sprintf("%s/%s_%d.go", dir, base, i)
+	}
+	g.files[name] = true
+	return name
+}
+
+// header is the data every template starts with.
+type header struct {
+	Generator string
+	Source    string
+	Sources   string
+	Package   string
+	Imports   [][]string // groups: standard library, then others
+}
+
+func (g *generator) header(pkg string, withQueries bool, imports ...string) header {
+	sources := g.opts.SchemaSource
+	if withQueries && g.opts.QueriesSource != "" {
+		sources += ", " + g.opts.QueriesSource
+	}
+	var std, other []string
+	for _, imp := range imports {
+		if imp == "" {
+			continue
+		}
+		if strings.Contains(strings.SplitN(imp, "/", 2)[0], ".") {
+			other = append(other, imp)
+		} else {
+			std = append(std, imp)
+		}
+	}
+	sort.Strings(std)
+	sort.Strings(other)
+	var groups [][]string
+	for _, grp := range [][]string{slices.Compact(std), slices.Compact(other)} {
+		if len(grp) > 0 {
+			groups = append(groups, grp)
+		}
+	}
+	return header{Generator: "github.com/jobsharp/cassandra/gen", Source: g.opts.SchemaSource, Sources: sources, Package: pkg, Imports: groups}
+}
+
+// render executes a template and formats the result with go/format.
+func (g *generator) render(file, tmpl string, data any) error {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, tmpl, data); err != nil {
+		return fmt.Errorf("render %s: %w", file, err)
+	}
+	src, err := format.Source(buf.Bytes())
+	if err != nil {
+		return fmt.Errorf("format %s: %w\n%s", file, err, buf.Bytes())
+	}
+	g.out[file] = src
+	return nil
+}
+
+// goString renders s as a Go string literal: a raw string when that is
+// possible and readable, else an interpreted one.
+func goString(s string) string {
+	if !strings.ContainsAny(s, "`\r") && utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+		return r < ' ' && r != '\n' && r != '\t' || r == 0x7f || r == '\uFEFF'
+	}) {
+		return "`" + s + "`"
+	}
+	return strconv.Quote(s)
+}
+
+// comment turns text into // comment lines; an empty line becomes "//".
+func comment(text string) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	for i, l := range lines {
+		if l == "" {
+			lines[i] = "//"
+		} else {
+			lines[i] = "// " + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// safeComment keeps schema text from ending a comment or injecting lines.
+func safeComment(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+}
+
+// keyDescription describes the primary key for doc comments, e.g.
+// "partition key: state, bucket; clustering: scheduled_at DESC, job_id".
+func keyDescription(t *catalog.Table) string {
+	part := make([]string, len(t.PartitionKey))
+	for i, c := range t.PartitionKey {
+		part[i] = cql.QuoteIdent(c.Name)
+	}
+	s := "partition key: " + strings.Join(part, ", ")
+	if len(t.Clustering) > 0 {
+		cl := make([]string, len(t.Clustering))
+		for i, c := range t.Clustering {
+			cl[i] = cql.QuoteIdent(c.Name)
+			if c.Desc {
+				cl[i] += " DESC"
+			}
+		}
+		s += "; clustering: " + strings.Join(cl, ", ")
+	}
+	return safeComment(s)
+}

@@ -1,0 +1,118 @@
+package golang
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// initialisms are written in capitals in Go names (the list of golint and
+// staticcheck, plus CQL, TTL and DB).
+var initialisms = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`ACL API ASCII CPU CQL CSS CSV DB DNS EOF GUID HTML HTTP HTTPS ID
+		IP JSON LHS QPS RAM RHS RPC SLA SMTP SQL SSH TCP TLS TTL UDP UI UID UUID URI URL UTF8 VM XML
+		XMPP XSRF XSS`) {
+		initialisms[w] = true
+	}
+}
+
+// words splits a CQL name into words: at every character that is neither a
+// letter nor a digit, and at case changes (fooBar, HTTPServer).
+func words(name string) []string {
+	var out []string
+	for _, chunk := range strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		runes := []rune(chunk)
+		start := 0
+		for i := 1; i < len(runes); i++ {
+			prev, cur := runes[i-1], runes[i]
+			split := unicode.IsLower(prev) && unicode.IsUpper(cur) ||
+				unicode.IsUpper(prev) && unicode.IsUpper(cur) && i+1 < len(runes) && unicode.IsLower(runes[i+1])
+			if split {
+				out = append(out, string(runes[start:i]))
+				start = i
+			}
+		}
+		out = append(out, string(runes[start:]))
+	}
+	return out
+}
+
+// GoName turns a CQL name into an exported Go identifier: snake_case and
+// camelCase words are joined in CamelCase, initialisms are capitalised
+// (job_id → JobID, ids → IDs, "Weird Name" → WeirdName), and a name that
+// would not start with an upper-case letter gets an X in front (1st → X1st).
+func GoName(name string) string {
+	var b strings.Builder
+	for _, w := range words(name) {
+		up := strings.ToUpper(w)
+		switch {
+		case initialisms[up]:
+			b.WriteString(up)
+		case len(up) > 1 && strings.HasSuffix(w, "s") && initialisms[up[:len(up)-1]]:
+			b.WriteString(up[:len(up)-1] + "s")
+		default:
+			r, size := utf8.DecodeRuneInString(w)
+			b.WriteRune(unicode.ToUpper(r))
+			b.WriteString(strings.ToLower(w[size:]))
+		}
+	}
+	s := b.String()
+	if r, _ := utf8.DecodeRuneInString(s); s == "" || !unicode.IsUpper(r) {
+		s = "X" + s
+	}
+	return s
+}
+
+// goosList and goarchList are the file-name suffixes that make the go tool
+// treat a file as OS- or architecture-specific.
+var buildSuffixes = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`aix android darwin dragonfly freebsd hurd illumos ios js linux
+		nacl netbsd openbsd plan9 solaris wasip1 windows zos 386 amd64 amd64p32 arm armbe arm64 arm64be
+		loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc ppc64 ppc64le riscv riscv64 s390
+		s390x sparc sparc64 wasm test`) {
+		buildSuffixes[w] = true
+	}
+}
+
+// FileBase turns a CQL name into a safe Go file base name: lower case,
+// [a-z0-9_] only, not starting with "_" or "." (ignored by the go tool), and
+// not ending in a GOOS, GOARCH or test suffix (jobs_linux → jobs_linux_cql).
+func FileBase(name string) string {
+	var b strings.Builder
+	under := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			under = false
+		} else if !under && b.Len() > 0 {
+			b.WriteByte('_')
+			under = true
+		}
+	}
+	s := strings.TrimRight(b.String(), "_")
+	if s == "" {
+		s = "x"
+	}
+	if i := strings.LastIndexByte(s, '_'); i >= 0 && buildSuffixes[s[i+1:]] {
+		s += "_cql"
+	}
+	return s
+}
+
+// PackageName turns a directory name into a Go package name.
+func PackageName(dir string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(dir) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' && b.Len() > 0 {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "generated"
+	}
+	return b.String()
+}
