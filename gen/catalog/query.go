@@ -773,6 +773,8 @@ func (q *compiler) deleteStmt(s *cql.Delete, out *Query) {
 		default:
 			q.w(name)
 		}
+	}
+	if len(s.Columns) > 0 {
 		q.w(" ")
 	}
 	q.w("FROM ", cql.QuoteIdent(q.t.Name))

@@ -82,6 +82,20 @@ type config struct {
 	schema, queries, models, queriesOut string
 }
 
+// Config names the inputs and output directories of a generator run.
+type Config struct {
+	Schema     string // schema file or folder of migrations
+	QueriesCQL string // named queries file, "" for none
+	Models     string // models output directory
+	Queries    string // queries output directory
+}
+
+// Generate runs the generator in memory and returns the files it would
+// write, keyed "models/<file>.go" and "queries/<file>.go".
+func Generate(ctx context.Context, c Config) (map[string][]byte, error) {
+	return generate(ctx, config{schema: c.Schema, queries: c.QueriesCQL, models: c.Models, queriesOut: c.Queries})
+}
+
 // outputs maps generated file keys ("models/x.go") to paths on disk.
 type outputs map[string][]byte
 
@@ -158,7 +172,7 @@ func readSchema(path string) ([]catalog.Source, error) {
 	return out, nil
 }
 
-func generate(ctx context.Context, cfg config) (outputs, error) {
+func generate(ctx context.Context, cfg config) (map[string][]byte, error) {
 	root, modPath, err := module(cfg.models)
 	if err != nil {
 		return nil, err

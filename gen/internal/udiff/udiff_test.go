@@ -14,8 +14,8 @@ func TestUnified(t *testing.T) {
 	}{
 		"Equal": {a: "x\n", b: "x\n", want: ""},
 		"Change": {
-			a: "a\nb\nc\nd\ne\nf\ng\nh\n",
-			b: "a\nb\nc\nd\nE\nf\ng\nh\n",
+			a:    "a\nb\nc\nd\ne\nf\ng\nh\n",
+			b:    "a\nb\nc\nd\nE\nf\ng\nh\n",
 			want: "--- a\n+++ b\n@@ -2,7 +2,7 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n",
 		},
 		"AddToEmpty": {a: "", b: "x\ny\n", want: "--- a\n+++ b\n@@ -0,0 +1,2 @@\n+x\n+y\n"},

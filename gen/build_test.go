@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// goldenModule copies the golden models and queries packages of every
+// successful case into a new module that requires this module's
+// dependencies (offline, from the module cache) and returns its directory.
+func goldenModule(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	gomod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req []string
+	inBlock := false
+	for _, line := range strings.Split(string(gomod), "\n") {
+		switch {
+		case strings.HasPrefix(line, "require ("):
+			inBlock = true
+		case inBlock && strings.TrimSpace(line) == ")":
+			inBlock = false
+		case inBlock:
+			req = append(req, strings.TrimSpace(line))
+		case strings.HasPrefix(line, "require "):
+			req = append(req, strings.TrimPrefix(line, "require "))
+		}
+	}
+	mod := "module example.com/golden\n\ngo 1.26\n\nrequire (\n\t" + strings.Join(req, "\n\t") + "\n)\n"
+	writeFile(t, filepath.Join(dir, "go.mod"), mod)
+	sum, err := os.ReadFile("../go.sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "go.sum"), string(sum))
+	for _, c := range goldenCases(t) {
+		files, wantErr := readGolden(t, c.dir)
+		if wantErr != "" {
+			continue
+		}
+		for key, data := range files {
+			writeFile(t, filepath.Join(dir, c.name, filepath.FromSlash(key)), string(data))
+		}
+	}
+	return dir
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// goCmd runs the go tool offline in dir and returns its combined output.
+func goCmd(t *testing.T, dir string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// TestGoldenBuilds compiles and vets every golden package, checks that
+// misuse of the typed columns does not compile, and runs the builders.
+func TestGoldenBuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the golden packages with the go tool")
+	}
+	t.Parallel()
+
+	dir := goldenModule(t)
+	if out, err := goCmd(t, dir, "vet", "./..."); err != nil {
+		t.Fatalf("go vet of the golden packages failed: %v\n%s", err, out)
+	}
+
+	t.Run("MisuseDoesNotCompile", func(t *testing.T) {
+		tests := map[string]struct {
+			code string
+			want string
+		}{
+			"ColumnOfAnotherTable": {
+				code: `_, _ = queries.AllTypes.Select(queries.CountersColumns.Hits)`,
+				want: "cannot use queries.CountersColumns.Hits (variable of struct type queries.CountersColumn) as queries.AllTypesColumn value",
+			},
+			"MisspeltColumn": {
+				code: `_, _ = queries.AllTypes.Select(queries.AllTypesColumns.CTxet)`,
+				want: "AllTypesColumns.CTxet undefined",
+			},
+			"StringAsColumn": {
+				code: `_, _ = queries.AllTypes.Select("c_text")`,
+				want: `cannot use "c_text" (untyped string constant) as queries.AllTypesColumn value`,
+			},
+			"ForgedColumn": {
+				code: `_, _ = queries.AllTypes.Select(queries.AllTypesColumn{name: "c_text"})`,
+				want: "cannot refer to unexported field name in struct literal",
+			},
+			"WriteToView": {
+				code: `_, _ = queries.OrdersByCustomer.Insert()`,
+				want: "queries.OrdersByCustomer.Insert undefined",
+			},
+		}
+		for name, tt := range tests {
+			t.Run(name, func(t *testing.T) {
+				imp := "example.com/golden/types/queries"
+				if strings.Contains(tt.code, "OrdersByCustomer") {
+					imp = "example.com/golden/views/queries"
+				}
+				pkg := filepath.Join("misuse", strings.ToLower(name))
+				writeFile(t, filepath.Join(dir, pkg, "main.go"),
+					"package main\n\nimport \"" + imp + "\"\n\nfunc main() {\n\t" + tt.code + "\n}\n")
+				out, err := goCmd(t, dir, "build", "./"+filepath.ToSlash(pkg))
+				if err == nil {
+					t.Fatalf("go build succeeded, want a compile error containing %q", tt.want)
+				}
+				if !strings.Contains(out, tt.want) {
+					t.Fatalf("go build error does not contain %q:\n%s", tt.want, out)
+				}
+			})
+		}
+	})
+
+	t.Run("Builders", func(t *testing.T) {
+		writeFile(t, filepath.Join(dir, "builders", "main.go"), buildersProgram)
+		out, err := goCmd(t, dir, "run", "./builders")
+		if err != nil {
+			t.Fatalf("go run failed: %v\n%s", err, out)
+		}
+		if diff := cmp.Diff(buildersOutput, out); diff != "" {
+			t.Errorf("builder output mismatch (-want +got):\n%s", diff)
+		}
+	})
+}
+
+const buildersProgram = `package main
+
+import (
+	"errors"
+	"fmt"
+
+	quoted "example.com/golden/quoted/queries"
+	"example.com/golden/types/queries"
+	"github.com/scylladb/gocqlx/v2/qb"
+)
+
+type builder interface{ ToCql() (string, []string) }
+
+func show(b builder, err error) {
+	if err != nil {
+		fmt.Println("error:", err, errors.Is(err, queries.ErrZeroColumn))
+		return
+	}
+	stmt, names := b.ToCql()
+	fmt.Println(stmt, names)
+}
+
+func main() {
+	c := queries.AllTypesColumns
+	show(queries.AllTypes.Get(c.CText, c.Home))
+	show(queries.AllTypes.Select(c.CText))
+	show(queries.AllTypes.Insert(c.ID, c.Bucket, c.CreatedAt, c.Seq, c.CText))
+	show(queries.AllTypes.Update(c.CText, c.ListInt))
+	show(queries.AllTypes.Delete(c.MapTextInt))
+	show(queries.Counters.Update(queries.CountersColumns.Hits))
+	show(queries.AllTypes.Select(c.CText, queries.AllTypesColumn{}))
+	show(queries.AllTypes.Update(queries.AllTypesColumn{}))
+	sel, _ := queries.AllTypes.Select(c.CText)
+	show(sel.Where(c.CreatedAt.GtOrEq(), c.CreatedAt.LtNamed("to"), queries.AllTypesColumn{}.Eq()), nil)
+	show(qb.Select("all_types").Where(c.SetText.Contains(), c.MapTextInt.ContainsKey(), c.Bucket.In()), nil)
+	q := quoted.WeirdTableColumns
+	show(quoted.WeirdTable.Get(q.MixedCase, q.QuoteD))
+	show(quoted.WeirdTable.Insert(q.ID, q.Select, q.From, q.MixedCase))
+	show(quoted.WeirdTable.Update(q.MixedCase))
+	show(quoted.Select.Get())
+	stmt, names := quoted.WeirdTableTable.Get()
+	fmt.Println("table.Table:", stmt, names)
+	fmt.Println(c.CText.Name(), c.CText.CQL(), q.MixedCase.Name(), q.MixedCase.CQL(), queries.AllTypesColumn{}.CQL())
+}
+`
+
+const buildersOutput = `SELECT c_text,home FROM all_types WHERE id=? AND bucket=? AND created_at=? AND seq=?  [id bucket created_at seq]
+SELECT c_text FROM all_types WHERE id=? AND bucket=?  [id bucket]
+INSERT INTO all_types (id,bucket,created_at,seq,c_text) VALUES (?,?,?,?,?)  [id bucket created_at seq c_text]
+UPDATE all_types SET c_text=?,list_int=? WHERE id=? AND bucket=? AND created_at=? AND seq=?  [c_text list_int id bucket created_at seq]
+DELETE map_text_int FROM all_types WHERE id=? AND bucket=? AND created_at=? AND seq=?  [id bucket created_at seq]
+UPDATE counters SET hits=hits+? WHERE name=? AND day=?  [hits name day]
+error: column 1: zero column: use the fields of the table's Columns variable true
+error: column 0: zero column: use the fields of the table's Columns variable true
+SELECT c_text FROM all_types WHERE id=? AND bucket=? AND created_at>=? AND created_at<? AND "<zero column: use the fields of the table's Columns variable>"=?  [id bucket created_at to ]
+SELECT * FROM all_types WHERE set_text CONTAINS ? AND map_text_int CONTAINS KEY ? AND bucket IN ?  [set_text map_text_int bucket]
+SELECT "Mixed Case","quote""d" FROM "Weird Table" WHERE "Id"=? AND "select"=? AND "from"=?  [Id select from]
+INSERT INTO "Weird Table" ("Id","select","from","Mixed Case") VALUES (?,?,?,?)  [Id select from Mixed Case]
+UPDATE "Weird Table" SET "Mixed Case"=? WHERE "Id"=? AND "select"=? AND "from"=?  [Mixed Case Id select from]
+SELECT key,value FROM "select" WHERE key=?  [key]
+table.Table: SELECT * FROM "Weird Table" WHERE "Id"=? AND "select"=? AND "from"=?  ["Id" "select" "from"]
+c_text c_text Mixed Case "Mixed Case" "<zero column: use the fields of the table's Columns variable>"
+`
