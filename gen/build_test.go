@@ -123,7 +123,7 @@ func TestGoldenBuilds(t *testing.T) {
 				}
 				pkg := filepath.Join("misuse", strings.ToLower(name))
 				writeFile(t, filepath.Join(dir, pkg, "main.go"),
-					"package main\n\nimport \"" + imp + "\"\n\nfunc main() {\n\t" + tt.code + "\n}\n")
+					"package main\n\nimport \""+imp+"\"\n\nfunc main() {\n\t"+tt.code+"\n}\n")
 				out, err := goCmd(t, dir, "build", "./"+filepath.ToSlash(pkg))
 				if err == nil {
 					t.Fatalf("go build succeeded, want a compile error containing %q", tt.want)

@@ -464,10 +464,14 @@ func (p *parser) term() *Term {
 		p.next()
 		return &Term{Kind: TermLiteral, Text: strings.ToUpper(t.Text), Pos: t.Pos}
 	case t.Kind == TokIdent || t.Kind == TokQuoted:
-		name := p.next().Text
+		// Function names keep their spelling (unquoted ones are
+		// case-insensitive); column names are the folded names.
+		name, raw := p.next().Text, t.Raw
 		if p.isPunct(".") && p.peekAt(1).Kind == TokIdent {
 			p.next()
-			name += "." + p.next().Text
+			n := p.next()
+			name += "." + n.Text
+			raw += "." + n.Raw
 		}
 		if !p.isPunct("(") {
 			if t.Kind == TokIdent && IsReserved(t.Text) {
@@ -477,7 +481,7 @@ func (p *parser) term() *Term {
 			return &Term{Kind: TermColumn, Text: name, Pos: t.Pos}
 		}
 		p.next()
-		f := &Term{Kind: TermFunc, Text: name, Pos: t.Pos}
+		f := &Term{Kind: TermFunc, Text: raw, Pos: t.Pos}
 		for p.ok() && !p.isPunct(")") {
 			f.Args = append(f.Args, p.term())
 			if !p.acceptPunct(",") {

@@ -1,11 +1,15 @@
 package udiff
 
 import (
+	"flag"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
+
+// update is accepted so that go test ./gen/... -update works.
+var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
 
 func TestUnified(t *testing.T) {
 	tests := map[string]struct {

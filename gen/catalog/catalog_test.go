@@ -1,0 +1,151 @@
+package catalog
+
+import (
+	"errors"
+	"flag"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/jobsharp/cassandra/gen/cql"
+)
+
+// update is accepted so that go test ./gen/... -update works; this package
+// has no golden files (they live in gen/testdata).
+var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
+
+func TestColumnKinds(t *testing.T) {
+	t.Parallel()
+
+	cat, err := Build(Source{Name: "s.cql", Text: `CREATE TABLE t (a int, b int, c timestamp, d text, s int STATIC,
+		PRIMARY KEY ((a, b), c, d)) WITH CLUSTERING ORDER BY (c DESC);`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type col struct {
+		Name, Kind, Order string
+		Position          int
+	}
+	var got []col
+	for _, c := range cat.Keyspaces[0].Table("t").KeyOrdered() {
+		got = append(got, col{c.Name, c.Kind.String(), c.Order(), c.Position})
+	}
+	want := []col{
+		{"a", "partition_key", "none", 0}, {"b", "partition_key", "none", 1},
+		{"c", "clustering", "desc", 0}, {"d", "clustering", "asc", 1}, {"s", "static", "none", -1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("columns (-want +got):\n%s", diff)
+	}
+}
+
+func TestErrorsAreTyped(t *testing.T) {
+	t.Parallel()
+
+	tests := map[string]struct {
+		src  string
+		want error
+		pos  cql.Position
+	}{
+		"NoKey":          {"CREATE TABLE t (a int);", ErrPrimaryKey, cql.Position{File: "s.cql", Line: 1, Col: 14}},
+		"UnknownType":    {"CREATE TABLE t (a int PRIMARY KEY,\n b texte);", ErrUnknownType, cql.Position{File: "s.cql", Line: 2, Col: 4}},
+		"Counter":        {"CREATE TABLE t (a int PRIMARY KEY, b counter, c int);", ErrCounter, cql.Position{File: "s.cql", Line: 1, Col: 47}},
+		"Static":         {"CREATE TABLE t (a int PRIMARY KEY, b int static);", ErrStatic, cql.Position{File: "s.cql", Line: 1, Col: 36}},
+		"Frozen":         {"CREATE TABLE t (a set<int> PRIMARY KEY);", ErrFrozen, cql.Position{File: "s.cql", Line: 1, Col: 19}},
+		"Order":          {"CREATE TABLE t (a int, b int, PRIMARY KEY (a, b)) WITH CLUSTERING ORDER BY (a ASC);", ErrClusteringOrder, cql.Position{File: "s.cql", Line: 1, Col: 77}},
+		"AlterUnknown":   {"ALTER TABLE t ADD x int;", ErrUnknownTable, cql.Position{File: "s.cql", Line: 1, Col: 13}},
+		"DropKey":        {"CREATE TABLE t (a int PRIMARY KEY);\nALTER TABLE t DROP a;", ErrKeyColumn, cql.Position{File: "s.cql", Line: 2, Col: 20}},
+		"DuplicateTable": {"CREATE TABLE t (a int PRIMARY KEY);\nCREATE TABLE t (a int PRIMARY KEY);", ErrDuplicate, cql.Position{File: "s.cql", Line: 2, Col: 14}},
+		"UnknownOption":  {"CREATE TABLE t (a int PRIMARY KEY) WITH x = 1;", ErrUnknownOption, cql.Position{File: "s.cql", Line: 1, Col: 41}},
+		"DropTypeInUse":  {"CREATE TYPE u (x int);\nCREATE TABLE t (a int PRIMARY KEY, b frozen<u>);\nDROP TYPE u;", ErrDependency, cql.Position{File: "s.cql", Line: 3, Col: 11}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Build(Source{Name: "s.cql", Text: tt.src})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Build() error = %v, want %v", err, tt.want)
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Build() error is %T, want *Error", err)
+			}
+			if diff := cmp.Diff(tt.pos, e.Pos); diff != "" {
+				t.Errorf("position (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFailedAlterLeavesTable checks that a statement that fails halfway
+// (the second column of ADD) does not change the catalog.
+func TestFailedAlterLeavesTable(t *testing.T) {
+	t.Parallel()
+
+	cat, err := Build(Source{Name: "s.cql", Text: "CREATE TABLE t (a int PRIMARY KEY, b int);"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := cql.ParseSchema("s.cql", "ALTER TABLE t ADD (c int, b int);")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Update(stmts[0]); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("Update() error = %v, want ErrDuplicate", err)
+	}
+	if got := len(cat.Keyspaces[0].Table("t").Columns); got != 2 {
+		t.Errorf("table has %d columns after a failed ALTER, want 2", got)
+	}
+}
+
+func TestCompileQuery(t *testing.T) {
+	t.Parallel()
+
+	cat, err := Build(Source{Name: "s.cql", Text: `CREATE TABLE jobs (id uuid, at timestamp, state text, version int, tags list<text>,
+		PRIMARY KEY (id, at));`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		src  string
+		want Query
+	}{
+		"Select": {
+			src:  "SELECT state FROM jobs WHERE id = ? AND at > :since LIMIT ?",
+			want: Query{Kind: "select", CQL: "SELECT state FROM jobs WHERE id = ? AND at > ? LIMIT ?", Names: []string{"id", "since", "limit"}, Idempotent: true},
+		},
+		"FencedUpdate": {
+			src:  "UPDATE jobs SET state = ?, version = :new_version WHERE id = ? AND at = ? IF version = ?",
+			want: Query{Kind: "update", CQL: "UPDATE jobs SET state = ?, version = ? WHERE id = ? AND at = ? IF version = ?", Names: []string{"state", "new_version", "id", "at", "version"}, LWT: true},
+		},
+		"ListAppend": {
+			src:  "UPDATE jobs SET tags = tags + ? WHERE id = ? AND at = ?",
+			want: Query{Kind: "update", CQL: "UPDATE jobs SET tags = tags + ? WHERE id = ? AND at = ?", Names: []string{"tags", "id", "at"}},
+		},
+		"InsertTTL": {
+			src:  "INSERT INTO jobs (id, at, state) VALUES (?, toTimestamp(now()), ?) USING TTL ?",
+			want: Query{Kind: "insert", CQL: "INSERT INTO jobs (id, at, state) VALUES (?, toTimestamp(now()), ?) USING TTL ?", Names: []string{"id", "state", "_ttl"}},
+		},
+		"DeletePartition": {
+			src:  "DELETE FROM jobs USING TIMESTAMP ? WHERE id IN ?",
+			want: Query{Kind: "delete", CQL: "DELETE FROM jobs USING TIMESTAMP ? WHERE id IN ?", Names: []string{"_ts", "id"}, Idempotent: true},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			nq, err := cql.ParseQueries("q.cql", "-- name: Q\n"+tt.src+";")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := cat.Compile(nq[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.want.Name, tt.want.Pos, tt.want.Table = "Q", got.Pos, got.Table
+			if diff := cmp.Diff(&tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Table" }, cmp.Ignore())); diff != "" {
+				t.Errorf("Compile() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,171 @@
+package golang
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/jobsharp/cassandra/gen/catalog"
+)
+
+// update is accepted so that go test ./gen/... -update works; this package
+// has no golden files.
+var _ = flag.Bool("update", false, "rewrite golden files (none in this package)")
+
+func TestGoName(t *testing.T) {
+	t.Parallel()
+
+	tests := map[string]string{
+		"jobs_by_state":   "JobsByState",
+		"id":              "ID",
+		"job_id":          "JobID",
+		"ids":             "IDs",
+		"job_ids":         "JobIDs",
+		"ttl":             "TTL",
+		"uuid":            "UUID",
+		"api_url":         "APIURL",
+		"json_payload":    "JSONPayload",
+		"ip":              "IP",
+		"created_at":      "CreatedAt",
+		"userId":          "UserID",
+		"HTTPServer":      "HTTPServer",
+		"Weird Name":      "WeirdName",
+		"select":          "Select",
+		"y-coord":         "YCoord",
+		"1st":             "X1st",
+		"_private":        "Private",
+		"__":              "X",
+		"status":          "Status",
+		"c_ascii":         "CASCII",
+		"Ünïcode":         "Ünïcode",
+		"日本":              "X日本",
+		"scheduled_at_ms": "ScheduledAtMs",
+		"v2_data":         "V2Data",
+	}
+	for in, want := range tests {
+		t.Run(in, func(t *testing.T) {
+			t.Parallel()
+			if got := GoName(in); got != want {
+				t.Errorf("GoName(%q) = %q, want %q", in, got, want)
+			}
+		})
+	}
+}
+
+func TestFileBase(t *testing.T) {
+	t.Parallel()
+
+	tests := map[string]string{
+		"jobs":          "jobs",
+		"Jobs By State": "jobs_by_state",
+		"events_linux":  "events_linux_cql",
+		"runs_test":     "runs_test_cql",
+		"data_amd64":    "data_amd64_cql",
+		"_hidden":       "hidden",
+		"???":           "x",
+		"a--b":          "a_b",
+	}
+	for in, want := range tests {
+		if got := FileBase(in); got != want {
+			t.Errorf("FileBase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPackageName(t *testing.T) {
+	t.Parallel()
+
+	tests := map[string]string{"models": "models", "my-queries": "myqueries", "2go": "go", "---": "generated"}
+	for in, want := range tests {
+		if got := PackageName(in); got != want {
+			t.Errorf("PackageName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestTypeMapping maps one column of each type and checks the Go type and
+// the system_schema type string.
+func TestTypeMapping(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		cql        string
+		wantGo     string
+		wantSchema string
+	}{
+		{"ascii", "string", "ascii"},
+		{"bigint", "int64", "bigint"},
+		{"blob", "[]byte", "blob"},
+		{"boolean", "bool", "boolean"},
+		{"date", "time.Time", "date"},
+		{"decimal", "*inf.Dec", "decimal"},
+		{"double", "float64", "double"},
+		{"duration", "gocql.Duration", "duration"},
+		{"float", "float32", "float"},
+		{"inet", "net.IP", "inet"},
+		{"int", "int32", "int"},
+		{"smallint", "int16", "smallint"},
+		{"text", "string", "text"},
+		{"time", "time.Duration", "time"},
+		{"timestamp", "time.Time", "timestamp"},
+		{"timeuuid", "gocql.UUID", "timeuuid"},
+		{"tinyint", "int8", "tinyint"},
+		{"uuid", "gocql.UUID", "uuid"},
+		{"varchar", "string", "text"},
+		{"varint", "*big.Int", "varint"},
+		{"vector<float, 3>", "Vector[float32]", "vector<float, 3>"},
+		{"vector<bigint,2>", "Vector[int64]", "vector<bigint, 2>"},
+		{"list<int>", "[]int32", "list<int>"},
+		{"set<frozen<list<text>>>", "[][]string", "set<frozen<list<text>>>"},
+		{"map<text, frozen<list<int>>>", "map[string][]int32", "map<text, frozen<list<int>>>"},
+		{"map<blob, inet>", "map[string]net.IP", "map<blob, inet>"},
+		{"map<inet, blob>", "map[string][]byte", "map<inet, blob>"},
+		{"frozen<map<int, frozen<set<uuid>>>>", "map[int32][]gocql.UUID", "frozen<map<int, frozen<set<uuid>>>>"},
+		{"tuple<int, text>", "Tuple2[int32, string]", "frozen<tuple<int, text>>"},
+		{"tuple<int, list<int>>", "Tuple2[int32, []int32]", "frozen<tuple<int, frozen<list<int>>>>"},
+		{"frozen<tuple<tuple<int>, u>>", "Tuple2[Tuple1[int32], U]", "frozen<tuple<frozen<tuple<int>>, frozen<u>>>"},
+		{"map<frozen<tuple<int, text>>, int>", "map[Tuple2[int32, string]]int32", "map<frozen<tuple<int, text>>, int>"},
+		{"map<frozen<u>, int>", "map[U]int32", "map<frozen<u>, int>"},
+		{"u", "U", "u"},
+		{"frozen<u>", "U", "frozen<u>"},
+		{"list<frozen<u>>", "[]U", "list<frozen<u>>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cql, func(t *testing.T) {
+			t.Parallel()
+			cat, err := catalog.Build(catalog.Source{Name: "t.cql", Text: "CREATE TYPE u (a int, b text);\nCREATE TABLE t (k int PRIMARY KEY, c " + tt.cql + ");"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			col := cat.Keyspaces[0].Table("t").Column("c")
+			m := &typeMapper{cat: cat, udtNames: map[*catalog.UDT]string{cat.Types()[0]: "U"}, comparable: map[*catalog.UDT]bool{}}
+			g, err := m.goType(col.Type, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.wantGo, g.Expr); diff != "" {
+				t.Errorf("Go type (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantSchema, col.Type.String()); diff != "" {
+				t.Errorf("system_schema type (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestGenerateHonoursContext(t *testing.T) {
+	t.Parallel()
+
+	cat, err := catalog.Build(catalog.Source{Name: "t.cql", Text: "CREATE TABLE t (k int PRIMARY KEY);"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Generate(ctx, cat, Options{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Generate() error = %v, want context.Canceled", err)
+	}
+}
