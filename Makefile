@@ -1,0 +1,26 @@
+# The README's two commands: `make demo` sets everything up and runs the demo;
+# `make test` runs every check and test against a real Cassandra 5.0 node,
+# starting one when none answers. .ci/run calls `make test`.
+
+GO ?= go
+TEST_FLAGS ?= -count=1 -timeout 25m
+
+.PHONY: demo test check generate cassandra cassandra-stop lint
+
+demo: cassandra
+	$(GO) run ./internal/devcluster/cmd/cassandra status
+
+test: check cassandra
+	$(GO) test $(TEST_FLAGS) ./...
+
+# Formatting, vet, lint. Fails on the first problem.
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck ./...
+
+cassandra:
+	scripts/cassandra start
+
+cassandra-stop:
+	scripts/cassandra stop

@@ -1,0 +1,200 @@
+// Package cqltest connects tests to a real Cassandra node and gives each test
+// package a keyspace of its own.
+//
+// A package whose tests touch Cassandra declares
+//
+//	func TestMain(m *testing.M) { cqltest.Main(m) }
+//
+// Main connects once per test binary to JOBSHARP_TEST_HOSTS (comma
+// separated, default 127.0.0.1), creates a fresh keyspace with a unique name
+// (SimpleStrategy, replication factor 1), runs the tests and drops the
+// keyspace. Tests then call [Session] for a session bound to that keyspace.
+// When no Cassandra answers, Main fails with the command that starts one; it
+// never skips.
+//
+// Cassandra has no transactions to roll back, so parallel tests isolate
+// themselves by the partition keys they write (ids, queue names and buckets
+// derived from the test name), not by keyspace.
+package cqltest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/scylladb/gocqlx/v2"
+)
+
+// StartCommand is what a developer runs when no Cassandra answers.
+const StartCommand = "scripts/cassandra start"
+
+// keyspacePrefix marks keyspaces this package creates, so that leftovers of
+// crashed runs can be recognised and dropped.
+const keyspacePrefix = "t_"
+
+var (
+	mu       sync.Mutex
+	keyspace string
+	session  gocqlx.Session
+	ready    bool
+)
+
+// Hosts are the contact points tests use: JOBSHARP_TEST_HOSTS, comma
+// separated, default 127.0.0.1.
+func Hosts() []string {
+	v := os.Getenv("JOBSHARP_TEST_HOSTS")
+	if v == "" {
+		return []string{"127.0.0.1"}
+	}
+	var hosts []string
+	for h := range strings.SplitSeq(v, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// Cluster returns a cluster configuration for the test hosts with settings
+// that suit tests: short connect timeout, generous query timeout (the node
+// shares two cores with the tests), no keyspace.
+func Cluster() *gocql.ClusterConfig {
+	c := gocql.NewCluster(Hosts()...)
+	c.ConnectTimeout = 5 * time.Second
+	c.Timeout = 15 * time.Second
+	c.Consistency = gocql.LocalQuorum
+	c.SerialConsistency = gocql.LocalSerial
+	c.Logger = log.New(io.Discard, "", 0)
+	c.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 2, Interval: time.Second}
+	return c
+}
+
+// Main is the TestMain of a package whose tests use Cassandra: it creates the
+// package keyspace, runs the tests, drops the keyspace and exits.
+func Main(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cqltest: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	base, err := Cluster().CreateSession()
+	if err != nil {
+		return 1, fmt.Errorf("cannot reach Cassandra at %s (set JOBSHARP_TEST_HOSTS to change): %w\nstart a local node with: %s   (or: make cassandra)",
+			strings.Join(Hosts(), ","), err, StartCommand)
+	}
+	defer base.Close()
+	dropStale(base)
+
+	ks := newKeyspaceName()
+	if err := base.Query(fmt.Sprintf(`CREATE KEYSPACE %s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, ks)).Exec(); err != nil {
+		return 1, fmt.Errorf("create keyspace %s: %w", ks, err)
+	}
+	cfg := Cluster()
+	cfg.Keyspace = ks
+	s, err := gocqlx.WrapSession(cfg.CreateSession())
+	if err != nil {
+		_ = base.Query("DROP KEYSPACE IF EXISTS " + ks).Exec()
+		return 1, fmt.Errorf("connect to keyspace %s: %w", ks, err)
+	}
+	mu.Lock()
+	keyspace, session, ready = ks, s, true
+	mu.Unlock()
+
+	code := m.Run()
+
+	s.Close()
+	if err := base.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); err != nil {
+		return code, fmt.Errorf("drop keyspace %s: %w", ks, err)
+	}
+	return code, nil
+}
+
+// newKeyspaceName is t_<package>_<unix seconds>_<random>, at most 48
+// characters as Cassandra requires.
+func newKeyspaceName() string {
+	pkg := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
+	pkg = regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(pkg), "")
+	if len(pkg) > 20 {
+		pkg = pkg[:20]
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, pkg, time.Now().Unix(), hex.EncodeToString(b))
+}
+
+var staleName = regexp.MustCompile(`^` + keyspacePrefix + `[a-z0-9]*_([0-9]+)_[0-9a-f]{8}$`)
+
+// dropStale drops test keyspaces more than six hours old: leftovers of runs
+// that were killed before they could clean up.
+func dropStale(s *gocql.Session) {
+	iter := s.Query("SELECT keyspace_name FROM system_schema.keyspaces").Iter()
+	var name string
+	var stale []string
+	for iter.Scan(&name) {
+		if m := staleName.FindStringSubmatch(name); m != nil {
+			if created, err := strconv.ParseInt(m[1], 10, 64); err == nil && time.Since(time.Unix(created, 0)) > 6*time.Hour {
+				stale = append(stale, name)
+			}
+		}
+	}
+	if iter.Close() != nil {
+		return
+	}
+	for _, ks := range stale {
+		_ = s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec()
+	}
+}
+
+// Session returns the package's session, bound to its keyspace.
+func Session(t testing.TB) gocqlx.Session {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if !ready {
+		t.Fatal("cqltest: no session; declare func TestMain(m *testing.M) { cqltest.Main(m) } in this package")
+	}
+	return session
+}
+
+// Keyspace returns the name of the package's keyspace.
+func Keyspace(t testing.TB) string {
+	t.Helper()
+	Session(t)
+	return keyspace
+}
+
+// Exec runs CQL statements in the package keyspace and fails the test on the
+// first error.
+func Exec(ctx context.Context, t testing.TB, stmts ...string) {
+	t.Helper()
+	s := Session(t)
+	for _, stmt := range stmts {
+		if err := s.ContextQuery(ctx, stmt, nil).ExecRelease(); err != nil {
+			t.Fatalf("cqltest: %s: %v", stmt, err)
+		}
+	}
+}
+
+// Name turns the test's name into a string usable as a CQL identifier or
+// partition key, unique among the package's tests.
+func Name(t testing.TB) string {
+	return strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
+}

@@ -1,0 +1,169 @@
+// Command cassandra starts, stops and reports on the local Apache Cassandra
+// 5.0 cluster used for development, tests and CI. scripts/cassandra runs it.
+//
+//	scripts/cassandra start [--nodes 1|2|3] [--auth] [--tls] [--heap MiB] [--version 5.0.x]
+//	scripts/cassandra stop [--wipe]
+//	scripts/cassandra status
+//	scripts/cassandra nodetool [--node N] ARGS…
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/jobsharp/cassandra/internal/devcluster"
+)
+
+const usage = `usage:
+  scripts/cassandra start [--nodes 1|2|3] [--auth] [--tls] [--heap MiB] [--version 5.0.x] [--timeout 3m]
+  scripts/cassandra stop [--wipe] [--timeout 60s]
+  scripts/cassandra status
+  scripts/cassandra nodetool [--node N] ARGS...
+
+Nodes listen on 127.0.0.N:9042. Jars and data live in $JOBSHARP_CASSANDRA_DIR
+(default ~/.cache/jobsharp-cassandra). Exit codes: 0 ok, 1 failure, 2 usage,
+3 (status) not running.
+`
+
+func main() {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "start":
+		return start(ctx, args[1:], stdout, stderr)
+	case "stop":
+		return stop(ctx, args[1:], stdout, stderr)
+	case "status":
+		return status(ctx, stdout, stderr)
+	case "nodetool":
+		return nodetool(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+func start(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts devcluster.Options
+	fs.IntVar(&opts.Nodes, "nodes", 1, "number of nodes (1 to 3), on 127.0.0.1 … 127.0.0.N")
+	fs.BoolVar(&opts.Auth, "auth", false, "PasswordAuthenticator; superuser cassandra/cassandra")
+	fs.BoolVar(&opts.TLS, "tls", false, "TLS-only CQL port with a generated CA (ca.pem in the cluster's tls folder)")
+	fs.IntVar(&opts.HeapMB, "heap", 0, "heap per node in MiB (default 1024, or 768 with several nodes)")
+	fs.StringVar(&opts.Version, "version", os.Getenv("JOBSHARP_CASSANDRA_VERSION"), "cassandra-all 5.0.x release (default: newest cached, else newest on Maven Central)")
+	fs.DurationVar(&opts.StartTimeout, "timeout", 3*time.Minute, "how long to wait for each node")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	opts.Log = stdout
+	c, err := devcluster.New(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "scripts/cassandra start: %v\n", err)
+		return 2
+	}
+	began := time.Now()
+	res, err := c.Start(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "scripts/cassandra start: %v\n", err)
+		return 1
+	}
+	if res.AlreadyRunning {
+		fmt.Fprintf(stdout, "Cassandra %s already answers on %v; nothing to do\n", res.Version, c.Hosts())
+		return 0
+	}
+	fmt.Fprintf(stdout, "Cassandra %s is up on %v (install %s, boot %s, total %s)\n", res.Version, c.Hosts(),
+		res.Install.Round(100*time.Millisecond), res.Boot.Round(100*time.Millisecond), time.Since(began).Round(100*time.Millisecond))
+	if opts.TLS {
+		fmt.Fprintf(stdout, "clients trust %s\n", filepath.Join(c.TLSDir(), devcluster.CAFile))
+	}
+	return 0
+}
+
+func stop(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	wipe := fs.Bool("wipe", false, "also delete the nodes' data")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait after SIGTERM before SIGKILL")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := devcluster.Stop(ctx, "", *timeout, *wipe, stdout); err != nil {
+		fmt.Fprintf(stderr, "scripts/cassandra stop: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func status(ctx context.Context, stdout, stderr io.Writer) int {
+	nodes, err := devcluster.Status(ctx, "")
+	if err != nil {
+		fmt.Fprintf(stderr, "scripts/cassandra status: %v\n", err)
+		return 1
+	}
+	if len(nodes) == 0 {
+		fmt.Fprintln(stdout, "not running")
+		return 3
+	}
+	code := 0
+	for _, n := range nodes {
+		if n.Err != nil {
+			fmt.Fprintf(stdout, "%s node %d %s pid %d: not answering CQL: %v\n", n.Profile, n.Node, n.Addr, n.Pid, n.Err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "%s node %d %s:%d pid %d: Cassandra %s, %d peers\n", n.Profile, n.Node, n.Addr, devcluster.CQLPort, n.Pid, n.Version, n.Peers)
+	}
+	return code
+}
+
+// nodetool runs Cassandra's NodeTool from the cached jars against one node's JMX port.
+func nodetool(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	node := 1
+	if len(args) >= 2 && args[0] == "--node" {
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n < 1 || n > devcluster.MaxNodes {
+			fmt.Fprintf(stderr, "--node must be 1 to %d\n", devcluster.MaxNodes)
+			return 2
+		}
+		node, args = n, args[2:]
+	}
+	inst, err := devcluster.Install(ctx, devcluster.DefaultCacheDir(), os.Getenv("JOBSHARP_CASSANDRA_VERSION"), stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "scripts/cassandra nodetool: %v\n", err)
+		return 1
+	}
+	argv := append(devcluster.ToolJVMArgs(inst),
+		"org.apache.cassandra.tools.NodeTool", "-h", "127.0.0.1", "-p", strconv.Itoa(7099+100*node))
+	argv = append(argv, args...)
+	cmd := exec.CommandContext(ctx, inst.Java, argv...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode()
+		}
+		fmt.Fprintf(stderr, "scripts/cassandra nodetool: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,197 @@
+package devcluster
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestInitialTokensSpreadTheRing(t *testing.T) {
+	t.Parallel()
+
+	tests := map[int][]string{
+		1: {"-9223372036854775808"},
+		2: {"-9223372036854775808", "0"},
+		3: {"-9223372036854775808", "-3074457345618258603", "3074457345618258602"},
+	}
+	for nodes, want := range tests {
+		var got []string
+		for i := 1; i <= nodes; i++ {
+			got = append(got, initialToken(i, nodes))
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("tokens for %d nodes (-want +got):\n%s", nodes, diff)
+		}
+		for _, tok := range got {
+			v, ok := new(big.Int).SetString(tok, 10)
+			if !ok || !v.IsInt64() {
+				t.Errorf("token %s is not a Murmur3 token", tok)
+			}
+		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{name: "TooManyNodes", opts: Options{Nodes: 4}, want: "nodes must be between 1 and 3, got 4"},
+		{name: "NotFiveZero", opts: Options{Version: "4.1.5"}, want: `version must be a 5.0.x release, got "4.1.5"`},
+		{name: "TinyHeap", opts: Options{HeapMB: 64}, want: "heap must be at least 256 MiB, got 64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := New(tt.opts)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("New() error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestProfileRoundTrip(t *testing.T) {
+	t.Parallel()
+
+	for _, o := range []Options{{Nodes: 1}, {Nodes: 3}, {Nodes: 1, Auth: true}, {Nodes: 1, TLS: true}, {Nodes: 2, Auth: true, TLS: true}} {
+		got, ok := parseProfile(o.Profile())
+		if !ok || got != o {
+			t.Errorf("parseProfile(%q) = %+v, %v; want %+v", o.Profile(), got, ok, o)
+		}
+	}
+	if _, ok := parseProfile("tmp"); ok {
+		t.Error(`parseProfile("tmp") accepted a folder that is no profile`)
+	}
+}
+
+func TestYAMLPerNode(t *testing.T) {
+	t.Parallel()
+
+	c, err := New(Options{Nodes: 3, Auth: true, TLS: true, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := c.node(2).yaml()
+	for _, want := range []string{
+		"listen_address: 127.0.0.2\n",
+		"rpc_address: 127.0.0.2\n",
+		`- seeds: "127.0.0.1:7000"`,
+		"initial_token: -3074457345618258603\n",
+		"authenticator: PasswordAuthenticator\n",
+		"optional: false\n",
+		"keystore: " + filepath.Join(c.TLSDir(), "server.pem") + "\n",
+		"data_file_directories:\n  - " + filepath.Join(c.Dir(), "node2", "data", "data") + "\n",
+	} {
+		if !strings.Contains(y, want) {
+			t.Errorf("yaml of node 2 lacks %q:\n%s", want, y)
+		}
+	}
+	if strings.Contains(y, ": \n") {
+		t.Errorf("yaml has an empty value, which Cassandra rejects:\n%s", y)
+	}
+}
+
+func TestDiagnose(t *testing.T) {
+	t.Parallel()
+
+	tests := map[string]string{
+		"ERROR [main] Failed to bind port 9042 on 127.0.0.1: Address already in use":                                                                  "a port is in use",
+		"java.lang.reflect.InaccessibleObjectException: Unable to make field":                                                                         "--add-opens",
+		"Exception (org.apache.cassandra.exceptions.ConfigurationException) encountered during startup: Invalid yaml. Please remove properties [foo]": "rejected its configuration",
+		"java.lang.OutOfMemoryError: Java heap space":                                                                                                 "raise --heap",
+		"nothing useful": "",
+	}
+	for logs, want := range tests {
+		got := diagnose(logs)
+		if want == "" && got != "" || !strings.Contains(got, want) {
+			t.Errorf("diagnose(%q) = %q, want it to mention %q", logs, got, want)
+		}
+	}
+}
+
+func TestMavenUnreachableIsRecognised(t *testing.T) {
+	t.Parallel()
+
+	out := "[ERROR] Failed to execute goal on project x: Could not transfer artifact org.apache.cassandra:cassandra-all:pom:5.0.9 from/to central: Unknown host repo.maven.apache.org"
+	if !unreachable(out) {
+		t.Errorf("unreachable(%q) = false", out)
+	}
+	if unreachable("[ERROR] Failed to execute goal: some plugin bug") {
+		t.Error("unreachable() = true for an unrelated failure")
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	t.Parallel()
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	err = portFree("127.0.0.1", port)
+	if !errors.Is(err, ErrPortInUse) {
+		t.Fatalf("portFree() error = %v, want ErrPortInUse", err)
+	}
+	if !strings.Contains(err.Error(), l.Addr().String()) {
+		t.Errorf("error %q does not name %s", err, l.Addr())
+	}
+}
+
+// TestStartRefusesWhatItDidNotStart checks that a cluster whose addresses are
+// taken by a node it does not own fails at once with ErrPortInUse instead of
+// starting a second JVM. It needs a node answering on 127.0.0.1:9042 (make
+// test starts one); that node is not of this temporary cache folder.
+func TestStartRefusesWhatItDidNotStart(t *testing.T) {
+	t.Parallel()
+
+	conn, err := net.Dial("tcp", "127.0.0.1:9042")
+	if err != nil {
+		t.Fatalf("no node on 127.0.0.1:9042; start one with scripts/cassandra start: %v", err)
+	}
+	conn.Close()
+	c, err := New(Options{Nodes: 2, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Start(context.Background())
+	if !errors.Is(err, ErrPortInUse) {
+		t.Fatalf("Start() error = %v, want ErrPortInUse", err)
+	}
+	if entries, _ := os.ReadDir(c.Dir()); len(entries) != 0 {
+		t.Errorf("Start() wrote %d entries into %s before failing", len(entries), c.Dir())
+	}
+}
+
+func TestStopOnlyTouchesOwnPids(t *testing.T) {
+	t.Parallel()
+
+	dir := t.TempDir()
+	node := filepath.Join(dir, "clusters", "nodes1", "node1")
+	if err := os.MkdirAll(node, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Our own pid is alive but is not a Cassandra daemon on that folder.
+	if err := os.WriteFile(filepath.Join(node, "cassandra.pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if pid := livePidIn(node); pid != 0 {
+		t.Fatalf("livePidIn() = %d for a process that is not our daemon", pid)
+	}
+	if err := Stop(context.Background(), dir, 0, false, nil); err != nil {
+		t.Fatalf("Stop() error = %v", err)
+	}
+}
