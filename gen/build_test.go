@@ -187,6 +187,9 @@ func main() {
 	show(quoted.WeirdTable.Insert(q.ID, q.Select, q.From, q.MixedCase))
 	show(quoted.WeirdTable.Update(q.MixedCase))
 	show(quoted.Select.Get())
+	show(queries.AllTypes.Insert(c.ID, c.Pair))
+	show(queries.AllTypes.Update(c.Triple))
+	show(qb.Select("all_types").Where(c.Pair.Eq(), c.Pair.LtNamed("p")), nil)
 	stmt, names := quoted.WeirdTableTable.Get()
 	fmt.Println("table.Table:", stmt, names)
 	fmt.Println(c.CText.Name(), c.CText.CQL(), q.MixedCase.Name(), q.MixedCase.CQL(), queries.AllTypesColumn{}.CQL())
@@ -203,10 +206,13 @@ error: column 1: zero column: use the fields of the table's Columns variable tru
 error: column 0: zero column: use the fields of the table's Columns variable true
 SELECT c_text FROM all_types WHERE id=? AND bucket=? AND created_at>=? AND created_at<? AND "<zero column: use the fields of the table's Columns variable>"=?  [id bucket created_at to ]
 SELECT * FROM all_types WHERE set_text CONTAINS ? AND map_text_int CONTAINS KEY ? AND bucket IN ?  [set_text map_text_int bucket]
-SELECT "Mixed Case","quote""d" FROM "Weird Table" WHERE "Id"=? AND "select"=? AND "from"=?  [Id select from]
-INSERT INTO "Weird Table" ("Id","select","from","Mixed Case") VALUES (?,?,?,?)  [Id select from Mixed Case]
-UPDATE "Weird Table" SET "Mixed Case"=? WHERE "Id"=? AND "select"=? AND "from"=?  [Mixed Case Id select from]
+SELECT "Mixed Case","quote""d" FROM "WeirdTable" WHERE "Id"=? AND "select"=? AND "from"=?  [Id select from]
+INSERT INTO "WeirdTable" ("Id","select","from","Mixed Case") VALUES (?,?,?,?)  [Id select from Mixed Case]
+UPDATE "WeirdTable" SET "Mixed Case"=? WHERE "Id"=? AND "select"=? AND "from"=?  [Mixed Case Id select from]
 SELECT key,value FROM "select" WHERE key=?  [key]
-table.Table: SELECT * FROM "Weird Table" WHERE "Id"=? AND "select"=? AND "from"=?  ["Id" "select" "from"]
+INSERT INTO all_types (id,pair) VALUES (?,(?,?))  [id pair[0] pair[1]]
+UPDATE all_types SET triple=(?,?,?) WHERE id=? AND bucket=? AND created_at=? AND seq=?  [triple[0] triple[1] triple[2] id bucket created_at seq]
+SELECT * FROM all_types WHERE pair=(?,?) AND pair<(?,?)  [pair[0] pair[1] p[0] p[1]]
+table.Table: SELECT * FROM "WeirdTable" WHERE "Id"=? AND "select"=? AND "from"=?  ["Id" "select" "from"]
 c_text c_text Mixed Case "Mixed Case" "<zero column: use the fields of the table's Columns variable>"
 `

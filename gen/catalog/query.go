@@ -104,6 +104,29 @@ func (q *compiler) value(t *cql.Term, name string) {
 	q.w(t.Render())
 }
 
+// colValue writes the value of a column. A bare marker for a tuple column
+// becomes a tuple of markers, "(?, ?)", named "col[0]", "col[1]" as gocqlx's
+// qb.TupleColumn names them: gocql v1.7.0 binds a top-level tuple as one
+// value per element, and a single marker would not bind.
+func (q *compiler) colValue(t *cql.Term, col *Column, name string) {
+	if col == nil || col.Type.Kind != cql.TypeTuple || (t.Kind != cql.TermMarker && t.Kind != cql.TermNamed) {
+		q.value(t, name)
+		return
+	}
+	name = cql.QuoteIdent(name) // as qb.TupleColumn names them
+	if t.Kind == cql.TermNamed {
+		name = t.Text
+	}
+	q.w("(")
+	for i := range col.Type.Params {
+		if i > 0 {
+			q.w(", ")
+		}
+		q.value(&cql.Term{Kind: cql.TermMarker, Pos: t.Pos}, fmt.Sprintf("%s[%d]", name, i))
+	}
+	q.w(")")
+}
+
 func (q *compiler) column(id cql.Ident) *Column {
 	col := q.t.Column(id.Name)
 	if col == nil && q.err == nil {
@@ -426,7 +449,11 @@ func (q *compiler) where(rels []cql.Relation, mode restrictMode, filtering bool)
 			}
 		}
 		q.w(" ")
-		q.value(r.Value, col.Name)
+		if r.Op == "IN" {
+			q.value(r.Value, col.Name)
+		} else {
+			q.colValue(r.Value, col, col.Name)
+		}
 		switch {
 		case r.Op == "=" || r.Op == "IN":
 			eq[col.Name] = true
@@ -579,7 +606,7 @@ func (q *compiler) insertStmt(s *cql.Insert, out *Query) {
 		if i > 0 {
 			q.w(", ")
 		}
-		q.value(v, cols[i].Name)
+		q.colValue(v, cols[i], cols[i].Name)
 	}
 	q.w(")")
 	if s.IfNotExists {
@@ -659,7 +686,7 @@ func (q *compiler) updateStmt(s *cql.Update, out *Query) {
 			q.value(a.Value, col.Name)
 			q.w(" + ", name)
 		default:
-			q.value(a.Value, col.Name)
+			q.colValue(a.Value, col, col.Name)
 		}
 	}
 	mode := restrictUpdate
@@ -730,7 +757,11 @@ func (q *compiler) conditions(ifExists bool, conds []cql.Condition) {
 			continue
 		}
 		q.w(name, " ", c.Op, " ")
-		q.value(c.Value, col.Name)
+		if c.Op == "IN" {
+			q.value(c.Value, col.Name)
+		} else {
+			q.colValue(c.Value, col, col.Name)
+		}
 	}
 }
 

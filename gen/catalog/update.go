@@ -53,7 +53,25 @@ func displayName(ks, name string) string {
 	return cql.QuoteIdent(ks) + "." + cql.QuoteIdent(name)
 }
 
+// checkName applies Cassandra's rule for keyspace, table and index names
+// (SchemaConstants.isValidName): 1 to 48 word characters [A-Za-z0-9_].
+func checkName(what, name string, pos cql.Position) error {
+	if len(name) == 0 || len(name) > 48 {
+		return cql.Errorf(pos, "%w: %s name %s must have 1 to 48 characters", ErrInvalidName, what, cql.QuoteIdent(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return cql.Errorf(pos, "%w: %s name %s may only contain letters, digits and underscores", ErrInvalidName, what, cql.QuoteIdent(name))
+		}
+	}
+	return nil
+}
+
 func (c *Catalog) createKeyspace(s *cql.CreateKeyspace) error {
+	if err := checkName("keyspace", s.Name.Name, s.Name.Pos); err != nil {
+		return err
+	}
 	if ks := c.Keyspace(s.Name.Name); ks != nil && ks.Pos.Line != 0 {
 		if s.IfNotExists {
 			return nil
@@ -240,6 +258,9 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 		}
 		return cql.Errorf(s.Name.Pos, "%w: table %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
 	}
+	if err := checkName("table", s.Name.Name, s.Name.Pos); err != nil {
+		return err
+	}
 	t := &Table{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos, CompactStorage: s.Options.CompactStorage}
 	if len(s.Columns) == 0 {
 		return cql.Errorf(s.Name.Pos, "%w: table %s has no columns", ErrPrimaryKey, displayName(ks.Name, t.Name))
@@ -382,6 +403,9 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 		}
 		return cql.Errorf(s.Name.Pos, "%w: %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
 	}
+	if err := checkName("materialized view", s.Name.Name, s.Name.Pos); err != nil {
+		return err
+	}
 	if s.Base.Keyspace != "" && s.Base.Keyspace != ks.Name {
 		return cql.Errorf(s.Base.Pos, "%w: a view must be in the keyspace of its base table", ErrView)
 	}
@@ -512,8 +536,18 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 		}
 	}
 	name, named := s.Name.Name, s.Name.Name != ""
-	if !named {
-		name = t.Name + "_" + s.Targets[0].Column.Name + "_idx"
+	if named {
+		if err := checkName("index", name, s.Name.Pos); err != nil {
+			return err
+		}
+	} else {
+		// Cassandra's default name drops non-word characters.
+		name = strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+				return r
+			}
+			return -1
+		}, t.Name+"_"+s.Targets[0].Column.Name+"_idx")
 	}
 	for _, ix := range ks.Indexes {
 		if ix.Name == name {

@@ -94,6 +94,8 @@ type generator struct {
 
 	tuples map[int]bool
 	vector bool
+	inet   bool
+	udts   bool
 }
 
 // names tracks Go identifiers of one scope and reports collisions.
@@ -110,14 +112,17 @@ func (n names) claim(goName, owner string, pos cql.Position) error {
 // validate rejects schemas whose names collide in Go before anything is
 // rendered.
 func (g *generator) validate() error {
-	models := names{"Vector": "the generated Vector type", "VectorElement": "the generated VectorElement constraint"}
+	models := names{"Vector": "the generated Vector type", "VectorElement": "the generated VectorElement constraint", "Inet": "the generated Inet type"}
+	for n := 1; n <= 32; n++ {
+		models[fmt.Sprintf("Tuple%d", n)] = "the generated tuple type"
+	}
 	for _, u := range g.cat.Types() {
 		name := GoName(u.Name)
 		g.types.udtNames[u] = name
 		if err := models.claim(name, "type "+cql.QuoteIdent(u.Name), u.Pos); err != nil {
 			return err
 		}
-		fields := names{"UDT": "the embedded gocqlx.UDT"}
+		fields := names{}
 		for _, f := range u.Fields {
 			if err := fields.claim(GoName(f.Name), "field "+cql.QuoteIdent(f.Name), f.Pos); err != nil {
 				return err

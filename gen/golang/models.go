@@ -17,23 +17,36 @@ type structData struct {
 	Name   string
 	UDT    bool
 	Fields []fieldData
+	// Set for rows with top-level tuple columns, which gocqlx v2.8.0 cannot
+	// bind or scan by struct (gocql v1.7.0 expands them into one value per
+	// element).
+	ScanCols    []scanCol
+	TupleValues []tupleValue
+}
+
+// scanCol is one case of a row's ScanDest method.
+type scanCol struct {
+	Name  string   // Go literal of the column name
+	Dests []string // field pointers, one per tuple element for tuple columns
+}
+
+// tupleValue is one entry of a row's TupleValues method.
+type tupleValue struct {
+	Key   string // Go literal of "col[i]"
+	Field string // field path, e.g. "Pair.V0"
 }
 
 type fieldData struct {
-	Doc  string
-	Name string
-	Type string
-	Tag  string // Go literal of the struct tag
+	Doc     string
+	Name    string
+	Type    string
+	Tag     string // Go literal of the struct tag
+	CQLName string // Go literal of the CQL name (UDT fields)
 }
 
-// tag builds the struct tag for a column or field: db for gocqlx, and cql
-// for gocql's own UDT marshalling of nested values.
-func tag(name string, udt bool) string {
-	t := "db:" + strconv.Quote(name)
-	if udt {
-		t += " cql:" + strconv.Quote(name)
-	}
-	return goString(t)
+// tag builds the db struct tag gocqlx binds and scans by.
+func tag(name string, _ bool) string {
+	return goString("db:" + strconv.Quote(name))
 }
 
 func (g *generator) checkTagName(name string, pos cql.Position) error {
@@ -53,6 +66,7 @@ func (g *generator) fieldType(t *cql.Type, imports *[]string) (string, error) {
 		g.tuples[n] = true
 	}
 	g.vector = g.vector || gt.Vector
+	g.inet = g.inet || gt.Inet
 	return gt.Expr, nil
 }
 
@@ -78,7 +92,7 @@ func RowName(t *catalog.Table) string { return GoName(t.Name) + "Row" }
 func (g *generator) models() error {
 	g.tuples = map[int]bool{}
 	pkg := g.opts.ModelsPackage
-	for _, f := range []string{"doc", "tuple", "vector"} {
+	for _, f := range []string{"doc", "tuple", "vector", "inet", "udt"} {
 		g.claimFile(ModelsDir, f)
 	}
 	for _, u := range g.cat.Types() {
@@ -86,7 +100,10 @@ func (g *generator) models() error {
 		var imports []string
 		d := structData{Name: g.types.udtNames[u], UDT: true}
 		d.Doc = safeComment(fmt.Sprintf("%s is the user-defined type %s.", d.Name, cql.QuoteIdent(u.Name))) + "\n\n" +
-			"It embeds gocqlx.UDT, so gocqlx marshals it by its db tags; the cql tags serve\ngocql when the type is nested in a collection, tuple or other type."
+			"It marshals itself by field name, at the top level and nested in collections,\n" +
+			"tuples and other types. A null value reads as the zero value, also into a\n" +
+			"reused struct. Fields the server has and the struct lacks (after ALTER TYPE\n" +
+			"ADD, before regenerating) are written as null and skipped when read."
 		for _, f := range u.Fields {
 			if err := g.checkTagName(f.Name, f.Pos); err != nil {
 				return err
@@ -97,10 +114,11 @@ func (g *generator) models() error {
 			}
 			d.Fields = append(d.Fields, fieldData{
 				Doc:  safeComment(fmt.Sprintf("%s is the field %s, CQL type %s.", GoName(f.Name), cql.QuoteIdent(f.Name), f.Type)),
-				Name: GoName(f.Name), Type: typ, Tag: tag(f.Name, true),
+				Name: GoName(f.Name), Type: typ, Tag: tag(f.Name, false), CQLName: strconv.Quote(f.Name),
 			})
 		}
-		d.header = g.header(pkg, false, append(imports, importGocqlx)...)
+		d.header = g.header(pkg, false, append(imports, importGocql)...)
+		g.udts = true
 		if err := g.render(g.claimFile(ModelsDir, FileBase(u.Name)+"_type"), "struct", d); err != nil {
 			return err
 		}
@@ -124,6 +142,21 @@ func (g *generator) models() error {
 				return err
 			}
 			d.Fields = append(d.Fields, fieldData{Doc: columnDoc(c), Name: GoName(c.Name), Type: typ, Tag: tag(c.Name, false)})
+			sc := scanCol{Name: strconv.Quote(c.Name), Dests: []string{"&r." + GoName(c.Name)}}
+			if c.Type.Kind == cql.TypeTuple {
+				sc.Dests = nil
+				for i := range c.Type.Params {
+					field := fmt.Sprintf("%s.V%d", GoName(c.Name), i)
+					sc.Dests = append(sc.Dests, "&r."+field)
+					d.TupleValues = append(d.TupleValues, tupleValue{Key: strconv.Quote(fmt.Sprintf("%s[%d]", cql.QuoteIdent(c.Name), i)), Field: field})
+				}
+			}
+			d.ScanCols = append(d.ScanCols, sc)
+		}
+		if len(d.TupleValues) == 0 {
+			d.ScanCols = nil
+		} else {
+			imports = append(imports, importGocql)
 		}
 		d.header = g.header(pkg, false, imports...)
 		if err := g.render(g.claimFile(ModelsDir, FileBase(t.Name)), "struct", d); err != nil {
@@ -160,6 +193,16 @@ func (g *generator) models() error {
 	}
 	if g.vector {
 		if err := g.render(ModelsDir+"/vector.go", "vector", g.header(pkg, false, "encoding/binary", "fmt", "math", "strconv", "strings", importGocql)); err != nil {
+			return err
+		}
+	}
+	if g.udts {
+		if err := g.render(ModelsDir+"/udt.go", "udt", g.header(pkg, false, "encoding/binary", "fmt", importGocql)); err != nil {
+			return err
+		}
+	}
+	if g.inet {
+		if err := g.render(ModelsDir+"/inet.go", "inet", g.header(pkg, false, "net", importGocql)); err != nil {
 			return err
 		}
 	}

@@ -10,10 +10,11 @@ import (
 )
 
 type colData struct {
-	Go   string // Go field name
-	Name string // Go literal of the CQL name
-	CQL  string // Go literal of the quoted CQL name
-	Doc  string
+	Go    string // Go field name
+	Name  string // Go literal of the CQL name
+	CQL   string // Go literal of the quoted CQL name
+	Tuple int    // number of elements of a tuple column, else 0
+	Doc   string
 }
 
 type queryData struct {
@@ -95,6 +96,9 @@ func (g *generator) queries() error {
 		d.NeedsQuoting = cql.NeedsQuote(t.Name)
 		for _, c := range t.KeyOrdered() {
 			cd := colData{Go: GoName(c.Name), Name: strconv.Quote(c.Name), CQL: strconv.Quote(cql.QuoteIdent(c.Name)), Doc: columnDoc(c)}
+			if c.Type.Kind == cql.TypeTuple {
+				cd.Tuple = len(c.Type.Params)
+			}
 			d.Columns = append(d.Columns, cd)
 			d.NeedsQuoting = d.NeedsQuoting || cql.NeedsQuote(c.Name)
 			switch c.Kind {

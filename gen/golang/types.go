@@ -21,7 +21,6 @@ var ErrNameCollision = errors.New("name collision")
 const (
 	importTime   = "time"
 	importBig    = "math/big"
-	importNet    = "net"
 	importGocql  = "github.com/gocql/gocql"
 	importInf    = "gopkg.in/inf.v0"
 	importGocqlx = "github.com/scylladb/gocqlx/v2"
@@ -39,7 +38,7 @@ var nativeGo = map[string]struct{ typ, imp string }{
 	"double":    {"float64", ""},
 	"duration":  {"gocql.Duration", importGocql},
 	"float":     {"float32", ""},
-	"inet":      {"net.IP", importNet},
+	"inet":      {"Inet", ""},
 	"int":       {"int32", ""},
 	"smallint":  {"int16", ""},
 	"text":      {"string", ""},
@@ -62,6 +61,7 @@ type GoType struct {
 	Comparable bool     // usable as a map key with value semantics
 	Tuples     []int    // arities of the generated TupleN types used
 	Vector     bool     // uses the generated Vector type
+	Inet       bool     // uses the generated Inet type
 }
 
 // typeMapper maps CQL types to Go types within one catalog.
@@ -85,7 +85,7 @@ func (m *typeMapper) goType(t *cql.Type, mapKey bool) (GoType, error) {
 		if mapKey && (t.Name == "blob" || t.Name == "inet") {
 			return GoType{Expr: "string", Comparable: true}, nil
 		}
-		g := GoType{Expr: n.typ, Comparable: !strings.HasPrefix(n.typ, "[]") && !strings.HasPrefix(n.typ, "*") && n.typ != "net.IP"}
+		g := GoType{Expr: n.typ, Comparable: !strings.HasPrefix(n.typ, "[]") && !strings.HasPrefix(n.typ, "*") && n.typ != "Inet", Inet: n.typ == "Inet"}
 		if n.imp != "" {
 			g.Imports = []string{n.imp}
 		}
@@ -96,7 +96,7 @@ func (m *typeMapper) goType(t *cql.Type, mapKey bool) (GoType, error) {
 			return GoType{}, err
 		}
 		e.Expr = "[]" + e.Expr
-		e.Comparable = false
+		e.Comparable = false // Inet and Vector flags carry over
 		return e, nil
 	case cql.TypeMap:
 		k, err := m.goType(t.Params[0], true)
@@ -115,6 +115,7 @@ func (m *typeMapper) goType(t *cql.Type, mapKey bool) (GoType, error) {
 			Imports: append(k.Imports, v.Imports...),
 			Tuples:  append(k.Tuples, v.Tuples...),
 			Vector:  k.Vector || v.Vector,
+			Inet:    k.Inet || v.Inet,
 		}, nil
 	case cql.TypeTuple:
 		g := GoType{Comparable: true, Tuples: []int{len(t.Params)}}
@@ -128,6 +129,7 @@ func (m *typeMapper) goType(t *cql.Type, mapKey bool) (GoType, error) {
 			g.Imports = append(g.Imports, e.Imports...)
 			g.Tuples = append(g.Tuples, e.Tuples...)
 			g.Vector = g.Vector || e.Vector
+			g.Inet = g.Inet || e.Inet
 			g.Comparable = g.Comparable && e.Comparable
 		}
 		g.Expr = fmt.Sprintf("Tuple%d[%s]", len(t.Params), strings.Join(args, ", "))

@@ -4,21 +4,52 @@
 package models
 
 import (
-	"github.com/scylladb/gocqlx/v2"
+	"github.com/gocql/gocql"
 	"gopkg.in/inf.v0"
 )
 
 // Money is the user-defined type money.
 //
-// It embeds gocqlx.UDT, so gocqlx marshals it by its db tags; the cql tags serve
-// gocql when the type is nested in a collection, tuple or other type.
+// It marshals itself by field name, at the top level and nested in collections,
+// tuples and other types. A null value reads as the zero value, also into a
+// reused struct. Fields the server has and the struct lacks (after ALTER TYPE
+// ADD, before regenerating) are written as null and skipped when read.
 type Money struct {
-	gocqlx.UDT
-
 	// Amount is the field amount, CQL type decimal.
-	Amount *inf.Dec `db:"amount" cql:"amount"`
+	Amount *inf.Dec `db:"amount"`
 	// CurrencyCode is the field currency_code, CQL type text.
-	CurrencyCode string `db:"currency_code" cql:"currency_code"`
+	CurrencyCode string `db:"currency_code"`
 	// Precision is the field precision, CQL type int.
-	Precision int32 `db:"precision" cql:"precision"`
+	Precision int32 `db:"precision"`
+}
+
+// MarshalCQL implements gocql.Marshaler.
+func (u Money) MarshalCQL(info gocql.TypeInfo) ([]byte, error) {
+	return marshalUDT(info, func(name string) (any, bool) {
+		switch name {
+		case "amount":
+			return u.Amount, true
+		case "currency_code":
+			return u.CurrencyCode, true
+		case "precision":
+			return u.Precision, true
+		}
+		return nil, false
+	})
+}
+
+// UnmarshalCQL implements gocql.Unmarshaler.
+func (u *Money) UnmarshalCQL(info gocql.TypeInfo, data []byte) error {
+	*u = Money{}
+	return unmarshalUDT(info, data, func(name string) any {
+		switch name {
+		case "amount":
+			return &u.Amount
+		case "currency_code":
+			return &u.CurrencyCode
+		case "precision":
+			return &u.Precision
+		}
+		return nil
+	})
 }

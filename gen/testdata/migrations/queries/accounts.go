@@ -20,7 +20,10 @@ var AccountsTable = table.New(table.Metadata{
 // AccountsColumn names a column of table accounts. Only the fields of
 // AccountsColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type AccountsColumn struct{ name, cql string }
+type AccountsColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
 // AccountsColumns holds the columns of table accounts in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/migrations/models.AccountsRow].
@@ -63,35 +66,58 @@ func (c AccountsColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c AccountsColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c AccountsColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c AccountsColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c AccountsColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c AccountsColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c AccountsColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c AccountsColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c AccountsColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c AccountsColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c AccountsColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c AccountsColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c AccountsColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c AccountsColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c AccountsColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c AccountsColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c AccountsColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c AccountsColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c AccountsColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c AccountsColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c AccountsColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c AccountsColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c AccountsColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c AccountsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -115,33 +141,37 @@ type AccountsBuilder struct{}
 // Get returns SELECT cols FROM accounts WHERE <full primary key>; no cols
 // selects every column.
 func (AccountsBuilder) Get(cols ...AccountsColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblAccountsAll, cols)
+	specs, err := columnSpecs(tblAccountsAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("accounts").Columns(names...).Where(eqAll(tblAccountsKey)...), nil
+	return qb.Select("accounts").Columns(quotedNames(specs)...).Where(eqAll(tblAccountsKey)...), nil
 }
 
 // Select returns SELECT cols FROM accounts WHERE <partition key>; no cols
 // selects every column.
 func (AccountsBuilder) Select(cols ...AccountsColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblAccountsAll, cols)
+	specs, err := columnSpecs(tblAccountsAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("accounts").Columns(names...).Where(eqAll(tblAccountsPartKey)...), nil
+	return qb.Select("accounts").Columns(quotedNames(specs)...).Where(eqAll(tblAccountsPartKey)...), nil
 }
 
 // Insert returns INSERT INTO accounts (cols) VALUES (…); no cols inserts
 // every column.
 func (AccountsBuilder) Insert(cols ...AccountsColumn) (*qb.InsertBuilder, error) {
-	names, binds, err := columnNames(tblAccountsAll, cols)
+	specs, err := columnSpecs(tblAccountsAll, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Insert("accounts")
-	for i := range names {
-		b.NamedColumn(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.TupleColumn(c.cql, c.tuple)
+		} else {
+			b.NamedColumn(c.cql, c.name)
+		}
 	}
 	return b, nil
 }
@@ -149,13 +179,17 @@ func (AccountsBuilder) Insert(cols ...AccountsColumn) (*qb.InsertBuilder, error)
 // Update returns UPDATE accounts SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (AccountsBuilder) Update(cols ...AccountsColumn) (*qb.UpdateBuilder, error) {
-	names, binds, err := columnNames(tblAccountsRegular, cols)
+	specs, err := columnSpecs(tblAccountsRegular, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Update("accounts")
-	for i := range names {
-		b.SetNamed(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.SetTuple(c.cql, c.tuple)
+		} else {
+			b.SetNamed(c.cql, c.name)
+		}
 	}
 	return b.Where(eqAll(tblAccountsKey)...), nil
 }
@@ -163,11 +197,11 @@ func (AccountsBuilder) Update(cols ...AccountsColumn) (*qb.UpdateBuilder, error)
 // Delete returns DELETE cols FROM accounts WHERE <full primary key>; no cols
 // deletes the row.
 func (AccountsBuilder) Delete(cols ...AccountsColumn) (*qb.DeleteBuilder, error) {
-	names, _, err := columnNames(nil, cols)
+	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Delete("accounts").Columns(names...).Where(eqAll(tblAccountsKey)...), nil
+	return qb.Delete("accounts").Columns(quotedNames(specs)...).Where(eqAll(tblAccountsKey)...), nil
 }
 
 // AccountGetCQL is the statement of query AccountGet.

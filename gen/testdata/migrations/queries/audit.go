@@ -20,7 +20,10 @@ var AuditTable = table.New(table.Metadata{
 // AuditColumn names a column of table audit. Only the fields of
 // AuditColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type AuditColumn struct{ name, cql string }
+type AuditColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
 // AuditColumns holds the columns of table audit in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/migrations/models.AuditRow].
@@ -57,35 +60,58 @@ func (c AuditColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c AuditColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c AuditColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c AuditColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c AuditColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c AuditColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c AuditColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c AuditColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c AuditColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c AuditColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c AuditColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c AuditColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c AuditColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c AuditColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c AuditColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c AuditColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c AuditColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c AuditColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c AuditColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c AuditColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c AuditColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c AuditColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c AuditColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c AuditColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -105,33 +131,37 @@ type AuditBuilder struct{}
 // Get returns SELECT cols FROM audit WHERE <full primary key>; no cols
 // selects every column.
 func (AuditBuilder) Get(cols ...AuditColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblAuditAll, cols)
+	specs, err := columnSpecs(tblAuditAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("audit").Columns(names...).Where(eqAll(tblAuditKey)...), nil
+	return qb.Select("audit").Columns(quotedNames(specs)...).Where(eqAll(tblAuditKey)...), nil
 }
 
 // Select returns SELECT cols FROM audit WHERE <partition key>; no cols
 // selects every column.
 func (AuditBuilder) Select(cols ...AuditColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblAuditAll, cols)
+	specs, err := columnSpecs(tblAuditAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("audit").Columns(names...).Where(eqAll(tblAuditPartKey)...), nil
+	return qb.Select("audit").Columns(quotedNames(specs)...).Where(eqAll(tblAuditPartKey)...), nil
 }
 
 // Insert returns INSERT INTO audit (cols) VALUES (…); no cols inserts
 // every column.
 func (AuditBuilder) Insert(cols ...AuditColumn) (*qb.InsertBuilder, error) {
-	names, binds, err := columnNames(tblAuditAll, cols)
+	specs, err := columnSpecs(tblAuditAll, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Insert("audit")
-	for i := range names {
-		b.NamedColumn(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.TupleColumn(c.cql, c.tuple)
+		} else {
+			b.NamedColumn(c.cql, c.name)
+		}
 	}
 	return b, nil
 }
@@ -139,13 +169,17 @@ func (AuditBuilder) Insert(cols ...AuditColumn) (*qb.InsertBuilder, error) {
 // Update returns UPDATE audit SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (AuditBuilder) Update(cols ...AuditColumn) (*qb.UpdateBuilder, error) {
-	names, binds, err := columnNames(tblAuditRegular, cols)
+	specs, err := columnSpecs(tblAuditRegular, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Update("audit")
-	for i := range names {
-		b.SetNamed(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.SetTuple(c.cql, c.tuple)
+		} else {
+			b.SetNamed(c.cql, c.name)
+		}
 	}
 	return b.Where(eqAll(tblAuditKey)...), nil
 }
@@ -153,11 +187,11 @@ func (AuditBuilder) Update(cols ...AuditColumn) (*qb.UpdateBuilder, error) {
 // Delete returns DELETE cols FROM audit WHERE <full primary key>; no cols
 // deletes the row.
 func (AuditBuilder) Delete(cols ...AuditColumn) (*qb.DeleteBuilder, error) {
-	names, _, err := columnNames(nil, cols)
+	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Delete("audit").Columns(names...).Where(eqAll(tblAuditKey)...), nil
+	return qb.Delete("audit").Columns(quotedNames(specs)...).Where(eqAll(tblAuditKey)...), nil
 }
 
 // AuditAddCQL is the statement of query AuditAdd.

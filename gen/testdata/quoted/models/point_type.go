@@ -4,20 +4,51 @@
 package models
 
 import (
-	"github.com/scylladb/gocqlx/v2"
+	"github.com/gocql/gocql"
 )
 
 // Point is the user-defined type "Point".
 //
-// It embeds gocqlx.UDT, so gocqlx marshals it by its db tags; the cql tags serve
-// gocql when the type is nested in a collection, tuple or other type.
+// It marshals itself by field name, at the top level and nested in collections,
+// tuples and other types. A null value reads as the zero value, also into a
+// reused struct. Fields the server has and the struct lacks (after ALTER TYPE
+// ADD, before regenerating) are written as null and skipped when read.
 type Point struct {
-	gocqlx.UDT
-
 	// X is the field "X", CQL type int.
-	X int32 `db:"X" cql:"X"`
+	X int32 `db:"X"`
 	// YCoord is the field "y-coord", CQL type int.
-	YCoord int32 `db:"y-coord" cql:"y-coord"`
+	YCoord int32 `db:"y-coord"`
 	// Select is the field "select", CQL type text.
-	Select string `db:"select" cql:"select"`
+	Select string `db:"select"`
+}
+
+// MarshalCQL implements gocql.Marshaler.
+func (u Point) MarshalCQL(info gocql.TypeInfo) ([]byte, error) {
+	return marshalUDT(info, func(name string) (any, bool) {
+		switch name {
+		case "X":
+			return u.X, true
+		case "y-coord":
+			return u.YCoord, true
+		case "select":
+			return u.Select, true
+		}
+		return nil, false
+	})
+}
+
+// UnmarshalCQL implements gocql.Unmarshaler.
+func (u *Point) UnmarshalCQL(info gocql.TypeInfo, data []byte) error {
+	*u = Point{}
+	return unmarshalUDT(info, data, func(name string) any {
+		switch name {
+		case "X":
+			return &u.X
+		case "y-coord":
+			return &u.YCoord
+		case "select":
+			return &u.Select
+		}
+		return nil
+	})
 }

@@ -25,7 +25,10 @@ var SelectTable = table.New(table.Metadata{
 // SelectColumn names a column of table "select". Only the fields of
 // SelectColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type SelectColumn struct{ name, cql string }
+type SelectColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
 // SelectColumns holds the columns of table "select" in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/quoted/models.SelectRow].
@@ -56,35 +59,58 @@ func (c SelectColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c SelectColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c SelectColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c SelectColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c SelectColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c SelectColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c SelectColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c SelectColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c SelectColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c SelectColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c SelectColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c SelectColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c SelectColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c SelectColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c SelectColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c SelectColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c SelectColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c SelectColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c SelectColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c SelectColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c SelectColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c SelectColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c SelectColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c SelectColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -104,33 +130,37 @@ type SelectBuilder struct{}
 // Get returns SELECT cols FROM "select" WHERE <full primary key>; no cols
 // selects every column.
 func (SelectBuilder) Get(cols ...SelectColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblSelectAll, cols)
+	specs, err := columnSpecs(tblSelectAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("\"select\"").Columns(names...).Where(eqAll(tblSelectKey)...), nil
+	return qb.Select("\"select\"").Columns(quotedNames(specs)...).Where(eqAll(tblSelectKey)...), nil
 }
 
 // Select returns SELECT cols FROM "select" WHERE <partition key>; no cols
 // selects every column.
 func (SelectBuilder) Select(cols ...SelectColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblSelectAll, cols)
+	specs, err := columnSpecs(tblSelectAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("\"select\"").Columns(names...).Where(eqAll(tblSelectPartKey)...), nil
+	return qb.Select("\"select\"").Columns(quotedNames(specs)...).Where(eqAll(tblSelectPartKey)...), nil
 }
 
 // Insert returns INSERT INTO "select" (cols) VALUES (…); no cols inserts
 // every column.
 func (SelectBuilder) Insert(cols ...SelectColumn) (*qb.InsertBuilder, error) {
-	names, binds, err := columnNames(tblSelectAll, cols)
+	specs, err := columnSpecs(tblSelectAll, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Insert("\"select\"")
-	for i := range names {
-		b.NamedColumn(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.TupleColumn(c.cql, c.tuple)
+		} else {
+			b.NamedColumn(c.cql, c.name)
+		}
 	}
 	return b, nil
 }
@@ -138,13 +168,17 @@ func (SelectBuilder) Insert(cols ...SelectColumn) (*qb.InsertBuilder, error) {
 // Update returns UPDATE "select" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (SelectBuilder) Update(cols ...SelectColumn) (*qb.UpdateBuilder, error) {
-	names, binds, err := columnNames(tblSelectRegular, cols)
+	specs, err := columnSpecs(tblSelectRegular, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Update("\"select\"")
-	for i := range names {
-		b.SetNamed(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.SetTuple(c.cql, c.tuple)
+		} else {
+			b.SetNamed(c.cql, c.name)
+		}
 	}
 	return b.Where(eqAll(tblSelectKey)...), nil
 }
@@ -152,11 +186,11 @@ func (SelectBuilder) Update(cols ...SelectColumn) (*qb.UpdateBuilder, error) {
 // Delete returns DELETE cols FROM "select" WHERE <full primary key>; no cols
 // deletes the row.
 func (SelectBuilder) Delete(cols ...SelectColumn) (*qb.DeleteBuilder, error) {
-	names, _, err := columnNames(nil, cols)
+	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Delete("\"select\"").Columns(names...).Where(eqAll(tblSelectKey)...), nil
+	return qb.Delete("\"select\"").Columns(quotedNames(specs)...).Where(eqAll(tblSelectKey)...), nil
 }
 
 // SelectGetCQL is the statement of query SelectGet.

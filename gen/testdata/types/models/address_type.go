@@ -4,24 +4,63 @@
 package models
 
 import (
-	"github.com/scylladb/gocqlx/v2"
+	"github.com/gocql/gocql"
 )
 
 // Address is the user-defined type address.
 //
-// It embeds gocqlx.UDT, so gocqlx marshals it by its db tags; the cql tags serve
-// gocql when the type is nested in a collection, tuple or other type.
+// It marshals itself by field name, at the top level and nested in collections,
+// tuples and other types. A null value reads as the zero value, also into a
+// reused struct. Fields the server has and the struct lacks (after ALTER TYPE
+// ADD, before regenerating) are written as null and skipped when read.
 type Address struct {
-	gocqlx.UDT
-
 	// Street is the field street, CQL type text.
-	Street string `db:"street" cql:"street"`
+	Street string `db:"street"`
 	// City is the field city, CQL type text.
-	City string `db:"city" cql:"city"`
+	City string `db:"city"`
 	// ZipCode is the field zip_code, CQL type int.
-	ZipCode int32 `db:"zip_code" cql:"zip_code"`
+	ZipCode int32 `db:"zip_code"`
 	// Location is the field location, CQL type frozen<geo>.
-	Location Geo `db:"location" cql:"location"`
+	Location Geo `db:"location"`
 	// Tags is the field tags, CQL type frozen<set<text>>.
-	Tags []string `db:"tags" cql:"tags"`
+	Tags []string `db:"tags"`
+}
+
+// MarshalCQL implements gocql.Marshaler.
+func (u Address) MarshalCQL(info gocql.TypeInfo) ([]byte, error) {
+	return marshalUDT(info, func(name string) (any, bool) {
+		switch name {
+		case "street":
+			return u.Street, true
+		case "city":
+			return u.City, true
+		case "zip_code":
+			return u.ZipCode, true
+		case "location":
+			return u.Location, true
+		case "tags":
+			return u.Tags, true
+		}
+		return nil, false
+	})
+}
+
+// UnmarshalCQL implements gocql.Unmarshaler.
+func (u *Address) UnmarshalCQL(info gocql.TypeInfo, data []byte) error {
+	*u = Address{}
+	return unmarshalUDT(info, data, func(name string) any {
+		switch name {
+		case "street":
+			return &u.Street
+		case "city":
+			return &u.City
+		case "zip_code":
+			return &u.ZipCode
+		case "location":
+			return &u.Location
+		case "tags":
+			return &u.Tags
+		}
+		return nil
+	})
 }

@@ -5,7 +5,6 @@ package models
 
 import (
 	"math/big"
-	"net"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -43,7 +42,7 @@ type AllTypesRow struct {
 	// CFloat is the column c_float, CQL type float.
 	CFloat float32 `db:"c_float"`
 	// CInet is the column c_inet, CQL type inet.
-	CInet net.IP `db:"c_inet"`
+	CInet Inet `db:"c_inet"`
 	// CInt is the column c_int, CQL type int.
 	CInt int32 `db:"c_int"`
 	// CSmallint is the column c_smallint, CQL type smallint.
@@ -83,7 +82,7 @@ type AllTypesRow struct {
 	// Pair is the column pair, CQL type frozen<tuple<int, text>>.
 	Pair Tuple2[int32, string] `db:"pair"`
 	// Triple is the column triple, CQL type frozen<tuple<bigint, inet, frozen<address>>>.
-	Triple Tuple3[int64, net.IP, Address] `db:"triple"`
+	Triple Tuple3[int64, Inet, Address] `db:"triple"`
 	// TupleList is the column tuple_list, CQL type list<frozen<tuple<int, int>>>.
 	TupleList []Tuple2[int32, int32] `db:"tuple_list"`
 	// Home is the column home, CQL type frozen<address>.
@@ -98,4 +97,122 @@ type AllTypesRow struct {
 	TTLSeconds int32 `db:"ttl_seconds"`
 	// APIURL is the column api_url, CQL type text.
 	APIURL string `db:"api_url"`
+}
+
+// TupleValues returns the elements of the tuple columns under the bind names
+// "col[i]" that the generated statements and gocqlx's qb.TupleColumn use:
+// gocql v1.7.0 binds a tuple column as one value per element. Bind with
+//
+//	q.BindStructMap(&row, row.TupleValues())
+func (r *AllTypesRow) TupleValues() map[string]any {
+	return map[string]any{
+		"pair[0]":   r.Pair.V0,
+		"pair[1]":   r.Pair.V1,
+		"triple[0]": r.Triple.V0,
+		"triple[1]": r.Triple.V1,
+		"triple[2]": r.Triple.V2,
+	}
+}
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns: a pointer to each column's field, one pointer per element for
+// tuple columns (gocql v1.7.0 expands tuples), and a discard for other
+// columns. gocqlx's Get, Select and StructScan cannot read tuple columns
+// (scylladb/gocqlx#152); scan with
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *AllTypesRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	dest := make([]any, 0, len(columns))
+	for _, c := range columns {
+		switch c.Name {
+		case "id":
+			dest = append(dest, &r.ID)
+		case "bucket":
+			dest = append(dest, &r.Bucket)
+		case "created_at":
+			dest = append(dest, &r.CreatedAt)
+		case "seq":
+			dest = append(dest, &r.Seq)
+		case "group_name":
+			dest = append(dest, &r.GroupName)
+		case "c_ascii":
+			dest = append(dest, &r.CASCII)
+		case "c_bigint":
+			dest = append(dest, &r.CBigint)
+		case "c_blob":
+			dest = append(dest, &r.CBlob)
+		case "c_boolean":
+			dest = append(dest, &r.CBoolean)
+		case "c_date":
+			dest = append(dest, &r.CDate)
+		case "c_decimal":
+			dest = append(dest, &r.CDecimal)
+		case "c_double":
+			dest = append(dest, &r.CDouble)
+		case "c_duration":
+			dest = append(dest, &r.CDuration)
+		case "c_float":
+			dest = append(dest, &r.CFloat)
+		case "c_inet":
+			dest = append(dest, &r.CInet)
+		case "c_int":
+			dest = append(dest, &r.CInt)
+		case "c_smallint":
+			dest = append(dest, &r.CSmallint)
+		case "c_text":
+			dest = append(dest, &r.CText)
+		case "c_time":
+			dest = append(dest, &r.CTime)
+		case "c_tinyint":
+			dest = append(dest, &r.CTinyint)
+		case "c_varchar":
+			dest = append(dest, &r.CVarchar)
+		case "c_varint":
+			dest = append(dest, &r.CVarint)
+		case "c_vector":
+			dest = append(dest, &r.CVector)
+		case "c_vector_double":
+			dest = append(dest, &r.CVectorDouble)
+		case "list_int":
+			dest = append(dest, &r.ListInt)
+		case "set_text":
+			dest = append(dest, &r.SetText)
+		case "map_text_int":
+			dest = append(dest, &r.MapTextInt)
+		case "map_nested":
+			dest = append(dest, &r.MapNested)
+		case "list_of_maps":
+			dest = append(dest, &r.ListOfMaps)
+		case "map_of_sets":
+			dest = append(dest, &r.MapOfSets)
+		case "map_blob_key":
+			dest = append(dest, &r.MapBlobKey)
+		case "map_inet_key":
+			dest = append(dest, &r.MapInetKey)
+		case "frozen_list":
+			dest = append(dest, &r.FrozenList)
+		case "pair":
+			dest = append(dest, &r.Pair.V0, &r.Pair.V1)
+		case "triple":
+			dest = append(dest, &r.Triple.V0, &r.Triple.V1, &r.Triple.V2)
+		case "tuple_list":
+			dest = append(dest, &r.TupleList)
+		case "home":
+			dest = append(dest, &r.Home)
+		case "work":
+			dest = append(dest, &r.Work)
+		case "addresses":
+			dest = append(dest, &r.Addresses)
+		case "user_ids":
+			dest = append(dest, &r.UserIDs)
+		case "ttl_seconds":
+			dest = append(dest, &r.TTLSeconds)
+		case "api_url":
+			dest = append(dest, &r.APIURL)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
 }

@@ -4,18 +4,45 @@
 package models
 
 import (
-	"github.com/scylladb/gocqlx/v2"
+	"github.com/gocql/gocql"
 )
 
 // Geo is the user-defined type geo.
 //
-// It embeds gocqlx.UDT, so gocqlx marshals it by its db tags; the cql tags serve
-// gocql when the type is nested in a collection, tuple or other type.
+// It marshals itself by field name, at the top level and nested in collections,
+// tuples and other types. A null value reads as the zero value, also into a
+// reused struct. Fields the server has and the struct lacks (after ALTER TYPE
+// ADD, before regenerating) are written as null and skipped when read.
 type Geo struct {
-	gocqlx.UDT
-
 	// Lat is the field lat, CQL type double.
-	Lat float64 `db:"lat" cql:"lat"`
+	Lat float64 `db:"lat"`
 	// Lng is the field lng, CQL type double.
-	Lng float64 `db:"lng" cql:"lng"`
+	Lng float64 `db:"lng"`
+}
+
+// MarshalCQL implements gocql.Marshaler.
+func (u Geo) MarshalCQL(info gocql.TypeInfo) ([]byte, error) {
+	return marshalUDT(info, func(name string) (any, bool) {
+		switch name {
+		case "lat":
+			return u.Lat, true
+		case "lng":
+			return u.Lng, true
+		}
+		return nil, false
+	})
+}
+
+// UnmarshalCQL implements gocql.Unmarshaler.
+func (u *Geo) UnmarshalCQL(info gocql.TypeInfo, data []byte) error {
+	*u = Geo{}
+	return unmarshalUDT(info, data, func(name string) any {
+		switch name {
+		case "lat":
+			return &u.Lat
+		case "lng":
+			return &u.Lng
+		}
+		return nil
+	})
 }

@@ -20,7 +20,10 @@ var AllTypesTable = table.New(table.Metadata{
 // AllTypesColumn names a column of table all_types. Only the fields of
 // AllTypesColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type AllTypesColumn struct{ name, cql string }
+type AllTypesColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
 // AllTypesColumns holds the columns of table all_types in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/types/models.AllTypesRow].
@@ -143,8 +146,8 @@ var AllTypesColumns = struct {
 	MapBlobKey:    AllTypesColumn{name: "map_blob_key", cql: "map_blob_key"},
 	MapInetKey:    AllTypesColumn{name: "map_inet_key", cql: "map_inet_key"},
 	FrozenList:    AllTypesColumn{name: "frozen_list", cql: "frozen_list"},
-	Pair:          AllTypesColumn{name: "pair", cql: "pair"},
-	Triple:        AllTypesColumn{name: "triple", cql: "triple"},
+	Pair:          AllTypesColumn{name: "pair", cql: "pair", tuple: 2},
+	Triple:        AllTypesColumn{name: "triple", cql: "triple", tuple: 3},
 	TupleList:     AllTypesColumn{name: "tuple_list", cql: "tuple_list"},
 	Home:          AllTypesColumn{name: "home", cql: "home"},
 	Work:          AllTypesColumn{name: "work", cql: "work"},
@@ -171,35 +174,58 @@ func (c AllTypesColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c AllTypesColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c AllTypesColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c AllTypesColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c AllTypesColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c AllTypesColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c AllTypesColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c AllTypesColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c AllTypesColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c AllTypesColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c AllTypesColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c AllTypesColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c AllTypesColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c AllTypesColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c AllTypesColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c AllTypesColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c AllTypesColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c AllTypesColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c AllTypesColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c AllTypesColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c AllTypesColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c AllTypesColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c AllTypesColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c AllTypesColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -227,33 +253,37 @@ type AllTypesBuilder struct{}
 // Get returns SELECT cols FROM all_types WHERE <full primary key>; no cols
 // selects every column.
 func (AllTypesBuilder) Get(cols ...AllTypesColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblAllTypesAll, cols)
+	specs, err := columnSpecs(tblAllTypesAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("all_types").Columns(names...).Where(eqAll(tblAllTypesKey)...), nil
+	return qb.Select("all_types").Columns(quotedNames(specs)...).Where(eqAll(tblAllTypesKey)...), nil
 }
 
 // Select returns SELECT cols FROM all_types WHERE <partition key>; no cols
 // selects every column.
 func (AllTypesBuilder) Select(cols ...AllTypesColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblAllTypesAll, cols)
+	specs, err := columnSpecs(tblAllTypesAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("all_types").Columns(names...).Where(eqAll(tblAllTypesPartKey)...), nil
+	return qb.Select("all_types").Columns(quotedNames(specs)...).Where(eqAll(tblAllTypesPartKey)...), nil
 }
 
 // Insert returns INSERT INTO all_types (cols) VALUES (…); no cols inserts
 // every column.
 func (AllTypesBuilder) Insert(cols ...AllTypesColumn) (*qb.InsertBuilder, error) {
-	names, binds, err := columnNames(tblAllTypesAll, cols)
+	specs, err := columnSpecs(tblAllTypesAll, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Insert("all_types")
-	for i := range names {
-		b.NamedColumn(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.TupleColumn(c.cql, c.tuple)
+		} else {
+			b.NamedColumn(c.cql, c.name)
+		}
 	}
 	return b, nil
 }
@@ -261,13 +291,17 @@ func (AllTypesBuilder) Insert(cols ...AllTypesColumn) (*qb.InsertBuilder, error)
 // Update returns UPDATE all_types SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (AllTypesBuilder) Update(cols ...AllTypesColumn) (*qb.UpdateBuilder, error) {
-	names, binds, err := columnNames(tblAllTypesRegular, cols)
+	specs, err := columnSpecs(tblAllTypesRegular, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Update("all_types")
-	for i := range names {
-		b.SetNamed(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.SetTuple(c.cql, c.tuple)
+		} else {
+			b.SetNamed(c.cql, c.name)
+		}
 	}
 	return b.Where(eqAll(tblAllTypesKey)...), nil
 }
@@ -275,11 +309,11 @@ func (AllTypesBuilder) Update(cols ...AllTypesColumn) (*qb.UpdateBuilder, error)
 // Delete returns DELETE cols FROM all_types WHERE <full primary key>; no cols
 // deletes the row.
 func (AllTypesBuilder) Delete(cols ...AllTypesColumn) (*qb.DeleteBuilder, error) {
-	names, _, err := columnNames(nil, cols)
+	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Delete("all_types").Columns(names...).Where(eqAll(tblAllTypesKey)...), nil
+	return qb.Delete("all_types").Columns(quotedNames(specs)...).Where(eqAll(tblAllTypesKey)...), nil
 }
 
 // AllTypesGetCQL is the statement of query AllTypesGet.

@@ -20,7 +20,10 @@ var CountersTable = table.New(table.Metadata{
 // CountersColumn names a column of table counters. Only the fields of
 // CountersColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type CountersColumn struct{ name, cql string }
+type CountersColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
 // CountersColumns holds the columns of table counters in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/types/models.CountersRow].
@@ -57,35 +60,58 @@ func (c CountersColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c CountersColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c CountersColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c CountersColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c CountersColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c CountersColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c CountersColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c CountersColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c CountersColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c CountersColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c CountersColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c CountersColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c CountersColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c CountersColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c CountersColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c CountersColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c CountersColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c CountersColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c CountersColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c CountersColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c CountersColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c CountersColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c CountersColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c CountersColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -105,33 +131,33 @@ type CountersBuilder struct{}
 // Get returns SELECT cols FROM counters WHERE <full primary key>; no cols
 // selects every column.
 func (CountersBuilder) Get(cols ...CountersColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblCountersAll, cols)
+	specs, err := columnSpecs(tblCountersAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("counters").Columns(names...).Where(eqAll(tblCountersKey)...), nil
+	return qb.Select("counters").Columns(quotedNames(specs)...).Where(eqAll(tblCountersKey)...), nil
 }
 
 // Select returns SELECT cols FROM counters WHERE <partition key>; no cols
 // selects every column.
 func (CountersBuilder) Select(cols ...CountersColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblCountersAll, cols)
+	specs, err := columnSpecs(tblCountersAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("counters").Columns(names...).Where(eqAll(tblCountersPartKey)...), nil
+	return qb.Select("counters").Columns(quotedNames(specs)...).Where(eqAll(tblCountersPartKey)...), nil
 }
 
 // Update returns UPDATE counters SET col = col + ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (CountersBuilder) Update(cols ...CountersColumn) (*qb.UpdateBuilder, error) {
-	names, binds, err := columnNames(tblCountersRegular, cols)
+	specs, err := columnSpecs(tblCountersRegular, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Update("counters")
-	for i := range names {
-		b.AddNamed(names[i], binds[i])
+	for _, c := range specs {
+		b.AddNamed(c.cql, c.name)
 	}
 	return b.Where(eqAll(tblCountersKey)...), nil
 }
@@ -139,11 +165,11 @@ func (CountersBuilder) Update(cols ...CountersColumn) (*qb.UpdateBuilder, error)
 // Delete returns DELETE cols FROM counters WHERE <full primary key>; no cols
 // deletes the row.
 func (CountersBuilder) Delete(cols ...CountersColumn) (*qb.DeleteBuilder, error) {
-	names, _, err := columnNames(nil, cols)
+	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Delete("counters").Columns(names...).Where(eqAll(tblCountersKey)...), nil
+	return qb.Delete("counters").Columns(quotedNames(specs)...).Where(eqAll(tblCountersKey)...), nil
 }
 
 // CountersHitCQL is the statement of query CountersHit.

@@ -20,7 +20,10 @@ var SimpleTable = table.New(table.Metadata{
 // SimpleColumn names a column of table simple. Only the fields of
 // SimpleColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type SimpleColumn struct{ name, cql string }
+type SimpleColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
 // SimpleColumns holds the columns of table simple in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/types/models.SimpleRow].
@@ -51,35 +54,58 @@ func (c SimpleColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c SimpleColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c SimpleColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c SimpleColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c SimpleColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c SimpleColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c SimpleColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c SimpleColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c SimpleColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c SimpleColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c SimpleColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c SimpleColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c SimpleColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c SimpleColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c SimpleColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c SimpleColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c SimpleColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c SimpleColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c SimpleColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c SimpleColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c SimpleColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c SimpleColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c SimpleColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c SimpleColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -99,33 +125,37 @@ type SimpleBuilder struct{}
 // Get returns SELECT cols FROM simple WHERE <full primary key>; no cols
 // selects every column.
 func (SimpleBuilder) Get(cols ...SimpleColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblSimpleAll, cols)
+	specs, err := columnSpecs(tblSimpleAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("simple").Columns(names...).Where(eqAll(tblSimpleKey)...), nil
+	return qb.Select("simple").Columns(quotedNames(specs)...).Where(eqAll(tblSimpleKey)...), nil
 }
 
 // Select returns SELECT cols FROM simple WHERE <partition key>; no cols
 // selects every column.
 func (SimpleBuilder) Select(cols ...SimpleColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblSimpleAll, cols)
+	specs, err := columnSpecs(tblSimpleAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("simple").Columns(names...).Where(eqAll(tblSimplePartKey)...), nil
+	return qb.Select("simple").Columns(quotedNames(specs)...).Where(eqAll(tblSimplePartKey)...), nil
 }
 
 // Insert returns INSERT INTO simple (cols) VALUES (…); no cols inserts
 // every column.
 func (SimpleBuilder) Insert(cols ...SimpleColumn) (*qb.InsertBuilder, error) {
-	names, binds, err := columnNames(tblSimpleAll, cols)
+	specs, err := columnSpecs(tblSimpleAll, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Insert("simple")
-	for i := range names {
-		b.NamedColumn(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.TupleColumn(c.cql, c.tuple)
+		} else {
+			b.NamedColumn(c.cql, c.name)
+		}
 	}
 	return b, nil
 }
@@ -133,13 +163,17 @@ func (SimpleBuilder) Insert(cols ...SimpleColumn) (*qb.InsertBuilder, error) {
 // Update returns UPDATE simple SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (SimpleBuilder) Update(cols ...SimpleColumn) (*qb.UpdateBuilder, error) {
-	names, binds, err := columnNames(tblSimpleRegular, cols)
+	specs, err := columnSpecs(tblSimpleRegular, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Update("simple")
-	for i := range names {
-		b.SetNamed(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.SetTuple(c.cql, c.tuple)
+		} else {
+			b.SetNamed(c.cql, c.name)
+		}
 	}
 	return b.Where(eqAll(tblSimpleKey)...), nil
 }
@@ -147,11 +181,11 @@ func (SimpleBuilder) Update(cols ...SimpleColumn) (*qb.UpdateBuilder, error) {
 // Delete returns DELETE cols FROM simple WHERE <full primary key>; no cols
 // deletes the row.
 func (SimpleBuilder) Delete(cols ...SimpleColumn) (*qb.DeleteBuilder, error) {
-	names, _, err := columnNames(nil, cols)
+	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Delete("simple").Columns(names...).Where(eqAll(tblSimpleKey)...), nil
+	return qb.Delete("simple").Columns(quotedNames(specs)...).Where(eqAll(tblSimpleKey)...), nil
 }
 
 // SimpleCountCQL is the statement of query SimpleCount.

@@ -20,7 +20,10 @@ var OrdersTable = table.New(table.Metadata{
 // OrdersColumn names a column of table orders. Only the fields of
 // OrdersColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type OrdersColumn struct{ name, cql string }
+type OrdersColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
 // OrdersColumns holds the columns of table orders in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/views/models.OrdersRow].
@@ -63,35 +66,58 @@ func (c OrdersColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c OrdersColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c OrdersColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c OrdersColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c OrdersColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c OrdersColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c OrdersColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c OrdersColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c OrdersColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c OrdersColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c OrdersColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c OrdersColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c OrdersColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c OrdersColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c OrdersColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c OrdersColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c OrdersColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c OrdersColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c OrdersColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c OrdersColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c OrdersColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c OrdersColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c OrdersColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c OrdersColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -119,33 +145,37 @@ type OrdersBuilder struct{}
 // Get returns SELECT cols FROM orders WHERE <full primary key>; no cols
 // selects every column.
 func (OrdersBuilder) Get(cols ...OrdersColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblOrdersAll, cols)
+	specs, err := columnSpecs(tblOrdersAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("orders").Columns(names...).Where(eqAll(tblOrdersKey)...), nil
+	return qb.Select("orders").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersKey)...), nil
 }
 
 // Select returns SELECT cols FROM orders WHERE <partition key>; no cols
 // selects every column.
 func (OrdersBuilder) Select(cols ...OrdersColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblOrdersAll, cols)
+	specs, err := columnSpecs(tblOrdersAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("orders").Columns(names...).Where(eqAll(tblOrdersPartKey)...), nil
+	return qb.Select("orders").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersPartKey)...), nil
 }
 
 // Insert returns INSERT INTO orders (cols) VALUES (…); no cols inserts
 // every column.
 func (OrdersBuilder) Insert(cols ...OrdersColumn) (*qb.InsertBuilder, error) {
-	names, binds, err := columnNames(tblOrdersAll, cols)
+	specs, err := columnSpecs(tblOrdersAll, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Insert("orders")
-	for i := range names {
-		b.NamedColumn(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.TupleColumn(c.cql, c.tuple)
+		} else {
+			b.NamedColumn(c.cql, c.name)
+		}
 	}
 	return b, nil
 }
@@ -153,13 +183,17 @@ func (OrdersBuilder) Insert(cols ...OrdersColumn) (*qb.InsertBuilder, error) {
 // Update returns UPDATE orders SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (OrdersBuilder) Update(cols ...OrdersColumn) (*qb.UpdateBuilder, error) {
-	names, binds, err := columnNames(tblOrdersRegular, cols)
+	specs, err := columnSpecs(tblOrdersRegular, cols)
 	if err != nil {
 		return nil, err
 	}
 	b := qb.Update("orders")
-	for i := range names {
-		b.SetNamed(names[i], binds[i])
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.SetTuple(c.cql, c.tuple)
+		} else {
+			b.SetNamed(c.cql, c.name)
+		}
 	}
 	return b.Where(eqAll(tblOrdersKey)...), nil
 }
@@ -167,11 +201,11 @@ func (OrdersBuilder) Update(cols ...OrdersColumn) (*qb.UpdateBuilder, error) {
 // Delete returns DELETE cols FROM orders WHERE <full primary key>; no cols
 // deletes the row.
 func (OrdersBuilder) Delete(cols ...OrdersColumn) (*qb.DeleteBuilder, error) {
-	names, _, err := columnNames(nil, cols)
+	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Delete("orders").Columns(names...).Where(eqAll(tblOrdersKey)...), nil
+	return qb.Delete("orders").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersKey)...), nil
 }
 
 // OrdersByStatusCQL is the statement of query OrdersByStatus.

@@ -20,7 +20,10 @@ var OrdersAllTable = table.New(table.Metadata{
 // OrdersAllColumn names a column of materialized view orders_all. Only the fields of
 // OrdersAllColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type OrdersAllColumn struct{ name, cql string }
+type OrdersAllColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
 // OrdersAllColumns holds the columns of materialized view orders_all in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/views/models.OrdersAllRow].
@@ -63,35 +66,58 @@ func (c OrdersAllColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c OrdersAllColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c OrdersAllColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c OrdersAllColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c OrdersAllColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c OrdersAllColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c OrdersAllColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c OrdersAllColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c OrdersAllColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c OrdersAllColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c OrdersAllColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c OrdersAllColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c OrdersAllColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c OrdersAllColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c OrdersAllColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c OrdersAllColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c OrdersAllColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c OrdersAllColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c OrdersAllColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c OrdersAllColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c OrdersAllColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c OrdersAllColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c OrdersAllColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c OrdersAllColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -119,19 +145,19 @@ type OrdersAllBuilder struct{}
 // Get returns SELECT cols FROM orders_all WHERE <full primary key>; no cols
 // selects every column.
 func (OrdersAllBuilder) Get(cols ...OrdersAllColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblOrdersAllAll, cols)
+	specs, err := columnSpecs(tblOrdersAllAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("orders_all").Columns(names...).Where(eqAll(tblOrdersAllKey)...), nil
+	return qb.Select("orders_all").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersAllKey)...), nil
 }
 
 // Select returns SELECT cols FROM orders_all WHERE <partition key>; no cols
 // selects every column.
 func (OrdersAllBuilder) Select(cols ...OrdersAllColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblOrdersAllAll, cols)
+	specs, err := columnSpecs(tblOrdersAllAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("orders_all").Columns(names...).Where(eqAll(tblOrdersAllPartKey)...), nil
+	return qb.Select("orders_all").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersAllPartKey)...), nil
 }

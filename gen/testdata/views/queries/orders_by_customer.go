@@ -20,7 +20,10 @@ var OrdersByCustomerTable = table.New(table.Metadata{
 // OrdersByCustomerColumn names a column of materialized view orders_by_customer. Only the fields of
 // OrdersByCustomerColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type OrdersByCustomerColumn struct{ name, cql string }
+type OrdersByCustomerColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
 // OrdersByCustomerColumns holds the columns of materialized view orders_by_customer in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/views/models.OrdersByCustomerRow].
@@ -54,35 +57,64 @@ func (c OrdersByCustomerColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c OrdersByCustomerColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c OrdersByCustomerColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c OrdersByCustomerColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c OrdersByCustomerColumn) Eq() qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName())
+}
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c OrdersByCustomerColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c OrdersByCustomerColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c OrdersByCustomerColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c OrdersByCustomerColumn) Lt() qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName())
+}
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c OrdersByCustomerColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c OrdersByCustomerColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c OrdersByCustomerColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c OrdersByCustomerColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c OrdersByCustomerColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c OrdersByCustomerColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c OrdersByCustomerColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c OrdersByCustomerColumn) Gt() qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName())
+}
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c OrdersByCustomerColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c OrdersByCustomerColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c OrdersByCustomerColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c OrdersByCustomerColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c OrdersByCustomerColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c OrdersByCustomerColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c OrdersByCustomerColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -102,21 +134,21 @@ type OrdersByCustomerBuilder struct{}
 // Get returns SELECT cols FROM orders_by_customer WHERE <full primary key>; no cols
 // selects every column.
 func (OrdersByCustomerBuilder) Get(cols ...OrdersByCustomerColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblOrdersByCustomerAll, cols)
+	specs, err := columnSpecs(tblOrdersByCustomerAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("orders_by_customer").Columns(names...).Where(eqAll(tblOrdersByCustomerKey)...), nil
+	return qb.Select("orders_by_customer").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersByCustomerKey)...), nil
 }
 
 // Select returns SELECT cols FROM orders_by_customer WHERE <partition key>; no cols
 // selects every column.
 func (OrdersByCustomerBuilder) Select(cols ...OrdersByCustomerColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblOrdersByCustomerAll, cols)
+	specs, err := columnSpecs(tblOrdersByCustomerAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("orders_by_customer").Columns(names...).Where(eqAll(tblOrdersByCustomerPartKey)...), nil
+	return qb.Select("orders_by_customer").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersByCustomerPartKey)...), nil
 }
 
 // CustomerOrdersCQL is the statement of query CustomerOrders.

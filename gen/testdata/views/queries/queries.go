@@ -121,36 +121,64 @@ func Columns() []Column {
 	}
 }
 
-// column is the shape of every generated column type.
-type column interface {
-	~struct{ name, cql string }
+// columnSpec is the shape of every generated column type: the plain name,
+// the name as written in CQL, and the element count of a tuple column.
+type columnSpec = struct {
+	name, cql string
+	tuple     int
 }
 
-// columnNames returns the quoted and the plain names of cols, or of def when
-// cols is empty, and ErrZeroColumn for a zero column.
-func columnNames[C column](def, cols []C) (quoted, plain []string, err error) {
+// column is the constraint satisfied by every generated column type.
+type column interface {
+	~struct {
+		name, cql string
+		tuple     int
+	}
+}
+
+// columnSpecs returns cols, or def when cols is empty, and ErrZeroColumn
+// for a zero column.
+func columnSpecs[C column](def, cols []C) ([]columnSpec, error) {
 	if len(cols) == 0 {
 		cols = def
 	}
+	out := make([]columnSpec, len(cols))
 	for i, c := range cols {
-		col := struct{ name, cql string }(c)
-		if col.cql == "" {
-			return nil, nil, fmt.Errorf("column %d: %w", i, ErrZeroColumn)
+		out[i] = columnSpec(c)
+		if out[i].cql == "" {
+			return nil, fmt.Errorf("column %d: %w", i, ErrZeroColumn)
 		}
-		quoted = append(quoted, col.cql)
-		plain = append(plain, col.name)
 	}
-	return quoted, plain, nil
+	return out, nil
 }
 
-// eqAll returns "col = ?" for each column, bound by the plain names.
+// quotedNames returns the CQL names of specs.
+func quotedNames(specs []columnSpec) []string {
+	out := make([]string, len(specs))
+	for i, c := range specs {
+		out[i] = c.cql
+	}
+	return out
+}
+
+// eqAll returns "col = ?" for each column, bound by the plain names (tuple
+// columns as "(?, ?)" bound by "col[i]").
 func eqAll[C column](cols []C) []qb.Cmp {
 	out := make([]qb.Cmp, len(cols))
 	for i, c := range cols {
-		col := struct{ name, cql string }(c)
-		out[i] = qb.EqNamed(col.cql, col.name)
+		out[i] = compare(c, qb.EqNamed, qb.EqTupleNamed, columnSpec(c).name)
 	}
 	return out
+}
+
+// compare builds a comparison with single for plain columns and tuple for
+// tuple columns.
+func compare[C column](c C, single func(column, name string) qb.Cmp, tuple func(column string, count int, name string) qb.Cmp, name string) qb.Cmp {
+	spec := columnSpec(c)
+	if spec.tuple > 0 {
+		return tuple(columnCQL(spec.cql), spec.tuple, name)
+	}
+	return single(columnCQL(spec.cql), name)
 }
 
 func columnCQL(cql string) string {

@@ -7,7 +7,7 @@ import (
 	"github.com/gocql/gocql"
 )
 
-// WeirdTableRow is a row of table "Weird Table" (partition key: "Id", "select"; clustering: "from" DESC).
+// WeirdTableRow is a row of table "WeirdTable" (partition key: "Id", "select"; clustering: "from" DESC).
 type WeirdTableRow struct {
 	// ID is the partition key column "Id", CQL type uuid.
 	ID gocql.UUID `db:"Id"`

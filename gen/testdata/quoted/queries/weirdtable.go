@@ -8,7 +8,7 @@ import (
 	"github.com/scylladb/gocqlx/v2/table"
 )
 
-// WeirdTableTable is the gocqlx table of table "Weird Table" (partition key: "Id", "select"; clustering: "from" DESC).
+// WeirdTableTable is the gocqlx table of table "WeirdTable" (partition key: "Id", "select"; clustering: "from" DESC).
 // Its Get, Select and Insert statements are built once.
 //
 // Some names of this table need quoting. Metadata holds them quoted, so
@@ -16,18 +16,21 @@ import (
 // bind names; bind with BindMap keys such as "\"Name\"", or use the
 // WeirdTable builders, which bind by the plain names of the db tags.
 var WeirdTableTable = table.New(table.Metadata{
-	Name:    "\"Weird Table\"",
+	Name:    "\"WeirdTable\"",
 	Columns: []string{"\"Id\"", "\"select\"", "\"from\"", "\"Mixed Case\"", "\"userId\"", "\"quote\"\"d\"", "\"1st\"", "\"Ünïcode\"", "upperunquoted", "loc"},
 	PartKey: []string{"\"Id\"", "\"select\""},
 	SortKey: []string{"\"from\""},
 })
 
-// WeirdTableColumn names a column of table "Weird Table". Only the fields of
+// WeirdTableColumn names a column of table "WeirdTable". Only the fields of
 // WeirdTableColumns are valid: code outside this package cannot create another,
 // and the builders reject the zero value with ErrZeroColumn.
-type WeirdTableColumn struct{ name, cql string }
+type WeirdTableColumn struct {
+	name, cql string
+	tuple     int // elements of a tuple column, bound one by one
+}
 
-// WeirdTableColumns holds the columns of table "Weird Table" in key order. Rows
+// WeirdTableColumns holds the columns of table "WeirdTable" in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/quoted/models.WeirdTableRow].
 var WeirdTableColumns = struct {
 	// ID is the partition key column "Id", CQL type uuid.
@@ -80,35 +83,58 @@ func (c WeirdTableColumn) CQL() string { return columnCQL(c.cql) }
 // String returns the column name as written in a statement.
 func (c WeirdTableColumn) String() string { return c.CQL() }
 
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c WeirdTableColumn) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
 // Eq returns the restriction "column = ?", bound by the column name.
-func (c WeirdTableColumn) Eq() qb.Cmp { return qb.EqNamed(c.CQL(), c.name) }
+func (c WeirdTableColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
 
 // EqNamed returns the restriction "column = ?", bound by name.
-func (c WeirdTableColumn) EqNamed(name string) qb.Cmp { return qb.EqNamed(c.CQL(), name) }
+func (c WeirdTableColumn) EqNamed(name string) qb.Cmp {
+	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
+}
 
 // Lt returns the restriction "column < ?", bound by the column name.
-func (c WeirdTableColumn) Lt() qb.Cmp { return qb.LtNamed(c.CQL(), c.name) }
+func (c WeirdTableColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
 
 // LtNamed returns the restriction "column < ?", bound by name.
-func (c WeirdTableColumn) LtNamed(name string) qb.Cmp { return qb.LtNamed(c.CQL(), name) }
+func (c WeirdTableColumn) LtNamed(name string) qb.Cmp {
+	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
+}
 
 // LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c WeirdTableColumn) LtOrEq() qb.Cmp { return qb.LtOrEqNamed(c.CQL(), c.name) }
+func (c WeirdTableColumn) LtOrEq() qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
 
 // LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c WeirdTableColumn) LtOrEqNamed(name string) qb.Cmp { return qb.LtOrEqNamed(c.CQL(), name) }
+func (c WeirdTableColumn) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
 
 // Gt returns the restriction "column > ?", bound by the column name.
-func (c WeirdTableColumn) Gt() qb.Cmp { return qb.GtNamed(c.CQL(), c.name) }
+func (c WeirdTableColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
 
 // GtNamed returns the restriction "column > ?", bound by name.
-func (c WeirdTableColumn) GtNamed(name string) qb.Cmp { return qb.GtNamed(c.CQL(), name) }
+func (c WeirdTableColumn) GtNamed(name string) qb.Cmp {
+	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
+}
 
 // GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c WeirdTableColumn) GtOrEq() qb.Cmp { return qb.GtOrEqNamed(c.CQL(), c.name) }
+func (c WeirdTableColumn) GtOrEq() qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
 
 // GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c WeirdTableColumn) GtOrEqNamed(name string) qb.Cmp { return qb.GtOrEqNamed(c.CQL(), name) }
+func (c WeirdTableColumn) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
 
 // In returns the restriction "column IN ?", bound by the column name to a slice.
 func (c WeirdTableColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
@@ -116,77 +142,85 @@ func (c WeirdTableColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
 // InNamed returns the restriction "column IN ?", bound by name to a slice.
 func (c WeirdTableColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
-// WeirdTable builds statements for table "Weird Table" from typed columns.
+// WeirdTable builds statements for table "WeirdTable" from typed columns.
 var WeirdTable WeirdTableBuilder
 
-// WeirdTableBuilder builds gocqlx statements for table "Weird Table"; use the
+// WeirdTableBuilder builds gocqlx statements for table "WeirdTable"; use the
 // WeirdTable variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/quoted/models.WeirdTableRow].
 type WeirdTableBuilder struct{}
 
-// Get returns SELECT cols FROM "Weird Table" WHERE <full primary key>; no cols
+// Get returns SELECT cols FROM "WeirdTable" WHERE <full primary key>; no cols
 // selects every column.
 func (WeirdTableBuilder) Get(cols ...WeirdTableColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblWeirdTableAll, cols)
+	specs, err := columnSpecs(tblWeirdTableAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("\"Weird Table\"").Columns(names...).Where(eqAll(tblWeirdTableKey)...), nil
+	return qb.Select("\"WeirdTable\"").Columns(quotedNames(specs)...).Where(eqAll(tblWeirdTableKey)...), nil
 }
 
-// Select returns SELECT cols FROM "Weird Table" WHERE <partition key>; no cols
+// Select returns SELECT cols FROM "WeirdTable" WHERE <partition key>; no cols
 // selects every column.
 func (WeirdTableBuilder) Select(cols ...WeirdTableColumn) (*qb.SelectBuilder, error) {
-	names, _, err := columnNames(tblWeirdTableAll, cols)
+	specs, err := columnSpecs(tblWeirdTableAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Select("\"Weird Table\"").Columns(names...).Where(eqAll(tblWeirdTablePartKey)...), nil
+	return qb.Select("\"WeirdTable\"").Columns(quotedNames(specs)...).Where(eqAll(tblWeirdTablePartKey)...), nil
 }
 
-// Insert returns INSERT INTO "Weird Table" (cols) VALUES (…); no cols inserts
+// Insert returns INSERT INTO "WeirdTable" (cols) VALUES (…); no cols inserts
 // every column.
 func (WeirdTableBuilder) Insert(cols ...WeirdTableColumn) (*qb.InsertBuilder, error) {
-	names, binds, err := columnNames(tblWeirdTableAll, cols)
+	specs, err := columnSpecs(tblWeirdTableAll, cols)
 	if err != nil {
 		return nil, err
 	}
-	b := qb.Insert("\"Weird Table\"")
-	for i := range names {
-		b.NamedColumn(names[i], binds[i])
+	b := qb.Insert("\"WeirdTable\"")
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.TupleColumn(c.cql, c.tuple)
+		} else {
+			b.NamedColumn(c.cql, c.name)
+		}
 	}
 	return b, nil
 }
 
-// Update returns UPDATE "Weird Table" SET col = ?, … WHERE <full primary key>; no
+// Update returns UPDATE "WeirdTable" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (WeirdTableBuilder) Update(cols ...WeirdTableColumn) (*qb.UpdateBuilder, error) {
-	names, binds, err := columnNames(tblWeirdTableRegular, cols)
+	specs, err := columnSpecs(tblWeirdTableRegular, cols)
 	if err != nil {
 		return nil, err
 	}
-	b := qb.Update("\"Weird Table\"")
-	for i := range names {
-		b.SetNamed(names[i], binds[i])
+	b := qb.Update("\"WeirdTable\"")
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.SetTuple(c.cql, c.tuple)
+		} else {
+			b.SetNamed(c.cql, c.name)
+		}
 	}
 	return b.Where(eqAll(tblWeirdTableKey)...), nil
 }
 
-// Delete returns DELETE cols FROM "Weird Table" WHERE <full primary key>; no cols
+// Delete returns DELETE cols FROM "WeirdTable" WHERE <full primary key>; no cols
 // deletes the row.
 func (WeirdTableBuilder) Delete(cols ...WeirdTableColumn) (*qb.DeleteBuilder, error) {
-	names, _, err := columnNames(nil, cols)
+	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
 	}
-	return qb.Delete("\"Weird Table\"").Columns(names...).Where(eqAll(tblWeirdTableKey)...), nil
+	return qb.Delete("\"WeirdTable\"").Columns(quotedNames(specs)...).Where(eqAll(tblWeirdTableKey)...), nil
 }
 
 // WeirdGetCQL is the statement of query WeirdGet.
-const WeirdGetCQL = `SELECT "Mixed Case", "quote""d", loc FROM "Weird Table" WHERE "Id" = ? AND "select" = ? AND "from" > ?`
+const WeirdGetCQL = `SELECT "Mixed Case", "quote""d", loc FROM "WeirdTable" WHERE "Id" = ? AND "select" = ? AND "from" > ?`
 
-// WeirdGet is the query WeirdGet of gen/testdata/quoted/queries.cql, line 1, on table "Weird Table". It is idempotent (safe to retry).
+// WeirdGet is the query WeirdGet of gen/testdata/quoted/queries.cql, line 1, on table "WeirdTable". It is idempotent (safe to retry).
 var WeirdGet = Query{
 	Name:       "WeirdGet",
 	CQL:        WeirdGetCQL,
@@ -196,9 +230,9 @@ var WeirdGet = Query{
 }
 
 // WeirdInsertCQL is the statement of query WeirdInsert.
-const WeirdInsertCQL = `INSERT INTO "Weird Table" ("Id", "select", "from", "Mixed Case") VALUES (?, ?, ?, ?)`
+const WeirdInsertCQL = `INSERT INTO "WeirdTable" ("Id", "select", "from", "Mixed Case") VALUES (?, ?, ?, ?)`
 
-// WeirdInsert is the query WeirdInsert of gen/testdata/quoted/queries.cql, line 3, on table "Weird Table". It is idempotent (safe to retry).
+// WeirdInsert is the query WeirdInsert of gen/testdata/quoted/queries.cql, line 3, on table "WeirdTable". It is idempotent (safe to retry).
 var WeirdInsert = Query{
 	Name:       "WeirdInsert",
 	CQL:        WeirdInsertCQL,
