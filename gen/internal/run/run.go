@@ -286,6 +286,20 @@ func sortedKeys(files outputs) []string {
 	return keys
 }
 
+// diffLabels returns the --- and +++ labels for path: git's a/ and b/ for
+// paths below the working directory, the path itself otherwise.
+func diffLabels(path string) (string, string) {
+	p := filepath.ToSlash(path)
+	if wd, err := os.Getwd(); err == nil {
+		if abs, err := filepath.Abs(path); err == nil {
+			if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+				return "a/" + filepath.ToSlash(rel), "b/" + filepath.ToSlash(rel)
+			}
+		}
+	}
+	return p, p
+}
+
 // stale returns the unified diff between the files on disk and files.
 func stale(cfg config, files outputs) (string, error) {
 	var b strings.Builder
@@ -295,7 +309,8 @@ func stale(cfg config, files outputs) (string, error) {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", err
 		}
-		b.WriteString(udiff.Unified("a/"+filepath.ToSlash(p), "b/"+filepath.ToSlash(p), string(old), string(files[key])))
+		a, bl := diffLabels(p)
+		b.WriteString(udiff.Unified(a, bl, string(old), string(files[key])))
 	}
 	gone, err := obsolete(cfg, files)
 	if err != nil {
@@ -306,7 +321,8 @@ func stale(cfg config, files outputs) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		b.WriteString(udiff.Unified("a/"+filepath.ToSlash(p), "/dev/null", string(old), ""))
+		a, _ := diffLabels(p)
+		b.WriteString(udiff.Unified(a, "/dev/null", string(old), ""))
 	}
 	return b.String(), nil
 }
