@@ -6,10 +6,12 @@ import (
 	"embed"
 	"fmt"
 	"go/format"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"unicode/utf8"
 
@@ -82,7 +84,56 @@ func Generate(ctx context.Context, cat *catalog.Catalog, opts Options) (map[stri
 			return nil, err
 		}
 	}
+	if err := g.format(ctx); err != nil {
+		return nil, err
+	}
 	return g.out, nil
+}
+
+// format runs go/format on every rendered file, in parallel (it is most of
+// the generator's time), and reports the error of the first file in name
+// order so the result does not depend on scheduling.
+func (g *generator) format(ctx context.Context) error {
+	files := make([]string, 0, len(g.out))
+	for f := range g.out {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	formatted := make([][]byte, len(files))
+	errs := make([]error, len(files))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), len(files))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				src, err := format.Source(g.out[files[i]])
+				if err != nil {
+					err = fmt.Errorf("format %s: %w\n%s", files[i], err, g.out[files[i]])
+				}
+				formatted[i], errs[i] = src, err
+			}
+		}()
+	}
+	for i := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for i, f := range files {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		g.out[f] = formatted[i]
+	}
+	return nil
 }
 
 type generator struct {
@@ -215,17 +266,13 @@ func (g *generator) header(pkg string, withQueries bool, imports ...string) head
 	return header{Generator: "github.com/jobsharp/cassandra/gen", Source: g.opts.SchemaSource, Sources: sources, Package: pkg, Imports: groups}
 }
 
-// render executes a template and formats the result with go/format.
+// render executes a template; Generate formats the result at the end.
 func (g *generator) render(file, tmpl string, data any) error {
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, tmpl, data); err != nil {
 		return fmt.Errorf("render %s: %w", file, err)
 	}
-	src, err := format.Source(buf.Bytes())
-	if err != nil {
-		return fmt.Errorf("format %s: %w\n%s", file, err, buf.Bytes())
-	}
-	g.out[file] = src
+	g.out[file] = buf.Bytes()
 	return nil
 }
 
