@@ -183,26 +183,25 @@ func (c *Catalog) CreateStatements() []string {
 // type use a newer one).
 func typeOrder(ks *Keyspace) []*UDT {
 	var out []*UDT
-	done := map[*UDT]bool{}
-	var visit func(u *UDT, depth int)
-	visit = func(u *UDT, depth int) {
-		if done[u] || depth > len(ks.Types) {
+	state := map[*UDT]int{} // 1 visiting, 2 done; a cycle (rejected by Update) cannot loop
+	var visit func(u *UDT)
+	visit = func(u *UDT) {
+		if state[u] != 0 {
 			return
 		}
+		state[u] = 1
 		for _, f := range u.Fields {
 			for _, dep := range ks.Types {
 				if dep != u && usesType(f.Type, dep.Name) {
-					visit(dep, depth+1)
+					visit(dep)
 				}
 			}
 		}
-		if !done[u] {
-			done[u] = true
-			out = append(out, u)
-		}
+		state[u] = 2
+		out = append(out, u)
 	}
 	for _, u := range ks.Types {
-		visit(u, 0)
+		visit(u)
 	}
 	return out
 }

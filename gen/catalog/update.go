@@ -715,6 +715,9 @@ func (c *Catalog) alterType(s *cql.AlterType) error {
 			if err := c.checkType(ks, f.Type, typeCtx{inUDT: true}); err != nil {
 				return err
 			}
+			if refersTo(ks, f.Type, u.Name, map[string]bool{}) {
+				return cql.Errorf(f.Type.Pos, "%w: field %s of type %s would create a circular reference", ErrInvalidType, cql.QuoteIdent(f.Name.Name), cql.QuoteIdent(u.Name))
+			}
 			if err := c.checkUDTUses(ks, u, f); err != nil {
 				return err
 			}
@@ -756,6 +759,32 @@ func (c *Catalog) checkUDTUses(ks *Keyspace, u *UDT, f cql.Field) error {
 		}
 	}
 	return nil
+}
+
+// refersTo reports whether t uses the type named target, directly or
+// through the fields of the types it uses.
+func refersTo(ks *Keyspace, t *cql.Type, target string, seen map[string]bool) bool {
+	if t == nil {
+		return false
+	}
+	if t.Kind == cql.TypeUDT {
+		if t.Name == target {
+			return true
+		}
+		if seen[t.Name] {
+			return false
+		}
+		seen[t.Name] = true
+		if u := ks.Type(t.Name); u != nil {
+			for _, f := range u.Fields {
+				if refersTo(ks, f.Type, target, seen) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return slices.ContainsFunc(t.Params, func(p *cql.Type) bool { return refersTo(ks, p, target, seen) })
 }
 
 func usesType(t *cql.Type, name string) bool {
