@@ -3,12 +3,14 @@ package roundtrip_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,10 @@ import (
 	"github.com/jobsharp/cassandra/gen/internal/run"
 	"github.com/jobsharp/cassandra/internal/cqltest"
 )
+
+// update makes TestGeneratedIsCurrent rewrite the fixture, as go test
+// ./gen/... -update does for the goldens.
+var update = flag.Bool("update", false, "rewrite the generated fixture")
 
 func TestMain(m *testing.M) { cqltest.Main(m) }
 
@@ -45,19 +51,9 @@ func createSchema(ctx context.Context, t *testing.T) gocqlx.Session {
 }
 
 var (
-	schemaOnce onceFunc
+	schemaOnce sync.Once
 	schemaErr  error
 )
-
-// onceFunc is sync.Once without the import noise in the var block above.
-type onceFunc struct{ done bool }
-
-func (o *onceFunc) Do(f func()) {
-	if !o.done {
-		o.done = true
-		f()
-	}
-}
 
 // cmpOpts compares the types that have no useful ==.
 var cmpOpts = cmp.Options{
@@ -417,6 +413,12 @@ func TestGeneratedIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, want := range files {
+		if *update {
+			if err := os.WriteFile(filepath.FromSlash(key), want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		got, err := os.ReadFile(filepath.FromSlash(key))
 		if err != nil {
 			t.Fatalf("%s: %v (run go generate ./gen/internal/roundtrip)", key, err)
