@@ -642,17 +642,17 @@ func (q *compiler) updateStmt(s *cql.Update, out *Query) {
 		name := cql.QuoteIdent(col.Name)
 		counter := isCounter(col.Type)
 		switch {
-		case counter && (a.Kind == AssignKindSet || a.Kind == AssignKindPrepend):
+		case counter && (a.Kind == cql.AssignSet || a.Kind == cql.AssignPrepend):
 			q.fail(cql.Errorf(a.Pos, "%w: counter column %s can only be changed by %s = %s + ? or - ?", ErrCounter, name, name, name))
 			return
-		case !counter && (a.Kind == AssignKindAdd || a.Kind == AssignKindRemove) && !isCollection(col.Type):
+		case !counter && (a.Kind == cql.AssignAdd || a.Kind == cql.AssignRemove) && !isCollection(col.Type):
 			q.fail(cql.Errorf(a.Pos, "%w: + and - apply to counters and collections, %s is %s", ErrQuery, name, col.Type))
 			return
-		case a.Kind == AssignKindPrepend && col.Type.Kind != cql.TypeList:
+		case a.Kind == cql.AssignPrepend && col.Type.Kind != cql.TypeList:
 			q.fail(cql.Errorf(a.Pos, "%w: prepending applies to lists, %s is %s", ErrQuery, name, col.Type))
 			return
 		}
-		if counter || col.Type.Kind == cql.TypeList && (a.Kind == AssignKindAdd || a.Kind == AssignKindPrepend) {
+		if counter || col.Type.Kind == cql.TypeList && (a.Kind == cql.AssignAdd || a.Kind == cql.AssignPrepend) {
 			out.Idempotent = false
 		}
 		switch {
@@ -696,14 +696,6 @@ func (q *compiler) updateStmt(s *cql.Update, out *Query) {
 	q.where(s.Where, mode, false)
 	q.conditions(s.IfExists, s.If)
 }
-
-// Assignment kinds, re-exported for readability in switch statements.
-const (
-	AssignKindSet     = cql.AssignSet
-	AssignKindAdd     = cql.AssignAdd
-	AssignKindRemove  = cql.AssignRemove
-	AssignKindPrepend = cql.AssignPrepend
-)
 
 func (q *compiler) udtField(col *Column, field cql.Ident) bool {
 	if col.Type.Kind != cql.TypeUDT {

@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -59,13 +58,17 @@ func checkName(what, name string, pos cql.Position) error {
 	if len(name) == 0 || len(name) > 48 {
 		return cql.Errorf(pos, "%w: %s name %s must have 1 to 48 characters", ErrInvalidName, what, cql.QuoteIdent(name))
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+	for _, r := range name {
+		if !isWordChar(r) {
 			return cql.Errorf(pos, "%w: %s name %s may only contain letters, digits and underscores", ErrInvalidName, what, cql.QuoteIdent(name))
 		}
 	}
 	return nil
+}
+
+// isWordChar reports whether r matches Java's \w: [A-Za-z0-9_].
+func isWordChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_'
 }
 
 func (c *Catalog) createKeyspace(s *cql.CreateKeyspace) error {
@@ -543,7 +546,7 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 	} else {
 		// Cassandra's default name drops non-word characters.
 		name = strings.Map(func(r rune) rune {
-			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			if isWordChar(r) {
 				return r
 			}
 			return -1
@@ -870,12 +873,4 @@ func kindName(t *Table) string {
 		return "materialized view"
 	}
 	return "table"
-}
-
-// String returns a short description of the table for doc comments, e.g.
-// "table jobs (partition key: id)".
-func (t *Table) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", kindName(t), t.Name)
-	return b.String()
 }

@@ -45,7 +45,7 @@ type fieldData struct {
 }
 
 // tag builds the db struct tag gocqlx binds and scans by.
-func tag(name string, _ bool) string {
+func tag(name string) string {
 	return goString("db:" + strconv.Quote(name))
 }
 
@@ -114,7 +114,7 @@ func (g *generator) models() error {
 			}
 			d.Fields = append(d.Fields, fieldData{
 				Doc:  safeComment(fmt.Sprintf("%s is the field %s, CQL type %s.", GoName(f.Name), cql.QuoteIdent(f.Name), f.Type)),
-				Name: GoName(f.Name), Type: typ, Tag: tag(f.Name, false), CQLName: strconv.Quote(f.Name),
+				Name: GoName(f.Name), Type: typ, Tag: tag(f.Name), CQLName: strconv.Quote(f.Name),
 			})
 		}
 		d.header = g.header(pkg, false, append(imports, importGocql)...)
@@ -141,7 +141,7 @@ func (g *generator) models() error {
 			if err != nil {
 				return err
 			}
-			d.Fields = append(d.Fields, fieldData{Doc: columnDoc(c), Name: GoName(c.Name), Type: typ, Tag: tag(c.Name, false)})
+			d.Fields = append(d.Fields, fieldData{Doc: columnDoc(c), Name: GoName(c.Name), Type: typ, Tag: tag(c.Name)})
 			sc := scanCol{Name: strconv.Quote(c.Name), Dests: []string{"&r." + GoName(c.Name)}}
 			if c.Type.Kind == cql.TypeTuple {
 				sc.Dests = nil
