@@ -5,7 +5,11 @@
 GO ?= go
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: demo test check generate cassandra cassandra-stop lint
+.PHONY: demo test check generate cassandra cassandra-stop
+
+# Regenerate models/ and queries/ after a change to schema/*.cql.
+generate:
+	$(GO) generate ./...
 
 demo: cassandra
 	$(GO) run ./internal/devcluster/cmd/cassandra status
@@ -13,8 +17,9 @@ demo: cassandra
 test: check cassandra
 	$(GO) test $(TEST_FLAGS) ./...
 
-# Formatting, vet, lint. Fails on the first problem.
+# Generated code current, formatting, vet, lint. Fails on the first problem.
 check:
+	$(GO) run ./gen -schema schema/Schema.cql -queries-cql schema/queries.cql -models models -queries queries -check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck ./...

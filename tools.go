@@ -4,7 +4,7 @@
 // goimports for import grouping and staticcheck for lint. `go run` with the
 // package path uses the version in go.mod, so every machine runs the same.
 // The generator itself is in this module (./gen) and needs no pin.
-package tools
+package cassandra
 
 import (
 	_ "golang.org/x/tools/cmd/goimports"

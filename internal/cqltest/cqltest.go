@@ -82,9 +82,11 @@ func Cluster() *gocql.ClusterConfig {
 }
 
 // Main is the TestMain of a package whose tests use Cassandra: it creates the
-// package keyspace, runs the tests, drops the keyspace and exits.
-func Main(m *testing.M) {
-	code, err := run(m)
+// package keyspace, runs schema (DDL statements, such as
+// queries.CreateStatements()) in it, runs the tests, drops the keyspace and
+// exits.
+func Main(m *testing.M, schema ...string) {
+	code, err := run(m, schema)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cqltest: %v\n", err)
 		if code == 0 {
@@ -94,7 +96,7 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-func run(m *testing.M) (int, error) {
+func run(m *testing.M, schema []string) (int, error) {
 	base, err := Cluster().CreateSession()
 	if err != nil {
 		return 1, fmt.Errorf("cannot reach Cassandra at %s (set JOBSHARP_TEST_HOSTS to change): %w\nstart a local node with: %s   (or: make cassandra)",
@@ -113,6 +115,13 @@ func run(m *testing.M) (int, error) {
 	if err != nil {
 		_ = base.Query("DROP KEYSPACE IF EXISTS " + ks).Exec()
 		return 1, fmt.Errorf("connect to keyspace %s: %w", ks, err)
+	}
+	for _, stmt := range schema {
+		if err := s.ExecStmt(stmt); err != nil {
+			s.Close()
+			_ = base.Query("DROP KEYSPACE IF EXISTS " + ks).Exec()
+			return 1, fmt.Errorf("apply schema in %s: %w\n%s", ks, err, stmt)
+		}
 	}
 	mu.Lock()
 	keyspace, session, ready = ks, s, true
@@ -172,6 +181,21 @@ func Session(t testing.TB) gocqlx.Session {
 		t.Fatal("cqltest: no session; declare func TestMain(m *testing.M) { cqltest.Main(m) } in this package")
 	}
 	return session
+}
+
+// NewSession opens another session on the package keyspace, for tests that
+// need separate connections (several workers, say). It is closed when the
+// test ends.
+func NewSession(t testing.TB) gocqlx.Session {
+	t.Helper()
+	cfg := Cluster()
+	cfg.Keyspace = Keyspace(t)
+	s, err := gocqlx.WrapSession(cfg.CreateSession())
+	if err != nil {
+		t.Fatalf("cqltest: new session: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
 }
 
 // Keyspace returns the name of the package's keyspace.
