@@ -5,8 +5,11 @@ go 1.26.0
 require (
 	github.com/gocql/gocql v1.7.0
 	github.com/google/go-cmp v0.7.0
+	github.com/google/uuid v1.6.0
+	github.com/robfig/cron/v3 v3.0.1
 	github.com/scylladb/gocqlx/v2 v2.8.0
 	golang.org/x/tools v0.52.0
+	gopkg.in/inf.v0 v0.9.1
 	honnef.co/go/tools v0.8.2
 )
 
@@ -20,5 +23,4 @@ require (
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/telemetry v0.0.0-20261009151841-97e8ea77aa2a // indirect
-	gopkg.in/inf.v0 v0.9.1 // indirect
 )

@@ -1,0 +1,231 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/models"
+	"github.com/jobsharp/cassandra/queries"
+)
+
+// Batches stores jobs created together and reports on them. Get it from
+// [Store.Batches].
+type Batches struct{ s *Store }
+
+// Insert stores jobs as one batch (JobSharp's StoreBatch): each job gets
+// BatchID batchID, and the batch's lookup rows are written before the jobs,
+// so [Batches.Jobs] finds every job without a secondary index. Zero batchID:
+// a new id. Storing is not atomic across partitions; it is idempotent when
+// retried with the same batch and job ids.
+func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob) ([]*Job, error) {
+	s := b.s
+	if len(njs) == 0 {
+		return nil, invalid("batch", "no jobs")
+	}
+	if len(njs) > s.set.maxBatch {
+		return nil, invalid("batch", "%d jobs, more than the limit of %d (Options.MaxBatchSize)", len(njs), s.set.maxBatch)
+	}
+	if batchID == (gocql.UUID{}) {
+		batchID = newID()
+	}
+	jobs := make([]*Job, len(njs))
+	seen := map[gocql.UUID]bool{}
+	for i, nj := range njs {
+		job, err := s.newJob(nj)
+		if err != nil {
+			return nil, fmt.Errorf("batch job %d: %w", i, err)
+		}
+		if seen[job.ID] {
+			return nil, invalid("batch", "job id %s appears twice", job.ID)
+		}
+		seen[job.ID] = true
+		job.BatchID = batchID
+		jobs[i] = job
+	}
+	lookups := func(ctx context.Context) error {
+		meta := &models.BatchJobsRow{BatchID: batchID, CreatedAt: s.now(), Size: int32(len(jobs))}
+		if err := s.exec(ctx, queries.BatchCreate, meta, nil); err != nil {
+			return fmt.Errorf("store batch %s: %w", batchID, err)
+		}
+		return forEach(ctx, len(jobs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+			return s.exec(ctx, queries.BatchJobInsert, &models.BatchJobsRow{BatchID: batchID, JobID: jobs[i].ID}, nil)
+		})
+	}
+	out, _, err := s.create(ctx, jobs, lookups)
+	if err != nil {
+		return out, fmt.Errorf("store batch %s: %w", batchID, err)
+	}
+	return out, nil
+}
+
+// Jobs returns the jobs of a batch (JobSharp's GetBatchJobs): one partition
+// read, then the jobs by id. A lookup row whose job is gone is skipped and
+// removed. Returns [ErrNotFound] for an unknown batch.
+func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) {
+	s := b.s
+	var rows []models.BatchJobsRow
+	if err := s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
+		return nil, fmt.Errorf("get batch %s: %w", batchID, interpretError(err))
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("get batch %s: %w", batchID, ErrNotFound)
+	}
+	ids := make([]gocql.UUID, len(rows))
+	for i, r := range rows {
+		ids[i] = r.JobID
+	}
+	jobs, err := s.getMany(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get batch %s: %w", batchID, err)
+	}
+	found := map[gocql.UUID]bool{}
+	out := jobs[:0]
+	for _, j := range jobs {
+		if j.BatchID == batchID {
+			found[j.ID] = true
+			out = append(out, j)
+		}
+	}
+	for _, id := range ids {
+		if !found[id] {
+			if err := s.exec(ctx, queries.BatchJobDelete, &models.BatchJobsRow{BatchID: batchID, JobID: id}, nil); err != nil {
+				s.set.log.Warn("jobsharp: could not remove a stale batch row", "batch", batchID, "job", id, "err", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// BatchStatus says how far a batch has come.
+type BatchStatus struct {
+	BatchID gocql.UUID
+	// Size is the number of jobs the batch was stored with.
+	Size int
+	// States counts the batch's jobs per state; jobs that expired after the
+	// retention period are missing from it.
+	States map[State]int
+	// Finished is true when no job of the batch can still run.
+	Finished bool
+	// Succeeded is true when every job of the batch succeeded.
+	Succeeded bool
+}
+
+// Status reports how a batch stands: its jobs per state, and whether it has
+// finished and how. Returns [ErrNotFound] for an unknown batch.
+func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus, error) {
+	var rows []models.BatchJobsRow
+	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
+		return nil, fmt.Errorf("batch %s status: %w", batchID, interpretError(err))
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("batch %s status: %w", batchID, ErrNotFound)
+	}
+	jobs, err := b.Jobs(ctx, batchID)
+	if err != nil {
+		return nil, err
+	}
+	st := &BatchStatus{BatchID: batchID, Size: int(rows[0].Size), States: map[State]int{}}
+	finished, succeeded := len(rows) == st.Size, len(rows) == st.Size
+	for _, j := range jobs {
+		st.States[j.State]++
+		finished = finished && j.State.Final()
+		succeeded = succeeded && j.State == StateSucceeded
+	}
+	st.Finished, st.Succeeded = finished, succeeded && len(jobs) == st.Size
+	return st, nil
+}
+
+// InsertContinuation stores a job that waits in AwaitingBatch until every
+// job of the batch has finished, whatever their outcome; then it is
+// scheduled. Returns [ErrNotFound] for an unknown batch.
+func (b *Batches) InsertContinuation(ctx context.Context, batchID gocql.UUID, nj *NewJob) (*Job, error) {
+	var rows []models.BatchJobsRow
+	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
+		return nil, fmt.Errorf("continue batch %s: %w", batchID, interpretError(err))
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("continue batch %s: %w", batchID, ErrNotFound)
+	}
+	return b.s.insertContinuation(ctx, batchID, StateAwaitingBatch, nj)
+}
+
+// InsertContinuation stores a job that waits in AwaitingContinuation until
+// the parent job succeeds (JobSharp's StoreContinuation); then it is
+// scheduled. If the parent ends Cancelled or Abandoned, the continuation is
+// cancelled. A continuation of a parent that has already finished is settled
+// at once. Returns [ErrNotFound] if the parent does not exist.
+func (j *Jobs) InsertContinuation(ctx context.Context, parentID gocql.UUID, nj *NewJob) (*Job, error) {
+	if _, err := j.s.get(ctx, parentID, false); err != nil {
+		return nil, fmt.Errorf("continue job %s: %w", parentID, err)
+	}
+	return j.s.insertContinuation(ctx, parentID, StateAwaitingContinuation, nj)
+}
+
+// insertContinuation writes, in order: a due entry to check the child now
+// (so a crash before the last step is repaired by a scanner), the lookup
+// row, the child, and then checks the parent once, in case it finished
+// before the lookup row existed.
+func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state State, nj *NewJob) (*Job, error) {
+	job, err := s.newJob(nj)
+	if err != nil {
+		return nil, err
+	}
+	job.State = state
+	job.ParentID = parent
+	lookups := func(ctx context.Context) error {
+		var h hintSet
+		h.addDue(s.dueEntryAt(job.Queue, job.ID, s.now()))
+		if err := s.writeHints(ctx, &h); err != nil {
+			return err
+		}
+		return s.exec(ctx, queries.ContinuationInsert, &models.JobContinuationsRow{ParentID: parent, JobID: job.ID}, nil)
+	}
+	jobs, _, err := s.create(ctx, []*Job{job}, lookups)
+	if err != nil {
+		return nil, fmt.Errorf("continue %s: %w", parent, err)
+	}
+	child := jobs[0]
+	if err := s.checkWaiting(ctx, child); err != nil {
+		s.set.log.Warn("jobsharp: could not check a new continuation; a scanner will", "job", child.ID, "err", err)
+		return child, nil
+	}
+	if got, err := s.get(ctx, child.ID, false); err == nil {
+		child = got
+	}
+	return child, nil
+}
+
+// Continuations returns the jobs waiting for a parent job or batch
+// (JobSharp's GetContinuations), whatever their state now. Lookup rows of
+// jobs that are gone are skipped and removed.
+func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, error) {
+	s := j.s
+	ids, err := s.childIDs(ctx, parentID)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := s.getMany(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("continuations of %s: %w", parentID, err)
+	}
+	found := map[gocql.UUID]bool{}
+	out := jobs[:0]
+	for _, c := range jobs {
+		if c.ParentID == parentID {
+			found[c.ID] = true
+			out = append(out, c)
+		}
+	}
+	for _, id := range ids {
+		if !found[id] {
+			err := s.exec(ctx, queries.ContinuationDelete, &models.JobContinuationsRow{ParentID: parentID, JobID: id}, nil)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				s.set.log.Warn("jobsharp: could not remove a stale continuation row", "parent", parentID, "job", id, "err", err)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,332 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// runAll claims and completes (or, with fail, abandons) every due job of the
+// bundle's queue.
+func (b *testBundle) runAll(ctx context.Context, t *testing.T, fail func(*repo.Job) bool) []*repo.Job {
+	t.Helper()
+	var done []*repo.Job
+	for {
+		got := b.claim(ctx, t, 100)
+		if len(got) == 0 {
+			return done
+		}
+		for _, j := range got {
+			var err error
+			var out *repo.Job
+			if fail != nil && fail(j) {
+				out, err = b.store.Jobs.Fail(ctx, j, &repo.FailParams{Error: "no", Abandon: true})
+			} else {
+				out, err = b.store.Jobs.Complete(ctx, j, nil)
+			}
+			if err != nil {
+				t.Fatalf("finish job %s: %v", j.ID, err)
+			}
+			done = append(done, out)
+		}
+	}
+}
+
+func TestBatches(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	t.Run("JobsAndStatus", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		batch := gocql.MustRandomUUID()
+		var njs []*repo.NewJob
+		for i := 0; i < 20; i++ {
+			njs = append(njs, &repo.NewJob{Queue: b.queue, Type: "part"})
+		}
+		stored, err := b.store.Batches.Insert(ctx, batch, njs)
+		if err != nil || len(stored) != 20 {
+			t.Fatalf("Batches.Insert() = %d jobs, %v", len(stored), err)
+		}
+		got, err := b.store.Batches.Jobs(ctx, batch)
+		if err != nil || len(got) != 20 {
+			t.Fatalf("Batches.Jobs() = %d jobs, %v; want 20", len(got), err)
+		}
+		for _, j := range got {
+			if j.BatchID != batch {
+				t.Errorf("job %s has batch %s, want %s", j.ID, j.BatchID, batch)
+			}
+		}
+		st, err := b.store.Batches.Status(ctx, batch)
+		if err != nil || st.Finished || st.Size != 20 || st.States[repo.StateScheduled] != 20 {
+			t.Fatalf("Status() before running = %+v, %v", st, err)
+		}
+		n := 0
+		b.runAll(ctx, t, func(*repo.Job) bool { n++; return n == 1 })
+		st, err = b.store.Batches.Status(ctx, batch)
+		if err != nil || !st.Finished || st.Succeeded || st.States[repo.StateSucceeded] != 19 || st.States[repo.StateAbandoned] != 1 {
+			t.Errorf("Status() after running = %+v, %v; want finished, 19 succeeded, 1 abandoned", st, err)
+		}
+		if _, err := b.store.Batches.Jobs(ctx, gocql.MustRandomUUID()); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("Jobs() of an unknown batch: error = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("ContinuationRunsAfterTheWholeBatch", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		stored, err := b.store.Batches.Insert(ctx, gocql.UUID{}, []*repo.NewJob{{Queue: b.queue, Type: "a"}, {Queue: b.queue, Type: "b"}})
+		if err != nil {
+			t.Fatalf("Batches.Insert() error = %v", err)
+		}
+		batch := stored[0].BatchID
+		after, err := b.store.Batches.InsertContinuation(ctx, batch, &repo.NewJob{Queue: b.queue, Type: "after"})
+		if err != nil || after.State != repo.StateAwaitingBatch {
+			t.Fatalf("InsertContinuation() = %v, %v; want AwaitingBatch", after, err)
+		}
+		got := b.claim(ctx, t, 10)
+		if len(got) != 2 {
+			t.Fatalf("claimed %d jobs, want the batch's 2 (not its continuation)", len(got))
+		}
+		if _, err := b.store.Jobs.Complete(ctx, got[0], nil); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := b.store.Jobs.Get(ctx, after.ID); c.State != repo.StateAwaitingBatch {
+			t.Fatalf("continuation is %s with one batch job left, want AwaitingBatch", c.State)
+		}
+		if _, err := b.store.Jobs.Fail(ctx, got[1], &repo.FailParams{Error: "x", Abandon: true}); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := b.store.Jobs.Get(ctx, after.ID)
+		if c.State != repo.StateScheduled {
+			t.Fatalf("continuation is %s after the batch finished, want Scheduled", c.State)
+		}
+		if next := b.claim(ctx, t, 10); len(next) != 1 || next[0].ID != after.ID {
+			t.Errorf("Claim() = %v, want the continuation", ids(next))
+		}
+	})
+
+	t.Run("TooLargeOrEmptyBatchWritesNothing", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, &repo.Options{MaxBatchSize: 2})
+		for _, njs := range [][]*repo.NewJob{nil, {{Type: "a"}, {Type: "b"}, {Type: "c"}}, {{Type: "a"}, {}}} {
+			if _, err := b.store.Batches.Insert(ctx, gocql.UUID{}, njs); !errors.Is(err, repo.ErrInvalid) {
+				t.Errorf("Batches.Insert(%d jobs) error = %v, want ErrInvalid", len(njs), err)
+			}
+		}
+		if n, _ := b.store.Jobs.Count(ctx, repo.DefaultQueue, repo.StateScheduled); n != 0 {
+			t.Logf("default queue holds %d jobs from elsewhere", n)
+		}
+	})
+}
+
+func TestContinuations(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	t.Run("RunsOnlyAfterParentSucceeds", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		parent := b.insert(ctx, t, &repo.NewJob{Type: "parent"})
+		child, err := b.store.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: b.queue, Type: "child"})
+		if err != nil || child.State != repo.StateAwaitingContinuation || child.ParentID != parent.ID {
+			t.Fatalf("InsertContinuation() = %+v, %v", child, err)
+		}
+		got := b.claim(ctx, t, 10)
+		if len(got) != 1 || got[0].ID != parent.ID {
+			t.Fatalf("Claim() = %v, want only the parent", ids(got))
+		}
+		if _, err := b.store.Jobs.Complete(ctx, got[0], nil); err != nil {
+			t.Fatal(err)
+		}
+		got = b.claim(ctx, t, 10)
+		if len(got) != 1 || got[0].ID != child.ID {
+			t.Fatalf("Claim() after the parent = %v, want the child", ids(got))
+		}
+		conts, err := b.store.Jobs.Continuations(ctx, parent.ID)
+		if err != nil || len(conts) != 1 || conts[0].ID != child.ID {
+			t.Errorf("Continuations() = %v, %v", ids(conts), err)
+		}
+	})
+
+	t.Run("CancelledWhenParentIsAbandoned", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		parent := b.insert(ctx, t, &repo.NewJob{})
+		child, _ := b.store.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: b.queue, Type: "child"})
+		b.runAll(ctx, t, func(j *repo.Job) bool { return j.ID == parent.ID })
+		got, _ := b.store.Jobs.Get(ctx, child.ID)
+		if got.State != repo.StateCancelled || got.LastError == "" {
+			t.Errorf("child is %s (%q), want Cancelled with the reason", got.State, got.LastError)
+		}
+	})
+
+	t.Run("AddedAfterParentFinishedIsReleasedAtOnce", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		parent := b.insert(ctx, t, &repo.NewJob{})
+		b.runAll(ctx, t, nil)
+		child, err := b.store.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: b.queue, Type: "late"})
+		if err != nil || child.State != repo.StateScheduled {
+			t.Fatalf("InsertContinuation() after the parent = %v, %v; want Scheduled", child, err)
+		}
+	})
+
+	t.Run("CrashAfterParentCompletesIsRepairedByAScanner", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		parent := b.insert(ctx, t, &repo.NewJob{})
+		child, _ := b.store.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: b.queue, Type: "child"})
+		got := b.claim(ctx, t, 1)
+		// Crash right after the parent's LWT: the child is never released by
+		// the worker; the parent's settle entry remains.
+		crashing := b.sameStore(t, nil)
+		repo.SetAfterHints(crashing, func(op string) error {
+			if op == "release" {
+				return errCrash
+			}
+			return nil
+		})
+		if _, err := crashing.Jobs.Complete(ctx, got[0], nil); err != nil {
+			t.Fatalf("Complete() error = %v", err)
+		}
+		if c, _ := b.store.Jobs.Get(ctx, child.ID); c.State != repo.StateAwaitingContinuation {
+			t.Fatalf("child is %s, want still waiting after the crash", c.State)
+		}
+		var again []*repo.Job
+		for i := 0; i < 3 && len(again) == 0; i++ {
+			again = b.claim(ctx, t, 10)
+		}
+		if len(again) != 1 || again[0].ID != child.ID {
+			t.Errorf("Claim() after the crash = %v, want the child released by the scan", ids(again))
+		}
+	})
+
+	t.Run("UnknownParent", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		if _, err := b.store.Jobs.InsertContinuation(ctx, gocql.MustRandomUUID(), &repo.NewJob{Queue: b.queue, Type: "x"}); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("InsertContinuation() error = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestRecurring(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	t.Run("RacingSchedulersCreateOneJobPerOccurrence", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		id := "every-minute-" + b.queue
+		if _, err := b.store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: id, Cron: "* * * * *", Queue: b.queue, Type: "tick"}); err != nil {
+			t.Fatalf("Upsert() error = %v", err)
+		}
+		schedulers := []*repo.Store{b.store, b.sameStore(t, nil), b.sameStore(t, nil)}
+		created := map[gocql.UUID]int{}
+		var mu sync.Mutex
+		for minute := 0; minute < 5; minute++ {
+			b.clock.Advance(time.Minute)
+			var wg sync.WaitGroup
+			for _, s := range schedulers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					jobs, err := s.Recurring.Fire(ctx, &repo.FireParams{Queues: []string{b.queue}})
+					if err != nil {
+						t.Errorf("Fire() error = %v", err)
+					}
+					mu.Lock()
+					for _, j := range jobs {
+						created[j.ID]++
+					}
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+		}
+		scheduled := b.count(ctx, t, repo.StateScheduled)
+		if len(created) != 5 || scheduled != 5 {
+			t.Errorf("created %d distinct jobs (%v), %d scheduled; want 5 occurrences, one job each", len(created), created, scheduled)
+		}
+		for jobID, n := range created {
+			if n != 1 {
+				t.Errorf("job %s reported created %d times", jobID, n)
+			}
+		}
+		rj, err := b.store.Recurring.Get(ctx, id)
+		if err != nil || rj.LastRunAt.IsZero() || !rj.NextRunAt.After(rj.LastRunAt) {
+			t.Errorf("Get() = %+v, %v; want last and next run set", rj, err)
+		}
+	})
+
+	t.Run("MissedOccurrencesPolicy", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		for _, tt := range []struct {
+			policy repo.MissedPolicy
+			want   int
+		}{{repo.FireLatest, 1}, {repo.FireAll, 10}, {repo.SkipMissed, 0}} {
+			id := "missed-" + b.queue + "-" + time.Duration(tt.policy).String()
+			if _, err := b.store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: id, Cron: "* * * * *", Queue: b.queue, Type: "tick"}); err != nil {
+				t.Fatalf("Upsert() error = %v", err)
+			}
+			// Ten minute boundaries pass, the last of them 30s ago (more than
+			// Grace, so SkipMissed skips it).
+			c := newClock()
+			c.t = b.clock.Now().Truncate(time.Minute).Add(10*time.Minute + 30*time.Second)
+			s, _ := repo.New(b.store.Session(), &repo.Options{Now: c.Now})
+			jobs, err := s.Recurring.Fire(ctx, &repo.FireParams{Queues: []string{b.queue}, Missed: tt.policy})
+			if err != nil {
+				t.Fatalf("Fire() error = %v", err)
+			}
+			n := 0
+			for _, j := range jobs {
+				if j.RecurringID == id {
+					n++
+				}
+			}
+			if n != tt.want {
+				t.Errorf("policy %d after 10 missed minutes fired %d jobs, want %d", tt.policy, n, tt.want)
+			}
+			if err := b.store.Recurring.Remove(ctx, id); err != nil {
+				t.Errorf("Remove() error = %v", err)
+			}
+		}
+	})
+
+	t.Run("BadScheduleIsRejected", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		for _, rj := range []*repo.RecurringJob{
+			{ID: "x", Cron: "every tuesday", Type: "t"},
+			{ID: "x", Cron: "* * * * *", Timezone: "Mars/Olympus", Type: "t"},
+			{ID: "", Cron: "* * * * *", Type: "t"},
+			{ID: "x", Cron: "* * * * *"},
+		} {
+			if _, err := b.store.Recurring.Upsert(ctx, rj); !errors.Is(err, repo.ErrInvalid) {
+				t.Errorf("Upsert(%+v) error = %v, want ErrInvalid", rj, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,156 @@
+package repo
+
+import (
+	"fmt"
+	"github.com/gocql/gocql"
+	"log/slog"
+	"regexp"
+	"time"
+)
+
+// Defaults of [Config].
+const (
+	DefaultQueue            = "default"
+	DefaultDueBucketWidth   = time.Minute
+	DefaultDueShards        = 8
+	DefaultStateBucketWidth = time.Hour
+	DefaultStateShards      = 8
+	DefaultCountShards      = 8
+	DefaultGrace            = 15 * time.Second
+	DefaultRetention        = 7 * 24 * time.Hour
+	DefaultMaxArgsBytes     = 64 << 10
+	DefaultMaxBatchSize     = 10_000
+	DefaultMaxRetries       = 10
+	DefaultLease            = 30 * time.Second
+	DefaultWriteConcurrency = 32
+)
+
+// Options shape how the store lays out and treats its data. The zero value
+// of every field means its default. Width and shard changes take effect for
+// new buckets only: each bucket records the width and shard count it was
+// written with, so stores with different settings can share a keyspace.
+type Options struct {
+	// DueBucketWidth is the time span of one due-index bucket. A due-index
+	// partition holds about rate × width / DueShards entries. Default 1m.
+	DueBucketWidth time.Duration
+	// DueShards is the number of partitions per due bucket. Default 8.
+	DueShards int
+	// StateBucketWidth is the time span of one state-index bucket. Default 1h.
+	StateBucketWidth time.Duration
+	// StateShards is the number of partitions per state bucket. Default 8.
+	StateShards int
+	// CountShards spreads each count over this many counter cells. Default 8.
+	CountShards int
+	// Grace bounds clock skew between processes plus the time a due-index
+	// write may take to land. Scanners re-read this much before their last
+	// scan and keep the watermark this far behind. Default 15s.
+	Grace time.Duration
+	// Retention is how long finished jobs (Succeeded, Cancelled, Abandoned)
+	// are kept: their rows are written with this TTL. Default 7 days;
+	// negative keeps them until purged.
+	Retention time.Duration
+	// MaxArgsBytes limits the size of a job's arguments. Default 64 KiB.
+	MaxArgsBytes int
+	// MaxBatchSize limits the number of jobs in one batch. Default 10,000.
+	MaxBatchSize int
+	// DefaultMaxRetries is the retry count of jobs that set none. Default 10.
+	DefaultMaxRetries int
+	// WriteConcurrency bounds the statements a multi-partition write has in
+	// flight. Default 32.
+	WriteConcurrency int
+	// SerialConsistency of lightweight transactions and serial reads:
+	// gocql.LocalSerial (the default) or gocql.Serial, which spans data
+	// centers and is slower.
+	SerialConsistency gocql.SerialConsistency
+	// Now is the clock. Default time.Now; tests move it.
+	Now func() time.Time
+	// Logger receives warnings about hints that could not be cleaned and the
+	// like. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// settings are validated Options with defaults applied.
+type settings struct {
+	dueWidth, stateWidth   time.Duration
+	dueShards, stateShards int
+	countShards            int
+	grace, retention       time.Duration
+	maxArgs, maxBatch      int
+	maxRetries             int
+	writeConcurrency       int
+	serial                 gocql.SerialConsistency
+	now                    func() time.Time
+	log                    *slog.Logger
+}
+
+func (o *Options) settings() (settings, error) {
+	var in Options
+	if o != nil {
+		in = *o
+	}
+	s := settings{
+		dueWidth: or(in.DueBucketWidth, DefaultDueBucketWidth), dueShards: or(in.DueShards, DefaultDueShards),
+		stateWidth: or(in.StateBucketWidth, DefaultStateBucketWidth), stateShards: or(in.StateShards, DefaultStateShards),
+		countShards: or(in.CountShards, DefaultCountShards), grace: or(in.Grace, DefaultGrace),
+		retention: or(in.Retention, DefaultRetention), maxArgs: or(in.MaxArgsBytes, DefaultMaxArgsBytes),
+		maxBatch: or(in.MaxBatchSize, DefaultMaxBatchSize), maxRetries: or(in.DefaultMaxRetries, DefaultMaxRetries),
+		writeConcurrency: or(in.WriteConcurrency, DefaultWriteConcurrency), now: in.Now, log: in.Logger,
+	}
+	s.serial = in.SerialConsistency
+	if s.serial == 0 {
+		s.serial = gocql.LocalSerial
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	checks := []struct {
+		ok  bool
+		msg string
+	}{
+		{s.dueWidth >= time.Second && s.dueWidth <= 24*time.Hour && s.dueWidth%time.Millisecond == 0, fmt.Sprintf("DueBucketWidth must be between 1s and 24h in whole milliseconds, got %s", s.dueWidth)},
+		{s.stateWidth >= time.Second && s.stateWidth <= 7*24*time.Hour && s.stateWidth%time.Millisecond == 0, fmt.Sprintf("StateBucketWidth must be between 1s and 168h in whole milliseconds, got %s", s.stateWidth)},
+		{s.dueShards >= 1 && s.dueShards <= maxShards, fmt.Sprintf("DueShards must be between 1 and %d, got %d", maxShards, s.dueShards)},
+		{s.stateShards >= 1 && s.stateShards <= maxShards, fmt.Sprintf("StateShards must be between 1 and %d, got %d", maxShards, s.stateShards)},
+		{s.countShards >= 1 && s.countShards <= maxShards, fmt.Sprintf("CountShards must be between 1 and %d, got %d", maxShards, s.countShards)},
+		{s.grace >= 0 && s.grace <= time.Hour, fmt.Sprintf("Grace must be between 0 and 1h, got %s", s.grace)},
+		{s.retention < 0 || s.retention >= time.Minute && s.retention <= maxTTL, fmt.Sprintf("Retention must be negative (keep) or between 1m and %s, got %s", maxTTL, s.retention)},
+		{s.maxArgs >= 1 && s.maxArgs <= 16<<20, fmt.Sprintf("MaxArgsBytes must be between 1 and 16 MiB, got %d", s.maxArgs)},
+		{s.maxBatch >= 1 && s.maxBatch <= 1_000_000, fmt.Sprintf("MaxBatchSize must be between 1 and 1,000,000, got %d", s.maxBatch)},
+		{s.maxRetries >= 0 && s.maxRetries <= 1000, fmt.Sprintf("DefaultMaxRetries must be between 0 and 1000, got %d", s.maxRetries)},
+		{s.serial == gocql.LocalSerial || s.serial == gocql.Serial, fmt.Sprintf("SerialConsistency must be LocalSerial or Serial, got %s", s.serial)},
+		{s.writeConcurrency >= 1 && s.writeConcurrency <= 1024, fmt.Sprintf("WriteConcurrency must be between 1 and 1024, got %d", s.writeConcurrency)},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			return s, fmt.Errorf("%w: %s", ErrInvalidConfig, c.msg)
+		}
+	}
+	return s, nil
+}
+
+// maxShards bounds shard counts; scans read every shard of a bucket.
+const maxShards = 256
+
+// maxTTL is Cassandra's largest TTL (20 years).
+const maxTTL = 20 * 365 * 24 * time.Hour
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// ttlSeconds is the TTL of rows of finished jobs, 0 when they are kept.
+func (s settings) ttlSeconds() int {
+	if s.retention < 0 {
+		return 0
+	}
+	return int(s.retention / time.Second)
+}
+
+var queueName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)

@@ -1,0 +1,151 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gocql/gocql"
+)
+
+// Errors of the store. Test them with errors.Is; the typed errors below carry
+// details and match these with Is.
+var (
+	// ErrNotFound: no job has the given id (or it expired).
+	ErrNotFound = errors.New("jobsharp: job not found")
+	// ErrExists: a job with the given id exists already.
+	ErrExists = errors.New("jobsharp: job exists")
+	// ErrConflict: the job changed since it was read (its version moved on).
+	// Read it again and retry the change if it still applies.
+	ErrConflict = errors.New("jobsharp: job changed underneath (version conflict)")
+	// ErrLeaseLost: the caller no longer holds the job's lease: it expired and
+	// the job was rescued, or the job was cancelled or changed.
+	ErrLeaseLost = errors.New("jobsharp: lease lost")
+	// ErrWrongState: the operation does not apply to the job's current state.
+	ErrWrongState = errors.New("jobsharp: operation not allowed in the job's state")
+	// ErrInvalid: an argument is invalid; nothing was written.
+	ErrInvalid = errors.New("jobsharp: invalid argument")
+	// ErrInvalidConfig: a Config or Options field is out of range.
+	ErrInvalidConfig = errors.New("jobsharp: invalid configuration")
+
+	// ErrKeyspaceNotFound: the keyspace does not exist. Create it and the
+	// tables with `jobsharp schema apply`.
+	ErrKeyspaceNotFound = errors.New("jobsharp: keyspace not found (create it with: jobsharp schema apply)")
+	// ErrTableNotFound: a table of the schema is missing. Run `jobsharp schema
+	// apply`, and `jobsharp schema verify` to see what differs.
+	ErrTableNotFound = errors.New("jobsharp: table not found (run: jobsharp schema apply; jobsharp schema verify shows what differs)")
+	// ErrNoHosts: no Cassandra node could be reached.
+	ErrNoHosts = errors.New("jobsharp: no Cassandra host reachable")
+	// ErrTimeout: Cassandra did not answer in time. The write may or may not
+	// have been applied.
+	ErrTimeout = errors.New("jobsharp: query timed out")
+)
+
+// ValidationError says which argument is invalid and why. It matches
+// ErrInvalid.
+type ValidationError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("jobsharp: invalid %s: %s", e.Field, e.Problem)
+}
+
+// Is reports whether target is ErrInvalid.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
+}
+
+// ConflictError reports the version a change expected and the one it found.
+// It matches ErrConflict.
+type ConflictError struct {
+	JobID    gocql.UUID
+	Expected int64
+	Actual   int64
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("jobsharp: job %s changed underneath: expected version %d, found %d", e.JobID, e.Expected, e.Actual)
+}
+
+// Is reports whether target is ErrConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// LeaseLostError reports the state of a job whose lease the caller lost. It
+// matches ErrLeaseLost.
+type LeaseLostError struct {
+	JobID gocql.UUID
+	State State
+	Owner string
+}
+
+func (e *LeaseLostError) Error() string {
+	return fmt.Sprintf("jobsharp: lease of job %s lost (now %s, held by %q)", e.JobID, e.State, e.Owner)
+}
+
+// Is reports whether target is ErrLeaseLost.
+func (e *LeaseLostError) Is(target error) bool { return target == ErrLeaseLost }
+
+// StateError reports an operation that does not apply to a job's state. It
+// matches ErrWrongState.
+type StateError struct {
+	JobID gocql.UUID
+	State State
+	Op    string
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("jobsharp: cannot %s job %s: it is %s", e.Op, e.JobID, e.State)
+}
+
+// Is reports whether target is ErrWrongState.
+func (e *StateError) Is(target error) bool { return target == ErrWrongState }
+
+// IsRetryable reports whether err is a transient failure that an idempotent
+// caller may retry: a timeout or unavailable replicas.
+func IsRetryable(err error) bool {
+	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrNoHosts) {
+		return true
+	}
+	var unavailable *gocql.RequestErrUnavailable
+	return errors.As(err, &unavailable)
+}
+
+// interpretError maps driver errors to the store's sentinels, keeping the
+// driver error in the chain. It is the only place that knows gocql's errors.
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, gocql.ErrNotFound):
+		return ErrNotFound
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, gocql.ErrTimeoutNoResponse):
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoConnectionsStarted), errors.Is(err, gocql.ErrNoStreams):
+		return fmt.Errorf("%w: %w", ErrNoHosts, err)
+	}
+	var (
+		writeTimeout *gocql.RequestErrWriteTimeout
+		readTimeout  *gocql.RequestErrReadTimeout
+		casUnknown   *gocql.RequestErrCASWriteUnknown
+		request      gocql.RequestError
+	)
+	switch {
+	case errors.As(err, &writeTimeout), errors.As(err, &readTimeout), errors.As(err, &casUnknown):
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	case errors.As(err, &request) && request.Code() == gocql.ErrCodeInvalid:
+		msg := strings.ToLower(request.Message())
+		switch {
+		case strings.Contains(msg, "keyspace") && strings.Contains(msg, "does not exist"):
+			return fmt.Errorf("%w: %w", ErrKeyspaceNotFound, err)
+		case strings.Contains(msg, "unconfigured table"), strings.Contains(msg, "table") && strings.Contains(msg, "does not exist"):
+			return fmt.Errorf("%w: %w", ErrTableNotFound, err)
+		}
+	}
+	return err
+}

@@ -1,0 +1,228 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/models"
+	"github.com/jobsharp/cassandra/queries"
+)
+
+// dueEntry is a row of the due index: look at job JobID at DueAt.
+type dueEntry struct {
+	Queue  string
+	Bucket bucketRef
+	Shard  int
+	DueAt  time.Time
+	JobID  gocql.UUID
+}
+
+func (e dueEntry) row() *models.ScheduledJobsRow {
+	return &models.ScheduledJobsRow{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard), DueAt: e.DueAt, JobID: e.JobID}
+}
+
+// stateEntry is a row of the state index.
+type stateEntry struct {
+	Queue     string
+	State     State
+	Bucket    bucketRef
+	Shard     int
+	EnteredAt time.Time
+	JobID     gocql.UUID
+}
+
+func (e stateEntry) row() *models.JobsByStateRow {
+	return &models.JobsByStateRow{Queue: e.Queue, State: int32(e.State), Bucket: e.Bucket.Start, Shard: int32(e.Shard), EnteredAt: e.EnteredAt, JobID: e.JobID}
+}
+
+// dueEntryAt is where a job is entered in the due index: at the given time,
+// or now when that has passed, so that no entry lands behind a scanner.
+func (s *Store) dueEntryAt(queue string, id gocql.UUID, at time.Time) dueEntry {
+	if now := s.now(); at.Before(now) {
+		at = now
+	}
+	return s.dueEntryExact(queue, id, at)
+}
+
+// dueEntryExact is the due entry for time at, as this store writes it.
+func (s *Store) dueEntryExact(queue string, id gocql.UUID, at time.Time) dueEntry {
+	at = ms(at)
+	b := bucketOf(at, s.set.dueWidth, s.set.dueShards)
+	return dueEntry{Queue: queue, Bucket: b, Shard: shardOf(id, b.Shards), DueAt: at, JobID: id}
+}
+
+// stateEntryOf is the state-index row of a job resting in its state.
+func (s *Store) stateEntryOf(j *Job) stateEntry {
+	b := bucketOf(j.StateChangedAt, s.set.stateWidth, s.set.stateShards)
+	return stateEntry{Queue: j.Queue, State: j.State, Bucket: b, Shard: shardOf(j.ID, b.Shards), EnteredAt: ms(j.StateChangedAt), JobID: j.ID}
+}
+
+// hintSet collects the hint rows a change writes before its LWT, so that
+// several jobs' hints go out together with bounded parallelism.
+type hintSet struct {
+	due    []dueEntry
+	states []stateEntry
+	ttl    map[int]int // index into states -> TTL seconds
+	queues map[string]bool
+}
+
+func (h *hintSet) addDue(e dueEntry) { h.due = append(h.due, e) }
+
+func (h *hintSet) addState(e stateEntry, ttl int) {
+	if h.ttl == nil {
+		h.ttl = map[int]int{}
+	}
+	h.ttl[len(h.states)] = ttl
+	h.states = append(h.states, e)
+}
+
+func (h *hintSet) addQueue(q string) {
+	if h.queues == nil {
+		h.queues = map[string]bool{}
+	}
+	h.queues[q] = true
+}
+
+// hintsFor adds the hints that must exist before job j is written in its
+// state: its due entry when it waits to run or holds a lease, its state
+// index row when it rests in its state.
+func (s *Store) hintsFor(h *hintSet, j *Job) {
+	h.addQueue(j.Queue)
+	switch {
+	case j.State.Claimable():
+		h.addDue(s.dueEntryAt(j.Queue, j.ID, j.ScheduledAt))
+	case j.State == StateProcessing:
+		h.addDue(s.dueEntryAt(j.Queue, j.ID, j.Lease.Until))
+	default:
+		ttl := 0
+		if j.State.Final() {
+			ttl = s.set.ttlSeconds()
+		}
+		h.addState(s.stateEntryOf(j), ttl)
+	}
+}
+
+// write sends the hints: directory rows first (a scanner must find the
+// bucket before the entry can matter), then the entries, each group with
+// bounded parallelism.
+func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
+	type stmt struct {
+		q     queries.Query
+		row   any
+		extra map[string]any
+		undo  func()
+	}
+	var dirs, rows []stmt
+	for q := range h.queues {
+		k := dirKey{table: "queues", queue: q}
+		if s.queueDirs.add(k) {
+			dirs = append(dirs, stmt{queries.QueueInsert, &models.QueuesRow{Shard: 0, Name: q, CreatedAt: s.now()}, nil, func() { s.queueDirs.forget(k) }})
+		}
+	}
+	for _, e := range h.due {
+		k := dirKey{table: "due", queue: e.Queue, b: e.Bucket}
+		if s.dueDirs.add(k) {
+			dirs = append(dirs, stmt{queries.DueBucketInsert, &models.ScheduledBucketsRow{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}, nil, func() { s.dueDirs.forget(k) }})
+		}
+		rows = append(rows, stmt{q: queries.DueInsert, row: e.row()})
+	}
+	for i, e := range h.states {
+		ttl := h.ttl[i]
+		k := dirKey{table: "state", queue: e.Queue, state: e.State, b: e.Bucket}
+		if s.stateDirs.add(k) {
+			dirTTL := 0
+			if ttl > 0 {
+				// The directory row must outlive the bucket's last entry.
+				dirTTL = ttl + int(e.Bucket.Width/time.Second) + 60
+			}
+			dirs = append(dirs, stmt{queries.StateBucketInsert, &models.StateBucketsRow{Queue: e.Queue, State: int32(e.State), Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}, map[string]any{"_ttl": dirTTL}, func() { s.stateDirs.forget(k) }})
+		}
+		rows = append(rows, stmt{q: queries.StateInsert, row: e.row(), extra: map[string]any{"_ttl": ttl}})
+	}
+	for _, group := range [][]stmt{dirs, rows} {
+		err := forEach(ctx, len(group), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+			st := group[i]
+			if err := s.exec(ctx, st.q, st.row, st.extra); err != nil {
+				if st.undo != nil {
+					st.undo()
+				}
+				return fmt.Errorf("write %s hint: %w", st.q.Name, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteDue removes due entries; failures are logged, not returned: a stale
+// entry is harmless and scanners remove it when they meet it.
+func (s *Store) deleteDue(ctx context.Context, entries ...dueEntry) {
+	_ = forEach(ctx, len(entries), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		if err := s.exec(ctx, queries.DueDelete, entries[i].row(), nil); err != nil {
+			s.set.log.Warn("jobsharp: could not delete a due entry; scanners will", "job", entries[i].JobID, "err", err)
+		}
+		return nil
+	})
+}
+
+// deleteState removes state-index rows, like deleteDue.
+func (s *Store) deleteState(ctx context.Context, entries ...stateEntry) {
+	_ = forEach(ctx, len(entries), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		if err := s.exec(ctx, queries.StateDelete, entries[i].row(), nil); err != nil {
+			s.set.log.Warn("jobsharp: could not delete a state entry; readers will", "job", entries[i].JobID, "err", err)
+		}
+		return nil
+	})
+}
+
+// countKey is one counter cell group: a queue, a state and a bucket.
+type countKey struct {
+	queue  string
+	state  State
+	bucket time.Time
+}
+
+// countBucket is the count bucket of a job in its state: final states count
+// per state bucket, so that counts of expired jobs drop out; others use the
+// epoch.
+func (s *Store) countBucket(j *Job) time.Time {
+	if j.State.Final() && s.set.retention >= 0 {
+		return bucketOf(j.StateChangedAt, s.set.stateWidth, 1).Start
+	}
+	return time.UnixMilli(0).UTC()
+}
+
+// countDeltas accumulates count changes so that a change of many jobs costs
+// one counter write per queue, state and bucket.
+type countDeltas map[countKey]int64
+
+func (d countDeltas) add(s *Store, j *Job, delta int64) {
+	d[countKey{j.Queue, j.State, s.countBucket(j)}] += delta
+}
+
+// apply writes the deltas, each to a random shard. Counter writes are not
+// idempotent, so they are not retried; a failure is logged and leaves the
+// count off by the delta (see Count).
+func (s *Store) applyCounts(ctx context.Context, d countDeltas) {
+	keys := make([]countKey, 0, len(d))
+	for k, v := range d {
+		if v != 0 {
+			keys = append(keys, k)
+		}
+	}
+	_ = forEach(ctx, len(keys), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		k := keys[i]
+		shard := int(randomID()[0]) % s.set.countShards
+		row := &models.JobCountsRow{Queue: k.queue, State: int32(k.state), Bucket: k.bucket, Shard: int32(shard), Jobs: d[k]}
+		if err := s.exec(ctx, queries.CountAdd, row, nil); err != nil {
+			s.set.log.Warn("jobsharp: could not update a job count", "queue", k.queue, "state", k.state, "delta", d[k], "err", err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,270 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/internal/cqltest"
+	"github.com/jobsharp/cassandra/models"
+	"github.com/jobsharp/cassandra/queries"
+	"github.com/jobsharp/cassandra/repo"
+)
+
+var errCrash = errors.New("crash")
+
+// dueEntries counts the due-index rows of a queue due from a minute before
+// from up to to.
+func dueEntries(ctx context.Context, t *testing.T, queue string, from, to time.Time) int {
+	t.Helper()
+	n := 0
+	for b := from.Truncate(time.Minute); !b.After(to); b = b.Add(time.Minute) {
+		for shard := 0; shard < repo.DefaultDueShards; shard++ {
+			var rows []models.ScheduledJobsRow
+			err := cqltest.Session(t).ContextQuery(ctx, queries.DueScan.CQL, queries.DueScan.Names).
+				BindStructMap(&models.ScheduledJobsRow{Queue: queue, Bucket: b, Shard: int32(shard)},
+					map[string]any{"from": from.Add(-time.Minute), "to": to, "limit": 10000}).
+				SelectRelease(&rows)
+			if err != nil {
+				t.Fatalf("read due index: %v", err)
+			}
+			n += len(rows)
+		}
+	}
+	return n
+}
+
+func TestHints(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	t.Run("CrashBeforeCreateLeavesOnlyAStrayHint", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		repo.SetAfterHints(b.store, func(string) error { return errCrash })
+		id := gocql.MustRandomUUID()
+		if _, err := b.store.Jobs.Insert(ctx, &repo.NewJob{ID: id, Queue: b.queue, Type: "t"}); !errors.Is(err, errCrash) {
+			t.Fatalf("Insert() error = %v, want the crash", err)
+		}
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 1 {
+			t.Fatalf("due entries after the crash = %d, want the stray one", n)
+		}
+		repo.SetAfterHints(b.store, nil)
+		if got := b.claim(ctx, t, 10); len(got) != 0 {
+			t.Errorf("Claim() took %v from a stray hint", ids(got))
+		}
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 0 {
+			t.Errorf("due entries after a scan = %d, want the stray one removed", n)
+		}
+	})
+
+	t.Run("CrashBeforeClaimLosesNoJob", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		job := b.insert(ctx, t, &repo.NewJob{})
+		crashing := b.sameStore(t, nil)
+		repo.SetAfterHints(crashing, func(op string) error { return errCrash })
+		if _, err := crashing.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Owner: "doomed", Limit: 1}); !errors.Is(err, errCrash) {
+			t.Fatalf("Claim() error = %v, want the crash", err)
+		}
+		// The doomed claim left its lease entry; the job is still Scheduled
+		// with its due entry, and another worker takes it.
+		got := b.claim(ctx, t, 1)
+		if len(got) != 1 || got[0].ID != job.ID || got[0].RetryCount != 0 {
+			t.Fatalf("Claim() after the crash = %+v, want the job, first attempt", got)
+		}
+		b.clock.Advance(31 * time.Second) // past the doomed lease entry
+		if _, err := b.store.Jobs.Heartbeat(ctx, got[0], time.Minute); err != nil {
+			t.Fatalf("Heartbeat() error = %v", err)
+		}
+		if stolen := b.claim(ctx, t, 1); len(stolen) != 0 {
+			t.Errorf("the doomed claim's stray lease entry let %v be taken again", ids(stolen))
+		}
+	})
+
+	t.Run("CrashBeforeCompleteRunsTheJobAgain", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		b.insert(ctx, t, &repo.NewJob{MaxRetries: 1})
+		got := b.claim(ctx, t, 1)
+		repo.SetAfterHints(b.store, func(op string) error { return errCrash })
+		if _, err := b.store.Jobs.Complete(ctx, got[0], nil); !errors.Is(err, errCrash) {
+			t.Fatalf("Complete() error = %v, want the crash", err)
+		}
+		repo.SetAfterHints(b.store, nil)
+		if job, _ := b.store.Jobs.Get(ctx, got[0].ID); job.State != repo.StateProcessing {
+			t.Fatalf("after the crash the job is %s, want still Processing", job.State)
+		}
+		b.clock.Advance(31 * time.Second)
+		other := b.sameStore(t, nil)
+		_, _ = other.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Limit: 1}) // rescues
+		b.clock.Advance(2 * time.Second)
+		again, err := other.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Limit: 1})
+		if err != nil || len(again) != 1 {
+			t.Fatalf("Claim() after the lease expired = %v, %v; want the job again", ids(again), err)
+		}
+	})
+
+	t.Run("WatermarkNeverHidesALiveBucket", func(t *testing.T) {
+		t.Parallel()
+
+		// A scan at hh:mm:40 moves the watermark to hh:mm:25. The claim of
+		// that scan writes the lease entry into bucket hh:mm, which started
+		// before the watermark but still takes entries: it must stay visible.
+		b := setup(t, nil)
+		b.clock.t = b.clock.Now().Truncate(time.Minute).Add(-20 * time.Second)
+		job := b.insert(ctx, t, &repo.NewJob{})
+		b.clock.Advance(time.Minute)
+		held, err := b.store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Limit: 1, Lease: time.Second})
+		if err != nil || len(held) != 1 {
+			t.Fatalf("Claim() = %v, %v", ids(held), err)
+		}
+		b.clock.Advance(2 * time.Second)
+		if _, err := b.store.Jobs.Rescue(ctx, b.queue); err != nil {
+			t.Fatalf("Rescue() error = %v", err)
+		}
+		got, _ := b.store.Jobs.Get(ctx, job.ID)
+		if got.State != repo.StateFailed {
+			t.Errorf("job with an expired lease is %s, want rescued to Failed", got.State)
+		}
+	})
+
+	t.Run("StaleHintIsSkippedAndCleaned", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		live := b.insert(ctx, t, &repo.NewJob{})
+		moved := b.insert(ctx, t, &repo.NewJob{})
+		// Rescheduling moves the job's entry to the new time; the old one is
+		// left behind as a stale hint.
+		moved.ScheduledAt = b.clock.Now().Add(time.Hour)
+		if _, err := b.store.Jobs.Update(ctx, moved); err != nil {
+			t.Fatalf("Update() error = %v", err)
+		}
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 2 {
+			t.Fatalf("due entries now = %d, want the live one and the stale one", n)
+		}
+		due, err := b.store.Jobs.ListDue(ctx, b.queue, 10)
+		if err != nil || len(due) != 1 || due[0].ID != live.ID {
+			t.Fatalf("ListDue() = %v, %v; want only the live job", ids(due), err)
+		}
+		got := b.claim(ctx, t, 10)
+		if len(got) != 1 || got[0].ID != live.ID {
+			t.Fatalf("Claim() = %v, want only the live job", ids(got))
+		}
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 0 {
+			t.Errorf("due entries now after the scan = %d, want the stale and the claimed one gone", n)
+		}
+	})
+}
+
+func TestJobsUpdateAndDelete(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	t.Run("StaleVersionConflicts", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		job := b.insert(ctx, t, &repo.NewJob{Hold: true})
+		first := *job
+		first.Args = []byte("first")
+		updated, err := b.store.Jobs.Update(ctx, &first)
+		if err != nil || updated.Version != 2 {
+			t.Fatalf("Update() = %v, %v", updated, err)
+		}
+		second := *job
+		second.Args = []byte("second")
+		_, err = b.store.Jobs.Update(ctx, &second)
+		var conflict *repo.ConflictError
+		if !errors.As(err, &conflict) || conflict.Expected != 1 || conflict.Actual != 2 {
+			t.Fatalf("Update() of a stale copy: error = %v, want ConflictError 1 vs 2", err)
+		}
+		got, _ := b.store.Jobs.Get(ctx, job.ID)
+		if string(got.Args) != "first" {
+			t.Errorf("Args = %q, want the first update's", got.Args)
+		}
+	})
+
+	t.Run("StateChangeMovesIndexAndCounts", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		job := b.insert(ctx, t, &repo.NewJob{Hold: true})
+		held, err := b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: repo.StateCreated, Limit: 10})
+		if err != nil || len(held) != 1 {
+			t.Fatalf("ListByState(Created) = %v, %v", ids(held), err)
+		}
+		job.State = repo.StateScheduled
+		if _, err := b.store.Jobs.Update(ctx, job); err != nil {
+			t.Fatalf("Update() error = %v", err)
+		}
+		held, err = b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: repo.StateCreated, Limit: 10})
+		if err != nil || len(held) != 0 {
+			t.Errorf("ListByState(Created) after scheduling = %v, %v; want none", ids(held), err)
+		}
+		if c, s := b.count(ctx, t, repo.StateCreated), b.count(ctx, t, repo.StateScheduled); c != 0 || s != 1 {
+			t.Errorf("counts Created %d Scheduled %d, want 0 and 1", c, s)
+		}
+		if got := b.claim(ctx, t, 1); len(got) != 1 {
+			t.Errorf("the scheduled job could not be claimed")
+		}
+	})
+
+	t.Run("InvalidUpdateWritesNothing", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, &repo.Options{MaxArgsBytes: 8})
+		job := b.insert(ctx, t, &repo.NewJob{})
+		for name, change := range map[string]func(j *repo.Job){
+			"UnknownState": func(j *repo.Job) { j.State = 99 },
+			"ArgsTooLarge": func(j *repo.Job) { j.Args = make([]byte, 9) },
+			"NoLease":      func(j *repo.Job) { j.State = repo.StateProcessing },
+			"NoParent":     func(j *repo.Job) { j.State = repo.StateAwaitingContinuation },
+			"EmptyType":    func(j *repo.Job) { j.Type = "" },
+		} {
+			bad := *job
+			change(&bad)
+			if _, err := b.store.Jobs.Update(ctx, &bad); !errors.Is(err, repo.ErrInvalid) {
+				t.Errorf("%s: Update() error = %v, want ErrInvalid", name, err)
+			}
+		}
+		if _, err := b.store.Jobs.Update(ctx, nil); !errors.Is(err, repo.ErrInvalid) {
+			t.Errorf("Update(nil) error = %v, want ErrInvalid", err)
+		}
+		got, _ := b.store.Jobs.Get(ctx, job.ID)
+		if got.Version != 1 {
+			t.Errorf("version after rejected updates = %d, want 1", got.Version)
+		}
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		job := b.insert(ctx, t, &repo.NewJob{})
+		if err := b.store.Jobs.Delete(ctx, job.ID); err != nil {
+			t.Fatalf("Delete() error = %v", err)
+		}
+		if _, err := b.store.Jobs.Get(ctx, job.ID); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("Get() after Delete: error = %v, want ErrNotFound", err)
+		}
+		if err := b.store.Jobs.Delete(ctx, job.ID); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("second Delete() error = %v, want ErrNotFound", err)
+		}
+		if n := b.count(ctx, t, repo.StateScheduled); n != 0 {
+			t.Errorf("Count(Scheduled) = %d, want 0", n)
+		}
+		if got := b.claim(ctx, t, 1); len(got) != 0 {
+			t.Errorf("Claim() took a deleted job")
+		}
+	})
+}

@@ -1,0 +1,141 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jobsharp/cassandra/queries"
+)
+
+// changeKind selects the statement of a change: a full rewrite of the row
+// (every state change; it also sets or clears the retention TTL), or the
+// smaller claim and heartbeat updates.
+type changeKind int
+
+const (
+	writeFull changeKind = iota
+	writeClaim
+	writeHeartbeat
+)
+
+// change moves a job from cur to next with one lightweight transaction
+// conditioned on cur.Version; next.Version becomes cur.Version+1. It is the
+// one path by which jobs rows change after creation:
+//
+//  1. the hints next needs are written first (its due or state entry, and a
+//     settle entry when it finishes), so a crash leaves only stray hints;
+//  2. the LWT; an unknown outcome (timeout) is settled by a serial read;
+//  3. then counts, the removal of cur's hints that no longer hold, and, for a
+//     job that just finished, its continuations and batch are settled.
+//
+// fenced marks a change by the lease holder: a failed condition then reports
+// [ErrLeaseLost] when the lease was taken away, rather than [ErrConflict].
+func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op string, fenced bool) (*Job, error) {
+	next.Version = cur.Version + 1
+	finishing := next.State.Final() && !cur.State.Final()
+
+	var h hintSet
+	s.hintsFor(&h, next)
+	var settle dueEntry
+	if finishing {
+		// Looked at by scanners if this process dies before settling.
+		settle = s.dueEntryAt(next.Queue, next.ID, s.now())
+		h.addDue(settle)
+	}
+	if err := s.writeHints(ctx, &h); err != nil {
+		return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, err)
+	}
+	if s.afterHints != nil {
+		if err := s.afterHints(op); err != nil {
+			return nil, err
+		}
+	}
+
+	ttl := 0
+	if next.State.Final() {
+		ttl = s.set.ttlSeconds()
+	}
+	stmt := map[changeKind]queries.Query{writeFull: queries.JobsWrite, writeClaim: queries.JobsClaim, writeHeartbeat: queries.JobsHeartbeat}[kind]
+	applied, err := s.cas(ctx, stmt, rowFromJob(next), map[string]any{"expected_version": cur.Version, "_ttl": ttl})
+	if err != nil && !errors.Is(err, ErrTimeout) {
+		return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, err)
+	}
+	if !applied {
+		now, rerr := s.getSerial(ctx, cur.ID)
+		switch {
+		case rerr == nil && err != nil && sameWrite(now, next):
+			applied = true // the write that timed out did apply
+		case rerr != nil:
+			s.dropNewHints(ctx, cur, &h)
+			return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, errors.Join(err, rerr))
+		default:
+			s.dropNewHints(ctx, cur, &h)
+			if err != nil {
+				return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, err)
+			}
+			return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, lostOrConflict(cur, now, fenced))
+		}
+	}
+
+	counts := countDeltas{}
+	counts.add(s, cur, -1)
+	counts.add(s, next, 1)
+	s.applyCounts(ctx, counts)
+
+	var oldDue []dueEntry
+	if cur.State == StateProcessing && (next.State != StateProcessing || !next.Lease.Until.Equal(cur.Lease.Until)) {
+		oldDue = append(oldDue, s.dueEntryExact(cur.Queue, cur.ID, cur.Lease.Until))
+	}
+	if !cur.State.dueIndexed() && (cur.State != next.State || !cur.StateChangedAt.Equal(next.StateChangedAt)) {
+		s.deleteState(ctx, s.stateEntryOf(cur))
+	}
+	if finishing {
+		if err := s.settle(ctx, next); err != nil {
+			// The settle entry (and any lease entry) stays for a scanner.
+			s.set.log.Warn("jobsharp: could not settle a finished job; a scanner will", "job", next.ID, "err", err)
+			return next, nil
+		}
+		oldDue = append(oldDue, settle)
+	}
+	s.deleteDue(ctx, oldDue...)
+	return next, nil
+}
+
+// sameWrite reports whether the stored job is the one next describes: the
+// same version and the same change (state, time of change and lease).
+func sameWrite(stored, next *Job) bool {
+	return stored.Version == next.Version && stored.State == next.State &&
+		stored.StateChangedAt.Equal(next.StateChangedAt) && stored.Lease.Token == next.Lease.Token &&
+		stored.Lease.Until.Equal(ms(next.Lease.Until))
+}
+
+// lostOrConflict explains a failed condition: the lease holder lost its
+// lease, or the job changed since it was read.
+func lostOrConflict(cur, now *Job, fenced bool) error {
+	if fenced && (now.State != StateProcessing || now.Lease.Token != cur.Lease.Token) {
+		return &LeaseLostError{JobID: cur.ID, State: now.State, Owner: now.Lease.Owner}
+	}
+	return &ConflictError{JobID: cur.ID, Expected: cur.Version, Actual: now.Version}
+}
+
+// dropNewHints removes the hints a failed change wrote ahead, except those
+// the unchanged job still needs.
+func (s *Store) dropNewHints(ctx context.Context, cur *Job, h *hintSet) {
+	var keep hintSet
+	s.hintsFor(&keep, cur)
+	var due []dueEntry
+	for _, e := range h.due {
+		if len(keep.due) == 0 || e != keep.due[0] {
+			due = append(due, e)
+		}
+	}
+	var states []stateEntry
+	for _, e := range h.states {
+		if len(keep.states) == 0 || e != keep.states[0] {
+			states = append(states, e)
+		}
+	}
+	s.deleteDue(ctx, due...)
+	s.deleteState(ctx, states...)
+}

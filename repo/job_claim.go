@@ -1,0 +1,469 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+// ClaimParams says what to claim and for whom.
+type ClaimParams struct {
+	// Queue to claim from; default "default".
+	Queue string
+	// Owner names the worker (host, process); kept in the lease for operators.
+	Owner string
+	// Limit is the most jobs to claim; 1 to 1,000.
+	Limit int
+	// Lease is how long the claim holds without a heartbeat. Default 30s.
+	Lease time.Duration
+}
+
+// Claim takes up to Limit due jobs of a queue for one worker: each moves from
+// Scheduled (or Failed) to Processing with a new lease, by a lightweight
+// transaction on its version, so a job is claimed by one worker only, however
+// many race for it. Jobs whose lease expired are rescued on the way (see
+// [Jobs.Rescue]), and continuations whose parent finished are released.
+//
+// Claim reads the due index from where this store's previous claim on the
+// queue stopped (less Grace), so its cost follows what is due. Jobs are
+// taken oldest first, in a random order among the candidates of one scan, so
+// that workers racing for the same jobs mostly take different ones.
+//
+// Execution is at-least-once: a worker that outlives its lease without a
+// heartbeat loses the job to another worker, and its own later writes fail
+// with [ErrLeaseLost].
+func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
+	if p == nil {
+		return nil, invalid("claim params", "nil")
+	}
+	queue, lease := p.Queue, p.Lease
+	if queue == "" {
+		queue = DefaultQueue
+	}
+	if lease == 0 {
+		lease = DefaultLease
+	}
+	switch {
+	case p.Limit < 1 || p.Limit > 1000:
+		return nil, invalid("limit", "%d, want 1 to 1,000", p.Limit)
+	case lease < time.Second || lease > 24*time.Hour:
+		return nil, invalid("lease", "%s, want 1s to 24h", lease)
+	case len(p.Owner) > 255:
+		return nil, invalid("owner", "%d bytes, more than 255", len(p.Owner))
+	}
+	var (
+		mu      sync.Mutex
+		claimed []*Job
+		taking  int
+	)
+	err := j.s.scan(ctx, queue, 2*p.Limit, func(ctx context.Context, job *Job) (bool, error) {
+		mu.Lock()
+		if taking+len(claimed) >= p.Limit {
+			mu.Unlock()
+			return false, errStop
+		}
+		taking++
+		mu.Unlock()
+		c, err := j.s.claimOne(ctx, job, p.Owner, lease)
+		mu.Lock()
+		defer mu.Unlock()
+		taking--
+		if err != nil {
+			return false, err
+		}
+		claimed = append(claimed, c)
+		return true, nil
+	})
+	if err != nil && len(claimed) == 0 {
+		return nil, fmt.Errorf("claim jobs of queue %s: %w", queue, err)
+	}
+	return claimed, nil
+}
+
+// Rescue scans a queue's due index without claiming: it returns jobs whose
+// lease expired to Failed with a retry due now (or Abandoned when retries are
+// used up), releases continuations whose parent finished, and removes stale
+// entries. [Jobs.Claim] does the same on its way; Rescue serves a worker that
+// has no capacity to claim. It returns the number of jobs rescued.
+func (j *Jobs) Rescue(ctx context.Context, queue string) (int, error) {
+	if queue == "" {
+		queue = DefaultQueue
+	}
+	var n atomic.Int64
+	before := j.s.now()
+	err := j.s.scan(ctx, queue, 500, func(ctx context.Context, job *Job) (bool, error) {
+		return false, nil // leave due jobs for claimers
+	}, func(job *Job) {
+		if job.State == StateFailed || job.State == StateAbandoned {
+			if job.StateChangedAt.Compare(before) >= 0 {
+				n.Add(1)
+			}
+		}
+	})
+	if err != nil {
+		return int(n.Load()), fmt.Errorf("rescue jobs of queue %s: %w", queue, err)
+	}
+	return int(n.Load()), nil
+}
+
+// scanConcurrency bounds the due entries one scan resolves at once.
+const scanConcurrency = 16
+
+// errStop ends a scan early.
+var errStop = errors.New("stop scan")
+
+// scan reads the due entries of queue this store has not handled yet and
+// resolves each: stale entries are deleted, expired leases rescued, waiting
+// continuations checked, and due jobs offered to take. take returns whether
+// it took the job; errStop from take ends the scan. The scanner's cursor
+// then moves past what was resolved.
+func (s *Store) scan(ctx context.Context, queue string, perShard int, take func(context.Context, *Job) (bool, error), rescued ...func(*Job)) error {
+	sc := s.scanner(queue)
+	watermark, from, to, err := s.scanWindow(ctx, queue, sc)
+	if err != nil {
+		return err
+	}
+	rd, err := s.readDue(ctx, queue, watermark, from, to, perShard)
+	if err != nil {
+		return err
+	}
+	// Candidates in a random order, so that racing workers spread out; the
+	// window is the oldest entries, so the order stays roughly oldest first.
+	// A few are resolved at a time: each costs several round trips.
+	order := rand.Perm(len(rd.entries))
+	var (
+		mu           sync.Mutex
+		resolvedUpTo = rd.complete
+		stopped      bool
+		errs         []error
+	)
+	unresolved := func(e dueEntry) {
+		mu.Lock()
+		resolvedUpTo = minTime(resolvedUpTo, e.DueAt)
+		mu.Unlock()
+	}
+	_ = forEach(ctx, len(order), scanConcurrency, func(ctx context.Context, i int) error {
+		e := rd.entries[order[i]]
+		mu.Lock()
+		stop := stopped
+		mu.Unlock()
+		sc.mu.Lock()
+		busy := sc.inflight[e]
+		if !stop && !busy {
+			sc.inflight[e] = true
+		}
+		sc.mu.Unlock()
+		if stop || busy {
+			// Left for a later scan, or another goroutine of this store has it.
+			unresolved(e)
+			return nil
+		}
+		ok, err := s.resolve(ctx, e, to, take, rescued)
+		sc.mu.Lock()
+		delete(sc.inflight, e)
+		sc.mu.Unlock()
+		if ok && err == nil {
+			return nil
+		}
+		unresolved(e)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case errors.Is(err, errStop):
+			stopped = true
+		case err != nil:
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	s.advance(ctx, queue, sc, watermark, resolvedUpTo, rd.buckets)
+	return errors.Join(errs...)
+}
+
+// resolve handles one due entry. It returns false when the entry still
+// needs handling later (a due job nobody took).
+//
+// An entry is deleted only when the job, as it is after handling, cannot
+// need it: a job released from waiting is due now, possibly at this very
+// entry's time, so it is offered to take instead.
+func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take func(context.Context, *Job) (bool, error), rescued []func(*Job)) (bool, error) {
+	stale := func() (bool, error) {
+		s.deleteDue(ctx, e)
+		return true, nil
+	}
+	for round := 0; ; round++ {
+		job, err := s.get(ctx, e.JobID, round > 0)
+		if errors.Is(err, ErrNotFound) {
+			return stale()
+		}
+		if err != nil {
+			return false, err
+		}
+		if job.Queue != e.Queue {
+			return stale()
+		}
+		switch {
+		case job.State.Claimable():
+			if job.ScheduledAt.After(now) {
+				return stale() // rescheduled: it has a later entry
+			}
+			took, err := take(ctx, job)
+			switch {
+			case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+				return true, nil // another worker changed or took it; the entry is theirs to delete
+			case err != nil:
+				return false, err
+			case took:
+				return stale()
+			}
+			return false, nil
+		case job.State == StateProcessing:
+			if job.Lease.Until.After(now) {
+				return stale() // the lease was extended: a later entry exists
+			}
+			r, err := s.rescue(ctx, job)
+			if errors.Is(err, ErrConflict) {
+				return true, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			for _, f := range rescued {
+				f(r)
+			}
+			return stale() // the retry has its own entry, after the backoff
+		case (job.State == StateAwaitingContinuation || job.State == StateAwaitingBatch) && round == 0:
+			if err := s.checkWaiting(ctx, job); err != nil {
+				return false, err
+			}
+			continue // released (then due now) or still waiting
+		case job.State.Final():
+			if err := s.settle(ctx, job); err != nil {
+				return false, err
+			}
+		}
+		return stale()
+	}
+}
+
+// claimOne moves a due job to Processing under a new lease.
+func (s *Store) claimOne(ctx context.Context, job *Job, owner string, lease time.Duration) (*Job, error) {
+	now := s.now()
+	next := job.clone()
+	next.State = StateProcessing
+	next.StateChangedAt = now
+	next.StartedAt = now
+	next.Lease = Lease{Owner: owner, Token: randomID(), Until: ms(now.Add(lease))}
+	return s.change(ctx, job, next, writeClaim, "claim", false)
+}
+
+// rescue fails a job whose lease expired: the attempt counts as failed.
+func (s *Store) rescue(ctx context.Context, job *Job) (*Job, error) {
+	next := s.failed(job, fmt.Sprintf("lease of %q expired at %s", job.Lease.Owner, job.Lease.Until.Format(time.RFC3339Nano)), "", time.Time{})
+	return s.change(ctx, job, next, writeFull, "rescue", false)
+}
+
+// failed returns job after a failed attempt: Failed with a retry at retryAt
+// (zero: after the backoff), or Abandoned when its retries are used up.
+func (s *Store) failed(job *Job, msg, trace string, retryAt time.Time) *Job {
+	now := s.now()
+	next := job.clone()
+	next.RetryCount++
+	next.LastError = msg
+	next.Errors = append(next.Errors, AttemptError{Attempt: next.RetryCount, FailedAt: now, Error: msg, Trace: trace})
+	next.Lease = Lease{}
+	next.StateChangedAt = now
+	if next.RetryCount > next.MaxRetries {
+		next.State = StateAbandoned
+		next.FinishedAt = now
+		return next
+	}
+	next.State = StateFailed
+	if retryAt.IsZero() {
+		retryAt = now.Add(Backoff(next.RetryCount))
+	}
+	next.ScheduledAt = ms(retryAt)
+	return next
+}
+
+// Backoff is the default delay before retry n (1 for the first retry):
+// exponential from one second, capped at one hour, with ±25% jitter so that
+// jobs that failed together do not retry together.
+func Backoff(retry int) time.Duration {
+	d := time.Hour
+	if retry < 13 {
+		d = min(time.Second<<max(retry-1, 0), time.Hour)
+	}
+	jitter := 0.75 + rand.Float64()/2
+	return time.Duration(float64(d) * jitter)
+}
+
+// checkHeld fails unless job is a Processing job with a lease, as a worker
+// holds it.
+func checkHeld(job *Job, op string) error {
+	switch {
+	case job == nil:
+		return invalid("job", "nil")
+	case job.State != StateProcessing || job.Lease.Token == (gocql.UUID{}):
+		return &StateError{JobID: job.ID, State: job.State, Op: op}
+	}
+	return nil
+}
+
+// Heartbeat extends the lease of a job the caller holds to now+lease and
+// returns the job with its new version. Returns [ErrLeaseLost] if the lease
+// was lost (expired and rescued, cancelled) in the meantime.
+func (j *Jobs) Heartbeat(ctx context.Context, job *Job, lease time.Duration) (*Job, error) {
+	if err := checkHeld(job, "heartbeat"); err != nil {
+		return nil, err
+	}
+	if lease < time.Second || lease > 24*time.Hour {
+		return nil, invalid("lease", "%s, want 1s to 24h", lease)
+	}
+	next := job.clone()
+	next.Lease.Until = ms(j.s.now().Add(lease))
+	return j.s.change(ctx, job, next, writeHeartbeat, "heartbeat", true)
+}
+
+// Complete marks a job the caller holds Succeeded with its result. The row is
+// rewritten with the retention TTL, its continuations are released and its
+// batch is checked. Returns [ErrLeaseLost] if the caller lost the lease: then
+// another worker may run or have run the job.
+func (j *Jobs) Complete(ctx context.Context, job *Job, result []byte) (*Job, error) {
+	if err := checkHeld(job, "complete"); err != nil {
+		return nil, err
+	}
+	if len(result) > j.s.set.maxArgs {
+		return nil, invalid("result", "%d bytes, more than the limit of %d", len(result), j.s.set.maxArgs)
+	}
+	now := j.s.now()
+	next := job.clone()
+	next.State = StateSucceeded
+	next.StateChangedAt, next.FinishedAt = now, now
+	next.Result = result
+	next.Lease = Lease{}
+	return j.s.change(ctx, job, next, writeFull, "complete", true)
+}
+
+// FailParams describes a failed attempt.
+type FailParams struct {
+	// Error is the error message; required.
+	Error string
+	// Trace is a stack trace or other detail.
+	Trace string
+	// RetryAt overrides the backoff; zero uses [Backoff].
+	RetryAt time.Time
+	// Abandon gives up at once, whatever retries are left.
+	Abandon bool
+}
+
+// Fail records a failed attempt of a job the caller holds: Failed with a
+// retry after exponential backoff while retries remain, else Abandoned.
+// Returns [ErrLeaseLost] if the caller lost the lease.
+func (j *Jobs) Fail(ctx context.Context, job *Job, p *FailParams) (*Job, error) {
+	if err := checkHeld(job, "fail"); err != nil {
+		return nil, err
+	}
+	if p == nil || p.Error == "" {
+		return nil, invalid("error", "empty")
+	}
+	msg, trace := truncate(p.Error, 16<<10), truncate(p.Trace, 64<<10)
+	next := j.s.failed(job, msg, trace, p.RetryAt)
+	if p.Abandon && next.State == StateFailed {
+		next.State = StateAbandoned
+		next.FinishedAt = next.StateChangedAt
+		next.ScheduledAt = job.ScheduledAt
+	}
+	return j.s.change(ctx, job, next, writeFull, "fail", true)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// Release gives back a job the caller claimed but did not run (a worker
+// shutting down): Scheduled again, due now, with no attempt counted.
+func (j *Jobs) Release(ctx context.Context, job *Job) (*Job, error) {
+	if err := checkHeld(job, "release"); err != nil {
+		return nil, err
+	}
+	now := j.s.now()
+	next := job.clone()
+	next.State = StateScheduled
+	next.StateChangedAt = now
+	next.ScheduledAt = now
+	next.Lease = Lease{}
+	return j.s.change(ctx, job, next, writeFull, "release", true)
+}
+
+// Cancel cancels a job that has not finished. A running job's worker loses
+// its lease: its next heartbeat or completion fails with [ErrLeaseLost]. The
+// job's continuations are cancelled with it. Returns [ErrWrongState] for a
+// finished job and [ErrNotFound] for a missing one.
+func (j *Jobs) Cancel(ctx context.Context, id gocql.UUID) (*Job, error) {
+	return j.s.retryChange(ctx, id, "cancel", func(cur *Job) (*Job, error) {
+		if cur.State.Final() {
+			return nil, &StateError{JobID: id, State: cur.State, Op: "cancel"}
+		}
+		now := j.s.now()
+		next := cur.clone()
+		next.State = StateCancelled
+		next.StateChangedAt, next.FinishedAt = now, now
+		next.Lease = Lease{}
+		return next, nil
+	})
+}
+
+// Requeue schedules a job again at the given time (zero: now) with its
+// retries reset: for finished jobs (Succeeded, Cancelled, Abandoned), failed
+// ones, and ones resting in Created. Returns [ErrWrongState] for a job that
+// is Processing or waits for a parent.
+func (j *Jobs) Requeue(ctx context.Context, id gocql.UUID, at time.Time) (*Job, error) {
+	return j.s.retryChange(ctx, id, "requeue", func(cur *Job) (*Job, error) {
+		switch cur.State {
+		case StateProcessing, StateAwaitingContinuation, StateAwaitingBatch:
+			return nil, &StateError{JobID: id, State: cur.State, Op: "requeue"}
+		}
+		now := j.s.now()
+		next := cur.clone()
+		next.State = StateScheduled
+		next.StateChangedAt = now
+		next.ScheduledAt = ms(at)
+		if next.ScheduledAt.IsZero() {
+			next.ScheduledAt = now
+		}
+		next.RetryCount = 0
+		next.FinishedAt = time.Time{}
+		next.Lease = Lease{}
+		return next, nil
+	})
+}
+
+// retryChange reads a job, applies f and writes the result, reading again
+// when another change won the race (operator commands hold no version).
+func (s *Store) retryChange(ctx context.Context, id gocql.UUID, op string, f func(cur *Job) (*Job, error)) (*Job, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := s.get(ctx, id, attempt > 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s job %s: %w", op, id, err)
+		}
+		next, err := f(cur)
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.change(ctx, cur, next, writeFull, op, false)
+		if errors.Is(err, ErrConflict) && attempt < 5 {
+			continue
+		}
+		return out, err
+	}
+}

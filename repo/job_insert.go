@@ -1,0 +1,271 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/models"
+	"github.com/jobsharp/cassandra/queries"
+)
+
+// Jobs stores, reads, claims and changes jobs. Get it from [Store.Jobs].
+type Jobs struct{ s *Store }
+
+// NewJob describes a job to store.
+type NewJob struct {
+	// ID is the job's id. Zero: a new time-ordered id. Storing again with the
+	// same id and the same queue, type and arguments returns the stored job,
+	// so a retried insert creates nothing twice.
+	ID gocql.UUID
+	// Queue defaults to "default".
+	Queue string
+	// Type names the handler; required, at most 255 bytes.
+	Type string
+	// Args are the serialized arguments, at most Options.MaxArgsBytes.
+	Args []byte
+	// ScheduledAt is when the job may run; zero or past means now.
+	ScheduledAt time.Time
+	// MaxRetries is the number of retries after a failed first attempt.
+	// Zero means Options.DefaultMaxRetries; negative means none.
+	MaxRetries int
+	// Hold stores the job in state Created instead of Scheduled: it does not
+	// run until it is updated to Scheduled.
+	Hold bool
+	// Metadata is free-form data kept with the job.
+	Metadata map[string]string
+}
+
+// Insert stores a new job (JobSharp's StoreJob) and returns it.
+//
+// It writes the job's hints (its due or state index entry) first and then
+// creates the jobs row with a lightweight transaction, so a crash in between
+// leaves a stray hint, never a lost job. Returns [ErrInvalid] (a
+// [*ValidationError]) for bad input, having written nothing, and [ErrExists]
+// if another job has the id.
+func (j *Jobs) Insert(ctx context.Context, nj *NewJob) (*Job, error) {
+	jobs, err := j.InsertMany(ctx, []*NewJob{nj})
+	if err != nil {
+		return nil, err
+	}
+	return jobs[0], nil
+}
+
+// InsertMany stores several jobs at once: their hints go out grouped with
+// bounded parallelism, then the jobs rows, each a lightweight transaction on
+// its own partition, in parallel (a logged batch cannot hold lightweight
+// transactions on several partitions). Every job is validated before
+// anything is written. When some rows fail, the jobs that were stored are
+// returned with the joined errors; retrying with the same ids is safe.
+func (j *Jobs) InsertMany(ctx context.Context, njs []*NewJob) ([]*Job, error) {
+	jobs := make([]*Job, len(njs))
+	for i, nj := range njs {
+		job, err := j.s.newJob(nj)
+		if err != nil {
+			if len(njs) > 1 {
+				return nil, fmt.Errorf("job %d: %w", i, err)
+			}
+			return nil, err
+		}
+		jobs[i] = job
+	}
+	stored, _, err := j.s.create(ctx, jobs, nil)
+	return stored, err
+}
+
+// newJob validates a NewJob and returns the job to store.
+func (s *Store) newJob(nj *NewJob) (*Job, error) {
+	if nj == nil {
+		return nil, invalid("job", "nil")
+	}
+	queue := nj.Queue
+	if queue == "" {
+		queue = DefaultQueue
+	}
+	if !queueName.MatchString(queue) {
+		return nil, invalid("queue", "%q must be 1 to 64 letters, digits or _.:-", queue)
+	}
+	switch {
+	case nj.Type == "":
+		return nil, invalid("type", "empty")
+	case len(nj.Type) > 255:
+		return nil, invalid("type", "%d bytes, more than 255", len(nj.Type))
+	case len(nj.Args) > s.set.maxArgs:
+		return nil, invalid("args", "%d bytes, more than the limit of %d (Options.MaxArgsBytes)", len(nj.Args), s.set.maxArgs)
+	}
+	state := StateScheduled
+	if nj.Hold {
+		state = StateCreated
+	}
+	if err := validMetadata(nj.Metadata); err != nil {
+		return nil, err
+	}
+	retries := nj.MaxRetries
+	switch {
+	case retries == 0:
+		retries = s.set.maxRetries
+	case retries < 0:
+		retries = 0
+	case retries > 1000:
+		return nil, invalid("max retries", "%d, more than 1000", retries)
+	}
+	now := s.now()
+	at := ms(nj.ScheduledAt)
+	if at.IsZero() {
+		at = now
+	}
+	id := nj.ID
+	if id == (gocql.UUID{}) {
+		id = newID()
+	}
+	return &Job{
+		ID: id, Queue: queue, Type: nj.Type, Args: slices.Clone(nj.Args), State: state, Version: 1,
+		CreatedAt: now, ScheduledAt: at, StateChangedAt: now, MaxRetries: retries, Metadata: maps.Clone(nj.Metadata),
+	}, nil
+}
+
+func validMetadata(m map[string]string) error {
+	size := 0
+	for k, v := range m {
+		if k == "" {
+			return invalid("metadata", "empty key")
+		}
+		size += len(k) + len(v)
+	}
+	if size > 64<<10 {
+		return invalid("metadata", "%d bytes, more than 64 KiB", size)
+	}
+	return nil
+}
+
+// create stores new jobs: hints first, then the rows by LWT, then counts.
+// extra writes further hints of the caller (batch or continuation lookups)
+// before the jobs' own. fresh[i] is false when job i existed already (an
+// insert retried with the same id).
+func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.Context) error) (stored []*Job, fresh []bool, err error) {
+	var h hintSet
+	for _, job := range jobs {
+		s.hintsFor(&h, job)
+	}
+	if extra != nil {
+		if err := extra(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.writeHints(ctx, &h); err != nil {
+		return nil, nil, fmt.Errorf("store jobs: %w", err)
+	}
+	if s.afterHints != nil {
+		if err := s.afterHints("insert"); err != nil {
+			return nil, nil, err
+		}
+	}
+	stored = make([]*Job, len(jobs))
+	fresh = make([]bool, len(jobs))
+	err = forEach(ctx, len(jobs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		job, created, err := s.createRow(ctx, jobs[i])
+		if err != nil {
+			return fmt.Errorf("store job %s: %w", jobs[i].ID, err)
+		}
+		stored[i], fresh[i] = job, created
+		return nil
+	})
+	counts := countDeltas{}
+	var out []*Job
+	var outFresh []bool
+	for i, job := range stored {
+		if job != nil {
+			out = append(out, job)
+			outFresh = append(outFresh, fresh[i])
+			if fresh[i] {
+				counts.add(s, job, 1)
+			}
+		}
+	}
+	s.applyCounts(ctx, counts)
+	return out, outFresh, err
+}
+
+// createRow creates one jobs row and reports whether this call created it.
+// When a row with the id exists, it returns that job if it is the same job
+// (same queue, type and arguments: an insert retried, or a recurring
+// occurrence fired by several schedulers), else ErrExists.
+func (s *Store) createRow(ctx context.Context, job *Job) (*Job, bool, error) {
+	row := rowFromJob(job)
+	applied, err := s.cas(ctx, queries.JobsCreate, row, nil)
+	if err != nil && !errors.Is(err, ErrTimeout) {
+		return nil, false, err
+	}
+	if applied {
+		return job, true, nil
+	}
+	// Not applied, or unknown after a timeout: a serial read settles it.
+	cur, rerr := s.getSerial(ctx, job.ID)
+	switch {
+	case errors.Is(rerr, ErrNotFound) && err != nil:
+		return nil, false, err
+	case rerr != nil:
+		return nil, false, rerr
+	case err != nil && cur.Version == job.Version && cur.CreatedAt.Equal(job.CreatedAt) && cur.State == job.State:
+		return cur, true, nil // the write that timed out did apply
+	case cur.Queue == job.Queue && cur.Type == job.Type && bytes.Equal(cur.Args, job.Args):
+		return cur, false, nil
+	}
+	return nil, false, fmt.Errorf("%w: %s", ErrExists, job.ID)
+}
+
+// Get returns the job with the given id (JobSharp's GetJob). Returns
+// [ErrNotFound] if there is none.
+func (j *Jobs) Get(ctx context.Context, id gocql.UUID) (*Job, error) {
+	job, err := j.s.get(ctx, id, false)
+	if err != nil {
+		return nil, fmt.Errorf("get job %s: %w", id, err)
+	}
+	return job, nil
+}
+
+func (s *Store) get(ctx context.Context, id gocql.UUID, serial bool) (*Job, error) {
+	var row models.JobsRow
+	q := s.query(ctx, queries.JobsGet).BindStruct(&models.JobsRow{ID: id})
+	if serial {
+		q.Consistency(gocql.Consistency(s.set.serial))
+	}
+	if err := q.GetRelease(&row); err != nil {
+		return nil, interpretError(err)
+	}
+	if row.Version == 0 {
+		// Only a tombstoned or expiring shell is left.
+		return nil, ErrNotFound
+	}
+	return jobFromRow(&row), nil
+}
+
+// getSerial reads a job at serial consistency: it sees every lightweight
+// transaction that completed, and completes one left in progress, so it
+// settles the outcome of an LWT that timed out.
+func (s *Store) getSerial(ctx context.Context, id gocql.UUID) (*Job, error) {
+	return s.get(ctx, id, true)
+}
+
+// getMany reads jobs by id in parallel; missing ids are left out.
+func (s *Store) getMany(ctx context.Context, ids []gocql.UUID) ([]*Job, error) {
+	out := make([]*Job, len(ids))
+	err := forEach(ctx, len(ids), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		job, err := s.get(ctx, ids[i], false)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		out[i] = job
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(j *Job) bool { return j == nil }), nil
+}

@@ -1,0 +1,116 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+func TestJobsListAndCount(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+
+	t.Run("EveryState", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, &repo.Options{StateBucketWidth: time.Minute})
+		for i := 0; i < 3; i++ {
+			b.insert(ctx, t, &repo.NewJob{Hold: true})
+		}
+		for i := 0; i < 6; i++ {
+			b.insert(ctx, t, &repo.NewJob{})
+		}
+		later := b.insert(ctx, t, &repo.NewJob{ScheduledAt: b.clock.Now().Add(48 * time.Hour)})
+		held := b.claim(ctx, t, 4)
+		// Spread the finishes over several state buckets.
+		for i, j := range held[:3] {
+			b.clock.Advance(time.Duration(i+1) * 90 * time.Second)
+			if _, err := b.store.Jobs.Complete(ctx, j, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := map[repo.State]int{
+			repo.StateCreated: 3, repo.StateScheduled: 3, repo.StateProcessing: 1, repo.StateSucceeded: 3,
+		}
+		for _, st := range repo.States() {
+			got, err := b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: st, Limit: 100})
+			if err != nil {
+				t.Fatalf("ListByState(%s) error = %v", st, err)
+			}
+			n, err := b.store.Jobs.Count(ctx, b.queue, st)
+			if err != nil {
+				t.Fatalf("Count(%s) error = %v", st, err)
+			}
+			if len(got) != want[st] || n != int64(want[st]) {
+				t.Errorf("%s: listed %d, counted %d; want %d", st, len(got), n, want[st])
+			}
+			for _, j := range got {
+				if j.State != st {
+					t.Errorf("ListByState(%s) returned a %s job", st, j.State)
+				}
+			}
+		}
+		// The job due in two days is listed with the Scheduled ones.
+		sched, _ := b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: repo.StateScheduled, Limit: 100})
+		found := false
+		for _, j := range sched {
+			found = found || j.ID == later.ID
+		}
+		if !found {
+			t.Errorf("ListByState(Scheduled) misses the job due in two days")
+		}
+		// Newest first in the state index.
+		done, _ := b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: repo.StateSucceeded, Limit: 100})
+		for i := 1; i < len(done); i++ {
+			if done[i].StateChangedAt.After(done[i-1].StateChangedAt) {
+				t.Errorf("ListByState(Succeeded) is not newest first")
+			}
+		}
+		if all, err := b.store.Jobs.Count(ctx, "", repo.StateCreated); err != nil || all < 3 {
+			t.Errorf("Count over all queues = %d, %v; want at least this queue's 3", all, err)
+		}
+	})
+
+	t.Run("Purge", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, &repo.Options{StateBucketWidth: time.Minute})
+		for i := 0; i < 10; i++ {
+			b.insert(ctx, t, &repo.NewJob{})
+		}
+		held := b.claim(ctx, t, 10)
+		for i, j := range held {
+			if i == 5 {
+				b.clock.Advance(2 * time.Hour)
+			}
+			if _, err := b.store.Jobs.Complete(ctx, j, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dry, err := b.store.Jobs.Purge(ctx, &repo.PurgeParams{Queue: b.queue, State: repo.StateSucceeded, OlderThan: time.Hour, DryRun: true})
+		if err != nil || dry != 5 {
+			t.Fatalf("dry Purge() = %d, %v; want 5", dry, err)
+		}
+		var progress []int
+		n, err := b.store.Jobs.Purge(ctx, &repo.PurgeParams{Queue: b.queue, State: repo.StateSucceeded, OlderThan: time.Hour, Progress: func(p int) { progress = append(progress, p) }})
+		if err != nil || n != 5 || len(progress) == 0 || progress[len(progress)-1] != 5 {
+			t.Fatalf("Purge() = %d, %v (progress %v); want 5", n, err, progress)
+		}
+		for i, j := range held {
+			_, err := b.store.Jobs.Get(ctx, j.ID)
+			if gone := errors.Is(err, repo.ErrNotFound); gone != (i < 5) {
+				t.Errorf("job %d: Get() error = %v, want purged=%v", i, err, i < 5)
+			}
+		}
+		if c := b.count(ctx, t, repo.StateSucceeded); c != 5 {
+			t.Errorf("Count(Succeeded) after purge = %d, want 5", c)
+		}
+		if _, err := b.store.Jobs.Purge(ctx, &repo.PurgeParams{State: repo.StateScheduled}); !errors.Is(err, repo.ErrInvalid) {
+			t.Errorf("Purge(Scheduled) error = %v, want ErrInvalid", err)
+		}
+	})
+}

@@ -1,0 +1,162 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jobsharp/cassandra/models"
+	"github.com/jobsharp/cassandra/queries"
+)
+
+// PurgeParams select finished jobs to delete.
+type PurgeParams struct {
+	// Queue to purge; empty purges every queue.
+	Queue string
+	// State is Succeeded, Cancelled or Abandoned.
+	State State
+	// OlderThan keeps jobs that finished more recently than this.
+	OlderThan time.Duration
+	// DryRun counts what would be deleted and deletes nothing.
+	DryRun bool
+	// Progress, if set, is called after each state bucket with the jobs
+	// purged (or, in a dry run, found) so far.
+	Progress func(purged int)
+}
+
+// Purge deletes finished jobs in a state that finished more than OlderThan
+// ago, oldest first, and returns how many it deleted. It walks the state
+// index bucket by bucket; each job is deleted by a lightweight transaction
+// on its version, and a bucket wholly older than the cut is then dropped
+// whole. Finished jobs also expire on their own after Options.Retention;
+// Purge is for shorter retention or a store that keeps them.
+func (j *Jobs) Purge(ctx context.Context, p *PurgeParams) (int, error) {
+	s := j.s
+	switch {
+	case p == nil:
+		return 0, invalid("purge params", "nil")
+	case !p.State.Final():
+		return 0, invalid("state", "only finished jobs (Succeeded, Cancelled, Abandoned) are purged, not %s", p.State)
+	case p.OlderThan < 0:
+		return 0, invalid("older than", "negative %s", p.OlderThan)
+	}
+	queues, err := j.queuesOf(ctx, p.Queue)
+	if err != nil {
+		return 0, err
+	}
+	cut := s.now().Add(-p.OlderThan)
+	total := 0
+	for _, q := range queues {
+		n, err := s.purgeQueue(ctx, q, p, cut, total)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("purge %s jobs of queue %s: %w", p.State, q, err)
+		}
+	}
+	return total, nil
+}
+
+func (s *Store) purgeQueue(ctx context.Context, queue string, p *PurgeParams, cut time.Time, before int) (int, error) {
+	n := 0
+	var after time.Time // buckets are read oldest first, in pages
+	for {
+		var dirs []models.StateBucketsRow
+		err := s.query(ctx, queries.StateBucketsOldest).
+			BindStructMap(&models.StateBucketsRow{Queue: queue, State: int32(p.State)}, map[string]any{"before": cut, "limit": 64}).
+			SelectRelease(&dirs)
+		if err != nil {
+			return n, interpretError(err)
+		}
+		progressed := false
+		for _, d := range dirs {
+			b := bucketRef{Start: d.Bucket.UTC(), Width: time.Duration(d.WidthMs) * time.Millisecond, Shards: int(d.Shards)}
+			if !b.Start.After(after) && !after.IsZero() {
+				continue
+			}
+			progressed = true
+			after = b.Start
+			m, err := s.purgeBucket(ctx, queue, p, b, cut)
+			n += m
+			if err != nil {
+				return n, err
+			}
+			if p.Progress != nil {
+				p.Progress(before + n)
+			}
+		}
+		if !progressed || len(dirs) < 64 {
+			return n, nil
+		}
+	}
+}
+
+// purgeBucket deletes the jobs of one state bucket that finished before cut,
+// and drops the bucket when it lies wholly before cut.
+func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b bucketRef, cut time.Time) (int, error) {
+	n := 0
+	beforeTime := cut
+	for {
+		entries, err := s.readStateBucket(ctx, queue, p.State, b, beforeTime, 500)
+		if err != nil {
+			return n, err
+		}
+		if len(entries) == 0 {
+			break
+		}
+		live, _, err := s.verifyStateEntries(ctx, p.State, entries)
+		if err != nil {
+			return n, err
+		}
+		if p.DryRun {
+			n += len(live)
+		} else {
+			var purged atomic.Int64
+			err = forEach(ctx, len(live), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+				err := s.purgeJob(ctx, live[i])
+				if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
+					return nil // changed or gone meanwhile: leave it
+				}
+				if err == nil {
+					purged.Add(1)
+				}
+				return err
+			})
+			n += int(purged.Load())
+			if err != nil {
+				return n, err
+			}
+		}
+		beforeTime = entries[len(entries)-1].EnteredAt
+		if len(entries) < 500 {
+			break
+		}
+	}
+	if p.DryRun || b.End().After(cut) {
+		return n, nil
+	}
+	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
+		return s.exec(ctx, queries.StateDropPartition, &models.JobsByStateRow{Queue: queue, State: int32(p.State), Bucket: b.Start, Shard: int32(sh)}, nil)
+	})
+	if err == nil {
+		err = s.exec(ctx, queries.StateBucketDelete, &models.StateBucketsRow{Queue: queue, State: int32(p.State), Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}, nil)
+	}
+	return n, err
+}
+
+// purgeJob deletes one finished job by a lightweight transaction on its
+// version and takes it out of its count.
+func (s *Store) purgeJob(ctx context.Context, job *Job) error {
+	applied, err := s.cas(ctx, queries.JobsDelete, &models.JobsRow{ID: job.ID}, map[string]any{"expected_version": job.Version})
+	if err != nil {
+		return err
+	}
+	if !applied {
+		return ErrConflict
+	}
+	counts := countDeltas{}
+	counts.add(s, job, -1)
+	s.applyCounts(ctx, counts)
+	return nil
+}

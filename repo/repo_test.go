@@ -1,0 +1,139 @@
+package repo_test
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jobsharp/cassandra/internal/cqltest"
+	"github.com/jobsharp/cassandra/queries"
+	"github.com/jobsharp/cassandra/repo"
+)
+
+func TestMain(m *testing.M) { cqltest.Main(m, queries.CreateStatements()...) }
+
+// clock is a store clock that tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().UTC()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testBundle is what most tests need: a store on the package keyspace with
+// its own clock, and a queue no other test uses.
+type testBundle struct {
+	store *repo.Store
+	clock *clock
+	queue string
+}
+
+func setup(t *testing.T, opts *repo.Options) *testBundle {
+	t.Helper()
+	c := newClock()
+	var o repo.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Now == nil {
+		o.Now = c.Now
+	}
+	if o.Logger == nil {
+		o.Logger = testLogger(t)
+	}
+	store, err := repo.New(cqltest.Session(t), &o)
+	if err != nil {
+		t.Fatalf("repo.New() error = %v", err)
+	}
+	return &testBundle{store: store, clock: c, queue: queueFor(t)}
+}
+
+// queueFor derives a queue name from the test name, unique in the package.
+func queueFor(t *testing.T) string {
+	q := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9_]+`).ReplaceAllString(t.Name(), "_"))
+	if len(q) > 64 {
+		q = q[len(q)-64:]
+	}
+	return q
+}
+
+// sameStore opens another store on the bundle's keyspace and clock, as a
+// second worker process would, with its own session.
+func (b *testBundle) sameStore(t *testing.T, opts *repo.Options) *repo.Store {
+	t.Helper()
+	var o repo.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Now = b.clock.Now
+	if o.Logger == nil {
+		o.Logger = testLogger(t)
+	}
+	store, err := repo.New(cqltest.NewSession(t), &o)
+	if err != nil {
+		t.Fatalf("repo.New() error = %v", err)
+	}
+	return store
+}
+
+func (b *testBundle) insert(ctx context.Context, t *testing.T, nj *repo.NewJob) *repo.Job {
+	t.Helper()
+	if nj.Queue == "" {
+		nj.Queue = b.queue
+	}
+	if nj.Type == "" {
+		nj.Type = "test.job"
+	}
+	job, err := b.store.Jobs.Insert(ctx, nj)
+	if err != nil {
+		t.Fatalf("Insert() error = %v", err)
+	}
+	return job
+}
+
+func (b *testBundle) claim(ctx context.Context, t *testing.T, limit int) []*repo.Job {
+	t.Helper()
+	jobs, err := b.store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Owner: "test", Limit: limit, Lease: 30 * time.Second})
+	if err != nil {
+		t.Fatalf("Claim() error = %v", err)
+	}
+	return jobs
+}
+
+func (b *testBundle) count(ctx context.Context, t *testing.T, state repo.State) int64 {
+	t.Helper()
+	n, err := b.store.Jobs.Count(ctx, b.queue, state)
+	if err != nil {
+		t.Fatalf("Count(%s) error = %v", state, err)
+	}
+	return n
+}
+
+// testLogger sends the store's log to the test's log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}

@@ -1,0 +1,160 @@
+package repo
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/google/uuid"
+	"github.com/scylladb/gocqlx/v2"
+
+	"github.com/jobsharp/cassandra/queries"
+)
+
+// Store is the job store on one keyspace. It is safe for concurrent use; make
+// one per process and share it.
+type Store struct {
+	session gocqlx.Session
+	set     settings
+	owns    bool // Close closes the session
+
+	dueDirs, stateDirs, queueDirs dirCache
+
+	scanMu   sync.Mutex
+	scanners map[string]*scanner
+
+	// afterHints, when set (by tests), runs between a change's hints and its
+	// lightweight transaction; an error stops the change there, as a crash
+	// would.
+	afterHints func(op string) error
+
+	// Jobs stores, reads, claims and changes jobs.
+	Jobs *Jobs
+	// Batches stores jobs created together and reports on them.
+	Batches *Batches
+	// Recurring stores cron schedules and turns their occurrences into jobs.
+	Recurring *Recurring
+}
+
+// New returns a store on a session the caller built (the fourth of the
+// original's configuration forms: a session from the user's own factory).
+// The session's keyspace must hold the schema (`jobsharp schema apply`). The
+// caller keeps ownership of the session. opts may be nil.
+func New(session gocqlx.Session, opts *Options) (*Store, error) {
+	if session.Session == nil {
+		return nil, fmt.Errorf("%w: nil session", ErrInvalidConfig)
+	}
+	set, err := opts.settings()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{session: session, set: set, scanners: make(map[string]*scanner)}
+	s.Jobs = &Jobs{s: s}
+	s.Batches = &Batches{s: s}
+	s.Recurring = &Recurring{s: s}
+	return s, nil
+}
+
+// Session returns the session the store uses.
+func (s *Store) Session() gocqlx.Session { return s.session }
+
+// Close closes the session if the store opened it (Connect, ConnectCluster).
+func (s *Store) Close() {
+	if s.owns {
+		s.session.Close()
+	}
+}
+
+// now is the store's clock, truncated to the millisecond.
+func (s *Store) now() time.Time { return ms(s.set.now()) }
+
+// query prepares a generated statement.
+func (s *Store) query(ctx context.Context, q queries.Query) *gocqlx.Queryx {
+	return s.session.ContextQuery(ctx, q.CQL, q.Names).Idempotent(q.Idempotent)
+}
+
+// exec runs a generated statement bound from a row struct and extra names.
+func (s *Store) exec(ctx context.Context, q queries.Query, row any, extra map[string]any) error {
+	return interpretError(s.query(ctx, q).BindStructMap(row, extra).ExecRelease())
+}
+
+// cas runs a lightweight transaction and reports whether it applied. On an
+// unknown outcome (a timeout) it returns the error; callers resolve it with
+// a serial read.
+func (s *Store) cas(ctx context.Context, q queries.Query, row any, extra map[string]any) (bool, error) {
+	qx := s.query(ctx, q).BindStructMap(row, extra)
+	qx.SerialConsistency(s.set.serial)
+	defer qx.Release()
+	prev := map[string]any{}
+	applied, err := qx.MapScanCAS(prev)
+	return applied, interpretError(err)
+}
+
+// forEach runs fn for i in [0, n) with at most limit calls in flight and
+// returns the errors joined. It stops starting new calls when ctx ends.
+func forEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	if limit > n {
+		limit = n
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, limit)
+	)
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return errors.Join(append(errs, ctx.Err())...)
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, i); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// newID returns a time-ordered random id (UUID version 7), so ids sort
+// roughly by creation and spread evenly over the token ring.
+func newID() gocql.UUID {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return randomID()
+	}
+	return gocql.UUID(u)
+}
+
+// randomID returns a version 4 UUID: lease tokens.
+func randomID() gocql.UUID {
+	var u gocql.UUID
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
+
+// jobIDNamespace derives deterministic job ids (UUID version 5) for
+// occurrences of recurring schedules.
+var jobIDNamespace = uuid.MustParse("8f0f3c4e-5a55-4d8e-9c1f-6a4b1e0d2c7a")
+
+// occurrenceID is the id of the job of schedule id at fire time at: every
+// scheduler derives the same id, so only one job is created.
+func occurrenceID(schedule string, at time.Time) gocql.UUID {
+	return gocql.UUID(uuid.NewSHA1(jobIDNamespace, fmt.Appendf(nil, "%s@%d", schedule, ms(at).UnixMilli())))
+}
