@@ -198,6 +198,14 @@ func NewSession(t testing.TB) gocqlx.Session {
 	return s
 }
 
+// PackageKeyspace returns the name of the package's keyspace, for Example
+// functions (which have no *testing.T); it is empty outside cqltest.Main.
+func PackageKeyspace() string {
+	mu.Lock()
+	defer mu.Unlock()
+	return keyspace
+}
+
 // Keyspace returns the name of the package's keyspace.
 func Keyspace(t testing.TB) string {
 	t.Helper()
