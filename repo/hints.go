@@ -3,6 +3,8 @@ package repo
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -199,29 +201,41 @@ func (s *Store) countBucket(j *Job) time.Time {
 }
 
 // countDeltas accumulates count changes so that a change of many jobs costs
-// one counter write per queue, state and bucket.
-type countDeltas map[countKey]int64
-
-func (d countDeltas) add(s *Store, j *Job, delta int64) {
-	d[countKey{j.Queue, j.State, s.countBucket(j)}] += delta
+// one counter write per queue, state and bucket. It is safe for concurrent
+// use.
+type countDeltas struct {
+	mu sync.Mutex
+	m  map[countKey]int64
 }
 
-// apply writes the deltas, each to a random shard. Counter writes are not
-// idempotent, so they are not retried; a failure is logged and leaves the
-// count off by the delta (see Count).
-func (s *Store) applyCounts(ctx context.Context, d countDeltas) {
-	keys := make([]countKey, 0, len(d))
-	for k, v := range d {
+func (d *countDeltas) add(s *Store, j *Job, delta int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = map[countKey]int64{}
+	}
+	d.m[countKey{j.Queue, j.State, s.countBucket(j)}] += delta
+}
+
+// applyCounts writes the deltas, each to a random shard. Counter writes are
+// not idempotent, so they are not retried; a failure is logged and leaves
+// the count off by the delta (see Count).
+func (s *Store) applyCounts(ctx context.Context, d *countDeltas) {
+	d.mu.Lock()
+	deltas := d.m
+	d.m = nil
+	d.mu.Unlock()
+	keys := make([]countKey, 0, len(deltas))
+	for k, v := range deltas {
 		if v != 0 {
 			keys = append(keys, k)
 		}
 	}
 	_ = forEach(ctx, len(keys), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		k := keys[i]
-		shard := int(randomID()[0]) % s.set.countShards
-		row := &models.JobCountsRow{Queue: k.queue, State: int32(k.state), Bucket: k.bucket, Shard: int32(shard), Jobs: d[k]}
+		row := &models.JobCountsRow{Queue: k.queue, State: int32(k.state), Bucket: k.bucket, Shard: int32(rand.IntN(s.set.countShards)), Jobs: deltas[k]}
 		if err := s.exec(ctx, queries.CountAdd, row, nil); err != nil {
-			s.set.log.Warn("jobsharp: could not update a job count", "queue", k.queue, "state", k.state, "delta", d[k], "err", err)
+			s.set.log.Warn("jobsharp: could not update a job count", "queue", k.queue, "state", k.state, "delta", deltas[k], "err", err)
 		}
 		return nil
 	})

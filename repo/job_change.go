@@ -31,17 +31,20 @@ const (
 //
 // fenced marks a change by the lease holder: a failed condition then reports
 // [ErrLeaseLost] when the lease was taken away, rather than [ErrConflict].
-func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op string, fenced bool) (*Job, error) {
+// counts, when not nil, collects the count changes for the caller to apply
+// with others (a scan claiming many jobs); otherwise they are applied here.
+func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op string, fenced bool, counts *countDeltas) (*Job, error) {
 	next.Version = cur.Version + 1
 	finishing := next.State.Final() && !cur.State.Final()
 
 	var h hintSet
 	s.hintsFor(&h, next)
-	var settle dueEntry
-	if finishing {
-		// Looked at by scanners if this process dies before settling.
-		settle = s.dueEntryAt(next.Queue, next.ID, s.now())
-		h.addDue(settle)
+	var settle []dueEntry
+	if finishing && cur.State != StateProcessing {
+		// Looked at by scanners if this process dies before settling. A
+		// Processing job needs none: its lease entry, deleted last, serves.
+		settle = append(settle, s.dueEntryAt(next.Queue, next.ID, s.now()))
+		h.addDue(settle[0])
 	}
 	if err := s.writeHints(ctx, &h); err != nil {
 		return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, err)
@@ -78,10 +81,12 @@ func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op 
 		}
 	}
 
-	counts := countDeltas{}
+	if counts == nil {
+		counts = &countDeltas{}
+		defer func() { s.applyCounts(ctx, counts) }()
+	}
 	counts.add(s, cur, -1)
 	counts.add(s, next, 1)
-	s.applyCounts(ctx, counts)
 
 	var oldDue []dueEntry
 	if cur.State == StateProcessing && (next.State != StateProcessing || !next.Lease.Until.Equal(cur.Lease.Until)) {
@@ -96,7 +101,7 @@ func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op 
 			s.set.log.Warn("jobsharp: could not settle a finished job; a scanner will", "job", next.ID, "err", err)
 			return next, nil
 		}
-		oldDue = append(oldDue, settle)
+		oldDue = append(oldDue, settle...)
 	}
 	s.deleteDue(ctx, oldDue...)
 	return next, nil

@@ -61,7 +61,9 @@ func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
 		mu      sync.Mutex
 		claimed []*Job
 		taking  int
+		counts  = &countDeltas{} // one counter write per state for the whole claim
 	)
+	defer j.s.applyCounts(ctx, counts)
 	err := j.s.scan(ctx, queue, 2*p.Limit, func(ctx context.Context, job *Job) (bool, error) {
 		mu.Lock()
 		if taking+len(claimed) >= p.Limit {
@@ -70,7 +72,7 @@ func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
 		}
 		taking++
 		mu.Unlock()
-		c, err := j.s.claimOne(ctx, job, p.Owner, lease)
+		c, err := j.s.claimOne(ctx, job, p.Owner, lease, counts)
 		mu.Lock()
 		defer mu.Unlock()
 		taking--
@@ -253,20 +255,20 @@ func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take fun
 }
 
 // claimOne moves a due job to Processing under a new lease.
-func (s *Store) claimOne(ctx context.Context, job *Job, owner string, lease time.Duration) (*Job, error) {
+func (s *Store) claimOne(ctx context.Context, job *Job, owner string, lease time.Duration, counts *countDeltas) (*Job, error) {
 	now := s.now()
 	next := job.clone()
 	next.State = StateProcessing
 	next.StateChangedAt = now
 	next.StartedAt = now
 	next.Lease = Lease{Owner: owner, Token: randomID(), Until: ms(now.Add(lease))}
-	return s.change(ctx, job, next, writeClaim, "claim", false)
+	return s.change(ctx, job, next, writeClaim, "claim", false, counts)
 }
 
 // rescue fails a job whose lease expired: the attempt counts as failed.
 func (s *Store) rescue(ctx context.Context, job *Job) (*Job, error) {
 	next := s.failed(job, fmt.Sprintf("lease of %q expired at %s", job.Lease.Owner, job.Lease.Until.Format(time.RFC3339Nano)), "", time.Time{})
-	return s.change(ctx, job, next, writeFull, "rescue", false)
+	return s.change(ctx, job, next, writeFull, "rescue", false, nil)
 }
 
 // failed returns job after a failed attempt: Failed with a retry at retryAt
@@ -328,7 +330,7 @@ func (j *Jobs) Heartbeat(ctx context.Context, job *Job, lease time.Duration) (*J
 	}
 	next := job.clone()
 	next.Lease.Until = ms(j.s.now().Add(lease))
-	return j.s.change(ctx, job, next, writeHeartbeat, "heartbeat", true)
+	return j.s.change(ctx, job, next, writeHeartbeat, "heartbeat", true, nil)
 }
 
 // Complete marks a job the caller holds Succeeded with its result. The row is
@@ -348,7 +350,7 @@ func (j *Jobs) Complete(ctx context.Context, job *Job, result []byte) (*Job, err
 	next.StateChangedAt, next.FinishedAt = now, now
 	next.Result = result
 	next.Lease = Lease{}
-	return j.s.change(ctx, job, next, writeFull, "complete", true)
+	return j.s.change(ctx, job, next, writeFull, "complete", true, nil)
 }
 
 // FailParams describes a failed attempt.
@@ -380,7 +382,7 @@ func (j *Jobs) Fail(ctx context.Context, job *Job, p *FailParams) (*Job, error) 
 		next.FinishedAt = next.StateChangedAt
 		next.ScheduledAt = job.ScheduledAt
 	}
-	return j.s.change(ctx, job, next, writeFull, "fail", true)
+	return j.s.change(ctx, job, next, writeFull, "fail", true, nil)
 }
 
 func truncate(s string, n int) string {
@@ -402,7 +404,7 @@ func (j *Jobs) Release(ctx context.Context, job *Job) (*Job, error) {
 	next.StateChangedAt = now
 	next.ScheduledAt = now
 	next.Lease = Lease{}
-	return j.s.change(ctx, job, next, writeFull, "release", true)
+	return j.s.change(ctx, job, next, writeFull, "release", true, nil)
 }
 
 // Cancel cancels a job that has not finished. A running job's worker loses
@@ -460,7 +462,7 @@ func (s *Store) retryChange(ctx context.Context, id gocql.UUID, op string, f fun
 		if err != nil {
 			return nil, err
 		}
-		out, err := s.change(ctx, cur, next, writeFull, op, false)
+		out, err := s.change(ctx, cur, next, writeFull, op, false, nil)
 		if errors.Is(err, ErrConflict) && attempt < 5 {
 			continue
 		}

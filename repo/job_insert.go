@@ -176,7 +176,7 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 		stored[i], fresh[i] = job, created
 		return nil
 	})
-	counts := countDeltas{}
+	counts := &countDeltas{}
 	var out []*Job
 	var outFresh []bool
 	for i, job := range stored {

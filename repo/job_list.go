@@ -323,7 +323,7 @@ func (j *Jobs) Update(ctx context.Context, job *Job) (*Job, error) {
 			next.FinishedAt = next.StateChangedAt
 		}
 	}
-	return s.change(ctx, cur, next, writeFull, "update", false)
+	return s.change(ctx, cur, next, writeFull, "update", false, nil)
 }
 
 // Delete removes a job (JobSharp's DeleteJob) by a lightweight transaction
@@ -355,7 +355,7 @@ func (j *Jobs) Delete(ctx context.Context, id gocql.UUID) error {
 				return fmt.Errorf("delete job %s: %w", id, ErrConflict)
 			}
 		}
-		counts := countDeltas{}
+		counts := &countDeltas{}
 		counts.add(s, cur, -1)
 		s.applyCounts(ctx, counts)
 		if !cur.State.dueIndexed() {

@@ -155,7 +155,7 @@ func (s *Store) purgeJob(ctx context.Context, job *Job) error {
 	if !applied {
 		return ErrConflict
 	}
-	counts := countDeltas{}
+	counts := &countDeltas{}
 	counts.add(s, job, -1)
 	s.applyCounts(ctx, counts)
 	return nil

@@ -107,7 +107,7 @@ func (s *Store) checkWaiting(ctx context.Context, child *Job) error {
 		next.FinishedAt = now
 		next.LastError = cancelWhy
 	}
-	_, err := s.change(ctx, child, next, writeFull, "release", false)
+	_, err := s.change(ctx, child, next, writeFull, "release", false, nil)
 	if errors.Is(err, ErrConflict) {
 		return nil // released or changed by someone else
 	}
