@@ -66,6 +66,9 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 // removed. Returns [ErrNotFound] for an unknown batch.
 func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) {
 	s := b.s
+	if err := checkID("batch id", batchID); err != nil {
+		return nil, err
+	}
 	var rows []models.BatchJobsRow
 	if err := s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
 		return nil, fmt.Errorf("get batch %s: %w", batchID, interpretError(err))
@@ -116,6 +119,9 @@ type BatchStatus struct {
 // Status reports how a batch stands: its jobs per state, and whether it has
 // finished and how. Returns [ErrNotFound] for an unknown batch.
 func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus, error) {
+	if err := checkID("batch id", batchID); err != nil {
+		return nil, err
+	}
 	var rows []models.BatchJobsRow
 	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
 		return nil, fmt.Errorf("batch %s status: %w", batchID, interpretError(err))
@@ -142,6 +148,9 @@ func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus,
 // job of the batch has finished, whatever their outcome; then it is
 // scheduled. Returns [ErrNotFound] for an unknown batch.
 func (b *Batches) InsertContinuation(ctx context.Context, batchID gocql.UUID, nj *NewJob) (*Job, error) {
+	if err := checkID("batch id", batchID); err != nil {
+		return nil, err
+	}
 	var rows []models.BatchJobsRow
 	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
 		return nil, fmt.Errorf("continue batch %s: %w", batchID, interpretError(err))
@@ -158,6 +167,9 @@ func (b *Batches) InsertContinuation(ctx context.Context, batchID gocql.UUID, nj
 // cancelled. A continuation of a parent that has already finished is settled
 // at once. Returns [ErrNotFound] if the parent does not exist.
 func (j *Jobs) InsertContinuation(ctx context.Context, parentID gocql.UUID, nj *NewJob) (*Job, error) {
+	if err := checkID("parent id", parentID); err != nil {
+		return nil, err
+	}
 	if _, err := j.s.get(ctx, parentID, false); err != nil {
 		return nil, fmt.Errorf("continue job %s: %w", parentID, err)
 	}
@@ -203,6 +215,9 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 // jobs that are gone are skipped and removed.
 func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, error) {
 	s := j.s
+	if err := checkID("parent id", parentID); err != nil {
+		return nil, err
+	}
 	ids, err := s.childIDs(ctx, parentID)
 	if err != nil {
 		return nil, err

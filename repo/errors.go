@@ -56,6 +56,14 @@ func (e *ValidationError) Error() string {
 // Is reports whether target is ErrInvalid.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
+// checkID rejects the zero UUID, which no job, batch or parent has.
+func checkID(field string, id gocql.UUID) error {
+	if id == (gocql.UUID{}) {
+		return invalid(field, "empty (the zero UUID)")
+	}
+	return nil
+}
+
 func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
 }

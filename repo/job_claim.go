@@ -453,6 +453,9 @@ func (j *Jobs) Requeue(ctx context.Context, id gocql.UUID, at time.Time) (*Job, 
 // retryChange reads a job, applies f and writes the result, reading again
 // when another change won the race (operator commands hold no version).
 func (s *Store) retryChange(ctx context.Context, id gocql.UUID, op string, f func(cur *Job) (*Job, error)) (*Job, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		cur, err := s.get(ctx, id, attempt > 0)
 		if err != nil {

@@ -223,6 +223,9 @@ func (s *Store) createRow(ctx context.Context, job *Job) (*Job, bool, error) {
 // Get returns the job with the given id (JobSharp's GetJob). Returns
 // [ErrNotFound] if there is none.
 func (j *Jobs) Get(ctx context.Context, id gocql.UUID) (*Job, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
 	job, err := j.s.get(ctx, id, false)
 	if err != nil {
 		return nil, fmt.Errorf("get job %s: %w", id, err)

@@ -119,3 +119,34 @@ func TestJobsInsert(t *testing.T) {
 		}
 	})
 }
+
+func TestEmptyIDsAreRejected(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t, nil)
+	var zero gocql.UUID
+	calls := map[string]func() error{
+		"Get":     func() error { _, err := b.store.Jobs.Get(ctx, zero); return err },
+		"Delete":  func() error { return b.store.Jobs.Delete(ctx, zero) },
+		"Cancel":  func() error { _, err := b.store.Jobs.Cancel(ctx, zero); return err },
+		"Requeue": func() error { _, err := b.store.Jobs.Requeue(ctx, zero, time.Time{}); return err },
+		"InsertContinuation": func() error {
+			_, err := b.store.Jobs.InsertContinuation(ctx, zero, &repo.NewJob{Type: "t"})
+			return err
+		},
+		"Continuations": func() error { _, err := b.store.Jobs.Continuations(ctx, zero); return err },
+		"BatchJobs":     func() error { _, err := b.store.Batches.Jobs(ctx, zero); return err },
+		"BatchStatus":   func() error { _, err := b.store.Batches.Status(ctx, zero); return err },
+		"BatchContinuation": func() error {
+			_, err := b.store.Batches.InsertContinuation(ctx, zero, &repo.NewJob{Type: "t"})
+			return err
+		},
+	}
+	for name, call := range calls {
+		var verr *repo.ValidationError
+		if err := call(); !errors.As(err, &verr) {
+			t.Errorf("%s(zero id) error = %v, want a ValidationError", name, err)
+		}
+	}
+}

@@ -333,6 +333,9 @@ func (j *Jobs) Update(ctx context.Context, job *Job) (*Job, error) {
 // job.
 func (j *Jobs) Delete(ctx context.Context, id gocql.UUID) error {
 	s := j.s
+	if err := checkID("id", id); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		cur, err := s.get(ctx, id, attempt > 0)
 		if err != nil {
