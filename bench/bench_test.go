@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/jobsharp/cassandra/queries"
+)
+
+func TestRawStatementsAreTheGeneratedOnes(t *testing.T) {
+	t.Parallel()
+
+	tests := map[string]struct{ raw, generated string }{
+		"QueueInsert":     {rawQueueInsert, queries.QueueInsertCQL},
+		"DueBucketInsert": {rawDueBucketInsert, queries.DueBucketInsertCQL},
+		"DueInsert":       {rawDueInsert, queries.DueInsertCQL},
+		"StateInsert":     {rawStateInsert, queries.StateInsertCQL},
+		"JobsCreate":      {rawJobsCreate, queries.JobsCreateCQL},
+		"CountAdd":        {rawCountAdd, queries.CountAddCQL},
+		"DueScan":         {rawDueScan, queries.DueScanCQL},
+	}
+	for name, tt := range tests {
+		if diff := cmp.Diff(tt.generated, tt.raw); diff != "" {
+			t.Errorf("%s: hand-written statement differs from the generated one (-generated +raw):\n%s", name, diff)
+		}
+	}
+}
+
+func TestOrigBucketHashesDotNetTicks(t *testing.T) {
+	t.Parallel()
+
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Expected values computed from .NET's definition:
+	// Math.Abs((int)ticks ^ (int)(ticks >> 32)) % 10.
+	tests := map[string]struct {
+		at     time.Time
+		ticks  int64
+		bucket int
+	}{
+		"Second":            {base, 638396640000000000, 2},
+		"Ticks":             {base.Add(123456700), 638396640001234567, 9},
+		"SameInstantInMs":   {base.Add(123000000), 638396640001230000, 6},
+		"LastTickOfASecond": {base.Add(999999900), 638396640009999999, 5},
+	}
+	for name, tt := range tests {
+		if got := dotnetTicks(tt.at); got != tt.ticks {
+			t.Errorf("%s: dotnetTicks() = %d, want %d", name, got, tt.ticks)
+		}
+		if got := origBucket(tt.at); got != tt.bucket {
+			t.Errorf("%s: origBucket() = %d, want %d", name, got, tt.bucket)
+		}
+	}
+}
+
+// The original's index deletes miss because the bucket of a time read back
+// from Cassandra (milliseconds) is not the bucket it was stored under.
+func TestOrigBucketMissesAfterRoundTrip(t *testing.T) {
+	t.Parallel()
+
+	r := rand.New(rand.NewPCG(1, 2))
+	misses := 0
+	const n = 10_000
+	for i := 0; i < n; i++ {
+		at := time.Unix(1_700_000_000+int64(r.IntN(1e8)), int64(r.IntN(1e7))*100)
+		if origBucket(at) != origBucket(at.Truncate(time.Millisecond)) {
+			misses++
+		}
+	}
+	if frac := float64(misses) / n; frac < 0.85 || frac > 0.95 {
+		t.Errorf("index deletes miss %.2f of the time, want about 0.9", frac)
+	}
+}
+
+func TestPlanKeepsBatchesUnderTheTarget(t *testing.T) {
+	t.Parallel()
+
+	for _, set := range []string{"due", "state"} {
+		rows := hintRows(set, "q", 1000, time.Now())
+		for _, strategy := range []string{HintSingle, HintPerPartition, HintMixedChunks, HintOneBatch} {
+			stmts := plan(strategy, rows)
+			seen := 0
+			for _, g := range stmts {
+				seen += len(g)
+				if strategy != HintOneBatch && len(g) > 1 && batchBytes(g) > batchTarget {
+					t.Errorf("%s %s: a batch of %d bytes, more than %d", set, strategy, batchBytes(g), batchTarget)
+				}
+				if strategy == HintPerPartition {
+					for _, r := range g {
+						if r.part != g[0].part {
+							t.Errorf("%s: a per-partition batch spans partitions %s and %s", set, g[0].part, r.part)
+						}
+					}
+				}
+			}
+			if seen != len(rows) {
+				t.Errorf("%s %s: %d rows planned, want %d", set, strategy, seen, len(rows))
+			}
+		}
+	}
+}
+
+func TestStatementKind(t *testing.T) {
+	t.Parallel()
+
+	tests := map[string]string{
+		queries.JobsCreateCQL:                          "UPDATE jobs IF",
+		queries.DueInsertCQL:                           "INSERT scheduled_jobs",
+		queries.JobsGetCQL:                             "SELECT jobs",
+		queries.DueWatermarkAdvanceCQL:                 "UPDATE scheduled_buckets IF",
+		"DELETE FROM jobs WHERE id = ? IF version = ?": "DELETE jobs IF",
+		"select watermark from ks.scheduled_buckets":   "SELECT scheduled_buckets",
+	}
+	for stmt, want := range tests {
+		if got := statementKind(stmt); got != want {
+			t.Errorf("statementKind(%q) = %q, want %q", stmt, got, want)
+		}
+	}
+}
+
+func TestConfigDefaultsAndErrors(t *testing.T) {
+	t.Parallel()
+
+	c, err := Config{}.withDefaults()
+	if err != nil || c.Mode != Quick || c.Reps != 3 || c.Histories[len(c.Histories)-1] != 10_000 {
+		t.Errorf("Config{}.withDefaults() = %+v, %v; want the quick defaults", c, err)
+	}
+	_, err = Config{Mode: "slow", Scenarios: []string{"nope"}, Histories: []int{5, 1}}.withDefaults()
+	for _, want := range []string{`Mode must be quick, full or smoke, got "slow"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("withDefaults() error = %v, want it to contain %q", err, want)
+		}
+	}
+	_, err = Config{Scenarios: []string{"nope"}, Histories: []int{5, 1}}.withDefaults()
+	for _, want := range []string{`unknown scenario "nope"`, "Histories must ascend from 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("withDefaults() error = %v, want it to contain %q", err, want)
+		}
+	}
+}
+
+// TestRunSmoke runs every scenario on tiny inputs against the real node and
+// checks what must hold whatever the timing: our claims are exclusive, our
+// due scan finds every due job, and the report renders.
+func TestRunSmoke(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	var log strings.Builder
+	cfg := Config{Mode: Smoke, Log: &log}
+	if h := os.Getenv("JOBSHARP_TEST_HOSTS"); h != "" {
+		cfg.Hosts = strings.Split(h, ",")
+	}
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run() error = %v\n(start a local node with: scripts/cassandra start)\n%s", err, log.String())
+	}
+	if len(rep.Store) != 2 || len(rep.Layer) != 4 || len(rep.Hints) == 0 || len(rep.Claim) != 2 || len(rep.DueScan) != 2 {
+		t.Fatalf("Run() report has %d store, %d layer, %d hint, %d claim, %d due-scan results", len(rep.Store), len(rep.Layer), len(rep.Hints), len(rep.Claim), len(rep.DueScan))
+	}
+	for _, c := range rep.Claim {
+		if d := c.DoubleClaims[Ours]; d.Max != 0 {
+			t.Errorf("%d workers: ours claimed %v jobs twice, want 0", c.Workers, d.Samples)
+		}
+		if l := c.Unclaimed[Ours]; l.Max != 0 {
+			t.Errorf("%d workers: ours left %v jobs unclaimed, want 0", c.Workers, l.Samples)
+		}
+	}
+	for _, d := range rep.DueScan {
+		if f := d.Found[Ours]; f.Min != float64(rep.Config.DueFetch) {
+			t.Errorf("history %d: ours found %v due jobs, want %d", d.History, f.Samples, rep.Config.DueFetch)
+		}
+	}
+	md := Markdown(rep)
+	for _, want := range []string{"### Store throughput", "### Generated layer", "### Hint rows", "### Claims", "### Due scan"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown() lacks %q", want)
+		}
+	}
+}

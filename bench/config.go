@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+)
+
+// Mode selects the size of a run.
+type Mode string
+
+const (
+	// Quick runs every scenario small enough to finish in under three
+	// minutes on a two-core machine: histories 0, 2,000 and 10,000.
+	Quick Mode = "quick"
+	// Full runs the figures the issues ask for: histories up to 100,000
+	// processed jobs, more repetitions. It takes a long time.
+	Full Mode = "full"
+	// Smoke runs every scenario once on tiny inputs: for tests.
+	Smoke Mode = "smoke"
+)
+
+// Scenario names, for Config.Scenarios.
+const (
+	ScenarioStore   = "store"
+	ScenarioLayer   = "layer"
+	ScenarioHints   = "hints"
+	ScenarioClaim   = "claim"
+	ScenarioDueScan = "duescan"
+)
+
+// Scenarios lists every scenario in the order Run runs them.
+func Scenarios() []string {
+	return []string{ScenarioStore, ScenarioLayer, ScenarioHints, ScenarioClaim, ScenarioDueScan}
+}
+
+// Config says where and how much to measure. The zero value of every size
+// field means the Mode's default (see [Defaults]).
+type Config struct {
+	// Hosts are the Cassandra contact points; default 127.0.0.1.
+	Hosts []string
+	// Port is the CQL port; default 9042.
+	Port int
+	// Mode selects the defaults below; default Quick.
+	Mode Mode
+	// Scenarios to run, by name (see [Scenarios]); empty runs all.
+	Scenarios []string
+
+	// Reps is the number of repetitions of each measurement; figures are
+	// medians over them.
+	Reps int
+
+	// StoreOneByOne is the number of jobs each contender stores one by one
+	// in a repetition.
+	StoreOneByOne int
+	// StoreBatch is the size of a batch of jobs; StoreBatches the number of
+	// batches each contender stores in a repetition.
+	StoreBatch, StoreBatches int
+
+	// LayerOps is the number of operations of each kind in one block of the
+	// generated-layer comparison.
+	LayerOps int
+
+	// HintJobs is the number of jobs whose hint rows are written at once;
+	// HintParallelism the bounds on statements in flight to compare.
+	HintJobs        int
+	HintParallelism []int
+
+	// ClaimWorkers are the worker counts to measure; ClaimReps the
+	// repetitions of each; ClaimBacklog the due jobs each run starts with; ClaimLimit the jobs one claim call asks for
+	// (JobSharp's GetScheduledJobs batch size); ClaimWindow bounds a run.
+	ClaimWorkers []int
+	ClaimReps    int
+	ClaimBacklog int
+	ClaimLimit   int
+	ClaimWindow  time.Duration
+
+	// Histories are the numbers of processed jobs at which the due scan is
+	// measured, ascending, starting at 0. DueFetch is the number of due
+	// jobs fetched; DueReps the scans per contender and history.
+	Histories []int
+	DueFetch  int
+	DueReps   int
+	// HistoryRate is the simulated rate at which history was processed,
+	// jobs per second of simulated time: 100,000 jobs at 10/s span 2.8
+	// hours. Both strategies get the same clock.
+	HistoryRate float64
+
+	// ServerLog is the path of the node's system.log, read to count batch
+	// size warnings; empty skips the count. Default: the log of the node
+	// scripts/cassandra runs, when it exists.
+	ServerLog string
+
+	// Keep leaves the benchmark keyspaces in place after the run.
+	Keep bool
+	// Log receives progress lines; nil discards them.
+	Log io.Writer `json:"-"`
+}
+
+// Defaults returns the configuration of a mode with every field set.
+func Defaults(m Mode) Config {
+	c := Config{
+		Hosts: []string{"127.0.0.1"}, Port: 9042, Mode: m,
+		StoreBatch: 1000, HintJobs: 1000, HintParallelism: []int{8, 32, 64},
+		ClaimWorkers: []int{1, 4, 8}, ClaimLimit: 100, DueFetch: 100, HistoryRate: 10,
+	}
+	switch m {
+	case Full:
+		c.Reps = 7
+		c.StoreOneByOne, c.StoreBatches = 500, 2
+		c.LayerOps = 400
+		c.ClaimReps, c.ClaimBacklog, c.ClaimWindow = 3, 2000, 30*time.Second
+		c.Histories = []int{0, 2_000, 10_000, 30_000, 100_000}
+		c.DueReps = 15
+	case Smoke:
+		c.Reps = 1
+		c.StoreOneByOne, c.StoreBatch, c.StoreBatches = 20, 100, 1
+		c.LayerOps = 20
+		c.HintJobs, c.HintParallelism = 200, []int{8}
+		c.ClaimWorkers, c.ClaimReps, c.ClaimBacklog, c.ClaimLimit, c.ClaimWindow = []int{1, 4}, 1, 100, 20, 5*time.Second
+		c.Histories, c.DueFetch, c.DueReps = []int{0, 300}, 20, 2
+	default:
+		c.Mode = Quick
+		c.Reps = 3
+		c.StoreOneByOne, c.StoreBatches = 200, 1
+		c.LayerOps = 200
+		c.ClaimReps, c.ClaimBacklog, c.ClaimWindow = 3, 400, 6*time.Second
+		c.Histories = []int{0, 2_000, 10_000}
+		c.DueReps = 7
+	}
+	return c
+}
+
+// withDefaults fills the zero fields from the mode's defaults and checks
+// the result.
+func (c Config) withDefaults() (Config, error) {
+	if c.Mode == "" {
+		c.Mode = Quick
+	}
+	if c.Mode != Quick && c.Mode != Full && c.Mode != Smoke {
+		return c, fmt.Errorf("bench: Mode must be quick, full or smoke, got %q", c.Mode)
+	}
+	d := Defaults(c.Mode)
+	fill := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	if len(c.Hosts) == 0 {
+		c.Hosts = d.Hosts
+	}
+	fill(&c.Port, d.Port)
+	fill(&c.Reps, d.Reps)
+	fill(&c.StoreOneByOne, d.StoreOneByOne)
+	fill(&c.StoreBatch, d.StoreBatch)
+	fill(&c.StoreBatches, d.StoreBatches)
+	fill(&c.LayerOps, d.LayerOps)
+	fill(&c.HintJobs, d.HintJobs)
+	fill(&c.ClaimReps, d.ClaimReps)
+	fill(&c.ClaimBacklog, d.ClaimBacklog)
+	fill(&c.ClaimLimit, d.ClaimLimit)
+	fill(&c.DueFetch, d.DueFetch)
+	fill(&c.DueReps, d.DueReps)
+	if len(c.HintParallelism) == 0 {
+		c.HintParallelism = d.HintParallelism
+	}
+	if len(c.ClaimWorkers) == 0 {
+		c.ClaimWorkers = d.ClaimWorkers
+	}
+	if len(c.Histories) == 0 {
+		c.Histories = d.Histories
+	}
+	if c.ClaimWindow == 0 {
+		c.ClaimWindow = d.ClaimWindow
+	}
+	if c.HistoryRate == 0 {
+		c.HistoryRate = d.HistoryRate
+	}
+	if c.ServerLog == "" {
+		if _, err := os.Stat(DefaultServerLog()); err == nil {
+			c.ServerLog = DefaultServerLog()
+		}
+	}
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = Scenarios()
+	}
+	var errs []error
+	for _, s := range c.Scenarios {
+		if !slices.Contains(Scenarios(), s) {
+			errs = append(errs, fmt.Errorf("bench: unknown scenario %q (want one of %v)", s, Scenarios()))
+		}
+	}
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("bench: "+format, args...))
+		}
+	}
+	check(c.Reps >= 1, "Reps must be at least 1, got %d", c.Reps)
+	check(c.StoreBatch >= 1 && c.StoreBatch <= 10_000, "StoreBatch must be between 1 and 10,000, got %d", c.StoreBatch)
+	check(c.ClaimLimit >= 1 && c.ClaimLimit <= 1000, "ClaimLimit must be between 1 and 1,000, got %d", c.ClaimLimit)
+	check(c.DueFetch >= 1 && c.DueFetch <= 1000, "DueFetch must be between 1 and 1,000, got %d", c.DueFetch)
+	check(c.HistoryRate > 0, "HistoryRate must be positive, got %g", c.HistoryRate)
+	check(slices.IsSorted(c.Histories) && c.Histories[0] == 0, "Histories must ascend from 0, got %v", c.Histories)
+	for _, w := range c.ClaimWorkers {
+		check(w >= 1 && w <= 64, "ClaimWorkers must be between 1 and 64, got %d", w)
+	}
+	for _, p := range c.HintParallelism {
+		check(p >= 1 && p <= 1024, "HintParallelism must be between 1 and 1024, got %d", p)
+	}
+	return c, errors.Join(errs...)
+}
+
+func (c Config) runs(scenario string) bool { return slices.Contains(c.Scenarios, scenario) }

@@ -1,0 +1,273 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// DueScanResult is the latency of fetching DueFetch due jobs once History
+// jobs have been processed, per contender.
+type DueScanResult struct {
+	History int `json:"history"`
+	// SimulatedSpan is the simulated time the history spans.
+	SimulatedSpan time.Duration    `json:"simulated_span_ns"`
+	LatencyMS     map[string]*Stat `json:"latency_ms"`
+	// Found is the number of the due jobs the scan returned (all of them is
+	// DueFetch).
+	Found map[string]*Stat      `json:"found"`
+	RTs   map[string]RoundTrips `json:"round_trips_per_scan"`
+	// Read is what the node read for the index part of one scan, from query
+	// traces of the same statements (not counting the reads of jobs rows).
+	Read map[string]ReadCost `json:"read"`
+}
+
+// historyChunk is the number of jobs processed together while history is
+// built.
+const historyChunk = 1000
+
+// dueScan holds the state of the due-scan scenario: one queue of ours and
+// the original's tables, both growing history on one simulated clock.
+type dueScan struct {
+	e     *env
+	store *repo.Store
+	queue string
+	orig  *Original
+	built int
+	began time.Time
+
+	oursDue []gocql.UUID
+	origDue []*OriginalJob
+}
+
+func (e *env) runDueScan(ctx context.Context, rep *Report) error {
+	cfg := e.cfg
+	if err := e.truncateOriginal(ctx); err != nil {
+		return err
+	}
+	d := &dueScan{e: e, store: e.store(), queue: e.queue("due"), orig: e.original(), began: e.clock.Now()}
+	for _, h := range cfg.Histories {
+		for d.built < h {
+			n := min(historyChunk, h-d.built)
+			if err := d.processOurs(ctx, n); err != nil {
+				return fmt.Errorf("build our history: %w", err)
+			}
+			if err := d.processOriginal(ctx, n); err != nil {
+				return fmt.Errorf("build the original's history: %w", err)
+			}
+			d.built += n
+			e.clock.Advance(time.Duration(float64(n) / cfg.HistoryRate * float64(time.Second)))
+			if d.built%10_000 == 0 || d.built == h {
+				e.logf("duescan: history %d", d.built)
+			}
+		}
+		res, err := d.measure(ctx)
+		if err != nil {
+			return err
+		}
+		res.History = d.built
+		rep.DueScan = append(rep.DueScan, res)
+		e.logf("duescan: history %d: ours %.1f ms (found %.0f), original %.1f ms (found %.0f)", res.History,
+			res.LatencyMS[Ours].Median, res.Found[Ours].Median, res.LatencyMS[Orig].Median, res.Found[Orig].Median)
+		// The measured jobs become history too.
+		if err := d.processOurs(ctx, 0); err != nil {
+			return err
+		}
+		if err := d.processOriginal(ctx, 0); err != nil {
+			return err
+		}
+		d.built += cfg.DueFetch
+		e.clock.Advance(time.Duration(float64(cfg.DueFetch) / cfg.HistoryRate * float64(time.Second)))
+	}
+	return nil
+}
+
+// processOurs stores n jobs due now, claims them (and the due jobs of the
+// last measurement) and completes them, through the public API.
+func (d *dueScan) processOurs(ctx context.Context, n int) error {
+	want := n + len(d.oursDue)
+	d.oursDue = nil
+	if n > 0 {
+		njs := make([]*repo.NewJob, n)
+		for i := range njs {
+			njs[i] = &repo.NewJob{Queue: d.queue, Type: jobType, Args: []byte(jobsArgs)}
+		}
+		if _, err := d.store.Jobs.InsertMany(ctx, njs); err != nil {
+			return err
+		}
+	}
+	for done, empty := 0, 0; done < want; {
+		jobs, err := d.store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: d.queue, Owner: "history", Limit: min(1000, want-done)})
+		if err != nil {
+			return err
+		}
+		if len(jobs) == 0 {
+			if empty++; empty > 20 {
+				return fmt.Errorf("claimed %d of %d jobs, then nothing", done, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		empty = 0
+		if err := parallel(ctx, len(jobs), writeConcurrency, func(ctx context.Context, i int) error {
+			_, err := d.store.Jobs.Complete(ctx, jobs[i], nil)
+			return err
+		}); err != nil {
+			return err
+		}
+		done += len(jobs)
+	}
+	return nil
+}
+
+// processOriginal stores n jobs due now and moves them (and the due jobs of
+// the last measurement) out of Scheduled the original's way: UpdateJob to
+// Processing, then to Succeeded.
+func (d *dueScan) processOriginal(ctx context.Context, n int) error {
+	o := d.orig
+	jobs := d.origDue
+	d.origDue = nil
+	fresh := make([]*OriginalJob, n)
+	for i := range fresh {
+		fresh[i] = o.newJob(jobType, jobsArgs)
+	}
+	if err := parallel(ctx, n, writeConcurrency, func(ctx context.Context, i int) error { return o.StoreJob(ctx, fresh[i]) }); err != nil {
+		return err
+	}
+	jobs = append(jobs, fresh...)
+	return parallel(ctx, len(jobs), writeConcurrency, func(ctx context.Context, i int) error {
+		j := *jobs[i]
+		j.State, j.ExecutedAt = origProcessing, o.now()
+		if err := o.UpdateJob(ctx, &j); err != nil {
+			return err
+		}
+		j.State = origSucceeded
+		return o.UpdateJob(ctx, &j)
+	})
+}
+
+// measure stores DueFetch due jobs for each contender and times fetching
+// them, interleaved.
+func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
+	e, cfg := d.e, d.e.cfg
+	res := &DueScanResult{SimulatedSpan: e.clock.Now().Sub(d.began),
+		LatencyMS: map[string]*Stat{Ours: {}, Orig: {}}, Found: map[string]*Stat{Ours: {}, Orig: {}},
+		RTs: map[string]RoundTrips{}, Read: map[string]ReadCost{}}
+	njs := make([]*repo.NewJob, cfg.DueFetch)
+	for i := range njs {
+		njs[i] = &repo.NewJob{Queue: d.queue, Type: jobType, Args: []byte(jobsArgs)}
+	}
+	stored, err := d.store.Jobs.InsertMany(ctx, njs)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range stored {
+		d.oursDue = append(d.oursDue, j.ID)
+	}
+	for range cfg.DueFetch {
+		d.origDue = append(d.origDue, d.orig.newJob(jobType, jobsArgs))
+	}
+	if err := d.orig.StoreBatch(ctx, d.origDue); err != nil {
+		return nil, err
+	}
+	e.clock.Advance(time.Second) // every one of them is due
+	scans := map[string]func(ctx context.Context) (int, error){
+		Ours: func(ctx context.Context) (int, error) {
+			jobs, err := d.store.Jobs.ListDue(ctx, d.queue, cfg.DueFetch)
+			return len(jobs), err
+		},
+		Orig: func(ctx context.Context) (int, error) {
+			jobs, err := d.orig.GetScheduledJobs(ctx, cfg.DueFetch)
+			return len(jobs), err
+		},
+	}
+	counters := map[string]*counter{Ours: e.oursN, Orig: e.origN}
+	for r := 0; r < cfg.DueReps; r++ {
+		for _, c := range rotate([]string{Ours, Orig}, r) {
+			snap := counters[c].snapshot()
+			start := time.Now()
+			found, err := scans[c](ctx)
+			took := time.Since(start)
+			if err != nil {
+				return nil, fmt.Errorf("%s: due scan: %w", c, err)
+			}
+			res.LatencyMS[c].add(float64(took.Microseconds()) / 1000)
+			res.Found[c].add(float64(found))
+			res.RTs[c] = counters[c].since(snap, 1)
+		}
+	}
+	var err1, err2 error
+	res.Read[Ours], err1 = d.traceOurs(ctx)
+	res.Read[Orig], err2 = d.traceOriginal(ctx)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("trace the scans: %v %v", err1, err2)
+	}
+	return res, nil
+}
+
+// traceOurs traces the index reads our ListDue makes (the watermark, the
+// bucket directory, each due partition from the watermark to now) and
+// returns what the node read.
+func (d *dueScan) traceOurs(ctx context.Context) (ReadCost, error) {
+	s, now := d.e.raw, d.e.clock.Now()
+	var t traceIDs
+	var wm time.Time
+	if err := s.Query(`SELECT watermark FROM scheduled_buckets WHERE queue = ? LIMIT 1`, d.queue).WithContext(ctx).Trace(&t).Scan(&wm); err != nil && err != gocql.ErrNotFound {
+		return ReadCost{}, err
+	}
+	if wm.IsZero() {
+		wm = time.UnixMilli(0)
+	}
+	iter := s.Query(`SELECT bucket, width_ms, shards FROM scheduled_buckets WHERE queue = ? AND bucket >= ? AND bucket <= ?`, d.queue, wm.Add(-24*time.Hour), now).
+		WithContext(ctx).Trace(&t).Iter()
+	type bucket struct {
+		start         time.Time
+		width, shards int
+	}
+	var bs []bucket
+	var b bucket
+	for iter.Scan(&b.start, &b.width, &b.shards) {
+		bs = append(bs, b)
+	}
+	if err := iter.Close(); err != nil {
+		return ReadCost{}, err
+	}
+	for _, b := range bs {
+		end := b.start.Add(time.Duration(b.width) * time.Millisecond)
+		if !end.After(wm) || b.start.After(now) {
+			continue
+		}
+		lo, hi := b.start, end.Add(-time.Millisecond)
+		if wm.After(lo) {
+			lo = wm
+		}
+		if now.Before(hi) {
+			hi = now
+		}
+		for sh := 0; sh < b.shards; sh++ {
+			if err := s.Query(rawDueScan, d.queue, b.start, sh, lo, hi, d.e.cfg.DueFetch+1).WithContext(ctx).Trace(&t).Exec(); err != nil {
+				return ReadCost{}, err
+			}
+		}
+	}
+	return t.cost(ctx, s), nil
+}
+
+// traceOriginal traces the original's bucket reads (the first page of each)
+// and returns what the node read.
+func (d *dueScan) traceOriginal(ctx context.Context) (ReadCost, error) {
+	s, now := d.e.orig, d.e.clock.Now()
+	var t traceIDs
+	for b := 0; b < origBuckets; b++ {
+		iter := s.Query(`SELECT bucket, scheduled_at, job_id FROM scheduled_jobs WHERE bucket = ? AND scheduled_at <= ?`, b, now).
+			WithContext(ctx).PageSize(5000).Trace(&t).Iter()
+		if err := iter.Close(); err != nil {
+			return ReadCost{}, err
+		}
+	}
+	return t.cost(ctx, s), nil
+}

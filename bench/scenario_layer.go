@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/models"
+	"github.com/jobsharp/cassandra/queries"
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// Layer contenders: the generated models/queries through gocqlx, and
+// hand-written gocql.
+const (
+	Generated = "generated"
+	HandGocql = "hand-written gocql"
+)
+
+// LayerResult compares one operation through the generated layer and
+// through hand-written gocql: wall time, client CPU time and allocations
+// per operation.
+type LayerResult struct {
+	Op        string                `json:"op"`
+	Statement string                `json:"statement"`
+	LatencyUS map[string]*Stat      `json:"latency_us"`
+	CPUUS     map[string]*Stat      `json:"cpu_us"`
+	Allocs    map[string]*Stat      `json:"allocs"`
+	RTs       map[string]RoundTrips `json:"round_trips"`
+
+	ops map[string]func(context.Context, int) error
+}
+
+// layerBlock is the number of operations in one block of the comparison.
+const layerBlock = 20
+
+// rawAttemptError reads the attempt_error UDT by hand.
+type rawAttemptError struct {
+	Attempt  int       `cql:"attempt"`
+	FailedAt time.Time `cql:"failed_at"`
+	Error    string    `cql:"error"`
+	Trace    string    `cql:"trace"`
+}
+
+// rawJobRow is a jobs row read by hand.
+type rawJobRow struct {
+	id                                                     gocql.UUID
+	queue, typ                                             string
+	args, result                                           []byte
+	state, retries, maxRetries                             int
+	version                                                int64
+	created, scheduled, changed, started, finished, leased time.Time
+	lastError, recurring, owner                            string
+	errors                                                 []rawAttemptError
+	batch, parent, token                                   gocql.UUID
+	metadata                                               map[string]string
+}
+
+func (e *env) runLayer(ctx context.Context, rep *Report) error {
+	cfg := e.cfg
+	store, q := e.store(), e.queue("layer")
+	job, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: q, Type: jobType, Args: []byte(jobsArgs)})
+	if err != nil {
+		return err
+	}
+	// One due-index partition with 100 entries to scan.
+	now := e.clock.Now().UTC().Truncate(time.Millisecond)
+	scanB := bucketStart(now, dueWidth)
+	for i := 0; i < 100; i++ {
+		if err := e.raw.Query(rawDueInsert, q+"-scan", scanB, 0, now.Add(time.Duration(i)*time.Millisecond), gocql.TimeUUID()).WithContext(ctx).Exec(); err != nil {
+			return err
+		}
+	}
+	s := e.ours
+	results := []*LayerResult{
+		{Op: "read a job by id", Statement: queries.JobsGetCQL, ops: map[string]func(context.Context, int) error{
+			Generated: func(ctx context.Context, _ int) error {
+				var row models.JobsRow
+				return s.ContextQuery(ctx, queries.JobsGet.CQL, queries.JobsGet.Names).Idempotent(true).
+					BindStruct(&models.JobsRow{ID: job.ID}).GetRelease(&row)
+			},
+			HandGocql: func(ctx context.Context, _ int) error {
+				var r rawJobRow
+				return e.raw.Query(rawJobsGet, job.ID).WithContext(ctx).Idempotent(true).Scan(&r.id, &r.queue, &r.typ, &r.args, &r.state, &r.version,
+					&r.created, &r.scheduled, &r.changed, &r.started, &r.finished, &r.retries, &r.maxRetries, &r.lastError, &r.errors,
+					&r.result, &r.batch, &r.parent, &r.recurring, &r.owner, &r.token, &r.leased, &r.metadata)
+			},
+		}},
+		{Op: "write a due entry", Statement: queries.DueInsertCQL, ops: map[string]func(context.Context, int) error{
+			Generated: func(ctx context.Context, i int) error {
+				row := &models.ScheduledJobsRow{Queue: q + "-w", Bucket: scanB, Shard: int32(i % dueShards), DueAt: now, JobID: gocql.TimeUUID()}
+				return s.ContextQuery(ctx, queries.DueInsert.CQL, queries.DueInsert.Names).Idempotent(true).BindStruct(row).ExecRelease()
+			},
+			HandGocql: func(ctx context.Context, i int) error {
+				return e.raw.Query(rawDueInsert, q+"-w", scanB, i%dueShards, now, gocql.TimeUUID()).WithContext(ctx).Idempotent(true).Exec()
+			},
+		}},
+		{Op: "create a job (LWT)", Statement: queries.JobsCreateCQL, ops: map[string]func(context.Context, int) error{
+			Generated: func(ctx context.Context, _ int) error {
+				row := &models.JobsRow{ID: gocql.UUID(mustV7()), Queue: q, Type: jobType, Args: []byte(jobsArgs), State: 1, Version: 1,
+					CreatedAt: now, ScheduledAt: now, StateChangedAt: now, MaxRetries: 10}
+				qx := s.ContextQuery(ctx, queries.JobsCreate.CQL, queries.JobsCreate.Names).BindStructMap(row, nil)
+				qx.SerialConsistency(gocql.LocalSerial)
+				defer qx.Release()
+				applied, err := qx.MapScanCAS(map[string]any{})
+				if err == nil && !applied {
+					err = fmt.Errorf("not applied")
+				}
+				return err
+			},
+			HandGocql: func(ctx context.Context, _ int) error {
+				r := &rawStore{s: e.raw, queue: q}
+				return r.create(ctx, rawJob{id: gocql.UUID(mustV7()), typ: jobType, arg: []byte(jobsArgs), at: now})
+			},
+		}},
+		{Op: "scan 100 due entries", Statement: queries.DueScanCQL, ops: map[string]func(context.Context, int) error{
+			Generated: func(ctx context.Context, _ int) error {
+				var rows []models.ScheduledJobsRow
+				err := s.ContextQuery(ctx, queries.DueScan.CQL, queries.DueScan.Names).Idempotent(true).
+					BindStructMap(&models.ScheduledJobsRow{Queue: q + "-scan", Bucket: scanB, Shard: 0},
+						map[string]any{"from": now, "to": now.Add(time.Second), "limit": 1000}).SelectRelease(&rows)
+				if err == nil && len(rows) != 100 {
+					err = fmt.Errorf("scanned %d rows, want 100", len(rows))
+				}
+				return err
+			},
+			HandGocql: func(ctx context.Context, _ int) error {
+				iter := e.raw.Query(rawDueScan, q+"-scan", scanB, 0, now, now.Add(time.Second), 1000).WithContext(ctx).Idempotent(true).Iter()
+				type entry struct {
+					at time.Time
+					id gocql.UUID
+				}
+				var rows []entry
+				var en entry
+				for iter.Scan(&en.at, &en.id) {
+					rows = append(rows, en)
+				}
+				if err := iter.Close(); err != nil {
+					return err
+				}
+				if len(rows) != 100 {
+					return fmt.Errorf("scanned %d rows, want 100", len(rows))
+				}
+				return nil
+			},
+		}},
+	}
+	counters := map[string]*counter{Generated: e.oursN, HandGocql: e.rawN}
+	for _, res := range results {
+		res.LatencyUS, res.CPUUS, res.Allocs, res.RTs = map[string]*Stat{}, map[string]*Stat{}, map[string]*Stat{}, map[string]RoundTrips{}
+		for _, c := range []string{Generated, HandGocql} {
+			res.LatencyUS[c], res.CPUUS[c], res.Allocs[c] = &Stat{}, &Stat{}, &Stat{}
+			for i := 0; i < 20; i++ { // warm up: prepare, fill pools
+				if err := res.ops[c](ctx, i); err != nil {
+					return fmt.Errorf("%s %s: %w", c, res.Op, err)
+				}
+			}
+		}
+	}
+	// Each repetition alternates the two in blocks of layerBlock operations,
+	// so that a change of load hits both.
+	for r := 0; r < cfg.Reps; r++ {
+		for _, res := range results {
+			type acc struct {
+				wall, cpu time.Duration
+				allocs    uint64
+				ops       int
+			}
+			sums := map[string]*acc{Generated: {}, HandGocql: {}}
+			snaps := map[string]snapshot{Generated: counters[Generated].snapshot(), HandGocql: counters[HandGocql].snapshot()}
+			for b := 0; b*layerBlock < cfg.LayerOps; b++ {
+				n := min(layerBlock, cfg.LayerOps-b*layerBlock)
+				for _, c := range rotate([]string{Generated, HandGocql}, r+b) {
+					var ms0, ms1 runtime.MemStats
+					runtime.ReadMemStats(&ms0)
+					cpu0, t0 := cpuTime(), time.Now()
+					for i := 0; i < n; i++ {
+						if err := res.ops[c](ctx, i); err != nil {
+							return fmt.Errorf("%s %s: %w", c, res.Op, err)
+						}
+					}
+					wall, cpu := time.Since(t0), cpuTime()-cpu0
+					runtime.ReadMemStats(&ms1)
+					a := sums[c]
+					a.wall, a.cpu, a.allocs, a.ops = a.wall+wall, a.cpu+cpu, a.allocs+ms1.Mallocs-ms0.Mallocs, a.ops+n
+				}
+			}
+			for c, a := range sums {
+				n := float64(a.ops)
+				res.LatencyUS[c].add(float64(a.wall.Microseconds()) / n)
+				res.CPUUS[c].add(float64(a.cpu.Microseconds()) / n)
+				res.Allocs[c].add(float64(a.allocs) / n)
+				res.RTs[c] = counters[c].since(snaps[c], a.ops)
+			}
+		}
+		e.logf("layer: rep %d/%d done", r+1, cfg.Reps)
+	}
+	rep.Layer = results
+	return nil
+}
