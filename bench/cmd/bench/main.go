@@ -1,0 +1,155 @@
+// Command bench measures the job store against raw gocql and the original
+// JobSharp.Cassandra strategy on a Cassandra node, and writes the report.
+//
+//	go run ./bench/cmd/bench -mode quick -out docs/bench             # under three minutes
+//	go run ./bench/cmd/bench -mode full -out docs/bench -png docs/due-scan.png
+//	go run ./bench/cmd/bench -summarize docs/bench/quick-*.json      # one table over several runs
+//
+// It writes <out>/<mode>-<time>.json (every sample) and .md (the tables),
+// and prints the tables. -png draws the due-scan plot of the run (or of the
+// last report given to -summarize).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+
+	"github.com/jobsharp/cassandra/bench"
+	"github.com/jobsharp/cassandra/bench/plot"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		mode       = fs.String("mode", "quick", "quick (under three minutes), full (the issues' figures; long) or smoke")
+		hosts      = fs.String("hosts", envOr("JOBSHARP_TEST_HOSTS", "127.0.0.1"), "Cassandra contact points, comma separated")
+		port       = fs.Int("port", 9042, "CQL port")
+		scenarios  = fs.String("scenarios", "", "scenarios to run, comma separated ("+strings.Join(bench.Scenarios(), ",")+"); default all")
+		out        = fs.String("out", "", "directory for the JSON and Markdown reports; empty writes none")
+		png        = fs.String("png", "", "draw the due-scan plot into this PNG file")
+		cpuprofile = fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+		keep       = fs.Bool("keep", false, "keep the benchmark keyspaces")
+		summarize  = fs.Bool("summarize", false, "run nothing: print one table over the JSON reports given as arguments")
+	)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *summarize {
+		return summarizeReports(fs.Args(), *png, stdout, stderr)
+	}
+	cfg := bench.Config{Mode: bench.Mode(*mode), Port: *port, Keep: *keep, Log: stderr}
+	for h := range strings.SplitSeq(*hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.Hosts = append(cfg.Hosts, h)
+		}
+	}
+	if *scenarios != "" {
+		cfg.Scenarios = strings.Split(*scenarios, ",")
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	md := bench.Markdown(rep)
+	fmt.Fprint(stdout, md)
+	if *out != "" {
+		if err := save(*out, rep, md); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
+	if *png != "" && len(rep.DueScan) > 0 {
+		if err := plot.DueScan(rep, *png); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func save(dir string, rep *bench.Report, md string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(dir, fmt.Sprintf("%s-%s", rep.Mode, rep.Started.Format("20060102-150405")))
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".json", append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(base+".md", []byte(md), 0o644)
+}
+
+func summarizeReports(paths []string, png string, stdout, stderr io.Writer) int {
+	if len(paths) == 0 {
+		fmt.Fprintln(stderr, "bench: -summarize needs JSON reports as arguments")
+		return 2
+	}
+	var reps []*bench.Report
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			var r bench.Report
+			if err = json.Unmarshal(b, &r); err == nil {
+				reps = append(reps, &r)
+				continue
+			}
+		}
+		fmt.Fprintf(stderr, "bench: read %s: %v\n", p, err)
+		return 1
+	}
+	for _, r := range reps[1:] {
+		if r.Mode != reps[0].Mode {
+			fmt.Fprintln(stderr, "bench:", errors.New("-summarize takes reports of one mode"))
+			return 2
+		}
+	}
+	fmt.Fprint(stdout, bench.Markdown(reps...))
+	if png != "" {
+		if err := plot.DueScan(reps[len(reps)-1], png); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
