@@ -126,10 +126,10 @@ func Defaults(m Mode) Config {
 		c.Mode = Quick
 		c.Reps = 3
 		c.StoreOneByOne, c.StoreBatches = 200, 1
-		c.LayerOps = 200
-		c.ClaimReps, c.ClaimBacklog, c.ClaimWindow = 3, 400, 6*time.Second
+		c.LayerOps = 160
+		c.ClaimReps, c.ClaimBacklog, c.ClaimWindow = 3, 300, 6*time.Second
 		c.Histories = []int{0, 2_000, 10_000}
-		c.DueReps = 7
+		c.DueReps = 5
 	}
 	return c
 }
