@@ -35,12 +35,15 @@ type env struct {
 	clock  *simClock
 	tag    string // unique per run, for queue names
 
-	admin          *gocql.Session
-	oursKS, origKS string
+	admin                   *gocql.Session
+	oursKS, origKS, emptyKS string
 	// Each contender has its own session and statement counter.
 	ours               gocqlx.Session
 	raw, orig          *gocql.Session
 	oursN, rawN, origN *counter
+	// emptyOrig is a second keyspace with the original's schema, kept
+	// empty: the due scan's control for the original.
+	emptyOrig *gocql.Session
 }
 
 func (e *env) cluster(keyspace string, obs *counter) *gocql.ClusterConfig {
@@ -68,8 +71,8 @@ func setup(ctx context.Context, cfg Config, logger *log.Logger) (*env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to Cassandra at %v:%d (start one with scripts/cassandra start): %w", cfg.Hosts, cfg.Port, err)
 	}
-	e.oursKS, e.origKS = "bench_ours_"+e.tag, "bench_orig_"+e.tag
-	for _, ks := range []string{e.oursKS, e.origKS} {
+	e.oursKS, e.origKS, e.emptyKS = "bench_ours_"+e.tag, "bench_orig_"+e.tag, "bench_empty_"+e.tag
+	for _, ks := range []string{e.oursKS, e.origKS, e.emptyKS} {
 		stmt := fmt.Sprintf(`CREATE KEYSPACE %s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, ks)
 		if err := e.admin.Query(stmt).WithContext(ctx).Exec(); err != nil {
 			e.close(ctx)
@@ -89,16 +92,22 @@ func setup(ctx context.Context, cfg Config, logger *log.Logger) (*env, error) {
 		e.close(ctx)
 		return nil, fmt.Errorf("connect to %s: %w", e.origKS, err)
 	}
+	if e.emptyOrig, err = e.cluster(e.emptyKS, newCounter()).CreateSession(); err != nil {
+		e.close(ctx)
+		return nil, fmt.Errorf("connect to %s: %w", e.emptyKS, err)
+	}
 	for _, stmt := range queries.CreateStatements() {
 		if err := e.ours.ContextQuery(ctx, stmt, nil).ExecRelease(); err != nil {
 			e.close(ctx)
 			return nil, fmt.Errorf("apply our schema: %w", err)
 		}
 	}
-	for _, stmt := range OriginalSchema {
-		if err := e.orig.Query(stmt).WithContext(ctx).Exec(); err != nil {
-			e.close(ctx)
-			return nil, fmt.Errorf("apply the original's schema: %w", err)
+	for _, s := range []*gocql.Session{e.orig, e.emptyOrig} {
+		for _, stmt := range OriginalSchema {
+			if err := s.Query(stmt).WithContext(ctx).Exec(); err != nil {
+				e.close(ctx)
+				return nil, fmt.Errorf("apply the original's schema: %w", err)
+			}
 		}
 	}
 	return e, nil
@@ -106,7 +115,7 @@ func setup(ctx context.Context, cfg Config, logger *log.Logger) (*env, error) {
 
 // close drops the keyspaces (unless Keep) and closes the sessions.
 func (e *env) close(ctx context.Context) {
-	for _, s := range []*gocql.Session{e.ours.Session, e.raw, e.orig} {
+	for _, s := range []*gocql.Session{e.ours.Session, e.raw, e.orig, e.emptyOrig} {
 		if s != nil {
 			s.Close()
 		}
@@ -115,7 +124,7 @@ func (e *env) close(ctx context.Context) {
 		return
 	}
 	if !e.cfg.Keep {
-		for _, ks := range []string{e.oursKS, e.origKS} {
+		for _, ks := range []string{e.oursKS, e.origKS, e.emptyKS} {
 			if ks != "" {
 				_ = e.admin.Query("DROP KEYSPACE IF EXISTS " + ks).WithContext(context.WithoutCancel(ctx)).Exec()
 			}
@@ -143,8 +152,12 @@ func (e *env) queue(name string) string { return fmt.Sprintf("%s.%s", name, rand
 // truncateOriginal empties the original's tables, so that a scenario starts
 // without the stale entries of earlier ones.
 func (e *env) truncateOriginal(ctx context.Context) error {
+	return truncate(ctx, e.orig)
+}
+
+func truncate(ctx context.Context, s *gocql.Session) error {
 	for _, t := range []string{"jobs", "jobs_by_state", "scheduled_jobs"} {
-		if err := e.orig.Query("TRUNCATE " + t).WithContext(ctx).Exec(); err != nil {
+		if err := s.Query("TRUNCATE " + t).WithContext(ctx).Exec(); err != nil {
 			return fmt.Errorf("truncate the original's %s: %w", t, err)
 		}
 	}

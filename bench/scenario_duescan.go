@@ -7,6 +7,8 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/jobsharp/cassandra/models"
+	"github.com/jobsharp/cassandra/queries"
 	"github.com/jobsharp/cassandra/repo"
 )
 
@@ -17,6 +19,11 @@ type DueScanResult struct {
 	// SimulatedSpan is the simulated time the history spans.
 	SimulatedSpan time.Duration    `json:"simulated_span_ns"`
 	LatencyMS     map[string]*Stat `json:"latency_ms"`
+	// EmptyMS is the same scan of an empty history, measured alongside
+	// (interleaved in the same repetitions): ours on a fresh queue, the
+	// original in a keyspace of its own. "× empty" divides by it, so a
+	// change of load between history sizes cancels out.
+	EmptyMS map[string]*Stat `json:"empty_ms"`
 	// Found is the number of the due jobs the scan returned (all of them is
 	// DueFetch).
 	Found map[string]*Stat      `json:"found"`
@@ -24,6 +31,11 @@ type DueScanResult struct {
 	// Read is what the node read for the index part of one scan, from query
 	// traces of the same statements (not counting the reads of jobs rows).
 	Read map[string]ReadCost `json:"read"`
+	// IndexMS and JobsMS split our scan: the index reads ListDue makes
+	// (watermark, bucket directory, due partitions; sent the same way), and
+	// reading the due jobs by id (32 in flight, as ListDue does).
+	IndexMS *Stat `json:"index_ms,omitempty"`
+	JobsMS  *Stat `json:"jobs_ms,omitempty"`
 }
 
 // historyChunk is the number of jobs processed together while history is
@@ -155,8 +167,8 @@ func (d *dueScan) processOriginal(ctx context.Context, n int) error {
 func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
 	e, cfg := d.e, d.e.cfg
 	res := &DueScanResult{SimulatedSpan: e.clock.Now().Sub(d.began),
-		LatencyMS: map[string]*Stat{Ours: {}, Orig: {}}, Found: map[string]*Stat{Ours: {}, Orig: {}},
-		RTs: map[string]RoundTrips{}, Read: map[string]ReadCost{}}
+		LatencyMS: map[string]*Stat{Ours: {}, Orig: {}}, EmptyMS: map[string]*Stat{Ours: {}, Orig: {}}, Found: map[string]*Stat{Ours: {}, Orig: {}},
+		RTs: map[string]RoundTrips{}, Read: map[string]ReadCost{}, IndexMS: &Stat{}, JobsMS: &Stat{}}
 	njs := make([]*repo.NewJob, cfg.DueFetch)
 	for i := range njs {
 		njs[i] = &repo.NewJob{Queue: d.queue, Type: jobType, Args: []byte(jobsArgs)}
@@ -174,7 +186,29 @@ func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
 	if err := d.orig.StoreBatch(ctx, d.origDue); err != nil {
 		return nil, err
 	}
+	// The controls: the same due jobs with no history.
+	emptyQ, emptyOrig := e.queue("due-empty"), NewOriginal(e.emptyOrig, e.clock.Now)
+	if err := truncate(ctx, e.emptyOrig); err != nil {
+		return nil, err
+	}
+	for i := range njs {
+		njs[i] = &repo.NewJob{Queue: emptyQ, Type: jobType, Args: []byte(jobsArgs)}
+	}
+	if _, err := d.store.Jobs.InsertMany(ctx, njs); err != nil {
+		return nil, err
+	}
+	emptyJobs := make([]*OriginalJob, cfg.DueFetch)
+	for i := range emptyJobs {
+		emptyJobs[i] = emptyOrig.newJob(jobType, jobsArgs)
+	}
+	if err := emptyOrig.StoreBatch(ctx, emptyJobs); err != nil {
+		return nil, err
+	}
 	e.clock.Advance(time.Second) // every one of them is due
+	controls := map[string]func(ctx context.Context) error{
+		Ours: func(ctx context.Context) error { _, err := d.store.Jobs.ListDue(ctx, emptyQ, cfg.DueFetch); return err },
+		Orig: func(ctx context.Context) error { _, err := emptyOrig.GetScheduledJobs(ctx, cfg.DueFetch); return err },
+	}
 	scans := map[string]func(ctx context.Context) (int, error){
 		Ours: func(ctx context.Context) (int, error) {
 			jobs, err := d.store.Jobs.ListDue(ctx, d.queue, cfg.DueFetch)
@@ -198,7 +232,23 @@ func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
 			res.LatencyMS[c].add(float64(took.Microseconds()) / 1000)
 			res.Found[c].add(float64(found))
 			res.RTs[c] = counters[c].since(snap, 1)
+			start = time.Now()
+			if err := controls[c](ctx); err != nil {
+				return nil, fmt.Errorf("%s: due scan of an empty history: %w", c, err)
+			}
+			res.EmptyMS[c].add(float64(time.Since(start).Microseconds()) / 1000)
 		}
+		start := time.Now()
+		ids, err := d.indexReads(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res.IndexMS.add(float64(time.Since(start).Microseconds()) / 1000)
+		start = time.Now()
+		if err := d.jobReads(ctx, ids); err != nil {
+			return nil, err
+		}
+		res.JobsMS.add(float64(time.Since(start).Microseconds()) / 1000)
 	}
 	var err1, err2 error
 	res.Read[Ours], err1 = d.traceOurs(ctx)
@@ -207,6 +257,73 @@ func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
 		return nil, fmt.Errorf("trace the scans: %v %v", err1, err2)
 	}
 	return res, nil
+}
+
+// indexReads makes the index reads of our ListDue (the watermark, the
+// bucket directory, every due partition from the watermark to now, 32 in
+// flight) and returns the job ids found.
+func (d *dueScan) indexReads(ctx context.Context) ([]gocql.UUID, error) {
+	s, now := d.e.raw, d.e.clock.Now()
+	var wm time.Time
+	if err := s.Query(`SELECT watermark FROM scheduled_buckets WHERE queue = ? LIMIT 1`, d.queue).WithContext(ctx).Scan(&wm); err != nil && err != gocql.ErrNotFound {
+		return nil, err
+	}
+	if wm.IsZero() {
+		wm = time.UnixMilli(0)
+	}
+	type part struct {
+		start, lo, hi time.Time
+		shard         int
+	}
+	var parts []part
+	iter := s.Query(`SELECT bucket, width_ms, shards FROM scheduled_buckets WHERE queue = ? AND bucket >= ? AND bucket <= ?`, d.queue, wm.Add(-24*time.Hour), now).WithContext(ctx).Iter()
+	var start time.Time
+	var width, shards int
+	for iter.Scan(&start, &width, &shards) {
+		end := start.Add(time.Duration(width) * time.Millisecond)
+		if !end.After(wm) || start.After(now) {
+			continue
+		}
+		lo, hi := start, end.Add(-time.Millisecond)
+		if wm.After(lo) {
+			lo = wm
+		}
+		if now.Before(hi) {
+			hi = now
+		}
+		for sh := 0; sh < shards; sh++ {
+			parts = append(parts, part{start, lo, hi, sh})
+		}
+	}
+	if err := iter.Close(); err != nil {
+		return nil, err
+	}
+	found := make([][]gocql.UUID, len(parts))
+	err := parallel(ctx, len(parts), writeConcurrency, func(ctx context.Context, i int) error {
+		p := parts[i]
+		iter := s.Query(rawDueScan, d.queue, p.start, p.shard, p.lo, p.hi, d.e.cfg.DueFetch+1).WithContext(ctx).Iter()
+		var at time.Time
+		var id gocql.UUID
+		for iter.Scan(&at, &id) {
+			found[i] = append(found[i], id)
+		}
+		return iter.Close()
+	})
+	var ids []gocql.UUID
+	for _, f := range found {
+		ids = append(ids, f...)
+	}
+	return ids, err
+}
+
+// jobReads reads jobs by id through the generated statement, 32 in flight,
+// as ListDue does.
+func (d *dueScan) jobReads(ctx context.Context, ids []gocql.UUID) error {
+	return parallel(ctx, len(ids), writeConcurrency, func(ctx context.Context, i int) error {
+		var row models.JobsRow
+		return d.e.ours.ContextQuery(ctx, queries.JobsGet.CQL, queries.JobsGet.Names).Idempotent(true).
+			BindStruct(&models.JobsRow{ID: ids[i]}).GetRelease(&row)
+	})
 }
 
 // traceOurs traces the index reads our ListDue makes (the watermark, the
