@@ -214,7 +214,7 @@ func dueTable(b *strings.Builder, reps []*Report) {
 			d.RTs[Ours].PerOp, d.RTs[Orig].PerOp, read(Ours), read(Orig))
 	}
 	b.WriteString("\nStatement counts and rows read are those of the first run shown.\n\n")
-	b.WriteString("Our scan split in two (the same reads, made apart; medians):\n\n| processed jobs | index reads ms | × empty | job reads ms | × empty |\n|---|---|---|---|---|\n")
+	b.WriteString("Our scan split in two (the same reads, made apart; medians):\n\n| processed jobs | index reads ms | × at history 0 | job reads ms | × at history 0 |\n|---|---|---|---|---|\n")
 	for i, d := range reps[0].DueScan {
 		f := func(which string) func(*Report) float64 {
 			return func(r *Report) float64 {

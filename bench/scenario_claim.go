@@ -184,12 +184,14 @@ func (e *env) claimOurs(ctx context.Context, workers int, n *counter) (*claimLed
 	return l, start, snap, err
 }
 
-// claimOriginal empties the original's tables, stores the backlog, and
+// claimOriginal empties the original's scheduled index, stores the backlog, and
 // races workers that do what JobSharp's processor does with the original
 // storage: read scheduled jobs, then write each as Processing.
 func (e *env) claimOriginal(ctx context.Context, workers int, n *counter) (*claimLedger, time.Time, snapshot, error) {
-	if err := e.truncateOriginal(ctx); err != nil {
-		return nil, time.Time{}, snapshot{}, err
+	// Only the scheduled index needs emptying: the original finds jobs
+	// through it alone. (TRUNCATE is slow on a loaded node.)
+	if err := e.orig.Query("TRUNCATE scheduled_jobs").WithContext(ctx).Exec(); err != nil {
+		return nil, time.Time{}, snapshot{}, fmt.Errorf("truncate the original's scheduled_jobs: %w", err)
 	}
 	o := e.original()
 	for left := e.cfg.ClaimBacklog; left > 0; left -= 1000 {
