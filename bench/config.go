@@ -127,7 +127,7 @@ func Defaults(m Mode) Config {
 		c.Reps = 3
 		c.StoreOneByOne, c.StoreBatches = 200, 1
 		c.LayerOps = 160
-		c.ClaimReps, c.ClaimBacklog, c.ClaimWindow = 3, 300, 6*time.Second
+		c.ClaimReps, c.ClaimBacklog, c.ClaimWindow = 3, 200, 6*time.Second
 		c.Histories = []int{0, 2_000, 10_000}
 		c.DueReps = 5
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -65,11 +66,8 @@ func (e *env) runDueScan(ctx context.Context, rep *Report) error {
 	for _, h := range cfg.Histories {
 		for d.built < h {
 			n := min(historyChunk, h-d.built)
-			if err := d.processOurs(ctx, n); err != nil {
-				return fmt.Errorf("build our history: %w", err)
-			}
-			if err := d.processOriginal(ctx, n); err != nil {
-				return fmt.Errorf("build the original's history: %w", err)
+			if err := d.process(ctx, n); err != nil {
+				return err
 			}
 			d.built += n
 			e.clock.Advance(time.Duration(float64(n) / cfg.HistoryRate * float64(time.Second)))
@@ -86,14 +84,29 @@ func (e *env) runDueScan(ctx context.Context, rep *Report) error {
 		e.logf("duescan: history %d: ours %.1f ms (found %.0f), original %.1f ms (found %.0f)", res.History,
 			res.LatencyMS[Ours].Median, res.Found[Ours].Median, res.LatencyMS[Orig].Median, res.Found[Orig].Median)
 		// The measured jobs become history too.
-		if err := d.processOurs(ctx, 0); err != nil {
-			return err
-		}
-		if err := d.processOriginal(ctx, 0); err != nil {
+		if err := d.process(ctx, 0); err != nil {
 			return err
 		}
 		d.built += cfg.DueFetch
 		e.clock.Advance(time.Duration(float64(cfg.DueFetch) / cfg.HistoryRate * float64(time.Second)))
+	}
+	return nil
+}
+
+// process adds n jobs to both histories (and the due jobs of the last
+// measurement), ours and the original's at once: building is not measured,
+// and the two overlap on the two cores.
+func (d *dueScan) process(ctx context.Context, n int) error {
+	var wg sync.WaitGroup
+	var errOurs, errOrig error
+	wg.Go(func() { errOurs = d.processOurs(ctx, n) })
+	wg.Go(func() { errOrig = d.processOriginal(ctx, n) })
+	wg.Wait()
+	if errOurs != nil {
+		return fmt.Errorf("build our history: %w", errOurs)
+	}
+	if errOrig != nil {
+		return fmt.Errorf("build the original's history: %w", errOrig)
 	}
 	return nil
 }
