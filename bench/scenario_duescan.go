@@ -25,6 +25,10 @@ type DueScanResult struct {
 	// original in a keyspace of its own. "× empty" divides by it, so a
 	// change of load between history sizes cancels out.
 	EmptyMS map[string]*Stat `json:"empty_ms"`
+	// VsEmpty is the latency over the empty history's, repetition by
+	// repetition (each pair measured back to back); its median is the
+	// "× empty" figure, robust to load that drifts between repetitions.
+	VsEmpty map[string]*Stat `json:"vs_empty"`
 	// Found is the number of the due jobs the scan returned (all of them is
 	// DueFetch).
 	Found map[string]*Stat      `json:"found"`
@@ -180,7 +184,7 @@ func (d *dueScan) processOriginal(ctx context.Context, n int) error {
 func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
 	e, cfg := d.e, d.e.cfg
 	res := &DueScanResult{SimulatedSpan: e.clock.Now().Sub(d.began),
-		LatencyMS: map[string]*Stat{Ours: {}, Orig: {}}, EmptyMS: map[string]*Stat{Ours: {}, Orig: {}}, Found: map[string]*Stat{Ours: {}, Orig: {}},
+		LatencyMS: map[string]*Stat{Ours: {}, Orig: {}}, EmptyMS: map[string]*Stat{Ours: {}, Orig: {}}, VsEmpty: map[string]*Stat{Ours: {}, Orig: {}}, Found: map[string]*Stat{Ours: {}, Orig: {}},
 		RTs: map[string]RoundTrips{}, Read: map[string]ReadCost{}, IndexMS: &Stat{}, JobsMS: &Stat{}}
 	njs := make([]*repo.NewJob, cfg.DueFetch)
 	for i := range njs {
@@ -249,7 +253,9 @@ func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
 			if err := controls[c](ctx); err != nil {
 				return nil, fmt.Errorf("%s: due scan of an empty history: %w", c, err)
 			}
-			res.EmptyMS[c].add(float64(time.Since(start).Microseconds()) / 1000)
+			empty := time.Since(start)
+			res.EmptyMS[c].add(float64(empty.Microseconds()) / 1000)
+			res.VsEmpty[c].add(ratio(float64(took), float64(empty)))
 		}
 		start := time.Now()
 		ids, err := d.indexReads(ctx)
