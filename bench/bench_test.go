@@ -183,3 +183,32 @@ func TestRunSmoke(t *testing.T) {
 		}
 	}
 }
+
+func TestBalancedOrder(t *testing.T) {
+	t.Parallel()
+
+	xs := []string{"a", "b", "c"}
+	first := map[string]int{}
+	follows := map[[2]string]int{}
+	prev := ""
+	for r := 0; r < 6; r++ {
+		order := balanced(xs, r)
+		first[order[0]]++
+		for _, x := range order {
+			if prev != "" {
+				follows[[2]string{prev, x}]++
+			}
+			prev = x
+		}
+	}
+	for _, x := range xs {
+		if first[x] != 2 {
+			t.Errorf("%s comes first %d times in 6 repetitions, want 2", x, first[x])
+		}
+		for _, y := range xs {
+			if n := follows[[2]string{y, x}]; x != y && (n < 2 || n > 4) {
+				t.Errorf("%s follows %s %d times in 6 repetitions, want about 3", x, y, n)
+			}
+		}
+	}
+}

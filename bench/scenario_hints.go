@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -189,6 +191,7 @@ func (e *env) runHints(ctx context.Context, rep *Report) error {
 	variants = append(variants, variant{HintOneBatch, 1}, variant{HintMixedChunks, writeConcurrency})
 	var results []*HintResult
 	watch := newLogWatch(cfg.ServerLog)
+	rng := rand.New(rand.NewPCG(7, 11))
 	for _, set := range []string{"due", "state"} {
 		byVariant := map[variant]*HintResult{}
 		for _, v := range variants {
@@ -208,7 +211,11 @@ func (e *env) runHints(ctx context.Context, rep *Report) error {
 			return err
 		}
 		for r := 0; r < cfg.Reps; r++ {
-			for _, v := range rotate(variants, r) {
+			// A new random order each repetition: with a fixed cycle each
+			// variant would always follow the same one.
+			order := slices.Clone(variants)
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+			for _, v := range order {
 				res := byVariant[v]
 				stmts := plan(v.strategy, hintRows(set, e.queue("hints"), cfg.HintJobs, e.clock.Now()))
 				watch.mark()
