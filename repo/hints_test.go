@@ -58,8 +58,46 @@ func TestHints(t *testing.T) {
 		if got := b.claim(ctx, t, 10); len(got) != 0 {
 			t.Errorf("Claim() took %v from a stray hint", ids(got))
 		}
-		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 0 {
-			t.Errorf("due entries after a scan = %d, want the stray one removed", n)
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 1 {
+			t.Errorf("due entries after a scan within Grace = %d, want the hint kept (its job may be being stored)", n)
+		}
+		b.clock.Advance(16 * time.Second) // past Grace
+		if got := b.claim(ctx, t, 10); len(got) != 0 {
+			t.Errorf("Claim() took %v from a stray hint", ids(got))
+		}
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now().Add(-time.Minute), b.clock.Now()); n != 0 {
+			t.Errorf("due entries after a scan past Grace = %d, want the stray one removed", n)
+		}
+	})
+
+	t.Run("ScanDuringInsertKeepsTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		// A worker scans between an insert's hints and its jobs row: the
+		// hint has no job yet, and must survive for the job to be found.
+		b := setup(t, nil)
+		inserting := b.sameStore(t, nil)
+		hinted, proceed := make(chan struct{}), make(chan struct{})
+		repo.SetAfterHints(inserting, func(string) error {
+			close(hinted)
+			<-proceed
+			return nil
+		})
+		inserted := make(chan error, 1)
+		go func() {
+			_, err := inserting.Jobs.Insert(ctx, &repo.NewJob{Queue: b.queue, Type: "t"})
+			inserted <- err
+		}()
+		<-hinted
+		if got := b.claim(ctx, t, 10); len(got) != 0 {
+			t.Fatalf("Claim() took %v before the job was stored", ids(got))
+		}
+		close(proceed)
+		if err := <-inserted; err != nil {
+			t.Fatalf("Insert() error = %v", err)
+		}
+		if got := b.claim(ctx, t, 10); len(got) != 1 {
+			t.Errorf("Claim() after the insert = %v, want the job: the scan during the insert lost its hint", ids(got))
 		}
 	})
 

@@ -201,6 +201,12 @@ func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take fun
 	}
 	for round := 0; ; round++ {
 		job, err := s.get(ctx, e.JobID, round > 0)
+		if errors.Is(err, ErrNotFound) && round == 0 && e.DueAt.After(now.Add(-s.set.grace)) {
+			// Hints are written before the job: it may be being stored right
+			// now. Look again on a later scan; once the entry is older than
+			// Grace, the job is gone for good and the entry is stray.
+			return false, nil
+		}
 		if errors.Is(err, ErrNotFound) {
 			return stale()
 		}
