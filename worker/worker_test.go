@@ -227,6 +227,16 @@ func (c *counter[K]) get(k K) int {
 	return c.m[k]
 }
 
+func (c *counter[K]) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, v := range c.m {
+		n += v
+	}
+	return n
+}
+
 // testLogger sends a log to the test's log, from level on.
 // Lines logged after the test ended are dropped.
 func testLogger(t *testing.T, level slog.Level) *slog.Logger {
