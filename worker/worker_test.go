@@ -227,6 +227,16 @@ func (c *counter[K]) get(k K) int {
 	return c.m[k]
 }
 
+func (c *counter[K]) snapshot() map[K]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[K]int, len(c.m))
+	for k, v := range c.m {
+		out[k] = v
+	}
+	return out
+}
+
 func (c *counter[K]) total() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
