@@ -64,9 +64,10 @@ type Config struct {
 	// none.
 	JobTimeout time.Duration
 
-	// Backoff is the delay before retry n (1 for the first) of a failed job.
-	// Default: the store's clock plus [repo.Backoff] (exponential from 1s,
-	// capped at 1h, ±25% jitter). [HandleOpts.Backoff] overrides it per type.
+	// Backoff is the delay before retry n (1 for the first) of a failed job,
+	// from now by this process's clock. Default: [repo.Backoff] from the
+	// store's clock (exponential from 1s, capped at 1h, ±25% jitter).
+	// [HandleOpts.Backoff] overrides it per type.
 	Backoff func(retry int) time.Duration
 
 	// RescueInterval is how often the rescuer looks for jobs whose lease

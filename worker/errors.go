@@ -47,7 +47,8 @@ var (
 // JobSnooze returns an error that tells the processor to run the job again
 // after delay, with no attempt counted (River's JobSnooze): the job goes back
 // to Scheduled at now+delay. Use it for "not yet" (a resource is busy, a rate
-// limit applies). A delay of zero or less runs it again at once.
+// limit applies). A delay of zero or less runs it again at once. The new due
+// time is now+delay by this process's clock.
 func JobSnooze(delay time.Duration) error { return &SnoozeError{Delay: delay} }
 
 // SnoozeError is what [JobSnooze] returns.

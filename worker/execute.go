@@ -92,27 +92,34 @@ func (e *execution) call(ctx context.Context, h *handler, job *repo.Job) (result
 	return result, err
 }
 
-// heartbeat extends the lease every HeartbeatInterval until stop closes.
-// When the lease is lost (rescued, cancelled, taken over) or runs out by the
-// local clock because heartbeats failed, it cancels the handler's context
-// with the reason as cause and stops.
+// heartbeat extends the lease every HeartbeatInterval until stop closes,
+// sooner when the lease is nearer its end than that (a slow claim, failed
+// heartbeats). When the lease is lost (rescued, cancelled, taken over) or
+// runs out by the local clock because heartbeats failed, it cancels the
+// handler's context with the reason as cause and stops.
 func (e *execution) heartbeat(cancel context.CancelCauseFunc, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	p := e.p
-	tick := time.NewTicker(p.set.heartbeat)
-	defer tick.Stop()
+	every := p.set.heartbeat
 	for {
 		held, deadline, _ := e.state()
+		beat := time.NewTimer(max(min(every, time.Until(deadline)-every), every/10))
 		expiry := time.NewTimer(time.Until(deadline))
 		select {
 		case <-stop:
-			expiry.Stop()
-			return
 		case <-expiry.C:
 			e.loseLease(ErrLeaseExpired, cancel)
+		case <-beat.C:
+		}
+		beat.Stop()
+		expiry.Stop()
+		select {
+		case <-stop:
 			return
-		case <-tick.C:
-			expiry.Stop()
+		default:
+		}
+		if _, _, lost := e.state(); lost != nil {
+			return
 		}
 		sent := time.Now()
 		ctx, cancelBeat := context.WithTimeout(context.Background(), max(time.Until(deadline), 10*time.Millisecond))
