@@ -70,36 +70,83 @@ func TestHints(t *testing.T) {
 		}
 	})
 
-	t.Run("ScanDuringInsertKeepsTheHint", func(t *testing.T) {
-		t.Parallel()
+	// A worker scans between a change's hints and its LWT: the new due
+	// entry does not fit the job yet, and must survive for the job to be
+	// found once the change lands.
+	for _, tc := range []struct {
+		name, op string
+		// prepare stores the job on the changing store; change makes it due.
+		prepare func(t *testing.T, b *testBundle, changing *repo.Store) (change func() error)
+	}{
+		{name: "Insert", op: "insert", prepare: func(t *testing.T, b *testBundle, changing *repo.Store) func() error {
+			return func() error {
+				_, err := changing.Jobs.Insert(ctx, &repo.NewJob{Queue: b.queue, Type: "t"})
+				return err
+			}
+		}},
+		{name: "UpdateCreatedToScheduled", op: "update", prepare: func(t *testing.T, b *testBundle, changing *repo.Store) func() error {
+			held := b.insert(ctx, t, &repo.NewJob{Hold: true})
+			return func() error {
+				held.State = repo.StateScheduled
+				_, err := changing.Jobs.Update(ctx, held)
+				return err
+			}
+		}},
+		{name: "Release", op: "release", prepare: func(t *testing.T, b *testBundle, changing *repo.Store) func() error {
+			b.insert(ctx, t, &repo.NewJob{})
+			claimed, err := changing.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Limit: 1})
+			if err != nil || len(claimed) != 1 {
+				t.Fatalf("Claim() = %v, %v", ids(claimed), err)
+			}
+			return func() error {
+				_, err := changing.Jobs.Release(ctx, claimed[0])
+				return err
+			}
+		}},
+		{name: "RequeueSucceeded", op: "requeue", prepare: func(t *testing.T, b *testBundle, changing *repo.Store) func() error {
+			b.insert(ctx, t, &repo.NewJob{})
+			claimed, err := changing.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Limit: 1})
+			if err != nil || len(claimed) != 1 {
+				t.Fatalf("Claim() = %v, %v", ids(claimed), err)
+			}
+			if _, err := changing.Jobs.Complete(ctx, claimed[0], nil); err != nil {
+				t.Fatalf("Complete() error = %v", err)
+			}
+			return func() error {
+				_, err := changing.Jobs.Requeue(ctx, claimed[0].ID, time.Time{})
+				return err
+			}
+		}},
+	} {
+		t.Run("ScanDuring"+tc.name+"KeepsTheHint", func(t *testing.T) {
+			t.Parallel()
 
-		// A worker scans between an insert's hints and its jobs row: the
-		// hint has no job yet, and must survive for the job to be found.
-		b := setup(t, nil)
-		inserting := b.sameStore(t, nil)
-		hinted, proceed := make(chan struct{}), make(chan struct{})
-		repo.SetAfterHints(inserting, func(string) error {
-			close(hinted)
-			<-proceed
-			return nil
+			b := setup(t, nil)
+			changing := b.sameStore(t, nil)
+			change := tc.prepare(t, b, changing)
+			hinted, proceed := make(chan struct{}), make(chan struct{})
+			repo.SetAfterHints(changing, func(op string) error {
+				if op == tc.op {
+					close(hinted)
+					<-proceed
+				}
+				return nil
+			})
+			changed := make(chan error, 1)
+			go func() { changed <- change() }()
+			<-hinted
+			if got := b.claim(ctx, t, 10); len(got) != 0 {
+				t.Fatalf("Claim() took %v before the change landed", ids(got))
+			}
+			close(proceed)
+			if err := <-changed; err != nil {
+				t.Fatalf("%s error = %v", tc.name, err)
+			}
+			if got := b.claim(ctx, t, 10); len(got) != 1 {
+				t.Errorf("Claim() after the %s = %v, want the job: the scan during the change lost its entry", tc.op, ids(got))
+			}
 		})
-		inserted := make(chan error, 1)
-		go func() {
-			_, err := inserting.Jobs.Insert(ctx, &repo.NewJob{Queue: b.queue, Type: "t"})
-			inserted <- err
-		}()
-		<-hinted
-		if got := b.claim(ctx, t, 10); len(got) != 0 {
-			t.Fatalf("Claim() took %v before the job was stored", ids(got))
-		}
-		close(proceed)
-		if err := <-inserted; err != nil {
-			t.Fatalf("Insert() error = %v", err)
-		}
-		if got := b.claim(ctx, t, 10); len(got) != 1 {
-			t.Errorf("Claim() after the insert = %v, want the job: the scan during the insert lost its hint", ids(got))
-		}
-	})
+	}
 
 	t.Run("CrashBeforeClaimLosesNoJob", func(t *testing.T) {
 		t.Parallel()
@@ -197,8 +244,16 @@ func TestHints(t *testing.T) {
 		if len(got) != 1 || got[0].ID != live.ID {
 			t.Fatalf("Claim() = %v, want only the live job", ids(got))
 		}
-		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 0 {
-			t.Errorf("due entries now after the scan = %d, want the stale and the claimed one gone", n)
+		// Within Grace the stale entry may still be a change in flight: kept.
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 1 {
+			t.Errorf("due entries now after the scan = %d, want the claimed one gone and the fresh stale one kept", n)
+		}
+		b.clock.Advance(16 * time.Second) // past Grace
+		if got := b.claim(ctx, t, 10); len(got) != 0 {
+			t.Fatalf("Claim() = %v, want nothing due", ids(got))
+		}
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now().Add(-time.Minute), b.clock.Now()); n != 0 {
+			t.Errorf("due entries after a scan past Grace = %d, want the stale one gone", n)
 		}
 	})
 }

@@ -193,22 +193,26 @@ func (s *Store) scan(ctx context.Context, queue string, perShard int, take func(
 //
 // An entry is deleted only when the job, as it is after handling, cannot
 // need it: a job released from waiting is due now, possibly at this very
-// entry's time, so it is offered to take instead.
+// entry's time, so it is offered to take instead. An entry that does not fit
+// the job is kept while it is younger than Grace: hints are written before
+// the change that makes them true, so it may belong to a change still in
+// flight (an insert, a release, a requeue) whose job would be left with no
+// entry. After Grace that change has landed, and the entry fits, or died.
 func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take func(context.Context, *Job) (bool, error), rescued []func(*Job)) (bool, error) {
 	stale := func() (bool, error) {
 		s.deleteDue(ctx, e)
 		return true, nil
 	}
+	unfit := func() (bool, error) {
+		if e.DueAt.After(now.Add(-s.set.grace)) {
+			return false, nil // look again on a later scan
+		}
+		return stale()
+	}
 	for round := 0; ; round++ {
 		job, err := s.get(ctx, e.JobID, round > 0)
-		if errors.Is(err, ErrNotFound) && round == 0 && e.DueAt.After(now.Add(-s.set.grace)) {
-			// Hints are written before the job: it may be being stored right
-			// now. Look again on a later scan; once the entry is older than
-			// Grace, the job is gone for good and the entry is stray.
-			return false, nil
-		}
 		if errors.Is(err, ErrNotFound) {
-			return stale()
+			return unfit()
 		}
 		if err != nil {
 			return false, err
@@ -219,7 +223,7 @@ func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take fun
 		switch {
 		case job.State.Claimable():
 			if job.ScheduledAt.After(now) {
-				return stale() // rescheduled: it has a later entry
+				return unfit() // rescheduled: it has a later entry
 			}
 			took, err := take(ctx, job)
 			switch {
@@ -233,7 +237,7 @@ func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take fun
 			return false, nil
 		case job.State == StateProcessing:
 			if job.Lease.Until.After(now) {
-				return stale() // the lease was extended: a later entry exists
+				return unfit() // the lease was extended: a later entry exists
 			}
 			r, err := s.rescue(ctx, job)
 			if errors.Is(err, ErrConflict) {
@@ -256,7 +260,7 @@ func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take fun
 				return false, err
 			}
 		}
-		return stale()
+		return unfit()
 	}
 }
 
