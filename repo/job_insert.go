@@ -240,7 +240,7 @@ func (s *Store) get(ctx context.Context, id gocql.UUID, serial bool) (*Job, erro
 		q.Consistency(gocql.Consistency(s.set.serial))
 	}
 	if err := q.GetRelease(&row); err != nil {
-		return nil, interpretError(err)
+		return nil, s.interpret(queries.JobsGet, err)
 	}
 	if row.Version == 0 {
 		// Only a tombstoned or expiring shell is left.

@@ -144,9 +144,13 @@ func newKeyspaceName() string {
 	if len(pkg) > 20 {
 		pkg = pkg[:20]
 	}
-	b := make([]byte, 4)
+	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, pkg, time.Now().Unix(), randomHex(4))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
 	_, _ = rand.Read(b)
-	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, pkg, time.Now().Unix(), hex.EncodeToString(b))
+	return hex.EncodeToString(b)
 }
 
 var staleName = regexp.MustCompile(`^` + keyspacePrefix + `[a-z0-9]*_([0-9]+)_[0-9a-f]{8}$`)
