@@ -130,7 +130,9 @@ func (r *ApplyResult) String() string {
 // Apply creates the keyspace (when it does not exist, with repl) and every
 // type and table of the schema that does not exist, then waits until every
 // node agrees on the schema. It is idempotent and never alters or drops
-// anything. session may be bound to any keyspace or none.
+// anything; what exists gets no statement at all. A statement that times out
+// on the client is tried again, up to three times (each is IF NOT EXISTS).
+// session may be bound to any keyspace or none.
 //
 // Returns [ErrReplicationRequired] when the keyspace does not exist and repl
 // is nil, and an error naming the data center when repl names one the
@@ -160,7 +162,7 @@ func Apply(ctx context.Context, session *gocql.Session, keyspace string, repl *R
 				}
 			}
 		}
-		warnings, err := exec(ctx, session, CreateKeyspaceCQL(keyspace, *repl))
+		warnings, err := execDDL(ctx, session, CreateKeyspaceCQL(keyspace, *repl))
 		if err != nil {
 			return nil, fmt.Errorf("create keyspace %s: %w", keyspace, err)
 		}
@@ -180,16 +182,18 @@ func Apply(ctx context.Context, session *gocql.Session, keyspace string, repl *R
 		if o.Kind == "type" {
 			existed = slices.Contains(live.Types, o.Name)
 		}
-		warnings, err := exec(ctx, session, o.CQL)
+		if existed {
+			// No DDL for what exists: a schema change costs every node work
+			// and an agreement round, even when IF NOT EXISTS makes it a no-op.
+			res.Existing = append(res.Existing, o.String())
+			continue
+		}
+		warnings, err := execDDL(ctx, session, o.CQL)
 		if err != nil {
 			return nil, fmt.Errorf("create %s %s.%s: %w", o.Kind, keyspace, o.Name, err)
 		}
 		res.Warnings = append(res.Warnings, warnings...)
-		if existed {
-			res.Existing = append(res.Existing, o.String())
-		} else {
-			res.Created = append(res.Created, o.String())
-		}
+		res.Created = append(res.Created, o.String())
 	}
 	began := time.Now()
 	if err := session.AwaitSchemaAgreement(ctx); err != nil {
@@ -199,11 +203,22 @@ func Apply(ctx context.Context, session *gocql.Session, keyspace string, repl *R
 	return res, nil
 }
 
-// exec runs one DDL statement and returns Cassandra's warnings.
-func exec(ctx context.Context, session *gocql.Session, stmt string) ([]string, error) {
-	iter := session.Query(stmt).WithContext(ctx).Iter()
-	warnings := iter.Warnings()
-	return warnings, iter.Close()
+// ddlAttempts bounds the tries of one DDL statement. Schema changes on a
+// busy cluster can outlast the client timeout; every statement Apply runs
+// is IF NOT EXISTS, so trying again is safe.
+const ddlAttempts = 3
+
+// execDDL runs one DDL statement and returns Cassandra's warnings, trying
+// again when the client timed out.
+func execDDL(ctx context.Context, session *gocql.Session, stmt string) ([]string, error) {
+	for attempt := 1; ; attempt++ {
+		iter := session.Query(stmt).WithContext(ctx).Iter()
+		warnings := iter.Warnings()
+		err := iter.Close()
+		if err == nil || attempt == ddlAttempts || ctx.Err() != nil || !errors.Is(err, gocql.ErrTimeoutNoResponse) {
+			return warnings, err
+		}
+	}
 }
 
 // DataCenters lists the cluster's data centers, sorted.

@@ -133,10 +133,14 @@ func (r *Report) OK() bool { return len(r.Differences) == 0 }
 func (r *Report) String() string {
 	var b strings.Builder
 	if r.OK() {
-		fmt.Fprintf(&b, "keyspace %s matches the schema of this build (%d tables)\n", r.Keyspace, len(queries.Tables()))
+		fmt.Fprintf(&b, "keyspace %s matches the schema of this build\n", r.Keyspace)
 		return b.String()
 	}
-	fmt.Fprintf(&b, "keyspace %s differs from the schema of this build in %d places:\n", r.Keyspace, len(r.Differences))
+	places := "places"
+	if len(r.Differences) == 1 {
+		places = "place"
+	}
+	fmt.Fprintf(&b, "keyspace %s differs from the schema of this build in %d %s:\n", r.Keyspace, len(r.Differences), places)
 	for _, d := range r.Differences {
 		fmt.Fprintf(&b, "  %s\n", d)
 	}
