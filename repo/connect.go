@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -435,6 +436,17 @@ func classifyConnect(ctx context.Context, cl *gocql.ClusterConfig, err error) er
 		return &TLSError{Hosts: hosts, Problem: "the node's certificate does not name the address dialled: connect by a name the certificate lists, or set Config.TLS.ServerName", Err: err}
 	case strings.Contains(text, "x509:"), strings.Contains(text, "tls:"):
 		return &TLSError{Hosts: hosts, Problem: "check the client's and the node's TLS settings", Err: err}
+	case unknownDC.MatchString(text):
+		// The ScyllaDB fork checks LocalDC when the session starts.
+		dc := unknownDC.FindStringSubmatch(text)[1]
+		msg := fmt.Sprintf("LocalDC %q is not a data center of the cluster", dc)
+		if s, perr := probeSession(cl); perr == nil {
+			if dcs, derr := schema.DataCenters(ctx, s); derr == nil {
+				msg += fmt.Sprintf(" (it has: %s)", strings.Join(dcs, ", "))
+			}
+			s.Close()
+		}
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, msg)
 	case errors.Is(err, gocql.ErrNoConnectionsStarted) && cl.Keyspace != "":
 		// The control connection worked but no pool connection could USE the
 		// keyspace: most often it does not exist.
@@ -449,15 +461,23 @@ func classifyConnect(ctx context.Context, cl *gocql.ClusterConfig, err error) er
 	return &NoHostsError{Hosts: hosts, Err: err}
 }
 
-// keyspaceMissing asks the cluster, on a session without keyspace, whether
-// cl.Keyspace exists.
-func keyspaceMissing(ctx context.Context, cl *gocql.ClusterConfig) (bool, error) {
+var unknownDC = regexp.MustCompile(`datacenter (\S+) in the policy was not found in the topology`)
+
+// probeSession opens a small session on cl's hosts, without keyspace and
+// with a policy of its own (a policy serves one session only), to find out
+// why the real one failed.
+func probeSession(cl *gocql.ClusterConfig) (*gocql.Session, error) {
 	probe := *cl
 	probe.Keyspace = ""
 	probe.NumConns = 1
-	// A policy serves one session only.
 	probe.PoolConfig.HostSelectionPolicy = gocql.RoundRobinHostPolicy()
-	s, err := probe.CreateSession()
+	return probe.CreateSession()
+}
+
+// keyspaceMissing asks the cluster, on a session without keyspace, whether
+// cl.Keyspace exists.
+func keyspaceMissing(ctx context.Context, cl *gocql.ClusterConfig) (bool, error) {
+	s, err := probeSession(cl)
 	if err != nil {
 		return false, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/gocql/gocql"
 )
@@ -156,9 +157,13 @@ func interpretError(err error) error {
 		return ErrNotFound
 	case errors.Is(err, context.DeadlineExceeded):
 		return &TimeoutError{Err: err, kind: timeoutContext}
-	case errors.Is(err, gocql.ErrTimeoutNoResponse):
+	case errors.Is(err, gocql.ErrTimeoutNoResponse), strings.Contains(err.Error(), "too many query timeouts on the connection"):
+		// The second is the ScyllaDB fork's ErrTooManyTimeouts (no such symbol
+		// in gocql/gocql): it closes a connection that timed out repeatedly.
 		return &TimeoutError{Err: err, kind: timeoutClient}
-	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoConnectionsStarted), errors.Is(err, gocql.ErrNoStreams):
+	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoConnectionsStarted), errors.Is(err, gocql.ErrNoStreams),
+		// The ScyllaDB fork's ErrNoConnectionsInPool and ErrNoPool.
+		strings.Contains(err.Error(), "host pool does not have connections"), strings.Contains(err.Error(), "host does not have a pool"):
 		return &NoHostsError{Err: err}
 	}
 	var (
