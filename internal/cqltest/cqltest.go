@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -130,7 +131,7 @@ func run(m *testing.M, schema []string) (int, error) {
 	code := m.Run()
 
 	s.Close()
-	if err := base.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); err != nil {
+	if err := dropKeyspace(base, ks); err != nil {
 		return code, fmt.Errorf("drop keyspace %s: %w", ks, err)
 	}
 	return code, nil
@@ -233,4 +234,17 @@ func Exec(ctx context.Context, t testing.TB, stmts ...string) {
 // partition key, unique among the package's tests.
 func Name(t testing.TB) string {
 	return strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
+}
+
+// dropKeyspace drops ks, trying again when the client times out: a busy
+// node (the machine's two cores run several test suites) can take longer
+// than the timeout for a schema change, and DROP … IF EXISTS is idempotent.
+func dropKeyspace(s *gocql.Session, ks string) error {
+	var err error
+	for range 3 {
+		if err = s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); !errors.Is(err, gocql.ErrTimeoutNoResponse) {
+			return err
+		}
+	}
+	return err
 }

@@ -31,8 +31,17 @@ const (
 
 var (
 	extraMu    sync.Mutex
-	extraNodes = map[string]*devcluster.Cluster{}
+	extraNodes = map[string]*extraNodeState{}
 )
+
+// extraNodeState starts one extra node once per test binary; nodes on
+// different addresses start in parallel.
+type extraNodeState struct {
+	once    sync.Once
+	cluster *devcluster.Cluster
+	err     error
+	log     string
+}
 
 // AuthCluster returns the authenticating node on AuthAddr, starting it if it
 // does not answer. TLSCluster does the same for the TLS node on TLSAddr.
@@ -60,33 +69,43 @@ func TLSCAFile(c *devcluster.Cluster) string { return filepath.Join(c.TLSDir(), 
 
 func extraNode(t testing.TB, opts devcluster.Options) *devcluster.Cluster {
 	t.Helper()
-	// One start at a time per process; devcluster's file lock covers other
-	// processes.
 	extraMu.Lock()
-	defer extraMu.Unlock()
-	if c, ok := extraNodes[opts.Addr]; ok {
-		return c
+	st, ok := extraNodes[opts.Addr]
+	if !ok {
+		st = &extraNodeState{}
+		extraNodes[opts.Addr] = st
 	}
-	var log bytes.Buffer
-	opts.Log = &log
-	c, err := devcluster.New(opts)
-	if err != nil {
-		t.Fatalf("cqltest: %v", err)
+	extraMu.Unlock()
+	// Once per binary and address; devcluster's file lock covers other
+	// processes.
+	st.once.Do(func() {
+		var log bytes.Buffer
+		opts.Log = &log
+		c, err := devcluster.New(opts)
+		if err != nil {
+			st.err = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		began := time.Now()
+		res, err := c.Start(ctx)
+		if err != nil {
+			st.err = fmt.Errorf("start the %s node on %s: %w\n%s\n(start it by hand with: scripts/cassandra start --addr %s %s --heap %d)",
+				profileWord(opts), opts.Addr, err, log.String(), opts.Addr, profileFlag(opts), opts.HeapMB)
+			return
+		}
+		st.cluster = c
+		if !res.AlreadyRunning {
+			st.log = fmt.Sprintf("cqltest: started the %s node on %s in %s (boot %s); it stays up for later runs (scripts/cassandra stop --addr %s)",
+				profileWord(opts), opts.Addr, time.Since(began).Round(100*time.Millisecond), res.Boot.Round(100*time.Millisecond), opts.Addr)
+			t.Log(st.log)
+		}
+	})
+	if st.err != nil {
+		t.Fatalf("cqltest: %v", st.err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	began := time.Now()
-	res, err := c.Start(ctx)
-	if err != nil {
-		t.Fatalf("cqltest: start the %s node on %s: %v\n%s\n(start it by hand with: scripts/cassandra start --addr %s %s --heap %d)",
-			profileWord(opts), opts.Addr, err, log.String(), opts.Addr, profileFlag(opts), opts.HeapMB)
-	}
-	if !res.AlreadyRunning {
-		t.Logf("cqltest: started the %s node on %s in %s (boot %s); it stays up for later runs (scripts/cassandra stop --addr %s)",
-			profileWord(opts), opts.Addr, time.Since(began).Round(100*time.Millisecond), res.Boot.Round(100*time.Millisecond), opts.Addr)
-	}
-	extraNodes[opts.Addr] = c
-	return c
+	return st.cluster
 }
 
 func profileWord(o devcluster.Options) string {
@@ -120,7 +139,7 @@ func SuperSession(t testing.TB, c *devcluster.Cluster) *gocql.Session {
 func DropKeyspaceAtEnd(t testing.TB, s *gocql.Session, keyspace string) {
 	t.Helper()
 	t.Cleanup(func() {
-		if err := s.Query("DROP KEYSPACE IF EXISTS " + keyspace).Exec(); err != nil {
+		if err := dropKeyspace(s, keyspace); err != nil {
 			t.Logf("cqltest: drop keyspace %s: %v", keyspace, err)
 		}
 	})
