@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"time"
 
@@ -119,7 +120,10 @@ func ExampleNew() {
 // Connection problems are sentinels for errors.Is, with messages that say
 // what to do.
 func ExampleConnect_keyspaceNotFound() {
-	_, err := repo.Connect(context.Background(), repo.Config{Hosts: []string{"127.0.0.1"}, Keyspace: "no_such_keyspace"})
+	_, err := repo.Connect(context.Background(), repo.Config{
+		Hosts: []string{"127.0.0.1"}, Keyspace: "no_such_keyspace",
+		DriverLogger: log.New(io.Discard, "", 0), // gocql also logs each failed attempt
+	})
 	if errors.Is(err, repo.ErrKeyspaceNotFound) {
 		fmt.Println(err)
 	}

@@ -248,12 +248,7 @@ func TestConnect(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t)
-		admin := cqltest.Cluster()
-		s, err := admin.CreateSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close) // after the keyspace is dropped: cleanups run last first
+		s := cqltest.AdminSession(t)
 		ks := cqltest.UniqueKeyspace(t)
 		cqltest.DropKeyspaceAtEnd(t, s, ks)
 		if _, err := schema.Apply(ctx, s, ks, &schema.Replication{Class: schema.SimpleStrategy, Factor: 1}); err != nil {

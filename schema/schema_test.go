@@ -184,9 +184,11 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// session is a session without keyspace whose timeout suits schema changes
+// on a busy node.
 func session(t *testing.T) *gocql.Session {
 	t.Helper()
-	return cqltest.Session(t).Session
+	return cqltest.AdminSession(t)
 }
 
 func TestApply(t *testing.T) {

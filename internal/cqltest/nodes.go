@@ -124,10 +124,15 @@ func profileFlag(o devcluster.Options) string {
 
 // SuperSession opens a session as the superuser (auth node) or with the
 // cluster's CA (TLS node) on the first node of c, without keyspace, closed
-// when the test ends.
+// when the test ends. Its timeout, a minute, suits schema changes.
 func SuperSession(t testing.TB, c *devcluster.Cluster) *gocql.Session {
 	t.Helper()
-	s, err := c.Session(c.Hosts()[0])
+	cl, err := c.ClusterConfig(c.Hosts()[0])
+	if err != nil {
+		t.Fatalf("cqltest: %v", err)
+	}
+	cl.Timeout, cl.ConnectTimeout = time.Minute, 10*time.Second
+	s, err := cl.CreateSession()
 	if err != nil {
 		t.Fatalf("cqltest: session on %s: %v", c.Hosts()[0], err)
 	}
@@ -154,4 +159,22 @@ func UniqueKeyspace(t testing.TB) string {
 		name = name[len(name)-20:]
 	}
 	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, name, time.Now().Unix(), randomHex(4))
+}
+
+// AdminSession opens a session on the test hosts without keyspace, for
+// tests that change the schema themselves (drop a table, alter a column).
+// Its timeout is a minute: a schema change on the shared node, busy with
+// several suites on two cores, can outlast the usual 15 s. It is closed
+// when the test ends, after cleanups registered later (such as
+// DropKeyspaceAtEnd) have run.
+func AdminSession(t testing.TB) *gocql.Session {
+	t.Helper()
+	c := Cluster()
+	c.Timeout = time.Minute
+	s, err := c.CreateSession()
+	if err != nil {
+		t.Fatalf("cqltest: admin session: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
 }

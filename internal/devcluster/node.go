@@ -298,8 +298,19 @@ func (c *Cluster) readyAll(ctx context.Context) (string, error) {
 var quietLogger = log.New(io.Discard, "", 0)
 
 // Session opens a gocql session to one node with this cluster's credentials
-// and TLS settings.
+// and TLS settings, and the short timeouts of a readiness probe.
 func (c *Cluster) Session(host string) (*gocql.Session, error) {
+	cl, err := c.ClusterConfig(host)
+	if err != nil {
+		return nil, err
+	}
+	return cl.CreateSession()
+}
+
+// ClusterConfig is the configuration Session uses: one node, this cluster's
+// credentials (the superuser) and TLS settings, probe timeouts. Callers may
+// change it before creating a session.
+func (c *Cluster) ClusterConfig(host string) (*gocql.ClusterConfig, error) {
 	cl := gocql.NewCluster(host)
 	cl.Port = CQLPort
 	cl.DisableInitialHostLookup = true
@@ -321,7 +332,7 @@ func (c *Cluster) Session(host string) (*gocql.Session, error) {
 		}
 		cl.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: true}
 	}
-	return cl.CreateSession()
+	return cl, nil
 }
 
 // probe runs a real CQL query on one node: its release version and how many

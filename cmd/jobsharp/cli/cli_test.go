@@ -64,15 +64,11 @@ func hostEnv(keyspace string) map[string]string {
 	return map[string]string{"JOBSHARP_HOSTS": strings.Join(cqltest.Hosts(), ","), "JOBSHARP_KEYSPACE": keyspace}
 }
 
-// adminSession is a session on the test node without keyspace.
+// adminSession is a session on the test node without keyspace, with a
+// timeout long enough for schema changes on a busy node.
 func adminSession(t *testing.T) *gocql.Session {
 	t.Helper()
-	s, err := cqltest.Cluster().CreateSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return cqltest.AdminSession(t)
 }
 
 func TestSchemaApplyAndVerify(t *testing.T) {
