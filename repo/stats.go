@@ -48,12 +48,13 @@ func (j *Jobs) Stats(ctx context.Context, queue string) ([]QueueStats, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stats of queue %s: %w", q, err)
 		}
-		rd, err := j.s.readDue(ctx, q, watermark, watermark, j.s.now(), MaxDueEntries)
+		to := j.s.now()
+		rd, err := j.s.readDue(ctx, q, watermark, watermark, to, MaxDueEntries)
 		if err != nil {
 			return nil, fmt.Errorf("stats of queue %s: %w", q, err)
 		}
 		st.DueEntries = min(len(rd.entries), MaxDueEntries)
-		st.DueEntriesCapped = len(rd.entries) > MaxDueEntries || rd.complete.Before(j.s.now())
+		st.DueEntriesCapped = len(rd.entries) > MaxDueEntries || rd.complete.Before(to)
 		oldest, err := j.ListDue(ctx, q, 1)
 		if err != nil {
 			return nil, fmt.Errorf("stats of queue %s: %w", q, err)

@@ -15,6 +15,8 @@
 //	1  failure (Cassandra unreachable, authentication, a statement failed, …)
 //	2  usage: unknown command, bad flag or environment value, missing argument
 //	3  schema verify found differences
+//	4  get, requeue or cancel: no such job
+//	5  cancel or requeue: the job's state does not allow it
 package cli
 
 import (
@@ -28,6 +30,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/jobsharp/cassandra/repo"
 )
 
 // Exit codes of Run.
@@ -36,6 +40,11 @@ const (
 	ExitFailure = 1
 	ExitUsage   = 2
 	ExitDiffers = 3
+	// ExitNotFound: get, requeue or cancel named a job that does not exist.
+	ExitNotFound = 4
+	// ExitWrongState: the job's state does not allow the command (cancel a
+	// finished job, requeue a running one).
+	ExitWrongState = 5
 )
 
 // Run runs the command named by args (without the program name) and returns
@@ -61,6 +70,8 @@ type command struct {
 	summary string
 	// help is the rest of --help, before the flags.
 	help string
+	// args is set for commands that take positional arguments.
+	args bool
 	// setup registers the command's flags and returns what runs it once
 	// they are parsed.
 	setup func(fs *flagSet, a *app) func(ctx context.Context) error
@@ -69,14 +80,21 @@ type command struct {
 // commands is the command table. Keep it sorted by name.
 func commands() []command {
 	return []command{
+		cancelCommand(),
+		enqueueCommand(),
+		getCommand(),
+		listCommand(),
+		purgeCommand(),
+		requeueCommand(),
 		schemaApplyCommand(),
 		schemaPrintCommand(),
 		schemaVerifyCommand(),
+		statsCommand(),
 		versionCommand(),
 	}
 }
 
-const exitCodesHelp = `Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences.`
+const exitCodesHelp = `Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job, 5 the job's state does not allow it.`
 
 func run(ctx context.Context, args []string, a *app) int {
 	cmds := commands()
@@ -116,8 +134,8 @@ func run(ctx context.Context, args []string, a *app) int {
 		fmt.Fprintf(a.stderr, "jobsharp %s: %v\nrun 'jobsharp %s --help' for usage\n", c.name, err, c.name)
 		return ExitUsage
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(a.stderr, "jobsharp %s: unexpected argument %q\nrun 'jobsharp %s --help' for usage\n", c.name, fs.Arg(0), c.name)
+	if len(fs.positional) > 0 && !c.args {
+		fmt.Fprintf(a.stderr, "jobsharp %s: unexpected argument %q\nrun 'jobsharp %s --help' for usage\n", c.name, fs.positional[0], c.name)
 		return ExitUsage
 	}
 	err := exec(ctx)
@@ -130,6 +148,12 @@ func run(ctx context.Context, args []string, a *app) int {
 	case isUsage(err):
 		fmt.Fprintf(a.stderr, "jobsharp %s: %v\n", c.name, err)
 		return ExitUsage
+	case errors.Is(err, repo.ErrNotFound):
+		fmt.Fprintf(a.stderr, "jobsharp %s: %v\n", c.name, err)
+		return ExitNotFound
+	case errors.Is(err, repo.ErrWrongState):
+		fmt.Fprintf(a.stderr, "jobsharp %s: %v\n", c.name, err)
+		return ExitWrongState
 	}
 	fmt.Fprintf(a.stderr, "jobsharp %s: %v\n", c.name, err)
 	if h := hint(err); h != "" {

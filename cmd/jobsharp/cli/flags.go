@@ -23,6 +23,9 @@ type flagSet struct {
 	*flag.FlagSet
 	a   *app
 	env map[string]string // flag name → environment variable
+	// positional are the arguments that are not flags, wherever they stood
+	// (jobsharp get ID --json as well as jobsharp get --json ID).
+	positional []string
 }
 
 func newFlagSet(c command, a *app) *flagSet {
@@ -44,8 +47,15 @@ func (fs *flagSet) fromEnv(name, env string) {
 // parse parses args, then fills the flags not given from their environment
 // variables. A bad environment value is reported with the variable's name.
 func (fs *flagSet) parse(args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		fs.positional = append(fs.positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
