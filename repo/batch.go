@@ -71,7 +71,7 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 	}
 	var rows []models.BatchJobsRow
 	if err := s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
-		return nil, fmt.Errorf("get batch %s: %w", batchID, interpretError(err))
+		return nil, fmt.Errorf("get batch %s: %w", batchID, s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("get batch %s: %w", batchID, ErrNotFound)
@@ -124,7 +124,7 @@ func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus,
 	}
 	var rows []models.BatchJobsRow
 	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
-		return nil, fmt.Errorf("batch %s status: %w", batchID, interpretError(err))
+		return nil, fmt.Errorf("batch %s status: %w", batchID, b.s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("batch %s status: %w", batchID, ErrNotFound)
@@ -153,7 +153,7 @@ func (b *Batches) InsertContinuation(ctx context.Context, batchID gocql.UUID, nj
 	}
 	var rows []models.BatchJobsRow
 	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
-		return nil, fmt.Errorf("continue batch %s: %w", batchID, interpretError(err))
+		return nil, fmt.Errorf("continue batch %s: %w", batchID, b.s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("continue batch %s: %w", batchID, ErrNotFound)

@@ -3,6 +3,7 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,83 +71,68 @@ func TestHints(t *testing.T) {
 		}
 	})
 
-	// A worker scans between a change's hints and its LWT: the new due
-	// entry does not fit the job yet, and must survive for the job to be
-	// found once the change lands.
-	for _, tc := range []struct {
-		name, op string
-		// prepare stores the job on the changing store; change makes it due.
-		prepare func(t *testing.T, b *testBundle, changing *repo.Store) (change func() error)
-	}{
-		{name: "Insert", op: "insert", prepare: func(t *testing.T, b *testBundle, changing *repo.Store) func() error {
-			return func() error {
-				_, err := changing.Jobs.Insert(ctx, &repo.NewJob{Queue: b.queue, Type: "t"})
-				return err
-			}
-		}},
-		{name: "UpdateCreatedToScheduled", op: "update", prepare: func(t *testing.T, b *testBundle, changing *repo.Store) func() error {
-			held := b.insert(ctx, t, &repo.NewJob{Hold: true})
-			return func() error {
-				held.State = repo.StateScheduled
-				_, err := changing.Jobs.Update(ctx, held)
-				return err
-			}
-		}},
-		{name: "Release", op: "release", prepare: func(t *testing.T, b *testBundle, changing *repo.Store) func() error {
-			b.insert(ctx, t, &repo.NewJob{})
-			claimed, err := changing.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Limit: 1})
-			if err != nil || len(claimed) != 1 {
-				t.Fatalf("Claim() = %v, %v", ids(claimed), err)
-			}
-			return func() error {
-				_, err := changing.Jobs.Release(ctx, claimed[0])
-				return err
-			}
-		}},
-		{name: "RequeueSucceeded", op: "requeue", prepare: func(t *testing.T, b *testBundle, changing *repo.Store) func() error {
-			b.insert(ctx, t, &repo.NewJob{})
-			claimed, err := changing.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Limit: 1})
-			if err != nil || len(claimed) != 1 {
-				t.Fatalf("Claim() = %v, %v", ids(claimed), err)
-			}
-			if _, err := changing.Jobs.Complete(ctx, claimed[0], nil); err != nil {
-				t.Fatalf("Complete() error = %v", err)
-			}
-			return func() error {
-				_, err := changing.Jobs.Requeue(ctx, claimed[0].ID, time.Time{})
-				return err
-			}
-		}},
-	} {
-		t.Run("ScanDuring"+tc.name+"KeepsTheHint", func(t *testing.T) {
-			t.Parallel()
-
-			b := setup(t, nil)
-			changing := b.sameStore(t, nil)
-			change := tc.prepare(t, b, changing)
-			hinted, proceed := make(chan struct{}), make(chan struct{})
-			repo.SetAfterHints(changing, func(op string) error {
-				if op == tc.op {
-					close(hinted)
-					<-proceed
-				}
-				return nil
-			})
-			changed := make(chan error, 1)
-			go func() { changed <- change() }()
-			<-hinted
-			if got := b.claim(ctx, t, 10); len(got) != 0 {
-				t.Fatalf("Claim() took %v before the change landed", ids(got))
-			}
-			close(proceed)
-			if err := <-changed; err != nil {
-				t.Fatalf("%s error = %v", tc.name, err)
-			}
-			if got := b.claim(ctx, t, 10); len(got) != 1 {
-				t.Errorf("Claim() after the %s = %v, want the job: the scan during the change lost its entry", tc.op, ids(got))
-			}
+	// A worker scans while another process is between a change's hints and
+	// its LWT: the hint does not match the job yet, and must survive.
+	inFlight := func(t *testing.T, b *testBundle, change func(s *repo.Store) error) {
+		t.Helper()
+		changing := b.sameStore(t, nil)
+		hinted, proceed := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		repo.SetAfterHints(changing, func(string) error {
+			once.Do(func() { close(hinted); <-proceed })
+			return nil
 		})
+		done := make(chan error, 1)
+		go func() { done <- change(changing) }()
+		<-hinted
+		if got := b.claim(ctx, t, 10); len(got) != 0 {
+			t.Fatalf("Claim() took %v before the change landed", ids(got))
+		}
+		close(proceed)
+		if err := <-done; err != nil {
+			t.Fatalf("change error = %v", err)
+		}
+		if got := b.claim(ctx, t, 10); len(got) != 1 {
+			t.Errorf("Claim() after the change = %v, want the job: the scan during the change lost its hint", ids(got))
+		}
 	}
+
+	t.Run("ScanDuringInsertKeepsTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		inFlight(t, b, func(s *repo.Store) error {
+			_, err := s.Jobs.Insert(ctx, &repo.NewJob{Queue: b.queue, Type: "t"})
+			return err
+		})
+	})
+
+	t.Run("ScanDuringReleaseKeepsTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		b.insert(ctx, t, &repo.NewJob{})
+		held := b.claim(ctx, t, 1)
+		inFlight(t, b, func(s *repo.Store) error {
+			_, err := s.Jobs.Release(ctx, held[0])
+			return err
+		})
+	})
+
+	t.Run("ScanDuringRequeueKeepsTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		b.insert(ctx, t, &repo.NewJob{})
+		held := b.claim(ctx, t, 1)
+		if _, err := b.store.Jobs.Complete(ctx, held[0], nil); err != nil {
+			t.Fatal(err)
+		}
+		inFlight(t, b, func(s *repo.Store) error {
+			_, err := s.Jobs.Requeue(ctx, held[0].ID, time.Time{})
+			return err
+		})
+	})
 
 	t.Run("CrashBeforeClaimLosesNoJob", func(t *testing.T) {
 		t.Parallel()
@@ -244,16 +230,17 @@ func TestHints(t *testing.T) {
 		if len(got) != 1 || got[0].ID != live.ID {
 			t.Fatalf("Claim() = %v, want only the live job", ids(got))
 		}
-		// Within Grace the stale entry may still be a change in flight: kept.
+		// Younger than Grace, the stale entry might belong to a change in
+		// flight and stays; past Grace the next scan removes it.
 		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 1 {
-			t.Errorf("due entries now after the scan = %d, want the claimed one gone and the fresh stale one kept", n)
+			t.Errorf("due entries after the scan = %d, want only the fresh stale one", n)
 		}
-		b.clock.Advance(16 * time.Second) // past Grace
+		b.clock.Advance(16 * time.Second)
 		if got := b.claim(ctx, t, 10); len(got) != 0 {
-			t.Fatalf("Claim() = %v, want nothing due", ids(got))
+			t.Errorf("Claim() = %v, want nothing", ids(got))
 		}
 		if n := dueEntries(ctx, t, b.queue, b.clock.Now().Add(-time.Minute), b.clock.Now()); n != 0 {
-			t.Errorf("due entries after a scan past Grace = %d, want the stale one gone", n)
+			t.Errorf("due entries past Grace = %d, want the stale one gone", n)
 		}
 	})
 }
