@@ -119,6 +119,20 @@ func TestHints(t *testing.T) {
 		})
 	})
 
+	t.Run("ScanDuringUpdateToScheduledKeepsTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		// A held job (Created) made runnable by Update, as an application
+		// does after storing continuations of it.
+		b := setup(t, nil)
+		held := b.insert(ctx, t, &repo.NewJob{Hold: true})
+		inFlight(t, b, func(s *repo.Store) error {
+			held.State = repo.StateScheduled
+			_, err := s.Jobs.Update(ctx, held)
+			return err
+		})
+	})
+
 	t.Run("ScanDuringRequeueKeepsTheHint", func(t *testing.T) {
 		t.Parallel()
 
