@@ -44,8 +44,10 @@ type Config struct {
 	// extended (to now+Lease). Default Lease/3; it must be less than Lease.
 	HeartbeatInterval time.Duration
 
-	// PollInterval is the pause after a claim that found nothing due, with
-	// ±10% jitter: the longest a new job waits for an idle processor.
+	// PollInterval is the longest pause after claims that found nothing
+	// due: the pause starts at twice ClaimCooldown after the first empty
+	// claim and doubles with each one after, up to PollInterval, with ±10%
+	// jitter. It bounds how long a new job waits for an idle processor.
 	// 10ms to 1h; default 1s.
 	PollInterval time.Duration
 	// ClaimCooldown is the least time between two claims of one queue, so

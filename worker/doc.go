@@ -30,8 +30,10 @@
 // # Running jobs
 //
 // Each queue's poll loop claims due jobs ([repo.Jobs.Claim]) in batches up to
-// its free handler slots (QueueConfig.MaxWorkers), and pauses PollInterval
-// (±10%) when nothing was due. Each running job's lease is extended every
+// its free handler slots (QueueConfig.MaxWorkers). When claims find nothing
+// due it backs off: the pause doubles from twice ClaimCooldown up to
+// PollInterval (±10% jitter), so a steadily fed queue is polled again soon
+// and an idle one every PollInterval. Each running job's lease is extended every
 // HeartbeatInterval (default Lease/3).
 //
 // A handler's outcome:

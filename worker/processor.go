@@ -105,8 +105,8 @@ func (p *Processor) handler(jobType string) *handler {
 // gracefully and returns nil. It runs, concurrently:
 //
 //   - per queue, a poll loop that claims due jobs in batches up to the free
-//     handler slots and starts their handlers, pausing PollInterval when
-//     nothing was due;
+//     handler slots and starts their handlers, backing off up to
+//     PollInterval while nothing is due;
 //   - per running job, a heartbeat that extends its lease every
 //     HeartbeatInterval;
 //   - the scheduler, which turns due occurrences of recurring schedules into
@@ -162,8 +162,8 @@ func (p *Processor) Run(ctx context.Context) error {
 // poll is one queue's claim loop.
 func (p *Processor) poll(ctx context.Context, q *queue) {
 	var (
-		idle      bool // the last claim found nothing: pause PollInterval
-		failures  int  // consecutive claim errors: back off
+		empty     int // consecutive claims that found nothing: back off
+		failures  int // consecutive claim errors: back off
 		lastClaim time.Time
 	)
 	for {
@@ -177,8 +177,8 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 		switch {
 		case failures > 0:
 			pause = jitter(min(p.set.poll<<min(failures-1, 10), 30*time.Second))
-		case idle:
-			pause = jitter(p.set.poll)
+		case empty > 0:
+			pause = jitter(p.idlePause(empty))
 		default:
 			pause = p.set.cooldown - time.Since(lastClaim)
 		}
@@ -220,7 +220,11 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 		} else {
 			failures = 0
 		}
-		idle = len(jobs) == 0
+		if len(jobs) == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
 		for _, job := range jobs {
 			p.set.metrics.JobClaimed(job.Queue, job.Type, job.StartedAt.Sub(job.ScheduledAt))
 			if ctx.Err() != nil {
@@ -231,6 +235,18 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 			go p.execute(q, job, lastClaim)
 		}
 	}
+}
+
+// idlePause is the pause after n claims in a row found nothing: from twice
+// the claim cooldown, doubling, up to PollInterval. A queue fed at a steady
+// rate is polled again soon after a miss; an idle one settles at
+// PollInterval after a few claims.
+func (p *Processor) idlePause(n int) time.Duration {
+	base := max(2*p.set.cooldown, 10*time.Millisecond)
+	if n > 20 {
+		return p.set.poll
+	}
+	return min(base<<(n-1), p.set.poll)
 }
 
 // release gives back a claimed job that was not started.
