@@ -111,12 +111,11 @@
 //     suspended VM) or another process's clock ran ahead by more than the
 //     store's Grace. The old processor's outcome is then refused
 //     ([repo.ErrLeaseLost]), logged and counted as OutcomeLeaseLost, and
-//     its handler's context is cancelled;
-//   - the outcome was written but the processor could not learn so; the
-//     store settles unknown outcomes by a serial read, so this needs the
-//     store unreachable as well.
+//     its handler's context is cancelled.
 //
-// A job whose lease stayed live never runs twice. Make handlers idempotent:
+// An outcome write that times out is settled by a serial read in the store,
+// and retried while the lease may still hold; a job whose lease stayed live
+// never runs twice. Make handlers idempotent:
 // key side effects on the job's ID (an upsert, a unique constraint, an
 // idempotency key with the payment provider), or check whether the work is
 // done before doing it.
