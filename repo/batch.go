@@ -62,8 +62,9 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 }
 
 // Jobs returns the jobs of a batch (JobSharp's GetBatchJobs): one partition
-// read, then the jobs by id. A lookup row whose job is gone is skipped and
-// removed. Returns [ErrNotFound] for an unknown batch.
+// read, then the jobs by id. A lookup row whose job is gone is skipped, and
+// removed once the batch is older than Grace. Returns [ErrNotFound] for an
+// unknown batch.
 func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) {
 	s := b.s
 	if err := checkID("batch id", batchID); err != nil {
@@ -92,8 +93,12 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 			out = append(out, j)
 		}
 	}
+	// The lookup rows are written before the jobs: while the batch is
+	// younger than Grace a missing job may be being stored, and deleting its
+	// row would leave the batch short of its size, never finished.
+	settled := rows[0].CreatedAt.Before(s.now().Add(-s.set.grace))
 	for _, id := range ids {
-		if !found[id] {
+		if !found[id] && settled {
 			if err := s.exec(ctx, queries.BatchJobDelete, &models.BatchJobsRow{BatchID: batchID, JobID: id}, nil); err != nil {
 				s.set.log.Warn("jobsharp: could not remove a stale batch row", "batch", batchID, "job", id, "err", err)
 			}
@@ -117,7 +122,9 @@ type BatchStatus struct {
 }
 
 // Status reports how a batch stands: its jobs per state, and whether it has
-// finished and how. Returns [ErrNotFound] for an unknown batch.
+// finished and how. A job missing from a batch younger than Grace (being
+// stored) counts as unfinished; one missing later (expired, deleted) does
+// not. Returns [ErrNotFound] for an unknown batch.
 func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus, error) {
 	if err := checkID("batch id", batchID); err != nil {
 		return nil, err
@@ -139,6 +146,9 @@ func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus,
 		st.States[j.State]++
 		finished = finished && j.State.Final()
 		succeeded = succeeded && j.State == StateSucceeded
+	}
+	if len(jobs) < len(rows) && !rows[0].CreatedAt.Before(b.s.now().Add(-b.s.set.grace)) {
+		finished = false // a job of a young batch may still be being stored
 	}
 	st.Finished, st.Succeeded = finished, succeeded && len(jobs) == st.Size
 	return st, nil

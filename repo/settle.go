@@ -134,6 +134,9 @@ func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 			continue
 		}
 		job, err := s.get(ctx, r.JobID, true)
+		if errors.Is(err, ErrNotFound) && !rows[0].CreatedAt.Before(s.now().Add(-s.set.grace)) {
+			return false, nil // a young batch: the job may still be being stored
+		}
 		if errors.Is(err, ErrNotFound) {
 			continue // deleted or expired: it is not running
 		}
