@@ -33,6 +33,8 @@ var (
 	// ErrLeaseExpired is the cause of a handler's context when heartbeats
 	// failed (Cassandra unreachable) until the job's lease ran out: another
 	// processor may now rescue the job and run it again, so this one stops.
+	// If the store answers again before a rescue, a success is still
+	// written, and a failure releases the job with no attempt counted.
 	ErrLeaseExpired = errors.New("jobsharp: lease expired; heartbeats could not reach the store")
 
 	// ErrNoHandler is recorded as the error of a job whose type has no
