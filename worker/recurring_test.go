@@ -47,7 +47,19 @@ func TestRecurring(t *testing.T) {
 		if err := b.store.Recurring.Remove(ctx, b.queue); err != nil {
 			t.Fatalf("Remove() error = %v", err)
 		}
-		time.Sleep(time.Second) // let the last fired jobs run
+		// Let schedulers that read the schedule before its removal finish,
+		// then every job fired so far run: claims take due jobs in no
+		// particular order, so an occurrence may run after a later one.
+		time.Sleep(500 * time.Millisecond)
+		eventually(t, time.Minute, "every fired job to run", func() bool {
+			for _, st := range []repo.State{repo.StateScheduled, repo.StateFailed, repo.StateProcessing} {
+				jobs, err := b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: st, Limit: 1})
+				if err != nil || len(jobs) > 0 {
+					return false
+				}
+			}
+			return true
+		})
 
 		got := runs.snapshot()
 		var occurrences []time.Time
