@@ -63,11 +63,14 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	start := time.Now()
 	result, err := e.call(runCtx, h, job)
 	runTime := time.Since(start)
+	_, _, lostWhileRunning := e.state()
 	close(stopBeats)
 	<-beatsDone
 
-	shutdown := errors.Is(context.Cause(ctx), ErrShutdown)
-	outcome := e.finish(h, result, err, shutdown)
+	// Stopped by the processor (shutdown, or a lease that ran out while the
+	// handler ran): an error then is not the job's, and counts no attempt.
+	interrupted := errors.Is(context.Cause(ctx), ErrShutdown) || errors.Is(lostWhileRunning, ErrLeaseExpired)
+	outcome := e.finish(h, result, err, interrupted)
 	p.set.metrics.JobFinished(job.Queue, job.Type, outcome, runTime)
 	e.logOutcome(outcome, err, runTime)
 }
@@ -101,6 +104,7 @@ func (e *execution) heartbeat(cancel context.CancelCauseFunc, stop <-chan struct
 	defer close(done)
 	p := e.p
 	every := p.set.heartbeat
+	failing := false // a heartbeat failed since the last one that succeeded
 	for {
 		held, deadline, _ := e.state()
 		beat := time.NewTimer(max(min(every, time.Until(deadline)-every), every/10))
@@ -108,7 +112,14 @@ func (e *execution) heartbeat(cancel context.CancelCauseFunc, stop <-chan struct
 		select {
 		case <-stop:
 		case <-expiry.C:
-			e.loseLease(ErrLeaseExpired, cancel)
+			// The deadline passed. If heartbeats were failing, another
+			// processor may rescue the job: stop. If none was tried since the
+			// last success (a claim slower than the lease, a stalled
+			// process), try one: it is fenced, so it fails if the job was
+			// rescued meanwhile.
+			if failing {
+				e.loseLease(ErrLeaseExpired, cancel)
+			}
 		case <-beat.C:
 		}
 		beat.Stop()
@@ -122,9 +133,10 @@ func (e *execution) heartbeat(cancel context.CancelCauseFunc, stop <-chan struct
 			return
 		}
 		sent := time.Now()
-		ctx, cancelBeat := context.WithTimeout(context.Background(), max(time.Until(deadline), 10*time.Millisecond))
+		ctx, cancelBeat := context.WithTimeout(context.Background(), max(time.Until(deadline), every))
 		next, err := p.store.Jobs.Heartbeat(ctx, held, p.set.lease)
 		cancelBeat()
+		failing = err != nil
 		switch {
 		case err == nil:
 			e.mu.Lock()
@@ -182,8 +194,10 @@ func (e *execution) loseLease(why error, cancel context.CancelCauseFunc) {
 	cancel(why)
 }
 
-// finish writes the attempt's outcome and returns it.
-func (e *execution) finish(h *handler, result []byte, herr error, shutdown bool) Outcome {
+// finish writes the attempt's outcome and returns it. interrupted says the
+// processor stopped the handler (shutdown, lease run out locally): its error
+// then releases the job rather than failing it.
+func (e *execution) finish(h *handler, result []byte, herr error, interrupted bool) Outcome {
 	p := e.p
 	_, _, lost := e.state()
 	if lost != nil && !errors.Is(lost, ErrLeaseExpired) {
@@ -200,7 +214,7 @@ func (e *execution) finish(h *handler, result []byte, herr error, shutdown bool)
 		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
 			return p.store.Jobs.Complete(ctx, job, result)
 		}
-	case shutdown || lost != nil:
+	case interrupted:
 		// Stopped by the processor, not by the job: no attempt counted. (A
 		// write after the lease ran out is safe: it is fenced by the version,
 		// so it fails if the job was rescued meanwhile.)
@@ -266,7 +280,7 @@ func (e *execution) finish(h *handler, result []byte, herr error, shutdown bool)
 	case repo.StateCancelled:
 		return OutcomeCancelled
 	case repo.StateScheduled:
-		if snoozed && !shutdown && lost == nil {
+		if snoozed && !interrupted {
 			return OutcomeSnoozed
 		}
 		return OutcomeReleased
