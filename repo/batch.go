@@ -222,7 +222,7 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 
 // Continuations returns the jobs waiting for a parent job or batch
 // (JobSharp's GetContinuations), whatever their state now. Lookup rows of
-// jobs that are gone are skipped and removed.
+// jobs that are gone are skipped, and removed once the parent has finished.
 func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, error) {
 	s := j.s
 	if err := checkID("parent id", parentID); err != nil {
@@ -243,6 +243,17 @@ func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, 
 			found[c.ID] = true
 			out = append(out, c)
 		}
+	}
+	if len(found) == len(ids) {
+		return out, nil
+	}
+	// A row whose job is missing may belong to a continuation being stored
+	// right now (its row is written first). Only once the parent job has
+	// finished, more than Grace ago, can no insert be in flight: a new
+	// continuation of a finished parent is settled by its own insert.
+	parent, err := s.get(ctx, parentID, false)
+	if err != nil || !parent.State.Final() || parent.StateChangedAt.After(s.now().Add(-s.set.grace)) {
+		return out, nil
 	}
 	for _, id := range ids {
 		if !found[id] {

@@ -371,3 +371,43 @@ func TestRecurring(t *testing.T) {
 		}
 	})
 }
+
+func TestContinuationsDuringInsert(t *testing.T) {
+	t.Parallel()
+
+	// Continuations runs while another process is between a continuation's
+	// lookup row and its job: the row must survive, or the parent's
+	// success never releases the child.
+	ctx := context.Background()
+	b := setup(t, nil)
+	parent := b.insert(ctx, t, &repo.NewJob{})
+	inserting := b.sameStore(t, nil)
+	hinted, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	repo.SetAfterHints(inserting, func(string) error {
+		once.Do(func() { close(hinted); <-proceed })
+		return nil
+	})
+	done := make(chan error, 1)
+	var child *repo.Job
+	go func() {
+		var err error
+		child, err = inserting.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: b.queue, Type: "child"})
+		done <- err
+	}()
+	<-hinted
+	if got, err := b.store.Jobs.Continuations(ctx, parent.ID); err != nil || len(got) != 0 {
+		t.Fatalf("Continuations() during the insert = %v, %v; want none yet", ids(got), err)
+	}
+	close(proceed)
+	if err := <-done; err != nil {
+		t.Fatalf("InsertContinuation() error = %v", err)
+	}
+	held := b.claim(ctx, t, 1)
+	if _, err := b.store.Jobs.Complete(ctx, held[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.store.Jobs.Get(ctx, child.ID); got.State != repo.StateScheduled {
+		t.Errorf("child is %s after its parent succeeded, want Scheduled", got.State)
+	}
+}
