@@ -131,14 +131,12 @@ func demo(ctx context.Context, o options, out io.Writer) error {
 	// The processors: each with its own session, as separate processes.
 	tally := newTally()
 	var procs []*worker.Processor
-	var stores []*repo.Store
 	for i := 0; i < o.processors; i++ {
 		store, err := repo.Connect(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
-		stores = append(stores, store)
 		p, err := worker.New(store, &worker.Config{
 			Queues:       map[string]worker.QueueConfig{o.queue: {MaxWorkers: 16}},
 			Owner:        fmt.Sprintf("demo-processor-%d", i+1),
