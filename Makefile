@@ -11,8 +11,14 @@ TEST_FLAGS ?= -count=1 -timeout 25m
 generate:
 	$(GO) generate ./...
 
+DEMO_KEYSPACE ?= jobsharp_demo
+
+# Starts Cassandra when none answers, applies the schema to a demo keyspace
+# (idempotent) and runs examples/demo: processors working through every kind
+# of job. The keyspace stays for `go run ./cmd/jobsharp stats --keyspace jobsharp_demo`.
 demo: cassandra
-	$(GO) run ./internal/devcluster/cmd/cassandra status
+	$(GO) run ./cmd/jobsharp schema apply --keyspace $(DEMO_KEYSPACE) --replication SimpleStrategy:1
+	$(GO) run ./examples/demo --keyspace $(DEMO_KEYSPACE)
 
 test: check cassandra
 	$(GO) test $(TEST_FLAGS) ./...

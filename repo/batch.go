@@ -62,8 +62,9 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 }
 
 // Jobs returns the jobs of a batch (JobSharp's GetBatchJobs): one partition
-// read, then the jobs by id. A lookup row whose job is gone is skipped and
-// removed. Returns [ErrNotFound] for an unknown batch.
+// read, then the jobs by id. A lookup row whose job is gone is skipped, and
+// removed once the batch is older than Grace. Returns [ErrNotFound] for an
+// unknown batch.
 func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) {
 	s := b.s
 	if err := checkID("batch id", batchID); err != nil {
@@ -71,7 +72,7 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 	}
 	var rows []models.BatchJobsRow
 	if err := s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
-		return nil, fmt.Errorf("get batch %s: %w", batchID, interpretError(err))
+		return nil, fmt.Errorf("get batch %s: %w", batchID, s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("get batch %s: %w", batchID, ErrNotFound)
@@ -92,8 +93,12 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 			out = append(out, j)
 		}
 	}
+	// The lookup rows are written before the jobs: while the batch is
+	// younger than Grace a missing job may be being stored, and deleting its
+	// row would leave the batch short of its size, never finished.
+	settled := rows[0].CreatedAt.Before(s.now().Add(-s.set.grace))
 	for _, id := range ids {
-		if !found[id] {
+		if !found[id] && settled {
 			if err := s.exec(ctx, queries.BatchJobDelete, &models.BatchJobsRow{BatchID: batchID, JobID: id}, nil); err != nil {
 				s.set.log.Warn("jobsharp: could not remove a stale batch row", "batch", batchID, "job", id, "err", err)
 			}
@@ -117,14 +122,16 @@ type BatchStatus struct {
 }
 
 // Status reports how a batch stands: its jobs per state, and whether it has
-// finished and how. Returns [ErrNotFound] for an unknown batch.
+// finished and how. A job missing from a batch younger than Grace (being
+// stored) counts as unfinished; one missing later (expired, deleted) does
+// not. Returns [ErrNotFound] for an unknown batch.
 func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus, error) {
 	if err := checkID("batch id", batchID); err != nil {
 		return nil, err
 	}
 	var rows []models.BatchJobsRow
 	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
-		return nil, fmt.Errorf("batch %s status: %w", batchID, interpretError(err))
+		return nil, fmt.Errorf("batch %s status: %w", batchID, b.s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("batch %s status: %w", batchID, ErrNotFound)
@@ -140,6 +147,9 @@ func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus,
 		finished = finished && j.State.Final()
 		succeeded = succeeded && j.State == StateSucceeded
 	}
+	if len(jobs) < len(rows) && !rows[0].CreatedAt.Before(b.s.now().Add(-b.s.set.grace)) {
+		finished = false // a job of a young batch may still be being stored
+	}
 	st.Finished, st.Succeeded = finished, succeeded && len(jobs) == st.Size
 	return st, nil
 }
@@ -153,7 +163,7 @@ func (b *Batches) InsertContinuation(ctx context.Context, batchID gocql.UUID, nj
 	}
 	var rows []models.BatchJobsRow
 	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
-		return nil, fmt.Errorf("continue batch %s: %w", batchID, interpretError(err))
+		return nil, fmt.Errorf("continue batch %s: %w", batchID, b.s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("continue batch %s: %w", batchID, ErrNotFound)
@@ -212,7 +222,7 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 
 // Continuations returns the jobs waiting for a parent job or batch
 // (JobSharp's GetContinuations), whatever their state now. Lookup rows of
-// jobs that are gone are skipped and removed.
+// jobs that are gone are skipped, and removed once the parent has finished.
 func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, error) {
 	s := j.s
 	if err := checkID("parent id", parentID); err != nil {
@@ -233,6 +243,17 @@ func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, 
 			found[c.ID] = true
 			out = append(out, c)
 		}
+	}
+	if len(found) == len(ids) {
+		return out, nil
+	}
+	// A row whose job is missing may belong to a continuation being stored
+	// right now (its row is written first). Only once the parent job has
+	// finished, more than Grace ago, can no insert be in flight: a new
+	// continuation of a finished parent is settled by its own insert.
+	parent, err := s.get(ctx, parentID, false)
+	if err != nil || !parent.State.Final() || parent.StateChangedAt.After(s.now().Add(-s.set.grace)) {
+		return out, nil
 	}
 	for _, id := range ids {
 		if !found[id] {

@@ -128,6 +128,47 @@ func TestBatches(t *testing.T) {
 			t.Logf("default queue holds %d jobs from elsewhere", n)
 		}
 	})
+
+	t.Run("StatusDuringInsertKeepsTheBatchWhole", func(t *testing.T) {
+		t.Parallel()
+
+		// Another process asks how a batch stands while it is being stored,
+		// between its lookup rows and its jobs: the rows must survive, or
+		// the batch would never count as finished.
+		b := setup(t, nil)
+		inserting := b.sameStore(t, nil)
+		hinted, proceed := make(chan struct{}), make(chan struct{})
+		repo.SetAfterHints(inserting, func(op string) error {
+			if op == "insert" {
+				close(hinted)
+				<-proceed
+			}
+			return nil
+		})
+		batchID := gocql.MustRandomUUID()
+		inserted := make(chan error, 1)
+		go func() {
+			_, err := inserting.Batches.Insert(ctx, batchID, []*repo.NewJob{{Queue: b.queue, Type: "a"}, {Queue: b.queue, Type: "b"}})
+			inserted <- err
+		}()
+		<-hinted
+		if st, err := b.store.Batches.Status(ctx, batchID); err != nil || st.Finished {
+			t.Fatalf("Status() during the insert = %+v, %v; want an unfinished batch", st, err)
+		}
+		close(proceed)
+		if err := <-inserted; err != nil {
+			t.Fatalf("Batches.Insert() error = %v", err)
+		}
+		for _, j := range b.claim(ctx, t, 10) {
+			if _, err := b.store.Jobs.Complete(ctx, j, nil); err != nil {
+				t.Fatalf("Complete() error = %v", err)
+			}
+		}
+		st, err := b.store.Batches.Status(ctx, batchID)
+		if err != nil || st.Size != 2 || st.States[repo.StateSucceeded] != 2 || !st.Finished || !st.Succeeded {
+			t.Errorf("Status() after both jobs succeeded = %+v, %v; want the whole batch finished", st, err)
+		}
+	})
 }
 
 func TestContinuations(t *testing.T) {
@@ -329,4 +370,44 @@ func TestRecurring(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestContinuationsDuringInsert(t *testing.T) {
+	t.Parallel()
+
+	// Continuations runs while another process is between a continuation's
+	// lookup row and its job: the row must survive, or the parent's
+	// success never releases the child.
+	ctx := context.Background()
+	b := setup(t, nil)
+	parent := b.insert(ctx, t, &repo.NewJob{})
+	inserting := b.sameStore(t, nil)
+	hinted, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	repo.SetAfterHints(inserting, func(string) error {
+		once.Do(func() { close(hinted); <-proceed })
+		return nil
+	})
+	done := make(chan error, 1)
+	var child *repo.Job
+	go func() {
+		var err error
+		child, err = inserting.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: b.queue, Type: "child"})
+		done <- err
+	}()
+	<-hinted
+	if got, err := b.store.Jobs.Continuations(ctx, parent.ID); err != nil || len(got) != 0 {
+		t.Fatalf("Continuations() during the insert = %v, %v; want none yet", ids(got), err)
+	}
+	close(proceed)
+	if err := <-done; err != nil {
+		t.Fatalf("InsertContinuation() error = %v", err)
+	}
+	held := b.claim(ctx, t, 1)
+	if _, err := b.store.Jobs.Complete(ctx, held[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.store.Jobs.Get(ctx, child.ID); got.State != repo.StateScheduled {
+		t.Errorf("child is %s after its parent succeeded, want Scheduled", got.State)
+	}
 }

@@ -17,6 +17,22 @@
 // The worker package runs handlers on top of this; most applications use it
 // rather than claiming by hand.
 //
+// # Connecting
+//
+// The original's four configuration forms:
+//
+//	store, err := repo.Connect(ctx, repo.Config{Hosts: []string{"10.0.0.1"}, Keyspace: "jobsharp"})
+//	store, err := repo.Connect(ctx, repo.Config{Hosts: hosts, Port: 19042, Keyspace: "jobsharp"})
+//	store, err := repo.Connect(ctx, repo.Config{Hosts: hosts, Keyspace: "jobsharp", Username: u, Password: p,
+//		TLS: tlsConfig, LocalDC: "dc1", Consistency: gocql.LocalQuorum, Timeout: 10 * time.Second})
+//	store, err := repo.ConnectCluster(ctx, cluster, "jobsharp", nil) // a *gocql.ClusterConfig you built
+//	store, err := repo.New(session, nil)                            // a gocqlx.Session from your factory
+//
+// Connect and ConnectCluster check the schema before returning ([Store.Check])
+// and own their session ([Store.Close]). Their failures say what to do:
+// [ErrKeyspaceNotFound], [ErrTableNotFound], [ErrSchemaMismatch],
+// [ErrNoHosts], [ErrAuth], [ErrTLS], [ErrInvalidConfig].
+//
 // # JobSharp's operations
 //
 //	StoreJob              Jobs.Insert, Jobs.InsertMany

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/gocql/gocql"
@@ -35,11 +36,26 @@ var (
 	// ErrTableNotFound: a table of the schema is missing. Run `jobsharp schema
 	// apply`, and `jobsharp schema verify` to see what differs.
 	ErrTableNotFound = errors.New("jobsharp: table not found (run: jobsharp schema apply; jobsharp schema verify shows what differs)")
-	// ErrNoHosts: no Cassandra node could be reached.
+	// ErrNoHosts: no Cassandra node could be reached. [*NoHostsError] names
+	// the hosts and ports tried.
 	ErrNoHosts = errors.New("jobsharp: no Cassandra host reachable")
 	// ErrTimeout: Cassandra did not answer in time. The write may or may not
-	// have been applied.
+	// have been applied. [*TimeoutError] names the statement and the timeout.
 	ErrTimeout = errors.New("jobsharp: query timed out")
+	// ErrSchemaMismatch: a table of the keyspace lacks a column the store
+	// uses, or a column has another type. `jobsharp schema verify` lists the
+	// differences and the statements that repair them.
+	ErrSchemaMismatch = errors.New("jobsharp: schema differs from this build's (run: jobsharp schema verify)")
+	// ErrAuth: the cluster refused the credentials, or wants credentials and
+	// got none. [*AuthError] says which.
+	ErrAuth = errors.New("jobsharp: authentication failed")
+	// ErrUnauthorized: the role lacks a permission the operation needs; the
+	// message names it.
+	ErrUnauthorized = errors.New("jobsharp: not authorized")
+	// ErrTLS: the TLS handshake with a node failed (untrusted certificate, a
+	// node that requires TLS and a client without it, or the reverse).
+	// [*TLSError] says which.
+	ErrTLS = errors.New("jobsharp: TLS handshake with Cassandra failed")
 )
 
 // ValidationError says which argument is invalid and why. It matches
@@ -123,8 +139,15 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &unavailable)
 }
 
-// interpretError maps driver errors to the store's sentinels, keeping the
-// driver error in the chain. It is the only place that knows gocql's errors.
+var (
+	missingKeyspace = regexp.MustCompile(`(?i)keyspace '?"?([A-Za-z0-9_]+)"?'? does not exist`)
+	missingTable    = regexp.MustCompile(`(?i)unconfigured table ([A-Za-z0-9_]+)|table '?"?(?:[A-Za-z0-9_]+\.)?([A-Za-z0-9_]+)"?'? does not exist`)
+)
+
+// interpretError maps driver errors to the store's sentinels and typed
+// errors, keeping the driver error in the chain. It is the only place that
+// knows gocql's errors; [Store.interpret] adds what only the store knows
+// (the statement, its timeout, the hosts).
 func interpretError(err error) error {
 	if err == nil {
 		return nil
@@ -132,10 +155,16 @@ func interpretError(err error) error {
 	switch {
 	case errors.Is(err, gocql.ErrNotFound):
 		return ErrNotFound
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, gocql.ErrTimeoutNoResponse):
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
-	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoConnectionsStarted), errors.Is(err, gocql.ErrNoStreams):
-		return fmt.Errorf("%w: %w", ErrNoHosts, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return &TimeoutError{Err: err, kind: timeoutContext}
+	case errors.Is(err, gocql.ErrTimeoutNoResponse), strings.Contains(err.Error(), "too many query timeouts on the connection"):
+		// The second is the ScyllaDB fork's ErrTooManyTimeouts (no such symbol
+		// in gocql/gocql): it closes a connection that timed out repeatedly.
+		return &TimeoutError{Err: err, kind: timeoutClient}
+	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoConnectionsStarted), errors.Is(err, gocql.ErrNoStreams),
+		// The ScyllaDB fork's ErrNoConnectionsInPool and ErrNoPool.
+		strings.Contains(err.Error(), "host pool does not have connections"), strings.Contains(err.Error(), "host does not have a pool"):
+		return &NoHostsError{Err: err}
 	}
 	var (
 		writeTimeout *gocql.RequestErrWriteTimeout
@@ -144,15 +173,20 @@ func interpretError(err error) error {
 		request      gocql.RequestError
 	)
 	switch {
-	case errors.As(err, &writeTimeout), errors.As(err, &readTimeout), errors.As(err, &casUnknown):
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	case errors.As(err, &writeTimeout):
+		return &TimeoutError{Err: err, kind: timeoutServerWrite, detail: fmt.Sprintf("%d of %d replicas acknowledged at %s", writeTimeout.Received, writeTimeout.BlockFor, writeTimeout.Consistency)}
+	case errors.As(err, &readTimeout):
+		return &TimeoutError{Err: err, kind: timeoutServerRead, detail: fmt.Sprintf("%d of %d replicas answered at %s", readTimeout.Received, readTimeout.BlockFor, readTimeout.Consistency)}
+	case errors.As(err, &casUnknown):
+		return &TimeoutError{Err: err, kind: timeoutServerWrite, detail: fmt.Sprintf("%d of %d replicas acknowledged the lightweight transaction at %s", casUnknown.Received, casUnknown.BlockFor, casUnknown.Consistency)}
+	case errors.As(err, &request) && request.Code() == gocql.ErrCodeUnauthorized:
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	case errors.As(err, &request) && request.Code() == gocql.ErrCodeInvalid:
-		msg := strings.ToLower(request.Message())
-		switch {
-		case strings.Contains(msg, "keyspace") && strings.Contains(msg, "does not exist"):
-			return fmt.Errorf("%w: %w", ErrKeyspaceNotFound, err)
-		case strings.Contains(msg, "unconfigured table"), strings.Contains(msg, "table") && strings.Contains(msg, "does not exist"):
-			return fmt.Errorf("%w: %w", ErrTableNotFound, err)
+		if m := missingKeyspace.FindStringSubmatch(request.Message()); m != nil {
+			return &KeyspaceNotFoundError{Keyspace: m[1], Err: err}
+		}
+		if m := missingTable.FindStringSubmatch(request.Message()); m != nil {
+			return &TableNotFoundError{Tables: []string{m[1] + m[2]}, Err: err}
 		}
 	}
 	return err

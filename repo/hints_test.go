@@ -3,6 +3,7 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,9 +59,93 @@ func TestHints(t *testing.T) {
 		if got := b.claim(ctx, t, 10); len(got) != 0 {
 			t.Errorf("Claim() took %v from a stray hint", ids(got))
 		}
-		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 0 {
-			t.Errorf("due entries after a scan = %d, want the stray one removed", n)
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 1 {
+			t.Errorf("due entries after a scan within Grace = %d, want the hint kept (its job may be being stored)", n)
 		}
+		b.clock.Advance(16 * time.Second) // past Grace
+		if got := b.claim(ctx, t, 10); len(got) != 0 {
+			t.Errorf("Claim() took %v from a stray hint", ids(got))
+		}
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now().Add(-time.Minute), b.clock.Now()); n != 0 {
+			t.Errorf("due entries after a scan past Grace = %d, want the stray one removed", n)
+		}
+	})
+
+	// A worker scans while another process is between a change's hints and
+	// its LWT: the hint does not match the job yet, and must survive.
+	inFlight := func(t *testing.T, b *testBundle, change func(s *repo.Store) error) {
+		t.Helper()
+		changing := b.sameStore(t, nil)
+		hinted, proceed := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		repo.SetAfterHints(changing, func(string) error {
+			once.Do(func() { close(hinted); <-proceed })
+			return nil
+		})
+		done := make(chan error, 1)
+		go func() { done <- change(changing) }()
+		<-hinted
+		if got := b.claim(ctx, t, 10); len(got) != 0 {
+			t.Fatalf("Claim() took %v before the change landed", ids(got))
+		}
+		close(proceed)
+		if err := <-done; err != nil {
+			t.Fatalf("change error = %v", err)
+		}
+		if got := b.claim(ctx, t, 10); len(got) != 1 {
+			t.Errorf("Claim() after the change = %v, want the job: the scan during the change lost its hint", ids(got))
+		}
+	}
+
+	t.Run("ScanDuringInsertKeepsTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		inFlight(t, b, func(s *repo.Store) error {
+			_, err := s.Jobs.Insert(ctx, &repo.NewJob{Queue: b.queue, Type: "t"})
+			return err
+		})
+	})
+
+	t.Run("ScanDuringReleaseKeepsTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		b.insert(ctx, t, &repo.NewJob{})
+		held := b.claim(ctx, t, 1)
+		inFlight(t, b, func(s *repo.Store) error {
+			_, err := s.Jobs.Release(ctx, held[0])
+			return err
+		})
+	})
+
+	t.Run("ScanDuringUpdateToScheduledKeepsTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		// A held job (Created) made runnable by Update, as an application
+		// does after storing continuations of it.
+		b := setup(t, nil)
+		held := b.insert(ctx, t, &repo.NewJob{Hold: true})
+		inFlight(t, b, func(s *repo.Store) error {
+			held.State = repo.StateScheduled
+			_, err := s.Jobs.Update(ctx, held)
+			return err
+		})
+	})
+
+	t.Run("ScanDuringRequeueKeepsTheHint", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		b.insert(ctx, t, &repo.NewJob{})
+		held := b.claim(ctx, t, 1)
+		if _, err := b.store.Jobs.Complete(ctx, held[0], nil); err != nil {
+			t.Fatal(err)
+		}
+		inFlight(t, b, func(s *repo.Store) error {
+			_, err := s.Jobs.Requeue(ctx, held[0].ID, time.Time{})
+			return err
+		})
 	})
 
 	t.Run("CrashBeforeClaimLosesNoJob", func(t *testing.T) {
@@ -159,8 +244,17 @@ func TestHints(t *testing.T) {
 		if len(got) != 1 || got[0].ID != live.ID {
 			t.Fatalf("Claim() = %v, want only the live job", ids(got))
 		}
-		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 0 {
-			t.Errorf("due entries now after the scan = %d, want the stale and the claimed one gone", n)
+		// Younger than Grace, the stale entry might belong to a change in
+		// flight and stays; past Grace the next scan removes it.
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now(), b.clock.Now()); n != 1 {
+			t.Errorf("due entries after the scan = %d, want only the fresh stale one", n)
+		}
+		b.clock.Advance(16 * time.Second)
+		if got := b.claim(ctx, t, 10); len(got) != 0 {
+			t.Errorf("Claim() = %v, want nothing", ids(got))
+		}
+		if n := dueEntries(ctx, t, b.queue, b.clock.Now().Add(-time.Minute), b.clock.Now()); n != 0 {
+			t.Errorf("due entries past Grace = %d, want the stale one gone", n)
 		}
 	})
 }

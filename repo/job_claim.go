@@ -189,26 +189,36 @@ func (s *Store) scan(ctx context.Context, queue string, perShard int, take func(
 }
 
 // resolve handles one due entry. It returns false when the entry still
-// needs handling later (a due job nobody took).
+// needs handling later (a due job nobody took, or an entry too fresh to
+// judge).
 //
-// An entry is deleted only when the job, as it is after handling, cannot
-// need it: a job released from waiting is due now, possibly at this very
-// entry's time, so it is offered to take instead.
+// Hints are written before the change that makes them true, so an entry
+// that does not match its job may belong to a change still in flight (an
+// insert before its LWT, a release or requeue about to land). Such an entry
+// is left alone while it is younger than Grace, and removed as stale after.
+// An entry is removed at once only when it is certainly spent: the job was
+// taken from it, or its lease expiry was handled.
 func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take func(context.Context, *Job) (bool, error), rescued []func(*Job)) (bool, error) {
-	stale := func() (bool, error) {
+	spent := func() (bool, error) {
 		s.deleteDue(ctx, e)
 		return true, nil
+	}
+	stale := func() (bool, error) {
+		if e.DueAt.After(now.Add(-s.set.grace)) {
+			return false, nil // perhaps a change in flight: look again later
+		}
+		return spent()
 	}
 	for round := 0; ; round++ {
 		job, err := s.get(ctx, e.JobID, round > 0)
 		if errors.Is(err, ErrNotFound) {
-			return stale()
+			return stale() // an insert between its hints and its row, or a stray hint
 		}
 		if err != nil {
 			return false, err
 		}
 		if job.Queue != e.Queue {
-			return stale()
+			return spent()
 		}
 		switch {
 		case job.State.Claimable():
@@ -222,12 +232,12 @@ func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take fun
 			case err != nil:
 				return false, err
 			case took:
-				return stale()
+				return spent()
 			}
 			return false, nil
 		case job.State == StateProcessing:
 			if job.Lease.Until.After(now) {
-				return stale() // the lease was extended: a later entry exists
+				return stale() // a live lease: a later entry exists, or a release is in flight
 			}
 			r, err := s.rescue(ctx, job)
 			if errors.Is(err, ErrConflict) {
@@ -239,7 +249,7 @@ func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take fun
 			for _, f := range rescued {
 				f(r)
 			}
-			return stale() // the retry has its own entry, after the backoff
+			return spent() // the retry has its own entry, after the backoff
 		case (job.State == StateAwaitingContinuation || job.State == StateAwaitingBatch) && round == 0:
 			if err := s.checkWaiting(ctx, job); err != nil {
 				return false, err

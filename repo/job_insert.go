@@ -149,33 +149,44 @@ func validMetadata(m map[string]string) error {
 // before the jobs' own. fresh[i] is false when job i existed already (an
 // insert retried with the same id).
 func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.Context) error) (stored []*Job, fresh []bool, err error) {
-	var h hintSet
-	for _, job := range jobs {
-		s.hintsFor(&h, job)
-	}
 	if extra != nil {
 		if err := extra(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
-	if err := s.writeHints(ctx, &h); err != nil {
-		return nil, nil, fmt.Errorf("store jobs: %w", err)
-	}
-	if s.afterHints != nil {
-		if err := s.afterHints("insert"); err != nil {
-			return nil, nil, err
-		}
-	}
 	stored = make([]*Job, len(jobs))
 	fresh = make([]bool, len(jobs))
-	err = forEach(ctx, len(jobs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-		job, created, err := s.createRow(ctx, jobs[i])
-		if err != nil {
-			return fmt.Errorf("store job %s: %w", jobs[i].ID, err)
+	// In chunks: a scanner leaves a hint whose job is missing alone for
+	// Grace only, so no job's row may come much later than its hint.
+	var errs []error
+	for lo := 0; lo < len(jobs); lo += createChunk {
+		chunk := jobs[lo:min(lo+createChunk, len(jobs))]
+		var h hintSet
+		for _, job := range chunk {
+			s.hintsFor(&h, job)
 		}
-		stored[i], fresh[i] = job, created
-		return nil
-	})
+		if err := s.writeHints(ctx, &h); err != nil {
+			errs = append(errs, fmt.Errorf("store jobs: %w", err))
+			break
+		}
+		if s.afterHints != nil {
+			if err := s.afterHints("insert"); err != nil {
+				errs = append(errs, err)
+				break
+			}
+		}
+		err := forEach(ctx, len(chunk), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+			job, created, err := s.createRow(ctx, chunk[i])
+			if err != nil {
+				return fmt.Errorf("store job %s: %w", chunk[i].ID, err)
+			}
+			stored[lo+i], fresh[lo+i] = job, created
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	counts := &countDeltas{}
 	var out []*Job
 	var outFresh []bool
@@ -189,8 +200,11 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 		}
 	}
 	s.applyCounts(ctx, counts)
-	return out, outFresh, err
+	return out, outFresh, errors.Join(errs...)
 }
+
+// createChunk is how many jobs create writes hints for before their rows.
+const createChunk = 256
 
 // createRow creates one jobs row and reports whether this call created it.
 // When a row with the id exists, it returns that job if it is the same job
@@ -240,7 +254,7 @@ func (s *Store) get(ctx context.Context, id gocql.UUID, serial bool) (*Job, erro
 		q.Consistency(gocql.Consistency(s.set.serial))
 	}
 	if err := q.GetRelease(&row); err != nil {
-		return nil, interpretError(err)
+		return nil, s.interpret(queries.JobsGet, err)
 	}
 	if row.Version == 0 {
 		// Only a tombstoned or expiring shell is left.

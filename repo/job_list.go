@@ -20,7 +20,7 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 func (j *Jobs) Queues(ctx context.Context) ([]string, error) {
 	var names []string
 	if err := j.s.query(ctx, queries.QueuesList).BindStruct(&models.QueuesRow{Shard: 0}).SelectRelease(&names); err != nil {
-		return nil, fmt.Errorf("list queues: %w", interpretError(err))
+		return nil, fmt.Errorf("list queues: %w", j.s.interpret(queries.QueuesList, err))
 	}
 	return names, nil
 }
@@ -130,7 +130,7 @@ func (s *Store) listResting(ctx context.Context, queue string, state State, limi
 			BindStructMap(&models.StateBucketsRow{Queue: queue, State: int32(state)}, map[string]any{"before": before, "limit": 16}).
 			SelectRelease(&dirs)
 		if err != nil {
-			return nil, interpretError(err)
+			return nil, s.interpret(queries.StateBucketsBefore, err)
 		}
 		if len(dirs) == 0 {
 			break
@@ -181,7 +181,7 @@ func (s *Store) listBucket(ctx context.Context, queue string, state State, b buc
 func (s *Store) readStateBucket(ctx context.Context, queue string, state State, b bucketRef, before time.Time, perShard int) ([]stateEntry, error) {
 	results := make([][]models.JobsByStateRow, b.Shards)
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
-		return interpretError(s.query(ctx, queries.StateScan).
+		return s.interpret(queries.StateScan, s.query(ctx, queries.StateScan).
 			BindStructMap(&models.JobsByStateRow{Queue: queue, State: int32(state), Bucket: b.Start, Shard: int32(sh)},
 				map[string]any{"before": before, "limit": perShard}).
 			SelectRelease(&results[sh]))
@@ -256,7 +256,7 @@ func (j *Jobs) Count(ctx context.Context, queue string, state State) (int64, err
 func (s *Store) count(ctx context.Context, queue string, state State) (int64, error) {
 	var rows []models.JobCountsRow
 	if err := s.query(ctx, queries.CountRead).BindStruct(&models.JobCountsRow{Queue: queue, State: int32(state)}).SelectRelease(&rows); err != nil {
-		return 0, interpretError(err)
+		return 0, s.interpret(queries.CountRead, err)
 	}
 	now := s.now()
 	var n int64

@@ -114,3 +114,29 @@ func TestJobsListAndCount(t *testing.T) {
 		}
 	})
 }
+
+func TestJobsStats(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t, nil)
+	first := b.insert(ctx, t, &repo.NewJob{ScheduledAt: b.clock.Now().Add(-time.Hour)})
+	b.insert(ctx, t, &repo.NewJob{})
+	b.insert(ctx, t, &repo.NewJob{ScheduledAt: b.clock.Now().Add(time.Hour)})
+	b.insert(ctx, t, &repo.NewJob{Hold: true})
+
+	stats, err := b.store.Jobs.Stats(ctx, b.queue)
+	if err != nil || len(stats) != 1 {
+		t.Fatalf("Stats() = %+v, %v", stats, err)
+	}
+	st := stats[0]
+	if st.Counts[repo.StateScheduled] != 3 || st.Counts[repo.StateCreated] != 1 {
+		t.Errorf("Counts = %v, want 3 Scheduled and 1 Created", st.Counts)
+	}
+	if st.DueEntries != 2 || st.DueEntriesCapped {
+		t.Errorf("DueEntries = %d (capped %v), want the 2 due jobs", st.DueEntries, st.DueEntriesCapped)
+	}
+	if !st.OldestDue.Equal(first.ScheduledAt) {
+		t.Errorf("OldestDue = %v, want %v", st.OldestDue, first.ScheduledAt)
+	}
+}

@@ -67,7 +67,7 @@ func (s *Store) purgeQueue(ctx context.Context, queue string, p *PurgeParams, cu
 			BindStructMap(&models.StateBucketsRow{Queue: queue, State: int32(p.State)}, map[string]any{"before": cut, "limit": 64}).
 			SelectRelease(&dirs)
 		if err != nil {
-			return n, interpretError(err)
+			return n, s.interpret(queries.StateBucketsOldest, err)
 		}
 		progressed := false
 		for _, d := range dirs {

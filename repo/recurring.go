@@ -130,7 +130,7 @@ func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
 	var row models.RecurringJobsRow
 	err := r.s.query(ctx, queries.RecurringGet).BindStruct(&models.RecurringJobsRow{Shard: 0, ID: id}).GetRelease(&row)
 	if err != nil {
-		return nil, fmt.Errorf("get recurring job %s: %w", id, interpretError(err))
+		return nil, fmt.Errorf("get recurring job %s: %w", id, r.s.interpret(queries.RecurringGet, err))
 	}
 	return recurringFromRow(&row), nil
 }
@@ -139,7 +139,7 @@ func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
 func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
 	var rows []models.RecurringJobsRow
 	if err := r.s.query(ctx, queries.RecurringList).BindStruct(&models.RecurringJobsRow{Shard: 0}).SelectRelease(&rows); err != nil {
-		return nil, fmt.Errorf("list recurring jobs: %w", interpretError(err))
+		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(queries.RecurringList, err))
 	}
 	out := make([]*RecurringJob, 0, len(rows))
 	for i := range rows {

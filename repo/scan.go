@@ -42,7 +42,7 @@ var epoch = time.UnixMilli(0).UTC()
 func (s *Store) watermark(ctx context.Context, queue string) (time.Time, bool, error) {
 	var row models.ScheduledBucketsRow
 	err := s.query(ctx, queries.DueWatermarkGet).BindStruct(&models.ScheduledBucketsRow{Queue: queue}).GetRelease(&row)
-	switch err = interpretError(err); {
+	switch err = s.interpret(queries.DueWatermarkGet, err); {
 	case errors.Is(err, ErrNotFound):
 		return epoch, false, nil
 	case err != nil:
@@ -75,7 +75,7 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 		BindStructMap(&models.ScheduledBucketsRow{Queue: queue}, map[string]any{"from": watermark.Add(-maxDueWidth), "to": to}).
 		SelectRelease(&dirRows)
 	if err != nil {
-		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, interpretError(err))
+		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange, err))
 	}
 	res := &dueRead{complete: to}
 	type part struct {
@@ -100,7 +100,7 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		p := parts[i]
 		lo, hi := maxTime(from, p.b.Start), minTime(to, p.b.End().Add(-time.Millisecond))
-		return interpretError(s.query(ctx, queries.DueScan).
+		return s.interpret(queries.DueScan, s.query(ctx, queries.DueScan).
 			BindStructMap(&models.ScheduledJobsRow{Queue: queue, Bucket: p.b.Start, Shard: int32(p.shard)},
 				map[string]any{"from": lo, "to": hi, "limit": perShard}).
 			SelectRelease(&results[i]))

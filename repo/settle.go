@@ -56,7 +56,7 @@ func (s *Store) settleChildren(ctx context.Context, parent gocql.UUID) error {
 func (s *Store) childIDs(ctx context.Context, parent gocql.UUID) ([]gocql.UUID, error) {
 	var rows []models.JobContinuationsRow
 	if err := s.query(ctx, queries.ContinuationsList).BindStruct(&models.JobContinuationsRow{ParentID: parent}).SelectRelease(&rows); err != nil {
-		return nil, fmt.Errorf("list continuations of %s: %w", parent, interpretError(err))
+		return nil, fmt.Errorf("list continuations of %s: %w", parent, s.interpret(queries.ContinuationsList, err))
 	}
 	ids := make([]gocql.UUID, len(rows))
 	for i, r := range rows {
@@ -121,7 +121,7 @@ func (s *Store) checkWaiting(ctx context.Context, child *Job) error {
 func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 	var rows []models.BatchJobsRow
 	if err := s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batch}).SelectRelease(&rows); err != nil {
-		return false, fmt.Errorf("read batch %s: %w", batch, interpretError(err))
+		return false, fmt.Errorf("read batch %s: %w", batch, s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {
 		return false, fmt.Errorf("batch %s: %w", batch, ErrNotFound)
@@ -134,6 +134,9 @@ func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 			continue
 		}
 		job, err := s.get(ctx, r.JobID, true)
+		if errors.Is(err, ErrNotFound) && !rows[0].CreatedAt.Before(s.now().Add(-s.set.grace)) {
+			return false, nil // a young batch: the job may still be being stored
+		}
 		if errors.Is(err, ErrNotFound) {
 			continue // deleted or expired: it is not running
 		}

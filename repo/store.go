@@ -21,6 +21,7 @@ type Store struct {
 	session gocqlx.Session
 	set     settings
 	owns    bool // Close closes the session
+	conn    connInfo
 
 	dueDirs, stateDirs, queueDirs dirCache
 
@@ -72,14 +73,20 @@ func (s *Store) Close() {
 // now is the store's clock, truncated to the millisecond.
 func (s *Store) now() time.Time { return ms(s.set.now()) }
 
-// query prepares a generated statement.
+// query prepares a generated statement. Only idempotent statements keep the
+// session's retry policy: a retried lightweight transaction or counter
+// update could apply twice or report a conflict with itself.
 func (s *Store) query(ctx context.Context, q queries.Query) *gocqlx.Queryx {
-	return s.session.ContextQuery(ctx, q.CQL, q.Names).Idempotent(q.Idempotent)
+	qx := s.session.ContextQuery(ctx, q.CQL, q.Names).Idempotent(q.Idempotent)
+	if !q.Idempotent {
+		qx.RetryPolicy(nil)
+	}
+	return qx
 }
 
 // exec runs a generated statement bound from a row struct and extra names.
 func (s *Store) exec(ctx context.Context, q queries.Query, row any, extra map[string]any) error {
-	return interpretError(s.query(ctx, q).BindStructMap(row, extra).ExecRelease())
+	return s.interpret(q, s.query(ctx, q).BindStructMap(row, extra).ExecRelease())
 }
 
 // cas runs a lightweight transaction and reports whether it applied. On an
@@ -91,7 +98,7 @@ func (s *Store) cas(ctx context.Context, q queries.Query, row any, extra map[str
 	defer qx.Release()
 	prev := map[string]any{}
 	applied, err := qx.MapScanCAS(prev)
-	return applied, interpretError(err)
+	return applied, s.interpret(q, err)
 }
 
 // forEach runs fn for i in [0, n) with at most limit calls in flight and

@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -97,7 +98,11 @@ func Main(m *testing.M, schema ...string) {
 }
 
 func run(m *testing.M, schema []string) (int, error) {
-	base, err := Cluster().CreateSession()
+	// Setup and teardown change the schema, which on the shared node (two
+	// cores, several suites at once) can outlast the tests' 15 s timeout.
+	admin := Cluster()
+	admin.Timeout = time.Minute
+	base, err := admin.CreateSession()
 	if err != nil {
 		return 1, fmt.Errorf("cannot reach Cassandra at %s (set JOBSHARP_TEST_HOSTS to change): %w\nstart a local node with: %s   (or: make cassandra)",
 			strings.Join(Hosts(), ","), err, StartCommand)
@@ -106,22 +111,30 @@ func run(m *testing.M, schema []string) (int, error) {
 	dropStale(base)
 
 	ks := newKeyspaceName()
-	if err := base.Query(fmt.Sprintf(`CREATE KEYSPACE %s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, ks)).Exec(); err != nil {
+	if err := execDDL(base, fmt.Sprintf(`CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, ks)); err != nil {
 		return 1, fmt.Errorf("create keyspace %s: %w", ks, err)
 	}
+	setupCfg := Cluster()
+	setupCfg.Keyspace, setupCfg.Timeout = ks, time.Minute
+	setup, err := setupCfg.CreateSession()
+	if err != nil {
+		_ = dropKeyspace(base, ks)
+		return 1, fmt.Errorf("connect to keyspace %s: %w", ks, err)
+	}
+	for _, stmt := range schema {
+		if err := execDDL(setup, stmt); err != nil {
+			setup.Close()
+			_ = dropKeyspace(base, ks)
+			return 1, fmt.Errorf("apply schema in %s: %w\n%s", ks, err, stmt)
+		}
+	}
+	setup.Close()
 	cfg := Cluster()
 	cfg.Keyspace = ks
 	s, err := gocqlx.WrapSession(cfg.CreateSession())
 	if err != nil {
-		_ = base.Query("DROP KEYSPACE IF EXISTS " + ks).Exec()
+		_ = dropKeyspace(base, ks)
 		return 1, fmt.Errorf("connect to keyspace %s: %w", ks, err)
-	}
-	for _, stmt := range schema {
-		if err := s.ExecStmt(stmt); err != nil {
-			s.Close()
-			_ = base.Query("DROP KEYSPACE IF EXISTS " + ks).Exec()
-			return 1, fmt.Errorf("apply schema in %s: %w\n%s", ks, err, stmt)
-		}
 	}
 	mu.Lock()
 	keyspace, session, ready = ks, s, true
@@ -130,7 +143,7 @@ func run(m *testing.M, schema []string) (int, error) {
 	code := m.Run()
 
 	s.Close()
-	if err := base.Query("DROP KEYSPACE IF EXISTS " + ks).Exec(); err != nil {
+	if err := dropKeyspace(base, ks); err != nil {
 		return code, fmt.Errorf("drop keyspace %s: %w", ks, err)
 	}
 	return code, nil
@@ -144,9 +157,13 @@ func newKeyspaceName() string {
 	if len(pkg) > 20 {
 		pkg = pkg[:20]
 	}
-	b := make([]byte, 4)
+	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, pkg, time.Now().Unix(), randomHex(4))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
 	_, _ = rand.Read(b)
-	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, pkg, time.Now().Unix(), hex.EncodeToString(b))
+	return hex.EncodeToString(b)
 }
 
 var staleName = regexp.MustCompile(`^` + keyspacePrefix + `[a-z0-9]*_([0-9]+)_[0-9a-f]{8}$`)
@@ -229,4 +246,22 @@ func Exec(ctx context.Context, t testing.TB, stmts ...string) {
 // partition key, unique among the package's tests.
 func Name(t testing.TB) string {
 	return strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
+}
+
+// dropKeyspace drops ks; see execDDL.
+func dropKeyspace(s *gocql.Session, ks string) error {
+	return execDDL(s, "DROP KEYSPACE IF EXISTS "+ks)
+}
+
+// execDDL runs a schema statement, trying again (up to three times) when
+// the client times out: a busy node can take longer than the timeout for a
+// schema change. The statements here are idempotent (IF [NOT] EXISTS).
+func execDDL(s *gocql.Session, stmt string) error {
+	var err error
+	for range 3 {
+		if err = s.Query(stmt).Exec(); !errors.Is(err, gocql.ErrTimeoutNoResponse) {
+			return err
+		}
+	}
+	return err
 }

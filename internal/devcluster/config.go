@@ -7,13 +7,18 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // MaxNodes is the largest cluster the launcher starts (one per loopback
-// address 127.0.0.1 … 127.0.0.3).
+// address, from Options.Addr up: 127.0.0.1 … 127.0.0.3 by default).
 const MaxNodes = 3
+
+// DefaultAddr is the loopback address of the first node unless
+// Options.Addr says otherwise.
+const DefaultAddr = "127.0.0.1"
 
 // Ports every node uses on its own loopback address.
 const (
@@ -36,6 +41,13 @@ type Options struct {
 	Version string
 	// Nodes is the number of nodes, 1 to MaxNodes. Default 1.
 	Nodes int
+	// Addr is the loopback address of the first node; node i listens on the
+	// i-th address from there. Default DefaultAddr. Clusters on addresses
+	// that do not overlap run side by side (the tests run an authenticating
+	// node on 127.0.0.11 and a TLS node on 127.0.0.12 beside the default
+	// one); each address also fixes the node's JMX port (7099 + 100 × the
+	// last byte).
+	Addr string
 	// Auth turns on PasswordAuthenticator (superuser cassandra/cassandra).
 	Auth bool
 	// TLS makes the CQL port TLS-only, with a CA and certificate generated
@@ -72,6 +84,12 @@ func (o *Options) withDefaults() (Options, error) {
 	if out.Nodes < 1 || out.Nodes > MaxNodes {
 		return out, fmt.Errorf("nodes must be between 1 and %d, got %d", MaxNodes, out.Nodes)
 	}
+	if out.Addr == "" {
+		out.Addr = DefaultAddr
+	}
+	if last, ok := loopbackLast(out.Addr); !ok || last < 1 || last+out.Nodes-1 > 254 {
+		return out, fmt.Errorf("addr must be a loopback address 127.0.0.1 to 127.0.0.%d, got %q", 255-out.Nodes, out.Addr)
+	}
 	if out.Version != "" && !strings.HasPrefix(out.Version, "5.0.") {
 		return out, fmt.Errorf("version must be a 5.0.x release, got %q", out.Version)
 	}
@@ -94,6 +112,8 @@ func (o *Options) withDefaults() (Options, error) {
 }
 
 // Profile names a cluster configuration; each has its own data folders.
+// A cluster on another first address than DefaultAddr carries the address:
+// nodes1-auth-127.0.0.11.
 func (o Options) Profile() string {
 	p := fmt.Sprintf("nodes%d", o.Nodes)
 	if o.Auth {
@@ -102,14 +122,48 @@ func (o Options) Profile() string {
 	if o.TLS {
 		p += "-tls"
 	}
+	if o.Addr != "" && o.Addr != DefaultAddr {
+		p += "-" + o.Addr
+	}
 	return p
 }
 
-// nodeAddr is node i's loopback address (i from 1).
-func nodeAddr(i int) string { return fmt.Sprintf("127.0.0.%d", i) }
+// loopbackLast returns the last byte of a 127.0.0.x address.
+func loopbackLast(addr string) (int, bool) {
+	rest, ok := strings.CutPrefix(addr, "127.0.0.")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || strconv.Itoa(n) != rest {
+		return 0, false
+	}
+	return n, true
+}
 
-// jmxPort is node i's local JMX port: 7199, 7299, 7399.
-func jmxPort(i int) int { return 7099 + 100*i }
+// nodeAddr is the loopback address of node i (from 1) of a cluster whose
+// first node listens on first.
+func nodeAddr(first string, i int) string {
+	last, _ := loopbackLast(first)
+	return fmt.Sprintf("127.0.0.%d", last+i-1)
+}
+
+// JMXPort is the local JMX port of the node on addr: 7099 + 100 × its last
+// byte (7199, 7299, 7399 for the default cluster; 8199 for 127.0.0.11).
+// Local JMX always binds 127.0.0.1, so every address needs its own port.
+func JMXPort(addr string) int {
+	last, _ := loopbackLast(addr)
+	return 7099 + 100*last
+}
+
+// clusterName keeps clusters on different addresses apart: a node drops
+// gossip from another cluster name.
+func (o Options) clusterName() string {
+	if o.Addr == "" || o.Addr == DefaultAddr {
+		return "jobsharp-dev"
+	}
+	return "jobsharp-dev-" + o.Addr
+}
 
 // initialToken spreads single-token nodes evenly over the Murmur3 ring,
 // whose tokens run from -2^63 to 2^63-1.
@@ -127,7 +181,7 @@ type nodeConfig struct {
 	tlsDir       string
 }
 
-func (n nodeConfig) addr() string { return nodeAddr(n.index) }
+func (n nodeConfig) addr() string { return nodeAddr(n.opts.Addr, n.index) }
 
 func (n nodeConfig) path(parts ...string) string {
 	return filepath.Join(append([]string{n.dir}, parts...)...)
@@ -138,7 +192,7 @@ func (n nodeConfig) path(parts ...string) string {
 func (n nodeConfig) yaml() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Written by scripts/cassandra (internal/devcluster); edits are overwritten.
-cluster_name: jobsharp-dev
+cluster_name: %s
 # One token per node, spread evenly: no vnode allocation, which would wait
 # RING_DELAY (30 s) on a fresh node.
 num_tokens: 1
@@ -185,7 +239,7 @@ write_request_timeout: 5000ms
 counter_write_request_timeout: 5000ms
 cas_contention_timeout: 2000ms
 request_timeout: 10000ms
-`, initialToken(n.index, n.nodes), fmt.Sprintf("%s:%d", nodeAddr(1), StoragePort), n.addr(), n.addr(), StoragePort, CQLPort,
+`, n.opts.clusterName(), initialToken(n.index, n.nodes), fmt.Sprintf("%s:%d", nodeAddr(n.opts.Addr, 1), StoragePort), n.addr(), n.addr(), StoragePort, CQLPort,
 		n.path("data", "data"), n.path("data", "commitlog"), n.path("data", "hints"), n.path("data", "saved_caches"))
 	if n.opts.Auth {
 		b.WriteString(`authenticator: PasswordAuthenticator
@@ -249,7 +303,7 @@ func (n nodeConfig) jvmArgs(inst *Installation) []string {
 		"-Dcassandra.logdir="+n.path("logs"),
 		"-Dcassandra.storagedir="+n.path("data"),
 		"-Dcassandra-foreground=yes",
-		fmt.Sprintf("-Dcassandra.jmx.local.port=%d", jmxPort(n.index)),
+		fmt.Sprintf("-Dcassandra.jmx.local.port=%d", JMXPort(n.addr())),
 		"-Dcom.sun.management.jmxremote.authenticate=false",
 		// Test-friendly start: no gossip settle wait, no superuser delay, no
 		// blocking flush of the system tables after each DDL, no fsync.

@@ -2,6 +2,8 @@ package devcluster
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -50,6 +53,9 @@ func TestOptionsValidate(t *testing.T) {
 		{name: "TooManyNodes", opts: Options{Nodes: 4}, want: "nodes must be between 1 and 3, got 4"},
 		{name: "NotFiveZero", opts: Options{Version: "4.1.5"}, want: `version must be a 5.0.x release, got "4.1.5"`},
 		{name: "TinyHeap", opts: Options{HeapMB: 64}, want: "heap must be at least 256 MiB, got 64"},
+		{name: "AddrNotLoopback", opts: Options{Addr: "10.0.0.1"}, want: `addr must be a loopback address 127.0.0.1 to 127.0.0.254, got "10.0.0.1"`},
+		{name: "AddrRunsOff", opts: Options{Addr: "127.0.0.253", Nodes: 3}, want: `addr must be a loopback address 127.0.0.1 to 127.0.0.252, got "127.0.0.253"`},
+		{name: "AddrLeadingZero", opts: Options{Addr: "127.0.0.011"}, want: `addr must be a loopback address 127.0.0.1 to 127.0.0.254, got "127.0.0.011"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +71,8 @@ func TestOptionsValidate(t *testing.T) {
 func TestProfileRoundTrip(t *testing.T) {
 	t.Parallel()
 
-	for _, o := range []Options{{Nodes: 1}, {Nodes: 3}, {Nodes: 1, Auth: true}, {Nodes: 1, TLS: true}, {Nodes: 2, Auth: true, TLS: true}} {
+	for _, o := range []Options{{Nodes: 1}, {Nodes: 3}, {Nodes: 1, Auth: true}, {Nodes: 1, TLS: true}, {Nodes: 2, Auth: true, TLS: true},
+		{Nodes: 1, Auth: true, Addr: "127.0.0.11"}, {Nodes: 2, TLS: true, Addr: "127.0.0.12"}} {
 		got, ok := parseProfile(o.Profile())
 		if !ok || got != o {
 			t.Errorf("parseProfile(%q) = %+v, %v; want %+v", o.Profile(), got, ok, o)
@@ -101,6 +108,115 @@ func TestYAMLPerNode(t *testing.T) {
 	if strings.Contains(y, ": \n") {
 		t.Errorf("yaml has an empty value, which Cassandra rejects:\n%s", y)
 	}
+}
+
+// TestClusterOnOtherAddress checks what lets a second cluster run beside the
+// default one: its own addresses, JMX ports, cluster name, seed, folder and
+// certificate addresses.
+func TestClusterOnOtherAddress(t *testing.T) {
+	t.Parallel()
+
+	c, err := New(Options{Nodes: 2, Auth: true, Addr: "127.0.0.11", CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"127.0.0.11", "127.0.0.12"}, c.Hosts()); diff != "" {
+		t.Errorf("Hosts() (-want +got):\n%s", diff)
+	}
+	if got, want := filepath.Base(c.Dir()), "nodes2-auth-127.0.0.11"; got != want {
+		t.Errorf("profile folder = %s, want %s", got, want)
+	}
+	y := c.node(2).yaml()
+	for _, want := range []string{
+		"cluster_name: jobsharp-dev-127.0.0.11\n",
+		"listen_address: 127.0.0.12\n",
+		`- seeds: "127.0.0.11:7000"`,
+	} {
+		if !strings.Contains(y, want) {
+			t.Errorf("yaml of node 2 lacks %q", want)
+		}
+	}
+	if !strings.Contains(strings.Join(c.node(2).jvmArgs(&Installation{LibDir: "/lib"}), " "), "-Dcassandra.jmx.local.port=8299 ") {
+		t.Error("node on 127.0.0.12 does not get JMX port 8299")
+	}
+	for addr, want := range map[string]int{"127.0.0.1": 7199, "127.0.0.3": 7399, "127.0.0.11": 8199, "127.0.0.12": 8299} {
+		if got := JMXPort(addr); got != want {
+			t.Errorf("JMXPort(%s) = %d, want %d", addr, got, want)
+		}
+	}
+	def, _ := New(Options{Nodes: 3, CacheDir: t.TempDir()})
+	if overlap(def.Hosts(), c.Hosts()) {
+		t.Errorf("hosts %v and %v reported as overlapping", def.Hosts(), c.Hosts())
+	}
+	if !strings.Contains(def.node(1).yaml(), "cluster_name: jobsharp-dev\n") {
+		t.Error("the default cluster changed its name; its existing data folders would no longer start")
+	}
+
+	dir := t.TempDir()
+	if err := ensureTLS(dir, c.Hosts()); err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(dir, serverFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := lastCert(t, pemBytes)
+	var ips []string
+	for _, ip := range cert.IPAddresses {
+		ips = append(ips, ip.String())
+	}
+	if diff := cmp.Diff(c.Hosts(), ips); diff != "" {
+		t.Errorf("certificate addresses (-want +got):\n%s", diff)
+	}
+}
+
+func lastCert(t *testing.T, pemBytes []byte) *x509.Certificate {
+	t.Helper()
+	var cert *x509.Certificate
+	for {
+		var b *pem.Block
+		b, pemBytes = pem.Decode(pemBytes)
+		if b == nil {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cert = c
+		}
+	}
+	if cert == nil {
+		t.Fatal("no certificate")
+	}
+	return cert
+}
+
+// TestStartLockSerialises checks that a second starter of the same cluster
+// waits for the first.
+func TestStartLockSerialises(t *testing.T) {
+	t.Parallel()
+
+	c, err := New(Options{CacheDir: t.TempDir(), Addr: "127.0.0.200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := c.lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := c.lock(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second lock() error = %v, want it to wait until the context ends", err)
+	}
+	unlock()
+	unlock2, err := c.lock(context.Background())
+	if err != nil {
+		t.Fatalf("lock() after unlock: %v", err)
+	}
+	unlock2()
 }
 
 func TestDiagnose(t *testing.T) {

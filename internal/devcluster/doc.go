@@ -13,10 +13,15 @@
 //
 // # Nodes
 //
-// Node i listens on 127.0.0.i (storage port 7000, CQL port 9042, JMX port
-// 7099+100·i). Each configuration (node count, authentication, TLS) has its
-// own data folders, because Cassandra refuses to start on data written under
-// another identity. The launcher writes its own cassandra.yaml and logback.xml,
+// Node i listens on the i-th loopback address from Options.Addr (default
+// 127.0.0.1), with storage port 7000, CQL port 9042 and JMX port 7099 + 100 ×
+// the address's last byte. Clusters whose addresses do not overlap run side
+// by side: the tests keep an authenticating node on 127.0.0.11 and a TLS node
+// on 127.0.0.12 (512 MiB heap each) beside the default node. Each
+// configuration (node count, authentication, TLS, address) has its own data
+// folders, because Cassandra refuses to start on data written under another
+// identity. Starts of one configuration are serialised across processes by
+// a file lock, so parallel test binaries may all ask for the same node. The launcher writes its own cassandra.yaml and logback.xml,
 // starts the JVM detached with a pid file, and returns only once a CQL query
 // succeeds on every node and every node sees all its peers.
 //

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,7 +45,7 @@ func (c *Cluster) TLSDir() string { return filepath.Join(c.dir, "tls") }
 func (c *Cluster) Hosts() []string {
 	hosts := make([]string, c.opts.Nodes)
 	for i := range hosts {
-		hosts[i] = nodeAddr(i + 1)
+		hosts[i] = nodeAddr(c.opts.Addr, i+1)
 	}
 	return hosts
 }
@@ -65,8 +66,18 @@ type StartResult struct {
 // Start installs what is missing and starts every node that is not running,
 // one after the other, returning once each node answers a CQL query and sees
 // all its peers. When the cluster already answers it does nothing. When
-// another configuration is running it fails and says how to stop it.
+// another configuration runs on one of its addresses it fails and says how
+// to stop it. Processes that start the same cluster at once (parallel test
+// binaries) take turns: the later ones find it running.
 func (c *Cluster) Start(ctx context.Context) (*StartResult, error) {
+	if v, err := c.readyAll(ctx); err == nil {
+		return &StartResult{Version: v, AlreadyRunning: true}, nil
+	}
+	unlock, err := c.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := c.checkOthers(); err != nil {
 		return nil, err
 	}
@@ -74,7 +85,7 @@ func (c *Cluster) Start(ctx context.Context) (*StartResult, error) {
 		return &StartResult{Version: v, AlreadyRunning: true}, nil
 	}
 	if running, _ := anyLiveNode(c.dir); !running {
-		if addr := answeringForeign(c.opts.Nodes); addr != "" {
+		if addr := answeringForeign(c.Hosts()); addr != "" {
 			return nil, fmt.Errorf("%w: something already listens on %s:%d but does not answer as the %s cluster; stop it first", ErrPortInUse, addr, CQLPort, c.opts.Profile())
 		}
 	}
@@ -86,7 +97,7 @@ func (c *Cluster) Start(ctx context.Context) (*StartResult, error) {
 	}
 	res := &StartResult{Version: inst.Version, Install: time.Since(began)}
 	if c.opts.TLS {
-		if err := ensureTLS(c.TLSDir()); err != nil {
+		if err := ensureTLS(c.TLSDir(), c.Hosts()); err != nil {
 			return nil, fmt.Errorf("write TLS certificates: %w", err)
 		}
 	}
@@ -109,9 +120,9 @@ func (c *Cluster) Start(ctx context.Context) (*StartResult, error) {
 }
 
 func (c *Cluster) startNode(ctx context.Context, n nodeConfig, inst *Installation) error {
-	for _, port := range []int{StoragePort, CQLPort, jmxPort(n.index)} {
+	for _, port := range []int{StoragePort, CQLPort, JMXPort(n.addr())} {
 		host := n.addr()
-		if port == jmxPort(n.index) {
+		if port == JMXPort(n.addr()) {
 			host = "127.0.0.1" // local JMX always binds the loopback address
 		}
 		if err := portFree(host, port); err != nil {
@@ -287,8 +298,19 @@ func (c *Cluster) readyAll(ctx context.Context) (string, error) {
 var quietLogger = log.New(io.Discard, "", 0)
 
 // Session opens a gocql session to one node with this cluster's credentials
-// and TLS settings.
+// and TLS settings, and the short timeouts of a readiness probe.
 func (c *Cluster) Session(host string) (*gocql.Session, error) {
+	cl, err := c.ClusterConfig(host)
+	if err != nil {
+		return nil, err
+	}
+	return cl.CreateSession()
+}
+
+// ClusterConfig is the configuration Session uses: one node, this cluster's
+// credentials (the superuser) and TLS settings, probe timeouts. Callers may
+// change it before creating a session.
+func (c *Cluster) ClusterConfig(host string) (*gocql.ClusterConfig, error) {
 	cl := gocql.NewCluster(host)
 	cl.Port = CQLPort
 	cl.DisableInitialHostLookup = true
@@ -310,7 +332,7 @@ func (c *Cluster) Session(host string) (*gocql.Session, error) {
 		}
 		cl.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: true}
 	}
-	return cl.CreateSession()
+	return cl, nil
 }
 
 // probe runs a real CQL query on one node: its release version and how many
@@ -337,33 +359,80 @@ func (c *Cluster) probe(ctx context.Context, host string) (version string, peers
 	return version, peers, iter.Close()
 }
 
-// answeringForeign returns the first node address whose CQL port accepts
+// answeringForeign returns the first address whose CQL port accepts
 // connections although no node of ours runs.
-func answeringForeign(nodes int) string {
-	for i := 1; i <= nodes; i++ {
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort(nodeAddr(i), strconv.Itoa(CQLPort)), time.Second)
+func answeringForeign(hosts []string) string {
+	for _, h := range hosts {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(h, strconv.Itoa(CQLPort)), time.Second)
 		if err == nil {
 			_ = conn.Close()
-			return nodeAddr(i)
+			return h
 		}
 	}
 	return ""
 }
 
-// checkOthers fails when a node of another configuration runs: they share
-// the addresses and ports.
+// checkOthers fails when a node of another configuration runs on one of
+// this cluster's addresses: they would share its ports.
 func (c *Cluster) checkOthers() error {
 	profiles, _ := os.ReadDir(filepath.Join(c.opts.CacheDir, "clusters"))
 	for _, p := range profiles {
 		dir := filepath.Join(c.opts.CacheDir, "clusters", p.Name())
-		if dir == c.dir {
+		opts, ok := parseProfile(p.Name())
+		if dir == c.dir || !ok {
+			continue
+		}
+		other, err := New(Options{Nodes: opts.Nodes, Auth: opts.Auth, TLS: opts.TLS, Addr: opts.Addr, CacheDir: c.opts.CacheDir})
+		if err != nil || !overlap(c.Hosts(), other.Hosts()) {
 			continue
 		}
 		if running, _ := anyLiveNode(dir); running {
-			return fmt.Errorf("%w: the %s cluster is running; stop it first with scripts/cassandra stop", ErrPortInUse, p.Name())
+			stop := "scripts/cassandra stop"
+			if opts.Addr != "" {
+				stop += " --addr " + opts.Addr
+			}
+			return fmt.Errorf("%w: the %s cluster is running on the same addresses; stop it first with %s", ErrPortInUse, p.Name(), stop)
 		}
 	}
 	return nil
+}
+
+func overlap(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// lock serialises starts of this cluster across processes with an exclusive
+// flock on a file beside its folder. The lock goes with the process, so a
+// killed starter never leaves it held.
+func (c *Cluster) lock(ctx context.Context) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(c.dir), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(c.dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			_ = f.Close()
+			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func pidFile(n nodeConfig) string { return n.path("cassandra.pid") }
@@ -451,7 +520,7 @@ func Status(ctx context.Context, cacheDir string) ([]NodeStatus, error) {
 	return out, nil
 }
 
-var profilePattern = regexp.MustCompile(`^nodes([1-9])(-auth)?(-tls)?$`)
+var profilePattern = regexp.MustCompile(`^nodes([1-9])(-auth)?(-tls)?(?:-(127\.0\.0\.[0-9]{1,3}))?$`)
 
 func parseProfile(name string) (Options, bool) {
 	m := profilePattern.FindStringSubmatch(name)
@@ -459,13 +528,19 @@ func parseProfile(name string) (Options, bool) {
 		return Options{}, false
 	}
 	n, _ := strconv.Atoi(m[1])
-	return Options{Nodes: n, Auth: m[2] != "", TLS: m[3] != ""}, true
+	return Options{Nodes: n, Auth: m[2] != "", TLS: m[3] != "", Addr: m[4]}, true
 }
 
 // Stop ends every node whose pid file this package wrote under cacheDir:
 // SIGTERM, then SIGKILL after timeout. With wipe it also removes the nodes'
 // data. It never looks for processes by name.
 func Stop(ctx context.Context, cacheDir string, timeout time.Duration, wipe bool, logw io.Writer) error {
+	return StopAddr(ctx, cacheDir, "", timeout, wipe, logw)
+}
+
+// StopAddr is Stop limited to the clusters with a node on addr; an empty
+// addr means every cluster.
+func StopAddr(ctx context.Context, cacheDir, addr string, timeout time.Duration, wipe bool, logw io.Writer) error {
 	if cacheDir == "" {
 		cacheDir = DefaultCacheDir()
 	}
@@ -475,6 +550,17 @@ func Stop(ctx context.Context, cacheDir string, timeout time.Duration, wipe bool
 	nodeDirs, err := filepath.Glob(filepath.Join(cacheDir, "clusters", "*", "node*"))
 	if err != nil {
 		return err
+	}
+	if addr != "" {
+		nodeDirs = slices.DeleteFunc(nodeDirs, func(d string) bool {
+			opts, ok := parseProfile(filepath.Base(filepath.Dir(d)))
+			if !ok {
+				return true
+			}
+			opts.CacheDir = cacheDir
+			c, err := New(opts)
+			return err != nil || !slices.Contains(c.Hosts(), addr)
+		})
 	}
 	type victim struct {
 		dir string

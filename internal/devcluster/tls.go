@@ -26,9 +26,9 @@ const (
 	serverFile = "server.pem"
 )
 
-// ensureTLS writes a CA and a server certificate valid for 127.0.0.1 … .3 and
+// ensureTLS writes a CA and a server certificate valid for hosts and
 // localhost into dir, unless they are there already.
-func ensureTLS(dir string) error {
+func ensureTLS(dir string, hosts []string) error {
 	if _, err := os.Stat(filepath.Join(dir, serverFile)); err == nil {
 		return nil
 	}
@@ -45,15 +45,15 @@ func ensureTLS(dir string) error {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		Subject:      pkix.Name{CommonName: hosts[0]},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().AddDate(10, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     []string{"localhost"},
 	}
-	for i := 1; i <= MaxNodes; i++ {
-		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(nodeAddr(i)))
+	for _, h := range hosts {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.ParseIP(h))
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {

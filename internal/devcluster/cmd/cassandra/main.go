@@ -1,10 +1,10 @@
 // Command cassandra starts, stops and reports on the local Apache Cassandra
 // 5.0 cluster used for development, tests and CI. scripts/cassandra runs it.
 //
-//	scripts/cassandra start [--nodes 1|2|3] [--auth] [--tls] [--heap MiB] [--version 5.0.x]
-//	scripts/cassandra stop [--wipe]
-//	scripts/cassandra status
-//	scripts/cassandra nodetool [--node N] ARGS…
+//	scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--auth] [--tls] [--heap MiB] [--version 5.0.x]
+//	scripts/cassandra stop [--addr 127.0.0.N] [--wipe]
+//	scripts/cassandra status [--addr 127.0.0.N]
+//	scripts/cassandra nodetool [--node N | --addr 127.0.0.N] ARGS…
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,14 +25,17 @@ import (
 )
 
 const usage = `usage:
-  scripts/cassandra start [--nodes 1|2|3] [--auth] [--tls] [--heap MiB] [--version 5.0.x] [--timeout 3m]
-  scripts/cassandra stop [--wipe] [--timeout 60s]
-  scripts/cassandra status
-  scripts/cassandra nodetool [--node N] ARGS...
+  scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--auth] [--tls] [--heap MiB] [--version 5.0.x] [--timeout 3m]
+  scripts/cassandra stop [--addr 127.0.0.N] [--wipe] [--timeout 60s]
+  scripts/cassandra status [--addr 127.0.0.N]
+  scripts/cassandra nodetool [--node N | --addr 127.0.0.N] ARGS...
 
-Nodes listen on 127.0.0.N:9042. Jars and data live in $JOBSHARP_CASSANDRA_DIR
-(default ~/.cache/jobsharp-cassandra). Exit codes: 0 ok, 1 failure, 2 usage,
-3 (status) not running.
+Nodes listen on 127.0.0.N:9042, from 127.0.0.1 up unless --addr names the
+first node's address; clusters on different addresses run side by side (the
+tests keep an authenticating node on 127.0.0.11 and a TLS node on
+127.0.0.12). stop and status without --addr cover every cluster. Jars and data
+live in $JOBSHARP_CASSANDRA_DIR (default ~/.cache/jobsharp-cassandra).
+Exit codes: 0 ok, 1 failure, 2 usage, 3 (status) not running.
 `
 
 func main() {
@@ -51,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "stop":
 		return stop(ctx, args[1:], stdout, stderr)
 	case "status":
-		return status(ctx, stdout, stderr)
+		return status(ctx, args[1:], stdout, stderr)
 	case "nodetool":
 		return nodetool(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
@@ -66,7 +70,8 @@ func start(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts devcluster.Options
-	fs.IntVar(&opts.Nodes, "nodes", 1, "number of nodes (1 to 3), on 127.0.0.1 … 127.0.0.N")
+	fs.IntVar(&opts.Nodes, "nodes", 1, "number of nodes (1 to 3), on consecutive loopback addresses")
+	fs.StringVar(&opts.Addr, "addr", devcluster.DefaultAddr, "loopback address of the first node")
 	fs.BoolVar(&opts.Auth, "auth", false, "PasswordAuthenticator; superuser cassandra/cassandra")
 	fs.BoolVar(&opts.TLS, "tls", false, "TLS-only CQL port with a generated CA (ca.pem in the cluster's tls folder)")
 	fs.IntVar(&opts.HeapMB, "heap", 0, "heap per node in MiB (default 1024, or 768 with several nodes)")
@@ -103,22 +108,32 @@ func stop(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	wipe := fs.Bool("wipe", false, "also delete the nodes' data")
+	addr := fs.String("addr", "", "stop only the clusters with a node on this address (default: every cluster)")
 	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait after SIGTERM before SIGKILL")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := devcluster.Stop(ctx, "", *timeout, *wipe, stdout); err != nil {
+	if err := devcluster.StopAddr(ctx, "", *addr, *timeout, *wipe, stdout); err != nil {
 		fmt.Fprintf(stderr, "scripts/cassandra stop: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func status(ctx context.Context, stdout, stderr io.Writer) int {
+func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "report only the node on this address (default: every node)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
 	nodes, err := devcluster.Status(ctx, "")
 	if err != nil {
 		fmt.Fprintf(stderr, "scripts/cassandra status: %v\n", err)
 		return 1
+	}
+	if *addr != "" {
+		nodes = slices.DeleteFunc(nodes, func(n devcluster.NodeStatus) bool { return n.Addr != *addr })
 	}
 	if len(nodes) == 0 {
 		fmt.Fprintln(stdout, "not running")
@@ -138,14 +153,21 @@ func status(ctx context.Context, stdout, stderr io.Writer) int {
 
 // nodetool runs Cassandra's NodeTool from the cached jars against one node's JMX port.
 func nodetool(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	node := 1
-	if len(args) >= 2 && args[0] == "--node" {
+	addr := devcluster.DefaultAddr
+	switch {
+	case len(args) >= 2 && args[0] == "--node":
 		n, err := strconv.Atoi(args[1])
 		if err != nil || n < 1 || n > devcluster.MaxNodes {
 			fmt.Fprintf(stderr, "--node must be 1 to %d\n", devcluster.MaxNodes)
 			return 2
 		}
-		node, args = n, args[2:]
+		addr, args = fmt.Sprintf("127.0.0.%d", n), args[2:]
+	case len(args) >= 2 && args[0] == "--addr":
+		if _, err := devcluster.New(devcluster.Options{Addr: args[1]}); err != nil {
+			fmt.Fprintf(stderr, "--addr: %v\n", err)
+			return 2
+		}
+		addr, args = args[1], args[2:]
 	}
 	inst, err := devcluster.Install(ctx, devcluster.DefaultCacheDir(), os.Getenv("JOBSHARP_CASSANDRA_VERSION"), stderr)
 	if err != nil {
@@ -153,7 +175,7 @@ func nodetool(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	argv := append(devcluster.ToolJVMArgs(inst),
-		"org.apache.cassandra.tools.NodeTool", "-h", "127.0.0.1", "-p", strconv.Itoa(7099+100*node))
+		"org.apache.cassandra.tools.NodeTool", "-h", "127.0.0.1", "-p", strconv.Itoa(devcluster.JMXPort(addr)))
 	argv = append(argv, args...)
 	cmd := exec.CommandContext(ctx, inst.Java, argv...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr

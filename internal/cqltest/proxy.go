@@ -1,0 +1,142 @@
+package cqltest
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gocql/gocql"
+)
+
+// Proxy forwards TCP connections to a real node, so that a test can cut or
+// stall the network between a client and Cassandra without stopping the
+// shared node. It forwards bytes unchanged; it is not a CQL server.
+type Proxy struct {
+	ln     net.Listener
+	target string
+	dials  atomic.Int64
+
+	mu      sync.Mutex
+	conns   []net.Conn
+	stalled bool
+	resume  chan struct{} // closed when the proxy stops stalling or is cut
+	cut     bool
+}
+
+// NewProxy listens on a free port of 127.0.0.1 and forwards to target
+// (host:port). It is cut when the test ends.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("cqltest: proxy: %v", err)
+	}
+	p := &Proxy{ln: ln, target: target, resume: make(chan struct{})}
+	go p.accept()
+	t.Cleanup(p.Cut)
+	return p
+}
+
+// Addr is the proxy's address, host:port.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Port is the proxy's port.
+func (p *Proxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+// Dials is the number of connections the proxy has accepted.
+func (p *Proxy) Dials() int64 { return p.dials.Load() }
+
+// Translator maps every address a node announces to the proxy, so that a
+// driver reaches every node through it.
+func (p *Proxy) Translator() gocql.AddressTranslator {
+	return gocql.AddressTranslatorFunc(func(net.IP, int) (net.IP, int) {
+		return net.ParseIP("127.0.0.1"), p.Port()
+	})
+}
+
+// Stall stops forwarding: connections stay open but no byte moves, as with
+// an overloaded node or a network that drops packets.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stalled && !p.cut {
+		p.stalled = true
+		p.resume = make(chan struct{})
+	}
+}
+
+// Cut closes the listener and every connection: the node is unreachable.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		return
+	}
+	p.cut = true
+	_ = p.ln.Close()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	if p.stalled {
+		close(p.resume)
+	}
+}
+
+func (p *Proxy) accept() {
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.dials.Add(1)
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = client.Close()
+			continue
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			_ = client.Close()
+			_ = server.Close()
+			return
+		}
+		p.conns = append(p.conns, client, server)
+		p.mu.Unlock()
+		go p.pipe(client, server)
+		go p.pipe(server, client)
+	}
+}
+
+// pipe copies from src to dst, holding data while the proxy stalls.
+func (p *Proxy) pipe(src, dst net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			stalled, resume, cut := p.stalled, p.resume, p.cut
+			p.mu.Unlock()
+			if cut {
+				return
+			}
+			if stalled {
+				<-resume
+				return // only Cut ends a stall
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// HostPort joins a host and port.
+func HostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }

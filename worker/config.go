@@ -1,0 +1,228 @@
+package worker
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// Defaults of [Config].
+const (
+	DefaultMaxWorkers       = 10
+	DefaultLease            = 30 * time.Second
+	DefaultPollInterval     = time.Second
+	DefaultClaimCooldown    = 50 * time.Millisecond
+	DefaultShutdownTimeout  = 20 * time.Second
+	DefaultRescueInterval   = 15 * time.Second
+	DefaultScheduleInterval = time.Second
+)
+
+// Config shapes a [Processor]. The zero value of every field means its
+// default; [New] rejects values out of range with an error that names the
+// field and matches [repo.ErrInvalidConfig].
+type Config struct {
+	// Queues to work, each with its own limit of handlers running at once.
+	// Default: the queue "default" with DefaultMaxWorkers.
+	Queues map[string]QueueConfig
+
+	// Owner names this processor in the leases it takes (host, process);
+	// operators see it on Processing jobs. Default host:pid:random.
+	Owner string
+
+	// Lease is how long a claim holds without a heartbeat: a job whose
+	// processor died is rescued about this long after its last heartbeat.
+	// 1s to 24h; default 30s.
+	Lease time.Duration
+	// HeartbeatInterval is how often the lease of a running job is
+	// extended (to now+Lease). Default Lease/3; it must be less than Lease.
+	HeartbeatInterval time.Duration
+
+	// PollInterval is the longest pause after claims that found nothing
+	// due: the pause starts at twice ClaimCooldown after the first empty
+	// claim and doubles with each one after, up to PollInterval, with ±10%
+	// jitter. It bounds how long a new job waits for an idle processor.
+	// 10ms to 1h; default 1s.
+	PollInterval time.Duration
+	// ClaimCooldown is the least time between two claims of one queue, so
+	// that a busy processor claims in batches rather than one job at a time.
+	// 0 to PollInterval; default 50ms; negative means none.
+	ClaimCooldown time.Duration
+
+	// ShutdownTimeout is how long running handlers may go on after Run's
+	// context ends. Then their contexts are cancelled (cause [ErrShutdown])
+	// and Run waits for them to return. Default 20s; negative cancels them at
+	// once.
+	ShutdownTimeout time.Duration
+
+	// JobTimeout bounds each attempt of every job type (cause
+	// [ErrJobTimeout]); [HandleOpts.Timeout] overrides it per type. Default
+	// none.
+	JobTimeout time.Duration
+
+	// Backoff is the delay before retry n (1 for the first) of a failed job,
+	// from now by this process's clock. Default: [repo.Backoff] from the
+	// store's clock (exponential from 1s, capped at 1h, ±25% jitter).
+	// [HandleOpts.Backoff] overrides it per type.
+	Backoff func(retry int) time.Duration
+
+	// RescueInterval is how often the rescuer looks for jobs whose lease
+	// expired in the processor's queues ([repo.Jobs.Rescue]); claims rescue
+	// on their way too. Default 15s; negative turns the rescuer off.
+	RescueInterval time.Duration
+
+	// ScheduleInterval is how often the scheduler turns due occurrences of
+	// recurring schedules of the processor's queues into jobs
+	// ([repo.Recurring.Fire]). Every processor runs it; no leader is needed.
+	// Default 1s; negative turns the scheduler off.
+	ScheduleInterval time.Duration
+	// MissedOccurrences is the policy for occurrences that passed while no
+	// scheduler ran: repo.FireLatest (default: one job for the latest),
+	// repo.FireAll (every one, up to MaxCatchUp) or repo.SkipMissed.
+	MissedOccurrences repo.MissedPolicy
+	// MaxCatchUp bounds repo.FireAll per schedule and scheduler run.
+	// Default 100.
+	MaxCatchUp int
+
+	// Logger receives the processor's structured log; every line about a
+	// job carries job_id, job_type, queue and attempt. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// Metrics receives counts and timings; see the prommetrics package for
+	// Prometheus. Default none.
+	Metrics Metrics
+}
+
+// QueueConfig shapes the work on one queue.
+type QueueConfig struct {
+	// MaxWorkers is the most handlers of this queue running at once.
+	// 1 to 10,000; default DefaultMaxWorkers.
+	MaxWorkers int
+}
+
+// settings are a validated Config with defaults applied.
+type settings struct {
+	queues           []queueSettings
+	owner            string
+	lease, heartbeat time.Duration
+	poll, cooldown   time.Duration
+	shutdown         time.Duration
+	jobTimeout       time.Duration
+	backoff          func(int) time.Duration
+	rescue, schedule time.Duration
+	missed           repo.MissedPolicy
+	catchUp          int
+	log              *slog.Logger
+	metrics          Metrics
+}
+
+type queueSettings struct {
+	name       string
+	maxWorkers int
+}
+
+// queueName is the store's rule for queue names.
+var queueName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+func (c *Config) settings() (settings, error) {
+	var in Config
+	if c != nil {
+		in = *c
+	}
+	s := settings{
+		owner: in.Owner, lease: or(in.Lease, DefaultLease), heartbeat: in.HeartbeatInterval,
+		poll: or(in.PollInterval, DefaultPollInterval), cooldown: or(in.ClaimCooldown, DefaultClaimCooldown),
+		shutdown: or(in.ShutdownTimeout, DefaultShutdownTimeout), jobTimeout: in.JobTimeout, backoff: in.Backoff,
+		rescue: or(in.RescueInterval, DefaultRescueInterval), schedule: or(in.ScheduleInterval, DefaultScheduleInterval),
+		missed: in.MissedOccurrences, catchUp: or(in.MaxCatchUp, 100), log: in.Logger, metrics: in.Metrics,
+	}
+	if s.heartbeat == 0 {
+		s.heartbeat = s.lease / 3
+	}
+	if s.owner == "" {
+		s.owner = defaultOwner()
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.metrics == nil {
+		s.metrics = nopMetrics{}
+	}
+	if s.cooldown < 0 {
+		s.cooldown = 0
+	}
+	queues := in.Queues
+	if len(queues) == 0 {
+		queues = map[string]QueueConfig{repo.DefaultQueue: {}}
+	}
+	for name, qc := range queues {
+		if !queueName.MatchString(name) {
+			return s, invalidConfig("Queues: name %q must be 1 to 64 letters, digits or _.:-", name)
+		}
+		n := or(qc.MaxWorkers, DefaultMaxWorkers)
+		if n < 1 || n > 10_000 {
+			return s, invalidConfig("Queues[%q].MaxWorkers must be between 1 and 10,000, got %d", name, qc.MaxWorkers)
+		}
+		s.queues = append(s.queues, queueSettings{name: name, maxWorkers: n})
+	}
+	slices.SortFunc(s.queues, func(a, b queueSettings) int {
+		if a.name < b.name {
+			return -1
+		}
+		return 1
+	})
+	checks := []struct {
+		ok  bool
+		msg string
+	}{
+		{len(s.owner) <= 255, fmt.Sprintf("Owner must be at most 255 bytes, got %d", len(s.owner))},
+		{s.lease >= time.Second && s.lease <= 24*time.Hour, fmt.Sprintf("Lease must be between 1s and 24h, got %s", s.lease)},
+		{s.heartbeat >= 10*time.Millisecond && s.heartbeat < s.lease, fmt.Sprintf("HeartbeatInterval must be at least 10ms and less than Lease (%s), got %s", s.lease, s.heartbeat)},
+		{s.poll >= 10*time.Millisecond && s.poll <= time.Hour, fmt.Sprintf("PollInterval must be between 10ms and 1h, got %s", s.poll)},
+		{s.cooldown <= s.poll, fmt.Sprintf("ClaimCooldown must not exceed PollInterval (%s), got %s", s.poll, s.cooldown)},
+		{s.jobTimeout >= 0, fmt.Sprintf("JobTimeout must not be negative, got %s", s.jobTimeout)},
+		{s.rescue < 0 || s.rescue >= 100*time.Millisecond, fmt.Sprintf("RescueInterval must be at least 100ms (or negative: off), got %s", s.rescue)},
+		{s.schedule < 0 || s.schedule >= 10*time.Millisecond, fmt.Sprintf("ScheduleInterval must be at least 10ms (or negative: off), got %s", s.schedule)},
+		{s.missed >= repo.FireLatest && s.missed <= repo.SkipMissed, fmt.Sprintf("MissedOccurrences must be FireLatest, FireAll or SkipMissed, got %d", s.missed)},
+		{s.catchUp >= 1 && s.catchUp <= 10_000, fmt.Sprintf("MaxCatchUp must be between 1 and 10,000, got %d", s.catchUp)},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			return s, invalidConfig("%s", c.msg)
+		}
+	}
+	return s, nil
+}
+
+func invalidConfig(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", repo.ErrInvalidConfig, fmt.Sprintf(format, args...))
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// defaultOwner is host:pid:random, so two processors in one process differ.
+func defaultOwner() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	owner := fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+	if len(owner) > 255 {
+		owner = owner[len(owner)-255:]
+	}
+	return owner
+}

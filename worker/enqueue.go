@@ -1,0 +1,279 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/google/uuid"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// EnqueueOpts tune the jobs [Enqueue] and its relatives store. nil means the
+// defaults.
+type EnqueueOpts struct {
+	// ID is the job's id. Zero: a new time-ordered id. Enqueueing again with
+	// the same id, type and arguments returns the stored job: a retried
+	// enqueue creates nothing twice. Only for single jobs.
+	ID gocql.UUID
+	// Queue defaults to "default".
+	Queue string
+	// ScheduledAt is when the job may run; zero or past means now.
+	ScheduledAt time.Time
+	// MaxRetries is the number of retries after a failed first attempt;
+	// then the job is Abandoned. Zero: the store's default (10); negative:
+	// none.
+	MaxRetries int
+	// Hold stores the job in Created: it does not run until it is updated
+	// to Scheduled.
+	Hold bool
+	// Metadata is free-form data kept with the job.
+	Metadata map[string]string
+}
+
+// NewJob encodes typed arguments into a [repo.NewJob], for the store's own
+// calls (a batch of several job types, say). Arguments are JSON-encoded,
+// except []byte (stored as it is) and types that implement [ArgsMarshaler].
+func NewJob[T any](jobType string, args T, opts *EnqueueOpts) (*repo.NewJob, error) {
+	data, err := encodeArgs(args)
+	if err != nil {
+		return nil, fmt.Errorf("encode arguments of %s job: %w", jobType, err)
+	}
+	var o EnqueueOpts
+	if opts != nil {
+		o = *opts
+	}
+	return &repo.NewJob{
+		ID: o.ID, Queue: o.Queue, Type: jobType, Args: data, ScheduledAt: o.ScheduledAt,
+		MaxRetries: o.MaxRetries, Hold: o.Hold, Metadata: maps.Clone(o.Metadata),
+	}, nil
+}
+
+// typed returns the stored job with the arguments it was enqueued with.
+func typed[T any](job *repo.Job, args T) *Job[T] { return &Job[T]{Job: job, Args: args} }
+
+// Enqueue stores a job of jobType with typed arguments (River's Insert). The
+// processor's [Handle] for jobType decodes them into the same T. Returns
+// [repo.ErrInvalid] for bad input (nothing stored) and [repo.ErrExists] if
+// opts.ID belongs to another job.
+func Enqueue[T any](ctx context.Context, store *repo.Store, jobType string, args T, opts *EnqueueOpts) (*Job[T], error) {
+	nj, err := NewJob(jobType, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	job, err := store.Jobs.Insert(ctx, nj)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s job: %w", jobType, err)
+	}
+	return typed(job, args), nil
+}
+
+// EnqueueMany stores one job of jobType per element of args, with the same
+// options, in parallel ([repo.Jobs.InsertMany]). opts.ID must be zero. When
+// some jobs fail to store, the stored ones are returned with the error.
+func EnqueueMany[T any](ctx context.Context, store *repo.Store, jobType string, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
+	njs, err := newJobs(jobType, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := store.Jobs.InsertMany(ctx, njs)
+	if err != nil {
+		err = fmt.Errorf("enqueue %s jobs: %w", jobType, err)
+	}
+	return typedMany(jobs, njs, args), err
+}
+
+// EnqueueBatch stores one job of jobType per element of args as one batch
+// (JobSharp's StoreBatch): follow it with [EnqueueAfterBatch], and ask how it
+// stands with [repo.Batches.Status] or [WaitBatch]. A zero batchID makes a
+// new one; the jobs' BatchID holds it. Retrying with the same batch id is
+// safe only with explicit job ids; use [NewJob] and
+// [repo.Batches.Insert] for that, or for batches of several job types.
+func EnqueueBatch[T any](ctx context.Context, store *repo.Store, batchID gocql.UUID, jobType string, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
+	njs, err := newJobs(jobType, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	jobs, err := store.Batches.Insert(ctx, batchID, njs)
+	if err != nil {
+		err = fmt.Errorf("enqueue batch of %s jobs: %w", jobType, err)
+	}
+	return typedMany(jobs, njs, args), err
+}
+
+// EnqueueAfter stores a continuation (JobSharp's StoreContinuation): a job
+// that waits in AwaitingContinuation until the job parentID succeeds, and is
+// then scheduled, exactly once. If the parent ends Cancelled or Abandoned,
+// the continuation is cancelled and never runs. A parent that has already
+// succeeded schedules it at once. Returns [repo.ErrNotFound] if the parent
+// does not exist.
+func EnqueueAfter[T any](ctx context.Context, store *repo.Store, parentID gocql.UUID, jobType string, args T, opts *EnqueueOpts) (*Job[T], error) {
+	nj, err := NewJob(jobType, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	job, err := store.Jobs.InsertContinuation(ctx, parentID, nj)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s job after %s: %w", jobType, parentID, err)
+	}
+	return typed(job, args), nil
+}
+
+// EnqueueAfterBatch stores a job that waits in AwaitingBatch until every job
+// of the batch has finished, whatever their outcome (JobSharp's batch
+// continuation), and is then scheduled, exactly once. Its handler can ask
+// [repo.Batches.Status] how the batch went (its job's ParentID is the batch
+// id). Returns [repo.ErrNotFound] for an unknown batch.
+func EnqueueAfterBatch[T any](ctx context.Context, store *repo.Store, batchID gocql.UUID, jobType string, args T, opts *EnqueueOpts) (*Job[T], error) {
+	nj, err := NewJob(jobType, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	job, err := store.Batches.InsertContinuation(ctx, batchID, nj)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s job after batch %s: %w", jobType, batchID, err)
+	}
+	return typed(job, args), nil
+}
+
+func newJobs[T any](jobType string, args []T, opts *EnqueueOpts) ([]*repo.NewJob, error) {
+	if opts != nil && opts.ID != (gocql.UUID{}) {
+		return nil, &repo.ValidationError{Field: "EnqueueOpts.ID", Problem: "set for several jobs; ids must differ, leave it zero"}
+	}
+	if len(args) == 0 {
+		return nil, &repo.ValidationError{Field: "args", Problem: "no jobs"}
+	}
+	njs := make([]*repo.NewJob, len(args))
+	for i, a := range args {
+		nj, err := NewJob(jobType, a, opts)
+		if err != nil {
+			return nil, fmt.Errorf("job %d: %w", i, err)
+		}
+		nj.ID = repoNewID()
+		njs[i] = nj
+	}
+	return njs, nil
+}
+
+// repoNewID gives each job of a group its id up front, so that stored jobs
+// can be matched to their arguments.
+func repoNewID() gocql.UUID {
+	if u, err := uuid.NewV7(); err == nil {
+		return gocql.UUID(u)
+	}
+	return gocql.MustRandomUUID()
+}
+
+func typedMany[T any](jobs []*repo.Job, njs []*repo.NewJob, args []T) []*Job[T] {
+	byID := make(map[gocql.UUID]int, len(njs))
+	for i, nj := range njs {
+		byID[nj.ID] = i
+	}
+	out := make([]*Job[T], 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, typed(j, args[byID[j.ID]]))
+	}
+	return out
+}
+
+// ScheduleOpts tune [Schedule]. nil means the defaults.
+type ScheduleOpts struct {
+	// Timezone the cron expression is read in (IANA name); default UTC.
+	Timezone string
+	// Queue, MaxRetries and Metadata are those of every job the schedule
+	// creates (see [EnqueueOpts]).
+	Queue      string
+	MaxRetries int
+	Metadata   map[string]string
+}
+
+// Schedule stores (or replaces) the recurring schedule id: at every
+// occurrence of cronExpr a job of jobType with args is created, exactly once
+// however many processors run, by the schedulers of the processors that work
+// its queue. cronExpr is a five-field expression ("*/5 * * * *") or a
+// descriptor ("@hourly", "@every 90s"); parsing uses robfig/cron. A
+// replaced schedule keeps its last run, so it does not fire an occurrence
+// twice. Remove it with [repo.Recurring.Remove]. Returns [repo.ErrInvalid]
+// for a bad expression or time zone.
+func Schedule[T any](ctx context.Context, store *repo.Store, id, cronExpr, jobType string, args T, opts *ScheduleOpts) (*repo.RecurringJob, error) {
+	data, err := encodeArgs(args)
+	if err != nil {
+		return nil, fmt.Errorf("encode arguments of %s job: %w", jobType, err)
+	}
+	var o ScheduleOpts
+	if opts != nil {
+		o = *opts
+	}
+	rj, err := store.Recurring.Upsert(ctx, &repo.RecurringJob{
+		ID: id, Cron: cronExpr, Timezone: o.Timezone, Queue: o.Queue, Type: jobType, Args: data,
+		MaxRetries: o.MaxRetries, Metadata: maps.Clone(o.Metadata),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("schedule %s: %w", id, err)
+	}
+	return rj, nil
+}
+
+// WaitOpts tune [Wait] and [WaitBatch]. nil means the defaults.
+type WaitOpts struct {
+	// PollInterval is the pause between reads; default 100ms.
+	PollInterval time.Duration
+}
+
+func (o *WaitOpts) poll() time.Duration {
+	if o == nil || o.PollInterval <= 0 {
+		return 100 * time.Millisecond
+	}
+	return o.PollInterval
+}
+
+// Wait polls a job until it is finished (Succeeded, Cancelled or Abandoned)
+// and returns it, or returns ctx's error with the job as last read. It is
+// meant for tests, scripts and request handlers that need a result soon; it
+// costs one partition read per poll.
+func Wait(ctx context.Context, store *repo.Store, id gocql.UUID, opts *WaitOpts) (*repo.Job, error) {
+	var last *repo.Job
+	for {
+		job, err := store.Jobs.Get(ctx, id)
+		switch {
+		case err == nil:
+			last = job
+			if job.State.Final() {
+				return job, nil
+			}
+		case !repo.IsRetryable(err) || errors.Is(err, repo.ErrNotFound):
+			return nil, err
+		}
+		if !sleep(ctx, opts.poll()) {
+			return last, fmt.Errorf("wait for job %s: %w", id, ctx.Err())
+		}
+	}
+}
+
+// WaitBatch polls a batch until every job of it has finished and returns
+// its status: Finished is then true, and Succeeded says whether every job
+// succeeded; States counts the jobs per final state. On ctx's end it returns
+// ctx's error with the status as last read. Returns [repo.ErrNotFound] for
+// an unknown batch.
+func WaitBatch(ctx context.Context, store *repo.Store, batchID gocql.UUID, opts *WaitOpts) (*repo.BatchStatus, error) {
+	var last *repo.BatchStatus
+	for {
+		st, err := store.Batches.Status(ctx, batchID)
+		switch {
+		case err == nil:
+			last = st
+			if st.Finished {
+				return st, nil
+			}
+		case !repo.IsRetryable(err) || errors.Is(err, repo.ErrNotFound):
+			return nil, err
+		}
+		if !sleep(ctx, opts.poll()) {
+			return last, fmt.Errorf("wait for batch %s: %w", batchID, ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,321 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/scylladb/gocqlx/v2"
+
+	"github.com/jobsharp/cassandra/internal/cqltest"
+	"github.com/jobsharp/cassandra/repo"
+	"github.com/jobsharp/cassandra/worker"
+)
+
+var exampleSession = sync.OnceValue(func() gocqlx.Session {
+	cluster := gocql.NewCluster(cqltest.Hosts()...)
+	cluster.Keyspace = cqltest.PackageKeyspace()
+	cluster.Consistency = gocql.LocalQuorum
+	cluster.Timeout = 15 * time.Second
+	session, err := gocqlx.WrapSession(cluster.CreateSession())
+	if err != nil {
+		log.Fatal(err)
+	}
+	return session
+})
+
+// exampleStore connects the way an application does: a gocql cluster on the
+// keyspace that holds the schema.
+func exampleStore() *repo.Store {
+	store, err := repo.New(exampleSession(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return store
+}
+
+// exampleProcessor is a processor on one queue that polls often and logs
+// only errors, so the examples run quickly and print only what they mean to.
+func exampleProcessor(store *repo.Store, queue string) *worker.Processor {
+	p, err := worker.New(store, &worker.Config{
+		Queues:       map[string]worker.QueueConfig{queue: {MaxWorkers: 4}},
+		PollInterval: 50 * time.Millisecond,
+		Backoff:      func(int) time.Duration { return 50 * time.Millisecond },
+		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return p
+}
+
+// run runs p in the background; the returned function stops it gracefully.
+func run(p *worker.Processor) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+func waitFor(store *repo.Store, id gocql.UUID) *repo.Job {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	job, err := worker.Wait(ctx, store, id, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return job
+}
+
+type EmailArgs struct {
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+}
+
+// Enqueue a job with typed arguments, and run it with a typed handler.
+func Example() {
+	ctx := context.Background()
+	store := exampleStore()
+
+	p := exampleProcessor(store, "example-email")
+	err := worker.Handle(p, "email.send", func(ctx context.Context, job *worker.Job[EmailArgs]) error {
+		fmt.Printf("sending %q to %s (attempt %d)\n", job.Args.Subject, job.Args.To, job.Attempt())
+		job.SetResult([]byte("250 OK"))
+		return nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stop := run(p)
+	defer stop()
+
+	job, err := worker.Enqueue(ctx, store, "email.send", EmailArgs{To: "ada@example.com", Subject: "Welcome"}, &worker.EnqueueOpts{Queue: "example-email"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := waitFor(store, job.ID)
+	fmt.Println(done.State, string(done.Result))
+	// Output:
+	// sending "Welcome" to ada@example.com (attempt 1)
+	// Succeeded 250 OK
+}
+
+// A failing handler is retried with backoff until MaxRetries, then the job
+// is Abandoned; every attempt's error is kept.
+func Example_retries() {
+	ctx := context.Background()
+	store := exampleStore()
+
+	p := exampleProcessor(store, "example-retries")
+	err := worker.Handle(p, "charge", func(ctx context.Context, job *worker.Job[int]) error {
+		if job.Attempt() < 3 {
+			return fmt.Errorf("gateway timeout on attempt %d", job.Attempt())
+		}
+		fmt.Println("charged", job.Args, "on attempt", job.Attempt())
+		return nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stop := run(p)
+	defer stop()
+
+	job, err := worker.Enqueue(ctx, store, "charge", 1200, &worker.EnqueueOpts{Queue: "example-retries", MaxRetries: 5})
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := waitFor(store, job.ID)
+	fmt.Println(done.State, "after", done.RetryCount, "failed attempts:")
+	for _, e := range done.Errors {
+		fmt.Println(" ", e.Attempt, e.Error)
+	}
+	// Output:
+	// charged 1200 on attempt 3
+	// Succeeded after 2 failed attempts:
+	//   1 gateway timeout on attempt 1
+	//   2 gateway timeout on attempt 2
+}
+
+// Handle[[]byte] is the untyped form: the handler gets the stored bytes, for
+// job types known only at run time.
+func ExampleHandle_untyped() {
+	ctx := context.Background()
+	store := exampleStore()
+
+	p := exampleProcessor(store, "example-raw")
+	for _, jobType := range []string{"webhook.github", "webhook.stripe"} {
+		err := worker.Handle(p, jobType, func(ctx context.Context, job *worker.Job[[]byte]) error {
+			fmt.Printf("%s: %s\n", job.Type, job.Args)
+			return nil
+		}, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	stop := run(p)
+	defer stop()
+
+	job, err := worker.Enqueue(ctx, store, "webhook.stripe", []byte(`{"event":"charge.succeeded"}`), &worker.EnqueueOpts{Queue: "example-raw"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	waitFor(store, job.ID)
+	// Output:
+	// webhook.stripe: {"event":"charge.succeeded"}
+}
+
+// A continuation runs after its parent succeeded, exactly once.
+func ExampleEnqueueAfter() {
+	ctx := context.Background()
+	store := exampleStore()
+
+	p := exampleProcessor(store, "example-continuation")
+	err := worker.Handle(p, "step", func(ctx context.Context, job *worker.Job[string]) error {
+		fmt.Println("running", job.Args)
+		return nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	opts := &worker.EnqueueOpts{Queue: "example-continuation"}
+	resize, err := worker.Enqueue(ctx, store, "step", "resize image", opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	notify, err := worker.EnqueueAfter(ctx, store, resize.ID, "step", "notify owner", opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("continuation is", notify.State)
+
+	stop := run(p)
+	defer stop()
+	waitFor(store, notify.ID)
+	// Output:
+	// continuation is AwaitingContinuation
+	// running resize image
+	// running notify owner
+}
+
+// A batch's continuation runs once every job of the batch has finished,
+// whatever the outcome; the batch's status says how it went.
+func ExampleEnqueueAfterBatch() {
+	ctx := context.Background()
+	store := exampleStore()
+
+	p := exampleProcessor(store, "example-batch")
+	err := worker.Handle(p, "import.row", func(ctx context.Context, job *worker.Job[int]) error {
+		if job.Args == 3 {
+			return worker.JobCancel(errors.New("row 3 is malformed"))
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = worker.Handle(p, "import.report", func(ctx context.Context, job *worker.Job[string]) error {
+		st, err := store.Batches.Status(ctx, job.ParentID)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s: finished=%t succeeded=%t, %d succeeded, %d cancelled\n", job.Args, st.Finished, st.Succeeded,
+			st.States[repo.StateSucceeded], st.States[repo.StateCancelled])
+		return nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	opts := &worker.EnqueueOpts{Queue: "example-batch"}
+	rows, err := worker.EnqueueBatch(ctx, store, gocql.UUID{}, "import.row", []int{1, 2, 3, 4}, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	report, err := worker.EnqueueAfterBatch(ctx, store, rows[0].BatchID, "import.report", "import of rows.csv", opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	stop := run(p)
+	defer stop()
+	waitFor(store, report.ID)
+	// Output:
+	// import of rows.csv: finished=true succeeded=false, 3 succeeded, 1 cancelled
+}
+
+// Every processor runs the scheduler; each occurrence becomes one job.
+func ExampleSchedule() {
+	ctx := context.Background()
+	store := exampleStore()
+
+	ran := make(chan string, 10)
+	p := exampleProcessor(store, "example-recurring")
+	err := worker.Handle(p, "report.daily", func(ctx context.Context, job *worker.Job[string]) error {
+		ran <- job.Args + " from schedule " + job.RecurringID
+		return nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rj, err := worker.Schedule(ctx, store, "nightly-report", "@every 1s", "report.daily", "sales report",
+		&worker.ScheduleOpts{Queue: "example-recurring"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = store.Recurring.Remove(ctx, rj.ID) }()
+	fmt.Println("next run within a second:", time.Until(rj.NextRunAt) <= time.Second)
+
+	stop := run(p)
+	defer stop()
+	fmt.Println(<-ran)
+	// Output:
+	// next run within a second: true
+	// sales report from schedule nightly-report
+}
+
+// A handler that is not ready yet snoozes the job: it runs again later, with
+// no attempt counted.
+func ExampleJobSnooze() {
+	ctx := context.Background()
+	store := exampleStore()
+
+	var calls atomic.Int32
+	p := exampleProcessor(store, "example-snooze")
+	err := worker.Handle(p, "poll.export", func(ctx context.Context, job *worker.Job[string]) error {
+		if calls.Add(1) == 1 {
+			fmt.Println("export not ready; snoozing")
+			return worker.JobSnooze(100 * time.Millisecond)
+		}
+		fmt.Println("downloaded", job.Args)
+		return nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stop := run(p)
+	defer stop()
+
+	job, err := worker.Enqueue(ctx, store, "poll.export", "export-42", &worker.EnqueueOpts{Queue: "example-snooze", MaxRetries: -1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := waitFor(store, job.ID)
+	fmt.Println(done.State, "with", done.RetryCount, "failed attempts")
+	// Output:
+	// export not ready; snoozing
+	// downloaded export-42
+	// Succeeded with 0 failed attempts
+}

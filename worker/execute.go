@@ -1,0 +1,342 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// execution is one attempt of one claimed job: the handler, the heartbeats
+// that keep its lease, and the write of its outcome.
+type execution struct {
+	p   *Processor
+	log *slog.Logger
+
+	mu sync.Mutex
+	// held is the job at the version this processor last wrote: every
+	// lease operation is conditioned on it.
+	held *repo.Job
+	// deadline is when the lease runs out by this process's clock: the
+	// start of the last successful claim or heartbeat plus Lease.
+	deadline time.Time
+	// lost is set once the lease is known to be gone: a *repo.LeaseLostError
+	// (wrapped with ErrJobCancelled for a cancelled job), or ErrLeaseExpired.
+	lost error
+}
+
+func (e *execution) state() (held *repo.Job, deadline time.Time, lost error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.held, e.deadline, e.lost
+}
+
+// execute runs one claimed job to its outcome. It owns one of q's slots and
+// one count of p.running.
+func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
+	defer p.running.Done()
+	defer func() { <-q.slots }()
+
+	e := &execution{p: p, log: p.jobLog(job), held: job, deadline: claimedAt.Add(p.set.lease)}
+	h := p.handler(job.Type)
+
+	ctx, cancel := context.WithCancelCause(p.workCtx)
+	defer cancel(nil)
+	runCtx := ctx
+	if h != nil && h.timeout > 0 {
+		var stop context.CancelFunc
+		runCtx, stop = context.WithTimeoutCause(ctx, h.timeout, ErrJobTimeout)
+		defer stop()
+	}
+
+	stopBeats, beatsDone := make(chan struct{}), make(chan struct{})
+	go e.heartbeat(cancel, stopBeats, beatsDone)
+
+	e.log.Debug("jobsharp: job started", "latency", job.StartedAt.Sub(job.ScheduledAt))
+	start := time.Now()
+	result, err := e.call(runCtx, h, job)
+	runTime := time.Since(start)
+	_, _, lostWhileRunning := e.state()
+	close(stopBeats)
+	<-beatsDone
+
+	// Stopped by the processor (shutdown, or a lease that ran out while the
+	// handler ran): an error then is not the job's, and counts no attempt.
+	interrupted := errors.Is(context.Cause(ctx), ErrShutdown) || errors.Is(lostWhileRunning, ErrLeaseExpired)
+	outcome := e.finish(h, result, err, interrupted)
+	p.set.metrics.JobFinished(job.Queue, job.Type, outcome, runTime)
+	e.logOutcome(outcome, err, runTime)
+}
+
+// call runs the handler on a copy of the job, turning a panic into a
+// *PanicError and an error after the timeout into one that says so.
+func (e *execution) call(ctx context.Context, h *handler, job *repo.Job) (result []byte, err error) {
+	if h == nil {
+		return nil, fmt.Errorf("%w %q", ErrNoHandler, job.Type)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			result, err = nil, &PanicError{Value: r, Stack: string(debug.Stack())}
+		}
+	}()
+	view := *job
+	view.Args, view.Metadata, view.Errors = slices.Clone(job.Args), maps.Clone(job.Metadata), slices.Clone(job.Errors)
+	result, err = h.run(ctx, &view)
+	if err != nil && errors.Is(context.Cause(ctx), ErrJobTimeout) && !errors.Is(err, ErrJobTimeout) {
+		err = fmt.Errorf("%w (%s): %w", ErrJobTimeout, h.timeout, err)
+	}
+	return result, err
+}
+
+// heartbeat extends the lease every HeartbeatInterval until stop closes,
+// sooner when the lease is nearer its end than that (a slow claim, failed
+// heartbeats). When the lease is lost (rescued, cancelled, taken over) or
+// runs out by the local clock because heartbeats failed, it cancels the
+// handler's context with the reason as cause and stops.
+func (e *execution) heartbeat(cancel context.CancelCauseFunc, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	p := e.p
+	every := p.set.heartbeat
+	failing := false // a heartbeat failed since the last one that succeeded
+	for {
+		held, deadline, _ := e.state()
+		beat := time.NewTimer(max(min(every, time.Until(deadline)-every), every/10))
+		expiry := time.NewTimer(time.Until(deadline))
+		select {
+		case <-stop:
+		case <-expiry.C:
+			// The deadline passed. If heartbeats were failing, another
+			// processor may rescue the job: stop. If none was tried since the
+			// last success (a claim slower than the lease, a stalled
+			// process), try one: it is fenced, so it fails if the job was
+			// rescued meanwhile.
+			if failing {
+				e.loseLease(ErrLeaseExpired, cancel)
+			}
+		case <-beat.C:
+		}
+		beat.Stop()
+		expiry.Stop()
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if _, _, lost := e.state(); lost != nil {
+			return
+		}
+		sent := time.Now()
+		ctx, cancelBeat := context.WithTimeout(context.Background(), max(time.Until(deadline), every))
+		next, err := p.store.Jobs.Heartbeat(ctx, held, p.set.lease)
+		cancelBeat()
+		failing = err != nil
+		switch {
+		case err == nil:
+			e.mu.Lock()
+			e.held, e.deadline = next, sent.Add(p.set.lease)
+			e.mu.Unlock()
+		case errors.Is(err, repo.ErrLeaseLost), errors.Is(err, repo.ErrConflict), errors.Is(err, repo.ErrNotFound):
+			if lost := e.recheck(held, err); lost != nil {
+				e.loseLease(lost, cancel)
+				return
+			}
+		default:
+			e.log.Warn("jobsharp: heartbeat failed; retrying until the lease runs out", "err", err, "lease_deadline", deadline)
+		}
+	}
+}
+
+// recheck reads the job after a lease operation failed its condition. It
+// adopts the stored job if this processor still holds it (a write of ours
+// that timed out did apply) and returns nil; else it returns the
+// *repo.LeaseLostError that says who has the job now.
+func (e *execution) recheck(held *repo.Job, err error) error {
+	if lle, ok := errors.AsType[*repo.LeaseLostError](err); ok {
+		return lle
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.p.set.lease)
+	defer cancel()
+	cur, gerr := e.p.store.Jobs.Get(ctx, held.ID)
+	switch {
+	case errors.Is(gerr, repo.ErrNotFound):
+		return &repo.LeaseLostError{JobID: held.ID, State: repo.StateCancelled}
+	case gerr != nil:
+		return nil // unknown: the next try tells
+	case cur.State == repo.StateProcessing && cur.Lease.Token == held.Lease.Token:
+		e.mu.Lock()
+		e.held = cur
+		e.mu.Unlock()
+		return nil
+	}
+	return &repo.LeaseLostError{JobID: held.ID, State: cur.State, Owner: cur.Lease.Owner}
+}
+
+// loseLease records why the lease is gone and cancels the handler.
+func (e *execution) loseLease(why error, cancel context.CancelCauseFunc) {
+	if lle, ok := errors.AsType[*repo.LeaseLostError](why); ok && lle.State == repo.StateCancelled {
+		why = fmt.Errorf("%w: %w", ErrJobCancelled, lle)
+		e.log.Info("jobsharp: job cancelled while running; cancelling its handler")
+	} else if ok {
+		e.log.Error("jobsharp: lease lost while the handler ran; the job may run twice (make handlers idempotent)", "state", lle.State, "owner", lle.Owner)
+	} else {
+		e.log.Error("jobsharp: lease ran out: heartbeats could not reach the store; cancelling the handler, the job may be rescued and run again", "err", why)
+	}
+	e.mu.Lock()
+	e.lost = why
+	e.mu.Unlock()
+	cancel(why)
+}
+
+// finish writes the attempt's outcome and returns it. interrupted says the
+// processor stopped the handler (shutdown, lease run out locally): its error
+// then releases the job rather than failing it.
+func (e *execution) finish(h *handler, result []byte, herr error, interrupted bool) Outcome {
+	p := e.p
+	_, _, lost := e.state()
+	if lost != nil && !errors.Is(lost, ErrLeaseExpired) {
+		if errors.Is(lost, ErrJobCancelled) {
+			return OutcomeCancelled
+		}
+		return OutcomeLeaseLost
+	}
+	var op func(ctx context.Context, job *repo.Job) (*repo.Job, error)
+	snooze, snoozed := errors.AsType[*SnoozeError](herr)
+	cancelled, isCancel := errors.AsType[*CancelError](herr)
+	switch {
+	case herr == nil:
+		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
+			return p.store.Jobs.Complete(ctx, job, result)
+		}
+	case interrupted:
+		// Stopped by the processor, not by the job: no attempt counted. (A
+		// write after the lease ran out is safe: it is fenced by the version,
+		// so it fails if the job was rescued meanwhile.)
+		op = p.store.Jobs.Release
+	case snoozed:
+		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
+			next := *job
+			next.State, next.ScheduledAt, next.Lease = repo.StateScheduled, time.Now().Add(max(snooze.Delay, 0)), repo.Lease{}
+			return p.store.Jobs.Update(ctx, &next)
+		}
+	case isCancel:
+		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
+			next := *job
+			next.State, next.Lease, next.LastError = repo.StateCancelled, repo.Lease{}, cancelled.Error()
+			return p.store.Jobs.Update(ctx, &next)
+		}
+	default:
+		fp := &repo.FailParams{Error: herr.Error()}
+		if fp.Error == "" {
+			fp.Error = fmt.Sprintf("handler returned a %T with an empty message", herr)
+		}
+		if pe, ok := errors.AsType[*PanicError](herr); ok {
+			fp.Trace = pe.Stack
+		}
+		backoff := p.set.backoff
+		if h != nil && h.backoff != nil {
+			backoff = h.backoff
+		}
+		if backoff != nil {
+			held, _, _ := e.state()
+			fp.RetryAt = time.Now().Add(backoff(held.RetryCount + 1))
+		}
+		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) { return p.store.Jobs.Fail(ctx, job, fp) }
+	}
+
+	job, err := e.write(op)
+	if herr == nil && errors.Is(err, repo.ErrInvalid) {
+		// The handler succeeded but its result cannot be stored (too large).
+		msg := fmt.Sprintf("store the result: %v", err)
+		job, err = e.write(func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
+			return p.store.Jobs.Fail(ctx, job, &repo.FailParams{Error: msg})
+		})
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, repo.ErrLeaseLost):
+		if lle, ok := errors.AsType[*repo.LeaseLostError](err); ok && lle.State == repo.StateCancelled {
+			return OutcomeCancelled
+		}
+		e.log.Error("jobsharp: lease lost before the outcome was written; the job may run twice (make handlers idempotent)", "err", err)
+		return OutcomeLeaseLost
+	default:
+		e.log.Error("jobsharp: could not write the job's outcome; it is rescued when its lease expires", "err", err)
+		return OutcomeUnrecorded
+	}
+	switch job.State {
+	case repo.StateSucceeded:
+		return OutcomeSucceeded
+	case repo.StateFailed:
+		return OutcomeRetried
+	case repo.StateAbandoned:
+		return OutcomeAbandoned
+	case repo.StateCancelled:
+		return OutcomeCancelled
+	case repo.StateScheduled:
+		if snoozed && !interrupted {
+			return OutcomeSnoozed
+		}
+		return OutcomeReleased
+	}
+	return OutcomeUnrecorded
+}
+
+// write applies a lease operation to the held job. It retries transient
+// errors (the store unreachable) with backoff for up to two leases past the
+// local lease deadline: writes are fenced by the version, so one that comes
+// late fails rather than overwriting a rescue. A failed condition is checked
+// with a read: if this processor still holds the job, the write is retried
+// on the stored version.
+func (e *execution) write(op func(ctx context.Context, job *repo.Job) (*repo.Job, error)) (*repo.Job, error) {
+	p := e.p
+	_, deadline, _ := e.state()
+	giveUp := deadline.Add(2 * p.set.lease)
+	pause := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		held, _, _ := e.state()
+		ctx, cancel := context.WithTimeout(context.Background(), p.set.lease)
+		job, err := op(ctx, held)
+		cancel()
+		switch {
+		case err == nil:
+			return job, nil
+		case errors.Is(err, repo.ErrLeaseLost), errors.Is(err, repo.ErrConflict), errors.Is(err, repo.ErrNotFound):
+			if lost := e.recheck(held, err); lost != nil {
+				return nil, lost
+			}
+			if attempt >= 5 {
+				return nil, err
+			}
+			continue
+		case !repo.IsRetryable(err) || time.Now().After(giveUp):
+			return nil, err
+		}
+		e.log.Warn("jobsharp: writing the job's outcome failed; retrying", "err", err, "attempt", attempt)
+		time.Sleep(jitter(pause))
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+func (e *execution) logOutcome(outcome Outcome, herr error, runTime time.Duration) {
+	switch outcome {
+	case OutcomeSucceeded:
+		e.log.Debug("jobsharp: job succeeded", "run_time", runTime)
+	case OutcomeRetried:
+		e.log.Warn("jobsharp: job failed; it is retried after a backoff", "err", herr, "run_time", runTime)
+	case OutcomeAbandoned:
+		e.log.Error("jobsharp: job failed with no retries left; abandoned", "err", herr, "run_time", runTime)
+	case OutcomeCancelled:
+		e.log.Info("jobsharp: job cancelled", "err", herr, "run_time", runTime)
+	case OutcomeSnoozed:
+		e.log.Debug("jobsharp: job snoozed", "err", herr, "run_time", runTime)
+	case OutcomeReleased:
+		e.log.Info("jobsharp: job released by a stopping processor; it runs again", "run_time", runTime)
+	}
+}

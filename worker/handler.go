@@ -1,0 +1,127 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// Job is a job as its handler sees it: the stored job with its arguments
+// decoded into Args. The embedded [repo.Job] is a snapshot taken when the job
+// was claimed (its Version moves on with each heartbeat); its raw arguments
+// are Job.Job.Args.
+type Job[T any] struct {
+	*repo.Job
+	// Args are the job's arguments, decoded.
+	Args T
+
+	result []byte
+}
+
+// Attempt is the number of this attempt: 1 for the first run, RetryCount+1
+// after failures.
+func (j *Job[T]) Attempt() int { return j.RetryCount + 1 }
+
+// SetResult sets what is stored as the job's result ([repo.Job.Result]) if
+// the handler succeeds. It must be at most the store's MaxArgsBytes.
+func (j *Job[T]) SetResult(result []byte) { j.result = slices.Clone(result) }
+
+// HandleOpts tune the handler of one job type. nil means the defaults.
+type HandleOpts struct {
+	// Timeout bounds each attempt (cause [ErrJobTimeout]); the attempt
+	// fails when it runs out. Zero: Config.JobTimeout; negative: none.
+	Timeout time.Duration
+	// Backoff is the delay before retry n (1 for the first) of a failed
+	// job of this type. Default Config.Backoff.
+	Backoff func(retry int) time.Duration
+}
+
+// handler runs one job type: it decodes the arguments and calls the user's
+// function.
+type handler struct {
+	jobType string
+	run     func(ctx context.Context, job *repo.Job) (result []byte, err error)
+	timeout time.Duration
+	backoff func(int) time.Duration
+}
+
+// Handle registers fn as the handler of jobType on p: the processor decodes
+// each job's arguments into a T (JSON by default; see [ArgsUnmarshaler]) and
+// calls fn. A decoding failure fails the attempt, like an error from fn.
+//
+// fn returns nil for success, an error to fail the attempt (retried with
+// backoff, then Abandoned), or [JobSnooze] / [JobCancel]. A panic is
+// recovered and fails the attempt with its stack as the trace. fn must honour
+// ctx: it is cancelled when the job is cancelled, its lease is lost, its
+// timeout runs out, or the processor shuts down (see context.Cause).
+//
+// Handle[[]byte] is the untyped form: Args are the stored bytes, as they
+// are, for handlers that decode by themselves or serve job types known only
+// at run time.
+//
+// Register before Run or while it runs. Returns an error matching
+// [repo.ErrInvalid] for an empty or over-long job type, a nil fn, or a type
+// that already has a handler.
+func Handle[T any](p *Processor, jobType string, fn func(ctx context.Context, job *Job[T]) error, opts *HandleOpts) error {
+	if fn == nil {
+		return &repo.ValidationError{Field: "handler", Problem: fmt.Sprintf("nil function for job type %q", jobType)}
+	}
+	run := func(ctx context.Context, rj *repo.Job) ([]byte, error) {
+		args, err := decodeArgs[T](rj.Args)
+		if err != nil {
+			return nil, fmt.Errorf("decode arguments of %s job into %T: %w", rj.Type, args, err)
+		}
+		job := &Job[T]{Job: rj, Args: args}
+		err = fn(ctx, job)
+		return job.result, err
+	}
+	return p.register(jobType, run, opts)
+}
+
+// ArgsMarshaler is implemented by argument types that encode themselves
+// instead of being JSON-encoded (protobuf, a compact binary form). The
+// type's [ArgsUnmarshaler] must read what it writes.
+type ArgsMarshaler interface {
+	MarshalJobArgs() ([]byte, error)
+}
+
+// ArgsUnmarshaler is implemented by (pointers to) argument types that decode
+// themselves; see [ArgsMarshaler].
+type ArgsUnmarshaler interface {
+	UnmarshalJobArgs(data []byte) error
+}
+
+// encodeArgs encodes job arguments: []byte as it is, an ArgsMarshaler by
+// itself, anything else as JSON.
+func encodeArgs[T any](args T) ([]byte, error) {
+	switch a := any(args).(type) {
+	case []byte:
+		return slices.Clone(a), nil
+	case ArgsMarshaler:
+		return a.MarshalJobArgs()
+	}
+	if m, ok := any(&args).(ArgsMarshaler); ok {
+		return m.MarshalJobArgs()
+	}
+	return json.Marshal(args)
+}
+
+// decodeArgs is the inverse of encodeArgs.
+func decodeArgs[T any](data []byte) (T, error) {
+	var args T
+	switch a := any(&args).(type) {
+	case *[]byte:
+		*a = slices.Clone(data)
+		return args, nil
+	case ArgsUnmarshaler:
+		return args, a.UnmarshalJobArgs(data)
+	}
+	if len(data) == 0 {
+		return args, nil // a job stored without arguments
+	}
+	return args, json.Unmarshal(data, &args)
+}

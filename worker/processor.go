@@ -1,0 +1,338 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// Processor runs the handlers of jobs it claims from its queues. Make one
+// with [New], register handlers with [Handle], then call [Processor.Run].
+// Any number of processors, in one process or many, may work the same
+// queues: a claim is exclusive, and the scheduler and rescuer need no leader.
+type Processor struct {
+	store *repo.Store
+	set   settings
+	log   *slog.Logger
+
+	mu       sync.RWMutex
+	handlers map[string]*handler
+
+	started atomic.Bool
+	queues  []*queue
+
+	// workCtx is the parent of handler contexts: it outlives Run's context
+	// by the shutdown timeout.
+	workCtx context.Context
+	running sync.WaitGroup // executions: handler, heartbeats and the final write
+}
+
+// queue is the state of one queue's poll loop.
+type queue struct {
+	name  string
+	slots chan struct{} // a token per running handler
+	wake  chan struct{} // poke the poll loop out of its idle pause
+}
+
+// New returns a processor on store. cfg may be nil for the defaults.
+// Returns an error matching [repo.ErrInvalidConfig], naming the field, for
+// an out-of-range setting.
+func New(store *repo.Store, cfg *Config) (*Processor, error) {
+	if store == nil {
+		return nil, invalidConfig("nil store")
+	}
+	set, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	p := &Processor{store: store, set: set, log: set.log, handlers: map[string]*handler{}}
+	for _, qs := range set.queues {
+		p.queues = append(p.queues, &queue{name: qs.name, slots: make(chan struct{}, qs.maxWorkers), wake: make(chan struct{}, 1)})
+	}
+	return p, nil
+}
+
+// Owner returns the name this processor puts in the leases it takes.
+func (p *Processor) Owner() string { return p.set.owner }
+
+// Queues returns the names of the queues the processor works, sorted.
+func (p *Processor) Queues() []string {
+	names := make([]string, len(p.queues))
+	for i, q := range p.queues {
+		names[i] = q.name
+	}
+	return names
+}
+
+func (p *Processor) register(jobType string, run func(context.Context, *repo.Job) ([]byte, error), opts *HandleOpts) error {
+	switch {
+	case jobType == "":
+		return &repo.ValidationError{Field: "job type", Problem: "empty"}
+	case len(jobType) > 255:
+		return &repo.ValidationError{Field: "job type", Problem: fmt.Sprintf("%d bytes, more than 255", len(jobType))}
+	}
+	h := &handler{jobType: jobType, run: run, timeout: p.set.jobTimeout, backoff: p.set.backoff}
+	if opts != nil {
+		if opts.Timeout != 0 {
+			h.timeout = max(opts.Timeout, 0)
+		}
+		if opts.Backoff != nil {
+			h.backoff = opts.Backoff
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, dup := p.handlers[jobType]; dup {
+		return &repo.ValidationError{Field: "job type", Problem: fmt.Sprintf("%q has a handler already", jobType)}
+	}
+	p.handlers[jobType] = h
+	return nil
+}
+
+func (p *Processor) handler(jobType string) *handler {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.handlers[jobType]
+}
+
+// Run works the processor's queues until ctx ends, then shuts down
+// gracefully and returns nil. It runs, concurrently:
+//
+//   - per queue, a poll loop that claims due jobs in batches up to the free
+//     handler slots and starts their handlers, backing off up to
+//     PollInterval while nothing is due;
+//   - per running job, a heartbeat that extends its lease every
+//     HeartbeatInterval;
+//   - the scheduler, which turns due occurrences of recurring schedules into
+//     jobs, every ScheduleInterval;
+//   - the rescuer, which returns jobs with expired leases to Failed (retry
+//     after backoff) or Abandoned, every RescueInterval.
+//
+// When ctx ends, Run stops claiming and releases jobs it claimed but did not
+// start (Scheduled again, no attempt counted). Running handlers may finish
+// for up to ShutdownTimeout; then their contexts are cancelled with cause
+// [ErrShutdown], and jobs whose handler then returns an error are released.
+// Run returns when every handler has returned and its outcome is written, so
+// a handler that ignores its context holds Run up. Store errors while running
+// are logged and retried; they do not end Run. Returns [ErrRunning] if the
+// processor runs or has run already.
+func (p *Processor) Run(ctx context.Context) error {
+	if !p.started.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	workCtx, stopWork := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopWork(nil)
+	p.workCtx = workCtx
+
+	p.log.Info("jobsharp: processor started", "owner", p.set.owner, "queues", p.Queues())
+	var loops sync.WaitGroup
+	for _, q := range p.queues {
+		loops.Go(func() { p.poll(ctx, q) })
+	}
+	if p.set.schedule > 0 {
+		loops.Go(func() { p.scheduler(ctx) })
+	}
+	if p.set.rescue > 0 {
+		loops.Go(func() { p.rescuer(ctx) })
+	}
+	<-ctx.Done()
+	loops.Wait()
+
+	done := make(chan struct{})
+	go func() { p.running.Wait(); close(done) }()
+	timer := time.NewTimer(max(p.set.shutdown, 0))
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		p.log.Warn("jobsharp: shutdown timeout ran out; cancelling running handlers", "owner", p.set.owner, "timeout", p.set.shutdown)
+		stopWork(ErrShutdown)
+		<-done
+	}
+	p.log.Info("jobsharp: processor stopped", "owner", p.set.owner)
+	return nil
+}
+
+// poll is one queue's claim loop.
+func (p *Processor) poll(ctx context.Context, q *queue) {
+	var (
+		empty     int // consecutive claims that found nothing: back off
+		failures  int // consecutive claim errors: back off
+		lastClaim time.Time
+	)
+	for {
+		// A free slot first: claim only what can start at once.
+		select {
+		case <-ctx.Done():
+			return
+		case q.slots <- struct{}{}:
+		}
+		var pause time.Duration
+		switch {
+		case failures > 0:
+			pause = jitter(min(p.set.poll<<min(failures-1, 10), 30*time.Second))
+		case empty > 0:
+			pause = jitter(p.idlePause(empty))
+		default:
+			pause = p.set.cooldown - time.Since(lastClaim)
+		}
+		if pause > 0 {
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				<-q.slots
+				return
+			case <-q.wake:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		n := 1
+	more:
+		for n < cap(q.slots) && n < 1000 {
+			select {
+			case q.slots <- struct{}{}:
+				n++
+			default:
+				break more
+			}
+		}
+
+		// The claim must not be cut off half-way by shutdown: a job claimed
+		// by an LWT whose answer was lost would sit out its lease.
+		lastClaim = time.Now()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*p.set.lease)
+		jobs, err := p.store.Jobs.Claim(cctx, &repo.ClaimParams{Queue: q.name, Owner: p.set.owner, Limit: n, Lease: p.set.lease})
+		cancel()
+		for range n - len(jobs) {
+			<-q.slots
+		}
+		if err != nil {
+			failures++
+			p.log.Warn("jobsharp: claim failed; backing off", "queue", q.name, "err", err, "failures", failures)
+		} else {
+			failures = 0
+		}
+		if len(jobs) == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
+		for _, job := range jobs {
+			p.set.metrics.JobClaimed(job.Queue, job.Type, job.StartedAt.Sub(job.ScheduledAt))
+			if ctx.Err() != nil {
+				p.release(job, q, "processor stopping before the job started")
+				continue
+			}
+			p.running.Add(1)
+			go p.execute(q, job, lastClaim)
+		}
+	}
+}
+
+// idlePause is the pause after n claims in a row found nothing: from twice
+// the claim cooldown, doubling, up to PollInterval. A queue fed at a steady
+// rate is polled again soon after a miss; an idle one settles at
+// PollInterval after a few claims.
+func (p *Processor) idlePause(n int) time.Duration {
+	base := max(2*p.set.cooldown, 10*time.Millisecond)
+	if n > 20 {
+		return p.set.poll
+	}
+	return min(base<<(n-1), p.set.poll)
+}
+
+// release gives back a claimed job that was not started.
+func (p *Processor) release(job *repo.Job, q *queue, why string) {
+	defer func() { <-q.slots }()
+	ctx, cancel := context.WithTimeout(context.Background(), p.set.lease)
+	defer cancel()
+	if _, err := p.store.Jobs.Release(ctx, job); err != nil {
+		p.jobLog(job).Warn("jobsharp: could not release an unstarted job; it is rescued when its lease expires", "why", why, "err", err)
+		return
+	}
+	p.set.metrics.JobFinished(job.Queue, job.Type, OutcomeReleased, 0)
+	p.jobLog(job).Debug("jobsharp: released an unstarted job", "why", why)
+}
+
+// scheduler fires due occurrences of recurring schedules of the processor's
+// queues, at once and then every ScheduleInterval.
+func (p *Processor) scheduler(ctx context.Context) {
+	params := &repo.FireParams{Queues: p.Queues(), Missed: p.set.missed, MaxCatchUp: p.set.catchUp}
+	for {
+		jobs, err := p.store.Recurring.Fire(ctx, params)
+		if err != nil && ctx.Err() == nil {
+			p.log.Warn("jobsharp: firing recurring schedules failed", "err", err)
+		}
+		woken := map[string]bool{}
+		for _, job := range jobs {
+			p.set.metrics.RecurringFired(job.Queue, job.Type)
+			p.jobLog(job).Debug("jobsharp: recurring occurrence fired", "recurring_id", job.RecurringID, "occurrence", job.ScheduledAt)
+			if !woken[job.Queue] {
+				woken[job.Queue] = true
+				p.wake(job.Queue)
+			}
+		}
+		if !sleep(ctx, jitter(p.set.schedule)) {
+			return
+		}
+	}
+}
+
+// wake ends the idle pause of a queue's poll loop.
+func (p *Processor) wake(name string) {
+	for _, q := range p.queues {
+		if q.name == name {
+			select {
+			case q.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// rescuer returns jobs with expired leases, every RescueInterval.
+func (p *Processor) rescuer(ctx context.Context) {
+	for sleep(ctx, jitter(p.set.rescue)) {
+		for _, q := range p.queues {
+			n, err := p.store.Jobs.Rescue(ctx, q.name)
+			if err != nil && ctx.Err() == nil {
+				p.log.Warn("jobsharp: rescuing expired leases failed", "queue", q.name, "err", err)
+			}
+			if n > 0 {
+				p.set.metrics.JobsRescued(q.name, n)
+				p.log.Info("jobsharp: rescued jobs whose lease expired", "queue", q.name, "count", n)
+				p.wake(q.name)
+			}
+		}
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// jitter spreads d by ±10%, so that processors started together do not poll
+// together.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.9 + rand.Float64()/5))
+}
+
+func (p *Processor) jobLog(job *repo.Job) *slog.Logger {
+	return p.log.With("job_id", job.ID.String(), "job_type", job.Type, "queue", job.Queue, "attempt", job.RetryCount+1)
+}
