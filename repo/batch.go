@@ -50,9 +50,12 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 		if err := s.exec(ctx, queries.BatchCreate, meta, nil); err != nil {
 			return fmt.Errorf("store batch %s: %w", batchID, err)
 		}
-		return forEach(ctx, len(jobs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-			return s.exec(ctx, queries.BatchJobInsert, &models.BatchJobsRow{BatchID: batchID, JobID: jobs[i].ID}, nil)
-		})
+		// One partition: its rows go out as unlogged batches.
+		rows := make([]rowWrite, len(jobs))
+		for i, j := range jobs {
+			rows[i] = rowWrite{q: queries.BatchJobInsert, part: "batch", args: map[string]any{"batch_id": batchID, "job_id": j.ID}}
+		}
+		return s.writeRows(ctx, rows)
 	}
 	out, _, err := s.create(ctx, jobs, lookups)
 	if err != nil {

@@ -249,7 +249,7 @@ func (j *Jobs) ListDue(ctx context.Context, queue string, limit int) ([]*Job, er
 		if err != nil {
 			return nil, err
 		}
-		ids := make([]gocql.UUID, 0, len(rd.entries))
+		var ids []gocql.UUID
 		for _, e := range rd.entries {
 			if !seen[e.JobID] {
 				seen[e.JobID] = true
@@ -259,13 +259,19 @@ func (j *Jobs) ListDue(ctx context.Context, queue string, limit int) ([]*Job, er
 		if len(ids) == 0 {
 			break
 		}
-		jobs, err := s.getMany(ctx, ids)
-		if err != nil {
-			return nil, fmt.Errorf("list due jobs: %w", err)
-		}
-		for _, job := range jobs {
-			if job.Queue == queue && job.State.Claimable() && !job.ScheduledAt.After(now) && len(out) < limit {
-				out = append(out, job)
+		// The entries are merged oldest first: read jobs a page at a time,
+		// only as many as are still wanted (plus a few for stale hints).
+		for len(ids) > 0 && len(out) < limit {
+			n := min(len(ids), limit-len(out)+8)
+			jobs, err := s.getMany(ctx, ids[:n])
+			if err != nil {
+				return nil, fmt.Errorf("list due jobs: %w", err)
+			}
+			ids = ids[n:]
+			for _, job := range jobs {
+				if job.Queue == queue && job.State.Claimable() && !job.ScheduledAt.After(now) && len(out) < limit {
+					out = append(out, job)
+				}
 			}
 		}
 		if !rd.complete.Before(now) {
