@@ -340,8 +340,8 @@ func (d *dueScan) indexReads(ctx context.Context) ([]gocql.UUID, error) {
 func (d *dueScan) jobReads(ctx context.Context, ids []gocql.UUID) error {
 	return parallel(ctx, len(ids), writeConcurrency, func(ctx context.Context, i int) error {
 		var row models.JobsRow
-		return d.e.ours.ContextQuery(ctx, queries.JobsGet.CQL, queries.JobsGet.Names).Idempotent(true).
-			BindStruct(&models.JobsRow{ID: ids[i]}).GetRelease(&row)
+		return models.GetRelease(d.e.ours.ContextQuery(ctx, queries.JobsGet.CQL, queries.JobsGet.Names).Idempotent(true).
+			BindStruct(&models.JobsRow{ID: ids[i]}), &row)
 	})
 }
 

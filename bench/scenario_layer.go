@@ -79,8 +79,8 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 		{Op: "read a job by id", Statement: queries.JobsGetCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, _ int) error {
 				var row models.JobsRow
-				return s.ContextQuery(ctx, queries.JobsGet.CQL, queries.JobsGet.Names).Idempotent(true).
-					BindStruct(&models.JobsRow{ID: job.ID}).GetRelease(&row)
+				return models.GetRelease(s.ContextQuery(ctx, queries.JobsGet.CQL, queries.JobsGet.Names).Idempotent(true).
+					BindStruct(&models.JobsRow{ID: job.ID}), &row)
 			},
 			HandGocql: func(ctx context.Context, _ int) error {
 				var r rawJobRow
@@ -119,9 +119,9 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 		{Op: "scan 100 due entries", Statement: queries.DueScanCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, _ int) error {
 				var rows []models.ScheduledJobsRow
-				err := s.ContextQuery(ctx, queries.DueScan.CQL, queries.DueScan.Names).Idempotent(true).
+				err := models.SelectRelease(s.ContextQuery(ctx, queries.DueScan.CQL, queries.DueScan.Names).Idempotent(true).
 					BindStructMap(&models.ScheduledJobsRow{Queue: q + "-scan", Bucket: scanB, Shard: 0},
-						map[string]any{"from": now, "to": now.Add(time.Second), "limit": 1000}).SelectRelease(&rows)
+						map[string]any{"from": now, "to": now.Add(time.Second), "limit": 1000}), &rows)
 				if err == nil && len(rows) != 100 {
 					err = fmt.Errorf("scanned %d rows, want 100", len(rows))
 				}

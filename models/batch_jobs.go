@@ -22,3 +22,35 @@ type BatchJobsRow struct {
 	// Size is the static column size, CQL type int.
 	Size int32 `db:"size"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *BatchJobsRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *BatchJobsRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "batch_id":
+			dest = append(dest, &r.BatchID)
+		case "job_id":
+			dest = append(dest, &r.JobID)
+		case "finished_state":
+			dest = append(dest, &r.FinishedState)
+		case "created_at":
+			dest = append(dest, &r.CreatedAt)
+		case "size":
+			dest = append(dest, &r.Size)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}

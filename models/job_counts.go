@@ -5,6 +5,8 @@ package models
 
 import (
 	"time"
+
+	"github.com/gocql/gocql"
 )
 
 // JobCountsRow is a row of table job_counts (partition key: queue, state; clustering: bucket, shard).
@@ -19,4 +21,36 @@ type JobCountsRow struct {
 	Shard int32 `db:"shard"`
 	// Jobs is the column jobs, CQL type counter.
 	Jobs int64 `db:"jobs"`
+}
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *JobCountsRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *JobCountsRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "queue":
+			dest = append(dest, &r.Queue)
+		case "state":
+			dest = append(dest, &r.State)
+		case "bucket":
+			dest = append(dest, &r.Bucket)
+		case "shard":
+			dest = append(dest, &r.Shard)
+		case "jobs":
+			dest = append(dest, &r.Jobs)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
 }

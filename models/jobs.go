@@ -58,3 +58,71 @@ type JobsRow struct {
 	// Metadata is the column metadata, CQL type map<text, text>.
 	Metadata map[string]string `db:"metadata"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *JobsRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *JobsRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "id":
+			dest = append(dest, &r.ID)
+		case "queue":
+			dest = append(dest, &r.Queue)
+		case "type":
+			dest = append(dest, &r.Type)
+		case "args":
+			dest = append(dest, &r.Args)
+		case "state":
+			dest = append(dest, &r.State)
+		case "version":
+			dest = append(dest, &r.Version)
+		case "created_at":
+			dest = append(dest, &r.CreatedAt)
+		case "scheduled_at":
+			dest = append(dest, &r.ScheduledAt)
+		case "state_changed_at":
+			dest = append(dest, &r.StateChangedAt)
+		case "started_at":
+			dest = append(dest, &r.StartedAt)
+		case "finished_at":
+			dest = append(dest, &r.FinishedAt)
+		case "retry_count":
+			dest = append(dest, &r.RetryCount)
+		case "max_retries":
+			dest = append(dest, &r.MaxRetries)
+		case "last_error":
+			dest = append(dest, &r.LastError)
+		case "errors":
+			dest = append(dest, &r.Errors)
+		case "result":
+			dest = append(dest, &r.Result)
+		case "batch_id":
+			dest = append(dest, &r.BatchID)
+		case "parent_id":
+			dest = append(dest, &r.ParentID)
+		case "recurring_id":
+			dest = append(dest, &r.RecurringID)
+		case "lease_owner":
+			dest = append(dest, &r.LeaseOwner)
+		case "lease_token":
+			dest = append(dest, &r.LeaseToken)
+		case "lease_until":
+			dest = append(dest, &r.LeaseUntil)
+		case "metadata":
+			dest = append(dest, &r.Metadata)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}

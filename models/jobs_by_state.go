@@ -24,3 +24,37 @@ type JobsByStateRow struct {
 	// JobID is the clustering column job_id, CQL type uuid.
 	JobID gocql.UUID `db:"job_id"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *JobsByStateRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *JobsByStateRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "queue":
+			dest = append(dest, &r.Queue)
+		case "state":
+			dest = append(dest, &r.State)
+		case "bucket":
+			dest = append(dest, &r.Bucket)
+		case "shard":
+			dest = append(dest, &r.Shard)
+		case "entered_at":
+			dest = append(dest, &r.EnteredAt)
+		case "job_id":
+			dest = append(dest, &r.JobID)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}

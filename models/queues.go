@@ -5,6 +5,8 @@ package models
 
 import (
 	"time"
+
+	"github.com/gocql/gocql"
 )
 
 // QueuesRow is a row of table queues (partition key: shard; clustering: name).
@@ -15,4 +17,32 @@ type QueuesRow struct {
 	Name string `db:"name"`
 	// CreatedAt is the column created_at, CQL type timestamp.
 	CreatedAt time.Time `db:"created_at"`
+}
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *QueuesRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *QueuesRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "shard":
+			dest = append(dest, &r.Shard)
+		case "name":
+			dest = append(dest, &r.Name)
+		case "created_at":
+			dest = append(dest, &r.CreatedAt)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
 }

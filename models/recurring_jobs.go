@@ -40,3 +40,53 @@ type RecurringJobsRow struct {
 	// LastJobID is the column last_job_id, CQL type uuid.
 	LastJobID gocql.UUID `db:"last_job_id"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *RecurringJobsRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *RecurringJobsRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "shard":
+			dest = append(dest, &r.Shard)
+		case "id":
+			dest = append(dest, &r.ID)
+		case "queue":
+			dest = append(dest, &r.Queue)
+		case "cron":
+			dest = append(dest, &r.Cron)
+		case "timezone":
+			dest = append(dest, &r.Timezone)
+		case "type":
+			dest = append(dest, &r.Type)
+		case "args":
+			dest = append(dest, &r.Args)
+		case "max_retries":
+			dest = append(dest, &r.MaxRetries)
+		case "metadata":
+			dest = append(dest, &r.Metadata)
+		case "created_at":
+			dest = append(dest, &r.CreatedAt)
+		case "updated_at":
+			dest = append(dest, &r.UpdatedAt)
+		case "next_run_at":
+			dest = append(dest, &r.NextRunAt)
+		case "last_run_at":
+			dest = append(dest, &r.LastRunAt)
+		case "last_job_id":
+			dest = append(dest, &r.LastJobID)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}

@@ -5,6 +5,8 @@ package models
 
 import (
 	"time"
+
+	"github.com/gocql/gocql"
 )
 
 // StateBucketsRow is a row of table state_buckets (partition key: queue, state; clustering: bucket DESC, width_ms, shards).
@@ -19,4 +21,36 @@ type StateBucketsRow struct {
 	WidthMs int32 `db:"width_ms"`
 	// Shards is the clustering column shards, CQL type int.
 	Shards int32 `db:"shards"`
+}
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *StateBucketsRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *StateBucketsRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "queue":
+			dest = append(dest, &r.Queue)
+		case "state":
+			dest = append(dest, &r.State)
+		case "bucket":
+			dest = append(dest, &r.Bucket)
+		case "width_ms":
+			dest = append(dest, &r.WidthMs)
+		case "shards":
+			dest = append(dest, &r.Shards)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
 }

@@ -74,7 +74,7 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 		return nil, err
 	}
 	var rows []models.BatchJobsRow
-	if err := s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
+	if err := models.SelectRelease(s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}), &rows); err != nil {
 		return nil, fmt.Errorf("get batch %s: %w", batchID, s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {
@@ -133,7 +133,7 @@ func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus,
 		return nil, err
 	}
 	var rows []models.BatchJobsRow
-	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
+	if err := models.SelectRelease(b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}), &rows); err != nil {
 		return nil, fmt.Errorf("batch %s status: %w", batchID, b.s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {
@@ -165,7 +165,7 @@ func (b *Batches) InsertContinuation(ctx context.Context, batchID gocql.UUID, nj
 		return nil, err
 	}
 	var rows []models.BatchJobsRow
-	if err := b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}).SelectRelease(&rows); err != nil {
+	if err := models.SelectRelease(b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}), &rows); err != nil {
 		return nil, fmt.Errorf("continue batch %s: %w", batchID, b.s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {

@@ -253,7 +253,7 @@ func (s *Store) get(ctx context.Context, id gocql.UUID, serial bool) (*Job, erro
 	if serial {
 		q.Consistency(gocql.Consistency(s.set.serial))
 	}
-	if err := q.GetRelease(&row); err != nil {
+	if err := models.GetRelease(q, &row); err != nil {
 		return nil, s.interpret(queries.JobsGet, err)
 	}
 	if row.Version == 0 {

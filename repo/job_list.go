@@ -126,9 +126,8 @@ func (s *Store) listResting(ctx context.Context, queue string, state State, limi
 	before := farFuture
 	for len(out) < limit {
 		var dirs []models.StateBucketsRow
-		err := s.query(ctx, queries.StateBucketsBefore).
-			BindStructMap(&models.StateBucketsRow{Queue: queue, State: int32(state)}, map[string]any{"before": before, "limit": 16}).
-			SelectRelease(&dirs)
+		err := models.SelectRelease(s.query(ctx, queries.StateBucketsBefore).
+			BindStructMap(&models.StateBucketsRow{Queue: queue, State: int32(state)}, map[string]any{"before": before, "limit": 16}), &dirs)
 		if err != nil {
 			return nil, s.interpret(queries.StateBucketsBefore, err)
 		}
@@ -181,10 +180,9 @@ func (s *Store) listBucket(ctx context.Context, queue string, state State, b buc
 func (s *Store) readStateBucket(ctx context.Context, queue string, state State, b bucketRef, before time.Time, perShard int) ([]stateEntry, error) {
 	results := make([][]models.JobsByStateRow, b.Shards)
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
-		return s.interpret(queries.StateScan, s.query(ctx, queries.StateScan).
+		return s.interpret(queries.StateScan, models.SelectRelease(s.query(ctx, queries.StateScan).
 			BindStructMap(&models.JobsByStateRow{Queue: queue, State: int32(state), Bucket: b.Start, Shard: int32(sh)},
-				map[string]any{"before": before, "limit": perShard}).
-			SelectRelease(&results[sh]))
+				map[string]any{"before": before, "limit": perShard}), &results[sh]))
 	})
 	if err != nil {
 		return nil, err
@@ -255,7 +253,7 @@ func (j *Jobs) Count(ctx context.Context, queue string, state State) (int64, err
 
 func (s *Store) count(ctx context.Context, queue string, state State) (int64, error) {
 	var rows []models.JobCountsRow
-	if err := s.query(ctx, queries.CountRead).BindStruct(&models.JobCountsRow{Queue: queue, State: int32(state)}).SelectRelease(&rows); err != nil {
+	if err := models.SelectRelease(s.query(ctx, queries.CountRead).BindStruct(&models.JobCountsRow{Queue: queue, State: int32(state)}), &rows); err != nil {
 		return 0, s.interpret(queries.CountRead, err)
 	}
 	now := s.now()

@@ -63,9 +63,8 @@ func (s *Store) purgeQueue(ctx context.Context, queue string, p *PurgeParams, cu
 	var after time.Time // buckets are read oldest first, in pages
 	for {
 		var dirs []models.StateBucketsRow
-		err := s.query(ctx, queries.StateBucketsOldest).
-			BindStructMap(&models.StateBucketsRow{Queue: queue, State: int32(p.State)}, map[string]any{"before": cut, "limit": 64}).
-			SelectRelease(&dirs)
+		err := models.SelectRelease(s.query(ctx, queries.StateBucketsOldest).
+			BindStructMap(&models.StateBucketsRow{Queue: queue, State: int32(p.State)}, map[string]any{"before": cut, "limit": 64}), &dirs)
 		if err != nil {
 			return n, s.interpret(queries.StateBucketsOldest, err)
 		}

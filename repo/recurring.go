@@ -128,7 +128,7 @@ func recurringFromRow(r *models.RecurringJobsRow) *RecurringJob {
 // Get returns one schedule, or [ErrNotFound].
 func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
 	var row models.RecurringJobsRow
-	err := r.s.query(ctx, queries.RecurringGet).BindStruct(&models.RecurringJobsRow{Shard: 0, ID: id}).GetRelease(&row)
+	err := models.GetRelease(r.s.query(ctx, queries.RecurringGet).BindStruct(&models.RecurringJobsRow{Shard: 0, ID: id}), &row)
 	if err != nil {
 		return nil, fmt.Errorf("get recurring job %s: %w", id, r.s.interpret(queries.RecurringGet, err))
 	}
@@ -138,7 +138,7 @@ func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
 // List returns every schedule in id order (JobSharp's GetRecurringJobs).
 func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
 	var rows []models.RecurringJobsRow
-	if err := r.s.query(ctx, queries.RecurringList).BindStruct(&models.RecurringJobsRow{Shard: 0}).SelectRelease(&rows); err != nil {
+	if err := models.SelectRelease(r.s.query(ctx, queries.RecurringList).BindStruct(&models.RecurringJobsRow{Shard: 0}), &rows); err != nil {
 		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(queries.RecurringList, err))
 	}
 	out := make([]*RecurringJob, 0, len(rows))

@@ -41,7 +41,7 @@ var epoch = time.UnixMilli(0).UTC()
 // watermark reads the queue's watermark; the epoch when none is set.
 func (s *Store) watermark(ctx context.Context, queue string) (time.Time, bool, error) {
 	var row models.ScheduledBucketsRow
-	err := s.query(ctx, queries.DueWatermarkGet).BindStruct(&models.ScheduledBucketsRow{Queue: queue}).GetRelease(&row)
+	err := models.GetRelease(s.query(ctx, queries.DueWatermarkGet).BindStruct(&models.ScheduledBucketsRow{Queue: queue}), &row)
 	switch err = s.interpret(queries.DueWatermarkGet, err); {
 	case errors.Is(err, ErrNotFound):
 		return epoch, false, nil
@@ -71,9 +71,8 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 	// A bucket that starts before the watermark may still hold entries after
 	// it; directory rows of buckets wholly behind it were dropped.
 	var dirRows []models.ScheduledBucketsRow
-	err := s.query(ctx, queries.DueBucketsRange).
-		BindStructMap(&models.ScheduledBucketsRow{Queue: queue}, map[string]any{"from": watermark.Add(-maxDueWidth), "to": to}).
-		SelectRelease(&dirRows)
+	err := models.SelectRelease(s.query(ctx, queries.DueBucketsRange).
+		BindStructMap(&models.ScheduledBucketsRow{Queue: queue}, map[string]any{"from": watermark.Add(-maxDueWidth), "to": to}), &dirRows)
 	if err != nil {
 		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange, err))
 	}
@@ -100,10 +99,9 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		p := parts[i]
 		lo, hi := maxTime(from, p.b.Start), minTime(to, p.b.End().Add(-time.Millisecond))
-		return s.interpret(queries.DueScan, s.query(ctx, queries.DueScan).
+		return s.interpret(queries.DueScan, models.SelectRelease(s.query(ctx, queries.DueScan).
 			BindStructMap(&models.ScheduledJobsRow{Queue: queue, Bucket: p.b.Start, Shard: int32(p.shard)},
-				map[string]any{"from": lo, "to": hi, "limit": perShard}).
-			SelectRelease(&results[i]))
+				map[string]any{"from": lo, "to": hi, "limit": perShard}), &results[i]))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scan due jobs of queue %s: %w", queue, err)

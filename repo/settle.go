@@ -55,7 +55,7 @@ func (s *Store) settleChildren(ctx context.Context, parent gocql.UUID) error {
 
 func (s *Store) childIDs(ctx context.Context, parent gocql.UUID) ([]gocql.UUID, error) {
 	var rows []models.JobContinuationsRow
-	if err := s.query(ctx, queries.ContinuationsList).BindStruct(&models.JobContinuationsRow{ParentID: parent}).SelectRelease(&rows); err != nil {
+	if err := models.SelectRelease(s.query(ctx, queries.ContinuationsList).BindStruct(&models.JobContinuationsRow{ParentID: parent}), &rows); err != nil {
 		return nil, fmt.Errorf("list continuations of %s: %w", parent, s.interpret(queries.ContinuationsList, err))
 	}
 	ids := make([]gocql.UUID, len(rows))
@@ -120,7 +120,7 @@ func (s *Store) checkWaiting(ctx context.Context, child *Job) error {
 // first that is still running.
 func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 	var rows []models.BatchJobsRow
-	if err := s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batch}).SelectRelease(&rows); err != nil {
+	if err := models.SelectRelease(s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batch}), &rows); err != nil {
 		return false, fmt.Errorf("read batch %s: %w", batch, s.interpret(queries.BatchJobsList, err))
 	}
 	if len(rows) == 0 {

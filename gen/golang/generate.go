@@ -163,7 +163,8 @@ func (n names) claim(goName, owner string, pos cql.Position) error {
 // validate rejects schemas whose names collide in Go before anything is
 // rendered.
 func (g *generator) validate() error {
-	models := names{"Vector": "the generated Vector type", "VectorElement": "the generated VectorElement constraint", "Inet": "the generated Inet type"}
+	models := names{"Vector": "the generated Vector type", "VectorElement": "the generated VectorElement constraint", "Inet": "the generated Inet type",
+		"SelectRelease": "the generated SelectRelease function", "GetRelease": "the generated GetRelease function"}
 	for n := 1; n <= 32; n++ {
 		models[fmt.Sprintf("Tuple%d", n)] = "the generated tuple type"
 	}
@@ -173,7 +174,7 @@ func (g *generator) validate() error {
 		if err := models.claim(name, "type "+cql.QuoteIdent(u.Name), u.Pos); err != nil {
 			return err
 		}
-		fields := names{}
+		fields := names{"MarshalCQL": "the generated MarshalCQL method", "UnmarshalCQL": "the generated UnmarshalCQL method"}
 		for _, f := range u.Fields {
 			if err := fields.claim(GoName(f.Name), "field "+cql.QuoteIdent(f.Name), f.Pos); err != nil {
 				return err
@@ -195,7 +196,7 @@ func (g *generator) validate() error {
 				return err
 			}
 		}
-		fields := names{}
+		fields := names{"ScanDest": "the generated ScanDest method", "TupleValues": "the generated TupleValues method"}
 		for _, c := range t.Columns {
 			if err := fields.claim(GoName(c.Name), "column "+cql.QuoteIdent(c.Name), c.Pos); err != nil {
 				return err

@@ -17,9 +17,9 @@ type structData struct {
 	Name   string
 	UDT    bool
 	Fields []fieldData
-	// Set for rows with top-level tuple columns, which gocqlx v2.8.0 cannot
-	// bind or scan by struct (gocql v1.7.0 expands them into one value per
-	// element).
+	// ScanCols are the cases of a row's ScanDest method; TupleValues is set
+	// for rows with top-level tuple columns, which gocqlx v2.8.0 cannot bind
+	// by struct (gocql v1.7.0 expands them into one value per element).
 	ScanCols    []scanCol
 	TupleValues []tupleValue
 }
@@ -92,7 +92,7 @@ func RowName(t *catalog.Table) string { return GoName(t.Name) + "Row" }
 func (g *generator) models() error {
 	g.tuples = map[int]bool{}
 	pkg := g.opts.ModelsPackage
-	for _, f := range []string{"doc", "tuple", "vector", "inet", "udt"} {
+	for _, f := range []string{"doc", "scan", "tuple", "vector", "inet", "udt"} {
 		g.claimFile(ModelsDir, f)
 	}
 	for _, u := range g.cat.Types() {
@@ -153,12 +153,7 @@ func (g *generator) models() error {
 			}
 			d.ScanCols = append(d.ScanCols, sc)
 		}
-		if len(d.TupleValues) == 0 {
-			d.ScanCols = nil
-		} else {
-			imports = append(imports, importGocql)
-		}
-		d.header = g.header(pkg, false, imports...)
+		d.header = g.header(pkg, false, append(imports, importGocql)...)
 		if err := g.render(g.claimFile(ModelsDir, FileBase(t.Name)), "struct", d); err != nil {
 			return err
 		}
@@ -203,6 +198,11 @@ func (g *generator) models() error {
 	}
 	if g.inet {
 		if err := g.render(ModelsDir+"/inet.go", "inet", g.header(pkg, false, "net", importGocql)); err != nil {
+			return err
+		}
+	}
+	if len(g.cat.Tables()) > 0 {
+		if err := g.render(ModelsDir+"/scan.go", "scan", g.header(pkg, false, importGocql, importGocqlx)); err != nil {
 			return err
 		}
 	}

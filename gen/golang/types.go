@@ -19,10 +19,11 @@ var ErrNameCollision = errors.New("name collision")
 
 // Import paths used by generated code.
 const (
-	importTime  = "time"
-	importBig   = "math/big"
-	importGocql = "github.com/gocql/gocql"
-	importInf   = "gopkg.in/inf.v0"
+	importTime   = "time"
+	importBig    = "math/big"
+	importGocql  = "github.com/gocql/gocql"
+	importGocqlx = "github.com/scylladb/gocqlx/v2"
+	importInf    = "gopkg.in/inf.v0"
 )
 
 // nativeGo maps CQL native types to Go types and their imports.

@@ -5,6 +5,8 @@ package models
 
 import (
 	"time"
+
+	"github.com/gocql/gocql"
 )
 
 // HitsRow is a row of table hits (partition key: page; clustering: day).
@@ -15,4 +17,32 @@ type HitsRow struct {
 	Day time.Time `db:"day"`
 	// Views is the column views, CQL type counter.
 	Views int64 `db:"views"`
+}
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *HitsRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *HitsRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "page":
+			dest = append(dest, &r.Page)
+		case "day":
+			dest = append(dest, &r.Day)
+		case "views":
+			dest = append(dest, &r.Views)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
 }

@@ -18,3 +18,33 @@ type QuotedTableRow struct {
 	// From is the column "from", CQL type int.
 	From int32 `db:"from"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *QuotedTableRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *QuotedTableRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "Id":
+			dest = append(dest, &r.ID)
+		case "select":
+			dest = append(dest, &r.Select)
+		case "Mixed Case":
+			dest = append(dest, &r.MixedCase)
+		case "from":
+			dest = append(dest, &r.From)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}

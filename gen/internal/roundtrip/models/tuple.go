@@ -53,25 +53,6 @@ func (t *Tuple3[T0, T1, T2]) UnmarshalCQL(info gocql.TypeInfo, data []byte) erro
 	return unmarshalTuple(info, data, &t.V0, &t.V1, &t.V2)
 }
 
-// discard is a scan destination that ignores its value.
-type discard struct{}
-
-// UnmarshalCQL implements gocql.Unmarshaler.
-func (discard) UnmarshalCQL(gocql.TypeInfo, []byte) error { return nil }
-
-// appendDiscard appends one discard per value of column c: gocql expands a
-// tuple column into one value per element.
-func appendDiscard(dest []any, c gocql.ColumnInfo) []any {
-	n := 1
-	if t, ok := c.TypeInfo.(gocql.TupleTypeInfo); ok {
-		n = len(t.Elems)
-	}
-	for range n {
-		dest = append(dest, discard{})
-	}
-	return dest
-}
-
 // marshalTuple encodes values as the elements of the tuple type info.
 func marshalTuple(info gocql.TypeInfo, values ...any) ([]byte, error) {
 	tuple, ok := info.(gocql.TupleTypeInfo)

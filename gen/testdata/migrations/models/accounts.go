@@ -24,3 +24,37 @@ type AccountsRow struct {
 	// Flags is the column flags, CQL type set<text>.
 	Flags []string `db:"flags"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *AccountsRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *AccountsRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "account_id":
+			dest = append(dest, &r.AccountID)
+		case "name":
+			dest = append(dest, &r.Name)
+		case "balance":
+			dest = append(dest, &r.Balance)
+		case "email":
+			dest = append(dest, &r.Email)
+		case "created_at":
+			dest = append(dest, &r.CreatedAt)
+		case "flags":
+			dest = append(dest, &r.Flags)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}

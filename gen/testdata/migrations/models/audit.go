@@ -20,3 +20,33 @@ type AuditRow struct {
 	// Author is the static column author, CQL type text.
 	Author string `db:"author"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *AuditRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *AuditRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "day":
+			dest = append(dest, &r.Day)
+		case "at":
+			dest = append(dest, &r.At)
+		case "what":
+			dest = append(dest, &r.What)
+		case "author":
+			dest = append(dest, &r.Author)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}

@@ -30,3 +30,45 @@ type WeirdTableRow struct {
 	// Loc is the column loc, CQL type frozen<"Point">.
 	Loc Point `db:"loc"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *WeirdTableRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *WeirdTableRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "Id":
+			dest = append(dest, &r.ID)
+		case "select":
+			dest = append(dest, &r.Select)
+		case "from":
+			dest = append(dest, &r.From)
+		case "Mixed Case":
+			dest = append(dest, &r.MixedCase)
+		case "userId":
+			dest = append(dest, &r.UserID)
+		case "quote\"d":
+			dest = append(dest, &r.QuoteD)
+		case "1st":
+			dest = append(dest, &r.X1st)
+		case "Ünïcode":
+			dest = append(dest, &r.Ünïcode)
+		case "upperunquoted":
+			dest = append(dest, &r.Upperunquoted)
+		case "loc":
+			dest = append(dest, &r.Loc)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}

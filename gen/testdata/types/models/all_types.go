@@ -115,15 +115,18 @@ func (r *AllTypesRow) TupleValues() map[string]any {
 }
 
 // ScanDest returns the scan destinations of a result row with the given
-// columns: a pointer to each column's field, one pointer per element for
-// tuple columns (gocql v1.7.0 expands tuples), and a discard for other
-// columns. gocqlx's Get, Select and StructScan cannot read tuple columns
-// (scylladb/gocqlx#152); scan with
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
 //
 //	iter := q.Iter()
 //	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
 func (r *AllTypesRow) ScanDest(columns []gocql.ColumnInfo) []any {
-	dest := make([]any, 0, len(columns))
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *AllTypesRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
 	for _, c := range columns {
 		switch c.Name {
 		case "id":

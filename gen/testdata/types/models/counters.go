@@ -5,6 +5,8 @@ package models
 
 import (
 	"time"
+
+	"github.com/gocql/gocql"
 )
 
 // CountersRow is a row of table counters (partition key: name; clustering: day).
@@ -17,4 +19,34 @@ type CountersRow struct {
 	Hits int64 `db:"hits"`
 	// Misses is the column misses, CQL type counter.
 	Misses int64 `db:"misses"`
+}
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *CountersRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *CountersRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "name":
+			dest = append(dest, &r.Name)
+		case "day":
+			dest = append(dest, &r.Day)
+		case "hits":
+			dest = append(dest, &r.Hits)
+		case "misses":
+			dest = append(dest, &r.Misses)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
 }

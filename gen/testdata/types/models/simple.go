@@ -3,10 +3,40 @@
 
 package models
 
+import (
+	"github.com/gocql/gocql"
+)
+
 // SimpleRow is a row of table simple (partition key: key).
 type SimpleRow struct {
 	// Key is the partition key column key, CQL type text.
 	Key string `db:"key"`
 	// Value is the column value, CQL type blob.
 	Value []byte `db:"value"`
+}
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *SimpleRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *SimpleRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "key":
+			dest = append(dest, &r.Key)
+		case "value":
+			dest = append(dest, &r.Value)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
 }

@@ -23,3 +23,37 @@ type OrdersAllRow struct {
 	// Tags is the column tags, CQL type set<text>.
 	Tags []string `db:"tags"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *OrdersAllRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *OrdersAllRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "status":
+			dest = append(dest, &r.Status)
+		case "order_id":
+			dest = append(dest, &r.OrderID)
+		case "customer_id":
+			dest = append(dest, &r.CustomerID)
+		case "total":
+			dest = append(dest, &r.Total)
+		case "items":
+			dest = append(dest, &r.Items)
+		case "tags":
+			dest = append(dest, &r.Tags)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}

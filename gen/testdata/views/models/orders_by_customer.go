@@ -16,3 +16,31 @@ type OrdersByCustomerRow struct {
 	// Status is the column status, CQL type text.
 	Status string `db:"status"`
 }
+
+// ScanDest returns the scan destinations of a result row with the given
+// columns, for gocql's Iter.Scan: a pointer to each column's field, one per
+// element for tuple columns (gocql v1.7.0 expands tuples), and a discard
+// for columns the row does not have. [SelectRelease] and [GetRelease] use
+// it; to scan by hand:
+//
+//	iter := q.Iter()
+//	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
+func (r *OrdersByCustomerRow) ScanDest(columns []gocql.ColumnInfo) []any {
+	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+}
+
+func (r *OrdersByCustomerRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+	for _, c := range columns {
+		switch c.Name {
+		case "customer_id":
+			dest = append(dest, &r.CustomerID)
+		case "order_id":
+			dest = append(dest, &r.OrderID)
+		case "status":
+			dest = append(dest, &r.Status)
+		default:
+			dest = appendDiscard(dest, c)
+		}
+	}
+	return dest
+}
