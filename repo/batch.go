@@ -53,7 +53,7 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 		// One partition: its rows go out as unlogged batches.
 		rows := make([]rowWrite, len(jobs))
 		for i, j := range jobs {
-			rows[i] = rowWrite{q: queries.BatchJobInsert, part: "batch", args: map[string]any{"batch_id": batchID, "job_id": j.ID}}
+			rows[i] = rowWrite{q: queries.BatchJobInsert, part: "batch", row: &models.BatchJobsRow{BatchID: batchID, JobID: j.ID}}
 		}
 		return s.writeRows(ctx, rows)
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
@@ -144,7 +146,7 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 			dirs = append(dirs, stmt{queries.StateBucketInsert, &models.StateBucketsRow{Queue: e.Queue, State: int32(e.State), Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}, map[string]any{"_ttl": dirTTL}, func() { s.stateDirs.forget(k) }})
 		}
 		w := e.write(queries.StateInsert)
-		w.args["_ttl"] = ttl
+		w.extra = map[string]any{"_ttl": ttl}
 		rows = append(rows, w)
 	}
 	err := forEach(ctx, len(dirs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
@@ -164,23 +166,21 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 	return nil
 }
 
-// rowWrite is one statement on one row, its bind values by name.
+// rowWrite is one statement on one row: a generated row struct, bound by
+// its db tags as gocqlx binds, and the names it has no field for.
 type rowWrite struct {
-	q    queries.Query
-	part string // the partition, as a key for grouping
-	args map[string]any
+	q     queries.Query
+	part  string // the partition, as a key for grouping
+	row   any
+	extra map[string]any
 }
 
 func (e dueEntry) write(q queries.Query) rowWrite {
-	return rowWrite{q: q, part: fmt.Sprintf("due/%s/%d/%d", e.Queue, e.Bucket.Start.UnixMilli(), e.Shard), args: map[string]any{
-		"queue": e.Queue, "bucket": e.Bucket.Start, "shard": e.Shard, "due_at": e.DueAt, "job_id": e.JobID,
-	}}
+	return rowWrite{q: q, part: fmt.Sprintf("due/%s/%d/%d", e.Queue, e.Bucket.Start.UnixMilli(), e.Shard), row: e.row()}
 }
 
 func (e stateEntry) write(q queries.Query) rowWrite {
-	return rowWrite{q: q, part: fmt.Sprintf("state/%s/%d/%d/%d", e.Queue, e.State, e.Bucket.Start.UnixMilli(), e.Shard), args: map[string]any{
-		"queue": e.Queue, "state": int(e.State), "bucket": e.Bucket.Start, "shard": e.Shard, "entered_at": e.EnteredAt, "job_id": e.JobID,
-	}}
+	return rowWrite{q: q, part: fmt.Sprintf("state/%s/%d/%d/%d", e.Queue, e.State, e.Bucket.Start.UnixMilli(), e.Shard), row: e.row()}
 }
 
 // maxBatchRows keeps a partition's batch of hint rows near 3 KiB, under
@@ -213,11 +213,7 @@ func (s *Store) writeRows(ctx context.Context, rows []rowWrite) error {
 	return forEach(ctx, len(chunks), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		chunk := chunks[i]
 		if len(chunk) == 1 {
-			args, err := chunk[0].values()
-			if err != nil {
-				return err
-			}
-			return interpretError(s.session.Session.Query(chunk[0].q.CQL, args...).WithContext(ctx).Idempotent(chunk[0].q.Idempotent).Exec())
+			return s.exec(ctx, chunk[0].q, chunk[0].row, chunk[0].extra)
 		}
 		b := s.session.Session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
 		for _, r := range chunk {
@@ -231,15 +227,22 @@ func (s *Store) writeRows(ctx context.Context, rows []rowWrite) error {
 	})
 }
 
-// values orders a row write's bind values as its statement names them.
+// values orders a row write's bind values as its statement names them,
+// found as gocqlx's BindStructMap finds them (gocql batches take values, not
+// gocqlx queries).
 func (r rowWrite) values() ([]any, error) {
+	v := reflect.ValueOf(r.row)
 	out := make([]any, len(r.q.Names))
 	for i, name := range r.q.Names {
-		v, ok := r.args[name]
-		if !ok {
-			return nil, fmt.Errorf("statement %s: no value for %s", r.q.Name, name)
+		if x, ok := r.extra[name]; ok {
+			out[i] = x
+			continue
 		}
-		out[i] = v
+		f := gocqlx.DefaultMapper.FieldByName(v, name)
+		if !f.IsValid() {
+			return nil, fmt.Errorf("statement %s: no value for %s in %T", r.q.Name, name, r.row)
+		}
+		out[i] = f.Interface()
 	}
 	return out, nil
 }
