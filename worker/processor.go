@@ -194,6 +194,13 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 			}
 			t.Stop()
 		}
+		// A select picks at random among ready cases, so the slot or a
+		// wake-up may have won over the end of ctx: claim nothing then, or
+		// the jobs just released would be claimed and released again.
+		if ctx.Err() != nil {
+			<-q.slots
+			return
+		}
 		n := 1
 	more:
 		for n < cap(q.slots) && n < 1000 {

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/jobsharp/cassandra/internal/cqltest"
+	"github.com/jobsharp/cassandra/queries"
 	"github.com/jobsharp/cassandra/repo"
 	"github.com/jobsharp/cassandra/worker"
 )
@@ -225,8 +228,9 @@ func TestProcessorDies(t *testing.T) {
 }
 
 // TestShutdown checks a graceful stop: running handlers get to finish within
-// ShutdownTimeout, the rest are released, and no job is left in Processing
-// under the stopped processor's name.
+// ShutdownTimeout, the rest are released, jobs claimed but not started are
+// released unrun, and no job is left in Processing under the stopped
+// processor's name.
 func TestShutdown(t *testing.T) {
 	t.Parallel()
 
@@ -311,6 +315,109 @@ func TestShutdown(t *testing.T) {
 			if done.State != repo.StateSucceeded || done.RetryCount != 0 || successes.get(j.ID) != 1 {
 				t.Errorf("job %d: %s with %d failed attempts, %d successes; want Succeeded once, no attempt counted for the release", j.Args.N, done.State, done.RetryCount, successes.get(j.ID))
 			}
+		}
+	})
+
+	t.Run("ClaimedJobsNotStartedAreReleasedUnrun", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t)
+		const jobCount = 5
+		var jobs []*worker.Job[countArgs]
+		for n := range jobCount {
+			jobs = append(jobs, enqueue(ctx, t, b, "work", countArgs{N: n}, nil))
+		}
+
+		// Run's context ends while the stopping processor's first claim is
+		// under way: its session's observer cancels it as soon as a claim LWT
+		// comes back without error (the processor is the only claimer of the
+		// queue, so the LWT applied). Claim runs on a context that ignores
+		// Run's end and returns every job it took; the poll loop then finds
+		// Run's context ended before it starts any of them.
+		runCtx, stopRun := context.WithCancel(ctx)
+		defer stopRun()
+		var claimLWTs atomic.Int32
+		store := newObservedStore(t, observeFunc(func(_ context.Context, q gocql.ObservedQuery) {
+			if q.Statement == queries.JobsClaimCQL && q.Err == nil {
+				claimLWTs.Add(1)
+				stopRun()
+			}
+		}))
+		stoppingMetrics := newRecorder()
+		cfg := b.config(t, jobCount) // one claim can take every job
+		cfg.Owner, cfg.Metrics = "stopping", stoppingMetrics
+		stopping := processor(t, store, cfg)
+		calls := newCounter[gocql.UUID]()
+		handle(t, stopping, "work", func(ctx context.Context, job *worker.Job[countArgs]) error {
+			calls.add(job.ID)
+			return nil
+		}, nil)
+		done := make(chan error, 1)
+		go func() { done <- stopping.Run(runCtx) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Run() error = %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("Run() did not return within a minute of its context's end")
+		}
+
+		if n := claimLWTs.Load(); n != jobCount || stoppingMetrics.claims() != jobCount {
+			t.Errorf("the stopping processor claimed %d jobs (%d claim LWTs), want all %d, once each", stoppingMetrics.claims(), n, jobCount)
+		}
+		if diff := cmp.Diff(map[worker.Outcome]int{worker.OutcomeReleased: jobCount}, stoppingMetrics.finished()); diff != "" {
+			t.Errorf("metrics: outcomes mismatch (-want +got):\n%s", diff)
+		}
+		if n := calls.total(); n != 0 {
+			t.Errorf("the stopping processor ran %d handlers, want none", n)
+		}
+		for _, j := range jobs {
+			got, err := b.store.Jobs.Get(ctx, j.ID)
+			if err != nil {
+				t.Fatalf("Get() error = %v", err)
+			}
+			if got.State != repo.StateScheduled || got.RetryCount != 0 || got.Lease != (repo.Lease{}) || got.ScheduledAt.After(time.Now()) {
+				t.Errorf("job %d after shutdown: %s, due %s, %d failed attempts, lease %+v; want Scheduled, due now, no attempt counted, no lease",
+					j.Args.N, got.State, got.ScheduledAt, got.RetryCount, got.Lease)
+			}
+		}
+		due, err := b.store.Jobs.ListDue(ctx, b.queue, 100)
+		if err != nil {
+			t.Fatalf("ListDue() error = %v", err)
+		}
+		dueIDs := map[gocql.UUID]bool{}
+		for _, j := range due {
+			dueIDs[j.ID] = true
+		}
+		for _, j := range jobs {
+			if !dueIDs[j.ID] {
+				t.Errorf("job %d is not due after its release; ListDue() found %d jobs", j.Args.N, len(due))
+			}
+		}
+		stats, err := b.store.Jobs.Stats(ctx, b.queue)
+		if err != nil {
+			t.Fatalf("Stats() error = %v", err)
+		}
+		if c := stats[0].Counts; c[repo.StateScheduled] != jobCount || c[repo.StateProcessing] != 0 {
+			t.Errorf("counts: %d Scheduled, %d Processing; want %d and 0", c[repo.StateScheduled], c[repo.StateProcessing], jobCount)
+		}
+
+		other := processor(t, newStore(t, nil), b.config(t, jobCount))
+		handle(t, other, "work", func(ctx context.Context, job *worker.Job[countArgs]) error {
+			calls.add(job.ID)
+			return nil
+		}, nil)
+		stopOther := start(t, other)
+		for _, j := range jobs {
+			got := wait(t, b.store, j.ID, time.Minute)
+			if got.State != repo.StateSucceeded || got.RetryCount != 0 || calls.get(j.ID) != 1 {
+				t.Errorf("job %d: %s with %d failed attempts after %d handler calls; want Succeeded on the first call", j.Args.N, got.State, got.RetryCount, calls.get(j.ID))
+			}
+		}
+		stopOther() // metrics are recorded after the outcome is written
+		if n := b.metrics.outcome(worker.OutcomeSucceeded); n != jobCount {
+			t.Errorf("metrics of the other processor: %d succeeded, want %d", n, jobCount)
 		}
 	})
 }

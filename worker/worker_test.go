@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/queries"
@@ -49,6 +50,30 @@ func newStore(t *testing.T, opts *repo.Options) *repo.Store {
 	}
 	return store
 }
+
+// newObservedStore is newStore on a session whose queries obs sees as they
+// return, for tests that act at a precise point of a store call.
+func newObservedStore(t *testing.T, obs gocql.QueryObserver) *repo.Store {
+	t.Helper()
+	cfg := cqltest.Cluster()
+	cfg.Keyspace = cqltest.Keyspace(t)
+	cfg.QueryObserver = obs
+	session, err := gocqlx.WrapSession(cfg.CreateSession())
+	if err != nil {
+		t.Fatalf("CreateSession() error = %v", err)
+	}
+	t.Cleanup(session.Close)
+	store, err := repo.New(session, &repo.Options{Logger: testLogger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatalf("repo.New() error = %v", err)
+	}
+	return store
+}
+
+// observeFunc is a gocql.QueryObserver made of a function.
+type observeFunc func(context.Context, gocql.ObservedQuery)
+
+func (f observeFunc) ObserveQuery(ctx context.Context, q gocql.ObservedQuery) { f(ctx, q) }
 
 // queueFor derives a queue name from the test name, unique in the package.
 func queueFor(t *testing.T) string {
@@ -198,6 +223,23 @@ func (r *recorder) RecurringFired(string, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.fired++
+}
+
+func (r *recorder) claims() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.claimed
+}
+
+// finished returns the count of each outcome recorded.
+func (r *recorder) finished() map[worker.Outcome]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[worker.Outcome]int, len(r.outcomes))
+	for o, n := range r.outcomes {
+		out[o] = n
+	}
+	return out
 }
 
 func (r *recorder) outcome(o worker.Outcome) int {
