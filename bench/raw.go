@@ -147,10 +147,42 @@ func (r *rawStore) insert(ctx context.Context, j rawJob) error {
 	return r.count(ctx, 1)
 }
 
-// insertMany stores jobs as the store's InsertMany does: every hint with
-// bounded parallelism, then every row, then one count.
+// insertMany stores jobs as the store's InsertMany does: the hints as one
+// unlogged batch per due partition (at most 50 rows each), then every row,
+// then one count, each step with bounded parallelism.
 func (r *rawStore) insertMany(ctx context.Context, jobs []rawJob) error {
-	if err := parallel(ctx, len(jobs), writeConcurrency, func(ctx context.Context, i int) error { return r.hint(ctx, jobs[i]) }); err != nil {
+	type part struct {
+		b     time.Time
+		shard int
+	}
+	var order []part
+	groups := map[part][]rawJob{}
+	for _, j := range jobs {
+		p := part{bucketStart(j.at, dueWidth), shardOf(j.id, dueShards)}
+		if _, ok := groups[p]; !ok {
+			order = append(order, p)
+			for _, d := range r.dirRows(p.b) {
+				if err := r.exec(ctx, d[0].(string), d[1:]...); err != nil {
+					return err
+				}
+			}
+		}
+		groups[p] = append(groups[p], j)
+	}
+	var chunks [][]rawJob
+	for _, p := range order {
+		for g := groups[p]; len(g) > 0; g = g[min(len(g), 50):] {
+			chunks = append(chunks, g[:min(len(g), 50)])
+		}
+	}
+	err := parallel(ctx, len(chunks), writeConcurrency, func(ctx context.Context, i int) error {
+		b := r.s.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+		for _, j := range chunks[i] {
+			b.Query(rawDueInsert, r.queue, bucketStart(j.at, dueWidth), shardOf(j.id, dueShards), j.at, j.id)
+		}
+		return r.s.ExecuteBatch(b)
+	})
+	if err != nil {
 		return err
 	}
 	if err := parallel(ctx, len(jobs), writeConcurrency, func(ctx context.Context, i int) error { return r.create(ctx, jobs[i]) }); err != nil {
