@@ -119,7 +119,7 @@ func TestObjects(t *testing.T) {
 // liveOf builds the Live view of a keyspace that holds exactly this build's
 // schema.
 func liveOf(keyspace string) *schema.Live {
-	l := &schema.Live{Keyspace: keyspace, Exists: true, Types: []string{"attempt_error"}, Columns: queries.Columns()}
+	l := &schema.Live{Keyspace: keyspace, Exists: true, Types: []string{"attempt_error"}, Columns: queries.Columns(), UserTypes: queries.UserTypes()}
 	for _, m := range queries.Tables() {
 		l.Tables = append(l.Tables, m.Name)
 	}
@@ -149,6 +149,10 @@ func TestCompare(t *testing.T) {
 	live.Columns = append(live.Columns, queries.Column{Table: "jobs", Name: "priority", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "int"},
 		queries.Column{Table: "someone_elses", Name: "x", Kind: "partition_key", Type: "int"})
 	live.Tables = append(live.Tables, "someone_elses")
+	live.UserTypes = []queries.UserType{
+		{Name: "attempt_error", FieldNames: []string{"attempt", "failed_at", "error", "hint"}, FieldTypes: []string{"bigint", "timestamp", "text", "text"}},
+		{Name: "someone_elses", FieldNames: []string{"x"}, FieldTypes: []string{"int"}},
+	}
 
 	rep := schema.Compare(live)
 	var got []string
@@ -162,6 +166,9 @@ func TestCompare(t *testing.T) {
 		"column jobs_by_state.entered_at is timestamp, clustering 0 asc, want timestamp, clustering 0 desc: Cassandra cannot change this in place; copy the data into a table created by this build's schema",
 		"missing column batch_jobs.size (int, static): ALTER TABLE ks.batch_jobs ADD size int STATIC;",
 		"missing table queues: run jobsharp schema apply --keyspace ks",
+		"field attempt_error.attempt of type attempt_error is bigint, want int: Cassandra cannot change a field's type; copy the data into tables created by this build's schema",
+		"missing field attempt_error.trace of type attempt_error (text): ALTER TYPE ks.attempt_error ADD trace text;",
+		"extra field attempt_error.hint of type attempt_error (text), unknown to this build",
 	}
 	// Differences come in table order, columns by name within a table.
 	slices.Sort(got)
@@ -173,6 +180,9 @@ func TestCompare(t *testing.T) {
 		if !strings.Contains(rep.Diff, s) {
 			t.Errorf("Diff lacks %s:\n%s", s, rep.Diff)
 		}
+	}
+	if !strings.Contains(rep.Diff, "types (-want +live)") || !strings.Contains(rep.Diff, `"trace"`) {
+		t.Errorf("Diff lacks the type's fields:\n%s", rep.Diff)
 	}
 	if strings.Contains(rep.Diff, "someone_elses") {
 		t.Errorf("Diff shows a table the schema does not own:\n%s", rep.Diff)
@@ -239,6 +249,41 @@ func TestApply(t *testing.T) {
 		}
 		if len(third.Warnings) != 1 || !strings.Contains(third.Warnings[0], "exists with replication SimpleStrategy:1, not SimpleStrategy:2; left unchanged") {
 			t.Errorf("Apply() with another replication: warnings %q", third.Warnings)
+		}
+	})
+
+	t.Run("TypeFieldMissingThenAdded", func(t *testing.T) {
+		t.Parallel()
+
+		// A keyspace whose attempt_error predates the trace field: apply
+		// leaves an existing type alone, verify names the field and the fix.
+		s := session(t)
+		ks := cqltest.UniqueKeyspace(t)
+		cqltest.DropKeyspaceAtEnd(t, s, ks)
+		for _, stmt := range []string{
+			schema.CreateKeyspaceCQL(ks, *simple),
+			"CREATE TYPE " + ks + ".attempt_error (attempt int, failed_at timestamp, error text)",
+		} {
+			if err := s.Query(stmt).WithContext(ctx).Exec(); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		if _, err := schema.Apply(ctx, s, ks, simple); err != nil {
+			t.Fatalf("Apply() error = %v", err)
+		}
+		rep, err := schema.Verify(ctx, s, ks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fix := "ALTER TYPE " + ks + ".attempt_error ADD trace text;"
+		if len(rep.Differences) != 1 || rep.Differences[0].Kind != schema.MissingField || rep.Differences[0].Fix != fix {
+			t.Fatalf("Verify() = %v, want the missing field trace with fix %q", rep, fix)
+		}
+		if err := s.Query(fix).WithContext(ctx).Exec(); err != nil {
+			t.Fatalf("the fix fails: %v", err)
+		}
+		if rep, err := schema.Verify(ctx, s, ks); err != nil || !rep.OK() {
+			t.Fatalf("Verify() after the fix = %v, %v", rep, err)
 		}
 	})
 

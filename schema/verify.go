@@ -3,6 +3,7 @@ package schema
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -27,6 +28,8 @@ type Live struct {
 	Tables, Types []string
 	// Columns are the columns of every table, ordered by table and name.
 	Columns []queries.Column
+	// UserTypes are its user-defined types with their fields, by name.
+	UserTypes []queries.UserType
 }
 
 // Inspect reads a keyspace's definition from system_schema.
@@ -57,6 +60,14 @@ func Inspect(ctx context.Context, session *gocql.Session, keyspace string) (*Liv
 		}
 		slices.Sort(*into)
 	}
+	iter = q("SELECT type_name, field_names, field_types FROM system_schema.types WHERE keyspace_name = ?")
+	var u queries.UserType
+	for iter.Scan(&u.Name, &u.FieldNames, &u.FieldTypes) {
+		live.UserTypes = append(live.UserTypes, u)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("read types of keyspace %s from system_schema: %w", keyspace, err)
+	}
 	iter = q("SELECT table_name, column_name, kind, position, clustering_order, type FROM system_schema.columns WHERE keyspace_name = ?")
 	var c queries.Column
 	for iter.Scan(&c.Table, &c.Name, &c.Kind, &c.Position, &c.ClusteringOrder, &c.Type) {
@@ -80,16 +91,24 @@ const (
 	// ExtraColumn is a column this build does not know. The store ignores
 	// it; it is reported so that verify shows every difference.
 	ExtraColumn DiffKind = "extra column"
+	MissingType DiffKind = "missing type"
+	// MissingField and ChangedField are fields of a user-defined type;
+	// ExtraField is one this build does not know, which the store writes as
+	// null and skips when reading.
+	MissingField DiffKind = "missing field"
+	ChangedField DiffKind = "changed field"
+	ExtraField   DiffKind = "extra field"
 )
 
 // Difference is one way the live schema differs from this build's.
 type Difference struct {
 	Kind DiffKind
-	// Table and Column name the object (Column is empty for keyspaces and
-	// tables).
+	// Table and Column name the object: a table and its column, or a
+	// user-defined type and its field (Column is empty for keyspaces,
+	// tables and types).
 	Table, Column string
-	// Want and Got describe the column as this build expects it and as it
-	// is ("int, partition key 1"); empty where it does not exist.
+	// Want and Got describe the column or field as this build expects it
+	// and as it is ("int, partition key 1"); empty where it does not exist.
 	Want, Got string
 	// Fix is what repairs the difference: a command or a CQL statement.
 	Fix string
@@ -109,6 +128,14 @@ func (d Difference) String() string {
 		s = fmt.Sprintf("column %s.%s is %s, want %s", d.Table, d.Column, d.Got, d.Want)
 	case ExtraColumn:
 		s = fmt.Sprintf("extra column %s.%s (%s), unknown to this build", d.Table, d.Column, d.Got)
+	case MissingType:
+		s = "missing type " + d.Table
+	case MissingField:
+		s = fmt.Sprintf("missing field %s.%s of type %s (%s)", d.Table, d.Column, d.Table, d.Want)
+	case ChangedField:
+		s = fmt.Sprintf("field %s.%s of type %s is %s, want %s", d.Table, d.Column, d.Table, d.Got, d.Want)
+	case ExtraField:
+		s = fmt.Sprintf("extra field %s.%s of type %s (%s), unknown to this build", d.Table, d.Column, d.Table, d.Got)
 	}
 	if d.Fix != "" {
 		s += ": " + d.Fix
@@ -121,7 +148,8 @@ type Report struct {
 	Keyspace    string
 	Differences []Difference
 	// Diff is a go-cmp diff of the schema's tables, (-want +live), one entry
-	// per column; empty when they match.
+	// per column, followed by one of its user-defined types (one entry per
+	// field) when they differ; empty when everything matches.
 	Diff string
 }
 
@@ -174,6 +202,30 @@ func Compare(live *Live) *Report {
 	}
 	want := describeColumns(queries.Columns(), nil)
 	got := describeColumns(live.Columns, want)
+	wantTypes, gotTypes := describeTypes(queries.UserTypes()), describeTypes(live.UserTypes)
+	for _, u := range queries.UserTypes() {
+		g, ok := gotTypes[u.Name]
+		if !ok {
+			rep.Differences = append(rep.Differences, Difference{Kind: MissingType, Table: u.Name, Fix: apply})
+			continue
+		}
+		w := wantTypes[u.Name]
+		for i, f := range u.FieldNames {
+			switch gt, ok := g[f]; {
+			case !ok:
+				rep.Differences = append(rep.Differences, Difference{Kind: MissingField, Table: u.Name, Column: f, Want: w[f],
+					Fix: fmt.Sprintf("ALTER TYPE %s.%s ADD %s %s;", live.Keyspace, u.Name, f, u.FieldTypes[i])})
+			case gt != w[f]:
+				rep.Differences = append(rep.Differences, Difference{Kind: ChangedField, Table: u.Name, Column: f, Want: w[f], Got: gt,
+					Fix: "Cassandra cannot change a field's type; copy the data into tables created by this build's schema"})
+			}
+		}
+		for _, f := range slices.Sorted(maps.Keys(g)) {
+			if _, ok := w[f]; !ok {
+				rep.Differences = append(rep.Differences, Difference{Kind: ExtraField, Table: u.Name, Column: f, Got: g[f]})
+			}
+		}
+	}
 	for _, t := range queries.Tables() {
 		table := t.Name
 		if !slices.Contains(live.Tables, table) {
@@ -198,8 +250,30 @@ func Compare(live *Live) *Report {
 	}
 	if len(rep.Differences) > 0 {
 		rep.Diff = cmp.Diff(want, got)
+		for name := range gotTypes {
+			if _, ok := wantTypes[name]; !ok {
+				delete(gotTypes, name) // a type of someone else's
+			}
+		}
+		if d := cmp.Diff(wantTypes, gotTypes); d != "" {
+			rep.Diff += "types (-want +live):\n" + d
+		}
 	}
 	return rep
+}
+
+// describeTypes maps type → field → type.
+func describeTypes(types []queries.UserType) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, u := range types {
+		out[u.Name] = map[string]string{}
+		for i, f := range u.FieldNames {
+			if i < len(u.FieldTypes) {
+				out[u.Name][f] = u.FieldTypes[i]
+			}
+		}
+	}
+	return out
 }
 
 // describeColumns maps table → column → description, for the tables of

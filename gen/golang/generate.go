@@ -182,7 +182,7 @@ func (g *generator) validate() error {
 		}
 	}
 	queries := names{}
-	for _, n := range []string{"Query", "Column", "Tables", "CreateStatements", "Columns", "ErrZeroColumn"} {
+	for _, n := range []string{"Query", "Column", "Tables", "CreateStatements", "Columns", "UserType", "UserTypes", "ErrZeroColumn"} {
 		queries[n] = "the generated " + n
 	}
 	for _, t := range g.cat.Tables() {

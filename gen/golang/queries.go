@@ -58,6 +58,12 @@ type commonData struct {
 	Tables           []string // Go names
 	CreateStatements []string // Go literals
 	Columns          []columnInfo
+	UserTypes        []userTypeInfo
+}
+
+type userTypeInfo struct {
+	Name                   string // Go literal
+	FieldNames, FieldTypes string // Go []string literals
 }
 
 func quoteList(items []string) string {
@@ -148,6 +154,14 @@ func (g *generator) queries() error {
 			return err
 		}
 		common.Tables = append(common.Tables, d.Go)
+	}
+	for _, u := range g.cat.Types() {
+		var names, types []string
+		for _, f := range u.Fields {
+			names = append(names, f.Name)
+			types = append(types, f.Type.String())
+		}
+		common.UserTypes = append(common.UserTypes, userTypeInfo{Name: strconv.Quote(u.Name), FieldNames: quoteList(names), FieldTypes: quoteList(types)})
 	}
 	for _, s := range g.cat.CreateStatements() {
 		common.CreateStatements = append(common.CreateStatements, goString(s))

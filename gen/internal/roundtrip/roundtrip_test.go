@@ -165,6 +165,28 @@ func TestColumnsMatchSystemSchema(t *testing.T) {
 	}
 }
 
+// TestUserTypesMatchSystemSchema compares queries.UserTypes with what
+// Cassandra shows in system_schema.types.
+func TestUserTypesMatchSystemSchema(t *testing.T) {
+	ctx := context.Background()
+	s := createSchema(ctx, t)
+
+	var got []queries.UserType
+	iter := s.ContextQuery(ctx, `SELECT type_name, field_names, field_types FROM system_schema.types WHERE keyspace_name = ?`, nil).
+		Bind(cqltest.Keyspace(t)).Iter()
+	var u queries.UserType
+	for iter.Scan(&u.Name, &u.FieldNames, &u.FieldTypes) {
+		got = append(got, u)
+	}
+	if err := iter.Close(); err != nil {
+		t.Fatal(err)
+	}
+	less := func(a, b queries.UserType) bool { return a.Name < b.Name }
+	if diff := cmp.Diff(queries.UserTypes(), got, cmpopts.SortSlices(less)); diff != "" {
+		t.Errorf("system_schema.types differ from queries.UserTypes() (-want +got):\n%s", diff)
+	}
+}
+
 // TestRoundTrip writes a row with every type through the generated builders
 // and reads it back.
 func TestRoundTrip(t *testing.T) {

@@ -59,6 +59,16 @@ type Column struct {
 	Type string
 }
 
+// UserType describes a user-defined type as Cassandra 5.0 shows it in
+// system_schema.types.
+type UserType struct {
+	// Name is the type name.
+	Name string
+	// FieldNames and FieldTypes are the fields in order, their types as
+	// system_schema.types.field_types shows them.
+	FieldNames, FieldTypes []string
+}
+
 // Tables returns the metadata of every table and materialized view, in schema order.
 func Tables() []table.Metadata {
 	return []table.Metadata{
@@ -83,6 +93,12 @@ func CreateStatements() []string {
     location frozen<geo>,
     tags frozen<set<text>>,
     "Floor" smallint
+)`,
+		`CREATE TYPE IF NOT EXISTS labels (
+    names list<text>,
+    counts map<text, int>,
+    pair tuple<int, text>,
+    at timestamp
 )`,
 		`CREATE TABLE IF NOT EXISTS everything (
     id uuid,
@@ -139,6 +155,16 @@ func CreateStatements() []string {
     views counter,
     PRIMARY KEY (page, day)
 )`,
+	}
+}
+
+// UserTypes returns every user-defined type in dependency order, for
+// comparison with system_schema.types.
+func UserTypes() []UserType {
+	return []UserType{
+		{Name: "geo", FieldNames: []string{"lat", "lng"}, FieldTypes: []string{"double", "double"}},
+		{Name: "address", FieldNames: []string{"street", "zip_code", "location", "tags", "Floor"}, FieldTypes: []string{"text", "int", "frozen<geo>", "frozen<set<text>>", "smallint"}},
+		{Name: "labels", FieldNames: []string{"names", "counts", "pair", "at"}, FieldTypes: []string{"list<text>", "map<text, int>", "frozen<tuple<int, text>>", "timestamp"}},
 	}
 }
 

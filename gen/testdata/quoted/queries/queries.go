@@ -59,6 +59,16 @@ type Column struct {
 	Type string
 }
 
+// UserType describes a user-defined type as Cassandra 5.0 shows it in
+// system_schema.types.
+type UserType struct {
+	// Name is the type name.
+	Name string
+	// FieldNames and FieldTypes are the fields in order, their types as
+	// system_schema.types.field_types shows them.
+	FieldNames, FieldTypes []string
+}
+
 // Tables returns the metadata of every table and materialized view, in schema order.
 func Tables() []table.Metadata {
 	return []table.Metadata{
@@ -95,6 +105,14 @@ func CreateStatements() []string {
     value text,
     PRIMARY KEY (key)
 )`,
+	}
+}
+
+// UserTypes returns every user-defined type in dependency order, for
+// comparison with system_schema.types.
+func UserTypes() []UserType {
+	return []UserType{
+		{Name: "Point", FieldNames: []string{"X", "y-coord", "select"}, FieldTypes: []string{"int", "int", "text"}},
 	}
 }
 

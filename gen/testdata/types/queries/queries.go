@@ -59,6 +59,16 @@ type Column struct {
 	Type string
 }
 
+// UserType describes a user-defined type as Cassandra 5.0 shows it in
+// system_schema.types.
+type UserType struct {
+	// Name is the type name.
+	Name string
+	// FieldNames and FieldTypes are the fields in order, their types as
+	// system_schema.types.field_types shows them.
+	FieldNames, FieldTypes []string
+}
+
 // Tables returns the metadata of every table and materialized view, in schema order.
 func Tables() []table.Metadata {
 	return []table.Metadata{
@@ -149,6 +159,15 @@ func CreateStatements() []string {
     value blob,
     PRIMARY KEY (key)
 ) WITH compression = {'class': 'LZ4Compressor'}`,
+	}
+}
+
+// UserTypes returns every user-defined type in dependency order, for
+// comparison with system_schema.types.
+func UserTypes() []UserType {
+	return []UserType{
+		{Name: "geo", FieldNames: []string{"lat", "lng"}, FieldTypes: []string{"double", "double"}},
+		{Name: "address", FieldNames: []string{"street", "city", "zip_code", "location", "tags"}, FieldTypes: []string{"text", "text", "int", "frozen<geo>", "frozen<set<text>>"}},
 	}
 }
 

@@ -59,6 +59,16 @@ type Column struct {
 	Type string
 }
 
+// UserType describes a user-defined type as Cassandra 5.0 shows it in
+// system_schema.types.
+type UserType struct {
+	// Name is the type name.
+	Name string
+	// FieldNames and FieldTypes are the fields in order, their types as
+	// system_schema.types.field_types shows them.
+	FieldNames, FieldTypes []string
+}
+
 // Tables returns the metadata of every table and materialized view, in schema order.
 func Tables() []table.Metadata {
 	return []table.Metadata{
@@ -97,6 +107,12 @@ func CreateStatements() []string {
 		`CREATE CUSTOM INDEX IF NOT EXISTS orders_tags_sai ON orders (tags) USING 'StorageAttachedIndex'`,
 		`CREATE INDEX IF NOT EXISTS orders_tags_idx ON orders (values(tags))`,
 	}
+}
+
+// UserTypes returns every user-defined type in dependency order, for
+// comparison with system_schema.types.
+func UserTypes() []UserType {
+	return []UserType{}
 }
 
 // Columns returns every column of every table and materialized view, for
