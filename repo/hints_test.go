@@ -3,7 +3,9 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,6 +70,43 @@ func TestHints(t *testing.T) {
 		}
 		if n := dueEntries(ctx, t, b.queue, b.clock.Now().Add(-time.Minute), b.clock.Now()); n != 0 {
 			t.Errorf("due entries after a scan past Grace = %d, want the stray one removed", n)
+		}
+	})
+
+	// InsertMany writes hints a chunk ahead of the rows: a crash after the
+	// second chunk's hints stores the first chunk whole and nothing after.
+	t.Run("CrashInALaterChunkOfInsertMany", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		var calls atomic.Int32
+		repo.SetAfterHints(b.store, func(string) error {
+			if calls.Add(1) == 2 {
+				return errCrash
+			}
+			return nil
+		})
+		njs := make([]*repo.NewJob, 600) // three chunks of at most 256
+		for i := range njs {
+			njs[i] = &repo.NewJob{Queue: b.queue, Type: "t", Args: []byte(strconv.Itoa(i))}
+		}
+		stored, err := b.store.Jobs.InsertMany(ctx, njs)
+		if !errors.Is(err, errCrash) {
+			t.Fatalf("InsertMany() error = %v, want the crash", err)
+		}
+		if len(stored) != 256 {
+			t.Fatalf("InsertMany() stored %d jobs, want the first chunk of 256", len(stored))
+		}
+		for i, j := range stored {
+			if string(j.Args) != strconv.Itoa(i) {
+				t.Fatalf("stored job %d has args %s, want the first chunk in order", i, j.Args)
+			}
+		}
+		if n := calls.Load(); n != 2 {
+			t.Errorf("hints written for %d chunks, want 2 (none after the crash)", n)
+		}
+		if n, err := b.store.Jobs.Count(ctx, b.queue, repo.StateScheduled); err != nil || n != 256 {
+			t.Errorf("Count(Scheduled) = %d, %v; want 256", n, err)
 		}
 	})
 

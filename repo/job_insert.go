@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -157,34 +158,61 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 	stored = make([]*Job, len(jobs))
 	fresh = make([]bool, len(jobs))
 	// In chunks: a scanner leaves a hint whose job is missing alone for
-	// Grace only, so no job's row may come much later than its hint.
-	var errs []error
-	for lo := 0; lo < len(jobs); lo += createChunk {
-		chunk := jobs[lo:min(lo+createChunk, len(jobs))]
+	// Grace only, so no job's row may come much later than its hint. A
+	// chunk's rows wait for its hints; the next chunk's hints are written
+	// once this chunk's rows start, so rows go out without a pause at chunk
+	// boundaries (1,000 jobs against raw gocql: 0.83-1.23x, from 0.72-0.89x
+	// chunk by chunk; go run ./bench/cmd/bench -scenarios store).
+	// When a chunk's hints fail, its rows and those of later chunks are not
+	// written.
+	chunks := make([]hintChunk, (len(jobs)+createChunk-1)/createChunk)
+	for k := range chunks {
+		chunks[k].done = make(chan struct{})
+	}
+	writeChunk := func(k int) {
 		var h hintSet
-		for _, job := range chunk {
+		for _, job := range jobs[k*createChunk : min((k+1)*createChunk, len(jobs))] {
 			s.hintsFor(&h, job)
 		}
-		if err := s.writeHints(ctx, &h); err != nil {
-			errs = append(errs, fmt.Errorf("store jobs: %w", err))
-			break
-		}
-		if s.afterHints != nil {
-			if err := s.afterHints("insert"); err != nil {
-				errs = append(errs, err)
-				break
-			}
-		}
-		err := forEach(ctx, len(chunk), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-			job, created, err := s.createRow(ctx, chunk[i])
-			if err != nil {
-				return fmt.Errorf("store job %s: %w", chunk[i].ID, err)
-			}
-			stored[lo+i], fresh[lo+i] = job, created
-			return nil
-		})
+		err := s.writeHints(ctx, &h)
 		if err != nil {
-			errs = append(errs, err)
+			err = fmt.Errorf("store jobs: %w", err)
+		} else if s.afterHints != nil {
+			err = s.afterHints("insert")
+		}
+		if err == nil {
+			close(chunks[k].done)
+			return
+		}
+		for j := k; j < len(chunks); j++ { // later chunks never start
+			chunks[j].err, chunks[j].skipped = err, j > k
+			close(chunks[j].done)
+		}
+	}
+	if len(chunks) > 0 {
+		go writeChunk(0)
+	}
+	err = forEach(ctx, len(jobs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		k := i / createChunk
+		<-chunks[k].done
+		if chunks[k].err != nil {
+			return nil
+		}
+		if k+1 < len(chunks) {
+			chunks[k+1].start.Do(func() { go writeChunk(k + 1) })
+		}
+		job, created, err := s.createRow(ctx, jobs[i])
+		if err != nil {
+			return fmt.Errorf("store job %s: %w", jobs[i].ID, err)
+		}
+		stored[i], fresh[i] = job, created
+		return nil
+	})
+	errs := []error{err}
+	for k := range chunks {
+		c := &chunks[k]
+		if c.err != nil && !c.skipped {
+			errs = append(errs, c.err)
 		}
 	}
 	counts := &countDeltas{}
@@ -205,6 +233,16 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 
 // createChunk is how many jobs create writes hints for before their rows.
 const createChunk = 256
+
+// hintChunk is the hints of one chunk of create: done is closed once they
+// are written (err nil) or failed (err set; skipped for a chunk not
+// attempted after an earlier one failed).
+type hintChunk struct {
+	start   sync.Once
+	done    chan struct{}
+	err     error
+	skipped bool
+}
 
 // createRow creates one jobs row and reports whether this call created it.
 // When a row with the id exists, it returns that job if it is the same job
