@@ -109,28 +109,26 @@ func (s *Store) hintsFor(h *hintSet, j *Job) {
 	}
 }
 
-// write sends the hints: directory rows first (a scanner must find the
-// bucket before the entry can matter), then the entries, each group with
-// bounded parallelism.
+// writeHints sends the hints: directory rows first (a scanner must find the
+// bucket before the entry can matter), then the entries (writeRows), each
+// group with bounded parallelism.
 func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
-	type stmt struct {
-		q     queries.Query
-		row   any
-		extra map[string]any
-		undo  func()
+	type dirWrite struct {
+		rowWrite
+		undo func() // forget the cached directory row when the write fails
 	}
-	var dirs []stmt
+	var dirs []dirWrite
 	var rows []rowWrite
 	for q := range h.queues {
 		k := dirKey{table: "queues", queue: q}
 		if s.queueDirs.add(k) {
-			dirs = append(dirs, stmt{queries.QueueInsert, &models.QueuesRow{Shard: 0, Name: q, CreatedAt: s.now()}, nil, func() { s.queueDirs.forget(k) }})
+			dirs = append(dirs, dirWrite{rowWrite{q: queries.QueueInsert, row: &models.QueuesRow{Shard: 0, Name: q, CreatedAt: s.now()}}, func() { s.queueDirs.forget(k) }})
 		}
 	}
 	for _, e := range h.due {
 		k := dirKey{table: "due", queue: e.Queue, b: e.Bucket}
 		if s.dueDirs.add(k) {
-			dirs = append(dirs, stmt{queries.DueBucketInsert, &models.ScheduledBucketsRow{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}, nil, func() { s.dueDirs.forget(k) }})
+			dirs = append(dirs, dirWrite{rowWrite{q: queries.DueBucketInsert, row: &models.ScheduledBucketsRow{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}}, func() { s.dueDirs.forget(k) }})
 		}
 		rows = append(rows, e.write(queries.DueInsert))
 	}
@@ -143,17 +141,17 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 				// The directory row must outlive the bucket's last entry.
 				dirTTL = ttl + int(e.Bucket.Width/time.Second) + 60
 			}
-			dirs = append(dirs, stmt{queries.StateBucketInsert, &models.StateBucketsRow{Queue: e.Queue, State: int32(e.State), Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}, map[string]any{"_ttl": dirTTL}, func() { s.stateDirs.forget(k) }})
+			dirs = append(dirs, dirWrite{rowWrite{q: queries.StateBucketInsert, row: &models.StateBucketsRow{Queue: e.Queue, State: int32(e.State), Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}, extra: map[string]any{"_ttl": dirTTL}}, func() { s.stateDirs.forget(k) }})
 		}
 		w := e.write(queries.StateInsert)
 		w.extra = map[string]any{"_ttl": ttl}
 		rows = append(rows, w)
 	}
 	err := forEach(ctx, len(dirs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-		st := dirs[i]
-		if err := s.exec(ctx, st.q, st.row, st.extra); err != nil {
-			st.undo()
-			return fmt.Errorf("write %s hint: %w", st.q.Name, err)
+		d := dirs[i]
+		if err := s.exec(ctx, d.q, d.row, d.extra); err != nil {
+			d.undo()
+			return fmt.Errorf("write %s hint: %w", d.q.Name, err)
 		}
 		return nil
 	})

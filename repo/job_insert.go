@@ -169,7 +169,9 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 	for k := range chunks {
 		chunks[k].done = make(chan struct{})
 	}
+	var writers sync.WaitGroup
 	writeChunk := func(k int) {
+		defer writers.Done()
 		var h hintSet
 		for _, job := range jobs[k*createChunk : min((k+1)*createChunk, len(jobs))] {
 			s.hintsFor(&h, job)
@@ -185,11 +187,12 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 			return
 		}
 		for j := k; j < len(chunks); j++ { // later chunks never start
-			chunks[j].err, chunks[j].skipped = err, j > k
+			chunks[j].err = err
 			close(chunks[j].done)
 		}
 	}
 	if len(chunks) > 0 {
+		writers.Add(1)
 		go writeChunk(0)
 	}
 	err = forEach(ctx, len(jobs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
@@ -198,8 +201,11 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 		if chunks[k].err != nil {
 			return nil
 		}
-		if k+1 < len(chunks) {
-			chunks[k+1].start.Do(func() { go writeChunk(k + 1) })
+		// The chunk's first job starts the next chunk's hints: jobs start
+		// in order, so it runs whenever any job of the chunk does.
+		if i%createChunk == 0 && k+1 < len(chunks) {
+			writers.Add(1)
+			go writeChunk(k + 1)
 		}
 		job, created, err := s.createRow(ctx, jobs[i])
 		if err != nil {
@@ -208,11 +214,12 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 		stored[i], fresh[i] = job, created
 		return nil
 	})
+	writers.Wait() // a chunk's hints may still be in flight when ctx ended
 	errs := []error{err}
-	for k := range chunks {
-		c := &chunks[k]
-		if c.err != nil && !c.skipped {
-			errs = append(errs, c.err)
+	for _, c := range chunks {
+		if c.err != nil {
+			errs = append(errs, c.err) // the first failure; later chunks share it
+			break
 		}
 	}
 	counts := &countDeltas{}
@@ -235,13 +242,10 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 const createChunk = 256
 
 // hintChunk is the hints of one chunk of create: done is closed once they
-// are written (err nil) or failed (err set; skipped for a chunk not
-// attempted after an earlier one failed).
+// are written (err nil) or failed, or an earlier chunk's failed (err set).
 type hintChunk struct {
-	start   sync.Once
-	done    chan struct{}
-	err     error
-	skipped bool
+	done chan struct{}
+	err  error
 }
 
 // createRow creates one jobs row and reports whether this call created it.
