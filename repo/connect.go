@@ -515,7 +515,7 @@ func speaksTLS(ctx context.Context, cl *gocql.ClusterConfig) bool {
 //
 // Returns [ErrKeyspaceNotFound], [ErrTableNotFound] (a *TableNotFoundError
 // naming the tables) or [ErrSchemaMismatch] (a *SchemaMismatchError naming
-// the columns), or the error of reading system_schema.
+// the columns and type fields), or the error of reading system_schema.
 func (s *Store) Check(ctx context.Context) error {
 	ks := s.keyspace()
 	if ks == "" {
@@ -533,7 +533,7 @@ func (s *Store) Check(ctx context.Context) error {
 			return &KeyspaceNotFoundError{Keyspace: ks, Hosts: s.conn.hosts}
 		case schema.MissingTable:
 			tables = append(tables, d.Table)
-		case schema.MissingColumn, schema.ChangedColumn:
+		case schema.MissingColumn, schema.ChangedColumn, schema.MissingType, schema.MissingField, schema.ChangedField:
 			columns = append(columns, d.String())
 		}
 	}

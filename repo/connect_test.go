@@ -297,6 +297,32 @@ func TestConnect(t *testing.T) {
 		}
 	})
 
+	t.Run("TypeFieldMissing", func(t *testing.T) {
+		t.Parallel()
+
+		// A keyspace made by an older build: attempt_error lacks trace, and
+		// apply leaves an existing type alone.
+		bundle := setup(t)
+		s := cqltest.AdminSession(t)
+		ks := cqltest.UniqueKeyspace(t)
+		cqltest.DropKeyspaceAtEnd(t, s, ks)
+		simple := schema.Replication{Class: schema.SimpleStrategy, Factor: 1}
+		for _, stmt := range []string{schema.CreateKeyspaceCQL(ks, simple), "CREATE TYPE " + ks + ".attempt_error (attempt int, failed_at timestamp, error text)"} {
+			if err := s.Query(stmt).WithContext(ctx).Exec(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := schema.Apply(ctx, s, ks, &simple); err != nil {
+			t.Fatalf("Apply() error = %v", err)
+		}
+		cfg := bundle.cfg
+		cfg.Keyspace = ks
+		_, err := repo.Connect(ctx, cfg)
+		if !errors.Is(err, repo.ErrSchemaMismatch) || !strings.Contains(err.Error(), "missing field attempt_error.trace of type attempt_error (text): ALTER TYPE "+ks+".attempt_error ADD trace text;") {
+			t.Fatalf("Connect() error = %v, want ErrSchemaMismatch naming attempt_error.trace and its repair", err)
+		}
+	})
+
 	t.Run("NoHostsRefused", func(t *testing.T) {
 		t.Parallel()
 

@@ -138,8 +138,9 @@ func (e *TableNotFoundError) Unwrap() error { return e.Err }
 // Is reports whether target is ErrTableNotFound.
 func (e *TableNotFoundError) Is(target error) bool { return target == ErrTableNotFound }
 
-// SchemaMismatchError lists the columns that keep the keyspace from serving
-// the store: missing ones and ones of another type or kind. It matches
+// SchemaMismatchError lists the columns and user-defined type fields that
+// keep the keyspace from serving the store: missing ones and ones of another
+// type or kind. It matches
 // [ErrSchemaMismatch].
 type SchemaMismatchError struct {
 	Keyspace string

@@ -223,7 +223,7 @@ func (s *Store) writeRows(ctx context.Context, rows []rowWrite) error {
 			// retry the batch after a timeout.
 			b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: r.q.CQL, Args: args, Idempotent: r.q.Idempotent})
 		}
-		return interpretError(s.session.Session.ExecuteBatch(b))
+		return s.interpret(chunk[0].q, s.session.Session.ExecuteBatch(b))
 	})
 }
 

@@ -46,28 +46,25 @@ func Inspect(ctx context.Context, session *gocql.Session, keyspace string) (*Liv
 	if !live.Exists {
 		return live, nil
 	}
-	for stmt, into := range map[string]*[]string{
-		"SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?": &live.Tables,
-		"SELECT type_name FROM system_schema.types WHERE keyspace_name = ?":   &live.Types,
-	} {
-		iter := q(stmt)
-		var name string
-		for iter.Scan(&name) {
-			*into = append(*into, name)
-		}
-		if err := iter.Close(); err != nil {
-			return nil, fmt.Errorf("read keyspace %s from system_schema: %w", keyspace, err)
-		}
-		slices.Sort(*into)
+	iter = q("SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?")
+	var name string
+	for iter.Scan(&name) {
+		live.Tables = append(live.Tables, name)
 	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("read tables of keyspace %s from system_schema: %w", keyspace, err)
+	}
+	slices.Sort(live.Tables)
 	iter = q("SELECT type_name, field_names, field_types FROM system_schema.types WHERE keyspace_name = ?")
 	var u queries.UserType
 	for iter.Scan(&u.Name, &u.FieldNames, &u.FieldTypes) {
 		live.UserTypes = append(live.UserTypes, u)
+		live.Types = append(live.Types, u.Name)
 	}
 	if err := iter.Close(); err != nil {
 		return nil, fmt.Errorf("read types of keyspace %s from system_schema: %w", keyspace, err)
 	}
+	slices.Sort(live.Types)
 	iter = q("SELECT table_name, column_name, kind, position, clustering_order, type FROM system_schema.columns WHERE keyspace_name = ?")
 	var c queries.Column
 	for iter.Scan(&c.Table, &c.Name, &c.Kind, &c.Position, &c.ClusteringOrder, &c.Type) {
