@@ -18,25 +18,17 @@ import (
 	"github.com/jobsharp/cassandra/repo"
 )
 
-// openStore connects to the job store's keyspace.
-func openStore(ctx context.Context, conn *connFlags, a *app) (*repo.Store, error) {
-	cfg, err := conn.config(a)
-	if err != nil {
-		return nil, err
-	}
-	return repo.Connect(ctx, cfg)
-}
-
 // jobRunner runs a job command on a connected store.
 type jobRunner func(ctx context.Context, a *app, store *repo.Store, asJSON bool) error
 
 // jobCommand is the shape of the commands that act on jobs: connection
 // flags, --json, their own flags (registered by flags), and a prepare step
 // that checks the arguments before anything connects, so a usage error
-// never waits for Cassandra.
-func jobCommand(name, synopsis, summary, help string, flags func(fs *flagSet) func(args []string) (jobRunner, error)) command {
+// never waits for Cassandra. args says whether the command takes positional
+// arguments (an ID); run refuses them otherwise.
+func jobCommand(name, synopsis, summary, help string, args bool, flags func(fs *flagSet) func(args []string) (jobRunner, error)) command {
 	return command{
-		name: name, synopsis: synopsis, summary: summary, help: help, args: true,
+		name: name, synopsis: synopsis, summary: summary, help: help, args: args,
 		setup: func(fs *flagSet, a *app) func(context.Context) error {
 			conn := addConnFlags(fs)
 			var asJSON bool
@@ -47,10 +39,11 @@ func jobCommand(name, synopsis, summary, help string, flags func(fs *flagSet) fu
 				if err != nil {
 					return err
 				}
-				if _, err := conn.config(a); err != nil {
+				cfg, err := conn.config(a)
+				if err != nil {
 					return err
 				}
-				store, err := openStore(ctx, conn, a)
+				store, err := repo.Connect(ctx, cfg)
 				if err != nil {
 					return err
 				}
@@ -68,12 +61,10 @@ the due backlog (entries of the due index from the watermark to now: jobs due
 and not claimed, plus lease expiries and hints not yet cleaned) and the age of
 the oldest job that is due and not claimed. Counts are counters: see the
 README on when they can be off.`,
+		false,
 		func(fs *flagSet) func([]string) (jobRunner, error) {
 			queue := addQueueFlag(fs, "")
 			return func(args []string) (jobRunner, error) {
-				if len(args) > 0 {
-					return nil, usagef("unexpected argument %q", args[0])
-				}
 				return func(ctx context.Context, a *app, store *repo.Store, asJSON bool) error {
 					stats, err := store.Jobs.Stats(ctx, *queue)
 					if err != nil {
@@ -149,6 +140,7 @@ func printStats(w io.Writer, stats []repo.QueueStats, now time.Time) error {
 func getCommand() command {
 	return jobCommand("get", "ID [connection flags]", "print one job",
 		`Prints the job with the given id. Exit code 4 when there is none.`,
+		true,
 		func(fs *flagSet) func([]string) (jobRunner, error) {
 			return func(args []string) (jobRunner, error) {
 				id, err := oneID(args)
@@ -174,14 +166,12 @@ func listCommand() command {
 	return jobCommand("list", "--state S [--queue Q] [--limit N] [connection flags]", "list jobs in a state",
 		`Lists up to --limit jobs in a state, in one queue or all. Scheduled, Failed
 and Processing jobs come soonest due first; others newest first.`,
+		false,
 		func(fs *flagSet) func([]string) (jobRunner, error) {
 			queue := addQueueFlag(fs, "")
 			state := fs.String("state", "", "the state: "+stateNames())
 			limit := fs.Int("limit", 20, "the most jobs to list (1 to 10,000)")
 			return func(args []string) (jobRunner, error) {
-				if len(args) > 0 {
-					return nil, usagef("unexpected argument %q", args[0])
-				}
 				st, err := parseState(*state)
 				if err != nil {
 					return nil, err
@@ -223,6 +213,7 @@ func enqueueCommand() command {
 	return jobCommand("enqueue", "--type T [--args JSON] [--queue Q] [--at TIME | --in DURATION] [--max-retries N] [connection flags]", "store a new job",
 		`Stores a job of the given type with JSON arguments, due now, at --at (RFC 3339,
 e.g. 2026-12-01T09:00:00Z) or --in a duration. Prints its id.`,
+		false,
 		func(fs *flagSet) func([]string) (jobRunner, error) {
 			queue := addQueueFlag(fs, repo.DefaultQueue)
 			typ := fs.String("type", "", "the job type (names the handler)")
@@ -231,9 +222,6 @@ e.g. 2026-12-01T09:00:00Z) or --in a duration. Prints its id.`,
 			in := fs.Duration("in", 0, "run the job after this duration")
 			retries := fs.Int("max-retries", 0, "retries after a failed first attempt (0: the store's default, -1: none)")
 			return func(rest []string) (jobRunner, error) {
-				if len(rest) > 0 {
-					return nil, usagef("unexpected argument %q", rest[0])
-				}
 				if *typ == "" {
 					return nil, usagef("--type is required")
 				}
@@ -264,6 +252,7 @@ func requeueCommand() command {
 		`Schedules a Succeeded, Cancelled, Abandoned, Failed, Created or Scheduled job
 to run again, now or at --at / --in, with its retries reset. Exit code 4 when
 there is no such job, 5 when it is Processing or waiting for a parent.`,
+		true,
 		func(fs *flagSet) func([]string) (jobRunner, error) {
 			at := fs.String("at", "", "when the job may run, RFC 3339")
 			in := fs.Duration("in", 0, "run the job after this duration")
@@ -292,6 +281,7 @@ func cancelCommand() command {
 		`Cancels a job. A running job's worker loses its lease and its handler's context
 is cancelled; the job's continuations are cancelled with it. Exit code 4 when
 there is no such job, 5 when it has finished already.`,
+		true,
 		func(fs *flagSet) func([]string) (jobRunner, error) {
 			return func(args []string) (jobRunner, error) {
 				id, err := oneID(args)
@@ -316,15 +306,13 @@ func purgeCommand() command {
 it counts them and deletes nothing. Progress shows on a terminal, and as a
 line every few seconds otherwise. Finished jobs also expire on their own after
 the store's retention (7 days by default).`,
+		false,
 		func(fs *flagSet) func([]string) (jobRunner, error) {
 			queue := addQueueFlag(fs, "")
 			state := fs.String("state", "", "Succeeded, Cancelled or Abandoned")
 			older := fs.Duration("older-than", 0, "purge jobs that finished more than this long ago")
 			dry := fs.Bool("dry-run", false, "count, do not delete")
 			return func(args []string) (jobRunner, error) {
-				if len(args) > 0 {
-					return nil, usagef("unexpected argument %q", args[0])
-				}
 				st, err := parseState(*state)
 				if err != nil {
 					return nil, err
