@@ -29,7 +29,7 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 		return nil, invalid("batch", "%d jobs, more than the limit of %d (Options.MaxBatchSize)", len(njs), s.set.maxBatch)
 	}
 	if batchID == (gocql.UUID{}) {
-		batchID = newID()
+		batchID = NewID()
 	}
 	jobs := make([]*Job, len(njs))
 	seen := map[gocql.UUID]bool{}

@@ -1,11 +1,13 @@
 package repo
 
 import (
+	"cmp"
 	"fmt"
-	"github.com/gocql/gocql"
 	"log/slog"
 	"regexp"
 	"time"
+
+	"github.com/gocql/gocql"
 )
 
 // Defaults of [Config].
@@ -89,12 +91,12 @@ func (o *Options) settings() (settings, error) {
 		in = *o
 	}
 	s := settings{
-		dueWidth: or(in.DueBucketWidth, DefaultDueBucketWidth), dueShards: or(in.DueShards, DefaultDueShards),
-		stateWidth: or(in.StateBucketWidth, DefaultStateBucketWidth), stateShards: or(in.StateShards, DefaultStateShards),
-		countShards: or(in.CountShards, DefaultCountShards), grace: or(in.Grace, DefaultGrace),
-		retention: or(in.Retention, DefaultRetention), maxArgs: or(in.MaxArgsBytes, DefaultMaxArgsBytes),
-		maxBatch: or(in.MaxBatchSize, DefaultMaxBatchSize), maxRetries: or(in.DefaultMaxRetries, DefaultMaxRetries),
-		writeConcurrency: or(in.WriteConcurrency, DefaultWriteConcurrency), now: in.Now, log: in.Logger,
+		dueWidth: cmp.Or(in.DueBucketWidth, DefaultDueBucketWidth), dueShards: cmp.Or(in.DueShards, DefaultDueShards),
+		stateWidth: cmp.Or(in.StateBucketWidth, DefaultStateBucketWidth), stateShards: cmp.Or(in.StateShards, DefaultStateShards),
+		countShards: cmp.Or(in.CountShards, DefaultCountShards), grace: cmp.Or(in.Grace, DefaultGrace),
+		retention: cmp.Or(in.Retention, DefaultRetention), maxArgs: cmp.Or(in.MaxArgsBytes, DefaultMaxArgsBytes),
+		maxBatch: cmp.Or(in.MaxBatchSize, DefaultMaxBatchSize), maxRetries: cmp.Or(in.DefaultMaxRetries, DefaultMaxRetries),
+		writeConcurrency: cmp.Or(in.WriteConcurrency, DefaultWriteConcurrency), now: in.Now, log: in.Logger,
 	}
 	s.serial = in.SerialConsistency
 	if s.serial == 0 {
@@ -136,14 +138,6 @@ const maxShards = 256
 
 // maxTTL is Cassandra's largest TTL (20 years).
 const maxTTL = 20 * 365 * 24 * time.Hour
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
-}
 
 // ttlSeconds is the TTL of rows of finished jobs, 0 when they are kept.
 func (s settings) ttlSeconds() int {

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -130,9 +131,9 @@ func (c Config) validate() (Config, error) {
 	if c.SerialConsistency == 0 {
 		c.SerialConsistency = gocql.LocalSerial
 	}
-	c.Timeout = or(c.Timeout, DefaultTimeout)
-	c.ConnectTimeout = or(c.ConnectTimeout, DefaultConnectTimeout)
-	c.NumConns = or(c.NumConns, DefaultNumConns)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.ConnectTimeout = cmp.Or(c.ConnectTimeout, DefaultConnectTimeout)
+	c.NumConns = cmp.Or(c.NumConns, DefaultNumConns)
 	if c.ReconnectionPolicy == nil {
 		c.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 3, Interval: time.Second}
 	}

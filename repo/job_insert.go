@@ -123,7 +123,7 @@ func (s *Store) newJob(nj *NewJob) (*Job, error) {
 	}
 	id := nj.ID
 	if id == (gocql.UUID{}) {
-		id = newID()
+		id = NewID()
 	}
 	return &Job{
 		ID: id, Queue: queue, Type: nj.Type, Args: slices.Clone(nj.Args), State: state, Version: 1,

@@ -137,9 +137,11 @@ func forEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i i
 	return errors.Join(errs...)
 }
 
-// newID returns a time-ordered random id (UUID version 7), so ids sort
-// roughly by creation and spread evenly over the token ring.
-func newID() gocql.UUID {
+// NewID returns a time-ordered random id (UUID version 7), so ids sort
+// roughly by creation and spread evenly over the token ring. The store
+// gives a job without an ID one; callers that need ids up front (to match
+// stored jobs to their inputs) use it too.
+func NewID() gocql.UUID {
 	u, err := uuid.NewV7()
 	if err != nil {
 		return randomID()

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -136,11 +137,11 @@ func (c *Config) settings() (settings, error) {
 		in = *c
 	}
 	s := settings{
-		owner: in.Owner, lease: or(in.Lease, DefaultLease), heartbeat: in.HeartbeatInterval,
-		poll: or(in.PollInterval, DefaultPollInterval), cooldown: or(in.ClaimCooldown, DefaultClaimCooldown),
-		shutdown: or(in.ShutdownTimeout, DefaultShutdownTimeout), jobTimeout: in.JobTimeout, backoff: in.Backoff,
-		rescue: or(in.RescueInterval, DefaultRescueInterval), schedule: or(in.ScheduleInterval, DefaultScheduleInterval),
-		missed: in.MissedOccurrences, catchUp: or(in.MaxCatchUp, 100), log: in.Logger, metrics: in.Metrics,
+		owner: in.Owner, lease: cmp.Or(in.Lease, DefaultLease), heartbeat: in.HeartbeatInterval,
+		poll: cmp.Or(in.PollInterval, DefaultPollInterval), cooldown: cmp.Or(in.ClaimCooldown, DefaultClaimCooldown),
+		shutdown: cmp.Or(in.ShutdownTimeout, DefaultShutdownTimeout), jobTimeout: in.JobTimeout, backoff: in.Backoff,
+		rescue: cmp.Or(in.RescueInterval, DefaultRescueInterval), schedule: cmp.Or(in.ScheduleInterval, DefaultScheduleInterval),
+		missed: in.MissedOccurrences, catchUp: cmp.Or(in.MaxCatchUp, 100), log: in.Logger, metrics: in.Metrics,
 	}
 	if s.heartbeat == 0 {
 		s.heartbeat = s.lease / 3
@@ -165,7 +166,7 @@ func (c *Config) settings() (settings, error) {
 		if !queueName.MatchString(name) {
 			return s, invalidConfig("Queues: name %q must be 1 to 64 letters, digits or _.:-", name)
 		}
-		n := or(qc.MaxWorkers, DefaultMaxWorkers)
+		n := cmp.Or(qc.MaxWorkers, DefaultMaxWorkers)
 		if n < 1 || n > 10_000 {
 			return s, invalidConfig("Queues[%q].MaxWorkers must be between 1 and 10,000, got %d", name, qc.MaxWorkers)
 		}
@@ -202,14 +203,6 @@ func (c *Config) settings() (settings, error) {
 
 func invalidConfig(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", repo.ErrInvalidConfig, fmt.Sprintf(format, args...))
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // defaultOwner is host:pid:random, so two processors in one process differ.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
-	"github.com/google/uuid"
 
 	"github.com/jobsharp/cassandra/repo"
 )
@@ -153,19 +152,10 @@ func newJobs[T any](jobType string, args []T, opts *EnqueueOpts) ([]*repo.NewJob
 		if err != nil {
 			return nil, fmt.Errorf("job %d: %w", i, err)
 		}
-		nj.ID = repoNewID()
+		nj.ID = repo.NewID() // up front, so that stored jobs can be matched to their arguments
 		njs[i] = nj
 	}
 	return njs, nil
-}
-
-// repoNewID gives each job of a group its id up front, so that stored jobs
-// can be matched to their arguments.
-func repoNewID() gocql.UUID {
-	if u, err := uuid.NewV7(); err == nil {
-		return gocql.UUID(u)
-	}
-	return gocql.MustRandomUUID()
 }
 
 func typedMany[T any](jobs []*repo.Job, njs []*repo.NewJob, args []T) []*Job[T] {

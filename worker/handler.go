@@ -43,7 +43,6 @@ type HandleOpts struct {
 // handler runs one job type: it decodes the arguments and calls the user's
 // function.
 type handler struct {
-	jobType string
 	run     func(ctx context.Context, job *repo.Job) (result []byte, err error)
 	timeout time.Duration
 	backoff func(int) time.Duration

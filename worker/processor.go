@@ -77,7 +77,7 @@ func (p *Processor) register(jobType string, run func(context.Context, *repo.Job
 	case len(jobType) > 255:
 		return &repo.ValidationError{Field: "job type", Problem: fmt.Sprintf("%d bytes, more than 255", len(jobType))}
 	}
-	h := &handler{jobType: jobType, run: run, timeout: p.set.jobTimeout, backoff: p.set.backoff}
+	h := &handler{run: run, timeout: p.set.jobTimeout, backoff: p.set.backoff}
 	if opts != nil {
 		if opts.Timeout != 0 {
 			h.timeout = max(opts.Timeout, 0)
@@ -278,14 +278,10 @@ func (p *Processor) scheduler(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			p.log.Warn("jobsharp: firing recurring schedules failed", "err", err)
 		}
-		woken := map[string]bool{}
 		for _, job := range jobs {
 			p.set.metrics.RecurringFired(job.Queue, job.Type)
 			p.jobLog(job).Debug("jobsharp: recurring occurrence fired", "recurring_id", job.RecurringID, "occurrence", job.ScheduledAt)
-			if !woken[job.Queue] {
-				woken[job.Queue] = true
-				p.wake(job.Queue)
-			}
+			p.wake(job.Queue) // a no-op while a wake-up is pending
 		}
 		if !sleep(ctx, jitter(p.set.schedule)) {
 			return
