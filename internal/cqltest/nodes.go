@@ -158,7 +158,7 @@ func UniqueKeyspace(t testing.TB) string {
 	if len(name) > 20 {
 		name = name[len(name)-20:]
 	}
-	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, name, time.Now().Unix(), randomHex(4))
+	return keyspaceName(name)
 }
 
 // AdminSession opens a session on the test hosts without keyspace, for
@@ -169,9 +169,7 @@ func UniqueKeyspace(t testing.TB) string {
 // DropKeyspaceAtEnd) have run.
 func AdminSession(t testing.TB) *gocql.Session {
 	t.Helper()
-	c := Cluster()
-	c.Timeout = time.Minute
-	s, err := c.CreateSession()
+	s, err := adminCluster().CreateSession()
 	if err != nil {
 		t.Fatalf("cqltest: admin session: %v", err)
 	}
