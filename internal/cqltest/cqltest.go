@@ -98,11 +98,7 @@ func Main(m *testing.M, schema ...string) {
 }
 
 func run(m *testing.M, schema []string) (int, error) {
-	// Setup and teardown change the schema, which on the shared node (two
-	// cores, several suites at once) can outlast the tests' 15 s timeout.
-	admin := Cluster()
-	admin.Timeout = time.Minute
-	base, err := admin.CreateSession()
+	base, err := adminCluster().CreateSession()
 	if err != nil {
 		return 1, fmt.Errorf("cannot reach Cassandra at %s (set JOBSHARP_TEST_HOSTS to change): %w\nstart a local node with: %s   (or: make cassandra)",
 			strings.Join(Hosts(), ","), err, StartCommand)
@@ -110,12 +106,12 @@ func run(m *testing.M, schema []string) (int, error) {
 	defer base.Close()
 	dropStale(base)
 
-	ks := newKeyspaceName()
+	ks := keyspaceName(packageTag())
 	if err := execDDL(base, fmt.Sprintf(`CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`, ks)); err != nil {
 		return 1, fmt.Errorf("create keyspace %s: %w", ks, err)
 	}
-	setupCfg := Cluster()
-	setupCfg.Keyspace, setupCfg.Timeout = ks, time.Minute
+	setupCfg := adminCluster()
+	setupCfg.Keyspace = ks
 	setup, err := setupCfg.CreateSession()
 	if err != nil {
 		_ = dropKeyspace(base, ks)
@@ -149,15 +145,31 @@ func run(m *testing.M, schema []string) (int, error) {
 	return code, nil
 }
 
-// newKeyspaceName is t_<package>_<unix seconds>_<random>, at most 48
-// characters as Cassandra requires.
-func newKeyspaceName() string {
+// adminCluster is Cluster with a one-minute timeout, for sessions that change
+// the schema: on the shared node (two cores, several suites at once) a schema
+// change can outlast the tests' 15 s timeout.
+func adminCluster() *gocql.ClusterConfig {
+	c := Cluster()
+	c.Timeout = time.Minute
+	return c
+}
+
+// keyspaceName is t_<tag>_<unix seconds>_<random>, the form dropStale
+// recognises. tag is at most 20 characters of [a-z0-9], which keeps the name
+// within the 48 characters Cassandra allows.
+func keyspaceName(tag string) string {
+	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, tag, time.Now().Unix(), randomHex(4))
+}
+
+// packageTag is the test binary's package name for keyspaceName: lowercase
+// letters and digits, its first 20 characters.
+func packageTag() string {
 	pkg := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
 	pkg = regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(pkg), "")
 	if len(pkg) > 20 {
 		pkg = pkg[:20]
 	}
-	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, pkg, time.Now().Unix(), randomHex(4))
+	return pkg
 }
 
 func randomHex(n int) string {
@@ -185,7 +197,7 @@ func dropStale(s *gocql.Session) {
 		return
 	}
 	for _, ks := range stale {
-		_ = s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec()
+		_ = dropKeyspace(s, ks)
 	}
 }
 

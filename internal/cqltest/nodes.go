@@ -29,18 +29,14 @@ const (
 	ExtraNodeHeapMB = 512
 )
 
-var (
-	extraMu    sync.Mutex
-	extraNodes = map[string]*extraNodeState{}
-)
+// authNode and tlsNode start their node once per test binary; the two start
+// in parallel.
+var authNode, tlsNode extraNodeState
 
-// extraNodeState starts one extra node once per test binary; nodes on
-// different addresses start in parallel.
 type extraNodeState struct {
 	once    sync.Once
 	cluster *devcluster.Cluster
 	err     error
-	log     string
 }
 
 // AuthCluster returns the authenticating node on AuthAddr, starting it if it
@@ -53,30 +49,23 @@ type extraNodeState struct {
 // A node that cannot start fails the test with the launcher's diagnosis.
 func AuthCluster(t testing.TB) *devcluster.Cluster {
 	t.Helper()
-	return extraNode(t, devcluster.Options{Addr: AuthAddr, Auth: true, HeapMB: ExtraNodeHeapMB})
+	return extraNode(t, &authNode, devcluster.Options{Addr: AuthAddr, Auth: true, HeapMB: ExtraNodeHeapMB})
 }
 
 // TLSCluster returns the TLS node on TLSAddr, starting it if it does not
 // answer; see AuthCluster.
 func TLSCluster(t testing.TB) *devcluster.Cluster {
 	t.Helper()
-	return extraNode(t, devcluster.Options{Addr: TLSAddr, TLS: true, HeapMB: ExtraNodeHeapMB})
+	return extraNode(t, &tlsNode, devcluster.Options{Addr: TLSAddr, TLS: true, HeapMB: ExtraNodeHeapMB})
 }
 
 // TLSCAFile is the PEM file of the CA that signed the TLS node's
 // certificate.
 func TLSCAFile(c *devcluster.Cluster) string { return filepath.Join(c.TLSDir(), devcluster.CAFile) }
 
-func extraNode(t testing.TB, opts devcluster.Options) *devcluster.Cluster {
+func extraNode(t testing.TB, st *extraNodeState, opts devcluster.Options) *devcluster.Cluster {
 	t.Helper()
-	extraMu.Lock()
-	st, ok := extraNodes[opts.Addr]
-	if !ok {
-		st = &extraNodeState{}
-		extraNodes[opts.Addr] = st
-	}
-	extraMu.Unlock()
-	// Once per binary and address; devcluster's file lock covers other
+	// Once per binary and node; devcluster's file lock covers other
 	// processes.
 	st.once.Do(func() {
 		var log bytes.Buffer
@@ -88,18 +77,18 @@ func extraNode(t testing.TB, opts devcluster.Options) *devcluster.Cluster {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
+		word, flag := profile(opts)
 		began := time.Now()
 		res, err := c.Start(ctx)
 		if err != nil {
 			st.err = fmt.Errorf("start the %s node on %s: %w\n%s\n(start it by hand with: scripts/cassandra start --addr %s %s --heap %d)",
-				profileWord(opts), opts.Addr, err, log.String(), opts.Addr, profileFlag(opts), opts.HeapMB)
+				word, opts.Addr, err, log.String(), opts.Addr, flag, opts.HeapMB)
 			return
 		}
 		st.cluster = c
 		if !res.AlreadyRunning {
-			st.log = fmt.Sprintf("cqltest: started the %s node on %s in %s (boot %s); it stays up for later runs (scripts/cassandra stop --addr %s)",
-				profileWord(opts), opts.Addr, time.Since(began).Round(100*time.Millisecond), res.Boot.Round(100*time.Millisecond), opts.Addr)
-			t.Log(st.log)
+			t.Logf("cqltest: started the %s node on %s in %s (boot %s); it stays up for later runs (scripts/cassandra stop --addr %s)",
+				word, opts.Addr, time.Since(began).Round(100*time.Millisecond), res.Boot.Round(100*time.Millisecond), opts.Addr)
 		}
 	})
 	if st.err != nil {
@@ -108,18 +97,13 @@ func extraNode(t testing.TB, opts devcluster.Options) *devcluster.Cluster {
 	return st.cluster
 }
 
-func profileWord(o devcluster.Options) string {
+// profile names an extra node's kind in messages, and the start flag that
+// gives it.
+func profile(o devcluster.Options) (word, flag string) {
 	if o.Auth {
-		return "authenticating"
+		return "authenticating", "--auth"
 	}
-	return "TLS"
-}
-
-func profileFlag(o devcluster.Options) string {
-	if o.Auth {
-		return "--auth"
-	}
-	return "--tls"
+	return "TLS", "--tls"
 }
 
 // SuperSession opens a session as the superuser (auth node) or with the
@@ -158,7 +142,7 @@ func UniqueKeyspace(t testing.TB) string {
 	if len(name) > 20 {
 		name = name[len(name)-20:]
 	}
-	return fmt.Sprintf("%s%s_%d_%s", keyspacePrefix, name, time.Now().Unix(), randomHex(4))
+	return keyspaceName(name)
 }
 
 // AdminSession opens a session on the test hosts without keyspace, for
@@ -169,9 +153,7 @@ func UniqueKeyspace(t testing.TB) string {
 // DropKeyspaceAtEnd) have run.
 func AdminSession(t testing.TB) *gocql.Session {
 	t.Helper()
-	c := Cluster()
-	c.Timeout = time.Minute
-	s, err := c.CreateSession()
+	s, err := adminCluster().CreateSession()
 	if err != nil {
 		t.Fatalf("cqltest: admin session: %v", err)
 	}

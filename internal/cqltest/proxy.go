@@ -17,12 +17,11 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 	dials  atomic.Int64
+	done   chan struct{} // closed by Cut
 
 	mu      sync.Mutex
 	conns   []net.Conn
 	stalled bool
-	resume  chan struct{} // closed when the proxy stops stalling or is cut
-	cut     bool
 }
 
 // NewProxy listens on a free port of 127.0.0.1 and forwards to target
@@ -33,7 +32,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("cqltest: proxy: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, resume: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, done: make(chan struct{})}
 	go p.accept()
 	t.Cleanup(p.Cut)
 	return p
@@ -57,30 +56,33 @@ func (p *Proxy) Translator() gocql.AddressTranslator {
 }
 
 // Stall stops forwarding: connections stay open but no byte moves, as with
-// an overloaded node or a network that drops packets.
+// an overloaded node or a network that drops packets. Only Cut ends a stall.
 func (p *Proxy) Stall() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.stalled && !p.cut {
-		p.stalled = true
-		p.resume = make(chan struct{})
-	}
+	p.stalled = true
 }
 
 // Cut closes the listener and every connection: the node is unreachable.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cut {
+	if p.isCut() {
 		return
 	}
-	p.cut = true
+	close(p.done)
 	_ = p.ln.Close()
 	for _, c := range p.conns {
 		_ = c.Close()
 	}
-	if p.stalled {
-		close(p.resume)
+}
+
+func (p *Proxy) isCut() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -97,7 +99,7 @@ func (p *Proxy) accept() {
 			continue
 		}
 		p.mu.Lock()
-		if p.cut {
+		if p.isCut() {
 			p.mu.Unlock()
 			_ = client.Close()
 			_ = server.Close()
@@ -119,14 +121,14 @@ func (p *Proxy) pipe(src, dst net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			stalled, resume, cut := p.stalled, p.resume, p.cut
+			stalled := p.stalled
 			p.mu.Unlock()
-			if cut {
+			if stalled {
+				<-p.done
 				return
 			}
-			if stalled {
-				<-resume
-				return // only Cut ends a stall
+			if p.isCut() {
+				return
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return

@@ -375,26 +375,39 @@ func answeringForeign(hosts []string) string {
 // checkOthers fails when a node of another configuration runs on one of
 // this cluster's addresses: they would share its ports.
 func (c *Cluster) checkOthers() error {
-	profiles, _ := os.ReadDir(filepath.Join(c.opts.CacheDir, "clusters"))
-	for _, p := range profiles {
-		dir := filepath.Join(c.opts.CacheDir, "clusters", p.Name())
-		opts, ok := parseProfile(p.Name())
-		if dir == c.dir || !ok {
+	for _, other := range clusters(c.opts.CacheDir) {
+		if other.dir == c.dir || !overlap(c.Hosts(), other.Hosts()) {
 			continue
 		}
-		other, err := New(Options{Nodes: opts.Nodes, Auth: opts.Auth, TLS: opts.TLS, Addr: opts.Addr, CacheDir: c.opts.CacheDir})
-		if err != nil || !overlap(c.Hosts(), other.Hosts()) {
-			continue
-		}
-		if running, _ := anyLiveNode(dir); running {
+		if running, _ := anyLiveNode(other.dir); running {
 			stop := "scripts/cassandra stop"
-			if opts.Addr != "" {
-				stop += " --addr " + opts.Addr
+			if other.opts.Addr != DefaultAddr {
+				stop += " --addr " + other.opts.Addr
 			}
-			return fmt.Errorf("%w: the %s cluster is running on the same addresses; stop it first with %s", ErrPortInUse, p.Name(), stop)
+			return fmt.Errorf("%w: the %s cluster is running on the same addresses; stop it first with %s", ErrPortInUse, other.opts.Profile(), stop)
 		}
 	}
 	return nil
+}
+
+// clusters returns the configuration of each folder under cacheDir/clusters
+// whose name is a profile, so that each one's Dir is the folder listed.
+func clusters(cacheDir string) []*Cluster {
+	var out []*Cluster
+	entries, _ := os.ReadDir(filepath.Join(cacheDir, "clusters"))
+	for _, e := range entries {
+		opts, ok := parseProfile(e.Name())
+		if !ok {
+			continue
+		}
+		opts.CacheDir = cacheDir
+		c, err := New(opts)
+		if err != nil || c.opts.Profile() != e.Name() {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func overlap(a, b []string) bool {
@@ -495,24 +508,14 @@ func Status(ctx context.Context, cacheDir string) ([]NodeStatus, error) {
 		cacheDir = DefaultCacheDir()
 	}
 	var out []NodeStatus
-	profiles, _ := os.ReadDir(filepath.Join(cacheDir, "clusters"))
-	for _, p := range profiles {
-		opts, ok := parseProfile(p.Name())
-		if !ok {
-			continue
-		}
-		opts.CacheDir = cacheDir
-		c, err := New(opts)
-		if err != nil {
-			continue
-		}
-		for i := 1; i <= opts.Nodes; i++ {
+	for _, c := range clusters(cacheDir) {
+		for i := 1; i <= c.opts.Nodes; i++ {
 			n := c.node(i)
 			pid := livePid(n)
 			if pid == 0 {
 				continue
 			}
-			st := NodeStatus{Profile: p.Name(), Node: i, Addr: n.addr(), Pid: pid}
+			st := NodeStatus{Profile: c.opts.Profile(), Node: i, Addr: n.addr(), Pid: pid}
 			st.Version, st.Peers, st.Err = c.probe(ctx, n.addr())
 			out = append(out, st)
 		}
@@ -547,20 +550,16 @@ func StopAddr(ctx context.Context, cacheDir, addr string, timeout time.Duration,
 	if logw == nil {
 		logw = io.Discard
 	}
-	nodeDirs, err := filepath.Glob(filepath.Join(cacheDir, "clusters", "*", "node*"))
-	if err != nil {
-		return err
-	}
-	if addr != "" {
-		nodeDirs = slices.DeleteFunc(nodeDirs, func(d string) bool {
-			opts, ok := parseProfile(filepath.Base(filepath.Dir(d)))
-			if !ok {
-				return true
-			}
-			opts.CacheDir = cacheDir
-			c, err := New(opts)
-			return err != nil || !slices.Contains(c.Hosts(), addr)
-		})
+	var nodeDirs []string
+	for _, c := range clusters(cacheDir) {
+		if addr != "" && !slices.Contains(c.Hosts(), addr) {
+			continue
+		}
+		dirs, err := filepath.Glob(filepath.Join(c.dir, "node*"))
+		if err != nil {
+			return err
+		}
+		nodeDirs = append(nodeDirs, dirs...)
 	}
 	type victim struct {
 		dir string
