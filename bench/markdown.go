@@ -200,13 +200,10 @@ func dueTable(b *strings.Builder, reps []*Report) {
 					return math.NaN()
 				}
 				x := r.DueScan[i]
-				if x.VsEmpty != nil {
-					return med(x.VsEmpty[who])
+				if x.VsEmpty == nil {
+					return math.NaN()
 				}
-				if x.EmptyMS != nil {
-					return ratio(f("ms", who)(r), med(x.EmptyMS[who]))
-				}
-				return math.NaN()
+				return med(x.VsEmpty[who])
 			}
 		}
 		read := func(who string) string {

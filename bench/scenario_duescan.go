@@ -22,8 +22,8 @@ type DueScanResult struct {
 	LatencyMS     map[string]*Stat `json:"latency_ms"`
 	// EmptyMS is the same scan of an empty history, measured alongside
 	// (interleaved in the same repetitions): ours on a fresh queue, the
-	// original in a keyspace of its own. "× empty" divides by it, so a
-	// change of load between history sizes cancels out.
+	// original in a keyspace of its own; kept in the report beside
+	// LatencyMS.
 	EmptyMS map[string]*Stat `json:"empty_ms"`
 	// VsEmpty is the latency over the empty history's, repetition by
 	// repetition (each pair measured back to back); its median is the
