@@ -73,20 +73,39 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 	if err := checkID("batch id", batchID); err != nil {
 		return nil, err
 	}
+	rows, err := s.batchRows(ctx, batchID)
+	if err != nil {
+		return nil, fmt.Errorf("get batch %s: %w", batchID, err)
+	}
+	jobs, err := s.batchJobs(ctx, batchID, rows)
+	if err != nil {
+		return nil, fmt.Errorf("get batch %s: %w", batchID, err)
+	}
+	return jobs, nil
+}
+
+// batchRows reads a batch's lookup partition; ErrNotFound when it is empty.
+func (s *Store) batchRows(ctx context.Context, batchID gocql.UUID) ([]models.BatchJobsRow, error) {
 	var rows []models.BatchJobsRow
 	if err := models.SelectRelease(s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}), &rows); err != nil {
-		return nil, fmt.Errorf("get batch %s: %w", batchID, s.interpret(queries.BatchJobsList, err))
+		return nil, s.interpret(queries.BatchJobsList, err)
 	}
 	if len(rows) == 0 {
-		return nil, fmt.Errorf("get batch %s: %w", batchID, ErrNotFound)
+		return nil, ErrNotFound
 	}
+	return rows, nil
+}
+
+// batchJobs reads the jobs of a batch's lookup rows. A row whose job is gone
+// is skipped, and removed once the batch is older than Grace.
+func (s *Store) batchJobs(ctx context.Context, batchID gocql.UUID, rows []models.BatchJobsRow) ([]*Job, error) {
 	ids := make([]gocql.UUID, len(rows))
 	for i, r := range rows {
 		ids[i] = r.JobID
 	}
 	jobs, err := s.getMany(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("get batch %s: %w", batchID, err)
+		return nil, err
 	}
 	found := map[gocql.UUID]bool{}
 	out := jobs[:0]
@@ -99,7 +118,7 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 	// The lookup rows are written before the jobs: while the batch is
 	// younger than Grace a missing job may be being stored, and deleting its
 	// row would leave the batch short of its size, never finished.
-	settled := rows[0].CreatedAt.Before(s.now().Add(-s.set.grace))
+	settled := !s.young(rows[0].CreatedAt)
 	for _, id := range ids {
 		if !found[id] && settled {
 			if err := s.exec(ctx, queries.BatchJobDelete, &models.BatchJobsRow{BatchID: batchID, JobID: id}, nil); err != nil {
@@ -132,16 +151,13 @@ func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus,
 	if err := checkID("batch id", batchID); err != nil {
 		return nil, err
 	}
-	var rows []models.BatchJobsRow
-	if err := models.SelectRelease(b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}), &rows); err != nil {
-		return nil, fmt.Errorf("batch %s status: %w", batchID, b.s.interpret(queries.BatchJobsList, err))
-	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("batch %s status: %w", batchID, ErrNotFound)
-	}
-	jobs, err := b.Jobs(ctx, batchID)
+	rows, err := b.s.batchRows(ctx, batchID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("batch %s status: %w", batchID, err)
+	}
+	jobs, err := b.s.batchJobs(ctx, batchID, rows)
+	if err != nil {
+		return nil, fmt.Errorf("batch %s status: %w", batchID, err)
 	}
 	st := &BatchStatus{BatchID: batchID, Size: int(rows[0].Size), States: map[State]int{}}
 	finished, succeeded := len(rows) == st.Size, len(rows) == st.Size
@@ -150,7 +166,7 @@ func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus,
 		finished = finished && j.State.Final()
 		succeeded = succeeded && j.State == StateSucceeded
 	}
-	if len(jobs) < len(rows) && !rows[0].CreatedAt.Before(b.s.now().Add(-b.s.set.grace)) {
+	if len(jobs) < len(rows) && b.s.young(rows[0].CreatedAt) {
 		finished = false // a job of a young batch may still be being stored
 	}
 	st.Finished, st.Succeeded = finished, succeeded && len(jobs) == st.Size
@@ -164,12 +180,8 @@ func (b *Batches) InsertContinuation(ctx context.Context, batchID gocql.UUID, nj
 	if err := checkID("batch id", batchID); err != nil {
 		return nil, err
 	}
-	var rows []models.BatchJobsRow
-	if err := models.SelectRelease(b.s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}), &rows); err != nil {
-		return nil, fmt.Errorf("continue batch %s: %w", batchID, b.s.interpret(queries.BatchJobsList, err))
-	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("continue batch %s: %w", batchID, ErrNotFound)
+	if _, err := b.s.batchRows(ctx, batchID); err != nil {
+		return nil, fmt.Errorf("continue batch %s: %w", batchID, err)
 	}
 	return b.s.insertContinuation(ctx, batchID, StateAwaitingBatch, nj)
 }
@@ -255,7 +267,7 @@ func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, 
 	// finished, more than Grace ago, can no insert be in flight: a new
 	// continuation of a finished parent is settled by its own insert.
 	parent, err := s.get(ctx, parentID, false)
-	if err != nil || !parent.State.Final() || parent.StateChangedAt.After(s.now().Add(-s.set.grace)) {
+	if err != nil || !parent.State.Final() || s.young(parent.StateChangedAt) {
 		return out, nil
 	}
 	for _, id := range ids {

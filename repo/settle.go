@@ -119,12 +119,9 @@ func (s *Store) checkWaiting(ctx context.Context, child *Job) error {
 // partition plus the jobs not yet known to be finished, and stops at the
 // first that is still running.
 func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
-	var rows []models.BatchJobsRow
-	if err := models.SelectRelease(s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batch}), &rows); err != nil {
-		return false, fmt.Errorf("read batch %s: %w", batch, s.interpret(queries.BatchJobsList, err))
-	}
-	if len(rows) == 0 {
-		return false, fmt.Errorf("batch %s: %w", batch, ErrNotFound)
+	rows, err := s.batchRows(ctx, batch)
+	if err != nil {
+		return false, fmt.Errorf("read batch %s: %w", batch, err)
 	}
 	if int(rows[0].Size) != len(rows) {
 		return false, nil // still being stored
@@ -134,7 +131,7 @@ func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 			continue
 		}
 		job, err := s.get(ctx, r.JobID, true)
-		if errors.Is(err, ErrNotFound) && !rows[0].CreatedAt.Before(s.now().Add(-s.set.grace)) {
+		if errors.Is(err, ErrNotFound) && s.young(rows[0].CreatedAt) {
 			return false, nil // a young batch: the job may still be being stored
 		}
 		if errors.Is(err, ErrNotFound) {

@@ -167,3 +167,7 @@ var jobIDNamespace = uuid.MustParse("8f0f3c4e-5a55-4d8e-9c1f-6a4b1e0d2c7a")
 func occurrenceID(schedule string, at time.Time) gocql.UUID {
 	return gocql.UUID(uuid.NewSHA1(jobIDNamespace, fmt.Appendf(nil, "%s@%d", schedule, ms(at).UnixMilli())))
 }
+
+// young reports whether t is less than Grace ago: a hint or lookup row
+// written that recently may belong to a change still in flight.
+func (s *Store) young(t time.Time) bool { return t.After(s.now().Add(-s.set.grace)) }
