@@ -238,6 +238,11 @@ func (j *Jobs) ListDue(ctx context.Context, queue string, limit int) ([]*Job, er
 	if err != nil {
 		return nil, fmt.Errorf("list due jobs: %w", err)
 	}
+	return s.listDue(ctx, queue, watermark, limit)
+}
+
+// listDue is ListDue from a watermark already read.
+func (s *Store) listDue(ctx context.Context, queue string, watermark time.Time, limit int) ([]*Job, error) {
 	now := s.now()
 	var out []*Job
 	seen := map[gocql.UUID]bool{}

@@ -37,12 +37,18 @@ func (j *Jobs) Stats(ctx context.Context, queue string) ([]QueueStats, error) {
 	out := make([]QueueStats, 0, len(queues))
 	for _, q := range queues {
 		st := QueueStats{Queue: q, Counts: map[State]int64{}}
-		for _, state := range States() {
-			n, err := j.s.count(ctx, q, state)
-			if err != nil {
-				return nil, fmt.Errorf("stats of queue %s: %w", q, err)
-			}
-			st.Counts[state] = n
+		states := States()
+		counts := make([]int64, len(states))
+		err := forEach(ctx, len(states), j.s.set.writeConcurrency, func(ctx context.Context, i int) error {
+			n, err := j.s.count(ctx, q, states[i])
+			counts[i] = n
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stats of queue %s: %w", q, err)
+		}
+		for i, state := range states {
+			st.Counts[state] = counts[i]
 		}
 		watermark, _, err := j.s.watermark(ctx, q)
 		if err != nil {
@@ -55,7 +61,7 @@ func (j *Jobs) Stats(ctx context.Context, queue string) ([]QueueStats, error) {
 		}
 		st.DueEntries = min(len(rd.entries), MaxDueEntries)
 		st.DueEntriesCapped = len(rd.entries) > MaxDueEntries || rd.complete.Before(to)
-		oldest, err := j.ListDue(ctx, q, 1)
+		oldest, err := j.s.listDue(ctx, q, watermark, 1)
 		if err != nil {
 			return nil, fmt.Errorf("stats of queue %s: %w", q, err)
 		}
