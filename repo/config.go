@@ -148,3 +148,24 @@ func (s settings) ttlSeconds() int {
 }
 
 var queueName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// ValidQueue returns a [*ValidationError] unless name is a queue name the
+// store accepts: 1 to 64 letters, digits or _.:-.
+func ValidQueue(name string) error {
+	if !queueName.MatchString(name) {
+		return invalid("queue", "%q must be 1 to 64 letters, digits or _.:-", name)
+	}
+	return nil
+}
+
+// ValidJobType returns a [*ValidationError] unless t is a job type the
+// store accepts: 1 to 255 bytes.
+func ValidJobType(t string) error {
+	switch {
+	case t == "":
+		return invalid("type", "empty")
+	case len(t) > 255:
+		return invalid("type", "%d bytes, more than 255", len(t))
+	}
+	return nil
+}

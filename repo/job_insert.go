@@ -89,14 +89,13 @@ func (s *Store) newJob(nj *NewJob) (*Job, error) {
 	if queue == "" {
 		queue = DefaultQueue
 	}
-	if !queueName.MatchString(queue) {
-		return nil, invalid("queue", "%q must be 1 to 64 letters, digits or _.:-", queue)
+	if err := ValidQueue(queue); err != nil {
+		return nil, err
+	}
+	if err := ValidJobType(nj.Type); err != nil {
+		return nil, err
 	}
 	switch {
-	case nj.Type == "":
-		return nil, invalid("type", "empty")
-	case len(nj.Type) > 255:
-		return nil, invalid("type", "%d bytes, more than 255", len(nj.Type))
 	case len(nj.Args) > s.set.maxArgs:
 		return nil, invalid("args", "%d bytes, more than the limit of %d (Options.MaxArgsBytes)", len(nj.Args), s.set.maxArgs)
 	}

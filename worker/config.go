@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"slices"
 	"time"
 
@@ -128,9 +127,6 @@ type queueSettings struct {
 	maxWorkers int
 }
 
-// queueName is the store's rule for queue names.
-var queueName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
-
 func (c *Config) settings() (settings, error) {
 	var in Config
 	if c != nil {
@@ -163,7 +159,7 @@ func (c *Config) settings() (settings, error) {
 		queues = map[string]QueueConfig{repo.DefaultQueue: {}}
 	}
 	for name, qc := range queues {
-		if !queueName.MatchString(name) {
+		if repo.ValidQueue(name) != nil {
 			return s, invalidConfig("Queues: name %q must be 1 to 64 letters, digits or _.:-", name)
 		}
 		n := cmp.Or(qc.MaxWorkers, DefaultMaxWorkers)

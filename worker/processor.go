@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -71,11 +72,12 @@ func (p *Processor) Queues() []string {
 }
 
 func (p *Processor) register(jobType string, run func(context.Context, *repo.Job) ([]byte, error), opts *HandleOpts) error {
-	switch {
-	case jobType == "":
-		return &repo.ValidationError{Field: "job type", Problem: "empty"}
-	case len(jobType) > 255:
-		return &repo.ValidationError{Field: "job type", Problem: fmt.Sprintf("%d bytes, more than 255", len(jobType))}
+	if err := repo.ValidJobType(jobType); err != nil {
+		var v *repo.ValidationError
+		if errors.As(err, &v) {
+			v.Field = "job type" // Handle's argument, not NewJob.Type
+		}
+		return err
 	}
 	h := &handler{run: run, timeout: p.set.jobTimeout, backoff: p.set.backoff}
 	if opts != nil {
