@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jobsharp/cassandra/queries"
 )
@@ -70,10 +71,11 @@ func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op 
 		case rerr == nil && err != nil && sameWrite(now, next):
 			applied = true // the write that timed out did apply
 		case rerr != nil:
-			s.dropNewHints(ctx, cur, &h)
+			// What the job is now is unknown, so its hints may be among
+			// these: leave them, as a stray hint is harmless.
 			return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, errors.Join(err, rerr))
 		default:
-			s.dropNewHints(ctx, cur, &h)
+			s.dropNewHints(ctx, &h, cur, now)
 			if err != nil {
 				return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, err)
 			}
@@ -125,22 +127,16 @@ func lostOrConflict(cur, now *Job, fenced bool) error {
 }
 
 // dropNewHints removes the hints a failed change wrote ahead, except those
-// the unchanged job still needs.
-func (s *Store) dropNewHints(ctx context.Context, cur *Job, h *hintSet) {
+// that the job as the caller saw it or as it is now still needs (another
+// change may have written the very same entry: a snooze retried at the same
+// millisecond by a holder that lost the lease).
+func (s *Store) dropNewHints(ctx context.Context, h *hintSet, keepFor ...*Job) {
 	var keep hintSet
-	s.hintsFor(&keep, cur)
-	var due []dueEntry
-	for _, e := range h.due {
-		if len(keep.due) == 0 || e != keep.due[0] {
-			due = append(due, e)
-		}
+	for _, j := range keepFor {
+		s.hintsFor(&keep, j)
 	}
-	var states []stateEntry
-	for _, e := range h.states {
-		if len(keep.states) == 0 || e != keep.states[0] {
-			states = append(states, e)
-		}
-	}
+	due := slices.DeleteFunc(slices.Clone(h.due), func(e dueEntry) bool { return slices.Contains(keep.due, e) })
+	states := slices.DeleteFunc(slices.Clone(h.states), func(e stateEntry) bool { return slices.Contains(keep.states, e) })
 	s.deleteDue(ctx, due...)
 	s.deleteState(ctx, states...)
 }

@@ -405,16 +405,44 @@ func truncate(s string, n int) string {
 // Release gives back a job the caller claimed but did not run (a worker
 // shutting down): Scheduled again, due now, with no attempt counted.
 func (j *Jobs) Release(ctx context.Context, job *Job) (*Job, error) {
-	if err := checkHeld(job, "release"); err != nil {
+	return j.s.release(ctx, job, 0, "release")
+}
+
+// Snooze gives back a job the caller holds to run again after delay (a
+// handler asking for a later run): Scheduled, with no attempt counted.
+// Returns [ErrLeaseLost] if the caller lost the lease.
+func (j *Jobs) Snooze(ctx context.Context, job *Job, delay time.Duration) (*Job, error) {
+	return j.s.release(ctx, job, max(delay, 0), "snooze")
+}
+
+func (s *Store) release(ctx context.Context, job *Job, delay time.Duration, op string) (*Job, error) {
+	if err := checkHeld(job, op); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	next := job.clone()
+	next.State = StateScheduled
+	next.StateChangedAt = now
+	next.ScheduledAt = ms(now.Add(delay))
+	next.Lease = Lease{}
+	return s.change(ctx, job, next, writeFull, op, true, nil)
+}
+
+// CancelHeld cancels a job the caller holds (a handler giving up for good),
+// recording reason as its last error; its continuations are cancelled with
+// it, as by [Jobs.Cancel]. Returns [ErrLeaseLost] if the caller lost the
+// lease.
+func (j *Jobs) CancelHeld(ctx context.Context, job *Job, reason string) (*Job, error) {
+	if err := checkHeld(job, "cancel"); err != nil {
 		return nil, err
 	}
 	now := j.s.now()
 	next := job.clone()
-	next.State = StateScheduled
-	next.StateChangedAt = now
-	next.ScheduledAt = now
+	next.State = StateCancelled
+	next.StateChangedAt, next.FinishedAt = now, now
+	next.LastError = truncate(reason, 16<<10)
 	next.Lease = Lease{}
-	return j.s.change(ctx, job, next, writeFull, "release", true, nil)
+	return j.s.change(ctx, job, next, writeFull, "cancel", true, nil)
 }
 
 // Cancel cancels a job that has not finished. A running job's worker loses

@@ -246,6 +246,48 @@ func TestJobsClaim(t *testing.T) {
 		}
 	})
 
+	t.Run("SnoozeAndCancelHeld", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		b.insert(ctx, t, &repo.NewJob{})
+		held := b.claim(ctx, t, 1)
+		snoozed, err := b.store.Jobs.Snooze(ctx, held[0], time.Minute)
+		if err != nil {
+			t.Fatalf("Snooze() error = %v", err)
+		}
+		if snoozed.State != repo.StateScheduled || snoozed.RetryCount != 0 || !snoozed.ScheduledAt.Equal(b.clock.Now().Truncate(time.Millisecond).Add(time.Minute)) || snoozed.Lease != (repo.Lease{}) {
+			t.Errorf("after Snooze(1m): %s, %d retries, due %s (now %s), lease %+v; want Scheduled a minute on, no attempt, no lease",
+				snoozed.State, snoozed.RetryCount, snoozed.ScheduledAt, b.clock.Now(), snoozed.Lease)
+		}
+		if _, err := b.store.Jobs.Snooze(ctx, held[0], time.Minute); !errors.Is(err, repo.ErrLeaseLost) {
+			t.Errorf("second Snooze() with the old lease: error = %v, want ErrLeaseLost", err)
+		}
+		if again := b.claim(ctx, t, 1); len(again) != 0 {
+			t.Fatalf("a snoozed job was claimed before its time")
+		}
+		b.clock.Advance(2 * time.Minute)
+		held = b.claim(ctx, t, 1)
+		if len(held) != 1 {
+			cur, _ := b.store.Jobs.Get(ctx, snoozed.ID)
+			due, _ := b.store.Jobs.ListDue(ctx, b.queue, 10)
+			t.Fatalf("the snoozed job is not claimable after its delay: now %s, job %s due %s, ListDue %d", b.clock.Now(), cur.State, cur.ScheduledAt, len(due))
+		}
+		cancelled, err := b.store.Jobs.CancelHeld(ctx, held[0], "not wanted")
+		if err != nil {
+			t.Fatalf("CancelHeld() error = %v", err)
+		}
+		if cancelled.State != repo.StateCancelled || cancelled.LastError != "not wanted" || cancelled.FinishedAt.IsZero() {
+			t.Errorf("after CancelHeld: %s, last error %q, finished %s", cancelled.State, cancelled.LastError, cancelled.FinishedAt)
+		}
+		if _, err := b.store.Jobs.CancelHeld(ctx, held[0], "again"); !errors.Is(err, repo.ErrLeaseLost) {
+			t.Errorf("second CancelHeld() with the old lease: error = %v, want ErrLeaseLost", err)
+		}
+		if n := b.count(ctx, t, repo.StateCancelled); n != 1 {
+			t.Errorf("Count(Cancelled) = %d, want 1", n)
+		}
+	})
+
 	t.Run("CancelledJobLosesItsWorker", func(t *testing.T) {
 		t.Parallel()
 

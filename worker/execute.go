@@ -221,15 +221,11 @@ func (e *execution) finish(h *handler, result []byte, herr error, interrupted bo
 		op = p.store.Jobs.Release
 	case snoozed:
 		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
-			next := *job
-			next.State, next.ScheduledAt, next.Lease = repo.StateScheduled, time.Now().Add(max(snooze.Delay, 0)), repo.Lease{}
-			return p.store.Jobs.Update(ctx, &next)
+			return p.store.Jobs.Snooze(ctx, job, snooze.Delay)
 		}
 	case isCancel:
 		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
-			next := *job
-			next.State, next.Lease, next.LastError = repo.StateCancelled, repo.Lease{}, cancelled.Error()
-			return p.store.Jobs.Update(ctx, &next)
+			return p.store.Jobs.CancelHeld(ctx, job, cancelled.Error())
 		}
 	default:
 		fp := &repo.FailParams{Error: herr.Error()}
