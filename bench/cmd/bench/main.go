@@ -55,6 +55,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		previous   = fs.String("previous", bench.DefaultPreviousCommit, "the commit whose store is the throughput scenario's previous design")
 		pgDSN      = fs.String("pg-dsn", envOr("JOBSHARP_BENCH_PG", bench.DefaultPostgresDSN), "River's PostgreSQL (scripts/bench-setup starts one)")
 		tpPNG      = fs.String("throughput-png", "", "draw the throughput bar chart into this PNG file")
+		tpReps     = fs.Int("throughput-reps", 0, "repetitions of each throughput workload per contender (0: the mode's)")
+		drainJobs  = fs.Int("drain-jobs", 0, "jobs of the throughput drain (0: the mode's)")
+		bulkJobs   = fs.Int("bulk-jobs", 0, "jobs of the throughput bulk insert (0: the mode's)")
+		slots      = fs.Int("slots", 0, "handler slots of the throughput processor (0: 100)")
+		producers  = fs.Int("producers", 0, "producers of the throughput steady workload (0: 8)")
+		steadyFor  = fs.Duration("steady-duration", 0, "measured window of the steady workload (0: the mode's)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -62,7 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *summarize {
 		return summarizeReports(fs.Args(), *png, *tpPNG, stdout, stderr)
 	}
-	cfg := bench.Config{Mode: bench.Mode(*mode), Port: *port, Keep: *keep, Log: stderr, PreviousCommit: *previous, PostgresDSN: *pgDSN}
+	cfg := bench.Config{
+		Mode: bench.Mode(*mode), Port: *port, Keep: *keep, Log: stderr, PreviousCommit: *previous, PostgresDSN: *pgDSN,
+		ThroughputReps: *tpReps, DrainJobs: *drainJobs, BulkJobs: *bulkJobs, Slots: *slots, SteadyProducers: *producers, SteadyDuration: *steadyFor,
+	}
 	if *contenders != "" {
 		cfg.Contenders = strings.Split(*contenders, ",")
 	}
