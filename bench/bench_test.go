@@ -186,6 +186,9 @@ func checkThroughput(t *testing.T, rep *Report) {
 			t.Errorf("throughput contenders = %v, want %s among them", tp.Contenders, c)
 		}
 	}
+	if len(tp.Failures) > 0 {
+		t.Errorf("throughput workloads failed: %q", tp.Failures)
+	}
 	if len(tp.PreviousCommit) != 40 || !strings.HasPrefix(tp.PreviousCommit, DefaultPreviousCommit) {
 		t.Errorf("previous commit = %q, want the full hash of %s", tp.PreviousCommit, DefaultPreviousCommit)
 	}

@@ -109,7 +109,7 @@ func throughputTable(b *strings.Builder, reps []*Report) {
 	if len(reps) > 1 {
 		b.WriteString("; with several runs, the median of the runs' medians, then each run's in brackets")
 	}
-	b.WriteString(". Ratios are taken within each run (above 1: ours is faster; for the latencies, slower). " +
+	b.WriteString(". Ratios are taken within each run: above 1, ours is faster, except in the rows of seconds and latencies, where above 1 means slower. " +
 		"The steady latency is from the job's creation to its finished outcome, by the records; when the producers store jobs faster than the processor finishes them, it is mostly the time spent waiting in a growing queue.\n\n")
 
 	counted := slices.DeleteFunc(slices.Clone(cs), func(c string) bool {
@@ -120,6 +120,12 @@ func throughputTable(b *strings.Builder, reps []*Report) {
 		statementsTable(b, reps, counted)
 	}
 	checksLine(b, reps, cs)
+	for i, r := range reps {
+		for _, f := range r.Throughput.Failures {
+			fmt.Fprintf(b, "- Run %d: failed, left out of the figures: %s\n", i+1, f)
+		}
+	}
+	b.WriteString("\n")
 }
 
 func mapLabels(tp *ThroughputReport, cs []string) []string {
