@@ -60,8 +60,9 @@ type Options struct {
 	ScanLimit int
 
 	// ChartInterval is how often the throughput chart samples the store's
-	// counters; 100ms to 1h, default 5s. ChartPoints is how many intervals
-	// it shows; 2 to 1,000, default 120.
+	// counters; 100ms to 1h, default 5s; negative turns the chart off (no
+	// sampling at all). ChartPoints is how many intervals it shows; 2 to
+	// 1,000, default 120.
 	ChartInterval time.Duration
 	ChartPoints   int
 
@@ -140,7 +141,7 @@ func (o *Options) settings() (settings, error) {
 	if s.chartInterval == 0 {
 		s.chartInterval = DefaultChartInterval
 	}
-	if s.chartInterval < 100*time.Millisecond || s.chartInterval > time.Hour {
+	if s.chartInterval >= 0 && (s.chartInterval < 100*time.Millisecond || s.chartInterval > time.Hour) {
 		bad("ChartInterval must be between 100ms and 1h, got %s", s.chartInterval)
 	}
 	if s.log == nil {

@@ -38,6 +38,7 @@ type sampler struct {
 	points   int
 	idle     time.Duration
 	log      func(msg string, args ...any)
+	off      bool // ChartInterval < 0: no chart
 	wg       sync.WaitGroup
 
 	mu      sync.Mutex
@@ -49,13 +50,16 @@ type sampler struct {
 func newSampler(ctx context.Context, store *repo.Store, set settings) *sampler {
 	return &sampler{
 		ctx: ctx, store: store, interval: set.chartInterval, points: set.chartPoints,
-		idle: max(10*set.chartInterval, time.Minute), log: set.log.Warn,
+		idle: max(10*set.chartInterval, time.Minute), log: set.log.Warn, off: set.chartInterval < 0,
 	}
 }
 
 // touch records that someone looks at the dashboard, and starts sampling
 // when it had stopped.
 func (s *sampler) touch() {
+	if s.off {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastUse = time.Now()
@@ -161,6 +165,7 @@ type chart struct {
 	IntervalSeconds float64   `json:"interval_seconds"`
 	Points          []point   `json:"points"`
 	Sampling        bool      `json:"sampling"`
+	Off             bool      `json:"off,omitempty"`
 	Since           time.Time `json:"since,omitzero"`
 	// Drawing: polyline points of each series in a Width × Height box,
 	// the y-axis maximum and the totals of the window.
@@ -188,6 +193,9 @@ const chartWidth, chartHeight = 600, 160
 // purged, deleted or requeued). Samples further apart than 2.5 intervals
 // (sampling had stopped) give no point.
 func (s *sampler) chart() chart {
+	if s.off {
+		return chart{Off: true, Points: []point{}}
+	}
 	s.mu.Lock()
 	samples := append([]sample(nil), s.samples...)
 	running := s.running
