@@ -56,25 +56,15 @@ func (s *statements) take() (int, []string) {
 
 // newKeyspace creates a keyspace of its own with the schema (for tests
 // that must see every queue of their keyspace) and drops it at the end.
-// Its name has cqltest's form, so a crashed run's leftover is dropped later.
-func newKeyspace(t testing.TB, tag string) string {
+func newKeyspace(t testing.TB) string {
 	t.Helper()
-	admin := cqltest.Cluster()
-	admin.Timeout = time.Minute
-	s, err := admin.CreateSession()
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	ks := fmt.Sprintf("t_%s_%d_%08x", tag, time.Now().Unix(), time.Now().UnixNano()&0xffffffff)
+	s := cqltest.AdminSession(t)
+	ks := cqltest.UniqueKeyspace(t)
 	repl, _ := schema.ParseReplication("SimpleStrategy:1")
+	cqltest.DropKeyspaceAtEnd(t, s, ks)
 	if _, err := schema.Apply(context.Background(), s, ks, &repl); err != nil {
-		s.Close()
 		t.Fatalf("schema apply %s: %v", ks, err)
 	}
-	t.Cleanup(func() {
-		_ = s.Query("DROP KEYSPACE IF EXISTS " + ks).Exec()
-		s.Close()
-	})
 	return ks
 }
 
@@ -163,7 +153,7 @@ func chunks[T any](s []T, n int) func(func([]T) bool) {
 func TestStatementsPerPage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	ks := newKeyspace(t, "dashstmts")
+	ks := newKeyspace(t)
 	obs := &statements{}
 	clk := &clock{t: time.Now().UTC().Add(-30 * time.Hour)}
 	store, err := repo.New(observedSession(t, ks, obs), &repo.Options{Now: clk.Now, Logger: testLogger(t)})
