@@ -5,7 +5,7 @@
 GO ?= go
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: demo test check generate cassandra cassandra-stop
+.PHONY: demo test check generate cassandra cassandra-stop chromium
 
 # Regenerate models/ and queries/ after a change to schema/*.cql.
 generate:
@@ -19,8 +19,11 @@ DEMO_KEYSPACE ?= jobsharp_demo
 demo: cassandra
 	$(GO) run ./cmd/jobsharp schema apply --keyspace $(DEMO_KEYSPACE) --replication SimpleStrategy:1
 	$(GO) run ./examples/demo --keyspace $(DEMO_KEYSPACE)
+	@echo
+	@echo "Open the demo keyspace in the dashboard (then http://127.0.0.1:8080/):"
+	@echo "  $(GO) run ./cmd/jobsharp dashboard --keyspace $(DEMO_KEYSPACE)"
 
-test: check cassandra
+test: check cassandra chromium
 	$(GO) test $(TEST_FLAGS) ./...
 
 # Generated code current, formatting, vet, lint. Fails on the first problem.
@@ -32,6 +35,11 @@ check:
 
 cassandra:
 	scripts/cassandra start
+
+# The dashboard's browser tests drive a headless Chromium; installed with apt
+# when missing.
+chromium:
+	scripts/install-chromium
 
 cassandra-stop:
 	scripts/cassandra stop
