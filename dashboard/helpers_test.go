@@ -77,7 +77,7 @@ func queueFor(t *testing.T) string {
 	return q
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
