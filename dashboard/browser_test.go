@@ -261,10 +261,18 @@ func TestBrowser(t *testing.T) {
 	// 6. The live chart updates without a reload.
 	do("open the overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#throughput")))
 	before := atoi(t, text("#chart-total-succeeded"))
-	mail(40, "grace@example.com")
+	failing.Store(true)
+	for i := range 6 { // waves, so that the chart has a shape
+		mail(8, "grace@example.com")
+		if i%2 == 1 {
+			mail(1, "bounce@example.com")
+		}
+		time.Sleep(400 * time.Millisecond)
+	}
 	waitFor(t, "the chart to show the new jobs without a reload", func() bool {
 		upd, err := chromedp.Run(br, chromedp.AttributeValue(chromedp.CSS("#throughput"), "data-updates"))
-		return err == nil && upd.Exists && atoi(t, upd.Value) >= 2 && atoi(t, text("#chart-total-succeeded")) >= before+40
+		return err == nil && upd.Exists && atoi(t, upd.Value) >= 2 &&
+			atoi(t, text("#chart-total-succeeded")) >= before+48 && atoi(t, text("#chart-total-failed")) >= 3
 	})
 	pts, err := chromedp.Run(br, chromedp.AttributeValue(chromedp.CSS("#chart-succeeded"), "points"))
 	if err != nil || strings.Count(pts.Value, ",") < 2 {

@@ -274,11 +274,14 @@ func (br *bulkRunner) run(ctx context.Context, t *bulkTask) string {
 		g.SetLimit(fanOut)
 		for _, id := range ids {
 			g.Go(func() error {
-				if err := d.applyJob(ctx, t.Req.Action.Action, id); err != nil {
-					t.record(fmt.Errorf("job %s: %w", id, err))
-				} else {
-					t.record(nil)
+				err := d.applyJob(ctx, t.Req.Action.Action, id)
+				if ctx.Err() != nil {
+					return nil // stopped: this job is neither done nor failed
 				}
+				if err != nil {
+					err = fmt.Errorf("job %s: %w", id, err)
+				}
+				t.record(err)
 				return nil
 			})
 		}

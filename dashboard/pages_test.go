@@ -262,6 +262,18 @@ func TestPages(t *testing.T) {
 		}
 		b.post(t, "/recurring/"+id+"/remove", nil).want(t, http.StatusNotFound, "no recurring schedule")
 		b.get(t, "/recurring/"+id+"/remove").want(t, http.StatusMethodNotAllowed)
+
+		odd := b.queue + "/weekly report?"
+		if _, err := b.store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: odd, Cron: "@weekly", Queue: b.queue, Type: "report"}); err != nil {
+			t.Fatal(err)
+		}
+		r := b.get(t, "/recurring")
+		action := "/admin/jobs/recurring/" + url.PathEscape(odd) + "/remove"
+		r.want(t, http.StatusOK, `action="`+action+`"`)
+		b.post(t, strings.TrimPrefix(action, b.prefix), nil).want(t, http.StatusSeeOther)
+		if _, err := b.store.Recurring.Get(ctx, odd); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("a schedule whose id holds a slash survived its removal: %v", err)
+		}
 	})
 
 	t.Run("BatchesAndSearch", func(t *testing.T) {

@@ -140,7 +140,10 @@ var funcs = template.FuncMap{
 	"bytes":    formatBytes,
 	"stateCSS": func(s repo.State) string { return "state-" + strings.ToLower(s.String()) },
 	"states":   repo.States,
-	"maxDue":   func() int { return repo.MaxDueEntries },
+	// segment escapes a value for one path segment (a schedule id may hold
+	// a slash).
+	"segment": url.PathEscape,
+	"maxDue":  func() int { return repo.MaxDueEntries },
 	"add": func(n ...int) int {
 		sum := 0
 		for _, v := range n {
@@ -169,7 +172,7 @@ var funcs = template.FuncMap{
 func (b base) URL(path string, kv ...any) string {
 	v := url.Values{}
 	for i := 0; i+1 < len(kv); i += 2 {
-		if s := fmt.Sprint(kv[i+1]); s != "" && s != "0" {
+		if s := fmt.Sprint(kv[i+1]); s != "" {
 			v.Set(fmt.Sprint(kv[i]), s)
 		}
 	}

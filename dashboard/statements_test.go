@@ -155,7 +155,7 @@ func TestStatementsPerPage(t *testing.T) {
 	ctx := context.Background()
 	ks := newKeyspace(t)
 	obs := &statements{}
-	clk := &clock{t: time.Now().UTC().Add(-30 * time.Hour)}
+	clk := cqltest.NewClock(time.Now().UTC().Add(-30 * time.Hour))
 	store, err := repo.New(observedSession(t, ks, obs), &repo.Options{Now: clk.Now, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -261,24 +261,6 @@ func TestStatementsPerPage(t *testing.T) {
 			t.Errorf("GET %s sent %d statements with a short history and %d with a long one: its cost grows with history", p.path, short[i], long[i])
 		}
 	}
-}
-
-// clock is a store clock that the test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // claimOne claims the given job (the queue's only due one).

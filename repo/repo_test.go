@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +16,9 @@ import (
 func TestMain(m *testing.M) { cqltest.Main(m, queries.CreateStatements()...) }
 
 // clock is a store clock that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = cqltest.Clock
 
-func newClock() *clock { return &clock{t: time.Now().UTC()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return cqltest.NewClock(time.Now().UTC()) }
 
 // testBundle is what most tests need: a store on the package keyspace with
 // its own clock, and a queue no other test uses.

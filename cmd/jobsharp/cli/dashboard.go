@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jobsharp/cassandra/dashboard"
-	"github.com/jobsharp/cassandra/repo"
 )
 
 // dashboardPasswordEnv holds the password of --basic-auth: never a flag, so
@@ -53,11 +52,7 @@ crosses a network. Ctrl-C stops it.`,
 				if (*certFile == "") != (*keyFile == "") {
 					return usagef("--tls-cert and --tls-key go together")
 				}
-				cfg, err := conn.config(a)
-				if err != nil {
-					return err
-				}
-				store, err := repo.Connect(ctx, cfg)
+				store, err := conn.connect(ctx, a)
 				if err != nil {
 					return err
 				}
@@ -85,7 +80,7 @@ crosses a network. Ctrl-C stops it.`,
 				if *certFile != "" {
 					scheme = "https"
 				}
-				fmt.Fprintf(a.stdout, "dashboard of keyspace %s at %s://%s%s/\n", cfg.Keyspace, scheme, ln.Addr(), *prefix)
+				fmt.Fprintf(a.stdout, "dashboard of keyspace %s at %s://%s%s/\n", conn.keyspace, scheme, ln.Addr(), *prefix)
 				if *user != "" && *certFile == "" {
 					fmt.Fprintln(a.stderr, "warning: basic authentication over plain HTTP sends the password in clear; use --tls-cert/--tls-key or a TLS proxy when it crosses a network")
 				}
