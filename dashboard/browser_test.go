@@ -252,7 +252,7 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("bulk-confirm")
 	click("#bulk-confirm")
-	waitFor(t, "the bulk requeue to finish", func() bool { return text("#bulk-state") == "finished" }) // updated by the script
+	waitFor(t, "the bulk requeue to finish", func() bool { return text("#bulk-state") == "Finished" }) // updated by the script
 	if s := text("#bulk-done"); s != "2" {
 		t.Errorf("bulk requeue: %s done, want 2", s)
 	}
@@ -278,7 +278,8 @@ func TestBrowser(t *testing.T) {
 	if err != nil || strings.Count(pts.Value, ",") < 2 {
 		t.Errorf("the succeeded line has points %q (%v)", pts.Value, err)
 	}
-	shot("overview-chart")
+	do("reload the overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#throughput")))
+	shot("overview-chart") // the table and the chart of one moment
 
 	// Search by id, then the other pages.
 	do("search", chromedp.Navigate(base+"/"), chromedp.SendKeys(chromedp.CSS("form.search input"), strings.TrimPrefix(jobURL, base+"/jobs/")))

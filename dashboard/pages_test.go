@@ -402,7 +402,7 @@ func (b *testBundle) runBulk(t *testing.T, form url.Values) bulkStatus {
 	if id == loc || id == "" {
 		t.Fatalf("bulk start redirects to %q", loc)
 	}
-	b.get(t, "/bulk/"+id).want(t, http.StatusOK, "progress")
+	b.get(t, "/bulk/"+id).want(t, http.StatusOK, "Bulk action")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var st bulkStatus
@@ -411,7 +411,7 @@ func (b *testBundle) runBulk(t *testing.T, form url.Values) bulkStatus {
 			t.Fatalf("bulk JSON: %v\n%s", err, r.body)
 		}
 		if !st.Running {
-			b.get(t, "/bulk/"+id).want(t, http.StatusOK, "finished")
+			b.get(t, "/bulk/"+id).want(t, http.StatusOK, `<strong id="bulk-state">Finished</strong>`)
 			return st
 		}
 		if time.Now().After(deadline) {

@@ -48,7 +48,7 @@
       text("bulk-done", s.done);
       text("bulk-failed", s.failed);
       text("bulk-estimate", s.estimate);
-      text("bulk-state", s.running ? "running" : "finished");
+      text("bulk-state", s.running ? "Running" : "Finished");
       text("bulk-stopped", s.stopped || "");
       var list = document.getElementById("bulk-errors");
       list.textContent = "";
