@@ -31,8 +31,9 @@ const (
 )
 
 type benchStore struct {
-	name string
-	d    *dashboard.Dashboard
+	name  string
+	store *repo.Store
+	d     *dashboard.Dashboard
 	job  gocql.UUID // a job on the first page of the Succeeded list
 }
 
@@ -70,6 +71,10 @@ func openBenchStore(b *testing.B, ks string, n int) *benchStore {
 		start := time.Now()
 		finishMany(ctx, b, store, benchQueue, n-int(have), false)
 		fmt.Printf("filled %s with %d succeeded jobs in %s\n", ks, n-int(have), time.Since(start).Round(time.Second))
+		// The fill's deleted lease entries lie up to a lease ahead of its
+		// end: wait until they are history, as the benchmark measures
+		// history, not the traffic of the last minute.
+		time.Sleep(fillLease + repo.DefaultGrace + time.Minute)
 	}
 	first, err := store.Jobs.ListByState(ctx, &repo.ListParams{Queue: benchQueue, State: repo.StateSucceeded, Limit: 1})
 	if err != nil || len(first) == 0 {
@@ -79,13 +84,14 @@ func openBenchStore(b *testing.B, ks string, n int) *benchStore {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &benchStore{name: ks, d: d, job: first[0].ID}
+	return &benchStore{name: ks, store: store, d: d, job: first[0].ID}
 }
 
 // BenchmarkPages measures page latency with 100,000 finished jobs in the
 // store against a store that holds only the jobs the pages show, side by
 // side: each iteration serves the page from both stores, in alternating
-// order. It reports the median of each and their ratio (x-baseline).
+// order, after one poll of the queue as workers would do. It reports the
+// median of each and their ratio (x-baseline).
 //
 //	go test ./dashboard -run '^$' -bench Pages -benchtime 200x
 //
@@ -106,6 +112,14 @@ func BenchmarkPages(b *testing.B) {
 		{"job", func(s *benchStore) string { return "/jobs/" + s.job.String() }},
 	} {
 		b.Run(page.name, func(b *testing.B) {
+			// Poll the queue once, as running workers do all the time: the
+			// scan moves the due index's watermark past the claims of the
+			// fill, whose deleted entries Stats would read otherwise.
+			for _, s := range []*benchStore{small, large} {
+				if _, err := s.store.Jobs.Claim(context.Background(), &repo.ClaimParams{Queue: benchQueue, Owner: "bench-poller", Limit: 1}); err != nil {
+					b.Fatal(err)
+				}
+			}
 			serve := func(s *benchStore) time.Duration {
 				req := httptest.NewRequest(http.MethodGet, page.path(s), nil)
 				w := httptest.NewRecorder()

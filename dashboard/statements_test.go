@@ -83,6 +83,11 @@ func observedSession(t testing.TB, ks string, obs *statements) gocqlx.Session {
 	return s
 }
 
+// fillLease is the lease of finishMany's claims: the jobs finish within it,
+// and the deleted lease entries it leaves pass behind the due index's
+// watermark soon after.
+const fillLease = time.Minute
+
 // finishMany stores n jobs in a queue and completes them (claim +
 // complete, in parallel), or fails them for good when abandon is set.
 func finishMany(ctx context.Context, t testing.TB, store *repo.Store, queue string, n int, abandon bool) []*repo.Job {
@@ -99,7 +104,7 @@ func finishMany(ctx context.Context, t testing.TB, store *repo.Store, queue stri
 	var out []*repo.Job
 	var mu sync.Mutex
 	for empty := 0; len(out) < n; {
-		claimed, err := store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "history", Limit: min(1_000, n-len(out)), Lease: 10 * time.Minute})
+		claimed, err := store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "history", Limit: min(1_000, n-len(out)), Lease: fillLease})
 		if err != nil {
 			t.Fatalf("Claim: %v", err)
 		}
