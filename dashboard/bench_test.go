@@ -34,7 +34,7 @@ type benchStore struct {
 	name  string
 	store *repo.Store
 	d     *dashboard.Dashboard
-	job  gocql.UUID // a job on the first page of the Succeeded list
+	job   gocql.UUID // a job on the first page of the Succeeded list
 }
 
 var benchStores struct {

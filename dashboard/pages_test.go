@@ -356,6 +356,32 @@ func TestPages(t *testing.T) {
 		wantState(ctx, t, b.store, keep.ID, repo.StateAbandoned)
 	})
 
+	t.Run("BulkStop", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &dashboard.Options{BulkChunk: 1})
+		form := url.Values{"action": {"job.cancel"}}
+		const n = 3_000 // unknown ids: each costs a read, one at a time
+		for range n {
+			form.Add("id", repo.NewID().String())
+		}
+		r := b.post(t, "/bulk/start", form)
+		r.want(t, http.StatusSeeOther)
+		id := strings.TrimPrefix(r.header.Get("Location"), b.prefix+"/bulk/")
+		b.post(t, "/bulk/"+id+"/cancel", nil).want(t, http.StatusSeeOther)
+		b.get(t, "/bulk/"+id+"/cancel").want(t, http.StatusMethodNotAllowed)
+		b.post(t, "/bulk/ffff/cancel", nil).want(t, http.StatusNotFound)
+		var st bulkStatus
+		waitFor(t, "the bulk action to stop", func() bool {
+			if err := json.Unmarshal([]byte(b.get(t, "/api/bulk/"+id).body), &st); err != nil {
+				t.Fatal(err)
+			}
+			return !st.Running
+		})
+		if st.Stopped != "cancelled" || st.Done+st.Failed >= n || st.Done != 0 {
+			t.Errorf("stopped bulk action: %+v; want cancelled before the end, every tried job failed (not found)", st)
+		}
+	})
+
 	t.Run("ThroughputJSON", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, &dashboard.Options{ChartInterval: 200 * time.Millisecond})
