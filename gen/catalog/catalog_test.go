@@ -117,7 +117,7 @@ func TestCompileQuery(t *testing.T) {
 		},
 		"FencedUpdate": {
 			src:  "UPDATE jobs SET state = ?, version = :new_version WHERE id = ? AND at = ? IF version = ?",
-			want: Query{Kind: "update", CQL: "UPDATE jobs SET state = ?, version = ? WHERE id = ? AND at = ? IF version = ?", Names: []string{"state", "new_version", "id", "at", "version"}, LWT: true},
+			want: Query{Kind: "update", CQL: "UPDATE jobs SET state = ?, version = ? WHERE id = ? AND at = ? IF version = ?", Names: []string{"state", "new_version", "id", "at", "version"}, LWT: true, Tested: []string{"version"}},
 		},
 		"ListAppend": {
 			src:  "UPDATE jobs SET tags = tags + ? WHERE id = ? AND at = ?",

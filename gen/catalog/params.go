@@ -18,6 +18,8 @@ type Param struct {
 	// Type is the CQL type of the value.
 	Type *cql.Type
 	Pos  cql.Position
+	// Named is set for a :name marker.
+	Named bool
 	// Tuple names the tuple column value a marker is an element of: a
 	// top-level tuple column is bound as "(?, ?)", one marker per element,
 	// and Elem is the element's index. Tuple is "" otherwise.

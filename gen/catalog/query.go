@@ -37,6 +37,14 @@ type Query struct {
 	Star bool
 	// Results are the columns a SELECT returns, in order; nil for writes.
 	Results []ResultColumn
+	// Doc is the comment above the query's "-- name:" line.
+	Doc string
+	// Tested names the columns the IF conditions of an LWT test, in order;
+	// Exists is set for IF EXISTS and IF NOT EXISTS. Cassandra returns the
+	// current values of these columns (of the whole row for Exists) when
+	// the condition fails.
+	Tested []string
+	Exists bool
 }
 
 // nonDeterministic are functions whose result differs per call.
@@ -53,6 +61,8 @@ type compiler struct {
 	names   []string
 	params  []Param
 	results []ResultColumn
+	tested  []string
+	exists  bool
 	// derived holds, per bind name, the position of a marker that got the
 	// name implicitly (from its column); explicit holds :name markers.
 	derived  map[string]cql.Position
@@ -98,7 +108,7 @@ func (q *compiler) bind(m *cql.Term, name string, typ *cql.Type) {
 			q.fail(untyped(m, "bind the value to a column (col = ?), or to a native function the generator knows (minTimeuuid, <type>AsBlob, …)"))
 		}
 		q.names = append(q.names, name)
-		q.params = append(q.params, Param{Name: name, Type: typ, Pos: m.Pos})
+		q.params = append(q.params, Param{Name: name, Type: typ, Pos: m.Pos, Named: m.Kind == cql.TermNamed})
 	case cql.TermFunc:
 		if nonDeterministic[strings.ToLower(m.Text)] {
 			q.nondet = true
@@ -210,7 +220,7 @@ func isCounter(t *cql.Type) bool { return t.Kind == cql.TypeNative && t.Name == 
 // Compile checks a named query against the catalog and renders it.
 func (c *Catalog) Compile(nq cql.NamedQuery) (*Query, error) {
 	q := &compiler{cat: c, derived: map[string]cql.Position{}, explicit: map[string]bool{}}
-	out := &Query{Name: nq.Name, Pos: nq.NamePos, Idempotent: true}
+	out := &Query{Name: nq.Name, Pos: nq.NamePos, Idempotent: true, Doc: nq.Doc}
 	switch s := nq.Stmt.(type) {
 	case *cql.Select:
 		out.Kind = "select"
@@ -258,6 +268,7 @@ func (c *Catalog) Compile(nq cql.NamedQuery) (*Query, error) {
 		out.Names = []string{}
 	}
 	out.Params = q.params
+	out.Tested, out.Exists = q.tested, q.exists
 	if s, ok := nq.Stmt.(*cql.Select); ok {
 		out.Star = s.Star
 		out.Results = q.results
@@ -693,6 +704,7 @@ func (q *compiler) insertStmt(s *cql.Insert, out *Query) {
 	q.w(")")
 	if s.IfNotExists {
 		q.w(" IF NOT EXISTS")
+		q.exists = true
 	}
 	q.using(s.Using, true)
 }
@@ -802,6 +814,7 @@ func (q *compiler) conditions(ifExists bool, conds []cql.Condition) {
 	}
 	if ifExists {
 		q.w(" IF EXISTS")
+		q.exists = true
 		return
 	}
 	for i, c := range conds {
@@ -817,6 +830,9 @@ func (q *compiler) conditions(ifExists bool, conds []cql.Condition) {
 		if col.IsKey() {
 			q.fail(cql.Errorf(c.Column.Pos, "%w: IF cannot test primary key column %s", ErrKeyColumn, cql.QuoteIdent(col.Name)))
 			return
+		}
+		if !slices.Contains(q.tested, col.Name) {
+			q.tested = append(q.tested, col.Name)
 		}
 		name := cql.QuoteIdent(col.Name)
 		switch {
