@@ -7,6 +7,7 @@ import (
 	"context"
 
 	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -122,10 +123,8 @@ var ContinuationInsert = Query{
 // ContinuationInsertParams are the values of query ContinuationInsert, one field per bind marker
 // (a :name used twice is one field).
 type ContinuationInsertParams struct {
-	// ParentID is the value for parent_id, CQL type uuid.
-	ParentID gocql.UUID
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
+	// JobContinuationsRow holds the values of the columns of table job_continuations.
+	models.JobContinuationsRow
 }
 
 // ContinuationInsert runs query ContinuationInsert of schema/queries.cql (line
@@ -134,12 +133,12 @@ type ContinuationInsertParams struct {
 //
 // The statement is [ContinuationInsertCQL].
 func (db *DB) ContinuationInsert(ctx context.Context, p ContinuationInsertParams) Write {
-	return Write{q: db.query(ctx, ContinuationInsertCQL, true, p.ParentID, p.JobID)}
+	return Write{q: db.query(ctx, ContinuationInsertCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)}
 }
 
 // ContinuationInsert adds query ContinuationInsert to the batch.
 func (b *Batch) ContinuationInsert(p ContinuationInsertParams) {
-	b.add(ContinuationInsertCQL, true, p.ParentID, p.JobID)
+	b.add(ContinuationInsertCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)
 }
 
 // ContinuationsListCQL is the statement of query ContinuationsList.
@@ -203,10 +202,8 @@ var ContinuationDelete = Query{
 // ContinuationDeleteParams are the values of query ContinuationDelete, one field per bind marker
 // (a :name used twice is one field).
 type ContinuationDeleteParams struct {
-	// ParentID is the value for parent_id, CQL type uuid.
-	ParentID gocql.UUID
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
+	// JobContinuationsRow holds the values of the columns of table job_continuations.
+	models.JobContinuationsRow
 }
 
 // ContinuationDelete runs query ContinuationDelete of schema/queries.cql (line
@@ -215,10 +212,10 @@ type ContinuationDeleteParams struct {
 //
 // The statement is [ContinuationDeleteCQL].
 func (db *DB) ContinuationDelete(ctx context.Context, p ContinuationDeleteParams) Write {
-	return Write{q: db.query(ctx, ContinuationDeleteCQL, true, p.ParentID, p.JobID)}
+	return Write{q: db.query(ctx, ContinuationDeleteCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)}
 }
 
 // ContinuationDelete adds query ContinuationDelete to the batch.
 func (b *Batch) ContinuationDelete(p ContinuationDeleteParams) {
-	b.add(ContinuationDeleteCQL, true, p.ParentID, p.JobID)
+	b.add(ContinuationDeleteCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)
 }

@@ -272,52 +272,8 @@ var JobsCreate = Query{
 // JobsCreateParams are the values of query JobsCreate, one field per bind marker
 // (a :name used twice is one field).
 type JobsCreateParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Type is the value for type, CQL type text.
-	Type string
-	// Args is the value for args, CQL type blob.
-	Args []byte
-	// State is the value for state, CQL type int.
-	State int32
-	// Version is the value for version, CQL type bigint.
-	Version int64
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// ScheduledAt is the value for scheduled_at, CQL type timestamp.
-	ScheduledAt time.Time
-	// StateChangedAt is the value for state_changed_at, CQL type timestamp.
-	StateChangedAt time.Time
-	// StartedAt is the value for started_at, CQL type timestamp.
-	StartedAt time.Time
-	// FinishedAt is the value for finished_at, CQL type timestamp.
-	FinishedAt time.Time
-	// RetryCount is the value for retry_count, CQL type int.
-	RetryCount int32
-	// MaxRetries is the value for max_retries, CQL type int.
-	MaxRetries int32
-	// LastError is the value for last_error, CQL type text.
-	LastError string
-	// Errors is the value for errors, CQL type list<frozen<attempt_error>>.
-	Errors []models.AttemptError
-	// Result is the value for result, CQL type blob.
-	Result []byte
-	// BatchID is the value for batch_id, CQL type uuid.
-	BatchID gocql.UUID
-	// ParentID is the value for parent_id, CQL type uuid.
-	ParentID gocql.UUID
-	// RecurringID is the value for recurring_id, CQL type text.
-	RecurringID string
-	// LeaseOwner is the value for lease_owner, CQL type text.
-	LeaseOwner string
-	// LeaseToken is the value for lease_token, CQL type uuid.
-	LeaseToken gocql.UUID
-	// LeaseUntil is the value for lease_until, CQL type timestamp.
-	LeaseUntil time.Time
-	// Metadata is the value for metadata, CQL type map<text, text>.
-	Metadata map[string]string
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
+	// JobsRow holds the values of the columns of table jobs.
+	models.JobsRow
 }
 
 // JobsCreate runs query JobsCreate of schema/queries.cql (line 15) on table
@@ -330,7 +286,7 @@ type JobsCreateParams struct {
 //
 // The statement is [JobsCreateCQL].
 func (db *DB) JobsCreate(ctx context.Context, p JobsCreateParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, p.Queue, p.Type, p.Args, p.State, p.Version, p.CreatedAt, p.ScheduledAt, p.StateChangedAt, p.StartedAt, p.FinishedAt, p.RetryCount, p.MaxRetries, p.LastError, p.Errors, p.Result, p.BatchID, p.ParentID, p.RecurringID, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.Metadata, p.ID), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteCQL is the statement of query JobsWrite.
@@ -357,54 +313,10 @@ var JobsWrite = Query{
 // JobsWriteParams are the values of query JobsWrite, one field per bind marker
 // (a :name used twice is one field).
 type JobsWriteParams struct {
+	// JobsRow holds the values of the columns of table jobs.
+	models.JobsRow
 	// TTL binds USING TTL ?: the time to live in seconds (0: none).
 	TTL int32
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Type is the value for type, CQL type text.
-	Type string
-	// Args is the value for args, CQL type blob.
-	Args []byte
-	// State is the value for state, CQL type int.
-	State int32
-	// Version is the value for version, CQL type bigint.
-	Version int64
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// ScheduledAt is the value for scheduled_at, CQL type timestamp.
-	ScheduledAt time.Time
-	// StateChangedAt is the value for state_changed_at, CQL type timestamp.
-	StateChangedAt time.Time
-	// StartedAt is the value for started_at, CQL type timestamp.
-	StartedAt time.Time
-	// FinishedAt is the value for finished_at, CQL type timestamp.
-	FinishedAt time.Time
-	// RetryCount is the value for retry_count, CQL type int.
-	RetryCount int32
-	// MaxRetries is the value for max_retries, CQL type int.
-	MaxRetries int32
-	// LastError is the value for last_error, CQL type text.
-	LastError string
-	// Errors is the value for errors, CQL type list<frozen<attempt_error>>.
-	Errors []models.AttemptError
-	// Result is the value for result, CQL type blob.
-	Result []byte
-	// BatchID is the value for batch_id, CQL type uuid.
-	BatchID gocql.UUID
-	// ParentID is the value for parent_id, CQL type uuid.
-	ParentID gocql.UUID
-	// RecurringID is the value for recurring_id, CQL type text.
-	RecurringID string
-	// LeaseOwner is the value for lease_owner, CQL type text.
-	LeaseOwner string
-	// LeaseToken is the value for lease_token, CQL type uuid.
-	LeaseToken gocql.UUID
-	// LeaseUntil is the value for lease_until, CQL type timestamp.
-	LeaseUntil time.Time
-	// Metadata is the value for metadata, CQL type map<text, text>.
-	Metadata map[string]string
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
 	// ExpectedVersion binds :expected_version, CQL type bigint.
 	ExpectedVersion int64
 }
@@ -419,7 +331,7 @@ type JobsWriteParams struct {
 //
 // The statement is [JobsWriteCQL].
 func (db *DB) JobsWrite(ctx context.Context, p JobsWriteParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, p.TTL, p.Queue, p.Type, p.Args, p.State, p.Version, p.CreatedAt, p.ScheduledAt, p.StateChangedAt, p.StartedAt, p.FinishedAt, p.RetryCount, p.MaxRetries, p.LastError, p.Errors, p.Result, p.BatchID, p.ParentID, p.RecurringID, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.Metadata, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsClaimCQL is the statement of query JobsClaim.
@@ -582,13 +494,13 @@ func (b *JobsBatch) ExecCAS() (applied bool, current []models.JobsRow, err error
 // JobsCreate adds query JobsCreate to the batch.
 func (b *JobsBatch) JobsCreate(p JobsCreateParams) {
 	b.test(false, 5)
-	b.b.add(JobsCreateCQL, false, p.Queue, p.Type, p.Args, p.State, p.Version, p.CreatedAt, p.ScheduledAt, p.StateChangedAt, p.StartedAt, p.FinishedAt, p.RetryCount, p.MaxRetries, p.LastError, p.Errors, p.Result, p.BatchID, p.ParentID, p.RecurringID, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.Metadata, p.ID)
+	b.b.add(JobsCreateCQL, false, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID)
 }
 
 // JobsWrite adds query JobsWrite to the batch.
 func (b *JobsBatch) JobsWrite(p JobsWriteParams) {
 	b.test(false, 5)
-	b.b.add(JobsWriteCQL, false, p.TTL, p.Queue, p.Type, p.Args, p.State, p.Version, p.CreatedAt, p.ScheduledAt, p.StateChangedAt, p.StartedAt, p.FinishedAt, p.RetryCount, p.MaxRetries, p.LastError, p.Errors, p.Result, p.BatchID, p.ParentID, p.RecurringID, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.Metadata, p.ID, p.ExpectedVersion)
+	b.b.add(JobsWriteCQL, false, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID, p.ExpectedVersion)
 }
 
 // JobsClaim adds query JobsClaim to the batch.

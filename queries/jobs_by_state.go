@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -135,18 +136,8 @@ var StateInsert = Query{
 // StateInsertParams are the values of query StateInsert, one field per bind marker
 // (a :name used twice is one field).
 type StateInsertParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// EnteredAt is the value for entered_at, CQL type timestamp.
-	EnteredAt time.Time
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
+	// JobsByStateRow holds the values of the columns of table jobs_by_state.
+	models.JobsByStateRow
 	// TTL binds USING TTL ?: the time to live in seconds (0: none).
 	TTL int32
 }
@@ -157,12 +148,12 @@ type StateInsertParams struct {
 //
 // The statement is [StateInsertCQL].
 func (db *DB) StateInsert(ctx context.Context, p StateInsertParams) Write {
-	return Write{q: db.query(ctx, StateInsertCQL, true, p.Queue, p.State, p.Bucket, p.Shard, p.EnteredAt, p.JobID, p.TTL)}
+	return Write{q: db.query(ctx, StateInsertCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID, p.TTL)}
 }
 
 // StateInsert adds query StateInsert to the batch.
 func (b *Batch) StateInsert(p StateInsertParams) {
-	b.add(StateInsertCQL, true, p.Queue, p.State, p.Bucket, p.Shard, p.EnteredAt, p.JobID, p.TTL)
+	b.add(StateInsertCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID, p.TTL)
 }
 
 // StateScanCQL is the statement of query StateScan.
@@ -237,18 +228,8 @@ var StateDelete = Query{
 // StateDeleteParams are the values of query StateDelete, one field per bind marker
 // (a :name used twice is one field).
 type StateDeleteParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// EnteredAt is the value for entered_at, CQL type timestamp.
-	EnteredAt time.Time
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
+	// JobsByStateRow holds the values of the columns of table jobs_by_state.
+	models.JobsByStateRow
 }
 
 // StateDelete runs query StateDelete of schema/queries.cql (line 88) on table
@@ -257,12 +238,12 @@ type StateDeleteParams struct {
 //
 // The statement is [StateDeleteCQL].
 func (db *DB) StateDelete(ctx context.Context, p StateDeleteParams) Write {
-	return Write{q: db.query(ctx, StateDeleteCQL, true, p.Queue, p.State, p.Bucket, p.Shard, p.EnteredAt, p.JobID)}
+	return Write{q: db.query(ctx, StateDeleteCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID)}
 }
 
 // StateDelete adds query StateDelete to the batch.
 func (b *Batch) StateDelete(p StateDeleteParams) {
-	b.add(StateDeleteCQL, true, p.Queue, p.State, p.Bucket, p.Shard, p.EnteredAt, p.JobID)
+	b.add(StateDeleteCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID)
 }
 
 // StateDropPartitionCQL is the statement of query StateDropPartition.

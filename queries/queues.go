@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -144,12 +145,8 @@ var QueueInsert = Query{
 // QueueInsertParams are the values of query QueueInsert, one field per bind marker
 // (a :name used twice is one field).
 type QueueInsertParams struct {
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// Name is the value for name, CQL type text.
-	Name string
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
+	// QueuesRow holds the values of the columns of table queues.
+	models.QueuesRow
 }
 
 // QueueInsert runs query QueueInsert of schema/queries.cql (line 165) on table
@@ -157,12 +154,12 @@ type QueueInsertParams struct {
 //
 // The statement is [QueueInsertCQL].
 func (db *DB) QueueInsert(ctx context.Context, p QueueInsertParams) Write {
-	return Write{q: db.query(ctx, QueueInsertCQL, true, p.Shard, p.Name, p.CreatedAt)}
+	return Write{q: db.query(ctx, QueueInsertCQL, true, p.QueuesRow.Shard, p.QueuesRow.Name, p.QueuesRow.CreatedAt)}
 }
 
 // QueueInsert adds query QueueInsert to the batch.
 func (b *Batch) QueueInsert(p QueueInsertParams) {
-	b.add(QueueInsertCQL, true, p.Shard, p.Name, p.CreatedAt)
+	b.add(QueueInsertCQL, true, p.QueuesRow.Shard, p.QueuesRow.Name, p.QueuesRow.CreatedAt)
 }
 
 // QueuesListCQL is the statement of query QueuesList.

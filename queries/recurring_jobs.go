@@ -179,34 +179,8 @@ var RecurringUpsert = Query{
 // RecurringUpsertParams are the values of query RecurringUpsert, one field per bind marker
 // (a :name used twice is one field).
 type RecurringUpsertParams struct {
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ID is the value for id, CQL type text.
-	ID string
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Cron is the value for cron, CQL type text.
-	Cron string
-	// Timezone is the value for timezone, CQL type text.
-	Timezone string
-	// Type is the value for type, CQL type text.
-	Type string
-	// Args is the value for args, CQL type blob.
-	Args []byte
-	// MaxRetries is the value for max_retries, CQL type int.
-	MaxRetries int32
-	// Metadata is the value for metadata, CQL type map<text, text>.
-	Metadata map[string]string
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// UpdatedAt is the value for updated_at, CQL type timestamp.
-	UpdatedAt time.Time
-	// NextRunAt is the value for next_run_at, CQL type timestamp.
-	NextRunAt time.Time
-	// LastRunAt is the value for last_run_at, CQL type timestamp.
-	LastRunAt time.Time
-	// LastJobID is the value for last_job_id, CQL type uuid.
-	LastJobID gocql.UUID
+	// RecurringJobsRow holds the values of the columns of table recurring_jobs.
+	models.RecurringJobsRow
 }
 
 // RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 146)
@@ -215,12 +189,12 @@ type RecurringUpsertParams struct {
 //
 // The statement is [RecurringUpsertCQL].
 func (db *DB) RecurringUpsert(ctx context.Context, p RecurringUpsertParams) Write {
-	return Write{q: db.query(ctx, RecurringUpsertCQL, true, p.Shard, p.ID, p.Queue, p.Cron, p.Timezone, p.Type, p.Args, p.MaxRetries, p.Metadata, p.CreatedAt, p.UpdatedAt, p.NextRunAt, p.LastRunAt, p.LastJobID)}
+	return Write{q: db.query(ctx, RecurringUpsertCQL, true, p.RecurringJobsRow.Shard, p.RecurringJobsRow.ID, p.RecurringJobsRow.Queue, p.RecurringJobsRow.Cron, p.RecurringJobsRow.Timezone, p.RecurringJobsRow.Type, p.RecurringJobsRow.Args, p.RecurringJobsRow.MaxRetries, p.RecurringJobsRow.Metadata, p.RecurringJobsRow.CreatedAt, p.RecurringJobsRow.UpdatedAt, p.RecurringJobsRow.NextRunAt, p.RecurringJobsRow.LastRunAt, p.RecurringJobsRow.LastJobID)}
 }
 
 // RecurringUpsert adds query RecurringUpsert to the batch.
 func (b *Batch) RecurringUpsert(p RecurringUpsertParams) {
-	b.add(RecurringUpsertCQL, true, p.Shard, p.ID, p.Queue, p.Cron, p.Timezone, p.Type, p.Args, p.MaxRetries, p.Metadata, p.CreatedAt, p.UpdatedAt, p.NextRunAt, p.LastRunAt, p.LastJobID)
+	b.add(RecurringUpsertCQL, true, p.RecurringJobsRow.Shard, p.RecurringJobsRow.ID, p.RecurringJobsRow.Queue, p.RecurringJobsRow.Cron, p.RecurringJobsRow.Timezone, p.RecurringJobsRow.Type, p.RecurringJobsRow.Args, p.RecurringJobsRow.MaxRetries, p.RecurringJobsRow.Metadata, p.RecurringJobsRow.CreatedAt, p.RecurringJobsRow.UpdatedAt, p.RecurringJobsRow.NextRunAt, p.RecurringJobsRow.LastRunAt, p.RecurringJobsRow.LastJobID)
 }
 
 // RecurringGetCQL is the statement of query RecurringGet.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -131,16 +132,8 @@ var DueInsert = Query{
 // DueInsertParams are the values of query DueInsert, one field per bind marker
 // (a :name used twice is one field).
 type DueInsertParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// DueAt is the value for due_at, CQL type timestamp.
-	DueAt time.Time
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
+	// ScheduledJobsRow holds the values of the columns of table scheduled_jobs.
+	models.ScheduledJobsRow
 }
 
 // DueInsert runs query DueInsert of schema/queries.cql (line 49) on table
@@ -149,12 +142,12 @@ type DueInsertParams struct {
 //
 // The statement is [DueInsertCQL].
 func (db *DB) DueInsert(ctx context.Context, p DueInsertParams) Write {
-	return Write{q: db.query(ctx, DueInsertCQL, true, p.Queue, p.Bucket, p.Shard, p.DueAt, p.JobID)}
+	return Write{q: db.query(ctx, DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)}
 }
 
 // DueInsert adds query DueInsert to the batch.
 func (b *Batch) DueInsert(p DueInsertParams) {
-	b.add(DueInsertCQL, true, p.Queue, p.Bucket, p.Shard, p.DueAt, p.JobID)
+	b.add(DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)
 }
 
 // DueScanCQL is the statement of query DueScan.
@@ -229,16 +222,8 @@ var DueDelete = Query{
 // DueDeleteParams are the values of query DueDelete, one field per bind marker
 // (a :name used twice is one field).
 type DueDeleteParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// DueAt is the value for due_at, CQL type timestamp.
-	DueAt time.Time
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
+	// ScheduledJobsRow holds the values of the columns of table scheduled_jobs.
+	models.ScheduledJobsRow
 }
 
 // DueDelete runs query DueDelete of schema/queries.cql (line 57) on table
@@ -247,12 +232,12 @@ type DueDeleteParams struct {
 //
 // The statement is [DueDeleteCQL].
 func (db *DB) DueDelete(ctx context.Context, p DueDeleteParams) Write {
-	return Write{q: db.query(ctx, DueDeleteCQL, true, p.Queue, p.Bucket, p.Shard, p.DueAt, p.JobID)}
+	return Write{q: db.query(ctx, DueDeleteCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)}
 }
 
 // DueDelete adds query DueDelete to the batch.
 func (b *Batch) DueDelete(p DueDeleteParams) {
-	b.add(DueDeleteCQL, true, p.Queue, p.Bucket, p.Shard, p.DueAt, p.JobID)
+	b.add(DueDeleteCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)
 }
 
 // DueDropPartitionCQL is the statement of query DueDropPartition.

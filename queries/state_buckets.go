@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -132,16 +133,8 @@ var StateBucketInsert = Query{
 // StateBucketInsertParams are the values of query StateBucketInsert, one field per bind marker
 // (a :name used twice is one field).
 type StateBucketInsertParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// WidthMs is the value for width_ms, CQL type int.
-	WidthMs int32
-	// Shards is the value for shards, CQL type int.
-	Shards int32
+	// StateBucketsRow holds the values of the columns of table state_buckets.
+	models.StateBucketsRow
 	// TTL binds USING TTL ?: the time to live in seconds (0: none).
 	TTL int32
 }
@@ -152,12 +145,12 @@ type StateBucketInsertParams struct {
 //
 // The statement is [StateBucketInsertCQL].
 func (db *DB) StateBucketInsert(ctx context.Context, p StateBucketInsertParams) Write {
-	return Write{q: db.query(ctx, StateBucketInsertCQL, true, p.Queue, p.State, p.Bucket, p.WidthMs, p.Shards, p.TTL)}
+	return Write{q: db.query(ctx, StateBucketInsertCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards, p.TTL)}
 }
 
 // StateBucketInsert adds query StateBucketInsert to the batch.
 func (b *Batch) StateBucketInsert(p StateBucketInsertParams) {
-	b.add(StateBucketInsertCQL, true, p.Queue, p.State, p.Bucket, p.WidthMs, p.Shards, p.TTL)
+	b.add(StateBucketInsertCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards, p.TTL)
 }
 
 // StateBucketsBeforeCQL is the statement of query StateBucketsBefore.
@@ -285,16 +278,8 @@ var StateBucketDelete = Query{
 // StateBucketDeleteParams are the values of query StateBucketDelete, one field per bind marker
 // (a :name used twice is one field).
 type StateBucketDeleteParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// WidthMs is the value for width_ms, CQL type int.
-	WidthMs int32
-	// Shards is the value for shards, CQL type int.
-	Shards int32
+	// StateBucketsRow holds the values of the columns of table state_buckets.
+	models.StateBucketsRow
 }
 
 // StateBucketDelete runs query StateBucketDelete of schema/queries.cql (line
@@ -303,10 +288,10 @@ type StateBucketDeleteParams struct {
 //
 // The statement is [StateBucketDeleteCQL].
 func (db *DB) StateBucketDelete(ctx context.Context, p StateBucketDeleteParams) Write {
-	return Write{q: db.query(ctx, StateBucketDeleteCQL, true, p.Queue, p.State, p.Bucket, p.WidthMs, p.Shards)}
+	return Write{q: db.query(ctx, StateBucketDeleteCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards)}
 }
 
 // StateBucketDelete adds query StateBucketDelete to the batch.
 func (b *Batch) StateBucketDelete(p StateBucketDeleteParams) {
-	b.add(StateBucketDeleteCQL, true, p.Queue, p.State, p.Bucket, p.WidthMs, p.Shards)
+	b.add(StateBucketDeleteCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards)
 }

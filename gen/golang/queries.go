@@ -18,9 +18,10 @@ type colData struct {
 	Doc   string
 }
 
-// fieldData is a field of a generated Params or Row struct.
+// goField is a field of a generated Params or Row struct.
 type goField struct {
 	Go, Type, Doc string
+	Embedded      bool
 }
 
 type queryData struct {
@@ -286,12 +287,30 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 		q.Name, q.Name, src, q.Pos.Line, kind, cql.QuoteIdent(t.Name), strings.Join(props, " and "))))
 
 	// Params: one field per marker, a field per :name however often it is
-	// used, one field per tuple column value.
+	// used, one field per tuple column value. A statement that writes every
+	// column of its table takes the models row for them, embedded.
 	fields := names{"ctx": "the context parameter"}
 	seen := map[string]string{} // bind name → field
 	var args []string
+	rowField := ""
+	if writesRow(t, q) {
+		rowField = RowName(t)
+		_ = fields.claim(rowField, "the row", q.Pos)
+		imps.list = append(imps.list, g.opts.ModelsImport)
+		qd.Params = append(qd.Params, goField{Go: rowField, Type: g.opts.ModelsPackage + "." + rowField, Embedded: true,
+			Doc: safeComment(fmt.Sprintf("%s holds the values of the columns of %s %s.", rowField, kind, cql.QuoteIdent(t.Name)))})
+	}
 	for i := 0; i < len(q.Params); i++ {
 		p := q.Params[i]
+		if rowField != "" && columnMarker(t, p) != nil {
+			c := columnMarker(t, p)
+			if p.Tuple != "" {
+				args = append(args, fmt.Sprintf("p.%s.%s.V%d", rowField, GoName(c.Name), p.Elem))
+			} else {
+				args = append(args, "p."+rowField+"."+GoName(c.Name))
+			}
+			continue
+		}
 		typ := p.Type
 		key := p.Name
 		if p.Tuple != "" {
@@ -453,4 +472,41 @@ func wrapText(s string) string {
 		n += len(w)
 	}
 	return b.String()
+}
+
+// columnMarker returns the column whose value marker p is: an implicit
+// marker of the column's own type (col = ?, SET col = ?, VALUES), or an
+// element of a tuple column's value; else nil. (A marker of a collection
+// column in "col = col + ?" also counts: it has the column's type.)
+func columnMarker(t *catalog.Table, p catalog.Param) *catalog.Column {
+	if p.Named || p.Type.Kind == cql.TypeNative && p.Type.Name == "counter" {
+		return nil // a counter's marker is a delta, not its value
+	}
+	for _, c := range t.Columns {
+		switch {
+		case p.Tuple != "":
+			if p.Tuple == cql.QuoteIdent(c.Name) && p.TupleType.String() == c.Type.String() {
+				return c
+			}
+		case p.Name == c.Name && p.Type.String() == c.Type.String():
+			return c
+		}
+	}
+	return nil
+}
+
+// writesRow reports whether q binds a value of every column of t: an
+// INSERT or UPDATE of the whole row (or a DELETE naming the whole key of a
+// table that has no other columns).
+func writesRow(t *catalog.Table, q *catalog.Query) bool {
+	if q.Kind == "select" {
+		return false
+	}
+	covered := map[*catalog.Column]bool{}
+	for _, p := range q.Params {
+		if c := columnMarker(t, p); c != nil {
+			covered[c] = true
+		}
+	}
+	return len(covered) == len(t.Columns)
 }
