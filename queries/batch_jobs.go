@@ -138,7 +138,7 @@ const BatchCreateCQL = `UPDATE batch_jobs
 SET created_at = ?, size = ?
 WHERE batch_id = ?`
 
-// BatchCreate is the query BatchCreate of schema/queries.cql, line 120, on
+// BatchCreate is the query BatchCreate of schema/queries.cql, line 125, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchCreate = Query{
 	Name:       "BatchCreate",
@@ -159,7 +159,7 @@ type BatchCreateParams struct {
 	BatchID gocql.UUID
 }
 
-// BatchCreate runs query BatchCreate of schema/queries.cql (line 120) on table
+// BatchCreate runs query BatchCreate of schema/queries.cql (line 125) on table
 // batch_jobs. It is idempotent: the session's retry policy may send it again.
 //
 // The statement is [BatchCreateCQL].
@@ -176,7 +176,7 @@ func (b *Batch) BatchCreate(p BatchCreateParams) {
 const BatchJobInsertCQL = `INSERT INTO batch_jobs (batch_id, job_id)
 VALUES (?, ?)`
 
-// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 123,
+// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 128,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobInsert = Query{
 	Name:       "BatchJobInsert",
@@ -195,7 +195,7 @@ type BatchJobInsertParams struct {
 	JobID gocql.UUID
 }
 
-// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 123) on
+// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 128) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -215,7 +215,7 @@ SET finished_state = ?
 WHERE batch_id = ? AND job_id = ?`
 
 // BatchJobFinished is the query BatchJobFinished of schema/queries.cql, line
-// 126, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
+// 131, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobFinished = Query{
 	Name:       "BatchJobFinished",
 	CQL:        BatchJobFinishedCQL,
@@ -236,7 +236,7 @@ type BatchJobFinishedParams struct {
 }
 
 // BatchJobFinished runs query BatchJobFinished of schema/queries.cql (line
-// 126) on table batch_jobs. It is idempotent: the session's retry policy may
+// 131) on table batch_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
 // The statement is [BatchJobFinishedCQL].
@@ -254,7 +254,7 @@ const BatchJobsListCQL = `SELECT job_id, finished_state, created_at, size
 FROM batch_jobs
 WHERE batch_id = ?`
 
-// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 129, on
+// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 134, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobsList = Query{
 	Name:       "BatchJobsList",
@@ -287,7 +287,7 @@ func scanBatchJobsList(r *BatchJobsListRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.JobID, &r.FinishedState, &r.CreatedAt, &r.Size)
 }
 
-// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 129) on
+// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 134) on
 // table batch_jobs: a SELECT that returns BatchJobsListRow rows, read with
 // One, All, Iter or Page.
 //
@@ -301,7 +301,7 @@ const BatchJobDeleteCQL = `DELETE
 FROM batch_jobs
 WHERE batch_id = ? AND job_id = ?`
 
-// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 132,
+// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 137,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobDelete = Query{
 	Name:       "BatchJobDelete",
@@ -320,7 +320,7 @@ type BatchJobDeleteParams struct {
 	JobID gocql.UUID
 }
 
-// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 132) on
+// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 137) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //

@@ -110,7 +110,7 @@ const ContinuationInsertCQL = `INSERT INTO job_continuations (parent_id, job_id)
 VALUES (?, ?)`
 
 // ContinuationInsert is the query ContinuationInsert of schema/queries.cql,
-// line 135, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 140, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationInsert = Query{
 	Name:       "ContinuationInsert",
@@ -128,7 +128,7 @@ type ContinuationInsertParams struct {
 }
 
 // ContinuationInsert runs query ContinuationInsert of schema/queries.cql (line
-// 135) on table job_continuations. It is idempotent: the session's retry
+// 140) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
 // The statement is [ContinuationInsertCQL].
@@ -147,7 +147,7 @@ FROM job_continuations
 WHERE parent_id = ?`
 
 // ContinuationsList is the query ContinuationsList of schema/queries.cql, line
-// 138, on table job_continuations, for gocqlx. It is idempotent (safe to
+// 143, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationsList = Query{
 	Name:       "ContinuationsList",
@@ -175,7 +175,7 @@ func scanContinuationsList(r *ContinuationsListRow, dest []any, _ []gocql.Column
 }
 
 // ContinuationsList runs query ContinuationsList of schema/queries.cql (line
-// 138) on table job_continuations: a SELECT that returns ContinuationsListRow
+// 143) on table job_continuations: a SELECT that returns ContinuationsListRow
 // rows, read with One, All, Iter or Page.
 //
 // The statement is [ContinuationsListCQL].
@@ -189,7 +189,7 @@ FROM job_continuations
 WHERE parent_id = ? AND job_id = ?`
 
 // ContinuationDelete is the query ContinuationDelete of schema/queries.cql,
-// line 141, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 146, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationDelete = Query{
 	Name:       "ContinuationDelete",
@@ -207,7 +207,7 @@ type ContinuationDeleteParams struct {
 }
 
 // ContinuationDelete runs query ContinuationDelete of schema/queries.cql (line
-// 141) on table job_continuations. It is idempotent: the session's retry
+// 146) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
 // The statement is [ContinuationDeleteCQL].

@@ -116,7 +116,7 @@ const CountAddCQL = `UPDATE job_counts
 SET jobs = jobs + ?
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
 
-// CountAdd is the query CountAdd of schema/queries.cql, line 109, on table
+// CountAdd is the query CountAdd of schema/queries.cql, line 114, on table
 // job_counts, for gocqlx. It is not idempotent (do not retry blindly).
 var CountAdd = Query{
 	Name:       "CountAdd",
@@ -141,7 +141,7 @@ type CountAddParams struct {
 	Shard int32
 }
 
-// CountAdd runs query CountAdd of schema/queries.cql (line 109) on table
+// CountAdd runs query CountAdd of schema/queries.cql (line 114) on table
 // job_counts. It is not idempotent, so the driver never retries it.
 //
 // The statement is [CountAddCQL].
@@ -159,7 +159,7 @@ const CountReadCQL = `SELECT bucket, shard, jobs
 FROM job_counts
 WHERE queue = ? AND state = ?`
 
-// CountRead is the query CountRead of schema/queries.cql, line 112, on table
+// CountRead is the query CountRead of schema/queries.cql, line 117, on table
 // job_counts, for gocqlx. It is idempotent (safe to retry).
 var CountRead = Query{
 	Name:       "CountRead",
@@ -192,7 +192,7 @@ func scanCountRead(r *CountReadRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Bucket, &r.Shard, &r.Jobs)
 }
 
-// CountRead runs query CountRead of schema/queries.cql (line 112) on table
+// CountRead runs query CountRead of schema/queries.cql (line 117) on table
 // job_counts: a SELECT that returns CountReadRow rows, read with One, All,
 // Iter or Page.
 //
@@ -207,7 +207,7 @@ FROM job_counts
 WHERE queue = ? AND state = ? AND bucket < ?`
 
 // CountDropBefore is the query CountDropBefore of schema/queries.cql, line
-// 115, on table job_counts, for gocqlx. It is idempotent (safe to retry).
+// 120, on table job_counts, for gocqlx. It is idempotent (safe to retry).
 var CountDropBefore = Query{
 	Name:       "CountDropBefore",
 	CQL:        CountDropBeforeCQL,
@@ -227,7 +227,7 @@ type CountDropBeforeParams struct {
 	Bucket time.Time
 }
 
-// CountDropBefore runs query CountDropBefore of schema/queries.cql (line 115)
+// CountDropBefore runs query CountDropBefore of schema/queries.cql (line 120)
 // on table job_counts. It is idempotent: the session's retry policy may send
 // it again.
 //

@@ -132,7 +132,7 @@ func (QueuesBuilder) Delete(cols ...ColumnOf[QueuesBuilder]) (*qb.DeleteBuilder,
 const QueueInsertCQL = `INSERT INTO queues (shard, name, created_at)
 VALUES (?, ?, ?)`
 
-// QueueInsert is the query QueueInsert of schema/queries.cql, line 165, on
+// QueueInsert is the query QueueInsert of schema/queries.cql, line 170, on
 // table queues, for gocqlx. It is idempotent (safe to retry).
 var QueueInsert = Query{
 	Name:       "QueueInsert",
@@ -149,7 +149,7 @@ type QueueInsertParams struct {
 	models.QueuesRow
 }
 
-// QueueInsert runs query QueueInsert of schema/queries.cql (line 165) on table
+// QueueInsert runs query QueueInsert of schema/queries.cql (line 170) on table
 // queues. It is idempotent: the session's retry policy may send it again.
 //
 // The statement is [QueueInsertCQL].
@@ -167,7 +167,7 @@ const QueuesListCQL = `SELECT name
 FROM queues
 WHERE shard = ?`
 
-// QueuesList is the query QueuesList of schema/queries.cql, line 168, on table
+// QueuesList is the query QueuesList of schema/queries.cql, line 173, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesList = Query{
 	Name:       "QueuesList",
@@ -194,7 +194,7 @@ func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Name)
 }
 
-// QueuesList runs query QueuesList of schema/queries.cql (line 168) on table
+// QueuesList runs query QueuesList of schema/queries.cql (line 173) on table
 // queues: a SELECT that returns QueuesListRow rows, read with One, All, Iter
 // or Page.
 //

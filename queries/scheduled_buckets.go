@@ -308,6 +308,44 @@ func (db *DB) DueWatermarkGet(ctx context.Context, p DueWatermarkGetParams) Rows
 	return Rows[DueWatermarkGetRow]{q: db.query(ctx, DueWatermarkGetCQL, true, p.Queue), scan: scanDueWatermarkGet}
 }
 
+// DueWatermarkInitCQL is the statement of query DueWatermarkInit.
+const DueWatermarkInitCQL = `UPDATE scheduled_buckets
+SET watermark = ?
+WHERE queue = ?
+IF watermark = NULL`
+
+// DueWatermarkInit is the query DueWatermarkInit of schema/queries.cql, line
+// 76, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
+// (check the applied result) and not idempotent (do not retry blindly).
+var DueWatermarkInit = Query{
+	Name:       "DueWatermarkInit",
+	CQL:        DueWatermarkInitCQL,
+	Names:      []string{"watermark", "queue"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// DueWatermarkInitParams are the values of query DueWatermarkInit, one field per bind marker
+// (a :name used twice is one field).
+type DueWatermarkInitParams struct {
+	// Watermark is the value for watermark, CQL type timestamp.
+	Watermark time.Time
+	// Queue is the value for queue, CQL type text.
+	Queue string
+}
+
+// DueWatermarkInit runs query DueWatermarkInit of schema/queries.cql (line 76)
+// on table scheduled_buckets: a lightweight transaction, never retried by the
+// driver. Exec reports whether it applied and, when it did not, the current
+// values of the columns it tested.
+//
+// Sets the first watermark of a queue.
+//
+// The statement is [DueWatermarkInitCQL].
+func (db *DB) DueWatermarkInit(ctx context.Context, p DueWatermarkInitParams) CAS[models.ScheduledBucketsRow] {
+	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkInitCQL, p.Watermark, p.Queue), scan: (*models.ScheduledBucketsRow).AppendScanDest}
+}
+
 // DueWatermarkAdvanceCQL is the statement of query DueWatermarkAdvance.
 const DueWatermarkAdvanceCQL = `UPDATE scheduled_buckets
 SET watermark = ?
@@ -315,7 +353,7 @@ WHERE queue = ?
 IF watermark = ?`
 
 // DueWatermarkAdvance is the query DueWatermarkAdvance of schema/queries.cql,
-// line 75, on table scheduled_buckets, for gocqlx. It is a lightweight
+// line 80, on table scheduled_buckets, for gocqlx. It is a lightweight
 // transaction (check the applied result) and not idempotent (do not retry
 // blindly).
 var DueWatermarkAdvance = Query{
@@ -338,9 +376,11 @@ type DueWatermarkAdvanceParams struct {
 }
 
 // DueWatermarkAdvance runs query DueWatermarkAdvance of schema/queries.cql
-// (line 75) on table scheduled_buckets: a lightweight transaction, never
+// (line 80) on table scheduled_buckets: a lightweight transaction, never
 // retried by the driver. Exec reports whether it applied and, when it did not,
 // the current values of the columns it tested.
+//
+// Moves a queue's watermark on from the one the caller read.
 //
 // The statement is [DueWatermarkAdvanceCQL].
 func (db *DB) DueWatermarkAdvance(ctx context.Context, p DueWatermarkAdvanceParams) CAS[models.ScheduledBucketsRow] {
@@ -381,6 +421,12 @@ func (b *ScheduledBucketsBatch) DueBucketInsert(p DueBucketInsertParams) {
 // DueBucketDelete adds query DueBucketDelete to the batch.
 func (b *ScheduledBucketsBatch) DueBucketDelete(p DueBucketDeleteParams) {
 	b.b.add(DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+}
+
+// DueWatermarkInit adds query DueWatermarkInit to the batch.
+func (b *ScheduledBucketsBatch) DueWatermarkInit(p DueWatermarkInitParams) {
+	b.test(false, 4)
+	b.b.add(DueWatermarkInitCQL, false, p.Watermark, p.Queue)
 }
 
 // DueWatermarkAdvance adds query DueWatermarkAdvance to the batch.

@@ -103,14 +103,14 @@ func (r *Recurring) Upsert(ctx context.Context, rj *RecurringJob) (*RecurringJob
 		return nil, err
 	}
 	out.NextRunAt = next(sched, loc, maxTime(out.LastRunAt, now))
-	if err := s.exec(ctx, queries.RecurringUpsert, recurringRow(&out), nil); err != nil {
+	if err := s.exec(queries.RecurringUpsert, s.db.RecurringUpsert(ctx, queries.RecurringUpsertParams{RecurringJobsRow: recurringRow(&out)})); err != nil {
 		return nil, fmt.Errorf("store recurring job %s: %w", rj.ID, err)
 	}
 	return &out, nil
 }
 
-func recurringRow(rj *RecurringJob) *models.RecurringJobsRow {
-	return &models.RecurringJobsRow{
+func recurringRow(rj *RecurringJob) models.RecurringJobsRow {
+	return models.RecurringJobsRow{
 		Shard: 0, ID: rj.ID, Queue: rj.Queue, Cron: rj.Cron, Timezone: rj.Timezone, Type: rj.Type, Args: rj.Args,
 		MaxRetries: int32(rj.MaxRetries), Metadata: rj.Metadata, CreatedAt: ms(rj.CreatedAt), UpdatedAt: ms(rj.UpdatedAt),
 		NextRunAt: ms(rj.NextRunAt), LastRunAt: ms(rj.LastRunAt), LastJobID: rj.LastJobID,
@@ -127,19 +127,18 @@ func recurringFromRow(r *models.RecurringJobsRow) *RecurringJob {
 
 // Get returns one schedule, or [ErrNotFound].
 func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
-	var row models.RecurringJobsRow
-	err := models.GetRelease(r.s.query(ctx, queries.RecurringGet).BindStruct(&models.RecurringJobsRow{Shard: 0, ID: id}), &row)
+	row, err := r.s.db.RecurringGet(ctx, queries.RecurringGetParams{Shard: 0, ID: id}).One()
 	if err != nil {
-		return nil, fmt.Errorf("get recurring job %s: %w", id, r.s.interpret(queries.RecurringGet, err))
+		return nil, fmt.Errorf("get recurring job %s: %w", id, r.s.interpret(queries.RecurringGet.Name, err))
 	}
 	return recurringFromRow(&row), nil
 }
 
 // List returns every schedule in id order (JobSharp's GetRecurringJobs).
 func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
-	var rows []models.RecurringJobsRow
-	if err := models.SelectRelease(r.s.query(ctx, queries.RecurringList).BindStruct(&models.RecurringJobsRow{Shard: 0}), &rows); err != nil {
-		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(queries.RecurringList, err))
+	rows, err := r.s.db.RecurringList(ctx, queries.RecurringListParams{Shard: 0}).All()
+	if err != nil {
+		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(queries.RecurringList.Name, err))
 	}
 	out := make([]*RecurringJob, 0, len(rows))
 	for i := range rows {
@@ -156,7 +155,7 @@ func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
 // Remove deletes a schedule (JobSharp's RemoveRecurringJob). Jobs it already
 // created stay. Removing a missing schedule is not an error.
 func (r *Recurring) Remove(ctx context.Context, id string) error {
-	if err := r.s.exec(ctx, queries.RecurringDelete, &models.RecurringJobsRow{Shard: 0, ID: id}, nil); err != nil {
+	if err := r.s.exec(queries.RecurringDelete, r.s.db.RecurringDelete(ctx, queries.RecurringDeleteParams{Shard: 0, ID: id})); err != nil {
 		return fmt.Errorf("remove recurring job %s: %w", id, err)
 	}
 	return nil
@@ -263,8 +262,8 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 				fired = append(fired, created[0])
 			}
 		}
-		row := &models.RecurringJobsRow{Shard: 0, ID: rj.ID, NextRunAt: next(sched, loc, maxTime(last, now)), LastRunAt: last, LastJobID: lastJob}
-		if err := s.exec(ctx, queries.RecurringAdvance, row, nil); err != nil {
+		p := queries.RecurringAdvanceParams{NextRunAt: next(sched, loc, maxTime(last, now)), LastRunAt: last, LastJobID: lastJob, Shard: 0, ID: rj.ID}
+		if err := s.exec(queries.RecurringAdvance, s.db.RecurringAdvance(ctx, p)); err != nil {
 			errs = append(errs, fmt.Errorf("advance recurring job %s: %w", rj.ID, err))
 		}
 	}
