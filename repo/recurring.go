@@ -221,22 +221,9 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 		if from.IsZero() {
 			from = rj.CreatedAt
 		}
-		var due []time.Time
-		for t := next(sched, loc, from); !t.IsZero() && !t.After(now); t = next(sched, loc, t) {
-			due = append(due, t)
-			if len(due) > catchUp {
-				due = due[1:]
-			}
-		}
-		if len(due) == 0 {
+		due, last := occurrences(sched, loc, from, now, catchUp, p.Missed, s.set.grace)
+		if last.IsZero() {
 			continue
-		}
-		last := due[len(due)-1]
-		switch p.Missed {
-		case FireLatest:
-			due = due[len(due)-1:]
-		case SkipMissed:
-			due = slices.DeleteFunc(due, func(t time.Time) bool { return now.Sub(t) > s.set.grace })
 		}
 		lastJob := rj.LastJobID
 		for _, t := range due {
@@ -268,4 +255,29 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 		}
 	}
 	return fired, errors.Join(errs...)
+}
+
+// occurrences returns the occurrences of sched (in loc) after from and not
+// after now that get a job under the missed policy, oldest first, and the
+// latest occurrence (zero when none passed). FireAll keeps the latest
+// catchUp occurrences, FireLatest the latest one, SkipMissed those less
+// than grace before now.
+func occurrences(sched cron.Schedule, loc *time.Location, from, now time.Time, catchUp int, missed MissedPolicy, grace time.Duration) (due []time.Time, last time.Time) {
+	for t := next(sched, loc, from); !t.IsZero() && !t.After(now); t = next(sched, loc, t) {
+		due = append(due, t)
+		if len(due) > catchUp {
+			due = due[1:]
+		}
+	}
+	if len(due) == 0 {
+		return nil, time.Time{}
+	}
+	last = due[len(due)-1]
+	switch missed {
+	case FireLatest:
+		due = due[len(due)-1:]
+	case SkipMissed:
+		due = slices.DeleteFunc(due, func(t time.Time) bool { return now.Sub(t) > grace })
+	}
+	return due, last
 }
