@@ -72,9 +72,10 @@ type Rows[R any] struct {
 	scan scanFunc[R]
 }
 
-// Consistency sets the consistency of the read; gocql.Serial (or
-// LocalSerial) sees every lightweight transaction that completed and
-// completes one left in progress.
+// Consistency sets the consistency of the read. A serial read,
+// Consistency(gocql.Consistency(gocql.Serial)) or LocalSerial, sees every
+// lightweight transaction that completed and completes one left in
+// progress.
 func (r Rows[R]) Consistency(c gocql.Consistency) Rows[R] {
 	r.q.Consistency(c)
 	return r

@@ -79,6 +79,7 @@ func Tables() []table.Metadata {
 		EverythingTable.Metadata(),
 		QuotedTableTable.Metadata(),
 		HitsTable.Metadata(),
+		LedgerTable.Metadata(),
 	}
 }
 
@@ -159,6 +160,13 @@ func CreateStatements() []string {
     views counter,
     PRIMARY KEY (page, day)
 )`,
+		`CREATE TABLE IF NOT EXISTS ledger (
+    account text,
+    entry int,
+    amount bigint,
+    version int,
+    PRIMARY KEY (account, entry)
+)`,
 	}
 }
 
@@ -220,6 +228,10 @@ func Columns() []SchemaColumn {
 		{Table: "hits", Name: "page", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
 		{Table: "hits", Name: "day", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "date"},
 		{Table: "hits", Name: "views", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "counter"},
+		{Table: "ledger", Name: "account", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
+		{Table: "ledger", Name: "entry", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "int"},
+		{Table: "ledger", Name: "amount", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "bigint"},
+		{Table: "ledger", Name: "version", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "int"},
 	}
 }
 
