@@ -135,11 +135,7 @@ func TestCompileQuery(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			nq, err := cql.ParseQueries("q.cql", "-- name: Q\n"+tt.src+";")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := cat.Compile(nq[0])
+			got, err := compileOne(t, cat, tt.src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,11 +214,7 @@ func TestCompileTypes(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			nq, err := cql.ParseQueries("q.cql", "-- name: Q\n"+tt.src+";")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := cat.Compile(nq[0])
+			got, err := compileOne(t, cat, tt.src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -274,14 +266,20 @@ func TestCompileUntypedMarker(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			nq, err := cql.ParseQueries("q.cql", "-- name: Q\n"+tt.src+";")
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = cat.Compile(nq[0])
+			_, err := compileOne(t, cat, tt.src)
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("Compile() error = %v, want one starting %q", err, tt.want)
 			}
 		})
 	}
+}
+
+// compileOne parses src as a query named Q and compiles it against cat.
+func compileOne(t *testing.T, cat *Catalog, src string) (*Query, error) {
+	t.Helper()
+	nq, err := cql.ParseQueries("q.cql", "-- name: Q\n"+src+";")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat.Compile(nq[0])
 }
