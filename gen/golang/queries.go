@@ -114,11 +114,12 @@ func quoteList(items []string) string {
 type queryImports struct {
 	list   []string
 	models string // import path of the models package
+	qual   string // the models package's qualifier, e.g. "models."
 }
 
 func (qi *queryImports) addType(g GoType) {
 	qi.list = append(qi.list, g.Imports...)
-	if strings.Contains(g.Expr, ".") && qi.models != "" && strings.Contains(g.Expr, "models.") {
+	if strings.Contains(g.Expr, qi.qual) {
 		qi.list = append(qi.list, qi.models)
 	}
 }
@@ -137,7 +138,7 @@ func (g *generator) queries() error {
 	common := commonData{header: g.header(pkg, false, "errors", "fmt", importGocqlx, "github.com/scylladb/gocqlx/v2/qb", "github.com/scylladb/gocqlx/v2/table")}
 	for _, t := range g.cat.Tables() {
 		g.types.keyspace = t.Keyspace
-		imps := &queryImports{models: g.opts.ModelsImport}
+		imps := &queryImports{models: g.opts.ModelsImport, qual: g.types.qual}
 		d := tableData{
 			Go:     GoName(t.Name),
 			Name:   strconv.Quote(t.Name),
