@@ -26,12 +26,14 @@ demo: cassandra
 test: check cassandra chromium
 	$(GO) test $(TEST_FLAGS) ./...
 
-# Generated code current, formatting, vet, lint. Fails on the first problem.
+# Generated code current, formatting, vet, lint, and no name-based binding
+# in repo. Fails on the first problem.
 check:
 	$(GO) run ./gen -schema schema/Schema.cql -queries-cql schema/queries.cql -models models -queries queries -check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck ./...
+	$(GO) test -count=1 ./internal/bindcheck # repo binds every statement by position, through queries.DB
 
 cassandra:
 	scripts/cassandra start

@@ -124,7 +124,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := worker.Handle(p, "email.send", func(ctx context.Context, job *worker.Job[[]byte]) error {
+	if err := worker.HandleRaw(p, "email.send", func(ctx context.Context, job *worker.Job[[]byte]) error {
 		if failing.Load() && bytes.Contains(job.Args, []byte("bounce@")) {
 			return errors.New("550 5.1.1 mailbox unavailable: bounce@example.com")
 		}
@@ -132,7 +132,7 @@ func TestBrowser(t *testing.T) {
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := worker.Handle(p, "report.build", func(ctx context.Context, job *worker.Job[[]byte]) error { return nil }, nil); err != nil {
+	if err := worker.HandleRaw(p, "report.build", func(ctx context.Context, job *worker.Job[[]byte]) error { return nil }, nil); err != nil {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)

@@ -3,8 +3,6 @@ package repo_test
 import (
 	"context"
 	"log/slog"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -39,22 +37,13 @@ func setup(t *testing.T, opts *repo.Options) *testBundle {
 		o.Now = c.Now
 	}
 	if o.Logger == nil {
-		o.Logger = testLogger(t)
+		o.Logger = cqltest.Logger(t, slog.LevelDebug)
 	}
 	store, err := repo.New(cqltest.Session(t), &o)
 	if err != nil {
 		t.Fatalf("repo.New() error = %v", err)
 	}
-	return &testBundle{store: store, clock: c, queue: queueFor(t)}
-}
-
-// queueFor derives a queue name from the test name, unique in the package.
-func queueFor(t *testing.T) string {
-	q := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9_]+`).ReplaceAllString(t.Name(), "_"))
-	if len(q) > 64 {
-		q = q[len(q)-64:]
-	}
-	return q
+	return &testBundle{store: store, clock: c, queue: cqltest.Queue(t)}
 }
 
 // sameStore opens another store on the bundle's keyspace and clock, as a
@@ -67,7 +56,7 @@ func (b *testBundle) sameStore(t *testing.T, opts *repo.Options) *repo.Store {
 	}
 	o.Now = b.clock.Now
 	if o.Logger == nil {
-		o.Logger = testLogger(t)
+		o.Logger = cqltest.Logger(t, slog.LevelDebug)
 	}
 	store, err := repo.New(cqltest.NewSession(t), &o)
 	if err != nil {
@@ -107,17 +96,4 @@ func (b *testBundle) count(ctx context.Context, t *testing.T, state repo.State) 
 		t.Fatalf("Count(%s) error = %v", state, err)
 	}
 	return n
-}
-
-// testLogger sends the store's log to the test's log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
