@@ -27,6 +27,9 @@ const noopKind = "bench.noop"
 // noopArgs are the arguments of a job that does nothing.
 type noopArgs struct{}
 
+// Kind binds the arguments to their job type.
+func (noopArgs) Kind() string { return noopKind }
+
 // applySchema creates the keyspace and this commit's schema.
 func applySchema(ctx context.Context, session *gocql.Session, keyspace string) error {
 	_, err := schema.Apply(ctx, session, keyspace, &schema.Replication{Class: schema.SimpleStrategy, Factor: 1})
@@ -51,7 +54,7 @@ type system struct {
 }
 
 func (s *system) InsertMany(ctx context.Context, n int) ([]string, error) {
-	jobs, err := worker.EnqueueMany(ctx, s.store, noopKind, make([]noopArgs, n), &worker.EnqueueOpts{Queue: s.queue})
+	jobs, err := worker.EnqueueMany(ctx, s.store, make([]noopArgs, n), &worker.EnqueueOpts{Queue: s.queue})
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.ID.String()
@@ -60,7 +63,7 @@ func (s *system) InsertMany(ctx context.Context, n int) ([]string, error) {
 }
 
 func (s *system) Insert(ctx context.Context) (string, error) {
-	job, err := worker.Enqueue(ctx, s.store, noopKind, noopArgs{}, &worker.EnqueueOpts{Queue: s.queue})
+	job, err := worker.Enqueue(ctx, s.store, noopArgs{}, &worker.EnqueueOpts{Queue: s.queue})
 	if err != nil {
 		return "", err
 	}
@@ -76,7 +79,7 @@ func (s *system) Work(ctx context.Context, slots int, h workload.Hooks) error {
 	if err != nil {
 		return err
 	}
-	err = worker.Handle(p, noopKind, func(_ context.Context, job *worker.Job[noopArgs]) error {
+	err = worker.Handle(p, func(_ context.Context, job *worker.Job[noopArgs]) error {
 		h.Handled(job.ID.String())
 		return nil
 	}, nil)
