@@ -143,7 +143,7 @@ var funcs = template.FuncMap{
 	// segment escapes a value for one path segment (a schedule id may hold
 	// a slash).
 	"segment": url.PathEscape,
-	"maxDue":  func() int { return repo.MaxDueEntries },
+	"maxDue":  func() int { return repo.MaxDue },
 	"add": func(n ...int) int {
 		sum := 0
 		for _, v := range n {

@@ -9,9 +9,13 @@ import (
 	"github.com/gocql/gocql"
 )
 
-// JobsRow is a row of table jobs (partition key: id).
+// JobsRow is a row of table jobs (partition key: home, shard; clustering: id).
 type JobsRow struct {
-	// ID is the partition key column id, CQL type uuid.
+	// Home is the partition key column home, CQL type timestamp.
+	Home time.Time `db:"home"`
+	// Shard is the partition key column shard, CQL type int.
+	Shard int32 `db:"shard"`
+	// ID is the clustering column id, CQL type uuid.
 	ID gocql.UUID `db:"id"`
 	// Queue is the column queue, CQL type text.
 	Queue string `db:"queue"`
@@ -57,6 +61,10 @@ type JobsRow struct {
 	LeaseUntil time.Time `db:"lease_until"`
 	// Metadata is the column metadata, CQL type map<text, text>.
 	Metadata map[string]string `db:"metadata"`
+	// ActiveLog is the static column active_log, CQL type map<timeuuid, frozen<map<int, int>>>.
+	ActiveLog map[gocql.UUID]map[int32]int32 `db:"active_log"`
+	// FinalLog is the static column final_log, CQL type map<timeuuid, frozen<map<int, int>>>.
+	FinalLog map[gocql.UUID]map[int32]int32 `db:"final_log"`
 }
 
 // ScanDest returns the scan destinations of a result row with the given
@@ -76,6 +84,10 @@ func (r *JobsRow) ScanDest(columns []gocql.ColumnInfo) []any {
 func (r *JobsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
 	for _, c := range columns {
 		switch c.Name {
+		case "home":
+			dest = append(dest, &r.Home)
+		case "shard":
+			dest = append(dest, &r.Shard)
 		case "id":
 			dest = append(dest, &r.ID)
 		case "queue":
@@ -122,6 +134,10 @@ func (r *JobsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
 			dest = append(dest, &r.LeaseUntil)
 		case "metadata":
 			dest = append(dest, &r.Metadata)
+		case "active_log":
+			dest = append(dest, &r.ActiveLog)
+		case "final_log":
+			dest = append(dest, &r.FinalLog)
 		default:
 			dest = appendDiscard(dest, c)
 		}

@@ -15,8 +15,16 @@ type QueuesRow struct {
 	Shard int32 `db:"shard"`
 	// Name is the clustering column name, CQL type text.
 	Name string `db:"name"`
+	// Number is the column number, CQL type int.
+	Number int32 `db:"number"`
 	// CreatedAt is the column created_at, CQL type timestamp.
 	CreatedAt time.Time `db:"created_at"`
+	// Sweeper is the column sweeper, CQL type text.
+	Sweeper string `db:"sweeper"`
+	// SweepUntil is the column sweep_until, CQL type timestamp.
+	SweepUntil time.Time `db:"sweep_until"`
+	// SweptAt is the column swept_at, CQL type timestamp.
+	SweptAt time.Time `db:"swept_at"`
 }
 
 // ScanDest returns the scan destinations of a result row with the given
@@ -40,8 +48,16 @@ func (r *QueuesRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any
 			dest = append(dest, &r.Shard)
 		case "name":
 			dest = append(dest, &r.Name)
+		case "number":
+			dest = append(dest, &r.Number)
 		case "created_at":
 			dest = append(dest, &r.CreatedAt)
+		case "sweeper":
+			dest = append(dest, &r.Sweeper)
+		case "sweep_until":
+			dest = append(dest, &r.SweepUntil)
+		case "swept_at":
+			dest = append(dest, &r.SweptAt)
 		default:
 			dest = appendDiscard(dest, c)
 		}

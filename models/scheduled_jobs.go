@@ -21,6 +21,8 @@ type ScheduledJobsRow struct {
 	DueAt time.Time `db:"due_at"`
 	// JobID is the clustering column job_id, CQL type uuid.
 	JobID gocql.UUID `db:"job_id"`
+	// LastID is the column last_id, CQL type uuid.
+	LastID gocql.UUID `db:"last_id"`
 }
 
 // ScanDest returns the scan destinations of a result row with the given
@@ -50,6 +52,8 @@ func (r *ScheduledJobsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo
 			dest = append(dest, &r.DueAt)
 		case "job_id":
 			dest = append(dest, &r.JobID)
+		case "last_id":
+			dest = append(dest, &r.LastID)
 		default:
 			dest = appendDiscard(dest, c)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -138,7 +139,7 @@ const BatchCreateCQL = `UPDATE batch_jobs
 SET created_at = ?, size = ?
 WHERE batch_id = ?`
 
-// BatchCreate is the query BatchCreate of schema/queries.cql, line 125, on
+// BatchCreate is the query BatchCreate of schema/queries.cql, line 202, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchCreate = Query{
 	Name:       "BatchCreate",
@@ -159,7 +160,7 @@ type BatchCreateParams struct {
 	BatchID gocql.UUID
 }
 
-// BatchCreate runs query BatchCreate of schema/queries.cql (line 125) on table
+// BatchCreate runs query BatchCreate of schema/queries.cql (line 202) on table
 // batch_jobs. It is idempotent: the session's retry policy may send it again.
 //
 // The statement is [BatchCreateCQL].
@@ -176,7 +177,7 @@ func (b *Batch) BatchCreate(p BatchCreateParams) {
 const BatchJobInsertCQL = `INSERT INTO batch_jobs (batch_id, job_id)
 VALUES (?, ?)`
 
-// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 128,
+// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 205,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobInsert = Query{
 	Name:       "BatchJobInsert",
@@ -195,7 +196,7 @@ type BatchJobInsertParams struct {
 	JobID gocql.UUID
 }
 
-// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 128) on
+// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 205) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -215,7 +216,7 @@ SET finished_state = ?
 WHERE batch_id = ? AND job_id = ?`
 
 // BatchJobFinished is the query BatchJobFinished of schema/queries.cql, line
-// 131, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
+// 208, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobFinished = Query{
 	Name:       "BatchJobFinished",
 	CQL:        BatchJobFinishedCQL,
@@ -227,26 +228,22 @@ var BatchJobFinished = Query{
 // BatchJobFinishedParams are the values of query BatchJobFinished, one field per bind marker
 // (a :name used twice is one field).
 type BatchJobFinishedParams struct {
-	// FinishedState is the value for finished_state, CQL type int.
-	FinishedState int32
-	// BatchID is the value for batch_id, CQL type uuid.
-	BatchID gocql.UUID
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
+	// BatchJobsRow holds the values of the columns of table batch_jobs.
+	models.BatchJobsRow
 }
 
 // BatchJobFinished runs query BatchJobFinished of schema/queries.cql (line
-// 131) on table batch_jobs. It is idempotent: the session's retry policy may
+// 208) on table batch_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
 // The statement is [BatchJobFinishedCQL].
 func (db *DB) BatchJobFinished(ctx context.Context, p BatchJobFinishedParams) Write {
-	return Write{q: db.query(ctx, BatchJobFinishedCQL, true, p.FinishedState, p.BatchID, p.JobID)}
+	return Write{q: db.query(ctx, BatchJobFinishedCQL, true, p.BatchJobsRow.FinishedState, p.BatchJobsRow.BatchID, p.BatchJobsRow.JobID)}
 }
 
 // BatchJobFinished adds query BatchJobFinished to the batch.
 func (b *Batch) BatchJobFinished(p BatchJobFinishedParams) {
-	b.add(BatchJobFinishedCQL, true, p.FinishedState, p.BatchID, p.JobID)
+	b.add(BatchJobFinishedCQL, true, p.BatchJobsRow.FinishedState, p.BatchJobsRow.BatchID, p.BatchJobsRow.JobID)
 }
 
 // BatchJobsListCQL is the statement of query BatchJobsList.
@@ -254,7 +251,7 @@ const BatchJobsListCQL = `SELECT job_id, finished_state, created_at, size
 FROM batch_jobs
 WHERE batch_id = ?`
 
-// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 134, on
+// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 211, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobsList = Query{
 	Name:       "BatchJobsList",
@@ -287,7 +284,7 @@ func scanBatchJobsList(r *BatchJobsListRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.JobID, &r.FinishedState, &r.CreatedAt, &r.Size)
 }
 
-// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 134) on
+// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 211) on
 // table batch_jobs: a SELECT that returns BatchJobsListRow rows, read with
 // One, All, Iter or Page.
 //
@@ -301,7 +298,7 @@ const BatchJobDeleteCQL = `DELETE
 FROM batch_jobs
 WHERE batch_id = ? AND job_id = ?`
 
-// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 137,
+// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 214,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobDelete = Query{
 	Name:       "BatchJobDelete",
@@ -320,7 +317,7 @@ type BatchJobDeleteParams struct {
 	JobID gocql.UUID
 }
 
-// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 137) on
+// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 214) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //

@@ -110,7 +110,7 @@ const ContinuationInsertCQL = `INSERT INTO job_continuations (parent_id, job_id)
 VALUES (?, ?)`
 
 // ContinuationInsert is the query ContinuationInsert of schema/queries.cql,
-// line 140, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 217, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationInsert = Query{
 	Name:       "ContinuationInsert",
@@ -128,7 +128,7 @@ type ContinuationInsertParams struct {
 }
 
 // ContinuationInsert runs query ContinuationInsert of schema/queries.cql (line
-// 140) on table job_continuations. It is idempotent: the session's retry
+// 217) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
 // The statement is [ContinuationInsertCQL].
@@ -147,7 +147,7 @@ FROM job_continuations
 WHERE parent_id = ?`
 
 // ContinuationsList is the query ContinuationsList of schema/queries.cql, line
-// 143, on table job_continuations, for gocqlx. It is idempotent (safe to
+// 220, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationsList = Query{
 	Name:       "ContinuationsList",
@@ -175,12 +175,51 @@ func scanContinuationsList(r *ContinuationsListRow, dest []any, _ []gocql.Column
 }
 
 // ContinuationsList runs query ContinuationsList of schema/queries.cql (line
-// 143) on table job_continuations: a SELECT that returns ContinuationsListRow
+// 220) on table job_continuations: a SELECT that returns ContinuationsListRow
 // rows, read with One, All, Iter or Page.
 //
 // The statement is [ContinuationsListCQL].
 func (db *DB) ContinuationsList(ctx context.Context, p ContinuationsListParams) Rows[ContinuationsListRow] {
 	return Rows[ContinuationsListRow]{q: db.query(ctx, ContinuationsListCQL, true, p.ParentID), scan: scanContinuationsList}
+}
+
+// ContinuationsListManyCQL is the statement of query ContinuationsListMany.
+const ContinuationsListManyCQL = `SELECT parent_id, job_id
+FROM job_continuations
+WHERE parent_id IN ?`
+
+// ContinuationsListMany is the query ContinuationsListMany of
+// schema/queries.cql, line 225, on table job_continuations, for gocqlx. It is
+// idempotent (safe to retry).
+var ContinuationsListMany = Query{
+	Name:       "ContinuationsListMany",
+	CQL:        ContinuationsListManyCQL,
+	Names:      []string{"parent_id"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// ContinuationsListManyParams are the values of query ContinuationsListMany, one field per bind marker
+// (a :name used twice is one field).
+type ContinuationsListManyParams struct {
+	// ParentID is the value for parent_id, CQL type list<uuid>.
+	ParentID []gocql.UUID
+}
+
+func scanContinuationsListMany(r *models.JobContinuationsRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.ParentID, &r.JobID)
+}
+
+// ContinuationsListMany runs query ContinuationsListMany of schema/queries.cql
+// (line 225) on table job_continuations: a SELECT that returns
+// models.JobContinuationsRow rows, read with One, All, Iter or Page.
+//
+// The continuations of many parents, for settling a batch of finished jobs
+// with one statement.
+//
+// The statement is [ContinuationsListManyCQL].
+func (db *DB) ContinuationsListMany(ctx context.Context, p ContinuationsListManyParams) Rows[models.JobContinuationsRow] {
+	return Rows[models.JobContinuationsRow]{q: db.query(ctx, ContinuationsListManyCQL, true, p.ParentID), scan: scanContinuationsListMany}
 }
 
 // ContinuationDeleteCQL is the statement of query ContinuationDelete.
@@ -189,7 +228,7 @@ FROM job_continuations
 WHERE parent_id = ? AND job_id = ?`
 
 // ContinuationDelete is the query ContinuationDelete of schema/queries.cql,
-// line 146, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 228, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationDelete = Query{
 	Name:       "ContinuationDelete",
@@ -207,7 +246,7 @@ type ContinuationDeleteParams struct {
 }
 
 // ContinuationDelete runs query ContinuationDelete of schema/queries.cql (line
-// 146) on table job_continuations. It is idempotent: the session's retry
+// 228) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
 // The statement is [ContinuationDeleteCQL].

@@ -13,13 +13,13 @@ import (
 	"github.com/scylladb/gocqlx/v2/table"
 )
 
-// JobsTable is the gocqlx table of table jobs (partition key: id).
+// JobsTable is the gocqlx table of table jobs (partition key: home, shard; clustering: id).
 // Its Get, Select and Insert statements are built once.
 var JobsTable = table.New(table.Metadata{
 	Name:    "jobs",
-	Columns: []string{"id", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata"},
-	PartKey: []string{"id"},
-	SortKey: []string{},
+	Columns: []string{"home", "shard", "id", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "active_log", "final_log"},
+	PartKey: []string{"home", "shard"},
+	SortKey: []string{"id"},
 })
 
 // JobsColumn is a column of table jobs whose values are Go V.
@@ -31,7 +31,11 @@ type JobsColumn[V any] = Column[JobsBuilder, V]
 // JobsColumns holds the columns of table jobs in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.JobsRow].
 var JobsColumns = struct {
-	// ID is the partition key column id, CQL type uuid.
+	// Home is the partition key column home, CQL type timestamp.
+	Home JobsColumn[time.Time]
+	// Shard is the partition key column shard, CQL type int.
+	Shard JobsColumn[int32]
+	// ID is the clustering column id, CQL type uuid.
 	ID JobsColumn[gocql.UUID]
 	// Queue is the column queue, CQL type text.
 	Queue JobsColumn[string]
@@ -77,7 +81,13 @@ var JobsColumns = struct {
 	LeaseUntil JobsColumn[time.Time]
 	// Metadata is the column metadata, CQL type map<text, text>.
 	Metadata JobsColumn[map[string]string]
+	// ActiveLog is the static column active_log, CQL type map<timeuuid, frozen<map<int, int>>>.
+	ActiveLog JobsColumn[map[gocql.UUID]map[int32]int32]
+	// FinalLog is the static column final_log, CQL type map<timeuuid, frozen<map<int, int>>>.
+	FinalLog JobsColumn[map[gocql.UUID]map[int32]int32]
 }{
+	Home:           JobsColumn[time.Time]{name: "home", cql: "home"},
+	Shard:          JobsColumn[int32]{name: "shard", cql: "shard"},
 	ID:             JobsColumn[gocql.UUID]{name: "id", cql: "id"},
 	Queue:          JobsColumn[string]{name: "queue", cql: "queue"},
 	Type:           JobsColumn[string]{name: "type", cql: "type"},
@@ -101,13 +111,15 @@ var JobsColumns = struct {
 	LeaseToken:     JobsColumn[gocql.UUID]{name: "lease_token", cql: "lease_token"},
 	LeaseUntil:     JobsColumn[time.Time]{name: "lease_until", cql: "lease_until"},
 	Metadata:       JobsColumn[map[string]string]{name: "metadata", cql: "metadata"},
+	ActiveLog:      JobsColumn[map[gocql.UUID]map[int32]int32]{name: "active_log", cql: "active_log"},
+	FinalLog:       JobsColumn[map[gocql.UUID]map[int32]int32]{name: "final_log", cql: "final_log"},
 }
 
 var (
-	tblJobsAll     = []ColumnOf[JobsBuilder]{JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata}
-	tblJobsKey     = []ColumnOf[JobsBuilder]{JobsColumns.ID}
-	tblJobsPartKey = []ColumnOf[JobsBuilder]{JobsColumns.ID}
-	tblJobsRegular = []ColumnOf[JobsBuilder]{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata}
+	tblJobsAll     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.ActiveLog, JobsColumns.FinalLog}
+	tblJobsKey     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID}
+	tblJobsPartKey = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard}
+	tblJobsRegular = []ColumnOf[JobsBuilder]{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.ActiveLog, JobsColumns.FinalLog}
 )
 
 // Jobs builds statements for table jobs from typed columns.
@@ -189,16 +201,18 @@ func (JobsBuilder) Delete(cols ...ColumnOf[JobsBuilder]) (*qb.DeleteBuilder, err
 }
 
 // JobsGetCQL is the statement of query JobsGet.
-const JobsGetCQL = `SELECT *
+const JobsGetCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
+    state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
+    batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata
 FROM jobs
-WHERE id = ?`
+WHERE home = ? AND shard = ? AND id = ?`
 
-// JobsGet is the query JobsGet of schema/queries.cql, line 7, on table jobs,
+// JobsGet is the query JobsGet of schema/queries.cql, line 11, on table jobs,
 // for gocqlx. It is idempotent (safe to retry).
 var JobsGet = Query{
 	Name:       "JobsGet",
 	CQL:        JobsGetCQL,
-	Names:      []string{"id"},
+	Names:      []string{"home", "shard", "id"},
 	LWT:        false,
 	Idempotent: true,
 }
@@ -206,29 +220,39 @@ var JobsGet = Query{
 // JobsGetParams are the values of query JobsGet, one field per bind marker
 // (a :name used twice is one field).
 type JobsGetParams struct {
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
 	// ID is the value for id, CQL type uuid.
 	ID gocql.UUID
 }
 
-// JobsGet runs query JobsGet of schema/queries.cql (line 7) on table jobs: a
+func scanJobsGet(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
+}
+
+// JobsGet runs query JobsGet of schema/queries.cql (line 11) on table jobs: a
 // SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
 //
 // The statement is [JobsGetCQL].
 func (db *DB) JobsGet(ctx context.Context, p JobsGetParams) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetCQL, true, p.ID), scan: (*models.JobsRow).AppendScanDest}
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetCQL, true, p.Home, p.Shard, p.ID), scan: scanJobsGet}
 }
 
 // JobsGetManyCQL is the statement of query JobsGetMany.
-const JobsGetManyCQL = `SELECT *
+const JobsGetManyCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
+    state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
+    batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata
 FROM jobs
-WHERE id IN ?`
+WHERE home = ? AND shard = ? AND id IN ?`
 
-// JobsGetMany is the query JobsGetMany of schema/queries.cql, line 10, on
+// JobsGetMany is the query JobsGetMany of schema/queries.cql, line 18, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsGetMany = Query{
 	Name:       "JobsGetMany",
 	CQL:        JobsGetManyCQL,
-	Names:      []string{"id"},
+	Names:      []string{"home", "shard", "id"},
 	LWT:        false,
 	Idempotent: true,
 }
@@ -236,17 +260,137 @@ var JobsGetMany = Query{
 // JobsGetManyParams are the values of query JobsGetMany, one field per bind marker
 // (a :name used twice is one field).
 type JobsGetManyParams struct {
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
 	// ID is the value for id, CQL type list<uuid>.
 	ID []gocql.UUID
 }
 
-// JobsGetMany runs query JobsGetMany of schema/queries.cql (line 10) on table
+func scanJobsGetMany(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
+}
+
+// JobsGetMany runs query JobsGetMany of schema/queries.cql (line 18) on table
 // jobs: a SELECT that returns models.JobsRow rows, read with One, All, Iter or
 // Page.
 //
+// Reads jobs of one partition by id.
+//
 // The statement is [JobsGetManyCQL].
 func (db *DB) JobsGetMany(ctx context.Context, p JobsGetManyParams) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetManyCQL, true, p.ID), scan: (*models.JobsRow).AppendScanDest}
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetManyCQL, true, p.Home, p.Shard, p.ID), scan: scanJobsGetMany}
+}
+
+// JobsScanCQL is the statement of query JobsScan.
+const JobsScanCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
+    state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
+    batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata
+FROM jobs
+WHERE home = ? AND shard = ? AND id > ? AND id < ?
+LIMIT ?`
+
+// JobsScan is the query JobsScan of schema/queries.cql, line 25, on table
+// jobs, for gocqlx. It is idempotent (safe to retry).
+var JobsScan = Query{
+	Name:       "JobsScan",
+	CQL:        JobsScanCQL,
+	Names:      []string{"home", "shard", "after", "until", "limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// JobsScanParams are the values of query JobsScan, one field per bind marker
+// (a :name used twice is one field).
+type JobsScanParams struct {
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// After binds :after, CQL type uuid.
+	After gocql.UUID
+	// Until binds :until, CQL type uuid.
+	Until gocql.UUID
+	// Limit binds LIMIT ?: the most rows to return.
+	Limit int32
+}
+
+func scanJobsScan(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
+}
+
+// JobsScan runs query JobsScan of schema/queries.cql (line 25) on table jobs:
+// a SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
+//
+// Reads the jobs of a partition whose ids lie in (after, until): a home scan.
+//
+// The statement is [JobsScanCQL].
+func (db *DB) JobsScan(ctx context.Context, p JobsScanParams) Rows[models.JobsRow] {
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsScanCQL, true, p.Home, p.Shard, p.After, p.Until, p.Limit), scan: scanJobsScan}
+}
+
+// JobsScanBriefCQL is the statement of query JobsScanBrief.
+const JobsScanBriefCQL = `SELECT id, queue, state, version, scheduled_at, lease_until
+FROM jobs
+WHERE home = ? AND shard = ? AND id > ? AND id < ?
+LIMIT ?`
+
+// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 34, on
+// table jobs, for gocqlx. It is idempotent (safe to retry).
+var JobsScanBrief = Query{
+	Name:       "JobsScanBrief",
+	CQL:        JobsScanBriefCQL,
+	Names:      []string{"home", "shard", "after", "until", "limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// JobsScanBriefParams are the values of query JobsScanBrief, one field per bind marker
+// (a :name used twice is one field).
+type JobsScanBriefParams struct {
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// After binds :after, CQL type uuid.
+	After gocql.UUID
+	// Until binds :until, CQL type uuid.
+	Until gocql.UUID
+	// Limit binds LIMIT ?: the most rows to return.
+	Limit int32
+}
+
+// JobsScanBriefRow is a row of the result of query JobsScanBrief, in select order.
+type JobsScanBriefRow struct {
+	// ID is the result column id, CQL type uuid.
+	ID gocql.UUID
+	// Queue is the result column queue, CQL type text.
+	Queue string
+	// State is the result column state, CQL type int.
+	State int32
+	// Version is the result column version, CQL type bigint.
+	Version int64
+	// ScheduledAt is the result column scheduled_at, CQL type timestamp.
+	ScheduledAt time.Time
+	// LeaseUntil is the result column lease_until, CQL type timestamp.
+	LeaseUntil time.Time
+}
+
+func scanJobsScanBrief(r *JobsScanBriefRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.ID, &r.Queue, &r.State, &r.Version, &r.ScheduledAt, &r.LeaseUntil)
+}
+
+// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 34) on
+// table jobs: a SELECT that returns JobsScanBriefRow rows, read with One, All,
+// Iter or Page.
+//
+// What a second look at a range of a partition needs: rows that arrived
+// late, and lease ranges coming due.
+//
+// The statement is [JobsScanBriefCQL].
+func (db *DB) JobsScanBrief(ctx context.Context, p JobsScanBriefParams) Rows[JobsScanBriefRow] {
+	return Rows[JobsScanBriefRow]{q: db.query(ctx, JobsScanBriefCQL, true, p.Home, p.Shard, p.After, p.Until, p.Limit), scan: scanJobsScanBrief}
 }
 
 // JobsCreateCQL is the statement of query JobsCreate.
@@ -255,16 +399,16 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
     last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?,
     lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
-WHERE id = ?
+WHERE home = ? AND shard = ? AND id = ?
 IF version = NULL`
 
-// JobsCreate is the query JobsCreate of schema/queries.cql, line 15, on table
+// JobsCreate is the query JobsCreate of schema/queries.cql, line 41, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsCreate = Query{
 	Name:       "JobsCreate",
 	CQL:        JobsCreateCQL,
-	Names:      []string{"queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "id"},
+	Names:      []string{"queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -276,7 +420,7 @@ type JobsCreateParams struct {
 	models.JobsRow
 }
 
-// JobsCreate runs query JobsCreate of schema/queries.cql (line 15) on table
+// JobsCreate runs query JobsCreate of schema/queries.cql (line 41) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -286,7 +430,7 @@ type JobsCreateParams struct {
 //
 // The statement is [JobsCreateCQL].
 func (db *DB) JobsCreate(ctx context.Context, p JobsCreateParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.Home, p.JobsRow.Shard, p.JobsRow.ID), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteCQL is the statement of query JobsWrite.
@@ -296,16 +440,16 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
     last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?,
     lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
-WHERE id = ?
+WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWrite is the query JobsWrite of schema/queries.cql, line 25, on table
+// JobsWrite is the query JobsWrite of schema/queries.cql, line 51, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsWrite = Query{
 	Name:       "JobsWrite",
 	CQL:        JobsWriteCQL,
-	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "id", "expected_version"},
+	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -321,7 +465,7 @@ type JobsWriteParams struct {
 	ExpectedVersion int64
 }
 
-// JobsWrite runs query JobsWrite of schema/queries.cql (line 25) on table
+// JobsWrite runs query JobsWrite of schema/queries.cql (line 51) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -331,23 +475,23 @@ type JobsWriteParams struct {
 //
 // The statement is [JobsWriteCQL].
 func (db *DB) JobsWrite(ctx context.Context, p JobsWriteParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.Home, p.JobsRow.Shard, p.JobsRow.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsClaimCQL is the statement of query JobsClaim.
 const JobsClaimCQL = `UPDATE jobs
 SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = ?, lease_token = ?,
     lease_until = ?
-WHERE id = ?
+WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsClaim is the query JobsClaim of schema/queries.cql, line 34, on table
+// JobsClaim is the query JobsClaim of schema/queries.cql, line 60, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsClaim = Query{
 	Name:       "JobsClaim",
 	CQL:        JobsClaimCQL,
-	Names:      []string{"state", "version", "state_changed_at", "started_at", "lease_owner", "lease_token", "lease_until", "id", "expected_version"},
+	Names:      []string{"state", "version", "state_changed_at", "started_at", "lease_owner", "lease_token", "lease_until", "home", "shard", "id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -369,13 +513,17 @@ type JobsClaimParams struct {
 	LeaseToken gocql.UUID
 	// LeaseUntil is the value for lease_until, CQL type timestamp.
 	LeaseUntil time.Time
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
 	// ID is the value for id, CQL type uuid.
 	ID gocql.UUID
 	// ExpectedVersion binds :expected_version, CQL type bigint.
 	ExpectedVersion int64
 }
 
-// JobsClaim runs query JobsClaim of schema/queries.cql (line 34) on table
+// JobsClaim runs query JobsClaim of schema/queries.cql (line 60) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -384,22 +532,22 @@ type JobsClaimParams struct {
 //
 // The statement is [JobsClaimCQL].
 func (db *DB) JobsClaim(ctx context.Context, p JobsClaimParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsClaimCQL, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsClaimCQL, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.Home, p.Shard, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsHeartbeatCQL is the statement of query JobsHeartbeat.
 const JobsHeartbeatCQL = `UPDATE jobs
 SET version = ?, lease_until = ?
-WHERE id = ?
+WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 41, on
+// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 67, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsHeartbeat = Query{
 	Name:       "JobsHeartbeat",
 	CQL:        JobsHeartbeatCQL,
-	Names:      []string{"version", "lease_until", "id", "expected_version"},
+	Names:      []string{"version", "lease_until", "home", "shard", "id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -411,13 +559,17 @@ type JobsHeartbeatParams struct {
 	Version int64
 	// LeaseUntil is the value for lease_until, CQL type timestamp.
 	LeaseUntil time.Time
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
 	// ID is the value for id, CQL type uuid.
 	ID gocql.UUID
 	// ExpectedVersion binds :expected_version, CQL type bigint.
 	ExpectedVersion int64
 }
 
-// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 41) on
+// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 67) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -426,22 +578,22 @@ type JobsHeartbeatParams struct {
 //
 // The statement is [JobsHeartbeatCQL].
 func (db *DB) JobsHeartbeat(ctx context.Context, p JobsHeartbeatParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsHeartbeatCQL, p.Version, p.LeaseUntil, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsHeartbeatCQL, p.Version, p.LeaseUntil, p.Home, p.Shard, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsDeleteCQL is the statement of query JobsDelete.
 const JobsDeleteCQL = `DELETE
 FROM jobs
-WHERE id = ?
+WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsDelete is the query JobsDelete of schema/queries.cql, line 44, on table
+// JobsDelete is the query JobsDelete of schema/queries.cql, line 72, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsDelete = Query{
 	Name:       "JobsDelete",
 	CQL:        JobsDeleteCQL,
-	Names:      []string{"id", "expected_version"},
+	Names:      []string{"home", "shard", "id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -449,20 +601,200 @@ var JobsDelete = Query{
 // JobsDeleteParams are the values of query JobsDelete, one field per bind marker
 // (a :name used twice is one field).
 type JobsDeleteParams struct {
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
 	// ID is the value for id, CQL type uuid.
 	ID gocql.UUID
 	// ExpectedVersion binds :expected_version, CQL type bigint.
 	ExpectedVersion int64
 }
 
-// JobsDelete runs query JobsDelete of schema/queries.cql (line 44) on table
+// JobsDelete runs query JobsDelete of schema/queries.cql (line 72) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
 //
 // The statement is [JobsDeleteCQL].
 func (db *DB) JobsDelete(ctx context.Context, p JobsDeleteParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsDeleteCQL, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsDeleteCQL, p.Home, p.Shard, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+}
+
+// CountLogActiveCQL is the statement of query CountLogActive.
+const CountLogActiveCQL = `UPDATE jobs
+SET active_log[?] = ?
+WHERE home = ? AND shard = ?`
+
+// CountLogActive is the query CountLogActive of schema/queries.cql, line 77,
+// on table jobs, for gocqlx. It is idempotent (safe to retry).
+var CountLogActive = Query{
+	Name:       "CountLogActive",
+	CQL:        CountLogActiveCQL,
+	Names:      []string{"active_log_key", "active_log_value", "home", "shard"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// CountLogActiveParams are the values of query CountLogActive, one field per bind marker
+// (a :name used twice is one field).
+type CountLogActiveParams struct {
+	// ActiveLogKey is the value for active_log_key, CQL type timeuuid.
+	ActiveLogKey gocql.UUID
+	// ActiveLogValue is the value for active_log_value, CQL type frozen<map<int, int>>.
+	ActiveLogValue map[int32]int32
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+}
+
+// CountLogActive runs query CountLogActive of schema/queries.cql (line 77) on
+// table jobs. It is idempotent: the session's retry policy may send it again.
+//
+// Adds an entry to a partition's count log, in the batch of the change it
+// counts.
+//
+// The statement is [CountLogActiveCQL].
+func (db *DB) CountLogActive(ctx context.Context, p CountLogActiveParams) Write {
+	return Write{q: db.query(ctx, CountLogActiveCQL, true, p.ActiveLogKey, p.ActiveLogValue, p.Home, p.Shard)}
+}
+
+// CountLogActive adds query CountLogActive to the batch.
+func (b *Batch) CountLogActive(p CountLogActiveParams) {
+	b.add(CountLogActiveCQL, true, p.ActiveLogKey, p.ActiveLogValue, p.Home, p.Shard)
+}
+
+// CountLogFinalCQL is the statement of query CountLogFinal.
+const CountLogFinalCQL = `UPDATE jobs
+USING TTL ?
+SET final_log[?] = ?
+WHERE home = ? AND shard = ?`
+
+// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 80, on
+// table jobs, for gocqlx. It is idempotent (safe to retry).
+var CountLogFinal = Query{
+	Name:       "CountLogFinal",
+	CQL:        CountLogFinalCQL,
+	Names:      []string{"_ttl", "final_log_key", "final_log_value", "home", "shard"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// CountLogFinalParams are the values of query CountLogFinal, one field per bind marker
+// (a :name used twice is one field).
+type CountLogFinalParams struct {
+	// TTL binds USING TTL ?: the time to live in seconds (0: none).
+	TTL int32
+	// FinalLogKey is the value for final_log_key, CQL type timeuuid.
+	FinalLogKey gocql.UUID
+	// FinalLogValue is the value for final_log_value, CQL type frozen<map<int, int>>.
+	FinalLogValue map[int32]int32
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+}
+
+// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 80) on
+// table jobs. It is idempotent: the session's retry policy may send it again.
+//
+// The statement is [CountLogFinalCQL].
+func (db *DB) CountLogFinal(ctx context.Context, p CountLogFinalParams) Write {
+	return Write{q: db.query(ctx, CountLogFinalCQL, true, p.TTL, p.FinalLogKey, p.FinalLogValue, p.Home, p.Shard)}
+}
+
+// CountLogFinal adds query CountLogFinal to the batch.
+func (b *Batch) CountLogFinal(p CountLogFinalParams) {
+	b.add(CountLogFinalCQL, true, p.TTL, p.FinalLogKey, p.FinalLogValue, p.Home, p.Shard)
+}
+
+// CountLogReadCQL is the statement of query CountLogRead.
+const CountLogReadCQL = `SELECT active_log, final_log
+FROM jobs
+WHERE home = ? AND shard = ?
+LIMIT 1`
+
+// CountLogRead is the query CountLogRead of schema/queries.cql, line 83, on
+// table jobs, for gocqlx. It is idempotent (safe to retry).
+var CountLogRead = Query{
+	Name:       "CountLogRead",
+	CQL:        CountLogReadCQL,
+	Names:      []string{"home", "shard"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// CountLogReadParams are the values of query CountLogRead, one field per bind marker
+// (a :name used twice is one field).
+type CountLogReadParams struct {
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+}
+
+// CountLogReadRow is a row of the result of query CountLogRead, in select order.
+type CountLogReadRow struct {
+	// ActiveLog is the result column active_log, CQL type map<timeuuid, frozen<map<int, int>>>.
+	ActiveLog map[gocql.UUID]map[int32]int32
+	// FinalLog is the result column final_log, CQL type map<timeuuid, frozen<map<int, int>>>.
+	FinalLog map[gocql.UUID]map[int32]int32
+}
+
+func scanCountLogRead(r *CountLogReadRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.ActiveLog, &r.FinalLog)
+}
+
+// CountLogRead runs query CountLogRead of schema/queries.cql (line 83) on
+// table jobs: a SELECT that returns CountLogReadRow rows, read with One, All,
+// Iter or Page.
+//
+// The statement is [CountLogReadCQL].
+func (db *DB) CountLogRead(ctx context.Context, p CountLogReadParams) Rows[CountLogReadRow] {
+	return Rows[CountLogReadRow]{q: db.query(ctx, CountLogReadCQL, true, p.Home, p.Shard), scan: scanCountLogRead}
+}
+
+// CountLogCompactCQL is the statement of query CountLogCompact.
+const CountLogCompactCQL = `UPDATE jobs
+SET active_log = ?
+WHERE home = ? AND shard = ?
+IF active_log = ?`
+
+// CountLogCompact is the query CountLogCompact of schema/queries.cql, line 87,
+// on table jobs, for gocqlx. It is a lightweight transaction (check the
+// applied result) and not idempotent (do not retry blindly).
+var CountLogCompact = Query{
+	Name:       "CountLogCompact",
+	CQL:        CountLogCompactCQL,
+	Names:      []string{"active_log", "home", "shard", "expected_log"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// CountLogCompactParams are the values of query CountLogCompact, one field per bind marker
+// (a :name used twice is one field).
+type CountLogCompactParams struct {
+	// ActiveLog is the value for active_log, CQL type map<timeuuid, frozen<map<int, int>>>.
+	ActiveLog map[gocql.UUID]map[int32]int32
+	// Home is the value for home, CQL type timestamp.
+	Home time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// ExpectedLog binds :expected_log, CQL type map<timeuuid, frozen<map<int, int>>>.
+	ExpectedLog map[gocql.UUID]map[int32]int32
+}
+
+// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 87)
+// on table jobs: a lightweight transaction, never retried by the driver. Exec
+// reports whether it applied and, when it did not, the current values of the
+// columns it tested.
+//
+// Replaces a long active log by its sum, unless it changed since it was read.
+//
+// The statement is [CountLogCompactCQL].
+func (db *DB) CountLogCompact(ctx context.Context, p CountLogCompactParams) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, CountLogCompactCQL, p.ActiveLog, p.Home, p.Shard, p.ExpectedLog), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsBatch is a batch of statements on table jobs that may hold
@@ -477,7 +809,7 @@ type JobsBatch struct{ casBatch }
 // ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
 // partition both are atomic).
 func (db *DB) NewJobsBatch(ctx context.Context, kind gocql.BatchType) *JobsBatch {
-	return &JobsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 1)}
+	return &JobsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 3)}
 }
 
 // ExecCAS sends the batch as one lightweight transaction: applied reports
@@ -493,30 +825,46 @@ func (b *JobsBatch) ExecCAS() (applied bool, current []models.JobsRow, err error
 
 // JobsCreate adds query JobsCreate to the batch.
 func (b *JobsBatch) JobsCreate(p JobsCreateParams) {
-	b.test(false, 5)
-	b.b.add(JobsCreateCQL, false, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID)
+	b.test(false, 7)
+	b.b.add(JobsCreateCQL, false, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.Home, p.JobsRow.Shard, p.JobsRow.ID)
 }
 
 // JobsWrite adds query JobsWrite to the batch.
 func (b *JobsBatch) JobsWrite(p JobsWriteParams) {
-	b.test(false, 5)
-	b.b.add(JobsWriteCQL, false, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID, p.ExpectedVersion)
+	b.test(false, 7)
+	b.b.add(JobsWriteCQL, false, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.Home, p.JobsRow.Shard, p.JobsRow.ID, p.ExpectedVersion)
 }
 
 // JobsClaim adds query JobsClaim to the batch.
 func (b *JobsBatch) JobsClaim(p JobsClaimParams) {
-	b.test(false, 5)
-	b.b.add(JobsClaimCQL, false, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.ID, p.ExpectedVersion)
+	b.test(false, 7)
+	b.b.add(JobsClaimCQL, false, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.Home, p.Shard, p.ID, p.ExpectedVersion)
 }
 
 // JobsHeartbeat adds query JobsHeartbeat to the batch.
 func (b *JobsBatch) JobsHeartbeat(p JobsHeartbeatParams) {
-	b.test(false, 5)
-	b.b.add(JobsHeartbeatCQL, false, p.Version, p.LeaseUntil, p.ID, p.ExpectedVersion)
+	b.test(false, 7)
+	b.b.add(JobsHeartbeatCQL, false, p.Version, p.LeaseUntil, p.Home, p.Shard, p.ID, p.ExpectedVersion)
 }
 
 // JobsDelete adds query JobsDelete to the batch.
 func (b *JobsBatch) JobsDelete(p JobsDeleteParams) {
-	b.test(false, 5)
-	b.b.add(JobsDeleteCQL, false, p.ID, p.ExpectedVersion)
+	b.test(false, 7)
+	b.b.add(JobsDeleteCQL, false, p.Home, p.Shard, p.ID, p.ExpectedVersion)
+}
+
+// CountLogActive adds query CountLogActive to the batch.
+func (b *JobsBatch) CountLogActive(p CountLogActiveParams) {
+	b.b.add(CountLogActiveCQL, true, p.ActiveLogKey, p.ActiveLogValue, p.Home, p.Shard)
+}
+
+// CountLogFinal adds query CountLogFinal to the batch.
+func (b *JobsBatch) CountLogFinal(p CountLogFinalParams) {
+	b.b.add(CountLogFinalCQL, true, p.TTL, p.FinalLogKey, p.FinalLogValue, p.Home, p.Shard)
+}
+
+// CountLogCompact adds query CountLogCompact to the batch.
+func (b *JobsBatch) CountLogCompact(p CountLogCompactParams) {
+	b.test(false, 25)
+	b.b.add(CountLogCompactCQL, false, p.ActiveLog, p.Home, p.Shard, p.ExpectedLog)
 }

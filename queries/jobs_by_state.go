@@ -123,7 +123,7 @@ const StateInsertCQL = `INSERT INTO jobs_by_state (queue, state, bucket, shard, 
 VALUES (?, ?, ?, ?, ?, ?)
 USING TTL ?`
 
-// StateInsert is the query StateInsert of schema/queries.cql, line 85, on
+// StateInsert is the query StateInsert of schema/queries.cql, line 142, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateInsert = Query{
 	Name:       "StateInsert",
@@ -142,7 +142,7 @@ type StateInsertParams struct {
 	TTL int32
 }
 
-// StateInsert runs query StateInsert of schema/queries.cql (line 85) on table
+// StateInsert runs query StateInsert of schema/queries.cql (line 142) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -162,7 +162,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at < ?
 LIMIT ?`
 
-// StateScan is the query StateScan of schema/queries.cql, line 88, on table
+// StateScan is the query StateScan of schema/queries.cql, line 145, on table
 // jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScan = Query{
 	Name:       "StateScan",
@@ -201,7 +201,7 @@ func scanStateScan(r *StateScanRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.EnteredAt, &r.JobID)
 }
 
-// StateScan runs query StateScan of schema/queries.cql (line 88) on table
+// StateScan runs query StateScan of schema/queries.cql (line 145) on table
 // jobs_by_state: a SELECT that returns StateScanRow rows, read with One, All,
 // Iter or Page.
 //
@@ -215,7 +215,7 @@ const StateDeleteCQL = `DELETE
 FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at = ? AND job_id = ?`
 
-// StateDelete is the query StateDelete of schema/queries.cql, line 93, on
+// StateDelete is the query StateDelete of schema/queries.cql, line 150, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateDelete = Query{
 	Name:       "StateDelete",
@@ -232,7 +232,7 @@ type StateDeleteParams struct {
 	models.JobsByStateRow
 }
 
-// StateDelete runs query StateDelete of schema/queries.cql (line 93) on table
+// StateDelete runs query StateDelete of schema/queries.cql (line 150) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -252,7 +252,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
 
 // StateDropPartition is the query StateDropPartition of schema/queries.cql,
-// line 96, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 153, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateDropPartition = Query{
 	Name:       "StateDropPartition",
@@ -276,8 +276,8 @@ type StateDropPartitionParams struct {
 }
 
 // StateDropPartition runs query StateDropPartition of schema/queries.cql (line
-// 96) on table jobs_by_state. It is idempotent: the session's retry policy may
-// send it again.
+// 153) on table jobs_by_state. It is idempotent: the session's retry policy
+// may send it again.
 //
 // The statement is [StateDropPartitionCQL].
 func (db *DB) StateDropPartition(ctx context.Context, p StateDropPartitionParams) Write {

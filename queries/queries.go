@@ -77,15 +77,18 @@ type UserType struct {
 func Tables() []table.Metadata {
 	return []table.Metadata{
 		JobsTable.Metadata(),
+		HomeBucketsTable.Metadata(),
 		ScheduledJobsTable.Metadata(),
 		ScheduledBucketsTable.Metadata(),
 		JobsByStateTable.Metadata(),
 		StateBucketsTable.Metadata(),
-		JobCountsTable.Metadata(),
+		CountCellsTable.Metadata(),
+		CountHoursTable.Metadata(),
 		BatchJobsTable.Metadata(),
 		JobContinuationsTable.Metadata(),
 		RecurringJobsTable.Metadata(),
 		QueuesTable.Metadata(),
+		QueueNumbersTable.Metadata(),
 	}
 }
 
@@ -101,6 +104,8 @@ func CreateStatements() []string {
     trace text
 )`,
 		`CREATE TABLE IF NOT EXISTS jobs (
+    home timestamp,
+    shard int,
     id uuid,
     queue text,
     type text,
@@ -124,18 +129,30 @@ func CreateStatements() []string {
     lease_token uuid,
     lease_until timestamp,
     metadata map<text, text>,
-    PRIMARY KEY (id)
-) WITH comment = 'jobs by id: the truth; changed only by LWT on version'
+    active_log map<timeuuid, frozen<map<int, int>>> STATIC,
+    final_log map<timeuuid, frozen<map<int, int>>> STATIC,
+    PRIMARY KEY ((home, shard), id)
+) WITH comment = 'jobs by home partition: the truth; changed only by LWT on version'
     AND compaction = {'class': 'LeveledCompactionStrategy'}
     AND gc_grace_seconds = 864000`,
+		`CREATE TABLE IF NOT EXISTS home_buckets (
+    queue text,
+    bucket timestamp,
+    width_ms int,
+    shards int,
+    PRIMARY KEY (queue, bucket, width_ms, shards)
+) WITH comment = 'home-bucket directory per queue'
+    AND compaction = {'class': 'LeveledCompactionStrategy'}
+    AND gc_grace_seconds = 3600`,
 		`CREATE TABLE IF NOT EXISTS scheduled_jobs (
     queue text,
     bucket timestamp,
     shard int,
     due_at timestamp,
     job_id uuid,
+    last_id uuid,
     PRIMARY KEY ((queue, bucket, shard), due_at, job_id)
-) WITH comment = 'due index: hints (queue, bucket, shard) -> (due_at, job_id)'
+) WITH comment = 'due index: hints (queue, bucket, shard) -> (due_at, job_id[, last_id])'
     AND compaction = {'class': 'LeveledCompactionStrategy', 'unchecked_tombstone_compaction': 'true', 'tombstone_threshold': '0.1'}
     AND gc_grace_seconds = 3600`,
 		`CREATE TABLE IF NOT EXISTS scheduled_buckets (
@@ -171,16 +188,28 @@ func CreateStatements() []string {
     AND comment = 'state-bucket directory per queue and state'
     AND compaction = {'class': 'LeveledCompactionStrategy'}
     AND gc_grace_seconds = 3600`,
-		`CREATE TABLE IF NOT EXISTS job_counts (
+		`CREATE TABLE IF NOT EXISTS count_cells (
     queue text,
-    state int,
+    hour timestamp,
     bucket timestamp,
     shard int,
-    jobs counter,
-    PRIMARY KEY ((queue, state), bucket, shard)
-) WITH comment = 'counts per queue and state (counters)'
+    jobs map<int, bigint>,
+    folded_at timestamp,
+    PRIMARY KEY ((queue, hour), bucket, shard)
+) WITH comment = 'counts level 1: jobs per state of one home partition'
     AND compaction = {'class': 'LeveledCompactionStrategy'}
-    AND gc_grace_seconds = 864000`,
+    AND gc_grace_seconds = 3600`,
+		`CREATE TABLE IF NOT EXISTS count_hours (
+    queue text,
+    hour timestamp,
+    jobs map<int, bigint>,
+    gen bigint,
+    folded_at timestamp,
+    dirty_until timestamp,
+    PRIMARY KEY (queue, hour)
+) WITH comment = 'counts level 2: jobs per state of one hour of home buckets'
+    AND compaction = {'class': 'LeveledCompactionStrategy'}
+    AND gc_grace_seconds = 3600`,
 		`CREATE TABLE IF NOT EXISTS batch_jobs (
     batch_id uuid,
     job_id uuid,
@@ -220,9 +249,20 @@ func CreateStatements() []string {
 		`CREATE TABLE IF NOT EXISTS queues (
     shard int,
     name text,
+    number int,
     created_at timestamp,
+    sweeper text,
+    sweep_until timestamp,
+    swept_at timestamp,
     PRIMARY KEY (shard, name)
 ) WITH comment = 'queue registry'
+    AND compaction = {'class': 'LeveledCompactionStrategy'}
+    AND gc_grace_seconds = 864000`,
+		`CREATE TABLE IF NOT EXISTS queue_numbers (
+    number int,
+    name text,
+    PRIMARY KEY (number)
+) WITH comment = 'queue numbers given out'
     AND compaction = {'class': 'LeveledCompactionStrategy'}
     AND gc_grace_seconds = 864000`,
 	}
@@ -240,7 +280,9 @@ func UserTypes() []UserType {
 // comparison with system_schema.columns.
 func Columns() []SchemaColumn {
 	return []SchemaColumn{
-		{Table: "jobs", Name: "id", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "uuid"},
+		{Table: "jobs", Name: "home", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "jobs", Name: "shard", Kind: "partition_key", Position: 1, ClusteringOrder: "none", Type: "int"},
+		{Table: "jobs", Name: "id", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "uuid"},
 		{Table: "jobs", Name: "queue", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
 		{Table: "jobs", Name: "type", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
 		{Table: "jobs", Name: "args", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "blob"},
@@ -263,11 +305,18 @@ func Columns() []SchemaColumn {
 		{Table: "jobs", Name: "lease_token", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "uuid"},
 		{Table: "jobs", Name: "lease_until", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
 		{Table: "jobs", Name: "metadata", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "map<text, text>"},
+		{Table: "jobs", Name: "active_log", Kind: "static", Position: -1, ClusteringOrder: "none", Type: "map<timeuuid, frozen<map<int, int>>>"},
+		{Table: "jobs", Name: "final_log", Kind: "static", Position: -1, ClusteringOrder: "none", Type: "map<timeuuid, frozen<map<int, int>>>"},
+		{Table: "home_buckets", Name: "queue", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
+		{Table: "home_buckets", Name: "bucket", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "timestamp"},
+		{Table: "home_buckets", Name: "width_ms", Kind: "clustering", Position: 1, ClusteringOrder: "asc", Type: "int"},
+		{Table: "home_buckets", Name: "shards", Kind: "clustering", Position: 2, ClusteringOrder: "asc", Type: "int"},
 		{Table: "scheduled_jobs", Name: "queue", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
 		{Table: "scheduled_jobs", Name: "bucket", Kind: "partition_key", Position: 1, ClusteringOrder: "none", Type: "timestamp"},
 		{Table: "scheduled_jobs", Name: "shard", Kind: "partition_key", Position: 2, ClusteringOrder: "none", Type: "int"},
 		{Table: "scheduled_jobs", Name: "due_at", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "timestamp"},
 		{Table: "scheduled_jobs", Name: "job_id", Kind: "clustering", Position: 1, ClusteringOrder: "asc", Type: "uuid"},
+		{Table: "scheduled_jobs", Name: "last_id", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "uuid"},
 		{Table: "scheduled_buckets", Name: "queue", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
 		{Table: "scheduled_buckets", Name: "bucket", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "timestamp"},
 		{Table: "scheduled_buckets", Name: "width_ms", Kind: "clustering", Position: 1, ClusteringOrder: "asc", Type: "int"},
@@ -284,11 +333,18 @@ func Columns() []SchemaColumn {
 		{Table: "state_buckets", Name: "bucket", Kind: "clustering", Position: 0, ClusteringOrder: "desc", Type: "timestamp"},
 		{Table: "state_buckets", Name: "width_ms", Kind: "clustering", Position: 1, ClusteringOrder: "asc", Type: "int"},
 		{Table: "state_buckets", Name: "shards", Kind: "clustering", Position: 2, ClusteringOrder: "asc", Type: "int"},
-		{Table: "job_counts", Name: "queue", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
-		{Table: "job_counts", Name: "state", Kind: "partition_key", Position: 1, ClusteringOrder: "none", Type: "int"},
-		{Table: "job_counts", Name: "bucket", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "timestamp"},
-		{Table: "job_counts", Name: "shard", Kind: "clustering", Position: 1, ClusteringOrder: "asc", Type: "int"},
-		{Table: "job_counts", Name: "jobs", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "counter"},
+		{Table: "count_cells", Name: "queue", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
+		{Table: "count_cells", Name: "hour", Kind: "partition_key", Position: 1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "count_cells", Name: "bucket", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "timestamp"},
+		{Table: "count_cells", Name: "shard", Kind: "clustering", Position: 1, ClusteringOrder: "asc", Type: "int"},
+		{Table: "count_cells", Name: "jobs", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "map<int, bigint>"},
+		{Table: "count_cells", Name: "folded_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "count_hours", Name: "queue", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
+		{Table: "count_hours", Name: "hour", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "timestamp"},
+		{Table: "count_hours", Name: "jobs", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "map<int, bigint>"},
+		{Table: "count_hours", Name: "gen", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "bigint"},
+		{Table: "count_hours", Name: "folded_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "count_hours", Name: "dirty_until", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
 		{Table: "batch_jobs", Name: "batch_id", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "uuid"},
 		{Table: "batch_jobs", Name: "job_id", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "uuid"},
 		{Table: "batch_jobs", Name: "finished_state", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "int"},
@@ -312,7 +368,13 @@ func Columns() []SchemaColumn {
 		{Table: "recurring_jobs", Name: "last_job_id", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "uuid"},
 		{Table: "queues", Name: "shard", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "int"},
 		{Table: "queues", Name: "name", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "text"},
+		{Table: "queues", Name: "number", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "int"},
 		{Table: "queues", Name: "created_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "queues", Name: "sweeper", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
+		{Table: "queues", Name: "sweep_until", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "queues", Name: "swept_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "queue_numbers", Name: "number", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "int"},
+		{Table: "queue_numbers", Name: "name", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
 	}
 }
 

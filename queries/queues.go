@@ -17,7 +17,7 @@ import (
 // Its Get, Select and Insert statements are built once.
 var QueuesTable = table.New(table.Metadata{
 	Name:    "queues",
-	Columns: []string{"shard", "name", "created_at"},
+	Columns: []string{"shard", "name", "number", "created_at", "sweeper", "sweep_until", "swept_at"},
 	PartKey: []string{"shard"},
 	SortKey: []string{"name"},
 })
@@ -35,19 +35,31 @@ var QueuesColumns = struct {
 	Shard QueuesColumn[int32]
 	// Name is the clustering column name, CQL type text.
 	Name QueuesColumn[string]
+	// Number is the column number, CQL type int.
+	Number QueuesColumn[int32]
 	// CreatedAt is the column created_at, CQL type timestamp.
 	CreatedAt QueuesColumn[time.Time]
+	// Sweeper is the column sweeper, CQL type text.
+	Sweeper QueuesColumn[string]
+	// SweepUntil is the column sweep_until, CQL type timestamp.
+	SweepUntil QueuesColumn[time.Time]
+	// SweptAt is the column swept_at, CQL type timestamp.
+	SweptAt QueuesColumn[time.Time]
 }{
-	Shard:     QueuesColumn[int32]{name: "shard", cql: "shard"},
-	Name:      QueuesColumn[string]{name: "name", cql: "name"},
-	CreatedAt: QueuesColumn[time.Time]{name: "created_at", cql: "created_at"},
+	Shard:      QueuesColumn[int32]{name: "shard", cql: "shard"},
+	Name:       QueuesColumn[string]{name: "name", cql: "name"},
+	Number:     QueuesColumn[int32]{name: "number", cql: "number"},
+	CreatedAt:  QueuesColumn[time.Time]{name: "created_at", cql: "created_at"},
+	Sweeper:    QueuesColumn[string]{name: "sweeper", cql: "sweeper"},
+	SweepUntil: QueuesColumn[time.Time]{name: "sweep_until", cql: "sweep_until"},
+	SweptAt:    QueuesColumn[time.Time]{name: "swept_at", cql: "swept_at"},
 }
 
 var (
-	tblQueuesAll     = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard, QueuesColumns.Name, QueuesColumns.CreatedAt}
+	tblQueuesAll     = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard, QueuesColumns.Name, QueuesColumns.Number, QueuesColumns.CreatedAt, QueuesColumns.Sweeper, QueuesColumns.SweepUntil, QueuesColumns.SweptAt}
 	tblQueuesKey     = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard, QueuesColumns.Name}
 	tblQueuesPartKey = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard}
-	tblQueuesRegular = []ColumnOf[QueuesBuilder]{QueuesColumns.CreatedAt}
+	tblQueuesRegular = []ColumnOf[QueuesBuilder]{QueuesColumns.Number, QueuesColumns.CreatedAt, QueuesColumns.Sweeper, QueuesColumns.SweepUntil, QueuesColumns.SweptAt}
 )
 
 // Queues builds statements for table queues from typed columns.
@@ -128,46 +140,61 @@ func (QueuesBuilder) Delete(cols ...ColumnOf[QueuesBuilder]) (*qb.DeleteBuilder,
 	return qb.Delete("queues").Columns(quotedNames(specs)...).Where(eqAll(tblQueuesKey)...), nil
 }
 
-// QueueInsertCQL is the statement of query QueueInsert.
-const QueueInsertCQL = `INSERT INTO queues (shard, name, created_at)
-VALUES (?, ?, ?)`
+// QueueGetCQL is the statement of query QueueGet.
+const QueueGetCQL = `SELECT name, number, created_at, swept_at
+FROM queues
+WHERE shard = ? AND name = ?`
 
-// QueueInsert is the query QueueInsert of schema/queries.cql, line 170, on
-// table queues, for gocqlx. It is idempotent (safe to retry).
-var QueueInsert = Query{
-	Name:       "QueueInsert",
-	CQL:        QueueInsertCQL,
-	Names:      []string{"shard", "name", "created_at"},
+// QueueGet is the query QueueGet of schema/queries.cql, line 252, on table
+// queues, for gocqlx. It is idempotent (safe to retry).
+var QueueGet = Query{
+	Name:       "QueueGet",
+	CQL:        QueueGetCQL,
+	Names:      []string{"shard", "name"},
 	LWT:        false,
 	Idempotent: true,
 }
 
-// QueueInsertParams are the values of query QueueInsert, one field per bind marker
+// QueueGetParams are the values of query QueueGet, one field per bind marker
 // (a :name used twice is one field).
-type QueueInsertParams struct {
-	// QueuesRow holds the values of the columns of table queues.
-	models.QueuesRow
+type QueueGetParams struct {
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// Name is the value for name, CQL type text.
+	Name string
 }
 
-// QueueInsert runs query QueueInsert of schema/queries.cql (line 170) on table
-// queues. It is idempotent: the session's retry policy may send it again.
+// QueueGetRow is a row of the result of query QueueGet, in select order.
+type QueueGetRow struct {
+	// Name is the result column name, CQL type text.
+	Name string
+	// Number is the result column number, CQL type int.
+	Number int32
+	// CreatedAt is the result column created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// SweptAt is the result column swept_at, CQL type timestamp.
+	SweptAt time.Time
+}
+
+func scanQueueGet(r *QueueGetRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt)
+}
+
+// QueueGet runs query QueueGet of schema/queries.cql (line 252) on table
+// queues: a SELECT that returns QueueGetRow rows, read with One, All, Iter or
+// Page.
 //
-// The statement is [QueueInsertCQL].
-func (db *DB) QueueInsert(ctx context.Context, p QueueInsertParams) Write {
-	return Write{q: db.query(ctx, QueueInsertCQL, true, p.QueuesRow.Shard, p.QueuesRow.Name, p.QueuesRow.CreatedAt)}
-}
-
-// QueueInsert adds query QueueInsert to the batch.
-func (b *Batch) QueueInsert(p QueueInsertParams) {
-	b.add(QueueInsertCQL, true, p.QueuesRow.Shard, p.QueuesRow.Name, p.QueuesRow.CreatedAt)
+// The statement is [QueueGetCQL].
+func (db *DB) QueueGet(ctx context.Context, p QueueGetParams) Rows[QueueGetRow] {
+	return Rows[QueueGetRow]{q: db.query(ctx, QueueGetCQL, true, p.Shard, p.Name), scan: scanQueueGet}
 }
 
 // QueuesListCQL is the statement of query QueuesList.
-const QueuesListCQL = `SELECT name
+const QueuesListCQL = `SELECT name, number, created_at, swept_at
 FROM queues
 WHERE shard = ?`
 
-// QueuesList is the query QueuesList of schema/queries.cql, line 173, on table
+// QueuesList is the query QueuesList of schema/queries.cql, line 255, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesList = Query{
 	Name:       "QueuesList",
@@ -188,17 +215,238 @@ type QueuesListParams struct {
 type QueuesListRow struct {
 	// Name is the result column name, CQL type text.
 	Name string
+	// Number is the result column number, CQL type int.
+	Number int32
+	// CreatedAt is the result column created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// SweptAt is the result column swept_at, CQL type timestamp.
+	SweptAt time.Time
 }
 
 func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Name)
+	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt)
 }
 
-// QueuesList runs query QueuesList of schema/queries.cql (line 173) on table
+// QueuesList runs query QueuesList of schema/queries.cql (line 255) on table
 // queues: a SELECT that returns QueuesListRow rows, read with One, All, Iter
 // or Page.
 //
 // The statement is [QueuesListCQL].
 func (db *DB) QueuesList(ctx context.Context, p QueuesListParams) Rows[QueuesListRow] {
 	return Rows[QueuesListRow]{q: db.query(ctx, QueuesListCQL, true, p.Shard), scan: scanQueuesList}
+}
+
+// QueueCreateCQL is the statement of query QueueCreate.
+const QueueCreateCQL = `INSERT INTO queues (shard, name, number, created_at)
+VALUES (?, ?, ?, ?)
+IF NOT EXISTS`
+
+// QueueCreate is the query QueueCreate of schema/queries.cql, line 258, on
+// table queues, for gocqlx. It is a lightweight transaction (check the applied
+// result) and not idempotent (do not retry blindly).
+var QueueCreate = Query{
+	Name:       "QueueCreate",
+	CQL:        QueueCreateCQL,
+	Names:      []string{"shard", "name", "number", "created_at"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// QueueCreateParams are the values of query QueueCreate, one field per bind marker
+// (a :name used twice is one field).
+type QueueCreateParams struct {
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// Name is the value for name, CQL type text.
+	Name string
+	// Number is the value for number, CQL type int.
+	Number int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+}
+
+// QueueCreate runs query QueueCreate of schema/queries.cql (line 258) on table
+// queues: a lightweight transaction, never retried by the driver. Exec reports
+// whether it applied and, when it did not, the current values of the columns
+// it tested.
+//
+// The statement is [QueueCreateCQL].
+func (db *DB) QueueCreate(ctx context.Context, p QueueCreateParams) CAS[models.QueuesRow] {
+	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueCreateCQL, p.Shard, p.Name, p.Number, p.CreatedAt), scan: (*models.QueuesRow).AppendScanDest}
+}
+
+// QueueSweepTakeCQL is the statement of query QueueSweepTake.
+const QueueSweepTakeCQL = `UPDATE queues
+SET sweeper = ?, sweep_until = ?
+WHERE shard = ? AND name = ?
+IF sweep_until < ?`
+
+// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 268,
+// on table queues, for gocqlx. It is a lightweight transaction (check the
+// applied result) and not idempotent (do not retry blindly).
+var QueueSweepTake = Query{
+	Name:       "QueueSweepTake",
+	CQL:        QueueSweepTakeCQL,
+	Names:      []string{"sweeper", "sweep_until", "shard", "name", "now"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// QueueSweepTakeParams are the values of query QueueSweepTake, one field per bind marker
+// (a :name used twice is one field).
+type QueueSweepTakeParams struct {
+	// Sweeper is the value for sweeper, CQL type text.
+	Sweeper string
+	// SweepUntil is the value for sweep_until, CQL type timestamp.
+	SweepUntil time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// Name is the value for name, CQL type text.
+	Name string
+	// Now binds :now, CQL type timestamp.
+	Now time.Time
+}
+
+// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 268) on
+// table queues: a lightweight transaction, never retried by the driver. Exec
+// reports whether it applied and, when it did not, the current values of the
+// columns it tested.
+//
+// Takes the count sweeper's lease of a queue when it is free or expired.
+//
+// The statement is [QueueSweepTakeCQL].
+func (db *DB) QueueSweepTake(ctx context.Context, p QueueSweepTakeParams) CAS[models.QueuesRow] {
+	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSweepTakeCQL, p.Sweeper, p.SweepUntil, p.Shard, p.Name, p.Now), scan: (*models.QueuesRow).AppendScanDest}
+}
+
+// QueueSweepTakeFirstCQL is the statement of query QueueSweepTakeFirst.
+const QueueSweepTakeFirstCQL = `UPDATE queues
+SET sweeper = ?, sweep_until = ?
+WHERE shard = ? AND name = ?
+IF sweep_until = NULL`
+
+// QueueSweepTakeFirst is the query QueueSweepTakeFirst of schema/queries.cql,
+// line 271, on table queues, for gocqlx. It is a lightweight transaction
+// (check the applied result) and not idempotent (do not retry blindly).
+var QueueSweepTakeFirst = Query{
+	Name:       "QueueSweepTakeFirst",
+	CQL:        QueueSweepTakeFirstCQL,
+	Names:      []string{"sweeper", "sweep_until", "shard", "name"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// QueueSweepTakeFirstParams are the values of query QueueSweepTakeFirst, one field per bind marker
+// (a :name used twice is one field).
+type QueueSweepTakeFirstParams struct {
+	// Sweeper is the value for sweeper, CQL type text.
+	Sweeper string
+	// SweepUntil is the value for sweep_until, CQL type timestamp.
+	SweepUntil time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// Name is the value for name, CQL type text.
+	Name string
+}
+
+// QueueSweepTakeFirst runs query QueueSweepTakeFirst of schema/queries.cql
+// (line 271) on table queues: a lightweight transaction, never retried by the
+// driver. Exec reports whether it applied and, when it did not, the current
+// values of the columns it tested.
+//
+// The statement is [QueueSweepTakeFirstCQL].
+func (db *DB) QueueSweepTakeFirst(ctx context.Context, p QueueSweepTakeFirstParams) CAS[models.QueuesRow] {
+	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSweepTakeFirstCQL, p.Sweeper, p.SweepUntil, p.Shard, p.Name), scan: (*models.QueuesRow).AppendScanDest}
+}
+
+// QueueSweepDoneCQL is the statement of query QueueSweepDone.
+const QueueSweepDoneCQL = `UPDATE queues
+SET sweep_until = ?, swept_at = ?
+WHERE shard = ? AND name = ?
+IF sweeper = ?`
+
+// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 274,
+// on table queues, for gocqlx. It is a lightweight transaction (check the
+// applied result) and not idempotent (do not retry blindly).
+var QueueSweepDone = Query{
+	Name:       "QueueSweepDone",
+	CQL:        QueueSweepDoneCQL,
+	Names:      []string{"sweep_until", "swept_at", "shard", "name", "owner"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// QueueSweepDoneParams are the values of query QueueSweepDone, one field per bind marker
+// (a :name used twice is one field).
+type QueueSweepDoneParams struct {
+	// SweepUntil is the value for sweep_until, CQL type timestamp.
+	SweepUntil time.Time
+	// SweptAt is the value for swept_at, CQL type timestamp.
+	SweptAt time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// Name is the value for name, CQL type text.
+	Name string
+	// Owner binds :owner, CQL type text.
+	Owner string
+}
+
+// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 274) on
+// table queues: a lightweight transaction, never retried by the driver. Exec
+// reports whether it applied and, when it did not, the current values of the
+// columns it tested.
+//
+// The statement is [QueueSweepDoneCQL].
+func (db *DB) QueueSweepDone(ctx context.Context, p QueueSweepDoneParams) CAS[models.QueuesRow] {
+	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSweepDoneCQL, p.SweepUntil, p.SweptAt, p.Shard, p.Name, p.Owner), scan: (*models.QueuesRow).AppendScanDest}
+}
+
+// QueuesBatch is a batch of statements on table queues that may hold
+// conditional ones (lightweight transactions). Cassandra applies such a
+// batch only when every condition holds, and only on one partition: every
+// statement must have the same partition key. Start one with
+// [DB.NewQueuesBatch], add statements with the methods named after their
+// queries, and send it with ExecCAS.
+type QueuesBatch struct{ casBatch }
+
+// NewQueuesBatch starts a batch of statements on table queues, conditional
+// ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
+// partition both are atomic).
+func (db *DB) NewQueuesBatch(ctx context.Context, kind gocql.BatchType) *QueuesBatch {
+	return &QueuesBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1}, 2)}
+}
+
+// ExecCAS sends the batch as one lightweight transaction: applied reports
+// whether every condition held (then every statement applied); when one did
+// not, nothing applied and current holds the values Cassandra returned, one
+// row per row the conditions tested: its primary key and the tested columns
+// (every column for IF EXISTS and IF NOT EXISTS). A batch is never retried
+// by the driver; the outcome of one that times out is unknown until a serial
+// read settles it.
+func (b *QueuesBatch) ExecCAS() (applied bool, current []models.QueuesRow, err error) {
+	return execCAS(&b.casBatch, (*models.QueuesRow).AppendScanDest)
+}
+
+// QueueCreate adds query QueueCreate to the batch.
+func (b *QueuesBatch) QueueCreate(p QueueCreateParams) {
+	b.test(true)
+	b.b.add(QueueCreateCQL, false, p.Shard, p.Name, p.Number, p.CreatedAt)
+}
+
+// QueueSweepTake adds query QueueSweepTake to the batch.
+func (b *QueuesBatch) QueueSweepTake(p QueueSweepTakeParams) {
+	b.test(false, 5)
+	b.b.add(QueueSweepTakeCQL, false, p.Sweeper, p.SweepUntil, p.Shard, p.Name, p.Now)
+}
+
+// QueueSweepTakeFirst adds query QueueSweepTakeFirst to the batch.
+func (b *QueuesBatch) QueueSweepTakeFirst(p QueueSweepTakeFirstParams) {
+	b.test(false, 5)
+	b.b.add(QueueSweepTakeFirstCQL, false, p.Sweeper, p.SweepUntil, p.Shard, p.Name)
+}
+
+// QueueSweepDone adds query QueueSweepDone to the batch.
+func (b *QueuesBatch) QueueSweepDone(p QueueSweepDoneParams) {
+	b.test(false, 4)
+	b.b.add(QueueSweepDoneCQL, false, p.SweepUntil, p.SweptAt, p.Shard, p.Name, p.Owner)
 }

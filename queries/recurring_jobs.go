@@ -167,7 +167,7 @@ const RecurringUpsertCQL = `INSERT INTO recurring_jobs (shard, id, queue, cron, 
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // RecurringUpsert is the query RecurringUpsert of schema/queries.cql, line
-// 151, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 233, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringUpsert = Query{
 	Name:       "RecurringUpsert",
 	CQL:        RecurringUpsertCQL,
@@ -183,7 +183,7 @@ type RecurringUpsertParams struct {
 	models.RecurringJobsRow
 }
 
-// RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 151)
+// RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 233)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -202,7 +202,7 @@ const RecurringGetCQL = `SELECT *
 FROM recurring_jobs
 WHERE shard = ? AND id = ?`
 
-// RecurringGet is the query RecurringGet of schema/queries.cql, line 156, on
+// RecurringGet is the query RecurringGet of schema/queries.cql, line 238, on
 // table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringGet = Query{
 	Name:       "RecurringGet",
@@ -221,7 +221,7 @@ type RecurringGetParams struct {
 	ID string
 }
 
-// RecurringGet runs query RecurringGet of schema/queries.cql (line 156) on
+// RecurringGet runs query RecurringGet of schema/queries.cql (line 238) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
 //
@@ -235,7 +235,7 @@ const RecurringListCQL = `SELECT *
 FROM recurring_jobs
 WHERE shard = ?`
 
-// RecurringList is the query RecurringList of schema/queries.cql, line 159, on
+// RecurringList is the query RecurringList of schema/queries.cql, line 241, on
 // table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringList = Query{
 	Name:       "RecurringList",
@@ -252,7 +252,7 @@ type RecurringListParams struct {
 	Shard int32
 }
 
-// RecurringList runs query RecurringList of schema/queries.cql (line 159) on
+// RecurringList runs query RecurringList of schema/queries.cql (line 241) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
 //
@@ -267,7 +267,7 @@ SET next_run_at = ?, last_run_at = ?, last_job_id = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringAdvance is the query RecurringAdvance of schema/queries.cql, line
-// 162, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 244, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringAdvance = Query{
 	Name:       "RecurringAdvance",
 	CQL:        RecurringAdvanceCQL,
@@ -292,7 +292,7 @@ type RecurringAdvanceParams struct {
 }
 
 // RecurringAdvance runs query RecurringAdvance of schema/queries.cql (line
-// 162) on table recurring_jobs. It is idempotent: the session's retry policy
+// 244) on table recurring_jobs. It is idempotent: the session's retry policy
 // may send it again.
 //
 // The statement is [RecurringAdvanceCQL].
@@ -311,7 +311,7 @@ FROM recurring_jobs
 WHERE shard = ? AND id = ?`
 
 // RecurringDelete is the query RecurringDelete of schema/queries.cql, line
-// 165, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 247, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringDelete = Query{
 	Name:       "RecurringDelete",
 	CQL:        RecurringDeleteCQL,
@@ -329,7 +329,7 @@ type RecurringDeleteParams struct {
 	ID string
 }
 
-// RecurringDelete runs query RecurringDelete of schema/queries.cql (line 165)
+// RecurringDelete runs query RecurringDelete of schema/queries.cql (line 247)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //

@@ -138,8 +138,9 @@ func (ScheduledBucketsBuilder) Delete(cols ...ColumnOf[ScheduledBucketsBuilder])
 const DueBucketInsertCQL = `INSERT INTO scheduled_buckets (queue, bucket, width_ms, shards)
 VALUES (?, ?, ?, ?)`
 
-// DueBucketInsert is the query DueBucketInsert of schema/queries.cql, line 63,
-// on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
+// DueBucketInsert is the query DueBucketInsert of schema/queries.cql, line
+// 120, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// retry).
 var DueBucketInsert = Query{
 	Name:       "DueBucketInsert",
 	CQL:        DueBucketInsertCQL,
@@ -151,28 +152,22 @@ var DueBucketInsert = Query{
 // DueBucketInsertParams are the values of query DueBucketInsert, one field per bind marker
 // (a :name used twice is one field).
 type DueBucketInsertParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// WidthMs is the value for width_ms, CQL type int.
-	WidthMs int32
-	// Shards is the value for shards, CQL type int.
-	Shards int32
+	// ScheduledBucketsRow holds the values of the columns of table scheduled_buckets.
+	models.ScheduledBucketsRow
 }
 
-// DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 63)
+// DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 120)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
 // The statement is [DueBucketInsertCQL].
 func (db *DB) DueBucketInsert(ctx context.Context, p DueBucketInsertParams) Write {
-	return Write{q: db.query(ctx, DueBucketInsertCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)}
+	return Write{q: db.query(ctx, DueBucketInsertCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)}
 }
 
 // DueBucketInsert adds query DueBucketInsert to the batch.
 func (b *Batch) DueBucketInsert(p DueBucketInsertParams) {
-	b.add(DueBucketInsertCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+	b.add(DueBucketInsertCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)
 }
 
 // DueBucketsRangeCQL is the statement of query DueBucketsRange.
@@ -180,8 +175,9 @@ const DueBucketsRangeCQL = `SELECT bucket, width_ms, shards
 FROM scheduled_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
-// DueBucketsRange is the query DueBucketsRange of schema/queries.cql, line 66,
-// on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
+// DueBucketsRange is the query DueBucketsRange of schema/queries.cql, line
+// 123, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// retry).
 var DueBucketsRange = Query{
 	Name:       "DueBucketsRange",
 	CQL:        DueBucketsRangeCQL,
@@ -215,7 +211,7 @@ func scanDueBucketsRange(r *DueBucketsRangeRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// DueBucketsRange runs query DueBucketsRange of schema/queries.cql (line 66)
+// DueBucketsRange runs query DueBucketsRange of schema/queries.cql (line 123)
 // on table scheduled_buckets: a SELECT that returns DueBucketsRangeRow rows,
 // read with One, All, Iter or Page.
 //
@@ -229,8 +225,9 @@ const DueBucketDeleteCQL = `DELETE
 FROM scheduled_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
-// DueBucketDelete is the query DueBucketDelete of schema/queries.cql, line 69,
-// on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
+// DueBucketDelete is the query DueBucketDelete of schema/queries.cql, line
+// 126, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// retry).
 var DueBucketDelete = Query{
 	Name:       "DueBucketDelete",
 	CQL:        DueBucketDeleteCQL,
@@ -242,28 +239,22 @@ var DueBucketDelete = Query{
 // DueBucketDeleteParams are the values of query DueBucketDelete, one field per bind marker
 // (a :name used twice is one field).
 type DueBucketDeleteParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// WidthMs is the value for width_ms, CQL type int.
-	WidthMs int32
-	// Shards is the value for shards, CQL type int.
-	Shards int32
+	// ScheduledBucketsRow holds the values of the columns of table scheduled_buckets.
+	models.ScheduledBucketsRow
 }
 
-// DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 69)
+// DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 126)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
 // The statement is [DueBucketDeleteCQL].
 func (db *DB) DueBucketDelete(ctx context.Context, p DueBucketDeleteParams) Write {
-	return Write{q: db.query(ctx, DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)}
+	return Write{q: db.query(ctx, DueBucketDeleteCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)}
 }
 
 // DueBucketDelete adds query DueBucketDelete to the batch.
 func (b *Batch) DueBucketDelete(p DueBucketDeleteParams) {
-	b.add(DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+	b.add(DueBucketDeleteCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)
 }
 
 // DueWatermarkGetCQL is the statement of query DueWatermarkGet.
@@ -272,8 +263,9 @@ FROM scheduled_buckets
 WHERE queue = ?
 LIMIT 1`
 
-// DueWatermarkGet is the query DueWatermarkGet of schema/queries.cql, line 72,
-// on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
+// DueWatermarkGet is the query DueWatermarkGet of schema/queries.cql, line
+// 129, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// retry).
 var DueWatermarkGet = Query{
 	Name:       "DueWatermarkGet",
 	CQL:        DueWatermarkGetCQL,
@@ -299,7 +291,7 @@ func scanDueWatermarkGet(r *DueWatermarkGetRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Watermark)
 }
 
-// DueWatermarkGet runs query DueWatermarkGet of schema/queries.cql (line 72)
+// DueWatermarkGet runs query DueWatermarkGet of schema/queries.cql (line 129)
 // on table scheduled_buckets: a SELECT that returns DueWatermarkGetRow rows,
 // read with One, All, Iter or Page.
 //
@@ -315,7 +307,7 @@ WHERE queue = ?
 IF watermark = NULL`
 
 // DueWatermarkInit is the query DueWatermarkInit of schema/queries.cql, line
-// 76, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
+// 133, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var DueWatermarkInit = Query{
 	Name:       "DueWatermarkInit",
@@ -334,10 +326,10 @@ type DueWatermarkInitParams struct {
 	Queue string
 }
 
-// DueWatermarkInit runs query DueWatermarkInit of schema/queries.cql (line 76)
-// on table scheduled_buckets: a lightweight transaction, never retried by the
-// driver. Exec reports whether it applied and, when it did not, the current
-// values of the columns it tested.
+// DueWatermarkInit runs query DueWatermarkInit of schema/queries.cql (line
+// 133) on table scheduled_buckets: a lightweight transaction, never retried by
+// the driver. Exec reports whether it applied and, when it did not, the
+// current values of the columns it tested.
 //
 // Sets the first watermark of a queue.
 //
@@ -353,7 +345,7 @@ WHERE queue = ?
 IF watermark = ?`
 
 // DueWatermarkAdvance is the query DueWatermarkAdvance of schema/queries.cql,
-// line 80, on table scheduled_buckets, for gocqlx. It is a lightweight
+// line 137, on table scheduled_buckets, for gocqlx. It is a lightweight
 // transaction (check the applied result) and not idempotent (do not retry
 // blindly).
 var DueWatermarkAdvance = Query{
@@ -376,7 +368,7 @@ type DueWatermarkAdvanceParams struct {
 }
 
 // DueWatermarkAdvance runs query DueWatermarkAdvance of schema/queries.cql
-// (line 80) on table scheduled_buckets: a lightweight transaction, never
+// (line 137) on table scheduled_buckets: a lightweight transaction, never
 // retried by the driver. Exec reports whether it applied and, when it did not,
 // the current values of the columns it tested.
 //
@@ -415,12 +407,12 @@ func (b *ScheduledBucketsBatch) ExecCAS() (applied bool, current []models.Schedu
 
 // DueBucketInsert adds query DueBucketInsert to the batch.
 func (b *ScheduledBucketsBatch) DueBucketInsert(p DueBucketInsertParams) {
-	b.b.add(DueBucketInsertCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+	b.b.add(DueBucketInsertCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)
 }
 
 // DueBucketDelete adds query DueBucketDelete to the batch.
 func (b *ScheduledBucketsBatch) DueBucketDelete(p DueBucketDeleteParams) {
-	b.b.add(DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+	b.b.add(DueBucketDeleteCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)
 }
 
 // DueWatermarkInit adds query DueWatermarkInit to the batch.

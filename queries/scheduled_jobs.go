@@ -17,7 +17,7 @@ import (
 // Its Get, Select and Insert statements are built once.
 var ScheduledJobsTable = table.New(table.Metadata{
 	Name:    "scheduled_jobs",
-	Columns: []string{"queue", "bucket", "shard", "due_at", "job_id"},
+	Columns: []string{"queue", "bucket", "shard", "due_at", "job_id", "last_id"},
 	PartKey: []string{"queue", "bucket", "shard"},
 	SortKey: []string{"due_at", "job_id"},
 })
@@ -41,18 +41,22 @@ var ScheduledJobsColumns = struct {
 	DueAt ScheduledJobsColumn[time.Time]
 	// JobID is the clustering column job_id, CQL type uuid.
 	JobID ScheduledJobsColumn[gocql.UUID]
+	// LastID is the column last_id, CQL type uuid.
+	LastID ScheduledJobsColumn[gocql.UUID]
 }{
 	Queue:  ScheduledJobsColumn[string]{name: "queue", cql: "queue"},
 	Bucket: ScheduledJobsColumn[time.Time]{name: "bucket", cql: "bucket"},
 	Shard:  ScheduledJobsColumn[int32]{name: "shard", cql: "shard"},
 	DueAt:  ScheduledJobsColumn[time.Time]{name: "due_at", cql: "due_at"},
 	JobID:  ScheduledJobsColumn[gocql.UUID]{name: "job_id", cql: "job_id"},
+	LastID: ScheduledJobsColumn[gocql.UUID]{name: "last_id", cql: "last_id"},
 }
 
 var (
-	tblScheduledJobsAll     = []ColumnOf[ScheduledJobsBuilder]{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard, ScheduledJobsColumns.DueAt, ScheduledJobsColumns.JobID}
+	tblScheduledJobsAll     = []ColumnOf[ScheduledJobsBuilder]{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard, ScheduledJobsColumns.DueAt, ScheduledJobsColumns.JobID, ScheduledJobsColumns.LastID}
 	tblScheduledJobsKey     = []ColumnOf[ScheduledJobsBuilder]{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard, ScheduledJobsColumns.DueAt, ScheduledJobsColumns.JobID}
 	tblScheduledJobsPartKey = []ColumnOf[ScheduledJobsBuilder]{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard}
+	tblScheduledJobsRegular = []ColumnOf[ScheduledJobsBuilder]{ScheduledJobsColumns.LastID}
 )
 
 // ScheduledJobs builds statements for table scheduled_jobs from typed columns.
@@ -105,6 +109,24 @@ func (ScheduledJobsBuilder) Insert(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.
 	return b, nil
 }
 
+// Update returns UPDATE scheduled_jobs SET col = ?, … WHERE <full primary key>; no
+// cols sets every column outside the primary key.
+func (ScheduledJobsBuilder) Update(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.UpdateBuilder, error) {
+	specs, err := columnSpecs(tblScheduledJobsRegular, cols)
+	if err != nil {
+		return nil, err
+	}
+	b := qb.Update("scheduled_jobs")
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.SetTuple(c.cql, c.tuple)
+		} else {
+			b.SetNamed(c.cql, c.name)
+		}
+	}
+	return b.Where(eqAll(tblScheduledJobsKey)...), nil
+}
+
 // Delete returns DELETE cols FROM scheduled_jobs WHERE <full primary key>; no cols
 // deletes the row.
 func (ScheduledJobsBuilder) Delete(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.DeleteBuilder, error) {
@@ -116,15 +138,15 @@ func (ScheduledJobsBuilder) Delete(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.
 }
 
 // DueInsertCQL is the statement of query DueInsert.
-const DueInsertCQL = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id)
-VALUES (?, ?, ?, ?, ?)`
+const DueInsertCQL = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id, last_id)
+VALUES (?, ?, ?, ?, ?, ?)`
 
-// DueInsert is the query DueInsert of schema/queries.cql, line 49, on table
+// DueInsert is the query DueInsert of schema/queries.cql, line 106, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueInsert = Query{
 	Name:       "DueInsert",
 	CQL:        DueInsertCQL,
-	Names:      []string{"queue", "bucket", "shard", "due_at", "job_id"},
+	Names:      []string{"queue", "bucket", "shard", "due_at", "job_id", "last_id"},
 	LWT:        false,
 	Idempotent: true,
 }
@@ -136,27 +158,27 @@ type DueInsertParams struct {
 	models.ScheduledJobsRow
 }
 
-// DueInsert runs query DueInsert of schema/queries.cql (line 49) on table
+// DueInsert runs query DueInsert of schema/queries.cql (line 106) on table
 // scheduled_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
 // The statement is [DueInsertCQL].
 func (db *DB) DueInsert(ctx context.Context, p DueInsertParams) Write {
-	return Write{q: db.query(ctx, DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)}
+	return Write{q: db.query(ctx, DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID, p.ScheduledJobsRow.LastID)}
 }
 
 // DueInsert adds query DueInsert to the batch.
 func (b *Batch) DueInsert(p DueInsertParams) {
-	b.add(DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)
+	b.add(DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID, p.ScheduledJobsRow.LastID)
 }
 
 // DueScanCQL is the statement of query DueScan.
-const DueScanCQL = `SELECT due_at, job_id
+const DueScanCQL = `SELECT due_at, job_id, last_id
 FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ?
 LIMIT ?`
 
-// DueScan is the query DueScan of schema/queries.cql, line 52, on table
+// DueScan is the query DueScan of schema/queries.cql, line 109, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueScan = Query{
 	Name:       "DueScan",
@@ -189,13 +211,15 @@ type DueScanRow struct {
 	DueAt time.Time
 	// JobID is the result column job_id, CQL type uuid.
 	JobID gocql.UUID
+	// LastID is the result column last_id, CQL type uuid.
+	LastID gocql.UUID
 }
 
 func scanDueScan(r *DueScanRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.DueAt, &r.JobID)
+	return append(dest, &r.DueAt, &r.JobID, &r.LastID)
 }
 
-// DueScan runs query DueScan of schema/queries.cql (line 52) on table
+// DueScan runs query DueScan of schema/queries.cql (line 109) on table
 // scheduled_jobs: a SELECT that returns DueScanRow rows, read with One, All,
 // Iter or Page.
 //
@@ -209,7 +233,7 @@ const DueDeleteCQL = `DELETE
 FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ? AND due_at = ? AND job_id = ?`
 
-// DueDelete is the query DueDelete of schema/queries.cql, line 57, on table
+// DueDelete is the query DueDelete of schema/queries.cql, line 114, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDelete = Query{
 	Name:       "DueDelete",
@@ -222,22 +246,30 @@ var DueDelete = Query{
 // DueDeleteParams are the values of query DueDelete, one field per bind marker
 // (a :name used twice is one field).
 type DueDeleteParams struct {
-	// ScheduledJobsRow holds the values of the columns of table scheduled_jobs.
-	models.ScheduledJobsRow
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// Bucket is the value for bucket, CQL type timestamp.
+	Bucket time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// DueAt is the value for due_at, CQL type timestamp.
+	DueAt time.Time
+	// JobID is the value for job_id, CQL type uuid.
+	JobID gocql.UUID
 }
 
-// DueDelete runs query DueDelete of schema/queries.cql (line 57) on table
+// DueDelete runs query DueDelete of schema/queries.cql (line 114) on table
 // scheduled_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
 // The statement is [DueDeleteCQL].
 func (db *DB) DueDelete(ctx context.Context, p DueDeleteParams) Write {
-	return Write{q: db.query(ctx, DueDeleteCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)}
+	return Write{q: db.query(ctx, DueDeleteCQL, true, p.Queue, p.Bucket, p.Shard, p.DueAt, p.JobID)}
 }
 
 // DueDelete adds query DueDelete to the batch.
 func (b *Batch) DueDelete(p DueDeleteParams) {
-	b.add(DueDeleteCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)
+	b.add(DueDeleteCQL, true, p.Queue, p.Bucket, p.Shard, p.DueAt, p.JobID)
 }
 
 // DueDropPartitionCQL is the statement of query DueDropPartition.
@@ -246,7 +278,7 @@ FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ?`
 
 // DueDropPartition is the query DueDropPartition of schema/queries.cql, line
-// 60, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
+// 117, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDropPartition = Query{
 	Name:       "DueDropPartition",
 	CQL:        DueDropPartitionCQL,
@@ -266,9 +298,9 @@ type DueDropPartitionParams struct {
 	Shard int32
 }
 
-// DueDropPartition runs query DueDropPartition of schema/queries.cql (line 60)
-// on table scheduled_jobs. It is idempotent: the session's retry policy may
-// send it again.
+// DueDropPartition runs query DueDropPartition of schema/queries.cql (line
+// 117) on table scheduled_jobs. It is idempotent: the session's retry policy
+// may send it again.
 //
 // The statement is [DueDropPartitionCQL].
 func (db *DB) DueDropPartition(ctx context.Context, p DueDropPartitionParams) Write {

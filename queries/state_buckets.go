@@ -121,7 +121,7 @@ VALUES (?, ?, ?, ?, ?)
 USING TTL ?`
 
 // StateBucketInsert is the query StateBucketInsert of schema/queries.cql, line
-// 99, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 156, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketInsert = Query{
 	Name:       "StateBucketInsert",
 	CQL:        StateBucketInsertCQL,
@@ -140,8 +140,8 @@ type StateBucketInsertParams struct {
 }
 
 // StateBucketInsert runs query StateBucketInsert of schema/queries.cql (line
-// 99) on table state_buckets. It is idempotent: the session's retry policy may
-// send it again.
+// 156) on table state_buckets. It is idempotent: the session's retry policy
+// may send it again.
 //
 // The statement is [StateBucketInsertCQL].
 func (db *DB) StateBucketInsert(ctx context.Context, p StateBucketInsertParams) Write {
@@ -160,7 +160,7 @@ WHERE queue = ? AND state = ? AND bucket < ?
 LIMIT ?`
 
 // StateBucketsBefore is the query StateBucketsBefore of schema/queries.cql,
-// line 102, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 159, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsBefore = Query{
 	Name:       "StateBucketsBefore",
@@ -198,7 +198,7 @@ func scanStateBucketsBefore(r *StateBucketsBeforeRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsBefore runs query StateBucketsBefore of schema/queries.cql (line
-// 102) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
+// 159) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
 // rows, read with One, All, Iter or Page.
 //
 // The statement is [StateBucketsBeforeCQL].
@@ -214,7 +214,7 @@ ORDER BY bucket ASC
 LIMIT ?`
 
 // StateBucketsOldest is the query StateBucketsOldest of schema/queries.cql,
-// line 105, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 162, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsOldest = Query{
 	Name:       "StateBucketsOldest",
@@ -252,7 +252,7 @@ func scanStateBucketsOldest(r *StateBucketsOldestRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsOldest runs query StateBucketsOldest of schema/queries.cql (line
-// 105) on table state_buckets: a SELECT that returns StateBucketsOldestRow
+// 162) on table state_buckets: a SELECT that returns StateBucketsOldestRow
 // rows, read with One, All, Iter or Page.
 //
 // The statement is [StateBucketsOldestCQL].
@@ -266,7 +266,7 @@ FROM state_buckets
 WHERE queue = ? AND state = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // StateBucketDelete is the query StateBucketDelete of schema/queries.cql, line
-// 109, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 166, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketDelete = Query{
 	Name:       "StateBucketDelete",
 	CQL:        StateBucketDeleteCQL,
@@ -283,7 +283,7 @@ type StateBucketDeleteParams struct {
 }
 
 // StateBucketDelete runs query StateBucketDelete of schema/queries.cql (line
-// 109) on table state_buckets. It is idempotent: the session's retry policy
+// 166) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
 //
 // The statement is [StateBucketDeleteCQL].

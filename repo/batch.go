@@ -29,21 +29,19 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 		return nil, invalid("batch", "%d jobs, more than the limit of %d (Options.MaxBatchSize)", len(njs), s.set.maxBatch)
 	}
 	if batchID == (gocql.UUID{}) {
-		batchID = NewID()
+		batchID = NewBatchID()
 	}
-	jobs := make([]*Job, len(njs))
+	jobs, err := s.newJobs(ctx, njs)
+	if err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
+	}
 	seen := map[gocql.UUID]bool{}
-	for i, nj := range njs {
-		job, err := s.newJob(nj)
-		if err != nil {
-			return nil, fmt.Errorf("batch job %d: %w", i, err)
-		}
+	for _, job := range jobs {
 		if seen[job.ID] {
 			return nil, invalid("batch", "job id %s appears twice", job.ID)
 		}
 		seen[job.ID] = true
 		job.BatchID = batchID
-		jobs[i] = job
 	}
 	lookups := func(ctx context.Context) error {
 		meta := queries.BatchCreateParams{CreatedAt: s.now(), Size: int32(len(jobs)), BatchID: batchID}
@@ -207,10 +205,11 @@ func (j *Jobs) InsertContinuation(ctx context.Context, parentID gocql.UUID, nj *
 // row, the child, and then checks the parent once, in case it finished
 // before the lookup row existed.
 func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state State, nj *NewJob) (*Job, error) {
-	job, err := s.newJob(nj)
+	jobs, err := s.newJobs(ctx, []*NewJob{nj})
 	if err != nil {
 		return nil, err
 	}
+	job := jobs[0]
 	job.State = state
 	job.ParentID = parent
 	lookups := func(ctx context.Context) error {
@@ -222,7 +221,7 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 		p := queries.ContinuationInsertParams{JobContinuationsRow: models.JobContinuationsRow{ParentID: parent, JobID: job.ID}}
 		return s.exec(queries.ContinuationInsert, s.db.ContinuationInsert(ctx, p))
 	}
-	jobs, _, err := s.create(ctx, []*Job{job}, lookups)
+	jobs, _, err = s.create(ctx, []*Job{job}, lookups)
 	if err != nil {
 		return nil, fmt.Errorf("continue %s: %w", parent, err)
 	}

@@ -12,22 +12,25 @@ import (
 
 // TestPartitionsStayBounded stores 50,000 jobs over 50 simulated minutes
 // (Scheduled ones due over that time, held ones created over it, some run
-// to completion) and checks that no partition of the due or state index
-// holds more than its bound: the jobs of one bucket divided among its
-// shards, with room for the hash's spread. History adds buckets, never rows
-// to a partition.
+// to completion) and checks that no partition of the jobs table, the due
+// index or the state index holds more than its bound: the jobs of one
+// bucket divided among its shards, with room for the spread. History adds
+// buckets, never rows to a partition; the counts Count reads take one row
+// per hour.
 func TestPartitionsStayBounded(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
 	const (
-		minutes   = 50
-		perMinute = 1000 // 800 scheduled to run in that minute, 200 held
-		finished  = 20   // per minute, run to completion
-		dueShards = 8
+		minutes    = 50
+		perMinute  = 1000 // 800 scheduled to run in that minute, 200 held
+		finished   = 20   // per minute, run to completion
+		shards     = 8
+		homeWidth  = 64 * time.Second
+		stateWidth = 10 * time.Minute
 	)
-	b := setup(t, &repo.Options{DueBucketWidth: time.Minute, DueShards: dueShards, StateBucketWidth: 10 * time.Minute, StateShards: dueShards, WriteConcurrency: 64})
-	start := b.clock.Now()
+	b := setup(t, &repo.Options{DueBucketWidth: time.Minute, DueShards: shards, StateBucketWidth: stateWidth, StateShards: shards,
+		HomeBucketWidth: homeWidth, HomeShards: shards, WriteConcurrency: 64})
 	for m := 0; m < minutes; m++ {
 		var njs []*repo.NewJob
 		for i := 0; i < perMinute; i++ {
@@ -52,14 +55,14 @@ func TestPartitionsStayBounded(t *testing.T) {
 		b.clock.Advance(time.Minute)
 	}
 
-	// Due index: the bound is one minute of jobs over the shards, times 1.5
-	// for the spread of the hash (6 standard deviations here).
-	dueBound := perMinute * 4 / 5 / dueShards * 3 / 2
-	largest := largestPartition(ctx, t, "scheduled_jobs", func(yield func(bucket time.Time, shards int) bool) {
-		var dirs []models.ScheduledBucketsRow
-		err := cqltest.Session(t).ContextQuery(ctx, "SELECT bucket, width_ms, shards FROM scheduled_buckets WHERE queue = ?", nil).Bind(b.queue).SelectRelease(&dirs)
+	// Home partitions: one bucket's jobs (at most 64 s of inserts and runs)
+	// over the sub-shards, times 2 for the runs InsertMany fills shards in.
+	homeBound := perMinute * int(homeWidth/time.Second) / 60 * 2 / shards
+	largest := largestPartition(ctx, t, "jobs", func(yield func(bucket time.Time, shards int) bool) {
+		var dirs []models.HomeBucketsRow
+		err := cqltest.Session(t).ContextQuery(ctx, "SELECT bucket, width_ms, shards FROM home_buckets WHERE queue = ?", nil).Bind(b.queue).SelectRelease(&dirs)
 		if err != nil {
-			t.Fatalf("read due directory: %v", err)
+			t.Fatalf("read home directory: %v", err)
 		}
 		for _, d := range dirs {
 			if !yield(d.Bucket, int(d.Shards)) {
@@ -67,14 +70,15 @@ func TestPartitionsStayBounded(t *testing.T) {
 			}
 		}
 	}, func(bucket time.Time, shard int) string {
-		return "SELECT COUNT(*) FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ?"
-	}, b.queue)
-	if largest == 0 || largest > dueBound {
-		t.Errorf("largest due-index partition holds %d rows, want 1 to %d", largest, dueBound)
+		return "SELECT COUNT(*) FROM jobs WHERE home = ? AND shard = ?"
+	}, b.queueShard(ctx, t))
+	if largest == 0 || largest > homeBound {
+		t.Errorf("largest home partition holds %d rows, want 1 to %d", largest, homeBound)
 	}
 
-	// State index (Created and Succeeded): ten minutes of held jobs per bucket.
-	stateBound := perMinute / 5 * 10 / dueShards * 3 / 2
+	// State index (Created and Succeeded): ten minutes of held jobs per
+	// bucket, over the shards (a home partition's jobs share one shard).
+	stateBound := perMinute / 5 * int(stateWidth/time.Minute) / shards * 2
 	for _, st := range []repo.State{repo.StateCreated, repo.StateSucceeded} {
 		largest := largestPartition(ctx, t, "jobs_by_state", func(yield func(bucket time.Time, shards int) bool) {
 			var dirs []models.StateBucketsRow
@@ -95,14 +99,15 @@ func TestPartitionsStayBounded(t *testing.T) {
 		}
 	}
 
-	var counts int
-	iter := cqltest.Session(t).Query("SELECT COUNT(*) FROM job_counts WHERE queue = ? AND state = ?", nil).Bind(b.queue, int(repo.StateSucceeded)).Iter()
-	iter.Scan(&counts)
+	b.settle(ctx, t)
+	var hours int
+	iter := cqltest.Session(t).Query("SELECT COUNT(*) FROM count_hours WHERE queue = ?", nil).Bind(b.queue).Iter()
+	iter.Scan(&hours)
 	if err := iter.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if max := 6 * repo.DefaultCountShards; counts > max {
-		t.Errorf("count partition of Succeeded holds %d rows after %s, want at most %d (one per shard and state bucket)", counts, b.clock.Now().Sub(start), max)
+	if hours > minutes/60+3 {
+		t.Errorf("counts of the queue take %d rows after %d minutes, want one per hour", hours, minutes)
 	}
 	if n := b.count(ctx, t, repo.StateCreated); n != minutes*perMinute/5 {
 		t.Errorf("Count(Created) = %d, want %d", n, minutes*perMinute/5)
@@ -111,13 +116,21 @@ func TestPartitionsStayBounded(t *testing.T) {
 
 // largestPartition counts the rows of every partition the directory lists
 // and returns the largest count.
-func largestPartition(ctx context.Context, t *testing.T, table string, dirs func(func(time.Time, int) bool), stmt func(time.Time, int) string, queue string) int {
+// For the jobs table, key is the queue's number shifted left by 8 (the
+// shard of sub-shard 0); for the indexes, the queue name.
+func largestPartition(ctx context.Context, t *testing.T, table string, dirs func(func(time.Time, int) bool), stmt func(time.Time, int) string, key any) int {
 	t.Helper()
 	largest, partitions := 0, 0
 	for bucket, shards := range dirs {
 		for sh := 0; sh < shards; sh++ {
 			var n int
-			if err := cqltest.Session(t).ContextQuery(ctx, stmt(bucket, sh), nil).Bind(queue, bucket, sh).GetRelease(&n); err != nil {
+			q := cqltest.Session(t).ContextQuery(ctx, stmt(bucket, sh), nil)
+			if base, ok := key.(int32); ok {
+				q.Bind(bucket, base+int32(sh))
+			} else {
+				q.Bind(key, bucket, sh)
+			}
+			if err := q.GetRelease(&n); err != nil {
 				t.Fatalf("count %s partition: %v", table, err)
 			}
 			partitions++

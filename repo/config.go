@@ -17,7 +17,10 @@ const (
 	DefaultDueShards        = 8
 	DefaultStateBucketWidth = time.Hour
 	DefaultStateShards      = 8
-	DefaultCountShards      = 8
+	DefaultHomeBucketWidth  = 64 * time.Second
+	DefaultHomeShards       = 8
+	DefaultFoldInterval     = time.Second
+	DefaultSweepInterval    = 5 * time.Minute
 	DefaultGrace            = 15 * time.Second
 	DefaultRetention        = 7 * 24 * time.Hour
 	DefaultMaxArgsBytes     = 64 << 10
@@ -41,8 +44,24 @@ type Options struct {
 	StateBucketWidth time.Duration
 	// StateShards is the number of partitions per state bucket. Default 8.
 	StateShards int
-	// CountShards spreads each count over this many counter cells. Default 8.
-	CountShards int
+	// HomeBucketWidth is the time span of one home bucket: jobs that become
+	// due in one bucket share its partitions, so that one conditional batch
+	// claims or completes many of them. A power of two seconds from 1s to
+	// 2^15s (about 9h). A partition holds about rate × width / HomeShards
+	// jobs (finished ones until they expire). Default 64s.
+	HomeBucketWidth time.Duration
+	// HomeShards is the number of partitions per home bucket and queue, 1 to
+	// 256. Default 8.
+	HomeShards int
+	// FoldInterval is how often the store folds the count logs of the
+	// partitions it changed into the counts Count and Stats read: the
+	// staleness of a count while stores run. Negative: never (counts then
+	// wait for the sweeper). Default 1s.
+	FoldInterval time.Duration
+	// SweepInterval is how often a queue's counts are swept: every partition
+	// of the queue folded again, by one store at a time, so that counts are
+	// exact again after any fault. Default 5m.
+	SweepInterval time.Duration
 	// Grace bounds clock skew between processes plus the time a due-index
 	// write may take to land. Scanners re-read this much before their last
 	// scan and keep the watermark this far behind. Default 15s.
@@ -75,7 +94,11 @@ type Options struct {
 type settings struct {
 	dueWidth, stateWidth   time.Duration
 	dueShards, stateShards int
-	countShards            int
+	homeWidth              time.Duration
+	homeWidthCode          int
+	homeShards             int
+	foldInterval           time.Duration
+	sweepInterval          time.Duration
 	grace, retention       time.Duration
 	maxArgs, maxBatch      int
 	maxRetries             int
@@ -93,7 +116,9 @@ func (o *Options) settings() (settings, error) {
 	s := settings{
 		dueWidth: cmp.Or(in.DueBucketWidth, DefaultDueBucketWidth), dueShards: cmp.Or(in.DueShards, DefaultDueShards),
 		stateWidth: cmp.Or(in.StateBucketWidth, DefaultStateBucketWidth), stateShards: cmp.Or(in.StateShards, DefaultStateShards),
-		countShards: cmp.Or(in.CountShards, DefaultCountShards), grace: cmp.Or(in.Grace, DefaultGrace),
+		homeWidth: cmp.Or(in.HomeBucketWidth, DefaultHomeBucketWidth), homeShards: cmp.Or(in.HomeShards, DefaultHomeShards),
+		foldInterval: cmp.Or(in.FoldInterval, DefaultFoldInterval), sweepInterval: cmp.Or(in.SweepInterval, DefaultSweepInterval),
+		grace: cmp.Or(in.Grace, DefaultGrace),
 		retention: cmp.Or(in.Retention, DefaultRetention), maxArgs: cmp.Or(in.MaxArgsBytes, DefaultMaxArgsBytes),
 		maxBatch: cmp.Or(in.MaxBatchSize, DefaultMaxBatchSize), maxRetries: cmp.Or(in.DefaultMaxRetries, DefaultMaxRetries),
 		writeConcurrency: cmp.Or(in.WriteConcurrency, DefaultWriteConcurrency), now: in.Now, log: in.Logger,
@@ -108,6 +133,8 @@ func (o *Options) settings() (settings, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	var widthOK bool
+	s.homeWidthCode, widthOK = widthCode(s.homeWidth)
 	checks := []struct {
 		ok  bool
 		msg string
@@ -116,7 +143,10 @@ func (o *Options) settings() (settings, error) {
 		{s.stateWidth >= time.Second && s.stateWidth <= 7*24*time.Hour && s.stateWidth%time.Millisecond == 0, fmt.Sprintf("StateBucketWidth must be between 1s and 168h in whole milliseconds, got %s", s.stateWidth)},
 		{s.dueShards >= 1 && s.dueShards <= maxShards, fmt.Sprintf("DueShards must be between 1 and %d, got %d", maxShards, s.dueShards)},
 		{s.stateShards >= 1 && s.stateShards <= maxShards, fmt.Sprintf("StateShards must be between 1 and %d, got %d", maxShards, s.stateShards)},
-		{s.countShards >= 1 && s.countShards <= maxShards, fmt.Sprintf("CountShards must be between 1 and %d, got %d", maxShards, s.countShards)},
+		{widthOK, fmt.Sprintf("HomeBucketWidth must be a power of two seconds from 1s to %s, got %s", widthOf(maxWidthCode), s.homeWidth)},
+		{s.homeShards >= 1 && s.homeShards <= maxSubShards, fmt.Sprintf("HomeShards must be between 1 and %d, got %d", maxSubShards, s.homeShards)},
+		{s.foldInterval < 0 || s.foldInterval >= 10*time.Millisecond && s.foldInterval <= time.Hour, fmt.Sprintf("FoldInterval must be negative (never) or between 10ms and 1h, got %s", s.foldInterval)},
+		{s.sweepInterval >= time.Second && s.sweepInterval <= 7*24*time.Hour, fmt.Sprintf("SweepInterval must be between 1s and 168h, got %s", s.sweepInterval)},
 		{s.grace >= 0 && s.grace <= time.Hour, fmt.Sprintf("Grace must be between 0 and 1h, got %s", s.grace)},
 		{s.retention < 0 || s.retention >= time.Minute && s.retention <= maxTTL, fmt.Sprintf("Retention must be negative (keep) or between 1m and %s, got %s", maxTTL, s.retention)},
 		{s.maxArgs >= 1 && s.maxArgs <= 16<<20, fmt.Sprintf("MaxArgsBytes must be between 1 and 16 MiB, got %d", s.maxArgs)},

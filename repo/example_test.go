@@ -26,6 +26,7 @@ func exampleStore() *repo.Store {
 func Example() {
 	ctx := context.Background()
 	store := exampleStore()
+	defer store.Close()
 
 	_, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: "example", Type: "email.send", Args: []byte(`{"to":"ada@example.com"}`)})
 	if err != nil {
@@ -53,6 +54,7 @@ func Example() {
 func ExampleJobs_Fail() {
 	ctx := context.Background()
 	store := exampleStore()
+	defer store.Close()
 
 	if _, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: "example-fail", Type: "flaky", MaxRetries: -1}); err != nil {
 		log.Fatal(err)
@@ -74,6 +76,7 @@ func ExampleJobs_Fail() {
 func ExampleJobs_InsertContinuation() {
 	ctx := context.Background()
 	store := exampleStore()
+	defer store.Close()
 
 	parent, _ := store.Jobs.Insert(ctx, &repo.NewJob{Queue: "example-cont", Type: "render"})
 	child, err := store.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: "example-cont", Type: "publish"})
@@ -100,6 +103,7 @@ func ExampleJobs_InsertContinuation() {
 func ExampleBatches() {
 	ctx := context.Background()
 	store := exampleStore()
+	defer store.Close()
 
 	jobs, err := store.Batches.Insert(ctx, gocql.UUID{}, []*repo.NewJob{
 		{Queue: "example-batch", Type: "resize", Args: []byte("a.png")},
@@ -154,11 +158,17 @@ func ExampleRecurring_Fire() {
 func ExampleJobs_Count() {
 	ctx := context.Background()
 	store := exampleStore()
+	defer store.Close()
 
 	for i := 0; i < 3; i++ {
 		if _, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: "example-count", Type: "t", Hold: true}); err != nil {
 			log.Fatal(err)
 		}
+	}
+	// Counts lag the jobs by about a second (each store folds what it
+	// changed every FoldInterval); SweepCounts folds a queue's counts at once.
+	if err := store.SweepCounts(ctx, "example-count"); err != nil {
+		log.Fatal(err)
 	}
 	n, _ := store.Jobs.Count(ctx, "example-count", repo.StateCreated)
 	held, _ := store.Jobs.ListByState(ctx, &repo.ListParams{Queue: "example-count", State: repo.StateCreated, Limit: 10})

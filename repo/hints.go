@@ -2,9 +2,9 @@ package repo
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
-	"math/rand/v2"
-	"sync"
+	"hash/fnv"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -13,17 +13,24 @@ import (
 	"github.com/jobsharp/cassandra/queries"
 )
 
-// dueEntry is a row of the due index: look at job JobID at DueAt.
+// dueEntry is a row of the due index: look at job JobID at DueAt, or, for
+// a lease entry, at the jobs from JobID to LastID of JobID's home partition.
 type dueEntry struct {
 	Queue  string
 	Bucket bucketRef
 	Shard  int
 	DueAt  time.Time
 	JobID  gocql.UUID
+	LastID gocql.UUID
 }
 
 func (e dueEntry) row() models.ScheduledJobsRow {
-	return models.ScheduledJobsRow{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard), DueAt: e.DueAt, JobID: e.JobID}
+	return models.ScheduledJobsRow{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard), DueAt: e.DueAt, JobID: e.JobID, LastID: e.LastID}
+}
+
+// sameRow reports whether two entries are the same row of the due index.
+func (e dueEntry) sameRow(o dueEntry) bool {
+	return e.Queue == o.Queue && e.Bucket == o.Bucket && e.Shard == o.Shard && e.DueAt.Equal(o.DueAt) && e.JobID == o.JobID
 }
 
 // stateEntry is a row of the state index.
@@ -53,13 +60,30 @@ func (s *Store) dueEntryAt(queue string, id gocql.UUID, at time.Time) dueEntry {
 func (s *Store) dueEntryExact(queue string, id gocql.UUID, at time.Time) dueEntry {
 	at = ms(at)
 	b := bucketOf(at, s.set.dueWidth, s.set.dueShards)
-	return dueEntry{Queue: queue, Bucket: b, Shard: shardOf(id, b.Shards), DueAt: at, JobID: id}
+	return dueEntry{Queue: queue, Bucket: b, Shard: indexShard(id, b.Shards), DueAt: at, JobID: id}
 }
 
 // stateEntryOf is the state-index row of a job resting in its state.
 func (s *Store) stateEntryOf(j *Job) stateEntry {
 	b := bucketOf(j.StateChangedAt, s.set.stateWidth, s.set.stateShards)
-	return stateEntry{Queue: j.Queue, State: j.State, Bucket: b, Shard: shardOf(j.ID, b.Shards), EnteredAt: ms(j.StateChangedAt), JobID: j.ID}
+	return stateEntry{Queue: j.Queue, State: j.State, Bucket: b, Shard: indexShard(j.ID, b.Shards), EnteredAt: ms(j.StateChangedAt), JobID: j.ID}
+}
+
+// indexShard is the shard of a job's rows in the due and state indexes: the
+// same for every job of one home partition, so that the entries of a batch
+// of changes (which share a partition) go out as one statement, and
+// computed from the id alone, so an entry can be found again.
+func indexShard(id gocql.UUID, shards int) int {
+	h, err := homeOf(id)
+	if err != nil {
+		return shardOf(id, shards)
+	}
+	f := fnv.New32a()
+	var b [12]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(h.Start.UnixMilli()))
+	binary.BigEndian.PutUint32(b[8:], uint32(h.Shard))
+	_, _ = f.Write(b[:])
+	return int(f.Sum32() % uint32(shards))
 }
 
 // hintSet collects the hint rows a change writes before its LWT, so that
@@ -68,7 +92,14 @@ type hintSet struct {
 	due    []dueEntry
 	states []stateEntry
 	ttl    map[int]int // index into states -> TTL seconds
-	queues map[string]bool
+}
+
+// add adds the hints of o.
+func (h *hintSet) add(o *hintSet) {
+	h.due = append(h.due, o.due...)
+	for i, e := range o.states {
+		h.addState(e, o.ttl[i])
+	}
 }
 
 func (h *hintSet) addDue(e dueEntry) { h.due = append(h.due, e) }
@@ -81,32 +112,6 @@ func (h *hintSet) addState(e stateEntry, ttl int) {
 	h.states = append(h.states, e)
 }
 
-func (h *hintSet) addQueue(q string) {
-	if h.queues == nil {
-		h.queues = map[string]bool{}
-	}
-	h.queues[q] = true
-}
-
-// hintsFor adds the hints that must exist before job j is written in its
-// state: its due entry when it waits to run or holds a lease, its state
-// index row when it rests in its state.
-func (s *Store) hintsFor(h *hintSet, j *Job) {
-	h.addQueue(j.Queue)
-	switch {
-	case j.State.Claimable():
-		h.addDue(s.dueEntryAt(j.Queue, j.ID, j.ScheduledAt))
-	case j.State == StateProcessing:
-		h.addDue(s.dueEntryAt(j.Queue, j.ID, j.Lease.Until))
-	default:
-		ttl := 0
-		if j.State.Final() {
-			ttl = s.set.ttlSeconds()
-		}
-		h.addState(s.stateEntryOf(j), ttl)
-	}
-}
-
 // writeHints sends the hints: directory rows first (a scanner must find the
 // bucket before the entry can matter), then the entries (writeRows), each
 // group with bounded parallelism.
@@ -117,17 +122,10 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 	}
 	var dirs []dirWrite
 	var rows []rowWrite
-	for q := range h.queues {
-		k := dirKey{table: "queues", queue: q}
-		if s.queueDirs.add(k) {
-			p := queries.QueueInsertParams{QueuesRow: models.QueuesRow{Shard: 0, Name: q, CreatedAt: s.now()}}
-			dirs = append(dirs, dirWrite{write(queries.QueueInsert, "", p, (*queries.DB).QueueInsert, (*queries.Batch).QueueInsert), func() { s.queueDirs.forget(k) }})
-		}
-	}
 	for _, e := range h.due {
 		k := dirKey{table: "due", queue: e.Queue, b: e.Bucket}
 		if s.dueDirs.add(k) {
-			p := queries.DueBucketInsertParams{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}
+			p := queries.DueBucketInsertParams{ScheduledBucketsRow: models.ScheduledBucketsRow{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}}
 			dirs = append(dirs, dirWrite{write(queries.DueBucketInsert, "", p, (*queries.DB).DueBucketInsert, (*queries.Batch).DueBucketInsert), func() { s.dueDirs.forget(k) }})
 		}
 		rows = append(rows, e.insert())
@@ -193,7 +191,7 @@ func (e dueEntry) insert() rowWrite {
 }
 
 func (e dueEntry) delete() rowWrite {
-	return write(queries.DueDelete, e.part(), queries.DueDeleteParams{ScheduledJobsRow: e.row()}, (*queries.DB).DueDelete, (*queries.Batch).DueDelete)
+	return write(queries.DueDelete, e.part(), queries.DueDeleteParams{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard), DueAt: e.DueAt, JobID: e.JobID}, (*queries.DB).DueDelete, (*queries.Batch).DueDelete)
 }
 
 func (e stateEntry) part() string {
@@ -278,60 +276,3 @@ func (s *Store) deleteState(ctx context.Context, entries ...stateEntry) {
 	}
 }
 
-// countKey is one counter cell group: a queue, a state and a bucket.
-type countKey struct {
-	queue  string
-	state  State
-	bucket time.Time
-}
-
-// countBucket is the count bucket of a job in its state: final states count
-// per state bucket, so that counts of expired jobs drop out; others use the
-// epoch.
-func (s *Store) countBucket(j *Job) time.Time {
-	if j.State.Final() && s.set.retention >= 0 {
-		return bucketOf(j.StateChangedAt, s.set.stateWidth, 1).Start
-	}
-	return time.UnixMilli(0).UTC()
-}
-
-// countDeltas accumulates count changes so that a change of many jobs costs
-// one counter write per queue, state and bucket. It is safe for concurrent
-// use.
-type countDeltas struct {
-	mu sync.Mutex
-	m  map[countKey]int64
-}
-
-func (d *countDeltas) add(s *Store, j *Job, delta int64) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.m == nil {
-		d.m = map[countKey]int64{}
-	}
-	d.m[countKey{j.Queue, j.State, s.countBucket(j)}] += delta
-}
-
-// applyCounts writes the deltas, each to a random shard. Counter writes are
-// not idempotent, so they are not retried; a failure is logged and leaves
-// the count off by the delta (see Count).
-func (s *Store) applyCounts(ctx context.Context, d *countDeltas) {
-	d.mu.Lock()
-	deltas := d.m
-	d.m = nil
-	d.mu.Unlock()
-	keys := make([]countKey, 0, len(deltas))
-	for k, v := range deltas {
-		if v != 0 {
-			keys = append(keys, k)
-		}
-	}
-	_ = forEach(ctx, len(keys), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-		k := keys[i]
-		p := queries.CountAddParams{Jobs: deltas[k], Queue: k.queue, State: int32(k.state), Bucket: k.bucket, Shard: int32(rand.IntN(s.set.countShards))}
-		if err := s.exec(queries.CountAdd, s.db.CountAdd(ctx, p)); err != nil {
-			s.set.log.Warn("jobsharp: could not update a job count", "queue", k.queue, "state", k.state, "delta", deltas[k], "err", err)
-		}
-		return nil
-	})
-}

@@ -187,10 +187,10 @@ func jobFromRow(r *models.JobsRow) *Job {
 	return j
 }
 
-// rowFromJob is the inverse of jobFromRow.
-func rowFromJob(j *Job) models.JobsRow {
+// rowFromJob is the inverse of jobFromRow; h is the job's partition.
+func rowFromJob(j *Job, h homeRef) models.JobsRow {
 	r := models.JobsRow{
-		ID: j.ID, Queue: j.Queue, Type: j.Type, Args: j.Args, State: int32(j.State), Version: j.Version,
+		Home: h.Start, Shard: h.Shard, ID: j.ID, Queue: j.Queue, Type: j.Type, Args: j.Args, State: int32(j.State), Version: j.Version,
 		CreatedAt: ms(j.CreatedAt), ScheduledAt: ms(j.ScheduledAt), StateChangedAt: ms(j.StateChangedAt),
 		StartedAt: ms(j.StartedAt), FinishedAt: ms(j.FinishedAt),
 		RetryCount: int32(j.RetryCount), MaxRetries: int32(j.MaxRetries), LastError: j.LastError, Result: j.Result,

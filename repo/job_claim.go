@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,10 +29,13 @@ type ClaimParams struct {
 // many race for it. Jobs whose lease expired are rescued on the way (see
 // [Jobs.Rescue]), and continuations whose parent finished are released.
 //
-// Claim reads the due index from where this store's previous claim on the
-// queue stopped (less Grace), so its cost follows what is due. Jobs are
-// taken oldest first, in a random order among the candidates of one scan, so
-// that workers racing for the same jobs mostly take different ones.
+// New jobs are read where they live: Claim reads the queue's home partitions
+// from where this store's previous claim stopped, in home-time order, and
+// claims the due jobs of a partition with one conditional batch (one Paxos
+// round for up to a hundred jobs). Jobs due at another time than their home
+// time (retries, snoozes, requeues, released continuations) come from the
+// due index. Partitions are read in a random order, so that workers racing
+// for the same queue mostly take different jobs.
 //
 // Execution is at-least-once: a worker that outlives its lease without a
 // heartbeat loses the job to another worker, and its own later writes fail
@@ -57,32 +59,30 @@ func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
 	case len(p.Owner) > 255:
 		return nil, invalid("owner", "%d bytes, more than 255", len(p.Owner))
 	}
-	var (
-		mu      sync.Mutex
-		claimed []*Job
-		taking  int
-		counts  = &countDeltas{} // one counter write per state for the whole claim
-	)
-	defer j.s.applyCounts(ctx, counts)
-	err := j.s.scan(ctx, queue, 2*p.Limit, func(ctx context.Context, job *Job) (bool, error) {
-		mu.Lock()
-		if taking+len(claimed) >= p.Limit {
-			mu.Unlock()
-			return false, errStop
-		}
-		taking++
-		mu.Unlock()
-		c, err := j.s.claimOne(ctx, job, p.Owner, lease, counts)
-		mu.Lock()
-		defer mu.Unlock()
-		taking--
-		if err != nil {
-			return false, err
-		}
-		claimed = append(claimed, c)
-		return true, nil
-	})
-	if err != nil && len(claimed) == 0 {
+	if err := ValidQueue(queue); err != nil {
+		return nil, err
+	}
+	s := j.s
+	qn, err := s.queueNumber(ctx, queue)
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs of queue %s: %w", queue, err)
+	}
+	mk := func(job *Job) *change { return s.claimChange(job, p.Owner, lease) }
+	sc := s.scanner(queue)
+	watermark, _, err := s.watermark(ctx, queue)
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs of queue %s: %w", queue, err)
+	}
+	// The due index first: retries and released jobs are older than most
+	// new ones, and a scan there also rescues expired leases.
+	claimed, derr := s.scanDue(ctx, queue, 2*p.Limit, p.Limit, mk, nil)
+	var herr error
+	if len(claimed) < p.Limit {
+		var got []*Job
+		got, herr = s.claimAtHome(ctx, sc, queue, qn, watermark, p.Limit-len(claimed), mk)
+		claimed = append(claimed, got...)
+	}
+	if err := errors.Join(derr, herr); err != nil && len(claimed) == 0 {
 		return nil, fmt.Errorf("claim jobs of queue %s: %w", queue, err)
 	}
 	return claimed, nil
@@ -97,38 +97,26 @@ func (j *Jobs) Rescue(ctx context.Context, queue string) (int, error) {
 	if queue == "" {
 		queue = DefaultQueue
 	}
+	if err := ValidQueue(queue); err != nil {
+		return 0, err
+	}
 	var n atomic.Int64
-	before := j.s.now()
-	err := j.s.scan(ctx, queue, 500, func(ctx context.Context, job *Job) (bool, error) {
-		return false, nil // leave due jobs for claimers
-	}, func(job *Job) {
-		if job.State == StateFailed || job.State == StateAbandoned {
-			if job.StateChangedAt.Compare(before) >= 0 {
-				n.Add(1)
-			}
-		}
-	})
+	_, err := j.s.scanDue(ctx, queue, 500, 0, nil, func(*Job) { n.Add(1) })
 	if err != nil {
 		return int(n.Load()), fmt.Errorf("rescue jobs of queue %s: %w", queue, err)
 	}
 	return int(n.Load()), nil
 }
 
-// claimOne moves a due job to Processing under a new lease.
-func (s *Store) claimOne(ctx context.Context, job *Job, owner string, lease time.Duration, counts *countDeltas) (*Job, error) {
+// claimChange is the change that claims a due job under a new lease.
+func (s *Store) claimChange(job *Job, owner string, lease time.Duration) *change {
 	now := s.now()
 	next := job.clone()
 	next.State = StateProcessing
 	next.StateChangedAt = now
 	next.StartedAt = now
 	next.Lease = Lease{Owner: owner, Token: randomID(), Until: ms(now.Add(lease))}
-	return s.change(ctx, job, next, opClaim, counts)
-}
-
-// rescue fails a job whose lease expired: the attempt counts as failed.
-func (s *Store) rescue(ctx context.Context, job *Job) (*Job, error) {
-	next := s.failed(job, fmt.Sprintf("lease of %q expired at %s", job.Lease.Owner, job.Lease.Until.Format(time.RFC3339Nano)), "", time.Time{})
-	return s.change(ctx, job, next, opRescue, nil)
+	return newChange(job, next, opClaim)
 }
 
 // failed returns job after a failed attempt: Failed with a retry at retryAt
@@ -190,7 +178,7 @@ func (j *Jobs) Heartbeat(ctx context.Context, job *Job, lease time.Duration) (*J
 	}
 	next := job.clone()
 	next.Lease.Until = ms(j.s.now().Add(lease))
-	return j.s.change(ctx, job, next, opHeartbeat, nil)
+	return j.s.applyOne(ctx, newChange(job, next, opHeartbeat))
 }
 
 // Complete marks a job the caller holds Succeeded with its result. The row is
@@ -210,7 +198,7 @@ func (j *Jobs) Complete(ctx context.Context, job *Job, result []byte) (*Job, err
 	next.StateChangedAt, next.FinishedAt = now, now
 	next.Result = result
 	next.Lease = Lease{}
-	return j.s.change(ctx, job, next, opComplete, nil)
+	return j.s.applyOne(ctx, newChange(job, next, opComplete))
 }
 
 // FailParams describes a failed attempt.
@@ -242,7 +230,7 @@ func (j *Jobs) Fail(ctx context.Context, job *Job, p *FailParams) (*Job, error) 
 		next.FinishedAt = next.StateChangedAt
 		next.ScheduledAt = job.ScheduledAt
 	}
-	return j.s.change(ctx, job, next, opFail, nil)
+	return j.s.applyOne(ctx, newChange(job, next, opFail))
 }
 
 func truncate(s string, n int) string {
@@ -275,7 +263,7 @@ func (s *Store) release(ctx context.Context, job *Job, delay time.Duration, op c
 	next.StateChangedAt = now
 	next.ScheduledAt = ms(now.Add(delay))
 	next.Lease = Lease{}
-	return s.change(ctx, job, next, op, nil)
+	return s.applyOne(ctx, newChange(job, next, op))
 }
 
 // CancelHeld cancels a job the caller holds (a handler giving up for good),
@@ -292,7 +280,7 @@ func (j *Jobs) CancelHeld(ctx context.Context, job *Job, reason string) (*Job, e
 	next.StateChangedAt, next.FinishedAt = now, now
 	next.LastError = truncate(reason, 16<<10)
 	next.Lease = Lease{}
-	return j.s.change(ctx, job, next, opCancelHeld, nil)
+	return j.s.applyOne(ctx, newChange(job, next, opCancelHeld))
 }
 
 // Cancel cancels a job that has not finished. A running job's worker loses
@@ -353,7 +341,7 @@ func (s *Store) retryChange(ctx context.Context, id gocql.UUID, op changeOp, f f
 		if err != nil {
 			return nil, err
 		}
-		out, err := s.change(ctx, cur, next, op, nil)
+		out, err := s.applyOne(ctx, newChange(cur, next, op))
 		if errors.Is(err, ErrConflict) && attempt < 5 {
 			continue
 		}

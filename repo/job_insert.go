@@ -1,13 +1,12 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
+
 	"time"
 
 	"github.com/gocql/gocql"
@@ -17,9 +16,11 @@ import (
 
 // NewJob describes a job to store.
 type NewJob struct {
-	// ID is the job's id. Zero: a new time-ordered id. Storing again with the
-	// same id and the same queue, type and arguments returns the stored job,
-	// so a retried insert creates nothing twice.
+	// ID is the job's id. Zero: a new id. A job's id says where its row
+	// lives, so an id given here must come from [Jobs.NewID] for the same
+	// queue. Storing again with the same id and the same queue, type and
+	// arguments returns the stored job, so a retried insert creates nothing
+	// twice.
 	ID gocql.UUID
 	// Queue defaults to "default".
 	Queue string
@@ -27,7 +28,8 @@ type NewJob struct {
 	Type string
 	// Args are the serialized arguments, at most Options.MaxArgsBytes.
 	Args []byte
-	// ScheduledAt is when the job may run; zero or past means now.
+	// ScheduledAt is when the job may run; zero or past means now. At the
+	// latest the end of the year 9999.
 	ScheduledAt time.Time
 	// MaxRetries is the number of retries after a failed first attempt.
 	// Zero means Options.DefaultMaxRetries; negative means none.
@@ -41,11 +43,14 @@ type NewJob struct {
 
 // Insert stores a new job (JobSharp's StoreJob) and returns it.
 //
-// It writes the job's hints (its due or state index entry) first and then
-// creates the jobs row with a lightweight transaction, so a crash in between
-// leaves a stray hint, never a lost job. Returns [ErrInvalid] (a
-// [*ValidationError]) for bad input, having written nothing, and [ErrExists]
-// if another job has the id.
+// The job's row is created by a lightweight transaction in its home
+// partition (where scanners find it when it is due), together with the
+// other jobs this store inserts into that partition at the same moment: one
+// conditional batch, one Paxos round. Hints it needs (a state index row for
+// a held job, a due entry for one due later than its home time) are written
+// first, so a crash in between leaves a stray hint, never a lost job.
+// Returns [ErrInvalid] (a [*ValidationError]) for bad input, having written
+// nothing, and [ErrExists] if another job has the id.
 func (j *Jobs) Insert(ctx context.Context, nj *NewJob) (*Job, error) {
 	jobs, err := j.InsertMany(ctx, []*NewJob{nj})
 	if err != nil {
@@ -54,16 +59,32 @@ func (j *Jobs) Insert(ctx context.Context, nj *NewJob) (*Job, error) {
 	return jobs[0], nil
 }
 
-// InsertMany stores several jobs at once: their hints go out grouped with
-// bounded parallelism, then the jobs rows, each a lightweight transaction on
-// its own partition, in parallel (a logged batch cannot hold lightweight
-// transactions on several partitions). Every job is validated before
-// anything is written. When some rows fail, the jobs that were stored are
-// returned with the joined errors; retrying with the same ids is safe.
+// InsertMany stores several jobs at once: jobs due at the same time share
+// home partitions, and each partition's jobs go out as conditional batches
+// of up to 200 (one Paxos round each), partitions in parallel. Every job is
+// validated before anything is written. When some fail, the jobs that were
+// stored are returned with the joined errors; retrying with the same ids is
+// safe.
 func (j *Jobs) InsertMany(ctx context.Context, njs []*NewJob) ([]*Job, error) {
+	jobs, err := j.s.newJobs(ctx, njs)
+	if err != nil {
+		return nil, err
+	}
+	stored, _, err := j.s.create(ctx, jobs, nil)
+	return stored, err
+}
+
+// newJobs validates NewJobs and returns the jobs to store, with their ids.
+func (s *Store) newJobs(ctx context.Context, njs []*NewJob) ([]*Job, error) {
 	jobs := make([]*Job, len(njs))
+	now := s.now()
+	// Jobs due now are spread over the sub-shards in runs, so that a big
+	// insert fills every partition of the bucket with batches of a useful
+	// size.
+	run := max(1, min(maxBatchChanges, (len(njs)+s.set.homeShards-1)/s.set.homeShards))
+	sub := s.subShard("", now)
 	for i, nj := range njs {
-		job, err := j.s.newJob(nj)
+		job, err := s.newJob(ctx, nj, now, (sub+i/run)%s.set.homeShards)
 		if err != nil {
 			if len(njs) > 1 {
 				return nil, fmt.Errorf("job %d: %w", i, err)
@@ -72,12 +93,11 @@ func (j *Jobs) InsertMany(ctx context.Context, njs []*NewJob) ([]*Job, error) {
 		}
 		jobs[i] = job
 	}
-	stored, _, err := j.s.create(ctx, jobs, nil)
-	return stored, err
+	return jobs, nil
 }
 
 // newJob validates a NewJob and returns the job to store.
-func (s *Store) newJob(nj *NewJob) (*Job, error) {
+func (s *Store) newJob(ctx context.Context, nj *NewJob, now time.Time, sub int) (*Job, error) {
 	if nj == nil {
 		return nil, invalid("job", "nil")
 	}
@@ -94,6 +114,8 @@ func (s *Store) newJob(nj *NewJob) (*Job, error) {
 	switch {
 	case len(nj.Args) > s.set.maxArgs:
 		return nil, invalid("args", "%d bytes, more than the limit of %d (Options.MaxArgsBytes)", len(nj.Args), s.set.maxArgs)
+	case nj.ScheduledAt.After(maxHomeTime):
+		return nil, invalid("scheduled at", "%s is after the year 9999", nj.ScheduledAt.Format(time.RFC3339))
 	}
 	state := StateScheduled
 	if nj.Hold {
@@ -111,14 +133,22 @@ func (s *Store) newJob(nj *NewJob) (*Job, error) {
 	case retries > 1000:
 		return nil, invalid("max retries", "%d, more than 1000", retries)
 	}
-	now := s.now()
 	at := ms(nj.ScheduledAt)
 	if at.IsZero() {
 		at = now
 	}
+	qn, err := s.queueNumber(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
 	id := nj.ID
 	if id == (gocql.UUID{}) {
-		id = NewID()
+		// The job's home is when it is first due, now for a time past.
+		id = s.mintJobID(qn, maxTime(at, now), sub)
+	} else if info, err := parseID(id); err != nil {
+		return nil, invalid("id", "%v", err)
+	} else if info.Queue != qn {
+		return nil, invalid("id", "%s was made for another queue than %s (use Jobs.NewID with this queue)", id, queue)
 	}
 	return &Job{
 		ID: id, Queue: queue, Type: nj.Type, Args: slices.Clone(nj.Args), State: state, Version: 1,
@@ -140,138 +170,40 @@ func validMetadata(m map[string]string) error {
 	return nil
 }
 
-// create stores new jobs: hints first, then the rows by LWT, then counts.
-// extra writes further hints of the caller (batch or continuation lookups)
-// before the jobs' own. fresh[i] is false when job i existed already (an
-// insert retried with the same id).
+// create stores new jobs, each by lightweight transaction in its home
+// partition (see apply). extra writes further hints of the caller (batch or
+// continuation lookups) before the jobs. fresh[i] is false when job i
+// existed already (an insert retried with the same id).
 func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.Context) error) (stored []*Job, fresh []bool, err error) {
 	if extra != nil {
 		if err := extra(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
-	stored = make([]*Job, len(jobs))
-	fresh = make([]bool, len(jobs))
-	// In chunks: a scanner leaves a hint whose job is missing alone for
-	// Grace only, so no job's row may come much later than its hint. A
-	// chunk's rows wait for its hints; the next chunk's hints are written
-	// once this chunk's rows start, so rows go out without a pause at chunk
-	// boundaries (1,000 jobs against raw gocql: 0.83-1.23x, from 0.72-0.89x
-	// chunk by chunk; go run ./bench/cmd/bench -scenarios store).
-	// When a chunk's hints fail, its rows and those of later chunks are not
-	// written.
-	chunks := make([]hintChunk, (len(jobs)+createChunk-1)/createChunk)
-	for k := range chunks {
-		chunks[k].done = make(chan struct{})
+	chs := make([]*change, len(jobs))
+	for i, job := range jobs {
+		chs[i] = newChange(nil, job, opInsert)
 	}
-	var writers sync.WaitGroup
-	writeChunk := func(k int) {
-		defer writers.Done()
-		var h hintSet
-		for _, job := range jobs[k*createChunk : min((k+1)*createChunk, len(jobs))] {
-			s.hintsFor(&h, job)
-		}
-		err := s.writeHints(ctx, &h)
-		if err != nil {
-			err = fmt.Errorf("store jobs: %w", err)
-		} else if s.afterHints != nil {
-			err = s.afterHints("insert")
-		}
-		if err == nil {
-			close(chunks[k].done)
-			return
-		}
-		for j := k; j < len(chunks); j++ { // later chunks never start
-			chunks[j].err = err
-			close(chunks[j].done)
+	aerr := s.apply(ctx, chs...)
+	var errs []error
+	for _, c := range chs {
+		switch {
+		case c.err != nil:
+			errs = append(errs, fmt.Errorf("store job %s: %w", c.next.ID, c.err))
+		case c.out != nil:
+			stored = append(stored, c.out)
+			fresh = append(fresh, !c.existed)
 		}
 	}
-	if len(chunks) > 0 {
-		writers.Add(1)
-		go writeChunk(0)
+	if aerr != nil {
+		errs = append(errs, aerr)
 	}
-	err = forEach(ctx, len(jobs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-		k := i / createChunk
-		<-chunks[k].done
-		if chunks[k].err != nil {
-			return nil
-		}
-		// The chunk's first job starts the next chunk's hints: jobs start
-		// in order, so it runs whenever any job of the chunk does.
-		if i%createChunk == 0 && k+1 < len(chunks) {
-			writers.Add(1)
-			go writeChunk(k + 1)
-		}
-		job, created, err := s.createRow(ctx, jobs[i])
-		if err != nil {
-			return fmt.Errorf("store job %s: %w", jobs[i].ID, err)
-		}
-		stored[i], fresh[i] = job, created
-		return nil
-	})
-	writers.Wait() // a chunk's hints may still be in flight when ctx ended
-	errs := []error{err}
-	for _, c := range chunks {
-		if c.err != nil {
-			errs = append(errs, c.err) // the first failure; later chunks share it
-			break
-		}
-	}
-	counts := &countDeltas{}
-	var out []*Job
-	var outFresh []bool
-	for i, job := range stored {
-		if job != nil {
-			out = append(out, job)
-			outFresh = append(outFresh, fresh[i])
-			if fresh[i] {
-				counts.add(s, job, 1)
-			}
-		}
-	}
-	s.applyCounts(ctx, counts)
-	return out, outFresh, errors.Join(errs...)
+	return stored, fresh, errors.Join(errs...)
 }
 
-// createChunk is how many jobs create writes hints for before their rows.
-const createChunk = 256
-
-// hintChunk is the hints of one chunk of create: done is closed once they
-// are written (err nil) or failed, or an earlier chunk's failed (err set).
-type hintChunk struct {
-	done chan struct{}
-	err  error
-}
-
-// createRow creates one jobs row and reports whether this call created it.
-// When a row with the id exists, it returns that job if it is the same job
-// (same queue, type and arguments: an insert retried, or a recurring
-// occurrence fired by several schedulers), else ErrExists.
-func (s *Store) createRow(ctx context.Context, job *Job) (*Job, bool, error) {
-	applied, err := s.cas(queries.JobsCreate, s.db.JobsCreate(ctx, queries.JobsCreateParams{JobsRow: rowFromJob(job)}))
-	if err != nil && !errors.Is(err, ErrTimeout) {
-		return nil, false, err
-	}
-	if applied {
-		return job, true, nil
-	}
-	// Not applied, or unknown after a timeout: a serial read settles it.
-	cur, rerr := s.getSerial(ctx, job.ID)
-	switch {
-	case errors.Is(rerr, ErrNotFound) && err != nil:
-		return nil, false, err
-	case rerr != nil:
-		return nil, false, rerr
-	case err != nil && cur.Version == job.Version && cur.CreatedAt.Equal(job.CreatedAt) && cur.State == job.State:
-		return cur, true, nil // the write that timed out did apply
-	case cur.Queue == job.Queue && cur.Type == job.Type && bytes.Equal(cur.Args, job.Args):
-		return cur, false, nil
-	}
-	return nil, false, fmt.Errorf("%w: %s", ErrExists, job.ID)
-}
-
-// Get returns the job with the given id (JobSharp's GetJob). Returns
-// [ErrNotFound] if there is none.
+// Get returns the job with the given id (JobSharp's GetJob): one read of
+// the job's home partition, which the id names. Returns [ErrNotFound] if
+// there is none.
 func (j *Jobs) Get(ctx context.Context, id gocql.UUID) (*Job, error) {
 	if err := checkID("id", id); err != nil {
 		return nil, err
@@ -284,7 +216,11 @@ func (j *Jobs) Get(ctx context.Context, id gocql.UUID) (*Job, error) {
 }
 
 func (s *Store) get(ctx context.Context, id gocql.UUID, serial bool) (*Job, error) {
-	q := s.db.JobsGet(ctx, queries.JobsGetParams{ID: id})
+	h, err := homeOf(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%v)", ErrNotFound, err)
+	}
+	q := s.db.JobsGet(ctx, queries.JobsGetParams{Home: h.Start, Shard: h.Shard, ID: id})
 	if serial {
 		q = q.Consistency(gocql.Consistency(s.set.serial))
 	}
@@ -306,19 +242,8 @@ func (s *Store) getSerial(ctx context.Context, id gocql.UUID) (*Job, error) {
 	return s.get(ctx, id, true)
 }
 
-// getMany reads jobs by id in parallel; missing ids are left out.
+// getMany reads jobs by id, one statement per home partition; missing ids
+// are left out.
 func (s *Store) getMany(ctx context.Context, ids []gocql.UUID) ([]*Job, error) {
-	out := make([]*Job, len(ids))
-	err := forEach(ctx, len(ids), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-		job, err := s.get(ctx, ids[i], false)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		out[i] = job
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(out, func(j *Job) bool { return j == nil }), nil
+	return s.getJobs(ctx, ids, false)
 }

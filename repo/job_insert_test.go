@@ -49,7 +49,7 @@ func TestJobsInsert(t *testing.T) {
 		t.Parallel()
 
 		b := setup(t, nil)
-		id := gocql.MustRandomUUID()
+		id := b.newID(ctx, t)
 		first := b.insert(ctx, t, &repo.NewJob{ID: id, Args: []byte("x")})
 		again := b.insert(ctx, t, &repo.NewJob{ID: id, Args: []byte("x")})
 		if again.Version != first.Version || !again.CreatedAt.Equal(first.CreatedAt) {
@@ -68,7 +68,7 @@ func TestJobsInsert(t *testing.T) {
 		t.Parallel()
 
 		b := setup(t, &repo.Options{MaxArgsBytes: 16})
-		id := gocql.MustRandomUUID()
+		id := b.newID(ctx, t)
 		tests := map[string]struct {
 			job   *repo.NewJob
 			field string
@@ -81,6 +81,9 @@ func TestJobsInsert(t *testing.T) {
 			"LongQueue":        {&repo.NewJob{ID: id, Queue: strings.Repeat("q", 65), Type: "t"}, "queue"},
 			"TooManyRetries":   {&repo.NewJob{ID: id, Queue: b.queue, Type: "t", MaxRetries: 1001}, "max retries"},
 			"EmptyMetadataKey": {&repo.NewJob{ID: id, Queue: b.queue, Type: "t", Metadata: map[string]string{"": "v"}}, "metadata"},
+			"ForeignID":        {&repo.NewJob{ID: gocql.MustRandomUUID(), Queue: b.queue, Type: "t"}, "id"},
+			"IDOfAnotherQueue": {&repo.NewJob{ID: id, Queue: "other-" + b.queue, Type: "t"}, "id"},
+			"AfterYear9999":    {&repo.NewJob{Queue: b.queue, Type: "t", ScheduledAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, "scheduled at"},
 		}
 		for name, tt := range tests {
 			_, err := b.store.Jobs.Insert(ctx, tt.job)

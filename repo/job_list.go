@@ -12,8 +12,8 @@ import (
 	"github.com/jobsharp/cassandra/queries"
 )
 
-// farFuture bounds scans of the due index that look past now.
-var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+// farFuture bounds scans that look past now: no job is due later.
+var farFuture = maxHomeTime
 
 // Queues lists the queues that have ever held a job, in name order.
 func (j *Jobs) Queues(ctx context.Context) ([]string, error) {
@@ -87,7 +87,17 @@ func (s *Store) listDueIndexed(ctx context.Context, queue string, state State, l
 	if err != nil {
 		return nil, err
 	}
-	return s.walkDue(ctx, queue, watermark, farFuture, limit, func(j *Job) bool { return j.State == state })
+	keep := func(j *Job) bool { return j.State == state }
+	fromIndex, err := s.walkDue(ctx, queue, watermark, farFuture, limit, keep)
+	if err != nil || state != StateScheduled {
+		return fromIndex, err
+	}
+	// New jobs wait in their home partitions, which hold no due entry.
+	atHome, err := s.walkHomes(ctx, queue, watermark, farFuture, limit, keep)
+	if err != nil {
+		return nil, err
+	}
+	return mergeByDue(fromIndex, atHome, limit), nil
 }
 
 // listResting walks the state index of a queue and state, newest bucket
@@ -170,20 +180,20 @@ func (s *Store) readStateBucket(ctx context.Context, queue string, state State, 
 // verifyStateEntries reads the jobs of state-index rows and splits the rows
 // into live jobs and stale rows (the job moved on, or is gone).
 func (s *Store) verifyStateEntries(ctx context.Context, state State, entries []stateEntry) (live []*Job, stale []stateEntry, err error) {
-	jobs := make([]*Job, len(entries))
-	err = forEach(ctx, len(entries), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-		job, err := s.get(ctx, entries[i].JobID, false)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		jobs[i] = job
-		return err
-	})
+	ids := make([]gocql.UUID, len(entries))
+	for i, e := range entries {
+		ids[i] = e.JobID
+	}
+	found, err := s.getJobs(ctx, ids, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	for i, e := range entries {
-		job := jobs[i]
+	byID := make(map[gocql.UUID]*Job, len(found))
+	for _, j := range found {
+		byID[j.ID] = j
+	}
+	for _, e := range entries {
+		job := byID[e.JobID]
 		if job != nil && job.State == state && job.Queue == e.Queue && job.StateChangedAt.Equal(e.EnteredAt) {
 			live = append(live, job)
 		} else {
@@ -191,61 +201,6 @@ func (s *Store) verifyStateEntries(ctx context.Context, state State, entries []s
 		}
 	}
 	return live, stale, nil
-}
-
-// Count returns the number of jobs in a state (JobSharp's GetJobCount), in
-// one queue or, with queue "", in all. It reads counters: one partition per
-// queue and state, spread over shards. Counts of finished jobs cover the
-// retention period, bucket by bucket, so they may include jobs that expired
-// within the last StateBucketWidth.
-//
-// A count is exact unless a process died between a job's change and its
-// count update, or a count update failed (it is logged; counter updates are
-// not idempotent, so they are not retried).
-func (j *Jobs) Count(ctx context.Context, queue string, state State) (int64, error) {
-	if !state.Valid() {
-		return 0, invalid("state", "%d is not a state", int(state))
-	}
-	queues, err := j.queuesOf(ctx, queue)
-	if err != nil {
-		return 0, err
-	}
-	var total int64
-	for _, q := range queues {
-		n, err := j.s.count(ctx, q, state)
-		if err != nil {
-			return 0, fmt.Errorf("count %s jobs of queue %s: %w", state, q, err)
-		}
-		total += n
-	}
-	return total, nil
-}
-
-func (s *Store) count(ctx context.Context, queue string, state State) (int64, error) {
-	rows, err := s.db.CountRead(ctx, queries.CountReadParams{Queue: queue, State: int32(state)}).All()
-	if err != nil {
-		return 0, s.interpret(queries.CountRead.Name, err)
-	}
-	now := s.now()
-	var n int64
-	expired := false
-	for _, r := range rows {
-		if state.Final() && s.set.retention >= 0 && r.Bucket.UnixMilli() != 0 &&
-			!r.Bucket.Add(s.set.stateWidth+s.set.retention).After(now) {
-			expired = true
-			continue
-		}
-		n += r.Jobs
-	}
-	if expired {
-		// Counter rows of expired buckets are dropped lazily, so the
-		// partition stays as small as the retention period.
-		cut := bucketOf(now.Add(-s.set.retention-s.set.stateWidth), s.set.stateWidth, 1).Start
-		if err := s.exec(queries.CountDropBefore, s.db.CountDropBefore(ctx, queries.CountDropBeforeParams{Queue: queue, State: int32(state), Bucket: cut})); err != nil {
-			s.set.log.Warn("jobsharp: could not drop expired count rows", "queue", queue, "state", state, "err", err)
-		}
-	}
-	return n, nil
 }
 
 // Update writes a changed job (JobSharp's UpdateJob) if it has not changed
@@ -291,7 +246,7 @@ func (j *Jobs) Update(ctx context.Context, job *Job) (*Job, error) {
 			next.FinishedAt = next.StateChangedAt
 		}
 	}
-	return s.change(ctx, cur, next, opUpdate, nil)
+	return s.applyOne(ctx, newChange(cur, next, opUpdate))
 }
 
 // Delete removes a job (JobSharp's DeleteJob) by a lightweight transaction
@@ -309,28 +264,14 @@ func (j *Jobs) Delete(ctx context.Context, id gocql.UUID) error {
 		if err != nil {
 			return fmt.Errorf("delete job %s: %w", id, err)
 		}
-		applied, err := s.cas(queries.JobsDelete, s.db.JobsDelete(ctx, queries.JobsDeleteParams{ID: id, ExpectedVersion: cur.Version}))
-		if err != nil && !errors.Is(err, ErrTimeout) {
-			return fmt.Errorf("delete job %s: %w", id, err)
-		}
-		if !applied {
-			_, rerr := s.getSerial(ctx, id)
-			switch {
-			case errors.Is(rerr, ErrNotFound):
-				// Deleted, by this call (after a timeout) or another.
-			case rerr != nil:
-				return fmt.Errorf("delete job %s: %w", id, errors.Join(err, rerr))
-			case attempt < 5:
-				continue
-			default:
-				return fmt.Errorf("delete job %s: %w", id, ErrConflict)
-			}
-		}
-		counts := &countDeltas{}
-		counts.add(s, cur, -1)
-		s.applyCounts(ctx, counts)
-		if !cur.State.dueIndexed() {
-			s.deleteState(ctx, s.stateEntryOf(cur))
+		_, err = s.applyOne(ctx, newChange(cur, cur.clone(), opDelete))
+		switch {
+		case errors.Is(err, ErrConflict) && attempt < 5:
+			continue
+		case errors.Is(err, ErrNotFound) && attempt > 0:
+			// Deleted, by this call (after a timeout) or another.
+		case err != nil:
+			return err
 		}
 		if err := s.settleChildren(ctx, id); err != nil {
 			s.set.log.Warn("jobsharp: could not cancel the continuations of a deleted job", "job", id, "err", err)

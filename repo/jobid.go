@@ -100,10 +100,10 @@ func mintID(i idInfo) gocql.UUID {
 	return layoutID(i, rnd)
 }
 
-// occurrenceJobID is the id of the job of recurring schedule id at fire time
+// occurrenceID is the id of the job of recurring schedule id at fire time
 // at: every scheduler derives the same id, so only one job is created. Its
 // random bits come from a hash of the schedule and the time.
-func occurrenceJobID(schedule string, at time.Time, queue int32) gocql.UUID {
+func occurrenceID(schedule string, at time.Time, queue int32) gocql.UUID {
 	at = ms(at)
 	sum := sha1.Sum(fmt.Appendf(nil, "jobsharp occurrence\x00%s\x00%d", schedule, at.UnixMilli()))
 	var rnd [6]byte

@@ -118,14 +118,14 @@ func TestOccurrenceJobIDIsDeterministic(t *testing.T) {
 	t.Parallel()
 
 	at := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
-	a := occurrenceJobID("nightly", at, 5)
-	if b := occurrenceJobID("nightly", at.Add(300*time.Microsecond), 5); a != b {
+	a := occurrenceID("nightly", at, 5)
+	if b := occurrenceID("nightly", at.Add(300*time.Microsecond), 5); a != b {
 		t.Errorf("ids of one occurrence differ: %s and %s", a, b)
 	}
-	if b := occurrenceJobID("nightly", at.Add(time.Minute), 5); a == b {
+	if b := occurrenceID("nightly", at.Add(time.Minute), 5); a == b {
 		t.Errorf("ids of two occurrences are equal: %s", a)
 	}
-	if b := occurrenceJobID("hourly", at, 5); a == b {
+	if b := occurrenceID("hourly", at, 5); a == b {
 		t.Errorf("ids of two schedules are equal: %s", a)
 	}
 	info, err := parseID(a)

@@ -77,7 +77,7 @@ func TestShardOf(t *testing.T) {
 	for _, shards := range []int{1, 2, 8, 256} {
 		counts := make([]int, shards)
 		for i := 0; i < 256*shards; i++ {
-			id := NewID()
+			id := NewBatchID()
 			sh := shardOf(id, shards)
 			if sh < 0 || sh >= shards {
 				t.Fatalf("shardOf(%s, %d) = %d, out of range", id, shards, sh)
@@ -141,7 +141,10 @@ func TestOptionsValidation(t *testing.T) {
 		"Zero":             {},
 		"SmallestBuckets":  {DueBucketWidth: time.Second, StateBucketWidth: time.Second},
 		"LargestBuckets":   {DueBucketWidth: 24 * time.Hour, StateBucketWidth: 7 * 24 * time.Hour},
-		"Shards":           {DueShards: 256, StateShards: 1, CountShards: 256},
+		"Shards":           {DueShards: 256, StateShards: 1, HomeShards: 256},
+		"HomeWidths":       {HomeBucketWidth: time.Second},
+		"WidestHome":       {HomeBucketWidth: 1 << 15 * time.Second},
+		"NoFolding":        {FoldInterval: -1},
 		"KeepForever":      {Retention: -1},
 		"NoGrace":          {Grace: -0},
 		"Serial":           {SerialConsistency: gocql.Serial},
@@ -172,7 +175,11 @@ func TestOptionsValidation(t *testing.T) {
 		"StateWidthTooLarge":    {Options{StateBucketWidth: 8 * 24 * time.Hour}, "StateBucketWidth must be between 1s and 168h in whole milliseconds, got 192h0m0s"},
 		"NegativeDueShards":     {Options{DueShards: -1}, "DueShards must be between 1 and 256, got -1"},
 		"TooManyStateShards":    {Options{StateShards: 257}, "StateShards must be between 1 and 256, got 257"},
-		"TooManyCountShards":    {Options{CountShards: 1000}, "CountShards must be between 1 and 256, got 1000"},
+		"TooManyHomeShards":     {Options{HomeShards: 1000}, "HomeShards must be between 1 and 256, got 1000"},
+		"HomeWidthNotPowerOf2":  {Options{HomeBucketWidth: time.Minute}, "HomeBucketWidth must be a power of two seconds from 1s to 9h6m8s, got 1m0s"},
+		"HomeWidthTooLarge":     {Options{HomeBucketWidth: 1 << 16 * time.Second}, "HomeBucketWidth must be a power of two seconds from 1s to 9h6m8s, got 18h12m16s"},
+		"FoldTooOften":          {Options{FoldInterval: time.Millisecond}, "FoldInterval must be negative (never) or between 10ms and 1h, got 1ms"},
+		"SweepTooOften":         {Options{SweepInterval: time.Millisecond}, "SweepInterval must be between 1s and 168h, got 1ms"},
 		"NegativeGrace":         {Options{Grace: -time.Second}, "Grace must be between 0 and 1h, got -1s"},
 		"LongGrace":             {Options{Grace: 2 * time.Hour}, "Grace must be between 0 and 1h, got 2h0m0s"},
 		"ShortRetention":        {Options{Retention: time.Second}, "Retention must be negative (keep) or between 1m and 175200h0m0s, got 1s"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/jobsharp/cassandra/queries"
@@ -108,19 +107,27 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 		if p.DryRun {
 			n += len(live)
 		} else {
-			var purged atomic.Int64
-			err = forEach(ctx, len(live), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-				err := s.purgeJob(ctx, live[i])
-				if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
-					return nil // changed or gone meanwhile: leave it
+			// Deletes by lightweight transaction on each job's version,
+			// one conditional batch per home partition.
+			chs := make([]*change, len(live))
+			for i, j := range live {
+				chs[i] = newChange(j, j.clone(), opDelete)
+			}
+			if err := s.apply(ctx, chs...); err != nil {
+				return n, err
+			}
+			var errs []error
+			for _, c := range chs {
+				switch {
+				case c.err == nil:
+					n++
+				case errors.Is(c.err, ErrConflict) || errors.Is(c.err, ErrNotFound):
+					// changed or gone meanwhile: leave it
+				default:
+					errs = append(errs, c.err)
 				}
-				if err == nil {
-					purged.Add(1)
-				}
-				return err
-			})
-			n += int(purged.Load())
-			if err != nil {
+			}
+			if err := errors.Join(errs...); err != nil {
 				return n, err
 			}
 		}
@@ -142,18 +149,3 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 	return n, err
 }
 
-// purgeJob deletes one finished job by a lightweight transaction on its
-// version and takes it out of its count.
-func (s *Store) purgeJob(ctx context.Context, job *Job) error {
-	applied, err := s.cas(queries.JobsDelete, s.db.JobsDelete(ctx, queries.JobsDeleteParams{ID: job.ID, ExpectedVersion: job.Version}))
-	if err != nil {
-		return err
-	}
-	if !applied {
-		return ErrConflict
-	}
-	counts := &countDeltas{}
-	counts.add(s, job, -1)
-	s.applyCounts(ctx, counts)
-	return nil
-}

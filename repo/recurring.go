@@ -86,7 +86,7 @@ func (r *Recurring) Upsert(ctx context.Context, rj *RecurringJob) (*RecurringJob
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.newJob(&NewJob{Queue: rj.Queue, Type: rj.Type, Args: rj.Args, MaxRetries: rj.MaxRetries, Metadata: rj.Metadata}); err != nil {
+	if _, err := s.newJob(ctx, &NewJob{Queue: rj.Queue, Type: rj.Type, Args: rj.Args, MaxRetries: rj.MaxRetries, Metadata: rj.Metadata}, s.now(), 0); err != nil {
 		return nil, err
 	}
 	out := *rj
@@ -226,13 +226,18 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 			continue
 		}
 		lastJob := rj.LastJobID
+		qn, err := s.queueNumber(ctx, rj.Queue)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("recurring job %s: %w", rj.ID, err))
+			continue
+		}
 		for _, t := range due {
 			meta := maps.Clone(rj.Metadata)
 			if meta == nil {
 				meta = map[string]string{}
 			}
 			meta["recurring_occurrence"] = t.Format(time.RFC3339)
-			job, err := s.newJob(&NewJob{ID: occurrenceID(rj.ID, t), Queue: rj.Queue, Type: rj.Type, Args: rj.Args, MaxRetries: rj.MaxRetries, ScheduledAt: t, Metadata: meta})
+			job, err := s.newJob(ctx, &NewJob{ID: occurrenceID(rj.ID, t, qn), Queue: rj.Queue, Type: rj.Type, Args: rj.Args, MaxRetries: rj.MaxRetries, ScheduledAt: t, Metadata: meta}, s.now(), 0)
 			if err != nil {
 				errs = append(errs, err)
 				continue

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/queries"
 	"github.com/jobsharp/cassandra/repo"
@@ -43,6 +45,7 @@ func setup(t *testing.T, opts *repo.Options) *testBundle {
 	if err != nil {
 		t.Fatalf("repo.New() error = %v", err)
 	}
+	t.Cleanup(store.Close)
 	return &testBundle{store: store, clock: c, queue: cqltest.Queue(t)}
 }
 
@@ -62,6 +65,7 @@ func (b *testBundle) sameStore(t *testing.T, opts *repo.Options) *repo.Store {
 	if err != nil {
 		t.Fatalf("repo.New() error = %v", err)
 	}
+	t.Cleanup(store.Close)
 	return store
 }
 
@@ -80,6 +84,16 @@ func (b *testBundle) insert(ctx context.Context, t *testing.T, nj *repo.NewJob) 
 	return job
 }
 
+// newID returns a job id for the bundle's queue, due now.
+func (b *testBundle) newID(ctx context.Context, t *testing.T) gocql.UUID {
+	t.Helper()
+	id, err := b.store.Jobs.NewID(ctx, b.queue, time.Time{})
+	if err != nil {
+		t.Fatalf("NewID() error = %v", err)
+	}
+	return id
+}
+
 func (b *testBundle) claim(ctx context.Context, t *testing.T, limit int) []*repo.Job {
 	t.Helper()
 	jobs, err := b.store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Owner: "test", Limit: limit, Lease: 30 * time.Second})
@@ -89,8 +103,28 @@ func (b *testBundle) claim(ctx context.Context, t *testing.T, limit int) []*repo
 	return jobs
 }
 
+// settle makes the bundle queue's counts exact: a sweep folds every
+// partition's count log.
+func (b *testBundle) settle(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if err := b.store.SweepCounts(ctx, b.queue); err != nil {
+		t.Fatalf("SweepCounts() error = %v", err)
+	}
+}
+
+func (b *testBundle) queueShard(ctx context.Context, t *testing.T) int32 {
+	t.Helper()
+	sh, err := repo.QueueShard(ctx, b.store, b.queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh
+}
+
+// count returns the settled count of jobs of the bundle's queue in a state.
 func (b *testBundle) count(ctx context.Context, t *testing.T, state repo.State) int64 {
 	t.Helper()
+	b.settle(ctx, t)
 	n, err := b.store.Jobs.Count(ctx, b.queue, state)
 	if err != nil {
 		t.Fatalf("Count(%s) error = %v", state, err)

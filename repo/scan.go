@@ -15,15 +15,19 @@ import (
 	"github.com/jobsharp/cassandra/queries"
 )
 
-// scanner is this store's position in one queue's due index. Everything due
-// before cursor has been handled by this store (claimed, rescued, found
-// stale, or taken by another worker); each scan re-reads Grace before it for
-// entries that landed late. The persisted watermark trails the cursors of
-// all stores and lets old buckets be dropped.
+// scanner is this store's position in one queue: in its due index (cursor:
+// everything due before it has been handled by this store: claimed,
+// rescued, found stale, or taken by another worker; each scan re-reads
+// Grace before it for entries that landed late) and in its home partitions
+// (homes, see scan_home.go). The persisted watermark trails both and lets
+// old due buckets be dropped.
 type scanner struct {
-	mu       sync.Mutex
-	cursor   time.Time
-	inflight map[dueEntry]bool
+	mu        sync.Mutex
+	cursor    time.Time
+	inflight  map[dueEntry]bool
+	homes     map[homeRef]*homeCursor
+	doneHomes map[homeRef]bool
+	dirAt     time.Time
 }
 
 func (s *Store) scanner(queue string) *scanner {
@@ -31,10 +35,28 @@ func (s *Store) scanner(queue string) *scanner {
 	defer s.scanMu.Unlock()
 	sc := s.scanners[queue]
 	if sc == nil {
-		sc = &scanner{inflight: map[dueEntry]bool{}}
+		sc = &scanner{inflight: map[dueEntry]bool{}, homes: map[homeRef]*homeCursor{}, doneHomes: map[homeRef]bool{}}
 		s.scanners[queue] = sc
 	}
 	return sc
+}
+
+// take marks a home partition as read by the calling claim; false when
+// another claim of this store is reading it.
+func (sc *scanner) take(c *homeCursor) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if c.busy {
+		return false
+	}
+	c.busy = true
+	return true
+}
+
+func (sc *scanner) release(c *homeCursor) {
+	sc.mu.Lock()
+	c.busy = false
+	sc.mu.Unlock()
 }
 
 var epoch = time.UnixMilli(0).UTC()
@@ -106,7 +128,7 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 	}
 	for i, rows := range results {
 		for _, r := range rows {
-			res.entries = append(res.entries, dueEntry{Queue: queue, Bucket: parts[i].b, Shard: parts[i].shard, DueAt: r.DueAt.UTC(), JobID: r.JobID})
+			res.entries = append(res.entries, dueEntry{Queue: queue, Bucket: parts[i].b, Shard: parts[i].shard, DueAt: r.DueAt.UTC(), JobID: r.JobID, LastID: r.LastID})
 		}
 		if len(rows) >= perShard && len(rows) > 0 {
 			res.complete = minTime(res.complete, rows[len(rows)-1].DueAt.UTC())
@@ -173,6 +195,7 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 	}
 	target := sc.cursor.Add(-s.set.grace)
 	sc.mu.Unlock()
+	target = minTime(target, sc.homeLowWater(s.now()).Add(-s.set.grace))
 	if target.Sub(watermark) < s.set.dueWidth {
 		return
 	}
@@ -214,7 +237,7 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 	if err == nil {
 		err = forEach(ctx, len(drop), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 			b := drop[i]
-			p := queries.DueBucketDeleteParams{Queue: queue, Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}
+			p := queries.DueBucketDeleteParams{ScheduledBucketsRow: models.ScheduledBucketsRow{Queue: queue, Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}}
 			return s.exec(queries.DueBucketDelete, s.db.DueBucketDelete(ctx, p))
 		})
 	}
@@ -223,83 +246,97 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 	}
 }
 
-// scanConcurrency bounds the due entries one scan resolves at once.
-const scanConcurrency = 16
-
 // errStop ends a scan early.
 var errStop = errors.New("stop scan")
 
-// scan reads the due entries of queue this store has not handled yet and
-// resolves each: stale entries are deleted, expired leases rescued, waiting
-// continuations checked, and due jobs offered to take. take returns whether
-// it took the job; errStop from take ends the scan. The scanner's cursor
-// then moves past what was resolved.
-func (s *Store) scan(ctx context.Context, queue string, perShard int, take func(context.Context, *Job) (bool, error), rescued ...func(*Job)) error {
+// scanDue reads the due entries of queue this store has not handled yet and
+// resolves them, a home partition at a time (the jobs an entry names are
+// read with one statement per partition, and claimed or rescued with one
+// conditional batch per partition): due jobs are claimed while need lasts
+// (mk makes the claim), expired leases rescued, finished jobs settled,
+// waiting continuations checked and stale entries deleted. The scanner's
+// cursor then moves past what was resolved. rescued, when set, sees every
+// job rescued.
+func (s *Store) scanDue(ctx context.Context, queue string, perShard, need int, mk func(*Job) *change, rescued func(*Job)) ([]*Job, error) {
 	sc := s.scanner(queue)
 	watermark, from, to, err := s.scanWindow(ctx, queue, sc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rd, err := s.readDue(ctx, queue, watermark, from, to, perShard)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// Candidates in a random order, so that racing workers spread out; the
-	// window is the oldest entries, so the order stays roughly oldest first.
-	// A few are resolved at a time: each costs several round trips.
-	order := rand.Perm(len(rd.entries))
+	// Entries another goroutine of this store is resolving are left to it.
+	var mine []dueEntry
+	resolvedUpTo := rd.complete
+	sc.mu.Lock()
+	for _, e := range rd.entries {
+		if sc.inflight[e] {
+			resolvedUpTo = minTime(resolvedUpTo, e.DueAt)
+			continue
+		}
+		sc.inflight[e] = true
+		mine = append(mine, e)
+	}
+	sc.mu.Unlock()
+	defer func() {
+		sc.mu.Lock()
+		for _, e := range mine {
+			delete(sc.inflight, e)
+		}
+		sc.mu.Unlock()
+	}()
+
+	groups := map[homeRef][]dueEntry{}
+	var order []homeRef
+	for _, e := range mine {
+		h, err := homeOf(e.JobID)
+		if err != nil {
+			s.deleteDue(ctx, e) // not a job id of this store: nothing to look at
+			continue
+		}
+		if _, ok := groups[h]; !ok {
+			order = append(order, h)
+		}
+		groups[h] = append(groups[h], e)
+	}
+	// Partitions in a random order, so that racing workers spread out.
+	rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 	var (
-		mu           sync.Mutex
-		resolvedUpTo = rd.complete
-		stopped      bool
-		errs         []error
+		mu      sync.Mutex
+		claimed []*Job
+		errs    []error
 	)
-	unresolved := func(e dueEntry) {
-		mu.Lock()
-		resolvedUpTo = minTime(resolvedUpTo, e.DueAt)
-		mu.Unlock()
-	}
-	_ = forEach(ctx, len(order), scanConcurrency, func(ctx context.Context, i int) error {
-		e := rd.entries[order[i]]
-		mu.Lock()
-		stop := stopped
-		mu.Unlock()
-		sc.mu.Lock()
-		busy := sc.inflight[e]
-		if !stop && !busy {
-			sc.inflight[e] = true
-		}
-		sc.mu.Unlock()
-		if stop || busy {
-			// Left for a later scan, or another goroutine of this store has it.
-			unresolved(e)
-			return nil
-		}
-		ok, err := s.resolve(ctx, e, to, take, rescued)
-		sc.mu.Lock()
-		delete(sc.inflight, e)
-		sc.mu.Unlock()
-		if ok && err == nil {
-			return nil
-		}
-		unresolved(e)
+	left := func() int {
 		mu.Lock()
 		defer mu.Unlock()
-		switch {
-		case errors.Is(err, errStop):
-			stopped = true
-		case err != nil:
+		return need - len(claimed)
+	}
+	_ = forEach(ctx, len(order), scanConcurrency, func(ctx context.Context, i int) error {
+		got, unresolved, err := s.resolveDue(ctx, order[i], groups[order[i]], to, left, mk, rescued)
+		mu.Lock()
+		defer mu.Unlock()
+		claimed = append(claimed, got...)
+		for _, e := range unresolved {
+			resolvedUpTo = minTime(resolvedUpTo, e.DueAt)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 		return nil
 	})
 	s.advance(ctx, queue, sc, watermark, resolvedUpTo, rd.buckets)
-	return errors.Join(errs...)
+	return claimed, errors.Join(errs...)
 }
 
-// resolve handles one due entry. It returns false when the entry still
-// needs handling later (a due job nobody took, or an entry too fresh to
-// judge).
+// scanConcurrency bounds the home partitions one due scan resolves at once.
+const scanConcurrency = 8
+
+// resolveDue handles the due entries of one home partition. It returns the
+// jobs it claimed and the entries that still need handling later (a due job
+// left for want of capacity, an entry too fresh to judge, or one whose
+// handling failed).
 //
 // Hints are written before the change that makes them true, so an entry
 // that does not match its job may belong to a change still in flight (an
@@ -307,70 +344,219 @@ func (s *Store) scan(ctx context.Context, queue string, perShard int, take func(
 // is left alone while it is younger than Grace, and removed as stale after.
 // An entry is removed at once only when it is certainly spent: the job was
 // taken from it, or its lease expiry was handled.
-func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take func(context.Context, *Job) (bool, error), rescued []func(*Job)) (bool, error) {
-	spent := func() (bool, error) {
-		s.deleteDue(ctx, e)
-		return true, nil
+func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, now time.Time, left func() int, mk func(*Job) *change, rescued func(*Job)) (claimed []*Job, unresolved []dueEntry, err error) {
+	jobs, err := s.jobsOfEntries(ctx, h, entries)
+	if err != nil {
+		return nil, entries, err
 	}
-	stale := func() (bool, error) {
+	byID := make(map[gocql.UUID]*Job, len(jobs))
+	for _, j := range jobs {
+		byID[j.ID] = j
+	}
+	var spent []dueEntry
+	stale := func(e dueEntry) {
 		if e.DueAt.After(now.Add(-s.set.grace)) {
-			return false, nil // perhaps a change in flight: look again later
+			unresolved = append(unresolved, e) // perhaps a change in flight: look again later
+			return
 		}
-		return spent()
+		spent = append(spent, e)
 	}
-	for round := 0; ; round++ {
-		job, err := s.get(ctx, e.JobID, round > 0)
-		if errors.Is(err, ErrNotFound) {
-			return stale() // an insert between its hints and its row, or a stray hint
+	type claim struct {
+		e dueEntry
+		c *change
+	}
+	var (
+		claims   []claim
+		rescues  []*change
+		settle   []*Job
+		waiting  []*Job
+		ranges   []dueEntry
+		rangeOf  = map[*change]dueEntry{}
+		settleOf = map[gocql.UUID]dueEntry{}
+	)
+	for _, e := range entries {
+		if e.LastID != (gocql.UUID{}) {
+			// A lease entry: the jobs of one claim or heartbeat batch.
+			for _, j := range jobs {
+				if compareUUID(j.ID, e.JobID) < 0 || compareUUID(j.ID, e.LastID) > 0 || j.Queue != e.Queue {
+					continue
+				}
+				switch {
+				case j.State == StateProcessing && !j.Lease.Until.After(now):
+					c := newChange(j, s.failed(j, fmt.Sprintf("lease of %q expired at %s", j.Lease.Owner, j.Lease.Until.Format(time.RFC3339Nano)), "", time.Time{}), opRescue)
+					rescues = append(rescues, c)
+					rangeOf[c] = e
+				case j.State.Final():
+					settle = append(settle, j)
+					settleOf[j.ID] = e
+				}
+			}
+			ranges = append(ranges, e) // spent once its rescues and settles succeed (below)
+			continue
 		}
-		if err != nil {
-			return false, err
-		}
-		if job.Queue != e.Queue {
-			return spent()
-		}
+		j := byID[e.JobID]
 		switch {
-		case job.State.Claimable():
-			if job.ScheduledAt.After(now) {
-				return stale() // rescheduled: it has a later entry
+		case j == nil:
+			stale(e) // an insert between its hints and its row, or a stray hint
+		case j.Queue != e.Queue:
+			spent = append(spent, e)
+		case j.State.Claimable():
+			if j.ScheduledAt.After(now) {
+				stale(e) // rescheduled: it has a later entry
+				continue
 			}
-			took, err := take(ctx, job)
-			switch {
-			case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
-				return true, nil // another worker changed or took it; the entry is theirs to delete
-			case err != nil:
-				return false, err
-			case took:
-				return spent()
+			claims = append(claims, claim{e, nil})
+		case j.State == StateProcessing:
+			if j.Lease.Until.After(now) {
+				stale(e) // a live lease: a later entry exists, or a release is in flight
+				continue
 			}
-			return false, nil
-		case job.State == StateProcessing:
-			if job.Lease.Until.After(now) {
-				return stale() // a live lease: a later entry exists, or a release is in flight
-			}
-			r, err := s.rescue(ctx, job)
-			if errors.Is(err, ErrConflict) {
-				return true, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			for _, f := range rescued {
-				f(r)
-			}
-			return spent() // the retry has its own entry, after the backoff
-		case (job.State == StateAwaitingContinuation || job.State == StateAwaitingBatch) && round == 0:
-			if err := s.checkWaiting(ctx, job); err != nil {
-				return false, err
-			}
-			continue // released (then due now) or still waiting
-		case job.State.Final():
-			if err := s.settle(ctx, job); err != nil {
-				return false, err
+			c := newChange(j, s.failed(j, fmt.Sprintf("lease of %q expired at %s", j.Lease.Owner, j.Lease.Until.Format(time.RFC3339Nano)), "", time.Time{}), opRescue)
+			rescues = append(rescues, c)
+			rangeOf[c] = e
+		case j.State == StateAwaitingContinuation || j.State == StateAwaitingBatch:
+			waiting = append(waiting, j)
+			stale(e)
+		case j.State.Final():
+			settle = append(settle, j)
+			settleOf[j.ID] = e
+		default:
+			stale(e)
+		}
+	}
+
+	// Claims, while capacity lasts; the rest stay for a later scan.
+	var chs []*change
+	n := left()
+	for i := range claims {
+		if len(chs) >= n {
+			unresolved = append(unresolved, claims[i].e)
+			continue
+		}
+		claims[i].c = mk(byID[claims[i].e.JobID])
+		chs = append(chs, claims[i].c)
+	}
+	var errs []error
+	if len(chs) > 0 || len(rescues) > 0 {
+		if err := s.apply(ctx, append(chs, rescues...)...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, cl := range claims {
+		switch c := cl.c; {
+		case c == nil:
+		case c.err == nil && c.out != nil:
+			claimed = append(claimed, c.out)
+			spent = append(spent, cl.e)
+		case c.err != nil && isTaken(c.err):
+			spent = append(spent, cl.e) // another worker changed or took it
+		default:
+			unresolved = append(unresolved, cl.e)
+			if c.err != nil {
+				errs = append(errs, c.err)
 			}
 		}
-		return stale()
 	}
+	failedRanges := map[dueEntry]bool{}
+	for _, c := range rescues {
+		e := rangeOf[c]
+		switch {
+		case c.err == nil && c.out != nil:
+			if rescued != nil {
+				rescued(c.out)
+			}
+			if e.LastID == (gocql.UUID{}) {
+				spent = append(spent, e) // the retry has its own entry, after the backoff
+			}
+		case c.err != nil && isTaken(c.err):
+			if e.LastID == (gocql.UUID{}) {
+				spent = append(spent, e)
+			}
+		default:
+			failedRanges[e] = true
+			if e.LastID == (gocql.UUID{}) {
+				unresolved = append(unresolved, e)
+			}
+			if c.err != nil {
+				errs = append(errs, c.err)
+			}
+		}
+	}
+	for _, j := range waiting {
+		if err := s.checkWaiting(ctx, j); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(settle) > 0 {
+		settled, err := s.settleJobs(ctx, settle)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, j := range settle {
+			e := settleOf[j.ID]
+			if !settled[j.ID] {
+				failedRanges[e] = true
+				if e.LastID == (gocql.UUID{}) {
+					unresolved = append(unresolved, e)
+				}
+			} else if e.LastID == (gocql.UUID{}) {
+				stale(e)
+			}
+		}
+	}
+	// A lease entry whose rescues or settles failed stays for a later scan.
+	for _, e := range ranges {
+		if failedRanges[e] {
+			unresolved = append(unresolved, e)
+		} else {
+			spent = append(spent, e)
+		}
+	}
+	s.deleteDue(ctx, spent...)
+	return claimed, unresolved, errors.Join(errs...)
+}
+
+// jobsOfEntries reads the jobs due entries of one home partition name: by
+// id for single entries, by range for lease entries.
+func (s *Store) jobsOfEntries(ctx context.Context, h homeRef, entries []dueEntry) ([]*Job, error) {
+	var ids []gocql.UUID
+	var jobs []*Job
+	for _, e := range entries {
+		if e.LastID == (gocql.UUID{}) {
+			ids = append(ids, e.JobID)
+			continue
+		}
+		after := predUUID(e.JobID)
+		for {
+			rows, err := s.db.JobsScan(ctx, queries.JobsScanParams{Home: h.Start, Shard: h.Shard, After: after, Until: succUUID(e.LastID), Limit: rereadPage}).All()
+			if err != nil {
+				return nil, s.interpret(queries.JobsScan.Name, err)
+			}
+			for i := range rows {
+				if rows[i].Version != 0 {
+					jobs = append(jobs, jobFromRow(&rows[i]))
+				}
+			}
+			if len(rows) < rereadPage {
+				break
+			}
+			after = rows[len(rows)-1].ID
+		}
+	}
+	single, err := s.jobsOfPartition(ctx, h, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[gocql.UUID]bool, len(jobs))
+	for _, j := range jobs {
+		seen[j.ID] = true
+	}
+	for _, j := range single {
+		if !seen[j.ID] {
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs, nil
 }
 
 // ListDue returns up to limit jobs of queue that are due (Scheduled, or
@@ -397,12 +583,95 @@ func (j *Jobs) ListDue(ctx context.Context, queue string, limit int) ([]*Job, er
 	return jobs, nil
 }
 
-// listDue is ListDue from a watermark already read.
+// listDue is ListDue from a watermark already read: the due jobs of the due
+// index and of the home partitions, oldest first.
 func (s *Store) listDue(ctx context.Context, queue string, watermark time.Time, limit int) ([]*Job, error) {
 	now := s.now()
-	return s.walkDue(ctx, queue, watermark, now, limit, func(j *Job) bool {
-		return j.State.Claimable() && !j.ScheduledAt.After(now)
+	keep := func(j *Job) bool { return j.State.Claimable() && !j.ScheduledAt.After(now) }
+	fromIndex, err := s.walkDue(ctx, queue, watermark, now, limit, keep)
+	if err != nil {
+		return nil, err
+	}
+	atHome, err := s.walkHomes(ctx, queue, watermark, now, limit, keep)
+	if err != nil {
+		return nil, err
+	}
+	return mergeByDue(fromIndex, atHome, limit), nil
+}
+
+// mergeByDue merges two lists of jobs, drops duplicates, sorts them by
+// ScheduledAt (then id) and keeps the first limit.
+func mergeByDue(a, b []*Job, limit int) []*Job {
+	seen := make(map[gocql.UUID]bool, len(a)+len(b))
+	var out []*Job
+	for _, j := range append(a, b...) {
+		if !seen[j.ID] {
+			seen[j.ID] = true
+			out = append(out, j)
+		}
+	}
+	slices.SortFunc(out, func(x, y *Job) int {
+		if c := x.ScheduledAt.Compare(y.ScheduledAt); c != 0 {
+			return c
+		}
+		return compareUUID(x.ID, y.ID)
 	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// maxHomeScan bounds the rows one walk of home partitions reads: a listing
+// reads what it shows plus at most this many rows it skips (finished jobs in
+// current buckets).
+const maxHomeScan = 20_000
+
+// walkHomes reads the queue's home partitions whose buckets lie between the
+// watermark and to, in home-time order, and returns up to limit jobs that
+// keep accepts and whose home time is not after to.
+func (s *Store) walkHomes(ctx context.Context, queue string, watermark, to time.Time, limit int, keep func(*Job) bool) ([]*Job, error) {
+	qn, err := s.queueNumber(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := s.homeBuckets(ctx, queue, watermark.Add(-maxHomeWidth), to)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(dirs, func(a, b homeDirKey) int { return a.bucket.Compare(b.bucket) })
+	var out []*Job
+	scanned := 0
+	until := idAt(to.Add(time.Millisecond))
+	for _, d := range dirs {
+		if !d.bucket.Add(d.width).After(watermark) {
+			continue
+		}
+		for _, h := range d.partitions(qn) {
+			after := idAt(maxTime(watermark, h.Start))
+			for len(out) < limit && scanned < maxHomeScan {
+				rows, err := s.db.JobsScan(ctx, queries.JobsScanParams{Home: h.Start, Shard: h.Shard, After: after, Until: until, Limit: rereadPage}).All()
+				if err != nil {
+					return nil, s.interpret(queries.JobsScan.Name, err)
+				}
+				scanned += len(rows)
+				for i := range rows {
+					j := jobFromRow(&rows[i])
+					if j.Version != 0 && j.Queue == queue && keep(j) {
+						out = append(out, j)
+					}
+				}
+				if len(rows) < rereadPage {
+					break
+				}
+				after = rows[len(rows)-1].ID
+			}
+		}
+		if len(out) >= limit || scanned >= maxHomeScan {
+			break
+		}
+	}
+	return out, nil
 }
 
 // walkDue reads the due index of queue from the watermark to `to`, a page
@@ -411,32 +680,57 @@ func (s *Store) listDue(ctx context.Context, queue string, watermark time.Time, 
 // as many as are still wanted (plus a few for stale hints).
 func (s *Store) walkDue(ctx context.Context, queue string, watermark, to time.Time, limit int, keep func(*Job) bool) ([]*Job, error) {
 	var out []*Job
-	seen := map[gocql.UUID]bool{}
+	seen := map[dueEntry]bool{}
+	have := map[gocql.UUID]bool{}
 	from := watermark
 	for len(out) < limit {
 		rd, err := s.readDue(ctx, queue, watermark, from, to, limit+1)
 		if err != nil {
 			return nil, err
 		}
-		var ids []gocql.UUID
+		var entries []dueEntry
 		for _, e := range rd.entries {
-			if !seen[e.JobID] {
-				seen[e.JobID] = true
-				ids = append(ids, e.JobID)
+			if !seen[e] {
+				seen[e] = true
+				entries = append(entries, e)
 			}
 		}
-		if len(ids) == 0 {
+		if len(entries) == 0 {
 			break
 		}
-		for len(ids) > 0 && len(out) < limit {
-			n := min(len(ids), limit-len(out)+8)
-			jobs, err := s.getMany(ctx, ids[:n])
+		for len(entries) > 0 && len(out) < limit {
+			n := min(len(entries), limit-len(out)+8)
+			page := entries[:n]
+			entries = entries[n:]
+			groups := map[homeRef][]dueEntry{}
+			var order []homeRef
+			for _, e := range page {
+				h, err := homeOf(e.JobID)
+				if err != nil {
+					continue
+				}
+				if _, ok := groups[h]; !ok {
+					order = append(order, h)
+				}
+				groups[h] = append(groups[h], e)
+			}
+			found := make([][]*Job, len(order))
+			err := forEach(ctx, len(order), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+				var err error
+				found[i], err = s.jobsOfEntries(ctx, order[i], groups[order[i]])
+				return err
+			})
 			if err != nil {
 				return nil, err
 			}
-			ids = ids[n:]
+			var jobs []*Job
+			for _, f := range found {
+				jobs = append(jobs, f...)
+			}
+			slices.SortFunc(jobs, func(x, y *Job) int { return x.ScheduledAt.Compare(y.ScheduledAt) })
 			for _, job := range jobs {
-				if job.Queue == queue && keep(job) && len(out) < limit {
+				if !have[job.ID] && job.Queue == queue && keep(job) && len(out) < limit {
+					have[job.ID] = true
 					out = append(out, job)
 				}
 			}

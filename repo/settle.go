@@ -4,34 +4,101 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/gocql/gocql"
 
+	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
 )
 
-// settle does what follows from a job finishing: it records the job's final
-// state in its batch, releases or cancels the continuations of the job, and,
-// when the batch is complete, those of the batch. It is idempotent: every
-// release is a lightweight transaction from a waiting state, so settling
-// twice (a scanner after a crash, say) changes nothing more.
-func (s *Store) settle(ctx context.Context, job *Job) error {
+// settleJobs does what follows from jobs finishing: it records each job's
+// final state in its batch, releases or cancels the continuations of the
+// jobs, and, when a batch is complete, those of the batch. It reads the
+// continuations of all the jobs with one statement and records batch
+// progress with one statement per batch. It is idempotent: every release is
+// a lightweight transaction from a waiting state, so settling twice (a
+// scanner after a crash, say) changes nothing more. It returns the jobs it
+// settled completely.
+func (s *Store) settleJobs(ctx context.Context, jobs []*Job) (map[gocql.UUID]bool, error) {
+	settled := make(map[gocql.UUID]bool, len(jobs))
+	failed := map[gocql.UUID]bool{}
 	var errs []error
-	if job.BatchID != (gocql.UUID{}) {
-		p := queries.BatchJobFinishedParams{FinishedState: int32(job.State), BatchID: job.BatchID, JobID: job.ID}
-		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, p)); err != nil {
-			errs = append(errs, fmt.Errorf("record batch progress: %w", err))
-		}
-		done, err := s.batchDone(ctx, job.BatchID)
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case done:
-			errs = append(errs, s.settleChildren(ctx, job.BatchID))
+	byBatch := map[gocql.UUID][]*Job{}
+	var batches []gocql.UUID
+	ids := make([]gocql.UUID, 0, len(jobs))
+	for _, j := range jobs {
+		ids = append(ids, j.ID)
+		if j.BatchID != (gocql.UUID{}) {
+			if _, ok := byBatch[j.BatchID]; !ok {
+				batches = append(batches, j.BatchID)
+			}
+			byBatch[j.BatchID] = append(byBatch[j.BatchID], j)
 		}
 	}
-	errs = append(errs, s.settleChildren(ctx, job.ID))
-	return errors.Join(errs...)
+	for _, b := range batches {
+		var rows []rowWrite
+		for _, j := range byBatch[b] {
+			p := queries.BatchJobFinishedParams{BatchJobsRow: models.BatchJobsRow{FinishedState: int32(j.State), BatchID: b, JobID: j.ID}}
+			rows = append(rows, write(queries.BatchJobFinished, "batch/"+b.String(), p, (*queries.DB).BatchJobFinished, (*queries.Batch).BatchJobFinished))
+		}
+		err := s.writeRows(ctx, rows)
+		if err == nil {
+			var done bool
+			done, err = s.batchDone(ctx, b)
+			if err == nil && done {
+				err = s.settleChildren(ctx, b)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("settle batch %s: %w", b, err))
+			for _, j := range byBatch[b] {
+				failed[j.ID] = true
+			}
+		}
+	}
+	children, err := s.childrenOf(ctx, ids)
+	if err != nil {
+		return settled, fmt.Errorf("list continuations: %w", err)
+	}
+	var parents []gocql.UUID
+	for p := range children {
+		parents = append(parents, p)
+	}
+	var mu sync.Mutex
+	_ = forEach(ctx, len(parents), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		if err := s.settleChildIDs(ctx, children[parents[i]]); err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			failed[parents[i]] = true
+			mu.Unlock()
+		}
+		return nil
+	})
+	for _, id := range ids {
+		if !failed[id] {
+			settled[id] = true
+		}
+	}
+	return settled, errors.Join(errs...)
+}
+
+// childrenOf returns the continuations of parents that have any, one
+// statement for all.
+func (s *Store) childrenOf(ctx context.Context, parents []gocql.UUID) (map[gocql.UUID][]gocql.UUID, error) {
+	out := map[gocql.UUID][]gocql.UUID{}
+	for len(parents) > 0 {
+		n := min(len(parents), 100)
+		rows, err := s.db.ContinuationsListMany(ctx, queries.ContinuationsListManyParams{ParentID: parents[:n]}).All()
+		if err != nil {
+			return nil, s.interpret(queries.ContinuationsListMany.Name, err)
+		}
+		for _, r := range rows {
+			out[r.ParentID] = append(out[r.ParentID], r.JobID)
+		}
+		parents = parents[n:]
+	}
+	return out, nil
 }
 
 // settleChildren checks every job waiting for parent.
@@ -40,15 +107,18 @@ func (s *Store) settleChildren(ctx context.Context, parent gocql.UUID) error {
 	if err != nil {
 		return err
 	}
-	return forEach(ctx, len(ids), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-		child, err := s.get(ctx, ids[i], false)
-		if errors.Is(err, ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return s.checkWaiting(ctx, child)
+	return s.settleChildIDs(ctx, ids)
+}
+
+// settleChildIDs checks the jobs with the given ids, which wait for a
+// parent: those whose parent finished are released or cancelled.
+func (s *Store) settleChildIDs(ctx context.Context, ids []gocql.UUID) error {
+	children, err := s.getJobs(ctx, ids, false)
+	if err != nil {
+		return err
+	}
+	return forEach(ctx, len(children), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		return s.checkWaiting(ctx, children[i])
 	})
 }
 
@@ -106,7 +176,7 @@ func (s *Store) checkWaiting(ctx context.Context, child *Job) error {
 		next.FinishedAt = now
 		next.LastError = cancelWhy
 	}
-	_, err := s.change(ctx, child, next, opReleaseWaiting, nil)
+	_, err := s.applyOne(ctx, newChange(child, next, opReleaseWaiting))
 	if errors.Is(err, ErrConflict) {
 		return nil // released or changed by someone else
 	}
@@ -142,7 +212,7 @@ func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 		if !job.State.Final() {
 			return false, nil
 		}
-		p := queries.BatchJobFinishedParams{FinishedState: int32(job.State), BatchID: batch, JobID: job.ID}
+		p := queries.BatchJobFinishedParams{BatchJobsRow: models.BatchJobsRow{FinishedState: int32(job.State), BatchID: batch, JobID: job.ID}}
 		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, p)); err != nil {
 			s.set.log.Warn("jobsharp: could not record batch progress", "batch", batch, "job", job.ID, "err", err)
 		}

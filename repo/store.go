@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"crypto/rand"
+	mrand "math/rand/v2"
 	"errors"
 	"fmt"
 	"sync"
@@ -24,11 +25,20 @@ type Store struct {
 	set     settings
 	owns    bool // Close closes the session
 	conn    connInfo
+	owner   string // names this store in leases (the count sweeper's)
+	salt    uint64 // spreads this store's new jobs over sub-shards
 
-	dueDirs, stateDirs, queueDirs dirCache
+	dueDirs, stateDirs dirCache
+	homeDirsMu         sync.Mutex
+	homeDirs           map[homeDirKey]time.Time
+	queues             queueNumbers
 
 	scanMu   sync.Mutex
 	scanners map[string]*scanner
+
+	commits groupCommit[homeRef, change] // conditional batches per home partition
+	leases  leaseTracker
+	counts  countFolder
 
 	// afterHints, when set (by tests), runs between a change's hints and its
 	// lightweight transaction; an error stops the change there, as a crash
@@ -46,7 +56,9 @@ type Store struct {
 // New returns a store on a session the caller built (the fourth of the
 // original's configuration forms: a session from the user's own factory).
 // The session's keyspace must hold the schema (`jobsharp schema apply`). The
-// caller keeps ownership of the session. opts may be nil.
+// caller keeps ownership of the session; call Close when done with the
+// store all the same (it folds the counts of what it changed). opts may be
+// nil.
 func New(session gocqlx.Session, opts *Options) (*Store, error) {
 	if session.Session == nil {
 		return nil, fmt.Errorf("%w: nil session", ErrInvalidConfig)
@@ -56,6 +68,11 @@ func New(session gocqlx.Session, opts *Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{session: session, db: queries.New(session.Session).WithSerialConsistency(set.serial), set: set, scanners: make(map[string]*scanner)}
+	s.owner = randomID().String()
+	s.salt = mrand.Uint64()
+	s.commits.exec = s.commitBatch
+	s.commits.limit = batchLimit
+	s.counts.s = s
 	s.Jobs = &Jobs{s: s}
 	s.Batches = &Batches{s: s}
 	s.Recurring = &Recurring{s: s}
@@ -65,8 +82,11 @@ func New(session gocqlx.Session, opts *Options) (*Store, error) {
 // Session returns the session the store uses.
 func (s *Store) Session() gocqlx.Session { return s.session }
 
-// Close closes the session if the store opened it (Connect, ConnectCluster).
+// Close folds the counts of what this store changed and stops its
+// background folding, then closes the session if the store opened it
+// (Connect, ConnectCluster).
 func (s *Store) Close() {
+	s.counts.close()
 	if s.owns {
 		s.session.Close()
 	}
@@ -131,11 +151,8 @@ func forEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i i
 	return errors.Join(errs...)
 }
 
-// NewID returns a time-ordered random id (UUID version 7), so ids sort
-// roughly by creation and spread evenly over the token ring. The store
-// gives a job without an ID one; callers that need ids up front (to match
-// stored jobs to their inputs) use it too.
-func NewID() gocql.UUID {
+// NewBatchID returns a random, time-ordered id for a batch of jobs.
+func NewBatchID() gocql.UUID {
 	u, err := uuid.NewV7()
 	if err != nil {
 		return randomID()
@@ -150,16 +167,6 @@ func randomID() gocql.UUID {
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return u
-}
-
-// jobIDNamespace derives deterministic job ids (UUID version 5) for
-// occurrences of recurring schedules.
-var jobIDNamespace = uuid.MustParse("8f0f3c4e-5a55-4d8e-9c1f-6a4b1e0d2c7a")
-
-// occurrenceID is the id of the job of schedule id at fire time at: every
-// scheduler derives the same id, so only one job is created.
-func occurrenceID(schedule string, at time.Time) gocql.UUID {
-	return gocql.UUID(uuid.NewSHA1(jobIDNamespace, fmt.Appendf(nil, "%s@%d", schedule, ms(at).UnixMilli())))
 }
 
 // young reports whether t is less than Grace ago: a hint or lookup row

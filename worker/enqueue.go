@@ -92,7 +92,7 @@ func enqueue[T any](ctx context.Context, store *repo.Store, kind string, args T,
 // When some jobs fail to store, the stored ones are returned with the error.
 func EnqueueMany[T JobArgs](ctx context.Context, store *repo.Store, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
 	kind := kindOf[T]()
-	njs, err := newJobs(kind, args, opts)
+	njs, err := newJobs(ctx, store, kind, args, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func EnqueueMany[T JobArgs](ctx context.Context, store *repo.Store, args []T, op
 // [repo.Batches.Insert] for that, or for batches of several kinds.
 func EnqueueBatch[T JobArgs](ctx context.Context, store *repo.Store, batchID gocql.UUID, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
 	kind := kindOf[T]()
-	njs, err := newJobs(kind, args, opts)
+	njs, err := newJobs(ctx, store, kind, args, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func EnqueueAfterBatch[T JobArgs](ctx context.Context, store *repo.Store, batchI
 	return typed(job, args), nil
 }
 
-func newJobs[T any](kind string, args []T, opts *EnqueueOpts) ([]*repo.NewJob, error) {
+func newJobs[T any](ctx context.Context, store *repo.Store, kind string, args []T, opts *EnqueueOpts) ([]*repo.NewJob, error) {
 	if opts != nil && opts.ID != (gocql.UUID{}) {
 		return nil, &repo.ValidationError{Field: "EnqueueOpts.ID", Problem: "set for several jobs; ids must differ, leave it zero"}
 	}
@@ -172,8 +172,15 @@ func newJobs[T any](kind string, args []T, opts *EnqueueOpts) ([]*repo.NewJob, e
 		if err != nil {
 			return nil, fmt.Errorf("job %d: %w", i, err)
 		}
-		nj.ID = repo.NewID() // up front, so that stored jobs can be matched to their arguments
 		njs[i] = nj
+	}
+	// Ids up front, so that stored jobs can be matched to their arguments.
+	ids, err := store.Jobs.NewIDs(ctx, njs[0].Queue, njs[0].ScheduledAt, len(njs))
+	if err != nil {
+		return nil, err
+	}
+	for i, nj := range njs {
+		nj.ID = ids[i]
 	}
 	return njs, nil
 }

@@ -394,8 +394,10 @@ func slicesContains(list []string, s string) bool {
 }
 
 // resultRow sets the row type of a SELECT: the models row for SELECT * (read
-// by column name from the result metadata) or a SELECT of every column (read
-// by position), else a row struct of the query's own, read by position.
+// by column name from the result metadata) or a SELECT of every column, or
+// of every column but the static ones (read by position; a partition's
+// static columns repeat in every row of a SELECT *, so reads of many rows
+// name the others), else a row struct of the query's own, read by position.
 func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData, imps *queryImports) error {
 	modelsRow := g.opts.ModelsPackage + "." + RowName(t)
 	if q.Star {
@@ -403,10 +405,16 @@ func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData,
 		imps.list = append(imps.list, g.opts.ModelsImport)
 		return nil
 	}
-	whole := len(q.Results) == len(t.Columns)
+	nonStatic := 0
+	for _, c := range t.Columns {
+		if c.Kind != catalog.Static {
+			nonStatic++
+		}
+	}
+	whole := len(q.Results) == len(t.Columns) || len(q.Results) == nonStatic && nonStatic < len(t.Columns)
 	used := map[*catalog.Column]bool{}
 	for _, r := range q.Results {
-		if r.Column == nil || r.Field != r.Column.Name || used[r.Column] {
+		if r.Column == nil || r.Field != r.Column.Name || used[r.Column] || len(q.Results) < len(t.Columns) && r.Column.Kind == catalog.Static {
 			whole = false
 			break
 		}
@@ -496,18 +504,32 @@ func columnMarker(t *catalog.Table, p catalog.Param) *catalog.Column {
 	return nil
 }
 
-// writesRow reports whether q binds a value of every column of t: an
-// INSERT or UPDATE of the whole row (or a DELETE naming the whole key of a
-// table that has no other columns).
+// writesRow reports whether q binds a value of every column of t, or of
+// every column but the static ones: an INSERT or UPDATE of the whole row
+// (or a DELETE naming the whole key of a table that has no other columns).
 func writesRow(t *catalog.Table, q *catalog.Query) bool {
 	if q.Kind == "select" {
 		return false
 	}
 	covered := map[*catalog.Column]bool{}
+	static := 0
 	for _, p := range q.Params {
 		if c := columnMarker(t, p); c != nil {
 			covered[c] = true
+			if c.Kind == catalog.Static {
+				static++
+			}
 		}
 	}
-	return len(covered) == len(t.Columns)
+	if len(covered) == len(t.Columns) {
+		return true
+	}
+	// Every column but the static ones: a write of one row of a partition.
+	nonStatic := 0
+	for _, c := range t.Columns {
+		if c.Kind != catalog.Static {
+			nonStatic++
+		}
+	}
+	return static == 0 && nonStatic < len(t.Columns) && len(covered) == nonStatic
 }

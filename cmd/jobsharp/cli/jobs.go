@@ -76,18 +76,24 @@ README on when they can be off.`,
 }
 
 type queueStatsJSON struct {
-	Queue            string           `json:"queue"`
-	Counts           map[string]int64 `json:"counts"`
-	DueEntries       int              `json:"due_entries"`
-	DueEntriesCapped bool             `json:"due_entries_capped"`
-	OldestDue        *time.Time       `json:"oldest_due,omitempty"`
-	OldestDueAgeSec  float64          `json:"oldest_due_age_seconds"`
+	Queue           string           `json:"queue"`
+	Counts          map[string]int64 `json:"counts"`
+	Due             int              `json:"due"`
+	DueCapped       bool             `json:"due_capped"`
+	OldestDue       *time.Time       `json:"oldest_due,omitempty"`
+	OldestDueAgeSec float64          `json:"oldest_due_age_seconds"`
+	CountsSettled   bool             `json:"counts_settled"`
+	CountsFoldedAt  *time.Time       `json:"counts_folded_at,omitempty"`
 }
 
 func statsToJSON(stats []repo.QueueStats, now time.Time) []queueStatsJSON {
 	out := []queueStatsJSON{}
 	for _, st := range stats {
-		q := queueStatsJSON{Queue: st.Queue, Counts: map[string]int64{}, DueEntries: st.DueEntries, DueEntriesCapped: st.DueEntriesCapped}
+		q := queueStatsJSON{Queue: st.Queue, Counts: map[string]int64{}, Due: st.Due, DueCapped: st.DueCapped, CountsSettled: st.Settled}
+		if !st.FoldedAt.IsZero() {
+			t := st.FoldedAt
+			q.CountsFoldedAt = &t
+		}
 		for s, n := range st.Counts {
 			q.Counts[s.String()] = n
 		}
@@ -117,8 +123,8 @@ func printStats(w io.Writer, stats []repo.QueueStats, now time.Time) error {
 		for _, s := range repo.States() {
 			row = append(row, st.Counts[s])
 		}
-		due := fmt.Sprint(st.DueEntries)
-		if st.DueEntriesCapped {
+		due := fmt.Sprint(st.Due)
+		if st.DueCapped {
 			due += "+"
 		}
 		oldest := "-"

@@ -9,18 +9,20 @@ import (
 	"github.com/gocql/gocql"
 )
 
-// JobCountsRow is a row of table job_counts (partition key: queue, state; clustering: bucket, shard).
-type JobCountsRow struct {
+// CountCellsRow is a row of table count_cells (partition key: queue, hour; clustering: bucket, shard).
+type CountCellsRow struct {
 	// Queue is the partition key column queue, CQL type text.
 	Queue string `db:"queue"`
-	// State is the partition key column state, CQL type int.
-	State int32 `db:"state"`
+	// Hour is the partition key column hour, CQL type timestamp.
+	Hour time.Time `db:"hour"`
 	// Bucket is the clustering column bucket, CQL type timestamp.
 	Bucket time.Time `db:"bucket"`
 	// Shard is the clustering column shard, CQL type int.
 	Shard int32 `db:"shard"`
-	// Jobs is the column jobs, CQL type counter.
-	Jobs int64 `db:"jobs"`
+	// Jobs is the column jobs, CQL type map<int, bigint>.
+	Jobs map[int32]int64 `db:"jobs"`
+	// FoldedAt is the column folded_at, CQL type timestamp.
+	FoldedAt time.Time `db:"folded_at"`
 }
 
 // ScanDest returns the scan destinations of a result row with the given
@@ -31,25 +33,27 @@ type JobCountsRow struct {
 //
 //	iter := q.Iter()
 //	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
-func (r *JobCountsRow) ScanDest(columns []gocql.ColumnInfo) []any {
+func (r *CountCellsRow) ScanDest(columns []gocql.ColumnInfo) []any {
 	return r.AppendScanDest(make([]any, 0, len(columns)), columns)
 }
 
 // AppendScanDest appends the scan destinations of ScanDest to dest and
 // returns it, so that a reader of many rows reuses one slice.
-func (r *JobCountsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+func (r *CountCellsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
 	for _, c := range columns {
 		switch c.Name {
 		case "queue":
 			dest = append(dest, &r.Queue)
-		case "state":
-			dest = append(dest, &r.State)
+		case "hour":
+			dest = append(dest, &r.Hour)
 		case "bucket":
 			dest = append(dest, &r.Bucket)
 		case "shard":
 			dest = append(dest, &r.Shard)
 		case "jobs":
 			dest = append(dest, &r.Jobs)
+		case "folded_at":
+			dest = append(dest, &r.FoldedAt)
 		default:
 			dest = appendDiscard(dest, c)
 		}
