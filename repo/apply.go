@@ -1,8 +1,8 @@
 package repo
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"

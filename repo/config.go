@@ -118,7 +118,7 @@ func (o *Options) settings() (settings, error) {
 		stateWidth: cmp.Or(in.StateBucketWidth, DefaultStateBucketWidth), stateShards: cmp.Or(in.StateShards, DefaultStateShards),
 		homeWidth: cmp.Or(in.HomeBucketWidth, DefaultHomeBucketWidth), homeShards: cmp.Or(in.HomeShards, DefaultHomeShards),
 		foldInterval: cmp.Or(in.FoldInterval, DefaultFoldInterval), sweepInterval: cmp.Or(in.SweepInterval, DefaultSweepInterval),
-		grace: cmp.Or(in.Grace, DefaultGrace),
+		grace:     cmp.Or(in.Grace, DefaultGrace),
 		retention: cmp.Or(in.Retention, DefaultRetention), maxArgs: cmp.Or(in.MaxArgsBytes, DefaultMaxArgsBytes),
 		maxBatch: cmp.Or(in.MaxBatchSize, DefaultMaxBatchSize), maxRetries: cmp.Or(in.DefaultMaxRetries, DefaultMaxRetries),
 		writeConcurrency: cmp.Or(in.WriteConcurrency, DefaultWriteConcurrency), now: in.Now, log: in.Logger,

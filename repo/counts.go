@@ -51,9 +51,9 @@ type countFolder struct {
 	s *Store
 
 	mu      sync.Mutex
-	dirty   map[homeRef]string      // partition → queue, changed since the last fold
-	marks   map[countKey]time.Time  // dirty_until this store wrote
-	refold  map[countKey]time.Time  // hours to fold again once past their mark
+	dirty   map[homeRef]string     // partition → queue, changed since the last fold
+	marks   map[countKey]time.Time // dirty_until this store wrote
+	refold  map[countKey]time.Time // hours to fold again once past their mark
 	started bool
 	stop    chan struct{}
 	done    chan struct{}

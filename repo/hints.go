@@ -275,4 +275,3 @@ func (s *Store) deleteState(ctx context.Context, entries ...stateEntry) {
 		s.set.log.Warn("jobsharp: could not delete state entries; readers will", "entries", len(entries), "err", err)
 	}
 }
-

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"

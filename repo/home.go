@@ -316,4 +316,3 @@ func rowKey(j *Job) (homeRef, error) {
 	}
 	return h, nil
 }
-

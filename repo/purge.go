@@ -148,4 +148,3 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 	}
 	return n, err
 }
-

@@ -352,4 +352,3 @@ func (sc *scanner) homeLowWater(now time.Time) time.Time {
 	}
 	return low
 }
-

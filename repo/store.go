@@ -3,9 +3,9 @@ package repo
 import (
 	"context"
 	"crypto/rand"
-	mrand "math/rand/v2"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sync"
 	"time"
 
