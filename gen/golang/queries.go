@@ -276,8 +276,10 @@ func paramDoc(t *catalog.Table, p catalog.Param, typ *cql.Type) string {
 		return fmt.Sprintf("LIMIT ?, CQL type %s: the most rows to return", typ)
 	case p.Name == "per_partition_limit":
 		return fmt.Sprintf("PER PARTITION LIMIT ?, CQL type %s: the most rows to return per partition", typ)
-	case p.Tuple != "":
+	case p.Tuple != "" && tupleColumn(t, p.Tuple) != nil:
 		what = "column " + p.Tuple
+	case p.Tuple != "":
+		what = ":" + p.Tuple // the elements of a :name tuple are plain markers
 	case t.Column(p.Name) != nil && typ.Kind == cql.TypeNative && typ.Name == "counter":
 		what = "the change of counter column " + cql.QuoteIdent(p.Name)
 	case t.Column(p.Name) != nil:
@@ -288,6 +290,17 @@ func paramDoc(t *catalog.Table, p catalog.Param, typ *cql.Type) string {
 		what = mapOrFieldMarker(t, p.Name)
 	}
 	return safeComment(fmt.Sprintf("%s, CQL type %s", what, typ))
+}
+
+// tupleColumn returns the tuple column whose value a marker named tuple
+// (Param.Tuple: the quoted column name, or a :name) binds, or nil.
+func tupleColumn(t *catalog.Table, tuple string) *catalog.Column {
+	for _, c := range t.Columns {
+		if cql.QuoteIdent(c.Name) == tuple {
+			return c
+		}
+	}
+	return nil
 }
 
 // mapOrFieldMarker describes a marker named after a map element (col_key,

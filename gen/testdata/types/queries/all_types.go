@@ -720,6 +720,43 @@ func (db *DB) AllTypesDeleteCells(ctx context.Context, mapTextIntKey string, id 
 	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesDeleteCellsCQL, mapTextIntKey, id, bucket, createdAt, seq), scan: (*models.AllTypesRow).AppendScanDest}
 }
 
+// AllTypesSetPairCQL is the statement of query AllTypesSetPair.
+const AllTypesSetPairCQL = `UPDATE all_types
+SET pair = (?, ?)
+WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?
+IF pair = (?, ?)`
+
+// AllTypesSetPair is the query AllTypesSetPair of
+// gen/testdata/types/queries.cql, line 51, on table all_types, for gocqlx. It
+// is a lightweight transaction (check the applied result) and not idempotent
+// (do not retry blindly).
+var AllTypesSetPair = Query{
+	Name:       "AllTypesSetPair",
+	CQL:        AllTypesSetPairCQL,
+	Names:      []string{"pair[0]", "pair[1]", "id", "bucket", "created_at", "seq", "old_pair[0]", "old_pair[1]"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// AllTypesSetPair runs query AllTypesSetPair of gen/testdata/types/queries.cql
+// (line 51) on table all_types: a lightweight transaction, never retried by
+// the driver. Exec reports whether it applied and, when it did not, the
+// current values of the columns it tested.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - pair: column pair, CQL type frozen<tuple<int, text>>
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//   - oldPair: :old_pair, CQL type frozen<tuple<int, text>>
+//
+// The statement is [AllTypesSetPairCQL].
+func (db *DB) AllTypesSetPair(ctx context.Context, pair models.Tuple2[int32, string], id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, oldPair models.Tuple2[int32, string]) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesSetPairCQL, pair.V0, pair.V1, id, bucket, createdAt, seq, oldPair.V0, oldPair.V1), scan: (*models.AllTypesRow).AppendScanDest}
+}
+
 // AllTypesBatch is a batch of statements on table all_types that may hold
 // conditional ones (lightweight transactions). Cassandra applies such a
 // batch only when every condition holds, and only on one partition: every
@@ -796,4 +833,11 @@ func (b *AllTypesBatch) AllTypesDeleteRange(id gocql.UUID, bucket int32, created
 func (b *AllTypesBatch) AllTypesDeleteCells(mapTextIntKey string, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) {
 	b.test(true)
 	b.b.add(AllTypesDeleteCellsCQL, false, mapTextIntKey, id, bucket, createdAt, seq)
+}
+
+// AllTypesSetPair adds query AllTypesSetPair to the batch; its parameters are
+// those of [DB.AllTypesSetPair].
+func (b *AllTypesBatch) AllTypesSetPair(pair models.Tuple2[int32, string], id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, oldPair models.Tuple2[int32, string]) {
+	b.test(false, 33)
+	b.b.add(AllTypesSetPairCQL, false, pair.V0, pair.V1, id, bucket, createdAt, seq, oldPair.V0, oldPair.V1)
 }
