@@ -151,7 +151,7 @@ func TestBrowser(t *testing.T) {
 	}
 	mail(30, "ada@example.com")
 	mail(3, "bounce@example.com")
-	batchID := repo.NewID()
+	batchID := repo.NewBatchID()
 	var parts []*repo.NewJob
 	for i := range 6 {
 		nj := &repo.NewJob{Queue: "reports", Type: "report.build", Args: fmt.Appendf(nil, `{"region":%d}`, i)}

@@ -151,25 +151,23 @@ var CountCellWrite = Query{
 	Idempotent: true,
 }
 
-// CountCellWriteParams are the values of query CountCellWrite, one field per bind marker
-// (a :name used twice is one field).
-type CountCellWriteParams struct {
-	// CountCellsRow holds the values of the columns of table count_cells.
-	models.CountCellsRow
-}
-
 // CountCellWrite runs query CountCellWrite of schema/queries.cql (line 171) on
 // table count_cells. It is idempotent: the session's retry policy may send it
 // again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table count_cells
+//
 // The statement is [CountCellWriteCQL].
-func (db *DB) CountCellWrite(ctx context.Context, p CountCellWriteParams) Write {
-	return Write{q: db.query(ctx, CountCellWriteCQL, true, p.CountCellsRow.Queue, p.CountCellsRow.Hour, p.CountCellsRow.Bucket, p.CountCellsRow.Shard, p.CountCellsRow.Jobs, p.CountCellsRow.FoldedAt)}
+func (db *DB) CountCellWrite(ctx context.Context, row models.CountCellsRow) Write {
+	return Write{q: db.query(ctx, CountCellWriteCQL, true, row.Queue, row.Hour, row.Bucket, row.Shard, row.Jobs, row.FoldedAt)}
 }
 
-// CountCellWrite adds query CountCellWrite to the batch.
-func (b *Batch) CountCellWrite(p CountCellWriteParams) {
-	b.add(CountCellWriteCQL, true, p.CountCellsRow.Queue, p.CountCellsRow.Hour, p.CountCellsRow.Bucket, p.CountCellsRow.Shard, p.CountCellsRow.Jobs, p.CountCellsRow.FoldedAt)
+// CountCellWrite adds query CountCellWrite to the batch; its parameters are
+// those of [DB.CountCellWrite].
+func (b *Batch) CountCellWrite(row models.CountCellsRow) {
+	b.add(CountCellWriteCQL, true, row.Queue, row.Hour, row.Bucket, row.Shard, row.Jobs, row.FoldedAt)
 }
 
 // CountCellsOfHourCQL is the statement of query CountCellsOfHour.
@@ -185,15 +183,6 @@ var CountCellsOfHour = Query{
 	Names:      []string{"queue", "hour"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// CountCellsOfHourParams are the values of query CountCellsOfHour, one field per bind marker
-// (a :name used twice is one field).
-type CountCellsOfHourParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Hour is the value for hour, CQL type timestamp.
-	Hour time.Time
 }
 
 // CountCellsOfHourRow is a row of the result of query CountCellsOfHour, in select order.
@@ -216,9 +205,14 @@ func scanCountCellsOfHour(r *CountCellsOfHourRow, dest []any, _ []gocql.ColumnIn
 // 174) on table count_cells: a SELECT that returns CountCellsOfHourRow rows,
 // read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - hour: column hour, CQL type timestamp
+//
 // The statement is [CountCellsOfHourCQL].
-func (db *DB) CountCellsOfHour(ctx context.Context, p CountCellsOfHourParams) Rows[CountCellsOfHourRow] {
-	return Rows[CountCellsOfHourRow]{q: db.query(ctx, CountCellsOfHourCQL, true, p.Queue, p.Hour), scan: scanCountCellsOfHour}
+func (db *DB) CountCellsOfHour(ctx context.Context, queue string, hour time.Time) Rows[CountCellsOfHourRow] {
+	return Rows[CountCellsOfHourRow]{q: db.query(ctx, CountCellsOfHourCQL, true, queue, hour), scan: scanCountCellsOfHour}
 }
 
 // CountCellDeleteCQL is the statement of query CountCellDelete.
@@ -236,29 +230,24 @@ var CountCellDelete = Query{
 	Idempotent: true,
 }
 
-// CountCellDeleteParams are the values of query CountCellDelete, one field per bind marker
-// (a :name used twice is one field).
-type CountCellDeleteParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Hour is the value for hour, CQL type timestamp.
-	Hour time.Time
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-}
-
 // CountCellDelete runs query CountCellDelete of schema/queries.cql (line 177)
 // on table count_cells. It is idempotent: the session's retry policy may send
 // it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - hour: column hour, CQL type timestamp
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type int
+//
 // The statement is [CountCellDeleteCQL].
-func (db *DB) CountCellDelete(ctx context.Context, p CountCellDeleteParams) Write {
-	return Write{q: db.query(ctx, CountCellDeleteCQL, true, p.Queue, p.Hour, p.Bucket, p.Shard)}
+func (db *DB) CountCellDelete(ctx context.Context, queue string, hour, bucket time.Time, shard int32) Write {
+	return Write{q: db.query(ctx, CountCellDeleteCQL, true, queue, hour, bucket, shard)}
 }
 
-// CountCellDelete adds query CountCellDelete to the batch.
-func (b *Batch) CountCellDelete(p CountCellDeleteParams) {
-	b.add(CountCellDeleteCQL, true, p.Queue, p.Hour, p.Bucket, p.Shard)
+// CountCellDelete adds query CountCellDelete to the batch; its parameters are
+// those of [DB.CountCellDelete].
+func (b *Batch) CountCellDelete(queue string, hour, bucket time.Time, shard int32) {
+	b.add(CountCellDeleteCQL, true, queue, hour, bucket, shard)
 }

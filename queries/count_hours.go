@@ -152,13 +152,6 @@ var CountHoursRead = Query{
 	Idempotent: true,
 }
 
-// CountHoursReadParams are the values of query CountHoursRead, one field per bind marker
-// (a :name used twice is one field).
-type CountHoursReadParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-}
-
 // CountHoursReadRow is a row of the result of query CountHoursRead, in select order.
 type CountHoursReadRow struct {
 	// Hour is the result column hour, CQL type timestamp.
@@ -181,9 +174,13 @@ func scanCountHoursRead(r *CountHoursReadRow, dest []any, _ []gocql.ColumnInfo) 
 // table count_hours: a SELECT that returns CountHoursReadRow rows, read with
 // One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//
 // The statement is [CountHoursReadCQL].
-func (db *DB) CountHoursRead(ctx context.Context, p CountHoursReadParams) Rows[CountHoursReadRow] {
-	return Rows[CountHoursReadRow]{q: db.query(ctx, CountHoursReadCQL, true, p.Queue), scan: scanCountHoursRead}
+func (db *DB) CountHoursRead(ctx context.Context, queue string) Rows[CountHoursReadRow] {
+	return Rows[CountHoursReadRow]{q: db.query(ctx, CountHoursReadCQL, true, queue), scan: scanCountHoursRead}
 }
 
 // CountHourGetCQL is the statement of query CountHourGet.
@@ -199,15 +196,6 @@ var CountHourGet = Query{
 	Names:      []string{"queue", "hour"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// CountHourGetParams are the values of query CountHourGet, one field per bind marker
-// (a :name used twice is one field).
-type CountHourGetParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Hour is the value for hour, CQL type timestamp.
-	Hour time.Time
 }
 
 // CountHourGetRow is a row of the result of query CountHourGet, in select order.
@@ -230,9 +218,14 @@ func scanCountHourGet(r *CountHourGetRow, dest []any, _ []gocql.ColumnInfo) []an
 // table count_hours: a SELECT that returns CountHourGetRow rows, read with
 // One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - hour: column hour, CQL type timestamp
+//
 // The statement is [CountHourGetCQL].
-func (db *DB) CountHourGet(ctx context.Context, p CountHourGetParams) Rows[CountHourGetRow] {
-	return Rows[CountHourGetRow]{q: db.query(ctx, CountHourGetCQL, true, p.Queue, p.Hour), scan: scanCountHourGet}
+func (db *DB) CountHourGet(ctx context.Context, queue string, hour time.Time) Rows[CountHourGetRow] {
+	return Rows[CountHourGetRow]{q: db.query(ctx, CountHourGetCQL, true, queue, hour), scan: scanCountHourGet}
 }
 
 // CountHourDirtyCQL is the statement of query CountHourDirty.
@@ -251,19 +244,6 @@ var CountHourDirty = Query{
 	Idempotent: true,
 }
 
-// CountHourDirtyParams are the values of query CountHourDirty, one field per bind marker
-// (a :name used twice is one field).
-type CountHourDirtyParams struct {
-	// Timestamp binds USING TIMESTAMP ?: the write time in microseconds since the epoch.
-	Timestamp int64
-	// DirtyUntil is the value for dirty_until, CQL type timestamp.
-	DirtyUntil time.Time
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Hour is the value for hour, CQL type timestamp.
-	Hour time.Time
-}
-
 // CountHourDirty runs query CountHourDirty of schema/queries.cql (line 188) on
 // table count_hours. It is idempotent: the session's retry policy may send it
 // again.
@@ -271,14 +251,22 @@ type CountHourDirtyParams struct {
 // Marks an hour as changing until dirty_until; USING TIMESTAMP makes the
 // latest mark win whatever order marks arrive in.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - timestamp: USING TIMESTAMP ?, CQL type bigint: the write time in microseconds since the epoch
+//   - dirtyUntil: column dirty_until, CQL type timestamp
+//   - queue: column queue, CQL type text
+//   - hour: column hour, CQL type timestamp
+//
 // The statement is [CountHourDirtyCQL].
-func (db *DB) CountHourDirty(ctx context.Context, p CountHourDirtyParams) Write {
-	return Write{q: db.query(ctx, CountHourDirtyCQL, true, p.Timestamp, p.DirtyUntil, p.Queue, p.Hour)}
+func (db *DB) CountHourDirty(ctx context.Context, timestamp int64, dirtyUntil time.Time, queue string, hour time.Time) Write {
+	return Write{q: db.query(ctx, CountHourDirtyCQL, true, timestamp, dirtyUntil, queue, hour)}
 }
 
-// CountHourDirty adds query CountHourDirty to the batch.
-func (b *Batch) CountHourDirty(p CountHourDirtyParams) {
-	b.add(CountHourDirtyCQL, true, p.Timestamp, p.DirtyUntil, p.Queue, p.Hour)
+// CountHourDirty adds query CountHourDirty to the batch; its parameters are
+// those of [DB.CountHourDirty].
+func (b *Batch) CountHourDirty(timestamp int64, dirtyUntil time.Time, queue string, hour time.Time) {
+	b.add(CountHourDirtyCQL, true, timestamp, dirtyUntil, queue, hour)
 }
 
 // CountHourCreateCQL is the statement of query CountHourCreate.
@@ -298,29 +286,22 @@ var CountHourCreate = Query{
 	Idempotent: false,
 }
 
-// CountHourCreateParams are the values of query CountHourCreate, one field per bind marker
-// (a :name used twice is one field).
-type CountHourCreateParams struct {
-	// Jobs is the value for jobs, CQL type map<int, bigint>.
-	Jobs map[int32]int64
-	// Gen is the value for gen, CQL type bigint.
-	Gen int64
-	// FoldedAt is the value for folded_at, CQL type timestamp.
-	FoldedAt time.Time
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Hour is the value for hour, CQL type timestamp.
-	Hour time.Time
-}
-
 // CountHourCreate runs query CountHourCreate of schema/queries.cql (line 191)
 // on table count_hours: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - jobs: column jobs, CQL type map<int, bigint>
+//   - gen: column gen, CQL type bigint
+//   - foldedAt: column folded_at, CQL type timestamp
+//   - queue: column queue, CQL type text
+//   - hour: column hour, CQL type timestamp
+//
 // The statement is [CountHourCreateCQL].
-func (db *DB) CountHourCreate(ctx context.Context, p CountHourCreateParams) CAS[models.CountHoursRow] {
-	return CAS[models.CountHoursRow]{q: db.lwt(ctx, CountHourCreateCQL, p.Jobs, p.Gen, p.FoldedAt, p.Queue, p.Hour), scan: (*models.CountHoursRow).AppendScanDest}
+func (db *DB) CountHourCreate(ctx context.Context, jobs map[int32]int64, gen int64, foldedAt time.Time, queue string, hour time.Time) CAS[models.CountHoursRow] {
+	return CAS[models.CountHoursRow]{q: db.lwt(ctx, CountHourCreateCQL, jobs, gen, foldedAt, queue, hour), scan: (*models.CountHoursRow).AppendScanDest}
 }
 
 // CountHourWriteCQL is the statement of query CountHourWrite.
@@ -340,31 +321,23 @@ var CountHourWrite = Query{
 	Idempotent: false,
 }
 
-// CountHourWriteParams are the values of query CountHourWrite, one field per bind marker
-// (a :name used twice is one field).
-type CountHourWriteParams struct {
-	// Jobs is the value for jobs, CQL type map<int, bigint>.
-	Jobs map[int32]int64
-	// Gen is the value for gen, CQL type bigint.
-	Gen int64
-	// FoldedAt is the value for folded_at, CQL type timestamp.
-	FoldedAt time.Time
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Hour is the value for hour, CQL type timestamp.
-	Hour time.Time
-	// ExpectedGen binds :expected_gen, CQL type bigint.
-	ExpectedGen int64
-}
-
 // CountHourWrite runs query CountHourWrite of schema/queries.cql (line 194) on
 // table count_hours: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - jobs: column jobs, CQL type map<int, bigint>
+//   - gen: column gen, CQL type bigint
+//   - foldedAt: column folded_at, CQL type timestamp
+//   - queue: column queue, CQL type text
+//   - hour: column hour, CQL type timestamp
+//   - expectedGen: :expected_gen, CQL type bigint
+//
 // The statement is [CountHourWriteCQL].
-func (db *DB) CountHourWrite(ctx context.Context, p CountHourWriteParams) CAS[models.CountHoursRow] {
-	return CAS[models.CountHoursRow]{q: db.lwt(ctx, CountHourWriteCQL, p.Jobs, p.Gen, p.FoldedAt, p.Queue, p.Hour, p.ExpectedGen), scan: (*models.CountHoursRow).AppendScanDest}
+func (db *DB) CountHourWrite(ctx context.Context, jobs map[int32]int64, gen int64, foldedAt time.Time, queue string, hour time.Time, expectedGen int64) CAS[models.CountHoursRow] {
+	return CAS[models.CountHoursRow]{q: db.lwt(ctx, CountHourWriteCQL, jobs, gen, foldedAt, queue, hour, expectedGen), scan: (*models.CountHoursRow).AppendScanDest}
 }
 
 // CountHourDeleteCQL is the statement of query CountHourDelete.
@@ -384,25 +357,20 @@ var CountHourDelete = Query{
 	Idempotent: false,
 }
 
-// CountHourDeleteParams are the values of query CountHourDelete, one field per bind marker
-// (a :name used twice is one field).
-type CountHourDeleteParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Hour is the value for hour, CQL type timestamp.
-	Hour time.Time
-	// ExpectedGen binds :expected_gen, CQL type bigint.
-	ExpectedGen int64
-}
-
 // CountHourDelete runs query CountHourDelete of schema/queries.cql (line 197)
 // on table count_hours: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - hour: column hour, CQL type timestamp
+//   - expectedGen: :expected_gen, CQL type bigint
+//
 // The statement is [CountHourDeleteCQL].
-func (db *DB) CountHourDelete(ctx context.Context, p CountHourDeleteParams) CAS[models.CountHoursRow] {
-	return CAS[models.CountHoursRow]{q: db.lwt(ctx, CountHourDeleteCQL, p.Queue, p.Hour, p.ExpectedGen), scan: (*models.CountHoursRow).AppendScanDest}
+func (db *DB) CountHourDelete(ctx context.Context, queue string, hour time.Time, expectedGen int64) CAS[models.CountHoursRow] {
+	return CAS[models.CountHoursRow]{q: db.lwt(ctx, CountHourDeleteCQL, queue, hour, expectedGen), scan: (*models.CountHoursRow).AppendScanDest}
 }
 
 // CountHoursBatch is a batch of statements on table count_hours that may hold
@@ -431,25 +399,29 @@ func (b *CountHoursBatch) ExecCAS() (applied bool, current []models.CountHoursRo
 	return execCAS(&b.casBatch, (*models.CountHoursRow).AppendScanDest)
 }
 
-// CountHourDirty adds query CountHourDirty to the batch.
-func (b *CountHoursBatch) CountHourDirty(p CountHourDirtyParams) {
-	b.b.add(CountHourDirtyCQL, true, p.Timestamp, p.DirtyUntil, p.Queue, p.Hour)
+// CountHourDirty adds query CountHourDirty to the batch; its parameters are
+// those of [DB.CountHourDirty].
+func (b *CountHoursBatch) CountHourDirty(timestamp int64, dirtyUntil time.Time, queue string, hour time.Time) {
+	b.b.add(CountHourDirtyCQL, true, timestamp, dirtyUntil, queue, hour)
 }
 
-// CountHourCreate adds query CountHourCreate to the batch.
-func (b *CountHoursBatch) CountHourCreate(p CountHourCreateParams) {
+// CountHourCreate adds query CountHourCreate to the batch; its parameters are
+// those of [DB.CountHourCreate].
+func (b *CountHoursBatch) CountHourCreate(jobs map[int32]int64, gen int64, foldedAt time.Time, queue string, hour time.Time) {
 	b.test(false, 3)
-	b.b.add(CountHourCreateCQL, false, p.Jobs, p.Gen, p.FoldedAt, p.Queue, p.Hour)
+	b.b.add(CountHourCreateCQL, false, jobs, gen, foldedAt, queue, hour)
 }
 
-// CountHourWrite adds query CountHourWrite to the batch.
-func (b *CountHoursBatch) CountHourWrite(p CountHourWriteParams) {
+// CountHourWrite adds query CountHourWrite to the batch; its parameters are
+// those of [DB.CountHourWrite].
+func (b *CountHoursBatch) CountHourWrite(jobs map[int32]int64, gen int64, foldedAt time.Time, queue string, hour time.Time, expectedGen int64) {
 	b.test(false, 3)
-	b.b.add(CountHourWriteCQL, false, p.Jobs, p.Gen, p.FoldedAt, p.Queue, p.Hour, p.ExpectedGen)
+	b.b.add(CountHourWriteCQL, false, jobs, gen, foldedAt, queue, hour, expectedGen)
 }
 
-// CountHourDelete adds query CountHourDelete to the batch.
-func (b *CountHoursBatch) CountHourDelete(p CountHourDeleteParams) {
+// CountHourDelete adds query CountHourDelete to the batch; its parameters are
+// those of [DB.CountHourDelete].
+func (b *CountHoursBatch) CountHourDelete(queue string, hour time.Time, expectedGen int64) {
 	b.test(false, 3)
-	b.b.add(CountHourDeleteCQL, false, p.Queue, p.Hour, p.ExpectedGen)
+	b.b.add(CountHourDeleteCQL, false, queue, hour, expectedGen)
 }

@@ -126,25 +126,23 @@ var HomeBucketInsert = Query{
 	Idempotent: true,
 }
 
-// HomeBucketInsertParams are the values of query HomeBucketInsert, one field per bind marker
-// (a :name used twice is one field).
-type HomeBucketInsertParams struct {
-	// HomeBucketsRow holds the values of the columns of table home_buckets.
-	models.HomeBucketsRow
-}
-
 // HomeBucketInsert runs query HomeBucketInsert of schema/queries.cql (line 92)
 // on table home_buckets. It is idempotent: the session's retry policy may send
 // it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table home_buckets
+//
 // The statement is [HomeBucketInsertCQL].
-func (db *DB) HomeBucketInsert(ctx context.Context, p HomeBucketInsertParams) Write {
-	return Write{q: db.query(ctx, HomeBucketInsertCQL, true, p.HomeBucketsRow.Queue, p.HomeBucketsRow.Bucket, p.HomeBucketsRow.WidthMs, p.HomeBucketsRow.Shards)}
+func (db *DB) HomeBucketInsert(ctx context.Context, row models.HomeBucketsRow) Write {
+	return Write{q: db.query(ctx, HomeBucketInsertCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)}
 }
 
-// HomeBucketInsert adds query HomeBucketInsert to the batch.
-func (b *Batch) HomeBucketInsert(p HomeBucketInsertParams) {
-	b.add(HomeBucketInsertCQL, true, p.HomeBucketsRow.Queue, p.HomeBucketsRow.Bucket, p.HomeBucketsRow.WidthMs, p.HomeBucketsRow.Shards)
+// HomeBucketInsert adds query HomeBucketInsert to the batch; its parameters
+// are those of [DB.HomeBucketInsert].
+func (b *Batch) HomeBucketInsert(row models.HomeBucketsRow) {
+	b.add(HomeBucketInsertCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)
 }
 
 // HomeBucketsRangeCQL is the statement of query HomeBucketsRange.
@@ -160,17 +158,6 @@ var HomeBucketsRange = Query{
 	Names:      []string{"queue", "from", "to"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// HomeBucketsRangeParams are the values of query HomeBucketsRange, one field per bind marker
-// (a :name used twice is one field).
-type HomeBucketsRangeParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// From binds :from, CQL type timestamp.
-	From time.Time
-	// To binds :to, CQL type timestamp.
-	To time.Time
 }
 
 // HomeBucketsRangeRow is a row of the result of query HomeBucketsRange, in select order.
@@ -191,9 +178,15 @@ func scanHomeBucketsRange(r *HomeBucketsRangeRow, dest []any, _ []gocql.ColumnIn
 // on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows, read
 // with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - from: :from, CQL type timestamp
+//   - to: :to, CQL type timestamp
+//
 // The statement is [HomeBucketsRangeCQL].
-func (db *DB) HomeBucketsRange(ctx context.Context, p HomeBucketsRangeParams) Rows[HomeBucketsRangeRow] {
-	return Rows[HomeBucketsRangeRow]{q: db.query(ctx, HomeBucketsRangeCQL, true, p.Queue, p.From, p.To), scan: scanHomeBucketsRange}
+func (db *DB) HomeBucketsRange(ctx context.Context, queue string, from, to time.Time) Rows[HomeBucketsRangeRow] {
+	return Rows[HomeBucketsRangeRow]{q: db.query(ctx, HomeBucketsRangeCQL, true, queue, from, to), scan: scanHomeBucketsRange}
 }
 
 // HomeBucketsAllCQL is the statement of query HomeBucketsAll.
@@ -209,13 +202,6 @@ var HomeBucketsAll = Query{
 	Names:      []string{"queue"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// HomeBucketsAllParams are the values of query HomeBucketsAll, one field per bind marker
-// (a :name used twice is one field).
-type HomeBucketsAllParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
 }
 
 // HomeBucketsAllRow is a row of the result of query HomeBucketsAll, in select order.
@@ -236,9 +222,13 @@ func scanHomeBucketsAll(r *HomeBucketsAllRow, dest []any, _ []gocql.ColumnInfo) 
 // table home_buckets: a SELECT that returns HomeBucketsAllRow rows, read with
 // One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//
 // The statement is [HomeBucketsAllCQL].
-func (db *DB) HomeBucketsAll(ctx context.Context, p HomeBucketsAllParams) Rows[HomeBucketsAllRow] {
-	return Rows[HomeBucketsAllRow]{q: db.query(ctx, HomeBucketsAllCQL, true, p.Queue), scan: scanHomeBucketsAll}
+func (db *DB) HomeBucketsAll(ctx context.Context, queue string) Rows[HomeBucketsAllRow] {
+	return Rows[HomeBucketsAllRow]{q: db.query(ctx, HomeBucketsAllCQL, true, queue), scan: scanHomeBucketsAll}
 }
 
 // HomeBucketDeleteCQL is the statement of query HomeBucketDelete.
@@ -256,23 +246,21 @@ var HomeBucketDelete = Query{
 	Idempotent: true,
 }
 
-// HomeBucketDeleteParams are the values of query HomeBucketDelete, one field per bind marker
-// (a :name used twice is one field).
-type HomeBucketDeleteParams struct {
-	// HomeBucketsRow holds the values of the columns of table home_buckets.
-	models.HomeBucketsRow
-}
-
 // HomeBucketDelete runs query HomeBucketDelete of schema/queries.cql (line
 // 101) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table home_buckets
+//
 // The statement is [HomeBucketDeleteCQL].
-func (db *DB) HomeBucketDelete(ctx context.Context, p HomeBucketDeleteParams) Write {
-	return Write{q: db.query(ctx, HomeBucketDeleteCQL, true, p.HomeBucketsRow.Queue, p.HomeBucketsRow.Bucket, p.HomeBucketsRow.WidthMs, p.HomeBucketsRow.Shards)}
+func (db *DB) HomeBucketDelete(ctx context.Context, row models.HomeBucketsRow) Write {
+	return Write{q: db.query(ctx, HomeBucketDeleteCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)}
 }
 
-// HomeBucketDelete adds query HomeBucketDelete to the batch.
-func (b *Batch) HomeBucketDelete(p HomeBucketDeleteParams) {
-	b.add(HomeBucketDeleteCQL, true, p.HomeBucketsRow.Queue, p.HomeBucketsRow.Bucket, p.HomeBucketsRow.WidthMs, p.HomeBucketsRow.Shards)
+// HomeBucketDelete adds query HomeBucketDelete to the batch; its parameters
+// are those of [DB.HomeBucketDelete].
+func (b *Batch) HomeBucketDelete(row models.HomeBucketsRow) {
+	b.add(HomeBucketDeleteCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)
 }

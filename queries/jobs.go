@@ -217,17 +217,6 @@ var JobsGet = Query{
 	Idempotent: true,
 }
 
-// JobsGetParams are the values of query JobsGet, one field per bind marker
-// (a :name used twice is one field).
-type JobsGetParams struct {
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-}
-
 func scanJobsGet(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
 }
@@ -235,9 +224,15 @@ func scanJobsGet(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
 // JobsGet runs query JobsGet of schema/queries.cql (line 11) on table jobs: a
 // SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type uuid
+//
 // The statement is [JobsGetCQL].
-func (db *DB) JobsGet(ctx context.Context, p JobsGetParams) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetCQL, true, p.Home, p.Shard, p.ID), scan: scanJobsGet}
+func (db *DB) JobsGet(ctx context.Context, home time.Time, shard int32, id gocql.UUID) Rows[models.JobsRow] {
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetCQL, true, home, shard, id), scan: scanJobsGet}
 }
 
 // JobsGetManyCQL is the statement of query JobsGetMany.
@@ -257,17 +252,6 @@ var JobsGetMany = Query{
 	Idempotent: true,
 }
 
-// JobsGetManyParams are the values of query JobsGetMany, one field per bind marker
-// (a :name used twice is one field).
-type JobsGetManyParams struct {
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ID is the value for id, CQL type list<uuid>.
-	ID []gocql.UUID
-}
-
 func scanJobsGetMany(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
 }
@@ -278,9 +262,15 @@ func scanJobsGetMany(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any 
 //
 // Reads jobs of one partition by id.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type list<uuid>
+//
 // The statement is [JobsGetManyCQL].
-func (db *DB) JobsGetMany(ctx context.Context, p JobsGetManyParams) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetManyCQL, true, p.Home, p.Shard, p.ID), scan: scanJobsGetMany}
+func (db *DB) JobsGetMany(ctx context.Context, home time.Time, shard int32, id []gocql.UUID) Rows[models.JobsRow] {
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetManyCQL, true, home, shard, id), scan: scanJobsGetMany}
 }
 
 // JobsScanCQL is the statement of query JobsScan.
@@ -301,21 +291,6 @@ var JobsScan = Query{
 	Idempotent: true,
 }
 
-// JobsScanParams are the values of query JobsScan, one field per bind marker
-// (a :name used twice is one field).
-type JobsScanParams struct {
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// After binds :after, CQL type uuid.
-	After gocql.UUID
-	// Until binds :until, CQL type uuid.
-	Until gocql.UUID
-	// Limit binds LIMIT ?: the most rows to return.
-	Limit int32
-}
-
 func scanJobsScan(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
 }
@@ -325,9 +300,17 @@ func scanJobsScan(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
 //
 // Reads the jobs of a partition whose ids lie in (after, until): a home scan.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - after: :after, CQL type uuid
+//   - until: :until, CQL type uuid
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
 // The statement is [JobsScanCQL].
-func (db *DB) JobsScan(ctx context.Context, p JobsScanParams) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsScanCQL, true, p.Home, p.Shard, p.After, p.Until, p.Limit), scan: scanJobsScan}
+func (db *DB) JobsScan(ctx context.Context, home time.Time, shard int32, after, until gocql.UUID, limit int32) Rows[models.JobsRow] {
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsScanCQL, true, home, shard, after, until, limit), scan: scanJobsScan}
 }
 
 // JobsScanBriefCQL is the statement of query JobsScanBrief.
@@ -344,21 +327,6 @@ var JobsScanBrief = Query{
 	Names:      []string{"home", "shard", "after", "until", "limit"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// JobsScanBriefParams are the values of query JobsScanBrief, one field per bind marker
-// (a :name used twice is one field).
-type JobsScanBriefParams struct {
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// After binds :after, CQL type uuid.
-	After gocql.UUID
-	// Until binds :until, CQL type uuid.
-	Until gocql.UUID
-	// Limit binds LIMIT ?: the most rows to return.
-	Limit int32
 }
 
 // JobsScanBriefRow is a row of the result of query JobsScanBrief, in select order.
@@ -388,9 +356,17 @@ func scanJobsScanBrief(r *JobsScanBriefRow, dest []any, _ []gocql.ColumnInfo) []
 // What a second look at a range of a partition needs: rows that arrived
 // late, and lease ranges coming due.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - after: :after, CQL type uuid
+//   - until: :until, CQL type uuid
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
 // The statement is [JobsScanBriefCQL].
-func (db *DB) JobsScanBrief(ctx context.Context, p JobsScanBriefParams) Rows[JobsScanBriefRow] {
-	return Rows[JobsScanBriefRow]{q: db.query(ctx, JobsScanBriefCQL, true, p.Home, p.Shard, p.After, p.Until, p.Limit), scan: scanJobsScanBrief}
+func (db *DB) JobsScanBrief(ctx context.Context, home time.Time, shard int32, after, until gocql.UUID, limit int32) Rows[JobsScanBriefRow] {
+	return Rows[JobsScanBriefRow]{q: db.query(ctx, JobsScanBriefCQL, true, home, shard, after, until, limit), scan: scanJobsScanBrief}
 }
 
 // JobsCreateCQL is the statement of query JobsCreate.
@@ -413,13 +389,6 @@ var JobsCreate = Query{
 	Idempotent: false,
 }
 
-// JobsCreateParams are the values of query JobsCreate, one field per bind marker
-// (a :name used twice is one field).
-type JobsCreateParams struct {
-	// JobsRow holds the values of the columns of table jobs.
-	models.JobsRow
-}
-
 // JobsCreate runs query JobsCreate of schema/queries.cql (line 41) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
@@ -428,9 +397,13 @@ type JobsCreateParams struct {
 // Creates a job: applies only when no row exists (see Schema.cql for why this
 // is an UPDATE).
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table jobs
+//
 // The statement is [JobsCreateCQL].
-func (db *DB) JobsCreate(ctx context.Context, p JobsCreateParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.Home, p.JobsRow.Shard, p.JobsRow.ID), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsCreate(ctx context.Context, row models.JobsRow) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteCQL is the statement of query JobsWrite.
@@ -454,17 +427,6 @@ var JobsWrite = Query{
 	Idempotent: false,
 }
 
-// JobsWriteParams are the values of query JobsWrite, one field per bind marker
-// (a :name used twice is one field).
-type JobsWriteParams struct {
-	// JobsRow holds the values of the columns of table jobs.
-	models.JobsRow
-	// TTL binds USING TTL ?: the time to live in seconds (0: none).
-	TTL int32
-	// ExpectedVersion binds :expected_version, CQL type bigint.
-	ExpectedVersion int64
-}
-
 // JobsWrite runs query JobsWrite of schema/queries.cql (line 51) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
@@ -473,9 +435,15 @@ type JobsWriteParams struct {
 // Rewrites every column of a job, with the retention TTL when it reaches a
 // final state (0: no TTL), so the whole row expires at once.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table jobs
+//   - ttl: USING TTL ?, CQL type int: the time to live in seconds (0: none)
+//   - expectedVersion: :expected_version, CQL type bigint
+//
 // The statement is [JobsWriteCQL].
-func (db *DB) JobsWrite(ctx context.Context, p JobsWriteParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.Home, p.JobsRow.Shard, p.JobsRow.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsWrite(ctx context.Context, row models.JobsRow, ttl int32, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsClaimCQL is the statement of query JobsClaim.
@@ -496,33 +464,6 @@ var JobsClaim = Query{
 	Idempotent: false,
 }
 
-// JobsClaimParams are the values of query JobsClaim, one field per bind marker
-// (a :name used twice is one field).
-type JobsClaimParams struct {
-	// State is the value for state, CQL type int.
-	State int32
-	// Version is the value for version, CQL type bigint.
-	Version int64
-	// StateChangedAt is the value for state_changed_at, CQL type timestamp.
-	StateChangedAt time.Time
-	// StartedAt is the value for started_at, CQL type timestamp.
-	StartedAt time.Time
-	// LeaseOwner is the value for lease_owner, CQL type text.
-	LeaseOwner string
-	// LeaseToken is the value for lease_token, CQL type uuid.
-	LeaseToken gocql.UUID
-	// LeaseUntil is the value for lease_until, CQL type timestamp.
-	LeaseUntil time.Time
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// ExpectedVersion binds :expected_version, CQL type bigint.
-	ExpectedVersion int64
-}
-
 // JobsClaim runs query JobsClaim of schema/queries.cql (line 60) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
@@ -530,9 +471,23 @@ type JobsClaimParams struct {
 //
 // Claims a job: Scheduled or Failed -> Processing with a fresh lease.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - state: column state, CQL type int
+//   - version: column version, CQL type bigint
+//   - stateChangedAt: column state_changed_at, CQL type timestamp
+//   - startedAt: column started_at, CQL type timestamp
+//   - leaseOwner: column lease_owner, CQL type text
+//   - leaseToken: column lease_token, CQL type uuid
+//   - leaseUntil: column lease_until, CQL type timestamp
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type uuid
+//   - expectedVersion: :expected_version, CQL type bigint
+//
 // The statement is [JobsClaimCQL].
-func (db *DB) JobsClaim(ctx context.Context, p JobsClaimParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsClaimCQL, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.Home, p.Shard, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsClaim(ctx context.Context, state int32, version int64, stateChangedAt, startedAt time.Time, leaseOwner string, leaseToken gocql.UUID, leaseUntil, home time.Time, shard int32, id gocql.UUID, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsClaimCQL, state, version, stateChangedAt, startedAt, leaseOwner, leaseToken, leaseUntil, home, shard, id, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsHeartbeatCQL is the statement of query JobsHeartbeat.
@@ -552,23 +507,6 @@ var JobsHeartbeat = Query{
 	Idempotent: false,
 }
 
-// JobsHeartbeatParams are the values of query JobsHeartbeat, one field per bind marker
-// (a :name used twice is one field).
-type JobsHeartbeatParams struct {
-	// Version is the value for version, CQL type bigint.
-	Version int64
-	// LeaseUntil is the value for lease_until, CQL type timestamp.
-	LeaseUntil time.Time
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// ExpectedVersion binds :expected_version, CQL type bigint.
-	ExpectedVersion int64
-}
-
 // JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 67) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
@@ -576,9 +514,18 @@ type JobsHeartbeatParams struct {
 //
 // Extends a lease.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - version: column version, CQL type bigint
+//   - leaseUntil: column lease_until, CQL type timestamp
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type uuid
+//   - expectedVersion: :expected_version, CQL type bigint
+//
 // The statement is [JobsHeartbeatCQL].
-func (db *DB) JobsHeartbeat(ctx context.Context, p JobsHeartbeatParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsHeartbeatCQL, p.Version, p.LeaseUntil, p.Home, p.Shard, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsHeartbeat(ctx context.Context, version int64, leaseUntil, home time.Time, shard int32, id gocql.UUID, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsHeartbeatCQL, version, leaseUntil, home, shard, id, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsDeleteCQL is the statement of query JobsDelete.
@@ -598,27 +545,21 @@ var JobsDelete = Query{
 	Idempotent: false,
 }
 
-// JobsDeleteParams are the values of query JobsDelete, one field per bind marker
-// (a :name used twice is one field).
-type JobsDeleteParams struct {
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// ExpectedVersion binds :expected_version, CQL type bigint.
-	ExpectedVersion int64
-}
-
 // JobsDelete runs query JobsDelete of schema/queries.cql (line 72) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type uuid
+//   - expectedVersion: :expected_version, CQL type bigint
+//
 // The statement is [JobsDeleteCQL].
-func (db *DB) JobsDelete(ctx context.Context, p JobsDeleteParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsDeleteCQL, p.Home, p.Shard, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsDelete(ctx context.Context, home time.Time, shard int32, id gocql.UUID, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsDeleteCQL, home, shard, id, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // CountLogActiveCQL is the statement of query CountLogActive.
@@ -636,33 +577,28 @@ var CountLogActive = Query{
 	Idempotent: true,
 }
 
-// CountLogActiveParams are the values of query CountLogActive, one field per bind marker
-// (a :name used twice is one field).
-type CountLogActiveParams struct {
-	// ActiveLogKey is the value for active_log_key, CQL type timeuuid.
-	ActiveLogKey gocql.UUID
-	// ActiveLogValue is the value for active_log_value, CQL type frozen<map<int, int>>.
-	ActiveLogValue map[int32]int32
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-}
-
 // CountLogActive runs query CountLogActive of schema/queries.cql (line 77) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry to a partition's count log, in the batch of the change it
 // counts.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - activeLogKey: the key of active_log[?], CQL type timeuuid
+//   - activeLogValue: the value of active_log[?] = ?, CQL type frozen<map<int, int>>
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//
 // The statement is [CountLogActiveCQL].
-func (db *DB) CountLogActive(ctx context.Context, p CountLogActiveParams) Write {
-	return Write{q: db.query(ctx, CountLogActiveCQL, true, p.ActiveLogKey, p.ActiveLogValue, p.Home, p.Shard)}
+func (db *DB) CountLogActive(ctx context.Context, activeLogKey gocql.UUID, activeLogValue map[int32]int32, home time.Time, shard int32) Write {
+	return Write{q: db.query(ctx, CountLogActiveCQL, true, activeLogKey, activeLogValue, home, shard)}
 }
 
-// CountLogActive adds query CountLogActive to the batch.
-func (b *Batch) CountLogActive(p CountLogActiveParams) {
-	b.add(CountLogActiveCQL, true, p.ActiveLogKey, p.ActiveLogValue, p.Home, p.Shard)
+// CountLogActive adds query CountLogActive to the batch; its parameters are
+// those of [DB.CountLogActive].
+func (b *Batch) CountLogActive(activeLogKey gocql.UUID, activeLogValue map[int32]int32, home time.Time, shard int32) {
+	b.add(CountLogActiveCQL, true, activeLogKey, activeLogValue, home, shard)
 }
 
 // CountLogFinalCQL is the statement of query CountLogFinal.
@@ -681,32 +617,26 @@ var CountLogFinal = Query{
 	Idempotent: true,
 }
 
-// CountLogFinalParams are the values of query CountLogFinal, one field per bind marker
-// (a :name used twice is one field).
-type CountLogFinalParams struct {
-	// TTL binds USING TTL ?: the time to live in seconds (0: none).
-	TTL int32
-	// FinalLogKey is the value for final_log_key, CQL type timeuuid.
-	FinalLogKey gocql.UUID
-	// FinalLogValue is the value for final_log_value, CQL type frozen<map<int, int>>.
-	FinalLogValue map[int32]int32
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-}
-
 // CountLogFinal runs query CountLogFinal of schema/queries.cql (line 80) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - ttl: USING TTL ?, CQL type int: the time to live in seconds (0: none)
+//   - finalLogKey: the key of final_log[?], CQL type timeuuid
+//   - finalLogValue: the value of final_log[?] = ?, CQL type frozen<map<int, int>>
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//
 // The statement is [CountLogFinalCQL].
-func (db *DB) CountLogFinal(ctx context.Context, p CountLogFinalParams) Write {
-	return Write{q: db.query(ctx, CountLogFinalCQL, true, p.TTL, p.FinalLogKey, p.FinalLogValue, p.Home, p.Shard)}
+func (db *DB) CountLogFinal(ctx context.Context, ttl int32, finalLogKey gocql.UUID, finalLogValue map[int32]int32, home time.Time, shard int32) Write {
+	return Write{q: db.query(ctx, CountLogFinalCQL, true, ttl, finalLogKey, finalLogValue, home, shard)}
 }
 
-// CountLogFinal adds query CountLogFinal to the batch.
-func (b *Batch) CountLogFinal(p CountLogFinalParams) {
-	b.add(CountLogFinalCQL, true, p.TTL, p.FinalLogKey, p.FinalLogValue, p.Home, p.Shard)
+// CountLogFinal adds query CountLogFinal to the batch; its parameters are
+// those of [DB.CountLogFinal].
+func (b *Batch) CountLogFinal(ttl int32, finalLogKey gocql.UUID, finalLogValue map[int32]int32, home time.Time, shard int32) {
+	b.add(CountLogFinalCQL, true, ttl, finalLogKey, finalLogValue, home, shard)
 }
 
 // CountLogReadCQL is the statement of query CountLogRead.
@@ -725,15 +655,6 @@ var CountLogRead = Query{
 	Idempotent: true,
 }
 
-// CountLogReadParams are the values of query CountLogRead, one field per bind marker
-// (a :name used twice is one field).
-type CountLogReadParams struct {
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-}
-
 // CountLogReadRow is a row of the result of query CountLogRead, in select order.
 type CountLogReadRow struct {
 	// ActiveLog is the result column active_log, CQL type map<timeuuid, frozen<map<int, int>>>.
@@ -750,9 +671,14 @@ func scanCountLogRead(r *CountLogReadRow, dest []any, _ []gocql.ColumnInfo) []an
 // table jobs: a SELECT that returns CountLogReadRow rows, read with One, All,
 // Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//
 // The statement is [CountLogReadCQL].
-func (db *DB) CountLogRead(ctx context.Context, p CountLogReadParams) Rows[CountLogReadRow] {
-	return Rows[CountLogReadRow]{q: db.query(ctx, CountLogReadCQL, true, p.Home, p.Shard), scan: scanCountLogRead}
+func (db *DB) CountLogRead(ctx context.Context, home time.Time, shard int32) Rows[CountLogReadRow] {
+	return Rows[CountLogReadRow]{q: db.query(ctx, CountLogReadCQL, true, home, shard), scan: scanCountLogRead}
 }
 
 // CountLogCompactCQL is the statement of query CountLogCompact.
@@ -772,19 +698,6 @@ var CountLogCompact = Query{
 	Idempotent: false,
 }
 
-// CountLogCompactParams are the values of query CountLogCompact, one field per bind marker
-// (a :name used twice is one field).
-type CountLogCompactParams struct {
-	// ActiveLog is the value for active_log, CQL type map<timeuuid, frozen<map<int, int>>>.
-	ActiveLog map[gocql.UUID]map[int32]int32
-	// Home is the value for home, CQL type timestamp.
-	Home time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ExpectedLog binds :expected_log, CQL type map<timeuuid, frozen<map<int, int>>>.
-	ExpectedLog map[gocql.UUID]map[int32]int32
-}
-
 // CountLogCompact runs query CountLogCompact of schema/queries.cql (line 87)
 // on table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
@@ -792,9 +705,16 @@ type CountLogCompactParams struct {
 //
 // Replaces a long active log by its sum, unless it changed since it was read.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - activeLog: column active_log, CQL type map<timeuuid, frozen<map<int, int>>>
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - expectedLog: :expected_log, CQL type map<timeuuid, frozen<map<int, int>>>
+//
 // The statement is [CountLogCompactCQL].
-func (db *DB) CountLogCompact(ctx context.Context, p CountLogCompactParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, CountLogCompactCQL, p.ActiveLog, p.Home, p.Shard, p.ExpectedLog), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) CountLogCompact(ctx context.Context, activeLog map[gocql.UUID]map[int32]int32, home time.Time, shard int32, expectedLog map[gocql.UUID]map[int32]int32) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, CountLogCompactCQL, activeLog, home, shard, expectedLog), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsBatch is a batch of statements on table jobs that may hold
@@ -823,48 +743,56 @@ func (b *JobsBatch) ExecCAS() (applied bool, current []models.JobsRow, err error
 	return execCAS(&b.casBatch, (*models.JobsRow).AppendScanDest)
 }
 
-// JobsCreate adds query JobsCreate to the batch.
-func (b *JobsBatch) JobsCreate(p JobsCreateParams) {
+// JobsCreate adds query JobsCreate to the batch; its parameters are those of
+// [DB.JobsCreate].
+func (b *JobsBatch) JobsCreate(row models.JobsRow) {
 	b.test(false, 7)
-	b.b.add(JobsCreateCQL, false, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.Home, p.JobsRow.Shard, p.JobsRow.ID)
+	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID)
 }
 
-// JobsWrite adds query JobsWrite to the batch.
-func (b *JobsBatch) JobsWrite(p JobsWriteParams) {
+// JobsWrite adds query JobsWrite to the batch; its parameters are those of
+// [DB.JobsWrite].
+func (b *JobsBatch) JobsWrite(row models.JobsRow, ttl int32, expectedVersion int64) {
 	b.test(false, 7)
-	b.b.add(JobsWriteCQL, false, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.Home, p.JobsRow.Shard, p.JobsRow.ID, p.ExpectedVersion)
+	b.b.add(JobsWriteCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion)
 }
 
-// JobsClaim adds query JobsClaim to the batch.
-func (b *JobsBatch) JobsClaim(p JobsClaimParams) {
+// JobsClaim adds query JobsClaim to the batch; its parameters are those of
+// [DB.JobsClaim].
+func (b *JobsBatch) JobsClaim(state int32, version int64, stateChangedAt, startedAt time.Time, leaseOwner string, leaseToken gocql.UUID, leaseUntil, home time.Time, shard int32, id gocql.UUID, expectedVersion int64) {
 	b.test(false, 7)
-	b.b.add(JobsClaimCQL, false, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.Home, p.Shard, p.ID, p.ExpectedVersion)
+	b.b.add(JobsClaimCQL, false, state, version, stateChangedAt, startedAt, leaseOwner, leaseToken, leaseUntil, home, shard, id, expectedVersion)
 }
 
-// JobsHeartbeat adds query JobsHeartbeat to the batch.
-func (b *JobsBatch) JobsHeartbeat(p JobsHeartbeatParams) {
+// JobsHeartbeat adds query JobsHeartbeat to the batch; its parameters are
+// those of [DB.JobsHeartbeat].
+func (b *JobsBatch) JobsHeartbeat(version int64, leaseUntil, home time.Time, shard int32, id gocql.UUID, expectedVersion int64) {
 	b.test(false, 7)
-	b.b.add(JobsHeartbeatCQL, false, p.Version, p.LeaseUntil, p.Home, p.Shard, p.ID, p.ExpectedVersion)
+	b.b.add(JobsHeartbeatCQL, false, version, leaseUntil, home, shard, id, expectedVersion)
 }
 
-// JobsDelete adds query JobsDelete to the batch.
-func (b *JobsBatch) JobsDelete(p JobsDeleteParams) {
+// JobsDelete adds query JobsDelete to the batch; its parameters are those of
+// [DB.JobsDelete].
+func (b *JobsBatch) JobsDelete(home time.Time, shard int32, id gocql.UUID, expectedVersion int64) {
 	b.test(false, 7)
-	b.b.add(JobsDeleteCQL, false, p.Home, p.Shard, p.ID, p.ExpectedVersion)
+	b.b.add(JobsDeleteCQL, false, home, shard, id, expectedVersion)
 }
 
-// CountLogActive adds query CountLogActive to the batch.
-func (b *JobsBatch) CountLogActive(p CountLogActiveParams) {
-	b.b.add(CountLogActiveCQL, true, p.ActiveLogKey, p.ActiveLogValue, p.Home, p.Shard)
+// CountLogActive adds query CountLogActive to the batch; its parameters are
+// those of [DB.CountLogActive].
+func (b *JobsBatch) CountLogActive(activeLogKey gocql.UUID, activeLogValue map[int32]int32, home time.Time, shard int32) {
+	b.b.add(CountLogActiveCQL, true, activeLogKey, activeLogValue, home, shard)
 }
 
-// CountLogFinal adds query CountLogFinal to the batch.
-func (b *JobsBatch) CountLogFinal(p CountLogFinalParams) {
-	b.b.add(CountLogFinalCQL, true, p.TTL, p.FinalLogKey, p.FinalLogValue, p.Home, p.Shard)
+// CountLogFinal adds query CountLogFinal to the batch; its parameters are
+// those of [DB.CountLogFinal].
+func (b *JobsBatch) CountLogFinal(ttl int32, finalLogKey gocql.UUID, finalLogValue map[int32]int32, home time.Time, shard int32) {
+	b.b.add(CountLogFinalCQL, true, ttl, finalLogKey, finalLogValue, home, shard)
 }
 
-// CountLogCompact adds query CountLogCompact to the batch.
-func (b *JobsBatch) CountLogCompact(p CountLogCompactParams) {
+// CountLogCompact adds query CountLogCompact to the batch; its parameters are
+// those of [DB.CountLogCompact].
+func (b *JobsBatch) CountLogCompact(activeLog map[gocql.UUID]map[int32]int32, home time.Time, shard int32, expectedLog map[gocql.UUID]map[int32]int32) {
 	b.test(false, 25)
-	b.b.add(CountLogCompactCQL, false, p.ActiveLog, p.Home, p.Shard, p.ExpectedLog)
+	b.b.add(CountLogCompactCQL, false, activeLog, home, shard, expectedLog)
 }

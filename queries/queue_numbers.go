@@ -140,21 +140,18 @@ var QueueNumberTake = Query{
 	Idempotent: false,
 }
 
-// QueueNumberTakeParams are the values of query QueueNumberTake, one field per bind marker
-// (a :name used twice is one field).
-type QueueNumberTakeParams struct {
-	// QueueNumbersRow holds the values of the columns of table queue_numbers.
-	models.QueueNumbersRow
-}
-
 // QueueNumberTake runs query QueueNumberTake of schema/queries.cql (line 261)
 // on table queue_numbers: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table queue_numbers
+//
 // The statement is [QueueNumberTakeCQL].
-func (db *DB) QueueNumberTake(ctx context.Context, p QueueNumberTakeParams) CAS[models.QueueNumbersRow] {
-	return CAS[models.QueueNumbersRow]{q: db.lwt(ctx, QueueNumberTakeCQL, p.QueueNumbersRow.Number, p.QueueNumbersRow.Name), scan: (*models.QueueNumbersRow).AppendScanDest}
+func (db *DB) QueueNumberTake(ctx context.Context, row models.QueueNumbersRow) CAS[models.QueueNumbersRow] {
+	return CAS[models.QueueNumbersRow]{q: db.lwt(ctx, QueueNumberTakeCQL, row.Number, row.Name), scan: (*models.QueueNumbersRow).AppendScanDest}
 }
 
 // QueueNumberGetCQL is the statement of query QueueNumberGet.
@@ -172,13 +169,6 @@ var QueueNumberGet = Query{
 	Idempotent: true,
 }
 
-// QueueNumberGetParams are the values of query QueueNumberGet, one field per bind marker
-// (a :name used twice is one field).
-type QueueNumberGetParams struct {
-	// Number is the value for number, CQL type int.
-	Number int32
-}
-
 // QueueNumberGetRow is a row of the result of query QueueNumberGet, in select order.
 type QueueNumberGetRow struct {
 	// Name is the result column name, CQL type text.
@@ -193,9 +183,13 @@ func scanQueueNumberGet(r *QueueNumberGetRow, dest []any, _ []gocql.ColumnInfo) 
 // table queue_numbers: a SELECT that returns QueueNumberGetRow rows, read with
 // One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - number: column number, CQL type int
+//
 // The statement is [QueueNumberGetCQL].
-func (db *DB) QueueNumberGet(ctx context.Context, p QueueNumberGetParams) Rows[QueueNumberGetRow] {
-	return Rows[QueueNumberGetRow]{q: db.query(ctx, QueueNumberGetCQL, true, p.Number), scan: scanQueueNumberGet}
+func (db *DB) QueueNumberGet(ctx context.Context, number int32) Rows[QueueNumberGetRow] {
+	return Rows[QueueNumberGetRow]{q: db.query(ctx, QueueNumberGetCQL, true, number), scan: scanQueueNumberGet}
 }
 
 // QueueNumbersBatch is a batch of statements on table queue_numbers that may hold
@@ -224,8 +218,9 @@ func (b *QueueNumbersBatch) ExecCAS() (applied bool, current []models.QueueNumbe
 	return execCAS(&b.casBatch, (*models.QueueNumbersRow).AppendScanDest)
 }
 
-// QueueNumberTake adds query QueueNumberTake to the batch.
-func (b *QueueNumbersBatch) QueueNumberTake(p QueueNumberTakeParams) {
+// QueueNumberTake adds query QueueNumberTake to the batch; its parameters are
+// those of [DB.QueueNumberTake].
+func (b *QueueNumbersBatch) QueueNumberTake(row models.QueueNumbersRow) {
 	b.test(true)
-	b.b.add(QueueNumberTakeCQL, false, p.QueueNumbersRow.Number, p.QueueNumbersRow.Name)
+	b.b.add(QueueNumberTakeCQL, false, row.Number, row.Name)
 }

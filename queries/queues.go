@@ -155,15 +155,6 @@ var QueueGet = Query{
 	Idempotent: true,
 }
 
-// QueueGetParams are the values of query QueueGet, one field per bind marker
-// (a :name used twice is one field).
-type QueueGetParams struct {
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// Name is the value for name, CQL type text.
-	Name string
-}
-
 // QueueGetRow is a row of the result of query QueueGet, in select order.
 type QueueGetRow struct {
 	// Name is the result column name, CQL type text.
@@ -184,9 +175,14 @@ func scanQueueGet(r *QueueGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 // queues: a SELECT that returns QueueGetRow rows, read with One, All, Iter or
 // Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - shard: column shard, CQL type int
+//   - name: column name, CQL type text
+//
 // The statement is [QueueGetCQL].
-func (db *DB) QueueGet(ctx context.Context, p QueueGetParams) Rows[QueueGetRow] {
-	return Rows[QueueGetRow]{q: db.query(ctx, QueueGetCQL, true, p.Shard, p.Name), scan: scanQueueGet}
+func (db *DB) QueueGet(ctx context.Context, shard int32, name string) Rows[QueueGetRow] {
+	return Rows[QueueGetRow]{q: db.query(ctx, QueueGetCQL, true, shard, name), scan: scanQueueGet}
 }
 
 // QueuesListCQL is the statement of query QueuesList.
@@ -202,13 +198,6 @@ var QueuesList = Query{
 	Names:      []string{"shard"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// QueuesListParams are the values of query QueuesList, one field per bind marker
-// (a :name used twice is one field).
-type QueuesListParams struct {
-	// Shard is the value for shard, CQL type int.
-	Shard int32
 }
 
 // QueuesListRow is a row of the result of query QueuesList, in select order.
@@ -231,9 +220,13 @@ func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
 // queues: a SELECT that returns QueuesListRow rows, read with One, All, Iter
 // or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - shard: column shard, CQL type int
+//
 // The statement is [QueuesListCQL].
-func (db *DB) QueuesList(ctx context.Context, p QueuesListParams) Rows[QueuesListRow] {
-	return Rows[QueuesListRow]{q: db.query(ctx, QueuesListCQL, true, p.Shard), scan: scanQueuesList}
+func (db *DB) QueuesList(ctx context.Context, shard int32) Rows[QueuesListRow] {
+	return Rows[QueuesListRow]{q: db.query(ctx, QueuesListCQL, true, shard), scan: scanQueuesList}
 }
 
 // QueueCreateCQL is the statement of query QueueCreate.
@@ -252,27 +245,21 @@ var QueueCreate = Query{
 	Idempotent: false,
 }
 
-// QueueCreateParams are the values of query QueueCreate, one field per bind marker
-// (a :name used twice is one field).
-type QueueCreateParams struct {
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// Name is the value for name, CQL type text.
-	Name string
-	// Number is the value for number, CQL type int.
-	Number int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-}
-
 // QueueCreate runs query QueueCreate of schema/queries.cql (line 258) on table
 // queues: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - shard: column shard, CQL type int
+//   - name: column name, CQL type text
+//   - number: column number, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//
 // The statement is [QueueCreateCQL].
-func (db *DB) QueueCreate(ctx context.Context, p QueueCreateParams) CAS[models.QueuesRow] {
-	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueCreateCQL, p.Shard, p.Name, p.Number, p.CreatedAt), scan: (*models.QueuesRow).AppendScanDest}
+func (db *DB) QueueCreate(ctx context.Context, shard int32, name string, number int32, createdAt time.Time) CAS[models.QueuesRow] {
+	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueCreateCQL, shard, name, number, createdAt), scan: (*models.QueuesRow).AppendScanDest}
 }
 
 // QueueSweepTakeCQL is the statement of query QueueSweepTake.
@@ -292,21 +279,6 @@ var QueueSweepTake = Query{
 	Idempotent: false,
 }
 
-// QueueSweepTakeParams are the values of query QueueSweepTake, one field per bind marker
-// (a :name used twice is one field).
-type QueueSweepTakeParams struct {
-	// Sweeper is the value for sweeper, CQL type text.
-	Sweeper string
-	// SweepUntil is the value for sweep_until, CQL type timestamp.
-	SweepUntil time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// Name is the value for name, CQL type text.
-	Name string
-	// Now binds :now, CQL type timestamp.
-	Now time.Time
-}
-
 // QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 268) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
@@ -314,9 +286,17 @@ type QueueSweepTakeParams struct {
 //
 // Takes the count sweeper's lease of a queue when it is free or expired.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - sweeper: column sweeper, CQL type text
+//   - sweepUntil: column sweep_until, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - name: column name, CQL type text
+//   - now: :now, CQL type timestamp
+//
 // The statement is [QueueSweepTakeCQL].
-func (db *DB) QueueSweepTake(ctx context.Context, p QueueSweepTakeParams) CAS[models.QueuesRow] {
-	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSweepTakeCQL, p.Sweeper, p.SweepUntil, p.Shard, p.Name, p.Now), scan: (*models.QueuesRow).AppendScanDest}
+func (db *DB) QueueSweepTake(ctx context.Context, sweeper string, sweepUntil time.Time, shard int32, name string, now time.Time) CAS[models.QueuesRow] {
+	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSweepTakeCQL, sweeper, sweepUntil, shard, name, now), scan: (*models.QueuesRow).AppendScanDest}
 }
 
 // QueueSweepTakeFirstCQL is the statement of query QueueSweepTakeFirst.
@@ -336,27 +316,21 @@ var QueueSweepTakeFirst = Query{
 	Idempotent: false,
 }
 
-// QueueSweepTakeFirstParams are the values of query QueueSweepTakeFirst, one field per bind marker
-// (a :name used twice is one field).
-type QueueSweepTakeFirstParams struct {
-	// Sweeper is the value for sweeper, CQL type text.
-	Sweeper string
-	// SweepUntil is the value for sweep_until, CQL type timestamp.
-	SweepUntil time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// Name is the value for name, CQL type text.
-	Name string
-}
-
 // QueueSweepTakeFirst runs query QueueSweepTakeFirst of schema/queries.cql
 // (line 271) on table queues: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - sweeper: column sweeper, CQL type text
+//   - sweepUntil: column sweep_until, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - name: column name, CQL type text
+//
 // The statement is [QueueSweepTakeFirstCQL].
-func (db *DB) QueueSweepTakeFirst(ctx context.Context, p QueueSweepTakeFirstParams) CAS[models.QueuesRow] {
-	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSweepTakeFirstCQL, p.Sweeper, p.SweepUntil, p.Shard, p.Name), scan: (*models.QueuesRow).AppendScanDest}
+func (db *DB) QueueSweepTakeFirst(ctx context.Context, sweeper string, sweepUntil time.Time, shard int32, name string) CAS[models.QueuesRow] {
+	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSweepTakeFirstCQL, sweeper, sweepUntil, shard, name), scan: (*models.QueuesRow).AppendScanDest}
 }
 
 // QueueSweepDoneCQL is the statement of query QueueSweepDone.
@@ -376,29 +350,22 @@ var QueueSweepDone = Query{
 	Idempotent: false,
 }
 
-// QueueSweepDoneParams are the values of query QueueSweepDone, one field per bind marker
-// (a :name used twice is one field).
-type QueueSweepDoneParams struct {
-	// SweepUntil is the value for sweep_until, CQL type timestamp.
-	SweepUntil time.Time
-	// SweptAt is the value for swept_at, CQL type timestamp.
-	SweptAt time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// Name is the value for name, CQL type text.
-	Name string
-	// Owner binds :owner, CQL type text.
-	Owner string
-}
-
 // QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 274) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - sweepUntil: column sweep_until, CQL type timestamp
+//   - sweptAt: column swept_at, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - name: column name, CQL type text
+//   - owner: :owner, CQL type text
+//
 // The statement is [QueueSweepDoneCQL].
-func (db *DB) QueueSweepDone(ctx context.Context, p QueueSweepDoneParams) CAS[models.QueuesRow] {
-	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSweepDoneCQL, p.SweepUntil, p.SweptAt, p.Shard, p.Name, p.Owner), scan: (*models.QueuesRow).AppendScanDest}
+func (db *DB) QueueSweepDone(ctx context.Context, sweepUntil, sweptAt time.Time, shard int32, name, owner string) CAS[models.QueuesRow] {
+	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSweepDoneCQL, sweepUntil, sweptAt, shard, name, owner), scan: (*models.QueuesRow).AppendScanDest}
 }
 
 // QueuesBatch is a batch of statements on table queues that may hold
@@ -427,26 +394,30 @@ func (b *QueuesBatch) ExecCAS() (applied bool, current []models.QueuesRow, err e
 	return execCAS(&b.casBatch, (*models.QueuesRow).AppendScanDest)
 }
 
-// QueueCreate adds query QueueCreate to the batch.
-func (b *QueuesBatch) QueueCreate(p QueueCreateParams) {
+// QueueCreate adds query QueueCreate to the batch; its parameters are those of
+// [DB.QueueCreate].
+func (b *QueuesBatch) QueueCreate(shard int32, name string, number int32, createdAt time.Time) {
 	b.test(true)
-	b.b.add(QueueCreateCQL, false, p.Shard, p.Name, p.Number, p.CreatedAt)
+	b.b.add(QueueCreateCQL, false, shard, name, number, createdAt)
 }
 
-// QueueSweepTake adds query QueueSweepTake to the batch.
-func (b *QueuesBatch) QueueSweepTake(p QueueSweepTakeParams) {
+// QueueSweepTake adds query QueueSweepTake to the batch; its parameters are
+// those of [DB.QueueSweepTake].
+func (b *QueuesBatch) QueueSweepTake(sweeper string, sweepUntil time.Time, shard int32, name string, now time.Time) {
 	b.test(false, 5)
-	b.b.add(QueueSweepTakeCQL, false, p.Sweeper, p.SweepUntil, p.Shard, p.Name, p.Now)
+	b.b.add(QueueSweepTakeCQL, false, sweeper, sweepUntil, shard, name, now)
 }
 
-// QueueSweepTakeFirst adds query QueueSweepTakeFirst to the batch.
-func (b *QueuesBatch) QueueSweepTakeFirst(p QueueSweepTakeFirstParams) {
+// QueueSweepTakeFirst adds query QueueSweepTakeFirst to the batch; its
+// parameters are those of [DB.QueueSweepTakeFirst].
+func (b *QueuesBatch) QueueSweepTakeFirst(sweeper string, sweepUntil time.Time, shard int32, name string) {
 	b.test(false, 5)
-	b.b.add(QueueSweepTakeFirstCQL, false, p.Sweeper, p.SweepUntil, p.Shard, p.Name)
+	b.b.add(QueueSweepTakeFirstCQL, false, sweeper, sweepUntil, shard, name)
 }
 
-// QueueSweepDone adds query QueueSweepDone to the batch.
-func (b *QueuesBatch) QueueSweepDone(p QueueSweepDoneParams) {
+// QueueSweepDone adds query QueueSweepDone to the batch; its parameters are
+// those of [DB.QueueSweepDone].
+func (b *QueuesBatch) QueueSweepDone(sweepUntil, sweptAt time.Time, shard int32, name, owner string) {
 	b.test(false, 4)
-	b.b.add(QueueSweepDoneCQL, false, p.SweepUntil, p.SweptAt, p.Shard, p.Name, p.Owner)
+	b.b.add(QueueSweepDoneCQL, false, sweepUntil, sweptAt, shard, name, owner)
 }

@@ -149,25 +149,23 @@ var DueBucketInsert = Query{
 	Idempotent: true,
 }
 
-// DueBucketInsertParams are the values of query DueBucketInsert, one field per bind marker
-// (a :name used twice is one field).
-type DueBucketInsertParams struct {
-	// ScheduledBucketsRow holds the values of the columns of table scheduled_buckets.
-	models.ScheduledBucketsRow
-}
-
 // DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 120)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table scheduled_buckets
+//
 // The statement is [DueBucketInsertCQL].
-func (db *DB) DueBucketInsert(ctx context.Context, p DueBucketInsertParams) Write {
-	return Write{q: db.query(ctx, DueBucketInsertCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)}
+func (db *DB) DueBucketInsert(ctx context.Context, row models.ScheduledBucketsRow) Write {
+	return Write{q: db.query(ctx, DueBucketInsertCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)}
 }
 
-// DueBucketInsert adds query DueBucketInsert to the batch.
-func (b *Batch) DueBucketInsert(p DueBucketInsertParams) {
-	b.add(DueBucketInsertCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)
+// DueBucketInsert adds query DueBucketInsert to the batch; its parameters are
+// those of [DB.DueBucketInsert].
+func (b *Batch) DueBucketInsert(row models.ScheduledBucketsRow) {
+	b.add(DueBucketInsertCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)
 }
 
 // DueBucketsRangeCQL is the statement of query DueBucketsRange.
@@ -184,17 +182,6 @@ var DueBucketsRange = Query{
 	Names:      []string{"queue", "from", "to"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// DueBucketsRangeParams are the values of query DueBucketsRange, one field per bind marker
-// (a :name used twice is one field).
-type DueBucketsRangeParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// From binds :from, CQL type timestamp.
-	From time.Time
-	// To binds :to, CQL type timestamp.
-	To time.Time
 }
 
 // DueBucketsRangeRow is a row of the result of query DueBucketsRange, in select order.
@@ -215,9 +202,15 @@ func scanDueBucketsRange(r *DueBucketsRangeRow, dest []any, _ []gocql.ColumnInfo
 // on table scheduled_buckets: a SELECT that returns DueBucketsRangeRow rows,
 // read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - from: :from, CQL type timestamp
+//   - to: :to, CQL type timestamp
+//
 // The statement is [DueBucketsRangeCQL].
-func (db *DB) DueBucketsRange(ctx context.Context, p DueBucketsRangeParams) Rows[DueBucketsRangeRow] {
-	return Rows[DueBucketsRangeRow]{q: db.query(ctx, DueBucketsRangeCQL, true, p.Queue, p.From, p.To), scan: scanDueBucketsRange}
+func (db *DB) DueBucketsRange(ctx context.Context, queue string, from, to time.Time) Rows[DueBucketsRangeRow] {
+	return Rows[DueBucketsRangeRow]{q: db.query(ctx, DueBucketsRangeCQL, true, queue, from, to), scan: scanDueBucketsRange}
 }
 
 // DueBucketDeleteCQL is the statement of query DueBucketDelete.
@@ -236,25 +229,23 @@ var DueBucketDelete = Query{
 	Idempotent: true,
 }
 
-// DueBucketDeleteParams are the values of query DueBucketDelete, one field per bind marker
-// (a :name used twice is one field).
-type DueBucketDeleteParams struct {
-	// ScheduledBucketsRow holds the values of the columns of table scheduled_buckets.
-	models.ScheduledBucketsRow
-}
-
 // DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 126)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table scheduled_buckets
+//
 // The statement is [DueBucketDeleteCQL].
-func (db *DB) DueBucketDelete(ctx context.Context, p DueBucketDeleteParams) Write {
-	return Write{q: db.query(ctx, DueBucketDeleteCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)}
+func (db *DB) DueBucketDelete(ctx context.Context, row models.ScheduledBucketsRow) Write {
+	return Write{q: db.query(ctx, DueBucketDeleteCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)}
 }
 
-// DueBucketDelete adds query DueBucketDelete to the batch.
-func (b *Batch) DueBucketDelete(p DueBucketDeleteParams) {
-	b.add(DueBucketDeleteCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)
+// DueBucketDelete adds query DueBucketDelete to the batch; its parameters are
+// those of [DB.DueBucketDelete].
+func (b *Batch) DueBucketDelete(row models.ScheduledBucketsRow) {
+	b.add(DueBucketDeleteCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)
 }
 
 // DueWatermarkGetCQL is the statement of query DueWatermarkGet.
@@ -274,13 +265,6 @@ var DueWatermarkGet = Query{
 	Idempotent: true,
 }
 
-// DueWatermarkGetParams are the values of query DueWatermarkGet, one field per bind marker
-// (a :name used twice is one field).
-type DueWatermarkGetParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-}
-
 // DueWatermarkGetRow is a row of the result of query DueWatermarkGet, in select order.
 type DueWatermarkGetRow struct {
 	// Watermark is the result column watermark, CQL type timestamp.
@@ -295,9 +279,13 @@ func scanDueWatermarkGet(r *DueWatermarkGetRow, dest []any, _ []gocql.ColumnInfo
 // on table scheduled_buckets: a SELECT that returns DueWatermarkGetRow rows,
 // read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//
 // The statement is [DueWatermarkGetCQL].
-func (db *DB) DueWatermarkGet(ctx context.Context, p DueWatermarkGetParams) Rows[DueWatermarkGetRow] {
-	return Rows[DueWatermarkGetRow]{q: db.query(ctx, DueWatermarkGetCQL, true, p.Queue), scan: scanDueWatermarkGet}
+func (db *DB) DueWatermarkGet(ctx context.Context, queue string) Rows[DueWatermarkGetRow] {
+	return Rows[DueWatermarkGetRow]{q: db.query(ctx, DueWatermarkGetCQL, true, queue), scan: scanDueWatermarkGet}
 }
 
 // DueWatermarkInitCQL is the statement of query DueWatermarkInit.
@@ -317,15 +305,6 @@ var DueWatermarkInit = Query{
 	Idempotent: false,
 }
 
-// DueWatermarkInitParams are the values of query DueWatermarkInit, one field per bind marker
-// (a :name used twice is one field).
-type DueWatermarkInitParams struct {
-	// Watermark is the value for watermark, CQL type timestamp.
-	Watermark time.Time
-	// Queue is the value for queue, CQL type text.
-	Queue string
-}
-
 // DueWatermarkInit runs query DueWatermarkInit of schema/queries.cql (line
 // 133) on table scheduled_buckets: a lightweight transaction, never retried by
 // the driver. Exec reports whether it applied and, when it did not, the
@@ -333,9 +312,14 @@ type DueWatermarkInitParams struct {
 //
 // Sets the first watermark of a queue.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - watermark: column watermark, CQL type timestamp
+//   - queue: column queue, CQL type text
+//
 // The statement is [DueWatermarkInitCQL].
-func (db *DB) DueWatermarkInit(ctx context.Context, p DueWatermarkInitParams) CAS[models.ScheduledBucketsRow] {
-	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkInitCQL, p.Watermark, p.Queue), scan: (*models.ScheduledBucketsRow).AppendScanDest}
+func (db *DB) DueWatermarkInit(ctx context.Context, watermark time.Time, queue string) CAS[models.ScheduledBucketsRow] {
+	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkInitCQL, watermark, queue), scan: (*models.ScheduledBucketsRow).AppendScanDest}
 }
 
 // DueWatermarkAdvanceCQL is the statement of query DueWatermarkAdvance.
@@ -356,17 +340,6 @@ var DueWatermarkAdvance = Query{
 	Idempotent: false,
 }
 
-// DueWatermarkAdvanceParams are the values of query DueWatermarkAdvance, one field per bind marker
-// (a :name used twice is one field).
-type DueWatermarkAdvanceParams struct {
-	// Watermark is the value for watermark, CQL type timestamp.
-	Watermark time.Time
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// ExpectedWatermark binds :expected_watermark, CQL type timestamp.
-	ExpectedWatermark time.Time
-}
-
 // DueWatermarkAdvance runs query DueWatermarkAdvance of schema/queries.cql
 // (line 137) on table scheduled_buckets: a lightweight transaction, never
 // retried by the driver. Exec reports whether it applied and, when it did not,
@@ -374,9 +347,15 @@ type DueWatermarkAdvanceParams struct {
 //
 // Moves a queue's watermark on from the one the caller read.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - watermark: column watermark, CQL type timestamp
+//   - queue: column queue, CQL type text
+//   - expectedWatermark: :expected_watermark, CQL type timestamp
+//
 // The statement is [DueWatermarkAdvanceCQL].
-func (db *DB) DueWatermarkAdvance(ctx context.Context, p DueWatermarkAdvanceParams) CAS[models.ScheduledBucketsRow] {
-	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkAdvanceCQL, p.Watermark, p.Queue, p.ExpectedWatermark), scan: (*models.ScheduledBucketsRow).AppendScanDest}
+func (db *DB) DueWatermarkAdvance(ctx context.Context, watermark time.Time, queue string, expectedWatermark time.Time) CAS[models.ScheduledBucketsRow] {
+	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkAdvanceCQL, watermark, queue, expectedWatermark), scan: (*models.ScheduledBucketsRow).AppendScanDest}
 }
 
 // ScheduledBucketsBatch is a batch of statements on table scheduled_buckets that may hold
@@ -405,24 +384,28 @@ func (b *ScheduledBucketsBatch) ExecCAS() (applied bool, current []models.Schedu
 	return execCAS(&b.casBatch, (*models.ScheduledBucketsRow).AppendScanDest)
 }
 
-// DueBucketInsert adds query DueBucketInsert to the batch.
-func (b *ScheduledBucketsBatch) DueBucketInsert(p DueBucketInsertParams) {
-	b.b.add(DueBucketInsertCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)
+// DueBucketInsert adds query DueBucketInsert to the batch; its parameters are
+// those of [DB.DueBucketInsert].
+func (b *ScheduledBucketsBatch) DueBucketInsert(row models.ScheduledBucketsRow) {
+	b.b.add(DueBucketInsertCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)
 }
 
-// DueBucketDelete adds query DueBucketDelete to the batch.
-func (b *ScheduledBucketsBatch) DueBucketDelete(p DueBucketDeleteParams) {
-	b.b.add(DueBucketDeleteCQL, true, p.ScheduledBucketsRow.Queue, p.ScheduledBucketsRow.Bucket, p.ScheduledBucketsRow.WidthMs, p.ScheduledBucketsRow.Shards)
+// DueBucketDelete adds query DueBucketDelete to the batch; its parameters are
+// those of [DB.DueBucketDelete].
+func (b *ScheduledBucketsBatch) DueBucketDelete(row models.ScheduledBucketsRow) {
+	b.b.add(DueBucketDeleteCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)
 }
 
-// DueWatermarkInit adds query DueWatermarkInit to the batch.
-func (b *ScheduledBucketsBatch) DueWatermarkInit(p DueWatermarkInitParams) {
+// DueWatermarkInit adds query DueWatermarkInit to the batch; its parameters
+// are those of [DB.DueWatermarkInit].
+func (b *ScheduledBucketsBatch) DueWatermarkInit(watermark time.Time, queue string) {
 	b.test(false, 4)
-	b.b.add(DueWatermarkInitCQL, false, p.Watermark, p.Queue)
+	b.b.add(DueWatermarkInitCQL, false, watermark, queue)
 }
 
-// DueWatermarkAdvance adds query DueWatermarkAdvance to the batch.
-func (b *ScheduledBucketsBatch) DueWatermarkAdvance(p DueWatermarkAdvanceParams) {
+// DueWatermarkAdvance adds query DueWatermarkAdvance to the batch; its
+// parameters are those of [DB.DueWatermarkAdvance].
+func (b *ScheduledBucketsBatch) DueWatermarkAdvance(watermark time.Time, queue string, expectedWatermark time.Time) {
 	b.test(false, 4)
-	b.b.add(DueWatermarkAdvanceCQL, false, p.Watermark, p.Queue, p.ExpectedWatermark)
+	b.b.add(DueWatermarkAdvanceCQL, false, watermark, queue, expectedWatermark)
 }

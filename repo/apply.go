@@ -353,25 +353,19 @@ func (s *Store) addChange(b *queries.JobsBatch, h homeRef, c *change) {
 	next := c.next
 	switch c.op.stmt {
 	case writeCreate:
-		b.JobsCreate(queries.JobsCreateParams{JobsRow: rowFromJob(next, h)})
+		b.JobsCreate(rowFromJob(next, h))
 	case writeClaim:
-		b.JobsClaim(queries.JobsClaimParams{
-			State: int32(next.State), Version: next.Version, StateChangedAt: ms(next.StateChangedAt), StartedAt: ms(next.StartedAt),
-			LeaseOwner: next.Lease.Owner, LeaseToken: next.Lease.Token, LeaseUntil: ms(next.Lease.Until),
-			Home: h.Start, Shard: h.Shard, ID: next.ID, ExpectedVersion: c.cur.Version,
-		})
+		b.JobsClaim(int32(next.State), next.Version, ms(next.StateChangedAt), ms(next.StartedAt), next.Lease.Owner, next.Lease.Token, ms(next.Lease.Until), h.Start, h.Shard, next.ID, c.cur.Version)
 	case writeHeartbeat:
-		b.JobsHeartbeat(queries.JobsHeartbeatParams{
-			Version: next.Version, LeaseUntil: ms(next.Lease.Until), Home: h.Start, Shard: h.Shard, ID: next.ID, ExpectedVersion: c.cur.Version,
-		})
+		b.JobsHeartbeat(next.Version, ms(next.Lease.Until), h.Start, h.Shard, next.ID, c.cur.Version)
 	case writeDelete:
-		b.JobsDelete(queries.JobsDeleteParams{Home: h.Start, Shard: h.Shard, ID: next.ID, ExpectedVersion: c.cur.Version})
+		b.JobsDelete(h.Start, h.Shard, next.ID, c.cur.Version)
 	default:
 		ttl := 0
 		if next.State.Final() {
 			ttl = s.set.ttlSeconds()
 		}
-		b.JobsWrite(queries.JobsWriteParams{JobsRow: rowFromJob(next, h), TTL: int32(ttl), ExpectedVersion: c.cur.Version})
+		b.JobsWrite(rowFromJob(next, h), int32(ttl), c.cur.Version)
 	}
 }
 

@@ -154,9 +154,7 @@ func (s *Store) markCountsDirty(ctx context.Context, chs []*change) error {
 	todo = slices.Compact(todo)
 	return forEach(ctx, len(todo), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		k := todo[i]
-		err := s.exec(queries.CountHourDirty, s.db.CountHourDirty(ctx, queries.CountHourDirtyParams{
-			Timestamp: until.UnixMicro(), DirtyUntil: until, Queue: k.queue, Hour: k.hour,
-		}))
+		err := s.exec(queries.CountHourDirty, s.db.CountHourDirty(ctx, until.UnixMicro(), until, k.queue, k.hour))
 		if err != nil {
 			f.mu.Lock()
 			delete(f.marks, k)
@@ -227,7 +225,7 @@ const maxActiveLog = 64
 // returns it; it compacts a long active log, and empties one that sums to
 // zero (every job final), so that the partition can expire.
 func (s *Store) foldPartition(ctx context.Context, queue string, h homeRef, start time.Time) (map[State]int64, error) {
-	row, err := s.db.CountLogRead(ctx, queries.CountLogReadParams{Home: h.Start, Shard: h.Shard}).One()
+	row, err := s.db.CountLogRead(ctx, h.Start, h.Shard).One()
 	switch err = s.interpret(queries.CountLogRead.Name, err); {
 	case errors.Is(err, ErrNotFound):
 		row = queries.CountLogReadRow{}
@@ -245,9 +243,9 @@ func (s *Store) foldPartition(ctx context.Context, queue string, h homeRef, star
 			cell[int32(st)] = n
 		}
 	}
-	err = s.exec(queries.CountCellWrite, s.db.CountCellWrite(ctx, queries.CountCellWriteParams{CountCellsRow: models.CountCellsRow{
+	err = s.exec(queries.CountCellWrite, s.db.CountCellWrite(ctx, models.CountCellsRow{
 		Queue: queue, Hour: hourOf(h.Start), Bucket: h.Start, Shard: h.Shard, Jobs: cell, FoldedAt: start,
-	}}))
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("write count cell: %w", err)
 	}
@@ -276,7 +274,7 @@ func (s *Store) compactLog(ctx context.Context, h homeRef, read map[gocql.UUID]m
 	if len(entry) > 0 {
 		next = map[gocql.UUID]map[int32]int32{gocql.TimeUUID(): entry}
 	}
-	_, _, err := s.db.CountLogCompact(ctx, queries.CountLogCompactParams{ActiveLog: next, Home: h.Start, Shard: h.Shard, ExpectedLog: read}).Exec()
+	_, _, err := s.db.CountLogCompact(ctx, next, h.Start, h.Shard, read).Exec()
 	if err = s.interpret(queries.CountLogCompact.Name, err); err != nil {
 		s.set.log.Debug("jobsharp: could not compact a count log", "err", err)
 	}
@@ -298,7 +296,7 @@ func sumLog(log map[gocql.UUID]map[int32]int32) map[State]int64 {
 // never overwrites a newer one.
 func (s *Store) foldHour(ctx context.Context, k countKey, start time.Time) error {
 	for range 5 {
-		cells, err := s.db.CountCellsOfHour(ctx, queries.CountCellsOfHourParams{Queue: k.queue, Hour: k.hour}).All()
+		cells, err := s.db.CountCellsOfHour(ctx, k.queue, k.hour).All()
 		if err != nil {
 			return fmt.Errorf("read count cells: %w", s.interpret(queries.CountCellsOfHour.Name, err))
 		}
@@ -309,12 +307,12 @@ func (s *Store) foldHour(ctx context.Context, k countKey, start time.Time) error
 			}
 		}
 		maps.DeleteFunc(sum, func(_ int32, n int64) bool { return n == 0 })
-		cur, err := s.db.CountHourGet(ctx, queries.CountHourGetParams{Queue: k.queue, Hour: k.hour}).Consistency(gocql.Consistency(s.set.serial)).One()
+		cur, err := s.db.CountHourGet(ctx, k.queue, k.hour).Consistency(gocql.Consistency(s.set.serial)).One()
 		err = s.interpret(queries.CountHourGet.Name, err)
 		var applied bool
 		switch {
 		case errors.Is(err, ErrNotFound) || err == nil && cur.Gen == 0:
-			applied, _, err = s.db.CountHourCreate(ctx, queries.CountHourCreateParams{Jobs: sum, Gen: 1, FoldedAt: start, Queue: k.queue, Hour: k.hour}).Exec()
+			applied, _, err = s.db.CountHourCreate(ctx, sum, 1, start, k.queue, k.hour).Exec()
 			err = s.interpret(queries.CountHourCreate.Name, err)
 		case err != nil:
 			return fmt.Errorf("read count hour: %w", err)
@@ -322,7 +320,7 @@ func (s *Store) foldHour(ctx context.Context, k countKey, start time.Time) error
 			if cur.FoldedAt.After(start) {
 				return nil // a later fold already wrote it
 			}
-			applied, _, err = s.db.CountHourWrite(ctx, queries.CountHourWriteParams{Jobs: sum, Gen: cur.Gen + 1, FoldedAt: start, Queue: k.queue, Hour: k.hour, ExpectedGen: cur.Gen}).Exec()
+			applied, _, err = s.db.CountHourWrite(ctx, sum, cur.Gen + 1, start, k.queue, k.hour, cur.Gen).Exec()
 			err = s.interpret(queries.CountHourWrite.Name, err)
 		}
 		if err != nil {
@@ -338,7 +336,7 @@ func (s *Store) foldHour(ctx context.Context, k countKey, start time.Time) error
 // sweepDue sweeps the queues whose sweep is due and whose lease this store
 // takes.
 func (f *countFolder) sweepDue(ctx context.Context) {
-	queues, err := f.s.db.QueuesList(ctx, queries.QueuesListParams{Shard: 0}).All()
+	queues, err := f.s.db.QueuesList(ctx, 0).All()
 	if err != nil {
 		f.s.set.log.Warn("jobsharp: could not list queues to sweep their counts", "err", err)
 		return
@@ -384,9 +382,9 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 	start := s.now()
 	if !force {
 		until := start.Add(10 * time.Minute)
-		applied, _, err := s.db.QueueSweepTake(ctx, queries.QueueSweepTakeParams{Sweeper: s.owner, SweepUntil: until, Shard: 0, Name: queue, Now: start}).Exec()
+		applied, _, err := s.db.QueueSweepTake(ctx, s.owner, until, 0, queue, start).Exec()
 		if err = s.interpret(queries.QueueSweepTake.Name, err); err == nil && !applied {
-			applied, _, err = s.db.QueueSweepTakeFirst(ctx, queries.QueueSweepTakeFirstParams{Sweeper: s.owner, SweepUntil: until, Shard: 0, Name: queue}).Exec()
+			applied, _, err = s.db.QueueSweepTakeFirst(ctx, s.owner, until, 0, queue).Exec()
 			err = s.interpret(queries.QueueSweepTakeFirst.Name, err)
 		}
 		if err != nil {
@@ -396,7 +394,7 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 			return errSweepTaken
 		}
 	}
-	dirs, err := s.db.HomeBucketsAll(ctx, queries.HomeBucketsAllParams{Queue: queue}).All()
+	dirs, err := s.db.HomeBucketsAll(ctx, queue).All()
 	if err != nil {
 		return fmt.Errorf("sweep counts of queue %s: %w", queue, s.interpret(queries.HomeBucketsAll.Name, err))
 	}
@@ -451,18 +449,18 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 	err = forEach(ctx, len(gone), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		k := gone[i]
 		for _, h := range k.partitions(qn) {
-			if err := s.exec(queries.CountCellDelete, s.db.CountCellDelete(ctx, queries.CountCellDeleteParams{Queue: queue, Hour: hourOf(h.Start), Bucket: h.Start, Shard: h.Shard})); err != nil {
+			if err := s.exec(queries.CountCellDelete, s.db.CountCellDelete(ctx, queue, hourOf(h.Start), h.Start, h.Shard)); err != nil {
 				return err
 			}
 		}
-		return s.exec(queries.HomeBucketDelete, s.db.HomeBucketDelete(ctx, queries.HomeBucketDeleteParams{HomeBucketsRow: models.HomeBucketsRow{Queue: queue, Bucket: k.bucket, WidthMs: int32(k.width.Milliseconds()), Shards: int32(k.shards)}}))
+		return s.exec(queries.HomeBucketDelete, s.db.HomeBucketDelete(ctx, models.HomeBucketsRow{Queue: queue, Bucket: k.bucket, WidthMs: int32(k.width.Milliseconds()), Shards: int32(k.shards)}))
 	})
 	if err != nil {
 		return fmt.Errorf("sweep counts of queue %s: %w", queue, err)
 	}
 	// Every hour with a row, too: an hour whose cells are all gone sums to
 	// nothing.
-	rows, err := s.db.CountHoursRead(ctx, queries.CountHoursReadParams{Queue: queue}).All()
+	rows, err := s.db.CountHoursRead(ctx, queue).All()
 	if err != nil {
 		return fmt.Errorf("sweep counts of queue %s: %w", queue, s.interpret(queries.CountHoursRead.Name, err))
 	}
@@ -481,7 +479,7 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 	}
 	// The lease ends before the sweep began, so the next sweep may start at
 	// once when it is due.
-	_, _, err = s.db.QueueSweepDone(ctx, queries.QueueSweepDoneParams{SweepUntil: start.Add(-time.Millisecond), SweptAt: start, Shard: 0, Name: queue, Owner: s.owner}).Exec()
+	_, _, err = s.db.QueueSweepDone(ctx, start.Add(-time.Millisecond), start, 0, queue, s.owner).Exec()
 	if err = s.interpret(queries.QueueSweepDone.Name, err); err != nil {
 		return fmt.Errorf("sweep counts of queue %s: %w", queue, err)
 	}
@@ -504,7 +502,7 @@ type Counts struct {
 
 // counts reads the count hours of a queue.
 func (s *Store) readCounts(ctx context.Context, queue string) (Counts, error) {
-	rows, err := s.db.CountHoursRead(ctx, queries.CountHoursReadParams{Queue: queue}).All()
+	rows, err := s.db.CountHoursRead(ctx, queue).All()
 	if err != nil {
 		return Counts{}, s.interpret(queries.CountHoursRead.Name, err)
 	}
@@ -626,11 +624,11 @@ func (s *Store) countDeltas(chs []*change, now time.Time) countLogEntry {
 func (s *Store) addCountLog(b *queries.JobsBatch, h homeRef, chs []*change) {
 	e := s.countDeltas(chs, s.now())
 	if len(e.active) > 0 {
-		b.CountLogActive(queries.CountLogActiveParams{ActiveLogKey: gocql.TimeUUID(), ActiveLogValue: e.active, Home: h.Start, Shard: h.Shard})
+		b.CountLogActive(gocql.TimeUUID(), e.active, h.Start, h.Shard)
 	}
 	ttls := slices.Collect(maps.Keys(e.final))
 	sort.Ints(ttls)
 	for _, ttl := range ttls {
-		b.CountLogFinal(queries.CountLogFinalParams{TTL: int32(ttl), FinalLogKey: gocql.TimeUUID(), FinalLogValue: e.final[ttl], Home: h.Start, Shard: h.Shard})
+		b.CountLogFinal(int32(ttl), gocql.TimeUUID(), e.final[ttl], h.Start, h.Shard)
 	}
 }

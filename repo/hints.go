@@ -125,8 +125,11 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 	for _, e := range h.due {
 		k := dirKey{table: "due", queue: e.Queue, b: e.Bucket}
 		if s.dueDirs.add(k) {
-			p := queries.DueBucketInsertParams{ScheduledBucketsRow: models.ScheduledBucketsRow{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}}
-			dirs = append(dirs, dirWrite{write(queries.DueBucketInsert, "", p, (*queries.DB).DueBucketInsert, (*queries.Batch).DueBucketInsert), func() { s.dueDirs.forget(k) }})
+			row := models.ScheduledBucketsRow{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}
+			w := write(queries.DueBucketInsert, "",
+				func(ctx context.Context, db *queries.DB) queries.Write { return db.DueBucketInsert(ctx, row) },
+				func(b *queries.Batch) { b.DueBucketInsert(row) })
+			dirs = append(dirs, dirWrite{w, func() { s.dueDirs.forget(k) }})
 		}
 		rows = append(rows, e.insert())
 	}
@@ -139,8 +142,11 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 				// The directory row must outlive the bucket's last entry.
 				dirTTL = ttl + int(e.Bucket.Width/time.Second) + 60
 			}
-			p := queries.StateBucketInsertParams{StateBucketsRow: e.dirRow(), TTL: int32(dirTTL)}
-			dirs = append(dirs, dirWrite{write(queries.StateBucketInsert, "", p, (*queries.DB).StateBucketInsert, (*queries.Batch).StateBucketInsert), func() { s.stateDirs.forget(k) }})
+			row, ttl := e.dirRow(), int32(dirTTL)
+			w := write(queries.StateBucketInsert, "",
+				func(ctx context.Context, db *queries.DB) queries.Write { return db.StateBucketInsert(ctx, row, ttl) },
+				func(b *queries.Batch) { b.StateBucketInsert(row, ttl) })
+			dirs = append(dirs, dirWrite{w, func() { s.stateDirs.forget(k) }})
 		}
 		rows = append(rows, e.insert(ttl))
 	}
@@ -171,14 +177,14 @@ type rowWrite struct {
 	add  func(*queries.Batch)
 }
 
-// write pairs a query's statement and its batch entry over the same
-// Params: the compiler checks that run and add are the same query's.
-func write[P any](q queries.Query, part string, p P, run func(*queries.DB, context.Context, P) queries.Write, add func(*queries.Batch, P)) rowWrite {
+// write pairs a query's statement and its batch entry: run sends it alone,
+// add adds it to a batch, both with the same values.
+func write(q queries.Query, part string, run func(context.Context, *queries.DB) queries.Write, add func(*queries.Batch)) rowWrite {
 	return rowWrite{
 		op:   q.Name,
 		part: part,
-		exec: func(ctx context.Context, db *queries.DB) error { return run(db, ctx, p).Exec() },
-		add:  func(b *queries.Batch) { add(b, p) },
+		exec: func(ctx context.Context, db *queries.DB) error { return run(ctx, db).Exec() },
+		add:  add,
 	}
 }
 
@@ -187,11 +193,18 @@ func (e dueEntry) part() string {
 }
 
 func (e dueEntry) insert() rowWrite {
-	return write(queries.DueInsert, e.part(), queries.DueInsertParams{ScheduledJobsRow: e.row()}, (*queries.DB).DueInsert, (*queries.Batch).DueInsert)
+	row := e.row()
+	return write(queries.DueInsert, e.part(),
+		func(ctx context.Context, db *queries.DB) queries.Write { return db.DueInsert(ctx, row) },
+		func(b *queries.Batch) { b.DueInsert(row) })
 }
 
 func (e dueEntry) delete() rowWrite {
-	return write(queries.DueDelete, e.part(), queries.DueDeleteParams{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard), DueAt: e.DueAt, JobID: e.JobID}, (*queries.DB).DueDelete, (*queries.Batch).DueDelete)
+	return write(queries.DueDelete, e.part(),
+		func(ctx context.Context, db *queries.DB) queries.Write {
+			return db.DueDelete(ctx, e.Queue, e.Bucket.Start, int32(e.Shard), e.DueAt, e.JobID)
+		},
+		func(b *queries.Batch) { b.DueDelete(e.Queue, e.Bucket.Start, int32(e.Shard), e.DueAt, e.JobID) })
 }
 
 func (e stateEntry) part() string {
@@ -199,11 +212,17 @@ func (e stateEntry) part() string {
 }
 
 func (e stateEntry) insert(ttl int) rowWrite {
-	return write(queries.StateInsert, e.part(), queries.StateInsertParams{JobsByStateRow: e.row(), TTL: int32(ttl)}, (*queries.DB).StateInsert, (*queries.Batch).StateInsert)
+	row, t := e.row(), int32(ttl)
+	return write(queries.StateInsert, e.part(),
+		func(ctx context.Context, db *queries.DB) queries.Write { return db.StateInsert(ctx, row, t) },
+		func(b *queries.Batch) { b.StateInsert(row, t) })
 }
 
 func (e stateEntry) delete() rowWrite {
-	return write(queries.StateDelete, e.part(), queries.StateDeleteParams{JobsByStateRow: e.row()}, (*queries.DB).StateDelete, (*queries.Batch).StateDelete)
+	row := e.row()
+	return write(queries.StateDelete, e.part(),
+		func(ctx context.Context, db *queries.DB) queries.Write { return db.StateDelete(ctx, row) },
+		func(b *queries.Batch) { b.StateDelete(row) })
 }
 
 // dirRow is the directory row of the entry's bucket.

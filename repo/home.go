@@ -47,7 +47,7 @@ func (s *Store) queueNumber(ctx context.Context, queue string) (int32, error) {
 	if n, ok := s.queues.get(queue); ok {
 		return n, nil
 	}
-	row, err := s.db.QueueGet(ctx, queries.QueueGetParams{Shard: 0, Name: queue}).One()
+	row, err := s.db.QueueGet(ctx, 0, queue).One()
 	switch err = s.interpret(queries.QueueGet.Name, err); {
 	case err == nil && row.Number > 0:
 		s.queues.put(queue, row.Number)
@@ -57,14 +57,14 @@ func (s *Store) queueNumber(ctx context.Context, queue string) (int32, error) {
 	}
 	for range 20 {
 		n := 1 + rand.Int32N(maxQueueNumber)
-		applied, _, err := s.db.QueueNumberTake(ctx, queries.QueueNumberTakeParams{QueueNumbersRow: models.QueueNumbersRow{Number: n, Name: queue}}).Exec()
+		applied, _, err := s.db.QueueNumberTake(ctx, models.QueueNumbersRow{Number: n, Name: queue}).Exec()
 		if err = s.interpret(queries.QueueNumberTake.Name, err); err != nil {
 			return 0, fmt.Errorf("register queue %s: %w", queue, err)
 		}
 		if !applied {
 			continue // another queue has n
 		}
-		applied, cur, err := s.db.QueueCreate(ctx, queries.QueueCreateParams{Shard: 0, Name: queue, Number: n, CreatedAt: s.now()}).Exec()
+		applied, cur, err := s.db.QueueCreate(ctx, 0, queue, n, s.now()).Exec()
 		if err = s.interpret(queries.QueueCreate.Name, err); err != nil {
 			return 0, fmt.Errorf("register queue %s: %w", queue, err)
 		}
@@ -78,6 +78,17 @@ func (s *Store) queueNumber(ctx context.Context, queue string) (int32, error) {
 		return n, nil
 	}
 	return 0, fmt.Errorf("register queue %s: no free queue number after 20 tries", queue)
+}
+
+// Partition returns the partition key of the jobs table row of job id
+// (home, shard), for code that reads jobs rows through the generated
+// queries package directly. It fails for an id this store did not make.
+func Partition(id gocql.UUID) (home time.Time, shard int32, err error) {
+	h, err := homeOf(id)
+	if err != nil {
+		return time.Time{}, 0, invalid("id", "%v", err)
+	}
+	return h.Start, h.Shard, nil
 }
 
 // homeOf returns the partition of the jobs table that holds job id.
@@ -140,8 +151,8 @@ func (j *Jobs) NewID(ctx context.Context, queue string, runAt time.Time) (gocql.
 // spread over the queue's partitions in runs, so that an insert of many
 // jobs fills every partition of their bucket with batches of a useful size.
 func (j *Jobs) NewIDs(ctx context.Context, queue string, runAt time.Time, n int) ([]gocql.UUID, error) {
-	if n < 0 || n > j.s.set.maxBatch {
-		return nil, invalid("n", "%d, want 0 to %d", n, j.s.set.maxBatch)
+	if n < 0 || n > 1_000_000 {
+		return nil, invalid("n", "%d, want 0 to 1,000,000", n)
 	}
 	first, err := j.NewID(ctx, queue, runAt)
 	if err != nil || n == 0 {
@@ -204,9 +215,9 @@ func (s *Store) writeHomeDirs(ctx context.Context, keys []homeDirKey) error {
 	s.homeDirsMu.Unlock()
 	return forEach(ctx, len(todo), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		k := todo[i]
-		err := s.exec(queries.HomeBucketInsert, s.db.HomeBucketInsert(ctx, queries.HomeBucketInsertParams{HomeBucketsRow: models.HomeBucketsRow{
+		err := s.exec(queries.HomeBucketInsert, s.db.HomeBucketInsert(ctx, models.HomeBucketsRow{
 			Queue: k.queue, Bucket: k.bucket, WidthMs: int32(k.width.Milliseconds()), Shards: int32(k.shards),
-		}}))
+		}))
 		if err != nil {
 			s.homeDirsMu.Lock()
 			delete(s.homeDirs, k)
@@ -220,7 +231,7 @@ func (s *Store) writeHomeDirs(ctx context.Context, keys []homeDirKey) error {
 // homeBuckets reads the home directory of a queue between from and to (by
 // bucket start).
 func (s *Store) homeBuckets(ctx context.Context, queue string, from, to time.Time) ([]homeDirKey, error) {
-	rows, err := s.db.HomeBucketsRange(ctx, queries.HomeBucketsRangeParams{Queue: queue, From: from, To: to}).All()
+	rows, err := s.db.HomeBucketsRange(ctx, queue, from, to).All()
 	if err != nil {
 		return nil, fmt.Errorf("read home buckets of queue %s: %w", queue, s.interpret(queries.HomeBucketsRange.Name, err))
 	}
@@ -250,7 +261,7 @@ func (s *Store) jobsOfPartition(ctx context.Context, h homeRef, ids []gocql.UUID
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	q := s.db.JobsGetMany(ctx, queries.JobsGetManyParams{Home: h.Start, Shard: h.Shard, ID: ids})
+	q := s.db.JobsGetMany(ctx, h.Start, h.Shard, ids)
 	if serial {
 		q = q.Consistency(gocql.Consistency(s.set.serial))
 	}

@@ -220,7 +220,7 @@ func (s *Store) get(ctx context.Context, id gocql.UUID, serial bool) (*Job, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w (%v)", ErrNotFound, err)
 	}
-	q := s.db.JobsGet(ctx, queries.JobsGetParams{Home: h.Start, Shard: h.Shard, ID: id})
+	q := s.db.JobsGet(ctx, h.Start, h.Shard, id)
 	if serial {
 		q = q.Consistency(gocql.Consistency(s.set.serial))
 	}

@@ -17,7 +17,7 @@ var farFuture = maxHomeTime
 
 // Queues lists the queues that have ever held a job, in name order.
 func (j *Jobs) Queues(ctx context.Context) ([]string, error) {
-	rows, err := j.s.db.QueuesList(ctx, queries.QueuesListParams{Shard: 0}).All()
+	rows, err := j.s.db.QueuesList(ctx, 0).All()
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", j.s.interpret(queries.QueuesList.Name, err))
 	}
@@ -106,7 +106,7 @@ func (s *Store) listResting(ctx context.Context, queue string, state State, limi
 	var out []*Job
 	before := farFuture
 	for len(out) < limit {
-		dirs, err := s.db.StateBucketsBefore(ctx, queries.StateBucketsBeforeParams{Queue: queue, State: int32(state), Before: before, Limit: 16}).All()
+		dirs, err := s.db.StateBucketsBefore(ctx, queue, int32(state), before, 16).All()
 		if err != nil {
 			return nil, s.interpret(queries.StateBucketsBefore.Name, err)
 		}
@@ -159,8 +159,7 @@ func (s *Store) listBucket(ctx context.Context, queue string, state State, b buc
 func (s *Store) readStateBucket(ctx context.Context, queue string, state State, b bucketRef, before time.Time, perShard int) ([]stateEntry, error) {
 	results := make([][]queries.StateScanRow, b.Shards)
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
-		p := queries.StateScanParams{Queue: queue, State: int32(state), Bucket: b.Start, Shard: int32(sh), Before: before, Limit: int32(perShard)}
-		rows, err := s.db.StateScan(ctx, p).All()
+		rows, err := s.db.StateScan(ctx, queue, int32(state), b.Start, int32(sh), before, int32(perShard)).All()
 		results[sh] = rows
 		return s.interpret(queries.StateScan.Name, err)
 	})

@@ -60,7 +60,7 @@ func (s *Store) purgeQueue(ctx context.Context, queue string, p *PurgeParams, cu
 	n := 0
 	var after time.Time // buckets are read oldest first, in pages
 	for {
-		dirs, err := s.db.StateBucketsOldest(ctx, queries.StateBucketsOldestParams{Queue: queue, State: int32(p.State), Before: cut, Limit: 64}).All()
+		dirs, err := s.db.StateBucketsOldest(ctx, queue, int32(p.State), cut, 64).All()
 		if err != nil {
 			return n, s.interpret(queries.StateBucketsOldest.Name, err)
 		}
@@ -140,11 +140,11 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 		return n, nil
 	}
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
-		return s.exec(queries.StateDropPartition, s.db.StateDropPartition(ctx, queries.StateDropPartitionParams{Queue: queue, State: int32(p.State), Bucket: b.Start, Shard: int32(sh)}))
+		return s.exec(queries.StateDropPartition, s.db.StateDropPartition(ctx, queue, int32(p.State), b.Start, int32(sh)))
 	})
 	if err == nil {
 		dir := stateEntry{Queue: queue, State: p.State, Bucket: b}.dirRow()
-		err = s.exec(queries.StateBucketDelete, s.db.StateBucketDelete(ctx, queries.StateBucketDeleteParams{StateBucketsRow: dir}))
+		err = s.exec(queries.StateBucketDelete, s.db.StateBucketDelete(ctx, dir))
 	}
 	return n, err
 }

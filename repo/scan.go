@@ -63,7 +63,7 @@ var epoch = time.UnixMilli(0).UTC()
 
 // watermark reads the queue's watermark; the epoch when none is set.
 func (s *Store) watermark(ctx context.Context, queue string) (time.Time, bool, error) {
-	row, err := s.db.DueWatermarkGet(ctx, queries.DueWatermarkGetParams{Queue: queue}).One()
+	row, err := s.db.DueWatermarkGet(ctx, queue).One()
 	switch err = s.interpret(queries.DueWatermarkGet.Name, err); {
 	case errors.Is(err, ErrNotFound):
 		return epoch, false, nil
@@ -92,7 +92,7 @@ const maxDueWidth = 24 * time.Hour
 func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to time.Time, perShard int) (*dueRead, error) {
 	// A bucket that starts before the watermark may still hold entries after
 	// it; directory rows of buckets wholly behind it were dropped.
-	dirRows, err := s.db.DueBucketsRange(ctx, queries.DueBucketsRangeParams{Queue: queue, From: watermark.Add(-maxDueWidth), To: to}).All()
+	dirRows, err := s.db.DueBucketsRange(ctx, queue, watermark.Add(-maxDueWidth), to).All()
 	if err != nil {
 		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange.Name, err))
 	}
@@ -119,7 +119,7 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		p := parts[i]
 		lo, hi := maxTime(from, p.b.Start), minTime(to, p.b.End().Add(-time.Millisecond))
-		rows, err := s.db.DueScan(ctx, queries.DueScanParams{Queue: queue, Bucket: p.b.Start, Shard: int32(p.shard), From: lo, To: hi, Limit: int32(perShard)}).All()
+		rows, err := s.db.DueScan(ctx, queue, p.b.Start, int32(p.shard), lo, hi, int32(perShard)).All()
 		results[i] = rows
 		return s.interpret(queries.DueScan.Name, err)
 	})
@@ -206,9 +206,9 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 		if _, set, err := s.watermark(ctx, queue); err != nil || set {
 			return
 		}
-		q, c = queries.DueWatermarkInit, s.db.DueWatermarkInit(ctx, queries.DueWatermarkInitParams{Watermark: target, Queue: queue})
+		q, c = queries.DueWatermarkInit, s.db.DueWatermarkInit(ctx, target, queue)
 	} else {
-		c = s.db.DueWatermarkAdvance(ctx, queries.DueWatermarkAdvanceParams{Watermark: target, Queue: queue, ExpectedWatermark: watermark})
+		c = s.db.DueWatermarkAdvance(ctx, target, queue, watermark)
 	}
 	if applied, _, err := c.Exec(); s.interpret(q.Name, err) != nil || !applied {
 		return // another store moved it; fine
@@ -232,12 +232,12 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 	}
 	err := forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		e := parts[i]
-		return s.exec(queries.DueDropPartition, s.db.DueDropPartition(ctx, queries.DueDropPartitionParams{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard)}))
+		return s.exec(queries.DueDropPartition, s.db.DueDropPartition(ctx, e.Queue, e.Bucket.Start, int32(e.Shard)))
 	})
 	if err == nil {
 		err = forEach(ctx, len(drop), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 			b := drop[i]
-			p := queries.DueBucketDeleteParams{ScheduledBucketsRow: models.ScheduledBucketsRow{Queue: queue, Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}}
+			p := models.ScheduledBucketsRow{Queue: queue, Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}
 			return s.exec(queries.DueBucketDelete, s.db.DueBucketDelete(ctx, p))
 		})
 	}
@@ -528,7 +528,7 @@ func (s *Store) jobsOfEntries(ctx context.Context, h homeRef, entries []dueEntry
 		}
 		after := predUUID(e.JobID)
 		for {
-			rows, err := s.db.JobsScan(ctx, queries.JobsScanParams{Home: h.Start, Shard: h.Shard, After: after, Until: succUUID(e.LastID), Limit: rereadPage}).All()
+			rows, err := s.db.JobsScan(ctx, h.Start, h.Shard, after, succUUID(e.LastID), rereadPage).All()
 			if err != nil {
 				return nil, s.interpret(queries.JobsScan.Name, err)
 			}
@@ -650,7 +650,7 @@ func (s *Store) walkHomes(ctx context.Context, queue string, watermark, to time.
 		for _, h := range d.partitions(qn) {
 			after := idAt(maxTime(watermark, h.Start))
 			for len(out) < limit && scanned < maxHomeScan {
-				rows, err := s.db.JobsScan(ctx, queries.JobsScanParams{Home: h.Start, Shard: h.Shard, After: after, Until: until, Limit: rereadPage}).All()
+				rows, err := s.db.JobsScan(ctx, h.Start, h.Shard, after, until, rereadPage).All()
 				if err != nil {
 					return nil, s.interpret(queries.JobsScan.Name, err)
 				}

@@ -141,7 +141,7 @@ func (s *Store) claimPartition(ctx context.Context, c *homeCursor, queue string,
 	var out []*Job
 	if compareUUID(c.after, until) < 0 {
 		limit := max(need+need/2, 32)
-		rows, err := s.db.JobsScan(ctx, queries.JobsScanParams{Home: c.h.Start, Shard: c.h.Shard, After: c.after, Until: until, Limit: int32(limit)}).All()
+		rows, err := s.db.JobsScan(ctx, c.h.Start, c.h.Shard, c.after, until, int32(limit)).All()
 		if err != nil {
 			return nil, fmt.Errorf("scan jobs of queue %s: %w", queue, s.interpret(queries.JobsScan.Name, err))
 		}
@@ -258,7 +258,7 @@ func (s *Store) rereadRange(ctx context.Context, h homeRef, r reread, queue stri
 	var out []*Job
 	after := r.after
 	for {
-		rows, err := s.db.JobsScanBrief(ctx, queries.JobsScanBriefParams{Home: h.Start, Shard: h.Shard, After: after, Until: succUUID(r.until), Limit: rereadPage}).All()
+		rows, err := s.db.JobsScanBrief(ctx, h.Start, h.Shard, after, succUUID(r.until), rereadPage).All()
 		if err != nil {
 			return out, &reread{after: after, until: r.until, at: r.at}, fmt.Errorf("scan jobs of queue %s: %w", queue, s.interpret(queries.JobsScanBrief.Name, err))
 		}

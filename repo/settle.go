@@ -39,8 +39,10 @@ func (s *Store) settleJobs(ctx context.Context, jobs []*Job) (map[gocql.UUID]boo
 	for _, b := range batches {
 		var rows []rowWrite
 		for _, j := range byBatch[b] {
-			p := queries.BatchJobFinishedParams{BatchJobsRow: models.BatchJobsRow{FinishedState: int32(j.State), BatchID: b, JobID: j.ID}}
-			rows = append(rows, write(queries.BatchJobFinished, "batch/"+b.String(), p, (*queries.DB).BatchJobFinished, (*queries.Batch).BatchJobFinished))
+			row := models.BatchJobsRow{FinishedState: int32(j.State), BatchID: b, JobID: j.ID}
+			rows = append(rows, write(queries.BatchJobFinished, "batch/"+b.String(),
+				func(ctx context.Context, db *queries.DB) queries.Write { return db.BatchJobFinished(ctx, row) },
+				func(qb *queries.Batch) { qb.BatchJobFinished(row) }))
 		}
 		err := s.writeRows(ctx, rows)
 		if err == nil {
@@ -89,7 +91,7 @@ func (s *Store) childrenOf(ctx context.Context, parents []gocql.UUID) (map[gocql
 	out := map[gocql.UUID][]gocql.UUID{}
 	for len(parents) > 0 {
 		n := min(len(parents), 100)
-		rows, err := s.db.ContinuationsListMany(ctx, queries.ContinuationsListManyParams{ParentID: parents[:n]}).All()
+		rows, err := s.db.ContinuationsListMany(ctx, parents[:n]).All()
 		if err != nil {
 			return nil, s.interpret(queries.ContinuationsListMany.Name, err)
 		}
@@ -123,7 +125,7 @@ func (s *Store) settleChildIDs(ctx context.Context, ids []gocql.UUID) error {
 }
 
 func (s *Store) childIDs(ctx context.Context, parent gocql.UUID) ([]gocql.UUID, error) {
-	rows, err := s.db.ContinuationsList(ctx, queries.ContinuationsListParams{ParentID: parent}).All()
+	rows, err := s.db.ContinuationsList(ctx, parent).All()
 	if err != nil {
 		return nil, fmt.Errorf("list continuations of %s: %w", parent, s.interpret(queries.ContinuationsList.Name, err))
 	}
@@ -212,7 +214,7 @@ func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 		if !job.State.Final() {
 			return false, nil
 		}
-		p := queries.BatchJobFinishedParams{BatchJobsRow: models.BatchJobsRow{FinishedState: int32(job.State), BatchID: batch, JobID: job.ID}}
+		p := models.BatchJobsRow{FinishedState: int32(job.State), BatchID: batch, JobID: job.ID}
 		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, p)); err != nil {
 			s.set.log.Warn("jobsharp: could not record batch progress", "batch", batch, "job", job.ID, "err", err)
 		}

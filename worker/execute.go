@@ -38,11 +38,17 @@ func (e *execution) state() (held *repo.Job, deadline time.Time, lost error) {
 	return e.held, e.deadline, e.lost
 }
 
-// execute runs one claimed job to its outcome. It owns one of q's slots and
-// one count of p.running.
+// execute runs one claimed job to its outcome. It owns one of q's slots
+// until the handler returns, then one of q's writing tokens until the
+// outcome is written, and one count of p.running throughout.
 func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	defer p.running.Done()
-	defer func() { <-q.slots }()
+	slotHeld := true
+	defer func() {
+		if slotHeld {
+			<-q.slots
+		}
+	}()
 
 	e := &execution{p: p, log: p.jobLog(job), held: job, deadline: claimedAt.Add(p.set.lease)}
 	h := p.handler(job.Type)
@@ -70,6 +76,13 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	// Stopped by the processor (shutdown, or a lease that ran out while the
 	// handler ran): an error then is not the job's, and counts no attempt.
 	interrupted := errors.Is(context.Cause(ctx), ErrShutdown) || errors.Is(lostWhileRunning, ErrLeaseExpired)
+	// The handler is done: its slot goes to the next job while the outcome
+	// is written (the store sends the outcomes of many jobs of one partition
+	// as one batch). The lease still covers the job until then.
+	q.writing <- struct{}{}
+	<-q.slots
+	slotHeld = false
+	defer func() { <-q.writing }()
 	outcome := e.finish(h, result, err, interrupted)
 	p.set.metrics.JobFinished(job.Queue, job.Type, outcome, runTime)
 	e.logOutcome(outcome, err, runTime)

@@ -38,7 +38,12 @@ type Processor struct {
 type queue struct {
 	name  string
 	slots chan struct{} // a token per running handler
-	wake  chan struct{} // poke the poll loop out of its idle pause
+	// writing holds a token per attempt whose handler returned and whose
+	// outcome is being written: a handler's slot is free as soon as it
+	// returns, and this bounds the outcomes in flight (back-pressure when
+	// writes are slow).
+	writing chan struct{}
+	wake    chan struct{} // poke the poll loop out of its idle pause
 }
 
 // New returns a processor on store. cfg may be nil for the defaults.
@@ -54,7 +59,7 @@ func New(store *repo.Store, cfg *Config) (*Processor, error) {
 	}
 	p := &Processor{store: store, set: set, log: set.log, handlers: map[string]*handler{}}
 	for _, qs := range set.queues {
-		p.queues = append(p.queues, &queue{name: qs.name, slots: make(chan struct{}, qs.maxWorkers), wake: make(chan struct{}, 1)})
+		p.queues = append(p.queues, &queue{name: qs.name, slots: make(chan struct{}, qs.maxWorkers), writing: make(chan struct{}, qs.maxWorkers), wake: make(chan struct{}, 1)})
 	}
 	return p, nil
 }
