@@ -161,13 +161,20 @@ const (
 )
 
 // batchLimit returns how many of the pending changes the next batch takes.
+// A batch never holds two changes of one job: Cassandra checks every
+// condition of a batch against the rows as they were before it, so two
+// changes conditioned on the same version would both apply (two claims of
+// one job would both succeed). The second waits for the next batch, where
+// its condition fails or holds on what the first wrote.
 func batchLimit(chs []*change) int {
 	size := 0
+	seen := make(map[gocql.UUID]bool, len(chs))
 	for i, c := range chs {
 		size += c.next.size()
-		if i == maxBatchChanges || i > 0 && size > maxBatchBytes {
+		if i == maxBatchChanges || i > 0 && size > maxBatchBytes || seen[c.next.ID] {
 			return i
 		}
+		seen[c.next.ID] = true
 	}
 	return len(chs)
 }

@@ -307,14 +307,25 @@ func (s *Store) scanDue(ctx context.Context, queue string, perShard, need int, m
 		mu      sync.Mutex
 		claimed []*Job
 		errs    []error
+		free    = need // capacity not reserved by a partition yet
 	)
-	left := func() int {
+	// take reserves up to n of the capacity left; give returns what a
+	// partition reserved and did not claim. Partitions are resolved in
+	// parallel, so the capacity is reserved before their claims go out.
+	take := func(n int) int {
 		mu.Lock()
 		defer mu.Unlock()
-		return need - len(claimed)
+		n = min(n, free)
+		free -= n
+		return n
+	}
+	give := func(n int) {
+		mu.Lock()
+		free += n
+		mu.Unlock()
 	}
 	_ = forEach(ctx, len(order), scanConcurrency, func(ctx context.Context, i int) error {
-		got, unresolved, err := s.resolveDue(ctx, order[i], groups[order[i]], to, left, mk, rescued)
+		got, unresolved, err := s.resolveDue(ctx, order[i], groups[order[i]], to, take, give, mk, rescued)
 		mu.Lock()
 		defer mu.Unlock()
 		claimed = append(claimed, got...)
@@ -344,7 +355,7 @@ const scanConcurrency = 8
 // is left alone while it is younger than Grace, and removed as stale after.
 // An entry is removed at once only when it is certainly spent: the job was
 // taken from it, or its lease expiry was handled.
-func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, now time.Time, left func() int, mk func(*Job) *change, rescued func(*Job)) (claimed []*Job, unresolved []dueEntry, err error) {
+func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, now time.Time, take func(int) int, give func(int), mk func(*Job) *change, rescued func(*Job)) (claimed []*Job, unresolved []dueEntry, err error) {
 	jobs, err := s.jobsOfEntries(ctx, h, entries)
 	if err != nil {
 		return nil, entries, err
@@ -371,9 +382,21 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 		settle   []*Job
 		waiting  []*Job
 		ranges   []dueEntry
-		rangeOf  = map[*change]dueEntry{}
+		rangeOf  = map[*change][]dueEntry{}
+		rescueOf = map[gocql.UUID]*change{}
 		settleOf = map[gocql.UUID]dueEntry{}
 	)
+	// rescue adds the rescue of job j, found through entry e: one change
+	// per job, whatever the entries that name it.
+	rescue := func(j *Job, e dueEntry) {
+		c := rescueOf[j.ID]
+		if c == nil {
+			c = newChange(j, s.failed(j, fmt.Sprintf("lease of %q expired at %s", j.Lease.Owner, j.Lease.Until.Format(time.RFC3339Nano)), "", time.Time{}), opRescue)
+			rescueOf[j.ID] = c
+			rescues = append(rescues, c)
+		}
+		rangeOf[c] = append(rangeOf[c], e)
+	}
 	for _, e := range entries {
 		if e.LastID != (gocql.UUID{}) {
 			// A lease entry: the jobs of one claim or heartbeat batch.
@@ -383,9 +406,7 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 				}
 				switch {
 				case j.State == StateProcessing && !j.Lease.Until.After(now):
-					c := newChange(j, s.failed(j, fmt.Sprintf("lease of %q expired at %s", j.Lease.Owner, j.Lease.Until.Format(time.RFC3339Nano)), "", time.Time{}), opRescue)
-					rescues = append(rescues, c)
-					rangeOf[c] = e
+					rescue(j, e)
 				case j.State.Final():
 					settle = append(settle, j)
 					settleOf[j.ID] = e
@@ -405,15 +426,13 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 				stale(e) // rescheduled: it has a later entry
 				continue
 			}
-			claims = append(claims, claim{e, nil})
+			claims = append(claims, claim{e, nil}) // one claim per job: see below
 		case j.State == StateProcessing:
 			if j.Lease.Until.After(now) {
 				stale(e) // a live lease: a later entry exists, or a release is in flight
 				continue
 			}
-			c := newChange(j, s.failed(j, fmt.Sprintf("lease of %q expired at %s", j.Lease.Owner, j.Lease.Until.Format(time.RFC3339Nano)), "", time.Time{}), opRescue)
-			rescues = append(rescues, c)
-			rangeOf[c] = e
+			rescue(j, e)
 		case j.State == StateAwaitingContinuation || j.State == StateAwaitingBatch:
 			waiting = append(waiting, j)
 			stale(e)
@@ -425,15 +444,31 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 		}
 	}
 
-	// Claims, while capacity lasts; the rest stay for a later scan.
+	// Claims, while capacity lasts; the rest stay for a later scan. A job
+	// with several entries (a stale one beside its current one) is claimed
+	// once, and every entry shares the claim's outcome.
 	var chs []*change
-	n := left()
+	jobsWanted := map[gocql.UUID]bool{}
+	for _, cl := range claims {
+		jobsWanted[cl.e.JobID] = true
+	}
+	n := 0
+	if mk != nil {
+		n = take(len(jobsWanted))
+	}
+	byJob := map[gocql.UUID]*change{}
 	for i := range claims {
+		id := claims[i].e.JobID
+		if c, ok := byJob[id]; ok {
+			claims[i].c = c
+			continue
+		}
 		if len(chs) >= n {
 			unresolved = append(unresolved, claims[i].e)
 			continue
 		}
-		claims[i].c = mk(byID[claims[i].e.JobID])
+		claims[i].c = mk(byID[id])
+		byJob[id] = claims[i].c
 		chs = append(chs, claims[i].c)
 	}
 	var errs []error
@@ -442,11 +477,16 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 			errs = append(errs, err)
 		}
 	}
+	counted := map[*change]bool{}
+	defer func() { give(n - len(counted)) }() // capacity reserved and not used
 	for _, cl := range claims {
 		switch c := cl.c; {
 		case c == nil:
 		case c.err == nil && c.out != nil:
-			claimed = append(claimed, c.out)
+			if !counted[c] {
+				counted[c] = true
+				claimed = append(claimed, c.out)
+			}
 			spent = append(spent, cl.e)
 		case c.err != nil && isTaken(c.err):
 			spent = append(spent, cl.e) // another worker changed or took it
@@ -459,26 +499,24 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 	}
 	failedRanges := map[dueEntry]bool{}
 	for _, c := range rescues {
-		e := rangeOf[c]
-		switch {
-		case c.err == nil && c.out != nil:
-			if rescued != nil {
-				rescued(c.out)
-			}
-			if e.LastID == (gocql.UUID{}) {
-				spent = append(spent, e) // the retry has its own entry, after the backoff
-			}
-		case c.err != nil && isTaken(c.err):
-			if e.LastID == (gocql.UUID{}) {
-				spent = append(spent, e)
-			}
-		default:
-			failedRanges[e] = true
-			if e.LastID == (gocql.UUID{}) {
-				unresolved = append(unresolved, e)
-			}
-			if c.err != nil {
-				errs = append(errs, c.err)
+		ok := c.err == nil && c.out != nil
+		if ok && rescued != nil {
+			rescued(c.out)
+		}
+		if !ok && (c.err == nil || !isTaken(c.err)) && c.err != nil {
+			errs = append(errs, c.err)
+		}
+		for _, e := range rangeOf[c] {
+			switch {
+			case ok, c.err != nil && isTaken(c.err):
+				if e.LastID == (gocql.UUID{}) {
+					spent = append(spent, e) // the retry has its own entry, after the backoff
+				}
+			default:
+				failedRanges[e] = true
+				if e.LastID == (gocql.UUID{}) {
+					unresolved = append(unresolved, e)
+				}
 			}
 		}
 	}

@@ -159,7 +159,10 @@ func TestEnqueueValidates(t *testing.T) {
 	}
 
 	// The same id, type and arguments: the stored job comes back, once.
-	id := [16]byte{0x01, 0x9a, 7, 7, 7, 7, 0x70, 7, 0x80, 7, 7, 7, 7, 7, 7, 7}
+	id, err := b.store.Jobs.NewID(ctx, b.queue, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	first, err := worker.Enqueue(ctx, b.store, tArgs(42), &worker.EnqueueOpts{ID: id, Queue: b.queue})
 	if err != nil {
 		t.Fatalf("Enqueue() error = %v", err)

@@ -56,6 +56,9 @@ func newObservedStore(t *testing.T, obs gocql.QueryObserver) *repo.Store {
 	cfg := cqltest.Cluster()
 	cfg.Keyspace = cqltest.Keyspace(t)
 	cfg.QueryObserver = obs
+	if b, ok := obs.(gocql.BatchObserver); ok {
+		cfg.BatchObserver = b
+	}
 	session, err := gocqlx.WrapSession(cfg.CreateSession())
 	if err != nil {
 		t.Fatalf("CreateSession() error = %v", err)
@@ -72,6 +75,13 @@ func newObservedStore(t *testing.T, obs gocql.QueryObserver) *repo.Store {
 type observeFunc func(context.Context, gocql.ObservedQuery)
 
 func (f observeFunc) ObserveQuery(ctx context.Context, q gocql.ObservedQuery) { f(ctx, q) }
+
+// observeBatchFunc observes batches only (the store sends the lightweight
+// transactions on jobs as conditional batches per partition).
+type observeBatchFunc func(context.Context, gocql.ObservedBatch)
+
+func (f observeBatchFunc) ObserveQuery(context.Context, gocql.ObservedQuery)       {}
+func (f observeBatchFunc) ObserveBatch(ctx context.Context, b gocql.ObservedBatch) { f(ctx, b) }
 
 // config is a processor configuration for tests: the bundle's queue, short
 // leases, polls and retries, and the bundle's metrics.
