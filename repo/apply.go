@@ -414,11 +414,20 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 	s.deleteState(ctx, oldStates...)
 	settled := map[gocql.UUID]bool{}
 	if len(finished) > 0 {
-		var err error
-		settled, err = s.settleJobs(ctx, finished)
-		if err != nil {
-			// Their settle or lease entries stay for a scanner.
+		// Settling reads the continuations of every finished job: jobs that
+		// finish at the same time in this store (handlers completing one by
+		// one) are settled together, with one read.
+		items := make([]*settleItem, len(finished))
+		for i, j := range finished {
+			items[i] = &settleItem{job: j}
+		}
+		if err := s.settles.do(ctx, struct{}{}, items...); err != nil {
 			s.set.log.Warn("jobsharp: could not settle finished jobs; a scanner will", "jobs", len(finished), "err", err)
+		}
+		for _, it := range items {
+			if it.settled {
+				settled[it.job.ID] = true
+			}
 		}
 	}
 	var spent []dueEntry
@@ -593,6 +602,29 @@ func (s *Store) dropNewHints(ctx context.Context, c *change, now *Job) {
 	states := slices.DeleteFunc(slices.Clone(c.hints.states), func(e stateEntry) bool { return slices.Contains(keep.states, e) })
 	s.deleteDue(ctx, due...)
 	s.deleteState(ctx, states...)
+}
+
+// settleItem is a finished job waiting to be settled with others.
+type settleItem struct {
+	job     *Job
+	settled bool
+}
+
+// settleBatch settles the jobs of a group of settle items: the exec of the
+// store's settle group commit.
+func (s *Store) settleBatch(ctx context.Context, _ struct{}, items []*settleItem) []*settleItem {
+	jobs := make([]*Job, len(items))
+	for i, it := range items {
+		jobs[i] = it.job
+	}
+	settled, err := s.settleJobs(ctx, jobs)
+	if err != nil {
+		s.set.log.Debug("jobsharp: could not settle some finished jobs; a scanner will", "jobs", len(jobs), "err", err)
+	}
+	for _, it := range items {
+		it.settled = settled[it.job.ID]
+	}
+	return nil
 }
 
 // leaseTracker remembers, for the lease entries this store wrote, which of

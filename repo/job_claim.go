@@ -73,13 +73,16 @@ func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs of queue %s: %w", queue, err)
 	}
-	// The due index first: retries and released jobs are older than most
-	// new ones, and a scan there also rescues expired leases.
-	claimed, derr := s.scanDue(ctx, queue, 2*p.Limit, p.Limit, mk, nil)
-	var herr error
-	if len(claimed) < p.Limit {
+	// New jobs from their home partitions, then the due index (retries,
+	// snoozes, requeues, released continuations; a scan there also rescues
+	// expired leases) for the capacity left, or at least every
+	// dueScanEvery while home partitions fill every claim, so that nothing
+	// due waits behind a stream of new jobs.
+	claimed, herr := s.claimAtHome(ctx, sc, queue, qn, watermark, p.Limit, mk)
+	var derr error
+	if sc.dueScanDue(time.Now(), len(claimed) < p.Limit) {
 		var got []*Job
-		got, herr = s.claimAtHome(ctx, sc, queue, qn, watermark, p.Limit-len(claimed), mk)
+		got, derr = s.scanDue(ctx, queue, 2*p.Limit, p.Limit-len(claimed), mk, nil)
 		claimed = append(claimed, got...)
 	}
 	if err := errors.Join(derr, herr); err != nil && len(claimed) == 0 {
@@ -107,6 +110,9 @@ func (j *Jobs) Rescue(ctx context.Context, queue string) (int, error) {
 	}
 	return int(n.Load()), nil
 }
+
+// dueScanEvery is how often a claimer reads the due index of a queue.
+const dueScanEvery = 100 * time.Millisecond
 
 // claimChange is the change that claims a due job under a new lease.
 func (s *Store) claimChange(job *Job, owner string, lease time.Duration) *change {

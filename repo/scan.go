@@ -28,6 +28,20 @@ type scanner struct {
 	homes     map[homeRef]*homeCursor
 	doneHomes map[homeRef]bool
 	dirAt     time.Time
+	dueAt     time.Time // when a claim last read the due index
+}
+
+// dueScanDue reports whether a claim should read the due index now: when
+// it has capacity left after the home partitions, or when the last read is
+// more than dueScanEvery ago (by the local clock); it records the read.
+func (sc *scanner) dueScanDue(now time.Time, capacityLeft bool) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if !capacityLeft && now.Sub(sc.dueAt) < dueScanEvery && !now.Before(sc.dueAt) {
+		return false
+	}
+	sc.dueAt = now
+	return true
 }
 
 func (s *Store) scanner(queue string) *scanner {

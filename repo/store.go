@@ -37,6 +37,7 @@ type Store struct {
 	scanners map[string]*scanner
 
 	commits groupCommit[homeRef, change] // conditional batches per home partition
+	settles groupCommit[struct{}, settleItem] // finished jobs settled together
 	leases  leaseTracker
 	counts  countFolder
 
@@ -72,6 +73,8 @@ func New(session gocqlx.Session, opts *Options) (*Store, error) {
 	s.salt = mrand.Uint64()
 	s.commits.exec = s.commitBatch
 	s.commits.limit = batchLimit
+	s.settles.exec = s.settleBatch
+	s.settles.limit = func(items []*settleItem) int { return min(len(items), 100) }
 	s.counts.s = s
 	s.Jobs = &Jobs{s: s}
 	s.Batches = &Batches{s: s}

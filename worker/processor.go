@@ -181,6 +181,7 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 		case q.slots <- struct{}{}:
 		}
 		var pause time.Duration
+		busy := false
 		switch {
 		case failures > 0:
 			pause = jitter(min(p.set.poll<<min(failures-1, 10), 30*time.Second))
@@ -188,16 +189,38 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 			pause = jitter(p.idlePause(empty))
 		default:
 			pause = p.set.cooldown - time.Since(lastClaim)
+			busy = true
 		}
+		n := 1
 		if pause > 0 {
+			// After a claim that found work, the pause gathers the slots
+			// handlers free meanwhile and ends early once half of them are
+			// free: claims stay batched without leaving slots idle.
+			enough := max(1, cap(q.slots)/2)
 			t := time.NewTimer(pause)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				<-q.slots
-				return
-			case <-q.wake:
-			case <-t.C:
+		wait:
+			for {
+				slot := q.slots
+				if !busy || n >= enough || n >= cap(q.slots) {
+					slot = nil
+					if busy {
+						break wait
+					}
+				}
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					for range n {
+						<-q.slots
+					}
+					return
+				case slot <- struct{}{}:
+					n++
+				case <-q.wake:
+					break wait
+				case <-t.C:
+					break wait
+				}
 			}
 			t.Stop()
 		}
@@ -205,10 +228,11 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 		// wake-up may have won over the end of ctx: claim nothing then, or
 		// the jobs just released would be claimed and released again.
 		if ctx.Err() != nil {
-			<-q.slots
+			for range n {
+				<-q.slots
+			}
 			return
 		}
-		n := 1
 	more:
 		for n < cap(q.slots) && n < 1000 {
 			select {
