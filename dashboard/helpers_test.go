@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/jobsharp/cassandra/dashboard"
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/queries"
@@ -66,6 +68,17 @@ func serve(t *testing.T, store *repo.Store, opts *dashboard.Options) *testBundle
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return &testBundle{store: store, queue: queueFor(t), dash: d, srv: srv, client: client, prefix: o.Prefix}
+}
+
+// unknownID returns an id of the bundle's queue that names no job: minted
+// by the store, so a lookup reads the partition it names, and never stored.
+func (b *testBundle) unknownID(ctx context.Context, t *testing.T) gocql.UUID {
+	t.Helper()
+	id, err := b.store.Jobs.NewID(ctx, b.queue, time.Time{})
+	if err != nil {
+		t.Fatalf("Jobs.NewID() error = %v", err)
+	}
+	return id
 }
 
 // queueFor derives a queue name from the test name, unique in the package.

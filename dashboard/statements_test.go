@@ -160,8 +160,17 @@ func TestStatementsPerPage(t *testing.T) {
 	ctx := context.Background()
 	ks := newKeyspace(t)
 	obs := &statements{}
+	// The store's clock runs as time does, from 30 hours ago, and the test
+	// moves it on by the hour. A clock that stood still would stall claims:
+	// they read the ranges of a home partition they read again a second
+	// later by the store's clock, for jobs stored in the same millisecond.
 	clk := cqltest.NewClock(time.Now().UTC().Add(-30 * time.Hour))
-	store, err := repo.New(observedSession(t, ks, obs), &repo.Options{Now: clk.Now, Logger: testLogger(t)})
+	start := time.Now()
+	now := func() time.Time { return clk.Now().Add(time.Since(start)) }
+	// The store folds its count logs in the background (FoldInterval), on
+	// the same session: off here, so that only the pages' own statements
+	// are counted.
+	store, err := repo.New(observedSession(t, ks, obs), &repo.Options{Now: now, Logger: testLogger(t), FoldInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,15 +194,15 @@ func TestStatementsPerPage(t *testing.T) {
 	// Failed and scheduled jobs, a batch and a schedule.
 	for range 3 {
 		j := b.claimOne(ctx, t, b.insert(ctx, t, nil))
-		if _, err := store.Jobs.Fail(ctx, j, &repo.FailParams{Error: "later", RetryAt: clk.Now().Add(30 * 24 * time.Hour)}); err != nil {
+		if _, err := store.Jobs.Fail(ctx, j, &repo.FailParams{Error: "later", RetryAt: now().Add(30 * 24 * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 3 {
 		b.insert(ctx, t, &jobOpts{Delay: 30 * 24 * time.Hour})
 	}
-	batchID := repo.NewID()
-	if _, err := store.Batches.Insert(ctx, batchID, []*repo.NewJob{{Queue: queue, Type: "part", ScheduledAt: clk.Now().Add(30 * 24 * time.Hour)}, {Queue: queue, Type: "part", ScheduledAt: clk.Now().Add(30 * 24 * time.Hour)}}); err != nil {
+	batchID := repo.NewBatchID()
+	if _, err := store.Batches.Insert(ctx, batchID, []*repo.NewJob{{Queue: queue, Type: "part", ScheduledAt: now().Add(30 * 24 * time.Hour)}, {Queue: queue, Type: "part", ScheduledAt: now().Add(30 * 24 * time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: "nightly", Cron: "@daily", Queue: queue, Type: "report"}); err != nil {
