@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -76,14 +77,22 @@ func shardOf(id gocql.UUID, shards int) int {
 // version 7 whose time is the job's home time, with the home bucket's width
 // code, the sub-shard and the queue number in its other bits.
 func rawJobID(at time.Time, sub int, queue int32) gocql.UUID {
-	var u gocql.UUID
+	u := idAt(at)
 	_, _ = crand.Read(u[10:])
-	m := uint64(at.UnixMilli())
-	u[0], u[1], u[2], u[3], u[4], u[5] = byte(m>>40), byte(m>>32), byte(m>>24), byte(m>>16), byte(m>>8), byte(m)
-	u[6] = 0x70 | homeWidthCode
+	u[6] |= homeWidthCode
 	u[7] = byte(sub)
 	v := uint32(0b10)<<22 | (uint32(queue)&(1<<20-1))<<2 | uint32(u[10]&0b11)
 	u[8], u[9], u[10] = byte(v>>16), byte(v>>8), byte(v)
+	return u
+}
+
+// idAt is the smallest id of the version 7 layout at time t: the bound of
+// a home partition's rows at t (every job whose home time is before t
+// sorts before it, every other after it), and the start of a job id.
+func idAt(t time.Time) gocql.UUID {
+	var u gocql.UUID
+	binary.BigEndian.PutUint64(u[:8], uint64(t.UnixMilli())<<16|0x7000)
+	u[8] = 0x80
 	return u
 }
 

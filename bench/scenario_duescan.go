@@ -270,10 +270,14 @@ func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
 		}
 		res.IndexMS.add(float64(time.Since(start).Microseconds()) / 1000)
 		start = time.Now()
-		if _, err := d.jobReads(ctx, idx, nil); err != nil {
+		found, err := d.jobReads(ctx, idx, nil)
+		if err != nil {
 			return nil, err
 		}
 		res.JobsMS.add(float64(time.Since(start).Microseconds()) / 1000)
+		if found < cfg.DueFetch {
+			return nil, fmt.Errorf("our scan's split found %d of the %d due jobs at home: it no longer reads what ListDue reads", found, cfg.DueFetch)
+		}
 	}
 	var err1, err2 error
 	res.Read[Ours], err1 = d.traceOurs(ctx)
@@ -308,16 +312,6 @@ const maxHomeWidth = (1 << 15) * time.Second
 // homePage is the rows one read of a home partition returns, as ListDue
 // reads them.
 const homePage = 1000
-
-// idAt is the bound of a home partition's rows at time t: every id of a
-// job whose home time is before t sorts before it, every other after.
-func idAt(t time.Time) gocql.UUID {
-	var u gocql.UUID
-	m := uint64(t.UnixMilli())
-	u[0], u[1], u[2], u[3], u[4], u[5] = byte(m>>40), byte(m>>32), byte(m>>24), byte(m>>16), byte(m>>8), byte(m)
-	u[6], u[8] = 0x70, 0x80
-	return u
-}
 
 // queueNumber reads the number of the queue from the queue registry once,
 // as the store caches it.
