@@ -32,6 +32,8 @@ type testBundle struct {
 	srv    *httptest.Server
 	client *http.Client
 	prefix string
+	// idle, unless nil, runs when a claim finds nothing (see finishMany).
+	idle func()
 }
 
 // setup serves a dashboard under the prefix /admin/jobs.
@@ -226,6 +228,9 @@ func (b *testBundle) claim(ctx context.Context, t *testing.T, n int, owner strin
 			t.Fatalf("claimed %d jobs of %d within 30s", len(out), n)
 		}
 		if len(jobs) == 0 {
+			if b.idle != nil {
+				b.idle()
+			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
