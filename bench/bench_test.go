@@ -12,19 +12,23 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/jobsharp/cassandra/queries"
+	"github.com/jobsharp/cassandra/repo"
 )
 
 func TestRawStatementsAreTheGeneratedOnes(t *testing.T) {
 	t.Parallel()
 
 	tests := map[string]struct{ raw, generated string }{
-		"QueueInsert":     {rawQueueInsert, queries.QueueInsertCQL},
-		"DueBucketInsert": {rawDueBucketInsert, queries.DueBucketInsertCQL},
-		"DueInsert":       {rawDueInsert, queries.DueInsertCQL},
-		"StateInsert":     {rawStateInsert, queries.StateInsertCQL},
-		"JobsCreate":      {rawJobsCreate, queries.JobsCreateCQL},
-		"CountAdd":        {rawCountAdd, queries.CountAddCQL},
-		"DueScan":         {rawDueScan, queries.DueScanCQL},
+		"QueueNumberTake":  {rawQueueNumberTake, queries.QueueNumberTakeCQL},
+		"QueueCreate":      {rawQueueCreate, queries.QueueCreateCQL},
+		"HomeBucketInsert": {rawHomeBucketInsert, queries.HomeBucketInsertCQL},
+		"CountHourDirty":   {rawCountHourDirty, queries.CountHourDirtyCQL},
+		"JobsCreate":       {rawJobsCreate, queries.JobsCreateCQL},
+		"CountLogActive":   {rawCountLogActive, queries.CountLogActiveCQL},
+		"JobsGet":          {rawJobsGet, queries.JobsGetCQL},
+		"DueInsert":        {rawDueInsert, queries.DueInsertCQL},
+		"StateInsert":      {rawStateInsert, queries.StateInsertCQL},
+		"DueScan":          {rawDueScan, queries.DueScanCQL},
 	}
 	// The generated statements are laid out over lines; Cassandra reads
 	// any whitespace alike.
@@ -33,6 +37,37 @@ func TestRawStatementsAreTheGeneratedOnes(t *testing.T) {
 		if diff := cmp.Diff(oneLine(tt.generated), oneLine(tt.raw)); diff != "" {
 			t.Errorf("%s: hand-written statement differs from the generated one (-generated +raw):\n%s", name, diff)
 		}
+	}
+}
+
+// TestRawIDsAreStoreIDs checks that raw gocql lays out job ids as the
+// store does: the store reads the partition raw gocql wrote each job to
+// from its id.
+func TestRawIDsAreStoreIDs(t *testing.T) {
+	t.Parallel()
+
+	if got := time.Duration(1<<homeWidthCode) * time.Second; got != homeWidth {
+		t.Fatalf("width code %d is %s wide, want the store's %s", homeWidthCode, got, homeWidth)
+	}
+	r := &rawStore{now: time.Now, number: 0xabcde, salt: 42}
+	seen := map[homePart]bool{}
+	for _, n := range []int{1, 7, 100, 1000} {
+		for _, j := range r.newJobs(jobType, nil, n) {
+			home, shard, err := repo.Partition(j.id)
+			if err != nil {
+				t.Fatalf("repo.Partition(%s) error = %v", j.id, err)
+			}
+			if !home.Equal(j.home) || shard != j.shard {
+				t.Fatalf("job %s: raw writes it to (%s, %d), the store reads (%s, %d)", j.id, j.home, j.shard, home, shard)
+			}
+			if j.shard>>8 != r.number || !j.home.Equal(bucketStart(j.at, homeWidth)) {
+				t.Fatalf("job %s: partition (%s, %d), want queue %d and the home bucket of %s", j.id, j.home, j.shard, r.number, j.at)
+			}
+			seen[homePart{j.home, j.shard}] = true
+		}
+	}
+	if len(seen) < homeShards {
+		t.Errorf("1,108 jobs went to %d partitions, want every sub-shard of their bucket (%d)", len(seen), homeShards)
 	}
 }
 

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -10,33 +12,47 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/repo"
 )
 
-// The statements our store sends to store a job, written by hand. A test
-// checks that each equals the generated constant in queries/ (which is laid
-// out over lines; whitespace aside), so raw gocql and the store send the
-// very same CQL.
+// The statements our store sends to store jobs (and the layer scenario
+// compares), written by hand. A test checks that each equals the generated
+// constant in queries/ (which is laid out over lines; whitespace aside), so
+// raw gocql and the store send the very same CQL.
 const (
-	rawQueueInsert     = `INSERT INTO queues (shard, name, created_at) VALUES (?, ?, ?)`
-	rawDueBucketInsert = `INSERT INTO scheduled_buckets (queue, bucket, width_ms, shards) VALUES (?, ?, ?, ?)`
-	rawDueInsert       = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id) VALUES (?, ?, ?, ?, ?)`
-	rawStateInsert     = `INSERT INTO jobs_by_state (queue, state, bucket, shard, entered_at, job_id) VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`
-	rawJobsCreate      = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE id = ? IF version = NULL`
-	rawCountAdd        = `UPDATE job_counts SET jobs = jobs + ? WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
-	rawJobsGet         = `SELECT id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata FROM jobs WHERE id = ?`
-	rawDueScan         = `SELECT due_at, job_id FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ? LIMIT ?`
+	rawQueueNumberTake  = `INSERT INTO queue_numbers (number, name) VALUES (?, ?) IF NOT EXISTS`
+	rawQueueCreate      = `INSERT INTO queues (shard, name, number, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`
+	rawHomeBucketInsert = `INSERT INTO home_buckets (queue, bucket, width_ms, shards) VALUES (?, ?, ?, ?)`
+	rawCountHourDirty   = `UPDATE count_hours USING TIMESTAMP ? SET dirty_until = ? WHERE queue = ? AND hour = ?`
+	rawJobsCreate       = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE home = ? AND shard = ? AND id = ? IF version = NULL`
+	rawCountLogActive   = `UPDATE jobs SET active_log[?] = ? WHERE home = ? AND shard = ?`
+	rawJobsGet          = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata FROM jobs WHERE home = ? AND shard = ? AND id = ?`
+	rawDueInsert        = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id, last_id) VALUES (?, ?, ?, ?, ?, ?)`
+	rawStateInsert      = `INSERT INTO jobs_by_state (queue, state, bucket, shard, entered_at, job_id) VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`
+	rawDueScan          = `SELECT due_at, job_id, last_id FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ? LIMIT ?`
 )
 
 // The layout our store uses with default Options; raw gocql computes the
 // same keys.
 const (
-	dueWidth         = time.Minute
-	dueShards        = 8
-	stateWidth       = time.Hour
-	stateShards      = 8
-	countShards      = 8
-	writeConcurrency = 32
-	retentionSeconds = 7 * 24 * 3600
+	dueWidth         = repo.DefaultDueBucketWidth
+	dueShards        = repo.DefaultDueShards
+	stateWidth       = repo.DefaultStateBucketWidth
+	stateShards      = repo.DefaultStateShards
+	homeWidth        = repo.DefaultHomeBucketWidth
+	homeShards       = repo.DefaultHomeShards
+	foldInterval     = repo.DefaultFoldInterval
+	writeConcurrency = repo.DefaultWriteConcurrency
+	retentionSeconds = int(repo.DefaultRetention / time.Second)
+	// homeWidthCode is homeWidth as a job id carries it: 2^6 s = 64 s.
+	homeWidthCode = 6
+	// insertWindow is how long the store sends a queue's new jobs to one
+	// sub-shard; maxBatchJobs the most jobs of one conditional batch.
+	insertWindow = 10 * time.Millisecond
+	maxBatchJobs = 200
+	// stateScheduled is the state of a new job.
+	stateScheduled = int32(repo.StateScheduled)
 )
 
 // bucketStart is the start of the epoch-aligned bucket of width w holding t.
@@ -49,147 +65,212 @@ func bucketStart(t time.Time, w time.Duration) time.Time {
 	return time.UnixMilli(m - r).UTC()
 }
 
-// shardOf spreads ids over shards by FNV-1a, as the store does.
+// shardOf spreads ids over shards by FNV-1a: the hint rows of the hints
+// scenario.
 func shardOf(id gocql.UUID, shards int) int {
 	h := fnv.New32a()
 	_, _ = h.Write(id[:])
 	return int(h.Sum32() % uint32(shards))
 }
 
+// rawJobID lays out a job id as the store does (repo/jobid.go): a UUID
+// version 7 whose time is the job's home time, with the home bucket's width
+// code, the sub-shard and the queue number in its other bits.
+func rawJobID(at time.Time, sub int, queue int32) gocql.UUID {
+	u := idAt(at)
+	_, _ = crand.Read(u[10:])
+	u[6] |= homeWidthCode
+	u[7] = byte(sub)
+	v := uint32(0b10)<<22 | (uint32(queue)&(1<<20-1))<<2 | uint32(u[10]&0b11)
+	u[8], u[9], u[10] = byte(v>>16), byte(v>>8), byte(v)
+	return u
+}
+
+// idAt is the smallest id of the version 7 layout at time t: the bound of
+// a home partition's rows at t (every job whose home time is before t
+// sorts before it, every other after it), and the start of a job id.
+func idAt(t time.Time) gocql.UUID {
+	var u gocql.UUID
+	binary.BigEndian.PutUint64(u[:8], uint64(t.UnixMilli())<<16|0x7000)
+	u[8] = 0x80
+	return u
+}
+
 // rawStore stores jobs of our schema with hand-written gocql: the same
-// statements the store sends, in the same order (hints, then the row by
-// lightweight transaction, then the count), with positional binds and no
-// validation, conversion or generated layer.
+// statements the store sends, in the same order (the directory row of a
+// new home bucket and the mark of a count hour, each once and cached as the
+// store caches them, then one conditional batch per home partition: the
+// jobs' rows, each created only if absent, and one entry of the partition's
+// count log), with positional binds and no validation, conversion or
+// generated layer.
 type rawStore struct {
 	s     *gocql.Session
 	now   func() time.Time
-	mu    sync.Mutex
-	dirs  map[string]bool // queue and bucket directory rows written
 	queue string
+	salt  uint64
+	// number is the queue's number, from the queue registry.
+	number int32
+
+	mu    sync.Mutex
+	dirs  map[time.Time]bool      // home buckets whose directory row is written
+	marks map[time.Time]time.Time // count hours marked dirty, and until when
 }
 
-func newRawStore(s *gocql.Session, now func() time.Time, queue string) *rawStore {
-	return &rawStore{s: s, now: now, dirs: map[string]bool{}, queue: queue}
+// newRawStore registers queue as the store does (a number taken by
+// lightweight transaction, then the queue's row) and returns a raw store of
+// its jobs.
+func newRawStore(ctx context.Context, s *gocql.Session, now func() time.Time, queue string) (*rawStore, error) {
+	r := &rawStore{s: s, now: now, queue: queue, salt: rand.Uint64(), dirs: map[time.Time]bool{}, marks: map[time.Time]time.Time{}}
+	for range 20 {
+		n := 1 + rand.Int32N(1<<20-1)
+		applied, err := s.Query(rawQueueNumberTake, n, queue).WithContext(ctx).MapScanCAS(map[string]any{})
+		if err != nil {
+			return nil, fmt.Errorf("raw: register queue %s: %w", queue, err)
+		}
+		if !applied {
+			continue
+		}
+		cur := map[string]any{}
+		applied, err = s.Query(rawQueueCreate, 0, queue, n, now().UTC().Truncate(time.Millisecond)).WithContext(ctx).MapScanCAS(cur)
+		if err != nil {
+			return nil, fmt.Errorf("raw: register queue %s: %w", queue, err)
+		}
+		if !applied {
+			n, _ = cur["number"].(int32)
+		}
+		r.number = n
+		return r, nil
+	}
+	return nil, fmt.Errorf("raw: register queue %s: no free queue number", queue)
 }
 
 // rawJob is what raw gocql stores: our jobs row's values for a new job.
 type rawJob struct {
-	id  gocql.UUID
-	typ string
-	arg []byte
-	at  time.Time
+	id    gocql.UUID
+	home  time.Time
+	shard int32
+	typ   string
+	arg   []byte
+	at    time.Time
 }
 
-func (r *rawStore) newJob(typ string, args []byte) rawJob {
+// subShard picks the sub-shard of jobs stored at now, as the store does:
+// one per insert window, spread by a hash with a salt of this store's own.
+func (r *rawStore) subShard(now time.Time) int {
+	h := fnv.New32a()
+	_, _ = fmt.Fprintf(h, "%d\x00%d", r.salt, now.UnixMilli()/insertWindow.Milliseconds())
+	return int(h.Sum32() % homeShards)
+}
+
+// newJobs returns n new jobs due now, spread over the sub-shards of their
+// home bucket in runs, as the store spreads the jobs of one insert.
+func (r *rawStore) newJobs(typ string, args []byte, n int) []rawJob {
 	now := r.now().UTC().Truncate(time.Millisecond)
-	return rawJob{id: gocql.UUID(mustV7()), typ: typ, arg: args, at: now}
+	run := max(1, min(maxBatchJobs, (n+homeShards-1)/homeShards))
+	first := r.subShard(now)
+	jobs := make([]rawJob, n)
+	for i := range jobs {
+		sub := (first + i/run) % homeShards
+		jobs[i] = rawJob{id: rawJobID(now, sub, r.number), home: bucketStart(now, homeWidth), shard: r.number<<8 | int32(sub), typ: typ, arg: args, at: now}
+	}
+	return jobs
 }
 
-// dirRows returns the directory statements not yet written for a bucket.
-func (r *rawStore) dirRows(b time.Time) [][]any {
+func (r *rawStore) newJob(typ string, args []byte) rawJob { return r.newJobs(typ, args, 1)[0] }
+
+// homePart is a partition of the jobs table.
+type homePart struct {
+	home  time.Time
+	shard int32
+}
+
+// prepare writes what the store writes before the rows of new jobs: the
+// directory rows of the home buckets it has not written, then the marks of
+// the count hours whose marks run out within a fold.
+func (r *rawStore) prepare(ctx context.Context, homes []time.Time) error {
+	now := r.now()
+	until := now.Add(2*foldInterval + time.Second)
+	var dirs, marks [][]any
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out [][]any
-	if k := "q"; !r.dirs[k] {
-		r.dirs[k] = true
-		out = append(out, []any{rawQueueInsert, 0, r.queue, r.now().UTC().Truncate(time.Millisecond)})
-	}
-	if k := b.String(); !r.dirs[k] {
-		r.dirs[k] = true
-		out = append(out, []any{rawDueBucketInsert, r.queue, b, int(dueWidth.Milliseconds()), dueShards})
-	}
-	return out
-}
-
-func (r *rawStore) exec(ctx context.Context, stmt string, args ...any) error {
-	return r.s.Query(stmt, args...).WithContext(ctx).Idempotent(true).Exec()
-}
-
-func (r *rawStore) hint(ctx context.Context, j rawJob) error {
-	b := bucketStart(j.at, dueWidth)
-	for _, d := range r.dirRows(b) {
-		if err := r.exec(ctx, d[0].(string), d[1:]...); err != nil {
-			return err
+	for _, h := range homes {
+		if !r.dirs[h] {
+			r.dirs[h] = true
+			dirs = append(dirs, []any{rawHomeBucketInsert, r.queue, h, int(homeWidth.Milliseconds()), homeShards})
+		}
+		hour := h.Truncate(time.Hour)
+		if !r.marks[hour].After(now.Add(foldInterval)) {
+			r.marks[hour] = until
+			marks = append(marks, []any{rawCountHourDirty, until.UnixMicro(), until, r.queue, hour})
 		}
 	}
-	return r.exec(ctx, rawDueInsert, r.queue, b, shardOf(j.id, dueShards), j.at, j.id)
-}
-
-func (r *rawStore) create(ctx context.Context, j rawJob) error {
-	var (
-		zeroT time.Time
-		zeroU gocql.UUID
-	)
-	q := r.s.Query(rawJobsCreate, r.queue, j.typ, j.arg, 1, int64(1), j.at, j.at, j.at, zeroT, zeroT, 0, 10, "",
-		nil, []byte(nil), zeroU, zeroU, "", "", zeroU, zeroT, map[string]string(nil), j.id).
-		WithContext(ctx).SerialConsistency(gocql.LocalSerial)
-	applied, err := q.ScanCAS()
-	if err != nil {
-		return err
-	}
-	if !applied {
-		return errors.New("job exists")
+	r.mu.Unlock()
+	for _, stmts := range [][][]any{dirs, marks} {
+		err := parallel(ctx, len(stmts), writeConcurrency, func(ctx context.Context, i int) error {
+			return r.s.Query(stmts[i][0].(string), stmts[i][1:]...).WithContext(ctx).Idempotent(true).Exec()
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func (r *rawStore) count(ctx context.Context, n int) error {
-	return r.s.Query(rawCountAdd, int64(n), r.queue, 1, time.UnixMilli(0).UTC(), rand.IntN(countShards)).WithContext(ctx).Exec()
-}
-
-// insert stores one job: its due entry, the row, the count.
-func (r *rawStore) insert(ctx context.Context, j rawJob) error {
-	if err := r.hint(ctx, j); err != nil {
-		return fmt.Errorf("raw hint: %w", err)
-	}
-	if err := r.create(ctx, j); err != nil {
-		return fmt.Errorf("raw create: %w", err)
-	}
-	return r.count(ctx, 1)
-}
-
-// insertMany stores jobs as the store's InsertMany does: the hints as one
-// unlogged batch per due partition (at most 50 rows each), then every row,
-// then one count, each step with bounded parallelism.
-func (r *rawStore) insertMany(ctx context.Context, jobs []rawJob) error {
-	type part struct {
-		b     time.Time
-		shard int
-	}
-	var order []part
-	groups := map[part][]rawJob{}
+// create sends one conditional batch: the rows of jobs (all of partition
+// p), each created only if absent, and the count log entry for them.
+func (r *rawStore) create(ctx context.Context, p homePart, jobs []rawJob) error {
+	var (
+		zeroT time.Time
+		zeroU gocql.UUID
+	)
+	b := r.s.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+	b.SerialConsistency(gocql.LocalSerial)
 	for _, j := range jobs {
-		p := part{bucketStart(j.at, dueWidth), shardOf(j.id, dueShards)}
-		if _, ok := groups[p]; !ok {
-			order = append(order, p)
-			for _, d := range r.dirRows(p.b) {
-				if err := r.exec(ctx, d[0].(string), d[1:]...); err != nil {
-					return err
-				}
-			}
-		}
-		groups[p] = append(groups[p], j)
+		b.Query(rawJobsCreate, r.queue, j.typ, j.arg, stateScheduled, int64(1), j.at, j.at, j.at, zeroT, zeroT, 0, 10, "",
+			nil, []byte(nil), zeroU, zeroU, "", "", zeroU, zeroT, map[string]string(nil), p.home, p.shard, j.id)
 	}
-	var chunks [][]rawJob
-	for _, p := range order {
-		for g := groups[p]; len(g) > 0; g = g[min(len(g), 50):] {
-			chunks = append(chunks, g[:min(len(g), 50)])
-		}
-	}
-	err := parallel(ctx, len(chunks), writeConcurrency, func(ctx context.Context, i int) error {
-		b := r.s.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
-		for _, j := range chunks[i] {
-			b.Query(rawDueInsert, r.queue, bucketStart(j.at, dueWidth), shardOf(j.id, dueShards), j.at, j.id)
-		}
-		return r.s.ExecuteBatch(b)
-	})
+	b.Query(rawCountLogActive, gocql.TimeUUID(), map[int32]int32{stateScheduled: int32(len(jobs))}, p.home, p.shard)
+	applied, iter, err := r.s.ExecuteBatchCAS(b)
 	if err != nil {
 		return err
 	}
-	if err := parallel(ctx, len(jobs), writeConcurrency, func(ctx context.Context, i int) error { return r.create(ctx, jobs[i]) }); err != nil {
-		return err
+	_ = iter.Close()
+	if !applied {
+		return errors.New("a job exists")
 	}
-	return r.count(ctx, len(jobs))
+	return nil
+}
+
+// insert stores one job as the store's Insert does.
+func (r *rawStore) insert(ctx context.Context, j rawJob) error {
+	return r.insertMany(ctx, []rawJob{j})
+}
+
+// insertMany stores jobs as the store's InsertMany does: the directory row
+// and count mark first, then per home partition (in parallel) conditional
+// batches of at most maxBatchJobs jobs, one after the other.
+func (r *rawStore) insertMany(ctx context.Context, jobs []rawJob) error {
+	var order []homePart
+	groups := map[homePart][]rawJob{}
+	var homes []time.Time
+	for _, j := range jobs {
+		p := homePart{j.home, j.shard}
+		if _, ok := groups[p]; !ok {
+			order = append(order, p)
+			homes = append(homes, j.home)
+		}
+		groups[p] = append(groups[p], j)
+	}
+	if err := r.prepare(ctx, homes); err != nil {
+		return fmt.Errorf("raw: directory and count mark: %w", err)
+	}
+	return parallel(ctx, len(order), writeConcurrency, func(ctx context.Context, i int) error {
+		for g := groups[order[i]]; len(g) > 0; g = g[min(len(g), maxBatchJobs):] {
+			if err := r.create(ctx, order[i], g[:min(len(g), maxBatchJobs)]); err != nil {
+				return fmt.Errorf("raw: create: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // parallel runs fn for i in [0, n) with at most limit in flight and returns

@@ -3,12 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
 
-	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
 	"github.com/jobsharp/cassandra/repo"
 )
@@ -33,12 +33,16 @@ type DueScanResult struct {
 	// DueFetch).
 	Found map[string]*Stat      `json:"found"`
 	RTs   map[string]RoundTrips `json:"round_trips_per_scan"`
-	// Read is what the node read for the index part of one scan, from query
-	// traces of the same statements (not counting the reads of jobs rows).
+	// Read is what the node read to find the due jobs of one scan, from
+	// query traces of the same statements: ours, the index reads and the
+	// home partitions from the watermark (where new jobs are found); the
+	// original, its scheduled index. Reads of jobs by id are not counted.
 	Read map[string]ReadCost `json:"read"`
 	// IndexMS and JobsMS split our scan: the index reads ListDue makes
-	// (watermark, bucket directory, due partitions; sent the same way), and
-	// reading the due jobs by id (32 in flight, as ListDue does).
+	// (watermark, due-bucket directory, due partitions, home-bucket
+	// directory; sent the same way), and reading the jobs (the home
+	// partitions from the watermark until the due jobs are found, then the
+	// jobs of due entries by id, 32 in flight).
 	IndexMS *Stat `json:"index_ms,omitempty"`
 	JobsMS  *Stat `json:"jobs_ms,omitempty"`
 }
@@ -59,6 +63,8 @@ type dueScan struct {
 
 	oursDue []gocql.UUID
 	origDue []*OriginalJob
+	// number is our queue's number in the queue registry.
+	number int32
 }
 
 func (e *env) runDueScan(ctx context.Context, rep *Report) error {
@@ -258,16 +264,20 @@ func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
 			res.VsEmpty[c].add(ratio(float64(took), float64(empty)))
 		}
 		start := time.Now()
-		ids, err := d.indexReads(ctx)
+		idx, err := d.indexReads(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
 		res.IndexMS.add(float64(time.Since(start).Microseconds()) / 1000)
 		start = time.Now()
-		if err := d.jobReads(ctx, ids); err != nil {
+		found, err := d.jobReads(ctx, idx, nil)
+		if err != nil {
 			return nil, err
 		}
 		res.JobsMS.add(float64(time.Since(start).Microseconds()) / 1000)
+		if found < cfg.DueFetch {
+			return nil, fmt.Errorf("our scan's split found %d of the %d due jobs at home: it no longer reads what ListDue reads", found, cfg.DueFetch)
+		}
 	}
 	var err1, err2 error
 	res.Read[Ours], err1 = d.traceOurs(ctx)
@@ -278,13 +288,65 @@ func (d *dueScan) measure(ctx context.Context) (*DueScanResult, error) {
 	return res, nil
 }
 
-// indexReads makes the index reads of our ListDue (the watermark, the
-// bucket directory, every due partition from the watermark to now, 32 in
-// flight) and returns the job ids found.
-func (d *dueScan) indexReads(ctx context.Context) ([]gocql.UUID, error) {
-	s, now := d.e.raw, d.e.clock.Now()
+// ourIndex is what the index reads of our ListDue found: the due entries
+// (a job, or a range of jobs of one home partition) and the home partitions
+// to read from the watermark on.
+type ourIndex struct {
+	now     time.Time
+	entries []dueRow
+	homes   []homeScan
+}
+
+type dueRow struct{ id, last gocql.UUID }
+
+// homeScan is a home partition of the queue and the id to read it after.
+type homeScan struct {
+	homePart
+	after gocql.UUID
+}
+
+// maxHomeWidth is the widest home bucket a job id can name (2^15 s): the
+// store reads the home directory from this long before the watermark.
+const maxHomeWidth = (1 << 15) * time.Second
+
+// homePage is the rows one read of a home partition returns, as ListDue
+// reads them.
+const homePage = 1000
+
+// queueNumber reads the number of the queue from the queue registry once,
+// as the store caches it.
+func (d *dueScan) queueNumber(ctx context.Context) (int32, error) {
+	if d.number != 0 {
+		return d.number, nil
+	}
+	var name string
+	var created, swept time.Time
+	err := d.e.raw.Query(queries.QueueGetCQL, 0, d.queue).WithContext(ctx).Scan(&name, &d.number, &created, &swept)
+	return d.number, err
+}
+
+// query is a read of ours through raw gocql, traced with t unless nil.
+func (d *dueScan) query(ctx context.Context, t gocql.Tracer, stmt string, args ...any) *gocql.Query {
+	q := d.e.raw.Query(stmt, args...).WithContext(ctx).Idempotent(true)
+	if t != nil {
+		q = q.Trace(t)
+	}
+	return q
+}
+
+// indexReads makes the index reads of our ListDue: the watermark, the
+// due-bucket directory, every due-index partition from the watermark to
+// now (32 in flight) and the home-bucket directory, with the same
+// statements, through raw gocql (tracing each with t unless nil).
+func (d *dueScan) indexReads(ctx context.Context, t gocql.Tracer) (*ourIndex, error) {
+	now := d.e.clock.Now()
+	query := func(stmt string, args ...any) *gocql.Query { return d.query(ctx, t, stmt, args...) }
+	qn, err := d.queueNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var wm time.Time
-	if err := s.Query(`SELECT watermark FROM scheduled_buckets WHERE queue = ? LIMIT 1`, d.queue).WithContext(ctx).Scan(&wm); err != nil && err != gocql.ErrNotFound {
+	if err := query(queries.DueWatermarkGetCQL, d.queue).Scan(&wm); err != nil && err != gocql.ErrNotFound {
 		return nil, err
 	}
 	if wm.IsZero() {
@@ -295,7 +357,7 @@ func (d *dueScan) indexReads(ctx context.Context) ([]gocql.UUID, error) {
 		shard         int
 	}
 	var parts []part
-	iter := s.Query(`SELECT bucket, width_ms, shards FROM scheduled_buckets WHERE queue = ? AND bucket >= ? AND bucket <= ?`, d.queue, wm.Add(-24*time.Hour), now).WithContext(ctx).Iter()
+	iter := query(queries.DueBucketsRangeCQL, d.queue, wm.Add(-24*time.Hour), now).Iter()
 	var start time.Time
 	var width, shards int
 	for iter.Scan(&start, &width, &shards) {
@@ -317,80 +379,111 @@ func (d *dueScan) indexReads(ctx context.Context) ([]gocql.UUID, error) {
 	if err := iter.Close(); err != nil {
 		return nil, err
 	}
-	found := make([][]gocql.UUID, len(parts))
-	err := parallel(ctx, len(parts), writeConcurrency, func(ctx context.Context, i int) error {
+	found := make([][]dueRow, len(parts))
+	err = parallel(ctx, len(parts), writeConcurrency, func(ctx context.Context, i int) error {
 		p := parts[i]
-		iter := s.Query(rawDueScan, d.queue, p.start, p.shard, p.lo, p.hi, d.e.cfg.DueFetch+1).WithContext(ctx).Iter()
+		iter := query(rawDueScan, d.queue, p.start, p.shard, p.lo, p.hi, d.e.cfg.DueFetch+1).Iter()
 		var at time.Time
-		var id gocql.UUID
-		for iter.Scan(&at, &id) {
-			found[i] = append(found[i], id)
+		var r dueRow
+		for iter.Scan(&at, &r.id, &r.last) {
+			found[i] = append(found[i], r)
 		}
 		return iter.Close()
 	})
-	var ids []gocql.UUID
+	if err != nil {
+		return nil, err
+	}
+	idx := &ourIndex{now: now}
 	for _, f := range found {
-		ids = append(ids, f...)
+		idx.entries = append(idx.entries, f...)
 	}
-	return ids, err
-}
-
-// jobReads reads jobs by id through the generated statement, 32 in flight,
-// as ListDue does.
-func (d *dueScan) jobReads(ctx context.Context, ids []gocql.UUID) error {
-	return parallel(ctx, len(ids), writeConcurrency, func(ctx context.Context, i int) error {
-		var row models.JobsRow
-		return models.GetRelease(d.e.ours.ContextQuery(ctx, queries.JobsGet.CQL, queries.JobsGet.Names).Idempotent(true).
-			BindStruct(&models.JobsRow{ID: ids[i]}), &row)
-	})
-}
-
-// traceOurs traces the index reads our ListDue makes (the watermark, the
-// bucket directory, each due partition from the watermark to now) and
-// returns what the node read.
-func (d *dueScan) traceOurs(ctx context.Context) (ReadCost, error) {
-	s, now := d.e.raw, d.e.clock.Now()
-	var t traceIDs
-	var wm time.Time
-	if err := s.Query(`SELECT watermark FROM scheduled_buckets WHERE queue = ? LIMIT 1`, d.queue).WithContext(ctx).Trace(&t).Scan(&wm); err != nil && err != gocql.ErrNotFound {
-		return ReadCost{}, err
-	}
-	if wm.IsZero() {
-		wm = time.UnixMilli(0)
-	}
-	iter := s.Query(`SELECT bucket, width_ms, shards FROM scheduled_buckets WHERE queue = ? AND bucket >= ? AND bucket <= ?`, d.queue, wm.Add(-24*time.Hour), now).
-		WithContext(ctx).Trace(&t).Iter()
-	type bucket struct {
-		start         time.Time
-		width, shards int
-	}
-	var bs []bucket
-	var b bucket
-	for iter.Scan(&b.start, &b.width, &b.shards) {
-		bs = append(bs, b)
-	}
-	if err := iter.Close(); err != nil {
-		return ReadCost{}, err
-	}
-	for _, b := range bs {
-		end := b.start.Add(time.Duration(b.width) * time.Millisecond)
-		if !end.After(wm) || b.start.After(now) {
+	iter = query(queries.HomeBucketsRangeCQL, d.queue, wm.Add(-maxHomeWidth), now).Iter()
+	for iter.Scan(&start, &width, &shards) {
+		if !start.Add(time.Duration(width) * time.Millisecond).After(wm) {
 			continue
 		}
-		lo, hi := b.start, end.Add(-time.Millisecond)
-		if wm.After(lo) {
-			lo = wm
+		after := idAt(start)
+		if wm.After(start) {
+			after = idAt(wm)
 		}
-		if now.Before(hi) {
-			hi = now
-		}
-		for sh := 0; sh < b.shards; sh++ {
-			if err := s.Query(rawDueScan, d.queue, b.start, sh, lo, hi, d.e.cfg.DueFetch+1).WithContext(ctx).Trace(&t).Exec(); err != nil {
-				return ReadCost{}, err
-			}
+		for sh := 0; sh < shards; sh++ {
+			idx.homes = append(idx.homes, homeScan{homePart{start, qn<<8 | int32(sh)}, after})
 		}
 	}
-	return t.cost(ctx, s), nil
+	if err := iter.Close(); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(idx.homes, func(a, b homeScan) int { return a.home.Compare(b.home) })
+	return idx, nil
+}
+
+// jobReads reads the jobs ListDue reads after its index reads: the home
+// partitions from the watermark, one after the other in home-time order, a
+// page at a time, until DueFetch due jobs are found (tracing each read with
+// t unless nil), and the jobs of the due entries by id, a statement per
+// home partition, 32 in flight. It returns the due jobs found at home.
+func (d *dueScan) jobReads(ctx context.Context, idx *ourIndex, t gocql.Tracer) (int, error) {
+	query := func(stmt string, args ...any) *gocql.Query { return d.query(ctx, t, stmt, args...) }
+	var r rawJobRow
+	dest := r.dest()
+	until := idAt(idx.now.Add(time.Millisecond))
+	due := 0
+	for _, h := range idx.homes {
+		for after := h.after; due < d.e.cfg.DueFetch; {
+			iter := query(queries.JobsScanCQL, h.home, h.shard, after, until, homePage).Iter()
+			n := 0
+			for iter.Scan(dest...) {
+				n++
+				after = r.id
+				if r.queue == d.queue && repo.State(r.state).Claimable() && !r.scheduled.After(idx.now) {
+					due++
+				}
+			}
+			if err := iter.Close(); err != nil {
+				return due, err
+			}
+			if n < homePage {
+				break
+			}
+		}
+		if due >= d.e.cfg.DueFetch {
+			break
+		}
+	}
+	groups := map[homePart][]gocql.UUID{}
+	var order []homePart
+	for _, e := range idx.entries {
+		home, shard, err := repo.Partition(e.id)
+		if err != nil {
+			continue
+		}
+		p := homePart{home, shard}
+		if _, ok := groups[p]; !ok {
+			order = append(order, p)
+		}
+		groups[p] = append(groups[p], e.id)
+	}
+	err := parallel(ctx, len(order), writeConcurrency, func(ctx context.Context, i int) error {
+		p := order[i]
+		return query(queries.JobsGetManyCQL, p.home, p.shard, groups[p]).Iter().Close()
+	})
+	return due, err
+}
+
+// traceOurs traces the reads our ListDue makes to find the due jobs (the
+// index reads and the home partitions from the watermark) and returns what
+// the node read.
+func (d *dueScan) traceOurs(ctx context.Context) (ReadCost, error) {
+	var t traceIDs
+	idx, err := d.indexReads(ctx, &t)
+	if err != nil {
+		return ReadCost{}, err
+	}
+	idx.entries = nil // reads by id: not part of finding
+	if _, err := d.jobReads(ctx, idx, &t); err != nil {
+		return ReadCost{}, err
+	}
+	return t.cost(ctx, d.e.raw), nil
 }
 
 // traceOriginal traces the original's bucket reads (the first page of each)

@@ -47,6 +47,8 @@ type rawAttemptError struct {
 
 // rawJobRow is a jobs row read by hand.
 type rawJobRow struct {
+	home                                                   time.Time
+	shard                                                  int32
 	id                                                     gocql.UUID
 	queue, typ                                             string
 	args, result                                           []byte
@@ -57,6 +59,13 @@ type rawJobRow struct {
 	errors                                                 []rawAttemptError
 	batch, parent, token                                   gocql.UUID
 	metadata                                               map[string]string
+}
+
+// dest returns the scan destinations of a jobs row as JobsGet selects it.
+func (r *rawJobRow) dest() []any {
+	return []any{&r.home, &r.shard, &r.id, &r.queue, &r.typ, &r.args, &r.state, &r.version, &r.created, &r.scheduled, &r.changed,
+		&r.started, &r.finished, &r.retries, &r.maxRetries, &r.lastError, &r.errors, &r.result, &r.batch, &r.parent, &r.recurring,
+		&r.owner, &r.token, &r.leased, &r.metadata}
 }
 
 func (e *env) runLayer(ctx context.Context, rep *Report) error {
@@ -70,12 +79,41 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 	now := e.clock.Now().UTC().Truncate(time.Millisecond)
 	scanB := bucketStart(now, dueWidth)
 	for i := 0; i < 100; i++ {
-		if err := e.raw.Query(rawDueInsert, q+"-scan", scanB, 0, now.Add(time.Duration(i)*time.Millisecond), gocql.TimeUUID()).WithContext(ctx).Exec(); err != nil {
+		if err := e.raw.Query(rawDueInsert, q+"-scan", scanB, 0, now.Add(time.Duration(i)*time.Millisecond), gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Exec(); err != nil {
 			return err
 		}
 	}
 	db := queries.New(e.ours.Session).WithSerialConsistency(gocql.LocalSerial)
 	home, shard, err := repo.Partition(job.ID)
+	if err != nil {
+		return err
+	}
+	// Ids for the jobs each contender creates, minted by the store (a job's
+	// id names its partition), before the clock starts.
+	newIDs := func() (func() (gocql.UUID, time.Time, int32), error) {
+		ids, err := store.Jobs.NewIDs(ctx, q, time.Time{}, 20+cfg.Reps*cfg.LayerOps)
+		if err != nil {
+			return nil, err
+		}
+		homes := make([]time.Time, len(ids))
+		shards := make([]int32, len(ids))
+		for i, id := range ids {
+			if homes[i], shards[i], err = repo.Partition(id); err != nil {
+				return nil, err
+			}
+		}
+		next := 0
+		return func() (gocql.UUID, time.Time, int32) {
+			i := next
+			next++
+			return ids[i], homes[i], shards[i]
+		}, nil
+	}
+	genID, err := newIDs()
+	if err != nil {
+		return err
+	}
+	handID, err := newIDs()
 	if err != nil {
 		return err
 	}
@@ -87,9 +125,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 			},
 			HandGocql: func(ctx context.Context, _ int) error {
 				var r rawJobRow
-				return e.raw.Query(rawJobsGet, job.ID).WithContext(ctx).Idempotent(true).Scan(&r.id, &r.queue, &r.typ, &r.args, &r.state, &r.version,
-					&r.created, &r.scheduled, &r.changed, &r.started, &r.finished, &r.retries, &r.maxRetries, &r.lastError, &r.errors,
-					&r.result, &r.batch, &r.parent, &r.recurring, &r.owner, &r.token, &r.leased, &r.metadata)
+				return e.raw.Query(rawJobsGet, home, shard, job.ID).WithContext(ctx).Idempotent(true).Scan(r.dest()...)
 			},
 		}},
 		{Op: "write a due entry", Statement: queries.DueInsertCQL, ops: map[string]func(context.Context, int) error{
@@ -98,12 +134,13 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 				return db.DueInsert(ctx, row).Exec()
 			},
 			HandGocql: func(ctx context.Context, i int) error {
-				return e.raw.Query(rawDueInsert, q+"-w", scanB, i%dueShards, now, gocql.TimeUUID()).WithContext(ctx).Idempotent(true).Exec()
+				return e.raw.Query(rawDueInsert, q+"-w", scanB, i%dueShards, now, gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Idempotent(true).Exec()
 			},
 		}},
 		{Op: "create a job (LWT)", Statement: queries.JobsCreateCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, _ int) error {
-				row := models.JobsRow{ID: gocql.UUID(mustV7()), Queue: q, Type: jobType, Args: []byte(jobsArgs), State: 1, Version: 1,
+				id, home, shard := genID()
+				row := models.JobsRow{Home: home, Shard: shard, ID: id, Queue: q, Type: jobType, Args: []byte(jobsArgs), State: 1, Version: 1,
 					CreatedAt: now, ScheduledAt: now, StateChangedAt: now, MaxRetries: 10}
 				applied, _, err := db.JobsCreate(ctx, row).Exec()
 				if err == nil && !applied {
@@ -112,8 +149,18 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 				return err
 			},
 			HandGocql: func(ctx context.Context, _ int) error {
-				r := &rawStore{s: e.raw, queue: q}
-				return r.create(ctx, rawJob{id: gocql.UUID(mustV7()), typ: jobType, arg: []byte(jobsArgs), at: now})
+				id, home, shard := handID()
+				var (
+					zeroT time.Time
+					zeroU gocql.UUID
+				)
+				applied, err := e.raw.Query(rawJobsCreate, q, jobType, []byte(jobsArgs), stateScheduled, int64(1), now, now, now, zeroT, zeroT, 0, 10, "",
+					nil, []byte(nil), zeroU, zeroU, "", "", zeroU, zeroT, map[string]string(nil), home, shard, id).
+					WithContext(ctx).SerialConsistency(gocql.LocalSerial).ScanCAS()
+				if err == nil && !applied {
+					err = fmt.Errorf("not applied")
+				}
+				return err
 			},
 		}},
 		{Op: "scan 100 due entries", Statement: queries.DueScanCQL, ops: map[string]func(context.Context, int) error{
@@ -127,12 +174,12 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 			HandGocql: func(ctx context.Context, _ int) error {
 				iter := e.raw.Query(rawDueScan, q+"-scan", scanB, 0, now, now.Add(time.Second), 1000).WithContext(ctx).Idempotent(true).Iter()
 				type entry struct {
-					at time.Time
-					id gocql.UUID
+					at       time.Time
+					id, last gocql.UUID
 				}
 				var rows []entry
 				var en entry
-				for iter.Scan(&en.at, &en.id) {
+				for iter.Scan(&en.at, &en.id, &en.last) {
 					rows = append(rows, en)
 				}
 				if err := iter.Close(); err != nil {

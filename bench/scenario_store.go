@@ -53,7 +53,10 @@ func balanced[T any](xs []T, n int) []T {
 func (e *env) runStore(ctx context.Context, rep *Report) error {
 	cfg := e.cfg
 	ours, oursQ := e.store(), e.queue("store-ours")
-	raw := newRawStore(e.raw, e.clock.Now, e.queue("store-raw"))
+	raw, err := newRawStore(ctx, e.raw, e.clock.Now, e.queue("store-raw"))
+	if err != nil {
+		return err
+	}
 	orig := e.original()
 	one := &StoreResult{Mode: "one by one", JobsPerS: map[string]*Stat{}, PerJobRTs: map[string]RoundTrips{}}
 	batch := &StoreResult{Mode: fmt.Sprintf("batches of %d", cfg.StoreBatch), JobsPerS: map[string]*Stat{}, PerJobRTs: map[string]RoundTrips{}}
@@ -91,10 +94,7 @@ func (e *env) runStore(ctx context.Context, rep *Report) error {
 			return func() error { _, err := ours.Jobs.InsertMany(ctx, njs); return err }, nil
 		},
 		Raw: func(ctx context.Context) (func() error, error) {
-			jobs := make([]rawJob, cfg.StoreBatch)
-			for i := range jobs {
-				jobs[i] = raw.newJob(jobType, []byte(jobsArgs))
-			}
+			jobs := raw.newJobs(jobType, []byte(jobsArgs), cfg.StoreBatch)
 			return func() error { return raw.insertMany(ctx, jobs) }, nil
 		},
 		Orig: func(ctx context.Context) (func() error, error) {

@@ -69,7 +69,7 @@ func openBenchStore(b *testing.B, ks string, n int) *benchStore {
 	}
 	if have < int64(n) {
 		start := time.Now()
-		finishMany(ctx, b, store, benchQueue, n-int(have), false)
+		finishMany(ctx, b, store, benchQueue, n-int(have), false, nil)
 		fmt.Printf("filled %s with %d succeeded jobs in %s\n", ks, n-int(have), time.Since(start).Round(time.Second))
 		// The fill's deleted lease entries lie up to a lease ahead of its
 		// end: wait until they are history, as the benchmark measures

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/jobsharp/cassandra/dashboard"
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/queries"
@@ -30,6 +32,8 @@ type testBundle struct {
 	srv    *httptest.Server
 	client *http.Client
 	prefix string
+	// idle, unless nil, runs when a claim finds nothing (see finishMany).
+	idle func()
 }
 
 // setup serves a dashboard under the prefix /admin/jobs.
@@ -66,6 +70,17 @@ func serve(t *testing.T, store *repo.Store, opts *dashboard.Options) *testBundle
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return &testBundle{store: store, queue: queueFor(t), dash: d, srv: srv, client: client, prefix: o.Prefix}
+}
+
+// unknownID returns an id of the bundle's queue that names no job: minted
+// by the store, so a lookup reads the partition it names, and never stored.
+func (b *testBundle) unknownID(ctx context.Context, t *testing.T) gocql.UUID {
+	t.Helper()
+	id, err := b.store.Jobs.NewID(ctx, b.queue, time.Time{})
+	if err != nil {
+		t.Fatalf("Jobs.NewID() error = %v", err)
+	}
+	return id
 }
 
 // queueFor derives a queue name from the test name, unique in the package.
@@ -213,6 +228,9 @@ func (b *testBundle) claim(ctx context.Context, t *testing.T, n int, owner strin
 			t.Fatalf("claimed %d jobs of %d within 30s", len(out), n)
 		}
 		if len(jobs) == 0 {
+			if b.idle != nil {
+				b.idle()
+			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}

@@ -97,7 +97,7 @@ func TestPages(t *testing.T) {
 	t.Run("JobPage", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		batchID := repo.NewID()
+		batchID := repo.NewBatchID()
 		jobs, err := b.store.Batches.Insert(ctx, batchID, []*repo.NewJob{{
 			Queue: b.queue, Type: "batch.part", Args: []byte{0xde, 0xad, 0xbe, 0xef}, Metadata: map[string]string{"tenant": "acme"},
 			ScheduledAt: time.Now().Add(time.Hour), // not claimed by b.finished below
@@ -126,10 +126,10 @@ func TestPages(t *testing.T) {
 	t.Run("JobPageBadID", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		b.get(t, "/jobs/"+repo.NewID().String()).want(t, http.StatusNotFound, "job not found")
+		b.get(t, "/jobs/"+b.unknownID(ctx, t).String()).want(t, http.StatusNotFound, "job not found")
 		b.get(t, "/jobs/not-a-uuid").want(t, http.StatusBadRequest, "is not a job id")
 		b.get(t, "/batches/not-a-uuid").want(t, http.StatusBadRequest, "is not a batch id")
-		b.get(t, "/batches/"+repo.NewID().String()).want(t, http.StatusNotFound, "no batch")
+		b.get(t, "/batches/"+repo.NewBatchID().String()).want(t, http.StatusNotFound, "no batch")
 		b.get(t, "/nope").want(t, http.StatusNotFound)
 	})
 
@@ -178,7 +178,7 @@ func TestPages(t *testing.T) {
 		b := setup(t, nil)
 		sc := b.insert(ctx, t, &jobOpts{Delay: time.Hour})
 		path := "/jobs/" + sc.ID.String() + "/cancel"
-		b.post(t, "/jobs/"+repo.NewID().String()+"/cancel", nil).want(t, http.StatusNotFound, "job not found")
+		b.post(t, "/jobs/"+b.unknownID(ctx, t).String()+"/cancel", nil).want(t, http.StatusNotFound, "job not found")
 		b.post(t, "/jobs/xyz/cancel", nil).want(t, http.StatusBadRequest, "is not a job id")
 		b.get(t, path).want(t, http.StatusMethodNotAllowed)
 		req, _ := http.NewRequest(http.MethodDelete, b.srv.URL+b.prefix+"/jobs/"+sc.ID.String(), nil)
@@ -279,7 +279,7 @@ func TestPages(t *testing.T) {
 	t.Run("BatchesAndSearch", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		batchID := repo.NewID()
+		batchID := repo.NewBatchID()
 		var njs []*repo.NewJob
 		for range 4 {
 			njs = append(njs, &repo.NewJob{Queue: b.queue, Type: "part", ScheduledAt: time.Now().Add(time.Hour)})
@@ -306,7 +306,7 @@ func TestPages(t *testing.T) {
 		if loc := r.header.Get("Location"); loc != "/admin/jobs/jobs/"+jobs[1].ID.String() {
 			t.Errorf("search for a job id redirects to %q", loc)
 		}
-		b.get(t, "/search?q="+repo.NewID().String()).want(t, http.StatusNotFound, "no job or batch")
+		b.get(t, "/search?q="+b.unknownID(ctx, t).String()).want(t, http.StatusNotFound, "no job or batch")
 		b.get(t, "/search?q=%3Cnothing%3E").want(t, http.StatusNotFound, "is not a job or batch id")
 		b.get(t, "/search?q=").want(t, http.StatusBadRequest)
 	})
@@ -343,6 +343,12 @@ func TestPages(t *testing.T) {
 		done := b.finished(ctx, t, 7, "succeeded", nil)
 		keep := b.finished(ctx, t, 1, "abandoned", nil)[0]
 		form := url.Values{"action": {"job.delete"}, "all": {"1"}, "state": {"Succeeded"}, "queue": {b.queue}}
+		// The estimate comes from the counts, which lag the jobs by a fold
+		// (Options.FoldInterval).
+		waitFor(t, "the counts to show 7 Succeeded jobs", func() bool {
+			n, err := b.store.Jobs.Count(ctx, b.queue, repo.StateSucceeded)
+			return err == nil && n == 7
+		})
 		b.post(t, "/bulk", form).want(t, http.StatusOK, "every Succeeded job", "about <strong>7</strong> jobs")
 		st := b.runBulk(t, form)
 		if st.Done != 7 || st.Failed != 0 || st.Stopped != "" {
@@ -361,8 +367,12 @@ func TestPages(t *testing.T) {
 		b := setup(t, &dashboard.Options{BulkChunk: 1})
 		form := url.Values{"action": {"job.cancel"}}
 		const n = 3_000 // unknown ids: each costs a read, one at a time
-		for range n {
-			form.Add("id", repo.NewID().String())
+		ids, err := b.store.Jobs.NewIDs(ctx, b.queue, time.Time{}, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			form.Add("id", id.String())
 		}
 		r := b.post(t, "/bulk/start", form)
 		r.want(t, http.StatusSeeOther)

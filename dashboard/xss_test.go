@@ -67,7 +67,7 @@ func TestNoExecutableMarkup(t *testing.T) {
 	b.insert(ctx, t, opts)
 	jobs = append(jobs, b.claim(ctx, t, 1, xssAll)[0])
 	// A batch and a continuation waiting for it.
-	batchID := repo.NewID()
+	batchID := repo.NewBatchID()
 	bj, err := b.store.Batches.Insert(ctx, batchID, []*repo.NewJob{{Queue: b.queue, Type: xssAll, Args: jsonArgs, Metadata: meta, ScheduledAt: time.Now().Add(time.Hour)}})
 	if err != nil {
 		t.Fatal(err)

@@ -56,12 +56,28 @@ func check(t *testing.T, what string, err error) {
 	}
 }
 
+// jobID returns an id laid out as the store lays out job ids (a UUID
+// version 7 whose first six bytes are the unix milliseconds of at), with n
+// in its last byte: ids of one millisecond sort by n, in Cassandra's uuid
+// order as in bytes. The tables do not care where an id came from; repo
+// computes a job's partition from its id, these tests choose it.
+func jobID(at time.Time, n byte) gocql.UUID {
+	var u gocql.UUID
+	m := uint64(at.UnixMilli())
+	for i := range 6 {
+		u[i] = byte(m >> (40 - 8*i))
+	}
+	u[6], u[8], u[15] = 0x70, 0x80, n
+	return u
+}
+
 func TestJobsQueries(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
 	at := now()
+	home, shard := at.Truncate(time.Minute), int32(1<<8|2)
 	row := models.JobsRow{
-		ID: gocql.TimeUUID(), Queue: cqltest.Queue(t), Type: "t", Args: []byte(`{"n":1}`), State: 1, Version: 1,
+		Home: home, Shard: shard, ID: jobID(at, 1), Queue: cqltest.Queue(t), Type: "t", Args: []byte(`{"n":1}`), State: 1, Version: 1,
 		CreatedAt: at, ScheduledAt: at, StateChangedAt: at, MaxRetries: 3,
 		Errors:   []models.AttemptError{{Attempt: 1, FailedAt: at, Error: "boom", Trace: "trace"}},
 		Metadata: map[string]string{"k": "v"},
@@ -76,25 +92,32 @@ func TestJobsQueries(t *testing.T) {
 	if applied || cur.Version != 1 {
 		t.Errorf("JobsCreate again: applied %v, current version %d; want false, 1 (the tested column)", applied, cur.Version)
 	}
-	got, err := db.JobsGet(ctx, row.ID).One()
+	got, err := db.JobsGet(ctx, home, shard, row.ID).One()
 	check(t, "JobsGet", err)
 	if diff := cmp.Diff(row, got); diff != "" {
 		t.Errorf("JobsGet mismatch (-want +got):\n%s", diff)
 	}
-	serial, err := db.JobsGet(ctx, row.ID).Consistency(gocql.Consistency(gocql.Serial)).One()
+	serial, err := db.JobsGet(ctx, home, shard, row.ID).Consistency(gocql.Consistency(gocql.Serial)).One()
 	check(t, "JobsGet at SERIAL", err)
 	if serial.Version != 1 {
 		t.Errorf("JobsGet at SERIAL: version %d, want 1", serial.Version)
 	}
+	// The partition is part of the key: the same id elsewhere is no row.
+	if _, err := db.JobsGet(ctx, home, shard+1, row.ID).One(); !errors.Is(err, gocql.ErrNotFound) {
+		t.Errorf("JobsGet in another shard: error %v, want gocql.ErrNotFound", err)
+	}
+	if _, err := db.JobsGet(ctx, home.Add(time.Minute), shard, row.ID).One(); !errors.Is(err, gocql.ErrNotFound) {
+		t.Errorf("JobsGet in another home: error %v, want gocql.ErrNotFound", err)
+	}
 
 	other := row
-	other.ID = gocql.TimeUUID()
+	other.ID = jobID(at, 2)
 	applied, _, err = db.JobsCreate(ctx, other).Exec()
 	check(t, "JobsCreate other", err)
-	many, err := db.JobsGetMany(ctx, []gocql.UUID{row.ID, other.ID, gocql.TimeUUID()}).All()
+	many, err := db.JobsGetMany(ctx, home, shard, []gocql.UUID{row.ID, other.ID, jobID(at, 3)}).All()
 	check(t, "JobsGetMany", err)
-	if !applied || len(many) != 2 {
-		t.Errorf("JobsGetMany: %d rows, want 2", len(many))
+	if !applied || len(many) != 2 || many[0].ID != row.ID || many[1].ID != other.ID {
+		t.Errorf("JobsGetMany: %d rows, want the two stored, in id order", len(many))
 	}
 
 	next := row
@@ -110,30 +133,201 @@ func TestJobsQueries(t *testing.T) {
 		t.Errorf("JobsWrite on a stale version: applied %v, current %+v; want false with version 2 only", applied, cur)
 	}
 
-	applied, _, err = db.JobsClaim(ctx, 2, 3, at, at, "w1", gocql.TimeUUID(), at.Add(time.Minute), row.ID, 2).Exec()
+	token := gocql.TimeUUID()
+	applied, _, err = db.JobsClaim(ctx, 2, 3, at, at, "w1", token, at.Add(time.Minute), home, shard, row.ID, 2).Exec()
 	check(t, "JobsClaim", err)
 	if !applied {
 		t.Error("JobsClaim: not applied")
 	}
-	applied, _, err = db.JobsHeartbeat(ctx, 4, at.Add(2*time.Minute), row.ID, 3).Exec()
+	applied, _, err = db.JobsHeartbeat(ctx, 4, at.Add(2*time.Minute), home, shard, row.ID, 3).Exec()
 	check(t, "JobsHeartbeat", err)
-	got, err = db.JobsGet(ctx, row.ID).One()
+	got, err = db.JobsGet(ctx, home, shard, row.ID).One()
 	check(t, "JobsGet after the lease", err)
-	if !applied || got.Version != 4 || got.LeaseOwner != "w1" || !got.LeaseUntil.Equal(at.Add(2*time.Minute)) {
+	if !applied || got.Version != 4 || got.State != 2 || got.LeaseOwner != "w1" || got.LeaseToken != token || !got.LeaseUntil.Equal(at.Add(2*time.Minute)) {
 		t.Errorf("after JobsClaim and JobsHeartbeat: applied %v, %+v", applied, got)
 	}
 
-	applied, cur, err = db.JobsDelete(ctx, row.ID, 3).Exec()
+	applied, cur, err = db.JobsDelete(ctx, home, shard, row.ID, 3).Exec()
 	check(t, "JobsDelete on a stale version", err)
 	if applied || cur.Version != 4 {
 		t.Errorf("JobsDelete on a stale version: applied %v, current version %d; want false, 4", applied, cur.Version)
 	}
-	applied, _, err = db.JobsDelete(ctx, row.ID, 4).Exec()
+	applied, _, err = db.JobsDelete(ctx, home, shard, row.ID, 4).Exec()
 	check(t, "JobsDelete", err)
-	if _, err := db.JobsGet(ctx, row.ID).One(); !applied || !errors.Is(err, gocql.ErrNotFound) {
+	if _, err := db.JobsGet(ctx, home, shard, row.ID).One(); !applied || !errors.Is(err, gocql.ErrNotFound) {
 		t.Errorf("after JobsDelete: applied %v, JobsGet error %v; want true, gocql.ErrNotFound", applied, err)
 	}
 	mark(t, "JobsCreate", "JobsGet", "JobsGetMany", "JobsWrite", "JobsClaim", "JobsHeartbeat", "JobsDelete")
+}
+
+// TestJobsScanQueries reads ranges of ids of one home partition, as a home
+// scan does, in a partition that also holds a count log.
+func TestJobsScanQueries(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	queue, at := cqltest.Queue(t), now()
+	home, shard := at.Truncate(time.Minute), int32(2<<8|0)
+	var rows []models.JobsRow
+	for i := range 5 {
+		r := models.JobsRow{Home: home, Shard: shard, ID: jobID(at, byte(10+i)), Queue: queue, Type: "t", State: int32(1 + i%2), Version: int64(1 + i),
+			CreatedAt: at, ScheduledAt: at.Add(time.Duration(i) * time.Second), StateChangedAt: at, LeaseUntil: at.Add(time.Duration(i) * time.Minute)}
+		applied, _, err := db.JobsCreate(ctx, r).Exec()
+		check(t, "JobsCreate", err)
+		if !applied {
+			t.Fatalf("JobsCreate %d: not applied", i)
+		}
+		rows = append(rows, r)
+	}
+	// A row of the same ids in the next shard, and a count log entry in the
+	// partition: neither is a row of the scan.
+	elsewhere := rows[2]
+	elsewhere.Shard++
+	if applied, _, err := db.JobsCreate(ctx, elsewhere).Exec(); err != nil || !applied {
+		t.Fatalf("JobsCreate in the next shard: applied %v, %v", applied, err)
+	}
+	check(t, "CountLogActive", db.CountLogActive(ctx, gocql.TimeUUID(), map[int32]int32{1: 3, 2: 2}, home, shard).Exec())
+
+	got, err := db.JobsScan(ctx, home, shard, rows[0].ID, rows[4].ID, 100).All()
+	check(t, "JobsScan", err)
+	if diff := cmp.Diff(rows[1:4], got); diff != "" {
+		t.Errorf("JobsScan between the first and the last id (both excluded) mismatch (-want +got):\n%s", diff)
+	}
+	got, err = db.JobsScan(ctx, home, shard, jobID(at, 0), jobID(at, 255), 2).All()
+	check(t, "JobsScan with LIMIT 2", err)
+	if diff := cmp.Diff(rows[:2], got); diff != "" {
+		t.Errorf("JobsScan with LIMIT 2 mismatch (-want +got):\n%s", diff)
+	}
+	// Bounds by time: every id of a millisecond lies between the bounds of
+	// the milliseconds around it.
+	if got, err := db.JobsScan(ctx, home, shard, jobID(at.Add(-time.Millisecond), 0), jobID(at.Add(time.Millisecond), 0), 100).All(); err != nil || len(got) != 5 {
+		t.Errorf("JobsScan around the millisecond: %d rows, %v; want 5", len(got), err)
+	}
+
+	brief, err := db.JobsScanBrief(ctx, home, shard, rows[0].ID, jobID(at, 255), 100).All()
+	check(t, "JobsScanBrief", err)
+	var want []queries.JobsScanBriefRow
+	for _, r := range rows[1:] {
+		want = append(want, queries.JobsScanBriefRow{ID: r.ID, Queue: r.Queue, State: r.State, Version: r.Version, ScheduledAt: r.ScheduledAt, LeaseUntil: r.LeaseUntil})
+	}
+	if diff := cmp.Diff(want, brief); diff != "" {
+		t.Errorf("JobsScanBrief mismatch (-want +got):\n%s", diff)
+	}
+	if brief, err := db.JobsScanBrief(ctx, home, shard, rows[4].ID, jobID(at, 255), 100).All(); err != nil || len(brief) != 0 {
+		t.Errorf("JobsScanBrief after the last id: %+v, %v; want no rows", brief, err)
+	}
+	mark(t, "JobsScan", "JobsScanBrief")
+}
+
+// TestCountLogQueries writes, reads and compacts the count log of a home
+// partition: static columns of jobs.
+func TestCountLogQueries(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	at := now()
+	home, shard := at.Truncate(time.Minute), int32(3<<8|1)
+	if _, err := db.CountLogRead(ctx, home, shard).One(); !errors.Is(err, gocql.ErrNotFound) {
+		t.Errorf("CountLogRead of an empty partition: error %v, want gocql.ErrNotFound", err)
+	}
+	k1, k2, k3 := gocql.TimeUUID(), gocql.TimeUUID(), gocql.TimeUUID()
+	check(t, "CountLogActive", db.CountLogActive(ctx, k1, map[int32]int32{1: 3}, home, shard).Exec())
+	check(t, "CountLogActive", db.CountLogActive(ctx, k2, map[int32]int32{1: -1, 2: 1}, home, shard).Exec())
+	check(t, "CountLogFinal", db.CountLogFinal(ctx, 3600, k3, map[int32]int32{3: 1}, home, shard).Exec())
+	// A job of the partition leaves the log as it is: one read, one log.
+	job := models.JobsRow{Home: home, Shard: shard, ID: jobID(at, 1), Queue: "q", Type: "t", State: 2, Version: 1}
+	if applied, _, err := db.JobsCreate(ctx, job).Exec(); err != nil || !applied {
+		t.Fatalf("JobsCreate: applied %v, %v", applied, err)
+	}
+	log, err := db.CountLogRead(ctx, home, shard).One()
+	check(t, "CountLogRead", err)
+	want := queries.CountLogReadRow{
+		ActiveLog: map[gocql.UUID]map[int32]int32{k1: {1: 3}, k2: {1: -1, 2: 1}},
+		FinalLog:  map[gocql.UUID]map[int32]int32{k3: {3: 1}},
+	}
+	if diff := cmp.Diff(want, log); diff != "" {
+		t.Errorf("CountLogRead mismatch (-want +got):\n%s", diff)
+	}
+	if got, _ := db.JobsGet(ctx, home, shard, job.ID).One(); got.ActiveLog != nil || got.Version != 1 {
+		t.Errorf("JobsGet reads the count log or lost the row: %+v", got)
+	}
+
+	// Compaction replaces the log by its sum, unless it changed since read.
+	sum := map[gocql.UUID]map[int32]int32{gocql.TimeUUID(): {1: 2, 2: 1}}
+	applied, _, err := db.CountLogCompact(ctx, sum, home, shard, log.ActiveLog).Exec()
+	check(t, "CountLogCompact", err)
+	if !applied {
+		t.Error("CountLogCompact: not applied over the log it read")
+	}
+	applied, cur, err := db.CountLogCompact(ctx, map[gocql.UUID]map[int32]int32{gocql.TimeUUID(): {1: 9}}, home, shard, log.ActiveLog).Exec()
+	check(t, "CountLogCompact over a stale log", err)
+	if applied || !cmp.Equal(sum, cur.ActiveLog) {
+		t.Errorf("CountLogCompact over a stale log: applied %v, current %+v; want false with the compacted log %v", applied, cur, sum)
+	}
+	log, err = db.CountLogRead(ctx, home, shard).One()
+	check(t, "CountLogRead after compaction", err)
+	if diff := cmp.Diff(queries.CountLogReadRow{ActiveLog: sum, FinalLog: want.FinalLog}, log); diff != "" {
+		t.Errorf("CountLogRead after compaction mismatch (-want +got):\n%s", diff)
+	}
+
+	// An entry of the final log leaves with its TTL, as the rows it counts.
+	short := gocql.TimeUUID()
+	check(t, "CountLogFinal with a TTL of 2s", db.CountLogFinal(ctx, 2, short, map[int32]int32{5: 1}, home, shard).Exec())
+	log, err = db.CountLogRead(ctx, home, shard).One()
+	check(t, "CountLogRead", err)
+	if _, ok := log.FinalLog[short]; !ok {
+		t.Errorf("final log = %v, want the entry %s before its TTL", log.FinalLog, short)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		log, err = db.CountLogRead(ctx, home, shard).One()
+		check(t, "CountLogRead", err)
+		if _, ok := log.FinalLog[short]; !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("final log = %v, still holds %s 15s after its 2s TTL", log.FinalLog, short)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if diff := cmp.Diff(want.FinalLog, log.FinalLog); diff != "" {
+		t.Errorf("final log after the TTL mismatch (-want +got):\n%s", diff)
+	}
+	mark(t, "CountLogActive", "CountLogFinal", "CountLogRead", "CountLogCompact")
+}
+
+func TestHomeBucketQueries(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	queue := cqltest.Queue(t)
+	start := now().Truncate(64 * time.Second)
+	bucket := func(i int) time.Time { return start.Add(time.Duration(i) * 64 * time.Second) }
+	var rows []models.HomeBucketsRow
+	for i := range 3 {
+		rows = append(rows, models.HomeBucketsRow{Queue: queue, Bucket: bucket(i), WidthMs: 64_000, Shards: 8})
+	}
+	// A writer with other settings adds its own row for the same bucket.
+	rows = append(rows, models.HomeBucketsRow{Queue: queue, Bucket: bucket(1), WidthMs: 128_000, Shards: 4})
+	for _, r := range rows {
+		check(t, "HomeBucketInsert", db.HomeBucketInsert(ctx, r).Exec())
+	}
+	check(t, "HomeBucketInsert of another queue", db.HomeBucketInsert(ctx, models.HomeBucketsRow{Queue: queue + "x", Bucket: bucket(1), WidthMs: 64_000, Shards: 8}).Exec())
+	got, err := db.HomeBucketsRange(ctx, queue, bucket(1), bucket(2)).All()
+	check(t, "HomeBucketsRange", err)
+	want := []queries.HomeBucketsRangeRow{{Bucket: bucket(1), WidthMs: 64_000, Shards: 8}, {Bucket: bucket(1), WidthMs: 128_000, Shards: 4}, {Bucket: bucket(2), WidthMs: 64_000, Shards: 8}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("HomeBucketsRange mismatch (-want +got):\n%s", diff)
+	}
+	all, err := db.HomeBucketsAll(ctx, queue).All()
+	check(t, "HomeBucketsAll", err)
+	if len(all) != 4 || !all[0].Bucket.Equal(bucket(0)) || !all[3].Bucket.Equal(bucket(2)) {
+		t.Errorf("HomeBucketsAll = %+v, want the 4 rows, oldest first", all)
+	}
+	check(t, "HomeBucketDelete", db.HomeBucketDelete(ctx, rows[3]).Exec())
+	got, err = db.HomeBucketsRange(ctx, queue, bucket(1), bucket(1)).All()
+	check(t, "HomeBucketsRange after HomeBucketDelete", err)
+	if diff := cmp.Diff(want[:1], got); diff != "" {
+		t.Errorf("after HomeBucketDelete (-want +got):\n%s", diff)
+	}
+	mark(t, "HomeBucketInsert", "HomeBucketsRange", "HomeBucketsAll", "HomeBucketDelete")
 }
 
 func TestDueQueries(t *testing.T) {
@@ -143,9 +337,13 @@ func TestDueQueries(t *testing.T) {
 	bucket := at.Truncate(time.Minute)
 	var want []queries.DueScanRow
 	for i := range 5 {
-		e := models.ScheduledJobsRow{Queue: queue, Bucket: bucket, Shard: 1, DueAt: at.Add(time.Duration(i) * time.Second), JobID: gocql.TimeUUID()}
+		e := models.ScheduledJobsRow{Queue: queue, Bucket: bucket, Shard: 1, DueAt: at.Add(time.Duration(i) * time.Second), JobID: jobID(at, byte(i))}
+		if i == 2 {
+			// A lease entry: the range of ids one claim leased.
+			e.LastID = jobID(at, 200)
+		}
 		check(t, "DueInsert", db.DueInsert(ctx, e).Exec())
-		want = append(want, queries.DueScanRow{DueAt: e.DueAt, JobID: e.JobID})
+		want = append(want, queries.DueScanRow{DueAt: e.DueAt, JobID: e.JobID, LastID: e.LastID})
 	}
 	from, to := at.Add(time.Second), at.Add(3*time.Second)
 	rows, err := db.DueScan(ctx, queue, bucket, 1, from, to, 10).All()
@@ -188,8 +386,7 @@ func TestDueQueries(t *testing.T) {
 		t.Errorf("DueScan iterator mismatch (-want +got):\n%s", diff)
 	}
 
-	first := models.ScheduledJobsRow{Queue: queue, Bucket: bucket, Shard: 1, DueAt: want[0].DueAt, JobID: want[0].JobID}
-	check(t, "DueDelete", db.DueDelete(ctx, first).Exec())
+	check(t, "DueDelete", db.DueDelete(ctx, queue, bucket, 1, want[0].DueAt, want[0].JobID).Exec())
 	if rows, _ := all().All(); len(rows) != 4 {
 		t.Errorf("after DueDelete: %d rows, want 4", len(rows))
 	}
@@ -202,15 +399,18 @@ func TestDueQueries(t *testing.T) {
 	if _, err := db.DueWatermarkGet(ctx, queue).One(); !errors.Is(err, gocql.ErrNotFound) {
 		t.Errorf("DueWatermarkGet of a new queue: error %v, want gocql.ErrNotFound", err)
 	}
+	dir := func(i int) models.ScheduledBucketsRow {
+		return models.ScheduledBucketsRow{Queue: queue, Bucket: bucket.Add(time.Duration(i) * time.Minute), WidthMs: 60_000, Shards: 8}
+	}
 	for i := range 3 {
-		check(t, "DueBucketInsert", db.DueBucketInsert(ctx, queue, bucket.Add(time.Duration(i)*time.Minute), 60_000, 8).Exec())
+		check(t, "DueBucketInsert", db.DueBucketInsert(ctx, dir(i)).Exec())
 	}
 	dirs, err := db.DueBucketsRange(ctx, queue, bucket.Add(time.Minute), bucket.Add(time.Hour)).All()
 	check(t, "DueBucketsRange", err)
 	if len(dirs) != 2 || !dirs[0].Bucket.Equal(bucket.Add(time.Minute)) || dirs[0].WidthMs != 60_000 || dirs[0].Shards != 8 {
 		t.Errorf("DueBucketsRange = %+v, want the last two buckets", dirs)
 	}
-	check(t, "DueBucketDelete", db.DueBucketDelete(ctx, queue, bucket, 60_000, 8).Exec())
+	check(t, "DueBucketDelete", db.DueBucketDelete(ctx, dir(0)).Exec())
 	if dirs, _ := db.DueBucketsRange(ctx, queue, bucket, bucket.Add(time.Hour)).All(); len(dirs) != 2 {
 		t.Errorf("after DueBucketDelete: %d buckets, want 2", len(dirs))
 	}
@@ -289,36 +489,100 @@ func TestStateQueries(t *testing.T) {
 	mark(t, "StateInsert", "StateScan", "StateDelete", "StateDropPartition", "StateBucketInsert", "StateBucketsBefore", "StateBucketsOldest", "StateBucketDelete")
 }
 
+// TestCountQueries writes and reads the count cells (level 1: a snapshot
+// per home partition) and the count hours (level 2: their sum, changed by
+// lightweight transaction on gen, with a dirty mark whose latest write wins).
 func TestCountQueries(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
-	queue := cqltest.Queue(t)
-	old, cur := time.UnixMilli(0).UTC(), now().Truncate(time.Hour)
-	for _, add := range []struct {
-		jobs   int64
-		bucket time.Time
-		shard  int32
-	}{
-		{jobs: 5, bucket: old, shard: 0},
-		{jobs: -2, bucket: old, shard: 1},
-		{jobs: 7, bucket: cur, shard: 0},
-	} {
-		check(t, "CountAdd", db.CountAdd(ctx, add.jobs, queue, 1, add.bucket, add.shard).Exec())
+	queue, at := cqltest.Queue(t), now()
+	hour := at.Truncate(time.Hour)
+	bucket := func(i int) time.Time { return hour.Add(time.Duration(i) * 64 * time.Second) }
+	cells := []models.CountCellsRow{
+		{Queue: queue, Hour: hour, Bucket: bucket(0), Shard: 1<<8 | 0, Jobs: map[int32]int64{1: 4, 3: 2}, FoldedAt: at},
+		{Queue: queue, Hour: hour, Bucket: bucket(0), Shard: 1<<8 | 1, Jobs: map[int32]int64{1: 1}, FoldedAt: at},
+		{Queue: queue, Hour: hour, Bucket: bucket(1), Shard: 1<<8 | 0, Jobs: map[int32]int64{2: 5}, FoldedAt: at},
 	}
-	rows, err := db.CountRead(ctx, queue, 1).All()
-	check(t, "CountRead", err)
-	sum := int64(0)
-	for _, r := range rows {
-		sum += r.Jobs
+	for _, c := range cells {
+		check(t, "CountCellWrite", db.CountCellWrite(ctx, c).Exec())
 	}
-	if len(rows) != 3 || sum != 10 {
-		t.Errorf("CountRead = %+v, want 3 cells summing to 10", rows)
+	// A fold writes a snapshot: the next one replaces the whole cell.
+	cells[0].Jobs, cells[0].FoldedAt = map[int32]int64{3: 6}, at.Add(time.Second)
+	check(t, "CountCellWrite again", db.CountCellWrite(ctx, cells[0]).Exec())
+	got, err := db.CountCellsOfHour(ctx, queue, hour).All()
+	check(t, "CountCellsOfHour", err)
+	var want []queries.CountCellsOfHourRow
+	for _, c := range cells {
+		want = append(want, queries.CountCellsOfHourRow{Bucket: c.Bucket, Shard: c.Shard, Jobs: c.Jobs, FoldedAt: c.FoldedAt})
 	}
-	check(t, "CountDropBefore", db.CountDropBefore(ctx, queue, 1, cur).Exec())
-	if rows, _ := db.CountRead(ctx, queue, 1).All(); len(rows) != 1 || rows[0].Jobs != 7 {
-		t.Errorf("after CountDropBefore: %+v, want the current bucket's 7", rows)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("CountCellsOfHour mismatch (-want +got):\n%s", diff)
 	}
-	mark(t, "CountAdd", "CountRead", "CountDropBefore")
+	check(t, "CountCellDelete", db.CountCellDelete(ctx, queue, hour, bucket(0), 1<<8|1).Exec())
+	if got, err := db.CountCellsOfHour(ctx, queue, hour).All(); err != nil || len(got) != 2 {
+		t.Errorf("after CountCellDelete: %d cells, %v; want 2", len(got), err)
+	}
+
+	// An hour's sum, created once and then changed by generation.
+	if _, err := db.CountHourGet(ctx, queue, hour).One(); !errors.Is(err, gocql.ErrNotFound) {
+		t.Errorf("CountHourGet of a new hour: error %v, want gocql.ErrNotFound", err)
+	}
+	first := map[int32]int64{1: 1, 2: 5, 3: 6}
+	applied, _, err := db.CountHourCreate(ctx, first, 1, at, queue, hour).Exec()
+	check(t, "CountHourCreate", err)
+	if !applied {
+		t.Error("CountHourCreate: not applied on a new hour")
+	}
+	applied, cur, err := db.CountHourCreate(ctx, map[int32]int64{1: 9}, 1, at, queue, hour).Exec()
+	check(t, "CountHourCreate again", err)
+	if applied || cur.Gen != 1 {
+		t.Errorf("CountHourCreate again: applied %v, current gen %d; want false, 1", applied, cur.Gen)
+	}
+	second := map[int32]int64{2: 5, 3: 7}
+	applied, _, err = db.CountHourWrite(ctx, second, 2, at.Add(time.Second), queue, hour, 1).Exec()
+	check(t, "CountHourWrite", err)
+	if !applied {
+		t.Error("CountHourWrite: not applied on the generation read")
+	}
+	applied, cur, err = db.CountHourWrite(ctx, first, 2, at, queue, hour, 1).Exec()
+	check(t, "CountHourWrite from an older generation", err)
+	if applied || cur.Gen != 2 {
+		t.Errorf("CountHourWrite from an older generation: applied %v, current gen %d; want false, 2", applied, cur.Gen)
+	}
+	h, err := db.CountHourGet(ctx, queue, hour).One()
+	check(t, "CountHourGet", err)
+	if diff := cmp.Diff(queries.CountHourGetRow{Jobs: second, Gen: 2, FoldedAt: at.Add(time.Second)}, h); diff != "" {
+		t.Errorf("CountHourGet mismatch (-want +got):\n%s", diff)
+	}
+
+	// Dirty marks of another hour: the latest wins, whatever order they
+	// arrive in (each is written at its own time as its timestamp).
+	next := hour.Add(time.Hour)
+	later, earlier := at.Add(3*time.Second), at.Add(2*time.Second)
+	check(t, "CountHourDirty", db.CountHourDirty(ctx, later.UnixMicro(), later, queue, next).Exec())
+	check(t, "CountHourDirty with an earlier mark", db.CountHourDirty(ctx, earlier.UnixMicro(), earlier, queue, next).Exec())
+	hours, err := db.CountHoursRead(ctx, queue).All()
+	check(t, "CountHoursRead", err)
+	wantHours := []queries.CountHoursReadRow{
+		{Hour: hour, Jobs: second, Gen: 2, FoldedAt: at.Add(time.Second)},
+		{Hour: next, DirtyUntil: later},
+	}
+	if diff := cmp.Diff(wantHours, hours); diff != "" {
+		t.Errorf("CountHoursRead mismatch (-want +got):\n%s", diff)
+	}
+
+	applied, cur, err = db.CountHourDelete(ctx, queue, hour, 1).Exec()
+	check(t, "CountHourDelete from an older generation", err)
+	if applied || cur.Gen != 2 {
+		t.Errorf("CountHourDelete from an older generation: applied %v, current gen %d; want false, 2", applied, cur.Gen)
+	}
+	applied, _, err = db.CountHourDelete(ctx, queue, hour, 2).Exec()
+	check(t, "CountHourDelete", err)
+	if _, err := db.CountHourGet(ctx, queue, hour).One(); !applied || !errors.Is(err, gocql.ErrNotFound) {
+		t.Errorf("after CountHourDelete: applied %v, CountHourGet error %v; want true, gocql.ErrNotFound", applied, err)
+	}
+	mark(t, "CountCellWrite", "CountCellsOfHour", "CountCellDelete", "CountHourGet", "CountHourCreate", "CountHourWrite",
+		"CountHourDirty", "CountHoursRead", "CountHourDelete")
 }
 
 func TestBatchAndContinuationQueries(t *testing.T) {
@@ -330,7 +594,7 @@ func TestBatchAndContinuationQueries(t *testing.T) {
 	for _, j := range jobs {
 		check(t, "BatchJobInsert", db.BatchJobInsert(ctx, batch, j).Exec())
 	}
-	check(t, "BatchJobFinished", db.BatchJobFinished(ctx, 3, batch, jobs[0]).Exec())
+	check(t, "BatchJobFinished", db.BatchJobFinished(ctx, models.BatchJobsRow{BatchID: batch, JobID: jobs[0], FinishedState: 3}).Exec())
 	rows, err := db.BatchJobsList(ctx, batch).All()
 	check(t, "BatchJobsList", err)
 	want := []queries.BatchJobsListRow{{JobID: jobs[0], FinishedState: 3, CreatedAt: at, Size: 2}, {JobID: jobs[1], CreatedAt: at, Size: 2}}
@@ -343,10 +607,25 @@ func TestBatchAndContinuationQueries(t *testing.T) {
 		t.Errorf("after BatchJobDelete: %d rows, want 1", len(rows))
 	}
 
-	parent := gocql.TimeUUID()
+	parent, other := gocql.TimeUUID(), gocql.TimeUUID()
 	for _, j := range jobs {
 		c := models.JobContinuationsRow{ParentID: parent, JobID: j}
 		check(t, "ContinuationInsert", db.ContinuationInsert(ctx, c).Exec())
+	}
+	check(t, "ContinuationInsert", db.ContinuationInsert(ctx, models.JobContinuationsRow{ParentID: other, JobID: jobs[0]}).Exec())
+	many, err := db.ContinuationsListMany(ctx, []gocql.UUID{parent, other, gocql.TimeUUID()}).All()
+	check(t, "ContinuationsListMany", err)
+	wantMany := []models.JobContinuationsRow{{ParentID: parent, JobID: jobs[0]}, {ParentID: parent, JobID: jobs[1]}, {ParentID: other, JobID: jobs[0]}}
+	byKey := func(a, b models.JobContinuationsRow) int {
+		if c := strings.Compare(a.ParentID.String(), b.ParentID.String()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.JobID.String(), b.JobID.String())
+	}
+	slices.SortFunc(wantMany, byKey)
+	slices.SortFunc(many, byKey)
+	if diff := cmp.Diff(wantMany, many); diff != "" {
+		t.Errorf("ContinuationsListMany mismatch (-want +got):\n%s", diff)
 	}
 	children, err := db.ContinuationsList(ctx, parent).All()
 	check(t, "ContinuationsList", err)
@@ -357,10 +636,11 @@ func TestBatchAndContinuationQueries(t *testing.T) {
 	if children, _ := db.ContinuationsList(ctx, parent).All(); len(children) != 1 || children[0].JobID != jobs[1] {
 		t.Errorf("after ContinuationDelete: %+v", children)
 	}
-	mark(t, "BatchCreate", "BatchJobInsert", "BatchJobFinished", "BatchJobsList", "BatchJobDelete", "ContinuationInsert", "ContinuationsList", "ContinuationDelete")
+	mark(t, "BatchCreate", "BatchJobInsert", "BatchJobFinished", "BatchJobsList", "BatchJobDelete", "ContinuationInsert", "ContinuationsList",
+		"ContinuationsListMany", "ContinuationDelete")
 }
 
-func TestRecurringAndQueueQueries(t *testing.T) {
+func TestRecurringQueries(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
 	shard, at := int32(1000+time.Now().Nanosecond()%1000), now()
@@ -384,21 +664,106 @@ func TestRecurringAndQueueQueries(t *testing.T) {
 		t.Errorf("RecurringGet after RecurringDelete: %v, want gocql.ErrNotFound", err)
 	}
 
-	for _, name := range []string{"b", "a"} {
-		check(t, "QueueInsert", db.QueueInsert(ctx, models.QueuesRow{Shard: shard, Name: name, CreatedAt: at}).Exec())
+	mark(t, "RecurringUpsert", "RecurringGet", "RecurringAdvance", "RecurringList", "RecurringDelete")
+}
+
+// TestQueueQueries registers queues with numbers, as the store does (a
+// number taken by lightweight transaction, then the queue's row), and
+// passes the count sweeper's lease around.
+func TestQueueQueries(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	shard, at := int32(1000+time.Now().Nanosecond()%1000), now()
+
+	number := int32(1 + time.Now().Nanosecond()%(1<<20-1))
+	if _, err := db.QueueNumberGet(ctx, number).One(); !errors.Is(err, gocql.ErrNotFound) {
+		t.Errorf("QueueNumberGet of a free number: error %v, want gocql.ErrNotFound", err)
+	}
+	applied, _, err := db.QueueNumberTake(ctx, models.QueueNumbersRow{Number: number, Name: "b"}).Exec()
+	check(t, "QueueNumberTake", err)
+	if !applied {
+		t.Error("QueueNumberTake: not applied on a free number")
+	}
+	applied, taken, err := db.QueueNumberTake(ctx, models.QueueNumbersRow{Number: number, Name: "a"}).Exec()
+	check(t, "QueueNumberTake of a taken number", err)
+	if applied || taken.Name != "b" || taken.Number != number {
+		t.Errorf("QueueNumberTake of a taken number: applied %v, current %+v; want false, the number's owner b", applied, taken)
+	}
+	owner, err := db.QueueNumberGet(ctx, number).One()
+	check(t, "QueueNumberGet", err)
+	if owner.Name != "b" {
+		t.Errorf("QueueNumberGet = %q, want b", owner.Name)
+	}
+
+	applied, _, err = db.QueueCreate(ctx, shard, "b", number, at).Exec()
+	check(t, "QueueCreate", err)
+	if !applied {
+		t.Error("QueueCreate: not applied on a new queue")
+	}
+	applied, cur, err := db.QueueCreate(ctx, shard, "b", number+1, at.Add(time.Second)).Exec()
+	check(t, "QueueCreate again", err)
+	if applied || cur.Number != number || !cur.CreatedAt.Equal(at) {
+		t.Errorf("QueueCreate again: applied %v, current %+v; want false, the first number %d", applied, cur, number)
+	}
+	if applied, _, err := db.QueueCreate(ctx, shard, "a", number+2, at).Exec(); err != nil || !applied {
+		t.Errorf("QueueCreate a: applied %v, %v", applied, err)
 	}
 	queues, err := db.QueuesList(ctx, shard).All()
 	check(t, "QueuesList", err)
-	if diff := cmp.Diff([]queries.QueuesListRow{{Name: "a"}, {Name: "b"}}, queues); diff != "" {
+	if diff := cmp.Diff([]queries.QueuesListRow{{Name: "a", Number: number + 2, CreatedAt: at}, {Name: "b", Number: number, CreatedAt: at}}, queues); diff != "" {
 		t.Errorf("QueuesList mismatch (-want +got):\n%s", diff)
 	}
-	mark(t, "RecurringUpsert", "RecurringGet", "RecurringAdvance", "RecurringList", "RecurringDelete", "QueueInsert", "QueuesList")
+
+	// The sweeper's lease: the first take needs no lease yet (a null
+	// sweep_until is not before any time), later ones an expired lease.
+	applied, _, err = db.QueueSweepTake(ctx, "p1", at.Add(time.Minute), shard, "b", at).Exec()
+	check(t, "QueueSweepTake of a queue never swept", err)
+	if applied {
+		t.Error("QueueSweepTake applied on a null sweep_until; QueueSweepTakeFirst is the statement for it")
+	}
+	applied, _, err = db.QueueSweepTakeFirst(ctx, "p1", at.Add(time.Minute), shard, "b").Exec()
+	check(t, "QueueSweepTakeFirst", err)
+	if !applied {
+		t.Error("QueueSweepTakeFirst: not applied on a queue never swept")
+	}
+	applied, cur, err = db.QueueSweepTakeFirst(ctx, "p2", at.Add(time.Minute), shard, "b").Exec()
+	check(t, "QueueSweepTakeFirst again", err)
+	if applied || !cur.SweepUntil.Equal(at.Add(time.Minute)) {
+		t.Errorf("QueueSweepTakeFirst again: applied %v, current %+v; want false, p1's lease", applied, cur)
+	}
+	applied, _, err = db.QueueSweepTake(ctx, "p2", at.Add(2*time.Minute), shard, "b", at.Add(30*time.Second)).Exec()
+	check(t, "QueueSweepTake of a held lease", err)
+	if applied {
+		t.Error("QueueSweepTake: applied while p1's lease runs")
+	}
+	applied, cur, err = db.QueueSweepDone(ctx, at, at.Add(10*time.Second), shard, "b", "p2").Exec()
+	check(t, "QueueSweepDone by another", err)
+	if applied || cur.Sweeper != "p1" {
+		t.Errorf("QueueSweepDone by another: applied %v, current %+v; want false, sweeper p1", applied, cur)
+	}
+	applied, _, err = db.QueueSweepDone(ctx, at, at.Add(10*time.Second), shard, "b", "p1").Exec()
+	check(t, "QueueSweepDone", err)
+	if !applied {
+		t.Error("QueueSweepDone: not applied by the lease holder")
+	}
+	applied, _, err = db.QueueSweepTake(ctx, "p2", at.Add(3*time.Minute), shard, "b", at.Add(time.Second)).Exec()
+	check(t, "QueueSweepTake of an expired lease", err)
+	if !applied {
+		t.Error("QueueSweepTake: not applied on an expired lease")
+	}
+	q, err := db.QueueGet(ctx, shard, "b").One()
+	check(t, "QueueGet", err)
+	if diff := cmp.Diff(queries.QueueGetRow{Name: "b", Number: number, CreatedAt: at, SweptAt: at.Add(10 * time.Second)}, q); diff != "" {
+		t.Errorf("QueueGet mismatch (-want +got):\n%s", diff)
+	}
+	mark(t, "QueueNumberTake", "QueueNumberGet", "QueueCreate", "QueuesList", "QueueSweepTake", "QueueSweepTakeFirst", "QueueSweepDone", "QueueGet")
 }
 
 // TestBatches sends the batches the store uses: unlogged writes to one
-// partition, counter updates, and conditional batches on one partition,
-// applied, not applied (with the current values), and mixing a condition
-// with unconditional statements.
+// partition, and conditional batches on one partition, applied and not
+// applied (with the current values), mixing conditions with unconditional
+// statements: job changes with a count log entry, a watermark with
+// directory rows.
 func TestBatches(t *testing.T) {
 	t.Parallel()
 
@@ -419,33 +784,102 @@ func TestBatches(t *testing.T) {
 		t.Errorf("after the unlogged batch: %d rows, want 3", len(rows))
 	}
 
-	counts := db.NewBatch(ctx, gocql.CounterBatch)
-	counts.CountAdd(2, queue, 5, bucket, 0)
-	counts.CountAdd(3, queue, 5, bucket, 1)
-	check(t, "counter batch", counts.Exec())
-	if rows, _ := db.CountRead(ctx, queue, 5).All(); len(rows) != 2 || rows[0].Jobs+rows[1].Jobs != 5 {
-		t.Errorf("after the counter batch: %+v", rows)
+	// Conditional batches on one home partition, as the store sends them:
+	// the rows' statements, each conditioned on its version, and one entry
+	// of the partition's count log, in one Paxos round.
+	home, shard := bucket, int32(4<<8|7)
+	job := func(n byte) models.JobsRow {
+		return models.JobsRow{Home: home, Shard: shard, ID: jobID(at, n), Queue: queue, Type: "t", State: 1, Version: 1, CreatedAt: at, ScheduledAt: at, StateChangedAt: at}
+	}
+	readLog := func(what string) map[gocql.UUID]map[int32]int32 {
+		t.Helper()
+		log, err := db.CountLogRead(ctx, home, shard).One()
+		check(t, what, err)
+		return log.ActiveLog
+	}
+	created := gocql.TimeUUID()
+	jb := db.NewJobsBatch(ctx, gocql.UnloggedBatch)
+	for n := range byte(3) {
+		jb.JobsCreate(job(n))
+	}
+	jb.CountLogActive(created, map[int32]int32{1: 3}, home, shard)
+	if jb.Size() != 4 {
+		t.Errorf("Size() = %d, want 4", jb.Size())
+	}
+	applied, current, err := jb.ExecCAS()
+	check(t, "conditional batch of creates", err)
+	if !applied || len(current) != 0 {
+		t.Errorf("conditional batch of creates: applied %v, current %+v; want applied, no rows", applied, current)
+	}
+	if rows, err := db.JobsScan(ctx, home, shard, jobID(at.Add(-time.Millisecond), 0), jobID(at, 255), 10).All(); err != nil || len(rows) != 3 {
+		t.Errorf("after the creates: %d rows, %v; want 3", len(rows), err)
+	}
+	if diff := cmp.Diff(map[gocql.UUID]map[int32]int32{created: {1: 3}}, readLog("CountLogRead after the creates")); diff != "" {
+		t.Errorf("count log after the creates (-want +got):\n%s", diff)
 	}
 
-	// A job created and changed in one conditional batch (one partition).
-	row := models.JobsRow{ID: gocql.TimeUUID(), Queue: queue, Type: "t", State: 1, Version: 1, CreatedAt: at, ScheduledAt: at, StateChangedAt: at}
-	jb := db.NewJobsBatch(ctx, gocql.LoggedBatch)
-	jb.JobsCreate(row)
-	applied, current, err := jb.ExecCAS()
-	check(t, "conditional batch", err)
-	if !applied || len(current) != 0 {
-		t.Errorf("conditional batch on a new job: applied %v, current %+v; want applied, no rows", applied, current)
-	}
-	jb = db.NewJobsBatch(ctx, gocql.LoggedBatch)
-	jb.JobsHeartbeat(2, at, row.ID, 1)
-	jb.JobsClaim(2, 2, time.Time{}, time.Time{}, "w", gocql.UUID{}, time.Time{}, row.ID, 7)
+	// Two claims, one on a stale version: nothing applies, neither claim
+	// nor log entry, and the result names every row a condition tested.
+	jb = db.NewJobsBatch(ctx, gocql.UnloggedBatch)
+	jb.JobsClaim(2, 2, at, at, "w", gocql.TimeUUID(), at.Add(time.Minute), home, shard, jobID(at, 0), 1)
+	jb.JobsClaim(2, 2, at, at, "w", gocql.TimeUUID(), at.Add(time.Minute), home, shard, jobID(at, 1), 7)
+	jb.CountLogActive(gocql.TimeUUID(), map[int32]int32{1: -2, 2: 2}, home, shard)
 	applied, current, err = jb.ExecCAS()
 	check(t, "conditional batch with a failing condition", err)
-	if applied || len(current) != 1 || current[0].ID != row.ID || current[0].Version != 1 {
-		t.Errorf("failing condition: applied %v, current %+v; want not applied, the job's key and version 1", applied, current)
+	versions := map[gocql.UUID]int64{}
+	for _, r := range current {
+		versions[r.ID] = r.Version
 	}
-	if got, _ := db.JobsGet(ctx, row.ID).One(); got.Version != 1 || !got.LeaseUntil.IsZero() {
-		t.Errorf("a batch whose condition failed changed the job: %+v", got)
+	if applied || len(current) != 2 || versions[jobID(at, 0)] != 1 || versions[jobID(at, 1)] != 1 {
+		t.Errorf("failing condition: applied %v, current %+v; want not applied, both rows at version 1", applied, current)
+	}
+	if got, _ := db.JobsGet(ctx, home, shard, jobID(at, 0)).One(); got.Version != 1 || got.State != 1 || got.LeaseOwner != "" {
+		t.Errorf("a batch whose condition failed changed a job: %+v", got)
+	}
+	if log := readLog("CountLogRead after the failed batch"); len(log) != 1 {
+		t.Errorf("a batch whose condition failed added to the count log: %v", log)
+	}
+
+	// A create of an id that exists, with a new one: the existing row comes
+	// back at its version, and the new job is not created. Cassandra returns
+	// only the tested rows that exist: the row the other create would have
+	// made is not in current.
+	jb = db.NewJobsBatch(ctx, gocql.UnloggedBatch)
+	jb.JobsCreate(job(2))
+	jb.JobsCreate(job(3))
+	jb.CountLogActive(gocql.TimeUUID(), map[int32]int32{1: 2}, home, shard)
+	applied, current, err = jb.ExecCAS()
+	check(t, "conditional batch creating an existing job", err)
+	if applied || len(current) != 1 || current[0].ID != jobID(at, 2) || current[0].Version != 1 {
+		t.Errorf("creating an existing job: applied %v, current %+v; want not applied, only the existing row, at version 1", applied, current)
+	}
+	if _, err := db.JobsGet(ctx, home, shard, jobID(at, 3)).One(); !errors.Is(err, gocql.ErrNotFound) {
+		t.Errorf("the new job of a batch that did not apply: error %v, want gocql.ErrNotFound", err)
+	}
+
+	// The claims on the right versions apply together with their entry.
+	claimed := gocql.TimeUUID()
+	jb = db.NewJobsBatch(ctx, gocql.UnloggedBatch)
+	for n := range byte(2) {
+		jb.JobsClaim(2, 2, at, at, "w", gocql.TimeUUID(), at.Add(time.Minute), home, shard, jobID(at, n), 1)
+	}
+	jb.CountLogActive(claimed, map[int32]int32{1: -2, 2: 2}, home, shard)
+	applied, current, err = jb.ExecCAS()
+	check(t, "conditional batch of claims", err)
+	if !applied || len(current) != 0 {
+		t.Errorf("conditional batch of claims: applied %v, current %+v; want applied", applied, current)
+	}
+	jobs, err := db.JobsGetMany(ctx, home, shard, []gocql.UUID{jobID(at, 0), jobID(at, 1), jobID(at, 2)}).All()
+	check(t, "JobsGetMany after the claims", err)
+	var states []int32
+	for _, j := range jobs {
+		states = append(states, j.State)
+	}
+	if diff := cmp.Diff([]int32{2, 2, 1}, states); diff != "" {
+		t.Errorf("states after the claims (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[gocql.UUID]map[int32]int32{created: {1: 3}, claimed: {1: -2, 2: 2}}, readLog("CountLogRead after the claims")); diff != "" {
+		t.Errorf("count log after the claims (-want +got):\n%s", diff)
 	}
 
 	// A condition and unconditional statements on one partition of the
@@ -454,11 +888,13 @@ func TestBatches(t *testing.T) {
 		_, _, err := db.DueWatermarkInit(ctx, at, queue).Exec()
 		return err
 	}())
-	dir := func(i int) time.Time { return bucket.Add(time.Duration(i) * time.Minute) }
+	dir := func(i int) models.ScheduledBucketsRow {
+		return models.ScheduledBucketsRow{Queue: queue, Bucket: bucket.Add(time.Duration(i) * time.Minute), WidthMs: 60_000, Shards: 4}
+	}
 	mixed := db.NewScheduledBucketsBatch(ctx, gocql.LoggedBatch)
 	mixed.DueWatermarkAdvance(at.Add(time.Minute), queue, at)
-	mixed.DueBucketInsert(queue, dir(10), 60_000, 4)
-	mixed.DueBucketInsert(queue, dir(11), 60_000, 4)
+	mixed.DueBucketInsert(dir(10))
+	mixed.DueBucketInsert(dir(11))
 	applied, dirCurrent, err := mixed.ExecCAS()
 	check(t, "mixed batch", err)
 	if !applied || len(dirCurrent) != 0 {
@@ -466,7 +902,7 @@ func TestBatches(t *testing.T) {
 	}
 	mixed = db.NewScheduledBucketsBatch(ctx, gocql.LoggedBatch)
 	mixed.DueWatermarkAdvance(at.Add(time.Hour), queue, at)
-	mixed.DueBucketInsert(queue, dir(12), 60_000, 4)
+	mixed.DueBucketInsert(dir(12))
 	applied, dirCurrent, err = mixed.ExecCAS()
 	check(t, "mixed batch with a failing condition", err)
 	if applied || len(dirCurrent) == 0 || dirCurrent[0].Queue != queue || !dirCurrent[0].Watermark.Equal(at.Add(time.Minute)) {
@@ -484,6 +920,9 @@ func TestBatches(t *testing.T) {
 	}
 }
 
+// roundTripTests is the number of tests above that call mark.
+const roundTripTests = 10
+
 // TestEveryQueryRan fails when a query of schema/queries.cql has no round
 // trip above: every method of DB that runs a query must have run.
 func TestEveryQueryRan(t *testing.T) {
@@ -491,8 +930,8 @@ func TestEveryQueryRan(t *testing.T) {
 	// -run left some out.
 	ran.Lock()
 	defer ran.Unlock()
-	if len(ran.tests) < 6 {
-		t.Skipf("only %d of the 6 round-trip tests ran", len(ran.tests))
+	if len(ran.tests) < roundTripTests {
+		t.Skipf("only %d of the %d round-trip tests ran", len(ran.tests), roundTripTests)
 	}
 	typ := reflect.TypeFor[*queries.DB]()
 	var missing []string

@@ -37,8 +37,10 @@ func ExampleDB() {
 	}
 	fmt.Println("due:", len(rows), rows[0].DueAt.Format(time.TimeOnly), rows[0].JobID == id)
 
-	// JobsCreate applies only when the job does not exist yet.
-	job := models.JobsRow{ID: id, Queue: "example", Type: "email.send", State: 1, Version: 1, CreatedAt: at}
+	// JobsCreate applies only when the job does not exist yet. A job's row
+	// lives in partition (home, shard), which repo computes from the job's
+	// id (repo.Partition); here any partition will do.
+	job := models.JobsRow{Home: at, Shard: 1 << 8, ID: id, Queue: "example", Type: "email.send", State: 1, Version: 1, CreatedAt: at}
 	applied, _, err := db.JobsCreate(ctx, job).Exec()
 	if err != nil {
 		log.Fatal(err)

@@ -41,7 +41,8 @@ var (
 	store            *repo.Store
 	p                *worker.Processor
 	id               gocql.UUID
-	bucket, from, to time.Time
+	home, bucket     time.Time
+	from, to         time.Time
 	shard, limit     int32
 	_                models.JobsRow
 )
@@ -95,8 +96,8 @@ var cases = []struct {
 	},
 	{
 		name:   "BindOfTheWrongType",
-		readme: "a bind of the wrong type: `db.JobsGet(ctx, \"6ba7b810-9dad-11d1-80b4-00c04fd430c8\")`",
-		code:   `_ = db.JobsGet(ctx, "6ba7b810-9dad-11d1-80b4-00c04fd430c8")`,
+		readme: "a bind of the wrong type: `db.JobsGet(ctx, home, shard, \"6ba7b810-9dad-11d1-80b4-00c04fd430c8\")`",
+		code:   `_ = db.JobsGet(ctx, home, shard, "6ba7b810-9dad-11d1-80b4-00c04fd430c8")`,
 		want:   `cannot use "6ba7b810-9dad-11d1-80b4-00c04fd430c8" (untyped string constant) as gocql.UUID value in argument to db.JobsGet`,
 	},
 	{
@@ -113,8 +114,8 @@ var cases = []struct {
 	},
 	{
 		name:   "ExtraParameter",
-		readme: "an extra parameter: `db.JobsGet(ctx, id, 1)`",
-		code:   `_ = db.JobsGet(ctx, id, 1)`,
+		readme: "an extra parameter: `db.JobsGet(ctx, home, shard, id, 1)`",
+		code:   `_ = db.JobsGet(ctx, home, shard, id, 1)`,
 		want:   "too many arguments in call to db.JobsGet",
 	},
 	{
@@ -131,16 +132,16 @@ var cases = []struct {
 	},
 	{
 		name:   "ResultIntoAnotherTablesRow",
-		readme: "a result read into another table's row: `var row models.QueuesRow; row, _ = db.JobsGet(ctx, id).One()`",
+		readme: "a result read into another table's row: `var row models.QueuesRow; row, _ = db.JobsGet(ctx, home, shard, id).One()`",
 		code: `var row models.QueuesRow
-	row, _ = db.JobsGet(ctx, id).One()
+	row, _ = db.JobsGet(ctx, home, shard, id).One()
 	_ = row`,
-		want: "cannot use db.JobsGet(ctx, id).One() (value of struct type models.JobsRow) as models.QueuesRow value in assignment",
+		want: "cannot use db.JobsGet(ctx, home, shard, id).One() (value of struct type models.JobsRow) as models.QueuesRow value in assignment",
 	},
 	{
 		name:   "ConditionInAPlainBatch",
-		readme: "a conditional statement in a plain batch: `db.NewBatch(ctx, gocql.LoggedBatch).JobsDelete(id, 1)`",
-		code:   `db.NewBatch(ctx, gocql.LoggedBatch).JobsDelete(id, 1)`,
+		readme: "a conditional statement in a plain batch: `db.NewBatch(ctx, gocql.LoggedBatch).JobsDelete(home, shard, id, 1)`",
+		code:   `db.NewBatch(ctx, gocql.LoggedBatch).JobsDelete(home, shard, id, 1)`,
 		want:   "db.NewBatch(ctx, gocql.LoggedBatch).JobsDelete undefined (type *queries.Batch has no field or method JobsDelete)",
 	},
 	{
@@ -204,10 +205,10 @@ func TestMisuseDoesNotCompile(t *testing.T) {
 	dir := module(t)
 	// The control: the right way compiles, so the prelude is sound and the
 	// dependencies are built once before the cases run in parallel.
-	control := `_ = db.JobsGet(ctx, id)
+	control := `_ = db.JobsGet(ctx, home, shard, id)
 	_ = db.DueScan(ctx, "default", bucket, shard, from, to, limit)
 	_ = db.JobsWrite(ctx, models.JobsRow{}, 0, 1)
-	db.NewJobsBatch(ctx, gocql.LoggedBatch).JobsDelete(id, 1)
+	db.NewJobsBatch(ctx, gocql.LoggedBatch).JobsDelete(home, shard, id, 1)
 	_, _ = queries.Jobs.Get(queries.JobsColumns.LeaseOwner, queries.JobsColumns.State)
 	_ = worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error { return nil }, nil)
 	_, _ = worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com"}, nil)`

@@ -50,9 +50,9 @@ func TestJobCommands(t *testing.T) {
 	r = jobsharp(t, env, "stats", "--json")
 	r.want(t, ExitOK, nil, nil)
 	var stats []struct {
-		Queue      string           `json:"queue"`
-		Counts     map[string]int64 `json:"counts"`
-		DueEntries int              `json:"due_entries"`
+		Queue  string           `json:"queue"`
+		Counts map[string]int64 `json:"counts"`
+		Due    int              `json:"due"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &stats); err != nil || len(stats) != 2 {
 		t.Fatalf("stats --json = %v, %v; want two queues", stats, err)
@@ -61,8 +61,8 @@ func TestJobCommands(t *testing.T) {
 		if st.Counts["Scheduled"] != 1 {
 			t.Errorf("stats of %s: %d Scheduled, want 1", st.Queue, st.Counts["Scheduled"])
 		}
-		if wantDue := map[string]int{"mail": 1, "default": 0}[st.Queue]; st.DueEntries != wantDue {
-			t.Errorf("stats of %s: %d due, want %d", st.Queue, st.DueEntries, wantDue)
+		if wantDue := map[string]int{"mail": 1, "default": 0}[st.Queue]; st.Due != wantDue {
+			t.Errorf("stats of %s: %d due, want %d", st.Queue, st.Due, wantDue)
 		}
 	}
 	jobsharp(t, env, "stats").want(t, ExitOK, []string{"QUEUE", "mail", "default", "OLDEST DUE"}, nil)
