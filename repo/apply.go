@@ -421,7 +421,13 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 		for i, j := range finished {
 			items[i] = &settleItem{job: j}
 		}
-		if err := s.settles.do(ctx, struct{}{}, items...); err != nil {
+		if ctx.Value(settlingKey{}) != nil {
+			// A change made while settling (a continuation cancelled
+			// because its parent failed): settling is what this goroutine
+			// does already, and the settle group waits on it, so settle
+			// here rather than queue behind ourselves.
+			s.settleBatch(ctx, struct{}{}, items)
+		} else if err := s.settles.do(ctx, struct{}{}, items...); err != nil {
 			s.set.log.Warn("jobsharp: could not settle finished jobs; a scanner will", "jobs", len(finished), "err", err)
 		}
 		for _, it := range items {
@@ -453,9 +459,12 @@ func (s *Store) notApplied(ctx context.Context, h homeRef, chs []*change, curren
 	for _, c := range chs {
 		v, ok := version[c.next.ID]
 		switch {
+		case !ok && c.cur == nil:
+			// Cassandra returns only the tested rows that exist: a create
+			// whose row is absent still holds its condition.
+			retry = append(retry, c)
 		case !ok:
-			// Cassandra returns every tested row; play safe and read it.
-			failed = append(failed, c)
+			failed = append(failed, c) // the row is gone; a serial read says so
 		case c.cur == nil && v == 0, c.cur != nil && v == c.cur.Version:
 			retry = append(retry, c)
 		default:
@@ -604,6 +613,10 @@ func (s *Store) dropNewHints(ctx context.Context, c *change, now *Job) {
 	s.deleteState(ctx, states...)
 }
 
+// settlingKey marks the context of settleBatch: changes it makes settle
+// inline (see after).
+type settlingKey struct{}
+
 // settleItem is a finished job waiting to be settled with others.
 type settleItem struct {
 	job     *Job
@@ -613,6 +626,7 @@ type settleItem struct {
 // settleBatch settles the jobs of a group of settle items: the exec of the
 // store's settle group commit.
 func (s *Store) settleBatch(ctx context.Context, _ struct{}, items []*settleItem) []*settleItem {
+	ctx = context.WithValue(ctx, settlingKey{}, true)
 	jobs := make([]*Job, len(items))
 	for i, it := range items {
 		jobs[i] = it.job

@@ -320,7 +320,7 @@ func (s *Store) foldHour(ctx context.Context, k countKey, start time.Time) error
 			if cur.FoldedAt.After(start) {
 				return nil // a later fold already wrote it
 			}
-			applied, _, err = s.db.CountHourWrite(ctx, sum, cur.Gen + 1, start, k.queue, k.hour, cur.Gen).Exec()
+			applied, _, err = s.db.CountHourWrite(ctx, sum, cur.Gen+1, start, k.queue, k.hour, cur.Gen).Exec()
 			err = s.interpret(queries.CountHourWrite.Name, err)
 		}
 		if err != nil {

@@ -36,7 +36,7 @@ type Store struct {
 	scanMu   sync.Mutex
 	scanners map[string]*scanner
 
-	commits groupCommit[homeRef, change] // conditional batches per home partition
+	commits groupCommit[homeRef, change]      // conditional batches per home partition
 	settles groupCommit[struct{}, settleItem] // finished jobs settled together
 	leases  leaseTracker
 	counts  countFolder

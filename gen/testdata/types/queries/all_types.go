@@ -775,8 +775,9 @@ func (db *DB) NewAllTypesBatch(ctx context.Context, kind gocql.BatchType) *AllTy
 // ExecCAS sends the batch as one lightweight transaction: applied reports
 // whether every condition held (then every statement applied); when one did
 // not, nothing applied and current holds the values Cassandra returned, one
-// row per row the conditions tested: its primary key and the tested columns
-// (every column for IF EXISTS and IF NOT EXISTS). A batch is never retried
+// row per tested row that exists: its primary key and the tested columns
+// (every column for IF EXISTS and IF NOT EXISTS). A row that a condition
+// tested and found absent is not returned. A batch is never retried
 // by the driver; the outcome of one that times out is unknown until a serial
 // read settles it.
 func (b *AllTypesBatch) ExecCAS() (applied bool, current []models.AllTypesRow, err error) {
