@@ -81,13 +81,13 @@ func extraNode(t testing.TB, st *extraNodeState, opts devcluster.Options) *devcl
 		began := time.Now()
 		res, err := c.Start(ctx)
 		if err != nil {
-			st.err = fmt.Errorf("start the %s node on %s: %w\n%s\n(start it by hand with: scripts/cassandra start --addr %s %s --heap %d)",
+			st.err = fmt.Errorf("start the %s on %s: %w\n%s\n(start it by hand with: scripts/cassandra start --addr %s %s --heap %d)",
 				word, opts.Addr, err, log.String(), opts.Addr, flag, opts.HeapMB)
 			return
 		}
 		st.cluster = c
 		if !res.AlreadyRunning {
-			t.Logf("cqltest: started the %s node on %s in %s (boot %s); it stays up for later runs (scripts/cassandra stop --addr %s)",
+			t.Logf("cqltest: started the %s on %s in %s (boot %s); it stays up for later runs (scripts/cassandra stop --addr %s)",
 				word, opts.Addr, time.Since(began).Round(100*time.Millisecond), res.Boot.Round(100*time.Millisecond), opts.Addr)
 		}
 	})
@@ -100,10 +100,13 @@ func extraNode(t testing.TB, st *extraNodeState, opts devcluster.Options) *devcl
 // profile names an extra node's kind in messages, and the start flag that
 // gives it.
 func profile(o devcluster.Options) (word, flag string) {
-	if o.Auth {
-		return "authenticating", "--auth"
+	switch {
+	case o.Auth:
+		return "authenticating node", "--auth"
+	case o.TLS:
+		return "TLS node", "--tls"
 	}
-	return "TLS", "--tls"
+	return fmt.Sprintf("%d-node fault cluster", o.Nodes), fmt.Sprintf("--nodes %d", o.Nodes)
 }
 
 // SuperSession opens a session as the superuser (auth node) or with the
