@@ -124,23 +124,31 @@ func loadWithFaults(s *scenario, m mode, faultsFn func()) {
 func nodeKill(t *testing.T, f *cqltest.FaultCluster, ks string, m mode) {
 	s := newScenario(t, f, ks, "node-kill")
 	s.startProcessors(3, procOpts{workers: 8})
+	cycleNode(s, m, 0.5, func(i int) string { f.Kill(i); return "killed (SIGKILL)" },
+		func(i int) string { return "restarted; up and seen up by the others after " + round(f.Restart(i)) })
+	s.finish("node-kill", m)
+}
+
+// cycleNode runs the load and, m.cycles times during it, takes a node down
+// and brings it back after downFor of a step: nodes 2 and 3 in turn, and
+// the seed, node 1, in a third cycle.
+func cycleNode(s *scenario, m mode, downFor float64, down, up func(i int) string) {
 	step := m.load / time.Duration(2*m.cycles+1)
 	loadWithFaults(s, m, func() {
 		for c := range m.cycles {
-			victim := 2 + c%2 // never the seed in the short mode
+			victim := 2 + c%2
 			if c == 2 {
 				victim = 1
 			}
 			time.Sleep(step)
-			f.Kill(victim)
-			s.note("node %d (%s) killed (SIGKILL)", victim, f.Addr(victim))
-			time.Sleep(step / 2)
-			took := f.Restart(victim)
-			s.note("node %d restarted; up and seen up by the others after %s", victim, took.Round(100*time.Millisecond))
+			s.note("node %d (%s) %s", victim, s.f.Addr(victim), down(victim))
+			time.Sleep(time.Duration(downFor * float64(step)))
+			s.note("node %d %s", victim, up(victim))
 		}
 	})
-	s.finish("node-kill", m)
 }
+
+func round(d time.Duration) string { return d.Round(100 * time.Millisecond).String() }
 
 // processorKill: processors are killed with SIGKILL while they run jobs;
 // replacements take their place.
@@ -177,9 +185,8 @@ func claimRace(t *testing.T, f *cqltest.FaultCluster, ks string, m mode) {
 	s.note("%d jobs enqueued, all due", m.raceJobs)
 	s.startProcessors(4, procOpts{workers: 16})
 	drained, ok := s.drain(m)
-	s.note("race over after %s (all finished: %v)", drained.Round(100*time.Millisecond), ok)
-	took := f.Restart(victim)
-	s.note("node %d restarted; up and seen up by the others after %s", victim, took.Round(100*time.Millisecond))
+	s.note("race over after %s (all finished: %v)", round(drained), ok)
+	s.note("node %d restarted; up and seen up by the others after %s", victim, round(f.Restart(victim)))
 	s.finish("claim-race", m)
 }
 
@@ -225,17 +232,7 @@ func networkCut(t *testing.T, f *cqltest.FaultCluster, ks string, m mode) {
 func nodePause(t *testing.T, f *cqltest.FaultCluster, ks string, m mode) {
 	s := newScenario(t, f, ks, "node-pause")
 	s.startProcessors(3, procOpts{workers: 8})
-	step := m.load / time.Duration(2*m.cycles+1)
-	loadWithFaults(s, m, func() {
-		for c := range m.cycles {
-			victim := 2 + c%2
-			time.Sleep(step)
-			f.Pause(victim)
-			s.note("node %d (%s) paused (SIGSTOP)", victim, f.Addr(victim))
-			time.Sleep(step)
-			took := f.Resume(victim)
-			s.note("node %d resumed; seen up after %s", victim, took.Round(100*time.Millisecond))
-		}
-	})
+	cycleNode(s, m, 1, func(i int) string { f.Pause(i); return "paused (SIGSTOP)" },
+		func(i int) string { return "resumed; seen up by the others after " + round(f.Resume(i)) })
 	s.finish("node-pause", m)
 }

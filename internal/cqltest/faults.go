@@ -3,8 +3,6 @@ package cqltest
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -164,18 +162,9 @@ func (f *FaultCluster) WaitDown(i int) time.Duration {
 }
 
 // ClusterConfig is a driver configuration for every node of the fault
-// cluster, with the tests' settings (QUORUM-class consistency, generous
-// timeouts) and no keyspace.
-func (f *FaultCluster) ClusterConfig() *gocql.ClusterConfig {
-	c := gocql.NewCluster(f.Hosts()...)
-	c.ConnectTimeout = 5 * time.Second
-	c.Timeout = 15 * time.Second
-	c.Consistency = gocql.Quorum
-	c.SerialConsistency = gocql.LocalSerial
-	c.Logger = log.New(io.Discard, "", 0)
-	c.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 2, Interval: time.Second}
-	return c
-}
+// cluster, with the tests' settings (see Cluster: LOCAL_QUORUM, which is
+// QUORUM in its one data center; generous timeouts) and no keyspace.
+func (f *FaultCluster) ClusterConfig() *gocql.ClusterConfig { return clusterOf(f.Hosts()...) }
 
 // NodeSession opens a session whose only coordinator is node i, closed when
 // the test ends: what a client connected to that node alone sees.
