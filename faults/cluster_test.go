@@ -1,4 +1,4 @@
-package cqltest_test
+package faults_test
 
 import (
 	"errors"
