@@ -312,7 +312,7 @@ func (s *scenario) enqueue(ctx context.Context, args faults.WorkArgs, at time.Ti
 	s.mu.Unlock()
 	for try := 1; try <= 3; try++ {
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := worker.Enqueue(cctx, s.store, args.Kind(), args, &worker.EnqueueOpts{ID: id, Queue: s.queue, ScheduledAt: at, MaxRetries: 50})
+		_, err := worker.Enqueue(cctx, s.store, args, &worker.EnqueueOpts{ID: id, Queue: s.queue, ScheduledAt: at, MaxRetries: 50})
 		cancel()
 		s.mu.Lock()
 		if err == nil {

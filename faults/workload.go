@@ -17,7 +17,8 @@ type WorkArgs struct {
 	FailAttempts int `json:"fail_attempts,omitempty"`
 }
 
-// Kind is the job type of WorkArgs.
+// Kind is the job kind of WorkArgs (worker.JobArgs): Enqueue and Handle
+// take it from the type.
 func (WorkArgs) Kind() string { return "faults.work" }
 
 // PlannedFailure is the error a handler returns on an attempt its job's

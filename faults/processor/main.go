@@ -95,7 +95,7 @@ func run() error {
 		return err
 	}
 	h := &handler{store: store, rec: rec, every: *lease / 6}
-	if err := worker.Handle(p, faults.WorkArgs{}.Kind(), h.handle, nil); err != nil {
+	if err := worker.Handle(p, h.handle, nil); err != nil {
 		return err
 	}
 	return p.Run(ctx)
