@@ -94,13 +94,7 @@ func TestFaults(t *testing.T) {
 // does, and drops it when the test ends.
 func keyspace(t *testing.T, f *cqltest.FaultCluster) string {
 	t.Helper()
-	cfg := f.ClusterConfig()
-	cfg.Timeout = time.Minute
-	s, err := cfg.CreateSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
+	s := f.AdminSession()
 	ks := cqltest.UniqueKeyspace(t)
 	cqltest.DropKeyspaceAtEnd(t, s, ks)
 	if _, err := schema.Apply(context.Background(), s, ks, &schema.Replication{Class: schema.SimpleStrategy, Factor: cqltest.FaultNodes}); err != nil {

@@ -59,13 +59,36 @@ func Faults(t testing.TB) *FaultCluster {
 			t.Errorf("cqltest: bring the fault cluster back after the test: %v", err)
 		}
 	})
-	// A test that died before its cleanup may have left a node down.
+	// A test that died before its cleanup may have left a node down, and
+	// its keyspace behind.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if _, err := c.Start(ctx); err != nil {
 		t.Fatalf("cqltest: the fault cluster is not whole: %v", err)
 	}
+	if s, err := f.admin(); err == nil {
+		dropStale(s)
+		s.Close()
+	}
 	return f
+}
+
+// AdminSession opens a session on the fault cluster without keyspace, for
+// schema changes (a minute's timeout), closed when the test ends.
+func (f *FaultCluster) AdminSession() *gocql.Session {
+	f.t.Helper()
+	s, err := f.admin()
+	if err != nil {
+		f.t.Fatalf("cqltest: session on the fault cluster: %v", err)
+	}
+	f.t.Cleanup(s.Close)
+	return s
+}
+
+func (f *FaultCluster) admin() (*gocql.Session, error) {
+	cfg := f.ClusterConfig()
+	cfg.Timeout = time.Minute
+	return cfg.CreateSession()
 }
 
 // lockFile takes an exclusive flock on path, waiting as long as it takes.
@@ -187,21 +210,16 @@ func (f *FaultCluster) NodeSession(i int, keyspace string) *gocql.Session {
 // returns the keyspace's name.
 func (f *FaultCluster) Keyspace(schema ...string) string {
 	f.t.Helper()
-	admin := f.ClusterConfig()
-	admin.Timeout = time.Minute
-	s, err := admin.CreateSession()
-	if err != nil {
-		f.t.Fatalf("cqltest: session on the fault cluster: %v", err)
-	}
-	f.t.Cleanup(s.Close)
+	s := f.AdminSession()
 	ks := UniqueKeyspace(f.t)
 	if err := execDDL(s, fmt.Sprintf(`CREATE KEYSPACE %s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': %d}`, ks, FaultNodes)); err != nil {
 		f.t.Fatalf("cqltest: create keyspace %s: %v", ks, err)
 	}
 	DropKeyspaceAtEnd(f.t, s, ks)
 	if len(schema) > 0 {
-		admin.Keyspace = ks
-		in, err := admin.CreateSession()
+		cfg := f.ClusterConfig()
+		cfg.Timeout, cfg.Keyspace = time.Minute, ks
+		in, err := cfg.CreateSession()
 		if err != nil {
 			f.t.Fatalf("cqltest: session on keyspace %s: %v", ks, err)
 		}
