@@ -53,6 +53,11 @@ type Options struct {
 	// TLS makes the CQL port TLS-only, with a CA and certificate generated
 	// under the cluster folder (see [Cluster.TLSDir]).
 	TLS bool
+	// Features turns on what Cassandra 5.0 ships disabled: materialized
+	// views, SASI indexes, dynamic data masking, user-defined functions and
+	// ALTER TABLE … DROP COMPACT STORAGE. The generator's corpus test runs
+	// schema files that use them on such a node (127.0.0.13).
+	Features bool
 	// HeapMB is each node's Java heap. Default 1024 for one node, 768 for more.
 	HeapMB int
 	// StartTimeout bounds the wait for each node. Default 3 minutes.
@@ -121,6 +126,9 @@ func (o Options) Profile() string {
 	}
 	if o.TLS {
 		p += "-tls"
+	}
+	if o.Features {
+		p += "-features"
 	}
 	if o.Addr != "" && o.Addr != DefaultAddr {
 		p += "-" + o.Addr
@@ -248,6 +256,15 @@ role_manager: CassandraRoleManager
 roles_validity: 0ms
 permissions_validity: 0ms
 credentials_validity: 0ms
+`)
+	}
+	if n.opts.Features {
+		b.WriteString(`# Features Cassandra 5.0 ships disabled (scripts/cassandra start --features).
+materialized_views_enabled: true
+sasi_indexes_enabled: true
+dynamic_data_masking_enabled: true
+user_defined_functions_enabled: true
+drop_compact_storage_enabled: true
 `)
 	}
 	if n.opts.TLS {

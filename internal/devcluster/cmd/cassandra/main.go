@@ -1,7 +1,7 @@
 // Command cassandra starts, stops and reports on the local Apache Cassandra
 // 5.0 cluster used for development, tests and CI. scripts/cassandra runs it.
 //
-//	scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--auth] [--tls] [--heap MiB] [--version 5.0.x]
+//	scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--auth] [--tls] [--features] [--heap MiB] [--version 5.0.x]
 //	scripts/cassandra stop [--addr 127.0.0.N] [--wipe]
 //	scripts/cassandra status [--addr 127.0.0.N]
 //	scripts/cassandra nodetool [--node N | --addr 127.0.0.N] ARGS…
@@ -25,15 +25,15 @@ import (
 )
 
 const usage = `usage:
-  scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--auth] [--tls] [--heap MiB] [--version 5.0.x] [--timeout 3m]
+  scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--auth] [--tls] [--features] [--heap MiB] [--version 5.0.x] [--timeout 3m]
   scripts/cassandra stop [--addr 127.0.0.N] [--wipe] [--timeout 60s]
   scripts/cassandra status [--addr 127.0.0.N]
   scripts/cassandra nodetool [--node N | --addr 127.0.0.N] ARGS...
 
 Nodes listen on 127.0.0.N:9042, from 127.0.0.1 up unless --addr names the
 first node's address; clusters on different addresses run side by side (the
-tests keep an authenticating node on 127.0.0.11 and a TLS node on
-127.0.0.12). stop and status without --addr cover every cluster. Jars and data
+tests keep an authenticating node on 127.0.0.11, a TLS node on 127.0.0.12
+and a node with --features on 127.0.0.13). stop and status without --addr cover every cluster. Jars and data
 live in $JOBSHARP_CASSANDRA_DIR (default ~/.cache/jobsharp-cassandra).
 Exit codes: 0 ok, 1 failure, 2 usage, 3 (status) not running.
 `
@@ -74,6 +74,7 @@ func start(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.Addr, "addr", devcluster.DefaultAddr, "loopback address of the first node")
 	fs.BoolVar(&opts.Auth, "auth", false, "PasswordAuthenticator; superuser cassandra/cassandra")
 	fs.BoolVar(&opts.TLS, "tls", false, "TLS-only CQL port with a generated CA (ca.pem in the cluster's tls folder)")
+	fs.BoolVar(&opts.Features, "features", false, "enable materialized views, SASI, data masking, UDFs and DROP COMPACT STORAGE")
 	fs.IntVar(&opts.HeapMB, "heap", 0, "heap per node in MiB (default 1024, or 768 with several nodes)")
 	fs.StringVar(&opts.Version, "version", os.Getenv("JOBSHARP_CASSANDRA_VERSION"), "cassandra-all 5.0.x release (default: newest cached, else newest on Maven Central)")
 	fs.DurationVar(&opts.StartTimeout, "timeout", 3*time.Minute, "how long to wait for each node")
