@@ -14,8 +14,12 @@ func (c *Catalog) Update(stmt cql.Stmt) error {
 	switch s := stmt.(type) {
 	case *cql.CreateKeyspace:
 		return c.createKeyspace(s)
+	case *cql.AlterKeyspace:
+		return c.alterKeyspace(s)
 	case *cql.Use:
-		c.keyspace(s.Keyspace.Name)
+		if _, err := c.target(cql.Name{Keyspace: s.Keyspace.Name, Pos: s.Keyspace.Pos}); err != nil {
+			return err
+		}
 		c.current = s.Keyspace.Name
 		return nil
 	case *cql.CreateType:
@@ -32,6 +36,12 @@ func (c *Catalog) Update(stmt cql.Stmt) error {
 		return c.alterType(s)
 	case *cql.Drop:
 		return c.drop(s)
+	case *cql.CreateFunction:
+		// Not checked; recorded so column masks can use it.
+		if ks, err := c.target(s.Name); err == nil && ks.function(s.Name.Name) == nil {
+			ks.Functions = append(ks.Functions, &Function{Name: s.Name.Name, Return: s.Return.String()})
+		}
+		return nil
 	case *cql.Skipped, nil:
 		return nil
 	}
@@ -43,6 +53,24 @@ func (c *Catalog) ksName(n cql.Name) string {
 		return n.Keyspace
 	}
 	return c.current
+}
+
+// target returns the keyspace a statement about the object n works in,
+// creating the catalog's entry on first mention. When the schema creates
+// its keyspaces (see Build), there is no session keyspace and every
+// keyspace used must have been created, as on a server where nothing else
+// created them.
+func (c *Catalog) target(n cql.Name) (*Keyspace, error) {
+	name := c.ksName(n)
+	if c.createsKeyspaces {
+		if name == "" {
+			return nil, cql.Errorf(n.Pos, "%w: no keyspace for %s; the schema creates its keyspaces, so qualify the name or USE one first", ErrUnknownKeyspace, cql.QuoteIdent(n.Name))
+		}
+		if ks := c.Keyspace(name); ks == nil || ks.Pos.Line == 0 {
+			return nil, cql.Errorf(n.Pos, "%w %s: the schema creates keyspaces, but not this one", ErrUnknownKeyspace, cql.QuoteIdent(name))
+		}
+	}
+	return c.keyspace(name), nil
 }
 
 func displayName(ks, name string) string {
@@ -81,14 +109,54 @@ func (c *Catalog) createKeyspace(s *cql.CreateKeyspace) error {
 		}
 		return cql.Errorf(s.Name.Pos, "%w: keyspace %s was created at %s", ErrDuplicate, cql.QuoteIdent(s.Name.Name), ks.Pos)
 	}
+	if err := c.checkKeyspaceOptions(s.Options, true, s.Name.Pos); err != nil {
+		return err
+	}
 	ks := c.keyspace(s.Name.Name)
 	ks.Pos = s.Name.Pos
 	ks.Options = s.Options
 	return nil
 }
 
+// checkKeyspaceOptions validates CREATE or ALTER KEYSPACE options.
+func (c *Catalog) checkKeyspaceOptions(opts []cql.Option, create bool, pos cql.Position) error {
+	if err := c.checkOptions(opts, c.keyspaceRules(), "keyspace", scyllaOnlyKeyspace); err != nil {
+		return err
+	}
+	if create && c.opts.Dialect != Scylla && !slices.ContainsFunc(opts, func(o cql.Option) bool { return o.Name == "replication" }) {
+		return cql.Errorf(pos, "%w: missing mandatory option replication", ErrInvalidOption)
+	}
+	return nil
+}
+
+func (c *Catalog) alterKeyspace(s *cql.AlterKeyspace) error {
+	ks := c.Keyspace(s.Name.Name)
+	if ks == nil || c.createsKeyspaces && ks.Pos.Line == 0 {
+		if s.IfExists {
+			return nil
+		}
+		if !c.createsKeyspaces {
+			// A keyspace created outside the schema.
+			if err := c.checkKeyspaceOptions(s.Options, false, s.Name.Pos); err != nil {
+				return err
+			}
+			c.keyspace(s.Name.Name)
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w %s", ErrUnknownKeyspace, cql.QuoteIdent(s.Name.Name))
+	}
+	if err := c.checkKeyspaceOptions(s.Options, false, s.Name.Pos); err != nil {
+		return err
+	}
+	ks.Options = mergeOptions(ks.Options, s.Options)
+	return nil
+}
+
 func (c *Catalog) createType(s *cql.CreateType) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	if prev := ks.Type(s.Name.Name); prev != nil {
 		if s.IfNotExists {
 			return nil
@@ -211,35 +279,6 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 	return nil
 }
 
-// knownOptions are the table options of Cassandra 5.0 and ScyllaDB.
-var knownOptions = map[string]bool{
-	"additional_write_policy": true, "allow_auto_snapshot": true, "bloom_filter_fp_chance": true,
-	"caching": true, "cdc": true, "comment": true, "compaction": true, "compression": true,
-	"crc_check_chance": true, "default_time_to_live": true, "extensions": true, "gc_grace_seconds": true,
-	"incremental_backups": true, "max_index_interval": true, "memtable": true,
-	"memtable_flush_period_in_ms": true, "min_index_interval": true, "read_repair": true,
-	"speculative_retry": true, "id": true, "transactional_mode": true, "transactional_migration_from": true,
-	// ScyllaDB
-	"tombstone_gc": true, "paxos_grace_seconds": true, "synchronous_updates": true,
-	"per_partition_rate_limit": true, "scylla_encryption_options": true,
-	// accepted by Cassandra 3.x, ignored or removed later
-	"dclocal_read_repair_chance": true, "read_repair_chance": true,
-}
-
-func checkOptions(opts []cql.Option) error {
-	seen := map[string]bool{}
-	for _, o := range opts {
-		if !knownOptions[o.Name] {
-			return cql.Errorf(o.Pos, "%w %q", ErrUnknownOption, o.Name)
-		}
-		if seen[o.Name] {
-			return cql.Errorf(o.Pos, "%w: option %q is given twice", ErrDuplicate, o.Name)
-		}
-		seen[o.Name] = true
-	}
-	return nil
-}
-
 // mergeOptions replaces options of the same name and appends new ones.
 func mergeOptions(old, add []cql.Option) []cql.Option {
 	out := slices.Clone(old)
@@ -254,7 +293,10 @@ func mergeOptions(old, add []cql.Option) []cql.Option {
 }
 
 func (c *Catalog) createTable(s *cql.CreateTable) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	if prev := ks.Table(s.Name.Name); prev != nil {
 		if s.IfNotExists {
 			return nil
@@ -284,7 +326,7 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 		if d.Static {
 			kind = Static
 		}
-		t.Columns = append(t.Columns, &Column{Name: d.Name.Name, Type: d.Type, Kind: kind, Position: -1, Pos: d.Name.Pos})
+		t.Columns = append(t.Columns, &Column{Name: d.Name.Name, Type: d.Type, Mask: d.Mask, Kind: kind, Position: -1, Pos: d.Name.Pos})
 	}
 	part, clust := s.PartitionKey, s.Clustering
 	switch {
@@ -302,6 +344,9 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 		if err := c.checkType(ks, col.Type, typeCtx{inKey: col.IsKey()}); err != nil {
 			return err
 		}
+		if err := c.checkMask(ks, col.Mask, col.Name, col.Type); err != nil {
+			return err
+		}
 	}
 	if err := checkColumns(t, t.Columns); err != nil {
 		return err
@@ -309,7 +354,10 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 	if err := setClusteringOrder(t, s.Options); err != nil {
 		return err
 	}
-	if err := checkOptions(s.Options.Options); err != nil {
+	if err := c.checkOptions(s.Options.Options, c.tableRules(), "table", scyllaOnlyTable); err != nil {
+		return err
+	}
+	if err := checkTableParams(t, s.Options.Options, s.Name.Pos); err != nil {
 		return err
 	}
 	t.Options = s.Options.Options
@@ -399,7 +447,10 @@ func setClusteringOrder(t *Table, o cql.TableOptions) error {
 }
 
 func (c *Catalog) createView(s *cql.CreateView) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	if prev := ks.Table(s.Name.Name); prev != nil {
 		if s.IfNotExists {
 			return nil
@@ -436,7 +487,7 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 		if col.Kind == Static {
 			return cql.Errorf(id.Pos, "%w: static column %s cannot be in a materialized view", ErrView, cql.QuoteIdent(id.Name))
 		}
-		v.Columns = append(v.Columns, &Column{Name: col.Name, Type: col.Type, Kind: Regular, Position: -1, Pos: id.Pos})
+		v.Columns = append(v.Columns, &Column{Name: col.Name, Type: col.Type, Mask: col.Mask, Kind: Regular, Position: -1, Pos: id.Pos})
 		return nil
 	}
 	if s.Columns == nil {
@@ -497,7 +548,10 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 	if s.Options.CompactStorage {
 		return cql.Errorf(s.Pos, "%w: materialized views cannot use COMPACT STORAGE", ErrView)
 	}
-	if err := checkOptions(s.Options.Options); err != nil {
+	if err := c.checkOptions(s.Options.Options, c.tableRules(), "table", scyllaOnlyTable); err != nil {
+		return err
+	}
+	if err := checkTableParams(v, s.Options.Options, s.Name.Pos); err != nil {
 		return err
 	}
 	v.Options = s.Options.Options
@@ -506,7 +560,10 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 }
 
 func (c *Catalog) createIndex(s *cql.CreateIndex) error {
-	ks := c.keyspace(c.ksName(s.Table))
+	ks, err := c.target(s.Table)
+	if err != nil {
+		return err
+	}
 	t := ks.Table(s.Table.Name)
 	if t == nil {
 		return cql.Errorf(s.Table.Pos, "%w %s", ErrUnknownTable, displayName(ks.Name, s.Table.Name))
@@ -578,7 +635,10 @@ func (c *Catalog) views(ks *Keyspace, base string) []*Table {
 }
 
 func (c *Catalog) alterTable(s *cql.AlterTable) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	t := ks.Table(s.Name.Name)
 	if t == nil {
 		if s.IfExists {
@@ -611,7 +671,10 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 			if err := c.checkType(ks, d.Type, typeCtx{}); err != nil {
 				return err
 			}
-			col := &Column{Name: d.Name.Name, Type: d.Type, Kind: kind, Position: -1, Pos: d.Name.Pos}
+			if err := c.checkMask(ks, d.Mask, d.Name.Name, d.Type); err != nil {
+				return err
+			}
+			col := &Column{Name: d.Name.Name, Type: d.Type, Mask: d.Mask, Kind: kind, Position: -1, Pos: d.Name.Pos}
 			nt.Columns = append(nt.Columns, col)
 			added = append(added, col)
 		}
@@ -655,14 +718,48 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 		if s.Options.CompactStorage {
 			return cql.Errorf(s.Pos, "%w: COMPACT STORAGE cannot be added to an existing table", ErrUnsupported)
 		}
-		if err := checkOptions(s.Options.Options); err != nil {
+		if err := c.checkOptions(s.Options.Options, c.tableRules(), "table", scyllaOnlyTable); err != nil {
 			return err
 		}
+		if _, ok := optionText(s.Options.Options, "id"); ok {
+			return cql.Errorf(s.Pos, "%w: the table id cannot be altered", ErrInvalidOption)
+		}
 		nt.Options = mergeOptions(nt.Options, s.Options.Options)
+		if err := checkTableParams(nt, nt.Options, s.Name.Pos); err != nil {
+			return err
+		}
+		if gc, ok := optionText(nt.Options, "gc_grace_seconds"); ok && gc == "0" && hasOption(s.Options.Options, "gc_grace_seconds") {
+			if nt.View {
+				return cql.Errorf(s.Name.Pos, "%w: gc_grace_seconds of a materialized view cannot be 0: it is the TTL of undelivered view updates", ErrInvalidOption)
+			}
+			if len(c.views(ks, t.Name)) > 0 {
+				return cql.Errorf(s.Name.Pos, "%w: gc_grace_seconds of the base table of a materialized view cannot be 0: it is the TTL of undelivered view updates", ErrInvalidOption)
+			}
+		}
 	case cql.AlterDropCompactStorage:
 		nt.CompactStorage = false
+	case cql.AlterMask:
+		col := nt.Column(s.MaskColumn.Name)
+		if col == nil {
+			if s.DropIfExists {
+				return nil
+			}
+			return cql.Errorf(s.MaskColumn.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(s.MaskColumn.Name), cql.QuoteIdent(t.Name))
+		}
+		if err := c.checkMask(ks, s.Mask, col.Name, col.Type); err != nil {
+			return err
+		}
+		col.Mask = s.Mask
 	}
 	*t = *nt
+	if s.Op == cql.AlterMask {
+		// Views keep their base table's masks.
+		for _, v := range c.views(ks, t.Name) {
+			if col := v.Column(s.MaskColumn.Name); col != nil {
+				col.Mask = s.Mask
+			}
+		}
+	}
 	if s.Op == cql.AlterRename {
 		for _, v := range c.views(ks, t.Name) {
 			for _, r := range s.Renames {
@@ -698,7 +795,10 @@ func (t *Table) clone() *Table {
 }
 
 func (c *Catalog) alterType(s *cql.AlterType) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	u := ks.Type(s.Name.Name)
 	if u == nil {
 		if s.IfExists {
@@ -815,7 +915,10 @@ func (c *Catalog) drop(s *cql.Drop) error {
 		}
 		return nil
 	}
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	missing := func(sentinel error) error {
 		if s.IfExists {
 			return nil

@@ -1,5 +1,7 @@
 package cql
 
+import "strings"
+
 // Ident is a column, field or keyspace name. Name is the name as Cassandra
 // stores it: folded to lower case when written unquoted, verbatim when quoted.
 type Ident struct {
@@ -57,8 +59,40 @@ type ColumnDef struct {
 	Name       Ident
 	Type       *Type
 	Static     bool
+	Mask       *Mask    // MASKED WITH, nil when absent
 	PrimaryKey bool     // inline PRIMARY KEY
 	KeyPos     Position // position of the inline PRIMARY KEY
+}
+
+// Mask is a MASKED WITH clause (Cassandra 5.0 dynamic data masking): a
+// masking function and the arguments after the masked value.
+type Mask struct {
+	Keyspace string  // "" unless the function name is qualified
+	Function string  // folded to lower case unless quoted
+	Args     []*Term // literal arguments after the masked value
+	Default  bool    // written MASKED WITH DEFAULT (mask_default())
+	Pos      Position
+}
+
+// Render writes the clause as CQL: MASKED WITH fn(args).
+func (m *Mask) Render() string {
+	if m.Default {
+		return "MASKED WITH DEFAULT"
+	}
+	var b strings.Builder
+	b.WriteString("MASKED WITH ")
+	if m.Keyspace != "" {
+		b.WriteString(QuoteIdent(m.Keyspace) + ".")
+	}
+	b.WriteString(QuoteIdent(m.Function) + "(")
+	for i, a := range m.Args {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.Render())
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // OrderItem is a column with a direction, in CLUSTERING ORDER BY or ORDER BY.
@@ -118,6 +152,14 @@ type CreateKeyspace struct {
 	Name        Ident
 	IfNotExists bool
 	Options     []Option
+}
+
+// AlterKeyspace is ALTER KEYSPACE.
+type AlterKeyspace struct {
+	Pos      Position
+	Name     Ident
+	IfExists bool
+	Options  []Option
 }
 
 // CreateType is CREATE TYPE.
@@ -184,6 +226,7 @@ const (
 	AlterRename
 	AlterWith
 	AlterDropCompactStorage
+	AlterMask // ALTER col MASKED WITH … or DROP MASKED
 )
 
 // Rename is one "from TO to" pair.
@@ -205,6 +248,8 @@ type AlterTable struct {
 	Drop         []Ident     // AlterDrop
 	Renames      []Rename    // AlterRename
 	Options      TableOptions
+	MaskColumn   Ident       // AlterMask: the column
+	Mask         *Mask       // AlterMask: the new mask, nil for DROP MASKED
 }
 
 // AlterType is ALTER TYPE.
@@ -255,6 +300,15 @@ type Use struct {
 	Keyspace Ident
 }
 
+// CreateFunction is CREATE [OR REPLACE] FUNCTION. Only its name and return
+// type are read (a table may use the function as a column mask); the body
+// is not checked.
+type CreateFunction struct {
+	Pos    Position
+	Name   Name
+	Return *Type
+}
+
 // Skipped is a statement that does not shape the schema (DML, functions,
 // roles, grants, cqlsh commands). Keyword is its first word, lower case.
 type Skipped struct {
@@ -267,6 +321,9 @@ func (s *CreateKeyspace) StmtPos() Position { return s.Pos }
 
 // StmtPos implements Stmt.
 func (s *CreateType) StmtPos() Position { return s.Pos }
+
+// StmtPos implements Stmt.
+func (s *AlterKeyspace) StmtPos() Position { return s.Pos }
 
 // StmtPos implements Stmt.
 func (s *CreateTable) StmtPos() Position { return s.Pos }
@@ -291,3 +348,6 @@ func (s *Use) StmtPos() Position { return s.Pos }
 
 // StmtPos implements Stmt.
 func (s *Skipped) StmtPos() Position { return s.Pos }
+
+// StmtPos implements Stmt.
+func (s *CreateFunction) StmtPos() Position { return s.Pos }
