@@ -133,7 +133,9 @@ var (
 	durationLit  = regexp.MustCompile(`^(?i)-?(P.*|([0-9]+(y|mo|w|d|h|m|s|ms|us|µs|ns))+)$`)
 )
 
-func isIntLiteral(a *cql.Term) bool { return a.Kind == cql.TermLiteral && intLiteral.MatchString(a.Text) }
+func isIntLiteral(a *cql.Term) bool {
+	return a.Kind == cql.TermLiteral && intLiteral.MatchString(a.Text)
+}
 
 // assignable reports whether the literal a can be a value of type t, as
 // Cassandra's type inference for constants decides it. Collection, tuple

@@ -101,7 +101,9 @@ type optionRule struct {
 }
 
 func constant(check func(string, optValue) error) optionRule { return optionRule{check: check} }
-func mapOf(check func(string, optValue) error) optionRule    { return optionRule{isMap: true, check: check} }
+func mapOf(check func(string, optValue) error) optionRule {
+	return optionRule{isMap: true, check: check}
+}
 
 // invalid is the error of an option whose value the server refuses.
 func invalid(v optValue, format string, args ...any) error {
@@ -336,7 +338,7 @@ func subDouble(min float64) subOption {
 }
 
 func subTrueFalse(s string) (bool, string) { return isTrueFalse(s), "'true' or 'false'" }
-func subAny(string) (bool, string)        { return true, "" }
+func subAny(string) (bool, string)         { return true, "" }
 
 func subEnum(values ...string) subOption {
 	return func(s string) (bool, string) {
@@ -508,8 +510,11 @@ func subValue(v optValue, key string, def float64) float64 {
 // compressors are the compressor classes and their own options.
 var compressors = map[string]map[string]subOption{
 	"LZ4Compressor": {
-		"lz4_compressor_type":       subEnum("fast", "high"),
-		"lz4_high_compressor_level": func(s string) (bool, string) { n, ok := parseJavaInt(s); return ok && n >= 1 && n <= 17, "an integer from 1 to 17" },
+		"lz4_compressor_type": subEnum("fast", "high"),
+		"lz4_high_compressor_level": func(s string) (bool, string) {
+			n, ok := parseJavaInt(s)
+			return ok && n >= 1 && n <= 17, "an integer from 1 to 17"
+		},
 	},
 	"SnappyCompressor":  {},
 	"DeflateCompressor": {},
@@ -672,9 +677,9 @@ func (c *Catalog) tableRules() map[string]optionRule {
 			"per_partition_rate_limit": mapOf(scyllaMapKeys(map[string]subOption{
 				"max_reads_per_second": subInt(0), "max_writes_per_second": subInt(0),
 			})),
-			"synchronous_updates":       constant(isBool),
-			"scylla_encryption_options": mapOf(nil),
-			"read_repair_chance":        constant(checkChance),
+			"synchronous_updates":        constant(isBool),
+			"scylla_encryption_options":  mapOf(nil),
+			"read_repair_chance":         constant(checkChance),
 			"dclocal_read_repair_chance": constant(checkChance),
 		}
 		for k, v := range scylla {

@@ -248,8 +248,8 @@ type AlterTable struct {
 	Drop         []Ident     // AlterDrop
 	Renames      []Rename    // AlterRename
 	Options      TableOptions
-	MaskColumn   Ident       // AlterMask: the column
-	Mask         *Mask       // AlterMask: the new mask, nil for DROP MASKED
+	MaskColumn   Ident // AlterMask: the column
+	Mask         *Mask // AlterMask: the new mask, nil for DROP MASKED
 }
 
 // AlterType is ALTER TYPE.
