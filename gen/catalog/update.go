@@ -186,20 +186,22 @@ func (c *Catalog) createType(s *cql.CreateType) error {
 // typeCtx says where a type appears.
 type typeCtx struct {
 	inKey        bool // primary key column
-	inCollection bool // element, key or value of a collection
+	inCollection bool // element, key or value of a non-frozen collection
 	inUDT        bool // field of a UDT
-	inTuple      bool // element of a tuple or vector
+	nested       bool // inside any collection, tuple, vector or UDT
+	frozen       bool // inside frozen<…>, a tuple or a vector: frozen implicitly
 	mapKeyOrSet  bool // map key or set element
 }
 
-// checkType validates t and marks types that Cassandra freezes implicitly
-// (collections and UDTs inside tuples) as frozen, so rendering matches
-// system_schema.
+// checkType validates t as Cassandra 5.0 prepares a type
+// (CQL3Type.Raw.prepare): collections and UDTs inside a frozen collection
+// or a tuple are frozen implicitly, and marked so here, so that
+// rendering matches system_schema; inside a non-frozen collection they must
+// be frozen explicitly.
 func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 	if t == nil {
 		return nil
 	}
-	nested := ctx.inCollection || ctx.inUDT || ctx.inTuple
 	switch t.Kind {
 	case cql.TypeCustom:
 		return cql.Errorf(t.Pos, "%w: custom type %s", ErrUnsupported, cql.QuoteString(t.Name))
@@ -209,7 +211,7 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 			return cql.Errorf(t.Pos, "%w: frozen<%s>: only collections, tuples and user-defined types can be frozen", ErrInvalidType, t.Name)
 		case t.Name == "counter" && ctx.inKey:
 			return cql.Errorf(t.Pos, "%w: counter columns cannot be part of the primary key", ErrCounter)
-		case t.Name == "counter" && nested:
+		case t.Name == "counter" && ctx.nested:
 			return cql.Errorf(t.Pos, "%w: counters are not allowed inside collections, tuples or user-defined types", ErrCounter)
 		case t.Name == "duration" && ctx.inKey:
 			return cql.Errorf(t.Pos, "%w: duration is not supported in the primary key", ErrInvalidType)
@@ -218,7 +220,7 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		}
 		return nil
 	case cql.TypeList, cql.TypeSet, cql.TypeMap:
-		if ctx.inTuple {
+		if ctx.frozen {
 			t.Frozen = true
 		}
 		if !t.Frozen {
@@ -230,7 +232,10 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 			}
 		}
 		for i, p := range t.Params {
-			sub := typeCtx{inCollection: true, inKey: ctx.inKey, mapKeyOrSet: t.Kind == cql.TypeSet || t.Kind == cql.TypeMap && i == 0}
+			sub := typeCtx{
+				inKey: ctx.inKey, nested: true, inCollection: !t.Frozen, frozen: t.Frozen,
+				mapKeyOrSet: t.Kind == cql.TypeSet || t.Kind == cql.TypeMap && i == 0,
+			}
 			if err := c.checkType(ks, p, sub); err != nil {
 				return err
 			}
@@ -238,7 +243,7 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		return nil
 	case cql.TypeTuple:
 		for _, p := range t.Params {
-			if err := c.checkType(ks, p, typeCtx{inTuple: true, inKey: ctx.inKey}); err != nil {
+			if err := c.checkType(ks, p, typeCtx{inKey: ctx.inKey, nested: true, frozen: true}); err != nil {
 				return err
 			}
 		}
@@ -247,7 +252,9 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		if ctx.inKey {
 			return cql.Errorf(t.Pos, "%w: vectors are not supported in the primary key", ErrInvalidType)
 		}
-		return c.checkType(ks, t.Params[0], typeCtx{inTuple: true})
+		// Vector elements are values: they need not be frozen, and
+		// system_schema shows them as written.
+		return c.checkType(ks, t.Params[0], typeCtx{nested: true})
 	case cql.TypeUDT:
 		if t.Keyspace != "" && t.Keyspace != ks.Name {
 			return cql.Errorf(t.Pos, "%w: type %s is in keyspace %s; a table can only use types of its own keyspace", ErrInvalidType, t.Name, t.Keyspace)
@@ -256,7 +263,7 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		if u == nil {
 			return cql.Errorf(t.Pos, "%w %s", ErrUnknownType, displayName(t.Keyspace, t.Name))
 		}
-		if ctx.inTuple {
+		if ctx.frozen {
 			t.Frozen = true
 		}
 		if !t.Frozen {
@@ -542,6 +549,15 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 			}
 		}
 	}
+	// A view's clustering column keeps its base column's order unless the
+	// view's CLUSTERING ORDER BY, which must then list every clustering
+	// column, says otherwise.
+	for _, vc := range v.Clustering {
+		vc.Desc = base.Column(vc.Name).Desc
+	}
+	if n := len(s.Options.ClusteringOrder); n > 0 && n != len(v.Clustering) {
+		return cql.Errorf(s.Options.OrderPos, "%w: CLUSTERING ORDER BY of a materialized view must list every clustering column, in key order", ErrClusteringOrder)
+	}
 	if err := setClusteringOrder(v, s.Options); err != nil {
 		return err
 	}
@@ -821,9 +837,6 @@ func (c *Catalog) alterType(s *cql.AlterType) error {
 			if refersTo(ks, f.Type, u.Name, map[string]bool{}) {
 				return cql.Errorf(f.Type.Pos, "%w: field %s of type %s would create a circular reference", ErrInvalidType, cql.QuoteIdent(f.Name.Name), cql.QuoteIdent(u.Name))
 			}
-			if err := c.checkUDTUses(ks, u, f); err != nil {
-				return err
-			}
 			u.Fields = append(u.Fields, &Field{Name: f.Name.Name, Type: f.Type, Pos: f.Name.Pos})
 		}
 	case cql.AlterRename:
@@ -842,23 +855,6 @@ func (c *Catalog) alterType(s *cql.AlterType) error {
 		}
 		for f, name := range renamed {
 			f.Name = name
-		}
-	}
-	return nil
-}
-
-// checkUDTUses rejects adding a non-frozen collection field to a type that
-// tables use non-frozen.
-func (c *Catalog) checkUDTUses(ks *Keyspace, u *UDT, f cql.Field) error {
-	k := f.Type.Kind
-	if (k != cql.TypeList && k != cql.TypeSet && k != cql.TypeMap) || f.Type.Frozen {
-		return nil
-	}
-	for _, t := range ks.Tables {
-		for _, col := range t.Columns {
-			if col.Type.Kind == cql.TypeUDT && col.Type.Name == u.Name && !col.Type.Frozen {
-				return cql.Errorf(f.Type.Pos, "%w: column %s.%s uses type %s non-frozen, so its fields cannot be non-frozen collections", ErrFrozen, cql.QuoteIdent(t.Name), cql.QuoteIdent(col.Name), cql.QuoteIdent(u.Name))
-			}
 		}
 	}
 	return nil

@@ -236,6 +236,16 @@ auto_snapshot: false
 concurrent_compactors: 1
 # A fresh 5.0 cluster needs no 4.x compatibility.
 storage_compatibility_mode: NONE
+# The memtable configurations of the shipped cassandra.yaml, so tables may
+# name them (WITH memtable = 'trie').
+memtable:
+  configurations:
+    skiplist:
+      class_name: SkipListMemtable
+    trie:
+      class_name: TrieMemtable
+    default:
+      inherits: skiplist
 # Paxos v2 needs fewer round trips per lightweight transaction; it is the
 # recommended setting for LWT-heavy tables such as jobs.
 paxos_variant: v2

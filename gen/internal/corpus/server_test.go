@@ -44,8 +44,12 @@ func TestServerRecords(t *testing.T) {
 	began := time.Now()
 	stale := 0
 	for _, e := range loadEntries(t) {
+		entryStart := time.Now()
 		got := srv.apply(t, e)
 		srv.dropAll(t)
+		if testing.Verbose() {
+			t.Logf("%-28s %3d statements in %s", e.Name, len(got.Statements), time.Since(entryStart).Round(10*time.Millisecond))
+		}
 		path := recordPath(e.Name)
 		if *update {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
