@@ -352,3 +352,14 @@ func Apply(opts Options, sources ...Source) (*Catalog, []Result) {
 	}
 	return c, results
 }
+
+// Only returns a catalog holding just the named keyspace (sharing its
+// objects with c), or nil when c has no such keyspace. Code is generated
+// per keyspace: names in different keyspaces never meet.
+func (c *Catalog) Only(keyspace string) *Catalog {
+	ks := c.Keyspace(keyspace)
+	if ks == nil {
+		return nil
+	}
+	return &Catalog{Keyspaces: []*Keyspace{ks}, current: keyspace, opts: c.opts, createsKeyspaces: c.createsKeyspaces}
+}

@@ -298,6 +298,8 @@ func checkCaching(name string, v optValue) error {
 			if !strings.EqualFold(e.value, "ALL") && !strings.EqualFold(e.value, "NONE") && !isDigits(e.value) {
 				return invalid(v, "invalid value '%s' for caching sub-option 'rows_per_partition': only 'ALL', 'NONE', and integer values are allowed", e.value)
 			}
+		case "enabled":
+			return cql.Errorf(e.pos, "%w: invalid caching sub-option enabled: only 'keys' and 'rows_per_partition' are allowed ('enabled' is ScyllaDB's: generate with -dialect scylla)", ErrInvalidOption)
 		default:
 			return cql.Errorf(e.pos, "%w: invalid caching sub-option %s: only 'keys' and 'rows_per_partition' are allowed", ErrInvalidOption, e.key)
 		}

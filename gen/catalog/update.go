@@ -587,6 +587,19 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 	if t.View {
 		return cql.Errorf(s.Table.Pos, "%w: secondary indexes are not supported on materialized views", ErrView)
 	}
+	if s.Local != nil {
+		if c.opts.Dialect != Scylla {
+			return cql.Errorf(s.LocalAt, "%w: (partition key, column) is a ScyllaDB local index; generate with -dialect scylla", cql.ErrSyntax)
+		}
+		if len(s.Local) != len(t.PartitionKey) {
+			return cql.Errorf(s.LocalAt, "%w: a local index lists the whole partition key of %s", ErrInvalidType, cql.QuoteIdent(t.Name))
+		}
+		for i, id := range s.Local {
+			if id.Name != t.PartitionKey[i].Name {
+				return cql.Errorf(id.Pos, "%w: a local index lists the partition key of %s in order; %s is not its column %d", ErrInvalidType, cql.QuoteIdent(t.Name), cql.QuoteIdent(id.Name), i+1)
+			}
+		}
+	}
 	if len(s.Targets) != 1 && !s.Custom {
 		return cql.Errorf(s.Pos, "%w: only CUSTOM indexes can have more than one target", ErrInvalidType)
 	}

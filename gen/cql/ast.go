@@ -197,7 +197,11 @@ type CreateIndex struct {
 	IfNotExists bool
 	Name        Ident // Name.Name is "" when the index is unnamed
 	Table       Name
-	Targets     []IndexTarget
+	// Local holds the partition key of a ScyllaDB local index,
+	// ON t ((pk1, pk2), col); nil for other indexes.
+	Local   []Ident
+	LocalAt Position
+	Targets []IndexTarget
 	Using       string // class name of USING 'class', "" when absent
 	Options     []Option
 }

@@ -524,6 +524,12 @@ func (p *parser) createIndex(pos Position, custom bool) *CreateIndex {
 	p.expectKw("on")
 	s.Table = p.qname("table name")
 	p.expectPunct("(")
+	if p.isPunct("(") {
+		// ScyllaDB's local index: the partition key first, in parentheses.
+		s.LocalAt = p.peek().Pos
+		s.Local = p.identList("column name")
+		p.expectPunct(",")
+	}
 	for p.ok() {
 		t := p.peek()
 		var target IndexTarget

@@ -3,6 +3,7 @@ package corpus
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -173,5 +174,41 @@ func TestGeneratorAgrees(t *testing.T) {
 				t.Error(p)
 			}
 		})
+	}
+}
+
+// TestScyllaDialect applies the ScyllaDB-only schema of the corpus with
+// -dialect scylla: every statement that Cassandra refused for using what
+// only ScyllaDB knows (documented in ScyllaDB's docs/cql/ddl.rst and
+// docs/cql/cql-extensions.md) is accepted, and the default dialect's
+// errors name the flag.
+func TestScyllaDialect(t *testing.T) {
+	t.Parallel()
+
+	var e entry
+	for _, x := range loadEntries(t) {
+		if x.Name == "reduced-scylla" {
+			e = x
+		}
+	}
+	_, results := catalog.Apply(catalog.Options{Dialect: catalog.Scylla}, e.sources(t)...)
+	for _, r := range results {
+		if r.Err != nil {
+			t.Errorf("-dialect scylla refused %s: %v", head(r.Statement.Text), r.Err)
+		}
+	}
+	_, results = catalog.Apply(catalog.Options{}, e.sources(t)...)
+	refused := 0
+	for _, r := range results {
+		if r.Err == nil {
+			continue
+		}
+		refused++
+		if !strings.Contains(r.Err.Error(), "-dialect scylla") {
+			t.Errorf("the Cassandra dialect refuses %s without naming -dialect scylla: %v", head(r.Statement.Text), r.Err)
+		}
+	}
+	if refused < 10 {
+		t.Errorf("the Cassandra dialect refused %d statements of reduced-scylla.cql, want each ScyllaDB feature refused", refused)
 	}
 }

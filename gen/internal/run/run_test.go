@@ -166,3 +166,22 @@ func TestRunUsage(t *testing.T) {
 		t.Errorf("no usage text: %s", stderr.String())
 	}
 }
+
+// TestRunDialect checks that ScyllaDB-only options are refused by default
+// with a message that names the flag, and accepted with -dialect scylla.
+func TestRunDialect(t *testing.T) {
+	t.Parallel()
+
+	root := project(t, "CREATE KEYSPACE ks WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 3} AND tablets = {'enabled': false};\n"+
+		"CREATE TABLE ks.t (k int PRIMARY KEY, v text) WITH tombstone_gc = {'mode': 'repair'} AND cdc = {'enabled': true};\n")
+	code, _, stderr := runIn(t, root)
+	if code != 1 || !strings.Contains(stderr, "Schema.cql:1:105: unknown option tablets: it is a ScyllaDB keyspace option; generate with -dialect scylla") {
+		t.Errorf("default dialect: exit %d, stderr %q; want exit 1 naming -dialect scylla", code, stderr)
+	}
+	if code, _, stderr := runIn(t, root, "-dialect", "scylla"); code != 0 {
+		t.Errorf("-dialect scylla: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runIn(t, root, "-dialect", "dse"); code != 2 || !strings.Contains(stderr, `unknown dialect "dse"`) {
+		t.Errorf("-dialect dse: exit %d, stderr %q; want a usage error", code, stderr)
+	}
+}
