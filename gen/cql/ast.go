@@ -202,8 +202,8 @@ type CreateIndex struct {
 	Local   []Ident
 	LocalAt Position
 	Targets []IndexTarget
-	Using       string // class name of USING 'class', "" when absent
-	Options     []Option
+	Using   string // class name of USING 'class', "" when absent
+	Options []Option
 }
 
 // CreateView is CREATE MATERIALIZED VIEW.
