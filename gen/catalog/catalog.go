@@ -163,6 +163,7 @@ type Index struct {
 	Named    bool   // the name was written in the schema
 	Table    string
 	Custom   bool
+	Local    []string // partition key of a ScyllaDB local index, else nil
 	Targets  []cql.IndexTarget
 	Using    string
 	Options  []cql.Option

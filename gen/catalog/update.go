@@ -11,6 +11,16 @@ import (
 // makes when it runs that statement. Skipped statements are ignored. On
 // error the catalog is unchanged.
 func (c *Catalog) Update(stmt cql.Stmt) error {
+	n := len(c.Keyspaces)
+	err := c.update(stmt)
+	if err != nil {
+		// Forget the keyspaces the failed statement mentioned first.
+		c.Keyspaces = c.Keyspaces[:n]
+	}
+	return err
+}
+
+func (c *Catalog) update(stmt cql.Stmt) error {
 	switch s := stmt.(type) {
 	case *cql.CreateKeyspace:
 		return c.createKeyspace(s)
@@ -263,6 +273,7 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		if u == nil {
 			return cql.Errorf(t.Pos, "%w %s", ErrUnknownType, displayName(t.Keyspace, t.Name))
 		}
+		t.Keyspace = "" // always the table's own keyspace; system_schema drops it too
 		if ctx.frozen {
 			t.Frozen = true
 		}
@@ -646,8 +657,12 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 			return cql.Errorf(s.Pos, "%w: index %s was created at %s", ErrDuplicate, cql.QuoteIdent(name), ix.Pos)
 		}
 	}
+	var local []string
+	for _, id := range s.Local {
+		local = append(local, id.Name)
+	}
 	ks.Indexes = append(ks.Indexes, &Index{
-		Keyspace: ks.Name, Name: name, Named: named, Table: t.Name, Custom: s.Custom,
+		Keyspace: ks.Name, Name: name, Named: named, Table: t.Name, Custom: s.Custom, Local: local,
 		Targets: s.Targets, Using: s.Using, Options: s.Options, Pos: s.Pos,
 	})
 	return nil
