@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -166,4 +167,59 @@ func head(text string) string {
 		return string(r[:72]) + "…"
 	}
 	return string(r)
+}
+
+// TestSources checks the corpus's provenance: every file belongs to one
+// entry, every copied entry names its repository, commit, paths and a
+// licence that allows copying, and NOTICE.md lists it.
+func TestSources(t *testing.T) {
+	t.Parallel()
+
+	notice, err := os.ReadFile(filepath.Join("testdata", "NOTICE.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := map[string]string{}
+	names := map[string]bool{}
+	for _, e := range loadEntries(t) {
+		if names[e.Name] {
+			t.Errorf("entry %s is listed twice", e.Name)
+		}
+		names[e.Name] = true
+		if !strings.Contains(string(notice), "| "+e.Name+" |") {
+			t.Errorf("NOTICE.md does not list %s", e.Name)
+		}
+		switch {
+		case e.Repository == "":
+			if e.Licence != "written for this project" {
+				t.Errorf("%s has no repository but licence %q", e.Name, e.Licence)
+			}
+		case !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(e.Commit) || len(e.Paths) != len(e.Files):
+			t.Errorf("%s: want a full commit hash and one repository path per file, got %q and %d paths for %d files", e.Name, e.Commit, len(e.Paths), len(e.Files))
+		case e.Licence != "MIT" && e.Licence != "Apache-2.0":
+			t.Errorf("%s: licence %q is not one this project may copy (MIT, Apache-2.0)", e.Name, e.Licence)
+		}
+		for _, f := range e.Files {
+			if prev, ok := owner[f]; ok {
+				t.Errorf("%s belongs to %s and %s", f, prev, e.Name)
+			}
+			owner[f] = e.Name
+		}
+	}
+	err = filepath.WalkDir(filepath.Join("testdata", "files"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Join("testdata", "files"), path)
+		if _, ok := owner[filepath.ToSlash(rel)]; !ok {
+			t.Errorf("%s belongs to no entry of sources.json", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(owner) < 25 {
+		t.Errorf("the corpus has %d files, want at least 25", len(owner))
+	}
 }

@@ -28,6 +28,10 @@ type agreement struct {
 	// Matched those the generator built identically.
 	Objects, Matched int
 	Problems         []string
+
+	judged      map[int]bool // statement indexes the generator checks
+	genRejected int          // judged statements the generator rejected
+	firstGen    string       // the generator's first error
 }
 
 // Agrees reports whether the generator agreed with the server on every
@@ -39,7 +43,7 @@ func (a agreement) Agrees() bool { return len(a.Problems) == 0 }
 func compare(t *testing.T, e entry, rec *record) (agreement, *catalog.Catalog, []catalog.Result) {
 	t.Helper()
 	cat, results := catalog.Apply(catalog.Options{Datacenters: rec.Datacenters}, e.sources(t)...)
-	a := agreement{Entry: e, Statements: len(results), ServerReject: -1, GenReject: -1}
+	a := agreement{Entry: e, Statements: len(results), ServerReject: -1, GenReject: -1, judged: map[int]bool{}}
 	problem := func(format string, args ...any) { a.Problems = append(a.Problems, fmt.Sprintf(format, args...)) }
 	if len(results) != len(rec.Statements) {
 		problem("%d statements, the record has %d: re-record with -update", len(results), len(rec.Statements))
@@ -55,9 +59,13 @@ func compare(t *testing.T, e entry, rec *record) (agreement, *catalog.Catalog, [
 			continue
 		}
 		a.Judged++
+		a.judged[i] = true
 		serverOK, genOK := v.Error == "", r.Err == nil
 		if !serverOK && a.ServerReject < 0 {
 			a.ServerReject = i
+		}
+		if !genOK {
+			a.genRejected++
 		}
 		if !genOK && a.GenReject < 0 {
 			a.GenReject = i
