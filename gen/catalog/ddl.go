@@ -138,13 +138,25 @@ func (ix *Index) CreateCQL() string {
 	if ix.Using != "" {
 		b.WriteString(" USING " + cql.QuoteString(ix.Using))
 	}
-	for i, o := range ix.Options {
+	b.WriteString(renderOptions(ix.Options, true))
+	return b.String()
+}
+
+// renderOptions renders " WITH a = x AND b = y", or "" without options;
+// upper writes the names in capitals.
+func renderOptions(opts []cql.Option, upper bool) string {
+	var b strings.Builder
+	for i, o := range opts {
 		if i == 0 {
 			b.WriteString(" WITH ")
 		} else {
 			b.WriteString(" AND ")
 		}
-		b.WriteString(strings.ToUpper(o.Name) + " = " + o.Value.Render())
+		name := o.Name
+		if upper {
+			name = strings.ToUpper(name)
+		}
+		b.WriteString(name + " = " + o.Value.Render())
 	}
 	return b.String()
 }

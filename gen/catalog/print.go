@@ -28,16 +28,7 @@ func (c *Catalog) CQL() string {
 	for _, ks := range keyspaces {
 		if ks.Name != "" {
 			if ks.Pos.Line != 0 {
-				b.WriteString("CREATE KEYSPACE " + cql.QuoteIdent(ks.Name))
-				for i, o := range ks.Options {
-					if i == 0 {
-						b.WriteString(" WITH ")
-					} else {
-						b.WriteString(" AND ")
-					}
-					b.WriteString(o.Name + " = " + o.Value.Render())
-				}
-				b.WriteString(";\n")
+				b.WriteString("CREATE KEYSPACE " + cql.QuoteIdent(ks.Name) + renderOptions(ks.Options, false) + ";\n")
 			}
 			b.WriteString("USE " + cql.QuoteIdent(ks.Name) + ";\n")
 		}

@@ -331,13 +331,7 @@ func (p *parser) value() Value {
 	case t.Kind == TokPunct && t.Text == "[":
 		p.next()
 		v := Value{Kind: ValueList, Pos: t.Pos}
-		for p.ok() && !p.isPunct("]") {
-			v.Elems = append(v.Elems, p.value())
-			if !p.acceptPunct(",") {
-				break
-			}
-		}
-		p.expectPunct("]")
+		p.commaList("]", func() { v.Elems = append(v.Elems, p.value()) })
 		return v
 	}
 	p.unexpected(t, "option value")
@@ -435,14 +429,19 @@ func (p *parser) mask() *Mask {
 	fn := p.qname("masking function name")
 	m.Keyspace, m.Function = fn.Keyspace, fn.Name
 	p.expectPunct("(")
-	for p.ok() && !p.isPunct(")") {
-		m.Args = append(m.Args, p.term())
+	p.commaList(")", func() { m.Args = append(m.Args, p.term()) })
+	return m
+}
+
+// commaList reads items separated by commas up to and including close.
+func (p *parser) commaList(close string, item func()) {
+	for p.ok() && !p.isPunct(close) {
+		item()
 		if !p.acceptPunct(",") {
 			break
 		}
 	}
-	p.expectPunct(")")
-	return m
+	p.expectPunct(close)
 }
 
 // primaryKey reads the ( … ) of a PRIMARY KEY clause.

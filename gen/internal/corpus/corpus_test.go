@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/jobsharp/cassandra/gen/catalog"
-	"github.com/jobsharp/cassandra/gen/cql"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/server records and the table in gen/README.md")
@@ -53,16 +52,6 @@ func (e entry) sources(t *testing.T) []catalog.Source {
 			t.Fatal(err)
 		}
 		out = append(out, catalog.Source{Name: f, Text: string(data)})
-	}
-	return out
-}
-
-// statements splits the entry's files into statements, as cqlsh would.
-func (e entry) statements(t *testing.T) []cql.Statement {
-	t.Helper()
-	var out []cql.Statement
-	for _, src := range e.sources(t) {
-		out = append(out, cql.Split(src.Name, src.Text)...)
 	}
 	return out
 }
