@@ -5,7 +5,7 @@
 GO ?= go
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: demo test check generate cassandra cassandra-stop
+.PHONY: demo test check generate cassandra cassandra-stop chromium
 
 # Regenerate models/ and queries/ after a change to schema/*.cql.
 generate:
@@ -19,19 +19,29 @@ DEMO_KEYSPACE ?= jobsharp_demo
 demo: cassandra
 	$(GO) run ./cmd/jobsharp schema apply --keyspace $(DEMO_KEYSPACE) --replication SimpleStrategy:1
 	$(GO) run ./examples/demo --keyspace $(DEMO_KEYSPACE)
+	@echo
+	@echo "Open the demo keyspace in the dashboard (then http://127.0.0.1:8080/):"
+	@echo "  $(GO) run ./cmd/jobsharp dashboard --keyspace $(DEMO_KEYSPACE)"
 
-test: check cassandra
+test: check cassandra chromium
 	$(GO) test $(TEST_FLAGS) ./...
 
-# Generated code current, formatting, vet, lint. Fails on the first problem.
+# Generated code current, formatting, vet, lint, and no name-based binding
+# in repo. Fails on the first problem.
 check:
 	$(GO) run ./gen -schema schema/Schema.cql -queries-cql schema/queries.cql -models models -queries queries -check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck ./...
+	$(GO) test -count=1 ./internal/bindcheck # repo binds every statement by position, through queries.DB
 
 cassandra:
 	scripts/cassandra start
+
+# The dashboard's browser tests drive a headless Chromium; installed with apt
+# when missing.
+chromium:
+	scripts/install-chromium
 
 cassandra-stop:
 	scripts/cassandra stop

@@ -13,11 +13,13 @@ import (
 type Mode string
 
 const (
-	// Quick runs every scenario small enough to finish in under three
-	// minutes on a two-core machine: histories 0, 2,000 and 10,000.
+	// Quick runs every scenario small enough to finish in a few minutes on
+	// a two-core machine: histories 0, 2,000 and 10,000; throughput with
+	// 2,000 jobs, twice.
 	Quick Mode = "quick"
 	// Full runs the figures the issues ask for: histories up to 100,000
-	// processed jobs, more repetitions. It takes a long time.
+	// processed jobs; throughput with 20,000 jobs, three times; more
+	// repetitions. It takes a long time.
 	Full Mode = "full"
 	// Smoke runs every scenario once on tiny inputs: for tests.
 	Smoke Mode = "smoke"
@@ -25,16 +27,17 @@ const (
 
 // Scenario names, for Config.Scenarios.
 const (
-	ScenarioStore   = "store"
-	ScenarioLayer   = "layer"
-	ScenarioHints   = "hints"
-	ScenarioClaim   = "claim"
-	ScenarioDueScan = "duescan"
+	ScenarioStore      = "store"
+	ScenarioLayer      = "layer"
+	ScenarioHints      = "hints"
+	ScenarioClaim      = "claim"
+	ScenarioDueScan    = "duescan"
+	ScenarioThroughput = "throughput"
 )
 
 // Scenarios lists every scenario in the order Run runs them.
 func Scenarios() []string {
-	return []string{ScenarioStore, ScenarioLayer, ScenarioHints, ScenarioClaim, ScenarioDueScan}
+	return []string{ScenarioStore, ScenarioLayer, ScenarioHints, ScenarioClaim, ScenarioDueScan, ScenarioThroughput}
 }
 
 // Config says where and how much to measure. The zero value of every size
@@ -89,6 +92,28 @@ type Config struct {
 	// hours. Both strategies get the same clock.
 	HistoryRate float64
 
+	// Contenders are the throughput scenario's contenders (see
+	// [ThroughputContenders]). Empty means every one; in Smoke mode, River
+	// only when PostgreSQL answers at PostgresDSN, so that go test ./bench
+	// needs no PostgreSQL.
+	Contenders []string
+	// PreviousCommit is the commit (any git revision) whose store is the
+	// previous design; default [DefaultPreviousCommit].
+	PreviousCommit string
+	// PostgresDSN is River's PostgreSQL, a postgres:// URL; default
+	// [DefaultPostgresDSN], which scripts/bench-setup starts.
+	PostgresDSN string
+	// ThroughputReps is the repetitions of each throughput workload per
+	// contender.
+	ThroughputReps int
+	// DrainJobs is the jobs stored before a drain, BulkJobs those of a bulk
+	// insert; Slots the handler slots of the one processor.
+	DrainJobs, BulkJobs, Slots int
+	// SteadyProducers insert one by one for SteadyWarmup, then for the
+	// measured SteadyDuration.
+	SteadyProducers              int
+	SteadyWarmup, SteadyDuration time.Duration
+
 	// ServerLog is the path of the node's system.log, read to count batch
 	// size warnings; empty skips the count. Default: the log of the node
 	// scripts/cassandra runs, when it exists.
@@ -106,6 +131,8 @@ func Defaults(m Mode) Config {
 		Hosts: []string{"127.0.0.1"}, Port: 9042, Mode: m,
 		StoreBatch: 1000, HintJobs: 1000, HintParallelism: []int{8, 32, 64},
 		ClaimWorkers: []int{1, 4, 8}, ClaimLimit: 100, DueFetch: 100, HistoryRate: 10,
+		PreviousCommit: DefaultPreviousCommit, PostgresDSN: DefaultPostgresDSN,
+		Slots: 100, SteadyProducers: 8, SteadyWarmup: 2 * time.Second,
 	}
 	switch m {
 	case Full:
@@ -115,6 +142,7 @@ func Defaults(m Mode) Config {
 		c.ClaimReps, c.ClaimBacklog, c.ClaimWindow = 3, 2000, 30*time.Second
 		c.Histories = []int{0, 2_000, 10_000, 30_000, 100_000}
 		c.DueReps = 15
+		c.ThroughputReps, c.DrainJobs, c.BulkJobs, c.SteadyDuration = 3, 20_000, 20_000, 20*time.Second
 	case Smoke:
 		c.Reps = 1
 		c.StoreOneByOne, c.StoreBatch, c.StoreBatches = 20, 100, 1
@@ -122,6 +150,8 @@ func Defaults(m Mode) Config {
 		c.HintJobs, c.HintParallelism = 200, []int{8}
 		c.ClaimWorkers, c.ClaimReps, c.ClaimBacklog, c.ClaimLimit, c.ClaimWindow = []int{1, 4}, 1, 100, 20, 5*time.Second
 		c.Histories, c.DueFetch, c.DueReps = []int{0, 300}, 20, 2
+		c.ThroughputReps, c.DrainJobs, c.BulkJobs = 1, 100, 100
+		c.SteadyWarmup, c.SteadyDuration = 250*time.Millisecond, time.Second
 	default:
 		c.Mode = Quick
 		c.Reps = 3
@@ -130,6 +160,7 @@ func Defaults(m Mode) Config {
 		c.ClaimReps, c.ClaimBacklog, c.ClaimWindow = 3, 200, 6*time.Second
 		c.Histories = []int{0, 2_000, 10_000}
 		c.DueReps = 5
+		c.ThroughputReps, c.DrainJobs, c.BulkJobs, c.SteadyDuration = 2, 2000, 2000, 5*time.Second
 	}
 	return c
 }
@@ -176,6 +207,23 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ClaimWindow == 0 {
 		c.ClaimWindow = d.ClaimWindow
 	}
+	fill(&c.ThroughputReps, d.ThroughputReps)
+	fill(&c.DrainJobs, d.DrainJobs)
+	fill(&c.BulkJobs, d.BulkJobs)
+	fill(&c.Slots, d.Slots)
+	fill(&c.SteadyProducers, d.SteadyProducers)
+	if c.SteadyWarmup == 0 {
+		c.SteadyWarmup = d.SteadyWarmup
+	}
+	if c.SteadyDuration == 0 {
+		c.SteadyDuration = d.SteadyDuration
+	}
+	if c.PreviousCommit == "" {
+		c.PreviousCommit = d.PreviousCommit
+	}
+	if c.PostgresDSN == "" {
+		c.PostgresDSN = d.PostgresDSN
+	}
 	if c.HistoryRate == 0 {
 		c.HistoryRate = d.HistoryRate
 	}
@@ -198,7 +246,17 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("bench: "+format, args...))
 		}
 	}
+	for _, x := range c.Contenders {
+		if !slices.Contains(ThroughputContenders(), x) {
+			errs = append(errs, fmt.Errorf("bench: unknown contender %q (want some of %v)", x, ThroughputContenders()))
+		}
+	}
 	check(c.Reps >= 1, "Reps must be at least 1, got %d", c.Reps)
+	check(c.ThroughputReps >= 1, "ThroughputReps must be at least 1, got %d", c.ThroughputReps)
+	check(c.DrainJobs >= 1 && c.BulkJobs >= 1, "DrainJobs and BulkJobs must be at least 1, got %d and %d", c.DrainJobs, c.BulkJobs)
+	check(c.Slots >= 1 && c.Slots <= 10_000, "Slots must be between 1 and 10,000, got %d", c.Slots)
+	check(c.SteadyProducers >= 1 && c.SteadyProducers <= 1000, "SteadyProducers must be between 1 and 1,000, got %d", c.SteadyProducers)
+	check(c.SteadyWarmup >= 0 && c.SteadyDuration > 0, "SteadyWarmup must not be negative and SteadyDuration must be positive, got %s and %s", c.SteadyWarmup, c.SteadyDuration)
 	check(c.StoreBatch >= 1 && c.StoreBatch <= 10_000, "StoreBatch must be between 1 and 10,000, got %d", c.StoreBatch)
 	check(c.ClaimLimit >= 1 && c.ClaimLimit <= 1000, "ClaimLimit must be between 1 and 1,000, got %d", c.ClaimLimit)
 	check(c.DueFetch >= 1 && c.DueFetch <= 1000, "DueFetch must be between 1 and 1,000, got %d", c.DueFetch)

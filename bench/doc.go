@@ -29,14 +29,26 @@
 //   - duescan: the latency of fetching 100 due jobs as the history of
 //     processed jobs grows, spread over simulated time by Options.Now (the
 //     original gets the same clock).
+//   - throughput: issue #13's workloads (drain a backlog, producers
+//     inserting one by one while a processor works, a bulk insert) with one
+//     processor of 100 slots and a no-op handler, for ours, the previous
+//     design (the store of Config.PreviousCommit, built from git) and River
+//     on PostgreSQL. Each contender runs in a driver process of its own
+//     over the same workload code (package workload); see
+//     [ThroughputContenders].
 //
 // Each scenario also counts the statements (client round trips) each
-// contender sends per operation, with a gocql query observer.
+// contender sends per operation, with gocql's query and batch observers
+// (package cqlcount); the throughput scenario also counts lightweight
+// transactions.
 //
 // # Running
 //
 // [Run] is the entry point; bench/cmd/bench is a small command around it
-// that writes the report as JSON and Markdown and draws the due-scan plot:
+// that writes the report as JSON and Markdown and draws the plots:
 //
 //	go run ./bench/cmd/bench -mode quick -out docs/bench
+//
+// The throughput scenario needs PostgreSQL for River (scripts/bench-setup
+// starts one); in Smoke mode it runs without River when none answers.
 package bench

@@ -56,6 +56,18 @@ func loadAverage() [3]float64 {
 	return l
 }
 
+// releaseVersion asks a node of cfg for its Cassandra version.
+func releaseVersion(ctx context.Context, cfg Config) string {
+	e := &env{cfg: cfg}
+	s, err := e.cluster("", nil).CreateSession()
+	if err != nil {
+		return "unknown"
+	}
+	defer s.Close()
+	e.admin = s
+	return e.releaseVersion(ctx)
+}
+
 func (e *env) releaseVersion(ctx context.Context) string {
 	var v string
 	if err := e.admin.Query(`SELECT release_version FROM system.local`).WithContext(ctx).Scan(&v); err != nil {

@@ -38,6 +38,9 @@ func Markdown(reps ...*Report) string {
 	if reps[0].DueScan != nil {
 		dueTable(&b, reps)
 	}
+	if reps[0].Throughput != nil {
+		throughputTable(&b, reps)
+	}
 	return b.String()
 }
 

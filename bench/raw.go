@@ -13,8 +13,9 @@ import (
 )
 
 // The statements our store sends to store a job, written by hand. A test
-// checks that each equals the generated constant in queries/, so raw gocql
-// and the store send the very same CQL.
+// checks that each equals the generated constant in queries/ (which is laid
+// out over lines; whitespace aside), so raw gocql and the store send the
+// very same CQL.
 const (
 	rawQueueInsert     = `INSERT INTO queues (shard, name, created_at) VALUES (?, ?, ?)`
 	rawDueBucketInsert = `INSERT INTO scheduled_buckets (queue, bucket, width_ms, shards) VALUES (?, ?, ?, ?)`

@@ -18,6 +18,8 @@ type Report struct {
 	Hints   []*HintResult    `json:"hints,omitempty"`
 	Claim   []*ClaimResult   `json:"claim,omitempty"`
 	DueScan []*DueScanResult `json:"due_scan,omitempty"`
+
+	Throughput *ThroughputReport `json:"throughput,omitempty"`
 }
 
 // RoundTrips is the statements a contender sent per operation (each page of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"slices"
 	"time"
 )
 
@@ -21,12 +22,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{Mode: cfg.Mode, Started: time.Now().UTC(), Config: cfg}
 	rep.Machine = probeMachine()
-	e, err := setup(ctx, cfg, logger)
-	if err != nil {
-		return nil, err
+	// The throughput scenario's drivers make keyspaces of their own: the
+	// shared ones are made only for the other scenarios.
+	var e *env
+	if slices.ContainsFunc(cfg.Scenarios, func(s string) bool { return s != ScenarioThroughput }) {
+		if e, err = setup(ctx, cfg, logger); err != nil {
+			return nil, err
+		}
+		defer e.close(ctx)
+		rep.Machine.Cassandra = e.releaseVersion(ctx)
+	} else {
+		e = &env{cfg: cfg, logger: logger}
+		rep.Machine.Cassandra = releaseVersion(ctx, cfg)
 	}
-	defer e.close(ctx)
-	rep.Machine.Cassandra = e.releaseVersion(ctx)
 	steps := []struct {
 		name string
 		run  func(context.Context, *Report) error
@@ -36,6 +44,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{ScenarioHints, e.runHints},
 		{ScenarioClaim, e.runClaim},
 		{ScenarioDueScan, e.runDueScan},
+		{ScenarioThroughput, func(ctx context.Context, rep *Report) error {
+			tp, err := runThroughput(ctx, cfg, e.logf)
+			rep.Throughput = tp
+			return err
+		}},
 	}
 	for _, st := range steps {
 		if !cfg.runs(st.name) {

@@ -13,8 +13,8 @@ import (
 	"github.com/jobsharp/cassandra/repo"
 )
 
-// Layer contenders: the generated models/queries through gocqlx, and
-// hand-written gocql.
+// Layer contenders: the generated typed methods of queries.DB (Params
+// bound by position, rows scanned positionally), and hand-written gocql.
 const (
 	Generated = "generated"
 	HandGocql = "hand-written gocql"
@@ -74,13 +74,12 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 			return err
 		}
 	}
-	s := e.ours
+	db := queries.New(e.ours.Session).WithSerialConsistency(gocql.LocalSerial)
 	results := []*LayerResult{
 		{Op: "read a job by id", Statement: queries.JobsGetCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, _ int) error {
-				var row models.JobsRow
-				return models.GetRelease(s.ContextQuery(ctx, queries.JobsGet.CQL, queries.JobsGet.Names).Idempotent(true).
-					BindStruct(&models.JobsRow{ID: job.ID}), &row)
+				_, err := db.JobsGet(ctx, queries.JobsGetParams{ID: job.ID}).One()
+				return err
 			},
 			HandGocql: func(ctx context.Context, _ int) error {
 				var r rawJobRow
@@ -91,8 +90,8 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 		}},
 		{Op: "write a due entry", Statement: queries.DueInsertCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, i int) error {
-				row := &models.ScheduledJobsRow{Queue: q + "-w", Bucket: scanB, Shard: int32(i % dueShards), DueAt: now, JobID: gocql.TimeUUID()}
-				return s.ContextQuery(ctx, queries.DueInsert.CQL, queries.DueInsert.Names).Idempotent(true).BindStruct(row).ExecRelease()
+				row := models.ScheduledJobsRow{Queue: q + "-w", Bucket: scanB, Shard: int32(i % dueShards), DueAt: now, JobID: gocql.TimeUUID()}
+				return db.DueInsert(ctx, queries.DueInsertParams{ScheduledJobsRow: row}).Exec()
 			},
 			HandGocql: func(ctx context.Context, i int) error {
 				return e.raw.Query(rawDueInsert, q+"-w", scanB, i%dueShards, now, gocql.TimeUUID()).WithContext(ctx).Idempotent(true).Exec()
@@ -100,12 +99,9 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 		}},
 		{Op: "create a job (LWT)", Statement: queries.JobsCreateCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, _ int) error {
-				row := &models.JobsRow{ID: gocql.UUID(mustV7()), Queue: q, Type: jobType, Args: []byte(jobsArgs), State: 1, Version: 1,
+				row := models.JobsRow{ID: gocql.UUID(mustV7()), Queue: q, Type: jobType, Args: []byte(jobsArgs), State: 1, Version: 1,
 					CreatedAt: now, ScheduledAt: now, StateChangedAt: now, MaxRetries: 10}
-				qx := s.ContextQuery(ctx, queries.JobsCreate.CQL, queries.JobsCreate.Names).BindStructMap(row, nil)
-				qx.SerialConsistency(gocql.LocalSerial)
-				defer qx.Release()
-				applied, err := qx.MapScanCAS(map[string]any{})
+				applied, _, err := db.JobsCreate(ctx, queries.JobsCreateParams{JobsRow: row}).Exec()
 				if err == nil && !applied {
 					err = fmt.Errorf("not applied")
 				}
@@ -118,10 +114,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 		}},
 		{Op: "scan 100 due entries", Statement: queries.DueScanCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, _ int) error {
-				var rows []models.ScheduledJobsRow
-				err := models.SelectRelease(s.ContextQuery(ctx, queries.DueScan.CQL, queries.DueScan.Names).Idempotent(true).
-					BindStructMap(&models.ScheduledJobsRow{Queue: q + "-scan", Bucket: scanB, Shard: 0},
-						map[string]any{"from": now, "to": now.Add(time.Second), "limit": 1000}), &rows)
+				rows, err := db.DueScan(ctx, queries.DueScanParams{Queue: q + "-scan", Bucket: scanB, Shard: 0, From: now, To: now.Add(time.Second), Limit: 1000}).All()
 				if err == nil && len(rows) != 100 {
 					err = fmt.Errorf("scanned %d rows, want 100", len(rows))
 				}

@@ -36,18 +36,18 @@ func rotate[T any](xs []T, n int) []T {
 	return append(append([]T{}, xs[n:]...), xs[:n]...)
 }
 
-// balanced returns the order of repetition n for three contenders: the
-// rotations, then the rotations of the reverse, so that over six
-// repetitions each contender comes first, and directly after each other
-// one, equally often. Storing leaves work behind on the node (flushes, the
+// balanced returns the order of repetition n: the rotations, then the
+// rotations of the reverse, so that over 2×len(xs) repetitions each
+// contender comes first, and (for three) directly after each other one,
+// equally often. Storing leaves work behind on the node (flushes, the
 // original's burst of a thousand writes at once), and a contender that
 // always came after the same one would pay for it every time.
 func balanced[T any](xs []T, n int) []T {
-	if n%6 >= 3 {
+	if (n/len(xs))%2 == 1 {
 		xs = slices.Clone(xs)
 		slices.Reverse(xs)
 	}
-	return rotate(xs, n%3)
+	return rotate(xs, n%len(xs))
 }
 
 func (e *env) runStore(ctx context.Context, rep *Report) error {

@@ -58,7 +58,9 @@ func goldenModule(t *testing.T) string {
 			continue
 		}
 		for key, data := range files {
-			writeFile(t, filepath.Join(dir, c.name, filepath.FromSlash(key)), string(data))
+			// The queries import their models by this module's path.
+			src := strings.ReplaceAll(string(data), `"github.com/jobsharp/cassandra/gen/testdata/`, `"example.com/golden/`)
+			writeFile(t, filepath.Join(dir, c.name, filepath.FromSlash(key)), src)
 		}
 	}
 	return dir
@@ -106,7 +108,11 @@ func TestGoldenBuilds(t *testing.T) {
 		}{
 			"ColumnOfAnotherTable": {
 				code: `_, _ = queries.AllTypes.Select(queries.CountersColumns.Hits)`,
-				want: "cannot use queries.CountersColumns.Hits (variable of struct type queries.CountersColumn) as queries.AllTypesColumn value",
+				want: "cannot use queries.CountersColumns.Hits (variable of struct type queries.CountersColumn[int64]) as queries.ColumnOf[queries.AllTypesBuilder] value in argument to queries.AllTypes.Select",
+			},
+			"ConvertedColumn": {
+				code: `_ = queries.AllTypesColumn[int64](queries.CountersColumns.Hits)`,
+				want: "cannot convert queries.CountersColumns.Hits (variable of struct type queries.CountersColumn[int64]) to type queries.AllTypesColumn[int64]",
 			},
 			"MisspeltColumn": {
 				code: `_, _ = queries.AllTypes.Select(queries.AllTypesColumns.CTxet)`,
@@ -114,11 +120,41 @@ func TestGoldenBuilds(t *testing.T) {
 			},
 			"StringAsColumn": {
 				code: `_, _ = queries.AllTypes.Select("c_text")`,
-				want: `cannot use "c_text" (untyped string constant) as queries.AllTypesColumn value`,
+				want: `cannot use "c_text" (constant of type string) as queries.ColumnOf[queries.AllTypesBuilder] value`,
 			},
 			"ForgedColumn": {
-				code: `_, _ = queries.AllTypes.Select(queries.AllTypesColumn{name: "c_text"})`,
+				code: `_, _ = queries.AllTypes.Select(queries.AllTypesColumn[string]{name: "c_text"})`,
 				want: "cannot refer to unexported field name in struct literal",
+			},
+			"WrongTypedValue": {
+				code: `_ = queries.AllTypesColumns.CInt.Value("1")`,
+				want: `cannot use "1" (untyped string constant) as int32 value in argument to queries.AllTypesColumns.CInt.Value`,
+			},
+			"WrongTypedParam": {
+				code: `_ = queries.AllTypesGetParams{Bucket: "1"}`,
+				want: `cannot use "1" (untyped string constant) as int32 value in struct literal`,
+			},
+			"OtherQueryParams": {
+				code: `_ = queries.New(nil).AllTypesGet(context.Background(), queries.AllTypesDeleteParams{})`,
+				want: "cannot use queries.AllTypesDeleteParams{} (value of struct type queries.AllTypesDeleteParams) as queries.AllTypesGetParams value in argument to queries.New(nil).AllTypesGet",
+			},
+			"MissingParams": {
+				code: `_ = queries.New(nil).AllTypesGet(context.Background())`,
+				want: "not enough arguments in call to queries.New(nil).AllTypesGet",
+			},
+			"RowOfAnotherTable": {
+				code: `var row models.SimpleRow
+	row, _ = queries.New(nil).AllTypesGet(context.Background(), queries.AllTypesGetParams{}).One()
+	_ = row`,
+				want: "cannot use queries.New(nil).AllTypesGet(context.Background(), queries.AllTypesGetParams{}).One() (value of struct type models.AllTypesRow) as models.SimpleRow value in assignment",
+			},
+			"SelectInBatch": {
+				code: `queries.New(nil).NewBatch(context.Background(), 0).AllTypesGet(queries.AllTypesGetParams{})`,
+				want: "queries.New(nil).NewBatch(context.Background(), 0).AllTypesGet undefined",
+			},
+			"ConditionInPlainBatch": {
+				code: `queries.New(nil).NewBatch(context.Background(), 0).AllTypesSetGroup(queries.AllTypesSetGroupParams{})`,
+				want: "queries.New(nil).NewBatch(context.Background(), 0).AllTypesSetGroup undefined",
 			},
 			"WriteToView": {
 				code: `_, _ = queries.OrdersByCustomer.Insert()`,
@@ -127,13 +163,14 @@ func TestGoldenBuilds(t *testing.T) {
 		}
 		for name, tt := range tests {
 			t.Run(name, func(t *testing.T) {
-				imp := "example.com/golden/types/queries"
+				t.Parallel()
+				imp := "\"context\"\n\t\"example.com/golden/types/models\"\n\t\"example.com/golden/types/queries\""
 				if strings.Contains(tt.code, "OrdersByCustomer") {
-					imp = "example.com/golden/views/queries"
+					imp = "\"example.com/golden/views/queries\""
 				}
 				pkg := filepath.Join("misuse", strings.ToLower(name))
 				writeFile(t, filepath.Join(dir, pkg, "main.go"),
-					"package main\n\nimport \""+imp+"\"\n\nfunc main() {\n\t"+tt.code+"\n}\n")
+					"package main\n\nimport (\n\t"+imp+"\n)\n\nvar _ = context.Background\nvar _ models.SimpleRow\n\nfunc main() {\n\t"+tt.code+"\n}\n")
 				out, err := goCmd(t, dir, "build", "./"+filepath.ToSlash(pkg))
 				if err == nil {
 					t.Fatalf("go build succeeded, want a compile error containing %q", tt.want)
@@ -187,10 +224,10 @@ func main() {
 	show(queries.AllTypes.Update(c.CText, c.ListInt))
 	show(queries.AllTypes.Delete(c.MapTextInt))
 	show(queries.Counters.Update(queries.CountersColumns.Hits))
-	show(queries.AllTypes.Select(c.CText, queries.AllTypesColumn{}))
-	show(queries.AllTypes.Update(queries.AllTypesColumn{}))
+	show(queries.AllTypes.Select(c.CText, queries.AllTypesColumn[string]{}))
+	show(queries.AllTypes.Update(queries.AllTypesColumn[int32]{}))
 	sel, _ := queries.AllTypes.Select(c.CText)
-	show(sel.Where(c.CreatedAt.GtOrEq(), c.CreatedAt.LtNamed("to"), queries.AllTypesColumn{}.Eq()), nil)
+	show(sel.Where(c.CreatedAt.GtOrEq(), c.CreatedAt.LtNamed("to"), queries.AllTypesColumn[string]{}.Eq()), nil)
 	show(qb.Select("all_types").Where(c.SetText.Contains(), c.MapTextInt.ContainsKey(), c.Bucket.In()), nil)
 	q := quoted.WeirdTableColumns
 	show(quoted.WeirdTable.Get(q.MixedCase, q.QuoteD))
@@ -202,7 +239,7 @@ func main() {
 	show(qb.Select("all_types").Where(c.Pair.Eq(), c.Pair.LtNamed("p")), nil)
 	stmt, names := quoted.WeirdTableTable.Get()
 	fmt.Println("table.Table:", stmt, names)
-	fmt.Println(c.CText.Name(), c.CText.CQL(), q.MixedCase.Name(), q.MixedCase.CQL(), queries.AllTypesColumn{}.CQL())
+	fmt.Println(c.CText.Name(), c.CText.CQL(), q.MixedCase.Name(), q.MixedCase.CQL(), queries.AllTypesColumn[bool]{}.CQL())
 }
 `
 

@@ -24,10 +24,12 @@ type JobContinuationsRow struct {
 //	iter := q.Iter()
 //	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
 func (r *JobContinuationsRow) ScanDest(columns []gocql.ColumnInfo) []any {
-	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+	return r.AppendScanDest(make([]any, 0, len(columns)), columns)
 }
 
-func (r *JobContinuationsRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+// AppendScanDest appends the scan destinations of ScanDest to dest and
+// returns it, so that a reader of many rows reuses one slice.
+func (r *JobContinuationsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
 	for _, c := range columns {
 		switch c.Name {
 		case "parent_id":

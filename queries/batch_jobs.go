@@ -4,6 +4,10 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,110 +21,39 @@ var BatchJobsTable = table.New(table.Metadata{
 	SortKey: []string{"job_id"},
 })
 
-// BatchJobsColumn names a column of table batch_jobs. Only the fields of
-// BatchJobsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type BatchJobsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// BatchJobsColumn is a column of table batch_jobs whose values are Go V.
+// Only the fields of BatchJobsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type BatchJobsColumn[V any] = Column[BatchJobsBuilder, V]
 
 // BatchJobsColumns holds the columns of table batch_jobs in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.BatchJobsRow].
 var BatchJobsColumns = struct {
 	// BatchID is the partition key column batch_id, CQL type uuid.
-	BatchID BatchJobsColumn
+	BatchID BatchJobsColumn[gocql.UUID]
 	// JobID is the clustering column job_id, CQL type uuid.
-	JobID BatchJobsColumn
+	JobID BatchJobsColumn[gocql.UUID]
 	// FinishedState is the column finished_state, CQL type int.
-	FinishedState BatchJobsColumn
+	FinishedState BatchJobsColumn[int32]
 	// CreatedAt is the static column created_at, CQL type timestamp.
-	CreatedAt BatchJobsColumn
+	CreatedAt BatchJobsColumn[time.Time]
 	// Size is the static column size, CQL type int.
-	Size BatchJobsColumn
+	Size BatchJobsColumn[int32]
 }{
-	BatchID:       BatchJobsColumn{name: "batch_id", cql: "batch_id"},
-	JobID:         BatchJobsColumn{name: "job_id", cql: "job_id"},
-	FinishedState: BatchJobsColumn{name: "finished_state", cql: "finished_state"},
-	CreatedAt:     BatchJobsColumn{name: "created_at", cql: "created_at"},
-	Size:          BatchJobsColumn{name: "size", cql: "size"},
+	BatchID:       BatchJobsColumn[gocql.UUID]{name: "batch_id", cql: "batch_id"},
+	JobID:         BatchJobsColumn[gocql.UUID]{name: "job_id", cql: "job_id"},
+	FinishedState: BatchJobsColumn[int32]{name: "finished_state", cql: "finished_state"},
+	CreatedAt:     BatchJobsColumn[time.Time]{name: "created_at", cql: "created_at"},
+	Size:          BatchJobsColumn[int32]{name: "size", cql: "size"},
 }
 
 var (
-	tblBatchJobsAll     = []BatchJobsColumn{BatchJobsColumns.BatchID, BatchJobsColumns.JobID, BatchJobsColumns.FinishedState, BatchJobsColumns.CreatedAt, BatchJobsColumns.Size}
-	tblBatchJobsKey     = []BatchJobsColumn{BatchJobsColumns.BatchID, BatchJobsColumns.JobID}
-	tblBatchJobsPartKey = []BatchJobsColumn{BatchJobsColumns.BatchID}
-	tblBatchJobsRegular = []BatchJobsColumn{BatchJobsColumns.FinishedState, BatchJobsColumns.CreatedAt, BatchJobsColumns.Size}
+	tblBatchJobsAll     = []ColumnOf[BatchJobsBuilder]{BatchJobsColumns.BatchID, BatchJobsColumns.JobID, BatchJobsColumns.FinishedState, BatchJobsColumns.CreatedAt, BatchJobsColumns.Size}
+	tblBatchJobsKey     = []ColumnOf[BatchJobsBuilder]{BatchJobsColumns.BatchID, BatchJobsColumns.JobID}
+	tblBatchJobsPartKey = []ColumnOf[BatchJobsBuilder]{BatchJobsColumns.BatchID}
+	tblBatchJobsRegular = []ColumnOf[BatchJobsBuilder]{BatchJobsColumns.FinishedState, BatchJobsColumns.CreatedAt, BatchJobsColumns.Size}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c BatchJobsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c BatchJobsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c BatchJobsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c BatchJobsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c BatchJobsColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c BatchJobsColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c BatchJobsColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c BatchJobsColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c BatchJobsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c BatchJobsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c BatchJobsColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c BatchJobsColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c BatchJobsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c BatchJobsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c BatchJobsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c BatchJobsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // BatchJobs builds statements for table batch_jobs from typed columns.
 var BatchJobs BatchJobsBuilder
@@ -129,11 +62,14 @@ var BatchJobs BatchJobsBuilder
 // BatchJobs variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.BatchJobsRow].
+// The type also stands for the table in Column[BatchJobsBuilder, V].
 type BatchJobsBuilder struct{}
+
+func (BatchJobsBuilder) tableName() string { return "batch_jobs" }
 
 // Get returns SELECT cols FROM batch_jobs WHERE <full primary key>; no cols
 // selects every column.
-func (BatchJobsBuilder) Get(cols ...BatchJobsColumn) (*qb.SelectBuilder, error) {
+func (BatchJobsBuilder) Get(cols ...ColumnOf[BatchJobsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblBatchJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -143,7 +79,7 @@ func (BatchJobsBuilder) Get(cols ...BatchJobsColumn) (*qb.SelectBuilder, error) 
 
 // Select returns SELECT cols FROM batch_jobs WHERE <partition key>; no cols
 // selects every column.
-func (BatchJobsBuilder) Select(cols ...BatchJobsColumn) (*qb.SelectBuilder, error) {
+func (BatchJobsBuilder) Select(cols ...ColumnOf[BatchJobsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblBatchJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -153,7 +89,7 @@ func (BatchJobsBuilder) Select(cols ...BatchJobsColumn) (*qb.SelectBuilder, erro
 
 // Insert returns INSERT INTO batch_jobs (cols) VALUES (…); no cols inserts
 // every column.
-func (BatchJobsBuilder) Insert(cols ...BatchJobsColumn) (*qb.InsertBuilder, error) {
+func (BatchJobsBuilder) Insert(cols ...ColumnOf[BatchJobsBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblBatchJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -171,7 +107,7 @@ func (BatchJobsBuilder) Insert(cols ...BatchJobsColumn) (*qb.InsertBuilder, erro
 
 // Update returns UPDATE batch_jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (BatchJobsBuilder) Update(cols ...BatchJobsColumn) (*qb.UpdateBuilder, error) {
+func (BatchJobsBuilder) Update(cols ...ColumnOf[BatchJobsBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblBatchJobsRegular, cols)
 	if err != nil {
 		return nil, err
@@ -189,7 +125,7 @@ func (BatchJobsBuilder) Update(cols ...BatchJobsColumn) (*qb.UpdateBuilder, erro
 
 // Delete returns DELETE cols FROM batch_jobs WHERE <full primary key>; no cols
 // deletes the row.
-func (BatchJobsBuilder) Delete(cols ...BatchJobsColumn) (*qb.DeleteBuilder, error) {
+func (BatchJobsBuilder) Delete(cols ...ColumnOf[BatchJobsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -198,9 +134,12 @@ func (BatchJobsBuilder) Delete(cols ...BatchJobsColumn) (*qb.DeleteBuilder, erro
 }
 
 // BatchCreateCQL is the statement of query BatchCreate.
-const BatchCreateCQL = `UPDATE batch_jobs SET created_at = ?, size = ? WHERE batch_id = ?`
+const BatchCreateCQL = `UPDATE batch_jobs
+SET created_at = ?, size = ?
+WHERE batch_id = ?`
 
-// BatchCreate is the query BatchCreate of schema/queries.cql, line 120, on table batch_jobs. It is idempotent (safe to retry).
+// BatchCreate is the query BatchCreate of schema/queries.cql, line 125, on
+// table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchCreate = Query{
 	Name:       "BatchCreate",
 	CQL:        BatchCreateCQL,
@@ -209,10 +148,36 @@ var BatchCreate = Query{
 	Idempotent: true,
 }
 
-// BatchJobInsertCQL is the statement of query BatchJobInsert.
-const BatchJobInsertCQL = `INSERT INTO batch_jobs (batch_id, job_id) VALUES (?, ?)`
+// BatchCreateParams are the values of query BatchCreate, one field per bind marker
+// (a :name used twice is one field).
+type BatchCreateParams struct {
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Size is the value for size, CQL type int.
+	Size int32
+	// BatchID is the value for batch_id, CQL type uuid.
+	BatchID gocql.UUID
+}
 
-// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 123, on table batch_jobs. It is idempotent (safe to retry).
+// BatchCreate runs query BatchCreate of schema/queries.cql (line 125) on table
+// batch_jobs. It is idempotent: the session's retry policy may send it again.
+//
+// The statement is [BatchCreateCQL].
+func (db *DB) BatchCreate(ctx context.Context, p BatchCreateParams) Write {
+	return Write{q: db.query(ctx, BatchCreateCQL, true, p.CreatedAt, p.Size, p.BatchID)}
+}
+
+// BatchCreate adds query BatchCreate to the batch.
+func (b *Batch) BatchCreate(p BatchCreateParams) {
+	b.add(BatchCreateCQL, true, p.CreatedAt, p.Size, p.BatchID)
+}
+
+// BatchJobInsertCQL is the statement of query BatchJobInsert.
+const BatchJobInsertCQL = `INSERT INTO batch_jobs (batch_id, job_id)
+VALUES (?, ?)`
+
+// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 128,
+// on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobInsert = Query{
 	Name:       "BatchJobInsert",
 	CQL:        BatchJobInsertCQL,
@@ -221,10 +186,36 @@ var BatchJobInsert = Query{
 	Idempotent: true,
 }
 
-// BatchJobFinishedCQL is the statement of query BatchJobFinished.
-const BatchJobFinishedCQL = `UPDATE batch_jobs SET finished_state = ? WHERE batch_id = ? AND job_id = ?`
+// BatchJobInsertParams are the values of query BatchJobInsert, one field per bind marker
+// (a :name used twice is one field).
+type BatchJobInsertParams struct {
+	// BatchID is the value for batch_id, CQL type uuid.
+	BatchID gocql.UUID
+	// JobID is the value for job_id, CQL type uuid.
+	JobID gocql.UUID
+}
 
-// BatchJobFinished is the query BatchJobFinished of schema/queries.cql, line 126, on table batch_jobs. It is idempotent (safe to retry).
+// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 128) on
+// table batch_jobs. It is idempotent: the session's retry policy may send it
+// again.
+//
+// The statement is [BatchJobInsertCQL].
+func (db *DB) BatchJobInsert(ctx context.Context, p BatchJobInsertParams) Write {
+	return Write{q: db.query(ctx, BatchJobInsertCQL, true, p.BatchID, p.JobID)}
+}
+
+// BatchJobInsert adds query BatchJobInsert to the batch.
+func (b *Batch) BatchJobInsert(p BatchJobInsertParams) {
+	b.add(BatchJobInsertCQL, true, p.BatchID, p.JobID)
+}
+
+// BatchJobFinishedCQL is the statement of query BatchJobFinished.
+const BatchJobFinishedCQL = `UPDATE batch_jobs
+SET finished_state = ?
+WHERE batch_id = ? AND job_id = ?`
+
+// BatchJobFinished is the query BatchJobFinished of schema/queries.cql, line
+// 131, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobFinished = Query{
 	Name:       "BatchJobFinished",
 	CQL:        BatchJobFinishedCQL,
@@ -233,10 +224,38 @@ var BatchJobFinished = Query{
 	Idempotent: true,
 }
 
-// BatchJobsListCQL is the statement of query BatchJobsList.
-const BatchJobsListCQL = `SELECT job_id, finished_state, created_at, size FROM batch_jobs WHERE batch_id = ?`
+// BatchJobFinishedParams are the values of query BatchJobFinished, one field per bind marker
+// (a :name used twice is one field).
+type BatchJobFinishedParams struct {
+	// FinishedState is the value for finished_state, CQL type int.
+	FinishedState int32
+	// BatchID is the value for batch_id, CQL type uuid.
+	BatchID gocql.UUID
+	// JobID is the value for job_id, CQL type uuid.
+	JobID gocql.UUID
+}
 
-// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 129, on table batch_jobs. It is idempotent (safe to retry).
+// BatchJobFinished runs query BatchJobFinished of schema/queries.cql (line
+// 131) on table batch_jobs. It is idempotent: the session's retry policy may
+// send it again.
+//
+// The statement is [BatchJobFinishedCQL].
+func (db *DB) BatchJobFinished(ctx context.Context, p BatchJobFinishedParams) Write {
+	return Write{q: db.query(ctx, BatchJobFinishedCQL, true, p.FinishedState, p.BatchID, p.JobID)}
+}
+
+// BatchJobFinished adds query BatchJobFinished to the batch.
+func (b *Batch) BatchJobFinished(p BatchJobFinishedParams) {
+	b.add(BatchJobFinishedCQL, true, p.FinishedState, p.BatchID, p.JobID)
+}
+
+// BatchJobsListCQL is the statement of query BatchJobsList.
+const BatchJobsListCQL = `SELECT job_id, finished_state, created_at, size
+FROM batch_jobs
+WHERE batch_id = ?`
+
+// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 134, on
+// table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobsList = Query{
 	Name:       "BatchJobsList",
 	CQL:        BatchJobsListCQL,
@@ -245,14 +264,72 @@ var BatchJobsList = Query{
 	Idempotent: true,
 }
 
-// BatchJobDeleteCQL is the statement of query BatchJobDelete.
-const BatchJobDeleteCQL = `DELETE FROM batch_jobs WHERE batch_id = ? AND job_id = ?`
+// BatchJobsListParams are the values of query BatchJobsList, one field per bind marker
+// (a :name used twice is one field).
+type BatchJobsListParams struct {
+	// BatchID is the value for batch_id, CQL type uuid.
+	BatchID gocql.UUID
+}
 
-// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 132, on table batch_jobs. It is idempotent (safe to retry).
+// BatchJobsListRow is a row of the result of query BatchJobsList, in select order.
+type BatchJobsListRow struct {
+	// JobID is the result column job_id, CQL type uuid.
+	JobID gocql.UUID
+	// FinishedState is the result column finished_state, CQL type int.
+	FinishedState int32
+	// CreatedAt is the result column created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Size is the result column size, CQL type int.
+	Size int32
+}
+
+func scanBatchJobsList(r *BatchJobsListRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.JobID, &r.FinishedState, &r.CreatedAt, &r.Size)
+}
+
+// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 134) on
+// table batch_jobs: a SELECT that returns BatchJobsListRow rows, read with
+// One, All, Iter or Page.
+//
+// The statement is [BatchJobsListCQL].
+func (db *DB) BatchJobsList(ctx context.Context, p BatchJobsListParams) Rows[BatchJobsListRow] {
+	return Rows[BatchJobsListRow]{q: db.query(ctx, BatchJobsListCQL, true, p.BatchID), scan: scanBatchJobsList}
+}
+
+// BatchJobDeleteCQL is the statement of query BatchJobDelete.
+const BatchJobDeleteCQL = `DELETE
+FROM batch_jobs
+WHERE batch_id = ? AND job_id = ?`
+
+// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 137,
+// on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobDelete = Query{
 	Name:       "BatchJobDelete",
 	CQL:        BatchJobDeleteCQL,
 	Names:      []string{"batch_id", "job_id"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// BatchJobDeleteParams are the values of query BatchJobDelete, one field per bind marker
+// (a :name used twice is one field).
+type BatchJobDeleteParams struct {
+	// BatchID is the value for batch_id, CQL type uuid.
+	BatchID gocql.UUID
+	// JobID is the value for job_id, CQL type uuid.
+	JobID gocql.UUID
+}
+
+// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 137) on
+// table batch_jobs. It is idempotent: the session's retry policy may send it
+// again.
+//
+// The statement is [BatchJobDeleteCQL].
+func (db *DB) BatchJobDelete(ctx context.Context, p BatchJobDeleteParams) Write {
+	return Write{q: db.query(ctx, BatchJobDeleteCQL, true, p.BatchID, p.JobID)}
+}
+
+// BatchJobDelete adds query BatchJobDelete to the batch.
+func (b *Batch) BatchJobDelete(p BatchJobDeleteParams) {
+	b.add(BatchJobDeleteCQL, true, p.BatchID, p.JobID)
 }

@@ -4,6 +4,10 @@
 package queries
 
 import (
+	"context"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,106 +21,29 @@ var JobContinuationsTable = table.New(table.Metadata{
 	SortKey: []string{"job_id"},
 })
 
-// JobContinuationsColumn names a column of table job_continuations. Only the fields of
-// JobContinuationsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type JobContinuationsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// JobContinuationsColumn is a column of table job_continuations whose values are Go V.
+// Only the fields of JobContinuationsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type JobContinuationsColumn[V any] = Column[JobContinuationsBuilder, V]
 
 // JobContinuationsColumns holds the columns of table job_continuations in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.JobContinuationsRow].
 var JobContinuationsColumns = struct {
 	// ParentID is the partition key column parent_id, CQL type uuid.
-	ParentID JobContinuationsColumn
+	ParentID JobContinuationsColumn[gocql.UUID]
 	// JobID is the clustering column job_id, CQL type uuid.
-	JobID JobContinuationsColumn
+	JobID JobContinuationsColumn[gocql.UUID]
 }{
-	ParentID: JobContinuationsColumn{name: "parent_id", cql: "parent_id"},
-	JobID:    JobContinuationsColumn{name: "job_id", cql: "job_id"},
+	ParentID: JobContinuationsColumn[gocql.UUID]{name: "parent_id", cql: "parent_id"},
+	JobID:    JobContinuationsColumn[gocql.UUID]{name: "job_id", cql: "job_id"},
 }
 
 var (
-	tblJobContinuationsAll     = []JobContinuationsColumn{JobContinuationsColumns.ParentID, JobContinuationsColumns.JobID}
-	tblJobContinuationsKey     = []JobContinuationsColumn{JobContinuationsColumns.ParentID, JobContinuationsColumns.JobID}
-	tblJobContinuationsPartKey = []JobContinuationsColumn{JobContinuationsColumns.ParentID}
+	tblJobContinuationsAll     = []ColumnOf[JobContinuationsBuilder]{JobContinuationsColumns.ParentID, JobContinuationsColumns.JobID}
+	tblJobContinuationsKey     = []ColumnOf[JobContinuationsBuilder]{JobContinuationsColumns.ParentID, JobContinuationsColumns.JobID}
+	tblJobContinuationsPartKey = []ColumnOf[JobContinuationsBuilder]{JobContinuationsColumns.ParentID}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c JobContinuationsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c JobContinuationsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c JobContinuationsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c JobContinuationsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c JobContinuationsColumn) Eq() qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName())
-}
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c JobContinuationsColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c JobContinuationsColumn) Lt() qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName())
-}
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c JobContinuationsColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c JobContinuationsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c JobContinuationsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c JobContinuationsColumn) Gt() qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName())
-}
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c JobContinuationsColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c JobContinuationsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c JobContinuationsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c JobContinuationsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c JobContinuationsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // JobContinuations builds statements for table job_continuations from typed columns.
 var JobContinuations JobContinuationsBuilder
@@ -125,11 +52,14 @@ var JobContinuations JobContinuationsBuilder
 // JobContinuations variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.JobContinuationsRow].
+// The type also stands for the table in Column[JobContinuationsBuilder, V].
 type JobContinuationsBuilder struct{}
+
+func (JobContinuationsBuilder) tableName() string { return "job_continuations" }
 
 // Get returns SELECT cols FROM job_continuations WHERE <full primary key>; no cols
 // selects every column.
-func (JobContinuationsBuilder) Get(cols ...JobContinuationsColumn) (*qb.SelectBuilder, error) {
+func (JobContinuationsBuilder) Get(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblJobContinuationsAll, cols)
 	if err != nil {
 		return nil, err
@@ -139,7 +69,7 @@ func (JobContinuationsBuilder) Get(cols ...JobContinuationsColumn) (*qb.SelectBu
 
 // Select returns SELECT cols FROM job_continuations WHERE <partition key>; no cols
 // selects every column.
-func (JobContinuationsBuilder) Select(cols ...JobContinuationsColumn) (*qb.SelectBuilder, error) {
+func (JobContinuationsBuilder) Select(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblJobContinuationsAll, cols)
 	if err != nil {
 		return nil, err
@@ -149,7 +79,7 @@ func (JobContinuationsBuilder) Select(cols ...JobContinuationsColumn) (*qb.Selec
 
 // Insert returns INSERT INTO job_continuations (cols) VALUES (…); no cols inserts
 // every column.
-func (JobContinuationsBuilder) Insert(cols ...JobContinuationsColumn) (*qb.InsertBuilder, error) {
+func (JobContinuationsBuilder) Insert(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblJobContinuationsAll, cols)
 	if err != nil {
 		return nil, err
@@ -167,7 +97,7 @@ func (JobContinuationsBuilder) Insert(cols ...JobContinuationsColumn) (*qb.Inser
 
 // Delete returns DELETE cols FROM job_continuations WHERE <full primary key>; no cols
 // deletes the row.
-func (JobContinuationsBuilder) Delete(cols ...JobContinuationsColumn) (*qb.DeleteBuilder, error) {
+func (JobContinuationsBuilder) Delete(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -176,9 +106,12 @@ func (JobContinuationsBuilder) Delete(cols ...JobContinuationsColumn) (*qb.Delet
 }
 
 // ContinuationInsertCQL is the statement of query ContinuationInsert.
-const ContinuationInsertCQL = `INSERT INTO job_continuations (parent_id, job_id) VALUES (?, ?)`
+const ContinuationInsertCQL = `INSERT INTO job_continuations (parent_id, job_id)
+VALUES (?, ?)`
 
-// ContinuationInsert is the query ContinuationInsert of schema/queries.cql, line 135, on table job_continuations. It is idempotent (safe to retry).
+// ContinuationInsert is the query ContinuationInsert of schema/queries.cql,
+// line 140, on table job_continuations, for gocqlx. It is idempotent (safe to
+// retry).
 var ContinuationInsert = Query{
 	Name:       "ContinuationInsert",
 	CQL:        ContinuationInsertCQL,
@@ -187,10 +120,35 @@ var ContinuationInsert = Query{
 	Idempotent: true,
 }
 
-// ContinuationsListCQL is the statement of query ContinuationsList.
-const ContinuationsListCQL = `SELECT job_id FROM job_continuations WHERE parent_id = ?`
+// ContinuationInsertParams are the values of query ContinuationInsert, one field per bind marker
+// (a :name used twice is one field).
+type ContinuationInsertParams struct {
+	// JobContinuationsRow holds the values of the columns of table job_continuations.
+	models.JobContinuationsRow
+}
 
-// ContinuationsList is the query ContinuationsList of schema/queries.cql, line 138, on table job_continuations. It is idempotent (safe to retry).
+// ContinuationInsert runs query ContinuationInsert of schema/queries.cql (line
+// 140) on table job_continuations. It is idempotent: the session's retry
+// policy may send it again.
+//
+// The statement is [ContinuationInsertCQL].
+func (db *DB) ContinuationInsert(ctx context.Context, p ContinuationInsertParams) Write {
+	return Write{q: db.query(ctx, ContinuationInsertCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)}
+}
+
+// ContinuationInsert adds query ContinuationInsert to the batch.
+func (b *Batch) ContinuationInsert(p ContinuationInsertParams) {
+	b.add(ContinuationInsertCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)
+}
+
+// ContinuationsListCQL is the statement of query ContinuationsList.
+const ContinuationsListCQL = `SELECT job_id
+FROM job_continuations
+WHERE parent_id = ?`
+
+// ContinuationsList is the query ContinuationsList of schema/queries.cql, line
+// 143, on table job_continuations, for gocqlx. It is idempotent (safe to
+// retry).
 var ContinuationsList = Query{
 	Name:       "ContinuationsList",
 	CQL:        ContinuationsListCQL,
@@ -199,14 +157,65 @@ var ContinuationsList = Query{
 	Idempotent: true,
 }
 
-// ContinuationDeleteCQL is the statement of query ContinuationDelete.
-const ContinuationDeleteCQL = `DELETE FROM job_continuations WHERE parent_id = ? AND job_id = ?`
+// ContinuationsListParams are the values of query ContinuationsList, one field per bind marker
+// (a :name used twice is one field).
+type ContinuationsListParams struct {
+	// ParentID is the value for parent_id, CQL type uuid.
+	ParentID gocql.UUID
+}
 
-// ContinuationDelete is the query ContinuationDelete of schema/queries.cql, line 141, on table job_continuations. It is idempotent (safe to retry).
+// ContinuationsListRow is a row of the result of query ContinuationsList, in select order.
+type ContinuationsListRow struct {
+	// JobID is the result column job_id, CQL type uuid.
+	JobID gocql.UUID
+}
+
+func scanContinuationsList(r *ContinuationsListRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.JobID)
+}
+
+// ContinuationsList runs query ContinuationsList of schema/queries.cql (line
+// 143) on table job_continuations: a SELECT that returns ContinuationsListRow
+// rows, read with One, All, Iter or Page.
+//
+// The statement is [ContinuationsListCQL].
+func (db *DB) ContinuationsList(ctx context.Context, p ContinuationsListParams) Rows[ContinuationsListRow] {
+	return Rows[ContinuationsListRow]{q: db.query(ctx, ContinuationsListCQL, true, p.ParentID), scan: scanContinuationsList}
+}
+
+// ContinuationDeleteCQL is the statement of query ContinuationDelete.
+const ContinuationDeleteCQL = `DELETE
+FROM job_continuations
+WHERE parent_id = ? AND job_id = ?`
+
+// ContinuationDelete is the query ContinuationDelete of schema/queries.cql,
+// line 146, on table job_continuations, for gocqlx. It is idempotent (safe to
+// retry).
 var ContinuationDelete = Query{
 	Name:       "ContinuationDelete",
 	CQL:        ContinuationDeleteCQL,
 	Names:      []string{"parent_id", "job_id"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// ContinuationDeleteParams are the values of query ContinuationDelete, one field per bind marker
+// (a :name used twice is one field).
+type ContinuationDeleteParams struct {
+	// JobContinuationsRow holds the values of the columns of table job_continuations.
+	models.JobContinuationsRow
+}
+
+// ContinuationDelete runs query ContinuationDelete of schema/queries.cql (line
+// 146) on table job_continuations. It is idempotent: the session's retry
+// policy may send it again.
+//
+// The statement is [ContinuationDeleteCQL].
+func (db *DB) ContinuationDelete(ctx context.Context, p ContinuationDeleteParams) Write {
+	return Write{q: db.query(ctx, ContinuationDeleteCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)}
+}
+
+// ContinuationDelete adds query ContinuationDelete to the batch.
+func (b *Batch) ContinuationDelete(p ContinuationDeleteParams) {
+	b.add(ContinuationDeleteCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)
 }

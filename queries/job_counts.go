@@ -4,6 +4,10 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,110 +21,39 @@ var JobCountsTable = table.New(table.Metadata{
 	SortKey: []string{"bucket", "shard"},
 })
 
-// JobCountsColumn names a column of table job_counts. Only the fields of
-// JobCountsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type JobCountsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// JobCountsColumn is a column of table job_counts whose values are Go V.
+// Only the fields of JobCountsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type JobCountsColumn[V any] = Column[JobCountsBuilder, V]
 
 // JobCountsColumns holds the columns of table job_counts in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.JobCountsRow].
 var JobCountsColumns = struct {
 	// Queue is the partition key column queue, CQL type text.
-	Queue JobCountsColumn
+	Queue JobCountsColumn[string]
 	// State is the partition key column state, CQL type int.
-	State JobCountsColumn
+	State JobCountsColumn[int32]
 	// Bucket is the clustering column bucket, CQL type timestamp.
-	Bucket JobCountsColumn
+	Bucket JobCountsColumn[time.Time]
 	// Shard is the clustering column shard, CQL type int.
-	Shard JobCountsColumn
+	Shard JobCountsColumn[int32]
 	// Jobs is the column jobs, CQL type counter.
-	Jobs JobCountsColumn
+	Jobs JobCountsColumn[int64]
 }{
-	Queue:  JobCountsColumn{name: "queue", cql: "queue"},
-	State:  JobCountsColumn{name: "state", cql: "state"},
-	Bucket: JobCountsColumn{name: "bucket", cql: "bucket"},
-	Shard:  JobCountsColumn{name: "shard", cql: "shard"},
-	Jobs:   JobCountsColumn{name: "jobs", cql: "jobs"},
+	Queue:  JobCountsColumn[string]{name: "queue", cql: "queue"},
+	State:  JobCountsColumn[int32]{name: "state", cql: "state"},
+	Bucket: JobCountsColumn[time.Time]{name: "bucket", cql: "bucket"},
+	Shard:  JobCountsColumn[int32]{name: "shard", cql: "shard"},
+	Jobs:   JobCountsColumn[int64]{name: "jobs", cql: "jobs"},
 }
 
 var (
-	tblJobCountsAll     = []JobCountsColumn{JobCountsColumns.Queue, JobCountsColumns.State, JobCountsColumns.Bucket, JobCountsColumns.Shard, JobCountsColumns.Jobs}
-	tblJobCountsKey     = []JobCountsColumn{JobCountsColumns.Queue, JobCountsColumns.State, JobCountsColumns.Bucket, JobCountsColumns.Shard}
-	tblJobCountsPartKey = []JobCountsColumn{JobCountsColumns.Queue, JobCountsColumns.State}
-	tblJobCountsRegular = []JobCountsColumn{JobCountsColumns.Jobs}
+	tblJobCountsAll     = []ColumnOf[JobCountsBuilder]{JobCountsColumns.Queue, JobCountsColumns.State, JobCountsColumns.Bucket, JobCountsColumns.Shard, JobCountsColumns.Jobs}
+	tblJobCountsKey     = []ColumnOf[JobCountsBuilder]{JobCountsColumns.Queue, JobCountsColumns.State, JobCountsColumns.Bucket, JobCountsColumns.Shard}
+	tblJobCountsPartKey = []ColumnOf[JobCountsBuilder]{JobCountsColumns.Queue, JobCountsColumns.State}
+	tblJobCountsRegular = []ColumnOf[JobCountsBuilder]{JobCountsColumns.Jobs}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c JobCountsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c JobCountsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c JobCountsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c JobCountsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c JobCountsColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c JobCountsColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c JobCountsColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c JobCountsColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c JobCountsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c JobCountsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c JobCountsColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c JobCountsColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c JobCountsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c JobCountsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c JobCountsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c JobCountsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // JobCounts builds statements for table job_counts from typed columns.
 var JobCounts JobCountsBuilder
@@ -129,11 +62,14 @@ var JobCounts JobCountsBuilder
 // JobCounts variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.JobCountsRow].
+// The type also stands for the table in Column[JobCountsBuilder, V].
 type JobCountsBuilder struct{}
+
+func (JobCountsBuilder) tableName() string { return "job_counts" }
 
 // Get returns SELECT cols FROM job_counts WHERE <full primary key>; no cols
 // selects every column.
-func (JobCountsBuilder) Get(cols ...JobCountsColumn) (*qb.SelectBuilder, error) {
+func (JobCountsBuilder) Get(cols ...ColumnOf[JobCountsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblJobCountsAll, cols)
 	if err != nil {
 		return nil, err
@@ -143,7 +79,7 @@ func (JobCountsBuilder) Get(cols ...JobCountsColumn) (*qb.SelectBuilder, error) 
 
 // Select returns SELECT cols FROM job_counts WHERE <partition key>; no cols
 // selects every column.
-func (JobCountsBuilder) Select(cols ...JobCountsColumn) (*qb.SelectBuilder, error) {
+func (JobCountsBuilder) Select(cols ...ColumnOf[JobCountsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblJobCountsAll, cols)
 	if err != nil {
 		return nil, err
@@ -153,7 +89,7 @@ func (JobCountsBuilder) Select(cols ...JobCountsColumn) (*qb.SelectBuilder, erro
 
 // Update returns UPDATE job_counts SET col = col + ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (JobCountsBuilder) Update(cols ...JobCountsColumn) (*qb.UpdateBuilder, error) {
+func (JobCountsBuilder) Update(cols ...ColumnOf[JobCountsBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblJobCountsRegular, cols)
 	if err != nil {
 		return nil, err
@@ -167,7 +103,7 @@ func (JobCountsBuilder) Update(cols ...JobCountsColumn) (*qb.UpdateBuilder, erro
 
 // Delete returns DELETE cols FROM job_counts WHERE <full primary key>; no cols
 // deletes the row.
-func (JobCountsBuilder) Delete(cols ...JobCountsColumn) (*qb.DeleteBuilder, error) {
+func (JobCountsBuilder) Delete(cols ...ColumnOf[JobCountsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -176,9 +112,12 @@ func (JobCountsBuilder) Delete(cols ...JobCountsColumn) (*qb.DeleteBuilder, erro
 }
 
 // CountAddCQL is the statement of query CountAdd.
-const CountAddCQL = `UPDATE job_counts SET jobs = jobs + ? WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
+const CountAddCQL = `UPDATE job_counts
+SET jobs = jobs + ?
+WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
 
-// CountAdd is the query CountAdd of schema/queries.cql, line 109, on table job_counts. It is not idempotent (do not retry blindly).
+// CountAdd is the query CountAdd of schema/queries.cql, line 114, on table
+// job_counts, for gocqlx. It is not idempotent (do not retry blindly).
 var CountAdd = Query{
 	Name:       "CountAdd",
 	CQL:        CountAddCQL,
@@ -187,10 +126,41 @@ var CountAdd = Query{
 	Idempotent: false,
 }
 
-// CountReadCQL is the statement of query CountRead.
-const CountReadCQL = `SELECT bucket, shard, jobs FROM job_counts WHERE queue = ? AND state = ?`
+// CountAddParams are the values of query CountAdd, one field per bind marker
+// (a :name used twice is one field).
+type CountAddParams struct {
+	// Jobs is the value for jobs, CQL type counter.
+	Jobs int64
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// State is the value for state, CQL type int.
+	State int32
+	// Bucket is the value for bucket, CQL type timestamp.
+	Bucket time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+}
 
-// CountRead is the query CountRead of schema/queries.cql, line 112, on table job_counts. It is idempotent (safe to retry).
+// CountAdd runs query CountAdd of schema/queries.cql (line 114) on table
+// job_counts. It is not idempotent, so the driver never retries it.
+//
+// The statement is [CountAddCQL].
+func (db *DB) CountAdd(ctx context.Context, p CountAddParams) Write {
+	return Write{q: db.query(ctx, CountAddCQL, false, p.Jobs, p.Queue, p.State, p.Bucket, p.Shard)}
+}
+
+// CountAdd adds query CountAdd to the batch.
+func (b *Batch) CountAdd(p CountAddParams) {
+	b.add(CountAddCQL, false, p.Jobs, p.Queue, p.State, p.Bucket, p.Shard)
+}
+
+// CountReadCQL is the statement of query CountRead.
+const CountReadCQL = `SELECT bucket, shard, jobs
+FROM job_counts
+WHERE queue = ? AND state = ?`
+
+// CountRead is the query CountRead of schema/queries.cql, line 117, on table
+// job_counts, for gocqlx. It is idempotent (safe to retry).
 var CountRead = Query{
 	Name:       "CountRead",
 	CQL:        CountReadCQL,
@@ -199,14 +169,74 @@ var CountRead = Query{
 	Idempotent: true,
 }
 
-// CountDropBeforeCQL is the statement of query CountDropBefore.
-const CountDropBeforeCQL = `DELETE FROM job_counts WHERE queue = ? AND state = ? AND bucket < ?`
+// CountReadParams are the values of query CountRead, one field per bind marker
+// (a :name used twice is one field).
+type CountReadParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// State is the value for state, CQL type int.
+	State int32
+}
 
-// CountDropBefore is the query CountDropBefore of schema/queries.cql, line 115, on table job_counts. It is idempotent (safe to retry).
+// CountReadRow is a row of the result of query CountRead, in select order.
+type CountReadRow struct {
+	// Bucket is the result column bucket, CQL type timestamp.
+	Bucket time.Time
+	// Shard is the result column shard, CQL type int.
+	Shard int32
+	// Jobs is the result column jobs, CQL type counter.
+	Jobs int64
+}
+
+func scanCountRead(r *CountReadRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Bucket, &r.Shard, &r.Jobs)
+}
+
+// CountRead runs query CountRead of schema/queries.cql (line 117) on table
+// job_counts: a SELECT that returns CountReadRow rows, read with One, All,
+// Iter or Page.
+//
+// The statement is [CountReadCQL].
+func (db *DB) CountRead(ctx context.Context, p CountReadParams) Rows[CountReadRow] {
+	return Rows[CountReadRow]{q: db.query(ctx, CountReadCQL, true, p.Queue, p.State), scan: scanCountRead}
+}
+
+// CountDropBeforeCQL is the statement of query CountDropBefore.
+const CountDropBeforeCQL = `DELETE
+FROM job_counts
+WHERE queue = ? AND state = ? AND bucket < ?`
+
+// CountDropBefore is the query CountDropBefore of schema/queries.cql, line
+// 120, on table job_counts, for gocqlx. It is idempotent (safe to retry).
 var CountDropBefore = Query{
 	Name:       "CountDropBefore",
 	CQL:        CountDropBeforeCQL,
 	Names:      []string{"queue", "state", "bucket"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// CountDropBeforeParams are the values of query CountDropBefore, one field per bind marker
+// (a :name used twice is one field).
+type CountDropBeforeParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// State is the value for state, CQL type int.
+	State int32
+	// Bucket is the value for bucket, CQL type timestamp.
+	Bucket time.Time
+}
+
+// CountDropBefore runs query CountDropBefore of schema/queries.cql (line 120)
+// on table job_counts. It is idempotent: the session's retry policy may send
+// it again.
+//
+// The statement is [CountDropBeforeCQL].
+func (db *DB) CountDropBefore(ctx context.Context, p CountDropBeforeParams) Write {
+	return Write{q: db.query(ctx, CountDropBeforeCQL, true, p.Queue, p.State, p.Bucket)}
+}
+
+// CountDropBefore adds query CountDropBefore to the batch.
+func (b *Batch) CountDropBefore(p CountDropBeforeParams) {
+	b.add(CountDropBeforeCQL, true, p.Queue, p.State, p.Bucket)
 }

@@ -4,6 +4,11 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,166 +22,93 @@ var JobsTable = table.New(table.Metadata{
 	SortKey: []string{},
 })
 
-// JobsColumn names a column of table jobs. Only the fields of
-// JobsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type JobsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// JobsColumn is a column of table jobs whose values are Go V.
+// Only the fields of JobsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type JobsColumn[V any] = Column[JobsBuilder, V]
 
 // JobsColumns holds the columns of table jobs in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.JobsRow].
 var JobsColumns = struct {
 	// ID is the partition key column id, CQL type uuid.
-	ID JobsColumn
+	ID JobsColumn[gocql.UUID]
 	// Queue is the column queue, CQL type text.
-	Queue JobsColumn
+	Queue JobsColumn[string]
 	// Type is the column type, CQL type text.
-	Type JobsColumn
+	Type JobsColumn[string]
 	// Args is the column args, CQL type blob.
-	Args JobsColumn
+	Args JobsColumn[[]byte]
 	// State is the column state, CQL type int.
-	State JobsColumn
+	State JobsColumn[int32]
 	// Version is the column version, CQL type bigint.
-	Version JobsColumn
+	Version JobsColumn[int64]
 	// CreatedAt is the column created_at, CQL type timestamp.
-	CreatedAt JobsColumn
+	CreatedAt JobsColumn[time.Time]
 	// ScheduledAt is the column scheduled_at, CQL type timestamp.
-	ScheduledAt JobsColumn
+	ScheduledAt JobsColumn[time.Time]
 	// StateChangedAt is the column state_changed_at, CQL type timestamp.
-	StateChangedAt JobsColumn
+	StateChangedAt JobsColumn[time.Time]
 	// StartedAt is the column started_at, CQL type timestamp.
-	StartedAt JobsColumn
+	StartedAt JobsColumn[time.Time]
 	// FinishedAt is the column finished_at, CQL type timestamp.
-	FinishedAt JobsColumn
+	FinishedAt JobsColumn[time.Time]
 	// RetryCount is the column retry_count, CQL type int.
-	RetryCount JobsColumn
+	RetryCount JobsColumn[int32]
 	// MaxRetries is the column max_retries, CQL type int.
-	MaxRetries JobsColumn
+	MaxRetries JobsColumn[int32]
 	// LastError is the column last_error, CQL type text.
-	LastError JobsColumn
+	LastError JobsColumn[string]
 	// Errors is the column errors, CQL type list<frozen<attempt_error>>.
-	Errors JobsColumn
+	Errors JobsColumn[[]models.AttemptError]
 	// Result is the column result, CQL type blob.
-	Result JobsColumn
+	Result JobsColumn[[]byte]
 	// BatchID is the column batch_id, CQL type uuid.
-	BatchID JobsColumn
+	BatchID JobsColumn[gocql.UUID]
 	// ParentID is the column parent_id, CQL type uuid.
-	ParentID JobsColumn
+	ParentID JobsColumn[gocql.UUID]
 	// RecurringID is the column recurring_id, CQL type text.
-	RecurringID JobsColumn
+	RecurringID JobsColumn[string]
 	// LeaseOwner is the column lease_owner, CQL type text.
-	LeaseOwner JobsColumn
+	LeaseOwner JobsColumn[string]
 	// LeaseToken is the column lease_token, CQL type uuid.
-	LeaseToken JobsColumn
+	LeaseToken JobsColumn[gocql.UUID]
 	// LeaseUntil is the column lease_until, CQL type timestamp.
-	LeaseUntil JobsColumn
+	LeaseUntil JobsColumn[time.Time]
 	// Metadata is the column metadata, CQL type map<text, text>.
-	Metadata JobsColumn
+	Metadata JobsColumn[map[string]string]
 }{
-	ID:             JobsColumn{name: "id", cql: "id"},
-	Queue:          JobsColumn{name: "queue", cql: "queue"},
-	Type:           JobsColumn{name: "type", cql: "type"},
-	Args:           JobsColumn{name: "args", cql: "args"},
-	State:          JobsColumn{name: "state", cql: "state"},
-	Version:        JobsColumn{name: "version", cql: "version"},
-	CreatedAt:      JobsColumn{name: "created_at", cql: "created_at"},
-	ScheduledAt:    JobsColumn{name: "scheduled_at", cql: "scheduled_at"},
-	StateChangedAt: JobsColumn{name: "state_changed_at", cql: "state_changed_at"},
-	StartedAt:      JobsColumn{name: "started_at", cql: "started_at"},
-	FinishedAt:     JobsColumn{name: "finished_at", cql: "finished_at"},
-	RetryCount:     JobsColumn{name: "retry_count", cql: "retry_count"},
-	MaxRetries:     JobsColumn{name: "max_retries", cql: "max_retries"},
-	LastError:      JobsColumn{name: "last_error", cql: "last_error"},
-	Errors:         JobsColumn{name: "errors", cql: "errors"},
-	Result:         JobsColumn{name: "result", cql: "result"},
-	BatchID:        JobsColumn{name: "batch_id", cql: "batch_id"},
-	ParentID:       JobsColumn{name: "parent_id", cql: "parent_id"},
-	RecurringID:    JobsColumn{name: "recurring_id", cql: "recurring_id"},
-	LeaseOwner:     JobsColumn{name: "lease_owner", cql: "lease_owner"},
-	LeaseToken:     JobsColumn{name: "lease_token", cql: "lease_token"},
-	LeaseUntil:     JobsColumn{name: "lease_until", cql: "lease_until"},
-	Metadata:       JobsColumn{name: "metadata", cql: "metadata"},
+	ID:             JobsColumn[gocql.UUID]{name: "id", cql: "id"},
+	Queue:          JobsColumn[string]{name: "queue", cql: "queue"},
+	Type:           JobsColumn[string]{name: "type", cql: "type"},
+	Args:           JobsColumn[[]byte]{name: "args", cql: "args"},
+	State:          JobsColumn[int32]{name: "state", cql: "state"},
+	Version:        JobsColumn[int64]{name: "version", cql: "version"},
+	CreatedAt:      JobsColumn[time.Time]{name: "created_at", cql: "created_at"},
+	ScheduledAt:    JobsColumn[time.Time]{name: "scheduled_at", cql: "scheduled_at"},
+	StateChangedAt: JobsColumn[time.Time]{name: "state_changed_at", cql: "state_changed_at"},
+	StartedAt:      JobsColumn[time.Time]{name: "started_at", cql: "started_at"},
+	FinishedAt:     JobsColumn[time.Time]{name: "finished_at", cql: "finished_at"},
+	RetryCount:     JobsColumn[int32]{name: "retry_count", cql: "retry_count"},
+	MaxRetries:     JobsColumn[int32]{name: "max_retries", cql: "max_retries"},
+	LastError:      JobsColumn[string]{name: "last_error", cql: "last_error"},
+	Errors:         JobsColumn[[]models.AttemptError]{name: "errors", cql: "errors"},
+	Result:         JobsColumn[[]byte]{name: "result", cql: "result"},
+	BatchID:        JobsColumn[gocql.UUID]{name: "batch_id", cql: "batch_id"},
+	ParentID:       JobsColumn[gocql.UUID]{name: "parent_id", cql: "parent_id"},
+	RecurringID:    JobsColumn[string]{name: "recurring_id", cql: "recurring_id"},
+	LeaseOwner:     JobsColumn[string]{name: "lease_owner", cql: "lease_owner"},
+	LeaseToken:     JobsColumn[gocql.UUID]{name: "lease_token", cql: "lease_token"},
+	LeaseUntil:     JobsColumn[time.Time]{name: "lease_until", cql: "lease_until"},
+	Metadata:       JobsColumn[map[string]string]{name: "metadata", cql: "metadata"},
 }
 
 var (
-	tblJobsAll     = []JobsColumn{JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata}
-	tblJobsKey     = []JobsColumn{JobsColumns.ID}
-	tblJobsPartKey = []JobsColumn{JobsColumns.ID}
-	tblJobsRegular = []JobsColumn{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata}
+	tblJobsAll     = []ColumnOf[JobsBuilder]{JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata}
+	tblJobsKey     = []ColumnOf[JobsBuilder]{JobsColumns.ID}
+	tblJobsPartKey = []ColumnOf[JobsBuilder]{JobsColumns.ID}
+	tblJobsRegular = []ColumnOf[JobsBuilder]{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c JobsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c JobsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c JobsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c JobsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c JobsColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c JobsColumn) EqNamed(name string) qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, name) }
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c JobsColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c JobsColumn) LtNamed(name string) qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, name) }
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c JobsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c JobsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c JobsColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c JobsColumn) GtNamed(name string) qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, name) }
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c JobsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c JobsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c JobsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c JobsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
-
-// Contains returns the restriction "column CONTAINS ?" for collection
-// columns, bound by the column name.
-func (c JobsColumn) Contains() qb.Cmp { return qb.ContainsNamed(c.CQL(), c.name) }
-
-// ContainsKey returns the restriction "column CONTAINS KEY ?" for map
-// columns, bound by the column name.
-func (c JobsColumn) ContainsKey() qb.Cmp { return qb.ContainsKeyNamed(c.CQL(), c.name) }
 
 // Jobs builds statements for table jobs from typed columns.
 var Jobs JobsBuilder
@@ -185,11 +117,14 @@ var Jobs JobsBuilder
 // Jobs variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.JobsRow].
+// The type also stands for the table in Column[JobsBuilder, V].
 type JobsBuilder struct{}
+
+func (JobsBuilder) tableName() string { return "jobs" }
 
 // Get returns SELECT cols FROM jobs WHERE <full primary key>; no cols
 // selects every column.
-func (JobsBuilder) Get(cols ...JobsColumn) (*qb.SelectBuilder, error) {
+func (JobsBuilder) Get(cols ...ColumnOf[JobsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -199,7 +134,7 @@ func (JobsBuilder) Get(cols ...JobsColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM jobs WHERE <partition key>; no cols
 // selects every column.
-func (JobsBuilder) Select(cols ...JobsColumn) (*qb.SelectBuilder, error) {
+func (JobsBuilder) Select(cols ...ColumnOf[JobsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -209,7 +144,7 @@ func (JobsBuilder) Select(cols ...JobsColumn) (*qb.SelectBuilder, error) {
 
 // Insert returns INSERT INTO jobs (cols) VALUES (…); no cols inserts
 // every column.
-func (JobsBuilder) Insert(cols ...JobsColumn) (*qb.InsertBuilder, error) {
+func (JobsBuilder) Insert(cols ...ColumnOf[JobsBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -227,7 +162,7 @@ func (JobsBuilder) Insert(cols ...JobsColumn) (*qb.InsertBuilder, error) {
 
 // Update returns UPDATE jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (JobsBuilder) Update(cols ...JobsColumn) (*qb.UpdateBuilder, error) {
+func (JobsBuilder) Update(cols ...ColumnOf[JobsBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblJobsRegular, cols)
 	if err != nil {
 		return nil, err
@@ -245,7 +180,7 @@ func (JobsBuilder) Update(cols ...JobsColumn) (*qb.UpdateBuilder, error) {
 
 // Delete returns DELETE cols FROM jobs WHERE <full primary key>; no cols
 // deletes the row.
-func (JobsBuilder) Delete(cols ...JobsColumn) (*qb.DeleteBuilder, error) {
+func (JobsBuilder) Delete(cols ...ColumnOf[JobsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -254,9 +189,12 @@ func (JobsBuilder) Delete(cols ...JobsColumn) (*qb.DeleteBuilder, error) {
 }
 
 // JobsGetCQL is the statement of query JobsGet.
-const JobsGetCQL = `SELECT * FROM jobs WHERE id = ?`
+const JobsGetCQL = `SELECT *
+FROM jobs
+WHERE id = ?`
 
-// JobsGet is the query JobsGet of schema/queries.cql, line 7, on table jobs. It is idempotent (safe to retry).
+// JobsGet is the query JobsGet of schema/queries.cql, line 7, on table jobs,
+// for gocqlx. It is idempotent (safe to retry).
 var JobsGet = Query{
 	Name:       "JobsGet",
 	CQL:        JobsGetCQL,
@@ -265,10 +203,28 @@ var JobsGet = Query{
 	Idempotent: true,
 }
 
-// JobsGetManyCQL is the statement of query JobsGetMany.
-const JobsGetManyCQL = `SELECT * FROM jobs WHERE id IN ?`
+// JobsGetParams are the values of query JobsGet, one field per bind marker
+// (a :name used twice is one field).
+type JobsGetParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+}
 
-// JobsGetMany is the query JobsGetMany of schema/queries.cql, line 10, on table jobs. It is idempotent (safe to retry).
+// JobsGet runs query JobsGet of schema/queries.cql (line 7) on table jobs: a
+// SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
+//
+// The statement is [JobsGetCQL].
+func (db *DB) JobsGet(ctx context.Context, p JobsGetParams) Rows[models.JobsRow] {
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetCQL, true, p.ID), scan: (*models.JobsRow).AppendScanDest}
+}
+
+// JobsGetManyCQL is the statement of query JobsGetMany.
+const JobsGetManyCQL = `SELECT *
+FROM jobs
+WHERE id IN ?`
+
+// JobsGetMany is the query JobsGetMany of schema/queries.cql, line 10, on
+// table jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsGetMany = Query{
 	Name:       "JobsGetMany",
 	CQL:        JobsGetManyCQL,
@@ -277,10 +233,34 @@ var JobsGetMany = Query{
 	Idempotent: true,
 }
 
-// JobsCreateCQL is the statement of query JobsCreate.
-const JobsCreateCQL = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE id = ? IF version = NULL`
+// JobsGetManyParams are the values of query JobsGetMany, one field per bind marker
+// (a :name used twice is one field).
+type JobsGetManyParams struct {
+	// ID is the value for id, CQL type list<uuid>.
+	ID []gocql.UUID
+}
 
-// JobsCreate is the query JobsCreate of schema/queries.cql, line 15, on table jobs. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// JobsGetMany runs query JobsGetMany of schema/queries.cql (line 10) on table
+// jobs: a SELECT that returns models.JobsRow rows, read with One, All, Iter or
+// Page.
+//
+// The statement is [JobsGetManyCQL].
+func (db *DB) JobsGetMany(ctx context.Context, p JobsGetManyParams) Rows[models.JobsRow] {
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetManyCQL, true, p.ID), scan: (*models.JobsRow).AppendScanDest}
+}
+
+// JobsCreateCQL is the statement of query JobsCreate.
+const JobsCreateCQL = `UPDATE jobs
+SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?,
+    state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
+    last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?,
+    lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
+WHERE id = ?
+IF version = NULL`
+
+// JobsCreate is the query JobsCreate of schema/queries.cql, line 15, on table
+// jobs, for gocqlx. It is a lightweight transaction (check the applied result)
+// and not idempotent (do not retry blindly).
 var JobsCreate = Query{
 	Name:       "JobsCreate",
 	CQL:        JobsCreateCQL,
@@ -289,10 +269,39 @@ var JobsCreate = Query{
 	Idempotent: false,
 }
 
-// JobsWriteCQL is the statement of query JobsWrite.
-const JobsWriteCQL = `UPDATE jobs USING TTL ? SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE id = ? IF version = ?`
+// JobsCreateParams are the values of query JobsCreate, one field per bind marker
+// (a :name used twice is one field).
+type JobsCreateParams struct {
+	// JobsRow holds the values of the columns of table jobs.
+	models.JobsRow
+}
 
-// JobsWrite is the query JobsWrite of schema/queries.cql, line 25, on table jobs. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// JobsCreate runs query JobsCreate of schema/queries.cql (line 15) on table
+// jobs: a lightweight transaction, never retried by the driver. Exec reports
+// whether it applied and, when it did not, the current values of the columns
+// it tested.
+//
+// Creates a job: applies only when no row exists (see Schema.cql for why this
+// is an UPDATE).
+//
+// The statement is [JobsCreateCQL].
+func (db *DB) JobsCreate(ctx context.Context, p JobsCreateParams) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID), scan: (*models.JobsRow).AppendScanDest}
+}
+
+// JobsWriteCQL is the statement of query JobsWrite.
+const JobsWriteCQL = `UPDATE jobs
+USING TTL ?
+SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?,
+    state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
+    last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?,
+    lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
+WHERE id = ?
+IF version = ?`
+
+// JobsWrite is the query JobsWrite of schema/queries.cql, line 25, on table
+// jobs, for gocqlx. It is a lightweight transaction (check the applied result)
+// and not idempotent (do not retry blindly).
 var JobsWrite = Query{
 	Name:       "JobsWrite",
 	CQL:        JobsWriteCQL,
@@ -301,10 +310,40 @@ var JobsWrite = Query{
 	Idempotent: false,
 }
 
-// JobsClaimCQL is the statement of query JobsClaim.
-const JobsClaimCQL = `UPDATE jobs SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = ?, lease_token = ?, lease_until = ? WHERE id = ? IF version = ?`
+// JobsWriteParams are the values of query JobsWrite, one field per bind marker
+// (a :name used twice is one field).
+type JobsWriteParams struct {
+	// JobsRow holds the values of the columns of table jobs.
+	models.JobsRow
+	// TTL binds USING TTL ?: the time to live in seconds (0: none).
+	TTL int32
+	// ExpectedVersion binds :expected_version, CQL type bigint.
+	ExpectedVersion int64
+}
 
-// JobsClaim is the query JobsClaim of schema/queries.cql, line 34, on table jobs. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// JobsWrite runs query JobsWrite of schema/queries.cql (line 25) on table
+// jobs: a lightweight transaction, never retried by the driver. Exec reports
+// whether it applied and, when it did not, the current values of the columns
+// it tested.
+//
+// Rewrites every column of a job, with the retention TTL when it reaches a
+// final state (0: no TTL), so the whole row expires at once.
+//
+// The statement is [JobsWriteCQL].
+func (db *DB) JobsWrite(ctx context.Context, p JobsWriteParams) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+}
+
+// JobsClaimCQL is the statement of query JobsClaim.
+const JobsClaimCQL = `UPDATE jobs
+SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = ?, lease_token = ?,
+    lease_until = ?
+WHERE id = ?
+IF version = ?`
+
+// JobsClaim is the query JobsClaim of schema/queries.cql, line 34, on table
+// jobs, for gocqlx. It is a lightweight transaction (check the applied result)
+// and not idempotent (do not retry blindly).
 var JobsClaim = Query{
 	Name:       "JobsClaim",
 	CQL:        JobsClaimCQL,
@@ -313,10 +352,50 @@ var JobsClaim = Query{
 	Idempotent: false,
 }
 
-// JobsHeartbeatCQL is the statement of query JobsHeartbeat.
-const JobsHeartbeatCQL = `UPDATE jobs SET version = ?, lease_until = ? WHERE id = ? IF version = ?`
+// JobsClaimParams are the values of query JobsClaim, one field per bind marker
+// (a :name used twice is one field).
+type JobsClaimParams struct {
+	// State is the value for state, CQL type int.
+	State int32
+	// Version is the value for version, CQL type bigint.
+	Version int64
+	// StateChangedAt is the value for state_changed_at, CQL type timestamp.
+	StateChangedAt time.Time
+	// StartedAt is the value for started_at, CQL type timestamp.
+	StartedAt time.Time
+	// LeaseOwner is the value for lease_owner, CQL type text.
+	LeaseOwner string
+	// LeaseToken is the value for lease_token, CQL type uuid.
+	LeaseToken gocql.UUID
+	// LeaseUntil is the value for lease_until, CQL type timestamp.
+	LeaseUntil time.Time
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// ExpectedVersion binds :expected_version, CQL type bigint.
+	ExpectedVersion int64
+}
 
-// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 41, on table jobs. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// JobsClaim runs query JobsClaim of schema/queries.cql (line 34) on table
+// jobs: a lightweight transaction, never retried by the driver. Exec reports
+// whether it applied and, when it did not, the current values of the columns
+// it tested.
+//
+// Claims a job: Scheduled or Failed -> Processing with a fresh lease.
+//
+// The statement is [JobsClaimCQL].
+func (db *DB) JobsClaim(ctx context.Context, p JobsClaimParams) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsClaimCQL, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+}
+
+// JobsHeartbeatCQL is the statement of query JobsHeartbeat.
+const JobsHeartbeatCQL = `UPDATE jobs
+SET version = ?, lease_until = ?
+WHERE id = ?
+IF version = ?`
+
+// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 41, on
+// table jobs, for gocqlx. It is a lightweight transaction (check the applied
+// result) and not idempotent (do not retry blindly).
 var JobsHeartbeat = Query{
 	Name:       "JobsHeartbeat",
 	CQL:        JobsHeartbeatCQL,
@@ -325,14 +404,119 @@ var JobsHeartbeat = Query{
 	Idempotent: false,
 }
 
-// JobsDeleteCQL is the statement of query JobsDelete.
-const JobsDeleteCQL = `DELETE FROM jobs WHERE id = ? IF version = ?`
+// JobsHeartbeatParams are the values of query JobsHeartbeat, one field per bind marker
+// (a :name used twice is one field).
+type JobsHeartbeatParams struct {
+	// Version is the value for version, CQL type bigint.
+	Version int64
+	// LeaseUntil is the value for lease_until, CQL type timestamp.
+	LeaseUntil time.Time
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// ExpectedVersion binds :expected_version, CQL type bigint.
+	ExpectedVersion int64
+}
 
-// JobsDelete is the query JobsDelete of schema/queries.cql, line 44, on table jobs. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 41) on
+// table jobs: a lightweight transaction, never retried by the driver. Exec
+// reports whether it applied and, when it did not, the current values of the
+// columns it tested.
+//
+// Extends a lease.
+//
+// The statement is [JobsHeartbeatCQL].
+func (db *DB) JobsHeartbeat(ctx context.Context, p JobsHeartbeatParams) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsHeartbeatCQL, p.Version, p.LeaseUntil, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+}
+
+// JobsDeleteCQL is the statement of query JobsDelete.
+const JobsDeleteCQL = `DELETE
+FROM jobs
+WHERE id = ?
+IF version = ?`
+
+// JobsDelete is the query JobsDelete of schema/queries.cql, line 44, on table
+// jobs, for gocqlx. It is a lightweight transaction (check the applied result)
+// and not idempotent (do not retry blindly).
 var JobsDelete = Query{
 	Name:       "JobsDelete",
 	CQL:        JobsDeleteCQL,
 	Names:      []string{"id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
+}
+
+// JobsDeleteParams are the values of query JobsDelete, one field per bind marker
+// (a :name used twice is one field).
+type JobsDeleteParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// ExpectedVersion binds :expected_version, CQL type bigint.
+	ExpectedVersion int64
+}
+
+// JobsDelete runs query JobsDelete of schema/queries.cql (line 44) on table
+// jobs: a lightweight transaction, never retried by the driver. Exec reports
+// whether it applied and, when it did not, the current values of the columns
+// it tested.
+//
+// The statement is [JobsDeleteCQL].
+func (db *DB) JobsDelete(ctx context.Context, p JobsDeleteParams) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsDeleteCQL, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+}
+
+// JobsBatch is a batch of statements on table jobs that may hold
+// conditional ones (lightweight transactions). Cassandra applies such a
+// batch only when every condition holds, and only on one partition: every
+// statement must have the same partition key. Start one with
+// [DB.NewJobsBatch], add statements with the methods named after their
+// queries, and send it with ExecCAS.
+type JobsBatch struct{ casBatch }
+
+// NewJobsBatch starts a batch of statements on table jobs, conditional
+// ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
+// partition both are atomic).
+func (db *DB) NewJobsBatch(ctx context.Context, kind gocql.BatchType) *JobsBatch {
+	return &JobsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 1)}
+}
+
+// ExecCAS sends the batch as one lightweight transaction: applied reports
+// whether every condition held (then every statement applied); when one did
+// not, nothing applied and current holds the values Cassandra returned, one
+// row per row the conditions tested: its primary key and the tested columns
+// (every column for IF EXISTS and IF NOT EXISTS). A batch is never retried
+// by the driver; the outcome of one that times out is unknown until a serial
+// read settles it.
+func (b *JobsBatch) ExecCAS() (applied bool, current []models.JobsRow, err error) {
+	return execCAS(&b.casBatch, (*models.JobsRow).AppendScanDest)
+}
+
+// JobsCreate adds query JobsCreate to the batch.
+func (b *JobsBatch) JobsCreate(p JobsCreateParams) {
+	b.test(false, 5)
+	b.b.add(JobsCreateCQL, false, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID)
+}
+
+// JobsWrite adds query JobsWrite to the batch.
+func (b *JobsBatch) JobsWrite(p JobsWriteParams) {
+	b.test(false, 5)
+	b.b.add(JobsWriteCQL, false, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID, p.ExpectedVersion)
+}
+
+// JobsClaim adds query JobsClaim to the batch.
+func (b *JobsBatch) JobsClaim(p JobsClaimParams) {
+	b.test(false, 5)
+	b.b.add(JobsClaimCQL, false, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.ID, p.ExpectedVersion)
+}
+
+// JobsHeartbeat adds query JobsHeartbeat to the batch.
+func (b *JobsBatch) JobsHeartbeat(p JobsHeartbeatParams) {
+	b.test(false, 5)
+	b.b.add(JobsHeartbeatCQL, false, p.Version, p.LeaseUntil, p.ID, p.ExpectedVersion)
+}
+
+// JobsDelete adds query JobsDelete to the batch.
+func (b *JobsBatch) JobsDelete(p JobsDeleteParams) {
+	b.test(false, 5)
+	b.b.add(JobsDeleteCQL, false, p.ID, p.ExpectedVersion)
 }

@@ -4,6 +4,11 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,112 +22,41 @@ var JobsByStateTable = table.New(table.Metadata{
 	SortKey: []string{"entered_at", "job_id"},
 })
 
-// JobsByStateColumn names a column of table jobs_by_state. Only the fields of
-// JobsByStateColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type JobsByStateColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// JobsByStateColumn is a column of table jobs_by_state whose values are Go V.
+// Only the fields of JobsByStateColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type JobsByStateColumn[V any] = Column[JobsByStateBuilder, V]
 
 // JobsByStateColumns holds the columns of table jobs_by_state in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.JobsByStateRow].
 var JobsByStateColumns = struct {
 	// Queue is the partition key column queue, CQL type text.
-	Queue JobsByStateColumn
+	Queue JobsByStateColumn[string]
 	// State is the partition key column state, CQL type int.
-	State JobsByStateColumn
+	State JobsByStateColumn[int32]
 	// Bucket is the partition key column bucket, CQL type timestamp.
-	Bucket JobsByStateColumn
+	Bucket JobsByStateColumn[time.Time]
 	// Shard is the partition key column shard, CQL type int.
-	Shard JobsByStateColumn
+	Shard JobsByStateColumn[int32]
 	// EnteredAt is the descending clustering column entered_at, CQL type timestamp.
-	EnteredAt JobsByStateColumn
+	EnteredAt JobsByStateColumn[time.Time]
 	// JobID is the clustering column job_id, CQL type uuid.
-	JobID JobsByStateColumn
+	JobID JobsByStateColumn[gocql.UUID]
 }{
-	Queue:     JobsByStateColumn{name: "queue", cql: "queue"},
-	State:     JobsByStateColumn{name: "state", cql: "state"},
-	Bucket:    JobsByStateColumn{name: "bucket", cql: "bucket"},
-	Shard:     JobsByStateColumn{name: "shard", cql: "shard"},
-	EnteredAt: JobsByStateColumn{name: "entered_at", cql: "entered_at"},
-	JobID:     JobsByStateColumn{name: "job_id", cql: "job_id"},
+	Queue:     JobsByStateColumn[string]{name: "queue", cql: "queue"},
+	State:     JobsByStateColumn[int32]{name: "state", cql: "state"},
+	Bucket:    JobsByStateColumn[time.Time]{name: "bucket", cql: "bucket"},
+	Shard:     JobsByStateColumn[int32]{name: "shard", cql: "shard"},
+	EnteredAt: JobsByStateColumn[time.Time]{name: "entered_at", cql: "entered_at"},
+	JobID:     JobsByStateColumn[gocql.UUID]{name: "job_id", cql: "job_id"},
 }
 
 var (
-	tblJobsByStateAll     = []JobsByStateColumn{JobsByStateColumns.Queue, JobsByStateColumns.State, JobsByStateColumns.Bucket, JobsByStateColumns.Shard, JobsByStateColumns.EnteredAt, JobsByStateColumns.JobID}
-	tblJobsByStateKey     = []JobsByStateColumn{JobsByStateColumns.Queue, JobsByStateColumns.State, JobsByStateColumns.Bucket, JobsByStateColumns.Shard, JobsByStateColumns.EnteredAt, JobsByStateColumns.JobID}
-	tblJobsByStatePartKey = []JobsByStateColumn{JobsByStateColumns.Queue, JobsByStateColumns.State, JobsByStateColumns.Bucket, JobsByStateColumns.Shard}
+	tblJobsByStateAll     = []ColumnOf[JobsByStateBuilder]{JobsByStateColumns.Queue, JobsByStateColumns.State, JobsByStateColumns.Bucket, JobsByStateColumns.Shard, JobsByStateColumns.EnteredAt, JobsByStateColumns.JobID}
+	tblJobsByStateKey     = []ColumnOf[JobsByStateBuilder]{JobsByStateColumns.Queue, JobsByStateColumns.State, JobsByStateColumns.Bucket, JobsByStateColumns.Shard, JobsByStateColumns.EnteredAt, JobsByStateColumns.JobID}
+	tblJobsByStatePartKey = []ColumnOf[JobsByStateBuilder]{JobsByStateColumns.Queue, JobsByStateColumns.State, JobsByStateColumns.Bucket, JobsByStateColumns.Shard}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c JobsByStateColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c JobsByStateColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c JobsByStateColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c JobsByStateColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c JobsByStateColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c JobsByStateColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c JobsByStateColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c JobsByStateColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c JobsByStateColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c JobsByStateColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c JobsByStateColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c JobsByStateColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c JobsByStateColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c JobsByStateColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c JobsByStateColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c JobsByStateColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // JobsByState builds statements for table jobs_by_state from typed columns.
 var JobsByState JobsByStateBuilder
@@ -131,11 +65,14 @@ var JobsByState JobsByStateBuilder
 // JobsByState variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.JobsByStateRow].
+// The type also stands for the table in Column[JobsByStateBuilder, V].
 type JobsByStateBuilder struct{}
+
+func (JobsByStateBuilder) tableName() string { return "jobs_by_state" }
 
 // Get returns SELECT cols FROM jobs_by_state WHERE <full primary key>; no cols
 // selects every column.
-func (JobsByStateBuilder) Get(cols ...JobsByStateColumn) (*qb.SelectBuilder, error) {
+func (JobsByStateBuilder) Get(cols ...ColumnOf[JobsByStateBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblJobsByStateAll, cols)
 	if err != nil {
 		return nil, err
@@ -145,7 +82,7 @@ func (JobsByStateBuilder) Get(cols ...JobsByStateColumn) (*qb.SelectBuilder, err
 
 // Select returns SELECT cols FROM jobs_by_state WHERE <partition key>; no cols
 // selects every column.
-func (JobsByStateBuilder) Select(cols ...JobsByStateColumn) (*qb.SelectBuilder, error) {
+func (JobsByStateBuilder) Select(cols ...ColumnOf[JobsByStateBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblJobsByStateAll, cols)
 	if err != nil {
 		return nil, err
@@ -155,7 +92,7 @@ func (JobsByStateBuilder) Select(cols ...JobsByStateColumn) (*qb.SelectBuilder, 
 
 // Insert returns INSERT INTO jobs_by_state (cols) VALUES (…); no cols inserts
 // every column.
-func (JobsByStateBuilder) Insert(cols ...JobsByStateColumn) (*qb.InsertBuilder, error) {
+func (JobsByStateBuilder) Insert(cols ...ColumnOf[JobsByStateBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblJobsByStateAll, cols)
 	if err != nil {
 		return nil, err
@@ -173,7 +110,7 @@ func (JobsByStateBuilder) Insert(cols ...JobsByStateColumn) (*qb.InsertBuilder, 
 
 // Delete returns DELETE cols FROM jobs_by_state WHERE <full primary key>; no cols
 // deletes the row.
-func (JobsByStateBuilder) Delete(cols ...JobsByStateColumn) (*qb.DeleteBuilder, error) {
+func (JobsByStateBuilder) Delete(cols ...ColumnOf[JobsByStateBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -182,9 +119,12 @@ func (JobsByStateBuilder) Delete(cols ...JobsByStateColumn) (*qb.DeleteBuilder, 
 }
 
 // StateInsertCQL is the statement of query StateInsert.
-const StateInsertCQL = `INSERT INTO jobs_by_state (queue, state, bucket, shard, entered_at, job_id) VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`
+const StateInsertCQL = `INSERT INTO jobs_by_state (queue, state, bucket, shard, entered_at, job_id)
+VALUES (?, ?, ?, ?, ?, ?)
+USING TTL ?`
 
-// StateInsert is the query StateInsert of schema/queries.cql, line 80, on table jobs_by_state. It is idempotent (safe to retry).
+// StateInsert is the query StateInsert of schema/queries.cql, line 85, on
+// table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateInsert = Query{
 	Name:       "StateInsert",
 	CQL:        StateInsertCQL,
@@ -193,10 +133,37 @@ var StateInsert = Query{
 	Idempotent: true,
 }
 
-// StateScanCQL is the statement of query StateScan.
-const StateScanCQL = `SELECT entered_at, job_id FROM jobs_by_state WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at < ? LIMIT ?`
+// StateInsertParams are the values of query StateInsert, one field per bind marker
+// (a :name used twice is one field).
+type StateInsertParams struct {
+	// JobsByStateRow holds the values of the columns of table jobs_by_state.
+	models.JobsByStateRow
+	// TTL binds USING TTL ?: the time to live in seconds (0: none).
+	TTL int32
+}
 
-// StateScan is the query StateScan of schema/queries.cql, line 83, on table jobs_by_state. It is idempotent (safe to retry).
+// StateInsert runs query StateInsert of schema/queries.cql (line 85) on table
+// jobs_by_state. It is idempotent: the session's retry policy may send it
+// again.
+//
+// The statement is [StateInsertCQL].
+func (db *DB) StateInsert(ctx context.Context, p StateInsertParams) Write {
+	return Write{q: db.query(ctx, StateInsertCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID, p.TTL)}
+}
+
+// StateInsert adds query StateInsert to the batch.
+func (b *Batch) StateInsert(p StateInsertParams) {
+	b.add(StateInsertCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID, p.TTL)
+}
+
+// StateScanCQL is the statement of query StateScan.
+const StateScanCQL = `SELECT entered_at, job_id
+FROM jobs_by_state
+WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at < ?
+LIMIT ?`
+
+// StateScan is the query StateScan of schema/queries.cql, line 88, on table
+// jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScan = Query{
 	Name:       "StateScan",
 	CQL:        StateScanCQL,
@@ -205,10 +172,51 @@ var StateScan = Query{
 	Idempotent: true,
 }
 
-// StateDeleteCQL is the statement of query StateDelete.
-const StateDeleteCQL = `DELETE FROM jobs_by_state WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at = ? AND job_id = ?`
+// StateScanParams are the values of query StateScan, one field per bind marker
+// (a :name used twice is one field).
+type StateScanParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// State is the value for state, CQL type int.
+	State int32
+	// Bucket is the value for bucket, CQL type timestamp.
+	Bucket time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// Before binds :before, CQL type timestamp.
+	Before time.Time
+	// Limit binds LIMIT ?: the most rows to return.
+	Limit int32
+}
 
-// StateDelete is the query StateDelete of schema/queries.cql, line 88, on table jobs_by_state. It is idempotent (safe to retry).
+// StateScanRow is a row of the result of query StateScan, in select order.
+type StateScanRow struct {
+	// EnteredAt is the result column entered_at, CQL type timestamp.
+	EnteredAt time.Time
+	// JobID is the result column job_id, CQL type uuid.
+	JobID gocql.UUID
+}
+
+func scanStateScan(r *StateScanRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.EnteredAt, &r.JobID)
+}
+
+// StateScan runs query StateScan of schema/queries.cql (line 88) on table
+// jobs_by_state: a SELECT that returns StateScanRow rows, read with One, All,
+// Iter or Page.
+//
+// The statement is [StateScanCQL].
+func (db *DB) StateScan(ctx context.Context, p StateScanParams) Rows[StateScanRow] {
+	return Rows[StateScanRow]{q: db.query(ctx, StateScanCQL, true, p.Queue, p.State, p.Bucket, p.Shard, p.Before, p.Limit), scan: scanStateScan}
+}
+
+// StateDeleteCQL is the statement of query StateDelete.
+const StateDeleteCQL = `DELETE
+FROM jobs_by_state
+WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at = ? AND job_id = ?`
+
+// StateDelete is the query StateDelete of schema/queries.cql, line 93, on
+// table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateDelete = Query{
 	Name:       "StateDelete",
 	CQL:        StateDeleteCQL,
@@ -217,14 +225,66 @@ var StateDelete = Query{
 	Idempotent: true,
 }
 
-// StateDropPartitionCQL is the statement of query StateDropPartition.
-const StateDropPartitionCQL = `DELETE FROM jobs_by_state WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
+// StateDeleteParams are the values of query StateDelete, one field per bind marker
+// (a :name used twice is one field).
+type StateDeleteParams struct {
+	// JobsByStateRow holds the values of the columns of table jobs_by_state.
+	models.JobsByStateRow
+}
 
-// StateDropPartition is the query StateDropPartition of schema/queries.cql, line 91, on table jobs_by_state. It is idempotent (safe to retry).
+// StateDelete runs query StateDelete of schema/queries.cql (line 93) on table
+// jobs_by_state. It is idempotent: the session's retry policy may send it
+// again.
+//
+// The statement is [StateDeleteCQL].
+func (db *DB) StateDelete(ctx context.Context, p StateDeleteParams) Write {
+	return Write{q: db.query(ctx, StateDeleteCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID)}
+}
+
+// StateDelete adds query StateDelete to the batch.
+func (b *Batch) StateDelete(p StateDeleteParams) {
+	b.add(StateDeleteCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID)
+}
+
+// StateDropPartitionCQL is the statement of query StateDropPartition.
+const StateDropPartitionCQL = `DELETE
+FROM jobs_by_state
+WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
+
+// StateDropPartition is the query StateDropPartition of schema/queries.cql,
+// line 96, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// retry).
 var StateDropPartition = Query{
 	Name:       "StateDropPartition",
 	CQL:        StateDropPartitionCQL,
 	Names:      []string{"queue", "state", "bucket", "shard"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// StateDropPartitionParams are the values of query StateDropPartition, one field per bind marker
+// (a :name used twice is one field).
+type StateDropPartitionParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// State is the value for state, CQL type int.
+	State int32
+	// Bucket is the value for bucket, CQL type timestamp.
+	Bucket time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+}
+
+// StateDropPartition runs query StateDropPartition of schema/queries.cql (line
+// 96) on table jobs_by_state. It is idempotent: the session's retry policy may
+// send it again.
+//
+// The statement is [StateDropPartitionCQL].
+func (db *DB) StateDropPartition(ctx context.Context, p StateDropPartitionParams) Write {
+	return Write{q: db.query(ctx, StateDropPartitionCQL, true, p.Queue, p.State, p.Bucket, p.Shard)}
+}
+
+// StateDropPartition adds query StateDropPartition to the batch.
+func (b *Batch) StateDropPartition(p StateDropPartitionParams) {
+	b.add(StateDropPartitionCQL, true, p.Queue, p.State, p.Bucket, p.Shard)
 }

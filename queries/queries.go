@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/scylladb/gocqlx/v2"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -20,7 +21,9 @@ var ErrZeroColumn = errors.New("zero column: use the fields of the table's Colum
 const zeroColumnCQL = `"<zero column: use the fields of the table's Columns variable>"`
 
 // Query is a named statement of the queries file, rendered and checked
-// against the schema at generate time.
+// against the schema at generate time, for gocqlx, which binds by name.
+// The methods of DB run the same statements with typed parameters and
+// results, bound by position.
 //
 // Run it with gocqlx:
 //
@@ -42,8 +45,9 @@ type Query struct {
 	Idempotent bool
 }
 
-// Column describes a column as Cassandra 5.0 shows it in system_schema.columns.
-type Column struct {
+// SchemaColumn describes a column as Cassandra 5.0 shows it in
+// system_schema.columns.
+type SchemaColumn struct {
 	// Table is the table or materialized view name.
 	Table string
 	// Name is the column name.
@@ -234,8 +238,8 @@ func UserTypes() []UserType {
 
 // Columns returns every column of every table and materialized view, for
 // comparison with system_schema.columns.
-func Columns() []Column {
-	return []Column{
+func Columns() []SchemaColumn {
+	return []SchemaColumn{
 		{Table: "jobs", Name: "id", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "uuid"},
 		{Table: "jobs", Name: "queue", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
 		{Table: "jobs", Name: "type", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
@@ -312,30 +316,159 @@ func Columns() []Column {
 	}
 }
 
-// columnSpec is the shape of every generated column type: the plain name,
-// the name as written in CQL, and the element count of a tuple column.
-type columnSpec = struct {
+// tableType is satisfied by the builder type of each table and view of this
+// package (the <Table>Builder types), which stands for its table in Column.
+type tableType interface {
+	tableName() string
+}
+
+// Column is a column of the table T (its builder type) whose values are Go
+// V. The zero-size field of type [0]T makes the columns of two tables
+// different types even when their values have the same type, so a column
+// converts to no other table's column type. Only this package creates
+// columns: use the fields of the tables' Columns variables.
+type Column[T tableType, V any] struct {
+	_     [0]T
+	name  string
+	cql   string
+	tuple int // elements of a tuple column, bound one by one
+}
+
+// ColumnOf is any column of the table T, whatever its Go type: what the
+// builders take. Only Column implements it.
+type ColumnOf[T tableType] interface {
+	spec() columnSpec
+	of(T)
+}
+
+// Name returns the column name as Cassandra stores it. gocqlx binds and
+// scans by this name: it is the db tag of the row struct field.
+func (c Column[T, V]) Name() string { return c.name }
+
+// CQL returns the column name as written in a statement, quoted where needed.
+func (c Column[T, V]) CQL() string { return columnCQL(c.cql) }
+
+// String returns the column name as written in a statement.
+func (c Column[T, V]) String() string { return c.CQL() }
+
+func (c Column[T, V]) spec() columnSpec { return columnSpec{name: c.name, cql: c.cql, tuple: c.tuple} }
+
+func (Column[T, V]) of(T) {}
+
+// bindName is the name gocqlx binds the column by: the plain name, or the
+// quoted name for a tuple column, whose elements bind as "name[i]".
+func (c Column[T, V]) bindName() string {
+	if c.tuple > 0 {
+		return c.CQL()
+	}
+	return c.name
+}
+
+// Eq returns the restriction "column = ?", bound by the column name.
+func (c Column[T, V]) Eq() qb.Cmp {
+	return compare(c.spec(), qb.EqNamed, qb.EqTupleNamed, c.bindName())
+}
+
+// EqNamed returns the restriction "column = ?", bound by name.
+func (c Column[T, V]) EqNamed(name string) qb.Cmp {
+	return compare(c.spec(), qb.EqNamed, qb.EqTupleNamed, name)
+}
+
+// Lt returns the restriction "column < ?", bound by the column name.
+func (c Column[T, V]) Lt() qb.Cmp {
+	return compare(c.spec(), qb.LtNamed, qb.LtTupleNamed, c.bindName())
+}
+
+// LtNamed returns the restriction "column < ?", bound by name.
+func (c Column[T, V]) LtNamed(name string) qb.Cmp {
+	return compare(c.spec(), qb.LtNamed, qb.LtTupleNamed, name)
+}
+
+// LtOrEq returns the restriction "column <= ?", bound by the column name.
+func (c Column[T, V]) LtOrEq() qb.Cmp {
+	return compare(c.spec(), qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
+}
+
+// LtOrEqNamed returns the restriction "column <= ?", bound by name.
+func (c Column[T, V]) LtOrEqNamed(name string) qb.Cmp {
+	return compare(c.spec(), qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
+}
+
+// Gt returns the restriction "column > ?", bound by the column name.
+func (c Column[T, V]) Gt() qb.Cmp {
+	return compare(c.spec(), qb.GtNamed, qb.GtTupleNamed, c.bindName())
+}
+
+// GtNamed returns the restriction "column > ?", bound by name.
+func (c Column[T, V]) GtNamed(name string) qb.Cmp {
+	return compare(c.spec(), qb.GtNamed, qb.GtTupleNamed, name)
+}
+
+// GtOrEq returns the restriction "column >= ?", bound by the column name.
+func (c Column[T, V]) GtOrEq() qb.Cmp {
+	return compare(c.spec(), qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
+}
+
+// GtOrEqNamed returns the restriction "column >= ?", bound by name.
+func (c Column[T, V]) GtOrEqNamed(name string) qb.Cmp {
+	return compare(c.spec(), qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
+}
+
+// In returns the restriction "column IN ?", bound by the column name to a slice.
+func (c Column[T, V]) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
+
+// InNamed returns the restriction "column IN ?", bound by name to a slice.
+func (c Column[T, V]) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
+
+// Contains returns the restriction "column CONTAINS ?" for collection
+// columns, bound by the column name.
+func (c Column[T, V]) Contains() qb.Cmp { return qb.ContainsNamed(c.CQL(), c.name) }
+
+// ContainsKey returns the restriction "column CONTAINS KEY ?" for map
+// columns, bound by the column name.
+func (c Column[T, V]) ContainsKey() qb.Cmp { return qb.ContainsKeyNamed(c.CQL(), c.name) }
+
+// Value pairs the column with a value of its Go type, to bind a statement
+// built from the table's builders with [BindValues]: a value of another
+// type does not compile. Top-level tuple columns bind one value per
+// element; bind them with the row's TupleValues instead.
+func (c Column[T, V]) Value(v V) Value[T] { return Value[T]{name: c.name, value: v} }
+
+// Value is a value for a column of the table T; see [Column.Value].
+type Value[T tableType] struct {
+	name  string
+	value any
+}
+
+// BindValues binds values to a gocqlx query built from T's builders, by the
+// columns' bind names (gocqlx's BindMap). Values of two tables' columns do
+// not compile together.
+func BindValues[T tableType](q *gocqlx.Queryx, values ...Value[T]) *gocqlx.Queryx {
+	m := make(map[string]any, len(values))
+	for _, v := range values {
+		m[v.name] = v.value
+	}
+	return q.BindMap(m)
+}
+
+// columnSpec is what a builder needs of a column: the plain name, the name
+// as written in CQL, and the element count of a tuple column.
+type columnSpec struct {
 	name, cql string
 	tuple     int
 }
 
-// column is the constraint satisfied by every generated column type.
-type column interface {
-	~struct {
-		name, cql string
-		tuple     int
-	}
-}
-
-// columnSpecs returns cols, or def when cols is empty, and ErrZeroColumn
-// for a zero column.
-func columnSpecs[C column](def, cols []C) ([]columnSpec, error) {
+// columnSpecs returns the specs of cols, or of def when cols is empty, and
+// ErrZeroColumn for a zero column.
+func columnSpecs[T tableType](def, cols []ColumnOf[T]) ([]columnSpec, error) {
 	if len(cols) == 0 {
 		cols = def
 	}
 	out := make([]columnSpec, len(cols))
 	for i, c := range cols {
-		out[i] = columnSpec(c)
+		if c != nil {
+			out[i] = c.spec()
+		}
 		if out[i].cql == "" {
 			return nil, fmt.Errorf("column %d: %w", i, ErrZeroColumn)
 		}
@@ -354,18 +487,18 @@ func quotedNames(specs []columnSpec) []string {
 
 // eqAll returns "col = ?" for each column, bound by the plain names (tuple
 // columns as "(?, ?)" bound by "col[i]").
-func eqAll[C column](cols []C) []qb.Cmp {
+func eqAll[T tableType](cols []ColumnOf[T]) []qb.Cmp {
 	out := make([]qb.Cmp, len(cols))
 	for i, c := range cols {
-		out[i] = compare(c, qb.EqNamed, qb.EqTupleNamed, columnSpec(c).name)
+		spec := c.spec()
+		out[i] = compare(spec, qb.EqNamed, qb.EqTupleNamed, spec.name)
 	}
 	return out
 }
 
 // compare builds a comparison with single for plain columns and tuple for
 // tuple columns.
-func compare[C column](c C, single func(column, name string) qb.Cmp, tuple func(column string, count int, name string) qb.Cmp, name string) qb.Cmp {
-	spec := columnSpec(c)
+func compare(spec columnSpec, single func(column, name string) qb.Cmp, tuple func(column string, count int, name string) qb.Cmp, name string) qb.Cmp {
 	if spec.tuple > 0 {
 		return tuple(columnCQL(spec.cql), spec.tuple, name)
 	}

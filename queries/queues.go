@@ -4,6 +4,11 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,104 +22,33 @@ var QueuesTable = table.New(table.Metadata{
 	SortKey: []string{"name"},
 })
 
-// QueuesColumn names a column of table queues. Only the fields of
-// QueuesColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type QueuesColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// QueuesColumn is a column of table queues whose values are Go V.
+// Only the fields of QueuesColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type QueuesColumn[V any] = Column[QueuesBuilder, V]
 
 // QueuesColumns holds the columns of table queues in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.QueuesRow].
 var QueuesColumns = struct {
 	// Shard is the partition key column shard, CQL type int.
-	Shard QueuesColumn
+	Shard QueuesColumn[int32]
 	// Name is the clustering column name, CQL type text.
-	Name QueuesColumn
+	Name QueuesColumn[string]
 	// CreatedAt is the column created_at, CQL type timestamp.
-	CreatedAt QueuesColumn
+	CreatedAt QueuesColumn[time.Time]
 }{
-	Shard:     QueuesColumn{name: "shard", cql: "shard"},
-	Name:      QueuesColumn{name: "name", cql: "name"},
-	CreatedAt: QueuesColumn{name: "created_at", cql: "created_at"},
+	Shard:     QueuesColumn[int32]{name: "shard", cql: "shard"},
+	Name:      QueuesColumn[string]{name: "name", cql: "name"},
+	CreatedAt: QueuesColumn[time.Time]{name: "created_at", cql: "created_at"},
 }
 
 var (
-	tblQueuesAll     = []QueuesColumn{QueuesColumns.Shard, QueuesColumns.Name, QueuesColumns.CreatedAt}
-	tblQueuesKey     = []QueuesColumn{QueuesColumns.Shard, QueuesColumns.Name}
-	tblQueuesPartKey = []QueuesColumn{QueuesColumns.Shard}
-	tblQueuesRegular = []QueuesColumn{QueuesColumns.CreatedAt}
+	tblQueuesAll     = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard, QueuesColumns.Name, QueuesColumns.CreatedAt}
+	tblQueuesKey     = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard, QueuesColumns.Name}
+	tblQueuesPartKey = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard}
+	tblQueuesRegular = []ColumnOf[QueuesBuilder]{QueuesColumns.CreatedAt}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c QueuesColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c QueuesColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c QueuesColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c QueuesColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c QueuesColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c QueuesColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c QueuesColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c QueuesColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c QueuesColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c QueuesColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c QueuesColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c QueuesColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c QueuesColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c QueuesColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c QueuesColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c QueuesColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // Queues builds statements for table queues from typed columns.
 var Queues QueuesBuilder
@@ -123,11 +57,14 @@ var Queues QueuesBuilder
 // Queues variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.QueuesRow].
+// The type also stands for the table in Column[QueuesBuilder, V].
 type QueuesBuilder struct{}
+
+func (QueuesBuilder) tableName() string { return "queues" }
 
 // Get returns SELECT cols FROM queues WHERE <full primary key>; no cols
 // selects every column.
-func (QueuesBuilder) Get(cols ...QueuesColumn) (*qb.SelectBuilder, error) {
+func (QueuesBuilder) Get(cols ...ColumnOf[QueuesBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblQueuesAll, cols)
 	if err != nil {
 		return nil, err
@@ -137,7 +74,7 @@ func (QueuesBuilder) Get(cols ...QueuesColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM queues WHERE <partition key>; no cols
 // selects every column.
-func (QueuesBuilder) Select(cols ...QueuesColumn) (*qb.SelectBuilder, error) {
+func (QueuesBuilder) Select(cols ...ColumnOf[QueuesBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblQueuesAll, cols)
 	if err != nil {
 		return nil, err
@@ -147,7 +84,7 @@ func (QueuesBuilder) Select(cols ...QueuesColumn) (*qb.SelectBuilder, error) {
 
 // Insert returns INSERT INTO queues (cols) VALUES (…); no cols inserts
 // every column.
-func (QueuesBuilder) Insert(cols ...QueuesColumn) (*qb.InsertBuilder, error) {
+func (QueuesBuilder) Insert(cols ...ColumnOf[QueuesBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblQueuesAll, cols)
 	if err != nil {
 		return nil, err
@@ -165,7 +102,7 @@ func (QueuesBuilder) Insert(cols ...QueuesColumn) (*qb.InsertBuilder, error) {
 
 // Update returns UPDATE queues SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (QueuesBuilder) Update(cols ...QueuesColumn) (*qb.UpdateBuilder, error) {
+func (QueuesBuilder) Update(cols ...ColumnOf[QueuesBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblQueuesRegular, cols)
 	if err != nil {
 		return nil, err
@@ -183,7 +120,7 @@ func (QueuesBuilder) Update(cols ...QueuesColumn) (*qb.UpdateBuilder, error) {
 
 // Delete returns DELETE cols FROM queues WHERE <full primary key>; no cols
 // deletes the row.
-func (QueuesBuilder) Delete(cols ...QueuesColumn) (*qb.DeleteBuilder, error) {
+func (QueuesBuilder) Delete(cols ...ColumnOf[QueuesBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -192,9 +129,11 @@ func (QueuesBuilder) Delete(cols ...QueuesColumn) (*qb.DeleteBuilder, error) {
 }
 
 // QueueInsertCQL is the statement of query QueueInsert.
-const QueueInsertCQL = `INSERT INTO queues (shard, name, created_at) VALUES (?, ?, ?)`
+const QueueInsertCQL = `INSERT INTO queues (shard, name, created_at)
+VALUES (?, ?, ?)`
 
-// QueueInsert is the query QueueInsert of schema/queries.cql, line 165, on table queues. It is idempotent (safe to retry).
+// QueueInsert is the query QueueInsert of schema/queries.cql, line 170, on
+// table queues, for gocqlx. It is idempotent (safe to retry).
 var QueueInsert = Query{
 	Name:       "QueueInsert",
 	CQL:        QueueInsertCQL,
@@ -203,14 +142,63 @@ var QueueInsert = Query{
 	Idempotent: true,
 }
 
-// QueuesListCQL is the statement of query QueuesList.
-const QueuesListCQL = `SELECT name FROM queues WHERE shard = ?`
+// QueueInsertParams are the values of query QueueInsert, one field per bind marker
+// (a :name used twice is one field).
+type QueueInsertParams struct {
+	// QueuesRow holds the values of the columns of table queues.
+	models.QueuesRow
+}
 
-// QueuesList is the query QueuesList of schema/queries.cql, line 168, on table queues. It is idempotent (safe to retry).
+// QueueInsert runs query QueueInsert of schema/queries.cql (line 170) on table
+// queues. It is idempotent: the session's retry policy may send it again.
+//
+// The statement is [QueueInsertCQL].
+func (db *DB) QueueInsert(ctx context.Context, p QueueInsertParams) Write {
+	return Write{q: db.query(ctx, QueueInsertCQL, true, p.QueuesRow.Shard, p.QueuesRow.Name, p.QueuesRow.CreatedAt)}
+}
+
+// QueueInsert adds query QueueInsert to the batch.
+func (b *Batch) QueueInsert(p QueueInsertParams) {
+	b.add(QueueInsertCQL, true, p.QueuesRow.Shard, p.QueuesRow.Name, p.QueuesRow.CreatedAt)
+}
+
+// QueuesListCQL is the statement of query QueuesList.
+const QueuesListCQL = `SELECT name
+FROM queues
+WHERE shard = ?`
+
+// QueuesList is the query QueuesList of schema/queries.cql, line 173, on table
+// queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesList = Query{
 	Name:       "QueuesList",
 	CQL:        QueuesListCQL,
 	Names:      []string{"shard"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// QueuesListParams are the values of query QueuesList, one field per bind marker
+// (a :name used twice is one field).
+type QueuesListParams struct {
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+}
+
+// QueuesListRow is a row of the result of query QueuesList, in select order.
+type QueuesListRow struct {
+	// Name is the result column name, CQL type text.
+	Name string
+}
+
+func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Name)
+}
+
+// QueuesList runs query QueuesList of schema/queries.cql (line 173) on table
+// queues: a SELECT that returns QueuesListRow rows, read with One, All, Iter
+// or Page.
+//
+// The statement is [QueuesListCQL].
+func (db *DB) QueuesList(ctx context.Context, p QueuesListParams) Rows[QueuesListRow] {
+	return Rows[QueuesListRow]{q: db.query(ctx, QueuesListCQL, true, p.Shard), scan: scanQueuesList}
 }

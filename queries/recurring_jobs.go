@@ -4,6 +4,11 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,151 +22,66 @@ var RecurringJobsTable = table.New(table.Metadata{
 	SortKey: []string{"id"},
 })
 
-// RecurringJobsColumn names a column of table recurring_jobs. Only the fields of
-// RecurringJobsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type RecurringJobsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// RecurringJobsColumn is a column of table recurring_jobs whose values are Go V.
+// Only the fields of RecurringJobsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type RecurringJobsColumn[V any] = Column[RecurringJobsBuilder, V]
 
 // RecurringJobsColumns holds the columns of table recurring_jobs in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.RecurringJobsRow].
 var RecurringJobsColumns = struct {
 	// Shard is the partition key column shard, CQL type int.
-	Shard RecurringJobsColumn
+	Shard RecurringJobsColumn[int32]
 	// ID is the clustering column id, CQL type text.
-	ID RecurringJobsColumn
+	ID RecurringJobsColumn[string]
 	// Queue is the column queue, CQL type text.
-	Queue RecurringJobsColumn
+	Queue RecurringJobsColumn[string]
 	// Cron is the column cron, CQL type text.
-	Cron RecurringJobsColumn
+	Cron RecurringJobsColumn[string]
 	// Timezone is the column timezone, CQL type text.
-	Timezone RecurringJobsColumn
+	Timezone RecurringJobsColumn[string]
 	// Type is the column type, CQL type text.
-	Type RecurringJobsColumn
+	Type RecurringJobsColumn[string]
 	// Args is the column args, CQL type blob.
-	Args RecurringJobsColumn
+	Args RecurringJobsColumn[[]byte]
 	// MaxRetries is the column max_retries, CQL type int.
-	MaxRetries RecurringJobsColumn
+	MaxRetries RecurringJobsColumn[int32]
 	// Metadata is the column metadata, CQL type map<text, text>.
-	Metadata RecurringJobsColumn
+	Metadata RecurringJobsColumn[map[string]string]
 	// CreatedAt is the column created_at, CQL type timestamp.
-	CreatedAt RecurringJobsColumn
+	CreatedAt RecurringJobsColumn[time.Time]
 	// UpdatedAt is the column updated_at, CQL type timestamp.
-	UpdatedAt RecurringJobsColumn
+	UpdatedAt RecurringJobsColumn[time.Time]
 	// NextRunAt is the column next_run_at, CQL type timestamp.
-	NextRunAt RecurringJobsColumn
+	NextRunAt RecurringJobsColumn[time.Time]
 	// LastRunAt is the column last_run_at, CQL type timestamp.
-	LastRunAt RecurringJobsColumn
+	LastRunAt RecurringJobsColumn[time.Time]
 	// LastJobID is the column last_job_id, CQL type uuid.
-	LastJobID RecurringJobsColumn
+	LastJobID RecurringJobsColumn[gocql.UUID]
 }{
-	Shard:      RecurringJobsColumn{name: "shard", cql: "shard"},
-	ID:         RecurringJobsColumn{name: "id", cql: "id"},
-	Queue:      RecurringJobsColumn{name: "queue", cql: "queue"},
-	Cron:       RecurringJobsColumn{name: "cron", cql: "cron"},
-	Timezone:   RecurringJobsColumn{name: "timezone", cql: "timezone"},
-	Type:       RecurringJobsColumn{name: "type", cql: "type"},
-	Args:       RecurringJobsColumn{name: "args", cql: "args"},
-	MaxRetries: RecurringJobsColumn{name: "max_retries", cql: "max_retries"},
-	Metadata:   RecurringJobsColumn{name: "metadata", cql: "metadata"},
-	CreatedAt:  RecurringJobsColumn{name: "created_at", cql: "created_at"},
-	UpdatedAt:  RecurringJobsColumn{name: "updated_at", cql: "updated_at"},
-	NextRunAt:  RecurringJobsColumn{name: "next_run_at", cql: "next_run_at"},
-	LastRunAt:  RecurringJobsColumn{name: "last_run_at", cql: "last_run_at"},
-	LastJobID:  RecurringJobsColumn{name: "last_job_id", cql: "last_job_id"},
+	Shard:      RecurringJobsColumn[int32]{name: "shard", cql: "shard"},
+	ID:         RecurringJobsColumn[string]{name: "id", cql: "id"},
+	Queue:      RecurringJobsColumn[string]{name: "queue", cql: "queue"},
+	Cron:       RecurringJobsColumn[string]{name: "cron", cql: "cron"},
+	Timezone:   RecurringJobsColumn[string]{name: "timezone", cql: "timezone"},
+	Type:       RecurringJobsColumn[string]{name: "type", cql: "type"},
+	Args:       RecurringJobsColumn[[]byte]{name: "args", cql: "args"},
+	MaxRetries: RecurringJobsColumn[int32]{name: "max_retries", cql: "max_retries"},
+	Metadata:   RecurringJobsColumn[map[string]string]{name: "metadata", cql: "metadata"},
+	CreatedAt:  RecurringJobsColumn[time.Time]{name: "created_at", cql: "created_at"},
+	UpdatedAt:  RecurringJobsColumn[time.Time]{name: "updated_at", cql: "updated_at"},
+	NextRunAt:  RecurringJobsColumn[time.Time]{name: "next_run_at", cql: "next_run_at"},
+	LastRunAt:  RecurringJobsColumn[time.Time]{name: "last_run_at", cql: "last_run_at"},
+	LastJobID:  RecurringJobsColumn[gocql.UUID]{name: "last_job_id", cql: "last_job_id"},
 }
 
 var (
-	tblRecurringJobsAll     = []RecurringJobsColumn{RecurringJobsColumns.Shard, RecurringJobsColumns.ID, RecurringJobsColumns.Queue, RecurringJobsColumns.Cron, RecurringJobsColumns.Timezone, RecurringJobsColumns.Type, RecurringJobsColumns.Args, RecurringJobsColumns.MaxRetries, RecurringJobsColumns.Metadata, RecurringJobsColumns.CreatedAt, RecurringJobsColumns.UpdatedAt, RecurringJobsColumns.NextRunAt, RecurringJobsColumns.LastRunAt, RecurringJobsColumns.LastJobID}
-	tblRecurringJobsKey     = []RecurringJobsColumn{RecurringJobsColumns.Shard, RecurringJobsColumns.ID}
-	tblRecurringJobsPartKey = []RecurringJobsColumn{RecurringJobsColumns.Shard}
-	tblRecurringJobsRegular = []RecurringJobsColumn{RecurringJobsColumns.Queue, RecurringJobsColumns.Cron, RecurringJobsColumns.Timezone, RecurringJobsColumns.Type, RecurringJobsColumns.Args, RecurringJobsColumns.MaxRetries, RecurringJobsColumns.Metadata, RecurringJobsColumns.CreatedAt, RecurringJobsColumns.UpdatedAt, RecurringJobsColumns.NextRunAt, RecurringJobsColumns.LastRunAt, RecurringJobsColumns.LastJobID}
+	tblRecurringJobsAll     = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Shard, RecurringJobsColumns.ID, RecurringJobsColumns.Queue, RecurringJobsColumns.Cron, RecurringJobsColumns.Timezone, RecurringJobsColumns.Type, RecurringJobsColumns.Args, RecurringJobsColumns.MaxRetries, RecurringJobsColumns.Metadata, RecurringJobsColumns.CreatedAt, RecurringJobsColumns.UpdatedAt, RecurringJobsColumns.NextRunAt, RecurringJobsColumns.LastRunAt, RecurringJobsColumns.LastJobID}
+	tblRecurringJobsKey     = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Shard, RecurringJobsColumns.ID}
+	tblRecurringJobsPartKey = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Shard}
+	tblRecurringJobsRegular = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Queue, RecurringJobsColumns.Cron, RecurringJobsColumns.Timezone, RecurringJobsColumns.Type, RecurringJobsColumns.Args, RecurringJobsColumns.MaxRetries, RecurringJobsColumns.Metadata, RecurringJobsColumns.CreatedAt, RecurringJobsColumns.UpdatedAt, RecurringJobsColumns.NextRunAt, RecurringJobsColumns.LastRunAt, RecurringJobsColumns.LastJobID}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c RecurringJobsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c RecurringJobsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c RecurringJobsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c RecurringJobsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c RecurringJobsColumn) Eq() qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName())
-}
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c RecurringJobsColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c RecurringJobsColumn) Lt() qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName())
-}
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c RecurringJobsColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c RecurringJobsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c RecurringJobsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c RecurringJobsColumn) Gt() qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName())
-}
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c RecurringJobsColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c RecurringJobsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c RecurringJobsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c RecurringJobsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c RecurringJobsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
-
-// Contains returns the restriction "column CONTAINS ?" for collection
-// columns, bound by the column name.
-func (c RecurringJobsColumn) Contains() qb.Cmp { return qb.ContainsNamed(c.CQL(), c.name) }
-
-// ContainsKey returns the restriction "column CONTAINS KEY ?" for map
-// columns, bound by the column name.
-func (c RecurringJobsColumn) ContainsKey() qb.Cmp { return qb.ContainsKeyNamed(c.CQL(), c.name) }
 
 // RecurringJobs builds statements for table recurring_jobs from typed columns.
 var RecurringJobs RecurringJobsBuilder
@@ -170,11 +90,14 @@ var RecurringJobs RecurringJobsBuilder
 // RecurringJobs variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.RecurringJobsRow].
+// The type also stands for the table in Column[RecurringJobsBuilder, V].
 type RecurringJobsBuilder struct{}
+
+func (RecurringJobsBuilder) tableName() string { return "recurring_jobs" }
 
 // Get returns SELECT cols FROM recurring_jobs WHERE <full primary key>; no cols
 // selects every column.
-func (RecurringJobsBuilder) Get(cols ...RecurringJobsColumn) (*qb.SelectBuilder, error) {
+func (RecurringJobsBuilder) Get(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblRecurringJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -184,7 +107,7 @@ func (RecurringJobsBuilder) Get(cols ...RecurringJobsColumn) (*qb.SelectBuilder,
 
 // Select returns SELECT cols FROM recurring_jobs WHERE <partition key>; no cols
 // selects every column.
-func (RecurringJobsBuilder) Select(cols ...RecurringJobsColumn) (*qb.SelectBuilder, error) {
+func (RecurringJobsBuilder) Select(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblRecurringJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -194,7 +117,7 @@ func (RecurringJobsBuilder) Select(cols ...RecurringJobsColumn) (*qb.SelectBuild
 
 // Insert returns INSERT INTO recurring_jobs (cols) VALUES (…); no cols inserts
 // every column.
-func (RecurringJobsBuilder) Insert(cols ...RecurringJobsColumn) (*qb.InsertBuilder, error) {
+func (RecurringJobsBuilder) Insert(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblRecurringJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -212,7 +135,7 @@ func (RecurringJobsBuilder) Insert(cols ...RecurringJobsColumn) (*qb.InsertBuild
 
 // Update returns UPDATE recurring_jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (RecurringJobsBuilder) Update(cols ...RecurringJobsColumn) (*qb.UpdateBuilder, error) {
+func (RecurringJobsBuilder) Update(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblRecurringJobsRegular, cols)
 	if err != nil {
 		return nil, err
@@ -230,7 +153,7 @@ func (RecurringJobsBuilder) Update(cols ...RecurringJobsColumn) (*qb.UpdateBuild
 
 // Delete returns DELETE cols FROM recurring_jobs WHERE <full primary key>; no cols
 // deletes the row.
-func (RecurringJobsBuilder) Delete(cols ...RecurringJobsColumn) (*qb.DeleteBuilder, error) {
+func (RecurringJobsBuilder) Delete(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -239,9 +162,12 @@ func (RecurringJobsBuilder) Delete(cols ...RecurringJobsColumn) (*qb.DeleteBuild
 }
 
 // RecurringUpsertCQL is the statement of query RecurringUpsert.
-const RecurringUpsertCQL = `INSERT INTO recurring_jobs (shard, id, queue, cron, timezone, type, args, max_retries, metadata, created_at, updated_at, next_run_at, last_run_at, last_job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const RecurringUpsertCQL = `INSERT INTO recurring_jobs (shard, id, queue, cron, timezone, type, args, max_retries, metadata,
+    created_at, updated_at, next_run_at, last_run_at, last_job_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// RecurringUpsert is the query RecurringUpsert of schema/queries.cql, line 146, on table recurring_jobs. It is idempotent (safe to retry).
+// RecurringUpsert is the query RecurringUpsert of schema/queries.cql, line
+// 151, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringUpsert = Query{
 	Name:       "RecurringUpsert",
 	CQL:        RecurringUpsertCQL,
@@ -250,10 +176,34 @@ var RecurringUpsert = Query{
 	Idempotent: true,
 }
 
-// RecurringGetCQL is the statement of query RecurringGet.
-const RecurringGetCQL = `SELECT * FROM recurring_jobs WHERE shard = ? AND id = ?`
+// RecurringUpsertParams are the values of query RecurringUpsert, one field per bind marker
+// (a :name used twice is one field).
+type RecurringUpsertParams struct {
+	// RecurringJobsRow holds the values of the columns of table recurring_jobs.
+	models.RecurringJobsRow
+}
 
-// RecurringGet is the query RecurringGet of schema/queries.cql, line 151, on table recurring_jobs. It is idempotent (safe to retry).
+// RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 151)
+// on table recurring_jobs. It is idempotent: the session's retry policy may
+// send it again.
+//
+// The statement is [RecurringUpsertCQL].
+func (db *DB) RecurringUpsert(ctx context.Context, p RecurringUpsertParams) Write {
+	return Write{q: db.query(ctx, RecurringUpsertCQL, true, p.RecurringJobsRow.Shard, p.RecurringJobsRow.ID, p.RecurringJobsRow.Queue, p.RecurringJobsRow.Cron, p.RecurringJobsRow.Timezone, p.RecurringJobsRow.Type, p.RecurringJobsRow.Args, p.RecurringJobsRow.MaxRetries, p.RecurringJobsRow.Metadata, p.RecurringJobsRow.CreatedAt, p.RecurringJobsRow.UpdatedAt, p.RecurringJobsRow.NextRunAt, p.RecurringJobsRow.LastRunAt, p.RecurringJobsRow.LastJobID)}
+}
+
+// RecurringUpsert adds query RecurringUpsert to the batch.
+func (b *Batch) RecurringUpsert(p RecurringUpsertParams) {
+	b.add(RecurringUpsertCQL, true, p.RecurringJobsRow.Shard, p.RecurringJobsRow.ID, p.RecurringJobsRow.Queue, p.RecurringJobsRow.Cron, p.RecurringJobsRow.Timezone, p.RecurringJobsRow.Type, p.RecurringJobsRow.Args, p.RecurringJobsRow.MaxRetries, p.RecurringJobsRow.Metadata, p.RecurringJobsRow.CreatedAt, p.RecurringJobsRow.UpdatedAt, p.RecurringJobsRow.NextRunAt, p.RecurringJobsRow.LastRunAt, p.RecurringJobsRow.LastJobID)
+}
+
+// RecurringGetCQL is the statement of query RecurringGet.
+const RecurringGetCQL = `SELECT *
+FROM recurring_jobs
+WHERE shard = ? AND id = ?`
+
+// RecurringGet is the query RecurringGet of schema/queries.cql, line 156, on
+// table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringGet = Query{
 	Name:       "RecurringGet",
 	CQL:        RecurringGetCQL,
@@ -262,10 +212,31 @@ var RecurringGet = Query{
 	Idempotent: true,
 }
 
-// RecurringListCQL is the statement of query RecurringList.
-const RecurringListCQL = `SELECT * FROM recurring_jobs WHERE shard = ?`
+// RecurringGetParams are the values of query RecurringGet, one field per bind marker
+// (a :name used twice is one field).
+type RecurringGetParams struct {
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// ID is the value for id, CQL type text.
+	ID string
+}
 
-// RecurringList is the query RecurringList of schema/queries.cql, line 154, on table recurring_jobs. It is idempotent (safe to retry).
+// RecurringGet runs query RecurringGet of schema/queries.cql (line 156) on
+// table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
+// read with One, All, Iter or Page.
+//
+// The statement is [RecurringGetCQL].
+func (db *DB) RecurringGet(ctx context.Context, p RecurringGetParams) Rows[models.RecurringJobsRow] {
+	return Rows[models.RecurringJobsRow]{q: db.query(ctx, RecurringGetCQL, true, p.Shard, p.ID), scan: (*models.RecurringJobsRow).AppendScanDest}
+}
+
+// RecurringListCQL is the statement of query RecurringList.
+const RecurringListCQL = `SELECT *
+FROM recurring_jobs
+WHERE shard = ?`
+
+// RecurringList is the query RecurringList of schema/queries.cql, line 159, on
+// table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringList = Query{
 	Name:       "RecurringList",
 	CQL:        RecurringListCQL,
@@ -274,10 +245,29 @@ var RecurringList = Query{
 	Idempotent: true,
 }
 
-// RecurringAdvanceCQL is the statement of query RecurringAdvance.
-const RecurringAdvanceCQL = `UPDATE recurring_jobs SET next_run_at = ?, last_run_at = ?, last_job_id = ? WHERE shard = ? AND id = ?`
+// RecurringListParams are the values of query RecurringList, one field per bind marker
+// (a :name used twice is one field).
+type RecurringListParams struct {
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+}
 
-// RecurringAdvance is the query RecurringAdvance of schema/queries.cql, line 157, on table recurring_jobs. It is idempotent (safe to retry).
+// RecurringList runs query RecurringList of schema/queries.cql (line 159) on
+// table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
+// read with One, All, Iter or Page.
+//
+// The statement is [RecurringListCQL].
+func (db *DB) RecurringList(ctx context.Context, p RecurringListParams) Rows[models.RecurringJobsRow] {
+	return Rows[models.RecurringJobsRow]{q: db.query(ctx, RecurringListCQL, true, p.Shard), scan: (*models.RecurringJobsRow).AppendScanDest}
+}
+
+// RecurringAdvanceCQL is the statement of query RecurringAdvance.
+const RecurringAdvanceCQL = `UPDATE recurring_jobs
+SET next_run_at = ?, last_run_at = ?, last_job_id = ?
+WHERE shard = ? AND id = ?`
+
+// RecurringAdvance is the query RecurringAdvance of schema/queries.cql, line
+// 162, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringAdvance = Query{
 	Name:       "RecurringAdvance",
 	CQL:        RecurringAdvanceCQL,
@@ -286,14 +276,69 @@ var RecurringAdvance = Query{
 	Idempotent: true,
 }
 
-// RecurringDeleteCQL is the statement of query RecurringDelete.
-const RecurringDeleteCQL = `DELETE FROM recurring_jobs WHERE shard = ? AND id = ?`
+// RecurringAdvanceParams are the values of query RecurringAdvance, one field per bind marker
+// (a :name used twice is one field).
+type RecurringAdvanceParams struct {
+	// NextRunAt is the value for next_run_at, CQL type timestamp.
+	NextRunAt time.Time
+	// LastRunAt is the value for last_run_at, CQL type timestamp.
+	LastRunAt time.Time
+	// LastJobID is the value for last_job_id, CQL type uuid.
+	LastJobID gocql.UUID
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// ID is the value for id, CQL type text.
+	ID string
+}
 
-// RecurringDelete is the query RecurringDelete of schema/queries.cql, line 160, on table recurring_jobs. It is idempotent (safe to retry).
+// RecurringAdvance runs query RecurringAdvance of schema/queries.cql (line
+// 162) on table recurring_jobs. It is idempotent: the session's retry policy
+// may send it again.
+//
+// The statement is [RecurringAdvanceCQL].
+func (db *DB) RecurringAdvance(ctx context.Context, p RecurringAdvanceParams) Write {
+	return Write{q: db.query(ctx, RecurringAdvanceCQL, true, p.NextRunAt, p.LastRunAt, p.LastJobID, p.Shard, p.ID)}
+}
+
+// RecurringAdvance adds query RecurringAdvance to the batch.
+func (b *Batch) RecurringAdvance(p RecurringAdvanceParams) {
+	b.add(RecurringAdvanceCQL, true, p.NextRunAt, p.LastRunAt, p.LastJobID, p.Shard, p.ID)
+}
+
+// RecurringDeleteCQL is the statement of query RecurringDelete.
+const RecurringDeleteCQL = `DELETE
+FROM recurring_jobs
+WHERE shard = ? AND id = ?`
+
+// RecurringDelete is the query RecurringDelete of schema/queries.cql, line
+// 165, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringDelete = Query{
 	Name:       "RecurringDelete",
 	CQL:        RecurringDeleteCQL,
 	Names:      []string{"shard", "id"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// RecurringDeleteParams are the values of query RecurringDelete, one field per bind marker
+// (a :name used twice is one field).
+type RecurringDeleteParams struct {
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// ID is the value for id, CQL type text.
+	ID string
+}
+
+// RecurringDelete runs query RecurringDelete of schema/queries.cql (line 165)
+// on table recurring_jobs. It is idempotent: the session's retry policy may
+// send it again.
+//
+// The statement is [RecurringDeleteCQL].
+func (db *DB) RecurringDelete(ctx context.Context, p RecurringDeleteParams) Write {
+	return Write{q: db.query(ctx, RecurringDeleteCQL, true, p.Shard, p.ID)}
+}
+
+// RecurringDelete adds query RecurringDelete to the batch.
+func (b *Batch) RecurringDelete(p RecurringDeleteParams) {
+	b.add(RecurringDeleteCQL, true, p.Shard, p.ID)
 }

@@ -4,6 +4,11 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,116 +22,39 @@ var ScheduledBucketsTable = table.New(table.Metadata{
 	SortKey: []string{"bucket", "width_ms", "shards"},
 })
 
-// ScheduledBucketsColumn names a column of table scheduled_buckets. Only the fields of
-// ScheduledBucketsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type ScheduledBucketsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// ScheduledBucketsColumn is a column of table scheduled_buckets whose values are Go V.
+// Only the fields of ScheduledBucketsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type ScheduledBucketsColumn[V any] = Column[ScheduledBucketsBuilder, V]
 
 // ScheduledBucketsColumns holds the columns of table scheduled_buckets in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.ScheduledBucketsRow].
 var ScheduledBucketsColumns = struct {
 	// Queue is the partition key column queue, CQL type text.
-	Queue ScheduledBucketsColumn
+	Queue ScheduledBucketsColumn[string]
 	// Bucket is the clustering column bucket, CQL type timestamp.
-	Bucket ScheduledBucketsColumn
+	Bucket ScheduledBucketsColumn[time.Time]
 	// WidthMs is the clustering column width_ms, CQL type int.
-	WidthMs ScheduledBucketsColumn
+	WidthMs ScheduledBucketsColumn[int32]
 	// Shards is the clustering column shards, CQL type int.
-	Shards ScheduledBucketsColumn
+	Shards ScheduledBucketsColumn[int32]
 	// Watermark is the static column watermark, CQL type timestamp.
-	Watermark ScheduledBucketsColumn
+	Watermark ScheduledBucketsColumn[time.Time]
 }{
-	Queue:     ScheduledBucketsColumn{name: "queue", cql: "queue"},
-	Bucket:    ScheduledBucketsColumn{name: "bucket", cql: "bucket"},
-	WidthMs:   ScheduledBucketsColumn{name: "width_ms", cql: "width_ms"},
-	Shards:    ScheduledBucketsColumn{name: "shards", cql: "shards"},
-	Watermark: ScheduledBucketsColumn{name: "watermark", cql: "watermark"},
+	Queue:     ScheduledBucketsColumn[string]{name: "queue", cql: "queue"},
+	Bucket:    ScheduledBucketsColumn[time.Time]{name: "bucket", cql: "bucket"},
+	WidthMs:   ScheduledBucketsColumn[int32]{name: "width_ms", cql: "width_ms"},
+	Shards:    ScheduledBucketsColumn[int32]{name: "shards", cql: "shards"},
+	Watermark: ScheduledBucketsColumn[time.Time]{name: "watermark", cql: "watermark"},
 }
 
 var (
-	tblScheduledBucketsAll     = []ScheduledBucketsColumn{ScheduledBucketsColumns.Queue, ScheduledBucketsColumns.Bucket, ScheduledBucketsColumns.WidthMs, ScheduledBucketsColumns.Shards, ScheduledBucketsColumns.Watermark}
-	tblScheduledBucketsKey     = []ScheduledBucketsColumn{ScheduledBucketsColumns.Queue, ScheduledBucketsColumns.Bucket, ScheduledBucketsColumns.WidthMs, ScheduledBucketsColumns.Shards}
-	tblScheduledBucketsPartKey = []ScheduledBucketsColumn{ScheduledBucketsColumns.Queue}
-	tblScheduledBucketsRegular = []ScheduledBucketsColumn{ScheduledBucketsColumns.Watermark}
+	tblScheduledBucketsAll     = []ColumnOf[ScheduledBucketsBuilder]{ScheduledBucketsColumns.Queue, ScheduledBucketsColumns.Bucket, ScheduledBucketsColumns.WidthMs, ScheduledBucketsColumns.Shards, ScheduledBucketsColumns.Watermark}
+	tblScheduledBucketsKey     = []ColumnOf[ScheduledBucketsBuilder]{ScheduledBucketsColumns.Queue, ScheduledBucketsColumns.Bucket, ScheduledBucketsColumns.WidthMs, ScheduledBucketsColumns.Shards}
+	tblScheduledBucketsPartKey = []ColumnOf[ScheduledBucketsBuilder]{ScheduledBucketsColumns.Queue}
+	tblScheduledBucketsRegular = []ColumnOf[ScheduledBucketsBuilder]{ScheduledBucketsColumns.Watermark}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c ScheduledBucketsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c ScheduledBucketsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c ScheduledBucketsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c ScheduledBucketsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c ScheduledBucketsColumn) Eq() qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName())
-}
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c ScheduledBucketsColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c ScheduledBucketsColumn) Lt() qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName())
-}
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c ScheduledBucketsColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c ScheduledBucketsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c ScheduledBucketsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c ScheduledBucketsColumn) Gt() qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName())
-}
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c ScheduledBucketsColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c ScheduledBucketsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c ScheduledBucketsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c ScheduledBucketsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c ScheduledBucketsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // ScheduledBuckets builds statements for table scheduled_buckets from typed columns.
 var ScheduledBuckets ScheduledBucketsBuilder
@@ -135,11 +63,14 @@ var ScheduledBuckets ScheduledBucketsBuilder
 // ScheduledBuckets variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.ScheduledBucketsRow].
+// The type also stands for the table in Column[ScheduledBucketsBuilder, V].
 type ScheduledBucketsBuilder struct{}
+
+func (ScheduledBucketsBuilder) tableName() string { return "scheduled_buckets" }
 
 // Get returns SELECT cols FROM scheduled_buckets WHERE <full primary key>; no cols
 // selects every column.
-func (ScheduledBucketsBuilder) Get(cols ...ScheduledBucketsColumn) (*qb.SelectBuilder, error) {
+func (ScheduledBucketsBuilder) Get(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblScheduledBucketsAll, cols)
 	if err != nil {
 		return nil, err
@@ -149,7 +80,7 @@ func (ScheduledBucketsBuilder) Get(cols ...ScheduledBucketsColumn) (*qb.SelectBu
 
 // Select returns SELECT cols FROM scheduled_buckets WHERE <partition key>; no cols
 // selects every column.
-func (ScheduledBucketsBuilder) Select(cols ...ScheduledBucketsColumn) (*qb.SelectBuilder, error) {
+func (ScheduledBucketsBuilder) Select(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblScheduledBucketsAll, cols)
 	if err != nil {
 		return nil, err
@@ -159,7 +90,7 @@ func (ScheduledBucketsBuilder) Select(cols ...ScheduledBucketsColumn) (*qb.Selec
 
 // Insert returns INSERT INTO scheduled_buckets (cols) VALUES (…); no cols inserts
 // every column.
-func (ScheduledBucketsBuilder) Insert(cols ...ScheduledBucketsColumn) (*qb.InsertBuilder, error) {
+func (ScheduledBucketsBuilder) Insert(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblScheduledBucketsAll, cols)
 	if err != nil {
 		return nil, err
@@ -177,7 +108,7 @@ func (ScheduledBucketsBuilder) Insert(cols ...ScheduledBucketsColumn) (*qb.Inser
 
 // Update returns UPDATE scheduled_buckets SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (ScheduledBucketsBuilder) Update(cols ...ScheduledBucketsColumn) (*qb.UpdateBuilder, error) {
+func (ScheduledBucketsBuilder) Update(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblScheduledBucketsRegular, cols)
 	if err != nil {
 		return nil, err
@@ -195,7 +126,7 @@ func (ScheduledBucketsBuilder) Update(cols ...ScheduledBucketsColumn) (*qb.Updat
 
 // Delete returns DELETE cols FROM scheduled_buckets WHERE <full primary key>; no cols
 // deletes the row.
-func (ScheduledBucketsBuilder) Delete(cols ...ScheduledBucketsColumn) (*qb.DeleteBuilder, error) {
+func (ScheduledBucketsBuilder) Delete(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -204,9 +135,11 @@ func (ScheduledBucketsBuilder) Delete(cols ...ScheduledBucketsColumn) (*qb.Delet
 }
 
 // DueBucketInsertCQL is the statement of query DueBucketInsert.
-const DueBucketInsertCQL = `INSERT INTO scheduled_buckets (queue, bucket, width_ms, shards) VALUES (?, ?, ?, ?)`
+const DueBucketInsertCQL = `INSERT INTO scheduled_buckets (queue, bucket, width_ms, shards)
+VALUES (?, ?, ?, ?)`
 
-// DueBucketInsert is the query DueBucketInsert of schema/queries.cql, line 63, on table scheduled_buckets. It is idempotent (safe to retry).
+// DueBucketInsert is the query DueBucketInsert of schema/queries.cql, line 63,
+// on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
 var DueBucketInsert = Query{
 	Name:       "DueBucketInsert",
 	CQL:        DueBucketInsertCQL,
@@ -215,10 +148,40 @@ var DueBucketInsert = Query{
 	Idempotent: true,
 }
 
-// DueBucketsRangeCQL is the statement of query DueBucketsRange.
-const DueBucketsRangeCQL = `SELECT bucket, width_ms, shards FROM scheduled_buckets WHERE queue = ? AND bucket >= ? AND bucket <= ?`
+// DueBucketInsertParams are the values of query DueBucketInsert, one field per bind marker
+// (a :name used twice is one field).
+type DueBucketInsertParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// Bucket is the value for bucket, CQL type timestamp.
+	Bucket time.Time
+	// WidthMs is the value for width_ms, CQL type int.
+	WidthMs int32
+	// Shards is the value for shards, CQL type int.
+	Shards int32
+}
 
-// DueBucketsRange is the query DueBucketsRange of schema/queries.cql, line 66, on table scheduled_buckets. It is idempotent (safe to retry).
+// DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 63)
+// on table scheduled_buckets. It is idempotent: the session's retry policy may
+// send it again.
+//
+// The statement is [DueBucketInsertCQL].
+func (db *DB) DueBucketInsert(ctx context.Context, p DueBucketInsertParams) Write {
+	return Write{q: db.query(ctx, DueBucketInsertCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)}
+}
+
+// DueBucketInsert adds query DueBucketInsert to the batch.
+func (b *Batch) DueBucketInsert(p DueBucketInsertParams) {
+	b.add(DueBucketInsertCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+}
+
+// DueBucketsRangeCQL is the statement of query DueBucketsRange.
+const DueBucketsRangeCQL = `SELECT bucket, width_ms, shards
+FROM scheduled_buckets
+WHERE queue = ? AND bucket >= ? AND bucket <= ?`
+
+// DueBucketsRange is the query DueBucketsRange of schema/queries.cql, line 66,
+// on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
 var DueBucketsRange = Query{
 	Name:       "DueBucketsRange",
 	CQL:        DueBucketsRangeCQL,
@@ -227,10 +190,47 @@ var DueBucketsRange = Query{
 	Idempotent: true,
 }
 
-// DueBucketDeleteCQL is the statement of query DueBucketDelete.
-const DueBucketDeleteCQL = `DELETE FROM scheduled_buckets WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
+// DueBucketsRangeParams are the values of query DueBucketsRange, one field per bind marker
+// (a :name used twice is one field).
+type DueBucketsRangeParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// From binds :from, CQL type timestamp.
+	From time.Time
+	// To binds :to, CQL type timestamp.
+	To time.Time
+}
 
-// DueBucketDelete is the query DueBucketDelete of schema/queries.cql, line 69, on table scheduled_buckets. It is idempotent (safe to retry).
+// DueBucketsRangeRow is a row of the result of query DueBucketsRange, in select order.
+type DueBucketsRangeRow struct {
+	// Bucket is the result column bucket, CQL type timestamp.
+	Bucket time.Time
+	// WidthMs is the result column width_ms, CQL type int.
+	WidthMs int32
+	// Shards is the result column shards, CQL type int.
+	Shards int32
+}
+
+func scanDueBucketsRange(r *DueBucketsRangeRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
+}
+
+// DueBucketsRange runs query DueBucketsRange of schema/queries.cql (line 66)
+// on table scheduled_buckets: a SELECT that returns DueBucketsRangeRow rows,
+// read with One, All, Iter or Page.
+//
+// The statement is [DueBucketsRangeCQL].
+func (db *DB) DueBucketsRange(ctx context.Context, p DueBucketsRangeParams) Rows[DueBucketsRangeRow] {
+	return Rows[DueBucketsRangeRow]{q: db.query(ctx, DueBucketsRangeCQL, true, p.Queue, p.From, p.To), scan: scanDueBucketsRange}
+}
+
+// DueBucketDeleteCQL is the statement of query DueBucketDelete.
+const DueBucketDeleteCQL = `DELETE
+FROM scheduled_buckets
+WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
+
+// DueBucketDelete is the query DueBucketDelete of schema/queries.cql, line 69,
+// on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
 var DueBucketDelete = Query{
 	Name:       "DueBucketDelete",
 	CQL:        DueBucketDeleteCQL,
@@ -239,10 +239,41 @@ var DueBucketDelete = Query{
 	Idempotent: true,
 }
 
-// DueWatermarkGetCQL is the statement of query DueWatermarkGet.
-const DueWatermarkGetCQL = `SELECT watermark FROM scheduled_buckets WHERE queue = ? LIMIT 1`
+// DueBucketDeleteParams are the values of query DueBucketDelete, one field per bind marker
+// (a :name used twice is one field).
+type DueBucketDeleteParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// Bucket is the value for bucket, CQL type timestamp.
+	Bucket time.Time
+	// WidthMs is the value for width_ms, CQL type int.
+	WidthMs int32
+	// Shards is the value for shards, CQL type int.
+	Shards int32
+}
 
-// DueWatermarkGet is the query DueWatermarkGet of schema/queries.cql, line 72, on table scheduled_buckets. It is idempotent (safe to retry).
+// DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 69)
+// on table scheduled_buckets. It is idempotent: the session's retry policy may
+// send it again.
+//
+// The statement is [DueBucketDeleteCQL].
+func (db *DB) DueBucketDelete(ctx context.Context, p DueBucketDeleteParams) Write {
+	return Write{q: db.query(ctx, DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)}
+}
+
+// DueBucketDelete adds query DueBucketDelete to the batch.
+func (b *Batch) DueBucketDelete(p DueBucketDeleteParams) {
+	b.add(DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+}
+
+// DueWatermarkGetCQL is the statement of query DueWatermarkGet.
+const DueWatermarkGetCQL = `SELECT watermark
+FROM scheduled_buckets
+WHERE queue = ?
+LIMIT 1`
+
+// DueWatermarkGet is the query DueWatermarkGet of schema/queries.cql, line 72,
+// on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
 var DueWatermarkGet = Query{
 	Name:       "DueWatermarkGet",
 	CQL:        DueWatermarkGetCQL,
@@ -251,14 +282,155 @@ var DueWatermarkGet = Query{
 	Idempotent: true,
 }
 
-// DueWatermarkAdvanceCQL is the statement of query DueWatermarkAdvance.
-const DueWatermarkAdvanceCQL = `UPDATE scheduled_buckets SET watermark = ? WHERE queue = ? IF watermark = ?`
+// DueWatermarkGetParams are the values of query DueWatermarkGet, one field per bind marker
+// (a :name used twice is one field).
+type DueWatermarkGetParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+}
 
-// DueWatermarkAdvance is the query DueWatermarkAdvance of schema/queries.cql, line 75, on table scheduled_buckets. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// DueWatermarkGetRow is a row of the result of query DueWatermarkGet, in select order.
+type DueWatermarkGetRow struct {
+	// Watermark is the result column watermark, CQL type timestamp.
+	Watermark time.Time
+}
+
+func scanDueWatermarkGet(r *DueWatermarkGetRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Watermark)
+}
+
+// DueWatermarkGet runs query DueWatermarkGet of schema/queries.cql (line 72)
+// on table scheduled_buckets: a SELECT that returns DueWatermarkGetRow rows,
+// read with One, All, Iter or Page.
+//
+// The statement is [DueWatermarkGetCQL].
+func (db *DB) DueWatermarkGet(ctx context.Context, p DueWatermarkGetParams) Rows[DueWatermarkGetRow] {
+	return Rows[DueWatermarkGetRow]{q: db.query(ctx, DueWatermarkGetCQL, true, p.Queue), scan: scanDueWatermarkGet}
+}
+
+// DueWatermarkInitCQL is the statement of query DueWatermarkInit.
+const DueWatermarkInitCQL = `UPDATE scheduled_buckets
+SET watermark = ?
+WHERE queue = ?
+IF watermark = NULL`
+
+// DueWatermarkInit is the query DueWatermarkInit of schema/queries.cql, line
+// 76, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
+// (check the applied result) and not idempotent (do not retry blindly).
+var DueWatermarkInit = Query{
+	Name:       "DueWatermarkInit",
+	CQL:        DueWatermarkInitCQL,
+	Names:      []string{"watermark", "queue"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// DueWatermarkInitParams are the values of query DueWatermarkInit, one field per bind marker
+// (a :name used twice is one field).
+type DueWatermarkInitParams struct {
+	// Watermark is the value for watermark, CQL type timestamp.
+	Watermark time.Time
+	// Queue is the value for queue, CQL type text.
+	Queue string
+}
+
+// DueWatermarkInit runs query DueWatermarkInit of schema/queries.cql (line 76)
+// on table scheduled_buckets: a lightweight transaction, never retried by the
+// driver. Exec reports whether it applied and, when it did not, the current
+// values of the columns it tested.
+//
+// Sets the first watermark of a queue.
+//
+// The statement is [DueWatermarkInitCQL].
+func (db *DB) DueWatermarkInit(ctx context.Context, p DueWatermarkInitParams) CAS[models.ScheduledBucketsRow] {
+	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkInitCQL, p.Watermark, p.Queue), scan: (*models.ScheduledBucketsRow).AppendScanDest}
+}
+
+// DueWatermarkAdvanceCQL is the statement of query DueWatermarkAdvance.
+const DueWatermarkAdvanceCQL = `UPDATE scheduled_buckets
+SET watermark = ?
+WHERE queue = ?
+IF watermark = ?`
+
+// DueWatermarkAdvance is the query DueWatermarkAdvance of schema/queries.cql,
+// line 80, on table scheduled_buckets, for gocqlx. It is a lightweight
+// transaction (check the applied result) and not idempotent (do not retry
+// blindly).
 var DueWatermarkAdvance = Query{
 	Name:       "DueWatermarkAdvance",
 	CQL:        DueWatermarkAdvanceCQL,
 	Names:      []string{"watermark", "queue", "expected_watermark"},
 	LWT:        true,
 	Idempotent: false,
+}
+
+// DueWatermarkAdvanceParams are the values of query DueWatermarkAdvance, one field per bind marker
+// (a :name used twice is one field).
+type DueWatermarkAdvanceParams struct {
+	// Watermark is the value for watermark, CQL type timestamp.
+	Watermark time.Time
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// ExpectedWatermark binds :expected_watermark, CQL type timestamp.
+	ExpectedWatermark time.Time
+}
+
+// DueWatermarkAdvance runs query DueWatermarkAdvance of schema/queries.cql
+// (line 80) on table scheduled_buckets: a lightweight transaction, never
+// retried by the driver. Exec reports whether it applied and, when it did not,
+// the current values of the columns it tested.
+//
+// Moves a queue's watermark on from the one the caller read.
+//
+// The statement is [DueWatermarkAdvanceCQL].
+func (db *DB) DueWatermarkAdvance(ctx context.Context, p DueWatermarkAdvanceParams) CAS[models.ScheduledBucketsRow] {
+	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkAdvanceCQL, p.Watermark, p.Queue, p.ExpectedWatermark), scan: (*models.ScheduledBucketsRow).AppendScanDest}
+}
+
+// ScheduledBucketsBatch is a batch of statements on table scheduled_buckets that may hold
+// conditional ones (lightweight transactions). Cassandra applies such a
+// batch only when every condition holds, and only on one partition: every
+// statement must have the same partition key. Start one with
+// [DB.NewScheduledBucketsBatch], add statements with the methods named after their
+// queries, and send it with ExecCAS.
+type ScheduledBucketsBatch struct{ casBatch }
+
+// NewScheduledBucketsBatch starts a batch of statements on table scheduled_buckets, conditional
+// ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
+// partition both are atomic).
+func (db *DB) NewScheduledBucketsBatch(ctx context.Context, kind gocql.BatchType) *ScheduledBucketsBatch {
+	return &ScheduledBucketsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1}, 4)}
+}
+
+// ExecCAS sends the batch as one lightweight transaction: applied reports
+// whether every condition held (then every statement applied); when one did
+// not, nothing applied and current holds the values Cassandra returned, one
+// row per row the conditions tested: its primary key and the tested columns
+// (every column for IF EXISTS and IF NOT EXISTS). A batch is never retried
+// by the driver; the outcome of one that times out is unknown until a serial
+// read settles it.
+func (b *ScheduledBucketsBatch) ExecCAS() (applied bool, current []models.ScheduledBucketsRow, err error) {
+	return execCAS(&b.casBatch, (*models.ScheduledBucketsRow).AppendScanDest)
+}
+
+// DueBucketInsert adds query DueBucketInsert to the batch.
+func (b *ScheduledBucketsBatch) DueBucketInsert(p DueBucketInsertParams) {
+	b.b.add(DueBucketInsertCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+}
+
+// DueBucketDelete adds query DueBucketDelete to the batch.
+func (b *ScheduledBucketsBatch) DueBucketDelete(p DueBucketDeleteParams) {
+	b.b.add(DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+}
+
+// DueWatermarkInit adds query DueWatermarkInit to the batch.
+func (b *ScheduledBucketsBatch) DueWatermarkInit(p DueWatermarkInitParams) {
+	b.test(false, 4)
+	b.b.add(DueWatermarkInitCQL, false, p.Watermark, p.Queue)
+}
+
+// DueWatermarkAdvance adds query DueWatermarkAdvance to the batch.
+func (b *ScheduledBucketsBatch) DueWatermarkAdvance(p DueWatermarkAdvanceParams) {
+	b.test(false, 4)
+	b.b.add(DueWatermarkAdvanceCQL, false, p.Watermark, p.Queue, p.ExpectedWatermark)
 }

@@ -4,6 +4,11 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,115 +22,38 @@ var ScheduledJobsTable = table.New(table.Metadata{
 	SortKey: []string{"due_at", "job_id"},
 })
 
-// ScheduledJobsColumn names a column of table scheduled_jobs. Only the fields of
-// ScheduledJobsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type ScheduledJobsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// ScheduledJobsColumn is a column of table scheduled_jobs whose values are Go V.
+// Only the fields of ScheduledJobsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type ScheduledJobsColumn[V any] = Column[ScheduledJobsBuilder, V]
 
 // ScheduledJobsColumns holds the columns of table scheduled_jobs in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.ScheduledJobsRow].
 var ScheduledJobsColumns = struct {
 	// Queue is the partition key column queue, CQL type text.
-	Queue ScheduledJobsColumn
+	Queue ScheduledJobsColumn[string]
 	// Bucket is the partition key column bucket, CQL type timestamp.
-	Bucket ScheduledJobsColumn
+	Bucket ScheduledJobsColumn[time.Time]
 	// Shard is the partition key column shard, CQL type int.
-	Shard ScheduledJobsColumn
+	Shard ScheduledJobsColumn[int32]
 	// DueAt is the clustering column due_at, CQL type timestamp.
-	DueAt ScheduledJobsColumn
+	DueAt ScheduledJobsColumn[time.Time]
 	// JobID is the clustering column job_id, CQL type uuid.
-	JobID ScheduledJobsColumn
+	JobID ScheduledJobsColumn[gocql.UUID]
 }{
-	Queue:  ScheduledJobsColumn{name: "queue", cql: "queue"},
-	Bucket: ScheduledJobsColumn{name: "bucket", cql: "bucket"},
-	Shard:  ScheduledJobsColumn{name: "shard", cql: "shard"},
-	DueAt:  ScheduledJobsColumn{name: "due_at", cql: "due_at"},
-	JobID:  ScheduledJobsColumn{name: "job_id", cql: "job_id"},
+	Queue:  ScheduledJobsColumn[string]{name: "queue", cql: "queue"},
+	Bucket: ScheduledJobsColumn[time.Time]{name: "bucket", cql: "bucket"},
+	Shard:  ScheduledJobsColumn[int32]{name: "shard", cql: "shard"},
+	DueAt:  ScheduledJobsColumn[time.Time]{name: "due_at", cql: "due_at"},
+	JobID:  ScheduledJobsColumn[gocql.UUID]{name: "job_id", cql: "job_id"},
 }
 
 var (
-	tblScheduledJobsAll     = []ScheduledJobsColumn{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard, ScheduledJobsColumns.DueAt, ScheduledJobsColumns.JobID}
-	tblScheduledJobsKey     = []ScheduledJobsColumn{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard, ScheduledJobsColumns.DueAt, ScheduledJobsColumns.JobID}
-	tblScheduledJobsPartKey = []ScheduledJobsColumn{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard}
+	tblScheduledJobsAll     = []ColumnOf[ScheduledJobsBuilder]{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard, ScheduledJobsColumns.DueAt, ScheduledJobsColumns.JobID}
+	tblScheduledJobsKey     = []ColumnOf[ScheduledJobsBuilder]{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard, ScheduledJobsColumns.DueAt, ScheduledJobsColumns.JobID}
+	tblScheduledJobsPartKey = []ColumnOf[ScheduledJobsBuilder]{ScheduledJobsColumns.Queue, ScheduledJobsColumns.Bucket, ScheduledJobsColumns.Shard}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c ScheduledJobsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c ScheduledJobsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c ScheduledJobsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c ScheduledJobsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c ScheduledJobsColumn) Eq() qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName())
-}
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c ScheduledJobsColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c ScheduledJobsColumn) Lt() qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName())
-}
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c ScheduledJobsColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c ScheduledJobsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c ScheduledJobsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c ScheduledJobsColumn) Gt() qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName())
-}
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c ScheduledJobsColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c ScheduledJobsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c ScheduledJobsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c ScheduledJobsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c ScheduledJobsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // ScheduledJobs builds statements for table scheduled_jobs from typed columns.
 var ScheduledJobs ScheduledJobsBuilder
@@ -134,11 +62,14 @@ var ScheduledJobs ScheduledJobsBuilder
 // ScheduledJobs variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.ScheduledJobsRow].
+// The type also stands for the table in Column[ScheduledJobsBuilder, V].
 type ScheduledJobsBuilder struct{}
+
+func (ScheduledJobsBuilder) tableName() string { return "scheduled_jobs" }
 
 // Get returns SELECT cols FROM scheduled_jobs WHERE <full primary key>; no cols
 // selects every column.
-func (ScheduledJobsBuilder) Get(cols ...ScheduledJobsColumn) (*qb.SelectBuilder, error) {
+func (ScheduledJobsBuilder) Get(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblScheduledJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -148,7 +79,7 @@ func (ScheduledJobsBuilder) Get(cols ...ScheduledJobsColumn) (*qb.SelectBuilder,
 
 // Select returns SELECT cols FROM scheduled_jobs WHERE <partition key>; no cols
 // selects every column.
-func (ScheduledJobsBuilder) Select(cols ...ScheduledJobsColumn) (*qb.SelectBuilder, error) {
+func (ScheduledJobsBuilder) Select(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblScheduledJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -158,7 +89,7 @@ func (ScheduledJobsBuilder) Select(cols ...ScheduledJobsColumn) (*qb.SelectBuild
 
 // Insert returns INSERT INTO scheduled_jobs (cols) VALUES (…); no cols inserts
 // every column.
-func (ScheduledJobsBuilder) Insert(cols ...ScheduledJobsColumn) (*qb.InsertBuilder, error) {
+func (ScheduledJobsBuilder) Insert(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblScheduledJobsAll, cols)
 	if err != nil {
 		return nil, err
@@ -176,7 +107,7 @@ func (ScheduledJobsBuilder) Insert(cols ...ScheduledJobsColumn) (*qb.InsertBuild
 
 // Delete returns DELETE cols FROM scheduled_jobs WHERE <full primary key>; no cols
 // deletes the row.
-func (ScheduledJobsBuilder) Delete(cols ...ScheduledJobsColumn) (*qb.DeleteBuilder, error) {
+func (ScheduledJobsBuilder) Delete(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -185,9 +116,11 @@ func (ScheduledJobsBuilder) Delete(cols ...ScheduledJobsColumn) (*qb.DeleteBuild
 }
 
 // DueInsertCQL is the statement of query DueInsert.
-const DueInsertCQL = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id) VALUES (?, ?, ?, ?, ?)`
+const DueInsertCQL = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id)
+VALUES (?, ?, ?, ?, ?)`
 
-// DueInsert is the query DueInsert of schema/queries.cql, line 49, on table scheduled_jobs. It is idempotent (safe to retry).
+// DueInsert is the query DueInsert of schema/queries.cql, line 49, on table
+// scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueInsert = Query{
 	Name:       "DueInsert",
 	CQL:        DueInsertCQL,
@@ -196,10 +129,35 @@ var DueInsert = Query{
 	Idempotent: true,
 }
 
-// DueScanCQL is the statement of query DueScan.
-const DueScanCQL = `SELECT due_at, job_id FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ? LIMIT ?`
+// DueInsertParams are the values of query DueInsert, one field per bind marker
+// (a :name used twice is one field).
+type DueInsertParams struct {
+	// ScheduledJobsRow holds the values of the columns of table scheduled_jobs.
+	models.ScheduledJobsRow
+}
 
-// DueScan is the query DueScan of schema/queries.cql, line 52, on table scheduled_jobs. It is idempotent (safe to retry).
+// DueInsert runs query DueInsert of schema/queries.cql (line 49) on table
+// scheduled_jobs. It is idempotent: the session's retry policy may send it
+// again.
+//
+// The statement is [DueInsertCQL].
+func (db *DB) DueInsert(ctx context.Context, p DueInsertParams) Write {
+	return Write{q: db.query(ctx, DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)}
+}
+
+// DueInsert adds query DueInsert to the batch.
+func (b *Batch) DueInsert(p DueInsertParams) {
+	b.add(DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)
+}
+
+// DueScanCQL is the statement of query DueScan.
+const DueScanCQL = `SELECT due_at, job_id
+FROM scheduled_jobs
+WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ?
+LIMIT ?`
+
+// DueScan is the query DueScan of schema/queries.cql, line 52, on table
+// scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueScan = Query{
 	Name:       "DueScan",
 	CQL:        DueScanCQL,
@@ -208,10 +166,51 @@ var DueScan = Query{
 	Idempotent: true,
 }
 
-// DueDeleteCQL is the statement of query DueDelete.
-const DueDeleteCQL = `DELETE FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at = ? AND job_id = ?`
+// DueScanParams are the values of query DueScan, one field per bind marker
+// (a :name used twice is one field).
+type DueScanParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// Bucket is the value for bucket, CQL type timestamp.
+	Bucket time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+	// From binds :from, CQL type timestamp.
+	From time.Time
+	// To binds :to, CQL type timestamp.
+	To time.Time
+	// Limit binds LIMIT ?: the most rows to return.
+	Limit int32
+}
 
-// DueDelete is the query DueDelete of schema/queries.cql, line 57, on table scheduled_jobs. It is idempotent (safe to retry).
+// DueScanRow is a row of the result of query DueScan, in select order.
+type DueScanRow struct {
+	// DueAt is the result column due_at, CQL type timestamp.
+	DueAt time.Time
+	// JobID is the result column job_id, CQL type uuid.
+	JobID gocql.UUID
+}
+
+func scanDueScan(r *DueScanRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.DueAt, &r.JobID)
+}
+
+// DueScan runs query DueScan of schema/queries.cql (line 52) on table
+// scheduled_jobs: a SELECT that returns DueScanRow rows, read with One, All,
+// Iter or Page.
+//
+// The statement is [DueScanCQL].
+func (db *DB) DueScan(ctx context.Context, p DueScanParams) Rows[DueScanRow] {
+	return Rows[DueScanRow]{q: db.query(ctx, DueScanCQL, true, p.Queue, p.Bucket, p.Shard, p.From, p.To, p.Limit), scan: scanDueScan}
+}
+
+// DueDeleteCQL is the statement of query DueDelete.
+const DueDeleteCQL = `DELETE
+FROM scheduled_jobs
+WHERE queue = ? AND bucket = ? AND shard = ? AND due_at = ? AND job_id = ?`
+
+// DueDelete is the query DueDelete of schema/queries.cql, line 57, on table
+// scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDelete = Query{
 	Name:       "DueDelete",
 	CQL:        DueDeleteCQL,
@@ -220,14 +219,63 @@ var DueDelete = Query{
 	Idempotent: true,
 }
 
-// DueDropPartitionCQL is the statement of query DueDropPartition.
-const DueDropPartitionCQL = `DELETE FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ?`
+// DueDeleteParams are the values of query DueDelete, one field per bind marker
+// (a :name used twice is one field).
+type DueDeleteParams struct {
+	// ScheduledJobsRow holds the values of the columns of table scheduled_jobs.
+	models.ScheduledJobsRow
+}
 
-// DueDropPartition is the query DueDropPartition of schema/queries.cql, line 60, on table scheduled_jobs. It is idempotent (safe to retry).
+// DueDelete runs query DueDelete of schema/queries.cql (line 57) on table
+// scheduled_jobs. It is idempotent: the session's retry policy may send it
+// again.
+//
+// The statement is [DueDeleteCQL].
+func (db *DB) DueDelete(ctx context.Context, p DueDeleteParams) Write {
+	return Write{q: db.query(ctx, DueDeleteCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)}
+}
+
+// DueDelete adds query DueDelete to the batch.
+func (b *Batch) DueDelete(p DueDeleteParams) {
+	b.add(DueDeleteCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)
+}
+
+// DueDropPartitionCQL is the statement of query DueDropPartition.
+const DueDropPartitionCQL = `DELETE
+FROM scheduled_jobs
+WHERE queue = ? AND bucket = ? AND shard = ?`
+
+// DueDropPartition is the query DueDropPartition of schema/queries.cql, line
+// 60, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDropPartition = Query{
 	Name:       "DueDropPartition",
 	CQL:        DueDropPartitionCQL,
 	Names:      []string{"queue", "bucket", "shard"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// DueDropPartitionParams are the values of query DueDropPartition, one field per bind marker
+// (a :name used twice is one field).
+type DueDropPartitionParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// Bucket is the value for bucket, CQL type timestamp.
+	Bucket time.Time
+	// Shard is the value for shard, CQL type int.
+	Shard int32
+}
+
+// DueDropPartition runs query DueDropPartition of schema/queries.cql (line 60)
+// on table scheduled_jobs. It is idempotent: the session's retry policy may
+// send it again.
+//
+// The statement is [DueDropPartitionCQL].
+func (db *DB) DueDropPartition(ctx context.Context, p DueDropPartitionParams) Write {
+	return Write{q: db.query(ctx, DueDropPartitionCQL, true, p.Queue, p.Bucket, p.Shard)}
+}
+
+// DueDropPartition adds query DueDropPartition to the batch.
+func (b *Batch) DueDropPartition(p DueDropPartitionParams) {
+	b.add(DueDropPartitionCQL, true, p.Queue, p.Bucket, p.Shard)
 }

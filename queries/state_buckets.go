@@ -4,6 +4,11 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,109 +22,38 @@ var StateBucketsTable = table.New(table.Metadata{
 	SortKey: []string{"bucket", "width_ms", "shards"},
 })
 
-// StateBucketsColumn names a column of table state_buckets. Only the fields of
-// StateBucketsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type StateBucketsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// StateBucketsColumn is a column of table state_buckets whose values are Go V.
+// Only the fields of StateBucketsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type StateBucketsColumn[V any] = Column[StateBucketsBuilder, V]
 
 // StateBucketsColumns holds the columns of table state_buckets in key order. Rows
 // scan into [github.com/jobsharp/cassandra/models.StateBucketsRow].
 var StateBucketsColumns = struct {
 	// Queue is the partition key column queue, CQL type text.
-	Queue StateBucketsColumn
+	Queue StateBucketsColumn[string]
 	// State is the partition key column state, CQL type int.
-	State StateBucketsColumn
+	State StateBucketsColumn[int32]
 	// Bucket is the descending clustering column bucket, CQL type timestamp.
-	Bucket StateBucketsColumn
+	Bucket StateBucketsColumn[time.Time]
 	// WidthMs is the clustering column width_ms, CQL type int.
-	WidthMs StateBucketsColumn
+	WidthMs StateBucketsColumn[int32]
 	// Shards is the clustering column shards, CQL type int.
-	Shards StateBucketsColumn
+	Shards StateBucketsColumn[int32]
 }{
-	Queue:   StateBucketsColumn{name: "queue", cql: "queue"},
-	State:   StateBucketsColumn{name: "state", cql: "state"},
-	Bucket:  StateBucketsColumn{name: "bucket", cql: "bucket"},
-	WidthMs: StateBucketsColumn{name: "width_ms", cql: "width_ms"},
-	Shards:  StateBucketsColumn{name: "shards", cql: "shards"},
+	Queue:   StateBucketsColumn[string]{name: "queue", cql: "queue"},
+	State:   StateBucketsColumn[int32]{name: "state", cql: "state"},
+	Bucket:  StateBucketsColumn[time.Time]{name: "bucket", cql: "bucket"},
+	WidthMs: StateBucketsColumn[int32]{name: "width_ms", cql: "width_ms"},
+	Shards:  StateBucketsColumn[int32]{name: "shards", cql: "shards"},
 }
 
 var (
-	tblStateBucketsAll     = []StateBucketsColumn{StateBucketsColumns.Queue, StateBucketsColumns.State, StateBucketsColumns.Bucket, StateBucketsColumns.WidthMs, StateBucketsColumns.Shards}
-	tblStateBucketsKey     = []StateBucketsColumn{StateBucketsColumns.Queue, StateBucketsColumns.State, StateBucketsColumns.Bucket, StateBucketsColumns.WidthMs, StateBucketsColumns.Shards}
-	tblStateBucketsPartKey = []StateBucketsColumn{StateBucketsColumns.Queue, StateBucketsColumns.State}
+	tblStateBucketsAll     = []ColumnOf[StateBucketsBuilder]{StateBucketsColumns.Queue, StateBucketsColumns.State, StateBucketsColumns.Bucket, StateBucketsColumns.WidthMs, StateBucketsColumns.Shards}
+	tblStateBucketsKey     = []ColumnOf[StateBucketsBuilder]{StateBucketsColumns.Queue, StateBucketsColumns.State, StateBucketsColumns.Bucket, StateBucketsColumns.WidthMs, StateBucketsColumns.Shards}
+	tblStateBucketsPartKey = []ColumnOf[StateBucketsBuilder]{StateBucketsColumns.Queue, StateBucketsColumns.State}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c StateBucketsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c StateBucketsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c StateBucketsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c StateBucketsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c StateBucketsColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c StateBucketsColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c StateBucketsColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c StateBucketsColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c StateBucketsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c StateBucketsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c StateBucketsColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c StateBucketsColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c StateBucketsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c StateBucketsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c StateBucketsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c StateBucketsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // StateBuckets builds statements for table state_buckets from typed columns.
 var StateBuckets StateBucketsBuilder
@@ -128,11 +62,14 @@ var StateBuckets StateBucketsBuilder
 // StateBuckets variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/models.StateBucketsRow].
+// The type also stands for the table in Column[StateBucketsBuilder, V].
 type StateBucketsBuilder struct{}
+
+func (StateBucketsBuilder) tableName() string { return "state_buckets" }
 
 // Get returns SELECT cols FROM state_buckets WHERE <full primary key>; no cols
 // selects every column.
-func (StateBucketsBuilder) Get(cols ...StateBucketsColumn) (*qb.SelectBuilder, error) {
+func (StateBucketsBuilder) Get(cols ...ColumnOf[StateBucketsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblStateBucketsAll, cols)
 	if err != nil {
 		return nil, err
@@ -142,7 +79,7 @@ func (StateBucketsBuilder) Get(cols ...StateBucketsColumn) (*qb.SelectBuilder, e
 
 // Select returns SELECT cols FROM state_buckets WHERE <partition key>; no cols
 // selects every column.
-func (StateBucketsBuilder) Select(cols ...StateBucketsColumn) (*qb.SelectBuilder, error) {
+func (StateBucketsBuilder) Select(cols ...ColumnOf[StateBucketsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblStateBucketsAll, cols)
 	if err != nil {
 		return nil, err
@@ -152,7 +89,7 @@ func (StateBucketsBuilder) Select(cols ...StateBucketsColumn) (*qb.SelectBuilder
 
 // Insert returns INSERT INTO state_buckets (cols) VALUES (…); no cols inserts
 // every column.
-func (StateBucketsBuilder) Insert(cols ...StateBucketsColumn) (*qb.InsertBuilder, error) {
+func (StateBucketsBuilder) Insert(cols ...ColumnOf[StateBucketsBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblStateBucketsAll, cols)
 	if err != nil {
 		return nil, err
@@ -170,7 +107,7 @@ func (StateBucketsBuilder) Insert(cols ...StateBucketsColumn) (*qb.InsertBuilder
 
 // Delete returns DELETE cols FROM state_buckets WHERE <full primary key>; no cols
 // deletes the row.
-func (StateBucketsBuilder) Delete(cols ...StateBucketsColumn) (*qb.DeleteBuilder, error) {
+func (StateBucketsBuilder) Delete(cols ...ColumnOf[StateBucketsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -179,9 +116,12 @@ func (StateBucketsBuilder) Delete(cols ...StateBucketsColumn) (*qb.DeleteBuilder
 }
 
 // StateBucketInsertCQL is the statement of query StateBucketInsert.
-const StateBucketInsertCQL = `INSERT INTO state_buckets (queue, state, bucket, width_ms, shards) VALUES (?, ?, ?, ?, ?) USING TTL ?`
+const StateBucketInsertCQL = `INSERT INTO state_buckets (queue, state, bucket, width_ms, shards)
+VALUES (?, ?, ?, ?, ?)
+USING TTL ?`
 
-// StateBucketInsert is the query StateBucketInsert of schema/queries.cql, line 94, on table state_buckets. It is idempotent (safe to retry).
+// StateBucketInsert is the query StateBucketInsert of schema/queries.cql, line
+// 99, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketInsert = Query{
 	Name:       "StateBucketInsert",
 	CQL:        StateBucketInsertCQL,
@@ -190,10 +130,38 @@ var StateBucketInsert = Query{
 	Idempotent: true,
 }
 
-// StateBucketsBeforeCQL is the statement of query StateBucketsBefore.
-const StateBucketsBeforeCQL = `SELECT bucket, width_ms, shards FROM state_buckets WHERE queue = ? AND state = ? AND bucket < ? LIMIT ?`
+// StateBucketInsertParams are the values of query StateBucketInsert, one field per bind marker
+// (a :name used twice is one field).
+type StateBucketInsertParams struct {
+	// StateBucketsRow holds the values of the columns of table state_buckets.
+	models.StateBucketsRow
+	// TTL binds USING TTL ?: the time to live in seconds (0: none).
+	TTL int32
+}
 
-// StateBucketsBefore is the query StateBucketsBefore of schema/queries.cql, line 97, on table state_buckets. It is idempotent (safe to retry).
+// StateBucketInsert runs query StateBucketInsert of schema/queries.cql (line
+// 99) on table state_buckets. It is idempotent: the session's retry policy may
+// send it again.
+//
+// The statement is [StateBucketInsertCQL].
+func (db *DB) StateBucketInsert(ctx context.Context, p StateBucketInsertParams) Write {
+	return Write{q: db.query(ctx, StateBucketInsertCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards, p.TTL)}
+}
+
+// StateBucketInsert adds query StateBucketInsert to the batch.
+func (b *Batch) StateBucketInsert(p StateBucketInsertParams) {
+	b.add(StateBucketInsertCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards, p.TTL)
+}
+
+// StateBucketsBeforeCQL is the statement of query StateBucketsBefore.
+const StateBucketsBeforeCQL = `SELECT bucket, width_ms, shards
+FROM state_buckets
+WHERE queue = ? AND state = ? AND bucket < ?
+LIMIT ?`
+
+// StateBucketsBefore is the query StateBucketsBefore of schema/queries.cql,
+// line 102, on table state_buckets, for gocqlx. It is idempotent (safe to
+// retry).
 var StateBucketsBefore = Query{
 	Name:       "StateBucketsBefore",
 	CQL:        StateBucketsBeforeCQL,
@@ -202,10 +170,52 @@ var StateBucketsBefore = Query{
 	Idempotent: true,
 }
 
-// StateBucketsOldestCQL is the statement of query StateBucketsOldest.
-const StateBucketsOldestCQL = `SELECT bucket, width_ms, shards FROM state_buckets WHERE queue = ? AND state = ? AND bucket < ? ORDER BY bucket ASC LIMIT ?`
+// StateBucketsBeforeParams are the values of query StateBucketsBefore, one field per bind marker
+// (a :name used twice is one field).
+type StateBucketsBeforeParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// State is the value for state, CQL type int.
+	State int32
+	// Before binds :before, CQL type timestamp.
+	Before time.Time
+	// Limit binds LIMIT ?: the most rows to return.
+	Limit int32
+}
 
-// StateBucketsOldest is the query StateBucketsOldest of schema/queries.cql, line 100, on table state_buckets. It is idempotent (safe to retry).
+// StateBucketsBeforeRow is a row of the result of query StateBucketsBefore, in select order.
+type StateBucketsBeforeRow struct {
+	// Bucket is the result column bucket, CQL type timestamp.
+	Bucket time.Time
+	// WidthMs is the result column width_ms, CQL type int.
+	WidthMs int32
+	// Shards is the result column shards, CQL type int.
+	Shards int32
+}
+
+func scanStateBucketsBefore(r *StateBucketsBeforeRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
+}
+
+// StateBucketsBefore runs query StateBucketsBefore of schema/queries.cql (line
+// 102) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
+// rows, read with One, All, Iter or Page.
+//
+// The statement is [StateBucketsBeforeCQL].
+func (db *DB) StateBucketsBefore(ctx context.Context, p StateBucketsBeforeParams) Rows[StateBucketsBeforeRow] {
+	return Rows[StateBucketsBeforeRow]{q: db.query(ctx, StateBucketsBeforeCQL, true, p.Queue, p.State, p.Before, p.Limit), scan: scanStateBucketsBefore}
+}
+
+// StateBucketsOldestCQL is the statement of query StateBucketsOldest.
+const StateBucketsOldestCQL = `SELECT bucket, width_ms, shards
+FROM state_buckets
+WHERE queue = ? AND state = ? AND bucket < ?
+ORDER BY bucket ASC
+LIMIT ?`
+
+// StateBucketsOldest is the query StateBucketsOldest of schema/queries.cql,
+// line 105, on table state_buckets, for gocqlx. It is idempotent (safe to
+// retry).
 var StateBucketsOldest = Query{
 	Name:       "StateBucketsOldest",
 	CQL:        StateBucketsOldestCQL,
@@ -214,14 +224,74 @@ var StateBucketsOldest = Query{
 	Idempotent: true,
 }
 
-// StateBucketDeleteCQL is the statement of query StateBucketDelete.
-const StateBucketDeleteCQL = `DELETE FROM state_buckets WHERE queue = ? AND state = ? AND bucket = ? AND width_ms = ? AND shards = ?`
+// StateBucketsOldestParams are the values of query StateBucketsOldest, one field per bind marker
+// (a :name used twice is one field).
+type StateBucketsOldestParams struct {
+	// Queue is the value for queue, CQL type text.
+	Queue string
+	// State is the value for state, CQL type int.
+	State int32
+	// Before binds :before, CQL type timestamp.
+	Before time.Time
+	// Limit binds LIMIT ?: the most rows to return.
+	Limit int32
+}
 
-// StateBucketDelete is the query StateBucketDelete of schema/queries.cql, line 104, on table state_buckets. It is idempotent (safe to retry).
+// StateBucketsOldestRow is a row of the result of query StateBucketsOldest, in select order.
+type StateBucketsOldestRow struct {
+	// Bucket is the result column bucket, CQL type timestamp.
+	Bucket time.Time
+	// WidthMs is the result column width_ms, CQL type int.
+	WidthMs int32
+	// Shards is the result column shards, CQL type int.
+	Shards int32
+}
+
+func scanStateBucketsOldest(r *StateBucketsOldestRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
+}
+
+// StateBucketsOldest runs query StateBucketsOldest of schema/queries.cql (line
+// 105) on table state_buckets: a SELECT that returns StateBucketsOldestRow
+// rows, read with One, All, Iter or Page.
+//
+// The statement is [StateBucketsOldestCQL].
+func (db *DB) StateBucketsOldest(ctx context.Context, p StateBucketsOldestParams) Rows[StateBucketsOldestRow] {
+	return Rows[StateBucketsOldestRow]{q: db.query(ctx, StateBucketsOldestCQL, true, p.Queue, p.State, p.Before, p.Limit), scan: scanStateBucketsOldest}
+}
+
+// StateBucketDeleteCQL is the statement of query StateBucketDelete.
+const StateBucketDeleteCQL = `DELETE
+FROM state_buckets
+WHERE queue = ? AND state = ? AND bucket = ? AND width_ms = ? AND shards = ?`
+
+// StateBucketDelete is the query StateBucketDelete of schema/queries.cql, line
+// 109, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketDelete = Query{
 	Name:       "StateBucketDelete",
 	CQL:        StateBucketDeleteCQL,
 	Names:      []string{"queue", "state", "bucket", "width_ms", "shards"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// StateBucketDeleteParams are the values of query StateBucketDelete, one field per bind marker
+// (a :name used twice is one field).
+type StateBucketDeleteParams struct {
+	// StateBucketsRow holds the values of the columns of table state_buckets.
+	models.StateBucketsRow
+}
+
+// StateBucketDelete runs query StateBucketDelete of schema/queries.cql (line
+// 109) on table state_buckets. It is idempotent: the session's retry policy
+// may send it again.
+//
+// The statement is [StateBucketDeleteCQL].
+func (db *DB) StateBucketDelete(ctx context.Context, p StateBucketDeleteParams) Write {
+	return Write{q: db.query(ctx, StateBucketDeleteCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards)}
+}
+
+// StateBucketDelete adds query StateBucketDelete to the batch.
+func (b *Batch) StateBucketDelete(p StateBucketDeleteParams) {
+	b.add(StateBucketDeleteCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards)
 }

@@ -46,14 +46,15 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 		jobs[i] = job
 	}
 	lookups := func(ctx context.Context) error {
-		meta := &models.BatchJobsRow{BatchID: batchID, CreatedAt: s.now(), Size: int32(len(jobs))}
-		if err := s.exec(ctx, queries.BatchCreate, meta, nil); err != nil {
+		meta := queries.BatchCreateParams{CreatedAt: s.now(), Size: int32(len(jobs)), BatchID: batchID}
+		if err := s.exec(queries.BatchCreate, s.db.BatchCreate(ctx, meta)); err != nil {
 			return fmt.Errorf("store batch %s: %w", batchID, err)
 		}
 		// One partition: its rows go out as unlogged batches.
 		rows := make([]rowWrite, len(jobs))
 		for i, j := range jobs {
-			rows[i] = rowWrite{q: queries.BatchJobInsert, part: "batch", row: &models.BatchJobsRow{BatchID: batchID, JobID: j.ID}}
+			p := queries.BatchJobInsertParams{BatchID: batchID, JobID: j.ID}
+			rows[i] = write(queries.BatchJobInsert, "batch", p, (*queries.DB).BatchJobInsert, (*queries.Batch).BatchJobInsert)
 		}
 		return s.writeRows(ctx, rows)
 	}
@@ -85,10 +86,10 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 }
 
 // batchRows reads a batch's lookup partition; ErrNotFound when it is empty.
-func (s *Store) batchRows(ctx context.Context, batchID gocql.UUID) ([]models.BatchJobsRow, error) {
-	var rows []models.BatchJobsRow
-	if err := models.SelectRelease(s.query(ctx, queries.BatchJobsList).BindStruct(&models.BatchJobsRow{BatchID: batchID}), &rows); err != nil {
-		return nil, s.interpret(queries.BatchJobsList, err)
+func (s *Store) batchRows(ctx context.Context, batchID gocql.UUID) ([]queries.BatchJobsListRow, error) {
+	rows, err := s.db.BatchJobsList(ctx, queries.BatchJobsListParams{BatchID: batchID}).All()
+	if err != nil {
+		return nil, s.interpret(queries.BatchJobsList.Name, err)
 	}
 	if len(rows) == 0 {
 		return nil, ErrNotFound
@@ -98,7 +99,7 @@ func (s *Store) batchRows(ctx context.Context, batchID gocql.UUID) ([]models.Bat
 
 // batchJobs reads the jobs of a batch's lookup rows. A row whose job is gone
 // is skipped, and removed once the batch is older than Grace.
-func (s *Store) batchJobs(ctx context.Context, batchID gocql.UUID, rows []models.BatchJobsRow) ([]*Job, error) {
+func (s *Store) batchJobs(ctx context.Context, batchID gocql.UUID, rows []queries.BatchJobsListRow) ([]*Job, error) {
 	ids := make([]gocql.UUID, len(rows))
 	for i, r := range rows {
 		ids[i] = r.JobID
@@ -121,7 +122,7 @@ func (s *Store) batchJobs(ctx context.Context, batchID gocql.UUID, rows []models
 	settled := !s.young(rows[0].CreatedAt)
 	for _, id := range ids {
 		if !found[id] && settled {
-			if err := s.exec(ctx, queries.BatchJobDelete, &models.BatchJobsRow{BatchID: batchID, JobID: id}, nil); err != nil {
+			if err := s.exec(queries.BatchJobDelete, s.db.BatchJobDelete(ctx, queries.BatchJobDeleteParams{BatchID: batchID, JobID: id})); err != nil {
 				s.set.log.Warn("jobsharp: could not remove a stale batch row", "batch", batchID, "job", id, "err", err)
 			}
 		}
@@ -218,7 +219,8 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 		if err := s.writeHints(ctx, &h); err != nil {
 			return err
 		}
-		return s.exec(ctx, queries.ContinuationInsert, &models.JobContinuationsRow{ParentID: parent, JobID: job.ID}, nil)
+		p := queries.ContinuationInsertParams{JobContinuationsRow: models.JobContinuationsRow{ParentID: parent, JobID: job.ID}}
+		return s.exec(queries.ContinuationInsert, s.db.ContinuationInsert(ctx, p))
 	}
 	jobs, _, err := s.create(ctx, []*Job{job}, lookups)
 	if err != nil {
@@ -272,7 +274,8 @@ func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, 
 	}
 	for _, id := range ids {
 		if !found[id] {
-			err := s.exec(ctx, queries.ContinuationDelete, &models.JobContinuationsRow{ParentID: parentID, JobID: id}, nil)
+			p := queries.ContinuationDeleteParams{JobContinuationsRow: models.JobContinuationsRow{ParentID: parentID, JobID: id}}
+			err := s.exec(queries.ContinuationDelete, s.db.ContinuationDelete(ctx, p))
 			if err != nil && !errors.Is(err, context.Canceled) {
 				s.set.log.Warn("jobsharp: could not remove a stale continuation row", "parent", parentID, "job", id, "err", err)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/repo"
 )
 
@@ -333,8 +334,7 @@ func TestRecurring(t *testing.T) {
 			}
 			// Ten minute boundaries pass, the last of them 30s ago (more than
 			// Grace, so SkipMissed skips it).
-			c := newClock()
-			c.t = b.clock.Now().Truncate(time.Minute).Add(10*time.Minute + 30*time.Second)
+			c := cqltest.NewClock(b.clock.Now().Truncate(time.Minute).Add(10*time.Minute + 30*time.Second))
 			s, _ := repo.New(b.store.Session(), &repo.Options{Now: c.Now})
 			jobs, err := s.Recurring.Fire(ctx, &repo.FireParams{Queues: []string{b.queue}, Missed: tt.policy})
 			if err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
 
-	"github.com/jobsharp/cassandra/queries"
 	"github.com/jobsharp/cassandra/schema"
 )
 
@@ -524,7 +523,7 @@ func (s *Store) Check(ctx context.Context) error {
 	}
 	live, err := schema.Inspect(ctx, s.session.Session, ks)
 	if err != nil {
-		return fmt.Errorf("check schema: %w", s.interpret(queries.Query{Name: "read system_schema"}, err))
+		return fmt.Errorf("check schema: %w", s.interpret("read system_schema", err))
 	}
 	rep := schema.Compare(live)
 	var tables, columns []string
@@ -553,30 +552,4 @@ func (s *Store) keyspace() string {
 		return s.conn.keyspace
 	}
 	return s.session.Session.Query("").Keyspace()
-}
-
-// interpret is interpretError plus what the store knows: the statement that
-// failed, its client timeout, and the contact points.
-func (s *Store) interpret(q queries.Query, err error) error {
-	err = interpretError(err)
-	var te *TimeoutError
-	if errors.As(err, &te) {
-		te.Op = q.Name
-		if te.kind == timeoutClient {
-			te.Timeout = s.conn.timeout
-		}
-	}
-	var nh *NoHostsError
-	if errors.As(err, &nh) && len(nh.Hosts) == 0 {
-		nh.Hosts = s.conn.hosts
-	}
-	var ks *KeyspaceNotFoundError
-	if errors.As(err, &ks) && len(ks.Hosts) == 0 {
-		ks.Hosts = s.conn.hosts
-	}
-	var tn *TableNotFoundError
-	if errors.As(err, &tn) && tn.Keyspace == "" {
-		tn.Keyspace = s.keyspace()
-	}
-	return err
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ const hangBound = 45 * time.Second
 // roundTrip stores a job and reads it back: the store works.
 func roundTrip(ctx context.Context, t *testing.T, store *repo.Store) {
 	t.Helper()
-	job, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: queueFor(t), Type: "connect.check", Args: []byte(`{}`)})
+	job, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: cqltest.Queue(t), Type: "connect.check", Args: []byte(`{}`)})
 	if err != nil {
 		t.Fatalf("Insert() error = %v", err)
 	}
@@ -130,14 +131,14 @@ func TestConnect(t *testing.T) {
 		cfg.RetryPolicy = &gocql.ExponentialBackoffRetryPolicy{NumRetries: 2, Min: 50 * time.Millisecond, Max: time.Second}
 		cfg.ReconnectionPolicy = &gocql.ExponentialReconnectionPolicy{MaxRetries: 4, InitialInterval: 100 * time.Millisecond}
 		cfg.DriverLogger = log.New(&logged, "", 0)
-		cfg.Options = repo.Options{DueShards: 4, Logger: testLogger(t)}
+		cfg.Options = repo.Options{DueShards: 4, Logger: cqltest.Logger(t, slog.LevelDebug)}
 		store, err := repo.Connect(ctx, cfg)
 		if err != nil {
 			t.Fatalf("Connect() error = %v", err)
 		}
 		defer store.Close()
 		roundTrip(ctx, t, store)
-		jobs, err := store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queueFor(t), Owner: "t", Limit: 5})
+		jobs, err := store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: cqltest.Queue(t), Owner: "t", Limit: 5})
 		if err != nil || len(jobs) != 1 {
 			t.Fatalf("Claim() = %d jobs, %v; want the one job, claimed by a SERIAL lightweight transaction", len(jobs), err)
 		}
@@ -432,7 +433,7 @@ func TestConnect(t *testing.T) {
 			t.Fatalf("Connect() error = %v", err)
 		}
 		defer store.Close()
-		job, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: queueFor(t), Type: "t"})
+		job, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: cqltest.Queue(t), Type: "t"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -682,7 +683,7 @@ func TestConnectAuth(t *testing.T) {
 			t.Fatalf("Connect() as %s: %v", reader, err)
 		}
 		defer store.Close()
-		_, err = store.Jobs.Insert(ctx, &repo.NewJob{Queue: queueFor(t), Type: "t"})
+		_, err = store.Jobs.Insert(ctx, &repo.NewJob{Queue: cqltest.Queue(t), Type: "t"})
 		if !errors.Is(err, repo.ErrUnauthorized) || !strings.Contains(err.Error(), "has no MODIFY permission") {
 			t.Fatalf("Insert() as a read-only role: error = %v, want ErrUnauthorized naming MODIFY", err)
 		}

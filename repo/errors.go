@@ -144,6 +144,32 @@ var (
 	missingTable    = regexp.MustCompile(`(?i)unconfigured table ([A-Za-z0-9_]+)|table '?"?(?:[A-Za-z0-9_]+\.)?([A-Za-z0-9_]+)"?'? does not exist`)
 )
 
+// interpret is interpretError plus what the store knows: the statement that
+// failed, its client timeout, and the contact points.
+func (s *Store) interpret(op string, err error) error {
+	err = interpretError(err)
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		te.Op = op
+		if te.kind == timeoutClient {
+			te.Timeout = s.conn.timeout
+		}
+	}
+	var nh *NoHostsError
+	if errors.As(err, &nh) && len(nh.Hosts) == 0 {
+		nh.Hosts = s.conn.hosts
+	}
+	var ks *KeyspaceNotFoundError
+	if errors.As(err, &ks) && len(ks.Hosts) == 0 {
+		ks.Hosts = s.conn.hosts
+	}
+	var tn *TableNotFoundError
+	if errors.As(err, &tn) && tn.Keyspace == "" {
+		tn.Keyspace = s.keyspace()
+	}
+	return err
+}
+
 // interpretError maps driver errors to the store's sentinels and typed
 // errors, keeping the driver error in the chain. It is the only place that
 // knows gocql's errors; [Store.interpret] adds what only the store knows

@@ -4,31 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
-	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/repo"
 )
 
-var exampleSession = sync.OnceValue(func() gocqlx.Session {
-	cluster := gocql.NewCluster(cqltest.Hosts()...)
-	cluster.Keyspace = cqltest.PackageKeyspace()
-	cluster.Consistency = gocql.LocalQuorum
-	session, err := gocqlx.WrapSession(cluster.CreateSession())
-	if err != nil {
-		log.Fatal(err)
-	}
-	return session
-})
-
 // exampleStore connects the way an application does: a gocql cluster on the
 // keyspace that holds the schema, one session shared by the examples.
 func exampleStore() *repo.Store {
-	store, err := repo.New(exampleSession(), nil)
+	store, err := repo.New(cqltest.ExampleSession(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"reflect"
 	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
-	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
@@ -24,8 +22,8 @@ type dueEntry struct {
 	JobID  gocql.UUID
 }
 
-func (e dueEntry) row() *models.ScheduledJobsRow {
-	return &models.ScheduledJobsRow{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard), DueAt: e.DueAt, JobID: e.JobID}
+func (e dueEntry) row() models.ScheduledJobsRow {
+	return models.ScheduledJobsRow{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard), DueAt: e.DueAt, JobID: e.JobID}
 }
 
 // stateEntry is a row of the state index.
@@ -38,8 +36,8 @@ type stateEntry struct {
 	JobID     gocql.UUID
 }
 
-func (e stateEntry) row() *models.JobsByStateRow {
-	return &models.JobsByStateRow{Queue: e.Queue, State: int32(e.State), Bucket: e.Bucket.Start, Shard: int32(e.Shard), EnteredAt: e.EnteredAt, JobID: e.JobID}
+func (e stateEntry) row() models.JobsByStateRow {
+	return models.JobsByStateRow{Queue: e.Queue, State: int32(e.State), Bucket: e.Bucket.Start, Shard: int32(e.Shard), EnteredAt: e.EnteredAt, JobID: e.JobID}
 }
 
 // dueEntryAt is where a job is entered in the due index: at the given time,
@@ -122,15 +120,17 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 	for q := range h.queues {
 		k := dirKey{table: "queues", queue: q}
 		if s.queueDirs.add(k) {
-			dirs = append(dirs, dirWrite{rowWrite{q: queries.QueueInsert, row: &models.QueuesRow{Shard: 0, Name: q, CreatedAt: s.now()}}, func() { s.queueDirs.forget(k) }})
+			p := queries.QueueInsertParams{QueuesRow: models.QueuesRow{Shard: 0, Name: q, CreatedAt: s.now()}}
+			dirs = append(dirs, dirWrite{write(queries.QueueInsert, "", p, (*queries.DB).QueueInsert, (*queries.Batch).QueueInsert), func() { s.queueDirs.forget(k) }})
 		}
 	}
 	for _, e := range h.due {
 		k := dirKey{table: "due", queue: e.Queue, b: e.Bucket}
 		if s.dueDirs.add(k) {
-			dirs = append(dirs, dirWrite{rowWrite{q: queries.DueBucketInsert, row: &models.ScheduledBucketsRow{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}}, func() { s.dueDirs.forget(k) }})
+			p := queries.DueBucketInsertParams{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}
+			dirs = append(dirs, dirWrite{write(queries.DueBucketInsert, "", p, (*queries.DB).DueBucketInsert, (*queries.Batch).DueBucketInsert), func() { s.dueDirs.forget(k) }})
 		}
-		rows = append(rows, e.write(queries.DueInsert))
+		rows = append(rows, e.insert())
 	}
 	for i, e := range h.states {
 		ttl := h.ttl[i]
@@ -141,17 +141,16 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 				// The directory row must outlive the bucket's last entry.
 				dirTTL = ttl + int(e.Bucket.Width/time.Second) + 60
 			}
-			dirs = append(dirs, dirWrite{rowWrite{q: queries.StateBucketInsert, row: &models.StateBucketsRow{Queue: e.Queue, State: int32(e.State), Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}, extra: map[string]any{"_ttl": dirTTL}}, func() { s.stateDirs.forget(k) }})
+			p := queries.StateBucketInsertParams{StateBucketsRow: e.dirRow(), TTL: int32(dirTTL)}
+			dirs = append(dirs, dirWrite{write(queries.StateBucketInsert, "", p, (*queries.DB).StateBucketInsert, (*queries.Batch).StateBucketInsert), func() { s.stateDirs.forget(k) }})
 		}
-		w := e.write(queries.StateInsert)
-		w.extra = map[string]any{"_ttl": ttl}
-		rows = append(rows, w)
+		rows = append(rows, e.insert(ttl))
 	}
 	err := forEach(ctx, len(dirs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		d := dirs[i]
-		if err := s.exec(ctx, d.q, d.row, d.extra); err != nil {
+		if err := s.interpret(d.op, d.exec(ctx, s.db)); err != nil {
 			d.undo()
-			return fmt.Errorf("write %s hint: %w", d.q.Name, err)
+			return fmt.Errorf("write %s hint: %w", d.op, err)
 		}
 		return nil
 	})
@@ -164,21 +163,54 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 	return nil
 }
 
-// rowWrite is one statement on one row: a generated row struct, bound by
-// its db tags as gocqlx binds, and the names it has no field for.
+// rowWrite is one generated statement on one row of an index or lookup
+// table, with its Params bound: run alone (exec), or added to the batch of
+// its partition (add).
 type rowWrite struct {
-	q     queries.Query
-	part  string // the partition, as a key for grouping
-	row   any
-	extra map[string]any
+	op   string // the query's name, for errors
+	part string // the partition, as a key for grouping
+	exec func(context.Context, *queries.DB) error
+	add  func(*queries.Batch)
 }
 
-func (e dueEntry) write(q queries.Query) rowWrite {
-	return rowWrite{q: q, part: fmt.Sprintf("due/%s/%d/%d", e.Queue, e.Bucket.Start.UnixMilli(), e.Shard), row: e.row()}
+// write pairs a query's statement and its batch entry over the same
+// Params: the compiler checks that run and add are the same query's.
+func write[P any](q queries.Query, part string, p P, run func(*queries.DB, context.Context, P) queries.Write, add func(*queries.Batch, P)) rowWrite {
+	return rowWrite{
+		op:   q.Name,
+		part: part,
+		exec: func(ctx context.Context, db *queries.DB) error { return run(db, ctx, p).Exec() },
+		add:  func(b *queries.Batch) { add(b, p) },
+	}
 }
 
-func (e stateEntry) write(q queries.Query) rowWrite {
-	return rowWrite{q: q, part: fmt.Sprintf("state/%s/%d/%d/%d", e.Queue, e.State, e.Bucket.Start.UnixMilli(), e.Shard), row: e.row()}
+func (e dueEntry) part() string {
+	return fmt.Sprintf("due/%s/%d/%d", e.Queue, e.Bucket.Start.UnixMilli(), e.Shard)
+}
+
+func (e dueEntry) insert() rowWrite {
+	return write(queries.DueInsert, e.part(), queries.DueInsertParams{ScheduledJobsRow: e.row()}, (*queries.DB).DueInsert, (*queries.Batch).DueInsert)
+}
+
+func (e dueEntry) delete() rowWrite {
+	return write(queries.DueDelete, e.part(), queries.DueDeleteParams{ScheduledJobsRow: e.row()}, (*queries.DB).DueDelete, (*queries.Batch).DueDelete)
+}
+
+func (e stateEntry) part() string {
+	return fmt.Sprintf("state/%s/%d/%d/%d", e.Queue, e.State, e.Bucket.Start.UnixMilli(), e.Shard)
+}
+
+func (e stateEntry) insert(ttl int) rowWrite {
+	return write(queries.StateInsert, e.part(), queries.StateInsertParams{JobsByStateRow: e.row(), TTL: int32(ttl)}, (*queries.DB).StateInsert, (*queries.Batch).StateInsert)
+}
+
+func (e stateEntry) delete() rowWrite {
+	return write(queries.StateDelete, e.part(), queries.StateDeleteParams{JobsByStateRow: e.row()}, (*queries.DB).StateDelete, (*queries.Batch).StateDelete)
+}
+
+// dirRow is the directory row of the entry's bucket.
+func (e stateEntry) dirRow() models.StateBucketsRow {
+	return models.StateBucketsRow{Queue: e.Queue, State: int32(e.State), Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}
 }
 
 // maxBatchRows keeps a partition's batch of hint rows near 3 KiB, under
@@ -211,40 +243,16 @@ func (s *Store) writeRows(ctx context.Context, rows []rowWrite) error {
 	return forEach(ctx, len(chunks), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		chunk := chunks[i]
 		if len(chunk) == 1 {
-			return s.exec(ctx, chunk[0].q, chunk[0].row, chunk[0].extra)
+			return s.interpret(chunk[0].op, chunk[0].exec(ctx, s.db))
 		}
-		b := s.session.Session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+		// Idempotent when its statements are, so that gocql may retry the
+		// batch after a timeout.
+		b := s.db.NewBatch(ctx, gocql.UnloggedBatch)
 		for _, r := range chunk {
-			args, err := r.values()
-			if err != nil {
-				return err
-			}
-			// Marked idempotent as the statements are, so that gocql may
-			// retry the batch after a timeout.
-			b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: r.q.CQL, Args: args, Idempotent: r.q.Idempotent})
+			r.add(b)
 		}
-		return s.interpret(chunk[0].q, s.session.Session.ExecuteBatch(b))
+		return s.interpret(chunk[0].op, b.Exec())
 	})
-}
-
-// values orders a row write's bind values as its statement names them,
-// found as gocqlx's BindStructMap finds them (gocql batches take values, not
-// gocqlx queries).
-func (r rowWrite) values() ([]any, error) {
-	v := reflect.ValueOf(r.row)
-	out := make([]any, len(r.q.Names))
-	for i, name := range r.q.Names {
-		if x, ok := r.extra[name]; ok {
-			out[i] = x
-			continue
-		}
-		f := gocqlx.DefaultMapper.FieldByName(v, name)
-		if !f.IsValid() {
-			return nil, fmt.Errorf("statement %s: no value for %s in %T", r.q.Name, name, r.row)
-		}
-		out[i] = f.Interface()
-	}
-	return out, nil
 }
 
 // deleteDue removes due entries; failures are logged, not returned: a stale
@@ -252,7 +260,7 @@ func (r rowWrite) values() ([]any, error) {
 func (s *Store) deleteDue(ctx context.Context, entries ...dueEntry) {
 	rows := make([]rowWrite, len(entries))
 	for i, e := range entries {
-		rows[i] = e.write(queries.DueDelete)
+		rows[i] = e.delete()
 	}
 	if err := s.writeRows(ctx, rows); err != nil {
 		s.set.log.Warn("jobsharp: could not delete due entries; scanners will", "entries", len(entries), "err", err)
@@ -263,7 +271,7 @@ func (s *Store) deleteDue(ctx context.Context, entries ...dueEntry) {
 func (s *Store) deleteState(ctx context.Context, entries ...stateEntry) {
 	rows := make([]rowWrite, len(entries))
 	for i, e := range entries {
-		rows[i] = e.write(queries.StateDelete)
+		rows[i] = e.delete()
 	}
 	if err := s.writeRows(ctx, rows); err != nil {
 		s.set.log.Warn("jobsharp: could not delete state entries; readers will", "entries", len(entries), "err", err)
@@ -320,8 +328,8 @@ func (s *Store) applyCounts(ctx context.Context, d *countDeltas) {
 	}
 	_ = forEach(ctx, len(keys), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		k := keys[i]
-		row := &models.JobCountsRow{Queue: k.queue, State: int32(k.state), Bucket: k.bucket, Shard: int32(rand.IntN(s.set.countShards)), Jobs: deltas[k]}
-		if err := s.exec(ctx, queries.CountAdd, row, nil); err != nil {
+		p := queries.CountAddParams{Jobs: deltas[k], Queue: k.queue, State: int32(k.state), Bucket: k.bucket, Shard: int32(rand.IntN(s.set.countShards))}
+		if err := s.exec(queries.CountAdd, s.db.CountAdd(ctx, p)); err != nil {
 			s.set.log.Warn("jobsharp: could not update a job count", "queue", k.queue, "state", k.state, "delta", deltas[k], "err", err)
 		}
 		return nil

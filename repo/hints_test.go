@@ -243,7 +243,7 @@ func TestHints(t *testing.T) {
 		// that scan writes the lease entry into bucket hh:mm, which started
 		// before the watermark but still takes entries: it must stay visible.
 		b := setup(t, nil)
-		b.clock.t = b.clock.Now().Truncate(time.Minute).Add(-20 * time.Second)
+		b.clock.Set(b.clock.Now().Truncate(time.Minute).Add(-20 * time.Second))
 		job := b.insert(ctx, t, &repo.NewJob{})
 		b.clock.Advance(time.Minute)
 		held, err := b.store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Limit: 1, Lease: time.Second})

@@ -188,8 +188,8 @@ func jobFromRow(r *models.JobsRow) *Job {
 }
 
 // rowFromJob is the inverse of jobFromRow.
-func rowFromJob(j *Job) *models.JobsRow {
-	r := &models.JobsRow{
+func rowFromJob(j *Job) models.JobsRow {
+	r := models.JobsRow{
 		ID: j.ID, Queue: j.Queue, Type: j.Type, Args: j.Args, State: int32(j.State), Version: j.Version,
 		CreatedAt: ms(j.CreatedAt), ScheduledAt: ms(j.ScheduledAt), StateChangedAt: ms(j.StateChangedAt),
 		StartedAt: ms(j.StartedAt), FinishedAt: ms(j.FinishedAt),

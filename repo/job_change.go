@@ -9,15 +9,42 @@ import (
 	"github.com/jobsharp/cassandra/queries"
 )
 
-// changeKind selects the statement of a change: a full rewrite of the row
-// (every state change; it also sets or clears the retention TTL), or the
-// smaller claim and heartbeat updates.
-type changeKind int
+// changeOp describes a kind of change: its name in errors and hooks, the
+// statement that writes it, and who makes it.
+type changeOp struct {
+	name string
+	// stmt is the statement of the change: a full rewrite of the row (every
+	// state change; it also sets or clears the retention TTL), or the
+	// smaller claim and heartbeat updates.
+	stmt changeStmt
+	// fenced marks a change by the lease holder: a failed condition then
+	// reports [ErrLeaseLost] when the lease was taken away, rather than
+	// [ErrConflict].
+	fenced bool
+}
+
+type changeStmt int
 
 const (
-	writeFull changeKind = iota
+	writeFull changeStmt = iota
 	writeClaim
 	writeHeartbeat
+)
+
+// The changes a job goes through.
+var (
+	opClaim          = changeOp{name: "claim", stmt: writeClaim}
+	opHeartbeat      = changeOp{name: "heartbeat", stmt: writeHeartbeat, fenced: true}
+	opComplete       = changeOp{name: "complete", fenced: true}
+	opFail           = changeOp{name: "fail", fenced: true}
+	opRelease        = changeOp{name: "release", fenced: true}
+	opSnooze         = changeOp{name: "snooze", fenced: true}
+	opCancelHeld     = changeOp{name: "cancel", fenced: true}
+	opRescue         = changeOp{name: "rescue"}
+	opCancel         = changeOp{name: "cancel"}
+	opRequeue        = changeOp{name: "requeue"}
+	opUpdate         = changeOp{name: "update"}
+	opReleaseWaiting = changeOp{name: "release"} // a continuation whose parent finished
 )
 
 // change moves a job from cur to next with one lightweight transaction
@@ -30,11 +57,9 @@ const (
 //  3. then counts, the removal of cur's hints that no longer hold, and, for a
 //     job that just finished, its continuations and batch are settled.
 //
-// fenced marks a change by the lease holder: a failed condition then reports
-// [ErrLeaseLost] when the lease was taken away, rather than [ErrConflict].
 // counts, when not nil, collects the count changes for the caller to apply
 // with others (a scan claiming many jobs); otherwise they are applied here.
-func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op string, fenced bool, counts *countDeltas) (*Job, error) {
+func (s *Store) change(ctx context.Context, cur, next *Job, op changeOp, counts *countDeltas) (*Job, error) {
 	next.Version = cur.Version + 1
 	finishing := next.State.Final() && !cur.State.Final()
 
@@ -48,22 +73,17 @@ func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op 
 		h.addDue(settle[0])
 	}
 	if err := s.writeHints(ctx, &h); err != nil {
-		return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, err)
+		return nil, fmt.Errorf("%s job %s: %w", op.name, cur.ID, err)
 	}
 	if s.afterHints != nil {
-		if err := s.afterHints(op); err != nil {
+		if err := s.afterHints(op.name); err != nil {
 			return nil, err
 		}
 	}
 
-	ttl := 0
-	if next.State.Final() {
-		ttl = s.set.ttlSeconds()
-	}
-	stmt := map[changeKind]queries.Query{writeFull: queries.JobsWrite, writeClaim: queries.JobsClaim, writeHeartbeat: queries.JobsHeartbeat}[kind]
-	applied, err := s.cas(ctx, stmt, rowFromJob(next), map[string]any{"expected_version": cur.Version, "_ttl": ttl})
+	applied, err := s.writeChange(ctx, cur, next, op)
 	if err != nil && !errors.Is(err, ErrTimeout) {
-		return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, err)
+		return nil, fmt.Errorf("%s job %s: %w", op.name, cur.ID, err)
 	}
 	if !applied {
 		now, rerr := s.getSerial(ctx, cur.ID)
@@ -73,13 +93,13 @@ func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op 
 		case rerr != nil:
 			// What the job is now is unknown, so its hints may be among
 			// these: leave them, as a stray hint is harmless.
-			return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, errors.Join(err, rerr))
+			return nil, fmt.Errorf("%s job %s: %w", op.name, cur.ID, errors.Join(err, rerr))
 		default:
 			s.dropNewHints(ctx, &h, cur, now)
 			if err != nil {
-				return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, err)
+				return nil, fmt.Errorf("%s job %s: %w", op.name, cur.ID, err)
 			}
-			return nil, fmt.Errorf("%s job %s: %w", op, cur.ID, lostOrConflict(cur, now, fenced))
+			return nil, fmt.Errorf("%s job %s: %w", op.name, cur.ID, lostOrConflict(cur, now, op.fenced))
 		}
 	}
 
@@ -107,6 +127,28 @@ func (s *Store) change(ctx context.Context, cur, next *Job, kind changeKind, op 
 	}
 	s.deleteDue(ctx, oldDue...)
 	return next, nil
+}
+
+// writeChange runs the lightweight transaction of a change, conditioned on
+// cur's version.
+func (s *Store) writeChange(ctx context.Context, cur, next *Job, op changeOp) (bool, error) {
+	switch op.stmt {
+	case writeClaim:
+		return s.cas(queries.JobsClaim, s.db.JobsClaim(ctx, queries.JobsClaimParams{
+			State: int32(next.State), Version: next.Version, StateChangedAt: ms(next.StateChangedAt), StartedAt: ms(next.StartedAt),
+			LeaseOwner: next.Lease.Owner, LeaseToken: next.Lease.Token, LeaseUntil: ms(next.Lease.Until),
+			ID: next.ID, ExpectedVersion: cur.Version,
+		}))
+	case writeHeartbeat:
+		return s.cas(queries.JobsHeartbeat, s.db.JobsHeartbeat(ctx, queries.JobsHeartbeatParams{
+			Version: next.Version, LeaseUntil: ms(next.Lease.Until), ID: next.ID, ExpectedVersion: cur.Version,
+		}))
+	}
+	ttl := 0
+	if next.State.Final() {
+		ttl = s.set.ttlSeconds()
+	}
+	return s.cas(queries.JobsWrite, s.db.JobsWrite(ctx, queries.JobsWriteParams{JobsRow: rowFromJob(next), TTL: int32(ttl), ExpectedVersion: cur.Version}))
 }
 
 // sameWrite reports whether the stored job is the one next describes: the

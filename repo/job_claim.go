@@ -114,156 +114,6 @@ func (j *Jobs) Rescue(ctx context.Context, queue string) (int, error) {
 	return int(n.Load()), nil
 }
 
-// scanConcurrency bounds the due entries one scan resolves at once.
-const scanConcurrency = 16
-
-// errStop ends a scan early.
-var errStop = errors.New("stop scan")
-
-// scan reads the due entries of queue this store has not handled yet and
-// resolves each: stale entries are deleted, expired leases rescued, waiting
-// continuations checked, and due jobs offered to take. take returns whether
-// it took the job; errStop from take ends the scan. The scanner's cursor
-// then moves past what was resolved.
-func (s *Store) scan(ctx context.Context, queue string, perShard int, take func(context.Context, *Job) (bool, error), rescued ...func(*Job)) error {
-	sc := s.scanner(queue)
-	watermark, from, to, err := s.scanWindow(ctx, queue, sc)
-	if err != nil {
-		return err
-	}
-	rd, err := s.readDue(ctx, queue, watermark, from, to, perShard)
-	if err != nil {
-		return err
-	}
-	// Candidates in a random order, so that racing workers spread out; the
-	// window is the oldest entries, so the order stays roughly oldest first.
-	// A few are resolved at a time: each costs several round trips.
-	order := rand.Perm(len(rd.entries))
-	var (
-		mu           sync.Mutex
-		resolvedUpTo = rd.complete
-		stopped      bool
-		errs         []error
-	)
-	unresolved := func(e dueEntry) {
-		mu.Lock()
-		resolvedUpTo = minTime(resolvedUpTo, e.DueAt)
-		mu.Unlock()
-	}
-	_ = forEach(ctx, len(order), scanConcurrency, func(ctx context.Context, i int) error {
-		e := rd.entries[order[i]]
-		mu.Lock()
-		stop := stopped
-		mu.Unlock()
-		sc.mu.Lock()
-		busy := sc.inflight[e]
-		if !stop && !busy {
-			sc.inflight[e] = true
-		}
-		sc.mu.Unlock()
-		if stop || busy {
-			// Left for a later scan, or another goroutine of this store has it.
-			unresolved(e)
-			return nil
-		}
-		ok, err := s.resolve(ctx, e, to, take, rescued)
-		sc.mu.Lock()
-		delete(sc.inflight, e)
-		sc.mu.Unlock()
-		if ok && err == nil {
-			return nil
-		}
-		unresolved(e)
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case errors.Is(err, errStop):
-			stopped = true
-		case err != nil:
-			errs = append(errs, err)
-		}
-		return nil
-	})
-	s.advance(ctx, queue, sc, watermark, resolvedUpTo, rd.buckets)
-	return errors.Join(errs...)
-}
-
-// resolve handles one due entry. It returns false when the entry still
-// needs handling later (a due job nobody took, or an entry too fresh to
-// judge).
-//
-// Hints are written before the change that makes them true, so an entry
-// that does not match its job may belong to a change still in flight (an
-// insert before its LWT, a release or requeue about to land). Such an entry
-// is left alone while it is younger than Grace, and removed as stale after.
-// An entry is removed at once only when it is certainly spent: the job was
-// taken from it, or its lease expiry was handled.
-func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take func(context.Context, *Job) (bool, error), rescued []func(*Job)) (bool, error) {
-	spent := func() (bool, error) {
-		s.deleteDue(ctx, e)
-		return true, nil
-	}
-	stale := func() (bool, error) {
-		if e.DueAt.After(now.Add(-s.set.grace)) {
-			return false, nil // perhaps a change in flight: look again later
-		}
-		return spent()
-	}
-	for round := 0; ; round++ {
-		job, err := s.get(ctx, e.JobID, round > 0)
-		if errors.Is(err, ErrNotFound) {
-			return stale() // an insert between its hints and its row, or a stray hint
-		}
-		if err != nil {
-			return false, err
-		}
-		if job.Queue != e.Queue {
-			return spent()
-		}
-		switch {
-		case job.State.Claimable():
-			if job.ScheduledAt.After(now) {
-				return stale() // rescheduled: it has a later entry
-			}
-			took, err := take(ctx, job)
-			switch {
-			case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
-				return true, nil // another worker changed or took it; the entry is theirs to delete
-			case err != nil:
-				return false, err
-			case took:
-				return spent()
-			}
-			return false, nil
-		case job.State == StateProcessing:
-			if job.Lease.Until.After(now) {
-				return stale() // a live lease: a later entry exists, or a release is in flight
-			}
-			r, err := s.rescue(ctx, job)
-			if errors.Is(err, ErrConflict) {
-				return true, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			for _, f := range rescued {
-				f(r)
-			}
-			return spent() // the retry has its own entry, after the backoff
-		case (job.State == StateAwaitingContinuation || job.State == StateAwaitingBatch) && round == 0:
-			if err := s.checkWaiting(ctx, job); err != nil {
-				return false, err
-			}
-			continue // released (then due now) or still waiting
-		case job.State.Final():
-			if err := s.settle(ctx, job); err != nil {
-				return false, err
-			}
-		}
-		return stale()
-	}
-}
-
 // claimOne moves a due job to Processing under a new lease.
 func (s *Store) claimOne(ctx context.Context, job *Job, owner string, lease time.Duration, counts *countDeltas) (*Job, error) {
 	now := s.now()
@@ -272,13 +122,13 @@ func (s *Store) claimOne(ctx context.Context, job *Job, owner string, lease time
 	next.StateChangedAt = now
 	next.StartedAt = now
 	next.Lease = Lease{Owner: owner, Token: randomID(), Until: ms(now.Add(lease))}
-	return s.change(ctx, job, next, writeClaim, "claim", false, counts)
+	return s.change(ctx, job, next, opClaim, counts)
 }
 
 // rescue fails a job whose lease expired: the attempt counts as failed.
 func (s *Store) rescue(ctx context.Context, job *Job) (*Job, error) {
 	next := s.failed(job, fmt.Sprintf("lease of %q expired at %s", job.Lease.Owner, job.Lease.Until.Format(time.RFC3339Nano)), "", time.Time{})
-	return s.change(ctx, job, next, writeFull, "rescue", false, nil)
+	return s.change(ctx, job, next, opRescue, nil)
 }
 
 // failed returns job after a failed attempt: Failed with a retry at retryAt
@@ -340,7 +190,7 @@ func (j *Jobs) Heartbeat(ctx context.Context, job *Job, lease time.Duration) (*J
 	}
 	next := job.clone()
 	next.Lease.Until = ms(j.s.now().Add(lease))
-	return j.s.change(ctx, job, next, writeHeartbeat, "heartbeat", true, nil)
+	return j.s.change(ctx, job, next, opHeartbeat, nil)
 }
 
 // Complete marks a job the caller holds Succeeded with its result. The row is
@@ -360,7 +210,7 @@ func (j *Jobs) Complete(ctx context.Context, job *Job, result []byte) (*Job, err
 	next.StateChangedAt, next.FinishedAt = now, now
 	next.Result = result
 	next.Lease = Lease{}
-	return j.s.change(ctx, job, next, writeFull, "complete", true, nil)
+	return j.s.change(ctx, job, next, opComplete, nil)
 }
 
 // FailParams describes a failed attempt.
@@ -392,7 +242,7 @@ func (j *Jobs) Fail(ctx context.Context, job *Job, p *FailParams) (*Job, error) 
 		next.FinishedAt = next.StateChangedAt
 		next.ScheduledAt = job.ScheduledAt
 	}
-	return j.s.change(ctx, job, next, writeFull, "fail", true, nil)
+	return j.s.change(ctx, job, next, opFail, nil)
 }
 
 func truncate(s string, n int) string {
@@ -405,18 +255,18 @@ func truncate(s string, n int) string {
 // Release gives back a job the caller claimed but did not run (a worker
 // shutting down): Scheduled again, due now, with no attempt counted.
 func (j *Jobs) Release(ctx context.Context, job *Job) (*Job, error) {
-	return j.s.release(ctx, job, 0, "release")
+	return j.s.release(ctx, job, 0, opRelease)
 }
 
 // Snooze gives back a job the caller holds to run again after delay (a
 // handler asking for a later run): Scheduled, with no attempt counted.
 // Returns [ErrLeaseLost] if the caller lost the lease.
 func (j *Jobs) Snooze(ctx context.Context, job *Job, delay time.Duration) (*Job, error) {
-	return j.s.release(ctx, job, max(delay, 0), "snooze")
+	return j.s.release(ctx, job, max(delay, 0), opSnooze)
 }
 
-func (s *Store) release(ctx context.Context, job *Job, delay time.Duration, op string) (*Job, error) {
-	if err := checkHeld(job, op); err != nil {
+func (s *Store) release(ctx context.Context, job *Job, delay time.Duration, op changeOp) (*Job, error) {
+	if err := checkHeld(job, op.name); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -425,7 +275,7 @@ func (s *Store) release(ctx context.Context, job *Job, delay time.Duration, op s
 	next.StateChangedAt = now
 	next.ScheduledAt = ms(now.Add(delay))
 	next.Lease = Lease{}
-	return s.change(ctx, job, next, writeFull, op, true, nil)
+	return s.change(ctx, job, next, op, nil)
 }
 
 // CancelHeld cancels a job the caller holds (a handler giving up for good),
@@ -433,7 +283,7 @@ func (s *Store) release(ctx context.Context, job *Job, delay time.Duration, op s
 // it, as by [Jobs.Cancel]. Returns [ErrLeaseLost] if the caller lost the
 // lease.
 func (j *Jobs) CancelHeld(ctx context.Context, job *Job, reason string) (*Job, error) {
-	if err := checkHeld(job, "cancel"); err != nil {
+	if err := checkHeld(job, opCancelHeld.name); err != nil {
 		return nil, err
 	}
 	now := j.s.now()
@@ -442,7 +292,7 @@ func (j *Jobs) CancelHeld(ctx context.Context, job *Job, reason string) (*Job, e
 	next.StateChangedAt, next.FinishedAt = now, now
 	next.LastError = truncate(reason, 16<<10)
 	next.Lease = Lease{}
-	return j.s.change(ctx, job, next, writeFull, "cancel", true, nil)
+	return j.s.change(ctx, job, next, opCancelHeld, nil)
 }
 
 // Cancel cancels a job that has not finished. A running job's worker loses
@@ -450,7 +300,7 @@ func (j *Jobs) CancelHeld(ctx context.Context, job *Job, reason string) (*Job, e
 // job's continuations are cancelled with it. Returns [ErrWrongState] for a
 // finished job and [ErrNotFound] for a missing one.
 func (j *Jobs) Cancel(ctx context.Context, id gocql.UUID) (*Job, error) {
-	return j.s.retryChange(ctx, id, "cancel", func(cur *Job) (*Job, error) {
+	return j.s.retryChange(ctx, id, opCancel, func(cur *Job) (*Job, error) {
 		if cur.State.Final() {
 			return nil, &StateError{JobID: id, State: cur.State, Op: "cancel"}
 		}
@@ -468,7 +318,7 @@ func (j *Jobs) Cancel(ctx context.Context, id gocql.UUID) (*Job, error) {
 // ones, and ones resting in Created. Returns [ErrWrongState] for a job that
 // is Processing or waits for a parent.
 func (j *Jobs) Requeue(ctx context.Context, id gocql.UUID, at time.Time) (*Job, error) {
-	return j.s.retryChange(ctx, id, "requeue", func(cur *Job) (*Job, error) {
+	return j.s.retryChange(ctx, id, opRequeue, func(cur *Job) (*Job, error) {
 		switch cur.State {
 		case StateProcessing, StateAwaitingContinuation, StateAwaitingBatch:
 			return nil, &StateError{JobID: id, State: cur.State, Op: "requeue"}
@@ -490,20 +340,20 @@ func (j *Jobs) Requeue(ctx context.Context, id gocql.UUID, at time.Time) (*Job, 
 
 // retryChange reads a job, applies f and writes the result, reading again
 // when another change won the race (operator commands hold no version).
-func (s *Store) retryChange(ctx context.Context, id gocql.UUID, op string, f func(cur *Job) (*Job, error)) (*Job, error) {
+func (s *Store) retryChange(ctx context.Context, id gocql.UUID, op changeOp, f func(cur *Job) (*Job, error)) (*Job, error) {
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
 		cur, err := s.get(ctx, id, attempt > 0)
 		if err != nil {
-			return nil, fmt.Errorf("%s job %s: %w", op, id, err)
+			return nil, fmt.Errorf("%s job %s: %w", op.name, id, err)
 		}
 		next, err := f(cur)
 		if err != nil {
 			return nil, err
 		}
-		out, err := s.change(ctx, cur, next, writeFull, op, false, nil)
+		out, err := s.change(ctx, cur, next, op, nil)
 		if errors.Is(err, ErrConflict) && attempt < 5 {
 			continue
 		}

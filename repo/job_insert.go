@@ -12,12 +12,8 @@ import (
 
 	"github.com/gocql/gocql"
 
-	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
 )
-
-// Jobs stores, reads, claims and changes jobs. Get it from [Store.Jobs].
-type Jobs struct{ s *Store }
 
 // NewJob describes a job to store.
 type NewJob struct {
@@ -252,8 +248,7 @@ type hintChunk struct {
 // (same queue, type and arguments: an insert retried, or a recurring
 // occurrence fired by several schedulers), else ErrExists.
 func (s *Store) createRow(ctx context.Context, job *Job) (*Job, bool, error) {
-	row := rowFromJob(job)
-	applied, err := s.cas(ctx, queries.JobsCreate, row, nil)
+	applied, err := s.cas(queries.JobsCreate, s.db.JobsCreate(ctx, queries.JobsCreateParams{JobsRow: rowFromJob(job)}))
 	if err != nil && !errors.Is(err, ErrTimeout) {
 		return nil, false, err
 	}
@@ -289,13 +284,13 @@ func (j *Jobs) Get(ctx context.Context, id gocql.UUID) (*Job, error) {
 }
 
 func (s *Store) get(ctx context.Context, id gocql.UUID, serial bool) (*Job, error) {
-	var row models.JobsRow
-	q := s.query(ctx, queries.JobsGet).BindStruct(&models.JobsRow{ID: id})
+	q := s.db.JobsGet(ctx, queries.JobsGetParams{ID: id})
 	if serial {
-		q.Consistency(gocql.Consistency(s.set.serial))
+		q = q.Consistency(gocql.Consistency(s.set.serial))
 	}
-	if err := models.GetRelease(q, &row); err != nil {
-		return nil, s.interpret(queries.JobsGet, err)
+	row, err := q.One()
+	if err != nil {
+		return nil, s.interpret(queries.JobsGet.Name, err)
 	}
 	if row.Version == 0 {
 		// Only a tombstoned or expiring shell is left.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gocql/gocql"
 
-	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
 )
 
@@ -18,9 +17,13 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Queues lists the queues that have ever held a job, in name order.
 func (j *Jobs) Queues(ctx context.Context) ([]string, error) {
-	var names []string
-	if err := j.s.query(ctx, queries.QueuesList).BindStruct(&models.QueuesRow{Shard: 0}).SelectRelease(&names); err != nil {
-		return nil, fmt.Errorf("list queues: %w", j.s.interpret(queries.QueuesList, err))
+	rows, err := j.s.db.QueuesList(ctx, queries.QueuesListParams{Shard: 0}).All()
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", j.s.interpret(queries.QueuesList.Name, err))
+	}
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = r.Name
 	}
 	return names, nil
 }
@@ -84,39 +87,7 @@ func (s *Store) listDueIndexed(ctx context.Context, queue string, state State, l
 	if err != nil {
 		return nil, err
 	}
-	var out []*Job
-	seen := map[gocql.UUID]bool{}
-	from := watermark
-	for len(out) < limit {
-		rd, err := s.readDue(ctx, queue, watermark, from, farFuture, limit+1)
-		if err != nil {
-			return nil, err
-		}
-		var ids []gocql.UUID
-		for _, e := range rd.entries {
-			if !seen[e.JobID] {
-				seen[e.JobID] = true
-				ids = append(ids, e.JobID)
-			}
-		}
-		if len(ids) == 0 {
-			break
-		}
-		jobs, err := s.getMany(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, job := range jobs {
-			if job.Queue == queue && job.State == state && len(out) < limit {
-				out = append(out, job)
-			}
-		}
-		if !rd.complete.Before(farFuture) {
-			break
-		}
-		from = rd.complete
-	}
-	return out, nil
+	return s.walkDue(ctx, queue, watermark, farFuture, limit, func(j *Job) bool { return j.State == state })
 }
 
 // listResting walks the state index of a queue and state, newest bucket
@@ -125,11 +96,9 @@ func (s *Store) listResting(ctx context.Context, queue string, state State, limi
 	var out []*Job
 	before := farFuture
 	for len(out) < limit {
-		var dirs []models.StateBucketsRow
-		err := models.SelectRelease(s.query(ctx, queries.StateBucketsBefore).
-			BindStructMap(&models.StateBucketsRow{Queue: queue, State: int32(state)}, map[string]any{"before": before, "limit": 16}), &dirs)
+		dirs, err := s.db.StateBucketsBefore(ctx, queries.StateBucketsBeforeParams{Queue: queue, State: int32(state), Before: before, Limit: 16}).All()
 		if err != nil {
-			return nil, s.interpret(queries.StateBucketsBefore, err)
+			return nil, s.interpret(queries.StateBucketsBefore.Name, err)
 		}
 		if len(dirs) == 0 {
 			break
@@ -178,11 +147,12 @@ func (s *Store) listBucket(ctx context.Context, queue string, state State, b buc
 // readStateBucket reads up to perShard rows entered before `before` from
 // every shard of a state bucket, merged newest first.
 func (s *Store) readStateBucket(ctx context.Context, queue string, state State, b bucketRef, before time.Time, perShard int) ([]stateEntry, error) {
-	results := make([][]models.JobsByStateRow, b.Shards)
+	results := make([][]queries.StateScanRow, b.Shards)
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
-		return s.interpret(queries.StateScan, models.SelectRelease(s.query(ctx, queries.StateScan).
-			BindStructMap(&models.JobsByStateRow{Queue: queue, State: int32(state), Bucket: b.Start, Shard: int32(sh)},
-				map[string]any{"before": before, "limit": perShard}), &results[sh]))
+		p := queries.StateScanParams{Queue: queue, State: int32(state), Bucket: b.Start, Shard: int32(sh), Before: before, Limit: int32(perShard)}
+		rows, err := s.db.StateScan(ctx, p).All()
+		results[sh] = rows
+		return s.interpret(queries.StateScan.Name, err)
 	})
 	if err != nil {
 		return nil, err
@@ -252,9 +222,9 @@ func (j *Jobs) Count(ctx context.Context, queue string, state State) (int64, err
 }
 
 func (s *Store) count(ctx context.Context, queue string, state State) (int64, error) {
-	var rows []models.JobCountsRow
-	if err := models.SelectRelease(s.query(ctx, queries.CountRead).BindStruct(&models.JobCountsRow{Queue: queue, State: int32(state)}), &rows); err != nil {
-		return 0, s.interpret(queries.CountRead, err)
+	rows, err := s.db.CountRead(ctx, queries.CountReadParams{Queue: queue, State: int32(state)}).All()
+	if err != nil {
+		return 0, s.interpret(queries.CountRead.Name, err)
 	}
 	now := s.now()
 	var n int64
@@ -271,7 +241,7 @@ func (s *Store) count(ctx context.Context, queue string, state State) (int64, er
 		// Counter rows of expired buckets are dropped lazily, so the
 		// partition stays as small as the retention period.
 		cut := bucketOf(now.Add(-s.set.retention-s.set.stateWidth), s.set.stateWidth, 1).Start
-		if err := s.exec(ctx, queries.CountDropBefore, &models.JobCountsRow{Queue: queue, State: int32(state), Bucket: cut}, nil); err != nil {
+		if err := s.exec(queries.CountDropBefore, s.db.CountDropBefore(ctx, queries.CountDropBeforeParams{Queue: queue, State: int32(state), Bucket: cut})); err != nil {
 			s.set.log.Warn("jobsharp: could not drop expired count rows", "queue", queue, "state", state, "err", err)
 		}
 	}
@@ -321,7 +291,7 @@ func (j *Jobs) Update(ctx context.Context, job *Job) (*Job, error) {
 			next.FinishedAt = next.StateChangedAt
 		}
 	}
-	return s.change(ctx, cur, next, writeFull, "update", false, nil)
+	return s.change(ctx, cur, next, opUpdate, nil)
 }
 
 // Delete removes a job (JobSharp's DeleteJob) by a lightweight transaction
@@ -339,7 +309,7 @@ func (j *Jobs) Delete(ctx context.Context, id gocql.UUID) error {
 		if err != nil {
 			return fmt.Errorf("delete job %s: %w", id, err)
 		}
-		applied, err := s.cas(ctx, queries.JobsDelete, &models.JobsRow{ID: id}, map[string]any{"expected_version": cur.Version})
+		applied, err := s.cas(queries.JobsDelete, s.db.JobsDelete(ctx, queries.JobsDeleteParams{ID: id, ExpectedVersion: cur.Version}))
 		if err != nil && !errors.Is(err, ErrTimeout) {
 			return fmt.Errorf("delete job %s: %w", id, err)
 		}

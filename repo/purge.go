@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
 )
 
@@ -62,11 +61,9 @@ func (s *Store) purgeQueue(ctx context.Context, queue string, p *PurgeParams, cu
 	n := 0
 	var after time.Time // buckets are read oldest first, in pages
 	for {
-		var dirs []models.StateBucketsRow
-		err := models.SelectRelease(s.query(ctx, queries.StateBucketsOldest).
-			BindStructMap(&models.StateBucketsRow{Queue: queue, State: int32(p.State)}, map[string]any{"before": cut, "limit": 64}), &dirs)
+		dirs, err := s.db.StateBucketsOldest(ctx, queries.StateBucketsOldestParams{Queue: queue, State: int32(p.State), Before: cut, Limit: 64}).All()
 		if err != nil {
-			return n, s.interpret(queries.StateBucketsOldest, err)
+			return n, s.interpret(queries.StateBucketsOldest.Name, err)
 		}
 		progressed := false
 		for _, d := range dirs {
@@ -136,10 +133,11 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 		return n, nil
 	}
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
-		return s.exec(ctx, queries.StateDropPartition, &models.JobsByStateRow{Queue: queue, State: int32(p.State), Bucket: b.Start, Shard: int32(sh)}, nil)
+		return s.exec(queries.StateDropPartition, s.db.StateDropPartition(ctx, queries.StateDropPartitionParams{Queue: queue, State: int32(p.State), Bucket: b.Start, Shard: int32(sh)}))
 	})
 	if err == nil {
-		err = s.exec(ctx, queries.StateBucketDelete, &models.StateBucketsRow{Queue: queue, State: int32(p.State), Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}, nil)
+		dir := stateEntry{Queue: queue, State: p.State, Bucket: b}.dirRow()
+		err = s.exec(queries.StateBucketDelete, s.db.StateBucketDelete(ctx, queries.StateBucketDeleteParams{StateBucketsRow: dir}))
 	}
 	return n, err
 }
@@ -147,7 +145,7 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 // purgeJob deletes one finished job by a lightweight transaction on its
 // version and takes it out of its count.
 func (s *Store) purgeJob(ctx context.Context, job *Job) error {
-	applied, err := s.cas(ctx, queries.JobsDelete, &models.JobsRow{ID: job.ID}, map[string]any{"expected_version": job.Version})
+	applied, err := s.cas(queries.JobsDelete, s.db.JobsDelete(ctx, queries.JobsDeleteParams{ID: job.ID, ExpectedVersion: job.Version}))
 	if err != nil {
 		return err
 	}

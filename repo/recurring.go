@@ -103,14 +103,14 @@ func (r *Recurring) Upsert(ctx context.Context, rj *RecurringJob) (*RecurringJob
 		return nil, err
 	}
 	out.NextRunAt = next(sched, loc, maxTime(out.LastRunAt, now))
-	if err := s.exec(ctx, queries.RecurringUpsert, recurringRow(&out), nil); err != nil {
+	if err := s.exec(queries.RecurringUpsert, s.db.RecurringUpsert(ctx, queries.RecurringUpsertParams{RecurringJobsRow: recurringRow(&out)})); err != nil {
 		return nil, fmt.Errorf("store recurring job %s: %w", rj.ID, err)
 	}
 	return &out, nil
 }
 
-func recurringRow(rj *RecurringJob) *models.RecurringJobsRow {
-	return &models.RecurringJobsRow{
+func recurringRow(rj *RecurringJob) models.RecurringJobsRow {
+	return models.RecurringJobsRow{
 		Shard: 0, ID: rj.ID, Queue: rj.Queue, Cron: rj.Cron, Timezone: rj.Timezone, Type: rj.Type, Args: rj.Args,
 		MaxRetries: int32(rj.MaxRetries), Metadata: rj.Metadata, CreatedAt: ms(rj.CreatedAt), UpdatedAt: ms(rj.UpdatedAt),
 		NextRunAt: ms(rj.NextRunAt), LastRunAt: ms(rj.LastRunAt), LastJobID: rj.LastJobID,
@@ -127,19 +127,18 @@ func recurringFromRow(r *models.RecurringJobsRow) *RecurringJob {
 
 // Get returns one schedule, or [ErrNotFound].
 func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
-	var row models.RecurringJobsRow
-	err := models.GetRelease(r.s.query(ctx, queries.RecurringGet).BindStruct(&models.RecurringJobsRow{Shard: 0, ID: id}), &row)
+	row, err := r.s.db.RecurringGet(ctx, queries.RecurringGetParams{Shard: 0, ID: id}).One()
 	if err != nil {
-		return nil, fmt.Errorf("get recurring job %s: %w", id, r.s.interpret(queries.RecurringGet, err))
+		return nil, fmt.Errorf("get recurring job %s: %w", id, r.s.interpret(queries.RecurringGet.Name, err))
 	}
 	return recurringFromRow(&row), nil
 }
 
 // List returns every schedule in id order (JobSharp's GetRecurringJobs).
 func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
-	var rows []models.RecurringJobsRow
-	if err := models.SelectRelease(r.s.query(ctx, queries.RecurringList).BindStruct(&models.RecurringJobsRow{Shard: 0}), &rows); err != nil {
-		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(queries.RecurringList, err))
+	rows, err := r.s.db.RecurringList(ctx, queries.RecurringListParams{Shard: 0}).All()
+	if err != nil {
+		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(queries.RecurringList.Name, err))
 	}
 	out := make([]*RecurringJob, 0, len(rows))
 	for i := range rows {
@@ -156,7 +155,7 @@ func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
 // Remove deletes a schedule (JobSharp's RemoveRecurringJob). Jobs it already
 // created stay. Removing a missing schedule is not an error.
 func (r *Recurring) Remove(ctx context.Context, id string) error {
-	if err := r.s.exec(ctx, queries.RecurringDelete, &models.RecurringJobsRow{Shard: 0, ID: id}, nil); err != nil {
+	if err := r.s.exec(queries.RecurringDelete, r.s.db.RecurringDelete(ctx, queries.RecurringDeleteParams{Shard: 0, ID: id})); err != nil {
 		return fmt.Errorf("remove recurring job %s: %w", id, err)
 	}
 	return nil
@@ -222,22 +221,9 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 		if from.IsZero() {
 			from = rj.CreatedAt
 		}
-		var due []time.Time
-		for t := next(sched, loc, from); !t.IsZero() && !t.After(now); t = next(sched, loc, t) {
-			due = append(due, t)
-			if len(due) > catchUp {
-				due = due[1:]
-			}
-		}
-		if len(due) == 0 {
+		due, last := occurrences(sched, loc, from, now, catchUp, p.Missed, s.set.grace)
+		if last.IsZero() {
 			continue
-		}
-		last := due[len(due)-1]
-		switch p.Missed {
-		case FireLatest:
-			due = due[len(due)-1:]
-		case SkipMissed:
-			due = slices.DeleteFunc(due, func(t time.Time) bool { return now.Sub(t) > s.set.grace })
 		}
 		lastJob := rj.LastJobID
 		for _, t := range due {
@@ -263,10 +249,35 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 				fired = append(fired, created[0])
 			}
 		}
-		row := &models.RecurringJobsRow{Shard: 0, ID: rj.ID, NextRunAt: next(sched, loc, maxTime(last, now)), LastRunAt: last, LastJobID: lastJob}
-		if err := s.exec(ctx, queries.RecurringAdvance, row, nil); err != nil {
+		p := queries.RecurringAdvanceParams{NextRunAt: next(sched, loc, maxTime(last, now)), LastRunAt: last, LastJobID: lastJob, Shard: 0, ID: rj.ID}
+		if err := s.exec(queries.RecurringAdvance, s.db.RecurringAdvance(ctx, p)); err != nil {
 			errs = append(errs, fmt.Errorf("advance recurring job %s: %w", rj.ID, err))
 		}
 	}
 	return fired, errors.Join(errs...)
+}
+
+// occurrences returns the occurrences of sched (in loc) after from and not
+// after now that get a job under the missed policy, oldest first, and the
+// latest occurrence (zero when none passed). FireAll keeps the latest
+// catchUp occurrences, FireLatest the latest one, SkipMissed those less
+// than grace before now.
+func occurrences(sched cron.Schedule, loc *time.Location, from, now time.Time, catchUp int, missed MissedPolicy, grace time.Duration) (due []time.Time, last time.Time) {
+	for t := next(sched, loc, from); !t.IsZero() && !t.After(now); t = next(sched, loc, t) {
+		due = append(due, t)
+		if len(due) > catchUp {
+			due = due[1:]
+		}
+	}
+	if len(due) == 0 {
+		return nil, time.Time{}
+	}
+	last = due[len(due)-1]
+	switch missed {
+	case FireLatest:
+		due = due[len(due)-1:]
+	case SkipMissed:
+		due = slices.DeleteFunc(due, func(t time.Time) bool { return now.Sub(t) > grace })
+	}
+	return due, last
 }

@@ -3,9 +3,6 @@ package repo_test
 import (
 	"context"
 	"log/slog"
-	"regexp"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +14,9 @@ import (
 func TestMain(m *testing.M) { cqltest.Main(m, queries.CreateStatements()...) }
 
 // clock is a store clock that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = cqltest.Clock
 
-func newClock() *clock { return &clock{t: time.Now().UTC()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return cqltest.NewClock(time.Now().UTC()) }
 
 // testBundle is what most tests need: a store on the package keyspace with
 // its own clock, and a queue no other test uses.
@@ -55,22 +37,13 @@ func setup(t *testing.T, opts *repo.Options) *testBundle {
 		o.Now = c.Now
 	}
 	if o.Logger == nil {
-		o.Logger = testLogger(t)
+		o.Logger = cqltest.Logger(t, slog.LevelDebug)
 	}
 	store, err := repo.New(cqltest.Session(t), &o)
 	if err != nil {
 		t.Fatalf("repo.New() error = %v", err)
 	}
-	return &testBundle{store: store, clock: c, queue: queueFor(t)}
-}
-
-// queueFor derives a queue name from the test name, unique in the package.
-func queueFor(t *testing.T) string {
-	q := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9_]+`).ReplaceAllString(t.Name(), "_"))
-	if len(q) > 64 {
-		q = q[len(q)-64:]
-	}
-	return q
+	return &testBundle{store: store, clock: c, queue: cqltest.Queue(t)}
 }
 
 // sameStore opens another store on the bundle's keyspace and clock, as a
@@ -83,7 +56,7 @@ func (b *testBundle) sameStore(t *testing.T, opts *repo.Options) *repo.Store {
 	}
 	o.Now = b.clock.Now
 	if o.Logger == nil {
-		o.Logger = testLogger(t)
+		o.Logger = cqltest.Logger(t, slog.LevelDebug)
 	}
 	store, err := repo.New(cqltest.NewSession(t), &o)
 	if err != nil {
@@ -123,17 +96,4 @@ func (b *testBundle) count(ctx context.Context, t *testing.T, state repo.State) 
 		t.Fatalf("Count(%s) error = %v", state, err)
 	}
 	return n
-}
-
-// testLogger sends the store's log to the test's log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }

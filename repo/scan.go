@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -40,9 +41,8 @@ var epoch = time.UnixMilli(0).UTC()
 
 // watermark reads the queue's watermark; the epoch when none is set.
 func (s *Store) watermark(ctx context.Context, queue string) (time.Time, bool, error) {
-	var row models.ScheduledBucketsRow
-	err := models.GetRelease(s.query(ctx, queries.DueWatermarkGet).BindStruct(&models.ScheduledBucketsRow{Queue: queue}), &row)
-	switch err = s.interpret(queries.DueWatermarkGet, err); {
+	row, err := s.db.DueWatermarkGet(ctx, queries.DueWatermarkGetParams{Queue: queue}).One()
+	switch err = s.interpret(queries.DueWatermarkGet.Name, err); {
 	case errors.Is(err, ErrNotFound):
 		return epoch, false, nil
 	case err != nil:
@@ -70,11 +70,9 @@ const maxDueWidth = 24 * time.Hour
 func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to time.Time, perShard int) (*dueRead, error) {
 	// A bucket that starts before the watermark may still hold entries after
 	// it; directory rows of buckets wholly behind it were dropped.
-	var dirRows []models.ScheduledBucketsRow
-	err := models.SelectRelease(s.query(ctx, queries.DueBucketsRange).
-		BindStructMap(&models.ScheduledBucketsRow{Queue: queue}, map[string]any{"from": watermark.Add(-maxDueWidth), "to": to}), &dirRows)
+	dirRows, err := s.db.DueBucketsRange(ctx, queries.DueBucketsRangeParams{Queue: queue, From: watermark.Add(-maxDueWidth), To: to}).All()
 	if err != nil {
-		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange, err))
+		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange.Name, err))
 	}
 	res := &dueRead{complete: to}
 	type part struct {
@@ -95,13 +93,13 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 			parts = append(parts, part{b, sh})
 		}
 	}
-	results := make([][]models.ScheduledJobsRow, len(parts))
+	results := make([][]queries.DueScanRow, len(parts))
 	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		p := parts[i]
 		lo, hi := maxTime(from, p.b.Start), minTime(to, p.b.End().Add(-time.Millisecond))
-		return s.interpret(queries.DueScan, models.SelectRelease(s.query(ctx, queries.DueScan).
-			BindStructMap(&models.ScheduledJobsRow{Queue: queue, Bucket: p.b.Start, Shard: int32(p.shard)},
-				map[string]any{"from": lo, "to": hi, "limit": perShard}), &results[i]))
+		rows, err := s.db.DueScan(ctx, queries.DueScanParams{Queue: queue, Bucket: p.b.Start, Shard: int32(p.shard), From: lo, To: hi, Limit: int32(perShard)}).All()
+		results[i] = rows
+		return s.interpret(queries.DueScan.Name, err)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scan due jobs of queue %s: %w", queue, err)
@@ -179,15 +177,17 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 		return
 	}
 	target = ms(target)
-	expected := any(watermark)
+	var c queries.CAS[models.ScheduledBucketsRow]
+	q := queries.DueWatermarkAdvance
 	if watermark.Equal(epoch) {
 		if _, set, err := s.watermark(ctx, queue); err != nil || set {
 			return
 		}
-		expected = nil
+		q, c = queries.DueWatermarkInit, s.db.DueWatermarkInit(ctx, queries.DueWatermarkInitParams{Watermark: target, Queue: queue})
+	} else {
+		c = s.db.DueWatermarkAdvance(ctx, queries.DueWatermarkAdvanceParams{Watermark: target, Queue: queue, ExpectedWatermark: watermark})
 	}
-	applied, err := s.cas(ctx, queries.DueWatermarkAdvance, &models.ScheduledBucketsRow{Queue: queue, Watermark: target}, map[string]any{"expected_watermark": expected})
-	if err != nil || !applied {
+	if applied, _, err := c.Exec(); s.interpret(q.Name, err) != nil || !applied {
 		return // another store moved it; fine
 	}
 	// Buckets wholly before the watermark hold nothing anyone needs, and no
@@ -207,17 +207,169 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 			parts = append(parts, dueEntry{Queue: queue, Bucket: b, Shard: sh})
 		}
 	}
-	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-		return s.exec(ctx, queries.DueDropPartition, parts[i].row(), nil)
+	err := forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		e := parts[i]
+		return s.exec(queries.DueDropPartition, s.db.DueDropPartition(ctx, queries.DueDropPartitionParams{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard)}))
 	})
 	if err == nil {
 		err = forEach(ctx, len(drop), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 			b := drop[i]
-			return s.exec(ctx, queries.DueBucketDelete, &models.ScheduledBucketsRow{Queue: queue, Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}, nil)
+			p := queries.DueBucketDeleteParams{Queue: queue, Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}
+			return s.exec(queries.DueBucketDelete, s.db.DueBucketDelete(ctx, p))
 		})
 	}
 	if err != nil {
 		s.set.log.Warn("jobsharp: could not drop due buckets behind the watermark", "queue", queue, "err", err)
+	}
+}
+
+// scanConcurrency bounds the due entries one scan resolves at once.
+const scanConcurrency = 16
+
+// errStop ends a scan early.
+var errStop = errors.New("stop scan")
+
+// scan reads the due entries of queue this store has not handled yet and
+// resolves each: stale entries are deleted, expired leases rescued, waiting
+// continuations checked, and due jobs offered to take. take returns whether
+// it took the job; errStop from take ends the scan. The scanner's cursor
+// then moves past what was resolved.
+func (s *Store) scan(ctx context.Context, queue string, perShard int, take func(context.Context, *Job) (bool, error), rescued ...func(*Job)) error {
+	sc := s.scanner(queue)
+	watermark, from, to, err := s.scanWindow(ctx, queue, sc)
+	if err != nil {
+		return err
+	}
+	rd, err := s.readDue(ctx, queue, watermark, from, to, perShard)
+	if err != nil {
+		return err
+	}
+	// Candidates in a random order, so that racing workers spread out; the
+	// window is the oldest entries, so the order stays roughly oldest first.
+	// A few are resolved at a time: each costs several round trips.
+	order := rand.Perm(len(rd.entries))
+	var (
+		mu           sync.Mutex
+		resolvedUpTo = rd.complete
+		stopped      bool
+		errs         []error
+	)
+	unresolved := func(e dueEntry) {
+		mu.Lock()
+		resolvedUpTo = minTime(resolvedUpTo, e.DueAt)
+		mu.Unlock()
+	}
+	_ = forEach(ctx, len(order), scanConcurrency, func(ctx context.Context, i int) error {
+		e := rd.entries[order[i]]
+		mu.Lock()
+		stop := stopped
+		mu.Unlock()
+		sc.mu.Lock()
+		busy := sc.inflight[e]
+		if !stop && !busy {
+			sc.inflight[e] = true
+		}
+		sc.mu.Unlock()
+		if stop || busy {
+			// Left for a later scan, or another goroutine of this store has it.
+			unresolved(e)
+			return nil
+		}
+		ok, err := s.resolve(ctx, e, to, take, rescued)
+		sc.mu.Lock()
+		delete(sc.inflight, e)
+		sc.mu.Unlock()
+		if ok && err == nil {
+			return nil
+		}
+		unresolved(e)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case errors.Is(err, errStop):
+			stopped = true
+		case err != nil:
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	s.advance(ctx, queue, sc, watermark, resolvedUpTo, rd.buckets)
+	return errors.Join(errs...)
+}
+
+// resolve handles one due entry. It returns false when the entry still
+// needs handling later (a due job nobody took, or an entry too fresh to
+// judge).
+//
+// Hints are written before the change that makes them true, so an entry
+// that does not match its job may belong to a change still in flight (an
+// insert before its LWT, a release or requeue about to land). Such an entry
+// is left alone while it is younger than Grace, and removed as stale after.
+// An entry is removed at once only when it is certainly spent: the job was
+// taken from it, or its lease expiry was handled.
+func (s *Store) resolve(ctx context.Context, e dueEntry, now time.Time, take func(context.Context, *Job) (bool, error), rescued []func(*Job)) (bool, error) {
+	spent := func() (bool, error) {
+		s.deleteDue(ctx, e)
+		return true, nil
+	}
+	stale := func() (bool, error) {
+		if e.DueAt.After(now.Add(-s.set.grace)) {
+			return false, nil // perhaps a change in flight: look again later
+		}
+		return spent()
+	}
+	for round := 0; ; round++ {
+		job, err := s.get(ctx, e.JobID, round > 0)
+		if errors.Is(err, ErrNotFound) {
+			return stale() // an insert between its hints and its row, or a stray hint
+		}
+		if err != nil {
+			return false, err
+		}
+		if job.Queue != e.Queue {
+			return spent()
+		}
+		switch {
+		case job.State.Claimable():
+			if job.ScheduledAt.After(now) {
+				return stale() // rescheduled: it has a later entry
+			}
+			took, err := take(ctx, job)
+			switch {
+			case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+				return true, nil // another worker changed or took it; the entry is theirs to delete
+			case err != nil:
+				return false, err
+			case took:
+				return spent()
+			}
+			return false, nil
+		case job.State == StateProcessing:
+			if job.Lease.Until.After(now) {
+				return stale() // a live lease: a later entry exists, or a release is in flight
+			}
+			r, err := s.rescue(ctx, job)
+			if errors.Is(err, ErrConflict) {
+				return true, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			for _, f := range rescued {
+				f(r)
+			}
+			return spent() // the retry has its own entry, after the backoff
+		case (job.State == StateAwaitingContinuation || job.State == StateAwaitingBatch) && round == 0:
+			if err := s.checkWaiting(ctx, job); err != nil {
+				return false, err
+			}
+			continue // released (then due now) or still waiting
+		case job.State.Final():
+			if err := s.settle(ctx, job); err != nil {
+				return false, err
+			}
+		}
+		return stale()
 	}
 }
 
@@ -238,17 +390,31 @@ func (j *Jobs) ListDue(ctx context.Context, queue string, limit int) ([]*Job, er
 	if err != nil {
 		return nil, fmt.Errorf("list due jobs: %w", err)
 	}
-	return s.listDue(ctx, queue, watermark, limit)
+	jobs, err := s.listDue(ctx, queue, watermark, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list due jobs: %w", err)
+	}
+	return jobs, nil
 }
 
 // listDue is ListDue from a watermark already read.
 func (s *Store) listDue(ctx context.Context, queue string, watermark time.Time, limit int) ([]*Job, error) {
 	now := s.now()
+	return s.walkDue(ctx, queue, watermark, now, limit, func(j *Job) bool {
+		return j.State.Claimable() && !j.ScheduledAt.After(now)
+	})
+}
+
+// walkDue reads the due index of queue from the watermark to `to`, a page
+// of entries per partition at a time, and returns up to limit of their jobs
+// that keep accepts, in due order. Jobs are read a page at a time too, only
+// as many as are still wanted (plus a few for stale hints).
+func (s *Store) walkDue(ctx context.Context, queue string, watermark, to time.Time, limit int, keep func(*Job) bool) ([]*Job, error) {
 	var out []*Job
 	seen := map[gocql.UUID]bool{}
 	from := watermark
 	for len(out) < limit {
-		rd, err := s.readDue(ctx, queue, watermark, from, now, limit+1)
+		rd, err := s.readDue(ctx, queue, watermark, from, to, limit+1)
 		if err != nil {
 			return nil, err
 		}
@@ -262,22 +428,20 @@ func (s *Store) listDue(ctx context.Context, queue string, watermark time.Time, 
 		if len(ids) == 0 {
 			break
 		}
-		// The entries are merged oldest first: read jobs a page at a time,
-		// only as many as are still wanted (plus a few for stale hints).
 		for len(ids) > 0 && len(out) < limit {
 			n := min(len(ids), limit-len(out)+8)
 			jobs, err := s.getMany(ctx, ids[:n])
 			if err != nil {
-				return nil, fmt.Errorf("list due jobs: %w", err)
+				return nil, err
 			}
 			ids = ids[n:]
 			for _, job := range jobs {
-				if job.Queue == queue && job.State.Claimable() && !job.ScheduledAt.After(now) && len(out) < limit {
+				if job.Queue == queue && keep(job) && len(out) < limit {
 					out = append(out, job)
 				}
 			}
 		}
-		if !rd.complete.Before(now) {
+		if !rd.complete.Before(to) {
 			break
 		}
 		from = rd.complete

@@ -7,7 +7,6 @@ import (
 
 	"github.com/gocql/gocql"
 
-	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
 )
 
@@ -19,8 +18,8 @@ import (
 func (s *Store) settle(ctx context.Context, job *Job) error {
 	var errs []error
 	if job.BatchID != (gocql.UUID{}) {
-		row := &models.BatchJobsRow{BatchID: job.BatchID, JobID: job.ID, FinishedState: int32(job.State)}
-		if err := s.exec(ctx, queries.BatchJobFinished, row, nil); err != nil {
+		p := queries.BatchJobFinishedParams{FinishedState: int32(job.State), BatchID: job.BatchID, JobID: job.ID}
+		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, p)); err != nil {
 			errs = append(errs, fmt.Errorf("record batch progress: %w", err))
 		}
 		done, err := s.batchDone(ctx, job.BatchID)
@@ -54,9 +53,9 @@ func (s *Store) settleChildren(ctx context.Context, parent gocql.UUID) error {
 }
 
 func (s *Store) childIDs(ctx context.Context, parent gocql.UUID) ([]gocql.UUID, error) {
-	var rows []models.JobContinuationsRow
-	if err := models.SelectRelease(s.query(ctx, queries.ContinuationsList).BindStruct(&models.JobContinuationsRow{ParentID: parent}), &rows); err != nil {
-		return nil, fmt.Errorf("list continuations of %s: %w", parent, s.interpret(queries.ContinuationsList, err))
+	rows, err := s.db.ContinuationsList(ctx, queries.ContinuationsListParams{ParentID: parent}).All()
+	if err != nil {
+		return nil, fmt.Errorf("list continuations of %s: %w", parent, s.interpret(queries.ContinuationsList.Name, err))
 	}
 	ids := make([]gocql.UUID, len(rows))
 	for i, r := range rows {
@@ -107,7 +106,7 @@ func (s *Store) checkWaiting(ctx context.Context, child *Job) error {
 		next.FinishedAt = now
 		next.LastError = cancelWhy
 	}
-	_, err := s.change(ctx, child, next, writeFull, "release", false, nil)
+	_, err := s.change(ctx, child, next, opReleaseWaiting, nil)
 	if errors.Is(err, ErrConflict) {
 		return nil // released or changed by someone else
 	}
@@ -143,8 +142,8 @@ func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 		if !job.State.Final() {
 			return false, nil
 		}
-		row := &models.BatchJobsRow{BatchID: batch, JobID: job.ID, FinishedState: int32(job.State)}
-		if err := s.exec(ctx, queries.BatchJobFinished, row, nil); err != nil {
+		p := queries.BatchJobFinishedParams{FinishedState: int32(job.State), BatchID: batch, JobID: job.ID}
+		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, p)); err != nil {
 			s.set.log.Warn("jobsharp: could not record batch progress", "batch", batch, "job", job.ID, "err", err)
 		}
 	}

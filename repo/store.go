@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/scylladb/gocqlx/v2"
 
+	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
 )
 
@@ -19,6 +20,7 @@ import (
 // one per process and share it.
 type Store struct {
 	session gocqlx.Session
+	db      *queries.DB // every statement runs through its typed methods
 	set     settings
 	owns    bool // Close closes the session
 	conn    connInfo
@@ -53,7 +55,7 @@ func New(session gocqlx.Session, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{session: session, set: set, scanners: make(map[string]*scanner)}
+	s := &Store{session: session, db: queries.New(session.Session).WithSerialConsistency(set.serial), set: set, scanners: make(map[string]*scanner)}
 	s.Jobs = &Jobs{s: s}
 	s.Batches = &Batches{s: s}
 	s.Recurring = &Recurring{s: s}
@@ -73,32 +75,24 @@ func (s *Store) Close() {
 // now is the store's clock, truncated to the millisecond.
 func (s *Store) now() time.Time { return ms(s.set.now()) }
 
-// query prepares a generated statement. Only idempotent statements keep the
-// session's retry policy: a retried lightweight transaction or counter
-// update could apply twice or report a conflict with itself.
-func (s *Store) query(ctx context.Context, q queries.Query) *gocqlx.Queryx {
-	qx := s.session.ContextQuery(ctx, q.CQL, q.Names).Idempotent(q.Idempotent)
-	if !q.Idempotent {
-		qx.RetryPolicy(nil)
-	}
-	return qx
-}
+// Jobs stores, reads, claims and changes jobs. Get it from [Store.Jobs].
+type Jobs struct{ s *Store }
 
-// exec runs a generated statement bound from a row struct and extra names.
-func (s *Store) exec(ctx context.Context, q queries.Query, row any, extra map[string]any) error {
-	return s.interpret(q, s.query(ctx, q).BindStructMap(row, extra).ExecRelease())
+// exec runs a generated write (q is its query, for errors). Statements run
+// through s.db, the generated typed layer: values are bound by position
+// from each query's Params, and a statement that is not idempotent (an
+// LWT, a counter update) runs without the retry policy, so it is never
+// applied twice.
+func (s *Store) exec(q queries.Query, w queries.Write) error {
+	return s.interpret(q.Name, w.Exec())
 }
 
 // cas runs a lightweight transaction and reports whether it applied. On an
 // unknown outcome (a timeout) it returns the error; callers resolve it with
 // a serial read.
-func (s *Store) cas(ctx context.Context, q queries.Query, row any, extra map[string]any) (bool, error) {
-	qx := s.query(ctx, q).BindStructMap(row, extra)
-	qx.SerialConsistency(s.set.serial)
-	defer qx.Release()
-	prev := map[string]any{}
-	applied, err := qx.MapScanCAS(prev)
-	return applied, s.interpret(q, err)
+func (s *Store) cas(q queries.Query, c queries.CAS[models.JobsRow]) (bool, error) {
+	applied, _, err := c.Exec()
+	return applied, s.interpret(q.Name, err)
 }
 
 // forEach runs fn for i in [0, n) with at most limit calls in flight and

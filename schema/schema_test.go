@@ -135,7 +135,7 @@ func TestCompare(t *testing.T) {
 
 	live := liveOf("ks")
 	live.Tables = slices.DeleteFunc(live.Tables, func(n string) bool { return n == "queues" })
-	live.Columns = slices.DeleteFunc(slices.Clone(live.Columns), func(c queries.Column) bool {
+	live.Columns = slices.DeleteFunc(slices.Clone(live.Columns), func(c queries.SchemaColumn) bool {
 		return c.Table == "queues" || c.Table == "jobs" && c.Name == "lease_owner" || c.Table == "batch_jobs" && c.Name == "size"
 	})
 	for i, c := range live.Columns {
@@ -146,8 +146,8 @@ func TestCompare(t *testing.T) {
 			live.Columns[i].ClusteringOrder = "asc"
 		}
 	}
-	live.Columns = append(live.Columns, queries.Column{Table: "jobs", Name: "priority", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "int"},
-		queries.Column{Table: "someone_elses", Name: "x", Kind: "partition_key", Type: "int"})
+	live.Columns = append(live.Columns, queries.SchemaColumn{Table: "jobs", Name: "priority", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "int"},
+		queries.SchemaColumn{Table: "someone_elses", Name: "x", Kind: "partition_key", Type: "int"})
 	live.Tables = append(live.Tables, "someone_elses")
 	live.UserTypes = []queries.UserType{
 		{Name: "attempt_error", FieldNames: []string{"attempt", "failed_at", "error", "hint"}, FieldTypes: []string{"bigint", "timestamp", "text", "text"}},

@@ -27,7 +27,7 @@ type Live struct {
 	// sorted.
 	Tables, Types []string
 	// Columns are the columns of every table, ordered by table and name.
-	Columns []queries.Column
+	Columns []queries.SchemaColumn
 	// UserTypes are its user-defined types with their fields, by name.
 	UserTypes []queries.UserType
 }
@@ -66,7 +66,7 @@ func Inspect(ctx context.Context, session *gocql.Session, keyspace string) (*Liv
 	}
 	slices.Sort(live.Types)
 	iter = q("SELECT table_name, column_name, kind, position, clustering_order, type FROM system_schema.columns WHERE keyspace_name = ?")
-	var c queries.Column
+	var c queries.SchemaColumn
 	for iter.Scan(&c.Table, &c.Name, &c.Kind, &c.Position, &c.ClusteringOrder, &c.Type) {
 		live.Columns = append(live.Columns, c)
 	}
@@ -275,7 +275,7 @@ func describeTypes(types []queries.UserType) map[string]map[string]string {
 
 // describeColumns maps table → column → description, for the tables of
 // only (every table when only is nil).
-func describeColumns(cols []queries.Column, only map[string]map[string]string) map[string]map[string]string {
+func describeColumns(cols []queries.SchemaColumn, only map[string]map[string]string) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, c := range cols {
 		if only != nil {
@@ -292,7 +292,7 @@ func describeColumns(cols []queries.Column, only map[string]map[string]string) m
 }
 
 // describe renders what matters of a column: "timestamp, clustering 0 desc".
-func describe(c queries.Column) string {
+func describe(c queries.SchemaColumn) string {
 	switch c.Kind {
 	case "partition_key":
 		return fmt.Sprintf("%s, partition key %d", c.Type, c.Position)
@@ -304,18 +304,18 @@ func describe(c queries.Column) string {
 	return c.Type
 }
 
-func columnsOf(cols []queries.Column, table string) []queries.Column {
-	var out []queries.Column
+func columnsOf(cols []queries.SchemaColumn, table string) []queries.SchemaColumn {
+	var out []queries.SchemaColumn
 	for _, c := range cols {
 		if c.Table == table {
 			out = append(out, c)
 		}
 	}
-	slices.SortFunc(out, func(a, b queries.Column) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b queries.SchemaColumn) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
-func addColumnFix(keyspace string, c queries.Column) string {
+func addColumnFix(keyspace string, c queries.SchemaColumn) string {
 	switch c.Kind {
 	case "regular":
 		return fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s;", keyspace, c.Table, c.Name, c.Type)

@@ -62,7 +62,7 @@ func benchProcessors(b *testing.B, n int, queue string, lat *latencies, rec *rec
 		if err != nil {
 			b.Fatal(err)
 		}
-		err = worker.Handle(p, "noop", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		err = worker.Handle(p, func(ctx context.Context, job *worker.Job[noop]) error {
 			lat.add(time.Since(job.ScheduledAt))
 			return nil
 		}, nil)
@@ -100,8 +100,8 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for from := 0; from < b.N; from += 500 {
-				args := make([]struct{}, min(500, b.N-from))
-				if _, err := worker.EnqueueMany(ctx, store, "noop", args, &worker.EnqueueOpts{Queue: queue}); err != nil {
+				args := make([]noop, min(500, b.N-from))
+				if _, err := worker.EnqueueMany(ctx, store, args, &worker.EnqueueOpts{Queue: queue}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -140,7 +140,7 @@ func BenchmarkLatency(b *testing.B) {
 			defer tick.Stop()
 			for range b.N {
 				<-tick.C
-				if _, err := worker.Enqueue(ctx, store, "noop", struct{}{}, &worker.EnqueueOpts{Queue: queue}); err != nil {
+				if _, err := worker.Enqueue(ctx, store, noop{}, &worker.EnqueueOpts{Queue: queue}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -152,3 +152,8 @@ func BenchmarkLatency(b *testing.B) {
 		})
 	}
 }
+
+// noop is the argument of the benchmarks' jobs, which do nothing.
+type noop struct{}
+
+func (noop) Kind() string { return "noop" }

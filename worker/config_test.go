@@ -81,22 +81,26 @@ func TestHandleValidates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New() error = %v", err)
 	}
-	noop := func(context.Context, *worker.Job[struct{}]) error { return nil }
-	if err := worker.Handle(p, "a", noop, nil); err != nil {
-		t.Fatalf("Handle(a) error = %v", err)
+	if err := worker.Handle(p, func(context.Context, *worker.Job[tArgs]) error { return nil }, nil); err != nil {
+		t.Fatalf("Handle(t) error = %v", err)
 	}
+	err = worker.Handle(p, func(context.Context, *worker.Job[noKind]) error { return nil }, nil)
+	if want := "jobsharp: invalid job type: empty"; !errors.Is(err, repo.ErrInvalid) || err.Error() != want {
+		t.Errorf("Handle() of a type whose Kind is empty: error = %v, want ErrInvalid %q", err, want)
+	}
+	noop := func(context.Context, *worker.Job[[]byte]) error { return nil }
 	for _, tc := range []struct {
 		name, jobType string
-		fn            func(context.Context, *worker.Job[struct{}]) error
+		fn            func(context.Context, *worker.Job[[]byte]) error
 		wantErr       string
 	}{
 		{name: "EmptyType", jobType: "", fn: noop, wantErr: "jobsharp: invalid job type: empty"},
 		{name: "LongType", jobType: strings.Repeat("t", 256), fn: noop, wantErr: "jobsharp: invalid job type: 256 bytes, more than 255"},
 		{name: "NilFunc", jobType: "b", fn: nil, wantErr: `jobsharp: invalid handler: nil function for job type "b"`},
-		{name: "Duplicate", jobType: "a", fn: noop, wantErr: `jobsharp: invalid job type: "a" has a handler already`},
+		{name: "Duplicate", jobType: "t", fn: noop, wantErr: `jobsharp: invalid job type: "t" has a handler already`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := worker.Handle(p, tc.jobType, tc.fn, nil)
+			err := worker.HandleRaw(p, tc.jobType, tc.fn, nil)
 			if !errors.Is(err, repo.ErrInvalid) || err.Error() != tc.wantErr {
 				t.Errorf("Handle() error = %v, want ErrInvalid %q", err, tc.wantErr)
 			}
@@ -138,33 +142,48 @@ func TestEnqueueValidates(t *testing.T) {
 
 	ctx := context.Background()
 	b := setup(t)
-	if _, err := worker.Enqueue(ctx, b.store, "", struct{}{}, nil); !errors.Is(err, repo.ErrInvalid) {
+	if _, err := worker.Enqueue(ctx, b.store, noKind{}, nil); !errors.Is(err, repo.ErrInvalid) {
 		t.Errorf("Enqueue(empty type) error = %v, want ErrInvalid", err)
 	}
-	if _, err := worker.Enqueue(ctx, b.store, "t", func() {}, nil); err == nil || !strings.Contains(err.Error(), "encode arguments of t job") {
+	if _, err := worker.Enqueue(ctx, b.store, unencodable{}, nil); err == nil || !strings.Contains(err.Error(), "encode arguments of t job") {
 		t.Errorf("Enqueue(unencodable args) error = %v, want an encoding error", err)
 	}
-	if _, err := worker.EnqueueMany(ctx, b.store, "t", []int{1, 2}, &worker.EnqueueOpts{ID: [16]byte{1}}); !errors.Is(err, repo.ErrInvalid) {
+	if _, err := worker.EnqueueMany(ctx, b.store, []tArgs{1, 2}, &worker.EnqueueOpts{ID: [16]byte{1}}); !errors.Is(err, repo.ErrInvalid) {
 		t.Errorf("EnqueueMany(one ID for two jobs) error = %v, want ErrInvalid", err)
 	}
-	if _, err := worker.EnqueueAfter(ctx, b.store, [16]byte{9}, "t", 1, &worker.EnqueueOpts{Queue: b.queue}); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := worker.EnqueueAfter(ctx, b.store, [16]byte{9}, tArgs(1), &worker.EnqueueOpts{Queue: b.queue}); !errors.Is(err, repo.ErrNotFound) {
 		t.Errorf("EnqueueAfter(unknown parent) error = %v, want ErrNotFound", err)
 	}
-	if _, err := worker.Schedule(ctx, b.store, b.queue, "every tuesday", "t", 1, nil); !errors.Is(err, repo.ErrInvalid) {
+	if _, err := worker.Schedule(ctx, b.store, b.queue, "every tuesday", tArgs(1), nil); !errors.Is(err, repo.ErrInvalid) {
 		t.Errorf("Schedule(bad cron) error = %v, want ErrInvalid", err)
 	}
 
 	// The same id, type and arguments: the stored job comes back, once.
 	id := [16]byte{0x01, 0x9a, 7, 7, 7, 7, 0x70, 7, 0x80, 7, 7, 7, 7, 7, 7, 7}
-	first, err := worker.Enqueue(ctx, b.store, "t", 42, &worker.EnqueueOpts{ID: id, Queue: b.queue})
+	first, err := worker.Enqueue(ctx, b.store, tArgs(42), &worker.EnqueueOpts{ID: id, Queue: b.queue})
 	if err != nil {
 		t.Fatalf("Enqueue() error = %v", err)
 	}
-	again, err := worker.Enqueue(ctx, b.store, "t", 42, &worker.EnqueueOpts{ID: id, Queue: b.queue})
+	again, err := worker.Enqueue(ctx, b.store, tArgs(42), &worker.EnqueueOpts{ID: id, Queue: b.queue})
 	if err != nil || again.ID != first.ID || again.CreatedAt != first.CreatedAt {
 		t.Errorf("Enqueue() again = %v, %v; want the stored job", again, err)
 	}
-	if _, err := worker.Enqueue(ctx, b.store, "t", 43, &worker.EnqueueOpts{ID: id, Queue: b.queue}); !errors.Is(err, repo.ErrExists) {
+	if _, err := worker.Enqueue(ctx, b.store, tArgs(43), &worker.EnqueueOpts{ID: id, Queue: b.queue}); !errors.Is(err, repo.ErrExists) {
 		t.Errorf("Enqueue() with the id of another job: error = %v, want ErrExists", err)
 	}
 }
+
+// tArgs is an int argument of kind "t".
+type tArgs int
+
+func (tArgs) Kind() string { return "t" }
+
+// noKind is an argument type whose Kind is empty.
+type noKind struct{}
+
+func (noKind) Kind() string { return "" }
+
+// unencodable has a field JSON cannot encode.
+type unencodable struct{ F func() }
+
+func (unencodable) Kind() string { return "t" }

@@ -20,6 +20,23 @@ type step struct {
 	FailTimes int    `json:"fail_times"`
 }
 
+func (step) Kind() string { return "step" }
+
+// part and report are steps under other kinds: the jobs of a batch and the
+// job that waits for it.
+type (
+	part   step
+	report step
+)
+
+func (part) Kind() string   { return "part" }
+func (report) Kind() string { return "report" }
+
+// row is an int argument of kind "row".
+type row int
+
+func (row) Kind() string { return "row" }
+
 func TestContinuations(t *testing.T) {
 	t.Parallel()
 
@@ -36,7 +53,7 @@ func TestContinuations(t *testing.T) {
 		// Two processors race for every job of the chain.
 		for range 2 {
 			p := processor(t, newStore(t, nil), b.config(t, 4))
-			handle(t, p, "step", func(ctx context.Context, job *worker.Job[step]) error {
+			handle(t, p, func(ctx context.Context, job *worker.Job[step]) error {
 				if calls.add(job.Args.Name) <= job.Args.FailTimes {
 					return errors.New("not yet")
 				}
@@ -58,12 +75,12 @@ func TestContinuations(t *testing.T) {
 		}
 
 		// The chain is stored before the parent can run: hold the parent.
-		parent := enqueue(ctx, t, b, "step", step{Name: "parent", FailTimes: 2}, &worker.EnqueueOpts{Hold: true, MaxRetries: 5})
-		child, err := worker.EnqueueAfter(ctx, b.store, parent.ID, "step", step{Name: "child", FailTimes: 1}, &worker.EnqueueOpts{Queue: b.queue, MaxRetries: 5})
+		parent := enqueue(ctx, t, b, step{Name: "parent", FailTimes: 2}, &worker.EnqueueOpts{Hold: true, MaxRetries: 5})
+		child, err := worker.EnqueueAfter(ctx, b.store, parent.ID, step{Name: "child", FailTimes: 1}, &worker.EnqueueOpts{Queue: b.queue, MaxRetries: 5})
 		if err != nil {
 			t.Fatalf("EnqueueAfter(parent) error = %v", err)
 		}
-		grandchild, err := worker.EnqueueAfter(ctx, b.store, child.ID, "step", step{Name: "grandchild"}, &worker.EnqueueOpts{Queue: b.queue})
+		grandchild, err := worker.EnqueueAfter(ctx, b.store, child.ID, step{Name: "grandchild"}, &worker.EnqueueOpts{Queue: b.queue})
 		if err != nil {
 			t.Fatalf("EnqueueAfter(child) error = %v", err)
 		}
@@ -103,14 +120,14 @@ func TestContinuations(t *testing.T) {
 
 		b := setup(t)
 		p := processor(t, b.store, b.config(t, 2))
-		handle(t, p, "step", func(ctx context.Context, job *worker.Job[step]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[step]) error {
 			if job.Args.Name != "parent" {
 				t.Errorf("%s ran, but its parent was abandoned", job.Args.Name)
 			}
 			return errors.New("broken")
 		}, nil)
-		parent := enqueue(ctx, t, b, "step", step{Name: "parent"}, &worker.EnqueueOpts{MaxRetries: 1, Hold: true})
-		child, err := worker.EnqueueAfter(ctx, b.store, parent.ID, "step", step{Name: "child"}, &worker.EnqueueOpts{Queue: b.queue})
+		parent := enqueue(ctx, t, b, step{Name: "parent"}, &worker.EnqueueOpts{MaxRetries: 1, Hold: true})
+		child, err := worker.EnqueueAfter(ctx, b.store, parent.ID, step{Name: "child"}, &worker.EnqueueOpts{Queue: b.queue})
 		if err != nil {
 			t.Fatalf("EnqueueAfter() error = %v", err)
 		}
@@ -142,13 +159,13 @@ func TestBatches(t *testing.T) {
 		seen := make(chan *repo.BatchStatus, 2)
 		for range 2 {
 			p := processor(t, newStore(t, nil), b.config(t, 4))
-			handle(t, p, "part", func(ctx context.Context, job *worker.Job[step]) error {
+			handle(t, p, func(ctx context.Context, job *worker.Job[part]) error {
 				if job.Args.Name == "bad" {
 					return errors.New("bad part")
 				}
 				return nil
 			}, nil)
-			handle(t, p, "report", func(ctx context.Context, job *worker.Job[step]) error {
+			handle(t, p, func(ctx context.Context, job *worker.Job[report]) error {
 				st, err := b.store.Batches.Status(ctx, job.ParentID)
 				if err != nil {
 					return err
@@ -159,13 +176,13 @@ func TestBatches(t *testing.T) {
 			start(t, p)
 		}
 
-		parts := []step{{Name: "good"}, {Name: "bad"}, {Name: "good"}, {Name: "good"}, {Name: "bad"}, {Name: "good"}}
-		jobs, err := worker.EnqueueBatch(ctx, b.store, [16]byte{}, "part", parts, &worker.EnqueueOpts{Queue: b.queue, MaxRetries: 1})
+		parts := []part{{Name: "good"}, {Name: "bad"}, {Name: "good"}, {Name: "good"}, {Name: "bad"}, {Name: "good"}}
+		jobs, err := worker.EnqueueBatch(ctx, b.store, [16]byte{}, parts, &worker.EnqueueOpts{Queue: b.queue, MaxRetries: 1})
 		if err != nil {
 			t.Fatalf("EnqueueBatch() error = %v", err)
 		}
 		batchID := jobs[0].BatchID
-		report, err := worker.EnqueueAfterBatch(ctx, b.store, batchID, "report", step{Name: "report"}, &worker.EnqueueOpts{Queue: b.queue})
+		report, err := worker.EnqueueAfterBatch(ctx, b.store, batchID, report{Name: "report"}, &worker.EnqueueOpts{Queue: b.queue})
 		if err != nil {
 			t.Fatalf("EnqueueAfterBatch() error = %v", err)
 		}
@@ -198,13 +215,13 @@ func TestBatches(t *testing.T) {
 
 		b := setup(t)
 		p := processor(t, b.store, b.config(t, 4))
-		handle(t, p, "part", func(ctx context.Context, job *worker.Job[int]) error { return nil }, nil)
+		handle(t, p, func(ctx context.Context, job *worker.Job[row]) error { return nil }, nil)
 		start(t, p)
-		jobs, err := worker.EnqueueBatch(ctx, b.store, [16]byte{}, "part", []int{1, 2, 3}, &worker.EnqueueOpts{Queue: b.queue})
+		jobs, err := worker.EnqueueBatch(ctx, b.store, [16]byte{}, []row{1, 2, 3}, &worker.EnqueueOpts{Queue: b.queue})
 		if err != nil {
 			t.Fatalf("EnqueueBatch() error = %v", err)
 		}
-		if got := []int{jobs[0].Args, jobs[1].Args, jobs[2].Args}; !cmp.Equal(got, []int{1, 2, 3}) {
+		if got := []row{jobs[0].Args, jobs[1].Args, jobs[2].Args}; !cmp.Equal(got, []row{1, 2, 3}) {
 			t.Errorf("EnqueueBatch() args = %v, want them in order", got)
 		}
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)

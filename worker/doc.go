@@ -5,27 +5,32 @@
 //
 // # Using it
 //
-// Enqueue jobs with typed arguments anywhere that has a store; the arguments
-// are JSON-encoded:
+// A job's arguments are a Go type that names its kind ([JobArgs], as in
+// River), so the code that enqueues a job and the handler that runs it
+// agree on the name and on the arguments by construction:
 //
 //	type EmailArgs struct{ To, Subject string }
 //
-//	job, err := worker.Enqueue(ctx, store, "email.send", EmailArgs{To: "ada@example.com"}, nil)
+//	func (EmailArgs) Kind() string { return "email.send" }
+//
+// Enqueue jobs anywhere that has a store; the arguments are JSON-encoded:
+//
+//	job, err := worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com"}, nil)
 //
 // Run a [Processor] in every process that should work the queue: register a
-// handler per job type, and Run until the context ends:
+// handler per argument type, and Run until the context ends:
 //
 //	p, err := worker.New(store, &worker.Config{
 //		Queues: map[string]worker.QueueConfig{"default": {MaxWorkers: 50}},
 //	})
-//	err = worker.Handle(p, "email.send", func(ctx context.Context, job *worker.Job[EmailArgs]) error {
+//	err = worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error {
 //		return send(ctx, job.Args.To, job.Args.Subject) // an error fails the attempt
 //	}, nil)
 //	err = p.Run(ctx) // until ctx ends; then it shuts down gracefully
 //
-// Handle[[]byte] is the untyped form: its handler gets the stored bytes as
-// they are. Argument types may encode themselves ([ArgsMarshaler],
-// [ArgsUnmarshaler]).
+// [HandleRaw] and [EnqueueRaw] are the untyped forms, for kinds known only
+// at run time: a kind string and the stored bytes as they are. Argument
+// types may encode themselves ([ArgsMarshaler], [ArgsUnmarshaler]).
 //
 // # Running jobs
 //

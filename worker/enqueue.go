@@ -34,20 +34,24 @@ type EnqueueOpts struct {
 	Metadata map[string]string
 }
 
-// NewJob encodes typed arguments into a [repo.NewJob], for the store's own
-// calls (a batch of several job types, say). Arguments are JSON-encoded,
-// except []byte (stored as it is) and types that implement [ArgsMarshaler].
-func NewJob[T any](jobType string, args T, opts *EnqueueOpts) (*repo.NewJob, error) {
+// NewJobFor encodes typed arguments into a [repo.NewJob] of T's kind, for
+// the store's own calls (a batch of several kinds, say). Arguments are
+// JSON-encoded, except types that implement [ArgsMarshaler].
+func NewJobFor[T JobArgs](args T, opts *EnqueueOpts) (*repo.NewJob, error) {
+	return newJob(kindOf[T](), args, opts)
+}
+
+func newJob[T any](kind string, args T, opts *EnqueueOpts) (*repo.NewJob, error) {
 	data, err := encodeArgs(args)
 	if err != nil {
-		return nil, fmt.Errorf("encode arguments of %s job: %w", jobType, err)
+		return nil, fmt.Errorf("encode arguments of %s job: %w", kind, err)
 	}
 	var o EnqueueOpts
 	if opts != nil {
 		o = *opts
 	}
 	return &repo.NewJob{
-		ID: o.ID, Queue: o.Queue, Type: jobType, Args: data, ScheduledAt: o.ScheduledAt,
+		ID: o.ID, Queue: o.Queue, Type: kind, Args: data, ScheduledAt: o.ScheduledAt,
 		MaxRetries: o.MaxRetries, Hold: o.Hold, Metadata: maps.Clone(o.Metadata),
 	}, nil
 }
@@ -55,91 +59,107 @@ func NewJob[T any](jobType string, args T, opts *EnqueueOpts) (*repo.NewJob, err
 // typed returns the stored job with the arguments it was enqueued with.
 func typed[T any](job *repo.Job, args T) *Job[T] { return &Job[T]{Job: job, Args: args} }
 
-// Enqueue stores a job of jobType with typed arguments (River's Insert). The
-// processor's [Handle] for jobType decodes them into the same T. Returns
+// Enqueue stores a job of T's kind with typed arguments (River's Insert).
+// The processor's [Handle] for T decodes them into the same T. Returns
 // [repo.ErrInvalid] for bad input (nothing stored) and [repo.ErrExists] if
 // opts.ID belongs to another job.
-func Enqueue[T any](ctx context.Context, store *repo.Store, jobType string, args T, opts *EnqueueOpts) (*Job[T], error) {
-	nj, err := NewJob(jobType, args, opts)
+func Enqueue[T JobArgs](ctx context.Context, store *repo.Store, args T, opts *EnqueueOpts) (*Job[T], error) {
+	return enqueue(ctx, store, kindOf[T](), args, opts)
+}
+
+// EnqueueRaw stores a job of kind with arguments stored as they are,
+// untyped: for kinds known only at run time, handled by [HandleRaw] (or by
+// a [Handle] whose type decodes these bytes). Prefer [Enqueue], which takes
+// the kind from the argument type. Errors are those of Enqueue.
+func EnqueueRaw(ctx context.Context, store *repo.Store, kind string, args []byte, opts *EnqueueOpts) (*Job[[]byte], error) {
+	return enqueue(ctx, store, kind, args, opts)
+}
+
+func enqueue[T any](ctx context.Context, store *repo.Store, kind string, args T, opts *EnqueueOpts) (*Job[T], error) {
+	nj, err := newJob(kind, args, opts)
 	if err != nil {
 		return nil, err
 	}
 	job, err := store.Jobs.Insert(ctx, nj)
 	if err != nil {
-		return nil, fmt.Errorf("enqueue %s job: %w", jobType, err)
+		return nil, fmt.Errorf("enqueue %s job: %w", kind, err)
 	}
 	return typed(job, args), nil
 }
 
-// EnqueueMany stores one job of jobType per element of args, with the same
-// options, in parallel ([repo.Jobs.InsertMany]). opts.ID must be zero. When
-// some jobs fail to store, the stored ones are returned with the error.
-func EnqueueMany[T any](ctx context.Context, store *repo.Store, jobType string, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
-	njs, err := newJobs(jobType, args, opts)
+// EnqueueMany stores one job of T's kind per element of args, with the
+// same options, in parallel ([repo.Jobs.InsertMany]). opts.ID must be zero.
+// When some jobs fail to store, the stored ones are returned with the error.
+func EnqueueMany[T JobArgs](ctx context.Context, store *repo.Store, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
+	kind := kindOf[T]()
+	njs, err := newJobs(kind, args, opts)
 	if err != nil {
 		return nil, err
 	}
 	jobs, err := store.Jobs.InsertMany(ctx, njs)
 	if err != nil {
-		err = fmt.Errorf("enqueue %s jobs: %w", jobType, err)
+		err = fmt.Errorf("enqueue %s jobs: %w", kind, err)
 	}
 	return typedMany(jobs, njs, args), err
 }
 
-// EnqueueBatch stores one job of jobType per element of args as one batch
+// EnqueueBatch stores one job of T's kind per element of args as one batch
 // (JobSharp's StoreBatch): follow it with [EnqueueAfterBatch], and ask how it
 // stands with [repo.Batches.Status] or [WaitBatch]. A zero batchID makes a
 // new one; the jobs' BatchID holds it. Retrying with the same batch id is
-// safe only with explicit job ids; use [NewJob] and
-// [repo.Batches.Insert] for that, or for batches of several job types.
-func EnqueueBatch[T any](ctx context.Context, store *repo.Store, batchID gocql.UUID, jobType string, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
-	njs, err := newJobs(jobType, args, opts)
+// safe only with explicit job ids; use [NewJobFor] and
+// [repo.Batches.Insert] for that, or for batches of several kinds.
+func EnqueueBatch[T JobArgs](ctx context.Context, store *repo.Store, batchID gocql.UUID, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
+	kind := kindOf[T]()
+	njs, err := newJobs(kind, args, opts)
 	if err != nil {
 		return nil, err
 	}
 	jobs, err := store.Batches.Insert(ctx, batchID, njs)
 	if err != nil {
-		err = fmt.Errorf("enqueue batch of %s jobs: %w", jobType, err)
+		err = fmt.Errorf("enqueue batch of %s jobs: %w", kind, err)
 	}
 	return typedMany(jobs, njs, args), err
 }
 
 // EnqueueAfter stores a continuation (JobSharp's StoreContinuation): a job
-// that waits in AwaitingContinuation until the job parentID succeeds, and is
-// then scheduled, exactly once. If the parent ends Cancelled or Abandoned,
-// the continuation is cancelled and never runs. A parent that has already
-// succeeded schedules it at once. Returns [repo.ErrNotFound] if the parent
-// does not exist.
-func EnqueueAfter[T any](ctx context.Context, store *repo.Store, parentID gocql.UUID, jobType string, args T, opts *EnqueueOpts) (*Job[T], error) {
-	nj, err := NewJob(jobType, args, opts)
+// of T's kind that waits in AwaitingContinuation until the job parentID
+// succeeds, and is then scheduled, exactly once. If the parent ends
+// Cancelled or Abandoned, the continuation is cancelled and never runs. A
+// parent that has already succeeded schedules it at once. Returns
+// [repo.ErrNotFound] if the parent does not exist.
+func EnqueueAfter[T JobArgs](ctx context.Context, store *repo.Store, parentID gocql.UUID, args T, opts *EnqueueOpts) (*Job[T], error) {
+	kind := kindOf[T]()
+	nj, err := newJob(kind, args, opts)
 	if err != nil {
 		return nil, err
 	}
 	job, err := store.Jobs.InsertContinuation(ctx, parentID, nj)
 	if err != nil {
-		return nil, fmt.Errorf("enqueue %s job after %s: %w", jobType, parentID, err)
+		return nil, fmt.Errorf("enqueue %s job after %s: %w", kind, parentID, err)
 	}
 	return typed(job, args), nil
 }
 
-// EnqueueAfterBatch stores a job that waits in AwaitingBatch until every job
-// of the batch has finished, whatever their outcome (JobSharp's batch
-// continuation), and is then scheduled, exactly once. Its handler can ask
-// [repo.Batches.Status] how the batch went (its job's ParentID is the batch
-// id). Returns [repo.ErrNotFound] for an unknown batch.
-func EnqueueAfterBatch[T any](ctx context.Context, store *repo.Store, batchID gocql.UUID, jobType string, args T, opts *EnqueueOpts) (*Job[T], error) {
-	nj, err := NewJob(jobType, args, opts)
+// EnqueueAfterBatch stores a job of T's kind that waits in AwaitingBatch
+// until every job of the batch has finished, whatever their outcome
+// (JobSharp's batch continuation), and is then scheduled, exactly once. Its
+// handler can ask [repo.Batches.Status] how the batch went (its job's
+// ParentID is the batch id). Returns [repo.ErrNotFound] for an unknown batch.
+func EnqueueAfterBatch[T JobArgs](ctx context.Context, store *repo.Store, batchID gocql.UUID, args T, opts *EnqueueOpts) (*Job[T], error) {
+	kind := kindOf[T]()
+	nj, err := newJob(kind, args, opts)
 	if err != nil {
 		return nil, err
 	}
 	job, err := store.Batches.InsertContinuation(ctx, batchID, nj)
 	if err != nil {
-		return nil, fmt.Errorf("enqueue %s job after batch %s: %w", jobType, batchID, err)
+		return nil, fmt.Errorf("enqueue %s job after batch %s: %w", kind, batchID, err)
 	}
 	return typed(job, args), nil
 }
 
-func newJobs[T any](jobType string, args []T, opts *EnqueueOpts) ([]*repo.NewJob, error) {
+func newJobs[T any](kind string, args []T, opts *EnqueueOpts) ([]*repo.NewJob, error) {
 	if opts != nil && opts.ID != (gocql.UUID{}) {
 		return nil, &repo.ValidationError{Field: "EnqueueOpts.ID", Problem: "set for several jobs; ids must differ, leave it zero"}
 	}
@@ -148,7 +168,7 @@ func newJobs[T any](jobType string, args []T, opts *EnqueueOpts) ([]*repo.NewJob
 	}
 	njs := make([]*repo.NewJob, len(args))
 	for i, a := range args {
-		nj, err := NewJob(jobType, a, opts)
+		nj, err := newJob(kind, a, opts)
 		if err != nil {
 			return nil, fmt.Errorf("job %d: %w", i, err)
 		}
@@ -182,14 +202,15 @@ type ScheduleOpts struct {
 }
 
 // Schedule stores (or replaces) the recurring schedule id: at every
-// occurrence of cronExpr a job of jobType with args is created, exactly once
+// occurrence of cronExpr a job of T's kind with args is created, exactly once
 // however many processors run, by the schedulers of the processors that work
 // its queue. cronExpr is a five-field expression ("*/5 * * * *") or a
 // descriptor ("@hourly", "@every 90s"); parsing uses robfig/cron. A
 // replaced schedule keeps its last run, so it does not fire an occurrence
 // twice. Remove it with [repo.Recurring.Remove]. Returns [repo.ErrInvalid]
 // for a bad expression or time zone.
-func Schedule[T any](ctx context.Context, store *repo.Store, id, cronExpr, jobType string, args T, opts *ScheduleOpts) (*repo.RecurringJob, error) {
+func Schedule[T JobArgs](ctx context.Context, store *repo.Store, id, cronExpr string, args T, opts *ScheduleOpts) (*repo.RecurringJob, error) {
+	jobType := kindOf[T]()
 	data, err := encodeArgs(args)
 	if err != nil {
 		return nil, fmt.Errorf("encode arguments of %s job: %w", jobType, err)

@@ -7,34 +7,20 @@ import (
 	"log"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gocql/gocql"
-	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/repo"
 	"github.com/jobsharp/cassandra/worker"
 )
 
-var exampleSession = sync.OnceValue(func() gocqlx.Session {
-	cluster := gocql.NewCluster(cqltest.Hosts()...)
-	cluster.Keyspace = cqltest.PackageKeyspace()
-	cluster.Consistency = gocql.LocalQuorum
-	cluster.Timeout = 15 * time.Second
-	session, err := gocqlx.WrapSession(cluster.CreateSession())
-	if err != nil {
-		log.Fatal(err)
-	}
-	return session
-})
-
 // exampleStore connects the way an application does: a gocql cluster on the
 // keyspace that holds the schema.
 func exampleStore() *repo.Store {
-	store, err := repo.New(exampleSession(), nil)
+	store, err := repo.New(cqltest.ExampleSession(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -79,10 +65,15 @@ func waitFor(store *repo.Store, id gocql.UUID) *repo.Job {
 	return job
 }
 
+// EmailArgs are the arguments of a job of kind "email.send": Enqueue and
+// Handle take the kind from the type, so they cannot disagree.
 type EmailArgs struct {
 	To      string `json:"to"`
 	Subject string `json:"subject"`
 }
+
+// Kind implements worker.JobArgs.
+func (EmailArgs) Kind() string { return "email.send" }
 
 // Enqueue a job with typed arguments, and run it with a typed handler.
 func Example() {
@@ -90,7 +81,7 @@ func Example() {
 	store := exampleStore()
 
 	p := exampleProcessor(store, "example-email")
-	err := worker.Handle(p, "email.send", func(ctx context.Context, job *worker.Job[EmailArgs]) error {
+	err := worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error {
 		fmt.Printf("sending %q to %s (attempt %d)\n", job.Args.Subject, job.Args.To, job.Attempt())
 		job.SetResult([]byte("250 OK"))
 		return nil
@@ -101,7 +92,7 @@ func Example() {
 	stop := run(p)
 	defer stop()
 
-	job, err := worker.Enqueue(ctx, store, "email.send", EmailArgs{To: "ada@example.com", Subject: "Welcome"}, &worker.EnqueueOpts{Queue: "example-email"})
+	job, err := worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com", Subject: "Welcome"}, &worker.EnqueueOpts{Queue: "example-email"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -112,6 +103,12 @@ func Example() {
 	// Succeeded 250 OK
 }
 
+// Charge is an amount to charge, in cents.
+type Charge int
+
+// Kind implements worker.JobArgs.
+func (Charge) Kind() string { return "charge" }
+
 // A failing handler is retried with backoff until MaxRetries, then the job
 // is Abandoned; every attempt's error is kept.
 func Example_retries() {
@@ -119,7 +116,7 @@ func Example_retries() {
 	store := exampleStore()
 
 	p := exampleProcessor(store, "example-retries")
-	err := worker.Handle(p, "charge", func(ctx context.Context, job *worker.Job[int]) error {
+	err := worker.Handle(p, func(ctx context.Context, job *worker.Job[Charge]) error {
 		if job.Attempt() < 3 {
 			return fmt.Errorf("gateway timeout on attempt %d", job.Attempt())
 		}
@@ -132,7 +129,7 @@ func Example_retries() {
 	stop := run(p)
 	defer stop()
 
-	job, err := worker.Enqueue(ctx, store, "charge", 1200, &worker.EnqueueOpts{Queue: "example-retries", MaxRetries: 5})
+	job, err := worker.Enqueue(ctx, store, Charge(1200), &worker.EnqueueOpts{Queue: "example-retries", MaxRetries: 5})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -148,15 +145,15 @@ func Example_retries() {
 	//   2 gateway timeout on attempt 2
 }
 
-// Handle[[]byte] is the untyped form: the handler gets the stored bytes, for
-// job types known only at run time.
-func ExampleHandle_untyped() {
+// HandleRaw and EnqueueRaw are the untyped forms: the kind is a string and
+// the handler gets the stored bytes, for kinds known only at run time.
+func ExampleHandleRaw() {
 	ctx := context.Background()
 	store := exampleStore()
 
 	p := exampleProcessor(store, "example-raw")
-	for _, jobType := range []string{"webhook.github", "webhook.stripe"} {
-		err := worker.Handle(p, jobType, func(ctx context.Context, job *worker.Job[[]byte]) error {
+	for _, kind := range []string{"webhook.github", "webhook.stripe"} {
+		err := worker.HandleRaw(p, kind, func(ctx context.Context, job *worker.Job[[]byte]) error {
 			fmt.Printf("%s: %s\n", job.Type, job.Args)
 			return nil
 		}, nil)
@@ -167,7 +164,7 @@ func ExampleHandle_untyped() {
 	stop := run(p)
 	defer stop()
 
-	job, err := worker.Enqueue(ctx, store, "webhook.stripe", []byte(`{"event":"charge.succeeded"}`), &worker.EnqueueOpts{Queue: "example-raw"})
+	job, err := worker.EnqueueRaw(ctx, store, "webhook.stripe", []byte(`{"event":"charge.succeeded"}`), &worker.EnqueueOpts{Queue: "example-raw"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -176,13 +173,19 @@ func ExampleHandle_untyped() {
 	// webhook.stripe: {"event":"charge.succeeded"}
 }
 
+// Step is a step of a pipeline.
+type Step string
+
+// Kind implements worker.JobArgs.
+func (Step) Kind() string { return "step" }
+
 // A continuation runs after its parent succeeded, exactly once.
 func ExampleEnqueueAfter() {
 	ctx := context.Background()
 	store := exampleStore()
 
 	p := exampleProcessor(store, "example-continuation")
-	err := worker.Handle(p, "step", func(ctx context.Context, job *worker.Job[string]) error {
+	err := worker.Handle(p, func(ctx context.Context, job *worker.Job[Step]) error {
 		fmt.Println("running", job.Args)
 		return nil
 	}, nil)
@@ -191,11 +194,11 @@ func ExampleEnqueueAfter() {
 	}
 
 	opts := &worker.EnqueueOpts{Queue: "example-continuation"}
-	resize, err := worker.Enqueue(ctx, store, "step", "resize image", opts)
+	resize, err := worker.Enqueue(ctx, store, Step("resize image"), opts)
 	if err != nil {
 		log.Fatal(err)
 	}
-	notify, err := worker.EnqueueAfter(ctx, store, resize.ID, "step", "notify owner", opts)
+	notify, err := worker.EnqueueAfter(ctx, store, resize.ID, Step("notify owner"), opts)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -210,6 +213,19 @@ func ExampleEnqueueAfter() {
 	// running notify owner
 }
 
+// ImportRow is a row of a file to import, and ImportReport the job that
+// reports on the import.
+type (
+	ImportRow    int
+	ImportReport string
+)
+
+// Kind implements worker.JobArgs.
+func (ImportRow) Kind() string { return "import.row" }
+
+// Kind implements worker.JobArgs.
+func (ImportReport) Kind() string { return "import.report" }
+
 // A batch's continuation runs once every job of the batch has finished,
 // whatever the outcome; the batch's status says how it went.
 func ExampleEnqueueAfterBatch() {
@@ -217,7 +233,7 @@ func ExampleEnqueueAfterBatch() {
 	store := exampleStore()
 
 	p := exampleProcessor(store, "example-batch")
-	err := worker.Handle(p, "import.row", func(ctx context.Context, job *worker.Job[int]) error {
+	err := worker.Handle(p, func(ctx context.Context, job *worker.Job[ImportRow]) error {
 		if job.Args == 3 {
 			return worker.JobCancel(errors.New("row 3 is malformed"))
 		}
@@ -226,7 +242,7 @@ func ExampleEnqueueAfterBatch() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = worker.Handle(p, "import.report", func(ctx context.Context, job *worker.Job[string]) error {
+	err = worker.Handle(p, func(ctx context.Context, job *worker.Job[ImportReport]) error {
 		st, err := store.Batches.Status(ctx, job.ParentID)
 		if err != nil {
 			return err
@@ -240,11 +256,11 @@ func ExampleEnqueueAfterBatch() {
 	}
 
 	opts := &worker.EnqueueOpts{Queue: "example-batch"}
-	rows, err := worker.EnqueueBatch(ctx, store, gocql.UUID{}, "import.row", []int{1, 2, 3, 4}, opts)
+	rows, err := worker.EnqueueBatch(ctx, store, gocql.UUID{}, []ImportRow{1, 2, 3, 4}, opts)
 	if err != nil {
 		log.Fatal(err)
 	}
-	report, err := worker.EnqueueAfterBatch(ctx, store, rows[0].BatchID, "import.report", "import of rows.csv", opts)
+	report, err := worker.EnqueueAfterBatch(ctx, store, rows[0].BatchID, ImportReport("import of rows.csv"), opts)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -256,6 +272,12 @@ func ExampleEnqueueAfterBatch() {
 	// import of rows.csv: finished=true succeeded=false, 3 succeeded, 1 cancelled
 }
 
+// DailyReport names a report built every day.
+type DailyReport string
+
+// Kind implements worker.JobArgs.
+func (DailyReport) Kind() string { return "report.daily" }
+
 // Every processor runs the scheduler; each occurrence becomes one job.
 func ExampleSchedule() {
 	ctx := context.Background()
@@ -263,14 +285,14 @@ func ExampleSchedule() {
 
 	ran := make(chan string, 10)
 	p := exampleProcessor(store, "example-recurring")
-	err := worker.Handle(p, "report.daily", func(ctx context.Context, job *worker.Job[string]) error {
-		ran <- job.Args + " from schedule " + job.RecurringID
+	err := worker.Handle(p, func(ctx context.Context, job *worker.Job[DailyReport]) error {
+		ran <- string(job.Args) + " from schedule " + job.RecurringID
 		return nil
 	}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	rj, err := worker.Schedule(ctx, store, "nightly-report", "@every 1s", "report.daily", "sales report",
+	rj, err := worker.Schedule(ctx, store, "nightly-report", "@every 1s", DailyReport("sales report"),
 		&worker.ScheduleOpts{Queue: "example-recurring"})
 	if err != nil {
 		log.Fatal(err)
@@ -286,6 +308,12 @@ func ExampleSchedule() {
 	// sales report from schedule nightly-report
 }
 
+// ExportPoll names an export to download once it is ready.
+type ExportPoll string
+
+// Kind implements worker.JobArgs.
+func (ExportPoll) Kind() string { return "poll.export" }
+
 // A handler that is not ready yet snoozes the job: it runs again later, with
 // no attempt counted.
 func ExampleJobSnooze() {
@@ -294,7 +322,7 @@ func ExampleJobSnooze() {
 
 	var calls atomic.Int32
 	p := exampleProcessor(store, "example-snooze")
-	err := worker.Handle(p, "poll.export", func(ctx context.Context, job *worker.Job[string]) error {
+	err := worker.Handle(p, func(ctx context.Context, job *worker.Job[ExportPoll]) error {
 		if calls.Add(1) == 1 {
 			fmt.Println("export not ready; snoozing")
 			return worker.JobSnooze(100 * time.Millisecond)
@@ -308,7 +336,7 @@ func ExampleJobSnooze() {
 	stop := run(p)
 	defer stop()
 
-	job, err := worker.Enqueue(ctx, store, "poll.export", "export-42", &worker.EnqueueOpts{Queue: "example-snooze", MaxRetries: -1})
+	job, err := worker.Enqueue(ctx, store, ExportPoll("export-42"), &worker.EnqueueOpts{Queue: "example-snooze", MaxRetries: -1})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,6 +18,29 @@ type emailArgs struct {
 	Subject string `json:"subject"`
 }
 
+func (emailArgs) Kind() string { return "email.send" }
+
+// Argument types without fields, one per kind of handler the tests need.
+type (
+	flaky  struct{}
+	broken struct{}
+	panics struct{}
+	snoozy struct{}
+	giveUp struct{}
+	after  struct{}
+	slow   struct{}
+	long   struct{}
+)
+
+func (flaky) Kind() string  { return "flaky" }
+func (broken) Kind() string { return "broken" }
+func (panics) Kind() string { return "panics" }
+func (snoozy) Kind() string { return "snoozy" }
+func (giveUp) Kind() string { return "give-up" }
+func (after) Kind() string  { return "after" }
+func (slow) Kind() string   { return "slow" }
+func (long) Kind() string   { return "long" }
+
 // TestHandlerOutcomes runs one processor per case and checks what each way a
 // handler can end does to the stored job.
 func TestHandlerOutcomes(t *testing.T) {
@@ -31,14 +54,14 @@ func TestHandlerOutcomes(t *testing.T) {
 		b := setup(t)
 		p := processor(t, b.store, b.config(t, 2))
 		got := make(chan emailArgs, 1)
-		handle(t, p, "email.send", func(ctx context.Context, job *worker.Job[emailArgs]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[emailArgs]) error {
 			got <- job.Args
 			job.SetResult([]byte("sent to " + job.Args.To))
 			return nil
 		}, nil)
 		start(t, p)
 
-		job := enqueue(ctx, t, b, "email.send", emailArgs{To: "ada@example.com", Subject: "hi"}, nil)
+		job := enqueue(ctx, t, b, emailArgs{To: "ada@example.com", Subject: "hi"}, nil)
 		done := wait(t, b.store, job.ID, 30*time.Second)
 		if done.State != repo.StateSucceeded || string(done.Result) != "sent to ada@example.com" || done.RetryCount != 0 {
 			t.Errorf("job = %s result %q retries %d, want Succeeded, %q, 0", done.State, done.Result, done.RetryCount, "sent to ada@example.com")
@@ -55,7 +78,7 @@ func TestHandlerOutcomes(t *testing.T) {
 		b := setup(t)
 		p := processor(t, b.store, b.config(t, 2))
 		attempts := newCounter[string]()
-		handle(t, p, "flaky", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[flaky]) error {
 			n := attempts.add(job.ID.String())
 			if n != job.Attempt() {
 				t.Errorf("Attempt() = %d on call %d", job.Attempt(), n)
@@ -67,7 +90,7 @@ func TestHandlerOutcomes(t *testing.T) {
 		}, nil)
 		start(t, p)
 
-		job := enqueue(ctx, t, b, "flaky", struct{}{}, &worker.EnqueueOpts{MaxRetries: 3})
+		job := enqueue(ctx, t, b, flaky{}, &worker.EnqueueOpts{MaxRetries: 3})
 		done := wait(t, b.store, job.ID, 30*time.Second)
 		if done.State != repo.StateSucceeded || done.RetryCount != 2 || attempts.get(job.ID.String()) != 3 {
 			t.Fatalf("job = %s after %d retries and %d calls, want Succeeded after 2 retries and 3 calls", done.State, done.RetryCount, attempts.get(job.ID.String()))
@@ -84,13 +107,13 @@ func TestHandlerOutcomes(t *testing.T) {
 		b := setup(t)
 		p := processor(t, b.store, b.config(t, 2))
 		attempts := newCounter[string]()
-		handle(t, p, "broken", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[broken]) error {
 			attempts.add(job.ID.String())
 			return errors.New("always fails")
 		}, nil)
 		start(t, p)
 
-		job := enqueue(ctx, t, b, "broken", struct{}{}, &worker.EnqueueOpts{MaxRetries: 2})
+		job := enqueue(ctx, t, b, broken{}, &worker.EnqueueOpts{MaxRetries: 2})
 		done := wait(t, b.store, job.ID, 30*time.Second)
 		if done.State != repo.StateAbandoned || done.RetryCount != 3 || attempts.get(job.ID.String()) != 3 {
 			t.Fatalf("job = %s after %d failures and %d calls, want Abandoned after 3 of each", done.State, done.RetryCount, attempts.get(job.ID.String()))
@@ -108,13 +131,13 @@ func TestHandlerOutcomes(t *testing.T) {
 
 		b := setup(t)
 		p := processor(t, b.store, b.config(t, 2))
-		handle(t, p, "panics", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[panics]) error {
 			var none []int
 			return fmt.Errorf("unreachable: %d", none[job.Attempt()]) // index out of range
 		}, nil)
 		start(t, p)
 
-		job := enqueue(ctx, t, b, "panics", struct{}{}, &worker.EnqueueOpts{MaxRetries: -1})
+		job := enqueue(ctx, t, b, panics{}, &worker.EnqueueOpts{MaxRetries: -1})
 		done := wait(t, b.store, job.ID, 30*time.Second)
 		if done.State != repo.StateAbandoned || len(done.Errors) != 1 {
 			t.Fatalf("job = %s with %d errors, want Abandoned with 1", done.State, len(done.Errors))
@@ -135,7 +158,7 @@ func TestHandlerOutcomes(t *testing.T) {
 		p := processor(t, b.store, b.config(t, 2))
 		calls := newCounter[string]()
 		var firstAt, secondAt time.Time
-		handle(t, p, "snoozy", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[snoozy]) error {
 			if calls.add("x") == 1 {
 				firstAt = time.Now()
 				return worker.JobSnooze(500 * time.Millisecond)
@@ -145,7 +168,7 @@ func TestHandlerOutcomes(t *testing.T) {
 		}, nil)
 		start(t, p)
 
-		job := enqueue(ctx, t, b, "snoozy", struct{}{}, &worker.EnqueueOpts{MaxRetries: -1})
+		job := enqueue(ctx, t, b, snoozy{}, &worker.EnqueueOpts{MaxRetries: -1})
 		done := wait(t, b.store, job.ID, 30*time.Second)
 		if done.State != repo.StateSucceeded || done.RetryCount != 0 || calls.get("x") != 2 {
 			t.Fatalf("job = %s, %d retries, %d calls; want Succeeded, 0 retries (MaxRetries -1 would abandon a failure), 2 calls", done.State, done.RetryCount, calls.get("x"))
@@ -161,15 +184,15 @@ func TestHandlerOutcomes(t *testing.T) {
 
 		b := setup(t)
 		p := processor(t, b.store, b.config(t, 2))
-		handle(t, p, "give-up", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[giveUp]) error {
 			return worker.JobCancel(errors.New("account closed"))
 		}, nil)
-		handle(t, p, "after", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[after]) error {
 			t.Errorf("the continuation of a cancelled job ran")
 			return nil
 		}, nil)
-		job := enqueue(ctx, t, b, "give-up", struct{}{}, &worker.EnqueueOpts{MaxRetries: 5})
-		after, err := worker.EnqueueAfter(ctx, b.store, job.ID, "after", struct{}{}, &worker.EnqueueOpts{Queue: b.queue})
+		job := enqueue(ctx, t, b, giveUp{}, &worker.EnqueueOpts{MaxRetries: 5})
+		after, err := worker.EnqueueAfter(ctx, b.store, job.ID, after{}, &worker.EnqueueOpts{Queue: b.queue})
 		if err != nil {
 			t.Fatalf("EnqueueAfter() error = %v", err)
 		}
@@ -190,14 +213,14 @@ func TestHandlerOutcomes(t *testing.T) {
 		b := setup(t)
 		p := processor(t, b.store, b.config(t, 2))
 		cause := make(chan error, 1)
-		handle(t, p, "slow", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[slow]) error {
 			<-ctx.Done()
 			cause <- context.Cause(ctx)
 			return ctx.Err()
 		}, &worker.HandleOpts{Timeout: 200 * time.Millisecond})
 		start(t, p)
 
-		job := enqueue(ctx, t, b, "slow", struct{}{}, &worker.EnqueueOpts{MaxRetries: -1})
+		job := enqueue(ctx, t, b, slow{}, &worker.EnqueueOpts{MaxRetries: -1})
 		done := wait(t, b.store, job.ID, 30*time.Second)
 		if err := <-cause; !errors.Is(err, worker.ErrJobTimeout) {
 			t.Errorf("context.Cause = %v, want ErrJobTimeout", err)
@@ -212,14 +235,20 @@ func TestHandlerOutcomes(t *testing.T) {
 
 		b := setup(t)
 		p := processor(t, b.store, b.config(t, 2))
-		handle(t, p, "email.send", func(ctx context.Context, job *worker.Job[emailArgs]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[emailArgs]) error {
 			t.Errorf("handler ran with undecodable arguments: %+v", job.Args)
 			return nil
 		}, nil)
 		start(t, p)
 
-		unknown := enqueue(ctx, t, b, "nobody.handles", struct{}{}, &worker.EnqueueOpts{MaxRetries: -1})
-		garbled := enqueue(ctx, t, b, "email.send", []byte("not json"), &worker.EnqueueOpts{MaxRetries: -1})
+		unknown, err := worker.EnqueueRaw(ctx, b.store, "nobody.handles", nil, &worker.EnqueueOpts{Queue: b.queue, MaxRetries: -1})
+		if err != nil {
+			t.Fatalf("EnqueueRaw() error = %v", err)
+		}
+		garbled, err := worker.EnqueueRaw(ctx, b.store, emailArgs{}.Kind(), []byte("not json"), &worker.EnqueueOpts{Queue: b.queue, MaxRetries: -1})
+		if err != nil {
+			t.Fatalf("EnqueueRaw() error = %v", err)
+		}
 		if u := wait(t, b.store, unknown.ID, 30*time.Second); u.State != repo.StateAbandoned || !strings.Contains(u.LastError, `no handler for job type "nobody.handles"`) {
 			t.Errorf("unknown type: %s, %q", u.State, u.LastError)
 		}
@@ -236,7 +265,7 @@ func TestHandlerOutcomes(t *testing.T) {
 		cfg.Lease, cfg.HeartbeatInterval = 3*time.Second, 100*time.Millisecond
 		p := processor(t, b.store, cfg)
 		started, cause := make(chan struct{}), make(chan error, 1)
-		handle(t, p, "long", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[long]) error {
 			close(started)
 			<-ctx.Done()
 			cause <- context.Cause(ctx)
@@ -244,7 +273,7 @@ func TestHandlerOutcomes(t *testing.T) {
 		}, nil)
 		start(t, p)
 
-		job := enqueue(ctx, t, b, "long", struct{}{}, nil)
+		job := enqueue(ctx, t, b, long{}, nil)
 		<-started
 		if _, err := b.store.Jobs.Cancel(ctx, job.ID); err != nil {
 			t.Fatalf("Cancel() error = %v", err)
@@ -272,7 +301,7 @@ func TestHandlerOutcomes(t *testing.T) {
 		p := processor(t, b.store, cfg)
 		started, cause := make(chan struct{}), make(chan error, 1)
 		calls := newCounter[string]()
-		handle(t, p, "long", func(ctx context.Context, job *worker.Job[struct{}]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[long]) error {
 			if calls.add("x") > 1 {
 				return nil // the run after the rescue
 			}
@@ -283,7 +312,7 @@ func TestHandlerOutcomes(t *testing.T) {
 		}, nil)
 		start(t, p)
 
-		job := enqueue(ctx, t, b, "long", struct{}{}, nil)
+		job := enqueue(ctx, t, b, long{}, nil)
 		<-started
 		// Another process whose clock runs 5s ahead (less than Grace) sees
 		// the lease expired and rescues the job while the handler still runs.
@@ -327,13 +356,16 @@ func TestArgsCodecs(t *testing.T) {
 	p := processor(t, b.store, b.config(t, 4))
 	var mu sync.Mutex
 	got := map[string]any{}
-	handle(t, p, "raw", func(ctx context.Context, job *worker.Job[[]byte]) error {
+	err := worker.HandleRaw(p, "raw", func(ctx context.Context, job *worker.Job[[]byte]) error {
 		mu.Lock()
 		defer mu.Unlock()
 		got["raw"] = string(job.Args)
 		return nil
 	}, nil)
-	handle(t, p, "custom", func(ctx context.Context, job *worker.Job[pair]) error {
+	if err != nil {
+		t.Fatalf("HandleRaw() error = %v", err)
+	}
+	handle(t, p, func(ctx context.Context, job *worker.Job[pair]) error {
 		mu.Lock()
 		defer mu.Unlock()
 		got["custom"] = job.Args
@@ -341,8 +373,11 @@ func TestArgsCodecs(t *testing.T) {
 	}, nil)
 	start(t, p)
 
-	raw := enqueue(ctx, t, b, "raw", []byte("\x00binary\xff"), nil)
-	custom := enqueue(ctx, t, b, "custom", pair{A: "x", B: "y"}, nil)
+	raw, err := worker.EnqueueRaw(ctx, b.store, "raw", []byte("\x00binary\xff"), &worker.EnqueueOpts{Queue: b.queue})
+	if err != nil {
+		t.Fatalf("EnqueueRaw() error = %v", err)
+	}
+	custom := enqueue(ctx, t, b, pair{A: "x", B: "y"}, nil)
 	if string(raw.Job.Args) != "\x00binary\xff" {
 		t.Errorf("raw args stored as %q, want the bytes as they are", raw.Job.Args)
 	}
@@ -360,6 +395,8 @@ func TestArgsCodecs(t *testing.T) {
 
 // pair encodes itself as "a|b".
 type pair struct{ A, B string }
+
+func (pair) Kind() string { return "custom" }
 
 func (p pair) MarshalJobArgs() ([]byte, error) { return []byte(p.A + "|" + p.B), nil }
 

@@ -10,6 +10,28 @@ import (
 	"github.com/jobsharp/cassandra/repo"
 )
 
+// JobArgs is implemented by the argument types of jobs. Kind names the job
+// type: [Enqueue] stores jobs of T under T's kind and [Handle] registers the
+// handler of T for it, so the two cannot disagree on the name or on the
+// arguments. Kind is called on the zero value of T and must return the same
+// constant for every value (River's JobArgs):
+//
+//	type EmailArgs struct{ To, Subject string }
+//
+//	func (EmailArgs) Kind() string { return "email.send" }
+//
+// The kind is stored as the job's Type: 1 to 255 bytes. Renaming a kind
+// leaves stored jobs under the old name, with no handler.
+type JobArgs interface {
+	Kind() string
+}
+
+// kindOf is the kind of T: its zero value's.
+func kindOf[T JobArgs]() string {
+	var zero T
+	return zero.Kind()
+}
+
 // Job is a job as its handler sees it: the stored job with its arguments
 // decoded into Args. The embedded [repo.Job] is a snapshot taken when the job
 // was claimed (its Version moves on with each heartbeat); its raw arguments
@@ -48,9 +70,10 @@ type handler struct {
 	backoff func(int) time.Duration
 }
 
-// Handle registers fn as the handler of jobType on p: the processor decodes
-// each job's arguments into a T (JSON by default; see [ArgsUnmarshaler]) and
-// calls fn. A decoding failure fails the attempt, like an error from fn.
+// Handle registers fn as the handler of the jobs of T's kind ([JobArgs]) on
+// p: the processor decodes each job's arguments into a T (JSON by default;
+// see [ArgsUnmarshaler]) and calls fn. A decoding failure fails the attempt,
+// like an error from fn.
 //
 // fn returns nil for success, an error to fail the attempt (retried with
 // backoff, then Abandoned), or [JobSnooze] / [JobCancel]. A panic is
@@ -58,14 +81,25 @@ type handler struct {
 // ctx: it is cancelled when the job is cancelled, its lease is lost, its
 // timeout runs out, or the processor shuts down (see context.Cause).
 //
-// Handle[[]byte] is the untyped form: Args are the stored bytes, as they
-// are, for handlers that decode by themselves or serve job types known only
-// at run time.
+// [HandleRaw] is the untyped form, for kinds known only at run time.
 //
 // Register before Run or while it runs. Returns an error matching
-// [repo.ErrInvalid] for an empty or over-long job type, a nil fn, or a type
+// [repo.ErrInvalid] for an empty or over-long kind, a nil fn, or a kind
 // that already has a handler.
-func Handle[T any](p *Processor, jobType string, fn func(ctx context.Context, job *Job[T]) error, opts *HandleOpts) error {
+func Handle[T JobArgs](p *Processor, fn func(ctx context.Context, job *Job[T]) error, opts *HandleOpts) error {
+	return handle(p, kindOf[T](), fn, opts)
+}
+
+// HandleRaw registers fn as the handler of the jobs of kind, untyped: Args
+// are the stored bytes, as they are, for handlers that decode by themselves
+// or serve kinds known only at run time (enqueued with [EnqueueRaw], or by
+// other programs). Prefer [Handle], which takes the kind from the argument
+// type. Errors are those of Handle.
+func HandleRaw(p *Processor, kind string, fn func(ctx context.Context, job *Job[[]byte]) error, opts *HandleOpts) error {
+	return handle(p, kind, fn, opts)
+}
+
+func handle[T any](p *Processor, jobType string, fn func(ctx context.Context, job *Job[T]) error, opts *HandleOpts) error {
 	if fn == nil {
 		return &repo.ValidationError{Field: "handler", Problem: fmt.Sprintf("nil function for job type %q", jobType)}
 	}

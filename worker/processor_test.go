@@ -27,6 +27,8 @@ type countArgs struct {
 	FailTimes int `json:"fail_times"`
 }
 
+func (countArgs) Kind() string { return "count" }
+
 // TestProcessorsShareTheWork runs two processors, each on its own session,
 // through 2,000 jobs enqueued while they run: every job runs to its
 // configured end, and no job whose lease stayed live runs twice.
@@ -58,10 +60,10 @@ func TestProcessorsShareTheWork(t *testing.T) {
 	for i := range 2 {
 		store := newStore(t, nil)
 		cfg := b.config(t, 20)
-		cfg.Logger = testLogger(t, slog.LevelError) // failures are planned
+		cfg.Logger = cqltest.Logger(t, slog.LevelError) // failures are planned
 		cfg.Owner = fmt.Sprintf("processor-%d", i)
 		p := processor(t, store, cfg)
-		handle(t, p, "count", func(ctx context.Context, job *worker.Job[countArgs]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[countArgs]) error {
 			byProcessor.add(p.Owner())
 			n := attempts.add(job.ID)
 			if n != job.Attempt() {
@@ -82,9 +84,9 @@ func TestProcessorsShareTheWork(t *testing.T) {
 		var njs []*repo.NewJob
 		for n := from; n < from+250; n++ {
 			failTimes, maxRetries := plan(n)
-			nj, err := worker.NewJob("count", countArgs{N: n, FailTimes: failTimes}, &worker.EnqueueOpts{Queue: b.queue, MaxRetries: maxRetries})
+			nj, err := worker.NewJobFor(countArgs{N: n, FailTimes: failTimes}, &worker.EnqueueOpts{Queue: b.queue, MaxRetries: maxRetries})
 			if err != nil {
-				t.Fatalf("NewJob() error = %v", err)
+				t.Fatalf("NewJobFor() error = %v", err)
 			}
 			njs = append(njs, nj)
 		}
@@ -160,19 +162,19 @@ func TestProcessorDies(t *testing.T) {
 	b := setup(t)
 
 	doomedSession := cqltest.NewSession(t)
-	doomedStore, err := repo.New(doomedSession, &repo.Options{Logger: testLogger(t, slog.LevelError)})
+	doomedStore, err := repo.New(doomedSession, &repo.Options{Logger: cqltest.Logger(t, slog.LevelError)})
 	if err != nil {
 		t.Fatalf("repo.New() error = %v", err)
 	}
 	cfg := b.config(t, 5)
 	cfg.Owner = "doomed"
-	cfg.Logger = testLogger(t, slog.LevelError)
+	cfg.Logger = cqltest.Logger(t, slog.LevelError)
 	cfg.Metrics = newRecorder()
 	doomed := processor(t, doomedStore, cfg)
 	var inFlight sync.WaitGroup
 	inFlight.Add(5)
 	causes := make(chan error, 5)
-	handle(t, doomed, "work", func(ctx context.Context, job *worker.Job[countArgs]) error {
+	handle(t, doomed, func(ctx context.Context, job *worker.Job[countArgs]) error {
 		inFlight.Done()
 		<-ctx.Done() // a handler that runs until told to stop
 		causes <- context.Cause(ctx)
@@ -182,13 +184,13 @@ func TestProcessorDies(t *testing.T) {
 
 	jobs := make([]*worker.Job[countArgs], 0, 20)
 	for n := range 20 {
-		jobs = append(jobs, enqueue(ctx, t, b, "work", countArgs{N: n}, nil))
+		jobs = append(jobs, enqueue(ctx, t, b, countArgs{N: n}, nil))
 	}
 	inFlight.Wait() // the doomed processor holds 5 jobs
 
 	survivor := processor(t, newStore(t, nil), b.config(t, 5))
 	successes := newCounter[gocql.UUID]()
-	handle(t, survivor, "work", func(ctx context.Context, job *worker.Job[countArgs]) error {
+	handle(t, survivor, func(ctx context.Context, job *worker.Job[countArgs]) error {
 		successes.add(job.ID)
 		return nil
 	}, nil)
@@ -243,7 +245,7 @@ func TestShutdown(t *testing.T) {
 		p := processor(t, b.store, b.config(t, 4))
 		var started sync.WaitGroup
 		started.Add(4)
-		handle(t, p, "work", func(ctx context.Context, job *worker.Job[countArgs]) error {
+		handle(t, p, func(ctx context.Context, job *worker.Job[countArgs]) error {
 			started.Done()
 			time.Sleep(500 * time.Millisecond) // not watching ctx: shutdown must wait
 			return nil
@@ -251,7 +253,7 @@ func TestShutdown(t *testing.T) {
 		stop := start(t, p)
 		var jobs []*worker.Job[countArgs]
 		for n := range 4 {
-			jobs = append(jobs, enqueue(ctx, t, b, "work", countArgs{N: n}, nil))
+			jobs = append(jobs, enqueue(ctx, t, b, countArgs{N: n}, nil))
 		}
 		started.Wait()
 		stop()
@@ -273,7 +275,7 @@ func TestShutdown(t *testing.T) {
 		var inFlight sync.WaitGroup
 		inFlight.Add(5)
 		causes := make(chan error, 5)
-		handle(t, stopping, "work", func(ctx context.Context, job *worker.Job[countArgs]) error {
+		handle(t, stopping, func(ctx context.Context, job *worker.Job[countArgs]) error {
 			inFlight.Done()
 			<-ctx.Done()
 			causes <- context.Cause(ctx)
@@ -282,7 +284,7 @@ func TestShutdown(t *testing.T) {
 		stop := start(t, stopping)
 		var jobs []*worker.Job[countArgs]
 		for n := range 15 {
-			jobs = append(jobs, enqueue(ctx, t, b, "work", countArgs{N: n}, nil))
+			jobs = append(jobs, enqueue(ctx, t, b, countArgs{N: n}, nil))
 		}
 		inFlight.Wait()
 
@@ -305,7 +307,7 @@ func TestShutdown(t *testing.T) {
 
 		other := processor(t, newStore(t, nil), b.config(t, 5))
 		successes := newCounter[gocql.UUID]()
-		handle(t, other, "work", func(ctx context.Context, job *worker.Job[countArgs]) error {
+		handle(t, other, func(ctx context.Context, job *worker.Job[countArgs]) error {
 			successes.add(job.ID)
 			return nil
 		}, nil)
@@ -325,7 +327,7 @@ func TestShutdown(t *testing.T) {
 		const jobCount = 5
 		var jobs []*worker.Job[countArgs]
 		for n := range jobCount {
-			jobs = append(jobs, enqueue(ctx, t, b, "work", countArgs{N: n}, nil))
+			jobs = append(jobs, enqueue(ctx, t, b, countArgs{N: n}, nil))
 		}
 
 		// Run's context ends while the stopping processor's first claim is
@@ -348,7 +350,7 @@ func TestShutdown(t *testing.T) {
 		cfg.Owner, cfg.Metrics = "stopping", stoppingMetrics
 		stopping := processor(t, store, cfg)
 		calls := newCounter[gocql.UUID]()
-		handle(t, stopping, "work", func(ctx context.Context, job *worker.Job[countArgs]) error {
+		handle(t, stopping, func(ctx context.Context, job *worker.Job[countArgs]) error {
 			calls.add(job.ID)
 			return nil
 		}, nil)
@@ -404,7 +406,7 @@ func TestShutdown(t *testing.T) {
 		}
 
 		other := processor(t, newStore(t, nil), b.config(t, jobCount))
-		handle(t, other, "work", func(ctx context.Context, job *worker.Job[countArgs]) error {
+		handle(t, other, func(ctx context.Context, job *worker.Job[countArgs]) error {
 			calls.add(job.ID)
 			return nil
 		}, nil)

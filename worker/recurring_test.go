@@ -16,6 +16,8 @@ type tickArgs struct {
 	Label string `json:"label"`
 }
 
+func (tickArgs) Kind() string { return "tick" }
+
 func TestRecurring(t *testing.T) {
 	t.Parallel()
 
@@ -31,7 +33,7 @@ func TestRecurring(t *testing.T) {
 			cfg.ScheduleInterval = 50 * time.Millisecond
 			cfg.MissedOccurrences = repo.FireAll // so no occurrence may be skipped
 			p := processor(t, newStore(t, nil), cfg)
-			handle(t, p, "tick", func(ctx context.Context, job *worker.Job[tickArgs]) error {
+			handle(t, p, func(ctx context.Context, job *worker.Job[tickArgs]) error {
 				if job.Args.Label != "every second" || job.RecurringID != b.queue {
 					t.Errorf("recurring job with args %+v, schedule %q", job.Args, job.RecurringID)
 				}
@@ -40,7 +42,7 @@ func TestRecurring(t *testing.T) {
 			}, nil)
 			start(t, p)
 		}
-		if _, err := worker.Schedule(ctx, b.store, b.queue, "@every 1s", "tick", tickArgs{Label: "every second"}, &worker.ScheduleOpts{Queue: b.queue}); err != nil {
+		if _, err := worker.Schedule(ctx, b.store, b.queue, "@every 1s", tickArgs{Label: "every second"}, &worker.ScheduleOpts{Queue: b.queue}); err != nil {
 			t.Fatalf("Schedule() error = %v", err)
 		}
 		eventually(t, time.Minute, "five occurrences", func() bool { return len(runs.snapshot()) >= 5 })
@@ -105,7 +107,7 @@ func TestRecurring(t *testing.T) {
 				return time.Now().Add(offset)
 			}
 			store := newStore(t, &repo.Options{Now: clock})
-			if _, err := worker.Schedule(ctx, store, b.queue, "@every 1m", "tick", tickArgs{}, &worker.ScheduleOpts{Queue: b.queue}); err != nil {
+			if _, err := worker.Schedule(ctx, store, b.queue, "@every 1m", tickArgs{}, &worker.ScheduleOpts{Queue: b.queue}); err != nil {
 				t.Fatalf("Schedule() error = %v", err)
 			}
 			mu.Lock()
@@ -116,7 +118,7 @@ func TestRecurring(t *testing.T) {
 			cfg.MissedOccurrences = tc.policy
 			p := processor(t, store, cfg)
 			runs := newCounter[string]()
-			handle(t, p, "tick", func(ctx context.Context, job *worker.Job[tickArgs]) error {
+			handle(t, p, func(ctx context.Context, job *worker.Job[tickArgs]) error {
 				runs.add(job.Metadata["recurring_occurrence"])
 				return nil
 			}, nil)

@@ -28,20 +28,20 @@ func TestRescuer(t *testing.T) {
 	p := processor(t, newStore(t, nil), cfg)
 	busy, release := make(chan struct{}), make(chan struct{})
 	ran := newCounter[string]()
-	handle(t, p, "work", func(ctx context.Context, job *worker.Job[string]) error {
-		ran.add(job.Args)
+	handle(t, p, func(ctx context.Context, job *worker.Job[work]) error {
+		ran.add(string(job.Args))
 		if job.Args == "blocker" {
 			close(busy)
 			<-release
 		}
 		return nil
 	}, nil)
-	blocker := enqueue(ctx, t, b, "work", "blocker", nil)
+	blocker := enqueue(ctx, t, b, work("blocker"), nil)
 	start(t, p)
 	<-busy // the only slot is taken: the poll loop waits for it
 
 	// Another process claims a job and dies: its 1s lease runs out.
-	orphan := enqueue(ctx, t, b, "work", "orphan", &worker.EnqueueOpts{MaxRetries: 3})
+	orphan := enqueue(ctx, t, b, work("orphan"), &worker.EnqueueOpts{MaxRetries: 3})
 	dead := newStore(t, nil)
 	if held, err := dead.Jobs.Claim(ctx, &repo.ClaimParams{Queue: b.queue, Owner: "dead", Limit: 1, Lease: time.Second}); err != nil || len(held) != 1 {
 		t.Fatalf("Claim() = %d jobs, %v", len(held), err)
@@ -79,11 +79,11 @@ func TestLogs(t *testing.T) {
 	cfg := b.config(t, 1)
 	cfg.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{mu: &mu, w: &buf}, nil))
 	p := processor(t, b.store, cfg)
-	handle(t, p, "report", func(ctx context.Context, job *worker.Job[struct{}]) error {
+	handle(t, p, func(ctx context.Context, job *worker.Job[report]) error {
 		return errors.New("disk full")
 	}, nil)
 	start(t, p)
-	job := enqueue(ctx, t, b, "report", struct{}{}, &worker.EnqueueOpts{MaxRetries: -1})
+	job := enqueue(ctx, t, b, report{}, &worker.EnqueueOpts{MaxRetries: -1})
 	wait(t, b.store, job.ID, time.Minute)
 
 	var line map[string]any
@@ -115,3 +115,8 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.w.Write(p)
 }
+
+// work is a job that names itself.
+type work string
+
+func (work) Kind() string { return "work" }

@@ -3,8 +3,6 @@ package worker_test
 import (
 	"context"
 	"log/slog"
-	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +28,7 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	return &testBundle{store: newStore(t, nil), queue: queueFor(t), metrics: newRecorder()}
+	return &testBundle{store: newStore(t, nil), queue: cqltest.Queue(t), metrics: newRecorder()}
 }
 
 // newStore opens a store with a session of its own, as another process
@@ -42,7 +40,7 @@ func newStore(t *testing.T, opts *repo.Options) *repo.Store {
 		o = *opts
 	}
 	if o.Logger == nil {
-		o.Logger = testLogger(t, slog.LevelWarn)
+		o.Logger = cqltest.Logger(t, slog.LevelWarn)
 	}
 	store, err := repo.New(cqltest.NewSession(t), &o)
 	if err != nil {
@@ -63,7 +61,7 @@ func newObservedStore(t *testing.T, obs gocql.QueryObserver) *repo.Store {
 		t.Fatalf("CreateSession() error = %v", err)
 	}
 	t.Cleanup(session.Close)
-	store, err := repo.New(session, &repo.Options{Logger: testLogger(t, slog.LevelWarn)})
+	store, err := repo.New(session, &repo.Options{Logger: cqltest.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("repo.New() error = %v", err)
 	}
@@ -74,15 +72,6 @@ func newObservedStore(t *testing.T, obs gocql.QueryObserver) *repo.Store {
 type observeFunc func(context.Context, gocql.ObservedQuery)
 
 func (f observeFunc) ObserveQuery(ctx context.Context, q gocql.ObservedQuery) { f(ctx, q) }
-
-// queueFor derives a queue name from the test name, unique in the package.
-func queueFor(t *testing.T) string {
-	q := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9_]+`).ReplaceAllString(t.Name(), "_"))
-	if len(q) > 64 {
-		q = q[len(q)-64:]
-	}
-	return q
-}
 
 // config is a processor configuration for tests: the bundle's queue, short
 // leases, polls and retries, and the bundle's metrics.
@@ -97,7 +86,7 @@ func (b *testBundle) config(t *testing.T, maxWorkers int) *worker.Config {
 		RescueInterval:   500 * time.Millisecond,
 		ScheduleInterval: 100 * time.Millisecond,
 		Backoff:          func(int) time.Duration { return 20 * time.Millisecond },
-		Logger:           testLogger(t, slog.LevelInfo),
+		Logger:           cqltest.Logger(t, slog.LevelInfo),
 		Metrics:          b.metrics,
 	}
 }
@@ -139,14 +128,15 @@ func start(t *testing.T, p *worker.Processor) (stop func()) {
 }
 
 // handle registers a handler and fails the test on error.
-func handle[T any](t *testing.T, p *worker.Processor, jobType string, fn func(context.Context, *worker.Job[T]) error, opts *worker.HandleOpts) {
+func handle[T worker.JobArgs](t *testing.T, p *worker.Processor, fn func(context.Context, *worker.Job[T]) error, opts *worker.HandleOpts) {
 	t.Helper()
-	if err := worker.Handle(p, jobType, fn, opts); err != nil {
-		t.Fatalf("Handle(%q) error = %v", jobType, err)
+	if err := worker.Handle(p, fn, opts); err != nil {
+		var args T
+		t.Fatalf("Handle(%q) error = %v", args.Kind(), err)
 	}
 }
 
-func enqueue[T any](ctx context.Context, t *testing.T, b *testBundle, jobType string, args T, opts *worker.EnqueueOpts) *worker.Job[T] {
+func enqueue[T worker.JobArgs](ctx context.Context, t *testing.T, b *testBundle, args T, opts *worker.EnqueueOpts) *worker.Job[T] {
 	t.Helper()
 	if opts == nil {
 		opts = &worker.EnqueueOpts{}
@@ -154,9 +144,9 @@ func enqueue[T any](ctx context.Context, t *testing.T, b *testBundle, jobType st
 	if opts.Queue == "" {
 		opts.Queue = b.queue
 	}
-	job, err := worker.Enqueue(ctx, b.store, jobType, args, opts)
+	job, err := worker.Enqueue(ctx, b.store, args, opts)
 	if err != nil {
-		t.Fatalf("Enqueue(%q) error = %v", jobType, err)
+		t.Fatalf("Enqueue(%q) error = %v", args.Kind(), err)
 	}
 	return job
 }
@@ -287,31 +277,4 @@ func (c *counter[K]) total() int {
 		n += v
 	}
 	return n
-}
-
-// testLogger sends a log to the test's log, from level on.
-// Lines logged after the test ended are dropped.
-func testLogger(t *testing.T, level slog.Level) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.done = true
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-type testWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
 }

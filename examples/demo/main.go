@@ -43,16 +43,29 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// The demo's job types and their arguments.
+// The demo's job arguments; each type names its kind (worker.JobArgs), so
+// enqueueing and handling cannot disagree.
 type (
-	Email   struct{ To, Subject string }
-	Report  struct{ Name string }
-	Image   struct{ File string }
-	Album   struct{ Name string }
-	Invoice struct{ Number int }
-	Sync    struct{ Account string }
-	Tick    struct{}
+	Email        struct{ To, Subject string }
+	Report       struct{ Name string }
+	Image        struct{ File string }
+	Album        struct{ Name string }
+	Invoice      struct{ Number int }
+	InvoiceEmail Invoice
+	Sync         struct{ Account string }
+	Reconcile    Sync
+	Tick         struct{}
 )
+
+func (Email) Kind() string        { return "email.send" }
+func (Report) Kind() string       { return "report.build" }
+func (Image) Kind() string        { return "image.resize" }
+func (Album) Kind() string        { return "album.publish" }
+func (Invoice) Kind() string      { return "invoice.render" }
+func (InvoiceEmail) Kind() string { return "invoice.email" }
+func (Sync) Kind() string         { return "account.sync" }
+func (Reconcile) Kind() string    { return "ledger.reconcile" }
+func (Tick) Kind() string         { return "clock.tick" }
 
 type options struct {
 	hosts, keyspace, queue string
@@ -217,36 +230,36 @@ func register(p *worker.Processor) error {
 		}
 	}
 	return errors.Join(
-		worker.Handle(p, "email.send", func(ctx context.Context, job *worker.Job[Email]) error {
+		worker.Handle(p, func(ctx context.Context, job *worker.Job[Email]) error {
 			return pause(ctx, 2*time.Millisecond, 10*time.Millisecond)
 		}, nil),
-		worker.Handle(p, "report.build", func(ctx context.Context, job *worker.Job[Report]) error {
+		worker.Handle(p, func(ctx context.Context, job *worker.Job[Report]) error {
 			return pause(ctx, 20*time.Millisecond, 50*time.Millisecond)
 		}, nil),
-		worker.Handle(p, "image.resize", func(ctx context.Context, job *worker.Job[Image]) error {
+		worker.Handle(p, func(ctx context.Context, job *worker.Job[Image]) error {
 			return pause(ctx, 5*time.Millisecond, 20*time.Millisecond)
 		}, nil),
-		worker.Handle(p, "album.publish", func(ctx context.Context, job *worker.Job[Album]) error {
+		worker.Handle(p, func(ctx context.Context, job *worker.Job[Album]) error {
 			return nil
 		}, nil),
-		worker.Handle(p, "invoice.render", func(ctx context.Context, job *worker.Job[Invoice]) error {
+		worker.Handle(p, func(ctx context.Context, job *worker.Job[Invoice]) error {
 			return pause(ctx, 5*time.Millisecond, 15*time.Millisecond)
 		}, nil),
-		worker.Handle(p, "invoice.email", func(ctx context.Context, job *worker.Job[Invoice]) error {
+		worker.Handle(p, func(ctx context.Context, job *worker.Job[InvoiceEmail]) error {
 			return nil
 		}, nil),
 		// Fails twice, then succeeds: retried with backoff.
-		worker.Handle(p, "account.sync", func(ctx context.Context, job *worker.Job[Sync]) error {
+		worker.Handle(p, func(ctx context.Context, job *worker.Job[Sync]) error {
 			if job.Attempt() <= 2 {
 				return fmt.Errorf("upstream busy (attempt %d)", job.Attempt())
 			}
 			return nil
 		}, nil),
 		// Always fails: abandoned after its retries.
-		worker.Handle(p, "ledger.reconcile", func(ctx context.Context, job *worker.Job[Sync]) error {
+		worker.Handle(p, func(ctx context.Context, job *worker.Job[Reconcile]) error {
 			return errors.New("ledger is locked")
 		}, nil),
-		worker.Handle(p, "clock.tick", func(ctx context.Context, job *worker.Job[Tick]) error {
+		worker.Handle(p, func(ctx context.Context, job *worker.Job[Tick]) error {
 			return nil
 		}, nil),
 	)
@@ -262,7 +275,7 @@ func enqueue(ctx context.Context, store *repo.Store, o options, exp *expectation
 	for i := range emails {
 		emails[i] = Email{To: fmt.Sprintf("user%d@example.com", i), Subject: "welcome"}
 	}
-	sent, err := worker.EnqueueMany(ctx, store, "email.send", emails, opts)
+	sent, err := worker.EnqueueMany(ctx, store, emails, opts)
 	if err != nil {
 		return err
 	}
@@ -272,7 +285,7 @@ func enqueue(ctx context.Context, store *repo.Store, o options, exp *expectation
 
 	delayed := &worker.EnqueueOpts{Queue: o.queue, ScheduledAt: time.Now().Add(2 * time.Second)}
 	for i := 0; i < 5; i++ {
-		j, err := worker.Enqueue(ctx, store, "report.build", Report{Name: fmt.Sprintf("daily-%d", i)}, delayed)
+		j, err := worker.Enqueue(ctx, store, Report{Name: fmt.Sprintf("daily-%d", i)}, delayed)
 		if err != nil {
 			return err
 		}
@@ -283,25 +296,25 @@ func enqueue(ctx context.Context, store *repo.Store, o options, exp *expectation
 	for i := range images {
 		images[i] = Image{File: fmt.Sprintf("photo-%02d.jpg", i)}
 	}
-	batch, err := worker.EnqueueBatch(ctx, store, gocql.UUID{}, "image.resize", images, opts)
+	batch, err := worker.EnqueueBatch(ctx, store, gocql.UUID{}, images, opts)
 	if err != nil {
 		return err
 	}
 	for _, j := range batch {
 		exp.add(j.ID, repo.StateSucceeded)
 	}
-	album, err := worker.EnqueueAfterBatch(ctx, store, batch[0].BatchID, "album.publish", Album{Name: "holidays"}, opts)
+	album, err := worker.EnqueueAfterBatch(ctx, store, batch[0].BatchID, Album{Name: "holidays"}, opts)
 	if err != nil {
 		return err
 	}
 	exp.add(album.ID, repo.StateSucceeded)
 
 	for i := 0; i < 5; i++ {
-		parent, err := worker.Enqueue(ctx, store, "invoice.render", Invoice{Number: 1000 + i}, opts)
+		parent, err := worker.Enqueue(ctx, store, Invoice{Number: 1000 + i}, opts)
 		if err != nil {
 			return err
 		}
-		child, err := worker.EnqueueAfter(ctx, store, parent.ID, "invoice.email", Invoice{Number: 1000 + i}, opts)
+		child, err := worker.EnqueueAfter(ctx, store, parent.ID, InvoiceEmail{Number: 1000 + i}, opts)
 		if err != nil {
 			return err
 		}
@@ -310,19 +323,19 @@ func enqueue(ctx context.Context, store *repo.Store, o options, exp *expectation
 	}
 
 	for i := 0; i < 3; i++ {
-		j, err := worker.Enqueue(ctx, store, "account.sync", Sync{Account: fmt.Sprintf("acct-%d", i)}, &worker.EnqueueOpts{Queue: o.queue, MaxRetries: 3})
+		j, err := worker.Enqueue(ctx, store, Sync{Account: fmt.Sprintf("acct-%d", i)}, &worker.EnqueueOpts{Queue: o.queue, MaxRetries: 3})
 		if err != nil {
 			return err
 		}
 		exp.add(j.ID, repo.StateSucceeded)
 	}
-	doomed, err := worker.Enqueue(ctx, store, "ledger.reconcile", Sync{Account: "main"}, &worker.EnqueueOpts{Queue: o.queue, MaxRetries: 2})
+	doomed, err := worker.Enqueue(ctx, store, Reconcile{Account: "main"}, &worker.EnqueueOpts{Queue: o.queue, MaxRetries: 2})
 	if err != nil {
 		return err
 	}
 	exp.add(doomed.ID, repo.StateAbandoned)
 
-	if _, err := worker.Schedule(ctx, store, o.queue+"-tick", "@every 1s", "clock.tick", Tick{}, &worker.ScheduleOpts{Queue: o.queue}); err != nil {
+	if _, err := worker.Schedule(ctx, store, o.queue+"-tick", "@every 1s", Tick{}, &worker.ScheduleOpts{Queue: o.queue}); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "enqueued %d jobs: %d emails, 5 delayed reports, a batch of 20 images with a continuation, 5 invoices with continuations, 3 flaky syncs, 1 doomed job; and a recurring tick every second\n",

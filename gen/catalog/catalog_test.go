@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"flag"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -116,7 +117,7 @@ func TestCompileQuery(t *testing.T) {
 		},
 		"FencedUpdate": {
 			src:  "UPDATE jobs SET state = ?, version = :new_version WHERE id = ? AND at = ? IF version = ?",
-			want: Query{Kind: "update", CQL: "UPDATE jobs SET state = ?, version = ? WHERE id = ? AND at = ? IF version = ?", Names: []string{"state", "new_version", "id", "at", "version"}, LWT: true},
+			want: Query{Kind: "update", CQL: "UPDATE jobs SET state = ?, version = ? WHERE id = ? AND at = ? IF version = ?", Names: []string{"state", "new_version", "id", "at", "version"}, LWT: true, Tested: []string{"version"}},
 		},
 		"ListAppend": {
 			src:  "UPDATE jobs SET tags = tags + ? WHERE id = ? AND at = ?",
@@ -134,18 +135,151 @@ func TestCompileQuery(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			nq, err := cql.ParseQueries("q.cql", "-- name: Q\n"+tt.src+";")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := cat.Compile(nq[0])
+			got, err := compileOne(t, cat, tt.src)
 			if err != nil {
 				t.Fatal(err)
 			}
 			tt.want.Name, tt.want.Pos, tt.want.Table = "Q", got.Pos, got.Table
-			if diff := cmp.Diff(&tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Table" }, cmp.Ignore())); diff != "" {
+			ignore := cmp.FilterPath(func(p cmp.Path) bool {
+				switch p.Last().String() {
+				case ".Table", ".Params", ".Results", ".Star": // TestCompileTypes
+					return true
+				}
+				return false
+			}, cmp.Ignore())
+			if diff := cmp.Diff(&tt.want, got, ignore); diff != "" {
 				t.Errorf("Compile() mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+func TestCompileTypes(t *testing.T) {
+	t.Parallel()
+
+	cat, err := Build(Source{Name: "s.cql", Text: `CREATE TYPE addr (city text, zip int);
+		CREATE TABLE t (id uuid, at timestamp, n int, tags list<text>, labels set<text>, attrs map<text, bigint>,
+		pair tuple<int, text>, home addr, PRIMARY KEY ((id), at));
+		CREATE TABLE hits (page text, day date, views counter, PRIMARY KEY (page, day));`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		src     string
+		params  []string // "name type", in marker order
+		results []string // "metadata-name field type"
+	}{
+		"RangeBoundsAndLimit": {
+			src:     "SELECT n, tags AS t FROM t WHERE id = ? AND at >= :from AND at < :to LIMIT ?",
+			params:  []string{"id uuid", "from timestamp", "to timestamp", "limit int"},
+			results: []string{"n n int", "t t list<text>"},
+		},
+		"In": {
+			src:     "SELECT * FROM t WHERE id IN ? AND at IN (?, :second)",
+			params:  []string{"id list<uuid>", "at timestamp", "second timestamp"},
+			results: []string{"id id uuid", "at at timestamp", "n n int", "tags tags list<text>", "labels labels set<text>", "attrs attrs map<text, bigint>", "pair pair frozen<tuple<int, text>>", "home home addr"},
+		},
+		"Functions": {
+			src:     "SELECT token(id), count(*), writetime(n), ttl(n), max(at), toJson(tags) FROM t WHERE token(id) > ? AND token(id) <= :end",
+			params:  []string{"token bigint", "end bigint"},
+			results: []string{"system.token(id) token bigint", "count count bigint", "writetime(n) writetime_n bigint", "ttl(n) ttl_n int", "max(at) max_at timestamp", "toJson(tags) tojson_tags text"},
+		},
+		"Json": {
+			src:     "SELECT JSON n FROM t WHERE id = ? AND at = minTimeuuid(?)",
+			params:  []string{"id uuid", "at timestamp"},
+			results: []string{"[json] json text"},
+		},
+		"UpdateCollectionsAndFields": {
+			src:    "UPDATE t USING TTL ? AND TIMESTAMP ? SET tags = ? + tags, labels = labels - ?, attrs = attrs - ?, attrs[?] = ?, tags[?] = ?, home.city = ?, pair = ? WHERE id = ? AND at = ? IF n IN ? AND attrs[:k] = :v AND home.zip > :zip",
+			params: []string{"_ttl int", "_ts bigint", "tags list<text>", "labels set<text>", "attrs set<text>", "attrs_key text", "attrs_value bigint", "tags_key int", "tags_value text", "home.city text", "pair[0] int", "pair[1] text", "id uuid", "at timestamp", "n list<int>", "k text", "v bigint", "zip int"},
+		},
+		"InsertLiterals": {
+			src:    "INSERT INTO t (id, at, tags, attrs, labels) VALUES (?, ?, [?, 'x'], {'a': ?}, {?}) IF NOT EXISTS",
+			params: []string{"id uuid", "at timestamp", "tags text", "attrs bigint", "labels text"},
+		},
+		"Counter": {
+			src:    "UPDATE hits SET views = views + ? WHERE page = ? AND day = ?",
+			params: []string{"views counter", "page text", "day date"},
+		},
+		"DeleteElements": {
+			src:    "DELETE attrs[?], tags[?] FROM t WHERE id = ? AND at = ?",
+			params: []string{"attrs_key text", "tags_key int", "id uuid", "at timestamp"},
+		},
+		"Contains": {
+			src:     "SELECT n FROM t WHERE tags CONTAINS ? AND attrs CONTAINS KEY ? AND attrs CONTAINS :v ALLOW FILTERING",
+			params:  []string{"tags text", "attrs text", "v bigint"},
+			results: []string{"n n int"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := compileOne(t, cat, tt.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var params, results []string
+			for _, p := range got.Params {
+				params = append(params, p.Name+" "+p.Type.String())
+			}
+			for _, r := range got.Results {
+				results = append(results, r.Name+" "+r.Field+" "+r.Type.String())
+			}
+			if diff := cmp.Diff(tt.params, params); diff != "" {
+				t.Errorf("Params mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.results, results); diff != "" {
+				t.Errorf("Results mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCompileUntypedMarker(t *testing.T) {
+	t.Parallel()
+
+	cat, err := Build(Source{Name: "s.cql", Text: `CREATE TABLE t (id uuid, a int, b int, n text, PRIMARY KEY (id, a, b));`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		src  string
+		want string
+	}{
+		"UnknownFunction": {
+			src:  "INSERT INTO t (id, a, b, n) VALUES (?, ?, ?, myfn(?))",
+			want: "q.cql:2:51: invalid query: the generator cannot tell the type of the bind marker ?",
+		},
+		"TupleMarker": {
+			src:  "SELECT n FROM t WHERE id = ? AND (a, b) > ?",
+			want: "q.cql:2:43: invalid query: the generator cannot tell the type of the bind marker ?; bind each column of the tuple: (a, b) > (?, …)",
+		},
+		"UnknownResult": {
+			src:  "SELECT myfn(n) FROM t WHERE id = ?",
+			want: "q.cql:2:8: invalid query: the generator cannot tell the result type of myfn(n)",
+		},
+		"NamedTwiceTwoTypes": {
+			src:  "SELECT n FROM t WHERE id = :x AND a = :x",
+			want: "q.cql:2:39: ambiguous bind marker: :x takes int here but uuid at q.cql:2:28",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := compileOne(t, cat, tt.src)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("Compile() error = %v, want one starting %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// compileOne parses src as a query named Q and compiles it against cat.
+func compileOne(t *testing.T, cat *Catalog, src string) (*Query, error) {
+	t.Helper()
+	nq, err := cql.ParseQueries("q.cql", "-- name: Q\n"+src+";")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat.Compile(nq[0])
 }

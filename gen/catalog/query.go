@@ -30,6 +30,21 @@ type Query struct {
 	// running it once: no LWT, no counter update, no list append, prepend or
 	// removal by index, no now()/uuid()-style functions.
 	Idempotent bool
+	// Params are the bind markers with their types, one per "?" in order.
+	Params []Param
+	// Star is set for SELECT *; Results then lists the table's columns in
+	// schema order, though Cassandra returns them in its own order.
+	Star bool
+	// Results are the columns a SELECT returns, in order; nil for writes.
+	Results []ResultColumn
+	// Doc is the comment above the query's "-- name:" line.
+	Doc string
+	// Tested names the columns the IF conditions of an LWT test, in order;
+	// Exists is set for IF EXISTS and IF NOT EXISTS. Cassandra returns the
+	// current values of these columns (of the whole row for Exists) when
+	// the condition fails.
+	Tested []string
+	Exists bool
 }
 
 // nonDeterministic are functions whose result differs per call.
@@ -40,10 +55,14 @@ var nonDeterministic = map[string]bool{
 
 // compiler renders one statement and collects its bind names.
 type compiler struct {
-	cat   *Catalog
-	t     *Table
-	b     strings.Builder
-	names []string
+	cat     *Catalog
+	t       *Table
+	b       strings.Builder
+	names   []string
+	params  []Param
+	results []ResultColumn
+	tested  []string
+	exists  bool
 	// derived holds, per bind name, the position of a marker that got the
 	// name implicitly (from its column); explicit holds :name markers.
 	derived  map[string]cql.Position
@@ -64,43 +83,68 @@ func (q *compiler) fail(err error) {
 	}
 }
 
-// bind records the name of marker m (or of every marker inside a term).
-func (q *compiler) bind(m *cql.Term, name string) {
+// bind records the name and type of marker m (or of every marker inside a
+// term). typ is the CQL type of the value m stands for; nil when it cannot
+// be told, which is an error for a marker.
+func (q *compiler) bind(m *cql.Term, name string, typ *cql.Type) {
 	if m == nil {
 		return
 	}
 	switch m.Kind {
-	case cql.TermMarker:
-		if _, dup := q.derived[name]; dup || q.explicit[name] {
-			q.fail(cql.Errorf(m.Pos, "%w: the marker's implicit name %q is already used by another marker; name them with :name markers", ErrBindName, name))
+	case cql.TermMarker, cql.TermNamed:
+		if m.Kind == cql.TermMarker {
+			if _, dup := q.derived[name]; dup || q.explicit[name] {
+				q.fail(cql.Errorf(m.Pos, "%w: the marker's implicit name %q is already used by another marker; name them with :name markers", ErrBindName, name))
+			}
+			q.derived[name] = m.Pos
+		} else {
+			if pos, dup := q.derived[m.Text]; dup {
+				q.fail(cql.Errorf(m.Pos, "%w: :%s is also the implicit name of the marker at %s; name that marker too", ErrBindName, m.Text, pos))
+			}
+			q.explicit[m.Text] = true
+			name = m.Text
 		}
-		q.derived[name] = m.Pos
+		if typ == nil {
+			q.fail(untyped(m, "bind the value to a column (col = ?), or to a native function the generator knows (minTimeuuid, <type>AsBlob, …)"))
+		}
 		q.names = append(q.names, name)
-	case cql.TermNamed:
-		if pos, dup := q.derived[m.Text]; dup {
-			q.fail(cql.Errorf(m.Pos, "%w: :%s is also the implicit name of the marker at %s; name that marker too", ErrBindName, m.Text, pos))
-		}
-		q.explicit[m.Text] = true
-		q.names = append(q.names, m.Text)
+		q.params = append(q.params, Param{Name: name, Type: typ, Pos: m.Pos, Named: m.Kind == cql.TermNamed})
 	case cql.TermFunc:
 		if nonDeterministic[strings.ToLower(m.Text)] {
 			q.nondet = true
 		}
-		for _, a := range m.Args {
-			q.bind(a, name)
+		types, ok := funcArgTypes(m.Text, len(m.Args))
+		for i, a := range m.Args {
+			var at *cql.Type
+			if ok {
+				at = types[i]
+			}
+			q.bind(a, name, at)
 		}
 	case cql.TermCollection:
-		for _, a := range m.Args {
-			q.bind(a, name)
+		for i, a := range m.Args {
+			var et *cql.Type
+			switch {
+			case typ == nil:
+			case typ.Kind == cql.TypeMap && i%2 == 0:
+				et = typ.Params[0]
+			case typ.Kind == cql.TypeMap:
+				et = typ.Params[1]
+			case typ.Kind == cql.TypeList || typ.Kind == cql.TypeSet || typ.Kind == cql.TypeVector:
+				et = typ.Params[0]
+			case typ.Kind == cql.TypeTuple && i < len(typ.Params):
+				et = typ.Params[i]
+			}
+			q.bind(a, name, et)
 		}
 	case cql.TermColumn:
 		q.fail(cql.Errorf(m.Pos, "%w: a column (%s) cannot be used as a value", ErrQuery, cql.QuoteIdent(m.Text)))
 	}
 }
 
-// value writes a term and binds its markers to name.
-func (q *compiler) value(t *cql.Term, name string) {
-	q.bind(t, name)
+// value writes a term and binds its markers to name, as values of type typ.
+func (q *compiler) value(t *cql.Term, name string, typ *cql.Type) {
+	q.bind(t, name, typ)
 	q.w(t.Render())
 }
 
@@ -110,7 +154,11 @@ func (q *compiler) value(t *cql.Term, name string) {
 // value per element, and a single marker would not bind.
 func (q *compiler) colValue(t *cql.Term, col *Column, name string) {
 	if col == nil || col.Type.Kind != cql.TypeTuple || (t.Kind != cql.TermMarker && t.Kind != cql.TermNamed) {
-		q.value(t, name)
+		var typ *cql.Type
+		if col != nil {
+			typ = col.Type
+		}
+		q.value(t, name, typ)
 		return
 	}
 	name = cql.QuoteIdent(name) // as qb.TupleColumn names them
@@ -122,7 +170,9 @@ func (q *compiler) colValue(t *cql.Term, col *Column, name string) {
 		if i > 0 {
 			q.w(", ")
 		}
-		q.value(&cql.Term{Kind: cql.TermMarker, Pos: t.Pos}, fmt.Sprintf("%s[%d]", name, i))
+		q.value(&cql.Term{Kind: cql.TermMarker, Pos: t.Pos}, fmt.Sprintf("%s[%d]", name, i), col.Type.Params[i])
+		p := &q.params[len(q.params)-1]
+		p.Tuple, p.TupleType, p.Elem = name, col.Type, i
 	}
 	q.w(")")
 }
@@ -170,7 +220,7 @@ func isCounter(t *cql.Type) bool { return t.Kind == cql.TypeNative && t.Name == 
 // Compile checks a named query against the catalog and renders it.
 func (c *Catalog) Compile(nq cql.NamedQuery) (*Query, error) {
 	q := &compiler{cat: c, derived: map[string]cql.Position{}, explicit: map[string]bool{}}
-	out := &Query{Name: nq.Name, Pos: nq.NamePos, Idempotent: true}
+	out := &Query{Name: nq.Name, Pos: nq.NamePos, Idempotent: true, Doc: nq.Doc}
 	switch s := nq.Stmt.(type) {
 	case *cql.Select:
 		out.Kind = "select"
@@ -208,11 +258,28 @@ func (c *Catalog) Compile(nq cql.NamedQuery) (*Query, error) {
 	if out.LWT || q.nondet {
 		out.Idempotent = false
 	}
+	if err := checkParams(q.params); err != nil {
+		return nil, err
+	}
 	out.Table = q.t
 	out.CQL = q.b.String()
 	out.Names = q.names
 	if out.Names == nil {
 		out.Names = []string{}
+	}
+	out.Params = q.params
+	out.Tested, out.Exists = q.tested, q.exists
+	if s, ok := nq.Stmt.(*cql.Select); ok {
+		out.Star = s.Star
+		out.Results = q.results
+		if s.JSON {
+			out.Results = []ResultColumn{{Name: "[json]", Field: "json", Type: native("text")}}
+		} else if s.Star {
+			out.Results = nil
+			for _, c := range q.t.Columns {
+				out.Results = append(out.Results, ResultColumn{Name: c.Name, Field: c.Name, Type: c.Type, Column: c})
+			}
+		}
 	}
 	return out, nil
 }
@@ -237,6 +304,7 @@ func (q *compiler) selectStmt(s *cql.Select) {
 			q.w(", ")
 		}
 		q.selector(sel.Term)
+		q.result(sel)
 		if sel.Alias.Name != "" {
 			q.w(" AS ", cql.QuoteIdent(sel.Alias.Name))
 		}
@@ -276,7 +344,7 @@ func (q *compiler) limit(t *cql.Term, name string) {
 	if t.Kind != cql.TermMarker && t.Kind != cql.TermNamed && t.Kind != cql.TermLiteral {
 		q.fail(cql.Errorf(t.Pos, "%w: LIMIT takes a number or a bind marker", ErrQuery))
 	}
-	q.value(t, name)
+	q.value(t, name, native("int"))
 }
 
 func (q *compiler) selector(t *cql.Term) {
@@ -284,15 +352,20 @@ func (q *compiler) selector(t *cql.Term) {
 	case cql.TermColumn:
 		q.column(cql.Ident{Name: t.Text, Pos: t.Pos})
 	case cql.TermFunc:
-		for _, a := range t.Args {
+		types, ok := funcArgTypes(t.Text, len(t.Args))
+		for i, a := range t.Args {
 			if a.Kind == cql.TermColumn {
 				q.column(cql.Ident{Name: a.Text, Pos: a.Pos})
 			} else if a.Kind != cql.TermStar {
-				q.bind(a, "arg")
+				var at *cql.Type
+				if ok {
+					at = types[i]
+				}
+				q.bind(a, "arg", at)
 			}
 		}
 	default:
-		q.bind(t, "arg")
+		q.bind(t, "arg", nil)
 	}
 	q.w(t.Render())
 }
@@ -397,11 +470,11 @@ func (q *compiler) where(rels []cql.Relation, mode restrictMode, filtering bool)
 					if j > 0 {
 						q.w(", ")
 					}
-					q.value(a, cols[j].Name)
+					q.value(a, cols[j].Name, cols[j].Type)
 				}
 				q.w(")")
 			} else {
-				q.value(r.Value, "token")
+				q.value(r.Value, "token", native("bigint"))
 			}
 			continue
 		case cql.RelTuple:
@@ -424,15 +497,30 @@ func (q *compiler) where(rels []cql.Relation, mode restrictMode, filtering bool)
 					if j > 0 {
 						q.w(", ")
 					}
-					q.value(a, cols[j].Name)
+					q.value(a, cols[j].Name, cols[j].Type)
 				}
 				q.w(")")
-			} else {
+			} else if r.Op == "IN" && r.Value.Kind == cql.TermCollection {
+				// (a, b) IN ((?, ?), (?, ?)): each element is a tuple of the columns.
+				tt := &cql.Type{Kind: cql.TypeTuple, Frozen: true}
+				for _, c := range cols {
+					tt.Params = append(tt.Params, c.Type)
+				}
 				raw := make([]string, len(cols))
 				for j, c := range cols {
 					raw[j] = c.Name
 				}
-				q.value(r.Value, strings.Join(raw, "_"))
+				q.w("(")
+				for j, a := range r.Value.Args {
+					if j > 0 {
+						q.w(", ")
+					}
+					q.value(a, strings.Join(raw, "_"), tt)
+				}
+				q.w(")")
+			} else {
+				q.fail(untyped(r.Value, fmt.Sprintf("bind each column of the tuple: (%s) %s (?, …)", strings.Join(names, ", "), r.Op)))
+				return
 			}
 			continue
 		}
@@ -449,9 +537,14 @@ func (q *compiler) where(rels []cql.Relation, mode restrictMode, filtering bool)
 			}
 		}
 		q.w(" ")
-		if r.Op == "IN" {
-			q.value(r.Value, col.Name)
-		} else {
+		switch r.Op {
+		case "IN":
+			q.in(r.Value, col, col.Name)
+		case "CONTAINS":
+			q.value(r.Value, col.Name, elemType(col.Type))
+		case "CONTAINS KEY":
+			q.value(r.Value, col.Name, col.Type.Params[0])
+		default:
 			q.colValue(r.Value, col, col.Name)
 		}
 		switch {
@@ -555,10 +648,10 @@ func (q *compiler) using(items []cql.UsingItem, allowTTL bool) {
 				q.fail(cql.Errorf(u.Pos, "%w: DELETE does not take USING TTL", ErrQuery))
 			}
 			q.w("TTL ")
-			q.value(u.Value, "_ttl")
+			q.value(u.Value, "_ttl", native("int"))
 		} else {
 			q.w("TIMESTAMP ")
-			q.value(u.Value, "_ts")
+			q.value(u.Value, "_ts", native("bigint"))
 		}
 	}
 }
@@ -611,6 +704,7 @@ func (q *compiler) insertStmt(s *cql.Insert, out *Query) {
 	q.w(")")
 	if s.IfNotExists {
 		q.w(" IF NOT EXISTS")
+		q.exists = true
 	}
 	q.using(s.Using, true)
 }
@@ -662,28 +756,32 @@ func (q *compiler) updateStmt(s *cql.Update, out *Query) {
 				return
 			}
 			q.w(name, "[")
-			q.value(a.Key, col.Name+"_key")
+			q.value(a.Key, col.Name+"_key", keyType(col.Type))
 			q.w("] = ")
-			q.value(a.Value, col.Name+"_value")
+			q.value(a.Value, col.Name+"_value", valueType(col.Type))
 			continue
 		case a.Field.Name != "":
 			if !q.udtField(col, a.Field) {
 				return
 			}
 			q.w(name, ".", cql.QuoteIdent(a.Field.Name), " = ")
-			q.value(a.Value, col.Name+"."+a.Field.Name)
+			q.value(a.Value, col.Name+"."+a.Field.Name, q.fieldType(col, a.Field.Name))
 			continue
 		}
 		q.w(name, " = ")
 		switch a.Kind {
 		case cql.AssignAdd:
 			q.w(name, " + ")
-			q.value(a.Value, col.Name)
+			q.value(a.Value, col.Name, col.Type)
 		case cql.AssignRemove:
 			q.w(name, " - ")
-			q.value(a.Value, col.Name)
+			typ := col.Type
+			if typ.Kind == cql.TypeMap {
+				typ = setOf(typ.Params[0]) // a map loses the keys of a set
+			}
+			q.value(a.Value, col.Name, typ)
 		case cql.AssignPrepend:
-			q.value(a.Value, col.Name)
+			q.value(a.Value, col.Name, col.Type)
 			q.w(" + ", name)
 		default:
 			q.colValue(a.Value, col, col.Name)
@@ -716,6 +814,7 @@ func (q *compiler) conditions(ifExists bool, conds []cql.Condition) {
 	}
 	if ifExists {
 		q.w(" IF EXISTS")
+		q.exists = true
 		return
 	}
 	for i, c := range conds {
@@ -732,25 +831,36 @@ func (q *compiler) conditions(ifExists bool, conds []cql.Condition) {
 			q.fail(cql.Errorf(c.Column.Pos, "%w: IF cannot test primary key column %s", ErrKeyColumn, cql.QuoteIdent(col.Name)))
 			return
 		}
+		if !slices.Contains(q.tested, col.Name) {
+			q.tested = append(q.tested, col.Name)
+		}
 		name := cql.QuoteIdent(col.Name)
 		switch {
 		case c.Key != nil:
 			q.w(name, "[")
-			q.value(c.Key, col.Name+"_key")
+			q.value(c.Key, col.Name+"_key", keyType(col.Type))
 			q.w("] ", c.Op, " ")
-			q.value(c.Value, col.Name+"_value")
+			vt := valueType(col.Type)
+			if c.Op == "IN" {
+				vt = listOf(vt)
+			}
+			q.value(c.Value, col.Name+"_value", vt)
 			continue
 		case c.Field.Name != "":
 			if !q.udtField(col, c.Field) {
 				return
 			}
 			q.w(name, ".", cql.QuoteIdent(c.Field.Name), " ", c.Op, " ")
-			q.value(c.Value, col.Name+"."+c.Field.Name)
+			ft := q.fieldType(col, c.Field.Name)
+			if c.Op == "IN" {
+				ft = listOf(ft)
+			}
+			q.value(c.Value, col.Name+"."+c.Field.Name, ft)
 			continue
 		}
 		q.w(name, " ", c.Op, " ")
 		if c.Op == "IN" {
-			q.value(c.Value, col.Name)
+			q.in(c.Value, col, col.Name)
 		} else {
 			q.colValue(c.Value, col, col.Name)
 		}
@@ -786,7 +896,7 @@ func (q *compiler) deleteStmt(s *cql.Delete, out *Query) {
 				out.Idempotent = false
 			}
 			q.w(name, "[")
-			q.value(sel.Key, col.Name+"_key")
+			q.value(sel.Key, col.Name+"_key", keyType(col.Type))
 			q.w("]")
 		case sel.Field.Name != "":
 			if !q.udtField(col, sel.Field) {
@@ -820,4 +930,21 @@ func allStatic(t *Table, sels []cql.Selection) bool {
 		}
 	}
 	return true
+}
+
+// in writes the value of "col IN …": one marker for a list of values, or a
+// list of markers each for one value.
+func (q *compiler) in(t *cql.Term, col *Column, name string) {
+	if t.Kind == cql.TermCollection && t.Text == "(" {
+		q.w("(")
+		for i, a := range t.Args {
+			if i > 0 {
+				q.w(", ")
+			}
+			q.value(a, name, col.Type)
+		}
+		q.w(")")
+		return
+	}
+	q.value(t, name, listOf(col.Type))
 }

@@ -240,3 +240,27 @@ DROP TABLE t`
 		}
 	}
 }
+
+func TestParseQueriesDoc(t *testing.T) {
+	t.Parallel()
+
+	src := `-- file header
+
+------------------------------------------ section
+-- Reads a thing.
+-- Two lines.
+-- name: A :one
+SELECT * FROM t WHERE k = ?;
+-- name: B
+SELECT * FROM t WHERE k = ?;
+`
+	qs, err := ParseQueries("q.cql", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{qs[0].Doc, qs[1].Doc}
+	want := []string{"Reads a thing.\nTwo lines.", ""}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Doc mismatch (-want +got):\n%s", diff)
+	}
+}

@@ -15,6 +15,9 @@ type NamedQuery struct {
 	Flags   []string // words after the name that start with ":", without the colon
 	NamePos Position // position of the name comment
 	Stmt    Stmt     // *Select, *Insert, *Update or *Delete
+	// Doc is the text of the line comments right above the name comment,
+	// one line each, without separator lines of dashes.
+	Doc string
 }
 
 // ParseQueries parses a queries file: SELECT, INSERT, UPDATE and DELETE
@@ -31,11 +34,16 @@ func ParseQueries(file, src string) ([]NamedQuery, error) {
 		}
 		start := p.peek()
 		var name *Comment
+		nameAt := -1
 		for i := range comments {
 			c := &comments[i]
 			if before(prevEnd, c.Pos) && before(c.Pos, start.Pos) && strings.HasPrefix(c.Text, "name:") {
-				name = c
+				name, nameAt = c, i
 			}
+		}
+		doc := ""
+		if name != nil {
+			doc = docAbove(comments, nameAt, prevEnd)
 		}
 		s := p.dmlStatement()
 		p.endStatement()
@@ -50,7 +58,7 @@ func ParseQueries(file, src string) ([]NamedQuery, error) {
 		if len(fields) == 0 || !validQueryName(fields[0]) {
 			return nil, Errorf(name.Pos, "%w: want \"-- name: Name\" with a Go identifier that starts with an upper-case letter", ErrQueryName)
 		}
-		q := NamedQuery{Name: fields[0], NamePos: name.Pos, Stmt: s}
+		q := NamedQuery{Name: fields[0], NamePos: name.Pos, Stmt: s, Doc: doc}
 		for _, f := range fields[1:] {
 			if !strings.HasPrefix(f, ":") || len(f) == 1 {
 				return nil, Errorf(name.Pos, "%w: flag %q must start with \":\"", ErrQueryName, f)
@@ -67,6 +75,22 @@ func ParseQueries(file, src string) ([]NamedQuery, error) {
 		return nil, p.err
 	}
 	return out, nil
+}
+
+// docAbove returns the comments on the lines right above comments[at], after
+// prev, joined by newlines; separator lines (starting with "-") end it.
+func docAbove(comments []Comment, at int, prev Position) string {
+	var lines []string
+	line := comments[at].Pos.Line
+	for i := at - 1; i >= 0; i-- {
+		c := comments[i]
+		if c.Pos.Line != line-1 || !before(prev, c.Pos) || strings.HasPrefix(c.Text, "-") {
+			break
+		}
+		lines = append([]string{c.Text}, lines...)
+		line--
+	}
+	return strings.Join(lines, "\n")
 }
 
 func before(a, b Position) bool {

@@ -42,8 +42,8 @@ type Options struct {
 	// to "models" and "queries".
 	ModelsPackage  string
 	QueriesPackage string
-	// ModelsImport is the import path of the models package, used in doc
-	// links from the queries package; "" leaves the links out.
+	// ModelsImport is the import path of the models package, which the
+	// queries package imports for row types; default ModelsPackage.
 	ModelsImport string
 }
 
@@ -67,6 +67,9 @@ func Generate(ctx context.Context, cat *catalog.Catalog, opts Options) (map[stri
 	}
 	if opts.SchemaSource == "" {
 		opts.SchemaSource = "schema/Schema.cql"
+	}
+	if opts.ModelsImport == "" {
+		opts.ModelsImport = opts.ModelsPackage
 	}
 	g := &generator{
 		cat:   cat,
@@ -182,21 +185,28 @@ func (g *generator) validate() error {
 		}
 	}
 	queries := names{}
-	for _, n := range []string{"Query", "Column", "Tables", "CreateStatements", "Columns", "UserType", "UserTypes", "ErrZeroColumn"} {
+	for _, n := range []string{"Query", "Column", "ColumnOf", "Value", "BindValues", "SchemaColumn", "Tables", "CreateStatements",
+		"Columns", "UserType", "UserTypes", "ErrZeroColumn", "DB", "New", "Rows", "Iter", "CAS", "Write", "Batch"} {
 		queries[n] = "the generated " + n
 	}
+	// Methods of DB and of the batch types.
+	dbMethods := names{"Session": "the method DB.Session", "WithSerialConsistency": "the method DB.WithSerialConsistency", "NewBatch": "the method DB.NewBatch"}
+	batchMethods := names{"Size": "the method Size", "Consistency": "the method Consistency", "Exec": "the method Exec", "ExecCAS": "the method ExecCAS"}
 	for _, t := range g.cat.Tables() {
 		base := GoName(t.Name)
 		owner := kindOf(t) + " " + cql.QuoteIdent(t.Name)
 		if err := models.claim(base+"Row", owner, t.Pos); err != nil {
 			return err
 		}
-		for _, suffix := range []string{"", "Table", "Column", "Columns", "Builder"} {
+		for _, suffix := range []string{"", "Table", "Column", "Columns", "Builder", "Batch"} {
 			if err := queries.claim(base+suffix, owner, t.Pos); err != nil {
 				return err
 			}
 		}
-		fields := names{"ScanDest": "the generated ScanDest method", "TupleValues": "the generated TupleValues method"}
+		if err := dbMethods.claim("New"+base+"Batch", "the batch of "+owner, t.Pos); err != nil {
+			return err
+		}
+		fields := names{"ScanDest": "the generated ScanDest method", "AppendScanDest": "the generated AppendScanDest method", "TupleValues": "the generated TupleValues method"}
 		for _, c := range t.Columns {
 			if err := fields.claim(GoName(c.Name), "column "+cql.QuoteIdent(c.Name), c.Pos); err != nil {
 				return err
@@ -204,10 +214,19 @@ func (g *generator) validate() error {
 		}
 	}
 	for _, q := range g.opts.Queries {
-		if err := queries.claim(q.Name, "query "+q.Name, q.Pos); err != nil {
+		for _, c := range []struct{ name, owner string }{
+			{q.Name, "query " + q.Name}, {q.Name + "CQL", "the constant of query " + q.Name},
+			{q.Name + "Params", "the parameters of query " + q.Name}, {q.Name + "Row", "the row of query " + q.Name},
+			{"scan" + q.Name, "the scan function of query " + q.Name},
+		} {
+			if err := queries.claim(c.name, c.owner, q.Pos); err != nil {
+				return err
+			}
+		}
+		if err := dbMethods.claim(q.Name, "query "+q.Name, q.Pos); err != nil {
 			return err
 		}
-		if err := queries.claim(q.Name+"CQL", "the constant of query "+q.Name, q.Pos); err != nil {
+		if err := batchMethods.claim(q.Name, "query "+q.Name, q.Pos); err != nil {
 			return err
 		}
 	}

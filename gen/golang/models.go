@@ -158,6 +158,22 @@ func (g *generator) models() error {
 			return err
 		}
 	}
+	// Tuple, Vector and Inet types the parameters and results of queries use
+	// must exist too.
+	for _, q := range g.opts.Queries {
+		g.types.keyspace = q.Table.Keyspace
+		var imports []string
+		for _, p := range q.Params {
+			if _, err := g.fieldType(p.Type, &imports); err != nil {
+				return err
+			}
+		}
+		for _, r := range q.Results {
+			if _, err := g.fieldType(r.Type, &imports); err != nil {
+				return err
+			}
+		}
+	}
 	if len(g.tuples) > 0 {
 		var arities []int
 		for n := range g.tuples {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/jobsharp/cassandra/gen/catalog"
+	"github.com/jobsharp/cassandra/gen/cql"
 )
 
 // update is accepted so that go test ./gen/... -update works; this package
@@ -167,5 +169,43 @@ func TestGenerateHonoursContext(t *testing.T) {
 	cancel()
 	if _, err := Generate(ctx, cat, Options{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Generate() error = %v, want context.Canceled", err)
+	}
+}
+
+// TestModelsPackageName checks that the queries package refers to the
+// models package by the name and import path it is given.
+func TestModelsPackageName(t *testing.T) {
+	t.Parallel()
+
+	cat, err := catalog.Build(catalog.Source{Name: "t.cql", Text: "CREATE TYPE pt (x int); CREATE TABLE t (k int PRIMARY KEY, p frozen<pt>); CREATE TABLE u (k int PRIMARY KEY, v int);"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nq, err := cql.ParseQueries("q.cql", "-- name: TGet\nSELECT p FROM t WHERE k = ?;\n-- name: USet\nUPDATE u SET v = ? WHERE k = ?;")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qs []*catalog.Query
+	for _, n := range nq {
+		q, err := cat.Compile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs = append(qs, q)
+	}
+	files, err := Generate(context.Background(), cat, Options{ModelsPackage: "rows", ModelsImport: "example.com/app/rows", Queries: qs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, wants := range map[string][]string{
+		// The import comes from the row's field type alone.
+		"queries/t.go": {`"example.com/app/rows"`, "P rows.Pt"},
+		"queries/u.go": {`"example.com/app/rows"`, "USetParams struct {\n\t// URow holds the values of the columns of table u.\n\trows.URow\n}"},
+	} {
+		for _, want := range wants {
+			if src := string(files[file]); !strings.Contains(src, want) {
+				t.Errorf("%s does not contain %q:\n%s", file, want, src)
+			}
+		}
 	}
 }

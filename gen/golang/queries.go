@@ -11,41 +11,72 @@ import (
 
 type colData struct {
 	Go    string // Go field name
+	Type  string // Go value type, e.g. "gocql.UUID"
 	Name  string // Go literal of the CQL name
 	CQL   string // Go literal of the quoted CQL name
 	Tuple int    // number of elements of a tuple column, else 0
 	Doc   string
 }
 
+// goField is a field of a generated Params or Row struct.
+type goField struct {
+	Go, Type, Doc string
+	Embedded      bool
+}
+
 type queryData struct {
 	Name       string
-	CQL        string // Go literal
+	CQL        string // Go literal, laid out over lines
 	Names      string // Go literal of []string
 	LWT        bool
 	Idempotent bool
-	Doc        string
+	Doc        string // doc of the Query variable
+	MethodDoc  string // doc of the DB method
+	Params     []goField
+	Args       string // the values bound, in marker order: ", p.ID, p.State"
+	// Kind is "rows" (a SELECT), "cas" (a lightweight transaction) or
+	// "write".
+	Kind string
+	// Row is the Go type of a result row; RowFields are the fields of a
+	// per-query row struct (nil when Row is a models row).
+	Row       string
+	RowFields []goField
+	// Scan is the scan function of Row; ScanFunc names a generated
+	// positional one, which appends ScanDests.
+	Scan      string
+	ScanFunc  string
+	ScanDests []string
+	// Tested lists the columns (indexes in key order) a condition tests, for
+	// conditional batches; Exists is set for IF EXISTS and IF NOT EXISTS.
+	Tested string
+	Exists bool
 }
 
 type tableData struct {
 	header
-	Go            string // Jobs
-	Unexported    string // jobs
-	Name          string // Go literal of the CQL name
-	Quoted        string // Go literal of the quoted CQL name
-	Display       string // the CQL name for doc comments
-	Kind          string
-	Doc           string // description: "table jobs (partition key: id)"
-	Row           string // doc reference to the row struct
-	View          bool
-	Counter       bool
-	NeedsQuoting  bool
-	Columns       []colData // key order
-	PartKey       []colData
-	SortKey       []colData
-	Regular       []colData
-	HasCollection bool
-	HasMap        bool
-	Queries       []queryData
+	Go           string // Jobs
+	Unexported   string // tblJobs
+	Name         string // Go literal of the CQL name
+	Quoted       string // Go literal of the quoted CQL name
+	Display      string // the CQL name for doc comments
+	Kind         string
+	Doc          string // description: "table jobs (partition key: id)"
+	Row          string // doc reference to the row struct
+	ModelsRow    string // Go type of the row struct, e.g. "models.JobsRow"
+	View         bool
+	Counter      bool
+	NeedsQuoting bool
+	Columns      []colData // key order
+	PartKey      []colData
+	SortKey      []colData
+	Regular      []colData
+	Queries      []queryData
+	// CASBatch is set when the table has conditional queries: it gets a
+	// batch type of its own. Widths are the values per column in key order
+	// (tuple columns count their elements), Keys the primary key columns.
+	CASBatch bool
+	Widths   string
+	Keys     int
 }
 
 type columnInfo struct {
@@ -61,6 +92,11 @@ type commonData struct {
 	UserTypes        []userTypeInfo
 }
 
+type dbData struct {
+	header
+	QueriesSource string
+}
+
 type userTypeInfo struct {
 	Name                   string // Go literal
 	FieldNames, FieldTypes string // Go []string literals
@@ -74,17 +110,35 @@ func quoteList(items []string) string {
 	return "[]string{" + strings.Join(q, ", ") + "}"
 }
 
+// queryImports collects the imports of one generated queries file.
+type queryImports struct {
+	list   []string
+	models string // import path of the models package
+	qual   string // the models package's qualifier, e.g. "models."
+}
+
+func (qi *queryImports) addType(g GoType) {
+	qi.list = append(qi.list, g.Imports...)
+	if strings.Contains(g.Expr, qi.qual) {
+		qi.list = append(qi.list, qi.models)
+	}
+}
+
 func (g *generator) queries() error {
 	pkg := g.opts.QueriesPackage
-	for _, f := range []string{"doc", "queries"} {
+	for _, f := range []string{"doc", "queries", "db"} {
 		g.claimFile(QueriesDir, f)
 	}
+	g.types.qual = g.opts.ModelsPackage + "."
+	defer func() { g.types.qual = "" }()
 	byTable := map[*catalog.Table][]*catalog.Query{}
 	for _, q := range g.opts.Queries {
 		byTable[q.Table] = append(byTable[q.Table], q)
 	}
-	common := commonData{header: g.header(pkg, false, "errors", "fmt", "github.com/scylladb/gocqlx/v2/qb", "github.com/scylladb/gocqlx/v2/table")}
+	common := commonData{header: g.header(pkg, false, "errors", "fmt", importGocqlx, "github.com/scylladb/gocqlx/v2/qb", "github.com/scylladb/gocqlx/v2/table")}
 	for _, t := range g.cat.Tables() {
+		g.types.keyspace = t.Keyspace
+		imps := &queryImports{models: g.opts.ModelsImport, qual: g.types.qual}
 		d := tableData{
 			Go:     GoName(t.Name),
 			Name:   strconv.Quote(t.Name),
@@ -95,16 +149,23 @@ func (g *generator) queries() error {
 		d.Unexported = "tbl" + d.Go
 		d.Display = safeComment(cql.QuoteIdent(t.Name))
 		d.Doc = safeComment(fmt.Sprintf("%s %s (%s)", d.Kind, cql.QuoteIdent(t.Name), keyDescription(t)))
-		d.Row = "models." + RowName(t)
-		if g.opts.ModelsImport != "" {
-			d.Row = "[" + g.opts.ModelsImport + "." + RowName(t) + "]"
-		}
+		d.ModelsRow = g.opts.ModelsPackage + "." + RowName(t)
+		d.Row = "[" + g.opts.ModelsImport + "." + RowName(t) + "]"
 		d.NeedsQuoting = cql.NeedsQuote(t.Name)
+		var widths []string
 		for _, c := range t.KeyOrdered() {
-			cd := colData{Go: GoName(c.Name), Name: strconv.Quote(c.Name), CQL: strconv.Quote(cql.QuoteIdent(c.Name)), Doc: columnDoc(c)}
+			gt, err := g.types.goType(c.Type, false)
+			if err != nil {
+				return err
+			}
+			imps.addType(gt)
+			cd := colData{Go: GoName(c.Name), Type: gt.Expr, Name: strconv.Quote(c.Name), CQL: strconv.Quote(cql.QuoteIdent(c.Name)), Doc: columnDoc(c)}
+			w := 1
 			if c.Type.Kind == cql.TypeTuple {
 				cd.Tuple = len(c.Type.Params)
+				w = cd.Tuple
 			}
+			widths = append(widths, strconv.Itoa(w))
 			d.Columns = append(d.Columns, cd)
 			d.NeedsQuoting = d.NeedsQuoting || cql.NeedsQuote(c.Name)
 			switch c.Kind {
@@ -118,38 +179,31 @@ func (g *generator) queries() error {
 					d.Counter = true
 				}
 			}
-			switch c.Type.Kind {
-			case cql.TypeMap:
-				d.HasMap = true
-				d.HasCollection = true
-			case cql.TypeList, cql.TypeSet:
-				d.HasCollection = true
-			}
 			common.Columns = append(common.Columns, columnInfo{
 				Table: strconv.Quote(t.Name), Name: strconv.Quote(c.Name), Kind: strconv.Quote(c.Kind.String()),
 				Order: strconv.Quote(c.Order()), Type: strconv.Quote(c.Type.String()), Position: c.Position,
 			})
 		}
+		d.Widths = "[]int{" + strings.Join(widths, ", ") + "}"
+		d.Keys = len(t.PartitionKey) + len(t.Clustering)
 		for _, q := range byTable[t] {
-			qd := queryData{Name: q.Name, CQL: goString(q.CQL), Names: quoteList(q.Names), LWT: q.LWT, Idempotent: q.Idempotent}
-			props := []string{}
-			if q.LWT {
-				props = append(props, "a lightweight transaction (check the applied result)")
+			qd, err := g.query(t, q, imps)
+			if err != nil {
+				return err
 			}
-			if q.Idempotent {
-				props = append(props, "idempotent (safe to retry)")
-			} else {
-				props = append(props, "not idempotent (do not retry blindly)")
-			}
-			src := g.opts.QueriesSource
-			if src == "" {
-				src = "the queries file"
-			}
-			qd.Doc = safeComment(fmt.Sprintf("%s is the query %s of %s, line %d, on %s %s. It is %s.",
-				q.Name, q.Name, src, q.Pos.Line, d.Kind, cql.QuoteIdent(t.Name), strings.Join(props, " and ")))
+			d.CASBatch = d.CASBatch || q.LWT
 			d.Queries = append(d.Queries, qd)
 		}
-		d.header = g.header(pkg, len(d.Queries) > 0, "github.com/scylladb/gocqlx/v2/qb", "github.com/scylladb/gocqlx/v2/table")
+		std := []string{"github.com/scylladb/gocqlx/v2/qb", "github.com/scylladb/gocqlx/v2/table"}
+		if len(d.Queries) > 0 {
+			std = append(std, "context")
+		}
+		for _, q := range d.Queries {
+			if q.ScanFunc != "" || d.CASBatch {
+				std = append(std, importGocql)
+			}
+		}
+		d.header = g.header(pkg, len(d.Queries) > 0, append(std, imps.list...)...)
 		if err := g.render(g.claimFile(QueriesDir, FileBase(t.Name)), "queries_table", d); err != nil {
 			return err
 		}
@@ -169,5 +223,291 @@ func (g *generator) queries() error {
 	if err := g.render(QueriesDir+"/queries.go", "queries_common", common); err != nil {
 		return err
 	}
+	if len(g.opts.Queries) > 0 {
+		src := g.opts.QueriesSource
+		if src == "" {
+			src = "the queries file"
+		}
+		db := dbData{header: g.header(pkg, true, "context", "fmt", importGocql), QueriesSource: src}
+		if err := g.render(QueriesDir+"/db.go", "queries_db", db); err != nil {
+			return err
+		}
+	}
 	return g.render(QueriesDir+"/doc.go", "queries_doc", g.header(pkg, false))
+}
+
+// paramGoName is the Go field name of a bind name.
+func paramGoName(name string) string {
+	switch name {
+	case "_ttl":
+		return "TTL"
+	case "_ts":
+		return "Timestamp"
+	}
+	return GoName(strings.NewReplacer(".", "_", "[", "_", "]", "").Replace(name))
+}
+
+// paramDoc describes a Params field.
+func paramDoc(field string, p catalog.Param, typ *cql.Type) string {
+	var what string
+	switch {
+	case p.Named:
+		what = "binds :" + p.Name
+	case p.Name == "_ttl":
+		return field + " binds USING TTL ?: the time to live in seconds (0: none)."
+	case p.Name == "_ts":
+		return field + " binds USING TIMESTAMP ?: the write time in microseconds since the epoch."
+	case p.Name == "limit":
+		return field + " binds LIMIT ?: the most rows to return."
+	case p.Name == "per_partition_limit":
+		return field + " binds PER PARTITION LIMIT ?: the most rows to return per partition."
+	default:
+		what = "is the value for " + cql.QuoteIdent(p.Name)
+	}
+	return safeComment(fmt.Sprintf("%s %s, CQL type %s.", field, what, typ))
+}
+
+// query prepares the data of one named query.
+func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports) (queryData, error) {
+	qd := queryData{Name: q.Name, CQL: goString(layoutCQL(q.CQL)), Names: quoteList(q.Names), LWT: q.LWT, Idempotent: q.Idempotent}
+	props := []string{}
+	if q.LWT {
+		props = append(props, "a lightweight transaction (check the applied result)")
+	}
+	if q.Idempotent {
+		props = append(props, "idempotent (safe to retry)")
+	} else {
+		props = append(props, "not idempotent (do not retry blindly)")
+	}
+	src := g.opts.QueriesSource
+	if src == "" {
+		src = "the queries file"
+	}
+	kind := kindOf(t)
+	qd.Doc = wrapText(safeComment(fmt.Sprintf("%s is the query %s of %s, line %d, on %s %s, for gocqlx. It is %s.",
+		q.Name, q.Name, src, q.Pos.Line, kind, cql.QuoteIdent(t.Name), strings.Join(props, " and "))))
+
+	// Params: one field per marker, a field per :name however often it is
+	// used, one field per tuple column value. A statement that writes every
+	// column of its table takes the models row for them, embedded.
+	fields := names{"ctx": "the context parameter"}
+	seen := map[string]string{} // bind name → field
+	var args []string
+	rowField := ""
+	if writesRow(t, q) {
+		rowField = RowName(t)
+		_ = fields.claim(rowField, "the row", q.Pos)
+		imps.list = append(imps.list, g.opts.ModelsImport)
+		qd.Params = append(qd.Params, goField{Go: rowField, Type: g.opts.ModelsPackage + "." + rowField, Embedded: true,
+			Doc: safeComment(fmt.Sprintf("%s holds the values of the columns of %s %s.", rowField, kind, cql.QuoteIdent(t.Name)))})
+	}
+	for i := 0; i < len(q.Params); i++ {
+		p := q.Params[i]
+		if rowField != "" && columnMarker(t, p) != nil {
+			c := columnMarker(t, p)
+			if p.Tuple != "" {
+				args = append(args, fmt.Sprintf("p.%s.%s.V%d", rowField, GoName(c.Name), p.Elem))
+			} else {
+				args = append(args, "p."+rowField+"."+GoName(c.Name))
+			}
+			continue
+		}
+		typ := p.Type
+		key := p.Name
+		if p.Tuple != "" {
+			typ, key = p.TupleType, p.Tuple+"[]"
+		}
+		field, dup := seen[key]
+		if !dup || p.Tuple != "" && p.Elem == 0 {
+			field = paramGoName(p.Name)
+			if p.Tuple != "" {
+				field = paramGoName(p.Tuple)
+			}
+			if err := fields.claim(field, "the marker "+strconv.Quote(key), p.Pos); err != nil {
+				return qd, fmt.Errorf("%w in %sParams; name one of them with a :name marker", err, q.Name)
+			}
+			gt, err := g.types.goType(typ, false)
+			if err != nil {
+				return qd, err
+			}
+			imps.addType(gt)
+			qd.Params = append(qd.Params, goField{Go: field, Type: gt.Expr, Doc: paramDoc(field, p, typ)})
+			seen[key] = field
+		}
+		if p.Tuple != "" {
+			args = append(args, fmt.Sprintf("p.%s.V%d", field, p.Elem))
+		} else {
+			args = append(args, "p."+field)
+		}
+	}
+	for _, a := range args {
+		qd.Args += ", " + a
+	}
+
+	var tested []string
+	for i, c := range t.KeyOrdered() {
+		if slicesContains(q.Tested, c.Name) {
+			tested = append(tested, strconv.Itoa(i))
+		}
+	}
+	qd.Tested = strings.Join(tested, ", ")
+	qd.Exists = q.Exists
+
+	modelsRow := g.opts.ModelsPackage + "." + RowName(t)
+	method := fmt.Sprintf("%s runs query %s of %s (line %d) on %s %s", q.Name, q.Name, src, q.Pos.Line, kind, safeComment(cql.QuoteIdent(t.Name)))
+	switch {
+	case q.Kind == "select":
+		qd.Kind = "rows"
+		if err := g.resultRow(t, q, &qd, imps); err != nil {
+			return qd, err
+		}
+		method += fmt.Sprintf(": a SELECT that returns %s rows, read with One, All, Iter or Page.", qd.Row)
+	case q.LWT:
+		qd.Kind = "cas"
+		qd.Row, qd.Scan = modelsRow, "(*"+modelsRow+").AppendScanDest"
+		imps.list = append(imps.list, g.opts.ModelsImport)
+		method += ": a lightweight transaction, never retried by the driver. Exec reports whether it applied and, when it did not, the current values of the columns it tested."
+	default:
+		qd.Kind = "write"
+		if q.Idempotent {
+			method += ". It is idempotent: the session's retry policy may send it again."
+		} else {
+			method += ". It is not idempotent, so the driver never retries it."
+		}
+	}
+	method = wrapText(method)
+	if q.Doc != "" {
+		method += "\n\n" + strings.ReplaceAll(q.Doc, "\r", " ")
+	}
+	method += fmt.Sprintf("\n\nThe statement is [%sCQL].", q.Name)
+	qd.MethodDoc = method
+	return qd, nil
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// resultRow sets the row type of a SELECT: the models row for SELECT * (read
+// by column name from the result metadata) or a SELECT of every column (read
+// by position), else a row struct of the query's own, read by position.
+func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData, imps *queryImports) error {
+	modelsRow := g.opts.ModelsPackage + "." + RowName(t)
+	if q.Star {
+		qd.Row, qd.Scan = modelsRow, "(*"+modelsRow+").AppendScanDest"
+		imps.list = append(imps.list, g.opts.ModelsImport)
+		return nil
+	}
+	whole := len(q.Results) == len(t.Columns)
+	used := map[*catalog.Column]bool{}
+	for _, r := range q.Results {
+		if r.Column == nil || r.Field != r.Column.Name || used[r.Column] {
+			whole = false
+			break
+		}
+		used[r.Column] = true
+	}
+	qd.ScanFunc = "scan" + q.Name
+	qd.Scan = qd.ScanFunc
+	if whole {
+		qd.Row = modelsRow
+		imps.list = append(imps.list, g.opts.ModelsImport)
+		for _, r := range q.Results {
+			qd.ScanDests = append(qd.ScanDests, dests(GoName(r.Column.Name), r.Type)...)
+		}
+		return nil
+	}
+	qd.Row = q.Name + "Row"
+	fields := names{"AppendScanDest": "a method name"}
+	for _, r := range q.Results {
+		name := GoName(r.Field)
+		if err := fields.claim(name, "the result column "+strconv.Quote(r.Name), q.Pos); err != nil {
+			return fmt.Errorf("%w in %sRow; name one of them with AS", err, q.Name)
+		}
+		gt, err := g.types.goType(r.Type, false)
+		if err != nil {
+			return err
+		}
+		imps.addType(gt)
+		doc := fmt.Sprintf("%s is the result column %s, CQL type %s.", name, r.Name, r.Type)
+		qd.RowFields = append(qd.RowFields, goField{Go: name, Type: gt.Expr, Doc: safeComment(doc)})
+		qd.ScanDests = append(qd.ScanDests, dests(name, r.Type)...)
+	}
+	return nil
+}
+
+// dests are the scan destinations of a row field: one per element for a
+// tuple (gocql v1.7.0 expands tuple columns).
+func dests(field string, t *cql.Type) []string {
+	if t.Kind != cql.TypeTuple {
+		return []string{"&r." + field}
+	}
+	out := make([]string, len(t.Params))
+	for i := range t.Params {
+		out[i] = fmt.Sprintf("&r.%s.V%d", field, i)
+	}
+	return out
+}
+
+// wrapText breaks a one-line sentence into lines of at most 76 bytes, at
+// spaces, for doc comments.
+func wrapText(s string) string {
+	var b strings.Builder
+	n := 0
+	for i, w := range strings.Fields(s) {
+		switch {
+		case i == 0:
+		case n+1+len(w) > 76:
+			b.WriteString("\n")
+			n = 0
+		default:
+			b.WriteString(" ")
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
+}
+
+// columnMarker returns the column whose value marker p is: an implicit
+// marker of the column's own type (col = ?, SET col = ?, VALUES), or an
+// element of a tuple column's value; else nil. (A marker of a collection
+// column in "col = col + ?" also counts: it has the column's type.)
+func columnMarker(t *catalog.Table, p catalog.Param) *catalog.Column {
+	if p.Named || p.Type.Kind == cql.TypeNative && p.Type.Name == "counter" {
+		return nil // a counter's marker is a delta, not its value
+	}
+	for _, c := range t.Columns {
+		switch {
+		case p.Tuple != "":
+			if p.Tuple == cql.QuoteIdent(c.Name) && p.TupleType.String() == c.Type.String() {
+				return c
+			}
+		case p.Name == c.Name && p.Type.String() == c.Type.String():
+			return c
+		}
+	}
+	return nil
+}
+
+// writesRow reports whether q binds a value of every column of t: an
+// INSERT or UPDATE of the whole row (or a DELETE naming the whole key of a
+// table that has no other columns).
+func writesRow(t *catalog.Table, q *catalog.Query) bool {
+	if q.Kind == "select" {
+		return false
+	}
+	covered := map[*catalog.Column]bool{}
+	for _, p := range q.Params {
+		if c := columnMarker(t, p); c != nil {
+			covered[c] = true
+		}
+	}
+	return len(covered) == len(t.Columns)
 }

@@ -71,6 +71,9 @@ type typeMapper struct {
 	keyspace string
 	// comparable caches UDT comparability.
 	comparable map[*catalog.UDT]bool
+	// qual qualifies the names of generated models types (UDTs, TupleN,
+	// Vector, Inet) for code outside the models package, e.g. "models.".
+	qual string
 }
 
 // goType maps t. In map keys, blob and inet become string (gocql converts
@@ -86,6 +89,9 @@ func (m *typeMapper) goType(t *cql.Type, mapKey bool) (GoType, error) {
 			return GoType{Expr: "string", Comparable: true}, nil
 		}
 		g := GoType{Expr: n.typ, Comparable: !strings.HasPrefix(n.typ, "[]") && !strings.HasPrefix(n.typ, "*") && n.typ != "Inet", Inet: n.typ == "Inet"}
+		if g.Inet {
+			g.Expr = m.qual + g.Expr
+		}
 		if n.imp != "" {
 			g.Imports = []string{n.imp}
 		}
@@ -132,7 +138,7 @@ func (m *typeMapper) goType(t *cql.Type, mapKey bool) (GoType, error) {
 			g.Inet = g.Inet || e.Inet
 			g.Comparable = g.Comparable && e.Comparable
 		}
-		g.Expr = fmt.Sprintf("Tuple%d[%s]", len(t.Params), strings.Join(args, ", "))
+		g.Expr = fmt.Sprintf("%sTuple%d[%s]", m.qual, len(t.Params), strings.Join(args, ", "))
 		return g, nil
 	case cql.TypeVector:
 		elem := t.Params[0]
@@ -140,13 +146,13 @@ func (m *typeMapper) goType(t *cql.Type, mapKey bool) (GoType, error) {
 		if elem.Kind != cql.TypeNative || !ok {
 			return GoType{}, cql.Errorf(elem.Pos, "%w: vector<%s, %d>: gocql v1.7.0 cannot marshal vectors and the generated Vector type supports float, double, int and bigint elements", ErrUnsupportedType, elem, t.Dim)
 		}
-		return GoType{Expr: "Vector[" + goElem + "]", Vector: true}, nil
+		return GoType{Expr: m.qual + "Vector[" + goElem + "]", Vector: true}, nil
 	case cql.TypeUDT:
 		u := m.udt(t)
 		if u == nil {
 			return GoType{}, cql.Errorf(t.Pos, "%w %s", catalog.ErrUnknownType, t.Name)
 		}
-		g := GoType{Expr: m.udtNames[u], Comparable: m.udtComparable(u)}
+		g := GoType{Expr: m.qual + m.udtNames[u], Comparable: m.udtComparable(u)}
 		return g, nil
 	}
 	return GoType{}, cql.Errorf(t.Pos, "%w %s", ErrUnsupportedType, t)

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -259,6 +260,59 @@ func Exec(ctx context.Context, t testing.TB, stmts ...string) {
 func Name(t testing.TB) string {
 	return strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"))
 }
+
+// Queue is a queue name for the test: Name, cut to the last 64 characters
+// (the store's limit), unique among the package's tests.
+func Queue(t testing.TB) string {
+	q := Name(t)
+	if len(q) > 64 {
+		q = q[len(q)-64:]
+	}
+	return q
+}
+
+// Logger sends a log to the test's log, from level on. Lines logged after
+// the test ended (by goroutines it left behind) are dropped.
+func Logger(t testing.TB, level slog.Level) *slog.Logger {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.done = true
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+type testWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+// ExampleSession is the session of a package's Example functions, which
+// have no *testing.T: one per test binary, opened the way an application
+// opens one (a gocql cluster on the package keyspace, LOCAL_QUORUM), and
+// never closed. It exits the binary when no session can be opened.
+var ExampleSession = sync.OnceValue(func() gocqlx.Session {
+	cluster := gocql.NewCluster(Hosts()...)
+	cluster.Keyspace = PackageKeyspace()
+	cluster.Consistency = gocql.LocalQuorum
+	cluster.Timeout = 15 * time.Second
+	session, err := gocqlx.WrapSession(cluster.CreateSession())
+	if err != nil {
+		log.Fatal(err)
+	}
+	return session
+})
 
 // dropKeyspace drops ks; see execDDL.
 func dropKeyspace(s *gocql.Session, ks string) error {

@@ -48,14 +48,14 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := worker.Handle(p, "noop", func(context.Context, *worker.Job[struct{}]) error { return nil }, nil); err != nil {
+	if err := worker.Handle(p, func(context.Context, *worker.Job[Noop]) error { return nil }, nil); err != nil {
 		log.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() { done <- p.Run(runCtx) }()
 
-	job, err := worker.Enqueue(ctx, store, "noop", struct{}{}, &worker.EnqueueOpts{Queue: "example-metrics"})
+	job, err := worker.Enqueue(ctx, store, Noop{}, &worker.EnqueueOpts{Queue: "example-metrics"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -94,3 +94,9 @@ func labels(ls []*dto.LabelPair) string {
 	}
 	return out
 }
+
+// Noop is a job that does nothing.
+type Noop struct{}
+
+// Kind implements worker.JobArgs.
+func (Noop) Kind() string { return "noop" }

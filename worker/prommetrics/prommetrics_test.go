@@ -47,7 +47,7 @@ func TestProcessorMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("worker.New() error = %v", err)
 	}
-	err = worker.Handle(p, "m.job", func(ctx context.Context, job *worker.Job[string]) error {
+	err = worker.Handle(p, func(ctx context.Context, job *worker.Job[mJob]) error {
 		if job.Args == "fail" {
 			return errors.New("planned")
 		}
@@ -67,9 +67,9 @@ func TestProcessorMetrics(t *testing.T) {
 		}
 	}()
 
-	var ids []*worker.Job[string]
-	for _, a := range []string{"ok", "ok", "ok", "fail"} {
-		j, err := worker.Enqueue(ctx, store, "m.job", a, &worker.EnqueueOpts{Queue: queue, MaxRetries: 1})
+	var ids []*worker.Job[mJob]
+	for _, a := range []mJob{"ok", "ok", "ok", "fail"} {
+		j, err := worker.Enqueue(ctx, store, a, &worker.EnqueueOpts{Queue: queue, MaxRetries: 1})
 		if err != nil {
 			t.Fatalf("Enqueue() error = %v", err)
 		}
@@ -159,3 +159,8 @@ func TestNewRejectsASecondRegistration(t *testing.T) {
 		t.Errorf("New() with another namespace: error = %v", err)
 	}
 }
+
+// mJob is a job that fails when it is "fail".
+type mJob string
+
+func (mJob) Kind() string { return "m.job" }

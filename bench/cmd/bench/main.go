@@ -1,13 +1,17 @@
 // Command bench measures the job store against raw gocql and the original
-// JobSharp.Cassandra strategy on a Cassandra node, and writes the report.
+// JobSharp.Cassandra strategy on a Cassandra node, and its throughput
+// against the previous design and River, and writes the report.
 //
-//	go run ./bench/cmd/bench -mode quick -out docs/bench             # under three minutes
+//	go run ./bench/cmd/bench -mode quick -out docs/bench             # a few minutes
 //	go run ./bench/cmd/bench -mode full -out docs/bench -png docs/due-scan.png
 //	go run ./bench/cmd/bench -summarize docs/bench/quick-*.json      # one table over several runs
+//	scripts/bench-setup && go run ./bench/cmd/bench -mode full -scenarios throughput -out docs/bench -throughput-png docs/throughput.png
 //
 // It writes <out>/<mode>-<time>.json (every sample) and .md (the tables),
 // and prints the tables. -png draws the due-scan plot of the run (or of the
-// last report given to -summarize).
+// last report given to -summarize); -throughput-png the throughput bar chart
+// (of the run, or of every report given to -summarize). The throughput
+// scenario needs PostgreSQL for River: scripts/bench-setup starts one.
 package main
 
 import (
@@ -38,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		mode       = fs.String("mode", "quick", "quick (under three minutes), full (the issues' figures; long) or smoke")
+		mode       = fs.String("mode", "quick", "quick (a few minutes), full (the issues' figures; long) or smoke")
 		hosts      = fs.String("hosts", envOr("JOBSHARP_TEST_HOSTS", "127.0.0.1"), "Cassandra contact points, comma separated")
 		port       = fs.Int("port", 9042, "CQL port")
 		scenarios  = fs.String("scenarios", "", "scenarios to run, comma separated ("+strings.Join(bench.Scenarios(), ",")+"); default all")
@@ -47,14 +51,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cpuprofile = fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 		keep       = fs.Bool("keep", false, "keep the benchmark keyspaces")
 		summarize  = fs.Bool("summarize", false, "run nothing: print one table over the JSON reports given as arguments")
+		contenders = fs.String("contenders", "", "throughput contenders, comma separated ("+strings.Join(bench.ThroughputContenders(), ",")+"); default all")
+		previous   = fs.String("previous", bench.DefaultPreviousCommit, "the commit whose store is the throughput scenario's previous design")
+		pgDSN      = fs.String("pg-dsn", envOr("JOBSHARP_BENCH_PG", bench.DefaultPostgresDSN), "River's PostgreSQL (scripts/bench-setup starts one)")
+		tpPNG      = fs.String("throughput-png", "", "draw the throughput bar chart into this PNG file")
+		tpReps     = fs.Int("throughput-reps", 0, "repetitions of each throughput workload per contender (0: the mode's)")
+		drainJobs  = fs.Int("drain-jobs", 0, "jobs of the throughput drain (0: the mode's)")
+		bulkJobs   = fs.Int("bulk-jobs", 0, "jobs of the throughput bulk insert (0: the mode's)")
+		slots      = fs.Int("slots", 0, "handler slots of the throughput processor (0: 100)")
+		producers  = fs.Int("producers", 0, "producers of the throughput steady workload (0: 8)")
+		steadyFor  = fs.Duration("steady-duration", 0, "measured window of the steady workload (0: the mode's)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *summarize {
-		return summarizeReports(fs.Args(), *png, stdout, stderr)
+		return summarizeReports(fs.Args(), *png, *tpPNG, stdout, stderr)
 	}
-	cfg := bench.Config{Mode: bench.Mode(*mode), Port: *port, Keep: *keep, Log: stderr}
+	cfg := bench.Config{
+		Mode: bench.Mode(*mode), Port: *port, Keep: *keep, Log: stderr, PreviousCommit: *previous, PostgresDSN: *pgDSN,
+		ThroughputReps: *tpReps, DrainJobs: *drainJobs, BulkJobs: *bulkJobs, Slots: *slots, SteadyProducers: *producers, SteadyDuration: *steadyFor,
+	}
+	if *contenders != "" {
+		cfg.Contenders = strings.Split(*contenders, ",")
+	}
 	for h := range strings.SplitSeq(*hosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			cfg.Hosts = append(cfg.Hosts, h)
@@ -95,6 +115,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
+	if *tpPNG != "" && rep.Throughput != nil {
+		if err := plot.Throughput([]*bench.Report{rep}, *tpPNG); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
 	return 0
 }
 
@@ -113,7 +139,7 @@ func save(dir string, rep *bench.Report, md string) error {
 	return os.WriteFile(base+".md", []byte(md), 0o644)
 }
 
-func summarizeReports(paths []string, png string, stdout, stderr io.Writer) int {
+func summarizeReports(paths []string, png, tpPNG string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		fmt.Fprintln(stderr, "bench: -summarize needs JSON reports as arguments")
 		return 2
@@ -140,6 +166,12 @@ func summarizeReports(paths []string, png string, stdout, stderr io.Writer) int 
 	fmt.Fprint(stdout, bench.Markdown(reps...))
 	if png != "" {
 		if err := plot.DueScan(reps[len(reps)-1], png); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
+	if tpPNG != "" {
+		if err := plot.Throughput(reps, tpPNG); err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}

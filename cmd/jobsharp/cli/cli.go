@@ -81,6 +81,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		cancelCommand(),
+		dashboardCommand(),
 		enqueueCommand(),
 		getCommand(),
 		listCommand(),

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"flag"
@@ -179,6 +180,15 @@ func (c *connFlags) config(a *app) (repo.Config, error) {
 		cfg.DriverLogger = log.New(a.stderr, "", log.LstdFlags)
 	}
 	return cfg, nil
+}
+
+// connect opens the store the flags describe; the caller closes it.
+func (c *connFlags) connect(ctx context.Context, a *app) (*repo.Store, error) {
+	cfg, err := c.config(a)
+	if err != nil {
+		return nil, err
+	}
+	return repo.Connect(ctx, cfg)
 }
 
 // durationValue is a time.Duration flag whose error says what it wants.

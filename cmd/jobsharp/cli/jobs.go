@@ -39,11 +39,7 @@ func jobCommand(name, synopsis, summary, help string, args bool, flags func(fs *
 				if err != nil {
 					return err
 				}
-				cfg, err := conn.config(a)
-				if err != nil {
-					return err
-				}
-				store, err := repo.Connect(ctx, cfg)
+				store, err := conn.connect(ctx, a)
 				if err != nil {
 					return err
 				}

@@ -493,25 +493,41 @@ func namesOf(b interface{ ToCql() (string, []string) }) []string {
 // TestGeneratedIsCurrent regenerates the fixture in memory and compares it
 // with the committed files (go generate ./gen/internal/roundtrip rewrites them).
 func TestGeneratedIsCurrent(t *testing.T) {
-	files, err := run.Generate(context.Background(), run.Config{
-		Schema: "Schema.cql", QueriesCQL: "queries.cql", Models: "models", Queries: "queries",
-	})
+	configs := []run.Config{{Schema: "Schema.cql", QueriesCQL: "queries.cql", Models: "models", Queries: "queries"}}
+	for _, c := range []string{"types", "quoted", "views", "migrations"} {
+		schema := "../../testdata/" + c + "/Schema.cql"
+		if c == "migrations" {
+			schema = "../../testdata/migrations/schema"
+		}
+		configs = append(configs, run.Config{Schema: schema, QueriesCQL: "../../testdata/" + c + "/queries.cql",
+			Models: "fixtures/" + c + "/models", Queries: "fixtures/" + c + "/queries"})
+	}
+	for _, cfg := range configs {
+		checkCurrent(t, cfg)
+	}
+}
+
+func checkCurrent(t *testing.T, cfg run.Config) {
+	t.Helper()
+	files, err := run.Generate(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for key, want := range files {
+		dir, name, _ := strings.Cut(key, "/")
+		path := filepath.Join(map[string]string{"models": cfg.Models, "queries": cfg.Queries}[dir], name)
 		if *update {
-			if err := os.WriteFile(filepath.FromSlash(key), want, 0o644); err != nil {
+			if err := os.WriteFile(path, want, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			continue
 		}
-		got, err := os.ReadFile(filepath.FromSlash(key))
+		got, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatalf("%s: %v (run go generate ./gen/internal/roundtrip)", key, err)
+			t.Fatalf("%s: %v (run go generate ./gen/internal/roundtrip)", path, err)
 		}
 		if diff := cmp.Diff(string(want), string(got)); diff != "" {
-			t.Errorf("%s is stale; run go generate ./gen/internal/roundtrip (-want +got):\n%s", key, diff)
+			t.Errorf("%s is stale; run go generate ./gen/internal/roundtrip (-want +got):\n%s", path, diff)
 		}
 	}
 }

@@ -4,8 +4,15 @@
 package queries
 
 import (
+	"context"
+	"math/big"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/gen/internal/roundtrip/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
+	"gopkg.in/inf.v0"
 )
 
 // EverythingTable is the gocqlx table of table everything (partition key: id, bucket; clustering: created_at DESC, seq).
@@ -17,214 +24,135 @@ var EverythingTable = table.New(table.Metadata{
 	SortKey: []string{"created_at", "seq"},
 })
 
-// EverythingColumn names a column of table everything. Only the fields of
-// EverythingColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type EverythingColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// EverythingColumn is a column of table everything whose values are Go V.
+// Only the fields of EverythingColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type EverythingColumn[V any] = Column[EverythingBuilder, V]
 
 // EverythingColumns holds the columns of table everything in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/internal/roundtrip/models.EverythingRow].
 var EverythingColumns = struct {
 	// ID is the partition key column id, CQL type uuid.
-	ID EverythingColumn
+	ID EverythingColumn[gocql.UUID]
 	// Bucket is the partition key column bucket, CQL type int.
-	Bucket EverythingColumn
+	Bucket EverythingColumn[int32]
 	// CreatedAt is the descending clustering column created_at, CQL type timestamp.
-	CreatedAt EverythingColumn
+	CreatedAt EverythingColumn[time.Time]
 	// Seq is the clustering column seq, CQL type timeuuid.
-	Seq EverythingColumn
+	Seq EverythingColumn[gocql.UUID]
 	// GroupName is the static column group_name, CQL type text.
-	GroupName EverythingColumn
+	GroupName EverythingColumn[string]
 	// CASCII is the column c_ascii, CQL type ascii.
-	CASCII EverythingColumn
+	CASCII EverythingColumn[string]
 	// CBigint is the column c_bigint, CQL type bigint.
-	CBigint EverythingColumn
+	CBigint EverythingColumn[int64]
 	// CBlob is the column c_blob, CQL type blob.
-	CBlob EverythingColumn
+	CBlob EverythingColumn[[]byte]
 	// CBoolean is the column c_boolean, CQL type boolean.
-	CBoolean EverythingColumn
+	CBoolean EverythingColumn[bool]
 	// CDate is the column c_date, CQL type date.
-	CDate EverythingColumn
+	CDate EverythingColumn[time.Time]
 	// CDecimal is the column c_decimal, CQL type decimal.
-	CDecimal EverythingColumn
+	CDecimal EverythingColumn[*inf.Dec]
 	// CDouble is the column c_double, CQL type double.
-	CDouble EverythingColumn
+	CDouble EverythingColumn[float64]
 	// CDuration is the column c_duration, CQL type duration.
-	CDuration EverythingColumn
+	CDuration EverythingColumn[gocql.Duration]
 	// CFloat is the column c_float, CQL type float.
-	CFloat EverythingColumn
+	CFloat EverythingColumn[float32]
 	// CInet is the column c_inet, CQL type inet.
-	CInet EverythingColumn
+	CInet EverythingColumn[models.Inet]
 	// CInt is the column c_int, CQL type int.
-	CInt EverythingColumn
+	CInt EverythingColumn[int32]
 	// CSmallint is the column c_smallint, CQL type smallint.
-	CSmallint EverythingColumn
+	CSmallint EverythingColumn[int16]
 	// CText is the column c_text, CQL type text.
-	CText EverythingColumn
+	CText EverythingColumn[string]
 	// CTime is the column c_time, CQL type time.
-	CTime EverythingColumn
+	CTime EverythingColumn[time.Duration]
 	// CTinyint is the column c_tinyint, CQL type tinyint.
-	CTinyint EverythingColumn
+	CTinyint EverythingColumn[int8]
 	// CVarchar is the column c_varchar, CQL type text.
-	CVarchar EverythingColumn
+	CVarchar EverythingColumn[string]
 	// CVarint is the column c_varint, CQL type varint.
-	CVarint EverythingColumn
+	CVarint EverythingColumn[*big.Int]
 	// CVector is the column c_vector, CQL type vector<float, 3>.
-	CVector EverythingColumn
+	CVector EverythingColumn[models.Vector[float32]]
 	// ListInt is the column list_int, CQL type list<int>.
-	ListInt EverythingColumn
+	ListInt EverythingColumn[[]int32]
 	// SetText is the column set_text, CQL type set<text>.
-	SetText EverythingColumn
+	SetText EverythingColumn[[]string]
 	// MapTextInt is the column map_text_int, CQL type map<text, int>.
-	MapTextInt EverythingColumn
+	MapTextInt EverythingColumn[map[string]int32]
 	// MapNested is the column map_nested, CQL type map<text, frozen<list<int>>>.
-	MapNested EverythingColumn
+	MapNested EverythingColumn[map[string][]int32]
 	// ListOfMaps is the column list_of_maps, CQL type list<frozen<map<text, bigint>>>.
-	ListOfMaps EverythingColumn
+	ListOfMaps EverythingColumn[[]map[string]int64]
 	// MapBlobKey is the column map_blob_key, CQL type map<blob, text>.
-	MapBlobKey EverythingColumn
+	MapBlobKey EverythingColumn[map[string]string]
 	// MapInetKey is the column map_inet_key, CQL type map<inet, int>.
-	MapInetKey EverythingColumn
+	MapInetKey EverythingColumn[map[string]int32]
 	// FrozenList is the column frozen_list, CQL type frozen<list<text>>.
-	FrozenList EverythingColumn
+	FrozenList EverythingColumn[[]string]
 	// Pair is the column pair, CQL type frozen<tuple<int, text>>.
-	Pair EverythingColumn
+	Pair EverythingColumn[models.Tuple2[int32, string]]
 	// Triple is the column triple, CQL type frozen<tuple<bigint, inet, frozen<address>>>.
-	Triple EverythingColumn
+	Triple EverythingColumn[models.Tuple3[int64, models.Inet, models.Address]]
 	// TupleList is the column tuple_list, CQL type list<frozen<tuple<int, text>>>.
-	TupleList EverythingColumn
+	TupleList EverythingColumn[[]models.Tuple2[int32, string]]
 	// Home is the column home, CQL type frozen<address>.
-	Home EverythingColumn
+	Home EverythingColumn[models.Address]
 	// Work is the column work, CQL type address.
-	Work EverythingColumn
+	Work EverythingColumn[models.Address]
 	// Addresses is the column addresses, CQL type map<text, frozen<address>>.
-	Addresses EverythingColumn
+	Addresses EverythingColumn[map[string]models.Address]
 }{
-	ID:         EverythingColumn{name: "id", cql: "id"},
-	Bucket:     EverythingColumn{name: "bucket", cql: "bucket"},
-	CreatedAt:  EverythingColumn{name: "created_at", cql: "created_at"},
-	Seq:        EverythingColumn{name: "seq", cql: "seq"},
-	GroupName:  EverythingColumn{name: "group_name", cql: "group_name"},
-	CASCII:     EverythingColumn{name: "c_ascii", cql: "c_ascii"},
-	CBigint:    EverythingColumn{name: "c_bigint", cql: "c_bigint"},
-	CBlob:      EverythingColumn{name: "c_blob", cql: "c_blob"},
-	CBoolean:   EverythingColumn{name: "c_boolean", cql: "c_boolean"},
-	CDate:      EverythingColumn{name: "c_date", cql: "c_date"},
-	CDecimal:   EverythingColumn{name: "c_decimal", cql: "c_decimal"},
-	CDouble:    EverythingColumn{name: "c_double", cql: "c_double"},
-	CDuration:  EverythingColumn{name: "c_duration", cql: "c_duration"},
-	CFloat:     EverythingColumn{name: "c_float", cql: "c_float"},
-	CInet:      EverythingColumn{name: "c_inet", cql: "c_inet"},
-	CInt:       EverythingColumn{name: "c_int", cql: "c_int"},
-	CSmallint:  EverythingColumn{name: "c_smallint", cql: "c_smallint"},
-	CText:      EverythingColumn{name: "c_text", cql: "c_text"},
-	CTime:      EverythingColumn{name: "c_time", cql: "c_time"},
-	CTinyint:   EverythingColumn{name: "c_tinyint", cql: "c_tinyint"},
-	CVarchar:   EverythingColumn{name: "c_varchar", cql: "c_varchar"},
-	CVarint:    EverythingColumn{name: "c_varint", cql: "c_varint"},
-	CVector:    EverythingColumn{name: "c_vector", cql: "c_vector"},
-	ListInt:    EverythingColumn{name: "list_int", cql: "list_int"},
-	SetText:    EverythingColumn{name: "set_text", cql: "set_text"},
-	MapTextInt: EverythingColumn{name: "map_text_int", cql: "map_text_int"},
-	MapNested:  EverythingColumn{name: "map_nested", cql: "map_nested"},
-	ListOfMaps: EverythingColumn{name: "list_of_maps", cql: "list_of_maps"},
-	MapBlobKey: EverythingColumn{name: "map_blob_key", cql: "map_blob_key"},
-	MapInetKey: EverythingColumn{name: "map_inet_key", cql: "map_inet_key"},
-	FrozenList: EverythingColumn{name: "frozen_list", cql: "frozen_list"},
-	Pair:       EverythingColumn{name: "pair", cql: "pair", tuple: 2},
-	Triple:     EverythingColumn{name: "triple", cql: "triple", tuple: 3},
-	TupleList:  EverythingColumn{name: "tuple_list", cql: "tuple_list"},
-	Home:       EverythingColumn{name: "home", cql: "home"},
-	Work:       EverythingColumn{name: "work", cql: "work"},
-	Addresses:  EverythingColumn{name: "addresses", cql: "addresses"},
+	ID:         EverythingColumn[gocql.UUID]{name: "id", cql: "id"},
+	Bucket:     EverythingColumn[int32]{name: "bucket", cql: "bucket"},
+	CreatedAt:  EverythingColumn[time.Time]{name: "created_at", cql: "created_at"},
+	Seq:        EverythingColumn[gocql.UUID]{name: "seq", cql: "seq"},
+	GroupName:  EverythingColumn[string]{name: "group_name", cql: "group_name"},
+	CASCII:     EverythingColumn[string]{name: "c_ascii", cql: "c_ascii"},
+	CBigint:    EverythingColumn[int64]{name: "c_bigint", cql: "c_bigint"},
+	CBlob:      EverythingColumn[[]byte]{name: "c_blob", cql: "c_blob"},
+	CBoolean:   EverythingColumn[bool]{name: "c_boolean", cql: "c_boolean"},
+	CDate:      EverythingColumn[time.Time]{name: "c_date", cql: "c_date"},
+	CDecimal:   EverythingColumn[*inf.Dec]{name: "c_decimal", cql: "c_decimal"},
+	CDouble:    EverythingColumn[float64]{name: "c_double", cql: "c_double"},
+	CDuration:  EverythingColumn[gocql.Duration]{name: "c_duration", cql: "c_duration"},
+	CFloat:     EverythingColumn[float32]{name: "c_float", cql: "c_float"},
+	CInet:      EverythingColumn[models.Inet]{name: "c_inet", cql: "c_inet"},
+	CInt:       EverythingColumn[int32]{name: "c_int", cql: "c_int"},
+	CSmallint:  EverythingColumn[int16]{name: "c_smallint", cql: "c_smallint"},
+	CText:      EverythingColumn[string]{name: "c_text", cql: "c_text"},
+	CTime:      EverythingColumn[time.Duration]{name: "c_time", cql: "c_time"},
+	CTinyint:   EverythingColumn[int8]{name: "c_tinyint", cql: "c_tinyint"},
+	CVarchar:   EverythingColumn[string]{name: "c_varchar", cql: "c_varchar"},
+	CVarint:    EverythingColumn[*big.Int]{name: "c_varint", cql: "c_varint"},
+	CVector:    EverythingColumn[models.Vector[float32]]{name: "c_vector", cql: "c_vector"},
+	ListInt:    EverythingColumn[[]int32]{name: "list_int", cql: "list_int"},
+	SetText:    EverythingColumn[[]string]{name: "set_text", cql: "set_text"},
+	MapTextInt: EverythingColumn[map[string]int32]{name: "map_text_int", cql: "map_text_int"},
+	MapNested:  EverythingColumn[map[string][]int32]{name: "map_nested", cql: "map_nested"},
+	ListOfMaps: EverythingColumn[[]map[string]int64]{name: "list_of_maps", cql: "list_of_maps"},
+	MapBlobKey: EverythingColumn[map[string]string]{name: "map_blob_key", cql: "map_blob_key"},
+	MapInetKey: EverythingColumn[map[string]int32]{name: "map_inet_key", cql: "map_inet_key"},
+	FrozenList: EverythingColumn[[]string]{name: "frozen_list", cql: "frozen_list"},
+	Pair:       EverythingColumn[models.Tuple2[int32, string]]{name: "pair", cql: "pair", tuple: 2},
+	Triple:     EverythingColumn[models.Tuple3[int64, models.Inet, models.Address]]{name: "triple", cql: "triple", tuple: 3},
+	TupleList:  EverythingColumn[[]models.Tuple2[int32, string]]{name: "tuple_list", cql: "tuple_list"},
+	Home:       EverythingColumn[models.Address]{name: "home", cql: "home"},
+	Work:       EverythingColumn[models.Address]{name: "work", cql: "work"},
+	Addresses:  EverythingColumn[map[string]models.Address]{name: "addresses", cql: "addresses"},
 }
 
 var (
-	tblEverythingAll     = []EverythingColumn{EverythingColumns.ID, EverythingColumns.Bucket, EverythingColumns.CreatedAt, EverythingColumns.Seq, EverythingColumns.GroupName, EverythingColumns.CASCII, EverythingColumns.CBigint, EverythingColumns.CBlob, EverythingColumns.CBoolean, EverythingColumns.CDate, EverythingColumns.CDecimal, EverythingColumns.CDouble, EverythingColumns.CDuration, EverythingColumns.CFloat, EverythingColumns.CInet, EverythingColumns.CInt, EverythingColumns.CSmallint, EverythingColumns.CText, EverythingColumns.CTime, EverythingColumns.CTinyint, EverythingColumns.CVarchar, EverythingColumns.CVarint, EverythingColumns.CVector, EverythingColumns.ListInt, EverythingColumns.SetText, EverythingColumns.MapTextInt, EverythingColumns.MapNested, EverythingColumns.ListOfMaps, EverythingColumns.MapBlobKey, EverythingColumns.MapInetKey, EverythingColumns.FrozenList, EverythingColumns.Pair, EverythingColumns.Triple, EverythingColumns.TupleList, EverythingColumns.Home, EverythingColumns.Work, EverythingColumns.Addresses}
-	tblEverythingKey     = []EverythingColumn{EverythingColumns.ID, EverythingColumns.Bucket, EverythingColumns.CreatedAt, EverythingColumns.Seq}
-	tblEverythingPartKey = []EverythingColumn{EverythingColumns.ID, EverythingColumns.Bucket}
-	tblEverythingRegular = []EverythingColumn{EverythingColumns.GroupName, EverythingColumns.CASCII, EverythingColumns.CBigint, EverythingColumns.CBlob, EverythingColumns.CBoolean, EverythingColumns.CDate, EverythingColumns.CDecimal, EverythingColumns.CDouble, EverythingColumns.CDuration, EverythingColumns.CFloat, EverythingColumns.CInet, EverythingColumns.CInt, EverythingColumns.CSmallint, EverythingColumns.CText, EverythingColumns.CTime, EverythingColumns.CTinyint, EverythingColumns.CVarchar, EverythingColumns.CVarint, EverythingColumns.CVector, EverythingColumns.ListInt, EverythingColumns.SetText, EverythingColumns.MapTextInt, EverythingColumns.MapNested, EverythingColumns.ListOfMaps, EverythingColumns.MapBlobKey, EverythingColumns.MapInetKey, EverythingColumns.FrozenList, EverythingColumns.Pair, EverythingColumns.Triple, EverythingColumns.TupleList, EverythingColumns.Home, EverythingColumns.Work, EverythingColumns.Addresses}
+	tblEverythingAll     = []ColumnOf[EverythingBuilder]{EverythingColumns.ID, EverythingColumns.Bucket, EverythingColumns.CreatedAt, EverythingColumns.Seq, EverythingColumns.GroupName, EverythingColumns.CASCII, EverythingColumns.CBigint, EverythingColumns.CBlob, EverythingColumns.CBoolean, EverythingColumns.CDate, EverythingColumns.CDecimal, EverythingColumns.CDouble, EverythingColumns.CDuration, EverythingColumns.CFloat, EverythingColumns.CInet, EverythingColumns.CInt, EverythingColumns.CSmallint, EverythingColumns.CText, EverythingColumns.CTime, EverythingColumns.CTinyint, EverythingColumns.CVarchar, EverythingColumns.CVarint, EverythingColumns.CVector, EverythingColumns.ListInt, EverythingColumns.SetText, EverythingColumns.MapTextInt, EverythingColumns.MapNested, EverythingColumns.ListOfMaps, EverythingColumns.MapBlobKey, EverythingColumns.MapInetKey, EverythingColumns.FrozenList, EverythingColumns.Pair, EverythingColumns.Triple, EverythingColumns.TupleList, EverythingColumns.Home, EverythingColumns.Work, EverythingColumns.Addresses}
+	tblEverythingKey     = []ColumnOf[EverythingBuilder]{EverythingColumns.ID, EverythingColumns.Bucket, EverythingColumns.CreatedAt, EverythingColumns.Seq}
+	tblEverythingPartKey = []ColumnOf[EverythingBuilder]{EverythingColumns.ID, EverythingColumns.Bucket}
+	tblEverythingRegular = []ColumnOf[EverythingBuilder]{EverythingColumns.GroupName, EverythingColumns.CASCII, EverythingColumns.CBigint, EverythingColumns.CBlob, EverythingColumns.CBoolean, EverythingColumns.CDate, EverythingColumns.CDecimal, EverythingColumns.CDouble, EverythingColumns.CDuration, EverythingColumns.CFloat, EverythingColumns.CInet, EverythingColumns.CInt, EverythingColumns.CSmallint, EverythingColumns.CText, EverythingColumns.CTime, EverythingColumns.CTinyint, EverythingColumns.CVarchar, EverythingColumns.CVarint, EverythingColumns.CVector, EverythingColumns.ListInt, EverythingColumns.SetText, EverythingColumns.MapTextInt, EverythingColumns.MapNested, EverythingColumns.ListOfMaps, EverythingColumns.MapBlobKey, EverythingColumns.MapInetKey, EverythingColumns.FrozenList, EverythingColumns.Pair, EverythingColumns.Triple, EverythingColumns.TupleList, EverythingColumns.Home, EverythingColumns.Work, EverythingColumns.Addresses}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c EverythingColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c EverythingColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c EverythingColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c EverythingColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c EverythingColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c EverythingColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c EverythingColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c EverythingColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c EverythingColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c EverythingColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c EverythingColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c EverythingColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c EverythingColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c EverythingColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c EverythingColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c EverythingColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
-
-// Contains returns the restriction "column CONTAINS ?" for collection
-// columns, bound by the column name.
-func (c EverythingColumn) Contains() qb.Cmp { return qb.ContainsNamed(c.CQL(), c.name) }
-
-// ContainsKey returns the restriction "column CONTAINS KEY ?" for map
-// columns, bound by the column name.
-func (c EverythingColumn) ContainsKey() qb.Cmp { return qb.ContainsKeyNamed(c.CQL(), c.name) }
 
 // Everything builds statements for table everything from typed columns.
 var Everything EverythingBuilder
@@ -233,11 +161,14 @@ var Everything EverythingBuilder
 // Everything variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/internal/roundtrip/models.EverythingRow].
+// The type also stands for the table in Column[EverythingBuilder, V].
 type EverythingBuilder struct{}
+
+func (EverythingBuilder) tableName() string { return "everything" }
 
 // Get returns SELECT cols FROM everything WHERE <full primary key>; no cols
 // selects every column.
-func (EverythingBuilder) Get(cols ...EverythingColumn) (*qb.SelectBuilder, error) {
+func (EverythingBuilder) Get(cols ...ColumnOf[EverythingBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblEverythingAll, cols)
 	if err != nil {
 		return nil, err
@@ -247,7 +178,7 @@ func (EverythingBuilder) Get(cols ...EverythingColumn) (*qb.SelectBuilder, error
 
 // Select returns SELECT cols FROM everything WHERE <partition key>; no cols
 // selects every column.
-func (EverythingBuilder) Select(cols ...EverythingColumn) (*qb.SelectBuilder, error) {
+func (EverythingBuilder) Select(cols ...ColumnOf[EverythingBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblEverythingAll, cols)
 	if err != nil {
 		return nil, err
@@ -257,7 +188,7 @@ func (EverythingBuilder) Select(cols ...EverythingColumn) (*qb.SelectBuilder, er
 
 // Insert returns INSERT INTO everything (cols) VALUES (…); no cols inserts
 // every column.
-func (EverythingBuilder) Insert(cols ...EverythingColumn) (*qb.InsertBuilder, error) {
+func (EverythingBuilder) Insert(cols ...ColumnOf[EverythingBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblEverythingAll, cols)
 	if err != nil {
 		return nil, err
@@ -275,7 +206,7 @@ func (EverythingBuilder) Insert(cols ...EverythingColumn) (*qb.InsertBuilder, er
 
 // Update returns UPDATE everything SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (EverythingBuilder) Update(cols ...EverythingColumn) (*qb.UpdateBuilder, error) {
+func (EverythingBuilder) Update(cols ...ColumnOf[EverythingBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblEverythingRegular, cols)
 	if err != nil {
 		return nil, err
@@ -293,7 +224,7 @@ func (EverythingBuilder) Update(cols ...EverythingColumn) (*qb.UpdateBuilder, er
 
 // Delete returns DELETE cols FROM everything WHERE <full primary key>; no cols
 // deletes the row.
-func (EverythingBuilder) Delete(cols ...EverythingColumn) (*qb.DeleteBuilder, error) {
+func (EverythingBuilder) Delete(cols ...ColumnOf[EverythingBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -302,9 +233,13 @@ func (EverythingBuilder) Delete(cols ...EverythingColumn) (*qb.DeleteBuilder, er
 }
 
 // EverythingGetCQL is the statement of query EverythingGet.
-const EverythingGetCQL = `SELECT * FROM everything WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?`
+const EverythingGetCQL = `SELECT *
+FROM everything
+WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?`
 
-// EverythingGet is the query EverythingGet of gen/internal/roundtrip/queries.cql, line 1, on table everything. It is idempotent (safe to retry).
+// EverythingGet is the query EverythingGet of
+// gen/internal/roundtrip/queries.cql, line 1, on table everything, for gocqlx.
+// It is idempotent (safe to retry).
 var EverythingGet = Query{
 	Name:       "EverythingGet",
 	CQL:        EverythingGetCQL,
@@ -313,10 +248,37 @@ var EverythingGet = Query{
 	Idempotent: true,
 }
 
-// EverythingInsertNewCQL is the statement of query EverythingInsertNew.
-const EverythingInsertNewCQL = `INSERT INTO everything (id, bucket, created_at, seq, c_text) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`
+// EverythingGetParams are the values of query EverythingGet, one field per bind marker
+// (a :name used twice is one field).
+type EverythingGetParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Seq is the value for seq, CQL type timeuuid.
+	Seq gocql.UUID
+}
 
-// EverythingInsertNew is the query EverythingInsertNew of gen/internal/roundtrip/queries.cql, line 4, on table everything. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// EverythingGet runs query EverythingGet of gen/internal/roundtrip/queries.cql
+// (line 1) on table everything: a SELECT that returns models.EverythingRow
+// rows, read with One, All, Iter or Page.
+//
+// The statement is [EverythingGetCQL].
+func (db *DB) EverythingGet(ctx context.Context, p EverythingGetParams) Rows[models.EverythingRow] {
+	return Rows[models.EverythingRow]{q: db.query(ctx, EverythingGetCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq), scan: (*models.EverythingRow).AppendScanDest}
+}
+
+// EverythingInsertNewCQL is the statement of query EverythingInsertNew.
+const EverythingInsertNewCQL = `INSERT INTO everything (id, bucket, created_at, seq, c_text)
+VALUES (?, ?, ?, ?, ?)
+IF NOT EXISTS`
+
+// EverythingInsertNew is the query EverythingInsertNew of
+// gen/internal/roundtrip/queries.cql, line 4, on table everything, for gocqlx.
+// It is a lightweight transaction (check the applied result) and not
+// idempotent (do not retry blindly).
 var EverythingInsertNew = Query{
 	Name:       "EverythingInsertNew",
 	CQL:        EverythingInsertNewCQL,
@@ -325,14 +287,106 @@ var EverythingInsertNew = Query{
 	Idempotent: false,
 }
 
-// EverythingSetGroupCQL is the statement of query EverythingSetGroup.
-const EverythingSetGroupCQL = `UPDATE everything SET group_name = ? WHERE id = ? AND bucket = ?`
+// EverythingInsertNewParams are the values of query EverythingInsertNew, one field per bind marker
+// (a :name used twice is one field).
+type EverythingInsertNewParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Seq is the value for seq, CQL type timeuuid.
+	Seq gocql.UUID
+	// CText is the value for c_text, CQL type text.
+	CText string
+}
 
-// EverythingSetGroup is the query EverythingSetGroup of gen/internal/roundtrip/queries.cql, line 7, on table everything. It is idempotent (safe to retry).
+// EverythingInsertNew runs query EverythingInsertNew of
+// gen/internal/roundtrip/queries.cql (line 4) on table everything: a
+// lightweight transaction, never retried by the driver. Exec reports whether
+// it applied and, when it did not, the current values of the columns it
+// tested.
+//
+// The statement is [EverythingInsertNewCQL].
+func (db *DB) EverythingInsertNew(ctx context.Context, p EverythingInsertNewParams) CAS[models.EverythingRow] {
+	return CAS[models.EverythingRow]{q: db.lwt(ctx, EverythingInsertNewCQL, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText), scan: (*models.EverythingRow).AppendScanDest}
+}
+
+// EverythingSetGroupCQL is the statement of query EverythingSetGroup.
+const EverythingSetGroupCQL = `UPDATE everything
+SET group_name = ?
+WHERE id = ? AND bucket = ?`
+
+// EverythingSetGroup is the query EverythingSetGroup of
+// gen/internal/roundtrip/queries.cql, line 7, on table everything, for gocqlx.
+// It is idempotent (safe to retry).
 var EverythingSetGroup = Query{
 	Name:       "EverythingSetGroup",
 	CQL:        EverythingSetGroupCQL,
 	Names:      []string{"group_name", "id", "bucket"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// EverythingSetGroupParams are the values of query EverythingSetGroup, one field per bind marker
+// (a :name used twice is one field).
+type EverythingSetGroupParams struct {
+	// GroupName is the value for group_name, CQL type text.
+	GroupName string
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+}
+
+// EverythingSetGroup runs query EverythingSetGroup of
+// gen/internal/roundtrip/queries.cql (line 7) on table everything. It is
+// idempotent: the session's retry policy may send it again.
+//
+// The statement is [EverythingSetGroupCQL].
+func (db *DB) EverythingSetGroup(ctx context.Context, p EverythingSetGroupParams) Write {
+	return Write{q: db.query(ctx, EverythingSetGroupCQL, true, p.GroupName, p.ID, p.Bucket)}
+}
+
+// EverythingSetGroup adds query EverythingSetGroup to the batch.
+func (b *Batch) EverythingSetGroup(p EverythingSetGroupParams) {
+	b.add(EverythingSetGroupCQL, true, p.GroupName, p.ID, p.Bucket)
+}
+
+// EverythingBatch is a batch of statements on table everything that may hold
+// conditional ones (lightweight transactions). Cassandra applies such a
+// batch only when every condition holds, and only on one partition: every
+// statement must have the same partition key. Start one with
+// [DB.NewEverythingBatch], add statements with the methods named after their
+// queries, and send it with ExecCAS.
+type EverythingBatch struct{ casBatch }
+
+// NewEverythingBatch starts a batch of statements on table everything, conditional
+// ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
+// partition both are atomic).
+func (db *DB) NewEverythingBatch(ctx context.Context, kind gocql.BatchType) *EverythingBatch {
+	return &EverythingBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 1, 1, 1, 1}, 4)}
+}
+
+// ExecCAS sends the batch as one lightweight transaction: applied reports
+// whether every condition held (then every statement applied); when one did
+// not, nothing applied and current holds the values Cassandra returned, one
+// row per row the conditions tested: its primary key and the tested columns
+// (every column for IF EXISTS and IF NOT EXISTS). A batch is never retried
+// by the driver; the outcome of one that times out is unknown until a serial
+// read settles it.
+func (b *EverythingBatch) ExecCAS() (applied bool, current []models.EverythingRow, err error) {
+	return execCAS(&b.casBatch, (*models.EverythingRow).AppendScanDest)
+}
+
+// EverythingInsertNew adds query EverythingInsertNew to the batch.
+func (b *EverythingBatch) EverythingInsertNew(p EverythingInsertNewParams) {
+	b.test(true)
+	b.b.add(EverythingInsertNewCQL, false, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText)
+}
+
+// EverythingSetGroup adds query EverythingSetGroup to the batch.
+func (b *EverythingBatch) EverythingSetGroup(p EverythingSetGroupParams) {
+	b.b.add(EverythingSetGroupCQL, true, p.GroupName, p.ID, p.Bucket)
 }

@@ -4,6 +4,9 @@
 package queries
 
 import (
+	"context"
+	"time"
+
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,98 +20,33 @@ var HitsTable = table.New(table.Metadata{
 	SortKey: []string{"day"},
 })
 
-// HitsColumn names a column of table hits. Only the fields of
-// HitsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type HitsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// HitsColumn is a column of table hits whose values are Go V.
+// Only the fields of HitsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type HitsColumn[V any] = Column[HitsBuilder, V]
 
 // HitsColumns holds the columns of table hits in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/internal/roundtrip/models.HitsRow].
 var HitsColumns = struct {
 	// Page is the partition key column page, CQL type text.
-	Page HitsColumn
+	Page HitsColumn[string]
 	// Day is the clustering column day, CQL type date.
-	Day HitsColumn
+	Day HitsColumn[time.Time]
 	// Views is the column views, CQL type counter.
-	Views HitsColumn
+	Views HitsColumn[int64]
 }{
-	Page:  HitsColumn{name: "page", cql: "page"},
-	Day:   HitsColumn{name: "day", cql: "day"},
-	Views: HitsColumn{name: "views", cql: "views"},
+	Page:  HitsColumn[string]{name: "page", cql: "page"},
+	Day:   HitsColumn[time.Time]{name: "day", cql: "day"},
+	Views: HitsColumn[int64]{name: "views", cql: "views"},
 }
 
 var (
-	tblHitsAll     = []HitsColumn{HitsColumns.Page, HitsColumns.Day, HitsColumns.Views}
-	tblHitsKey     = []HitsColumn{HitsColumns.Page, HitsColumns.Day}
-	tblHitsPartKey = []HitsColumn{HitsColumns.Page}
-	tblHitsRegular = []HitsColumn{HitsColumns.Views}
+	tblHitsAll     = []ColumnOf[HitsBuilder]{HitsColumns.Page, HitsColumns.Day, HitsColumns.Views}
+	tblHitsKey     = []ColumnOf[HitsBuilder]{HitsColumns.Page, HitsColumns.Day}
+	tblHitsPartKey = []ColumnOf[HitsBuilder]{HitsColumns.Page}
+	tblHitsRegular = []ColumnOf[HitsBuilder]{HitsColumns.Views}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c HitsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c HitsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c HitsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c HitsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c HitsColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c HitsColumn) EqNamed(name string) qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, name) }
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c HitsColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c HitsColumn) LtNamed(name string) qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, name) }
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c HitsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c HitsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c HitsColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c HitsColumn) GtNamed(name string) qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, name) }
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c HitsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c HitsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c HitsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c HitsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // Hits builds statements for table hits from typed columns.
 var Hits HitsBuilder
@@ -117,11 +55,14 @@ var Hits HitsBuilder
 // Hits variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/internal/roundtrip/models.HitsRow].
+// The type also stands for the table in Column[HitsBuilder, V].
 type HitsBuilder struct{}
+
+func (HitsBuilder) tableName() string { return "hits" }
 
 // Get returns SELECT cols FROM hits WHERE <full primary key>; no cols
 // selects every column.
-func (HitsBuilder) Get(cols ...HitsColumn) (*qb.SelectBuilder, error) {
+func (HitsBuilder) Get(cols ...ColumnOf[HitsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblHitsAll, cols)
 	if err != nil {
 		return nil, err
@@ -131,7 +72,7 @@ func (HitsBuilder) Get(cols ...HitsColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM hits WHERE <partition key>; no cols
 // selects every column.
-func (HitsBuilder) Select(cols ...HitsColumn) (*qb.SelectBuilder, error) {
+func (HitsBuilder) Select(cols ...ColumnOf[HitsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblHitsAll, cols)
 	if err != nil {
 		return nil, err
@@ -141,7 +82,7 @@ func (HitsBuilder) Select(cols ...HitsColumn) (*qb.SelectBuilder, error) {
 
 // Update returns UPDATE hits SET col = col + ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (HitsBuilder) Update(cols ...HitsColumn) (*qb.UpdateBuilder, error) {
+func (HitsBuilder) Update(cols ...ColumnOf[HitsBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblHitsRegular, cols)
 	if err != nil {
 		return nil, err
@@ -155,7 +96,7 @@ func (HitsBuilder) Update(cols ...HitsColumn) (*qb.UpdateBuilder, error) {
 
 // Delete returns DELETE cols FROM hits WHERE <full primary key>; no cols
 // deletes the row.
-func (HitsBuilder) Delete(cols ...HitsColumn) (*qb.DeleteBuilder, error) {
+func (HitsBuilder) Delete(cols ...ColumnOf[HitsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -164,13 +105,40 @@ func (HitsBuilder) Delete(cols ...HitsColumn) (*qb.DeleteBuilder, error) {
 }
 
 // HitsAddCQL is the statement of query HitsAdd.
-const HitsAddCQL = `UPDATE hits SET views = views + ? WHERE page = ? AND day = ?`
+const HitsAddCQL = `UPDATE hits
+SET views = views + ?
+WHERE page = ? AND day = ?`
 
-// HitsAdd is the query HitsAdd of gen/internal/roundtrip/queries.cql, line 13, on table hits. It is not idempotent (do not retry blindly).
+// HitsAdd is the query HitsAdd of gen/internal/roundtrip/queries.cql, line 13,
+// on table hits, for gocqlx. It is not idempotent (do not retry blindly).
 var HitsAdd = Query{
 	Name:       "HitsAdd",
 	CQL:        HitsAddCQL,
 	Names:      []string{"views", "page", "day"},
 	LWT:        false,
 	Idempotent: false,
+}
+
+// HitsAddParams are the values of query HitsAdd, one field per bind marker
+// (a :name used twice is one field).
+type HitsAddParams struct {
+	// Views is the value for views, CQL type counter.
+	Views int64
+	// Page is the value for page, CQL type text.
+	Page string
+	// Day is the value for day, CQL type date.
+	Day time.Time
+}
+
+// HitsAdd runs query HitsAdd of gen/internal/roundtrip/queries.cql (line 13)
+// on table hits. It is not idempotent, so the driver never retries it.
+//
+// The statement is [HitsAddCQL].
+func (db *DB) HitsAdd(ctx context.Context, p HitsAddParams) Write {
+	return Write{q: db.query(ctx, HitsAddCQL, false, p.Views, p.Page, p.Day)}
+}
+
+// HitsAdd adds query HitsAdd to the batch.
+func (b *Batch) HitsAdd(p HitsAddParams) {
+	b.add(HitsAddCQL, false, p.Views, p.Page, p.Day)
 }

@@ -4,6 +4,10 @@
 package queries
 
 import (
+	"context"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/gen/internal/roundtrip/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -22,107 +26,36 @@ var QuotedTableTable = table.New(table.Metadata{
 	SortKey: []string{"\"select\""},
 })
 
-// QuotedTableColumn names a column of table "QuotedTable". Only the fields of
-// QuotedTableColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type QuotedTableColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// QuotedTableColumn is a column of table "QuotedTable" whose values are Go V.
+// Only the fields of QuotedTableColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type QuotedTableColumn[V any] = Column[QuotedTableBuilder, V]
 
 // QuotedTableColumns holds the columns of table "QuotedTable" in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/internal/roundtrip/models.QuotedTableRow].
 var QuotedTableColumns = struct {
 	// ID is the partition key column "Id", CQL type uuid.
-	ID QuotedTableColumn
+	ID QuotedTableColumn[gocql.UUID]
 	// Select is the clustering column "select", CQL type text.
-	Select QuotedTableColumn
+	Select QuotedTableColumn[string]
 	// MixedCase is the column "Mixed Case", CQL type text.
-	MixedCase QuotedTableColumn
+	MixedCase QuotedTableColumn[string]
 	// From is the column "from", CQL type int.
-	From QuotedTableColumn
+	From QuotedTableColumn[int32]
 }{
-	ID:        QuotedTableColumn{name: "Id", cql: "\"Id\""},
-	Select:    QuotedTableColumn{name: "select", cql: "\"select\""},
-	MixedCase: QuotedTableColumn{name: "Mixed Case", cql: "\"Mixed Case\""},
-	From:      QuotedTableColumn{name: "from", cql: "\"from\""},
+	ID:        QuotedTableColumn[gocql.UUID]{name: "Id", cql: "\"Id\""},
+	Select:    QuotedTableColumn[string]{name: "select", cql: "\"select\""},
+	MixedCase: QuotedTableColumn[string]{name: "Mixed Case", cql: "\"Mixed Case\""},
+	From:      QuotedTableColumn[int32]{name: "from", cql: "\"from\""},
 }
 
 var (
-	tblQuotedTableAll     = []QuotedTableColumn{QuotedTableColumns.ID, QuotedTableColumns.Select, QuotedTableColumns.MixedCase, QuotedTableColumns.From}
-	tblQuotedTableKey     = []QuotedTableColumn{QuotedTableColumns.ID, QuotedTableColumns.Select}
-	tblQuotedTablePartKey = []QuotedTableColumn{QuotedTableColumns.ID}
-	tblQuotedTableRegular = []QuotedTableColumn{QuotedTableColumns.MixedCase, QuotedTableColumns.From}
+	tblQuotedTableAll     = []ColumnOf[QuotedTableBuilder]{QuotedTableColumns.ID, QuotedTableColumns.Select, QuotedTableColumns.MixedCase, QuotedTableColumns.From}
+	tblQuotedTableKey     = []ColumnOf[QuotedTableBuilder]{QuotedTableColumns.ID, QuotedTableColumns.Select}
+	tblQuotedTablePartKey = []ColumnOf[QuotedTableBuilder]{QuotedTableColumns.ID}
+	tblQuotedTableRegular = []ColumnOf[QuotedTableBuilder]{QuotedTableColumns.MixedCase, QuotedTableColumns.From}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c QuotedTableColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c QuotedTableColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c QuotedTableColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c QuotedTableColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c QuotedTableColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c QuotedTableColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c QuotedTableColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c QuotedTableColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c QuotedTableColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c QuotedTableColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c QuotedTableColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c QuotedTableColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c QuotedTableColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c QuotedTableColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c QuotedTableColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c QuotedTableColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // QuotedTable builds statements for table "QuotedTable" from typed columns.
 var QuotedTable QuotedTableBuilder
@@ -131,11 +64,14 @@ var QuotedTable QuotedTableBuilder
 // QuotedTable variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/internal/roundtrip/models.QuotedTableRow].
+// The type also stands for the table in Column[QuotedTableBuilder, V].
 type QuotedTableBuilder struct{}
+
+func (QuotedTableBuilder) tableName() string { return "QuotedTable" }
 
 // Get returns SELECT cols FROM "QuotedTable" WHERE <full primary key>; no cols
 // selects every column.
-func (QuotedTableBuilder) Get(cols ...QuotedTableColumn) (*qb.SelectBuilder, error) {
+func (QuotedTableBuilder) Get(cols ...ColumnOf[QuotedTableBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblQuotedTableAll, cols)
 	if err != nil {
 		return nil, err
@@ -145,7 +81,7 @@ func (QuotedTableBuilder) Get(cols ...QuotedTableColumn) (*qb.SelectBuilder, err
 
 // Select returns SELECT cols FROM "QuotedTable" WHERE <partition key>; no cols
 // selects every column.
-func (QuotedTableBuilder) Select(cols ...QuotedTableColumn) (*qb.SelectBuilder, error) {
+func (QuotedTableBuilder) Select(cols ...ColumnOf[QuotedTableBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblQuotedTableAll, cols)
 	if err != nil {
 		return nil, err
@@ -155,7 +91,7 @@ func (QuotedTableBuilder) Select(cols ...QuotedTableColumn) (*qb.SelectBuilder, 
 
 // Insert returns INSERT INTO "QuotedTable" (cols) VALUES (…); no cols inserts
 // every column.
-func (QuotedTableBuilder) Insert(cols ...QuotedTableColumn) (*qb.InsertBuilder, error) {
+func (QuotedTableBuilder) Insert(cols ...ColumnOf[QuotedTableBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblQuotedTableAll, cols)
 	if err != nil {
 		return nil, err
@@ -173,7 +109,7 @@ func (QuotedTableBuilder) Insert(cols ...QuotedTableColumn) (*qb.InsertBuilder, 
 
 // Update returns UPDATE "QuotedTable" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (QuotedTableBuilder) Update(cols ...QuotedTableColumn) (*qb.UpdateBuilder, error) {
+func (QuotedTableBuilder) Update(cols ...ColumnOf[QuotedTableBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblQuotedTableRegular, cols)
 	if err != nil {
 		return nil, err
@@ -191,7 +127,7 @@ func (QuotedTableBuilder) Update(cols ...QuotedTableColumn) (*qb.UpdateBuilder, 
 
 // Delete returns DELETE cols FROM "QuotedTable" WHERE <full primary key>; no cols
 // deletes the row.
-func (QuotedTableBuilder) Delete(cols ...QuotedTableColumn) (*qb.DeleteBuilder, error) {
+func (QuotedTableBuilder) Delete(cols ...ColumnOf[QuotedTableBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -200,13 +136,38 @@ func (QuotedTableBuilder) Delete(cols ...QuotedTableColumn) (*qb.DeleteBuilder, 
 }
 
 // QuotedGetCQL is the statement of query QuotedGet.
-const QuotedGetCQL = `SELECT "Id", "select", "Mixed Case", "from" FROM "QuotedTable" WHERE "Id" = ? AND "select" = ?`
+const QuotedGetCQL = `SELECT "Id", "select", "Mixed Case", "from"
+FROM "QuotedTable"
+WHERE "Id" = ? AND "select" = ?`
 
-// QuotedGet is the query QuotedGet of gen/internal/roundtrip/queries.cql, line 10, on table "QuotedTable". It is idempotent (safe to retry).
+// QuotedGet is the query QuotedGet of gen/internal/roundtrip/queries.cql, line
+// 10, on table "QuotedTable", for gocqlx. It is idempotent (safe to retry).
 var QuotedGet = Query{
 	Name:       "QuotedGet",
 	CQL:        QuotedGetCQL,
 	Names:      []string{"Id", "select"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// QuotedGetParams are the values of query QuotedGet, one field per bind marker
+// (a :name used twice is one field).
+type QuotedGetParams struct {
+	// ID is the value for "Id", CQL type uuid.
+	ID gocql.UUID
+	// Select is the value for "select", CQL type text.
+	Select string
+}
+
+func scanQuotedGet(r *models.QuotedTableRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.ID, &r.Select, &r.MixedCase, &r.From)
+}
+
+// QuotedGet runs query QuotedGet of gen/internal/roundtrip/queries.cql (line
+// 10) on table "QuotedTable": a SELECT that returns models.QuotedTableRow
+// rows, read with One, All, Iter or Page.
+//
+// The statement is [QuotedGetCQL].
+func (db *DB) QuotedGet(ctx context.Context, p QuotedGetParams) Rows[models.QuotedTableRow] {
+	return Rows[models.QuotedTableRow]{q: db.query(ctx, QuotedGetCQL, true, p.ID, p.Select), scan: scanQuotedGet}
 }

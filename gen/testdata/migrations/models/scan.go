@@ -12,7 +12,7 @@ import (
 // allocation per row.
 type row[R any] interface {
 	*R
-	appendScanDest(dest []any, columns []gocql.ColumnInfo) []any
+	AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any
 }
 
 // SelectRelease runs q, appends every row of its result to dst and releases
@@ -33,7 +33,7 @@ func SelectRelease[R any, P row[R]](q *gocqlx.Queryx, dst *[]R) error {
 		// backing array of a []byte it scans into.
 		var zero R
 		*dst = append(*dst, zero)
-		dest = P(&(*dst)[len(*dst)-1]).appendScanDest(dest[:0], columns)
+		dest = P(&(*dst)[len(*dst)-1]).AppendScanDest(dest[:0], columns)
 		if !iter.Scan(dest...) {
 			*dst = (*dst)[:len(*dst)-1]
 			break
@@ -52,7 +52,7 @@ func GetRelease[R any, P row[R]](q *gocqlx.Queryx, dst P) error {
 		return err
 	}
 	iter := q.Query.Iter()
-	found := iter.Scan(dst.appendScanDest(nil, iter.Columns())...)
+	found := iter.Scan(dst.AppendScanDest(nil, iter.Columns())...)
 	if err := iter.Close(); err != nil {
 		return err
 	}

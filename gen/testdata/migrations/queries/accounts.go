@@ -4,6 +4,11 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/gen/testdata/migrations/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,117 +22,42 @@ var AccountsTable = table.New(table.Metadata{
 	SortKey: []string{},
 })
 
-// AccountsColumn names a column of table accounts. Only the fields of
-// AccountsColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type AccountsColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// AccountsColumn is a column of table accounts whose values are Go V.
+// Only the fields of AccountsColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type AccountsColumn[V any] = Column[AccountsBuilder, V]
 
 // AccountsColumns holds the columns of table accounts in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/migrations/models.AccountsRow].
 var AccountsColumns = struct {
 	// AccountID is the partition key column account_id, CQL type uuid.
-	AccountID AccountsColumn
+	AccountID AccountsColumn[gocql.UUID]
 	// Name is the column name, CQL type text.
-	Name AccountsColumn
+	Name AccountsColumn[string]
 	// Balance is the column balance, CQL type frozen<money>.
-	Balance AccountsColumn
+	Balance AccountsColumn[models.Money]
 	// Email is the column email, CQL type text.
-	Email AccountsColumn
+	Email AccountsColumn[string]
 	// CreatedAt is the column created_at, CQL type timestamp.
-	CreatedAt AccountsColumn
+	CreatedAt AccountsColumn[time.Time]
 	// Flags is the column flags, CQL type set<text>.
-	Flags AccountsColumn
+	Flags AccountsColumn[[]string]
 }{
-	AccountID: AccountsColumn{name: "account_id", cql: "account_id"},
-	Name:      AccountsColumn{name: "name", cql: "name"},
-	Balance:   AccountsColumn{name: "balance", cql: "balance"},
-	Email:     AccountsColumn{name: "email", cql: "email"},
-	CreatedAt: AccountsColumn{name: "created_at", cql: "created_at"},
-	Flags:     AccountsColumn{name: "flags", cql: "flags"},
+	AccountID: AccountsColumn[gocql.UUID]{name: "account_id", cql: "account_id"},
+	Name:      AccountsColumn[string]{name: "name", cql: "name"},
+	Balance:   AccountsColumn[models.Money]{name: "balance", cql: "balance"},
+	Email:     AccountsColumn[string]{name: "email", cql: "email"},
+	CreatedAt: AccountsColumn[time.Time]{name: "created_at", cql: "created_at"},
+	Flags:     AccountsColumn[[]string]{name: "flags", cql: "flags"},
 }
 
 var (
-	tblAccountsAll     = []AccountsColumn{AccountsColumns.AccountID, AccountsColumns.Name, AccountsColumns.Balance, AccountsColumns.Email, AccountsColumns.CreatedAt, AccountsColumns.Flags}
-	tblAccountsKey     = []AccountsColumn{AccountsColumns.AccountID}
-	tblAccountsPartKey = []AccountsColumn{AccountsColumns.AccountID}
-	tblAccountsRegular = []AccountsColumn{AccountsColumns.Name, AccountsColumns.Balance, AccountsColumns.Email, AccountsColumns.CreatedAt, AccountsColumns.Flags}
+	tblAccountsAll     = []ColumnOf[AccountsBuilder]{AccountsColumns.AccountID, AccountsColumns.Name, AccountsColumns.Balance, AccountsColumns.Email, AccountsColumns.CreatedAt, AccountsColumns.Flags}
+	tblAccountsKey     = []ColumnOf[AccountsBuilder]{AccountsColumns.AccountID}
+	tblAccountsPartKey = []ColumnOf[AccountsBuilder]{AccountsColumns.AccountID}
+	tblAccountsRegular = []ColumnOf[AccountsBuilder]{AccountsColumns.Name, AccountsColumns.Balance, AccountsColumns.Email, AccountsColumns.CreatedAt, AccountsColumns.Flags}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c AccountsColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c AccountsColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c AccountsColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c AccountsColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c AccountsColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c AccountsColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c AccountsColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c AccountsColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c AccountsColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c AccountsColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c AccountsColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c AccountsColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c AccountsColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c AccountsColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c AccountsColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c AccountsColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
-
-// Contains returns the restriction "column CONTAINS ?" for collection
-// columns, bound by the column name.
-func (c AccountsColumn) Contains() qb.Cmp { return qb.ContainsNamed(c.CQL(), c.name) }
 
 // Accounts builds statements for table accounts from typed columns.
 var Accounts AccountsBuilder
@@ -136,11 +66,14 @@ var Accounts AccountsBuilder
 // Accounts variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/migrations/models.AccountsRow].
+// The type also stands for the table in Column[AccountsBuilder, V].
 type AccountsBuilder struct{}
+
+func (AccountsBuilder) tableName() string { return "accounts" }
 
 // Get returns SELECT cols FROM accounts WHERE <full primary key>; no cols
 // selects every column.
-func (AccountsBuilder) Get(cols ...AccountsColumn) (*qb.SelectBuilder, error) {
+func (AccountsBuilder) Get(cols ...ColumnOf[AccountsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblAccountsAll, cols)
 	if err != nil {
 		return nil, err
@@ -150,7 +83,7 @@ func (AccountsBuilder) Get(cols ...AccountsColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM accounts WHERE <partition key>; no cols
 // selects every column.
-func (AccountsBuilder) Select(cols ...AccountsColumn) (*qb.SelectBuilder, error) {
+func (AccountsBuilder) Select(cols ...ColumnOf[AccountsBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblAccountsAll, cols)
 	if err != nil {
 		return nil, err
@@ -160,7 +93,7 @@ func (AccountsBuilder) Select(cols ...AccountsColumn) (*qb.SelectBuilder, error)
 
 // Insert returns INSERT INTO accounts (cols) VALUES (…); no cols inserts
 // every column.
-func (AccountsBuilder) Insert(cols ...AccountsColumn) (*qb.InsertBuilder, error) {
+func (AccountsBuilder) Insert(cols ...ColumnOf[AccountsBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblAccountsAll, cols)
 	if err != nil {
 		return nil, err
@@ -178,7 +111,7 @@ func (AccountsBuilder) Insert(cols ...AccountsColumn) (*qb.InsertBuilder, error)
 
 // Update returns UPDATE accounts SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (AccountsBuilder) Update(cols ...AccountsColumn) (*qb.UpdateBuilder, error) {
+func (AccountsBuilder) Update(cols ...ColumnOf[AccountsBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblAccountsRegular, cols)
 	if err != nil {
 		return nil, err
@@ -196,7 +129,7 @@ func (AccountsBuilder) Update(cols ...AccountsColumn) (*qb.UpdateBuilder, error)
 
 // Delete returns DELETE cols FROM accounts WHERE <full primary key>; no cols
 // deletes the row.
-func (AccountsBuilder) Delete(cols ...AccountsColumn) (*qb.DeleteBuilder, error) {
+func (AccountsBuilder) Delete(cols ...ColumnOf[AccountsBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -205,13 +138,48 @@ func (AccountsBuilder) Delete(cols ...AccountsColumn) (*qb.DeleteBuilder, error)
 }
 
 // AccountGetCQL is the statement of query AccountGet.
-const AccountGetCQL = `SELECT account_id, name, balance, email FROM accounts WHERE account_id = ?`
+const AccountGetCQL = `SELECT account_id, name, balance, email
+FROM accounts
+WHERE account_id = ?`
 
-// AccountGet is the query AccountGet of gen/testdata/migrations/queries.cql, line 1, on table accounts. It is idempotent (safe to retry).
+// AccountGet is the query AccountGet of gen/testdata/migrations/queries.cql,
+// line 1, on table accounts, for gocqlx. It is idempotent (safe to retry).
 var AccountGet = Query{
 	Name:       "AccountGet",
 	CQL:        AccountGetCQL,
 	Names:      []string{"account_id"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// AccountGetParams are the values of query AccountGet, one field per bind marker
+// (a :name used twice is one field).
+type AccountGetParams struct {
+	// AccountID is the value for account_id, CQL type uuid.
+	AccountID gocql.UUID
+}
+
+// AccountGetRow is a row of the result of query AccountGet, in select order.
+type AccountGetRow struct {
+	// AccountID is the result column account_id, CQL type uuid.
+	AccountID gocql.UUID
+	// Name is the result column name, CQL type text.
+	Name string
+	// Balance is the result column balance, CQL type frozen<money>.
+	Balance models.Money
+	// Email is the result column email, CQL type text.
+	Email string
+}
+
+func scanAccountGet(r *AccountGetRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.AccountID, &r.Name, &r.Balance, &r.Email)
+}
+
+// AccountGet runs query AccountGet of gen/testdata/migrations/queries.cql
+// (line 1) on table accounts: a SELECT that returns AccountGetRow rows, read
+// with One, All, Iter or Page.
+//
+// The statement is [AccountGetCQL].
+func (db *DB) AccountGet(ctx context.Context, p AccountGetParams) Rows[AccountGetRow] {
+	return Rows[AccountGetRow]{q: db.query(ctx, AccountGetCQL, true, p.AccountID), scan: scanAccountGet}
 }

@@ -4,6 +4,10 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,107 +21,36 @@ var AuditTable = table.New(table.Metadata{
 	SortKey: []string{"at"},
 })
 
-// AuditColumn names a column of table audit. Only the fields of
-// AuditColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type AuditColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// AuditColumn is a column of table audit whose values are Go V.
+// Only the fields of AuditColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type AuditColumn[V any] = Column[AuditBuilder, V]
 
 // AuditColumns holds the columns of table audit in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/migrations/models.AuditRow].
 var AuditColumns = struct {
 	// Day is the partition key column day, CQL type date.
-	Day AuditColumn
+	Day AuditColumn[time.Time]
 	// At is the clustering column at, CQL type timeuuid.
-	At AuditColumn
+	At AuditColumn[gocql.UUID]
 	// What is the column what, CQL type text.
-	What AuditColumn
+	What AuditColumn[string]
 	// Author is the static column author, CQL type text.
-	Author AuditColumn
+	Author AuditColumn[string]
 }{
-	Day:    AuditColumn{name: "day", cql: "day"},
-	At:     AuditColumn{name: "at", cql: "at"},
-	What:   AuditColumn{name: "what", cql: "what"},
-	Author: AuditColumn{name: "author", cql: "author"},
+	Day:    AuditColumn[time.Time]{name: "day", cql: "day"},
+	At:     AuditColumn[gocql.UUID]{name: "at", cql: "at"},
+	What:   AuditColumn[string]{name: "what", cql: "what"},
+	Author: AuditColumn[string]{name: "author", cql: "author"},
 }
 
 var (
-	tblAuditAll     = []AuditColumn{AuditColumns.Day, AuditColumns.At, AuditColumns.What, AuditColumns.Author}
-	tblAuditKey     = []AuditColumn{AuditColumns.Day, AuditColumns.At}
-	tblAuditPartKey = []AuditColumn{AuditColumns.Day}
-	tblAuditRegular = []AuditColumn{AuditColumns.What, AuditColumns.Author}
+	tblAuditAll     = []ColumnOf[AuditBuilder]{AuditColumns.Day, AuditColumns.At, AuditColumns.What, AuditColumns.Author}
+	tblAuditKey     = []ColumnOf[AuditBuilder]{AuditColumns.Day, AuditColumns.At}
+	tblAuditPartKey = []ColumnOf[AuditBuilder]{AuditColumns.Day}
+	tblAuditRegular = []ColumnOf[AuditBuilder]{AuditColumns.What, AuditColumns.Author}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c AuditColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c AuditColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c AuditColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c AuditColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c AuditColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c AuditColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c AuditColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c AuditColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c AuditColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c AuditColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c AuditColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c AuditColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c AuditColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c AuditColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c AuditColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c AuditColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // Audit builds statements for table audit from typed columns.
 var Audit AuditBuilder
@@ -126,11 +59,14 @@ var Audit AuditBuilder
 // Audit variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/migrations/models.AuditRow].
+// The type also stands for the table in Column[AuditBuilder, V].
 type AuditBuilder struct{}
+
+func (AuditBuilder) tableName() string { return "audit" }
 
 // Get returns SELECT cols FROM audit WHERE <full primary key>; no cols
 // selects every column.
-func (AuditBuilder) Get(cols ...AuditColumn) (*qb.SelectBuilder, error) {
+func (AuditBuilder) Get(cols ...ColumnOf[AuditBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblAuditAll, cols)
 	if err != nil {
 		return nil, err
@@ -140,7 +76,7 @@ func (AuditBuilder) Get(cols ...AuditColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM audit WHERE <partition key>; no cols
 // selects every column.
-func (AuditBuilder) Select(cols ...AuditColumn) (*qb.SelectBuilder, error) {
+func (AuditBuilder) Select(cols ...ColumnOf[AuditBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblAuditAll, cols)
 	if err != nil {
 		return nil, err
@@ -150,7 +86,7 @@ func (AuditBuilder) Select(cols ...AuditColumn) (*qb.SelectBuilder, error) {
 
 // Insert returns INSERT INTO audit (cols) VALUES (…); no cols inserts
 // every column.
-func (AuditBuilder) Insert(cols ...AuditColumn) (*qb.InsertBuilder, error) {
+func (AuditBuilder) Insert(cols ...ColumnOf[AuditBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblAuditAll, cols)
 	if err != nil {
 		return nil, err
@@ -168,7 +104,7 @@ func (AuditBuilder) Insert(cols ...AuditColumn) (*qb.InsertBuilder, error) {
 
 // Update returns UPDATE audit SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (AuditBuilder) Update(cols ...AuditColumn) (*qb.UpdateBuilder, error) {
+func (AuditBuilder) Update(cols ...ColumnOf[AuditBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblAuditRegular, cols)
 	if err != nil {
 		return nil, err
@@ -186,7 +122,7 @@ func (AuditBuilder) Update(cols ...AuditColumn) (*qb.UpdateBuilder, error) {
 
 // Delete returns DELETE cols FROM audit WHERE <full primary key>; no cols
 // deletes the row.
-func (AuditBuilder) Delete(cols ...AuditColumn) (*qb.DeleteBuilder, error) {
+func (AuditBuilder) Delete(cols ...ColumnOf[AuditBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -195,13 +131,37 @@ func (AuditBuilder) Delete(cols ...AuditColumn) (*qb.DeleteBuilder, error) {
 }
 
 // AuditAddCQL is the statement of query AuditAdd.
-const AuditAddCQL = `INSERT INTO audit (day, at, what) VALUES (?, now(), ?)`
+const AuditAddCQL = `INSERT INTO audit (day, at, what)
+VALUES (?, now(), ?)`
 
-// AuditAdd is the query AuditAdd of gen/testdata/migrations/queries.cql, line 3, on table audit. It is not idempotent (do not retry blindly).
+// AuditAdd is the query AuditAdd of gen/testdata/migrations/queries.cql, line
+// 3, on table audit, for gocqlx. It is not idempotent (do not retry blindly).
 var AuditAdd = Query{
 	Name:       "AuditAdd",
 	CQL:        AuditAddCQL,
 	Names:      []string{"day", "what"},
 	LWT:        false,
 	Idempotent: false,
+}
+
+// AuditAddParams are the values of query AuditAdd, one field per bind marker
+// (a :name used twice is one field).
+type AuditAddParams struct {
+	// Day is the value for day, CQL type date.
+	Day time.Time
+	// What is the value for what, CQL type text.
+	What string
+}
+
+// AuditAdd runs query AuditAdd of gen/testdata/migrations/queries.cql (line 3)
+// on table audit. It is not idempotent, so the driver never retries it.
+//
+// The statement is [AuditAddCQL].
+func (db *DB) AuditAdd(ctx context.Context, p AuditAddParams) Write {
+	return Write{q: db.query(ctx, AuditAddCQL, false, p.Day, p.What)}
+}
+
+// AuditAdd adds query AuditAdd to the batch.
+func (b *Batch) AuditAdd(p AuditAddParams) {
+	b.add(AuditAddCQL, false, p.Day, p.What)
 }

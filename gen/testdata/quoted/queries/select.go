@@ -4,6 +4,9 @@
 package queries
 
 import (
+	"context"
+
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -22,101 +25,30 @@ var SelectTable = table.New(table.Metadata{
 	SortKey: []string{},
 })
 
-// SelectColumn names a column of table "select". Only the fields of
-// SelectColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type SelectColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// SelectColumn is a column of table "select" whose values are Go V.
+// Only the fields of SelectColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type SelectColumn[V any] = Column[SelectBuilder, V]
 
 // SelectColumns holds the columns of table "select" in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/quoted/models.SelectRow].
 var SelectColumns = struct {
 	// Key is the partition key column key, CQL type text.
-	Key SelectColumn
+	Key SelectColumn[string]
 	// Value is the column value, CQL type text.
-	Value SelectColumn
+	Value SelectColumn[string]
 }{
-	Key:   SelectColumn{name: "key", cql: "key"},
-	Value: SelectColumn{name: "value", cql: "value"},
+	Key:   SelectColumn[string]{name: "key", cql: "key"},
+	Value: SelectColumn[string]{name: "value", cql: "value"},
 }
 
 var (
-	tblSelectAll     = []SelectColumn{SelectColumns.Key, SelectColumns.Value}
-	tblSelectKey     = []SelectColumn{SelectColumns.Key}
-	tblSelectPartKey = []SelectColumn{SelectColumns.Key}
-	tblSelectRegular = []SelectColumn{SelectColumns.Value}
+	tblSelectAll     = []ColumnOf[SelectBuilder]{SelectColumns.Key, SelectColumns.Value}
+	tblSelectKey     = []ColumnOf[SelectBuilder]{SelectColumns.Key}
+	tblSelectPartKey = []ColumnOf[SelectBuilder]{SelectColumns.Key}
+	tblSelectRegular = []ColumnOf[SelectBuilder]{SelectColumns.Value}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c SelectColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c SelectColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c SelectColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c SelectColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c SelectColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c SelectColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c SelectColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c SelectColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c SelectColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c SelectColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c SelectColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c SelectColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c SelectColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c SelectColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c SelectColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c SelectColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // Select builds statements for table "select" from typed columns.
 var Select SelectBuilder
@@ -125,11 +57,14 @@ var Select SelectBuilder
 // Select variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/quoted/models.SelectRow].
+// The type also stands for the table in Column[SelectBuilder, V].
 type SelectBuilder struct{}
+
+func (SelectBuilder) tableName() string { return "select" }
 
 // Get returns SELECT cols FROM "select" WHERE <full primary key>; no cols
 // selects every column.
-func (SelectBuilder) Get(cols ...SelectColumn) (*qb.SelectBuilder, error) {
+func (SelectBuilder) Get(cols ...ColumnOf[SelectBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblSelectAll, cols)
 	if err != nil {
 		return nil, err
@@ -139,7 +74,7 @@ func (SelectBuilder) Get(cols ...SelectColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM "select" WHERE <partition key>; no cols
 // selects every column.
-func (SelectBuilder) Select(cols ...SelectColumn) (*qb.SelectBuilder, error) {
+func (SelectBuilder) Select(cols ...ColumnOf[SelectBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblSelectAll, cols)
 	if err != nil {
 		return nil, err
@@ -149,7 +84,7 @@ func (SelectBuilder) Select(cols ...SelectColumn) (*qb.SelectBuilder, error) {
 
 // Insert returns INSERT INTO "select" (cols) VALUES (…); no cols inserts
 // every column.
-func (SelectBuilder) Insert(cols ...SelectColumn) (*qb.InsertBuilder, error) {
+func (SelectBuilder) Insert(cols ...ColumnOf[SelectBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblSelectAll, cols)
 	if err != nil {
 		return nil, err
@@ -167,7 +102,7 @@ func (SelectBuilder) Insert(cols ...SelectColumn) (*qb.InsertBuilder, error) {
 
 // Update returns UPDATE "select" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (SelectBuilder) Update(cols ...SelectColumn) (*qb.UpdateBuilder, error) {
+func (SelectBuilder) Update(cols ...ColumnOf[SelectBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblSelectRegular, cols)
 	if err != nil {
 		return nil, err
@@ -185,7 +120,7 @@ func (SelectBuilder) Update(cols ...SelectColumn) (*qb.UpdateBuilder, error) {
 
 // Delete returns DELETE cols FROM "select" WHERE <full primary key>; no cols
 // deletes the row.
-func (SelectBuilder) Delete(cols ...SelectColumn) (*qb.DeleteBuilder, error) {
+func (SelectBuilder) Delete(cols ...ColumnOf[SelectBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -194,13 +129,42 @@ func (SelectBuilder) Delete(cols ...SelectColumn) (*qb.DeleteBuilder, error) {
 }
 
 // SelectGetCQL is the statement of query SelectGet.
-const SelectGetCQL = `SELECT value FROM "select" WHERE key = ?`
+const SelectGetCQL = `SELECT value
+FROM "select"
+WHERE key = ?`
 
-// SelectGet is the query SelectGet of gen/testdata/quoted/queries.cql, line 5, on table "select". It is idempotent (safe to retry).
+// SelectGet is the query SelectGet of gen/testdata/quoted/queries.cql, line 5,
+// on table "select", for gocqlx. It is idempotent (safe to retry).
 var SelectGet = Query{
 	Name:       "SelectGet",
 	CQL:        SelectGetCQL,
 	Names:      []string{"key"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// SelectGetParams are the values of query SelectGet, one field per bind marker
+// (a :name used twice is one field).
+type SelectGetParams struct {
+	// Key is the value for key, CQL type text.
+	Key string
+}
+
+// SelectGetRow is a row of the result of query SelectGet, in select order.
+type SelectGetRow struct {
+	// Value is the result column value, CQL type text.
+	Value string
+}
+
+func scanSelectGet(r *SelectGetRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Value)
+}
+
+// SelectGet runs query SelectGet of gen/testdata/quoted/queries.cql (line 5)
+// on table "select": a SELECT that returns SelectGetRow rows, read with One,
+// All, Iter or Page.
+//
+// The statement is [SelectGetCQL].
+func (db *DB) SelectGet(ctx context.Context, p SelectGetParams) Rows[SelectGetRow] {
+	return Rows[SelectGetRow]{q: db.query(ctx, SelectGetCQL, true, p.Key), scan: scanSelectGet}
 }

@@ -4,6 +4,10 @@
 package queries
 
 import (
+	"context"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/gen/testdata/quoted/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -22,125 +26,54 @@ var WeirdTableTable = table.New(table.Metadata{
 	SortKey: []string{"\"from\""},
 })
 
-// WeirdTableColumn names a column of table "WeirdTable". Only the fields of
-// WeirdTableColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type WeirdTableColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// WeirdTableColumn is a column of table "WeirdTable" whose values are Go V.
+// Only the fields of WeirdTableColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type WeirdTableColumn[V any] = Column[WeirdTableBuilder, V]
 
 // WeirdTableColumns holds the columns of table "WeirdTable" in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/quoted/models.WeirdTableRow].
 var WeirdTableColumns = struct {
 	// ID is the partition key column "Id", CQL type uuid.
-	ID WeirdTableColumn
+	ID WeirdTableColumn[gocql.UUID]
 	// Select is the partition key column "select", CQL type text.
-	Select WeirdTableColumn
+	Select WeirdTableColumn[string]
 	// From is the descending clustering column "from", CQL type int.
-	From WeirdTableColumn
+	From WeirdTableColumn[int32]
 	// MixedCase is the column "Mixed Case", CQL type text.
-	MixedCase WeirdTableColumn
+	MixedCase WeirdTableColumn[string]
 	// UserID is the column "userId", CQL type bigint.
-	UserID WeirdTableColumn
+	UserID WeirdTableColumn[int64]
 	// QuoteD is the column "quote""d", CQL type text.
-	QuoteD WeirdTableColumn
+	QuoteD WeirdTableColumn[string]
 	// X1st is the column "1st", CQL type int.
-	X1st WeirdTableColumn
+	X1st WeirdTableColumn[int32]
 	// Ünïcode is the column "Ünïcode", CQL type text.
-	Ünïcode WeirdTableColumn
+	Ünïcode WeirdTableColumn[string]
 	// Upperunquoted is the column upperunquoted, CQL type text.
-	Upperunquoted WeirdTableColumn
+	Upperunquoted WeirdTableColumn[string]
 	// Loc is the column loc, CQL type frozen<"Point">.
-	Loc WeirdTableColumn
+	Loc WeirdTableColumn[models.Point]
 }{
-	ID:            WeirdTableColumn{name: "Id", cql: "\"Id\""},
-	Select:        WeirdTableColumn{name: "select", cql: "\"select\""},
-	From:          WeirdTableColumn{name: "from", cql: "\"from\""},
-	MixedCase:     WeirdTableColumn{name: "Mixed Case", cql: "\"Mixed Case\""},
-	UserID:        WeirdTableColumn{name: "userId", cql: "\"userId\""},
-	QuoteD:        WeirdTableColumn{name: "quote\"d", cql: "\"quote\"\"d\""},
-	X1st:          WeirdTableColumn{name: "1st", cql: "\"1st\""},
-	Ünïcode:       WeirdTableColumn{name: "Ünïcode", cql: "\"Ünïcode\""},
-	Upperunquoted: WeirdTableColumn{name: "upperunquoted", cql: "upperunquoted"},
-	Loc:           WeirdTableColumn{name: "loc", cql: "loc"},
+	ID:            WeirdTableColumn[gocql.UUID]{name: "Id", cql: "\"Id\""},
+	Select:        WeirdTableColumn[string]{name: "select", cql: "\"select\""},
+	From:          WeirdTableColumn[int32]{name: "from", cql: "\"from\""},
+	MixedCase:     WeirdTableColumn[string]{name: "Mixed Case", cql: "\"Mixed Case\""},
+	UserID:        WeirdTableColumn[int64]{name: "userId", cql: "\"userId\""},
+	QuoteD:        WeirdTableColumn[string]{name: "quote\"d", cql: "\"quote\"\"d\""},
+	X1st:          WeirdTableColumn[int32]{name: "1st", cql: "\"1st\""},
+	Ünïcode:       WeirdTableColumn[string]{name: "Ünïcode", cql: "\"Ünïcode\""},
+	Upperunquoted: WeirdTableColumn[string]{name: "upperunquoted", cql: "upperunquoted"},
+	Loc:           WeirdTableColumn[models.Point]{name: "loc", cql: "loc"},
 }
 
 var (
-	tblWeirdTableAll     = []WeirdTableColumn{WeirdTableColumns.ID, WeirdTableColumns.Select, WeirdTableColumns.From, WeirdTableColumns.MixedCase, WeirdTableColumns.UserID, WeirdTableColumns.QuoteD, WeirdTableColumns.X1st, WeirdTableColumns.Ünïcode, WeirdTableColumns.Upperunquoted, WeirdTableColumns.Loc}
-	tblWeirdTableKey     = []WeirdTableColumn{WeirdTableColumns.ID, WeirdTableColumns.Select, WeirdTableColumns.From}
-	tblWeirdTablePartKey = []WeirdTableColumn{WeirdTableColumns.ID, WeirdTableColumns.Select}
-	tblWeirdTableRegular = []WeirdTableColumn{WeirdTableColumns.MixedCase, WeirdTableColumns.UserID, WeirdTableColumns.QuoteD, WeirdTableColumns.X1st, WeirdTableColumns.Ünïcode, WeirdTableColumns.Upperunquoted, WeirdTableColumns.Loc}
+	tblWeirdTableAll     = []ColumnOf[WeirdTableBuilder]{WeirdTableColumns.ID, WeirdTableColumns.Select, WeirdTableColumns.From, WeirdTableColumns.MixedCase, WeirdTableColumns.UserID, WeirdTableColumns.QuoteD, WeirdTableColumns.X1st, WeirdTableColumns.Ünïcode, WeirdTableColumns.Upperunquoted, WeirdTableColumns.Loc}
+	tblWeirdTableKey     = []ColumnOf[WeirdTableBuilder]{WeirdTableColumns.ID, WeirdTableColumns.Select, WeirdTableColumns.From}
+	tblWeirdTablePartKey = []ColumnOf[WeirdTableBuilder]{WeirdTableColumns.ID, WeirdTableColumns.Select}
+	tblWeirdTableRegular = []ColumnOf[WeirdTableBuilder]{WeirdTableColumns.MixedCase, WeirdTableColumns.UserID, WeirdTableColumns.QuoteD, WeirdTableColumns.X1st, WeirdTableColumns.Ünïcode, WeirdTableColumns.Upperunquoted, WeirdTableColumns.Loc}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c WeirdTableColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c WeirdTableColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c WeirdTableColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c WeirdTableColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c WeirdTableColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c WeirdTableColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c WeirdTableColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c WeirdTableColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c WeirdTableColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c WeirdTableColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c WeirdTableColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c WeirdTableColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c WeirdTableColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c WeirdTableColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c WeirdTableColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c WeirdTableColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // WeirdTable builds statements for table "WeirdTable" from typed columns.
 var WeirdTable WeirdTableBuilder
@@ -149,11 +82,14 @@ var WeirdTable WeirdTableBuilder
 // WeirdTable variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/quoted/models.WeirdTableRow].
+// The type also stands for the table in Column[WeirdTableBuilder, V].
 type WeirdTableBuilder struct{}
+
+func (WeirdTableBuilder) tableName() string { return "WeirdTable" }
 
 // Get returns SELECT cols FROM "WeirdTable" WHERE <full primary key>; no cols
 // selects every column.
-func (WeirdTableBuilder) Get(cols ...WeirdTableColumn) (*qb.SelectBuilder, error) {
+func (WeirdTableBuilder) Get(cols ...ColumnOf[WeirdTableBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblWeirdTableAll, cols)
 	if err != nil {
 		return nil, err
@@ -163,7 +99,7 @@ func (WeirdTableBuilder) Get(cols ...WeirdTableColumn) (*qb.SelectBuilder, error
 
 // Select returns SELECT cols FROM "WeirdTable" WHERE <partition key>; no cols
 // selects every column.
-func (WeirdTableBuilder) Select(cols ...WeirdTableColumn) (*qb.SelectBuilder, error) {
+func (WeirdTableBuilder) Select(cols ...ColumnOf[WeirdTableBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblWeirdTableAll, cols)
 	if err != nil {
 		return nil, err
@@ -173,7 +109,7 @@ func (WeirdTableBuilder) Select(cols ...WeirdTableColumn) (*qb.SelectBuilder, er
 
 // Insert returns INSERT INTO "WeirdTable" (cols) VALUES (…); no cols inserts
 // every column.
-func (WeirdTableBuilder) Insert(cols ...WeirdTableColumn) (*qb.InsertBuilder, error) {
+func (WeirdTableBuilder) Insert(cols ...ColumnOf[WeirdTableBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblWeirdTableAll, cols)
 	if err != nil {
 		return nil, err
@@ -191,7 +127,7 @@ func (WeirdTableBuilder) Insert(cols ...WeirdTableColumn) (*qb.InsertBuilder, er
 
 // Update returns UPDATE "WeirdTable" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (WeirdTableBuilder) Update(cols ...WeirdTableColumn) (*qb.UpdateBuilder, error) {
+func (WeirdTableBuilder) Update(cols ...ColumnOf[WeirdTableBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblWeirdTableRegular, cols)
 	if err != nil {
 		return nil, err
@@ -209,7 +145,7 @@ func (WeirdTableBuilder) Update(cols ...WeirdTableColumn) (*qb.UpdateBuilder, er
 
 // Delete returns DELETE cols FROM "WeirdTable" WHERE <full primary key>; no cols
 // deletes the row.
-func (WeirdTableBuilder) Delete(cols ...WeirdTableColumn) (*qb.DeleteBuilder, error) {
+func (WeirdTableBuilder) Delete(cols ...ColumnOf[WeirdTableBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -218,9 +154,12 @@ func (WeirdTableBuilder) Delete(cols ...WeirdTableColumn) (*qb.DeleteBuilder, er
 }
 
 // WeirdGetCQL is the statement of query WeirdGet.
-const WeirdGetCQL = `SELECT "Mixed Case", "quote""d", loc FROM "WeirdTable" WHERE "Id" = ? AND "select" = ? AND "from" > ?`
+const WeirdGetCQL = `SELECT "Mixed Case", "quote""d", loc
+FROM "WeirdTable"
+WHERE "Id" = ? AND "select" = ? AND "from" > ?`
 
-// WeirdGet is the query WeirdGet of gen/testdata/quoted/queries.cql, line 1, on table "WeirdTable". It is idempotent (safe to retry).
+// WeirdGet is the query WeirdGet of gen/testdata/quoted/queries.cql, line 1,
+// on table "WeirdTable", for gocqlx. It is idempotent (safe to retry).
 var WeirdGet = Query{
 	Name:       "WeirdGet",
 	CQL:        WeirdGetCQL,
@@ -229,14 +168,77 @@ var WeirdGet = Query{
 	Idempotent: true,
 }
 
-// WeirdInsertCQL is the statement of query WeirdInsert.
-const WeirdInsertCQL = `INSERT INTO "WeirdTable" ("Id", "select", "from", "Mixed Case") VALUES (?, ?, ?, ?)`
+// WeirdGetParams are the values of query WeirdGet, one field per bind marker
+// (a :name used twice is one field).
+type WeirdGetParams struct {
+	// ID is the value for "Id", CQL type uuid.
+	ID gocql.UUID
+	// Select is the value for "select", CQL type text.
+	Select string
+	// From is the value for "from", CQL type int.
+	From int32
+}
 
-// WeirdInsert is the query WeirdInsert of gen/testdata/quoted/queries.cql, line 3, on table "WeirdTable". It is idempotent (safe to retry).
+// WeirdGetRow is a row of the result of query WeirdGet, in select order.
+type WeirdGetRow struct {
+	// MixedCase is the result column Mixed Case, CQL type text.
+	MixedCase string
+	// QuoteD is the result column quote"d, CQL type text.
+	QuoteD string
+	// Loc is the result column loc, CQL type frozen<"Point">.
+	Loc models.Point
+}
+
+func scanWeirdGet(r *WeirdGetRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.MixedCase, &r.QuoteD, &r.Loc)
+}
+
+// WeirdGet runs query WeirdGet of gen/testdata/quoted/queries.cql (line 1) on
+// table "WeirdTable": a SELECT that returns WeirdGetRow rows, read with One,
+// All, Iter or Page.
+//
+// The statement is [WeirdGetCQL].
+func (db *DB) WeirdGet(ctx context.Context, p WeirdGetParams) Rows[WeirdGetRow] {
+	return Rows[WeirdGetRow]{q: db.query(ctx, WeirdGetCQL, true, p.ID, p.Select, p.From), scan: scanWeirdGet}
+}
+
+// WeirdInsertCQL is the statement of query WeirdInsert.
+const WeirdInsertCQL = `INSERT INTO "WeirdTable" ("Id", "select", "from", "Mixed Case")
+VALUES (?, ?, ?, ?)`
+
+// WeirdInsert is the query WeirdInsert of gen/testdata/quoted/queries.cql,
+// line 3, on table "WeirdTable", for gocqlx. It is idempotent (safe to retry).
 var WeirdInsert = Query{
 	Name:       "WeirdInsert",
 	CQL:        WeirdInsertCQL,
 	Names:      []string{"Id", "select", "from", "mixed"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// WeirdInsertParams are the values of query WeirdInsert, one field per bind marker
+// (a :name used twice is one field).
+type WeirdInsertParams struct {
+	// ID is the value for "Id", CQL type uuid.
+	ID gocql.UUID
+	// Select is the value for "select", CQL type text.
+	Select string
+	// From is the value for "from", CQL type int.
+	From int32
+	// Mixed binds :mixed, CQL type text.
+	Mixed string
+}
+
+// WeirdInsert runs query WeirdInsert of gen/testdata/quoted/queries.cql (line
+// 3) on table "WeirdTable". It is idempotent: the session's retry policy may
+// send it again.
+//
+// The statement is [WeirdInsertCQL].
+func (db *DB) WeirdInsert(ctx context.Context, p WeirdInsertParams) Write {
+	return Write{q: db.query(ctx, WeirdInsertCQL, true, p.ID, p.Select, p.From, p.Mixed)}
+}
+
+// WeirdInsert adds query WeirdInsert to the batch.
+func (b *Batch) WeirdInsert(p WeirdInsertParams) {
+	b.add(WeirdInsertCQL, true, p.ID, p.Select, p.From, p.Mixed)
 }

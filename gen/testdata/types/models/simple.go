@@ -24,10 +24,12 @@ type SimpleRow struct {
 //	iter := q.Iter()
 //	for iter.Scan(row.ScanDest(iter.Columns())...) { … }
 func (r *SimpleRow) ScanDest(columns []gocql.ColumnInfo) []any {
-	return r.appendScanDest(make([]any, 0, len(columns)), columns)
+	return r.AppendScanDest(make([]any, 0, len(columns)), columns)
 }
 
-func (r *SimpleRow) appendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
+// AppendScanDest appends the scan destinations of ScanDest to dest and
+// returns it, so that a reader of many rows reuses one slice.
+func (r *SimpleRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
 	for _, c := range columns {
 		switch c.Name {
 		case "key":

@@ -4,8 +4,15 @@
 package queries
 
 import (
+	"context"
+	"math/big"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/jobsharp/cassandra/gen/testdata/types/models"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
+	"gopkg.in/inf.v0"
 )
 
 // AllTypesTable is the gocqlx table of table all_types (partition key: id, bucket; clustering: created_at DESC, seq).
@@ -17,229 +24,150 @@ var AllTypesTable = table.New(table.Metadata{
 	SortKey: []string{"created_at", "seq"},
 })
 
-// AllTypesColumn names a column of table all_types. Only the fields of
-// AllTypesColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type AllTypesColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// AllTypesColumn is a column of table all_types whose values are Go V.
+// Only the fields of AllTypesColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type AllTypesColumn[V any] = Column[AllTypesBuilder, V]
 
 // AllTypesColumns holds the columns of table all_types in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/types/models.AllTypesRow].
 var AllTypesColumns = struct {
 	// ID is the partition key column id, CQL type uuid.
-	ID AllTypesColumn
+	ID AllTypesColumn[gocql.UUID]
 	// Bucket is the partition key column bucket, CQL type int.
-	Bucket AllTypesColumn
+	Bucket AllTypesColumn[int32]
 	// CreatedAt is the descending clustering column created_at, CQL type timestamp.
-	CreatedAt AllTypesColumn
+	CreatedAt AllTypesColumn[time.Time]
 	// Seq is the clustering column seq, CQL type timeuuid.
-	Seq AllTypesColumn
+	Seq AllTypesColumn[gocql.UUID]
 	// GroupName is the static column group_name, CQL type text.
-	GroupName AllTypesColumn
+	GroupName AllTypesColumn[string]
 	// CASCII is the column c_ascii, CQL type ascii.
-	CASCII AllTypesColumn
+	CASCII AllTypesColumn[string]
 	// CBigint is the column c_bigint, CQL type bigint.
-	CBigint AllTypesColumn
+	CBigint AllTypesColumn[int64]
 	// CBlob is the column c_blob, CQL type blob.
-	CBlob AllTypesColumn
+	CBlob AllTypesColumn[[]byte]
 	// CBoolean is the column c_boolean, CQL type boolean.
-	CBoolean AllTypesColumn
+	CBoolean AllTypesColumn[bool]
 	// CDate is the column c_date, CQL type date.
-	CDate AllTypesColumn
+	CDate AllTypesColumn[time.Time]
 	// CDecimal is the column c_decimal, CQL type decimal.
-	CDecimal AllTypesColumn
+	CDecimal AllTypesColumn[*inf.Dec]
 	// CDouble is the column c_double, CQL type double.
-	CDouble AllTypesColumn
+	CDouble AllTypesColumn[float64]
 	// CDuration is the column c_duration, CQL type duration.
-	CDuration AllTypesColumn
+	CDuration AllTypesColumn[gocql.Duration]
 	// CFloat is the column c_float, CQL type float.
-	CFloat AllTypesColumn
+	CFloat AllTypesColumn[float32]
 	// CInet is the column c_inet, CQL type inet.
-	CInet AllTypesColumn
+	CInet AllTypesColumn[models.Inet]
 	// CInt is the column c_int, CQL type int.
-	CInt AllTypesColumn
+	CInt AllTypesColumn[int32]
 	// CSmallint is the column c_smallint, CQL type smallint.
-	CSmallint AllTypesColumn
+	CSmallint AllTypesColumn[int16]
 	// CText is the column c_text, CQL type text.
-	CText AllTypesColumn
+	CText AllTypesColumn[string]
 	// CTime is the column c_time, CQL type time.
-	CTime AllTypesColumn
+	CTime AllTypesColumn[time.Duration]
 	// CTinyint is the column c_tinyint, CQL type tinyint.
-	CTinyint AllTypesColumn
+	CTinyint AllTypesColumn[int8]
 	// CVarchar is the column c_varchar, CQL type text.
-	CVarchar AllTypesColumn
+	CVarchar AllTypesColumn[string]
 	// CVarint is the column c_varint, CQL type varint.
-	CVarint AllTypesColumn
+	CVarint AllTypesColumn[*big.Int]
 	// CVector is the column c_vector, CQL type vector<float, 3>.
-	CVector AllTypesColumn
+	CVector AllTypesColumn[models.Vector[float32]]
 	// CVectorDouble is the column c_vector_double, CQL type vector<double, 2>.
-	CVectorDouble AllTypesColumn
+	CVectorDouble AllTypesColumn[models.Vector[float64]]
 	// ListInt is the column list_int, CQL type list<int>.
-	ListInt AllTypesColumn
+	ListInt AllTypesColumn[[]int32]
 	// SetText is the column set_text, CQL type set<text>.
-	SetText AllTypesColumn
+	SetText AllTypesColumn[[]string]
 	// MapTextInt is the column map_text_int, CQL type map<text, int>.
-	MapTextInt AllTypesColumn
+	MapTextInt AllTypesColumn[map[string]int32]
 	// MapNested is the column map_nested, CQL type map<text, frozen<list<int>>>.
-	MapNested AllTypesColumn
+	MapNested AllTypesColumn[map[string][]int32]
 	// ListOfMaps is the column list_of_maps, CQL type list<frozen<map<text, bigint>>>.
-	ListOfMaps AllTypesColumn
+	ListOfMaps AllTypesColumn[[]map[string]int64]
 	// MapOfSets is the column map_of_sets, CQL type map<int, frozen<set<uuid>>>.
-	MapOfSets AllTypesColumn
+	MapOfSets AllTypesColumn[map[int32][]gocql.UUID]
 	// MapBlobKey is the column map_blob_key, CQL type map<blob, text>.
-	MapBlobKey AllTypesColumn
+	MapBlobKey AllTypesColumn[map[string]string]
 	// MapInetKey is the column map_inet_key, CQL type map<inet, int>.
-	MapInetKey AllTypesColumn
+	MapInetKey AllTypesColumn[map[string]int32]
 	// FrozenList is the column frozen_list, CQL type frozen<list<text>>.
-	FrozenList AllTypesColumn
+	FrozenList AllTypesColumn[[]string]
 	// Pair is the column pair, CQL type frozen<tuple<int, text>>.
-	Pair AllTypesColumn
+	Pair AllTypesColumn[models.Tuple2[int32, string]]
 	// Triple is the column triple, CQL type frozen<tuple<bigint, inet, frozen<address>>>.
-	Triple AllTypesColumn
+	Triple AllTypesColumn[models.Tuple3[int64, models.Inet, models.Address]]
 	// TupleList is the column tuple_list, CQL type list<frozen<tuple<int, int>>>.
-	TupleList AllTypesColumn
+	TupleList AllTypesColumn[[]models.Tuple2[int32, int32]]
 	// Home is the column home, CQL type frozen<address>.
-	Home AllTypesColumn
+	Home AllTypesColumn[models.Address]
 	// Work is the column work, CQL type address.
-	Work AllTypesColumn
+	Work AllTypesColumn[models.Address]
 	// Addresses is the column addresses, CQL type map<text, frozen<address>>.
-	Addresses AllTypesColumn
+	Addresses AllTypesColumn[map[string]models.Address]
 	// UserIDs is the column user_ids, CQL type set<uuid>.
-	UserIDs AllTypesColumn
+	UserIDs AllTypesColumn[[]gocql.UUID]
 	// TTLSeconds is the column ttl_seconds, CQL type int.
-	TTLSeconds AllTypesColumn
+	TTLSeconds AllTypesColumn[int32]
 	// APIURL is the column api_url, CQL type text.
-	APIURL AllTypesColumn
+	APIURL AllTypesColumn[string]
 }{
-	ID:            AllTypesColumn{name: "id", cql: "id"},
-	Bucket:        AllTypesColumn{name: "bucket", cql: "bucket"},
-	CreatedAt:     AllTypesColumn{name: "created_at", cql: "created_at"},
-	Seq:           AllTypesColumn{name: "seq", cql: "seq"},
-	GroupName:     AllTypesColumn{name: "group_name", cql: "group_name"},
-	CASCII:        AllTypesColumn{name: "c_ascii", cql: "c_ascii"},
-	CBigint:       AllTypesColumn{name: "c_bigint", cql: "c_bigint"},
-	CBlob:         AllTypesColumn{name: "c_blob", cql: "c_blob"},
-	CBoolean:      AllTypesColumn{name: "c_boolean", cql: "c_boolean"},
-	CDate:         AllTypesColumn{name: "c_date", cql: "c_date"},
-	CDecimal:      AllTypesColumn{name: "c_decimal", cql: "c_decimal"},
-	CDouble:       AllTypesColumn{name: "c_double", cql: "c_double"},
-	CDuration:     AllTypesColumn{name: "c_duration", cql: "c_duration"},
-	CFloat:        AllTypesColumn{name: "c_float", cql: "c_float"},
-	CInet:         AllTypesColumn{name: "c_inet", cql: "c_inet"},
-	CInt:          AllTypesColumn{name: "c_int", cql: "c_int"},
-	CSmallint:     AllTypesColumn{name: "c_smallint", cql: "c_smallint"},
-	CText:         AllTypesColumn{name: "c_text", cql: "c_text"},
-	CTime:         AllTypesColumn{name: "c_time", cql: "c_time"},
-	CTinyint:      AllTypesColumn{name: "c_tinyint", cql: "c_tinyint"},
-	CVarchar:      AllTypesColumn{name: "c_varchar", cql: "c_varchar"},
-	CVarint:       AllTypesColumn{name: "c_varint", cql: "c_varint"},
-	CVector:       AllTypesColumn{name: "c_vector", cql: "c_vector"},
-	CVectorDouble: AllTypesColumn{name: "c_vector_double", cql: "c_vector_double"},
-	ListInt:       AllTypesColumn{name: "list_int", cql: "list_int"},
-	SetText:       AllTypesColumn{name: "set_text", cql: "set_text"},
-	MapTextInt:    AllTypesColumn{name: "map_text_int", cql: "map_text_int"},
-	MapNested:     AllTypesColumn{name: "map_nested", cql: "map_nested"},
-	ListOfMaps:    AllTypesColumn{name: "list_of_maps", cql: "list_of_maps"},
-	MapOfSets:     AllTypesColumn{name: "map_of_sets", cql: "map_of_sets"},
-	MapBlobKey:    AllTypesColumn{name: "map_blob_key", cql: "map_blob_key"},
-	MapInetKey:    AllTypesColumn{name: "map_inet_key", cql: "map_inet_key"},
-	FrozenList:    AllTypesColumn{name: "frozen_list", cql: "frozen_list"},
-	Pair:          AllTypesColumn{name: "pair", cql: "pair", tuple: 2},
-	Triple:        AllTypesColumn{name: "triple", cql: "triple", tuple: 3},
-	TupleList:     AllTypesColumn{name: "tuple_list", cql: "tuple_list"},
-	Home:          AllTypesColumn{name: "home", cql: "home"},
-	Work:          AllTypesColumn{name: "work", cql: "work"},
-	Addresses:     AllTypesColumn{name: "addresses", cql: "addresses"},
-	UserIDs:       AllTypesColumn{name: "user_ids", cql: "user_ids"},
-	TTLSeconds:    AllTypesColumn{name: "ttl_seconds", cql: "ttl_seconds"},
-	APIURL:        AllTypesColumn{name: "api_url", cql: "api_url"},
+	ID:            AllTypesColumn[gocql.UUID]{name: "id", cql: "id"},
+	Bucket:        AllTypesColumn[int32]{name: "bucket", cql: "bucket"},
+	CreatedAt:     AllTypesColumn[time.Time]{name: "created_at", cql: "created_at"},
+	Seq:           AllTypesColumn[gocql.UUID]{name: "seq", cql: "seq"},
+	GroupName:     AllTypesColumn[string]{name: "group_name", cql: "group_name"},
+	CASCII:        AllTypesColumn[string]{name: "c_ascii", cql: "c_ascii"},
+	CBigint:       AllTypesColumn[int64]{name: "c_bigint", cql: "c_bigint"},
+	CBlob:         AllTypesColumn[[]byte]{name: "c_blob", cql: "c_blob"},
+	CBoolean:      AllTypesColumn[bool]{name: "c_boolean", cql: "c_boolean"},
+	CDate:         AllTypesColumn[time.Time]{name: "c_date", cql: "c_date"},
+	CDecimal:      AllTypesColumn[*inf.Dec]{name: "c_decimal", cql: "c_decimal"},
+	CDouble:       AllTypesColumn[float64]{name: "c_double", cql: "c_double"},
+	CDuration:     AllTypesColumn[gocql.Duration]{name: "c_duration", cql: "c_duration"},
+	CFloat:        AllTypesColumn[float32]{name: "c_float", cql: "c_float"},
+	CInet:         AllTypesColumn[models.Inet]{name: "c_inet", cql: "c_inet"},
+	CInt:          AllTypesColumn[int32]{name: "c_int", cql: "c_int"},
+	CSmallint:     AllTypesColumn[int16]{name: "c_smallint", cql: "c_smallint"},
+	CText:         AllTypesColumn[string]{name: "c_text", cql: "c_text"},
+	CTime:         AllTypesColumn[time.Duration]{name: "c_time", cql: "c_time"},
+	CTinyint:      AllTypesColumn[int8]{name: "c_tinyint", cql: "c_tinyint"},
+	CVarchar:      AllTypesColumn[string]{name: "c_varchar", cql: "c_varchar"},
+	CVarint:       AllTypesColumn[*big.Int]{name: "c_varint", cql: "c_varint"},
+	CVector:       AllTypesColumn[models.Vector[float32]]{name: "c_vector", cql: "c_vector"},
+	CVectorDouble: AllTypesColumn[models.Vector[float64]]{name: "c_vector_double", cql: "c_vector_double"},
+	ListInt:       AllTypesColumn[[]int32]{name: "list_int", cql: "list_int"},
+	SetText:       AllTypesColumn[[]string]{name: "set_text", cql: "set_text"},
+	MapTextInt:    AllTypesColumn[map[string]int32]{name: "map_text_int", cql: "map_text_int"},
+	MapNested:     AllTypesColumn[map[string][]int32]{name: "map_nested", cql: "map_nested"},
+	ListOfMaps:    AllTypesColumn[[]map[string]int64]{name: "list_of_maps", cql: "list_of_maps"},
+	MapOfSets:     AllTypesColumn[map[int32][]gocql.UUID]{name: "map_of_sets", cql: "map_of_sets"},
+	MapBlobKey:    AllTypesColumn[map[string]string]{name: "map_blob_key", cql: "map_blob_key"},
+	MapInetKey:    AllTypesColumn[map[string]int32]{name: "map_inet_key", cql: "map_inet_key"},
+	FrozenList:    AllTypesColumn[[]string]{name: "frozen_list", cql: "frozen_list"},
+	Pair:          AllTypesColumn[models.Tuple2[int32, string]]{name: "pair", cql: "pair", tuple: 2},
+	Triple:        AllTypesColumn[models.Tuple3[int64, models.Inet, models.Address]]{name: "triple", cql: "triple", tuple: 3},
+	TupleList:     AllTypesColumn[[]models.Tuple2[int32, int32]]{name: "tuple_list", cql: "tuple_list"},
+	Home:          AllTypesColumn[models.Address]{name: "home", cql: "home"},
+	Work:          AllTypesColumn[models.Address]{name: "work", cql: "work"},
+	Addresses:     AllTypesColumn[map[string]models.Address]{name: "addresses", cql: "addresses"},
+	UserIDs:       AllTypesColumn[[]gocql.UUID]{name: "user_ids", cql: "user_ids"},
+	TTLSeconds:    AllTypesColumn[int32]{name: "ttl_seconds", cql: "ttl_seconds"},
+	APIURL:        AllTypesColumn[string]{name: "api_url", cql: "api_url"},
 }
 
 var (
-	tblAllTypesAll     = []AllTypesColumn{AllTypesColumns.ID, AllTypesColumns.Bucket, AllTypesColumns.CreatedAt, AllTypesColumns.Seq, AllTypesColumns.GroupName, AllTypesColumns.CASCII, AllTypesColumns.CBigint, AllTypesColumns.CBlob, AllTypesColumns.CBoolean, AllTypesColumns.CDate, AllTypesColumns.CDecimal, AllTypesColumns.CDouble, AllTypesColumns.CDuration, AllTypesColumns.CFloat, AllTypesColumns.CInet, AllTypesColumns.CInt, AllTypesColumns.CSmallint, AllTypesColumns.CText, AllTypesColumns.CTime, AllTypesColumns.CTinyint, AllTypesColumns.CVarchar, AllTypesColumns.CVarint, AllTypesColumns.CVector, AllTypesColumns.CVectorDouble, AllTypesColumns.ListInt, AllTypesColumns.SetText, AllTypesColumns.MapTextInt, AllTypesColumns.MapNested, AllTypesColumns.ListOfMaps, AllTypesColumns.MapOfSets, AllTypesColumns.MapBlobKey, AllTypesColumns.MapInetKey, AllTypesColumns.FrozenList, AllTypesColumns.Pair, AllTypesColumns.Triple, AllTypesColumns.TupleList, AllTypesColumns.Home, AllTypesColumns.Work, AllTypesColumns.Addresses, AllTypesColumns.UserIDs, AllTypesColumns.TTLSeconds, AllTypesColumns.APIURL}
-	tblAllTypesKey     = []AllTypesColumn{AllTypesColumns.ID, AllTypesColumns.Bucket, AllTypesColumns.CreatedAt, AllTypesColumns.Seq}
-	tblAllTypesPartKey = []AllTypesColumn{AllTypesColumns.ID, AllTypesColumns.Bucket}
-	tblAllTypesRegular = []AllTypesColumn{AllTypesColumns.GroupName, AllTypesColumns.CASCII, AllTypesColumns.CBigint, AllTypesColumns.CBlob, AllTypesColumns.CBoolean, AllTypesColumns.CDate, AllTypesColumns.CDecimal, AllTypesColumns.CDouble, AllTypesColumns.CDuration, AllTypesColumns.CFloat, AllTypesColumns.CInet, AllTypesColumns.CInt, AllTypesColumns.CSmallint, AllTypesColumns.CText, AllTypesColumns.CTime, AllTypesColumns.CTinyint, AllTypesColumns.CVarchar, AllTypesColumns.CVarint, AllTypesColumns.CVector, AllTypesColumns.CVectorDouble, AllTypesColumns.ListInt, AllTypesColumns.SetText, AllTypesColumns.MapTextInt, AllTypesColumns.MapNested, AllTypesColumns.ListOfMaps, AllTypesColumns.MapOfSets, AllTypesColumns.MapBlobKey, AllTypesColumns.MapInetKey, AllTypesColumns.FrozenList, AllTypesColumns.Pair, AllTypesColumns.Triple, AllTypesColumns.TupleList, AllTypesColumns.Home, AllTypesColumns.Work, AllTypesColumns.Addresses, AllTypesColumns.UserIDs, AllTypesColumns.TTLSeconds, AllTypesColumns.APIURL}
+	tblAllTypesAll     = []ColumnOf[AllTypesBuilder]{AllTypesColumns.ID, AllTypesColumns.Bucket, AllTypesColumns.CreatedAt, AllTypesColumns.Seq, AllTypesColumns.GroupName, AllTypesColumns.CASCII, AllTypesColumns.CBigint, AllTypesColumns.CBlob, AllTypesColumns.CBoolean, AllTypesColumns.CDate, AllTypesColumns.CDecimal, AllTypesColumns.CDouble, AllTypesColumns.CDuration, AllTypesColumns.CFloat, AllTypesColumns.CInet, AllTypesColumns.CInt, AllTypesColumns.CSmallint, AllTypesColumns.CText, AllTypesColumns.CTime, AllTypesColumns.CTinyint, AllTypesColumns.CVarchar, AllTypesColumns.CVarint, AllTypesColumns.CVector, AllTypesColumns.CVectorDouble, AllTypesColumns.ListInt, AllTypesColumns.SetText, AllTypesColumns.MapTextInt, AllTypesColumns.MapNested, AllTypesColumns.ListOfMaps, AllTypesColumns.MapOfSets, AllTypesColumns.MapBlobKey, AllTypesColumns.MapInetKey, AllTypesColumns.FrozenList, AllTypesColumns.Pair, AllTypesColumns.Triple, AllTypesColumns.TupleList, AllTypesColumns.Home, AllTypesColumns.Work, AllTypesColumns.Addresses, AllTypesColumns.UserIDs, AllTypesColumns.TTLSeconds, AllTypesColumns.APIURL}
+	tblAllTypesKey     = []ColumnOf[AllTypesBuilder]{AllTypesColumns.ID, AllTypesColumns.Bucket, AllTypesColumns.CreatedAt, AllTypesColumns.Seq}
+	tblAllTypesPartKey = []ColumnOf[AllTypesBuilder]{AllTypesColumns.ID, AllTypesColumns.Bucket}
+	tblAllTypesRegular = []ColumnOf[AllTypesBuilder]{AllTypesColumns.GroupName, AllTypesColumns.CASCII, AllTypesColumns.CBigint, AllTypesColumns.CBlob, AllTypesColumns.CBoolean, AllTypesColumns.CDate, AllTypesColumns.CDecimal, AllTypesColumns.CDouble, AllTypesColumns.CDuration, AllTypesColumns.CFloat, AllTypesColumns.CInet, AllTypesColumns.CInt, AllTypesColumns.CSmallint, AllTypesColumns.CText, AllTypesColumns.CTime, AllTypesColumns.CTinyint, AllTypesColumns.CVarchar, AllTypesColumns.CVarint, AllTypesColumns.CVector, AllTypesColumns.CVectorDouble, AllTypesColumns.ListInt, AllTypesColumns.SetText, AllTypesColumns.MapTextInt, AllTypesColumns.MapNested, AllTypesColumns.ListOfMaps, AllTypesColumns.MapOfSets, AllTypesColumns.MapBlobKey, AllTypesColumns.MapInetKey, AllTypesColumns.FrozenList, AllTypesColumns.Pair, AllTypesColumns.Triple, AllTypesColumns.TupleList, AllTypesColumns.Home, AllTypesColumns.Work, AllTypesColumns.Addresses, AllTypesColumns.UserIDs, AllTypesColumns.TTLSeconds, AllTypesColumns.APIURL}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c AllTypesColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c AllTypesColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c AllTypesColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c AllTypesColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c AllTypesColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c AllTypesColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c AllTypesColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c AllTypesColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c AllTypesColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c AllTypesColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c AllTypesColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c AllTypesColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c AllTypesColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c AllTypesColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c AllTypesColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c AllTypesColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
-
-// Contains returns the restriction "column CONTAINS ?" for collection
-// columns, bound by the column name.
-func (c AllTypesColumn) Contains() qb.Cmp { return qb.ContainsNamed(c.CQL(), c.name) }
-
-// ContainsKey returns the restriction "column CONTAINS KEY ?" for map
-// columns, bound by the column name.
-func (c AllTypesColumn) ContainsKey() qb.Cmp { return qb.ContainsKeyNamed(c.CQL(), c.name) }
 
 // AllTypes builds statements for table all_types from typed columns.
 var AllTypes AllTypesBuilder
@@ -248,11 +176,14 @@ var AllTypes AllTypesBuilder
 // AllTypes variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/types/models.AllTypesRow].
+// The type also stands for the table in Column[AllTypesBuilder, V].
 type AllTypesBuilder struct{}
+
+func (AllTypesBuilder) tableName() string { return "all_types" }
 
 // Get returns SELECT cols FROM all_types WHERE <full primary key>; no cols
 // selects every column.
-func (AllTypesBuilder) Get(cols ...AllTypesColumn) (*qb.SelectBuilder, error) {
+func (AllTypesBuilder) Get(cols ...ColumnOf[AllTypesBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblAllTypesAll, cols)
 	if err != nil {
 		return nil, err
@@ -262,7 +193,7 @@ func (AllTypesBuilder) Get(cols ...AllTypesColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM all_types WHERE <partition key>; no cols
 // selects every column.
-func (AllTypesBuilder) Select(cols ...AllTypesColumn) (*qb.SelectBuilder, error) {
+func (AllTypesBuilder) Select(cols ...ColumnOf[AllTypesBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblAllTypesAll, cols)
 	if err != nil {
 		return nil, err
@@ -272,7 +203,7 @@ func (AllTypesBuilder) Select(cols ...AllTypesColumn) (*qb.SelectBuilder, error)
 
 // Insert returns INSERT INTO all_types (cols) VALUES (…); no cols inserts
 // every column.
-func (AllTypesBuilder) Insert(cols ...AllTypesColumn) (*qb.InsertBuilder, error) {
+func (AllTypesBuilder) Insert(cols ...ColumnOf[AllTypesBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblAllTypesAll, cols)
 	if err != nil {
 		return nil, err
@@ -290,7 +221,7 @@ func (AllTypesBuilder) Insert(cols ...AllTypesColumn) (*qb.InsertBuilder, error)
 
 // Update returns UPDATE all_types SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (AllTypesBuilder) Update(cols ...AllTypesColumn) (*qb.UpdateBuilder, error) {
+func (AllTypesBuilder) Update(cols ...ColumnOf[AllTypesBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblAllTypesRegular, cols)
 	if err != nil {
 		return nil, err
@@ -308,7 +239,7 @@ func (AllTypesBuilder) Update(cols ...AllTypesColumn) (*qb.UpdateBuilder, error)
 
 // Delete returns DELETE cols FROM all_types WHERE <full primary key>; no cols
 // deletes the row.
-func (AllTypesBuilder) Delete(cols ...AllTypesColumn) (*qb.DeleteBuilder, error) {
+func (AllTypesBuilder) Delete(cols ...ColumnOf[AllTypesBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -317,9 +248,12 @@ func (AllTypesBuilder) Delete(cols ...AllTypesColumn) (*qb.DeleteBuilder, error)
 }
 
 // AllTypesGetCQL is the statement of query AllTypesGet.
-const AllTypesGetCQL = `SELECT * FROM all_types WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?`
+const AllTypesGetCQL = `SELECT *
+FROM all_types
+WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?`
 
-// AllTypesGet is the query AllTypesGet of gen/testdata/types/queries.cql, line 1, on table all_types. It is idempotent (safe to retry).
+// AllTypesGet is the query AllTypesGet of gen/testdata/types/queries.cql, line
+// 1, on table all_types, for gocqlx. It is idempotent (safe to retry).
 var AllTypesGet = Query{
 	Name:       "AllTypesGet",
 	CQL:        AllTypesGetCQL,
@@ -328,10 +262,37 @@ var AllTypesGet = Query{
 	Idempotent: true,
 }
 
-// AllTypesRangeCQL is the statement of query AllTypesRange.
-const AllTypesRangeCQL = `SELECT id, created_at, c_text, home FROM all_types WHERE id = ? AND bucket = ? AND created_at >= ? AND created_at < ? ORDER BY created_at DESC, seq ASC LIMIT ?`
+// AllTypesGetParams are the values of query AllTypesGet, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesGetParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Seq is the value for seq, CQL type timeuuid.
+	Seq gocql.UUID
+}
 
-// AllTypesRange is the query AllTypesRange of gen/testdata/types/queries.cql, line 4, on table all_types. It is idempotent (safe to retry).
+// AllTypesGet runs query AllTypesGet of gen/testdata/types/queries.cql (line
+// 1) on table all_types: a SELECT that returns models.AllTypesRow rows, read
+// with One, All, Iter or Page.
+//
+// The statement is [AllTypesGetCQL].
+func (db *DB) AllTypesGet(ctx context.Context, p AllTypesGetParams) Rows[models.AllTypesRow] {
+	return Rows[models.AllTypesRow]{q: db.query(ctx, AllTypesGetCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq), scan: (*models.AllTypesRow).AppendScanDest}
+}
+
+// AllTypesRangeCQL is the statement of query AllTypesRange.
+const AllTypesRangeCQL = `SELECT id, created_at, c_text, home
+FROM all_types
+WHERE id = ? AND bucket = ? AND created_at >= ? AND created_at < ?
+ORDER BY created_at DESC, seq ASC
+LIMIT ?`
+
+// AllTypesRange is the query AllTypesRange of gen/testdata/types/queries.cql,
+// line 4, on table all_types, for gocqlx. It is idempotent (safe to retry).
 var AllTypesRange = Query{
 	Name:       "AllTypesRange",
 	CQL:        AllTypesRangeCQL,
@@ -340,10 +301,56 @@ var AllTypesRange = Query{
 	Idempotent: true,
 }
 
-// AllTypesByBucketsCQL is the statement of query AllTypesByBuckets.
-const AllTypesByBucketsCQL = `SELECT id, bucket, created_at FROM all_types WHERE id = ? AND bucket IN ? PER PARTITION LIMIT 2 LIMIT 100`
+// AllTypesRangeParams are the values of query AllTypesRange, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesRangeParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// From binds :from, CQL type timestamp.
+	From time.Time
+	// To binds :to, CQL type timestamp.
+	To time.Time
+	// Limit binds LIMIT ?: the most rows to return.
+	Limit int32
+}
 
-// AllTypesByBuckets is the query AllTypesByBuckets of gen/testdata/types/queries.cql, line 10, on table all_types. It is idempotent (safe to retry).
+// AllTypesRangeRow is a row of the result of query AllTypesRange, in select order.
+type AllTypesRangeRow struct {
+	// ID is the result column id, CQL type uuid.
+	ID gocql.UUID
+	// CreatedAt is the result column created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// CText is the result column c_text, CQL type text.
+	CText string
+	// Home is the result column home, CQL type frozen<address>.
+	Home models.Address
+}
+
+func scanAllTypesRange(r *AllTypesRangeRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.ID, &r.CreatedAt, &r.CText, &r.Home)
+}
+
+// AllTypesRange runs query AllTypesRange of gen/testdata/types/queries.cql
+// (line 4) on table all_types: a SELECT that returns AllTypesRangeRow rows,
+// read with One, All, Iter or Page.
+//
+// The statement is [AllTypesRangeCQL].
+func (db *DB) AllTypesRange(ctx context.Context, p AllTypesRangeParams) Rows[AllTypesRangeRow] {
+	return Rows[AllTypesRangeRow]{q: db.query(ctx, AllTypesRangeCQL, true, p.ID, p.Bucket, p.From, p.To, p.Limit), scan: scanAllTypesRange}
+}
+
+// AllTypesByBucketsCQL is the statement of query AllTypesByBuckets.
+const AllTypesByBucketsCQL = `SELECT id, bucket, created_at
+FROM all_types
+WHERE id = ? AND bucket IN ?
+PER PARTITION LIMIT 2
+LIMIT 100`
+
+// AllTypesByBuckets is the query AllTypesByBuckets of
+// gen/testdata/types/queries.cql, line 10, on table all_types, for gocqlx. It
+// is idempotent (safe to retry).
 var AllTypesByBuckets = Query{
 	Name:       "AllTypesByBuckets",
 	CQL:        AllTypesByBucketsCQL,
@@ -352,10 +359,45 @@ var AllTypesByBuckets = Query{
 	Idempotent: true,
 }
 
-// AllTypesScanCQL is the statement of query AllTypesScan.
-const AllTypesScanCQL = `SELECT token(id, bucket), id, bucket FROM all_types WHERE token(id, bucket) > ? AND token(id, bucket) <= ?`
+// AllTypesByBucketsParams are the values of query AllTypesByBuckets, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesByBucketsParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type list<int>.
+	Bucket []int32
+}
 
-// AllTypesScan is the query AllTypesScan of gen/testdata/types/queries.cql, line 13, on table all_types. It is idempotent (safe to retry).
+// AllTypesByBucketsRow is a row of the result of query AllTypesByBuckets, in select order.
+type AllTypesByBucketsRow struct {
+	// ID is the result column id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the result column bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the result column created_at, CQL type timestamp.
+	CreatedAt time.Time
+}
+
+func scanAllTypesByBuckets(r *AllTypesByBucketsRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.ID, &r.Bucket, &r.CreatedAt)
+}
+
+// AllTypesByBuckets runs query AllTypesByBuckets of
+// gen/testdata/types/queries.cql (line 10) on table all_types: a SELECT that
+// returns AllTypesByBucketsRow rows, read with One, All, Iter or Page.
+//
+// The statement is [AllTypesByBucketsCQL].
+func (db *DB) AllTypesByBuckets(ctx context.Context, p AllTypesByBucketsParams) Rows[AllTypesByBucketsRow] {
+	return Rows[AllTypesByBucketsRow]{q: db.query(ctx, AllTypesByBucketsCQL, true, p.ID, p.Bucket), scan: scanAllTypesByBuckets}
+}
+
+// AllTypesScanCQL is the statement of query AllTypesScan.
+const AllTypesScanCQL = `SELECT token(id, bucket), id, bucket
+FROM all_types
+WHERE token(id, bucket) > ? AND token(id, bucket) <= ?`
+
+// AllTypesScan is the query AllTypesScan of gen/testdata/types/queries.cql,
+// line 13, on table all_types, for gocqlx. It is idempotent (safe to retry).
 var AllTypesScan = Query{
 	Name:       "AllTypesScan",
 	CQL:        AllTypesScanCQL,
@@ -364,10 +406,46 @@ var AllTypesScan = Query{
 	Idempotent: true,
 }
 
-// AllTypesInsertCQL is the statement of query AllTypesInsert.
-const AllTypesInsertCQL = `INSERT INTO all_types (id, bucket, created_at, seq, c_text, list_int) VALUES (?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`
+// AllTypesScanParams are the values of query AllTypesScan, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesScanParams struct {
+	// Token is the value for "token", CQL type bigint.
+	Token int64
+	// End binds :end, CQL type bigint.
+	End int64
+}
 
-// AllTypesInsert is the query AllTypesInsert of gen/testdata/types/queries.cql, line 16, on table all_types. It is idempotent (safe to retry).
+// AllTypesScanRow is a row of the result of query AllTypesScan, in select order.
+type AllTypesScanRow struct {
+	// Token is the result column system.token(id, bucket), CQL type bigint.
+	Token int64
+	// ID is the result column id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the result column bucket, CQL type int.
+	Bucket int32
+}
+
+func scanAllTypesScan(r *AllTypesScanRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Token, &r.ID, &r.Bucket)
+}
+
+// AllTypesScan runs query AllTypesScan of gen/testdata/types/queries.cql (line
+// 13) on table all_types: a SELECT that returns AllTypesScanRow rows, read
+// with One, All, Iter or Page.
+//
+// The statement is [AllTypesScanCQL].
+func (db *DB) AllTypesScan(ctx context.Context, p AllTypesScanParams) Rows[AllTypesScanRow] {
+	return Rows[AllTypesScanRow]{q: db.query(ctx, AllTypesScanCQL, true, p.Token, p.End), scan: scanAllTypesScan}
+}
+
+// AllTypesInsertCQL is the statement of query AllTypesInsert.
+const AllTypesInsertCQL = `INSERT INTO all_types (id, bucket, created_at, seq, c_text, list_int)
+VALUES (?, ?, ?, ?, ?, ?)
+USING TTL ? AND TIMESTAMP ?`
+
+// AllTypesInsert is the query AllTypesInsert of
+// gen/testdata/types/queries.cql, line 16, on table all_types, for gocqlx. It
+// is idempotent (safe to retry).
 var AllTypesInsert = Query{
 	Name:       "AllTypesInsert",
 	CQL:        AllTypesInsertCQL,
@@ -376,10 +454,50 @@ var AllTypesInsert = Query{
 	Idempotent: true,
 }
 
-// AllTypesInsertNewCQL is the statement of query AllTypesInsertNew.
-const AllTypesInsertNewCQL = `INSERT INTO all_types (id, bucket, created_at, seq, c_int) VALUES (?, ?, ?, now(), 1) IF NOT EXISTS`
+// AllTypesInsertParams are the values of query AllTypesInsert, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesInsertParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Seq is the value for seq, CQL type timeuuid.
+	Seq gocql.UUID
+	// CText is the value for c_text, CQL type text.
+	CText string
+	// ListInt is the value for list_int, CQL type list<int>.
+	ListInt []int32
+	// TTL binds USING TTL ?: the time to live in seconds (0: none).
+	TTL int32
+	// Timestamp binds USING TIMESTAMP ?: the write time in microseconds since the epoch.
+	Timestamp int64
+}
 
-// AllTypesInsertNew is the query AllTypesInsertNew of gen/testdata/types/queries.cql, line 20, on table all_types. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// AllTypesInsert runs query AllTypesInsert of gen/testdata/types/queries.cql
+// (line 16) on table all_types. It is idempotent: the session's retry policy
+// may send it again.
+//
+// The statement is [AllTypesInsertCQL].
+func (db *DB) AllTypesInsert(ctx context.Context, p AllTypesInsertParams) Write {
+	return Write{q: db.query(ctx, AllTypesInsertCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText, p.ListInt, p.TTL, p.Timestamp)}
+}
+
+// AllTypesInsert adds query AllTypesInsert to the batch.
+func (b *Batch) AllTypesInsert(p AllTypesInsertParams) {
+	b.add(AllTypesInsertCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText, p.ListInt, p.TTL, p.Timestamp)
+}
+
+// AllTypesInsertNewCQL is the statement of query AllTypesInsertNew.
+const AllTypesInsertNewCQL = `INSERT INTO all_types (id, bucket, created_at, seq, c_int)
+VALUES (?, ?, ?, now(), 1)
+IF NOT EXISTS`
+
+// AllTypesInsertNew is the query AllTypesInsertNew of
+// gen/testdata/types/queries.cql, line 20, on table all_types, for gocqlx. It
+// is a lightweight transaction (check the applied result) and not idempotent
+// (do not retry blindly).
 var AllTypesInsertNew = Query{
 	Name:       "AllTypesInsertNew",
 	CQL:        AllTypesInsertNewCQL,
@@ -388,10 +506,36 @@ var AllTypesInsertNew = Query{
 	Idempotent: false,
 }
 
-// AllTypesAppendCQL is the statement of query AllTypesAppend.
-const AllTypesAppendCQL = `UPDATE all_types USING TTL 3600 SET list_int = list_int + ?, set_text = set_text - ?, map_text_int[?] = ? WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?`
+// AllTypesInsertNewParams are the values of query AllTypesInsertNew, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesInsertNewParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+}
 
-// AllTypesAppend is the query AllTypesAppend of gen/testdata/types/queries.cql, line 23, on table all_types. It is not idempotent (do not retry blindly).
+// AllTypesInsertNew runs query AllTypesInsertNew of
+// gen/testdata/types/queries.cql (line 20) on table all_types: a lightweight
+// transaction, never retried by the driver. Exec reports whether it applied
+// and, when it did not, the current values of the columns it tested.
+//
+// The statement is [AllTypesInsertNewCQL].
+func (db *DB) AllTypesInsertNew(ctx context.Context, p AllTypesInsertNewParams) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesInsertNewCQL, p.ID, p.Bucket, p.CreatedAt), scan: (*models.AllTypesRow).AppendScanDest}
+}
+
+// AllTypesAppendCQL is the statement of query AllTypesAppend.
+const AllTypesAppendCQL = `UPDATE all_types
+USING TTL 3600
+SET list_int = list_int + ?, set_text = set_text - ?, map_text_int[?] = ?
+WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?`
+
+// AllTypesAppend is the query AllTypesAppend of
+// gen/testdata/types/queries.cql, line 23, on table all_types, for gocqlx. It
+// is not idempotent (do not retry blindly).
 var AllTypesAppend = Query{
 	Name:       "AllTypesAppend",
 	CQL:        AllTypesAppendCQL,
@@ -400,10 +544,51 @@ var AllTypesAppend = Query{
 	Idempotent: false,
 }
 
-// AllTypesSetFieldCQL is the statement of query AllTypesSetField.
-const AllTypesSetFieldCQL = `UPDATE all_types SET work.city = ?, c_text = 'x;y' WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ? IF c_int = ? AND c_text != ?`
+// AllTypesAppendParams are the values of query AllTypesAppend, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesAppendParams struct {
+	// ListInt is the value for list_int, CQL type list<int>.
+	ListInt []int32
+	// SetText is the value for set_text, CQL type set<text>.
+	SetText []string
+	// MapTextIntKey is the value for map_text_int_key, CQL type text.
+	MapTextIntKey string
+	// MapTextIntValue is the value for map_text_int_value, CQL type int.
+	MapTextIntValue int32
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Seq is the value for seq, CQL type timeuuid.
+	Seq gocql.UUID
+}
 
-// AllTypesSetField is the query AllTypesSetField of gen/testdata/types/queries.cql, line 27, on table all_types. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// AllTypesAppend runs query AllTypesAppend of gen/testdata/types/queries.cql
+// (line 23) on table all_types. It is not idempotent, so the driver never
+// retries it.
+//
+// The statement is [AllTypesAppendCQL].
+func (db *DB) AllTypesAppend(ctx context.Context, p AllTypesAppendParams) Write {
+	return Write{q: db.query(ctx, AllTypesAppendCQL, false, p.ListInt, p.SetText, p.MapTextIntKey, p.MapTextIntValue, p.ID, p.Bucket, p.CreatedAt, p.Seq)}
+}
+
+// AllTypesAppend adds query AllTypesAppend to the batch.
+func (b *Batch) AllTypesAppend(p AllTypesAppendParams) {
+	b.add(AllTypesAppendCQL, false, p.ListInt, p.SetText, p.MapTextIntKey, p.MapTextIntValue, p.ID, p.Bucket, p.CreatedAt, p.Seq)
+}
+
+// AllTypesSetFieldCQL is the statement of query AllTypesSetField.
+const AllTypesSetFieldCQL = `UPDATE all_types
+SET work.city = ?, c_text = 'x;y'
+WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?
+IF c_int = ? AND c_text != ?`
+
+// AllTypesSetField is the query AllTypesSetField of
+// gen/testdata/types/queries.cql, line 27, on table all_types, for gocqlx. It
+// is a lightweight transaction (check the applied result) and not idempotent
+// (do not retry blindly).
 var AllTypesSetField = Query{
 	Name:       "AllTypesSetField",
 	CQL:        AllTypesSetFieldCQL,
@@ -412,10 +597,45 @@ var AllTypesSetField = Query{
 	Idempotent: false,
 }
 
-// AllTypesSetGroupCQL is the statement of query AllTypesSetGroup.
-const AllTypesSetGroupCQL = `UPDATE all_types SET group_name = ? WHERE id = ? AND bucket = ? IF EXISTS`
+// AllTypesSetFieldParams are the values of query AllTypesSetField, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesSetFieldParams struct {
+	// WorkCity is the value for "work.city", CQL type text.
+	WorkCity string
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Seq is the value for seq, CQL type timeuuid.
+	Seq gocql.UUID
+	// CInt is the value for c_int, CQL type int.
+	CInt int32
+	// OldText binds :old_text, CQL type text.
+	OldText string
+}
 
-// AllTypesSetGroup is the query AllTypesSetGroup of gen/testdata/types/queries.cql, line 30, on table all_types. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// AllTypesSetField runs query AllTypesSetField of
+// gen/testdata/types/queries.cql (line 27) on table all_types: a lightweight
+// transaction, never retried by the driver. Exec reports whether it applied
+// and, when it did not, the current values of the columns it tested.
+//
+// The statement is [AllTypesSetFieldCQL].
+func (db *DB) AllTypesSetField(ctx context.Context, p AllTypesSetFieldParams) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesSetFieldCQL, p.WorkCity, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CInt, p.OldText), scan: (*models.AllTypesRow).AppendScanDest}
+}
+
+// AllTypesSetGroupCQL is the statement of query AllTypesSetGroup.
+const AllTypesSetGroupCQL = `UPDATE all_types
+SET group_name = ?
+WHERE id = ? AND bucket = ?
+IF EXISTS`
+
+// AllTypesSetGroup is the query AllTypesSetGroup of
+// gen/testdata/types/queries.cql, line 30, on table all_types, for gocqlx. It
+// is a lightweight transaction (check the applied result) and not idempotent
+// (do not retry blindly).
 var AllTypesSetGroup = Query{
 	Name:       "AllTypesSetGroup",
 	CQL:        AllTypesSetGroupCQL,
@@ -424,10 +644,36 @@ var AllTypesSetGroup = Query{
 	Idempotent: false,
 }
 
-// AllTypesDeleteCQL is the statement of query AllTypesDelete.
-const AllTypesDeleteCQL = `DELETE FROM all_types USING TIMESTAMP ? WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?`
+// AllTypesSetGroupParams are the values of query AllTypesSetGroup, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesSetGroupParams struct {
+	// GroupName is the value for group_name, CQL type text.
+	GroupName string
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+}
 
-// AllTypesDelete is the query AllTypesDelete of gen/testdata/types/queries.cql, line 33, on table all_types. It is idempotent (safe to retry).
+// AllTypesSetGroup runs query AllTypesSetGroup of
+// gen/testdata/types/queries.cql (line 30) on table all_types: a lightweight
+// transaction, never retried by the driver. Exec reports whether it applied
+// and, when it did not, the current values of the columns it tested.
+//
+// The statement is [AllTypesSetGroupCQL].
+func (db *DB) AllTypesSetGroup(ctx context.Context, p AllTypesSetGroupParams) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesSetGroupCQL, p.GroupName, p.ID, p.Bucket), scan: (*models.AllTypesRow).AppendScanDest}
+}
+
+// AllTypesDeleteCQL is the statement of query AllTypesDelete.
+const AllTypesDeleteCQL = `DELETE
+FROM all_types
+USING TIMESTAMP ?
+WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?`
+
+// AllTypesDelete is the query AllTypesDelete of
+// gen/testdata/types/queries.cql, line 33, on table all_types, for gocqlx. It
+// is idempotent (safe to retry).
 var AllTypesDelete = Query{
 	Name:       "AllTypesDelete",
 	CQL:        AllTypesDeleteCQL,
@@ -436,10 +682,43 @@ var AllTypesDelete = Query{
 	Idempotent: true,
 }
 
-// AllTypesDeleteRangeCQL is the statement of query AllTypesDeleteRange.
-const AllTypesDeleteRangeCQL = `DELETE FROM all_types WHERE id = ? AND bucket = ? AND created_at < ?`
+// AllTypesDeleteParams are the values of query AllTypesDelete, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesDeleteParams struct {
+	// Timestamp binds USING TIMESTAMP ?: the write time in microseconds since the epoch.
+	Timestamp int64
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Seq is the value for seq, CQL type timeuuid.
+	Seq gocql.UUID
+}
 
-// AllTypesDeleteRange is the query AllTypesDeleteRange of gen/testdata/types/queries.cql, line 36, on table all_types. It is idempotent (safe to retry).
+// AllTypesDelete runs query AllTypesDelete of gen/testdata/types/queries.cql
+// (line 33) on table all_types. It is idempotent: the session's retry policy
+// may send it again.
+//
+// The statement is [AllTypesDeleteCQL].
+func (db *DB) AllTypesDelete(ctx context.Context, p AllTypesDeleteParams) Write {
+	return Write{q: db.query(ctx, AllTypesDeleteCQL, true, p.Timestamp, p.ID, p.Bucket, p.CreatedAt, p.Seq)}
+}
+
+// AllTypesDelete adds query AllTypesDelete to the batch.
+func (b *Batch) AllTypesDelete(p AllTypesDeleteParams) {
+	b.add(AllTypesDeleteCQL, true, p.Timestamp, p.ID, p.Bucket, p.CreatedAt, p.Seq)
+}
+
+// AllTypesDeleteRangeCQL is the statement of query AllTypesDeleteRange.
+const AllTypesDeleteRangeCQL = `DELETE
+FROM all_types
+WHERE id = ? AND bucket = ? AND created_at < ?`
+
+// AllTypesDeleteRange is the query AllTypesDeleteRange of
+// gen/testdata/types/queries.cql, line 36, on table all_types, for gocqlx. It
+// is idempotent (safe to retry).
 var AllTypesDeleteRange = Query{
 	Name:       "AllTypesDeleteRange",
 	CQL:        AllTypesDeleteRangeCQL,
@@ -448,14 +727,140 @@ var AllTypesDeleteRange = Query{
 	Idempotent: true,
 }
 
-// AllTypesDeleteCellsCQL is the statement of query AllTypesDeleteCells.
-const AllTypesDeleteCellsCQL = `DELETE c_text, map_text_int[?], list_int[0] FROM all_types WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ? IF EXISTS`
+// AllTypesDeleteRangeParams are the values of query AllTypesDeleteRange, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesDeleteRangeParams struct {
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+}
 
-// AllTypesDeleteCells is the query AllTypesDeleteCells of gen/testdata/types/queries.cql, line 39, on table all_types. It is a lightweight transaction (check the applied result) and not idempotent (do not retry blindly).
+// AllTypesDeleteRange runs query AllTypesDeleteRange of
+// gen/testdata/types/queries.cql (line 36) on table all_types. It is
+// idempotent: the session's retry policy may send it again.
+//
+// The statement is [AllTypesDeleteRangeCQL].
+func (db *DB) AllTypesDeleteRange(ctx context.Context, p AllTypesDeleteRangeParams) Write {
+	return Write{q: db.query(ctx, AllTypesDeleteRangeCQL, true, p.ID, p.Bucket, p.CreatedAt)}
+}
+
+// AllTypesDeleteRange adds query AllTypesDeleteRange to the batch.
+func (b *Batch) AllTypesDeleteRange(p AllTypesDeleteRangeParams) {
+	b.add(AllTypesDeleteRangeCQL, true, p.ID, p.Bucket, p.CreatedAt)
+}
+
+// AllTypesDeleteCellsCQL is the statement of query AllTypesDeleteCells.
+const AllTypesDeleteCellsCQL = `DELETE c_text, map_text_int[?], list_int[0]
+FROM all_types
+WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?
+IF EXISTS`
+
+// AllTypesDeleteCells is the query AllTypesDeleteCells of
+// gen/testdata/types/queries.cql, line 39, on table all_types, for gocqlx. It
+// is a lightweight transaction (check the applied result) and not idempotent
+// (do not retry blindly).
 var AllTypesDeleteCells = Query{
 	Name:       "AllTypesDeleteCells",
 	CQL:        AllTypesDeleteCellsCQL,
 	Names:      []string{"map_text_int_key", "id", "bucket", "created_at", "seq"},
 	LWT:        true,
 	Idempotent: false,
+}
+
+// AllTypesDeleteCellsParams are the values of query AllTypesDeleteCells, one field per bind marker
+// (a :name used twice is one field).
+type AllTypesDeleteCellsParams struct {
+	// MapTextIntKey is the value for map_text_int_key, CQL type text.
+	MapTextIntKey string
+	// ID is the value for id, CQL type uuid.
+	ID gocql.UUID
+	// Bucket is the value for bucket, CQL type int.
+	Bucket int32
+	// CreatedAt is the value for created_at, CQL type timestamp.
+	CreatedAt time.Time
+	// Seq is the value for seq, CQL type timeuuid.
+	Seq gocql.UUID
+}
+
+// AllTypesDeleteCells runs query AllTypesDeleteCells of
+// gen/testdata/types/queries.cql (line 39) on table all_types: a lightweight
+// transaction, never retried by the driver. Exec reports whether it applied
+// and, when it did not, the current values of the columns it tested.
+//
+// The statement is [AllTypesDeleteCellsCQL].
+func (db *DB) AllTypesDeleteCells(ctx context.Context, p AllTypesDeleteCellsParams) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesDeleteCellsCQL, p.MapTextIntKey, p.ID, p.Bucket, p.CreatedAt, p.Seq), scan: (*models.AllTypesRow).AppendScanDest}
+}
+
+// AllTypesBatch is a batch of statements on table all_types that may hold
+// conditional ones (lightweight transactions). Cassandra applies such a
+// batch only when every condition holds, and only on one partition: every
+// statement must have the same partition key. Start one with
+// [DB.NewAllTypesBatch], add statements with the methods named after their
+// queries, and send it with ExecCAS.
+type AllTypesBatch struct{ casBatch }
+
+// NewAllTypesBatch starts a batch of statements on table all_types, conditional
+// ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
+// partition both are atomic).
+func (db *DB) NewAllTypesBatch(ctx context.Context, kind gocql.BatchType) *AllTypesBatch {
+	return &AllTypesBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3, 1, 1, 1, 1, 1, 1, 1}, 4)}
+}
+
+// ExecCAS sends the batch as one lightweight transaction: applied reports
+// whether every condition held (then every statement applied); when one did
+// not, nothing applied and current holds the values Cassandra returned, one
+// row per row the conditions tested: its primary key and the tested columns
+// (every column for IF EXISTS and IF NOT EXISTS). A batch is never retried
+// by the driver; the outcome of one that times out is unknown until a serial
+// read settles it.
+func (b *AllTypesBatch) ExecCAS() (applied bool, current []models.AllTypesRow, err error) {
+	return execCAS(&b.casBatch, (*models.AllTypesRow).AppendScanDest)
+}
+
+// AllTypesInsert adds query AllTypesInsert to the batch.
+func (b *AllTypesBatch) AllTypesInsert(p AllTypesInsertParams) {
+	b.b.add(AllTypesInsertCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText, p.ListInt, p.TTL, p.Timestamp)
+}
+
+// AllTypesInsertNew adds query AllTypesInsertNew to the batch.
+func (b *AllTypesBatch) AllTypesInsertNew(p AllTypesInsertNewParams) {
+	b.test(true)
+	b.b.add(AllTypesInsertNewCQL, false, p.ID, p.Bucket, p.CreatedAt)
+}
+
+// AllTypesAppend adds query AllTypesAppend to the batch.
+func (b *AllTypesBatch) AllTypesAppend(p AllTypesAppendParams) {
+	b.b.add(AllTypesAppendCQL, false, p.ListInt, p.SetText, p.MapTextIntKey, p.MapTextIntValue, p.ID, p.Bucket, p.CreatedAt, p.Seq)
+}
+
+// AllTypesSetField adds query AllTypesSetField to the batch.
+func (b *AllTypesBatch) AllTypesSetField(p AllTypesSetFieldParams) {
+	b.test(false, 15, 17)
+	b.b.add(AllTypesSetFieldCQL, false, p.WorkCity, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CInt, p.OldText)
+}
+
+// AllTypesSetGroup adds query AllTypesSetGroup to the batch.
+func (b *AllTypesBatch) AllTypesSetGroup(p AllTypesSetGroupParams) {
+	b.test(true)
+	b.b.add(AllTypesSetGroupCQL, false, p.GroupName, p.ID, p.Bucket)
+}
+
+// AllTypesDelete adds query AllTypesDelete to the batch.
+func (b *AllTypesBatch) AllTypesDelete(p AllTypesDeleteParams) {
+	b.b.add(AllTypesDeleteCQL, true, p.Timestamp, p.ID, p.Bucket, p.CreatedAt, p.Seq)
+}
+
+// AllTypesDeleteRange adds query AllTypesDeleteRange to the batch.
+func (b *AllTypesBatch) AllTypesDeleteRange(p AllTypesDeleteRangeParams) {
+	b.b.add(AllTypesDeleteRangeCQL, true, p.ID, p.Bucket, p.CreatedAt)
+}
+
+// AllTypesDeleteCells adds query AllTypesDeleteCells to the batch.
+func (b *AllTypesBatch) AllTypesDeleteCells(p AllTypesDeleteCellsParams) {
+	b.test(true)
+	b.b.add(AllTypesDeleteCellsCQL, false, p.MapTextIntKey, p.ID, p.Bucket, p.CreatedAt, p.Seq)
 }

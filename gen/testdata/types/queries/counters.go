@@ -4,6 +4,10 @@
 package queries
 
 import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,107 +21,36 @@ var CountersTable = table.New(table.Metadata{
 	SortKey: []string{"day"},
 })
 
-// CountersColumn names a column of table counters. Only the fields of
-// CountersColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type CountersColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// CountersColumn is a column of table counters whose values are Go V.
+// Only the fields of CountersColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type CountersColumn[V any] = Column[CountersBuilder, V]
 
 // CountersColumns holds the columns of table counters in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/types/models.CountersRow].
 var CountersColumns = struct {
 	// Name is the partition key column name, CQL type text.
-	Name CountersColumn
+	Name CountersColumn[string]
 	// Day is the clustering column day, CQL type date.
-	Day CountersColumn
+	Day CountersColumn[time.Time]
 	// Hits is the column hits, CQL type counter.
-	Hits CountersColumn
+	Hits CountersColumn[int64]
 	// Misses is the column misses, CQL type counter.
-	Misses CountersColumn
+	Misses CountersColumn[int64]
 }{
-	Name:   CountersColumn{name: "name", cql: "name"},
-	Day:    CountersColumn{name: "day", cql: "day"},
-	Hits:   CountersColumn{name: "hits", cql: "hits"},
-	Misses: CountersColumn{name: "misses", cql: "misses"},
+	Name:   CountersColumn[string]{name: "name", cql: "name"},
+	Day:    CountersColumn[time.Time]{name: "day", cql: "day"},
+	Hits:   CountersColumn[int64]{name: "hits", cql: "hits"},
+	Misses: CountersColumn[int64]{name: "misses", cql: "misses"},
 }
 
 var (
-	tblCountersAll     = []CountersColumn{CountersColumns.Name, CountersColumns.Day, CountersColumns.Hits, CountersColumns.Misses}
-	tblCountersKey     = []CountersColumn{CountersColumns.Name, CountersColumns.Day}
-	tblCountersPartKey = []CountersColumn{CountersColumns.Name}
-	tblCountersRegular = []CountersColumn{CountersColumns.Hits, CountersColumns.Misses}
+	tblCountersAll     = []ColumnOf[CountersBuilder]{CountersColumns.Name, CountersColumns.Day, CountersColumns.Hits, CountersColumns.Misses}
+	tblCountersKey     = []ColumnOf[CountersBuilder]{CountersColumns.Name, CountersColumns.Day}
+	tblCountersPartKey = []ColumnOf[CountersBuilder]{CountersColumns.Name}
+	tblCountersRegular = []ColumnOf[CountersBuilder]{CountersColumns.Hits, CountersColumns.Misses}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c CountersColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c CountersColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c CountersColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c CountersColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c CountersColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c CountersColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c CountersColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c CountersColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c CountersColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c CountersColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c CountersColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c CountersColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c CountersColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c CountersColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c CountersColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c CountersColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // Counters builds statements for table counters from typed columns.
 var Counters CountersBuilder
@@ -126,11 +59,14 @@ var Counters CountersBuilder
 // Counters variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/types/models.CountersRow].
+// The type also stands for the table in Column[CountersBuilder, V].
 type CountersBuilder struct{}
+
+func (CountersBuilder) tableName() string { return "counters" }
 
 // Get returns SELECT cols FROM counters WHERE <full primary key>; no cols
 // selects every column.
-func (CountersBuilder) Get(cols ...CountersColumn) (*qb.SelectBuilder, error) {
+func (CountersBuilder) Get(cols ...ColumnOf[CountersBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblCountersAll, cols)
 	if err != nil {
 		return nil, err
@@ -140,7 +76,7 @@ func (CountersBuilder) Get(cols ...CountersColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM counters WHERE <partition key>; no cols
 // selects every column.
-func (CountersBuilder) Select(cols ...CountersColumn) (*qb.SelectBuilder, error) {
+func (CountersBuilder) Select(cols ...ColumnOf[CountersBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblCountersAll, cols)
 	if err != nil {
 		return nil, err
@@ -150,7 +86,7 @@ func (CountersBuilder) Select(cols ...CountersColumn) (*qb.SelectBuilder, error)
 
 // Update returns UPDATE counters SET col = col + ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (CountersBuilder) Update(cols ...CountersColumn) (*qb.UpdateBuilder, error) {
+func (CountersBuilder) Update(cols ...ColumnOf[CountersBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblCountersRegular, cols)
 	if err != nil {
 		return nil, err
@@ -164,7 +100,7 @@ func (CountersBuilder) Update(cols ...CountersColumn) (*qb.UpdateBuilder, error)
 
 // Delete returns DELETE cols FROM counters WHERE <full primary key>; no cols
 // deletes the row.
-func (CountersBuilder) Delete(cols ...CountersColumn) (*qb.DeleteBuilder, error) {
+func (CountersBuilder) Delete(cols ...ColumnOf[CountersBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -173,9 +109,13 @@ func (CountersBuilder) Delete(cols ...CountersColumn) (*qb.DeleteBuilder, error)
 }
 
 // CountersHitCQL is the statement of query CountersHit.
-const CountersHitCQL = `UPDATE counters SET hits = hits + 1, misses = misses - ? WHERE name = ? AND day = ?`
+const CountersHitCQL = `UPDATE counters
+SET hits = hits + 1, misses = misses - ?
+WHERE name = ? AND day = ?`
 
-// CountersHit is the query CountersHit of gen/testdata/types/queries.cql, line 42, on table counters. It is not idempotent (do not retry blindly).
+// CountersHit is the query CountersHit of gen/testdata/types/queries.cql, line
+// 42, on table counters, for gocqlx. It is not idempotent (do not retry
+// blindly).
 var CountersHit = Query{
 	Name:       "CountersHit",
 	CQL:        CountersHitCQL,
@@ -184,14 +124,71 @@ var CountersHit = Query{
 	Idempotent: false,
 }
 
-// CountersGetCQL is the statement of query CountersGet.
-const CountersGetCQL = `SELECT hits, misses FROM counters WHERE name = ? AND day IN ?`
+// CountersHitParams are the values of query CountersHit, one field per bind marker
+// (a :name used twice is one field).
+type CountersHitParams struct {
+	// Misses is the value for misses, CQL type counter.
+	Misses int64
+	// Name is the value for name, CQL type text.
+	Name string
+	// Day is the value for day, CQL type date.
+	Day time.Time
+}
 
-// CountersGet is the query CountersGet of gen/testdata/types/queries.cql, line 45, on table counters. It is idempotent (safe to retry).
+// CountersHit runs query CountersHit of gen/testdata/types/queries.cql (line
+// 42) on table counters. It is not idempotent, so the driver never retries it.
+//
+// The statement is [CountersHitCQL].
+func (db *DB) CountersHit(ctx context.Context, p CountersHitParams) Write {
+	return Write{q: db.query(ctx, CountersHitCQL, false, p.Misses, p.Name, p.Day)}
+}
+
+// CountersHit adds query CountersHit to the batch.
+func (b *Batch) CountersHit(p CountersHitParams) {
+	b.add(CountersHitCQL, false, p.Misses, p.Name, p.Day)
+}
+
+// CountersGetCQL is the statement of query CountersGet.
+const CountersGetCQL = `SELECT hits, misses
+FROM counters
+WHERE name = ? AND day IN ?`
+
+// CountersGet is the query CountersGet of gen/testdata/types/queries.cql, line
+// 45, on table counters, for gocqlx. It is idempotent (safe to retry).
 var CountersGet = Query{
 	Name:       "CountersGet",
 	CQL:        CountersGetCQL,
 	Names:      []string{"name", "day"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// CountersGetParams are the values of query CountersGet, one field per bind marker
+// (a :name used twice is one field).
+type CountersGetParams struct {
+	// Name is the value for name, CQL type text.
+	Name string
+	// Day is the value for day, CQL type list<date>.
+	Day []time.Time
+}
+
+// CountersGetRow is a row of the result of query CountersGet, in select order.
+type CountersGetRow struct {
+	// Hits is the result column hits, CQL type counter.
+	Hits int64
+	// Misses is the result column misses, CQL type counter.
+	Misses int64
+}
+
+func scanCountersGet(r *CountersGetRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Hits, &r.Misses)
+}
+
+// CountersGet runs query CountersGet of gen/testdata/types/queries.cql (line
+// 45) on table counters: a SELECT that returns CountersGetRow rows, read with
+// One, All, Iter or Page.
+//
+// The statement is [CountersGetCQL].
+func (db *DB) CountersGet(ctx context.Context, p CountersGetParams) Rows[CountersGetRow] {
+	return Rows[CountersGetRow]{q: db.query(ctx, CountersGetCQL, true, p.Name, p.Day), scan: scanCountersGet}
 }

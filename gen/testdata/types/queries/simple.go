@@ -4,6 +4,9 @@
 package queries
 
 import (
+	"context"
+
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,101 +20,30 @@ var SimpleTable = table.New(table.Metadata{
 	SortKey: []string{},
 })
 
-// SimpleColumn names a column of table simple. Only the fields of
-// SimpleColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type SimpleColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// SimpleColumn is a column of table simple whose values are Go V.
+// Only the fields of SimpleColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type SimpleColumn[V any] = Column[SimpleBuilder, V]
 
 // SimpleColumns holds the columns of table simple in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/types/models.SimpleRow].
 var SimpleColumns = struct {
 	// Key is the partition key column key, CQL type text.
-	Key SimpleColumn
+	Key SimpleColumn[string]
 	// Value is the column value, CQL type blob.
-	Value SimpleColumn
+	Value SimpleColumn[[]byte]
 }{
-	Key:   SimpleColumn{name: "key", cql: "key"},
-	Value: SimpleColumn{name: "value", cql: "value"},
+	Key:   SimpleColumn[string]{name: "key", cql: "key"},
+	Value: SimpleColumn[[]byte]{name: "value", cql: "value"},
 }
 
 var (
-	tblSimpleAll     = []SimpleColumn{SimpleColumns.Key, SimpleColumns.Value}
-	tblSimpleKey     = []SimpleColumn{SimpleColumns.Key}
-	tblSimplePartKey = []SimpleColumn{SimpleColumns.Key}
-	tblSimpleRegular = []SimpleColumn{SimpleColumns.Value}
+	tblSimpleAll     = []ColumnOf[SimpleBuilder]{SimpleColumns.Key, SimpleColumns.Value}
+	tblSimpleKey     = []ColumnOf[SimpleBuilder]{SimpleColumns.Key}
+	tblSimplePartKey = []ColumnOf[SimpleBuilder]{SimpleColumns.Key}
+	tblSimpleRegular = []ColumnOf[SimpleBuilder]{SimpleColumns.Value}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c SimpleColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c SimpleColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c SimpleColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c SimpleColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c SimpleColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c SimpleColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c SimpleColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c SimpleColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c SimpleColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c SimpleColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c SimpleColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c SimpleColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c SimpleColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c SimpleColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c SimpleColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c SimpleColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // Simple builds statements for table simple from typed columns.
 var Simple SimpleBuilder
@@ -120,11 +52,14 @@ var Simple SimpleBuilder
 // Simple variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/types/models.SimpleRow].
+// The type also stands for the table in Column[SimpleBuilder, V].
 type SimpleBuilder struct{}
+
+func (SimpleBuilder) tableName() string { return "simple" }
 
 // Get returns SELECT cols FROM simple WHERE <full primary key>; no cols
 // selects every column.
-func (SimpleBuilder) Get(cols ...SimpleColumn) (*qb.SelectBuilder, error) {
+func (SimpleBuilder) Get(cols ...ColumnOf[SimpleBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblSimpleAll, cols)
 	if err != nil {
 		return nil, err
@@ -134,7 +69,7 @@ func (SimpleBuilder) Get(cols ...SimpleColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM simple WHERE <partition key>; no cols
 // selects every column.
-func (SimpleBuilder) Select(cols ...SimpleColumn) (*qb.SelectBuilder, error) {
+func (SimpleBuilder) Select(cols ...ColumnOf[SimpleBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblSimpleAll, cols)
 	if err != nil {
 		return nil, err
@@ -144,7 +79,7 @@ func (SimpleBuilder) Select(cols ...SimpleColumn) (*qb.SelectBuilder, error) {
 
 // Insert returns INSERT INTO simple (cols) VALUES (…); no cols inserts
 // every column.
-func (SimpleBuilder) Insert(cols ...SimpleColumn) (*qb.InsertBuilder, error) {
+func (SimpleBuilder) Insert(cols ...ColumnOf[SimpleBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblSimpleAll, cols)
 	if err != nil {
 		return nil, err
@@ -162,7 +97,7 @@ func (SimpleBuilder) Insert(cols ...SimpleColumn) (*qb.InsertBuilder, error) {
 
 // Update returns UPDATE simple SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (SimpleBuilder) Update(cols ...SimpleColumn) (*qb.UpdateBuilder, error) {
+func (SimpleBuilder) Update(cols ...ColumnOf[SimpleBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblSimpleRegular, cols)
 	if err != nil {
 		return nil, err
@@ -180,7 +115,7 @@ func (SimpleBuilder) Update(cols ...SimpleColumn) (*qb.UpdateBuilder, error) {
 
 // Delete returns DELETE cols FROM simple WHERE <full primary key>; no cols
 // deletes the row.
-func (SimpleBuilder) Delete(cols ...SimpleColumn) (*qb.DeleteBuilder, error) {
+func (SimpleBuilder) Delete(cols ...ColumnOf[SimpleBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -189,13 +124,42 @@ func (SimpleBuilder) Delete(cols ...SimpleColumn) (*qb.DeleteBuilder, error) {
 }
 
 // SimpleCountCQL is the statement of query SimpleCount.
-const SimpleCountCQL = `SELECT count(*) FROM simple WHERE key = ?`
+const SimpleCountCQL = `SELECT count(*)
+FROM simple
+WHERE key = ?`
 
-// SimpleCount is the query SimpleCount of gen/testdata/types/queries.cql, line 48, on table simple. It is idempotent (safe to retry).
+// SimpleCount is the query SimpleCount of gen/testdata/types/queries.cql, line
+// 48, on table simple, for gocqlx. It is idempotent (safe to retry).
 var SimpleCount = Query{
 	Name:       "SimpleCount",
 	CQL:        SimpleCountCQL,
 	Names:      []string{"key"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// SimpleCountParams are the values of query SimpleCount, one field per bind marker
+// (a :name used twice is one field).
+type SimpleCountParams struct {
+	// Key is the value for key, CQL type text.
+	Key string
+}
+
+// SimpleCountRow is a row of the result of query SimpleCount, in select order.
+type SimpleCountRow struct {
+	// Count is the result column count, CQL type bigint.
+	Count int64
+}
+
+func scanSimpleCount(r *SimpleCountRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Count)
+}
+
+// SimpleCount runs query SimpleCount of gen/testdata/types/queries.cql (line
+// 48) on table simple: a SELECT that returns SimpleCountRow rows, read with
+// One, All, Iter or Page.
+//
+// The statement is [SimpleCountCQL].
+func (db *DB) SimpleCount(ctx context.Context, p SimpleCountParams) Rows[SimpleCountRow] {
+	return Rows[SimpleCountRow]{q: db.query(ctx, SimpleCountCQL, true, p.Key), scan: scanSimpleCount}
 }

@@ -4,8 +4,12 @@
 package queries
 
 import (
+	"context"
+
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
+	"gopkg.in/inf.v0"
 )
 
 // OrdersTable is the gocqlx table of table orders (partition key: order_id).
@@ -17,121 +21,42 @@ var OrdersTable = table.New(table.Metadata{
 	SortKey: []string{},
 })
 
-// OrdersColumn names a column of table orders. Only the fields of
-// OrdersColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type OrdersColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// OrdersColumn is a column of table orders whose values are Go V.
+// Only the fields of OrdersColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type OrdersColumn[V any] = Column[OrdersBuilder, V]
 
 // OrdersColumns holds the columns of table orders in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/views/models.OrdersRow].
 var OrdersColumns = struct {
 	// OrderID is the partition key column order_id, CQL type uuid.
-	OrderID OrdersColumn
+	OrderID OrdersColumn[gocql.UUID]
 	// CustomerID is the column customer_id, CQL type uuid.
-	CustomerID OrdersColumn
+	CustomerID OrdersColumn[gocql.UUID]
 	// Status is the column status, CQL type text.
-	Status OrdersColumn
+	Status OrdersColumn[string]
 	// Total is the column total, CQL type decimal.
-	Total OrdersColumn
+	Total OrdersColumn[*inf.Dec]
 	// Items is the column items, CQL type map<text, int>.
-	Items OrdersColumn
+	Items OrdersColumn[map[string]int32]
 	// Tags is the column tags, CQL type set<text>.
-	Tags OrdersColumn
+	Tags OrdersColumn[[]string]
 }{
-	OrderID:    OrdersColumn{name: "order_id", cql: "order_id"},
-	CustomerID: OrdersColumn{name: "customer_id", cql: "customer_id"},
-	Status:     OrdersColumn{name: "status", cql: "status"},
-	Total:      OrdersColumn{name: "total", cql: "total"},
-	Items:      OrdersColumn{name: "items", cql: "items"},
-	Tags:       OrdersColumn{name: "tags", cql: "tags"},
+	OrderID:    OrdersColumn[gocql.UUID]{name: "order_id", cql: "order_id"},
+	CustomerID: OrdersColumn[gocql.UUID]{name: "customer_id", cql: "customer_id"},
+	Status:     OrdersColumn[string]{name: "status", cql: "status"},
+	Total:      OrdersColumn[*inf.Dec]{name: "total", cql: "total"},
+	Items:      OrdersColumn[map[string]int32]{name: "items", cql: "items"},
+	Tags:       OrdersColumn[[]string]{name: "tags", cql: "tags"},
 }
 
 var (
-	tblOrdersAll     = []OrdersColumn{OrdersColumns.OrderID, OrdersColumns.CustomerID, OrdersColumns.Status, OrdersColumns.Total, OrdersColumns.Items, OrdersColumns.Tags}
-	tblOrdersKey     = []OrdersColumn{OrdersColumns.OrderID}
-	tblOrdersPartKey = []OrdersColumn{OrdersColumns.OrderID}
-	tblOrdersRegular = []OrdersColumn{OrdersColumns.CustomerID, OrdersColumns.Status, OrdersColumns.Total, OrdersColumns.Items, OrdersColumns.Tags}
+	tblOrdersAll     = []ColumnOf[OrdersBuilder]{OrdersColumns.OrderID, OrdersColumns.CustomerID, OrdersColumns.Status, OrdersColumns.Total, OrdersColumns.Items, OrdersColumns.Tags}
+	tblOrdersKey     = []ColumnOf[OrdersBuilder]{OrdersColumns.OrderID}
+	tblOrdersPartKey = []ColumnOf[OrdersBuilder]{OrdersColumns.OrderID}
+	tblOrdersRegular = []ColumnOf[OrdersBuilder]{OrdersColumns.CustomerID, OrdersColumns.Status, OrdersColumns.Total, OrdersColumns.Items, OrdersColumns.Tags}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c OrdersColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c OrdersColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c OrdersColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c OrdersColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c OrdersColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c OrdersColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c OrdersColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c OrdersColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c OrdersColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c OrdersColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c OrdersColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c OrdersColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c OrdersColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c OrdersColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c OrdersColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c OrdersColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
-
-// Contains returns the restriction "column CONTAINS ?" for collection
-// columns, bound by the column name.
-func (c OrdersColumn) Contains() qb.Cmp { return qb.ContainsNamed(c.CQL(), c.name) }
-
-// ContainsKey returns the restriction "column CONTAINS KEY ?" for map
-// columns, bound by the column name.
-func (c OrdersColumn) ContainsKey() qb.Cmp { return qb.ContainsKeyNamed(c.CQL(), c.name) }
 
 // Orders builds statements for table orders from typed columns.
 var Orders OrdersBuilder
@@ -140,11 +65,14 @@ var Orders OrdersBuilder
 // Orders variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/views/models.OrdersRow].
+// The type also stands for the table in Column[OrdersBuilder, V].
 type OrdersBuilder struct{}
+
+func (OrdersBuilder) tableName() string { return "orders" }
 
 // Get returns SELECT cols FROM orders WHERE <full primary key>; no cols
 // selects every column.
-func (OrdersBuilder) Get(cols ...OrdersColumn) (*qb.SelectBuilder, error) {
+func (OrdersBuilder) Get(cols ...ColumnOf[OrdersBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblOrdersAll, cols)
 	if err != nil {
 		return nil, err
@@ -154,7 +82,7 @@ func (OrdersBuilder) Get(cols ...OrdersColumn) (*qb.SelectBuilder, error) {
 
 // Select returns SELECT cols FROM orders WHERE <partition key>; no cols
 // selects every column.
-func (OrdersBuilder) Select(cols ...OrdersColumn) (*qb.SelectBuilder, error) {
+func (OrdersBuilder) Select(cols ...ColumnOf[OrdersBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblOrdersAll, cols)
 	if err != nil {
 		return nil, err
@@ -164,7 +92,7 @@ func (OrdersBuilder) Select(cols ...OrdersColumn) (*qb.SelectBuilder, error) {
 
 // Insert returns INSERT INTO orders (cols) VALUES (…); no cols inserts
 // every column.
-func (OrdersBuilder) Insert(cols ...OrdersColumn) (*qb.InsertBuilder, error) {
+func (OrdersBuilder) Insert(cols ...ColumnOf[OrdersBuilder]) (*qb.InsertBuilder, error) {
 	specs, err := columnSpecs(tblOrdersAll, cols)
 	if err != nil {
 		return nil, err
@@ -182,7 +110,7 @@ func (OrdersBuilder) Insert(cols ...OrdersColumn) (*qb.InsertBuilder, error) {
 
 // Update returns UPDATE orders SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
-func (OrdersBuilder) Update(cols ...OrdersColumn) (*qb.UpdateBuilder, error) {
+func (OrdersBuilder) Update(cols ...ColumnOf[OrdersBuilder]) (*qb.UpdateBuilder, error) {
 	specs, err := columnSpecs(tblOrdersRegular, cols)
 	if err != nil {
 		return nil, err
@@ -200,7 +128,7 @@ func (OrdersBuilder) Update(cols ...OrdersColumn) (*qb.UpdateBuilder, error) {
 
 // Delete returns DELETE cols FROM orders WHERE <full primary key>; no cols
 // deletes the row.
-func (OrdersBuilder) Delete(cols ...OrdersColumn) (*qb.DeleteBuilder, error) {
+func (OrdersBuilder) Delete(cols ...ColumnOf[OrdersBuilder]) (*qb.DeleteBuilder, error) {
 	specs, err := columnSpecs(nil, cols)
 	if err != nil {
 		return nil, err
@@ -209,9 +137,13 @@ func (OrdersBuilder) Delete(cols ...OrdersColumn) (*qb.DeleteBuilder, error) {
 }
 
 // OrdersByStatusCQL is the statement of query OrdersByStatus.
-const OrdersByStatusCQL = `SELECT order_id FROM orders WHERE status = ?`
+const OrdersByStatusCQL = `SELECT order_id
+FROM orders
+WHERE status = ?`
 
-// OrdersByStatus is the query OrdersByStatus of gen/testdata/views/queries.cql, line 3, on table orders. It is idempotent (safe to retry).
+// OrdersByStatus is the query OrdersByStatus of
+// gen/testdata/views/queries.cql, line 3, on table orders, for gocqlx. It is
+// idempotent (safe to retry).
 var OrdersByStatus = Query{
 	Name:       "OrdersByStatus",
 	CQL:        OrdersByStatusCQL,
@@ -220,10 +152,40 @@ var OrdersByStatus = Query{
 	Idempotent: true,
 }
 
-// OrdersWithItemCQL is the statement of query OrdersWithItem.
-const OrdersWithItemCQL = `SELECT order_id FROM orders WHERE items CONTAINS KEY ?`
+// OrdersByStatusParams are the values of query OrdersByStatus, one field per bind marker
+// (a :name used twice is one field).
+type OrdersByStatusParams struct {
+	// Status is the value for status, CQL type text.
+	Status string
+}
 
-// OrdersWithItem is the query OrdersWithItem of gen/testdata/views/queries.cql, line 5, on table orders. It is idempotent (safe to retry).
+// OrdersByStatusRow is a row of the result of query OrdersByStatus, in select order.
+type OrdersByStatusRow struct {
+	// OrderID is the result column order_id, CQL type uuid.
+	OrderID gocql.UUID
+}
+
+func scanOrdersByStatus(r *OrdersByStatusRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.OrderID)
+}
+
+// OrdersByStatus runs query OrdersByStatus of gen/testdata/views/queries.cql
+// (line 3) on table orders: a SELECT that returns OrdersByStatusRow rows, read
+// with One, All, Iter or Page.
+//
+// The statement is [OrdersByStatusCQL].
+func (db *DB) OrdersByStatus(ctx context.Context, p OrdersByStatusParams) Rows[OrdersByStatusRow] {
+	return Rows[OrdersByStatusRow]{q: db.query(ctx, OrdersByStatusCQL, true, p.Status), scan: scanOrdersByStatus}
+}
+
+// OrdersWithItemCQL is the statement of query OrdersWithItem.
+const OrdersWithItemCQL = `SELECT order_id
+FROM orders
+WHERE items CONTAINS KEY ?`
+
+// OrdersWithItem is the query OrdersWithItem of
+// gen/testdata/views/queries.cql, line 5, on table orders, for gocqlx. It is
+// idempotent (safe to retry).
 var OrdersWithItem = Query{
 	Name:       "OrdersWithItem",
 	CQL:        OrdersWithItemCQL,
@@ -232,14 +194,71 @@ var OrdersWithItem = Query{
 	Idempotent: true,
 }
 
-// OrdersFilteredCQL is the statement of query OrdersFiltered.
-const OrdersFilteredCQL = `SELECT order_id FROM orders WHERE total > ? ALLOW FILTERING`
+// OrdersWithItemParams are the values of query OrdersWithItem, one field per bind marker
+// (a :name used twice is one field).
+type OrdersWithItemParams struct {
+	// Items is the value for items, CQL type text.
+	Items string
+}
 
-// OrdersFiltered is the query OrdersFiltered of gen/testdata/views/queries.cql, line 7, on table orders. It is idempotent (safe to retry).
+// OrdersWithItemRow is a row of the result of query OrdersWithItem, in select order.
+type OrdersWithItemRow struct {
+	// OrderID is the result column order_id, CQL type uuid.
+	OrderID gocql.UUID
+}
+
+func scanOrdersWithItem(r *OrdersWithItemRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.OrderID)
+}
+
+// OrdersWithItem runs query OrdersWithItem of gen/testdata/views/queries.cql
+// (line 5) on table orders: a SELECT that returns OrdersWithItemRow rows, read
+// with One, All, Iter or Page.
+//
+// The statement is [OrdersWithItemCQL].
+func (db *DB) OrdersWithItem(ctx context.Context, p OrdersWithItemParams) Rows[OrdersWithItemRow] {
+	return Rows[OrdersWithItemRow]{q: db.query(ctx, OrdersWithItemCQL, true, p.Items), scan: scanOrdersWithItem}
+}
+
+// OrdersFilteredCQL is the statement of query OrdersFiltered.
+const OrdersFilteredCQL = `SELECT order_id
+FROM orders
+WHERE total > ?
+ALLOW FILTERING`
+
+// OrdersFiltered is the query OrdersFiltered of
+// gen/testdata/views/queries.cql, line 7, on table orders, for gocqlx. It is
+// idempotent (safe to retry).
 var OrdersFiltered = Query{
 	Name:       "OrdersFiltered",
 	CQL:        OrdersFilteredCQL,
 	Names:      []string{"total"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// OrdersFilteredParams are the values of query OrdersFiltered, one field per bind marker
+// (a :name used twice is one field).
+type OrdersFilteredParams struct {
+	// Total is the value for total, CQL type decimal.
+	Total *inf.Dec
+}
+
+// OrdersFilteredRow is a row of the result of query OrdersFiltered, in select order.
+type OrdersFilteredRow struct {
+	// OrderID is the result column order_id, CQL type uuid.
+	OrderID gocql.UUID
+}
+
+func scanOrdersFiltered(r *OrdersFilteredRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.OrderID)
+}
+
+// OrdersFiltered runs query OrdersFiltered of gen/testdata/views/queries.cql
+// (line 7) on table orders: a SELECT that returns OrdersFilteredRow rows, read
+// with One, All, Iter or Page.
+//
+// The statement is [OrdersFilteredCQL].
+func (db *DB) OrdersFiltered(ctx context.Context, p OrdersFilteredParams) Rows[OrdersFilteredRow] {
+	return Rows[OrdersFilteredRow]{q: db.query(ctx, OrdersFilteredCQL, true, p.Total), scan: scanOrdersFiltered}
 }

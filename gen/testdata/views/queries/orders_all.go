@@ -4,8 +4,10 @@
 package queries
 
 import (
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
+	"gopkg.in/inf.v0"
 )
 
 // OrdersAllTable is the gocqlx table of materialized view orders_all (partition key: status; clustering: order_id).
@@ -17,121 +19,42 @@ var OrdersAllTable = table.New(table.Metadata{
 	SortKey: []string{"order_id"},
 })
 
-// OrdersAllColumn names a column of materialized view orders_all. Only the fields of
-// OrdersAllColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type OrdersAllColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// OrdersAllColumn is a column of materialized view orders_all whose values are Go V.
+// Only the fields of OrdersAllColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type OrdersAllColumn[V any] = Column[OrdersAllBuilder, V]
 
 // OrdersAllColumns holds the columns of materialized view orders_all in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/views/models.OrdersAllRow].
 var OrdersAllColumns = struct {
 	// Status is the partition key column status, CQL type text.
-	Status OrdersAllColumn
+	Status OrdersAllColumn[string]
 	// OrderID is the clustering column order_id, CQL type uuid.
-	OrderID OrdersAllColumn
+	OrderID OrdersAllColumn[gocql.UUID]
 	// CustomerID is the column customer_id, CQL type uuid.
-	CustomerID OrdersAllColumn
+	CustomerID OrdersAllColumn[gocql.UUID]
 	// Total is the column total, CQL type decimal.
-	Total OrdersAllColumn
+	Total OrdersAllColumn[*inf.Dec]
 	// Items is the column items, CQL type map<text, int>.
-	Items OrdersAllColumn
+	Items OrdersAllColumn[map[string]int32]
 	// Tags is the column tags, CQL type set<text>.
-	Tags OrdersAllColumn
+	Tags OrdersAllColumn[[]string]
 }{
-	Status:     OrdersAllColumn{name: "status", cql: "status"},
-	OrderID:    OrdersAllColumn{name: "order_id", cql: "order_id"},
-	CustomerID: OrdersAllColumn{name: "customer_id", cql: "customer_id"},
-	Total:      OrdersAllColumn{name: "total", cql: "total"},
-	Items:      OrdersAllColumn{name: "items", cql: "items"},
-	Tags:       OrdersAllColumn{name: "tags", cql: "tags"},
+	Status:     OrdersAllColumn[string]{name: "status", cql: "status"},
+	OrderID:    OrdersAllColumn[gocql.UUID]{name: "order_id", cql: "order_id"},
+	CustomerID: OrdersAllColumn[gocql.UUID]{name: "customer_id", cql: "customer_id"},
+	Total:      OrdersAllColumn[*inf.Dec]{name: "total", cql: "total"},
+	Items:      OrdersAllColumn[map[string]int32]{name: "items", cql: "items"},
+	Tags:       OrdersAllColumn[[]string]{name: "tags", cql: "tags"},
 }
 
 var (
-	tblOrdersAllAll     = []OrdersAllColumn{OrdersAllColumns.Status, OrdersAllColumns.OrderID, OrdersAllColumns.CustomerID, OrdersAllColumns.Total, OrdersAllColumns.Items, OrdersAllColumns.Tags}
-	tblOrdersAllKey     = []OrdersAllColumn{OrdersAllColumns.Status, OrdersAllColumns.OrderID}
-	tblOrdersAllPartKey = []OrdersAllColumn{OrdersAllColumns.Status}
-	tblOrdersAllRegular = []OrdersAllColumn{OrdersAllColumns.CustomerID, OrdersAllColumns.Total, OrdersAllColumns.Items, OrdersAllColumns.Tags}
+	tblOrdersAllAll     = []ColumnOf[OrdersAllBuilder]{OrdersAllColumns.Status, OrdersAllColumns.OrderID, OrdersAllColumns.CustomerID, OrdersAllColumns.Total, OrdersAllColumns.Items, OrdersAllColumns.Tags}
+	tblOrdersAllKey     = []ColumnOf[OrdersAllBuilder]{OrdersAllColumns.Status, OrdersAllColumns.OrderID}
+	tblOrdersAllPartKey = []ColumnOf[OrdersAllBuilder]{OrdersAllColumns.Status}
+	tblOrdersAllRegular = []ColumnOf[OrdersAllBuilder]{OrdersAllColumns.CustomerID, OrdersAllColumns.Total, OrdersAllColumns.Items, OrdersAllColumns.Tags}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c OrdersAllColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c OrdersAllColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c OrdersAllColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c OrdersAllColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c OrdersAllColumn) Eq() qb.Cmp { return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName()) }
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c OrdersAllColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c OrdersAllColumn) Lt() qb.Cmp { return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName()) }
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c OrdersAllColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c OrdersAllColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c OrdersAllColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c OrdersAllColumn) Gt() qb.Cmp { return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName()) }
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c OrdersAllColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c OrdersAllColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c OrdersAllColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c OrdersAllColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c OrdersAllColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
-
-// Contains returns the restriction "column CONTAINS ?" for collection
-// columns, bound by the column name.
-func (c OrdersAllColumn) Contains() qb.Cmp { return qb.ContainsNamed(c.CQL(), c.name) }
-
-// ContainsKey returns the restriction "column CONTAINS KEY ?" for map
-// columns, bound by the column name.
-func (c OrdersAllColumn) ContainsKey() qb.Cmp { return qb.ContainsKeyNamed(c.CQL(), c.name) }
 
 // OrdersAll builds statements for materialized view orders_all from typed columns.
 var OrdersAll OrdersAllBuilder
@@ -140,11 +63,14 @@ var OrdersAll OrdersAllBuilder
 // OrdersAll variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/views/models.OrdersAllRow].
+// The type also stands for the materialized view in Column[OrdersAllBuilder, V].
 type OrdersAllBuilder struct{}
+
+func (OrdersAllBuilder) tableName() string { return "orders_all" }
 
 // Get returns SELECT cols FROM orders_all WHERE <full primary key>; no cols
 // selects every column.
-func (OrdersAllBuilder) Get(cols ...OrdersAllColumn) (*qb.SelectBuilder, error) {
+func (OrdersAllBuilder) Get(cols ...ColumnOf[OrdersAllBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblOrdersAllAll, cols)
 	if err != nil {
 		return nil, err
@@ -154,7 +80,7 @@ func (OrdersAllBuilder) Get(cols ...OrdersAllColumn) (*qb.SelectBuilder, error) 
 
 // Select returns SELECT cols FROM orders_all WHERE <partition key>; no cols
 // selects every column.
-func (OrdersAllBuilder) Select(cols ...OrdersAllColumn) (*qb.SelectBuilder, error) {
+func (OrdersAllBuilder) Select(cols ...ColumnOf[OrdersAllBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblOrdersAllAll, cols)
 	if err != nil {
 		return nil, err

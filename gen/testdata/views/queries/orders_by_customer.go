@@ -4,6 +4,9 @@
 package queries
 
 import (
+	"context"
+
+	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2/qb"
 	"github.com/scylladb/gocqlx/v2/table"
 )
@@ -17,110 +20,33 @@ var OrdersByCustomerTable = table.New(table.Metadata{
 	SortKey: []string{"order_id"},
 })
 
-// OrdersByCustomerColumn names a column of materialized view orders_by_customer. Only the fields of
-// OrdersByCustomerColumns are valid: code outside this package cannot create another,
-// and the builders reject the zero value with ErrZeroColumn.
-type OrdersByCustomerColumn struct {
-	name, cql string
-	tuple     int // elements of a tuple column, bound one by one
-}
+// OrdersByCustomerColumn is a column of materialized view orders_by_customer whose values are Go V.
+// Only the fields of OrdersByCustomerColumns are valid: code outside this package
+// cannot create another, a column of another table is another type, and
+// the builders reject the zero value with ErrZeroColumn.
+type OrdersByCustomerColumn[V any] = Column[OrdersByCustomerBuilder, V]
 
 // OrdersByCustomerColumns holds the columns of materialized view orders_by_customer in key order. Rows
 // scan into [github.com/jobsharp/cassandra/gen/testdata/views/models.OrdersByCustomerRow].
 var OrdersByCustomerColumns = struct {
 	// CustomerID is the partition key column customer_id, CQL type uuid.
-	CustomerID OrdersByCustomerColumn
+	CustomerID OrdersByCustomerColumn[gocql.UUID]
 	// OrderID is the descending clustering column order_id, CQL type uuid.
-	OrderID OrdersByCustomerColumn
+	OrderID OrdersByCustomerColumn[gocql.UUID]
 	// Status is the column status, CQL type text.
-	Status OrdersByCustomerColumn
+	Status OrdersByCustomerColumn[string]
 }{
-	CustomerID: OrdersByCustomerColumn{name: "customer_id", cql: "customer_id"},
-	OrderID:    OrdersByCustomerColumn{name: "order_id", cql: "order_id"},
-	Status:     OrdersByCustomerColumn{name: "status", cql: "status"},
+	CustomerID: OrdersByCustomerColumn[gocql.UUID]{name: "customer_id", cql: "customer_id"},
+	OrderID:    OrdersByCustomerColumn[gocql.UUID]{name: "order_id", cql: "order_id"},
+	Status:     OrdersByCustomerColumn[string]{name: "status", cql: "status"},
 }
 
 var (
-	tblOrdersByCustomerAll     = []OrdersByCustomerColumn{OrdersByCustomerColumns.CustomerID, OrdersByCustomerColumns.OrderID, OrdersByCustomerColumns.Status}
-	tblOrdersByCustomerKey     = []OrdersByCustomerColumn{OrdersByCustomerColumns.CustomerID, OrdersByCustomerColumns.OrderID}
-	tblOrdersByCustomerPartKey = []OrdersByCustomerColumn{OrdersByCustomerColumns.CustomerID}
-	tblOrdersByCustomerRegular = []OrdersByCustomerColumn{OrdersByCustomerColumns.Status}
+	tblOrdersByCustomerAll     = []ColumnOf[OrdersByCustomerBuilder]{OrdersByCustomerColumns.CustomerID, OrdersByCustomerColumns.OrderID, OrdersByCustomerColumns.Status}
+	tblOrdersByCustomerKey     = []ColumnOf[OrdersByCustomerBuilder]{OrdersByCustomerColumns.CustomerID, OrdersByCustomerColumns.OrderID}
+	tblOrdersByCustomerPartKey = []ColumnOf[OrdersByCustomerBuilder]{OrdersByCustomerColumns.CustomerID}
+	tblOrdersByCustomerRegular = []ColumnOf[OrdersByCustomerBuilder]{OrdersByCustomerColumns.Status}
 )
-
-// Name returns the column name as Cassandra stores it. gocqlx binds and
-// scans by this name: it is the db tag of the row struct field.
-func (c OrdersByCustomerColumn) Name() string { return c.name }
-
-// CQL returns the column name as written in a statement, quoted where needed.
-func (c OrdersByCustomerColumn) CQL() string { return columnCQL(c.cql) }
-
-// String returns the column name as written in a statement.
-func (c OrdersByCustomerColumn) String() string { return c.CQL() }
-
-// bindName is the name gocqlx binds the column by: the plain name, or the
-// quoted name for a tuple column, whose elements bind as "name[i]".
-func (c OrdersByCustomerColumn) bindName() string {
-	if c.tuple > 0 {
-		return c.CQL()
-	}
-	return c.name
-}
-
-// Eq returns the restriction "column = ?", bound by the column name.
-func (c OrdersByCustomerColumn) Eq() qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, c.bindName())
-}
-
-// EqNamed returns the restriction "column = ?", bound by name.
-func (c OrdersByCustomerColumn) EqNamed(name string) qb.Cmp {
-	return compare(c, qb.EqNamed, qb.EqTupleNamed, name)
-}
-
-// Lt returns the restriction "column < ?", bound by the column name.
-func (c OrdersByCustomerColumn) Lt() qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, c.bindName())
-}
-
-// LtNamed returns the restriction "column < ?", bound by name.
-func (c OrdersByCustomerColumn) LtNamed(name string) qb.Cmp {
-	return compare(c, qb.LtNamed, qb.LtTupleNamed, name)
-}
-
-// LtOrEq returns the restriction "column <= ?", bound by the column name.
-func (c OrdersByCustomerColumn) LtOrEq() qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, c.bindName())
-}
-
-// LtOrEqNamed returns the restriction "column <= ?", bound by name.
-func (c OrdersByCustomerColumn) LtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.LtOrEqNamed, qb.LtOrEqTupleNamed, name)
-}
-
-// Gt returns the restriction "column > ?", bound by the column name.
-func (c OrdersByCustomerColumn) Gt() qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, c.bindName())
-}
-
-// GtNamed returns the restriction "column > ?", bound by name.
-func (c OrdersByCustomerColumn) GtNamed(name string) qb.Cmp {
-	return compare(c, qb.GtNamed, qb.GtTupleNamed, name)
-}
-
-// GtOrEq returns the restriction "column >= ?", bound by the column name.
-func (c OrdersByCustomerColumn) GtOrEq() qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, c.bindName())
-}
-
-// GtOrEqNamed returns the restriction "column >= ?", bound by name.
-func (c OrdersByCustomerColumn) GtOrEqNamed(name string) qb.Cmp {
-	return compare(c, qb.GtOrEqNamed, qb.GtOrEqTupleNamed, name)
-}
-
-// In returns the restriction "column IN ?", bound by the column name to a slice.
-func (c OrdersByCustomerColumn) In() qb.Cmp { return qb.InNamed(c.CQL(), c.name) }
-
-// InNamed returns the restriction "column IN ?", bound by name to a slice.
-func (c OrdersByCustomerColumn) InNamed(name string) qb.Cmp { return qb.InNamed(c.CQL(), name) }
 
 // OrdersByCustomer builds statements for materialized view orders_by_customer from typed columns.
 var OrdersByCustomer OrdersByCustomerBuilder
@@ -129,11 +55,14 @@ var OrdersByCustomer OrdersByCustomerBuilder
 // OrdersByCustomer variable. Each method returns a qb builder to refine (Where, If,
 // TTL, …) and ErrZeroColumn if a column is the zero value. Bind names are
 // the plain column names, so gocqlx BindStruct works with [github.com/jobsharp/cassandra/gen/testdata/views/models.OrdersByCustomerRow].
+// The type also stands for the materialized view in Column[OrdersByCustomerBuilder, V].
 type OrdersByCustomerBuilder struct{}
+
+func (OrdersByCustomerBuilder) tableName() string { return "orders_by_customer" }
 
 // Get returns SELECT cols FROM orders_by_customer WHERE <full primary key>; no cols
 // selects every column.
-func (OrdersByCustomerBuilder) Get(cols ...OrdersByCustomerColumn) (*qb.SelectBuilder, error) {
+func (OrdersByCustomerBuilder) Get(cols ...ColumnOf[OrdersByCustomerBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblOrdersByCustomerAll, cols)
 	if err != nil {
 		return nil, err
@@ -143,7 +72,7 @@ func (OrdersByCustomerBuilder) Get(cols ...OrdersByCustomerColumn) (*qb.SelectBu
 
 // Select returns SELECT cols FROM orders_by_customer WHERE <partition key>; no cols
 // selects every column.
-func (OrdersByCustomerBuilder) Select(cols ...OrdersByCustomerColumn) (*qb.SelectBuilder, error) {
+func (OrdersByCustomerBuilder) Select(cols ...ColumnOf[OrdersByCustomerBuilder]) (*qb.SelectBuilder, error) {
 	specs, err := columnSpecs(tblOrdersByCustomerAll, cols)
 	if err != nil {
 		return nil, err
@@ -152,13 +81,48 @@ func (OrdersByCustomerBuilder) Select(cols ...OrdersByCustomerColumn) (*qb.Selec
 }
 
 // CustomerOrdersCQL is the statement of query CustomerOrders.
-const CustomerOrdersCQL = `SELECT order_id, status FROM orders_by_customer WHERE customer_id = ? LIMIT ?`
+const CustomerOrdersCQL = `SELECT order_id, status
+FROM orders_by_customer
+WHERE customer_id = ?
+LIMIT ?`
 
-// CustomerOrders is the query CustomerOrders of gen/testdata/views/queries.cql, line 1, on materialized view orders_by_customer. It is idempotent (safe to retry).
+// CustomerOrders is the query CustomerOrders of
+// gen/testdata/views/queries.cql, line 1, on materialized view
+// orders_by_customer, for gocqlx. It is idempotent (safe to retry).
 var CustomerOrders = Query{
 	Name:       "CustomerOrders",
 	CQL:        CustomerOrdersCQL,
 	Names:      []string{"customer_id", "limit"},
 	LWT:        false,
 	Idempotent: true,
+}
+
+// CustomerOrdersParams are the values of query CustomerOrders, one field per bind marker
+// (a :name used twice is one field).
+type CustomerOrdersParams struct {
+	// CustomerID is the value for customer_id, CQL type uuid.
+	CustomerID gocql.UUID
+	// Limit binds LIMIT ?: the most rows to return.
+	Limit int32
+}
+
+// CustomerOrdersRow is a row of the result of query CustomerOrders, in select order.
+type CustomerOrdersRow struct {
+	// OrderID is the result column order_id, CQL type uuid.
+	OrderID gocql.UUID
+	// Status is the result column status, CQL type text.
+	Status string
+}
+
+func scanCustomerOrders(r *CustomerOrdersRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.OrderID, &r.Status)
+}
+
+// CustomerOrders runs query CustomerOrders of gen/testdata/views/queries.cql
+// (line 1) on materialized view orders_by_customer: a SELECT that returns
+// CustomerOrdersRow rows, read with One, All, Iter or Page.
+//
+// The statement is [CustomerOrdersCQL].
+func (db *DB) CustomerOrders(ctx context.Context, p CustomerOrdersParams) Rows[CustomerOrdersRow] {
+	return Rows[CustomerOrdersRow]{q: db.query(ctx, CustomerOrdersCQL, true, p.CustomerID, p.Limit), scan: scanCustomerOrders}
 }

@@ -1,0 +1,130 @@
+//go:build !jobsharp_previous
+
+// The adapter of this commit's store and processor. When the API changes,
+// change this file; previous.go stays as it is, frozen on the previous
+// design's API.
+
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/bench/workload"
+	"github.com/jobsharp/cassandra/repo"
+	"github.com/jobsharp/cassandra/schema"
+	"github.com/jobsharp/cassandra/worker"
+)
+
+// noopKind is the job type of the benchmark's jobs.
+const noopKind = "bench.noop"
+
+// noopArgs are the arguments of a job that does nothing.
+type noopArgs struct{}
+
+// Kind binds the arguments to their job type.
+func (noopArgs) Kind() string { return noopKind }
+
+// applySchema creates the keyspace and this commit's schema.
+func applySchema(ctx context.Context, session *gocql.Session, keyspace string) error {
+	_, err := schema.Apply(ctx, session, keyspace, &schema.Replication{Class: schema.SimpleStrategy, Factor: 1})
+	return err
+}
+
+// open connects a store as a user would and returns it as a system working
+// queue.
+func open(ctx context.Context, cluster *gocql.ClusterConfig, keyspace, queue string) (workload.System, func(), error) {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := repo.ConnectCluster(ctx, cluster, keyspace, &repo.Options{Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &system{store: store, queue: queue, logger: logger}, store.Close, nil
+}
+
+type system struct {
+	store  *repo.Store
+	queue  string
+	logger *slog.Logger
+}
+
+func (s *system) InsertMany(ctx context.Context, n int) ([]string, error) {
+	jobs, err := worker.EnqueueMany(ctx, s.store, make([]noopArgs, n), &worker.EnqueueOpts{Queue: s.queue})
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID.String()
+	}
+	return ids, err
+}
+
+func (s *system) Insert(ctx context.Context) (string, error) {
+	job, err := worker.Enqueue(ctx, s.store, noopArgs{}, &worker.EnqueueOpts{Queue: s.queue})
+	if err != nil {
+		return "", err
+	}
+	return job.ID.String(), nil
+}
+
+func (s *system) Work(ctx context.Context, slots int, h workload.Hooks) error {
+	p, err := worker.New(s.store, &worker.Config{
+		Queues:  map[string]worker.QueueConfig{s.queue: {MaxWorkers: slots}},
+		Logger:  s.logger,
+		Metrics: metrics{h},
+	})
+	if err != nil {
+		return err
+	}
+	err = worker.Handle(p, func(_ context.Context, job *worker.Job[noopArgs]) error {
+		h.Handled(job.ID.String())
+		return nil
+	}, nil)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx)
+}
+
+func (s *system) Records(ctx context.Context, ids []string) ([]workload.Record, error) {
+	recs := make([]workload.Record, len(ids))
+	found := make([]bool, len(ids))
+	err := workload.ForEach(ctx, len(ids), 64, func(ctx context.Context, i int) error {
+		id, err := gocql.ParseUUID(ids[i])
+		if err != nil {
+			return err
+		}
+		job, err := s.store.Jobs.Get(ctx, id)
+		if errors.Is(err, repo.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		recs[i] = workload.Record{
+			ID: ids[i], Succeeded: job.State == repo.StateSucceeded, Attempts: job.RetryCount + 1,
+			Created: job.CreatedAt, Finished: job.FinishedAt,
+		}
+		found[i] = true
+		return nil
+	})
+	var out []workload.Record
+	for i, r := range recs {
+		if found[i] {
+			out = append(out, r)
+		}
+	}
+	return out, err
+}
+
+// metrics reports finished jobs to the workload.
+type metrics struct{ h workload.Hooks }
+
+func (m metrics) JobClaimed(string, string, time.Duration) {}
+func (m metrics) JobFinished(_, _ string, o worker.Outcome, _ time.Duration) {
+	m.h.Finished(o == worker.OutcomeSucceeded)
+}
+func (m metrics) JobsRescued(string, int)       {}
+func (m metrics) RecurringFired(string, string) {}

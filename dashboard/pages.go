@@ -1,0 +1,243 @@
+package dashboard
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gocql/gocql"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// queueRow is a queue's line in the tables of the overview and the queues
+// page. Issue #16 adds the paused flag here.
+type queueRow struct {
+	repo.QueueStats
+}
+
+type overviewPage struct {
+	base
+	Queues []queueRow
+	Totals map[repo.State]int64
+	Chart  chart
+}
+
+// overview is GET /: jobs per queue and state from the counters, and the
+// live throughput chart. Issue #16 adds the processors online.
+func (d *Dashboard) overview(c *call) error {
+	d.chart.touch()
+	rows, totals, err := d.queueRows(c)
+	if err != nil {
+		return err
+	}
+	return d.render(c, http.StatusOK, "overview", overviewPage{
+		base: d.base(c, "Overview", "overview"), Queues: rows, Totals: totals, Chart: d.chart.chart(),
+	})
+}
+
+// queueRows reads Jobs.Stats for every queue: counters, due backlog, oldest
+// due job.
+func (d *Dashboard) queueRows(c *call) ([]queueRow, map[repo.State]int64, error) {
+	stats, err := d.store.Jobs.Stats(c.r.Context(), "")
+	if err != nil {
+		return nil, nil, err
+	}
+	totals := map[repo.State]int64{}
+	rows := make([]queueRow, len(stats))
+	for i, st := range stats {
+		rows[i] = queueRow{st}
+		for s, n := range st.Counts {
+			totals[s] += n
+		}
+	}
+	return rows, totals, nil
+}
+
+// queuesPage is GET /queues: each queue's counts, due backlog and oldest
+// due job. Issue #16 adds pause and resume.
+func (d *Dashboard) queuesPage(c *call) error {
+	d.chart.touch()
+	rows, totals, err := d.queueRows(c)
+	if err != nil {
+		return err
+	}
+	return d.render(c, http.StatusOK, "queues", overviewPage{base: d.base(c, "Queues", "queues"), Queues: rows, Totals: totals})
+}
+
+type recurringRow struct {
+	*repo.RecurringJob
+	Args formatted
+}
+
+// recurringPage is GET /recurring: every schedule (one partition). Issue
+// #16 adds pause, resume and trigger now.
+func (d *Dashboard) recurringPage(c *call) error {
+	all, err := d.store.Recurring.List(c.r.Context())
+	if err != nil {
+		return err
+	}
+	rows := make([]recurringRow, len(all))
+	for i, rj := range all {
+		rows[i] = recurringRow{rj, formatBytes(rj.Args)}
+	}
+	return d.render(c, http.StatusOK, "recurring", struct {
+		base
+		Schedules []recurringRow
+		Selected  string // a schedule found by search
+	}{d.base(c, "Recurring", "recurring"), rows, c.r.URL.Query().Get("id")})
+}
+
+// recurringRemove is POST /recurring/{id}/remove.
+func (d *Dashboard) recurringRemove(c *call) error {
+	id := c.r.PathValue("id")
+	ctx := c.r.Context()
+	if _, err := d.store.Recurring.Get(ctx, id); err != nil {
+		if errors.Is(err, repo.ErrNotFound) {
+			return errorf(http.StatusNotFound, "no recurring schedule %q", id)
+		}
+		return err
+	}
+	if err := d.store.Recurring.Remove(ctx, id); err != nil {
+		return err
+	}
+	return d.redirect(c, "/recurring", url.Values{"done": {"remove"}})
+}
+
+// batchSeen is a batch met among the jobs that wait or run.
+type batchSeen struct {
+	ID            gocql.UUID
+	Jobs          map[repo.State]int
+	Continuations int
+}
+
+// batchStates are the lists the batches page reads batch ids from: the jobs
+// that wait or run, and the continuations that wait for a batch.
+var batchStates = []repo.State{repo.StateScheduled, repo.StateProcessing, repo.StateFailed, repo.StateAwaitingBatch}
+
+// batchesPage is GET /batches: a batch lookup, and the batches met on the
+// first page of the Scheduled, Processing, Failed and AwaitingBatch lists.
+// The store has no index of batches by time, so this is the active
+// batches' most recent part, not every batch.
+func (d *Dashboard) batchesPage(c *call) error {
+	ctx := c.r.Context()
+	lists := make([]*listResult, len(batchStates))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, s := range batchStates {
+		g.Go(func() (err error) {
+			lists[i], err = d.listJobs(gctx, listFilter{State: s}, d.set.pageSize)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	seen := map[gocql.UUID]*batchSeen{}
+	var order []gocql.UUID
+	get := func(id gocql.UUID) *batchSeen {
+		b, ok := seen[id]
+		if !ok {
+			b = &batchSeen{ID: id, Jobs: map[repo.State]int{}}
+			seen[id] = b
+			order = append(order, id)
+		}
+		return b
+	}
+	for _, l := range lists {
+		for _, j := range l.Jobs {
+			if j.BatchID != (gocql.UUID{}) {
+				get(j.BatchID).Jobs[j.State]++
+			}
+			if j.State == repo.StateAwaitingBatch {
+				get(j.ParentID).Continuations++
+			}
+		}
+	}
+	out := make([]*batchSeen, len(order))
+	for i, id := range order {
+		out[i] = seen[id]
+	}
+	return d.render(c, http.StatusOK, "batches", struct {
+		base
+		Batches []*batchSeen
+		States  []repo.State
+		PerList int
+	}{d.base(c, "Batches", "batches"), out, batchStates, d.set.pageSize})
+}
+
+// maxBatchJobsShown bounds the jobs a batch page lists.
+const maxBatchJobsShown = 500
+
+// batchPage is GET /batches/{id}: progress (Batches.Status), the jobs and
+// the continuations waiting for the batch.
+func (d *Dashboard) batchPage(c *call) error {
+	id, err := parseID(c.r.PathValue("id"), "batch")
+	if err != nil {
+		return err
+	}
+	ctx := c.r.Context()
+	st, err := d.store.Batches.Status(ctx, id)
+	if err != nil {
+		if errors.Is(err, repo.ErrNotFound) {
+			return errorf(http.StatusNotFound, "no batch %s", id)
+		}
+		return err
+	}
+	jobs, err := d.store.Batches.Jobs(ctx, id)
+	if err != nil {
+		return err
+	}
+	conts, err := d.store.Jobs.Continuations(ctx, id)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(jobs, func(a, b *repo.Job) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	more := max(0, len(jobs)-maxBatchJobsShown)
+	jobs = jobs[:min(len(jobs), maxBatchJobsShown)]
+	finished := 0
+	for s, n := range st.States {
+		if s.Final() {
+			finished += n
+		}
+	}
+	return d.render(c, http.StatusOK, "batch", struct {
+		base
+		Status        *repo.BatchStatus
+		Finished      int
+		Jobs          []*repo.Job
+		More          int
+		Continuations []*repo.Job
+	}{d.base(c, "Batch "+id.String(), "batches"), st, finished, jobs, more, conts})
+}
+
+// search is GET /search?q=: a job id, a batch id or a recurring schedule id
+// leads to its page.
+func (d *Dashboard) search(c *call) error {
+	q := strings.TrimSpace(c.r.URL.Query().Get("q"))
+	if q == "" {
+		return errorf(http.StatusBadRequest, "search for what? Give a job id, a batch id or a recurring schedule id")
+	}
+	ctx := c.r.Context()
+	if id, err := gocql.ParseUUID(q); err == nil {
+		if _, err := d.store.Jobs.Get(ctx, id); err == nil {
+			return d.redirect(c, "/jobs/"+id.String(), nil)
+		} else if !errors.Is(err, repo.ErrNotFound) {
+			return err
+		}
+		if _, err := d.store.Batches.Status(ctx, id); err == nil {
+			return d.redirect(c, "/batches/"+id.String(), nil)
+		} else if !errors.Is(err, repo.ErrNotFound) {
+			return err
+		}
+		return errorf(http.StatusNotFound, "no job or batch has the id %s (finished jobs expire after the store's retention period)", id)
+	}
+	if _, err := d.store.Recurring.Get(ctx, q); err == nil {
+		return d.redirect(c, "/recurring", url.Values{"id": {q}})
+	} else if !errors.Is(err, repo.ErrNotFound) {
+		return err
+	}
+	return errorf(http.StatusNotFound, "%q is not a job or batch id (a UUID) nor the id of a recurring schedule", q)
+}

@@ -1,0 +1,490 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/dashboard"
+	"github.com/jobsharp/cassandra/repo"
+)
+
+func TestPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("Overview", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.finished(ctx, t, 2, "succeeded", nil)
+		r := b.get(t, "/")
+		r.want(t, http.StatusOK, "<h1>Overview</h1>", b.queue, `id="throughput"`, `/admin/jobs/api/throughput`)
+		if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("Content-Security-Policy = %q, want script-src 'self' and nothing inline", csp)
+		}
+		if got := r.header.Get("X-Frame-Options"); got != "DENY" {
+			t.Errorf("X-Frame-Options = %q, want DENY", got)
+		}
+	})
+
+	t.Run("StaticAssets", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.get(t, "/static/dashboard.js").want(t, http.StatusOK, "use strict")
+		b.get(t, "/static/dashboard.css").want(t, http.StatusOK, ":root")
+		b.get(t, "/static/nope.js").want(t, http.StatusNotFound)
+	})
+
+	t.Run("ListNewestFirstWithPaging", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &dashboard.Options{PageSize: 2})
+		var ids []string
+		for range 5 {
+			j := b.finished(ctx, t, 1, "succeeded", nil)[0]
+			ids = append([]string{j.ID.String()}, ids...) // newest first
+			time.Sleep(2 * time.Millisecond)
+		}
+		for page, want := range [][]string{ids[0:2], ids[2:4], ids[4:5]} {
+			r := b.get(t, fmt.Sprintf("/jobs?state=Succeeded&queue=%s&page=%d", b.queue, page+1))
+			r.want(t, http.StatusOK, want...)
+			if got := listedIDs(r.body); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("page %d lists %v, want %v", page+1, got, want)
+			}
+			if hasOlder := strings.Contains(r.body, "older →"); hasOlder != (page < 2) {
+				t.Errorf("page %d: link to older jobs = %v, want %v", page+1, hasOlder, page < 2)
+			}
+		}
+		b.get(t, "/jobs?state=Succeeded&page=0").want(t, http.StatusBadRequest, "want a number from 1")
+		b.get(t, "/jobs?state=Succeeded&page=100000").want(t, http.StatusBadRequest, "too deep")
+		b.get(t, "/jobs?state=Nope").want(t, http.StatusBadRequest, "is not a state")
+		b.get(t, "/jobs?state=Failed&queue=no%20spaces").want(t, http.StatusBadRequest, "letters, digits")
+	})
+
+	t.Run("ListFiltersByType", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		a := b.finished(ctx, t, 2, "abandoned", &jobOpts{Type: "mail.send"})
+		other := b.finished(ctx, t, 1, "abandoned", &jobOpts{Type: "mail.bounce"})
+		r := b.get(t, "/jobs?state=Abandoned&queue="+b.queue+"&type=mail.send")
+		r.want(t, http.StatusOK, a[0].ID.String(), a[1].ID.String())
+		if strings.Contains(r.body, other[0].ID.String()) {
+			t.Errorf("the list of type mail.send shows a mail.bounce job")
+		}
+	})
+
+	t.Run("ListDueIndexedStates", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		later := b.insert(ctx, t, &jobOpts{Delay: 2 * time.Hour})
+		sooner := b.insert(ctx, t, &jobOpts{Delay: time.Hour})
+		r := b.get(t, "/jobs?state=Scheduled&queue="+b.queue)
+		r.want(t, http.StatusOK, "soonest due first")
+		if got := listedIDs(r.body); strings.Join(got, ",") != sooner.ID.String()+","+later.ID.String() {
+			t.Errorf("Scheduled lists %v, want the sooner job first", got)
+		}
+		p := b.finished(ctx, t, 1, "processing", nil)[0]
+		b.get(t, "/jobs?state=Processing&queue="+b.queue).want(t, http.StatusOK, p.ID.String(), "test-worker")
+	})
+
+	t.Run("JobPage", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		batchID := repo.NewID()
+		jobs, err := b.store.Batches.Insert(ctx, batchID, []*repo.NewJob{{
+			Queue: b.queue, Type: "batch.part", Args: []byte{0xde, 0xad, 0xbe, 0xef}, Metadata: map[string]string{"tenant": "acme"},
+			ScheduledAt: time.Now().Add(time.Hour), // not claimed by b.finished below
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := jobs[0]
+		cont, err := b.store.Jobs.InsertContinuation(ctx, j.ID, &repo.NewJob{Queue: b.queue, Type: "after.part"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := b.get(t, "/jobs/"+j.ID.String())
+		r.want(t, http.StatusOK, "batch.part", "de ad be ef", "not JSON: shown as hex", "tenant", "acme",
+			"/admin/jobs/batches/"+batchID.String(), cont.ID.String(), "after.part")
+
+		failed := b.finished(ctx, t, 1, "failed", &jobOpts{Args: []byte(`{"to":"ada@example.com","n":[1,2]}`)})[0]
+		r = b.get(t, "/jobs/"+failed.ID.String())
+		r.want(t, http.StatusOK, "{\n  &#34;to&#34;: &#34;ada@example.com&#34;,", "attempt 1", "boom", "main.work()", "Requeue", "Run now")
+
+		b.get(t, "/jobs/"+cont.ID.String()).want(t, http.StatusOK, "AwaitingContinuation", "/admin/jobs/search?q="+j.ID.String())
+		proc := b.finished(ctx, t, 1, "processing", nil)[0]
+		b.get(t, "/jobs/"+proc.ID.String()).want(t, http.StatusOK, "held by <strong>test-worker</strong>")
+	})
+
+	t.Run("JobPageBadID", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.get(t, "/jobs/"+repo.NewID().String()).want(t, http.StatusNotFound, "job not found")
+		b.get(t, "/jobs/not-a-uuid").want(t, http.StatusBadRequest, "is not a job id")
+		b.get(t, "/batches/not-a-uuid").want(t, http.StatusBadRequest, "is not a batch id")
+		b.get(t, "/batches/"+repo.NewID().String()).want(t, http.StatusNotFound, "no batch")
+		b.get(t, "/nope").want(t, http.StatusNotFound)
+	})
+
+	t.Run("Actions", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		ab := b.finished(ctx, t, 1, "abandoned", nil)[0]
+		r := b.post(t, "/jobs/"+ab.ID.String()+"/requeue", nil)
+		r.want(t, http.StatusSeeOther)
+		if loc := r.header.Get("Location"); loc != "/admin/jobs/jobs/"+ab.ID.String()+"?done=requeue" {
+			t.Errorf("requeue redirects to %q", loc)
+		}
+		b.get(t, "/jobs/"+ab.ID.String()+"?done=requeue").want(t, http.StatusOK, "The job was requeued.")
+		wantState(ctx, t, b.store, ab.ID, repo.StateScheduled)
+
+		fl := b.finished(ctx, t, 1, "failed", nil)[0]
+		b.post(t, "/jobs/"+fl.ID.String()+"/run", nil).want(t, http.StatusSeeOther)
+		got := wantState(ctx, t, b.store, fl.ID, repo.StateFailed)
+		if got.RetryCount != 1 || time.Until(got.ScheduledAt) > time.Minute {
+			t.Errorf("run now: retries %d, due in %s; want the attempt kept and due now", got.RetryCount, time.Until(got.ScheduledAt))
+		}
+
+		later := b.insert(ctx, t, &jobOpts{Delay: time.Hour})
+		b.post(t, "/jobs/"+later.ID.String()+"/run", nil).want(t, http.StatusSeeOther)
+		if got := wantState(ctx, t, b.store, later.ID, repo.StateScheduled); time.Until(got.ScheduledAt) > time.Minute {
+			t.Errorf("run now left the job due in %s", time.Until(got.ScheduledAt))
+		}
+
+		sc := b.insert(ctx, t, &jobOpts{Delay: time.Hour})
+		b.post(t, "/jobs/"+sc.ID.String()+"/cancel", nil).want(t, http.StatusSeeOther)
+		wantState(ctx, t, b.store, sc.ID, repo.StateCancelled)
+		b.post(t, "/jobs/"+sc.ID.String()+"/cancel", nil).want(t, http.StatusConflict, "Cancelled")
+
+		r = b.post(t, "/jobs/"+sc.ID.String()+"/delete", url.Values{"state": {"Cancelled"}, "queue": {b.queue}})
+		r.want(t, http.StatusSeeOther)
+		if loc := r.header.Get("Location"); !strings.Contains(loc, "state=Cancelled") || !strings.Contains(loc, "done=delete") {
+			t.Errorf("delete redirects to %q, want the Cancelled list", loc)
+		}
+		if _, err := b.store.Jobs.Get(ctx, sc.ID); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("after delete Get() error = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("ActionsBadInput", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		sc := b.insert(ctx, t, &jobOpts{Delay: time.Hour})
+		path := "/jobs/" + sc.ID.String() + "/cancel"
+		b.post(t, "/jobs/"+repo.NewID().String()+"/cancel", nil).want(t, http.StatusNotFound, "job not found")
+		b.post(t, "/jobs/xyz/cancel", nil).want(t, http.StatusBadRequest, "is not a job id")
+		b.get(t, path).want(t, http.StatusMethodNotAllowed)
+		req, _ := http.NewRequest(http.MethodDelete, b.srv.URL+b.prefix+"/jobs/"+sc.ID.String(), nil)
+		b.do(t, req).want(t, http.StatusMethodNotAllowed)
+		b.csrf(t) // the browser has its cookie, but the form lacks the token
+		b.postRaw(t, path, url.Values{}, nil).want(t, http.StatusForbidden, "missing CSRF token")
+		b.postRaw(t, path, url.Values{"csrf_token": {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}, nil).want(t, http.StatusForbidden, "does not match")
+		b.postRaw(t, path, url.Values{"csrf_token": {b.csrf(t)}}, http.Header{"Sec-Fetch-Site": {"cross-site"}}).want(t, http.StatusForbidden, "cross-origin")
+		b.postRaw(t, path, url.Values{"csrf_token": {b.csrf(t)}}, http.Header{"Origin": {"https://evil.example"}}).want(t, http.StatusForbidden, "cross-origin")
+		wantState(ctx, t, b.store, sc.ID, repo.StateScheduled)
+
+		fresh := serve(t, b.store, nil) // a browser without the cookie
+		fresh.postRaw(t, path, url.Values{"csrf_token": {b.csrf(t)}}, nil).want(t, http.StatusForbidden, "missing CSRF cookie")
+		wantState(ctx, t, b.store, sc.ID, repo.StateScheduled)
+	})
+
+	t.Run("ReadOnly", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &dashboard.Options{ReadOnly: true})
+		ab := b.finished(ctx, t, 1, "abandoned", nil)[0]
+		r := b.get(t, "/jobs/"+ab.ID.String())
+		r.want(t, http.StatusOK, "read-only")
+		for _, s := range []string{"/requeue", "/delete", `name="csrf_token"`} {
+			if strings.Contains(r.body, s) {
+				t.Errorf("read-only job page offers %q", s)
+			}
+		}
+		if r := b.get(t, "/jobs?state=Abandoned&queue="+b.queue); strings.Contains(r.body, "Bulk action") {
+			t.Errorf("read-only list offers bulk actions")
+		}
+		for _, a := range []string{"requeue", "cancel", "delete", "run"} {
+			b.post(t, "/jobs/"+ab.ID.String()+"/"+a, nil).want(t, http.StatusForbidden, "read-only")
+		}
+		b.post(t, "/bulk", url.Values{"action": {"job.delete"}, "all": {"1"}, "state": {"Abandoned"}, "queue": {b.queue}}).want(t, http.StatusForbidden, "read-only")
+		b.post(t, "/recurring/x/remove", nil).want(t, http.StatusForbidden, "read-only")
+		wantState(ctx, t, b.store, ab.ID, repo.StateAbandoned)
+	})
+
+	t.Run("Authorize", func(t *testing.T) {
+		t.Parallel()
+		var seen []dashboard.Action
+		b := setup(t, &dashboard.Options{Authorize: func(r *http.Request, a dashboard.Action) error {
+			seen = append(seen, a)
+			if a != dashboard.ActionView && r.Header.Get("X-Role") != "operator" {
+				return errors.New("operators only")
+			}
+			return nil
+		}})
+		sc := b.insert(ctx, t, &jobOpts{Delay: time.Hour})
+		b.get(t, "/jobs/"+sc.ID.String()).want(t, http.StatusOK)
+		path := "/jobs/" + sc.ID.String() + "/cancel"
+		b.post(t, path, nil).want(t, http.StatusForbidden, "not allowed to job.cancel: operators only")
+		wantState(ctx, t, b.store, sc.ID, repo.StateScheduled)
+		b.postRaw(t, path, url.Values{"csrf_token": {b.csrf(t)}}, http.Header{"X-Role": {"operator"}}).want(t, http.StatusSeeOther)
+		wantState(ctx, t, b.store, sc.ID, repo.StateCancelled)
+		if !contains(seen, dashboard.ActionView) || !contains(seen, dashboard.ActionJobCancel) {
+			t.Errorf("Authorize saw %v, want view and job.cancel", seen)
+		}
+	})
+
+	t.Run("Queues", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.insert(ctx, t, nil)
+		b.get(t, "/queues").want(t, http.StatusOK, "<h1>Queues</h1>", b.queue)
+	})
+
+	t.Run("Recurring", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		id := b.queue + "-nightly"
+		if _, err := b.store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: id, Cron: "0 3 * * *", Timezone: "Europe/Paris", Queue: b.queue, Type: "report.nightly", Args: []byte(`{"full":true}`)}); err != nil {
+			t.Fatal(err)
+		}
+		b.get(t, "/recurring").want(t, http.StatusOK, id, "0 3 * * *", "Europe/Paris", "report.nightly", "never")
+		b.get(t, "/search?q="+id).want(t, http.StatusSeeOther)
+		b.get(t, "/recurring?id="+id).want(t, http.StatusOK, `class="selected"`)
+		b.post(t, "/recurring/"+id+"/remove", nil).want(t, http.StatusSeeOther)
+		if _, err := b.store.Recurring.Get(ctx, id); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("after remove Get() error = %v, want ErrNotFound", err)
+		}
+		b.post(t, "/recurring/"+id+"/remove", nil).want(t, http.StatusNotFound, "no recurring schedule")
+		b.get(t, "/recurring/"+id+"/remove").want(t, http.StatusMethodNotAllowed)
+
+		odd := b.queue + "/weekly report?"
+		if _, err := b.store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: odd, Cron: "@weekly", Queue: b.queue, Type: "report"}); err != nil {
+			t.Fatal(err)
+		}
+		r := b.get(t, "/recurring")
+		action := "/admin/jobs/recurring/" + url.PathEscape(odd) + "/remove"
+		r.want(t, http.StatusOK, `action="`+action+`"`)
+		b.post(t, strings.TrimPrefix(action, b.prefix), nil).want(t, http.StatusSeeOther)
+		if _, err := b.store.Recurring.Get(ctx, odd); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("a schedule whose id holds a slash survived its removal: %v", err)
+		}
+	})
+
+	t.Run("BatchesAndSearch", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		batchID := repo.NewID()
+		var njs []*repo.NewJob
+		for range 4 {
+			njs = append(njs, &repo.NewJob{Queue: b.queue, Type: "part", ScheduledAt: time.Now().Add(time.Hour)})
+		}
+		jobs, err := b.store.Batches.Insert(ctx, batchID, njs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.Jobs.Cancel(ctx, jobs[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		cont, err := b.store.Batches.InsertContinuation(ctx, batchID, &repo.NewJob{Queue: b.queue, Type: "after.batch"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.get(t, "/batches").want(t, http.StatusOK, batchID.String())
+		b.get(t, "/batches/"+batchID.String()).want(t, http.StatusOK, "<strong>1</strong> of <strong>4</strong> jobs finished (25%)", jobs[3].ID.String(), cont.ID.String())
+		r := b.get(t, "/search?q="+batchID.String())
+		r.want(t, http.StatusSeeOther)
+		if loc := r.header.Get("Location"); loc != "/admin/jobs/batches/"+batchID.String() {
+			t.Errorf("search for a batch id redirects to %q", loc)
+		}
+		r = b.get(t, "/search?q=+"+jobs[1].ID.String()+"+")
+		if loc := r.header.Get("Location"); loc != "/admin/jobs/jobs/"+jobs[1].ID.String() {
+			t.Errorf("search for a job id redirects to %q", loc)
+		}
+		b.get(t, "/search?q="+repo.NewID().String()).want(t, http.StatusNotFound, "no job or batch")
+		b.get(t, "/search?q=%3Cnothing%3E").want(t, http.StatusNotFound, "is not a job or batch id")
+		b.get(t, "/search?q=").want(t, http.StatusBadRequest)
+	})
+
+	t.Run("BulkSelection", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		ab := b.finished(ctx, t, 3, "abandoned", nil)
+		form := url.Values{"action": {"job.requeue"}, "state": {"Abandoned"}, "queue": {b.queue}}
+		for _, j := range ab {
+			form.Add("id", j.ID.String())
+		}
+		b.post(t, "/bulk", form).want(t, http.StatusOK, "please confirm", "<strong>3</strong> selected jobs", ab[2].ID.String())
+		for _, j := range ab {
+			wantState(ctx, t, b.store, j.ID, repo.StateAbandoned) // the confirmation changes nothing
+		}
+		st := b.runBulk(t, form)
+		if st.Done != 3 || st.Failed != 0 {
+			t.Errorf("bulk requeue: %+v, want 3 done", st)
+		}
+		for _, j := range ab {
+			wantState(ctx, t, b.store, j.ID, repo.StateScheduled)
+		}
+		bad := url.Values{"action": {"job.requeue"}, "id": {"nope"}}
+		b.post(t, "/bulk", bad).want(t, http.StatusBadRequest, "is not a job id")
+		b.post(t, "/bulk", url.Values{"action": {"job.explode"}, "id": {ab[0].ID.String()}}).want(t, http.StatusBadRequest, "unknown bulk action")
+		b.post(t, "/bulk", url.Values{"action": {"job.requeue"}}).want(t, http.StatusBadRequest, "no job selected")
+		b.get(t, "/bulk/ffff").want(t, http.StatusNotFound, "no bulk action")
+	})
+
+	t.Run("BulkWholeList", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &dashboard.Options{BulkChunk: 2})
+		done := b.finished(ctx, t, 7, "succeeded", nil)
+		keep := b.finished(ctx, t, 1, "abandoned", nil)[0]
+		form := url.Values{"action": {"job.delete"}, "all": {"1"}, "state": {"Succeeded"}, "queue": {b.queue}}
+		b.post(t, "/bulk", form).want(t, http.StatusOK, "every Succeeded job", "about <strong>7</strong> jobs")
+		st := b.runBulk(t, form)
+		if st.Done != 7 || st.Failed != 0 || st.Stopped != "" {
+			t.Errorf("bulk delete of the whole list: %+v, want 7 done", st)
+		}
+		for _, j := range done {
+			if _, err := b.store.Jobs.Get(ctx, j.ID); !errors.Is(err, repo.ErrNotFound) {
+				t.Errorf("job %s survived the bulk delete: %v", j.ID, err)
+			}
+		}
+		wantState(ctx, t, b.store, keep.ID, repo.StateAbandoned)
+	})
+
+	t.Run("BulkStop", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &dashboard.Options{BulkChunk: 1})
+		form := url.Values{"action": {"job.cancel"}}
+		const n = 3_000 // unknown ids: each costs a read, one at a time
+		for range n {
+			form.Add("id", repo.NewID().String())
+		}
+		r := b.post(t, "/bulk/start", form)
+		r.want(t, http.StatusSeeOther)
+		id := strings.TrimPrefix(r.header.Get("Location"), b.prefix+"/bulk/")
+		b.post(t, "/bulk/"+id+"/cancel", nil).want(t, http.StatusSeeOther)
+		b.get(t, "/bulk/"+id+"/cancel").want(t, http.StatusMethodNotAllowed)
+		b.post(t, "/bulk/ffff/cancel", nil).want(t, http.StatusNotFound)
+		var st bulkStatus
+		waitFor(t, "the bulk action to stop", func() bool {
+			if err := json.Unmarshal([]byte(b.get(t, "/api/bulk/"+id).body), &st); err != nil {
+				t.Fatal(err)
+			}
+			return !st.Running
+		})
+		if st.Stopped != "cancelled" || st.Done+st.Failed >= n || st.Done != 0 {
+			t.Errorf("stopped bulk action: %+v; want cancelled before the end, every tried job failed (not found)", st)
+		}
+	})
+
+	t.Run("ThroughputJSON", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, &dashboard.Options{ChartInterval: 200 * time.Millisecond})
+		var c struct {
+			Points []struct {
+				Succeeded, Failed int64
+			}
+			TotalSucceeded int64  `json:"total_succeeded"`
+			TotalFailed    int64  `json:"total_failed"`
+			SucceededLine  string `json:"succeeded_line"`
+		}
+		read := func() {
+			r := b.get(t, "/api/throughput")
+			r.want(t, http.StatusOK)
+			if err := json.Unmarshal([]byte(r.body), &c); err != nil {
+				t.Fatalf("throughput JSON: %v\n%s", err, r.body)
+			}
+		}
+		read() // starts the sampling
+		time.Sleep(500 * time.Millisecond)
+		b.finished(ctx, t, 3, "succeeded", nil)
+		b.finished(ctx, t, 2, "abandoned", nil)
+		deadline := time.Now().Add(20 * time.Second)
+		for read(); c.TotalSucceeded < 3 || c.TotalFailed < 2; read() {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 20s the chart shows %d succeeded, %d failed; want at least 3 and 2", c.TotalSucceeded, c.TotalFailed)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if c.SucceededLine == "" || len(c.Points) < 2 {
+			t.Errorf("chart has %d points and line %q", len(c.Points), c.SucceededLine)
+		}
+	})
+}
+
+// runBulk confirms a bulk form, follows the redirect to its progress page
+// and polls the JSON until it finishes.
+func (b *testBundle) runBulk(t *testing.T, form url.Values) bulkStatus {
+	t.Helper()
+	r := b.post(t, "/bulk/start", form)
+	r.want(t, http.StatusSeeOther)
+	loc := r.header.Get("Location")
+	id := strings.TrimPrefix(loc, b.prefix+"/bulk/")
+	if id == loc || id == "" {
+		t.Fatalf("bulk start redirects to %q", loc)
+	}
+	b.get(t, "/bulk/"+id).want(t, http.StatusOK, "Bulk action")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var st bulkStatus
+		r := b.get(t, "/api/bulk/"+id)
+		if err := json.Unmarshal([]byte(r.body), &st); err != nil {
+			t.Fatalf("bulk JSON: %v\n%s", err, r.body)
+		}
+		if !st.Running {
+			b.get(t, "/bulk/"+id).want(t, http.StatusOK, `<strong id="bulk-state">Finished</strong>`)
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bulk action still running after a minute: %+v", st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type bulkStatus struct {
+	Done, Failed int
+	Running      bool
+	Stopped      string
+	Errors       []string
+}
+
+func wantState(ctx context.Context, t *testing.T, store *repo.Store, id gocql.UUID, want repo.State) *repo.Job {
+	t.Helper()
+	j, err := store.Jobs.Get(ctx, id)
+	if err != nil {
+		t.Fatalf("Get(%s) error = %v", id, err)
+	}
+	if j.State != want {
+		t.Errorf("job %s is %s, want %s", id, j.State, want)
+	}
+	return j
+}
+
+// listedIDs returns the job ids a list page links to, in order.
+func listedIDs(body string) []string {
+	var out []string
+	rest := body
+	for {
+		i := strings.Index(rest, `<a class="id" href="/admin/jobs/jobs/`)
+		if i < 0 {
+			return out
+		}
+		rest = rest[i+len(`<a class="id" href="/admin/jobs/jobs/`):]
+		out = append(out, rest[:36])
+	}
+}
+
+func contains[T comparable](s []T, v T) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

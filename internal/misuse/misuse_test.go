@@ -1,0 +1,209 @@
+package misuse
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// prelude is the program every snippet is compiled in: it declares what the
+// snippets use, so that the control case (the right way) compiles.
+const prelude = `package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/models"
+	"github.com/jobsharp/cassandra/queries"
+	"github.com/jobsharp/cassandra/repo"
+	"github.com/jobsharp/cassandra/worker"
+)
+
+type EmailArgs struct{ To string }
+
+func (EmailArgs) Kind() string { return "email.send" }
+
+type SMSArgs struct{ Phone string }
+
+func (SMSArgs) Kind() string { return "sms.send" }
+
+var (
+	ctx   = context.Background()
+	db    = queries.New(nil)
+	store *repo.Store
+	p     *worker.Processor
+	id    gocql.UUID
+	_     models.JobsRow
+	_     = time.Now
+)
+
+func main() {
+	%s
+}
+`
+
+// Cases are the misuses the compiler rejects and the message it gives; the
+// README's "What the compiler checks" shows the same table.
+var cases = []struct {
+	name, code, want string
+}{
+	{
+		name: "ColumnConvertedToAnotherTable",
+		code: `_ = queries.QueuesColumn[string](queries.JobsColumns.LeaseOwner)`,
+		want: "cannot convert queries.JobsColumns.LeaseOwner (variable of struct type queries.JobsColumn[string]) to type queries.QueuesColumn[string]",
+	},
+	{
+		name: "ColumnConvertedAsInTheIssue",
+		code: `_, _ = queries.Queues.Get(queries.QueuesColumn(queries.JobsColumns.LeaseOwner))`,
+		want: "cannot use generic type queries.QueuesColumn without instantiation",
+	},
+	{
+		name: "ColumnOfAnotherTable",
+		code: `_, _ = queries.Queues.Get(queries.JobsColumns.LeaseOwner)`,
+		want: "cannot use queries.JobsColumns.LeaseOwner (variable of struct type queries.JobsColumn[string]) as queries.ColumnOf[queries.QueuesBuilder] value in argument to queries.Queues.Get",
+	},
+	{
+		name: "MisspeltColumn",
+		code: `_, _ = queries.Jobs.Get(queries.JobsColumns.LeaseOwnr)`,
+		want: "queries.JobsColumns.LeaseOwnr undefined",
+	},
+	{
+		name: "ForgedColumn",
+		code: `_, _ = queries.Jobs.Get(queries.JobsColumn[string]{name: "lease_owner"})`,
+		want: "cannot refer to unexported field name in struct literal of type queries.JobsColumn[string]",
+	},
+	{
+		name: "ColumnValueOfTheWrongType",
+		code: `_ = queries.JobsColumns.State.Value("Scheduled")`,
+		want: `cannot use "Scheduled" (untyped string constant) as int32 value in argument to queries.JobsColumns.State.Value`,
+	},
+	{
+		name: "BindOfTheWrongType",
+		code: `_ = db.DueScan(ctx, queries.DueScanParams{Queue: "default", From: "yesterday"})`,
+		want: `cannot use "yesterday" (untyped string constant) as "time".Time value in struct literal`,
+	},
+	{
+		name: "MisspeltParameter",
+		code: `_ = db.JobsGet(ctx, queries.JobsGetParams{Id: id})`,
+		want: "unknown field Id in struct literal of type queries.JobsGetParams",
+	},
+	{
+		name: "MissingParameters",
+		code: `_ = db.JobsGet(ctx)`,
+		want: "not enough arguments in call to db.JobsGet",
+	},
+	{
+		name: "ParametersOfAnotherQuery",
+		code: `_ = db.JobsGet(ctx, queries.JobsDeleteParams{ID: id})`,
+		want: "cannot use queries.JobsDeleteParams{…} (value of struct type queries.JobsDeleteParams) as queries.JobsGetParams value in argument to db.JobsGet",
+	},
+	{
+		name: "ResultIntoAnotherTablesRow",
+		code: `var row models.QueuesRow
+	row, _ = db.JobsGet(ctx, queries.JobsGetParams{ID: id}).One()
+	_ = row`,
+		want: "cannot use db.JobsGet(ctx, queries.JobsGetParams{…}).One() (value of struct type models.JobsRow) as models.QueuesRow value in assignment",
+	},
+	{
+		name: "ConditionInAPlainBatch",
+		code: `db.NewBatch(ctx, gocql.LoggedBatch).JobsClaim(queries.JobsClaimParams{})`,
+		want: "db.NewBatch(ctx, gocql.LoggedBatch).JobsClaim undefined (type *queries.Batch has no field or method JobsClaim)",
+	},
+	{
+		name: "HandlerForOtherArguments",
+		code: `_ = worker.Handle[EmailArgs](p, func(ctx context.Context, job *worker.Job[SMSArgs]) error { return nil }, nil)`,
+		want: "cannot use func(ctx context.Context, job *worker.Job[SMSArgs]) error {…} (value of type func(ctx context.Context, job *worker.Job[SMSArgs]) error) as func(ctx context.Context, job *worker.Job[EmailArgs]) error value in argument to worker.Handle[EmailArgs]",
+	},
+	{
+		name: "ArgumentsWithoutAKind",
+		code: `_, _ = worker.Enqueue(ctx, store, struct{ To string }{"ada@example.com"}, nil)`,
+		want: "in call to worker.Enqueue, T (type struct{To string}) does not satisfy worker.JobArgs (missing method Kind)",
+	},
+	{
+		name: "KindGivenAsAString",
+		code: `_, _ = worker.Enqueue(ctx, store, "email.send", EmailArgs{To: "ada@example.com"}, nil)`,
+		want: "too many arguments in call to worker.Enqueue",
+	},
+}
+
+// TestMisuseDoesNotCompile compiles each case in a module of its own that
+// requires this one, and checks the compiler's message.
+func TestMisuseDoesNotCompile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles programs with the go tool")
+	}
+	t.Parallel()
+
+	dir := module(t)
+	// The control: the right way compiles, so the prelude is sound and the
+	// dependencies are built once before the cases run in parallel.
+	control := `_ = db.JobsGet(ctx, queries.JobsGetParams{ID: id})
+	_, _ = queries.Jobs.Get(queries.JobsColumns.LeaseOwner, queries.JobsColumns.State)
+	_ = worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error { return nil }, nil)
+	_, _ = worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com"}, nil)`
+	if out, err := build(t, dir, "control", control); err != nil {
+		t.Fatalf("the control program does not compile: %v\n%s", err, out)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			out, err := build(t, dir, strings.ToLower(c.name), c.code)
+			if err == nil {
+				t.Fatalf("go build succeeded, want a compile error containing %q", c.want)
+			}
+			if !strings.Contains(out, c.want) {
+				t.Fatalf("go build error does not contain %q:\n%s", c.want, out)
+			}
+		})
+	}
+}
+
+// module writes a module that requires this one (by a replace directive to
+// its directory) and returns its directory.
+func module(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	gomod := "module example.com/misuse\n\ngo 1.26\n\nrequire github.com/jobsharp/cassandra v0.0.0\n\nreplace github.com/jobsharp/cassandra => " + root + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// build compiles code in package name of the module and returns the go
+// tool's output. It runs offline, from the module cache.
+func build(t *testing.T, dir, name, code string) (string, error) {
+	t.Helper()
+	pkg := filepath.Join(dir, name)
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := strings.Replace(prelude, "%s", code, 1)
+	if err := os.WriteFile(filepath.Join(pkg, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-o", os.DevNull, "./"+name)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
