@@ -198,9 +198,14 @@ type typeCtx struct {
 	inKey        bool // primary key column
 	inCollection bool // element, key or value of a non-frozen collection
 	inUDT        bool // field of a UDT
-	nested       bool // inside any collection, tuple, vector or UDT
-	frozen       bool // inside frozen<…>, a tuple or a vector: frozen implicitly
+	nested       bool // inside any collection, tuple or UDT
+	frozen       bool // inside frozen<…> or a tuple: frozen implicitly
 	mapKeyOrSet  bool // map key or set element
+	// inVector marks the element of a vector. Cassandra 5.0 prepares it as
+	// a type of its own: it may be a counter, a duration, a non-frozen
+	// collection or UDT (VectorType takes any element), wherever the
+	// vector is, the primary key included.
+	inVector bool
 }
 
 // checkType validates t as Cassandra 5.0 prepares a type
@@ -259,12 +264,11 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		}
 		return nil
 	case cql.TypeVector:
-		if ctx.inKey {
-			return cql.Errorf(t.Pos, "%w: vectors are not supported in the primary key", ErrInvalidType)
-		}
-		// Vector elements are values: they need not be frozen, and
-		// system_schema shows them as written.
-		return c.checkType(ks, t.Params[0], typeCtx{nested: true})
+		// A vector is a value, never multi-cell: Cassandra ignores
+		// frozen<vector<…>> (system_schema shows vector<…>), and its
+		// element is checked on its own and shown as written.
+		t.Frozen = false
+		return c.checkType(ks, t.Params[0], typeCtx{inVector: true})
 	case cql.TypeUDT:
 		if t.Keyspace != "" && t.Keyspace != ks.Name {
 			return cql.Errorf(t.Pos, "%w: type %s is in keyspace %s; a table can only use types of its own keyspace", ErrInvalidType, t.Name, t.Keyspace)
@@ -277,7 +281,7 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		if ctx.frozen {
 			t.Frozen = true
 		}
-		if !t.Frozen {
+		if !t.Frozen && !ctx.inVector {
 			switch {
 			case ctx.inKey:
 				return cql.Errorf(t.Pos, "%w: non-frozen type %s in the primary key; use frozen<%s>", ErrFrozen, t.Name, cql.QuoteIdent(t.Name))
@@ -633,6 +637,11 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 			if !coll || !col.Type.Frozen {
 				return cql.Errorf(target.Column.Pos, "%w: full(%s) needs a frozen collection column", ErrInvalidType, cql.QuoteIdent(col.Name))
 			}
+		}
+	}
+	if s.Custom && isSAI(s.Using) {
+		if err := checkVectorIndex(t, s); err != nil {
+			return err
 		}
 	}
 	name, named := s.Name.Name, s.Name.Name != ""
@@ -1000,4 +1009,45 @@ func kindName(t *Table) string {
 		return "materialized view"
 	}
 	return "table"
+}
+
+// isSAI reports whether the class of USING 'class' is Cassandra's
+// storage-attached index: its aliases sai and StorageAttachedIndex (in any
+// case) or its full class name.
+func isSAI(class string) bool {
+	switch strings.ToLower(class) {
+	case "sai", "storageattachedindex":
+		return true
+	}
+	return class == "org.apache.cassandra.index.sai.StorageAttachedIndex"
+}
+
+// checkVectorIndex applies the vector rules of Cassandra 5.0's
+// StorageAttachedIndex: an index on a vector column needs float elements,
+// and the default similarity function, cosine, needs two dimensions or more.
+func checkVectorIndex(t *Table, s *cql.CreateIndex) error {
+	similarity := "cosine"
+	for _, o := range s.Options {
+		if o.Name != "options" {
+			continue
+		}
+		for _, e := range o.Value.Entries {
+			if strings.EqualFold(e.Key.Text, "similarity_function") {
+				similarity = strings.ToLower(e.Value.Text)
+			}
+		}
+	}
+	for _, target := range s.Targets {
+		col := t.Column(target.Column.Name)
+		if col == nil || col.Type.Kind != cql.TypeVector {
+			continue
+		}
+		if elem := col.Type.Params[0]; elem.Kind != cql.TypeNative || elem.Name != "float" {
+			return cql.Errorf(target.Column.Pos, "%w: a storage-attached index on vector column %s needs float elements, not %s", ErrInvalidType, cql.QuoteIdent(col.Name), elem)
+		}
+		if col.Type.Dim == 1 && similarity == "cosine" {
+			return cql.Errorf(target.Column.Pos, "%w: cosine similarity (the default similarity_function) is not supported for the single-dimension vector %s", ErrInvalidType, cql.QuoteIdent(col.Name))
+		}
+	}
+	return nil
 }

@@ -172,7 +172,8 @@ func TestParseSchemaErrors(t *testing.T) {
 	}{
 		"MissingParen":   {"CREATE TABLE t (k int PRIMARY KEY", `f:1:34: syntax error: expected ")", found end of input`, ErrSyntax},
 		"Reserved":       {"CREATE TABLE t (k int PRIMARY KEY, from int)", "f:1:36: syntax error: reserved keyword FROM cannot be used as column name; quote it as \"from\"", ErrSyntax},
-		"BadVectorDim":   {"CREATE TABLE t (k int PRIMARY KEY, v vector<float, 0>)", `f:1:52: syntax error: expected vector dimension (a positive integer), found "0"`, ErrSyntax},
+		"BadVectorDim":   {"CREATE TABLE t (k int PRIMARY KEY, v vector<float, 0>)", `f:1:52: syntax error: expected vector dimension (an integer from 1 to 2147483647), found "0"`, ErrSyntax},
+		"WideVector":     {"CREATE TABLE t (k int PRIMARY KEY, v vector<float, 2147483648>)", `f:1:52: syntax error: expected vector dimension (an integer from 1 to 2147483647), found "2147483648"`, ErrSyntax},
 		"TooDeep":        {"CREATE TABLE t (k int PRIMARY KEY, v " + repeat("frozen<", 100) + "int" + repeat(">", 100) + ")", "", ErrSyntax},
 		"Unterminated":   {"CREATE TABLE t (k int PRIMARY KEY) WITH comment = 'x", "f:1:51: unterminated string literal", ErrUnterminated},
 		"AlterTypeAlter": {"ALTER TYPE t ALTER x TYPE int", "f:1:14: unsupported: ALTER TYPE … ALTER … TYPE was removed in Cassandra 3.10", ErrUnsupported},

@@ -269,13 +269,14 @@ func (p *parser) typ() *Type {
 		elem := p.typ()
 		p.expectPunct(",")
 		n := p.peek()
-		dim, err := strconv.Atoi(n.Text)
+		// Cassandra reads the dimension as a Java int.
+		dim, err := strconv.ParseInt(n.Text, 10, 32)
 		if p.ok() && (n.Kind != TokNumber || err != nil || dim <= 0) {
-			p.unexpected(n, "vector dimension (a positive integer)")
+			p.unexpected(n, "vector dimension (an integer from 1 to 2147483647)")
 		}
 		p.next()
 		p.expectPunct(">")
-		return &Type{Kind: TypeVector, Params: []*Type{elem}, Dim: dim, Pos: t.Pos}
+		return &Type{Kind: TypeVector, Params: []*Type{elem}, Dim: int(dim), Pos: t.Pos}
 	case nativeTypes[t.Text]:
 		p.next()
 		return &Type{Kind: TypeNative, Name: t.Text, Pos: t.Pos}
