@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"go/format"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -146,10 +147,11 @@ type generator struct {
 	types *typeMapper
 	files map[string]bool // claimed output files
 
-	tuples map[int]bool
-	vector bool
-	inet   bool
-	udts   bool
+	tuples     map[int]bool
+	vectorKeys map[int]bool
+	vector     bool
+	inet       bool
+	udts       bool
 }
 
 // names tracks Go identifiers of one scope and reports collisions.
@@ -163,10 +165,14 @@ func (n names) claim(goName, owner string, pos cql.Position) error {
 	return nil
 }
 
+// vectorKeyName matches the names of the generated VectorN types (map keys
+// of type vector<T, N>), which no UDT may take.
+var vectorKeyName = regexp.MustCompile(`^Vector[0-9]+$`)
+
 // validate rejects schemas whose names collide in Go before anything is
 // rendered.
 func (g *generator) validate() error {
-	models := names{"Vector": "the generated Vector type", "VectorElement": "the generated VectorElement constraint", "Inet": "the generated Inet type",
+	models := names{"Vector": "the generated Vector type", "Inet": "the generated Inet type",
 		"SelectRelease": "the generated SelectRelease function", "GetRelease": "the generated GetRelease function"}
 	for n := 1; n <= 32; n++ {
 		models[fmt.Sprintf("Tuple%d", n)] = "the generated tuple type"
@@ -174,6 +180,9 @@ func (g *generator) validate() error {
 	for _, u := range g.cat.Types() {
 		name := GoName(u.Name)
 		g.types.udtNames[u] = name
+		if vectorKeyName.MatchString(name) {
+			models[name] = "the generated map key type of vector<T, " + strings.TrimPrefix(name, "Vector") + ">"
+		}
 		if err := models.claim(name, "type "+cql.QuoteIdent(u.Name), u.Pos); err != nil {
 			return err
 		}

@@ -65,6 +65,9 @@ func (g *generator) fieldType(t *cql.Type, imports *[]string) (string, error) {
 	for _, n := range gt.Tuples {
 		g.tuples[n] = true
 	}
+	for _, n := range gt.VectorKeys {
+		g.vectorKeys[n] = true
+	}
 	g.vector = g.vector || gt.Vector
 	g.inet = g.inet || gt.Inet
 	return gt.Expr, nil
@@ -90,7 +93,7 @@ func columnDoc(c *catalog.Column) string {
 func RowName(t *catalog.Table) string { return GoName(t.Name) + "Row" }
 
 func (g *generator) models() error {
-	g.tuples = map[int]bool{}
+	g.tuples, g.vectorKeys = map[int]bool{}, map[int]bool{}
 	pkg := g.opts.ModelsPackage
 	for _, f := range []string{"doc", "scan", "tuple", "vector", "inet", "udt"} {
 		g.claimFile(ModelsDir, f)
@@ -203,7 +206,15 @@ func (g *generator) models() error {
 		}
 	}
 	if g.vector {
-		if err := g.render(ModelsDir+"/vector.go", "vector", g.header(pkg, false, "encoding/binary", "fmt", "math", "strconv", "strings", importGocql)); err != nil {
+		data := struct {
+			header
+			KeyDims []int // dimensions of the VectorN map key types
+		}{header: g.header(pkg, false, "encoding/binary", "encoding/hex", "errors", "fmt", "math", "strconv", "strings", "sync", importGocql)}
+		for n := range g.vectorKeys {
+			data.KeyDims = append(data.KeyDims, n)
+		}
+		slices.Sort(data.KeyDims)
+		if err := g.render(ModelsDir+"/vector.go", "vector", data); err != nil {
 			return err
 		}
 	}
