@@ -147,6 +147,11 @@ type generator struct {
 	types *typeMapper
 	files map[string]bool // claimed output files
 
+	// Go names of the schema's objects (nameObjects).
+	tableNames map[*catalog.Table]string
+	colNames   map[*catalog.Column]string
+	fieldNames map[*catalog.Field]string
+
 	tuples     map[int]bool
 	vectorKeys map[int]bool
 	vector     bool
@@ -177,9 +182,9 @@ func (g *generator) validate() error {
 	for n := 1; n <= 32; n++ {
 		models[fmt.Sprintf("Tuple%d", n)] = "the generated tuple type"
 	}
+	g.nameObjects()
 	for _, u := range g.cat.Types() {
-		name := GoName(u.Name)
-		g.types.udtNames[u] = name
+		name := g.types.udtNames[u]
 		if vectorKeyName.MatchString(name) {
 			models[name] = "the generated map key type of vector<T, " + strings.TrimPrefix(name, "Vector") + ">"
 		}
@@ -188,7 +193,7 @@ func (g *generator) validate() error {
 		}
 		fields := names{"MarshalCQL": "the generated MarshalCQL method", "UnmarshalCQL": "the generated UnmarshalCQL method"}
 		for _, f := range u.Fields {
-			if err := fields.claim(GoName(f.Name), "field "+cql.QuoteIdent(f.Name), f.Pos); err != nil {
+			if err := fields.claim(g.fieldNames[f], "field "+cql.QuoteIdent(f.Name), f.Pos); err != nil {
 				return err
 			}
 		}
@@ -201,9 +206,13 @@ func (g *generator) validate() error {
 	// Methods of DB and of the batch types.
 	dbMethods := names{"Session": "the method DB.Session", "WithSerialConsistency": "the method DB.WithSerialConsistency", "NewBatch": "the method DB.NewBatch"}
 	batchMethods := names{"Size": "the method Size", "Consistency": "the method Consistency", "Exec": "the method Exec", "ExecCAS": "the method ExecCAS"}
+	bases := names{}
 	for _, t := range g.cat.Tables() {
-		base := GoName(t.Name)
+		base := g.tableNames[t]
 		owner := kindOf(t) + " " + cql.QuoteIdent(t.Name)
+		if err := bases.claim(base, owner, t.Pos); err != nil {
+			return err
+		}
 		if err := models.claim(base+"Row", owner, t.Pos); err != nil {
 			return err
 		}
@@ -217,7 +226,7 @@ func (g *generator) validate() error {
 		}
 		fields := names{"ScanDest": "the generated ScanDest method", "AppendScanDest": "the generated AppendScanDest method", "TupleValues": "the generated TupleValues method"}
 		for _, c := range t.Columns {
-			if err := fields.claim(GoName(c.Name), "column "+cql.QuoteIdent(c.Name), c.Pos); err != nil {
+			if err := fields.claim(g.colNames[c], "column "+cql.QuoteIdent(c.Name), c.Pos); err != nil {
 				return err
 			}
 		}
@@ -241,6 +250,48 @@ func (g *generator) validate() error {
 	}
 	return nil
 }
+
+// nameObjects gives the tables and views, the types, and the columns and
+// fields of each their Go names, each scope by goNames.
+func (g *generator) nameObjects() {
+	g.tableNames, g.colNames, g.fieldNames = map[*catalog.Table]string{}, map[*catalog.Column]string{}, map[*catalog.Field]string{}
+	tables, types := g.cat.Tables(), g.cat.Types()
+	var names []string
+	for _, t := range tables {
+		names = append(names, t.Name)
+	}
+	for i, n := range goNames(names) {
+		g.tableNames[tables[i]] = n
+	}
+	names = nil
+	for _, u := range types {
+		names = append(names, u.Name)
+	}
+	for i, n := range goNames(names) {
+		g.types.udtNames[types[i]] = n
+	}
+	for _, t := range tables {
+		names = names[:0]
+		for _, c := range t.Columns {
+			names = append(names, c.Name)
+		}
+		for i, n := range goNames(names) {
+			g.colNames[t.Columns[i]] = n
+		}
+	}
+	for _, u := range types {
+		names = names[:0]
+		for _, f := range u.Fields {
+			names = append(names, f.Name)
+		}
+		for i, n := range goNames(names) {
+			g.fieldNames[u.Fields[i]] = n
+		}
+	}
+}
+
+// rowName returns the Go name of the row struct of t.
+func (g *generator) rowName(t *catalog.Table) string { return g.tableNames[t] + "Row" }
 
 func kindOf(t *catalog.Table) string {
 	if t.View {

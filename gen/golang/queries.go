@@ -140,7 +140,7 @@ func (g *generator) queries() error {
 		g.types.keyspace = t.Keyspace
 		imps := &queryImports{models: g.opts.ModelsImport, qual: g.types.qual}
 		d := tableData{
-			Go:     GoName(t.Name),
+			Go:     g.tableNames[t],
 			Name:   strconv.Quote(t.Name),
 			Quoted: strconv.Quote(cql.QuoteIdent(t.Name)),
 			Kind:   kindOf(t),
@@ -149,8 +149,8 @@ func (g *generator) queries() error {
 		d.Unexported = "tbl" + d.Go
 		d.Display = safeComment(cql.QuoteIdent(t.Name))
 		d.Doc = safeComment(fmt.Sprintf("%s %s (%s)", d.Kind, cql.QuoteIdent(t.Name), keyDescription(t)))
-		d.ModelsRow = g.opts.ModelsPackage + "." + RowName(t)
-		d.Row = "[" + g.opts.ModelsImport + "." + RowName(t) + "]"
+		d.ModelsRow = g.opts.ModelsPackage + "." + g.rowName(t)
+		d.Row = "[" + g.opts.ModelsImport + "." + g.rowName(t) + "]"
 		d.NeedsQuoting = cql.NeedsQuote(t.Name)
 		var widths []string
 		for _, c := range t.KeyOrdered() {
@@ -159,7 +159,7 @@ func (g *generator) queries() error {
 				return err
 			}
 			imps.addType(gt)
-			cd := colData{Go: GoName(c.Name), Type: gt.Expr, Name: strconv.Quote(c.Name), CQL: strconv.Quote(cql.QuoteIdent(c.Name)), Doc: columnDoc(c)}
+			cd := colData{Go: g.colNames[c], Type: gt.Expr, Name: strconv.Quote(c.Name), CQL: strconv.Quote(cql.QuoteIdent(c.Name)), Doc: columnDoc(g.colNames[c], c)}
 			w := 1
 			if c.Type.Kind == cql.TypeTuple {
 				cd.Tuple = len(c.Type.Params)
@@ -295,7 +295,7 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 	var args []string
 	rowField := ""
 	if writesRow(t, q) {
-		rowField = RowName(t)
+		rowField = g.rowName(t)
 		_ = fields.claim(rowField, "the row", q.Pos)
 		imps.list = append(imps.list, g.opts.ModelsImport)
 		qd.Params = append(qd.Params, goField{Go: rowField, Type: g.opts.ModelsPackage + "." + rowField, Embedded: true,
@@ -306,9 +306,9 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 		if rowField != "" && columnMarker(t, p) != nil {
 			c := columnMarker(t, p)
 			if p.Tuple != "" {
-				args = append(args, fmt.Sprintf("p.%s.%s.V%d", rowField, GoName(c.Name), p.Elem))
+				args = append(args, fmt.Sprintf("p.%s.%s.V%d", rowField, g.colNames[c], p.Elem))
 			} else {
-				args = append(args, "p."+rowField+"."+GoName(c.Name))
+				args = append(args, "p."+rowField+"."+g.colNames[c])
 			}
 			continue
 		}
@@ -319,10 +319,7 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 		}
 		field, dup := seen[key]
 		if !dup || p.Tuple != "" && p.Elem == 0 {
-			field = paramGoName(p.Name)
-			if p.Tuple != "" {
-				field = paramGoName(p.Tuple)
-			}
+			field = g.paramName(t, p)
 			if err := fields.claim(field, "the marker "+strconv.Quote(key), p.Pos); err != nil {
 				return qd, fmt.Errorf("%w in %sParams; name one of them with a :name marker", err, q.Name)
 			}
@@ -353,7 +350,7 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 	qd.Tested = strings.Join(tested, ", ")
 	qd.Exists = q.Exists
 
-	modelsRow := g.opts.ModelsPackage + "." + RowName(t)
+	modelsRow := g.opts.ModelsPackage + "." + g.rowName(t)
 	method := fmt.Sprintf("%s runs query %s of %s (line %d) on %s %s", q.Name, q.Name, src, q.Pos.Line, kind, safeComment(cql.QuoteIdent(t.Name)))
 	switch {
 	case q.Kind == "select":
@@ -397,7 +394,7 @@ func slicesContains(list []string, s string) bool {
 // by column name from the result metadata) or a SELECT of every column (read
 // by position), else a row struct of the query's own, read by position.
 func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData, imps *queryImports) error {
-	modelsRow := g.opts.ModelsPackage + "." + RowName(t)
+	modelsRow := g.opts.ModelsPackage + "." + g.rowName(t)
 	if q.Star {
 		qd.Row, qd.Scan = modelsRow, "(*"+modelsRow+").AppendScanDest"
 		imps.list = append(imps.list, g.opts.ModelsImport)
@@ -418,14 +415,16 @@ func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData,
 		qd.Row = modelsRow
 		imps.list = append(imps.list, g.opts.ModelsImport)
 		for _, r := range q.Results {
-			qd.ScanDests = append(qd.ScanDests, dests(GoName(r.Column.Name), r.Type)...)
+			qd.ScanDests = append(qd.ScanDests, dests(g.colNames[r.Column], r.Type)...)
 		}
 		return nil
 	}
 	qd.Row = q.Name + "Row"
 	fields := names{"AppendScanDest": "a method name"}
-	for _, r := range q.Results {
-		name := GoName(r.Field)
+	// A column keeps its Go name; the other results are named by goNames.
+	goNames := resultNames(q, g.colNames)
+	for i, r := range q.Results {
+		name := goNames[i]
 		if err := fields.claim(name, "the result column "+strconv.Quote(r.Name), q.Pos); err != nil {
 			return fmt.Errorf("%w in %sRow; name one of them with AS", err, q.Name)
 		}
@@ -439,6 +438,40 @@ func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData,
 		qd.ScanDests = append(qd.ScanDests, dests(name, r.Type)...)
 	}
 	return nil
+}
+
+// resultNames returns the Go field names of the results of q: a column
+// its Go name, the others (aliases, function calls) their names by goNames.
+func resultNames(q *catalog.Query, colNames map[*catalog.Column]string) []string {
+	out := make([]string, len(q.Results))
+	var others []string
+	var at []int
+	for i, r := range q.Results {
+		if r.Column != nil && r.Field == r.Column.Name {
+			out[i] = colNames[r.Column]
+		} else {
+			others, at = append(others, r.Field), append(at, i)
+		}
+	}
+	for j, n := range goNames(others) {
+		out[at[j]] = n
+	}
+	return out
+}
+
+// paramName is the Go name of the Params field of marker p: the Go name
+// of its column for a column's value (the name of the row's field), else
+// the Go name of its bind name.
+func (g *generator) paramName(t *catalog.Table, p catalog.Param) string {
+	for _, c := range t.Columns {
+		if p.Tuple != "" && p.Tuple == cql.QuoteIdent(c.Name) || p.Tuple == "" && !p.Named && p.Name == c.Name {
+			return g.colNames[c]
+		}
+	}
+	if p.Tuple != "" {
+		return paramGoName(p.Tuple)
+	}
+	return paramGoName(p.Name)
 }
 
 // dests are the scan destinations of a row field: one per element for a

@@ -12,3 +12,4 @@ package roundtrip
 //go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/views/Schema.cql -queries-cql ../../testdata/views/queries.cql -models fixtures/views/models -queries fixtures/views/queries
 //go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/migrations/schema -queries-cql ../../testdata/migrations/queries.cql -models fixtures/migrations/models -queries fixtures/migrations/queries
 //go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/vectors/Schema.cql -models fixtures/vectors/models -queries fixtures/vectors/queries
+//go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/names/Schema.cql -queries-cql ../../testdata/names/queries.cql -models fixtures/names/models -queries fixtures/names/queries
