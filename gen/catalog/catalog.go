@@ -354,6 +354,11 @@ func Apply(opts Options, sources ...Source) (*Catalog, []Result) {
 	return c, results
 }
 
+// CreatesKeyspaces reports whether the schema creates keyspaces (has a
+// CREATE KEYSPACE): then every object is in a keyspace the schema names,
+// and there is no session keyspace.
+func (c *Catalog) CreatesKeyspaces() bool { return c.createsKeyspaces }
+
 // Only returns a catalog holding just the named keyspace (sharing its
 // objects with c), or nil when c has no such keyspace. Code is generated
 // per keyspace: names in different keyspaces never meet.

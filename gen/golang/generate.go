@@ -46,6 +46,11 @@ type Options struct {
 	// ModelsImport is the import path of the models package, which the
 	// queries package imports for row types; default ModelsPackage.
 	ModelsImport string
+	// Keyspace, when set, generates only the objects of that keyspace (and
+	// the named queries on its tables) into the models and queries
+	// directories. Unset, a schema that creates keyspaces and has objects
+	// in several of them gets a package per keyspace (see Generate).
+	Keyspace string
 }
 
 // Output directories in the map Generate returns.
@@ -59,7 +64,61 @@ const (
 // gofmt-formatted sources. Generate is deterministic: the same input gives
 // byte-identical output. Errors are *cql.Error values with the position of
 // the schema object at fault.
+//
+// A schema that creates keyspaces (CREATE KEYSPACE) and has tables or types
+// in more than one of them gets a pair of packages per keyspace, keyed
+// "models/<dir>/<file>.go" and "queries/<dir>/<file>.go", where dir is
+// KeyspaceDir of the keyspace's name; each named query goes to the package
+// of its table. Options.Keyspace picks one keyspace instead.
 func Generate(ctx context.Context, cat *catalog.Catalog, opts Options) (map[string][]byte, error) {
+	if opts.ModelsPackage == "" {
+		opts.ModelsPackage = "models"
+	}
+	if opts.ModelsImport == "" {
+		opts.ModelsImport = opts.ModelsPackage
+	}
+	if opts.Keyspace != "" {
+		only := cat.Only(opts.Keyspace)
+		if only == nil {
+			return nil, fmt.Errorf("%w %s: the schema's keyspaces are %s", catalog.ErrUnknownKeyspace, cql.QuoteIdent(opts.Keyspace), keyspaceList(cat))
+		}
+		opts.Queries = queriesIn(opts.Queries, opts.Keyspace)
+		return generate(ctx, only, opts, opts.ModelsPackage, opts.Keyspace)
+	}
+	spaces := keyspacesWithObjects(cat)
+	if !cat.CreatesKeyspaces() || len(spaces) < 2 {
+		return generate(ctx, cat, opts, opts.ModelsPackage, "")
+	}
+	out := map[string][]byte{}
+	dirs := map[string]*catalog.Keyspace{}
+	for _, ks := range spaces {
+		dir := KeyspaceDir(ks.Name)
+		if prev := dirs[dir]; prev != nil {
+			return nil, cql.Errorf(ks.Pos, "%w: keyspaces %s and %s both get the package folder %s; generate one at a time with -keyspace",
+				ErrNameCollision, cql.QuoteIdent(prev.Name), cql.QuoteIdent(ks.Name), dir)
+		}
+		dirs[dir] = ks
+		sub := opts
+		sub.QueriesPackage = dir
+		sub.ModelsImport = opts.ModelsImport + "/" + dir
+		sub.Queries = queriesIn(opts.Queries, ks.Name)
+		files, err := generate(ctx, cat.Only(ks.Name), sub, dir, ks.Name)
+		if err != nil {
+			return nil, err
+		}
+		for key, data := range files {
+			top, file, _ := strings.Cut(key, "/")
+			out[top+"/"+dir+"/"+file] = data
+		}
+	}
+	return out, nil
+}
+
+// generate renders the packages of cat; modelsName is the package name of
+// the models package, which the queries package imports under the name
+// opts.ModelsPackage when the two differ, and keyspace the keyspace the
+// package docs name ("" for none).
+func generate(ctx context.Context, cat *catalog.Catalog, opts Options, modelsName, keyspace string) (map[string][]byte, error) {
 	if opts.ModelsPackage == "" {
 		opts.ModelsPackage = "models"
 	}
@@ -73,11 +132,13 @@ func Generate(ctx context.Context, cat *catalog.Catalog, opts Options) (map[stri
 		opts.ModelsImport = opts.ModelsPackage
 	}
 	g := &generator{
-		cat:   cat,
-		opts:  opts,
-		out:   map[string][]byte{},
-		types: &typeMapper{cat: cat, udtNames: map[*catalog.UDT]string{}, comparable: map[*catalog.UDT]bool{}},
-		files: map[string]bool{},
+		cat:        cat,
+		opts:       opts,
+		modelsName: modelsName,
+		keyspace:   keyspace,
+		out:        map[string][]byte{},
+		types:      &typeMapper{cat: cat, udtNames: map[*catalog.UDT]string{}, comparable: map[*catalog.UDT]bool{}},
+		files:      map[string]bool{},
 	}
 	steps := []func() error{g.validate, g.models, g.queries}
 	for _, step := range steps {
@@ -141,11 +202,16 @@ func (g *generator) format(ctx context.Context) error {
 }
 
 type generator struct {
-	cat   *catalog.Catalog
-	opts  Options
-	out   map[string][]byte
-	types *typeMapper
-	files map[string]bool // claimed output files
+	cat  *catalog.Catalog
+	opts Options
+	// modelsName is the models package's name; opts.ModelsPackage is the
+	// name the queries package refers to it by.
+	modelsName string
+	// keyspace is the one keyspace generated, "" when not chosen.
+	keyspace string
+	out      map[string][]byte
+	types    *typeMapper
+	files    map[string]bool // claimed output files
 
 	// Go names of the schema's objects (nameObjects).
 	tableNames map[*catalog.Table]string
@@ -316,7 +382,10 @@ type header struct {
 	Source    string
 	Sources   string
 	Package   string
-	Imports   [][]string // groups: standard library, then others
+	Imports   [][]string // import specs in groups: standard library, then others
+	// Keyspace is the keyspace of a package per keyspace (quoted as in
+	// CQL), "" otherwise.
+	Keyspace string
 }
 
 func (g *generator) header(pkg string, withQueries bool, imports ...string) header {
@@ -339,11 +408,22 @@ func (g *generator) header(pkg string, withQueries bool, imports ...string) head
 	sort.Strings(other)
 	var groups [][]string
 	for _, grp := range [][]string{slices.Compact(std), slices.Compact(other)} {
-		if len(grp) > 0 {
-			groups = append(groups, grp)
+		if len(grp) == 0 {
+			continue
 		}
+		for i, imp := range grp {
+			grp[i] = strconv.Quote(imp)
+			if imp == g.opts.ModelsImport && g.modelsName != g.opts.ModelsPackage {
+				grp[i] = g.opts.ModelsPackage + " " + grp[i] // the models package of a keyspace
+			}
+		}
+		groups = append(groups, grp)
 	}
-	return header{Generator: "github.com/jobsharp/cassandra/gen", Source: g.opts.SchemaSource, Sources: sources, Package: pkg, Imports: groups}
+	h := header{Generator: "github.com/jobsharp/cassandra/gen", Source: g.opts.SchemaSource, Sources: sources, Package: pkg, Imports: groups}
+	if g.keyspace != "" {
+		h.Keyspace = cql.QuoteIdent(g.keyspace)
+	}
+	return h
 }
 
 // render executes a template; Generate formats the result at the end.

@@ -91,7 +91,7 @@ func columnDoc(goName string, c *catalog.Column) string {
 
 func (g *generator) models() error {
 	g.tuples, g.vectorKeys = map[int]bool{}, map[int]bool{}
-	pkg := g.opts.ModelsPackage
+	pkg := g.modelsName
 	for _, f := range []string{"doc", "scan", "tuple", "vector", "inet", "udt"} {
 		g.claimFile(ModelsDir, f)
 	}

@@ -88,6 +88,19 @@ func TestGoNames(t *testing.T) {
 	}
 }
 
+func TestKeyspaceDir(t *testing.T) {
+	t.Parallel()
+
+	for in, want := range map[string]string{
+		"alpha": "alpha", "my_app": "myapp", "Beta_Two": "betatwo", "1st": "st", "2024": "generated",
+		"internal": "internalks", "testdata": "testdataks", "vendor": "vendorks", "func": "funcks", "type": "typeks",
+	} {
+		if got := KeyspaceDir(in); got != want {
+			t.Errorf("KeyspaceDir(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestFileBase(t *testing.T) {
 	t.Parallel()
 

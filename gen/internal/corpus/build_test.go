@@ -5,9 +5,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/jobsharp/cassandra/gen/catalog"
@@ -15,8 +15,9 @@ import (
 )
 
 // TestGeneratedCodeCompiles generates the models and queries packages of
-// every keyspace of every corpus entry (the schema the statements leave,
-// as on the server) and builds them all in one scratch module.
+// every corpus entry (the schema the statements leave, as on the server)
+// in the generator's own layout, a package per keyspace where the entry
+// creates several, and builds and vets them all in one scratch module.
 func TestGeneratedCodeCompiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the generated packages with the go tool")
@@ -28,30 +29,26 @@ func TestGeneratedCodeCompiles(t *testing.T) {
 	for _, e := range loadEntries(t) {
 		rec := readRecord(t, e.Name)
 		cat, _ := catalog.Apply(catalog.Options{Datacenters: rec.Datacenters}, e.sources(t)...)
-		for _, ks := range cat.Keyspaces {
-			if len(ks.Tables) == 0 && len(ks.Types) == 0 {
-				continue
-			}
-			pkg := e.Name + "/" + packageDir(ks.Name)
-			files, err := golang.Generate(context.Background(), cat.Only(ks.Name), golang.Options{
-				SchemaSource: e.Files[0],
-				ModelsImport: "example.com/corpus/" + pkg + "/models",
-			})
-			if err != nil {
-				t.Errorf("%s: keyspace %q: %v", e.Name, ks.Name, err)
-				continue
-			}
-			for key, data := range files {
-				path := filepath.Join(dir, filepath.FromSlash(pkg), filepath.FromSlash(key))
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			packages += 2
+		files, err := golang.Generate(context.Background(), cat, golang.Options{
+			SchemaSource: e.Files[0],
+			ModelsImport: "example.com/corpus/" + e.Name + "/models",
+		})
+		if err != nil {
+			t.Errorf("%s: %v", e.Name, err)
+			continue
 		}
+		dirs := map[string]bool{}
+		for key, data := range files {
+			dirs[path.Dir(key)] = true
+			p := filepath.Join(dir, e.Name, filepath.FromSlash(key))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		packages += len(dirs)
 	}
 	cmd := exec.Command("go", "vet", "./...")
 	cmd.Dir = dir
@@ -62,16 +59,6 @@ func TestGeneratedCodeCompiles(t *testing.T) {
 		t.Fatalf("go vet of the %d generated packages failed: %v\n%s", packages, err, out.String())
 	}
 	t.Logf("built and vetted %d generated packages", packages)
-}
-
-var nonWord = regexp.MustCompile(`[^a-z0-9_]+`)
-
-// packageDir names a keyspace's folder; "" is the session keyspace.
-func packageDir(keyspace string) string {
-	if keyspace == "" {
-		return "session"
-	}
-	return "ks_" + nonWord.ReplaceAllString(strings.ToLower(keyspace), "_")
 }
 
 // scratchModule returns a new module that requires what this module

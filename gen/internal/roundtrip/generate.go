@@ -13,3 +13,4 @@ package roundtrip
 //go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/migrations/schema -queries-cql ../../testdata/migrations/queries.cql -models fixtures/migrations/models -queries fixtures/migrations/queries
 //go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/vectors/Schema.cql -models fixtures/vectors/models -queries fixtures/vectors/queries
 //go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/names/Schema.cql -queries-cql ../../testdata/names/queries.cql -models fixtures/names/models -queries fixtures/names/queries
+//go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/keyspaces/Schema.cql -queries-cql ../../testdata/keyspaces/queries.cql -models fixtures/keyspaces/models -queries fixtures/keyspaces/queries

@@ -494,7 +494,7 @@ func namesOf(b interface{ ToCql() (string, []string) }) []string {
 // with the committed files (go generate ./gen/internal/roundtrip rewrites them).
 func TestGeneratedIsCurrent(t *testing.T) {
 	configs := []run.Config{{Schema: "Schema.cql", QueriesCQL: "queries.cql", Models: "models", Queries: "queries"}}
-	for _, c := range []string{"types", "quoted", "views", "migrations", "vectors", "names"} {
+	for _, c := range []string{"types", "quoted", "views", "migrations", "vectors", "names", "keyspaces"} {
 		schema := "../../testdata/" + c + "/Schema.cql"
 		if c == "migrations" {
 			schema = "../../testdata/migrations/schema"
