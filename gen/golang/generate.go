@@ -300,7 +300,7 @@ func (g *generator) validate() error {
 	for _, q := range g.opts.Queries {
 		for _, c := range []struct{ name, owner string }{
 			{q.Name, "query " + q.Name}, {q.Name + "CQL", "the constant of query " + q.Name},
-			{q.Name + "Params", "the parameters of query " + q.Name}, {q.Name + "Row", "the row of query " + q.Name},
+			{q.Name + "Row", "the row of query " + q.Name},
 			{"scan" + q.Name, "the scan function of query " + q.Name},
 		} {
 			if err := queries.claim(c.name, c.owner, q.Pos); err != nil {

@@ -32,18 +32,18 @@ func TestFixtureKeyspaces(t *testing.T) {
 	if err := b.Session().Query(`INSERT INTO accounts (id, key, name) VALUES (?, ?, ?)`, id, betam.Pubkey{Kind: "rsa", Bytes: []byte{2}, Created: created}, "bee").Exec(); err != nil {
 		t.Fatal(err)
 	}
-	gotA, err := a.AlphaAccount(ctx, alpha.AlphaAccountParams{ID: id}).One()
+	gotA, err := a.AlphaAccount(ctx, id).One()
 	must(t, "AlphaAccount", err)
 	if gotA.Key.Kind != "ed25519" || len(gotA.Key.Bytes) != 1 {
 		t.Errorf("AlphaAccount = %+v", gotA)
 	}
-	gotB, err := b.BetaAccount(ctx, beta.BetaAccountParams{ID: id}).One()
+	gotB, err := b.BetaAccount(ctx, id).One()
 	must(t, "BetaAccount", err)
 	if gotB.Name != "bee" || gotB.Key.Kind != "rsa" || !gotB.Key.Created.Equal(created) {
 		t.Errorf("BetaAccount = %+v", gotB)
 	}
 	login := betam.LoginsRow{Account: id, At: created}
-	must(t, "BetaLogin", b.BetaLogin(ctx, beta.BetaLoginParams{LoginsRow: login}).Exec())
+	must(t, "BetaLogin", b.BetaLogin(ctx, login).Exec())
 	var n int
 	if err := b.Session().Query(`SELECT count(*) FROM logins WHERE account = ?`, id).Scan(&n); err != nil || n != 1 {
 		t.Errorf("logins of the account: %d, %v; want 1", n, err)

@@ -139,18 +139,15 @@ var PlainGet = Query{
 	Idempotent: true,
 }
 
-// PlainGetParams are the values of query PlainGet, one field per bind marker
-// (a :name used twice is one field).
-type PlainGetParams struct {
-	// K is the value for k, CQL type int.
-	K int32
-}
-
 // PlainGet runs query PlainGet of gen/testdata/names/queries.cql (line 16) on
 // table column_rename_with_constants: a SELECT that returns
 // models.ColumnRenameWithConstants_Row rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - k: column k, CQL type int
+//
 // The statement is [PlainGetCQL].
-func (db *DB) PlainGet(ctx context.Context, p PlainGetParams) Rows[models.ColumnRenameWithConstants_Row] {
-	return Rows[models.ColumnRenameWithConstants_Row]{q: db.query(ctx, PlainGetCQL, true, p.K), scan: (*models.ColumnRenameWithConstants_Row).AppendScanDest}
+func (db *DB) PlainGet(ctx context.Context, k int32) Rows[models.ColumnRenameWithConstants_Row] {
+	return Rows[models.ColumnRenameWithConstants_Row]{q: db.query(ctx, PlainGetCQL, true, k), scan: (*models.ColumnRenameWithConstants_Row).AppendScanDest}
 }

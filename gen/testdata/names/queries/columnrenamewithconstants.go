@@ -156,25 +156,23 @@ var ClashInsert = Query{
 	Idempotent: true,
 }
 
-// ClashInsertParams are the values of query ClashInsert, one field per bind marker
-// (a :name used twice is one field).
-type ClashInsertParams struct {
-	// ColumnRenameWithConstantsRow holds the values of the columns of table "ColumnRenameWithConstants".
-	models.ColumnRenameWithConstantsRow
-}
-
 // ClashInsert runs query ClashInsert of gen/testdata/names/queries.cql (line
 // 1) on table "ColumnRenameWithConstants". It is idempotent: the session's
 // retry policy may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table "ColumnRenameWithConstants"
+//
 // The statement is [ClashInsertCQL].
-func (db *DB) ClashInsert(ctx context.Context, p ClashInsertParams) Write {
-	return Write{q: db.query(ctx, ClashInsertCQL, true, p.ColumnRenameWithConstantsRow.K, p.ColumnRenameWithConstantsRow.Value, p.ColumnRenameWithConstantsRow.Value_, p.ColumnRenameWithConstantsRow.VALUE, p.ColumnRenameWithConstantsRow.Pair_.V0, p.ColumnRenameWithConstantsRow.Pair_.V1, p.ColumnRenameWithConstantsRow.Pair.V0, p.ColumnRenameWithConstantsRow.Pair.V1)}
+func (db *DB) ClashInsert(ctx context.Context, row models.ColumnRenameWithConstantsRow) Write {
+	return Write{q: db.query(ctx, ClashInsertCQL, true, row.K, row.Value, row.Value_, row.VALUE, row.Pair_.V0, row.Pair_.V1, row.Pair.V0, row.Pair.V1)}
 }
 
-// ClashInsert adds query ClashInsert to the batch.
-func (b *Batch) ClashInsert(p ClashInsertParams) {
-	b.add(ClashInsertCQL, true, p.ColumnRenameWithConstantsRow.K, p.ColumnRenameWithConstantsRow.Value, p.ColumnRenameWithConstantsRow.Value_, p.ColumnRenameWithConstantsRow.VALUE, p.ColumnRenameWithConstantsRow.Pair_.V0, p.ColumnRenameWithConstantsRow.Pair_.V1, p.ColumnRenameWithConstantsRow.Pair.V0, p.ColumnRenameWithConstantsRow.Pair.V1)
+// ClashInsert adds query ClashInsert to the batch; its parameters are those of
+// [DB.ClashInsert].
+func (b *Batch) ClashInsert(row models.ColumnRenameWithConstantsRow) {
+	b.add(ClashInsertCQL, true, row.K, row.Value, row.Value_, row.VALUE, row.Pair_.V0, row.Pair_.V1, row.Pair.V0, row.Pair.V1)
 }
 
 // ClashGetCQL is the statement of query ClashGet.
@@ -193,20 +191,17 @@ var ClashGet = Query{
 	Idempotent: true,
 }
 
-// ClashGetParams are the values of query ClashGet, one field per bind marker
-// (a :name used twice is one field).
-type ClashGetParams struct {
-	// K is the value for k, CQL type int.
-	K int32
-}
-
 // ClashGet runs query ClashGet of gen/testdata/names/queries.cql (line 4) on
 // table "ColumnRenameWithConstants": a SELECT that returns
 // models.ColumnRenameWithConstantsRow rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - k: column k, CQL type int
+//
 // The statement is [ClashGetCQL].
-func (db *DB) ClashGet(ctx context.Context, p ClashGetParams) Rows[models.ColumnRenameWithConstantsRow] {
-	return Rows[models.ColumnRenameWithConstantsRow]{q: db.query(ctx, ClashGetCQL, true, p.K), scan: (*models.ColumnRenameWithConstantsRow).AppendScanDest}
+func (db *DB) ClashGet(ctx context.Context, k int32) Rows[models.ColumnRenameWithConstantsRow] {
+	return Rows[models.ColumnRenameWithConstantsRow]{q: db.query(ctx, ClashGetCQL, true, k), scan: (*models.ColumnRenameWithConstantsRow).AppendScanDest}
 }
 
 // ClashSetCQL is the statement of query ClashSet.
@@ -225,31 +220,26 @@ var ClashSet = Query{
 	Idempotent: true,
 }
 
-// ClashSetParams are the values of query ClashSet, one field per bind marker
-// (a :name used twice is one field).
-type ClashSetParams struct {
-	// Value is the value for "Value", CQL type text.
-	Value string
-	// Value_ is the value for value, CQL type text.
-	Value_ string
-	// VALUE is the value for "VALUE", CQL type int.
-	VALUE int32
-	// K is the value for k, CQL type int.
-	K int32
-}
-
 // ClashSet runs query ClashSet of gen/testdata/names/queries.cql (line 7) on
 // table "ColumnRenameWithConstants". It is idempotent: the session's retry
 // policy may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - value: column "Value", CQL type text
+//   - value_: column value, CQL type text
+//   - vALUE: column "VALUE", CQL type int
+//   - k: column k, CQL type int
+//
 // The statement is [ClashSetCQL].
-func (db *DB) ClashSet(ctx context.Context, p ClashSetParams) Write {
-	return Write{q: db.query(ctx, ClashSetCQL, true, p.Value, p.Value_, p.VALUE, p.K)}
+func (db *DB) ClashSet(ctx context.Context, value, value_ string, vALUE, k int32) Write {
+	return Write{q: db.query(ctx, ClashSetCQL, true, value, value_, vALUE, k)}
 }
 
-// ClashSet adds query ClashSet to the batch.
-func (b *Batch) ClashSet(p ClashSetParams) {
-	b.add(ClashSetCQL, true, p.Value, p.Value_, p.VALUE, p.K)
+// ClashSet adds query ClashSet to the batch; its parameters are those of
+// [DB.ClashSet].
+func (b *Batch) ClashSet(value, value_ string, vALUE, k int32) {
+	b.add(ClashSetCQL, true, value, value_, vALUE, k)
 }
 
 // ClashValuesCQL is the statement of query ClashValues.
@@ -268,13 +258,6 @@ var ClashValues = Query{
 	Idempotent: true,
 }
 
-// ClashValuesParams are the values of query ClashValues, one field per bind marker
-// (a :name used twice is one field).
-type ClashValuesParams struct {
-	// K is the value for k, CQL type int.
-	K int32
-}
-
 // ClashValuesRow is a row of the result of query ClashValues, in select order.
 type ClashValuesRow struct {
 	// Value is the result column Value, CQL type text.
@@ -291,9 +274,13 @@ func scanClashValues(r *ClashValuesRow, dest []any, _ []gocql.ColumnInfo) []any 
 // 10) on table "ColumnRenameWithConstants": a SELECT that returns
 // ClashValuesRow rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - k: column k, CQL type int
+//
 // The statement is [ClashValuesCQL].
-func (db *DB) ClashValues(ctx context.Context, p ClashValuesParams) Rows[ClashValuesRow] {
-	return Rows[ClashValuesRow]{q: db.query(ctx, ClashValuesCQL, true, p.K), scan: scanClashValues}
+func (db *DB) ClashValues(ctx context.Context, k int32) Rows[ClashValuesRow] {
+	return Rows[ClashValuesRow]{q: db.query(ctx, ClashValuesCQL, true, k), scan: scanClashValues}
 }
 
 // ClashAliasesCQL is the statement of query ClashAliases.
@@ -310,13 +297,6 @@ var ClashAliases = Query{
 	Names:      []string{"k"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// ClashAliasesParams are the values of query ClashAliases, one field per bind marker
-// (a :name used twice is one field).
-type ClashAliasesParams struct {
-	// K is the value for k, CQL type int.
-	K int32
 }
 
 // ClashAliasesRow is a row of the result of query ClashAliases, in select order.
@@ -339,7 +319,11 @@ func scanClashAliases(r *ClashAliasesRow, dest []any, _ []gocql.ColumnInfo) []an
 // 13) on table "ColumnRenameWithConstants": a SELECT that returns
 // ClashAliasesRow rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - k: column k, CQL type int
+//
 // The statement is [ClashAliasesCQL].
-func (db *DB) ClashAliases(ctx context.Context, p ClashAliasesParams) Rows[ClashAliasesRow] {
-	return Rows[ClashAliasesRow]{q: db.query(ctx, ClashAliasesCQL, true, p.K), scan: scanClashAliases}
+func (db *DB) ClashAliases(ctx context.Context, k int32) Rows[ClashAliasesRow] {
+	return Rows[ClashAliasesRow]{q: db.query(ctx, ClashAliasesCQL, true, k), scan: scanClashAliases}
 }

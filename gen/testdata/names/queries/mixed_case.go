@@ -146,13 +146,6 @@ var MixedGet = Query{
 	Idempotent: true,
 }
 
-// MixedGetParams are the values of query MixedGet, one field per bind marker
-// (a :name used twice is one field).
-type MixedGetParams struct {
-	// XuserId is the value for "userId", CQL type int.
-	XuserId int32
-}
-
 // MixedGetRow is a row of the result of query MixedGet, in select order.
 type MixedGetRow struct {
 	// UserID is the result column UserID, CQL type text.
@@ -169,7 +162,11 @@ func scanMixedGet(r *MixedGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 // table "Mixed_Case": a SELECT that returns MixedGetRow rows, read with One,
 // All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - xuserId: column "userId", CQL type int
+//
 // The statement is [MixedGetCQL].
-func (db *DB) MixedGet(ctx context.Context, p MixedGetParams) Rows[MixedGetRow] {
-	return Rows[MixedGetRow]{q: db.query(ctx, MixedGetCQL, true, p.XuserId), scan: scanMixedGet}
+func (db *DB) MixedGet(ctx context.Context, xuserId int32) Rows[MixedGetRow] {
+	return Rows[MixedGetRow]{q: db.query(ctx, MixedGetCQL, true, xuserId), scan: scanMixedGet}
 }

@@ -142,25 +142,23 @@ var PointsSet = Query{
 	Idempotent: true,
 }
 
-// PointsSetParams are the values of query PointsSet, one field per bind marker
-// (a :name used twice is one field).
-type PointsSetParams struct {
-	// UsesPointsRow holds the values of the columns of table uses_points.
-	models.UsesPointsRow
-}
-
 // PointsSet runs query PointsSet of gen/testdata/names/queries.cql (line 19)
 // on table uses_points. It is idempotent: the session's retry policy may send
 // it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table uses_points
+//
 // The statement is [PointsSetCQL].
-func (db *DB) PointsSet(ctx context.Context, p PointsSetParams) Write {
-	return Write{q: db.query(ctx, PointsSetCQL, true, p.UsesPointsRow.A, p.UsesPointsRow.B, p.UsesPointsRow.K)}
+func (db *DB) PointsSet(ctx context.Context, row models.UsesPointsRow) Write {
+	return Write{q: db.query(ctx, PointsSetCQL, true, row.A, row.B, row.K)}
 }
 
-// PointsSet adds query PointsSet to the batch.
-func (b *Batch) PointsSet(p PointsSetParams) {
-	b.add(PointsSetCQL, true, p.UsesPointsRow.A, p.UsesPointsRow.B, p.UsesPointsRow.K)
+// PointsSet adds query PointsSet to the batch; its parameters are those of
+// [DB.PointsSet].
+func (b *Batch) PointsSet(row models.UsesPointsRow) {
+	b.add(PointsSetCQL, true, row.A, row.B, row.K)
 }
 
 // PointsGetCQL is the statement of query PointsGet.
@@ -176,13 +174,6 @@ var PointsGet = Query{
 	Names:      []string{"k"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// PointsGetParams are the values of query PointsGet, one field per bind marker
-// (a :name used twice is one field).
-type PointsGetParams struct {
-	// K is the value for k, CQL type int.
-	K int32
 }
 
 // PointsGetRow is a row of the result of query PointsGet, in select order.
@@ -201,7 +192,11 @@ func scanPointsGet(r *PointsGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 // on table uses_points: a SELECT that returns PointsGetRow rows, read with
 // One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - k: column k, CQL type int
+//
 // The statement is [PointsGetCQL].
-func (db *DB) PointsGet(ctx context.Context, p PointsGetParams) Rows[PointsGetRow] {
-	return Rows[PointsGetRow]{q: db.query(ctx, PointsGetCQL, true, p.K), scan: scanPointsGet}
+func (db *DB) PointsGet(ctx context.Context, k int32) Rows[PointsGetRow] {
+	return Rows[PointsGetRow]{q: db.query(ctx, PointsGetCQL, true, k), scan: scanPointsGet}
 }

@@ -140,18 +140,15 @@ var AlphaAccount = Query{
 	Idempotent: true,
 }
 
-// AlphaAccountParams are the values of query AlphaAccount, one field per bind marker
-// (a :name used twice is one field).
-type AlphaAccountParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-}
-
 // AlphaAccount runs query AlphaAccount of gen/testdata/keyspaces/queries.cql
 // (line 1) on table accounts: a SELECT that returns models.AccountsRow rows,
 // read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//
 // The statement is [AlphaAccountCQL].
-func (db *DB) AlphaAccount(ctx context.Context, p AlphaAccountParams) Rows[models.AccountsRow] {
-	return Rows[models.AccountsRow]{q: db.query(ctx, AlphaAccountCQL, true, p.ID), scan: (*models.AccountsRow).AppendScanDest}
+func (db *DB) AlphaAccount(ctx context.Context, id gocql.UUID) Rows[models.AccountsRow] {
+	return Rows[models.AccountsRow]{q: db.query(ctx, AlphaAccountCQL, true, id), scan: (*models.AccountsRow).AppendScanDest}
 }

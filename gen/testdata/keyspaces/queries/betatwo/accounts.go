@@ -142,13 +142,6 @@ var BetaAccount = Query{
 	Idempotent: true,
 }
 
-// BetaAccountParams are the values of query BetaAccount, one field per bind marker
-// (a :name used twice is one field).
-type BetaAccountParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-}
-
 // BetaAccountRow is a row of the result of query BetaAccount, in select order.
 type BetaAccountRow struct {
 	// Key is the result column key, CQL type frozen<pubkey>.
@@ -165,7 +158,11 @@ func scanBetaAccount(r *BetaAccountRow, dest []any, _ []gocql.ColumnInfo) []any 
 // (line 4) on table accounts: a SELECT that returns BetaAccountRow rows, read
 // with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//
 // The statement is [BetaAccountCQL].
-func (db *DB) BetaAccount(ctx context.Context, p BetaAccountParams) Rows[BetaAccountRow] {
-	return Rows[BetaAccountRow]{q: db.query(ctx, BetaAccountCQL, true, p.ID), scan: scanBetaAccount}
+func (db *DB) BetaAccount(ctx context.Context, id gocql.UUID) Rows[BetaAccountRow] {
+	return Rows[BetaAccountRow]{q: db.query(ctx, BetaAccountCQL, true, id), scan: scanBetaAccount}
 }

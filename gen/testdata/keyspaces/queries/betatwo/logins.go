@@ -120,23 +120,21 @@ var BetaLogin = Query{
 	Idempotent: true,
 }
 
-// BetaLoginParams are the values of query BetaLogin, one field per bind marker
-// (a :name used twice is one field).
-type BetaLoginParams struct {
-	// LoginsRow holds the values of the columns of table logins.
-	models.LoginsRow
-}
-
 // BetaLogin runs query BetaLogin of gen/testdata/keyspaces/queries.cql (line
 // 7) on table logins. It is idempotent: the session's retry policy may send it
 // again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table logins
+//
 // The statement is [BetaLoginCQL].
-func (db *DB) BetaLogin(ctx context.Context, p BetaLoginParams) Write {
-	return Write{q: db.query(ctx, BetaLoginCQL, true, p.LoginsRow.Account, p.LoginsRow.At)}
+func (db *DB) BetaLogin(ctx context.Context, row models.LoginsRow) Write {
+	return Write{q: db.query(ctx, BetaLoginCQL, true, row.Account, row.At)}
 }
 
-// BetaLogin adds query BetaLogin to the batch.
-func (b *Batch) BetaLogin(p BetaLoginParams) {
-	b.add(BetaLoginCQL, true, p.LoginsRow.Account, p.LoginsRow.At)
+// BetaLogin adds query BetaLogin to the batch; its parameters are those of
+// [DB.BetaLogin].
+func (b *Batch) BetaLogin(row models.LoginsRow) {
+	b.add(BetaLoginCQL, true, row.Account, row.At)
 }
