@@ -322,37 +322,25 @@ func (g *generator) validate() error {
 func (g *generator) nameObjects() {
 	g.tableNames, g.colNames, g.fieldNames = map[*catalog.Table]string{}, map[*catalog.Column]string{}, map[*catalog.Field]string{}
 	tables, types := g.cat.Tables(), g.cat.Types()
-	var names []string
+	nameScope(tables, func(t *catalog.Table) string { return t.Name }, g.tableNames)
+	nameScope(types, func(u *catalog.UDT) string { return u.Name }, g.types.udtNames)
 	for _, t := range tables {
-		names = append(names, t.Name)
-	}
-	for i, n := range goNames(names) {
-		g.tableNames[tables[i]] = n
-	}
-	names = nil
-	for _, u := range types {
-		names = append(names, u.Name)
-	}
-	for i, n := range goNames(names) {
-		g.types.udtNames[types[i]] = n
-	}
-	for _, t := range tables {
-		names = names[:0]
-		for _, c := range t.Columns {
-			names = append(names, c.Name)
-		}
-		for i, n := range goNames(names) {
-			g.colNames[t.Columns[i]] = n
-		}
+		nameScope(t.Columns, func(c *catalog.Column) string { return c.Name }, g.colNames)
 	}
 	for _, u := range types {
-		names = names[:0]
-		for _, f := range u.Fields {
-			names = append(names, f.Name)
-		}
-		for i, n := range goNames(names) {
-			g.fieldNames[u.Fields[i]] = n
-		}
+		nameScope(u.Fields, func(f *catalog.Field) string { return f.Name }, g.fieldNames)
+	}
+}
+
+// nameScope sets out[x] to the Go name of each of xs, the objects of one
+// scope, by goNames of their CQL names.
+func nameScope[T comparable](xs []T, cqlName func(T) string, out map[T]string) {
+	names := make([]string, len(xs))
+	for i, x := range xs {
+		names[i] = cqlName(x)
+	}
+	for i, n := range goNames(names) {
+		out[xs[i]] = n
 	}
 }
 
