@@ -63,7 +63,8 @@ const (
 // result are "models/<file>.go" and "queries/<file>.go"; the values are
 // gofmt-formatted sources. Generate is deterministic: the same input gives
 // byte-identical output. Errors are *cql.Error values with the position of
-// the schema object at fault.
+// the schema object at fault, but for an Options.Keyspace the schema does not
+// have (catalog.ErrUnknownKeyspace).
 //
 // A schema that creates keyspaces (CREATE KEYSPACE) and has tables or types
 // in more than one of them gets a pair of packages per keyspace, keyed
@@ -119,17 +120,11 @@ func Generate(ctx context.Context, cat *catalog.Catalog, opts Options) (map[stri
 // opts.ModelsPackage when the two differ, and keyspace the keyspace the
 // package docs name ("" for none).
 func generate(ctx context.Context, cat *catalog.Catalog, opts Options, modelsName, keyspace string) (map[string][]byte, error) {
-	if opts.ModelsPackage == "" {
-		opts.ModelsPackage = "models"
-	}
 	if opts.QueriesPackage == "" {
 		opts.QueriesPackage = "queries"
 	}
 	if opts.SchemaSource == "" {
 		opts.SchemaSource = "schema/Schema.cql"
-	}
-	if opts.ModelsImport == "" {
-		opts.ModelsImport = opts.ModelsPackage
 	}
 	g := &generator{
 		cat:        cat,
