@@ -78,7 +78,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 	results := []*LayerResult{
 		{Op: "read a job by id", Statement: queries.JobsGetCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, _ int) error {
-				_, err := db.JobsGet(ctx, queries.JobsGetParams{ID: job.ID}).One()
+				_, err := db.JobsGet(ctx, job.ID).One()
 				return err
 			},
 			HandGocql: func(ctx context.Context, _ int) error {
@@ -91,7 +91,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 		{Op: "write a due entry", Statement: queries.DueInsertCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, i int) error {
 				row := models.ScheduledJobsRow{Queue: q + "-w", Bucket: scanB, Shard: int32(i % dueShards), DueAt: now, JobID: gocql.TimeUUID()}
-				return db.DueInsert(ctx, queries.DueInsertParams{ScheduledJobsRow: row}).Exec()
+				return db.DueInsert(ctx, row).Exec()
 			},
 			HandGocql: func(ctx context.Context, i int) error {
 				return e.raw.Query(rawDueInsert, q+"-w", scanB, i%dueShards, now, gocql.TimeUUID()).WithContext(ctx).Idempotent(true).Exec()
@@ -101,7 +101,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 			Generated: func(ctx context.Context, _ int) error {
 				row := models.JobsRow{ID: gocql.UUID(mustV7()), Queue: q, Type: jobType, Args: []byte(jobsArgs), State: 1, Version: 1,
 					CreatedAt: now, ScheduledAt: now, StateChangedAt: now, MaxRetries: 10}
-				applied, _, err := db.JobsCreate(ctx, queries.JobsCreateParams{JobsRow: row}).Exec()
+				applied, _, err := db.JobsCreate(ctx, row).Exec()
 				if err == nil && !applied {
 					err = fmt.Errorf("not applied")
 				}
@@ -114,7 +114,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 		}},
 		{Op: "scan 100 due entries", Statement: queries.DueScanCQL, ops: map[string]func(context.Context, int) error{
 			Generated: func(ctx context.Context, _ int) error {
-				rows, err := db.DueScan(ctx, queries.DueScanParams{Queue: q + "-scan", Bucket: scanB, Shard: 0, From: now, To: now.Add(time.Second), Limit: 1000}).All()
+				rows, err := db.DueScan(ctx, q+"-scan", scanB, 0, now, now.Add(time.Second), 1000).All()
 				if err == nil && len(rows) != 100 {
 					err = fmt.Errorf("scanned %d rows, want 100", len(rows))
 				}

@@ -131,46 +131,59 @@ func TestGoldenBuilds(t *testing.T) {
 				want: `cannot use "1" (untyped string constant) as int32 value in argument to queries.AllTypesColumns.CInt.Value`,
 			},
 			"WrongTypedParam": {
-				code: `_ = queries.AllTypesGetParams{Bucket: "1"}`,
-				want: `cannot use "1" (untyped string constant) as int32 value in struct literal`,
-			},
-			"OtherQueryParams": {
-				code: `_ = queries.New(nil).AllTypesGet(context.Background(), queries.AllTypesDeleteParams{})`,
-				want: "cannot use queries.AllTypesDeleteParams{} (value of struct type queries.AllTypesDeleteParams) as queries.AllTypesGetParams value in argument to queries.New(nil).AllTypesGet",
+				code: `_ = db.AllTypesGet(ctx, id, "1", at, id)`,
+				want: `cannot use "1" (untyped string constant) as int32 value in argument to db.AllTypesGet`,
 			},
 			"MissingParams": {
-				code: `_ = queries.New(nil).AllTypesGet(context.Background())`,
-				want: "not enough arguments in call to queries.New(nil).AllTypesGet",
+				code: `_ = db.AllTypesGet(ctx)`,
+				want: "not enough arguments in call to db.AllTypesGet",
+			},
+			"MissingRequiredParam": {
+				code: `_ = db.AllTypesRange(ctx, id, 1, at, at)`,
+				want: "not enough arguments in call to db.AllTypesRange",
+			},
+			"ExtraParam": {
+				code: `_ = db.AllTypesGet(ctx, id, 1, at, id, 2)`,
+				want: "too many arguments in call to db.AllTypesGet",
+			},
+			"ParamsSwappedAcrossTypes": {
+				code: `_ = db.AllTypesGet(ctx, 1, id, at, id)`,
+				want: "cannot use 1 (untyped int constant) as gocql.UUID value in argument to db.AllTypesGet",
 			},
 			"RowOfAnotherTable": {
 				code: `var row models.SimpleRow
-	row, _ = queries.New(nil).AllTypesGet(context.Background(), queries.AllTypesGetParams{}).One()
+	row, _ = db.AllTypesGet(ctx, id, 1, at, id).One()
 	_ = row`,
-				want: "cannot use queries.New(nil).AllTypesGet(context.Background(), queries.AllTypesGetParams{}).One() (value of struct type models.AllTypesRow) as models.SimpleRow value in assignment",
+				want: "cannot use db.AllTypesGet(ctx, id, 1, at, id).One() (value of struct type models.AllTypesRow) as models.SimpleRow value in assignment",
 			},
 			"SelectInBatch": {
-				code: `queries.New(nil).NewBatch(context.Background(), 0).AllTypesGet(queries.AllTypesGetParams{})`,
-				want: "queries.New(nil).NewBatch(context.Background(), 0).AllTypesGet undefined",
+				code: `db.NewBatch(ctx, 0).AllTypesGet(id, 1, at, id)`,
+				want: "db.NewBatch(ctx, 0).AllTypesGet undefined",
 			},
 			"ConditionInPlainBatch": {
-				code: `queries.New(nil).NewBatch(context.Background(), 0).AllTypesSetGroup(queries.AllTypesSetGroupParams{})`,
-				want: "queries.New(nil).NewBatch(context.Background(), 0).AllTypesSetGroup undefined",
+				code: `db.NewBatch(ctx, 0).AllTypesSetGroup("g", id, 1)`,
+				want: "db.NewBatch(ctx, 0).AllTypesSetGroup undefined",
 			},
 			"WriteToView": {
 				code: `_, _ = queries.OrdersByCustomer.Insert()`,
 				want: "queries.OrdersByCustomer.Insert undefined",
 			},
 		}
+		// The control: the right calls compile in the prelude.
+		writeFile(t, filepath.Join(dir, "misuse", "control", "main.go"), strings.Replace(misusePrelude, "%s",
+			"_ = db.AllTypesGet(ctx, id, 1, at, id)\n\t_ = db.AllTypesRange(ctx, id, 1, at, at, 10)\n\tdb.NewAllTypesBatch(ctx, 0).AllTypesSetGroup(\"g\", id, 1)", 1))
+		if out, err := goCmd(t, dir, "build", "./misuse/control"); err != nil {
+			t.Fatalf("the control program does not compile: %v\n%s", err, out)
+		}
 		for name, tt := range tests {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				imp := "\"context\"\n\t\"example.com/golden/types/models\"\n\t\"example.com/golden/types/queries\""
+				src := misusePrelude
 				if strings.Contains(tt.code, "OrdersByCustomer") {
-					imp = "\"example.com/golden/views/queries\""
+					src = "package main\n\nimport \"example.com/golden/views/queries\"\n\nfunc main() {\n\t%s\n}\n"
 				}
 				pkg := filepath.Join("misuse", strings.ToLower(name))
-				writeFile(t, filepath.Join(dir, pkg, "main.go"),
-					"package main\n\nimport (\n\t"+imp+"\n)\n\nvar _ = context.Background\nvar _ models.SimpleRow\n\nfunc main() {\n\t"+tt.code+"\n}\n")
+				writeFile(t, filepath.Join(dir, pkg, "main.go"), strings.Replace(src, "%s", tt.code, 1))
 				out, err := goCmd(t, dir, "build", "./"+filepath.ToSlash(pkg))
 				if err == nil {
 					t.Fatalf("go build succeeded, want a compile error containing %q", tt.want)
@@ -193,6 +206,33 @@ func TestGoldenBuilds(t *testing.T) {
 		}
 	})
 }
+
+// misusePrelude is the program the misuse cases of the types fixture are
+// compiled in, at %s.
+const misusePrelude = `package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"example.com/golden/types/models"
+	"example.com/golden/types/queries"
+)
+
+var (
+	ctx = context.Background()
+	db  = queries.New(nil)
+	id  gocql.UUID
+	at  time.Time
+	_   models.SimpleRow
+)
+
+func main() {
+	%s
+}
+`
 
 const buildersProgram = `package main
 

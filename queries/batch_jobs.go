@@ -148,28 +148,24 @@ var BatchCreate = Query{
 	Idempotent: true,
 }
 
-// BatchCreateParams are the values of query BatchCreate, one field per bind marker
-// (a :name used twice is one field).
-type BatchCreateParams struct {
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// Size is the value for size, CQL type int.
-	Size int32
-	// BatchID is the value for batch_id, CQL type uuid.
-	BatchID gocql.UUID
-}
-
 // BatchCreate runs query BatchCreate of schema/queries.cql (line 125) on table
 // batch_jobs. It is idempotent: the session's retry policy may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - createdAt: column created_at, CQL type timestamp
+//   - size: column size, CQL type int
+//   - batchID: column batch_id, CQL type uuid
+//
 // The statement is [BatchCreateCQL].
-func (db *DB) BatchCreate(ctx context.Context, p BatchCreateParams) Write {
-	return Write{q: db.query(ctx, BatchCreateCQL, true, p.CreatedAt, p.Size, p.BatchID)}
+func (db *DB) BatchCreate(ctx context.Context, createdAt time.Time, size int32, batchID gocql.UUID) Write {
+	return Write{q: db.query(ctx, BatchCreateCQL, true, createdAt, size, batchID)}
 }
 
-// BatchCreate adds query BatchCreate to the batch.
-func (b *Batch) BatchCreate(p BatchCreateParams) {
-	b.add(BatchCreateCQL, true, p.CreatedAt, p.Size, p.BatchID)
+// BatchCreate adds query BatchCreate to the batch; its parameters are those of
+// [DB.BatchCreate].
+func (b *Batch) BatchCreate(createdAt time.Time, size int32, batchID gocql.UUID) {
+	b.add(BatchCreateCQL, true, createdAt, size, batchID)
 }
 
 // BatchJobInsertCQL is the statement of query BatchJobInsert.
@@ -186,27 +182,24 @@ var BatchJobInsert = Query{
 	Idempotent: true,
 }
 
-// BatchJobInsertParams are the values of query BatchJobInsert, one field per bind marker
-// (a :name used twice is one field).
-type BatchJobInsertParams struct {
-	// BatchID is the value for batch_id, CQL type uuid.
-	BatchID gocql.UUID
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
-}
-
 // BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 128) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - batchID: column batch_id, CQL type uuid
+//   - jobID: column job_id, CQL type uuid
+//
 // The statement is [BatchJobInsertCQL].
-func (db *DB) BatchJobInsert(ctx context.Context, p BatchJobInsertParams) Write {
-	return Write{q: db.query(ctx, BatchJobInsertCQL, true, p.BatchID, p.JobID)}
+func (db *DB) BatchJobInsert(ctx context.Context, batchID, jobID gocql.UUID) Write {
+	return Write{q: db.query(ctx, BatchJobInsertCQL, true, batchID, jobID)}
 }
 
-// BatchJobInsert adds query BatchJobInsert to the batch.
-func (b *Batch) BatchJobInsert(p BatchJobInsertParams) {
-	b.add(BatchJobInsertCQL, true, p.BatchID, p.JobID)
+// BatchJobInsert adds query BatchJobInsert to the batch; its parameters are
+// those of [DB.BatchJobInsert].
+func (b *Batch) BatchJobInsert(batchID, jobID gocql.UUID) {
+	b.add(BatchJobInsertCQL, true, batchID, jobID)
 }
 
 // BatchJobFinishedCQL is the statement of query BatchJobFinished.
@@ -224,29 +217,25 @@ var BatchJobFinished = Query{
 	Idempotent: true,
 }
 
-// BatchJobFinishedParams are the values of query BatchJobFinished, one field per bind marker
-// (a :name used twice is one field).
-type BatchJobFinishedParams struct {
-	// FinishedState is the value for finished_state, CQL type int.
-	FinishedState int32
-	// BatchID is the value for batch_id, CQL type uuid.
-	BatchID gocql.UUID
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
-}
-
 // BatchJobFinished runs query BatchJobFinished of schema/queries.cql (line
 // 131) on table batch_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - finishedState: column finished_state, CQL type int
+//   - batchID: column batch_id, CQL type uuid
+//   - jobID: column job_id, CQL type uuid
+//
 // The statement is [BatchJobFinishedCQL].
-func (db *DB) BatchJobFinished(ctx context.Context, p BatchJobFinishedParams) Write {
-	return Write{q: db.query(ctx, BatchJobFinishedCQL, true, p.FinishedState, p.BatchID, p.JobID)}
+func (db *DB) BatchJobFinished(ctx context.Context, finishedState int32, batchID, jobID gocql.UUID) Write {
+	return Write{q: db.query(ctx, BatchJobFinishedCQL, true, finishedState, batchID, jobID)}
 }
 
-// BatchJobFinished adds query BatchJobFinished to the batch.
-func (b *Batch) BatchJobFinished(p BatchJobFinishedParams) {
-	b.add(BatchJobFinishedCQL, true, p.FinishedState, p.BatchID, p.JobID)
+// BatchJobFinished adds query BatchJobFinished to the batch; its parameters
+// are those of [DB.BatchJobFinished].
+func (b *Batch) BatchJobFinished(finishedState int32, batchID, jobID gocql.UUID) {
+	b.add(BatchJobFinishedCQL, true, finishedState, batchID, jobID)
 }
 
 // BatchJobsListCQL is the statement of query BatchJobsList.
@@ -262,13 +251,6 @@ var BatchJobsList = Query{
 	Names:      []string{"batch_id"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// BatchJobsListParams are the values of query BatchJobsList, one field per bind marker
-// (a :name used twice is one field).
-type BatchJobsListParams struct {
-	// BatchID is the value for batch_id, CQL type uuid.
-	BatchID gocql.UUID
 }
 
 // BatchJobsListRow is a row of the result of query BatchJobsList, in select order.
@@ -291,9 +273,13 @@ func scanBatchJobsList(r *BatchJobsListRow, dest []any, _ []gocql.ColumnInfo) []
 // table batch_jobs: a SELECT that returns BatchJobsListRow rows, read with
 // One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - batchID: column batch_id, CQL type uuid
+//
 // The statement is [BatchJobsListCQL].
-func (db *DB) BatchJobsList(ctx context.Context, p BatchJobsListParams) Rows[BatchJobsListRow] {
-	return Rows[BatchJobsListRow]{q: db.query(ctx, BatchJobsListCQL, true, p.BatchID), scan: scanBatchJobsList}
+func (db *DB) BatchJobsList(ctx context.Context, batchID gocql.UUID) Rows[BatchJobsListRow] {
+	return Rows[BatchJobsListRow]{q: db.query(ctx, BatchJobsListCQL, true, batchID), scan: scanBatchJobsList}
 }
 
 // BatchJobDeleteCQL is the statement of query BatchJobDelete.
@@ -311,25 +297,22 @@ var BatchJobDelete = Query{
 	Idempotent: true,
 }
 
-// BatchJobDeleteParams are the values of query BatchJobDelete, one field per bind marker
-// (a :name used twice is one field).
-type BatchJobDeleteParams struct {
-	// BatchID is the value for batch_id, CQL type uuid.
-	BatchID gocql.UUID
-	// JobID is the value for job_id, CQL type uuid.
-	JobID gocql.UUID
-}
-
 // BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 137) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - batchID: column batch_id, CQL type uuid
+//   - jobID: column job_id, CQL type uuid
+//
 // The statement is [BatchJobDeleteCQL].
-func (db *DB) BatchJobDelete(ctx context.Context, p BatchJobDeleteParams) Write {
-	return Write{q: db.query(ctx, BatchJobDeleteCQL, true, p.BatchID, p.JobID)}
+func (db *DB) BatchJobDelete(ctx context.Context, batchID, jobID gocql.UUID) Write {
+	return Write{q: db.query(ctx, BatchJobDeleteCQL, true, batchID, jobID)}
 }
 
-// BatchJobDelete adds query BatchJobDelete to the batch.
-func (b *Batch) BatchJobDelete(p BatchJobDeleteParams) {
-	b.add(BatchJobDeleteCQL, true, p.BatchID, p.JobID)
+// BatchJobDelete adds query BatchJobDelete to the batch; its parameters are
+// those of [DB.BatchJobDelete].
+func (b *Batch) BatchJobDelete(batchID, jobID gocql.UUID) {
+	b.add(BatchJobDeleteCQL, true, batchID, jobID)
 }

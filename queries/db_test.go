@@ -66,22 +66,22 @@ func TestJobsQueries(t *testing.T) {
 		Errors:   []models.AttemptError{{Attempt: 1, FailedAt: at, Error: "boom", Trace: "trace"}},
 		Metadata: map[string]string{"k": "v"},
 	}
-	applied, _, err := db.JobsCreate(ctx, queries.JobsCreateParams{JobsRow: row}).Exec()
+	applied, _, err := db.JobsCreate(ctx, row).Exec()
 	check(t, "JobsCreate", err)
 	if !applied {
 		t.Fatal("JobsCreate: not applied on a new id")
 	}
-	applied, cur, err := db.JobsCreate(ctx, queries.JobsCreateParams{JobsRow: row}).Exec()
+	applied, cur, err := db.JobsCreate(ctx, row).Exec()
 	check(t, "JobsCreate again", err)
 	if applied || cur.Version != 1 {
 		t.Errorf("JobsCreate again: applied %v, current version %d; want false, 1 (the tested column)", applied, cur.Version)
 	}
-	got, err := db.JobsGet(ctx, queries.JobsGetParams{ID: row.ID}).One()
+	got, err := db.JobsGet(ctx, row.ID).One()
 	check(t, "JobsGet", err)
 	if diff := cmp.Diff(row, got); diff != "" {
 		t.Errorf("JobsGet mismatch (-want +got):\n%s", diff)
 	}
-	serial, err := db.JobsGet(ctx, queries.JobsGetParams{ID: row.ID}).Consistency(gocql.Consistency(gocql.Serial)).One()
+	serial, err := db.JobsGet(ctx, row.ID).Consistency(gocql.Consistency(gocql.Serial)).One()
 	check(t, "JobsGet at SERIAL", err)
 	if serial.Version != 1 {
 		t.Errorf("JobsGet at SERIAL: version %d, want 1", serial.Version)
@@ -89,9 +89,9 @@ func TestJobsQueries(t *testing.T) {
 
 	other := row
 	other.ID = gocql.TimeUUID()
-	applied, _, err = db.JobsCreate(ctx, queries.JobsCreateParams{JobsRow: other}).Exec()
+	applied, _, err = db.JobsCreate(ctx, other).Exec()
 	check(t, "JobsCreate other", err)
-	many, err := db.JobsGetMany(ctx, queries.JobsGetManyParams{ID: []gocql.UUID{row.ID, other.ID, gocql.TimeUUID()}}).All()
+	many, err := db.JobsGetMany(ctx, []gocql.UUID{row.ID, other.ID, gocql.TimeUUID()}).All()
 	check(t, "JobsGetMany", err)
 	if !applied || len(many) != 2 {
 		t.Errorf("JobsGetMany: %d rows, want 2", len(many))
@@ -99,39 +99,38 @@ func TestJobsQueries(t *testing.T) {
 
 	next := row
 	next.State, next.Version, next.LastError = 4, 2, "failed"
-	applied, _, err = db.JobsWrite(ctx, queries.JobsWriteParams{JobsRow: next, TTL: 0, ExpectedVersion: 1}).Exec()
+	applied, _, err = db.JobsWrite(ctx, next, 0, 1).Exec()
 	check(t, "JobsWrite", err)
 	if !applied {
 		t.Error("JobsWrite: not applied on the right version")
 	}
-	applied, cur, err = db.JobsWrite(ctx, queries.JobsWriteParams{JobsRow: next, TTL: 60, ExpectedVersion: 1}).Exec()
+	applied, cur, err = db.JobsWrite(ctx, next, 60, 1).Exec()
 	check(t, "JobsWrite on a stale version", err)
 	if applied || cur.Version != 2 || cur.LastError != "" {
 		t.Errorf("JobsWrite on a stale version: applied %v, current %+v; want false with version 2 only", applied, cur)
 	}
 
-	claim := queries.JobsClaimParams{State: 2, Version: 3, StateChangedAt: at, StartedAt: at, LeaseOwner: "w1", LeaseToken: gocql.TimeUUID(), LeaseUntil: at.Add(time.Minute), ID: row.ID, ExpectedVersion: 2}
-	applied, _, err = db.JobsClaim(ctx, claim).Exec()
+	applied, _, err = db.JobsClaim(ctx, 2, 3, at, at, "w1", gocql.TimeUUID(), at.Add(time.Minute), row.ID, 2).Exec()
 	check(t, "JobsClaim", err)
 	if !applied {
 		t.Error("JobsClaim: not applied")
 	}
-	applied, _, err = db.JobsHeartbeat(ctx, queries.JobsHeartbeatParams{Version: 4, LeaseUntil: at.Add(2 * time.Minute), ID: row.ID, ExpectedVersion: 3}).Exec()
+	applied, _, err = db.JobsHeartbeat(ctx, 4, at.Add(2*time.Minute), row.ID, 3).Exec()
 	check(t, "JobsHeartbeat", err)
-	got, err = db.JobsGet(ctx, queries.JobsGetParams{ID: row.ID}).One()
+	got, err = db.JobsGet(ctx, row.ID).One()
 	check(t, "JobsGet after the lease", err)
 	if !applied || got.Version != 4 || got.LeaseOwner != "w1" || !got.LeaseUntil.Equal(at.Add(2*time.Minute)) {
 		t.Errorf("after JobsClaim and JobsHeartbeat: applied %v, %+v", applied, got)
 	}
 
-	applied, cur, err = db.JobsDelete(ctx, queries.JobsDeleteParams{ID: row.ID, ExpectedVersion: 3}).Exec()
+	applied, cur, err = db.JobsDelete(ctx, row.ID, 3).Exec()
 	check(t, "JobsDelete on a stale version", err)
 	if applied || cur.Version != 4 {
 		t.Errorf("JobsDelete on a stale version: applied %v, current version %d; want false, 4", applied, cur.Version)
 	}
-	applied, _, err = db.JobsDelete(ctx, queries.JobsDeleteParams{ID: row.ID, ExpectedVersion: 4}).Exec()
+	applied, _, err = db.JobsDelete(ctx, row.ID, 4).Exec()
 	check(t, "JobsDelete", err)
-	if _, err := db.JobsGet(ctx, queries.JobsGetParams{ID: row.ID}).One(); !applied || !errors.Is(err, gocql.ErrNotFound) {
+	if _, err := db.JobsGet(ctx, row.ID).One(); !applied || !errors.Is(err, gocql.ErrNotFound) {
 		t.Errorf("after JobsDelete: applied %v, JobsGet error %v; want true, gocql.ErrNotFound", applied, err)
 	}
 	mark(t, "JobsCreate", "JobsGet", "JobsGetMany", "JobsWrite", "JobsClaim", "JobsHeartbeat", "JobsDelete")
@@ -145,26 +144,27 @@ func TestDueQueries(t *testing.T) {
 	var want []queries.DueScanRow
 	for i := range 5 {
 		e := models.ScheduledJobsRow{Queue: queue, Bucket: bucket, Shard: 1, DueAt: at.Add(time.Duration(i) * time.Second), JobID: gocql.TimeUUID()}
-		check(t, "DueInsert", db.DueInsert(ctx, queries.DueInsertParams{ScheduledJobsRow: e}).Exec())
+		check(t, "DueInsert", db.DueInsert(ctx, e).Exec())
 		want = append(want, queries.DueScanRow{DueAt: e.DueAt, JobID: e.JobID})
 	}
-	scan := queries.DueScanParams{Queue: queue, Bucket: bucket, Shard: 1, From: at.Add(time.Second), To: at.Add(3 * time.Second), Limit: 10}
-	rows, err := db.DueScan(ctx, scan).All()
+	from, to := at.Add(time.Second), at.Add(3*time.Second)
+	rows, err := db.DueScan(ctx, queue, bucket, 1, from, to, 10).All()
 	check(t, "DueScan", err)
 	if diff := cmp.Diff(want[1:4], rows); diff != "" {
 		t.Errorf("DueScan mismatch (-want +got):\n%s", diff)
 	}
-	scan.Limit = 2
-	if rows, err := db.DueScan(ctx, scan).All(); err != nil || len(rows) != 2 {
+	if rows, err := db.DueScan(ctx, queue, bucket, 1, from, to, 2).All(); err != nil || len(rows) != 2 {
 		t.Errorf("DueScan with LIMIT 2: %d rows, %v", len(rows), err)
 	}
 
 	// Pages of two, with their state, and an iterator over all.
-	all := queries.DueScanParams{Queue: queue, Bucket: bucket, Shard: 1, From: at, To: at.Add(time.Hour), Limit: 100}
+	all := func() queries.Rows[queries.DueScanRow] {
+		return db.DueScan(ctx, queue, bucket, 1, at, at.Add(time.Hour), 100)
+	}
 	var paged []queries.DueScanRow
 	var state []byte
 	for pages := 1; ; pages++ {
-		page, next, err := db.DueScan(ctx, all).Page(2, state)
+		page, next, err := all().Page(2, state)
 		check(t, "DueScan page", err)
 		paged = append(paged, page...)
 		if next == nil {
@@ -178,7 +178,7 @@ func TestDueQueries(t *testing.T) {
 	if diff := cmp.Diff(want, paged); diff != "" {
 		t.Errorf("DueScan by pages mismatch (-want +got):\n%s", diff)
 	}
-	it := db.DueScan(ctx, all).PageSize(2).Iter()
+	it := all().PageSize(2).Iter()
 	var iterated []queries.DueScanRow
 	for it.Next() {
 		iterated = append(iterated, it.Row())
@@ -189,55 +189,54 @@ func TestDueQueries(t *testing.T) {
 	}
 
 	first := models.ScheduledJobsRow{Queue: queue, Bucket: bucket, Shard: 1, DueAt: want[0].DueAt, JobID: want[0].JobID}
-	check(t, "DueDelete", db.DueDelete(ctx, queries.DueDeleteParams{ScheduledJobsRow: first}).Exec())
-	if rows, _ := db.DueScan(ctx, all).All(); len(rows) != 4 {
+	check(t, "DueDelete", db.DueDelete(ctx, first).Exec())
+	if rows, _ := all().All(); len(rows) != 4 {
 		t.Errorf("after DueDelete: %d rows, want 4", len(rows))
 	}
-	check(t, "DueDropPartition", db.DueDropPartition(ctx, queries.DueDropPartitionParams{Queue: queue, Bucket: bucket, Shard: 1}).Exec())
-	if rows, _ := db.DueScan(ctx, all).All(); len(rows) != 0 {
+	check(t, "DueDropPartition", db.DueDropPartition(ctx, queue, bucket, 1).Exec())
+	if rows, _ := all().All(); len(rows) != 0 {
 		t.Errorf("after DueDropPartition: %d rows, want 0", len(rows))
 	}
 
 	// The bucket directory and the watermark.
-	if _, err := db.DueWatermarkGet(ctx, queries.DueWatermarkGetParams{Queue: queue}).One(); !errors.Is(err, gocql.ErrNotFound) {
+	if _, err := db.DueWatermarkGet(ctx, queue).One(); !errors.Is(err, gocql.ErrNotFound) {
 		t.Errorf("DueWatermarkGet of a new queue: error %v, want gocql.ErrNotFound", err)
 	}
 	for i := range 3 {
-		b := queries.DueBucketInsertParams{Queue: queue, Bucket: bucket.Add(time.Duration(i) * time.Minute), WidthMs: 60_000, Shards: 8}
-		check(t, "DueBucketInsert", db.DueBucketInsert(ctx, b).Exec())
+		check(t, "DueBucketInsert", db.DueBucketInsert(ctx, queue, bucket.Add(time.Duration(i)*time.Minute), 60_000, 8).Exec())
 	}
-	dirs, err := db.DueBucketsRange(ctx, queries.DueBucketsRangeParams{Queue: queue, From: bucket.Add(time.Minute), To: bucket.Add(time.Hour)}).All()
+	dirs, err := db.DueBucketsRange(ctx, queue, bucket.Add(time.Minute), bucket.Add(time.Hour)).All()
 	check(t, "DueBucketsRange", err)
 	if len(dirs) != 2 || !dirs[0].Bucket.Equal(bucket.Add(time.Minute)) || dirs[0].WidthMs != 60_000 || dirs[0].Shards != 8 {
 		t.Errorf("DueBucketsRange = %+v, want the last two buckets", dirs)
 	}
-	check(t, "DueBucketDelete", db.DueBucketDelete(ctx, queries.DueBucketDeleteParams{Queue: queue, Bucket: bucket, WidthMs: 60_000, Shards: 8}).Exec())
-	if dirs, _ := db.DueBucketsRange(ctx, queries.DueBucketsRangeParams{Queue: queue, From: bucket, To: bucket.Add(time.Hour)}).All(); len(dirs) != 2 {
+	check(t, "DueBucketDelete", db.DueBucketDelete(ctx, queue, bucket, 60_000, 8).Exec())
+	if dirs, _ := db.DueBucketsRange(ctx, queue, bucket, bucket.Add(time.Hour)).All(); len(dirs) != 2 {
 		t.Errorf("after DueBucketDelete: %d buckets, want 2", len(dirs))
 	}
-	wm, err := db.DueWatermarkGet(ctx, queries.DueWatermarkGetParams{Queue: queue}).One()
+	wm, err := db.DueWatermarkGet(ctx, queue).One()
 	check(t, "DueWatermarkGet", err)
 	if !wm.Watermark.IsZero() {
 		t.Errorf("watermark before any = %s, want zero (null)", wm.Watermark)
 	}
-	applied, _, err := db.DueWatermarkInit(ctx, queries.DueWatermarkInitParams{Watermark: at, Queue: queue}).Exec()
+	applied, _, err := db.DueWatermarkInit(ctx, at, queue).Exec()
 	check(t, "DueWatermarkInit", err)
 	if !applied {
 		t.Error("DueWatermarkInit: not applied on a null watermark")
 	}
-	applied, cur, err := db.DueWatermarkInit(ctx, queries.DueWatermarkInitParams{Watermark: at.Add(time.Hour), Queue: queue}).Exec()
+	applied, cur, err := db.DueWatermarkInit(ctx, at.Add(time.Hour), queue).Exec()
 	check(t, "DueWatermarkInit again", err)
 	if applied || !cur.Watermark.Equal(at) {
 		t.Errorf("DueWatermarkInit again: applied %v, current %s; want false, %s", applied, cur.Watermark, at)
 	}
-	applied, cur, err = db.DueWatermarkAdvance(ctx, queries.DueWatermarkAdvanceParams{Watermark: at.Add(time.Minute), Queue: queue, ExpectedWatermark: at.Add(time.Second)}).Exec()
+	applied, cur, err = db.DueWatermarkAdvance(ctx, at.Add(time.Minute), queue, at.Add(time.Second)).Exec()
 	check(t, "DueWatermarkAdvance from a wrong watermark", err)
 	if applied || !cur.Watermark.Equal(at) {
 		t.Errorf("DueWatermarkAdvance from a wrong watermark: applied %v, current %s", applied, cur.Watermark)
 	}
-	applied, _, err = db.DueWatermarkAdvance(ctx, queries.DueWatermarkAdvanceParams{Watermark: at.Add(time.Minute), Queue: queue, ExpectedWatermark: at}).Exec()
+	applied, _, err = db.DueWatermarkAdvance(ctx, at.Add(time.Minute), queue, at).Exec()
 	check(t, "DueWatermarkAdvance", err)
-	wm, _ = db.DueWatermarkGet(ctx, queries.DueWatermarkGetParams{Queue: queue}).One()
+	wm, _ = db.DueWatermarkGet(ctx, queue).One()
 	if !applied || !wm.Watermark.Equal(at.Add(time.Minute)) {
 		t.Errorf("DueWatermarkAdvance: applied %v, watermark %s", applied, wm.Watermark)
 	}
@@ -253,38 +252,38 @@ func TestStateQueries(t *testing.T) {
 	var ids []gocql.UUID
 	for i := range 3 {
 		e := models.JobsByStateRow{Queue: queue, State: 3, Bucket: bucket, Shard: 0, EnteredAt: at.Add(time.Duration(i) * time.Second), JobID: gocql.TimeUUID()}
-		check(t, "StateInsert", db.StateInsert(ctx, queries.StateInsertParams{JobsByStateRow: e, TTL: 3600}).Exec())
+		check(t, "StateInsert", db.StateInsert(ctx, e, 3600).Exec())
 		ids = append(ids, e.JobID)
 	}
-	rows, err := db.StateScan(ctx, queries.StateScanParams{Queue: queue, State: 3, Bucket: bucket, Shard: 0, Before: at.Add(2 * time.Second), Limit: 10}).All()
+	rows, err := db.StateScan(ctx, queue, 3, bucket, 0, at.Add(2*time.Second), 10).All()
 	check(t, "StateScan", err)
 	if len(rows) != 2 || rows[0].JobID != ids[1] || rows[1].JobID != ids[0] {
 		t.Errorf("StateScan = %+v, want the two oldest, newest first", rows)
 	}
-	check(t, "StateDelete", db.StateDelete(ctx, queries.StateDeleteParams{JobsByStateRow: models.JobsByStateRow{
-		Queue: queue, State: 3, Bucket: bucket, Shard: 0, EnteredAt: at, JobID: ids[0]}}).Exec())
-	if rows, _ := db.StateScan(ctx, queries.StateScanParams{Queue: queue, State: 3, Bucket: bucket, Before: at.Add(time.Hour), Limit: 10}).All(); len(rows) != 2 {
+	check(t, "StateDelete", db.StateDelete(ctx, models.JobsByStateRow{
+		Queue: queue, State: 3, Bucket: bucket, Shard: 0, EnteredAt: at, JobID: ids[0]}).Exec())
+	if rows, _ := db.StateScan(ctx, queue, 3, bucket, 0, at.Add(time.Hour), 10).All(); len(rows) != 2 {
 		t.Errorf("after StateDelete: %d rows, want 2", len(rows))
 	}
-	check(t, "StateDropPartition", db.StateDropPartition(ctx, queries.StateDropPartitionParams{Queue: queue, State: 3, Bucket: bucket, Shard: 0}).Exec())
-	if rows, _ := db.StateScan(ctx, queries.StateScanParams{Queue: queue, State: 3, Bucket: bucket, Before: at.Add(time.Hour), Limit: 10}).All(); len(rows) != 0 {
+	check(t, "StateDropPartition", db.StateDropPartition(ctx, queue, 3, bucket, 0).Exec())
+	if rows, _ := db.StateScan(ctx, queue, 3, bucket, 0, at.Add(time.Hour), 10).All(); len(rows) != 0 {
 		t.Errorf("after StateDropPartition: %d rows, want 0", len(rows))
 	}
 
 	for i := range 3 {
 		d := models.StateBucketsRow{Queue: queue, State: 3, Bucket: bucket.Add(time.Duration(i) * time.Hour), WidthMs: 3_600_000, Shards: 8}
-		check(t, "StateBucketInsert", db.StateBucketInsert(ctx, queries.StateBucketInsertParams{StateBucketsRow: d, TTL: 0}).Exec())
+		check(t, "StateBucketInsert", db.StateBucketInsert(ctx, d, 0).Exec())
 	}
-	newest, err := db.StateBucketsBefore(ctx, queries.StateBucketsBeforeParams{Queue: queue, State: 3, Before: bucket.Add(3 * time.Hour), Limit: 2}).All()
+	newest, err := db.StateBucketsBefore(ctx, queue, 3, bucket.Add(3*time.Hour), 2).All()
 	check(t, "StateBucketsBefore", err)
-	oldest, err := db.StateBucketsOldest(ctx, queries.StateBucketsOldestParams{Queue: queue, State: 3, Before: bucket.Add(3 * time.Hour), Limit: 2}).All()
+	oldest, err := db.StateBucketsOldest(ctx, queue, 3, bucket.Add(3*time.Hour), 2).All()
 	check(t, "StateBucketsOldest", err)
 	if len(newest) != 2 || !newest[0].Bucket.Equal(bucket.Add(2*time.Hour)) || len(oldest) != 2 || !oldest[0].Bucket.Equal(bucket) {
 		t.Errorf("StateBucketsBefore = %+v (want newest first), StateBucketsOldest = %+v (want oldest first)", newest, oldest)
 	}
-	check(t, "StateBucketDelete", db.StateBucketDelete(ctx, queries.StateBucketDeleteParams{StateBucketsRow: models.StateBucketsRow{
-		Queue: queue, State: 3, Bucket: bucket, WidthMs: 3_600_000, Shards: 8}}).Exec())
-	if rows, _ := db.StateBucketsOldest(ctx, queries.StateBucketsOldestParams{Queue: queue, State: 3, Before: bucket.Add(3 * time.Hour), Limit: 10}).All(); len(rows) != 2 {
+	check(t, "StateBucketDelete", db.StateBucketDelete(ctx, models.StateBucketsRow{
+		Queue: queue, State: 3, Bucket: bucket, WidthMs: 3_600_000, Shards: 8}).Exec())
+	if rows, _ := db.StateBucketsOldest(ctx, queue, 3, bucket.Add(3*time.Hour), 10).All(); len(rows) != 2 {
 		t.Errorf("after StateBucketDelete: %d buckets, want 2", len(rows))
 	}
 	mark(t, "StateInsert", "StateScan", "StateDelete", "StateDropPartition", "StateBucketInsert", "StateBucketsBefore", "StateBucketsOldest", "StateBucketDelete")
@@ -295,14 +294,18 @@ func TestCountQueries(t *testing.T) {
 	db := newDB(t)
 	queue := cqltest.Queue(t)
 	old, cur := time.UnixMilli(0).UTC(), now().Truncate(time.Hour)
-	for _, add := range []queries.CountAddParams{
-		{Jobs: 5, Queue: queue, State: 1, Bucket: old, Shard: 0},
-		{Jobs: -2, Queue: queue, State: 1, Bucket: old, Shard: 1},
-		{Jobs: 7, Queue: queue, State: 1, Bucket: cur, Shard: 0},
+	for _, add := range []struct {
+		jobs   int64
+		bucket time.Time
+		shard  int32
+	}{
+		{jobs: 5, bucket: old, shard: 0},
+		{jobs: -2, bucket: old, shard: 1},
+		{jobs: 7, bucket: cur, shard: 0},
 	} {
-		check(t, "CountAdd", db.CountAdd(ctx, add).Exec())
+		check(t, "CountAdd", db.CountAdd(ctx, add.jobs, queue, 1, add.bucket, add.shard).Exec())
 	}
-	rows, err := db.CountRead(ctx, queries.CountReadParams{Queue: queue, State: 1}).All()
+	rows, err := db.CountRead(ctx, queue, 1).All()
 	check(t, "CountRead", err)
 	sum := int64(0)
 	for _, r := range rows {
@@ -311,8 +314,8 @@ func TestCountQueries(t *testing.T) {
 	if len(rows) != 3 || sum != 10 {
 		t.Errorf("CountRead = %+v, want 3 cells summing to 10", rows)
 	}
-	check(t, "CountDropBefore", db.CountDropBefore(ctx, queries.CountDropBeforeParams{Queue: queue, State: 1, Bucket: cur}).Exec())
-	if rows, _ := db.CountRead(ctx, queries.CountReadParams{Queue: queue, State: 1}).All(); len(rows) != 1 || rows[0].Jobs != 7 {
+	check(t, "CountDropBefore", db.CountDropBefore(ctx, queue, 1, cur).Exec())
+	if rows, _ := db.CountRead(ctx, queue, 1).All(); len(rows) != 1 || rows[0].Jobs != 7 {
 		t.Errorf("after CountDropBefore: %+v, want the current bucket's 7", rows)
 	}
 	mark(t, "CountAdd", "CountRead", "CountDropBefore")
@@ -322,36 +325,36 @@ func TestBatchAndContinuationQueries(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
 	batch, at := gocql.TimeUUID(), now()
-	check(t, "BatchCreate", db.BatchCreate(ctx, queries.BatchCreateParams{CreatedAt: at, Size: 2, BatchID: batch}).Exec())
+	check(t, "BatchCreate", db.BatchCreate(ctx, at, 2, batch).Exec())
 	jobs := []gocql.UUID{gocql.TimeUUID(), gocql.TimeUUID()}
 	for _, j := range jobs {
-		check(t, "BatchJobInsert", db.BatchJobInsert(ctx, queries.BatchJobInsertParams{BatchID: batch, JobID: j}).Exec())
+		check(t, "BatchJobInsert", db.BatchJobInsert(ctx, batch, j).Exec())
 	}
-	check(t, "BatchJobFinished", db.BatchJobFinished(ctx, queries.BatchJobFinishedParams{FinishedState: 3, BatchID: batch, JobID: jobs[0]}).Exec())
-	rows, err := db.BatchJobsList(ctx, queries.BatchJobsListParams{BatchID: batch}).All()
+	check(t, "BatchJobFinished", db.BatchJobFinished(ctx, 3, batch, jobs[0]).Exec())
+	rows, err := db.BatchJobsList(ctx, batch).All()
 	check(t, "BatchJobsList", err)
 	want := []queries.BatchJobsListRow{{JobID: jobs[0], FinishedState: 3, CreatedAt: at, Size: 2}, {JobID: jobs[1], CreatedAt: at, Size: 2}}
 	slices.SortFunc(want, func(a, b queries.BatchJobsListRow) int { return strings.Compare(a.JobID.String(), b.JobID.String()) })
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("BatchJobsList mismatch (-want +got):\n%s", diff)
 	}
-	check(t, "BatchJobDelete", db.BatchJobDelete(ctx, queries.BatchJobDeleteParams{BatchID: batch, JobID: jobs[1]}).Exec())
-	if rows, _ := db.BatchJobsList(ctx, queries.BatchJobsListParams{BatchID: batch}).All(); len(rows) != 1 {
+	check(t, "BatchJobDelete", db.BatchJobDelete(ctx, batch, jobs[1]).Exec())
+	if rows, _ := db.BatchJobsList(ctx, batch).All(); len(rows) != 1 {
 		t.Errorf("after BatchJobDelete: %d rows, want 1", len(rows))
 	}
 
 	parent := gocql.TimeUUID()
 	for _, j := range jobs {
 		c := models.JobContinuationsRow{ParentID: parent, JobID: j}
-		check(t, "ContinuationInsert", db.ContinuationInsert(ctx, queries.ContinuationInsertParams{JobContinuationsRow: c}).Exec())
+		check(t, "ContinuationInsert", db.ContinuationInsert(ctx, c).Exec())
 	}
-	children, err := db.ContinuationsList(ctx, queries.ContinuationsListParams{ParentID: parent}).All()
+	children, err := db.ContinuationsList(ctx, parent).All()
 	check(t, "ContinuationsList", err)
 	if len(children) != 2 {
 		t.Errorf("ContinuationsList = %+v, want 2", children)
 	}
-	check(t, "ContinuationDelete", db.ContinuationDelete(ctx, queries.ContinuationDeleteParams{JobContinuationsRow: models.JobContinuationsRow{ParentID: parent, JobID: jobs[0]}}).Exec())
-	if children, _ := db.ContinuationsList(ctx, queries.ContinuationsListParams{ParentID: parent}).All(); len(children) != 1 || children[0].JobID != jobs[1] {
+	check(t, "ContinuationDelete", db.ContinuationDelete(ctx, models.JobContinuationsRow{ParentID: parent, JobID: jobs[0]}).Exec())
+	if children, _ := db.ContinuationsList(ctx, parent).All(); len(children) != 1 || children[0].JobID != jobs[1] {
 		t.Errorf("after ContinuationDelete: %+v", children)
 	}
 	mark(t, "BatchCreate", "BatchJobInsert", "BatchJobFinished", "BatchJobsList", "BatchJobDelete", "ContinuationInsert", "ContinuationsList", "ContinuationDelete")
@@ -363,28 +366,28 @@ func TestRecurringAndQueueQueries(t *testing.T) {
 	shard, at := int32(1000+time.Now().Nanosecond()%1000), now()
 	rj := models.RecurringJobsRow{Shard: shard, ID: "nightly", Queue: "q", Cron: "0 3 * * *", Timezone: "Europe/Paris", Type: "report",
 		Args: []byte("{}"), MaxRetries: 2, Metadata: map[string]string{"a": "b"}, CreatedAt: at, UpdatedAt: at, NextRunAt: at.Add(time.Hour)}
-	check(t, "RecurringUpsert", db.RecurringUpsert(ctx, queries.RecurringUpsertParams{RecurringJobsRow: rj}).Exec())
-	got, err := db.RecurringGet(ctx, queries.RecurringGetParams{Shard: shard, ID: "nightly"}).One()
+	check(t, "RecurringUpsert", db.RecurringUpsert(ctx, rj).Exec())
+	got, err := db.RecurringGet(ctx, shard, "nightly").One()
 	check(t, "RecurringGet", err)
 	if diff := cmp.Diff(rj, got); diff != "" {
 		t.Errorf("RecurringGet mismatch (-want +got):\n%s", diff)
 	}
 	job := gocql.TimeUUID()
-	check(t, "RecurringAdvance", db.RecurringAdvance(ctx, queries.RecurringAdvanceParams{NextRunAt: at.Add(2 * time.Hour), LastRunAt: at.Add(time.Hour), LastJobID: job, Shard: shard, ID: "nightly"}).Exec())
-	list, err := db.RecurringList(ctx, queries.RecurringListParams{Shard: shard}).All()
+	check(t, "RecurringAdvance", db.RecurringAdvance(ctx, at.Add(2*time.Hour), at.Add(time.Hour), job, shard, "nightly").Exec())
+	list, err := db.RecurringList(ctx, shard).All()
 	check(t, "RecurringList", err)
 	if len(list) != 1 || list[0].LastJobID != job || !list[0].NextRunAt.Equal(at.Add(2*time.Hour)) || list[0].Cron != rj.Cron {
 		t.Errorf("RecurringList after RecurringAdvance = %+v", list)
 	}
-	check(t, "RecurringDelete", db.RecurringDelete(ctx, queries.RecurringDeleteParams{Shard: shard, ID: "nightly"}).Exec())
-	if _, err := db.RecurringGet(ctx, queries.RecurringGetParams{Shard: shard, ID: "nightly"}).One(); !errors.Is(err, gocql.ErrNotFound) {
+	check(t, "RecurringDelete", db.RecurringDelete(ctx, shard, "nightly").Exec())
+	if _, err := db.RecurringGet(ctx, shard, "nightly").One(); !errors.Is(err, gocql.ErrNotFound) {
 		t.Errorf("RecurringGet after RecurringDelete: %v, want gocql.ErrNotFound", err)
 	}
 
 	for _, name := range []string{"b", "a"} {
-		check(t, "QueueInsert", db.QueueInsert(ctx, queries.QueueInsertParams{QueuesRow: models.QueuesRow{Shard: shard, Name: name, CreatedAt: at}}).Exec())
+		check(t, "QueueInsert", db.QueueInsert(ctx, models.QueuesRow{Shard: shard, Name: name, CreatedAt: at}).Exec())
 	}
-	queues, err := db.QueuesList(ctx, queries.QueuesListParams{Shard: shard}).All()
+	queues, err := db.QueuesList(ctx, shard).All()
 	check(t, "QueuesList", err)
 	if diff := cmp.Diff([]queries.QueuesListRow{{Name: "a"}, {Name: "b"}}, queues); diff != "" {
 		t.Errorf("QueuesList mismatch (-want +got):\n%s", diff)
@@ -406,72 +409,70 @@ func TestBatches(t *testing.T) {
 
 	b := db.NewBatch(ctx, gocql.UnloggedBatch)
 	for i := range 3 {
-		b.DueInsert(queries.DueInsertParams{ScheduledJobsRow: models.ScheduledJobsRow{Queue: queue, Bucket: bucket, Shard: 2, DueAt: at.Add(time.Duration(i) * time.Millisecond), JobID: gocql.TimeUUID()}})
+		b.DueInsert(models.ScheduledJobsRow{Queue: queue, Bucket: bucket, Shard: 2, DueAt: at.Add(time.Duration(i) * time.Millisecond), JobID: gocql.TimeUUID()})
 	}
 	if b.Size() != 3 {
 		t.Errorf("Size() = %d, want 3", b.Size())
 	}
 	check(t, "unlogged batch", b.Exec())
-	if rows, _ := db.DueScan(ctx, queries.DueScanParams{Queue: queue, Bucket: bucket, Shard: 2, From: at, To: at.Add(time.Second), Limit: 10}).All(); len(rows) != 3 {
+	if rows, _ := db.DueScan(ctx, queue, bucket, 2, at, at.Add(time.Second), 10).All(); len(rows) != 3 {
 		t.Errorf("after the unlogged batch: %d rows, want 3", len(rows))
 	}
 
 	counts := db.NewBatch(ctx, gocql.CounterBatch)
-	counts.CountAdd(queries.CountAddParams{Jobs: 2, Queue: queue, State: 5, Bucket: bucket, Shard: 0})
-	counts.CountAdd(queries.CountAddParams{Jobs: 3, Queue: queue, State: 5, Bucket: bucket, Shard: 1})
+	counts.CountAdd(2, queue, 5, bucket, 0)
+	counts.CountAdd(3, queue, 5, bucket, 1)
 	check(t, "counter batch", counts.Exec())
-	if rows, _ := db.CountRead(ctx, queries.CountReadParams{Queue: queue, State: 5}).All(); len(rows) != 2 || rows[0].Jobs+rows[1].Jobs != 5 {
+	if rows, _ := db.CountRead(ctx, queue, 5).All(); len(rows) != 2 || rows[0].Jobs+rows[1].Jobs != 5 {
 		t.Errorf("after the counter batch: %+v", rows)
 	}
 
 	// A job created and changed in one conditional batch (one partition).
 	row := models.JobsRow{ID: gocql.TimeUUID(), Queue: queue, Type: "t", State: 1, Version: 1, CreatedAt: at, ScheduledAt: at, StateChangedAt: at}
 	jb := db.NewJobsBatch(ctx, gocql.LoggedBatch)
-	jb.JobsCreate(queries.JobsCreateParams{JobsRow: row})
+	jb.JobsCreate(row)
 	applied, current, err := jb.ExecCAS()
 	check(t, "conditional batch", err)
 	if !applied || len(current) != 0 {
 		t.Errorf("conditional batch on a new job: applied %v, current %+v; want applied, no rows", applied, current)
 	}
 	jb = db.NewJobsBatch(ctx, gocql.LoggedBatch)
-	jb.JobsHeartbeat(queries.JobsHeartbeatParams{Version: 2, LeaseUntil: at, ID: row.ID, ExpectedVersion: 1})
-	jb.JobsClaim(queries.JobsClaimParams{State: 2, Version: 2, LeaseOwner: "w", ID: row.ID, ExpectedVersion: 7})
+	jb.JobsHeartbeat(2, at, row.ID, 1)
+	jb.JobsClaim(2, 2, time.Time{}, time.Time{}, "w", gocql.UUID{}, time.Time{}, row.ID, 7)
 	applied, current, err = jb.ExecCAS()
 	check(t, "conditional batch with a failing condition", err)
 	if applied || len(current) != 1 || current[0].ID != row.ID || current[0].Version != 1 {
 		t.Errorf("failing condition: applied %v, current %+v; want not applied, the job's key and version 1", applied, current)
 	}
-	if got, _ := db.JobsGet(ctx, queries.JobsGetParams{ID: row.ID}).One(); got.Version != 1 || !got.LeaseUntil.IsZero() {
+	if got, _ := db.JobsGet(ctx, row.ID).One(); got.Version != 1 || !got.LeaseUntil.IsZero() {
 		t.Errorf("a batch whose condition failed changed the job: %+v", got)
 	}
 
 	// A condition and unconditional statements on one partition of the
 	// bucket directory: all or nothing.
 	check(t, "DueWatermarkInit", func() error {
-		_, _, err := db.DueWatermarkInit(ctx, queries.DueWatermarkInitParams{Watermark: at, Queue: queue}).Exec()
+		_, _, err := db.DueWatermarkInit(ctx, at, queue).Exec()
 		return err
 	}())
-	dir := func(i int) queries.DueBucketInsertParams {
-		return queries.DueBucketInsertParams{Queue: queue, Bucket: bucket.Add(time.Duration(i) * time.Minute), WidthMs: 60_000, Shards: 4}
-	}
+	dir := func(i int) time.Time { return bucket.Add(time.Duration(i) * time.Minute) }
 	mixed := db.NewScheduledBucketsBatch(ctx, gocql.LoggedBatch)
-	mixed.DueWatermarkAdvance(queries.DueWatermarkAdvanceParams{Watermark: at.Add(time.Minute), Queue: queue, ExpectedWatermark: at})
-	mixed.DueBucketInsert(dir(10))
-	mixed.DueBucketInsert(dir(11))
+	mixed.DueWatermarkAdvance(at.Add(time.Minute), queue, at)
+	mixed.DueBucketInsert(queue, dir(10), 60_000, 4)
+	mixed.DueBucketInsert(queue, dir(11), 60_000, 4)
 	applied, dirCurrent, err := mixed.ExecCAS()
 	check(t, "mixed batch", err)
 	if !applied || len(dirCurrent) != 0 {
 		t.Errorf("mixed batch: applied %v, current %+v; want applied", applied, dirCurrent)
 	}
 	mixed = db.NewScheduledBucketsBatch(ctx, gocql.LoggedBatch)
-	mixed.DueWatermarkAdvance(queries.DueWatermarkAdvanceParams{Watermark: at.Add(time.Hour), Queue: queue, ExpectedWatermark: at})
-	mixed.DueBucketInsert(dir(12))
+	mixed.DueWatermarkAdvance(at.Add(time.Hour), queue, at)
+	mixed.DueBucketInsert(queue, dir(12), 60_000, 4)
 	applied, dirCurrent, err = mixed.ExecCAS()
 	check(t, "mixed batch with a failing condition", err)
 	if applied || len(dirCurrent) == 0 || dirCurrent[0].Queue != queue || !dirCurrent[0].Watermark.Equal(at.Add(time.Minute)) {
 		t.Errorf("mixed batch with a failing condition: applied %v, current %+v; want not applied, watermark %s", applied, dirCurrent, at.Add(time.Minute))
 	}
-	dirs, err := db.DueBucketsRange(ctx, queries.DueBucketsRangeParams{Queue: queue, From: bucket, To: bucket.Add(time.Hour)}).All()
+	dirs, err := db.DueBucketsRange(ctx, queue, bucket, bucket.Add(time.Hour)).All()
 	check(t, "DueBucketsRange", err)
 	var starts []int
 	for _, d := range dirs {

@@ -120,25 +120,23 @@ var ContinuationInsert = Query{
 	Idempotent: true,
 }
 
-// ContinuationInsertParams are the values of query ContinuationInsert, one field per bind marker
-// (a :name used twice is one field).
-type ContinuationInsertParams struct {
-	// JobContinuationsRow holds the values of the columns of table job_continuations.
-	models.JobContinuationsRow
-}
-
 // ContinuationInsert runs query ContinuationInsert of schema/queries.cql (line
 // 140) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table job_continuations
+//
 // The statement is [ContinuationInsertCQL].
-func (db *DB) ContinuationInsert(ctx context.Context, p ContinuationInsertParams) Write {
-	return Write{q: db.query(ctx, ContinuationInsertCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)}
+func (db *DB) ContinuationInsert(ctx context.Context, row models.JobContinuationsRow) Write {
+	return Write{q: db.query(ctx, ContinuationInsertCQL, true, row.ParentID, row.JobID)}
 }
 
-// ContinuationInsert adds query ContinuationInsert to the batch.
-func (b *Batch) ContinuationInsert(p ContinuationInsertParams) {
-	b.add(ContinuationInsertCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)
+// ContinuationInsert adds query ContinuationInsert to the batch; its
+// parameters are those of [DB.ContinuationInsert].
+func (b *Batch) ContinuationInsert(row models.JobContinuationsRow) {
+	b.add(ContinuationInsertCQL, true, row.ParentID, row.JobID)
 }
 
 // ContinuationsListCQL is the statement of query ContinuationsList.
@@ -157,13 +155,6 @@ var ContinuationsList = Query{
 	Idempotent: true,
 }
 
-// ContinuationsListParams are the values of query ContinuationsList, one field per bind marker
-// (a :name used twice is one field).
-type ContinuationsListParams struct {
-	// ParentID is the value for parent_id, CQL type uuid.
-	ParentID gocql.UUID
-}
-
 // ContinuationsListRow is a row of the result of query ContinuationsList, in select order.
 type ContinuationsListRow struct {
 	// JobID is the result column job_id, CQL type uuid.
@@ -178,9 +169,13 @@ func scanContinuationsList(r *ContinuationsListRow, dest []any, _ []gocql.Column
 // 143) on table job_continuations: a SELECT that returns ContinuationsListRow
 // rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - parentID: column parent_id, CQL type uuid
+//
 // The statement is [ContinuationsListCQL].
-func (db *DB) ContinuationsList(ctx context.Context, p ContinuationsListParams) Rows[ContinuationsListRow] {
-	return Rows[ContinuationsListRow]{q: db.query(ctx, ContinuationsListCQL, true, p.ParentID), scan: scanContinuationsList}
+func (db *DB) ContinuationsList(ctx context.Context, parentID gocql.UUID) Rows[ContinuationsListRow] {
+	return Rows[ContinuationsListRow]{q: db.query(ctx, ContinuationsListCQL, true, parentID), scan: scanContinuationsList}
 }
 
 // ContinuationDeleteCQL is the statement of query ContinuationDelete.
@@ -199,23 +194,21 @@ var ContinuationDelete = Query{
 	Idempotent: true,
 }
 
-// ContinuationDeleteParams are the values of query ContinuationDelete, one field per bind marker
-// (a :name used twice is one field).
-type ContinuationDeleteParams struct {
-	// JobContinuationsRow holds the values of the columns of table job_continuations.
-	models.JobContinuationsRow
-}
-
 // ContinuationDelete runs query ContinuationDelete of schema/queries.cql (line
 // 146) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table job_continuations
+//
 // The statement is [ContinuationDeleteCQL].
-func (db *DB) ContinuationDelete(ctx context.Context, p ContinuationDeleteParams) Write {
-	return Write{q: db.query(ctx, ContinuationDeleteCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)}
+func (db *DB) ContinuationDelete(ctx context.Context, row models.JobContinuationsRow) Write {
+	return Write{q: db.query(ctx, ContinuationDeleteCQL, true, row.ParentID, row.JobID)}
 }
 
-// ContinuationDelete adds query ContinuationDelete to the batch.
-func (b *Batch) ContinuationDelete(p ContinuationDeleteParams) {
-	b.add(ContinuationDeleteCQL, true, p.JobContinuationsRow.ParentID, p.JobContinuationsRow.JobID)
+// ContinuationDelete adds query ContinuationDelete to the batch; its
+// parameters are those of [DB.ContinuationDelete].
+func (b *Batch) ContinuationDelete(row models.JobContinuationsRow) {
+	b.add(ContinuationDeleteCQL, true, row.ParentID, row.JobID)
 }

@@ -126,32 +126,26 @@ var CountAdd = Query{
 	Idempotent: false,
 }
 
-// CountAddParams are the values of query CountAdd, one field per bind marker
-// (a :name used twice is one field).
-type CountAddParams struct {
-	// Jobs is the value for jobs, CQL type counter.
-	Jobs int64
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-}
-
 // CountAdd runs query CountAdd of schema/queries.cql (line 114) on table
 // job_counts. It is not idempotent, so the driver never retries it.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - jobs: the change of counter column jobs, CQL type counter
+//   - queue: column queue, CQL type text
+//   - state: column state, CQL type int
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type int
+//
 // The statement is [CountAddCQL].
-func (db *DB) CountAdd(ctx context.Context, p CountAddParams) Write {
-	return Write{q: db.query(ctx, CountAddCQL, false, p.Jobs, p.Queue, p.State, p.Bucket, p.Shard)}
+func (db *DB) CountAdd(ctx context.Context, jobs int64, queue string, state int32, bucket time.Time, shard int32) Write {
+	return Write{q: db.query(ctx, CountAddCQL, false, jobs, queue, state, bucket, shard)}
 }
 
-// CountAdd adds query CountAdd to the batch.
-func (b *Batch) CountAdd(p CountAddParams) {
-	b.add(CountAddCQL, false, p.Jobs, p.Queue, p.State, p.Bucket, p.Shard)
+// CountAdd adds query CountAdd to the batch; its parameters are those of
+// [DB.CountAdd].
+func (b *Batch) CountAdd(jobs int64, queue string, state int32, bucket time.Time, shard int32) {
+	b.add(CountAddCQL, false, jobs, queue, state, bucket, shard)
 }
 
 // CountReadCQL is the statement of query CountRead.
@@ -167,15 +161,6 @@ var CountRead = Query{
 	Names:      []string{"queue", "state"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// CountReadParams are the values of query CountRead, one field per bind marker
-// (a :name used twice is one field).
-type CountReadParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
 }
 
 // CountReadRow is a row of the result of query CountRead, in select order.
@@ -196,9 +181,14 @@ func scanCountRead(r *CountReadRow, dest []any, _ []gocql.ColumnInfo) []any {
 // job_counts: a SELECT that returns CountReadRow rows, read with One, All,
 // Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - state: column state, CQL type int
+//
 // The statement is [CountReadCQL].
-func (db *DB) CountRead(ctx context.Context, p CountReadParams) Rows[CountReadRow] {
-	return Rows[CountReadRow]{q: db.query(ctx, CountReadCQL, true, p.Queue, p.State), scan: scanCountRead}
+func (db *DB) CountRead(ctx context.Context, queue string, state int32) Rows[CountReadRow] {
+	return Rows[CountReadRow]{q: db.query(ctx, CountReadCQL, true, queue, state), scan: scanCountRead}
 }
 
 // CountDropBeforeCQL is the statement of query CountDropBefore.
@@ -216,27 +206,23 @@ var CountDropBefore = Query{
 	Idempotent: true,
 }
 
-// CountDropBeforeParams are the values of query CountDropBefore, one field per bind marker
-// (a :name used twice is one field).
-type CountDropBeforeParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-}
-
 // CountDropBefore runs query CountDropBefore of schema/queries.cql (line 120)
 // on table job_counts. It is idempotent: the session's retry policy may send
 // it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - state: column state, CQL type int
+//   - bucket: column bucket, CQL type timestamp
+//
 // The statement is [CountDropBeforeCQL].
-func (db *DB) CountDropBefore(ctx context.Context, p CountDropBeforeParams) Write {
-	return Write{q: db.query(ctx, CountDropBeforeCQL, true, p.Queue, p.State, p.Bucket)}
+func (db *DB) CountDropBefore(ctx context.Context, queue string, state int32, bucket time.Time) Write {
+	return Write{q: db.query(ctx, CountDropBeforeCQL, true, queue, state, bucket)}
 }
 
-// CountDropBefore adds query CountDropBefore to the batch.
-func (b *Batch) CountDropBefore(p CountDropBeforeParams) {
-	b.add(CountDropBeforeCQL, true, p.Queue, p.State, p.Bucket)
+// CountDropBefore adds query CountDropBefore to the batch; its parameters are
+// those of [DB.CountDropBefore].
+func (b *Batch) CountDropBefore(queue string, state int32, bucket time.Time) {
+	b.add(CountDropBeforeCQL, true, queue, state, bucket)
 }

@@ -203,19 +203,16 @@ var JobsGet = Query{
 	Idempotent: true,
 }
 
-// JobsGetParams are the values of query JobsGet, one field per bind marker
-// (a :name used twice is one field).
-type JobsGetParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-}
-
 // JobsGet runs query JobsGet of schema/queries.cql (line 7) on table jobs: a
 // SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//
 // The statement is [JobsGetCQL].
-func (db *DB) JobsGet(ctx context.Context, p JobsGetParams) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetCQL, true, p.ID), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsGet(ctx context.Context, id gocql.UUID) Rows[models.JobsRow] {
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetCQL, true, id), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsGetManyCQL is the statement of query JobsGetMany.
@@ -233,20 +230,17 @@ var JobsGetMany = Query{
 	Idempotent: true,
 }
 
-// JobsGetManyParams are the values of query JobsGetMany, one field per bind marker
-// (a :name used twice is one field).
-type JobsGetManyParams struct {
-	// ID is the value for id, CQL type list<uuid>.
-	ID []gocql.UUID
-}
-
 // JobsGetMany runs query JobsGetMany of schema/queries.cql (line 10) on table
 // jobs: a SELECT that returns models.JobsRow rows, read with One, All, Iter or
 // Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type list<uuid>
+//
 // The statement is [JobsGetManyCQL].
-func (db *DB) JobsGetMany(ctx context.Context, p JobsGetManyParams) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetManyCQL, true, p.ID), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsGetMany(ctx context.Context, id []gocql.UUID) Rows[models.JobsRow] {
+	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetManyCQL, true, id), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsCreateCQL is the statement of query JobsCreate.
@@ -269,13 +263,6 @@ var JobsCreate = Query{
 	Idempotent: false,
 }
 
-// JobsCreateParams are the values of query JobsCreate, one field per bind marker
-// (a :name used twice is one field).
-type JobsCreateParams struct {
-	// JobsRow holds the values of the columns of table jobs.
-	models.JobsRow
-}
-
 // JobsCreate runs query JobsCreate of schema/queries.cql (line 15) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
@@ -284,9 +271,13 @@ type JobsCreateParams struct {
 // Creates a job: applies only when no row exists (see Schema.cql for why this
 // is an UPDATE).
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table jobs
+//
 // The statement is [JobsCreateCQL].
-func (db *DB) JobsCreate(ctx context.Context, p JobsCreateParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsCreate(ctx context.Context, row models.JobsRow) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.ID), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteCQL is the statement of query JobsWrite.
@@ -310,17 +301,6 @@ var JobsWrite = Query{
 	Idempotent: false,
 }
 
-// JobsWriteParams are the values of query JobsWrite, one field per bind marker
-// (a :name used twice is one field).
-type JobsWriteParams struct {
-	// JobsRow holds the values of the columns of table jobs.
-	models.JobsRow
-	// TTL binds USING TTL ?: the time to live in seconds (0: none).
-	TTL int32
-	// ExpectedVersion binds :expected_version, CQL type bigint.
-	ExpectedVersion int64
-}
-
 // JobsWrite runs query JobsWrite of schema/queries.cql (line 25) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
@@ -329,9 +309,15 @@ type JobsWriteParams struct {
 // Rewrites every column of a job, with the retention TTL when it reaches a
 // final state (0: no TTL), so the whole row expires at once.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table jobs
+//   - ttl: USING TTL ?, CQL type int: the time to live in seconds (0: none)
+//   - expectedVersion: :expected_version, CQL type bigint
+//
 // The statement is [JobsWriteCQL].
-func (db *DB) JobsWrite(ctx context.Context, p JobsWriteParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsWrite(ctx context.Context, row models.JobsRow, ttl int32, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsClaimCQL is the statement of query JobsClaim.
@@ -352,29 +338,6 @@ var JobsClaim = Query{
 	Idempotent: false,
 }
 
-// JobsClaimParams are the values of query JobsClaim, one field per bind marker
-// (a :name used twice is one field).
-type JobsClaimParams struct {
-	// State is the value for state, CQL type int.
-	State int32
-	// Version is the value for version, CQL type bigint.
-	Version int64
-	// StateChangedAt is the value for state_changed_at, CQL type timestamp.
-	StateChangedAt time.Time
-	// StartedAt is the value for started_at, CQL type timestamp.
-	StartedAt time.Time
-	// LeaseOwner is the value for lease_owner, CQL type text.
-	LeaseOwner string
-	// LeaseToken is the value for lease_token, CQL type uuid.
-	LeaseToken gocql.UUID
-	// LeaseUntil is the value for lease_until, CQL type timestamp.
-	LeaseUntil time.Time
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// ExpectedVersion binds :expected_version, CQL type bigint.
-	ExpectedVersion int64
-}
-
 // JobsClaim runs query JobsClaim of schema/queries.cql (line 34) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
@@ -382,9 +345,21 @@ type JobsClaimParams struct {
 //
 // Claims a job: Scheduled or Failed -> Processing with a fresh lease.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - state: column state, CQL type int
+//   - version: column version, CQL type bigint
+//   - stateChangedAt: column state_changed_at, CQL type timestamp
+//   - startedAt: column started_at, CQL type timestamp
+//   - leaseOwner: column lease_owner, CQL type text
+//   - leaseToken: column lease_token, CQL type uuid
+//   - leaseUntil: column lease_until, CQL type timestamp
+//   - id: column id, CQL type uuid
+//   - expectedVersion: :expected_version, CQL type bigint
+//
 // The statement is [JobsClaimCQL].
-func (db *DB) JobsClaim(ctx context.Context, p JobsClaimParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsClaimCQL, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsClaim(ctx context.Context, state int32, version int64, stateChangedAt, startedAt time.Time, leaseOwner string, leaseToken gocql.UUID, leaseUntil time.Time, id gocql.UUID, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsClaimCQL, state, version, stateChangedAt, startedAt, leaseOwner, leaseToken, leaseUntil, id, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsHeartbeatCQL is the statement of query JobsHeartbeat.
@@ -404,19 +379,6 @@ var JobsHeartbeat = Query{
 	Idempotent: false,
 }
 
-// JobsHeartbeatParams are the values of query JobsHeartbeat, one field per bind marker
-// (a :name used twice is one field).
-type JobsHeartbeatParams struct {
-	// Version is the value for version, CQL type bigint.
-	Version int64
-	// LeaseUntil is the value for lease_until, CQL type timestamp.
-	LeaseUntil time.Time
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// ExpectedVersion binds :expected_version, CQL type bigint.
-	ExpectedVersion int64
-}
-
 // JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 41) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
@@ -424,9 +386,16 @@ type JobsHeartbeatParams struct {
 //
 // Extends a lease.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - version: column version, CQL type bigint
+//   - leaseUntil: column lease_until, CQL type timestamp
+//   - id: column id, CQL type uuid
+//   - expectedVersion: :expected_version, CQL type bigint
+//
 // The statement is [JobsHeartbeatCQL].
-func (db *DB) JobsHeartbeat(ctx context.Context, p JobsHeartbeatParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsHeartbeatCQL, p.Version, p.LeaseUntil, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsHeartbeat(ctx context.Context, version int64, leaseUntil time.Time, id gocql.UUID, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsHeartbeatCQL, version, leaseUntil, id, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsDeleteCQL is the statement of query JobsDelete.
@@ -446,23 +415,19 @@ var JobsDelete = Query{
 	Idempotent: false,
 }
 
-// JobsDeleteParams are the values of query JobsDelete, one field per bind marker
-// (a :name used twice is one field).
-type JobsDeleteParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// ExpectedVersion binds :expected_version, CQL type bigint.
-	ExpectedVersion int64
-}
-
 // JobsDelete runs query JobsDelete of schema/queries.cql (line 44) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - expectedVersion: :expected_version, CQL type bigint
+//
 // The statement is [JobsDeleteCQL].
-func (db *DB) JobsDelete(ctx context.Context, p JobsDeleteParams) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsDeleteCQL, p.ID, p.ExpectedVersion), scan: (*models.JobsRow).AppendScanDest}
+func (db *DB) JobsDelete(ctx context.Context, id gocql.UUID, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsDeleteCQL, id, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsBatch is a batch of statements on table jobs that may hold
@@ -491,32 +456,37 @@ func (b *JobsBatch) ExecCAS() (applied bool, current []models.JobsRow, err error
 	return execCAS(&b.casBatch, (*models.JobsRow).AppendScanDest)
 }
 
-// JobsCreate adds query JobsCreate to the batch.
-func (b *JobsBatch) JobsCreate(p JobsCreateParams) {
+// JobsCreate adds query JobsCreate to the batch; its parameters are those of
+// [DB.JobsCreate].
+func (b *JobsBatch) JobsCreate(row models.JobsRow) {
 	b.test(false, 5)
-	b.b.add(JobsCreateCQL, false, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID)
+	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.ID)
 }
 
-// JobsWrite adds query JobsWrite to the batch.
-func (b *JobsBatch) JobsWrite(p JobsWriteParams) {
+// JobsWrite adds query JobsWrite to the batch; its parameters are those of
+// [DB.JobsWrite].
+func (b *JobsBatch) JobsWrite(row models.JobsRow, ttl int32, expectedVersion int64) {
 	b.test(false, 5)
-	b.b.add(JobsWriteCQL, false, p.TTL, p.JobsRow.Queue, p.JobsRow.Type, p.JobsRow.Args, p.JobsRow.State, p.JobsRow.Version, p.JobsRow.CreatedAt, p.JobsRow.ScheduledAt, p.JobsRow.StateChangedAt, p.JobsRow.StartedAt, p.JobsRow.FinishedAt, p.JobsRow.RetryCount, p.JobsRow.MaxRetries, p.JobsRow.LastError, p.JobsRow.Errors, p.JobsRow.Result, p.JobsRow.BatchID, p.JobsRow.ParentID, p.JobsRow.RecurringID, p.JobsRow.LeaseOwner, p.JobsRow.LeaseToken, p.JobsRow.LeaseUntil, p.JobsRow.Metadata, p.JobsRow.ID, p.ExpectedVersion)
+	b.b.add(JobsWriteCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.ID, expectedVersion)
 }
 
-// JobsClaim adds query JobsClaim to the batch.
-func (b *JobsBatch) JobsClaim(p JobsClaimParams) {
+// JobsClaim adds query JobsClaim to the batch; its parameters are those of
+// [DB.JobsClaim].
+func (b *JobsBatch) JobsClaim(state int32, version int64, stateChangedAt, startedAt time.Time, leaseOwner string, leaseToken gocql.UUID, leaseUntil time.Time, id gocql.UUID, expectedVersion int64) {
 	b.test(false, 5)
-	b.b.add(JobsClaimCQL, false, p.State, p.Version, p.StateChangedAt, p.StartedAt, p.LeaseOwner, p.LeaseToken, p.LeaseUntil, p.ID, p.ExpectedVersion)
+	b.b.add(JobsClaimCQL, false, state, version, stateChangedAt, startedAt, leaseOwner, leaseToken, leaseUntil, id, expectedVersion)
 }
 
-// JobsHeartbeat adds query JobsHeartbeat to the batch.
-func (b *JobsBatch) JobsHeartbeat(p JobsHeartbeatParams) {
+// JobsHeartbeat adds query JobsHeartbeat to the batch; its parameters are
+// those of [DB.JobsHeartbeat].
+func (b *JobsBatch) JobsHeartbeat(version int64, leaseUntil time.Time, id gocql.UUID, expectedVersion int64) {
 	b.test(false, 5)
-	b.b.add(JobsHeartbeatCQL, false, p.Version, p.LeaseUntil, p.ID, p.ExpectedVersion)
+	b.b.add(JobsHeartbeatCQL, false, version, leaseUntil, id, expectedVersion)
 }
 
-// JobsDelete adds query JobsDelete to the batch.
-func (b *JobsBatch) JobsDelete(p JobsDeleteParams) {
+// JobsDelete adds query JobsDelete to the batch; its parameters are those of
+// [DB.JobsDelete].
+func (b *JobsBatch) JobsDelete(id gocql.UUID, expectedVersion int64) {
 	b.test(false, 5)
-	b.b.add(JobsDeleteCQL, false, p.ID, p.ExpectedVersion)
+	b.b.add(JobsDeleteCQL, false, id, expectedVersion)
 }

@@ -133,27 +133,24 @@ var StateInsert = Query{
 	Idempotent: true,
 }
 
-// StateInsertParams are the values of query StateInsert, one field per bind marker
-// (a :name used twice is one field).
-type StateInsertParams struct {
-	// JobsByStateRow holds the values of the columns of table jobs_by_state.
-	models.JobsByStateRow
-	// TTL binds USING TTL ?: the time to live in seconds (0: none).
-	TTL int32
-}
-
 // StateInsert runs query StateInsert of schema/queries.cql (line 85) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table jobs_by_state
+//   - ttl: USING TTL ?, CQL type int: the time to live in seconds (0: none)
+//
 // The statement is [StateInsertCQL].
-func (db *DB) StateInsert(ctx context.Context, p StateInsertParams) Write {
-	return Write{q: db.query(ctx, StateInsertCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID, p.TTL)}
+func (db *DB) StateInsert(ctx context.Context, row models.JobsByStateRow, ttl int32) Write {
+	return Write{q: db.query(ctx, StateInsertCQL, true, row.Queue, row.State, row.Bucket, row.Shard, row.EnteredAt, row.JobID, ttl)}
 }
 
-// StateInsert adds query StateInsert to the batch.
-func (b *Batch) StateInsert(p StateInsertParams) {
-	b.add(StateInsertCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID, p.TTL)
+// StateInsert adds query StateInsert to the batch; its parameters are those of
+// [DB.StateInsert].
+func (b *Batch) StateInsert(row models.JobsByStateRow, ttl int32) {
+	b.add(StateInsertCQL, true, row.Queue, row.State, row.Bucket, row.Shard, row.EnteredAt, row.JobID, ttl)
 }
 
 // StateScanCQL is the statement of query StateScan.
@@ -172,23 +169,6 @@ var StateScan = Query{
 	Idempotent: true,
 }
 
-// StateScanParams are the values of query StateScan, one field per bind marker
-// (a :name used twice is one field).
-type StateScanParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// Before binds :before, CQL type timestamp.
-	Before time.Time
-	// Limit binds LIMIT ?: the most rows to return.
-	Limit int32
-}
-
 // StateScanRow is a row of the result of query StateScan, in select order.
 type StateScanRow struct {
 	// EnteredAt is the result column entered_at, CQL type timestamp.
@@ -205,9 +185,18 @@ func scanStateScan(r *StateScanRow, dest []any, _ []gocql.ColumnInfo) []any {
 // jobs_by_state: a SELECT that returns StateScanRow rows, read with One, All,
 // Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - state: column state, CQL type int
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - before: :before, CQL type timestamp
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
 // The statement is [StateScanCQL].
-func (db *DB) StateScan(ctx context.Context, p StateScanParams) Rows[StateScanRow] {
-	return Rows[StateScanRow]{q: db.query(ctx, StateScanCQL, true, p.Queue, p.State, p.Bucket, p.Shard, p.Before, p.Limit), scan: scanStateScan}
+func (db *DB) StateScan(ctx context.Context, queue string, state int32, bucket time.Time, shard int32, before time.Time, limit int32) Rows[StateScanRow] {
+	return Rows[StateScanRow]{q: db.query(ctx, StateScanCQL, true, queue, state, bucket, shard, before, limit), scan: scanStateScan}
 }
 
 // StateDeleteCQL is the statement of query StateDelete.
@@ -225,25 +214,23 @@ var StateDelete = Query{
 	Idempotent: true,
 }
 
-// StateDeleteParams are the values of query StateDelete, one field per bind marker
-// (a :name used twice is one field).
-type StateDeleteParams struct {
-	// JobsByStateRow holds the values of the columns of table jobs_by_state.
-	models.JobsByStateRow
-}
-
 // StateDelete runs query StateDelete of schema/queries.cql (line 93) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table jobs_by_state
+//
 // The statement is [StateDeleteCQL].
-func (db *DB) StateDelete(ctx context.Context, p StateDeleteParams) Write {
-	return Write{q: db.query(ctx, StateDeleteCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID)}
+func (db *DB) StateDelete(ctx context.Context, row models.JobsByStateRow) Write {
+	return Write{q: db.query(ctx, StateDeleteCQL, true, row.Queue, row.State, row.Bucket, row.Shard, row.EnteredAt, row.JobID)}
 }
 
-// StateDelete adds query StateDelete to the batch.
-func (b *Batch) StateDelete(p StateDeleteParams) {
-	b.add(StateDeleteCQL, true, p.JobsByStateRow.Queue, p.JobsByStateRow.State, p.JobsByStateRow.Bucket, p.JobsByStateRow.Shard, p.JobsByStateRow.EnteredAt, p.JobsByStateRow.JobID)
+// StateDelete adds query StateDelete to the batch; its parameters are those of
+// [DB.StateDelete].
+func (b *Batch) StateDelete(row models.JobsByStateRow) {
+	b.add(StateDeleteCQL, true, row.Queue, row.State, row.Bucket, row.Shard, row.EnteredAt, row.JobID)
 }
 
 // StateDropPartitionCQL is the statement of query StateDropPartition.
@@ -262,29 +249,24 @@ var StateDropPartition = Query{
 	Idempotent: true,
 }
 
-// StateDropPartitionParams are the values of query StateDropPartition, one field per bind marker
-// (a :name used twice is one field).
-type StateDropPartitionParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-}
-
 // StateDropPartition runs query StateDropPartition of schema/queries.cql (line
 // 96) on table jobs_by_state. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - state: column state, CQL type int
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type int
+//
 // The statement is [StateDropPartitionCQL].
-func (db *DB) StateDropPartition(ctx context.Context, p StateDropPartitionParams) Write {
-	return Write{q: db.query(ctx, StateDropPartitionCQL, true, p.Queue, p.State, p.Bucket, p.Shard)}
+func (db *DB) StateDropPartition(ctx context.Context, queue string, state int32, bucket time.Time, shard int32) Write {
+	return Write{q: db.query(ctx, StateDropPartitionCQL, true, queue, state, bucket, shard)}
 }
 
-// StateDropPartition adds query StateDropPartition to the batch.
-func (b *Batch) StateDropPartition(p StateDropPartitionParams) {
-	b.add(StateDropPartitionCQL, true, p.Queue, p.State, p.Bucket, p.Shard)
+// StateDropPartition adds query StateDropPartition to the batch; its
+// parameters are those of [DB.StateDropPartition].
+func (b *Batch) StateDropPartition(queue string, state int32, bucket time.Time, shard int32) {
+	b.add(StateDropPartitionCQL, true, queue, state, bucket, shard)
 }

@@ -142,24 +142,22 @@ var QueueInsert = Query{
 	Idempotent: true,
 }
 
-// QueueInsertParams are the values of query QueueInsert, one field per bind marker
-// (a :name used twice is one field).
-type QueueInsertParams struct {
-	// QueuesRow holds the values of the columns of table queues.
-	models.QueuesRow
-}
-
 // QueueInsert runs query QueueInsert of schema/queries.cql (line 170) on table
 // queues. It is idempotent: the session's retry policy may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table queues
+//
 // The statement is [QueueInsertCQL].
-func (db *DB) QueueInsert(ctx context.Context, p QueueInsertParams) Write {
-	return Write{q: db.query(ctx, QueueInsertCQL, true, p.QueuesRow.Shard, p.QueuesRow.Name, p.QueuesRow.CreatedAt)}
+func (db *DB) QueueInsert(ctx context.Context, row models.QueuesRow) Write {
+	return Write{q: db.query(ctx, QueueInsertCQL, true, row.Shard, row.Name, row.CreatedAt)}
 }
 
-// QueueInsert adds query QueueInsert to the batch.
-func (b *Batch) QueueInsert(p QueueInsertParams) {
-	b.add(QueueInsertCQL, true, p.QueuesRow.Shard, p.QueuesRow.Name, p.QueuesRow.CreatedAt)
+// QueueInsert adds query QueueInsert to the batch; its parameters are those of
+// [DB.QueueInsert].
+func (b *Batch) QueueInsert(row models.QueuesRow) {
+	b.add(QueueInsertCQL, true, row.Shard, row.Name, row.CreatedAt)
 }
 
 // QueuesListCQL is the statement of query QueuesList.
@@ -177,13 +175,6 @@ var QueuesList = Query{
 	Idempotent: true,
 }
 
-// QueuesListParams are the values of query QueuesList, one field per bind marker
-// (a :name used twice is one field).
-type QueuesListParams struct {
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-}
-
 // QueuesListRow is a row of the result of query QueuesList, in select order.
 type QueuesListRow struct {
 	// Name is the result column name, CQL type text.
@@ -198,7 +189,11 @@ func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
 // queues: a SELECT that returns QueuesListRow rows, read with One, All, Iter
 // or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - shard: column shard, CQL type int
+//
 // The statement is [QueuesListCQL].
-func (db *DB) QueuesList(ctx context.Context, p QueuesListParams) Rows[QueuesListRow] {
-	return Rows[QueuesListRow]{q: db.query(ctx, QueuesListCQL, true, p.Shard), scan: scanQueuesList}
+func (db *DB) QueuesList(ctx context.Context, shard int32) Rows[QueuesListRow] {
+	return Rows[QueuesListRow]{q: db.query(ctx, QueuesListCQL, true, shard), scan: scanQueuesList}
 }

@@ -176,25 +176,23 @@ var RecurringUpsert = Query{
 	Idempotent: true,
 }
 
-// RecurringUpsertParams are the values of query RecurringUpsert, one field per bind marker
-// (a :name used twice is one field).
-type RecurringUpsertParams struct {
-	// RecurringJobsRow holds the values of the columns of table recurring_jobs.
-	models.RecurringJobsRow
-}
-
 // RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 151)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table recurring_jobs
+//
 // The statement is [RecurringUpsertCQL].
-func (db *DB) RecurringUpsert(ctx context.Context, p RecurringUpsertParams) Write {
-	return Write{q: db.query(ctx, RecurringUpsertCQL, true, p.RecurringJobsRow.Shard, p.RecurringJobsRow.ID, p.RecurringJobsRow.Queue, p.RecurringJobsRow.Cron, p.RecurringJobsRow.Timezone, p.RecurringJobsRow.Type, p.RecurringJobsRow.Args, p.RecurringJobsRow.MaxRetries, p.RecurringJobsRow.Metadata, p.RecurringJobsRow.CreatedAt, p.RecurringJobsRow.UpdatedAt, p.RecurringJobsRow.NextRunAt, p.RecurringJobsRow.LastRunAt, p.RecurringJobsRow.LastJobID)}
+func (db *DB) RecurringUpsert(ctx context.Context, row models.RecurringJobsRow) Write {
+	return Write{q: db.query(ctx, RecurringUpsertCQL, true, row.Shard, row.ID, row.Queue, row.Cron, row.Timezone, row.Type, row.Args, row.MaxRetries, row.Metadata, row.CreatedAt, row.UpdatedAt, row.NextRunAt, row.LastRunAt, row.LastJobID)}
 }
 
-// RecurringUpsert adds query RecurringUpsert to the batch.
-func (b *Batch) RecurringUpsert(p RecurringUpsertParams) {
-	b.add(RecurringUpsertCQL, true, p.RecurringJobsRow.Shard, p.RecurringJobsRow.ID, p.RecurringJobsRow.Queue, p.RecurringJobsRow.Cron, p.RecurringJobsRow.Timezone, p.RecurringJobsRow.Type, p.RecurringJobsRow.Args, p.RecurringJobsRow.MaxRetries, p.RecurringJobsRow.Metadata, p.RecurringJobsRow.CreatedAt, p.RecurringJobsRow.UpdatedAt, p.RecurringJobsRow.NextRunAt, p.RecurringJobsRow.LastRunAt, p.RecurringJobsRow.LastJobID)
+// RecurringUpsert adds query RecurringUpsert to the batch; its parameters are
+// those of [DB.RecurringUpsert].
+func (b *Batch) RecurringUpsert(row models.RecurringJobsRow) {
+	b.add(RecurringUpsertCQL, true, row.Shard, row.ID, row.Queue, row.Cron, row.Timezone, row.Type, row.Args, row.MaxRetries, row.Metadata, row.CreatedAt, row.UpdatedAt, row.NextRunAt, row.LastRunAt, row.LastJobID)
 }
 
 // RecurringGetCQL is the statement of query RecurringGet.
@@ -212,22 +210,18 @@ var RecurringGet = Query{
 	Idempotent: true,
 }
 
-// RecurringGetParams are the values of query RecurringGet, one field per bind marker
-// (a :name used twice is one field).
-type RecurringGetParams struct {
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ID is the value for id, CQL type text.
-	ID string
-}
-
 // RecurringGet runs query RecurringGet of schema/queries.cql (line 156) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type text
+//
 // The statement is [RecurringGetCQL].
-func (db *DB) RecurringGet(ctx context.Context, p RecurringGetParams) Rows[models.RecurringJobsRow] {
-	return Rows[models.RecurringJobsRow]{q: db.query(ctx, RecurringGetCQL, true, p.Shard, p.ID), scan: (*models.RecurringJobsRow).AppendScanDest}
+func (db *DB) RecurringGet(ctx context.Context, shard int32, id string) Rows[models.RecurringJobsRow] {
+	return Rows[models.RecurringJobsRow]{q: db.query(ctx, RecurringGetCQL, true, shard, id), scan: (*models.RecurringJobsRow).AppendScanDest}
 }
 
 // RecurringListCQL is the statement of query RecurringList.
@@ -245,20 +239,17 @@ var RecurringList = Query{
 	Idempotent: true,
 }
 
-// RecurringListParams are the values of query RecurringList, one field per bind marker
-// (a :name used twice is one field).
-type RecurringListParams struct {
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-}
-
 // RecurringList runs query RecurringList of schema/queries.cql (line 159) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - shard: column shard, CQL type int
+//
 // The statement is [RecurringListCQL].
-func (db *DB) RecurringList(ctx context.Context, p RecurringListParams) Rows[models.RecurringJobsRow] {
-	return Rows[models.RecurringJobsRow]{q: db.query(ctx, RecurringListCQL, true, p.Shard), scan: (*models.RecurringJobsRow).AppendScanDest}
+func (db *DB) RecurringList(ctx context.Context, shard int32) Rows[models.RecurringJobsRow] {
+	return Rows[models.RecurringJobsRow]{q: db.query(ctx, RecurringListCQL, true, shard), scan: (*models.RecurringJobsRow).AppendScanDest}
 }
 
 // RecurringAdvanceCQL is the statement of query RecurringAdvance.
@@ -276,33 +267,27 @@ var RecurringAdvance = Query{
 	Idempotent: true,
 }
 
-// RecurringAdvanceParams are the values of query RecurringAdvance, one field per bind marker
-// (a :name used twice is one field).
-type RecurringAdvanceParams struct {
-	// NextRunAt is the value for next_run_at, CQL type timestamp.
-	NextRunAt time.Time
-	// LastRunAt is the value for last_run_at, CQL type timestamp.
-	LastRunAt time.Time
-	// LastJobID is the value for last_job_id, CQL type uuid.
-	LastJobID gocql.UUID
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ID is the value for id, CQL type text.
-	ID string
-}
-
 // RecurringAdvance runs query RecurringAdvance of schema/queries.cql (line
 // 162) on table recurring_jobs. It is idempotent: the session's retry policy
 // may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - nextRunAt: column next_run_at, CQL type timestamp
+//   - lastRunAt: column last_run_at, CQL type timestamp
+//   - lastJobID: column last_job_id, CQL type uuid
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type text
+//
 // The statement is [RecurringAdvanceCQL].
-func (db *DB) RecurringAdvance(ctx context.Context, p RecurringAdvanceParams) Write {
-	return Write{q: db.query(ctx, RecurringAdvanceCQL, true, p.NextRunAt, p.LastRunAt, p.LastJobID, p.Shard, p.ID)}
+func (db *DB) RecurringAdvance(ctx context.Context, nextRunAt, lastRunAt time.Time, lastJobID gocql.UUID, shard int32, id string) Write {
+	return Write{q: db.query(ctx, RecurringAdvanceCQL, true, nextRunAt, lastRunAt, lastJobID, shard, id)}
 }
 
-// RecurringAdvance adds query RecurringAdvance to the batch.
-func (b *Batch) RecurringAdvance(p RecurringAdvanceParams) {
-	b.add(RecurringAdvanceCQL, true, p.NextRunAt, p.LastRunAt, p.LastJobID, p.Shard, p.ID)
+// RecurringAdvance adds query RecurringAdvance to the batch; its parameters
+// are those of [DB.RecurringAdvance].
+func (b *Batch) RecurringAdvance(nextRunAt, lastRunAt time.Time, lastJobID gocql.UUID, shard int32, id string) {
+	b.add(RecurringAdvanceCQL, true, nextRunAt, lastRunAt, lastJobID, shard, id)
 }
 
 // RecurringDeleteCQL is the statement of query RecurringDelete.
@@ -320,25 +305,22 @@ var RecurringDelete = Query{
 	Idempotent: true,
 }
 
-// RecurringDeleteParams are the values of query RecurringDelete, one field per bind marker
-// (a :name used twice is one field).
-type RecurringDeleteParams struct {
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// ID is the value for id, CQL type text.
-	ID string
-}
-
 // RecurringDelete runs query RecurringDelete of schema/queries.cql (line 165)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type text
+//
 // The statement is [RecurringDeleteCQL].
-func (db *DB) RecurringDelete(ctx context.Context, p RecurringDeleteParams) Write {
-	return Write{q: db.query(ctx, RecurringDeleteCQL, true, p.Shard, p.ID)}
+func (db *DB) RecurringDelete(ctx context.Context, shard int32, id string) Write {
+	return Write{q: db.query(ctx, RecurringDeleteCQL, true, shard, id)}
 }
 
-// RecurringDelete adds query RecurringDelete to the batch.
-func (b *Batch) RecurringDelete(p RecurringDeleteParams) {
-	b.add(RecurringDeleteCQL, true, p.Shard, p.ID)
+// RecurringDelete adds query RecurringDelete to the batch; its parameters are
+// those of [DB.RecurringDelete].
+func (b *Batch) RecurringDelete(shard int32, id string) {
+	b.add(RecurringDeleteCQL, true, shard, id)
 }

@@ -148,31 +148,26 @@ var DueBucketInsert = Query{
 	Idempotent: true,
 }
 
-// DueBucketInsertParams are the values of query DueBucketInsert, one field per bind marker
-// (a :name used twice is one field).
-type DueBucketInsertParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// WidthMs is the value for width_ms, CQL type int.
-	WidthMs int32
-	// Shards is the value for shards, CQL type int.
-	Shards int32
-}
-
 // DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 63)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - bucket: column bucket, CQL type timestamp
+//   - widthMs: column width_ms, CQL type int
+//   - shards: column shards, CQL type int
+//
 // The statement is [DueBucketInsertCQL].
-func (db *DB) DueBucketInsert(ctx context.Context, p DueBucketInsertParams) Write {
-	return Write{q: db.query(ctx, DueBucketInsertCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)}
+func (db *DB) DueBucketInsert(ctx context.Context, queue string, bucket time.Time, widthMs, shards int32) Write {
+	return Write{q: db.query(ctx, DueBucketInsertCQL, true, queue, bucket, widthMs, shards)}
 }
 
-// DueBucketInsert adds query DueBucketInsert to the batch.
-func (b *Batch) DueBucketInsert(p DueBucketInsertParams) {
-	b.add(DueBucketInsertCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+// DueBucketInsert adds query DueBucketInsert to the batch; its parameters are
+// those of [DB.DueBucketInsert].
+func (b *Batch) DueBucketInsert(queue string, bucket time.Time, widthMs, shards int32) {
+	b.add(DueBucketInsertCQL, true, queue, bucket, widthMs, shards)
 }
 
 // DueBucketsRangeCQL is the statement of query DueBucketsRange.
@@ -188,17 +183,6 @@ var DueBucketsRange = Query{
 	Names:      []string{"queue", "from", "to"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// DueBucketsRangeParams are the values of query DueBucketsRange, one field per bind marker
-// (a :name used twice is one field).
-type DueBucketsRangeParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// From binds :from, CQL type timestamp.
-	From time.Time
-	// To binds :to, CQL type timestamp.
-	To time.Time
 }
 
 // DueBucketsRangeRow is a row of the result of query DueBucketsRange, in select order.
@@ -219,9 +203,15 @@ func scanDueBucketsRange(r *DueBucketsRangeRow, dest []any, _ []gocql.ColumnInfo
 // on table scheduled_buckets: a SELECT that returns DueBucketsRangeRow rows,
 // read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - from: :from, CQL type timestamp
+//   - to: :to, CQL type timestamp
+//
 // The statement is [DueBucketsRangeCQL].
-func (db *DB) DueBucketsRange(ctx context.Context, p DueBucketsRangeParams) Rows[DueBucketsRangeRow] {
-	return Rows[DueBucketsRangeRow]{q: db.query(ctx, DueBucketsRangeCQL, true, p.Queue, p.From, p.To), scan: scanDueBucketsRange}
+func (db *DB) DueBucketsRange(ctx context.Context, queue string, from, to time.Time) Rows[DueBucketsRangeRow] {
+	return Rows[DueBucketsRangeRow]{q: db.query(ctx, DueBucketsRangeCQL, true, queue, from, to), scan: scanDueBucketsRange}
 }
 
 // DueBucketDeleteCQL is the statement of query DueBucketDelete.
@@ -239,31 +229,26 @@ var DueBucketDelete = Query{
 	Idempotent: true,
 }
 
-// DueBucketDeleteParams are the values of query DueBucketDelete, one field per bind marker
-// (a :name used twice is one field).
-type DueBucketDeleteParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// WidthMs is the value for width_ms, CQL type int.
-	WidthMs int32
-	// Shards is the value for shards, CQL type int.
-	Shards int32
-}
-
 // DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 69)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - bucket: column bucket, CQL type timestamp
+//   - widthMs: column width_ms, CQL type int
+//   - shards: column shards, CQL type int
+//
 // The statement is [DueBucketDeleteCQL].
-func (db *DB) DueBucketDelete(ctx context.Context, p DueBucketDeleteParams) Write {
-	return Write{q: db.query(ctx, DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)}
+func (db *DB) DueBucketDelete(ctx context.Context, queue string, bucket time.Time, widthMs, shards int32) Write {
+	return Write{q: db.query(ctx, DueBucketDeleteCQL, true, queue, bucket, widthMs, shards)}
 }
 
-// DueBucketDelete adds query DueBucketDelete to the batch.
-func (b *Batch) DueBucketDelete(p DueBucketDeleteParams) {
-	b.add(DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+// DueBucketDelete adds query DueBucketDelete to the batch; its parameters are
+// those of [DB.DueBucketDelete].
+func (b *Batch) DueBucketDelete(queue string, bucket time.Time, widthMs, shards int32) {
+	b.add(DueBucketDeleteCQL, true, queue, bucket, widthMs, shards)
 }
 
 // DueWatermarkGetCQL is the statement of query DueWatermarkGet.
@@ -282,13 +267,6 @@ var DueWatermarkGet = Query{
 	Idempotent: true,
 }
 
-// DueWatermarkGetParams are the values of query DueWatermarkGet, one field per bind marker
-// (a :name used twice is one field).
-type DueWatermarkGetParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-}
-
 // DueWatermarkGetRow is a row of the result of query DueWatermarkGet, in select order.
 type DueWatermarkGetRow struct {
 	// Watermark is the result column watermark, CQL type timestamp.
@@ -303,9 +281,13 @@ func scanDueWatermarkGet(r *DueWatermarkGetRow, dest []any, _ []gocql.ColumnInfo
 // on table scheduled_buckets: a SELECT that returns DueWatermarkGetRow rows,
 // read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//
 // The statement is [DueWatermarkGetCQL].
-func (db *DB) DueWatermarkGet(ctx context.Context, p DueWatermarkGetParams) Rows[DueWatermarkGetRow] {
-	return Rows[DueWatermarkGetRow]{q: db.query(ctx, DueWatermarkGetCQL, true, p.Queue), scan: scanDueWatermarkGet}
+func (db *DB) DueWatermarkGet(ctx context.Context, queue string) Rows[DueWatermarkGetRow] {
+	return Rows[DueWatermarkGetRow]{q: db.query(ctx, DueWatermarkGetCQL, true, queue), scan: scanDueWatermarkGet}
 }
 
 // DueWatermarkInitCQL is the statement of query DueWatermarkInit.
@@ -325,15 +307,6 @@ var DueWatermarkInit = Query{
 	Idempotent: false,
 }
 
-// DueWatermarkInitParams are the values of query DueWatermarkInit, one field per bind marker
-// (a :name used twice is one field).
-type DueWatermarkInitParams struct {
-	// Watermark is the value for watermark, CQL type timestamp.
-	Watermark time.Time
-	// Queue is the value for queue, CQL type text.
-	Queue string
-}
-
 // DueWatermarkInit runs query DueWatermarkInit of schema/queries.cql (line 76)
 // on table scheduled_buckets: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
@@ -341,9 +314,14 @@ type DueWatermarkInitParams struct {
 //
 // Sets the first watermark of a queue.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - watermark: column watermark, CQL type timestamp
+//   - queue: column queue, CQL type text
+//
 // The statement is [DueWatermarkInitCQL].
-func (db *DB) DueWatermarkInit(ctx context.Context, p DueWatermarkInitParams) CAS[models.ScheduledBucketsRow] {
-	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkInitCQL, p.Watermark, p.Queue), scan: (*models.ScheduledBucketsRow).AppendScanDest}
+func (db *DB) DueWatermarkInit(ctx context.Context, watermark time.Time, queue string) CAS[models.ScheduledBucketsRow] {
+	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkInitCQL, watermark, queue), scan: (*models.ScheduledBucketsRow).AppendScanDest}
 }
 
 // DueWatermarkAdvanceCQL is the statement of query DueWatermarkAdvance.
@@ -364,17 +342,6 @@ var DueWatermarkAdvance = Query{
 	Idempotent: false,
 }
 
-// DueWatermarkAdvanceParams are the values of query DueWatermarkAdvance, one field per bind marker
-// (a :name used twice is one field).
-type DueWatermarkAdvanceParams struct {
-	// Watermark is the value for watermark, CQL type timestamp.
-	Watermark time.Time
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// ExpectedWatermark binds :expected_watermark, CQL type timestamp.
-	ExpectedWatermark time.Time
-}
-
 // DueWatermarkAdvance runs query DueWatermarkAdvance of schema/queries.cql
 // (line 80) on table scheduled_buckets: a lightweight transaction, never
 // retried by the driver. Exec reports whether it applied and, when it did not,
@@ -382,9 +349,15 @@ type DueWatermarkAdvanceParams struct {
 //
 // Moves a queue's watermark on from the one the caller read.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - watermark: column watermark, CQL type timestamp
+//   - queue: column queue, CQL type text
+//   - expectedWatermark: :expected_watermark, CQL type timestamp
+//
 // The statement is [DueWatermarkAdvanceCQL].
-func (db *DB) DueWatermarkAdvance(ctx context.Context, p DueWatermarkAdvanceParams) CAS[models.ScheduledBucketsRow] {
-	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkAdvanceCQL, p.Watermark, p.Queue, p.ExpectedWatermark), scan: (*models.ScheduledBucketsRow).AppendScanDest}
+func (db *DB) DueWatermarkAdvance(ctx context.Context, watermark time.Time, queue string, expectedWatermark time.Time) CAS[models.ScheduledBucketsRow] {
+	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkAdvanceCQL, watermark, queue, expectedWatermark), scan: (*models.ScheduledBucketsRow).AppendScanDest}
 }
 
 // ScheduledBucketsBatch is a batch of statements on table scheduled_buckets that may hold
@@ -413,24 +386,28 @@ func (b *ScheduledBucketsBatch) ExecCAS() (applied bool, current []models.Schedu
 	return execCAS(&b.casBatch, (*models.ScheduledBucketsRow).AppendScanDest)
 }
 
-// DueBucketInsert adds query DueBucketInsert to the batch.
-func (b *ScheduledBucketsBatch) DueBucketInsert(p DueBucketInsertParams) {
-	b.b.add(DueBucketInsertCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+// DueBucketInsert adds query DueBucketInsert to the batch; its parameters are
+// those of [DB.DueBucketInsert].
+func (b *ScheduledBucketsBatch) DueBucketInsert(queue string, bucket time.Time, widthMs, shards int32) {
+	b.b.add(DueBucketInsertCQL, true, queue, bucket, widthMs, shards)
 }
 
-// DueBucketDelete adds query DueBucketDelete to the batch.
-func (b *ScheduledBucketsBatch) DueBucketDelete(p DueBucketDeleteParams) {
-	b.b.add(DueBucketDeleteCQL, true, p.Queue, p.Bucket, p.WidthMs, p.Shards)
+// DueBucketDelete adds query DueBucketDelete to the batch; its parameters are
+// those of [DB.DueBucketDelete].
+func (b *ScheduledBucketsBatch) DueBucketDelete(queue string, bucket time.Time, widthMs, shards int32) {
+	b.b.add(DueBucketDeleteCQL, true, queue, bucket, widthMs, shards)
 }
 
-// DueWatermarkInit adds query DueWatermarkInit to the batch.
-func (b *ScheduledBucketsBatch) DueWatermarkInit(p DueWatermarkInitParams) {
+// DueWatermarkInit adds query DueWatermarkInit to the batch; its parameters
+// are those of [DB.DueWatermarkInit].
+func (b *ScheduledBucketsBatch) DueWatermarkInit(watermark time.Time, queue string) {
 	b.test(false, 4)
-	b.b.add(DueWatermarkInitCQL, false, p.Watermark, p.Queue)
+	b.b.add(DueWatermarkInitCQL, false, watermark, queue)
 }
 
-// DueWatermarkAdvance adds query DueWatermarkAdvance to the batch.
-func (b *ScheduledBucketsBatch) DueWatermarkAdvance(p DueWatermarkAdvanceParams) {
+// DueWatermarkAdvance adds query DueWatermarkAdvance to the batch; its
+// parameters are those of [DB.DueWatermarkAdvance].
+func (b *ScheduledBucketsBatch) DueWatermarkAdvance(watermark time.Time, queue string, expectedWatermark time.Time) {
 	b.test(false, 4)
-	b.b.add(DueWatermarkAdvanceCQL, false, p.Watermark, p.Queue, p.ExpectedWatermark)
+	b.b.add(DueWatermarkAdvanceCQL, false, watermark, queue, expectedWatermark)
 }

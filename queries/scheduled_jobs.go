@@ -129,25 +129,23 @@ var DueInsert = Query{
 	Idempotent: true,
 }
 
-// DueInsertParams are the values of query DueInsert, one field per bind marker
-// (a :name used twice is one field).
-type DueInsertParams struct {
-	// ScheduledJobsRow holds the values of the columns of table scheduled_jobs.
-	models.ScheduledJobsRow
-}
-
 // DueInsert runs query DueInsert of schema/queries.cql (line 49) on table
 // scheduled_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table scheduled_jobs
+//
 // The statement is [DueInsertCQL].
-func (db *DB) DueInsert(ctx context.Context, p DueInsertParams) Write {
-	return Write{q: db.query(ctx, DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)}
+func (db *DB) DueInsert(ctx context.Context, row models.ScheduledJobsRow) Write {
+	return Write{q: db.query(ctx, DueInsertCQL, true, row.Queue, row.Bucket, row.Shard, row.DueAt, row.JobID)}
 }
 
-// DueInsert adds query DueInsert to the batch.
-func (b *Batch) DueInsert(p DueInsertParams) {
-	b.add(DueInsertCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)
+// DueInsert adds query DueInsert to the batch; its parameters are those of
+// [DB.DueInsert].
+func (b *Batch) DueInsert(row models.ScheduledJobsRow) {
+	b.add(DueInsertCQL, true, row.Queue, row.Bucket, row.Shard, row.DueAt, row.JobID)
 }
 
 // DueScanCQL is the statement of query DueScan.
@@ -166,23 +164,6 @@ var DueScan = Query{
 	Idempotent: true,
 }
 
-// DueScanParams are the values of query DueScan, one field per bind marker
-// (a :name used twice is one field).
-type DueScanParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-	// From binds :from, CQL type timestamp.
-	From time.Time
-	// To binds :to, CQL type timestamp.
-	To time.Time
-	// Limit binds LIMIT ?: the most rows to return.
-	Limit int32
-}
-
 // DueScanRow is a row of the result of query DueScan, in select order.
 type DueScanRow struct {
 	// DueAt is the result column due_at, CQL type timestamp.
@@ -199,9 +180,18 @@ func scanDueScan(r *DueScanRow, dest []any, _ []gocql.ColumnInfo) []any {
 // scheduled_jobs: a SELECT that returns DueScanRow rows, read with One, All,
 // Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - from: :from, CQL type timestamp
+//   - to: :to, CQL type timestamp
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
 // The statement is [DueScanCQL].
-func (db *DB) DueScan(ctx context.Context, p DueScanParams) Rows[DueScanRow] {
-	return Rows[DueScanRow]{q: db.query(ctx, DueScanCQL, true, p.Queue, p.Bucket, p.Shard, p.From, p.To, p.Limit), scan: scanDueScan}
+func (db *DB) DueScan(ctx context.Context, queue string, bucket time.Time, shard int32, from, to time.Time, limit int32) Rows[DueScanRow] {
+	return Rows[DueScanRow]{q: db.query(ctx, DueScanCQL, true, queue, bucket, shard, from, to, limit), scan: scanDueScan}
 }
 
 // DueDeleteCQL is the statement of query DueDelete.
@@ -219,25 +209,23 @@ var DueDelete = Query{
 	Idempotent: true,
 }
 
-// DueDeleteParams are the values of query DueDelete, one field per bind marker
-// (a :name used twice is one field).
-type DueDeleteParams struct {
-	// ScheduledJobsRow holds the values of the columns of table scheduled_jobs.
-	models.ScheduledJobsRow
-}
-
 // DueDelete runs query DueDelete of schema/queries.cql (line 57) on table
 // scheduled_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table scheduled_jobs
+//
 // The statement is [DueDeleteCQL].
-func (db *DB) DueDelete(ctx context.Context, p DueDeleteParams) Write {
-	return Write{q: db.query(ctx, DueDeleteCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)}
+func (db *DB) DueDelete(ctx context.Context, row models.ScheduledJobsRow) Write {
+	return Write{q: db.query(ctx, DueDeleteCQL, true, row.Queue, row.Bucket, row.Shard, row.DueAt, row.JobID)}
 }
 
-// DueDelete adds query DueDelete to the batch.
-func (b *Batch) DueDelete(p DueDeleteParams) {
-	b.add(DueDeleteCQL, true, p.ScheduledJobsRow.Queue, p.ScheduledJobsRow.Bucket, p.ScheduledJobsRow.Shard, p.ScheduledJobsRow.DueAt, p.ScheduledJobsRow.JobID)
+// DueDelete adds query DueDelete to the batch; its parameters are those of
+// [DB.DueDelete].
+func (b *Batch) DueDelete(row models.ScheduledJobsRow) {
+	b.add(DueDeleteCQL, true, row.Queue, row.Bucket, row.Shard, row.DueAt, row.JobID)
 }
 
 // DueDropPartitionCQL is the statement of query DueDropPartition.
@@ -255,27 +243,23 @@ var DueDropPartition = Query{
 	Idempotent: true,
 }
 
-// DueDropPartitionParams are the values of query DueDropPartition, one field per bind marker
-// (a :name used twice is one field).
-type DueDropPartitionParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// Bucket is the value for bucket, CQL type timestamp.
-	Bucket time.Time
-	// Shard is the value for shard, CQL type int.
-	Shard int32
-}
-
 // DueDropPartition runs query DueDropPartition of schema/queries.cql (line 60)
 // on table scheduled_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type int
+//
 // The statement is [DueDropPartitionCQL].
-func (db *DB) DueDropPartition(ctx context.Context, p DueDropPartitionParams) Write {
-	return Write{q: db.query(ctx, DueDropPartitionCQL, true, p.Queue, p.Bucket, p.Shard)}
+func (db *DB) DueDropPartition(ctx context.Context, queue string, bucket time.Time, shard int32) Write {
+	return Write{q: db.query(ctx, DueDropPartitionCQL, true, queue, bucket, shard)}
 }
 
-// DueDropPartition adds query DueDropPartition to the batch.
-func (b *Batch) DueDropPartition(p DueDropPartitionParams) {
-	b.add(DueDropPartitionCQL, true, p.Queue, p.Bucket, p.Shard)
+// DueDropPartition adds query DueDropPartition to the batch; its parameters
+// are those of [DB.DueDropPartition].
+func (b *Batch) DueDropPartition(queue string, bucket time.Time, shard int32) {
+	b.add(DueDropPartitionCQL, true, queue, bucket, shard)
 }

@@ -130,27 +130,24 @@ var StateBucketInsert = Query{
 	Idempotent: true,
 }
 
-// StateBucketInsertParams are the values of query StateBucketInsert, one field per bind marker
-// (a :name used twice is one field).
-type StateBucketInsertParams struct {
-	// StateBucketsRow holds the values of the columns of table state_buckets.
-	models.StateBucketsRow
-	// TTL binds USING TTL ?: the time to live in seconds (0: none).
-	TTL int32
-}
-
 // StateBucketInsert runs query StateBucketInsert of schema/queries.cql (line
 // 99) on table state_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table state_buckets
+//   - ttl: USING TTL ?, CQL type int: the time to live in seconds (0: none)
+//
 // The statement is [StateBucketInsertCQL].
-func (db *DB) StateBucketInsert(ctx context.Context, p StateBucketInsertParams) Write {
-	return Write{q: db.query(ctx, StateBucketInsertCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards, p.TTL)}
+func (db *DB) StateBucketInsert(ctx context.Context, row models.StateBucketsRow, ttl int32) Write {
+	return Write{q: db.query(ctx, StateBucketInsertCQL, true, row.Queue, row.State, row.Bucket, row.WidthMs, row.Shards, ttl)}
 }
 
-// StateBucketInsert adds query StateBucketInsert to the batch.
-func (b *Batch) StateBucketInsert(p StateBucketInsertParams) {
-	b.add(StateBucketInsertCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards, p.TTL)
+// StateBucketInsert adds query StateBucketInsert to the batch; its parameters
+// are those of [DB.StateBucketInsert].
+func (b *Batch) StateBucketInsert(row models.StateBucketsRow, ttl int32) {
+	b.add(StateBucketInsertCQL, true, row.Queue, row.State, row.Bucket, row.WidthMs, row.Shards, ttl)
 }
 
 // StateBucketsBeforeCQL is the statement of query StateBucketsBefore.
@@ -168,19 +165,6 @@ var StateBucketsBefore = Query{
 	Names:      []string{"queue", "state", "before", "limit"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// StateBucketsBeforeParams are the values of query StateBucketsBefore, one field per bind marker
-// (a :name used twice is one field).
-type StateBucketsBeforeParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Before binds :before, CQL type timestamp.
-	Before time.Time
-	// Limit binds LIMIT ?: the most rows to return.
-	Limit int32
 }
 
 // StateBucketsBeforeRow is a row of the result of query StateBucketsBefore, in select order.
@@ -201,9 +185,16 @@ func scanStateBucketsBefore(r *StateBucketsBeforeRow, dest []any, _ []gocql.Colu
 // 102) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
 // rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - state: column state, CQL type int
+//   - before: :before, CQL type timestamp
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
 // The statement is [StateBucketsBeforeCQL].
-func (db *DB) StateBucketsBefore(ctx context.Context, p StateBucketsBeforeParams) Rows[StateBucketsBeforeRow] {
-	return Rows[StateBucketsBeforeRow]{q: db.query(ctx, StateBucketsBeforeCQL, true, p.Queue, p.State, p.Before, p.Limit), scan: scanStateBucketsBefore}
+func (db *DB) StateBucketsBefore(ctx context.Context, queue string, state int32, before time.Time, limit int32) Rows[StateBucketsBeforeRow] {
+	return Rows[StateBucketsBeforeRow]{q: db.query(ctx, StateBucketsBeforeCQL, true, queue, state, before, limit), scan: scanStateBucketsBefore}
 }
 
 // StateBucketsOldestCQL is the statement of query StateBucketsOldest.
@@ -224,19 +215,6 @@ var StateBucketsOldest = Query{
 	Idempotent: true,
 }
 
-// StateBucketsOldestParams are the values of query StateBucketsOldest, one field per bind marker
-// (a :name used twice is one field).
-type StateBucketsOldestParams struct {
-	// Queue is the value for queue, CQL type text.
-	Queue string
-	// State is the value for state, CQL type int.
-	State int32
-	// Before binds :before, CQL type timestamp.
-	Before time.Time
-	// Limit binds LIMIT ?: the most rows to return.
-	Limit int32
-}
-
 // StateBucketsOldestRow is a row of the result of query StateBucketsOldest, in select order.
 type StateBucketsOldestRow struct {
 	// Bucket is the result column bucket, CQL type timestamp.
@@ -255,9 +233,16 @@ func scanStateBucketsOldest(r *StateBucketsOldestRow, dest []any, _ []gocql.Colu
 // 105) on table state_buckets: a SELECT that returns StateBucketsOldestRow
 // rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - state: column state, CQL type int
+//   - before: :before, CQL type timestamp
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
 // The statement is [StateBucketsOldestCQL].
-func (db *DB) StateBucketsOldest(ctx context.Context, p StateBucketsOldestParams) Rows[StateBucketsOldestRow] {
-	return Rows[StateBucketsOldestRow]{q: db.query(ctx, StateBucketsOldestCQL, true, p.Queue, p.State, p.Before, p.Limit), scan: scanStateBucketsOldest}
+func (db *DB) StateBucketsOldest(ctx context.Context, queue string, state int32, before time.Time, limit int32) Rows[StateBucketsOldestRow] {
+	return Rows[StateBucketsOldestRow]{q: db.query(ctx, StateBucketsOldestCQL, true, queue, state, before, limit), scan: scanStateBucketsOldest}
 }
 
 // StateBucketDeleteCQL is the statement of query StateBucketDelete.
@@ -275,23 +260,21 @@ var StateBucketDelete = Query{
 	Idempotent: true,
 }
 
-// StateBucketDeleteParams are the values of query StateBucketDelete, one field per bind marker
-// (a :name used twice is one field).
-type StateBucketDeleteParams struct {
-	// StateBucketsRow holds the values of the columns of table state_buckets.
-	models.StateBucketsRow
-}
-
 // StateBucketDelete runs query StateBucketDelete of schema/queries.cql (line
 // 109) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table state_buckets
+//
 // The statement is [StateBucketDeleteCQL].
-func (db *DB) StateBucketDelete(ctx context.Context, p StateBucketDeleteParams) Write {
-	return Write{q: db.query(ctx, StateBucketDeleteCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards)}
+func (db *DB) StateBucketDelete(ctx context.Context, row models.StateBucketsRow) Write {
+	return Write{q: db.query(ctx, StateBucketDeleteCQL, true, row.Queue, row.State, row.Bucket, row.WidthMs, row.Shards)}
 }
 
-// StateBucketDelete adds query StateBucketDelete to the batch.
-func (b *Batch) StateBucketDelete(p StateBucketDeleteParams) {
-	b.add(StateBucketDeleteCQL, true, p.StateBucketsRow.Queue, p.StateBucketsRow.State, p.StateBucketsRow.Bucket, p.StateBucketsRow.WidthMs, p.StateBucketsRow.Shards)
+// StateBucketDelete adds query StateBucketDelete to the batch; its parameters
+// are those of [DB.StateBucketDelete].
+func (b *Batch) StateBucketDelete(row models.StateBucketsRow) {
+	b.add(StateBucketDeleteCQL, true, row.Queue, row.State, row.Bucket, row.WidthMs, row.Shards)
 }

@@ -46,15 +46,16 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 		jobs[i] = job
 	}
 	lookups := func(ctx context.Context) error {
-		meta := queries.BatchCreateParams{CreatedAt: s.now(), Size: int32(len(jobs)), BatchID: batchID}
-		if err := s.exec(queries.BatchCreate, s.db.BatchCreate(ctx, meta)); err != nil {
+		if err := s.exec(queries.BatchCreate, s.db.BatchCreate(ctx, s.now(), int32(len(jobs)), batchID)); err != nil {
 			return fmt.Errorf("store batch %s: %w", batchID, err)
 		}
 		// One partition: its rows go out as unlogged batches.
 		rows := make([]rowWrite, len(jobs))
 		for i, j := range jobs {
-			p := queries.BatchJobInsertParams{BatchID: batchID, JobID: j.ID}
-			rows[i] = write(queries.BatchJobInsert, "batch", p, (*queries.DB).BatchJobInsert, (*queries.Batch).BatchJobInsert)
+			jobID := j.ID
+			rows[i] = write(queries.BatchJobInsert, "batch",
+				func(ctx context.Context, db *queries.DB) queries.Write { return db.BatchJobInsert(ctx, batchID, jobID) },
+				func(b *queries.Batch) { b.BatchJobInsert(batchID, jobID) })
 		}
 		return s.writeRows(ctx, rows)
 	}
@@ -87,7 +88,7 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 
 // batchRows reads a batch's lookup partition; ErrNotFound when it is empty.
 func (s *Store) batchRows(ctx context.Context, batchID gocql.UUID) ([]queries.BatchJobsListRow, error) {
-	rows, err := s.db.BatchJobsList(ctx, queries.BatchJobsListParams{BatchID: batchID}).All()
+	rows, err := s.db.BatchJobsList(ctx, batchID).All()
 	if err != nil {
 		return nil, s.interpret(queries.BatchJobsList.Name, err)
 	}
@@ -122,7 +123,7 @@ func (s *Store) batchJobs(ctx context.Context, batchID gocql.UUID, rows []querie
 	settled := !s.young(rows[0].CreatedAt)
 	for _, id := range ids {
 		if !found[id] && settled {
-			if err := s.exec(queries.BatchJobDelete, s.db.BatchJobDelete(ctx, queries.BatchJobDeleteParams{BatchID: batchID, JobID: id})); err != nil {
+			if err := s.exec(queries.BatchJobDelete, s.db.BatchJobDelete(ctx, batchID, id)); err != nil {
 				s.set.log.Warn("jobsharp: could not remove a stale batch row", "batch", batchID, "job", id, "err", err)
 			}
 		}
@@ -219,8 +220,8 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 		if err := s.writeHints(ctx, &h); err != nil {
 			return err
 		}
-		p := queries.ContinuationInsertParams{JobContinuationsRow: models.JobContinuationsRow{ParentID: parent, JobID: job.ID}}
-		return s.exec(queries.ContinuationInsert, s.db.ContinuationInsert(ctx, p))
+		row := models.JobContinuationsRow{ParentID: parent, JobID: job.ID}
+		return s.exec(queries.ContinuationInsert, s.db.ContinuationInsert(ctx, row))
 	}
 	jobs, _, err := s.create(ctx, []*Job{job}, lookups)
 	if err != nil {
@@ -274,8 +275,8 @@ func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, 
 	}
 	for _, id := range ids {
 		if !found[id] {
-			p := queries.ContinuationDeleteParams{JobContinuationsRow: models.JobContinuationsRow{ParentID: parentID, JobID: id}}
-			err := s.exec(queries.ContinuationDelete, s.db.ContinuationDelete(ctx, p))
+			row := models.JobContinuationsRow{ParentID: parentID, JobID: id}
+			err := s.exec(queries.ContinuationDelete, s.db.ContinuationDelete(ctx, row))
 			if err != nil && !errors.Is(err, context.Canceled) {
 				s.set.log.Warn("jobsharp: could not remove a stale continuation row", "parent", parentID, "job", id, "err", err)
 			}

@@ -120,15 +120,23 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 	for q := range h.queues {
 		k := dirKey{table: "queues", queue: q}
 		if s.queueDirs.add(k) {
-			p := queries.QueueInsertParams{QueuesRow: models.QueuesRow{Shard: 0, Name: q, CreatedAt: s.now()}}
-			dirs = append(dirs, dirWrite{write(queries.QueueInsert, "", p, (*queries.DB).QueueInsert, (*queries.Batch).QueueInsert), func() { s.queueDirs.forget(k) }})
+			row := models.QueuesRow{Shard: 0, Name: q, CreatedAt: s.now()}
+			w := write(queries.QueueInsert, "",
+				func(ctx context.Context, db *queries.DB) queries.Write { return db.QueueInsert(ctx, row) },
+				func(b *queries.Batch) { b.QueueInsert(row) })
+			dirs = append(dirs, dirWrite{w, func() { s.queueDirs.forget(k) }})
 		}
 	}
 	for _, e := range h.due {
 		k := dirKey{table: "due", queue: e.Queue, b: e.Bucket}
 		if s.dueDirs.add(k) {
-			p := queries.DueBucketInsertParams{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}
-			dirs = append(dirs, dirWrite{write(queries.DueBucketInsert, "", p, (*queries.DB).DueBucketInsert, (*queries.Batch).DueBucketInsert), func() { s.dueDirs.forget(k) }})
+			queue, start, width, shards := e.Queue, e.Bucket.Start, int32(e.Bucket.Width.Milliseconds()), int32(e.Bucket.Shards)
+			w := write(queries.DueBucketInsert, "",
+				func(ctx context.Context, db *queries.DB) queries.Write {
+					return db.DueBucketInsert(ctx, queue, start, width, shards)
+				},
+				func(b *queries.Batch) { b.DueBucketInsert(queue, start, width, shards) })
+			dirs = append(dirs, dirWrite{w, func() { s.dueDirs.forget(k) }})
 		}
 		rows = append(rows, e.insert())
 	}
@@ -141,8 +149,11 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 				// The directory row must outlive the bucket's last entry.
 				dirTTL = ttl + int(e.Bucket.Width/time.Second) + 60
 			}
-			p := queries.StateBucketInsertParams{StateBucketsRow: e.dirRow(), TTL: int32(dirTTL)}
-			dirs = append(dirs, dirWrite{write(queries.StateBucketInsert, "", p, (*queries.DB).StateBucketInsert, (*queries.Batch).StateBucketInsert), func() { s.stateDirs.forget(k) }})
+			row, rowTTL := e.dirRow(), int32(dirTTL)
+			w := write(queries.StateBucketInsert, "",
+				func(ctx context.Context, db *queries.DB) queries.Write { return db.StateBucketInsert(ctx, row, rowTTL) },
+				func(b *queries.Batch) { b.StateBucketInsert(row, rowTTL) })
+			dirs = append(dirs, dirWrite{w, func() { s.stateDirs.forget(k) }})
 		}
 		rows = append(rows, e.insert(ttl))
 	}
@@ -164,7 +175,7 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 }
 
 // rowWrite is one generated statement on one row of an index or lookup
-// table, with its Params bound: run alone (exec), or added to the batch of
+// table, with its values bound: run alone (exec), or added to the batch of
 // its partition (add).
 type rowWrite struct {
 	op   string // the query's name, for errors
@@ -173,14 +184,14 @@ type rowWrite struct {
 	add  func(*queries.Batch)
 }
 
-// write pairs a query's statement and its batch entry over the same
-// Params: the compiler checks that run and add are the same query's.
-func write[P any](q queries.Query, part string, p P, run func(*queries.DB, context.Context, P) queries.Write, add func(*queries.Batch, P)) rowWrite {
+// write pairs query q's statement run alone (run) and added to a batch
+// (add); both call q's method with the same values.
+func write(q queries.Query, part string, run func(context.Context, *queries.DB) queries.Write, add func(*queries.Batch)) rowWrite {
 	return rowWrite{
 		op:   q.Name,
 		part: part,
-		exec: func(ctx context.Context, db *queries.DB) error { return run(db, ctx, p).Exec() },
-		add:  func(b *queries.Batch) { add(b, p) },
+		exec: func(ctx context.Context, db *queries.DB) error { return run(ctx, db).Exec() },
+		add:  add,
 	}
 }
 
@@ -189,11 +200,17 @@ func (e dueEntry) part() string {
 }
 
 func (e dueEntry) insert() rowWrite {
-	return write(queries.DueInsert, e.part(), queries.DueInsertParams{ScheduledJobsRow: e.row()}, (*queries.DB).DueInsert, (*queries.Batch).DueInsert)
+	row := e.row()
+	return write(queries.DueInsert, e.part(),
+		func(ctx context.Context, db *queries.DB) queries.Write { return db.DueInsert(ctx, row) },
+		func(b *queries.Batch) { b.DueInsert(row) })
 }
 
 func (e dueEntry) delete() rowWrite {
-	return write(queries.DueDelete, e.part(), queries.DueDeleteParams{ScheduledJobsRow: e.row()}, (*queries.DB).DueDelete, (*queries.Batch).DueDelete)
+	row := e.row()
+	return write(queries.DueDelete, e.part(),
+		func(ctx context.Context, db *queries.DB) queries.Write { return db.DueDelete(ctx, row) },
+		func(b *queries.Batch) { b.DueDelete(row) })
 }
 
 func (e stateEntry) part() string {
@@ -201,11 +218,17 @@ func (e stateEntry) part() string {
 }
 
 func (e stateEntry) insert(ttl int) rowWrite {
-	return write(queries.StateInsert, e.part(), queries.StateInsertParams{JobsByStateRow: e.row(), TTL: int32(ttl)}, (*queries.DB).StateInsert, (*queries.Batch).StateInsert)
+	row, rowTTL := e.row(), int32(ttl)
+	return write(queries.StateInsert, e.part(),
+		func(ctx context.Context, db *queries.DB) queries.Write { return db.StateInsert(ctx, row, rowTTL) },
+		func(b *queries.Batch) { b.StateInsert(row, rowTTL) })
 }
 
 func (e stateEntry) delete() rowWrite {
-	return write(queries.StateDelete, e.part(), queries.StateDeleteParams{JobsByStateRow: e.row()}, (*queries.DB).StateDelete, (*queries.Batch).StateDelete)
+	row := e.row()
+	return write(queries.StateDelete, e.part(),
+		func(ctx context.Context, db *queries.DB) queries.Write { return db.StateDelete(ctx, row) },
+		func(b *queries.Batch) { b.StateDelete(row) })
 }
 
 // dirRow is the directory row of the entry's bucket.
@@ -328,8 +351,8 @@ func (s *Store) applyCounts(ctx context.Context, d *countDeltas) {
 	}
 	_ = forEach(ctx, len(keys), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		k := keys[i]
-		p := queries.CountAddParams{Jobs: deltas[k], Queue: k.queue, State: int32(k.state), Bucket: k.bucket, Shard: int32(rand.IntN(s.set.countShards))}
-		if err := s.exec(queries.CountAdd, s.db.CountAdd(ctx, p)); err != nil {
+		shard := int32(rand.IntN(s.set.countShards))
+		if err := s.exec(queries.CountAdd, s.db.CountAdd(ctx, deltas[k], k.queue, int32(k.state), k.bucket, shard)); err != nil {
 			s.set.log.Warn("jobsharp: could not update a job count", "queue", k.queue, "state", k.state, "delta", deltas[k], "err", err)
 		}
 		return nil

@@ -134,21 +134,16 @@ func (s *Store) change(ctx context.Context, cur, next *Job, op changeOp, counts 
 func (s *Store) writeChange(ctx context.Context, cur, next *Job, op changeOp) (bool, error) {
 	switch op.stmt {
 	case writeClaim:
-		return s.cas(queries.JobsClaim, s.db.JobsClaim(ctx, queries.JobsClaimParams{
-			State: int32(next.State), Version: next.Version, StateChangedAt: ms(next.StateChangedAt), StartedAt: ms(next.StartedAt),
-			LeaseOwner: next.Lease.Owner, LeaseToken: next.Lease.Token, LeaseUntil: ms(next.Lease.Until),
-			ID: next.ID, ExpectedVersion: cur.Version,
-		}))
+		return s.cas(queries.JobsClaim, s.db.JobsClaim(ctx, int32(next.State), next.Version, ms(next.StateChangedAt), ms(next.StartedAt),
+			next.Lease.Owner, next.Lease.Token, ms(next.Lease.Until), next.ID, cur.Version))
 	case writeHeartbeat:
-		return s.cas(queries.JobsHeartbeat, s.db.JobsHeartbeat(ctx, queries.JobsHeartbeatParams{
-			Version: next.Version, LeaseUntil: ms(next.Lease.Until), ID: next.ID, ExpectedVersion: cur.Version,
-		}))
+		return s.cas(queries.JobsHeartbeat, s.db.JobsHeartbeat(ctx, next.Version, ms(next.Lease.Until), next.ID, cur.Version))
 	}
 	ttl := 0
 	if next.State.Final() {
 		ttl = s.set.ttlSeconds()
 	}
-	return s.cas(queries.JobsWrite, s.db.JobsWrite(ctx, queries.JobsWriteParams{JobsRow: rowFromJob(next), TTL: int32(ttl), ExpectedVersion: cur.Version}))
+	return s.cas(queries.JobsWrite, s.db.JobsWrite(ctx, rowFromJob(next), int32(ttl), cur.Version))
 }
 
 // sameWrite reports whether the stored job is the one next describes: the

@@ -248,7 +248,7 @@ type hintChunk struct {
 // (same queue, type and arguments: an insert retried, or a recurring
 // occurrence fired by several schedulers), else ErrExists.
 func (s *Store) createRow(ctx context.Context, job *Job) (*Job, bool, error) {
-	applied, err := s.cas(queries.JobsCreate, s.db.JobsCreate(ctx, queries.JobsCreateParams{JobsRow: rowFromJob(job)}))
+	applied, err := s.cas(queries.JobsCreate, s.db.JobsCreate(ctx, rowFromJob(job)))
 	if err != nil && !errors.Is(err, ErrTimeout) {
 		return nil, false, err
 	}
@@ -284,7 +284,7 @@ func (j *Jobs) Get(ctx context.Context, id gocql.UUID) (*Job, error) {
 }
 
 func (s *Store) get(ctx context.Context, id gocql.UUID, serial bool) (*Job, error) {
-	q := s.db.JobsGet(ctx, queries.JobsGetParams{ID: id})
+	q := s.db.JobsGet(ctx, id)
 	if serial {
 		q = q.Consistency(gocql.Consistency(s.set.serial))
 	}

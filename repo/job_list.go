@@ -17,7 +17,7 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Queues lists the queues that have ever held a job, in name order.
 func (j *Jobs) Queues(ctx context.Context) ([]string, error) {
-	rows, err := j.s.db.QueuesList(ctx, queries.QueuesListParams{Shard: 0}).All()
+	rows, err := j.s.db.QueuesList(ctx, 0).All()
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", j.s.interpret(queries.QueuesList.Name, err))
 	}
@@ -96,7 +96,7 @@ func (s *Store) listResting(ctx context.Context, queue string, state State, limi
 	var out []*Job
 	before := farFuture
 	for len(out) < limit {
-		dirs, err := s.db.StateBucketsBefore(ctx, queries.StateBucketsBeforeParams{Queue: queue, State: int32(state), Before: before, Limit: 16}).All()
+		dirs, err := s.db.StateBucketsBefore(ctx, queue, int32(state), before, 16).All()
 		if err != nil {
 			return nil, s.interpret(queries.StateBucketsBefore.Name, err)
 		}
@@ -149,8 +149,7 @@ func (s *Store) listBucket(ctx context.Context, queue string, state State, b buc
 func (s *Store) readStateBucket(ctx context.Context, queue string, state State, b bucketRef, before time.Time, perShard int) ([]stateEntry, error) {
 	results := make([][]queries.StateScanRow, b.Shards)
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
-		p := queries.StateScanParams{Queue: queue, State: int32(state), Bucket: b.Start, Shard: int32(sh), Before: before, Limit: int32(perShard)}
-		rows, err := s.db.StateScan(ctx, p).All()
+		rows, err := s.db.StateScan(ctx, queue, int32(state), b.Start, int32(sh), before, int32(perShard)).All()
 		results[sh] = rows
 		return s.interpret(queries.StateScan.Name, err)
 	})
@@ -222,7 +221,7 @@ func (j *Jobs) Count(ctx context.Context, queue string, state State) (int64, err
 }
 
 func (s *Store) count(ctx context.Context, queue string, state State) (int64, error) {
-	rows, err := s.db.CountRead(ctx, queries.CountReadParams{Queue: queue, State: int32(state)}).All()
+	rows, err := s.db.CountRead(ctx, queue, int32(state)).All()
 	if err != nil {
 		return 0, s.interpret(queries.CountRead.Name, err)
 	}
@@ -241,7 +240,7 @@ func (s *Store) count(ctx context.Context, queue string, state State) (int64, er
 		// Counter rows of expired buckets are dropped lazily, so the
 		// partition stays as small as the retention period.
 		cut := bucketOf(now.Add(-s.set.retention-s.set.stateWidth), s.set.stateWidth, 1).Start
-		if err := s.exec(queries.CountDropBefore, s.db.CountDropBefore(ctx, queries.CountDropBeforeParams{Queue: queue, State: int32(state), Bucket: cut})); err != nil {
+		if err := s.exec(queries.CountDropBefore, s.db.CountDropBefore(ctx, queue, int32(state), cut)); err != nil {
 			s.set.log.Warn("jobsharp: could not drop expired count rows", "queue", queue, "state", state, "err", err)
 		}
 	}
@@ -309,7 +308,7 @@ func (j *Jobs) Delete(ctx context.Context, id gocql.UUID) error {
 		if err != nil {
 			return fmt.Errorf("delete job %s: %w", id, err)
 		}
-		applied, err := s.cas(queries.JobsDelete, s.db.JobsDelete(ctx, queries.JobsDeleteParams{ID: id, ExpectedVersion: cur.Version}))
+		applied, err := s.cas(queries.JobsDelete, s.db.JobsDelete(ctx, id, cur.Version))
 		if err != nil && !errors.Is(err, ErrTimeout) {
 			return fmt.Errorf("delete job %s: %w", id, err)
 		}

@@ -61,7 +61,7 @@ func (s *Store) purgeQueue(ctx context.Context, queue string, p *PurgeParams, cu
 	n := 0
 	var after time.Time // buckets are read oldest first, in pages
 	for {
-		dirs, err := s.db.StateBucketsOldest(ctx, queries.StateBucketsOldestParams{Queue: queue, State: int32(p.State), Before: cut, Limit: 64}).All()
+		dirs, err := s.db.StateBucketsOldest(ctx, queue, int32(p.State), cut, 64).All()
 		if err != nil {
 			return n, s.interpret(queries.StateBucketsOldest.Name, err)
 		}
@@ -133,11 +133,11 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 		return n, nil
 	}
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
-		return s.exec(queries.StateDropPartition, s.db.StateDropPartition(ctx, queries.StateDropPartitionParams{Queue: queue, State: int32(p.State), Bucket: b.Start, Shard: int32(sh)}))
+		return s.exec(queries.StateDropPartition, s.db.StateDropPartition(ctx, queue, int32(p.State), b.Start, int32(sh)))
 	})
 	if err == nil {
 		dir := stateEntry{Queue: queue, State: p.State, Bucket: b}.dirRow()
-		err = s.exec(queries.StateBucketDelete, s.db.StateBucketDelete(ctx, queries.StateBucketDeleteParams{StateBucketsRow: dir}))
+		err = s.exec(queries.StateBucketDelete, s.db.StateBucketDelete(ctx, dir))
 	}
 	return n, err
 }
@@ -145,7 +145,7 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 // purgeJob deletes one finished job by a lightweight transaction on its
 // version and takes it out of its count.
 func (s *Store) purgeJob(ctx context.Context, job *Job) error {
-	applied, err := s.cas(queries.JobsDelete, s.db.JobsDelete(ctx, queries.JobsDeleteParams{ID: job.ID, ExpectedVersion: job.Version}))
+	applied, err := s.cas(queries.JobsDelete, s.db.JobsDelete(ctx, job.ID, job.Version))
 	if err != nil {
 		return err
 	}

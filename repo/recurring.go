@@ -103,7 +103,7 @@ func (r *Recurring) Upsert(ctx context.Context, rj *RecurringJob) (*RecurringJob
 		return nil, err
 	}
 	out.NextRunAt = next(sched, loc, maxTime(out.LastRunAt, now))
-	if err := s.exec(queries.RecurringUpsert, s.db.RecurringUpsert(ctx, queries.RecurringUpsertParams{RecurringJobsRow: recurringRow(&out)})); err != nil {
+	if err := s.exec(queries.RecurringUpsert, s.db.RecurringUpsert(ctx, recurringRow(&out))); err != nil {
 		return nil, fmt.Errorf("store recurring job %s: %w", rj.ID, err)
 	}
 	return &out, nil
@@ -127,7 +127,7 @@ func recurringFromRow(r *models.RecurringJobsRow) *RecurringJob {
 
 // Get returns one schedule, or [ErrNotFound].
 func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
-	row, err := r.s.db.RecurringGet(ctx, queries.RecurringGetParams{Shard: 0, ID: id}).One()
+	row, err := r.s.db.RecurringGet(ctx, 0, id).One()
 	if err != nil {
 		return nil, fmt.Errorf("get recurring job %s: %w", id, r.s.interpret(queries.RecurringGet.Name, err))
 	}
@@ -136,7 +136,7 @@ func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
 
 // List returns every schedule in id order (JobSharp's GetRecurringJobs).
 func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
-	rows, err := r.s.db.RecurringList(ctx, queries.RecurringListParams{Shard: 0}).All()
+	rows, err := r.s.db.RecurringList(ctx, 0).All()
 	if err != nil {
 		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(queries.RecurringList.Name, err))
 	}
@@ -155,7 +155,7 @@ func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
 // Remove deletes a schedule (JobSharp's RemoveRecurringJob). Jobs it already
 // created stay. Removing a missing schedule is not an error.
 func (r *Recurring) Remove(ctx context.Context, id string) error {
-	if err := r.s.exec(queries.RecurringDelete, r.s.db.RecurringDelete(ctx, queries.RecurringDeleteParams{Shard: 0, ID: id})); err != nil {
+	if err := r.s.exec(queries.RecurringDelete, r.s.db.RecurringDelete(ctx, 0, id)); err != nil {
 		return fmt.Errorf("remove recurring job %s: %w", id, err)
 	}
 	return nil
@@ -249,8 +249,8 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 				fired = append(fired, created[0])
 			}
 		}
-		p := queries.RecurringAdvanceParams{NextRunAt: next(sched, loc, maxTime(last, now)), LastRunAt: last, LastJobID: lastJob, Shard: 0, ID: rj.ID}
-		if err := s.exec(queries.RecurringAdvance, s.db.RecurringAdvance(ctx, p)); err != nil {
+		nextRun := next(sched, loc, maxTime(last, now))
+		if err := s.exec(queries.RecurringAdvance, s.db.RecurringAdvance(ctx, nextRun, last, lastJob, 0, rj.ID)); err != nil {
 			errs = append(errs, fmt.Errorf("advance recurring job %s: %w", rj.ID, err))
 		}
 	}

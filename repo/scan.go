@@ -41,7 +41,7 @@ var epoch = time.UnixMilli(0).UTC()
 
 // watermark reads the queue's watermark; the epoch when none is set.
 func (s *Store) watermark(ctx context.Context, queue string) (time.Time, bool, error) {
-	row, err := s.db.DueWatermarkGet(ctx, queries.DueWatermarkGetParams{Queue: queue}).One()
+	row, err := s.db.DueWatermarkGet(ctx, queue).One()
 	switch err = s.interpret(queries.DueWatermarkGet.Name, err); {
 	case errors.Is(err, ErrNotFound):
 		return epoch, false, nil
@@ -70,7 +70,7 @@ const maxDueWidth = 24 * time.Hour
 func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to time.Time, perShard int) (*dueRead, error) {
 	// A bucket that starts before the watermark may still hold entries after
 	// it; directory rows of buckets wholly behind it were dropped.
-	dirRows, err := s.db.DueBucketsRange(ctx, queries.DueBucketsRangeParams{Queue: queue, From: watermark.Add(-maxDueWidth), To: to}).All()
+	dirRows, err := s.db.DueBucketsRange(ctx, queue, watermark.Add(-maxDueWidth), to).All()
 	if err != nil {
 		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange.Name, err))
 	}
@@ -97,7 +97,7 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		p := parts[i]
 		lo, hi := maxTime(from, p.b.Start), minTime(to, p.b.End().Add(-time.Millisecond))
-		rows, err := s.db.DueScan(ctx, queries.DueScanParams{Queue: queue, Bucket: p.b.Start, Shard: int32(p.shard), From: lo, To: hi, Limit: int32(perShard)}).All()
+		rows, err := s.db.DueScan(ctx, queue, p.b.Start, int32(p.shard), lo, hi, int32(perShard)).All()
 		results[i] = rows
 		return s.interpret(queries.DueScan.Name, err)
 	})
@@ -183,9 +183,9 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 		if _, set, err := s.watermark(ctx, queue); err != nil || set {
 			return
 		}
-		q, c = queries.DueWatermarkInit, s.db.DueWatermarkInit(ctx, queries.DueWatermarkInitParams{Watermark: target, Queue: queue})
+		q, c = queries.DueWatermarkInit, s.db.DueWatermarkInit(ctx, target, queue)
 	} else {
-		c = s.db.DueWatermarkAdvance(ctx, queries.DueWatermarkAdvanceParams{Watermark: target, Queue: queue, ExpectedWatermark: watermark})
+		c = s.db.DueWatermarkAdvance(ctx, target, queue, watermark)
 	}
 	if applied, _, err := c.Exec(); s.interpret(q.Name, err) != nil || !applied {
 		return // another store moved it; fine
@@ -209,13 +209,12 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 	}
 	err := forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		e := parts[i]
-		return s.exec(queries.DueDropPartition, s.db.DueDropPartition(ctx, queries.DueDropPartitionParams{Queue: e.Queue, Bucket: e.Bucket.Start, Shard: int32(e.Shard)}))
+		return s.exec(queries.DueDropPartition, s.db.DueDropPartition(ctx, e.Queue, e.Bucket.Start, int32(e.Shard)))
 	})
 	if err == nil {
 		err = forEach(ctx, len(drop), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 			b := drop[i]
-			p := queries.DueBucketDeleteParams{Queue: queue, Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}
-			return s.exec(queries.DueBucketDelete, s.db.DueBucketDelete(ctx, p))
+			return s.exec(queries.DueBucketDelete, s.db.DueBucketDelete(ctx, queue, b.Start, int32(b.Width.Milliseconds()), int32(b.Shards)))
 		})
 	}
 	if err != nil {

@@ -18,8 +18,7 @@ import (
 func (s *Store) settle(ctx context.Context, job *Job) error {
 	var errs []error
 	if job.BatchID != (gocql.UUID{}) {
-		p := queries.BatchJobFinishedParams{FinishedState: int32(job.State), BatchID: job.BatchID, JobID: job.ID}
-		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, p)); err != nil {
+		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, int32(job.State), job.BatchID, job.ID)); err != nil {
 			errs = append(errs, fmt.Errorf("record batch progress: %w", err))
 		}
 		done, err := s.batchDone(ctx, job.BatchID)
@@ -53,7 +52,7 @@ func (s *Store) settleChildren(ctx context.Context, parent gocql.UUID) error {
 }
 
 func (s *Store) childIDs(ctx context.Context, parent gocql.UUID) ([]gocql.UUID, error) {
-	rows, err := s.db.ContinuationsList(ctx, queries.ContinuationsListParams{ParentID: parent}).All()
+	rows, err := s.db.ContinuationsList(ctx, parent).All()
 	if err != nil {
 		return nil, fmt.Errorf("list continuations of %s: %w", parent, s.interpret(queries.ContinuationsList.Name, err))
 	}
@@ -142,8 +141,7 @@ func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 		if !job.State.Final() {
 			return false, nil
 		}
-		p := queries.BatchJobFinishedParams{FinishedState: int32(job.State), BatchID: batch, JobID: job.ID}
-		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, p)); err != nil {
+		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, int32(job.State), batch, job.ID)); err != nil {
 			s.set.log.Warn("jobsharp: could not record batch progress", "batch", batch, "job", job.ID, "err", err)
 		}
 	}

@@ -80,7 +80,7 @@ type Jobs struct{ s *Store }
 
 // exec runs a generated write (q is its query, for errors). Statements run
 // through s.db, the generated typed layer: values are bound by position
-// from each query's Params, and a statement that is not idempotent (an
+// from each query method's parameters, and a statement that is not idempotent (an
 // LWT, a counter update) runs without the retry policy, so it is never
 // applied twice.
 func (s *Store) exec(q queries.Query, w queries.Write) error {

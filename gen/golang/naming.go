@@ -1,9 +1,12 @@
 package golang
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/jobsharp/cassandra/gen/cql"
 )
 
 // initialisms are written in capitals in Go names (the list of golint and
@@ -44,18 +47,148 @@ func words(name string) []string {
 // (job_id → JobID, ids → IDs, "Weird Name" → WeirdName), and a name that
 // would not start with an upper-case letter gets an X in front (1st → X1st).
 func GoName(name string) string {
-	var b strings.Builder
+	s := strings.Join(goWords(name), "")
+	if r, _ := utf8.DecodeRuneInString(s); s == "" || !unicode.IsUpper(r) {
+		s = "X" + s
+	}
+	return s
+}
+
+// goWords are the words of a CQL name as GoName writes them: capitalised,
+// initialisms in capitals.
+func goWords(name string) []string {
+	var out []string
 	for _, w := range words(name) {
 		up := strings.ToUpper(w)
 		switch {
 		case initialisms[up]:
-			b.WriteString(up)
+			out = append(out, up)
 		case len(up) > 1 && strings.HasSuffix(w, "s") && initialisms[up[:len(up)-1]]:
-			b.WriteString(up[:len(up)-1] + "s")
+			out = append(out, up[:len(up)-1]+"s")
 		default:
 			r, size := utf8.DecodeRuneInString(w)
-			b.WriteRune(unicode.ToUpper(r))
-			b.WriteString(strings.ToLower(w[size:]))
+			out = append(out, string(unicode.ToUpper(r))+strings.ToLower(w[size:]))
+		}
+	}
+	return out
+}
+
+// lowerName joins words from goWords into an unexported Go identifier:
+// the first word in lower case (ID → id, JobID → jobID, TTL → ttl,
+// ExpectedVersion → expectedVersion). A name that would not start with a
+// letter gets an x in front (1st → x1st). It does not avoid keywords; see
+// paramScope.
+func lowerName(ws []string) string {
+	s := ""
+	if len(ws) > 0 {
+		s = strings.ToLower(ws[0]) + strings.Join(ws[1:], "")
+	}
+	if r, _ := utf8.DecodeRuneInString(s); s == "" || !unicode.IsLetter(r) {
+		s = "x" + s
+	}
+	return s
+}
+
+// goReserved are the names a generated parameter must not take: Go's
+// keywords and predeclared identifiers, and the package names generated
+// code may import (a parameter would shadow them in the method body).
+var goReserved = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`break case chan const continue default defer else fallthrough for
+		func go goto if import interface map package range return select struct switch type var
+		any bool byte comparable complex64 complex128 error float32 float64 int int8 int16 int32
+		int64 rune string uint uint8 uint16 uint32 uint64 uintptr true false iota nil append cap
+		clear close complex copy delete imag len make max min new panic print println real recover
+		big context errors fmt gocql gocqlx inf net qb table time`) {
+		goReserved[w] = true
+	}
+}
+
+// paramRenames are the usual Go spellings of keywords used as names.
+var paramRenames = map[string]string{"type": "typ", "func": "fn", "package": "pkg", "interface": "iface"}
+
+// paramScope hands out the parameter names of one generated method.
+type paramScope struct {
+	reserved map[string]bool // the method's own names: receiver, context, …
+	taken    map[string]bool // names given to parameters
+}
+
+// newParamScope returns a scope in which the given names (the method's
+// receiver, its context, the identifiers its body uses) and goReserved
+// cannot be parameters.
+func newParamScope(reserved ...string) paramScope {
+	s := paramScope{reserved: map[string]bool{}, taken: map[string]bool{}}
+	for _, r := range reserved {
+		s.reserved[r] = true
+	}
+	return s
+}
+
+// name returns a parameter name for want and takes it: want itself; for a
+// keyword its usual spelling (type → typ) or want with a Value suffix
+// (select → selectValue), as for a predeclared or reserved name (ctx →
+// ctxValue); then, if an earlier parameter took that, a number (typ2). The
+// result depends only on the names taken before, so it is deterministic.
+func (s paramScope) name(want string) string {
+	base := want
+	if r, ok := paramRenames[want]; ok {
+		base = r
+	} else if s.reserved[want] || goReserved[want] {
+		base = want + "Value"
+	}
+	name := base
+	for i := 2; s.taken[name] || s.reserved[name] || goReserved[name]; i++ {
+		name = base + strconv.Itoa(i)
+	}
+	s.taken[name] = true
+	return name
+}
+
+// goNames returns the Go names of the CQL names of one scope (the tables
+// and views of a package, its types, the columns of a table, the fields of
+// a type), which CQL keeps distinct. Each gets GoName's name. Names that
+// would share one differ only in case, quoting or punctuation; then each
+// of them is told apart by how it is written in CQL:
+//
+//   - a name written without quotes (lower case, no reserved word) gets
+//     its GoName followed by an underscore: value → Value_;
+//   - a quoted name keeps its spelling (SpelledName): "Value" → Value,
+//     "VALUE" → VALUE, "userId" → XuserId.
+//
+// Names that still collide (differing only in punctuation, such as "a b"
+// and "a-b") are left for the caller to report.
+func goNames(cqlNames []string) []string {
+	out := make([]string, len(cqlNames))
+	count := map[string]int{}
+	for i, n := range cqlNames {
+		out[i] = GoName(n)
+		count[out[i]]++
+	}
+	for i, n := range cqlNames {
+		switch {
+		case count[out[i]] < 2:
+		case cql.NeedsQuote(n):
+			out[i] = SpelledName(n)
+		default:
+			out[i] += "_"
+		}
+	}
+	return out
+}
+
+// SpelledName turns a CQL name into a Go identifier that keeps its
+// spelling: letters, digits and underscores as written, any other
+// character as an underscore, and an X in front when it would not start
+// with an upper-case letter ("ColumnRenameWithConstants" stays so,
+// "userId" → XuserId, "Weird Name" → Weird_Name).
+func SpelledName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
 		}
 	}
 	s := b.String()

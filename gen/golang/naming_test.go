@@ -57,6 +57,103 @@ func TestGoName(t *testing.T) {
 	}
 }
 
+// TestParamNames checks the parameter names of query methods: lower camel
+// case from the marker's Go name, and a deterministic other name for Go
+// keywords, predeclared names, the names the method uses itself and names
+// already taken.
+func TestParamNames(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name  string
+		binds []string
+		want  []string
+	}{
+		{
+			name:  "LowerCamelCase",
+			binds: []string{"id", "expected_version", "_ttl", "_ts", "limit", "job_ids", "c_text", "api_url", "userId", "work.city", "pair[0]", "1st", "Ünïcode", "日本", "__"},
+			want:  []string{"id", "expectedVersion", "ttl", "timestamp", "limit", "jobIDs", "cText", "apiURL", "userID", "workCity", "pair0", "x1st", "ünïcode", "日本", "x"},
+		},
+		{
+			name:  "Keywords",
+			binds: []string{"type", "func", "package", "interface", "select", "range", "map", "default"},
+			want:  []string{"typ", "fn", "pkg", "iface", "selectValue", "rangeValue", "mapValue", "defaultValue"},
+		},
+		{
+			name:  "PredeclaredAndPackages",
+			binds: []string{"string", "len", "nil", "true", "any", "time", "gocql", "context", "big", "inf"},
+			want:  []string{"stringValue", "lenValue", "nilValue", "trueValue", "anyValue", "timeValue", "gocqlValue", "contextValue", "bigValue", "infValue"},
+		},
+		{
+			name:  "TheMethodsOwnNames",
+			binds: []string{"ctx", "db", "b", "models", "scan_q"},
+			want:  []string{"ctxValue", "dbValue", "bValue", "modelsValue", "scanQValue"},
+		},
+		{
+			name:  "TakenNames",
+			binds: []string{"typ", "type", "b_value", "b", "ctx", "ctx_value"},
+			want:  []string{"typ", "typ2", "bValue", "bValue2", "ctxValue", "ctxValue2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			scope := newParamScope("ctx", "db", "b", "models", "scanQ")
+			var got []string
+			for _, bind := range tt.binds {
+				got = append(got, scope.name(lowerName(paramWords(bind))))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("parameter names (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestGoNames checks the names of one scope: the usual Go names when they
+// differ, and the rule for names that differ only in case or quoting.
+func TestGoNames(t *testing.T) {
+	t.Parallel()
+
+	tests := map[string]struct {
+		in, want []string
+	}{
+		"Distinct":     {in: []string{"job_id", "state", "Weird Name"}, want: []string{"JobID", "State", "WeirdName"}},
+		"QuotedTable":  {in: []string{"ColumnRenameWithConstants", "column_rename_with_constants"}, want: []string{"ColumnRenameWithConstants", "ColumnRenameWithConstants_"}},
+		"ThreeCases":   {in: []string{"Value", "value", "VALUE"}, want: []string{"Value", "Value_", "VALUE"}},
+		"Field":        {in: []string{"x", "X", "y"}, want: []string{"X_", "X", "Y"}},
+		"LowerQuoted":  {in: []string{"userId", "user_id", "UserID"}, want: []string{"XuserId", "UserID_", "UserID"}},
+		"Reserved":     {in: []string{"select", "Select"}, want: []string{"Xselect", "Select"}},
+		"Spaces":       {in: []string{"weird name", "Weird Name", "weird_name"}, want: []string{"Xweird_name", "Weird_Name", "WeirdName_"}},
+		"NoClash":      {in: []string{"A", "a b"}, want: []string{"A", "AB"}},
+		"Punctuation":  {in: []string{"a b", "a-b"}, want: []string{"Xa_b", "Xa_b"}}, // left for the caller to report
+		"Underscores":  {in: []string{"job_ids", "job__ids"}, want: []string{"JobIDs_", "JobIDs_"}},
+		"Unicode":      {in: []string{"Ünïcode", "ünïcode"}, want: []string{"Ünïcode", "Xünïcode"}}, // not ASCII: quoted in CQL
+		"NotSameScope": {in: []string{"value"}, want: []string{"Value"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, goNames(tt.in)); diff != "" {
+				t.Errorf("goNames(%q) (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+func TestKeyspaceDir(t *testing.T) {
+	t.Parallel()
+
+	for in, want := range map[string]string{
+		"alpha": "alpha", "my_app": "myapp", "Beta_Two": "betatwo", "1st": "st", "2024": "generated",
+		"internal": "internalks", "testdata": "testdataks", "vendor": "vendorks", "func": "funcks", "type": "typeks",
+	} {
+		if got := KeyspaceDir(in); got != want {
+			t.Errorf("KeyspaceDir(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestFileBase(t *testing.T) {
 	t.Parallel()
 
@@ -200,7 +297,7 @@ func TestModelsPackageName(t *testing.T) {
 	for file, wants := range map[string][]string{
 		// The import comes from the row's field type alone.
 		"queries/t.go": {`"example.com/app/rows"`, "P rows.Pt"},
-		"queries/u.go": {`"example.com/app/rows"`, "USetParams struct {\n\t// URow holds the values of the columns of table u.\n\trows.URow\n}"},
+		"queries/u.go": {`"example.com/app/rows"`, "func (db *DB) USet(ctx context.Context, row rows.URow) Write {"},
 	} {
 		for _, want := range wants {
 			if src := string(files[file]); !strings.Contains(src, want) {

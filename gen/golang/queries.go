@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jobsharp/cassandra/gen/catalog"
 	"github.com/jobsharp/cassandra/gen/cql"
@@ -18,10 +20,16 @@ type colData struct {
 	Doc   string
 }
 
-// goField is a field of a generated Params or Row struct.
+// goField is a field of a generated Row struct.
 type goField struct {
 	Go, Type, Doc string
-	Embedded      bool
+}
+
+// paramData is a parameter of a generated query method.
+type paramData struct {
+	Go   string // its name
+	Type string // its Go type
+	Doc  string // the marker it binds and its CQL type
 }
 
 type queryData struct {
@@ -32,8 +40,10 @@ type queryData struct {
 	Idempotent bool
 	Doc        string // doc of the Query variable
 	MethodDoc  string // doc of the DB method
-	Params     []goField
-	Args       string // the values bound, in marker order: ", p.ID, p.State"
+	BatchDoc   string // doc of the batch methods
+	Params     []paramData
+	Sig        string // the parameters after ctx: "id gocql.UUID, from, to time.Time"
+	Args       string // the values bound, in marker order: ", id, state"
 	// Kind is "rows" (a SELECT), "cas" (a lightweight transaction) or
 	// "write".
 	Kind string
@@ -140,7 +150,7 @@ func (g *generator) queries() error {
 		g.types.keyspace = t.Keyspace
 		imps := &queryImports{models: g.opts.ModelsImport, qual: g.types.qual}
 		d := tableData{
-			Go:     GoName(t.Name),
+			Go:     g.tableNames[t],
 			Name:   strconv.Quote(t.Name),
 			Quoted: strconv.Quote(cql.QuoteIdent(t.Name)),
 			Kind:   kindOf(t),
@@ -149,8 +159,8 @@ func (g *generator) queries() error {
 		d.Unexported = "tbl" + d.Go
 		d.Display = safeComment(cql.QuoteIdent(t.Name))
 		d.Doc = safeComment(fmt.Sprintf("%s %s (%s)", d.Kind, cql.QuoteIdent(t.Name), keyDescription(t)))
-		d.ModelsRow = g.opts.ModelsPackage + "." + RowName(t)
-		d.Row = "[" + g.opts.ModelsImport + "." + RowName(t) + "]"
+		d.ModelsRow = g.opts.ModelsPackage + "." + g.rowName(t)
+		d.Row = "[" + g.opts.ModelsImport + "." + g.rowName(t) + "]"
 		d.NeedsQuoting = cql.NeedsQuote(t.Name)
 		var widths []string
 		for _, c := range t.KeyOrdered() {
@@ -159,7 +169,7 @@ func (g *generator) queries() error {
 				return err
 			}
 			imps.addType(gt)
-			cd := colData{Go: GoName(c.Name), Type: gt.Expr, Name: strconv.Quote(c.Name), CQL: strconv.Quote(cql.QuoteIdent(c.Name)), Doc: columnDoc(c)}
+			cd := colData{Go: g.colNames[c], Type: gt.Expr, Name: strconv.Quote(c.Name), CQL: strconv.Quote(cql.QuoteIdent(c.Name)), Doc: columnDoc(g.colNames[c], c)}
 			w := 1
 			if c.Type.Kind == cql.TypeTuple {
 				cd.Tuple = len(c.Type.Params)
@@ -236,35 +246,77 @@ func (g *generator) queries() error {
 	return g.render(QueriesDir+"/doc.go", "queries_doc", g.header(pkg, false))
 }
 
-// paramGoName is the Go field name of a bind name.
+// paramGoName is the Go name of a bind name, as an exported identifier
+// (lowerName makes the parameter name from the same words).
 func paramGoName(name string) string {
-	switch name {
-	case "_ttl":
-		return "TTL"
-	case "_ts":
-		return "Timestamp"
-	}
-	return GoName(strings.NewReplacer(".", "_", "[", "_", "]", "").Replace(name))
+	return strings.Join(paramWords(name), "")
 }
 
-// paramDoc describes a Params field.
-func paramDoc(field string, p catalog.Param, typ *cql.Type) string {
+// paramWords are the words of a bind name's Go name.
+func paramWords(name string) []string {
+	switch name {
+	case "_ttl":
+		return []string{"TTL"}
+	case "_ts":
+		return []string{"Timestamp"}
+	}
+	return goWords(strings.NewReplacer(".", "_", "[", "_", "]", "").Replace(name))
+}
+
+// paramDoc describes a parameter of a query method: the marker it binds
+// and its CQL type.
+func paramDoc(t *catalog.Table, p catalog.Param, typ *cql.Type) string {
 	var what string
 	switch {
 	case p.Named:
-		what = "binds :" + p.Name
+		what = ":" + p.Name
 	case p.Name == "_ttl":
-		return field + " binds USING TTL ?: the time to live in seconds (0: none)."
+		return fmt.Sprintf("USING TTL ?, CQL type %s: the time to live in seconds (0: none)", typ)
 	case p.Name == "_ts":
-		return field + " binds USING TIMESTAMP ?: the write time in microseconds since the epoch."
+		return fmt.Sprintf("USING TIMESTAMP ?, CQL type %s: the write time in microseconds since the epoch", typ)
 	case p.Name == "limit":
-		return field + " binds LIMIT ?: the most rows to return."
+		return fmt.Sprintf("LIMIT ?, CQL type %s: the most rows to return", typ)
 	case p.Name == "per_partition_limit":
-		return field + " binds PER PARTITION LIMIT ?: the most rows to return per partition."
+		return fmt.Sprintf("PER PARTITION LIMIT ?, CQL type %s: the most rows to return per partition", typ)
+	case p.Tuple != "" && tupleColumn(t, p.Tuple) != nil:
+		what = "column " + p.Tuple
+	case p.Tuple != "":
+		what = ":" + p.Tuple // the elements of a :name tuple are plain markers
+	case t.Column(p.Name) != nil && typ.Kind == cql.TypeNative && typ.Name == "counter":
+		what = "the change of counter column " + cql.QuoteIdent(p.Name)
+	case t.Column(p.Name) != nil:
+		what = "column " + cql.QuoteIdent(p.Name)
+	case p.Name == "token":
+		what = "a bound of token(…)"
 	default:
-		what = "is the value for " + cql.QuoteIdent(p.Name)
+		what = mapOrFieldMarker(t, p.Name)
 	}
-	return safeComment(fmt.Sprintf("%s %s, CQL type %s.", field, what, typ))
+	return safeComment(fmt.Sprintf("%s, CQL type %s", what, typ))
+}
+
+// tupleColumn returns the tuple column whose value a marker named tuple
+// (Param.Tuple: the quoted column name, or a :name) binds, or nil.
+func tupleColumn(t *catalog.Table, tuple string) *catalog.Column {
+	for _, c := range t.Columns {
+		if cql.QuoteIdent(c.Name) == tuple {
+			return c
+		}
+	}
+	return nil
+}
+
+// mapOrFieldMarker describes a marker named after a map element (col_key,
+// col_value) or a UDT field (col.field).
+func mapOrFieldMarker(t *catalog.Table, name string) string {
+	for _, part := range []struct{ suffix, what string }{{"_key", "the key of %s[?]"}, {"_value", "the value of %s[?] = ?"}} {
+		if c := t.Column(strings.TrimSuffix(name, part.suffix)); c != nil && strings.HasSuffix(name, part.suffix) && c.Type.Kind == cql.TypeMap {
+			return fmt.Sprintf(part.what, cql.QuoteIdent(c.Name))
+		}
+	}
+	if col, field, ok := strings.Cut(name, "."); ok && t.Column(col) != nil {
+		return "field " + cql.QuoteIdent(field) + " of column " + cql.QuoteIdent(col)
+	}
+	return "marker " + name
 }
 
 // query prepares the data of one named query.
@@ -287,62 +339,70 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 	qd.Doc = wrapText(safeComment(fmt.Sprintf("%s is the query %s of %s, line %d, on %s %s, for gocqlx. It is %s.",
 		q.Name, q.Name, src, q.Pos.Line, kind, cql.QuoteIdent(t.Name), strings.Join(props, " and "))))
 
-	// Params: one field per marker, a field per :name however often it is
-	// used, one field per tuple column value. A statement that writes every
-	// column of its table takes the models row for them, embedded.
-	fields := names{"ctx": "the context parameter"}
-	seen := map[string]string{} // bind name → field
+	// Parameters: one per marker, one per :name however often it is used,
+	// one per tuple column value, in marker order. A statement that writes
+	// every column of its table takes the models row for them, first.
+	// Parameters are named after the markers (fields: their exported Go
+	// names, whose collisions are errors), in lower camel case (vars).
+	fields := names{}
+	vars := newParamScope("ctx", "db", "b", g.opts.ModelsPackage, "scan"+q.Name)
+	seen := map[string]string{} // bind name → parameter
 	var args []string
-	rowField := ""
+	row := ""
 	if writesRow(t, q) {
-		rowField = RowName(t)
-		_ = fields.claim(rowField, "the row", q.Pos)
+		row = vars.name("row")
 		imps.list = append(imps.list, g.opts.ModelsImport)
-		qd.Params = append(qd.Params, goField{Go: rowField, Type: g.opts.ModelsPackage + "." + rowField, Embedded: true,
-			Doc: safeComment(fmt.Sprintf("%s holds the values of the columns of %s %s.", rowField, kind, cql.QuoteIdent(t.Name)))})
+		qd.Params = append(qd.Params, paramData{Go: row, Type: g.opts.ModelsPackage + "." + g.rowName(t),
+			Doc: safeComment(fmt.Sprintf("the values of every column of %s %s", kind, cql.QuoteIdent(t.Name)))})
 	}
-	for i := 0; i < len(q.Params); i++ {
-		p := q.Params[i]
-		if rowField != "" && columnMarker(t, p) != nil {
-			c := columnMarker(t, p)
+	for _, p := range q.Params {
+		if c := columnMarker(t, p); row != "" && c != nil {
 			if p.Tuple != "" {
-				args = append(args, fmt.Sprintf("p.%s.%s.V%d", rowField, GoName(c.Name), p.Elem))
+				args = append(args, fmt.Sprintf("%s.%s.V%d", row, g.colNames[c], p.Elem))
 			} else {
-				args = append(args, "p."+rowField+"."+GoName(c.Name))
+				args = append(args, row+"."+g.colNames[c])
 			}
 			continue
 		}
 		typ := p.Type
-		key := p.Name
+		key, bind := p.Name, p.Name
 		if p.Tuple != "" {
-			typ, key = p.TupleType, p.Tuple+"[]"
+			typ, key, bind = p.TupleType, p.Tuple+"[]", p.Tuple
 		}
-		field, dup := seen[key]
+		v, dup := seen[key]
 		if !dup || p.Tuple != "" && p.Elem == 0 {
-			field = paramGoName(p.Name)
-			if p.Tuple != "" {
-				field = paramGoName(p.Tuple)
+			if err := fields.claim(g.paramName(t, p), "the marker "+strconv.Quote(key), p.Pos); err != nil {
+				return qd, fmt.Errorf("%w in the parameters of %s; name one of them with a :name marker", err, q.Name)
 			}
-			if err := fields.claim(field, "the marker "+strconv.Quote(key), p.Pos); err != nil {
-				return qd, fmt.Errorf("%w in %sParams; name one of them with a :name marker", err, q.Name)
-			}
+			v = vars.name(g.paramVar(t, p, bind))
 			gt, err := g.types.goType(typ, false)
 			if err != nil {
 				return qd, err
 			}
 			imps.addType(gt)
-			qd.Params = append(qd.Params, goField{Go: field, Type: gt.Expr, Doc: paramDoc(field, p, typ)})
-			seen[key] = field
+			qd.Params = append(qd.Params, paramData{Go: v, Type: gt.Expr, Doc: paramDoc(t, p, typ)})
+			seen[key] = v
 		}
 		if p.Tuple != "" {
-			args = append(args, fmt.Sprintf("p.%s.V%d", field, p.Elem))
+			args = append(args, fmt.Sprintf("%s.V%d", v, p.Elem))
 		} else {
-			args = append(args, "p."+field)
+			args = append(args, v)
 		}
 	}
 	for _, a := range args {
 		qd.Args += ", " + a
 	}
+	// The signature groups neighbours of one type, as Go is written:
+	// "from, to time.Time".
+	var sig []string
+	for i, p := range qd.Params {
+		if i+1 < len(qd.Params) && qd.Params[i+1].Type == p.Type {
+			sig = append(sig, p.Go)
+		} else {
+			sig = append(sig, p.Go+" "+p.Type)
+		}
+	}
+	qd.Sig = strings.Join(sig, ", ")
 
 	var tested []string
 	for i, c := range t.KeyOrdered() {
@@ -353,7 +413,7 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 	qd.Tested = strings.Join(tested, ", ")
 	qd.Exists = q.Exists
 
-	modelsRow := g.opts.ModelsPackage + "." + RowName(t)
+	modelsRow := g.opts.ModelsPackage + "." + g.rowName(t)
 	method := fmt.Sprintf("%s runs query %s of %s (line %d) on %s %s", q.Name, q.Name, src, q.Pos.Line, kind, safeComment(cql.QuoteIdent(t.Name)))
 	switch {
 	case q.Kind == "select":
@@ -379,8 +439,15 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 	if q.Doc != "" {
 		method += "\n\n" + strings.ReplaceAll(q.Doc, "\r", " ")
 	}
+	if len(qd.Params) > 0 {
+		method += "\n\nIts parameters after ctx, in the order of the statement's markers:\n"
+		for _, p := range qd.Params {
+			method += "\n  - " + p.Go + ": " + p.Doc
+		}
+	}
 	method += fmt.Sprintf("\n\nThe statement is [%sCQL].", q.Name)
 	qd.MethodDoc = method
+	qd.BatchDoc = wrapText(fmt.Sprintf("%s adds query %s to the batch; its parameters are those of [DB.%s].", q.Name, q.Name, q.Name))
 	return qd, nil
 }
 
@@ -397,7 +464,7 @@ func slicesContains(list []string, s string) bool {
 // by column name from the result metadata) or a SELECT of every column (read
 // by position), else a row struct of the query's own, read by position.
 func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData, imps *queryImports) error {
-	modelsRow := g.opts.ModelsPackage + "." + RowName(t)
+	modelsRow := g.opts.ModelsPackage + "." + g.rowName(t)
 	if q.Star {
 		qd.Row, qd.Scan = modelsRow, "(*"+modelsRow+").AppendScanDest"
 		imps.list = append(imps.list, g.opts.ModelsImport)
@@ -418,14 +485,16 @@ func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData,
 		qd.Row = modelsRow
 		imps.list = append(imps.list, g.opts.ModelsImport)
 		for _, r := range q.Results {
-			qd.ScanDests = append(qd.ScanDests, dests(GoName(r.Column.Name), r.Type)...)
+			qd.ScanDests = append(qd.ScanDests, dests(g.colNames[r.Column], r.Type)...)
 		}
 		return nil
 	}
 	qd.Row = q.Name + "Row"
 	fields := names{"AppendScanDest": "a method name"}
-	for _, r := range q.Results {
-		name := GoName(r.Field)
+	// A column keeps its Go name; the other results are named by goNames.
+	goNames := resultNames(q, g.colNames)
+	for i, r := range q.Results {
+		name := goNames[i]
 		if err := fields.claim(name, "the result column "+strconv.Quote(r.Name), q.Pos); err != nil {
 			return fmt.Errorf("%w in %sRow; name one of them with AS", err, q.Name)
 		}
@@ -439,6 +508,62 @@ func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData,
 		qd.ScanDests = append(qd.ScanDests, dests(name, r.Type)...)
 	}
 	return nil
+}
+
+// resultNames returns the Go field names of the results of q: a column
+// its Go name, the others (aliases, function calls) their names by goNames.
+func resultNames(q *catalog.Query, colNames map[*catalog.Column]string) []string {
+	out := make([]string, len(q.Results))
+	var others []string
+	var at []int
+	for i, r := range q.Results {
+		if r.Column != nil && r.Field == r.Column.Name {
+			out[i] = colNames[r.Column]
+		} else {
+			others, at = append(others, r.Field), append(at, i)
+		}
+	}
+	for j, n := range goNames(others) {
+		out[at[j]] = n
+	}
+	return out
+}
+
+// paramName is the Go name of the Params field of marker p: the Go name
+// of its column for a column's value (the name of the row's field), else
+// the Go name of its bind name.
+func (g *generator) paramName(t *catalog.Table, p catalog.Param) string {
+	if c := boundColumn(t, p); c != nil {
+		return g.colNames[c]
+	}
+	if p.Tuple != "" {
+		return paramGoName(p.Tuple)
+	}
+	return paramGoName(p.Name)
+}
+
+// boundColumn returns the column whose value marker p binds by name (col =
+// ?, SET col = ?, VALUES, a tuple column's elements), or nil.
+func boundColumn(t *catalog.Table, p catalog.Param) *catalog.Column {
+	for _, c := range t.Columns {
+		if p.Tuple != "" && p.Tuple == cql.QuoteIdent(c.Name) || p.Tuple == "" && !p.Named && p.Name == c.Name {
+			return c
+		}
+	}
+	return nil
+}
+
+// paramVar is the name a marker's parameter asks paramScope for: the
+// marker's words in lower camel case; for the value of a column whose Go
+// name differs from its usual one (names that differ only by case or
+// quoting, gen/README.md), that Go name with its first letter in lower case
+// (value → value_, "VALUE" → vALUE), so the parameters stay apart too.
+func (g *generator) paramVar(t *catalog.Table, p catalog.Param, bind string) string {
+	if c := boundColumn(t, p); c != nil && g.colNames[c] != GoName(c.Name) {
+		r, size := utf8.DecodeRuneInString(g.colNames[c])
+		return string(unicode.ToLower(r)) + g.colNames[c][size:]
+	}
+	return lowerName(paramWords(bind))
 }
 
 // dests are the scan destinations of a row field: one per element for a

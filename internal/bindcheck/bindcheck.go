@@ -83,11 +83,11 @@ func checkPackage(p *packages.Package) []string {
 				}
 			case *ast.CompositeLit:
 				if stringAnyMap(p.TypesInfo.TypeOf(n)) {
-					report(n, "builds a map[string]any, the shape of a name-keyed bind; bind a Params struct")
+					report(n, "builds a map[string]any, the shape of a name-keyed bind; pass the values to the queries.DB method of the statement")
 				}
 			case *ast.CallExpr:
 				if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "make" && len(n.Args) > 0 && stringAnyMap(p.TypesInfo.TypeOf(n.Args[0])) {
-					report(n, "makes a map[string]any, the shape of a name-keyed bind; bind a Params struct")
+					report(n, "makes a map[string]any, the shape of a name-keyed bind; pass the values to the queries.DB method of the statement")
 				}
 			}
 			return true

@@ -75,16 +75,16 @@ func (s *Store) probe(ctx context.Context) {
 	want := []string{
 		`15:7: calls gocqlx's Session.ContextQuery, which makes a query bound by name; use the queries.DB method of the statement`,
 		`16:2: calls gocqlx's Queryx.BindStruct, which binds or scans by name through reflection; use the queries.DB method of the statement`,
-		`17:12: builds a map[string]any, the shape of a name-keyed bind; bind a Params struct`,
+		`17:12: builds a map[string]any, the shape of a name-keyed bind; pass the values to the queries.DB method of the statement`,
 		`17:12: uses qb.M, a name-keyed bind map`,
 		`17:2: calls gocqlx's Queryx.BindMap, which binds or scans by name through reflection; use the queries.DB method of the statement`,
 		`18:2: calls gocqlx's Queryx.BindStructMap, which binds or scans by name through reflection; use the queries.DB method of the statement`,
-		`18:37: builds a map[string]any, the shape of a name-keyed bind; bind a Params struct`,
+		`18:37: builds a map[string]any, the shape of a name-keyed bind; pass the values to the queries.DB method of the statement`,
 		`20:6: calls gocqlx's Queryx.Select, which binds or scans by name through reflection; use the queries.DB method of the statement`,
 		`21:6: calls gocqlx's Queryx.Get, which binds or scans by name through reflection; use the queries.DB method of the statement`,
 		`22:6: calls gocqlx's Queryx.SelectRelease, which binds or scans by name through reflection; use the queries.DB method of the statement`,
 		`23:6: uses gocqlx.DefaultMapper, which binds by name; use the queries.DB method of the statement`,
-		`24:6: makes a map[string]any, the shape of a name-keyed bind; bind a Params struct`,
+		`24:6: makes a map[string]any, the shape of a name-keyed bind; pass the values to the queries.DB method of the statement`,
 		`5:2: imports reflect`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -59,6 +59,11 @@ type Options struct {
 	// loses the schema of a node killed with SIGKILL. Clusters of several
 	// nodes are always durable.
 	Durable bool
+	// Features turns on what Cassandra 5.0 ships disabled: materialized
+	// views, SASI indexes, dynamic data masking, user-defined functions and
+	// ALTER TABLE … DROP COMPACT STORAGE. The generator's corpus test runs
+	// schema files that use them on such a node (127.0.0.13).
+	Features bool
 	// HeapMB is each node's Java heap. Default 1024 for one node, 768 for more.
 	HeapMB int
 	// StartTimeout bounds the wait for each node. Default 3 minutes.
@@ -144,6 +149,9 @@ func (o Options) Profile() string {
 	}
 	if o.TLS {
 		p += "-tls"
+	}
+	if o.Features {
+		p += "-features"
 	}
 	if o.Addr != "" && o.Addr != DefaultAddr {
 		p += "-" + o.Addr
@@ -251,6 +259,16 @@ auto_snapshot: false
 concurrent_compactors: 1
 # A fresh 5.0 cluster needs no 4.x compatibility.
 storage_compatibility_mode: NONE
+# The memtable configurations of the shipped cassandra.yaml, so tables may
+# name them (WITH memtable = 'trie').
+memtable:
+  configurations:
+    skiplist:
+      class_name: SkipListMemtable
+    trie:
+      class_name: TrieMemtable
+    default:
+      inherits: skiplist
 # Paxos v2 needs fewer round trips per lightweight transaction; it is the
 # recommended setting for LWT-heavy tables such as jobs.
 paxos_variant: v2
@@ -271,6 +289,15 @@ role_manager: CassandraRoleManager
 roles_validity: 0ms
 permissions_validity: 0ms
 credentials_validity: 0ms
+`)
+	}
+	if n.opts.Features {
+		b.WriteString(`# Features Cassandra 5.0 ships disabled (scripts/cassandra start --features).
+materialized_views_enabled: true
+sasi_indexes_enabled: true
+dynamic_data_masking_enabled: true
+user_defined_functions_enabled: true
+drop_compact_storage_enabled: true
 `)
 	}
 	if n.opts.TLS {

@@ -75,7 +75,8 @@ func TestProfileRoundTrip(t *testing.T) {
 	t.Parallel()
 
 	for _, o := range []Options{{Nodes: 1}, {Nodes: 3}, {Nodes: 1, Auth: true}, {Nodes: 1, TLS: true}, {Nodes: 2, Auth: true, TLS: true},
-		{Nodes: 1, Auth: true, Addr: "127.0.0.11"}, {Nodes: 2, TLS: true, Addr: "127.0.0.12"}} {
+		{Nodes: 1, Auth: true, Addr: "127.0.0.11"}, {Nodes: 2, TLS: true, Addr: "127.0.0.12"}, {Nodes: 1, Features: true, Addr: "127.0.0.13"},
+		{Nodes: 1, Auth: true, TLS: true, Features: true}} {
 		got, ok := parseProfile(o.Profile())
 		if !ok || got != o {
 			t.Errorf("parseProfile(%q) = %+v, %v; want %+v", o.Profile(), got, ok, o)
@@ -110,6 +111,35 @@ func TestYAMLPerNode(t *testing.T) {
 	}
 	if strings.Contains(y, ": \n") {
 		t.Errorf("yaml has an empty value, which Cassandra rejects:\n%s", y)
+	}
+}
+
+// TestYAMLFeatures checks the keys of a node with Features, whose names
+// Cassandra 5.0 checks at start (an unknown key aborts it), and that other
+// nodes keep the shipped defaults.
+func TestYAMLFeatures(t *testing.T) {
+	t.Parallel()
+
+	c, err := New(Options{Features: true, Addr: "127.0.0.13", CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"materialized_views_enabled", "sasi_indexes_enabled", "dynamic_data_masking_enabled",
+		"user_defined_functions_enabled", "drop_compact_storage_enabled"}
+	y := c.node(1).yaml()
+	for _, k := range keys {
+		if !strings.Contains(y, "\n"+k+": true\n") {
+			t.Errorf("yaml with Features lacks %s: true", k)
+		}
+	}
+	def, _ := New(Options{CacheDir: t.TempDir()})
+	for _, k := range keys {
+		if strings.Contains(def.node(1).yaml(), k) {
+			t.Errorf("yaml without Features sets %s", k)
+		}
+	}
+	if got, want := filepath.Base(c.Dir()), "nodes1-features-127.0.0.13"; got != want {
+		t.Errorf("profile folder = %s, want %s", got, want)
 	}
 }
 

@@ -572,7 +572,7 @@ func Status(ctx context.Context, cacheDir string) ([]NodeStatus, error) {
 	return out, nil
 }
 
-var profilePattern = regexp.MustCompile(`^nodes([1-9])(-auth)?(-tls)?(?:-(127\.0\.0\.[0-9]{1,3}))?$`)
+var profilePattern = regexp.MustCompile(`^nodes([1-9])(-auth)?(-tls)?(-features)?(?:-(127\.0\.0\.[0-9]{1,3}))?$`)
 
 func parseProfile(name string) (Options, bool) {
 	m := profilePattern.FindStringSubmatch(name)
@@ -580,7 +580,7 @@ func parseProfile(name string) (Options, bool) {
 		return Options{}, false
 	}
 	n, _ := strconv.Atoi(m[1])
-	return Options{Nodes: n, Auth: m[2] != "", TLS: m[3] != "", Addr: m[4]}, true
+	return Options{Nodes: n, Auth: m[2] != "", TLS: m[3] != "", Features: m[4] != "", Addr: m[5]}, true
 }
 
 // Stop ends every node whose pid file this package wrote under cacheDir:

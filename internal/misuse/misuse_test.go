@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // prelude is the program every snippet is compiled in: it declares what the
@@ -34,13 +36,14 @@ type SMSArgs struct{ Phone string }
 func (SMSArgs) Kind() string { return "sms.send" }
 
 var (
-	ctx   = context.Background()
-	db    = queries.New(nil)
-	store *repo.Store
-	p     *worker.Processor
-	id    gocql.UUID
-	_     models.JobsRow
-	_     = time.Now
+	ctx              = context.Background()
+	db               = queries.New(nil)
+	store            *repo.Store
+	p                *worker.Processor
+	id               gocql.UUID
+	bucket, from, to time.Time
+	shard, limit     int32
+	_                models.JobsRow
 )
 
 func main() {
@@ -48,88 +51,146 @@ func main() {
 }
 `
 
-// Cases are the misuses the compiler rejects and the message it gives; the
-// README's "What the compiler checks" shows the same table.
+// Cases are the misuses the compiler rejects and the message it gives. The
+// README's "What the compiler checks" shows the same table, a row per case
+// in this order: readme, then want (TestREADMEShowsTheCases).
 var cases = []struct {
-	name, code, want string
+	name, readme, code, want string
 }{
 	{
-		name: "ColumnConvertedToAnotherTable",
-		code: `_ = queries.QueuesColumn[string](queries.JobsColumns.LeaseOwner)`,
-		want: "cannot convert queries.JobsColumns.LeaseOwner (variable of struct type queries.JobsColumn[string]) to type queries.QueuesColumn[string]",
+		name:   "ColumnConvertedToAnotherTable",
+		readme: "a column converted to another table's column type: `queries.QueuesColumn[string](queries.JobsColumns.LeaseOwner)`",
+		code:   `_ = queries.QueuesColumn[string](queries.JobsColumns.LeaseOwner)`,
+		want:   "cannot convert queries.JobsColumns.LeaseOwner (variable of struct type queries.JobsColumn[string]) to type queries.QueuesColumn[string]",
 	},
 	{
-		name: "ColumnConvertedAsInTheIssue",
-		code: `_, _ = queries.Queues.Get(queries.QueuesColumn(queries.JobsColumns.LeaseOwner))`,
-		want: "cannot use generic type queries.QueuesColumn without instantiation",
+		name:   "ColumnConvertedAsInTheIssue",
+		readme: "the same, as the issue wrote it: `queries.Queues.Get(queries.QueuesColumn(queries.JobsColumns.LeaseOwner))`",
+		code:   `_, _ = queries.Queues.Get(queries.QueuesColumn(queries.JobsColumns.LeaseOwner))`,
+		want:   "cannot use generic type queries.QueuesColumn without instantiation",
 	},
 	{
-		name: "ColumnOfAnotherTable",
-		code: `_, _ = queries.Queues.Get(queries.JobsColumns.LeaseOwner)`,
-		want: "cannot use queries.JobsColumns.LeaseOwner (variable of struct type queries.JobsColumn[string]) as queries.ColumnOf[queries.QueuesBuilder] value in argument to queries.Queues.Get",
+		name:   "ColumnOfAnotherTable",
+		readme: "a column of another table: `queries.Queues.Get(queries.JobsColumns.LeaseOwner)`",
+		code:   `_, _ = queries.Queues.Get(queries.JobsColumns.LeaseOwner)`,
+		want:   "cannot use queries.JobsColumns.LeaseOwner (variable of struct type queries.JobsColumn[string]) as queries.ColumnOf[queries.QueuesBuilder] value in argument to queries.Queues.Get",
 	},
 	{
-		name: "MisspeltColumn",
-		code: `_, _ = queries.Jobs.Get(queries.JobsColumns.LeaseOwnr)`,
-		want: "queries.JobsColumns.LeaseOwnr undefined",
+		name:   "MisspeltColumn",
+		readme: "a misspelt column: `queries.JobsColumns.LeaseOwnr`",
+		code:   `_, _ = queries.Jobs.Get(queries.JobsColumns.LeaseOwnr)`,
+		want:   "queries.JobsColumns.LeaseOwnr undefined",
 	},
 	{
-		name: "ForgedColumn",
-		code: `_, _ = queries.Jobs.Get(queries.JobsColumn[string]{name: "lease_owner"})`,
-		want: "cannot refer to unexported field name in struct literal of type queries.JobsColumn[string]",
+		name:   "ForgedColumn",
+		readme: "a forged column: `queries.JobsColumn[string]{name: \"lease_owner\"}`",
+		code:   `_, _ = queries.Jobs.Get(queries.JobsColumn[string]{name: "lease_owner"})`,
+		want:   "cannot refer to unexported field name in struct literal of type queries.JobsColumn[string]",
 	},
 	{
-		name: "ColumnValueOfTheWrongType",
-		code: `_ = queries.JobsColumns.State.Value("Scheduled")`,
-		want: `cannot use "Scheduled" (untyped string constant) as int32 value in argument to queries.JobsColumns.State.Value`,
+		name:   "ColumnValueOfTheWrongType",
+		readme: "a column value of the wrong type: `queries.JobsColumns.State.Value(\"Scheduled\")`",
+		code:   `_ = queries.JobsColumns.State.Value("Scheduled")`,
+		want:   `cannot use "Scheduled" (untyped string constant) as int32 value in argument to queries.JobsColumns.State.Value`,
 	},
 	{
-		name: "BindOfTheWrongType",
-		code: `_ = db.DueScan(ctx, queries.DueScanParams{Queue: "default", From: "yesterday"})`,
-		want: `cannot use "yesterday" (untyped string constant) as "time".Time value in struct literal`,
+		name:   "BindOfTheWrongType",
+		readme: "a bind of the wrong type: `db.JobsGet(ctx, \"6ba7b810-9dad-11d1-80b4-00c04fd430c8\")`",
+		code:   `_ = db.JobsGet(ctx, "6ba7b810-9dad-11d1-80b4-00c04fd430c8")`,
+		want:   `cannot use "6ba7b810-9dad-11d1-80b4-00c04fd430c8" (untyped string constant) as gocql.UUID value in argument to db.JobsGet`,
 	},
 	{
-		name: "MisspeltParameter",
-		code: `_ = db.JobsGet(ctx, queries.JobsGetParams{Id: id})`,
-		want: "unknown field Id in struct literal of type queries.JobsGetParams",
+		name:   "MissingParameters",
+		readme: "missing parameters: `db.JobsGet(ctx)`",
+		code:   `_ = db.JobsGet(ctx)`,
+		want:   "not enough arguments in call to db.JobsGet",
 	},
 	{
-		name: "MissingParameters",
-		code: `_ = db.JobsGet(ctx)`,
-		want: "not enough arguments in call to db.JobsGet",
+		name:   "MissingRequiredParameter",
+		readme: "a missing required parameter (`to` and `limit`): `db.DueScan(ctx, \"default\", bucket, shard, from)`",
+		code:   `_ = db.DueScan(ctx, "default", bucket, shard, from)`,
+		want:   "not enough arguments in call to db.DueScan",
 	},
 	{
-		name: "ParametersOfAnotherQuery",
-		code: `_ = db.JobsGet(ctx, queries.JobsDeleteParams{ID: id})`,
-		want: "cannot use queries.JobsDeleteParams{…} (value of struct type queries.JobsDeleteParams) as queries.JobsGetParams value in argument to db.JobsGet",
+		name:   "ExtraParameter",
+		readme: "an extra parameter: `db.JobsGet(ctx, id, 1)`",
+		code:   `_ = db.JobsGet(ctx, id, 1)`,
+		want:   "too many arguments in call to db.JobsGet",
 	},
 	{
-		name: "ResultIntoAnotherTablesRow",
+		name:   "ParametersSwappedAcrossTypes",
+		readme: "parameters swapped across types (the queue where the bucket goes): `db.DueScan(ctx, bucket, \"default\", shard, from, to, limit)`",
+		code:   `_ = db.DueScan(ctx, bucket, "default", shard, from, to, limit)`,
+		want:   `cannot use "default" (untyped string constant) as "time".Time value in argument to db.DueScan`,
+	},
+	{
+		name:   "RowOfAnotherTable",
+		readme: "another table's row for a statement that writes a whole row: `db.JobsWrite(ctx, models.QueuesRow{}, 0, 1)`",
+		code:   `_ = db.JobsWrite(ctx, models.QueuesRow{}, 0, 1)`,
+		want:   "cannot use models.QueuesRow{} (value of struct type models.QueuesRow) as models.JobsRow value in argument to db.JobsWrite",
+	},
+	{
+		name:   "ResultIntoAnotherTablesRow",
+		readme: "a result read into another table's row: `var row models.QueuesRow; row, _ = db.JobsGet(ctx, id).One()`",
 		code: `var row models.QueuesRow
-	row, _ = db.JobsGet(ctx, queries.JobsGetParams{ID: id}).One()
+	row, _ = db.JobsGet(ctx, id).One()
 	_ = row`,
-		want: "cannot use db.JobsGet(ctx, queries.JobsGetParams{…}).One() (value of struct type models.JobsRow) as models.QueuesRow value in assignment",
+		want: "cannot use db.JobsGet(ctx, id).One() (value of struct type models.JobsRow) as models.QueuesRow value in assignment",
 	},
 	{
-		name: "ConditionInAPlainBatch",
-		code: `db.NewBatch(ctx, gocql.LoggedBatch).JobsClaim(queries.JobsClaimParams{})`,
-		want: "db.NewBatch(ctx, gocql.LoggedBatch).JobsClaim undefined (type *queries.Batch has no field or method JobsClaim)",
+		name:   "ConditionInAPlainBatch",
+		readme: "a conditional statement in a plain batch: `db.NewBatch(ctx, gocql.LoggedBatch).JobsDelete(id, 1)`",
+		code:   `db.NewBatch(ctx, gocql.LoggedBatch).JobsDelete(id, 1)`,
+		want:   "db.NewBatch(ctx, gocql.LoggedBatch).JobsDelete undefined (type *queries.Batch has no field or method JobsDelete)",
 	},
 	{
-		name: "HandlerForOtherArguments",
-		code: `_ = worker.Handle[EmailArgs](p, func(ctx context.Context, job *worker.Job[SMSArgs]) error { return nil }, nil)`,
-		want: "cannot use func(ctx context.Context, job *worker.Job[SMSArgs]) error {…} (value of type func(ctx context.Context, job *worker.Job[SMSArgs]) error) as func(ctx context.Context, job *worker.Job[EmailArgs]) error value in argument to worker.Handle[EmailArgs]",
+		name:   "HandlerForOtherArguments",
+		readme: "a handler for other arguments: `worker.Handle[EmailArgs](p, func(ctx context.Context, job *worker.Job[SMSArgs]) error {…}, nil)`",
+		code:   `_ = worker.Handle[EmailArgs](p, func(ctx context.Context, job *worker.Job[SMSArgs]) error { return nil }, nil)`,
+		want:   "cannot use func(ctx context.Context, job *worker.Job[SMSArgs]) error {…} (value of type func(ctx context.Context, job *worker.Job[SMSArgs]) error) as func(ctx context.Context, job *worker.Job[EmailArgs]) error value in argument to worker.Handle[EmailArgs]",
 	},
 	{
-		name: "ArgumentsWithoutAKind",
-		code: `_, _ = worker.Enqueue(ctx, store, struct{ To string }{"ada@example.com"}, nil)`,
-		want: "in call to worker.Enqueue, T (type struct{To string}) does not satisfy worker.JobArgs (missing method Kind)",
+		name:   "ArgumentsWithoutAKind",
+		readme: "arguments without a kind: `worker.Enqueue(ctx, store, struct{ To string }{…}, nil)`",
+		code:   `_, _ = worker.Enqueue(ctx, store, struct{ To string }{"ada@example.com"}, nil)`,
+		want:   "in call to worker.Enqueue, T (type struct{To string}) does not satisfy worker.JobArgs (missing method Kind)",
 	},
 	{
-		name: "KindGivenAsAString",
-		code: `_, _ = worker.Enqueue(ctx, store, "email.send", EmailArgs{To: "ada@example.com"}, nil)`,
-		want: "too many arguments in call to worker.Enqueue",
+		name:   "KindGivenAsAString",
+		readme: "a kind given as a string: `worker.Enqueue(ctx, store, \"email.send\", EmailArgs{…}, nil)`",
+		code:   `_, _ = worker.Enqueue(ctx, store, "email.send", EmailArgs{To: "ada@example.com"}, nil)`,
+		want:   "too many arguments in call to worker.Enqueue",
 	},
+}
+
+// TestREADMEShowsTheCases checks that the README's "What the compiler
+// checks" table is the table of cases: a row per case, in order, with its
+// description and its message.
+func TestREADMEShowsTheCases(t *testing.T) {
+	t.Parallel()
+
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n### What the compiler checks\n")
+	if !ok {
+		t.Fatal(`README.md has no section "### What the compiler checks"`)
+	}
+	section, _, _ = strings.Cut(section, "\n#")
+	var got []string
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| misuse |") {
+			got = append(got, line)
+		}
+	}
+	var want []string
+	for _, c := range cases {
+		want = append(want, "| "+c.readme+" | `"+c.want+"` |")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("README.md's table differs from the cases (-want +got):\n%s\nThe table the cases give:\n%s", diff, strings.Join(want, "\n"))
+	}
 }
 
 // TestMisuseDoesNotCompile compiles each case in a module of its own that
@@ -143,7 +204,10 @@ func TestMisuseDoesNotCompile(t *testing.T) {
 	dir := module(t)
 	// The control: the right way compiles, so the prelude is sound and the
 	// dependencies are built once before the cases run in parallel.
-	control := `_ = db.JobsGet(ctx, queries.JobsGetParams{ID: id})
+	control := `_ = db.JobsGet(ctx, id)
+	_ = db.DueScan(ctx, "default", bucket, shard, from, to, limit)
+	_ = db.JobsWrite(ctx, models.JobsRow{}, 0, 1)
+	db.NewJobsBatch(ctx, gocql.LoggedBatch).JobsDelete(id, 1)
 	_, _ = queries.Jobs.Get(queries.JobsColumns.LeaseOwner, queries.JobsColumns.State)
 	_ = worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error { return nil }, nil)
 	_, _ = worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com"}, nil)`

@@ -248,26 +248,20 @@ var EverythingGet = Query{
 	Idempotent: true,
 }
 
-// EverythingGetParams are the values of query EverythingGet, one field per bind marker
-// (a :name used twice is one field).
-type EverythingGetParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// Seq is the value for seq, CQL type timeuuid.
-	Seq gocql.UUID
-}
-
 // EverythingGet runs query EverythingGet of gen/internal/roundtrip/queries.cql
 // (line 1) on table everything: a SELECT that returns models.EverythingRow
 // rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//
 // The statement is [EverythingGetCQL].
-func (db *DB) EverythingGet(ctx context.Context, p EverythingGetParams) Rows[models.EverythingRow] {
-	return Rows[models.EverythingRow]{q: db.query(ctx, EverythingGetCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq), scan: (*models.EverythingRow).AppendScanDest}
+func (db *DB) EverythingGet(ctx context.Context, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) Rows[models.EverythingRow] {
+	return Rows[models.EverythingRow]{q: db.query(ctx, EverythingGetCQL, true, id, bucket, createdAt, seq), scan: (*models.EverythingRow).AppendScanDest}
 }
 
 // EverythingInsertNewCQL is the statement of query EverythingInsertNew.
@@ -287,30 +281,23 @@ var EverythingInsertNew = Query{
 	Idempotent: false,
 }
 
-// EverythingInsertNewParams are the values of query EverythingInsertNew, one field per bind marker
-// (a :name used twice is one field).
-type EverythingInsertNewParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// Seq is the value for seq, CQL type timeuuid.
-	Seq gocql.UUID
-	// CText is the value for c_text, CQL type text.
-	CText string
-}
-
 // EverythingInsertNew runs query EverythingInsertNew of
 // gen/internal/roundtrip/queries.cql (line 4) on table everything: a
 // lightweight transaction, never retried by the driver. Exec reports whether
 // it applied and, when it did not, the current values of the columns it
 // tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//   - cText: column c_text, CQL type text
+//
 // The statement is [EverythingInsertNewCQL].
-func (db *DB) EverythingInsertNew(ctx context.Context, p EverythingInsertNewParams) CAS[models.EverythingRow] {
-	return CAS[models.EverythingRow]{q: db.lwt(ctx, EverythingInsertNewCQL, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText), scan: (*models.EverythingRow).AppendScanDest}
+func (db *DB) EverythingInsertNew(ctx context.Context, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cText string) CAS[models.EverythingRow] {
+	return CAS[models.EverythingRow]{q: db.lwt(ctx, EverythingInsertNewCQL, id, bucket, createdAt, seq, cText), scan: (*models.EverythingRow).AppendScanDest}
 }
 
 // EverythingSetGroupCQL is the statement of query EverythingSetGroup.
@@ -329,29 +316,25 @@ var EverythingSetGroup = Query{
 	Idempotent: true,
 }
 
-// EverythingSetGroupParams are the values of query EverythingSetGroup, one field per bind marker
-// (a :name used twice is one field).
-type EverythingSetGroupParams struct {
-	// GroupName is the value for group_name, CQL type text.
-	GroupName string
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-}
-
 // EverythingSetGroup runs query EverythingSetGroup of
 // gen/internal/roundtrip/queries.cql (line 7) on table everything. It is
 // idempotent: the session's retry policy may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - groupName: column group_name, CQL type text
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//
 // The statement is [EverythingSetGroupCQL].
-func (db *DB) EverythingSetGroup(ctx context.Context, p EverythingSetGroupParams) Write {
-	return Write{q: db.query(ctx, EverythingSetGroupCQL, true, p.GroupName, p.ID, p.Bucket)}
+func (db *DB) EverythingSetGroup(ctx context.Context, groupName string, id gocql.UUID, bucket int32) Write {
+	return Write{q: db.query(ctx, EverythingSetGroupCQL, true, groupName, id, bucket)}
 }
 
-// EverythingSetGroup adds query EverythingSetGroup to the batch.
-func (b *Batch) EverythingSetGroup(p EverythingSetGroupParams) {
-	b.add(EverythingSetGroupCQL, true, p.GroupName, p.ID, p.Bucket)
+// EverythingSetGroup adds query EverythingSetGroup to the batch; its
+// parameters are those of [DB.EverythingSetGroup].
+func (b *Batch) EverythingSetGroup(groupName string, id gocql.UUID, bucket int32) {
+	b.add(EverythingSetGroupCQL, true, groupName, id, bucket)
 }
 
 // EverythingBatch is a batch of statements on table everything that may hold
@@ -380,13 +363,15 @@ func (b *EverythingBatch) ExecCAS() (applied bool, current []models.EverythingRo
 	return execCAS(&b.casBatch, (*models.EverythingRow).AppendScanDest)
 }
 
-// EverythingInsertNew adds query EverythingInsertNew to the batch.
-func (b *EverythingBatch) EverythingInsertNew(p EverythingInsertNewParams) {
+// EverythingInsertNew adds query EverythingInsertNew to the batch; its
+// parameters are those of [DB.EverythingInsertNew].
+func (b *EverythingBatch) EverythingInsertNew(id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cText string) {
 	b.test(true)
-	b.b.add(EverythingInsertNewCQL, false, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText)
+	b.b.add(EverythingInsertNewCQL, false, id, bucket, createdAt, seq, cText)
 }
 
-// EverythingSetGroup adds query EverythingSetGroup to the batch.
-func (b *EverythingBatch) EverythingSetGroup(p EverythingSetGroupParams) {
-	b.b.add(EverythingSetGroupCQL, true, p.GroupName, p.ID, p.Bucket)
+// EverythingSetGroup adds query EverythingSetGroup to the batch; its
+// parameters are those of [DB.EverythingSetGroup].
+func (b *EverythingBatch) EverythingSetGroup(groupName string, id gocql.UUID, bucket int32) {
+	b.b.add(EverythingSetGroupCQL, true, groupName, id, bucket)
 }

@@ -119,26 +119,22 @@ var HitsAdd = Query{
 	Idempotent: false,
 }
 
-// HitsAddParams are the values of query HitsAdd, one field per bind marker
-// (a :name used twice is one field).
-type HitsAddParams struct {
-	// Views is the value for views, CQL type counter.
-	Views int64
-	// Page is the value for page, CQL type text.
-	Page string
-	// Day is the value for day, CQL type date.
-	Day time.Time
-}
-
 // HitsAdd runs query HitsAdd of gen/internal/roundtrip/queries.cql (line 13)
 // on table hits. It is not idempotent, so the driver never retries it.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - views: the change of counter column views, CQL type counter
+//   - page: column page, CQL type text
+//   - day: column day, CQL type date
+//
 // The statement is [HitsAddCQL].
-func (db *DB) HitsAdd(ctx context.Context, p HitsAddParams) Write {
-	return Write{q: db.query(ctx, HitsAddCQL, false, p.Views, p.Page, p.Day)}
+func (db *DB) HitsAdd(ctx context.Context, views int64, page string, day time.Time) Write {
+	return Write{q: db.query(ctx, HitsAddCQL, false, views, page, day)}
 }
 
-// HitsAdd adds query HitsAdd to the batch.
-func (b *Batch) HitsAdd(p HitsAddParams) {
-	b.add(HitsAddCQL, false, p.Views, p.Page, p.Day)
+// HitsAdd adds query HitsAdd to the batch; its parameters are those of
+// [DB.HitsAdd].
+func (b *Batch) HitsAdd(views int64, page string, day time.Time) {
+	b.add(HitsAddCQL, false, views, page, day)
 }

@@ -147,21 +147,18 @@ var LedgerCreate = Query{
 	Idempotent: false,
 }
 
-// LedgerCreateParams are the values of query LedgerCreate, one field per bind marker
-// (a :name used twice is one field).
-type LedgerCreateParams struct {
-	// LedgerRow holds the values of the columns of table ledger.
-	models.LedgerRow
-}
-
 // LedgerCreate runs query LedgerCreate of gen/internal/roundtrip/queries.cql
 // (line 16) on table ledger: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table ledger
+//
 // The statement is [LedgerCreateCQL].
-func (db *DB) LedgerCreate(ctx context.Context, p LedgerCreateParams) CAS[models.LedgerRow] {
-	return CAS[models.LedgerRow]{q: db.lwt(ctx, LedgerCreateCQL, p.LedgerRow.Account, p.LedgerRow.Entry, p.LedgerRow.Amount, p.LedgerRow.Version), scan: (*models.LedgerRow).AppendScanDest}
+func (db *DB) LedgerCreate(ctx context.Context, row models.LedgerRow) CAS[models.LedgerRow] {
+	return CAS[models.LedgerRow]{q: db.lwt(ctx, LedgerCreateCQL, row.Account, row.Entry, row.Amount, row.Version), scan: (*models.LedgerRow).AppendScanDest}
 }
 
 // LedgerAddCQL is the statement of query LedgerAdd.
@@ -178,25 +175,23 @@ var LedgerAdd = Query{
 	Idempotent: true,
 }
 
-// LedgerAddParams are the values of query LedgerAdd, one field per bind marker
-// (a :name used twice is one field).
-type LedgerAddParams struct {
-	// LedgerRow holds the values of the columns of table ledger.
-	models.LedgerRow
-}
-
 // LedgerAdd runs query LedgerAdd of gen/internal/roundtrip/queries.cql (line
 // 19) on table ledger. It is idempotent: the session's retry policy may send
 // it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table ledger
+//
 // The statement is [LedgerAddCQL].
-func (db *DB) LedgerAdd(ctx context.Context, p LedgerAddParams) Write {
-	return Write{q: db.query(ctx, LedgerAddCQL, true, p.LedgerRow.Account, p.LedgerRow.Entry, p.LedgerRow.Amount, p.LedgerRow.Version)}
+func (db *DB) LedgerAdd(ctx context.Context, row models.LedgerRow) Write {
+	return Write{q: db.query(ctx, LedgerAddCQL, true, row.Account, row.Entry, row.Amount, row.Version)}
 }
 
-// LedgerAdd adds query LedgerAdd to the batch.
-func (b *Batch) LedgerAdd(p LedgerAddParams) {
-	b.add(LedgerAddCQL, true, p.LedgerRow.Account, p.LedgerRow.Entry, p.LedgerRow.Amount, p.LedgerRow.Version)
+// LedgerAdd adds query LedgerAdd to the batch; its parameters are those of
+// [DB.LedgerAdd].
+func (b *Batch) LedgerAdd(row models.LedgerRow) {
+	b.add(LedgerAddCQL, true, row.Account, row.Entry, row.Amount, row.Version)
 }
 
 // LedgerSetCQL is the statement of query LedgerSet.
@@ -216,15 +211,6 @@ var LedgerSet = Query{
 	Idempotent: false,
 }
 
-// LedgerSetParams are the values of query LedgerSet, one field per bind marker
-// (a :name used twice is one field).
-type LedgerSetParams struct {
-	// LedgerRow holds the values of the columns of table ledger.
-	models.LedgerRow
-	// ExpectedVersion binds :expected_version, CQL type int.
-	ExpectedVersion int32
-}
-
 // LedgerSet runs query LedgerSet of gen/internal/roundtrip/queries.cql (line
 // 23) on table ledger: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
@@ -232,9 +218,14 @@ type LedgerSetParams struct {
 //
 // Changes an entry if it has the version the caller read.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table ledger
+//   - expectedVersion: :expected_version, CQL type int
+//
 // The statement is [LedgerSetCQL].
-func (db *DB) LedgerSet(ctx context.Context, p LedgerSetParams) CAS[models.LedgerRow] {
-	return CAS[models.LedgerRow]{q: db.lwt(ctx, LedgerSetCQL, p.LedgerRow.Amount, p.LedgerRow.Version, p.LedgerRow.Account, p.LedgerRow.Entry, p.ExpectedVersion), scan: (*models.LedgerRow).AppendScanDest}
+func (db *DB) LedgerSet(ctx context.Context, row models.LedgerRow, expectedVersion int32) CAS[models.LedgerRow] {
+	return CAS[models.LedgerRow]{q: db.lwt(ctx, LedgerSetCQL, row.Amount, row.Version, row.Account, row.Entry, expectedVersion), scan: (*models.LedgerRow).AppendScanDest}
 }
 
 // LedgerListCQL is the statement of query LedgerList.
@@ -252,20 +243,17 @@ var LedgerList = Query{
 	Idempotent: true,
 }
 
-// LedgerListParams are the values of query LedgerList, one field per bind marker
-// (a :name used twice is one field).
-type LedgerListParams struct {
-	// Account is the value for account, CQL type text.
-	Account string
-}
-
 // LedgerList runs query LedgerList of gen/internal/roundtrip/queries.cql (line
 // 26) on table ledger: a SELECT that returns models.LedgerRow rows, read with
 // One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - account: column account, CQL type text
+//
 // The statement is [LedgerListCQL].
-func (db *DB) LedgerList(ctx context.Context, p LedgerListParams) Rows[models.LedgerRow] {
-	return Rows[models.LedgerRow]{q: db.query(ctx, LedgerListCQL, true, p.Account), scan: (*models.LedgerRow).AppendScanDest}
+func (db *DB) LedgerList(ctx context.Context, account string) Rows[models.LedgerRow] {
+	return Rows[models.LedgerRow]{q: db.query(ctx, LedgerListCQL, true, account), scan: (*models.LedgerRow).AppendScanDest}
 }
 
 // LedgerBatch is a batch of statements on table ledger that may hold
@@ -294,19 +282,22 @@ func (b *LedgerBatch) ExecCAS() (applied bool, current []models.LedgerRow, err e
 	return execCAS(&b.casBatch, (*models.LedgerRow).AppendScanDest)
 }
 
-// LedgerCreate adds query LedgerCreate to the batch.
-func (b *LedgerBatch) LedgerCreate(p LedgerCreateParams) {
+// LedgerCreate adds query LedgerCreate to the batch; its parameters are those
+// of [DB.LedgerCreate].
+func (b *LedgerBatch) LedgerCreate(row models.LedgerRow) {
 	b.test(true)
-	b.b.add(LedgerCreateCQL, false, p.LedgerRow.Account, p.LedgerRow.Entry, p.LedgerRow.Amount, p.LedgerRow.Version)
+	b.b.add(LedgerCreateCQL, false, row.Account, row.Entry, row.Amount, row.Version)
 }
 
-// LedgerAdd adds query LedgerAdd to the batch.
-func (b *LedgerBatch) LedgerAdd(p LedgerAddParams) {
-	b.b.add(LedgerAddCQL, true, p.LedgerRow.Account, p.LedgerRow.Entry, p.LedgerRow.Amount, p.LedgerRow.Version)
+// LedgerAdd adds query LedgerAdd to the batch; its parameters are those of
+// [DB.LedgerAdd].
+func (b *LedgerBatch) LedgerAdd(row models.LedgerRow) {
+	b.b.add(LedgerAddCQL, true, row.Account, row.Entry, row.Amount, row.Version)
 }
 
-// LedgerSet adds query LedgerSet to the batch.
-func (b *LedgerBatch) LedgerSet(p LedgerSetParams) {
+// LedgerSet adds query LedgerSet to the batch; its parameters are those of
+// [DB.LedgerSet].
+func (b *LedgerBatch) LedgerSet(row models.LedgerRow, expectedVersion int32) {
 	b.test(false, 3)
-	b.b.add(LedgerSetCQL, false, p.LedgerRow.Amount, p.LedgerRow.Version, p.LedgerRow.Account, p.LedgerRow.Entry, p.ExpectedVersion)
+	b.b.add(LedgerSetCQL, false, row.Amount, row.Version, row.Account, row.Entry, expectedVersion)
 }

@@ -150,15 +150,6 @@ var QuotedGet = Query{
 	Idempotent: true,
 }
 
-// QuotedGetParams are the values of query QuotedGet, one field per bind marker
-// (a :name used twice is one field).
-type QuotedGetParams struct {
-	// ID is the value for "Id", CQL type uuid.
-	ID gocql.UUID
-	// Select is the value for "select", CQL type text.
-	Select string
-}
-
 func scanQuotedGet(r *models.QuotedTableRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.ID, &r.Select, &r.MixedCase, &r.From)
 }
@@ -167,7 +158,12 @@ func scanQuotedGet(r *models.QuotedTableRow, dest []any, _ []gocql.ColumnInfo) [
 // 10) on table "QuotedTable": a SELECT that returns models.QuotedTableRow
 // rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column "Id", CQL type uuid
+//   - selectValue: column "select", CQL type text
+//
 // The statement is [QuotedGetCQL].
-func (db *DB) QuotedGet(ctx context.Context, p QuotedGetParams) Rows[models.QuotedTableRow] {
-	return Rows[models.QuotedTableRow]{q: db.query(ctx, QuotedGetCQL, true, p.ID, p.Select), scan: scanQuotedGet}
+func (db *DB) QuotedGet(ctx context.Context, id gocql.UUID, selectValue string) Rows[models.QuotedTableRow] {
+	return Rows[models.QuotedTableRow]{q: db.query(ctx, QuotedGetCQL, true, id, selectValue), scan: scanQuotedGet}
 }

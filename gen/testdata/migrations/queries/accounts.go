@@ -152,13 +152,6 @@ var AccountGet = Query{
 	Idempotent: true,
 }
 
-// AccountGetParams are the values of query AccountGet, one field per bind marker
-// (a :name used twice is one field).
-type AccountGetParams struct {
-	// AccountID is the value for account_id, CQL type uuid.
-	AccountID gocql.UUID
-}
-
 // AccountGetRow is a row of the result of query AccountGet, in select order.
 type AccountGetRow struct {
 	// AccountID is the result column account_id, CQL type uuid.
@@ -179,7 +172,11 @@ func scanAccountGet(r *AccountGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 // (line 1) on table accounts: a SELECT that returns AccountGetRow rows, read
 // with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - accountID: column account_id, CQL type uuid
+//
 // The statement is [AccountGetCQL].
-func (db *DB) AccountGet(ctx context.Context, p AccountGetParams) Rows[AccountGetRow] {
-	return Rows[AccountGetRow]{q: db.query(ctx, AccountGetCQL, true, p.AccountID), scan: scanAccountGet}
+func (db *DB) AccountGet(ctx context.Context, accountID gocql.UUID) Rows[AccountGetRow] {
+	return Rows[AccountGetRow]{q: db.query(ctx, AccountGetCQL, true, accountID), scan: scanAccountGet}
 }

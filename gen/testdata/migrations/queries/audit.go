@@ -144,24 +144,21 @@ var AuditAdd = Query{
 	Idempotent: false,
 }
 
-// AuditAddParams are the values of query AuditAdd, one field per bind marker
-// (a :name used twice is one field).
-type AuditAddParams struct {
-	// Day is the value for day, CQL type date.
-	Day time.Time
-	// What is the value for what, CQL type text.
-	What string
-}
-
 // AuditAdd runs query AuditAdd of gen/testdata/migrations/queries.cql (line 3)
 // on table audit. It is not idempotent, so the driver never retries it.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - day: column day, CQL type date
+//   - what: column what, CQL type text
+//
 // The statement is [AuditAddCQL].
-func (db *DB) AuditAdd(ctx context.Context, p AuditAddParams) Write {
-	return Write{q: db.query(ctx, AuditAddCQL, false, p.Day, p.What)}
+func (db *DB) AuditAdd(ctx context.Context, day time.Time, what string) Write {
+	return Write{q: db.query(ctx, AuditAddCQL, false, day, what)}
 }
 
-// AuditAdd adds query AuditAdd to the batch.
-func (b *Batch) AuditAdd(p AuditAddParams) {
-	b.add(AuditAddCQL, false, p.Day, p.What)
+// AuditAdd adds query AuditAdd to the batch; its parameters are those of
+// [DB.AuditAdd].
+func (b *Batch) AuditAdd(day time.Time, what string) {
+	b.add(AuditAddCQL, false, day, what)
 }

@@ -6,13 +6,19 @@
 //
 // # Named queries
 //
-// Each named query of the queries file is a method of [DB] with a Params
-// struct whose fields follow its bind markers (db.JobsGet(ctx,
-// JobsGetParams{ID: id})) and a typed result: a SELECT returns [Rows] of the
-// models row or of a row struct of its own (read with One, All, Iter or
-// Page), a lightweight transaction a [CAS] (applied, current row), any other
-// statement a [Write]. Values are bound by position, without reflection;
-// a statement runs only with its own Params. [Batch] and the per-table
+// Each named query of the queries file is a method of [DB] whose parameters
+// after ctx are the values of its bind markers, in the order of the
+// statement, typed from the schema: db.JobsGet(ctx, id). A statement that
+// writes every column of its table takes the models row for them, then its
+// other markers: db.JobsWrite(ctx, row, ttl, expectedVersion). Each method
+// returns a typed result: a SELECT [Rows] of the models row or of a row
+// struct of its own (read with One, All, Iter or Page), a lightweight
+// transaction a [CAS] (applied, current row), any other statement a
+// [Write]. Values are bound by position, without reflection, and every one
+// is required: a missing value, an extra one or one of the wrong Go type
+// does not compile. Two values of the same Go type given in each other's
+// place do compile; the doc comment of each method lists its parameters
+// with the column or marker each binds. [Batch] and the per-table
 // conditional batches send many statements at once. The CQL of each query
 // is a constant (JobsGetCQL), checked against the schema at generate time.
 //

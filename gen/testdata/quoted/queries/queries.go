@@ -78,6 +78,7 @@ func Tables() []table.Metadata {
 	return []table.Metadata{
 		WeirdTableTable.Metadata(),
 		SelectTable.Metadata(),
+		ClashTable.Metadata(),
 	}
 }
 
@@ -109,6 +110,16 @@ func CreateStatements() []string {
     value text,
     PRIMARY KEY (key)
 )`,
+		`CREATE TABLE IF NOT EXISTS clash (
+    ctx text,
+    db text,
+    b int,
+    type text,
+    string text,
+    func int,
+    models text,
+    PRIMARY KEY ((ctx, db), b)
+)`,
 	}
 }
 
@@ -136,6 +147,13 @@ func Columns() []SchemaColumn {
 		{Table: "WeirdTable", Name: "loc", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "frozen<\"Point\">"},
 		{Table: "select", Name: "key", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
 		{Table: "select", Name: "value", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
+		{Table: "clash", Name: "ctx", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
+		{Table: "clash", Name: "db", Kind: "partition_key", Position: 1, ClusteringOrder: "none", Type: "text"},
+		{Table: "clash", Name: "b", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "int"},
+		{Table: "clash", Name: "type", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
+		{Table: "clash", Name: "string", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
+		{Table: "clash", Name: "func", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "int"},
+		{Table: "clash", Name: "models", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
 	}
 }
 

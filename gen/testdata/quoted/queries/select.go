@@ -143,13 +143,6 @@ var SelectGet = Query{
 	Idempotent: true,
 }
 
-// SelectGetParams are the values of query SelectGet, one field per bind marker
-// (a :name used twice is one field).
-type SelectGetParams struct {
-	// Key is the value for key, CQL type text.
-	Key string
-}
-
 // SelectGetRow is a row of the result of query SelectGet, in select order.
 type SelectGetRow struct {
 	// Value is the result column value, CQL type text.
@@ -164,7 +157,11 @@ func scanSelectGet(r *SelectGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 // on table "select": a SELECT that returns SelectGetRow rows, read with One,
 // All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - key: column key, CQL type text
+//
 // The statement is [SelectGetCQL].
-func (db *DB) SelectGet(ctx context.Context, p SelectGetParams) Rows[SelectGetRow] {
-	return Rows[SelectGetRow]{q: db.query(ctx, SelectGetCQL, true, p.Key), scan: scanSelectGet}
+func (db *DB) SelectGet(ctx context.Context, key string) Rows[SelectGetRow] {
+	return Rows[SelectGetRow]{q: db.query(ctx, SelectGetCQL, true, key), scan: scanSelectGet}
 }

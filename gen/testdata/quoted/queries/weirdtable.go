@@ -168,17 +168,6 @@ var WeirdGet = Query{
 	Idempotent: true,
 }
 
-// WeirdGetParams are the values of query WeirdGet, one field per bind marker
-// (a :name used twice is one field).
-type WeirdGetParams struct {
-	// ID is the value for "Id", CQL type uuid.
-	ID gocql.UUID
-	// Select is the value for "select", CQL type text.
-	Select string
-	// From is the value for "from", CQL type int.
-	From int32
-}
-
 // WeirdGetRow is a row of the result of query WeirdGet, in select order.
 type WeirdGetRow struct {
 	// MixedCase is the result column Mixed Case, CQL type text.
@@ -197,9 +186,15 @@ func scanWeirdGet(r *WeirdGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 // table "WeirdTable": a SELECT that returns WeirdGetRow rows, read with One,
 // All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column "Id", CQL type uuid
+//   - selectValue: column "select", CQL type text
+//   - from: column "from", CQL type int
+//
 // The statement is [WeirdGetCQL].
-func (db *DB) WeirdGet(ctx context.Context, p WeirdGetParams) Rows[WeirdGetRow] {
-	return Rows[WeirdGetRow]{q: db.query(ctx, WeirdGetCQL, true, p.ID, p.Select, p.From), scan: scanWeirdGet}
+func (db *DB) WeirdGet(ctx context.Context, id gocql.UUID, selectValue string, from int32) Rows[WeirdGetRow] {
+	return Rows[WeirdGetRow]{q: db.query(ctx, WeirdGetCQL, true, id, selectValue, from), scan: scanWeirdGet}
 }
 
 // WeirdInsertCQL is the statement of query WeirdInsert.
@@ -216,29 +211,24 @@ var WeirdInsert = Query{
 	Idempotent: true,
 }
 
-// WeirdInsertParams are the values of query WeirdInsert, one field per bind marker
-// (a :name used twice is one field).
-type WeirdInsertParams struct {
-	// ID is the value for "Id", CQL type uuid.
-	ID gocql.UUID
-	// Select is the value for "select", CQL type text.
-	Select string
-	// From is the value for "from", CQL type int.
-	From int32
-	// Mixed binds :mixed, CQL type text.
-	Mixed string
-}
-
 // WeirdInsert runs query WeirdInsert of gen/testdata/quoted/queries.cql (line
 // 3) on table "WeirdTable". It is idempotent: the session's retry policy may
 // send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column "Id", CQL type uuid
+//   - selectValue: column "select", CQL type text
+//   - from: column "from", CQL type int
+//   - mixed: :mixed, CQL type text
+//
 // The statement is [WeirdInsertCQL].
-func (db *DB) WeirdInsert(ctx context.Context, p WeirdInsertParams) Write {
-	return Write{q: db.query(ctx, WeirdInsertCQL, true, p.ID, p.Select, p.From, p.Mixed)}
+func (db *DB) WeirdInsert(ctx context.Context, id gocql.UUID, selectValue string, from int32, mixed string) Write {
+	return Write{q: db.query(ctx, WeirdInsertCQL, true, id, selectValue, from, mixed)}
 }
 
-// WeirdInsert adds query WeirdInsert to the batch.
-func (b *Batch) WeirdInsert(p WeirdInsertParams) {
-	b.add(WeirdInsertCQL, true, p.ID, p.Select, p.From, p.Mixed)
+// WeirdInsert adds query WeirdInsert to the batch; its parameters are those of
+// [DB.WeirdInsert].
+func (b *Batch) WeirdInsert(id gocql.UUID, selectValue string, from int32, mixed string) {
+	b.add(WeirdInsertCQL, true, id, selectValue, from, mixed)
 }

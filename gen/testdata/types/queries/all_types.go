@@ -262,26 +262,20 @@ var AllTypesGet = Query{
 	Idempotent: true,
 }
 
-// AllTypesGetParams are the values of query AllTypesGet, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesGetParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// Seq is the value for seq, CQL type timeuuid.
-	Seq gocql.UUID
-}
-
 // AllTypesGet runs query AllTypesGet of gen/testdata/types/queries.cql (line
 // 1) on table all_types: a SELECT that returns models.AllTypesRow rows, read
 // with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//
 // The statement is [AllTypesGetCQL].
-func (db *DB) AllTypesGet(ctx context.Context, p AllTypesGetParams) Rows[models.AllTypesRow] {
-	return Rows[models.AllTypesRow]{q: db.query(ctx, AllTypesGetCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq), scan: (*models.AllTypesRow).AppendScanDest}
+func (db *DB) AllTypesGet(ctx context.Context, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) Rows[models.AllTypesRow] {
+	return Rows[models.AllTypesRow]{q: db.query(ctx, AllTypesGetCQL, true, id, bucket, createdAt, seq), scan: (*models.AllTypesRow).AppendScanDest}
 }
 
 // AllTypesRangeCQL is the statement of query AllTypesRange.
@@ -299,21 +293,6 @@ var AllTypesRange = Query{
 	Names:      []string{"id", "bucket", "from", "to", "limit"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// AllTypesRangeParams are the values of query AllTypesRange, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesRangeParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// From binds :from, CQL type timestamp.
-	From time.Time
-	// To binds :to, CQL type timestamp.
-	To time.Time
-	// Limit binds LIMIT ?: the most rows to return.
-	Limit int32
 }
 
 // AllTypesRangeRow is a row of the result of query AllTypesRange, in select order.
@@ -336,9 +315,17 @@ func scanAllTypesRange(r *AllTypesRangeRow, dest []any, _ []gocql.ColumnInfo) []
 // (line 4) on table all_types: a SELECT that returns AllTypesRangeRow rows,
 // read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - from: :from, CQL type timestamp
+//   - to: :to, CQL type timestamp
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
 // The statement is [AllTypesRangeCQL].
-func (db *DB) AllTypesRange(ctx context.Context, p AllTypesRangeParams) Rows[AllTypesRangeRow] {
-	return Rows[AllTypesRangeRow]{q: db.query(ctx, AllTypesRangeCQL, true, p.ID, p.Bucket, p.From, p.To, p.Limit), scan: scanAllTypesRange}
+func (db *DB) AllTypesRange(ctx context.Context, id gocql.UUID, bucket int32, from, to time.Time, limit int32) Rows[AllTypesRangeRow] {
+	return Rows[AllTypesRangeRow]{q: db.query(ctx, AllTypesRangeCQL, true, id, bucket, from, to, limit), scan: scanAllTypesRange}
 }
 
 // AllTypesByBucketsCQL is the statement of query AllTypesByBuckets.
@@ -359,15 +346,6 @@ var AllTypesByBuckets = Query{
 	Idempotent: true,
 }
 
-// AllTypesByBucketsParams are the values of query AllTypesByBuckets, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesByBucketsParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type list<int>.
-	Bucket []int32
-}
-
 // AllTypesByBucketsRow is a row of the result of query AllTypesByBuckets, in select order.
 type AllTypesByBucketsRow struct {
 	// ID is the result column id, CQL type uuid.
@@ -386,9 +364,14 @@ func scanAllTypesByBuckets(r *AllTypesByBucketsRow, dest []any, _ []gocql.Column
 // gen/testdata/types/queries.cql (line 10) on table all_types: a SELECT that
 // returns AllTypesByBucketsRow rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type list<int>
+//
 // The statement is [AllTypesByBucketsCQL].
-func (db *DB) AllTypesByBuckets(ctx context.Context, p AllTypesByBucketsParams) Rows[AllTypesByBucketsRow] {
-	return Rows[AllTypesByBucketsRow]{q: db.query(ctx, AllTypesByBucketsCQL, true, p.ID, p.Bucket), scan: scanAllTypesByBuckets}
+func (db *DB) AllTypesByBuckets(ctx context.Context, id gocql.UUID, bucket []int32) Rows[AllTypesByBucketsRow] {
+	return Rows[AllTypesByBucketsRow]{q: db.query(ctx, AllTypesByBucketsCQL, true, id, bucket), scan: scanAllTypesByBuckets}
 }
 
 // AllTypesScanCQL is the statement of query AllTypesScan.
@@ -404,15 +387,6 @@ var AllTypesScan = Query{
 	Names:      []string{"token", "end"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// AllTypesScanParams are the values of query AllTypesScan, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesScanParams struct {
-	// Token is the value for "token", CQL type bigint.
-	Token int64
-	// End binds :end, CQL type bigint.
-	End int64
 }
 
 // AllTypesScanRow is a row of the result of query AllTypesScan, in select order.
@@ -433,9 +407,14 @@ func scanAllTypesScan(r *AllTypesScanRow, dest []any, _ []gocql.ColumnInfo) []an
 // 13) on table all_types: a SELECT that returns AllTypesScanRow rows, read
 // with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - token: a bound of token(…), CQL type bigint
+//   - end: :end, CQL type bigint
+//
 // The statement is [AllTypesScanCQL].
-func (db *DB) AllTypesScan(ctx context.Context, p AllTypesScanParams) Rows[AllTypesScanRow] {
-	return Rows[AllTypesScanRow]{q: db.query(ctx, AllTypesScanCQL, true, p.Token, p.End), scan: scanAllTypesScan}
+func (db *DB) AllTypesScan(ctx context.Context, token, end int64) Rows[AllTypesScanRow] {
+	return Rows[AllTypesScanRow]{q: db.query(ctx, AllTypesScanCQL, true, token, end), scan: scanAllTypesScan}
 }
 
 // AllTypesInsertCQL is the statement of query AllTypesInsert.
@@ -454,39 +433,30 @@ var AllTypesInsert = Query{
 	Idempotent: true,
 }
 
-// AllTypesInsertParams are the values of query AllTypesInsert, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesInsertParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// Seq is the value for seq, CQL type timeuuid.
-	Seq gocql.UUID
-	// CText is the value for c_text, CQL type text.
-	CText string
-	// ListInt is the value for list_int, CQL type list<int>.
-	ListInt []int32
-	// TTL binds USING TTL ?: the time to live in seconds (0: none).
-	TTL int32
-	// Timestamp binds USING TIMESTAMP ?: the write time in microseconds since the epoch.
-	Timestamp int64
-}
-
 // AllTypesInsert runs query AllTypesInsert of gen/testdata/types/queries.cql
 // (line 16) on table all_types. It is idempotent: the session's retry policy
 // may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//   - cText: column c_text, CQL type text
+//   - listInt: column list_int, CQL type list<int>
+//   - ttl: USING TTL ?, CQL type int: the time to live in seconds (0: none)
+//   - timestamp: USING TIMESTAMP ?, CQL type bigint: the write time in microseconds since the epoch
+//
 // The statement is [AllTypesInsertCQL].
-func (db *DB) AllTypesInsert(ctx context.Context, p AllTypesInsertParams) Write {
-	return Write{q: db.query(ctx, AllTypesInsertCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText, p.ListInt, p.TTL, p.Timestamp)}
+func (db *DB) AllTypesInsert(ctx context.Context, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cText string, listInt []int32, ttl int32, timestamp int64) Write {
+	return Write{q: db.query(ctx, AllTypesInsertCQL, true, id, bucket, createdAt, seq, cText, listInt, ttl, timestamp)}
 }
 
-// AllTypesInsert adds query AllTypesInsert to the batch.
-func (b *Batch) AllTypesInsert(p AllTypesInsertParams) {
-	b.add(AllTypesInsertCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText, p.ListInt, p.TTL, p.Timestamp)
+// AllTypesInsert adds query AllTypesInsert to the batch; its parameters are
+// those of [DB.AllTypesInsert].
+func (b *Batch) AllTypesInsert(id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cText string, listInt []int32, ttl int32, timestamp int64) {
+	b.add(AllTypesInsertCQL, true, id, bucket, createdAt, seq, cText, listInt, ttl, timestamp)
 }
 
 // AllTypesInsertNewCQL is the statement of query AllTypesInsertNew.
@@ -506,25 +476,20 @@ var AllTypesInsertNew = Query{
 	Idempotent: false,
 }
 
-// AllTypesInsertNewParams are the values of query AllTypesInsertNew, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesInsertNewParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-}
-
 // AllTypesInsertNew runs query AllTypesInsertNew of
 // gen/testdata/types/queries.cql (line 20) on table all_types: a lightweight
 // transaction, never retried by the driver. Exec reports whether it applied
 // and, when it did not, the current values of the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//
 // The statement is [AllTypesInsertNewCQL].
-func (db *DB) AllTypesInsertNew(ctx context.Context, p AllTypesInsertNewParams) CAS[models.AllTypesRow] {
-	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesInsertNewCQL, p.ID, p.Bucket, p.CreatedAt), scan: (*models.AllTypesRow).AppendScanDest}
+func (db *DB) AllTypesInsertNew(ctx context.Context, id gocql.UUID, bucket int32, createdAt time.Time) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesInsertNewCQL, id, bucket, createdAt), scan: (*models.AllTypesRow).AppendScanDest}
 }
 
 // AllTypesAppendCQL is the statement of query AllTypesAppend.
@@ -544,39 +509,30 @@ var AllTypesAppend = Query{
 	Idempotent: false,
 }
 
-// AllTypesAppendParams are the values of query AllTypesAppend, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesAppendParams struct {
-	// ListInt is the value for list_int, CQL type list<int>.
-	ListInt []int32
-	// SetText is the value for set_text, CQL type set<text>.
-	SetText []string
-	// MapTextIntKey is the value for map_text_int_key, CQL type text.
-	MapTextIntKey string
-	// MapTextIntValue is the value for map_text_int_value, CQL type int.
-	MapTextIntValue int32
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// Seq is the value for seq, CQL type timeuuid.
-	Seq gocql.UUID
-}
-
 // AllTypesAppend runs query AllTypesAppend of gen/testdata/types/queries.cql
 // (line 23) on table all_types. It is not idempotent, so the driver never
 // retries it.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - listInt: column list_int, CQL type list<int>
+//   - setText: column set_text, CQL type set<text>
+//   - mapTextIntKey: the key of map_text_int[?], CQL type text
+//   - mapTextIntValue: the value of map_text_int[?] = ?, CQL type int
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//
 // The statement is [AllTypesAppendCQL].
-func (db *DB) AllTypesAppend(ctx context.Context, p AllTypesAppendParams) Write {
-	return Write{q: db.query(ctx, AllTypesAppendCQL, false, p.ListInt, p.SetText, p.MapTextIntKey, p.MapTextIntValue, p.ID, p.Bucket, p.CreatedAt, p.Seq)}
+func (db *DB) AllTypesAppend(ctx context.Context, listInt []int32, setText []string, mapTextIntKey string, mapTextIntValue int32, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) Write {
+	return Write{q: db.query(ctx, AllTypesAppendCQL, false, listInt, setText, mapTextIntKey, mapTextIntValue, id, bucket, createdAt, seq)}
 }
 
-// AllTypesAppend adds query AllTypesAppend to the batch.
-func (b *Batch) AllTypesAppend(p AllTypesAppendParams) {
-	b.add(AllTypesAppendCQL, false, p.ListInt, p.SetText, p.MapTextIntKey, p.MapTextIntValue, p.ID, p.Bucket, p.CreatedAt, p.Seq)
+// AllTypesAppend adds query AllTypesAppend to the batch; its parameters are
+// those of [DB.AllTypesAppend].
+func (b *Batch) AllTypesAppend(listInt []int32, setText []string, mapTextIntKey string, mapTextIntValue int32, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) {
+	b.add(AllTypesAppendCQL, false, listInt, setText, mapTextIntKey, mapTextIntValue, id, bucket, createdAt, seq)
 }
 
 // AllTypesSetFieldCQL is the statement of query AllTypesSetField.
@@ -597,33 +553,24 @@ var AllTypesSetField = Query{
 	Idempotent: false,
 }
 
-// AllTypesSetFieldParams are the values of query AllTypesSetField, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesSetFieldParams struct {
-	// WorkCity is the value for "work.city", CQL type text.
-	WorkCity string
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// Seq is the value for seq, CQL type timeuuid.
-	Seq gocql.UUID
-	// CInt is the value for c_int, CQL type int.
-	CInt int32
-	// OldText binds :old_text, CQL type text.
-	OldText string
-}
-
 // AllTypesSetField runs query AllTypesSetField of
 // gen/testdata/types/queries.cql (line 27) on table all_types: a lightweight
 // transaction, never retried by the driver. Exec reports whether it applied
 // and, when it did not, the current values of the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - workCity: field city of column work, CQL type text
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//   - cInt: column c_int, CQL type int
+//   - oldText: :old_text, CQL type text
+//
 // The statement is [AllTypesSetFieldCQL].
-func (db *DB) AllTypesSetField(ctx context.Context, p AllTypesSetFieldParams) CAS[models.AllTypesRow] {
-	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesSetFieldCQL, p.WorkCity, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CInt, p.OldText), scan: (*models.AllTypesRow).AppendScanDest}
+func (db *DB) AllTypesSetField(ctx context.Context, workCity string, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cInt int32, oldText string) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesSetFieldCQL, workCity, id, bucket, createdAt, seq, cInt, oldText), scan: (*models.AllTypesRow).AppendScanDest}
 }
 
 // AllTypesSetGroupCQL is the statement of query AllTypesSetGroup.
@@ -644,25 +591,20 @@ var AllTypesSetGroup = Query{
 	Idempotent: false,
 }
 
-// AllTypesSetGroupParams are the values of query AllTypesSetGroup, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesSetGroupParams struct {
-	// GroupName is the value for group_name, CQL type text.
-	GroupName string
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-}
-
 // AllTypesSetGroup runs query AllTypesSetGroup of
 // gen/testdata/types/queries.cql (line 30) on table all_types: a lightweight
 // transaction, never retried by the driver. Exec reports whether it applied
 // and, when it did not, the current values of the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - groupName: column group_name, CQL type text
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//
 // The statement is [AllTypesSetGroupCQL].
-func (db *DB) AllTypesSetGroup(ctx context.Context, p AllTypesSetGroupParams) CAS[models.AllTypesRow] {
-	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesSetGroupCQL, p.GroupName, p.ID, p.Bucket), scan: (*models.AllTypesRow).AppendScanDest}
+func (db *DB) AllTypesSetGroup(ctx context.Context, groupName string, id gocql.UUID, bucket int32) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesSetGroupCQL, groupName, id, bucket), scan: (*models.AllTypesRow).AppendScanDest}
 }
 
 // AllTypesDeleteCQL is the statement of query AllTypesDelete.
@@ -682,33 +624,27 @@ var AllTypesDelete = Query{
 	Idempotent: true,
 }
 
-// AllTypesDeleteParams are the values of query AllTypesDelete, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesDeleteParams struct {
-	// Timestamp binds USING TIMESTAMP ?: the write time in microseconds since the epoch.
-	Timestamp int64
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// Seq is the value for seq, CQL type timeuuid.
-	Seq gocql.UUID
-}
-
 // AllTypesDelete runs query AllTypesDelete of gen/testdata/types/queries.cql
 // (line 33) on table all_types. It is idempotent: the session's retry policy
 // may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - timestamp: USING TIMESTAMP ?, CQL type bigint: the write time in microseconds since the epoch
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//
 // The statement is [AllTypesDeleteCQL].
-func (db *DB) AllTypesDelete(ctx context.Context, p AllTypesDeleteParams) Write {
-	return Write{q: db.query(ctx, AllTypesDeleteCQL, true, p.Timestamp, p.ID, p.Bucket, p.CreatedAt, p.Seq)}
+func (db *DB) AllTypesDelete(ctx context.Context, timestamp int64, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) Write {
+	return Write{q: db.query(ctx, AllTypesDeleteCQL, true, timestamp, id, bucket, createdAt, seq)}
 }
 
-// AllTypesDelete adds query AllTypesDelete to the batch.
-func (b *Batch) AllTypesDelete(p AllTypesDeleteParams) {
-	b.add(AllTypesDeleteCQL, true, p.Timestamp, p.ID, p.Bucket, p.CreatedAt, p.Seq)
+// AllTypesDelete adds query AllTypesDelete to the batch; its parameters are
+// those of [DB.AllTypesDelete].
+func (b *Batch) AllTypesDelete(timestamp int64, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) {
+	b.add(AllTypesDeleteCQL, true, timestamp, id, bucket, createdAt, seq)
 }
 
 // AllTypesDeleteRangeCQL is the statement of query AllTypesDeleteRange.
@@ -727,29 +663,25 @@ var AllTypesDeleteRange = Query{
 	Idempotent: true,
 }
 
-// AllTypesDeleteRangeParams are the values of query AllTypesDeleteRange, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesDeleteRangeParams struct {
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-}
-
 // AllTypesDeleteRange runs query AllTypesDeleteRange of
 // gen/testdata/types/queries.cql (line 36) on table all_types. It is
 // idempotent: the session's retry policy may send it again.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//
 // The statement is [AllTypesDeleteRangeCQL].
-func (db *DB) AllTypesDeleteRange(ctx context.Context, p AllTypesDeleteRangeParams) Write {
-	return Write{q: db.query(ctx, AllTypesDeleteRangeCQL, true, p.ID, p.Bucket, p.CreatedAt)}
+func (db *DB) AllTypesDeleteRange(ctx context.Context, id gocql.UUID, bucket int32, createdAt time.Time) Write {
+	return Write{q: db.query(ctx, AllTypesDeleteRangeCQL, true, id, bucket, createdAt)}
 }
 
-// AllTypesDeleteRange adds query AllTypesDeleteRange to the batch.
-func (b *Batch) AllTypesDeleteRange(p AllTypesDeleteRangeParams) {
-	b.add(AllTypesDeleteRangeCQL, true, p.ID, p.Bucket, p.CreatedAt)
+// AllTypesDeleteRange adds query AllTypesDeleteRange to the batch; its
+// parameters are those of [DB.AllTypesDeleteRange].
+func (b *Batch) AllTypesDeleteRange(id gocql.UUID, bucket int32, createdAt time.Time) {
+	b.add(AllTypesDeleteRangeCQL, true, id, bucket, createdAt)
 }
 
 // AllTypesDeleteCellsCQL is the statement of query AllTypesDeleteCells.
@@ -770,29 +702,59 @@ var AllTypesDeleteCells = Query{
 	Idempotent: false,
 }
 
-// AllTypesDeleteCellsParams are the values of query AllTypesDeleteCells, one field per bind marker
-// (a :name used twice is one field).
-type AllTypesDeleteCellsParams struct {
-	// MapTextIntKey is the value for map_text_int_key, CQL type text.
-	MapTextIntKey string
-	// ID is the value for id, CQL type uuid.
-	ID gocql.UUID
-	// Bucket is the value for bucket, CQL type int.
-	Bucket int32
-	// CreatedAt is the value for created_at, CQL type timestamp.
-	CreatedAt time.Time
-	// Seq is the value for seq, CQL type timeuuid.
-	Seq gocql.UUID
-}
-
 // AllTypesDeleteCells runs query AllTypesDeleteCells of
 // gen/testdata/types/queries.cql (line 39) on table all_types: a lightweight
 // transaction, never retried by the driver. Exec reports whether it applied
 // and, when it did not, the current values of the columns it tested.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - mapTextIntKey: the key of map_text_int[?], CQL type text
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//
 // The statement is [AllTypesDeleteCellsCQL].
-func (db *DB) AllTypesDeleteCells(ctx context.Context, p AllTypesDeleteCellsParams) CAS[models.AllTypesRow] {
-	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesDeleteCellsCQL, p.MapTextIntKey, p.ID, p.Bucket, p.CreatedAt, p.Seq), scan: (*models.AllTypesRow).AppendScanDest}
+func (db *DB) AllTypesDeleteCells(ctx context.Context, mapTextIntKey string, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesDeleteCellsCQL, mapTextIntKey, id, bucket, createdAt, seq), scan: (*models.AllTypesRow).AppendScanDest}
+}
+
+// AllTypesSetPairCQL is the statement of query AllTypesSetPair.
+const AllTypesSetPairCQL = `UPDATE all_types
+SET pair = (?, ?)
+WHERE id = ? AND bucket = ? AND created_at = ? AND seq = ?
+IF pair = (?, ?)`
+
+// AllTypesSetPair is the query AllTypesSetPair of
+// gen/testdata/types/queries.cql, line 51, on table all_types, for gocqlx. It
+// is a lightweight transaction (check the applied result) and not idempotent
+// (do not retry blindly).
+var AllTypesSetPair = Query{
+	Name:       "AllTypesSetPair",
+	CQL:        AllTypesSetPairCQL,
+	Names:      []string{"pair[0]", "pair[1]", "id", "bucket", "created_at", "seq", "old_pair[0]", "old_pair[1]"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// AllTypesSetPair runs query AllTypesSetPair of gen/testdata/types/queries.cql
+// (line 51) on table all_types: a lightweight transaction, never retried by
+// the driver. Exec reports whether it applied and, when it did not, the
+// current values of the columns it tested.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - pair: column pair, CQL type frozen<tuple<int, text>>
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//   - oldPair: :old_pair, CQL type frozen<tuple<int, text>>
+//
+// The statement is [AllTypesSetPairCQL].
+func (db *DB) AllTypesSetPair(ctx context.Context, pair models.Tuple2[int32, string], id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, oldPair models.Tuple2[int32, string]) CAS[models.AllTypesRow] {
+	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesSetPairCQL, pair.V0, pair.V1, id, bucket, createdAt, seq, oldPair.V0, oldPair.V1), scan: (*models.AllTypesRow).AppendScanDest}
 }
 
 // AllTypesBatch is a batch of statements on table all_types that may hold
@@ -821,46 +783,61 @@ func (b *AllTypesBatch) ExecCAS() (applied bool, current []models.AllTypesRow, e
 	return execCAS(&b.casBatch, (*models.AllTypesRow).AppendScanDest)
 }
 
-// AllTypesInsert adds query AllTypesInsert to the batch.
-func (b *AllTypesBatch) AllTypesInsert(p AllTypesInsertParams) {
-	b.b.add(AllTypesInsertCQL, true, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CText, p.ListInt, p.TTL, p.Timestamp)
+// AllTypesInsert adds query AllTypesInsert to the batch; its parameters are
+// those of [DB.AllTypesInsert].
+func (b *AllTypesBatch) AllTypesInsert(id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cText string, listInt []int32, ttl int32, timestamp int64) {
+	b.b.add(AllTypesInsertCQL, true, id, bucket, createdAt, seq, cText, listInt, ttl, timestamp)
 }
 
-// AllTypesInsertNew adds query AllTypesInsertNew to the batch.
-func (b *AllTypesBatch) AllTypesInsertNew(p AllTypesInsertNewParams) {
+// AllTypesInsertNew adds query AllTypesInsertNew to the batch; its parameters
+// are those of [DB.AllTypesInsertNew].
+func (b *AllTypesBatch) AllTypesInsertNew(id gocql.UUID, bucket int32, createdAt time.Time) {
 	b.test(true)
-	b.b.add(AllTypesInsertNewCQL, false, p.ID, p.Bucket, p.CreatedAt)
+	b.b.add(AllTypesInsertNewCQL, false, id, bucket, createdAt)
 }
 
-// AllTypesAppend adds query AllTypesAppend to the batch.
-func (b *AllTypesBatch) AllTypesAppend(p AllTypesAppendParams) {
-	b.b.add(AllTypesAppendCQL, false, p.ListInt, p.SetText, p.MapTextIntKey, p.MapTextIntValue, p.ID, p.Bucket, p.CreatedAt, p.Seq)
+// AllTypesAppend adds query AllTypesAppend to the batch; its parameters are
+// those of [DB.AllTypesAppend].
+func (b *AllTypesBatch) AllTypesAppend(listInt []int32, setText []string, mapTextIntKey string, mapTextIntValue int32, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) {
+	b.b.add(AllTypesAppendCQL, false, listInt, setText, mapTextIntKey, mapTextIntValue, id, bucket, createdAt, seq)
 }
 
-// AllTypesSetField adds query AllTypesSetField to the batch.
-func (b *AllTypesBatch) AllTypesSetField(p AllTypesSetFieldParams) {
+// AllTypesSetField adds query AllTypesSetField to the batch; its parameters
+// are those of [DB.AllTypesSetField].
+func (b *AllTypesBatch) AllTypesSetField(workCity string, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cInt int32, oldText string) {
 	b.test(false, 15, 17)
-	b.b.add(AllTypesSetFieldCQL, false, p.WorkCity, p.ID, p.Bucket, p.CreatedAt, p.Seq, p.CInt, p.OldText)
+	b.b.add(AllTypesSetFieldCQL, false, workCity, id, bucket, createdAt, seq, cInt, oldText)
 }
 
-// AllTypesSetGroup adds query AllTypesSetGroup to the batch.
-func (b *AllTypesBatch) AllTypesSetGroup(p AllTypesSetGroupParams) {
+// AllTypesSetGroup adds query AllTypesSetGroup to the batch; its parameters
+// are those of [DB.AllTypesSetGroup].
+func (b *AllTypesBatch) AllTypesSetGroup(groupName string, id gocql.UUID, bucket int32) {
 	b.test(true)
-	b.b.add(AllTypesSetGroupCQL, false, p.GroupName, p.ID, p.Bucket)
+	b.b.add(AllTypesSetGroupCQL, false, groupName, id, bucket)
 }
 
-// AllTypesDelete adds query AllTypesDelete to the batch.
-func (b *AllTypesBatch) AllTypesDelete(p AllTypesDeleteParams) {
-	b.b.add(AllTypesDeleteCQL, true, p.Timestamp, p.ID, p.Bucket, p.CreatedAt, p.Seq)
+// AllTypesDelete adds query AllTypesDelete to the batch; its parameters are
+// those of [DB.AllTypesDelete].
+func (b *AllTypesBatch) AllTypesDelete(timestamp int64, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) {
+	b.b.add(AllTypesDeleteCQL, true, timestamp, id, bucket, createdAt, seq)
 }
 
-// AllTypesDeleteRange adds query AllTypesDeleteRange to the batch.
-func (b *AllTypesBatch) AllTypesDeleteRange(p AllTypesDeleteRangeParams) {
-	b.b.add(AllTypesDeleteRangeCQL, true, p.ID, p.Bucket, p.CreatedAt)
+// AllTypesDeleteRange adds query AllTypesDeleteRange to the batch; its
+// parameters are those of [DB.AllTypesDeleteRange].
+func (b *AllTypesBatch) AllTypesDeleteRange(id gocql.UUID, bucket int32, createdAt time.Time) {
+	b.b.add(AllTypesDeleteRangeCQL, true, id, bucket, createdAt)
 }
 
-// AllTypesDeleteCells adds query AllTypesDeleteCells to the batch.
-func (b *AllTypesBatch) AllTypesDeleteCells(p AllTypesDeleteCellsParams) {
+// AllTypesDeleteCells adds query AllTypesDeleteCells to the batch; its
+// parameters are those of [DB.AllTypesDeleteCells].
+func (b *AllTypesBatch) AllTypesDeleteCells(mapTextIntKey string, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID) {
 	b.test(true)
-	b.b.add(AllTypesDeleteCellsCQL, false, p.MapTextIntKey, p.ID, p.Bucket, p.CreatedAt, p.Seq)
+	b.b.add(AllTypesDeleteCellsCQL, false, mapTextIntKey, id, bucket, createdAt, seq)
+}
+
+// AllTypesSetPair adds query AllTypesSetPair to the batch; its parameters are
+// those of [DB.AllTypesSetPair].
+func (b *AllTypesBatch) AllTypesSetPair(pair models.Tuple2[int32, string], id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, oldPair models.Tuple2[int32, string]) {
+	b.test(false, 33)
+	b.b.add(AllTypesSetPairCQL, false, pair.V0, pair.V1, id, bucket, createdAt, seq, oldPair.V0, oldPair.V1)
 }

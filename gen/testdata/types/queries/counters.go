@@ -124,28 +124,24 @@ var CountersHit = Query{
 	Idempotent: false,
 }
 
-// CountersHitParams are the values of query CountersHit, one field per bind marker
-// (a :name used twice is one field).
-type CountersHitParams struct {
-	// Misses is the value for misses, CQL type counter.
-	Misses int64
-	// Name is the value for name, CQL type text.
-	Name string
-	// Day is the value for day, CQL type date.
-	Day time.Time
-}
-
 // CountersHit runs query CountersHit of gen/testdata/types/queries.cql (line
 // 42) on table counters. It is not idempotent, so the driver never retries it.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - misses: the change of counter column misses, CQL type counter
+//   - name: column name, CQL type text
+//   - day: column day, CQL type date
+//
 // The statement is [CountersHitCQL].
-func (db *DB) CountersHit(ctx context.Context, p CountersHitParams) Write {
-	return Write{q: db.query(ctx, CountersHitCQL, false, p.Misses, p.Name, p.Day)}
+func (db *DB) CountersHit(ctx context.Context, misses int64, name string, day time.Time) Write {
+	return Write{q: db.query(ctx, CountersHitCQL, false, misses, name, day)}
 }
 
-// CountersHit adds query CountersHit to the batch.
-func (b *Batch) CountersHit(p CountersHitParams) {
-	b.add(CountersHitCQL, false, p.Misses, p.Name, p.Day)
+// CountersHit adds query CountersHit to the batch; its parameters are those of
+// [DB.CountersHit].
+func (b *Batch) CountersHit(misses int64, name string, day time.Time) {
+	b.add(CountersHitCQL, false, misses, name, day)
 }
 
 // CountersGetCQL is the statement of query CountersGet.
@@ -161,15 +157,6 @@ var CountersGet = Query{
 	Names:      []string{"name", "day"},
 	LWT:        false,
 	Idempotent: true,
-}
-
-// CountersGetParams are the values of query CountersGet, one field per bind marker
-// (a :name used twice is one field).
-type CountersGetParams struct {
-	// Name is the value for name, CQL type text.
-	Name string
-	// Day is the value for day, CQL type list<date>.
-	Day []time.Time
 }
 
 // CountersGetRow is a row of the result of query CountersGet, in select order.
@@ -188,7 +175,12 @@ func scanCountersGet(r *CountersGetRow, dest []any, _ []gocql.ColumnInfo) []any 
 // 45) on table counters: a SELECT that returns CountersGetRow rows, read with
 // One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - name: column name, CQL type text
+//   - day: column day, CQL type list<date>
+//
 // The statement is [CountersGetCQL].
-func (db *DB) CountersGet(ctx context.Context, p CountersGetParams) Rows[CountersGetRow] {
-	return Rows[CountersGetRow]{q: db.query(ctx, CountersGetCQL, true, p.Name, p.Day), scan: scanCountersGet}
+func (db *DB) CountersGet(ctx context.Context, name string, day []time.Time) Rows[CountersGetRow] {
+	return Rows[CountersGetRow]{q: db.query(ctx, CountersGetCQL, true, name, day), scan: scanCountersGet}
 }

@@ -138,13 +138,6 @@ var SimpleCount = Query{
 	Idempotent: true,
 }
 
-// SimpleCountParams are the values of query SimpleCount, one field per bind marker
-// (a :name used twice is one field).
-type SimpleCountParams struct {
-	// Key is the value for key, CQL type text.
-	Key string
-}
-
 // SimpleCountRow is a row of the result of query SimpleCount, in select order.
 type SimpleCountRow struct {
 	// Count is the result column count, CQL type bigint.
@@ -159,7 +152,11 @@ func scanSimpleCount(r *SimpleCountRow, dest []any, _ []gocql.ColumnInfo) []any 
 // 48) on table simple: a SELECT that returns SimpleCountRow rows, read with
 // One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - key: column key, CQL type text
+//
 // The statement is [SimpleCountCQL].
-func (db *DB) SimpleCount(ctx context.Context, p SimpleCountParams) Rows[SimpleCountRow] {
-	return Rows[SimpleCountRow]{q: db.query(ctx, SimpleCountCQL, true, p.Key), scan: scanSimpleCount}
+func (db *DB) SimpleCount(ctx context.Context, key string) Rows[SimpleCountRow] {
+	return Rows[SimpleCountRow]{q: db.query(ctx, SimpleCountCQL, true, key), scan: scanSimpleCount}
 }

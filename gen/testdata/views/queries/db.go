@@ -11,10 +11,10 @@ import (
 )
 
 // DB runs the named queries of gen/testdata/views/queries.cql on a gocql session: one
-// method per query, named after it, that takes a Params struct whose fields
-// follow the query's bind markers and returns a typed result. Values are
-// bound by position: no names, no reflection, and a statement runs only
-// with its own Params. Start with [New].
+// method per query, named after it, that takes the values of the query's
+// bind markers as parameters, in marker order, and returns a typed result.
+// Values are bound by position: no names, no reflection, and every marker
+// is a required parameter of its Go type. Start with [New].
 //
 // A statement keeps the idempotence the generator derived from its CQL; one
 // that is not idempotent (a lightweight transaction, a counter update, a

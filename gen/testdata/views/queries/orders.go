@@ -152,13 +152,6 @@ var OrdersByStatus = Query{
 	Idempotent: true,
 }
 
-// OrdersByStatusParams are the values of query OrdersByStatus, one field per bind marker
-// (a :name used twice is one field).
-type OrdersByStatusParams struct {
-	// Status is the value for status, CQL type text.
-	Status string
-}
-
 // OrdersByStatusRow is a row of the result of query OrdersByStatus, in select order.
 type OrdersByStatusRow struct {
 	// OrderID is the result column order_id, CQL type uuid.
@@ -173,9 +166,13 @@ func scanOrdersByStatus(r *OrdersByStatusRow, dest []any, _ []gocql.ColumnInfo) 
 // (line 3) on table orders: a SELECT that returns OrdersByStatusRow rows, read
 // with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - status: column status, CQL type text
+//
 // The statement is [OrdersByStatusCQL].
-func (db *DB) OrdersByStatus(ctx context.Context, p OrdersByStatusParams) Rows[OrdersByStatusRow] {
-	return Rows[OrdersByStatusRow]{q: db.query(ctx, OrdersByStatusCQL, true, p.Status), scan: scanOrdersByStatus}
+func (db *DB) OrdersByStatus(ctx context.Context, status string) Rows[OrdersByStatusRow] {
+	return Rows[OrdersByStatusRow]{q: db.query(ctx, OrdersByStatusCQL, true, status), scan: scanOrdersByStatus}
 }
 
 // OrdersWithItemCQL is the statement of query OrdersWithItem.
@@ -194,13 +191,6 @@ var OrdersWithItem = Query{
 	Idempotent: true,
 }
 
-// OrdersWithItemParams are the values of query OrdersWithItem, one field per bind marker
-// (a :name used twice is one field).
-type OrdersWithItemParams struct {
-	// Items is the value for items, CQL type text.
-	Items string
-}
-
 // OrdersWithItemRow is a row of the result of query OrdersWithItem, in select order.
 type OrdersWithItemRow struct {
 	// OrderID is the result column order_id, CQL type uuid.
@@ -215,9 +205,13 @@ func scanOrdersWithItem(r *OrdersWithItemRow, dest []any, _ []gocql.ColumnInfo) 
 // (line 5) on table orders: a SELECT that returns OrdersWithItemRow rows, read
 // with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - items: column items, CQL type text
+//
 // The statement is [OrdersWithItemCQL].
-func (db *DB) OrdersWithItem(ctx context.Context, p OrdersWithItemParams) Rows[OrdersWithItemRow] {
-	return Rows[OrdersWithItemRow]{q: db.query(ctx, OrdersWithItemCQL, true, p.Items), scan: scanOrdersWithItem}
+func (db *DB) OrdersWithItem(ctx context.Context, items string) Rows[OrdersWithItemRow] {
+	return Rows[OrdersWithItemRow]{q: db.query(ctx, OrdersWithItemCQL, true, items), scan: scanOrdersWithItem}
 }
 
 // OrdersFilteredCQL is the statement of query OrdersFiltered.
@@ -237,13 +231,6 @@ var OrdersFiltered = Query{
 	Idempotent: true,
 }
 
-// OrdersFilteredParams are the values of query OrdersFiltered, one field per bind marker
-// (a :name used twice is one field).
-type OrdersFilteredParams struct {
-	// Total is the value for total, CQL type decimal.
-	Total *inf.Dec
-}
-
 // OrdersFilteredRow is a row of the result of query OrdersFiltered, in select order.
 type OrdersFilteredRow struct {
 	// OrderID is the result column order_id, CQL type uuid.
@@ -258,7 +245,11 @@ func scanOrdersFiltered(r *OrdersFilteredRow, dest []any, _ []gocql.ColumnInfo) 
 // (line 7) on table orders: a SELECT that returns OrdersFilteredRow rows, read
 // with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - total: column total, CQL type decimal
+//
 // The statement is [OrdersFilteredCQL].
-func (db *DB) OrdersFiltered(ctx context.Context, p OrdersFilteredParams) Rows[OrdersFilteredRow] {
-	return Rows[OrdersFilteredRow]{q: db.query(ctx, OrdersFilteredCQL, true, p.Total), scan: scanOrdersFiltered}
+func (db *DB) OrdersFiltered(ctx context.Context, total *inf.Dec) Rows[OrdersFilteredRow] {
+	return Rows[OrdersFilteredRow]{q: db.query(ctx, OrdersFilteredCQL, true, total), scan: scanOrdersFiltered}
 }

@@ -97,15 +97,6 @@ var CustomerOrders = Query{
 	Idempotent: true,
 }
 
-// CustomerOrdersParams are the values of query CustomerOrders, one field per bind marker
-// (a :name used twice is one field).
-type CustomerOrdersParams struct {
-	// CustomerID is the value for customer_id, CQL type uuid.
-	CustomerID gocql.UUID
-	// Limit binds LIMIT ?: the most rows to return.
-	Limit int32
-}
-
 // CustomerOrdersRow is a row of the result of query CustomerOrders, in select order.
 type CustomerOrdersRow struct {
 	// OrderID is the result column order_id, CQL type uuid.
@@ -122,7 +113,12 @@ func scanCustomerOrders(r *CustomerOrdersRow, dest []any, _ []gocql.ColumnInfo) 
 // (line 1) on materialized view orders_by_customer: a SELECT that returns
 // CustomerOrdersRow rows, read with One, All, Iter or Page.
 //
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - customerID: column customer_id, CQL type uuid
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
 // The statement is [CustomerOrdersCQL].
-func (db *DB) CustomerOrders(ctx context.Context, p CustomerOrdersParams) Rows[CustomerOrdersRow] {
-	return Rows[CustomerOrdersRow]{q: db.query(ctx, CustomerOrdersCQL, true, p.CustomerID, p.Limit), scan: scanCustomerOrders}
+func (db *DB) CustomerOrders(ctx context.Context, customerID gocql.UUID, limit int32) Rows[CustomerOrdersRow] {
+	return Rows[CustomerOrdersRow]{q: db.query(ctx, CustomerOrdersCQL, true, customerID, limit), scan: scanCustomerOrders}
 }

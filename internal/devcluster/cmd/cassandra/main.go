@@ -1,7 +1,7 @@
 // Command cassandra starts, stops and reports on the local Apache Cassandra
 // 5.0 cluster used for development, tests and CI. scripts/cassandra runs it.
 //
-//	scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--durable] [--auth] [--tls] [--heap MiB] [--version 5.0.x]
+//	scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--durable] [--auth] [--tls] [--features] [--heap MiB] [--version 5.0.x]
 //	scripts/cassandra stop [--addr 127.0.0.N] [--wipe]
 //	scripts/cassandra status [--addr 127.0.0.N]
 //	scripts/cassandra kill|restart|pause|resume --addr 127.0.0.N
@@ -26,7 +26,7 @@ import (
 )
 
 const usage = `usage:
-  scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--durable] [--auth] [--tls] [--heap MiB] [--version 5.0.x] [--timeout 3m]
+  scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--durable] [--auth] [--tls] [--features] [--heap MiB] [--version 5.0.x] [--timeout 3m]
   scripts/cassandra stop [--addr 127.0.0.N] [--wipe] [--timeout 60s]
   scripts/cassandra status [--addr 127.0.0.N]
   scripts/cassandra kill --addr 127.0.0.N       SIGKILL one node, as a crash would
@@ -40,13 +40,14 @@ const usage = `usage:
 
 Nodes listen on 127.0.0.N:9042, from 127.0.0.1 up unless --addr names the
 first node's address; clusters on different addresses run side by side (the
-tests keep an authenticating node on 127.0.0.11, a TLS node on 127.0.0.12
-and a three-node fault cluster on 127.0.0.21-23). stop and status without
---addr cover every cluster. A cluster of several nodes (or one started with
---durable) flushes its system tables as Cassandra does by default, so a node
-killed and restarted keeps its schema and data; a single node runs with
--Dcassandra.unsafesystem=true for fast schema changes, and kill refuses it.
-Jars and data live in $JOBSHARP_CASSANDRA_DIR (default ~/.cache/jobsharp-cassandra).
+tests keep an authenticating node on 127.0.0.11, a TLS node on 127.0.0.12,
+a node with --features on 127.0.0.13 and a three-node fault cluster on
+127.0.0.21-23). stop and status without --addr cover every cluster. A
+cluster of several nodes (or one started with --durable) flushes its system
+tables as Cassandra does by default, so a node killed and restarted keeps
+its schema and data; a single node runs with -Dcassandra.unsafesystem=true
+for fast schema changes, and kill refuses it. Jars and data live in
+$JOBSHARP_CASSANDRA_DIR (default ~/.cache/jobsharp-cassandra).
 Exit codes: 0 ok, 1 failure, 2 usage, 3 (status) not running.
 `
 
@@ -89,6 +90,7 @@ func start(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.Durable, "durable", false, "a single node that survives SIGKILL with its schema (several nodes always do)")
 	fs.BoolVar(&opts.Auth, "auth", false, "PasswordAuthenticator; superuser cassandra/cassandra")
 	fs.BoolVar(&opts.TLS, "tls", false, "TLS-only CQL port with a generated CA (ca.pem in the cluster's tls folder)")
+	fs.BoolVar(&opts.Features, "features", false, "enable materialized views, SASI, data masking, UDFs and DROP COMPACT STORAGE")
 	fs.IntVar(&opts.HeapMB, "heap", 0, "heap per node in MiB (default 1024, or 768 with several nodes)")
 	fs.StringVar(&opts.Version, "version", os.Getenv("JOBSHARP_CASSANDRA_VERSION"), "cassandra-all 5.0.x release (default: newest cached, else newest on Maven Central)")
 	fs.DurationVar(&opts.StartTimeout, "timeout", 3*time.Minute, "how long to wait for each node")
