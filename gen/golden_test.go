@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,13 +61,21 @@ func readGolden(t *testing.T, dir string) (map[string][]byte, string) {
 	t.Helper()
 	files := map[string][]byte{}
 	for _, sub := range []string{"models", "queries"} {
-		paths, _ := filepath.Glob(filepath.Join(dir, sub, "*.go"))
-		for _, p := range paths {
+		// A package per keyspace is a folder below models/ and queries/.
+		err := filepath.WalkDir(filepath.Join(dir, sub), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+				return err
+			}
 			data, err := os.ReadFile(p)
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
-			files[sub+"/"+filepath.Base(p)] = data
+			rel, err := filepath.Rel(dir, p)
+			files[filepath.ToSlash(rel)] = data
+			return err
+		})
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
 		}
 	}
 	wantErr, err := os.ReadFile(filepath.Join(dir, "error.txt"))

@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"slices"
+
 	"github.com/jobsharp/cassandra/gen/cql"
 )
 
@@ -36,6 +38,23 @@ type Catalog struct {
 	// no USE before them).
 	Keyspaces []*Keyspace
 	current   string
+	opts      Options
+	// createsKeyspaces is set when the schema has a CREATE KEYSPACE: then
+	// there is no session keyspace, and only keyspaces it creates exist.
+	createsKeyspaces bool
+}
+
+// Options says what the catalog checks beyond what every Cassandra 5.0
+// node checks. The zero value checks as Cassandra 5.0 does.
+type Options struct {
+	// Dialect selects the server whose rules apply: Cassandra (the default)
+	// or ScyllaDB, whose table and keyspace options differ.
+	Dialect Dialect
+	// Datacenters, when set, are the data centres of the target cluster:
+	// NetworkTopologyStrategy replication may name only these, as the
+	// server requires. Unset, data centre names are not checked (the
+	// generator cannot know the cluster).
+	Datacenters []string
 }
 
 // Keyspace holds the objects of one keyspace in creation order.
@@ -46,6 +65,25 @@ type Keyspace struct {
 	Types   []*UDT
 	Tables  []*Table // tables and materialized views
 	Indexes []*Index
+	// Functions are the user-defined functions the schema created: only
+	// their names and return types, which column masks may use.
+	Functions []*Function
+}
+
+// Function is a user-defined function.
+type Function struct {
+	Name   string
+	Return string // as system_schema shows types
+}
+
+// function returns the named user-defined function, or nil.
+func (ks *Keyspace) function(name string) *Function {
+	for _, f := range ks.Functions {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
 }
 
 // UDT is a user-defined type.
@@ -85,6 +123,8 @@ type Table struct {
 type Column struct {
 	Name string
 	Type *cql.Type
+	// Mask is the column's MASKED WITH clause, nil when it is not masked.
+	Mask *cql.Mask
 	Kind Kind
 	// Position is the index within the partition key or the clustering
 	// columns, -1 for regular and static columns (as system_schema shows it).
@@ -106,6 +146,13 @@ func (c *Column) Order() string {
 	return "asc"
 }
 
+// isCounter reports whether the table has counter columns.
+func (t *Table) isCounter() bool {
+	return slices.ContainsFunc(t.Columns, func(c *Column) bool {
+		return c.Type.Kind == cql.TypeNative && c.Type.Name == "counter"
+	})
+}
+
 // IsKey reports whether the column is part of the primary key.
 func (c *Column) IsKey() bool { return c.Kind == PartitionKey || c.Kind == Clustering }
 
@@ -116,14 +163,18 @@ type Index struct {
 	Named    bool   // the name was written in the schema
 	Table    string
 	Custom   bool
+	Local    []string // partition key of a ScyllaDB local index, else nil
 	Targets  []cql.IndexTarget
 	Using    string
 	Options  []cql.Option
 	Pos      cql.Position
 }
 
-// New returns an empty catalog.
+// New returns an empty catalog that checks as Cassandra 5.0 does.
 func New() *Catalog { return &Catalog{} }
+
+// NewWith returns an empty catalog with the given options.
+func NewWith(opts Options) *Catalog { return &Catalog{opts: opts} }
 
 // Keyspace returns the keyspace with the given name, or nil.
 func (c *Catalog) Keyspace(name string) *Keyspace {
@@ -235,19 +286,86 @@ type Source struct {
 }
 
 // Build parses the sources and folds their statements, in order, into a new
-// catalog. A folder of migrations is a list of sources in lexical order.
+// catalog that checks as Cassandra 5.0 does. A folder of migrations is a list
+// of sources in lexical order. It returns the first statement's error.
 func Build(sources ...Source) (*Catalog, error) {
-	c := New()
-	for _, src := range sources {
-		stmts, err := cql.ParseSchema(src.Name, src.Text)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range stmts {
-			if err := c.Update(s); err != nil {
-				return nil, err
-			}
+	return BuildWith(Options{}, sources...)
+}
+
+// BuildWith is Build with options.
+func BuildWith(opts Options, sources ...Source) (*Catalog, error) {
+	c, results := Apply(opts, sources...)
+	for _, r := range results {
+		if r.Err != nil {
+			return nil, r.Err
 		}
 	}
 	return c, nil
+}
+
+// Result is what became of one statement of a schema file.
+type Result struct {
+	// Statement is the statement's source and place.
+	Statement cql.Statement
+	// Stmt is the parsed statement, nil when it does not parse.
+	Stmt cql.Stmt
+	// Err is the statement's error: an *Error with a position inside it.
+	Err error
+}
+
+// Skipped reports whether the statement does not shape the schema (DML,
+// functions, roles and the like): the catalog does not check it (of a
+// function it keeps the name and return type, for column masks).
+func (r Result) Skipped() bool {
+	switch r.Stmt.(type) {
+	case *cql.Skipped, *cql.CreateFunction:
+		return true
+	}
+	return false
+}
+
+// Apply folds every statement of the sources into a new catalog the way a
+// server runs a file statement by statement: a statement that fails leaves
+// the catalog unchanged, and the statements after it still run. The
+// results follow the statements.
+//
+// When any statement is a CREATE KEYSPACE, the schema is taken to create
+// its keyspaces: there is no session keyspace, and a keyspace it does not
+// create does not exist. Otherwise unqualified names belong to the session
+// keyspace (named "") and other keyspaces are taken to exist.
+func Apply(opts Options, sources ...Source) (*Catalog, []Result) {
+	c := NewWith(opts)
+	var stmts []cql.Statement
+	for _, src := range sources {
+		for _, st := range cql.Split(src.Name, src.Text) {
+			stmts = append(stmts, st)
+			c.createsKeyspaces = c.createsKeyspaces || st.IsCreateKeyspace()
+		}
+	}
+	results := make([]Result, len(stmts))
+	for i, st := range stmts {
+		r := Result{Statement: st}
+		r.Stmt, r.Err = cql.ParseStatement(st)
+		if r.Err == nil {
+			r.Err = c.Update(r.Stmt)
+		}
+		results[i] = r
+	}
+	return c, results
+}
+
+// CreatesKeyspaces reports whether the schema creates keyspaces (has a
+// CREATE KEYSPACE): then every object is in a keyspace the schema names,
+// and there is no session keyspace.
+func (c *Catalog) CreatesKeyspaces() bool { return c.createsKeyspaces }
+
+// Only returns a catalog holding just the named keyspace (sharing its
+// objects with c), or nil when c has no such keyspace. Code is generated
+// per keyspace: names in different keyspaces never meet.
+func (c *Catalog) Only(keyspace string) *Catalog {
+	ks := c.Keyspace(keyspace)
+	if ks == nil {
+		return nil
+	}
+	return &Catalog{Keyspaces: []*Keyspace{ks}, current: keyspace, opts: c.opts, createsKeyspaces: c.createsKeyspaces}
 }

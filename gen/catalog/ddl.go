@@ -93,6 +93,9 @@ func (t *Table) CreateCQL() string {
 		if c.Kind == Static {
 			b.WriteString(" STATIC")
 		}
+		if c.Mask != nil {
+			b.WriteString(" " + c.Mask.Render())
+		}
 		b.WriteString(",\n")
 	}
 	b.WriteString(indent + t.keyClause() + "\n)")
@@ -130,29 +133,52 @@ func (ix *Index) CreateCQL() string {
 		b.WriteString("CUSTOM ")
 	}
 	b.WriteString("INDEX IF NOT EXISTS " + cql.QuoteIdent(ix.Name) + " ON " + cql.QuoteIdent(ix.Table) + " (")
-	for i, t := range ix.Targets {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if t.Func != "" {
-			b.WriteString(t.Func + "(" + cql.QuoteIdent(t.Column.Name) + ")")
-		} else {
-			b.WriteString(cql.QuoteIdent(t.Column.Name))
-		}
-	}
+	b.WriteString(ix.targets())
 	b.WriteString(")")
 	if ix.Using != "" {
 		b.WriteString(" USING " + cql.QuoteString(ix.Using))
 	}
-	for i, o := range ix.Options {
+	b.WriteString(renderOptions(ix.Options, true))
+	return b.String()
+}
+
+// renderOptions renders " WITH a = x AND b = y", or "" without options;
+// upper writes the names in capitals.
+func renderOptions(opts []cql.Option, upper bool) string {
+	var b strings.Builder
+	for i, o := range opts {
 		if i == 0 {
 			b.WriteString(" WITH ")
 		} else {
 			b.WriteString(" AND ")
 		}
-		b.WriteString(strings.ToUpper(o.Name) + " = " + o.Value.Render())
+		name := o.Name
+		if upper {
+			name = strings.ToUpper(name)
+		}
+		b.WriteString(name + " = " + o.Value.Render())
 	}
 	return b.String()
+}
+
+// targets renders what the index indexes, inside the parentheses.
+func (ix *Index) targets() string {
+	var parts []string
+	if ix.Local != nil {
+		local := make([]string, len(ix.Local))
+		for i, n := range ix.Local {
+			local[i] = cql.QuoteIdent(n)
+		}
+		parts = append(parts, "("+strings.Join(local, ", ")+")")
+	}
+	for _, t := range ix.Targets {
+		if t.Func != "" {
+			parts = append(parts, t.Func+"("+cql.QuoteIdent(t.Column.Name)+")")
+		} else {
+			parts = append(parts, cql.QuoteIdent(t.Column.Name))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // CreateStatements returns the DDL that recreates the catalog in the

@@ -23,6 +23,8 @@ var (
 	ErrUnknownType = errors.New("unknown type")
 	// ErrUnknownColumn reports a column or field that does not exist.
 	ErrUnknownColumn = errors.New("unknown column")
+	// ErrUnknownFunction reports a masking function that does not exist.
+	ErrUnknownFunction = errors.New("unknown function")
 	// ErrUnknownIndex reports an index that does not exist.
 	ErrUnknownIndex = errors.New("unknown index")
 	// ErrPrimaryKey reports a missing, doubled or malformed primary key.
@@ -43,8 +45,11 @@ var (
 	ErrFrozen = errors.New("must be frozen")
 	// ErrInvalidType reports a type that Cassandra rejects in that place.
 	ErrInvalidType = errors.New("invalid type")
-	// ErrUnknownOption reports a WITH option Cassandra and ScyllaDB do not know.
+	// ErrUnknownOption reports a WITH option the dialect does not know.
 	ErrUnknownOption = errors.New("unknown option")
+	// ErrInvalidOption reports a WITH option value the server refuses: the
+	// wrong type, out of range, an unknown class or sub-option.
+	ErrInvalidOption = errors.New("invalid option")
 	// ErrView reports a materialized view that breaks Cassandra's rules.
 	ErrView = errors.New("invalid materialized view")
 	// ErrDependency reports a DROP of something still in use.

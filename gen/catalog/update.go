@@ -11,11 +11,25 @@ import (
 // makes when it runs that statement. Skipped statements are ignored. On
 // error the catalog is unchanged.
 func (c *Catalog) Update(stmt cql.Stmt) error {
+	n := len(c.Keyspaces)
+	err := c.update(stmt)
+	if err != nil {
+		// Forget the keyspaces the failed statement mentioned first.
+		c.Keyspaces = c.Keyspaces[:n]
+	}
+	return err
+}
+
+func (c *Catalog) update(stmt cql.Stmt) error {
 	switch s := stmt.(type) {
 	case *cql.CreateKeyspace:
 		return c.createKeyspace(s)
+	case *cql.AlterKeyspace:
+		return c.alterKeyspace(s)
 	case *cql.Use:
-		c.keyspace(s.Keyspace.Name)
+		if _, err := c.target(cql.Name{Keyspace: s.Keyspace.Name, Pos: s.Keyspace.Pos}); err != nil {
+			return err
+		}
 		c.current = s.Keyspace.Name
 		return nil
 	case *cql.CreateType:
@@ -32,6 +46,12 @@ func (c *Catalog) Update(stmt cql.Stmt) error {
 		return c.alterType(s)
 	case *cql.Drop:
 		return c.drop(s)
+	case *cql.CreateFunction:
+		// Not checked; recorded so column masks can use it.
+		if ks, err := c.target(s.Name); err == nil && ks.function(s.Name.Name) == nil {
+			ks.Functions = append(ks.Functions, &Function{Name: s.Name.Name, Return: s.Return.String()})
+		}
+		return nil
 	case *cql.Skipped, nil:
 		return nil
 	}
@@ -43,6 +63,24 @@ func (c *Catalog) ksName(n cql.Name) string {
 		return n.Keyspace
 	}
 	return c.current
+}
+
+// target returns the keyspace a statement about the object n works in,
+// creating the catalog's entry on first mention. When the schema creates
+// its keyspaces (see Build), there is no session keyspace and every
+// keyspace used must have been created, as on a server where nothing else
+// created them.
+func (c *Catalog) target(n cql.Name) (*Keyspace, error) {
+	name := c.ksName(n)
+	if c.createsKeyspaces {
+		if name == "" {
+			return nil, cql.Errorf(n.Pos, "%w: no keyspace for %s; the schema creates its keyspaces, so qualify the name or USE one first", ErrUnknownKeyspace, cql.QuoteIdent(n.Name))
+		}
+		if ks := c.Keyspace(name); ks == nil || ks.Pos.Line == 0 {
+			return nil, cql.Errorf(n.Pos, "%w %s: the schema creates keyspaces, but not this one", ErrUnknownKeyspace, cql.QuoteIdent(name))
+		}
+	}
+	return c.keyspace(name), nil
 }
 
 func displayName(ks, name string) string {
@@ -81,14 +119,54 @@ func (c *Catalog) createKeyspace(s *cql.CreateKeyspace) error {
 		}
 		return cql.Errorf(s.Name.Pos, "%w: keyspace %s was created at %s", ErrDuplicate, cql.QuoteIdent(s.Name.Name), ks.Pos)
 	}
+	if err := c.checkKeyspaceOptions(s.Options, true, s.Name.Pos); err != nil {
+		return err
+	}
 	ks := c.keyspace(s.Name.Name)
 	ks.Pos = s.Name.Pos
 	ks.Options = s.Options
 	return nil
 }
 
+// checkKeyspaceOptions validates CREATE or ALTER KEYSPACE options.
+func (c *Catalog) checkKeyspaceOptions(opts []cql.Option, create bool, pos cql.Position) error {
+	if err := c.checkOptions(opts, c.keyspaceRules(), "keyspace", scyllaOnlyKeyspace); err != nil {
+		return err
+	}
+	if create && c.opts.Dialect != Scylla && !slices.ContainsFunc(opts, func(o cql.Option) bool { return o.Name == "replication" }) {
+		return cql.Errorf(pos, "%w: missing mandatory option replication", ErrInvalidOption)
+	}
+	return nil
+}
+
+func (c *Catalog) alterKeyspace(s *cql.AlterKeyspace) error {
+	ks := c.Keyspace(s.Name.Name)
+	if ks == nil || c.createsKeyspaces && ks.Pos.Line == 0 {
+		if s.IfExists {
+			return nil
+		}
+		if !c.createsKeyspaces {
+			// A keyspace created outside the schema.
+			if err := c.checkKeyspaceOptions(s.Options, false, s.Name.Pos); err != nil {
+				return err
+			}
+			c.keyspace(s.Name.Name)
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w %s", ErrUnknownKeyspace, cql.QuoteIdent(s.Name.Name))
+	}
+	if err := c.checkKeyspaceOptions(s.Options, false, s.Name.Pos); err != nil {
+		return err
+	}
+	ks.Options = mergeOptions(ks.Options, s.Options)
+	return nil
+}
+
 func (c *Catalog) createType(s *cql.CreateType) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	if prev := ks.Type(s.Name.Name); prev != nil {
 		if s.IfNotExists {
 			return nil
@@ -118,20 +196,27 @@ func (c *Catalog) createType(s *cql.CreateType) error {
 // typeCtx says where a type appears.
 type typeCtx struct {
 	inKey        bool // primary key column
-	inCollection bool // element, key or value of a collection
+	inCollection bool // element, key or value of a non-frozen collection
 	inUDT        bool // field of a UDT
-	inTuple      bool // element of a tuple or vector
+	nested       bool // inside any collection, tuple or UDT
+	frozen       bool // inside frozen<…> or a tuple: frozen implicitly
 	mapKeyOrSet  bool // map key or set element
+	// inVector marks the element of a vector. Cassandra 5.0 prepares it as
+	// a type of its own: it may be a counter, a duration, a non-frozen
+	// collection or UDT (VectorType takes any element), wherever the
+	// vector is, the primary key included.
+	inVector bool
 }
 
-// checkType validates t and marks types that Cassandra freezes implicitly
-// (collections and UDTs inside tuples) as frozen, so rendering matches
-// system_schema.
+// checkType validates t as Cassandra 5.0 prepares a type
+// (CQL3Type.Raw.prepare): collections and UDTs inside a frozen collection
+// or a tuple are frozen implicitly, and marked so here, so that
+// rendering matches system_schema; inside a non-frozen collection they must
+// be frozen explicitly.
 func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 	if t == nil {
 		return nil
 	}
-	nested := ctx.inCollection || ctx.inUDT || ctx.inTuple
 	switch t.Kind {
 	case cql.TypeCustom:
 		return cql.Errorf(t.Pos, "%w: custom type %s", ErrUnsupported, cql.QuoteString(t.Name))
@@ -141,7 +226,7 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 			return cql.Errorf(t.Pos, "%w: frozen<%s>: only collections, tuples and user-defined types can be frozen", ErrInvalidType, t.Name)
 		case t.Name == "counter" && ctx.inKey:
 			return cql.Errorf(t.Pos, "%w: counter columns cannot be part of the primary key", ErrCounter)
-		case t.Name == "counter" && nested:
+		case t.Name == "counter" && ctx.nested:
 			return cql.Errorf(t.Pos, "%w: counters are not allowed inside collections, tuples or user-defined types", ErrCounter)
 		case t.Name == "duration" && ctx.inKey:
 			return cql.Errorf(t.Pos, "%w: duration is not supported in the primary key", ErrInvalidType)
@@ -150,7 +235,7 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		}
 		return nil
 	case cql.TypeList, cql.TypeSet, cql.TypeMap:
-		if ctx.inTuple {
+		if ctx.frozen {
 			t.Frozen = true
 		}
 		if !t.Frozen {
@@ -162,7 +247,10 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 			}
 		}
 		for i, p := range t.Params {
-			sub := typeCtx{inCollection: true, inKey: ctx.inKey, mapKeyOrSet: t.Kind == cql.TypeSet || t.Kind == cql.TypeMap && i == 0}
+			sub := typeCtx{
+				inKey: ctx.inKey, nested: true, inCollection: !t.Frozen, frozen: t.Frozen,
+				mapKeyOrSet: t.Kind == cql.TypeSet || t.Kind == cql.TypeMap && i == 0,
+			}
 			if err := c.checkType(ks, p, sub); err != nil {
 				return err
 			}
@@ -170,16 +258,17 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		return nil
 	case cql.TypeTuple:
 		for _, p := range t.Params {
-			if err := c.checkType(ks, p, typeCtx{inTuple: true, inKey: ctx.inKey}); err != nil {
+			if err := c.checkType(ks, p, typeCtx{inKey: ctx.inKey, nested: true, frozen: true}); err != nil {
 				return err
 			}
 		}
 		return nil
 	case cql.TypeVector:
-		if ctx.inKey {
-			return cql.Errorf(t.Pos, "%w: vectors are not supported in the primary key", ErrInvalidType)
-		}
-		return c.checkType(ks, t.Params[0], typeCtx{inTuple: true})
+		// A vector is a value, never multi-cell: Cassandra ignores
+		// frozen<vector<…>> (system_schema shows vector<…>), and its
+		// element is checked on its own and shown as written.
+		t.Frozen = false
+		return c.checkType(ks, t.Params[0], typeCtx{inVector: true})
 	case cql.TypeUDT:
 		if t.Keyspace != "" && t.Keyspace != ks.Name {
 			return cql.Errorf(t.Pos, "%w: type %s is in keyspace %s; a table can only use types of its own keyspace", ErrInvalidType, t.Name, t.Keyspace)
@@ -188,10 +277,11 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		if u == nil {
 			return cql.Errorf(t.Pos, "%w %s", ErrUnknownType, displayName(t.Keyspace, t.Name))
 		}
-		if ctx.inTuple {
+		t.Keyspace = "" // always the table's own keyspace; system_schema drops it too
+		if ctx.frozen {
 			t.Frozen = true
 		}
-		if !t.Frozen {
+		if !t.Frozen && !ctx.inVector {
 			switch {
 			case ctx.inKey:
 				return cql.Errorf(t.Pos, "%w: non-frozen type %s in the primary key; use frozen<%s>", ErrFrozen, t.Name, cql.QuoteIdent(t.Name))
@@ -211,35 +301,6 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 	return nil
 }
 
-// knownOptions are the table options of Cassandra 5.0 and ScyllaDB.
-var knownOptions = map[string]bool{
-	"additional_write_policy": true, "allow_auto_snapshot": true, "bloom_filter_fp_chance": true,
-	"caching": true, "cdc": true, "comment": true, "compaction": true, "compression": true,
-	"crc_check_chance": true, "default_time_to_live": true, "extensions": true, "gc_grace_seconds": true,
-	"incremental_backups": true, "max_index_interval": true, "memtable": true,
-	"memtable_flush_period_in_ms": true, "min_index_interval": true, "read_repair": true,
-	"speculative_retry": true, "id": true, "transactional_mode": true, "transactional_migration_from": true,
-	// ScyllaDB
-	"tombstone_gc": true, "paxos_grace_seconds": true, "synchronous_updates": true,
-	"per_partition_rate_limit": true, "scylla_encryption_options": true,
-	// accepted by Cassandra 3.x, ignored or removed later
-	"dclocal_read_repair_chance": true, "read_repair_chance": true,
-}
-
-func checkOptions(opts []cql.Option) error {
-	seen := map[string]bool{}
-	for _, o := range opts {
-		if !knownOptions[o.Name] {
-			return cql.Errorf(o.Pos, "%w %q", ErrUnknownOption, o.Name)
-		}
-		if seen[o.Name] {
-			return cql.Errorf(o.Pos, "%w: option %q is given twice", ErrDuplicate, o.Name)
-		}
-		seen[o.Name] = true
-	}
-	return nil
-}
-
 // mergeOptions replaces options of the same name and appends new ones.
 func mergeOptions(old, add []cql.Option) []cql.Option {
 	out := slices.Clone(old)
@@ -254,7 +315,10 @@ func mergeOptions(old, add []cql.Option) []cql.Option {
 }
 
 func (c *Catalog) createTable(s *cql.CreateTable) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	if prev := ks.Table(s.Name.Name); prev != nil {
 		if s.IfNotExists {
 			return nil
@@ -284,7 +348,7 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 		if d.Static {
 			kind = Static
 		}
-		t.Columns = append(t.Columns, &Column{Name: d.Name.Name, Type: d.Type, Kind: kind, Position: -1, Pos: d.Name.Pos})
+		t.Columns = append(t.Columns, &Column{Name: d.Name.Name, Type: d.Type, Mask: d.Mask, Kind: kind, Position: -1, Pos: d.Name.Pos})
 	}
 	part, clust := s.PartitionKey, s.Clustering
 	switch {
@@ -302,6 +366,9 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 		if err := c.checkType(ks, col.Type, typeCtx{inKey: col.IsKey()}); err != nil {
 			return err
 		}
+		if err := c.checkMask(ks, col.Mask, col.Name, col.Type); err != nil {
+			return err
+		}
 	}
 	if err := checkColumns(t, t.Columns); err != nil {
 		return err
@@ -309,7 +376,10 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 	if err := setClusteringOrder(t, s.Options); err != nil {
 		return err
 	}
-	if err := checkOptions(s.Options.Options); err != nil {
+	if err := c.checkOptions(s.Options.Options, c.tableRules(), "table", scyllaOnlyTable); err != nil {
+		return err
+	}
+	if err := checkTableParams(t, s.Options.Options, s.Name.Pos); err != nil {
 		return err
 	}
 	t.Options = s.Options.Options
@@ -399,7 +469,10 @@ func setClusteringOrder(t *Table, o cql.TableOptions) error {
 }
 
 func (c *Catalog) createView(s *cql.CreateView) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	if prev := ks.Table(s.Name.Name); prev != nil {
 		if s.IfNotExists {
 			return nil
@@ -436,7 +509,7 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 		if col.Kind == Static {
 			return cql.Errorf(id.Pos, "%w: static column %s cannot be in a materialized view", ErrView, cql.QuoteIdent(id.Name))
 		}
-		v.Columns = append(v.Columns, &Column{Name: col.Name, Type: col.Type, Kind: Regular, Position: -1, Pos: id.Pos})
+		v.Columns = append(v.Columns, &Column{Name: col.Name, Type: col.Type, Mask: col.Mask, Kind: Regular, Position: -1, Pos: id.Pos})
 		return nil
 	}
 	if s.Columns == nil {
@@ -491,13 +564,25 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 			}
 		}
 	}
+	// A view's clustering column keeps its base column's order unless the
+	// view's CLUSTERING ORDER BY, which must then list every clustering
+	// column, says otherwise.
+	for _, vc := range v.Clustering {
+		vc.Desc = base.Column(vc.Name).Desc
+	}
+	if n := len(s.Options.ClusteringOrder); n > 0 && n != len(v.Clustering) {
+		return cql.Errorf(s.Options.OrderPos, "%w: CLUSTERING ORDER BY of a materialized view must list every clustering column, in key order", ErrClusteringOrder)
+	}
 	if err := setClusteringOrder(v, s.Options); err != nil {
 		return err
 	}
 	if s.Options.CompactStorage {
 		return cql.Errorf(s.Pos, "%w: materialized views cannot use COMPACT STORAGE", ErrView)
 	}
-	if err := checkOptions(s.Options.Options); err != nil {
+	if err := c.checkOptions(s.Options.Options, c.tableRules(), "table", scyllaOnlyTable); err != nil {
+		return err
+	}
+	if err := checkTableParams(v, s.Options.Options, s.Name.Pos); err != nil {
 		return err
 	}
 	v.Options = s.Options.Options
@@ -506,13 +591,29 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 }
 
 func (c *Catalog) createIndex(s *cql.CreateIndex) error {
-	ks := c.keyspace(c.ksName(s.Table))
+	ks, err := c.target(s.Table)
+	if err != nil {
+		return err
+	}
 	t := ks.Table(s.Table.Name)
 	if t == nil {
 		return cql.Errorf(s.Table.Pos, "%w %s", ErrUnknownTable, displayName(ks.Name, s.Table.Name))
 	}
 	if t.View {
 		return cql.Errorf(s.Table.Pos, "%w: secondary indexes are not supported on materialized views", ErrView)
+	}
+	if s.Local != nil {
+		if c.opts.Dialect != Scylla {
+			return cql.Errorf(s.LocalAt, "%w: (partition key, column) is a ScyllaDB local index; generate with -dialect scylla", cql.ErrSyntax)
+		}
+		if len(s.Local) != len(t.PartitionKey) {
+			return cql.Errorf(s.LocalAt, "%w: a local index lists the whole partition key of %s", ErrInvalidType, cql.QuoteIdent(t.Name))
+		}
+		for i, id := range s.Local {
+			if id.Name != t.PartitionKey[i].Name {
+				return cql.Errorf(id.Pos, "%w: a local index lists the partition key of %s in order; %s is not its column %d", ErrInvalidType, cql.QuoteIdent(t.Name), cql.QuoteIdent(id.Name), i+1)
+			}
+		}
 	}
 	if len(s.Targets) != 1 && !s.Custom {
 		return cql.Errorf(s.Pos, "%w: only CUSTOM indexes can have more than one target", ErrInvalidType)
@@ -538,6 +639,11 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 			}
 		}
 	}
+	if s.Custom && isSAI(s.Using) {
+		if err := checkVectorIndex(t, s); err != nil {
+			return err
+		}
+	}
 	name, named := s.Name.Name, s.Name.Name != ""
 	if named {
 		if err := checkName("index", name, s.Name.Pos); err != nil {
@@ -560,8 +666,12 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 			return cql.Errorf(s.Pos, "%w: index %s was created at %s", ErrDuplicate, cql.QuoteIdent(name), ix.Pos)
 		}
 	}
+	var local []string
+	for _, id := range s.Local {
+		local = append(local, id.Name)
+	}
 	ks.Indexes = append(ks.Indexes, &Index{
-		Keyspace: ks.Name, Name: name, Named: named, Table: t.Name, Custom: s.Custom,
+		Keyspace: ks.Name, Name: name, Named: named, Table: t.Name, Custom: s.Custom, Local: local,
 		Targets: s.Targets, Using: s.Using, Options: s.Options, Pos: s.Pos,
 	})
 	return nil
@@ -578,7 +688,10 @@ func (c *Catalog) views(ks *Keyspace, base string) []*Table {
 }
 
 func (c *Catalog) alterTable(s *cql.AlterTable) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	t := ks.Table(s.Name.Name)
 	if t == nil {
 		if s.IfExists {
@@ -611,7 +724,10 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 			if err := c.checkType(ks, d.Type, typeCtx{}); err != nil {
 				return err
 			}
-			col := &Column{Name: d.Name.Name, Type: d.Type, Kind: kind, Position: -1, Pos: d.Name.Pos}
+			if err := c.checkMask(ks, d.Mask, d.Name.Name, d.Type); err != nil {
+				return err
+			}
+			col := &Column{Name: d.Name.Name, Type: d.Type, Mask: d.Mask, Kind: kind, Position: -1, Pos: d.Name.Pos}
 			nt.Columns = append(nt.Columns, col)
 			added = append(added, col)
 		}
@@ -655,14 +771,48 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 		if s.Options.CompactStorage {
 			return cql.Errorf(s.Pos, "%w: COMPACT STORAGE cannot be added to an existing table", ErrUnsupported)
 		}
-		if err := checkOptions(s.Options.Options); err != nil {
+		if err := c.checkOptions(s.Options.Options, c.tableRules(), "table", scyllaOnlyTable); err != nil {
 			return err
 		}
+		if _, ok := optionText(s.Options.Options, "id"); ok {
+			return cql.Errorf(s.Pos, "%w: the table id cannot be altered", ErrInvalidOption)
+		}
 		nt.Options = mergeOptions(nt.Options, s.Options.Options)
+		if err := checkTableParams(nt, nt.Options, s.Name.Pos); err != nil {
+			return err
+		}
+		if gc, ok := optionText(nt.Options, "gc_grace_seconds"); ok && gc == "0" && hasOption(s.Options.Options, "gc_grace_seconds") {
+			if nt.View {
+				return cql.Errorf(s.Name.Pos, "%w: gc_grace_seconds of a materialized view cannot be 0: it is the TTL of undelivered view updates", ErrInvalidOption)
+			}
+			if len(c.views(ks, t.Name)) > 0 {
+				return cql.Errorf(s.Name.Pos, "%w: gc_grace_seconds of the base table of a materialized view cannot be 0: it is the TTL of undelivered view updates", ErrInvalidOption)
+			}
+		}
 	case cql.AlterDropCompactStorage:
 		nt.CompactStorage = false
+	case cql.AlterMask:
+		col := nt.Column(s.MaskColumn.Name)
+		if col == nil {
+			if s.DropIfExists {
+				return nil
+			}
+			return cql.Errorf(s.MaskColumn.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(s.MaskColumn.Name), cql.QuoteIdent(t.Name))
+		}
+		if err := c.checkMask(ks, s.Mask, col.Name, col.Type); err != nil {
+			return err
+		}
+		col.Mask = s.Mask
 	}
 	*t = *nt
+	if s.Op == cql.AlterMask {
+		// Views keep their base table's masks.
+		for _, v := range c.views(ks, t.Name) {
+			if col := v.Column(s.MaskColumn.Name); col != nil {
+				col.Mask = s.Mask
+			}
+		}
+	}
 	if s.Op == cql.AlterRename {
 		for _, v := range c.views(ks, t.Name) {
 			for _, r := range s.Renames {
@@ -698,7 +848,10 @@ func (t *Table) clone() *Table {
 }
 
 func (c *Catalog) alterType(s *cql.AlterType) error {
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	u := ks.Type(s.Name.Name)
 	if u == nil {
 		if s.IfExists {
@@ -721,9 +874,6 @@ func (c *Catalog) alterType(s *cql.AlterType) error {
 			if refersTo(ks, f.Type, u.Name, map[string]bool{}) {
 				return cql.Errorf(f.Type.Pos, "%w: field %s of type %s would create a circular reference", ErrInvalidType, cql.QuoteIdent(f.Name.Name), cql.QuoteIdent(u.Name))
 			}
-			if err := c.checkUDTUses(ks, u, f); err != nil {
-				return err
-			}
 			u.Fields = append(u.Fields, &Field{Name: f.Name.Name, Type: f.Type, Pos: f.Name.Pos})
 		}
 	case cql.AlterRename:
@@ -742,23 +892,6 @@ func (c *Catalog) alterType(s *cql.AlterType) error {
 		}
 		for f, name := range renamed {
 			f.Name = name
-		}
-	}
-	return nil
-}
-
-// checkUDTUses rejects adding a non-frozen collection field to a type that
-// tables use non-frozen.
-func (c *Catalog) checkUDTUses(ks *Keyspace, u *UDT, f cql.Field) error {
-	k := f.Type.Kind
-	if (k != cql.TypeList && k != cql.TypeSet && k != cql.TypeMap) || f.Type.Frozen {
-		return nil
-	}
-	for _, t := range ks.Tables {
-		for _, col := range t.Columns {
-			if col.Type.Kind == cql.TypeUDT && col.Type.Name == u.Name && !col.Type.Frozen {
-				return cql.Errorf(f.Type.Pos, "%w: column %s.%s uses type %s non-frozen, so its fields cannot be non-frozen collections", ErrFrozen, cql.QuoteIdent(t.Name), cql.QuoteIdent(col.Name), cql.QuoteIdent(u.Name))
-			}
 		}
 	}
 	return nil
@@ -815,7 +948,10 @@ func (c *Catalog) drop(s *cql.Drop) error {
 		}
 		return nil
 	}
-	ks := c.keyspace(c.ksName(s.Name))
+	ks, err := c.target(s.Name)
+	if err != nil {
+		return err
+	}
 	missing := func(sentinel error) error {
 		if s.IfExists {
 			return nil
@@ -873,4 +1009,45 @@ func kindName(t *Table) string {
 		return "materialized view"
 	}
 	return "table"
+}
+
+// isSAI reports whether the class of USING 'class' is Cassandra's
+// storage-attached index: its aliases sai and StorageAttachedIndex (in any
+// case) or its full class name.
+func isSAI(class string) bool {
+	switch strings.ToLower(class) {
+	case "sai", "storageattachedindex":
+		return true
+	}
+	return class == "org.apache.cassandra.index.sai.StorageAttachedIndex"
+}
+
+// checkVectorIndex applies the vector rules of Cassandra 5.0's
+// StorageAttachedIndex: an index on a vector column needs float elements,
+// and the default similarity function, cosine, needs two dimensions or more.
+func checkVectorIndex(t *Table, s *cql.CreateIndex) error {
+	similarity := "cosine"
+	for _, o := range s.Options {
+		if o.Name != "options" {
+			continue
+		}
+		for _, e := range o.Value.Entries {
+			if strings.EqualFold(e.Key.Text, "similarity_function") {
+				similarity = strings.ToLower(e.Value.Text)
+			}
+		}
+	}
+	for _, target := range s.Targets {
+		col := t.Column(target.Column.Name)
+		if col == nil || col.Type.Kind != cql.TypeVector {
+			continue
+		}
+		if elem := col.Type.Params[0]; elem.Kind != cql.TypeNative || elem.Name != "float" {
+			return cql.Errorf(target.Column.Pos, "%w: a storage-attached index on vector column %s needs float elements, not %s", ErrInvalidType, cql.QuoteIdent(col.Name), elem)
+		}
+		if col.Type.Dim == 1 && similarity == "cosine" {
+			return cql.Errorf(target.Column.Pos, "%w: cosine similarity (the default similarity_function) is not supported for the single-dimension vector %s", ErrInvalidType, cql.QuoteIdent(col.Name))
+		}
+	}
+	return nil
 }

@@ -1,5 +1,7 @@
 package cql
 
+import "strings"
+
 // Ident is a column, field or keyspace name. Name is the name as Cassandra
 // stores it: folded to lower case when written unquoted, verbatim when quoted.
 type Ident struct {
@@ -57,8 +59,40 @@ type ColumnDef struct {
 	Name       Ident
 	Type       *Type
 	Static     bool
+	Mask       *Mask    // MASKED WITH, nil when absent
 	PrimaryKey bool     // inline PRIMARY KEY
 	KeyPos     Position // position of the inline PRIMARY KEY
+}
+
+// Mask is a MASKED WITH clause (Cassandra 5.0 dynamic data masking): a
+// masking function and the arguments after the masked value.
+type Mask struct {
+	Keyspace string  // "" unless the function name is qualified
+	Function string  // folded to lower case unless quoted
+	Args     []*Term // literal arguments after the masked value
+	Default  bool    // written MASKED WITH DEFAULT (mask_default())
+	Pos      Position
+}
+
+// Render writes the clause as CQL: MASKED WITH fn(args).
+func (m *Mask) Render() string {
+	if m.Default {
+		return "MASKED WITH DEFAULT"
+	}
+	var b strings.Builder
+	b.WriteString("MASKED WITH ")
+	if m.Keyspace != "" {
+		b.WriteString(QuoteIdent(m.Keyspace) + ".")
+	}
+	b.WriteString(QuoteIdent(m.Function) + "(")
+	for i, a := range m.Args {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.Render())
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // OrderItem is a column with a direction, in CLUSTERING ORDER BY or ORDER BY.
@@ -120,6 +154,14 @@ type CreateKeyspace struct {
 	Options     []Option
 }
 
+// AlterKeyspace is ALTER KEYSPACE.
+type AlterKeyspace struct {
+	Pos      Position
+	Name     Ident
+	IfExists bool
+	Options  []Option
+}
+
 // CreateType is CREATE TYPE.
 type CreateType struct {
 	Pos         Position
@@ -155,9 +197,13 @@ type CreateIndex struct {
 	IfNotExists bool
 	Name        Ident // Name.Name is "" when the index is unnamed
 	Table       Name
-	Targets     []IndexTarget
-	Using       string // class name of USING 'class', "" when absent
-	Options     []Option
+	// Local holds the partition key of a ScyllaDB local index,
+	// ON t ((pk1, pk2), col); nil for other indexes.
+	Local   []Ident
+	LocalAt Position
+	Targets []IndexTarget
+	Using   string // class name of USING 'class', "" when absent
+	Options []Option
 }
 
 // CreateView is CREATE MATERIALIZED VIEW.
@@ -184,6 +230,7 @@ const (
 	AlterRename
 	AlterWith
 	AlterDropCompactStorage
+	AlterMask // ALTER col MASKED WITH … or DROP MASKED
 )
 
 // Rename is one "from TO to" pair.
@@ -205,6 +252,8 @@ type AlterTable struct {
 	Drop         []Ident     // AlterDrop
 	Renames      []Rename    // AlterRename
 	Options      TableOptions
+	MaskColumn   Ident // AlterMask: the column
+	Mask         *Mask // AlterMask: the new mask, nil for DROP MASKED
 }
 
 // AlterType is ALTER TYPE.
@@ -255,6 +304,15 @@ type Use struct {
 	Keyspace Ident
 }
 
+// CreateFunction is CREATE [OR REPLACE] FUNCTION. Only its name and return
+// type are read (a table may use the function as a column mask); the body
+// is not checked.
+type CreateFunction struct {
+	Pos    Position
+	Name   Name
+	Return *Type
+}
+
 // Skipped is a statement that does not shape the schema (DML, functions,
 // roles, grants, cqlsh commands). Keyword is its first word, lower case.
 type Skipped struct {
@@ -267,6 +325,9 @@ func (s *CreateKeyspace) StmtPos() Position { return s.Pos }
 
 // StmtPos implements Stmt.
 func (s *CreateType) StmtPos() Position { return s.Pos }
+
+// StmtPos implements Stmt.
+func (s *AlterKeyspace) StmtPos() Position { return s.Pos }
 
 // StmtPos implements Stmt.
 func (s *CreateTable) StmtPos() Position { return s.Pos }
@@ -291,3 +352,6 @@ func (s *Use) StmtPos() Position { return s.Pos }
 
 // StmtPos implements Stmt.
 func (s *Skipped) StmtPos() Position { return s.Pos }
+
+// StmtPos implements Stmt.
+func (s *CreateFunction) StmtPos() Position { return s.Pos }

@@ -146,13 +146,17 @@ CREATE TABLE kept (k int PRIMARY KEY);`
 			kinds = append(kinds, "skip:"+s.Keyword)
 		case *CreateTable:
 			kinds = append(kinds, "table:"+s.Name.Name)
+		case *AlterKeyspace:
+			kinds = append(kinds, "alter keyspace:"+s.Name.Name)
+		case *CreateFunction:
+			kinds = append(kinds, "function:"+s.Name.Name+":"+s.Return.String())
 		default:
 			t.Fatalf("unexpected %T", s)
 		}
 	}
-	want := []string{"skip:insert", "skip:update", "skip:delete", "skip:select", "skip:begin", "skip:apply",
-		"skip:create", "skip:create", "skip:create", "skip:create", "skip:create", "skip:create", "skip:grant", "skip:revoke",
-		"skip:alter", "skip:alter", "skip:drop", "skip:drop", "skip:truncate", "skip:list", "table:kept"}
+	want := []string{"skip:insert", "skip:update", "skip:delete", "skip:select", "skip:begin",
+		"function:f:int", "function:g:int", "skip:create", "skip:create", "skip:create", "skip:create", "skip:grant", "skip:revoke",
+		"alter keyspace:ks", "skip:alter", "skip:drop", "skip:drop", "skip:truncate", "skip:list", "table:kept"}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Errorf("statements (-want +got):\n%s", diff)
 	}
@@ -168,7 +172,8 @@ func TestParseSchemaErrors(t *testing.T) {
 	}{
 		"MissingParen":   {"CREATE TABLE t (k int PRIMARY KEY", `f:1:34: syntax error: expected ")", found end of input`, ErrSyntax},
 		"Reserved":       {"CREATE TABLE t (k int PRIMARY KEY, from int)", "f:1:36: syntax error: reserved keyword FROM cannot be used as column name; quote it as \"from\"", ErrSyntax},
-		"BadVectorDim":   {"CREATE TABLE t (k int PRIMARY KEY, v vector<float, 0>)", `f:1:52: syntax error: expected vector dimension (a positive integer), found "0"`, ErrSyntax},
+		"BadVectorDim":   {"CREATE TABLE t (k int PRIMARY KEY, v vector<float, 0>)", `f:1:52: syntax error: expected vector dimension (an integer from 1 to 2147483647), found "0"`, ErrSyntax},
+		"WideVector":     {"CREATE TABLE t (k int PRIMARY KEY, v vector<float, 2147483648>)", `f:1:52: syntax error: expected vector dimension (an integer from 1 to 2147483647), found "2147483648"`, ErrSyntax},
 		"TooDeep":        {"CREATE TABLE t (k int PRIMARY KEY, v " + repeat("frozen<", 100) + "int" + repeat(">", 100) + ")", "", ErrSyntax},
 		"Unterminated":   {"CREATE TABLE t (k int PRIMARY KEY) WITH comment = 'x", "f:1:51: unterminated string literal", ErrUnterminated},
 		"AlterTypeAlter": {"ALTER TYPE t ALTER x TYPE int", "f:1:14: unsupported: ALTER TYPE … ALTER … TYPE was removed in Cassandra 3.10", ErrUnsupported},
@@ -197,6 +202,44 @@ func repeat(s string, n int) string {
 		out += s
 	}
 	return out
+}
+
+// TestSplit checks the statement boundaries cqlsh would use: semicolons in
+// strings, quoted names, $$ bodies and comments do not end a statement, a
+// batch is one statement, and empty statements are dropped.
+func TestSplit(t *testing.T) {
+	t.Parallel()
+
+	src := `-- leading comment; not a statement
+CREATE TABLE "a;b" (k int PRIMARY KEY) WITH comment = 'x;y'; ;
+/* c; */ INSERT INTO t (k) VALUES (1) -- trailing; comment
+;
+CREATE FUNCTION f (a int) CALLED ON NULL INPUT RETURNS int LANGUAGE java AS $$ return a; $$;
+BEGIN UNLOGGED BATCH INSERT INTO t (k) VALUES (1); INSERT INTO t (k) VALUES (2); APPLY BATCH;
+DROP TABLE t`
+	type stmt struct {
+		Text     string
+		Pos, End string
+	}
+	var got []stmt
+	for _, s := range Split("f.cql", src) {
+		got = append(got, stmt{s.Text, s.Pos.String(), s.End.String()})
+	}
+	want := []stmt{
+		{`CREATE TABLE "a;b" (k int PRIMARY KEY) WITH comment = 'x;y'`, "f.cql:2:1", "f.cql:2:60"},
+		{"INSERT INTO t (k) VALUES (1) -- trailing; comment", "f.cql:3:10", "f.cql:4:1"},
+		{"CREATE FUNCTION f (a int) CALLED ON NULL INPUT RETURNS int LANGUAGE java AS $$ return a; $$", "f.cql:5:1", "f.cql:5:92"},
+		{"BEGIN UNLOGGED BATCH INSERT INTO t (k) VALUES (1); INSERT INTO t (k) VALUES (2); APPLY BATCH", "f.cql:6:1", "f.cql:6:93"},
+		{"DROP TABLE t", "f.cql:7:1", "f.cql:7:13"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Split (-want +got):\n%s", diff)
+	}
+	for _, s := range Split("f.cql", src) {
+		if !s.Contains(s.Pos) || !s.Contains(s.End) || s.Contains(Position{File: "f.cql", Line: s.End.Line + 1, Col: 1}) && s.End.Line < 7 {
+			t.Errorf("Contains is wrong for the statement at %s", s.Pos)
+		}
+	}
 }
 
 func TestParseQueriesDoc(t *testing.T) {

@@ -35,6 +35,7 @@ type Token struct {
 	Text string   // see TokenKind
 	Raw  string   // the source text of the token
 	Pos  Position // where the token starts
+	Off  int      // byte offset of the token in the source
 	// Dollar marks a String written as $$…$$.
 	Dollar bool
 	// Err is set on Illegal tokens that come from an unterminated literal.
@@ -55,7 +56,7 @@ func Lex(file, src string) ([]Token, []Comment) {
 	for {
 		t, ok := l.next()
 		if !ok {
-			l.toks = append(l.toks, Token{Kind: TokEOF, Pos: l.pos(l.off)})
+			l.toks = append(l.toks, Token{Kind: TokEOF, Pos: l.pos(l.off), Off: l.off})
 			return l.toks, l.comments
 		}
 		l.toks = append(l.toks, t)
@@ -103,7 +104,7 @@ func (l *lexer) next() (Token, bool) {
 	tok := func(kind TokenKind, end int, text string) (Token, bool) {
 		raw := src[start:end]
 		l.advance(end)
-		return Token{Kind: kind, Text: text, Raw: raw, Pos: pos}, true
+		return Token{Kind: kind, Text: text, Raw: raw, Pos: pos, Off: start}, true
 	}
 	switch {
 	case isHex(c) && isUUIDAt(src, start):

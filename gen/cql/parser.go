@@ -57,6 +57,9 @@ func (p *parser) unexpected(t Token, want string) {
 func describe(t Token) string {
 	switch t.Kind {
 	case TokEOF:
+		if t.Raw != "" {
+			return strconv.Quote(t.Raw) // the semicolon that ends a statement
+		}
 		return "end of input"
 	case TokString:
 		return "string " + quoteString(t.Text)
@@ -266,13 +269,14 @@ func (p *parser) typ() *Type {
 		elem := p.typ()
 		p.expectPunct(",")
 		n := p.peek()
-		dim, err := strconv.Atoi(n.Text)
+		// Cassandra reads the dimension as a Java int.
+		dim, err := strconv.ParseInt(n.Text, 10, 32)
 		if p.ok() && (n.Kind != TokNumber || err != nil || dim <= 0) {
-			p.unexpected(n, "vector dimension (a positive integer)")
+			p.unexpected(n, "vector dimension (an integer from 1 to 2147483647)")
 		}
 		p.next()
 		p.expectPunct(">")
-		return &Type{Kind: TypeVector, Params: []*Type{elem}, Dim: dim, Pos: t.Pos}
+		return &Type{Kind: TypeVector, Params: []*Type{elem}, Dim: int(dim), Pos: t.Pos}
 	case nativeTypes[t.Text]:
 		p.next()
 		return &Type{Kind: TypeNative, Name: t.Text, Pos: t.Pos}
@@ -328,13 +332,7 @@ func (p *parser) value() Value {
 	case t.Kind == TokPunct && t.Text == "[":
 		p.next()
 		v := Value{Kind: ValueList, Pos: t.Pos}
-		for p.ok() && !p.isPunct("]") {
-			v.Elems = append(v.Elems, p.value())
-			if !p.acceptPunct(",") {
-				break
-			}
-		}
-		p.expectPunct("]")
+		p.commaList("]", func() { v.Elems = append(v.Elems, p.value()) })
 		return v
 	}
 	p.unexpected(t, "option value")
@@ -391,8 +389,13 @@ func (p *parser) option() Option {
 	return Option{Name: name, Value: p.value(), Pos: t.Pos}
 }
 
-func (p *parser) keyspaceOptions() []Option {
+// keyspaceOptions reads the WITH clause of CREATE or ALTER KEYSPACE.
+// ScyllaDB allows CREATE KEYSPACE without one; the catalog decides.
+func (p *parser) keyspaceOptions(optional bool) []Option {
 	var o TableOptions
+	if optional && p.peek().Kind == TokEOF {
+		return nil
+	}
 	p.expectKw("with")
 	p.withOptions(&o, false)
 	return o.Options
@@ -405,12 +408,41 @@ func (p *parser) columnDef() ColumnDef {
 	if p.acceptKw("static") {
 		c.Static = true
 	}
+	if p.isKw("masked", "with") {
+		c.Mask = p.mask()
+	}
 	if p.isKw("primary", "key") {
 		c.KeyPos = p.peek().Pos
 		p.i += 2
 		c.PrimaryKey = true
 	}
 	return c
+}
+
+// mask reads MASKED WITH (DEFAULT | [keyspace.]function(args)).
+func (p *parser) mask() *Mask {
+	m := &Mask{Pos: p.peek().Pos}
+	p.expectKw("masked", "with")
+	if p.acceptKw("default") {
+		m.Function, m.Default = "mask_default", true
+		return m
+	}
+	fn := p.qname("masking function name")
+	m.Keyspace, m.Function = fn.Keyspace, fn.Name
+	p.expectPunct("(")
+	p.commaList(")", func() { m.Args = append(m.Args, p.term()) })
+	return m
+}
+
+// commaList reads items separated by commas up to and including close.
+func (p *parser) commaList(close string, item func()) {
+	for p.ok() && !p.isPunct(close) {
+		item()
+		if !p.acceptPunct(",") {
+			break
+		}
+	}
+	p.expectPunct(close)
 }
 
 // primaryKey reads the ( … ) of a PRIMARY KEY clause.
@@ -492,6 +524,12 @@ func (p *parser) createIndex(pos Position, custom bool) *CreateIndex {
 	p.expectKw("on")
 	s.Table = p.qname("table name")
 	p.expectPunct("(")
+	if p.isPunct("(") {
+		// ScyllaDB's local index: the partition key first, in parentheses.
+		s.LocalAt = p.peek().Pos
+		s.Local = p.identList("column name")
+		p.expectPunct(",")
+	}
 	for p.ok() {
 		t := p.peek()
 		var target IndexTarget
@@ -629,10 +667,21 @@ func (p *parser) alterTable(pos Position, view bool) *AlterTable {
 	case p.acceptKw("with"):
 		s.Op = AlterWith
 		p.withOptions(&s.Options, true)
-	case !view && p.isKw("alter"):
-		p.fail(Errorf(t.Pos, "%w: ALTER TABLE … ALTER … TYPE was removed in Cassandra 3.10", ErrUnsupported))
+	case !view && p.acceptKw("alter"):
+		s.Op = AlterMask
+		s.DropIfExists = p.ifExists()
+		s.MaskColumn = p.ident("column name")
+		switch {
+		case p.isKw("masked", "with"):
+			s.Mask = p.mask()
+		case p.acceptKw("drop", "masked"):
+		case p.isKw("type"):
+			p.fail(Errorf(p.peek().Pos, "%w: ALTER TABLE … ALTER … TYPE was removed in Cassandra 3.10", ErrUnsupported))
+		default:
+			p.unexpected(p.peek(), "MASKED WITH or DROP MASKED")
+		}
 	default:
-		p.unexpected(t, "ADD, DROP, RENAME or WITH")
+		p.unexpected(t, "ADD, ALTER, DROP, RENAME or WITH")
 	}
 	return s
 }
@@ -686,13 +735,41 @@ func (p *parser) drop(pos Position) Stmt {
 	return s
 }
 
-// skip consumes a statement that does not shape the schema, up to (not
-// including) the next top-level semicolon. Strings and $$ bodies are single
-// tokens, so semicolons inside them do not end the statement.
+// createFunction reads the name and return type of CREATE FUNCTION and
+// skips its body.
+func (p *parser) createFunction(pos Position) Stmt {
+	p.acceptKw("or", "replace")
+	p.expectKw("function")
+	p.ifNotExists()
+	s := &CreateFunction{Pos: pos, Name: p.qname("function name")}
+	p.expectPunct("(")
+	for depth := 1; p.ok() && depth > 0; {
+		t := p.next()
+		switch {
+		case t.Kind == TokEOF:
+			p.unexpected(t, `")"`)
+		case t.Kind == TokPunct && t.Text == "(":
+			depth++
+		case t.Kind == TokPunct && t.Text == ")":
+			depth--
+		}
+	}
+	if !p.acceptKw("called", "on", "null", "input") {
+		p.expectKw("returns", "null", "on", "null", "input")
+	}
+	p.expectKw("returns")
+	s.Return = p.typ()
+	p.skip(pos, "create")
+	return s
+}
+
+// skip consumes a statement that does not shape the schema: the rest of
+// its tokens. Strings and $$ bodies are single tokens, and Split keeps the
+// inner semicolons of a batch inside its one statement.
 func (p *parser) skip(pos Position, keyword string) *Skipped {
 	for p.ok() {
 		t := p.peek()
-		if t.Kind == TokEOF || t.Kind == TokPunct && t.Text == ";" {
+		if t.Kind == TokEOF {
 			break
 		}
 		if t.Kind == TokIllegal && t.Err != nil {
@@ -740,7 +817,7 @@ func (p *parser) statement() Stmt {
 			s := &CreateKeyspace{Pos: pos}
 			s.IfNotExists = p.ifNotExists()
 			s.Name = p.ident("keyspace name")
-			s.Options = p.keyspaceOptions()
+			s.Options = p.keyspaceOptions(true)
 			return s
 		case p.acceptKw("table") || p.acceptKw("columnfamily"):
 			return p.createTable(pos)
@@ -752,6 +829,8 @@ func (p *parser) statement() Stmt {
 			return p.createIndex(pos, true)
 		case p.acceptKw("materialized", "view"):
 			return p.createView(pos)
+		case p.isKw("function") || p.isKw("or", "replace", "function"):
+			return p.createFunction(pos)
 		case createSkipped[p.peek().Text]:
 			return p.skip(pos, "create")
 		}
@@ -765,7 +844,13 @@ func (p *parser) statement() Stmt {
 			return p.alterTable(pos, true)
 		case p.acceptKw("type"):
 			return p.alterType(pos)
-		case p.isKw("keyspace") || p.isKw("schema") || createSkipped[p.peek().Text]:
+		case p.acceptKw("keyspace") || p.acceptKw("schema"):
+			s := &AlterKeyspace{Pos: pos}
+			s.IfExists = p.ifExists()
+			s.Name = p.ident("keyspace name")
+			s.Options = p.keyspaceOptions(false)
+			return s
+		case createSkipped[p.peek().Text]:
 			return p.skip(pos, "alter")
 		}
 		p.unexpected(p.peek(), "TABLE, TYPE, MATERIALIZED VIEW or KEYSPACE")
@@ -785,22 +870,13 @@ func (p *parser) statement() Stmt {
 // schema come back as *Skipped. The error, if any, is an *Error with the
 // position of the first problem.
 func ParseSchema(file, src string) ([]Stmt, error) {
-	toks, _ := Lex(file, src)
-	p := &parser{toks: toks}
 	var out []Stmt
-	for p.ok() && p.peek().Kind != TokEOF {
-		if p.acceptPunct(";") {
-			continue
-		}
-		s := p.statement()
-		p.endStatement()
-		if p.err != nil {
-			return nil, p.err
+	for _, st := range Split(file, src) {
+		s, err := ParseStatement(st)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, s)
-	}
-	if p.err != nil {
-		return nil, p.err
 	}
 	return out, nil
 }

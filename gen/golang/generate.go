@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"go/format"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -45,6 +46,11 @@ type Options struct {
 	// ModelsImport is the import path of the models package, which the
 	// queries package imports for row types; default ModelsPackage.
 	ModelsImport string
+	// Keyspace, when set, generates only the objects of that keyspace (and
+	// the named queries on its tables) into the models and queries
+	// directories. Unset, a schema that creates keyspaces and has objects
+	// in several of them gets a package per keyspace (see Generate).
+	Keyspace string
 }
 
 // Output directories in the map Generate returns.
@@ -57,26 +63,77 @@ const (
 // result are "models/<file>.go" and "queries/<file>.go"; the values are
 // gofmt-formatted sources. Generate is deterministic: the same input gives
 // byte-identical output. Errors are *cql.Error values with the position of
-// the schema object at fault.
+// the schema object at fault, but for an Options.Keyspace the schema does not
+// have (catalog.ErrUnknownKeyspace).
+//
+// A schema that creates keyspaces (CREATE KEYSPACE) and has tables or types
+// in more than one of them gets a pair of packages per keyspace, keyed
+// "models/<dir>/<file>.go" and "queries/<dir>/<file>.go", where dir is
+// KeyspaceDir of the keyspace's name; each named query goes to the package
+// of its table. Options.Keyspace picks one keyspace instead.
 func Generate(ctx context.Context, cat *catalog.Catalog, opts Options) (map[string][]byte, error) {
 	if opts.ModelsPackage == "" {
 		opts.ModelsPackage = "models"
 	}
+	if opts.ModelsImport == "" {
+		opts.ModelsImport = opts.ModelsPackage
+	}
+	if opts.Keyspace != "" {
+		only := cat.Only(opts.Keyspace)
+		if only == nil {
+			return nil, fmt.Errorf("%w %s: the schema's keyspaces are %s", catalog.ErrUnknownKeyspace, cql.QuoteIdent(opts.Keyspace), keyspaceList(cat))
+		}
+		opts.Queries = queriesIn(opts.Queries, opts.Keyspace)
+		return generate(ctx, only, opts, opts.ModelsPackage, opts.Keyspace)
+	}
+	spaces := keyspacesWithObjects(cat)
+	if !cat.CreatesKeyspaces() || len(spaces) < 2 {
+		return generate(ctx, cat, opts, opts.ModelsPackage, "")
+	}
+	out := map[string][]byte{}
+	dirs := map[string]*catalog.Keyspace{}
+	for _, ks := range spaces {
+		dir := KeyspaceDir(ks.Name)
+		if prev := dirs[dir]; prev != nil {
+			return nil, cql.Errorf(ks.Pos, "%w: keyspaces %s and %s both get the package folder %s; generate one at a time with -keyspace",
+				ErrNameCollision, cql.QuoteIdent(prev.Name), cql.QuoteIdent(ks.Name), dir)
+		}
+		dirs[dir] = ks
+		sub := opts
+		sub.QueriesPackage = dir
+		sub.ModelsImport = opts.ModelsImport + "/" + dir
+		sub.Queries = queriesIn(opts.Queries, ks.Name)
+		files, err := generate(ctx, cat.Only(ks.Name), sub, dir, ks.Name)
+		if err != nil {
+			return nil, err
+		}
+		for key, data := range files {
+			top, file, _ := strings.Cut(key, "/")
+			out[top+"/"+dir+"/"+file] = data
+		}
+	}
+	return out, nil
+}
+
+// generate renders the packages of cat; modelsName is the package name of
+// the models package, which the queries package imports under the name
+// opts.ModelsPackage when the two differ, and keyspace the keyspace the
+// package docs name ("" for none).
+func generate(ctx context.Context, cat *catalog.Catalog, opts Options, modelsName, keyspace string) (map[string][]byte, error) {
 	if opts.QueriesPackage == "" {
 		opts.QueriesPackage = "queries"
 	}
 	if opts.SchemaSource == "" {
 		opts.SchemaSource = "schema/Schema.cql"
 	}
-	if opts.ModelsImport == "" {
-		opts.ModelsImport = opts.ModelsPackage
-	}
 	g := &generator{
-		cat:   cat,
-		opts:  opts,
-		out:   map[string][]byte{},
-		types: &typeMapper{cat: cat, udtNames: map[*catalog.UDT]string{}, comparable: map[*catalog.UDT]bool{}},
-		files: map[string]bool{},
+		cat:        cat,
+		opts:       opts,
+		modelsName: modelsName,
+		keyspace:   keyspace,
+		out:        map[string][]byte{},
+		types:      &typeMapper{cat: cat, udtNames: map[*catalog.UDT]string{}, comparable: map[*catalog.UDT]bool{}},
+		files:      map[string]bool{},
 	}
 	steps := []func() error{g.validate, g.models, g.queries}
 	for _, step := range steps {
@@ -140,16 +197,27 @@ func (g *generator) format(ctx context.Context) error {
 }
 
 type generator struct {
-	cat   *catalog.Catalog
-	opts  Options
-	out   map[string][]byte
-	types *typeMapper
-	files map[string]bool // claimed output files
+	cat  *catalog.Catalog
+	opts Options
+	// modelsName is the models package's name; opts.ModelsPackage is the
+	// name the queries package refers to it by.
+	modelsName string
+	// keyspace is the one keyspace generated, "" when not chosen.
+	keyspace string
+	out      map[string][]byte
+	types    *typeMapper
+	files    map[string]bool // claimed output files
 
-	tuples map[int]bool
-	vector bool
-	inet   bool
-	udts   bool
+	// Go names of the schema's objects (nameObjects).
+	tableNames map[*catalog.Table]string
+	colNames   map[*catalog.Column]string
+	fieldNames map[*catalog.Field]string
+
+	tuples     map[int]bool
+	vectorKeys map[int]bool
+	vector     bool
+	inet       bool
+	udts       bool
 }
 
 // names tracks Go identifiers of one scope and reports collisions.
@@ -163,23 +231,30 @@ func (n names) claim(goName, owner string, pos cql.Position) error {
 	return nil
 }
 
+// vectorKeyName matches the names of the generated VectorN types (map keys
+// of type vector<T, N>), which no UDT may take.
+var vectorKeyName = regexp.MustCompile(`^Vector[0-9]+$`)
+
 // validate rejects schemas whose names collide in Go before anything is
 // rendered.
 func (g *generator) validate() error {
-	models := names{"Vector": "the generated Vector type", "VectorElement": "the generated VectorElement constraint", "Inet": "the generated Inet type",
+	models := names{"Vector": "the generated Vector type", "Inet": "the generated Inet type",
 		"SelectRelease": "the generated SelectRelease function", "GetRelease": "the generated GetRelease function"}
 	for n := 1; n <= 32; n++ {
 		models[fmt.Sprintf("Tuple%d", n)] = "the generated tuple type"
 	}
+	g.nameObjects()
 	for _, u := range g.cat.Types() {
-		name := GoName(u.Name)
-		g.types.udtNames[u] = name
+		name := g.types.udtNames[u]
+		if vectorKeyName.MatchString(name) {
+			models[name] = "the generated map key type of vector<T, " + strings.TrimPrefix(name, "Vector") + ">"
+		}
 		if err := models.claim(name, "type "+cql.QuoteIdent(u.Name), u.Pos); err != nil {
 			return err
 		}
 		fields := names{"MarshalCQL": "the generated MarshalCQL method", "UnmarshalCQL": "the generated UnmarshalCQL method"}
 		for _, f := range u.Fields {
-			if err := fields.claim(GoName(f.Name), "field "+cql.QuoteIdent(f.Name), f.Pos); err != nil {
+			if err := fields.claim(g.fieldNames[f], "field "+cql.QuoteIdent(f.Name), f.Pos); err != nil {
 				return err
 			}
 		}
@@ -192,9 +267,13 @@ func (g *generator) validate() error {
 	// Methods of DB and of the batch types.
 	dbMethods := names{"Session": "the method DB.Session", "WithSerialConsistency": "the method DB.WithSerialConsistency", "NewBatch": "the method DB.NewBatch"}
 	batchMethods := names{"Size": "the method Size", "Consistency": "the method Consistency", "Exec": "the method Exec", "ExecCAS": "the method ExecCAS"}
+	bases := names{}
 	for _, t := range g.cat.Tables() {
-		base := GoName(t.Name)
+		base := g.tableNames[t]
 		owner := kindOf(t) + " " + cql.QuoteIdent(t.Name)
+		if err := bases.claim(base, owner, t.Pos); err != nil {
+			return err
+		}
 		if err := models.claim(base+"Row", owner, t.Pos); err != nil {
 			return err
 		}
@@ -208,7 +287,7 @@ func (g *generator) validate() error {
 		}
 		fields := names{"ScanDest": "the generated ScanDest method", "AppendScanDest": "the generated AppendScanDest method", "TupleValues": "the generated TupleValues method"}
 		for _, c := range t.Columns {
-			if err := fields.claim(GoName(c.Name), "column "+cql.QuoteIdent(c.Name), c.Pos); err != nil {
+			if err := fields.claim(g.colNames[c], "column "+cql.QuoteIdent(c.Name), c.Pos); err != nil {
 				return err
 			}
 		}
@@ -233,6 +312,36 @@ func (g *generator) validate() error {
 	return nil
 }
 
+// nameObjects gives the tables and views, the types, and the columns and
+// fields of each their Go names, each scope by goNames.
+func (g *generator) nameObjects() {
+	g.tableNames, g.colNames, g.fieldNames = map[*catalog.Table]string{}, map[*catalog.Column]string{}, map[*catalog.Field]string{}
+	tables, types := g.cat.Tables(), g.cat.Types()
+	nameScope(tables, func(t *catalog.Table) string { return t.Name }, g.tableNames)
+	nameScope(types, func(u *catalog.UDT) string { return u.Name }, g.types.udtNames)
+	for _, t := range tables {
+		nameScope(t.Columns, func(c *catalog.Column) string { return c.Name }, g.colNames)
+	}
+	for _, u := range types {
+		nameScope(u.Fields, func(f *catalog.Field) string { return f.Name }, g.fieldNames)
+	}
+}
+
+// nameScope sets out[x] to the Go name of each of xs, the objects of one
+// scope, by goNames of their CQL names.
+func nameScope[T comparable](xs []T, cqlName func(T) string, out map[T]string) {
+	names := make([]string, len(xs))
+	for i, x := range xs {
+		names[i] = cqlName(x)
+	}
+	for i, n := range goNames(names) {
+		out[xs[i]] = n
+	}
+}
+
+// rowName returns the Go name of the row struct of t.
+func (g *generator) rowName(t *catalog.Table) string { return g.tableNames[t] + "Row" }
+
 func kindOf(t *catalog.Table) string {
 	if t.View {
 		return "materialized view"
@@ -256,7 +365,10 @@ type header struct {
 	Source    string
 	Sources   string
 	Package   string
-	Imports   [][]string // groups: standard library, then others
+	Imports   [][]string // import specs in groups: standard library, then others
+	// Keyspace is the keyspace of a package per keyspace (quoted as in
+	// CQL), "" otherwise.
+	Keyspace string
 }
 
 func (g *generator) header(pkg string, withQueries bool, imports ...string) header {
@@ -279,11 +391,22 @@ func (g *generator) header(pkg string, withQueries bool, imports ...string) head
 	sort.Strings(other)
 	var groups [][]string
 	for _, grp := range [][]string{slices.Compact(std), slices.Compact(other)} {
-		if len(grp) > 0 {
-			groups = append(groups, grp)
+		if len(grp) == 0 {
+			continue
 		}
+		for i, imp := range grp {
+			grp[i] = strconv.Quote(imp)
+			if imp == g.opts.ModelsImport && g.modelsName != g.opts.ModelsPackage {
+				grp[i] = g.opts.ModelsPackage + " " + grp[i] // the models package of a keyspace
+			}
+		}
+		groups = append(groups, grp)
 	}
-	return header{Generator: "github.com/jobsharp/cassandra/gen", Source: g.opts.SchemaSource, Sources: sources, Package: pkg, Imports: groups}
+	h := header{Generator: "github.com/jobsharp/cassandra/gen", Source: g.opts.SchemaSource, Sources: sources, Package: pkg, Imports: groups}
+	if g.keyspace != "" {
+		h.Keyspace = cql.QuoteIdent(g.keyspace)
+	}
+	return h
 }
 
 // render executes a template; Generate formats the result at the end.

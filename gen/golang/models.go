@@ -65,12 +65,15 @@ func (g *generator) fieldType(t *cql.Type, imports *[]string) (string, error) {
 	for _, n := range gt.Tuples {
 		g.tuples[n] = true
 	}
+	for _, n := range gt.VectorKeys {
+		g.vectorKeys[n] = true
+	}
 	g.vector = g.vector || gt.Vector
 	g.inet = g.inet || gt.Inet
 	return gt.Expr, nil
 }
 
-func columnDoc(c *catalog.Column) string {
+func columnDoc(goName string, c *catalog.Column) string {
 	role := "column"
 	switch c.Kind {
 	case catalog.PartitionKey:
@@ -83,15 +86,12 @@ func columnDoc(c *catalog.Column) string {
 	case catalog.Static:
 		role = "static column"
 	}
-	return safeComment(fmt.Sprintf("%s is the %s %s, CQL type %s.", GoName(c.Name), role, cql.QuoteIdent(c.Name), c.Type))
+	return safeComment(fmt.Sprintf("%s is the %s %s, CQL type %s.", goName, role, cql.QuoteIdent(c.Name), c.Type))
 }
 
-// RowName returns the Go name of the row struct of t.
-func RowName(t *catalog.Table) string { return GoName(t.Name) + "Row" }
-
 func (g *generator) models() error {
-	g.tuples = map[int]bool{}
-	pkg := g.opts.ModelsPackage
+	g.tuples, g.vectorKeys = map[int]bool{}, map[int]bool{}
+	pkg := g.modelsName
 	for _, f := range []string{"doc", "scan", "tuple", "vector", "inet", "udt"} {
 		g.claimFile(ModelsDir, f)
 	}
@@ -112,9 +112,10 @@ func (g *generator) models() error {
 			if err != nil {
 				return err
 			}
+			name := g.fieldNames[f]
 			d.Fields = append(d.Fields, fieldData{
-				Doc:  safeComment(fmt.Sprintf("%s is the field %s, CQL type %s.", GoName(f.Name), cql.QuoteIdent(f.Name), f.Type)),
-				Name: GoName(f.Name), Type: typ, Tag: tag(f.Name), CQLName: strconv.Quote(f.Name),
+				Doc:  safeComment(fmt.Sprintf("%s is the field %s, CQL type %s.", name, cql.QuoteIdent(f.Name), f.Type)),
+				Name: name, Type: typ, Tag: tag(f.Name), CQLName: strconv.Quote(f.Name),
 			})
 		}
 		d.header = g.header(pkg, false, append(imports, importGocql)...)
@@ -126,7 +127,7 @@ func (g *generator) models() error {
 	for _, t := range g.cat.Tables() {
 		g.types.keyspace = t.Keyspace
 		var imports []string
-		d := structData{Name: RowName(t)}
+		d := structData{Name: g.rowName(t)}
 		if t.View {
 			d.Doc = fmt.Sprintf("%s is a row of materialized view %s on table %s (%s).", d.Name, cql.QuoteIdent(t.Name), cql.QuoteIdent(t.Base), keyDescription(t))
 		} else {
@@ -141,12 +142,13 @@ func (g *generator) models() error {
 			if err != nil {
 				return err
 			}
-			d.Fields = append(d.Fields, fieldData{Doc: columnDoc(c), Name: GoName(c.Name), Type: typ, Tag: tag(c.Name)})
-			sc := scanCol{Name: strconv.Quote(c.Name), Dests: []string{"&r." + GoName(c.Name)}}
+			name := g.colNames[c]
+			d.Fields = append(d.Fields, fieldData{Doc: columnDoc(name, c), Name: name, Type: typ, Tag: tag(c.Name)})
+			sc := scanCol{Name: strconv.Quote(c.Name), Dests: []string{"&r." + name}}
 			if c.Type.Kind == cql.TypeTuple {
 				sc.Dests = nil
 				for i := range c.Type.Params {
-					field := fmt.Sprintf("%s.V%d", GoName(c.Name), i)
+					field := fmt.Sprintf("%s.V%d", name, i)
 					sc.Dests = append(sc.Dests, "&r."+field)
 					d.TupleValues = append(d.TupleValues, tupleValue{Key: strconv.Quote(fmt.Sprintf("%s[%d]", cql.QuoteIdent(c.Name), i)), Field: field})
 				}
@@ -203,7 +205,15 @@ func (g *generator) models() error {
 		}
 	}
 	if g.vector {
-		if err := g.render(ModelsDir+"/vector.go", "vector", g.header(pkg, false, "encoding/binary", "fmt", "math", "strconv", "strings", importGocql)); err != nil {
+		data := struct {
+			header
+			KeyDims []int // dimensions of the VectorN map key types
+		}{header: g.header(pkg, false, "encoding/binary", "encoding/hex", "errors", "fmt", "math", "strconv", "strings", "sync", importGocql)}
+		for n := range g.vectorKeys {
+			data.KeyDims = append(data.KeyDims, n)
+		}
+		slices.Sort(data.KeyDims)
+		if err := g.render(ModelsDir+"/vector.go", "vector", data); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/jobsharp/cassandra/gen/cql"
 )
 
 // initialisms are written in capitals in Go names (the list of golint and
@@ -141,6 +143,59 @@ func (s paramScope) name(want string) string {
 	}
 	s.taken[name] = true
 	return name
+}
+
+// goNames returns the Go names of the CQL names of one scope (the tables
+// and views of a package, its types, the columns of a table, the fields of
+// a type), which CQL keeps distinct. Each gets GoName's name. Names that
+// would share one differ only in case, quoting or punctuation; then each
+// of them is told apart by how it is written in CQL:
+//
+//   - a name written without quotes (lower case, no reserved word) gets
+//     its GoName followed by an underscore: value → Value_;
+//   - a quoted name keeps its spelling (SpelledName): "Value" → Value,
+//     "VALUE" → VALUE, "userId" → XuserId.
+//
+// Names that still collide (differing only in punctuation, such as "a b"
+// and "a-b") are left for the caller to report.
+func goNames(cqlNames []string) []string {
+	out := make([]string, len(cqlNames))
+	count := map[string]int{}
+	for i, n := range cqlNames {
+		out[i] = GoName(n)
+		count[out[i]]++
+	}
+	for i, n := range cqlNames {
+		switch {
+		case count[out[i]] < 2:
+		case cql.NeedsQuote(n):
+			out[i] = SpelledName(n)
+		default:
+			out[i] += "_"
+		}
+	}
+	return out
+}
+
+// SpelledName turns a CQL name into a Go identifier that keeps its
+// spelling: letters, digits and underscores as written, any other
+// character as an underscore, and an X in front when it would not start
+// with an upper-case letter ("ColumnRenameWithConstants" stays so,
+// "userId" → XuserId, "Weird Name" → Weird_Name).
+func SpelledName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	s := b.String()
+	if r, _ := utf8.DecodeRuneInString(s); s == "" || !unicode.IsUpper(r) {
+		s = "X" + s
+	}
+	return s
 }
 
 // goosList and goarchList are the file-name suffixes that make the go tool

@@ -110,6 +110,50 @@ func TestParamNames(t *testing.T) {
 	}
 }
 
+// TestGoNames checks the names of one scope: the usual Go names when they
+// differ, and the rule for names that differ only in case or quoting.
+func TestGoNames(t *testing.T) {
+	t.Parallel()
+
+	tests := map[string]struct {
+		in, want []string
+	}{
+		"Distinct":     {in: []string{"job_id", "state", "Weird Name"}, want: []string{"JobID", "State", "WeirdName"}},
+		"QuotedTable":  {in: []string{"ColumnRenameWithConstants", "column_rename_with_constants"}, want: []string{"ColumnRenameWithConstants", "ColumnRenameWithConstants_"}},
+		"ThreeCases":   {in: []string{"Value", "value", "VALUE"}, want: []string{"Value", "Value_", "VALUE"}},
+		"Field":        {in: []string{"x", "X", "y"}, want: []string{"X_", "X", "Y"}},
+		"LowerQuoted":  {in: []string{"userId", "user_id", "UserID"}, want: []string{"XuserId", "UserID_", "UserID"}},
+		"Reserved":     {in: []string{"select", "Select"}, want: []string{"Xselect", "Select"}},
+		"Spaces":       {in: []string{"weird name", "Weird Name", "weird_name"}, want: []string{"Xweird_name", "Weird_Name", "WeirdName_"}},
+		"NoClash":      {in: []string{"A", "a b"}, want: []string{"A", "AB"}},
+		"Punctuation":  {in: []string{"a b", "a-b"}, want: []string{"Xa_b", "Xa_b"}}, // left for the caller to report
+		"Underscores":  {in: []string{"job_ids", "job__ids"}, want: []string{"JobIDs_", "JobIDs_"}},
+		"Unicode":      {in: []string{"Ünïcode", "ünïcode"}, want: []string{"Ünïcode", "Xünïcode"}}, // not ASCII: quoted in CQL
+		"NotSameScope": {in: []string{"value"}, want: []string{"Value"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tt.want, goNames(tt.in)); diff != "" {
+				t.Errorf("goNames(%q) (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+func TestKeyspaceDir(t *testing.T) {
+	t.Parallel()
+
+	for in, want := range map[string]string{
+		"alpha": "alpha", "my_app": "myapp", "Beta_Two": "betatwo", "1st": "st", "2024": "generated",
+		"internal": "internalks", "testdata": "testdataks", "vendor": "vendorks", "func": "funcks", "type": "typeks",
+	} {
+		if got := KeyspaceDir(in); got != want {
+			t.Errorf("KeyspaceDir(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestFileBase(t *testing.T) {
 	t.Parallel()
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jobsharp/cassandra/gen/catalog"
 	"github.com/jobsharp/cassandra/gen/cql"
@@ -148,7 +150,7 @@ func (g *generator) queries() error {
 		g.types.keyspace = t.Keyspace
 		imps := &queryImports{models: g.opts.ModelsImport, qual: g.types.qual}
 		d := tableData{
-			Go:     GoName(t.Name),
+			Go:     g.tableNames[t],
 			Name:   strconv.Quote(t.Name),
 			Quoted: strconv.Quote(cql.QuoteIdent(t.Name)),
 			Kind:   kindOf(t),
@@ -157,8 +159,8 @@ func (g *generator) queries() error {
 		d.Unexported = "tbl" + d.Go
 		d.Display = safeComment(cql.QuoteIdent(t.Name))
 		d.Doc = safeComment(fmt.Sprintf("%s %s (%s)", d.Kind, cql.QuoteIdent(t.Name), keyDescription(t)))
-		d.ModelsRow = g.opts.ModelsPackage + "." + RowName(t)
-		d.Row = "[" + g.opts.ModelsImport + "." + RowName(t) + "]"
+		d.ModelsRow = g.opts.ModelsPackage + "." + g.rowName(t)
+		d.Row = "[" + g.opts.ModelsImport + "." + g.rowName(t) + "]"
 		d.NeedsQuoting = cql.NeedsQuote(t.Name)
 		var widths []string
 		for _, c := range t.KeyOrdered() {
@@ -167,7 +169,7 @@ func (g *generator) queries() error {
 				return err
 			}
 			imps.addType(gt)
-			cd := colData{Go: GoName(c.Name), Type: gt.Expr, Name: strconv.Quote(c.Name), CQL: strconv.Quote(cql.QuoteIdent(c.Name)), Doc: columnDoc(c)}
+			cd := colData{Go: g.colNames[c], Type: gt.Expr, Name: strconv.Quote(c.Name), CQL: strconv.Quote(cql.QuoteIdent(c.Name)), Doc: columnDoc(g.colNames[c], c)}
 			w := 1
 			if c.Type.Kind == cql.TypeTuple {
 				cd.Tuple = len(c.Type.Params)
@@ -350,15 +352,15 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 	if writesRow(t, q) {
 		row = vars.name("row")
 		imps.list = append(imps.list, g.opts.ModelsImport)
-		qd.Params = append(qd.Params, paramData{Go: row, Type: g.opts.ModelsPackage + "." + RowName(t),
+		qd.Params = append(qd.Params, paramData{Go: row, Type: g.opts.ModelsPackage + "." + g.rowName(t),
 			Doc: safeComment(fmt.Sprintf("the values of every column of %s %s", kind, cql.QuoteIdent(t.Name)))})
 	}
 	for _, p := range q.Params {
 		if c := columnMarker(t, p); row != "" && c != nil {
 			if p.Tuple != "" {
-				args = append(args, fmt.Sprintf("%s.%s.V%d", row, GoName(c.Name), p.Elem))
+				args = append(args, fmt.Sprintf("%s.%s.V%d", row, g.colNames[c], p.Elem))
 			} else {
-				args = append(args, row+"."+GoName(c.Name))
+				args = append(args, row+"."+g.colNames[c])
 			}
 			continue
 		}
@@ -369,10 +371,10 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 		}
 		v, dup := seen[key]
 		if !dup || p.Tuple != "" && p.Elem == 0 {
-			if err := fields.claim(paramGoName(bind), "the marker "+strconv.Quote(key), p.Pos); err != nil {
+			if err := fields.claim(g.paramName(t, p), "the marker "+strconv.Quote(key), p.Pos); err != nil {
 				return qd, fmt.Errorf("%w in the parameters of %s; name one of them with a :name marker", err, q.Name)
 			}
-			v = vars.name(lowerName(paramWords(bind)))
+			v = vars.name(g.paramVar(t, p, bind))
 			gt, err := g.types.goType(typ, false)
 			if err != nil {
 				return qd, err
@@ -411,7 +413,7 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 	qd.Tested = strings.Join(tested, ", ")
 	qd.Exists = q.Exists
 
-	modelsRow := g.opts.ModelsPackage + "." + RowName(t)
+	modelsRow := g.opts.ModelsPackage + "." + g.rowName(t)
 	method := fmt.Sprintf("%s runs query %s of %s (line %d) on %s %s", q.Name, q.Name, src, q.Pos.Line, kind, safeComment(cql.QuoteIdent(t.Name)))
 	switch {
 	case q.Kind == "select":
@@ -464,7 +466,7 @@ func slicesContains(list []string, s string) bool {
 // static columns repeat in every row of a SELECT *, so reads of many rows
 // name the others), else a row struct of the query's own, read by position.
 func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData, imps *queryImports) error {
-	modelsRow := g.opts.ModelsPackage + "." + RowName(t)
+	modelsRow := g.opts.ModelsPackage + "." + g.rowName(t)
 	if q.Star {
 		qd.Row, qd.Scan = modelsRow, "(*"+modelsRow+").AppendScanDest"
 		imps.list = append(imps.list, g.opts.ModelsImport)
@@ -491,14 +493,16 @@ func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData,
 		qd.Row = modelsRow
 		imps.list = append(imps.list, g.opts.ModelsImport)
 		for _, r := range q.Results {
-			qd.ScanDests = append(qd.ScanDests, dests(GoName(r.Column.Name), r.Type)...)
+			qd.ScanDests = append(qd.ScanDests, dests(g.colNames[r.Column], r.Type)...)
 		}
 		return nil
 	}
 	qd.Row = q.Name + "Row"
 	fields := names{"AppendScanDest": "a method name"}
-	for _, r := range q.Results {
-		name := GoName(r.Field)
+	// A column keeps its Go name; the other results are named by goNames.
+	goNames := resultNames(q, g.colNames)
+	for i, r := range q.Results {
+		name := goNames[i]
 		if err := fields.claim(name, "the result column "+strconv.Quote(r.Name), q.Pos); err != nil {
 			return fmt.Errorf("%w in %sRow; name one of them with AS", err, q.Name)
 		}
@@ -512,6 +516,62 @@ func (g *generator) resultRow(t *catalog.Table, q *catalog.Query, qd *queryData,
 		qd.ScanDests = append(qd.ScanDests, dests(name, r.Type)...)
 	}
 	return nil
+}
+
+// resultNames returns the Go field names of the results of q: a column
+// its Go name, the others (aliases, function calls) their names by goNames.
+func resultNames(q *catalog.Query, colNames map[*catalog.Column]string) []string {
+	out := make([]string, len(q.Results))
+	var others []string
+	var at []int
+	for i, r := range q.Results {
+		if r.Column != nil && r.Field == r.Column.Name {
+			out[i] = colNames[r.Column]
+		} else {
+			others, at = append(others, r.Field), append(at, i)
+		}
+	}
+	for j, n := range goNames(others) {
+		out[at[j]] = n
+	}
+	return out
+}
+
+// paramName is the Go name of the Params field of marker p: the Go name
+// of its column for a column's value (the name of the row's field), else
+// the Go name of its bind name.
+func (g *generator) paramName(t *catalog.Table, p catalog.Param) string {
+	if c := boundColumn(t, p); c != nil {
+		return g.colNames[c]
+	}
+	if p.Tuple != "" {
+		return paramGoName(p.Tuple)
+	}
+	return paramGoName(p.Name)
+}
+
+// boundColumn returns the column whose value marker p binds by name (col =
+// ?, SET col = ?, VALUES, a tuple column's elements), or nil.
+func boundColumn(t *catalog.Table, p catalog.Param) *catalog.Column {
+	for _, c := range t.Columns {
+		if p.Tuple != "" && p.Tuple == cql.QuoteIdent(c.Name) || p.Tuple == "" && !p.Named && p.Name == c.Name {
+			return c
+		}
+	}
+	return nil
+}
+
+// paramVar is the name a marker's parameter asks paramScope for: the
+// marker's words in lower camel case; for the value of a column whose Go
+// name differs from its usual one (names that differ only by case or
+// quoting, gen/README.md), that Go name with its first letter in lower case
+// (value → value_, "VALUE" → vALUE), so the parameters stay apart too.
+func (g *generator) paramVar(t *catalog.Table, p catalog.Param, bind string) string {
+	if c := boundColumn(t, p); c != nil && g.colNames[c] != GoName(c.Name) {
+		r, size := utf8.DecodeRuneInString(g.colNames[c])
+		return string(unicode.ToLower(r)) + g.colNames[c][size:]
+	}
+	return lowerName(paramWords(bind))
 }
 
 // dests are the scan destinations of a row field: one per element for a

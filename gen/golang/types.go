@@ -51,9 +51,6 @@ var nativeGo = map[string]struct{ typ, imp string }{
 	"varint":    {"*big.Int", importBig},
 }
 
-// vectorElems are the vector element types the generated Vector type encodes.
-var vectorElems = map[string]string{"float": "float32", "double": "float64", "int": "int32", "bigint": "int64"}
-
 // GoType is a Go type for a CQL type.
 type GoType struct {
 	Expr       string   // Go type expression, e.g. "map[string][]int32"
@@ -61,7 +58,17 @@ type GoType struct {
 	Comparable bool     // usable as a map key with value semantics
 	Tuples     []int    // arities of the generated TupleN types used
 	Vector     bool     // uses the generated Vector type
+	VectorKeys []int    // dimensions of the generated VectorN (map key) types used
 	Inet       bool     // uses the generated Inet type
+}
+
+// uses adds the generated types and imports that o uses to g.
+func (g *GoType) uses(o GoType) {
+	g.Imports = append(g.Imports, o.Imports...)
+	g.Tuples = append(g.Tuples, o.Tuples...)
+	g.VectorKeys = append(g.VectorKeys, o.VectorKeys...)
+	g.Vector = g.Vector || o.Vector
+	g.Inet = g.Inet || o.Inet
 }
 
 // typeMapper maps CQL types to Go types within one catalog.
@@ -116,13 +123,10 @@ func (m *typeMapper) goType(t *cql.Type, mapKey bool) (GoType, error) {
 		if err != nil {
 			return GoType{}, err
 		}
-		return GoType{
-			Expr:    "map[" + k.Expr + "]" + v.Expr,
-			Imports: append(k.Imports, v.Imports...),
-			Tuples:  append(k.Tuples, v.Tuples...),
-			Vector:  k.Vector || v.Vector,
-			Inet:    k.Inet || v.Inet,
-		}, nil
+		g := GoType{Expr: "map[" + k.Expr + "]" + v.Expr}
+		g.uses(k)
+		g.uses(v)
+		return g, nil
 	case cql.TypeTuple:
 		g := GoType{Comparable: true, Tuples: []int{len(t.Params)}}
 		args := make([]string, len(t.Params))
@@ -132,21 +136,32 @@ func (m *typeMapper) goType(t *cql.Type, mapKey bool) (GoType, error) {
 				return GoType{}, err
 			}
 			args[i] = e.Expr
-			g.Imports = append(g.Imports, e.Imports...)
-			g.Tuples = append(g.Tuples, e.Tuples...)
-			g.Vector = g.Vector || e.Vector
-			g.Inet = g.Inet || e.Inet
+			g.uses(e)
 			g.Comparable = g.Comparable && e.Comparable
 		}
 		g.Expr = fmt.Sprintf("%sTuple%d[%s]", m.qual, len(t.Params), strings.Join(args, ", "))
 		return g, nil
 	case cql.TypeVector:
-		elem := t.Params[0]
-		goElem, ok := vectorElems[elem.Name]
-		if elem.Kind != cql.TypeNative || !ok {
-			return GoType{}, cql.Errorf(elem.Pos, "%w: vector<%s, %d>: gocql v1.7.0 cannot marshal vectors and the generated Vector type supports float, double, int and bigint elements", ErrUnsupportedType, elem, t.Dim)
+		// Any element type: Vector marshals each element with gocql and
+		// lays them out as Cassandra's VectorType does.
+		e, err := m.goType(t.Params[0], mapKey)
+		if err != nil {
+			return GoType{}, err
 		}
-		return GoType{Expr: m.qual + "Vector[" + goElem + "]", Vector: true}, nil
+		g := GoType{Vector: true}
+		g.uses(e)
+		if !mapKey {
+			g.Expr = m.qual + "Vector[" + e.Expr + "]"
+			return g, nil
+		}
+		// A map key must be comparable: an array of Dim elements.
+		if !e.Comparable {
+			return GoType{}, cql.Errorf(t.Pos, "%w: map key %s has no comparable Go type (its elements are %s)", ErrUnsupportedType, t, e.Expr)
+		}
+		g.Expr = fmt.Sprintf("%sVector%d[%s]", m.qual, t.Dim, e.Expr)
+		g.Comparable = true
+		g.VectorKeys = append(g.VectorKeys, t.Dim)
+		return g, nil
 	case cql.TypeUDT:
 		u := m.udt(t)
 		if u == nil {

@@ -72,8 +72,11 @@ func Hosts() []string {
 // Cluster returns a cluster configuration for the test hosts with settings
 // that suit tests: short connect timeout, generous query timeout (the node
 // shares two cores with the tests), no keyspace.
-func Cluster() *gocql.ClusterConfig {
-	c := gocql.NewCluster(Hosts()...)
+func Cluster() *gocql.ClusterConfig { return clusterOf(Hosts()...) }
+
+// clusterOf is the tests' cluster configuration for hosts.
+func clusterOf(hosts ...string) *gocql.ClusterConfig {
+	c := gocql.NewCluster(hosts...)
 	c.ConnectTimeout = 5 * time.Second
 	c.Timeout = 15 * time.Second
 	c.Consistency = gocql.LocalQuorum

@@ -25,13 +25,18 @@ const (
 	// TLSAddr runs a node whose CQL port accepts TLS only, with a
 	// certificate signed by the CA in TLSCAFile.
 	TLSAddr = "127.0.0.12"
+	// FeaturesAddr runs a node with the features Cassandra 5.0 ships
+	// disabled turned on (devcluster.Options.Features): materialized views,
+	// SASI, dynamic data masking, user-defined functions, DROP COMPACT
+	// STORAGE. The generator's corpus test applies schema files to it.
+	FeaturesAddr = "127.0.0.13"
 	// ExtraNodeHeapMB is the heap of each extra node.
 	ExtraNodeHeapMB = 512
 )
 
-// authNode and tlsNode start their node once per test binary; the two start
-// in parallel.
-var authNode, tlsNode extraNodeState
+// authNode, tlsNode and featuresNode start their node once per test binary;
+// they start in parallel.
+var authNode, tlsNode, featuresNode extraNodeState
 
 type extraNodeState struct {
 	once    sync.Once
@@ -59,6 +64,13 @@ func TLSCluster(t testing.TB) *devcluster.Cluster {
 	return extraNode(t, &tlsNode, devcluster.Options{Addr: TLSAddr, TLS: true, HeapMB: ExtraNodeHeapMB})
 }
 
+// FeaturesCluster returns the node on FeaturesAddr, starting it if it does
+// not answer; see AuthCluster.
+func FeaturesCluster(t testing.TB) *devcluster.Cluster {
+	t.Helper()
+	return extraNode(t, &featuresNode, devcluster.Options{Addr: FeaturesAddr, Features: true, HeapMB: ExtraNodeHeapMB})
+}
+
 // TLSCAFile is the PEM file of the CA that signed the TLS node's
 // certificate.
 func TLSCAFile(c *devcluster.Cluster) string { return filepath.Join(c.TLSDir(), devcluster.CAFile) }
@@ -81,13 +93,13 @@ func extraNode(t testing.TB, st *extraNodeState, opts devcluster.Options) *devcl
 		began := time.Now()
 		res, err := c.Start(ctx)
 		if err != nil {
-			st.err = fmt.Errorf("start the %s node on %s: %w\n%s\n(start it by hand with: scripts/cassandra start --addr %s %s --heap %d)",
+			st.err = fmt.Errorf("start the %s on %s: %w\n%s\n(start it by hand with: scripts/cassandra start --addr %s %s --heap %d)",
 				word, opts.Addr, err, log.String(), opts.Addr, flag, opts.HeapMB)
 			return
 		}
 		st.cluster = c
 		if !res.AlreadyRunning {
-			t.Logf("cqltest: started the %s node on %s in %s (boot %s); it stays up for later runs (scripts/cassandra stop --addr %s)",
+			t.Logf("cqltest: started the %s on %s in %s (boot %s); it stays up for later runs (scripts/cassandra stop --addr %s)",
 				word, opts.Addr, time.Since(began).Round(100*time.Millisecond), res.Boot.Round(100*time.Millisecond), opts.Addr)
 		}
 	})
@@ -100,14 +112,19 @@ func extraNode(t testing.TB, st *extraNodeState, opts devcluster.Options) *devcl
 // profile names an extra node's kind in messages, and the start flag that
 // gives it.
 func profile(o devcluster.Options) (word, flag string) {
-	if o.Auth {
-		return "authenticating", "--auth"
+	switch {
+	case o.Auth:
+		return "authenticating node", "--auth"
+	case o.TLS:
+		return "TLS node", "--tls"
+	case o.Features:
+		return "features node", "--features"
 	}
-	return "TLS", "--tls"
+	return fmt.Sprintf("%d-node fault cluster", o.Nodes), fmt.Sprintf("--nodes %d", o.Nodes)
 }
 
-// SuperSession opens a session as the superuser (auth node) or with the
-// cluster's CA (TLS node) on the first node of c, without keyspace, closed
+// SuperSession opens a session as the superuser (auth node), with the
+// cluster's CA (TLS node) or plainly (features node) on the first node of c, without keyspace, closed
 // when the test ends. Its timeout, a minute, suits schema changes.
 func SuperSession(t testing.TB, c *devcluster.Cluster) *gocql.Session {
 	t.Helper()

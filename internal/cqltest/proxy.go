@@ -12,7 +12,12 @@ import (
 
 // Proxy forwards TCP connections to a real node, so that a test can cut or
 // stall the network between a client and Cassandra without stopping the
-// shared node. It forwards bytes unchanged; it is not a CQL server.
+// node. It forwards bytes unchanged; it is not a CQL server.
+//
+// Cut ends it for good. Sever and Stall are network faults that Heal undoes:
+// Sever resets every connection and refuses new ones (a firewall that
+// rejects), Stall holds every byte (a network that drops packets: requests
+// hang until the client's timeout).
 type Proxy struct {
 	ln     net.Listener
 	target string
@@ -22,6 +27,8 @@ type Proxy struct {
 	mu      sync.Mutex
 	conns   []net.Conn
 	stalled bool
+	severed bool
+	healed  chan struct{} // closed by Heal, replaced by Stall
 }
 
 // NewProxy listens on a free port of 127.0.0.1 and forwards to target
@@ -32,7 +39,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatalf("cqltest: proxy: %v", err)
 	}
-	p := &Proxy{ln: ln, target: target, done: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, done: make(chan struct{}), healed: make(chan struct{})}
 	go p.accept()
 	t.Cleanup(p.Cut)
 	return p
@@ -43,6 +50,9 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Port is the proxy's port.
 func (p *Proxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+// Target is the address the proxy forwards to.
+func (p *Proxy) Target() string { return p.target }
 
 // Dials is the number of connections the proxy has accepted.
 func (p *Proxy) Dials() int64 { return p.dials.Load() }
@@ -56,14 +66,44 @@ func (p *Proxy) Translator() gocql.AddressTranslator {
 }
 
 // Stall stops forwarding: connections stay open but no byte moves, as with
-// an overloaded node or a network that drops packets. Only Cut ends a stall.
+// an overloaded node or a network that drops packets. Heal resumes it,
+// delivering what was held; Cut ends it.
 func (p *Proxy) Stall() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stalled = true
+	if !p.stalled {
+		p.stalled = true
+		p.healed = make(chan struct{})
+	}
 }
 
-// Cut closes the listener and every connection: the node is unreachable.
+// Sever closes every connection and refuses new ones (they are accepted and
+// closed at once, as a rejecting firewall would) until Heal: requests in
+// flight fail with a reset connection.
+func (p *Proxy) Sever() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.severed = true
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+// Heal ends a Stall or a Sever: bytes move again and new connections are
+// forwarded.
+func (p *Proxy) Heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.severed = false
+	if p.stalled {
+		p.stalled = false
+		close(p.healed)
+	}
+}
+
+// Cut closes the listener and every connection: the node is unreachable
+// for good.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -93,17 +133,24 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.dials.Add(1)
+		p.mu.Lock()
+		severed := p.severed
+		p.mu.Unlock()
+		if severed {
+			_ = client.Close()
+			continue
+		}
 		server, err := net.Dial("tcp", p.target)
 		if err != nil {
 			_ = client.Close()
 			continue
 		}
 		p.mu.Lock()
-		if p.isCut() {
+		if p.isCut() || p.severed {
 			p.mu.Unlock()
 			_ = client.Close()
 			_ = server.Close()
-			return
+			continue
 		}
 		p.conns = append(p.conns, client, server)
 		p.mu.Unlock()
@@ -121,11 +168,14 @@ func (p *Proxy) pipe(src, dst net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			stalled := p.stalled
+			stalled, healed := p.stalled, p.healed
 			p.mu.Unlock()
 			if stalled {
-				<-p.done
-				return
+				select {
+				case <-healed:
+				case <-p.done:
+					return
+				}
 			}
 			if p.isCut() {
 				return

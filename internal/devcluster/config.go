@@ -53,6 +53,17 @@ type Options struct {
 	// TLS makes the CQL port TLS-only, with a CA and certificate generated
 	// under the cluster folder (see [Cluster.TLSDir]).
 	TLS bool
+	// Durable keeps a single node's system tables safe from SIGKILL (see
+	// [Options.durable]): without it one node runs with
+	// -Dcassandra.unsafesystem=true, which makes schema changes faster but
+	// loses the schema of a node killed with SIGKILL. Clusters of several
+	// nodes are always durable.
+	Durable bool
+	// Features turns on what Cassandra 5.0 ships disabled: materialized
+	// views, SASI indexes, dynamic data masking, user-defined functions and
+	// ALTER TABLE … DROP COMPACT STORAGE. The generator's corpus test runs
+	// schema files that use them on such a node (127.0.0.13).
+	Features bool
 	// HeapMB is each node's Java heap. Default 1024 for one node, 768 for more.
 	HeapMB int
 	// StartTimeout bounds the wait for each node. Default 3 minutes.
@@ -111,6 +122,23 @@ func (o *Options) withDefaults() (Options, error) {
 	return out, nil
 }
 
+// durable reports whether the nodes flush their system tables as Cassandra
+// does by default. A node started with -Dcassandra.unsafesystem=true never
+// flushes system_schema after a schema change, and Cassandra 5.0 loads the
+// schema from the system_schema SSTables before it replays the commit log
+// (CassandraDaemon.setup: Schema.loadFromDisk, then
+// CommitLog.recoverSegmentsOnDisk) and never reloads it: a node killed with
+// SIGKILL comes back without every keyspace created since its last flush,
+// drops their commit-log mutations as "unknown CF", and refuses their
+// reads and writes. Its next schema change (at start already: it re-creates
+// system_auth, system_distributed and system_traces, lost the same way)
+// recomputes its schema version from the replayed tables, so the version
+// agrees with its peers' and the node never pulls the schema. Several nodes exist to be killed and restarted, so they
+// are always durable; a single node is fast unless Durable is set, and stays
+// safe as long as it is stopped with SIGTERM (Cassandra flushes every table
+// when it drains).
+func (o Options) durable() bool { return o.Durable || o.Nodes > 1 }
+
 // Profile names a cluster configuration; each has its own data folders.
 // A cluster on another first address than DefaultAddr carries the address:
 // nodes1-auth-127.0.0.11.
@@ -121,6 +149,9 @@ func (o Options) Profile() string {
 	}
 	if o.TLS {
 		p += "-tls"
+	}
+	if o.Features {
+		p += "-features"
 	}
 	if o.Addr != "" && o.Addr != DefaultAddr {
 		p += "-" + o.Addr
@@ -228,6 +259,16 @@ auto_snapshot: false
 concurrent_compactors: 1
 # A fresh 5.0 cluster needs no 4.x compatibility.
 storage_compatibility_mode: NONE
+# The memtable configurations of the shipped cassandra.yaml, so tables may
+# name them (WITH memtable = 'trie').
+memtable:
+  configurations:
+    skiplist:
+      class_name: SkipListMemtable
+    trie:
+      class_name: TrieMemtable
+    default:
+      inherits: skiplist
 # Paxos v2 needs fewer round trips per lightweight transaction; it is the
 # recommended setting for LWT-heavy tables such as jobs.
 paxos_variant: v2
@@ -248,6 +289,15 @@ role_manager: CassandraRoleManager
 roles_validity: 0ms
 permissions_validity: 0ms
 credentials_validity: 0ms
+`)
+	}
+	if n.opts.Features {
+		b.WriteString(`# Features Cassandra 5.0 ships disabled (scripts/cassandra start --features).
+materialized_views_enabled: true
+sasi_indexes_enabled: true
+dynamic_data_masking_enabled: true
+user_defined_functions_enabled: true
+drop_compact_storage_enabled: true
 `)
 	}
 	if n.opts.TLS {
@@ -296,6 +346,12 @@ func (n nodeConfig) jvmArgs(inst *Installation) []string {
 		"-Dio.netty.tryReflectionSetAccessible=true", "-Dio.netty.allocator.useCacheForAllThreads=true", "-Dio.netty.allocator.maxOrder=11",
 	}
 	args = append(args, moduleFlags()...)
+	if !n.opts.durable() {
+		// No blocking flush of the system tables after each schema change:
+		// fast DDL for the single test node, which is never killed (see
+		// Options.durable for what a SIGKILL would cost).
+		args = append(args, unsafeSystemFlag)
+	}
 	args = append(args,
 		"-javaagent:"+filepath.Join(inst.LibDir, "jamm-0.4.0.jar"),
 		"-Dcassandra.config=file://"+n.path("conf", "cassandra.yaml"),
@@ -306,12 +362,13 @@ func (n nodeConfig) jvmArgs(inst *Installation) []string {
 		fmt.Sprintf("-Dcassandra.jmx.local.port=%d", JMXPort(n.addr())),
 		"-Dcom.sun.management.jmxremote.authenticate=false",
 		// Test-friendly start: no gossip settle wait, no superuser delay, no
-		// blocking flush of the system tables after each DDL, no fsync.
+		// fsync (a killed process loses nothing the kernel holds; the commit
+		// log still marks what it wrote every 100 ms, so a SIGKILL loses at
+		// most that much on the killed node, as with Cassandra's defaults).
 		"-Dcassandra.skip_wait_for_gossip_to_settle=0",
 		// The default role is set up after this delay and re-tried after it
 		// while peers are down; 0 would spin a core while later nodes boot.
 		fmt.Sprintf("-Dcassandra.superuser_setup_delay_ms=%d", superuserDelay(n.nodes)),
-		"-Dcassandra.unsafesystem=true",
 		"-Dcassandra.skip_sync=true",
 		// On a restart node 1 knows its peers and waits RING_DELAY (30 s) in
 		// the gossip shadow round for the ones not started yet.
@@ -323,6 +380,9 @@ func (n nodeConfig) jvmArgs(inst *Installation) []string {
 	)
 	return args
 }
+
+// unsafeSystemFlag skips the flush of system tables after schema changes.
+const unsafeSystemFlag = "-Dcassandra.unsafesystem=true"
 
 func superuserDelay(nodes int) int {
 	if nodes == 1 {

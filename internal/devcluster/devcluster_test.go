@@ -8,9 +8,12 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,7 +75,8 @@ func TestProfileRoundTrip(t *testing.T) {
 	t.Parallel()
 
 	for _, o := range []Options{{Nodes: 1}, {Nodes: 3}, {Nodes: 1, Auth: true}, {Nodes: 1, TLS: true}, {Nodes: 2, Auth: true, TLS: true},
-		{Nodes: 1, Auth: true, Addr: "127.0.0.11"}, {Nodes: 2, TLS: true, Addr: "127.0.0.12"}} {
+		{Nodes: 1, Auth: true, Addr: "127.0.0.11"}, {Nodes: 2, TLS: true, Addr: "127.0.0.12"}, {Nodes: 1, Features: true, Addr: "127.0.0.13"},
+		{Nodes: 1, Auth: true, TLS: true, Features: true}} {
 		got, ok := parseProfile(o.Profile())
 		if !ok || got != o {
 			t.Errorf("parseProfile(%q) = %+v, %v; want %+v", o.Profile(), got, ok, o)
@@ -107,6 +111,35 @@ func TestYAMLPerNode(t *testing.T) {
 	}
 	if strings.Contains(y, ": \n") {
 		t.Errorf("yaml has an empty value, which Cassandra rejects:\n%s", y)
+	}
+}
+
+// TestYAMLFeatures checks the keys of a node with Features, whose names
+// Cassandra 5.0 checks at start (an unknown key aborts it), and that other
+// nodes keep the shipped defaults.
+func TestYAMLFeatures(t *testing.T) {
+	t.Parallel()
+
+	c, err := New(Options{Features: true, Addr: "127.0.0.13", CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"materialized_views_enabled", "sasi_indexes_enabled", "dynamic_data_masking_enabled",
+		"user_defined_functions_enabled", "drop_compact_storage_enabled"}
+	y := c.node(1).yaml()
+	for _, k := range keys {
+		if !strings.Contains(y, "\n"+k+": true\n") {
+			t.Errorf("yaml with Features lacks %s: true", k)
+		}
+	}
+	def, _ := New(Options{CacheDir: t.TempDir()})
+	for _, k := range keys {
+		if strings.Contains(def.node(1).yaml(), k) {
+			t.Errorf("yaml without Features sets %s", k)
+		}
+	}
+	if got, want := filepath.Base(c.Dir()), "nodes1-features-127.0.0.13"; got != want {
+		t.Errorf("profile folder = %s, want %s", got, want)
 	}
 }
 
@@ -309,5 +342,128 @@ func TestStopOnlyTouchesOwnPids(t *testing.T) {
 	}
 	if err := Stop(context.Background(), dir, 0, false, nil); err != nil {
 		t.Fatalf("Stop() error = %v", err)
+	}
+}
+
+// TestUnsafeSystemOnlyOnFastSingleNodes checks that every node meant to be
+// killed flushes its system tables: a node with -Dcassandra.unsafesystem
+// comes back from SIGKILL without its schema.
+func TestUnsafeSystemOnlyOnFastSingleNodes(t *testing.T) {
+	t.Parallel()
+
+	for _, tt := range []struct {
+		opts   Options
+		unsafe bool
+	}{
+		{Options{Nodes: 1}, true},
+		{Options{Nodes: 1, Auth: true, Addr: "127.0.0.11"}, true},
+		{Options{Nodes: 1, Durable: true}, false},
+		{Options{Nodes: 2}, false},
+		{Options{Nodes: 3, Addr: "127.0.0.21"}, false},
+	} {
+		tt.opts.CacheDir = t.TempDir()
+		c, err := New(tt.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= c.Nodes(); i++ {
+			args := c.node(i).jvmArgs(&Installation{LibDir: "/lib"})
+			if got := slices.Contains(args, unsafeSystemFlag); got != tt.unsafe {
+				t.Errorf("%s node %d: %s in the JVM arguments = %v, want %v", tt.opts.Profile(), i, unsafeSystemFlag, got, tt.unsafe)
+			}
+			if !slices.Contains(args, "-Dcassandra.skip_sync=true") {
+				t.Errorf("%s node %d lost -Dcassandra.skip_sync", tt.opts.Profile(), i)
+			}
+		}
+	}
+}
+
+// TestUnsafeSystemSeenInProcess checks that Kill's refusal looks at how the
+// running process was started.
+func TestUnsafeSystemSeenInProcess(t *testing.T) {
+	t.Parallel()
+
+	cmd := exec.Command("sh", "-c", "sleep 30; :", "sh", unsafeSystemFlag)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// Start may return before the kernel has set the new command line up
+	// (the exec is not finished when the parent resumes).
+	for range 200 {
+		if st := procState(cmd.Process.Pid); unsafeSystem(cmd.Process.Pid) && st == 'S' {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !unsafeSystem(cmd.Process.Pid) {
+		t.Errorf("unsafeSystem() = false for a process started with %s", unsafeSystemFlag)
+	}
+	if unsafeSystem(os.Getpid()) {
+		t.Error("unsafeSystem() = true for the test process")
+	}
+	if got := procState(cmd.Process.Pid); got != 'S' {
+		t.Errorf("procState() of a sleeping shell = %q, want S", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if procState(cmd.Process.Pid) == 'T' {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := procState(cmd.Process.Pid); got != 'T' {
+		t.Errorf("procState() after SIGSTOP = %q, want T", got)
+	}
+	if err := terminate(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	// A zombie counts as gone; the deferred Wait reaps it.
+	if err := waitGone(context.Background(), cmd.Process.Pid, 10*time.Second); err != nil {
+		t.Errorf("a stopped process did not end after terminate (SIGTERM + SIGCONT): %v", err)
+	}
+}
+
+// TestFindNode checks that a node is found by address with the options its
+// cluster was last started with, and that an address two stopped
+// configurations share is refused rather than guessed.
+func TestFindNode(t *testing.T) {
+	t.Parallel()
+
+	dir := t.TempDir()
+	c, err := New(Options{CacheDir: dir, Nodes: 3, Addr: "127.0.0.21", HeapMB: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(c.Dir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.saveOptions(); err != nil {
+		t.Fatal(err)
+	}
+	found, i, err := FindNode(dir, "127.0.0.22")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i != 2 || found.Dir() != c.Dir() || found.Options().HeapMB != 512 {
+		t.Errorf("FindNode(127.0.0.22) = node %d of %s with heap %d; want node 2 of %s with heap 512", i, found.Dir(), found.Options().HeapMB, c.Dir())
+	}
+	if _, _, err := FindNode(dir, "127.0.0.30"); !errors.Is(err, ErrNoNode) {
+		t.Errorf("FindNode() of an address no cluster has: error = %v, want ErrNoNode", err)
+	}
+	other, err := New(Options{CacheDir: dir, Nodes: 1, Addr: "127.0.0.22"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(other.Dir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := FindNode(dir, "127.0.0.22"); !errors.Is(err, ErrNoNode) || !strings.Contains(err.Error(), "several clusters") {
+		t.Errorf("FindNode() of an address two stopped clusters share: error = %v", err)
+	}
+	if err := c.checkIndex(4); !errors.Is(err, ErrNoNode) {
+		t.Errorf("checkIndex(4) of a three-node cluster: error = %v, want ErrNoNode", err)
 	}
 }

@@ -16,9 +16,10 @@
 // Node i listens on the i-th loopback address from Options.Addr (default
 // 127.0.0.1), with storage port 7000, CQL port 9042 and JMX port 7099 + 100 ×
 // the address's last byte. Clusters whose addresses do not overlap run side
-// by side: the tests keep an authenticating node on 127.0.0.11 and a TLS node
-// on 127.0.0.12 (512 MiB heap each) beside the default node. Each
-// configuration (node count, authentication, TLS, address) has its own data
+// by side: the tests keep an authenticating node on 127.0.0.11, a TLS node
+// on 127.0.0.12 and a node with Options.Features on 127.0.0.13 (512 MiB heap
+// each) beside the default node. Each configuration (node count,
+// authentication, TLS, features, address) has its own data
 // folders, because Cassandra refuses to start on data written under another
 // identity. Starts of one configuration are serialised across processes by
 // a file lock, so parallel test binaries may all ask for the same node. The launcher writes its own cassandra.yaml and logback.xml,

@@ -64,13 +64,20 @@ type StartResult struct {
 }
 
 // Start installs what is missing and starts every node that is not running,
-// one after the other, returning once each node answers a CQL query and sees
-// all its peers. When the cluster already answers it does nothing. When
-// another configuration runs on one of its addresses it fails and says how
-// to stop it. Processes that start the same cluster at once (parallel test
+// one after the other (a node paused by [Cluster.Pause] is resumed),
+// returning once each node answers a CQL query and every node sees all its
+// peers up. When the cluster already answers it does nothing. When another
+// configuration runs on one of its addresses it fails and says how to stop
+// it. Processes that start the same cluster at once (parallel test
 // binaries) take turns: the later ones find it running.
 func (c *Cluster) Start(ctx context.Context) (*StartResult, error) {
-	if v, err := c.readyAll(ctx); err == nil {
+	return c.start(ctx, func(int) bool { return true })
+}
+
+// start starts the nodes that want(i) selects and do not run, then waits
+// until the cluster is up: every node when all run, else the started ones.
+func (c *Cluster) start(ctx context.Context, want func(i int) bool) (*StartResult, error) {
+	if v, err := c.readyAll(ctx); err == nil && !c.anyPaused() {
 		return &StartResult{Version: v, AlreadyRunning: true}, nil
 	}
 	unlock, err := c.lock(ctx)
@@ -80,6 +87,14 @@ func (c *Cluster) Start(ctx context.Context) (*StartResult, error) {
 	defer unlock()
 	if err := c.checkOthers(); err != nil {
 		return nil, err
+	}
+	for i := 1; i <= c.opts.Nodes; i++ {
+		if want(i) && c.Paused(i) {
+			fmt.Fprintf(c.opts.Log, "node %d (%s) was paused; resuming it\n", i, c.NodeAddr(i))
+			if err := c.Resume(i); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if v, err := c.readyAll(ctx); err == nil {
 		return &StartResult{Version: v, AlreadyRunning: true}, nil
@@ -101,6 +116,9 @@ func (c *Cluster) Start(ctx context.Context) (*StartResult, error) {
 			return nil, fmt.Errorf("write TLS certificates: %w", err)
 		}
 	}
+	if err := c.saveOptions(); err != nil {
+		return nil, err
+	}
 	booted := time.Now()
 	for i := 1; i <= c.opts.Nodes; i++ {
 		n := c.node(i)
@@ -108,15 +126,44 @@ func (c *Cluster) Start(ctx context.Context) (*StartResult, error) {
 			fmt.Fprintf(c.opts.Log, "node %d (%s) already runs as pid %d\n", i, n.addr(), pid)
 			continue
 		}
+		if !want(i) {
+			continue
+		}
 		if err := c.startNode(ctx, n, inst); err != nil {
 			return nil, err
 		}
 	}
-	if err := c.waitPeers(ctx); err != nil {
-		return nil, err
+	// A single node has no peers to see; the probe below would fail there
+	// anyway, since consistency ALL counts system_distributed's replication
+	// factor of 3, not the nodes that exist.
+	if c.opts.Nodes > 1 && c.allRunning() {
+		if err := c.waitPeers(ctx); err != nil {
+			return nil, err
+		}
+		if err := c.WaitUp(ctx); err != nil {
+			return nil, err
+		}
 	}
 	res.Boot = time.Since(booted)
 	return res, nil
+}
+
+func (c *Cluster) allRunning() bool {
+	for i := 1; i <= c.opts.Nodes; i++ {
+		if c.Pid(i) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Cluster) anyPaused() bool {
+	for i := 1; i <= c.opts.Nodes; i++ {
+		if c.Paused(i) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Cluster) startNode(ctx context.Context, n nodeConfig, inst *Installation) error {
@@ -405,6 +452,7 @@ func clusters(cacheDir string) []*Cluster {
 		if err != nil || c.opts.Profile() != e.Name() {
 			continue
 		}
+		c.loadOptions()
 		out = append(out, c)
 	}
 	return out
@@ -516,14 +564,18 @@ func Status(ctx context.Context, cacheDir string) ([]NodeStatus, error) {
 				continue
 			}
 			st := NodeStatus{Profile: c.opts.Profile(), Node: i, Addr: n.addr(), Pid: pid}
-			st.Version, st.Peers, st.Err = c.probe(ctx, n.addr())
+			if procState(pid) == 'T' {
+				st.Err = fmt.Errorf("paused (SIGSTOP); scripts/cassandra resume --addr %s lets it go on", n.addr())
+			} else {
+				st.Version, st.Peers, st.Err = c.probe(ctx, n.addr())
+			}
 			out = append(out, st)
 		}
 	}
 	return out, nil
 }
 
-var profilePattern = regexp.MustCompile(`^nodes([1-9])(-auth)?(-tls)?(?:-(127\.0\.0\.[0-9]{1,3}))?$`)
+var profilePattern = regexp.MustCompile(`^nodes([1-9])(-auth)?(-tls)?(-features)?(?:-(127\.0\.0\.[0-9]{1,3}))?$`)
 
 func parseProfile(name string) (Options, bool) {
 	m := profilePattern.FindStringSubmatch(name)
@@ -531,7 +583,7 @@ func parseProfile(name string) (Options, bool) {
 		return Options{}, false
 	}
 	n, _ := strconv.Atoi(m[1])
-	return Options{Nodes: n, Auth: m[2] != "", TLS: m[3] != "", Addr: m[4]}, true
+	return Options{Nodes: n, Auth: m[2] != "", TLS: m[3] != "", Features: m[4] != "", Addr: m[5]}, true
 }
 
 // Stop ends every node whose pid file this package wrote under cacheDir:
@@ -568,7 +620,7 @@ func StopAddr(ctx context.Context, cacheDir, addr string, timeout time.Duration,
 	var victims []victim
 	for _, d := range nodeDirs {
 		if pid := livePidIn(d); pid != 0 {
-			if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+			if err := terminate(pid); err != nil {
 				return fmt.Errorf("stop pid %d: %w", pid, err)
 			}
 			fmt.Fprintf(logw, "stopping %s (pid %d)\n", d, pid)
@@ -606,14 +658,21 @@ func StopAddr(ctx context.Context, cacheDir, addr string, timeout time.Duration,
 
 // alive reports whether pid exists and is not a zombie.
 func alive(pid int) bool {
+	st := procState(pid)
+	return st != 0 && st != 'Z'
+}
+
+// procState is the state letter of pid in /proc (R, S, T for stopped, Z for
+// a zombie, …), or 0 when there is no such process.
+func procState(pid int) byte {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return 0
 	}
 	// The state follows the command name in parentheses: "pid (comm) S …".
 	s := string(b)
 	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
+		return s[i+2]
 	}
-	return true
+	return '?'
 }

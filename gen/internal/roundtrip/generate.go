@@ -11,3 +11,6 @@ package roundtrip
 //go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/quoted/Schema.cql -queries-cql ../../testdata/quoted/queries.cql -models fixtures/quoted/models -queries fixtures/quoted/queries
 //go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/views/Schema.cql -queries-cql ../../testdata/views/queries.cql -models fixtures/views/models -queries fixtures/views/queries
 //go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/migrations/schema -queries-cql ../../testdata/migrations/queries.cql -models fixtures/migrations/models -queries fixtures/migrations/queries
+//go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/vectors/Schema.cql -models fixtures/vectors/models -queries fixtures/vectors/queries
+//go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/names/Schema.cql -queries-cql ../../testdata/names/queries.cql -models fixtures/names/models -queries fixtures/names/queries
+//go:generate go run github.com/jobsharp/cassandra/gen -schema ../../testdata/keyspaces/Schema.cql -queries-cql ../../testdata/keyspaces/queries.cql -models fixtures/keyspaces/models -queries fixtures/keyspaces/queries

@@ -166,3 +166,84 @@ func TestRunUsage(t *testing.T) {
 		t.Errorf("no usage text: %s", stderr.String())
 	}
 }
+
+// TestRunDialect checks that ScyllaDB-only options are refused by default
+// with a message that names the flag, and accepted with -dialect scylla.
+func TestRunDialect(t *testing.T) {
+	t.Parallel()
+
+	root := project(t, "CREATE KEYSPACE ks WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 3} AND tablets = {'enabled': false};\n"+
+		"CREATE TABLE ks.t (k int PRIMARY KEY, v text) WITH tombstone_gc = {'mode': 'repair'} AND cdc = {'enabled': true};\n")
+	code, _, stderr := runIn(t, root)
+	if code != 1 || !strings.Contains(stderr, "Schema.cql:1:105: unknown option tablets: it is a ScyllaDB keyspace option; generate with -dialect scylla") {
+		t.Errorf("default dialect: exit %d, stderr %q; want exit 1 naming -dialect scylla", code, stderr)
+	}
+	if code, _, stderr := runIn(t, root, "-dialect", "scylla"); code != 0 {
+		t.Errorf("-dialect scylla: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runIn(t, root, "-dialect", "dse"); code != 2 || !strings.Contains(stderr, `unknown dialect "dse"`) {
+		t.Errorf("-dialect dse: exit %d, stderr %q; want a usage error", code, stderr)
+	}
+}
+
+// TestRunKeyspaces checks the package per keyspace: same names in two
+// keyspaces, -keyspace, and pruning when the layout changes.
+func TestRunKeyspaces(t *testing.T) {
+	t.Parallel()
+
+	two := "CREATE KEYSPACE alpha WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1};\n" +
+		"CREATE KEYSPACE beta WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1};\n" +
+		"CREATE TYPE alpha.pubkey (kind text);\nCREATE TABLE alpha.accounts (id uuid PRIMARY KEY, key frozen<pubkey>);\n" +
+		"CREATE TYPE beta.pubkey (kind text, created timestamp);\nCREATE TABLE beta.accounts (id uuid PRIMARY KEY, key frozen<pubkey>);\n"
+	root := project(t, two)
+	if code, _, stderr := runIn(t, root); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, stderr)
+	}
+	models, queries := filepath.Join(root, "internal", "models"), filepath.Join(root, "internal", "queries")
+	for _, c := range []struct{ path, want string }{
+		{filepath.Join(models, "alpha", "accounts.go"), "package alpha\n"},
+		{filepath.Join(models, "beta", "pubkey_type.go"), "Created time.Time `db:\"created\"`"},
+		{filepath.Join(queries, "beta", "accounts.go"), "\tmodels \"example.com/p/internal/models/beta\"\n"},
+		{filepath.Join(queries, "beta", "doc.go"), "// Package beta runs and describes the tables of keyspace beta in\n"},
+	} {
+		data, err := os.ReadFile(c.path)
+		if err != nil || !strings.Contains(string(data), c.want) {
+			t.Errorf("%s lacks %q (err %v)", c.path, c.want, err)
+		}
+	}
+	// Files below the output directories are the generator's only when
+	// generated from this schema.
+	other := filepath.Join(models, "beta", "other.go")
+	must(t, os.WriteFile(other, []byte(HeaderPrefix+"from schema/Other.cql. DO NOT EDIT.\npackage beta\n"), 0o644))
+	if code, stdout, _ := runIn(t, root, "-check"); code != 0 || stdout != "" {
+		t.Fatalf("check on fresh output: exit %d:\n%s", code, stdout)
+	}
+
+	// One keyspace chosen: its objects only, into the directories themselves.
+	code, stdout, stderr := runIn(t, root, "-keyspace", "beta", "-check")
+	if code != 1 || !strings.Contains(stdout, "+package models\n") || !strings.Contains(stdout, "-package alpha\n") ||
+		!strings.Contains(stdout, "+\tCreated time.Time") || strings.Contains(stdout, "+package alpha") {
+		t.Errorf("-keyspace beta -check: exit %d, stderr %s, diff:\n%s", code, stderr, stdout)
+	}
+	if code, _, stderr := runIn(t, root, "-keyspace", "gamma"); code != 1 || !strings.Contains(stderr, "unknown keyspace gamma: the schema's keyspaces are alpha, beta") {
+		t.Errorf("-keyspace gamma: exit %d, stderr %q", code, stderr)
+	}
+
+	// Dropping a keyspace leaves one: the flat layout, the folders' files
+	// removed, the other schema's file kept.
+	must(t, os.WriteFile(filepath.Join(root, "schema", "Schema.cql"), []byte(strings.ReplaceAll(two, "beta", "gamma")+"DROP KEYSPACE gamma;\n"), 0o644))
+	if code, _, stderr := runIn(t, root); code != 0 {
+		t.Fatalf("run after dropping a keyspace: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(models, "accounts.go")); err != nil {
+		t.Errorf("flat layout: %v", err)
+	}
+	for _, gone := range []string{filepath.Join(models, "alpha", "accounts.go"), filepath.Join(queries, "beta", "accounts.go"), filepath.Join(models, "beta", "pubkey_type.go")} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s not removed (err %v)", gone, err)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file generated from another schema was removed: %v", err)
+	}
+}

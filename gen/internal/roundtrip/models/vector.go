@@ -5,53 +5,62 @@ package models
 
 import (
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gocql/gocql"
 )
 
-// VectorElement lists the element types of Vector.
-type VectorElement interface {
-	float32 | float64 | int32 | int64
-}
-
-// Vector is a CQL vector<T, n> (Cassandra 5.0): vector<float, n> is
-// Vector[float32], vector<double, n> Vector[float64], vector<int, n>
-// Vector[int32] and vector<bigint, n> Vector[int64]. Convert with
-// []float32(v) and Vector[float32](s).
+// Vector is a CQL vector<T, n> (Cassandra 5.0) of any element type, each
+// element mapped as a column of its type is: vector<float, n> is
+// Vector[float32], vector<text, n> Vector[string], vector<frozen<list<int>>, n>
+// Vector[[]int32], vector<point, n> Vector[Point]. Convert with []float32(v)
+// and Vector[float32](s).
 //
-// gocql v1.7.0 does not know the vector type (it reports it as a custom
-// type), so Vector marshals itself: n fixed-size big-endian elements. A
-// vector must have exactly n elements when written; a null vector reads as
-// nil.
-type Vector[T VectorElement] []T
+// gocql v1.7.0 does not know the vector type (it reports a custom type), so
+// Vector marshals itself as Cassandra 5.0's VectorType does: the elements
+// back to back when their type has a fixed size (boolean, int, bigint, float,
+// double, timestamp, uuid, timeuuid and vectors of these), else each after
+// its length as an unsigned vint. A vector must have exactly n elements when
+// written and none may be null (a nil slice, map or pointer element is an
+// error); a null vector reads as nil.
+type Vector[T any] []T
 
 // MarshalCQL implements gocql.Marshaler.
 func (v Vector[T]) MarshalCQL(info gocql.TypeInfo) ([]byte, error) {
 	if v == nil {
 		return nil, nil
 	}
-	if dim, ok := vectorDimension(info); ok && dim != len(v) {
-		return nil, fmt.Errorf("cannot marshal a vector of %d elements into %s", len(v), info)
+	vt, err := vectorTypeOf(info)
+	if err != nil {
+		return nil, err
 	}
-	size := vectorElemSize[T]()
-	buf := make([]byte, 0, size*len(v))
-	for _, e := range v {
-		switch x := any(e).(type) {
-		case float32:
-			buf = binary.BigEndian.AppendUint32(buf, math.Float32bits(x))
-		case float64:
-			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
-		case int32:
-			buf = binary.BigEndian.AppendUint32(buf, uint32(x))
-		case int64:
-			buf = binary.BigEndian.AppendUint64(buf, uint64(x))
-		default:
-			return nil, fmt.Errorf("cannot marshal vector element %T", e)
+	if len(v) != vt.dim {
+		return nil, fmt.Errorf("cannot marshal a vector of %d elements into %s", len(v), vt.class)
+	}
+	if buf, ok := appendNumbers(vt.elem.Type(), []T(v)); ok {
+		return buf, nil
+	}
+	var buf []byte
+	for i, e := range v {
+		data, err := gocql.Marshal(vt.elem, e)
+		if err != nil {
+			return nil, fmt.Errorf("marshal vector element %d: %w", i, err)
 		}
+		switch {
+		case data == nil:
+			return nil, fmt.Errorf("marshal vector element %d: a vector element cannot be null", i)
+		case vt.size == 0:
+			buf = appendUnsignedVInt(buf, uint64(len(data)))
+		case len(data) != vt.size:
+			return nil, fmt.Errorf("marshal vector element %d: %d bytes, want %d", i, len(data), vt.size)
+		}
+		buf = append(buf, data...)
 	}
 	return buf, nil
 }
@@ -62,49 +71,361 @@ func (v *Vector[T]) UnmarshalCQL(info gocql.TypeInfo, data []byte) error {
 		*v = nil
 		return nil
 	}
-	size := vectorElemSize[T]()
-	if len(data)%size != 0 {
-		return fmt.Errorf("cannot unmarshal %d bytes into a vector of %d-byte elements", len(data), size)
+	vt, err := vectorTypeOf(info)
+	if err != nil {
+		return err
 	}
-	out := make(Vector[T], len(data)/size)
+	// Every element takes a byte at least: check before allocating.
+	if vt.size > 0 && len(data) != vt.size*vt.dim || vt.size == 0 && len(data) < vt.dim {
+		return fmt.Errorf("cannot unmarshal %d bytes into %s", len(data), vt.class)
+	}
+	out := make(Vector[T], vt.dim)
+	if readNumbers(vt.elem.Type(), data, []T(out)) {
+		*v = out
+		return nil
+	}
 	for i := range out {
-		b := data[i*size:]
-		var e any
-		switch any(out[i]).(type) {
-		case float32:
-			e = math.Float32frombits(binary.BigEndian.Uint32(b))
-		case float64:
-			e = math.Float64frombits(binary.BigEndian.Uint64(b))
-		case int32:
-			e = int32(binary.BigEndian.Uint32(b))
-		case int64:
-			e = int64(binary.BigEndian.Uint64(b))
-		default:
-			return fmt.Errorf("cannot unmarshal vector element %T", out[i])
+		var elem []byte
+		if vt.size > 0 {
+			elem, data = data[:vt.size:vt.size], data[vt.size:]
+		} else {
+			n, k := unsignedVInt(data)
+			if k == 0 || n > uint64(len(data)-k) {
+				return fmt.Errorf("unmarshal vector element %d of %s: bad length", i, vt.class)
+			}
+			elem, data = data[k:k+int(n):k+int(n)], data[k+int(n):]
 		}
-		out[i] = e.(T)
+		if err := gocql.Unmarshal(vt.elem, elem, &out[i]); err != nil {
+			return fmt.Errorf("unmarshal vector element %d: %w", i, err)
+		}
+	}
+	if len(data) > 0 {
+		return fmt.Errorf("unmarshal %s: %d bytes left over", vt.class, len(data))
 	}
 	*v = out
 	return nil
 }
 
-func vectorElemSize[T VectorElement]() int {
-	var zero T
-	switch any(zero).(type) {
-	case float32, int32:
-		return 4
+// appendNumbers encodes float, double, int and bigint vectors without
+// gocql, when T is the element type's Go type; ok is false otherwise.
+func appendNumbers[T any](elem gocql.Type, v []T) (buf []byte, ok bool) {
+	switch s := any(v).(type) {
+	case []float32:
+		if elem != gocql.TypeFloat {
+			return nil, false
+		}
+		buf = make([]byte, 0, 4*len(s))
+		for _, x := range s {
+			buf = binary.BigEndian.AppendUint32(buf, math.Float32bits(x))
+		}
+	case []float64:
+		if elem != gocql.TypeDouble {
+			return nil, false
+		}
+		buf = make([]byte, 0, 8*len(s))
+		for _, x := range s {
+			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(x))
+		}
+	case []int32:
+		if elem != gocql.TypeInt {
+			return nil, false
+		}
+		buf = make([]byte, 0, 4*len(s))
+		for _, x := range s {
+			buf = binary.BigEndian.AppendUint32(buf, uint32(x))
+		}
+	case []int64:
+		if elem != gocql.TypeBigInt {
+			return nil, false
+		}
+		buf = make([]byte, 0, 8*len(s))
+		for _, x := range s {
+			buf = binary.BigEndian.AppendUint64(buf, uint64(x))
+		}
+	default:
+		return nil, false
 	}
-	return 8
+	return buf, true
 }
 
-// vectorDimension reads n from the custom type name
-// "org.apache.cassandra.db.marshal.VectorType(…, n)".
-func vectorDimension(info gocql.TypeInfo) (int, bool) {
-	name := info.Custom()
-	i, j := strings.LastIndexByte(name, ','), strings.LastIndexByte(name, ')')
-	if i < 0 || j < i {
-		return 0, false
+// readNumbers decodes what appendNumbers encodes into dst, whose length
+// the caller checked; ok is false when it does not apply.
+func readNumbers[T any](elem gocql.Type, data []byte, dst []T) bool {
+	switch d := any(dst).(type) {
+	case []float32:
+		if elem != gocql.TypeFloat {
+			return false
+		}
+		for i := range d {
+			d[i] = math.Float32frombits(binary.BigEndian.Uint32(data[4*i:]))
+		}
+	case []float64:
+		if elem != gocql.TypeDouble {
+			return false
+		}
+		for i := range d {
+			d[i] = math.Float64frombits(binary.BigEndian.Uint64(data[8*i:]))
+		}
+	case []int32:
+		if elem != gocql.TypeInt {
+			return false
+		}
+		for i := range d {
+			d[i] = int32(binary.BigEndian.Uint32(data[4*i:]))
+		}
+	case []int64:
+		if elem != gocql.TypeBigInt {
+			return false
+		}
+		for i := range d {
+			d[i] = int64(binary.BigEndian.Uint64(data[8*i:]))
+		}
+	default:
+		return false
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(name[i+1 : j]))
-	return n, err == nil
+	return true
+}
+
+// appendUnsignedVInt appends x as Cassandra's unsigned vint: the number of
+// bytes after the first as leading one bits of the first byte, then the
+// value big-endian.
+func appendUnsignedVInt(buf []byte, x uint64) []byte {
+	extra := 0
+	for extra < 8 && x >= 1<<(7*(extra+1)) {
+		extra++
+	}
+	var b [9]byte
+	for i := extra; i >= 0; i-- {
+		b[i] = byte(x)
+		x >>= 8
+	}
+	b[0] |= ^byte(0xff >> extra)
+	return append(buf, b[:extra+1]...)
+}
+
+// unsignedVInt reads an unsigned vint; k is the number of bytes it took, 0
+// when data is too short.
+func unsignedVInt(data []byte) (x uint64, k int) {
+	if len(data) == 0 {
+		return 0, 0
+	}
+	first := data[0]
+	extra := 0
+	for extra < 8 && first&(0x80>>extra) != 0 {
+		extra++
+	}
+	if len(data) < extra+1 {
+		return 0, 0
+	}
+	x = uint64(first & (0xff >> extra))
+	for _, b := range data[1 : extra+1] {
+		x = x<<8 | uint64(b)
+	}
+	return x, extra + 1
+}
+
+// vectorType is a vector type as gocql reports it: a custom type named
+// org.apache.cassandra.db.marshal.VectorType(<element class>, <n>).
+type vectorType struct {
+	class string
+	elem  gocql.TypeInfo
+	size  int // bytes per element when their type has a fixed size, else 0
+	dim   int
+}
+
+// vectorTypes caches the vector types parsed, by protocol version and class.
+var vectorTypes sync.Map
+
+// vectorTypeOf parses the type of a vector from its custom type info.
+func vectorTypeOf(info gocql.TypeInfo) (*vectorType, error) {
+	if info == nil || info.Type() != gocql.TypeCustom {
+		return nil, fmt.Errorf("cannot use a vector as %s", info)
+	}
+	key := strconv.Itoa(int(info.Version())) + " " + info.Custom()
+	if vt, ok := vectorTypes.Load(key); ok {
+		return vt.(*vectorType), nil
+	}
+	p := &classParser{s: info.Custom(), proto: info.Version()}
+	c, err := p.class(0)
+	if err == nil && p.skip() < len(p.s) {
+		err = p.fail("the end of the type")
+	}
+	if err == nil && c.vector == nil {
+		err = errors.New("not a vector type")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot use a vector as %s: %w", info.Custom(), err)
+	}
+	vectorTypes.Store(key, c.vector)
+	return c.vector, nil
+}
+
+// marshalClasses are Cassandra's classes of native types, with their gocql
+// type and their fixed size in a vector (0: preceded by their length).
+var marshalClasses = map[string]struct {
+	typ  gocql.Type
+	size int
+}{
+	"AsciiType": {gocql.TypeAscii, 0}, "BooleanType": {gocql.TypeBoolean, 1}, "ByteType": {gocql.TypeTinyInt, 0},
+	"BytesType": {gocql.TypeBlob, 0}, "CounterColumnType": {gocql.TypeCounter, 0}, "DateType": {gocql.TypeTimestamp, 8},
+	"DecimalType": {gocql.TypeDecimal, 0}, "DoubleType": {gocql.TypeDouble, 8}, "DurationType": {gocql.TypeDuration, 0},
+	"FloatType": {gocql.TypeFloat, 4}, "InetAddressType": {gocql.TypeInet, 0}, "Int32Type": {gocql.TypeInt, 4},
+	"IntegerType": {gocql.TypeVarint, 0}, "LexicalUUIDType": {gocql.TypeUUID, 16}, "LongType": {gocql.TypeBigInt, 8},
+	"ShortType": {gocql.TypeSmallInt, 0}, "SimpleDateType": {gocql.TypeDate, 0}, "TimeType": {gocql.TypeTime, 0},
+	"TimeUUIDType": {gocql.TypeTimeUUID, 16}, "TimestampType": {gocql.TypeTimestamp, 8}, "UTF8Type": {gocql.TypeVarchar, 0},
+	"UUIDType": {gocql.TypeUUID, 16},
+}
+
+// parsedClass is a type parsed from its class name.
+type parsedClass struct {
+	info   gocql.TypeInfo
+	size   int         // fixed size in a vector, 0 for variable
+	vector *vectorType // set for vectors
+}
+
+// classParser reads Cassandra's class names of types, as its TypeParser
+// writes them: Name or Name(parameters), UserType(keyspace, hex name,
+// hex field:type, …), VectorType(type , n).
+type classParser struct {
+	s     string
+	i     int
+	proto byte
+}
+
+func (p *classParser) skip() int {
+	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t' || p.s[p.i] == '\n') {
+		p.i++
+	}
+	return p.i
+}
+
+func (p *classParser) fail(want string) error {
+	return fmt.Errorf("expected %s at offset %d", want, p.i)
+}
+
+func (p *classParser) accept(c byte) bool {
+	if p.skip() < len(p.s) && p.s[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+func (p *classParser) expect(c byte) error {
+	if !p.accept(c) {
+		return p.fail(strconv.QuoteRune(rune(c)))
+	}
+	return nil
+}
+
+// name reads a class name, keyspace, hex name or number.
+func (p *classParser) name() string {
+	start := p.skip()
+	for p.i < len(p.s) && strings.IndexByte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+&", p.s[p.i]) >= 0 {
+		p.i++
+	}
+	return p.s[start:p.i]
+}
+
+func (p *classParser) class(depth int) (parsedClass, error) {
+	if depth > 64 {
+		return parsedClass{}, errors.New("type nested too deeply")
+	}
+	start := p.skip()
+	name := strings.TrimPrefix(p.name(), "org.apache.cassandra.db.marshal.")
+	if n, ok := marshalClasses[name]; ok {
+		return parsedClass{info: gocql.NewNativeType(p.proto, n.typ, ""), size: n.size}, nil
+	}
+	if err := p.expect('('); err != nil {
+		return parsedClass{}, fmt.Errorf("unknown type %q", name)
+	}
+	var params []parsedClass
+	param := func() error {
+		c, err := p.class(depth + 1)
+		params = append(params, c)
+		return err
+	}
+	native := func(t gocql.Type) gocql.NativeType { return gocql.NewNativeType(p.proto, t, "") }
+	var out parsedClass
+	switch name {
+	case "FrozenType", "ReversedType":
+		if err := param(); err != nil {
+			return out, err
+		}
+		out = params[0]
+	case "ListType", "SetType":
+		if err := param(); err != nil {
+			return out, err
+		}
+		typ := gocql.TypeList
+		if name == "SetType" {
+			typ = gocql.TypeSet
+		}
+		out.info = gocql.CollectionType{NativeType: native(typ), Elem: params[0].info}
+	case "MapType":
+		if err := param(); err != nil {
+			return out, err
+		}
+		if err := p.expect(','); err != nil {
+			return out, err
+		}
+		if err := param(); err != nil {
+			return out, err
+		}
+		out.info = gocql.CollectionType{NativeType: native(gocql.TypeMap), Key: params[0].info, Elem: params[1].info}
+	case "TupleType":
+		tuple := gocql.TupleTypeInfo{NativeType: native(gocql.TypeTuple)}
+		for len(params) == 0 || p.accept(',') {
+			if err := param(); err != nil {
+				return out, err
+			}
+			tuple.Elems = append(tuple.Elems, params[len(params)-1].info)
+		}
+		out.info = tuple
+	case "UserType":
+		udt := gocql.UDTTypeInfo{NativeType: native(gocql.TypeUDT), KeySpace: p.name()}
+		if err := p.expect(','); err != nil {
+			return out, err
+		}
+		typeName, err := hex.DecodeString(p.name())
+		if err != nil {
+			return out, fmt.Errorf("type name: %w", err)
+		}
+		udt.Name = string(typeName)
+		for p.accept(',') {
+			field, err := hex.DecodeString(p.name())
+			if err != nil {
+				return out, fmt.Errorf("field name: %w", err)
+			}
+			if err := p.expect(':'); err != nil {
+				return out, err
+			}
+			if err := param(); err != nil {
+				return out, err
+			}
+			udt.Elements = append(udt.Elements, gocql.UDTField{Name: string(field), Type: params[len(params)-1].info})
+		}
+		out.info = udt
+	case "VectorType":
+		if err := param(); err != nil {
+			return out, err
+		}
+		if err := p.expect(','); err != nil {
+			return out, err
+		}
+		dim, err := strconv.Atoi(p.name())
+		if err != nil || dim <= 0 || params[0].size > 0 && dim > math.MaxInt32/params[0].size {
+			return out, p.fail("a vector dimension")
+		}
+		if err := p.expect(')'); err != nil {
+			return out, err
+		}
+		class := p.s[start:p.i]
+		out = parsedClass{info: gocql.NewNativeType(p.proto, gocql.TypeCustom, class), size: params[0].size * dim,
+			vector: &vectorType{class: class, elem: params[0].info, size: params[0].size, dim: dim}}
+		return out, nil
+	default:
+		return out, fmt.Errorf("unknown type %q", name)
+	}
+	return out, p.expect(')')
 }

@@ -1,9 +1,10 @@
 // Command cassandra starts, stops and reports on the local Apache Cassandra
 // 5.0 cluster used for development, tests and CI. scripts/cassandra runs it.
 //
-//	scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--auth] [--tls] [--heap MiB] [--version 5.0.x]
+//	scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--durable] [--auth] [--tls] [--features] [--heap MiB] [--version 5.0.x]
 //	scripts/cassandra stop [--addr 127.0.0.N] [--wipe]
 //	scripts/cassandra status [--addr 127.0.0.N]
+//	scripts/cassandra kill|restart|pause|resume --addr 127.0.0.N
 //	scripts/cassandra nodetool [--node N | --addr 127.0.0.N] ARGS…
 package main
 
@@ -25,16 +26,28 @@ import (
 )
 
 const usage = `usage:
-  scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--auth] [--tls] [--heap MiB] [--version 5.0.x] [--timeout 3m]
+  scripts/cassandra start [--nodes 1|2|3] [--addr 127.0.0.N] [--durable] [--auth] [--tls] [--features] [--heap MiB] [--version 5.0.x] [--timeout 3m]
   scripts/cassandra stop [--addr 127.0.0.N] [--wipe] [--timeout 60s]
   scripts/cassandra status [--addr 127.0.0.N]
+  scripts/cassandra kill --addr 127.0.0.N       SIGKILL one node, as a crash would
+  scripts/cassandra restart --addr 127.0.0.N [--kill]
+                                                stop one node (SIGTERM, or SIGKILL with --kill)
+                                                or find it stopped, start it, wait until the
+                                                others see it up
+  scripts/cassandra pause --addr 127.0.0.N      SIGSTOP one node (a frozen process)
+  scripts/cassandra resume --addr 127.0.0.N     SIGCONT it; wait until every node sees it up
   scripts/cassandra nodetool [--node N | --addr 127.0.0.N] ARGS...
 
 Nodes listen on 127.0.0.N:9042, from 127.0.0.1 up unless --addr names the
 first node's address; clusters on different addresses run side by side (the
-tests keep an authenticating node on 127.0.0.11 and a TLS node on
-127.0.0.12). stop and status without --addr cover every cluster. Jars and data
-live in $JOBSHARP_CASSANDRA_DIR (default ~/.cache/jobsharp-cassandra).
+tests keep an authenticating node on 127.0.0.11, a TLS node on 127.0.0.12,
+a node with --features on 127.0.0.13 and a three-node fault cluster on
+127.0.0.21-23). stop and status without --addr cover every cluster. A
+cluster of several nodes (or one started with --durable) flushes its system
+tables as Cassandra does by default, so a node killed and restarted keeps
+its schema and data; a single node runs with -Dcassandra.unsafesystem=true
+for fast schema changes, and kill refuses it. Jars and data live in
+$JOBSHARP_CASSANDRA_DIR (default ~/.cache/jobsharp-cassandra).
 Exit codes: 0 ok, 1 failure, 2 usage, 3 (status) not running.
 `
 
@@ -58,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return status(ctx, args[1:], stdout, stderr)
 	case "nodetool":
 		return nodetool(ctx, args[1:], stdout, stderr)
+	case "kill", "restart", "pause", "resume":
+		return control(ctx, args[0], args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -72,8 +87,10 @@ func start(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts devcluster.Options
 	fs.IntVar(&opts.Nodes, "nodes", 1, "number of nodes (1 to 3), on consecutive loopback addresses")
 	fs.StringVar(&opts.Addr, "addr", devcluster.DefaultAddr, "loopback address of the first node")
+	fs.BoolVar(&opts.Durable, "durable", false, "a single node that survives SIGKILL with its schema (several nodes always do)")
 	fs.BoolVar(&opts.Auth, "auth", false, "PasswordAuthenticator; superuser cassandra/cassandra")
 	fs.BoolVar(&opts.TLS, "tls", false, "TLS-only CQL port with a generated CA (ca.pem in the cluster's tls folder)")
+	fs.BoolVar(&opts.Features, "features", false, "enable materialized views, SASI, data masking, UDFs and DROP COMPACT STORAGE")
 	fs.IntVar(&opts.HeapMB, "heap", 0, "heap per node in MiB (default 1024, or 768 with several nodes)")
 	fs.StringVar(&opts.Version, "version", os.Getenv("JOBSHARP_CASSANDRA_VERSION"), "cassandra-all 5.0.x release (default: newest cached, else newest on Maven Central)")
 	fs.DurationVar(&opts.StartTimeout, "timeout", 3*time.Minute, "how long to wait for each node")
@@ -149,6 +166,56 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s node %d %s:%d pid %d: Cassandra %s, %d peers\n", n.Profile, n.Node, n.Addr, devcluster.CQLPort, n.Pid, n.Version, n.Peers)
 	}
 	return code
+}
+
+// control kills, restarts, pauses or resumes the node on --addr.
+func control(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "loopback address of the node (required)")
+	kill := false
+	if cmd == "restart" {
+		fs.BoolVar(&kill, "kill", false, "stop the node with SIGKILL instead of SIGTERM")
+	}
+	timeout := fs.Duration("timeout", 3*time.Minute, "how long to wait for the node to come back (restart)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *addr == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "scripts/cassandra %s: give the node's address with --addr, and nothing else\n", cmd)
+		return 2
+	}
+	c, i, err := devcluster.FindNode("", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "scripts/cassandra %s: %v\n", cmd, err)
+		return 1
+	}
+	opts := c.Options()
+	opts.Log, opts.StartTimeout = stdout, *timeout
+	c, err = devcluster.New(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "scripts/cassandra %s: %v\n", cmd, err)
+		return 1
+	}
+	began := time.Now()
+	switch cmd {
+	case "kill":
+		err = c.Kill(ctx, i)
+	case "restart":
+		err = c.Restart(ctx, i, kill)
+	case "pause":
+		err = c.Pause(i)
+	case "resume":
+		if err = c.Resume(i); err == nil {
+			err = c.WaitUp(ctx)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "scripts/cassandra %s: %v\n", cmd, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "node %d of %s (%s): %s done in %s\n", i, opts.Profile(), *addr, cmd, time.Since(began).Round(100*time.Millisecond))
+	return 0
 }
 
 // nodetool runs Cassandra's NodeTool from the cached jars against one node's JMX port.
