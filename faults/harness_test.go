@@ -305,7 +305,15 @@ func (s *scenario) produce(ctx context.Context, rate float64, d time.Duration, m
 
 // enqueue stores one job, trying three times under the same id.
 func (s *scenario) enqueue(ctx context.Context, args faults.WorkArgs, at time.Time) {
-	id := repo.NewID()
+	id, err := s.store.Jobs.NewID(ctx, s.queue, at)
+	if err != nil {
+		// Minting reads the queue's number (cached after the first); a
+		// job whose id could not be minted was never acknowledged.
+		s.mu.Lock()
+		s.enqueueErrs["mint id: "+errorClass(err)]++
+		s.mu.Unlock()
+		return
+	}
 	js := &faults.JobState{}
 	s.mu.Lock()
 	s.jobs[id] = js
