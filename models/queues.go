@@ -25,6 +25,10 @@ type QueuesRow struct {
 	SweepUntil time.Time `db:"sweep_until"`
 	// SweptAt is the column swept_at, CQL type timestamp.
 	SweptAt time.Time `db:"swept_at"`
+	// Paused is the column paused, CQL type boolean.
+	Paused bool `db:"paused"`
+	// PausedAt is the column paused_at, CQL type timestamp.
+	PausedAt time.Time `db:"paused_at"`
 }
 
 // ScanDest returns the scan destinations of a result row with the given
@@ -58,6 +62,10 @@ func (r *QueuesRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any
 			dest = append(dest, &r.SweepUntil)
 		case "swept_at":
 			dest = append(dest, &r.SweptAt)
+		case "paused":
+			dest = append(dest, &r.Paused)
+		case "paused_at":
+			dest = append(dest, &r.PausedAt)
 		default:
 			dest = appendDiscard(dest, c)
 		}

@@ -756,7 +756,56 @@ func TestQueueQueries(t *testing.T) {
 	if diff := cmp.Diff(queries.QueueGetRow{Name: "b", Number: number, CreatedAt: at, SweptAt: at.Add(10 * time.Second)}, q); diff != "" {
 		t.Errorf("QueueGet mismatch (-want +got):\n%s", diff)
 	}
-	mark(t, "QueueNumberTake", "QueueNumberGet", "QueueCreate", "QueuesList", "QueueSweepTake", "QueueSweepTakeFirst", "QueueSweepDone", "QueueGet")
+
+	// Pause and resume: only a queue that exists.
+	applied, _, err = db.QueueSetPaused(ctx, true, at, shard, "b").Exec()
+	check(t, "QueueSetPaused", err)
+	if !applied {
+		t.Error("QueueSetPaused: not applied on an existing queue")
+	}
+	applied, _, err = db.QueueSetPaused(ctx, true, at, shard, "missing").Exec()
+	check(t, "QueueSetPaused of a missing queue", err)
+	if applied {
+		t.Error("QueueSetPaused applied on a queue that does not exist")
+	}
+	paused, err := db.QueuesPaused(ctx, shard).All()
+	check(t, "QueuesPaused", err)
+	if diff := cmp.Diff([]queries.QueuesPausedRow{{Name: "a"}, {Name: "b", Paused: true}}, paused); diff != "" {
+		t.Errorf("QueuesPaused mismatch (-want +got):\n%s", diff)
+	}
+	if _, _, err = db.QueueSetPaused(ctx, false, at.Add(time.Second), shard, "b").Exec(); err != nil {
+		t.Fatalf("QueueSetPaused false: %v", err)
+	}
+	queues, err = db.QueuesList(ctx, shard).All()
+	check(t, "QueuesList after a resume", err)
+	if len(queues) != 2 || queues[1].Paused || !queues[1].PausedAt.Equal(at.Add(time.Second)) {
+		t.Errorf("QueuesList after a resume = %+v, want b not paused, changed at %v", queues, at.Add(time.Second))
+	}
+
+	mark(t, "QueueNumberTake", "QueueNumberGet", "QueueCreate", "QueuesList", "QueueSweepTake", "QueueSweepTakeFirst", "QueueSweepDone", "QueueGet", "QueueSetPaused", "QueuesPaused")
+}
+
+// TestProcessorQueries writes a processor's row with a TTL, lists it and
+// deletes it.
+func TestProcessorQueries(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	shard, at := int32(1000+time.Now().Nanosecond()%1000), now()
+
+	row := models.ProcessorsRow{Shard: shard, Owner: "p1", Host: "h", Pid: 7, Version: "v1", Queues: map[string]int32{"a": 4}, Running: map[string]int32{"a": 1}, StartedAt: at, LastSeen: at, ExpiresAt: at.Add(30 * time.Second)}
+	check(t, "ProcessorReport", db.ProcessorReport(ctx, row, 30).Exec())
+	list, err := db.ProcessorsList(ctx, shard).All()
+	check(t, "ProcessorsList", err)
+	if diff := cmp.Diff([]models.ProcessorsRow{row}, list); diff != "" {
+		t.Errorf("ProcessorsList mismatch (-want +got):\n%s", diff)
+	}
+	check(t, "ProcessorDelete", db.ProcessorDelete(ctx, shard, "p1").Exec())
+	list, err = db.ProcessorsList(ctx, shard).All()
+	check(t, "ProcessorsList after ProcessorDelete", err)
+	if len(list) != 0 {
+		t.Errorf("ProcessorsList after ProcessorDelete = %+v, want none", list)
+	}
+	mark(t, "ProcessorReport", "ProcessorsList", "ProcessorDelete")
 }
 
 // TestBatches sends the batches the store uses: unlogged writes to one
@@ -921,7 +970,7 @@ func TestBatches(t *testing.T) {
 }
 
 // roundTripTests is the number of tests above that call mark.
-const roundTripTests = 10
+const roundTripTests = 11
 
 // TestEveryQueryRan fails when a query of schema/queries.cql has no round
 // trip above: every method of DB that runs a query must have run.

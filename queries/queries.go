@@ -89,6 +89,7 @@ func Tables() []table.Metadata {
 		RecurringJobsTable.Metadata(),
 		QueuesTable.Metadata(),
 		QueueNumbersTable.Metadata(),
+		ProcessorsTable.Metadata(),
 	}
 }
 
@@ -254,6 +255,8 @@ func CreateStatements() []string {
     sweeper text,
     sweep_until timestamp,
     swept_at timestamp,
+    paused boolean,
+    paused_at timestamp,
     PRIMARY KEY (shard, name)
 ) WITH comment = 'queue registry'
     AND compaction = {'class': 'LeveledCompactionStrategy'}
@@ -265,6 +268,21 @@ func CreateStatements() []string {
 ) WITH comment = 'queue numbers given out'
     AND compaction = {'class': 'LeveledCompactionStrategy'}
     AND gc_grace_seconds = 864000`,
+		`CREATE TABLE IF NOT EXISTS processors (
+    shard int,
+    owner text,
+    host text,
+    pid int,
+    version text,
+    queues frozen<map<text, int>>,
+    running frozen<map<text, int>>,
+    started_at timestamp,
+    last_seen timestamp,
+    expires_at timestamp,
+    PRIMARY KEY (shard, owner)
+) WITH comment = 'live processors; rows expire by TTL'
+    AND compaction = {'class': 'LeveledCompactionStrategy'}
+    AND gc_grace_seconds = 600`,
 	}
 }
 
@@ -373,8 +391,20 @@ func Columns() []SchemaColumn {
 		{Table: "queues", Name: "sweeper", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
 		{Table: "queues", Name: "sweep_until", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
 		{Table: "queues", Name: "swept_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "queues", Name: "paused", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "boolean"},
+		{Table: "queues", Name: "paused_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
 		{Table: "queue_numbers", Name: "number", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "int"},
 		{Table: "queue_numbers", Name: "name", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
+		{Table: "processors", Name: "shard", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "int"},
+		{Table: "processors", Name: "owner", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "text"},
+		{Table: "processors", Name: "host", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
+		{Table: "processors", Name: "pid", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "int"},
+		{Table: "processors", Name: "version", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "text"},
+		{Table: "processors", Name: "queues", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "frozen<map<text, int>>"},
+		{Table: "processors", Name: "running", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "frozen<map<text, int>>"},
+		{Table: "processors", Name: "started_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "processors", Name: "last_seen", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "processors", Name: "expires_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // Its Get, Select and Insert statements are built once.
 var QueuesTable = table.New(table.Metadata{
 	Name:    "queues",
-	Columns: []string{"shard", "name", "number", "created_at", "sweeper", "sweep_until", "swept_at"},
+	Columns: []string{"shard", "name", "number", "created_at", "sweeper", "sweep_until", "swept_at", "paused", "paused_at"},
 	PartKey: []string{"shard"},
 	SortKey: []string{"name"},
 })
@@ -45,6 +45,10 @@ var QueuesColumns = struct {
 	SweepUntil QueuesColumn[time.Time]
 	// SweptAt is the column swept_at, CQL type timestamp.
 	SweptAt QueuesColumn[time.Time]
+	// Paused is the column paused, CQL type boolean.
+	Paused QueuesColumn[bool]
+	// PausedAt is the column paused_at, CQL type timestamp.
+	PausedAt QueuesColumn[time.Time]
 }{
 	Shard:      QueuesColumn[int32]{name: "shard", cql: "shard"},
 	Name:       QueuesColumn[string]{name: "name", cql: "name"},
@@ -53,13 +57,15 @@ var QueuesColumns = struct {
 	Sweeper:    QueuesColumn[string]{name: "sweeper", cql: "sweeper"},
 	SweepUntil: QueuesColumn[time.Time]{name: "sweep_until", cql: "sweep_until"},
 	SweptAt:    QueuesColumn[time.Time]{name: "swept_at", cql: "swept_at"},
+	Paused:     QueuesColumn[bool]{name: "paused", cql: "paused"},
+	PausedAt:   QueuesColumn[time.Time]{name: "paused_at", cql: "paused_at"},
 }
 
 var (
-	tblQueuesAll     = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard, QueuesColumns.Name, QueuesColumns.Number, QueuesColumns.CreatedAt, QueuesColumns.Sweeper, QueuesColumns.SweepUntil, QueuesColumns.SweptAt}
+	tblQueuesAll     = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard, QueuesColumns.Name, QueuesColumns.Number, QueuesColumns.CreatedAt, QueuesColumns.Sweeper, QueuesColumns.SweepUntil, QueuesColumns.SweptAt, QueuesColumns.Paused, QueuesColumns.PausedAt}
 	tblQueuesKey     = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard, QueuesColumns.Name}
 	tblQueuesPartKey = []ColumnOf[QueuesBuilder]{QueuesColumns.Shard}
-	tblQueuesRegular = []ColumnOf[QueuesBuilder]{QueuesColumns.Number, QueuesColumns.CreatedAt, QueuesColumns.Sweeper, QueuesColumns.SweepUntil, QueuesColumns.SweptAt}
+	tblQueuesRegular = []ColumnOf[QueuesBuilder]{QueuesColumns.Number, QueuesColumns.CreatedAt, QueuesColumns.Sweeper, QueuesColumns.SweepUntil, QueuesColumns.SweptAt, QueuesColumns.Paused, QueuesColumns.PausedAt}
 )
 
 // Queues builds statements for table queues from typed columns.
@@ -186,7 +192,7 @@ func (db *DB) QueueGet(ctx context.Context, shard int32, name string) Rows[Queue
 }
 
 // QueuesListCQL is the statement of query QueuesList.
-const QueuesListCQL = `SELECT name, number, created_at, swept_at
+const QueuesListCQL = `SELECT name, number, created_at, swept_at, paused, paused_at
 FROM queues
 WHERE shard = ?`
 
@@ -210,10 +216,14 @@ type QueuesListRow struct {
 	CreatedAt time.Time
 	// SweptAt is the result column swept_at, CQL type timestamp.
 	SweptAt time.Time
+	// Paused is the result column paused, CQL type boolean.
+	Paused bool
+	// PausedAt is the result column paused_at, CQL type timestamp.
+	PausedAt time.Time
 }
 
 func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt)
+	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt, &r.Paused, &r.PausedAt)
 }
 
 // QueuesList runs query QueuesList of schema/queries.cql (line 255) on table
@@ -229,12 +239,90 @@ func (db *DB) QueuesList(ctx context.Context, shard int32) Rows[QueuesListRow] {
 	return Rows[QueuesListRow]{q: db.query(ctx, QueuesListCQL, true, shard), scan: scanQueuesList}
 }
 
+// QueuesPausedCQL is the statement of query QueuesPaused.
+const QueuesPausedCQL = `SELECT name, paused
+FROM queues
+WHERE shard = ?`
+
+// QueuesPaused is the query QueuesPaused of schema/queries.cql, line 259, on
+// table queues, for gocqlx. It is idempotent (safe to retry).
+var QueuesPaused = Query{
+	Name:       "QueuesPaused",
+	CQL:        QueuesPausedCQL,
+	Names:      []string{"shard"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// QueuesPausedRow is a row of the result of query QueuesPaused, in select order.
+type QueuesPausedRow struct {
+	// Name is the result column name, CQL type text.
+	Name string
+	// Paused is the result column paused, CQL type boolean.
+	Paused bool
+}
+
+func scanQueuesPaused(r *QueuesPausedRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Name, &r.Paused)
+}
+
+// QueuesPaused runs query QueuesPaused of schema/queries.cql (line 259) on
+// table queues: a SELECT that returns QueuesPausedRow rows, read with One,
+// All, Iter or Page.
+//
+// What a processor reads once per poll interval: which queues are paused.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - shard: column shard, CQL type int
+//
+// The statement is [QueuesPausedCQL].
+func (db *DB) QueuesPaused(ctx context.Context, shard int32) Rows[QueuesPausedRow] {
+	return Rows[QueuesPausedRow]{q: db.query(ctx, QueuesPausedCQL, true, shard), scan: scanQueuesPaused}
+}
+
+// QueueSetPausedCQL is the statement of query QueueSetPaused.
+const QueueSetPausedCQL = `UPDATE queues
+SET paused = ?, paused_at = ?
+WHERE shard = ? AND name = ?
+IF EXISTS`
+
+// QueueSetPaused is the query QueueSetPaused of schema/queries.cql, line 263,
+// on table queues, for gocqlx. It is a lightweight transaction (check the
+// applied result) and not idempotent (do not retry blindly).
+var QueueSetPaused = Query{
+	Name:       "QueueSetPaused",
+	CQL:        QueueSetPausedCQL,
+	Names:      []string{"paused", "paused_at", "shard", "name"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// QueueSetPaused runs query QueueSetPaused of schema/queries.cql (line 263) on
+// table queues: a lightweight transaction, never retried by the driver. Exec
+// reports whether it applied and, when it did not, the current values of the
+// columns it tested.
+//
+// Pauses or resumes a queue; does not apply to a queue that does not exist.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - paused: column paused, CQL type boolean
+//   - pausedAt: column paused_at, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - name: column name, CQL type text
+//
+// The statement is [QueueSetPausedCQL].
+func (db *DB) QueueSetPaused(ctx context.Context, paused bool, pausedAt time.Time, shard int32, name string) CAS[models.QueuesRow] {
+	return CAS[models.QueuesRow]{q: db.lwt(ctx, QueueSetPausedCQL, paused, pausedAt, shard, name), scan: (*models.QueuesRow).AppendScanDest}
+}
+
 // QueueCreateCQL is the statement of query QueueCreate.
 const QueueCreateCQL = `INSERT INTO queues (shard, name, number, created_at)
 VALUES (?, ?, ?, ?)
 IF NOT EXISTS`
 
-// QueueCreate is the query QueueCreate of schema/queries.cql, line 258, on
+// QueueCreate is the query QueueCreate of schema/queries.cql, line 266, on
 // table queues, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var QueueCreate = Query{
@@ -245,7 +333,7 @@ var QueueCreate = Query{
 	Idempotent: false,
 }
 
-// QueueCreate runs query QueueCreate of schema/queries.cql (line 258) on table
+// QueueCreate runs query QueueCreate of schema/queries.cql (line 266) on table
 // queues: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -268,7 +356,7 @@ SET sweeper = ?, sweep_until = ?
 WHERE shard = ? AND name = ?
 IF sweep_until < ?`
 
-// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 268,
+// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 276,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepTake = Query{
@@ -279,7 +367,7 @@ var QueueSweepTake = Query{
 	Idempotent: false,
 }
 
-// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 268) on
+// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 276) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -306,7 +394,7 @@ WHERE shard = ? AND name = ?
 IF sweep_until = NULL`
 
 // QueueSweepTakeFirst is the query QueueSweepTakeFirst of schema/queries.cql,
-// line 271, on table queues, for gocqlx. It is a lightweight transaction
+// line 279, on table queues, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var QueueSweepTakeFirst = Query{
 	Name:       "QueueSweepTakeFirst",
@@ -317,7 +405,7 @@ var QueueSweepTakeFirst = Query{
 }
 
 // QueueSweepTakeFirst runs query QueueSweepTakeFirst of schema/queries.cql
-// (line 271) on table queues: a lightweight transaction, never retried by the
+// (line 279) on table queues: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
 //
@@ -339,7 +427,7 @@ SET sweep_until = ?, swept_at = ?
 WHERE shard = ? AND name = ?
 IF sweeper = ?`
 
-// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 274,
+// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 282,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepDone = Query{
@@ -350,7 +438,7 @@ var QueueSweepDone = Query{
 	Idempotent: false,
 }
 
-// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 274) on
+// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 282) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -380,7 +468,7 @@ type QueuesBatch struct{ casBatch }
 // ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
 // partition both are atomic).
 func (db *DB) NewQueuesBatch(ctx context.Context, kind gocql.BatchType) *QueuesBatch {
-	return &QueuesBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1}, 2)}
+	return &QueuesBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1}, 2)}
 }
 
 // ExecCAS sends the batch as one lightweight transaction: applied reports
@@ -393,6 +481,13 @@ func (db *DB) NewQueuesBatch(ctx context.Context, kind gocql.BatchType) *QueuesB
 // read settles it.
 func (b *QueuesBatch) ExecCAS() (applied bool, current []models.QueuesRow, err error) {
 	return execCAS(&b.casBatch, (*models.QueuesRow).AppendScanDest)
+}
+
+// QueueSetPaused adds query QueueSetPaused to the batch; its parameters are
+// those of [DB.QueueSetPaused].
+func (b *QueuesBatch) QueueSetPaused(paused bool, pausedAt time.Time, shard int32, name string) {
+	b.test(true)
+	b.b.add(QueueSetPausedCQL, false, paused, pausedAt, shard, name)
 }
 
 // QueueCreate adds query QueueCreate to the batch; its parameters are those of

@@ -52,6 +52,10 @@ type Store struct {
 	Batches *Batches
 	// Recurring stores cron schedules and turns their occurrences into jobs.
 	Recurring *Recurring
+	// Queues lists, pauses and resumes queues.
+	Queues *Queues
+	// Processors is the registry of running processors.
+	Processors *Processors
 }
 
 // New returns a store on a session the caller built (the fourth of the
@@ -79,6 +83,8 @@ func New(session gocqlx.Session, opts *Options) (*Store, error) {
 	s.Jobs = &Jobs{s: s}
 	s.Batches = &Batches{s: s}
 	s.Recurring = &Recurring{s: s}
+	s.Queues = &Queues{s: s}
+	s.Processors = &Processors{s: s}
 	return s, nil
 }
 
