@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -22,6 +23,7 @@ const (
 	DefaultShutdownTimeout  = 20 * time.Second
 	DefaultRescueInterval   = 15 * time.Second
 	DefaultScheduleInterval = time.Second
+	DefaultReportInterval   = 10 * time.Second
 )
 
 // Config shapes a [Processor]. The zero value of every field means its
@@ -90,6 +92,21 @@ type Config struct {
 	// Default 100.
 	MaxCatchUp int
 
+	// ReportInterval is how often the processor rewrites its row in the
+	// registry of running processors ([repo.Processors]): one write each
+	// time, whatever the load. 100ms to 10m; default 10s (6 writes a
+	// minute); negative: the processor does not report itself.
+	ReportInterval time.Duration
+	// ReportTTL is the TTL of the processor's row: a processor that died
+	// without deleting it disappears from the registry this long after its
+	// last report. 1s to 1h (whole seconds; rounded up) and more than
+	// ReportInterval; default 3×ReportInterval.
+	ReportTTL time.Duration
+	// Version is reported in the processor's row. Default: the version of
+	// this module in the binary's build information ("(devel)" plus the
+	// commit for a build from a work tree).
+	Version string
+
 	// Logger receives the processor's structured log; every line about a
 	// job carries job_id, job_type, queue and attempt. Default
 	// slog.Default().
@@ -116,6 +133,8 @@ type settings struct {
 	jobTimeout       time.Duration
 	backoff          func(int) time.Duration
 	rescue, schedule time.Duration
+	report, ttl      time.Duration
+	version          string
 	missed           repo.MissedPolicy
 	catchUp          int
 	log              *slog.Logger
@@ -138,6 +157,14 @@ func (c *Config) settings() (settings, error) {
 		shutdown: cmp.Or(in.ShutdownTimeout, DefaultShutdownTimeout), jobTimeout: in.JobTimeout, backoff: in.Backoff,
 		rescue: cmp.Or(in.RescueInterval, DefaultRescueInterval), schedule: cmp.Or(in.ScheduleInterval, DefaultScheduleInterval),
 		missed: in.MissedOccurrences, catchUp: cmp.Or(in.MaxCatchUp, 100), log: in.Logger, metrics: in.Metrics,
+		report: cmp.Or(in.ReportInterval, DefaultReportInterval), ttl: in.ReportTTL, version: in.Version,
+	}
+	if s.ttl == 0 {
+		s.ttl = max(3*s.report, time.Second)
+	}
+	s.ttl = (s.ttl + time.Second - 1).Truncate(time.Second)
+	if s.version == "" {
+		s.version = buildVersion()
 	}
 	if s.heartbeat == 0 {
 		s.heartbeat = s.lease / 3
@@ -188,6 +215,9 @@ func (c *Config) settings() (settings, error) {
 		{s.schedule < 0 || s.schedule >= 10*time.Millisecond, fmt.Sprintf("ScheduleInterval must be at least 10ms (or negative: off), got %s", s.schedule)},
 		{s.missed >= repo.FireLatest && s.missed <= repo.SkipMissed, fmt.Sprintf("MissedOccurrences must be FireLatest, FireAll or SkipMissed, got %d", s.missed)},
 		{s.catchUp >= 1 && s.catchUp <= 10_000, fmt.Sprintf("MaxCatchUp must be between 1 and 10,000, got %d", s.catchUp)},
+		{s.report < 0 || s.report >= 100*time.Millisecond && s.report <= 10*time.Minute, fmt.Sprintf("ReportInterval must be between 100ms and 10m (or negative: off), got %s", s.report)},
+		{s.report < 0 || s.ttl >= time.Second && s.ttl <= time.Hour && s.ttl > s.report, fmt.Sprintf("ReportTTL must be between 1s and 1h and more than ReportInterval (%s), got %s", s.report, s.ttl)},
+		{len(s.version) <= 255, fmt.Sprintf("Version must be at most 255 bytes, got %d", len(s.version))},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -199,6 +229,37 @@ func (c *Config) settings() (settings, error) {
 
 func invalidConfig(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", repo.ErrInvalidConfig, fmt.Sprintf(format, args...))
+}
+
+// module is this module's path, looked up in the build information.
+const module = "github.com/jobsharp/cassandra"
+
+// buildVersion is the version of this module in the binary: the main
+// module's, or the dependency's.
+func buildVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if info.Main.Path != module {
+		for _, d := range info.Deps {
+			if d.Path == module {
+				if d.Replace != nil && d.Replace.Version != "" {
+					return d.Replace.Version
+				}
+				return d.Version
+			}
+		}
+	}
+	v := cmp.Or(info.Main.Version, "(devel)")
+	if v == "(devel)" {
+		for _, kv := range info.Settings {
+			if kv.Key == "vcs.revision" && len(kv.Value) >= 12 {
+				v += " " + kv.Value[:12]
+			}
+		}
+	}
+	return v
 }
 
 // defaultOwner is host:pid:random, so two processors in one process differ.

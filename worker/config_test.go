@@ -32,6 +32,10 @@ func TestNewValidatesConfig(t *testing.T) {
 		{name: "FastRescuer", cfg: &worker.Config{RescueInterval: time.Millisecond}, wantErr: "RescueInterval must be at least 100ms (or negative: off), got 1ms"},
 		{name: "RescuerOff", cfg: &worker.Config{RescueInterval: -1, ScheduleInterval: -1}},
 		{name: "UnknownMissedPolicy", cfg: &worker.Config{MissedOccurrences: 7}, wantErr: "MissedOccurrences must be FireLatest, FireAll or SkipMissed, got 7"},
+		{name: "FastReports", cfg: &worker.Config{ReportInterval: 10 * time.Millisecond}, wantErr: "ReportInterval must be between 100ms and 10m (or negative: off), got 10ms"},
+		{name: "TTLNotAboveReports", cfg: &worker.Config{ReportInterval: 5 * time.Second, ReportTTL: 5 * time.Second}, wantErr: "ReportTTL must be between 1s and 1h and more than ReportInterval (5s), got 5s"},
+		{name: "TTLRoundedUp", cfg: &worker.Config{ReportInterval: 200 * time.Millisecond, ReportTTL: 300 * time.Millisecond}},
+		{name: "ReportsOff", cfg: &worker.Config{ReportInterval: -1}},
 		{name: "LongOwner", cfg: &worker.Config{Owner: strings.Repeat("x", 256)}, wantErr: "Owner must be at most 255 bytes, got 256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,6 +43,7 @@ func (e *execution) state() (held *repo.Job, deadline time.Time, lost error) {
 // outcome is written, and one count of p.running throughout.
 func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	defer p.running.Done()
+	defer q.active.Add(-1)
 	slotHeld := true
 	defer func() {
 		if slotHeld {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +34,11 @@ type Processor struct {
 	// by the shutdown timeout.
 	workCtx context.Context
 	running sync.WaitGroup // executions: handler, heartbeats and the final write
+
+	// pausesKnown is closed once the paused queues have been read: no
+	// queue is claimed from before.
+	pausesKnown chan struct{}
+	startedAt   time.Time
 }
 
 // queue is the state of one queue's poll loop.
@@ -44,6 +51,12 @@ type queue struct {
 	// writes are slow).
 	writing chan struct{}
 	wake    chan struct{} // poke the poll loop out of its idle pause
+	// paused is set while the registry says the queue is paused (as of the
+	// last read, at most a poll interval ago): the poll loop claims nothing.
+	paused atomic.Bool
+	// active counts the attempts under way: from the claim to the written
+	// outcome.
+	active atomic.Int64
 }
 
 // New returns a processor on store. cfg may be nil for the defaults.
@@ -57,7 +70,7 @@ func New(store *repo.Store, cfg *Config) (*Processor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Processor{store: store, set: set, log: set.log, handlers: map[string]*handler{}}
+	p := &Processor{store: store, set: set, log: set.log, handlers: map[string]*handler{}, pausesKnown: make(chan struct{})}
 	for _, qs := range set.queues {
 		p.queues = append(p.queues, &queue{name: qs.name, slots: make(chan struct{}, qs.maxWorkers), writing: make(chan struct{}, qs.maxWorkers), wake: make(chan struct{}, 1)})
 	}
@@ -72,6 +85,19 @@ func (p *Processor) Queues() []string {
 	names := make([]string, len(p.queues))
 	for i, q := range p.queues {
 		names[i] = q.name
+	}
+	return names
+}
+
+// Paused returns the names of the processor's queues that it sees paused
+// (as of its last read of the queue registry, at most a poll interval
+// ago), sorted. It claims no job of these queues.
+func (p *Processor) Paused() []string {
+	var names []string
+	for _, q := range p.queues {
+		if q.paused.Load() {
+			names = append(names, q.name)
+		}
 	}
 	return names
 }
@@ -119,7 +145,15 @@ func (p *Processor) handler(jobType string) *handler {
 //   - the scheduler, which turns due occurrences of recurring schedules into
 //     jobs, every ScheduleInterval;
 //   - the rescuer, which returns jobs with expired leases to Failed (retry
-//     after backoff) or Abandoned, every RescueInterval.
+//     after backoff) or Abandoned, every RescueInterval;
+//   - the pause watcher, which reads which queues are paused
+//     ([repo.Queues.Paused]) every PollInterval: poll loops of paused queues
+//     claim nothing (running jobs go on), and resume at once when the
+//     queue is resumed. Until the first read succeeds, nothing is claimed;
+//     when a later read fails, the last known flags hold;
+//   - the reporter, which rewrites the processor's row in the registry of
+//     running processors ([repo.Processors]) every ReportInterval, until
+//     every attempt's outcome is written, then deletes it.
 //
 // When ctx ends, Run stops claiming and releases jobs it claimed but did not
 // start (Scheduled again, no attempt counted). Running handlers may finish
@@ -136,9 +170,16 @@ func (p *Processor) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopWork(nil)
 	p.workCtx = workCtx
+	p.startedAt = time.Now()
 
 	p.log.Info("jobsharp: processor started", "owner", p.set.owner, "queues", p.Queues())
+	var reporting sync.WaitGroup
+	stopReports := make(chan struct{})
+	if p.set.report > 0 {
+		reporting.Go(func() { p.reporter(stopReports) })
+	}
 	var loops sync.WaitGroup
+	loops.Go(func() { p.watchPauses(ctx) })
 	for _, q := range p.queues {
 		loops.Go(func() { p.poll(ctx, q) })
 	}
@@ -162,6 +203,8 @@ func (p *Processor) Run(ctx context.Context) error {
 		stopWork(ErrShutdown)
 		<-done
 	}
+	close(stopReports)
+	reporting.Wait()
 	p.log.Info("jobsharp: processor stopped", "owner", p.set.owner)
 	return nil
 }
@@ -174,6 +217,13 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 		lastClaim time.Time
 	)
 	for {
+		switch resumed, live := p.waitClaimable(ctx, q); {
+		case !live:
+			return
+		case resumed:
+			// Claim at once after a resume, whatever the pause before.
+			empty, failures, lastClaim = 0, 0, time.Time{}
+		}
 		// A free slot first: claim only what can start at once.
 		select {
 		case <-ctx.Done():
@@ -233,6 +283,12 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 			}
 			return
 		}
+		if q.paused.Load() { // paused during the pause: wait for the resume
+			for range n {
+				<-q.slots
+			}
+			continue
+		}
 	more:
 		for n < cap(q.slots) && n < 1000 {
 			select {
@@ -270,7 +326,114 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 				continue
 			}
 			p.running.Add(1)
+			q.active.Add(1)
 			go p.execute(q, job, lastClaim)
+		}
+	}
+}
+
+// waitClaimable waits until the paused queues are known and q is not
+// paused. It reports whether it waited for a resume, and whether ctx is
+// still live.
+func (p *Processor) waitClaimable(ctx context.Context, q *queue) (resumed, live bool) {
+	select {
+	case <-ctx.Done():
+		return false, false
+	case <-p.pausesKnown:
+	}
+	for q.paused.Load() {
+		resumed = true
+		select {
+		case <-ctx.Done():
+			return resumed, false
+		case <-q.wake:
+		}
+	}
+	return resumed, true
+}
+
+// watchPauses reads which queues are paused at once and then every
+// PollInterval (one read of the registry partition each time), sets the
+// flags of the processor's queues, and wakes the poll loop of a queue whose
+// flag changed.
+func (p *Processor) watchPauses(ctx context.Context) {
+	t := time.NewTicker(p.set.poll)
+	defer t.Stop()
+	failures := 0
+	for {
+		names, err := p.store.Queues.Paused(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			failures++
+			if failures == 1 || failures%60 == 0 {
+				p.log.Warn("jobsharp: reading paused queues failed; the last known flags hold", "err", err, "failures", failures)
+			}
+		default:
+			failures = 0
+			for _, q := range p.queues {
+				paused := slices.Contains(names, q.name)
+				if q.paused.Swap(paused) != paused {
+					if paused {
+						p.log.Info("jobsharp: queue paused; claiming none of its jobs until it is resumed", "queue", q.name, "owner", p.set.owner)
+					} else {
+						p.log.Info("jobsharp: queue resumed", "queue", q.name, "owner", p.set.owner)
+					}
+					p.wake(q.name)
+				}
+			}
+			select {
+			case <-p.pausesKnown:
+			default:
+				close(p.pausesKnown)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reporter writes the processor's row in the registry of running
+// processors at once and then every ReportInterval, until stop is closed;
+// then it deletes the row.
+func (p *Processor) reporter(stop <-chan struct{}) {
+	host, _ := os.Hostname()
+	info := &repo.ProcessorInfo{Owner: p.set.owner, Host: host, PID: os.Getpid(), Version: p.set.version, StartedAt: p.startedAt, Queues: map[string]int{}}
+	for _, q := range p.queues {
+		info.Queues[q.name] = cap(q.slots)
+	}
+	t := time.NewTicker(p.set.report)
+	defer t.Stop()
+	failures := 0
+	for {
+		info.Running = map[string]int{}
+		for _, q := range p.queues {
+			info.Running[q.name] = int(q.active.Load())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.set.report)
+		err := p.store.Processors.Report(ctx, info, p.set.ttl)
+		cancel()
+		if err != nil {
+			failures++
+			if failures == 1 || failures%10 == 0 {
+				p.log.Warn("jobsharp: reporting the processor failed", "err", err, "failures", failures)
+			}
+		} else {
+			failures = 0
+		}
+		select {
+		case <-stop:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := p.store.Processors.Remove(ctx, p.set.owner); err != nil {
+				p.log.Warn("jobsharp: removing the processor's row failed; it expires by its TTL", "err", err, "ttl", p.set.ttl)
+			}
+			return
+		case <-t.C:
 		}
 	}
 }

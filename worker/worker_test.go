@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,12 @@ import (
 	"github.com/jobsharp/cassandra/worker"
 )
 
-func TestMain(m *testing.M) { cqltest.Main(m, queries.CreateStatements()...) }
+func TestMain(m *testing.M) {
+	if ks := os.Getenv(childKeyspaceEnv); ks != "" {
+		os.Exit(childProcessor(ks)) // TestKilledProcessorDisappears's child
+	}
+	cqltest.Main(m, queries.CreateStatements()...)
+}
 
 // testBundle is what most tests need: a store on the package keyspace and a
 // queue no other test uses.

@@ -15,7 +15,7 @@
 //	1  failure (Cassandra unreachable, authentication, a statement failed, …)
 //	2  usage: unknown command, bad flag or environment value, missing argument
 //	3  schema verify found differences
-//	4  get, requeue or cancel: no such job
+//	4  get, requeue or cancel: no such job; queue pause or resume: no such queue
 //	5  cancel or requeue: the job's state does not allow it
 package cli
 
@@ -40,7 +40,8 @@ const (
 	ExitFailure = 1
 	ExitUsage   = 2
 	ExitDiffers = 3
-	// ExitNotFound: get, requeue or cancel named a job that does not exist.
+	// ExitNotFound: get, requeue or cancel named a job that does not exist;
+	// queue pause or resume a queue that does not exist.
 	ExitNotFound = 4
 	// ExitWrongState: the job's state does not allow the command (cancel a
 	// finished job, requeue a running one).
@@ -85,7 +86,11 @@ func commands() []command {
 		enqueueCommand(),
 		getCommand(),
 		listCommand(),
+		processorsCommand(),
 		purgeCommand(),
+		queueListCommand(),
+		queuePauseCommand(),
+		queueResumeCommand(),
 		requeueCommand(),
 		schemaApplyCommand(),
 		schemaPrintCommand(),
@@ -95,7 +100,7 @@ func commands() []command {
 	}
 }
 
-const exitCodesHelp = `Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job, 5 the job's state does not allow it.`
+const exitCodesHelp = `Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job or queue, 5 the job's state does not allow it.`
 
 func run(ctx context.Context, args []string, a *app) int {
 	cmds := commands()
@@ -149,7 +154,7 @@ func run(ctx context.Context, args []string, a *app) int {
 	case isUsage(err):
 		fmt.Fprintf(a.stderr, "jobsharp %s: %v\n", c.name, err)
 		return ExitUsage
-	case errors.Is(err, repo.ErrNotFound):
+	case errors.Is(err, repo.ErrNotFound), errors.Is(err, repo.ErrQueueNotFound):
 		fmt.Fprintf(a.stderr, "jobsharp %s: %v\n", c.name, err)
 		return ExitNotFound
 	case errors.Is(err, repo.ErrWrongState):
