@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,10 +98,11 @@ func screenshots(t *testing.T) string {
 // operator would, with a real processor working the queues: the overview,
 // the failed jobs, one of them requeued and then succeeding, a bulk requeue
 // with its confirmation and progress, the live chart updating without a
-// reload, search, and the other pages. It saves a screenshot of each.
+// reload, a queue paused and resumed, the processors, search, and the other
+// pages. It saves a screenshot of each.
 //
-// Issue #16 adds two steps here: pause a queue and see claims stop, then
-// resume it; trigger a recurring schedule now.
+// It pauses a queue and sees claims stop, then resumes it. Issue #16 adds
+// one more step here: trigger a recurring schedule now.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -280,6 +282,68 @@ func TestBrowser(t *testing.T) {
 	}
 	do("reload the overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#throughput")))
 	shot("overview-chart") // the table and the chart of one moment
+
+	// 7. Pause the mail queue (confirming the dialog): the processor stops
+	// claiming within its poll interval and new mail waits, Scheduled; the
+	// processors page shows the processor; resume, and the mail goes out.
+	dialogs := chromedp.Events(br, page.JavascriptDialogOpening)
+	var confirmed atomic.Value
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			confirmed.Store(ev.Message)
+			if _, err := chromedp.Call(br, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}); err != nil {
+				return
+			}
+		}
+	}()
+	do("open the queues", chromedp.Navigate(base+"/queues"), chromedp.WaitVisible(chromedp.CSS(`tr[data-queue="mail"] button.pause`)))
+	click(`tr[data-queue="mail"] button.pause`)
+	if msg, _ := confirmed.Load().(string); !strings.Contains(msg, "Pause queue mail?") {
+		t.Errorf("the pause asked %q, want a confirmation naming the queue", msg)
+	}
+	if s := text(".flash"); !strings.Contains(s, "paused") {
+		t.Errorf("after pause the page says %q", s)
+	}
+	if s := text(`tr[data-queue="mail"] .paused-flag`); s != "paused" {
+		t.Errorf("the mail queue's paused column says %q", s)
+	}
+	waitFor(t, "the processor to see the pause", func() bool { return slices.Contains(p.Paused(), "mail") })
+	var waiting []*repo.NewJob
+	for i := range 5 {
+		waiting = append(waiting, &repo.NewJob{Queue: "mail", Type: "email.send", Args: fmt.Appendf(nil, `{"to":"lin@example.com","subject":"held #%d"}`, i)})
+	}
+	held, err := store.Jobs.InsertMany(ctx, waiting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // ten poll intervals
+	for _, j := range held {
+		if got, err := store.Jobs.Get(ctx, j.ID); err != nil || got.State != repo.StateScheduled {
+			t.Errorf("mail enqueued while paused: %v, %v; want Scheduled", got, err)
+		}
+	}
+	shot("queue-paused")
+	do("open the processors", chromedp.Navigate(base+"/processors"), chromedp.WaitVisible(chromedp.CSS("table.processors")))
+	if s := text("table.processors tbody"); !strings.Contains(s, p.Owner()) || !strings.Contains(s, "mail 0/8") || !strings.Contains(s, "reports 0/2") {
+		t.Errorf("the processors page lacks the processor %s with its slots:\n%s", p.Owner(), s)
+	}
+	shot("processors")
+	do("open the queues", chromedp.Navigate(base+"/queues"), chromedp.WaitVisible(chromedp.CSS(`tr[data-queue="mail"] button.resume`)))
+	click(`tr[data-queue="mail"] button.resume`)
+	if s := text(".flash"); !strings.Contains(s, "resumed") {
+		t.Errorf("after resume the page says %q", s)
+	}
+	waitFor(t, "the held mail to go out after the resume", func() bool {
+		for _, j := range held {
+			if got, err := store.Jobs.Get(ctx, j.ID); err != nil || got.State != repo.StateSucceeded {
+				return false
+			}
+		}
+		return true
+	})
 
 	// Search by id, then the other pages.
 	do("search", chromedp.Navigate(base+"/"), chromedp.SendKeys(chromedp.CSS("form.search input"), strings.TrimPrefix(jobURL, base+"/jobs/")))

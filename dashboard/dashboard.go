@@ -86,6 +86,8 @@ const (
 	ActionJobDelete       Action = "job.delete"
 	ActionJobRunNow       Action = "job.run-now"
 	ActionRecurringRemove Action = "recurring.remove"
+	ActionQueuePause      Action = "queue.pause"
+	ActionQueueResume     Action = "queue.resume"
 	// ActionBulkCancel stops a running bulk action; starting one is
 	// authorised as its job action.
 	ActionBulkCancel Action = "bulk.cancel"
@@ -229,8 +231,7 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // routes maps every path. Methods are part of the patterns, so a wrong
 // method gets 405 Method Not Allowed from the mux.
 //
-// Issue #16 adds here: POST /queues/{queue}/pause and /resume, POST
-// /recurring/{id}/pause, /resume and /trigger, and GET /processors.
+// Issue #16 adds here: POST /recurring/{id}/pause, /resume and /trigger.
 func (d *Dashboard) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	p := d.set.prefix
@@ -246,6 +247,9 @@ func (d *Dashboard) routes() *http.ServeMux {
 	m.Handle("GET "+p+"/bulk/{id}", d.view(d.bulkPage))
 	m.Handle("POST "+p+"/bulk/{id}/cancel", d.change(ActionBulkCancel, d.bulkCancel))
 	m.Handle("GET "+p+"/queues", d.view(d.queuesPage))
+	m.Handle("POST "+p+"/queues/{queue}/pause", d.change(ActionQueuePause, d.queuePause))
+	m.Handle("POST "+p+"/queues/{queue}/resume", d.change(ActionQueueResume, d.queueResume))
+	m.Handle("GET "+p+"/processors", d.view(d.processorsPage))
 	m.Handle("GET "+p+"/recurring", d.view(d.recurringPage))
 	m.Handle("POST "+p+"/recurring/{id}/remove", d.change(ActionRecurringRemove, d.recurringRemove))
 	m.Handle("GET "+p+"/batches", d.view(d.batchesPage))

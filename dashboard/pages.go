@@ -14,9 +14,11 @@ import (
 )
 
 // queueRow is a queue's line in the tables of the overview and the queues
-// page. Issue #16 adds the paused flag here.
+// page.
 type queueRow struct {
 	repo.QueueStats
+	// Paused: processors claim none of the queue's jobs.
+	Paused bool
 }
 
 type overviewPage struct {
@@ -24,32 +26,42 @@ type overviewPage struct {
 	Queues []queueRow
 	Totals map[repo.State]int64
 	Chart  chart
+	// Processors is the number of processors online (overview only).
+	Processors int
 }
 
-// overview is GET /: jobs per queue and state from the counters, and the
-// live throughput chart. Issue #16 adds the processors online.
+// overview is GET /: jobs per queue and state from the counters, the
+// processors online, and the live throughput chart.
 func (d *Dashboard) overview(c *call) error {
 	d.chart.touch()
 	rows, totals, err := d.queueRows(c)
 	if err != nil {
 		return err
 	}
+	procs, err := d.store.Processors.List(c.r.Context())
+	if err != nil {
+		return err
+	}
 	return d.render(c, http.StatusOK, "overview", overviewPage{
-		base: d.base(c, "Overview", "overview"), Queues: rows, Totals: totals, Chart: d.chart.chart(),
+		base: d.base(c, "Overview", "overview"), Queues: rows, Totals: totals, Chart: d.chart.chart(), Processors: len(procs),
 	})
 }
 
-// queueRows reads Jobs.Stats for every queue: counters, due backlog, oldest
-// due job.
+// queueRows reads Jobs.Stats for every queue (counters, due backlog,
+// oldest due job) and the paused queues (one read of the registry).
 func (d *Dashboard) queueRows(c *call) ([]queueRow, map[repo.State]int64, error) {
 	stats, err := d.store.Jobs.Stats(c.r.Context(), "")
+	if err != nil {
+		return nil, nil, err
+	}
+	paused, err := d.store.Queues.Paused(c.r.Context())
 	if err != nil {
 		return nil, nil, err
 	}
 	totals := map[repo.State]int64{}
 	rows := make([]queueRow, len(stats))
 	for i, st := range stats {
-		rows[i] = queueRow{st}
+		rows[i] = queueRow{QueueStats: st, Paused: slices.Contains(paused, st.Queue)}
 		for s, n := range st.Counts {
 			totals[s] += n
 		}
@@ -57,8 +69,41 @@ func (d *Dashboard) queueRows(c *call) ([]queueRow, map[repo.State]int64, error)
 	return rows, totals, nil
 }
 
-// queuesPage is GET /queues: each queue's counts, due backlog and oldest
-// due job. Issue #16 adds pause and resume.
+// queuePause is POST /queues/{queue}/pause and queueResume POST
+// /queues/{queue}/resume.
+func (d *Dashboard) queuePause(c *call) error  { return d.queueSet(c, true) }
+func (d *Dashboard) queueResume(c *call) error { return d.queueSet(c, false) }
+
+func (d *Dashboard) queueSet(c *call, pause bool) error {
+	queue := c.r.PathValue("queue")
+	set, done := d.store.Queues.Resume, "resume-queue"
+	if pause {
+		set, done = d.store.Queues.Pause, "pause-queue"
+	}
+	if err := set(c.r.Context(), queue); err != nil {
+		if errors.Is(err, repo.ErrQueueNotFound) {
+			return errorf(http.StatusNotFound, "no queue %q", queue)
+		}
+		return err
+	}
+	return d.redirect(c, "/queues", url.Values{"done": {done}})
+}
+
+// processorsPage is GET /processors: the processors online, as they report
+// themselves (one partition read).
+func (d *Dashboard) processorsPage(c *call) error {
+	procs, err := d.store.Processors.List(c.r.Context())
+	if err != nil {
+		return err
+	}
+	return d.render(c, http.StatusOK, "processors", struct {
+		base
+		Processors []repo.ProcessorInfo
+	}{d.base(c, "Processors", "processors"), procs})
+}
+
+// queuesPage is GET /queues: each queue's paused flag (with pause and
+// resume), counts, due backlog and oldest due job.
 func (d *Dashboard) queuesPage(c *call) error {
 	d.chart.touch()
 	rows, totals, err := d.queueRows(c)

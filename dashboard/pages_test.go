@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,6 +245,74 @@ func TestPages(t *testing.T) {
 		b := setup(t, nil)
 		b.insert(ctx, t, nil)
 		b.get(t, "/queues").want(t, http.StatusOK, "<h1>Queues</h1>", b.queue)
+	})
+
+	t.Run("QueuePauseAndResume", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.insert(ctx, t, nil)
+		pause := "/queues/" + b.queue + "/pause"
+		b.get(t, "/queues").want(t, http.StatusOK, `action="/admin/jobs`+pause+`"`, ">Pause</button>")
+
+		// No CSRF token, a GET, an unknown or invalid queue: nothing changes.
+		b.postRaw(t, pause, url.Values{}, nil).want(t, http.StatusForbidden)
+		b.get(t, pause).want(t, http.StatusMethodNotAllowed)
+		b.post(t, "/queues/"+b.queue+"-none/pause", nil).want(t, http.StatusNotFound, "no queue")
+		b.post(t, "/queues/"+url.PathEscape("no spaces")+"/pause", nil).want(t, http.StatusBadRequest, "invalid queue")
+		wantPaused(ctx, t, b.store, b.queue, false)
+
+		r := b.post(t, pause, nil)
+		r.want(t, http.StatusSeeOther)
+		if loc := r.header.Get("Location"); loc != "/admin/jobs/queues?done=pause-queue" {
+			t.Errorf("pause redirects to %q, want the queues page", loc)
+		}
+		wantPaused(ctx, t, b.store, b.queue, true)
+		r = b.get(t, "/queues?done=pause-queue")
+		r.want(t, http.StatusOK, "processors stop claiming its jobs within one poll interval", `<tr data-queue="`+b.queue+`" class="paused">`, ">Resume</button>")
+		b.get(t, "/").want(t, http.StatusOK, `<span class="badge paused">paused</span>`)
+
+		b.post(t, "/queues/"+b.queue+"/resume", nil).want(t, http.StatusSeeOther)
+		wantPaused(ctx, t, b.store, b.queue, false)
+		if r := b.get(t, "/queues?done=resume-queue"); strings.Contains(r.body, `<tr data-queue="`+b.queue+`" class="paused">`) {
+			t.Errorf("the queues page shows a resumed queue as paused")
+		}
+	})
+
+	t.Run("QueuePauseReadOnlyAndAuthorize", func(t *testing.T) {
+		t.Parallel()
+		ro := setup(t, &dashboard.Options{ReadOnly: true})
+		ro.insert(ctx, t, nil)
+		if r := ro.get(t, "/queues"); strings.Contains(r.body, "/pause") || strings.Contains(r.body, ">Pause</button>") {
+			t.Errorf("the read-only queues page offers a pause")
+		}
+		ro.post(t, "/queues/"+ro.queue+"/pause", nil).want(t, http.StatusForbidden, "read-only")
+		wantPaused(ctx, t, ro.store, ro.queue, false)
+
+		b := setup(t, &dashboard.Options{Authorize: func(r *http.Request, a dashboard.Action) error {
+			if a != dashboard.ActionView && r.Header.Get("X-Role") != "operator" {
+				return errors.New("operators only")
+			}
+			return nil
+		}})
+		b.insert(ctx, t, nil)
+		b.post(t, "/queues/"+b.queue+"/pause", nil).want(t, http.StatusForbidden, "not allowed to queue.pause: operators only")
+		wantPaused(ctx, t, b.store, b.queue, false)
+		b.postRaw(t, "/queues/"+b.queue+"/pause", url.Values{"csrf_token": {b.csrf(t)}}, http.Header{"X-Role": {"operator"}}).want(t, http.StatusSeeOther)
+		wantPaused(ctx, t, b.store, b.queue, true)
+		b.post(t, "/queues/"+b.queue+"/resume", nil).want(t, http.StatusForbidden, "not allowed to queue.resume")
+	})
+
+	t.Run("Processors", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		owner := b.queue + "-proc"
+		info := &repo.ProcessorInfo{Owner: owner, Host: "worker-7", PID: 4242, Version: "v1.2.3", Queues: map[string]int{b.queue: 4}, Running: map[string]int{b.queue: 1}, StartedAt: time.Now().Add(-time.Hour)}
+		if err := b.store.Processors.Report(ctx, info, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.store.Processors.Remove(context.Background(), owner) })
+		b.get(t, "/processors").want(t, http.StatusOK, "<h1>Processors</h1>", `data-owner="`+owner+`"`, "worker-7", "4242", "v1.2.3", "> 1/4</span>", "1h ago")
+		b.get(t, "/").want(t, http.StatusOK, "processors online")
 	})
 
 	t.Run("Recurring", func(t *testing.T) {
@@ -497,4 +566,16 @@ func contains[T comparable](s []T, v T) bool {
 		}
 	}
 	return false
+}
+
+// wantPaused checks a queue's paused flag in the store.
+func wantPaused(ctx context.Context, t *testing.T, store *repo.Store, queue string, want bool) {
+	t.Helper()
+	paused, err := store.Queues.Paused(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Contains(paused, queue); got != want {
+		t.Errorf("queue %s paused = %v, want %v", queue, got, want)
+	}
 }

@@ -34,7 +34,7 @@ func staticFiles() http.Handler {
 type pages struct{ sets map[string]*template.Template }
 
 // pageNames are the page templates, each templates/<name>.html.
-var pageNames = []string{"overview", "jobs", "job", "confirm", "bulk", "queues", "recurring", "batches", "batch", "error"}
+var pageNames = []string{"overview", "jobs", "job", "confirm", "bulk", "queues", "processors", "recurring", "batches", "batch", "error"}
 
 func parsePages() (*pages, error) {
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html")
@@ -75,6 +75,9 @@ var flashes = map[string]string{
 	"delete":  "The job was deleted.",
 	"run":     "The job is due now.",
 	"remove":  "The recurring schedule was removed.",
+	// Processors read the flags once per poll interval.
+	"pause-queue":  "The queue is paused: processors stop claiming its jobs within one poll interval; running jobs go on.",
+	"resume-queue": "The queue is resumed: processors claim its jobs again within one poll interval.",
 }
 
 // render writes a page. It renders into a buffer first, so a template

@@ -223,6 +223,7 @@ func TestStatementsPerPage(t *testing.T) {
 	}{
 		{"/", 60},
 		{"/queues", 60},
+		{"/processors", 5},
 		{"/jobs?state=Succeeded&queue=" + queue, 110},
 		{"/jobs?state=Succeeded&queue=" + queue + "&page=2", 160},
 		{"/jobs?state=Succeeded", 130},

@@ -84,9 +84,19 @@ func TestNoExecutableMarkup(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = b.store.Recurring.Remove(context.Background(), recID) })
 
+	// A paused queue, and a processor whose report carries the payloads.
+	if err := b.store.Queues.Pause(ctx, b.queue); err != nil {
+		t.Fatal(err)
+	}
+	xssOwner := "xss-" + xssAll
+	if err := b.store.Processors.Report(ctx, &repo.ProcessorInfo{Owner: xssOwner, Host: xssAll, Version: xssScript, Queues: map[string]int{xssAll: 1, b.queue: 2}, Running: map[string]int{xssAttr: 1}}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.store.Processors.Remove(context.Background(), xssOwner) })
+
 	q := url.QueryEscape(b.queue)
 	tq := url.QueryEscape(xssAll)
-	paths := []string{"/", "/queues", "/recurring", "/recurring?id=" + url.QueryEscape(recID), "/batches", "/batches/" + batchID.String(),
+	paths := []string{"/", "/queues", "/processors", "/recurring", "/recurring?id=" + url.QueryEscape(recID), "/batches", "/batches/" + batchID.String(),
 		"/search?q=" + tq, "/jobs/" + url.PathEscape(xssAll), "/jobs?state=Failed&type=" + tq}
 	for _, s := range repo.States() {
 		paths = append(paths, "/jobs?state="+s.String()+"&queue="+q, "/jobs?state="+s.String())
