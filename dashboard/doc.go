@@ -13,12 +13,17 @@
 //
 // # Pages
 //
-//   - Overview: jobs per queue and state, and a live throughput chart.
+//   - Overview: jobs per queue and state, the processors online, and a
+//     live throughput chart.
 //   - Jobs: one list per state, with paging and filters by queue and type;
 //     a job's page shows its arguments (indented JSON, or a hex dump), its
 //     metadata and result, every failed attempt with its trace, its lease,
 //     and links to its batch, its parent and its continuations.
-//   - Queues: counts, due backlog and the oldest due job per queue.
+//   - Queues: paused flag, counts, due backlog and the oldest due job per
+//     queue, with pause and resume.
+//   - Processors: every running processor as it reports itself (owner,
+//     host, pid, version, running jobs and slots per queue, started, last
+//     seen, when its row expires).
 //   - Recurring: every schedule with its cron expression, zone, last and
 //     next fire time.
 //   - Batches: progress of a batch, and the batches met among the jobs that
@@ -28,7 +33,8 @@
 // Actions: requeue, cancel, delete and run now per job, and in bulk on a
 // selection or on a whole filtered list (confirmed first, then run in the
 // background in chunks of [Options.BulkChunk] with a progress page);
-// removing a recurring schedule. Run now makes a Scheduled or Failed job
+// pausing and resuming a queue (processors notice within one poll
+// interval; running jobs go on); removing a recurring schedule. Run now makes a Scheduled or Failed job
 // due now and keeps its attempts; a held (Created) job is scheduled now; a
 // finished one is requeued.
 //

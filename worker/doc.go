@@ -59,6 +59,22 @@
 // when the processor shuts down ([ErrShutdown]). Cancellation is seen at the
 // next heartbeat, so within HeartbeatInterval.
 //
+// # Paused queues and the registry of processors
+//
+// A paused queue ([repo.Queues.Pause]) accepts jobs, but no processor claims
+// from it until it is resumed. Each processor reads the paused flags of
+// every queue once per PollInterval (one read of the queue registry, not a
+// statement per claim), so it stops claiming within one poll interval of a
+// pause and claims again at once when it reads the resume; [Processor.Paused]
+// says what it last read. Jobs already running go on to their end.
+//
+// Each processor keeps a row in the registry of running processors
+// ([repo.Processors]): owner, host, pid, Config.Version, slots and running
+// jobs per queue, start and last report. It rewrites the row every
+// ReportInterval (10s: 6 writes a minute, whatever the load) with a TTL of
+// ReportTTL (3 intervals), so the row of a process that died expires; Run
+// deletes it when it returns.
+//
 // # Continuations and batches
 //
 // [EnqueueAfter] stores a job that waits until its parent succeeds; it is

@@ -7,6 +7,7 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -346,4 +347,98 @@ func ExampleJobSnooze() {
 	// export not ready; snoozing
 	// downloaded export-42
 	// Succeeded with 0 failed attempts
+}
+
+// Pause a queue: it still accepts jobs, but no processor claims them until
+// it is resumed. Every processor notices within one poll interval, and jobs
+// already running go on to their end.
+func ExampleProcessor_Paused() {
+	ctx := context.Background()
+	store := exampleStore()
+	const queue = "example-pause"
+
+	p := exampleProcessor(store, queue)
+	err := worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error {
+		fmt.Println("sent", job.Args.Subject)
+		return nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stop := run(p)
+	defer stop()
+	opts := &worker.EnqueueOpts{Queue: queue}
+	first, err := worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com", Subject: "first"}, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	waitFor(store, first.ID)
+
+	if err := store.Queues.Pause(ctx, queue); err != nil {
+		log.Fatal(err)
+	}
+	for !slices.Contains(p.Paused(), queue) { // within one PollInterval (50ms here)
+		time.Sleep(10 * time.Millisecond)
+	}
+	held, err := worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com", Subject: "second"}, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond) // five poll intervals
+	job, err := store.Jobs.Get(ctx, held.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("while paused:", job.State)
+
+	if err := store.Queues.Resume(ctx, queue); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("after the resume:", waitFor(store, held.ID).State)
+	// Output:
+	// sent first
+	// while paused: Scheduled
+	// sent second
+	// after the resume: Succeeded
+}
+
+// Every running processor keeps a row in the registry of processors,
+// rewritten every ReportInterval with a TTL; Run deletes it when it
+// returns, and the row of a process that died expires.
+func ExampleProcessor_Run_processors() {
+	ctx := context.Background()
+	store := exampleStore()
+	p, err := worker.New(store, &worker.Config{
+		Owner:          "example-reporter",
+		Queues:         map[string]worker.QueueConfig{"example-report": {MaxWorkers: 4}},
+		Version:        "v1.0.0",
+		ReportInterval: 100 * time.Millisecond,
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	find := func() *repo.ProcessorInfo {
+		list, err := store.Processors.List(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, pi := range list {
+			if pi.Owner == p.Owner() {
+				return &pi
+			}
+		}
+		return nil
+	}
+	stop := run(p)
+	var me *repo.ProcessorInfo
+	for me = find(); me == nil; me = find() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Println(me.Owner, me.Version, me.Queues, me.TotalRunning(), me.ExpiresAt.Sub(me.LastSeen))
+	stop()
+	fmt.Println("listed after Run returned:", find() != nil)
+	// Output:
+	// example-reporter v1.0.0 map[example-report:4] 0 1s
+	// listed after Run returned: false
 }
