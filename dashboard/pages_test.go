@@ -312,7 +312,7 @@ func TestPages(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = b.store.Processors.Remove(context.Background(), owner) })
 		b.get(t, "/processors").want(t, http.StatusOK, "<h1>Processors</h1>", `data-owner="`+owner+`"`, "worker-7", "4242", "v1.2.3", "> 1/4</span>", "1h ago")
-		b.get(t, "/").want(t, http.StatusOK, "processors online")
+		b.get(t, "/").want(t, http.StatusOK, `id="processors-online"`, " online</a>")
 	})
 
 	t.Run("Recurring", func(t *testing.T) {

@@ -49,8 +49,10 @@ type Config struct {
 	// PollInterval is the longest pause after claims that found nothing
 	// due: the pause starts at twice ClaimCooldown after the first empty
 	// claim and doubles with each one after, up to PollInterval, with ±10%
-	// jitter. It bounds how long a new job waits for an idle processor.
-	// 10ms to 1h; default 1s.
+	// jitter. It bounds how long a new job waits for an idle processor. It
+	// is also how often the processor reads which queues are paused (one
+	// read of the queue registry), so a pause or a resume reaches it within
+	// one PollInterval. 10ms to 1h; default 1s.
 	PollInterval time.Duration
 	// ClaimCooldown is the least time between two claims of one queue, so
 	// that a busy processor claims in batches rather than one job at a time.

@@ -277,8 +277,11 @@ func TestKilledProcessorDisappears(t *testing.T) {
 		return findProcessor(ctx, t, b.store, owner) == nil
 	})
 	gone := time.Since(killedAt)
-	if gone > childTTL+500*time.Millisecond {
-		t.Errorf("the killed processor's row disappeared %s after the kill, want within its TTL (%s)", gone, childTTL)
+	// The last write came at most one report interval before the kill, so
+	// the row expires at most a TTL after it; the slack is for the reads
+	// that look for it on a shared machine.
+	if gone > childTTL+time.Second {
+		t.Errorf("the killed processor's row disappeared %s after the kill, want within its TTL (%s, plus 1s for the reads)", gone, childTTL)
 	}
 	t.Logf("report interval %s, TTL %s: the row of the killed processor disappeared %s after the kill", childReport, childTTL, gone.Round(time.Millisecond))
 }
