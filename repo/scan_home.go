@@ -218,10 +218,14 @@ func (s *Store) claimRows(ctx context.Context, rows []*Job, queue string, need i
 				c.err = err
 			}
 		}
+		var spent []dueEntry
 		for _, c := range chs {
 			switch {
 			case c.err == nil:
 				out = append(out, c.out)
+				if e, ok := s.dueEntryOfClaimed(c.cur); ok {
+					spent = append(spent, e)
+				}
 			case isTaken(c.err):
 				// Another worker changed or took it: resolved.
 			default:
@@ -234,11 +238,25 @@ func (s *Store) claimRows(ctx context.Context, rows []*Job, queue string, need i
 				}
 			}
 		}
+		s.deleteDue(ctx, spent...)
 	}
 	if stop == 0 {
 		return out, gocql.UUID{}, firstErr
 	}
 	return out, rows[stop-1].ID, firstErr
+}
+
+// dueEntryOfClaimed returns the due entry of a job claimed where it lives,
+// when it has one: a job due later than its home time (a retry, a snooze, a
+// released continuation) was entered in the due index, and the entry is
+// spent once the job is claimed. A job due at its home time has none (but
+// for a late recurring occurrence, whose entry a scanner removes).
+func (s *Store) dueEntryOfClaimed(j *Job) (dueEntry, bool) {
+	info, err := parseID(j.ID)
+	if err != nil || !j.ScheduledAt.After(info.At) {
+		return dueEntry{}, false
+	}
+	return s.dueEntryAt(j.Queue, j.ID, j.ScheduledAt), true
 }
 
 // isTaken reports whether a claim failed because the job changed: another
