@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,6 +113,11 @@ func (s *Store) claimAtHome(ctx context.Context, sc *scanner, queue string, qn i
 	if err != nil {
 		return nil, err
 	}
+	// Partitions with a batch of this store in flight (completions of jobs
+	// claimed before) go last: a claim there would queue behind it.
+	slices.SortStableFunc(parts, func(a, b *homeCursor) int {
+		return cmp.Compare(b2i(s.commits.busy(a.h)), b2i(s.commits.busy(b.h)))
+	})
 	var out []*Job
 	var errs []error
 	for _, c := range parts {
@@ -132,6 +138,13 @@ func (s *Store) claimAtHome(ctx context.Context, sc *scanner, queue string, qn i
 		return nil, errs[0]
 	}
 	return out, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // claimPartition reads one partition from its frontier and claims its due
