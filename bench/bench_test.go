@@ -164,9 +164,10 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 // TestRunSmoke runs every scenario on tiny inputs against the real node and
 // checks what must hold whatever the timing: our claims are exclusive, our
 // due scan finds every due job, every throughput job is finished exactly
-// once, and the report renders. The throughput scenario runs ours and the
-// previous design (built from git); River joins when PostgreSQL answers at
-// the default DSN (scripts/bench-setup), and is never required.
+// once, and the report renders. The throughput scenario runs ours, raw
+// gocql and the previous design (built from git); River joins when
+// PostgreSQL answers at the default DSN (scripts/bench-setup), and is never
+// required.
 func TestRunSmoke(t *testing.T) {
 	t.Parallel()
 
@@ -215,7 +216,7 @@ func checkThroughput(t *testing.T, rep *Report) {
 	if tp == nil || len(tp.Workloads) != 3 {
 		t.Fatalf("Run() throughput report = %+v, want three workloads", tp)
 	}
-	for _, c := range []string{Ours, Previous} {
+	for _, c := range []string{Ours, RawGocql, Previous} {
 		if !slices.Contains(tp.Contenders, c) {
 			t.Errorf("throughput contenders = %v, want %s among them", tp.Contenders, c)
 		}

@@ -1,4 +1,4 @@
-//go:build !jobsharp_previous
+//go:build !jobsharp_previous && !jobsharp_raw
 
 // The adapter of this commit's store and processor. When the API changes,
 // change this file; previous.go stays as it is, frozen on the previous
