@@ -256,15 +256,30 @@ func (s *system) sendBatch(p part, chs []*change) error {
 		b.Query(c.stmt, c.args...)
 	}
 	applied, iter, err := s.s.ExecuteBatchCAS(b)
-	if err != nil {
-		return fmt.Errorf("raw: batch of %d changes of partition (%s, %d): %w", len(chs), p.home.Format(time.RFC3339), p.shard, err)
+	if err == nil {
+		_ = iter.Close()
+		if !applied {
+			err = errors.New("did not apply: a row changed under it")
+		}
 	}
-	_ = iter.Close()
-	if !applied {
-		return fmt.Errorf("raw: batch of %d changes of partition (%s, %d) did not apply: a row changed under it", len(chs), p.home.Format(time.RFC3339), p.shard)
+	if err != nil {
+		return &batchError{p: p, n: len(chs), err: err}
 	}
 	return nil
 }
+
+// batchError is a conditional batch that failed or did not apply.
+type batchError struct {
+	p   part
+	n   int
+	err error
+}
+
+func (e *batchError) Error() string {
+	return fmt.Sprintf("raw: batch of %d changes of partition (%s, %d): %v", e.n, e.p.home.Format(time.RFC3339), e.p.shard, e.err)
+}
+
+func (e *batchError) Unwrap() error { return e.err }
 
 // cursor is the processor's position in one home partition.
 type cursor struct {
@@ -297,7 +312,8 @@ func (s *system) Work(ctx context.Context, slots int, h workload.Hooks) error {
 	// while its outcome is written (at most slots outcomes at once).
 	writing := make(chan struct{}, slots)
 	var (
-		empty     int
+		empty     int // claims in a row that found nothing
+		failures  int // claims in a row that failed
 		lastClaim time.Time
 		err       error
 	)
@@ -312,7 +328,10 @@ loop:
 		}
 		n := 1
 		pause, busy := claimCooldown-time.Since(lastClaim), true
-		if empty > 0 {
+		switch {
+		case failures > 0:
+			pause, busy = min(pollInterval<<min(failures-1, 10), 30*time.Second), false
+		case empty > 0:
 			pause, busy = min(100*time.Millisecond<<min(empty-1, 10), pollInterval), false
 		}
 		if pause > 0 {
@@ -357,17 +376,27 @@ loop:
 		for range n - len(jobs) {
 			<-sem
 		}
-		if cerr != nil {
+		for _, j := range jobs {
+			pr.running.Go(func() { pr.run(j, sem, writing) })
+		}
+		var be *batchError
+		switch {
+		case errors.As(cerr, &be):
+			// Its outcome is unknown, and raw gocql does not find out.
 			err = cerr
-			break
+			break loop
+		case cerr != nil:
+			// A read failed: nothing changed, so back off and read again, as
+			// the worker does.
+			failures++
+			fmt.Fprintf(os.Stderr, "raw: claim failed; backing off: %v\n", cerr)
+		default:
+			failures = 0
 		}
 		if len(jobs) == 0 {
 			empty++
 		} else {
 			empty = 0
-		}
-		for _, j := range jobs {
-			pr.running.Go(func() { pr.run(j, sem, writing) })
 		}
 	}
 	pr.running.Wait()
@@ -431,21 +460,29 @@ func (pr *processor) partitions(at time.Time) []*cursor {
 }
 
 // claim claims up to need due jobs: from each partition's frontier, then
-// the ranges read before whose second look is due.
+// the ranges read before whose second look is due. It fails at once when a
+// batch fails, and when a read failed only if it claimed nothing.
 func (pr *processor) claim(ctx context.Context, need int) ([]*rawcql.Row, error) {
 	at := now()
 	var out []*rawcql.Row
+	var first error
 	for _, c := range pr.partitions(at) {
 		if len(out) >= need {
 			break
 		}
 		got, err := pr.claimPartition(ctx, c, need-len(out), at)
 		out = append(out, got...)
-		if err != nil {
+		var be *batchError
+		if errors.As(err, &be) {
 			return out, err
+		} else if err != nil && first == nil {
+			first = err // a read: the other partitions are read still
 		}
 	}
-	return out, nil
+	if len(out) > 0 {
+		return out, nil
+	}
+	return nil, first
 }
 
 func (pr *processor) claimPartition(ctx context.Context, c *cursor, need int, at time.Time) ([]*rawcql.Row, error) {
