@@ -9,35 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/jobsharp/cassandra/bench/rawcql"
-	"github.com/jobsharp/cassandra/queries"
 	"github.com/jobsharp/cassandra/repo"
 )
-
-func TestRawStatementsAreTheGeneratedOnes(t *testing.T) {
-	t.Parallel()
-
-	tests := map[string]struct{ raw, generated string }{
-		"QueueNumberTake":  {rawQueueNumberTake, queries.QueueNumberTakeCQL},
-		"QueueCreate":      {rawQueueCreate, queries.QueueCreateCQL},
-		"HomeBucketInsert": {rawHomeBucketInsert, queries.HomeBucketInsertCQL},
-		"CountHourDirty":   {rawCountHourDirty, queries.CountHourDirtyCQL},
-		"CountLogActive":   {rawCountLogActive, queries.CountLogActiveCQL},
-		"DueInsert":        {rawDueInsert, queries.DueInsertCQL},
-		"StateInsert":      {rawStateInsert, queries.StateInsertCQL},
-		"DueScan":          {rawDueScan, queries.DueScanCQL},
-	}
-	// The generated statements are laid out over lines; Cassandra reads
-	// any whitespace alike.
-	oneLine := func(s string) string { return strings.Join(strings.Fields(s), " ") }
-	for name, tt := range tests {
-		if diff := cmp.Diff(oneLine(tt.generated), oneLine(tt.raw)); diff != "" {
-			t.Errorf("%s: hand-written statement differs from the generated one (-generated +raw):\n%s", name, diff)
-		}
-	}
-}
 
 // TestRawIDsAreStoreIDs checks that raw gocql lays out job ids as the
 // store does: the store reads the partition raw gocql wrote each job to

@@ -15,21 +15,6 @@ import (
 	"github.com/jobsharp/cassandra/repo"
 )
 
-// The statements our store sends to store jobs (and the layer scenario
-// compares), written by hand. A test checks that each equals the generated
-// constant in queries/ (which is laid out over lines; whitespace aside), so
-// raw gocql and the store send the very same CQL.
-const (
-	rawQueueNumberTake  = `INSERT INTO queue_numbers (number, name) VALUES (?, ?) IF NOT EXISTS`
-	rawQueueCreate      = `INSERT INTO queues (shard, name, number, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`
-	rawHomeBucketInsert = `INSERT INTO home_buckets (queue, bucket, width_ms, shards) VALUES (?, ?, ?, ?)`
-	rawCountHourDirty   = `UPDATE count_hours USING TIMESTAMP ? SET dirty_until = ? WHERE queue = ? AND hour = ?`
-	rawCountLogActive   = `UPDATE jobs SET active_log[?] = ? WHERE home = ? AND shard = ?`
-	rawDueInsert        = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id, last_id) VALUES (?, ?, ?, ?, ?, ?)`
-	rawStateInsert      = `INSERT INTO jobs_by_state (queue, state, bucket, shard, entered_at, job_id) VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`
-	rawDueScan          = `SELECT due_at, job_id, last_id FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ? LIMIT ?`
-)
-
 // The layout our store uses with default Options; raw gocql computes the
 // same keys.
 const (
@@ -83,7 +68,7 @@ func newRawStore(ctx context.Context, s *gocql.Session, now func() time.Time, qu
 	r := &rawStore{s: s, now: now, queue: queue, salt: rand.Uint64(), dirs: map[time.Time]bool{}, marks: map[time.Time]time.Time{}}
 	for range 20 {
 		n := 1 + rand.Int32N(1<<20-1)
-		applied, err := s.Query(rawQueueNumberTake, n, queue).WithContext(ctx).MapScanCAS(map[string]any{})
+		applied, err := s.Query(rawcql.QueueNumberTake, n, queue).WithContext(ctx).MapScanCAS(map[string]any{})
 		if err != nil {
 			return nil, fmt.Errorf("raw: register queue %s: %w", queue, err)
 		}
@@ -91,7 +76,7 @@ func newRawStore(ctx context.Context, s *gocql.Session, now func() time.Time, qu
 			continue
 		}
 		cur := map[string]any{}
-		applied, err = s.Query(rawQueueCreate, 0, queue, n, now().UTC().Truncate(time.Millisecond)).WithContext(ctx).MapScanCAS(cur)
+		applied, err = s.Query(rawcql.QueueCreate, 0, queue, n, now().UTC().Truncate(time.Millisecond)).WithContext(ctx).MapScanCAS(cur)
 		if err != nil {
 			return nil, fmt.Errorf("raw: register queue %s: %w", queue, err)
 		}
@@ -146,12 +131,12 @@ func (r *rawStore) prepare(ctx context.Context, homes []time.Time) error {
 	for _, h := range homes {
 		if !r.dirs[h] {
 			r.dirs[h] = true
-			dirs = append(dirs, []any{rawHomeBucketInsert, r.queue, h, int(homeWidth.Milliseconds()), homeShards})
+			dirs = append(dirs, []any{rawcql.HomeBucketInsert, r.queue, h, int(homeWidth.Milliseconds()), homeShards})
 		}
 		hour := h.Truncate(time.Hour)
 		if !r.marks[hour].After(now.Add(foldInterval)) {
 			r.marks[hour] = until
-			marks = append(marks, []any{rawCountHourDirty, until.UnixMicro(), until, r.queue, hour})
+			marks = append(marks, []any{rawcql.CountHourDirty, until.UnixMicro(), until, r.queue, hour})
 		}
 	}
 	r.mu.Unlock()
@@ -179,7 +164,7 @@ func (r *rawStore) create(ctx context.Context, p homePart, jobs []rawJob) error 
 		b.Query(rawcql.JobsCreate, r.queue, j.typ, j.arg, stateScheduled, int64(1), j.at, j.at, j.at, zeroT, zeroT, 0, 10, "",
 			nil, []byte(nil), zeroU, zeroU, "", "", zeroU, zeroT, map[string]string(nil), p.home, p.shard, j.id)
 	}
-	b.Query(rawCountLogActive, gocql.TimeUUID(), map[int32]int32{stateScheduled: int32(len(jobs))}, p.home, p.shard)
+	b.Query(rawcql.CountLogActive, gocql.TimeUUID(), map[int32]int32{stateScheduled: int32(len(jobs))}, p.home, p.shard)
 	applied, iter, err := r.s.ExecuteBatchCAS(b)
 	if err != nil {
 		return err

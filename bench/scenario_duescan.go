@@ -383,7 +383,7 @@ func (d *dueScan) indexReads(ctx context.Context, t gocql.Tracer) (*ourIndex, er
 	found := make([][]dueRow, len(parts))
 	err = parallel(ctx, len(parts), writeConcurrency, func(ctx context.Context, i int) error {
 		p := parts[i]
-		iter := query(rawDueScan, d.queue, p.start, p.shard, p.lo, p.hi, d.e.cfg.DueFetch+1).Iter()
+		iter := query(rawcql.DueScan, d.queue, p.start, p.shard, p.lo, p.hi, d.e.cfg.DueFetch+1).Iter()
 		var at time.Time
 		var r dueRow
 		for iter.Scan(&at, &r.id, &r.last) {

@@ -71,11 +71,11 @@ func hintRows(set, q string, n int, now time.Time) []hintRow {
 		if set == "due" {
 			b := rawcql.BucketStart(now, dueWidth)
 			sh := shardOf(id, dueShards)
-			rows[i] = hintRow{fmt.Sprint(sh), rawDueInsert, []any{q, b, sh, at, id, gocql.UUID{}}, dueRowBytes}
+			rows[i] = hintRow{fmt.Sprint(sh), rawcql.DueInsert, []any{q, b, sh, at, id, gocql.UUID{}}, dueRowBytes}
 		} else {
 			b := rawcql.BucketStart(now, stateWidth)
 			sh := shardOf(id, stateShards)
-			rows[i] = hintRow{fmt.Sprint(sh), rawStateInsert, []any{q, 3, b, sh, at, id, retentionSeconds}, stateRowBytes}
+			rows[i] = hintRow{fmt.Sprint(sh), rawcql.StateInsert, []any{q, 3, b, sh, at, id, retentionSeconds}, stateRowBytes}
 		}
 	}
 	return rows

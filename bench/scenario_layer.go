@@ -49,7 +49,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 	now := e.clock.Now().UTC().Truncate(time.Millisecond)
 	scanB := rawcql.BucketStart(now, dueWidth)
 	for i := 0; i < 100; i++ {
-		if err := e.raw.Query(rawDueInsert, q+"-scan", scanB, 0, now.Add(time.Duration(i)*time.Millisecond), gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Exec(); err != nil {
+		if err := e.raw.Query(rawcql.DueInsert, q+"-scan", scanB, 0, now.Add(time.Duration(i)*time.Millisecond), gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Exec(); err != nil {
 			return err
 		}
 	}
@@ -104,7 +104,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 				return db.DueInsert(ctx, row).Exec()
 			},
 			HandGocql: func(ctx context.Context, i int) error {
-				return e.raw.Query(rawDueInsert, q+"-w", scanB, i%dueShards, now, gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Idempotent(true).Exec()
+				return e.raw.Query(rawcql.DueInsert, q+"-w", scanB, i%dueShards, now, gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Idempotent(true).Exec()
 			},
 		}},
 		{Op: "create a job (LWT)", Statement: queries.JobsCreateCQL, ops: map[string]func(context.Context, int) error{
@@ -142,7 +142,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 				return err
 			},
 			HandGocql: func(ctx context.Context, _ int) error {
-				iter := e.raw.Query(rawDueScan, q+"-scan", scanB, 0, now, now.Add(time.Second), 1000).WithContext(ctx).Idempotent(true).Iter()
+				iter := e.raw.Query(rawcql.DueScan, q+"-scan", scanB, 0, now, now.Add(time.Second), 1000).WithContext(ctx).Idempotent(true).Iter()
 				type entry struct {
 					at       time.Time
 					id, last gocql.UUID

@@ -649,31 +649,20 @@ func (pr *processor) getMany(ctx context.Context, p part, ids []gocql.UUID) ([]*
 func compareIDs(a, b gocql.UUID) int { return slices.Compare(a[:], b[:]) }
 
 func (s *system) Records(ctx context.Context, ids []string) ([]workload.Record, error) {
-	recs := make([]workload.Record, len(ids))
-	found := make([]bool, len(ids))
-	err := workload.ForEach(ctx, len(ids), 64, func(ctx context.Context, i int) error {
-		id, err := gocql.ParseUUID(ids[i])
+	return workload.ReadRecords(ctx, ids, 64, func(ctx context.Context, id string) (*workload.Record, error) {
+		uuid, err := gocql.ParseUUID(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		home, shard := rawcql.Home(id)
+		home, shard := rawcql.Home(uuid)
 		var r rawcql.Row
-		err = s.s.Query(rawcql.JobsGet, home, shard, id).WithContext(ctx).Idempotent(true).Scan(r.Dest()...)
+		err = s.s.Query(rawcql.JobsGet, home, shard, uuid).WithContext(ctx).Idempotent(true).Scan(r.Dest()...)
 		if errors.Is(err, gocql.ErrNotFound) {
-			return nil
+			return nil, nil
 		} else if err != nil {
-			return err
+			return nil, err
 		}
-		recs[i] = workload.Record{ID: ids[i], Succeeded: r.State == rawcql.StateSucceeded, Attempts: r.RetryCount + 1,
-			Created: r.CreatedAt, Finished: r.FinishedAt}
-		found[i] = true
-		return nil
+		return &workload.Record{ID: id, Succeeded: r.State == rawcql.StateSucceeded, Attempts: r.RetryCount + 1,
+			Created: r.CreatedAt, Finished: r.FinishedAt}, nil
 	})
-	var out []workload.Record
-	for i, r := range recs {
-		if found[i] {
-			out = append(out, r)
-		}
-	}
-	return out, err
 }

@@ -31,6 +31,19 @@ const (
 	jobsColumns = `home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata`
 )
 
+// The other statements the store sends to store jobs (the store and layer
+// scenarios' raw gocql sends them), as schema/queries.cql has them.
+const (
+	QueueNumberTake  = `INSERT INTO queue_numbers (number, name) VALUES (?, ?) IF NOT EXISTS`
+	QueueCreate      = `INSERT INTO queues (shard, name, number, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`
+	HomeBucketInsert = `INSERT INTO home_buckets (queue, bucket, width_ms, shards) VALUES (?, ?, ?, ?)`
+	CountHourDirty   = `UPDATE count_hours USING TIMESTAMP ? SET dirty_until = ? WHERE queue = ? AND hour = ?`
+	CountLogActive   = `UPDATE jobs SET active_log[?] = ? WHERE home = ? AND shard = ?`
+	DueInsert        = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id, last_id) VALUES (?, ?, ?, ?, ?, ?)`
+	StateInsert      = `INSERT INTO jobs_by_state (queue, state, bucket, shard, entered_at, job_id) VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`
+	DueScan          = `SELECT due_at, job_id, last_id FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ? LIMIT ?`
+)
+
 // The job states raw gocql writes (repo.State).
 const (
 	StateScheduled  = 1

@@ -18,13 +18,21 @@ func TestStatementsAreTheGeneratedOnes(t *testing.T) {
 	t.Parallel()
 
 	tests := map[string]struct{ raw, generated string }{
-		"JobsCreate":    {rawcql.JobsCreate, queries.JobsCreateCQL},
-		"JobsGet":       {rawcql.JobsGet, queries.JobsGetCQL},
-		"JobsGetMany":   {rawcql.JobsGetMany, queries.JobsGetManyCQL},
-		"JobsScan":      {rawcql.JobsScan, queries.JobsScanCQL},
-		"JobsScanBrief": {rawcql.JobsScanBrief, queries.JobsScanBriefCQL},
-		"JobsClaim":     {rawcql.JobsClaim, queries.JobsClaimCQL},
-		"JobsWrite":     {rawcql.JobsWrite, queries.JobsWriteCQL},
+		"JobsCreate":       {rawcql.JobsCreate, queries.JobsCreateCQL},
+		"JobsGet":          {rawcql.JobsGet, queries.JobsGetCQL},
+		"JobsGetMany":      {rawcql.JobsGetMany, queries.JobsGetManyCQL},
+		"JobsScan":         {rawcql.JobsScan, queries.JobsScanCQL},
+		"JobsScanBrief":    {rawcql.JobsScanBrief, queries.JobsScanBriefCQL},
+		"JobsClaim":        {rawcql.JobsClaim, queries.JobsClaimCQL},
+		"JobsWrite":        {rawcql.JobsWrite, queries.JobsWriteCQL},
+		"QueueNumberTake":  {rawcql.QueueNumberTake, queries.QueueNumberTakeCQL},
+		"QueueCreate":      {rawcql.QueueCreate, queries.QueueCreateCQL},
+		"HomeBucketInsert": {rawcql.HomeBucketInsert, queries.HomeBucketInsertCQL},
+		"CountHourDirty":   {rawcql.CountHourDirty, queries.CountHourDirtyCQL},
+		"CountLogActive":   {rawcql.CountLogActive, queries.CountLogActiveCQL},
+		"DueInsert":        {rawcql.DueInsert, queries.DueInsertCQL},
+		"StateInsert":      {rawcql.StateInsert, queries.StateInsertCQL},
+		"DueScan":          {rawcql.DueScan, queries.DueScanCQL},
 	}
 	// The generated statements are laid out over lines; Cassandra reads
 	// any whitespace alike.
