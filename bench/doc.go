@@ -31,9 +31,10 @@
 //     original gets the same clock).
 //   - throughput: issue #13's workloads (drain a backlog, producers
 //     inserting one by one while a processor works, a bulk insert) with one
-//     processor of 100 slots and a no-op handler, for ours, the previous
-//     design (the store of Config.PreviousCommit, built from git) and River
-//     on PostgreSQL. Each contender runs in a driver process of its own
+//     processor of 100 slots and a no-op handler, for ours, raw gocql
+//     (ours' statements sent by hand, without the store's guarantees), the
+//     previous design (the store of Config.PreviousCommit, built from git)
+//     and River on PostgreSQL. Each contender runs in a driver process of its own
 //     over the same workload code (package workload); see
 //     [ThroughputContenders].
 //

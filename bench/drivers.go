@@ -96,6 +96,14 @@ func buildOurs(ctx context.Context, root, dir string) (string, error) {
 	return bin, goBuild(ctx, root, bin, "./bench/driver")
 }
 
+// buildRaw builds the driver of raw gocql: the same directory, built from
+// this tree with the jobsharp_raw tag, so that it uses the adapter that
+// sends the store's statements itself (bench/driver/raw.go).
+func buildRaw(ctx context.Context, root, dir string) (string, error) {
+	bin := filepath.Join(dir, "raw")
+	return bin, goBuild(ctx, root, bin, "./bench/driver", "jobsharp_raw")
+}
+
 // resolveCommit returns the full hash of commit in the repository at root.
 func resolveCommit(ctx context.Context, root, commit string) (string, error) {
 	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--verify", "--quiet", commit+"^{commit}").Output()

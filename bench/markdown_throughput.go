@@ -47,6 +47,11 @@ func throughputTable(b *strings.Builder, reps []*Report) {
 		switch c {
 		case Ours:
 			about = append(about, "**ours**: this commit's repo and worker")
+		case RawGocql:
+			about = append(about, "**raw**: the statements ours sends for a job's life (conditional batches per home partition: inserts `IF version = NULL`, "+
+				"claims after a page read of the partition and completions `IF version = ?`, each partition's batches group-committed), sent through raw gocql "+
+				"with the worker's pacing; it leaves out the queue registry, the home directory, the count logs, the due and state indexes, "+
+				"retries, settling, heartbeats, rescue and any recovery from a failed or unknown batch, so ours / raw is the cost of the store's guarantees over the bare statements")
 		case Previous:
 			about = append(about, fmt.Sprintf("**previous**: the repo and worker of commit %s, built from git", tp.PreviousCommit))
 		case RiverPG:

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -13,24 +11,8 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/jobsharp/cassandra/bench/rawcql"
 	"github.com/jobsharp/cassandra/repo"
-)
-
-// The statements our store sends to store jobs (and the layer scenario
-// compares), written by hand. A test checks that each equals the generated
-// constant in queries/ (which is laid out over lines; whitespace aside), so
-// raw gocql and the store send the very same CQL.
-const (
-	rawQueueNumberTake  = `INSERT INTO queue_numbers (number, name) VALUES (?, ?) IF NOT EXISTS`
-	rawQueueCreate      = `INSERT INTO queues (shard, name, number, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`
-	rawHomeBucketInsert = `INSERT INTO home_buckets (queue, bucket, width_ms, shards) VALUES (?, ?, ?, ?)`
-	rawCountHourDirty   = `UPDATE count_hours USING TIMESTAMP ? SET dirty_until = ? WHERE queue = ? AND hour = ?`
-	rawJobsCreate       = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE home = ? AND shard = ? AND id = ? IF version = NULL`
-	rawCountLogActive   = `UPDATE jobs SET active_log[?] = ? WHERE home = ? AND shard = ?`
-	rawJobsGet          = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata FROM jobs WHERE home = ? AND shard = ? AND id = ?`
-	rawDueInsert        = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id, last_id) VALUES (?, ?, ?, ?, ?, ?)`
-	rawStateInsert      = `INSERT INTO jobs_by_state (queue, state, bucket, shard, entered_at, job_id) VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`
-	rawDueScan          = `SELECT due_at, job_id, last_id FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ? LIMIT ?`
 )
 
 // The layout our store uses with default Options; raw gocql computes the
@@ -45,25 +27,11 @@ const (
 	foldInterval     = repo.DefaultFoldInterval
 	writeConcurrency = repo.DefaultWriteConcurrency
 	retentionSeconds = int(repo.DefaultRetention / time.Second)
-	// homeWidthCode is homeWidth as a job id carries it: 2^6 s = 64 s.
-	homeWidthCode = 6
-	// insertWindow is how long the store sends a queue's new jobs to one
-	// sub-shard; maxBatchJobs the most jobs of one conditional batch.
-	insertWindow = 10 * time.Millisecond
-	maxBatchJobs = 200
+	// maxBatchJobs is the most jobs of one conditional batch.
+	maxBatchJobs = rawcql.MaxBatch
 	// stateScheduled is the state of a new job.
 	stateScheduled = int32(repo.StateScheduled)
 )
-
-// bucketStart is the start of the epoch-aligned bucket of width w holding t.
-func bucketStart(t time.Time, w time.Duration) time.Time {
-	m, wm := t.UnixMilli(), w.Milliseconds()
-	r := m % wm
-	if r < 0 {
-		r += wm
-	}
-	return time.UnixMilli(m - r).UTC()
-}
 
 // shardOf spreads ids over shards by FNV-1a: the hint rows of the hints
 // scenario.
@@ -71,29 +39,6 @@ func shardOf(id gocql.UUID, shards int) int {
 	h := fnv.New32a()
 	_, _ = h.Write(id[:])
 	return int(h.Sum32() % uint32(shards))
-}
-
-// rawJobID lays out a job id as the store does (repo/jobid.go): a UUID
-// version 7 whose time is the job's home time, with the home bucket's width
-// code, the sub-shard and the queue number in its other bits.
-func rawJobID(at time.Time, sub int, queue int32) gocql.UUID {
-	u := idAt(at)
-	_, _ = crand.Read(u[10:])
-	u[6] |= homeWidthCode
-	u[7] = byte(sub)
-	v := uint32(0b10)<<22 | (uint32(queue)&(1<<20-1))<<2 | uint32(u[10]&0b11)
-	u[8], u[9], u[10] = byte(v>>16), byte(v>>8), byte(v)
-	return u
-}
-
-// idAt is the smallest id of the version 7 layout at time t: the bound of
-// a home partition's rows at t (every job whose home time is before t
-// sorts before it, every other after it), and the start of a job id.
-func idAt(t time.Time) gocql.UUID {
-	var u gocql.UUID
-	binary.BigEndian.PutUint64(u[:8], uint64(t.UnixMilli())<<16|0x7000)
-	u[8] = 0x80
-	return u
 }
 
 // rawStore stores jobs of our schema with hand-written gocql: the same
@@ -123,7 +68,7 @@ func newRawStore(ctx context.Context, s *gocql.Session, now func() time.Time, qu
 	r := &rawStore{s: s, now: now, queue: queue, salt: rand.Uint64(), dirs: map[time.Time]bool{}, marks: map[time.Time]time.Time{}}
 	for range 20 {
 		n := 1 + rand.Int32N(1<<20-1)
-		applied, err := s.Query(rawQueueNumberTake, n, queue).WithContext(ctx).MapScanCAS(map[string]any{})
+		applied, err := s.Query(rawcql.QueueNumberTake, n, queue).WithContext(ctx).MapScanCAS(map[string]any{})
 		if err != nil {
 			return nil, fmt.Errorf("raw: register queue %s: %w", queue, err)
 		}
@@ -131,7 +76,7 @@ func newRawStore(ctx context.Context, s *gocql.Session, now func() time.Time, qu
 			continue
 		}
 		cur := map[string]any{}
-		applied, err = s.Query(rawQueueCreate, 0, queue, n, now().UTC().Truncate(time.Millisecond)).WithContext(ctx).MapScanCAS(cur)
+		applied, err = s.Query(rawcql.QueueCreate, 0, queue, n, now().UTC().Truncate(time.Millisecond)).WithContext(ctx).MapScanCAS(cur)
 		if err != nil {
 			return nil, fmt.Errorf("raw: register queue %s: %w", queue, err)
 		}
@@ -154,24 +99,15 @@ type rawJob struct {
 	at    time.Time
 }
 
-// subShard picks the sub-shard of jobs stored at now, as the store does:
-// one per insert window, spread by a hash with a salt of this store's own.
-func (r *rawStore) subShard(now time.Time) int {
-	h := fnv.New32a()
-	_, _ = fmt.Fprintf(h, "%d\x00%d", r.salt, now.UnixMilli()/insertWindow.Milliseconds())
-	return int(h.Sum32() % homeShards)
-}
-
-// newJobs returns n new jobs due now, spread over the sub-shards of their
-// home bucket in runs, as the store spreads the jobs of one insert.
+// newJobs returns n new jobs due now, placed as the store places the jobs
+// of one insert.
 func (r *rawStore) newJobs(typ string, args []byte, n int) []rawJob {
 	now := r.now().UTC().Truncate(time.Millisecond)
-	run := max(1, min(maxBatchJobs, (n+homeShards-1)/homeShards))
-	first := r.subShard(now)
+	ids := rawcql.Placer{Queue: r.number, Salt: r.salt}.IDs(now, n)
 	jobs := make([]rawJob, n)
-	for i := range jobs {
-		sub := (first + i/run) % homeShards
-		jobs[i] = rawJob{id: rawJobID(now, sub, r.number), home: bucketStart(now, homeWidth), shard: r.number<<8 | int32(sub), typ: typ, arg: args, at: now}
+	for i, id := range ids {
+		home, shard := rawcql.Home(id)
+		jobs[i] = rawJob{id: id, home: home, shard: shard, typ: typ, arg: args, at: now}
 	}
 	return jobs
 }
@@ -195,12 +131,12 @@ func (r *rawStore) prepare(ctx context.Context, homes []time.Time) error {
 	for _, h := range homes {
 		if !r.dirs[h] {
 			r.dirs[h] = true
-			dirs = append(dirs, []any{rawHomeBucketInsert, r.queue, h, int(homeWidth.Milliseconds()), homeShards})
+			dirs = append(dirs, []any{rawcql.HomeBucketInsert, r.queue, h, int(homeWidth.Milliseconds()), homeShards})
 		}
 		hour := h.Truncate(time.Hour)
 		if !r.marks[hour].After(now.Add(foldInterval)) {
 			r.marks[hour] = until
-			marks = append(marks, []any{rawCountHourDirty, until.UnixMicro(), until, r.queue, hour})
+			marks = append(marks, []any{rawcql.CountHourDirty, until.UnixMicro(), until, r.queue, hour})
 		}
 	}
 	r.mu.Unlock()
@@ -225,10 +161,10 @@ func (r *rawStore) create(ctx context.Context, p homePart, jobs []rawJob) error 
 	b := r.s.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
 	b.SerialConsistency(gocql.LocalSerial)
 	for _, j := range jobs {
-		b.Query(rawJobsCreate, r.queue, j.typ, j.arg, stateScheduled, int64(1), j.at, j.at, j.at, zeroT, zeroT, 0, 10, "",
+		b.Query(rawcql.JobsCreate, r.queue, j.typ, j.arg, stateScheduled, int64(1), j.at, j.at, j.at, zeroT, zeroT, 0, 10, "",
 			nil, []byte(nil), zeroU, zeroU, "", "", zeroU, zeroT, map[string]string(nil), p.home, p.shard, j.id)
 	}
-	b.Query(rawCountLogActive, gocql.TimeUUID(), map[int32]int32{stateScheduled: int32(len(jobs))}, p.home, p.shard)
+	b.Query(rawcql.CountLogActive, gocql.TimeUUID(), map[int32]int32{stateScheduled: int32(len(jobs))}, p.home, p.shard)
 	applied, iter, err := r.s.ExecuteBatchCAS(b)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/jobsharp/cassandra/bench/rawcql"
 	"github.com/jobsharp/cassandra/queries"
 	"github.com/jobsharp/cassandra/repo"
 )
@@ -382,7 +383,7 @@ func (d *dueScan) indexReads(ctx context.Context, t gocql.Tracer) (*ourIndex, er
 	found := make([][]dueRow, len(parts))
 	err = parallel(ctx, len(parts), writeConcurrency, func(ctx context.Context, i int) error {
 		p := parts[i]
-		iter := query(rawDueScan, d.queue, p.start, p.shard, p.lo, p.hi, d.e.cfg.DueFetch+1).Iter()
+		iter := query(rawcql.DueScan, d.queue, p.start, p.shard, p.lo, p.hi, d.e.cfg.DueFetch+1).Iter()
 		var at time.Time
 		var r dueRow
 		for iter.Scan(&at, &r.id, &r.last) {
@@ -402,9 +403,9 @@ func (d *dueScan) indexReads(ctx context.Context, t gocql.Tracer) (*ourIndex, er
 		if !start.Add(time.Duration(width) * time.Millisecond).After(wm) {
 			continue
 		}
-		after := idAt(start)
+		after := rawcql.IDAt(start)
 		if wm.After(start) {
-			after = idAt(wm)
+			after = rawcql.IDAt(wm)
 		}
 		for sh := 0; sh < shards; sh++ {
 			idx.homes = append(idx.homes, homeScan{homePart{start, qn<<8 | int32(sh)}, after})
@@ -424,9 +425,9 @@ func (d *dueScan) indexReads(ctx context.Context, t gocql.Tracer) (*ourIndex, er
 // home partition, 32 in flight. It returns the due jobs found at home.
 func (d *dueScan) jobReads(ctx context.Context, idx *ourIndex, t gocql.Tracer) (int, error) {
 	query := func(stmt string, args ...any) *gocql.Query { return d.query(ctx, t, stmt, args...) }
-	var r rawJobRow
-	dest := r.dest()
-	until := idAt(idx.now.Add(time.Millisecond))
+	var r rawcql.Row
+	dest := r.Dest()
+	until := rawcql.IDAt(idx.now.Add(time.Millisecond))
 	due := 0
 	for _, h := range idx.homes {
 		for after := h.after; due < d.e.cfg.DueFetch; {
@@ -434,8 +435,8 @@ func (d *dueScan) jobReads(ctx context.Context, idx *ourIndex, t gocql.Tracer) (
 			n := 0
 			for iter.Scan(dest...) {
 				n++
-				after = r.id
-				if r.queue == d.queue && repo.State(r.state).Claimable() && !r.scheduled.After(idx.now) {
+				after = r.ID
+				if r.Queue == d.queue && repo.State(r.State).Claimable() && !r.ScheduledAt.After(idx.now) {
 					due++
 				}
 			}

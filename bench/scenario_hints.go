@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/bench/rawcql"
 )
 
 // HintResult is the time to write the hint rows of HintJobs jobs in one
@@ -67,13 +69,13 @@ func hintRows(set, q string, n int, now time.Time) []hintRow {
 		id := gocql.UUID(mustV7())
 		at := now.Add(time.Duration(i) * time.Millisecond)
 		if set == "due" {
-			b := bucketStart(now, dueWidth)
+			b := rawcql.BucketStart(now, dueWidth)
 			sh := shardOf(id, dueShards)
-			rows[i] = hintRow{fmt.Sprint(sh), rawDueInsert, []any{q, b, sh, at, id, gocql.UUID{}}, dueRowBytes}
+			rows[i] = hintRow{fmt.Sprint(sh), rawcql.DueInsert, []any{q, b, sh, at, id, gocql.UUID{}}, dueRowBytes}
 		} else {
-			b := bucketStart(now, stateWidth)
+			b := rawcql.BucketStart(now, stateWidth)
 			sh := shardOf(id, stateShards)
-			rows[i] = hintRow{fmt.Sprint(sh), rawStateInsert, []any{q, 3, b, sh, at, id, retentionSeconds}, stateRowBytes}
+			rows[i] = hintRow{fmt.Sprint(sh), rawcql.StateInsert, []any{q, 3, b, sh, at, id, retentionSeconds}, stateRowBytes}
 		}
 	}
 	return rows

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/jobsharp/cassandra/bench/rawcql"
 	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
 	"github.com/jobsharp/cassandra/repo"
@@ -37,37 +38,6 @@ type LayerResult struct {
 // layerBlock is the number of operations in one block of the comparison.
 const layerBlock = 20
 
-// rawAttemptError reads the attempt_error UDT by hand.
-type rawAttemptError struct {
-	Attempt  int       `cql:"attempt"`
-	FailedAt time.Time `cql:"failed_at"`
-	Error    string    `cql:"error"`
-	Trace    string    `cql:"trace"`
-}
-
-// rawJobRow is a jobs row read by hand.
-type rawJobRow struct {
-	home                                                   time.Time
-	shard                                                  int32
-	id                                                     gocql.UUID
-	queue, typ                                             string
-	args, result                                           []byte
-	state, retries, maxRetries                             int
-	version                                                int64
-	created, scheduled, changed, started, finished, leased time.Time
-	lastError, recurring, owner                            string
-	errors                                                 []rawAttemptError
-	batch, parent, token                                   gocql.UUID
-	metadata                                               map[string]string
-}
-
-// dest returns the scan destinations of a jobs row as JobsGet selects it.
-func (r *rawJobRow) dest() []any {
-	return []any{&r.home, &r.shard, &r.id, &r.queue, &r.typ, &r.args, &r.state, &r.version, &r.created, &r.scheduled, &r.changed,
-		&r.started, &r.finished, &r.retries, &r.maxRetries, &r.lastError, &r.errors, &r.result, &r.batch, &r.parent, &r.recurring,
-		&r.owner, &r.token, &r.leased, &r.metadata}
-}
-
 func (e *env) runLayer(ctx context.Context, rep *Report) error {
 	cfg := e.cfg
 	store, q := e.store(), e.queue("layer")
@@ -77,9 +47,9 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 	}
 	// One due-index partition with 100 entries to scan.
 	now := e.clock.Now().UTC().Truncate(time.Millisecond)
-	scanB := bucketStart(now, dueWidth)
+	scanB := rawcql.BucketStart(now, dueWidth)
 	for i := 0; i < 100; i++ {
-		if err := e.raw.Query(rawDueInsert, q+"-scan", scanB, 0, now.Add(time.Duration(i)*time.Millisecond), gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Exec(); err != nil {
+		if err := e.raw.Query(rawcql.DueInsert, q+"-scan", scanB, 0, now.Add(time.Duration(i)*time.Millisecond), gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Exec(); err != nil {
 			return err
 		}
 	}
@@ -124,8 +94,8 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 				return err
 			},
 			HandGocql: func(ctx context.Context, _ int) error {
-				var r rawJobRow
-				return e.raw.Query(rawJobsGet, home, shard, job.ID).WithContext(ctx).Idempotent(true).Scan(r.dest()...)
+				var r rawcql.Row
+				return e.raw.Query(rawcql.JobsGet, home, shard, job.ID).WithContext(ctx).Idempotent(true).Scan(r.Dest()...)
 			},
 		}},
 		{Op: "write a due entry", Statement: queries.DueInsertCQL, ops: map[string]func(context.Context, int) error{
@@ -134,7 +104,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 				return db.DueInsert(ctx, row).Exec()
 			},
 			HandGocql: func(ctx context.Context, i int) error {
-				return e.raw.Query(rawDueInsert, q+"-w", scanB, i%dueShards, now, gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Idempotent(true).Exec()
+				return e.raw.Query(rawcql.DueInsert, q+"-w", scanB, i%dueShards, now, gocql.TimeUUID(), gocql.UUID{}).WithContext(ctx).Idempotent(true).Exec()
 			},
 		}},
 		{Op: "create a job (LWT)", Statement: queries.JobsCreateCQL, ops: map[string]func(context.Context, int) error{
@@ -154,7 +124,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 					zeroT time.Time
 					zeroU gocql.UUID
 				)
-				applied, err := e.raw.Query(rawJobsCreate, q, jobType, []byte(jobsArgs), stateScheduled, int64(1), now, now, now, zeroT, zeroT, 0, 10, "",
+				applied, err := e.raw.Query(rawcql.JobsCreate, q, jobType, []byte(jobsArgs), stateScheduled, int64(1), now, now, now, zeroT, zeroT, 0, 10, "",
 					nil, []byte(nil), zeroU, zeroU, "", "", zeroU, zeroT, map[string]string(nil), home, shard, id).
 					WithContext(ctx).SerialConsistency(gocql.LocalSerial).ScanCAS()
 				if err == nil && !applied {
@@ -172,7 +142,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 				return err
 			},
 			HandGocql: func(ctx context.Context, _ int) error {
-				iter := e.raw.Query(rawDueScan, q+"-scan", scanB, 0, now, now.Add(time.Second), 1000).WithContext(ctx).Idempotent(true).Iter()
+				iter := e.raw.Query(rawcql.DueScan, q+"-scan", scanB, 0, now, now.Add(time.Second), 1000).WithContext(ctx).Idempotent(true).Iter()
 				type entry struct {
 					at       time.Time
 					id, last gocql.UUID

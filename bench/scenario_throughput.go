@@ -15,6 +15,11 @@ import (
 
 // Contenders of the throughput scenario, besides [Ours].
 const (
+	// RawGocql is the statements this commit's store sends for a job's
+	// life, sent through raw gocql with none of the store's guarantees
+	// around them (bench/driver/raw.go says what it leaves out): ours / raw
+	// is what those guarantees cost.
+	RawGocql = "raw"
 	// Previous is the previous design: the store and processor of
 	// Config.PreviousCommit, built from git.
 	Previous = "previous"
@@ -32,11 +37,7 @@ const DefaultPostgresDSN = "postgres://postgres@127.0.0.1:55432/jobsharp_bench?s
 // ThroughputContenders lists the throughput scenario's contenders in the
 // order of the report. Each has a driver program that runs one workload and
 // prints a [workload.Result]; see the drivers map in runThroughput.
-//
-// A fourth contender is planned with issue #13's redesign: [Raw], the
-// redesigned statements sent through raw gocql, between ours and previous,
-// with a driver of its own.
-func ThroughputContenders() []string { return []string{Ours, Previous, RiverPG} }
+func ThroughputContenders() []string { return []string{Ours, RawGocql, Previous, RiverPG} }
 
 // ThroughputReport is the throughput scenario's results.
 type ThroughputReport struct {
@@ -151,9 +152,9 @@ func throughputContenders(cfg Config) ([]string, error) {
 		return ThroughputContenders(), nil
 	}
 	if cfg.Mode == Smoke {
-		return []string{Ours, Previous}, nil
+		return []string{Ours, RawGocql, Previous}, nil
 	}
-	return nil, fmt.Errorf("PostgreSQL does not answer at %s for River: start it with scripts/bench-setup, or run without River (-contenders ours,previous)", redactDSN(cfg.PostgresDSN))
+	return nil, fmt.Errorf("PostgreSQL does not answer at %s for River: start it with scripts/bench-setup, or run without River (-contenders ours,raw,previous)", redactDSN(cfg.PostgresDSN))
 }
 
 // runThroughput builds every contender's driver, gives each a keyspace or
@@ -185,12 +186,13 @@ func runThroughput(ctx context.Context, cfg Config, logf func(string, ...any)) (
 		return []string{"-hosts", strings.Join(cfg.Hosts, ","), "-port", strconv.Itoa(cfg.Port), "-keyspace", keyspace}
 	}
 	// Each contender's driver: how to build it and the flags naming its
-	// store. Issue #13's raw gocql contender goes here.
+	// store.
 	builds := map[string]struct {
 		build func() (string, error)
 		conn  []string
 	}{
-		Ours: {func() (string, error) { return buildOurs(ctx, root, dir) }, cassandra("bench_tp_ours_" + tag)},
+		Ours:     {func() (string, error) { return buildOurs(ctx, root, dir) }, cassandra("bench_tp_ours_" + tag)},
+		RawGocql: {func() (string, error) { return buildRaw(ctx, root, dir) }, cassandra("bench_tp_raw_" + tag)},
 		Previous: {func() (string, error) { return buildPrevious(ctx, root, dir, tp.PreviousCommit) },
 			cassandra("bench_tp_prev_" + tag)},
 		RiverPG: {func() (string, error) { return buildRiver(ctx, root, dir) },

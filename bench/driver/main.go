@@ -13,6 +13,8 @@
 // jobsharp_previous) is the adapter for the API of the previous design's
 // commit: bench copies this directory into an archive of that commit and
 // builds it there with the tag, so that one run measures both designs.
+// raw.go (build tag jobsharp_raw, built from this tree) sends the
+// statements of this commit's store through raw gocql, without the store.
 package main
 
 import (

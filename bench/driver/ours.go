@@ -1,4 +1,4 @@
-//go:build !jobsharp_previous
+//go:build !jobsharp_previous && !jobsharp_raw
 
 // The adapter of this commit's store and processor. When the API changes,
 // change this file; previous.go stays as it is, frozen on the previous
@@ -90,33 +90,22 @@ func (s *system) Work(ctx context.Context, slots int, h workload.Hooks) error {
 }
 
 func (s *system) Records(ctx context.Context, ids []string) ([]workload.Record, error) {
-	recs := make([]workload.Record, len(ids))
-	found := make([]bool, len(ids))
-	err := workload.ForEach(ctx, len(ids), 64, func(ctx context.Context, i int) error {
-		id, err := gocql.ParseUUID(ids[i])
+	return workload.ReadRecords(ctx, ids, 64, func(ctx context.Context, id string) (*workload.Record, error) {
+		uuid, err := gocql.ParseUUID(id)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		job, err := s.store.Jobs.Get(ctx, id)
+		job, err := s.store.Jobs.Get(ctx, uuid)
 		if errors.Is(err, repo.ErrNotFound) {
-			return nil
+			return nil, nil
 		} else if err != nil {
-			return err
+			return nil, err
 		}
-		recs[i] = workload.Record{
-			ID: ids[i], Succeeded: job.State == repo.StateSucceeded, Attempts: job.RetryCount + 1,
+		return &workload.Record{
+			ID: id, Succeeded: job.State == repo.StateSucceeded, Attempts: job.RetryCount + 1,
 			Created: job.CreatedAt, Finished: job.FinishedAt,
-		}
-		found[i] = true
-		return nil
+		}, nil
 	})
-	var out []workload.Record
-	for i, r := range recs {
-		if found[i] {
-			out = append(out, r)
-		}
-	}
-	return out, err
 }
 
 // metrics reports finished jobs to the workload.

@@ -21,7 +21,7 @@ import (
 // contenderColors are the bars' colours, by contender.
 var contenderColors = map[string]color.Color{
 	bench.Ours:     color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-	bench.Raw:      color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	bench.RawGocql: color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
 	bench.Previous: color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
 	bench.RiverPG:  color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
 }
@@ -117,6 +117,8 @@ func tickLabel(tp *bench.ThroughputReport, c string) string {
 		return "River " + tp.River + "\nPostgreSQL " + v
 	case bench.Ours:
 		return "ours\nthis commit"
+	case bench.RawGocql:
+		return "raw gocql\nsame statements"
 	}
 	return c
 }

@@ -513,6 +513,25 @@ func distribution(d []time.Duration) *Latency {
 	return &Latency{N: len(d), P50: at(0.50), P99: at(0.99), Max: at(1)}
 }
 
+// ReadRecords reads the records of ids with read, at most limit at once,
+// and returns those found, in any order; read returns nil for a job it does
+// not find. Drivers use it for [System.Records].
+func ReadRecords(ctx context.Context, ids []string, limit int, read func(ctx context.Context, id string) (*Record, error)) ([]Record, error) {
+	recs := make([]*Record, len(ids))
+	err := ForEach(ctx, len(ids), limit, func(ctx context.Context, i int) error {
+		r, err := read(ctx, ids[i])
+		recs[i] = r
+		return err
+	})
+	var out []Record
+	for _, r := range recs {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	return out, err
+}
+
 // ForEach calls fn for 0 ≤ i < n with at most limit calls at once, and
 // returns the first error; it stops starting calls once one failed or ctx
 // ended. Drivers use it to read records back.

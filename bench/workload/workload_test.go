@@ -105,3 +105,23 @@ func TestRunRejectsBadParams(t *testing.T) {
 		}
 	}
 }
+
+func TestReadRecordsLeavesOutJobsNotFound(t *testing.T) {
+	t.Parallel()
+
+	ids := []string{"a", "b", "c", "d"}
+	got, err := ReadRecords(context.Background(), ids, 2, func(_ context.Context, id string) (*Record, error) {
+		if id == "b" || id == "d" {
+			return nil, nil
+		}
+		return &Record{ID: id, Succeeded: true, Attempts: 1}, nil
+	})
+	want := []Record{{ID: "a", Succeeded: true, Attempts: 1}, {ID: "c", Succeeded: true, Attempts: 1}}
+	if err != nil || !cmp.Equal(want, got) {
+		t.Errorf("ReadRecords() = %+v, %v; want %+v, nil", got, err, want)
+	}
+	boom := errors.New("boom")
+	if _, err := ReadRecords(context.Background(), ids, 2, func(context.Context, string) (*Record, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Errorf("ReadRecords() with a failing read: error = %v, want %v", err, boom)
+	}
+}
