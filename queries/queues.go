@@ -145,7 +145,7 @@ const QueueGetCQL = `SELECT name, number, created_at, swept_at
 FROM queues
 WHERE shard = ? AND name = ?`
 
-// QueueGet is the query QueueGet of schema/queries.cql, line 252, on table
+// QueueGet is the query QueueGet of schema/queries.cql, line 279, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueueGet = Query{
 	Name:       "QueueGet",
@@ -171,7 +171,7 @@ func scanQueueGet(r *QueueGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt)
 }
 
-// QueueGet runs query QueueGet of schema/queries.cql (line 252) on table
+// QueueGet runs query QueueGet of schema/queries.cql (line 279) on table
 // queues: a SELECT that returns QueueGetRow rows, read with One, All, Iter or
 // Page.
 //
@@ -190,7 +190,7 @@ const QueuesListCQL = `SELECT name, number, created_at, swept_at
 FROM queues
 WHERE shard = ?`
 
-// QueuesList is the query QueuesList of schema/queries.cql, line 255, on table
+// QueuesList is the query QueuesList of schema/queries.cql, line 282, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesList = Query{
 	Name:       "QueuesList",
@@ -216,7 +216,7 @@ func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt)
 }
 
-// QueuesList runs query QueuesList of schema/queries.cql (line 255) on table
+// QueuesList runs query QueuesList of schema/queries.cql (line 282) on table
 // queues: a SELECT that returns QueuesListRow rows, read with One, All, Iter
 // or Page.
 //
@@ -234,7 +234,7 @@ const QueueCreateCQL = `INSERT INTO queues (shard, name, number, created_at)
 VALUES (?, ?, ?, ?)
 IF NOT EXISTS`
 
-// QueueCreate is the query QueueCreate of schema/queries.cql, line 258, on
+// QueueCreate is the query QueueCreate of schema/queries.cql, line 285, on
 // table queues, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var QueueCreate = Query{
@@ -245,7 +245,7 @@ var QueueCreate = Query{
 	Idempotent: false,
 }
 
-// QueueCreate runs query QueueCreate of schema/queries.cql (line 258) on table
+// QueueCreate runs query QueueCreate of schema/queries.cql (line 285) on table
 // queues: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -268,7 +268,7 @@ SET sweeper = ?, sweep_until = ?
 WHERE shard = ? AND name = ?
 IF sweep_until < ?`
 
-// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 268,
+// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 295,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepTake = Query{
@@ -279,7 +279,7 @@ var QueueSweepTake = Query{
 	Idempotent: false,
 }
 
-// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 268) on
+// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 295) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -306,7 +306,7 @@ WHERE shard = ? AND name = ?
 IF sweep_until = NULL`
 
 // QueueSweepTakeFirst is the query QueueSweepTakeFirst of schema/queries.cql,
-// line 271, on table queues, for gocqlx. It is a lightweight transaction
+// line 298, on table queues, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var QueueSweepTakeFirst = Query{
 	Name:       "QueueSweepTakeFirst",
@@ -317,7 +317,7 @@ var QueueSweepTakeFirst = Query{
 }
 
 // QueueSweepTakeFirst runs query QueueSweepTakeFirst of schema/queries.cql
-// (line 271) on table queues: a lightweight transaction, never retried by the
+// (line 298) on table queues: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
 //
@@ -339,7 +339,7 @@ SET sweep_until = ?, swept_at = ?
 WHERE shard = ? AND name = ?
 IF sweeper = ?`
 
-// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 274,
+// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 301,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepDone = Query{
@@ -350,7 +350,7 @@ var QueueSweepDone = Query{
 	Idempotent: false,
 }
 
-// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 274) on
+// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 301) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
