@@ -15,7 +15,8 @@
 //	1  failure (Cassandra unreachable, authentication, a statement failed, …)
 //	2  usage: unknown command, bad flag or environment value, missing argument
 //	3  schema verify found differences
-//	4  get, requeue or cancel: no such job
+//	4  get, requeue or cancel: no such job; recurring pause, resume,
+//	   trigger or remove: no such schedule
 //	5  cancel or requeue: the job's state does not allow it
 package cli
 
@@ -40,7 +41,8 @@ const (
 	ExitFailure = 1
 	ExitUsage   = 2
 	ExitDiffers = 3
-	// ExitNotFound: get, requeue or cancel named a job that does not exist.
+	// ExitNotFound: get, requeue or cancel named a job that does not exist,
+	// or a recurring command a schedule that does not exist.
 	ExitNotFound = 4
 	// ExitWrongState: the job's state does not allow the command (cancel a
 	// finished job, requeue a running one).
@@ -86,6 +88,11 @@ func commands() []command {
 		getCommand(),
 		listCommand(),
 		purgeCommand(),
+		recurringListCommand(),
+		recurringPauseCommand(),
+		recurringRemoveCommand(),
+		recurringResumeCommand(),
+		recurringTriggerCommand(),
 		requeueCommand(),
 		schemaApplyCommand(),
 		schemaPrintCommand(),
@@ -95,7 +102,7 @@ func commands() []command {
 	}
 }
 
-const exitCodesHelp = `Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job, 5 the job's state does not allow it.`
+const exitCodesHelp = `Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job or schedule, 5 the job's state does not allow it.`
 
 func run(ctx context.Context, args []string, a *app) int {
 	cmds := commands()
@@ -205,7 +212,7 @@ func (a *app) usage(w io.Writer, cmds []command) {
 func (a *app) list(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "commands:")
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
 	}
 }
 

@@ -214,7 +214,7 @@ func TestUsage(t *testing.T) {
 		{"HelpFlag", nil, []string{"--help"}, ExitOK, "Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job, 5 the job's state does not allow it.", ""},
 		{"HelpCommand", nil, []string{"help", "schema", "apply"}, ExitOK, "-replication string", ""},
 		{"Unknown", nil, []string{"frobnicate"}, ExitUsage, "", `unknown command "frobnicate"`},
-		{"GroupOnly", nil, []string{"schema"}, ExitUsage, "", "schema apply    create the keyspace"},
+		{"GroupOnly", nil, []string{"schema"}, ExitUsage, "", "schema apply       create the keyspace"},
 		{"GroupTypo", nil, []string{"schema", "aply"}, ExitUsage, "", `unknown command "schema aply"`},
 		{"ApplyHelp", nil, []string{"schema", "apply", "--help"}, ExitOK, "NetworkTopologyStrategy:dc1=3,dc2=3", ""},
 		{"VerifyHelp", nil, []string{"schema", "verify", "-h"}, ExitOK, "-hosts string", ""},
