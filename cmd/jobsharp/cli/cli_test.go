@@ -210,8 +210,8 @@ func TestUsage(t *testing.T) {
 		stderr string
 	}{
 		{"NoArgs", nil, nil, ExitUsage, "", "usage: jobsharp <command> [flags]"},
-		{"Help", nil, []string{"help"}, ExitOK, "schema verify   compare the live schema", ""},
-		{"HelpFlag", nil, []string{"--help"}, ExitOK, "Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job, 5 the job's state does not allow it.", ""},
+		{"Help", nil, []string{"help"}, ExitOK, "schema verify      compare the live schema", ""},
+		{"HelpFlag", nil, []string{"--help"}, ExitOK, "Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job or schedule, 5 the job's state does not allow it.", ""},
 		{"HelpCommand", nil, []string{"help", "schema", "apply"}, ExitOK, "-replication string", ""},
 		{"Unknown", nil, []string{"frobnicate"}, ExitUsage, "", `unknown command "frobnicate"`},
 		{"GroupOnly", nil, []string{"schema"}, ExitUsage, "", "schema apply       create the keyspace"},
