@@ -86,6 +86,12 @@ const (
 	ActionJobDelete       Action = "job.delete"
 	ActionJobRunNow       Action = "job.run-now"
 	ActionRecurringRemove Action = "recurring.remove"
+	// ActionRecurringPause, ActionRecurringResume and ActionRecurringTrigger
+	// pause a schedule, resume it (skipping what passed while it was
+	// paused) and create one job of it now.
+	ActionRecurringPause   Action = "recurring.pause"
+	ActionRecurringResume  Action = "recurring.resume"
+	ActionRecurringTrigger Action = "recurring.trigger"
 	// ActionBulkCancel stops a running bulk action; starting one is
 	// authorised as its job action.
 	ActionBulkCancel Action = "bulk.cancel"
@@ -229,8 +235,8 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // routes maps every path. Methods are part of the patterns, so a wrong
 // method gets 405 Method Not Allowed from the mux.
 //
-// Issue #16 adds here: POST /queues/{queue}/pause and /resume, POST
-// /recurring/{id}/pause, /resume and /trigger, and GET /processors.
+// Issue #16 adds here: POST /queues/{queue}/pause and /resume, and GET
+// /processors.
 func (d *Dashboard) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	p := d.set.prefix
@@ -247,7 +253,9 @@ func (d *Dashboard) routes() *http.ServeMux {
 	m.Handle("POST "+p+"/bulk/{id}/cancel", d.change(ActionBulkCancel, d.bulkCancel))
 	m.Handle("GET "+p+"/queues", d.view(d.queuesPage))
 	m.Handle("GET "+p+"/recurring", d.view(d.recurringPage))
-	m.Handle("POST "+p+"/recurring/{id}/remove", d.change(ActionRecurringRemove, d.recurringRemove))
+	for _, a := range []Action{ActionRecurringRemove, ActionRecurringPause, ActionRecurringResume, ActionRecurringTrigger} {
+		m.Handle("POST "+p+"/recurring/{id}/"+strings.TrimPrefix(string(a), "recurring."), d.change(a, d.recurringAction(a)))
+	}
 	m.Handle("GET "+p+"/batches", d.view(d.batchesPage))
 	m.Handle("GET "+p+"/batches/{id}", d.view(d.batchPage))
 	m.Handle("GET "+p+"/search", d.view(d.search))

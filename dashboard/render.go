@@ -75,6 +75,9 @@ var flashes = map[string]string{
 	"delete":  "The job was deleted.",
 	"run":     "The job is due now.",
 	"remove":  "The recurring schedule was removed.",
+	"pause":   "The recurring schedule was paused: its occurrences create no job until it is resumed.",
+	"resume":  "The recurring schedule was resumed; occurrences passed while it was paused are skipped.",
+	"trigger": "A job of the recurring schedule was created; it is due now.",
 }
 
 // render writes a page. It renders into a buffer first, so a template
