@@ -64,6 +64,17 @@ func hostEnv(keyspace string) map[string]string {
 	return map[string]string{"JOBSHARP_HOSTS": strings.Join(cqltest.Hosts(), ","), "JOBSHARP_KEYSPACE": keyspace}
 }
 
+// appliedKeyspace creates a keyspace with `jobsharp schema apply`, dropped
+// when the test ends, and returns it with the environment that names it.
+func appliedKeyspace(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	ks := cqltest.UniqueKeyspace(t)
+	cqltest.DropKeyspaceAtEnd(t, adminSession(t), ks)
+	env := hostEnv(ks)
+	jobsharp(t, env, "schema", "apply", "--replication", "SimpleStrategy:1").want(t, ExitOK, nil, nil)
+	return ks, env
+}
+
 // adminSession is a session on the test node without keyspace, with a
 // timeout long enough for schema changes on a busy node.
 func adminSession(t *testing.T) *gocql.Session {

@@ -17,11 +17,7 @@ func TestRecurringCommands(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	s := adminSession(t)
-	ks := cqltest.UniqueKeyspace(t)
-	cqltest.DropKeyspaceAtEnd(t, s, ks)
-	env := hostEnv(ks)
-	jobsharp(t, env, "schema", "apply", "--replication", "SimpleStrategy:1").want(t, ExitOK, nil, nil)
+	ks, env := appliedKeyspace(t)
 	store, err := repo.Connect(ctx, repo.Config{Hosts: cqltest.Hosts(), Keyspace: ks})
 	if err != nil {
 		t.Fatal(err)
