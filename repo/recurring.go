@@ -40,13 +40,18 @@ type RecurringJob struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
-	// NextRunAt is the next occurrence after LastRunAt.
+	// NextRunAt is the next occurrence not yet fired or skipped (in the
+	// past when no scheduler has run since it came due); zero while paused.
 	NextRunAt time.Time
 	// LastRunAt is the last occurrence that created a job, and LastJobID
 	// that job.
 	LastRunAt time.Time
 	LastJobID gocql.UUID
 
+	// The fields below are the operator controls' state. Upsert ignores
+	// them (a replaced schedule keeps its own); [Recurring.Pause], Resume
+	// and Trigger change them.
+	//
 	// Paused says the schedule creates no jobs ([Recurring.Pause]); PausedAt
 	// is when it was paused, ResumedAt when it was last resumed.
 	Paused    bool
@@ -141,22 +146,26 @@ func (r *Recurring) Upsert(ctx context.Context, rj *RecurringJob) (*RecurringJob
 	now := s.now()
 	out.UpdatedAt = now
 	out.CreatedAt, out.LastRunAt, out.LastJobID = now, time.Time{}, gocql.UUID{}
+	out.Paused, out.PausedAt, out.ResumedAt, out.SkipUntil = false, time.Time{}, time.Time{}, time.Time{}
+	out.TriggeredAt, out.TriggeredJobID = time.Time{}, gocql.UUID{}
 	if cur, err := r.Get(ctx, rj.ID); err == nil {
 		out.CreatedAt, out.LastRunAt, out.LastJobID = cur.CreatedAt, cur.LastRunAt, cur.LastJobID
+		// Upsert does not write the operator controls; report them as stored.
+		out.Paused, out.PausedAt, out.ResumedAt, out.SkipUntil = cur.Paused, cur.PausedAt, cur.ResumedAt, cur.SkipUntil
+		out.TriggeredAt, out.TriggeredJobID = cur.TriggeredAt, cur.TriggeredJobID
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	out.NextRunAt = next(sched, loc, maxTime(out.LastRunAt, now))
+	if out.Paused {
+		out.NextRunAt = time.Time{}
+	}
 	// The operator controls (paused, triggered) are not written: a replaced
 	// schedule keeps them.
 	w := s.db.RecurringUpsert(ctx, 0, out.ID, out.Queue, out.Cron, out.Timezone, out.Type, out.Args, int32(out.MaxRetries),
 		out.Metadata, ms(out.CreatedAt), ms(out.UpdatedAt), ms(out.NextRunAt), ms(out.LastRunAt), out.LastJobID)
 	if err := s.exec(queries.RecurringUpsert, w); err != nil {
 		return nil, fmt.Errorf("store recurring job %s: %w", rj.ID, err)
-	}
-	if cur, err := r.Get(ctx, rj.ID); err == nil {
-		out.Paused, out.PausedAt, out.ResumedAt, out.SkipUntil = cur.Paused, cur.PausedAt, cur.ResumedAt, cur.SkipUntil
-		out.TriggeredAt, out.TriggeredJobID = cur.TriggeredAt, cur.TriggeredJobID
 	}
 	return &out, nil
 }

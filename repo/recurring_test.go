@@ -78,6 +78,10 @@ func TestRecurringControls(t *testing.T) {
 		if !rj.Paused || rj.PausedAt.IsZero() || !rj.NextRunAt.IsZero() {
 			t.Errorf("List() of a paused schedule: paused %v at %s, next %s; want paused with no next fire", rj.Paused, rj.PausedAt, rj.NextRunAt)
 		}
+		// Replacing a paused schedule keeps it paused.
+		if rj := b.schedule(ctx, t, id, "* * * * *"); !rj.Paused || !rj.NextRunAt.IsZero() {
+			t.Errorf("Upsert() of a paused schedule = paused %v, next %s; want still paused", rj.Paused, rj.NextRunAt)
+		}
 		// Three occurrences pass while paused: even FireAll creates nothing.
 		for range 3 {
 			b.clock.Advance(time.Minute)

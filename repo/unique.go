@@ -51,7 +51,7 @@ type UniqueOpts struct {
 	// ByQueue adds the job's queue to the key.
 	ByQueue bool
 	// ByPeriod adds the period bucket of the job's scheduled time (now for
-	// a job due now): with time.Hour, one job per clock hour (buckets are
+	// a job due now or in the past): with time.Hour, one job per clock hour (buckets are
 	// aligned to the Unix epoch, so to UTC). At least a second; zero for
 	// none.
 	ByPeriod time.Duration
@@ -123,7 +123,7 @@ func uniqueKey(job *Job, u *UniqueOpts, now time.Time) (key []byte, ttl int32) {
 		field([]byte(job.Queue))
 	}
 	if u.ByPeriod > 0 {
-		start := bucketStart(job.ScheduledAt, u.ByPeriod)
+		start := bucketStart(maxTime(job.ScheduledAt, now), u.ByPeriod)
 		field(binary.BigEndian.AppendUint64(nil, uint64(start.UnixMilli())))
 		field(binary.BigEndian.AppendUint64(nil, uint64(u.ByPeriod.Milliseconds())))
 		end := start.Add(u.ByPeriod)
