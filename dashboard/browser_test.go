@@ -98,11 +98,9 @@ func screenshots(t *testing.T) string {
 // operator would, with a real processor working the queues: the overview,
 // the failed jobs, one of them requeued and then succeeding, a bulk requeue
 // with its confirmation and progress, the live chart updating without a
-// reload, a queue paused and resumed, the processors, search, and the other
-// pages. It saves a screenshot of each.
-//
-// It pauses a queue and sees claims stop, then resumes it. Issue #16 adds
-// one more step here: trigger a recurring schedule now.
+// reload, a queue paused and resumed, the processors, search, a recurring
+// schedule triggered and paused, and the other pages. It saves a screenshot
+// of each.
 func TestBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -351,9 +349,28 @@ func TestBrowser(t *testing.T) {
 	if loc, _ := chromedp.Run(br, chromedp.Location()); loc != jobURL {
 		t.Errorf("search led to %s, want %s", loc, jobURL)
 	}
+	// A recurring schedule: trigger it now (the processor runs the job),
+	// then pause it.
+	do("open the recurring schedules", chromedp.Navigate(base+"/recurring"), chromedp.WaitVisible(chromedp.CSS("table.recurring")))
+	click("table.recurring button.trigger")
+	if s := text(".flash"); !strings.Contains(s, "due now") {
+		t.Errorf("after trigger the page says %q", s)
+	}
+	waitFor(t, "the triggered job to succeed", func() bool {
+		rj, err := store.Recurring.Get(ctx, "nightly-report")
+		if err != nil || rj.TriggeredAt.IsZero() {
+			return false
+		}
+		job, err := store.Jobs.Get(ctx, rj.TriggeredJobID)
+		return err == nil && job.State == repo.StateSucceeded
+	})
+	click("table.recurring button.pause")
+	if s := text("table.recurring tbody"); !strings.Contains(s, "paused") || !strings.Contains(s, "Resume") {
+		t.Errorf("after pause the schedule shows:\n%s", s)
+	}
 	for _, pg := range []struct{ name, path, sel, want string }{
 		{"queues", "/queues", "table.counts", "reports"},
-		{"recurring", "/recurring", "table.recurring", "nightly-report"},
+		{"recurring", "/recurring", "table.recurring", "paused"},
 		{"batches", "/batches", "table.batches", batchID.String()},
 		{"batch", "/batches/" + batchID.String(), ".batch-progress", "4 of 6 jobs finished"},
 		{"succeeded", "/jobs?state=Succeeded", "table.jobs", "email.send"},

@@ -88,6 +88,12 @@ const (
 	ActionRecurringRemove Action = "recurring.remove"
 	ActionQueuePause      Action = "queue.pause"
 	ActionQueueResume     Action = "queue.resume"
+	// ActionRecurringPause, ActionRecurringResume and ActionRecurringTrigger
+	// pause a schedule, resume it (skipping what passed while it was
+	// paused) and create one job of it now.
+	ActionRecurringPause   Action = "recurring.pause"
+	ActionRecurringResume  Action = "recurring.resume"
+	ActionRecurringTrigger Action = "recurring.trigger"
 	// ActionBulkCancel stops a running bulk action; starting one is
 	// authorised as its job action.
 	ActionBulkCancel Action = "bulk.cancel"
@@ -230,8 +236,6 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 // routes maps every path. Methods are part of the patterns, so a wrong
 // method gets 405 Method Not Allowed from the mux.
-//
-// Issue #16 adds here: POST /recurring/{id}/pause, /resume and /trigger.
 func (d *Dashboard) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	p := d.set.prefix
@@ -251,7 +255,9 @@ func (d *Dashboard) routes() *http.ServeMux {
 	m.Handle("POST "+p+"/queues/{queue}/resume", d.change(ActionQueueResume, d.queueResume))
 	m.Handle("GET "+p+"/processors", d.view(d.processorsPage))
 	m.Handle("GET "+p+"/recurring", d.view(d.recurringPage))
-	m.Handle("POST "+p+"/recurring/{id}/remove", d.change(ActionRecurringRemove, d.recurringRemove))
+	for _, a := range []Action{ActionRecurringRemove, ActionRecurringPause, ActionRecurringResume, ActionRecurringTrigger} {
+		m.Handle("POST "+p+"/recurring/{id}/"+strings.TrimPrefix(string(a), "recurring."), d.change(a, d.recurringAction(a)))
+	}
 	m.Handle("GET "+p+"/batches", d.view(d.batchesPage))
 	m.Handle("GET "+p+"/batches/{id}", d.view(d.batchPage))
 	m.Handle("GET "+p+"/search", d.view(d.search))

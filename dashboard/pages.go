@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -118,8 +119,8 @@ type recurringRow struct {
 	Args formatted
 }
 
-// recurringPage is GET /recurring: every schedule (one partition). Issue
-// #16 adds pause, resume and trigger now.
+// recurringPage is GET /recurring: every schedule (one partition), with
+// its last and next fire, whether it is paused, and its last triggered job.
 func (d *Dashboard) recurringPage(c *call) error {
 	all, err := d.store.Recurring.List(c.r.Context())
 	if err != nil {
@@ -136,20 +137,37 @@ func (d *Dashboard) recurringPage(c *call) error {
 	}{d.base(c, "Recurring", "recurring"), rows, c.r.URL.Query().Get("id")})
 }
 
-// recurringRemove is POST /recurring/{id}/remove.
-func (d *Dashboard) recurringRemove(c *call) error {
-	id := c.r.PathValue("id")
-	ctx := c.r.Context()
-	if _, err := d.store.Recurring.Get(ctx, id); err != nil {
-		if errors.Is(err, repo.ErrNotFound) {
+// recurringAction serves POST /recurring/{id}/remove, /pause, /resume and
+// /trigger, and returns to the recurring page with a flash.
+func (d *Dashboard) recurringAction(a Action) handlerFunc {
+	return func(c *call) error {
+		id := c.r.PathValue("id")
+		ctx := c.r.Context()
+		var err error
+		switch a {
+		case ActionRecurringRemove:
+			err = d.store.Recurring.Remove(ctx, id)
+		case ActionRecurringPause:
+			_, err = d.store.Recurring.Pause(ctx, id)
+		case ActionRecurringResume:
+			_, err = d.store.Recurring.Resume(ctx, id, nil)
+		case ActionRecurringTrigger:
+			_, err = d.store.Recurring.Trigger(ctx, id)
+		default:
+			err = fmt.Errorf("unknown recurring action %s", a)
+		}
+		if errors.Is(err, repo.ErrScheduleNotFound) {
 			return errorf(http.StatusNotFound, "no recurring schedule %q", id)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		v := url.Values{"done": {strings.TrimPrefix(string(a), "recurring.")}}
+		if a != ActionRecurringRemove {
+			v.Set("id", id)
+		}
+		return d.redirect(c, "/recurring", v)
 	}
-	if err := d.store.Recurring.Remove(ctx, id); err != nil {
-		return err
-	}
-	return d.redirect(c, "/recurring", url.Values{"done": {"remove"}})
 }
 
 // batchSeen is a batch met among the jobs that wait or run.

@@ -216,6 +216,24 @@ func TestPages(t *testing.T) {
 		b.post(t, "/bulk", url.Values{"action": {"job.delete"}, "all": {"1"}, "state": {"Abandoned"}, "queue": {b.queue}}).want(t, http.StatusForbidden, "read-only")
 		b.post(t, "/recurring/x/remove", nil).want(t, http.StatusForbidden, "read-only")
 		wantState(ctx, t, b.store, ab.ID, repo.StateAbandoned)
+
+		id := b.queue + "-ro"
+		if _, err := b.store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: id, Cron: "@hourly", Queue: b.queue, Type: "report"}); err != nil {
+			t.Fatal(err)
+		}
+		r = b.get(t, "/recurring")
+		r.want(t, http.StatusOK, id)
+		for _, s := range []string{"/pause", "/trigger", "/remove"} {
+			if strings.Contains(r.body, s) {
+				t.Errorf("read-only recurring page offers %q", s)
+			}
+		}
+		for _, a := range []string{"pause", "resume", "trigger"} {
+			b.post(t, "/recurring/"+id+"/"+a, nil).want(t, http.StatusForbidden, "read-only")
+		}
+		if rj, err := b.store.Recurring.Get(ctx, id); err != nil || rj.Paused || !rj.TriggeredAt.IsZero() {
+			t.Errorf("a read-only dashboard changed the schedule: %+v, %v", rj, err)
+		}
 	})
 
 	t.Run("Authorize", func(t *testing.T) {
@@ -237,6 +255,20 @@ func TestPages(t *testing.T) {
 		wantState(ctx, t, b.store, sc.ID, repo.StateCancelled)
 		if !contains(seen, dashboard.ActionView) || !contains(seen, dashboard.ActionJobCancel) {
 			t.Errorf("Authorize saw %v, want view and job.cancel", seen)
+		}
+
+		id := b.queue + "-auth"
+		if _, err := b.store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: id, Cron: "@hourly", Queue: b.queue, Type: "report"}); err != nil {
+			t.Fatal(err)
+		}
+		b.post(t, "/recurring/"+id+"/pause", nil).want(t, http.StatusForbidden, "not allowed to recurring.pause: operators only")
+		b.post(t, "/recurring/"+id+"/trigger", nil).want(t, http.StatusForbidden, "not allowed to recurring.trigger: operators only")
+		if rj, err := b.store.Recurring.Get(ctx, id); err != nil || rj.Paused || !rj.TriggeredAt.IsZero() {
+			t.Errorf("a refused request changed the schedule: %+v, %v", rj, err)
+		}
+		b.postRaw(t, "/recurring/"+id+"/pause", url.Values{"csrf_token": {b.csrf(t)}}, http.Header{"X-Role": {"operator"}}).want(t, http.StatusSeeOther)
+		if rj, err := b.store.Recurring.Get(ctx, id); err != nil || !rj.Paused {
+			t.Errorf("an operator's pause did not pause: %+v, %v", rj, err)
 		}
 	})
 
@@ -322,7 +354,41 @@ func TestPages(t *testing.T) {
 		if _, err := b.store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: id, Cron: "0 3 * * *", Timezone: "Europe/Paris", Queue: b.queue, Type: "report.nightly", Args: []byte(`{"full":true}`)}); err != nil {
 			t.Fatal(err)
 		}
-		b.get(t, "/recurring").want(t, http.StatusOK, id, "0 3 * * *", "Europe/Paris", "report.nightly", "never")
+		b.get(t, "/recurring").want(t, http.StatusOK, id, "0 3 * * *", "Europe/Paris", "report.nightly", "never", "active", "/recurring/"+id+"/pause", "/recurring/"+id+"/trigger")
+
+		// Pause: the page shows it paused, with Resume instead of Pause.
+		r := b.post(t, "/recurring/"+id+"/pause", nil)
+		r.want(t, http.StatusSeeOther)
+		if loc := r.header.Get("Location"); !strings.Contains(loc, "done=pause") {
+			t.Errorf("pause redirects to %q, want the recurring page with a flash", loc)
+		}
+		r = b.get(t, "/recurring?done=pause&id="+id)
+		r.want(t, http.StatusOK, "was paused", `class="badge paused"`, "/recurring/"+id+"/resume")
+		if strings.Contains(r.body, "/recurring/"+id+"/pause") {
+			t.Errorf("a paused schedule is offered Pause")
+		}
+		if rj, err := b.store.Recurring.Get(ctx, id); err != nil || !rj.Paused {
+			t.Errorf("after pause Get() = %+v, %v; want paused", rj, err)
+		}
+		// Trigger: one job, due now, shown on the page.
+		b.post(t, "/recurring/"+id+"/trigger", nil).want(t, http.StatusSeeOther)
+		rj, err := b.store.Recurring.Get(ctx, id)
+		if err != nil || rj.TriggeredJobID == (gocql.UUID{}) {
+			t.Fatalf("after trigger Get() = %+v, %v; want a triggered job", rj, err)
+		}
+		job, err := b.store.Jobs.Get(ctx, rj.TriggeredJobID)
+		if err != nil || job.State != repo.StateScheduled || job.RecurringID != id || time.Until(job.ScheduledAt) > time.Second {
+			t.Errorf("triggered job = %+v, %v; want a job of the schedule due now", job, err)
+		}
+		b.get(t, "/recurring?done=trigger").want(t, http.StatusOK, "due now", "/jobs/"+rj.TriggeredJobID.String())
+		// Resume.
+		b.post(t, "/recurring/"+id+"/resume", nil).want(t, http.StatusSeeOther)
+		if rj, err := b.store.Recurring.Get(ctx, id); err != nil || rj.Paused {
+			t.Errorf("after resume Get() = %+v, %v; want active", rj, err)
+		}
+		for _, a := range []string{"pause", "resume", "trigger"} {
+			b.post(t, "/recurring/no-such-"+id+"/"+a, nil).want(t, http.StatusNotFound, "no recurring schedule")
+		}
 		b.get(t, "/search?q="+id).want(t, http.StatusSeeOther)
 		b.get(t, "/recurring?id="+id).want(t, http.StatusOK, `class="selected"`)
 		b.post(t, "/recurring/"+id+"/remove", nil).want(t, http.StatusSeeOther)
@@ -336,7 +402,7 @@ func TestPages(t *testing.T) {
 		if _, err := b.store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: odd, Cron: "@weekly", Queue: b.queue, Type: "report"}); err != nil {
 			t.Fatal(err)
 		}
-		r := b.get(t, "/recurring")
+		r = b.get(t, "/recurring")
 		action := "/admin/jobs/recurring/" + url.PathEscape(odd) + "/remove"
 		r.want(t, http.StatusOK, `action="`+action+`"`)
 		b.post(t, strings.TrimPrefix(action, b.prefix), nil).want(t, http.StatusSeeOther)

@@ -78,6 +78,9 @@ var flashes = map[string]string{
 	// Processors read the flags once per poll interval.
 	"pause-queue":  "The queue is paused: processors stop claiming its jobs within one poll interval; running jobs go on.",
 	"resume-queue": "The queue is resumed: processors claim its jobs again within one poll interval.",
+	"pause":        "The recurring schedule was paused: its occurrences create no job until it is resumed.",
+	"resume":       "The recurring schedule was resumed; occurrences passed while it was paused are skipped.",
+	"trigger":      "A job of the recurring schedule was created; it is due now.",
 }
 
 // render writes a page. It renders into a buffer first, so a template

@@ -39,6 +39,18 @@ type RecurringJobsRow struct {
 	LastRunAt time.Time `db:"last_run_at"`
 	// LastJobID is the column last_job_id, CQL type uuid.
 	LastJobID gocql.UUID `db:"last_job_id"`
+	// Paused is the column paused, CQL type boolean.
+	Paused bool `db:"paused"`
+	// PausedAt is the column paused_at, CQL type timestamp.
+	PausedAt time.Time `db:"paused_at"`
+	// ResumedAt is the column resumed_at, CQL type timestamp.
+	ResumedAt time.Time `db:"resumed_at"`
+	// SkipUntil is the column skip_until, CQL type timestamp.
+	SkipUntil time.Time `db:"skip_until"`
+	// TriggeredAt is the column triggered_at, CQL type timestamp.
+	TriggeredAt time.Time `db:"triggered_at"`
+	// TriggeredJobID is the column triggered_job_id, CQL type uuid.
+	TriggeredJobID gocql.UUID `db:"triggered_job_id"`
 }
 
 // ScanDest returns the scan destinations of a result row with the given
@@ -86,6 +98,18 @@ func (r *RecurringJobsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo
 			dest = append(dest, &r.LastRunAt)
 		case "last_job_id":
 			dest = append(dest, &r.LastJobID)
+		case "paused":
+			dest = append(dest, &r.Paused)
+		case "paused_at":
+			dest = append(dest, &r.PausedAt)
+		case "resumed_at":
+			dest = append(dest, &r.ResumedAt)
+		case "skip_until":
+			dest = append(dest, &r.SkipUntil)
+		case "triggered_at":
+			dest = append(dest, &r.TriggeredAt)
+		case "triggered_job_id":
+			dest = append(dest, &r.TriggeredJobID)
 		default:
 			dest = appendDiscard(dest, c)
 		}

@@ -646,7 +646,8 @@ func TestRecurringQueries(t *testing.T) {
 	shard, at := int32(1000+time.Now().Nanosecond()%1000), now()
 	rj := models.RecurringJobsRow{Shard: shard, ID: "nightly", Queue: "q", Cron: "0 3 * * *", Timezone: "Europe/Paris", Type: "report",
 		Args: []byte("{}"), MaxRetries: 2, Metadata: map[string]string{"a": "b"}, CreatedAt: at, UpdatedAt: at, NextRunAt: at.Add(time.Hour)}
-	check(t, "RecurringUpsert", db.RecurringUpsert(ctx, rj).Exec())
+	check(t, "RecurringUpsert", db.RecurringUpsert(ctx, rj.Shard, rj.ID, rj.Queue, rj.Cron, rj.Timezone, rj.Type, rj.Args, rj.MaxRetries,
+		rj.Metadata, rj.CreatedAt, rj.UpdatedAt, rj.NextRunAt, rj.LastRunAt, rj.LastJobID).Exec())
 	got, err := db.RecurringGet(ctx, shard, "nightly").One()
 	check(t, "RecurringGet", err)
 	if diff := cmp.Diff(rj, got); diff != "" {
@@ -659,12 +660,62 @@ func TestRecurringQueries(t *testing.T) {
 	if len(list) != 1 || list[0].LastJobID != job || !list[0].NextRunAt.Equal(at.Add(2*time.Hour)) || list[0].Cron != rj.Cron {
 		t.Errorf("RecurringList after RecurringAdvance = %+v", list)
 	}
+	check(t, "RecurringPause", db.RecurringPause(ctx, true, at, shard, "nightly").Exec())
+	if got, err := db.RecurringGet(ctx, shard, "nightly").One(); err != nil || !got.Paused || !got.PausedAt.Equal(at) {
+		t.Errorf("RecurringGet after RecurringPause = %+v, %v", got, err)
+	}
+	check(t, "RecurringResume", db.RecurringResume(ctx, false, at.Add(time.Minute), at.Add(time.Minute), at.Add(3*time.Hour), shard, "nightly").Exec())
+	check(t, "RecurringTriggered", db.RecurringTriggered(ctx, at.Add(2*time.Minute), job, shard, "nightly").Exec())
+	if got, err := db.RecurringGet(ctx, shard, "nightly").One(); err != nil || got.Paused || !got.SkipUntil.Equal(at.Add(time.Minute)) ||
+		!got.NextRunAt.Equal(at.Add(3*time.Hour)) || got.TriggeredJobID != job || got.Cron != rj.Cron {
+		t.Errorf("RecurringGet after RecurringResume and RecurringTriggered = %+v, %v", got, err)
+	}
 	check(t, "RecurringDelete", db.RecurringDelete(ctx, shard, "nightly").Exec())
 	if _, err := db.RecurringGet(ctx, shard, "nightly").One(); !errors.Is(err, gocql.ErrNotFound) {
 		t.Errorf("RecurringGet after RecurringDelete: %v, want gocql.ErrNotFound", err)
 	}
 
-	mark(t, "RecurringUpsert", "RecurringGet", "RecurringAdvance", "RecurringList", "RecurringDelete")
+	mark(t, "RecurringUpsert", "RecurringGet", "RecurringAdvance", "RecurringList", "RecurringDelete", "RecurringPause", "RecurringResume",
+		"RecurringTriggered")
+}
+
+// TestUniqueKeyQueries claims, takes over and gives back a unique key as
+// the store does: every write a lightweight transaction on the holder.
+func TestUniqueKeyQueries(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	at := now()
+	key := []byte("key-" + time.Now().Format(time.RFC3339Nano))
+	a, b := gocql.TimeUUID(), gocql.TimeUUID()
+	applied, _, err := db.UniqueClaim(ctx, models.UniqueKeysRow{Key: key, JobID: a, ClaimedAt: at}, 0).Exec()
+	check(t, "UniqueClaim", err)
+	if !applied {
+		t.Fatal("UniqueClaim of a free key did not apply")
+	}
+	applied, cur, err := db.UniqueClaim(ctx, models.UniqueKeysRow{Key: key, JobID: b, ClaimedAt: at}, 60).Exec()
+	check(t, "UniqueClaim of a held key", err)
+	if applied || cur.JobID != a || !cur.ClaimedAt.Equal(at) {
+		t.Errorf("UniqueClaim of a held key: applied %v, current %+v; want the holder %s", applied, cur, a)
+	}
+	applied, cur, err = db.UniqueTakeOver(ctx, models.UniqueKeysRow{Key: key, JobID: b, ClaimedAt: at}, 60, b).Exec()
+	check(t, "UniqueTakeOver on the wrong holder", err)
+	if applied || cur.JobID != a {
+		t.Errorf("UniqueTakeOver on the wrong holder: applied %v, current %+v", applied, cur)
+	}
+	applied, _, err = db.UniqueTakeOver(ctx, models.UniqueKeysRow{Key: key, JobID: b, ClaimedAt: at}, 60, a).Exec()
+	check(t, "UniqueTakeOver", err)
+	if got, err := db.UniqueGet(ctx, key).One(); !applied || err != nil || got.JobID != b {
+		t.Errorf("UniqueGet after UniqueTakeOver = %+v, %v (applied %v); want holder %s", got, err, applied, b)
+	}
+	if applied, _, err := db.UniqueRelease(ctx, key, a).Exec(); err != nil || applied {
+		t.Errorf("UniqueRelease by a job that does not hold the key: applied %v, %v", applied, err)
+	}
+	applied, _, err = db.UniqueRelease(ctx, key, b).Exec()
+	check(t, "UniqueRelease", err)
+	if _, err := db.UniqueGet(ctx, key).One(); !applied || !errors.Is(err, gocql.ErrNotFound) {
+		t.Errorf("UniqueGet after UniqueRelease: %v (applied %v), want gocql.ErrNotFound", err, applied)
+	}
+	mark(t, "UniqueClaim", "UniqueTakeOver", "UniqueRelease", "UniqueGet")
 }
 
 // TestQueueQueries registers queues with numbers, as the store does (a

@@ -87,6 +87,7 @@ func Tables() []table.Metadata {
 		BatchJobsTable.Metadata(),
 		JobContinuationsTable.Metadata(),
 		RecurringJobsTable.Metadata(),
+		UniqueKeysTable.Metadata(),
 		QueuesTable.Metadata(),
 		QueueNumbersTable.Metadata(),
 		ProcessorsTable.Metadata(),
@@ -243,8 +244,22 @@ func CreateStatements() []string {
     next_run_at timestamp,
     last_run_at timestamp,
     last_job_id uuid,
+    paused boolean,
+    paused_at timestamp,
+    resumed_at timestamp,
+    skip_until timestamp,
+    triggered_at timestamp,
+    triggered_job_id uuid,
     PRIMARY KEY (shard, id)
 ) WITH comment = 'recurring schedules'
+    AND compaction = {'class': 'LeveledCompactionStrategy'}
+    AND gc_grace_seconds = 864000`,
+		`CREATE TABLE IF NOT EXISTS unique_keys (
+    key blob,
+    job_id uuid,
+    claimed_at timestamp,
+    PRIMARY KEY (key)
+) WITH comment = 'unique job keys -> the job holding each; changed only by LWT'
     AND compaction = {'class': 'LeveledCompactionStrategy'}
     AND gc_grace_seconds = 864000`,
 		`CREATE TABLE IF NOT EXISTS queues (
@@ -384,6 +399,15 @@ func Columns() []SchemaColumn {
 		{Table: "recurring_jobs", Name: "next_run_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
 		{Table: "recurring_jobs", Name: "last_run_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
 		{Table: "recurring_jobs", Name: "last_job_id", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "uuid"},
+		{Table: "recurring_jobs", Name: "paused", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "boolean"},
+		{Table: "recurring_jobs", Name: "paused_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "recurring_jobs", Name: "resumed_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "recurring_jobs", Name: "skip_until", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "recurring_jobs", Name: "triggered_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
+		{Table: "recurring_jobs", Name: "triggered_job_id", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "uuid"},
+		{Table: "unique_keys", Name: "key", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "blob"},
+		{Table: "unique_keys", Name: "job_id", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "uuid"},
+		{Table: "unique_keys", Name: "claimed_at", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
 		{Table: "queues", Name: "shard", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "int"},
 		{Table: "queues", Name: "name", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "text"},
 		{Table: "queues", Name: "number", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "int"},

@@ -17,7 +17,7 @@ import (
 // Its Get, Select and Insert statements are built once.
 var RecurringJobsTable = table.New(table.Metadata{
 	Name:    "recurring_jobs",
-	Columns: []string{"shard", "id", "queue", "cron", "timezone", "type", "args", "max_retries", "metadata", "created_at", "updated_at", "next_run_at", "last_run_at", "last_job_id"},
+	Columns: []string{"shard", "id", "queue", "cron", "timezone", "type", "args", "max_retries", "metadata", "created_at", "updated_at", "next_run_at", "last_run_at", "last_job_id", "paused", "paused_at", "resumed_at", "skip_until", "triggered_at", "triggered_job_id"},
 	PartKey: []string{"shard"},
 	SortKey: []string{"id"},
 })
@@ -59,28 +59,46 @@ var RecurringJobsColumns = struct {
 	LastRunAt RecurringJobsColumn[time.Time]
 	// LastJobID is the column last_job_id, CQL type uuid.
 	LastJobID RecurringJobsColumn[gocql.UUID]
+	// Paused is the column paused, CQL type boolean.
+	Paused RecurringJobsColumn[bool]
+	// PausedAt is the column paused_at, CQL type timestamp.
+	PausedAt RecurringJobsColumn[time.Time]
+	// ResumedAt is the column resumed_at, CQL type timestamp.
+	ResumedAt RecurringJobsColumn[time.Time]
+	// SkipUntil is the column skip_until, CQL type timestamp.
+	SkipUntil RecurringJobsColumn[time.Time]
+	// TriggeredAt is the column triggered_at, CQL type timestamp.
+	TriggeredAt RecurringJobsColumn[time.Time]
+	// TriggeredJobID is the column triggered_job_id, CQL type uuid.
+	TriggeredJobID RecurringJobsColumn[gocql.UUID]
 }{
-	Shard:      RecurringJobsColumn[int32]{name: "shard", cql: "shard"},
-	ID:         RecurringJobsColumn[string]{name: "id", cql: "id"},
-	Queue:      RecurringJobsColumn[string]{name: "queue", cql: "queue"},
-	Cron:       RecurringJobsColumn[string]{name: "cron", cql: "cron"},
-	Timezone:   RecurringJobsColumn[string]{name: "timezone", cql: "timezone"},
-	Type:       RecurringJobsColumn[string]{name: "type", cql: "type"},
-	Args:       RecurringJobsColumn[[]byte]{name: "args", cql: "args"},
-	MaxRetries: RecurringJobsColumn[int32]{name: "max_retries", cql: "max_retries"},
-	Metadata:   RecurringJobsColumn[map[string]string]{name: "metadata", cql: "metadata"},
-	CreatedAt:  RecurringJobsColumn[time.Time]{name: "created_at", cql: "created_at"},
-	UpdatedAt:  RecurringJobsColumn[time.Time]{name: "updated_at", cql: "updated_at"},
-	NextRunAt:  RecurringJobsColumn[time.Time]{name: "next_run_at", cql: "next_run_at"},
-	LastRunAt:  RecurringJobsColumn[time.Time]{name: "last_run_at", cql: "last_run_at"},
-	LastJobID:  RecurringJobsColumn[gocql.UUID]{name: "last_job_id", cql: "last_job_id"},
+	Shard:          RecurringJobsColumn[int32]{name: "shard", cql: "shard"},
+	ID:             RecurringJobsColumn[string]{name: "id", cql: "id"},
+	Queue:          RecurringJobsColumn[string]{name: "queue", cql: "queue"},
+	Cron:           RecurringJobsColumn[string]{name: "cron", cql: "cron"},
+	Timezone:       RecurringJobsColumn[string]{name: "timezone", cql: "timezone"},
+	Type:           RecurringJobsColumn[string]{name: "type", cql: "type"},
+	Args:           RecurringJobsColumn[[]byte]{name: "args", cql: "args"},
+	MaxRetries:     RecurringJobsColumn[int32]{name: "max_retries", cql: "max_retries"},
+	Metadata:       RecurringJobsColumn[map[string]string]{name: "metadata", cql: "metadata"},
+	CreatedAt:      RecurringJobsColumn[time.Time]{name: "created_at", cql: "created_at"},
+	UpdatedAt:      RecurringJobsColumn[time.Time]{name: "updated_at", cql: "updated_at"},
+	NextRunAt:      RecurringJobsColumn[time.Time]{name: "next_run_at", cql: "next_run_at"},
+	LastRunAt:      RecurringJobsColumn[time.Time]{name: "last_run_at", cql: "last_run_at"},
+	LastJobID:      RecurringJobsColumn[gocql.UUID]{name: "last_job_id", cql: "last_job_id"},
+	Paused:         RecurringJobsColumn[bool]{name: "paused", cql: "paused"},
+	PausedAt:       RecurringJobsColumn[time.Time]{name: "paused_at", cql: "paused_at"},
+	ResumedAt:      RecurringJobsColumn[time.Time]{name: "resumed_at", cql: "resumed_at"},
+	SkipUntil:      RecurringJobsColumn[time.Time]{name: "skip_until", cql: "skip_until"},
+	TriggeredAt:    RecurringJobsColumn[time.Time]{name: "triggered_at", cql: "triggered_at"},
+	TriggeredJobID: RecurringJobsColumn[gocql.UUID]{name: "triggered_job_id", cql: "triggered_job_id"},
 }
 
 var (
-	tblRecurringJobsAll     = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Shard, RecurringJobsColumns.ID, RecurringJobsColumns.Queue, RecurringJobsColumns.Cron, RecurringJobsColumns.Timezone, RecurringJobsColumns.Type, RecurringJobsColumns.Args, RecurringJobsColumns.MaxRetries, RecurringJobsColumns.Metadata, RecurringJobsColumns.CreatedAt, RecurringJobsColumns.UpdatedAt, RecurringJobsColumns.NextRunAt, RecurringJobsColumns.LastRunAt, RecurringJobsColumns.LastJobID}
+	tblRecurringJobsAll     = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Shard, RecurringJobsColumns.ID, RecurringJobsColumns.Queue, RecurringJobsColumns.Cron, RecurringJobsColumns.Timezone, RecurringJobsColumns.Type, RecurringJobsColumns.Args, RecurringJobsColumns.MaxRetries, RecurringJobsColumns.Metadata, RecurringJobsColumns.CreatedAt, RecurringJobsColumns.UpdatedAt, RecurringJobsColumns.NextRunAt, RecurringJobsColumns.LastRunAt, RecurringJobsColumns.LastJobID, RecurringJobsColumns.Paused, RecurringJobsColumns.PausedAt, RecurringJobsColumns.ResumedAt, RecurringJobsColumns.SkipUntil, RecurringJobsColumns.TriggeredAt, RecurringJobsColumns.TriggeredJobID}
 	tblRecurringJobsKey     = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Shard, RecurringJobsColumns.ID}
 	tblRecurringJobsPartKey = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Shard}
-	tblRecurringJobsRegular = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Queue, RecurringJobsColumns.Cron, RecurringJobsColumns.Timezone, RecurringJobsColumns.Type, RecurringJobsColumns.Args, RecurringJobsColumns.MaxRetries, RecurringJobsColumns.Metadata, RecurringJobsColumns.CreatedAt, RecurringJobsColumns.UpdatedAt, RecurringJobsColumns.NextRunAt, RecurringJobsColumns.LastRunAt, RecurringJobsColumns.LastJobID}
+	tblRecurringJobsRegular = []ColumnOf[RecurringJobsBuilder]{RecurringJobsColumns.Queue, RecurringJobsColumns.Cron, RecurringJobsColumns.Timezone, RecurringJobsColumns.Type, RecurringJobsColumns.Args, RecurringJobsColumns.MaxRetries, RecurringJobsColumns.Metadata, RecurringJobsColumns.CreatedAt, RecurringJobsColumns.UpdatedAt, RecurringJobsColumns.NextRunAt, RecurringJobsColumns.LastRunAt, RecurringJobsColumns.LastJobID, RecurringJobsColumns.Paused, RecurringJobsColumns.PausedAt, RecurringJobsColumns.ResumedAt, RecurringJobsColumns.SkipUntil, RecurringJobsColumns.TriggeredAt, RecurringJobsColumns.TriggeredJobID}
 )
 
 // RecurringJobs builds statements for table recurring_jobs from typed columns.
@@ -182,17 +200,30 @@ var RecurringUpsert = Query{
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
-//   - row: the values of every column of table recurring_jobs
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type text
+//   - queue: column queue, CQL type text
+//   - cron: column cron, CQL type text
+//   - timezone: column timezone, CQL type text
+//   - typ: column type, CQL type text
+//   - args: column args, CQL type blob
+//   - maxRetries: column max_retries, CQL type int
+//   - metadata: column metadata, CQL type map<text, text>
+//   - createdAt: column created_at, CQL type timestamp
+//   - updatedAt: column updated_at, CQL type timestamp
+//   - nextRunAt: column next_run_at, CQL type timestamp
+//   - lastRunAt: column last_run_at, CQL type timestamp
+//   - lastJobID: column last_job_id, CQL type uuid
 //
 // The statement is [RecurringUpsertCQL].
-func (db *DB) RecurringUpsert(ctx context.Context, row models.RecurringJobsRow) Write {
-	return Write{q: db.query(ctx, RecurringUpsertCQL, true, row.Shard, row.ID, row.Queue, row.Cron, row.Timezone, row.Type, row.Args, row.MaxRetries, row.Metadata, row.CreatedAt, row.UpdatedAt, row.NextRunAt, row.LastRunAt, row.LastJobID)}
+func (db *DB) RecurringUpsert(ctx context.Context, shard int32, id, queue, cron, timezone, typ string, args []byte, maxRetries int32, metadata map[string]string, createdAt, updatedAt, nextRunAt, lastRunAt time.Time, lastJobID gocql.UUID) Write {
+	return Write{q: db.query(ctx, RecurringUpsertCQL, true, shard, id, queue, cron, timezone, typ, args, maxRetries, metadata, createdAt, updatedAt, nextRunAt, lastRunAt, lastJobID)}
 }
 
 // RecurringUpsert adds query RecurringUpsert to the batch; its parameters are
 // those of [DB.RecurringUpsert].
-func (b *Batch) RecurringUpsert(row models.RecurringJobsRow) {
-	b.add(RecurringUpsertCQL, true, row.Shard, row.ID, row.Queue, row.Cron, row.Timezone, row.Type, row.Args, row.MaxRetries, row.Metadata, row.CreatedAt, row.UpdatedAt, row.NextRunAt, row.LastRunAt, row.LastJobID)
+func (b *Batch) RecurringUpsert(shard int32, id, queue, cron, timezone, typ string, args []byte, maxRetries int32, metadata map[string]string, createdAt, updatedAt, nextRunAt, lastRunAt time.Time, lastJobID gocql.UUID) {
+	b.add(RecurringUpsertCQL, true, shard, id, queue, cron, timezone, typ, args, maxRetries, metadata, createdAt, updatedAt, nextRunAt, lastRunAt, lastJobID)
 }
 
 // RecurringGetCQL is the statement of query RecurringGet.
@@ -323,4 +354,120 @@ func (db *DB) RecurringDelete(ctx context.Context, shard int32, id string) Write
 // those of [DB.RecurringDelete].
 func (b *Batch) RecurringDelete(shard int32, id string) {
 	b.add(RecurringDeleteCQL, true, shard, id)
+}
+
+// RecurringPauseCQL is the statement of query RecurringPause.
+const RecurringPauseCQL = `UPDATE recurring_jobs
+SET paused = ?, paused_at = ?
+WHERE shard = ? AND id = ?`
+
+// RecurringPause is the query RecurringPause of schema/queries.cql, line 251,
+// on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+var RecurringPause = Query{
+	Name:       "RecurringPause",
+	CQL:        RecurringPauseCQL,
+	Names:      []string{"paused", "paused_at", "shard", "id"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// RecurringPause runs query RecurringPause of schema/queries.cql (line 251) on
+// table recurring_jobs. It is idempotent: the session's retry policy may send
+// it again.
+//
+// Pause and resume write the control columns plainly (see Schema.cql).
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - paused: column paused, CQL type boolean
+//   - pausedAt: column paused_at, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type text
+//
+// The statement is [RecurringPauseCQL].
+func (db *DB) RecurringPause(ctx context.Context, paused bool, pausedAt time.Time, shard int32, id string) Write {
+	return Write{q: db.query(ctx, RecurringPauseCQL, true, paused, pausedAt, shard, id)}
+}
+
+// RecurringPause adds query RecurringPause to the batch; its parameters are
+// those of [DB.RecurringPause].
+func (b *Batch) RecurringPause(paused bool, pausedAt time.Time, shard int32, id string) {
+	b.add(RecurringPauseCQL, true, paused, pausedAt, shard, id)
+}
+
+// RecurringResumeCQL is the statement of query RecurringResume.
+const RecurringResumeCQL = `UPDATE recurring_jobs
+SET paused = ?, resumed_at = ?, skip_until = ?, next_run_at = ?
+WHERE shard = ? AND id = ?`
+
+// RecurringResume is the query RecurringResume of schema/queries.cql, line
+// 254, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+var RecurringResume = Query{
+	Name:       "RecurringResume",
+	CQL:        RecurringResumeCQL,
+	Names:      []string{"paused", "resumed_at", "skip_until", "next_run_at", "shard", "id"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// RecurringResume runs query RecurringResume of schema/queries.cql (line 254)
+// on table recurring_jobs. It is idempotent: the session's retry policy may
+// send it again.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - paused: column paused, CQL type boolean
+//   - resumedAt: column resumed_at, CQL type timestamp
+//   - skipUntil: column skip_until, CQL type timestamp
+//   - nextRunAt: column next_run_at, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type text
+//
+// The statement is [RecurringResumeCQL].
+func (db *DB) RecurringResume(ctx context.Context, paused bool, resumedAt, skipUntil, nextRunAt time.Time, shard int32, id string) Write {
+	return Write{q: db.query(ctx, RecurringResumeCQL, true, paused, resumedAt, skipUntil, nextRunAt, shard, id)}
+}
+
+// RecurringResume adds query RecurringResume to the batch; its parameters are
+// those of [DB.RecurringResume].
+func (b *Batch) RecurringResume(paused bool, resumedAt, skipUntil, nextRunAt time.Time, shard int32, id string) {
+	b.add(RecurringResumeCQL, true, paused, resumedAt, skipUntil, nextRunAt, shard, id)
+}
+
+// RecurringTriggeredCQL is the statement of query RecurringTriggered.
+const RecurringTriggeredCQL = `UPDATE recurring_jobs
+SET triggered_at = ?, triggered_job_id = ?
+WHERE shard = ? AND id = ?`
+
+// RecurringTriggered is the query RecurringTriggered of schema/queries.cql,
+// line 257, on table recurring_jobs, for gocqlx. It is idempotent (safe to
+// retry).
+var RecurringTriggered = Query{
+	Name:       "RecurringTriggered",
+	CQL:        RecurringTriggeredCQL,
+	Names:      []string{"triggered_at", "triggered_job_id", "shard", "id"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// RecurringTriggered runs query RecurringTriggered of schema/queries.cql (line
+// 257) on table recurring_jobs. It is idempotent: the session's retry policy
+// may send it again.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - triggeredAt: column triggered_at, CQL type timestamp
+//   - triggeredJobID: column triggered_job_id, CQL type uuid
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type text
+//
+// The statement is [RecurringTriggeredCQL].
+func (db *DB) RecurringTriggered(ctx context.Context, triggeredAt time.Time, triggeredJobID gocql.UUID, shard int32, id string) Write {
+	return Write{q: db.query(ctx, RecurringTriggeredCQL, true, triggeredAt, triggeredJobID, shard, id)}
+}
+
+// RecurringTriggered adds query RecurringTriggered to the batch; its
+// parameters are those of [DB.RecurringTriggered].
+func (b *Batch) RecurringTriggered(triggeredAt time.Time, triggeredJobID gocql.UUID, shard int32, id string) {
+	b.add(RecurringTriggeredCQL, true, triggeredAt, triggeredJobID, shard, id)
 }

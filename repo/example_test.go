@@ -176,3 +176,68 @@ func ExampleJobs_Count() {
 	// Output:
 	// 3 3
 }
+
+// Pause a schedule, let occurrences pass, resume it: what passed while it
+// was paused is skipped. Trigger creates one job at once, paused or not.
+func ExampleRecurring_Pause() {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 28, 9, 0, 30, 0, time.UTC)
+	store, _ := repo.New(exampleStore().Session(), &repo.Options{Now: func() time.Time { return now }})
+	queue := "example-pause-" + gocql.TimeUUID().String()[:8]
+	fire := func() int {
+		jobs, _ := store.Recurring.Fire(ctx, &repo.FireParams{Queues: []string{queue}, Missed: repo.FireAll})
+		return len(jobs)
+	}
+
+	_, err := store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: queue, Cron: "*/5 * * * *", Queue: queue, Type: "report.build"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	rj, _ := store.Recurring.Pause(ctx, queue)
+	fmt.Println("paused:", rj.Paused)
+	now = now.Add(20 * time.Minute) // 09:20:30: four occurrences passed
+	fmt.Println("fired while paused:", fire())
+
+	job, _ := store.Recurring.Trigger(ctx, queue)
+	fmt.Println("triggered:", job.Type, job.State, job.RecurringID == queue)
+
+	rj, _ = store.Recurring.Resume(ctx, queue, nil)
+	fmt.Println("fired at resume:", fire(), "next:", rj.NextRunAt.Format("15:04"))
+	now = now.Add(5 * time.Minute) // 09:25:30
+	fmt.Println("fired at 09:25:", fire())
+	all, _ := store.Recurring.List(ctx)
+	for _, rj := range all {
+		if rj.ID == queue {
+			fmt.Println("last:", rj.LastRunAt.Format("15:04"), "next:", rj.NextRunAt.Format("15:04"))
+		}
+	}
+	// Output:
+	// paused: true
+	// fired while paused: 0
+	// triggered: report.build Scheduled true
+	// fired at resume: 0 next: 09:25
+	// fired at 09:25: 1
+	// last: 09:25 next: 09:30
+}
+
+// Unique jobs: while the first is stored, the same unique job is not
+// stored again; every caller gets the first back.
+func ExampleJobs_InsertOne() {
+	ctx := context.Background()
+	store := exampleStore()
+	defer store.Close()
+
+	queue := "example-unique-" + gocql.TimeUUID().String()[:8]
+	hourly := &repo.UniqueOpts{ByArgs: true, ByQueue: true, ByPeriod: time.Hour}
+	first, err := store.Jobs.InsertOne(ctx, &repo.NewJob{Queue: queue, Type: "digest.send", Args: []byte(`{"user":42}`), Unique: hourly})
+	if err != nil {
+		log.Fatal(err)
+	}
+	again, _ := store.Jobs.InsertOne(ctx, &repo.NewJob{Queue: queue, Type: "digest.send", Args: []byte(`{"user":42}`), Unique: hourly})
+	other, _ := store.Jobs.InsertOne(ctx, &repo.NewJob{Queue: queue, Type: "digest.send", Args: []byte(`{"user":7}`), Unique: hourly})
+	fmt.Println(first.Existed, again.Existed, again.Job.ID == first.Job.ID)
+	fmt.Println(other.Existed, other.Job.ID == first.Job.ID)
+	// Output:
+	// false true true
+	// false false
+}

@@ -1,6 +1,13 @@
 package repo
 
-import "context"
+import (
+	"context"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/models"
+)
 
 // SetAfterHints makes every change of s stop after writing its hints and
 // before its lightweight transaction when f returns an error: a crash at the
@@ -12,4 +19,35 @@ func SetAfterHints(s *Store, f func(op string) error) { s.afterHints = f }
 func QueueShard(ctx context.Context, s *Store, queue string) (int32, error) {
 	n, err := s.queueNumber(ctx, queue)
 	return n << 8, err
+}
+
+// UniqueKeyHolder returns the id of the job that holds nj's unique key.
+func UniqueKeyHolder(ctx context.Context, s *Store, nj *NewJob) (gocql.UUID, error) {
+	key, _, err := uniqueKeyOf(ctx, s, nj)
+	if err != nil {
+		return gocql.UUID{}, err
+	}
+	return s.uniqueHolder(ctx, key)
+}
+
+// ClaimUniqueKey makes holder the holder of nj's unique key, claimed at
+// claimedAt, as a process that died before inserting its job leaves it.
+func ClaimUniqueKey(ctx context.Context, s *Store, nj *NewJob, holder gocql.UUID, claimedAt time.Time) error {
+	key, ttl, err := uniqueKeyOf(ctx, s, nj)
+	if err != nil {
+		return err
+	}
+	_, _, err = s.db.UniqueClaim(ctx, models.UniqueKeysRow{Key: key, JobID: holder, ClaimedAt: claimedAt}, ttl).Exec()
+	return err
+}
+
+func uniqueKeyOf(ctx context.Context, s *Store, nj *NewJob) ([]byte, int32, error) {
+	plain := *nj
+	plain.Unique = nil
+	job, err := s.newJob(ctx, &plain, s.now(), 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	key, ttl := uniqueKey(job, nj.Unique, s.now())
+	return key, ttl, nil
 }

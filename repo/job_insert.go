@@ -39,6 +39,11 @@ type NewJob struct {
 	Hold bool
 	// Metadata is free-form data kept with the job.
 	Metadata map[string]string
+	// Unique makes the insert unique (see [UniqueOpts]): while a job with
+	// the same unique key exists in one of its states, Insert returns that
+	// job, and [Jobs.InsertOne] says so. Only for single inserts (Insert,
+	// InsertOne), not for InsertMany, batches or continuations.
+	Unique *UniqueOpts
 }
 
 // Insert stores a new job (JobSharp's StoreJob) and returns it.
@@ -51,12 +56,15 @@ type NewJob struct {
 // first, so a crash in between leaves a stray hint, never a lost job.
 // Returns [ErrInvalid] (a [*ValidationError]) for bad input, having written
 // nothing, and [ErrExists] if another job has the id.
+//
+// With nj.Unique set, it returns the job that holds the unique key, if any,
+// instead of storing another; use [Jobs.InsertOne] to learn which happened.
 func (j *Jobs) Insert(ctx context.Context, nj *NewJob) (*Job, error) {
-	jobs, err := j.InsertMany(ctx, []*NewJob{nj})
+	r, err := j.InsertOne(ctx, nj)
 	if err != nil {
 		return nil, err
 	}
-	return jobs[0], nil
+	return r.Job, nil
 }
 
 // InsertMany stores several jobs at once: jobs due at the same time share
@@ -100,6 +108,9 @@ func (s *Store) newJobs(ctx context.Context, njs []*NewJob) ([]*Job, error) {
 func (s *Store) newJob(ctx context.Context, nj *NewJob, now time.Time, sub int) (*Job, error) {
 	if nj == nil {
 		return nil, invalid("job", "nil")
+	}
+	if nj.Unique != nil {
+		return nil, invalid("unique", "unique jobs are stored one at a time, by Jobs.Insert or Jobs.InsertOne")
 	}
 	queue := nj.Queue
 	if queue == "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 	_ "time/tzdata" // schedules name time zones; do not depend on the host's zoneinfo
 
@@ -39,12 +40,47 @@ type RecurringJob struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
-	// NextRunAt is the next occurrence after LastRunAt.
+	// NextRunAt is the next occurrence not yet fired or skipped (in the
+	// past when no scheduler has run since it came due); zero while paused.
 	NextRunAt time.Time
 	// LastRunAt is the last occurrence that created a job, and LastJobID
 	// that job.
 	LastRunAt time.Time
 	LastJobID gocql.UUID
+
+	// The fields below are the operator controls' state. Upsert ignores
+	// them (a replaced schedule keeps its own); [Recurring.Pause], Resume
+	// and Trigger change them.
+	//
+	// Paused says the schedule creates no jobs ([Recurring.Pause]); PausedAt
+	// is when it was paused, ResumedAt when it was last resumed.
+	Paused    bool
+	PausedAt  time.Time
+	ResumedAt time.Time
+	// SkipUntil: occurrences at or before it create no job (a resume sets
+	// it, so that those passed while paused are skipped).
+	SkipUntil time.Time
+	// TriggeredAt is when [Recurring.Trigger] last created a job out of
+	// schedule, and TriggeredJobID that job.
+	TriggeredAt    time.Time
+	TriggeredJobID gocql.UUID
+}
+
+// ErrScheduleNotFound: no recurring schedule has the given id. Errors that
+// match it are [*ScheduleNotFoundError]s and also match [ErrNotFound].
+var ErrScheduleNotFound = errors.New("jobsharp: recurring schedule not found")
+
+// ScheduleNotFoundError names a recurring schedule that does not exist. It
+// matches [ErrScheduleNotFound] and [ErrNotFound].
+type ScheduleNotFoundError struct{ ID string }
+
+func (e *ScheduleNotFoundError) Error() string {
+	return fmt.Sprintf("jobsharp: no recurring schedule %q", e.ID)
+}
+
+// Is reports whether target is ErrScheduleNotFound or ErrNotFound.
+func (e *ScheduleNotFoundError) Is(target error) bool {
+	return target == ErrScheduleNotFound || target == ErrNotFound
 }
 
 // cronParser accepts the standard five fields and descriptors.
@@ -52,6 +88,15 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 
 // schedule parses a recurring job's expression in its time zone.
 func (rj *RecurringJob) schedule() (cron.Schedule, *time.Location, error) {
+	if rest, ok := strings.CutPrefix(strings.TrimSpace(rj.Cron), "@every "); ok {
+		// robfig/cron runs any interval under a second, zero and negative
+		// ones included, every second: refuse what cannot be meant.
+		if d, err := time.ParseDuration(strings.TrimSpace(rest)); err == nil && d <= 0 {
+			return nil, nil, invalid("cron", "%q: the interval must be positive", rj.Cron)
+		} else if err == nil && d < time.Second {
+			return nil, nil, invalid("cron", "%q: the interval is under a second, the scheduler's resolution", rj.Cron)
+		}
+	}
 	sched, err := cronParser.Parse(rj.Cron)
 	if err != nil {
 		return nil, nil, invalid("cron", "%q: %v", rj.Cron, err)
@@ -86,6 +131,10 @@ func (r *Recurring) Upsert(ctx context.Context, rj *RecurringJob) (*RecurringJob
 	if err != nil {
 		return nil, err
 	}
+	if next(sched, loc, s.now()).IsZero() {
+		// robfig/cron gives up after five years without a match.
+		return nil, invalid("cron", "%q never fires (no time matches it)", rj.Cron)
+	}
 	if _, err := s.newJob(ctx, &NewJob{Queue: rj.Queue, Type: rj.Type, Args: rj.Args, MaxRetries: rj.MaxRetries, Metadata: rj.Metadata}, s.now(), 0); err != nil {
 		return nil, err
 	}
@@ -97,24 +146,28 @@ func (r *Recurring) Upsert(ctx context.Context, rj *RecurringJob) (*RecurringJob
 	now := s.now()
 	out.UpdatedAt = now
 	out.CreatedAt, out.LastRunAt, out.LastJobID = now, time.Time{}, gocql.UUID{}
+	out.Paused, out.PausedAt, out.ResumedAt, out.SkipUntil = false, time.Time{}, time.Time{}, time.Time{}
+	out.TriggeredAt, out.TriggeredJobID = time.Time{}, gocql.UUID{}
 	if cur, err := r.Get(ctx, rj.ID); err == nil {
 		out.CreatedAt, out.LastRunAt, out.LastJobID = cur.CreatedAt, cur.LastRunAt, cur.LastJobID
+		// Upsert does not write the operator controls; report them as stored.
+		out.Paused, out.PausedAt, out.ResumedAt, out.SkipUntil = cur.Paused, cur.PausedAt, cur.ResumedAt, cur.SkipUntil
+		out.TriggeredAt, out.TriggeredJobID = cur.TriggeredAt, cur.TriggeredJobID
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	out.NextRunAt = next(sched, loc, maxTime(out.LastRunAt, now))
-	if err := s.exec(queries.RecurringUpsert, s.db.RecurringUpsert(ctx, recurringRow(&out))); err != nil {
+	if out.Paused {
+		out.NextRunAt = time.Time{}
+	}
+	// The operator controls (paused, triggered) are not written: a replaced
+	// schedule keeps them.
+	w := s.db.RecurringUpsert(ctx, 0, out.ID, out.Queue, out.Cron, out.Timezone, out.Type, out.Args, int32(out.MaxRetries),
+		out.Metadata, ms(out.CreatedAt), ms(out.UpdatedAt), ms(out.NextRunAt), ms(out.LastRunAt), out.LastJobID)
+	if err := s.exec(queries.RecurringUpsert, w); err != nil {
 		return nil, fmt.Errorf("store recurring job %s: %w", rj.ID, err)
 	}
 	return &out, nil
-}
-
-func recurringRow(rj *RecurringJob) models.RecurringJobsRow {
-	return models.RecurringJobsRow{
-		Shard: 0, ID: rj.ID, Queue: rj.Queue, Cron: rj.Cron, Timezone: rj.Timezone, Type: rj.Type, Args: rj.Args,
-		MaxRetries: int32(rj.MaxRetries), Metadata: rj.Metadata, CreatedAt: ms(rj.CreatedAt), UpdatedAt: ms(rj.UpdatedAt),
-		NextRunAt: ms(rj.NextRunAt), LastRunAt: ms(rj.LastRunAt), LastJobID: rj.LastJobID,
-	}
 }
 
 func recurringFromRow(r *models.RecurringJobsRow) *RecurringJob {
@@ -122,19 +175,30 @@ func recurringFromRow(r *models.RecurringJobsRow) *RecurringJob {
 		ID: r.ID, Queue: r.Queue, Cron: r.Cron, Timezone: r.Timezone, Type: r.Type, Args: r.Args,
 		MaxRetries: int(r.MaxRetries), Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 		NextRunAt: utc(r.NextRunAt), LastRunAt: utc(r.LastRunAt), LastJobID: r.LastJobID,
+		Paused: r.Paused, PausedAt: utc(r.PausedAt), ResumedAt: utc(r.ResumedAt), SkipUntil: utc(r.SkipUntil),
+		TriggeredAt: utc(r.TriggeredAt), TriggeredJobID: r.TriggeredJobID,
 	}
 }
 
-// Get returns one schedule, or [ErrNotFound].
+// Get returns one schedule, or a [*ScheduleNotFoundError].
 func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
 	row, err := r.s.db.RecurringGet(ctx, 0, id).One()
+	err = r.s.interpret(queries.RecurringGet.Name, err)
+	if errors.Is(err, ErrNotFound) || err == nil && row.Cron == "" {
+		// No row, or only the run times of a schedule removed while it fired.
+		return nil, &ScheduleNotFoundError{ID: id}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("get recurring job %s: %w", id, r.s.interpret(queries.RecurringGet.Name, err))
+		return nil, fmt.Errorf("get recurring job %s: %w", id, err)
 	}
 	return recurringFromRow(&row), nil
 }
 
-// List returns every schedule in id order (JobSharp's GetRecurringJobs).
+// List returns every schedule in id order (JobSharp's GetRecurringJobs),
+// each with its last occurrence (LastRunAt, LastJobID) and its next one
+// (NextRunAt): the first occurrence after the last one fired or skipped,
+// which is in the past when no scheduler has run since it came due, and zero
+// while the schedule is paused.
 func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
 	rows, err := r.s.db.RecurringList(ctx, 0).All()
 	if err != nil {
@@ -144,21 +208,142 @@ func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
 	for i := range rows {
 		if rows[i].Cron == "" {
 			// Only the run times of a schedule removed while it fired.
-			_ = r.Remove(ctx, rows[i].ID)
+			_ = r.remove(ctx, rows[i].ID)
 			continue
 		}
-		out = append(out, recurringFromRow(&rows[i]))
+		rj := recurringFromRow(&rows[i])
+		rj.NextRunAt = time.Time{}
+		if sched, loc, err := rj.schedule(); err == nil && !rj.Paused {
+			rj.NextRunAt = next(sched, loc, rj.firedUntil())
+		}
+		out = append(out, rj)
 	}
 	return out, nil
 }
 
+// firedUntil is the time up to which the schedule's occurrences are done:
+// fired, or skipped by a resume.
+func (rj *RecurringJob) firedUntil() time.Time {
+	from := rj.LastRunAt
+	if from.IsZero() {
+		from = rj.CreatedAt
+	}
+	return maxTime(from, rj.SkipUntil)
+}
+
 // Remove deletes a schedule (JobSharp's RemoveRecurringJob). Jobs it already
-// created stay. Removing a missing schedule is not an error.
+// created stay. Returns a [*ScheduleNotFoundError] when there is no such
+// schedule.
 func (r *Recurring) Remove(ctx context.Context, id string) error {
+	if _, err := r.Get(ctx, id); err != nil {
+		return err
+	}
+	return r.remove(ctx, id)
+}
+
+func (r *Recurring) remove(ctx context.Context, id string) error {
 	if err := r.s.exec(queries.RecurringDelete, r.s.db.RecurringDelete(ctx, 0, id)); err != nil {
 		return fmt.Errorf("remove recurring job %s: %w", id, err)
 	}
 	return nil
+}
+
+// Pause stops a schedule: schedulers create no job for its occurrences
+// until [Recurring.Resume]. It does not touch jobs already created, nor
+// [Recurring.Trigger], which works on a paused schedule. Schedulers read
+// the flag on each pass, so a pause takes effect at their next pass; an
+// occurrence a scheduler is firing at that very moment may still become a
+// job. Pausing a paused schedule changes nothing. Returns a
+// [*ScheduleNotFoundError] for an unknown id.
+func (r *Recurring) Pause(ctx context.Context, id string) (*RecurringJob, error) {
+	rj, err := r.Get(ctx, id)
+	if err != nil || rj.Paused {
+		return rj, err
+	}
+	now := r.s.now()
+	if err := r.s.exec(queries.RecurringPause, r.s.db.RecurringPause(ctx, true, now, 0, id)); err != nil {
+		return nil, fmt.Errorf("pause recurring job %s: %w", id, err)
+	}
+	rj.Paused, rj.PausedAt, rj.NextRunAt = true, now, time.Time{}
+	return rj, nil
+}
+
+// ResumeOpts tune [Recurring.Resume]. nil means the defaults.
+type ResumeOpts struct {
+	// CatchUp treats the occurrences that passed while the schedule was
+	// paused as missed during downtime: the scheduler's [MissedPolicy]
+	// decides which become jobs (FireLatest, the default, creates one for
+	// the latest). Without it they are skipped and the schedule fires again
+	// from its next occurrence after the resume.
+	CatchUp bool
+}
+
+// Resume lets a paused schedule fire again. Occurrences that passed while it
+// was paused are skipped unless opts.CatchUp. Resuming a schedule that is
+// not paused changes nothing. Returns a [*ScheduleNotFoundError] for an
+// unknown id.
+func (r *Recurring) Resume(ctx context.Context, id string, opts *ResumeOpts) (*RecurringJob, error) {
+	rj, err := r.Get(ctx, id)
+	if err != nil || !rj.Paused {
+		return rj, err
+	}
+	sched, loc, err := rj.schedule()
+	if err != nil {
+		return nil, fmt.Errorf("resume recurring job %s: %w", id, err)
+	}
+	now := r.s.now()
+	if opts == nil || !opts.CatchUp {
+		rj.SkipUntil = maxTime(rj.SkipUntil, now)
+	}
+	rj.Paused, rj.ResumedAt = false, now
+	rj.NextRunAt = next(sched, loc, rj.firedUntil())
+	if err := r.s.exec(queries.RecurringResume, r.s.db.RecurringResume(ctx, false, now, ms(rj.SkipUntil), rj.NextRunAt, 0, id)); err != nil {
+		return nil, fmt.Errorf("resume recurring job %s: %w", id, err)
+	}
+	return rj, nil
+}
+
+// Trigger creates one job of the schedule now, in addition to its
+// occurrences (paused or not), and returns it. Its metadata holds
+// recurring_trigger (the time) instead of recurring_occurrence. Its id
+// never equals an occurrence's: occurrences fall on whole seconds and their
+// ids carry that time, while a triggered job's id carries a time that is
+// not a whole second. Each call creates a new job. Returns a
+// [*ScheduleNotFoundError] for an unknown id.
+func (r *Recurring) Trigger(ctx context.Context, id string) (*Job, error) {
+	s := r.s
+	rj, err := r.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	qn, err := s.queueNumber(ctx, rj.Queue)
+	if err != nil {
+		return nil, fmt.Errorf("trigger recurring job %s: %w", id, err)
+	}
+	now := s.now()
+	at := now
+	if at.UnixMilli()%1000 == 0 {
+		at = at.Add(time.Millisecond)
+	}
+	meta := maps.Clone(rj.Metadata)
+	if meta == nil {
+		meta = map[string]string{}
+	}
+	meta["recurring_trigger"] = at.Format(time.RFC3339Nano)
+	nj := &NewJob{ID: s.mintJobID(qn, at, s.subShard(rj.Queue, now)), Queue: rj.Queue, Type: rj.Type, Args: rj.Args, MaxRetries: rj.MaxRetries, ScheduledAt: at, Metadata: meta}
+	job, err := s.newJob(ctx, nj, now, 0)
+	if err != nil {
+		return nil, fmt.Errorf("trigger recurring job %s: %w", id, err)
+	}
+	job.RecurringID = rj.ID
+	created, _, err := s.create(ctx, []*Job{job}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("trigger recurring job %s: %w", id, err)
+	}
+	if err := s.exec(queries.RecurringTriggered, s.db.RecurringTriggered(ctx, now, created[0].ID, 0, id)); err != nil {
+		return created[0], fmt.Errorf("trigger recurring job %s: the job %s was created, recording it failed: %w", id, created[0].ID, err)
+	}
+	return created[0], nil
 }
 
 // MissedPolicy says what happens to occurrences that passed while no
@@ -209,7 +394,7 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 	var fired []*Job
 	var errs []error
 	for _, rj := range all {
-		if len(p.Queues) > 0 && !slices.Contains(p.Queues, rj.Queue) {
+		if rj.Paused || len(p.Queues) > 0 && !slices.Contains(p.Queues, rj.Queue) {
 			continue
 		}
 		sched, loc, err := rj.schedule()
@@ -217,11 +402,7 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 			errs = append(errs, fmt.Errorf("recurring job %s: %w", rj.ID, err))
 			continue
 		}
-		from := rj.LastRunAt
-		if from.IsZero() {
-			from = rj.CreatedAt
-		}
-		due, last := occurrences(sched, loc, from, now, catchUp, p.Missed, s.set.grace)
+		due, last := occurrences(sched, loc, rj.firedUntil(), now, catchUp, p.Missed, s.set.grace)
 		if last.IsZero() {
 			continue
 		}

@@ -96,7 +96,17 @@
 // per occurrence. Occurrences that passed while no processor ran follow
 // Config.MissedOccurrences: repo.FireLatest (the default) creates one job for
 // the latest, repo.FireAll one per occurrence (up to MaxCatchUp), and
-// repo.SkipMissed none.
+// repo.SkipMissed none. [repo.Recurring.Pause] stops a schedule at the
+// schedulers' next pass; [repo.Recurring.Resume] lets it fire again from its
+// next occurrence (those passed while paused are skipped unless
+// ResumeOpts.CatchUp hands them to MissedOccurrences);
+// [repo.Recurring.Trigger] creates one job at once.
+//
+// # Unique jobs
+//
+// EnqueueOpts.Unique stores at most one job per unique key (kind plus any
+// of arguments, queue and period) while one holds it; [EnqueueOne] says
+// whether the job existed. See [repo.UniqueOpts].
 //
 // # Rescue
 //

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,12 @@ type EnqueueOpts struct {
 	Hold bool
 	// Metadata is free-form data kept with the job.
 	Metadata map[string]string
+	// Unique makes the enqueue unique, as River's UniqueOpts: while a job
+	// of the same kind (and, as it says, arguments, queue, period) is in
+	// one of its states, enqueueing returns that job and stores nothing
+	// ([EnqueueOne] says which happened). See [repo.UniqueOpts] for the
+	// guarantee and its cost. Only for single jobs.
+	Unique *repo.UniqueOpts
 }
 
 // NewJobFor encodes typed arguments into a [repo.NewJob] of T's kind, for
@@ -52,7 +59,7 @@ func newJob[T any](kind string, args T, opts *EnqueueOpts) (*repo.NewJob, error)
 	}
 	return &repo.NewJob{
 		ID: o.ID, Queue: o.Queue, Type: kind, Args: data, ScheduledAt: o.ScheduledAt,
-		MaxRetries: o.MaxRetries, Hold: o.Hold, Metadata: maps.Clone(o.Metadata),
+		MaxRetries: o.MaxRetries, Hold: o.Hold, Metadata: maps.Clone(o.Metadata), Unique: o.Unique,
 	}, nil
 }
 
@@ -62,9 +69,52 @@ func typed[T any](job *repo.Job, args T) *Job[T] { return &Job[T]{Job: job, Args
 // Enqueue stores a job of T's kind with typed arguments (River's Insert).
 // The processor's [Handle] for T decodes them into the same T. Returns
 // [repo.ErrInvalid] for bad input (nothing stored) and [repo.ErrExists] if
-// opts.ID belongs to another job.
+// opts.ID belongs to another job. With opts.Unique, it returns the job that
+// holds the unique key, if any, instead of storing another ([EnqueueOne]
+// says which happened).
 func Enqueue[T JobArgs](ctx context.Context, store *repo.Store, args T, opts *EnqueueOpts) (*Job[T], error) {
 	return enqueue(ctx, store, kindOf[T](), args, opts)
+}
+
+// EnqueueResult is what [EnqueueOne] stored, or found.
+type EnqueueResult[T any] struct {
+	// Job is the job stored, or the one that was there already (with its
+	// own arguments, which a unique key that leaves them out may not
+	// share).
+	Job *Job[T]
+	// Existed says that nothing was stored: a job held the unique key, or
+	// the enqueue was a retry with the same id.
+	Existed bool
+}
+
+// EnqueueOne is [Enqueue] that also says whether the job existed already:
+// with opts.Unique, whether another job held the unique key (River's
+// UniqueSkippedAsDuplicate).
+func EnqueueOne[T JobArgs](ctx context.Context, store *repo.Store, args T, opts *EnqueueOpts) (*EnqueueResult[T], error) {
+	return enqueueOne(ctx, store, kindOf[T](), args, opts)
+}
+
+func enqueueOne[T any](ctx context.Context, store *repo.Store, kind string, args T, opts *EnqueueOpts) (*EnqueueResult[T], error) {
+	if store == nil {
+		return nil, &repo.ValidationError{Field: "store", Problem: "nil"}
+	}
+	nj, err := newJob(kind, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	r, err := store.Jobs.InsertOne(ctx, nj)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s job: %w", kind, err)
+	}
+	if !r.Existed || bytes.Equal(r.Job.Args, nj.Args) {
+		return &EnqueueResult[T]{Job: typed(r.Job, args), Existed: r.Existed}, nil
+	}
+	// A unique key that leaves the arguments out found a job with others.
+	stored, err := decodeArgs[T](r.Job.Args)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s job: decode the arguments of job %s, which holds the unique key: %w", kind, r.Job.ID, err)
+	}
+	return &EnqueueResult[T]{Job: typed(r.Job, stored), Existed: true}, nil
 }
 
 // EnqueueRaw stores a job of kind with arguments stored as they are,
@@ -76,15 +126,11 @@ func EnqueueRaw(ctx context.Context, store *repo.Store, kind string, args []byte
 }
 
 func enqueue[T any](ctx context.Context, store *repo.Store, kind string, args T, opts *EnqueueOpts) (*Job[T], error) {
-	nj, err := newJob(kind, args, opts)
+	r, err := enqueueOne(ctx, store, kind, args, opts)
 	if err != nil {
 		return nil, err
 	}
-	job, err := store.Jobs.Insert(ctx, nj)
-	if err != nil {
-		return nil, fmt.Errorf("enqueue %s job: %w", kind, err)
-	}
-	return typed(job, args), nil
+	return r.Job, nil
 }
 
 // EnqueueMany stores one job of T's kind per element of args, with the

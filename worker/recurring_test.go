@@ -83,6 +83,70 @@ func TestRecurring(t *testing.T) {
 		}
 	})
 
+	// Two processors run a schedule every second; it is paused (no run for
+	// three seconds), triggered while paused (exactly one run), and
+	// resumed (it runs again, without catching up).
+	t.Run("PauseTriggerResumeUnderProcessors", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t)
+		occurrences, triggered := newCounter[string](), newCounter[string]()
+		for range 2 {
+			cfg := b.config(t, 2)
+			cfg.ScheduleInterval = 50 * time.Millisecond
+			cfg.MissedOccurrences = repo.FireAll // a catch-up would show
+			p := processor(t, newStore(t, nil), cfg)
+			handle(t, p, func(ctx context.Context, job *worker.Job[tickArgs]) error {
+				if at := job.Metadata["recurring_trigger"]; at != "" {
+					triggered.add(at)
+				} else {
+					occurrences.add(job.Metadata["recurring_occurrence"])
+				}
+				return nil
+			}, nil)
+			start(t, p)
+		}
+		if _, err := worker.Schedule(ctx, b.store, b.queue, "@every 1s", tickArgs{}, &worker.ScheduleOpts{Queue: b.queue}); err != nil {
+			t.Fatalf("Schedule() error = %v", err)
+		}
+		eventually(t, time.Minute, "two occurrences", func() bool { return occurrences.total() >= 2 })
+		if _, err := b.store.Recurring.Pause(ctx, b.queue); err != nil {
+			t.Fatalf("Pause() error = %v", err)
+		}
+		time.Sleep(500 * time.Millisecond) // schedulers' passes begun before the pause, and their jobs' runs
+		before := occurrences.total()
+		time.Sleep(3 * time.Second)
+		if n := occurrences.total(); n != before {
+			t.Errorf("%d occurrences ran while paused, want none", n-before)
+		}
+		job, err := b.store.Recurring.Trigger(ctx, b.queue)
+		if err != nil {
+			t.Fatalf("Trigger() error = %v", err)
+		}
+		eventually(t, time.Minute, "the triggered job", func() bool { return triggered.total() >= 1 })
+		if _, err := worker.Wait(ctx, b.store, job.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		resumed := time.Now()
+		if _, err := b.store.Recurring.Resume(ctx, b.queue, nil); err != nil {
+			t.Fatalf("Resume() error = %v", err)
+		}
+		eventually(t, time.Minute, "runs after resume", func() bool { return occurrences.total() >= before+2 })
+		for occ := range occurrences.snapshot() {
+			at, err := time.Parse(time.RFC3339, occ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if at.After(resumed.Add(-3*time.Second)) && at.Before(resumed.Add(-time.Second)) {
+				t.Errorf("occurrence %s, passed while paused, ran after the resume at %s", occ, resumed)
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+		if n := triggered.total(); n != 1 {
+			t.Errorf("the trigger ran %d jobs, want 1", n)
+		}
+	})
+
 	// After downtime, missed occurrences follow the configured policy. The
 	// store's clock jumps 10.5 minutes past the schedule's creation, as if
 	// no processor ran meanwhile.

@@ -15,7 +15,8 @@
 //	1  failure (Cassandra unreachable, authentication, a statement failed, …)
 //	2  usage: unknown command, bad flag or environment value, missing argument
 //	3  schema verify found differences
-//	4  get, requeue or cancel: no such job; queue pause or resume: no such queue
+//	4  get, requeue or cancel: no such job; queue pause or resume: no such
+//	   queue; recurring pause, resume, trigger or remove: no such schedule
 //	5  cancel or requeue: the job's state does not allow it
 package cli
 
@@ -41,7 +42,7 @@ const (
 	ExitUsage   = 2
 	ExitDiffers = 3
 	// ExitNotFound: get, requeue or cancel named a job that does not exist;
-	// queue pause or resume a queue that does not exist.
+	// queue pause or resume a queue, or a recurring command a schedule.
 	ExitNotFound = 4
 	// ExitWrongState: the job's state does not allow the command (cancel a
 	// finished job, requeue a running one).
@@ -91,6 +92,11 @@ func commands() []command {
 		queueListCommand(),
 		queuePauseCommand(),
 		queueResumeCommand(),
+		recurringListCommand(),
+		recurringPauseCommand(),
+		recurringRemoveCommand(),
+		recurringResumeCommand(),
+		recurringTriggerCommand(),
 		requeueCommand(),
 		schemaApplyCommand(),
 		schemaPrintCommand(),
@@ -100,7 +106,7 @@ func commands() []command {
 	}
 }
 
-const exitCodesHelp = `Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job or queue, 5 the job's state does not allow it.`
+const exitCodesHelp = `Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job, queue or schedule, 5 the job's state does not allow it.`
 
 func run(ctx context.Context, args []string, a *app) int {
 	cmds := commands()
@@ -210,7 +216,7 @@ func (a *app) usage(w io.Writer, cmds []command) {
 func (a *app) list(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "commands:")
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
 	}
 }
 

@@ -64,6 +64,17 @@ func hostEnv(keyspace string) map[string]string {
 	return map[string]string{"JOBSHARP_HOSTS": strings.Join(cqltest.Hosts(), ","), "JOBSHARP_KEYSPACE": keyspace}
 }
 
+// appliedKeyspace creates a keyspace with `jobsharp schema apply`, dropped
+// when the test ends, and returns it with the environment that names it.
+func appliedKeyspace(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	ks := cqltest.UniqueKeyspace(t)
+	cqltest.DropKeyspaceAtEnd(t, adminSession(t), ks)
+	env := hostEnv(ks)
+	jobsharp(t, env, "schema", "apply", "--replication", "SimpleStrategy:1").want(t, ExitOK, nil, nil)
+	return ks, env
+}
+
 // adminSession is a session on the test node without keyspace, with a
 // timeout long enough for schema changes on a busy node.
 func adminSession(t *testing.T) *gocql.Session {
@@ -210,11 +221,11 @@ func TestUsage(t *testing.T) {
 		stderr string
 	}{
 		{"NoArgs", nil, nil, ExitUsage, "", "usage: jobsharp <command> [flags]"},
-		{"Help", nil, []string{"help"}, ExitOK, "schema verify   compare the live schema", ""},
-		{"HelpFlag", nil, []string{"--help"}, ExitOK, "Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job or queue, 5 the job's state does not allow it.", ""},
+		{"Help", nil, []string{"help"}, ExitOK, "schema verify      compare the live schema", ""},
+		{"HelpFlag", nil, []string{"--help"}, ExitOK, "Exit codes: 0 success, 1 failure, 2 usage error, 3 schema verify found differences, 4 no such job, queue or schedule, 5 the job's state does not allow it.", ""},
 		{"HelpCommand", nil, []string{"help", "schema", "apply"}, ExitOK, "-replication string", ""},
 		{"Unknown", nil, []string{"frobnicate"}, ExitUsage, "", `unknown command "frobnicate"`},
-		{"GroupOnly", nil, []string{"schema"}, ExitUsage, "", "schema apply    create the keyspace"},
+		{"GroupOnly", nil, []string{"schema"}, ExitUsage, "", "schema apply       create the keyspace"},
 		{"GroupTypo", nil, []string{"schema", "aply"}, ExitUsage, "", `unknown command "schema aply"`},
 		{"ApplyHelp", nil, []string{"schema", "apply", "--help"}, ExitOK, "NetworkTopologyStrategy:dc1=3,dc2=3", ""},
 		{"VerifyHelp", nil, []string{"schema", "verify", "-h"}, ExitOK, "-hosts string", ""},

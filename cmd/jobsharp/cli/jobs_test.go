@@ -17,11 +17,7 @@ func TestJobCommands(t *testing.T) {
 	t.Parallel()
 
 	ctx := context.Background()
-	s := adminSession(t)
-	ks := cqltest.UniqueKeyspace(t)
-	cqltest.DropKeyspaceAtEnd(t, s, ks)
-	env := hostEnv(ks)
-	jobsharp(t, env, "schema", "apply", "--replication", "SimpleStrategy:1").want(t, ExitOK, nil, nil)
+	ks, env := appliedKeyspace(t)
 
 	// enqueue prints the id; --json the whole job.
 	r := jobsharp(t, env, "enqueue", "--type", "email.send", "--args", `{"to":"ada@example.com"}`, "--queue", "mail")
