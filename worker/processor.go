@@ -45,7 +45,7 @@ type Processor struct {
 // An outcome waits for its partition's batch, its LWT and its settling (a
 // few round trips), while its slot already runs the next job: with one
 // outcome per slot the queue ran at slots ÷ that latency, and a loaded node
-// drained 20,000 jobs at a third of the rate it reached with eight (1,617
+// drained 10,000 jobs at a third to two thirds of the rate it reached with eight (1,617
 // and 2,791 jobs/s against 499 and 1,938, alternate runs of bench's drain).
 // More outcomes in flight also make larger batches.
 const outcomesPerSlot = 8
