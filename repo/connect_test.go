@@ -424,6 +424,88 @@ func TestConnect(t *testing.T) {
 		}
 	})
 
+	t.Run("ConnectionLost", func(t *testing.T) {
+		t.Parallel()
+
+		// A connection severed while statements are in flight (a node killed,
+		// a firewall that resets) fails them with the socket's error or
+		// gocql's "connection closed waiting for response": ErrConnectionLost,
+		// retryable, and a retry under the same id stores the job once.
+		bundle := setup(t)
+		proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
+		cfg := bundle.cfg
+		cfg.Hosts, cfg.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
+		cfg.Timeout = 20 * time.Second // the sever comes first
+		cfg.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 100, Interval: 100 * time.Millisecond}
+		store, err := repo.Connect(ctx, cfg)
+		if err != nil {
+			t.Fatalf("Connect() error = %v", err)
+		}
+		defer store.Close()
+		queue := cqltest.Queue(t)
+		first, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: queue, Type: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sever := func(call func() error) error {
+			t.Helper()
+			proxy.Stall()
+			errc := make(chan error, 1)
+			go func() { errc <- call() }()
+			time.Sleep(300 * time.Millisecond) // the statement is on the wire
+			proxy.Sever()
+			err := <-errc
+			proxy.Heal()
+			return err
+		}
+		// Reconnected: a read goes through again.
+		reconnect := func() {
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				_, err := store.Jobs.Get(ctx, first.ID)
+				if err == nil {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no read went through 30 s after the network healed: %v", err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+
+		// A read is idempotent: the driver tries it again at once, and finds
+		// no connection left.
+		err = sever(func() error { _, err := store.Jobs.Get(ctx, first.ID); return err })
+		if !(errors.Is(err, repo.ErrConnectionLost) || errors.Is(err, repo.ErrNoHosts)) || !repo.IsRetryable(err) {
+			t.Fatalf("Get() on a severed connection: error = %v, want a retryable ErrConnectionLost or ErrNoHosts", err)
+		}
+		t.Logf("Get: %v", err)
+		reconnect()
+
+		id, err := store.Jobs.NewID(ctx, queue, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nj := &repo.NewJob{ID: id, Queue: queue, Type: "t", Args: []byte(`{"n":1}`)}
+		err = sever(func() error { _, err := store.Jobs.Insert(ctx, nj); return err })
+		// A lightweight transaction is not retried by the driver: its
+		// caller gets the broken connection.
+		var ce *repo.ConnectionError
+		if !errors.Is(err, repo.ErrConnectionLost) || !errors.As(err, &ce) || ce.Op != "JobsBatch" || !repo.IsRetryable(err) {
+			t.Fatalf("Insert() on a severed connection: error = %v, want a retryable ConnectionError of JobsBatch", err)
+		}
+		t.Logf("Insert: %v", err)
+		reconnect()
+		job, err := store.Jobs.Insert(ctx, nj)
+		if err != nil || job.ID != id || job.State != repo.StateScheduled {
+			t.Fatalf("Insert() retried under the same id = %+v, %v; want the job stored", job, err)
+		}
+		if n, err := store.Jobs.Count(ctx, queue, repo.StateScheduled); err == nil && n > 2 {
+			t.Errorf("Count(Scheduled) = %d after two inserts and one retry, want at most 2", n)
+		}
+	})
+
 	t.Run("QueryTimeout", func(t *testing.T) {
 		t.Parallel()
 
