@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gocql/gocql"
 )
@@ -229,7 +230,7 @@ func (j *Jobs) Fail(ctx context.Context, job *Job, p *FailParams) (*Job, error) 
 	if p == nil || p.Error == "" {
 		return nil, invalid("error", "empty")
 	}
-	msg, trace := truncate(p.Error, 16<<10), truncate(p.Trace, 64<<10)
+	msg, trace := truncate(p.Error, MaxErrorBytes), truncate(p.Trace, MaxTraceBytes)
 	next := j.s.failed(job, msg, trace, p.RetryAt)
 	if p.Abandon && next.State == StateFailed {
 		next.State = StateAbandoned
@@ -239,9 +240,21 @@ func (j *Jobs) Fail(ctx context.Context, job *Job, p *FailParams) (*Job, error) 
 	return j.s.applyOne(ctx, newChange(job, next, opFail))
 }
 
+// MaxErrorBytes and MaxTraceBytes bound the error message and the trace a
+// failed attempt records (and a cancel's reason); longer ones are cut, at a
+// character boundary.
+const (
+	MaxErrorBytes = 16 << 10
+	MaxTraceBytes = 64 << 10
+)
+
+// truncate cuts s to at most n bytes at a character boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
@@ -284,7 +297,7 @@ func (j *Jobs) CancelHeld(ctx context.Context, job *Job, reason string) (*Job, e
 	next := job.clone()
 	next.State = StateCancelled
 	next.StateChangedAt, next.FinishedAt = now, now
-	next.LastError = truncate(reason, 16<<10)
+	next.LastError = truncate(reason, MaxErrorBytes)
 	next.Lease = Lease{}
 	return j.s.applyOne(ctx, newChange(job, next, opCancelHeld))
 }
