@@ -114,8 +114,18 @@ func loadWithFaults(s *scenario, m mode, faultsFn func()) {
 func nodeKill(t *testing.T, f *cqltest.FaultCluster, ks string, m mode) {
 	s := newScenario(t, f, ks, "node-kill")
 	s.startProcessors(3, procOpts{workers: 8})
-	cycleNode(s, m, 0.5, func(i int) string { f.Kill(i); return "killed (SIGKILL)" },
-		func(i int) string { return "restarted; up and seen up by the others after " + round(f.Restart(i)) })
+	// Beside the jobs: the killed node keeps its schema and data.
+	surv := newNodeSurvival(t, f, ks)
+	cycleNode(s, m, 0.5, func(i int) string {
+		surv.beforeKill()
+		f.Kill(i)
+		surv.whileDown(i)
+		return "killed (SIGKILL)"
+	}, func(i int) string {
+		took := f.Restart(i)
+		surv.afterRestart(i)
+		return "restarted; up and seen up by the others after " + round(took) + "; it kept its schema and data"
+	})
 	s.finish("node-kill", m)
 }
 

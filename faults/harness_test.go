@@ -424,6 +424,9 @@ type countCheck struct {
 	// the jobs finished (and the processors stopped) it did.
 	converged bool
 	took      time.Duration
+	// exact is how long after the jobs finished the counts first equalled
+	// the truth (settled or not); -1 if never.
+	exact time.Duration
 	// swept: the stores' own folds had not converged within the bound, and
 	// the counts converged after a SweepCounts (what the sweeper does every
 	// SweepInterval); beforeSweep is the difference then.
@@ -436,7 +439,7 @@ type countCheck struct {
 // converged, after a forced sweep (SweepCounts), for at most bound again.
 func (s *scenario) counts(truth map[repo.State]int64, bound time.Duration) countCheck {
 	began := time.Now()
-	var c countCheck
+	c := countCheck{exact: -1}
 	poll := func() bool {
 		until := time.Now().Add(bound)
 		for {
@@ -445,6 +448,9 @@ func (s *scenario) counts(truth map[repo.State]int64, bound time.Duration) count
 			cancel()
 			if err == nil && len(st) == 1 {
 				c.err = faults.CountError(st[0].Counts, truth)
+				if len(c.err) == 0 && c.exact < 0 {
+					c.exact = time.Since(began)
+				}
 				if len(c.err) == 0 && st[0].Settled {
 					return true
 				}
@@ -625,9 +631,10 @@ func (s *scenario) logResult(r *result) {
 	fmt.Fprintf(&b, "  reruns that began while the earlier handler still ran past its lease: %d (longest %s)\n", len(rep.Overlaps), longest.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  drained in %s after the faults ended\n", r.drain.Round(100*time.Millisecond))
 	c := r.counts
-	conv := fmt.Sprintf("converged (settled) %s after every job finished", c.took.Round(100*time.Millisecond))
+	conv := fmt.Sprintf("exact %s and settled %s after every job finished", round(c.exact), round(c.took))
 	if c.swept {
-		conv += fmt.Sprintf(", after a forced sweep (the folds alone left %s)", faults.FormatCounts(c.beforeSweep))
+		conv = fmt.Sprintf("exact %s after every job finished, settled after a forced sweep %s after (the folds alone left %s, not settled)",
+			round(c.exact), round(c.took), faults.FormatCounts(c.beforeSweep))
 	}
 	if !c.converged {
 		conv = fmt.Sprintf("NOT converged after %s, with a forced sweep", c.took.Round(time.Second))
@@ -642,7 +649,7 @@ func (s *scenario) logResult(r *result) {
 			"not_succeeded": len(rep.NotSucceeded), "violations": len(rep.Violations), "run_twice": rep.RunTwice(),
 			"reruns": len(rep.Reruns), "rerun_causes": rep.RerunCauses(), "reclaims": len(rep.Reclaims), "reclaim_causes": rep.ReclaimCauses(), "overlaps": len(rep.Overlaps), "drain_s": r.drain.Seconds(),
 			"count_error": faults.FormatCounts(c.err), "converged": c.converged, "converge_s": c.took.Seconds(),
-			"swept": c.swept, "count_error_before_sweep": faults.FormatCounts(c.beforeSweep),
+			"swept": c.swept, "count_error_before_sweep": faults.FormatCounts(c.beforeSweep), "exact_s": c.exact.Seconds(),
 			"count_update_failures": r.countWarnings, "load_average": loadAverage(), "enqueue_errors": s.enqueueErrs, "scenario_s": r.total.Seconds(),
 			"timeline": s.timeline,
 		})
