@@ -11,11 +11,11 @@
 //
 // The cluster is cqltest's fault cluster (127.0.0.21–23, started by
 // scripts/cassandra when absent, left running). The processor program is
-// faults/processor; it uses only the public API of repo and worker. Beside
-// the suite, TestKilledNodeKeepsSchemaAndData and
-// TestPausedNodeIsNoticedAndResumes check the fault cluster itself: a node
-// killed with SIGKILL comes back with its schema and data, a paused node is
-// noticed down and comes back up.
+// faults/processor; it uses only the public API of repo and worker. The
+// fault cluster itself is checked too: the node-kill scenario checks that a
+// node killed with SIGKILL comes back with its schema and data, and
+// TestPausedNodeIsNoticedAndResumes that a paused node is noticed down and
+// comes back up.
 //
 // # What is checked
 //

@@ -305,14 +305,22 @@ func (s *scenario) produce(ctx context.Context, rate float64, d time.Duration, m
 
 // enqueue stores one job, trying three times under the same id.
 func (s *scenario) enqueue(ctx context.Context, args faults.WorkArgs, at time.Time) {
-	id, err := s.store.Jobs.NewID(ctx, s.queue, at)
-	if err != nil {
-		// Minting reads the queue's number (cached after the first); a
-		// job whose id could not be minted was never acknowledged.
+	// Minting reads the queue's number (cached after the first), and is
+	// tried three times too; a job whose id could not be minted was never
+	// acknowledged.
+	var id gocql.UUID
+	var err error
+	for try := 1; try <= 3; try++ {
+		if id, err = s.store.Jobs.NewID(ctx, s.queue, at); err == nil {
+			break
+		}
 		s.mu.Lock()
 		s.enqueueErrs["mint id: "+errorClass(err)]++
 		s.mu.Unlock()
-		return
+		if !repo.IsRetryable(err) || try == 3 {
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	js := &faults.JobState{}
 	s.mu.Lock()

@@ -187,10 +187,7 @@ type TimeoutError struct {
 }
 
 func (e *TimeoutError) Error() string {
-	op := e.Op
-	if op == "" {
-		op = "query"
-	}
+	op := opName(e.Op)
 	var why string
 	switch e.kind {
 	case timeoutClient:
@@ -227,11 +224,7 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	op := e.Op
-	if op == "" {
-		op = "query"
-	}
-	return fmt.Sprintf("jobsharp: %s refused: %s; nothing was written, retry later: %v", op, e.Problem, e.Err)
+	return fmt.Sprintf("jobsharp: %s refused: %s; nothing was written, retry later: %v", opName(e.Op), e.Problem, e.Err)
 }
 
 // Unwrap returns the driver's error.
@@ -252,11 +245,7 @@ type ConnectionError struct {
 }
 
 func (e *ConnectionError) Error() string {
-	op := e.Op
-	if op == "" {
-		op = "query"
-	}
-	return fmt.Sprintf("jobsharp: %s: the connection to the node broke while it was in flight; a write may or may not have been applied: %v", op, e.Err)
+	return fmt.Sprintf("jobsharp: %s: the connection to the node broke while it was in flight; a write may or may not have been applied: %v", opName(e.Op), e.Err)
 }
 
 // Unwrap returns the driver's error.
@@ -264,3 +253,11 @@ func (e *ConnectionError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrConnectionLost.
 func (e *ConnectionError) Is(target error) bool { return target == ErrConnectionLost }
+
+// opName names a statement in messages: "query" when it is not known.
+func opName(op string) string {
+	if op == "" {
+		return "query"
+	}
+	return op
+}

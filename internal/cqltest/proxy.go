@@ -69,26 +69,23 @@ func (p *Proxy) Translator() gocql.AddressTranslator {
 // Stall stops forwarding: connections stay open but no byte moves, as with
 // an overloaded node or a network that drops packets. Heal resumes it,
 // delivering what was held; Cut ends it.
-func (p *Proxy) Stall() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.stalled && !p.repliesStalled {
-		p.healed = make(chan struct{})
-	}
-	p.stalled = true
-}
+func (p *Proxy) Stall() { p.hold(&p.stalled) }
 
 // StallReplies holds the node's answers while requests still reach it:
 // writes apply, and their callers wait. Followed by Sever, the answers are
 // lost: the client sees a write fail that was applied (the unknown outcome
 // a node crash or a network fault leaves). Heal delivers what was held.
-func (p *Proxy) StallReplies() {
+func (p *Proxy) StallReplies() { p.hold(&p.repliesStalled) }
+
+// hold sets a stall flag (a field of p), with a new channel for Heal to
+// close when nothing was held yet.
+func (p *Proxy) hold(flag *bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.stalled && !p.repliesStalled {
 		p.healed = make(chan struct{})
 	}
-	p.repliesStalled = true
+	*flag = true
 }
 
 // Sever closes every connection and refuses new ones (they are accepted and
