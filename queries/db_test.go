@@ -166,7 +166,7 @@ func TestJobsScanQueries(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
 	queue, at := cqltest.Queue(t), now()
-	home, shard := at.Truncate(time.Minute), int32(2<<8|0)
+	home, shard := at.Truncate(time.Minute), int32(2<<8)
 	var rows []models.JobsRow
 	for i := range 5 {
 		r := models.JobsRow{Home: home, Shard: shard, ID: jobID(at, byte(10+i)), Queue: queue, Type: "t", State: int32(1 + i%2), Version: int64(1 + i),
@@ -499,9 +499,9 @@ func TestCountQueries(t *testing.T) {
 	hour := at.Truncate(time.Hour)
 	bucket := func(i int) time.Time { return hour.Add(time.Duration(i) * 64 * time.Second) }
 	cells := []models.CountCellsRow{
-		{Queue: queue, Hour: hour, Bucket: bucket(0), Shard: 1<<8 | 0, Jobs: map[int32]int64{1: 4, 3: 2}, FoldedAt: at},
+		{Queue: queue, Hour: hour, Bucket: bucket(0), Shard: 1 << 8, Jobs: map[int32]int64{1: 4, 3: 2}, FoldedAt: at},
 		{Queue: queue, Hour: hour, Bucket: bucket(0), Shard: 1<<8 | 1, Jobs: map[int32]int64{1: 1}, FoldedAt: at},
-		{Queue: queue, Hour: hour, Bucket: bucket(1), Shard: 1<<8 | 0, Jobs: map[int32]int64{2: 5}, FoldedAt: at},
+		{Queue: queue, Hour: hour, Bucket: bucket(1), Shard: 1 << 8, Jobs: map[int32]int64{2: 5}, FoldedAt: at},
 	}
 	for _, c := range cells {
 		check(t, "CountCellWrite", db.CountCellWrite(ctx, c).Exec())

@@ -106,6 +106,14 @@ func (f *countFolder) loop() {
 			cancel()
 			return
 		case <-t.C:
+			if f.s.session.Closed() {
+				// The session was closed under a store left open: nothing
+				// can be folded any more; the sweeper of another store will.
+				f.mu.Lock()
+				f.started = false
+				f.mu.Unlock()
+				return
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			f.foldDirty(ctx)
 			cancel()

@@ -96,6 +96,14 @@ func (g *groupCommit[K, T]) do(ctx context.Context, key K, items ...*T) error {
 	}
 }
 
+// busy reports whether a batch of partition key is in flight.
+func (g *groupCommit[K, T]) busy(key K) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.parts[key]
+	return p != nil && p.leading
+}
+
 // leadUntil sends batches of the partition until req is resolved, then
 // hands the lead on.
 func (g *groupCommit[K, T]) leadUntil(ctx context.Context, key K, p *gcPart[T], req *gcRequest) {

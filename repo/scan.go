@@ -260,9 +260,6 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 	}
 }
 
-// errStop ends a scan early.
-var errStop = errors.New("stop scan")
-
 // scanDue reads the due entries of queue this store has not handled yet and
 // resolves them, a home partition at a time (the jobs an entry names are
 // read with one statement per partition, and claimed or rescued with one

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -112,6 +113,11 @@ func (s *Store) claimAtHome(ctx context.Context, sc *scanner, queue string, qn i
 	if err != nil {
 		return nil, err
 	}
+	// Partitions with a batch of this store in flight (completions of jobs
+	// claimed before) go last: a claim there would queue behind it.
+	slices.SortStableFunc(parts, func(a, b *homeCursor) int {
+		return cmp.Compare(b2i(s.commits.busy(a.h)), b2i(s.commits.busy(b.h)))
+	})
 	var out []*Job
 	var errs []error
 	for _, c := range parts {
@@ -132,6 +138,13 @@ func (s *Store) claimAtHome(ctx context.Context, sc *scanner, queue string, qn i
 		return nil, errs[0]
 	}
 	return out, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // claimPartition reads one partition from its frontier and claims its due
@@ -218,10 +231,14 @@ func (s *Store) claimRows(ctx context.Context, rows []*Job, queue string, need i
 				c.err = err
 			}
 		}
+		var spent []dueEntry
 		for _, c := range chs {
 			switch {
 			case c.err == nil:
 				out = append(out, c.out)
+				if e, ok := s.dueEntryOfClaimed(c.cur); ok {
+					spent = append(spent, e)
+				}
 			case isTaken(c.err):
 				// Another worker changed or took it: resolved.
 			default:
@@ -234,11 +251,25 @@ func (s *Store) claimRows(ctx context.Context, rows []*Job, queue string, need i
 				}
 			}
 		}
+		s.deleteDue(ctx, spent...)
 	}
 	if stop == 0 {
 		return out, gocql.UUID{}, firstErr
 	}
 	return out, rows[stop-1].ID, firstErr
+}
+
+// dueEntryOfClaimed returns the due entry of a job claimed where it lives,
+// when it has one: a job due later than its home time (a retry, a snooze, a
+// released continuation) was entered in the due index, and the entry is
+// spent once the job is claimed. A job due at its home time has none (but
+// for a late recurring occurrence, whose entry a scanner removes).
+func (s *Store) dueEntryOfClaimed(j *Job) (dueEntry, bool) {
+	info, err := parseID(j.ID)
+	if err != nil || !j.ScheduledAt.After(info.At) {
+		return dueEntry{}, false
+	}
+	return s.dueEntryAt(j.Queue, j.ID, j.ScheduledAt), true
 }
 
 // isTaken reports whether a claim failed because the job changed: another

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/scylladb/gocqlx/v2"
 
-	"github.com/jobsharp/cassandra/models"
 	"github.com/jobsharp/cassandra/queries"
 )
 
@@ -116,14 +115,6 @@ type Jobs struct{ s *Store }
 // applied twice.
 func (s *Store) exec(q queries.Query, w queries.Write) error {
 	return s.interpret(q.Name, w.Exec())
-}
-
-// cas runs a lightweight transaction and reports whether it applied. On an
-// unknown outcome (a timeout) it returns the error; callers resolve it with
-// a serial read.
-func (s *Store) cas(q queries.Query, c queries.CAS[models.JobsRow]) (bool, error) {
-	applied, _, err := c.Exec()
-	return applied, s.interpret(q.Name, err)
 }
 
 // forEach runs fn for i in [0, n) with at most limit calls in flight and

@@ -287,6 +287,40 @@ func TestApply(t *testing.T) {
 		}
 	})
 
+	t.Run("OldJobsLayoutIsReported", func(t *testing.T) {
+		t.Parallel()
+
+		// A keyspace made by a build before job ids named their partitions:
+		// its jobs table is keyed by id alone.
+		s := session(t)
+		ks := cqltest.UniqueKeyspace(t)
+		cqltest.DropKeyspaceAtEnd(t, s, ks)
+		if _, err := schema.Apply(ctx, s, ks, simple); err != nil {
+			t.Fatalf("Apply() error = %v", err)
+		}
+		for _, stmt := range []string{
+			"DROP TABLE " + ks + ".jobs",
+			"CREATE TABLE " + ks + `.jobs (id uuid PRIMARY KEY, queue text, type text, args blob, state int, version bigint,
+				created_at timestamp, scheduled_at timestamp, state_changed_at timestamp, started_at timestamp, finished_at timestamp,
+				retry_count int, max_retries int, last_error text, errors list<frozen<attempt_error>>, result blob, batch_id uuid,
+				parent_id uuid, recurring_id text, lease_owner text, lease_token uuid, lease_until timestamp, metadata map<text, text>)`,
+		} {
+			if err := s.Query(stmt).WithContext(ctx).Exec(); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		rep, err := schema.Verify(ctx, s, ks)
+		if err != nil {
+			t.Fatalf("Verify() error = %v", err)
+		}
+		if rep.OK() || len(rep.Differences) == 0 || rep.Differences[0].Kind != schema.OldLayout {
+			t.Fatalf("Verify(old layout) = %v, want the old layout reported first", rep.Differences)
+		}
+		if msg := rep.Differences[0].String(); !strings.Contains(msg, "PRIMARY KEY (id)") || !strings.Contains(msg, "Moving to the partitioned layout") {
+			t.Errorf("old layout reported as %q, want the key it has and the README section that moves it", msg)
+		}
+	})
+
 	t.Run("NetworkTopology", func(t *testing.T) {
 		t.Parallel()
 

@@ -95,6 +95,10 @@ const (
 	MissingField DiffKind = "missing field"
 	ChangedField DiffKind = "changed field"
 	ExtraField   DiffKind = "extra field"
+	// OldLayout is a jobs table of the layout before job ids named their
+	// partitions (PRIMARY KEY (id)). Cassandra cannot change a primary key:
+	// the keyspace is drained and the processors switched to a new one.
+	OldLayout DiffKind = "old layout"
 )
 
 // Difference is one way the live schema differs from this build's.
@@ -133,6 +137,8 @@ func (d Difference) String() string {
 		s = fmt.Sprintf("field %s.%s of type %s is %s, want %s", d.Table, d.Column, d.Table, d.Got, d.Want)
 	case ExtraField:
 		s = fmt.Sprintf("extra field %s.%s of type %s (%s), unknown to this build", d.Table, d.Column, d.Table, d.Got)
+	case OldLayout:
+		s = fmt.Sprintf("table %s has the layout before partitioned job ids (%s)", d.Table, d.Got)
 	}
 	if d.Fix != "" {
 		s += ": " + d.Fix
@@ -222,6 +228,10 @@ func Compare(live *Live) *Report {
 				rep.Differences = append(rep.Differences, Difference{Kind: ExtraField, Table: u.Name, Column: f, Got: g[f]})
 			}
 		}
+	}
+	if oldJobsLayout(live) {
+		rep.Differences = append(rep.Differences, Difference{Kind: OldLayout, Table: "jobs", Got: "PRIMARY KEY (id)", Want: "PRIMARY KEY ((home, shard), id)",
+			Fix: "it cannot be altered in place; drain it and switch the processors to a new keyspace (README: Moving to the partitioned layout)"})
 	}
 	for _, t := range queries.Tables() {
 		table := t.Name
@@ -323,4 +333,15 @@ func addColumnFix(keyspace string, c queries.SchemaColumn) string {
 		return fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s STATIC;", keyspace, c.Table, c.Name, c.Type)
 	}
 	return "a key column cannot be added; copy the data into a table created by this build's schema"
+}
+
+// oldJobsLayout reports whether the live jobs table is keyed by the job id
+// alone, as before job ids named their partitions.
+func oldJobsLayout(live *Live) bool {
+	for _, c := range live.Columns {
+		if c.Table == "jobs" && c.Name == "id" && c.Kind == "partition_key" {
+			return true
+		}
+	}
+	return false
 }

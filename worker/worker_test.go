@@ -71,11 +71,6 @@ func newObservedStore(t *testing.T, obs gocql.QueryObserver) *repo.Store {
 	return store
 }
 
-// observeFunc is a gocql.QueryObserver made of a function.
-type observeFunc func(context.Context, gocql.ObservedQuery)
-
-func (f observeFunc) ObserveQuery(ctx context.Context, q gocql.ObservedQuery) { f(ctx, q) }
-
 // observeBatchFunc observes batches only (the store sends the lightweight
 // transactions on jobs as conditional batches per partition).
 type observeBatchFunc func(context.Context, gocql.ObservedBatch)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gocql/gocql"
 
@@ -177,6 +178,9 @@ no connection.`,
 	}
 }
 
+// schemaTimeout is the least client timeout of the schema commands.
+const schemaTimeout = time.Minute
+
 // openSession connects without binding a keyspace (schema apply creates
 // it).
 func openSession(ctx context.Context, conn *connFlags, a *app) (*gocql.Session, repo.Config, error) {
@@ -189,6 +193,9 @@ func openSession(ctx context.Context, conn *connFlags, a *app) (*gocql.Session, 
 		return nil, cfg, err
 	}
 	cl.Keyspace = ""
+	// Schema changes wait for every node to agree and can take far longer
+	// than a job's statement on a busy cluster.
+	cl.Timeout = max(cl.Timeout, schemaTimeout)
 	s, err := repo.CreateSession(ctx, cl)
 	return s, cfg, err
 }
