@@ -35,7 +35,8 @@ type scenario struct {
 	f     *cqltest.FaultCluster
 	ks    string
 	queue string
-	dir   string // records and logs, kept when the test fails
+	dir   string // records and logs, kept when the test fails or keep is set
+	keep  bool   // a rerun the processors' logs do not explain
 	store *repo.Store
 	began time.Time
 	lease time.Duration
@@ -88,7 +89,7 @@ func newScenario(t *testing.T, f *cqltest.FaultCluster, ks, name string) *scenar
 		}
 		store.Close()
 		_ = logf.Close()
-		if t.Failed() {
+		if t.Failed() || s.keep {
 			t.Logf("records and logs kept in %s", dir)
 			return
 		}
@@ -628,6 +629,8 @@ func (s *scenario) logResult(r *result) {
 		fmt.Fprintf(&b, "    job %s: %s", x.Job, x.Cause)
 		if d := details[x.Prev.Owner+" "+x.Job.String()]; d != "" {
 			fmt.Fprintf(&b, " (%s logged: %s)", x.Prev.Owner, d)
+		} else if x.Prev.Ended() {
+			s.keep = true // the handler returned and its processor logged nothing of the outcome: look at the records
 		}
 		b.WriteString("\n")
 	}
