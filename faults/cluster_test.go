@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,8 +28,10 @@ type nodeSurvival struct {
 	ks   string
 	s    *gocql.Session
 	rows int // rows of kv written so far
-	lwt  int // key of this cycle's lightweight transaction
 }
+
+// lwtKey is the key of the row cycle c's lightweight transactions change.
+func lwtKey(c int) int { return 1_000_000 + c }
 
 func newNodeSurvival(t *testing.T, f *cqltest.FaultCluster, ks string) *nodeSurvival {
 	t.Helper()
@@ -45,44 +48,42 @@ func newNodeSurvival(t *testing.T, f *cqltest.FaultCluster, ks string) *nodeSurv
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	return &nodeSurvival{t: t, f: f, ks: ks, s: s}
+	v := &nodeSurvival{t: t, f: f, ks: ks, s: s}
+	// Before the load, so that the kills come on time: rows every replica
+	// acknowledges (the victims hold them in their memtables and commit
+	// logs when killed, nothing flushes them) and a row per cycle by
+	// lightweight transaction.
+	v.write(50, gocql.All, "before")
+	for c := range 3 {
+		if applied, err := s.Query(`INSERT INTO kv (k, v) VALUES (?, 'lwt') IF NOT EXISTS`, lwtKey(c)).MapScanCAS(map[string]any{}); err != nil || !applied {
+			t.Fatalf("LWT insert: applied = %v, error = %v", applied, err)
+		}
+		v.rows++
+	}
+	return v
 }
 
-// beforeKill writes rows every replica acknowledges, so that the victim
-// holds them only in its memtable and commit log when it is killed, and a
-// row by lightweight transaction.
-func (v *nodeSurvival) beforeKill() {
-	t := v.t
+// write writes n rows at consistency cl, in parallel.
+func (v *nodeSurvival) write(n int, cl gocql.Consistency, value string) {
 	base := v.rows
-	for k := base; k < base+50; k++ {
-		if err := v.s.Query(`INSERT INTO kv (k, v) VALUES (?, ?)`, k, "before").Consistency(gocql.All).Exec(); err != nil {
-			t.Errorf("insert %d at ALL: %v", k, err)
-		}
+	var wg sync.WaitGroup
+	for k := base; k < base+n; k++ {
+		wg.Go(func() {
+			if err := v.s.Query(`INSERT INTO kv (k, v) VALUES (?, ?)`, k, value).Consistency(cl).Idempotent(true).Exec(); err != nil {
+				v.t.Errorf("insert %d (%s) at %s: %v", k, value, cl, err)
+			}
+		})
 	}
-	v.rows += 50
-	v.lwt = 1_000_000 + base
-	if applied, err := v.s.Query(`INSERT INTO kv (k, v) VALUES (?, 'lwt') IF NOT EXISTS`, v.lwt).MapScanCAS(map[string]any{}); err != nil || !applied {
-		t.Errorf("LWT insert: applied = %v, error = %v", applied, err)
-	}
-	v.rows++
-	// The commit log marks what it wrote every 100 ms; a SIGKILL loses what
-	// follows the last mark.
-	time.Sleep(300 * time.Millisecond)
+	wg.Wait()
+	v.rows += n
 }
 
 // whileDown writes rows at QUORUM, hinted for the victim.
-func (v *nodeSurvival) whileDown(victim int) {
-	for k := v.rows; k < v.rows+50; k++ {
-		if err := v.s.Query(`INSERT INTO kv (k, v) VALUES (?, ?)`, k, "while down").Idempotent(true).Exec(); err != nil {
-			v.t.Errorf("insert %d at QUORUM with node %d down: %v", k, victim, err)
-		}
-	}
-	v.rows += 50
-}
+func (v *nodeSurvival) whileDown() { v.write(20, gocql.Quorum, "while down") }
 
-// afterRestart checks the restarted node: its log, and statements it
-// coordinates.
-func (v *nodeSurvival) afterRestart(victim int) {
+// afterRestart checks the node restarted in cycle c: its log, and
+// statements it coordinates.
+func (v *nodeSurvival) afterRestart(c, victim int) {
 	t, f := v.t, v.f
 	log, err := os.ReadFile(f.LogFile(victim))
 	if err != nil {
@@ -106,12 +107,12 @@ func (v *nodeSurvival) afterRestart(victim int) {
 	} else {
 		v.rows++
 	}
-	applied, err := on.Query(`UPDATE kv SET v = 'lwt2' WHERE k = ? IF v = 'lwt'`, v.lwt).SerialConsistency(gocql.LocalSerial).MapScanCAS(map[string]any{})
+	applied, err := on.Query(`UPDATE kv SET v = 'lwt2' WHERE k = ? IF v = 'lwt'`, lwtKey(c)).SerialConsistency(gocql.LocalSerial).MapScanCAS(map[string]any{})
 	if err != nil || !applied {
 		t.Errorf("LWT at LOCAL_SERIAL coordinated by the restarted node %d: applied = %v, error = %v", victim, applied, err)
 	}
 	var got string
-	if err := on.Query(`SELECT v FROM kv WHERE k = ?`, v.lwt).Consistency(gocql.Consistency(gocql.LocalSerial)).Scan(&got); err != nil || got != "lwt2" {
+	if err := on.Query(`SELECT v FROM kv WHERE k = ?`, lwtKey(c)).Consistency(gocql.Consistency(gocql.LocalSerial)).Scan(&got); err != nil || got != "lwt2" {
 		t.Errorf("serial read through the restarted node %d: %q, %v; want lwt2", victim, got, err)
 	}
 }

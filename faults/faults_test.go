@@ -116,14 +116,15 @@ func nodeKill(t *testing.T, f *cqltest.FaultCluster, ks string, m mode) {
 	s.startProcessors(3, procOpts{workers: 8})
 	// Beside the jobs: the killed node keeps its schema and data.
 	surv := newNodeSurvival(t, f, ks)
+	cycle := 0
 	cycleNode(s, m, 0.5, func(i int) string {
-		surv.beforeKill()
 		f.Kill(i)
-		surv.whileDown(i)
+		surv.whileDown()
 		return "killed (SIGKILL)"
 	}, func(i int) string {
 		took := f.Restart(i)
-		surv.afterRestart(i)
+		surv.afterRestart(cycle, i)
+		cycle++
 		return "restarted; up and seen up by the others after " + round(took) + "; it kept its schema and data"
 	})
 	s.finish("node-kill", m)

@@ -629,8 +629,9 @@ func (s *scenario) logResult(r *result) {
 		fmt.Fprintf(&b, "    job %s: %s", x.Job, x.Cause)
 		if d := details[x.Prev.Owner+" "+x.Job.String()]; d != "" {
 			fmt.Fprintf(&b, " (%s logged: %s)", x.Prev.Owner, d)
-		} else if x.Prev.Ended() {
-			s.keep = true // the handler returned and its processor logged nothing of the outcome: look at the records
+		}
+		if x.Cause == "outcome not written; lease expired" {
+			s.keep = true // an outcome that did not reach the store: keep the processors' logs
 		}
 		b.WriteString("\n")
 	}
