@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,18 +13,31 @@ import (
 	"github.com/jobsharp/cassandra/internal/cqltest"
 )
 
-// TestKilledNodeKeepsSchemaAndData kills a node of the fault cluster with
-// SIGKILL and restarts it: it must come back with the keyspace's schema and
-// the rows it held (replayed from its commit log), and coordinate reads,
-// writes and lightweight transactions at QUORUM and LOCAL_SERIAL. Before
-// the fault cluster flushed its system tables (it ran with
-// -Dcassandra.unsafesystem=true), the restarted node answered "keyspace …
+// nodeSurvival checks, in the node-kill scenario, that a node killed with
+// SIGKILL comes back with the keyspace's schema and the rows it held
+// (replayed from its commit log), and coordinates reads, writes and
+// lightweight transactions at QUORUM and LOCAL_SERIAL. Before the fault
+// cluster flushed its system tables (it ran with
+// -Dcassandra.unsafesystem=true), a restarted node answered "keyspace …
 // does not exist" and its log showed the replay skipping the table's
-// mutations.
-func TestKilledNodeKeepsSchemaAndData(t *testing.T) {
-	f := cqltest.Faults(t)
-	ks := f.Keyspace(`CREATE TABLE kv (k int PRIMARY KEY, v text)`)
+// mutations. (It was a test of its own; riding on the scenario's kill saves
+// a node restart, the slowest step of the suite.)
+type nodeSurvival struct {
+	t    *testing.T
+	f    *cqltest.FaultCluster
+	ks   string
+	s    *gocql.Session
+	rows int // rows of kv written so far
+}
 
+// lwtKey is the key of the row cycle c's lightweight transactions change.
+func lwtKey(c int) int { return 1_000_000 + c }
+
+func newNodeSurvival(t *testing.T, f *cqltest.FaultCluster, ks string) *nodeSurvival {
+	t.Helper()
+	if err := f.AdminSession().Query(`CREATE TABLE IF NOT EXISTS ` + ks + `.kv (k int PRIMARY KEY, v text)`).Exec(); err != nil {
+		t.Fatalf("create %s.kv: %v", ks, err)
+	}
 	cfg := f.ClusterConfig()
 	cfg.Keyspace = ks
 	// A request on a connection to the node being killed fails with the
@@ -33,31 +47,44 @@ func TestKilledNodeKeepsSchemaAndData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	// Every replica acknowledges these, so the victim holds them only in
-	// its memtable and commit log when it is killed.
-	for k := range 50 {
-		if err := s.Query(`INSERT INTO kv (k, v) VALUES (?, ?)`, k, "before").Consistency(gocql.All).Exec(); err != nil {
-			t.Fatalf("insert %d: %v", k, err)
+	t.Cleanup(s.Close)
+	v := &nodeSurvival{t: t, f: f, ks: ks, s: s}
+	// Before the load, so that the kills come on time: rows every replica
+	// acknowledges (the victims hold them in their memtables and commit
+	// logs when killed, nothing flushes them) and a row per cycle by
+	// lightweight transaction.
+	v.write(50, gocql.All, "before")
+	for c := range 3 {
+		if applied, err := s.Query(`INSERT INTO kv (k, v) VALUES (?, 'lwt') IF NOT EXISTS`, lwtKey(c)).MapScanCAS(map[string]any{}); err != nil || !applied {
+			t.Fatalf("LWT insert: applied = %v, error = %v", applied, err)
 		}
+		v.rows++
 	}
-	if applied, err := s.Query(`INSERT INTO kv (k, v) VALUES (1000, 'lwt') IF NOT EXISTS`).MapScanCAS(map[string]any{}); err != nil || !applied {
-		t.Fatalf("LWT insert: applied = %v, error = %v", applied, err)
-	}
-	// The commit log marks what it wrote every 100 ms; a SIGKILL loses what
-	// follows the last mark.
-	time.Sleep(300 * time.Millisecond)
+	return v
+}
 
-	const victim = 2
-	f.Kill(victim)
-	for k := 50; k < 100; k++ { // hinted for the victim while it is down
-		if err := s.Query(`INSERT INTO kv (k, v) VALUES (?, ?)`, k, "while down").Idempotent(true).Exec(); err != nil {
-			t.Fatalf("insert %d at QUORUM with node %d down: %v", k, victim, err)
-		}
+// write writes n rows at consistency cl, in parallel.
+func (v *nodeSurvival) write(n int, cl gocql.Consistency, value string) {
+	base := v.rows
+	var wg sync.WaitGroup
+	for k := base; k < base+n; k++ {
+		wg.Go(func() {
+			if err := v.s.Query(`INSERT INTO kv (k, v) VALUES (?, ?)`, k, value).Consistency(cl).Idempotent(true).Exec(); err != nil {
+				v.t.Errorf("insert %d (%s) at %s: %v", k, value, cl, err)
+			}
+		})
 	}
-	took := f.Restart(victim)
-	t.Logf("node %d was back up, seen up by the others, %s after the restart began", victim, took.Round(100*time.Millisecond))
+	wg.Wait()
+	v.rows += n
+}
 
+// whileDown writes rows at QUORUM, hinted for the victim.
+func (v *nodeSurvival) whileDown() { v.write(20, gocql.Quorum, "while down") }
+
+// afterRestart checks the node restarted in cycle c: its log, and
+// statements it coordinates.
+func (v *nodeSurvival) afterRestart(c, victim int) {
+	t, f := v.t, v.f
 	log, err := os.ReadFile(f.LogFile(victim))
 	if err != nil {
 		t.Fatal(err)
@@ -68,25 +95,25 @@ func TestKilledNodeKeepsSchemaAndData(t *testing.T) {
 	if !regexp.MustCompile(`Log replay complete, [1-9]\d* replayed mutations`).Match(log) {
 		t.Errorf("the restarted node's log (%s) reports no replayed mutations", f.LogFile(victim))
 	}
-
-	on := f.NodeSession(victim, ks)
+	on := f.NodeSession(victim, v.ks)
 	var n int
 	if err := on.Query(`SELECT count(*) FROM kv`).Consistency(gocql.Quorum).Scan(&n); err != nil {
-		t.Fatalf("read at QUORUM coordinated by the restarted node: %v", err)
+		t.Errorf("read at QUORUM coordinated by the restarted node %d: %v", victim, err)
+	} else if n != v.rows {
+		t.Errorf("read at QUORUM through the restarted node %d: %d rows, want %d", victim, n, v.rows)
 	}
-	if n != 101 {
-		t.Errorf("read at QUORUM through the restarted node: %d rows, want 101", n)
+	if err := on.Query(`INSERT INTO kv (k, v) VALUES (?, 'after')`, 2_000_000+victim).Consistency(gocql.Quorum).Exec(); err != nil {
+		t.Errorf("write at QUORUM coordinated by the restarted node %d: %v", victim, err)
+	} else {
+		v.rows++
 	}
-	if err := on.Query(`INSERT INTO kv (k, v) VALUES (500, 'after')`).Consistency(gocql.Quorum).Exec(); err != nil {
-		t.Errorf("write at QUORUM coordinated by the restarted node: %v", err)
-	}
-	applied, err := on.Query(`UPDATE kv SET v = 'lwt2' WHERE k = 1000 IF v = 'lwt'`).SerialConsistency(gocql.LocalSerial).MapScanCAS(map[string]any{})
+	applied, err := on.Query(`UPDATE kv SET v = 'lwt2' WHERE k = ? IF v = 'lwt'`, lwtKey(c)).SerialConsistency(gocql.LocalSerial).MapScanCAS(map[string]any{})
 	if err != nil || !applied {
-		t.Errorf("LWT at LOCAL_SERIAL coordinated by the restarted node: applied = %v, error = %v", applied, err)
+		t.Errorf("LWT at LOCAL_SERIAL coordinated by the restarted node %d: applied = %v, error = %v", victim, applied, err)
 	}
-	var v string
-	if err := on.Query(`SELECT v FROM kv WHERE k = 1000`).Consistency(gocql.Consistency(gocql.LocalSerial)).Scan(&v); err != nil || v != "lwt2" {
-		t.Errorf("serial read through the restarted node: %q, %v; want lwt2", v, err)
+	var got string
+	if err := on.Query(`SELECT v FROM kv WHERE k = ?`, lwtKey(c)).Consistency(gocql.Consistency(gocql.LocalSerial)).Scan(&got); err != nil || got != "lwt2" {
+		t.Errorf("serial read through the restarted node %d: %q, %v; want lwt2", victim, got, err)
 	}
 }
 

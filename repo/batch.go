@@ -21,6 +21,9 @@ type Batches struct{ s *Store }
 // a new id. Storing is not atomic across partitions; it is idempotent when
 // retried with the same batch and job ids.
 func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob) ([]*Job, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
 	s := b.s
 	if len(njs) == 0 {
 		return nil, invalid("batch", "no jobs")
@@ -69,6 +72,9 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 // removed once the batch is older than Grace. Returns [ErrNotFound] for an
 // unknown batch.
 func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
 	s := b.s
 	if err := checkID("batch id", batchID); err != nil {
 		return nil, err
@@ -148,6 +154,9 @@ type BatchStatus struct {
 // stored) counts as unfinished; one missing later (expired, deleted) does
 // not. Returns [ErrNotFound] for an unknown batch.
 func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkID("batch id", batchID); err != nil {
 		return nil, err
 	}
@@ -177,6 +186,9 @@ func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus,
 // job of the batch has finished, whatever their outcome; then it is
 // scheduled. Returns [ErrNotFound] for an unknown batch.
 func (b *Batches) InsertContinuation(ctx context.Context, batchID gocql.UUID, nj *NewJob) (*Job, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkID("batch id", batchID); err != nil {
 		return nil, err
 	}
@@ -192,6 +204,9 @@ func (b *Batches) InsertContinuation(ctx context.Context, batchID gocql.UUID, nj
 // cancelled. A continuation of a parent that has already finished is settled
 // at once. Returns [ErrNotFound] if the parent does not exist.
 func (j *Jobs) InsertContinuation(ctx context.Context, parentID gocql.UUID, nj *NewJob) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkID("parent id", parentID); err != nil {
 		return nil, err
 	}
@@ -241,6 +256,9 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 // (JobSharp's GetContinuations), whatever their state now. Lookup rows of
 // jobs that are gone are skipped, and removed once the parent has finished.
 func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	s := j.s
 	if err := checkID("parent id", parentID); err != nil {
 		return nil, err

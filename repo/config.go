@@ -189,7 +189,7 @@ func ValidQueue(name string) error {
 }
 
 // ValidJobType returns a [*ValidationError] unless t is a job type the
-// store accepts: 1 to 255 bytes.
+// store accepts: 1 to 255 bytes of valid UTF-8.
 func ValidJobType(t string) error {
 	switch {
 	case t == "":
@@ -197,5 +197,5 @@ func ValidJobType(t string) error {
 	case len(t) > 255:
 		return invalid("type", "%d bytes, more than 255", len(t))
 	}
-	return nil
+	return validText("type", t)
 }

@@ -517,6 +517,9 @@ func speaksTLS(ctx context.Context, cl *gocql.ClusterConfig) bool {
 // naming the tables) or [ErrSchemaMismatch] (a *SchemaMismatchError naming
 // the columns and type fields), or the error of reading system_schema.
 func (s *Store) Check(ctx context.Context) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
 	ks := s.keyspace()
 	if ks == "" {
 		return fmt.Errorf("%w: the session is bound to no keyspace; set the cluster's Keyspace", ErrInvalidConfig)

@@ -424,6 +424,89 @@ func TestConnect(t *testing.T) {
 		}
 	})
 
+	t.Run("ConnectionLost", func(t *testing.T) {
+		t.Parallel()
+
+		// A connection severed while statements are in flight (a node killed,
+		// a firewall that resets) fails them with the socket's error or
+		// gocql's "connection closed waiting for response": ErrConnectionLost,
+		// retryable, and a retry under the same id stores the job once.
+		bundle := setup(t)
+		queue := cqltest.Queue(t)
+		direct, err := repo.Connect(ctx, bundle.cfg)
+		if err != nil {
+			t.Fatalf("Connect() error = %v", err)
+		}
+		defer direct.Close()
+		first, err := direct.Jobs.Insert(ctx, &repo.NewJob{Queue: queue, Type: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// sever runs call on a store of its own behind a proxy, and severs
+		// the proxy while the call's statement is on the wire. (The driver
+		// marks the node down when its pool empties; it would be tried again
+		// only after ReconnectInterval.)
+		sever := func(call func(store *repo.Store) error) error {
+			t.Helper()
+			proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
+			cfg := bundle.cfg
+			cfg.Hosts, cfg.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
+			cfg.Timeout = 20 * time.Second // the sever comes first
+			store, err := repo.Connect(ctx, cfg)
+			if err != nil {
+				t.Fatalf("Connect() error = %v", err)
+			}
+			defer store.Close()
+			// Statements prepared; the queue, its home partition and count
+			// hour known, so that the call's first statement is its own.
+			if _, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: queue, Type: "warm-up"}); err != nil {
+				t.Fatal(err)
+			}
+			proxy.Stall()
+			errc := make(chan error, 1)
+			go func() { errc <- call(store) }()
+			time.Sleep(300 * time.Millisecond) // the statement is on the wire
+			proxy.Sever()
+			err = <-errc
+			proxy.Cut()
+			return err
+		}
+
+		// A read is idempotent: the driver tries it again at once, and may
+		// find no connection left.
+		err = sever(func(store *repo.Store) error { _, err := store.Jobs.Get(ctx, first.ID); return err })
+		if !(errors.Is(err, repo.ErrConnectionLost) || errors.Is(err, repo.ErrNoHosts)) || !repo.IsRetryable(err) {
+			t.Fatalf("Get() on a severed connection: error = %v, want a retryable ErrConnectionLost or ErrNoHosts", err)
+		}
+		t.Logf("Get: %v", err)
+
+		nj := &repo.NewJob{Queue: queue, Type: "t", Args: []byte(`{"n":1}`)}
+		err = sever(func(store *repo.Store) error {
+			// Due at its id's home time: found there, no due entry to write
+			// first. NewID runs no statement: the queue is known.
+			nj.ScheduledAt = time.Now()
+			id, err := store.Jobs.NewID(ctx, queue, nj.ScheduledAt)
+			if err != nil {
+				return fmt.Errorf("NewID: %w", err)
+			}
+			nj.ID = id
+			_, err = store.Jobs.Insert(ctx, nj)
+			return err
+		})
+		id := nj.ID
+		// A lightweight transaction is not retried by the driver: its
+		// caller gets the broken connection.
+		var ce *repo.ConnectionError
+		if !errors.Is(err, repo.ErrConnectionLost) || !errors.As(err, &ce) || ce.Op != "JobsBatch" || !repo.IsRetryable(err) {
+			t.Fatalf("Insert() on a severed connection: error = %v, want a retryable ConnectionError of JobsBatch", err)
+		}
+		t.Logf("Insert: %v", err)
+		job, err := direct.Jobs.Insert(ctx, nj)
+		if err != nil || job.ID != id || job.State != repo.StateScheduled {
+			t.Fatalf("Insert() retried under the same id = %+v, %v; want the job stored", job, err)
+		}
+	})
+
 	t.Run("QueryTimeout", func(t *testing.T) {
 		t.Parallel()
 

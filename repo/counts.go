@@ -371,6 +371,9 @@ var errSweepTaken = errors.New("another store is sweeping this queue")
 // whoever holds the lease (sweeps are idempotent). It costs one read per
 // partition of the queue.
 func (s *Store) SweepCounts(ctx context.Context, queue string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
 	if queue == "" {
 		queue = DefaultQueue
 	}
@@ -544,6 +547,9 @@ func (s *Store) readCounts(ctx context.Context, queue string) (Counts, error) {
 // them run, and by at most SweepInterval after a store died before it
 // folded; [Jobs.Counts] says whether the counts are settled.
 func (j *Jobs) Count(ctx context.Context, queue string, state State) (int64, error) {
+	if err := j.check(ctx); err != nil {
+		return 0, err
+	}
 	if !state.Valid() {
 		return 0, invalid("state", "%d is not a state", int(state))
 	}
@@ -565,6 +571,9 @@ func (j *Jobs) Count(ctx context.Context, queue string, state State) (int64, err
 // Counts returns the counts of one queue per state, and whether they are
 // settled.
 func (j *Jobs) Counts(ctx context.Context, queue string) (Counts, error) {
+	if err := j.check(ctx); err != nil {
+		return Counts{}, err
+	}
 	if queue == "" {
 		queue = DefaultQueue
 	}

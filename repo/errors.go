@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/gocql/gocql"
 )
@@ -42,6 +45,15 @@ var (
 	// ErrTimeout: Cassandra did not answer in time. The write may or may not
 	// have been applied. [*TimeoutError] names the statement and the timeout.
 	ErrTimeout = errors.New("jobsharp: query timed out")
+	// ErrUnavailable: the node refused the statement before running it: too
+	// few replicas alive for the consistency, or the node overloaded or
+	// still bootstrapping. Nothing was written; retry later.
+	// [*UnavailableError] says which.
+	ErrUnavailable = errors.New("jobsharp: replicas unavailable")
+	// ErrConnectionLost: the connection to a node broke while a statement
+	// was in flight (reset by the peer, closed). A write may or may not have
+	// been applied. [*ConnectionError] names the statement.
+	ErrConnectionLost = errors.New("jobsharp: connection to Cassandra lost")
 	// ErrSchemaMismatch: a table of the keyspace lacks a column the store
 	// uses, or a column has another type. `jobsharp schema verify` lists the
 	// differences and the statements that repair them.
@@ -130,13 +142,23 @@ func (e *StateError) Error() string {
 func (e *StateError) Is(target error) bool { return target == ErrWrongState }
 
 // IsRetryable reports whether err is a transient failure that an idempotent
-// caller may retry: a timeout or unavailable replicas.
+// caller may retry: a timeout ([ErrTimeout]: the client's, the caller's
+// context deadline, or the node's read or write timeout), replicas
+// unavailable or a node overloaded ([ErrUnavailable]), a connection that
+// broke while a statement was in flight ([ErrConnectionLost]), or no node
+// reachable ([ErrNoHosts]). The store's own methods return these typed; a
+// driver error that was not mapped yet is recognised too. A write that
+// failed so may have been applied: retry it under the same id or version
+// (the store's lease operations and inserts are safe to retry).
 func IsRetryable(err error) bool {
-	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrNoHosts) {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrTimeout) || errors.Is(err, ErrNoHosts) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConnectionLost) {
 		return true
 	}
-	var unavailable *gocql.RequestErrUnavailable
-	return errors.As(err, &unavailable)
+	mapped := interpretError(err)
+	return mapped != err && (errors.Is(mapped, ErrTimeout) || errors.Is(mapped, ErrNoHosts) || errors.Is(mapped, ErrUnavailable) || errors.Is(mapped, ErrConnectionLost))
 }
 
 var (
@@ -154,6 +176,14 @@ func (s *Store) interpret(op string, err error) error {
 		if te.kind == timeoutClient {
 			te.Timeout = s.conn.timeout
 		}
+	}
+	var ue *UnavailableError
+	if errors.As(err, &ue) {
+		ue.Op = op
+	}
+	var ce *ConnectionError
+	if errors.As(err, &ce) {
+		ce.Op = op
 	}
 	var nh *NoHostsError
 	if errors.As(err, &nh) && len(nh.Hosts) == 0 {
@@ -183,28 +213,38 @@ func interpretError(err error) error {
 		return ErrNotFound
 	case errors.Is(err, context.DeadlineExceeded):
 		return &TimeoutError{Err: err, kind: timeoutContext}
-	case errors.Is(err, gocql.ErrTimeoutNoResponse), strings.Contains(err.Error(), "too many query timeouts on the connection"):
-		// The second is the ScyllaDB fork's ErrTooManyTimeouts (no such symbol
-		// in gocql/gocql): it closes a connection that timed out repeatedly.
+	case errors.Is(err, gocql.ErrTimeoutNoResponse), errors.Is(err, gocql.ErrTooManyTimeouts):
+		// ErrTooManyTimeouts: the driver closes a connection that timed out
+		// repeatedly, failing what was in flight on it.
 		return &TimeoutError{Err: err, kind: timeoutClient}
 	case errors.Is(err, gocql.ErrNoConnections), errors.Is(err, gocql.ErrNoConnectionsStarted), errors.Is(err, gocql.ErrNoStreams),
-		// The ScyllaDB fork's ErrNoConnectionsInPool and ErrNoPool.
-		strings.Contains(err.Error(), "host pool does not have connections"), strings.Contains(err.Error(), "host does not have a pool"):
+		hasText(err, noHostTexts...):
 		return &NoHostsError{Err: err}
+	case lostConnection(err):
+		return &ConnectionError{Err: err}
 	}
 	var (
 		writeTimeout *gocql.RequestErrWriteTimeout
 		readTimeout  *gocql.RequestErrReadTimeout
 		casUnknown   *gocql.RequestErrCASWriteUnknown
+		unavailable  *gocql.RequestErrUnavailable
 		request      gocql.RequestError
 	)
 	switch {
 	case errors.As(err, &writeTimeout):
-		return &TimeoutError{Err: err, kind: timeoutServerWrite, detail: fmt.Sprintf("%d of %d replicas acknowledged at %s", writeTimeout.Received, writeTimeout.BlockFor, writeTimeout.Consistency)}
+		return &TimeoutError{Err: err, kind: timeoutServerWrite, detail: fmt.Sprintf("%d of %d replicas acknowledged at %s", writeTimeout.Received, writeTimeout.BlockFor, consistencyName(writeTimeout.Consistency))}
 	case errors.As(err, &readTimeout):
-		return &TimeoutError{Err: err, kind: timeoutServerRead, detail: fmt.Sprintf("%d of %d replicas answered at %s", readTimeout.Received, readTimeout.BlockFor, readTimeout.Consistency)}
+		return &TimeoutError{Err: err, kind: timeoutServerRead, detail: fmt.Sprintf("%d of %d replicas answered at %s", readTimeout.Received, readTimeout.BlockFor, consistencyName(readTimeout.Consistency))}
 	case errors.As(err, &casUnknown):
-		return &TimeoutError{Err: err, kind: timeoutServerWrite, detail: fmt.Sprintf("%d of %d replicas acknowledged the lightweight transaction at %s", casUnknown.Received, casUnknown.BlockFor, casUnknown.Consistency)}
+		return &TimeoutError{Err: err, kind: timeoutServerWrite, detail: fmt.Sprintf("%d of %d replicas acknowledged the lightweight transaction at %s", casUnknown.Received, casUnknown.BlockFor, consistencyName(casUnknown.Consistency))}
+	case errors.As(err, &unavailable):
+		return &UnavailableError{Err: err, Problem: fmt.Sprintf("%d of the %d replicas that %s needs are alive", unavailable.Alive, unavailable.Required, consistencyName(unavailable.Consistency))}
+	case errors.As(err, &request) && request.Code() == gocql.ErrCodeUnavailable:
+		return &UnavailableError{Err: err, Problem: "too few replicas are alive for the consistency"}
+	case errors.As(err, &request) && request.Code() == gocql.ErrCodeOverloaded:
+		return &UnavailableError{Err: err, Problem: "the coordinator is overloaded"}
+	case errors.As(err, &request) && request.Code() == gocql.ErrCodeBootstrapping:
+		return &UnavailableError{Err: err, Problem: "the coordinator is still bootstrapping"}
 	case errors.As(err, &request) && request.Code() == gocql.ErrCodeUnauthorized:
 		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	case errors.As(err, &request) && request.Code() == gocql.ErrCodeInvalid:
@@ -216,4 +256,60 @@ func interpretError(err error) error {
 		}
 	}
 	return err
+}
+
+// noHostTexts are driver errors, known by their text only, that say no
+// connection was available: gocql's unexported errNoControl and its failed
+// statement preparation, and the ScyllaDB fork's ErrNoConnectionsInPool
+// and ErrNoPool.
+var noHostTexts = []string{
+	"no control connection available",
+	"unable to fetch prepared info: no connection available",
+	"host pool does not have connections",
+	"host does not have a pool",
+}
+
+// connectionTexts are the driver's errors, known by their text only, of a
+// connection that broke: its startup timed out, or it was closed.
+var connectionTexts = []string{
+	"no response to connection startup within timeout",
+	"use of closed network connection",
+	"connection reset by peer",
+	"broken pipe",
+}
+
+func hasText(err error, texts ...string) bool {
+	msg := err.Error()
+	for _, t := range texts {
+		if strings.Contains(msg, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// lostConnection reports whether err is a connection that broke while a
+// statement was in flight: the driver's ErrConnectionClosed, or the socket
+// error it passes on (reset, broken pipe, end of stream).
+func lostConnection(err error) bool {
+	var op *net.OpError
+	switch {
+	case errors.Is(err, gocql.ErrConnectionClosed), errors.Is(err, net.ErrClosed),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
+		errors.As(err, &op):
+		return true
+	}
+	return hasText(err, connectionTexts...)
+}
+
+// consistencyName names a consistency as CQL does. The driver reports the
+// consistency of a lightweight transaction's Paxos phase, SERIAL or
+// LOCAL_SERIAL, in a gocql.Consistency, whose String does not know them.
+func consistencyName(c gocql.Consistency) string {
+	if sc := gocql.SerialConsistency(c); sc == gocql.Serial || sc == gocql.LocalSerial {
+		return sc.String()
+	}
+	return c.String()
 }

@@ -187,10 +187,7 @@ type TimeoutError struct {
 }
 
 func (e *TimeoutError) Error() string {
-	op := e.Op
-	if op == "" {
-		op = "query"
-	}
+	op := opName(e.Op)
 	var why string
 	switch e.kind {
 	case timeoutClient:
@@ -214,3 +211,53 @@ func (e *TimeoutError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrTimeout.
 func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
+
+// UnavailableError reports a statement the node refused before running it:
+// too few replicas alive for the consistency, or the coordinator overloaded
+// or bootstrapping. Nothing was written. It matches [ErrUnavailable].
+type UnavailableError struct {
+	// Op is the statement, by its name in schema/queries.cql.
+	Op string
+	// Problem says what the node reported.
+	Problem string
+	Err     error
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("jobsharp: %s refused: %s; nothing was written, retry later: %v", opName(e.Op), e.Problem, e.Err)
+}
+
+// Unwrap returns the driver's error.
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrUnavailable.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// ConnectionError reports a connection to a node that broke while a
+// statement was in flight: reset by the peer, closed by the node or the
+// network. A write may or may not have been applied; the store settles its
+// own lightweight transactions with a serial read. It matches
+// [ErrConnectionLost].
+type ConnectionError struct {
+	// Op is the statement, by its name in schema/queries.cql.
+	Op  string
+	Err error
+}
+
+func (e *ConnectionError) Error() string {
+	return fmt.Sprintf("jobsharp: %s: the connection to the node broke while it was in flight; a write may or may not have been applied: %v", opName(e.Op), e.Err)
+}
+
+// Unwrap returns the driver's error.
+func (e *ConnectionError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrConnectionLost.
+func (e *ConnectionError) Is(target error) bool { return target == ErrConnectionLost }
+
+// opName names a statement in messages: "query" when it is not known.
+func opName(op string) string {
+	if op == "" {
+		return "query"
+	}
+	return op
+}

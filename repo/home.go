@@ -129,6 +129,9 @@ func (s *Store) mintJobID(qn int32, at time.Time, sub int) gocql.UUID {
 // twice). A job's id says where its row lives, so a [NewJob.ID] must come
 // from here, for the same queue. It registers the queue on first use.
 func (j *Jobs) NewID(ctx context.Context, queue string, runAt time.Time) (gocql.UUID, error) {
+	if err := j.check(ctx); err != nil {
+		return gocql.UUID{}, err
+	}
 	if queue == "" {
 		queue = DefaultQueue
 	}
@@ -151,6 +154,9 @@ func (j *Jobs) NewID(ctx context.Context, queue string, runAt time.Time) (gocql.
 // spread over the queue's partitions in runs, so that an insert of many
 // jobs fills every partition of their bucket with batches of a useful size.
 func (j *Jobs) NewIDs(ctx context.Context, queue string, runAt time.Time, n int) ([]gocql.UUID, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	if n < 0 || n > 1_000_000 {
 		return nil, invalid("n", "%d, want 0 to 1,000,000", n)
 	}

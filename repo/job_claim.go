@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gocql/gocql"
 )
@@ -41,6 +42,9 @@ type ClaimParams struct {
 // heartbeat loses the job to another worker, and its own later writes fail
 // with [ErrLeaseLost].
 func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	if p == nil {
 		return nil, invalid("claim params", "nil")
 	}
@@ -58,6 +62,9 @@ func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
 		return nil, invalid("lease", "%s, want 1s to 24h", lease)
 	case len(p.Owner) > 255:
 		return nil, invalid("owner", "%d bytes, more than 255", len(p.Owner))
+	}
+	if err := validText("owner", p.Owner); err != nil {
+		return nil, err
 	}
 	if err := ValidQueue(queue); err != nil {
 		return nil, err
@@ -97,6 +104,9 @@ func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
 // entries. [Jobs.Claim] does the same on its way; Rescue serves a worker that
 // has no capacity to claim. It returns the number of jobs rescued.
 func (j *Jobs) Rescue(ctx context.Context, queue string) (int, error) {
+	if err := j.check(ctx); err != nil {
+		return 0, err
+	}
 	if queue == "" {
 		queue = DefaultQueue
 	}
@@ -176,6 +186,9 @@ func checkHeld(job *Job, op string) error {
 // returns the job with its new version. Returns [ErrLeaseLost] if the lease
 // was lost (expired and rescued, cancelled) in the meantime.
 func (j *Jobs) Heartbeat(ctx context.Context, job *Job, lease time.Duration) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkHeld(job, "heartbeat"); err != nil {
 		return nil, err
 	}
@@ -192,6 +205,9 @@ func (j *Jobs) Heartbeat(ctx context.Context, job *Job, lease time.Duration) (*J
 // batch is checked. Returns [ErrLeaseLost] if the caller lost the lease: then
 // another worker may run or have run the job.
 func (j *Jobs) Complete(ctx context.Context, job *Job, result []byte) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkHeld(job, "complete"); err != nil {
 		return nil, err
 	}
@@ -223,13 +239,25 @@ type FailParams struct {
 // retry after exponential backoff while retries remain, else Abandoned.
 // Returns [ErrLeaseLost] if the caller lost the lease.
 func (j *Jobs) Fail(ctx context.Context, job *Job, p *FailParams) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkHeld(job, "fail"); err != nil {
 		return nil, err
 	}
 	if p == nil || p.Error == "" {
 		return nil, invalid("error", "empty")
 	}
-	msg, trace := truncate(p.Error, 16<<10), truncate(p.Trace, 64<<10)
+	if err := validText("error", p.Error); err != nil {
+		return nil, err
+	}
+	if err := validText("trace", p.Trace); err != nil {
+		return nil, err
+	}
+	if err := validTime("retry at", p.RetryAt); err != nil {
+		return nil, err
+	}
+	msg, trace := truncate(p.Error, MaxErrorBytes), truncate(p.Trace, MaxTraceBytes)
 	next := j.s.failed(job, msg, trace, p.RetryAt)
 	if p.Abandon && next.State == StateFailed {
 		next.State = StateAbandoned
@@ -239,9 +267,21 @@ func (j *Jobs) Fail(ctx context.Context, job *Job, p *FailParams) (*Job, error) 
 	return j.s.applyOne(ctx, newChange(job, next, opFail))
 }
 
+// MaxErrorBytes and MaxTraceBytes bound the error message and the trace a
+// failed attempt records (and a cancel's reason); longer ones are cut, at a
+// character boundary.
+const (
+	MaxErrorBytes = 16 << 10
+	MaxTraceBytes = 64 << 10
+)
+
+// truncate cuts s to at most n bytes at a character boundary.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
@@ -249,6 +289,9 @@ func truncate(s string, n int) string {
 // Release gives back a job the caller claimed but did not run (a worker
 // shutting down): Scheduled again, due now, with no attempt counted.
 func (j *Jobs) Release(ctx context.Context, job *Job) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	return j.s.release(ctx, job, 0, opRelease)
 }
 
@@ -256,6 +299,9 @@ func (j *Jobs) Release(ctx context.Context, job *Job) (*Job, error) {
 // handler asking for a later run): Scheduled, with no attempt counted.
 // Returns [ErrLeaseLost] if the caller lost the lease.
 func (j *Jobs) Snooze(ctx context.Context, job *Job, delay time.Duration) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	return j.s.release(ctx, job, max(delay, 0), opSnooze)
 }
 
@@ -277,14 +323,20 @@ func (s *Store) release(ctx context.Context, job *Job, delay time.Duration, op c
 // it, as by [Jobs.Cancel]. Returns [ErrLeaseLost] if the caller lost the
 // lease.
 func (j *Jobs) CancelHeld(ctx context.Context, job *Job, reason string) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkHeld(job, opCancelHeld.name); err != nil {
+		return nil, err
+	}
+	if err := validText("reason", reason); err != nil {
 		return nil, err
 	}
 	now := j.s.now()
 	next := job.clone()
 	next.State = StateCancelled
 	next.StateChangedAt, next.FinishedAt = now, now
-	next.LastError = truncate(reason, 16<<10)
+	next.LastError = truncate(reason, MaxErrorBytes)
 	next.Lease = Lease{}
 	return j.s.applyOne(ctx, newChange(job, next, opCancelHeld))
 }
@@ -294,6 +346,9 @@ func (j *Jobs) CancelHeld(ctx context.Context, job *Job, reason string) (*Job, e
 // job's continuations are cancelled with it. Returns [ErrWrongState] for a
 // finished job and [ErrNotFound] for a missing one.
 func (j *Jobs) Cancel(ctx context.Context, id gocql.UUID) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	return j.s.retryChange(ctx, id, opCancel, func(cur *Job) (*Job, error) {
 		if cur.State.Final() {
 			return nil, &StateError{JobID: id, State: cur.State, Op: "cancel"}
@@ -312,6 +367,12 @@ func (j *Jobs) Cancel(ctx context.Context, id gocql.UUID) (*Job, error) {
 // ones, and ones resting in Created. Returns [ErrWrongState] for a job that
 // is Processing or waits for a parent.
 func (j *Jobs) Requeue(ctx context.Context, id gocql.UUID, at time.Time) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := validTime("at", at); err != nil {
+		return nil, err
+	}
 	return j.s.retryChange(ctx, id, opRequeue, func(cur *Job) (*Job, error) {
 		switch cur.State {
 		case StateProcessing, StateAwaitingContinuation, StateAwaitingBatch:

@@ -74,6 +74,9 @@ func (j *Jobs) Insert(ctx context.Context, nj *NewJob) (*Job, error) {
 // stored are returned with the joined errors; retrying with the same ids is
 // safe.
 func (j *Jobs) InsertMany(ctx context.Context, njs []*NewJob) ([]*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	jobs, err := j.s.newJobs(ctx, njs)
 	if err != nil {
 		return nil, err
@@ -91,6 +94,15 @@ func (s *Store) newJobs(ctx context.Context, njs []*NewJob) ([]*Job, error) {
 	// size.
 	run := max(1, min(maxBatchChanges, (len(njs)+s.set.homeShards-1)/s.set.homeShards))
 	sub := s.subShard("", now)
+	// Every job is checked before any is built: building registers queues.
+	for i, nj := range njs {
+		if err := s.checkNewJob(nj); err != nil {
+			if len(njs) > 1 {
+				return nil, fmt.Errorf("job %d: %w", i, err)
+			}
+			return nil, err
+		}
+	}
 	for i, nj := range njs {
 		job, err := s.newJob(ctx, nj, now, (sub+i/run)%s.set.homeShards)
 		if err != nil {
@@ -104,10 +116,35 @@ func (s *Store) newJobs(ctx context.Context, njs []*NewJob) ([]*Job, error) {
 	return jobs, nil
 }
 
+// checkNewJob validates a NewJob without touching the database.
+func (s *Store) checkNewJob(nj *NewJob) error {
+	if nj == nil {
+		return invalid("job", "nil")
+	}
+	if nj.Queue != "" {
+		if err := ValidQueue(nj.Queue); err != nil {
+			return err
+		}
+	}
+	if err := ValidJobType(nj.Type); err != nil {
+		return err
+	}
+	switch {
+	case len(nj.Args) > s.set.maxArgs:
+		return invalid("args", "%d bytes, more than the limit of %d (Options.MaxArgsBytes)", len(nj.Args), s.set.maxArgs)
+	case nj.MaxRetries > 1000:
+		return invalid("max retries", "%d, more than 1000", nj.MaxRetries)
+	}
+	if err := validTime("scheduled at", nj.ScheduledAt); err != nil {
+		return err
+	}
+	return validMetadata(nj.Metadata)
+}
+
 // newJob validates a NewJob and returns the job to store.
 func (s *Store) newJob(ctx context.Context, nj *NewJob, now time.Time, sub int) (*Job, error) {
-	if nj == nil {
-		return nil, invalid("job", "nil")
+	if err := s.checkNewJob(nj); err != nil {
+		return nil, err
 	}
 	if nj.Unique != nil {
 		return nil, invalid("unique", "unique jobs are stored one at a time, by Jobs.Insert or Jobs.InsertOne")
@@ -116,24 +153,9 @@ func (s *Store) newJob(ctx context.Context, nj *NewJob, now time.Time, sub int) 
 	if queue == "" {
 		queue = DefaultQueue
 	}
-	if err := ValidQueue(queue); err != nil {
-		return nil, err
-	}
-	if err := ValidJobType(nj.Type); err != nil {
-		return nil, err
-	}
-	switch {
-	case len(nj.Args) > s.set.maxArgs:
-		return nil, invalid("args", "%d bytes, more than the limit of %d (Options.MaxArgsBytes)", len(nj.Args), s.set.maxArgs)
-	case nj.ScheduledAt.After(maxHomeTime):
-		return nil, invalid("scheduled at", "%s is after the year 9999", nj.ScheduledAt.Format(time.RFC3339))
-	}
 	state := StateScheduled
 	if nj.Hold {
 		state = StateCreated
-	}
-	if err := validMetadata(nj.Metadata); err != nil {
-		return nil, err
 	}
 	retries := nj.MaxRetries
 	switch {
@@ -141,8 +163,6 @@ func (s *Store) newJob(ctx context.Context, nj *NewJob, now time.Time, sub int) 
 		retries = s.set.maxRetries
 	case retries < 0:
 		retries = 0
-	case retries > 1000:
-		return nil, invalid("max retries", "%d, more than 1000", retries)
 	}
 	at := ms(nj.ScheduledAt)
 	if at.IsZero() {
@@ -172,6 +192,12 @@ func validMetadata(m map[string]string) error {
 	for k, v := range m {
 		if k == "" {
 			return invalid("metadata", "empty key")
+		}
+		if err := validText("metadata key", k); err != nil {
+			return err
+		}
+		if err := validText(fmt.Sprintf("metadata value of %q", k), v); err != nil {
+			return err
 		}
 		size += len(k) + len(v)
 	}
@@ -216,6 +242,9 @@ func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.
 // the job's home partition, which the id names. Returns [ErrNotFound] if
 // there is none.
 func (j *Jobs) Get(ctx context.Context, id gocql.UUID) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,9 @@ var farFuture = maxHomeTime
 
 // Queues lists the queues that have ever held a job, in name order.
 func (j *Jobs) Queues(ctx context.Context) ([]string, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := j.s.db.QueuesList(ctx, 0).All()
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", j.s.interpret(queries.QueuesList.Name, err))
@@ -30,6 +33,9 @@ func (j *Jobs) Queues(ctx context.Context) ([]string, error) {
 
 func (j *Jobs) queuesOf(ctx context.Context, queue string) ([]string, error) {
 	if queue != "" {
+		if err := ValidQueue(queue); err != nil {
+			return nil, err
+		}
 		return []string{queue}, nil
 	}
 	return j.Queues(ctx)
@@ -50,6 +56,9 @@ type ListParams struct {
 // state index, most recent first. Every hint is checked against the job, and
 // stale ones are skipped and removed.
 func (j *Jobs) ListByState(ctx context.Context, p *ListParams) ([]*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	switch {
 	case p == nil:
 		return nil, invalid("list params", "nil")
@@ -209,6 +218,9 @@ func (s *Store) verifyStateEntries(ctx context.Context, state State, entries []s
 // the job changed underneath, [ErrNotFound] if it is gone, and
 // [ErrInvalid] for an invalid job (nothing is written then).
 func (j *Jobs) Update(ctx context.Context, job *Job) (*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	s := j.s
 	if job == nil {
 		return nil, invalid("job", "nil")
@@ -216,8 +228,6 @@ func (j *Jobs) Update(ctx context.Context, job *Job) (*Job, error) {
 	switch {
 	case !job.State.Valid():
 		return nil, invalid("state", "%d is not a state", int(job.State))
-	case job.Type == "" || len(job.Type) > 255:
-		return nil, invalid("type", "must be 1 to 255 bytes, got %d", len(job.Type))
 	case len(job.Args) > s.set.maxArgs:
 		return nil, invalid("args", "%d bytes, more than the limit of %d (Options.MaxArgsBytes)", len(job.Args), s.set.maxArgs)
 	case job.State == StateProcessing && (job.Lease.Token == (gocql.UUID{}) || job.Lease.Until.IsZero()):
@@ -225,7 +235,7 @@ func (j *Jobs) Update(ctx context.Context, job *Job) (*Job, error) {
 	case (job.State == StateAwaitingContinuation || job.State == StateAwaitingBatch) && job.ParentID == (gocql.UUID{}):
 		return nil, invalid("parent", "a job in %s needs a ParentID", job.State)
 	}
-	if err := validMetadata(job.Metadata); err != nil {
+	if err := checkJobText(job); err != nil {
 		return nil, err
 	}
 	cur, err := s.get(ctx, job.ID, false)
@@ -254,6 +264,9 @@ func (j *Jobs) Update(ctx context.Context, job *Job) (*Job, error) {
 // waiting for it are cancelled. Returns [ErrNotFound] if there is no such
 // job.
 func (j *Jobs) Delete(ctx context.Context, id gocql.UUID) error {
+	if err := j.check(ctx); err != nil {
+		return err
+	}
 	s := j.s
 	if err := checkID("id", id); err != nil {
 		return err
@@ -277,4 +290,35 @@ func (j *Jobs) Delete(ctx context.Context, id gocql.UUID) error {
 		}
 		return nil
 	}
+}
+
+// checkJobText validates what Update writes of a job besides its state:
+// its type, queue and text columns, which must be valid UTF-8, its metadata
+// and its times.
+func checkJobText(job *Job) error {
+	if err := ValidJobType(job.Type); err != nil {
+		return err
+	}
+	if err := ValidQueue(job.Queue); err != nil {
+		return err
+	}
+	for _, f := range []struct{ field, text string }{
+		{"last error", job.LastError}, {"lease owner", job.Lease.Owner}, {"recurring id", job.RecurringID},
+	} {
+		if err := validText(f.field, f.text); err != nil {
+			return err
+		}
+	}
+	for i, e := range job.Errors {
+		if err := validText(fmt.Sprintf("errors[%d].error", i), e.Error); err != nil {
+			return err
+		}
+		if err := validText(fmt.Sprintf("errors[%d].trace", i), e.Trace); err != nil {
+			return err
+		}
+	}
+	if err := validTime("scheduled at", job.ScheduledAt); err != nil {
+		return err
+	}
+	return validMetadata(job.Metadata)
 }

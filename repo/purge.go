@@ -31,6 +31,9 @@ type PurgeParams struct {
 // whole. Finished jobs also expire on their own after Options.Retention;
 // Purge is for shorter retention or a store that keeps them.
 func (j *Jobs) Purge(ctx context.Context, p *PurgeParams) (int, error) {
+	if err := j.check(ctx); err != nil {
+		return 0, err
+	}
 	s := j.s
 	switch {
 	case p == nil:

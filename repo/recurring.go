@@ -120,12 +120,21 @@ func next(sched cron.Schedule, loc *time.Location, t time.Time) time.Time {
 // occurrence twice. Returns [ErrInvalid] for a bad expression, time zone or
 // job.
 func (r *Recurring) Upsert(ctx context.Context, rj *RecurringJob) (*RecurringJob, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
 	s := r.s
 	if rj == nil {
 		return nil, invalid("recurring job", "nil")
 	}
-	if rj.ID == "" || len(rj.ID) > 255 {
-		return nil, invalid("id", "must be 1 to 255 bytes, got %d", len(rj.ID))
+	if err := validRecurringID(rj.ID); err != nil {
+		return nil, err
+	}
+	if err := validText("cron", rj.Cron); err != nil {
+		return nil, err
+	}
+	if err := validText("timezone", rj.Timezone); err != nil {
+		return nil, err
 	}
 	sched, loc, err := rj.schedule()
 	if err != nil {
@@ -182,6 +191,12 @@ func recurringFromRow(r *models.RecurringJobsRow) *RecurringJob {
 
 // Get returns one schedule, or a [*ScheduleNotFoundError].
 func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := validRecurringID(id); err != nil {
+		return nil, err
+	}
 	row, err := r.s.db.RecurringGet(ctx, 0, id).One()
 	err = r.s.interpret(queries.RecurringGet.Name, err)
 	if errors.Is(err, ErrNotFound) || err == nil && row.Cron == "" {
@@ -200,6 +215,9 @@ func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
 // which is in the past when no scheduler has run since it came due, and zero
 // while the schedule is paused.
 func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := r.s.db.RecurringList(ctx, 0).All()
 	if err != nil {
 		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(queries.RecurringList.Name, err))
@@ -235,6 +253,12 @@ func (rj *RecurringJob) firedUntil() time.Time {
 // created stay. Returns a [*ScheduleNotFoundError] when there is no such
 // schedule.
 func (r *Recurring) Remove(ctx context.Context, id string) error {
+	if err := r.check(ctx); err != nil {
+		return err
+	}
+	if err := validRecurringID(id); err != nil {
+		return err
+	}
 	if _, err := r.Get(ctx, id); err != nil {
 		return err
 	}
@@ -378,9 +402,17 @@ type FireParams struct {
 // may call Fire at once: each occurrence becomes exactly one job. Run it
 // periodically from every worker; no leader is needed.
 func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
 	s := r.s
 	if p == nil {
 		p = &FireParams{}
+	}
+	for _, q := range p.Queues {
+		if err := ValidQueue(q); err != nil {
+			return nil, err
+		}
 	}
 	catchUp := p.MaxCatchUp
 	if catchUp <= 0 {
@@ -466,4 +498,13 @@ func occurrences(sched cron.Schedule, loc *time.Location, from, now time.Time, c
 		due = slices.DeleteFunc(due, func(t time.Time) bool { return now.Sub(t) > grace })
 	}
 	return due, last
+}
+
+// validRecurringID refuses a schedule id that is empty, longer than 255
+// bytes or not valid UTF-8.
+func validRecurringID(id string) error {
+	if id == "" || len(id) > 255 {
+		return invalid("id", "must be 1 to 255 bytes, got %d", len(id))
+	}
+	return validText("id", id)
 }

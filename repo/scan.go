@@ -614,9 +614,15 @@ func (s *Store) jobsOfEntries(ctx context.Context, h homeRef, entries []dueEntry
 // watermark to now, so its cost follows what is due, not the history. It
 // changes nothing; use [Jobs.Claim] to take jobs.
 func (j *Jobs) ListDue(ctx context.Context, queue string, limit int) ([]*Job, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	s := j.s
 	if queue == "" {
 		queue = DefaultQueue
+	}
+	if err := ValidQueue(queue); err != nil {
+		return nil, err
 	}
 	if limit <= 0 || limit > 10_000 {
 		return nil, invalid("limit", "%d, want 1 to 10,000", limit)

@@ -34,6 +34,9 @@ const MaxDue = 1000
 // backlog of due jobs (read from the due index and the home partitions from
 // the watermark to now, up to MaxDue jobs) with the oldest of them.
 func (j *Jobs) Stats(ctx context.Context, queue string) ([]QueueStats, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	if queue != "" {
 		if err := ValidQueue(queue); err != nil {
 			return nil, err

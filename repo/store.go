@@ -88,12 +88,20 @@ func New(session gocqlx.Session, opts *Options) (*Store, error) {
 }
 
 // Session returns the session the store uses.
-func (s *Store) Session() gocqlx.Session { return s.session }
+func (s *Store) Session() gocqlx.Session {
+	if s == nil {
+		return gocqlx.Session{}
+	}
+	return s.session
+}
 
 // Close folds the counts of what this store changed and stops its
 // background folding, then closes the session if the store opened it
 // (Connect, ConnectCluster).
 func (s *Store) Close() {
+	if s == nil || s.Jobs == nil {
+		return
+	}
 	s.counts.close()
 	if s.owns {
 		s.session.Close()

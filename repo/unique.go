@@ -83,6 +83,9 @@ type InsertResult struct {
 // unique key instead of storing a second one (see [UniqueOpts] for the
 // guarantee and its cost). Errors are those of Insert.
 func (j *Jobs) InsertOne(ctx context.Context, nj *NewJob) (*InsertResult, error) {
+	if err := j.check(ctx); err != nil {
+		return nil, err
+	}
 	s := j.s
 	if nj != nil && nj.Unique != nil {
 		return s.insertUnique(ctx, nj)

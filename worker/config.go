@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jobsharp/cassandra/repo"
 )
@@ -208,6 +209,7 @@ func (c *Config) settings() (settings, error) {
 		msg string
 	}{
 		{len(s.owner) <= 255, fmt.Sprintf("Owner must be at most 255 bytes, got %d", len(s.owner))},
+		{utf8.ValidString(s.owner), fmt.Sprintf("Owner must be valid UTF-8, got %q", s.owner)},
 		{s.lease >= time.Second && s.lease <= 24*time.Hour, fmt.Sprintf("Lease must be between 1s and 24h, got %s", s.lease)},
 		{s.heartbeat >= 10*time.Millisecond && s.heartbeat < s.lease, fmt.Sprintf("HeartbeatInterval must be at least 10ms and less than Lease (%s), got %s", s.lease, s.heartbeat)},
 		{s.poll >= 10*time.Millisecond && s.poll <= time.Hour, fmt.Sprintf("PollInterval must be between 10ms and 1h, got %s", s.poll)},

@@ -95,8 +95,8 @@ func EnqueueOne[T JobArgs](ctx context.Context, store *repo.Store, args T, opts 
 }
 
 func enqueueOne[T any](ctx context.Context, store *repo.Store, kind string, args T, opts *EnqueueOpts) (*EnqueueResult[T], error) {
-	if store == nil {
-		return nil, &repo.ValidationError{Field: "store", Problem: "nil"}
+	if err := checkStore(store); err != nil {
+		return nil, err
 	}
 	nj, err := newJob(kind, args, opts)
 	if err != nil {
@@ -175,6 +175,9 @@ func EnqueueBatch[T JobArgs](ctx context.Context, store *repo.Store, batchID goc
 // parent that has already succeeded schedules it at once. Returns
 // [repo.ErrNotFound] if the parent does not exist.
 func EnqueueAfter[T JobArgs](ctx context.Context, store *repo.Store, parentID gocql.UUID, args T, opts *EnqueueOpts) (*Job[T], error) {
+	if err := checkStore(store); err != nil {
+		return nil, err
+	}
 	kind := kindOf[T]()
 	nj, err := newJob(kind, args, opts)
 	if err != nil {
@@ -193,6 +196,9 @@ func EnqueueAfter[T JobArgs](ctx context.Context, store *repo.Store, parentID go
 // handler can ask [repo.Batches.Status] how the batch went (its job's
 // ParentID is the batch id). Returns [repo.ErrNotFound] for an unknown batch.
 func EnqueueAfterBatch[T JobArgs](ctx context.Context, store *repo.Store, batchID gocql.UUID, args T, opts *EnqueueOpts) (*Job[T], error) {
+	if err := checkStore(store); err != nil {
+		return nil, err
+	}
 	kind := kindOf[T]()
 	nj, err := newJob(kind, args, opts)
 	if err != nil {
@@ -206,6 +212,9 @@ func EnqueueAfterBatch[T JobArgs](ctx context.Context, store *repo.Store, batchI
 }
 
 func newJobs[T any](ctx context.Context, store *repo.Store, kind string, args []T, opts *EnqueueOpts) ([]*repo.NewJob, error) {
+	if err := checkStore(store); err != nil {
+		return nil, err
+	}
 	if opts != nil && opts.ID != (gocql.UUID{}) {
 		return nil, &repo.ValidationError{Field: "EnqueueOpts.ID", Problem: "set for several jobs; ids must differ, leave it zero"}
 	}
@@ -263,6 +272,9 @@ type ScheduleOpts struct {
 // twice. Remove it with [repo.Recurring.Remove]. Returns [repo.ErrInvalid]
 // for a bad expression or time zone.
 func Schedule[T JobArgs](ctx context.Context, store *repo.Store, id, cronExpr string, args T, opts *ScheduleOpts) (*repo.RecurringJob, error) {
+	if err := checkStore(store); err != nil {
+		return nil, err
+	}
 	jobType := kindOf[T]()
 	data, err := encodeArgs(args)
 	if err != nil {
@@ -300,6 +312,9 @@ func (o *WaitOpts) poll() time.Duration {
 // meant for tests, scripts and request handlers that need a result soon; it
 // costs one partition read per poll.
 func Wait(ctx context.Context, store *repo.Store, id gocql.UUID, opts *WaitOpts) (*repo.Job, error) {
+	if err := checkStore(store); err != nil {
+		return nil, err
+	}
 	var last *repo.Job
 	for {
 		job, err := store.Jobs.Get(ctx, id)
@@ -324,6 +339,9 @@ func Wait(ctx context.Context, store *repo.Store, id gocql.UUID, opts *WaitOpts)
 // ctx's error with the status as last read. Returns [repo.ErrNotFound] for
 // an unknown batch.
 func WaitBatch(ctx context.Context, store *repo.Store, batchID gocql.UUID, opts *WaitOpts) (*repo.BatchStatus, error) {
+	if err := checkStore(store); err != nil {
+		return nil, err
+	}
 	var last *repo.BatchStatus
 	for {
 		st, err := store.Batches.Status(ctx, batchID)
@@ -340,4 +358,13 @@ func WaitBatch(ctx context.Context, store *repo.Store, batchID gocql.UUID, opts 
 			return last, fmt.Errorf("wait for batch %s: %w", batchID, ctx.Err())
 		}
 	}
+}
+
+// checkStore refuses a nil store (or one not made by repo's constructors)
+// with repo.ErrInvalid.
+func checkStore(store *repo.Store) error {
+	if store == nil || store.Jobs == nil {
+		return &repo.ValidationError{Field: "store", Problem: "nil (make one with repo.Connect, repo.ConnectCluster or repo.New)"}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"maps"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jobsharp/cassandra/repo"
 )
@@ -220,35 +223,46 @@ func (e *execution) finish(h *handler, result []byte, herr error, interrupted bo
 		}
 		return OutcomeLeaseLost
 	}
-	var op func(ctx context.Context, job *repo.Job) (*repo.Job, error)
+	var w outcomeWrite
 	snooze, snoozed := errors.AsType[*SnoozeError](herr)
 	cancelled, isCancel := errors.AsType[*CancelError](herr)
+	// Each write says how to recognise it in the stored job: a try whose
+	// answer was lost may have applied.
+	released := func(stored, from *repo.Job) (repo.State, bool) {
+		// Scheduled at the next version, or claimed again since, with no
+		// attempt charged (a rescue would have charged one).
+		next := stored.Version == from.Version+1 && stored.State == repo.StateScheduled
+		later := stored.Version > from.Version+1 && stored.RetryCount == from.RetryCount && stored.StartedAt.After(from.StartedAt)
+		return repo.StateScheduled, next || later
+	}
 	switch {
 	case herr == nil:
-		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
+		w.op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
 			return p.store.Jobs.Complete(ctx, job, result)
+		}
+		w.wrote = func(stored, from *repo.Job) (repo.State, bool) {
+			return repo.StateSucceeded, stored.Version == from.Version+1 && stored.State == repo.StateSucceeded && bytes.Equal(stored.Result, result)
 		}
 	case interrupted:
 		// Stopped by the processor, not by the job: no attempt counted. (A
 		// write after the lease ran out is safe: it is fenced by the version,
 		// so it fails if the job was rescued meanwhile.)
-		op = p.store.Jobs.Release
+		w.op, w.wrote = p.store.Jobs.Release, released
 	case snoozed:
-		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
+		w.op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
 			return p.store.Jobs.Snooze(ctx, job, snooze.Delay)
 		}
+		w.wrote = released
 	case isCancel:
-		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
-			return p.store.Jobs.CancelHeld(ctx, job, cancelled.Error())
+		reason := storable(cancelled.Error(), repo.MaxErrorBytes)
+		w.op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
+			return p.store.Jobs.CancelHeld(ctx, job, reason)
+		}
+		w.wrote = func(stored, from *repo.Job) (repo.State, bool) {
+			return repo.StateCancelled, stored.Version == from.Version+1 && stored.State == repo.StateCancelled && stored.LastError == reason
 		}
 	default:
-		fp := &repo.FailParams{Error: herr.Error()}
-		if fp.Error == "" {
-			fp.Error = fmt.Sprintf("handler returned a %T with an empty message", herr)
-		}
-		if pe, ok := errors.AsType[*PanicError](herr); ok {
-			fp.Trace = pe.Stack
-		}
+		fp := failParams(herr)
 		backoff := p.set.backoff
 		if h != nil && h.backoff != nil {
 			backoff = h.backoff
@@ -257,15 +271,19 @@ func (e *execution) finish(h *handler, result []byte, herr error, interrupted bo
 			held, _, _ := e.state()
 			fp.RetryAt = time.Now().Add(backoff(held.RetryCount + 1))
 		}
-		op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) { return p.store.Jobs.Fail(ctx, job, fp) }
+		w.op = func(ctx context.Context, job *repo.Job) (*repo.Job, error) { return p.store.Jobs.Fail(ctx, job, fp) }
+		w.wrote = failedWith(fp.Error)
 	}
 
-	job, err := e.write(op)
+	job, err := e.write(w)
 	if herr == nil && errors.Is(err, repo.ErrInvalid) {
 		// The handler succeeded but its result cannot be stored (too large).
-		msg := fmt.Sprintf("store the result: %v", err)
-		job, err = e.write(func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
-			return p.store.Jobs.Fail(ctx, job, &repo.FailParams{Error: msg})
+		msg := storable(fmt.Sprintf("store the result: %v", err), repo.MaxErrorBytes)
+		job, err = e.write(outcomeWrite{
+			op: func(ctx context.Context, job *repo.Job) (*repo.Job, error) {
+				return p.store.Jobs.Fail(ctx, job, &repo.FailParams{Error: msg})
+			},
+			wrote: failedWith(msg),
 		})
 	}
 	switch {
@@ -298,40 +316,180 @@ func (e *execution) finish(h *handler, result []byte, herr error, interrupted bo
 	return OutcomeUnrecorded
 }
 
-// write applies a lease operation to the held job. It retries transient
-// errors (the store unreachable) with backoff for up to two leases past the
-// local lease deadline: writes are fenced by the version, so one that comes
-// late fails rather than overwriting a rescue. A failed condition is checked
-// with a read: if this processor still holds the job, the write is retried
-// on the stored version.
-func (e *execution) write(op func(ctx context.Context, job *repo.Job) (*repo.Job, error)) (*repo.Job, error) {
+// failParams is the failure a handler's error records: its text made valid
+// UTF-8 and bounded, so that the store takes it whatever the handler
+// returned (a panic value, bytes from elsewhere), and a panic's stack as the
+// trace.
+func failParams(herr error) *repo.FailParams {
+	fp := &repo.FailParams{Error: storable(herr.Error(), repo.MaxErrorBytes)}
+	if fp.Error == "" {
+		fp.Error = fmt.Sprintf("handler returned a %T with an empty message", herr)
+	}
+	if pe, ok := errors.AsType[*PanicError](herr); ok {
+		fp.Trace = storable(pe.Stack, repo.MaxTraceBytes)
+	}
+	return fp
+}
+
+// failedWith recognises a failed attempt recorded with msg: the job's
+// errors hold the attempt with msg (a rescue records its own message), even
+// if the job was claimed again since.
+func failedWith(msg string) func(stored, from *repo.Job) (repo.State, bool) {
+	return func(stored, from *repo.Job) (repo.State, bool) {
+		attempt := from.RetryCount + 1
+		state := repo.StateFailed
+		if attempt > from.MaxRetries {
+			state = repo.StateAbandoned
+		}
+		if stored.Version <= from.Version || stored.RetryCount < attempt {
+			return state, false
+		}
+		for _, e := range stored.Errors {
+			if e.Attempt == attempt && e.Error == msg {
+				return state, true
+			}
+		}
+		return state, false
+	}
+}
+
+// storable makes text valid UTF-8 (invalid bytes become U+FFFD) and cuts it
+// to at most n bytes at a character boundary.
+func storable(text string, n int) string {
+	text = strings.ToValidUTF8(text, "\uFFFD")
+	if len(text) <= n {
+		return text
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut]
+}
+
+// outcomeWrite is the write of an attempt's outcome: op applies it to the
+// held job, and wrote reports whether the stored job shows that op applied
+// on from (the held job of an earlier try), and the state op left the job
+// in.
+type outcomeWrite struct {
+	op    func(ctx context.Context, job *repo.Job) (*repo.Job, error)
+	wrote func(stored, from *repo.Job) (repo.State, bool)
+}
+
+// write applies an outcome to the held job. Transient errors (a timeout, a
+// broken connection, replicas unavailable: repo.IsRetryable) are retried
+// with backoff while the lease lasts, extending it by a heartbeat when it
+// nears its end, and for up to two leases past it when heartbeats fail too:
+// writes are fenced by the version, so one that comes late fails rather
+// than overwriting a rescue. A try that failed so may have applied all the
+// same; when a later try then finds its condition gone, the job is read,
+// and if it holds what the unsure try wrote, at the version after the one
+// it was conditioned on, that write is the outcome. Otherwise a failed
+// condition is checked with a read: if this processor still holds the job,
+// the write is retried on the stored version.
+func (e *execution) write(w outcomeWrite) (*repo.Job, error) {
 	p := e.p
-	_, deadline, _ := e.state()
-	giveUp := deadline.Add(2 * p.set.lease)
+	began := time.Now()
 	pause := 50 * time.Millisecond
+	var unsure []*repo.Job // the held job of each try whose outcome is unknown
+	conflicts := 0
 	for attempt := 1; ; attempt++ {
-		held, _, _ := e.state()
+		held, deadline, _ := e.state()
 		ctx, cancel := context.WithTimeout(context.Background(), p.set.lease)
-		job, err := op(ctx, held)
+		job, err := w.op(ctx, held)
 		cancel()
 		switch {
 		case err == nil:
 			return job, nil
 		case errors.Is(err, repo.ErrLeaseLost), errors.Is(err, repo.ErrConflict), errors.Is(err, repo.ErrNotFound):
+			if job, ok := e.applied(w, unsure); ok {
+				return job, nil
+			}
 			if lost := e.recheck(held, err); lost != nil {
 				return nil, lost
 			}
-			if attempt >= 5 {
+			if conflicts++; conflicts >= 5 {
 				return nil, err
 			}
 			continue
-		case !repo.IsRetryable(err) || time.Now().After(giveUp):
+		case !repo.IsRetryable(err):
+			return nil, err
+		}
+		unsure = append(unsure, held)
+		if now := time.Now(); now.After(deadline.Add(2*p.set.lease)) || now.Sub(began) > maxOutcomeRetry*p.set.lease {
+			if job, ok := e.applied(w, unsure); ok {
+				return job, nil
+			}
 			return nil, err
 		}
 		e.log.Warn("jobsharp: writing the job's outcome failed; retrying", "err", err, "attempt", attempt)
 		time.Sleep(jitter(pause))
 		pause = min(2*pause, 5*time.Second)
+		extended, lost := e.extend()
+		switch {
+		case lost != nil:
+			if job, ok := e.applied(w, unsure); ok {
+				return job, nil
+			}
+			return nil, lost
+		case extended:
+			// A heartbeat applied on the version the unsure tries were
+			// conditioned on: none of them applied, nor can it any more.
+			unsure = unsure[:0]
+		}
 	}
+}
+
+// maxOutcomeRetry bounds, in leases, how long an outcome write is retried
+// while heartbeats keep the lease.
+const maxOutcomeRetry = 10
+
+// extend renews the lease by a heartbeat when less than a heartbeat
+// interval of it is left, while the outcome write is retried. It reports
+// whether it did, or the lease's loss.
+func (e *execution) extend() (extended bool, lost error) {
+	p := e.p
+	held, deadline, _ := e.state()
+	if time.Until(deadline) > p.set.heartbeat {
+		return false, nil
+	}
+	sent := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), max(time.Until(deadline), p.set.heartbeat))
+	next, err := p.store.Jobs.Heartbeat(ctx, held, p.set.lease)
+	cancel()
+	switch {
+	case err == nil:
+		e.mu.Lock()
+		e.held, e.deadline = next, sent.Add(p.set.lease)
+		e.mu.Unlock()
+		return true, nil
+	case errors.Is(err, repo.ErrLeaseLost), errors.Is(err, repo.ErrConflict), errors.Is(err, repo.ErrNotFound):
+		return false, e.recheck(held, err)
+	}
+	return false, nil // transient: the next try tells
+}
+
+// applied reads the job after tries of w whose outcome is unknown, and if
+// one of them applied, returns the job as that try left it (the state it
+// wrote; the job may have moved on since).
+func (e *execution) applied(w outcomeWrite, unsure []*repo.Job) (*repo.Job, bool) {
+	if len(unsure) == 0 {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.p.set.lease)
+	defer cancel()
+	stored, err := e.p.store.Jobs.Get(ctx, unsure[0].ID)
+	if err != nil {
+		return nil, false
+	}
+	for _, from := range unsure {
+		if state, ok := w.wrote(stored, from); ok {
+			e.log.Info("jobsharp: an outcome write whose answer was lost had applied", "version", from.Version+1)
+			stored.State = state
+			return stored, true
+		}
+	}
+	return nil, false
 }
 
 func (e *execution) logOutcome(outcome Outcome, herr error, runTime time.Duration) {

@@ -100,6 +100,9 @@ func HandleRaw(p *Processor, kind string, fn func(ctx context.Context, job *Job[
 }
 
 func handle[T any](p *Processor, jobType string, fn func(ctx context.Context, job *Job[T]) error, opts *HandleOpts) error {
+	if p == nil || p.store == nil {
+		return &repo.ValidationError{Field: "processor", Problem: "nil (make one with New)"}
+	}
 	if fn == nil {
 		return &repo.ValidationError{Field: "handler", Problem: fmt.Sprintf("nil function for job type %q", jobType)}
 	}

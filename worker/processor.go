@@ -87,10 +87,18 @@ func New(store *repo.Store, cfg *Config) (*Processor, error) {
 }
 
 // Owner returns the name this processor puts in the leases it takes.
-func (p *Processor) Owner() string { return p.set.owner }
+func (p *Processor) Owner() string {
+	if p == nil {
+		return ""
+	}
+	return p.set.owner
+}
 
 // Queues returns the names of the queues the processor works, sorted.
 func (p *Processor) Queues() []string {
+	if p == nil {
+		return nil
+	}
 	names := make([]string, len(p.queues))
 	for i, q := range p.queues {
 		names[i] = q.name
@@ -173,6 +181,12 @@ func (p *Processor) handler(jobType string) *handler {
 // are logged and retried; they do not end Run. Returns [ErrRunning] if the
 // processor runs or has run already.
 func (p *Processor) Run(ctx context.Context) error {
+	if p == nil || p.store == nil {
+		return &repo.ValidationError{Field: "processor", Problem: "nil (make one with New)"}
+	}
+	if ctx == nil {
+		return &repo.ValidationError{Field: "context", Problem: "nil (pass context.Background() or a context of the caller)"}
+	}
 	if !p.started.CompareAndSwap(false, true) {
 		return ErrRunning
 	}

@@ -24,11 +24,12 @@ type Proxy struct {
 	dials  atomic.Int64
 	done   chan struct{} // closed by Cut
 
-	mu      sync.Mutex
-	conns   []net.Conn
-	stalled bool
-	severed bool
-	healed  chan struct{} // closed by Heal, replaced by Stall
+	mu             sync.Mutex
+	conns          []net.Conn
+	stalled        bool // both ways
+	repliesStalled bool // the node's answers only
+	severed        bool
+	healed         chan struct{} // closed by Heal, replaced by Stall or StallReplies
 }
 
 // NewProxy listens on a free port of 127.0.0.1 and forwards to target
@@ -68,13 +69,23 @@ func (p *Proxy) Translator() gocql.AddressTranslator {
 // Stall stops forwarding: connections stay open but no byte moves, as with
 // an overloaded node or a network that drops packets. Heal resumes it,
 // delivering what was held; Cut ends it.
-func (p *Proxy) Stall() {
+func (p *Proxy) Stall() { p.hold(&p.stalled) }
+
+// StallReplies holds the node's answers while requests still reach it:
+// writes apply, and their callers wait. Followed by Sever, the answers are
+// lost: the client sees a write fail that was applied (the unknown outcome
+// a node crash or a network fault leaves). Heal delivers what was held.
+func (p *Proxy) StallReplies() { p.hold(&p.repliesStalled) }
+
+// hold sets a stall flag (a field of p), with a new channel for Heal to
+// close when nothing was held yet.
+func (p *Proxy) hold(flag *bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.stalled {
-		p.stalled = true
+	if !p.stalled && !p.repliesStalled {
 		p.healed = make(chan struct{})
 	}
+	*flag = true
 }
 
 // Sever closes every connection and refuses new ones (they are accepted and
@@ -96,8 +107,8 @@ func (p *Proxy) Heal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.severed = false
-	if p.stalled {
-		p.stalled = false
+	if p.stalled || p.repliesStalled {
+		p.stalled, p.repliesStalled = false, false
 		close(p.healed)
 	}
 }
@@ -154,13 +165,14 @@ func (p *Proxy) accept() {
 		}
 		p.conns = append(p.conns, client, server)
 		p.mu.Unlock()
-		go p.pipe(client, server)
-		go p.pipe(server, client)
+		go p.pipe(client, server, false)
+		go p.pipe(server, client, true)
 	}
 }
 
-// pipe copies from src to dst, holding data while the proxy stalls.
-func (p *Proxy) pipe(src, dst net.Conn) {
+// pipe copies from src to dst, holding data while the proxy stalls (and,
+// for the node's answers, while it stalls replies).
+func (p *Proxy) pipe(src, dst net.Conn, replies bool) {
 	defer dst.Close()
 	defer src.Close()
 	buf := make([]byte, 32<<10)
@@ -168,7 +180,7 @@ func (p *Proxy) pipe(src, dst net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			stalled, healed := p.stalled, p.healed
+			stalled, healed := p.stalled || replies && p.repliesStalled, p.healed
 			p.mu.Unlock()
 			if stalled {
 				select {

@@ -106,6 +106,19 @@ func statsToJSON(stats []repo.QueueStats, now time.Time) []queueStatsJSON {
 	return out
 }
 
+// countsStatus says whether a queue's counts are settled (exact as of their
+// last fold) or still settling, with the age of the fold they show.
+func countsStatus(st repo.QueueStats, now time.Time) string {
+	status := "settling"
+	if st.Settled {
+		status = "settled"
+	}
+	if !st.FoldedAt.IsZero() {
+		status += fmt.Sprintf(" (folded %s ago)", now.Sub(st.FoldedAt).Round(time.Second))
+	}
+	return status
+}
+
 func printStats(w io.Writer, stats []repo.QueueStats, now time.Time) error {
 	if len(stats) == 0 {
 		fmt.Fprintln(w, "no queues yet")
@@ -115,7 +128,7 @@ func printStats(w io.Writer, stats []repo.QueueStats, now time.Time) error {
 	for _, s := range repo.States() {
 		header = append(header, s.String())
 	}
-	header = append(header, "due", "oldest due")
+	header = append(header, "due", "oldest due", "counts")
 	t := newTable(w)
 	t.Header(header...)
 	for _, st := range stats {
@@ -131,7 +144,7 @@ func printStats(w io.Writer, stats []repo.QueueStats, now time.Time) error {
 		if !st.OldestDue.IsZero() {
 			oldest = now.Sub(st.OldestDue).Round(time.Second).String() + " ago"
 		}
-		row = append(row, due, oldest)
+		row = append(row, due, oldest, countsStatus(st, now))
 		if err := t.Append(row...); err != nil {
 			return err
 		}

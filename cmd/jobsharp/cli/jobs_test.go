@@ -46,9 +46,10 @@ func TestJobCommands(t *testing.T) {
 	r = jobsharp(t, env, "stats", "--json")
 	r.want(t, ExitOK, nil, nil)
 	var stats []struct {
-		Queue  string           `json:"queue"`
-		Counts map[string]int64 `json:"counts"`
-		Due    int              `json:"due"`
+		Queue   string           `json:"queue"`
+		Counts  map[string]int64 `json:"counts"`
+		Due     int              `json:"due"`
+		Settled *bool            `json:"counts_settled"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &stats); err != nil || len(stats) != 2 {
 		t.Fatalf("stats --json = %v, %v; want two queues", stats, err)
@@ -57,11 +58,21 @@ func TestJobCommands(t *testing.T) {
 		if st.Counts["Scheduled"] != 1 {
 			t.Errorf("stats of %s: %d Scheduled, want 1", st.Queue, st.Counts["Scheduled"])
 		}
+		if st.Settled == nil {
+			t.Errorf("stats --json of %s does not say whether its counts are settled", st.Queue)
+		}
 		if wantDue := map[string]int{"mail": 1, "default": 0}[st.Queue]; st.Due != wantDue {
 			t.Errorf("stats of %s: %d due, want %d", st.Queue, st.Due, wantDue)
 		}
 	}
-	jobsharp(t, env, "stats").want(t, ExitOK, []string{"QUEUE", "mail", "default", "OLDEST DUE"}, nil)
+	r = jobsharp(t, env, "stats")
+	r.want(t, ExitOK, []string{"QUEUE", "mail", "default", "OLDEST DUE", "COUNTS", "ago)"}, nil)
+	for _, line := range strings.Split(r.stdout, "\n") {
+		isQueue := strings.Contains(line, " mail ") || strings.Contains(line, " default ")
+		if isQueue && !strings.Contains(line, "settled (folded") && !strings.Contains(line, "settling (folded") {
+			t.Errorf("stats row %q does not say whether its counts are settled", line)
+		}
+	}
 
 	jobsharp(t, env, "cancel", id).want(t, ExitOK, []string{id + " Cancelled"}, nil)
 	jobsharp(t, env, "cancel", id).want(t, ExitWrongState, nil, []string{"it is Cancelled"})

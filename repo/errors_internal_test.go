@@ -1,0 +1,107 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/gocql/gocql"
+)
+
+// requestErr is an error frame as the driver returns it for codes that have
+// no type of their own (overloaded, bootstrapping).
+type requestErr struct {
+	code int
+	msg  string
+}
+
+func (e requestErr) Code() int       { return e.code }
+func (e requestErr) Message() string { return e.msg }
+func (e requestErr) Error() string   { return e.msg }
+
+// TestTransientErrors maps each transient driver error to its typed error,
+// which IsRetryable recognises, and names consistencies as CQL does.
+func TestTransientErrors(t *testing.T) {
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	tests := []struct {
+		name   string
+		err    error
+		want   error  // the sentinel the mapped error matches
+		typ    any    // a pointer to the typed error it must be
+		text   string // in the message
+		noText string // not in the message
+	}{
+		{"connection reset by peer", reset, ErrConnectionLost, new(*ConnectionError), "connection reset by peer", ""},
+		{"connection closed waiting for response", gocql.ErrConnectionClosed, ErrConnectionLost, new(*ConnectionError), "connection closed waiting for response", ""},
+		{"end of stream", io.EOF, ErrConnectionLost, new(*ConnectionError), "EOF", ""},
+		{"broken pipe", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}, ErrConnectionLost, new(*ConnectionError), "broken pipe", ""},
+		{"wrapped reset", fmt.Errorf("batch: %w", reset), ErrConnectionLost, new(*ConnectionError), "reset", ""},
+		{"client timeout", gocql.ErrTimeoutNoResponse, ErrTimeout, new(*TimeoutError), "client timeout", ""},
+		{"too many timeouts", gocql.ErrTooManyTimeouts, ErrTimeout, new(*TimeoutError), "too many query timeouts", ""},
+		{"caller's deadline", context.DeadlineExceeded, ErrTimeout, new(*TimeoutError), "the caller's context deadline passed", ""},
+		{"write timeout", &gocql.RequestErrWriteTimeout{Consistency: gocql.LocalQuorum, Received: 1, BlockFor: 2, WriteType: "SIMPLE"}, ErrTimeout, new(*TimeoutError), "1 of 2 replicas acknowledged at LOCAL_QUORUM", ""},
+		{"LWT write timeout at LOCAL_SERIAL", &gocql.RequestErrWriteTimeout{Consistency: gocql.Consistency(gocql.LocalSerial), Received: 1, BlockFor: 2, WriteType: "CAS"}, ErrTimeout, new(*TimeoutError), "1 of 2 replicas acknowledged at LOCAL_SERIAL", "UNKNOWN_CONS"},
+		{"LWT write timeout at SERIAL", &gocql.RequestErrWriteTimeout{Consistency: gocql.Consistency(gocql.Serial), Received: 0, BlockFor: 2, WriteType: "CAS"}, ErrTimeout, new(*TimeoutError), "at SERIAL within", "UNKNOWN_CONS"},
+		{"read timeout", &gocql.RequestErrReadTimeout{Consistency: gocql.Consistency(gocql.LocalSerial), Received: 1, BlockFor: 2}, ErrTimeout, new(*TimeoutError), "1 of 2 replicas answered at LOCAL_SERIAL", "UNKNOWN_CONS"},
+		{"CAS write unknown", &gocql.RequestErrCASWriteUnknown{Consistency: gocql.Consistency(gocql.Serial), Received: 1, BlockFor: 2}, ErrTimeout, new(*TimeoutError), "lightweight transaction at SERIAL", "UNKNOWN_CONS"},
+		{"unavailable", &gocql.RequestErrUnavailable{Consistency: gocql.LocalQuorum, Required: 2, Alive: 1}, ErrUnavailable, new(*UnavailableError), "1 of the 2 replicas that LOCAL_QUORUM needs are alive", ""},
+		{"unavailable at LOCAL_SERIAL", &gocql.RequestErrUnavailable{Consistency: gocql.Consistency(gocql.LocalSerial), Required: 2, Alive: 1}, ErrUnavailable, new(*UnavailableError), "LOCAL_SERIAL needs", "UNKNOWN_CONS"},
+		{"overloaded", requestErr{gocql.ErrCodeOverloaded, "Overloaded"}, ErrUnavailable, new(*UnavailableError), "overloaded", ""},
+		{"bootstrapping", requestErr{gocql.ErrCodeBootstrapping, "Bootstrapping"}, ErrUnavailable, new(*UnavailableError), "bootstrapping", ""},
+		{"no hosts", gocql.ErrNoConnections, ErrNoHosts, new(*NoHostsError), "no hosts available in the pool", ""},
+		{"no streams", gocql.ErrNoStreams, ErrNoHosts, new(*NoHostsError), "no streams", ""},
+		{"no connection to prepare", errors.New("gocql: unable to fetch prepared info: no connection available"), ErrNoHosts, new(*NoHostsError), "no connection available", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !IsRetryable(tt.err) {
+				t.Errorf("IsRetryable(driver error %v) = false", tt.err)
+			}
+			s := &Store{}
+			err := s.interpret("JobsBatch", tt.err)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("interpret(%v) = %v, want it to match %v", tt.err, err, tt.want)
+			}
+			if !errors.As(err, tt.typ) {
+				t.Errorf("interpret(%v) = %T, want %T", tt.err, err, tt.typ)
+			}
+			if !errors.Is(err, tt.err) && !errors.Is(tt.err, context.DeadlineExceeded) {
+				t.Errorf("interpret(%v) lost the driver's error from the chain", tt.err)
+			}
+			if !IsRetryable(err) {
+				t.Errorf("IsRetryable(%v) = false", err)
+			}
+			if !IsRetryable(fmt.Errorf("complete job x: %w", err)) {
+				t.Errorf("IsRetryable(wrapped %v) = false", err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.text) || tt.noText != "" && strings.Contains(msg, tt.noText) {
+				t.Errorf("message %q: want it to contain %q and not %q", msg, tt.text, tt.noText)
+			}
+			if !errors.Is(err, ErrNoHosts) && !strings.Contains(msg, "JobsBatch") {
+				t.Errorf("message %q does not name the statement", msg)
+			}
+		})
+	}
+
+	// Errors that a retry does not cure.
+	for _, err := range []error{
+		nil,
+		context.Canceled,
+		ErrNotFound, ErrConflict, ErrLeaseLost, ErrInvalid,
+		requestErr{gocql.ErrCodeInvalid, "String didn't validate."},
+		requestErr{gocql.ErrCodeSyntax, "line 1:0 no viable alternative"},
+		requestErr{gocql.ErrCodeUnauthorized, "User x has no MODIFY permission"},
+		&ValidationError{Field: "type", Problem: "not valid UTF-8"},
+	} {
+		if IsRetryable(err) {
+			t.Errorf("IsRetryable(%v) = true, want false", err)
+		}
+	}
+}

@@ -1,0 +1,268 @@
+package repo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/repo"
+)
+
+// queueTables are the tables with rows per queue, and their queue column.
+var queueTables = [][2]string{
+	{"jobs", "queue"}, {"home_buckets", "queue"}, {"scheduled_jobs", "queue"}, {"scheduled_buckets", "queue"},
+	{"jobs_by_state", "queue"}, {"state_buckets", "queue"}, {"count_cells", "queue"}, {"count_hours", "queue"},
+	{"queues", "name"},
+}
+
+// queueRows counts the rows of queue in every table that holds rows per
+// queue: what a refused call must not have written.
+func queueRows(ctx context.Context, t *testing.T, s *repo.Store, queue string) int {
+	t.Helper()
+	n := 0
+	for _, tc := range queueTables {
+		var c int
+		q := fmt.Sprintf("SELECT COUNT(*) FROM %s WHERE %s = ? ALLOW FILTERING", tc[0], tc[1])
+		if err := s.Session().Session.Query(q, queue).WithContext(ctx).Scan(&c); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		n += c
+	}
+	return n
+}
+
+// TestInvalidInput calls every public function of repo with each kind of
+// bad input: text that is not valid UTF-8 (Cassandra's text type takes
+// nothing else), a queue name it does not accept, a time past the year
+// 9999, nil arguments, receivers and contexts. Each call fails with
+// ErrInvalid, a *ValidationError naming the field, and leaves nothing
+// written: no row of its queue in any table (not even the queue's
+// registration), and no change of the job it was given.
+func TestInvalidInput(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t, nil)
+	s := b.store
+	const bad = "caf\xe9 au lait" // Latin-1, not UTF-8
+	past9999 := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	// A job held by a worker, for the lease operations; its queue is the
+	// bundle's.
+	b.insert(ctx, t, &repo.NewJob{Type: "held"})
+	claimed := b.claim(ctx, t, 1)
+	if len(claimed) != 1 {
+		t.Fatalf("claimed %d jobs, want 1", len(claimed))
+	}
+	held := claimed[0]
+	// fresh is a queue no call has used: a refused call must not register it.
+	n := 0
+	fresh := func() string { n++; return fmt.Sprintf("%s_%d", b.queue[:min(len(b.queue), 58)], n) }
+	var nilCtx context.Context
+
+	type call struct {
+		name  string
+		field string // the ValidationError's Field
+		queue string // whose rows the call must not change
+		run   func() error
+	}
+	var tests []call
+	add := func(name, field, queue string, run func() error) {
+		tests = append(tests, call{name, field, queue, run})
+	}
+	withErr := func(_ any, err error) error { return err }
+
+	// Inserts: every field of a new job, in every insert path.
+	for _, tc := range []struct {
+		name, field string
+		nj          func(q string) *repo.NewJob
+	}{
+		{"type", "type", func(q string) *repo.NewJob { return &repo.NewJob{Queue: q, Type: bad} }},
+		{"metadata key", "metadata key", func(q string) *repo.NewJob {
+			return &repo.NewJob{Queue: q, Type: "t", Metadata: map[string]string{bad: "v"}}
+		}},
+		{"metadata value", `metadata value of "k"`, func(q string) *repo.NewJob {
+			return &repo.NewJob{Queue: q, Type: "t", Metadata: map[string]string{"k": bad}}
+		}},
+		{"queue", "queue", func(string) *repo.NewJob { return &repo.NewJob{Queue: "caf\xe9", Type: "t"} }},
+		{"scheduled after 9999", "scheduled at", func(q string) *repo.NewJob {
+			return &repo.NewJob{Queue: q, Type: "t", ScheduledAt: past9999}
+		}},
+		{"nil job", "job", func(string) *repo.NewJob { return nil }},
+	} {
+		q := fresh()
+		add("Insert/"+tc.name, tc.field, q, func() error { return withErr(s.Jobs.Insert(ctx, tc.nj(q))) })
+		// In a list, the bad job comes second: the first, valid, must not
+		// have registered its queue either.
+		q = fresh()
+		add("InsertMany/"+tc.name, tc.field, q, func() error {
+			return withErr(s.Jobs.InsertMany(ctx, []*repo.NewJob{{Queue: q, Type: "t"}, tc.nj(q)}))
+		})
+		q = fresh()
+		add("Batches.Insert/"+tc.name, tc.field, q, func() error {
+			return withErr(s.Batches.Insert(ctx, gocql.UUID{}, []*repo.NewJob{{Queue: q, Type: "t"}, tc.nj(q)}))
+		})
+		q = fresh()
+		add("InsertContinuation/"+tc.name, tc.field, q, func() error {
+			return withErr(s.Jobs.InsertContinuation(ctx, held.ID, tc.nj(q)))
+		})
+	}
+
+	// Claims, and reads by queue.
+	q := fresh()
+	add("Claim/owner", "owner", q, func() error {
+		return withErr(s.Jobs.Claim(ctx, &repo.ClaimParams{Queue: q, Owner: bad, Limit: 1}))
+	})
+	add("Claim/queue", "queue", "", func() error {
+		return withErr(s.Jobs.Claim(ctx, &repo.ClaimParams{Queue: "no spaces", Limit: 1}))
+	})
+	add("Claim/nil", "claim params", "", func() error { return withErr(s.Jobs.Claim(ctx, nil)) })
+	for _, badQueue := range []string{"caf\xe9", "no spaces", strings.Repeat("q", 65)} {
+		add(fmt.Sprintf("Count/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Count(ctx, badQueue, repo.StateScheduled)) })
+		add(fmt.Sprintf("Counts/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Counts(ctx, badQueue)) })
+		add(fmt.Sprintf("ListByState/%q", badQueue), "queue", "", func() error {
+			return withErr(s.Jobs.ListByState(ctx, &repo.ListParams{Queue: badQueue, State: repo.StateScheduled, Limit: 10}))
+		})
+		add(fmt.Sprintf("Stats/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Stats(ctx, badQueue)) })
+		add(fmt.Sprintf("ListDue/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.ListDue(ctx, badQueue, 10)) })
+		add(fmt.Sprintf("Rescue/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Rescue(ctx, badQueue)) })
+		add(fmt.Sprintf("Purge/%q", badQueue), "queue", "", func() error {
+			return withErr(s.Jobs.Purge(ctx, &repo.PurgeParams{Queue: badQueue, State: repo.StateSucceeded}))
+		})
+		add(fmt.Sprintf("NewID/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.NewID(ctx, badQueue, time.Time{})) })
+		add(fmt.Sprintf("SweepCounts/%q", badQueue), "queue", "", func() error { return s.SweepCounts(ctx, badQueue) })
+	}
+
+	// Lease operations on the held job: it must stay as it is.
+	add("Fail/error", "error", b.queue, func() error { return withErr(s.Jobs.Fail(ctx, held, &repo.FailParams{Error: bad})) })
+	add("Fail/trace", "trace", b.queue, func() error {
+		return withErr(s.Jobs.Fail(ctx, held, &repo.FailParams{Error: "e", Trace: bad}))
+	})
+	add("Fail/retry after 9999", "retry at", b.queue, func() error {
+		return withErr(s.Jobs.Fail(ctx, held, &repo.FailParams{Error: "e", RetryAt: past9999}))
+	})
+	add("Fail/nil params", "error", b.queue, func() error { return withErr(s.Jobs.Fail(ctx, held, nil)) })
+	add("CancelHeld/reason", "reason", b.queue, func() error { return withErr(s.Jobs.CancelHeld(ctx, held, bad)) })
+	add("Heartbeat/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Heartbeat(ctx, nil, time.Minute)) })
+	add("Complete/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Complete(ctx, nil, nil)) })
+	add("Release/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Release(ctx, nil)) })
+	add("Snooze/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Snooze(ctx, nil, time.Second)) })
+	add("Requeue/after 9999", "at", b.queue, func() error { return withErr(s.Jobs.Requeue(ctx, held.ID, past9999)) })
+	add("Cancel/zero id", "id", b.queue, func() error { return withErr(s.Jobs.Cancel(ctx, gocql.UUID{})) })
+	add("Delete/zero id", "id", b.queue, func() error { return s.Jobs.Delete(ctx, gocql.UUID{}) })
+	for _, tc := range []struct {
+		name, field string
+		change      func(j *repo.Job)
+	}{
+		{"type", "type", func(j *repo.Job) { j.Type = bad }},
+		{"last error", "last error", func(j *repo.Job) { j.LastError = bad }},
+		{"lease owner", "lease owner", func(j *repo.Job) { j.Lease.Owner = bad }},
+		{"recurring id", "recurring id", func(j *repo.Job) { j.RecurringID = bad }},
+		{"error of an attempt", "errors[0].error", func(j *repo.Job) { j.Errors = []repo.AttemptError{{Attempt: 1, Error: bad}} }},
+		{"metadata value", `metadata value of "k"`, func(j *repo.Job) { j.Metadata = map[string]string{"k": bad} }},
+		{"scheduled after 9999", "scheduled at", func(j *repo.Job) { j.ScheduledAt = past9999 }},
+	} {
+		add("Update/"+tc.name, tc.field, b.queue, func() error {
+			j := *held
+			tc.change(&j)
+			return withErr(s.Jobs.Update(ctx, &j))
+		})
+	}
+
+	// Schedules.
+	q = fresh()
+	add("Recurring.Upsert/id", "id", q, func() error {
+		return withErr(s.Recurring.Upsert(ctx, &repo.RecurringJob{ID: bad, Cron: "@hourly", Queue: q, Type: "t"}))
+	})
+	add("Recurring.Upsert/type", "type", q, func() error {
+		return withErr(s.Recurring.Upsert(ctx, &repo.RecurringJob{ID: "r", Cron: "@hourly", Queue: q, Type: bad}))
+	})
+	add("Recurring.Upsert/metadata", `metadata value of "k"`, q, func() error {
+		return withErr(s.Recurring.Upsert(ctx, &repo.RecurringJob{ID: "r", Cron: "@hourly", Queue: q, Type: "t", Metadata: map[string]string{"k": bad}}))
+	})
+	add("Recurring.Upsert/nil", "recurring job", q, func() error { return withErr(s.Recurring.Upsert(ctx, nil)) })
+	add("Recurring.Get/id", "id", "", func() error { return withErr(s.Recurring.Get(ctx, bad)) })
+	add("Recurring.Remove/id", "id", "", func() error { return s.Recurring.Remove(ctx, bad) })
+	add("Recurring.Fire/queue", "queue", "", func() error {
+		return withErr(s.Recurring.Fire(ctx, &repo.FireParams{Queues: []string{"caf\xe9"}}))
+	})
+
+	// Nil receivers (a Store not made by the constructors) and contexts.
+	var nilStore *repo.Store
+	add("nil Jobs", "store", "", func() error { return withErr((*repo.Jobs)(nil).Get(ctx, held.ID)) })
+	q = fresh()
+	add("zero Jobs", "store", q, func() error { return withErr(new(repo.Jobs).Insert(ctx, &repo.NewJob{Queue: q, Type: "t"})) })
+	add("nil Batches", "store", "", func() error { return withErr((*repo.Batches)(nil).Status(ctx, held.ID)) })
+	add("nil Recurring", "store", "", func() error { return withErr((*repo.Recurring)(nil).List(ctx)) })
+	add("nil Store/SweepCounts", "store", "", func() error { return nilStore.SweepCounts(ctx, b.queue) })
+	add("nil Store/Check", "store", "", func() error { return nilStore.Check(ctx) })
+	add("nil context/Get", "context", "", func() error { return withErr(s.Jobs.Get(nilCtx, held.ID)) })
+	q = fresh()
+	add("nil context/Insert", "context", q, func() error { return withErr(s.Jobs.Insert(nilCtx, &repo.NewJob{Queue: q, Type: "t"})) })
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := 0
+			if tc.queue != "" {
+				before = queueRows(ctx, t, s, tc.queue)
+			}
+			err := tc.run()
+			var ve *repo.ValidationError
+			if !errors.Is(err, repo.ErrInvalid) || !errors.As(err, &ve) {
+				t.Fatalf("error = %v, want ErrInvalid", err)
+			}
+			if ve.Field != tc.field || !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("error = %q (field %q), want it to name the field %q", err, ve.Field, tc.field)
+			}
+			if strings.Contains(err.Error(), "didn't validate") {
+				t.Errorf("error = %q: Cassandra's refusal, not the store's", err)
+			}
+			if tc.queue != "" {
+				if after := queueRows(ctx, t, s, tc.queue); after != before {
+					t.Errorf("queue %s has %d rows after the refused call, %d before", tc.queue, after, before)
+				}
+			}
+			cur, err := s.Jobs.Get(ctx, held.ID)
+			if err != nil || cur.Version != held.Version || cur.State != repo.StateProcessing {
+				t.Errorf("held job = %v (err %v), want it unchanged at version %d", cur, err, held.Version)
+			}
+		})
+	}
+	// Closing a nil store is a no-op, as closing twice is.
+	nilStore.Close()
+}
+
+// TestListingReachesEveryCountedJob stores a job due at the latest time the
+// store accepts (the end of the year 9999): it is counted, listed, and
+// found among the Scheduled jobs; a minute later is refused.
+func TestListingReachesEveryCountedJob(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t, nil)
+	last := time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
+	job := b.insert(ctx, t, &repo.NewJob{Type: "far", ScheduledAt: last})
+	soon := b.insert(ctx, t, &repo.NewJob{Type: "soon", ScheduledAt: b.clock.Now().Add(time.Hour)})
+	if _, err := b.store.Jobs.Insert(ctx, &repo.NewJob{Queue: b.queue, Type: "later", ScheduledAt: last.Add(time.Millisecond)}); !errors.Is(err, repo.ErrInvalid) {
+		t.Errorf("Insert() due after the year 9999: error = %v, want ErrInvalid", err)
+	}
+	if n := b.count(ctx, t, repo.StateScheduled); n != 2 {
+		t.Errorf("Count(Scheduled) = %d, want 2", n)
+	}
+	listed, err := b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: repo.StateScheduled, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []gocql.UUID
+	for _, j := range listed {
+		ids = append(ids, j.ID)
+	}
+	if len(ids) != 2 || ids[0] != soon.ID || ids[1] != job.ID {
+		t.Errorf("ListByState(Scheduled) = %v, want [%s %s] (soonest first)", ids, soon.ID, job.ID)
+	}
+}

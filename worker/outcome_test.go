@@ -1,0 +1,199 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jobsharp/cassandra/internal/cqltest"
+	"github.com/jobsharp/cassandra/internal/testhook"
+	"github.com/jobsharp/cassandra/repo"
+	"github.com/jobsharp/cassandra/worker"
+)
+
+// lostAnswer is the argument type of TestOutcomeWhoseAnswerWasLost.
+type lostAnswer struct {
+	Warm bool `json:"warm"` // a warm-up job: it ends at once
+}
+
+func (lostAnswer) Kind() string { return "lost-answer" }
+
+// logCapture is a slog.Handler that keeps the messages logged, and passes
+// every record on to the test's log.
+type logCapture struct {
+	slog.Handler
+	mu   *sync.Mutex
+	msgs *[]string
+}
+
+func newLogCapture(t *testing.T) *logCapture {
+	return &logCapture{Handler: cqltest.Logger(t, slog.LevelInfo).Handler(), mu: &sync.Mutex{}, msgs: new([]string)}
+}
+
+func (c *logCapture) Handle(ctx context.Context, r slog.Record) error {
+	c.mu.Lock()
+	*c.msgs = append(*c.msgs, r.Message)
+	c.mu.Unlock()
+	return c.Handler.Handle(ctx, r)
+}
+
+func (c *logCapture) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logCapture{Handler: c.Handler.WithAttrs(as), mu: c.mu, msgs: c.msgs}
+}
+
+func (c *logCapture) WithGroup(g string) slog.Handler {
+	return &logCapture{Handler: c.Handler.WithGroup(g), mu: c.mu, msgs: c.msgs}
+}
+
+func (c *logCapture) logged(msg string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range *c.msgs {
+		if strings.Contains(m, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestOutcomeWhoseAnswerWasLost writes a handler's outcome through a proxy
+// that lets the write reach the node and loses its answer (the connection
+// is severed while the answer is held), as a node killed or a network cut
+// at the wrong moment does. The write applied; the processor sees a broken
+// connection, retries, finds its condition gone, reads the job back and
+// recognises its own write: the outcome counts as written, the job is not
+// run again and no lease is reported lost.
+func TestOutcomeWhoseAnswerWasLost(t *testing.T) {
+	t.Parallel()
+
+	tests := []struct {
+		name    string
+		handler error  // what the first run returns; later runs succeed
+		op      string // the change that writes the outcome
+		state   repo.State
+		outcome worker.Outcome
+		runs    int
+	}{
+		{"Complete", nil, "complete", repo.StateSucceeded, worker.OutcomeSucceeded, 1},
+		{"Fail", errors.New("first attempt fails"), "fail", repo.StateFailed, worker.OutcomeRetried, 2},
+		{"Cancel", worker.JobCancel(errors.New("given up")), "cancel", repo.StateCancelled, worker.OutcomeCancelled, 1},
+		{"Snooze", worker.JobSnooze(0), "snooze", repo.StateScheduled, worker.OutcomeSnoozed, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+
+			b := setup(t)
+			proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
+			cl := cqltest.Cluster()
+			cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
+			cl.ReconnectInterval = 200 * time.Millisecond // the node is marked down when its pool empties
+			logs := newLogCapture(t)
+			// Counts marked dirty by the warm-up stay so for two minutes: the
+			// outcome writes no mark.
+			store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs), FoldInterval: time.Minute})
+			if err != nil {
+				t.Fatalf("ConnectCluster() error = %v", err)
+			}
+			defer store.Close()
+
+			// The answer of the outcome's lightweight transaction is held:
+			// its hints are written, and the proxy starts holding answers
+			// just before it is sent.
+			var once sync.Once
+			var armed atomic.Bool
+			testhook.SetAfterHints(store, func(op string) error {
+				if op == tt.op && armed.Load() {
+					once.Do(proxy.StallReplies)
+				}
+				return nil
+			})
+
+			cfg := b.config(t, 1)
+			cfg.Lease = 10 * time.Second // no heartbeat while the answer is held
+			cfg.Logger = slog.New(logs)
+			p := processor(t, store, cfg)
+			var runs atomic.Int32
+			started, release := make(chan int64, 2), make(chan struct{})
+			var warmRuns atomic.Int32
+			handle(t, p, func(ctx context.Context, job *worker.Job[lostAnswer]) error {
+				if job.Args.Warm {
+					if warmRuns.Add(1) > 1 {
+						return nil
+					}
+					return tt.handler
+				}
+				if runs.Add(1) > 1 {
+					return nil
+				}
+				started <- job.Version
+				<-release
+				job.SetResult([]byte("done"))
+				return tt.handler
+			}, nil)
+			start(t, p)
+
+			// A warm-up job through the same outcome: the session has
+			// prepared its statements, so the outcome's first request on the
+			// wire is its lightweight transaction.
+			warm := enqueue(ctx, t, b, lostAnswer{Warm: true}, &worker.EnqueueOpts{MaxRetries: 3})
+			wait(t, b.store, warm.ID, 30*time.Second)
+			eventually(t, 10*time.Second, "the warm-up's outcomes", func() bool {
+				return b.metrics.outcome(tt.outcome) == 1
+			})
+			armed.Store(true)
+
+			job := enqueue(ctx, t, b, lostAnswer{}, &worker.EnqueueOpts{MaxRetries: 3})
+			var claimed int64
+			select {
+			case claimed = <-started:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the job did not start within 30 s")
+			}
+			close(release)
+			// The outcome reaches the node: the job moves on from its claim
+			// (a retry or a snooze may be claimed again at once).
+			eventually(t, 15*time.Second, "the outcome to apply", func() bool {
+				cur, err := b.store.Jobs.Get(ctx, job.ID)
+				return err == nil && cur.Version > claimed
+			})
+			proxy.Sever()
+			time.Sleep(time.Second) // the processor's retries fail: no connection
+			proxy.Heal()
+
+			eventually(t, 30*time.Second, fmt.Sprintf("outcome %v", tt.outcome), func() bool { return b.metrics.outcome(tt.outcome) == 2 })
+			switch tt.state {
+			case repo.StateFailed:
+				done := wait(t, b.store, job.ID, 30*time.Second)
+				if done.State != repo.StateSucceeded || done.RetryCount != 1 || done.LastError != "first attempt fails" {
+					t.Errorf("job = %s, %d retries, last error %q; want Succeeded after 1 failed attempt", done.State, done.RetryCount, done.LastError)
+				}
+			case repo.StateScheduled:
+				if done := wait(t, b.store, job.ID, 30*time.Second); done.State != repo.StateSucceeded {
+					t.Errorf("job = %s, want Succeeded after its snooze", done.State)
+				}
+			}
+			time.Sleep(500 * time.Millisecond) // a rerun would have started by now
+			if n := int(runs.Load()); n != tt.runs {
+				t.Errorf("the handler ran %d times, want %d", n, tt.runs)
+			}
+			got := b.metrics.finished()
+			if got[worker.OutcomeLeaseLost] != 0 || got[worker.OutcomeUnrecorded] != 0 {
+				t.Errorf("outcomes = %v, want no lease lost and none unrecorded", got)
+			}
+			if !logs.logged("writing the job's outcome failed; retrying") {
+				t.Error("no outcome write failed: the answer was not lost")
+			}
+			if !logs.logged("an outcome write whose answer was lost had applied") {
+				t.Error("the processor did not recognise its own write")
+			}
+		})
+	}
+}
