@@ -97,6 +97,9 @@ type Config struct {
 	// Metrics receives counts and timings; see the prommetrics package for
 	// Prometheus. Default none.
 	Metrics Metrics
+	// AttemptHook wraps every attempt (the oteljobs package traces with
+	// it). Default none.
+	AttemptHook AttemptHook
 }
 
 // QueueConfig shapes the work on one queue.
@@ -120,6 +123,7 @@ type settings struct {
 	catchUp          int
 	log              *slog.Logger
 	metrics          Metrics
+	attemptHook      AttemptHook
 }
 
 type queueSettings struct {
@@ -138,6 +142,7 @@ func (c *Config) settings() (settings, error) {
 		shutdown: cmp.Or(in.ShutdownTimeout, DefaultShutdownTimeout), jobTimeout: in.JobTimeout, backoff: in.Backoff,
 		rescue: cmp.Or(in.RescueInterval, DefaultRescueInterval), schedule: cmp.Or(in.ScheduleInterval, DefaultScheduleInterval),
 		missed: in.MissedOccurrences, catchUp: cmp.Or(in.MaxCatchUp, 100), log: in.Logger, metrics: in.Metrics,
+		attemptHook: in.AttemptHook,
 	}
 	if s.heartbeat == 0 {
 		s.heartbeat = s.lease / 3
