@@ -46,7 +46,7 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	slotHeld := true
 	defer func() {
 		if slotHeld {
-			<-q.slots
+			p.freeSlots(q, 1)
 		}
 	}()
 
@@ -84,7 +84,7 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	// is written (the store sends the outcomes of many jobs of one partition
 	// as one batch). The lease still covers the job until then.
 	q.writing <- struct{}{}
-	<-q.slots
+	p.freeSlots(q, 1)
 	slotHeld = false
 	defer func() { <-q.writing }()
 	outcome := e.finish(h, result, err, interrupted)
