@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scylladb/gocqlx/v2"
-
 	"github.com/jobsharp/cassandra/bench/cqlcount"
-	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/repo"
 	"github.com/jobsharp/cassandra/worker"
 )
@@ -65,10 +62,12 @@ func fill(ctx context.Context, t *testing.T, b *testBundle, n int, queues ...str
 	}
 }
 
-// runPrio runs a processor with cfg whose handler records starts and
-// sleeps d.
-func runPrio(t *testing.T, b *testBundle, cfg *worker.Config, d time.Duration) (*starts, func()) {
+// runPrio runs a processor whose queues share maxWorkers slots by
+// priority, with a handler that records starts and sleeps d.
+func runPrio(t *testing.T, b *testBundle, maxWorkers int, priority worker.Priority, queues map[string]worker.QueueConfig, d time.Duration) (*starts, func()) {
 	t.Helper()
+	cfg := b.config(t, 0)
+	cfg.MaxWorkers, cfg.Priority, cfg.Queues = maxWorkers, priority, queues
 	p := processor(t, b.store, cfg)
 	rec := &starts{}
 	handle(t, p, func(ctx context.Context, job *worker.Job[prioArgs]) error {
@@ -91,11 +90,7 @@ func TestStrictPriority(t *testing.T) {
 	high, mid, low := b.queue+"_high", b.queue+"_mid", b.queue+"_low"
 	const perQueue = 15
 	fill(ctx, t, b, perQueue, low, mid, high)
-	cfg := b.config(t, 0)
-	cfg.MaxWorkers = 2
-	cfg.Priority = worker.PriorityStrict
-	cfg.Queues = map[string]worker.QueueConfig{high: {Weight: 3}, mid: {Weight: 2}, low: {Weight: 1}}
-	rec, stop := runPrio(t, b, cfg, 20*time.Millisecond)
+	rec, stop := runPrio(t, b, 2, worker.PriorityStrict, map[string]worker.QueueConfig{high: {Weight: 3}, mid: {Weight: 2}, low: {Weight: 1}}, 20*time.Millisecond)
 	eventually(t, time.Minute, "every job started", func() bool { return len(rec.snapshot()) == 3*perQueue })
 	stop()
 
@@ -127,10 +122,7 @@ func TestWeightedPriority(t *testing.T) {
 	heavy, light := b.queue+"_heavy", b.queue+"_light"
 	const perQueue, counted = 300, 240
 	fill(ctx, t, b, perQueue, light, heavy)
-	cfg := b.config(t, 0)
-	cfg.MaxWorkers = 4
-	cfg.Queues = map[string]worker.QueueConfig{heavy: {Weight: 3}, light: {Weight: 1}}
-	rec, stop := runPrio(t, b, cfg, 2*time.Millisecond)
+	rec, stop := runPrio(t, b, 4, worker.PriorityWeighted, map[string]worker.QueueConfig{heavy: {Weight: 3}, light: {Weight: 1}}, 2*time.Millisecond)
 	eventually(t, 2*time.Minute, fmt.Sprintf("%d starts", counted), func() bool { return len(rec.snapshot()) >= counted })
 	stop()
 
@@ -216,18 +208,7 @@ func BenchmarkPriorityStatements(b *testing.B) {
 			run := benchRun.Add(1)
 			qa, qb := fmt.Sprintf("bench_prio_a_%d", run), fmt.Sprintf("bench_prio_b_%d", run)
 			counter := cqlcount.New()
-			cfg := cqltest.Cluster()
-			cfg.Keyspace = cqltest.Keyspace(b)
-			cfg.QueryObserver, cfg.BatchObserver = counter, counter
-			session, err := gocqlx.WrapSession(cfg.CreateSession())
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(session.Close)
-			store, err := repo.New(session, &repo.Options{Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				b.Fatal(err)
-			}
+			store := newObservedStore(b, counter)
 			b.Cleanup(store.Close)
 			ctx := context.Background()
 			for _, q := range []string{qa, qb} {

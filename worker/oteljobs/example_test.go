@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/gocql/gocql"
-	"github.com/scylladb/gocqlx/v2"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -23,13 +21,7 @@ import (
 // application sets its own providers (or the global ones, the default).
 func ExampleNew() {
 	ctx := context.Background()
-	cluster := gocql.NewCluster(cqltest.Hosts()...)
-	cluster.Keyspace = cqltest.PackageKeyspace()
-	session, err := gocqlx.WrapSession(cluster.CreateSession())
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer session.Close()
+	session := cqltest.ExampleSession() // an application's gocqlx session
 
 	spans := tracetest.NewSpanRecorder()
 	tel, err := oteljobs.New(&oteljobs.Opts{TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))})

@@ -134,6 +134,18 @@ func wantAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want ...attribute.KeyValue
 	}
 }
 
+// messaging is the semantic conventions' attributes of an operation on a
+// job.
+func messaging(op, queue string, id gocql.UUID) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attribute.String("messaging.system", "jobsharp"),
+		attribute.String("messaging.destination.name", queue),
+		attribute.String("messaging.operation.name", op),
+		attribute.String("messaging.operation.type", op),
+		attribute.String("messaging.message.id", id.String()),
+	}
+}
+
 // flakyError is a failure with a type of its own: error.type names it.
 type flakyError struct{ attempt int }
 
@@ -268,14 +280,7 @@ func TestTraceLinksEnqueueAttemptAndRetry(t *testing.T) {
 	if send.Parent().SpanID() != request.SpanContext().SpanID() || send.SpanContext().TraceID() != request.SpanContext().TraceID() {
 		t.Errorf("send span's parent = %s, want the request span %s", send.Parent().SpanID(), request.SpanContext().SpanID())
 	}
-	wantAttrs(t, send,
-		attribute.String("messaging.system", "jobsharp"),
-		attribute.String("messaging.destination.name", queue),
-		attribute.String("messaging.operation.name", "send"),
-		attribute.String("messaging.operation.type", "send"),
-		attribute.String("messaging.message.id", job.ID.String()),
-		attribute.String("jobsharp.job.type", "otel.flaky"),
-	)
+	wantAttrs(t, send, append(messaging("send", queue, job.ID), attribute.String("jobsharp.job.type", "otel.flaky"))...)
 	if _, ok := attr(send, "messaging.batch.message_count"); ok {
 		t.Errorf("a single job's send span has messaging.batch.message_count")
 	}
@@ -292,14 +297,7 @@ func TestTraceLinksEnqueueAttemptAndRetry(t *testing.T) {
 		if p.Parent().SpanID() != send.SpanContext().SpanID() || p.SpanContext().TraceID() != send.SpanContext().TraceID() || !p.Parent().IsRemote() {
 			t.Errorf("attempt %d: parent %s in trace %s, want the send span %s of trace %s", i+1, p.Parent().SpanID(), p.SpanContext().TraceID(), send.SpanContext().SpanID(), send.SpanContext().TraceID())
 		}
-		wantAttrs(t, p,
-			attribute.String("messaging.system", "jobsharp"),
-			attribute.String("messaging.destination.name", queue),
-			attribute.String("messaging.operation.name", "process"),
-			attribute.String("messaging.operation.type", "process"),
-			attribute.String("messaging.message.id", job.ID.String()),
-			attribute.Int("jobsharp.job.attempt", i+1),
-		)
+		wantAttrs(t, p, append(messaging("process", queue, job.ID), attribute.Int("jobsharp.job.attempt", i+1))...)
 	}
 	wantAttrs(t, procs[0], attribute.String("error.type", "*oteljobs_test.flakyError"), attribute.String("jobsharp.job.outcome", "retried"))
 	if procs[0].Status().Code != codes.Error || len(procs[0].Events()) == 0 {
@@ -450,14 +448,7 @@ func TestNoExtraStatements(t *testing.T) {
 	clock := cqltest.NewClock(time.Now())
 	count := func(hook repo.InsertHook, queue string) cqlcount.Counts {
 		c := cqlcount.New()
-		cfg := cqltest.Cluster()
-		cfg.Keyspace = cqltest.Keyspace(t)
-		cfg.QueryObserver, cfg.BatchObserver = c, c
-		session, err := gocqlx.WrapSession(cfg.CreateSession())
-		if err != nil {
-			t.Fatalf("CreateSession() error = %v", err)
-		}
-		defer session.Close()
+		session := cqltest.ObservedSession(t, c)
 		// One still clock for both stores: they write the same buckets'
 		// directory rows, whatever the time the test runs at.
 		// No folding or sweeping of counts in the background, whose
