@@ -104,11 +104,11 @@ func (p *Processor) dispatch(ctx context.Context) {
 	}
 }
 
-// takeSlots takes up to n of q's free slots without waiting.
-func takeSlots(q *queue, n int) int {
+// takeSlots takes up to n free slots (tokens of slots) without waiting.
+func takeSlots(slots chan struct{}, n int) int {
 	for k := range n {
 		select {
-		case q.slots <- struct{}{}:
+		case slots <- struct{}{}:
 		default:
 			return k
 		}
@@ -135,7 +135,7 @@ func (p *Processor) claimStrict(ctx context.Context, st []pacing, n int) int {
 			}
 			continue
 		}
-		k := takeSlots(q, n)
+		k := takeSlots(q.slots, n)
 		if k == 0 {
 			continue
 		}
@@ -158,25 +158,21 @@ func (p *Processor) claimStrict(ctx context.Context, st []pacing, n int) int {
 //
 // The shares follow each queue's virtual time, vt: the jobs it claimed
 // divided by its weight. Each slot goes to the queue whose virtual time
-// would be least with it, so a queue that claimed fewer jobs than its share
-// (it had fewer due) is ahead in the next round, and the proportion holds
-// over rounds of any size. A queue that comes back from having nothing due
-// starts level with the busy queues rather than with its old lead.
+// would be least with it, so a queue whose claim took fewer jobs than its
+// share (a claim may find fewer than are due) is ahead in the next round,
+// and the proportion holds over rounds of any size. A queue that comes back
+// from having nothing due starts level with the busy queues rather than
+// with the lead it gathered while it was empty. The slots a round leaves
+// unused go out in the next round, a ClaimCooldown later.
 func (p *Processor) claimWeighted(ctx context.Context, st []pacing, vt []float64, n int) int {
 	now := time.Now()
 	share := make([]int, len(p.queues))
 	room := make([]int, len(p.queues))
-	floor, busy := 0.0, false
-	for i := range p.queues {
-		if st[i].busy && (!busy || vt[i] < floor) {
-			floor, busy = vt[i], true
-		}
-	}
 	for i, q := range p.queues {
 		if !st[i].next.After(now) {
 			room[i] = cap(q.slots) - len(q.slots)
-			if busy && !st[i].busy {
-				vt[i] = max(vt[i], floor)
+			if !st[i].busy {
+				vt[i] = max(vt[i], p.busyFloor(st, vt, i))
 			}
 		}
 	}
@@ -197,7 +193,7 @@ func (p *Processor) claimWeighted(ctx context.Context, st []pacing, vt []float64
 	}
 	var wg sync.WaitGroup
 	for i, q := range p.queues {
-		k := takeSlots(q, share[i])
+		k := takeSlots(q.slots, share[i])
 		n += share[i] - k
 		if k == 0 {
 			continue
@@ -213,6 +209,19 @@ func (p *Processor) claimWeighted(ctx context.Context, st []pacing, vt []float64
 	}
 	wg.Wait()
 	return n
+}
+
+// busyFloor is the least virtual time of the queues other than i whose
+// last claim found work, or vt[i] when there are none.
+func (p *Processor) busyFloor(st []pacing, vt []float64, i int) float64 {
+	floor := vt[i]
+	found := false
+	for j := range p.queues {
+		if j != i && st[j].busy && (!found || vt[j] < floor) {
+			floor, found = vt[j], true
+		}
+	}
+	return floor
 }
 
 // priorityOrder is the order of strict priority: weight, highest first,

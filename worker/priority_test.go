@@ -255,3 +255,35 @@ func BenchmarkPriorityStatements(b *testing.B) {
 		})
 	}
 }
+
+// A heavy queue fed one job at a time (weights 3:1) does not starve a
+// light queue with a backlog, although it keeps claiming fewer jobs than
+// its share and so stays ahead by virtual time: each time it finds nothing
+// due its share goes to the light queue, and its lead is dropped. Under
+// full contention the light queue would get a quarter of the starts; with
+// the heavy queue short of jobs, more.
+func TestWeightedTrickleDoesNotStarve(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t)
+	heavy, light := b.queue+"_heavy", b.queue+"_light"
+	fill(ctx, t, b, 400, light)
+	rec, stop := runPrio(t, b, 4, worker.PriorityWeighted, map[string]worker.QueueConfig{heavy: {Weight: 3}, light: {Weight: 1}}, 40*time.Millisecond)
+	for i := range 60 {
+		if _, err := worker.Enqueue(ctx, b.store, prioArgs{N: i}, &worker.EnqueueOpts{Queue: heavy}); err != nil {
+			t.Fatalf("Enqueue() error = %v", err)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	stop()
+	n := map[string]int{}
+	for _, q := range rec.snapshot() {
+		n[q]++
+	}
+	share := float64(n[light]) / float64(n[light]+n[heavy])
+	t.Logf("starts while the heavy queue trickled: heavy %d, light %d (light's share %.2f)", n[heavy], n[light], share)
+	if n[heavy] == 0 || share < 0.15 {
+		t.Errorf("starts: heavy %d, light %d; want both, light at least 0.15 of them", n[heavy], n[light])
+	}
+}
