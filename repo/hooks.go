@@ -10,8 +10,8 @@ type InsertHook interface {
 	// BeforeInsert is called once per insert call ([Jobs.Insert],
 	// [Jobs.InsertMany], [Jobs.InsertContinuation], [Batches.Insert],
 	// [Batches.InsertContinuation], and each occurrence [Recurring.Fire]
-	// stores), with the jobs validated and their ids set, before anything is
-	// written. It may add entries to the jobs' Metadata: they are stored in
+	// stores) that has jobs, with the jobs validated and their ids set,
+	// before anything is written. It may add entries to the jobs' Metadata: they are stored in
 	// the same statements as the jobs (no statement more), and checked
 	// against the metadata limit again. It returns the context the insert
 	// runs in and a function the store calls once, when the insert has

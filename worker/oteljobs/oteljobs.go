@@ -177,7 +177,7 @@ func (t *Telemetry) BeforeInsert(ctx context.Context, jobs []*repo.Job) (context
 	if len(jobs) > 0 {
 		queue, jobType = jobs[0].Queue, jobs[0].Type
 	}
-	for _, j := range jobs[1:] {
+	for _, j := range jobs {
 		if j.Queue != queue {
 			queue = ""
 		}
