@@ -483,3 +483,80 @@ func TestNoExtraStatements(t *testing.T) {
 		t.Errorf("send spans = %d, want 21", n)
 	}
 }
+
+// BenchmarkStatementsPerJob counts the statements per job with and
+// without the telemetry, end to end: b.N jobs enqueued one by one, then
+// processed (claims, heartbeats, outcomes) by a processor of four slots.
+// The inserts send the same statements either way (TestNoExtraStatements);
+// processing differs only by how claims fall, which the telemetry does not
+// touch.
+//
+//	go test ./worker/oteljobs -run '^$' -bench StatementsPerJob -benchtime 300x -count 3
+func BenchmarkStatementsPerJob(b *testing.B) {
+	for _, traced := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "traced"}[traced], func(b *testing.B) {
+			c := cqlcount.New()
+			var hook repo.InsertHook
+			var attempts worker.AttemptHook
+			if traced {
+				tel, err := oteljobs.New(&oteljobs.Opts{TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))})
+				if err != nil {
+					b.Fatal(err)
+				}
+				hook, attempts = tel, tel
+			}
+			// Count folding off: its statements come with time, not jobs.
+			store, err := repo.New(cqltest.ObservedSession(b, c), &repo.Options{Logger: slog.New(slog.DiscardHandler), InsertHook: hook,
+				FoldInterval: -1, SweepInterval: 7 * 24 * time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(store.Close)
+			queue := fmt.Sprintf("bench_traced_%t_%d", traced, time.Now().UnixNano())
+			ctx := context.Background()
+			b.ResetTimer()
+			ids := make([]gocql.UUID, b.N)
+			for i := range b.N {
+				job, err := worker.Enqueue(ctx, store, ping{}, &worker.EnqueueOpts{Queue: queue})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids[i] = job.ID
+			}
+			inserted := c.Snapshot()
+			p, err := worker.New(store, &worker.Config{Queues: map[string]worker.QueueConfig{queue: {MaxWorkers: 4}}, AttemptHook: attempts, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := worker.Handle(p, func(context.Context, *worker.Job[ping]) error { return nil }, nil); err != nil {
+				b.Fatal(err)
+			}
+			runCtx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- p.Run(runCtx) }()
+			for _, id := range ids {
+				if _, err := worker.Wait(ctx, store, id, &worker.WaitOpts{PollInterval: 20 * time.Millisecond}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			all := c.Snapshot()
+			// Wait reads jobs through the same session: its reads are not
+			// the store's cost.
+			waits := all.ByKind["SELECT jobs"] - inserted.ByKind["SELECT jobs"]
+			jobs := float64(b.N)
+			b.ReportMetric(float64(inserted.Queries+inserted.Batches)/jobs, "insert-statements/job")
+			b.ReportMetric(float64(all.Queries+all.Batches-inserted.Queries-inserted.Batches-waits)/jobs, "process-statements/job")
+			b.ReportMetric(float64(all.LWTs)/jobs, "LWTs/job")
+		})
+	}
+}
+
+// ping is a job that does nothing.
+type ping struct{}
+
+func (ping) Kind() string { return "otel.ping" }
