@@ -88,6 +88,9 @@ type Options struct {
 	// Logger receives warnings about hints that could not be cleaned and the
 	// like. Default slog.Default().
 	Logger *slog.Logger
+	// InsertHook, when set, sees every insert before it is written and may
+	// add metadata to its jobs (the oteljobs package traces with it).
+	InsertHook InsertHook
 }
 
 // settings are validated Options with defaults applied.
@@ -106,6 +109,7 @@ type settings struct {
 	serial                 gocql.SerialConsistency
 	now                    func() time.Time
 	log                    *slog.Logger
+	insertHook             InsertHook
 }
 
 func (o *Options) settings() (settings, error) {
@@ -122,6 +126,7 @@ func (o *Options) settings() (settings, error) {
 		retention: cmp.Or(in.Retention, DefaultRetention), maxArgs: cmp.Or(in.MaxArgsBytes, DefaultMaxArgsBytes),
 		maxBatch: cmp.Or(in.MaxBatchSize, DefaultMaxBatchSize), maxRetries: cmp.Or(in.DefaultMaxRetries, DefaultMaxRetries),
 		writeConcurrency: cmp.Or(in.WriteConcurrency, DefaultWriteConcurrency), now: in.Now, log: in.Logger,
+		insertHook: in.InsertHook,
 	}
 	s.serial = in.SerialConsistency
 	if s.serial == 0 {

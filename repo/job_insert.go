@@ -212,6 +212,16 @@ func validMetadata(m map[string]string) error {
 // continuation lookups) before the jobs. fresh[i] is false when job i
 // existed already (an insert retried with the same id).
 func (s *Store) create(ctx context.Context, jobs []*Job, extra func(ctx context.Context) error) (stored []*Job, fresh []bool, err error) {
+	if hook := s.set.insertHook; hook != nil && len(jobs) > 0 {
+		var end func([]*Job, error)
+		ctx, end = hook.BeforeInsert(ctx, jobs)
+		defer func() { end(stored, err) }()
+		for _, job := range jobs {
+			if err := validMetadata(job.Metadata); err != nil {
+				return nil, nil, fmt.Errorf("job %s after Options.InsertHook: %w", job.ID, err)
+			}
+		}
+	}
 	if extra != nil {
 		if err := extra(ctx); err != nil {
 			return nil, nil, err

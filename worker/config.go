@@ -35,6 +35,19 @@ type Config struct {
 	// Default: the queue "default" with DefaultMaxWorkers.
 	Queues map[string]QueueConfig
 
+	// MaxWorkers, when set, is the most handlers running at once over all
+	// the queues: they share these slots, Priority decides which queue
+	// claims for a free one, and QueueConfig.MaxWorkers (default MaxWorkers)
+	// still caps each queue. Zero: every queue has slots of its own
+	// (QueueConfig.MaxWorkers) and claims for them whatever the others do.
+	// 1 to 10,000.
+	MaxWorkers int
+	// Priority orders the queues' claims for shared slots (MaxWorkers), by
+	// QueueConfig.Weight: PriorityWeighted (the default: in proportion to
+	// the weights) or PriorityStrict (the highest weight with jobs due
+	// first). It needs MaxWorkers.
+	Priority Priority
+
 	// Owner names this processor in the leases it takes (host, process);
 	// operators see it on Processing jobs. Default host:pid:random.
 	Owner string
@@ -117,18 +130,27 @@ type Config struct {
 	// Metrics receives counts and timings; see the prommetrics package for
 	// Prometheus. Default none.
 	Metrics Metrics
+	// AttemptHook wraps every attempt (the oteljobs package traces with
+	// it). Default none.
+	AttemptHook AttemptHook
 }
 
 // QueueConfig shapes the work on one queue.
 type QueueConfig struct {
 	// MaxWorkers is the most handlers of this queue running at once.
-	// 1 to 10,000; default DefaultMaxWorkers.
+	// 1 to 10,000; default DefaultMaxWorkers, or Config.MaxWorkers when the
+	// queues share slots.
 	MaxWorkers int
+	// Weight is the queue's priority when the queues share slots
+	// (Config.MaxWorkers; see [Priority]). 1 to 1,000; default 1.
+	Weight int
 }
 
 // settings are a validated Config with defaults applied.
 type settings struct {
 	queues           []queueSettings
+	maxWorkers       int // shared by the queues; 0: none shared
+	priority         Priority
 	owner            string
 	lease, heartbeat time.Duration
 	poll, cooldown   time.Duration
@@ -142,11 +164,13 @@ type settings struct {
 	catchUp          int
 	log              *slog.Logger
 	metrics          Metrics
+	attemptHook      AttemptHook
 }
 
 type queueSettings struct {
 	name       string
 	maxWorkers int
+	weight     int
 }
 
 func (c *Config) settings() (settings, error) {
@@ -161,6 +185,7 @@ func (c *Config) settings() (settings, error) {
 		rescue: cmp.Or(in.RescueInterval, DefaultRescueInterval), schedule: cmp.Or(in.ScheduleInterval, DefaultScheduleInterval),
 		missed: in.MissedOccurrences, catchUp: cmp.Or(in.MaxCatchUp, 100), log: in.Logger, metrics: in.Metrics,
 		report: cmp.Or(in.ReportInterval, DefaultReportInterval), ttl: in.ReportTTL, version: in.Version,
+		attemptHook: in.AttemptHook, maxWorkers: in.MaxWorkers, priority: in.Priority,
 	}
 	if s.ttl == 0 {
 		s.ttl = max(3*s.report, time.Second)
@@ -168,6 +193,14 @@ func (c *Config) settings() (settings, error) {
 	s.ttl = (s.ttl + time.Second - 1).Truncate(time.Second)
 	if s.version == "" {
 		s.version = buildVersion()
+	}
+	switch {
+	case in.MaxWorkers < 0 || in.MaxWorkers > 10_000:
+		return s, invalidConfig("MaxWorkers must be between 1 and 10,000 (or 0: no slots shared), got %d", in.MaxWorkers)
+	case in.Priority != PriorityWeighted && in.Priority != PriorityStrict:
+		return s, invalidConfig("Priority must be PriorityWeighted or PriorityStrict, got %s", in.Priority)
+	case in.Priority == PriorityStrict && in.MaxWorkers == 0:
+		return s, invalidConfig("Priority %s needs MaxWorkers: priority orders queues that share slots", in.Priority)
 	}
 	if s.heartbeat == 0 {
 		s.heartbeat = s.lease / 3
@@ -192,11 +225,18 @@ func (c *Config) settings() (settings, error) {
 		if repo.ValidQueue(name) != nil {
 			return s, invalidConfig("Queues: name %q must be 1 to 64 letters, digits or _.:-", name)
 		}
-		n := cmp.Or(qc.MaxWorkers, DefaultMaxWorkers)
+		n := cmp.Or(qc.MaxWorkers, s.maxWorkers, DefaultMaxWorkers)
 		if n < 1 || n > 10_000 {
 			return s, invalidConfig("Queues[%q].MaxWorkers must be between 1 and 10,000, got %d", name, qc.MaxWorkers)
 		}
-		s.queues = append(s.queues, queueSettings{name: name, maxWorkers: n})
+		w := cmp.Or(qc.Weight, 1)
+		switch {
+		case w < 1 || w > 1000:
+			return s, invalidConfig("Queues[%q].Weight must be between 1 and 1,000, got %d", name, qc.Weight)
+		case qc.Weight != 0 && s.maxWorkers == 0:
+			return s, invalidConfig("Queues[%q].Weight needs MaxWorkers: weights order queues that share slots", name)
+		}
+		s.queues = append(s.queues, queueSettings{name: name, maxWorkers: n, weight: w})
 	}
 	slices.SortFunc(s.queues, func(a, b queueSettings) int {
 		if a.name < b.name {

@@ -36,6 +36,12 @@ func TestNewValidatesConfig(t *testing.T) {
 		{name: "TTLNotAboveReports", cfg: &worker.Config{ReportInterval: 5 * time.Second, ReportTTL: 5 * time.Second}, wantErr: "ReportTTL must be between 1s and 1h and more than ReportInterval (5s), got 5s"},
 		{name: "TTLRoundedUp", cfg: &worker.Config{ReportInterval: 200 * time.Millisecond, ReportTTL: 300 * time.Millisecond}},
 		{name: "ReportsOff", cfg: &worker.Config{ReportInterval: -1}},
+		{name: "SharedSlots", cfg: &worker.Config{MaxWorkers: 8, Priority: worker.PriorityStrict, Queues: map[string]worker.QueueConfig{"a": {Weight: 2}, "b": {MaxWorkers: 2}}}},
+		{name: "SharedSlotsTooMany", cfg: &worker.Config{MaxWorkers: 10_001}, wantErr: "MaxWorkers must be between 1 and 10,000 (or 0: no slots shared), got 10001"},
+		{name: "UnknownPriority", cfg: &worker.Config{MaxWorkers: 4, Priority: 9}, wantErr: "Priority must be PriorityWeighted or PriorityStrict, got Priority(9)"},
+		{name: "StrictWithoutSharedSlots", cfg: &worker.Config{Priority: worker.PriorityStrict}, wantErr: "Priority strict needs MaxWorkers: priority orders queues that share slots"},
+		{name: "WeightWithoutSharedSlots", cfg: &worker.Config{Queues: map[string]worker.QueueConfig{"q": {Weight: 3}}}, wantErr: `Queues["q"].Weight needs MaxWorkers: weights order queues that share slots`},
+		{name: "WeightTooBig", cfg: &worker.Config{MaxWorkers: 4, Queues: map[string]worker.QueueConfig{"q": {Weight: 1001}}}, wantErr: `Queues["q"].Weight must be between 1 and 1,000, got 1001`},
 		{name: "LongOwner", cfg: &worker.Config{Owner: strings.Repeat("x", 256)}, wantErr: "Owner must be at most 255 bytes, got 256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

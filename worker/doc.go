@@ -41,6 +41,12 @@
 // and an idle one every PollInterval. Each running job's lease is extended every
 // HeartbeatInterval (default Lease/3).
 //
+// With Config.MaxWorkers the queues share that many slots instead, and one
+// claim loop hands free slots to the queues by [Priority]: in proportion to
+// their QueueConfig.Weight ([PriorityWeighted]) or to the highest weight with
+// jobs due ([PriorityStrict]). Each queue keeps its own back-off, and
+// QueueConfig.MaxWorkers still caps it.
+//
 // A handler's outcome:
 //
 //   - nil: the job is Succeeded (with [Job.SetResult]'s result), and its

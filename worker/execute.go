@@ -50,7 +50,7 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	slotHeld := true
 	defer func() {
 		if slotHeld {
-			<-q.slots
+			p.freeSlots(q, 1)
 		}
 	}()
 
@@ -60,9 +60,13 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	ctx, cancel := context.WithCancelCause(p.workCtx)
 	defer cancel(nil)
 	runCtx := ctx
+	var end func(AttemptEnd)
+	if hook := p.set.attemptHook; hook != nil {
+		runCtx, end = hook.StartAttempt(runCtx, job)
+	}
 	if h != nil && h.timeout > 0 {
 		var stop context.CancelFunc
-		runCtx, stop = context.WithTimeoutCause(ctx, h.timeout, ErrJobTimeout)
+		runCtx, stop = context.WithTimeoutCause(runCtx, h.timeout, ErrJobTimeout)
 		defer stop()
 	}
 
@@ -84,11 +88,14 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	// is written (the store sends the outcomes of many jobs of one partition
 	// as one batch). The lease still covers the job until then.
 	q.writing <- struct{}{}
-	<-q.slots
+	p.freeSlots(q, 1)
 	slotHeld = false
 	defer func() { <-q.writing }()
 	outcome := e.finish(h, result, err, interrupted)
 	p.set.metrics.JobFinished(job.Queue, job.Type, outcome, runTime)
+	if end != nil {
+		end(AttemptEnd{Outcome: outcome, Err: err, RunTime: runTime})
+	}
 	e.logOutcome(outcome, err, runTime)
 }
 

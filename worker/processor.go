@@ -30,6 +30,13 @@ type Processor struct {
 	started atomic.Bool
 	queues  []*queue
 
+	// Slots shared by the queues (Config.MaxWorkers), nil when each queue
+	// has its own: a token per running handler, beside its queue's.
+	shared     chan struct{}
+	freed      chan struct{} // a shared handler slot was freed
+	wakeAll    chan struct{} // poke the shared claim loop out of its idle pause
+	byPriority []int         // queue indexes in strict priority order
+
 	// workCtx is the parent of handler contexts: it outlives Run's context
 	// by the shutdown timeout.
 	workCtx context.Context
@@ -66,6 +73,7 @@ type queue struct {
 	// active counts the attempts under way: from the claim to the written
 	// outcome.
 	active atomic.Int64
+	weight int // priority among queues that share slots
 }
 
 // New returns a processor on store. cfg may be nil for the defaults.
@@ -81,7 +89,12 @@ func New(store *repo.Store, cfg *Config) (*Processor, error) {
 	}
 	p := &Processor{store: store, set: set, log: set.log, handlers: map[string]*handler{}, pausesKnown: make(chan struct{})}
 	for _, qs := range set.queues {
-		p.queues = append(p.queues, &queue{name: qs.name, slots: make(chan struct{}, qs.maxWorkers), writing: make(chan struct{}, outcomesPerSlot*qs.maxWorkers), wake: make(chan struct{}, 1)})
+		p.queues = append(p.queues, &queue{name: qs.name, slots: make(chan struct{}, qs.maxWorkers), writing: make(chan struct{}, outcomesPerSlot*qs.maxWorkers), wake: make(chan struct{}, 1), weight: qs.weight})
+	}
+	if set.maxWorkers > 0 {
+		p.shared = make(chan struct{}, set.maxWorkers)
+		p.freed, p.wakeAll = make(chan struct{}, 1), make(chan struct{}, 1)
+		p.byPriority = priorityOrder(p.queues)
 	}
 	return p, nil
 }
@@ -203,8 +216,12 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	var loops sync.WaitGroup
 	loops.Go(func() { p.watchPauses(ctx) })
-	for _, q := range p.queues {
-		loops.Go(func() { p.poll(ctx, q) })
+	if p.shared != nil {
+		loops.Go(func() { p.dispatch(ctx) })
+	} else {
+		for _, q := range p.queues {
+			loops.Go(func() { p.poll(ctx, q) })
+		}
 	}
 	if p.set.schedule > 0 {
 		loops.Go(func() { p.scheduler(ctx) })
@@ -232,20 +249,48 @@ func (p *Processor) Run(ctx context.Context) error {
 	return nil
 }
 
-// poll is one queue's claim loop.
+// pacing is when a queue may claim again: soon after a claim that found
+// work, later and later after claims that found nothing or failed.
+type pacing struct {
+	empty    int // consecutive claims that found nothing: back off
+	failures int // consecutive claim errors: back off
+	next     time.Time
+	busy     bool // the last claim found work
+}
+
+// claimed records a claim made at at that took got jobs.
+func (p *Processor) claimed(st *pacing, at time.Time, got int, err error) {
+	if err != nil {
+		st.failures++
+	} else {
+		st.failures = 0
+	}
+	if got == 0 {
+		st.empty++
+	} else {
+		st.empty = 0
+	}
+	st.busy = false
+	switch {
+	case st.failures > 0:
+		st.next = time.Now().Add(jitter(min(p.set.poll<<min(st.failures-1, 10), 30*time.Second)))
+	case st.empty > 0:
+		st.next = time.Now().Add(jitter(p.idlePause(st.empty)))
+	default:
+		st.next, st.busy = at.Add(p.set.cooldown), true
+	}
+}
+
+// poll is the claim loop of a queue with slots of its own.
 func (p *Processor) poll(ctx context.Context, q *queue) {
-	var (
-		empty     int // consecutive claims that found nothing: back off
-		failures  int // consecutive claim errors: back off
-		lastClaim time.Time
-	)
+	var st pacing
 	for {
 		switch resumed, live := p.waitClaimable(ctx, q); {
 		case !live:
 			return
 		case resumed:
 			// Claim at once after a resume, whatever the pause before.
-			empty, failures, lastClaim = 0, 0, time.Time{}
+			st = pacing{}
 		}
 		// A free slot first: claim only what can start at once.
 		select {
@@ -253,57 +298,8 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 			return
 		case q.slots <- struct{}{}:
 		}
-		var pause time.Duration
-		busy := false
-		switch {
-		case failures > 0:
-			pause = jitter(min(p.set.poll<<min(failures-1, 10), 30*time.Second))
-		case empty > 0:
-			pause = jitter(p.idlePause(empty))
-		default:
-			pause = p.set.cooldown - time.Since(lastClaim)
-			busy = true
-		}
-		n := 1
-		if pause > 0 {
-			// After a claim that found work, the pause gathers the slots
-			// handlers free meanwhile and ends early once half of them are
-			// free: claims stay batched without leaving slots idle.
-			enough := max(1, cap(q.slots)/2)
-			t := time.NewTimer(pause)
-		wait:
-			for {
-				slot := q.slots
-				if !busy || n >= enough || n >= cap(q.slots) {
-					slot = nil
-					if busy {
-						break wait
-					}
-				}
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					for range n {
-						<-q.slots
-					}
-					return
-				case slot <- struct{}{}:
-					n++
-				case <-q.wake:
-					break wait
-				case <-t.C:
-					break wait
-				}
-			}
-			t.Stop()
-		}
-		// A select picks at random among ready cases, so the slot or a
-		// wake-up may have won over the end of ctx: claim nothing then, or
-		// the jobs just released would be claimed and released again.
-		if ctx.Err() != nil {
-			for range n {
-				<-q.slots
-			}
+		n := await(ctx, q.slots, q.wake, 1, time.Until(st.next), st.busy)
+		if n == 0 {
 			return
 		}
 		if q.paused.Load() { // paused during the pause: wait for the resume
@@ -312,45 +308,101 @@ func (p *Processor) poll(ctx context.Context, q *queue) {
 			}
 			continue
 		}
-	more:
-		for n < cap(q.slots) && n < 1000 {
-			select {
-			case q.slots <- struct{}{}:
-				n++
-			default:
-				break more
-			}
-		}
-
-		// The claim must not be cut off half-way by shutdown: a job claimed
-		// by an LWT whose answer was lost would sit out its lease.
-		lastClaim = time.Now()
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*p.set.lease)
-		jobs, err := p.store.Jobs.Claim(cctx, &repo.ClaimParams{Queue: q.name, Owner: p.set.owner, Limit: n, Lease: p.set.lease})
-		cancel()
-		for range n - len(jobs) {
-			<-q.slots
-		}
+		at := time.Now()
+		got, err := p.claim(ctx, q, n, at)
+		p.claimed(&st, at, got, err)
 		if err != nil {
-			failures++
-			p.log.Warn("jobsharp: claim failed; backing off", "queue", q.name, "err", err, "failures", failures)
-		} else {
-			failures = 0
+			p.log.Warn("jobsharp: claim failed; backing off", "queue", q.name, "err", err, "failures", st.failures)
 		}
-		if len(jobs) == 0 {
-			empty++
-		} else {
-			empty = 0
-		}
-		for _, job := range jobs {
-			p.set.metrics.JobClaimed(job.Queue, job.Type, job.StartedAt.Sub(job.ScheduledAt))
-			if ctx.Err() != nil {
-				p.release(job, q, "processor stopping before the job started")
-				continue
+	}
+}
+
+// await holds n of slots and waits out pause. After a claim that found
+// work (busy), the pause gathers the slots handlers free meanwhile and ends
+// early once half of them are free: claims stay batched without leaving
+// slots idle. Otherwise a wake-up ends it early. Then it takes every free
+// slot, up to 1,000, and returns how many it holds; 0 when ctx ended (the
+// slots given back).
+func await(ctx context.Context, slots chan struct{}, wake <-chan struct{}, n int, pause time.Duration, busy bool) int {
+	if pause > 0 {
+		enough := max(1, cap(slots)/2)
+		t := time.NewTimer(pause)
+	wait:
+		for {
+			slot := slots
+			if !busy || n >= enough || n >= cap(slots) {
+				slot = nil
+				if busy {
+					break wait
+				}
 			}
-			p.running.Add(1)
-			q.active.Add(1)
-			go p.execute(q, job, lastClaim)
+			select {
+			case <-ctx.Done():
+				break wait
+			case slot <- struct{}{}:
+				n++
+			case <-wake:
+				break wait
+			case <-t.C:
+				break wait
+			}
+		}
+		t.Stop()
+	}
+	// A select picks at random among ready cases, so the slot or a wake-up
+	// may have won over the end of ctx: claim nothing then, or the jobs just
+	// released would be claimed and released again.
+	if ctx.Err() != nil {
+		for range n {
+			<-slots
+		}
+		return 0
+	}
+more:
+	for n < cap(slots) && n < 1000 {
+		select {
+		case slots <- struct{}{}:
+			n++
+		default:
+			break more
+		}
+	}
+	return n
+}
+
+// claim claims up to n jobs of q for slots it holds (n of q's, and as many
+// shared ones when the queues share slots), gives back the slots it found
+// no job for, and starts the jobs.
+func (p *Processor) claim(ctx context.Context, q *queue, n int, at time.Time) (int, error) {
+	// The claim must not be cut off half-way by shutdown: a job claimed by
+	// an LWT whose answer was lost would sit out its lease.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*p.set.lease)
+	jobs, err := p.store.Jobs.Claim(cctx, &repo.ClaimParams{Queue: q.name, Owner: p.set.owner, Limit: n, Lease: p.set.lease})
+	cancel()
+	p.freeSlots(q, n-len(jobs))
+	for _, job := range jobs {
+		p.set.metrics.JobClaimed(job.Queue, job.Type, job.StartedAt.Sub(job.ScheduledAt))
+		if ctx.Err() != nil {
+			p.release(job, q, "processor stopping before the job started")
+			continue
+		}
+		p.running.Add(1)
+		q.active.Add(1)
+		go p.execute(q, job, at)
+	}
+	return len(jobs), err
+}
+
+// freeSlots gives back n of q's slots, and as many shared ones.
+func (p *Processor) freeSlots(q *queue, n int) {
+	for range n {
+		<-q.slots
+		if p.shared != nil {
+			<-p.shared
+			select {
+			case p.freed <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
@@ -475,7 +527,7 @@ func (p *Processor) idlePause(n int) time.Duration {
 
 // release gives back a claimed job that was not started.
 func (p *Processor) release(job *repo.Job, q *queue, why string) {
-	defer func() { <-q.slots }()
+	defer p.freeSlots(q, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), p.set.lease)
 	defer cancel()
 	if _, err := p.store.Jobs.Release(ctx, job); err != nil {
@@ -513,6 +565,12 @@ func (p *Processor) wake(name string) {
 			select {
 			case q.wake <- struct{}{}:
 			default:
+			}
+			if p.wakeAll != nil {
+				select {
+				case p.wakeAll <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
-	"github.com/scylladb/gocqlx/v2"
 
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/queries"
@@ -57,20 +56,9 @@ func newStore(t *testing.T, opts *repo.Options) *repo.Store {
 
 // newObservedStore is newStore on a session whose queries obs sees as they
 // return, for tests that act at a precise point of a store call.
-func newObservedStore(t *testing.T, obs gocql.QueryObserver) *repo.Store {
+func newObservedStore(t testing.TB, obs gocql.QueryObserver) *repo.Store {
 	t.Helper()
-	cfg := cqltest.Cluster()
-	cfg.Keyspace = cqltest.Keyspace(t)
-	cfg.QueryObserver = obs
-	if b, ok := obs.(gocql.BatchObserver); ok {
-		cfg.BatchObserver = b
-	}
-	session, err := gocqlx.WrapSession(cfg.CreateSession())
-	if err != nil {
-		t.Fatalf("CreateSession() error = %v", err)
-	}
-	t.Cleanup(session.Close)
-	store, err := repo.New(session, &repo.Options{Logger: cqltest.Logger(t, slog.LevelWarn)})
+	store, err := repo.New(cqltest.ObservedSession(t, obs), &repo.Options{Logger: cqltest.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("repo.New() error = %v", err)
 	}

@@ -231,6 +231,24 @@ func NewSession(t testing.TB) gocqlx.Session {
 	return s
 }
 
+// ObservedSession is NewSession with obs as the cluster's query observer,
+// and as its batch observer too when it is one (a cqlcount.Counter, say).
+func ObservedSession(t testing.TB, obs gocql.QueryObserver) gocqlx.Session {
+	t.Helper()
+	cfg := Cluster()
+	cfg.Keyspace = Keyspace(t)
+	cfg.QueryObserver = obs
+	if b, ok := obs.(gocql.BatchObserver); ok {
+		cfg.BatchObserver = b
+	}
+	s, err := gocqlx.WrapSession(cfg.CreateSession())
+	if err != nil {
+		t.Fatalf("cqltest: new session: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
 // PackageKeyspace returns the name of the package's keyspace, for Example
 // functions (which have no *testing.T); it is empty outside cqltest.Main.
 func PackageKeyspace() string {
