@@ -199,6 +199,12 @@ func TestInvalidInput(t *testing.T) {
 	add("zero Jobs", "store", q, func() error { return withErr(new(repo.Jobs).Insert(ctx, &repo.NewJob{Queue: q, Type: "t"})) })
 	add("nil Batches", "store", "", func() error { return withErr((*repo.Batches)(nil).Status(ctx, held.ID)) })
 	add("nil Recurring", "store", "", func() error { return withErr((*repo.Recurring)(nil).List(ctx)) })
+	add("nil Queues", "store", "", func() error { return (*repo.Queues)(nil).Pause(ctx, b.queue) })
+	add("nil Processors", "store", "", func() error { return withErr((*repo.Processors)(nil).List(ctx)) })
+	add("Processors.Report/host", "host", "", func() error {
+		return s.Processors.Report(ctx, &repo.ProcessorInfo{Owner: "o", Host: bad}, time.Minute)
+	})
+	add("nil context/Queues.List", "context", "", func() error { return withErr(s.Queues.List(nilCtx)) })
 	add("nil Store/SweepCounts", "store", "", func() error { return nilStore.SweepCounts(ctx, b.queue) })
 	add("nil Store/Check", "store", "", func() error { return nilStore.Check(ctx) })
 	add("nil context/Get", "context", "", func() error { return withErr(s.Jobs.Get(nilCtx, held.ID)) })

@@ -54,6 +54,9 @@ func (p ProcessorInfo) TotalRunning() int {
 // counts TTLs in whole seconds; a fraction is rounded up). Returns a
 // [*ValidationError] for an empty or over-long owner or a ttl out of range.
 func (p *Processors) Report(ctx context.Context, info *ProcessorInfo, ttl time.Duration) error {
+	if err := p.check(ctx); err != nil {
+		return err
+	}
 	switch {
 	case info == nil:
 		return invalid("processor info", "nil")
@@ -61,6 +64,11 @@ func (p *Processors) Report(ctx context.Context, info *ProcessorInfo, ttl time.D
 		return invalid("owner", "%d bytes, want 1 to 255", len(info.Owner))
 	case ttl < time.Second || ttl > time.Hour:
 		return invalid("ttl", "%s, want 1s to 1h", ttl)
+	}
+	for _, f := range []struct{ field, text string }{{"owner", info.Owner}, {"host", info.Host}, {"version", info.Version}} {
+		if err := validText(f.field, f.text); err != nil {
+			return err
+		}
 	}
 	secs := int32((ttl + time.Second - 1) / time.Second)
 	now := p.s.now()
@@ -78,8 +86,14 @@ func (p *Processors) Report(ctx context.Context, info *ProcessorInfo, ttl time.D
 // Remove deletes a processor's row (when it stops cleanly): one statement.
 // Removing a row that is gone is not an error.
 func (p *Processors) Remove(ctx context.Context, owner string) error {
+	if err := p.check(ctx); err != nil {
+		return err
+	}
 	if owner == "" || len(owner) > 255 {
 		return invalid("owner", "%d bytes, want 1 to 255", len(owner))
+	}
+	if err := validText("owner", owner); err != nil {
+		return err
 	}
 	if err := p.s.exec(queries.ProcessorDelete, p.s.db.ProcessorDelete(ctx, 0, owner)); err != nil {
 		return fmt.Errorf("remove processor %s: %w", owner, err)
@@ -90,6 +104,9 @@ func (p *Processors) Remove(ctx context.Context, owner string) error {
 // List returns the processors whose rows have not expired, by host, then
 // owner: one partition read.
 func (p *Processors) List(ctx context.Context) ([]ProcessorInfo, error) {
+	if err := p.check(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := p.s.db.ProcessorsList(ctx, 0).All()
 	if err != nil {
 		return nil, fmt.Errorf("list processors: %w", p.s.interpret(queries.ProcessorsList.Name, err))

@@ -61,6 +61,9 @@ type QueueInfo struct {
 // counts per state: one read of the registry, then one partition read per
 // queue for its counts (which lag the jobs as [Jobs.Count] says).
 func (q *Queues) List(ctx context.Context) ([]QueueInfo, error) {
+	if err := q.check(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := q.s.db.QueuesList(ctx, 0).All()
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", q.s.interpret(queries.QueuesList.Name, err))
@@ -87,6 +90,9 @@ func (q *Queues) List(ctx context.Context) ([]QueueInfo, error) {
 // Paused returns the names of the paused queues, sorted: one read of the
 // registry partition. Processors call it once per poll interval.
 func (q *Queues) Paused(ctx context.Context) ([]string, error) {
+	if err := q.check(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := q.s.db.QueuesPaused(ctx, 0).All()
 	if err != nil {
 		return nil, fmt.Errorf("read paused queues: %w", q.s.interpret(queries.QueuesPaused.Name, err))
@@ -119,6 +125,9 @@ func (q *Queues) Resume(ctx context.Context, queue string) error {
 }
 
 func (q *Queues) setPaused(ctx context.Context, queue string, paused bool) error {
+	if err := q.check(ctx); err != nil {
+		return err
+	}
 	if err := ValidQueue(queue); err != nil {
 		return err
 	}

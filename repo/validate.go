@@ -35,6 +35,14 @@ func (r *Recurring) check(ctx context.Context) error {
 	return checkUse(r != nil && r.s != nil, ctx, "Recurring")
 }
 
+func (q *Queues) check(ctx context.Context) error {
+	return checkUse(q != nil && q.s != nil, ctx, "Queues")
+}
+
+func (p *Processors) check(ctx context.Context) error {
+	return checkUse(p != nil && p.s != nil, ctx, "Processors")
+}
+
 func (s *Store) check(ctx context.Context) error {
 	return checkUse(s != nil && s.Jobs != nil, ctx, "Store")
 }
