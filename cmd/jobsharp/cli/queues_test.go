@@ -53,7 +53,10 @@ func TestQueueAndProcessorCommands(t *testing.T) {
 	}
 	defer store.Close()
 	p, err := worker.New(store, &worker.Config{Owner: "cli-test-processor", Queues: map[string]worker.QueueConfig{"mail": {MaxWorkers: 3}},
-		PollInterval: 100 * time.Millisecond, ReportInterval: 200 * time.Millisecond, Version: "v0.0.0-cli", Logger: cqltest.Logger(t, slog.LevelWarn)})
+		PollInterval: 100 * time.Millisecond, ReportInterval: 200 * time.Millisecond,
+		// The row must outlive a slow report on a loaded machine: expiry is
+		// not what this test checks.
+		ReportTTL: 30 * time.Second, Version: "v0.0.0-cli", Logger: cqltest.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatal(err)
 	}
