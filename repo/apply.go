@@ -312,14 +312,21 @@ func (s *Store) changeHints(h *hintSet, c *change, now time.Time) {
 
 // foundAtHome reports whether scanners find new job j in its home
 // partition when it is due: it is due at its home time, and that time is
-// not behind the scanners (a recurring occurrence caught up late is
-// entered in the due index).
+// not so far behind the scanners that their last look at the range (Grace
+// after their frontier passed it) may come before the row lands. A row
+// written now lands within its batch's latency; the frontier passed its home
+// time at the earliest at that time (by the scanner's clock), so a job whose
+// home time is less than Grace/2 ago is found by that look, with the other
+// half of Grace left for the batch's latency and the clocks' skew. A big
+// InsertMany whose last batches go out seconds after its ids were minted
+// therefore writes no due entries; a recurring occurrence caught up late
+// is entered in the due index.
 func (s *Store) foundAtHome(j *Job, now time.Time) bool {
 	info, err := parseID(j.ID)
 	if err != nil {
 		return false
 	}
-	return !j.ScheduledAt.After(info.At) && !info.At.Before(now.Add(-time.Second))
+	return !j.ScheduledAt.After(info.At) && !info.At.Before(now.Add(-s.set.grace/2))
 }
 
 // leaseEntry returns the due entry of the jobs the changes lease (claims and

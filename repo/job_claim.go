@@ -76,7 +76,7 @@ func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
 	}
 	mk := func(job *Job) *change { return s.claimChange(job, p.Owner, lease) }
 	sc := s.scanner(queue)
-	watermark, _, err := s.watermark(ctx, queue)
+	watermark, err := s.cachedWatermark(ctx, queue, sc)
 	if err != nil {
 		return nil, fmt.Errorf("claim jobs of queue %s: %w", queue, err)
 	}

@@ -180,6 +180,12 @@ func (s *Store) newJob(ctx context.Context, nj *NewJob, now time.Time, sub int) 
 		return nil, invalid("id", "%v", err)
 	} else if info.Queue != qn {
 		return nil, invalid("id", "%s was made for another queue than %s (use Jobs.NewID with this queue)", id, queue)
+	} else if nj.ScheduledAt.IsZero() {
+		// Due at once, with an id minted before: the job is due at its home
+		// time, when the id was made, so scanners find it in its home
+		// partition and it needs no due entry (with now, a moment later,
+		// every job of an insert with ids from Jobs.NewIDs had one).
+		at = info.At
 	}
 	return &Job{
 		ID: id, Queue: queue, Type: nj.Type, Args: slices.Clone(nj.Args), State: state, Version: 1,

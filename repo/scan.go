@@ -29,6 +29,13 @@ type scanner struct {
 	doneHomes map[homeRef]bool
 	dirAt     time.Time
 	dueAt     time.Time // when a claim last read the due index
+
+	// The watermark and the due-bucket directory as last read, reused by
+	// claims and due scans for scanCacheFor (see cachedWatermark).
+	wm, wmAt   time.Time
+	dueDir     []queries.DueBucketsRangeRow
+	dueDirAt   time.Time
+	dueDirFrom time.Time // the directory read covers buckets from here
 }
 
 // dueScanDue reports whether a claim should read the due index now: when
@@ -89,6 +96,70 @@ func (s *Store) watermark(ctx context.Context, queue string) (time.Time, bool, e
 	return row.Watermark.UTC(), true, nil
 }
 
+// scanCacheFor is how long a scanner reuses the watermark and the due-bucket
+// directory it read, so that a processor claiming many times a second does
+// not read them for every claim. Both are safe to use stale: the watermark
+// only moves forward (an older one makes a scan read more), and a bucket
+// created meanwhile is read by the next scan after the cache expires, which
+// re-reads Grace before its cursor anyway (a stale directory only delays an
+// entry, as a write that lands late does). It stays well under Grace.
+func (s *Store) scanCacheFor() time.Duration {
+	return min(dirCacheFor, s.set.grace/4)
+}
+
+// cachedWatermark returns the queue's watermark, read again when the
+// scanner's copy is older than scanCacheFor.
+func (s *Store) cachedWatermark(ctx context.Context, queue string, sc *scanner) (time.Time, error) {
+	now := time.Now()
+	sc.mu.Lock()
+	wm, at := sc.wm, sc.wmAt
+	sc.mu.Unlock()
+	if !at.IsZero() && now.Sub(at) < s.scanCacheFor() && !now.Before(at) {
+		return wm, nil
+	}
+	wm, _, err := s.watermark(ctx, queue)
+	if err != nil {
+		return time.Time{}, err
+	}
+	sc.setWatermark(wm, now)
+	return wm, nil
+}
+
+// setWatermark records a watermark read or written at (local clock); it
+// never moves the cached copy back.
+func (sc *scanner) setWatermark(wm, at time.Time) {
+	sc.mu.Lock()
+	if wm.After(sc.wm) || sc.wmAt.IsZero() {
+		sc.wm = wm
+	}
+	sc.wmAt = at
+	sc.mu.Unlock()
+}
+
+// dueBuckets returns the directory rows of queue's due buckets from from to
+// to, reusing the scanner's copy for scanCacheFor when it covers from.
+func (s *Store) dueBuckets(ctx context.Context, queue string, sc *scanner, from, to time.Time) ([]queries.DueBucketsRangeRow, error) {
+	now := time.Now()
+	if sc != nil {
+		sc.mu.Lock()
+		rows, at, cfrom := sc.dueDir, sc.dueDirAt, sc.dueDirFrom
+		sc.mu.Unlock()
+		if !at.IsZero() && now.Sub(at) < s.scanCacheFor() && !now.Before(at) && !from.Before(cfrom) {
+			return rows, nil
+		}
+	}
+	rows, err := s.db.DueBucketsRange(ctx, queue, from, to).All()
+	if err != nil {
+		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange.Name, err))
+	}
+	if sc != nil {
+		sc.mu.Lock()
+		sc.dueDir, sc.dueDirAt, sc.dueDirFrom = rows, now, from
+		sc.mu.Unlock()
+	}
+	return rows, nil
+}
+
 // dueRead is the result of reading a time range of the due index.
 type dueRead struct {
 	entries []dueEntry // oldest first
@@ -103,12 +174,12 @@ const maxDueWidth = 24 * time.Hour
 
 // readDue reads the entries of queue due in [from, to], at most perShard
 // from each partition, through the bucket directory from the watermark on.
-func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to time.Time, perShard int) (*dueRead, error) {
+func (s *Store) readDue(ctx context.Context, queue string, sc *scanner, watermark, from, to time.Time, perShard int) (*dueRead, error) {
 	// A bucket that starts before the watermark may still hold entries after
 	// it; directory rows of buckets wholly behind it were dropped.
-	dirRows, err := s.db.DueBucketsRange(ctx, queue, watermark.Add(-maxDueWidth), to).All()
+	dirRows, err := s.dueBuckets(ctx, queue, sc, watermark.Add(-maxDueWidth), to)
 	if err != nil {
-		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange.Name, err))
+		return nil, err
 	}
 	res := &dueRead{complete: to}
 	type part struct {
@@ -186,7 +257,7 @@ func minTime(a, b time.Time) time.Time {
 // scanWindow returns the range this store's scanner must read next for
 // queue and the watermark.
 func (s *Store) scanWindow(ctx context.Context, queue string, sc *scanner) (watermark, from, to time.Time, err error) {
-	watermark, _, err = s.watermark(ctx, queue)
+	watermark, err = s.cachedWatermark(ctx, queue, sc)
 	if err != nil {
 		return
 	}
@@ -227,6 +298,7 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 	if applied, _, err := c.Exec(); s.interpret(q.Name, err) != nil || !applied {
 		return // another store moved it; fine
 	}
+	sc.setWatermark(target, time.Now())
 	// Buckets wholly before the watermark hold nothing anyone needs, and no
 	// entry can land in them any more: drop them as whole partitions, then
 	// their directory rows, one by one. (A range delete of the directory
@@ -274,7 +346,7 @@ func (s *Store) scanDue(ctx context.Context, queue string, perShard, need int, m
 	if err != nil {
 		return nil, err
 	}
-	rd, err := s.readDue(ctx, queue, watermark, from, to, perShard)
+	rd, err := s.readDue(ctx, queue, sc, watermark, from, to, perShard)
 	if err != nil {
 		return nil, err
 	}
@@ -739,7 +811,7 @@ func (s *Store) walkDue(ctx context.Context, queue string, watermark, to time.Ti
 	have := map[gocql.UUID]bool{}
 	from := watermark
 	for len(out) < limit {
-		rd, err := s.readDue(ctx, queue, watermark, from, to, limit+1)
+		rd, err := s.readDue(ctx, queue, nil, watermark, from, to, limit+1)
 		if err != nil {
 			return nil, err
 		}

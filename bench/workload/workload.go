@@ -35,6 +35,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -149,11 +150,35 @@ func (p *Params) Flags(fs *flag.FlagSet) {
 // on stderr when it fails.
 func Main(name string, run func(ctx context.Context, args []string, stdout io.Writer) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	stopProfile := startProfile(name)
 	err := run(ctx, os.Args[1:], os.Stdout)
+	stopProfile()
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
+	}
+}
+
+// startProfile writes a CPU profile of the driver's run to the file named
+// by $JOBSHARP_BENCH_CPUPROFILE, when set, to see where a contender spends
+// its time. It returns the function that stops the profile.
+func startProfile(name string) func() {
+	path := os.Getenv("JOBSHARP_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: cpu profile: %v\n", name, err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 
