@@ -5,6 +5,7 @@
 //	go run ./bench/cmd/bench -mode quick -out docs/bench             # a few minutes
 //	go run ./bench/cmd/bench -mode full -out docs/bench -png docs/due-scan.png
 //	go run ./bench/cmd/bench -summarize docs/bench/quick-*.json      # one table over several runs
+//	go run ./bench/cmd/bench -scenarios controls -out docs/bench     # statements per job of each control; under 2 minutes
 //	scripts/bench-setup && go run ./bench/cmd/bench -mode full -scenarios throughput -out docs/bench -throughput-png docs/throughput.png
 //
 // It writes <out>/<mode>-<time>.json (every sample) and .md (the tables),
