@@ -427,6 +427,9 @@ func TestControlsRunPerJob(t *testing.T) {
 		{"dup InsertStatements per call", dup.InsertStatements(), 2.52},
 		{"dup InsertLWTs per call", dup.InsertLWTs(), 1.51},
 		{"dup RegistryWritesPerJob", dup.RegistryWritesPerJob(), 0.02},
+		{"dup InsertStatementsPerJob", dup.InsertStatementsPerJob(), 5.04},
+		{"dup InsertLWTsPerJob", dup.InsertLWTsPerJob(), 3.02},
+		{"dup ProcessLWTs", dup.ProcessLWTs(), 0.1},
 	} {
 		if math.Abs(tt.got-tt.want) > 1e-9 {
 			t.Errorf("%s = %g, want %g", tt.name, tt.got, tt.want)

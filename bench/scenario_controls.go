@@ -114,9 +114,19 @@ func (r *ControlsRun) InsertStatements() float64 { return perJob(r.Insert.RoundT
 // InsertLWTs is the lightweight transactions per insert call.
 func (r *ControlsRun) InsertLWTs() float64 { return perJob(r.Insert.LWTs, r.Inserts) }
 
+// InsertStatementsPerJob is the insert statements per job (every insert
+// call of the job: two for a job inserted twice).
+func (r *ControlsRun) InsertStatementsPerJob() float64 { return perJob(r.Insert.RoundTrips(), r.Jobs) }
+
+// InsertLWTsPerJob is the inserts' lightweight transactions per job.
+func (r *ControlsRun) InsertLWTsPerJob() float64 { return perJob(r.Insert.LWTs, r.Jobs) }
+
 // ProcessStatements is the processing statements per job (registry and
 // pause reads apart).
 func (r *ControlsRun) ProcessStatements() float64 { return perJob(r.Process.RoundTrips(), r.Jobs) }
+
+// ProcessLWTs is the processing's lightweight transactions per job.
+func (r *ControlsRun) ProcessLWTs() float64 { return perJob(r.Process.LWTs, r.Jobs) }
 
 // RegistryWritesPerJob is the registry statements per job of the run.
 func (r *ControlsRun) RegistryWritesPerJob() float64 { return perJob(r.Registry.RoundTrips(), r.Jobs) }
