@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -458,13 +459,22 @@ func (e *env) controlTimers(ctx context.Context) (*ControlsTimers, error) {
 	t := &ControlsTimers{Processors: cfg.ControlsProcessors, Window: cfg.ControlsWindow, ReportInterval: cfg.ControlsReportInterval, PollInterval: cfg.ControlsPollInterval}
 	queue := e.queue("controls-idle")
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	var (
 		counters []*controlsCounter
+		closers  []func()
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		runErr   error
 	)
+	// Stop the processors that started, then close their stores and
+	// sessions, whatever happened.
+	defer func() {
+		stop()
+		wg.Wait()
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}()
 	for i := range cfg.ControlsProcessors {
 		c := newControlsCounter()
 		cl := e.cluster(e.oursKS, nil)
@@ -473,12 +483,12 @@ func (e *env) controlTimers(ctx context.Context) (*ControlsTimers, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connect to %s: %w", e.oursKS, err)
 		}
-		defer session.Close()
+		closers = append(closers, session.Close)
 		store, err := repo.New(session, &repo.Options{Logger: discardLogger, FoldInterval: -1, SweepInterval: 7 * 24 * time.Hour})
 		if err != nil {
 			return nil, err
 		}
-		defer store.Close()
+		closers = append(closers, store.Close)
 		p, err := worker.New(store, &worker.Config{
 			Queues: map[string]worker.QueueConfig{queue: {MaxWorkers: 1}}, Owner: fmt.Sprintf("bench-idle-%d-%s", i, randomHex(3)),
 			PollInterval: cfg.ControlsPollInterval, ReportInterval: cfg.ControlsReportInterval,
@@ -507,5 +517,7 @@ func (e *env) controlTimers(ctx context.Context) (*ControlsTimers, error) {
 	}
 	stop()
 	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
 	return t, errors.Join(runErr, ctx.Err())
 }
