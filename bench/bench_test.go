@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -9,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
+
+	"github.com/jobsharp/cassandra/bench/cqlcount"
 	"github.com/jobsharp/cassandra/bench/rawcql"
+	"github.com/jobsharp/cassandra/queries"
 	"github.com/jobsharp/cassandra/repo"
 )
 
@@ -127,8 +132,8 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 			t.Errorf("withDefaults() error = %v, want it to contain %q", err, want)
 		}
 	}
-	_, err = Config{Scenarios: []string{"nope"}, Histories: []int{5, 1}}.withDefaults()
-	for _, want := range []string{`unknown scenario "nope"`, "Histories must ascend from 0"} {
+	_, err = Config{Scenarios: []string{"nope"}, Histories: []int{5, 1}, ControlsWindow: 15 * time.Second}.withDefaults()
+	for _, want := range []string{`unknown scenario "nope"`, "Histories must ascend from 0", "ControlsWindow must be at least two report and poll intervals (10s and 1s), got 15s"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("withDefaults() error = %v, want it to contain %q", err, want)
 		}
@@ -147,7 +152,8 @@ func TestRunSmoke(t *testing.T) {
 
 	ctx := context.Background()
 	var log strings.Builder
-	cfg := Config{Mode: Smoke, Log: &log}
+	// The controls scenario has a test of its own (TestControlsSmoke).
+	cfg := Config{Mode: Smoke, Log: &log, Scenarios: slices.DeleteFunc(Scenarios(), func(s string) bool { return s == ScenarioControls })}
 	if h := os.Getenv("JOBSHARP_TEST_HOSTS"); h != "" {
 		cfg.Hosts = strings.Split(h, ",")
 	}
@@ -223,6 +229,99 @@ func checkThroughput(t *testing.T, rep *Report) {
 	}
 }
 
+// TestControlsSmoke runs the controls scenario on tiny inputs against the
+// real node (smoke intervals: a report every second, a poll every 250 ms)
+// and checks its counts (checkControls) and its tables.
+func TestControlsSmoke(t *testing.T) {
+	t.Parallel()
+
+	var log strings.Builder
+	cfg := Config{Mode: Smoke, Log: &log, Scenarios: []string{ScenarioControls}}
+	if h := os.Getenv("JOBSHARP_TEST_HOSTS"); h != "" {
+		cfg.Hosts = strings.Split(h, ",")
+	}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Run() error = %v\n(start a local node with: scripts/cassandra start)\n%s", err, log.String())
+	}
+	checkControls(t, rep)
+	md := Markdown(rep)
+	for _, want := range []string{"### Operator controls: statements per job", "### Operator controls on timers", "| baseline: plain inserts"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown() lacks %q", want)
+		}
+	}
+}
+
+// checkControls checks the controls scenario's report against what the
+// README promises: an insert is one conditional batch; a unique insert adds
+// one claim of its key (an LWT), and a duplicate one claim and one read of
+// the holder, and stores nothing; the OpenTelemetry hooks export a span
+// per insert and per attempt and add no statement to the inserts; only the
+// registry variant writes a registry row, and deletes it when it stops;
+// the idle processors' timers run at the configured intervals.
+func checkControls(t *testing.T, rep *Report) {
+	t.Helper()
+	c := rep.Controls
+	if c == nil || len(c.Variants) != len(ControlVariants()) {
+		t.Fatalf("Run() controls report = %+v, want every variant", c)
+	}
+	cfg := rep.Config
+	for _, v := range c.Variants {
+		if len(v.Runs) != cfg.ControlsReps {
+			t.Errorf("%s: %d runs, want %d", v.Variant, len(v.Runs), cfg.ControlsReps)
+		}
+		for _, r := range v.Runs {
+			kinds := r.Insert.ByKind
+			wantInserts, wantClaims, wantReads := cfg.ControlsJobs, 0, 0
+			switch v.Variant {
+			case ControlUnique:
+				wantClaims = cfg.ControlsJobs
+			case ControlUniqueDup:
+				wantInserts, wantClaims, wantReads = 2*cfg.ControlsJobs, 2*cfg.ControlsJobs, cfg.ControlsJobs
+			}
+			if r.Jobs != cfg.ControlsJobs || r.Inserts != wantInserts || r.Existed != wantInserts-cfg.ControlsJobs {
+				t.Errorf("%s: %d jobs, %d inserts, %d existed; want %d, %d, %d", v.Variant, r.Jobs, r.Inserts, r.Existed, cfg.ControlsJobs, wantInserts, wantInserts-cfg.ControlsJobs)
+			}
+			if kinds["BATCH of UPDATE jobs IF"] != int64(r.Jobs) || kinds["INSERT unique_keys IF"] != int64(wantClaims) || kinds["SELECT jobs"] != int64(wantReads) {
+				t.Errorf("%s: inserts sent %v; want a conditional batch per job, %d key claims and %d holder reads", v.Variant, kinds, wantClaims, wantReads)
+			}
+			if r.Process.LWTs == 0 || r.Pauses.RoundTrips() == 0 {
+				t.Errorf("%s: processing sent %d LWTs and %d pause reads, want some of each", v.Variant, r.Process.LWTs, r.Pauses.RoundTrips())
+			}
+			reg := r.Registry.ByKind
+			if v.Variant == ControlRegistry {
+				if reg["INSERT processors"] < 1 || reg["DELETE processors"] != 1 {
+					t.Errorf("registry: the processor's row statements = %v, want writes and one delete", reg)
+				}
+			} else if r.Registry.RoundTrips() != 0 {
+				t.Errorf("%s: registry statements %v with the registry off", v.Variant, reg)
+			}
+			if want := map[bool]int{true: r.Inserts + r.Jobs}[v.Variant == ControlOTel]; r.Spans != want {
+				t.Errorf("%s: %d spans exported, want %d", v.Variant, r.Spans, want)
+			}
+		}
+	}
+	tm := c.Timers
+	if tm == nil || len(tm.Registry) != cfg.ControlsProcessors || len(tm.Pauses) != cfg.ControlsProcessors {
+		t.Fatalf("controls timers = %+v, want %d processors", tm, cfg.ControlsProcessors)
+	}
+	for i := range tm.Registry {
+		for _, x := range []struct {
+			what     string
+			ticks    Ticks
+			interval time.Duration
+		}{{"registry writes", tm.Registry[i], tm.ReportInterval}, {"pause reads", tm.Pauses[i], tm.PollInterval}} {
+			// A ticker drops a tick only when a statement outlasts its
+			// interval: allow for a slow one, not for a wrong count.
+			want := time.Minute.Seconds() / x.interval.Seconds()
+			if got := x.ticks.PerMinute(); !(got >= 0.75*want && got <= 1.05*want) {
+				t.Errorf("processor %d: %s %+v = %.2f a minute, want about %.1f", i, x.what, x.ticks, got, want)
+			}
+		}
+	}
+}
+
 func TestBalancedOrder(t *testing.T) {
 	t.Parallel()
 
@@ -249,5 +348,117 @@ func TestBalancedOrder(t *testing.T) {
 				t.Errorf("%s follows %s %d times in 6 repetitions, want about 3", x, y, n)
 			}
 		}
+	}
+}
+
+// TestControlsCounterSplitsStatements checks that the controls scenario
+// counts the processor registry's statements and the pause watcher's reads
+// apart from the job path by their text: another read of the queue
+// registry (a queue's number, the queue list) is the job path's.
+func TestControlsCounterSplitsStatements(t *testing.T) {
+	t.Parallel()
+
+	c := newControlsCounter()
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	q := func(stmt string, at time.Time) { c.ObserveQuery(ctx, gocql.ObservedQuery{Statement: stmt, Start: at}) }
+	for i := range 4 {
+		q(queries.ProcessorReportCQL, t0.Add(time.Duration(i)*10*time.Second))
+	}
+	q(queries.ProcessorDeleteCQL, t0.Add(35*time.Second))
+	for i := range 31 {
+		q(queries.QueuesPausedCQL, t0.Add(time.Duration(i)*time.Second))
+	}
+	q(queries.QueueGetCQL, t0)
+	q(queries.QueuesListCQL, t0)
+	q(queries.QueueSetPausedCQL, t0)
+	c.ObserveBatch(ctx, gocql.ObservedBatch{Statements: []string{"UPDATE jobs SET state = ? WHERE home = ? IF version = ?"}})
+
+	s := c.snapshot()
+	if got := s.registry.ByKind; got["INSERT processors"] != 4 || got["DELETE processors"] != 1 || s.registry.RoundTrips() != 5 {
+		t.Errorf("registry counts = %v, want 4 writes and 1 delete", got)
+	}
+	if got := s.pauses.ByKind; got["SELECT queues"] != 31 || s.pauses.RoundTrips() != 31 {
+		t.Errorf("pause counts = %v, want 31 reads", got)
+	}
+	if got := s.jobs; got.Queries != 3 || got.Batches != 1 || got.LWTs != 2 || got.ByKind["SELECT queues"] != 2 {
+		t.Errorf("job-path counts = %+v, want the queue read, the list, the pause (an LWT) and the batch (an LWT)", got)
+	}
+	reg, pauses := c.ticks()
+	if reg != (Ticks{N: 4, Span: 30 * time.Second}) || pauses != (Ticks{N: 31, Span: 30 * time.Second}) {
+		t.Errorf("ticks = %+v and %+v, want 4 over 30s and 31 over 30s (the delete is no tick)", reg, pauses)
+	}
+	if got := reg.PerMinute(); got != 6 {
+		t.Errorf("registry PerMinute() = %g, want 6", got)
+	}
+	if got := pauses.PerMinute(); got != 60 {
+		t.Errorf("pause PerMinute() = %g, want 60", got)
+	}
+	if got := (Ticks{N: 1}).PerMinute(); !math.IsNaN(got) {
+		t.Errorf("PerMinute() of one tick = %g, want NaN", got)
+	}
+}
+
+// TestControlsRunPerJob checks the per-job figures of a run and the Δ
+// against the baseline of the same repetition.
+func TestControlsRunPerJob(t *testing.T) {
+	t.Parallel()
+
+	counts := func(queries, batches, lwts int64) cqlcount.Counts {
+		return cqlcount.Counts{Queries: queries, Batches: batches, LWTs: lwts}
+	}
+	base := &ControlsRun{Jobs: 100, Inserts: 100, Insert: counts(4, 100, 102), Process: counts(20, 10, 10),
+		Registry: counts(0, 0, 0), Pauses: counts(3, 0, 0), ProcessSeconds: 2, CPUSeconds: 0.05}
+	dup := &ControlsRun{Jobs: 100, Inserts: 200, Existed: 100, Insert: counts(404, 100, 302), Process: counts(22, 10, 10),
+		Registry: counts(2, 0, 0), Pauses: counts(5, 0, 0), ProcessSeconds: 4}
+	for _, tt := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"baseline Statements", base.Statements(), 1.34},
+		{"baseline LWTs", base.LWTs(), 1.12},
+		{"baseline InsertStatements", base.InsertStatements(), 1.04},
+		{"baseline ProcessStatements", base.ProcessStatements(), 0.3},
+		{"baseline PauseReadsPerJob", base.PauseReadsPerJob(), 0.03},
+		{"baseline JobsPerS", base.JobsPerS(), 50},
+		{"baseline CPUMicrosPerJob", base.CPUMicrosPerJob(), 500},
+		{"dup Statements (registry in, pauses out)", dup.Statements(), 5.38},
+		{"dup LWTs", dup.LWTs(), 3.12},
+		{"dup InsertStatements per call", dup.InsertStatements(), 2.52},
+		{"dup InsertLWTs per call", dup.InsertLWTs(), 1.51},
+		{"dup RegistryWritesPerJob", dup.RegistryWritesPerJob(), 0.02},
+		{"dup InsertStatementsPerJob", dup.InsertStatementsPerJob(), 5.04},
+		{"dup InsertLWTsPerJob", dup.InsertLWTsPerJob(), 3.02},
+		{"dup ProcessLWTs", dup.ProcessLWTs(), 0.1},
+	} {
+		if math.Abs(tt.got-tt.want) > 1e-9 {
+			t.Errorf("%s = %g, want %g", tt.name, tt.got, tt.want)
+		}
+	}
+
+	// Two reports, the second with two repetitions: each Δ pairs a run with
+	// the baseline of its report and repetition.
+	report := func(pairs ...[2]*ControlsRun) *Report {
+		c := &ControlsReport{Variants: []*ControlsVariant{{Variant: ControlBaseline}, {Variant: ControlUniqueDup}}}
+		for _, p := range pairs {
+			c.Variants[0].Runs = append(c.Variants[0].Runs, p[0])
+			c.Variants[1].Runs = append(c.Variants[1].Runs, p[1])
+		}
+		return &Report{Controls: c}
+	}
+	other := &ControlsRun{Jobs: 100, Inserts: 100, Insert: counts(4, 100, 100), Process: counts(10, 10, 10)}
+	reps := []*Report{report([2]*ControlsRun{base, dup}), report([2]*ControlsRun{other, dup}, [2]*ControlsRun{base, base})}
+	got := controlDeltas(reps, ControlUniqueDup, (*ControlsRun).Statements)
+	want := []float64{5.38 - 1.34, 5.38 - 1.24, 0}
+	if len(got) != len(want) {
+		t.Fatalf("controlDeltas() = %v, want %v", got, want)
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Errorf("controlDeltas()[%d] = %g, want %g", i, got[i], want[i])
+		}
+	}
+	if s := values("%.2f", got); s != "4.04 (4.04, 4.14, 0.00)" {
+		t.Errorf("values() = %q, want the median and every value", s)
 	}
 }

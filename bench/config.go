@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"github.com/jobsharp/cassandra/worker"
 )
 
 // Mode selects the size of a run.
@@ -33,11 +35,12 @@ const (
 	ScenarioClaim      = "claim"
 	ScenarioDueScan    = "duescan"
 	ScenarioThroughput = "throughput"
+	ScenarioControls   = "controls"
 )
 
 // Scenarios lists every scenario in the order Run runs them.
 func Scenarios() []string {
-	return []string{ScenarioStore, ScenarioLayer, ScenarioHints, ScenarioClaim, ScenarioDueScan, ScenarioThroughput}
+	return []string{ScenarioStore, ScenarioLayer, ScenarioHints, ScenarioClaim, ScenarioDueScan, ScenarioThroughput, ScenarioControls}
 }
 
 // Config says where and how much to measure. The zero value of every size
@@ -114,6 +117,18 @@ type Config struct {
 	SteadyProducers              int
 	SteadyWarmup, SteadyDuration time.Duration
 
+	// ControlsJobs is the jobs of each run of the controls scenario;
+	// ControlsReps the runs of each variant (see [ControlVariants]).
+	ControlsJobs, ControlsReps int
+	// ControlsReportInterval and ControlsPollInterval are the processors'
+	// ReportInterval and PollInterval in the controls scenario; default
+	// the worker's defaults (10s and 1s).
+	ControlsReportInterval, ControlsPollInterval time.Duration
+	// ControlsProcessors idle processors run for ControlsWindow to measure
+	// the registry's writes and the pause watcher's reads per minute.
+	ControlsProcessors int
+	ControlsWindow     time.Duration
+
 	// ServerLog is the path of the node's system.log, read to count batch
 	// size warnings; empty skips the count. Default: the log of the node
 	// scripts/cassandra runs, when it exists.
@@ -133,6 +148,7 @@ func Defaults(m Mode) Config {
 		ClaimWorkers: []int{1, 4, 8}, ClaimLimit: 100, DueFetch: 100, HistoryRate: 10,
 		PreviousCommit: DefaultPreviousCommit, PostgresDSN: DefaultPostgresDSN,
 		Slots: 100, SteadyProducers: 8, SteadyWarmup: 2 * time.Second,
+		ControlsReportInterval: worker.DefaultReportInterval, ControlsPollInterval: worker.DefaultPollInterval, ControlsProcessors: 2,
 	}
 	switch m {
 	case Full:
@@ -143,6 +159,7 @@ func Defaults(m Mode) Config {
 		c.Histories = []int{0, 2_000, 10_000, 30_000, 100_000}
 		c.DueReps = 15
 		c.ThroughputReps, c.DrainJobs, c.BulkJobs, c.SteadyDuration = 3, 20_000, 20_000, 20*time.Second
+		c.ControlsJobs, c.ControlsReps, c.ControlsWindow = 5000, 3, 2*time.Minute
 	case Smoke:
 		c.Reps = 1
 		c.StoreOneByOne, c.StoreBatch, c.StoreBatches = 20, 100, 1
@@ -152,6 +169,8 @@ func Defaults(m Mode) Config {
 		c.Histories, c.DueFetch, c.DueReps = []int{0, 300}, 20, 2
 		c.ThroughputReps, c.DrainJobs, c.BulkJobs = 1, 100, 100
 		c.SteadyWarmup, c.SteadyDuration = 250*time.Millisecond, time.Second
+		c.ControlsJobs, c.ControlsReps, c.ControlsWindow = 40, 1, 3*time.Second
+		c.ControlsReportInterval, c.ControlsPollInterval = time.Second, 250*time.Millisecond
 	default:
 		c.Mode = Quick
 		c.Reps = 3
@@ -161,6 +180,7 @@ func Defaults(m Mode) Config {
 		c.Histories = []int{0, 2_000, 10_000}
 		c.DueReps = 5
 		c.ThroughputReps, c.DrainJobs, c.BulkJobs, c.SteadyDuration = 2, 2000, 2000, 5*time.Second
+		c.ControlsJobs, c.ControlsReps, c.ControlsWindow = 2000, 1, 30*time.Second
 	}
 	return c
 }
@@ -218,6 +238,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.SteadyDuration == 0 {
 		c.SteadyDuration = d.SteadyDuration
 	}
+	fill(&c.ControlsJobs, d.ControlsJobs)
+	fill(&c.ControlsReps, d.ControlsReps)
+	fill(&c.ControlsProcessors, d.ControlsProcessors)
+	for _, f := range []struct{ v, def *time.Duration }{{&c.ControlsReportInterval, &d.ControlsReportInterval}, {&c.ControlsPollInterval, &d.ControlsPollInterval}, {&c.ControlsWindow, &d.ControlsWindow}} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
+	}
 	if c.PreviousCommit == "" {
 		c.PreviousCommit = d.PreviousCommit
 	}
@@ -260,6 +288,12 @@ func (c Config) withDefaults() (Config, error) {
 	check(c.StoreBatch >= 1 && c.StoreBatch <= 10_000, "StoreBatch must be between 1 and 10,000, got %d", c.StoreBatch)
 	check(c.ClaimLimit >= 1 && c.ClaimLimit <= 1000, "ClaimLimit must be between 1 and 1,000, got %d", c.ClaimLimit)
 	check(c.DueFetch >= 1 && c.DueFetch <= 1000, "DueFetch must be between 1 and 1,000, got %d", c.DueFetch)
+	check(c.ControlsJobs >= 1 && c.ControlsJobs <= 1_000_000, "ControlsJobs must be between 1 and 1,000,000, got %d", c.ControlsJobs)
+	check(c.ControlsReps >= 1, "ControlsReps must be at least 1, got %d", c.ControlsReps)
+	check(c.ControlsProcessors >= 1 && c.ControlsProcessors <= 64, "ControlsProcessors must be between 1 and 64, got %d", c.ControlsProcessors)
+	check(c.ControlsReportInterval >= 100*time.Millisecond && c.ControlsReportInterval <= 10*time.Minute, "ControlsReportInterval must be between 100ms and 10m (the worker's ReportInterval), got %s", c.ControlsReportInterval)
+	check(c.ControlsPollInterval >= 10*time.Millisecond && c.ControlsPollInterval <= time.Hour, "ControlsPollInterval must be between 10ms and 1h (the worker's PollInterval), got %s", c.ControlsPollInterval)
+	check(c.ControlsWindow >= 2*max(c.ControlsReportInterval, c.ControlsPollInterval), "ControlsWindow must be at least two report and poll intervals (%s and %s), got %s", c.ControlsReportInterval, c.ControlsPollInterval, c.ControlsWindow)
 	check(c.HistoryRate > 0, "HistoryRate must be positive, got %g", c.HistoryRate)
 	check(slices.IsSorted(c.Histories) && c.Histories[0] == 0, "Histories must ascend from 0, got %v", c.Histories)
 	for _, w := range c.ClaimWorkers {

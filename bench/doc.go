@@ -37,6 +37,15 @@
 //     and River on PostgreSQL. Each contender runs in a driver process of its own
 //     over the same workload code (package workload); see
 //     [ThroughputContenders].
+//   - controls: what each operator control costs (issue #16). The same
+//     workload (jobs enqueued one by one through the worker package, then
+//     completed by one processor with a no-op handler) runs with no control,
+//     with unique inserts (every key free; every job inserted twice), with
+//     the OpenTelemetry hooks on the SDK, and with the processor registry
+//     on; statements and LWTs per job, with the difference from the
+//     baseline. The timer-driven controls (the registry's row, the pause
+//     watcher's read) are also measured per processor per minute on idle
+//     processors. See [ControlVariants].
 //
 // Each scenario also counts the statements (client round trips) each
 // contender sends per operation, with gocql's query and batch observers

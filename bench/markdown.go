@@ -41,6 +41,9 @@ func Markdown(reps ...*Report) string {
 	if reps[0].Throughput != nil {
 		throughputTable(&b, reps)
 	}
+	if reps[0].Controls != nil {
+		controlsTable(&b, reps)
+	}
 	return b.String()
 }
 

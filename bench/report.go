@@ -20,6 +20,7 @@ type Report struct {
 	DueScan []*DueScanResult `json:"due_scan,omitempty"`
 
 	Throughput *ThroughputReport `json:"throughput,omitempty"`
+	Controls   *ControlsReport   `json:"controls,omitempty"`
 }
 
 // RoundTrips is the statements a contender sent per operation (each page of

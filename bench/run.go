@@ -49,6 +49,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Throughput = tp
 			return err
 		}},
+		{ScenarioControls, e.runControls},
 	}
 	for _, st := range steps {
 		if !cfg.runs(st.name) {

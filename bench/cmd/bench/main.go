@@ -5,6 +5,7 @@
 //	go run ./bench/cmd/bench -mode quick -out docs/bench             # a few minutes
 //	go run ./bench/cmd/bench -mode full -out docs/bench -png docs/due-scan.png
 //	go run ./bench/cmd/bench -summarize docs/bench/quick-*.json      # one table over several runs
+//	go run ./bench/cmd/bench -scenarios controls -out docs/bench     # statements per job of each control; under 2 minutes
 //	scripts/bench-setup && go run ./bench/cmd/bench -mode full -scenarios throughput -out docs/bench -throughput-png docs/throughput.png
 //
 // It writes <out>/<mode>-<time>.json (every sample) and .md (the tables),
@@ -61,6 +62,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		slots      = fs.Int("slots", 0, "handler slots of the throughput processor (0: 100)")
 		producers  = fs.Int("producers", 0, "producers of the throughput steady workload (0: 8)")
 		steadyFor  = fs.Duration("steady-duration", 0, "measured window of the steady workload (0: the mode's)")
+		ctlJobs    = fs.Int("controls-jobs", 0, "jobs of each run of the controls scenario (0: the mode's)")
+		ctlReps    = fs.Int("controls-reps", 0, "runs of each variant of the controls scenario (0: the mode's)")
+		ctlWindow  = fs.Duration("controls-window", 0, "how long the controls scenario's idle processors run (0: the mode's)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -71,6 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := bench.Config{
 		Mode: bench.Mode(*mode), Port: *port, Keep: *keep, Log: stderr, PreviousCommit: *previous, PostgresDSN: *pgDSN,
 		ThroughputReps: *tpReps, DrainJobs: *drainJobs, BulkJobs: *bulkJobs, Slots: *slots, SteadyProducers: *producers, SteadyDuration: *steadyFor,
+		ControlsJobs: *ctlJobs, ControlsReps: *ctlReps, ControlsWindow: *ctlWindow,
 	}
 	if *contenders != "" {
 		cfg.Contenders = strings.Split(*contenders, ",")
