@@ -218,12 +218,65 @@ func (db *DB) DueScan(ctx context.Context, queue string, bucket time.Time, shard
 	return Rows[DueScanRow]{q: db.query(ctx, DueScanCQL, true, queue, bucket, shard, from, to, limit), scan: scanDueScan}
 }
 
+// DueScanShardsCQL is the statement of query DueScanShards.
+const DueScanShardsCQL = `SELECT shard, due_at, job_id, last_id
+FROM scheduled_jobs
+WHERE queue = ? AND bucket = ? AND shard IN ? AND due_at >= ? AND due_at <= ?
+PER PARTITION LIMIT ?`
+
+// DueScanShards is the query DueScanShards of schema/queries.cql, line 116, on
+// table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
+var DueScanShards = Query{
+	Name:       "DueScanShards",
+	CQL:        DueScanShardsCQL,
+	Names:      []string{"queue", "bucket", "shard", "from", "to", "per_partition_limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// DueScanShardsRow is a row of the result of query DueScanShards, in select order.
+type DueScanShardsRow struct {
+	// Shard is the result column shard, CQL type int.
+	Shard int32
+	// DueAt is the result column due_at, CQL type timestamp.
+	DueAt time.Time
+	// JobID is the result column job_id, CQL type uuid.
+	JobID gocql.UUID
+	// LastID is the result column last_id, CQL type uuid.
+	LastID gocql.UUID
+}
+
+func scanDueScanShards(r *DueScanShardsRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Shard, &r.DueAt, &r.JobID, &r.LastID)
+}
+
+// DueScanShards runs query DueScanShards of schema/queries.cql (line 116) on
+// table scheduled_jobs: a SELECT that returns DueScanShardsRow rows, read with
+// One, All, Iter or Page.
+//
+// Every shard of a due bucket at once: one request instead of one per
+// shard (a due scan reads every shard of each bucket it covers).
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type list<int>
+//   - from: :from, CQL type timestamp
+//   - to: :to, CQL type timestamp
+//   - perPartitionLimit: PER PARTITION LIMIT ?, CQL type int: the most rows to return per partition
+//
+// The statement is [DueScanShardsCQL].
+func (db *DB) DueScanShards(ctx context.Context, queue string, bucket time.Time, shard []int32, from, to time.Time, perPartitionLimit int32) Rows[DueScanShardsRow] {
+	return Rows[DueScanShardsRow]{q: db.query(ctx, DueScanShardsCQL, true, queue, bucket, shard, from, to, perPartitionLimit), scan: scanDueScanShards}
+}
+
 // DueDeleteCQL is the statement of query DueDelete.
 const DueDeleteCQL = `DELETE
 FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ? AND due_at = ? AND job_id = ?`
 
-// DueDelete is the query DueDelete of schema/queries.cql, line 114, on table
+// DueDelete is the query DueDelete of schema/queries.cql, line 121, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDelete = Query{
 	Name:       "DueDelete",
@@ -233,7 +286,7 @@ var DueDelete = Query{
 	Idempotent: true,
 }
 
-// DueDelete runs query DueDelete of schema/queries.cql (line 114) on table
+// DueDelete runs query DueDelete of schema/queries.cql (line 121) on table
 // scheduled_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -262,7 +315,7 @@ FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ?`
 
 // DueDropPartition is the query DueDropPartition of schema/queries.cql, line
-// 117, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
+// 124, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDropPartition = Query{
 	Name:       "DueDropPartition",
 	CQL:        DueDropPartitionCQL,
@@ -272,7 +325,7 @@ var DueDropPartition = Query{
 }
 
 // DueDropPartition runs query DueDropPartition of schema/queries.cql (line
-// 117) on table scheduled_jobs. It is idempotent: the session's retry policy
+// 124) on table scheduled_jobs. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:

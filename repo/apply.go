@@ -298,6 +298,8 @@ func (s *Store) changeHints(h *hintSet, c *change, now time.Time) {
 			h.addDue(s.dueEntryAt(j.Queue, j.ID, j.ScheduledAt))
 		}
 	case j.State == StateProcessing:
+	case finalStateAfter(c):
+		// Written when the job is settled, after its batch (see after).
 	default:
 		ttl := 0
 		if j.State.Final() {
@@ -308,6 +310,19 @@ func (s *Store) changeHints(h *hintSet, c *change, now time.Time) {
 	if j.State.Final() && (c.cur == nil || !c.cur.State.Final()) && (c.cur == nil || c.cur.State != StateProcessing) {
 		h.addDue(s.dueEntryAt(j.Queue, j.ID, now)) // settle: looked at by scanners if this process dies first
 	}
+}
+
+// finalStateAfter reports whether change c is a lease holder's outcome that
+// ends its job (Complete, a last Fail, CancelHeld): its state-index row is
+// written when the job is settled, after the batch, rather than as a hint
+// before it. The job's lease entry covers the gap: this store deletes it
+// only once the job is settled, state row included, and a scanner that
+// meets it after a crash settles the finished jobs of its range, state
+// rows included (resolveDue). Together with the settling, the rows of
+// every job that finishes in this store at about the same time go out as
+// one write per index partition, off the batch's path.
+func finalStateAfter(c *change) bool {
+	return c.op.fenced && c.cur != nil && c.cur.State == StateProcessing && c.op.stmt != writeDelete && c.next.State.Final()
 }
 
 // foundAtHome reports whether scanners find new job j in its home
@@ -403,8 +418,12 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 	var oldStates []stateEntry
 	var finished []*Job
 	var settleEntries []dueEntry
+	stateAfter := map[gocql.UUID]bool{}
 	for _, c := range chs {
 		cur, next := c.cur, c.next
+		if finalStateAfter(c) {
+			stateAfter[next.ID] = true
+		}
 		if cur != nil && !cur.State.dueIndexed() &&
 			(c.op.stmt == writeDelete || cur.State != next.State || !cur.StateChangedAt.Equal(next.StateChangedAt)) {
 			oldStates = append(oldStates, s.stateEntryOf(cur))
@@ -426,7 +445,7 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 		// one) are settled together, with one read.
 		items := make([]*settleItem, len(finished))
 		for i, j := range finished {
-			items[i] = &settleItem{job: j}
+			items[i] = &settleItem{job: j, state: stateAfter[j.ID]}
 		}
 		if ctx.Value(settlingKey{}) != nil {
 			// A change made while settling (a continuation cancelled
@@ -624,28 +643,59 @@ func (s *Store) dropNewHints(ctx context.Context, c *change, now *Job) {
 // inline (see after).
 type settlingKey struct{}
 
+// settleLinger is how long the settling of finished jobs waits for others
+// to join it: the jobs of one claim finish within a few milliseconds, and
+// settled together their state rows and continuations take one statement
+// each rather than two (the first job alone, then the rest).
+const settleLinger = 2 * time.Millisecond
+
 // settleItem is a finished job waiting to be settled with others.
 type settleItem struct {
 	job     *Job
+	state   bool // its state-index row is written when it is settled (finalStateAfter)
 	settled bool
 }
 
 // settleBatch settles the jobs of a group of settle items: the exec of the
-// store's settle group commit.
+// store's settle group commit. The state-index rows the items need are
+// written beside the settling; an item is settled when both succeeded.
 func (s *Store) settleBatch(ctx context.Context, _ struct{}, items []*settleItem) []*settleItem {
 	ctx = context.WithValue(ctx, settlingKey{}, true)
 	jobs := make([]*Job, len(items))
+	var states []*Job
 	for i, it := range items {
 		jobs[i] = it.job
+		if it.state {
+			states = append(states, it.job)
+		}
+	}
+	var serr error
+	var wg sync.WaitGroup
+	if len(states) > 0 {
+		wg.Go(func() { serr = s.writeFinalStates(ctx, states) })
 	}
 	settled, err := s.settleJobs(ctx, jobs)
-	if err != nil {
+	wg.Wait()
+	if err = errors.Join(err, serr); err != nil {
 		s.set.log.Debug("jobsharp: could not settle some finished jobs; a scanner will", "jobs", len(jobs), "err", err)
 	}
 	for _, it := range items {
-		it.settled = settled[it.job.ID]
+		it.settled = settled[it.job.ID] && (!it.state || serr == nil)
 	}
 	return nil
+}
+
+// writeFinalStates writes the state-index rows of finished jobs, with the
+// retention TTL (one statement per index partition).
+func (s *Store) writeFinalStates(ctx context.Context, jobs []*Job) error {
+	var h hintSet
+	ttl := s.set.ttlSeconds()
+	for _, j := range jobs {
+		if j.State.Final() {
+			h.addState(s.stateEntryOf(j), ttl)
+		}
+	}
+	return s.writeHints(ctx, &h)
 }
 
 // leaseTracker remembers, for the lease entries this store wrote, which of

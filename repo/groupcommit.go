@@ -3,6 +3,7 @@ package repo
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // groupCommit coalesces the writes this store makes to one home partition:
@@ -23,6 +24,11 @@ type groupCommit[K comparable, T any] struct {
 	// limit returns how many of the pending items (a prefix) the next batch
 	// takes: at least one.
 	limit func(items []*T) int
+	// linger, when set, is how long a goroutine that starts to lead waits
+	// before it sends the first batch, so that items arriving at about the
+	// same moment go out together rather than the first alone and the
+	// rest next (the settling of jobs whose handlers finish one by one).
+	linger time.Duration
 
 	mu    sync.Mutex
 	parts map[K]*gcPart[T]
@@ -110,6 +116,9 @@ func (g *groupCommit[K, T]) leadUntil(ctx context.Context, key K, p *gcPart[T], 
 	// Batches outlive the caller's context: a batch cut in half would leave
 	// other callers' changes with an unknown outcome.
 	bctx := context.WithoutCancel(ctx)
+	if g.linger > 0 {
+		time.Sleep(g.linger)
+	}
 	for {
 		g.mu.Lock()
 		select {

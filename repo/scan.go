@@ -30,12 +30,9 @@ type scanner struct {
 	dirAt     time.Time
 	dueAt     time.Time // when a claim last read the due index
 
-	// The watermark and the due-bucket directory as last read, reused by
-	// claims and due scans for scanCacheFor (see cachedWatermark).
-	wm, wmAt   time.Time
-	dueDir     []queries.DueBucketsRangeRow
-	dueDirAt   time.Time
-	dueDirFrom time.Time // the directory read covers buckets from here
+	// The watermark as last read, reused by claims and due scans for
+	// scanCacheFor (see cachedWatermark).
+	wm, wmAt time.Time
 }
 
 // dueScanDue reports whether a claim should read the due index now: when
@@ -96,13 +93,12 @@ func (s *Store) watermark(ctx context.Context, queue string) (time.Time, bool, e
 	return row.Watermark.UTC(), true, nil
 }
 
-// scanCacheFor is how long a scanner reuses the watermark and the due-bucket
-// directory it read, so that a processor claiming many times a second does
-// not read them for every claim. Both are safe to use stale: the watermark
-// only moves forward (an older one makes a scan read more), and a bucket
-// created meanwhile is read by the next scan after the cache expires, which
-// re-reads Grace before its cursor anyway (a stale directory only delays an
-// entry, as a write that lands late does). It stays well under Grace.
+// scanCacheFor is how long a scanner reuses the watermark it read, so that a
+// processor claiming many times a second does not read it for every claim.
+// A stale watermark is safe: it only moves forward, and an older one makes a
+// scan read a little more. (The due-bucket directory is read afresh by each
+// due scan: a cached one would hide, for a while, the bucket of a retry
+// another process just wrote.)
 func (s *Store) scanCacheFor() time.Duration {
 	return min(dirCacheFor, s.set.grace/4)
 }
@@ -136,30 +132,6 @@ func (sc *scanner) setWatermark(wm, at time.Time) {
 	sc.mu.Unlock()
 }
 
-// dueBuckets returns the directory rows of queue's due buckets from from to
-// to, reusing the scanner's copy for scanCacheFor when it covers from.
-func (s *Store) dueBuckets(ctx context.Context, queue string, sc *scanner, from, to time.Time) ([]queries.DueBucketsRangeRow, error) {
-	now := time.Now()
-	if sc != nil {
-		sc.mu.Lock()
-		rows, at, cfrom := sc.dueDir, sc.dueDirAt, sc.dueDirFrom
-		sc.mu.Unlock()
-		if !at.IsZero() && now.Sub(at) < s.scanCacheFor() && !now.Before(at) && !from.Before(cfrom) {
-			return rows, nil
-		}
-	}
-	rows, err := s.db.DueBucketsRange(ctx, queue, from, to).All()
-	if err != nil {
-		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange.Name, err))
-	}
-	if sc != nil {
-		sc.mu.Lock()
-		sc.dueDir, sc.dueDirAt, sc.dueDirFrom = rows, now, from
-		sc.mu.Unlock()
-	}
-	return rows, nil
-}
-
 // dueRead is the result of reading a time range of the due index.
 type dueRead struct {
 	entries []dueEntry // oldest first
@@ -174,19 +146,15 @@ const maxDueWidth = 24 * time.Hour
 
 // readDue reads the entries of queue due in [from, to], at most perShard
 // from each partition, through the bucket directory from the watermark on.
-func (s *Store) readDue(ctx context.Context, queue string, sc *scanner, watermark, from, to time.Time, perShard int) (*dueRead, error) {
+func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to time.Time, perShard int) (*dueRead, error) {
 	// A bucket that starts before the watermark may still hold entries after
 	// it; directory rows of buckets wholly behind it were dropped.
-	dirRows, err := s.dueBuckets(ctx, queue, sc, watermark.Add(-maxDueWidth), to)
+	dirRows, err := s.db.DueBucketsRange(ctx, queue, watermark.Add(-maxDueWidth), to).All()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange.Name, err))
 	}
 	res := &dueRead{complete: to}
-	type part struct {
-		b     bucketRef
-		shard int
-	}
-	var parts []part
+	var buckets []bucketRef
 	for _, r := range dirRows {
 		b := bucketRef{Start: r.Bucket.UTC(), Width: time.Duration(r.WidthMs) * time.Millisecond, Shards: int(r.Shards)}
 		if b.Width <= 0 || b.Shards <= 0 {
@@ -196,27 +164,37 @@ func (s *Store) readDue(ctx context.Context, queue string, sc *scanner, watermar
 		if !b.End().After(from) || b.Start.After(to) {
 			continue
 		}
-		for sh := 0; sh < b.Shards; sh++ {
-			parts = append(parts, part{b, sh})
-		}
+		buckets = append(buckets, b)
 	}
-	results := make([][]queries.DueScanRow, len(parts))
-	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
-		p := parts[i]
-		lo, hi := maxTime(from, p.b.Start), minTime(to, p.b.End().Add(-time.Millisecond))
-		rows, err := s.db.DueScan(ctx, queue, p.b.Start, int32(p.shard), lo, hi, int32(perShard)).All()
+	// Every shard of a bucket with one statement, at most perShard entries
+	// from each.
+	results := make([][]queries.DueScanShardsRow, len(buckets))
+	err = forEach(ctx, len(buckets), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		b := buckets[i]
+		shards := make([]int32, b.Shards)
+		for sh := range shards {
+			shards[sh] = int32(sh)
+		}
+		lo, hi := maxTime(from, b.Start), minTime(to, b.End().Add(-time.Millisecond))
+		rows, err := s.db.DueScanShards(ctx, queue, b.Start, shards, lo, hi, int32(perShard)).All()
 		results[i] = rows
-		return s.interpret(queries.DueScan.Name, err)
+		return s.interpret(queries.DueScanShards.Name, err)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scan due jobs of queue %s: %w", queue, err)
 	}
 	for i, rows := range results {
+		perPart := map[int32][]queries.DueScanShardsRow{}
 		for _, r := range rows {
-			res.entries = append(res.entries, dueEntry{Queue: queue, Bucket: parts[i].b, Shard: parts[i].shard, DueAt: r.DueAt.UTC(), JobID: r.JobID, LastID: r.LastID})
+			res.entries = append(res.entries, dueEntry{Queue: queue, Bucket: buckets[i], Shard: int(r.Shard), DueAt: r.DueAt.UTC(), JobID: r.JobID, LastID: r.LastID})
+			perPart[r.Shard] = append(perPart[r.Shard], r)
 		}
-		if len(rows) >= perShard && len(rows) > 0 {
-			res.complete = minTime(res.complete, rows[len(rows)-1].DueAt.UTC())
+		for _, part := range perPart {
+			if len(part) >= perShard {
+				// Rows of one partition come in clustering order: it was
+				// cut off after its last entry.
+				res.complete = minTime(res.complete, part[len(part)-1].DueAt.UTC())
+			}
 		}
 	}
 	slices.SortFunc(res.entries, func(a, b dueEntry) int {
@@ -346,7 +324,7 @@ func (s *Store) scanDue(ctx context.Context, queue string, perShard, need int, m
 	if err != nil {
 		return nil, err
 	}
-	rd, err := s.readDue(ctx, queue, sc, watermark, from, to, perShard)
+	rd, err := s.readDue(ctx, queue, watermark, from, to, perShard)
 	if err != nil {
 		return nil, err
 	}
@@ -609,9 +587,29 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 		}
 	}
 	if len(settle) > 0 {
+		// The finished jobs of a lease range may have ended by their
+		// holder's outcome, whose state-index row is written only when the
+		// holder settles it (finalStateAfter): write them again, as the
+		// holder may have died first (the same row; a finished job that
+		// had its row already gets it rewritten).
+		var ended []*Job
+		for _, j := range settle {
+			if settleOf[j.ID].LastID != (gocql.UUID{}) {
+				ended = append(ended, j)
+			}
+		}
+		var serr error
+		if len(ended) > 0 {
+			serr = s.writeFinalStates(ctx, ended)
+		}
 		settled, err := s.settleJobs(ctx, settle)
-		if err != nil {
+		if err = errors.Join(err, serr); err != nil {
 			errs = append(errs, err)
+		}
+		if serr != nil {
+			for _, j := range ended {
+				delete(settled, j.ID)
+			}
 		}
 		for _, j := range settle {
 			e := settleOf[j.ID]
@@ -811,7 +809,7 @@ func (s *Store) walkDue(ctx context.Context, queue string, watermark, to time.Ti
 	have := map[gocql.UUID]bool{}
 	from := watermark
 	for len(out) < limit {
-		rd, err := s.readDue(ctx, queue, nil, watermark, from, to, limit+1)
+		rd, err := s.readDue(ctx, queue, watermark, from, to, limit+1)
 		if err != nil {
 			return nil, err
 		}

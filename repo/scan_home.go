@@ -40,6 +40,7 @@ type homeCursor struct {
 type reread struct {
 	after, until gocql.UUID // (after, until]
 	at           time.Time
+	first        time.Time // when the first range merged into it was due (addReread)
 }
 
 // rereadDelays are when a range passed by the frontier is read again.
@@ -169,7 +170,7 @@ func (s *Store) claimPartition(ctx context.Context, c *homeCursor, queue string,
 		}
 		if compareUUID(upTo, c.after) > 0 {
 			for _, d := range s.rereadDelays() {
-				c.rereads = append(c.rereads, reread{after: c.after, until: upTo, at: now.Add(d)})
+				c.addReread(reread{after: c.after, until: upTo, at: now.Add(d)})
 			}
 			c.after = upTo
 		}
@@ -197,6 +198,28 @@ func (s *Store) claimPartition(ctx context.Context, c *homeCursor, queue string,
 	}
 	c.rereads = keep
 	return out, nil
+}
+
+// rereadMerge is how much later a second look at a range may come so that
+// it is one read with the look at the range before it: a busy partition,
+// claimed from every few milliseconds, is read again a few times a second
+// rather than once per claim.
+const rereadMerge = 250 * time.Millisecond
+
+// addReread adds a second look at a range, merged into the look at the
+// range just before it when that one is due at most rereadMerge earlier
+// (it then comes up to that much later, which a second look allows: it is
+// the margin for rows that land late, and later only widens it).
+func (c *homeCursor) addReread(r reread) {
+	for i := range c.rereads {
+		p := &c.rereads[i]
+		if p.until == r.after && !p.first.After(r.at) && r.at.Sub(p.first) <= rereadMerge {
+			p.until, p.at = r.until, r.at
+			return
+		}
+	}
+	r.first = r.at
+	c.rereads = append(c.rereads, r)
 }
 
 func lastID(jobs []*Job) gocql.UUID {

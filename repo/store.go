@@ -78,6 +78,7 @@ func New(session gocqlx.Session, opts *Options) (*Store, error) {
 	s.commits.limit = batchLimit
 	s.settles.exec = s.settleBatch
 	s.settles.limit = func(items []*settleItem) int { return min(len(items), 100) }
+	s.settles.linger = settleLinger
 	s.counts.s = s
 	s.Jobs = &Jobs{s: s}
 	s.Batches = &Batches{s: s}
