@@ -126,6 +126,11 @@ func (s *Store) apply(ctx context.Context, chs ...*change) error {
 	if err != nil {
 		return err // some changes may still be in flight: leave them be
 	}
+	if s.afterBatch != nil {
+		if err := s.afterBatch(chs[0].op.name); err != nil {
+			return err
+		}
+	}
 	// What follows from the changes that applied, in the caller's goroutine:
 	// settling a finished job changes its continuations, which may live in
 	// the same partition, so it must not run inside a batch of it.

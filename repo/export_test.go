@@ -14,6 +14,10 @@ import (
 // worst moment, for tests.
 func SetAfterHints(s *Store, f func(op string) error) { s.afterHints = f }
 
+// SetAfterBatch sets a hook run after a change's batch applied and before
+// what follows from it; an error stops the change there, as a crash would.
+func SetAfterBatch(s *Store, f func(op string) error) { s.afterBatch = f }
+
 // QueueShard returns the shard of a queue's first sub-shard in the jobs
 // table (its number shifted left by 8).
 func QueueShard(ctx context.Context, s *Store, queue string) (int32, error) {

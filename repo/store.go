@@ -44,6 +44,10 @@ type Store struct {
 	// lightweight transaction; an error stops the change there, as a crash
 	// would.
 	afterHints func(op string) error
+	// afterBatch, when set (by tests), runs after a change's batch applied
+	// and before what follows from it (removing hints, settling); an error
+	// stops the change there, as a crash would.
+	afterBatch func(op string) error
 
 	// Jobs stores, reads, claims and changes jobs.
 	Jobs *Jobs
