@@ -355,6 +355,30 @@ func TestDueQueries(t *testing.T) {
 		t.Errorf("DueScan with LIMIT 2: %d rows, %v", len(rows), err)
 	}
 
+	// Every shard of the bucket at once, at most two entries from each: the
+	// entries of shard 1 above, and three of shard 3, in a range that takes
+	// only the first two of those.
+	var want3 []queries.DueScanShardsRow
+	for i := range 3 {
+		e := models.ScheduledJobsRow{Queue: queue, Bucket: bucket, Shard: 3, DueAt: at.Add(time.Duration(i+1) * time.Second), JobID: jobID(at, byte(100+i))}
+		check(t, "DueInsert", db.DueInsert(ctx, e).Exec())
+		want3 = append(want3, queries.DueScanShardsRow{Shard: 3, DueAt: e.DueAt, JobID: e.JobID})
+	}
+	shardRows, err := db.DueScanShards(ctx, queue, bucket, []int32{0, 1, 2, 3}, from, to, 2).All()
+	check(t, "DueScanShards", err)
+	byShard := map[int32][]queries.DueScanShardsRow{}
+	for _, r := range shardRows {
+		byShard[r.Shard] = append(byShard[r.Shard], r)
+	}
+	want1 := []queries.DueScanShardsRow{
+		{Shard: 1, DueAt: want[1].DueAt, JobID: want[1].JobID, LastID: want[1].LastID},
+		{Shard: 1, DueAt: want[2].DueAt, JobID: want[2].JobID, LastID: want[2].LastID},
+	}
+	if diff := cmp.Diff(map[int32][]queries.DueScanShardsRow{1: want1, 3: want3[:2]}, byShard); diff != "" {
+		t.Errorf("DueScanShards mismatch (-want +got):\n%s", diff)
+	}
+	check(t, "DueDropPartition", db.DueDropPartition(ctx, queue, bucket, 3).Exec())
+
 	// Pages of two, with their state, and an iterator over all.
 	all := func() queries.Rows[queries.DueScanRow] {
 		return db.DueScan(ctx, queue, bucket, 1, at, at.Add(time.Hour), 100)
@@ -440,7 +464,7 @@ func TestDueQueries(t *testing.T) {
 	if !applied || !wm.Watermark.Equal(at.Add(time.Minute)) {
 		t.Errorf("DueWatermarkAdvance: applied %v, watermark %s", applied, wm.Watermark)
 	}
-	mark(t, "DueInsert", "DueScan", "DueDelete", "DueDropPartition", "DueBucketInsert", "DueBucketsRange", "DueBucketDelete",
+	mark(t, "DueInsert", "DueScan", "DueScanShards", "DueDelete", "DueDropPartition", "DueBucketInsert", "DueBucketsRange", "DueBucketDelete",
 		"DueWatermarkGet", "DueWatermarkInit", "DueWatermarkAdvance")
 }
 
