@@ -526,7 +526,7 @@ func (s *Store) Check(ctx context.Context) error {
 	}
 	live, err := schema.Inspect(ctx, s.session.Session, ks)
 	if err != nil {
-		return fmt.Errorf("check schema: %w", s.interpret("read system_schema", err))
+		return fmt.Errorf("check schema: %w", s.interpret(ctx, "read system_schema", err))
 	}
 	rep := schema.Compare(live)
 	var tables, columns []string
