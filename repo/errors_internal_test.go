@@ -137,3 +137,26 @@ func TestConnectionCanceled(t *testing.T) {
 		t.Errorf("interpret(cancelled context, ErrConnectionClosed) = %v, want ErrConnectionLost", err)
 	}
 }
+
+// TestSharedTranslation finds nodes that an address translator maps to one
+// IP with different ports, which gocql v1.7.0 takes for one node.
+func TestSharedTranslation(t *testing.T) {
+	nodes := []net.IP{net.ParseIP("127.0.0.21"), net.ParseIP("127.0.0.22"), net.ParseIP("127.0.0.23"), net.ParseIP("127.0.0.21")}
+	ports := map[string]int{"127.0.0.21": 40001, "127.0.0.22": 40002, "127.0.0.23": 40003}
+	tests := []struct {
+		name string
+		tr   gocql.AddressTranslatorFunc
+		want string
+	}{
+		{"one IP, a port each", func(ip net.IP, _ int) (net.IP, int) { return net.ParseIP("127.0.0.1"), ports[ip.String()] },
+			"127.0.0.21 → 127.0.0.1:40001, 127.0.0.22 → 127.0.0.1:40002, 127.0.0.23 → 127.0.0.1:40003"},
+		{"an IP each", func(ip net.IP, _ int) (net.IP, int) { return ip, ports[ip.String()] }, ""},
+		{"one endpoint for all", func(net.IP, int) (net.IP, int) { return net.ParseIP("10.0.0.1"), 9042 }, ""},
+		{"as announced", func(ip net.IP, port int) (net.IP, int) { return ip, port }, ""},
+	}
+	for _, tt := range tests {
+		if got := sharedTranslation(nodes, 9042, tt.tr); got != tt.want {
+			t.Errorf("%s: sharedTranslation() = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
