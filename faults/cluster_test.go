@@ -1,9 +1,14 @@
 package faults_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"log/slog"
+	"net"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +16,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/jobsharp/cassandra/internal/cqltest"
+	"github.com/jobsharp/cassandra/repo"
 )
 
 // nodeSurvival checks, in the node-kill scenario, that a node killed with
@@ -145,5 +151,49 @@ func TestPausedNodeIsNoticedAndResumes(t *testing.T) {
 	}
 	if err := on.Query(`INSERT INTO kv (k, v) VALUES (2, 'all')`).Consistency(gocql.All).Exec(); err != nil {
 		t.Errorf("write at ALL after resuming node %d: %v", victim, err)
+	}
+}
+
+// sharedIPWarning: gocql v1.7.0 tells nodes apart by IP alone, so a client
+// whose address translator sends the three nodes to one IP with different
+// ports uses one node for every statement (the network-cut scenario once
+// ran so: a processor whose one node was cut had no node at all). Connect
+// warns about such a translation, and not about one that gives each node an
+// IP of its own, as the scenario's proxies now do.
+func sharedIPWarning(t *testing.T, f *cqltest.FaultCluster, ks string) {
+	for _, tt := range []struct {
+		name string
+		on   func(i int) string // the proxy of node i listens there
+		warn bool
+	}{
+		{"OneIP", func(int) string { return "127.0.0.1" }, true},
+		{"AnIPEach", f.Addr, false},
+	} {
+		to := map[string]*net.TCPAddr{}
+		var hosts []string
+		for i := 1; i <= cqltest.FaultNodes; i++ {
+			p := cqltest.NewProxyOn(t, tt.on(i), cqltest.HostPort(f.Addr(i), 9042))
+			to[f.Addr(i)] = &net.TCPAddr{IP: net.ParseIP(tt.on(i)), Port: p.Port()}
+			hosts = append(hosts, p.Addr())
+		}
+		var logged bytes.Buffer
+		store, err := repo.Connect(context.Background(), repo.Config{
+			Hosts: hosts, Keyspace: ks, DriverLogger: quietLog{},
+			AddressTranslator: gocql.AddressTranslatorFunc(func(ip net.IP, port int) (net.IP, int) {
+				if a, ok := to[ip.String()]; ok {
+					return a.IP, a.Port
+				}
+				return ip, port
+			}),
+			Options: repo.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))},
+		})
+		if err != nil {
+			t.Fatalf("%s: Connect() error = %v", tt.name, err)
+		}
+		store.Close()
+		warned := strings.Contains(logged.String(), "the address translator maps several nodes to one IP")
+		if warned != tt.warn || tt.warn && !strings.Contains(logged.String(), f.Addr(3)+" → 127.0.0.1:") {
+			t.Errorf("%s: Connect logged %q; want a warning naming the nodes: %v", tt.name, logged.String(), tt.warn)
+		}
 	}
 }

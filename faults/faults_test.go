@@ -79,6 +79,7 @@ func TestFaults(t *testing.T) {
 	t.Run("ProcessorKill", func(t *testing.T) { processorKill(t, f, ks, m) })
 	t.Run("ClaimRaceNodeDown", func(t *testing.T) { claimRace(t, f, ks, m) })
 	t.Run("NetworkCut", func(t *testing.T) { networkCut(t, f, ks, m) })
+	t.Run("SharedIPWarning", func(t *testing.T) { sharedIPWarning(t, f, ks) })
 	if longMode() {
 		t.Run("NodePause", func(t *testing.T) { nodePause(t, f, ks, m) })
 	}

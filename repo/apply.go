@@ -214,7 +214,7 @@ func (s *Store) commitBatch(ctx context.Context, h homeRef, chs []*change) (retr
 	}
 	s.addCountLog(b, h, chs)
 	applied, current, err := b.ExecCAS()
-	err = s.interpret("JobsBatch", err)
+	err = s.interpret(ctx, "JobsBatch", err)
 	switch {
 	case err == nil && applied:
 		s.applied(ctx, h, chs)

@@ -47,7 +47,7 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 		job.BatchID = batchID
 	}
 	lookups := func(ctx context.Context) error {
-		if err := s.exec(queries.BatchCreate, s.db.BatchCreate(ctx, s.now(), int32(len(jobs)), batchID)); err != nil {
+		if err := s.exec(ctx, queries.BatchCreate, s.db.BatchCreate(ctx, s.now(), int32(len(jobs)), batchID)); err != nil {
 			return fmt.Errorf("store batch %s: %w", batchID, err)
 		}
 		// One partition: its rows go out as unlogged batches.
@@ -94,7 +94,7 @@ func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) 
 func (s *Store) batchRows(ctx context.Context, batchID gocql.UUID) ([]queries.BatchJobsListRow, error) {
 	rows, err := s.db.BatchJobsList(ctx, batchID).All()
 	if err != nil {
-		return nil, s.interpret(queries.BatchJobsList.Name, err)
+		return nil, s.interpret(ctx, queries.BatchJobsList.Name, err)
 	}
 	if len(rows) == 0 {
 		return nil, ErrNotFound
@@ -127,7 +127,7 @@ func (s *Store) batchJobs(ctx context.Context, batchID gocql.UUID, rows []querie
 	settled := !s.young(rows[0].CreatedAt)
 	for _, id := range ids {
 		if !found[id] && settled {
-			if err := s.exec(queries.BatchJobDelete, s.db.BatchJobDelete(ctx, batchID, id)); err != nil {
+			if err := s.exec(ctx, queries.BatchJobDelete, s.db.BatchJobDelete(ctx, batchID, id)); err != nil {
 				s.set.log.Warn("jobsharp: could not remove a stale batch row", "batch", batchID, "job", id, "err", err)
 			}
 		}
@@ -235,7 +235,7 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 			return err
 		}
 		row := models.JobContinuationsRow{ParentID: parent, JobID: job.ID}
-		return s.exec(queries.ContinuationInsert, s.db.ContinuationInsert(ctx, row))
+		return s.exec(ctx, queries.ContinuationInsert, s.db.ContinuationInsert(ctx, row))
 	}
 	jobs, _, err = s.create(ctx, []*Job{job}, lookups)
 	if err != nil {
@@ -293,7 +293,7 @@ func (j *Jobs) Continuations(ctx context.Context, parentID gocql.UUID) ([]*Job, 
 	for _, id := range ids {
 		if !found[id] {
 			row := models.JobContinuationsRow{ParentID: parentID, JobID: id}
-			err := s.exec(queries.ContinuationDelete, s.db.ContinuationDelete(ctx, row))
+			err := s.exec(ctx, queries.ContinuationDelete, s.db.ContinuationDelete(ctx, row))
 			if err != nil && !errors.Is(err, context.Canceled) {
 				s.set.log.Warn("jobsharp: could not remove a stale continuation row", "parent", parentID, "job", id, "err", err)
 			}

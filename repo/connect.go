@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
@@ -89,7 +90,13 @@ type Config struct {
 	// apart.
 	ReconnectionPolicy gocql.ReconnectionPolicy
 	// AddressTranslator maps the addresses nodes announce to the ones this
-	// client must dial (NAT, containers). Nil: as announced.
+	// client must dial (NAT, containers). Nil: as announced. Give each node
+	// an IP of its own: gocql v1.7.0 tells nodes apart by IP alone when it
+	// picks one for a statement, so nodes translated to one IP with
+	// different ports (port forwards, SSH tunnels, containers published on
+	// localhost) count as one node, which then receives every statement
+	// (no failover when it is unreachable: "no hosts available in the
+	// pool"). Connect logs a warning when it sees that.
 	AddressTranslator gocql.AddressTranslator
 	// DriverLogger receives gocql's own log lines (connection failures and
 	// the like). Nil: gocql's default, the standard log package.
@@ -346,7 +353,63 @@ func connect(ctx context.Context, cl *gocql.ClusterConfig, localDC string, opts 
 		session.Close()
 		return nil, err
 	}
+	if cl.AddressTranslator != nil {
+		s.checkTranslation(ctx, session, cl)
+	}
 	return s, nil
+}
+
+// checkTranslation logs a warning when the address translator maps two
+// nodes to one IP with different ports: gocql v1.7.0's host selection
+// policies tell hosts apart by IP alone (HostInfo.Equal compares addresses
+// without the port, and their host lists refuse a host Equal to one they
+// hold), so such nodes collapse into one, which receives every statement.
+// It reads the nodes' addresses from system.local and system.peers (two
+// reads, only when a translator is set); a failed read skips the check.
+func (s *Store) checkTranslation(ctx context.Context, session *gocql.Session, cl *gocql.ClusterConfig) {
+	var nodes []net.IP
+	for _, stmt := range []string{"SELECT rpc_address FROM system.local", "SELECT rpc_address FROM system.peers"} {
+		iter := session.Query(stmt).WithContext(ctx).Iter()
+		var ip net.IP
+		for iter.Scan(&ip) {
+			nodes = append(nodes, ip)
+		}
+		if iter.Close() != nil {
+			return
+		}
+	}
+	if clash := sharedTranslation(nodes, cmp.Or(cl.Port, DefaultPort), cl.AddressTranslator); clash != "" {
+		s.set.log.Warn("jobsharp: the address translator maps several nodes to one IP; gocql tells nodes apart by IP alone and will send every statement to one of them, with no failover: give each node an IP of its own", "nodes", clash)
+	}
+}
+
+// sharedTranslation describes the nodes that translator maps to one IP
+// with different ports ("127.0.0.21 → 127.0.0.1:40001, 127.0.0.22 →
+// 127.0.0.1:40002"), or returns "" when there are none.
+func sharedTranslation(nodes []net.IP, port int, translator gocql.AddressTranslator) string {
+	groups := map[string][]string{} // translated IP → "node → ip:port"
+	ports := map[string]map[int]bool{}
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		if n == nil || seen[n.String()] {
+			continue
+		}
+		seen[n.String()] = true
+		ip, p := translator.Translate(n, port)
+		k := ip.String()
+		groups[k] = append(groups[k], n.String()+" → "+net.JoinHostPort(k, strconv.Itoa(p)))
+		if ports[k] == nil {
+			ports[k] = map[int]bool{}
+		}
+		ports[k][p] = true
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		if len(ports[k]) > 1 {
+			out = append(out, groups[k]...)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // connInfo is what the store knows of how its session was opened, for error
@@ -526,7 +589,7 @@ func (s *Store) Check(ctx context.Context) error {
 	}
 	live, err := schema.Inspect(ctx, s.session.Session, ks)
 	if err != nil {
-		return fmt.Errorf("check schema: %w", s.interpret("read system_schema", err))
+		return fmt.Errorf("check schema: %w", s.interpret(ctx, "read system_schema", err))
 	}
 	rep := schema.Compare(live)
 	var tables, columns []string

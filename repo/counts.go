@@ -162,7 +162,7 @@ func (s *Store) markCountsDirty(ctx context.Context, chs []*change) error {
 	todo = slices.Compact(todo)
 	return forEach(ctx, len(todo), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		k := todo[i]
-		err := s.exec(queries.CountHourDirty, s.db.CountHourDirty(ctx, until.UnixMicro(), until, k.queue, k.hour))
+		err := s.exec(ctx, queries.CountHourDirty, s.db.CountHourDirty(ctx, until.UnixMicro(), until, k.queue, k.hour))
 		if err != nil {
 			f.mu.Lock()
 			delete(f.marks, k)
@@ -234,7 +234,7 @@ const maxActiveLog = 64
 // zero (every job final), so that the partition can expire.
 func (s *Store) foldPartition(ctx context.Context, queue string, h homeRef, start time.Time) (map[State]int64, error) {
 	row, err := s.db.CountLogRead(ctx, h.Start, h.Shard).One()
-	switch err = s.interpret(queries.CountLogRead.Name, err); {
+	switch err = s.interpret(ctx, queries.CountLogRead.Name, err); {
 	case errors.Is(err, ErrNotFound):
 		row = queries.CountLogReadRow{}
 	case err != nil:
@@ -251,7 +251,7 @@ func (s *Store) foldPartition(ctx context.Context, queue string, h homeRef, star
 			cell[int32(st)] = n
 		}
 	}
-	err = s.exec(queries.CountCellWrite, s.db.CountCellWrite(ctx, models.CountCellsRow{
+	err = s.exec(ctx, queries.CountCellWrite, s.db.CountCellWrite(ctx, models.CountCellsRow{
 		Queue: queue, Hour: hourOf(h.Start), Bucket: h.Start, Shard: h.Shard, Jobs: cell, FoldedAt: start,
 	}))
 	if err != nil {
@@ -283,7 +283,7 @@ func (s *Store) compactLog(ctx context.Context, h homeRef, read map[gocql.UUID]m
 		next = map[gocql.UUID]map[int32]int32{gocql.TimeUUID(): entry}
 	}
 	_, _, err := s.db.CountLogCompact(ctx, next, h.Start, h.Shard, read).Exec()
-	if err = s.interpret(queries.CountLogCompact.Name, err); err != nil {
+	if err = s.interpret(ctx, queries.CountLogCompact.Name, err); err != nil {
 		s.set.log.Debug("jobsharp: could not compact a count log", "err", err)
 	}
 }
@@ -306,7 +306,7 @@ func (s *Store) foldHour(ctx context.Context, k countKey, start time.Time) error
 	for range 5 {
 		cells, err := s.db.CountCellsOfHour(ctx, k.queue, k.hour).All()
 		if err != nil {
-			return fmt.Errorf("read count cells: %w", s.interpret(queries.CountCellsOfHour.Name, err))
+			return fmt.Errorf("read count cells: %w", s.interpret(ctx, queries.CountCellsOfHour.Name, err))
 		}
 		sum := map[int32]int64{}
 		for _, c := range cells {
@@ -316,12 +316,12 @@ func (s *Store) foldHour(ctx context.Context, k countKey, start time.Time) error
 		}
 		maps.DeleteFunc(sum, func(_ int32, n int64) bool { return n == 0 })
 		cur, err := s.db.CountHourGet(ctx, k.queue, k.hour).Consistency(gocql.Consistency(s.set.serial)).One()
-		err = s.interpret(queries.CountHourGet.Name, err)
+		err = s.interpret(ctx, queries.CountHourGet.Name, err)
 		var applied bool
 		switch {
 		case errors.Is(err, ErrNotFound) || err == nil && cur.Gen == 0:
 			applied, _, err = s.db.CountHourCreate(ctx, sum, 1, start, k.queue, k.hour).Exec()
-			err = s.interpret(queries.CountHourCreate.Name, err)
+			err = s.interpret(ctx, queries.CountHourCreate.Name, err)
 		case err != nil:
 			return fmt.Errorf("read count hour: %w", err)
 		default:
@@ -329,7 +329,7 @@ func (s *Store) foldHour(ctx context.Context, k countKey, start time.Time) error
 				return nil // a later fold already wrote it
 			}
 			applied, _, err = s.db.CountHourWrite(ctx, sum, cur.Gen+1, start, k.queue, k.hour, cur.Gen).Exec()
-			err = s.interpret(queries.CountHourWrite.Name, err)
+			err = s.interpret(ctx, queries.CountHourWrite.Name, err)
 		}
 		if err != nil {
 			return fmt.Errorf("write count hour: %w", err)
@@ -394,9 +394,9 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 	if !force {
 		until := start.Add(10 * time.Minute)
 		applied, _, err := s.db.QueueSweepTake(ctx, s.owner, until, 0, queue, start).Exec()
-		if err = s.interpret(queries.QueueSweepTake.Name, err); err == nil && !applied {
+		if err = s.interpret(ctx, queries.QueueSweepTake.Name, err); err == nil && !applied {
 			applied, _, err = s.db.QueueSweepTakeFirst(ctx, s.owner, until, 0, queue).Exec()
-			err = s.interpret(queries.QueueSweepTakeFirst.Name, err)
+			err = s.interpret(ctx, queries.QueueSweepTakeFirst.Name, err)
 		}
 		if err != nil {
 			return fmt.Errorf("sweep counts of queue %s: %w", queue, err)
@@ -407,7 +407,7 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 	}
 	dirs, err := s.db.HomeBucketsAll(ctx, queue).All()
 	if err != nil {
-		return fmt.Errorf("sweep counts of queue %s: %w", queue, s.interpret(queries.HomeBucketsAll.Name, err))
+		return fmt.Errorf("sweep counts of queue %s: %w", queue, s.interpret(ctx, queries.HomeBucketsAll.Name, err))
 	}
 	type part struct {
 		h   homeRef
@@ -460,11 +460,11 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 	err = forEach(ctx, len(gone), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		k := gone[i]
 		for _, h := range k.partitions(qn) {
-			if err := s.exec(queries.CountCellDelete, s.db.CountCellDelete(ctx, queue, hourOf(h.Start), h.Start, h.Shard)); err != nil {
+			if err := s.exec(ctx, queries.CountCellDelete, s.db.CountCellDelete(ctx, queue, hourOf(h.Start), h.Start, h.Shard)); err != nil {
 				return err
 			}
 		}
-		return s.exec(queries.HomeBucketDelete, s.db.HomeBucketDelete(ctx, models.HomeBucketsRow{Queue: queue, Bucket: k.bucket, WidthMs: int32(k.width.Milliseconds()), Shards: int32(k.shards)}))
+		return s.exec(ctx, queries.HomeBucketDelete, s.db.HomeBucketDelete(ctx, models.HomeBucketsRow{Queue: queue, Bucket: k.bucket, WidthMs: int32(k.width.Milliseconds()), Shards: int32(k.shards)}))
 	})
 	if err != nil {
 		return fmt.Errorf("sweep counts of queue %s: %w", queue, err)
@@ -473,7 +473,7 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 	// nothing.
 	rows, err := s.db.CountHoursRead(ctx, queue).All()
 	if err != nil {
-		return fmt.Errorf("sweep counts of queue %s: %w", queue, s.interpret(queries.CountHoursRead.Name, err))
+		return fmt.Errorf("sweep counts of queue %s: %w", queue, s.interpret(ctx, queries.CountHoursRead.Name, err))
 	}
 	for _, r := range rows {
 		hours[countKey{queue, r.Hour.UTC()}] = true
@@ -491,7 +491,7 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 	// The lease ends before the sweep began, so the next sweep may start at
 	// once when it is due.
 	_, _, err = s.db.QueueSweepDone(ctx, start.Add(-time.Millisecond), start, 0, queue, s.owner).Exec()
-	if err = s.interpret(queries.QueueSweepDone.Name, err); err != nil {
+	if err = s.interpret(ctx, queries.QueueSweepDone.Name, err); err != nil {
 		return fmt.Errorf("sweep counts of queue %s: %w", queue, err)
 	}
 	return nil
@@ -515,7 +515,7 @@ type Counts struct {
 func (s *Store) readCounts(ctx context.Context, queue string) (Counts, error) {
 	rows, err := s.db.CountHoursRead(ctx, queue).All()
 	if err != nil {
-		return Counts{}, s.interpret(queries.CountHoursRead.Name, err)
+		return Counts{}, s.interpret(ctx, queries.CountHoursRead.Name, err)
 	}
 	out := Counts{Jobs: map[State]int64{}, Settled: true}
 	for _, r := range rows {

@@ -167,9 +167,11 @@ var (
 )
 
 // interpret is interpretError plus what the store knows: the statement that
-// failed, its client timeout, and the contact points.
-func (s *Store) interpret(op string, err error) error {
-	err = interpretError(err)
+// failed, the context it ran under, its client timeout, and the contact
+// points. ctx is the statement's context: a context.Canceled while it is
+// live was the driver's own (see [connectionCanceled]).
+func (s *Store) interpret(ctx context.Context, op string, err error) error {
+	err = interpretError(connectionCanceled(ctx, err))
 	var te *TimeoutError
 	if errors.As(err, &te) {
 		te.Op = op

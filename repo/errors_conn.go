@@ -1,9 +1,13 @@
 package repo
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gocql/gocql"
 )
 
 // NoHostsError reports that no node answered. It names the contact points
@@ -253,6 +257,35 @@ func (e *ConnectionError) Unwrap() error { return e.Err }
 
 // Is reports whether target is ErrConnectionLost.
 func (e *ConnectionError) Is(target error) bool { return target == ErrConnectionLost }
+
+// connectionCanceled returns, for a context.Canceled that the driver
+// returned while the statement's context ctx is live, gocql's
+// ErrConnectionClosed with an explanation (which interpretError maps to a
+// [ConnectionError]); any other err, and a cancellation of ctx itself, as
+// they are. The explanation holds the text of the driver's error but not the
+// error, so that errors.Is(err, context.Canceled) stays false: the caller did
+// not cancel.
+//
+// gocql v1.7.0 (conn.go) reports a connection that closes under a statement
+// with its own context's error in one case. Conn.prepareStatement runs the
+// PREPARE of a statement not yet prepared on the node with
+// c.exec(c.ctx, …), the connection's context (so that one caller's
+// cancellation does not abort a preparation others wait on), and hands its
+// error to every statement waiting for it. Conn.closeWithError cancels that
+// context. A PREPARE in flight then ends with context.Canceled or
+// ErrConnectionClosed at random (exec's final select waits on <-ctx.Done(),
+// returning ctx.Err(), and on <-c.ctx.Done(), returning
+// ErrConnectionClosed: here the same channel), and one that starts on the
+// closing connection with context.Canceled (exec checks ctx.Err() first,
+// writeContext selects on ctx.Done()). The query executor takes
+// context.Canceled for the caller's and returns it at once, without trying
+// the statement on another connection, idempotent or not.
+func connectionCanceled(ctx context.Context, err error) error {
+	if err == nil || ctx == nil || ctx.Err() != nil || !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w (the driver reported %q, the cancellation of the connection's own context, closed while the statement was prepared or sent; the caller's context is live)", gocql.ErrConnectionClosed, err.Error())
+}
 
 // opName names a statement in messages: "query" when it is not known.
 func opName(op string) string {

@@ -64,7 +64,7 @@ func TestTransientErrors(t *testing.T) {
 				t.Errorf("IsRetryable(driver error %v) = false", tt.err)
 			}
 			s := &Store{}
-			err := s.interpret("JobsBatch", tt.err)
+			err := s.interpret(context.Background(), "JobsBatch", tt.err)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("interpret(%v) = %v, want it to match %v", tt.err, err, tt.want)
 			}
@@ -102,6 +102,61 @@ func TestTransientErrors(t *testing.T) {
 	} {
 		if IsRetryable(err) {
 			t.Errorf("IsRetryable(%v) = true, want false", err)
+		}
+	}
+}
+
+// TestConnectionCanceled: gocql reports a connection that closed under a
+// statement's preparation with the connection's own context.Canceled. While
+// the caller's context is live that is a lost connection, retryable, and
+// not a cancellation; a caller's own cancellation stays what it is.
+func TestConnectionCanceled(t *testing.T) {
+	s := &Store{}
+	for _, driverErr := range []error{context.Canceled, fmt.Errorf("prepare: %w", context.Canceled)} {
+		err := s.interpret(context.Background(), "JobsGet", driverErr)
+		var ce *ConnectionError
+		if !errors.As(err, &ce) || ce.Op != "JobsGet" || !errors.Is(err, ErrConnectionLost) || !errors.Is(err, gocql.ErrConnectionClosed) || !IsRetryable(err) {
+			t.Errorf("interpret(live context, %v) = %v, want a retryable ConnectionError of JobsGet", driverErr, err)
+		}
+		if errors.Is(err, context.Canceled) {
+			t.Errorf("interpret(live context, %v) = %v matches context.Canceled: the caller did not cancel", driverErr, err)
+		}
+		if !strings.Contains(err.Error(), "context canceled") || !strings.Contains(err.Error(), "the caller's context is live") {
+			t.Errorf("message %q: want it to name the driver's error and say the caller's context is live", err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.interpret(ctx, "JobsGet", context.Canceled)
+	if err != context.Canceled || IsRetryable(err) {
+		t.Errorf("interpret(cancelled context, context.Canceled) = %v, want the caller's context.Canceled, not retryable", err)
+	}
+	// A cancelled caller whose statement failed otherwise keeps that error.
+	if err := s.interpret(ctx, "JobsGet", gocql.ErrConnectionClosed); !errors.Is(err, ErrConnectionLost) {
+		t.Errorf("interpret(cancelled context, ErrConnectionClosed) = %v, want ErrConnectionLost", err)
+	}
+}
+
+// TestSharedTranslation finds nodes that an address translator maps to one
+// IP with different ports, which gocql v1.7.0 takes for one node.
+func TestSharedTranslation(t *testing.T) {
+	nodes := []net.IP{net.ParseIP("127.0.0.21"), net.ParseIP("127.0.0.22"), net.ParseIP("127.0.0.23"), net.ParseIP("127.0.0.21")}
+	ports := map[string]int{"127.0.0.21": 40001, "127.0.0.22": 40002, "127.0.0.23": 40003}
+	tests := []struct {
+		name string
+		tr   gocql.AddressTranslatorFunc
+		want string
+	}{
+		{"one IP, a port each", func(ip net.IP, _ int) (net.IP, int) { return net.ParseIP("127.0.0.1"), ports[ip.String()] },
+			"127.0.0.21 → 127.0.0.1:40001, 127.0.0.22 → 127.0.0.1:40002, 127.0.0.23 → 127.0.0.1:40003"},
+		{"an IP each", func(ip net.IP, _ int) (net.IP, int) { return ip, ports[ip.String()] }, ""},
+		{"one endpoint for all", func(net.IP, int) (net.IP, int) { return net.ParseIP("10.0.0.1"), 9042 }, ""},
+		{"as announced", func(ip net.IP, port int) (net.IP, int) { return ip, port }, ""},
+	}
+	for _, tt := range tests {
+		if got := sharedTranslation(nodes, 9042, tt.tr); got != tt.want {
+			t.Errorf("%s: sharedTranslation() = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

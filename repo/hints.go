@@ -152,7 +152,7 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 	}
 	err := forEach(ctx, len(dirs), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		d := dirs[i]
-		if err := s.interpret(d.op, d.exec(ctx, s.db)); err != nil {
+		if err := s.interpret(ctx, d.op, d.exec(ctx, s.db)); err != nil {
 			d.undo()
 			return fmt.Errorf("write %s hint: %w", d.op, err)
 		}
@@ -260,7 +260,7 @@ func (s *Store) writeRows(ctx context.Context, rows []rowWrite) error {
 	return forEach(ctx, len(chunks), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		chunk := chunks[i]
 		if len(chunk) == 1 {
-			return s.interpret(chunk[0].op, chunk[0].exec(ctx, s.db))
+			return s.interpret(ctx, chunk[0].op, chunk[0].exec(ctx, s.db))
 		}
 		// Idempotent when its statements are, so that gocql may retry the
 		// batch after a timeout.
@@ -268,7 +268,7 @@ func (s *Store) writeRows(ctx context.Context, rows []rowWrite) error {
 		for _, r := range chunk {
 			r.add(b)
 		}
-		return s.interpret(chunk[0].op, b.Exec())
+		return s.interpret(ctx, chunk[0].op, b.Exec())
 	})
 }
 

@@ -48,7 +48,7 @@ func (s *Store) queueNumber(ctx context.Context, queue string) (int32, error) {
 		return n, nil
 	}
 	row, err := s.db.QueueGet(ctx, 0, queue).One()
-	switch err = s.interpret(queries.QueueGet.Name, err); {
+	switch err = s.interpret(ctx, queries.QueueGet.Name, err); {
 	case err == nil && row.Number > 0:
 		s.queues.put(queue, row.Number)
 		return row.Number, nil
@@ -58,14 +58,14 @@ func (s *Store) queueNumber(ctx context.Context, queue string) (int32, error) {
 	for range 20 {
 		n := 1 + rand.Int32N(maxQueueNumber)
 		applied, _, err := s.db.QueueNumberTake(ctx, models.QueueNumbersRow{Number: n, Name: queue}).Exec()
-		if err = s.interpret(queries.QueueNumberTake.Name, err); err != nil {
+		if err = s.interpret(ctx, queries.QueueNumberTake.Name, err); err != nil {
 			return 0, fmt.Errorf("register queue %s: %w", queue, err)
 		}
 		if !applied {
 			continue // another queue has n
 		}
 		applied, cur, err := s.db.QueueCreate(ctx, 0, queue, n, s.now()).Exec()
-		if err = s.interpret(queries.QueueCreate.Name, err); err != nil {
+		if err = s.interpret(ctx, queries.QueueCreate.Name, err); err != nil {
 			return 0, fmt.Errorf("register queue %s: %w", queue, err)
 		}
 		if !applied {
@@ -221,7 +221,7 @@ func (s *Store) writeHomeDirs(ctx context.Context, keys []homeDirKey) error {
 	s.homeDirsMu.Unlock()
 	return forEach(ctx, len(todo), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		k := todo[i]
-		err := s.exec(queries.HomeBucketInsert, s.db.HomeBucketInsert(ctx, models.HomeBucketsRow{
+		err := s.exec(ctx, queries.HomeBucketInsert, s.db.HomeBucketInsert(ctx, models.HomeBucketsRow{
 			Queue: k.queue, Bucket: k.bucket, WidthMs: int32(k.width.Milliseconds()), Shards: int32(k.shards),
 		}))
 		if err != nil {
@@ -239,7 +239,7 @@ func (s *Store) writeHomeDirs(ctx context.Context, keys []homeDirKey) error {
 func (s *Store) homeBuckets(ctx context.Context, queue string, from, to time.Time) ([]homeDirKey, error) {
 	rows, err := s.db.HomeBucketsRange(ctx, queue, from, to).All()
 	if err != nil {
-		return nil, fmt.Errorf("read home buckets of queue %s: %w", queue, s.interpret(queries.HomeBucketsRange.Name, err))
+		return nil, fmt.Errorf("read home buckets of queue %s: %w", queue, s.interpret(ctx, queries.HomeBucketsRange.Name, err))
 	}
 	out := make([]homeDirKey, 0, len(rows))
 	for _, r := range rows {
@@ -273,7 +273,7 @@ func (s *Store) jobsOfPartition(ctx context.Context, h homeRef, ids []gocql.UUID
 	}
 	rows, err := q.All()
 	if err != nil {
-		return nil, s.interpret(queries.JobsGetMany.Name, err)
+		return nil, s.interpret(ctx, queries.JobsGetMany.Name, err)
 	}
 	out := make([]*Job, 0, len(rows))
 	for i := range rows {

@@ -282,7 +282,7 @@ func (s *Store) get(ctx context.Context, id gocql.UUID, serial bool) (*Job, erro
 	}
 	row, err := q.One()
 	if err != nil {
-		return nil, s.interpret(queries.JobsGet.Name, err)
+		return nil, s.interpret(ctx, queries.JobsGet.Name, err)
 	}
 	if row.Version == 0 {
 		// Only a tombstoned or expiring shell is left.

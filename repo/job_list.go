@@ -22,7 +22,7 @@ func (j *Jobs) Queues(ctx context.Context) ([]string, error) {
 	}
 	rows, err := j.s.db.QueuesList(ctx, 0).All()
 	if err != nil {
-		return nil, fmt.Errorf("list queues: %w", j.s.interpret(queries.QueuesList.Name, err))
+		return nil, fmt.Errorf("list queues: %w", j.s.interpret(ctx, queries.QueuesList.Name, err))
 	}
 	names := make([]string, len(rows))
 	for i, r := range rows {
@@ -117,7 +117,7 @@ func (s *Store) listResting(ctx context.Context, queue string, state State, limi
 	for len(out) < limit {
 		dirs, err := s.db.StateBucketsBefore(ctx, queue, int32(state), before, 16).All()
 		if err != nil {
-			return nil, s.interpret(queries.StateBucketsBefore.Name, err)
+			return nil, s.interpret(ctx, queries.StateBucketsBefore.Name, err)
 		}
 		if len(dirs) == 0 {
 			break
@@ -170,7 +170,7 @@ func (s *Store) readStateBucket(ctx context.Context, queue string, state State, 
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
 		rows, err := s.db.StateScan(ctx, queue, int32(state), b.Start, int32(sh), before, int32(perShard)).All()
 		results[sh] = rows
-		return s.interpret(queries.StateScan.Name, err)
+		return s.interpret(ctx, queries.StateScan.Name, err)
 	})
 	if err != nil {
 		return nil, err

@@ -77,7 +77,7 @@ func (p *Processors) Report(ctx context.Context, info *ProcessorInfo, ttl time.D
 		Queues: toInt32s(info.Queues), Running: toInt32s(info.Running),
 		StartedAt: ms(info.StartedAt), LastSeen: now, ExpiresAt: now.Add(time.Duration(secs) * time.Second),
 	}
-	if err := p.s.exec(queries.ProcessorReport, p.s.db.ProcessorReport(ctx, row, secs)); err != nil {
+	if err := p.s.exec(ctx, queries.ProcessorReport, p.s.db.ProcessorReport(ctx, row, secs)); err != nil {
 		return fmt.Errorf("report processor %s: %w", info.Owner, err)
 	}
 	return nil
@@ -95,7 +95,7 @@ func (p *Processors) Remove(ctx context.Context, owner string) error {
 	if err := validText("owner", owner); err != nil {
 		return err
 	}
-	if err := p.s.exec(queries.ProcessorDelete, p.s.db.ProcessorDelete(ctx, 0, owner)); err != nil {
+	if err := p.s.exec(ctx, queries.ProcessorDelete, p.s.db.ProcessorDelete(ctx, 0, owner)); err != nil {
 		return fmt.Errorf("remove processor %s: %w", owner, err)
 	}
 	return nil
@@ -109,7 +109,7 @@ func (p *Processors) List(ctx context.Context) ([]ProcessorInfo, error) {
 	}
 	rows, err := p.s.db.ProcessorsList(ctx, 0).All()
 	if err != nil {
-		return nil, fmt.Errorf("list processors: %w", p.s.interpret(queries.ProcessorsList.Name, err))
+		return nil, fmt.Errorf("list processors: %w", p.s.interpret(ctx, queries.ProcessorsList.Name, err))
 	}
 	out := make([]ProcessorInfo, 0, len(rows))
 	for _, r := range rows {

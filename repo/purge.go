@@ -65,7 +65,7 @@ func (s *Store) purgeQueue(ctx context.Context, queue string, p *PurgeParams, cu
 	for {
 		dirs, err := s.db.StateBucketsOldest(ctx, queue, int32(p.State), cut, 64).All()
 		if err != nil {
-			return n, s.interpret(queries.StateBucketsOldest.Name, err)
+			return n, s.interpret(ctx, queries.StateBucketsOldest.Name, err)
 		}
 		progressed := false
 		for _, d := range dirs {
@@ -143,11 +143,11 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 		return n, nil
 	}
 	err := forEach(ctx, b.Shards, s.set.writeConcurrency, func(ctx context.Context, sh int) error {
-		return s.exec(queries.StateDropPartition, s.db.StateDropPartition(ctx, queue, int32(p.State), b.Start, int32(sh)))
+		return s.exec(ctx, queries.StateDropPartition, s.db.StateDropPartition(ctx, queue, int32(p.State), b.Start, int32(sh)))
 	})
 	if err == nil {
 		dir := stateEntry{Queue: queue, State: p.State, Bucket: b}.dirRow()
-		err = s.exec(queries.StateBucketDelete, s.db.StateBucketDelete(ctx, dir))
+		err = s.exec(ctx, queries.StateBucketDelete, s.db.StateBucketDelete(ctx, dir))
 	}
 	return n, err
 }

@@ -66,7 +66,7 @@ func (q *Queues) List(ctx context.Context) ([]QueueInfo, error) {
 	}
 	rows, err := q.s.db.QueuesList(ctx, 0).All()
 	if err != nil {
-		return nil, fmt.Errorf("list queues: %w", q.s.interpret(queries.QueuesList.Name, err))
+		return nil, fmt.Errorf("list queues: %w", q.s.interpret(ctx, queries.QueuesList.Name, err))
 	}
 	slices.SortFunc(rows, func(a, b queries.QueuesListRow) int { return strings.Compare(a.Name, b.Name) })
 	out := make([]QueueInfo, 0, len(rows))
@@ -95,7 +95,7 @@ func (q *Queues) Paused(ctx context.Context) ([]string, error) {
 	}
 	rows, err := q.s.db.QueuesPaused(ctx, 0).All()
 	if err != nil {
-		return nil, fmt.Errorf("read paused queues: %w", q.s.interpret(queries.QueuesPaused.Name, err))
+		return nil, fmt.Errorf("read paused queues: %w", q.s.interpret(ctx, queries.QueuesPaused.Name, err))
 	}
 	var names []string
 	for _, r := range rows {
@@ -137,7 +137,7 @@ func (q *Queues) setPaused(ctx context.Context, queue string, paused bool) error
 	}
 	applied, _, err := q.s.db.QueueSetPaused(ctx, paused, q.s.now(), 0, queue).Exec()
 	if err != nil {
-		return fmt.Errorf("%s queue %s: %w", op, queue, q.s.interpret(queries.QueueSetPaused.Name, err))
+		return fmt.Errorf("%s queue %s: %w", op, queue, q.s.interpret(ctx, queries.QueueSetPaused.Name, err))
 	}
 	if !applied {
 		return &QueueNotFoundError{Queue: queue}

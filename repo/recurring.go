@@ -173,7 +173,7 @@ func (r *Recurring) Upsert(ctx context.Context, rj *RecurringJob) (*RecurringJob
 	// schedule keeps them.
 	w := s.db.RecurringUpsert(ctx, 0, out.ID, out.Queue, out.Cron, out.Timezone, out.Type, out.Args, int32(out.MaxRetries),
 		out.Metadata, ms(out.CreatedAt), ms(out.UpdatedAt), ms(out.NextRunAt), ms(out.LastRunAt), out.LastJobID)
-	if err := s.exec(queries.RecurringUpsert, w); err != nil {
+	if err := s.exec(ctx, queries.RecurringUpsert, w); err != nil {
 		return nil, fmt.Errorf("store recurring job %s: %w", rj.ID, err)
 	}
 	return &out, nil
@@ -198,7 +198,7 @@ func (r *Recurring) Get(ctx context.Context, id string) (*RecurringJob, error) {
 		return nil, err
 	}
 	row, err := r.s.db.RecurringGet(ctx, 0, id).One()
-	err = r.s.interpret(queries.RecurringGet.Name, err)
+	err = r.s.interpret(ctx, queries.RecurringGet.Name, err)
 	if errors.Is(err, ErrNotFound) || err == nil && row.Cron == "" {
 		// No row, or only the run times of a schedule removed while it fired.
 		return nil, &ScheduleNotFoundError{ID: id}
@@ -220,7 +220,7 @@ func (r *Recurring) List(ctx context.Context) ([]*RecurringJob, error) {
 	}
 	rows, err := r.s.db.RecurringList(ctx, 0).All()
 	if err != nil {
-		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(queries.RecurringList.Name, err))
+		return nil, fmt.Errorf("list recurring jobs: %w", r.s.interpret(ctx, queries.RecurringList.Name, err))
 	}
 	out := make([]*RecurringJob, 0, len(rows))
 	for i := range rows {
@@ -266,7 +266,7 @@ func (r *Recurring) Remove(ctx context.Context, id string) error {
 }
 
 func (r *Recurring) remove(ctx context.Context, id string) error {
-	if err := r.s.exec(queries.RecurringDelete, r.s.db.RecurringDelete(ctx, 0, id)); err != nil {
+	if err := r.s.exec(ctx, queries.RecurringDelete, r.s.db.RecurringDelete(ctx, 0, id)); err != nil {
 		return fmt.Errorf("remove recurring job %s: %w", id, err)
 	}
 	return nil
@@ -285,7 +285,7 @@ func (r *Recurring) Pause(ctx context.Context, id string) (*RecurringJob, error)
 		return rj, err
 	}
 	now := r.s.now()
-	if err := r.s.exec(queries.RecurringPause, r.s.db.RecurringPause(ctx, true, now, 0, id)); err != nil {
+	if err := r.s.exec(ctx, queries.RecurringPause, r.s.db.RecurringPause(ctx, true, now, 0, id)); err != nil {
 		return nil, fmt.Errorf("pause recurring job %s: %w", id, err)
 	}
 	rj.Paused, rj.PausedAt, rj.NextRunAt = true, now, time.Time{}
@@ -321,7 +321,7 @@ func (r *Recurring) Resume(ctx context.Context, id string, opts *ResumeOpts) (*R
 	}
 	rj.Paused, rj.ResumedAt = false, now
 	rj.NextRunAt = next(sched, loc, rj.firedUntil())
-	if err := r.s.exec(queries.RecurringResume, r.s.db.RecurringResume(ctx, false, now, ms(rj.SkipUntil), rj.NextRunAt, 0, id)); err != nil {
+	if err := r.s.exec(ctx, queries.RecurringResume, r.s.db.RecurringResume(ctx, false, now, ms(rj.SkipUntil), rj.NextRunAt, 0, id)); err != nil {
 		return nil, fmt.Errorf("resume recurring job %s: %w", id, err)
 	}
 	return rj, nil
@@ -364,7 +364,7 @@ func (r *Recurring) Trigger(ctx context.Context, id string) (*Job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trigger recurring job %s: %w", id, err)
 	}
-	if err := s.exec(queries.RecurringTriggered, s.db.RecurringTriggered(ctx, now, created[0].ID, 0, id)); err != nil {
+	if err := s.exec(ctx, queries.RecurringTriggered, s.db.RecurringTriggered(ctx, now, created[0].ID, 0, id)); err != nil {
 		return created[0], fmt.Errorf("trigger recurring job %s: the job %s was created, recording it failed: %w", id, created[0].ID, err)
 	}
 	return created[0], nil
@@ -468,7 +468,7 @@ func (r *Recurring) Fire(ctx context.Context, p *FireParams) ([]*Job, error) {
 			}
 		}
 		nextRun := next(sched, loc, maxTime(last, now))
-		if err := s.exec(queries.RecurringAdvance, s.db.RecurringAdvance(ctx, nextRun, last, lastJob, 0, rj.ID)); err != nil {
+		if err := s.exec(ctx, queries.RecurringAdvance, s.db.RecurringAdvance(ctx, nextRun, last, lastJob, 0, rj.ID)); err != nil {
 			errs = append(errs, fmt.Errorf("advance recurring job %s: %w", rj.ID, err))
 		}
 	}

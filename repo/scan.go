@@ -82,7 +82,7 @@ var epoch = time.UnixMilli(0).UTC()
 // watermark reads the queue's watermark; the epoch when none is set.
 func (s *Store) watermark(ctx context.Context, queue string) (time.Time, bool, error) {
 	row, err := s.db.DueWatermarkGet(ctx, queue).One()
-	switch err = s.interpret(queries.DueWatermarkGet.Name, err); {
+	switch err = s.interpret(ctx, queries.DueWatermarkGet.Name, err); {
 	case errors.Is(err, ErrNotFound):
 		return epoch, false, nil
 	case err != nil:
@@ -151,7 +151,7 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 	// it; directory rows of buckets wholly behind it were dropped.
 	dirRows, err := s.db.DueBucketsRange(ctx, queue, watermark.Add(-maxDueWidth), to).All()
 	if err != nil {
-		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(queries.DueBucketsRange.Name, err))
+		return nil, fmt.Errorf("read due buckets of queue %s: %w", queue, s.interpret(ctx, queries.DueBucketsRange.Name, err))
 	}
 	res := &dueRead{complete: to}
 	var buckets []bucketRef
@@ -178,7 +178,7 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 		lo, hi := maxTime(from, b.Start), minTime(to, b.End().Add(-time.Millisecond))
 		rows, err := s.db.DueScanShards(ctx, queue, b.Start, shards, lo, hi, int32(perShard)).All()
 		results[i] = rows
-		return s.interpret(queries.DueScanShards.Name, err)
+		return s.interpret(ctx, queries.DueScanShards.Name, err)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scan due jobs of queue %s: %w", queue, err)
@@ -273,7 +273,7 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 	} else {
 		c = s.db.DueWatermarkAdvance(ctx, target, queue, watermark)
 	}
-	if applied, _, err := c.Exec(); s.interpret(q.Name, err) != nil || !applied {
+	if applied, _, err := c.Exec(); s.interpret(ctx, q.Name, err) != nil || !applied {
 		return // another store moved it; fine
 	}
 	sc.setWatermark(target, time.Now())
@@ -296,13 +296,13 @@ func (s *Store) advance(ctx context.Context, queue string, sc *scanner, watermar
 	}
 	err := forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		e := parts[i]
-		return s.exec(queries.DueDropPartition, s.db.DueDropPartition(ctx, e.Queue, e.Bucket.Start, int32(e.Shard)))
+		return s.exec(ctx, queries.DueDropPartition, s.db.DueDropPartition(ctx, e.Queue, e.Bucket.Start, int32(e.Shard)))
 	})
 	if err == nil {
 		err = forEach(ctx, len(drop), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 			b := drop[i]
 			p := models.ScheduledBucketsRow{Queue: queue, Bucket: b.Start, WidthMs: int32(b.Width.Milliseconds()), Shards: int32(b.Shards)}
-			return s.exec(queries.DueBucketDelete, s.db.DueBucketDelete(ctx, p))
+			return s.exec(ctx, queries.DueBucketDelete, s.db.DueBucketDelete(ctx, p))
 		})
 	}
 	if err != nil {
@@ -649,7 +649,7 @@ func (s *Store) jobsOfEntries(ctx context.Context, h homeRef, entries []dueEntry
 		for {
 			rows, err := s.db.JobsScan(ctx, h.Start, h.Shard, after, succUUID(e.LastID), rereadPage).All()
 			if err != nil {
-				return nil, s.interpret(queries.JobsScan.Name, err)
+				return nil, s.interpret(ctx, queries.JobsScan.Name, err)
 			}
 			for i := range rows {
 				if rows[i].Version != 0 {
@@ -777,7 +777,7 @@ func (s *Store) walkHomes(ctx context.Context, queue string, watermark, to time.
 			for len(out) < limit && scanned < maxHomeScan {
 				rows, err := s.db.JobsScan(ctx, h.Start, h.Shard, after, until, rereadPage).All()
 				if err != nil {
-					return nil, s.interpret(queries.JobsScan.Name, err)
+					return nil, s.interpret(ctx, queries.JobsScan.Name, err)
 				}
 				scanned += len(rows)
 				for i := range rows {

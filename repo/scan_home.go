@@ -157,7 +157,7 @@ func (s *Store) claimPartition(ctx context.Context, c *homeCursor, queue string,
 		limit := max(need+need/2, 32)
 		rows, err := s.db.JobsScan(ctx, c.h.Start, c.h.Shard, c.after, until, int32(limit)).All()
 		if err != nil {
-			return nil, fmt.Errorf("scan jobs of queue %s: %w", queue, s.interpret(queries.JobsScan.Name, err))
+			return nil, fmt.Errorf("scan jobs of queue %s: %w", queue, s.interpret(ctx, queries.JobsScan.Name, err))
 		}
 		jobs := make([]*Job, len(rows))
 		for i := range rows {
@@ -314,7 +314,7 @@ func (s *Store) rereadRange(ctx context.Context, h homeRef, r reread, queue stri
 	for {
 		rows, err := s.db.JobsScanBrief(ctx, h.Start, h.Shard, after, succUUID(r.until), rereadPage).All()
 		if err != nil {
-			return out, &reread{after: after, until: r.until, at: r.at}, fmt.Errorf("scan jobs of queue %s: %w", queue, s.interpret(queries.JobsScanBrief.Name, err))
+			return out, &reread{after: after, until: r.until, at: r.at}, fmt.Errorf("scan jobs of queue %s: %w", queue, s.interpret(ctx, queries.JobsScanBrief.Name, err))
 		}
 		var ids []gocql.UUID
 		for _, b := range rows {

@@ -93,7 +93,7 @@ func (s *Store) childrenOf(ctx context.Context, parents []gocql.UUID) (map[gocql
 		n := min(len(parents), 100)
 		rows, err := s.db.ContinuationsListMany(ctx, parents[:n]).All()
 		if err != nil {
-			return nil, s.interpret(queries.ContinuationsListMany.Name, err)
+			return nil, s.interpret(ctx, queries.ContinuationsListMany.Name, err)
 		}
 		for _, r := range rows {
 			out[r.ParentID] = append(out[r.ParentID], r.JobID)
@@ -127,7 +127,7 @@ func (s *Store) settleChildIDs(ctx context.Context, ids []gocql.UUID) error {
 func (s *Store) childIDs(ctx context.Context, parent gocql.UUID) ([]gocql.UUID, error) {
 	rows, err := s.db.ContinuationsList(ctx, parent).All()
 	if err != nil {
-		return nil, fmt.Errorf("list continuations of %s: %w", parent, s.interpret(queries.ContinuationsList.Name, err))
+		return nil, fmt.Errorf("list continuations of %s: %w", parent, s.interpret(ctx, queries.ContinuationsList.Name, err))
 	}
 	ids := make([]gocql.UUID, len(rows))
 	for i, r := range rows {
@@ -215,7 +215,7 @@ func (s *Store) batchDone(ctx context.Context, batch gocql.UUID) (bool, error) {
 			return false, nil
 		}
 		p := models.BatchJobsRow{FinishedState: int32(job.State), BatchID: batch, JobID: job.ID}
-		if err := s.exec(queries.BatchJobFinished, s.db.BatchJobFinished(ctx, p)); err != nil {
+		if err := s.exec(ctx, queries.BatchJobFinished, s.db.BatchJobFinished(ctx, p)); err != nil {
 			s.set.log.Warn("jobsharp: could not record batch progress", "batch", batch, "job", job.ID, "err", err)
 		}
 	}

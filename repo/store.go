@@ -119,13 +119,13 @@ func (s *Store) now() time.Time { return ms(s.set.now()) }
 // Jobs stores, reads, claims and changes jobs. Get it from [Store.Jobs].
 type Jobs struct{ s *Store }
 
-// exec runs a generated write (q is its query, for errors). Statements run
+// exec runs a generated write made with ctx (q is its query, for errors). Statements run
 // through s.db, the generated typed layer: values are bound by position
 // from each query method's parameters, and a statement that is not idempotent (an
 // LWT, a counter update) runs without the retry policy, so it is never
 // applied twice.
-func (s *Store) exec(q queries.Query, w queries.Write) error {
-	return s.interpret(q.Name, w.Exec())
+func (s *Store) exec(ctx context.Context, q queries.Query, w queries.Write) error {
+	return s.interpret(ctx, q.Name, w.Exec())
 }
 
 // forEach runs fn for i in [0, n) with at most limit calls in flight and

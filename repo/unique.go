@@ -182,7 +182,7 @@ func (s *Store) insertUnique(ctx context.Context, nj *NewJob) (*InsertResult, er
 	for {
 		row := models.UniqueKeysRow{Key: key, JobID: job.ID, ClaimedAt: s.now()}
 		applied, cur, err := s.db.UniqueClaim(ctx, row, ttl).Exec()
-		if err = s.interpret(queries.UniqueClaim.Name, err); err != nil {
+		if err = s.interpret(ctx, queries.UniqueClaim.Name, err); err != nil {
 			return nil, fmt.Errorf("claim unique key of job %s: %w", job.ID, err)
 		}
 		if applied || cur.JobID == job.ID {
@@ -207,7 +207,7 @@ func (s *Store) insertUnique(ctx context.Context, nj *NewJob) (*InsertResult, er
 		// The holder left the unique states, or never came to exist.
 		row.ClaimedAt = s.now()
 		applied, _, err = s.db.UniqueTakeOver(ctx, row, ttl, cur.JobID).Exec()
-		if err = s.interpret(queries.UniqueTakeOver.Name, err); err != nil {
+		if err = s.interpret(ctx, queries.UniqueTakeOver.Name, err); err != nil {
 			return nil, fmt.Errorf("take over unique key from job %s: %w", cur.JobID, err)
 		}
 		if applied {
@@ -240,7 +240,7 @@ func (s *Store) insertHolding(ctx context.Context, job *Job, key []byte) (*Inser
 		}
 	}
 	_, _, rerr := s.db.UniqueRelease(rctx, key, job.ID).Exec()
-	if rerr = s.interpret(queries.UniqueRelease.Name, rerr); rerr != nil {
+	if rerr = s.interpret(rctx, queries.UniqueRelease.Name, rerr); rerr != nil {
 		return nil, errors.Join(err, fmt.Errorf("give back the unique key of job %s: %w", job.ID, rerr))
 	}
 	return nil, err
@@ -261,7 +261,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // uniqueHolder returns the id of the job holding a unique key, for tests.
 func (s *Store) uniqueHolder(ctx context.Context, key []byte) (gocql.UUID, error) {
 	row, err := s.db.UniqueGet(ctx, key).One()
-	if err = s.interpret(queries.UniqueGet.Name, err); err != nil {
+	if err = s.interpret(ctx, queries.UniqueGet.Name, err); err != nil {
 		return gocql.UUID{}, err
 	}
 	return row.JobID, nil

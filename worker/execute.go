@@ -430,20 +430,30 @@ func (e *execution) write(w outcomeWrite) (*repo.Job, error) {
 			return nil, err
 		}
 		e.log.Warn("jobsharp: writing the job's outcome failed; retrying", "err", err, "attempt", attempt)
-		time.Sleep(jitter(pause))
-		pause = min(2*pause, 5*time.Second)
-		extended, lost := e.extend()
-		switch {
-		case lost != nil:
-			if job, ok := e.applied(w, unsure); ok {
-				return job, nil
+		// The pause may be longer than what is left of the lease: it is
+		// slept in naps that end when a heartbeat is due (less than a
+		// heartbeat interval left; a failed one is tried again every tenth
+		// of it), as the handler's heartbeats did.
+		for wake := time.Now().Add(jitter(pause)); ; {
+			_, deadline, _ := e.state()
+			time.Sleep(min(time.Until(wake), max(time.Until(deadline)-p.set.heartbeat, p.set.heartbeat/10)))
+			extended, lost := e.extend()
+			switch {
+			case lost != nil:
+				if job, ok := e.applied(w, unsure); ok {
+					return job, nil
+				}
+				return nil, lost
+			case extended:
+				// A heartbeat applied on the version the unsure tries were
+				// conditioned on: none of them applied, nor can it any more.
+				unsure = unsure[:0]
 			}
-			return nil, lost
-		case extended:
-			// A heartbeat applied on the version the unsure tries were
-			// conditioned on: none of them applied, nor can it any more.
-			unsure = unsure[:0]
+			if !time.Now().Before(wake) {
+				break
+			}
 		}
+		pause = min(2*pause, 5*time.Second)
 	}
 }
 

@@ -197,3 +197,94 @@ func TestOutcomeWhoseAnswerWasLost(t *testing.T) {
 		})
 	}
 }
+
+// slowOutcome is the argument type of TestOutcomeRetryKeepsLease.
+type slowOutcome struct{}
+
+func (slowOutcome) Kind() string { return "slow-outcome" }
+
+// TestOutcomeRetryKeepsLease: the network breaks under every try of a
+// handler's outcome write for three leases, while heartbeats go through. The
+// worker retries the write with a backoff whose pauses grow past the lease,
+// and heartbeats whenever the lease nears its end meanwhile: the lease holds
+// for the whole retry, nobody rescues the job, it runs once and its outcome
+// is recorded.
+func TestOutcomeRetryKeepsLease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	b := setup(t)
+	proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
+	cl := cqltest.Cluster()
+	cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
+	cl.ReconnectInterval = 100 * time.Millisecond // the node is marked down when its pool empties
+	logs := newLogCapture(t)
+	store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatalf("ConnectCluster() error = %v", err)
+	}
+	defer store.Close()
+
+	cfg := b.config(t, 1)
+	cfg.Lease = 3 * time.Second // a heartbeat every second
+	cfg.Logger = slog.New(logs)
+	const faultFor = 9 * time.Second
+
+	// Each try of the outcome's change, once its hints are written, meets
+	// connections the network has just reset (the proxy severs and heals
+	// them): its lightweight transaction fails with a broken connection or
+	// no host, as in a network cut. Heartbeats are left alone.
+	var faultUntil atomic.Int64 // unix nanoseconds; set by the first try
+	var tries atomic.Int32
+	testhook.SetAfterHints(store, func(op string) error {
+		if op != "complete" {
+			return nil
+		}
+		faultUntil.CompareAndSwap(0, time.Now().Add(faultFor).UnixNano())
+		if time.Now().UnixNano() < faultUntil.Load() {
+			tries.Add(1)
+			proxy.Sever()
+			proxy.Heal()
+		}
+		return nil
+	})
+
+	p := processor(t, store, cfg)
+	var runs atomic.Int32
+	var returned atomic.Int64
+	handle(t, p, func(ctx context.Context, job *worker.Job[slowOutcome]) error {
+		runs.Add(1)
+		returned.CompareAndSwap(0, time.Now().UnixNano())
+		return nil
+	}, nil)
+	start(t, p)
+
+	job := enqueue(ctx, t, b, slowOutcome{}, nil)
+	done := wait(t, b.store, job.ID, 60*time.Second)
+	written := time.Now()
+	time.Sleep(time.Second) // a rerun after a rescue would have started by now
+
+	if n := runs.Load(); n != 1 {
+		t.Errorf("the handler ran %d times, want once: the lease lapsed while the outcome was retried", n)
+	}
+	if done.State != repo.StateSucceeded || done.RetryCount != 0 {
+		t.Errorf("job = %s after %d retries, want Succeeded at its first attempt", done.State, done.RetryCount)
+	}
+	if got := b.metrics.finished(); got[worker.OutcomeSucceeded] != 1 || got[worker.OutcomeLeaseLost] != 0 || got[worker.OutcomeUnrecorded] != 0 {
+		t.Errorf("outcomes = %v, want one success, no lease lost and none unrecorded", got)
+	}
+	if n := b.metrics.rescued; n != 0 {
+		t.Errorf("%d jobs rescued, want none: the lease held", n)
+	}
+	// The retry outlasted the lease many times over, and the lease was
+	// extended while it went on (each heartbeat is a version).
+	if took := written.Sub(time.Unix(0, returned.Load())); took < faultFor || tries.Load() < 3 {
+		t.Errorf("the outcome was written %s after the handler returned, after %d failed tries; want the fault to last %s", took, tries.Load(), faultFor)
+	}
+	if beats := done.Version - job.Version - 2; beats < 3 {
+		t.Errorf("job version %d after claim and outcome of version %d: %d heartbeats while the outcome was retried, want at least 3", done.Version, job.Version, beats)
+	}
+	if !logs.logged("writing the job's outcome failed; retrying") {
+		t.Error("no outcome write failed")
+	}
+}

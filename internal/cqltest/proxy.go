@@ -32,11 +32,29 @@ type Proxy struct {
 	healed         chan struct{} // closed by Heal, replaced by Stall or StallReplies
 }
 
-// NewProxy listens on a free port of 127.0.0.1 and forwards to target
-// (host:port). It is cut when the test ends.
+// NewProxy listens on a free port of target's own address (a loopback
+// address of a local node) and forwards to target (host:port). It is cut
+// when the test ends.
+//
+// The proxies of the nodes of one cluster must have addresses of their own:
+// gocql v1.7.0 tells hosts apart by IP alone in its host selection policies
+// (HostInfo.Equal compares addresses without the port, and the policies'
+// host lists refuse a host Equal to one they hold), so nodes translated to
+// one IP with different ports collapse into one host, which then receives
+// every statement.
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host, _, err := net.SplitHostPort(target)
+	if err != nil || net.ParseIP(host) == nil {
+		host = "127.0.0.1"
+	}
+	return NewProxyOn(t, host, target)
+}
+
+// NewProxyOn is NewProxy listening on a free port of host (an IP).
+func NewProxyOn(t testing.TB, host, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatalf("cqltest: proxy: %v", err)
 	}
@@ -62,7 +80,8 @@ func (p *Proxy) Dials() int64 { return p.dials.Load() }
 // driver reaches every node through it.
 func (p *Proxy) Translator() gocql.AddressTranslator {
 	return gocql.AddressTranslatorFunc(func(net.IP, int) (net.IP, int) {
-		return net.ParseIP("127.0.0.1"), p.Port()
+		a := p.ln.Addr().(*net.TCPAddr)
+		return a.IP, a.Port
 	})
 }
 
