@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"sync"
@@ -466,4 +467,43 @@ func TestJobsUpdateAndDelete(t *testing.T) {
 			t.Errorf("Claim() took a deleted job")
 		}
 	})
+}
+
+// TestMintedIDsNeedNoDueEntry: jobs stored with ids minted ahead
+// (worker.EnqueueMany does so) and no run time are due at their ids' time,
+// found in their home partitions; a due entry for each, and its delete at the
+// claim, cost 0.27 statements per job in the drain before.
+func TestMintedIDsNeedNoDueEntry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, nil)
+	ids, err := b.store.Jobs.NewIDs(ctx, b.queue, time.Time{}, 50)
+	if err != nil {
+		t.Fatalf("NewIDs() error = %v", err)
+	}
+	b.clock.Advance(3 * time.Second) // stored a while after the ids were made
+	njs := make([]*repo.NewJob, len(ids))
+	for i, id := range ids {
+		njs[i] = &repo.NewJob{ID: id, Queue: b.queue, Type: "t"}
+	}
+	stored, err := b.store.Jobs.InsertMany(ctx, njs)
+	if err != nil || len(stored) != len(ids) {
+		t.Fatalf("InsertMany() = %d jobs, %v", len(stored), err)
+	}
+	for _, j := range stored {
+		if at := time.UnixMilli(int64(binary.BigEndian.Uint64(append([]byte{0, 0}, j.ID[:6]...)))).UTC(); !j.ScheduledAt.Equal(at) {
+			t.Fatalf("job %s is due at %s, want its id's time %s", j.ID, j.ScheduledAt, at)
+		}
+	}
+	var entries int
+	q := "SELECT COUNT(*) FROM scheduled_jobs WHERE queue = ? ALLOW FILTERING"
+	if err := b.store.Session().Session.Query(q, b.queue).WithContext(ctx).Scan(&entries); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 0 {
+		t.Errorf("InsertMany wrote %d due entries, want none: the jobs are found at home", entries)
+	}
+	if got := b.claim(ctx, t, 100); len(got) != len(ids) {
+		t.Errorf("Claim() = %d jobs, want the %d stored", len(got), len(ids))
+	}
 }
