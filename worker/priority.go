@@ -177,13 +177,26 @@ func (p *Processor) claimWeighted(ctx context.Context, st []pacing, vt []float64
 	now := time.Now()
 	share := make([]int, len(p.queues))
 	room := make([]int, len(p.queues))
+	waiting := make([]bool, len(p.queues))
 	for i, q := range p.queues {
-		if !st[i].next.After(now) && !q.paused.Load() {
-			room[i] = cap(q.slots) - len(q.slots)
+		if q.paused.Load() {
+			continue
+		}
+		switch {
+		case !st[i].next.After(now):
 			if !st[i].busy {
 				vt[i] = max(vt[i], p.busyFloor(st, vt, i))
 			}
+		case st[i].busy:
+			// Busy, waiting out its cooldown: its share is kept for it (the
+			// slots go out when the cooldown ends), or a queue whose
+			// cooldown ended first would take them all and the proportion
+			// would follow the queues' timing, not their weights.
+			waiting[i] = true
+		default:
+			continue
 		}
+		room[i] = cap(q.slots) - len(q.slots)
 	}
 	for ; n > 0; n-- {
 		best, bestVT := -1, 0.0
@@ -202,6 +215,10 @@ func (p *Processor) claimWeighted(ctx context.Context, st []pacing, vt []float64
 	}
 	var wg sync.WaitGroup
 	for i, q := range p.queues {
+		if waiting[i] {
+			n += share[i]
+			continue
+		}
 		k := takeSlots(q.slots, share[i])
 		n += share[i] - k
 		if k == 0 {
