@@ -385,6 +385,46 @@ func TestConnect(t *testing.T) {
 		}
 	})
 
+	t.Run("CountsSettleAfterAFailedFold", func(t *testing.T) {
+		t.Parallel()
+
+		// An hour's counts are settled by its last fold, after its mark ran
+		// out; when the network fails just then, the next fold must settle
+		// them, not the sweeper minutes later.
+		bundle := setup(t)
+		proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
+		cfg := bundle.cfg
+		cfg.Hosts, cfg.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
+		cfg.ReconnectionPolicy = &gocql.ConstantReconnectionPolicy{MaxRetries: 100, Interval: 100 * time.Millisecond}
+		cfg.Options.FoldInterval, cfg.Options.SweepInterval = 100*time.Millisecond, time.Hour
+		store, err := repo.Connect(ctx, cfg)
+		if err != nil {
+			t.Fatalf("Connect() error = %v", err)
+		}
+		defer store.Close()
+		queue := cqltest.Queue(t)
+		if _, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: queue, Type: "t"}); err != nil {
+			t.Fatal(err)
+		}
+		// The mark runs out 1.2 s after the insert (two fold intervals and a
+		// second): the network is cut before that and healed after.
+		time.Sleep(300 * time.Millisecond)
+		proxy.Sever()
+		time.Sleep(2 * time.Second)
+		proxy.Heal()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			stats, err := store.Jobs.Stats(ctx, queue)
+			if err == nil && len(stats) == 1 && stats[0].Settled && stats[0].Counts[repo.StateScheduled] == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Stats() 20 s after the network came back = %+v, %v; want 1 Scheduled, settled without a sweep", stats, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+
 	t.Run("NoHostsAfterConnect", func(t *testing.T) {
 		t.Parallel()
 

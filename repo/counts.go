@@ -195,6 +195,15 @@ func (f *countFolder) foldDirty(ctx context.Context) {
 			f.dirty = map[homeRef]string{}
 		}
 		maps.Copy(f.dirty, parts)
+		// The hours too: an hour's last fold (after its mark ran out) is
+		// what settles it, and it comes when no partition of it changes any
+		// more, so a failed one would have left it unsettled until the
+		// sweeper.
+		for k := range hours {
+			if _, ok := f.refold[k]; !ok {
+				f.refold[k] = now
+			}
+		}
 		f.mu.Unlock()
 	}
 }
