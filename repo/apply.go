@@ -421,20 +421,16 @@ func (s *Store) applied(ctx context.Context, h homeRef, chs []*change) {
 // just finished (their continuations and batches).
 func (s *Store) after(ctx context.Context, chs []*change) {
 	var oldStates []stateEntry
-	var finished []*Job
+	var finished []*settleItem
 	var settleEntries []dueEntry
-	stateAfter := map[gocql.UUID]bool{}
 	for _, c := range chs {
 		cur, next := c.cur, c.next
-		if finalStateAfter(c) {
-			stateAfter[next.ID] = true
-		}
 		if cur != nil && !cur.State.dueIndexed() &&
 			(c.op.stmt == writeDelete || cur.State != next.State || !cur.StateChangedAt.Equal(next.StateChangedAt)) {
 			oldStates = append(oldStates, s.stateEntryOf(cur))
 		}
 		if c.op.stmt != writeDelete && next.State.Final() && (cur == nil || !cur.State.Final()) {
-			finished = append(finished, next)
+			finished = append(finished, &settleItem{job: next, state: finalStateAfter(c)})
 		}
 		for _, e := range c.hints.due {
 			if e.LastID == (gocql.UUID{}) && next.State.Final() && e.JobID == next.ID {
@@ -448,20 +444,16 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 		// Settling reads the continuations of every finished job: jobs that
 		// finish at the same time in this store (handlers completing one by
 		// one) are settled together, with one read.
-		items := make([]*settleItem, len(finished))
-		for i, j := range finished {
-			items[i] = &settleItem{job: j, state: stateAfter[j.ID]}
-		}
 		if ctx.Value(settlingKey{}) != nil {
 			// A change made while settling (a continuation cancelled
 			// because its parent failed): settling is what this goroutine
 			// does already, and the settle group waits on it, so settle
 			// here rather than queue behind ourselves.
-			s.settleBatch(ctx, struct{}{}, items)
-		} else if err := s.settles.do(ctx, struct{}{}, items...); err != nil {
+			s.settleBatch(ctx, struct{}{}, finished)
+		} else if err := s.settles.do(ctx, struct{}{}, finished...); err != nil {
 			s.set.log.Warn("jobsharp: could not settle finished jobs; a scanner will", "jobs", len(finished), "err", err)
 		}
-		for _, it := range items {
+		for _, it := range finished {
 			if it.settled {
 				settled[it.job.ID] = true
 			}
@@ -662,8 +654,7 @@ type settleItem struct {
 }
 
 // settleBatch settles the jobs of a group of settle items: the exec of the
-// store's settle group commit. The state-index rows the items need are
-// written beside the settling; an item is settled when both succeeded.
+// store's settle group commit.
 func (s *Store) settleBatch(ctx context.Context, _ struct{}, items []*settleItem) []*settleItem {
 	ctx = context.WithValue(ctx, settlingKey{}, true)
 	jobs := make([]*Job, len(items))
@@ -674,33 +665,14 @@ func (s *Store) settleBatch(ctx context.Context, _ struct{}, items []*settleItem
 			states = append(states, it.job)
 		}
 	}
-	var serr error
-	var wg sync.WaitGroup
-	if len(states) > 0 {
-		wg.Go(func() { serr = s.writeFinalStates(ctx, states) })
-	}
-	settled, err := s.settleJobs(ctx, jobs)
-	wg.Wait()
-	if err = errors.Join(err, serr); err != nil {
+	settled, err := s.settleJobs(ctx, jobs, states)
+	if err != nil {
 		s.set.log.Debug("jobsharp: could not settle some finished jobs; a scanner will", "jobs", len(jobs), "err", err)
 	}
 	for _, it := range items {
-		it.settled = settled[it.job.ID] && (!it.state || serr == nil)
+		it.settled = settled[it.job.ID]
 	}
 	return nil
-}
-
-// writeFinalStates writes the state-index rows of finished jobs, with the
-// retention TTL (one statement per index partition).
-func (s *Store) writeFinalStates(ctx context.Context, jobs []*Job) error {
-	var h hintSet
-	ttl := s.set.ttlSeconds()
-	for _, j := range jobs {
-		if j.State.Final() {
-			h.addState(s.stateEntryOf(j), ttl)
-		}
-	}
-	return s.writeHints(ctx, &h)
 }
 
 // leaseTracker remembers, for the lease entries this store wrote, which of

@@ -520,6 +520,16 @@ type Counts struct {
 	Unsettled int
 }
 
+// everyState returns the counts with every state present (zero when the
+// queue has no job in it), as Stats and Queues.List report them.
+func (c Counts) everyState() map[State]int64 {
+	out := make(map[State]int64, len(States()))
+	for _, st := range States() {
+		out[st] = c.Jobs[st]
+	}
+	return out
+}
+
 // counts reads the count hours of a queue.
 func (s *Store) readCounts(ctx context.Context, queue string) (Counts, error) {
 	rows, err := s.db.CountHoursRead(ctx, queue).All()

@@ -75,12 +75,9 @@ func (q *Queues) List(ctx context.Context) ([]QueueInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("counts of queue %s: %w", r.Name, err)
 		}
-		info := QueueInfo{Name: r.Name, CreatedAt: r.CreatedAt.UTC(), Paused: r.Paused, Counts: map[State]int64{}, Settled: c.Settled, FoldedAt: c.FoldedAt}
+		info := QueueInfo{Name: r.Name, CreatedAt: r.CreatedAt.UTC(), Paused: r.Paused, Counts: c.everyState(), Settled: c.Settled, FoldedAt: c.FoldedAt}
 		if !r.PausedAt.IsZero() {
 			info.PausedAt = r.PausedAt.UTC()
-		}
-		for _, st := range States() {
-			info.Counts[st] = c.Jobs[st]
 		}
 		out = append(out, info)
 	}

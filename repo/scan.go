@@ -184,16 +184,13 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 		return nil, fmt.Errorf("scan due jobs of queue %s: %w", queue, err)
 	}
 	for i, rows := range results {
-		perPart := map[int32][]queries.DueScanShardsRow{}
+		perPart := map[int32]int{}
 		for _, r := range rows {
 			res.entries = append(res.entries, dueEntry{Queue: queue, Bucket: buckets[i], Shard: int(r.Shard), DueAt: r.DueAt.UTC(), JobID: r.JobID, LastID: r.LastID})
-			perPart[r.Shard] = append(perPart[r.Shard], r)
-		}
-		for _, part := range perPart {
-			if len(part) >= perShard {
-				// Rows of one partition come in clustering order: it was
-				// cut off after its last entry.
-				res.complete = minTime(res.complete, part[len(part)-1].DueAt.UTC())
+			// A partition's rows come in clustering order: one that
+			// returned its limit was cut off after its last entry.
+			if perPart[r.Shard]++; perPart[r.Shard] == perShard {
+				res.complete = minTime(res.complete, r.DueAt.UTC())
 			}
 		}
 	}
@@ -598,18 +595,9 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 				ended = append(ended, j)
 			}
 		}
-		var serr error
-		if len(ended) > 0 {
-			serr = s.writeFinalStates(ctx, ended)
-		}
-		settled, err := s.settleJobs(ctx, settle)
-		if err = errors.Join(err, serr); err != nil {
+		settled, err := s.settleJobs(ctx, settle, ended)
+		if err != nil {
 			errs = append(errs, err)
-		}
-		if serr != nil {
-			for _, j := range ended {
-				delete(settled, j.ID)
-			}
 		}
 		for _, j := range settle {
 			e := settleOf[j.ID]

@@ -16,11 +16,45 @@ import (
 // final state in its batch, releases or cancels the continuations of the
 // jobs, and, when a batch is complete, those of the batch. It reads the
 // continuations of all the jobs with one statement and records batch
-// progress with one statement per batch. It is idempotent: every release is
-// a lightweight transaction from a waiting state, so settling twice (a
-// scanner after a crash, say) changes nothing more. It returns the jobs it
-// settled completely.
-func (s *Store) settleJobs(ctx context.Context, jobs []*Job) (map[gocql.UUID]bool, error) {
+// progress with one statement per batch. Beside that it writes the
+// state-index rows of the jobs in states (those a lease holder finished,
+// whose rows are written when they are settled: finalStateAfter), one
+// statement per index partition. It is idempotent: every release is a
+// lightweight transaction from a waiting state and a state row is the same
+// row again, so settling twice (a scanner after a crash, say) changes
+// nothing more. It returns the jobs it settled completely.
+func (s *Store) settleJobs(ctx context.Context, jobs, states []*Job) (map[gocql.UUID]bool, error) {
+	var serr error
+	var wg sync.WaitGroup
+	if len(states) > 0 {
+		wg.Go(func() { serr = s.writeFinalStates(ctx, states) })
+	}
+	settled, err := s.settleLinks(ctx, jobs)
+	wg.Wait()
+	if serr != nil {
+		for _, j := range states {
+			delete(settled, j.ID)
+		}
+	}
+	return settled, errors.Join(err, serr)
+}
+
+// writeFinalStates writes the state-index rows of finished jobs, with the
+// retention TTL (one statement per index partition).
+func (s *Store) writeFinalStates(ctx context.Context, jobs []*Job) error {
+	var h hintSet
+	ttl := s.set.ttlSeconds()
+	for _, j := range jobs {
+		if j.State.Final() {
+			h.addState(s.stateEntryOf(j), ttl)
+		}
+	}
+	return s.writeHints(ctx, &h)
+}
+
+// settleLinks settles the batches and continuations of finished jobs (see
+// settleJobs).
+func (s *Store) settleLinks(ctx context.Context, jobs []*Job) (map[gocql.UUID]bool, error) {
 	settled := make(map[gocql.UUID]bool, len(jobs))
 	failed := map[gocql.UUID]bool{}
 	var errs []error

@@ -52,10 +52,7 @@ func (j *Jobs) Stats(ctx context.Context, queue string) ([]QueueStats, error) {
 		if err != nil {
 			return nil, fmt.Errorf("stats of queue %s: %w", q, err)
 		}
-		st := QueueStats{Queue: q, Counts: map[State]int64{}, Settled: c.Settled, FoldedAt: c.FoldedAt}
-		for _, state := range States() {
-			st.Counts[state] = c.Jobs[state]
-		}
+		st := QueueStats{Queue: q, Counts: c.everyState(), Settled: c.Settled, FoldedAt: c.FoldedAt}
 		watermark, _, err := j.s.watermark(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("stats of queue %s: %w", q, err)
