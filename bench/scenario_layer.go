@@ -125,7 +125,7 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 					zeroU gocql.UUID
 				)
 				applied, err := e.raw.Query(rawcql.JobsCreate, q, jobType, []byte(jobsArgs), stateScheduled, int64(1), now, now, now, zeroT, zeroT, 0, 10, "",
-					nil, []byte(nil), zeroU, zeroU, "", "", zeroU, zeroT, map[string]string(nil), home, shard, id).
+					nil, []byte(nil), zeroU, zeroU, false, "", "", zeroU, zeroT, map[string]string(nil), home, shard, id).
 					WithContext(ctx).SerialConsistency(gocql.LocalSerial).ScanCAS()
 				if err == nil && !applied {
 					err = fmt.Errorf("not applied")

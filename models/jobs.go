@@ -51,6 +51,8 @@ type JobsRow struct {
 	BatchID gocql.UUID `db:"batch_id"`
 	// ParentID is the column parent_id, CQL type uuid.
 	ParentID gocql.UUID `db:"parent_id"`
+	// Continued is the column continued, CQL type boolean.
+	Continued bool `db:"continued"`
 	// RecurringID is the column recurring_id, CQL type text.
 	RecurringID string `db:"recurring_id"`
 	// LeaseOwner is the column lease_owner, CQL type text.
@@ -124,6 +126,8 @@ func (r *JobsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
 			dest = append(dest, &r.BatchID)
 		case "parent_id":
 			dest = append(dest, &r.ParentID)
+		case "continued":
+			dest = append(dest, &r.Continued)
 		case "recurring_id":
 			dest = append(dest, &r.RecurringID)
 		case "lease_owner":

@@ -147,17 +147,28 @@ func TestJobsQueries(t *testing.T) {
 		t.Errorf("after JobsClaim and JobsHeartbeat: applied %v, %+v", applied, got)
 	}
 
+	if got.Continued {
+		t.Error("a job is marked continued before JobsMarkContinued")
+	}
+	applied, _, err = db.JobsMarkContinued(ctx, 5, home, shard, row.ID, 4).Exec()
+	check(t, "JobsMarkContinued", err)
+	got, err = db.JobsGet(ctx, home, shard, row.ID).One()
+	check(t, "JobsGet after the mark", err)
+	if !applied || !got.Continued || got.Version != 5 || got.LeaseToken != token {
+		t.Errorf("after JobsMarkContinued: applied %v, %+v; want continued at version 5, the lease kept", applied, got)
+	}
+
 	applied, cur, err = db.JobsDelete(ctx, home, shard, row.ID, 3).Exec()
 	check(t, "JobsDelete on a stale version", err)
-	if applied || cur.Version != 4 {
-		t.Errorf("JobsDelete on a stale version: applied %v, current version %d; want false, 4", applied, cur.Version)
+	if applied || cur.Version != 5 {
+		t.Errorf("JobsDelete on a stale version: applied %v, current version %d; want false, 5", applied, cur.Version)
 	}
-	applied, _, err = db.JobsDelete(ctx, home, shard, row.ID, 4).Exec()
+	applied, _, err = db.JobsDelete(ctx, home, shard, row.ID, 5).Exec()
 	check(t, "JobsDelete", err)
 	if _, err := db.JobsGet(ctx, home, shard, row.ID).One(); !applied || !errors.Is(err, gocql.ErrNotFound) {
 		t.Errorf("after JobsDelete: applied %v, JobsGet error %v; want true, gocql.ErrNotFound", applied, err)
 	}
-	mark(t, "JobsCreate", "JobsGet", "JobsGetMany", "JobsWrite", "JobsClaim", "JobsHeartbeat", "JobsDelete")
+	mark(t, "JobsCreate", "JobsGet", "JobsGetMany", "JobsWrite", "JobsClaim", "JobsHeartbeat", "JobsMarkContinued", "JobsDelete")
 }
 
 // TestJobsScanQueries reads ranges of ids of one home partition, as a home

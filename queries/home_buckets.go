@@ -117,7 +117,7 @@ const HomeBucketInsertCQL = `INSERT INTO home_buckets (queue, bucket, width_ms, 
 VALUES (?, ?, ?, ?)`
 
 // HomeBucketInsert is the query HomeBucketInsert of schema/queries.cql, line
-// 92, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 99, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketInsert = Query{
 	Name:       "HomeBucketInsert",
 	CQL:        HomeBucketInsertCQL,
@@ -126,7 +126,7 @@ var HomeBucketInsert = Query{
 	Idempotent: true,
 }
 
-// HomeBucketInsert runs query HomeBucketInsert of schema/queries.cql (line 92)
+// HomeBucketInsert runs query HomeBucketInsert of schema/queries.cql (line 99)
 // on table home_buckets. It is idempotent: the session's retry policy may send
 // it again.
 //
@@ -151,7 +151,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
 // HomeBucketsRange is the query HomeBucketsRange of schema/queries.cql, line
-// 95, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 102, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsRange = Query{
 	Name:       "HomeBucketsRange",
 	CQL:        HomeBucketsRangeCQL,
@@ -174,9 +174,9 @@ func scanHomeBucketsRange(r *HomeBucketsRangeRow, dest []any, _ []gocql.ColumnIn
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsRange runs query HomeBucketsRange of schema/queries.cql (line 95)
-// on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows, read
-// with One, All, Iter or Page.
+// HomeBucketsRange runs query HomeBucketsRange of schema/queries.cql (line
+// 102) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
+// read with One, All, Iter or Page.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -194,7 +194,7 @@ const HomeBucketsAllCQL = `SELECT bucket, width_ms, shards
 FROM home_buckets
 WHERE queue = ?`
 
-// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 98,
+// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 105,
 // on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsAll = Query{
 	Name:       "HomeBucketsAll",
@@ -218,7 +218,7 @@ func scanHomeBucketsAll(r *HomeBucketsAllRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 98) on
+// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 105) on
 // table home_buckets: a SELECT that returns HomeBucketsAllRow rows, read with
 // One, All, Iter or Page.
 //
@@ -237,7 +237,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // HomeBucketDelete is the query HomeBucketDelete of schema/queries.cql, line
-// 101, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 108, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketDelete = Query{
 	Name:       "HomeBucketDelete",
 	CQL:        HomeBucketDeleteCQL,
@@ -247,7 +247,7 @@ var HomeBucketDelete = Query{
 }
 
 // HomeBucketDelete runs query HomeBucketDelete of schema/queries.cql (line
-// 101) on table home_buckets. It is idempotent: the session's retry policy may
+// 108) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:

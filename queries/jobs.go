@@ -17,7 +17,7 @@ import (
 // Its Get, Select and Insert statements are built once.
 var JobsTable = table.New(table.Metadata{
 	Name:    "jobs",
-	Columns: []string{"home", "shard", "id", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "active_log", "final_log"},
+	Columns: []string{"home", "shard", "id", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "active_log", "final_log"},
 	PartKey: []string{"home", "shard"},
 	SortKey: []string{"id"},
 })
@@ -71,6 +71,8 @@ var JobsColumns = struct {
 	BatchID JobsColumn[gocql.UUID]
 	// ParentID is the column parent_id, CQL type uuid.
 	ParentID JobsColumn[gocql.UUID]
+	// Continued is the column continued, CQL type boolean.
+	Continued JobsColumn[bool]
 	// RecurringID is the column recurring_id, CQL type text.
 	RecurringID JobsColumn[string]
 	// LeaseOwner is the column lease_owner, CQL type text.
@@ -106,6 +108,7 @@ var JobsColumns = struct {
 	Result:         JobsColumn[[]byte]{name: "result", cql: "result"},
 	BatchID:        JobsColumn[gocql.UUID]{name: "batch_id", cql: "batch_id"},
 	ParentID:       JobsColumn[gocql.UUID]{name: "parent_id", cql: "parent_id"},
+	Continued:      JobsColumn[bool]{name: "continued", cql: "continued"},
 	RecurringID:    JobsColumn[string]{name: "recurring_id", cql: "recurring_id"},
 	LeaseOwner:     JobsColumn[string]{name: "lease_owner", cql: "lease_owner"},
 	LeaseToken:     JobsColumn[gocql.UUID]{name: "lease_token", cql: "lease_token"},
@@ -116,10 +119,10 @@ var JobsColumns = struct {
 }
 
 var (
-	tblJobsAll     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.ActiveLog, JobsColumns.FinalLog}
+	tblJobsAll     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.ActiveLog, JobsColumns.FinalLog}
 	tblJobsKey     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID}
 	tblJobsPartKey = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard}
-	tblJobsRegular = []ColumnOf[JobsBuilder]{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.ActiveLog, JobsColumns.FinalLog}
+	tblJobsRegular = []ColumnOf[JobsBuilder]{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.ActiveLog, JobsColumns.FinalLog}
 )
 
 // Jobs builds statements for table jobs from typed columns.
@@ -203,7 +206,7 @@ func (JobsBuilder) Delete(cols ...ColumnOf[JobsBuilder]) (*qb.DeleteBuilder, err
 // JobsGetCQL is the statement of query JobsGet.
 const JobsGetCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
-    batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata
+    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata
 FROM jobs
 WHERE home = ? AND shard = ? AND id = ?`
 
@@ -218,7 +221,7 @@ var JobsGet = Query{
 }
 
 func scanJobsGet(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
 }
 
 // JobsGet runs query JobsGet of schema/queries.cql (line 11) on table jobs: a
@@ -238,7 +241,7 @@ func (db *DB) JobsGet(ctx context.Context, home time.Time, shard int32, id gocql
 // JobsGetManyCQL is the statement of query JobsGetMany.
 const JobsGetManyCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
-    batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata
+    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata
 FROM jobs
 WHERE home = ? AND shard = ? AND id IN ?`
 
@@ -253,7 +256,7 @@ var JobsGetMany = Query{
 }
 
 func scanJobsGetMany(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
 }
 
 // JobsGetMany runs query JobsGetMany of schema/queries.cql (line 18) on table
@@ -276,7 +279,7 @@ func (db *DB) JobsGetMany(ctx context.Context, home time.Time, shard int32, id [
 // JobsScanCQL is the statement of query JobsScan.
 const JobsScanCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
-    batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata
+    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata
 FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
@@ -292,7 +295,7 @@ var JobsScan = Query{
 }
 
 func scanJobsScan(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
 }
 
 // JobsScan runs query JobsScan of schema/queries.cql (line 25) on table jobs:
@@ -373,8 +376,8 @@ func (db *DB) JobsScanBrief(ctx context.Context, home time.Time, shard int32, af
 const JobsCreateCQL = `UPDATE jobs
 SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?,
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
-    last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?,
-    lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
+    last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?,
+    recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = NULL`
 
@@ -384,7 +387,7 @@ IF version = NULL`
 var JobsCreate = Query{
 	Name:       "JobsCreate",
 	CQL:        JobsCreateCQL,
-	Names:      []string{"queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id"},
+	Names:      []string{"queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -403,7 +406,7 @@ var JobsCreate = Query{
 //
 // The statement is [JobsCreateCQL].
 func (db *DB) JobsCreate(ctx context.Context, row models.JobsRow) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteCQL is the statement of query JobsWrite.
@@ -411,8 +414,8 @@ const JobsWriteCQL = `UPDATE jobs
 USING TTL ?
 SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?,
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
-    last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?,
-    lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
+    last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?,
+    recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
@@ -422,7 +425,7 @@ IF version = ?`
 var JobsWrite = Query{
 	Name:       "JobsWrite",
 	CQL:        JobsWriteCQL,
-	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id", "expected_version"},
+	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -443,7 +446,7 @@ var JobsWrite = Query{
 //
 // The statement is [JobsWriteCQL].
 func (db *DB) JobsWrite(ctx context.Context, row models.JobsRow, ttl int32, expectedVersion int64) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsClaimCQL is the statement of query JobsClaim.
@@ -528,13 +531,51 @@ func (db *DB) JobsHeartbeat(ctx context.Context, version int64, leaseUntil, home
 	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsHeartbeatCQL, version, leaseUntil, home, shard, id, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
+// JobsMarkContinuedCQL is the statement of query JobsMarkContinued.
+const JobsMarkContinuedCQL = `UPDATE jobs
+SET continued = TRUE, version = ?
+WHERE home = ? AND shard = ? AND id = ?
+IF version = ?`
+
+// JobsMarkContinued is the query JobsMarkContinued of schema/queries.cql, line
+// 74, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// applied result) and not idempotent (do not retry blindly).
+var JobsMarkContinued = Query{
+	Name:       "JobsMarkContinued",
+	CQL:        JobsMarkContinuedCQL,
+	Names:      []string{"version", "home", "shard", "id", "expected_version"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// JobsMarkContinued runs query JobsMarkContinued of schema/queries.cql (line
+// 74) on table jobs: a lightweight transaction, never retried by the driver.
+// Exec reports whether it applied and, when it did not, the current values of
+// the columns it tested.
+//
+// Marks a job as having continuations (see Schema.cql). The job is not
+// final, so its row has no TTL to keep.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - version: column version, CQL type bigint
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type uuid
+//   - expectedVersion: :expected_version, CQL type bigint
+//
+// The statement is [JobsMarkContinuedCQL].
+func (db *DB) JobsMarkContinued(ctx context.Context, version int64, home time.Time, shard int32, id gocql.UUID, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsMarkContinuedCQL, version, home, shard, id, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
+}
+
 // JobsDeleteCQL is the statement of query JobsDelete.
 const JobsDeleteCQL = `DELETE
 FROM jobs
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsDelete is the query JobsDelete of schema/queries.cql, line 72, on table
+// JobsDelete is the query JobsDelete of schema/queries.cql, line 79, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsDelete = Query{
@@ -545,7 +586,7 @@ var JobsDelete = Query{
 	Idempotent: false,
 }
 
-// JobsDelete runs query JobsDelete of schema/queries.cql (line 72) on table
+// JobsDelete runs query JobsDelete of schema/queries.cql (line 79) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -567,7 +608,7 @@ const CountLogActiveCQL = `UPDATE jobs
 SET active_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogActive is the query CountLogActive of schema/queries.cql, line 77,
+// CountLogActive is the query CountLogActive of schema/queries.cql, line 84,
 // on table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogActive = Query{
 	Name:       "CountLogActive",
@@ -577,7 +618,7 @@ var CountLogActive = Query{
 	Idempotent: true,
 }
 
-// CountLogActive runs query CountLogActive of schema/queries.cql (line 77) on
+// CountLogActive runs query CountLogActive of schema/queries.cql (line 84) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry to a partition's count log, in the batch of the change it
@@ -607,7 +648,7 @@ USING TTL ?
 SET final_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 80, on
+// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 87, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogFinal = Query{
 	Name:       "CountLogFinal",
@@ -617,7 +658,7 @@ var CountLogFinal = Query{
 	Idempotent: true,
 }
 
-// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 80) on
+// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 87) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -645,7 +686,7 @@ FROM jobs
 WHERE home = ? AND shard = ?
 LIMIT 1`
 
-// CountLogRead is the query CountLogRead of schema/queries.cql, line 83, on
+// CountLogRead is the query CountLogRead of schema/queries.cql, line 90, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogRead = Query{
 	Name:       "CountLogRead",
@@ -667,7 +708,7 @@ func scanCountLogRead(r *CountLogReadRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.ActiveLog, &r.FinalLog)
 }
 
-// CountLogRead runs query CountLogRead of schema/queries.cql (line 83) on
+// CountLogRead runs query CountLogRead of schema/queries.cql (line 90) on
 // table jobs: a SELECT that returns CountLogReadRow rows, read with One, All,
 // Iter or Page.
 //
@@ -687,7 +728,7 @@ SET active_log = ?
 WHERE home = ? AND shard = ?
 IF active_log = ?`
 
-// CountLogCompact is the query CountLogCompact of schema/queries.cql, line 87,
+// CountLogCompact is the query CountLogCompact of schema/queries.cql, line 94,
 // on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountLogCompact = Query{
@@ -698,7 +739,7 @@ var CountLogCompact = Query{
 	Idempotent: false,
 }
 
-// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 87)
+// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 94)
 // on table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -729,7 +770,7 @@ type JobsBatch struct{ casBatch }
 // ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
 // partition both are atomic).
 func (db *DB) NewJobsBatch(ctx context.Context, kind gocql.BatchType) *JobsBatch {
-	return &JobsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 3)}
+	return &JobsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 3)}
 }
 
 // ExecCAS sends the batch as one lightweight transaction: applied reports
@@ -748,14 +789,14 @@ func (b *JobsBatch) ExecCAS() (applied bool, current []models.JobsRow, err error
 // [DB.JobsCreate].
 func (b *JobsBatch) JobsCreate(row models.JobsRow) {
 	b.test(false, 7)
-	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID)
+	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID)
 }
 
 // JobsWrite adds query JobsWrite to the batch; its parameters are those of
 // [DB.JobsWrite].
 func (b *JobsBatch) JobsWrite(row models.JobsRow, ttl int32, expectedVersion int64) {
 	b.test(false, 7)
-	b.b.add(JobsWriteCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion)
+	b.b.add(JobsWriteCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion)
 }
 
 // JobsClaim adds query JobsClaim to the batch; its parameters are those of
@@ -770,6 +811,13 @@ func (b *JobsBatch) JobsClaim(state int32, version int64, stateChangedAt, starte
 func (b *JobsBatch) JobsHeartbeat(version int64, leaseUntil, home time.Time, shard int32, id gocql.UUID, expectedVersion int64) {
 	b.test(false, 7)
 	b.b.add(JobsHeartbeatCQL, false, version, leaseUntil, home, shard, id, expectedVersion)
+}
+
+// JobsMarkContinued adds query JobsMarkContinued to the batch; its parameters
+// are those of [DB.JobsMarkContinued].
+func (b *JobsBatch) JobsMarkContinued(version int64, home time.Time, shard int32, id gocql.UUID, expectedVersion int64) {
+	b.test(false, 7)
+	b.b.add(JobsMarkContinuedCQL, false, version, home, shard, id, expectedVersion)
 }
 
 // JobsDelete adds query JobsDelete to the batch; its parameters are those of
@@ -794,6 +842,6 @@ func (b *JobsBatch) CountLogFinal(ttl int32, finalLogKey gocql.UUID, finalLogVal
 // CountLogCompact adds query CountLogCompact to the batch; its parameters are
 // those of [DB.CountLogCompact].
 func (b *JobsBatch) CountLogCompact(activeLog map[gocql.UUID]map[int32]int32, home time.Time, shard int32, expectedLog map[gocql.UUID]map[int32]int32) {
-	b.test(false, 25)
+	b.test(false, 26)
 	b.b.add(CountLogCompactCQL, false, activeLog, home, shard, expectedLog)
 }

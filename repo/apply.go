@@ -36,6 +36,9 @@ const (
 	writeClaim
 	writeHeartbeat
 	writeDelete
+	// writeMark sets HasContinuations (and the version) and nothing else:
+	// no state changes, so it needs no hints and moves no lease.
+	writeMark
 )
 
 // The changes a job goes through.
@@ -54,6 +57,7 @@ var (
 	opUpdate         = changeOp{name: "update"}
 	opDelete         = changeOp{name: "delete", stmt: writeDelete}
 	opReleaseWaiting = changeOp{name: "release"} // a continuation whose parent finished
+	opMarkContinued  = changeOp{name: "mark continued", stmt: writeMark}
 )
 
 // change is one job's change, from cur (nil for a new job) to next (for a
@@ -77,6 +81,10 @@ type change struct {
 func newChange(cur, next *Job, op changeOp) *change {
 	if cur != nil {
 		next.Version = cur.Version + 1
+		// Only a mark sets HasContinuations, and nothing clears it: a
+		// caller's copy of the job may predate the mark (its condition on
+		// the version then fails, see rebase).
+		next.HasContinuations = cur.HasContinuations || op.stmt == writeMark
 	}
 	return &change{cur: cur, next: next, op: op}
 }
@@ -253,7 +261,7 @@ func (s *Store) writeChangeHints(ctx context.Context, chs []*change) []*change {
 	if lease, ok := s.leaseEntry(fresh); ok {
 		all.addDue(lease)
 		for _, c := range fresh {
-			if c.next.State == StateProcessing && c.op.stmt != writeDelete {
+			if c.next.State == StateProcessing && c.op.stmt != writeDelete && c.op.stmt != writeMark {
 				c.lease = lease
 				c.hints.addDue(lease)
 			}
@@ -294,7 +302,7 @@ func (s *Store) writeChangeHints(ctx context.Context, chs []*change) []*change {
 // entries are added per batch (leaseEntry).
 func (s *Store) changeHints(h *hintSet, c *change, now time.Time) {
 	j := c.next
-	if c.op.stmt == writeDelete {
+	if c.op.stmt == writeDelete || c.op.stmt == writeMark {
 		return
 	}
 	switch {
@@ -361,7 +369,7 @@ func (s *Store) leaseEntry(chs []*change) (dueEntry, bool) {
 	n := 0
 	for _, c := range chs {
 		j := c.next
-		if j.State != StateProcessing || c.op.stmt == writeDelete {
+		if j.State != StateProcessing || c.op.stmt == writeDelete || c.op.stmt == writeMark {
 			continue
 		}
 		if n == 0 || compareUUID(j.ID, first) < 0 {
@@ -394,6 +402,8 @@ func (s *Store) addChange(b *queries.JobsBatch, h homeRef, c *change) {
 		b.JobsHeartbeat(next.Version, ms(next.Lease.Until), h.Start, h.Shard, next.ID, c.cur.Version)
 	case writeDelete:
 		b.JobsDelete(h.Start, h.Shard, next.ID, c.cur.Version)
+	case writeMark:
+		b.JobsMarkContinued(next.Version, h.Start, h.Shard, next.ID, c.cur.Version)
 	default:
 		ttl := 0
 		if next.State.Final() {
@@ -495,7 +505,7 @@ func (s *Store) notApplied(ctx context.Context, h homeRef, chs []*change, curren
 		}
 	}
 	if len(failed) > 0 {
-		s.explainFailed(ctx, h, failed, nil)
+		retry = append(retry, s.explainFailed(ctx, h, failed, nil)...)
 	}
 	return retry
 }
@@ -545,7 +555,7 @@ func (s *Store) unknownOutcome(ctx context.Context, h homeRef, chs []*change, er
 		}
 	}
 	if len(failed) > 0 {
-		s.explainFailed(ctx, h, failed, byID)
+		retry = append(retry, s.explainFailed(ctx, h, failed, byID)...)
 	}
 	return retry
 }
@@ -553,8 +563,9 @@ func (s *Store) unknownOutcome(ctx context.Context, h homeRef, chs []*change, er
 // explainFailed resolves changes whose condition failed, from the jobs as a
 // serial read shows them (read here unless given): the lease holder lost its
 // lease, the job changed or is gone, or (a create) the job exists, which is
-// no error when it is the same job (an insert retried).
-func (s *Store) explainFailed(ctx context.Context, h homeRef, chs []*change, byID map[gocql.UUID]*Job) {
+// no error when it is the same job (an insert retried). It returns the
+// changes to send again: those that met only a mark (rebase).
+func (s *Store) explainFailed(ctx context.Context, h homeRef, chs []*change, byID map[gocql.UUID]*Job) (retry []*change) {
 	if byID == nil {
 		ids := make([]gocql.UUID, len(chs))
 		for i, c := range chs {
@@ -584,11 +595,34 @@ func (s *Store) explainFailed(ctx context.Context, h homeRef, chs []*change, byI
 			c.err = fmt.Errorf("%w: %s vanished while it was stored", ErrConflict, c.next.ID)
 		case now == nil:
 			c.err = ErrNotFound
+		case rebase(c, now):
+			retry = append(retry, c)
+			continue
 		default:
 			c.err = lostOrConflict(c.cur, now, c.op.fenced)
 		}
 		s.dropNewHints(ctx, c, now)
 	}
+	return retry
+}
+
+// rebase moves change c onto the job as it is now when the one change made
+// since the caller read it is a mark (InsertContinuation set
+// HasContinuations and the version, nothing else), and reports whether it
+// did. The change then goes again, conditioned on the marked version: the
+// lease holder's outcome is not lost to a continuation added while its job
+// runs, and the job, once finished, is settled with its continuations.
+func rebase(c *change, now *Job) bool {
+	cur := c.cur
+	if c.op.stmt == writeMark || cur.HasContinuations || !now.HasContinuations || now.Version != cur.Version+1 ||
+		now.State != cur.State || !now.StateChangedAt.Equal(cur.StateChangedAt) ||
+		now.Lease.Token != cur.Lease.Token || !now.Lease.Until.Equal(cur.Lease.Until) {
+		return false
+	}
+	c.cur = now
+	c.next.Version = now.Version + 1
+	c.next.HasContinuations = true
+	return true
 }
 
 // sameWrite reports whether the stored job is the one change c wrote: the
@@ -712,6 +746,9 @@ func (t *leaseTracker) update(chs []*change, settled map[gocql.UUID]bool, now ti
 	for _, c := range chs {
 		id := c.next.ID
 		switch {
+		case c.op.stmt == writeMark:
+			// Not the holder's change (or, made by the holder's store, no
+			// change of its lease): the job stays under its entry.
 		case c.op.stmt != writeDelete && c.next.State == StateProcessing && c.lease.LastID != (gocql.UUID{}):
 			release(id)
 			t.jobs[id] = c.lease

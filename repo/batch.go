@@ -218,8 +218,8 @@ func (j *Jobs) InsertContinuation(ctx context.Context, parentID gocql.UUID, nj *
 
 // insertContinuation writes, in order: a due entry to check the child now
 // (so a crash before the last step is repaired by a scanner), the lookup
-// row, the child, and then checks the parent once, in case it finished
-// before the lookup row existed.
+// row, the child, the parent job's mark (markContinued), and then checks the
+// parent once, in case it finished before it was marked.
 func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state State, nj *NewJob) (*Job, error) {
 	jobs, err := s.newJobs(ctx, []*NewJob{nj})
 	if err != nil {
@@ -242,6 +242,14 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 		return nil, fmt.Errorf("continue %s: %w", parent, err)
 	}
 	child := jobs[0]
+	if state == StateAwaitingContinuation {
+		if err := s.markContinued(ctx, parent); err != nil {
+			// The child is stored, with its due entry: the scanner that
+			// meets the entry marks the parent and checks the child.
+			s.set.log.Warn("jobsharp: could not mark the parent of a new continuation; a scanner will", "job", child.ID, "parent", parent, "err", err)
+			return child, nil
+		}
+	}
 	if err := s.checkWaiting(ctx, child); err != nil {
 		s.set.log.Warn("jobsharp: could not check a new continuation; a scanner will", "job", child.ID, "err", err)
 		return child, nil
@@ -250,6 +258,34 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 		child = got
 	}
 	return child, nil
+}
+
+// markContinued sets HasContinuations on a parent job, by a lightweight
+// transaction on its version, so that settling it, once it finishes, reads
+// its continuations (settleLinks reads them only for marked jobs). A parent
+// that is marked already, or final (the caller's check settles the child),
+// is left alone; a parent that changes meanwhile is read again. A lease
+// holder's outcome read before the mark fails its condition once and goes
+// again on the marked row (rebase).
+func (s *Store) markContinued(ctx context.Context, parentID gocql.UUID) error {
+	for attempt := 0; ; attempt++ {
+		parent, err := s.get(ctx, parentID, attempt > 0)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil // deleted meanwhile: the check cancels the child
+		case err != nil:
+			return err
+		case parent.HasContinuations || parent.State.Final():
+			return nil
+		}
+		_, err = s.applyOne(ctx, newChange(parent, parent.clone(), opMarkContinued))
+		switch {
+		case err == nil, errors.Is(err, ErrNotFound):
+			return nil
+		case !errors.Is(err, ErrConflict) || attempt >= 20:
+			return err
+		}
+	}
 }
 
 // Continuations returns the jobs waiting for a parent job or batch

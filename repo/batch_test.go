@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"github.com/scylladb/gocqlx/v2"
 
+	"github.com/jobsharp/cassandra/bench/cqlcount"
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/repo"
 )
@@ -260,6 +262,68 @@ func TestContinuations(t *testing.T) {
 		}
 	})
 
+	t.Run("AddedWhileParentRunsIsReleasedByItsHolder", func(t *testing.T) {
+		t.Parallel()
+
+		// A continuation marks its parent, which moves the parent's
+		// version under the worker that holds it: the holder's heartbeat
+		// and outcome, read before the mark, still apply, and settling the
+		// parent releases the child.
+		b := setup(t, nil)
+		parent := b.insert(ctx, t, &repo.NewJob{})
+		held := b.claim(ctx, t, 1)[0]
+		if held.HasContinuations {
+			t.Fatal("a job without continuations is marked")
+		}
+		child, err := b.sameStore(t, nil).Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: b.queue, Type: "child"})
+		if err != nil || child.State != repo.StateAwaitingContinuation {
+			t.Fatalf("InsertContinuation() = %v, %v", child, err)
+		}
+		if got, _ := b.store.Jobs.Get(ctx, parent.ID); !got.HasContinuations || got.Version != held.Version+1 {
+			t.Fatalf("parent after the insert: marked %v, version %d; want marked, version %d", got.HasContinuations, got.Version, held.Version+1)
+		}
+		beat, err := b.store.Jobs.Heartbeat(ctx, held, time.Minute)
+		if err != nil || !beat.HasContinuations || beat.Version != held.Version+2 {
+			t.Fatalf("Heartbeat() with the copy read before the mark = %+v, %v; want the marked job at version %d", beat, err, held.Version+2)
+		}
+		// Complete with a copy older still: its lease is the heartbeat's
+		// predecessor, so it is not the mark alone that moved the version.
+		if _, err := b.store.Jobs.Complete(ctx, held, nil); !errors.Is(err, repo.ErrConflict) && !errors.Is(err, repo.ErrLeaseLost) {
+			t.Fatalf("Complete() with a copy from before the heartbeat error = %v, want a conflict", err)
+		}
+		if _, err := b.store.Jobs.Complete(ctx, beat, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := b.store.Jobs.Get(ctx, child.ID); got.State != repo.StateScheduled {
+			t.Errorf("child is %s after its parent succeeded, want Scheduled", got.State)
+		}
+	})
+
+	t.Run("OutcomeReadBeforeTheMarkApplies", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		parent := b.insert(ctx, t, &repo.NewJob{})
+		held := b.claim(ctx, t, 1)[0]
+		child, err := b.store.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: b.queue, Type: "child"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done, err := b.store.Jobs.Complete(ctx, held, []byte("ok"))
+		if err != nil || done.State != repo.StateSucceeded || !done.HasContinuations {
+			t.Fatalf("Complete() with the copy read before the mark = %+v, %v; want Succeeded and marked", done, err)
+		}
+		if got, _ := b.store.Jobs.Get(ctx, child.ID); got.State != repo.StateScheduled {
+			t.Errorf("child is %s after its parent succeeded, want Scheduled", got.State)
+		}
+		// The mark stays whatever a caller sends.
+		got, _ := b.store.Jobs.Get(ctx, parent.ID)
+		got.HasContinuations = false
+		if after, err := b.store.Jobs.Update(ctx, got); err != nil || !after.HasContinuations {
+			t.Errorf("Update() clearing the mark = %+v, %v; want it kept", after, err)
+		}
+	})
+
 	t.Run("UnknownParent", func(t *testing.T) {
 		t.Parallel()
 
@@ -410,5 +474,77 @@ func TestContinuationsDuringInsert(t *testing.T) {
 	}
 	if got, _ := b.store.Jobs.Get(ctx, child.ID); got.State != repo.StateScheduled {
 		t.Errorf("child is %s after its parent succeeded, want Scheduled", got.State)
+	}
+}
+
+// TestSettlingReadsContinuationsOfMarkedJobsOnly counts, with the driver's
+// observers, the continuation lookups that settling finished jobs sends:
+// none for jobs without continuations, one for a marked parent.
+func TestSettlingReadsContinuationsOfMarkedJobsOnly(t *testing.T) {
+	ctx := context.Background()
+	counter := cqlcount.New()
+	c := cqltest.Cluster()
+	c.Keyspace = cqltest.Keyspace(t)
+	c.QueryObserver, c.BatchObserver = counter, counter
+	session, err := gocqlx.WrapSession(c.CreateSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(session.Close)
+	store, err := repo.New(session, &repo.Options{FoldInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	queue := cqltest.Queue(t)
+	const lookup = "SELECT job_continuations"
+	run := func(want int) []*repo.Job {
+		t.Helper()
+		var done []*repo.Job
+		for len(done) < want {
+			held, err := store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "test", Limit: want, Lease: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range held {
+				d, err := store.Jobs.Complete(ctx, j, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				done = append(done, d)
+			}
+		}
+		return done
+	}
+	var nj []*repo.NewJob
+	for range 20 {
+		nj = append(nj, &repo.NewJob{Queue: queue, Type: "plain"})
+	}
+	if _, err := store.Jobs.InsertMany(ctx, nj); err != nil {
+		t.Fatal(err)
+	}
+	before := counter.Snapshot()
+	run(20)
+	if got := counter.Snapshot().Sub(before).ByKind[lookup]; got != 0 {
+		t.Errorf("settling 20 jobs without continuations sent %d continuation lookups, want none", got)
+	}
+
+	parent, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: queue, Type: "parent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := store.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: queue, Type: "child"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = counter.Snapshot()
+	if got := run(1); got[0].ID != parent.ID || !got[0].HasContinuations {
+		t.Fatalf("ran %s (marked %v), want the marked parent", got[0].ID, got[0].HasContinuations)
+	}
+	if got := counter.Snapshot().Sub(before).ByKind[lookup]; got != 1 {
+		t.Errorf("settling a parent sent %d continuation lookups, want 1", got)
+	}
+	if got, _ := store.Jobs.Get(ctx, child.ID); got.State != repo.StateScheduled {
+		t.Errorf("child is %s, want Scheduled", got.State)
 	}
 }

@@ -137,6 +137,11 @@ type Job struct {
 	BatchID gocql.UUID
 	// ParentID is the job or batch a continuation waits for, zero if none.
 	ParentID gocql.UUID
+	// HasContinuations is true once a continuation of this job has been
+	// stored (InsertContinuation sets it). The store keeps it: a change
+	// cannot clear it. Settling a finished job looks up its continuations
+	// only when it is set.
+	HasContinuations bool
 	// RecurringID is the schedule that created the job, empty if none.
 	RecurringID string
 	// Lease is the claim of a Processing job.
@@ -177,7 +182,7 @@ func jobFromRow(r *models.JobsRow) *Job {
 		CreatedAt: utc(r.CreatedAt), ScheduledAt: utc(r.ScheduledAt), StateChangedAt: utc(r.StateChangedAt),
 		StartedAt: utc(r.StartedAt), FinishedAt: utc(r.FinishedAt),
 		RetryCount: int(r.RetryCount), MaxRetries: int(r.MaxRetries), LastError: r.LastError, Result: r.Result,
-		BatchID: r.BatchID, ParentID: r.ParentID, RecurringID: r.RecurringID,
+		BatchID: r.BatchID, ParentID: r.ParentID, HasContinuations: r.Continued, RecurringID: r.RecurringID,
 		Lease:    Lease{Owner: r.LeaseOwner, Token: r.LeaseToken, Until: utc(r.LeaseUntil)},
 		Metadata: r.Metadata,
 	}
@@ -194,7 +199,7 @@ func rowFromJob(j *Job, h homeRef) models.JobsRow {
 		CreatedAt: ms(j.CreatedAt), ScheduledAt: ms(j.ScheduledAt), StateChangedAt: ms(j.StateChangedAt),
 		StartedAt: ms(j.StartedAt), FinishedAt: ms(j.FinishedAt),
 		RetryCount: int32(j.RetryCount), MaxRetries: int32(j.MaxRetries), LastError: j.LastError, Result: j.Result,
-		BatchID: j.BatchID, ParentID: j.ParentID, RecurringID: j.RecurringID,
+		BatchID: j.BatchID, ParentID: j.ParentID, Continued: j.HasContinuations, RecurringID: j.RecurringID,
 		LeaseOwner: j.Lease.Owner, LeaseToken: j.Lease.Token, LeaseUntil: ms(j.Lease.Until),
 		Metadata: j.Metadata,
 	}

@@ -438,7 +438,7 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 		claims   []claim
 		rescues  []*change
 		settle   []*Job
-		waiting  []*Job
+		waiting  []waitingJob
 		ranges   []dueEntry
 		rangeOf  = map[*change][]dueEntry{}
 		rescueOf = map[gocql.UUID]*change{}
@@ -492,8 +492,7 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 			}
 			rescue(j, e)
 		case j.State == StateAwaitingContinuation || j.State == StateAwaitingBatch:
-			waiting = append(waiting, j)
-			stale(e)
+			waiting = append(waiting, waitingJob{j, e})
 		case j.State.Final():
 			settle = append(settle, j)
 			settleOf[j.ID] = e
@@ -578,10 +577,23 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 			}
 		}
 	}
-	for _, j := range waiting {
-		if err := s.checkWaiting(ctx, j); err != nil {
-			errs = append(errs, err)
+	for _, w := range waiting {
+		// The insert of a continuation marks its parent before its first
+		// check; an insert cut short before that leaves this entry, and
+		// its parent is marked here, or the entry stays for a later scan.
+		var err error
+		if w.job.State == StateAwaitingContinuation {
+			err = s.markContinued(ctx, w.job.ParentID)
 		}
+		if err == nil {
+			err = s.checkWaiting(ctx, w.job)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			unresolved = append(unresolved, w.e)
+			continue
+		}
+		stale(w.e)
 	}
 	if len(settle) > 0 {
 		// The finished jobs of a lease range may have ended by their
@@ -621,6 +633,12 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 	}
 	s.deleteDue(ctx, spent...)
 	return claimed, unresolved, errors.Join(errs...)
+}
+
+// waitingJob is a waiting continuation met through due entry e.
+type waitingJob struct {
+	job *Job
+	e   dueEntry
 }
 
 // jobsOfEntries reads the jobs due entries of one home partition name: by

@@ -15,14 +15,17 @@ import (
 // settleJobs does what follows from jobs finishing: it records each job's
 // final state in its batch, releases or cancels the continuations of the
 // jobs, and, when a batch is complete, those of the batch. It reads the
-// continuations of all the jobs with one statement and records batch
-// progress with one statement per batch. Beside that it writes the
-// state-index rows of the jobs in states (those a lease holder finished,
-// whose rows are written when they are settled: finalStateAfter), one
-// statement per index partition. It is idempotent: every release is a
-// lightweight transaction from a waiting state and a state row is the same
-// row again, so settling twice (a scanner after a crash, say) changes
-// nothing more. It returns the jobs it settled completely.
+// continuations of the jobs that have any (HasContinuations: their inserts
+// mark them before they check the parent, and a holder's outcome read
+// before a mark goes again on the marked row) with one statement, and
+// records batch progress with one statement per batch. Beside that it
+// writes the state-index rows of the jobs in states (those a lease holder
+// finished, whose rows are written when they are settled:
+// finalStateAfter), one statement per index partition. It is idempotent:
+// every release is a lightweight transaction from a waiting state and a
+// state row is the same row again, so settling twice (a scanner after a
+// crash, say) changes nothing more. It returns the jobs it settled
+// completely.
 func (s *Store) settleJobs(ctx context.Context, jobs, states []*Job) (map[gocql.UUID]bool, error) {
 	var serr error
 	var wg sync.WaitGroup
@@ -61,8 +64,12 @@ func (s *Store) settleLinks(ctx context.Context, jobs []*Job) (map[gocql.UUID]bo
 	byBatch := map[gocql.UUID][]*Job{}
 	var batches []gocql.UUID
 	ids := make([]gocql.UUID, 0, len(jobs))
+	var parentIDs []gocql.UUID
 	for _, j := range jobs {
 		ids = append(ids, j.ID)
+		if j.HasContinuations {
+			parentIDs = append(parentIDs, j.ID)
+		}
 		if j.BatchID != (gocql.UUID{}) {
 			if _, ok := byBatch[j.BatchID]; !ok {
 				batches = append(batches, j.BatchID)
@@ -93,7 +100,7 @@ func (s *Store) settleLinks(ctx context.Context, jobs []*Job) (map[gocql.UUID]bo
 			}
 		}
 	}
-	children, err := s.childrenOf(ctx, ids)
+	children, err := s.childrenOf(ctx, parentIDs)
 	if err != nil {
 		return settled, fmt.Errorf("list continuations: %w", err)
 	}

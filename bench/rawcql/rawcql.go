@@ -20,15 +20,15 @@ import (
 // The jobs table's statements, as schema/queries.cql has them (the
 // generated constants in queries/ are laid out over lines).
 const (
-	JobsCreate    = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE home = ? AND shard = ? AND id = ? IF version = NULL`
+	JobsCreate    = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE home = ? AND shard = ? AND id = ? IF version = NULL`
 	JobsGet       = `SELECT ` + jobsColumns + ` FROM jobs WHERE home = ? AND shard = ? AND id = ?`
 	JobsGetMany   = `SELECT ` + jobsColumns + ` FROM jobs WHERE home = ? AND shard = ? AND id IN ?`
 	JobsScan      = `SELECT ` + jobsColumns + ` FROM jobs WHERE home = ? AND shard = ? AND id > ? AND id < ? LIMIT ?`
 	JobsScanBrief = `SELECT id, queue, state, version, scheduled_at, lease_until FROM jobs WHERE home = ? AND shard = ? AND id > ? AND id < ? LIMIT ?`
 	JobsClaim     = `UPDATE jobs SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = ?, lease_token = ?, lease_until = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
-	JobsWrite     = `UPDATE jobs USING TTL ? SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
+	JobsWrite     = `UPDATE jobs USING TTL ? SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
 
-	jobsColumns = `home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, recurring_id, lease_owner, lease_token, lease_until, metadata`
+	jobsColumns = `home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata`
 )
 
 // The other statements the store sends to store jobs (the store and layer
@@ -94,6 +94,7 @@ type Row struct {
 	Errors                                 []AttemptError
 	Result                                 []byte
 	BatchID, ParentID                      gocql.UUID
+	Continued                              bool
 	RecurringID, LeaseOwner                string
 	LeaseToken                             gocql.UUID
 	LeaseUntil                             time.Time
@@ -104,7 +105,7 @@ type Row struct {
 func (r *Row) Dest() []any {
 	return []any{&r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt,
 		&r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result,
-		&r.BatchID, &r.ParentID, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata}
+		&r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata}
 }
 
 // CreateArgs are the binds of JobsCreate for the row.
@@ -122,8 +123,8 @@ func (r *Row) WriteArgs(ttl int, expected int64) []any {
 // JobsWrite.
 func (r *Row) values() []any {
 	return []any{r.Queue, r.Type, r.Args, r.State, r.Version, r.CreatedAt, r.ScheduledAt, r.StateChangedAt, r.StartedAt,
-		r.FinishedAt, r.RetryCount, r.MaxRetries, r.LastError, r.Errors, r.Result, r.BatchID, r.ParentID, r.RecurringID,
-		r.LeaseOwner, r.LeaseToken, r.LeaseUntil, r.Metadata}
+		r.FinishedAt, r.RetryCount, r.MaxRetries, r.LastError, r.Errors, r.Result, r.BatchID, r.ParentID, r.Continued,
+		r.RecurringID, r.LeaseOwner, r.LeaseToken, r.LeaseUntil, r.Metadata}
 }
 
 // BucketStart is the start of the epoch-aligned bucket of width w holding t.
