@@ -324,6 +324,83 @@ func TestContinuations(t *testing.T) {
 		}
 	})
 
+	// An insert that dies after storing the child and before marking the
+	// parent leaves the child's due entry: the scanner that meets it marks
+	// the parent (or, when the parent has finished, releases the child).
+	crashBeforeMark := func(t *testing.T, b *testBundle, parent *repo.Job) {
+		t.Helper()
+		crashing := b.sameStore(t, nil)
+		repo.SetAfterBatch(crashing, func(op string) error {
+			if op == "insert" {
+				return errCrash
+			}
+			return nil
+		})
+		if _, err := crashing.Jobs.InsertContinuation(ctx, parent.ID, &repo.NewJob{Queue: b.queue, Type: "child"}); !errors.Is(err, errCrash) {
+			t.Fatalf("InsertContinuation() error = %v, want the crash", err)
+		}
+		if got, _ := b.store.Jobs.Get(ctx, parent.ID); got.HasContinuations {
+			t.Fatal("the parent is marked although the insert died before the mark")
+		}
+	}
+	claimChild := func(t *testing.T, b *testBundle) {
+		t.Helper()
+		var got []*repo.Job
+		for i := 0; i < 5 && len(got) == 0; i++ {
+			b.clock.Advance(repo.DefaultGrace)
+			got = b.claim(ctx, t, 10)
+		}
+		if len(got) != 1 || got[0].Type != "child" {
+			t.Fatalf("Claim() = %v, want the child released", ids(got))
+		}
+	}
+
+	t.Run("CrashBeforeTheMarkThenParentRuns", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		parent := b.insert(ctx, t, &repo.NewJob{})
+		crashBeforeMark(t, b, parent)
+		// The parent is claimed first (its home time is before the
+		// child's); the scan that claims it meets the child's entry only
+		// once the entry is older than Grace.
+		held := b.claim(ctx, t, 1)
+		if len(held) != 1 || held[0].ID != parent.ID {
+			t.Fatalf("Claim() = %v, want the parent", ids(held))
+		}
+		b.clock.Advance(repo.DefaultGrace + time.Second)
+		if got := b.claim(ctx, t, 10); len(got) != 0 {
+			t.Fatalf("Claim() while the parent runs = %v, want nothing", ids(got))
+		}
+		if got, _ := b.store.Jobs.Get(ctx, parent.ID); !got.HasContinuations {
+			t.Fatal("the scanner that met the child's entry did not mark the parent")
+		}
+		beat, err := b.store.Jobs.Heartbeat(ctx, held[0], time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.Jobs.Complete(ctx, beat, nil); err != nil {
+			t.Fatal(err)
+		}
+		got := b.claim(ctx, t, 10)
+		if len(got) != 1 || got[0].Type != "child" {
+			t.Fatalf("Claim() after the parent = %v, want the child", ids(got))
+		}
+	})
+
+	t.Run("CrashBeforeTheMarkAfterParentFinished", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		parent := b.insert(ctx, t, &repo.NewJob{})
+		held := b.claim(ctx, t, 1)
+		crashBeforeMark(t, b, parent)
+		if _, err := b.store.Jobs.Complete(ctx, held[0], nil); err != nil {
+			t.Fatal(err)
+		}
+		claimChild(t, b)
+	})
+
 	t.Run("UnknownParent", func(t *testing.T) {
 		t.Parallel()
 
