@@ -327,3 +327,28 @@ func FormatCounts(diff map[repo.State]int64) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// ContinuationsBeforeParent returns the executions of continuations (jobs
+// in parentOf, mapped to the job they wait for) that began before a run of
+// their parent had returned success: a continuation released too early.
+func ContinuationsBeforeParent(execs []*Execution, parentOf map[gocql.UUID]gocql.UUID) []*Execution {
+	firstOK := map[gocql.UUID]time.Time{}
+	for _, e := range execs {
+		if e.Ended() && e.Outcome == OutcomeOK {
+			if t, ok := firstOK[e.Job]; !ok || e.End.Before(t) {
+				firstOK[e.Job] = e.End
+			}
+		}
+	}
+	var early []*Execution
+	for _, e := range execs {
+		parent, ok := parentOf[e.Job]
+		if !ok {
+			continue
+		}
+		if done, found := firstOK[parent]; !found || e.Start.Before(done) {
+			early = append(early, e)
+		}
+	}
+	return early
+}

@@ -289,3 +289,23 @@ func TestExecutionsRefuseContradictions(t *testing.T) {
 		t.Error("an end by another owner than the begin was accepted")
 	}
 }
+
+func TestContinuationsBeforeParent(t *testing.T) {
+	parent, early, onTime, orphan, child := uuid(1), uuid(2), uuid(3), uuid(4), uuid(5)
+	execs := []*Execution{
+		exec(parent, 1, "p1", 1, 0, 100, "failed"),
+		exec(parent, 2, "p1", 2, 200, 300, OutcomeOK),
+		exec(early, 3, "p2", 1, 250, 260, OutcomeOK),  // began before the parent's success
+		exec(onTime, 4, "p2", 1, 400, 410, OutcomeOK), // after it
+		exec(orphan, 5, "p2", 1, 400, 410, OutcomeOK), // its parent never succeeded
+		exec(child, 6, "p2", 1, 500, 510, OutcomeOK),  // not a continuation
+	}
+	got := ContinuationsBeforeParent(execs, map[gocql.UUID]gocql.UUID{early: parent, onTime: parent, orphan: uuid(9)})
+	var ids []gocql.UUID
+	for _, e := range got {
+		ids = append(ids, e.Job)
+	}
+	if diff := cmp.Diff([]gocql.UUID{early, orphan}, ids); diff != "" {
+		t.Errorf("ContinuationsBeforeParent() (-want +got):\n%s", diff)
+	}
+}

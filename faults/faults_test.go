@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/jobsharp/cassandra/faults"
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/schema"
@@ -64,8 +66,9 @@ func currentMode() mode {
 }
 
 // mix is the workload: short jobs, some long enough to be heartbeaten, a
-// few that fail their first attempt on purpose.
-var mix = faults.Mix{ShortMS: 300, LongShare: 0.05, LongMS: 6000, FailShare: 0.05}
+// few that fail their first attempt on purpose, and some continuations of
+// jobs stored a moment before.
+var mix = faults.Mix{ShortMS: 300, LongShare: 0.05, LongMS: 6000, FailShare: 0.05, ContinueShare: 0.1}
 
 // TestFaults runs the fault scenarios one after the other on the fault
 // cluster (cqltest.Faults: three nodes on 127.0.0.21–23, replication 3,
@@ -178,7 +181,9 @@ func claimRace(t *testing.T, f *cqltest.FaultCluster, ks string, m mode) {
 	s.note("node %d (%s) killed (SIGKILL)", victim, f.Addr(victim))
 	var wg sync.WaitGroup
 	for i := range m.raceJobs {
-		wg.Go(func() { s.enqueue(context.Background(), faults.WorkArgs{Seq: i, WorkMS: 20 + i%80}, time.Time{}) })
+		wg.Go(func() {
+			s.enqueue(context.Background(), faults.WorkArgs{Seq: i, WorkMS: 20 + i%80}, time.Time{}, gocql.UUID{})
+		})
 		if i%32 == 31 {
 			wg.Wait()
 		}

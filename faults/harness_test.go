@@ -45,6 +45,8 @@ type scenario struct {
 	procs       []*proc
 	killed      map[string]time.Time
 	jobs        map[gocql.UUID]*faults.JobState
+	acked       []gocql.UUID              // in the order their enqueues returned
+	parentOf    map[gocql.UUID]gocql.UUID // continuation → the job it waits for
 	enqueueErrs map[string]int
 	timeline    []string
 	seq         int
@@ -69,7 +71,7 @@ func newScenario(t *testing.T, f *cqltest.FaultCluster, ks, name string) *scenar
 	s := &scenario{
 		t: t, f: f, ks: ks, queue: strings.ReplaceAll(name, "-", "_") + "_" + fmt.Sprint(time.Now().Unix()%100000),
 		dir: dir, lease: 10 * time.Second, killed: map[string]time.Time{}, jobs: map[gocql.UUID]*faults.JobState{},
-		enqueueErrs: map[string]int{},
+		enqueueErrs: map[string]int{}, parentOf: map[gocql.UUID]gocql.UUID{},
 	}
 	logf, err := os.Create(filepath.Join(dir, "producer.log"))
 	if err != nil {
@@ -295,17 +297,22 @@ func (s *scenario) produce(ctx context.Context, rate float64, d time.Duration, m
 		s.mu.Lock()
 		s.seq++
 		args := mix.Args(s.seq, r)
+		var parent gocql.UUID
+		if n := len(s.acked); n > 0 && r.Float64() < mix.ContinueShare {
+			parent = s.acked[n-1-r.IntN(min(n, 10))]
+		}
 		s.mu.Unlock()
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			s.enqueue(ctx, args, time.Time{})
+			s.enqueue(ctx, args, time.Time{}, parent)
 		})
 	}
 }
 
-// enqueue stores one job, trying three times under the same id.
-func (s *scenario) enqueue(ctx context.Context, args faults.WorkArgs, at time.Time) {
+// enqueue stores one job, trying three times under the same id: a
+// continuation of parent when parent is not zero.
+func (s *scenario) enqueue(ctx context.Context, args faults.WorkArgs, at time.Time, parent gocql.UUID) {
 	// Minting reads the queue's number (cached after the first), and is
 	// tried three times too; a job whose id could not be minted was never
 	// acknowledged.
@@ -326,14 +333,24 @@ func (s *scenario) enqueue(ctx context.Context, args faults.WorkArgs, at time.Ti
 	js := &faults.JobState{}
 	s.mu.Lock()
 	s.jobs[id] = js
+	if parent != (gocql.UUID{}) {
+		s.parentOf[id] = parent
+	}
 	s.mu.Unlock()
 	for try := 1; try <= 3; try++ {
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := worker.Enqueue(cctx, s.store, args, &worker.EnqueueOpts{ID: id, Queue: s.queue, ScheduledAt: at, MaxRetries: 50})
+		opts := &worker.EnqueueOpts{ID: id, Queue: s.queue, ScheduledAt: at, MaxRetries: 50}
+		var err error
+		if parent == (gocql.UUID{}) {
+			_, err = worker.Enqueue(cctx, s.store, args, opts)
+		} else {
+			_, err = worker.EnqueueAfter(cctx, s.store, parent, args, opts)
+		}
 		cancel()
 		s.mu.Lock()
 		if err == nil {
 			js.Acked = true
+			s.acked = append(s.acked, id)
 			s.mu.Unlock()
 			return
 		}
@@ -528,7 +545,13 @@ func (s *scenario) finish(name string, m mode) *result {
 	}
 	s.mu.Lock()
 	rep := faults.Check(execs, s.jobs, s.killed)
+	early := faults.ContinuationsBeforeParent(execs, s.parentOf)
+	continuations := len(s.parentOf)
 	s.mu.Unlock()
+	s.note("%d of the jobs were continuations of a job stored a moment before", continuations)
+	for _, e := range early {
+		t.Errorf("continuation %s began at %s, before its parent %s succeeded", e.Job, e.Start.Format(time.RFC3339Nano), s.parentOf[e.Job])
+	}
 	res.report = rep
 	res.counts = s.counts(rep.Truth, m.countBound)
 	res.total = time.Since(s.began)

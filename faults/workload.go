@@ -35,6 +35,10 @@ type Mix struct {
 	LongMS    int
 	// FailShare of the jobs fail their first attempt on purpose.
 	FailShare float64
+	// ContinueShare of the jobs are stored as continuations of a job
+	// acknowledged a moment before (worker.EnqueueAfter), which is then
+	// often still waiting or running.
+	ContinueShare float64
 }
 
 // Args returns the arguments of job number seq.
