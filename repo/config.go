@@ -83,7 +83,9 @@ type Options struct {
 	// gocql.LocalSerial (the default) or gocql.Serial, which spans data
 	// centers and is slower.
 	SerialConsistency gocql.SerialConsistency
-	// Now is the clock. Default time.Now; tests move it.
+	// Now is the clock. Default time.Now; tests move it. A store on a clock
+	// of its own does not wait for its count marks when it closes (see
+	// Store.Close): the wait is in real time.
 	Now func() time.Time
 	// Logger receives warnings about hints that could not be cleaned and the
 	// like. Default slog.Default().
@@ -108,6 +110,7 @@ type settings struct {
 	writeConcurrency       int
 	serial                 gocql.SerialConsistency
 	now                    func() time.Time
+	realClock              bool // now is time.Now
 	log                    *slog.Logger
 	insertHook             InsertHook
 }
@@ -133,7 +136,7 @@ func (o *Options) settings() (settings, error) {
 		s.serial = gocql.LocalSerial
 	}
 	if s.now == nil {
-		s.now = time.Now
+		s.now, s.realClock = time.Now, true
 	}
 	if s.log == nil {
 		s.log = slog.Default()

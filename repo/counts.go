@@ -103,6 +103,7 @@ func (f *countFolder) loop() {
 		case <-f.stop:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			f.foldDirty(ctx)
+			f.settleMarks(ctx)
 			cancel()
 			return
 		case <-t.C:
@@ -175,6 +176,45 @@ func (s *Store) markCountsDirty(ctx context.Context, chs []*change) error {
 
 // foldDirty folds the partitions changed since the last fold, and hours
 // whose mark has passed since (so that their last fold starts after it).
+// maxCloseWait bounds how long Close waits for this store's marks to run
+// out (settleMarks).
+const maxCloseWait = 5 * time.Second
+
+// settleMarks, when the store closes, waits until the marks it wrote have
+// run out and folds their hours once more: an hour is settled by a fold
+// that starts after its last mark, and a store that closed before its marks
+// ran out would otherwise leave the hours it changed unsettled until a
+// sweeper folds them (SweepInterval). The wait is what is left of the
+// marks, at most 2×FoldInterval+1 s when the store changed jobs just
+// before, and none when that would exceed maxCloseWait (the sweeper then
+// settles them) or when the store runs on a clock of its own (Options.Now).
+func (f *countFolder) settleMarks(ctx context.Context) {
+	if !f.s.set.realClock {
+		return
+	}
+	f.mu.Lock()
+	var last time.Time
+	for _, until := range f.refold {
+		last = maxTime(last, until)
+	}
+	f.mu.Unlock()
+	if last.IsZero() {
+		return
+	}
+	wait := last.Sub(f.s.now()) + time.Millisecond
+	if wait > maxCloseWait {
+		return
+	}
+	if wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+	}
+	f.foldDirty(ctx)
+}
+
 func (f *countFolder) foldDirty(ctx context.Context) {
 	now := f.s.now()
 	f.mu.Lock()

@@ -507,3 +507,53 @@ func TestMintedIDsNeedNoDueEntry(t *testing.T) {
 		t.Errorf("Claim() = %d jobs, want the %d stored", len(got), len(ids))
 	}
 }
+
+// TestCloseLeavesCountsSettled: a store that changed jobs a moment before
+// it closes waits for its marks to run out and folds again, so the counts
+// of the hours it changed are settled when Close returns, with no sweep.
+func TestCloseLeavesCountsSettled(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	queue := cqltest.Queue(t)
+	writer, err := repo.New(cqltest.NewSession(t), &repo.Options{FoldInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nj []*repo.NewJob
+	for range 5 {
+		nj = append(nj, &repo.NewJob{Queue: queue, Type: "t"})
+	}
+	if _, err := writer.Jobs.InsertMany(ctx, nj); err != nil {
+		t.Fatal(err)
+	}
+	held, err := writer.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "test", Limit: 2, Lease: time.Minute})
+	if err != nil || len(held) != 2 {
+		t.Fatalf("Claim() = %d jobs, %v; want 2", len(held), err)
+	}
+	if _, err := writer.Jobs.Complete(ctx, held[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	writer.Close()
+	t.Logf("Close took %s", time.Since(began).Round(time.Millisecond))
+
+	reader, err := repo.New(cqltest.Session(t), &repo.Options{FoldInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reader.Close)
+	stats, err := reader.Jobs.Stats(ctx, queue)
+	if err != nil || len(stats) != 1 {
+		t.Fatalf("Stats() = %+v, %v", stats, err)
+	}
+	want := map[repo.State]int64{repo.StateScheduled: 3, repo.StateProcessing: 1, repo.StateSucceeded: 1}
+	if !stats[0].Settled {
+		t.Errorf("Stats() after the writer closed: not settled (folded at %s); want settled without a sweep", stats[0].FoldedAt)
+	}
+	for st, n := range want {
+		if stats[0].Counts[st] != n {
+			t.Errorf("Stats() %s = %d, want %d (%v)", st, stats[0].Counts[st], n, stats[0].Counts)
+		}
+	}
+}

@@ -102,7 +102,11 @@ func (s *Store) Session() gocqlx.Session {
 
 // Close folds the counts of what this store changed and stops its
 // background folding, then closes the session if the store opened it
-// (Connect, ConnectCluster).
+// (Connect, ConnectCluster). When the store changed jobs in the last
+// moments, Close waits until its marks of those hours run out (up to
+// 2×FoldInterval+1 s, 3 s by default) and folds them again, so their
+// counts are settled when it returns rather than at the next sweep (not
+// with a clock of its own, Options.Now).
 func (s *Store) Close() {
 	if s == nil || s.Jobs == nil {
 		return
