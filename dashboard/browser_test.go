@@ -120,6 +120,9 @@ func TestBrowser(t *testing.T) {
 	p, err := worker.New(store, &worker.Config{
 		Queues:       map[string]worker.QueueConfig{"mail": {MaxWorkers: 8}, "reports": {MaxWorkers: 2}},
 		PollInterval: 100 * time.Millisecond, Backoff: func(int) time.Duration { return time.Hour }, Logger: testLogger(t),
+		// The processors page shows the registry row as last reported:
+		// report often, so the row follows the pause below within the test.
+		ReportInterval: 250 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -324,6 +327,12 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	shot("queue-paused")
+	waitFor(t, "the registry to show no mail job running", func() bool {
+		list, err := store.Processors.List(ctx)
+		return err == nil && slices.ContainsFunc(list, func(pi repo.ProcessorInfo) bool {
+			return pi.Owner == p.Owner() && pi.Running["mail"] == 0
+		})
+	})
 	do("open the processors", chromedp.Navigate(base+"/processors"), chromedp.WaitVisible(chromedp.CSS("table.processors")))
 	if s := text("table.processors tbody"); !strings.Contains(s, p.Owner()) || !strings.Contains(s, "mail 0/8") || !strings.Contains(s, "reports 0/2") {
 		t.Errorf("the processors page lacks the processor %s with its slots:\n%s", p.Owner(), s)
