@@ -218,8 +218,9 @@ func (j *Jobs) InsertContinuation(ctx context.Context, parentID gocql.UUID, nj *
 
 // insertContinuation writes, in order: a due entry to check the child now
 // (so a crash before the last step is repaired by a scanner), the lookup
-// row, the child, the parent job's mark (markContinued), and then checks the
-// parent once, in case it finished before it was marked.
+// row, the child, and the parent job's mark (markContinued). When the parent
+// is marked, its settling finds the child; when it finished first (or a
+// batch is the parent), the child is checked here.
 func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state State, nj *NewJob) (*Job, error) {
 	jobs, err := s.newJobs(ctx, []*NewJob{nj})
 	if err != nil {
@@ -243,10 +244,14 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 	}
 	child := jobs[0]
 	if state == StateAwaitingContinuation {
-		if err := s.markContinued(ctx, parent); err != nil {
+		marked, err := s.markContinued(ctx, parent)
+		if err != nil {
 			// The child is stored, with its due entry: the scanner that
 			// meets the entry marks the parent and checks the child.
 			s.set.log.Warn("jobsharp: could not mark the parent of a new continuation; a scanner will", "job", child.ID, "parent", parent, "err", err)
+			return child, nil
+		}
+		if marked {
 			return child, nil
 		}
 	}
@@ -262,28 +267,37 @@ func (s *Store) insertContinuation(ctx context.Context, parent gocql.UUID, state
 
 // markContinued sets HasContinuations on a parent job, by a lightweight
 // transaction on its version, so that settling it, once it finishes, reads
-// its continuations (settleLinks reads them only for marked jobs). A parent
-// that is marked already, or final (the caller's check settles the child),
-// is left alone; a parent that changes meanwhile is read again. A lease
-// holder's outcome read before the mark fails its condition once and goes
-// again on the marked row (rebase).
-func (s *Store) markContinued(ctx context.Context, parentID gocql.UUID) error {
+// its continuations (settleLinks reads them only for marked jobs); a parent
+// that changes meanwhile is read again. A lease holder's outcome read before
+// the mark fails its condition once and goes again on the marked row
+// (rebase).
+//
+// It reports whether the parent is marked and not final, by a serial read
+// or by the mark itself. Then every change that finishes the parent comes
+// after that read or write, sees the mark, and settling it reads the lookup
+// rows written before, the caller's included: the caller need not check its
+// child. Otherwise (the parent finished, or is gone) the caller checks it.
+func (s *Store) markContinued(ctx context.Context, parentID gocql.UUID) (marked bool, err error) {
 	for attempt := 0; ; attempt++ {
-		parent, err := s.get(ctx, parentID, attempt > 0)
+		parent, err := s.getSerial(ctx, parentID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return nil // deleted meanwhile: the check cancels the child
+			return false, nil // deleted meanwhile: the check cancels the child
 		case err != nil:
-			return err
-		case parent.HasContinuations || parent.State.Final():
-			return nil
+			return false, err
+		case parent.State.Final():
+			return false, nil
+		case parent.HasContinuations:
+			return true, nil
 		}
 		_, err = s.applyOne(ctx, newChange(parent, parent.clone(), opMarkContinued))
 		switch {
-		case err == nil, errors.Is(err, ErrNotFound):
-			return nil
+		case err == nil:
+			return true, nil
+		case errors.Is(err, ErrNotFound):
+			return false, nil
 		case !errors.Is(err, ErrConflict) || attempt >= 20:
-			return err
+			return false, err
 		}
 	}
 }

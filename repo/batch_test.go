@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
-	"github.com/scylladb/gocqlx/v2"
 
-	"github.com/jobsharp/cassandra/bench/cqlcount"
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/repo"
 )
@@ -559,20 +557,7 @@ func TestContinuationsDuringInsert(t *testing.T) {
 // none for jobs without continuations, one for a marked parent.
 func TestSettlingReadsContinuationsOfMarkedJobsOnly(t *testing.T) {
 	ctx := context.Background()
-	counter := cqlcount.New()
-	c := cqltest.Cluster()
-	c.Keyspace = cqltest.Keyspace(t)
-	c.QueryObserver, c.BatchObserver = counter, counter
-	session, err := gocqlx.WrapSession(c.CreateSession())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(session.Close)
-	store, err := repo.New(session, &repo.Options{FoldInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
+	store, counter := countingStore(t)
 	queue := cqltest.Queue(t)
 	const lookup = "SELECT job_continuations"
 	run := func(want int) []*repo.Job {

@@ -578,14 +578,16 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 		}
 	}
 	for _, w := range waiting {
-		// The insert of a continuation marks its parent before its first
-		// check; an insert cut short before that leaves this entry, and
-		// its parent is marked here, or the entry stays for a later scan.
+		// The insert of a continuation marks its parent; an insert cut
+		// short before that leaves this entry, and its parent is marked
+		// here (a marked parent's settling finds the child), or the entry
+		// stays for a later scan.
+		marked := false
 		var err error
 		if w.job.State == StateAwaitingContinuation {
-			err = s.markContinued(ctx, w.job.ParentID)
+			marked, err = s.markContinued(ctx, w.job.ParentID)
 		}
-		if err == nil {
+		if err == nil && !marked {
 			err = s.checkWaiting(ctx, w.job)
 		}
 		if err != nil {

@@ -241,21 +241,7 @@ func TestUniqueJobs(t *testing.T) {
 // insert sends beside a plain one: the figures README.md quotes.
 func TestUniqueInsertCost(t *testing.T) {
 	ctx := context.Background()
-	counter := cqlcount.New()
-	c := cqltest.Cluster()
-	c.Keyspace = cqltest.Keyspace(t)
-	c.QueryObserver, c.BatchObserver = counter, counter
-	session, err := gocqlx.WrapSession(c.CreateSession())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(session.Close)
-	// No count folding: it runs in the background and would be counted.
-	store, err := repo.New(session, &repo.Options{FoldInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(store.Close)
+	store, counter := countingStore(t)
 	queue := cqltest.Queue(t)
 	if _, err := store.Jobs.Insert(ctx, &repo.NewJob{Queue: queue, Type: "warm"}); err != nil { // registers the queue
 		t.Fatal(err)
@@ -300,4 +286,26 @@ func TestUniqueInsertCost(t *testing.T) {
 	if dup.LWTs != n || dup.Queries != 2*n || dup.Batches != 0 {
 		t.Errorf("inserts of held keys sent %+v for %d inserts; want one LWT and one read each, no batch", dup, n)
 	}
+}
+
+// countingStore opens a store on a session of its own whose statements and
+// batches counter counts (the driver's observers), with no count folding:
+// it runs in the background and would be counted.
+func countingStore(t *testing.T) (*repo.Store, *cqlcount.Counter) {
+	t.Helper()
+	counter := cqlcount.New()
+	c := cqltest.Cluster()
+	c.Keyspace = cqltest.Keyspace(t)
+	c.QueryObserver, c.BatchObserver = counter, counter
+	session, err := gocqlx.WrapSession(c.CreateSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(session.Close)
+	store, err := repo.New(session, &repo.Options{FoldInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	return store, counter
 }
