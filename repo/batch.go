@@ -54,7 +54,7 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 		rows := make([]rowWrite, len(jobs))
 		for i, j := range jobs {
 			jobID := j.ID
-			rows[i] = write(queries.BatchJobInsert, "batch",
+			rows[i] = write(queries.BatchJobInsert, partKey{table: "batch", id: batchID},
 				func(ctx context.Context, db *queries.DB) queries.Write { return db.BatchJobInsert(ctx, batchID, jobID) },
 				func(b *queries.Batch) { b.BatchJobInsert(batchID, jobID) })
 		}

@@ -126,7 +126,7 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 		k := dirKey{table: "due", queue: e.Queue, b: e.Bucket}
 		if s.dueDirs.add(k) {
 			row := models.ScheduledBucketsRow{Queue: e.Queue, Bucket: e.Bucket.Start, WidthMs: int32(e.Bucket.Width.Milliseconds()), Shards: int32(e.Bucket.Shards)}
-			w := write(queries.DueBucketInsert, "",
+			w := write(queries.DueBucketInsert, partKey{},
 				func(ctx context.Context, db *queries.DB) queries.Write { return db.DueBucketInsert(ctx, row) },
 				func(b *queries.Batch) { b.DueBucketInsert(row) })
 			dirs = append(dirs, dirWrite{w, func() { s.dueDirs.forget(k) }})
@@ -143,7 +143,7 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 				dirTTL = ttl + int(e.Bucket.Width/time.Second) + 60
 			}
 			row, ttl := e.dirRow(), int32(dirTTL)
-			w := write(queries.StateBucketInsert, "",
+			w := write(queries.StateBucketInsert, partKey{},
 				func(ctx context.Context, db *queries.DB) queries.Write { return db.StateBucketInsert(ctx, row, ttl) },
 				func(b *queries.Batch) { b.StateBucketInsert(row, ttl) })
 			dirs = append(dirs, dirWrite{w, func() { s.stateDirs.forget(k) }})
@@ -171,15 +171,24 @@ func (s *Store) writeHints(ctx context.Context, h *hintSet) error {
 // table, with its Params bound: run alone (exec), or added to the batch of
 // its partition (add).
 type rowWrite struct {
-	op   string // the query's name, for errors
-	part string // the partition, as a key for grouping
+	op   string  // the query's name, for errors
+	part partKey // the partition, as a key for grouping
 	exec func(context.Context, *queries.DB) error
 	add  func(*queries.Batch)
 }
 
+// partKey names the partition of a rowWrite: its table and the parts of
+// the partition key that table has (zero for the others).
+type partKey struct {
+	table, queue string
+	id           gocql.UUID
+	bucket       int64
+	state, shard int
+}
+
 // write pairs a query's statement and its batch entry: run sends it alone,
 // add adds it to a batch, both with the same values.
-func write(q queries.Query, part string, run func(context.Context, *queries.DB) queries.Write, add func(*queries.Batch)) rowWrite {
+func write(q queries.Query, part partKey, run func(context.Context, *queries.DB) queries.Write, add func(*queries.Batch)) rowWrite {
 	return rowWrite{
 		op:   q.Name,
 		part: part,
@@ -188,8 +197,8 @@ func write(q queries.Query, part string, run func(context.Context, *queries.DB) 
 	}
 }
 
-func (e dueEntry) part() string {
-	return fmt.Sprintf("due/%s/%d/%d", e.Queue, e.Bucket.Start.UnixMilli(), e.Shard)
+func (e dueEntry) part() partKey {
+	return partKey{table: "due", queue: e.Queue, bucket: e.Bucket.Start.UnixMilli(), shard: e.Shard}
 }
 
 func (e dueEntry) insert() rowWrite {
@@ -207,8 +216,8 @@ func (e dueEntry) delete() rowWrite {
 		func(b *queries.Batch) { b.DueDelete(e.Queue, e.Bucket.Start, int32(e.Shard), e.DueAt, e.JobID) })
 }
 
-func (e stateEntry) part() string {
-	return fmt.Sprintf("state/%s/%d/%d/%d", e.Queue, e.State, e.Bucket.Start.UnixMilli(), e.Shard)
+func (e stateEntry) part() partKey {
+	return partKey{table: "state", queue: e.Queue, bucket: e.Bucket.Start.UnixMilli(), state: int(e.State), shard: e.Shard}
 }
 
 func (e stateEntry) insert(ttl int) rowWrite {
@@ -240,8 +249,8 @@ const maxBatchRows = 50
 // 6 to 8 times faster than one statement per row with the same parallelism;
 // a batch across partitions is slower and breaks the 50 KiB limit.
 func (s *Store) writeRows(ctx context.Context, rows []rowWrite) error {
-	var order []string
-	groups := map[string][]rowWrite{}
+	var order []partKey
+	groups := map[partKey][]rowWrite{}
 	for _, r := range rows {
 		if _, ok := groups[r.part]; !ok {
 			order = append(order, r.part)

@@ -81,7 +81,7 @@ func (s *Store) settleLinks(ctx context.Context, jobs []*Job) (map[gocql.UUID]bo
 		var rows []rowWrite
 		for _, j := range byBatch[b] {
 			row := models.BatchJobsRow{FinishedState: int32(j.State), BatchID: b, JobID: j.ID}
-			rows = append(rows, write(queries.BatchJobFinished, "batch/"+b.String(),
+			rows = append(rows, write(queries.BatchJobFinished, partKey{table: "batch", id: b},
 				func(ctx context.Context, db *queries.DB) queries.Write { return db.BatchJobFinished(ctx, row) },
 				func(qb *queries.Batch) { qb.BatchJobFinished(row) }))
 		}

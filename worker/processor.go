@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/jobsharp/cassandra/repo"
 )
 
@@ -611,6 +613,31 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.9 + rand.Float64()/5))
 }
 
+// jobLog is the logger of one job's attempt: its records carry the job's
+// id, type, queue and attempt. The attributes are formatted only when a
+// record is logged, so the common attempt that logs nothing (or only
+// disabled debug records) costs no formatting.
 func (p *Processor) jobLog(job *repo.Job) *slog.Logger {
-	return p.log.With("job_id", job.ID.String(), "job_type", job.Type, "queue", job.Queue, "attempt", job.RetryCount+1)
+	return slog.New(jobAttrs{base: p.log.Handler(), id: job.ID, typ: job.Type, queue: job.Queue, attempt: job.RetryCount + 1})
 }
+
+// jobAttrs is a slog.Handler that adds a job's attributes to the records of
+// base when they are handled (see jobLog).
+type jobAttrs struct {
+	base       slog.Handler
+	id         gocql.UUID
+	typ, queue string
+	attempt    int
+}
+
+func (h jobAttrs) with() slog.Handler {
+	return h.base.WithAttrs([]slog.Attr{
+		slog.String("job_id", h.id.String()), slog.String("job_type", h.typ),
+		slog.String("queue", h.queue), slog.Int("attempt", h.attempt),
+	})
+}
+
+func (h jobAttrs) Enabled(ctx context.Context, l slog.Level) bool  { return h.base.Enabled(ctx, l) }
+func (h jobAttrs) Handle(ctx context.Context, r slog.Record) error { return h.with().Handle(ctx, r) }
+func (h jobAttrs) WithAttrs(as []slog.Attr) slog.Handler           { return h.with().WithAttrs(as) }
+func (h jobAttrs) WithGroup(name string) slog.Handler              { return h.with().WithGroup(name) }
