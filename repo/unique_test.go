@@ -41,6 +41,9 @@ func TestUniqueJobs(t *testing.T) {
 
 		b := setup(t, nil)
 		const rounds, racers = 100, 8
+		// The racers are spread over four stores with sessions of their own,
+		// as in four processes: nothing in one process can order them.
+		stores := []*repo.Store{b.store, b.sameStore(t, nil), b.sameStore(t, nil), b.sameStore(t, nil)}
 		for round := range rounds {
 			var (
 				wg      sync.WaitGroup
@@ -51,7 +54,7 @@ func TestUniqueJobs(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					results[i], errs[i] = b.store.Jobs.InsertOne(ctx, &repo.NewJob{
+					results[i], errs[i] = stores[i%len(stores)].Jobs.InsertOne(ctx, &repo.NewJob{
 						Queue: b.queue, Type: "report", Args: fmt.Appendf(nil, `{"round":%d}`, round),
 						Unique: &repo.UniqueOpts{ByArgs: true, ByQueue: true},
 					})
