@@ -391,7 +391,9 @@ func WaitBatch(ctx context.Context, store *repo.Store, batchID gocql.UUID, opts 
 // with repo.ErrInvalid.
 func checkStore(store *repo.Store) error {
 	if store == nil || store.Jobs == nil {
-		return &repo.ValidationError{Field: "store", Problem: "nil (make one with repo.Connect, repo.ConnectCluster or repo.New)"}
+		return &repo.ValidationError{Field: "store", Problem: storeProblem}
 	}
 	return nil
 }
+
+const storeProblem = "nil (make one with repo.Connect, repo.ConnectCluster or repo.New)"

@@ -54,6 +54,10 @@ func TestInvalidInput(t *testing.T) {
 		}{
 			{"Enqueue/nil store", "store", func() error { return withErr(worker.Enqueue(ctx, nilStore, emailArgs{}, nil)) }},
 			{"Enqueue/zero store", "store", func() error { return withErr(worker.Enqueue(ctx, &repo.Store{}, emailArgs{}, nil)) }},
+			{"EnqueueOne/nil store", "store", func() error { return withErr(worker.EnqueueOne(ctx, nilStore, emailArgs{}, nil)) }},
+			{"EnqueueOne/zero store", "store", func() error { return withErr(worker.EnqueueOne(ctx, &repo.Store{}, emailArgs{}, nil)) }},
+			{"NewJobFor/nil args", "args", func() error { return withErr(worker.NewJobFor((*ptrArgs)(nil), nil)) }},
+			{"NewJobFor/interface type", "argument type", func() error { return withErr(worker.NewJobFor[worker.JobArgs](emailArgs{}, nil)) }},
 			{"EnqueueRaw/nil store", "store", func() error { return withErr(worker.EnqueueRaw(ctx, nilStore, "k", nil, nil)) }},
 			{"EnqueueMany/nil store", "store", func() error { return withErr(worker.EnqueueMany(ctx, nilStore, []emailArgs{{}}, nil)) }},
 			{"EnqueueBatch/nil store", "store", func() error {
@@ -82,6 +86,12 @@ func TestInvalidInput(t *testing.T) {
 			{"Enqueue/metadata", `metadata value of "k"`, func() error {
 				return withErr(worker.Enqueue(ctx, b.store, emailArgs{}, &worker.EnqueueOpts{Queue: b.queue, Metadata: map[string]string{"k": latin1}}))
 			}},
+			{"EnqueueOne/metadata", `metadata value of "k"`, func() error {
+				return withErr(worker.EnqueueOne(ctx, b.store, emailArgs{}, &worker.EnqueueOpts{Queue: b.queue, Metadata: map[string]string{"k": latin1}}))
+			}},
+			{"EnqueueOne/unique", "unique", func() error {
+				return withErr(worker.EnqueueOne(ctx, b.store, emailArgs{}, &worker.EnqueueOpts{Queue: b.queue, Unique: &repo.UniqueOpts{ByPeriod: -time.Second}}))
+			}},
 			{"EnqueueMany/metadata", `metadata key`, func() error {
 				return withErr(worker.EnqueueMany(ctx, b.store, []emailArgs{{}, {}}, &worker.EnqueueOpts{Queue: b.queue, Metadata: map[string]string{latin1: "v"}}))
 			}},
@@ -100,8 +110,15 @@ func TestInvalidInput(t *testing.T) {
 				}
 			})
 		}
-		if _, err := worker.New(nilStore, nil); !errors.Is(err, repo.ErrInvalidConfig) {
-			t.Errorf("New(nil store) error = %v, want repo.ErrInvalidConfig", err)
+		// worker.New refuses a nil or zero store as a bad argument
+		// (ErrInvalid, naming the field) that is also a configuration error
+		// (ErrInvalidConfig, as its other errors).
+		for name, st := range map[string]*repo.Store{"nil": nilStore, "zero": {}} {
+			_, err := worker.New(st, nil)
+			var ve *repo.ValidationError
+			if !errors.Is(err, repo.ErrInvalid) || !errors.Is(err, repo.ErrInvalidConfig) || !errors.As(err, &ve) || ve.Field != "store" {
+				t.Errorf("New(%s store) error = %v, want repo.ErrInvalid and repo.ErrInvalidConfig naming the store", name, err)
+			}
 		}
 		if _, err := worker.New(b.store, &worker.Config{Owner: latin1}); !errors.Is(err, repo.ErrInvalidConfig) || !strings.Contains(err.Error(), "Owner") {
 			t.Errorf("New(Owner: Latin-1) error = %v, want repo.ErrInvalidConfig naming Owner", err)
