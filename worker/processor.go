@@ -124,6 +124,9 @@ func (p *Processor) Queues() []string {
 // (as of its last read of the queue registry, at most a poll interval
 // ago), sorted. It claims no job of these queues.
 func (p *Processor) Paused() []string {
+	if p == nil {
+		return nil
+	}
 	var names []string
 	for _, q := range p.queues {
 		if q.paused.Load() {
