@@ -292,7 +292,7 @@ func Connect(ctx context.Context, cfg Config) (*Store, error) {
 // [Connect] does and returns the same errors.
 func ConnectCluster(ctx context.Context, cluster *gocql.ClusterConfig, keyspace string, opts *Options) (*Store, error) {
 	if cluster == nil {
-		return nil, fmt.Errorf("%w: nil cluster configuration", ErrInvalidConfig)
+		return nil, InvalidArgument("cluster configuration", "nil (make one with gocql.NewCluster)")
 	}
 	cl := *cluster
 	if keyspace != "" {

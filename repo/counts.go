@@ -551,7 +551,11 @@ type Counts struct {
 	// Jobs per state; a state with no job is missing.
 	Jobs map[State]int64
 	// Settled reports whether every count is exact as of FoldedAt: no store
-	// changed jobs of the queue after its last fold.
+	// changed jobs of the queue after its last fold, and no state summed
+	// below zero. A count is never negative: a state whose logs sum below
+	// zero (an entry lost, or a finished job's entry that expired a moment
+	// before its pair) shows 0 and leaves the counts unsettled until a fold
+	// finds it at zero or more.
 	Settled bool
 	// FoldedAt is when the oldest of the hours' last folds began: every
 	// change made before it is counted.
@@ -591,9 +595,12 @@ func (s *Store) readCounts(ctx context.Context, queue string) (Counts, error) {
 	}
 	for st, n := range out.Jobs {
 		if n < 0 {
-			// Cannot happen with exact logs; a count never shows negative.
-			s.set.log.Warn("jobsharp: a job count summed below zero", "queue", queue, "state", st, "count", n)
+			// A count log that lost an entry (or a final entry that expired
+			// a moment before its pair): a count never shows negative, and
+			// it is not exact, so not settled either.
+			s.set.log.Warn("jobsharp: a job count summed below zero; shown as 0", "queue", queue, "state", st, "count", n)
 			out.Jobs[st] = 0
+			out.Settled = false
 		}
 	}
 	return out, nil

@@ -96,6 +96,20 @@ func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Problem: fmt.Sprintf(format, args...)}
 }
 
+// InvalidArgument is a nil or unusable argument of a constructor (New,
+// ConnectCluster, worker.New): a *ValidationError that matches
+// ErrInvalidConfig as well as ErrInvalid, as the constructor's other
+// errors match ErrInvalidConfig.
+func InvalidArgument(field, problem string) error {
+	return configArgError{&ValidationError{Field: field, Problem: problem}}
+}
+
+// configArgError is InvalidArgument's error.
+type configArgError struct{ *ValidationError }
+
+func (e configArgError) Is(target error) bool { return target == ErrInvalidConfig }
+func (e configArgError) Unwrap() error        { return e.ValidationError }
+
 // ConflictError reports the version a change expected and the one it found.
 // It matches ErrConflict.
 type ConflictError struct {

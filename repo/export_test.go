@@ -7,6 +7,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/jobsharp/cassandra/models"
+	"github.com/jobsharp/cassandra/queries"
 )
 
 // SetAfterHints makes every change of s stop after writing its hints and
@@ -54,4 +55,15 @@ func uniqueKeyOf(ctx context.Context, s *Store, nj *NewJob) ([]byte, int32, erro
 	}
 	key, ttl := uniqueKey(job, nj.Unique, s.now())
 	return key, ttl, nil
+}
+
+// AddCountLogEntry adds an entry of n jobs in state to the count log of the
+// home partition of job id, as a change's batch does: with a negative n, as
+// if the entry that counted those jobs in had been lost.
+func AddCountLogEntry(ctx context.Context, s *Store, id gocql.UUID, state State, n int32) error {
+	h, err := homeOf(id)
+	if err != nil {
+		return err
+	}
+	return s.exec(ctx, queries.CountLogActive, s.db.CountLogActive(ctx, gocql.TimeUUID(), map[int32]int32{int32(state): n}, h.Start, h.Shard))
 }

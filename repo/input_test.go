@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,9 @@ func queueRows(ctx context.Context, t *testing.T, s *repo.Store, queue string) i
 // 9999, nil arguments, receivers and contexts. Each call fails with
 // ErrInvalid, a *ValidationError naming the field, and leaves nothing
 // written: no row of its queue in any table (not even the queue's
-// registration), and no change of the job it was given.
+// registration), and no change of the job it was given. Each case is named
+// "Handle.Method/what", and EveryMethodInTheTable fails when an exported
+// method of the store's handles has no case.
 func TestInvalidInput(t *testing.T) {
 	t.Parallel()
 
@@ -93,6 +96,11 @@ func TestInvalidInput(t *testing.T) {
 		t.Fatalf("claimed %d jobs, want 1", len(claimed))
 	}
 	held := claimed[0]
+	// A batch, for the batch continuations.
+	batch := gocql.MustRandomUUID()
+	if _, err := s.Batches.Insert(ctx, batch, []*repo.NewJob{{Queue: b.queue, Type: "batched", Hold: true}}); err != nil {
+		t.Fatal(err)
+	}
 	// fresh is a queue no call has used: a refused call must not register it.
 	n := 0
 	fresh := func() string { n++; return fmt.Sprintf("%s_%d", b.queue[:min(len(b.queue), 58)], n) }
@@ -129,11 +137,11 @@ func TestInvalidInput(t *testing.T) {
 		{"nil job", "job", func(string) *repo.NewJob { return nil }},
 	} {
 		q := fresh()
-		add("Insert/"+tc.name, tc.field, q, func() error { return withErr(s.Jobs.Insert(ctx, tc.nj(q))) })
+		add("Jobs.Insert/"+tc.name, tc.field, q, func() error { return withErr(s.Jobs.Insert(ctx, tc.nj(q))) })
 		// In a list, the bad job comes second: the first, valid, must not
 		// have registered its queue either.
 		q = fresh()
-		add("InsertMany/"+tc.name, tc.field, q, func() error {
+		add("Jobs.InsertMany/"+tc.name, tc.field, q, func() error {
 			return withErr(s.Jobs.InsertMany(ctx, []*repo.NewJob{{Queue: q, Type: "t"}, tc.nj(q)}))
 		})
 		q = fresh()
@@ -141,53 +149,91 @@ func TestInvalidInput(t *testing.T) {
 			return withErr(s.Batches.Insert(ctx, gocql.UUID{}, []*repo.NewJob{{Queue: q, Type: "t"}, tc.nj(q)}))
 		})
 		q = fresh()
-		add("InsertContinuation/"+tc.name, tc.field, q, func() error {
+		add("Jobs.InsertContinuation/"+tc.name, tc.field, q, func() error {
 			return withErr(s.Jobs.InsertContinuation(ctx, held.ID, tc.nj(q)))
 		})
+		q = fresh()
+		add("Jobs.InsertOne/"+tc.name, tc.field, q, func() error { return withErr(s.Jobs.InsertOne(ctx, tc.nj(q))) })
+		// The unique path checks the job before it claims the key.
+		q = fresh()
+		add("Jobs.InsertOne/unique, "+tc.name, tc.field, q, func() error {
+			nj := tc.nj(q)
+			if nj != nil {
+				nj.Unique = &repo.UniqueOpts{ByArgs: true}
+			}
+			return withErr(s.Jobs.InsertOne(ctx, nj))
+		})
+		q = fresh()
+		add("Batches.InsertContinuation/"+tc.name, tc.field, q, func() error {
+			return withErr(s.Batches.InsertContinuation(ctx, batch, tc.nj(q)))
+		})
 	}
+	q := fresh()
+	add("Jobs.InsertOne/unique period", "unique", q, func() error {
+		return withErr(s.Jobs.InsertOne(ctx, &repo.NewJob{Queue: q, Type: "t", Unique: &repo.UniqueOpts{ByPeriod: -time.Hour}}))
+	})
+	add("Jobs.Get/zero id", "id", "", func() error { return withErr(s.Jobs.Get(ctx, gocql.UUID{})) })
+	add("Jobs.Continuations/zero id", "parent id", "", func() error { return withErr(s.Jobs.Continuations(ctx, gocql.UUID{})) })
+	add("Jobs.InsertContinuation/zero parent", "parent id", "", func() error {
+		return withErr(s.Jobs.InsertContinuation(ctx, gocql.UUID{}, &repo.NewJob{Queue: b.queue, Type: "t"}))
+	})
+	add("Batches.Jobs/zero id", "batch id", "", func() error { return withErr(s.Batches.Jobs(ctx, gocql.UUID{})) })
+	add("Batches.Status/zero id", "batch id", "", func() error { return withErr(s.Batches.Status(ctx, gocql.UUID{})) })
+	add("Batches.InsertContinuation/zero id", "batch id", "", func() error {
+		return withErr(s.Batches.InsertContinuation(ctx, gocql.UUID{}, &repo.NewJob{Queue: b.queue, Type: "t"}))
+	})
+	q = fresh()
+	add("Jobs.NewIDs/n", "n", q, func() error { return withErr(s.Jobs.NewIDs(ctx, q, time.Time{}, -1)) })
+	q = fresh()
+	add("Jobs.NewIDs/after 9999", "run at", q, func() error { return withErr(s.Jobs.NewIDs(ctx, q, past9999, 2)) })
+	q = fresh()
+	add("Jobs.NewID/after 9999", "run at", q, func() error { return withErr(s.Jobs.NewID(ctx, q, past9999)) })
 
 	// Claims, and reads by queue.
-	q := fresh()
-	add("Claim/owner", "owner", q, func() error {
+	q = fresh()
+	add("Jobs.Claim/owner", "owner", q, func() error {
 		return withErr(s.Jobs.Claim(ctx, &repo.ClaimParams{Queue: q, Owner: bad, Limit: 1}))
 	})
-	add("Claim/queue", "queue", "", func() error {
+	add("Jobs.Claim/queue", "queue", "", func() error {
 		return withErr(s.Jobs.Claim(ctx, &repo.ClaimParams{Queue: "no spaces", Limit: 1}))
 	})
-	add("Claim/nil", "claim params", "", func() error { return withErr(s.Jobs.Claim(ctx, nil)) })
+	add("Jobs.Claim/nil", "claim params", "", func() error { return withErr(s.Jobs.Claim(ctx, nil)) })
 	for _, badQueue := range []string{"caf\xe9", "no spaces", strings.Repeat("q", 65)} {
-		add(fmt.Sprintf("Count/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Count(ctx, badQueue, repo.StateScheduled)) })
-		add(fmt.Sprintf("Counts/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Counts(ctx, badQueue)) })
-		add(fmt.Sprintf("ListByState/%q", badQueue), "queue", "", func() error {
+		add(fmt.Sprintf("Jobs.Count/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Count(ctx, badQueue, repo.StateScheduled)) })
+		add(fmt.Sprintf("Jobs.Counts/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Counts(ctx, badQueue)) })
+		add(fmt.Sprintf("Jobs.ListByState/%q", badQueue), "queue", "", func() error {
 			return withErr(s.Jobs.ListByState(ctx, &repo.ListParams{Queue: badQueue, State: repo.StateScheduled, Limit: 10}))
 		})
-		add(fmt.Sprintf("Stats/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Stats(ctx, badQueue)) })
-		add(fmt.Sprintf("ListDue/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.ListDue(ctx, badQueue, 10)) })
-		add(fmt.Sprintf("Rescue/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Rescue(ctx, badQueue)) })
-		add(fmt.Sprintf("Purge/%q", badQueue), "queue", "", func() error {
+		add(fmt.Sprintf("Jobs.Stats/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Stats(ctx, badQueue)) })
+		add(fmt.Sprintf("Jobs.ListDue/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.ListDue(ctx, badQueue, 10)) })
+		add(fmt.Sprintf("Jobs.Rescue/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Rescue(ctx, badQueue)) })
+		add(fmt.Sprintf("Jobs.Purge/%q", badQueue), "queue", "", func() error {
 			return withErr(s.Jobs.Purge(ctx, &repo.PurgeParams{Queue: badQueue, State: repo.StateSucceeded}))
 		})
-		add(fmt.Sprintf("NewID/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.NewID(ctx, badQueue, time.Time{})) })
-		add(fmt.Sprintf("SweepCounts/%q", badQueue), "queue", "", func() error { return s.SweepCounts(ctx, badQueue) })
+		add(fmt.Sprintf("Jobs.NewID/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.NewID(ctx, badQueue, time.Time{})) })
+		add(fmt.Sprintf("Store.SweepCounts/%q", badQueue), "queue", "", func() error { return s.SweepCounts(ctx, badQueue) })
+		add(fmt.Sprintf("Jobs.NewIDs/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.NewIDs(ctx, badQueue, time.Time{}, 2)) })
+		add(fmt.Sprintf("Queues.Pause/%q", badQueue), "queue", "", func() error { return s.Queues.Pause(ctx, badQueue) })
+		add(fmt.Sprintf("Queues.Resume/%q", badQueue), "queue", "", func() error { return s.Queues.Resume(ctx, badQueue) })
 	}
 
 	// Lease operations on the held job: it must stay as it is.
-	add("Fail/error", "error", b.queue, func() error { return withErr(s.Jobs.Fail(ctx, held, &repo.FailParams{Error: bad})) })
-	add("Fail/trace", "trace", b.queue, func() error {
+	add("Jobs.Fail/error", "error", b.queue, func() error { return withErr(s.Jobs.Fail(ctx, held, &repo.FailParams{Error: bad})) })
+	add("Jobs.Fail/trace", "trace", b.queue, func() error {
 		return withErr(s.Jobs.Fail(ctx, held, &repo.FailParams{Error: "e", Trace: bad}))
 	})
-	add("Fail/retry after 9999", "retry at", b.queue, func() error {
+	add("Jobs.Fail/retry after 9999", "retry at", b.queue, func() error {
 		return withErr(s.Jobs.Fail(ctx, held, &repo.FailParams{Error: "e", RetryAt: past9999}))
 	})
-	add("Fail/nil params", "error", b.queue, func() error { return withErr(s.Jobs.Fail(ctx, held, nil)) })
-	add("CancelHeld/reason", "reason", b.queue, func() error { return withErr(s.Jobs.CancelHeld(ctx, held, bad)) })
-	add("Heartbeat/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Heartbeat(ctx, nil, time.Minute)) })
-	add("Complete/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Complete(ctx, nil, nil)) })
-	add("Release/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Release(ctx, nil)) })
-	add("Snooze/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Snooze(ctx, nil, time.Second)) })
-	add("Requeue/after 9999", "at", b.queue, func() error { return withErr(s.Jobs.Requeue(ctx, held.ID, past9999)) })
-	add("Cancel/zero id", "id", b.queue, func() error { return withErr(s.Jobs.Cancel(ctx, gocql.UUID{})) })
-	add("Delete/zero id", "id", b.queue, func() error { return s.Jobs.Delete(ctx, gocql.UUID{}) })
+	add("Jobs.Fail/nil params", "error", b.queue, func() error { return withErr(s.Jobs.Fail(ctx, held, nil)) })
+	add("Jobs.CancelHeld/reason", "reason", b.queue, func() error { return withErr(s.Jobs.CancelHeld(ctx, held, bad)) })
+	add("Jobs.Heartbeat/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Heartbeat(ctx, nil, time.Minute)) })
+	add("Jobs.Complete/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Complete(ctx, nil, nil)) })
+	add("Jobs.Release/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Release(ctx, nil)) })
+	add("Jobs.Snooze/nil job", "job", b.queue, func() error { return withErr(s.Jobs.Snooze(ctx, nil, time.Second)) })
+	add("Jobs.Requeue/after 9999", "at", b.queue, func() error { return withErr(s.Jobs.Requeue(ctx, held.ID, past9999)) })
+	add("Jobs.Cancel/zero id", "id", b.queue, func() error { return withErr(s.Jobs.Cancel(ctx, gocql.UUID{})) })
+	add("Jobs.Delete/zero id", "id", b.queue, func() error { return s.Jobs.Delete(ctx, gocql.UUID{}) })
 	for _, tc := range []struct {
 		name, field string
 		change      func(j *repo.Job)
@@ -200,7 +246,7 @@ func TestInvalidInput(t *testing.T) {
 		{"metadata value", `metadata value of "k"`, func(j *repo.Job) { j.Metadata = map[string]string{"k": bad} }},
 		{"scheduled after 9999", "scheduled at", func(j *repo.Job) { j.ScheduledAt = past9999 }},
 	} {
-		add("Update/"+tc.name, tc.field, b.queue, func() error {
+		add("Jobs.Update/"+tc.name, tc.field, b.queue, func() error {
 			j := *held
 			tc.change(&j)
 			return withErr(s.Jobs.Update(ctx, &j))
@@ -221,28 +267,37 @@ func TestInvalidInput(t *testing.T) {
 	add("Recurring.Upsert/nil", "recurring job", q, func() error { return withErr(s.Recurring.Upsert(ctx, nil)) })
 	add("Recurring.Get/id", "id", "", func() error { return withErr(s.Recurring.Get(ctx, bad)) })
 	add("Recurring.Remove/id", "id", "", func() error { return s.Recurring.Remove(ctx, bad) })
+	add("Recurring.Pause/id", "id", "", func() error { return withErr(s.Recurring.Pause(ctx, bad)) })
+	add("Recurring.Resume/id", "id", "", func() error { return withErr(s.Recurring.Resume(ctx, bad, nil)) })
+	add("Recurring.Trigger/id", "id", "", func() error { return withErr(s.Recurring.Trigger(ctx, bad)) })
+	add("Recurring.Get/empty id", "id", "", func() error { return withErr(s.Recurring.Get(ctx, "")) })
 	add("Recurring.Fire/queue", "queue", "", func() error {
 		return withErr(s.Recurring.Fire(ctx, &repo.FireParams{Queues: []string{"caf\xe9"}}))
 	})
 
 	// Nil receivers (a Store not made by the constructors) and contexts.
 	var nilStore *repo.Store
-	add("nil Jobs", "store", "", func() error { return withErr((*repo.Jobs)(nil).Get(ctx, held.ID)) })
+	add("Jobs.Get/nil receiver", "store", "", func() error { return withErr((*repo.Jobs)(nil).Get(ctx, held.ID)) })
 	q = fresh()
-	add("zero Jobs", "store", q, func() error { return withErr(new(repo.Jobs).Insert(ctx, &repo.NewJob{Queue: q, Type: "t"})) })
-	add("nil Batches", "store", "", func() error { return withErr((*repo.Batches)(nil).Status(ctx, held.ID)) })
-	add("nil Recurring", "store", "", func() error { return withErr((*repo.Recurring)(nil).List(ctx)) })
-	add("nil Queues", "store", "", func() error { return (*repo.Queues)(nil).Pause(ctx, b.queue) })
-	add("nil Processors", "store", "", func() error { return withErr((*repo.Processors)(nil).List(ctx)) })
+	add("Jobs.Insert/zero receiver", "store", q, func() error { return withErr(new(repo.Jobs).Insert(ctx, &repo.NewJob{Queue: q, Type: "t"})) })
+	add("Batches.Status/nil receiver", "store", "", func() error { return withErr((*repo.Batches)(nil).Status(ctx, held.ID)) })
+	add("Recurring.List/nil receiver", "store", "", func() error { return withErr((*repo.Recurring)(nil).List(ctx)) })
+	add("Queues.Pause/nil receiver", "store", "", func() error { return (*repo.Queues)(nil).Pause(ctx, b.queue) })
+	add("Processors.List/nil receiver", "store", "", func() error { return withErr((*repo.Processors)(nil).List(ctx)) })
 	add("Processors.Report/host", "host", "", func() error {
 		return s.Processors.Report(ctx, &repo.ProcessorInfo{Owner: "o", Host: bad}, time.Minute)
 	})
-	add("nil context/Queues.List", "context", "", func() error { return withErr(s.Queues.List(nilCtx)) })
-	add("nil Store/SweepCounts", "store", "", func() error { return nilStore.SweepCounts(ctx, b.queue) })
-	add("nil Store/Check", "store", "", func() error { return nilStore.Check(ctx) })
-	add("nil context/Get", "context", "", func() error { return withErr(s.Jobs.Get(nilCtx, held.ID)) })
+	add("Processors.Report/nil", "processor info", "", func() error { return s.Processors.Report(ctx, nil, time.Minute) })
+	add("Processors.Report/ttl", "ttl", "", func() error {
+		return s.Processors.Report(ctx, &repo.ProcessorInfo{Owner: "o"}, time.Millisecond)
+	})
+	add("Processors.Remove/owner", "owner", "", func() error { return s.Processors.Remove(ctx, bad) })
+	add("Queues.List/nil context", "context", "", func() error { return withErr(s.Queues.List(nilCtx)) })
+	add("Store.SweepCounts/nil receiver", "store", "", func() error { return nilStore.SweepCounts(ctx, b.queue) })
+	add("Store.Check/nil receiver", "store", "", func() error { return nilStore.Check(ctx) })
+	add("Jobs.Get/nil context", "context", "", func() error { return withErr(s.Jobs.Get(nilCtx, held.ID)) })
 	q = fresh()
-	add("nil context/Insert", "context", q, func() error { return withErr(s.Jobs.Insert(nilCtx, &repo.NewJob{Queue: q, Type: "t"})) })
+	add("Jobs.Insert/nil context", "context", q, func() error { return withErr(s.Jobs.Insert(nilCtx, &repo.NewJob{Queue: q, Type: "t"})) })
 
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -274,6 +329,142 @@ func TestInvalidInput(t *testing.T) {
 	}
 	// Closing a nil store is a no-op, as closing twice is.
 	nilStore.Close()
+
+	// Every exported method of the store's handles is in the table, by the
+	// name before the case's "/", unless it takes no input of the caller
+	// but its context (checked for every method by
+	// TestNilReceiversAndContexts). A new method fails here until it has
+	// cases.
+	t.Run("EveryMethodInTheTable", func(t *testing.T) {
+		covered := map[string]bool{}
+		for _, tc := range tests {
+			method, _, _ := strings.Cut(tc.name, "/")
+			covered[method] = true
+		}
+		for _, m := range handleMethods(t, s) {
+			if !covered[m.name] && !noInput[m.name] {
+				t.Errorf("%s is not in TestInvalidInput's table: add its invalid inputs (or, if it takes none but its context, add it to noInput)", m.name)
+			}
+		}
+	})
+
+	// The constructors refuse nil arguments as invalid (ErrInvalid) and as
+	// a configuration error (ErrInvalidConfig, as their other errors).
+	for name, run := range map[string]func() error{
+		"New":            func() error { return withErr(repo.New(gocqlx.Session{}, nil)) },
+		"ConnectCluster": func() error { return withErr(repo.ConnectCluster(ctx, nil, "ks", nil)) },
+	} {
+		err := run()
+		var ve *repo.ValidationError
+		if !errors.Is(err, repo.ErrInvalid) || !errors.Is(err, repo.ErrInvalidConfig) || !errors.As(err, &ve) {
+			t.Errorf("%s(nil) error = %v, want ErrInvalid and ErrInvalidConfig", name, err)
+		}
+	}
+}
+
+// noInput are the methods of the store's handles that take no input of the
+// caller but their context and receiver, so TestInvalidInput's table has no
+// case for them; TestNilReceiversAndContexts calls them all the same.
+var noInput = map[string]bool{
+	"Store.Check":     true, // reads the schema
+	"Store.Close":     true, // nil-safe, no error (TestInvalidInput closes a nil store)
+	"Store.Session":   true, // an accessor, nil-safe
+	"Jobs.Queues":     true, // lists
+	"Queues.List":     true,
+	"Queues.Paused":   true,
+	"Recurring.List":  true,
+	"Processors.List": true,
+}
+
+// handleMethod is an exported method of a handle of the store, with a live
+// receiver.
+type handleMethod struct {
+	name string        // "Jobs.Insert"
+	recv reflect.Value // the store's own handle
+	typ  reflect.Type  // the handle's pointer type
+	m    reflect.Method
+}
+
+// handleMethods lists the exported methods of the Store and of every handle
+// it holds in an exported field (Jobs, Batches, …), found by reflection so
+// that a new handle or method is included without a change here.
+func handleMethods(t *testing.T, s *repo.Store) []handleMethod {
+	t.Helper()
+	var out []handleMethod
+	add := func(v reflect.Value) {
+		typ := v.Type()
+		for i := range typ.NumMethod() {
+			m := typ.Method(i)
+			out = append(out, handleMethod{name: typ.Elem().Name() + "." + m.Name, recv: v, typ: typ, m: m})
+		}
+	}
+	sv := reflect.ValueOf(s)
+	add(sv)
+	for i := range sv.Elem().NumField() {
+		f := sv.Elem().Type().Field(i)
+		if f.IsExported() && f.Type.Kind() == reflect.Pointer && f.Type.NumMethod() > 0 {
+			add(sv.Elem().Field(i))
+		}
+	}
+	if len(out) < 40 {
+		t.Fatalf("found %d methods on the store's handles; the reflection is broken", len(out))
+	}
+	return out
+}
+
+// TestNilReceiversAndContexts calls every exported method of the store's
+// handles with a nil receiver, with the zero value of its type (a handle not
+// made by the constructors), and on the store's own handle with a nil
+// context, every other argument zero. Each returns ErrInvalid naming the
+// store or the context, and none panics.
+func TestNilReceiversAndContexts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctxType := reflect.TypeFor[context.Context]()
+	errType := reflect.TypeFor[error]()
+	for _, hm := range handleMethods(t, b.store) {
+		ft := hm.m.Type // the receiver is its first parameter
+		last := ft.NumOut() - 1
+		if last < 0 || ft.Out(last) != errType || ft.NumIn() < 2 || ft.In(1) != ctxType {
+			if !noInput[hm.name] {
+				t.Errorf("%s takes no context or returns no error: check it by hand and add it to noInput", hm.name)
+			}
+			continue
+		}
+		for _, tc := range []struct {
+			name, field string
+			recv        reflect.Value
+			ctx         context.Context
+		}{
+			{"nil receiver", "store", reflect.Zero(hm.typ), context.Background()},
+			{"zero receiver", "store", reflect.New(hm.typ.Elem()), context.Background()},
+			{"nil context", "context", hm.recv, nil},
+		} {
+			t.Run(hm.name+"/"+tc.name, func(t *testing.T) {
+				args := []reflect.Value{tc.recv, reflect.Zero(ctxType)}
+				if tc.ctx != nil {
+					args[1] = reflect.ValueOf(tc.ctx)
+				}
+				for i := 2; i < ft.NumIn(); i++ {
+					args = append(args, reflect.Zero(ft.In(i)))
+				}
+				var out []reflect.Value
+				func() {
+					defer func() {
+						if v := recover(); v != nil {
+							t.Fatalf("panic: %v", v)
+						}
+					}()
+					out = hm.m.Func.Call(args)
+				}()
+				err, _ := out[last].Interface().(error)
+				var ve *repo.ValidationError
+				if !errors.Is(err, repo.ErrInvalid) || !errors.As(err, &ve) || ve.Field != tc.field {
+					t.Errorf("error = %v, want ErrInvalid naming the %s", err, tc.field)
+				}
+			})
+		}
+	}
 }
 
 // TestListingReachesEveryCountedJob stores a job due at the latest time the

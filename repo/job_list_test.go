@@ -3,9 +3,11 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/repo"
 )
 
@@ -150,5 +152,76 @@ func TestJobsStats(t *testing.T) {
 	}
 	if !st.OldestDue.Equal(first.ScheduledAt) {
 		t.Errorf("OldestDue = %v, want %v", st.OldestDue, first.ScheduledAt)
+	}
+}
+
+// TestCountNeverNegative loses the count log entry that counted a job in
+// (written straight into the job's partition with the generated statement
+// a change's batch uses): its state sums below zero. Count, Counts and
+// Stats show 0 for it, never a negative number, leave the other states as
+// they are, log the fault, and say the counts are not settled; once the
+// entry is back, they are exact and settled again.
+func TestCountNeverNegative(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	logs := cqltest.NewLogCapture(t)
+	b := setup(t, &repo.Options{Logger: slog.New(logs)})
+	job := b.insert(ctx, t, &repo.NewJob{})
+	b.insert(ctx, t, &repo.NewJob{Hold: true})
+	// Past the inserts' marks, so that only the log decides Settled.
+	b.clock.Advance(10 * time.Second)
+	if n := b.count(ctx, t, repo.StateScheduled); n != 1 {
+		t.Fatalf("Count(Scheduled) = %d before the fault, want 1", n)
+	}
+
+	// The job's +1 Scheduled is lost, and a -1 of a later change of it
+	// remains: the partition's log sums to -1 Scheduled.
+	if err := repo.AddCountLogEntry(ctx, b.store, job.ID, repo.StateScheduled, -2); err != nil {
+		t.Fatal(err)
+	}
+	b.settle(ctx, t)
+	if n := b.count(ctx, t, repo.StateScheduled); n != 0 {
+		t.Errorf("Count(Scheduled) = %d with a log summing to -1, want 0", n)
+	}
+	all, err := b.store.Jobs.Count(ctx, "", repo.StateScheduled)
+	if err != nil || all < 0 {
+		t.Errorf("Count(every queue, Scheduled) = %d, %v; want no negative count", all, err)
+	}
+	c, err := b.store.Jobs.Counts(ctx, b.queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Jobs[repo.StateScheduled] != 0 || c.Jobs[repo.StateCreated] != 1 {
+		t.Errorf("Counts() = %v, want 0 Scheduled (not -1) and 1 Created", c.Jobs)
+	}
+	if c.Settled {
+		t.Errorf("Counts().Settled = true with a state summed below zero, want false")
+	}
+	stats, err := b.store.Jobs.Stats(ctx, b.queue)
+	if err != nil || len(stats) != 1 {
+		t.Fatalf("Stats() = %v, %v", stats, err)
+	}
+	for st, n := range stats[0].Counts {
+		if n < 0 {
+			t.Errorf("Stats() counts %d %s jobs", n, st)
+		}
+	}
+	if stats[0].Counts[repo.StateScheduled] != 0 || stats[0].Settled {
+		t.Errorf("Stats() = %d Scheduled, settled %v; want 0, not settled", stats[0].Counts[repo.StateScheduled], stats[0].Settled)
+	}
+	if !logs.Logged(slog.LevelWarn, "a job count summed below zero") {
+		t.Errorf("no warning logged for a count below zero; logged: %v", logs.Messages())
+	}
+
+	// The entry is found again (as a repair would write it): exact and
+	// settled.
+	if err := repo.AddCountLogEntry(ctx, b.store, job.ID, repo.StateScheduled, 2); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(10 * time.Second)
+	b.settle(ctx, t)
+	if c, err = b.store.Jobs.Counts(ctx, b.queue); err != nil || c.Jobs[repo.StateScheduled] != 1 || !c.Settled {
+		t.Errorf("Counts() after the repair = %+v, %v; want 1 Scheduled, settled", c, err)
 	}
 }

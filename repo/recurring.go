@@ -335,11 +335,11 @@ func (r *Recurring) Resume(ctx context.Context, id string, opts *ResumeOpts) (*R
 // not a whole second. Each call creates a new job. Returns a
 // [*ScheduleNotFoundError] for an unknown id.
 func (r *Recurring) Trigger(ctx context.Context, id string) (*Job, error) {
-	s := r.s
-	rj, err := r.Get(ctx, id)
+	rj, err := r.Get(ctx, id) // checks the receiver first
 	if err != nil {
 		return nil, err
 	}
+	s := r.s
 	qn, err := s.queueNumber(ctx, rj.Queue)
 	if err != nil {
 		return nil, fmt.Errorf("trigger recurring job %s: %w", id, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	mrand "math/rand/v2"
 	"sync"
 	"time"
@@ -66,10 +65,11 @@ type Store struct {
 // The session's keyspace must hold the schema (`jobsharp schema apply`). The
 // caller keeps ownership of the session; call Close when done with the
 // store all the same (it folds the counts of what it changed). opts may be
-// nil.
+// nil. A nil session is refused with an error matching both ErrInvalid and
+// ErrInvalidConfig ([InvalidArgument]); bad options with ErrInvalidConfig.
 func New(session gocqlx.Session, opts *Options) (*Store, error) {
 	if session.Session == nil {
-		return nil, fmt.Errorf("%w: nil session", ErrInvalidConfig)
+		return nil, InvalidArgument("session", "nil (open one with gocqlx.WrapSession)")
 	}
 	set, err := opts.settings()
 	if err != nil {

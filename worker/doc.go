@@ -30,7 +30,9 @@
 //
 // [HandleRaw] and [EnqueueRaw] are the untyped forms, for kinds known only
 // at run time: a kind string and the stored bytes as they are. Argument
-// types may encode themselves ([ArgsMarshaler], [ArgsUnmarshaler]).
+// types may encode themselves ([ArgsMarshaler], [ArgsUnmarshaler]). A
+// pointer to the argument type works as the type does (&EmailArgs{…} is an
+// email.send job, and a handler of *EmailArgs gets a non-nil pointer).
 //
 // # Running jobs
 //

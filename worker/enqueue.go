@@ -45,7 +45,11 @@ type EnqueueOpts struct {
 // the store's own calls (a batch of several kinds, say). Arguments are
 // JSON-encoded, except types that implement [ArgsMarshaler].
 func NewJobFor[T JobArgs](args T, opts *EnqueueOpts) (*repo.NewJob, error) {
-	return newJob(kindOf[T](), args, opts)
+	kind, err := kindOfArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	return newJob(kind, args, opts)
 }
 
 func newJob[T any](kind string, args T, opts *EnqueueOpts) (*repo.NewJob, error) {
@@ -73,7 +77,11 @@ func typed[T any](job *repo.Job, args T) *Job[T] { return &Job[T]{Job: job, Args
 // holds the unique key, if any, instead of storing another ([EnqueueOne]
 // says which happened).
 func Enqueue[T JobArgs](ctx context.Context, store *repo.Store, args T, opts *EnqueueOpts) (*Job[T], error) {
-	return enqueue(ctx, store, kindOf[T](), args, opts)
+	r, err := EnqueueOne(ctx, store, args, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r.Job, nil
 }
 
 // EnqueueResult is what [EnqueueOne] stored, or found.
@@ -91,7 +99,14 @@ type EnqueueResult[T any] struct {
 // with opts.Unique, whether another job held the unique key (River's
 // UniqueSkippedAsDuplicate).
 func EnqueueOne[T JobArgs](ctx context.Context, store *repo.Store, args T, opts *EnqueueOpts) (*EnqueueResult[T], error) {
-	return enqueueOne(ctx, store, kindOf[T](), args, opts)
+	if err := checkStore(store); err != nil {
+		return nil, err
+	}
+	kind, err := kindOfArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	return enqueueOne(ctx, store, kind, args, opts)
 }
 
 func enqueueOne[T any](ctx context.Context, store *repo.Store, kind string, args T, opts *EnqueueOpts) (*EnqueueResult[T], error) {
@@ -122,10 +137,6 @@ func enqueueOne[T any](ctx context.Context, store *repo.Store, kind string, args
 // a [Handle] whose type decodes these bytes). Prefer [Enqueue], which takes
 // the kind from the argument type. Errors are those of Enqueue.
 func EnqueueRaw(ctx context.Context, store *repo.Store, kind string, args []byte, opts *EnqueueOpts) (*Job[[]byte], error) {
-	return enqueue(ctx, store, kind, args, opts)
-}
-
-func enqueue[T any](ctx context.Context, store *repo.Store, kind string, args T, opts *EnqueueOpts) (*Job[T], error) {
 	r, err := enqueueOne(ctx, store, kind, args, opts)
 	if err != nil {
 		return nil, err
@@ -137,8 +148,7 @@ func enqueue[T any](ctx context.Context, store *repo.Store, kind string, args T,
 // same options, in parallel ([repo.Jobs.InsertMany]). opts.ID must be zero.
 // When some jobs fail to store, the stored ones are returned with the error.
 func EnqueueMany[T JobArgs](ctx context.Context, store *repo.Store, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
-	kind := kindOf[T]()
-	njs, err := newJobs(ctx, store, kind, args, opts)
+	kind, njs, err := newJobs(ctx, store, args, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +166,7 @@ func EnqueueMany[T JobArgs](ctx context.Context, store *repo.Store, args []T, op
 // safe only with explicit job ids; use [NewJobFor] and
 // [repo.Batches.Insert] for that, or for batches of several kinds.
 func EnqueueBatch[T JobArgs](ctx context.Context, store *repo.Store, batchID gocql.UUID, args []T, opts *EnqueueOpts) ([]*Job[T], error) {
-	kind := kindOf[T]()
-	njs, err := newJobs(ctx, store, kind, args, opts)
+	kind, njs, err := newJobs(ctx, store, args, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +187,10 @@ func EnqueueAfter[T JobArgs](ctx context.Context, store *repo.Store, parentID go
 	if err := checkStore(store); err != nil {
 		return nil, err
 	}
-	kind := kindOf[T]()
+	kind, err := kindOfArgs(args)
+	if err != nil {
+		return nil, err
+	}
 	nj, err := newJob(kind, args, opts)
 	if err != nil {
 		return nil, err
@@ -199,7 +211,10 @@ func EnqueueAfterBatch[T JobArgs](ctx context.Context, store *repo.Store, batchI
 	if err := checkStore(store); err != nil {
 		return nil, err
 	}
-	kind := kindOf[T]()
+	kind, err := kindOfArgs(args)
+	if err != nil {
+		return nil, err
+	}
 	nj, err := newJob(kind, args, opts)
 	if err != nil {
 		return nil, err
@@ -211,33 +226,42 @@ func EnqueueAfterBatch[T JobArgs](ctx context.Context, store *repo.Store, batchI
 	return typed(job, args), nil
 }
 
-func newJobs[T any](ctx context.Context, store *repo.Store, kind string, args []T, opts *EnqueueOpts) ([]*repo.NewJob, error) {
+// newJobs makes the new jobs of EnqueueMany and EnqueueBatch, one per
+// element of args, with ids minted up front.
+func newJobs[T JobArgs](ctx context.Context, store *repo.Store, args []T, opts *EnqueueOpts) (string, []*repo.NewJob, error) {
 	if err := checkStore(store); err != nil {
-		return nil, err
+		return "", nil, err
+	}
+	kind, err := kindOf[T]()
+	if err != nil {
+		return "", nil, err
 	}
 	if opts != nil && opts.ID != (gocql.UUID{}) {
-		return nil, &repo.ValidationError{Field: "EnqueueOpts.ID", Problem: "set for several jobs; ids must differ, leave it zero"}
+		return "", nil, &repo.ValidationError{Field: "EnqueueOpts.ID", Problem: "set for several jobs; ids must differ, leave it zero"}
 	}
 	if len(args) == 0 {
-		return nil, &repo.ValidationError{Field: "args", Problem: "no jobs"}
+		return "", nil, &repo.ValidationError{Field: "args", Problem: "no jobs"}
 	}
 	njs := make([]*repo.NewJob, len(args))
 	for i, a := range args {
+		if err := checkArgs(kind, a); err != nil {
+			return "", nil, fmt.Errorf("job %d: %w", i, err)
+		}
 		nj, err := newJob(kind, a, opts)
 		if err != nil {
-			return nil, fmt.Errorf("job %d: %w", i, err)
+			return "", nil, fmt.Errorf("job %d: %w", i, err)
 		}
 		njs[i] = nj
 	}
 	// Ids up front, so that stored jobs can be matched to their arguments.
 	ids, err := store.Jobs.NewIDs(ctx, njs[0].Queue, njs[0].ScheduledAt, len(njs))
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	for i, nj := range njs {
 		nj.ID = ids[i]
 	}
-	return njs, nil
+	return kind, njs, nil
 }
 
 func typedMany[T any](jobs []*repo.Job, njs []*repo.NewJob, args []T) []*Job[T] {
@@ -275,7 +299,10 @@ func Schedule[T JobArgs](ctx context.Context, store *repo.Store, id, cronExpr st
 	if err := checkStore(store); err != nil {
 		return nil, err
 	}
-	jobType := kindOf[T]()
+	jobType, err := kindOfArgs(args)
+	if err != nil {
+		return nil, err
+	}
 	data, err := encodeArgs(args)
 	if err != nil {
 		return nil, fmt.Errorf("encode arguments of %s job: %w", jobType, err)
@@ -364,7 +391,9 @@ func WaitBatch(ctx context.Context, store *repo.Store, batchID gocql.UUID, opts 
 // with repo.ErrInvalid.
 func checkStore(store *repo.Store) error {
 	if store == nil || store.Jobs == nil {
-		return &repo.ValidationError{Field: "store", Problem: "nil (make one with repo.Connect, repo.ConnectCluster or repo.New)"}
+		return &repo.ValidationError{Field: "store", Problem: storeProblem}
 	}
 	return nil
 }
+
+const storeProblem = "nil (make one with repo.Connect, repo.ConnectCluster or repo.New)"

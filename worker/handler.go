@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -13,12 +14,20 @@ import (
 // JobArgs is implemented by the argument types of jobs. Kind names the job
 // type: [Enqueue] stores jobs of T under T's kind and [Handle] registers the
 // handler of T for it, so the two cannot disagree on the name or on the
-// arguments. Kind is called on the zero value of T and must return the same
-// constant for every value (River's JobArgs):
+// arguments. Kind must return the same constant for every value of the type
+// (River's JobArgs); it is called on the zero value of T, or, when T is a
+// pointer type, on a pointer to a zero value:
 //
 //	type EmailArgs struct{ To, Subject string }
 //
 //	func (EmailArgs) Kind() string { return "email.send" }
+//
+// T may be the struct or a pointer to it: Enqueue(ctx, store, &EmailArgs{…},
+// nil) stores a job of the same kind as Enqueue(ctx, store, EmailArgs{…},
+// nil), and Handle for *EmailArgs gets a non-nil pointer to the decoded
+// arguments. An interface type has no kind: the functions that take T
+// return an error matching [repo.ErrInvalid] for it, as they do for a nil
+// pointer as arguments and for a Kind that panics or differs from the type's.
 //
 // The kind is stored as the job's Type: 1 to 255 bytes. Renaming a kind
 // leaves stored jobs under the old name, with no handler.
@@ -26,10 +35,64 @@ type JobArgs interface {
 	Kind() string
 }
 
-// kindOf is the kind of T: its zero value's.
-func kindOf[T JobArgs]() string {
+// kindOf is the kind of T: its zero value's, or for a pointer type, that of
+// a pointer to a zero value (a value-receiver Kind called through a nil
+// pointer panics). It refuses an interface type, whose zero value is nil,
+// and a Kind that panics, with a *repo.ValidationError.
+func kindOf[T JobArgs]() (string, error) {
+	t := reflect.TypeFor[T]()
 	var zero T
-	return zero.Kind()
+	switch t.Kind() {
+	case reflect.Interface:
+		return "", &repo.ValidationError{Field: "argument type", Problem: fmt.Sprintf(
+			"%s is an interface type, which has no kind: enqueue and handle the concrete argument type", t)}
+	case reflect.Pointer:
+		zero = newPointee[T](t)
+	}
+	return callKind(t, zero)
+}
+
+// kindOfArgs is the kind of T, checked against args by checkArgs.
+func kindOfArgs[T JobArgs](args T) (string, error) {
+	kind, err := kindOf[T]()
+	if err != nil {
+		return "", err
+	}
+	return kind, checkArgs(kind, args)
+}
+
+// checkArgs refuses arguments of T's kind that are a nil pointer (nothing to
+// encode, and a handler of T would get nil) or whose Kind differs from the
+// type's.
+func checkArgs[T JobArgs](kind string, args T) error {
+	t := reflect.TypeFor[T]()
+	if t.Kind() == reflect.Pointer && reflect.ValueOf(args).IsNil() {
+		return &repo.ValidationError{Field: "args", Problem: fmt.Sprintf("nil %s (pass a pointer to the arguments)", t)}
+	}
+	own, err := callKind(t, args)
+	if err != nil {
+		return err
+	}
+	if own != kind {
+		return &repo.ValidationError{Field: "args", Problem: fmt.Sprintf(
+			"Kind() of these %s arguments is %q, of the type's zero value %q: Kind must return one constant per type", t, own, kind)}
+	}
+	return nil
+}
+
+// newPointee returns a pointer to a new zero value for t, a pointer type T.
+func newPointee[T any](t reflect.Type) T {
+	return reflect.New(t.Elem()).Convert(t).Interface().(T)
+}
+
+// callKind calls a.Kind(), turning a panic into an error.
+func callKind[T JobArgs](t reflect.Type, a T) (kind string, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &repo.ValidationError{Field: "argument type", Problem: fmt.Sprintf("%s.Kind() panicked: %v", t, v)}
+		}
+	}()
+	return a.Kind(), nil
 }
 
 // Job is a job as its handler sees it: the stored job with its arguments
@@ -84,10 +147,14 @@ type handler struct {
 // [HandleRaw] is the untyped form, for kinds known only at run time.
 //
 // Register before Run or while it runs. Returns an error matching
-// [repo.ErrInvalid] for an empty or over-long kind, a nil fn, or a kind
-// that already has a handler.
+// [repo.ErrInvalid] for an empty or over-long kind, a T without a kind (see
+// [JobArgs]), a nil fn, or a kind that already has a handler.
 func Handle[T JobArgs](p *Processor, fn func(ctx context.Context, job *Job[T]) error, opts *HandleOpts) error {
-	return handle(p, kindOf[T](), fn, opts)
+	kind, err := kindOf[T]()
+	if err != nil {
+		return err
+	}
+	return handle(p, kind, fn, opts)
 }
 
 // HandleRaw registers fn as the handler of the jobs of kind, untyped: Args
@@ -146,9 +213,21 @@ func encodeArgs[T any](args T) ([]byte, error) {
 	return json.Marshal(args)
 }
 
-// decodeArgs is the inverse of encodeArgs.
+// decodeArgs is the inverse of encodeArgs. For a pointer type it returns a
+// new value, never nil, decoded by the pointer's ArgsUnmarshaler if it has
+// one.
 func decodeArgs[T any](data []byte) (T, error) {
 	var args T
+	if t := reflect.TypeFor[T](); t.Kind() == reflect.Pointer {
+		args = newPointee[T](t)
+		if u, ok := any(args).(ArgsUnmarshaler); ok {
+			return args, u.UnmarshalJobArgs(data)
+		}
+		if len(data) == 0 {
+			return args, nil // a job stored without arguments
+		}
+		return args, json.Unmarshal(data, args)
+	}
 	switch a := any(&args).(type) {
 	case *[]byte:
 		*a = slices.Clone(data)

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +58,10 @@ func TestInvalidInput(t *testing.T) {
 		}{
 			{"Enqueue/nil store", "store", func() error { return withErr(worker.Enqueue(ctx, nilStore, emailArgs{}, nil)) }},
 			{"Enqueue/zero store", "store", func() error { return withErr(worker.Enqueue(ctx, &repo.Store{}, emailArgs{}, nil)) }},
+			{"EnqueueOne/nil store", "store", func() error { return withErr(worker.EnqueueOne(ctx, nilStore, emailArgs{}, nil)) }},
+			{"EnqueueOne/zero store", "store", func() error { return withErr(worker.EnqueueOne(ctx, &repo.Store{}, emailArgs{}, nil)) }},
+			{"NewJobFor/nil args", "args", func() error { return withErr(worker.NewJobFor((*ptrArgs)(nil), nil)) }},
+			{"NewJobFor/interface type", "argument type", func() error { return withErr(worker.NewJobFor[worker.JobArgs](emailArgs{}, nil)) }},
 			{"EnqueueRaw/nil store", "store", func() error { return withErr(worker.EnqueueRaw(ctx, nilStore, "k", nil, nil)) }},
 			{"EnqueueMany/nil store", "store", func() error { return withErr(worker.EnqueueMany(ctx, nilStore, []emailArgs{{}}, nil)) }},
 			{"EnqueueBatch/nil store", "store", func() error {
@@ -82,6 +90,12 @@ func TestInvalidInput(t *testing.T) {
 			{"Enqueue/metadata", `metadata value of "k"`, func() error {
 				return withErr(worker.Enqueue(ctx, b.store, emailArgs{}, &worker.EnqueueOpts{Queue: b.queue, Metadata: map[string]string{"k": latin1}}))
 			}},
+			{"EnqueueOne/metadata", `metadata value of "k"`, func() error {
+				return withErr(worker.EnqueueOne(ctx, b.store, emailArgs{}, &worker.EnqueueOpts{Queue: b.queue, Metadata: map[string]string{"k": latin1}}))
+			}},
+			{"EnqueueOne/unique", "unique", func() error {
+				return withErr(worker.EnqueueOne(ctx, b.store, emailArgs{}, &worker.EnqueueOpts{Queue: b.queue, Unique: &repo.UniqueOpts{ByPeriod: -time.Second}}))
+			}},
 			{"EnqueueMany/metadata", `metadata key`, func() error {
 				return withErr(worker.EnqueueMany(ctx, b.store, []emailArgs{{}, {}}, &worker.EnqueueOpts{Queue: b.queue, Metadata: map[string]string{latin1: "v"}}))
 			}},
@@ -100,14 +114,34 @@ func TestInvalidInput(t *testing.T) {
 				}
 			})
 		}
-		if _, err := worker.New(nilStore, nil); !errors.Is(err, repo.ErrInvalidConfig) {
-			t.Errorf("New(nil store) error = %v, want repo.ErrInvalidConfig", err)
+		// worker.New refuses a nil or zero store as a bad argument
+		// (ErrInvalid, naming the field) that is also a configuration error
+		// (ErrInvalidConfig, as its other errors).
+		for name, st := range map[string]*repo.Store{"nil": nilStore, "zero": {}} {
+			_, err := worker.New(st, nil)
+			var ve *repo.ValidationError
+			if !errors.Is(err, repo.ErrInvalid) || !errors.Is(err, repo.ErrInvalidConfig) || !errors.As(err, &ve) || ve.Field != "store" {
+				t.Errorf("New(%s store) error = %v, want repo.ErrInvalid and repo.ErrInvalidConfig naming the store", name, err)
+			}
 		}
 		if _, err := worker.New(b.store, &worker.Config{Owner: latin1}); !errors.Is(err, repo.ErrInvalidConfig) || !strings.Contains(err.Error(), "Owner") {
 			t.Errorf("New(Owner: Latin-1) error = %v, want repo.ErrInvalidConfig naming Owner", err)
 		}
-		if nilProcessor.Owner() != "" || nilProcessor.Queues() != nil {
-			t.Error("a nil processor's Owner and Queues are not empty")
+		if nilProcessor.Owner() != "" || nilProcessor.Queues() != nil || nilProcessor.Paused() != nil {
+			t.Error("a nil processor's Owner, Queues and Paused are not empty")
+		}
+		// Every exported function of the package and method of Processor
+		// has a case above (named "Func/what"), unless it takes no store,
+		// processor or caller's text (noInput). A new one fails here.
+		covered := map[string]bool{"New": true} // New's cases are just above
+		for _, tc := range tests {
+			name, _, _ := strings.Cut(tc.name, "/")
+			covered[name] = true
+		}
+		for _, name := range exportedFuncs(t) {
+			if !covered[name] && !noInput[name] {
+				t.Errorf("%s has no case in TestInvalidInput: add its invalid inputs (or add it to noInput)", name)
+			}
 		}
 		// Nothing of the refused enqueues was stored: the queue has no job.
 		if err := b.store.SweepCounts(ctx, b.queue); err != nil {
@@ -174,6 +208,57 @@ func TestInvalidInput(t *testing.T) {
 			t.Errorf("outcomes = %v, want none unrecorded or lost", f)
 		}
 	})
+}
+
+// noInput are the exported functions and Processor methods that take no
+// store, processor or text of the caller to check.
+var noInput = map[string]bool{
+	"JobSnooze": true, // makes an error for a handler to return; any delay is valid
+	"JobCancel": true, // makes an error; a nil cause is allowed
+	"Owner":     true, // nil-safe accessors, checked on a nil processor above
+	"Queues":    true,
+	"Paused":    true,
+}
+
+// exportedFuncs lists the exported functions of package worker and the
+// exported methods of Processor, from its source.
+func exportedFuncs(t *testing.T) []string {
+	t.Helper()
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || !fn.Name.IsExported() {
+				continue
+			}
+			if fn.Recv != nil {
+				star, ok := fn.Recv.List[0].Type.(*ast.StarExpr)
+				if !ok {
+					continue
+				}
+				if id, ok := star.X.(*ast.Ident); !ok || id.Name != "Processor" {
+					continue
+				}
+			}
+			out = append(out, fn.Name.Name)
+		}
+	}
+	if len(out) < 15 {
+		t.Fatalf("found %d exported functions in worker's source; the parse is broken", len(out))
+	}
+	return out
 }
 
 func trim(s string) string {

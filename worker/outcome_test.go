@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,44 +22,6 @@ type lostAnswer struct {
 }
 
 func (lostAnswer) Kind() string { return "lost-answer" }
-
-// logCapture is a slog.Handler that keeps the messages logged, and passes
-// every record on to the test's log.
-type logCapture struct {
-	slog.Handler
-	mu   *sync.Mutex
-	msgs *[]string
-}
-
-func newLogCapture(t *testing.T) *logCapture {
-	return &logCapture{Handler: cqltest.Logger(t, slog.LevelInfo).Handler(), mu: &sync.Mutex{}, msgs: new([]string)}
-}
-
-func (c *logCapture) Handle(ctx context.Context, r slog.Record) error {
-	c.mu.Lock()
-	*c.msgs = append(*c.msgs, r.Message)
-	c.mu.Unlock()
-	return c.Handler.Handle(ctx, r)
-}
-
-func (c *logCapture) WithAttrs(as []slog.Attr) slog.Handler {
-	return &logCapture{Handler: c.Handler.WithAttrs(as), mu: c.mu, msgs: c.msgs}
-}
-
-func (c *logCapture) WithGroup(g string) slog.Handler {
-	return &logCapture{Handler: c.Handler.WithGroup(g), mu: c.mu, msgs: c.msgs}
-}
-
-func (c *logCapture) logged(msg string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range *c.msgs {
-		if strings.Contains(m, msg) {
-			return true
-		}
-	}
-	return false
-}
 
 // TestOutcomeWhoseAnswerWasLost writes a handler's outcome through a proxy
 // that lets the write reach the node and loses its answer (the connection
@@ -95,7 +56,7 @@ func TestOutcomeWhoseAnswerWasLost(t *testing.T) {
 			cl := cqltest.Cluster()
 			cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
 			cl.ReconnectInterval = 200 * time.Millisecond // the node is marked down when its pool empties
-			logs := newLogCapture(t)
+			logs := cqltest.NewLogCapture(t)
 			// Counts marked dirty by the warm-up stay so for two minutes: the
 			// outcome writes no mark.
 			store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs), FoldInterval: time.Minute})
@@ -188,10 +149,10 @@ func TestOutcomeWhoseAnswerWasLost(t *testing.T) {
 			if got[worker.OutcomeLeaseLost] != 0 || got[worker.OutcomeUnrecorded] != 0 {
 				t.Errorf("outcomes = %v, want no lease lost and none unrecorded", got)
 			}
-			if !logs.logged("writing the job's outcome failed; retrying") {
+			if !logs.Logged(slog.LevelDebug, "writing the job's outcome failed; retrying") {
 				t.Error("no outcome write failed: the answer was not lost")
 			}
-			if !logs.logged("an outcome write whose answer was lost had applied") {
+			if !logs.Logged(slog.LevelDebug, "an outcome write whose answer was lost had applied") {
 				t.Error("the processor did not recognise its own write")
 			}
 		})
@@ -218,7 +179,7 @@ func TestOutcomeRetryKeepsLease(t *testing.T) {
 	cl := cqltest.Cluster()
 	cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
 	cl.ReconnectInterval = 100 * time.Millisecond // the node is marked down when its pool empties
-	logs := newLogCapture(t)
+	logs := cqltest.NewLogCapture(t)
 	store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatalf("ConnectCluster() error = %v", err)
@@ -284,7 +245,7 @@ func TestOutcomeRetryKeepsLease(t *testing.T) {
 	if beats := done.Version - job.Version - 2; beats < 3 {
 		t.Errorf("job version %d after claim and outcome of version %d: %d heartbeats while the outcome was retried, want at least 3", done.Version, job.Version, beats)
 	}
-	if !logs.logged("writing the job's outcome failed; retrying") {
+	if !logs.Logged(slog.LevelDebug, "writing the job's outcome failed; retrying") {
 		t.Error("no outcome write failed")
 	}
 }

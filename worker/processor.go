@@ -80,10 +80,11 @@ type queue struct {
 
 // New returns a processor on store. cfg may be nil for the defaults.
 // Returns an error matching [repo.ErrInvalidConfig], naming the field, for
-// an out-of-range setting.
+// an out-of-range setting, and one that matches [repo.ErrInvalid] too for a
+// nil store (or one not made by repo's constructors).
 func New(store *repo.Store, cfg *Config) (*Processor, error) {
-	if store == nil {
-		return nil, invalidConfig("nil store")
+	if store == nil || store.Jobs == nil {
+		return nil, repo.InvalidArgument("store", storeProblem)
 	}
 	set, err := cfg.settings()
 	if err != nil {
@@ -125,6 +126,9 @@ func (p *Processor) Queues() []string {
 // (as of its last read of the queue registry, at most a poll interval
 // ago), sorted. It claims no job of these queues.
 func (p *Processor) Paused() []string {
+	if p == nil {
+		return nil
+	}
 	var names []string
 	for _, q := range p.queues {
 		if q.paused.Load() {

@@ -135,8 +135,7 @@ func start(t *testing.T, p *worker.Processor) (stop func()) {
 func handle[T worker.JobArgs](t *testing.T, p *worker.Processor, fn func(context.Context, *worker.Job[T]) error, opts *worker.HandleOpts) {
 	t.Helper()
 	if err := worker.Handle(p, fn, opts); err != nil {
-		var args T
-		t.Fatalf("Handle(%q) error = %v", args.Kind(), err)
+		t.Fatalf("Handle[%T] error = %v", *new(T), err)
 	}
 }
 
@@ -150,7 +149,7 @@ func enqueue[T worker.JobArgs](ctx context.Context, t *testing.T, b *testBundle,
 	}
 	job, err := worker.Enqueue(ctx, b.store, args, opts)
 	if err != nil {
-		t.Fatalf("Enqueue(%q) error = %v", args.Kind(), err)
+		t.Fatalf("Enqueue(%T) error = %v", args, err)
 	}
 	return job
 }

@@ -162,6 +162,13 @@ var cases = []struct {
 		code:   `_, _ = worker.Enqueue(ctx, store, "email.send", EmailArgs{To: "ada@example.com"}, nil)`,
 		want:   "too many arguments in call to worker.Enqueue",
 	},
+	{
+		name:   "PointerToPointerArguments",
+		readme: "arguments behind two pointers: `worker.Enqueue(ctx, store, &ptr, nil)` with `ptr := &EmailArgs{…}`",
+		code: `ptr := &EmailArgs{To: "ada@example.com"}
+	_, _ = worker.Enqueue(ctx, store, &ptr, nil)`,
+		want: "in call to worker.Enqueue, T (type **EmailArgs) does not satisfy worker.JobArgs (missing method Kind)",
+	},
 }
 
 // TestREADMEShowsTheCases checks that the README's "What the compiler
@@ -211,7 +218,9 @@ func TestMisuseDoesNotCompile(t *testing.T) {
 	db.NewJobsBatch(ctx, gocql.LoggedBatch).JobsDelete(home, shard, id, 1)
 	_, _ = queries.Jobs.Get(queries.JobsColumns.LeaseOwner, queries.JobsColumns.State)
 	_ = worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error { return nil }, nil)
-	_, _ = worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com"}, nil)`
+	_, _ = worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com"}, nil)
+	_ = worker.Handle(p, func(ctx context.Context, job *worker.Job[*EmailArgs]) error { return nil }, nil)
+	_, _ = worker.Enqueue(ctx, store, &EmailArgs{To: "ada@example.com"}, nil)`
 	if out, err := build(t, dir, "control", control); err != nil {
 		t.Fatalf("the control program does not compile: %v\n%s", err, out)
 	}
