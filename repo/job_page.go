@@ -256,8 +256,8 @@ type queueCursor struct {
 	// Floor is the queue's watermark when paging began (due-indexed lists),
 	// in Unix milliseconds.
 	Floor int64  `json:"f,omitempty"`
-	Index srcPos `json:"x"`
-	Home  srcPos `json:"h"`
+	Index srcPos `json:"x,omitzero"`
+	Home  srcPos `json:"h,omitzero"`
 }
 
 // srcPos is a source's position: a directory row (bucket) and, once
@@ -271,8 +271,11 @@ type srcPos struct {
 	Shards  int        `json:"k,omitempty"`
 	Started bool       `json:"r,omitempty"`
 	At      int64      `json:"t,omitempty"` // Unix ms
-	ID      gocql.UUID `json:"i"`
-	Inner   gocql.UUID `json:"n"`
+	ID      gocql.UUID `json:"i,omitzero"`
+	Inner   gocql.UUID `json:"n,omitzero"`
+	// DirFrom is where the directory is read from before a bucket is named:
+	// past the rows skipped as wholly before the floor (Unix ms).
+	DirFrom int64 `json:"f,omitempty"`
 }
 
 func (p srcPos) bucket() bucketRef {
@@ -339,7 +342,8 @@ func (c *listCursor) check() error {
 		}
 		for _, p := range []srcPos{q.Index, q.Home} {
 			if p.Set && (p.Width < 1 || p.Width > int64(maxHomeWidth/time.Millisecond)*24 || p.Shards < 1 || p.Shards > maxShards ||
-				p.Bucket < 0 || p.Bucket > farFuture.UnixMilli() || p.At < 0 || p.At > farFuture.UnixMilli()) {
+				p.Bucket < 0 || p.Bucket > farFuture.UnixMilli() || p.At < 0 || p.At > farFuture.UnixMilli()) ||
+				p.DirFrom < 0 || p.DirFrom > farFuture.UnixMilli() {
 				return errors.New("a position out of range")
 			}
 		}
@@ -551,6 +555,11 @@ func (src *pageSource) nextBucket(ctx context.Context) (bucketRef, bool, error) 
 			if after(b) {
 				return b, true, nil
 			}
+			if !src.read.Set {
+				// Wholly before the floor: the next page need not read it.
+				src.read.DirFrom = b.Start.UnixMilli()
+				src.verified.DirFrom, src.cur.DirFrom = src.read.DirFrom, src.read.DirFrom
+			}
 		}
 		if src.dirsEnd || src.budget <= 0 {
 			return bucketRef{}, false, nil
@@ -582,6 +591,9 @@ func (src *pageSource) readDirs(ctx context.Context) error {
 		from = maxTime(epoch, src.floor.Add(-maxDueWidth))
 	case src.kind == srcHome:
 		from = maxTime(epoch, src.floor.Add(-maxHomeWidth))
+	}
+	if !src.read.Set && src.read.DirFrom > 0 {
+		from = maxTime(from, time.UnixMilli(src.read.DirFrom).UTC())
 	}
 	var rows []bucketRef
 	switch src.kind {
