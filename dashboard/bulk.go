@@ -49,8 +49,9 @@ func bulkActionNamed(name string) (bulkAction, error) {
 	return bulkAction{}, errorf(http.StatusBadRequest, "unknown bulk action %q (want job.requeue, job.run-now, job.cancel or job.delete)", name)
 }
 
-// maxSelected bounds the ids one bulk request may name.
-const maxSelected = maxListDepth
+// maxSelected bounds the ids one bulk request may name (a whole list has no
+// bound).
+const maxSelected = 10_000
 
 // bulkRequest is a bulk action as a form describes it: the action and
 // either selected ids or a whole filtered list (all=1).
@@ -296,18 +297,28 @@ func (br *bulkRunner) run(ctx context.Context, t *bulkTask) string {
 		}
 		return ""
 	}
-	// The whole list: read its head again after every chunk. Jobs the
-	// action moved out of the list are gone from it; those it could not
-	// move (an error, or run now on a Scheduled job) are remembered and
-	// skipped, and the window grows by their number.
-	tried := map[gocql.UUID]bool{}
-	stuck := 0
+	return br.runList(ctx, t, apply)
+}
+
+// runList applies the task's action to its whole filtered list: it pages
+// the list by position (repo.Jobs.ListPage), BulkChunk jobs a read, until
+// the list ends, so there is no cap and each chunk costs a bounded number
+// of statements. Jobs the action moves out of the list are behind the
+// position and never read again; so are the jobs a Run now makes due in a
+// newest-first list. In a soonest-first list (Scheduled, Failed) a job Run
+// now makes due may come up again ahead of the position: a job already due
+// is not changed again (it is counted as done when it was due before the
+// action began), so every job is written once and the position reaches the
+// end.
+func (br *bulkRunner) runList(ctx context.Context, t *bulkTask, apply func([]gocql.UUID)) string {
+	d, f, chunk := br.d, t.Req.Filter, br.d.set.bulkChunk
+	runNow := t.Req.Action.Action == ActionJobRunNow
+	cursor := ""
 	for {
 		if ctx.Err() != nil {
 			return "cancelled"
 		}
-		n := min(stuck+chunk, maxListDepth)
-		res, err := d.listJobs(ctx, t.Req.Filter, n)
+		page, err := d.store.Jobs.ListPage(ctx, &repo.ListPageParams{Queue: f.Queue, State: f.State, Limit: chunk, Cursor: cursor})
 		if err != nil {
 			if ctx.Err() != nil {
 				return "cancelled"
@@ -316,27 +327,23 @@ func (br *bulkRunner) run(ctx context.Context, t *bulkTask) string {
 			return "stopped: the list could not be read"
 		}
 		var ids []gocql.UUID
-		stuck = 0
-		for _, j := range res.Jobs {
-			if tried[j.ID] {
-				stuck++
-			} else if len(ids) < chunk {
+		now := time.Now()
+		for _, j := range page.Jobs {
+			switch {
+			case f.Type != "" && j.Type != f.Type:
+			case runNow && j.State.Claimable() && !j.ScheduledAt.After(t.Started):
+				t.record(nil) // due already: run now changes nothing
+			case runNow && j.State.Claimable() && !j.ScheduledAt.After(now):
+				// Made due since the action began (by it, or meanwhile).
+			default:
 				ids = append(ids, j.ID)
 			}
 		}
-		if len(ids) == 0 {
-			if len(res.Jobs) >= n && n == maxListDepth {
-				return fmt.Sprintf("stopped: %d jobs the action could not move out of the list fill the %d a list reaches", stuck, maxListDepth)
-			}
-			if res.Capped {
-				return fmt.Sprintf("stopped: jobs of type %q may lie beyond the %d jobs per queue a type filter reads", t.Req.Filter.Type, d.set.scanLimit)
-			}
+		apply(ids)
+		if page.Next == "" {
 			return ""
 		}
-		for _, id := range ids {
-			tried[id] = true
-		}
-		apply(ids)
+		cursor = page.Next
 	}
 }
 

@@ -22,9 +22,8 @@ const (
 	DefaultScanLimit     = 1_000
 )
 
-// maxListDepth is the deepest a list reaches: the most jobs
-// [repo.Jobs.ListByState] returns in one call.
-const maxListDepth = 10_000
+// maxScanLimit bounds Options.ScanLimit.
+const maxScanLimit = 10_000
 
 // Options shape a [Dashboard]. The zero value of every field means its
 // default; [New] rejects values out of range with an error that names the
@@ -55,8 +54,10 @@ type Options struct {
 
 	// PageSize is the number of jobs per list page; 1 to 500, default 50.
 	PageSize int
-	// ScanLimit is how many jobs per queue a list filtered by job type
-	// reads to find its matches; PageSize to 10,000, default 1,000.
+	// ScanLimit is how many jobs a page of a list filtered by job type
+	// reads at most to fill itself; PageSize to 10,000, default 1,000. A
+	// page that stops there shows the matches it found and links to the
+	// next page, which goes on from where it stopped.
 	ScanLimit int
 
 	// ChartInterval is how often the throughput chart samples the store's
@@ -66,7 +67,8 @@ type Options struct {
 	ChartInterval time.Duration
 	ChartPoints   int
 
-	// BulkChunk is how many jobs a bulk action reads and changes per round;
+	// BulkChunk is how many jobs a bulk action reads and changes per round
+	// (a whole list is read a chunk at a time, by position, to its end);
 	// 1 to 1,000, default 100.
 	BulkChunk int
 
@@ -143,7 +145,7 @@ func (o *Options) settings() (settings, error) {
 		}
 	}
 	def(&s.pageSize, DefaultPageSize, 1, 500, "PageSize")
-	def(&s.scanLimit, max(DefaultScanLimit, s.pageSize), s.pageSize, maxListDepth, "ScanLimit")
+	def(&s.scanLimit, max(DefaultScanLimit, s.pageSize), s.pageSize, maxScanLimit, "ScanLimit")
 	def(&s.chartPoints, DefaultChartPoints, 2, 1_000, "ChartPoints")
 	def(&s.bulkChunk, DefaultBulkChunk, 1, 1_000, "BulkChunk")
 	if s.chartInterval == 0 {

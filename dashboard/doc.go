@@ -32,7 +32,8 @@
 //
 // Actions: requeue, cancel, delete and run now per job, and in bulk on a
 // selection or on a whole filtered list (confirmed first, then run in the
-// background in chunks of [Options.BulkChunk] with a progress page);
+// background in chunks of [Options.BulkChunk] with a progress page; a whole
+// list is read by position to its end, with no cap);
 // pausing and resuming a queue (processors notice within one poll
 // interval; running jobs go on); removing a recurring schedule. Run now makes a Scheduled or Failed job
 // due now and keeps its attempts; a held (Created) job is scheduled now; a
@@ -60,15 +61,20 @@
 //
 // # Cost
 //
-// Every page sends a bounded number of statements, whatever the history:
-// counts come from the store's counters ([repo.Jobs.Count],
-// [repo.Jobs.Stats]), lists from the bucketed indexes
-// ([repo.Jobs.ListByState], newest bucket first), a job from its row. No
-// statement uses COUNT(*), ALLOW FILTERING or a scan of a table. A list page
-// reads its page's jobs from each queue and merges them, so deeper pages
-// cost more and a list reaches its first 9,999 jobs; a type filter reads up
-// to [Options.ScanLimit] jobs per queue to find its matches. A batch page
-// reads the batch's jobs (at most the store's MaxBatchSize).
+// Every page sends a bounded number of statements, whatever the history
+// and however deep: counts come from the store's counters
+// ([repo.Jobs.Count], [repo.Jobs.Stats]), lists from the bucketed indexes
+// read by position ([repo.Jobs.ListPage]), a job from its row. No statement
+// uses COUNT(*), ALLOW FILTERING or a scan of a table. A list page's "next"
+// link carries the cursor of the position where the next page starts (a
+// link whose cursor belongs to no page of that list gets 400 Bad Request),
+// so a deep page reads what the first does: the jobs it shows and the
+// stale index rows between them. A type filter reads at most
+// [Options.ScanLimit] jobs for one page; a page that stops there links to
+// the next, which goes on from there. A whole-list bulk action pages its
+// list by cursor, [Options.BulkChunk] jobs at a time, to the end of the
+// list: no cap. A batch page reads the batch's jobs (at most the store's
+// MaxBatchSize).
 //
 // # The throughput chart
 //

@@ -1,12 +1,10 @@
 package dashboard
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
@@ -69,81 +67,64 @@ func order(s repo.State) string {
 	case s.Claimable():
 		return "soonest due first"
 	case s == repo.StateProcessing:
-		return "soonest lease expiry first"
+		return "soonest lease expiry first (by claim)"
 	}
 	return "newest first"
 }
 
-// before reports whether job a comes before b in a list of state s.
-func before(s repo.State) func(a, b *repo.Job) int {
-	return func(a, b *repo.Job) int {
-		var c int
-		switch {
-		case s.Claimable():
-			c = a.ScheduledAt.Compare(b.ScheduledAt)
-		case s == repo.StateProcessing:
-			c = a.Lease.Until.Compare(b.Lease.Until)
-		default:
-			c = b.StateChangedAt.Compare(a.StateChangedAt)
-		}
-		return cmp.Or(c, cmp.Compare(a.ID.String(), b.ID.String()))
+// laterWord names the jobs a list's next page holds.
+func laterWord(s repo.State) string {
+	if s.Claimable() || s == repo.StateProcessing {
+		return "later"
 	}
+	return "older"
 }
 
-// listResult is one window of a list.
+// maxListCalls bounds the store reads one list page makes: a type filter
+// reads page after page until it has a page of matches, ScanLimit jobs, or
+// this many reads.
+const maxListCalls = 16
+
+// listResult is one page of a list.
 type listResult struct {
 	Jobs []*repo.Job
-	// Capped: some queue had more jobs than the window read, so jobs
-	// matching a type filter may lie deeper.
-	Capped bool
-	// Read is how many jobs were read to find Jobs.
-	Read int
+	// Next is the cursor of the following page ("" at the end of the list).
+	Next string
+	// Read is how many jobs were read to find Jobs; Searched says the type
+	// filter stopped at ScanLimit jobs (or maxListCalls reads) before it
+	// filled the page.
+	Read     int
+	Searched bool
 }
 
-// listJobs returns the first n jobs of a filtered list, in the list's order.
-// Each queue's list is read from the store's indexes (ListByState, newest or
-// soonest first) with a window of n jobs, or ScanLimit jobs when a type
-// filter drops some, and the queues are merged.
-func (d *Dashboard) listJobs(ctx context.Context, f listFilter, n int) (*listResult, error) {
-	queues := []string{f.Queue}
-	if f.Queue == "" {
-		var err error
-		if queues, err = d.store.Jobs.Queues(ctx); err != nil {
+// listJobs returns up to n jobs of a filtered list from the position cursor
+// names ("" for the head), in the list's order, and the cursor after them.
+// It pages the store's indexes by position (repo.Jobs.ListPage, every queue
+// merged when the filter names none), so a deep page costs what the first
+// does. A type filter reads exactly as many jobs as the page still needs at
+// each read, so the cursor never skips a match.
+func (d *Dashboard) listJobs(ctx context.Context, f listFilter, n int, cursor string) (*listResult, error) {
+	res := &listResult{}
+	for calls := 1; ; calls++ {
+		page, err := d.store.Jobs.ListPage(ctx, &repo.ListPageParams{Queue: f.Queue, State: f.State, Limit: n - len(res.Jobs), Cursor: cursor})
+		if err != nil {
 			return nil, err
 		}
-	}
-	window := n
-	if f.Type != "" {
-		window = min(max(n, d.set.scanLimit), maxListDepth)
-	}
-	per := make([][]*repo.Job, len(queues))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(fanOut)
-	for i, q := range queues {
-		g.Go(func() error {
-			jobs, err := d.store.Jobs.ListByState(gctx, &repo.ListParams{Queue: q, State: f.State, Limit: window})
-			per[i] = jobs
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	res := &listResult{}
-	for _, jobs := range per {
-		res.Read += len(jobs)
-		res.Capped = res.Capped || (f.Type != "" && len(jobs) == window)
-		for _, j := range jobs {
+		res.Read += len(page.Jobs)
+		for _, j := range page.Jobs {
 			if f.Type == "" || j.Type == f.Type {
 				res.Jobs = append(res.Jobs, j)
 			}
 		}
+		cursor, res.Next = page.Next, page.Next
+		if cursor == "" || len(res.Jobs) >= n {
+			return res, nil
+		}
+		if res.Read >= d.set.scanLimit || calls >= maxListCalls {
+			res.Searched = f.Type != ""
+			return res, nil
+		}
 	}
-	slices.SortFunc(res.Jobs, before(f.State))
-	if len(res.Jobs) > n {
-		res.Jobs = res.Jobs[:n]
-	}
-	return res, nil
 }
 
 // countStates reads the counters of every state for one queue or all.
@@ -178,41 +159,39 @@ func (d *Dashboard) countStates(ctx context.Context, queue string) (map[repo.Sta
 
 type jobsPage struct {
 	base
-	Filter  listFilter
-	Query   string // the filter as a query string, for links
-	Queues  []string
-	Counts  map[repo.State]int64
-	Jobs    []*repo.Job
-	Order   string
-	Page    int
-	Prev    int
-	Next    int
-	First   int // position of the first job shown, from 1
-	Capped  bool
-	Read    int
-	Actions []bulkAction
+	Filter   listFilter
+	Query    string // the filter as a query string, for links
+	Queues   []string
+	Counts   map[repo.State]int64
+	Jobs     []*repo.Job
+	Order    string
+	Later    string // "older" or "later": what the next page holds
+	Cursor   string // this page's position ("" for the head)
+	Next     string // the next page's cursor
+	First    int    // position of the first job shown, from 1
+	NextPos  int    // position of the next page's first job
+	Searched bool
+	Read     int
+	Actions  []bulkAction
 }
 
-// jobList is GET /jobs?state=&queue=&type=&page=: one page of a state's
-// jobs, with the counters of every state as tabs and the bulk actions the
-// state allows.
+// jobList is GET /jobs?state=&queue=&type=&after=&pos=: one page of a
+// state's jobs from the position the cursor `after` names (the head when
+// absent), with the counters of every state as tabs and the bulk actions
+// the state allows. pos only numbers the rows shown.
 func (d *Dashboard) jobList(c *call) error {
 	q := c.r.URL.Query()
 	f, err := parseFilter(q)
 	if err != nil {
 		return err
 	}
-	page := 1
-	if s := q.Get("page"); s != "" {
-		if page, err = strconv.Atoi(s); err != nil || page < 1 {
-			return errorf(http.StatusBadRequest, "page %q: want a number from 1", s)
+	first := 1
+	if s := q.Get("pos"); s != "" {
+		if first, err = strconv.Atoi(s); err != nil || first < 1 {
+			return errorf(http.StatusBadRequest, "pos %q: want a number from 1", s)
 		}
 	}
-	size := d.set.pageSize
-	offset := (page - 1) * size
-	if offset+size+1 > maxListDepth {
-		return errorf(http.StatusBadRequest, "page %d is too deep: a list reaches its first %d jobs; filter by queue or type to see others", page, maxListDepth-1)
-	}
+	cursor := q.Get("after")
 	ctx := c.r.Context()
 	g, gctx := errgroup.WithContext(ctx)
 	var (
@@ -220,25 +199,21 @@ func (d *Dashboard) jobList(c *call) error {
 		counts map[repo.State]int64
 		queues []string
 	)
-	g.Go(func() (err error) { res, err = d.listJobs(gctx, f, offset+size+1); return })
+	g.Go(func() (err error) { res, err = d.listJobs(gctx, f, d.set.pageSize, cursor); return })
 	g.Go(func() (err error) { counts, err = d.countStates(gctx, f.Queue); return })
 	g.Go(func() (err error) { queues, err = d.store.Jobs.Queues(gctx); return })
 	if err := g.Wait(); err != nil {
+		var ce *repo.CursorError
+		if errors.As(err, &ce) {
+			return errorf(http.StatusBadRequest, "the page link's position (after=) is not valid for this list: %s; start again from the first page", ce.Problem)
+		}
 		return err
 	}
-	p := jobsPage{
+	return d.render(c, http.StatusOK, "jobs", jobsPage{
 		base: d.base(c, f.State.String()+" jobs", "jobs"), Filter: f, Query: f.values().Encode(), Queues: queues,
-		Counts: counts, Order: order(f.State), Page: page, First: offset + 1, Capped: res.Capped, Read: res.Read,
-		Actions: bulkActionsFor(f.State),
-	}
-	if len(res.Jobs) > offset {
-		p.Jobs = res.Jobs[offset:min(len(res.Jobs), offset+size)]
-	}
-	if len(res.Jobs) > offset+size {
-		p.Next = page + 1
-	}
-	p.Prev = page - 1
-	return d.render(c, http.StatusOK, "jobs", p)
+		Counts: counts, Jobs: res.Jobs, Order: order(f.State), Later: laterWord(f.State), Cursor: cursor, Next: res.Next,
+		First: first, NextPos: first + len(res.Jobs), Searched: res.Searched, Read: res.Read, Actions: bulkActionsFor(f.State),
+	})
 }
 
 type jobView struct {

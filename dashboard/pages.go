@@ -191,7 +191,7 @@ func (d *Dashboard) batchesPage(c *call) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for i, s := range batchStates {
 		g.Go(func() (err error) {
-			lists[i], err = d.listJobs(gctx, listFilter{State: s}, d.set.pageSize)
+			lists[i], err = d.listJobs(gctx, listFilter{State: s}, d.set.pageSize, "")
 			return err
 		})
 	}

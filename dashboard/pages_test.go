@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"slices"
@@ -53,18 +54,29 @@ func TestPages(t *testing.T) {
 			ids = append([]string{j.ID.String()}, ids...) // newest first
 			time.Sleep(2 * time.Millisecond)
 		}
+		// Follow the "older" links: each carries the position where its page
+		// starts.
+		path := "/jobs?state=Succeeded&queue=" + b.queue
 		for page, want := range [][]string{ids[0:2], ids[2:4], ids[4:5]} {
-			r := b.get(t, fmt.Sprintf("/jobs?state=Succeeded&queue=%s&page=%d", b.queue, page+1))
+			r := b.get(t, path)
 			r.want(t, http.StatusOK, want...)
 			if got := listedIDs(r.body); strings.Join(got, ",") != strings.Join(want, ",") {
 				t.Errorf("page %d lists %v, want %v", page+1, got, want)
 			}
-			if hasOlder := strings.Contains(r.body, "older →"); hasOlder != (page < 2) {
-				t.Errorf("page %d: link to older jobs = %v, want %v", page+1, hasOlder, page < 2)
+			if page > 0 {
+				r.want(t, http.StatusOK, fmt.Sprintf("jobs %d–%d", 2*page+1, 2*page+len(want)), "first page")
 			}
+			next := b.nextLink(r.body)
+			if (next != "") != (page < 2) {
+				t.Fatalf("page %d: link to older jobs %q, want one: %v", page+1, next, page < 2)
+			}
+			path = next
 		}
-		b.get(t, "/jobs?state=Succeeded&page=0").want(t, http.StatusBadRequest, "want a number from 1")
-		b.get(t, "/jobs?state=Succeeded&page=100000").want(t, http.StatusBadRequest, "too deep")
+		first := b.nextLink(b.get(t, "/jobs?state=Succeeded&queue="+b.queue).body)
+		b.get(t, strings.Replace(first, "state=Succeeded", "state=Abandoned", 1)).want(t, http.StatusBadRequest, "not valid for this list", "it pages the Succeeded jobs")
+		b.get(t, "/jobs?state=Succeeded&after=garbage").want(t, http.StatusBadRequest, "not valid for this list", "not a cursor")
+		b.get(t, "/jobs?state=Succeeded&after="+first[len(first)-12:]).want(t, http.StatusBadRequest, "not valid for this list")
+		b.get(t, "/jobs?state=Succeeded&pos=0").want(t, http.StatusBadRequest, "want a number from 1")
 		b.get(t, "/jobs?state=Nope").want(t, http.StatusBadRequest, "is not a state")
 		b.get(t, "/jobs?state=Failed&queue=no%20spaces").want(t, http.StatusBadRequest, "letters, digits")
 	})
@@ -497,6 +509,61 @@ func TestPages(t *testing.T) {
 		wantState(ctx, t, b.store, keep.ID, repo.StateAbandoned)
 	})
 
+	t.Run("BulkWholeListPastTheOldCaps", func(t *testing.T) {
+		t.Parallel()
+		// A type filter used to stop at ScanLimit jobs per queue: here one
+		// job, with chunks of two. The whole list is paged to its end.
+		b := setup(t, &dashboard.Options{PageSize: 1, ScanLimit: 1, BulkChunk: 2})
+		var mails, others []*repo.Job
+		for range 9 {
+			mails = append(mails, b.finished(ctx, t, 1, "succeeded", &jobOpts{Type: "mail"})...)
+			others = append(others, b.finished(ctx, t, 1, "succeeded", &jobOpts{Type: "other"})...)
+		}
+		st := b.runBulk(t, url.Values{"action": {"job.delete"}, "all": {"1"}, "state": {"Succeeded"}, "queue": {b.queue}, "type": {"mail"}})
+		if st.Done != 9 || st.Failed != 0 || st.Stopped != "" {
+			t.Errorf("bulk delete of every mail job: %+v, want 9 done", st)
+		}
+		for _, j := range mails {
+			if _, err := b.store.Jobs.Get(ctx, j.ID); !errors.Is(err, repo.ErrNotFound) {
+				t.Errorf("mail job %s survived the bulk delete: %v", j.ID, err)
+			}
+		}
+		for _, j := range others {
+			wantState(ctx, t, b.store, j.ID, repo.StateSucceeded)
+		}
+	})
+
+	t.Run("BulkRunNowOnScheduled", func(t *testing.T) {
+		t.Parallel()
+		// Run now keeps a Scheduled job in the list, due now: it must not
+		// come up again and again (the old loop stopped once 10,000 such
+		// jobs filled the list's window).
+		b := setup(t, &dashboard.Options{BulkChunk: 2})
+		var later, due []*repo.Job
+		for i := range 7 {
+			later = append(later, b.insert(ctx, t, &jobOpts{Delay: time.Hour + time.Duration(i)*time.Minute}))
+		}
+		for range 3 {
+			due = append(due, b.insert(ctx, t, nil))
+		}
+		st := b.runBulk(t, url.Values{"action": {"job.run-now"}, "all": {"1"}, "state": {"Scheduled"}, "queue": {b.queue}})
+		if st.Done != 10 || st.Failed != 0 || st.Stopped != "" {
+			t.Errorf("bulk run now of the Scheduled list: %+v, want 10 done", st)
+		}
+		now := time.Now()
+		for _, j := range later {
+			got := wantState(ctx, t, b.store, j.ID, repo.StateScheduled)
+			if got.ScheduledAt.After(now) || got.Version != j.Version+1 {
+				t.Errorf("job %s: due %s, version %d; want due now, written once (version %d)", j.ID, got.ScheduledAt, got.Version, j.Version+1)
+			}
+		}
+		for _, j := range due {
+			if got := wantState(ctx, t, b.store, j.ID, repo.StateScheduled); got.Version != j.Version {
+				t.Errorf("job %s was due already and was written (version %d, was %d)", j.ID, got.Version, j.Version)
+			}
+		}
+	})
+
 	t.Run("BulkStop", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, &dashboard.Options{BulkChunk: 1})
@@ -609,6 +676,18 @@ func wantState(ctx context.Context, t *testing.T, store *repo.Store, id gocql.UU
 		t.Errorf("job %s is %s, want %s", id, j.State, want)
 	}
 	return j
+}
+
+// nextLink returns the path (without the prefix) of a list page's link to
+// its next page, or "" when it has none.
+func (b *testBundle) nextLink(body string) string {
+	const mark = `<a rel="next" href="`
+	i := strings.Index(body, mark)
+	if i < 0 {
+		return ""
+	}
+	rest := body[i+len(mark):]
+	return strings.TrimPrefix(html.UnescapeString(rest[:strings.IndexByte(rest, '"')]), b.prefix)
 }
 
 // listedIDs returns the job ids a list page links to, in order.

@@ -1056,7 +1056,69 @@ func TestBatches(t *testing.T) {
 }
 
 // roundTripTests is the number of tests above that call mark.
-const roundTripTests = 11
+const roundTripTests = 12
+
+// TestPagingQueries runs the reads of keyset paging: every shard of an
+// index bucket in one statement, the tie reads (rows at one time after a
+// job id), and the directories from a bucket on, a page at a time.
+func TestPagingQueries(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	queue, at := cqltest.Queue(t), now()
+	bucket := at.Truncate(time.Hour)
+	// Three rows at one instant and one older, on shards 0 and 1.
+	var tied []gocql.UUID
+	for i := range 3 {
+		e := models.JobsByStateRow{Queue: queue, State: 0, Bucket: bucket, Shard: int32(i % 2), EnteredAt: at, JobID: jobID(at, byte(i+1))}
+		check(t, "StateInsert", db.StateInsert(ctx, e, 0).Exec())
+		tied = append(tied, e.JobID)
+	}
+	older := models.JobsByStateRow{Queue: queue, State: 0, Bucket: bucket, Shard: 1, EnteredAt: at.Add(-time.Second), JobID: jobID(at, 9)}
+	check(t, "StateInsert", db.StateInsert(ctx, older, 0).Exec())
+	tie, err := db.StateScanShardsTie(ctx, queue, 0, bucket, []int32{0, 1}, at, tied[0], 10).All()
+	check(t, "StateScanShardsTie", err)
+	want := []queries.StateScanShardsTieRow{{Shard: 0, EnteredAt: at, JobID: tied[2]}, {Shard: 1, EnteredAt: at, JobID: tied[1]}}
+	if diff := cmp.Diff(want, tie); diff != "" {
+		t.Errorf("StateScanShardsTie mismatch (-want +got):\n%s", diff)
+	}
+	rest, err := db.StateScanShards(ctx, queue, 0, bucket, []int32{0, 1}, at.Add(time.Millisecond), 1).All()
+	check(t, "StateScanShards", err)
+	wantRest := []queries.StateScanShardsRow{{Shard: 0, EnteredAt: at, JobID: tied[0]}, {Shard: 1, EnteredAt: at, JobID: tied[1]}}
+	if diff := cmp.Diff(wantRest, rest); diff != "" {
+		t.Errorf("StateScanShards (one per partition) mismatch (-want +got):\n%s", diff)
+	}
+
+	due := bucket.Add(time.Minute)
+	for i := range 3 {
+		e := models.ScheduledJobsRow{Queue: queue, Bucket: bucket, Shard: int32(i % 2), DueAt: due, JobID: jobID(at, byte(i+1))}
+		if i == 2 {
+			e.LastID = jobID(at, 7)
+		}
+		check(t, "DueInsert", db.DueInsert(ctx, e).Exec())
+	}
+	dueTie, err := db.DueScanShardsTie(ctx, queue, bucket, []int32{0, 1}, due, jobID(at, 1), 10).All()
+	check(t, "DueScanShardsTie", err)
+	wantDue := []queries.DueScanShardsTieRow{{Shard: 0, DueAt: due, JobID: jobID(at, 3), LastID: jobID(at, 7)}, {Shard: 1, DueAt: due, JobID: jobID(at, 2)}}
+	if diff := cmp.Diff(wantDue, dueTie); diff != "" {
+		t.Errorf("DueScanShardsTie mismatch (-want +got):\n%s", diff)
+	}
+
+	for i := range 4 {
+		check(t, "DueBucketInsert", db.DueBucketInsert(ctx, models.ScheduledBucketsRow{Queue: queue, Bucket: bucket.Add(time.Duration(i) * time.Minute), WidthMs: 60_000, Shards: 8}).Exec())
+		check(t, "HomeBucketInsert", db.HomeBucketInsert(ctx, models.HomeBucketsRow{Queue: queue, Bucket: bucket.Add(time.Duration(i) * 64 * time.Second), WidthMs: 64_000, Shards: 8}).Exec())
+	}
+	dirs, err := db.DueBucketsFrom(ctx, queue, bucket.Add(time.Minute), 2).All()
+	check(t, "DueBucketsFrom", err)
+	if len(dirs) != 2 || !dirs[0].Bucket.Equal(bucket.Add(time.Minute)) || !dirs[1].Bucket.Equal(bucket.Add(2*time.Minute)) {
+		t.Errorf("DueBucketsFrom = %+v, want the buckets at 1 and 2 minutes", dirs)
+	}
+	homes, err := db.HomeBucketsFrom(ctx, queue, bucket.Add(64*time.Second), 10).All()
+	check(t, "HomeBucketsFrom", err)
+	if len(homes) != 3 || !homes[0].Bucket.Equal(bucket.Add(64*time.Second)) {
+		t.Errorf("HomeBucketsFrom = %+v, want the last three buckets, oldest first", homes)
+	}
+	mark(t, "StateScanShards", "StateScanShardsTie", "DueScanShardsTie", "DueBucketsFrom", "HomeBucketsFrom")
+}
 
 // TestEveryQueryRan fails when a query of schema/queries.cql has no round
 // trip above: every method of DB that runs a query must have run.

@@ -264,3 +264,48 @@ func (db *DB) HomeBucketDelete(ctx context.Context, row models.HomeBucketsRow) W
 func (b *Batch) HomeBucketDelete(row models.HomeBucketsRow) {
 	b.add(HomeBucketDeleteCQL, true, row.Queue, row.Bucket, row.WidthMs, row.Shards)
 }
+
+// HomeBucketsFromCQL is the statement of query HomeBucketsFrom.
+const HomeBucketsFromCQL = `SELECT bucket, width_ms, shards
+FROM home_buckets
+WHERE queue = ? AND bucket >= ?
+LIMIT ?`
+
+// HomeBucketsFrom is the query HomeBucketsFrom of schema/queries.cql, line
+// 369, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+var HomeBucketsFrom = Query{
+	Name:       "HomeBucketsFrom",
+	CQL:        HomeBucketsFromCQL,
+	Names:      []string{"queue", "from", "limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// HomeBucketsFromRow is a row of the result of query HomeBucketsFrom, in select order.
+type HomeBucketsFromRow struct {
+	// Bucket is the result column bucket, CQL type timestamp.
+	Bucket time.Time
+	// WidthMs is the result column width_ms, CQL type int.
+	WidthMs int32
+	// Shards is the result column shards, CQL type int.
+	Shards int32
+}
+
+func scanHomeBucketsFrom(r *HomeBucketsFromRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
+}
+
+// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 369)
+// on table home_buckets: a SELECT that returns HomeBucketsFromRow rows, read
+// with One, All, Iter or Page.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - from: :from, CQL type timestamp
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
+// The statement is [HomeBucketsFromCQL].
+func (db *DB) HomeBucketsFrom(ctx context.Context, queue string, from time.Time, limit int32) Rows[HomeBucketsFromRow] {
+	return Rows[HomeBucketsFromRow]{q: db.query(ctx, HomeBucketsFromCQL, true, queue, from, limit), scan: scanHomeBucketsFrom}
+}

@@ -270,3 +270,105 @@ func (db *DB) StateDropPartition(ctx context.Context, queue string, state int32,
 func (b *Batch) StateDropPartition(queue string, state int32, bucket time.Time, shard int32) {
 	b.add(StateDropPartitionCQL, true, queue, state, bucket, shard)
 }
+
+// StateScanShardsCQL is the statement of query StateScanShards.
+const StateScanShardsCQL = `SELECT shard, entered_at, job_id
+FROM jobs_by_state
+WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at < ?
+PER PARTITION LIMIT ?`
+
+// StateScanShards is the query StateScanShards of schema/queries.cql, line
+// 348, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
+var StateScanShards = Query{
+	Name:       "StateScanShards",
+	CQL:        StateScanShardsCQL,
+	Names:      []string{"queue", "state", "bucket", "shard", "before", "per_partition_limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// StateScanShardsRow is a row of the result of query StateScanShards, in select order.
+type StateScanShardsRow struct {
+	// Shard is the result column shard, CQL type int.
+	Shard int32
+	// EnteredAt is the result column entered_at, CQL type timestamp.
+	EnteredAt time.Time
+	// JobID is the result column job_id, CQL type uuid.
+	JobID gocql.UUID
+}
+
+func scanStateScanShards(r *StateScanShardsRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Shard, &r.EnteredAt, &r.JobID)
+}
+
+// StateScanShards runs query StateScanShards of schema/queries.cql (line 348)
+// on table jobs_by_state: a SELECT that returns StateScanShardsRow rows, read
+// with One, All, Iter or Page.
+//
+// The state index: every shard of a bucket in one read, newest first within
+// each shard; the tie read takes the rows entered at the position's time
+// after its job id.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - state: column state, CQL type int
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type list<int>
+//   - before: :before, CQL type timestamp
+//   - perPartitionLimit: PER PARTITION LIMIT ?, CQL type int: the most rows to return per partition
+//
+// The statement is [StateScanShardsCQL].
+func (db *DB) StateScanShards(ctx context.Context, queue string, state int32, bucket time.Time, shard []int32, before time.Time, perPartitionLimit int32) Rows[StateScanShardsRow] {
+	return Rows[StateScanShardsRow]{q: db.query(ctx, StateScanShardsCQL, true, queue, state, bucket, shard, before, perPartitionLimit), scan: scanStateScanShards}
+}
+
+// StateScanShardsTieCQL is the statement of query StateScanShardsTie.
+const StateScanShardsTieCQL = `SELECT shard, entered_at, job_id
+FROM jobs_by_state
+WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at = ? AND job_id > ?
+PER PARTITION LIMIT ?`
+
+// StateScanShardsTie is the query StateScanShardsTie of schema/queries.cql,
+// line 353, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// retry).
+var StateScanShardsTie = Query{
+	Name:       "StateScanShardsTie",
+	CQL:        StateScanShardsTieCQL,
+	Names:      []string{"queue", "state", "bucket", "shard", "entered_at", "after", "per_partition_limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// StateScanShardsTieRow is a row of the result of query StateScanShardsTie, in select order.
+type StateScanShardsTieRow struct {
+	// Shard is the result column shard, CQL type int.
+	Shard int32
+	// EnteredAt is the result column entered_at, CQL type timestamp.
+	EnteredAt time.Time
+	// JobID is the result column job_id, CQL type uuid.
+	JobID gocql.UUID
+}
+
+func scanStateScanShardsTie(r *StateScanShardsTieRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Shard, &r.EnteredAt, &r.JobID)
+}
+
+// StateScanShardsTie runs query StateScanShardsTie of schema/queries.cql (line
+// 353) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
+// rows, read with One, All, Iter or Page.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - state: column state, CQL type int
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type list<int>
+//   - enteredAt: column entered_at, CQL type timestamp
+//   - after: :after, CQL type uuid
+//   - perPartitionLimit: PER PARTITION LIMIT ?, CQL type int: the most rows to return per partition
+//
+// The statement is [StateScanShardsTieCQL].
+func (db *DB) StateScanShardsTie(ctx context.Context, queue string, state int32, bucket time.Time, shard []int32, enteredAt time.Time, after gocql.UUID, perPartitionLimit int32) Rows[StateScanShardsTieRow] {
+	return Rows[StateScanShardsTieRow]{q: db.query(ctx, StateScanShardsTieCQL, true, queue, state, bucket, shard, enteredAt, after, perPartitionLimit), scan: scanStateScanShardsTie}
+}

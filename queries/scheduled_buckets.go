@@ -358,6 +358,53 @@ func (db *DB) DueWatermarkAdvance(ctx context.Context, watermark time.Time, queu
 	return CAS[models.ScheduledBucketsRow]{q: db.lwt(ctx, DueWatermarkAdvanceCQL, watermark, queue, expectedWatermark), scan: (*models.ScheduledBucketsRow).AppendScanDest}
 }
 
+// DueBucketsFromCQL is the statement of query DueBucketsFrom.
+const DueBucketsFromCQL = `SELECT bucket, width_ms, shards
+FROM scheduled_buckets
+WHERE queue = ? AND bucket >= ?
+LIMIT ?`
+
+// DueBucketsFrom is the query DueBucketsFrom of schema/queries.cql, line 366,
+// on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
+var DueBucketsFrom = Query{
+	Name:       "DueBucketsFrom",
+	CQL:        DueBucketsFromCQL,
+	Names:      []string{"queue", "from", "limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// DueBucketsFromRow is a row of the result of query DueBucketsFrom, in select order.
+type DueBucketsFromRow struct {
+	// Bucket is the result column bucket, CQL type timestamp.
+	Bucket time.Time
+	// WidthMs is the result column width_ms, CQL type int.
+	WidthMs int32
+	// Shards is the result column shards, CQL type int.
+	Shards int32
+}
+
+func scanDueBucketsFrom(r *DueBucketsFromRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
+}
+
+// DueBucketsFrom runs query DueBucketsFrom of schema/queries.cql (line 366) on
+// table scheduled_buckets: a SELECT that returns DueBucketsFromRow rows, read
+// with One, All, Iter or Page.
+//
+// The due and home directories from a bucket on, a page at a time.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - from: :from, CQL type timestamp
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
+// The statement is [DueBucketsFromCQL].
+func (db *DB) DueBucketsFrom(ctx context.Context, queue string, from time.Time, limit int32) Rows[DueBucketsFromRow] {
+	return Rows[DueBucketsFromRow]{q: db.query(ctx, DueBucketsFromCQL, true, queue, from, limit), scan: scanDueBucketsFrom}
+}
+
 // ScheduledBucketsBatch is a batch of statements on table scheduled_buckets that may hold
 // conditional ones (lightweight transactions). Cassandra applies such a
 // batch only when every condition holds, and only on one partition: every

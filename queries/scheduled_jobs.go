@@ -344,3 +344,56 @@ func (db *DB) DueDropPartition(ctx context.Context, queue string, bucket time.Ti
 func (b *Batch) DueDropPartition(queue string, bucket time.Time, shard int32) {
 	b.add(DueDropPartitionCQL, true, queue, bucket, shard)
 }
+
+// DueScanShardsTieCQL is the statement of query DueScanShardsTie.
+const DueScanShardsTieCQL = `SELECT shard, due_at, job_id, last_id
+FROM scheduled_jobs
+WHERE queue = ? AND bucket = ? AND shard IN ? AND due_at = ? AND job_id > ?
+PER PARTITION LIMIT ?`
+
+// DueScanShardsTie is the query DueScanShardsTie of schema/queries.cql, line
+// 360, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
+var DueScanShardsTie = Query{
+	Name:       "DueScanShardsTie",
+	CQL:        DueScanShardsTieCQL,
+	Names:      []string{"queue", "bucket", "shard", "due_at", "after", "per_partition_limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// DueScanShardsTieRow is a row of the result of query DueScanShardsTie, in select order.
+type DueScanShardsTieRow struct {
+	// Shard is the result column shard, CQL type int.
+	Shard int32
+	// DueAt is the result column due_at, CQL type timestamp.
+	DueAt time.Time
+	// JobID is the result column job_id, CQL type uuid.
+	JobID gocql.UUID
+	// LastID is the result column last_id, CQL type uuid.
+	LastID gocql.UUID
+}
+
+func scanDueScanShardsTie(r *DueScanShardsTieRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Shard, &r.DueAt, &r.JobID, &r.LastID)
+}
+
+// DueScanShardsTie runs query DueScanShardsTie of schema/queries.cql (line
+// 360) on table scheduled_jobs: a SELECT that returns DueScanShardsTieRow
+// rows, read with One, All, Iter or Page.
+//
+// The due index: the entries due at the position's time after its job id
+// (the later ones come from DueScanShards).
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - bucket: column bucket, CQL type timestamp
+//   - shard: column shard, CQL type list<int>
+//   - dueAt: column due_at, CQL type timestamp
+//   - after: :after, CQL type uuid
+//   - perPartitionLimit: PER PARTITION LIMIT ?, CQL type int: the most rows to return per partition
+//
+// The statement is [DueScanShardsTieCQL].
+func (db *DB) DueScanShardsTie(ctx context.Context, queue string, bucket time.Time, shard []int32, dueAt time.Time, after gocql.UUID, perPartitionLimit int32) Rows[DueScanShardsTieRow] {
+	return Rows[DueScanShardsTieRow]{q: db.query(ctx, DueScanShardsTieCQL, true, queue, bucket, shard, dueAt, after, perPartitionLimit), scan: scanDueScanShardsTie}
+}

@@ -40,7 +40,7 @@
 //	GetJob                Jobs.Get
 //	DeleteJob             Jobs.Delete
 //	GetScheduledJobs(n)   Jobs.ListDue (read-only) and Jobs.Claim (takes them)
-//	GetJobsByState(s, n)  Jobs.ListByState
+//	GetJobsByState(s, n)  Jobs.ListByState, Jobs.ListPage (by cursor, page after page)
 //	GetJobCount(s)        Jobs.Count
 //	StoreBatch / GetBatchJobs                 Batches.Insert / Batches.Jobs (and Batches.Status)
 //	StoreContinuation / GetContinuations      Jobs.InsertContinuation / Jobs.Continuations

@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -175,6 +176,44 @@ func ExampleJobs_Count() {
 	fmt.Println(n, len(held))
 	// Output:
 	// 3 3
+}
+
+// Page through a list by cursor: each page starts strictly after the last
+// job of the one before, so a deep page costs what the first does. A cursor
+// that ListPage did not make for this list is refused.
+func ExampleJobs_ListPage() {
+	ctx := context.Background()
+	store := exampleStore()
+	defer store.Close()
+	queue := "example-page-" + gocql.TimeUUID().String()[:8]
+	var njs []*repo.NewJob
+	for i := range 5 {
+		njs = append(njs, &repo.NewJob{Queue: queue, Type: "t", Args: fmt.Appendf(nil, "%d", i), Hold: true})
+	}
+	if _, err := store.Jobs.InsertMany(ctx, njs); err != nil {
+		log.Fatal(err)
+	}
+	p := &repo.ListPageParams{Queue: queue, State: repo.StateCreated, Limit: 2}
+	for page := 1; ; page++ {
+		res, err := store.Jobs.ListPage(ctx, p)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("page", page, "jobs:", len(res.Jobs))
+		if res.Next == "" {
+			break
+		}
+		p.Cursor = res.Next
+	}
+	p.Cursor = "not-a-cursor"
+	_, err := store.Jobs.ListPage(ctx, p)
+	var ce *repo.CursorError
+	fmt.Println(errors.As(err, &ce), errors.Is(err, repo.ErrInvalid))
+	// Output:
+	// page 1 jobs: 2
+	// page 2 jobs: 2
+	// page 3 jobs: 1
+	// true true
 }
 
 // Pause a schedule, let occurrences pass, resume it: what passed while it
