@@ -26,6 +26,10 @@ type Param struct {
 	Tuple     string
 	TupleType *cql.Type
 	Elem      int
+	// Unset is set for the value of a column the query's :unset flag
+	// names: a zero value is bound as unset, so the statement leaves the
+	// column as it is (absent, in a new row) and writes no tombstone.
+	Unset bool
 }
 
 // ResultColumn is one column of a SELECT's result, in order.

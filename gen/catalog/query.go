@@ -69,6 +69,10 @@ type compiler struct {
 	explicit map[string]bool
 	err      error
 	nondet   bool
+	// assigned holds, per column given its whole value by one marker
+	// ("col = ?" in SET, a marker among INSERT values), that marker's
+	// index in params: the columns an :unset flag may name.
+	assigned map[string]int
 }
 
 func (q *compiler) w(parts ...string) {
@@ -158,7 +162,14 @@ func (q *compiler) colValue(t *cql.Term, col *Column, name string) {
 		if col != nil {
 			typ = col.Type
 		}
+		n := len(q.params)
 		q.value(t, name, typ)
+		if col != nil && len(q.params) == n+1 && (t.Kind == cql.TermMarker || t.Kind == cql.TermNamed) {
+			if q.assigned == nil {
+				q.assigned = map[string]int{}
+			}
+			q.assigned[col.Name] = n
+		}
 		return
 	}
 	name = cql.QuoteIdent(name) // as qb.TupleColumn names them
@@ -252,7 +263,13 @@ func (c *Catalog) Compile(nq cql.NamedQuery) (*Query, error) {
 		case "one", "many", "exec":
 			// sqlc-style result hints: accepted for readability.
 		default:
-			return nil, cql.Errorf(nq.NamePos, "%w: unknown flag :%s (known: :lwt, :one, :many, :exec)", ErrQuery, f)
+			if cols, ok := strings.CutPrefix(f, "unset="); ok {
+				if err := q.unset(nq, cols); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, cql.Errorf(nq.NamePos, "%w: unknown flag :%s (known: :lwt, :one, :many, :exec, :unset=col,…)", ErrQuery, f)
 		}
 	}
 	if out.LWT || q.nondet {
@@ -947,4 +964,40 @@ func (q *compiler) in(t *cql.Term, col *Column, name string) {
 		return
 	}
 	q.value(t, name, listOf(col.Type))
+}
+
+// unset applies the flag ":unset=a,b,…" of nq: each named column must be
+// given its whole value by one marker of the statement (SET col = ? or an
+// INSERT value), and have a type whose zero value the generated code can
+// tell (a native type other than inet, or a collection). Its parameter is
+// then bound as unset when zero: the statement leaves the column as it is,
+// which in a new row is the same as null but writes no tombstone. In an
+// update the caller decides: zero no longer clears the column.
+func (q *compiler) unset(nq cql.NamedQuery, list string) error {
+	if list == "" {
+		return cql.Errorf(nq.NamePos, "%w: %s: :unset= needs the columns it applies to, as in :unset=errors,metadata", ErrQuery, nq.Name)
+	}
+	seen := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		col := q.t.Column(name)
+		if col == nil {
+			return cql.Errorf(nq.NamePos, "%w: %s: :unset names %s, which is not a column of %s %s", ErrQuery, nq.Name, cql.QuoteIdent(name), kindName(q.t), cql.QuoteIdent(q.t.Name))
+		}
+		if seen[col.Name] {
+			return cql.Errorf(nq.NamePos, "%w: %s: :unset names %s twice", ErrQuery, nq.Name, cql.QuoteIdent(name))
+		}
+		seen[col.Name] = true
+		i, ok := q.assigned[col.Name]
+		if !ok || col.IsKey() {
+			return cql.Errorf(nq.NamePos, "%w: %s: :unset names %s, which the statement does not give a value with one marker (SET col = ? or an INSERT value)", ErrQuery, nq.Name, cql.QuoteIdent(name))
+		}
+		switch k := col.Type.Kind; {
+		case k == cql.TypeList, k == cql.TypeSet, k == cql.TypeMap:
+		case k == cql.TypeNative && col.Type.Name != "inet" && col.Type.Name != "counter":
+		default:
+			return cql.Errorf(nq.NamePos, "%w: %s: :unset names %s of type %s; it applies to native types (not inet or counter) and collections", ErrQuery, nq.Name, cql.QuoteIdent(name), col.Type)
+		}
+		q.params[i].Unset = true
+	}
+	return nil
 }

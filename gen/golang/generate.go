@@ -218,6 +218,7 @@ type generator struct {
 	vector     bool
 	inet       bool
 	udts       bool
+	unsetUsed  bool // a query binds a column with unsetIf (see unsetArg)
 }
 
 // names tracks Go identifiers of one scope and reports collisions.

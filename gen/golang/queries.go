@@ -105,6 +105,7 @@ type commonData struct {
 type dbData struct {
 	header
 	QueriesSource string
+	Unset         bool // some query has an :unset column: emit unsetIf
 }
 
 type userTypeInfo struct {
@@ -238,7 +239,7 @@ func (g *generator) queries() error {
 		if src == "" {
 			src = "the queries file"
 		}
-		db := dbData{header: g.header(pkg, true, "context", "fmt", importGocql), QueriesSource: src}
+		db := dbData{header: g.header(pkg, true, "context", "fmt", importGocql), QueriesSource: src, Unset: g.unsetUsed}
 		if err := g.render(QueriesDir+"/db.go", "queries_db", db); err != nil {
 			return err
 		}
@@ -360,7 +361,11 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 			if p.Tuple != "" {
 				args = append(args, fmt.Sprintf("%s.%s.V%d", row, g.colNames[c], p.Elem))
 			} else {
-				args = append(args, row+"."+g.colNames[c])
+				a, err := g.unsetArg(p, row+"."+g.colNames[c])
+				if err != nil {
+					return qd, err
+				}
+				args = append(args, a)
 			}
 			continue
 		}
@@ -386,7 +391,11 @@ func (g *generator) query(t *catalog.Table, q *catalog.Query, imps *queryImports
 		if p.Tuple != "" {
 			args = append(args, fmt.Sprintf("%s.V%d", v, p.Elem))
 		} else {
-			args = append(args, v)
+			a, err := g.unsetArg(p, v)
+			if err != nil {
+				return qd, err
+			}
+			args = append(args, a)
 		}
 	}
 	for _, a := range args {
@@ -657,4 +666,38 @@ func writesRow(t *catalog.Table, q *catalog.Query) bool {
 		}
 	}
 	return static == 0 && nonStatic < len(t.Columns) && len(covered) == nonStatic
+}
+
+// unsetArg is the expression that binds v, the value of parameter p: for a
+// column of an :unset flag, unsetIf(<v is zero>, v), so that a zero value
+// is bound as unset.
+func (g *generator) unsetArg(p catalog.Param, v string) (string, error) {
+	if !p.Unset {
+		return v, nil
+	}
+	gt, err := g.types.goType(p.Type, false)
+	if err != nil {
+		return "", err
+	}
+	var zero string
+	switch e := gt.Expr; {
+	case strings.HasPrefix(e, "[]"), strings.HasPrefix(e, "map["):
+		zero = "len(" + v + ") == 0"
+	case strings.HasPrefix(e, "*"):
+		zero = v + " == nil"
+	case e == "time.Time":
+		zero = v + ".IsZero()"
+	case e == "string":
+		zero = v + ` == ""`
+	case e == "bool":
+		zero = "!" + v
+	case e == "gocql.UUID", e == "gocql.Duration":
+		zero = v + " == (" + e + "{})"
+	case e == "int8", e == "int16", e == "int32", e == "int64", e == "float32", e == "float64", e == "time.Duration":
+		zero = v + " == 0"
+	default:
+		return "", cql.Errorf(p.Pos, "%w: :unset cannot tell a zero %s (%s)", ErrUnsupportedType, p.Type, e)
+	}
+	g.unsetUsed = true
+	return "unsetIf(" + zero + ", " + v + ")", nil
 }

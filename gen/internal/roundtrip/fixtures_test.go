@@ -210,9 +210,42 @@ func TestFixtureTypes(t *testing.T) {
 	if cnt.Count != 0 {
 		t.Errorf("SimpleCount = %d, want 0", cnt.Count)
 	}
+	// :unset: zero values are left out (no cell, no tombstone: no write
+	// time), others written; on an existing row a zero leaves the column.
+	sparse := func(seq gocql.UUID, text string, tags []string, n int32) {
+		t.Helper()
+		must(t, "AllTypesInsertSparse", db.AllTypesInsertSparse(ctx, id, 3, at, seq, text, 0, nil, false, time.Time{}, nil, 0,
+			gocql.Duration{}, 0, 0, tags, nil, nil, n).Exec())
+	}
+	writeTime := func(seq gocql.UUID, col string) *int64 {
+		t.Helper()
+		var wt *int64
+		if err := db.Session().Query(`SELECT WRITETIME(`+col+`) FROM all_types WHERE id = ? AND bucket = 3 AND created_at = ? AND seq = ?`, id, at, seq).Scan(&wt); err != nil {
+			t.Fatal(err)
+		}
+		return wt
+	}
+	seq2 := gocql.TimeUUID()
+	sparse(seq2, "", nil, 0)
+	for _, col := range []string{"c_text", "c_bigint", "c_blob", "c_boolean", "c_date", "c_decimal", "c_double", "c_duration", "c_time", "c_tinyint"} {
+		if wt := writeTime(seq2, col); wt != nil {
+			t.Errorf("AllTypesInsertSparse with a zero %s wrote a cell (write time %d)", col, *wt)
+		}
+	}
+	if wt := writeTime(seq2, "c_int"); wt == nil {
+		t.Error("AllTypesInsertSparse left out c_int, which :unset does not name")
+	}
+	sparse(seq2, "kept", []string{"a"}, 1)
+	sparse(seq2, "", nil, 2)
+	row, err = db.AllTypesGet(ctx, id, 3, at, seq2).One()
+	must(t, "AllTypesGet", err)
+	if row.CText != "kept" || !cmp.Equal(row.SetText, []string{"a"}) || row.CInt != 2 {
+		t.Errorf("after a sparse write with zero values: c_text %q, set_text %v, c_int %d; want kept, [a], 2", row.CText, row.SetText, row.CInt)
+	}
+
 	checkRan(t, db, []string{"AllTypesInsert", "AllTypesGet", "AllTypesAppend", "AllTypesSetField", "AllTypesSetGroup", "AllTypesSetPair", "AllTypesInsertNew",
 		"AllTypesRange", "AllTypesByBuckets", "AllTypesScan", "AllTypesDeleteCells", "AllTypesDelete", "AllTypesDeleteRange",
-		"CountersHit", "CountersGet", "SimpleCount"})
+		"CountersHit", "CountersGet", "SimpleCount", "AllTypesInsertSparse"})
 }
 
 func TestFixtureQuoted(t *testing.T) {

@@ -757,6 +757,60 @@ func (db *DB) AllTypesSetPair(ctx context.Context, pair models.Tuple2[int32, str
 	return CAS[models.AllTypesRow]{q: db.lwt(ctx, AllTypesSetPairCQL, pair.V0, pair.V1, id, bucket, createdAt, seq, oldPair.V0, oldPair.V1), scan: (*models.AllTypesRow).AppendScanDest}
 }
 
+// AllTypesInsertSparseCQL is the statement of query AllTypesInsertSparse.
+const AllTypesInsertSparseCQL = `INSERT INTO all_types (id, bucket, created_at, seq, c_text, c_bigint, c_blob, c_boolean, c_date,
+    c_decimal, c_double, c_duration, c_time, c_tinyint, set_text, map_text_int, user_ids, c_int)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// AllTypesInsertSparse is the query AllTypesInsertSparse of
+// gen/testdata/types/queries.cql, line 55, on table all_types, for gocqlx. It
+// is idempotent (safe to retry).
+var AllTypesInsertSparse = Query{
+	Name:       "AllTypesInsertSparse",
+	CQL:        AllTypesInsertSparseCQL,
+	Names:      []string{"id", "bucket", "created_at", "seq", "c_text", "c_bigint", "c_blob", "c_boolean", "c_date", "c_decimal", "c_double", "c_duration", "c_time", "c_tinyint", "set_text", "map_text_int", "user_ids", "c_int"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// AllTypesInsertSparse runs query AllTypesInsertSparse of
+// gen/testdata/types/queries.cql (line 55) on table all_types. It is
+// idempotent: the session's retry policy may send it again.
+//
+// Leaves out the columns of :unset when their values are zero.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - id: column id, CQL type uuid
+//   - bucket: column bucket, CQL type int
+//   - createdAt: column created_at, CQL type timestamp
+//   - seq: column seq, CQL type timeuuid
+//   - cText: column c_text, CQL type text
+//   - cBigint: column c_bigint, CQL type bigint
+//   - cBlob: column c_blob, CQL type blob
+//   - cBoolean: column c_boolean, CQL type boolean
+//   - cDate: column c_date, CQL type date
+//   - cDecimal: column c_decimal, CQL type decimal
+//   - cDouble: column c_double, CQL type double
+//   - cDuration: column c_duration, CQL type duration
+//   - cTime: column c_time, CQL type time
+//   - cTinyint: column c_tinyint, CQL type tinyint
+//   - setText: column set_text, CQL type set<text>
+//   - mapTextInt: column map_text_int, CQL type map<text, int>
+//   - userIDs: column user_ids, CQL type set<uuid>
+//   - cInt: column c_int, CQL type int
+//
+// The statement is [AllTypesInsertSparseCQL].
+func (db *DB) AllTypesInsertSparse(ctx context.Context, id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cText string, cBigint int64, cBlob []byte, cBoolean bool, cDate time.Time, cDecimal *inf.Dec, cDouble float64, cDuration gocql.Duration, cTime time.Duration, cTinyint int8, setText []string, mapTextInt map[string]int32, userIDs []gocql.UUID, cInt int32) Write {
+	return Write{q: db.query(ctx, AllTypesInsertSparseCQL, true, id, bucket, createdAt, seq, unsetIf(cText == "", cText), unsetIf(cBigint == 0, cBigint), unsetIf(len(cBlob) == 0, cBlob), unsetIf(!cBoolean, cBoolean), unsetIf(cDate.IsZero(), cDate), unsetIf(cDecimal == nil, cDecimal), unsetIf(cDouble == 0, cDouble), unsetIf(cDuration == (gocql.Duration{}), cDuration), unsetIf(cTime == 0, cTime), unsetIf(cTinyint == 0, cTinyint), unsetIf(len(setText) == 0, setText), unsetIf(len(mapTextInt) == 0, mapTextInt), unsetIf(len(userIDs) == 0, userIDs), cInt)}
+}
+
+// AllTypesInsertSparse adds query AllTypesInsertSparse to the batch; its
+// parameters are those of [DB.AllTypesInsertSparse].
+func (b *Batch) AllTypesInsertSparse(id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cText string, cBigint int64, cBlob []byte, cBoolean bool, cDate time.Time, cDecimal *inf.Dec, cDouble float64, cDuration gocql.Duration, cTime time.Duration, cTinyint int8, setText []string, mapTextInt map[string]int32, userIDs []gocql.UUID, cInt int32) {
+	b.add(AllTypesInsertSparseCQL, true, id, bucket, createdAt, seq, unsetIf(cText == "", cText), unsetIf(cBigint == 0, cBigint), unsetIf(len(cBlob) == 0, cBlob), unsetIf(!cBoolean, cBoolean), unsetIf(cDate.IsZero(), cDate), unsetIf(cDecimal == nil, cDecimal), unsetIf(cDouble == 0, cDouble), unsetIf(cDuration == (gocql.Duration{}), cDuration), unsetIf(cTime == 0, cTime), unsetIf(cTinyint == 0, cTinyint), unsetIf(len(setText) == 0, setText), unsetIf(len(mapTextInt) == 0, mapTextInt), unsetIf(len(userIDs) == 0, userIDs), cInt)
+}
+
 // AllTypesBatch is a batch of statements on table all_types that may hold
 // conditional ones (lightweight transactions). Cassandra applies such a
 // batch only when every condition holds, and only on one partition: every
@@ -841,4 +895,10 @@ func (b *AllTypesBatch) AllTypesDeleteCells(mapTextIntKey string, id gocql.UUID,
 func (b *AllTypesBatch) AllTypesSetPair(pair models.Tuple2[int32, string], id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, oldPair models.Tuple2[int32, string]) {
 	b.test(false, 33)
 	b.b.add(AllTypesSetPairCQL, false, pair.V0, pair.V1, id, bucket, createdAt, seq, oldPair.V0, oldPair.V1)
+}
+
+// AllTypesInsertSparse adds query AllTypesInsertSparse to the batch; its
+// parameters are those of [DB.AllTypesInsertSparse].
+func (b *AllTypesBatch) AllTypesInsertSparse(id gocql.UUID, bucket int32, createdAt time.Time, seq gocql.UUID, cText string, cBigint int64, cBlob []byte, cBoolean bool, cDate time.Time, cDecimal *inf.Dec, cDouble float64, cDuration gocql.Duration, cTime time.Duration, cTinyint int8, setText []string, mapTextInt map[string]int32, userIDs []gocql.UUID, cInt int32) {
+	b.b.add(AllTypesInsertSparseCQL, true, id, bucket, createdAt, seq, unsetIf(cText == "", cText), unsetIf(cBigint == 0, cBigint), unsetIf(len(cBlob) == 0, cBlob), unsetIf(!cBoolean, cBoolean), unsetIf(cDate.IsZero(), cDate), unsetIf(cDecimal == nil, cDecimal), unsetIf(cDouble == 0, cDouble), unsetIf(cDuration == (gocql.Duration{}), cDuration), unsetIf(cTime == 0, cTime), unsetIf(cTinyint == 0, cTinyint), unsetIf(len(setText) == 0, setText), unsetIf(len(mapTextInt) == 0, mapTextInt), unsetIf(len(userIDs) == 0, userIDs), cInt)
 }
