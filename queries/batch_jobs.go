@@ -139,7 +139,7 @@ const BatchCreateCQL = `UPDATE batch_jobs
 SET created_at = ?, size = ?
 WHERE batch_id = ?`
 
-// BatchCreate is the query BatchCreate of schema/queries.cql, line 216, on
+// BatchCreate is the query BatchCreate of schema/queries.cql, line 230, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchCreate = Query{
 	Name:       "BatchCreate",
@@ -149,7 +149,7 @@ var BatchCreate = Query{
 	Idempotent: true,
 }
 
-// BatchCreate runs query BatchCreate of schema/queries.cql (line 216) on table
+// BatchCreate runs query BatchCreate of schema/queries.cql (line 230) on table
 // batch_jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -173,7 +173,7 @@ func (b *Batch) BatchCreate(createdAt time.Time, size int32, batchID gocql.UUID)
 const BatchJobInsertCQL = `INSERT INTO batch_jobs (batch_id, job_id)
 VALUES (?, ?)`
 
-// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 219,
+// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 233,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobInsert = Query{
 	Name:       "BatchJobInsert",
@@ -183,7 +183,7 @@ var BatchJobInsert = Query{
 	Idempotent: true,
 }
 
-// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 219) on
+// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 233) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -209,7 +209,7 @@ SET finished_state = ?
 WHERE batch_id = ? AND job_id = ?`
 
 // BatchJobFinished is the query BatchJobFinished of schema/queries.cql, line
-// 222, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
+// 236, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobFinished = Query{
 	Name:       "BatchJobFinished",
 	CQL:        BatchJobFinishedCQL,
@@ -219,7 +219,7 @@ var BatchJobFinished = Query{
 }
 
 // BatchJobFinished runs query BatchJobFinished of schema/queries.cql (line
-// 222) on table batch_jobs. It is idempotent: the session's retry policy may
+// 236) on table batch_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -242,7 +242,7 @@ const BatchJobsListCQL = `SELECT job_id, finished_state, created_at, size
 FROM batch_jobs
 WHERE batch_id = ?`
 
-// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 225, on
+// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 239, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobsList = Query{
 	Name:       "BatchJobsList",
@@ -268,7 +268,7 @@ func scanBatchJobsList(r *BatchJobsListRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.JobID, &r.FinishedState, &r.CreatedAt, &r.Size)
 }
 
-// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 225) on
+// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 239) on
 // table batch_jobs: a SELECT that returns BatchJobsListRow rows, read with
 // One, All, Iter or Page.
 //
@@ -286,7 +286,7 @@ const BatchJobDeleteCQL = `DELETE
 FROM batch_jobs
 WHERE batch_id = ? AND job_id = ?`
 
-// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 228,
+// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 242,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobDelete = Query{
 	Name:       "BatchJobDelete",
@@ -296,7 +296,7 @@ var BatchJobDelete = Query{
 	Idempotent: true,
 }
 
-// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 228) on
+// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 242) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //

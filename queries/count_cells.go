@@ -141,7 +141,7 @@ func (CountCellsBuilder) Delete(cols ...ColumnOf[CountCellsBuilder]) (*qb.Delete
 const CountCellWriteCQL = `INSERT INTO count_cells (queue, hour, bucket, shard, jobs, folded_at)
 VALUES (?, ?, ?, ?, ?, ?)`
 
-// CountCellWrite is the query CountCellWrite of schema/queries.cql, line 185,
+// CountCellWrite is the query CountCellWrite of schema/queries.cql, line 199,
 // on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellWrite = Query{
 	Name:       "CountCellWrite",
@@ -151,7 +151,7 @@ var CountCellWrite = Query{
 	Idempotent: true,
 }
 
-// CountCellWrite runs query CountCellWrite of schema/queries.cql (line 185) on
+// CountCellWrite runs query CountCellWrite of schema/queries.cql (line 199) on
 // table count_cells. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -176,7 +176,7 @@ FROM count_cells
 WHERE queue = ? AND hour = ?`
 
 // CountCellsOfHour is the query CountCellsOfHour of schema/queries.cql, line
-// 188, on table count_cells, for gocqlx. It is idempotent (safe to retry).
+// 202, on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellsOfHour = Query{
 	Name:       "CountCellsOfHour",
 	CQL:        CountCellsOfHourCQL,
@@ -202,7 +202,7 @@ func scanCountCellsOfHour(r *CountCellsOfHourRow, dest []any, _ []gocql.ColumnIn
 }
 
 // CountCellsOfHour runs query CountCellsOfHour of schema/queries.cql (line
-// 188) on table count_cells: a SELECT that returns CountCellsOfHourRow rows,
+// 202) on table count_cells: a SELECT that returns CountCellsOfHourRow rows,
 // read with One, All, Iter or Page.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -221,7 +221,7 @@ FROM count_cells
 WHERE queue = ? AND hour = ? AND bucket = ? AND shard = ?`
 
 // CountCellDelete is the query CountCellDelete of schema/queries.cql, line
-// 191, on table count_cells, for gocqlx. It is idempotent (safe to retry).
+// 205, on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellDelete = Query{
 	Name:       "CountCellDelete",
 	CQL:        CountCellDeleteCQL,
@@ -230,7 +230,7 @@ var CountCellDelete = Query{
 	Idempotent: true,
 }
 
-// CountCellDelete runs query CountCellDelete of schema/queries.cql (line 191)
+// CountCellDelete runs query CountCellDelete of schema/queries.cql (line 205)
 // on table count_cells. It is idempotent: the session's retry policy may send
 // it again.
 //

@@ -142,7 +142,7 @@ const CountHoursReadCQL = `SELECT hour, jobs, gen, folded_at, dirty_until
 FROM count_hours
 WHERE queue = ?`
 
-// CountHoursRead is the query CountHoursRead of schema/queries.cql, line 194,
+// CountHoursRead is the query CountHoursRead of schema/queries.cql, line 208,
 // on table count_hours, for gocqlx. It is idempotent (safe to retry).
 var CountHoursRead = Query{
 	Name:       "CountHoursRead",
@@ -170,7 +170,7 @@ func scanCountHoursRead(r *CountHoursReadRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Hour, &r.Jobs, &r.Gen, &r.FoldedAt, &r.DirtyUntil)
 }
 
-// CountHoursRead runs query CountHoursRead of schema/queries.cql (line 194) on
+// CountHoursRead runs query CountHoursRead of schema/queries.cql (line 208) on
 // table count_hours: a SELECT that returns CountHoursReadRow rows, read with
 // One, All, Iter or Page.
 //
@@ -188,7 +188,7 @@ const CountHourGetCQL = `SELECT jobs, gen, folded_at, dirty_until
 FROM count_hours
 WHERE queue = ? AND hour = ?`
 
-// CountHourGet is the query CountHourGet of schema/queries.cql, line 197, on
+// CountHourGet is the query CountHourGet of schema/queries.cql, line 211, on
 // table count_hours, for gocqlx. It is idempotent (safe to retry).
 var CountHourGet = Query{
 	Name:       "CountHourGet",
@@ -214,7 +214,7 @@ func scanCountHourGet(r *CountHourGetRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.Jobs, &r.Gen, &r.FoldedAt, &r.DirtyUntil)
 }
 
-// CountHourGet runs query CountHourGet of schema/queries.cql (line 197) on
+// CountHourGet runs query CountHourGet of schema/queries.cql (line 211) on
 // table count_hours: a SELECT that returns CountHourGetRow rows, read with
 // One, All, Iter or Page.
 //
@@ -234,7 +234,7 @@ USING TIMESTAMP ?
 SET dirty_until = ?
 WHERE queue = ? AND hour = ?`
 
-// CountHourDirty is the query CountHourDirty of schema/queries.cql, line 202,
+// CountHourDirty is the query CountHourDirty of schema/queries.cql, line 216,
 // on table count_hours, for gocqlx. It is idempotent (safe to retry).
 var CountHourDirty = Query{
 	Name:       "CountHourDirty",
@@ -244,7 +244,7 @@ var CountHourDirty = Query{
 	Idempotent: true,
 }
 
-// CountHourDirty runs query CountHourDirty of schema/queries.cql (line 202) on
+// CountHourDirty runs query CountHourDirty of schema/queries.cql (line 216) on
 // table count_hours. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -276,7 +276,7 @@ WHERE queue = ? AND hour = ?
 IF gen = NULL`
 
 // CountHourCreate is the query CountHourCreate of schema/queries.cql, line
-// 205, on table count_hours, for gocqlx. It is a lightweight transaction
+// 219, on table count_hours, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var CountHourCreate = Query{
 	Name:       "CountHourCreate",
@@ -286,7 +286,7 @@ var CountHourCreate = Query{
 	Idempotent: false,
 }
 
-// CountHourCreate runs query CountHourCreate of schema/queries.cql (line 205)
+// CountHourCreate runs query CountHourCreate of schema/queries.cql (line 219)
 // on table count_hours: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
@@ -310,7 +310,7 @@ SET jobs = ?, gen = ?, folded_at = ?
 WHERE queue = ? AND hour = ?
 IF gen = ?`
 
-// CountHourWrite is the query CountHourWrite of schema/queries.cql, line 208,
+// CountHourWrite is the query CountHourWrite of schema/queries.cql, line 222,
 // on table count_hours, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountHourWrite = Query{
@@ -321,7 +321,7 @@ var CountHourWrite = Query{
 	Idempotent: false,
 }
 
-// CountHourWrite runs query CountHourWrite of schema/queries.cql (line 208) on
+// CountHourWrite runs query CountHourWrite of schema/queries.cql (line 222) on
 // table count_hours: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
@@ -347,7 +347,7 @@ WHERE queue = ? AND hour = ?
 IF gen = ?`
 
 // CountHourDelete is the query CountHourDelete of schema/queries.cql, line
-// 211, on table count_hours, for gocqlx. It is a lightweight transaction
+// 225, on table count_hours, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var CountHourDelete = Query{
 	Name:       "CountHourDelete",
@@ -357,7 +357,7 @@ var CountHourDelete = Query{
 	Idempotent: false,
 }
 
-// CountHourDelete runs query CountHourDelete of schema/queries.cql (line 211)
+// CountHourDelete runs query CountHourDelete of schema/queries.cql (line 225)
 // on table count_hours: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.

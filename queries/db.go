@@ -270,6 +270,16 @@ func (b *Batch) add(stmt string, idempotent bool, values ...any) {
 	b.b.Entries = append(b.b.Entries, gocql.BatchEntry{Stmt: stmt, Args: values, Idempotent: idempotent})
 }
 
+// unsetIf binds v, or gocql.UnsetValue when zero is set: the value of a
+// column a query's :unset flag names, which the statement then leaves as it
+// is (absent, in a new row) rather than write a tombstone or an empty cell.
+func unsetIf(zero bool, v any) any {
+	if zero {
+		return gocql.UnsetValue
+	}
+	return v
+}
+
 // Size returns the number of statements in the batch.
 func (b *Batch) Size() int { return len(b.b.Entries) }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gocql/gocql"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/models"
@@ -120,6 +121,37 @@ func TestJobsQueries(t *testing.T) {
 		t.Errorf("JobsGetMany: %d rows, want the two stored, in id order", len(many))
 	}
 
+	// JobsCreate leaves empty optional columns out (:unset): a bare job
+	// reads back as it was given.
+	bare := models.JobsRow{Home: home, Shard: shard, ID: jobID(at, 4), Queue: row.Queue, Type: "t", State: 1, Version: 1,
+		CreatedAt: at, ScheduledAt: at, StateChangedAt: at}
+	applied, _, err = db.JobsCreate(ctx, bare).Exec()
+	check(t, "JobsCreate bare", err)
+	got, err = db.JobsGet(ctx, home, shard, bare.ID).One()
+	check(t, "JobsGet bare", err)
+	if diff := cmp.Diff(bare, got, cmpopts.EquateEmpty()); !applied || diff != "" {
+		t.Errorf("a bare job: applied %v, JobsGet mismatch (-want +got):\n%s", applied, diff)
+	}
+	// JobsWriteKeep leaves empty errors and metadata as they are, and
+	// writes the rest.
+	kept := other
+	kept.Version, kept.State, kept.Errors, kept.Metadata = 2, 3, nil, nil
+	applied, _, err = db.JobsWriteKeep(ctx, kept, 60, 1).Exec()
+	check(t, "JobsWriteKeep", err)
+	got, err = db.JobsGet(ctx, home, shard, other.ID).One()
+	check(t, "JobsGet after JobsWriteKeep", err)
+	if !applied || got.Version != 2 || got.State != 3 || !cmp.Equal(got.Errors, other.Errors) || !cmp.Equal(got.Metadata, other.Metadata) {
+		t.Errorf("after JobsWriteKeep with empty errors and metadata: applied %v, %+v; want version 2, state 3, errors and metadata kept", applied, got)
+	}
+	kept.Version, kept.Metadata = 3, map[string]string{"k": "w"}
+	applied, _, err = db.JobsWriteKeep(ctx, kept, 60, 2).Exec()
+	check(t, "JobsWriteKeep with metadata", err)
+	got, err = db.JobsGet(ctx, home, shard, other.ID).One()
+	check(t, "JobsGet after JobsWriteKeep", err)
+	if !applied || got.Version != 3 || got.Metadata["k"] != "w" {
+		t.Errorf("after JobsWriteKeep with metadata: applied %v, %+v; want version 3, metadata k=w", applied, got)
+	}
+
 	next := row
 	next.State, next.Version, next.LastError = 4, 2, "failed"
 	applied, _, err = db.JobsWrite(ctx, next, 0, 1).Exec()
@@ -168,7 +200,7 @@ func TestJobsQueries(t *testing.T) {
 	if _, err := db.JobsGet(ctx, home, shard, row.ID).One(); !applied || !errors.Is(err, gocql.ErrNotFound) {
 		t.Errorf("after JobsDelete: applied %v, JobsGet error %v; want true, gocql.ErrNotFound", applied, err)
 	}
-	mark(t, "JobsCreate", "JobsGet", "JobsGetMany", "JobsWrite", "JobsClaim", "JobsHeartbeat", "JobsMarkContinued", "JobsDelete")
+	mark(t, "JobsCreate", "JobsGet", "JobsGetMany", "JobsWrite", "JobsWriteKeep", "JobsClaim", "JobsHeartbeat", "JobsMarkContinued", "JobsDelete")
 }
 
 // TestJobsScanQueries reads ranges of ids of one home partition, as a home

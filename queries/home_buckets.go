@@ -117,7 +117,7 @@ const HomeBucketInsertCQL = `INSERT INTO home_buckets (queue, bucket, width_ms, 
 VALUES (?, ?, ?, ?)`
 
 // HomeBucketInsert is the query HomeBucketInsert of schema/queries.cql, line
-// 99, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 113, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketInsert = Query{
 	Name:       "HomeBucketInsert",
 	CQL:        HomeBucketInsertCQL,
@@ -126,9 +126,9 @@ var HomeBucketInsert = Query{
 	Idempotent: true,
 }
 
-// HomeBucketInsert runs query HomeBucketInsert of schema/queries.cql (line 99)
-// on table home_buckets. It is idempotent: the session's retry policy may send
-// it again.
+// HomeBucketInsert runs query HomeBucketInsert of schema/queries.cql (line
+// 113) on table home_buckets. It is idempotent: the session's retry policy may
+// send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -151,7 +151,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
 // HomeBucketsRange is the query HomeBucketsRange of schema/queries.cql, line
-// 102, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 116, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsRange = Query{
 	Name:       "HomeBucketsRange",
 	CQL:        HomeBucketsRangeCQL,
@@ -175,7 +175,7 @@ func scanHomeBucketsRange(r *HomeBucketsRangeRow, dest []any, _ []gocql.ColumnIn
 }
 
 // HomeBucketsRange runs query HomeBucketsRange of schema/queries.cql (line
-// 102) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
+// 116) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
 // read with One, All, Iter or Page.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -194,7 +194,7 @@ const HomeBucketsAllCQL = `SELECT bucket, width_ms, shards
 FROM home_buckets
 WHERE queue = ?`
 
-// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 105,
+// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 119,
 // on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsAll = Query{
 	Name:       "HomeBucketsAll",
@@ -218,7 +218,7 @@ func scanHomeBucketsAll(r *HomeBucketsAllRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 105) on
+// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 119) on
 // table home_buckets: a SELECT that returns HomeBucketsAllRow rows, read with
 // One, All, Iter or Page.
 //
@@ -237,7 +237,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // HomeBucketDelete is the query HomeBucketDelete of schema/queries.cql, line
-// 108, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 122, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketDelete = Query{
 	Name:       "HomeBucketDelete",
 	CQL:        HomeBucketDeleteCQL,
@@ -247,7 +247,7 @@ var HomeBucketDelete = Query{
 }
 
 // HomeBucketDelete runs query HomeBucketDelete of schema/queries.cql (line
-// 108) on table home_buckets. It is idempotent: the session's retry policy may
+// 122) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -272,7 +272,7 @@ WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
 // HomeBucketsFrom is the query HomeBucketsFrom of schema/queries.cql, line
-// 369, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 383, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsFrom = Query{
 	Name:       "HomeBucketsFrom",
 	CQL:        HomeBucketsFromCQL,
@@ -295,7 +295,7 @@ func scanHomeBucketsFrom(r *HomeBucketsFromRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 369)
+// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 383)
 // on table home_buckets: a SELECT that returns HomeBucketsFromRow rows, read
 // with One, All, Iter or Page.
 //

@@ -110,7 +110,7 @@ const ContinuationInsertCQL = `INSERT INTO job_continuations (parent_id, job_id)
 VALUES (?, ?)`
 
 // ContinuationInsert is the query ContinuationInsert of schema/queries.cql,
-// line 231, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 245, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationInsert = Query{
 	Name:       "ContinuationInsert",
@@ -121,7 +121,7 @@ var ContinuationInsert = Query{
 }
 
 // ContinuationInsert runs query ContinuationInsert of schema/queries.cql (line
-// 231) on table job_continuations. It is idempotent: the session's retry
+// 245) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -145,7 +145,7 @@ FROM job_continuations
 WHERE parent_id = ?`
 
 // ContinuationsList is the query ContinuationsList of schema/queries.cql, line
-// 234, on table job_continuations, for gocqlx. It is idempotent (safe to
+// 248, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationsList = Query{
 	Name:       "ContinuationsList",
@@ -166,7 +166,7 @@ func scanContinuationsList(r *ContinuationsListRow, dest []any, _ []gocql.Column
 }
 
 // ContinuationsList runs query ContinuationsList of schema/queries.cql (line
-// 234) on table job_continuations: a SELECT that returns ContinuationsListRow
+// 248) on table job_continuations: a SELECT that returns ContinuationsListRow
 // rows, read with One, All, Iter or Page.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -184,7 +184,7 @@ FROM job_continuations
 WHERE parent_id IN ?`
 
 // ContinuationsListMany is the query ContinuationsListMany of
-// schema/queries.cql, line 239, on table job_continuations, for gocqlx. It is
+// schema/queries.cql, line 253, on table job_continuations, for gocqlx. It is
 // idempotent (safe to retry).
 var ContinuationsListMany = Query{
 	Name:       "ContinuationsListMany",
@@ -199,7 +199,7 @@ func scanContinuationsListMany(r *models.JobContinuationsRow, dest []any, _ []go
 }
 
 // ContinuationsListMany runs query ContinuationsListMany of schema/queries.cql
-// (line 239) on table job_continuations: a SELECT that returns
+// (line 253) on table job_continuations: a SELECT that returns
 // models.JobContinuationsRow rows, read with One, All, Iter or Page.
 //
 // The continuations of many parents, for settling a batch of finished jobs
@@ -220,7 +220,7 @@ FROM job_continuations
 WHERE parent_id = ? AND job_id = ?`
 
 // ContinuationDelete is the query ContinuationDelete of schema/queries.cql,
-// line 242, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 256, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationDelete = Query{
 	Name:       "ContinuationDelete",
@@ -231,7 +231,7 @@ var ContinuationDelete = Query{
 }
 
 // ContinuationDelete runs query ContinuationDelete of schema/queries.cql (line
-// 242) on table job_continuations. It is idempotent: the session's retry
+// 256) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:

@@ -381,7 +381,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = NULL`
 
-// JobsCreate is the query JobsCreate of schema/queries.cql, line 41, on table
+// JobsCreate is the query JobsCreate of schema/queries.cql, line 43, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsCreate = Query{
@@ -392,13 +392,15 @@ var JobsCreate = Query{
 	Idempotent: false,
 }
 
-// JobsCreate runs query JobsCreate of schema/queries.cql (line 41) on table
+// JobsCreate runs query JobsCreate of schema/queries.cql (line 43) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
 //
 // Creates a job: applies only when no row exists (see Schema.cql for why this
-// is an UPDATE).
+// is an UPDATE). The optional columns are left out when empty (:unset), so a
+// new row holds no tombstone and no empty cell: a null collection or blob is
+// a tombstone, which every later read and compaction of the row pays for.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -406,7 +408,7 @@ var JobsCreate = Query{
 //
 // The statement is [JobsCreateCQL].
 func (db *DB) JobsCreate(ctx context.Context, row models.JobsRow) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), row.Home, row.Shard, row.ID), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteCQL is the statement of query JobsWrite.
@@ -419,7 +421,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWrite is the query JobsWrite of schema/queries.cql, line 51, on table
+// JobsWrite is the query JobsWrite of schema/queries.cql, line 53, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsWrite = Query{
@@ -430,7 +432,7 @@ var JobsWrite = Query{
 	Idempotent: false,
 }
 
-// JobsWrite runs query JobsWrite of schema/queries.cql (line 51) on table
+// JobsWrite runs query JobsWrite of schema/queries.cql (line 53) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -449,6 +451,48 @@ func (db *DB) JobsWrite(ctx context.Context, row models.JobsRow, ttl int32, expe
 	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
+// JobsWriteKeepCQL is the statement of query JobsWriteKeep.
+const JobsWriteKeepCQL = `UPDATE jobs
+USING TTL ?
+SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?,
+    state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
+    last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?,
+    recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
+WHERE home = ? AND shard = ? AND id = ?
+IF version = ?`
+
+// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 65, on
+// table jobs, for gocqlx. It is a lightweight transaction (check the applied
+// result) and not idempotent (do not retry blindly).
+var JobsWriteKeep = Query{
+	Name:       "JobsWriteKeep",
+	CQL:        JobsWriteKeepCQL,
+	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id", "expected_version"},
+	LWT:        true,
+	Idempotent: false,
+}
+
+// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 65) on
+// table jobs: a lightweight transaction, never retried by the driver. Exec
+// reports whether it applied and, when it did not, the current values of the
+// columns it tested.
+//
+// JobsWrite for a job whose errors and metadata it does not clear: those
+// collections are left as they are when empty (an empty collection has no
+// cells, so nothing is left without the TTL), and the write leaves no
+// collection tombstone behind.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - row: the values of every column of table jobs
+//   - ttl: USING TTL ?, CQL type int: the time to live in seconds (0: none)
+//   - expectedVersion: :expected_version, CQL type bigint
+//
+// The statement is [JobsWriteKeepCQL].
+func (db *DB) JobsWriteKeep(ctx context.Context, row models.JobsRow, ttl int32, expectedVersion int64) CAS[models.JobsRow] {
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteKeepCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
+}
+
 // JobsClaimCQL is the statement of query JobsClaim.
 const JobsClaimCQL = `UPDATE jobs
 SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = ?, lease_token = ?,
@@ -456,7 +500,7 @@ SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = 
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsClaim is the query JobsClaim of schema/queries.cql, line 60, on table
+// JobsClaim is the query JobsClaim of schema/queries.cql, line 74, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsClaim = Query{
@@ -467,7 +511,7 @@ var JobsClaim = Query{
 	Idempotent: false,
 }
 
-// JobsClaim runs query JobsClaim of schema/queries.cql (line 60) on table
+// JobsClaim runs query JobsClaim of schema/queries.cql (line 74) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -499,7 +543,7 @@ SET version = ?, lease_until = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 67, on
+// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 81, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsHeartbeat = Query{
@@ -510,7 +554,7 @@ var JobsHeartbeat = Query{
 	Idempotent: false,
 }
 
-// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 67) on
+// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 81) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -538,7 +582,7 @@ WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
 // JobsMarkContinued is the query JobsMarkContinued of schema/queries.cql, line
-// 74, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 88, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var JobsMarkContinued = Query{
 	Name:       "JobsMarkContinued",
@@ -549,7 +593,7 @@ var JobsMarkContinued = Query{
 }
 
 // JobsMarkContinued runs query JobsMarkContinued of schema/queries.cql (line
-// 74) on table jobs: a lightweight transaction, never retried by the driver.
+// 88) on table jobs: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
 //
@@ -575,7 +619,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsDelete is the query JobsDelete of schema/queries.cql, line 79, on table
+// JobsDelete is the query JobsDelete of schema/queries.cql, line 93, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsDelete = Query{
@@ -586,7 +630,7 @@ var JobsDelete = Query{
 	Idempotent: false,
 }
 
-// JobsDelete runs query JobsDelete of schema/queries.cql (line 79) on table
+// JobsDelete runs query JobsDelete of schema/queries.cql (line 93) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -608,7 +652,7 @@ const CountLogActiveCQL = `UPDATE jobs
 SET active_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogActive is the query CountLogActive of schema/queries.cql, line 84,
+// CountLogActive is the query CountLogActive of schema/queries.cql, line 98,
 // on table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogActive = Query{
 	Name:       "CountLogActive",
@@ -618,7 +662,7 @@ var CountLogActive = Query{
 	Idempotent: true,
 }
 
-// CountLogActive runs query CountLogActive of schema/queries.cql (line 84) on
+// CountLogActive runs query CountLogActive of schema/queries.cql (line 98) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry to a partition's count log, in the batch of the change it
@@ -648,7 +692,7 @@ USING TTL ?
 SET final_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 87, on
+// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 101, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogFinal = Query{
 	Name:       "CountLogFinal",
@@ -658,7 +702,7 @@ var CountLogFinal = Query{
 	Idempotent: true,
 }
 
-// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 87) on
+// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 101) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -686,7 +730,7 @@ FROM jobs
 WHERE home = ? AND shard = ?
 LIMIT 1`
 
-// CountLogRead is the query CountLogRead of schema/queries.cql, line 90, on
+// CountLogRead is the query CountLogRead of schema/queries.cql, line 104, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogRead = Query{
 	Name:       "CountLogRead",
@@ -708,7 +752,7 @@ func scanCountLogRead(r *CountLogReadRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.ActiveLog, &r.FinalLog)
 }
 
-// CountLogRead runs query CountLogRead of schema/queries.cql (line 90) on
+// CountLogRead runs query CountLogRead of schema/queries.cql (line 104) on
 // table jobs: a SELECT that returns CountLogReadRow rows, read with One, All,
 // Iter or Page.
 //
@@ -728,8 +772,8 @@ SET active_log = ?
 WHERE home = ? AND shard = ?
 IF active_log = ?`
 
-// CountLogCompact is the query CountLogCompact of schema/queries.cql, line 94,
-// on table jobs, for gocqlx. It is a lightweight transaction (check the
+// CountLogCompact is the query CountLogCompact of schema/queries.cql, line
+// 108, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountLogCompact = Query{
 	Name:       "CountLogCompact",
@@ -739,7 +783,7 @@ var CountLogCompact = Query{
 	Idempotent: false,
 }
 
-// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 94)
+// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 108)
 // on table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -789,7 +833,7 @@ func (b *JobsBatch) ExecCAS() (applied bool, current []models.JobsRow, err error
 // [DB.JobsCreate].
 func (b *JobsBatch) JobsCreate(row models.JobsRow) {
 	b.test(false, 7)
-	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID)
+	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), row.Home, row.Shard, row.ID)
 }
 
 // JobsWrite adds query JobsWrite to the batch; its parameters are those of
@@ -797,6 +841,13 @@ func (b *JobsBatch) JobsCreate(row models.JobsRow) {
 func (b *JobsBatch) JobsWrite(row models.JobsRow, ttl int32, expectedVersion int64) {
 	b.test(false, 7)
 	b.b.add(JobsWriteCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion)
+}
+
+// JobsWriteKeep adds query JobsWriteKeep to the batch; its parameters are
+// those of [DB.JobsWriteKeep].
+func (b *JobsBatch) JobsWriteKeep(row models.JobsRow, ttl int32, expectedVersion int64) {
+	b.test(false, 7)
+	b.b.add(JobsWriteKeepCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), row.Home, row.Shard, row.ID, expectedVersion)
 }
 
 // JobsClaim adds query JobsClaim to the batch; its parameters are those of

@@ -123,7 +123,7 @@ const StateInsertCQL = `INSERT INTO jobs_by_state (queue, state, bucket, shard, 
 VALUES (?, ?, ?, ?, ?, ?)
 USING TTL ?`
 
-// StateInsert is the query StateInsert of schema/queries.cql, line 156, on
+// StateInsert is the query StateInsert of schema/queries.cql, line 170, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateInsert = Query{
 	Name:       "StateInsert",
@@ -133,7 +133,7 @@ var StateInsert = Query{
 	Idempotent: true,
 }
 
-// StateInsert runs query StateInsert of schema/queries.cql (line 156) on table
+// StateInsert runs query StateInsert of schema/queries.cql (line 170) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -159,7 +159,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at < ?
 LIMIT ?`
 
-// StateScan is the query StateScan of schema/queries.cql, line 159, on table
+// StateScan is the query StateScan of schema/queries.cql, line 173, on table
 // jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScan = Query{
 	Name:       "StateScan",
@@ -181,7 +181,7 @@ func scanStateScan(r *StateScanRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.EnteredAt, &r.JobID)
 }
 
-// StateScan runs query StateScan of schema/queries.cql (line 159) on table
+// StateScan runs query StateScan of schema/queries.cql (line 173) on table
 // jobs_by_state: a SELECT that returns StateScanRow rows, read with One, All,
 // Iter or Page.
 //
@@ -204,7 +204,7 @@ const StateDeleteCQL = `DELETE
 FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at = ? AND job_id = ?`
 
-// StateDelete is the query StateDelete of schema/queries.cql, line 164, on
+// StateDelete is the query StateDelete of schema/queries.cql, line 178, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateDelete = Query{
 	Name:       "StateDelete",
@@ -214,7 +214,7 @@ var StateDelete = Query{
 	Idempotent: true,
 }
 
-// StateDelete runs query StateDelete of schema/queries.cql (line 164) on table
+// StateDelete runs query StateDelete of schema/queries.cql (line 178) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -239,7 +239,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
 
 // StateDropPartition is the query StateDropPartition of schema/queries.cql,
-// line 167, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 181, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateDropPartition = Query{
 	Name:       "StateDropPartition",
@@ -250,7 +250,7 @@ var StateDropPartition = Query{
 }
 
 // StateDropPartition runs query StateDropPartition of schema/queries.cql (line
-// 167) on table jobs_by_state. It is idempotent: the session's retry policy
+// 181) on table jobs_by_state. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -278,7 +278,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at < ?
 PER PARTITION LIMIT ?`
 
 // StateScanShards is the query StateScanShards of schema/queries.cql, line
-// 348, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
+// 362, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScanShards = Query{
 	Name:       "StateScanShards",
 	CQL:        StateScanShardsCQL,
@@ -301,7 +301,7 @@ func scanStateScanShards(r *StateScanShardsRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Shard, &r.EnteredAt, &r.JobID)
 }
 
-// StateScanShards runs query StateScanShards of schema/queries.cql (line 348)
+// StateScanShards runs query StateScanShards of schema/queries.cql (line 362)
 // on table jobs_by_state: a SELECT that returns StateScanShardsRow rows, read
 // with One, All, Iter or Page.
 //
@@ -330,7 +330,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at = ? A
 PER PARTITION LIMIT ?`
 
 // StateScanShardsTie is the query StateScanShardsTie of schema/queries.cql,
-// line 353, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 367, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateScanShardsTie = Query{
 	Name:       "StateScanShardsTie",
@@ -355,7 +355,7 @@ func scanStateScanShardsTie(r *StateScanShardsTieRow, dest []any, _ []gocql.Colu
 }
 
 // StateScanShardsTie runs query StateScanShardsTie of schema/queries.cql (line
-// 353) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
+// 367) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
 // rows, read with One, All, Iter or Page.
 //
 // Its parameters after ctx, in the order of the statement's markers:

@@ -185,7 +185,7 @@ const RecurringUpsertCQL = `INSERT INTO recurring_jobs (shard, id, queue, cron, 
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // RecurringUpsert is the query RecurringUpsert of schema/queries.cql, line
-// 247, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 261, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringUpsert = Query{
 	Name:       "RecurringUpsert",
 	CQL:        RecurringUpsertCQL,
@@ -194,7 +194,7 @@ var RecurringUpsert = Query{
 	Idempotent: true,
 }
 
-// RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 247)
+// RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 261)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -231,7 +231,7 @@ const RecurringGetCQL = `SELECT *
 FROM recurring_jobs
 WHERE shard = ? AND id = ?`
 
-// RecurringGet is the query RecurringGet of schema/queries.cql, line 252, on
+// RecurringGet is the query RecurringGet of schema/queries.cql, line 266, on
 // table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringGet = Query{
 	Name:       "RecurringGet",
@@ -241,7 +241,7 @@ var RecurringGet = Query{
 	Idempotent: true,
 }
 
-// RecurringGet runs query RecurringGet of schema/queries.cql (line 252) on
+// RecurringGet runs query RecurringGet of schema/queries.cql (line 266) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
 //
@@ -260,7 +260,7 @@ const RecurringListCQL = `SELECT *
 FROM recurring_jobs
 WHERE shard = ?`
 
-// RecurringList is the query RecurringList of schema/queries.cql, line 255, on
+// RecurringList is the query RecurringList of schema/queries.cql, line 269, on
 // table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringList = Query{
 	Name:       "RecurringList",
@@ -270,7 +270,7 @@ var RecurringList = Query{
 	Idempotent: true,
 }
 
-// RecurringList runs query RecurringList of schema/queries.cql (line 255) on
+// RecurringList runs query RecurringList of schema/queries.cql (line 269) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
 //
@@ -289,7 +289,7 @@ SET next_run_at = ?, last_run_at = ?, last_job_id = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringAdvance is the query RecurringAdvance of schema/queries.cql, line
-// 258, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 272, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringAdvance = Query{
 	Name:       "RecurringAdvance",
 	CQL:        RecurringAdvanceCQL,
@@ -299,7 +299,7 @@ var RecurringAdvance = Query{
 }
 
 // RecurringAdvance runs query RecurringAdvance of schema/queries.cql (line
-// 258) on table recurring_jobs. It is idempotent: the session's retry policy
+// 272) on table recurring_jobs. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -327,7 +327,7 @@ FROM recurring_jobs
 WHERE shard = ? AND id = ?`
 
 // RecurringDelete is the query RecurringDelete of schema/queries.cql, line
-// 261, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 275, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringDelete = Query{
 	Name:       "RecurringDelete",
 	CQL:        RecurringDeleteCQL,
@@ -336,7 +336,7 @@ var RecurringDelete = Query{
 	Idempotent: true,
 }
 
-// RecurringDelete runs query RecurringDelete of schema/queries.cql (line 261)
+// RecurringDelete runs query RecurringDelete of schema/queries.cql (line 275)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -361,7 +361,7 @@ const RecurringPauseCQL = `UPDATE recurring_jobs
 SET paused = ?, paused_at = ?
 WHERE shard = ? AND id = ?`
 
-// RecurringPause is the query RecurringPause of schema/queries.cql, line 265,
+// RecurringPause is the query RecurringPause of schema/queries.cql, line 279,
 // on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringPause = Query{
 	Name:       "RecurringPause",
@@ -371,7 +371,7 @@ var RecurringPause = Query{
 	Idempotent: true,
 }
 
-// RecurringPause runs query RecurringPause of schema/queries.cql (line 265) on
+// RecurringPause runs query RecurringPause of schema/queries.cql (line 279) on
 // table recurring_jobs. It is idempotent: the session's retry policy may send
 // it again.
 //
@@ -401,7 +401,7 @@ SET paused = ?, resumed_at = ?, skip_until = ?, next_run_at = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringResume is the query RecurringResume of schema/queries.cql, line
-// 268, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 282, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringResume = Query{
 	Name:       "RecurringResume",
 	CQL:        RecurringResumeCQL,
@@ -410,7 +410,7 @@ var RecurringResume = Query{
 	Idempotent: true,
 }
 
-// RecurringResume runs query RecurringResume of schema/queries.cql (line 268)
+// RecurringResume runs query RecurringResume of schema/queries.cql (line 282)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -440,7 +440,7 @@ SET triggered_at = ?, triggered_job_id = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringTriggered is the query RecurringTriggered of schema/queries.cql,
-// line 271, on table recurring_jobs, for gocqlx. It is idempotent (safe to
+// line 285, on table recurring_jobs, for gocqlx. It is idempotent (safe to
 // retry).
 var RecurringTriggered = Query{
 	Name:       "RecurringTriggered",
@@ -451,7 +451,7 @@ var RecurringTriggered = Query{
 }
 
 // RecurringTriggered runs query RecurringTriggered of schema/queries.cql (line
-// 271) on table recurring_jobs. It is idempotent: the session's retry policy
+// 285) on table recurring_jobs. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:

@@ -139,7 +139,7 @@ const DueBucketInsertCQL = `INSERT INTO scheduled_buckets (queue, bucket, width_
 VALUES (?, ?, ?, ?)`
 
 // DueBucketInsert is the query DueBucketInsert of schema/queries.cql, line
-// 134, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 148, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueBucketInsert = Query{
 	Name:       "DueBucketInsert",
@@ -149,7 +149,7 @@ var DueBucketInsert = Query{
 	Idempotent: true,
 }
 
-// DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 134)
+// DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 148)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -174,7 +174,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
 // DueBucketsRange is the query DueBucketsRange of schema/queries.cql, line
-// 137, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 151, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueBucketsRange = Query{
 	Name:       "DueBucketsRange",
@@ -198,7 +198,7 @@ func scanDueBucketsRange(r *DueBucketsRangeRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// DueBucketsRange runs query DueBucketsRange of schema/queries.cql (line 137)
+// DueBucketsRange runs query DueBucketsRange of schema/queries.cql (line 151)
 // on table scheduled_buckets: a SELECT that returns DueBucketsRangeRow rows,
 // read with One, All, Iter or Page.
 //
@@ -219,7 +219,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // DueBucketDelete is the query DueBucketDelete of schema/queries.cql, line
-// 140, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 154, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueBucketDelete = Query{
 	Name:       "DueBucketDelete",
@@ -229,7 +229,7 @@ var DueBucketDelete = Query{
 	Idempotent: true,
 }
 
-// DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 140)
+// DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 154)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -255,7 +255,7 @@ WHERE queue = ?
 LIMIT 1`
 
 // DueWatermarkGet is the query DueWatermarkGet of schema/queries.cql, line
-// 143, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 157, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueWatermarkGet = Query{
 	Name:       "DueWatermarkGet",
@@ -275,7 +275,7 @@ func scanDueWatermarkGet(r *DueWatermarkGetRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Watermark)
 }
 
-// DueWatermarkGet runs query DueWatermarkGet of schema/queries.cql (line 143)
+// DueWatermarkGet runs query DueWatermarkGet of schema/queries.cql (line 157)
 // on table scheduled_buckets: a SELECT that returns DueWatermarkGetRow rows,
 // read with One, All, Iter or Page.
 //
@@ -295,7 +295,7 @@ WHERE queue = ?
 IF watermark = NULL`
 
 // DueWatermarkInit is the query DueWatermarkInit of schema/queries.cql, line
-// 147, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
+// 161, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var DueWatermarkInit = Query{
 	Name:       "DueWatermarkInit",
@@ -306,7 +306,7 @@ var DueWatermarkInit = Query{
 }
 
 // DueWatermarkInit runs query DueWatermarkInit of schema/queries.cql (line
-// 147) on table scheduled_buckets: a lightweight transaction, never retried by
+// 161) on table scheduled_buckets: a lightweight transaction, never retried by
 // the driver. Exec reports whether it applied and, when it did not, the
 // current values of the columns it tested.
 //
@@ -329,7 +329,7 @@ WHERE queue = ?
 IF watermark = ?`
 
 // DueWatermarkAdvance is the query DueWatermarkAdvance of schema/queries.cql,
-// line 151, on table scheduled_buckets, for gocqlx. It is a lightweight
+// line 165, on table scheduled_buckets, for gocqlx. It is a lightweight
 // transaction (check the applied result) and not idempotent (do not retry
 // blindly).
 var DueWatermarkAdvance = Query{
@@ -341,7 +341,7 @@ var DueWatermarkAdvance = Query{
 }
 
 // DueWatermarkAdvance runs query DueWatermarkAdvance of schema/queries.cql
-// (line 151) on table scheduled_buckets: a lightweight transaction, never
+// (line 165) on table scheduled_buckets: a lightweight transaction, never
 // retried by the driver. Exec reports whether it applied and, when it did not,
 // the current values of the columns it tested.
 //
@@ -364,7 +364,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
-// DueBucketsFrom is the query DueBucketsFrom of schema/queries.cql, line 366,
+// DueBucketsFrom is the query DueBucketsFrom of schema/queries.cql, line 380,
 // on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
 var DueBucketsFrom = Query{
 	Name:       "DueBucketsFrom",
@@ -388,7 +388,7 @@ func scanDueBucketsFrom(r *DueBucketsFromRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// DueBucketsFrom runs query DueBucketsFrom of schema/queries.cql (line 366) on
+// DueBucketsFrom runs query DueBucketsFrom of schema/queries.cql (line 380) on
 // table scheduled_buckets: a SELECT that returns DueBucketsFromRow rows, read
 // with One, All, Iter or Page.
 //

@@ -121,7 +121,7 @@ VALUES (?, ?, ?, ?, ?)
 USING TTL ?`
 
 // StateBucketInsert is the query StateBucketInsert of schema/queries.cql, line
-// 170, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 184, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketInsert = Query{
 	Name:       "StateBucketInsert",
 	CQL:        StateBucketInsertCQL,
@@ -131,7 +131,7 @@ var StateBucketInsert = Query{
 }
 
 // StateBucketInsert runs query StateBucketInsert of schema/queries.cql (line
-// 170) on table state_buckets. It is idempotent: the session's retry policy
+// 184) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -157,7 +157,7 @@ WHERE queue = ? AND state = ? AND bucket < ?
 LIMIT ?`
 
 // StateBucketsBefore is the query StateBucketsBefore of schema/queries.cql,
-// line 173, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 187, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsBefore = Query{
 	Name:       "StateBucketsBefore",
@@ -182,7 +182,7 @@ func scanStateBucketsBefore(r *StateBucketsBeforeRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsBefore runs query StateBucketsBefore of schema/queries.cql (line
-// 173) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
+// 187) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
 // rows, read with One, All, Iter or Page.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -205,7 +205,7 @@ ORDER BY bucket ASC
 LIMIT ?`
 
 // StateBucketsOldest is the query StateBucketsOldest of schema/queries.cql,
-// line 176, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 190, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsOldest = Query{
 	Name:       "StateBucketsOldest",
@@ -230,7 +230,7 @@ func scanStateBucketsOldest(r *StateBucketsOldestRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsOldest runs query StateBucketsOldest of schema/queries.cql (line
-// 176) on table state_buckets: a SELECT that returns StateBucketsOldestRow
+// 190) on table state_buckets: a SELECT that returns StateBucketsOldestRow
 // rows, read with One, All, Iter or Page.
 //
 // Its parameters after ctx, in the order of the statement's markers:
@@ -251,7 +251,7 @@ FROM state_buckets
 WHERE queue = ? AND state = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // StateBucketDelete is the query StateBucketDelete of schema/queries.cql, line
-// 180, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 194, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketDelete = Query{
 	Name:       "StateBucketDelete",
 	CQL:        StateBucketDeleteCQL,
@@ -261,7 +261,7 @@ var StateBucketDelete = Query{
 }
 
 // StateBucketDelete runs query StateBucketDelete of schema/queries.cql (line
-// 180) on table state_buckets. It is idempotent: the session's retry policy
+// 194) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Its parameters after ctx, in the order of the statement's markers:

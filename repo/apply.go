@@ -409,7 +409,14 @@ func (s *Store) addChange(b *queries.JobsBatch, h homeRef, c *change) {
 		if next.State.Final() {
 			ttl = s.set.ttlSeconds()
 		}
-		b.JobsWrite(rowFromJob(next, h), int32(ttl), c.cur.Version)
+		if clears(len(c.cur.Errors), len(next.Errors)) || clears(len(c.cur.Metadata), len(next.Metadata)) {
+			b.JobsWrite(rowFromJob(next, h), int32(ttl), c.cur.Version)
+		} else {
+			// Empty errors and metadata stay as they are: nothing, since
+			// the job had none either, rather than a collection tombstone
+			// per write (measured in ARCHITECTURE.md).
+			b.JobsWriteKeep(rowFromJob(next, h), int32(ttl), c.cur.Version)
+		}
 	}
 }
 
@@ -774,4 +781,11 @@ func (t *leaseTracker) update(chs []*change, settled map[gocql.UUID]bool, now ti
 		}
 	}
 	return spent
+}
+
+// clears reports whether a change from a collection of cur elements to
+// one of next elements empties one that held something: a write that must clear it, which JobsWriteKeep
+// (it leaves an empty collection as it is) cannot.
+func clears(cur, next int) bool {
+	return cur > 0 && next == 0
 }

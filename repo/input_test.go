@@ -198,11 +198,18 @@ func TestInvalidInput(t *testing.T) {
 		return withErr(s.Jobs.Claim(ctx, &repo.ClaimParams{Queue: "no spaces", Limit: 1}))
 	})
 	add("Jobs.Claim/nil", "claim params", "", func() error { return withErr(s.Jobs.Claim(ctx, nil)) })
+	add("Jobs.ListPage/nil", "list page params", "", func() error { return withErr(s.Jobs.ListPage(ctx, nil)) })
+	add("Jobs.ListPage/limit", "limit", "", func() error {
+		return withErr(s.Jobs.ListPage(ctx, &repo.ListPageParams{Queue: b.queue, State: repo.StateSucceeded, Limit: 1001}))
+	})
 	for _, badQueue := range []string{"caf\xe9", "no spaces", strings.Repeat("q", 65)} {
 		add(fmt.Sprintf("Jobs.Count/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Count(ctx, badQueue, repo.StateScheduled)) })
 		add(fmt.Sprintf("Jobs.Counts/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Counts(ctx, badQueue)) })
 		add(fmt.Sprintf("Jobs.ListByState/%q", badQueue), "queue", "", func() error {
 			return withErr(s.Jobs.ListByState(ctx, &repo.ListParams{Queue: badQueue, State: repo.StateScheduled, Limit: 10}))
+		})
+		add(fmt.Sprintf("Jobs.ListPage/%q", badQueue), "queue", "", func() error {
+			return withErr(s.Jobs.ListPage(ctx, &repo.ListPageParams{Queue: badQueue, State: repo.StateSucceeded, Limit: 10}))
 		})
 		add(fmt.Sprintf("Jobs.Stats/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.Stats(ctx, badQueue)) })
 		add(fmt.Sprintf("Jobs.ListDue/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.ListDue(ctx, badQueue, 10)) })

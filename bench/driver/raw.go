@@ -7,13 +7,15 @@
 //
 // What it sends, as the store does: jobs rows in home partitions, ids laid
 // out as the store lays them out (bench/rawcql), inserts as conditional
-// batches per partition (JobsCreate … IF version = NULL); a claim reads a
+// batches per partition (JobsCreate … IF version = NULL, empty optional
+// columns unset); a claim reads a
 // page of each partition from its frontier (JobsScan) and claims the due
 // rows in one conditional batch (JobsClaim … IF version = ?), and reads
 // every range its frontier passed again a second and Grace later
 // (JobsScanBrief, then JobsGetMany for what is left), since a row can land
 // behind it; a finished job's row is rewritten Succeeded with the retention
-// TTL (JobsWrite … IF version = ?). Every conditional batch of a partition
+// TTL (JobsWriteKeep … IF version = ?, empty errors and metadata unset).
+// Every conditional batch of a partition
 // goes through one group commit: while a batch of the partition is in
 // flight, the changes that come meanwhile (inserts, claims, completions)
 // wait and go together in the next, at most MaxBatch each. The poll loop
@@ -422,7 +424,7 @@ func (pr *processor) run(j *rawcql.Row, sem, writing chan struct{}) {
 	done.State, done.Version = rawcql.StateSucceeded, claimed+1
 	done.StateChangedAt, done.FinishedAt = at, at
 	done.LeaseOwner, done.LeaseToken, done.LeaseUntil = "", gocql.UUID{}, time.Time{}
-	c := &change{id: j.ID, stmt: rawcql.JobsWrite, args: done.WriteArgs(int(rawcql.Retention/time.Second), claimed)}
+	c := &change{id: j.ID, stmt: rawcql.JobsWriteKeep, args: done.WriteKeepArgs(int(rawcql.Retention/time.Second), claimed)}
 	if err := pr.s.commit(context.Background(), part{j.Home, j.Shard}, c); err != nil {
 		select {
 		case pr.failed <- fmt.Errorf("complete job %s: %w", j.ID, err):

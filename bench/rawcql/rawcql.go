@@ -27,6 +27,10 @@ const (
 	JobsScanBrief = `SELECT id, queue, state, version, scheduled_at, lease_until FROM jobs WHERE home = ? AND shard = ? AND id > ? AND id < ? LIMIT ?`
 	JobsClaim     = `UPDATE jobs SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = ?, lease_token = ?, lease_until = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
 	JobsWrite     = `UPDATE jobs USING TTL ? SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
+	// JobsWriteKeep is JobsWrite with empty errors and metadata left as they
+	// are (WriteKeepArgs binds them unset), as the store writes a job's
+	// outcome when it clears neither.
+	JobsWriteKeep = JobsWrite
 
 	jobsColumns = `home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata`
 )
@@ -108,9 +112,51 @@ func (r *Row) Dest() []any {
 		&r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata}
 }
 
-// CreateArgs are the binds of JobsCreate for the row.
+// CreateArgs are the binds of JobsCreate for the row: its optional columns
+// unset when empty, as the store's JobsCreate binds them (:unset in
+// schema/queries.cql), so a new row holds no tombstone.
 func (r *Row) CreateArgs() []any {
-	return append(r.values(), r.Home, r.Shard, r.ID)
+	v := r.values()
+	for _, i := range []int{8, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22} { // started_at … metadata but retry_count, max_retries
+		if isZero(v[i]) {
+			v[i] = gocql.UnsetValue
+		}
+	}
+	return append(v, r.Home, r.Shard, r.ID)
+}
+
+// WriteKeepArgs are the binds of JobsWriteKeep: WriteArgs with empty errors
+// and metadata unset.
+func (r *Row) WriteKeepArgs(ttl int, expected int64) []any {
+	a := r.WriteArgs(ttl, expected)
+	for _, i := range []int{14, 23} { // errors, metadata (after the TTL)
+		if isZero(a[i]) {
+			a[i] = gocql.UnsetValue
+		}
+	}
+	return a
+}
+
+// isZero reports whether a bound value is empty: a zero time, string, id or
+// flag, or an empty blob or collection.
+func isZero(v any) bool {
+	switch x := v.(type) {
+	case time.Time:
+		return x.IsZero()
+	case string:
+		return x == ""
+	case gocql.UUID:
+		return x == gocql.UUID{}
+	case bool:
+		return !x
+	case []byte:
+		return len(x) == 0
+	case []AttemptError:
+		return len(x) == 0
+	case map[string]string:
+		return len(x) == 0
+	}
+	return false
 }
 
 // WriteArgs are the binds of JobsWrite: the whole row with a TTL, if its

@@ -25,6 +25,7 @@ func TestStatementsAreTheGeneratedOnes(t *testing.T) {
 		"JobsScanBrief":    {rawcql.JobsScanBrief, queries.JobsScanBriefCQL},
 		"JobsClaim":        {rawcql.JobsClaim, queries.JobsClaimCQL},
 		"JobsWrite":        {rawcql.JobsWrite, queries.JobsWriteCQL},
+		"JobsWriteKeep":    {rawcql.JobsWriteKeep, queries.JobsWriteKeepCQL},
 		"QueueNumberTake":  {rawcql.QueueNumberTake, queries.QueueNumberTakeCQL},
 		"QueueCreate":      {rawcql.QueueCreate, queries.QueueCreateCQL},
 		"HomeBucketInsert": {rawcql.HomeBucketInsert, queries.HomeBucketInsertCQL},
