@@ -178,31 +178,47 @@ func getCommand() command {
 }
 
 func listCommand() command {
-	return jobCommand("list", "--state S [--queue Q] [--limit N] [connection flags]", "list jobs in a state",
+	return jobCommand("list", "--state S [--queue Q] [--limit N] [--cursor C] [connection flags]", "list jobs in a state",
 		`Lists up to --limit jobs in a state, in one queue or all. Scheduled, Failed
-and Processing jobs come soonest due first; others newest first.`,
+and Processing jobs come soonest due first; others newest first. A list with
+more jobs than --limit (up to 1,000) ends with the --cursor that lists the
+next page; a deep page costs what the first does.`,
 		false,
 		func(fs *flagSet) func([]string) (jobRunner, error) {
 			queue := addQueueFlag(fs, "")
 			state := fs.String("state", "", "the state: "+stateNames())
-			limit := fs.Int("limit", 20, "the most jobs to list (1 to 10,000)")
+			limit := fs.Int("limit", 20, "the most jobs to list (1 to 10,000; pages of up to 1,000 give a --cursor to go on)")
+			cursor := fs.String("cursor", "", "go on from the cursor a previous page printed")
 			return func(args []string) (jobRunner, error) {
 				st, err := parseState(*state)
 				if err != nil {
 					return nil, err
 				}
-				if *limit < 1 || *limit > 10_000 {
-					return nil, usagef("--limit %d: want 1 to 10,000", *limit)
+				if *limit < 1 || *limit > 10_000 || *cursor != "" && *limit > 1000 {
+					return nil, usagef("--limit %d: want 1 to 10,000 (1 to 1,000 with --cursor)", *limit)
 				}
 				return func(ctx context.Context, a *app, store *repo.Store, asJSON bool) error {
-					jobs, err := store.Jobs.ListByState(ctx, &repo.ListParams{Queue: *queue, State: st, Limit: *limit})
-					if err != nil {
-						return err
+					var jobs []*repo.Job
+					next := ""
+					if *limit <= 1000 {
+						page, err := store.Jobs.ListPage(ctx, &repo.ListPageParams{Queue: *queue, State: st, Limit: *limit, Cursor: *cursor})
+						if err != nil {
+							return err
+						}
+						jobs, next = page.Jobs, page.Next
+					} else {
+						jobs, err = store.Jobs.ListByState(ctx, &repo.ListParams{Queue: *queue, State: st, Limit: *limit})
+						if err != nil {
+							return err
+						}
 					}
 					if asJSON {
 						out := make([]jobJSON, 0, len(jobs))
 						for _, j := range jobs {
 							out = append(out, jobToJSON(j))
+						}
+						if next != "" {
+							fmt.Fprintf(a.stderr, "more: --cursor %s\n", next)
 						}
 						return writeJSON(a.stdout, out)
 					}
@@ -218,6 +234,9 @@ and Processing jobs come soonest due first; others newest first.`,
 						return err
 					}
 					fmt.Fprintf(a.stdout, "%d jobs\n", len(jobs))
+					if next != "" {
+						fmt.Fprintf(a.stdout, "more: --cursor %s\n", next)
+					}
 					return nil
 				}, nil
 			}

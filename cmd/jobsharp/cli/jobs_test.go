@@ -42,6 +42,19 @@ func TestJobCommands(t *testing.T) {
 	}
 	jobsharp(t, env, "list", "--state", "scheduled").want(t, ExitOK, []string{id, later.ID, "2 jobs"}, nil)
 	jobsharp(t, env, "list", "--state", "Scheduled", "--queue", "mail").want(t, ExitOK, []string{id, "1 jobs"}, nil)
+	// A page of one job ends with the cursor of the next; that page has the
+	// other job and no cursor.
+	r = jobsharp(t, env, "list", "--state", "Scheduled", "--limit", "1")
+	r.want(t, ExitOK, []string{"1 jobs", "more: --cursor "}, nil)
+	_, cur, _ := strings.Cut(r.stdout, "more: --cursor ")
+	cur = strings.TrimSpace(cur)
+	r2 := jobsharp(t, env, "list", "--state", "Scheduled", "--limit", "1", "--cursor", cur)
+	r2.want(t, ExitOK, []string{"1 jobs"}, nil)
+	if strings.Contains(r2.stdout, "more: --cursor") || strings.Contains(r.stdout, id) == strings.Contains(r2.stdout, id) {
+		t.Errorf("two pages of one job: want %s on exactly one of them and no cursor after the second:\n%s\n%s", id, r.stdout, r2.stdout)
+	}
+	jobsharp(t, env, "list", "--state", "Scheduled", "--cursor", "not-a-cursor").want(t, ExitFailure, nil, []string{"invalid cursor"})
+	jobsharp(t, env, "list", "--state", "Scheduled", "--limit", "2000", "--cursor", cur).want(t, ExitUsage, nil, []string{"1 to 1,000 with --cursor"})
 
 	r = jobsharp(t, env, "stats", "--json")
 	r.want(t, ExitOK, nil, nil)
