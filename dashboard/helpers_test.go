@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +68,7 @@ func serve(t *testing.T, store *repo.Store, opts *dashboard.Options) *testBundle
 	t.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return &testBundle{store: store, queue: queueFor(t), dash: d, srv: srv, client: client, prefix: o.Prefix}
+	return &testBundle{store: store, queue: cqltest.Queue(t), dash: d, srv: srv, client: client, prefix: o.Prefix}
 }
 
 // unknownID returns an id of the bundle's queue that names no job: minted
@@ -83,18 +82,9 @@ func (b *testBundle) unknownID(ctx context.Context, t *testing.T) gocql.UUID {
 	return id
 }
 
-// queueFor derives a queue name from the test name, unique in the package.
-func queueFor(t *testing.T) string {
-	q := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9_]+`).ReplaceAllString(t.Name(), "_"))
-	if len(q) > 64 {
-		q = q[len(q)-64:]
-	}
-	return q
-}
-
-func testLogger(testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
+// testLogger logs the dashboard's and the store's warnings to the test's
+// log.
+func testLogger(tb testing.TB) *slog.Logger { return cqltest.Logger(tb, slog.LevelWarn) }
 
 // response is what a request got.
 type response struct {
