@@ -208,7 +208,7 @@ func (g *generator) models() error {
 		data := struct {
 			header
 			KeyDims []int // dimensions of the VectorN map key types
-		}{header: g.header(pkg, false, "encoding/binary", "encoding/hex", "errors", "fmt", "math", "strconv", "strings", "sync", importGocql)}
+		}{header: g.header(pkg, false, "bytes", "cmp", "encoding/binary", "encoding/hex", "errors", "fmt", "math", "sort", "strconv", "strings", "sync", importGocql)}
 		for n := range g.vectorKeys {
 			data.KeyDims = append(data.KeyDims, n)
 		}

@@ -134,16 +134,19 @@ func TestFixtureVectors(t *testing.T) {
 		vectorCase("counted", vm.CountedRow{V: vm.Vector[int64]{-3, 1 << 40}}, `(id, v) VALUES (2, [-3, 1099511627776])`,
 			vq.Counted.Insert, vq.Counted.Get),
 		vectorCase("composites", vm.CompositesRow{
-			VList:       vm.Vector[[]int32]{{1, 2}, {3}},
-			VSet:        vm.Vector[[]string]{{"a"}, {"b", "c"}},
-			VMap:        vm.Vector[map[string]int32]{{"a": 1}, {"b": 2, "c": 3}},
+			VList: vm.Vector[[]int32]{{1, 2}, {3}},
+			VSet:  vm.Vector[[]string]{{"a"}, {"b", "c"}},
+			// Ten entries, which Go iterates in random order: Vector
+			// writes them in Cassandra's order, so the row equals the
+			// literal one.
+			VMap:        vm.Vector[map[string]int32]{{"a": 1}, {"b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8, "i": 9, "j": 10, "k": 11}},
 			VTuple:      vm.Vector[vm.Tuple2[int32, string]]{{V0: 1, V1: "one"}, {V0: 2, V1: "two"}},
 			VUdt:        vm.Vector[vm.Point]{point(1, 2), point(3, 4)},
 			VFrozenUdt:  vm.Vector[vm.Tagged]{{Label: "l", Tags: []string{"t"}}, {Label: "m", Tags: []string{"u", "v"}}},
 			VVector:     vm.Vector[vm.Vector[float32]]{{1, 2}, {3, 4}, {5, 6}},
 			VTextVector: vm.Vector[vm.Vector[string]]{{"a", "b"}, {"c", "d"}},
 		}, `(id, v_list, v_set, v_map, v_tuple, v_udt, v_frozen_udt, v_vector, v_text_vector)
-			VALUES (2, [[1, 2], [3]], [{'a'}, {'b', 'c'}], [{'a': 1}, {'b': 2, 'c': 3}], [(1, 'one'), (2, 'two')],
+			VALUES (2, [[1, 2], [3]], [{'a'}, {'b', 'c'}], [{'a': 1}, {'b': 2, 'c': 3, 'd': 4, 'e': 5, 'f': 6, 'g': 7, 'h': 8, 'i': 9, 'j': 10, 'k': 11}], [(1, 'one'), (2, 'two')],
 			[{x: 1, y: 2}, {x: 3, y: 4}], [{label: 'l', tags: {'t'}}, {label: 'm', tags: {'u', 'v'}}],
 			[[1, 2], [3, 4], [5, 6]], [['a', 'b'], ['c', 'd']])`, vq.Composites.Insert, vq.Composites.Get),
 		vectorCase("holders", vm.HoldersRow{

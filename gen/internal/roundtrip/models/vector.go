@@ -4,11 +4,14 @@
 package models
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +53,9 @@ func (v Vector[T]) MarshalCQL(info gocql.TypeInfo) ([]byte, error) {
 	for i, e := range v {
 		data, err := gocql.Marshal(vt.elem, e)
 		if err != nil {
+			return nil, fmt.Errorf("marshal vector element %d: %w", i, err)
+		}
+		if data, err = sortCollection(vt.elem, data); err != nil {
 			return nil, fmt.Errorf("marshal vector element %d: %w", i, err)
 		}
 		switch {
@@ -428,4 +434,76 @@ func (p *classParser) class(depth int) (parsedClass, error) {
 		return out, fmt.Errorf("unknown type %q", name)
 	}
 	return out, p.expect(')')
+}
+
+// sortCollection puts the entries of a serialized set or map (a vector's
+// element) in the order Cassandra keeps them, by key: gocql writes a Go
+// map's entries in Go's random iteration order, and Cassandra stores a
+// vector's elements as given, so without this one value would have many
+// serializations, each unequal to the others and to Cassandra's own. Keys of
+// integer, timestamp and floating-point types are ordered by value, others
+// by their bytes, which is Cassandra's order for text, ascii, blob, boolean,
+// date and inet (and a fixed, if different, order for the rest). Other
+// elements are returned as they are.
+func sortCollection(info gocql.TypeInfo, data []byte) ([]byte, error) {
+	ct, ok := info.(gocql.CollectionType)
+	if !ok || data == nil || ct.Type() != gocql.TypeMap && ct.Type() != gocql.TypeSet {
+		return data, nil
+	}
+	key, parts := ct.Elem, 1
+	if ct.Type() == gocql.TypeMap {
+		key, parts = ct.Key, 2
+	}
+	if len(data) < 4 {
+		return nil, fmt.Errorf("a collection of %d bytes", len(data))
+	}
+	n := int(int32(binary.BigEndian.Uint32(data)))
+	type entry struct{ key, whole []byte }
+	entries := make([]entry, 0, max(n, 0))
+	rest := data[4:]
+	for range n {
+		start, first := rest, []byte(nil)
+		for p := range parts {
+			if len(rest) < 4 {
+				return nil, fmt.Errorf("a collection cut short")
+			}
+			l := int(int32(binary.BigEndian.Uint32(rest)))
+			if l < 0 || len(rest) < 4+l {
+				return nil, fmt.Errorf("a collection cut short")
+			}
+			if p == 0 {
+				first = rest[4 : 4+l]
+			}
+			rest = rest[4+l:]
+		}
+		entries = append(entries, entry{first, start[:len(start)-len(rest)]})
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return compareKeys(key, entries[i].key, entries[j].key) < 0 })
+	out := append(make([]byte, 0, len(data)), data[:4]...)
+	for _, e := range entries {
+		out = append(out, e.whole...)
+	}
+	return append(out, rest...), nil
+}
+
+// compareKeys orders two serialized values of type t (see sortCollection).
+func compareKeys(t gocql.TypeInfo, a, b []byte) int {
+	switch t.Type() {
+	case gocql.TypeTinyInt, gocql.TypeSmallInt, gocql.TypeInt, gocql.TypeBigInt, gocql.TypeCounter, gocql.TypeTimestamp, gocql.TypeTime:
+		if len(a) == len(b) && len(a) > 0 {
+			if c := int(int8(a[0])) - int(int8(b[0])); c != 0 {
+				return c
+			}
+			return bytes.Compare(a[1:], b[1:])
+		}
+	case gocql.TypeFloat:
+		if len(a) == 4 && len(b) == 4 {
+			return cmp.Compare(math.Float32frombits(binary.BigEndian.Uint32(a)), math.Float32frombits(binary.BigEndian.Uint32(b)))
+		}
+	case gocql.TypeDouble:
+		if len(a) == 8 && len(b) == 8 {
+			return cmp.Compare(math.Float64frombits(binary.BigEndian.Uint64(a)), math.Float64frombits(binary.BigEndian.Uint64(b)))
+		}
+	}
+	return bytes.Compare(a, b)
 }
