@@ -174,8 +174,6 @@ func (s *Store) markCountsDirty(ctx context.Context, chs []*change) error {
 	})
 }
 
-// foldDirty folds the partitions changed since the last fold, and hours
-// whose mark has passed since (so that their last fold starts after it).
 // maxCloseWait bounds how long Close waits for this store's marks to run
 // out (settleMarks).
 const maxCloseWait = 5 * time.Second
@@ -215,6 +213,8 @@ func (f *countFolder) settleMarks(ctx context.Context) {
 	f.foldDirty(ctx)
 }
 
+// foldDirty folds the partitions changed since the last fold, and hours
+// whose mark has passed since (so that their last fold starts after it).
 func (f *countFolder) foldDirty(ctx context.Context) {
 	now := f.s.now()
 	f.mu.Lock()

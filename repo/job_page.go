@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -389,28 +390,18 @@ type pageKey struct {
 func (k pageKey) compare(o pageKey, desc bool) int {
 	if desc {
 		if k.bucket != o.bucket {
-			return cmpInt(o.bucket, k.bucket)
+			return cmp.Compare(o.bucket, k.bucket)
 		}
 		if k.at != o.at {
-			return cmpInt(o.at, k.at)
+			return cmp.Compare(o.at, k.at)
 		}
 	} else if k.at != o.at {
-		return cmpInt(k.at, o.at)
+		return cmp.Compare(k.at, o.at)
 	}
 	if c := compareUUID(k.id, o.id); c != 0 {
 		return c
 	}
 	return compareUUID(k.inner, o.inner)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pageItem is a job a source yields, with the positions before and after
@@ -572,9 +563,9 @@ func (src *pageSource) nextBucket(ctx context.Context) (bucketRef, bool, error) 
 
 func cmpDir(a, b bucketRef) int {
 	if a.Width != b.Width {
-		return cmpInt(int64(a.Width), int64(b.Width))
+		return cmp.Compare(int64(a.Width), int64(b.Width))
 	}
-	return cmpInt(int64(a.Shards), int64(b.Shards))
+	return cmp.Compare(int64(a.Shards), int64(b.Shards))
 }
 
 // readDirs reads the next page of the source's directory.
@@ -641,6 +632,8 @@ func (src *pageSource) readDirs(ctx context.Context) error {
 	return nil
 }
 
+// shardList is every shard of an index bucket of n shards, 0 to n-1: the
+// IN list of a statement that reads a bucket's shards together.
 func shardList(n int) []int32 {
 	out := make([]int32, n)
 	for i := range out {

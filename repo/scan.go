@@ -171,10 +171,7 @@ func (s *Store) readDue(ctx context.Context, queue string, watermark, from, to t
 	results := make([][]queries.DueScanShardsRow, len(buckets))
 	err = forEach(ctx, len(buckets), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		b := buckets[i]
-		shards := make([]int32, b.Shards)
-		for sh := range shards {
-			shards[sh] = int32(sh)
-		}
+		shards := shardList(b.Shards)
 		lo, hi := maxTime(from, b.Start), minTime(to, b.End().Add(-time.Millisecond))
 		rows, err := s.db.DueScanShards(ctx, queue, b.Start, shards, lo, hi, int32(perShard)).All()
 		results[i] = rows
