@@ -121,8 +121,11 @@ func TestBrowser(t *testing.T) {
 		Queues:       map[string]worker.QueueConfig{"mail": {MaxWorkers: 8}, "reports": {MaxWorkers: 2}},
 		PollInterval: 100 * time.Millisecond, Backoff: func(int) time.Duration { return time.Hour }, Logger: testLogger(t),
 		// The processors page shows the registry row as last reported:
-		// report often, so the row follows the pause below within the test.
-		ReportInterval: 250 * time.Millisecond,
+		// report often, so the row follows the pause below within the test,
+		// and keep the row a minute, so that a report slowed by a loaded
+		// machine does not let it lapse (the default TTL, 3×ReportInterval,
+		// is a second here) between the registry check and the page.
+		ReportInterval: 250 * time.Millisecond, ReportTTL: time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
