@@ -376,7 +376,7 @@ func TestControlsCounterSplitsStatements(t *testing.T) {
 	}
 	q(queries.ProcessorDeleteCQL, t0.Add(35*time.Second))
 	for i := range 31 {
-		q(queries.QueuesPausedCQL, t0.Add(time.Duration(i)*time.Second))
+		q(queries.QueuesPausedAmongCQL, t0.Add(time.Duration(i)*time.Second))
 	}
 	q(queries.QueueGetCQL, t0)
 	q(queries.QueuesListCQL, t0)

@@ -222,6 +222,7 @@ func TestInvalidInput(t *testing.T) {
 		add(fmt.Sprintf("Jobs.NewIDs/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.NewIDs(ctx, badQueue, time.Time{}, 2)) })
 		add(fmt.Sprintf("Queues.Pause/%q", badQueue), "queue", "", func() error { return s.Queues.Pause(ctx, badQueue) })
 		add(fmt.Sprintf("Queues.Resume/%q", badQueue), "queue", "", func() error { return s.Queues.Resume(ctx, badQueue) })
+		add(fmt.Sprintf("Queues.Paused/%q", badQueue), "queue", "", func() error { return withErr(s.Queues.Paused(ctx, b.queue, badQueue)) })
 	}
 
 	// Lease operations on the held job: it must stay as it is.
@@ -378,7 +379,6 @@ var noInput = map[string]bool{
 	"Store.Session":   true, // an accessor, nil-safe
 	"Jobs.Queues":     true, // lists
 	"Queues.List":     true,
-	"Queues.Paused":   true,
 	"Recurring.List":  true,
 	"Processors.List": true,
 }
@@ -462,7 +462,11 @@ func TestNilReceiversAndContexts(t *testing.T) {
 							t.Fatalf("panic: %v", v)
 						}
 					}()
-					out = hm.m.Func.Call(args)
+					if ft.IsVariadic() { // the last zero argument is the whole slice
+						out = hm.m.Func.CallSlice(args)
+					} else {
+						out = hm.m.Func.Call(args)
+					}
 				}()
 				err, _ := out[last].Interface().(error)
 				var ve *repo.ValidationError
