@@ -442,7 +442,9 @@ func TestPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.get(t, "/batches").want(t, http.StatusOK, batchID.String())
+		// The list shows each batch's progress from its own partition: the
+		// cancelled job counts as finished.
+		b.get(t, "/batches").want(t, http.StatusOK, `<tr data-batch="`+batchID.String()+`">`, `<progress max="4" value="1">`, "1 of 4</span> (25%) · ")
 		b.get(t, "/batches/"+batchID.String()).want(t, http.StatusOK, "<strong>1</strong> of <strong>4</strong> jobs finished (25%)", jobs[3].ID.String(), cont.ID.String())
 		r := b.get(t, "/search?q="+batchID.String())
 		r.want(t, http.StatusSeeOther)
