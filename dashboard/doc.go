@@ -51,8 +51,8 @@
 //     double-submit token: a random HttpOnly, SameSite=Strict cookie that
 //     the form repeats. A wrong method gets 405.
 //   - [Options.ReadOnly] hides the actions and refuses them with 403.
-//   - [Options.Authorize] is asked before every request, with the
-//     [Action] it would take.
+//   - [Options.Authorize] is asked before every request (but those for the
+//     static script, style sheet and icon), with the [Action] it would take.
 //   - Each response carries a Content-Security-Policy that allows only the
 //     dashboard's own script and style sheet (no inline script), forbids
 //     framing and lets forms post only to the dashboard.
