@@ -484,6 +484,11 @@ func TestPages(t *testing.T) {
 		b.post(t, "/bulk", url.Values{"action": {"job.explode"}, "id": {ab[0].ID.String()}}).want(t, http.StatusBadRequest, "unknown bulk action")
 		b.post(t, "/bulk", url.Values{"action": {"job.requeue"}}).want(t, http.StatusBadRequest, "no job selected")
 		b.get(t, "/bulk/ffff").want(t, http.StatusNotFound, "no bulk action")
+		r := b.get(t, "/api/bulk/ffff")
+		r.want(t, http.StatusNotFound, `{"error":"no bulk action \"ffff\"`)
+		if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("the JSON endpoint's error has Content-Type %q", ct)
+		}
 	})
 
 	t.Run("BulkWholeList", func(t *testing.T) {
