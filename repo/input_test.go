@@ -179,6 +179,7 @@ func TestInvalidInput(t *testing.T) {
 	})
 	add("Batches.Jobs/zero id", "batch id", "", func() error { return withErr(s.Batches.Jobs(ctx, gocql.UUID{})) })
 	add("Batches.Status/zero id", "batch id", "", func() error { return withErr(s.Batches.Status(ctx, gocql.UUID{})) })
+	add("Batches.Progress/zero id", "batch id", "", func() error { return withErr(s.Batches.Progress(ctx, gocql.UUID{})) })
 	add("Batches.InsertContinuation/zero id", "batch id", "", func() error {
 		return withErr(s.Batches.InsertContinuation(ctx, gocql.UUID{}, &repo.NewJob{Queue: b.queue, Type: "t"}))
 	})
@@ -289,6 +290,7 @@ func TestInvalidInput(t *testing.T) {
 	q = fresh()
 	add("Jobs.Insert/zero receiver", "store", q, func() error { return withErr(new(repo.Jobs).Insert(ctx, &repo.NewJob{Queue: q, Type: "t"})) })
 	add("Batches.Status/nil receiver", "store", "", func() error { return withErr((*repo.Batches)(nil).Status(ctx, held.ID)) })
+	add("Batches.Progress/nil receiver", "store", "", func() error { return withErr((*repo.Batches)(nil).Progress(ctx, held.ID)) })
 	add("Recurring.List/nil receiver", "store", "", func() error { return withErr((*repo.Recurring)(nil).List(ctx)) })
 	add("Queues.Pause/nil receiver", "store", "", func() error { return (*repo.Queues)(nil).Pause(ctx, b.queue) })
 	add("Processors.List/nil receiver", "store", "", func() error { return withErr((*repo.Processors)(nil).List(ctx)) })
