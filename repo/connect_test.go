@@ -549,6 +549,18 @@ func TestConnect(t *testing.T) {
 		if err != nil || job.ID != id || job.State != repo.StateScheduled {
 			t.Fatalf("Insert() retried under the same id = %+v, %v; want the job stored", job, err)
 		}
+
+		// A claim meets the same broken connection (its reads or its
+		// lightweight transaction): typed and retryable, never the driver's
+		// bare error.
+		err = sever(func(store *repo.Store) error {
+			_, err := store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "severed", Limit: 10})
+			return err
+		})
+		if !(errors.Is(err, repo.ErrConnectionLost) || errors.Is(err, repo.ErrNoHosts)) || !repo.IsRetryable(err) || errors.Is(err, context.Canceled) {
+			t.Fatalf("Claim() on a severed connection: error = %v, want a retryable ErrConnectionLost or ErrNoHosts, not context.Canceled", err)
+		}
+		t.Logf("Claim: %v", err)
 	})
 
 	t.Run("QueryTimeout", func(t *testing.T) {
