@@ -273,6 +273,9 @@ func (c Config) NewCluster() (*gocql.ClusterConfig, error) {
 // [ErrAuth], [ErrTLS], [ErrKeyspaceNotFound], [ErrTableNotFound] (naming the
 // tables) and [ErrSchemaMismatch].
 func Connect(ctx context.Context, cfg Config) (*Store, error) {
+	if ctx == nil {
+		return nil, InvalidArgument("context", nilContext)
+	}
 	cl, err := cfg.NewCluster()
 	if err != nil {
 		return nil, err
@@ -291,6 +294,9 @@ func Connect(ctx context.Context, cfg Config) (*Store, error) {
 // lightweight transactions unless opts sets one. It checks the schema as
 // [Connect] does and returns the same errors.
 func ConnectCluster(ctx context.Context, cluster *gocql.ClusterConfig, keyspace string, opts *Options) (*Store, error) {
+	if ctx == nil {
+		return nil, InvalidArgument("context", nilContext)
+	}
 	if cluster == nil {
 		return nil, InvalidArgument("cluster configuration", "nil (make one with gocql.NewCluster)")
 	}
@@ -439,6 +445,12 @@ func contactPoints(cl *gocql.ClusterConfig) []string {
 // cl.CreateSession it returns when ctx ends. It checks nothing about the
 // schema.
 func CreateSession(ctx context.Context, cl *gocql.ClusterConfig) (*gocql.Session, error) {
+	if ctx == nil {
+		return nil, InvalidArgument("context", nilContext)
+	}
+	if cl == nil {
+		return nil, InvalidArgument("cluster configuration", "nil (make one with gocql.NewCluster)")
+	}
 	type result struct {
 		s   *gocql.Session
 		err error

@@ -371,15 +371,32 @@ func TestInvalidInput(t *testing.T) {
 	})
 
 	// The constructors refuse nil arguments as invalid (ErrInvalid) and as
-	// a configuration error (ErrInvalidConfig, as their other errors).
-	for name, run := range map[string]func() error{
-		"New":            func() error { return withErr(repo.New(gocqlx.Session{}, nil)) },
-		"ConnectCluster": func() error { return withErr(repo.ConnectCluster(ctx, nil, "ks", nil)) },
+	// a configuration error (ErrInvalidConfig, as their other errors),
+	// naming the argument; none panics.
+	config := repo.Config{Hosts: cqltest.Hosts(), Keyspace: "jobsharp"}
+	for _, tc := range []struct {
+		name, field string
+		run         func() error
+	}{
+		{"New/nil session", "session", func() error { return withErr(repo.New(gocqlx.Session{}, nil)) }},
+		{"ConnectCluster/nil cluster", "cluster configuration", func() error { return withErr(repo.ConnectCluster(ctx, nil, "ks", nil)) }},
+		{"ConnectCluster/nil context", "context", func() error { return withErr(repo.ConnectCluster(nilCtx, cqltest.Cluster(), "ks", nil)) }},
+		{"Connect/nil context", "context", func() error { return withErr(repo.Connect(nilCtx, config)) }},
+		{"CreateSession/nil cluster", "cluster configuration", func() error { return withErr(repo.CreateSession(ctx, nil)) }},
+		{"CreateSession/nil context", "context", func() error { return withErr(repo.CreateSession(nilCtx, cqltest.Cluster())) }},
 	} {
-		err := run()
+		var err error
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					err = fmt.Errorf("panic: %v", v)
+				}
+			}()
+			err = tc.run()
+		}()
 		var ve *repo.ValidationError
-		if !errors.Is(err, repo.ErrInvalid) || !errors.Is(err, repo.ErrInvalidConfig) || !errors.As(err, &ve) {
-			t.Errorf("%s(nil) error = %v, want ErrInvalid and ErrInvalidConfig", name, err)
+		if !errors.Is(err, repo.ErrInvalid) || !errors.Is(err, repo.ErrInvalidConfig) || !errors.As(err, &ve) || ve.Field != tc.field {
+			t.Errorf("%s: error = %v, want ErrInvalid and ErrInvalidConfig naming the %s", tc.name, err, tc.field)
 		}
 	}
 }
