@@ -28,21 +28,7 @@ func TestSweeperRepairsADeadWritersCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(writer.Close)
-	var nj []*repo.NewJob
-	for range 5 {
-		nj = append(nj, &repo.NewJob{Queue: queue, Type: "t"})
-	}
-	if _, err := writer.Jobs.InsertMany(ctx, nj); err != nil {
-		t.Fatal(err)
-	}
-	held, err := writer.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "dead", Limit: 2, Lease: time.Minute})
-	if err != nil || len(held) != 2 {
-		t.Fatalf("Claim() = %d jobs, %v; want 2", len(held), err)
-	}
-	if _, err := writer.Jobs.Complete(ctx, held[0], nil); err != nil {
-		t.Fatal(err)
-	}
-	want := map[repo.State]int64{repo.StateScheduled: 3, repo.StateProcessing: 1, repo.StateSucceeded: 1}
+	want := countedJobs(ctx, t, writer, queue)
 	exact := func(c repo.Counts) bool {
 		for _, st := range repo.States() {
 			if c.Jobs[st] != want[st] {
@@ -83,4 +69,25 @@ func TestSweeperRepairsADeadWritersCounts(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Logf("exact and settled %s after the sweeper's store started (SweepInterval %s)", time.Since(began).Round(time.Millisecond), sweepInterval)
+}
+
+// countedJobs stores five jobs of queue through store, claims two and
+// completes one, and returns the counts that makes.
+func countedJobs(ctx context.Context, t *testing.T, store *repo.Store, queue string) map[repo.State]int64 {
+	t.Helper()
+	var nj []*repo.NewJob
+	for range 5 {
+		nj = append(nj, &repo.NewJob{Queue: queue, Type: "t"})
+	}
+	if _, err := store.Jobs.InsertMany(ctx, nj); err != nil {
+		t.Fatal(err)
+	}
+	held, err := store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "test", Limit: 2, Lease: time.Minute})
+	if err != nil || len(held) != 2 {
+		t.Fatalf("Claim() = %d jobs, %v; want 2", len(held), err)
+	}
+	if _, err := store.Jobs.Complete(ctx, held[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	return map[repo.State]int64{repo.StateScheduled: 3, repo.StateProcessing: 1, repo.StateSucceeded: 1}
 }
