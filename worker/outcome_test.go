@@ -16,6 +16,28 @@ import (
 	"github.com/jobsharp/cassandra/worker"
 )
 
+// proxiedStore opens a store on the package keyspace that reaches the node
+// through a proxy, so that a test can hold or break the network under it,
+// logging into the capture it returns. reconnect is the driver's
+// ReconnectInterval (the node is marked down when its pool empties) and
+// fold the store's FoldInterval; zero leaves the default.
+func proxiedStore(ctx context.Context, t *testing.T, reconnect, fold time.Duration) (*repo.Store, *cqltest.Proxy, *cqltest.LogCapture) {
+	t.Helper()
+	proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
+	cl := cqltest.Cluster()
+	cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
+	if reconnect > 0 {
+		cl.ReconnectInterval = reconnect
+	}
+	logs := cqltest.NewLogCapture(t)
+	store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs), FoldInterval: fold})
+	if err != nil {
+		t.Fatalf("ConnectCluster() error = %v", err)
+	}
+	t.Cleanup(store.Close)
+	return store, proxy, logs
+}
+
 // lostAnswer is the argument type of TestOutcomeWhoseAnswerWasLost.
 type lostAnswer struct {
 	Warm bool `json:"warm"` // a warm-up job: it ends at once
@@ -52,18 +74,9 @@ func TestOutcomeWhoseAnswerWasLost(t *testing.T) {
 			ctx := context.Background()
 
 			b := setup(t)
-			proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
-			cl := cqltest.Cluster()
-			cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
-			cl.ReconnectInterval = 200 * time.Millisecond // the node is marked down when its pool empties
-			logs := cqltest.NewLogCapture(t)
 			// Counts marked dirty by the warm-up stay so for two minutes: the
 			// outcome writes no mark.
-			store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs), FoldInterval: time.Minute})
-			if err != nil {
-				t.Fatalf("ConnectCluster() error = %v", err)
-			}
-			defer store.Close()
+			store, proxy, logs := proxiedStore(ctx, t, 200*time.Millisecond, time.Minute)
 
 			// The answer of the outcome's lightweight transaction is held:
 			// its hints are written, and the proxy starts holding answers
@@ -175,16 +188,7 @@ func TestOutcomeRetryKeepsLease(t *testing.T) {
 	ctx := context.Background()
 
 	b := setup(t)
-	proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
-	cl := cqltest.Cluster()
-	cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
-	cl.ReconnectInterval = 100 * time.Millisecond // the node is marked down when its pool empties
-	logs := cqltest.NewLogCapture(t)
-	store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs)})
-	if err != nil {
-		t.Fatalf("ConnectCluster() error = %v", err)
-	}
-	defer store.Close()
+	store, proxy, logs := proxiedStore(ctx, t, 100*time.Millisecond, 0)
 
 	cfg := b.config(t, 1)
 	cfg.Lease = 3 * time.Second // a heartbeat every second
@@ -270,15 +274,7 @@ func TestClaimAnsweredAfterItsLease(t *testing.T) {
 	ctx := context.Background()
 
 	b := setup(t)
-	proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
-	cl := cqltest.Cluster()
-	cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
-	logs := cqltest.NewLogCapture(t)
-	store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs)})
-	if err != nil {
-		t.Fatalf("ConnectCluster() error = %v", err)
-	}
-	defer store.Close()
+	store, proxy, logs := proxiedStore(ctx, t, 0, 0)
 
 	// The answers are held from just before the claim's lightweight
 	// transaction is sent: it reaches the node and applies.
