@@ -632,6 +632,9 @@ func TestConfigValidate(t *testing.T) {
 		{"NoKeyspace", func(c *repo.Config) { c.Keyspace = "" }, "Keyspace is empty"},
 		{"BadKeyspace", func(c *repo.Config) { c.Keyspace = "Jobs-1" }, `Keyspace: keyspace name "Jobs-1"`},
 		{"PasswordOnly", func(c *repo.Config) { c.Password = "x" }, "Password is set but Username is empty"},
+		{"Latin1Host", func(c *repo.Config) { c.Hosts = []string{"caf\xe9"} }, `Hosts[0] "caf\xe9": want a host name or address`},
+		{"Latin1Username", func(c *repo.Config) { c.Username, c.Password = "caf\xe9", "x" }, `Username "caf\xe9" is not valid UTF-8`},
+		{"Latin1LocalDC", func(c *repo.Config) { c.LocalDC = "caf\xe9" }, `LocalDC "caf\xe9" is not valid UTF-8`},
 		{"UsernameOnly", func(c *repo.Config) { c.Username = "app" }, `Username "app" is set but Password is empty`},
 		{"Any", func(c *repo.Config) { c.Consistency = gocql.Any }, ""}, // zero: the default
 		{"Serial", func(c *repo.Config) { c.Consistency = gocql.Consistency(gocql.Serial) }, "Consistency must be one of"},
