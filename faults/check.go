@@ -284,6 +284,10 @@ func rerun(id gocql.UUID, a, b *Execution, killed map[string]time.Time) Rerun {
 		x.Cause = "processor killed mid-job"
 	case died:
 		x.Cause = "processor killed before its outcome was written"
+	case !a.Start.Before(a.Until):
+		// The claim's answer came after its lease: the handler ran
+		// without one (the worker now confirms such a lease first).
+		x.Cause = "handler began after its lease ran out (claim answered late)"
 	case !a.Ended():
 		x.Cause = "no end in the record, processor alive"
 	case a.Outcome == OutcomeOK:

@@ -34,6 +34,13 @@ func exec(job gocql.UUID, token byte, owner string, attempt, claimMS, endMS int,
 	return e
 }
 
+// began sets when e's handler began, in milliseconds from the test's
+// epoch.
+func began(e *Execution, ms int) *Execution {
+	e.Start = at(ms)
+	return e
+}
+
 func succeeded(acked bool, errs ...repo.AttemptError) *JobState {
 	return &JobState{Acked: acked, Found: true, State: repo.StateSucceeded, Errors: errs}
 }
@@ -102,6 +109,8 @@ func TestCheckRerunsAndTheirCauses(t *testing.T) {
 			nil, "outcome not written; lease expired", true},
 		"LeaseRanOut": {exec(job, 10, "p1", 1, 0, 5001, OutcomeCancelled), exec(job, 11, "p2", 1, 5100, 5200, OutcomeOK),
 			nil, "handler cancelled: ", true},
+		"ClaimAnsweredLate": {began(exec(job, 10, "p1", 1, 0, 5300, OutcomeOK), 5100), exec(job, 11, "p2", 2, 6000, 6100, OutcomeOK),
+			nil, "handler began after its lease ran out (claim answered late)", true},
 		// Alive, no end, rerun before the deadline: the run is unexplained
 		// (and a double claim).
 		"Unexplained": {exec(job, 10, "p1", 1, 0, -1, ""), exec(job, 11, "p2", 2, 3000, 3100, OutcomeOK),

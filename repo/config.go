@@ -60,7 +60,9 @@ type Options struct {
 	FoldInterval time.Duration
 	// SweepInterval is how often a queue's counts are swept: every partition
 	// of the queue folded again, by one store at a time, so that counts are
-	// exact again after any fault. Default 5m.
+	// exact again after any fault. Every store that has changed a job since
+	// it started sweeps, every queue of the registry whose sweep is due; a
+	// store that only reads does not. Default 5m.
 	SweepInterval time.Duration
 	// Grace bounds clock skew between processes plus the time a due-index
 	// write may take to land. Scanners re-read this much before their last

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gocql/gocql"
 	"github.com/scylladb/gocqlx/v2"
@@ -161,6 +162,11 @@ func (c Config) validate() (Config, error) {
 	} else if err := schema.ValidKeyspace(c.Keyspace); err != nil {
 		bad("Keyspace: %v", strings.TrimPrefix(err.Error(), schema.ErrInvalid.Error()+": "))
 	}
+	for _, f := range []struct{ name, value string }{{"Username", c.Username}, {"LocalDC", c.LocalDC}} {
+		if !utf8.ValidString(f.value) {
+			bad("%s %q is not valid UTF-8 (Cassandra's names and roles are text)", f.name, f.value)
+		}
+	}
 	if (c.Username == "") != (c.Password == "") {
 		if c.Username == "" {
 			bad("Password is set but Username is empty")
@@ -196,7 +202,7 @@ func (c Config) validate() (Config, error) {
 }
 
 func checkHost(h string) error {
-	if strings.TrimSpace(h) != h || h == "" || strings.ContainsAny(h, " ,/") {
+	if strings.TrimSpace(h) != h || h == "" || strings.ContainsAny(h, " ,/") || !utf8.ValidString(h) {
 		return errors.New("want a host name or address, optionally with :port")
 	}
 	if host, port, err := net.SplitHostPort(h); err == nil {
@@ -273,6 +279,9 @@ func (c Config) NewCluster() (*gocql.ClusterConfig, error) {
 // [ErrAuth], [ErrTLS], [ErrKeyspaceNotFound], [ErrTableNotFound] (naming the
 // tables) and [ErrSchemaMismatch].
 func Connect(ctx context.Context, cfg Config) (*Store, error) {
+	if ctx == nil {
+		return nil, InvalidArgument("context", nilContext)
+	}
 	cl, err := cfg.NewCluster()
 	if err != nil {
 		return nil, err
@@ -291,6 +300,9 @@ func Connect(ctx context.Context, cfg Config) (*Store, error) {
 // lightweight transactions unless opts sets one. It checks the schema as
 // [Connect] does and returns the same errors.
 func ConnectCluster(ctx context.Context, cluster *gocql.ClusterConfig, keyspace string, opts *Options) (*Store, error) {
+	if ctx == nil {
+		return nil, InvalidArgument("context", nilContext)
+	}
 	if cluster == nil {
 		return nil, InvalidArgument("cluster configuration", "nil (make one with gocql.NewCluster)")
 	}
@@ -439,6 +451,12 @@ func contactPoints(cl *gocql.ClusterConfig) []string {
 // cl.CreateSession it returns when ctx ends. It checks nothing about the
 // schema.
 func CreateSession(ctx context.Context, cl *gocql.ClusterConfig) (*gocql.Session, error) {
+	if ctx == nil {
+		return nil, InvalidArgument("context", nilContext)
+	}
+	if cl == nil {
+		return nil, InvalidArgument("cluster configuration", "nil (make one with gocql.NewCluster)")
+	}
 	type result struct {
 		s   *gocql.Session
 		err error

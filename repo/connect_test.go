@@ -549,6 +549,18 @@ func TestConnect(t *testing.T) {
 		if err != nil || job.ID != id || job.State != repo.StateScheduled {
 			t.Fatalf("Insert() retried under the same id = %+v, %v; want the job stored", job, err)
 		}
+
+		// A claim meets the same broken connection (its reads or its
+		// lightweight transaction): typed and retryable, never the driver's
+		// bare error.
+		err = sever(func(store *repo.Store) error {
+			_, err := store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "severed", Limit: 10})
+			return err
+		})
+		if !(errors.Is(err, repo.ErrConnectionLost) || errors.Is(err, repo.ErrNoHosts)) || !repo.IsRetryable(err) || errors.Is(err, context.Canceled) {
+			t.Fatalf("Claim() on a severed connection: error = %v, want a retryable ErrConnectionLost or ErrNoHosts, not context.Canceled", err)
+		}
+		t.Logf("Claim: %v", err)
 	})
 
 	t.Run("QueryTimeout", func(t *testing.T) {
@@ -620,6 +632,9 @@ func TestConfigValidate(t *testing.T) {
 		{"NoKeyspace", func(c *repo.Config) { c.Keyspace = "" }, "Keyspace is empty"},
 		{"BadKeyspace", func(c *repo.Config) { c.Keyspace = "Jobs-1" }, `Keyspace: keyspace name "Jobs-1"`},
 		{"PasswordOnly", func(c *repo.Config) { c.Password = "x" }, "Password is set but Username is empty"},
+		{"Latin1Host", func(c *repo.Config) { c.Hosts = []string{"caf\xe9"} }, `Hosts[0] "caf\xe9": want a host name or address`},
+		{"Latin1Username", func(c *repo.Config) { c.Username, c.Password = "caf\xe9", "x" }, `Username "caf\xe9" is not valid UTF-8`},
+		{"Latin1LocalDC", func(c *repo.Config) { c.LocalDC = "caf\xe9" }, `LocalDC "caf\xe9" is not valid UTF-8`},
 		{"UsernameOnly", func(c *repo.Config) { c.Username = "app" }, `Username "app" is set but Password is empty`},
 		{"Any", func(c *repo.Config) { c.Consistency = gocql.Any }, ""}, // zero: the default
 		{"Serial", func(c *repo.Config) { c.Consistency = gocql.Consistency(gocql.Serial) }, "Consistency must be one of"},

@@ -21,15 +21,17 @@ import (
 // of the jobs table), in the same Paxos round as the change: the log sums
 // exactly to the partition's jobs per state, whatever fails. Entries of
 // final states carry the TTL of the rows they count, so finished jobs leave
-// the count when they expire. Counting costs no statement of its own on a
-// job's path.
+// the count when they expire. Counting costs no statement per job: the log
+// entry rides in the change's batch, and a store marks an hour dirty at most
+// once per FoldInterval (markCountsDirty).
 //
 // A fold reads a partition's log and writes its sum as a cell (count_cells,
 // one row per partition), then sums the cells of the partition's hour into
 // count_hours, which Count and Stats read: one partition per queue. Every
 // store folds the partitions it changed, every FoldInterval; a sweeper (one
-// store per queue at a time, by lease) folds every partition of the home
-// directory every SweepInterval, so a fold lost to a crash is made up.
+// store per queue at a time, by lease, among the stores whose folder runs:
+// those that changed a job) folds every partition of the home directory
+// every SweepInterval, so a fold lost to a crash is made up.
 //
 // Settled: before a store changes jobs of an hour it marks the hour dirty
 // until the end of its next fold window (count_hours.dirty_until, written

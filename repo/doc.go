@@ -63,8 +63,17 @@
 // any point leaves at most a stray hint, never a lost job. Stray hints are
 // skipped and removed by whoever meets them.
 //
-// Counts ([Jobs.Count]) are counters updated after each change; they are
-// exact unless a process dies between a change and its count update.
+// Counts ([Jobs.Count], [Jobs.Counts], [Jobs.Stats]) converge to the truth
+// after any fault. Every change appends its count delta to a log in the
+// job's partition, in the same lightweight transaction as the change, so the
+// logs are exact whatever fails; stores fold them into the counts in the
+// background. A count lags the jobs by about [Options.FoldInterval] plus one
+// fold while the stores that changed them run, and by at most
+// [Options.SweepInterval] after a store died before it folded: the sweeper
+// runs in every store that has changed a job since it started (a store that
+// only reads does not sweep), and [Store.SweepCounts] folds a queue at once.
+// [Counts.Settled] says whether the counts are exact as of their last fold.
+// A count is never negative.
 //
 // # Cost
 //
@@ -79,4 +88,18 @@
 // errors.Is against the sentinels ([ErrNotFound], [ErrConflict],
 // [ErrLeaseLost], [ErrInvalid], [ErrTimeout], …) and errors.As for the
 // typed errors that carry details.
+//
+// Transient failures are typed: a timeout ([ErrTimeout]), replicas
+// unavailable or a node overloaded ([ErrUnavailable]), a connection that
+// broke while a statement was in flight ([ErrConnectionLost]), no node
+// reachable ([ErrNoHosts]); [IsRetryable] recognises them. A write that
+// failed so may have applied, and retrying it is safe: an insert retried
+// under the same id stores one job, and a lease operation retried after its
+// first try applied fails its condition ([ErrLeaseLost] or [ErrConflict]);
+// read the job to tell, as the worker does with its outcome writes.
+//
+// Bad input (text that is not valid UTF-8, a queue name or time the store
+// cannot keep, nil arguments, receivers or contexts) is refused with
+// [ErrInvalid], a [*ValidationError] naming the field, before anything is
+// written.
 package repo

@@ -520,20 +520,7 @@ func TestCloseLeavesCountsSettled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var nj []*repo.NewJob
-	for range 5 {
-		nj = append(nj, &repo.NewJob{Queue: queue, Type: "t"})
-	}
-	if _, err := writer.Jobs.InsertMany(ctx, nj); err != nil {
-		t.Fatal(err)
-	}
-	held, err := writer.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "test", Limit: 2, Lease: time.Minute})
-	if err != nil || len(held) != 2 {
-		t.Fatalf("Claim() = %d jobs, %v; want 2", len(held), err)
-	}
-	if _, err := writer.Jobs.Complete(ctx, held[0], nil); err != nil {
-		t.Fatal(err)
-	}
+	want := countedJobs(ctx, t, writer, queue)
 	began := time.Now()
 	writer.Close()
 	t.Logf("Close took %s", time.Since(began).Round(time.Millisecond))
@@ -547,7 +534,6 @@ func TestCloseLeavesCountsSettled(t *testing.T) {
 	if err != nil || len(stats) != 1 {
 		t.Fatalf("Stats() = %+v, %v", stats, err)
 	}
-	want := map[repo.State]int64{repo.StateScheduled: 3, repo.StateProcessing: 1, repo.StateSucceeded: 1}
 	if !stats[0].Settled {
 		t.Errorf("Stats() after the writer closed: not settled (folded at %s); want settled without a sweep", stats[0].FoldedAt)
 	}

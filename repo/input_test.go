@@ -23,19 +23,7 @@ import (
 // every other test, and a scan can fail with READ_TOO_MANY_TOMBSTONES.
 func ownKeyspace(ctx context.Context, t *testing.T) *testBundle {
 	t.Helper()
-	admin := cqltest.AdminSession(t)
-	ks := cqltest.UniqueKeyspace(t)
-	cqltest.DropKeyspaceAtEnd(t, admin, ks)
-	if _, err := schema.Apply(ctx, admin, ks, &schema.Replication{Class: schema.SimpleStrategy, Factor: 1}); err != nil {
-		t.Fatalf("schema.Apply(%s) error = %v", ks, err)
-	}
-	c := cqltest.Cluster()
-	c.Keyspace = ks
-	session, err := gocqlx.WrapSession(c.CreateSession())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(session.Close)
+	session := keyspaceSession(t, newKeyspace(ctx, t))
 	clock := newClock()
 	// No background folding: its count rows, landing while a refused call
 	// runs, would count as that call's writes.
@@ -45,6 +33,33 @@ func ownKeyspace(ctx context.Context, t *testing.T) *testBundle {
 	}
 	t.Cleanup(store.Close)
 	return &testBundle{store: store, clock: clock, queue: cqltest.Queue(t)}
+}
+
+// newKeyspace creates a keyspace of the test's own with the schema,
+// dropped when the test ends.
+func newKeyspace(ctx context.Context, t *testing.T) string {
+	t.Helper()
+	admin := cqltest.AdminSession(t)
+	ks := cqltest.UniqueKeyspace(t)
+	cqltest.DropKeyspaceAtEnd(t, admin, ks)
+	if _, err := schema.Apply(ctx, admin, ks, &schema.Replication{Class: schema.SimpleStrategy, Factor: 1}); err != nil {
+		t.Fatalf("schema.Apply(%s) error = %v", ks, err)
+	}
+	return ks
+}
+
+// keyspaceSession opens a session of its own on keyspace ks, closed when
+// the test ends.
+func keyspaceSession(t *testing.T, ks string) gocqlx.Session {
+	t.Helper()
+	c := cqltest.Cluster()
+	c.Keyspace = ks
+	session, err := gocqlx.WrapSession(c.CreateSession())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(session.Close)
+	return session
 }
 
 // queueTables are the tables with rows per queue, and their queue column.
@@ -359,15 +374,32 @@ func TestInvalidInput(t *testing.T) {
 	})
 
 	// The constructors refuse nil arguments as invalid (ErrInvalid) and as
-	// a configuration error (ErrInvalidConfig, as their other errors).
-	for name, run := range map[string]func() error{
-		"New":            func() error { return withErr(repo.New(gocqlx.Session{}, nil)) },
-		"ConnectCluster": func() error { return withErr(repo.ConnectCluster(ctx, nil, "ks", nil)) },
+	// a configuration error (ErrInvalidConfig, as their other errors),
+	// naming the argument; none panics.
+	config := repo.Config{Hosts: cqltest.Hosts(), Keyspace: "jobsharp"}
+	for _, tc := range []struct {
+		name, field string
+		run         func() error
+	}{
+		{"New/nil session", "session", func() error { return withErr(repo.New(gocqlx.Session{}, nil)) }},
+		{"ConnectCluster/nil cluster", "cluster configuration", func() error { return withErr(repo.ConnectCluster(ctx, nil, "ks", nil)) }},
+		{"ConnectCluster/nil context", "context", func() error { return withErr(repo.ConnectCluster(nilCtx, cqltest.Cluster(), "ks", nil)) }},
+		{"Connect/nil context", "context", func() error { return withErr(repo.Connect(nilCtx, config)) }},
+		{"CreateSession/nil cluster", "cluster configuration", func() error { return withErr(repo.CreateSession(ctx, nil)) }},
+		{"CreateSession/nil context", "context", func() error { return withErr(repo.CreateSession(nilCtx, cqltest.Cluster())) }},
 	} {
-		err := run()
+		var err error
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					err = fmt.Errorf("panic: %v", v)
+				}
+			}()
+			err = tc.run()
+		}()
 		var ve *repo.ValidationError
-		if !errors.Is(err, repo.ErrInvalid) || !errors.Is(err, repo.ErrInvalidConfig) || !errors.As(err, &ve) {
-			t.Errorf("%s(nil) error = %v, want ErrInvalid and ErrInvalidConfig", name, err)
+		if !errors.Is(err, repo.ErrInvalid) || !errors.Is(err, repo.ErrInvalidConfig) || !errors.As(err, &ve) || ve.Field != tc.field {
+			t.Errorf("%s: error = %v, want ErrInvalid and ErrInvalidConfig naming the %s", tc.name, err, tc.field)
 		}
 	}
 }

@@ -40,7 +40,11 @@ type ClaimParams struct {
 //
 // Execution is at-least-once: a worker that outlives its lease without a
 // heartbeat loses the job to another worker, and its own later writes fail
-// with [ErrLeaseLost].
+// with [ErrLeaseLost]. A claim slowed past its lease (a loaded node, a
+// network fault) returns jobs whose Lease.Until has passed and that may
+// have been rescued meanwhile: heartbeat such a job before running it, as
+// the worker package does; the heartbeat fails with [ErrLeaseLost] if the
+// job is no longer the caller's.
 func (j *Jobs) Claim(ctx context.Context, p *ClaimParams) ([]*Job, error) {
 	if err := j.check(ctx); err != nil {
 		return nil, err

@@ -17,8 +17,15 @@ func checkUse(ok bool, ctx context.Context, what string) error {
 	if !ok {
 		return invalid("store", "nil %s (use the one of a store made by Connect, ConnectCluster or New)", what)
 	}
+	return checkContext(ctx)
+}
+
+// nilContext is the problem of a nil context.
+const nilContext = "nil (pass context.Background() or a context of the caller)"
+
+func checkContext(ctx context.Context) error {
 	if ctx == nil {
-		return invalid("context", "nil (pass context.Background() or a context of the caller)")
+		return invalid("context", nilContext)
 	}
 	return nil
 }

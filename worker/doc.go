@@ -155,7 +155,12 @@
 //
 // An outcome write that times out is settled by a serial read in the store,
 // and retried while the lease may still hold; a job whose lease stayed live
-// never runs twice. Make handlers idempotent:
+// never runs twice. A claim whose answer comes after its lease ran out (a
+// slow lightweight transaction under a fault) has its lease confirmed by a
+// heartbeat before the handler runs; when the job was rescued meanwhile, or
+// no heartbeat gets through, the handler does not run here (counted as
+// OutcomeLeaseLost) and the job runs once, from its next claim. Make
+// handlers idempotent:
 // key side effects on the job's ID (an upsert, a unique constraint, an
 // idempotency key with the payment provider), or check whether the work is
 // done before doing it.

@@ -55,6 +55,10 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 	}()
 
 	e := &execution{p: p, log: p.jobLog(job), held: job, deadline: claimedAt.Add(p.set.lease)}
+	if !e.leaseBeforeStart() {
+		p.set.metrics.JobFinished(job.Queue, job.Type, OutcomeLeaseLost, 0)
+		return
+	}
 	h := p.handler(job.Type)
 
 	ctx, cancel := context.WithCancelCause(p.workCtx)
@@ -97,6 +101,28 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 		end(AttemptEnd{Outcome: outcome, Err: err, RunTime: runTime})
 	}
 	e.logOutcome(outcome, err, runTime)
+}
+
+// leaseBeforeStart reports whether the job may run. A claim answered after
+// its lease ran out (a lightweight transaction slowed by a fault or a loaded
+// node) holds a job that may have been rescued and claimed by another
+// processor meanwhile: its lease is confirmed first by a heartbeat, fenced
+// on the claim's version. Without that confirmation the handler does not
+// run, and the job waits for the rescuer, so it runs once, not twice.
+func (e *execution) leaseBeforeStart() bool {
+	if _, deadline, _ := e.state(); time.Now().Before(deadline) {
+		return true
+	}
+	extended, lost := e.extend()
+	switch {
+	case extended:
+		return true
+	case lost != nil:
+		e.log.Warn("jobsharp: the claim's answer came after its lease ran out, and the job was rescued; not run here", "err", lost)
+	default:
+		e.log.Warn("jobsharp: the claim's answer came after its lease ran out, and no heartbeat could confirm it; not run here (the job will be rescued)")
+	}
+	return false
 }
 
 // call runs the handler on a copy of the job, turning a panic into a

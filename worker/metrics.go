@@ -48,6 +48,8 @@ const (
 	// OutcomeLeaseLost: the lease expired under the running handler (or
 	// heartbeats could not reach the store) and the job was or may be
 	// rescued: it runs again elsewhere, and this attempt's outcome is lost.
+	// Also a claim answered after its lease ran out whose lease no
+	// heartbeat confirmed: its handler did not run (runTime 0).
 	OutcomeLeaseLost Outcome = "lease_lost"
 	// OutcomeUnrecorded: the outcome could not be written (the store was
 	// unreachable until the lease ran out). The job will be rescued.

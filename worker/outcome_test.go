@@ -16,6 +16,28 @@ import (
 	"github.com/jobsharp/cassandra/worker"
 )
 
+// proxiedStore opens a store on the package keyspace that reaches the node
+// through a proxy, so that a test can hold or break the network under it,
+// logging into the capture it returns. reconnect is the driver's
+// ReconnectInterval (the node is marked down when its pool empties) and
+// fold the store's FoldInterval; zero leaves the default.
+func proxiedStore(ctx context.Context, t *testing.T, reconnect, fold time.Duration) (*repo.Store, *cqltest.Proxy, *cqltest.LogCapture) {
+	t.Helper()
+	proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
+	cl := cqltest.Cluster()
+	cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
+	if reconnect > 0 {
+		cl.ReconnectInterval = reconnect
+	}
+	logs := cqltest.NewLogCapture(t)
+	store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs), FoldInterval: fold})
+	if err != nil {
+		t.Fatalf("ConnectCluster() error = %v", err)
+	}
+	t.Cleanup(store.Close)
+	return store, proxy, logs
+}
+
 // lostAnswer is the argument type of TestOutcomeWhoseAnswerWasLost.
 type lostAnswer struct {
 	Warm bool `json:"warm"` // a warm-up job: it ends at once
@@ -52,18 +74,9 @@ func TestOutcomeWhoseAnswerWasLost(t *testing.T) {
 			ctx := context.Background()
 
 			b := setup(t)
-			proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
-			cl := cqltest.Cluster()
-			cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
-			cl.ReconnectInterval = 200 * time.Millisecond // the node is marked down when its pool empties
-			logs := cqltest.NewLogCapture(t)
 			// Counts marked dirty by the warm-up stay so for two minutes: the
 			// outcome writes no mark.
-			store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs), FoldInterval: time.Minute})
-			if err != nil {
-				t.Fatalf("ConnectCluster() error = %v", err)
-			}
-			defer store.Close()
+			store, proxy, logs := proxiedStore(ctx, t, 200*time.Millisecond, time.Minute)
 
 			// The answer of the outcome's lightweight transaction is held:
 			// its hints are written, and the proxy starts holding answers
@@ -175,16 +188,7 @@ func TestOutcomeRetryKeepsLease(t *testing.T) {
 	ctx := context.Background()
 
 	b := setup(t)
-	proxy := cqltest.NewProxy(t, cqltest.HostPort(cqltest.Hosts()[0], 9042))
-	cl := cqltest.Cluster()
-	cl.Hosts, cl.AddressTranslator = []string{proxy.Addr()}, proxy.Translator()
-	cl.ReconnectInterval = 100 * time.Millisecond // the node is marked down when its pool empties
-	logs := cqltest.NewLogCapture(t)
-	store, err := repo.ConnectCluster(ctx, cl, cqltest.Keyspace(t), &repo.Options{Logger: slog.New(logs)})
-	if err != nil {
-		t.Fatalf("ConnectCluster() error = %v", err)
-	}
-	defer store.Close()
+	store, proxy, logs := proxiedStore(ctx, t, 100*time.Millisecond, 0)
 
 	cfg := b.config(t, 1)
 	cfg.Lease = 3 * time.Second // a heartbeat every second
@@ -247,5 +251,91 @@ func TestOutcomeRetryKeepsLease(t *testing.T) {
 	}
 	if !logs.Logged(slog.LevelDebug, "writing the job's outcome failed; retrying") {
 		t.Error("no outcome write failed")
+	}
+}
+
+// lateClaim is the argument type of TestClaimAnsweredAfterItsLease.
+type lateClaim struct {
+	Warm bool `json:"warm"` // a warm-up job: it runs before the fault
+}
+
+func (lateClaim) Kind() string { return "late-claim" }
+
+// TestClaimAnsweredAfterItsLease: a claim's lightweight transaction
+// applies, and its answer is held (as a loaded node or a network fault
+// holds it) until the lease it took has run out and another store has
+// rescued the job. The processor then holds a job that is no longer its
+// own: it confirms the lease by a heartbeat before the handler runs, finds
+// it lost, and does not run the handler; the job runs once, from its next
+// claim. (In a short run of the fault suite's network cut, six such claims
+// ran their handlers, and their jobs ran twice.)
+func TestClaimAnsweredAfterItsLease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	b := setup(t)
+	store, proxy, logs := proxiedStore(ctx, t, 0, 0)
+
+	// The answers are held from just before the claim's lightweight
+	// transaction is sent: it reaches the node and applies.
+	var once sync.Once
+	var armed atomic.Bool
+	testhook.SetAfterHints(store, func(op string) error {
+		if op == "claim" && armed.Load() {
+			once.Do(proxy.StallReplies)
+		}
+		return nil
+	})
+
+	cfg := b.config(t, 1)
+	cfg.Lease = time.Second
+	cfg.RescueInterval = -1 // the test rescues, through a store of its own
+	cfg.Logger = slog.New(logs)
+	p := processor(t, store, cfg)
+	var runs atomic.Int32
+	handle(t, p, func(_ context.Context, job *worker.Job[lateClaim]) error {
+		if !job.Args.Warm {
+			runs.Add(1)
+		}
+		return nil
+	}, nil)
+	start(t, p)
+
+	// A warm-up job: the session has prepared the claim's statements, so
+	// the claim's first request on the wire is its lightweight transaction.
+	warm := enqueue(ctx, t, b, lateClaim{Warm: true}, nil)
+	wait(t, b.store, warm.ID, 30*time.Second)
+	armed.Store(true)
+
+	job := enqueue(ctx, t, b, lateClaim{}, nil)
+	var claimed *repo.Job
+	eventually(t, 15*time.Second, "the claim to apply", func() bool {
+		cur, err := b.store.Jobs.Get(ctx, job.ID)
+		if err == nil && cur.State == repo.StateProcessing {
+			claimed = cur
+			return true
+		}
+		return false
+	})
+	time.Sleep(time.Until(claimed.Lease.Until))
+	eventually(t, 10*time.Second, "the expired lease to be rescued", func() bool {
+		n, err := b.store.Jobs.Rescue(ctx, b.queue)
+		return err == nil && n == 1
+	})
+	proxy.Heal() // the claim's answer arrives, after its lease
+
+	done := wait(t, b.store, job.ID, 30*time.Second)
+	time.Sleep(500 * time.Millisecond) // a second run would have begun by now
+	if done.State != repo.StateSucceeded {
+		t.Errorf("job = %s, want Succeeded", done.State)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("the handler ran %d times, want once: the claim answered after its lease ran it", n)
+	}
+	if !logs.Logged(slog.LevelWarn, "the claim's answer came after its lease ran out, and the job was rescued") {
+		t.Error("the processor did not find the late claim's lease lost")
+	}
+	if got := b.metrics.finished(); got[worker.OutcomeLeaseLost] != 1 || got[worker.OutcomeSucceeded] != 2 {
+		t.Errorf("outcomes = %v, want 1 lease lost (the late claim) and 2 successes (the warm-up and the job)", got)
 	}
 }
