@@ -139,7 +139,7 @@ const BatchCreateCQL = `UPDATE batch_jobs
 SET created_at = ?, size = ?
 WHERE batch_id = ?`
 
-// BatchCreate is the query BatchCreate of schema/queries.cql, line 230, on
+// BatchCreate is the query BatchCreate of schema/queries.cql, line 276, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchCreate = Query{
 	Name:       "BatchCreate",
@@ -149,8 +149,10 @@ var BatchCreate = Query{
 	Idempotent: true,
 }
 
-// BatchCreate runs query BatchCreate of schema/queries.cql (line 230) on table
+// BatchCreate runs query BatchCreate of schema/queries.cql (line 276) on table
 // batch_jobs. It is idempotent: the session's retry policy may send it again.
+//
+// Writes a batch's size and creation time (static columns) before its jobs.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -173,7 +175,7 @@ func (b *Batch) BatchCreate(createdAt time.Time, size int32, batchID gocql.UUID)
 const BatchJobInsertCQL = `INSERT INTO batch_jobs (batch_id, job_id)
 VALUES (?, ?)`
 
-// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 233,
+// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 280,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobInsert = Query{
 	Name:       "BatchJobInsert",
@@ -183,9 +185,11 @@ var BatchJobInsert = Query{
 	Idempotent: true,
 }
 
-// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 233) on
+// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 280) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Adds a job to its batch.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -209,7 +213,7 @@ SET finished_state = ?
 WHERE batch_id = ? AND job_id = ?`
 
 // BatchJobFinished is the query BatchJobFinished of schema/queries.cql, line
-// 236, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
+// 284, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobFinished = Query{
 	Name:       "BatchJobFinished",
 	CQL:        BatchJobFinishedCQL,
@@ -219,8 +223,10 @@ var BatchJobFinished = Query{
 }
 
 // BatchJobFinished runs query BatchJobFinished of schema/queries.cql (line
-// 236) on table batch_jobs. It is idempotent: the session's retry policy may
+// 284) on table batch_jobs. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Caches the final state of a job of a batch, for the batch's status.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -242,7 +248,7 @@ const BatchJobsListCQL = `SELECT job_id, finished_state, created_at, size
 FROM batch_jobs
 WHERE batch_id = ?`
 
-// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 239, on
+// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 289, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobsList = Query{
 	Name:       "BatchJobsList",
@@ -268,9 +274,12 @@ func scanBatchJobsList(r *BatchJobsListRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.JobID, &r.FinishedState, &r.CreatedAt, &r.Size)
 }
 
-// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 239) on
+// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 289) on
 // table batch_jobs: a SELECT that returns BatchJobsListRow rows, read with
 // One, All, Iter or Page.
+//
+// The jobs of a batch with their cached final states, and the batch's
+// size and creation time.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -286,7 +295,7 @@ const BatchJobDeleteCQL = `DELETE
 FROM batch_jobs
 WHERE batch_id = ? AND job_id = ?`
 
-// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 242,
+// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 293,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobDelete = Query{
 	Name:       "BatchJobDelete",
@@ -296,9 +305,11 @@ var BatchJobDelete = Query{
 	Idempotent: true,
 }
 
-// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 242) on
+// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 293) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Removes a stale row, a job never stored, from its batch's lookup.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -141,7 +141,7 @@ func (CountCellsBuilder) Delete(cols ...ColumnOf[CountCellsBuilder]) (*qb.Delete
 const CountCellWriteCQL = `INSERT INTO count_cells (queue, hour, bucket, shard, jobs, folded_at)
 VALUES (?, ?, ?, ?, ?, ?)`
 
-// CountCellWrite is the query CountCellWrite of schema/queries.cql, line 199,
+// CountCellWrite is the query CountCellWrite of schema/queries.cql, line 235,
 // on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellWrite = Query{
 	Name:       "CountCellWrite",
@@ -151,9 +151,12 @@ var CountCellWrite = Query{
 	Idempotent: true,
 }
 
-// CountCellWrite runs query CountCellWrite of schema/queries.cql (line 199) on
+// CountCellWrite runs query CountCellWrite of schema/queries.cql (line 235) on
 // table count_cells. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Writes a fold's snapshot of one partition's count log: the partition's
+// jobs per state (folding twice writes the same cell).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -176,7 +179,7 @@ FROM count_cells
 WHERE queue = ? AND hour = ?`
 
 // CountCellsOfHour is the query CountCellsOfHour of schema/queries.cql, line
-// 202, on table count_cells, for gocqlx. It is idempotent (safe to retry).
+// 239, on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellsOfHour = Query{
 	Name:       "CountCellsOfHour",
 	CQL:        CountCellsOfHourCQL,
@@ -202,8 +205,10 @@ func scanCountCellsOfHour(r *CountCellsOfHourRow, dest []any, _ []gocql.ColumnIn
 }
 
 // CountCellsOfHour runs query CountCellsOfHour of schema/queries.cql (line
-// 202) on table count_cells: a SELECT that returns CountCellsOfHourRow rows,
+// 239) on table count_cells: a SELECT that returns CountCellsOfHourRow rows,
 // read with One, All, Iter or Page.
+//
+// The cells of a queue's hour, summed into the hour's row.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -221,7 +226,7 @@ FROM count_cells
 WHERE queue = ? AND hour = ? AND bucket = ? AND shard = ?`
 
 // CountCellDelete is the query CountCellDelete of schema/queries.cql, line
-// 205, on table count_cells, for gocqlx. It is idempotent (safe to retry).
+// 243, on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellDelete = Query{
 	Name:       "CountCellDelete",
 	CQL:        CountCellDeleteCQL,
@@ -230,9 +235,11 @@ var CountCellDelete = Query{
 	Idempotent: true,
 }
 
-// CountCellDelete runs query CountCellDelete of schema/queries.cql (line 205)
+// CountCellDelete runs query CountCellDelete of schema/queries.cql (line 243)
 // on table count_cells. It is idempotent: the session's retry policy may send
 // it again.
+//
+// Removes the cell of a partition whose home bucket the sweeper dropped.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

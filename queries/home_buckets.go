@@ -117,7 +117,7 @@ const HomeBucketInsertCQL = `INSERT INTO home_buckets (queue, bucket, width_ms, 
 VALUES (?, ?, ?, ?)`
 
 // HomeBucketInsert is the query HomeBucketInsert of schema/queries.cql, line
-// 113, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 120, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketInsert = Query{
 	Name:       "HomeBucketInsert",
 	CQL:        HomeBucketInsertCQL,
@@ -127,8 +127,11 @@ var HomeBucketInsert = Query{
 }
 
 // HomeBucketInsert runs query HomeBucketInsert of schema/queries.cql (line
-// 113) on table home_buckets. It is idempotent: the session's retry policy may
+// 120) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Lists a home bucket of a queue in its directory: written once per
+// process per bucket, before the bucket's first job.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -151,7 +154,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
 // HomeBucketsRange is the query HomeBucketsRange of schema/queries.cql, line
-// 116, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 124, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsRange = Query{
 	Name:       "HomeBucketsRange",
 	CQL:        HomeBucketsRangeCQL,
@@ -175,8 +178,10 @@ func scanHomeBucketsRange(r *HomeBucketsRangeRow, dest []any, _ []gocql.ColumnIn
 }
 
 // HomeBucketsRange runs query HomeBucketsRange of schema/queries.cql (line
-// 116) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
+// 124) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
 // read with One, All, Iter or Page.
+//
+// The home buckets of a queue in [from, to]: the partitions a scan reads.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -194,7 +199,7 @@ const HomeBucketsAllCQL = `SELECT bucket, width_ms, shards
 FROM home_buckets
 WHERE queue = ?`
 
-// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 119,
+// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 128,
 // on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsAll = Query{
 	Name:       "HomeBucketsAll",
@@ -218,9 +223,11 @@ func scanHomeBucketsAll(r *HomeBucketsAllRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 119) on
+// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 128) on
 // table home_buckets: a SELECT that returns HomeBucketsAllRow rows, read with
 // One, All, Iter or Page.
+//
+// Every home bucket of a queue, for the count sweeper.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -237,7 +244,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // HomeBucketDelete is the query HomeBucketDelete of schema/queries.cql, line
-// 122, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 132, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketDelete = Query{
 	Name:       "HomeBucketDelete",
 	CQL:        HomeBucketDeleteCQL,
@@ -247,8 +254,10 @@ var HomeBucketDelete = Query{
 }
 
 // HomeBucketDelete runs query HomeBucketDelete of schema/queries.cql (line
-// 122) on table home_buckets. It is idempotent: the session's retry policy may
+// 132) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Removes an emptied home bucket from its queue's directory.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -272,7 +281,7 @@ WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
 // HomeBucketsFrom is the query HomeBucketsFrom of schema/queries.cql, line
-// 383, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 462, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsFrom = Query{
 	Name:       "HomeBucketsFrom",
 	CQL:        HomeBucketsFromCQL,
@@ -295,9 +304,11 @@ func scanHomeBucketsFrom(r *HomeBucketsFromRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 383)
+// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 462)
 // on table home_buckets: a SELECT that returns HomeBucketsFromRow rows, read
 // with One, All, Iter or Page.
+//
+// The home directory from a bucket on, a page at a time.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -123,7 +123,7 @@ const StateInsertCQL = `INSERT INTO jobs_by_state (queue, state, bucket, shard, 
 VALUES (?, ?, ?, ?, ?, ?)
 USING TTL ?`
 
-// StateInsert is the query StateInsert of schema/queries.cql, line 170, on
+// StateInsert is the query StateInsert of schema/queries.cql, line 193, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateInsert = Query{
 	Name:       "StateInsert",
@@ -133,9 +133,12 @@ var StateInsert = Query{
 	Idempotent: true,
 }
 
-// StateInsert runs query StateInsert of schema/queries.cql (line 170) on table
+// StateInsert runs query StateInsert of schema/queries.cql (line 193) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Writes a state-index row for a job resting in a state; final states
+// carry the retention TTL (0: none).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -159,7 +162,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at < ?
 LIMIT ?`
 
-// StateScan is the query StateScan of schema/queries.cql, line 173, on table
+// StateScan is the query StateScan of schema/queries.cql, line 198, on table
 // jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScan = Query{
 	Name:       "StateScan",
@@ -181,9 +184,12 @@ func scanStateScan(r *StateScanRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.EnteredAt, &r.JobID)
 }
 
-// StateScan runs query StateScan of schema/queries.cql (line 173) on table
+// StateScan runs query StateScan of schema/queries.cql (line 198) on table
 // jobs_by_state: a SELECT that returns StateScanRow rows, read with One, All,
 // Iter or Page.
+//
+// Reads the rows of one state-index partition entered before :before,
+// newest first.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -204,7 +210,7 @@ const StateDeleteCQL = `DELETE
 FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at = ? AND job_id = ?`
 
-// StateDelete is the query StateDelete of schema/queries.cql, line 178, on
+// StateDelete is the query StateDelete of schema/queries.cql, line 204, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateDelete = Query{
 	Name:       "StateDelete",
@@ -214,9 +220,11 @@ var StateDelete = Query{
 	Idempotent: true,
 }
 
-// StateDelete runs query StateDelete of schema/queries.cql (line 178) on table
+// StateDelete runs query StateDelete of schema/queries.cql (line 204) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Removes a state-index row when its job left the state.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -239,7 +247,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
 
 // StateDropPartition is the query StateDropPartition of schema/queries.cql,
-// line 181, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 208, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateDropPartition = Query{
 	Name:       "StateDropPartition",
@@ -250,8 +258,10 @@ var StateDropPartition = Query{
 }
 
 // StateDropPartition runs query StateDropPartition of schema/queries.cql (line
-// 181) on table jobs_by_state. It is idempotent: the session's retry policy
+// 208) on table jobs_by_state. It is idempotent: the session's retry policy
 // may send it again.
+//
+// Drops a purged state-index partition: one partition tombstone.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -278,7 +288,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at < ?
 PER PARTITION LIMIT ?`
 
 // StateScanShards is the query StateScanShards of schema/queries.cql, line
-// 362, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
+// 438, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScanShards = Query{
 	Name:       "StateScanShards",
 	CQL:        StateScanShardsCQL,
@@ -301,7 +311,7 @@ func scanStateScanShards(r *StateScanShardsRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Shard, &r.EnteredAt, &r.JobID)
 }
 
-// StateScanShards runs query StateScanShards of schema/queries.cql (line 362)
+// StateScanShards runs query StateScanShards of schema/queries.cql (line 438)
 // on table jobs_by_state: a SELECT that returns StateScanShardsRow rows, read
 // with One, All, Iter or Page.
 //
@@ -330,7 +340,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at = ? A
 PER PARTITION LIMIT ?`
 
 // StateScanShardsTie is the query StateScanShardsTie of schema/queries.cql,
-// line 367, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 445, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateScanShardsTie = Query{
 	Name:       "StateScanShardsTie",
@@ -355,8 +365,11 @@ func scanStateScanShardsTie(r *StateScanShardsTieRow, dest []any, _ []gocql.Colu
 }
 
 // StateScanShardsTie runs query StateScanShardsTie of schema/queries.cql (line
-// 367) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
+// 445) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
 // rows, read with One, All, Iter or Page.
+//
+// The tie read of the state index: the rows entered at the position's
+// time, after its job id, in every shard of a bucket.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -155,7 +155,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 USING TTL ?`
 
 // ProcessorReport is the query ProcessorReport of schema/queries.cql, line
-// 343, on table processors, for gocqlx. It is idempotent (safe to retry).
+// 417, on table processors, for gocqlx. It is idempotent (safe to retry).
 var ProcessorReport = Query{
 	Name:       "ProcessorReport",
 	CQL:        ProcessorReportCQL,
@@ -164,7 +164,7 @@ var ProcessorReport = Query{
 	Idempotent: true,
 }
 
-// ProcessorReport runs query ProcessorReport of schema/queries.cql (line 343)
+// ProcessorReport runs query ProcessorReport of schema/queries.cql (line 417)
 // on table processors. It is idempotent: the session's retry policy may send
 // it again.
 //
@@ -191,7 +191,7 @@ const ProcessorsListCQL = `SELECT *
 FROM processors
 WHERE shard = ?`
 
-// ProcessorsList is the query ProcessorsList of schema/queries.cql, line 347,
+// ProcessorsList is the query ProcessorsList of schema/queries.cql, line 422,
 // on table processors, for gocqlx. It is idempotent (safe to retry).
 var ProcessorsList = Query{
 	Name:       "ProcessorsList",
@@ -201,9 +201,11 @@ var ProcessorsList = Query{
 	Idempotent: true,
 }
 
-// ProcessorsList runs query ProcessorsList of schema/queries.cql (line 347) on
+// ProcessorsList runs query ProcessorsList of schema/queries.cql (line 422) on
 // table processors: a SELECT that returns models.ProcessorsRow rows, read with
 // One, All, Iter or Page.
+//
+// The processors of the registry whose reports have not expired.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -220,7 +222,7 @@ FROM processors
 WHERE shard = ? AND owner = ?`
 
 // ProcessorDelete is the query ProcessorDelete of schema/queries.cql, line
-// 350, on table processors, for gocqlx. It is idempotent (safe to retry).
+// 426, on table processors, for gocqlx. It is idempotent (safe to retry).
 var ProcessorDelete = Query{
 	Name:       "ProcessorDelete",
 	CQL:        ProcessorDeleteCQL,
@@ -229,9 +231,11 @@ var ProcessorDelete = Query{
 	Idempotent: true,
 }
 
-// ProcessorDelete runs query ProcessorDelete of schema/queries.cql (line 350)
+// ProcessorDelete runs query ProcessorDelete of schema/queries.cql (line 426)
 // on table processors. It is idempotent: the session's retry policy may send
 // it again.
+//
+// Removes a processor's report when it stops cleanly.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -130,7 +130,7 @@ VALUES (?, ?)
 IF NOT EXISTS`
 
 // QueueNumberTake is the query QueueNumberTake of schema/queries.cql, line
-// 324, on table queue_numbers, for gocqlx. It is a lightweight transaction
+// 393, on table queue_numbers, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var QueueNumberTake = Query{
 	Name:       "QueueNumberTake",
@@ -140,10 +140,12 @@ var QueueNumberTake = Query{
 	Idempotent: false,
 }
 
-// QueueNumberTake runs query QueueNumberTake of schema/queries.cql (line 324)
+// QueueNumberTake runs query QueueNumberTake of schema/queries.cql (line 393)
 // on table queue_numbers: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
+//
+// Takes a queue number; applies only when no queue has it.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -159,7 +161,7 @@ const QueueNumberGetCQL = `SELECT name
 FROM queue_numbers
 WHERE number = ?`
 
-// QueueNumberGet is the query QueueNumberGet of schema/queries.cql, line 327,
+// QueueNumberGet is the query QueueNumberGet of schema/queries.cql, line 398,
 // on table queue_numbers, for gocqlx. It is idempotent (safe to retry).
 var QueueNumberGet = Query{
 	Name:       "QueueNumberGet",
@@ -179,9 +181,12 @@ func scanQueueNumberGet(r *QueueNumberGetRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Name)
 }
 
-// QueueNumberGet runs query QueueNumberGet of schema/queries.cql (line 327) on
+// QueueNumberGet runs query QueueNumberGet of schema/queries.cql (line 398) on
 // table queue_numbers: a SELECT that returns QueueNumberGetRow rows, read with
 // One, All, Iter or Page.
+//
+// Reads the queue that owns a number. Not run by repo (it reads numbers
+// from the queues' rows); kept for operators and tested with the rest.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -151,7 +151,7 @@ const QueueGetCQL = `SELECT name, number, created_at, swept_at
 FROM queues
 WHERE shard = ? AND name = ?`
 
-// QueueGet is the query QueueGet of schema/queries.cql, line 307, on table
+// QueueGet is the query QueueGet of schema/queries.cql, line 372, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueueGet = Query{
 	Name:       "QueueGet",
@@ -177,9 +177,11 @@ func scanQueueGet(r *QueueGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt)
 }
 
-// QueueGet runs query QueueGet of schema/queries.cql (line 307) on table
+// QueueGet runs query QueueGet of schema/queries.cql (line 372) on table
 // queues: a SELECT that returns QueueGetRow rows, read with One, All, Iter or
 // Page.
+//
+// Reads a queue's registry row: its number, and when counts were swept.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -196,7 +198,7 @@ const QueuesListCQL = `SELECT name, number, created_at, swept_at, paused, paused
 FROM queues
 WHERE shard = ?`
 
-// QueuesList is the query QueuesList of schema/queries.cql, line 310, on table
+// QueuesList is the query QueuesList of schema/queries.cql, line 376, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesList = Query{
 	Name:       "QueuesList",
@@ -226,9 +228,11 @@ func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt, &r.Paused, &r.PausedAt)
 }
 
-// QueuesList runs query QueuesList of schema/queries.cql (line 310) on table
+// QueuesList runs query QueuesList of schema/queries.cql (line 376) on table
 // queues: a SELECT that returns QueuesListRow rows, read with One, All, Iter
 // or Page.
+//
+// Every queue of the registry, with its pause state.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -244,7 +248,7 @@ const QueuesPausedCQL = `SELECT name, paused
 FROM queues
 WHERE shard = ?`
 
-// QueuesPaused is the query QueuesPaused of schema/queries.cql, line 314, on
+// QueuesPaused is the query QueuesPaused of schema/queries.cql, line 380, on
 // table queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesPaused = Query{
 	Name:       "QueuesPaused",
@@ -266,7 +270,7 @@ func scanQueuesPaused(r *QueuesPausedRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.Name, &r.Paused)
 }
 
-// QueuesPaused runs query QueuesPaused of schema/queries.cql (line 314) on
+// QueuesPaused runs query QueuesPaused of schema/queries.cql (line 380) on
 // table queues: a SELECT that returns QueuesPausedRow rows, read with One,
 // All, Iter or Page.
 //
@@ -287,7 +291,7 @@ SET paused = ?, paused_at = ?
 WHERE shard = ? AND name = ?
 IF EXISTS`
 
-// QueueSetPaused is the query QueueSetPaused of schema/queries.cql, line 318,
+// QueueSetPaused is the query QueueSetPaused of schema/queries.cql, line 384,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSetPaused = Query{
@@ -298,7 +302,7 @@ var QueueSetPaused = Query{
 	Idempotent: false,
 }
 
-// QueueSetPaused runs query QueueSetPaused of schema/queries.cql (line 318) on
+// QueueSetPaused runs query QueueSetPaused of schema/queries.cql (line 384) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -322,7 +326,7 @@ const QueueCreateCQL = `INSERT INTO queues (shard, name, number, created_at)
 VALUES (?, ?, ?, ?)
 IF NOT EXISTS`
 
-// QueueCreate is the query QueueCreate of schema/queries.cql, line 321, on
+// QueueCreate is the query QueueCreate of schema/queries.cql, line 389, on
 // table queues, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var QueueCreate = Query{
@@ -333,10 +337,13 @@ var QueueCreate = Query{
 	Idempotent: false,
 }
 
-// QueueCreate runs query QueueCreate of schema/queries.cql (line 321) on table
+// QueueCreate runs query QueueCreate of schema/queries.cql (line 389) on table
 // queues: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
+//
+// Registers a queue with the number taken for it, unless another process
+// registered it first (then the current row gives its number).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -356,7 +363,7 @@ SET sweeper = ?, sweep_until = ?
 WHERE shard = ? AND name = ?
 IF sweep_until < ?`
 
-// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 331,
+// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 402,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepTake = Query{
@@ -367,7 +374,7 @@ var QueueSweepTake = Query{
 	Idempotent: false,
 }
 
-// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 331) on
+// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 402) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -394,7 +401,7 @@ WHERE shard = ? AND name = ?
 IF sweep_until = NULL`
 
 // QueueSweepTakeFirst is the query QueueSweepTakeFirst of schema/queries.cql,
-// line 334, on table queues, for gocqlx. It is a lightweight transaction
+// line 406, on table queues, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var QueueSweepTakeFirst = Query{
 	Name:       "QueueSweepTakeFirst",
@@ -405,9 +412,11 @@ var QueueSweepTakeFirst = Query{
 }
 
 // QueueSweepTakeFirst runs query QueueSweepTakeFirst of schema/queries.cql
-// (line 334) on table queues: a lightweight transaction, never retried by the
+// (line 406) on table queues: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
+//
+// Takes the count sweeper's lease of a queue that never had a sweeper.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -427,7 +436,7 @@ SET sweep_until = ?, swept_at = ?
 WHERE shard = ? AND name = ?
 IF sweeper = ?`
 
-// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 337,
+// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 411,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepDone = Query{
@@ -438,10 +447,13 @@ var QueueSweepDone = Query{
 	Idempotent: false,
 }
 
-// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 337) on
+// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 411) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
+//
+// Ends a sweep: sets when the lease ends and when counts were swept,
+// unless another sweeper took the lease meanwhile.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -121,7 +121,7 @@ VALUES (?, ?, ?, ?, ?)
 USING TTL ?`
 
 // StateBucketInsert is the query StateBucketInsert of schema/queries.cql, line
-// 184, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 213, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketInsert = Query{
 	Name:       "StateBucketInsert",
 	CQL:        StateBucketInsertCQL,
@@ -131,8 +131,11 @@ var StateBucketInsert = Query{
 }
 
 // StateBucketInsert runs query StateBucketInsert of schema/queries.cql (line
-// 184) on table state_buckets. It is idempotent: the session's retry policy
+// 213) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
+//
+// Lists a state bucket of a queue and state in its directory, with the
+// retention TTL of the rows it indexes.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -157,7 +160,7 @@ WHERE queue = ? AND state = ? AND bucket < ?
 LIMIT ?`
 
 // StateBucketsBefore is the query StateBucketsBefore of schema/queries.cql,
-// line 187, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 218, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsBefore = Query{
 	Name:       "StateBucketsBefore",
@@ -182,8 +185,11 @@ func scanStateBucketsBefore(r *StateBucketsBeforeRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsBefore runs query StateBucketsBefore of schema/queries.cql (line
-// 187) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
+// 218) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
 // rows, read with One, All, Iter or Page.
+//
+// The state buckets of a queue and state before a bucket, newest first,
+// a page at a time: a listing walks them back.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -205,7 +211,7 @@ ORDER BY bucket ASC
 LIMIT ?`
 
 // StateBucketsOldest is the query StateBucketsOldest of schema/queries.cql,
-// line 190, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 223, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsOldest = Query{
 	Name:       "StateBucketsOldest",
@@ -230,8 +236,11 @@ func scanStateBucketsOldest(r *StateBucketsOldestRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsOldest runs query StateBucketsOldest of schema/queries.cql (line
-// 190) on table state_buckets: a SELECT that returns StateBucketsOldestRow
+// 223) on table state_buckets: a SELECT that returns StateBucketsOldestRow
 // rows, read with One, All, Iter or Page.
+//
+// The state buckets of a queue and state before a cut, oldest first: what
+// a purge reads.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -251,7 +260,7 @@ FROM state_buckets
 WHERE queue = ? AND state = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // StateBucketDelete is the query StateBucketDelete of schema/queries.cql, line
-// 194, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 228, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketDelete = Query{
 	Name:       "StateBucketDelete",
 	CQL:        StateBucketDeleteCQL,
@@ -261,8 +270,10 @@ var StateBucketDelete = Query{
 }
 
 // StateBucketDelete runs query StateBucketDelete of schema/queries.cql (line
-// 194) on table state_buckets. It is idempotent: the session's retry policy
+// 228) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
+//
+// Removes a purged state bucket from its directory.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

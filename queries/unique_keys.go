@@ -134,7 +134,7 @@ VALUES (?, ?, ?)
 IF NOT EXISTS
 USING TTL ?`
 
-// UniqueClaim is the query UniqueClaim of schema/queries.cql, line 291, on
+// UniqueClaim is the query UniqueClaim of schema/queries.cql, line 354, on
 // table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueClaim = Query{
@@ -145,7 +145,7 @@ var UniqueClaim = Query{
 	Idempotent: false,
 }
 
-// UniqueClaim runs query UniqueClaim of schema/queries.cql (line 291) on table
+// UniqueClaim runs query UniqueClaim of schema/queries.cql (line 354) on table
 // unique_keys: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -169,7 +169,7 @@ SET job_id = ?, claimed_at = ?
 WHERE key = ?
 IF job_id = ?`
 
-// UniqueTakeOver is the query UniqueTakeOver of schema/queries.cql, line 295,
+// UniqueTakeOver is the query UniqueTakeOver of schema/queries.cql, line 358,
 // on table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueTakeOver = Query{
@@ -180,7 +180,7 @@ var UniqueTakeOver = Query{
 	Idempotent: false,
 }
 
-// UniqueTakeOver runs query UniqueTakeOver of schema/queries.cql (line 295) on
+// UniqueTakeOver runs query UniqueTakeOver of schema/queries.cql (line 358) on
 // table unique_keys: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
@@ -204,7 +204,7 @@ FROM unique_keys
 WHERE key = ?
 IF job_id = ?`
 
-// UniqueRelease is the query UniqueRelease of schema/queries.cql, line 299, on
+// UniqueRelease is the query UniqueRelease of schema/queries.cql, line 362, on
 // table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueRelease = Query{
@@ -215,7 +215,7 @@ var UniqueRelease = Query{
 	Idempotent: false,
 }
 
-// UniqueRelease runs query UniqueRelease of schema/queries.cql (line 299) on
+// UniqueRelease runs query UniqueRelease of schema/queries.cql (line 362) on
 // table unique_keys: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
@@ -237,7 +237,7 @@ const UniqueGetCQL = `SELECT key, job_id, claimed_at
 FROM unique_keys
 WHERE key = ?`
 
-// UniqueGet is the query UniqueGet of schema/queries.cql, line 302, on table
+// UniqueGet is the query UniqueGet of schema/queries.cql, line 366, on table
 // unique_keys, for gocqlx. It is idempotent (safe to retry).
 var UniqueGet = Query{
 	Name:       "UniqueGet",
@@ -251,9 +251,11 @@ func scanUniqueGet(r *models.UniqueKeysRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.Key, &r.JobID, &r.ClaimedAt)
 }
 
-// UniqueGet runs query UniqueGet of schema/queries.cql (line 302) on table
+// UniqueGet runs query UniqueGet of schema/queries.cql (line 366) on table
 // unique_keys: a SELECT that returns models.UniqueKeysRow rows, read with One,
 // All, Iter or Page.
+//
+// Reads a unique key's holder: the job that claimed it, and when.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
