@@ -71,67 +71,31 @@ func (BatchJobsBuilder) tableName() string { return "batch_jobs" }
 // Get returns SELECT cols FROM batch_jobs WHERE <full primary key>; no cols
 // selects every column.
 func (BatchJobsBuilder) Get(cols ...ColumnOf[BatchJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblBatchJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("batch_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblBatchJobsKey)...), nil
+	return selectWhere("batch_jobs", tblBatchJobsAll, tblBatchJobsKey, cols)
 }
 
 // Select returns SELECT cols FROM batch_jobs WHERE <partition key>; no cols
 // selects every column.
 func (BatchJobsBuilder) Select(cols ...ColumnOf[BatchJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblBatchJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("batch_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblBatchJobsPartKey)...), nil
+	return selectWhere("batch_jobs", tblBatchJobsAll, tblBatchJobsPartKey, cols)
 }
 
 // Insert returns INSERT INTO batch_jobs (cols) VALUES (…); no cols inserts
 // every column.
 func (BatchJobsBuilder) Insert(cols ...ColumnOf[BatchJobsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblBatchJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("batch_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("batch_jobs", tblBatchJobsAll, cols)
 }
 
 // Update returns UPDATE batch_jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (BatchJobsBuilder) Update(cols ...ColumnOf[BatchJobsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblBatchJobsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("batch_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblBatchJobsKey)...), nil
+	return updateWhere("batch_jobs", false, tblBatchJobsRegular, tblBatchJobsKey, cols)
 }
 
 // Delete returns DELETE cols FROM batch_jobs WHERE <full primary key>; no cols
 // deletes the row.
 func (BatchJobsBuilder) Delete(cols ...ColumnOf[BatchJobsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("batch_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblBatchJobsKey)...), nil
+	return deleteWhere("batch_jobs", tblBatchJobsKey, cols)
 }
 
 // BatchCreateCQL is the statement of query BatchCreate.

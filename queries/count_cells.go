@@ -74,67 +74,31 @@ func (CountCellsBuilder) tableName() string { return "count_cells" }
 // Get returns SELECT cols FROM count_cells WHERE <full primary key>; no cols
 // selects every column.
 func (CountCellsBuilder) Get(cols ...ColumnOf[CountCellsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountCellsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("count_cells").Columns(quotedNames(specs)...).Where(eqAll(tblCountCellsKey)...), nil
+	return selectWhere("count_cells", tblCountCellsAll, tblCountCellsKey, cols)
 }
 
 // Select returns SELECT cols FROM count_cells WHERE <partition key>; no cols
 // selects every column.
 func (CountCellsBuilder) Select(cols ...ColumnOf[CountCellsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountCellsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("count_cells").Columns(quotedNames(specs)...).Where(eqAll(tblCountCellsPartKey)...), nil
+	return selectWhere("count_cells", tblCountCellsAll, tblCountCellsPartKey, cols)
 }
 
 // Insert returns INSERT INTO count_cells (cols) VALUES (…); no cols inserts
 // every column.
 func (CountCellsBuilder) Insert(cols ...ColumnOf[CountCellsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblCountCellsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("count_cells")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("count_cells", tblCountCellsAll, cols)
 }
 
 // Update returns UPDATE count_cells SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (CountCellsBuilder) Update(cols ...ColumnOf[CountCellsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblCountCellsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("count_cells")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblCountCellsKey)...), nil
+	return updateWhere("count_cells", false, tblCountCellsRegular, tblCountCellsKey, cols)
 }
 
 // Delete returns DELETE cols FROM count_cells WHERE <full primary key>; no cols
 // deletes the row.
 func (CountCellsBuilder) Delete(cols ...ColumnOf[CountCellsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("count_cells").Columns(quotedNames(specs)...).Where(eqAll(tblCountCellsKey)...), nil
+	return deleteWhere("count_cells", tblCountCellsKey, cols)
 }
 
 // CountCellWriteCQL is the statement of query CountCellWrite.

@@ -74,67 +74,31 @@ func (CountHoursBuilder) tableName() string { return "count_hours" }
 // Get returns SELECT cols FROM count_hours WHERE <full primary key>; no cols
 // selects every column.
 func (CountHoursBuilder) Get(cols ...ColumnOf[CountHoursBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountHoursAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("count_hours").Columns(quotedNames(specs)...).Where(eqAll(tblCountHoursKey)...), nil
+	return selectWhere("count_hours", tblCountHoursAll, tblCountHoursKey, cols)
 }
 
 // Select returns SELECT cols FROM count_hours WHERE <partition key>; no cols
 // selects every column.
 func (CountHoursBuilder) Select(cols ...ColumnOf[CountHoursBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountHoursAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("count_hours").Columns(quotedNames(specs)...).Where(eqAll(tblCountHoursPartKey)...), nil
+	return selectWhere("count_hours", tblCountHoursAll, tblCountHoursPartKey, cols)
 }
 
 // Insert returns INSERT INTO count_hours (cols) VALUES (…); no cols inserts
 // every column.
 func (CountHoursBuilder) Insert(cols ...ColumnOf[CountHoursBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblCountHoursAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("count_hours")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("count_hours", tblCountHoursAll, cols)
 }
 
 // Update returns UPDATE count_hours SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (CountHoursBuilder) Update(cols ...ColumnOf[CountHoursBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblCountHoursRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("count_hours")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblCountHoursKey)...), nil
+	return updateWhere("count_hours", false, tblCountHoursRegular, tblCountHoursKey, cols)
 }
 
 // Delete returns DELETE cols FROM count_hours WHERE <full primary key>; no cols
 // deletes the row.
 func (CountHoursBuilder) Delete(cols ...ColumnOf[CountHoursBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("count_hours").Columns(quotedNames(specs)...).Where(eqAll(tblCountHoursKey)...), nil
+	return deleteWhere("count_hours", tblCountHoursKey, cols)
 }
 
 // CountHoursReadCQL is the statement of query CountHoursRead.

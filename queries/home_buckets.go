@@ -67,49 +67,25 @@ func (HomeBucketsBuilder) tableName() string { return "home_buckets" }
 // Get returns SELECT cols FROM home_buckets WHERE <full primary key>; no cols
 // selects every column.
 func (HomeBucketsBuilder) Get(cols ...ColumnOf[HomeBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblHomeBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("home_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblHomeBucketsKey)...), nil
+	return selectWhere("home_buckets", tblHomeBucketsAll, tblHomeBucketsKey, cols)
 }
 
 // Select returns SELECT cols FROM home_buckets WHERE <partition key>; no cols
 // selects every column.
 func (HomeBucketsBuilder) Select(cols ...ColumnOf[HomeBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblHomeBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("home_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblHomeBucketsPartKey)...), nil
+	return selectWhere("home_buckets", tblHomeBucketsAll, tblHomeBucketsPartKey, cols)
 }
 
 // Insert returns INSERT INTO home_buckets (cols) VALUES (…); no cols inserts
 // every column.
 func (HomeBucketsBuilder) Insert(cols ...ColumnOf[HomeBucketsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblHomeBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("home_buckets")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("home_buckets", tblHomeBucketsAll, cols)
 }
 
 // Delete returns DELETE cols FROM home_buckets WHERE <full primary key>; no cols
 // deletes the row.
 func (HomeBucketsBuilder) Delete(cols ...ColumnOf[HomeBucketsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("home_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblHomeBucketsKey)...), nil
+	return deleteWhere("home_buckets", tblHomeBucketsKey, cols)
 }
 
 // HomeBucketInsertCQL is the statement of query HomeBucketInsert.

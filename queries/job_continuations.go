@@ -60,49 +60,25 @@ func (JobContinuationsBuilder) tableName() string { return "job_continuations" }
 // Get returns SELECT cols FROM job_continuations WHERE <full primary key>; no cols
 // selects every column.
 func (JobContinuationsBuilder) Get(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobContinuationsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("job_continuations").Columns(quotedNames(specs)...).Where(eqAll(tblJobContinuationsKey)...), nil
+	return selectWhere("job_continuations", tblJobContinuationsAll, tblJobContinuationsKey, cols)
 }
 
 // Select returns SELECT cols FROM job_continuations WHERE <partition key>; no cols
 // selects every column.
 func (JobContinuationsBuilder) Select(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobContinuationsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("job_continuations").Columns(quotedNames(specs)...).Where(eqAll(tblJobContinuationsPartKey)...), nil
+	return selectWhere("job_continuations", tblJobContinuationsAll, tblJobContinuationsPartKey, cols)
 }
 
 // Insert returns INSERT INTO job_continuations (cols) VALUES (…); no cols inserts
 // every column.
 func (JobContinuationsBuilder) Insert(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblJobContinuationsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("job_continuations")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("job_continuations", tblJobContinuationsAll, cols)
 }
 
 // Delete returns DELETE cols FROM job_continuations WHERE <full primary key>; no cols
 // deletes the row.
 func (JobContinuationsBuilder) Delete(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("job_continuations").Columns(quotedNames(specs)...).Where(eqAll(tblJobContinuationsKey)...), nil
+	return deleteWhere("job_continuations", tblJobContinuationsKey, cols)
 }
 
 // ContinuationInsertCQL is the statement of query ContinuationInsert.

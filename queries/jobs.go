@@ -140,67 +140,31 @@ func (JobsBuilder) tableName() string { return "jobs" }
 // Get returns SELECT cols FROM jobs WHERE <full primary key>; no cols
 // selects every column.
 func (JobsBuilder) Get(cols ...ColumnOf[JobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("jobs").Columns(quotedNames(specs)...).Where(eqAll(tblJobsKey)...), nil
+	return selectWhere("jobs", tblJobsAll, tblJobsKey, cols)
 }
 
 // Select returns SELECT cols FROM jobs WHERE <partition key>; no cols
 // selects every column.
 func (JobsBuilder) Select(cols ...ColumnOf[JobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("jobs").Columns(quotedNames(specs)...).Where(eqAll(tblJobsPartKey)...), nil
+	return selectWhere("jobs", tblJobsAll, tblJobsPartKey, cols)
 }
 
 // Insert returns INSERT INTO jobs (cols) VALUES (…); no cols inserts
 // every column.
 func (JobsBuilder) Insert(cols ...ColumnOf[JobsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("jobs", tblJobsAll, cols)
 }
 
 // Update returns UPDATE jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (JobsBuilder) Update(cols ...ColumnOf[JobsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblJobsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblJobsKey)...), nil
+	return updateWhere("jobs", false, tblJobsRegular, tblJobsKey, cols)
 }
 
 // Delete returns DELETE cols FROM jobs WHERE <full primary key>; no cols
 // deletes the row.
 func (JobsBuilder) Delete(cols ...ColumnOf[JobsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("jobs").Columns(quotedNames(specs)...).Where(eqAll(tblJobsKey)...), nil
+	return deleteWhere("jobs", tblJobsKey, cols)
 }
 
 // JobsGetCQL is the statement of query JobsGet.

@@ -73,49 +73,25 @@ func (JobsByStateBuilder) tableName() string { return "jobs_by_state" }
 // Get returns SELECT cols FROM jobs_by_state WHERE <full primary key>; no cols
 // selects every column.
 func (JobsByStateBuilder) Get(cols ...ColumnOf[JobsByStateBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobsByStateAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("jobs_by_state").Columns(quotedNames(specs)...).Where(eqAll(tblJobsByStateKey)...), nil
+	return selectWhere("jobs_by_state", tblJobsByStateAll, tblJobsByStateKey, cols)
 }
 
 // Select returns SELECT cols FROM jobs_by_state WHERE <partition key>; no cols
 // selects every column.
 func (JobsByStateBuilder) Select(cols ...ColumnOf[JobsByStateBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobsByStateAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("jobs_by_state").Columns(quotedNames(specs)...).Where(eqAll(tblJobsByStatePartKey)...), nil
+	return selectWhere("jobs_by_state", tblJobsByStateAll, tblJobsByStatePartKey, cols)
 }
 
 // Insert returns INSERT INTO jobs_by_state (cols) VALUES (…); no cols inserts
 // every column.
 func (JobsByStateBuilder) Insert(cols ...ColumnOf[JobsByStateBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblJobsByStateAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("jobs_by_state")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("jobs_by_state", tblJobsByStateAll, cols)
 }
 
 // Delete returns DELETE cols FROM jobs_by_state WHERE <full primary key>; no cols
 // deletes the row.
 func (JobsByStateBuilder) Delete(cols ...ColumnOf[JobsByStateBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("jobs_by_state").Columns(quotedNames(specs)...).Where(eqAll(tblJobsByStateKey)...), nil
+	return deleteWhere("jobs_by_state", tblJobsByStateKey, cols)
 }
 
 // StateInsertCQL is the statement of query StateInsert.

@@ -85,67 +85,31 @@ func (ProcessorsBuilder) tableName() string { return "processors" }
 // Get returns SELECT cols FROM processors WHERE <full primary key>; no cols
 // selects every column.
 func (ProcessorsBuilder) Get(cols ...ColumnOf[ProcessorsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblProcessorsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("processors").Columns(quotedNames(specs)...).Where(eqAll(tblProcessorsKey)...), nil
+	return selectWhere("processors", tblProcessorsAll, tblProcessorsKey, cols)
 }
 
 // Select returns SELECT cols FROM processors WHERE <partition key>; no cols
 // selects every column.
 func (ProcessorsBuilder) Select(cols ...ColumnOf[ProcessorsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblProcessorsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("processors").Columns(quotedNames(specs)...).Where(eqAll(tblProcessorsPartKey)...), nil
+	return selectWhere("processors", tblProcessorsAll, tblProcessorsPartKey, cols)
 }
 
 // Insert returns INSERT INTO processors (cols) VALUES (…); no cols inserts
 // every column.
 func (ProcessorsBuilder) Insert(cols ...ColumnOf[ProcessorsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblProcessorsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("processors")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("processors", tblProcessorsAll, cols)
 }
 
 // Update returns UPDATE processors SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (ProcessorsBuilder) Update(cols ...ColumnOf[ProcessorsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblProcessorsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("processors")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblProcessorsKey)...), nil
+	return updateWhere("processors", false, tblProcessorsRegular, tblProcessorsKey, cols)
 }
 
 // Delete returns DELETE cols FROM processors WHERE <full primary key>; no cols
 // deletes the row.
 func (ProcessorsBuilder) Delete(cols ...ColumnOf[ProcessorsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("processors").Columns(quotedNames(specs)...).Where(eqAll(tblProcessorsKey)...), nil
+	return deleteWhere("processors", tblProcessorsKey, cols)
 }
 
 // ProcessorReportCQL is the statement of query ProcessorReport.

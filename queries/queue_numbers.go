@@ -61,67 +61,31 @@ func (QueueNumbersBuilder) tableName() string { return "queue_numbers" }
 // Get returns SELECT cols FROM queue_numbers WHERE <full primary key>; no cols
 // selects every column.
 func (QueueNumbersBuilder) Get(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQueueNumbersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("queue_numbers").Columns(quotedNames(specs)...).Where(eqAll(tblQueueNumbersKey)...), nil
+	return selectWhere("queue_numbers", tblQueueNumbersAll, tblQueueNumbersKey, cols)
 }
 
 // Select returns SELECT cols FROM queue_numbers WHERE <partition key>; no cols
 // selects every column.
 func (QueueNumbersBuilder) Select(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQueueNumbersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("queue_numbers").Columns(quotedNames(specs)...).Where(eqAll(tblQueueNumbersPartKey)...), nil
+	return selectWhere("queue_numbers", tblQueueNumbersAll, tblQueueNumbersPartKey, cols)
 }
 
 // Insert returns INSERT INTO queue_numbers (cols) VALUES (…); no cols inserts
 // every column.
 func (QueueNumbersBuilder) Insert(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblQueueNumbersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("queue_numbers")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("queue_numbers", tblQueueNumbersAll, cols)
 }
 
 // Update returns UPDATE queue_numbers SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (QueueNumbersBuilder) Update(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblQueueNumbersRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("queue_numbers")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblQueueNumbersKey)...), nil
+	return updateWhere("queue_numbers", false, tblQueueNumbersRegular, tblQueueNumbersKey, cols)
 }
 
 // Delete returns DELETE cols FROM queue_numbers WHERE <full primary key>; no cols
 // deletes the row.
 func (QueueNumbersBuilder) Delete(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("queue_numbers").Columns(quotedNames(specs)...).Where(eqAll(tblQueueNumbersKey)...), nil
+	return deleteWhere("queue_numbers", tblQueueNumbersKey, cols)
 }
 
 // QueueNumberTakeCQL is the statement of query QueueNumberTake.

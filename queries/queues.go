@@ -83,67 +83,31 @@ func (QueuesBuilder) tableName() string { return "queues" }
 // Get returns SELECT cols FROM queues WHERE <full primary key>; no cols
 // selects every column.
 func (QueuesBuilder) Get(cols ...ColumnOf[QueuesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQueuesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("queues").Columns(quotedNames(specs)...).Where(eqAll(tblQueuesKey)...), nil
+	return selectWhere("queues", tblQueuesAll, tblQueuesKey, cols)
 }
 
 // Select returns SELECT cols FROM queues WHERE <partition key>; no cols
 // selects every column.
 func (QueuesBuilder) Select(cols ...ColumnOf[QueuesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQueuesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("queues").Columns(quotedNames(specs)...).Where(eqAll(tblQueuesPartKey)...), nil
+	return selectWhere("queues", tblQueuesAll, tblQueuesPartKey, cols)
 }
 
 // Insert returns INSERT INTO queues (cols) VALUES (…); no cols inserts
 // every column.
 func (QueuesBuilder) Insert(cols ...ColumnOf[QueuesBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblQueuesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("queues")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("queues", tblQueuesAll, cols)
 }
 
 // Update returns UPDATE queues SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (QueuesBuilder) Update(cols ...ColumnOf[QueuesBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblQueuesRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("queues")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblQueuesKey)...), nil
+	return updateWhere("queues", false, tblQueuesRegular, tblQueuesKey, cols)
 }
 
 // Delete returns DELETE cols FROM queues WHERE <full primary key>; no cols
 // deletes the row.
 func (QueuesBuilder) Delete(cols ...ColumnOf[QueuesBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("queues").Columns(quotedNames(specs)...).Where(eqAll(tblQueuesKey)...), nil
+	return deleteWhere("queues", tblQueuesKey, cols)
 }
 
 // QueueGetCQL is the statement of query QueueGet.

@@ -116,67 +116,31 @@ func (RecurringJobsBuilder) tableName() string { return "recurring_jobs" }
 // Get returns SELECT cols FROM recurring_jobs WHERE <full primary key>; no cols
 // selects every column.
 func (RecurringJobsBuilder) Get(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblRecurringJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("recurring_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblRecurringJobsKey)...), nil
+	return selectWhere("recurring_jobs", tblRecurringJobsAll, tblRecurringJobsKey, cols)
 }
 
 // Select returns SELECT cols FROM recurring_jobs WHERE <partition key>; no cols
 // selects every column.
 func (RecurringJobsBuilder) Select(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblRecurringJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("recurring_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblRecurringJobsPartKey)...), nil
+	return selectWhere("recurring_jobs", tblRecurringJobsAll, tblRecurringJobsPartKey, cols)
 }
 
 // Insert returns INSERT INTO recurring_jobs (cols) VALUES (…); no cols inserts
 // every column.
 func (RecurringJobsBuilder) Insert(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblRecurringJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("recurring_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("recurring_jobs", tblRecurringJobsAll, cols)
 }
 
 // Update returns UPDATE recurring_jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (RecurringJobsBuilder) Update(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblRecurringJobsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("recurring_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblRecurringJobsKey)...), nil
+	return updateWhere("recurring_jobs", false, tblRecurringJobsRegular, tblRecurringJobsKey, cols)
 }
 
 // Delete returns DELETE cols FROM recurring_jobs WHERE <full primary key>; no cols
 // deletes the row.
 func (RecurringJobsBuilder) Delete(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("recurring_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblRecurringJobsKey)...), nil
+	return deleteWhere("recurring_jobs", tblRecurringJobsKey, cols)
 }
 
 // RecurringUpsertCQL is the statement of query RecurringUpsert.

@@ -71,67 +71,31 @@ func (ScheduledBucketsBuilder) tableName() string { return "scheduled_buckets" }
 // Get returns SELECT cols FROM scheduled_buckets WHERE <full primary key>; no cols
 // selects every column.
 func (ScheduledBucketsBuilder) Get(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblScheduledBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("scheduled_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledBucketsKey)...), nil
+	return selectWhere("scheduled_buckets", tblScheduledBucketsAll, tblScheduledBucketsKey, cols)
 }
 
 // Select returns SELECT cols FROM scheduled_buckets WHERE <partition key>; no cols
 // selects every column.
 func (ScheduledBucketsBuilder) Select(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblScheduledBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("scheduled_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledBucketsPartKey)...), nil
+	return selectWhere("scheduled_buckets", tblScheduledBucketsAll, tblScheduledBucketsPartKey, cols)
 }
 
 // Insert returns INSERT INTO scheduled_buckets (cols) VALUES (…); no cols inserts
 // every column.
 func (ScheduledBucketsBuilder) Insert(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblScheduledBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("scheduled_buckets")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("scheduled_buckets", tblScheduledBucketsAll, cols)
 }
 
 // Update returns UPDATE scheduled_buckets SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (ScheduledBucketsBuilder) Update(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblScheduledBucketsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("scheduled_buckets")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblScheduledBucketsKey)...), nil
+	return updateWhere("scheduled_buckets", false, tblScheduledBucketsRegular, tblScheduledBucketsKey, cols)
 }
 
 // Delete returns DELETE cols FROM scheduled_buckets WHERE <full primary key>; no cols
 // deletes the row.
 func (ScheduledBucketsBuilder) Delete(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("scheduled_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledBucketsKey)...), nil
+	return deleteWhere("scheduled_buckets", tblScheduledBucketsKey, cols)
 }
 
 // DueBucketInsertCQL is the statement of query DueBucketInsert.

@@ -74,67 +74,31 @@ func (ScheduledJobsBuilder) tableName() string { return "scheduled_jobs" }
 // Get returns SELECT cols FROM scheduled_jobs WHERE <full primary key>; no cols
 // selects every column.
 func (ScheduledJobsBuilder) Get(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblScheduledJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("scheduled_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledJobsKey)...), nil
+	return selectWhere("scheduled_jobs", tblScheduledJobsAll, tblScheduledJobsKey, cols)
 }
 
 // Select returns SELECT cols FROM scheduled_jobs WHERE <partition key>; no cols
 // selects every column.
 func (ScheduledJobsBuilder) Select(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblScheduledJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("scheduled_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledJobsPartKey)...), nil
+	return selectWhere("scheduled_jobs", tblScheduledJobsAll, tblScheduledJobsPartKey, cols)
 }
 
 // Insert returns INSERT INTO scheduled_jobs (cols) VALUES (…); no cols inserts
 // every column.
 func (ScheduledJobsBuilder) Insert(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblScheduledJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("scheduled_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("scheduled_jobs", tblScheduledJobsAll, cols)
 }
 
 // Update returns UPDATE scheduled_jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (ScheduledJobsBuilder) Update(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblScheduledJobsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("scheduled_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblScheduledJobsKey)...), nil
+	return updateWhere("scheduled_jobs", false, tblScheduledJobsRegular, tblScheduledJobsKey, cols)
 }
 
 // Delete returns DELETE cols FROM scheduled_jobs WHERE <full primary key>; no cols
 // deletes the row.
 func (ScheduledJobsBuilder) Delete(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("scheduled_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledJobsKey)...), nil
+	return deleteWhere("scheduled_jobs", tblScheduledJobsKey, cols)
 }
 
 // DueInsertCQL is the statement of query DueInsert.

@@ -70,49 +70,25 @@ func (StateBucketsBuilder) tableName() string { return "state_buckets" }
 // Get returns SELECT cols FROM state_buckets WHERE <full primary key>; no cols
 // selects every column.
 func (StateBucketsBuilder) Get(cols ...ColumnOf[StateBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblStateBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("state_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblStateBucketsKey)...), nil
+	return selectWhere("state_buckets", tblStateBucketsAll, tblStateBucketsKey, cols)
 }
 
 // Select returns SELECT cols FROM state_buckets WHERE <partition key>; no cols
 // selects every column.
 func (StateBucketsBuilder) Select(cols ...ColumnOf[StateBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblStateBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("state_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblStateBucketsPartKey)...), nil
+	return selectWhere("state_buckets", tblStateBucketsAll, tblStateBucketsPartKey, cols)
 }
 
 // Insert returns INSERT INTO state_buckets (cols) VALUES (…); no cols inserts
 // every column.
 func (StateBucketsBuilder) Insert(cols ...ColumnOf[StateBucketsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblStateBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("state_buckets")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("state_buckets", tblStateBucketsAll, cols)
 }
 
 // Delete returns DELETE cols FROM state_buckets WHERE <full primary key>; no cols
 // deletes the row.
 func (StateBucketsBuilder) Delete(cols ...ColumnOf[StateBucketsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("state_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblStateBucketsKey)...), nil
+	return deleteWhere("state_buckets", tblStateBucketsKey, cols)
 }
 
 // StateBucketInsertCQL is the statement of query StateBucketInsert.

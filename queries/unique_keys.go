@@ -65,67 +65,31 @@ func (UniqueKeysBuilder) tableName() string { return "unique_keys" }
 // Get returns SELECT cols FROM unique_keys WHERE <full primary key>; no cols
 // selects every column.
 func (UniqueKeysBuilder) Get(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblUniqueKeysAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("unique_keys").Columns(quotedNames(specs)...).Where(eqAll(tblUniqueKeysKey)...), nil
+	return selectWhere("unique_keys", tblUniqueKeysAll, tblUniqueKeysKey, cols)
 }
 
 // Select returns SELECT cols FROM unique_keys WHERE <partition key>; no cols
 // selects every column.
 func (UniqueKeysBuilder) Select(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblUniqueKeysAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("unique_keys").Columns(quotedNames(specs)...).Where(eqAll(tblUniqueKeysPartKey)...), nil
+	return selectWhere("unique_keys", tblUniqueKeysAll, tblUniqueKeysPartKey, cols)
 }
 
 // Insert returns INSERT INTO unique_keys (cols) VALUES (…); no cols inserts
 // every column.
 func (UniqueKeysBuilder) Insert(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblUniqueKeysAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("unique_keys")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("unique_keys", tblUniqueKeysAll, cols)
 }
 
 // Update returns UPDATE unique_keys SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (UniqueKeysBuilder) Update(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblUniqueKeysRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("unique_keys")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblUniqueKeysKey)...), nil
+	return updateWhere("unique_keys", false, tblUniqueKeysRegular, tblUniqueKeysKey, cols)
 }
 
 // Delete returns DELETE cols FROM unique_keys WHERE <full primary key>; no cols
 // deletes the row.
 func (UniqueKeysBuilder) Delete(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("unique_keys").Columns(quotedNames(specs)...).Where(eqAll(tblUniqueKeysKey)...), nil
+	return deleteWhere("unique_keys", tblUniqueKeysKey, cols)
 }
 
 // UniqueClaimCQL is the statement of query UniqueClaim.
