@@ -232,7 +232,9 @@ func TestMisuseDoesNotCompile(t *testing.T) {
 	_ = worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error { return nil }, nil)
 	_, _ = worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com"}, nil)
 	_ = worker.Handle(p, func(ctx context.Context, job *worker.Job[*EmailArgs]) error { return nil }, nil)
-	_, _ = worker.Enqueue(ctx, store, &EmailArgs{To: "ada@example.com"}, nil)`
+	_, _ = worker.Enqueue(ctx, store, &EmailArgs{To: "ada@example.com"}, nil)
+	_, _ = worker.Enqueue[EmailArgs](ctx, store, EmailArgs{To: "ada@example.com"}, nil)
+	_ = worker.HandleRaw(p, "email.send", func(ctx context.Context, job *worker.Job[[]byte]) error { return nil }, nil)`
 	if out, err := build(t, dir, "control", control); err != nil {
 		t.Fatalf("the control program does not compile: %v\n%s", err, out)
 	}
