@@ -5,7 +5,7 @@
 GO ?= go
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: demo test check generate cassandra cassandra-stop chromium
+.PHONY: demo test check generate cassandra cassandra-stop chromium screenshots
 
 # Regenerate models/ and queries/ after a change to schema/*.cql.
 generate:
@@ -42,6 +42,15 @@ cassandra:
 # when missing.
 chromium:
 	scripts/install-chromium
+
+# The README's dashboard pictures: the browser test saves a screenshot of
+# every page it visits; these are the ones docs/dashboard keeps.
+DASHBOARD_SHOTS = overview failed job bulk-confirm bulk-progress batches batch recurring queues processors
+screenshots: cassandra chromium
+	@dir=$$(mktemp -d) && \
+	JOBSHARP_SCREENSHOTS=$$dir $(GO) test -count=1 -run '^TestBrowser$$' ./dashboard && \
+	for s in $(DASHBOARD_SHOTS); do cp $$dir/$$s.png docs/dashboard/$$s.png || exit 1; done && \
+	rm -r $$dir && echo "updated docs/dashboard: $(DASHBOARD_SHOTS)"
 
 cassandra-stop:
 	scripts/cassandra stop

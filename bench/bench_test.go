@@ -132,8 +132,8 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 			t.Errorf("withDefaults() error = %v, want it to contain %q", err, want)
 		}
 	}
-	_, err = Config{Scenarios: []string{"nope"}, Histories: []int{5, 1}, ControlsWindow: 15 * time.Second}.withDefaults()
-	for _, want := range []string{`unknown scenario "nope"`, "Histories must ascend from 0", "ControlsWindow must be at least two report and poll intervals (10s and 1s), got 15s"} {
+	_, err = Config{Scenarios: []string{"nope"}, Histories: []int{5, 1}, ControlsWindow: 15 * time.Second, ThroughputFirst: -1}.withDefaults()
+	for _, want := range []string{`unknown scenario "nope"`, "Histories must ascend from 0", "ThroughputFirst must not be negative, got -1", "ControlsWindow must be at least two report and poll intervals (10s and 1s), got 15s"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("withDefaults() error = %v, want it to contain %q", err, want)
 		}
@@ -153,7 +153,8 @@ func TestRunSmoke(t *testing.T) {
 	ctx := context.Background()
 	var log strings.Builder
 	// The controls scenario has a test of its own (TestControlsSmoke).
-	cfg := Config{Mode: Smoke, Log: &log, Scenarios: slices.DeleteFunc(Scenarios(), func(s string) bool { return s == ScenarioControls })}
+	// ThroughputFirst 1: the second contender goes first.
+	cfg := Config{Mode: Smoke, Log: &log, ThroughputFirst: 1, Scenarios: slices.DeleteFunc(Scenarios(), func(s string) bool { return s == ScenarioControls })}
 	if h := os.Getenv("JOBSHARP_TEST_HOSTS"); h != "" {
 		cfg.Hosts = strings.Split(h, ",")
 	}
@@ -203,6 +204,14 @@ func checkThroughput(t *testing.T, rep *Report) {
 	}
 	if len(tp.Failures) > 0 {
 		t.Errorf("throughput workloads failed: %q", tp.Failures)
+	}
+	if want := rep.Config.ThroughputReps; len(tp.Orders) != want {
+		t.Errorf("throughput orders = %q, want one per repetition (%d)", tp.Orders, want)
+	}
+	for r, order := range tp.Orders {
+		if want := balanced(tp.Contenders, r+rep.Config.ThroughputFirst); !slices.Equal(order, want) {
+			t.Errorf("repetition %d ran the contenders in the order %q, want %q (ThroughputFirst %d)", r+1, order, want, rep.Config.ThroughputFirst)
+		}
 	}
 	if len(tp.PreviousCommit) != 40 || !strings.HasPrefix(tp.PreviousCommit, DefaultPreviousCommit) {
 		t.Errorf("previous commit = %q, want the full hash of %s", tp.PreviousCommit, DefaultPreviousCommit)
@@ -367,7 +376,7 @@ func TestControlsCounterSplitsStatements(t *testing.T) {
 	}
 	q(queries.ProcessorDeleteCQL, t0.Add(35*time.Second))
 	for i := range 31 {
-		q(queries.QueuesPausedCQL, t0.Add(time.Duration(i)*time.Second))
+		q(queries.QueuesPausedAmongCQL, t0.Add(time.Duration(i)*time.Second))
 	}
 	q(queries.QueueGetCQL, t0)
 	q(queries.QueuesListCQL, t0)

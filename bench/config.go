@@ -109,6 +109,11 @@ type Config struct {
 	// ThroughputReps is the repetitions of each throughput workload per
 	// contender.
 	ThroughputReps int
+	// ThroughputFirst is the place in the rotation of the contenders' order
+	// of the first repetition: repetition r runs in the order of rotation
+	// r+ThroughputFirst. Runs of one repetition each should pass 0, 1, 2,
+	// … in turn, or the same contender goes first in every run.
+	ThroughputFirst int
 	// DrainJobs is the jobs stored before a drain, BulkJobs those of a bulk
 	// insert; Slots the handler slots of the one processor.
 	DrainJobs, BulkJobs, Slots int
@@ -281,6 +286,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	check(c.Reps >= 1, "Reps must be at least 1, got %d", c.Reps)
 	check(c.ThroughputReps >= 1, "ThroughputReps must be at least 1, got %d", c.ThroughputReps)
+	check(c.ThroughputFirst >= 0, "ThroughputFirst must not be negative, got %d", c.ThroughputFirst)
 	check(c.DrainJobs >= 1 && c.BulkJobs >= 1, "DrainJobs and BulkJobs must be at least 1, got %d and %d", c.DrainJobs, c.BulkJobs)
 	check(c.Slots >= 1 && c.Slots <= 10_000, "Slots must be between 1 and 10,000, got %d", c.Slots)
 	check(c.SteadyProducers >= 1 && c.SteadyProducers <= 1000, "SteadyProducers must be between 1 and 1,000, got %d", c.SteadyProducers)

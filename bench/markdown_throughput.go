@@ -64,7 +64,15 @@ func throughputTable(b *strings.Builder, reps []*Report) {
 			continue
 		}
 		l := slices.Sorted(slices.Values(r.Throughput.Load))
-		fmt.Fprintf(b, "Run %d: load average (1 min) %.1f to %.1f, median %.1f, over the %d workload runs; drivers built in %s.\n", i+1, l[0], l[len(l)-1], median(l), len(l), r.Throughput.BuildTime.Round(1e9))
+		order := ""
+		if len(r.Throughput.Orders) > 0 {
+			var parts []string
+			for _, o := range r.Throughput.Orders {
+				parts = append(parts, strings.Join(o, ", "))
+			}
+			order = "; contenders' order: " + strings.Join(parts, " / ")
+		}
+		fmt.Fprintf(b, "Run %d: load average (1 min) %.1f to %.1f, median %.1f, over the %d workload runs; drivers built in %s%s.\n", i+1, l[0], l[len(l)-1], median(l), len(l), r.Throughput.BuildTime.Round(1e9), order)
 	}
 	b.WriteString("\n")
 

@@ -219,7 +219,7 @@ func (c *controlsCounter) ObserveQuery(ctx context.Context, q gocql.ObservedQuer
 		c.mu.Unlock()
 	case queries.ProcessorDeleteCQL:
 		c.registry.ObserveQuery(ctx, q)
-	case queries.QueuesPausedCQL:
+	case queries.QueuesPausedCQL, queries.QueuesPausedAmongCQL:
 		c.pauses.ObserveQuery(ctx, q)
 		c.mu.Lock()
 		c.pauseReadAt = append(c.pauseReadAt, q.Start)

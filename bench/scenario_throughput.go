@@ -52,6 +52,9 @@ type ThroughputReport struct {
 	BuildTime time.Duration `json:"build_time_ns"`
 	// Load is the machine's 1-minute load average after each workload run.
 	Load []float64 `json:"load"`
+	// Orders are the contenders' order in each repetition (the same for
+	// every workload of a repetition).
+	Orders [][]string `json:"orders,omitempty"`
 	// Failures are the workload runs whose driver failed (the first line of
 	// its error); their figures are missing from the medians.
 	Failures  []string            `json:"failures,omitempty"`
@@ -247,8 +250,10 @@ func runThroughput(ctx context.Context, cfg Config, logf func(string, ...any)) (
 		results[i] = newThroughputResult(w.name, cfg)
 	}
 	for r := 0; r < cfg.ThroughputReps; r++ {
+		order := balanced(contenders, r+cfg.ThroughputFirst)
+		tp.Orders = append(tp.Orders, order)
 		for i, w := range workloads {
-			for _, c := range balanced(contenders, r) {
+			for _, c := range order {
 				args := append([]string{"-workload", w.name, "-queue", fmt.Sprintf("%s_%d", w.name, r+1), "-slots", strconv.Itoa(cfg.Slots)}, w.args...)
 				res, stderr, err := drivers[c].workload(ctx, args...)
 				if ctx.Err() != nil {

@@ -81,7 +81,8 @@ func browser(t *testing.T) (ctx context.Context, consoleErrors func() []string) 
 
 // screenshots is where the browser test saves a PNG of every page:
 // $JOBSHARP_SCREENSHOTS, or jobsharp-dashboard-screenshots in the temporary
-// directory.
+// directory. `make screenshots` runs the test and copies the ones the
+// README shows to docs/dashboard.
 func screenshots(t *testing.T) string {
 	dir := os.Getenv("JOBSHARP_SCREENSHOTS")
 	if dir == "" {
@@ -109,7 +110,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := serve(t, store, &dashboard.Options{ChartInterval: 500 * time.Millisecond})
+	b := serve(t, store, &dashboard.Options{ChartInterval: 500 * time.Millisecond, ChartPoints: 40})
 	base := b.srv.URL + b.prefix
 	dir := screenshots(t)
 
@@ -219,7 +220,7 @@ func TestBrowser(t *testing.T) {
 	if s := text("table.counts"); !strings.Contains(s, "mail") || !strings.Contains(s, "reports") {
 		t.Errorf("the overview's table lacks the queues:\n%s", s)
 	}
-	shot("overview")
+	shot("overview-start")
 
 	// 2. The failed jobs.
 	click(`header nav a[href$="/jobs?state=Failed"]`)
@@ -237,7 +238,7 @@ func TestBrowser(t *testing.T) {
 	if s := text("main"); !strings.Contains(s, "550 5.1.1 mailbox unavailable") || !strings.Contains(s, `"to": "bounce@example.com"`) {
 		t.Errorf("the job page lacks the error or the arguments:\n%s", s)
 	}
-	shot("job-failed")
+	shot("job")
 	failing.Store(false)
 	click("#action-requeue")
 	if s := text(".flash"); !strings.Contains(s, "requeued") {
@@ -285,7 +286,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the succeeded line has points %q (%v)", pts.Value, err)
 	}
 	do("reload the overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#throughput")))
-	shot("overview-chart") // the table and the chart of one moment
+	shot("overview") // the table and the chart of one moment
 
 	// 7. Pause the mail queue (confirming the dialog): the processor stops
 	// claiming within its poll interval and new mail waits, Scheduled; the
@@ -329,7 +330,11 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("mail enqueued while paused: %v, %v; want Scheduled", got, err)
 		}
 	}
-	shot("queue-paused")
+	do("reload the queues", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`tr[data-queue="mail"] button.resume`)))
+	if s := text(`tr[data-queue="mail"] td.due`); s != "5" {
+		t.Errorf("the paused mail queue shows %q jobs due now, want the 5 held", s)
+	}
+	shot("queues")
 	waitFor(t, "the registry to show no mail job running", func() bool {
 		list, err := store.Processors.List(ctx)
 		return err == nil && slices.ContainsFunc(list, func(pi repo.ProcessorInfo) bool {
@@ -381,9 +386,9 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after pause the schedule shows:\n%s", s)
 	}
 	for _, pg := range []struct{ name, path, sel, want string }{
-		{"queues", "/queues", "table.counts", "reports"},
+		{"queues-resumed", "/queues", "table.counts", "reports"},
 		{"recurring", "/recurring", "table.recurring", "paused"},
-		{"batches", "/batches", "table.batches", batchID.String()},
+		{"batches", "/batches", "table.batches", "4 of 6"},
 		{"batch", "/batches/" + batchID.String(), ".batch-progress", "4 of 6 jobs finished"},
 		{"succeeded", "/jobs?state=Succeeded", "table.jobs", "email.send"},
 	} {

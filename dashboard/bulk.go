@@ -108,6 +108,8 @@ type confirmPage struct {
 	base
 	Req      *bulkRequest
 	Estimate int64
+	Chunk    int
+	Order    string // the list's order, for a whole list
 }
 
 // bulkConfirm is POST /bulk: the confirmation step. It changes nothing; it
@@ -118,7 +120,7 @@ func (d *Dashboard) bulkConfirm() http.Handler {
 		if err != nil {
 			return err
 		}
-		p := confirmPage{base: d.base(c, "Confirm: "+b.Action.Label, "jobs"), Req: b, Estimate: int64(len(b.IDs))}
+		p := confirmPage{base: d.base(c, "Confirm: "+b.Action.Label, "jobs"), Req: b, Estimate: int64(len(b.IDs)), Chunk: d.set.bulkChunk, Order: order(b.Filter.State)}
 		if b.All {
 			if p.Estimate, err = d.store.Jobs.Count(c.r.Context(), b.Filter.Queue, b.Filter.State); err != nil {
 				return err

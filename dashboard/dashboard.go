@@ -39,9 +39,9 @@ type Options struct {
 	// with 403 Forbidden.
 	ReadOnly bool
 
-	// Authorize, when set, is asked before every request: with ActionView
-	// for reading pages and the JSON endpoints, with the action's name for
-	// a change. A non-nil error refuses the request with 403 Forbidden and
+	// Authorize, when set, is asked before every request but those for the
+	// embedded script, style sheet and icon: with ActionView for reading
+	// pages and the JSON endpoints, with the action's name for a change. A non-nil error refuses the request with 403 Forbidden and
 	// the error's text. Authenticate in your own middleware around the
 	// handler and let Authorize read what it put in the request's context.
 	Authorize func(r *http.Request, action Action) error
@@ -231,6 +231,13 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mux.ServeHTTP(w, r)
 }
 
+// postOnly answers 405 Method Not Allowed to a request that only a POST
+// may make.
+var postOnly = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	http.Error(w, "method not allowed: "+r.URL.Path+" takes a POST", http.StatusMethodNotAllowed)
+})
+
 // contentSecurityPolicy: nothing but the dashboard's own files; no inline
 // script or style, no plugins, no framing, forms post only here.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
@@ -251,6 +258,9 @@ func (d *Dashboard) routes() *http.ServeMux {
 	m.Handle("POST "+p+"/bulk", d.bulkConfirm())
 	m.Handle("POST "+p+"/bulk/start", d.bulkStart())
 	m.Handle("GET "+p+"/bulk/{id}", d.view(d.bulkPage))
+	// GET /bulk/start would match /bulk/{id}: it is a wrong method, not an
+	// unknown bulk action.
+	m.Handle("GET "+p+"/bulk/start", postOnly)
 	m.Handle("POST "+p+"/bulk/{id}/cancel", d.change(ActionBulkCancel, d.bulkCancel))
 	m.Handle("GET "+p+"/queues", d.view(d.queuesPage))
 	m.Handle("POST "+p+"/queues/{queue}/pause", d.change(ActionQueuePause, d.queuePause))

@@ -26,8 +26,9 @@
 //     seen, when its row expires).
 //   - Recurring: every schedule with its cron expression, zone, last and
 //     next fire time.
-//   - Batches: progress of a batch, and the batches met among the jobs that
-//     wait or run.
+//   - Batches: the batches met among the jobs that wait or run, each with
+//     its progress (finished of size, [repo.Batches.Progress]); a batch's
+//     page with its progress, jobs and continuations.
 //   - Search: a job id, a batch id or a recurring schedule id.
 //
 // Actions: requeue, cancel, delete and run now per job, and in bulk on a
@@ -50,8 +51,8 @@
 //     double-submit token: a random HttpOnly, SameSite=Strict cookie that
 //     the form repeats. A wrong method gets 405.
 //   - [Options.ReadOnly] hides the actions and refuses them with 403.
-//   - [Options.Authorize] is asked before every request, with the
-//     [Action] it would take.
+//   - [Options.Authorize] is asked before every request (but those for the
+//     static script, style sheet and icon), with the [Action] it would take.
 //   - Each response carries a Content-Security-Policy that allows only the
 //     dashboard's own script and style sheet (no inline script), forbids
 //     framing and lets forms post only to the dashboard.
@@ -74,7 +75,8 @@
 // the next, which goes on from there. A whole-list bulk action pages its
 // list by cursor, [Options.BulkChunk] jobs at a time, to the end of the
 // list: no cap. A batch page reads the batch's jobs (at most the store's
-// MaxBatchSize).
+// MaxBatchSize); the batches page reads at most 50 batches' progress, one
+// partition each.
 //
 // # The throughput chart
 //

@@ -170,21 +170,28 @@ func (d *Dashboard) recurringAction(a Action) handlerFunc {
 	}
 }
 
-// batchSeen is a batch met among the jobs that wait or run.
+// batchSeen is a batch met among the jobs that wait or run, with its
+// progress (nil when the batch's partition is gone).
 type batchSeen struct {
 	ID            gocql.UUID
 	Jobs          map[repo.State]int
 	Continuations int
+	Progress      *repo.BatchProgress
 }
+
+// maxBatchesListed bounds the batches the batches page shows, each with its
+// progress (one partition read each).
+const maxBatchesListed = 50
 
 // batchStates are the lists the batches page reads batch ids from: the jobs
 // that wait or run, and the continuations that wait for a batch.
 var batchStates = []repo.State{repo.StateScheduled, repo.StateProcessing, repo.StateFailed, repo.StateAwaitingBatch}
 
 // batchesPage is GET /batches: a batch lookup, and the batches met on the
-// first page of the Scheduled, Processing, Failed and AwaitingBatch lists.
-// The store has no index of batches by time, so this is the active
-// batches' most recent part, not every batch.
+// first page of the Scheduled, Processing, Failed and AwaitingBatch lists
+// (at most maxBatchesListed), each with its progress (Batches.Progress: one
+// partition read). The store has no index of batches by time, so this is
+// the active batches' most recent part, not every batch.
 func (d *Dashboard) batchesPage(c *call) error {
 	ctx := c.r.Context()
 	lists := make([]*listResult, len(batchStates))
@@ -219,16 +226,31 @@ func (d *Dashboard) batchesPage(c *call) error {
 			}
 		}
 	}
-	out := make([]*batchSeen, len(order))
-	for i, id := range order {
+	more := max(0, len(order)-maxBatchesListed)
+	out := make([]*batchSeen, len(order)-more)
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(fanOut)
+	for i, id := range order[:len(out)] {
 		out[i] = seen[id]
+		g.Go(func() error {
+			p, err := d.store.Batches.Progress(gctx, id)
+			if errors.Is(err, repo.ErrNotFound) {
+				return nil // expired with its last jobs: no progress to show
+			}
+			out[i].Progress = p
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	return d.render(c, http.StatusOK, "batches", struct {
 		base
 		Batches []*batchSeen
+		More    int
 		States  []repo.State
 		PerList int
-	}{d.base(c, "Batches", "batches"), out, batchStates, d.set.pageSize})
+	}{d.base(c, "Batches", "batches"), out, more, batchStates, d.set.pageSize})
 }
 
 // maxBatchJobsShown bounds the jobs a batch page lists.

@@ -442,7 +442,9 @@ func TestPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.get(t, "/batches").want(t, http.StatusOK, batchID.String())
+		// The list shows each batch's progress from its own partition: the
+		// cancelled job counts as finished.
+		b.get(t, "/batches").want(t, http.StatusOK, `<tr data-batch="`+batchID.String()+`">`, `<progress max="4" value="1">`, "1 of 4</span> (25%) · ")
 		b.get(t, "/batches/"+batchID.String()).want(t, http.StatusOK, "<strong>1</strong> of <strong>4</strong> jobs finished (25%)", jobs[3].ID.String(), cont.ID.String())
 		r := b.get(t, "/search?q="+batchID.String())
 		r.want(t, http.StatusSeeOther)
@@ -482,6 +484,11 @@ func TestPages(t *testing.T) {
 		b.post(t, "/bulk", url.Values{"action": {"job.explode"}, "id": {ab[0].ID.String()}}).want(t, http.StatusBadRequest, "unknown bulk action")
 		b.post(t, "/bulk", url.Values{"action": {"job.requeue"}}).want(t, http.StatusBadRequest, "no job selected")
 		b.get(t, "/bulk/ffff").want(t, http.StatusNotFound, "no bulk action")
+		r := b.get(t, "/api/bulk/ffff")
+		r.want(t, http.StatusNotFound, `{"error":"no bulk action \"ffff\"`)
+		if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("the JSON endpoint's error has Content-Type %q", ct)
+		}
 	})
 
 	t.Run("BulkWholeList", func(t *testing.T) {
@@ -496,7 +503,7 @@ func TestPages(t *testing.T) {
 			n, err := b.store.Jobs.Count(ctx, b.queue, repo.StateSucceeded)
 			return err == nil && n == 7
 		})
-		b.post(t, "/bulk", form).want(t, http.StatusOK, "every Succeeded job", "about <strong>7</strong> jobs")
+		b.post(t, "/bulk", form).want(t, http.StatusOK, "every Succeeded job", "about <strong>7</strong> jobs", "2 jobs at a time", "(newest first): there is no cap")
 		st := b.runBulk(t, form)
 		if st.Done != 7 || st.Failed != 0 || st.Stopped != "" {
 			t.Errorf("bulk delete of the whole list: %+v, want 7 done", st)

@@ -891,6 +891,11 @@ func TestQueueQueries(t *testing.T) {
 	if diff := cmp.Diff([]queries.QueuesPausedRow{{Name: "a"}, {Name: "b", Paused: true}}, paused); diff != "" {
 		t.Errorf("QueuesPaused mismatch (-want +got):\n%s", diff)
 	}
+	among, err := db.QueuesPausedAmong(ctx, shard, []string{"b", "nope"}).All()
+	check(t, "QueuesPausedAmong", err)
+	if diff := cmp.Diff([]queries.QueuesPausedAmongRow{{Name: "b", Paused: true}}, among); diff != "" {
+		t.Errorf("QueuesPausedAmong mismatch (-want +got):\n%s", diff)
+	}
 	if _, _, err = db.QueueSetPaused(ctx, false, at.Add(time.Second), shard, "b").Exec(); err != nil {
 		t.Fatalf("QueueSetPaused false: %v", err)
 	}
@@ -900,7 +905,7 @@ func TestQueueQueries(t *testing.T) {
 		t.Errorf("QueuesList after a resume = %+v, want b not paused, changed at %v", queues, at.Add(time.Second))
 	}
 
-	mark(t, "QueueNumberTake", "QueueNumberGet", "QueueCreate", "QueuesList", "QueueSweepTake", "QueueSweepTakeFirst", "QueueSweepDone", "QueueGet", "QueueSetPaused", "QueuesPaused")
+	mark(t, "QueueNumberTake", "QueueNumberGet", "QueueCreate", "QueuesList", "QueueSweepTake", "QueueSweepTakeFirst", "QueueSweepDone", "QueueGet", "QueueSetPaused", "QueuesPaused", "QueuesPausedAmong")
 }
 
 // TestProcessorQueries writes a processor's row with a TTL, lists it and

@@ -238,7 +238,7 @@ func scanQueuesPaused(r *QueuesPausedRow, dest []any, _ []gocql.ColumnInfo) []an
 // table queues: a SELECT that returns QueuesPausedRow rows, read with One,
 // All, Iter or Page.
 //
-// What a processor reads once per poll interval: which queues are paused.
+// Which queues are paused, of every queue in the registry.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -249,13 +249,57 @@ func (db *DB) QueuesPaused(ctx context.Context, shard int32) Rows[QueuesPausedRo
 	return Rows[QueuesPausedRow]{q: db.query(ctx, QueuesPausedCQL, true, shard), scan: scanQueuesPaused}
 }
 
+// QueuesPausedAmongCQL is the statement of query QueuesPausedAmong.
+const QueuesPausedAmongCQL = `SELECT name, paused
+FROM queues
+WHERE shard = ? AND name IN ?`
+
+// QueuesPausedAmong is the query QueuesPausedAmong of schema/queries.cql, line
+// 385, on table queues, for gocqlx. It is idempotent (safe to retry).
+var QueuesPausedAmong = Query{
+	Name:       "QueuesPausedAmong",
+	CQL:        QueuesPausedAmongCQL,
+	Names:      []string{"shard", "name"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// QueuesPausedAmongRow is a row of the result of query QueuesPausedAmong, in select order.
+type QueuesPausedAmongRow struct {
+	// Name is the result column name, CQL type text.
+	Name string
+	// Paused is the result column paused, CQL type boolean.
+	Paused bool
+}
+
+func scanQueuesPausedAmong(r *QueuesPausedAmongRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Name, &r.Paused)
+}
+
+// QueuesPausedAmong runs query QueuesPausedAmong of schema/queries.cql (line
+// 385) on table queues: a SELECT that returns QueuesPausedAmongRow rows, read
+// with One, All, Iter or Page.
+//
+// What a processor reads once per poll interval: whether its own queues are
+// paused. It reads their rows alone, however many queues the registry holds.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - shard: column shard, CQL type int
+//   - name: column name, CQL type list<text>
+//
+// The statement is [QueuesPausedAmongCQL].
+func (db *DB) QueuesPausedAmong(ctx context.Context, shard int32, name []string) Rows[QueuesPausedAmongRow] {
+	return Rows[QueuesPausedAmongRow]{q: db.query(ctx, QueuesPausedAmongCQL, true, shard, name), scan: scanQueuesPausedAmong}
+}
+
 // QueueSetPausedCQL is the statement of query QueueSetPaused.
 const QueueSetPausedCQL = `UPDATE queues
 SET paused = ?, paused_at = ?
 WHERE shard = ? AND name = ?
 IF EXISTS`
 
-// QueueSetPaused is the query QueueSetPaused of schema/queries.cql, line 384,
+// QueueSetPaused is the query QueueSetPaused of schema/queries.cql, line 389,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSetPaused = Query{
@@ -266,7 +310,7 @@ var QueueSetPaused = Query{
 	Idempotent: false,
 }
 
-// QueueSetPaused runs query QueueSetPaused of schema/queries.cql (line 384) on
+// QueueSetPaused runs query QueueSetPaused of schema/queries.cql (line 389) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -290,7 +334,7 @@ const QueueCreateCQL = `INSERT INTO queues (shard, name, number, created_at)
 VALUES (?, ?, ?, ?)
 IF NOT EXISTS`
 
-// QueueCreate is the query QueueCreate of schema/queries.cql, line 389, on
+// QueueCreate is the query QueueCreate of schema/queries.cql, line 394, on
 // table queues, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var QueueCreate = Query{
@@ -301,7 +345,7 @@ var QueueCreate = Query{
 	Idempotent: false,
 }
 
-// QueueCreate runs query QueueCreate of schema/queries.cql (line 389) on table
+// QueueCreate runs query QueueCreate of schema/queries.cql (line 394) on table
 // queues: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -327,7 +371,7 @@ SET sweeper = ?, sweep_until = ?
 WHERE shard = ? AND name = ?
 IF sweep_until < ?`
 
-// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 402,
+// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 407,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepTake = Query{
@@ -338,7 +382,7 @@ var QueueSweepTake = Query{
 	Idempotent: false,
 }
 
-// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 402) on
+// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 407) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -365,7 +409,7 @@ WHERE shard = ? AND name = ?
 IF sweep_until = NULL`
 
 // QueueSweepTakeFirst is the query QueueSweepTakeFirst of schema/queries.cql,
-// line 406, on table queues, for gocqlx. It is a lightweight transaction
+// line 411, on table queues, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var QueueSweepTakeFirst = Query{
 	Name:       "QueueSweepTakeFirst",
@@ -376,7 +420,7 @@ var QueueSweepTakeFirst = Query{
 }
 
 // QueueSweepTakeFirst runs query QueueSweepTakeFirst of schema/queries.cql
-// (line 406) on table queues: a lightweight transaction, never retried by the
+// (line 411) on table queues: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
 //
@@ -400,7 +444,7 @@ SET sweep_until = ?, swept_at = ?
 WHERE shard = ? AND name = ?
 IF sweeper = ?`
 
-// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 411,
+// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 416,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepDone = Query{
@@ -411,7 +455,7 @@ var QueueSweepDone = Query{
 	Idempotent: false,
 }
 
-// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 411) on
+// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 416) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.

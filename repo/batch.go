@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gocql/gocql"
 
@@ -72,22 +73,32 @@ func (b *Batches) Insert(ctx context.Context, batchID gocql.UUID, njs []*NewJob)
 // removed once the batch is older than Grace. Returns [ErrNotFound] for an
 // unknown batch.
 func (b *Batches) Jobs(ctx context.Context, batchID gocql.UUID) ([]*Job, error) {
-	if err := b.check(ctx); err != nil {
-		return nil, err
-	}
-	s := b.s
-	if err := checkID("batch id", batchID); err != nil {
-		return nil, err
-	}
-	rows, err := s.batchRows(ctx, batchID)
+	rows, err := b.lookup(ctx, batchID, "get")
 	if err != nil {
-		return nil, fmt.Errorf("get batch %s: %w", batchID, err)
+		return nil, err
 	}
-	jobs, err := s.batchJobs(ctx, batchID, rows)
+	jobs, err := b.s.batchJobs(ctx, batchID, rows)
 	if err != nil {
 		return nil, fmt.Errorf("get batch %s: %w", batchID, err)
 	}
 	return jobs, nil
+}
+
+// lookup checks the store, the context and the batch id of a call about a
+// batch, then reads the batch's lookup partition; the error names what the
+// call was doing ("get batch …", "status of batch …").
+func (b *Batches) lookup(ctx context.Context, batchID gocql.UUID, doing string) ([]queries.BatchJobsListRow, error) {
+	if err := b.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkID("batch id", batchID); err != nil {
+		return nil, err
+	}
+	rows, err := b.s.batchRows(ctx, batchID)
+	if err != nil {
+		return nil, fmt.Errorf("%s batch %s: %w", doing, batchID, err)
+	}
+	return rows, nil
 }
 
 // batchRows reads a batch's lookup partition; ErrNotFound when it is empty.
@@ -154,19 +165,13 @@ type BatchStatus struct {
 // stored) counts as unfinished; one missing later (expired, deleted) does
 // not. Returns [ErrNotFound] for an unknown batch.
 func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus, error) {
-	if err := b.check(ctx); err != nil {
-		return nil, err
-	}
-	if err := checkID("batch id", batchID); err != nil {
-		return nil, err
-	}
-	rows, err := b.s.batchRows(ctx, batchID)
+	rows, err := b.lookup(ctx, batchID, "status of")
 	if err != nil {
-		return nil, fmt.Errorf("batch %s status: %w", batchID, err)
+		return nil, err
 	}
 	jobs, err := b.s.batchJobs(ctx, batchID, rows)
 	if err != nil {
-		return nil, fmt.Errorf("batch %s status: %w", batchID, err)
+		return nil, fmt.Errorf("status of batch %s: %w", batchID, err)
 	}
 	st := &BatchStatus{BatchID: batchID, Size: int(rows[0].Size), States: map[State]int{}}
 	finished, succeeded := len(rows) == st.Size, len(rows) == st.Size
@@ -180,6 +185,43 @@ func (b *Batches) Status(ctx context.Context, batchID gocql.UUID) (*BatchStatus,
 	}
 	st.Finished, st.Succeeded = finished, succeeded && len(jobs) == st.Size
 	return st, nil
+}
+
+// BatchProgress is how far a batch has got, as its own partition records
+// it: see [Batches.Progress].
+type BatchProgress struct {
+	BatchID gocql.UUID
+	// Size is the number of jobs the batch was stored with.
+	Size int
+	// Finished counts the jobs whose final state the batch has recorded;
+	// Succeeded those of them that succeeded.
+	Finished, Succeeded int
+	// CreatedAt is when the batch was stored.
+	CreatedAt time.Time
+}
+
+// Progress reports how many of a batch's jobs have finished with one read of
+// the batch's partition, whatever its size: for lists of batches, where
+// [Batches.Status], which reads every job, would cost too much. A job's final
+// state is recorded in the batch when its finish is settled (right after it
+// finishes, or by the scanner that meets it after a crash), so Progress can
+// trail Status by that much; a job deleted or expired before it finished is
+// never counted. Returns [ErrNotFound] for an unknown batch.
+func (b *Batches) Progress(ctx context.Context, batchID gocql.UUID) (*BatchProgress, error) {
+	rows, err := b.lookup(ctx, batchID, "progress of")
+	if err != nil {
+		return nil, err
+	}
+	p := &BatchProgress{BatchID: batchID, Size: int(rows[0].Size), CreatedAt: utc(rows[0].CreatedAt)}
+	for _, r := range rows {
+		if st := State(r.FinishedState); st.Final() {
+			p.Finished++
+			if st == StateSucceeded {
+				p.Succeeded++
+			}
+		}
+	}
+	return p, nil
 }
 
 // InsertContinuation stores a job that waits in AwaitingBatch until every

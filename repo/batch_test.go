@@ -70,11 +70,20 @@ func TestBatches(t *testing.T) {
 		if err != nil || st.Finished || st.Size != 20 || st.States[repo.StateScheduled] != 20 {
 			t.Fatalf("Status() before running = %+v, %v", st, err)
 		}
+		if p, err := b.store.Batches.Progress(ctx, batch); err != nil || p.Size != 20 || p.Finished != 0 || p.CreatedAt.IsZero() {
+			t.Fatalf("Progress() before running = %+v, %v; want 0 of 20 finished", p, err)
+		}
 		n := 0
 		b.runAll(ctx, t, func(*repo.Job) bool { n++; return n == 1 })
 		st, err = b.store.Batches.Status(ctx, batch)
 		if err != nil || !st.Finished || st.Succeeded || st.States[repo.StateSucceeded] != 19 || st.States[repo.StateAbandoned] != 1 {
 			t.Errorf("Status() after running = %+v, %v; want finished, 19 succeeded, 1 abandoned", st, err)
+		}
+		if p, err := b.store.Batches.Progress(ctx, batch); err != nil || p.Size != 20 || p.Finished != 20 || p.Succeeded != 19 {
+			t.Errorf("Progress() after running = %+v, %v; want 20 of 20 finished, 19 succeeded", p, err)
+		}
+		if _, err := b.store.Batches.Progress(ctx, gocql.MustRandomUUID()); !errors.Is(err, repo.ErrNotFound) {
+			t.Errorf("Progress() of an unknown batch: error = %v, want ErrNotFound", err)
 		}
 		if _, err := b.store.Batches.Jobs(ctx, gocql.MustRandomUUID()); !errors.Is(err, repo.ErrNotFound) {
 			t.Errorf("Jobs() of an unknown batch: error = %v, want ErrNotFound", err)

@@ -42,7 +42,7 @@
 //	GetScheduledJobs(n)   Jobs.ListDue (read-only) and Jobs.Claim (takes them)
 //	GetJobsByState(s, n)  Jobs.ListByState, Jobs.ListPage (by cursor, page after page)
 //	GetJobCount(s)        Jobs.Count
-//	StoreBatch / GetBatchJobs                 Batches.Insert / Batches.Jobs (and Batches.Status)
+//	StoreBatch / GetBatchJobs                 Batches.Insert / Batches.Jobs (and Batches.Status, Batches.Progress)
 //	StoreContinuation / GetContinuations      Jobs.InsertContinuation / Jobs.Continuations
 //	StoreRecurringJob / GetRecurringJobs / RemoveRecurringJob
 //	                      Recurring.Upsert / Recurring.List / Recurring.Remove (and Recurring.Fire)

@@ -99,8 +99,8 @@ func ExampleJobs_InsertContinuation() {
 	// Scheduled
 }
 
-// A batch's jobs are found without a secondary index, and its status says
-// whether it finished and how.
+// A batch's jobs are found without a secondary index, its status says
+// whether it finished and how, and its progress costs one read.
 func ExampleBatches() {
 	ctx := context.Background()
 	store := exampleStore()
@@ -125,8 +125,15 @@ func ExampleBatches() {
 		log.Fatal(err)
 	}
 	fmt.Println(st.Size, st.Finished, st.Succeeded, st.States[repo.StateSucceeded])
+	// Progress reads the batch's own partition only (for lists of batches).
+	p, err := store.Batches.Progress(ctx, batch)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%d of %d finished, %d succeeded\n", p.Finished, p.Size, p.Succeeded)
 	// Output:
 	// 2 true true 2
+	// 2 of 2 finished, 2 succeeded
 }
 
 // Every scheduler may fire at once: each occurrence becomes one job.

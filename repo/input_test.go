@@ -179,6 +179,7 @@ func TestInvalidInput(t *testing.T) {
 	})
 	add("Batches.Jobs/zero id", "batch id", "", func() error { return withErr(s.Batches.Jobs(ctx, gocql.UUID{})) })
 	add("Batches.Status/zero id", "batch id", "", func() error { return withErr(s.Batches.Status(ctx, gocql.UUID{})) })
+	add("Batches.Progress/zero id", "batch id", "", func() error { return withErr(s.Batches.Progress(ctx, gocql.UUID{})) })
 	add("Batches.InsertContinuation/zero id", "batch id", "", func() error {
 		return withErr(s.Batches.InsertContinuation(ctx, gocql.UUID{}, &repo.NewJob{Queue: b.queue, Type: "t"}))
 	})
@@ -222,6 +223,7 @@ func TestInvalidInput(t *testing.T) {
 		add(fmt.Sprintf("Jobs.NewIDs/%q", badQueue), "queue", "", func() error { return withErr(s.Jobs.NewIDs(ctx, badQueue, time.Time{}, 2)) })
 		add(fmt.Sprintf("Queues.Pause/%q", badQueue), "queue", "", func() error { return s.Queues.Pause(ctx, badQueue) })
 		add(fmt.Sprintf("Queues.Resume/%q", badQueue), "queue", "", func() error { return s.Queues.Resume(ctx, badQueue) })
+		add(fmt.Sprintf("Queues.Paused/%q", badQueue), "queue", "", func() error { return withErr(s.Queues.Paused(ctx, b.queue, badQueue)) })
 	}
 
 	// Lease operations on the held job: it must stay as it is.
@@ -288,6 +290,7 @@ func TestInvalidInput(t *testing.T) {
 	q = fresh()
 	add("Jobs.Insert/zero receiver", "store", q, func() error { return withErr(new(repo.Jobs).Insert(ctx, &repo.NewJob{Queue: q, Type: "t"})) })
 	add("Batches.Status/nil receiver", "store", "", func() error { return withErr((*repo.Batches)(nil).Status(ctx, held.ID)) })
+	add("Batches.Progress/nil receiver", "store", "", func() error { return withErr((*repo.Batches)(nil).Progress(ctx, held.ID)) })
 	add("Recurring.List/nil receiver", "store", "", func() error { return withErr((*repo.Recurring)(nil).List(ctx)) })
 	add("Queues.Pause/nil receiver", "store", "", func() error { return (*repo.Queues)(nil).Pause(ctx, b.queue) })
 	add("Processors.List/nil receiver", "store", "", func() error { return withErr((*repo.Processors)(nil).List(ctx)) })
@@ -378,7 +381,6 @@ var noInput = map[string]bool{
 	"Store.Session":   true, // an accessor, nil-safe
 	"Jobs.Queues":     true, // lists
 	"Queues.List":     true,
-	"Queues.Paused":   true,
 	"Recurring.List":  true,
 	"Processors.List": true,
 }
@@ -462,7 +464,11 @@ func TestNilReceiversAndContexts(t *testing.T) {
 							t.Fatalf("panic: %v", v)
 						}
 					}()
-					out = hm.m.Func.Call(args)
+					if ft.IsVariadic() { // the last zero argument is the whole slice
+						out = hm.m.Func.CallSlice(args)
+					} else {
+						out = hm.m.Func.Call(args)
+					}
 				}()
 				err, _ := out[last].Interface().(error)
 				var ve *repo.ValidationError

@@ -84,20 +84,43 @@ func (q *Queues) List(ctx context.Context) ([]QueueInfo, error) {
 	return out, nil
 }
 
-// Paused returns the names of the paused queues, sorted: one read of the
-// registry partition. Processors call it once per poll interval.
-func (q *Queues) Paused(ctx context.Context) ([]string, error) {
+// Paused returns the names of the paused queues, sorted. With no queues
+// named it reads every row of the registry partition; with names it reads
+// their rows alone (`name IN …`), so what it costs does not grow with the
+// registry: processors call it once per poll interval with their own
+// queues. A named queue that does not exist is not paused. Returns a
+// [*ValidationError] for an invalid name, before any statement.
+func (q *Queues) Paused(ctx context.Context, queues ...string) ([]string, error) {
 	if err := q.check(ctx); err != nil {
 		return nil, err
 	}
-	rows, err := q.s.db.QueuesPaused(ctx, 0).All()
-	if err != nil {
-		return nil, fmt.Errorf("read paused queues: %w", q.s.interpret(ctx, queries.QueuesPaused.Name, err))
-	}
 	var names []string
-	for _, r := range rows {
-		if r.Paused {
-			names = append(names, r.Name)
+	keep := func(name string, paused bool) {
+		if paused {
+			names = append(names, name)
+		}
+	}
+	if len(queues) == 0 {
+		rows, err := q.s.db.QueuesPaused(ctx, 0).All()
+		if err != nil {
+			return nil, fmt.Errorf("read paused queues: %w", q.s.interpret(ctx, queries.QueuesPaused.Name, err))
+		}
+		for _, r := range rows {
+			keep(r.Name, r.Paused)
+		}
+	} else {
+		for _, name := range queues {
+			if err := ValidQueue(name); err != nil {
+				return nil, err
+			}
+		}
+		queues = slices.Compact(slices.Sorted(slices.Values(queues)))
+		rows, err := q.s.db.QueuesPausedAmong(ctx, 0, queues).All()
+		if err != nil {
+			return nil, fmt.Errorf("read paused queues: %w", q.s.interpret(ctx, queries.QueuesPausedAmong.Name, err))
+		}
+		for _, r := range rows {
+			keep(r.Name, r.Paused)
 		}
 	}
 	slices.Sort(names)

@@ -54,6 +54,17 @@ func TestQueuesPauseAndResume(t *testing.T) {
 	if err != nil || !slices.Contains(paused, b.queue) {
 		t.Errorf("Paused() = %v, %v; want it to hold %s", paused, err, b.queue)
 	}
+	// Named queues: their rows alone; a queue never used is not paused.
+	other := b.queue + "_other"
+	b.insert(ctx, t, &repo.NewJob{Queue: other})
+	for _, names := range [][]string{{b.queue}, {other, b.queue, "never_used", b.queue}} {
+		if paused, err := b.store.Queues.Paused(ctx, names...); err != nil || !slices.Equal(paused, []string{b.queue}) {
+			t.Errorf("Paused(%q) = %v, %v; want [%s]", names, paused, err, b.queue)
+		}
+	}
+	if paused, err := b.store.Queues.Paused(ctx, other, "never_used"); err != nil || len(paused) != 0 {
+		t.Errorf("Paused(%s, never_used) = %v, %v; want none", other, paused, err)
+	}
 
 	b.clock.Advance(time.Second)
 	if err := b.store.Queues.Resume(ctx, b.queue); err != nil {
@@ -66,6 +77,9 @@ func TestQueuesPauseAndResume(t *testing.T) {
 	paused, err = b.store.Queues.Paused(ctx)
 	if err != nil || slices.Contains(paused, b.queue) {
 		t.Errorf("Paused() after Resume = %v, %v; want it without %s", paused, err, b.queue)
+	}
+	if paused, err := b.store.Queues.Paused(ctx, b.queue); err != nil || len(paused) != 0 {
+		t.Errorf("Paused(%s) after Resume = %v, %v; want none", b.queue, paused, err)
 	}
 }
 

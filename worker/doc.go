@@ -70,9 +70,10 @@
 // # Paused queues and the registry of processors
 //
 // A paused queue ([repo.Queues.Pause]) accepts jobs, but no processor claims
-// from it until it is resumed. Each processor reads the paused flags of
-// every queue once per PollInterval (one read of the queue registry, not a
-// statement per claim), so it stops claiming within one poll interval of a
+// from it until it is resumed. Each processor reads the paused flags of its
+// own queues once per PollInterval (one read of their rows of the queue
+// registry, whatever other queues it holds; not a statement per claim), so
+// it stops claiming within one poll interval of a
 // pause and claims again at once when it reads the resume; [Processor.Paused]
 // says what it last read. Jobs already running go on to their end.
 //

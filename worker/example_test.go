@@ -485,3 +485,55 @@ func ExampleProcessor_Run_processors() {
 	// example-reporter v1.0.0 map[example-report:4] 0 1s
 	// listed after Run returned: false
 }
+
+// Queues that share slots (Config.MaxWorkers) claim by priority: with
+// strict priority every job of the queue of the highest weight starts
+// before any job of a lower one, whatever was enqueued first.
+func ExamplePriority() {
+	ctx := context.Background()
+	store := exampleStore()
+	defer store.Close()
+	const critical, bulk = "example-critical", "example-bulk"
+	for _, queue := range []string{bulk, critical} {
+		for n := range 3 {
+			if _, err := worker.Enqueue(ctx, store, EmailArgs{Subject: fmt.Sprint(n)}, &worker.EnqueueOpts{Queue: queue}); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
+	p, err := worker.New(store, &worker.Config{
+		MaxWorkers:   1, // one handler at a time over both queues
+		Priority:     worker.PriorityStrict,
+		Queues:       map[string]worker.QueueConfig{critical: {Weight: 10}, bulk: {Weight: 1}},
+		PollInterval: 50 * time.Millisecond,
+		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	started := make(chan string, 6)
+	err = worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error {
+		started <- job.Queue
+		return nil
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	stop := run(p)
+	defer stop()
+	for range 6 {
+		select {
+		case queue := <-started:
+			fmt.Println(queue)
+		case <-time.After(time.Minute):
+			log.Fatal("the jobs did not all start within a minute")
+		}
+	}
+	// Output:
+	// example-critical
+	// example-critical
+	// example-critical
+	// example-bulk
+	// example-bulk
+	// example-bulk
+}

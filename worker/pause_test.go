@@ -289,18 +289,21 @@ func TestKilledProcessorDisappears(t *testing.T) {
 // TestRegistryStatements counts what the pause watcher and the reporter of
 // one processor send while jobs run: one registry read per poll interval
 // and one write per report interval, whatever the load, and one delete when
-// it stops.
+// it stops. The registry holds many other queues: the watcher's read
+// returns its own queue's row alone, so its cost does not grow with them.
 func TestRegistryStatements(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	var mu sync.Mutex
 	counts := map[string]int{}
+	mostRows := 0
 	obs := observeFunc(func(_ context.Context, q gocql.ObservedQuery) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch q.Statement {
-		case queries.QueuesPausedCQL:
+		case queries.QueuesPausedCQL, queries.QueuesPausedAmongCQL:
 			counts["pause reads"]++
+			mostRows = max(mostRows, q.Rows)
 		case queries.ProcessorReportCQL:
 			counts["reports"]++
 		case queries.ProcessorDeleteCQL:
@@ -308,6 +311,12 @@ func TestRegistryStatements(t *testing.T) {
 		}
 	})
 	b := setup(t)
+	const others = 100
+	for i := range others { // queues of other processors, registered by an id
+		if _, err := b.store.Jobs.NewID(ctx, fmt.Sprintf("%s_other%d", b.queue, i), time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b.store = newObservedStore(t, obs)
 	const (
 		poll   = 500 * time.Millisecond
@@ -341,6 +350,9 @@ func TestRegistryStatements(t *testing.T) {
 	if n := counts["reports"]; n > wantReports+1 || n < wantReports-2 {
 		t.Errorf("%d reports in %s with report interval %s, want about %d", n, elapsed, report, wantReports)
 	}
+	if mostRows > 1 {
+		t.Errorf("a pause read returned %d rows of the registry (which holds %d other queues), want at most the processor's one queue", mostRows, others)
+	}
 	if counts["deletes"] != 1 {
 		t.Errorf("%d deletes of the row, want 1 when Run returns", counts["deletes"])
 	}
@@ -348,7 +360,7 @@ func TestRegistryStatements(t *testing.T) {
 		t.Error("no job ran: the counts were not taken under load")
 	}
 	perMin := func(n int) float64 { return float64(n) / elapsed.Minutes() }
-	t.Logf("in %s with %d jobs run: %d pause reads (%.0f/min at poll %s), %d reports (%.0f/min at report %s), %d delete; with the defaults (poll %s, report %s) that is %d reads and %d writes per processor per minute",
-		elapsed.Round(time.Millisecond), ran.Load(), counts["pause reads"], perMin(counts["pause reads"]), poll, counts["reports"], perMin(counts["reports"]), report, counts["deletes"],
+	t.Logf("in %s with %d jobs run: %d pause reads (%.0f/min at poll %s, at most %d row each beside %d other queues), %d reports (%.0f/min at report %s), %d delete; with the defaults (poll %s, report %s) that is %d reads and %d writes per processor per minute",
+		elapsed.Round(time.Millisecond), ran.Load(), counts["pause reads"], perMin(counts["pause reads"]), poll, mostRows, others, counts["reports"], perMin(counts["reports"]), report, counts["deletes"],
 		worker.DefaultPollInterval, worker.DefaultReportInterval, int(time.Minute/worker.DefaultPollInterval), int(time.Minute/worker.DefaultReportInterval))
 }

@@ -287,3 +287,47 @@ func TestWeightedTrickleDoesNotStarve(t *testing.T) {
 		t.Errorf("starts: heavy %d, light %d; want both, light at least 0.15 of them", n[heavy], n[light])
 	}
 }
+
+// A paused queue under shared slots: none of its jobs start, and the queue
+// below it gets the slots (strict: it claims as if the paused one had
+// nothing due; weighted: the paused one's share goes to it); after the
+// resume its jobs run.
+func TestPauseWithSharedSlots(t *testing.T) {
+	t.Parallel()
+	for _, priority := range []worker.Priority{worker.PriorityStrict, worker.PriorityWeighted} {
+		t.Run(priority.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setup(t)
+			high, low := b.queue+"_high", b.queue+"_low"
+			const perQueue = 10
+			fill(ctx, t, b, perQueue, low, high)
+			if err := b.store.Queues.Pause(ctx, high); err != nil {
+				t.Fatalf("Pause() error = %v", err)
+			}
+			rec, stop := runPrio(t, b, 2, priority, map[string]worker.QueueConfig{high: {Weight: 3}, low: {Weight: 1}}, 10*time.Millisecond)
+			started := func(queue string) int {
+				n := 0
+				for _, q := range rec.snapshot() {
+					if q == queue {
+						n++
+					}
+				}
+				return n
+			}
+			eventually(t, time.Minute, "every job of the queue not paused to start", func() bool { return started(low) == perQueue })
+			time.Sleep(500 * time.Millisecond) // ten poll intervals
+			if n := started(high); n != 0 {
+				t.Fatalf("%d jobs of the paused queue started", n)
+			}
+			if err := b.store.Queues.Resume(ctx, high); err != nil {
+				t.Fatalf("Resume() error = %v", err)
+			}
+			eventually(t, time.Minute, "every job of the resumed queue to start", func() bool { return started(high) == perQueue })
+			stop()
+			if rec.maxAtOnce > 2 {
+				t.Errorf("%d handlers ran at once, want at most MaxWorkers = 2", rec.maxAtOnce)
+			}
+		})
+	}
+}

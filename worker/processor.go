@@ -182,8 +182,9 @@ func (p *Processor) handler(jobType string) *handler {
 //     jobs, every ScheduleInterval;
 //   - the rescuer, which returns jobs with expired leases to Failed (retry
 //     after backoff) or Abandoned, every RescueInterval;
-//   - the pause watcher, which reads which queues are paused
-//     ([repo.Queues.Paused]) every PollInterval: poll loops of paused queues
+//   - the pause watcher, which reads which of its queues are paused
+//     ([repo.Queues.Paused], their registry rows alone) every
+//     PollInterval: poll loops of paused queues
 //     claim nothing (running jobs go on), and resume at once when the
 //     queue is resumed. Until the first read succeeds, nothing is claimed;
 //     when a later read fails, the last known flags hold;
@@ -433,16 +434,17 @@ func (p *Processor) waitClaimable(ctx context.Context, q *queue) (resumed, live 
 	return resumed, true
 }
 
-// watchPauses reads which queues are paused at once and then every
-// PollInterval (one read of the registry partition each time), sets the
-// flags of the processor's queues, and wakes the poll loop of a queue whose
-// flag changed.
+// watchPauses reads which of the processor's queues are paused at once and
+// then every PollInterval (one read of their rows of the registry each
+// time, whatever other queues it holds), sets their flags, and wakes the
+// poll loop of a queue whose flag changed.
 func (p *Processor) watchPauses(ctx context.Context) {
 	t := time.NewTicker(p.set.poll)
 	defer t.Stop()
 	failures := 0
+	own := p.Queues()
 	for {
-		names, err := p.store.Queues.Paused(ctx)
+		names, err := p.store.Queues.Paused(ctx, own...)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return

@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		pgDSN      = fs.String("pg-dsn", envOr("JOBSHARP_BENCH_PG", bench.DefaultPostgresDSN), "River's PostgreSQL (scripts/bench-setup starts one)")
 		tpPNG      = fs.String("throughput-png", "", "draw the throughput bar chart into this PNG file")
 		tpReps     = fs.Int("throughput-reps", 0, "repetitions of each throughput workload per contender (0: the mode's)")
+		tpFirst    = fs.Int("throughput-first", 0, "place in the rotation of the contenders' order of the first repetition (runs of one repetition: pass 0, 1, 2, … in turn)")
 		drainJobs  = fs.Int("drain-jobs", 0, "jobs of the throughput drain (0: the mode's)")
 		bulkJobs   = fs.Int("bulk-jobs", 0, "jobs of the throughput bulk insert (0: the mode's)")
 		slots      = fs.Int("slots", 0, "handler slots of the throughput processor (0: 100)")
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := bench.Config{
 		Mode: bench.Mode(*mode), Port: *port, Keep: *keep, Log: stderr, PreviousCommit: *previous, PostgresDSN: *pgDSN,
-		ThroughputReps: *tpReps, DrainJobs: *drainJobs, BulkJobs: *bulkJobs, Slots: *slots, SteadyProducers: *producers, SteadyDuration: *steadyFor,
+		ThroughputReps: *tpReps, ThroughputFirst: *tpFirst, DrainJobs: *drainJobs, BulkJobs: *bulkJobs, Slots: *slots, SteadyProducers: *producers, SteadyDuration: *steadyFor,
 		ControlsJobs: *ctlJobs, ControlsReps: *ctlReps, ControlsWindow: *ctlWindow,
 	}
 	if *contenders != "" {

@@ -119,6 +119,26 @@ func TestDashboardCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("EveryInterfaceWithBasicAuth", func(t *testing.T) {
+		t.Parallel()
+		// With --basic-auth and the password in the environment, an address
+		// beyond loopback is served, and asks for the credentials.
+		env := hostEnv(ks)
+		env[dashboardPasswordEnv] = "s3cret"
+		u := serveDashboard(t, env, "--listen", "0.0.0.0:0", "--basic-auth", "ops")
+		m := regexp.MustCompile(`^http://(?:0\.0\.0\.0|\[::\]):(\d+)/$`).FindStringSubmatch(u)
+		if m == nil {
+			t.Fatalf("jobsharp dashboard serves %s, want every interface (0.0.0.0 or [::])", u)
+		}
+		local := "http://127.0.0.1:" + m[1] + "/"
+		if code, _ := httpGet(t, local, "", ""); code != http.StatusUnauthorized {
+			t.Errorf("without credentials: %d, want 401", code)
+		}
+		if code, body := httpGet(t, local, "ops", "s3cret"); code != http.StatusOK || !strings.Contains(body, "mail") {
+			t.Errorf("with credentials: %d\n%s", code, body)
+		}
+	})
+
 	t.Run("Refusals", func(t *testing.T) {
 		t.Parallel()
 		jobsharp(t, env, "dashboard", "--listen", "0.0.0.0:0").want(t, ExitUsage, nil, []string{"--basic-auth USER", dashboardPasswordEnv})

@@ -79,6 +79,41 @@ func TestRecurringCommands(t *testing.T) {
 		t.Errorf("tick still listed after remove")
 	}
 
+	// Last fire, and resume with and without --catch-up: two schedules every
+	// 2s are paused while an occurrence passes, then resumed; the schedulers'
+	// next pass fires the missed occurrence of the one resumed with
+	// --catch-up (FireLatest) and none of the other.
+	for _, id := range []string{"catchup", "skip"} {
+		if _, err := store.Recurring.Upsert(ctx, &repo.RecurringJob{ID: id, Cron: "@every 2s", Queue: "q-" + id, Type: "tick"}); err != nil {
+			t.Fatal(err)
+		}
+		jobsharp(t, env, "recurring", "pause", id).want(t, ExitOK, []string{id + " paused since"}, nil)
+	}
+	time.Sleep(2500 * time.Millisecond) // an occurrence passes while paused
+	resumedAt := time.Now()
+	jobsharp(t, env, "recurring", "resume", "catchup", "--catch-up").want(t, ExitOK, []string{"catchup active, next fire"}, nil)
+	jobsharp(t, env, "recurring", "resume", "skip").want(t, ExitOK, []string{"skip active, next fire"}, nil)
+	fired, err := store.Recurring.Fire(ctx, &repo.FireParams{Queues: []string{"q-catchup", "q-skip"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missed *repo.Job
+	for _, j := range fired {
+		if j.ScheduledAt.Before(resumedAt) {
+			if j.RecurringID != "catchup" || missed != nil {
+				t.Errorf("fired %s's occurrence of %s, passed while paused; want one, of catchup alone", j.RecurringID, j.ScheduledAt)
+			}
+			missed = j
+		}
+	}
+	if missed == nil {
+		t.Fatalf("after resume --catch-up the schedulers fired no occurrence passed while paused (fired %d jobs)", len(fired))
+	}
+	if got := listed()["catchup"]; got.LastJobID != missed.ID.String() || got.LastRunAt == nil || !got.LastRunAt.Equal(missed.ScheduledAt) {
+		t.Errorf("recurring list --json: catchup = %+v; want last fire %s, job %s", got, missed.ScheduledAt, missed.ID)
+	}
+	jobsharp(t, env, "recurring", "list", "--queue", "q-catchup").want(t, ExitOK, []string{"LAST FIRE", missed.ScheduledAt.UTC().Format("2006-01-02 15:04:05")}, nil)
+
 	// Unknown schedules: exit code 4 and a message naming the id.
 	for _, cmd := range []string{"pause", "resume", "trigger", "remove"} {
 		jobsharp(t, env, "recurring", cmd, "nope").want(t, ExitNotFound, nil, []string{`no recurring schedule "nope"`})
