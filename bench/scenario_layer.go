@@ -120,12 +120,11 @@ func (e *env) runLayer(ctx context.Context, rep *Report) error {
 			},
 			HandGocql: func(ctx context.Context, _ int) error {
 				id, home, shard := handID()
-				var (
-					zeroT time.Time
-					zeroU gocql.UUID
-				)
-				applied, err := e.raw.Query(rawcql.JobsCreate, q, jobType, []byte(jobsArgs), stateScheduled, int64(1), now, now, now, zeroT, zeroT, 0, 10, "",
-					nil, []byte(nil), zeroU, zeroU, false, "", "", zeroU, zeroT, map[string]string(nil), home, shard, id).
+				// The empty optional columns are unset, as the generated
+				// JobsCreate binds them (:unset), so both write the same cells.
+				row := rawcql.Row{Home: home, Shard: shard, ID: id, Queue: q, Type: jobType, Args: []byte(jobsArgs), State: int(stateScheduled), Version: 1,
+					CreatedAt: now, ScheduledAt: now, StateChangedAt: now, MaxRetries: 10}
+				applied, err := e.raw.Query(rawcql.JobsCreate, row.CreateArgs()...).
 					WithContext(ctx).SerialConsistency(gocql.LocalSerial).ScanCAS()
 				if err == nil && !applied {
 					err = fmt.Errorf("not applied")

@@ -71,67 +71,31 @@ func (BatchJobsBuilder) tableName() string { return "batch_jobs" }
 // Get returns SELECT cols FROM batch_jobs WHERE <full primary key>; no cols
 // selects every column.
 func (BatchJobsBuilder) Get(cols ...ColumnOf[BatchJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblBatchJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("batch_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblBatchJobsKey)...), nil
+	return selectWhere("batch_jobs", tblBatchJobsAll, tblBatchJobsKey, cols)
 }
 
 // Select returns SELECT cols FROM batch_jobs WHERE <partition key>; no cols
 // selects every column.
 func (BatchJobsBuilder) Select(cols ...ColumnOf[BatchJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblBatchJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("batch_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblBatchJobsPartKey)...), nil
+	return selectWhere("batch_jobs", tblBatchJobsAll, tblBatchJobsPartKey, cols)
 }
 
 // Insert returns INSERT INTO batch_jobs (cols) VALUES (…); no cols inserts
 // every column.
 func (BatchJobsBuilder) Insert(cols ...ColumnOf[BatchJobsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblBatchJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("batch_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("batch_jobs", tblBatchJobsAll, cols)
 }
 
 // Update returns UPDATE batch_jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (BatchJobsBuilder) Update(cols ...ColumnOf[BatchJobsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblBatchJobsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("batch_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblBatchJobsKey)...), nil
+	return updateWhere("batch_jobs", false, tblBatchJobsRegular, tblBatchJobsKey, cols)
 }
 
 // Delete returns DELETE cols FROM batch_jobs WHERE <full primary key>; no cols
 // deletes the row.
 func (BatchJobsBuilder) Delete(cols ...ColumnOf[BatchJobsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("batch_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblBatchJobsKey)...), nil
+	return deleteWhere("batch_jobs", tblBatchJobsKey, cols)
 }
 
 // BatchCreateCQL is the statement of query BatchCreate.
@@ -139,7 +103,7 @@ const BatchCreateCQL = `UPDATE batch_jobs
 SET created_at = ?, size = ?
 WHERE batch_id = ?`
 
-// BatchCreate is the query BatchCreate of schema/queries.cql, line 230, on
+// BatchCreate is the query BatchCreate of schema/queries.cql, line 276, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchCreate = Query{
 	Name:       "BatchCreate",
@@ -149,8 +113,10 @@ var BatchCreate = Query{
 	Idempotent: true,
 }
 
-// BatchCreate runs query BatchCreate of schema/queries.cql (line 230) on table
+// BatchCreate runs query BatchCreate of schema/queries.cql (line 276) on table
 // batch_jobs. It is idempotent: the session's retry policy may send it again.
+//
+// Writes a batch's size and creation time (static columns) before its jobs.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -173,7 +139,7 @@ func (b *Batch) BatchCreate(createdAt time.Time, size int32, batchID gocql.UUID)
 const BatchJobInsertCQL = `INSERT INTO batch_jobs (batch_id, job_id)
 VALUES (?, ?)`
 
-// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 233,
+// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 280,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobInsert = Query{
 	Name:       "BatchJobInsert",
@@ -183,9 +149,11 @@ var BatchJobInsert = Query{
 	Idempotent: true,
 }
 
-// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 233) on
+// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 280) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Adds a job to its batch.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -209,7 +177,7 @@ SET finished_state = ?
 WHERE batch_id = ? AND job_id = ?`
 
 // BatchJobFinished is the query BatchJobFinished of schema/queries.cql, line
-// 236, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
+// 284, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobFinished = Query{
 	Name:       "BatchJobFinished",
 	CQL:        BatchJobFinishedCQL,
@@ -219,8 +187,10 @@ var BatchJobFinished = Query{
 }
 
 // BatchJobFinished runs query BatchJobFinished of schema/queries.cql (line
-// 236) on table batch_jobs. It is idempotent: the session's retry policy may
+// 284) on table batch_jobs. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Caches the final state of a job of a batch, for the batch's status.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -242,7 +212,7 @@ const BatchJobsListCQL = `SELECT job_id, finished_state, created_at, size
 FROM batch_jobs
 WHERE batch_id = ?`
 
-// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 239, on
+// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 289, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobsList = Query{
 	Name:       "BatchJobsList",
@@ -268,9 +238,12 @@ func scanBatchJobsList(r *BatchJobsListRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.JobID, &r.FinishedState, &r.CreatedAt, &r.Size)
 }
 
-// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 239) on
+// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 289) on
 // table batch_jobs: a SELECT that returns BatchJobsListRow rows, read with
 // One, All, Iter or Page.
+//
+// The jobs of a batch with their cached final states, and the batch's
+// size and creation time.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -286,7 +259,7 @@ const BatchJobDeleteCQL = `DELETE
 FROM batch_jobs
 WHERE batch_id = ? AND job_id = ?`
 
-// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 242,
+// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 293,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobDelete = Query{
 	Name:       "BatchJobDelete",
@@ -296,9 +269,11 @@ var BatchJobDelete = Query{
 	Idempotent: true,
 }
 
-// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 242) on
+// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 293) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Removes a stale row, a job never stored, from its batch's lookup.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

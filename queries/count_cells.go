@@ -74,74 +74,38 @@ func (CountCellsBuilder) tableName() string { return "count_cells" }
 // Get returns SELECT cols FROM count_cells WHERE <full primary key>; no cols
 // selects every column.
 func (CountCellsBuilder) Get(cols ...ColumnOf[CountCellsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountCellsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("count_cells").Columns(quotedNames(specs)...).Where(eqAll(tblCountCellsKey)...), nil
+	return selectWhere("count_cells", tblCountCellsAll, tblCountCellsKey, cols)
 }
 
 // Select returns SELECT cols FROM count_cells WHERE <partition key>; no cols
 // selects every column.
 func (CountCellsBuilder) Select(cols ...ColumnOf[CountCellsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountCellsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("count_cells").Columns(quotedNames(specs)...).Where(eqAll(tblCountCellsPartKey)...), nil
+	return selectWhere("count_cells", tblCountCellsAll, tblCountCellsPartKey, cols)
 }
 
 // Insert returns INSERT INTO count_cells (cols) VALUES (…); no cols inserts
 // every column.
 func (CountCellsBuilder) Insert(cols ...ColumnOf[CountCellsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblCountCellsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("count_cells")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("count_cells", tblCountCellsAll, cols)
 }
 
 // Update returns UPDATE count_cells SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (CountCellsBuilder) Update(cols ...ColumnOf[CountCellsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblCountCellsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("count_cells")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblCountCellsKey)...), nil
+	return updateWhere("count_cells", false, tblCountCellsRegular, tblCountCellsKey, cols)
 }
 
 // Delete returns DELETE cols FROM count_cells WHERE <full primary key>; no cols
 // deletes the row.
 func (CountCellsBuilder) Delete(cols ...ColumnOf[CountCellsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("count_cells").Columns(quotedNames(specs)...).Where(eqAll(tblCountCellsKey)...), nil
+	return deleteWhere("count_cells", tblCountCellsKey, cols)
 }
 
 // CountCellWriteCQL is the statement of query CountCellWrite.
 const CountCellWriteCQL = `INSERT INTO count_cells (queue, hour, bucket, shard, jobs, folded_at)
 VALUES (?, ?, ?, ?, ?, ?)`
 
-// CountCellWrite is the query CountCellWrite of schema/queries.cql, line 199,
+// CountCellWrite is the query CountCellWrite of schema/queries.cql, line 235,
 // on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellWrite = Query{
 	Name:       "CountCellWrite",
@@ -151,9 +115,12 @@ var CountCellWrite = Query{
 	Idempotent: true,
 }
 
-// CountCellWrite runs query CountCellWrite of schema/queries.cql (line 199) on
+// CountCellWrite runs query CountCellWrite of schema/queries.cql (line 235) on
 // table count_cells. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Writes a fold's snapshot of one partition's count log: the partition's
+// jobs per state (folding twice writes the same cell).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -176,7 +143,7 @@ FROM count_cells
 WHERE queue = ? AND hour = ?`
 
 // CountCellsOfHour is the query CountCellsOfHour of schema/queries.cql, line
-// 202, on table count_cells, for gocqlx. It is idempotent (safe to retry).
+// 239, on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellsOfHour = Query{
 	Name:       "CountCellsOfHour",
 	CQL:        CountCellsOfHourCQL,
@@ -202,8 +169,10 @@ func scanCountCellsOfHour(r *CountCellsOfHourRow, dest []any, _ []gocql.ColumnIn
 }
 
 // CountCellsOfHour runs query CountCellsOfHour of schema/queries.cql (line
-// 202) on table count_cells: a SELECT that returns CountCellsOfHourRow rows,
+// 239) on table count_cells: a SELECT that returns CountCellsOfHourRow rows,
 // read with One, All, Iter or Page.
+//
+// The cells of a queue's hour, summed into the hour's row.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -221,7 +190,7 @@ FROM count_cells
 WHERE queue = ? AND hour = ? AND bucket = ? AND shard = ?`
 
 // CountCellDelete is the query CountCellDelete of schema/queries.cql, line
-// 205, on table count_cells, for gocqlx. It is idempotent (safe to retry).
+// 243, on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellDelete = Query{
 	Name:       "CountCellDelete",
 	CQL:        CountCellDeleteCQL,
@@ -230,9 +199,11 @@ var CountCellDelete = Query{
 	Idempotent: true,
 }
 
-// CountCellDelete runs query CountCellDelete of schema/queries.cql (line 205)
+// CountCellDelete runs query CountCellDelete of schema/queries.cql (line 243)
 // on table count_cells. It is idempotent: the session's retry policy may send
 // it again.
+//
+// Removes the cell of a partition whose home bucket the sweeper dropped.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

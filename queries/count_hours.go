@@ -74,67 +74,31 @@ func (CountHoursBuilder) tableName() string { return "count_hours" }
 // Get returns SELECT cols FROM count_hours WHERE <full primary key>; no cols
 // selects every column.
 func (CountHoursBuilder) Get(cols ...ColumnOf[CountHoursBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountHoursAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("count_hours").Columns(quotedNames(specs)...).Where(eqAll(tblCountHoursKey)...), nil
+	return selectWhere("count_hours", tblCountHoursAll, tblCountHoursKey, cols)
 }
 
 // Select returns SELECT cols FROM count_hours WHERE <partition key>; no cols
 // selects every column.
 func (CountHoursBuilder) Select(cols ...ColumnOf[CountHoursBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountHoursAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("count_hours").Columns(quotedNames(specs)...).Where(eqAll(tblCountHoursPartKey)...), nil
+	return selectWhere("count_hours", tblCountHoursAll, tblCountHoursPartKey, cols)
 }
 
 // Insert returns INSERT INTO count_hours (cols) VALUES (…); no cols inserts
 // every column.
 func (CountHoursBuilder) Insert(cols ...ColumnOf[CountHoursBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblCountHoursAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("count_hours")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("count_hours", tblCountHoursAll, cols)
 }
 
 // Update returns UPDATE count_hours SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (CountHoursBuilder) Update(cols ...ColumnOf[CountHoursBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblCountHoursRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("count_hours")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblCountHoursKey)...), nil
+	return updateWhere("count_hours", false, tblCountHoursRegular, tblCountHoursKey, cols)
 }
 
 // Delete returns DELETE cols FROM count_hours WHERE <full primary key>; no cols
 // deletes the row.
 func (CountHoursBuilder) Delete(cols ...ColumnOf[CountHoursBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("count_hours").Columns(quotedNames(specs)...).Where(eqAll(tblCountHoursKey)...), nil
+	return deleteWhere("count_hours", tblCountHoursKey, cols)
 }
 
 // CountHoursReadCQL is the statement of query CountHoursRead.
@@ -142,7 +106,7 @@ const CountHoursReadCQL = `SELECT hour, jobs, gen, folded_at, dirty_until
 FROM count_hours
 WHERE queue = ?`
 
-// CountHoursRead is the query CountHoursRead of schema/queries.cql, line 208,
+// CountHoursRead is the query CountHoursRead of schema/queries.cql, line 247,
 // on table count_hours, for gocqlx. It is idempotent (safe to retry).
 var CountHoursRead = Query{
 	Name:       "CountHoursRead",
@@ -170,9 +134,11 @@ func scanCountHoursRead(r *CountHoursReadRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Hour, &r.Jobs, &r.Gen, &r.FoldedAt, &r.DirtyUntil)
 }
 
-// CountHoursRead runs query CountHoursRead of schema/queries.cql (line 208) on
+// CountHoursRead runs query CountHoursRead of schema/queries.cql (line 247) on
 // table count_hours: a SELECT that returns CountHoursReadRow rows, read with
 // One, All, Iter or Page.
+//
+// A queue's hours with their counts: what Count and Stats read.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -188,7 +154,7 @@ const CountHourGetCQL = `SELECT jobs, gen, folded_at, dirty_until
 FROM count_hours
 WHERE queue = ? AND hour = ?`
 
-// CountHourGet is the query CountHourGet of schema/queries.cql, line 211, on
+// CountHourGet is the query CountHourGet of schema/queries.cql, line 251, on
 // table count_hours, for gocqlx. It is idempotent (safe to retry).
 var CountHourGet = Query{
 	Name:       "CountHourGet",
@@ -214,9 +180,11 @@ func scanCountHourGet(r *CountHourGetRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.Jobs, &r.Gen, &r.FoldedAt, &r.DirtyUntil)
 }
 
-// CountHourGet runs query CountHourGet of schema/queries.cql (line 211) on
+// CountHourGet runs query CountHourGet of schema/queries.cql (line 251) on
 // table count_hours: a SELECT that returns CountHourGetRow rows, read with
 // One, All, Iter or Page.
+//
+// One hour's count and generation, before a fold writes it.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -234,7 +202,7 @@ USING TIMESTAMP ?
 SET dirty_until = ?
 WHERE queue = ? AND hour = ?`
 
-// CountHourDirty is the query CountHourDirty of schema/queries.cql, line 216,
+// CountHourDirty is the query CountHourDirty of schema/queries.cql, line 256,
 // on table count_hours, for gocqlx. It is idempotent (safe to retry).
 var CountHourDirty = Query{
 	Name:       "CountHourDirty",
@@ -244,7 +212,7 @@ var CountHourDirty = Query{
 	Idempotent: true,
 }
 
-// CountHourDirty runs query CountHourDirty of schema/queries.cql (line 216) on
+// CountHourDirty runs query CountHourDirty of schema/queries.cql (line 256) on
 // table count_hours. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -276,7 +244,7 @@ WHERE queue = ? AND hour = ?
 IF gen = NULL`
 
 // CountHourCreate is the query CountHourCreate of schema/queries.cql, line
-// 219, on table count_hours, for gocqlx. It is a lightweight transaction
+// 260, on table count_hours, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var CountHourCreate = Query{
 	Name:       "CountHourCreate",
@@ -286,10 +254,12 @@ var CountHourCreate = Query{
 	Idempotent: false,
 }
 
-// CountHourCreate runs query CountHourCreate of schema/queries.cql (line 219)
+// CountHourCreate runs query CountHourCreate of schema/queries.cql (line 260)
 // on table count_hours: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
+//
+// Writes an hour's first count; applies only when the hour has none.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -310,7 +280,7 @@ SET jobs = ?, gen = ?, folded_at = ?
 WHERE queue = ? AND hour = ?
 IF gen = ?`
 
-// CountHourWrite is the query CountHourWrite of schema/queries.cql, line 222,
+// CountHourWrite is the query CountHourWrite of schema/queries.cql, line 265,
 // on table count_hours, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountHourWrite = Query{
@@ -321,10 +291,13 @@ var CountHourWrite = Query{
 	Idempotent: false,
 }
 
-// CountHourWrite runs query CountHourWrite of schema/queries.cql (line 222) on
+// CountHourWrite runs query CountHourWrite of schema/queries.cql (line 265) on
 // table count_hours: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
+//
+// Writes an hour's count, unless another fold wrote it since it was read
+// (the generation moved on).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -347,7 +320,7 @@ WHERE queue = ? AND hour = ?
 IF gen = ?`
 
 // CountHourDelete is the query CountHourDelete of schema/queries.cql, line
-// 225, on table count_hours, for gocqlx. It is a lightweight transaction
+// 270, on table count_hours, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var CountHourDelete = Query{
 	Name:       "CountHourDelete",
@@ -357,10 +330,13 @@ var CountHourDelete = Query{
 	Idempotent: false,
 }
 
-// CountHourDelete runs query CountHourDelete of schema/queries.cql (line 225)
+// CountHourDelete runs query CountHourDelete of schema/queries.cql (line 270)
 // on table count_hours: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
+//
+// Deletes an hour's count unless another fold wrote it since it was read.
+// Not run by repo; kept for operators and tested with the rest.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -65,3 +65,52 @@ func ExampleDB() {
 	// written over version 5: false (current version 1)
 	// written over version 1: true
 }
+
+// A conditional batch holds the lightweight transactions of one partition of
+// one table and applies only when every condition holds. When one does not,
+// nothing applies, and ExecCAS returns the rows the conditions tested with
+// their current values.
+func ExampleDB_NewJobsBatch() {
+	ctx := context.Background()
+	db := queries.New(cqltest.ExampleSession().Session)
+	at := time.Date(2024, 5, 7, 12, 0, 0, 0, time.UTC)
+	a := models.JobsRow{Home: at, Shard: 2 << 8, ID: gocql.TimeUUID(), Queue: "example", Type: "email.send", State: 1, Version: 1, CreatedAt: at}
+	b := a
+	b.ID = gocql.TimeUUID()
+
+	jb := db.NewJobsBatch(ctx, gocql.UnloggedBatch)
+	jb.JobsCreate(a)
+	jb.JobsCreate(b)
+	applied, _, err := jb.ExecCAS()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("both created:", applied)
+
+	// a's write holds (it is at version 1), b's heartbeat expects version 7:
+	// neither applies.
+	a.Version = 2
+	jb = db.NewJobsBatch(ctx, gocql.UnloggedBatch)
+	jb.JobsWrite(a, 0, 1)
+	jb.JobsHeartbeat(8, at.Add(time.Minute), b.Home, b.Shard, b.ID, 7)
+	applied, current, err := jb.ExecCAS()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("applied:", applied, "rows tested:", len(current))
+	versions := map[gocql.UUID]int64{}
+	for _, r := range current {
+		versions[r.ID] = r.Version
+	}
+	fmt.Println("current versions: a", versions[a.ID], "b", versions[b.ID])
+	row, err := db.JobsGet(ctx, a.Home, a.Shard, a.ID).One()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("a is still at version", row.Version)
+	// Output:
+	// both created: true
+	// applied: false rows tested: 2
+	// current versions: a 1 b 1
+	// a is still at version 1
+}

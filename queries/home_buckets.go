@@ -67,49 +67,25 @@ func (HomeBucketsBuilder) tableName() string { return "home_buckets" }
 // Get returns SELECT cols FROM home_buckets WHERE <full primary key>; no cols
 // selects every column.
 func (HomeBucketsBuilder) Get(cols ...ColumnOf[HomeBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblHomeBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("home_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblHomeBucketsKey)...), nil
+	return selectWhere("home_buckets", tblHomeBucketsAll, tblHomeBucketsKey, cols)
 }
 
 // Select returns SELECT cols FROM home_buckets WHERE <partition key>; no cols
 // selects every column.
 func (HomeBucketsBuilder) Select(cols ...ColumnOf[HomeBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblHomeBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("home_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblHomeBucketsPartKey)...), nil
+	return selectWhere("home_buckets", tblHomeBucketsAll, tblHomeBucketsPartKey, cols)
 }
 
 // Insert returns INSERT INTO home_buckets (cols) VALUES (…); no cols inserts
 // every column.
 func (HomeBucketsBuilder) Insert(cols ...ColumnOf[HomeBucketsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblHomeBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("home_buckets")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("home_buckets", tblHomeBucketsAll, cols)
 }
 
 // Delete returns DELETE cols FROM home_buckets WHERE <full primary key>; no cols
 // deletes the row.
 func (HomeBucketsBuilder) Delete(cols ...ColumnOf[HomeBucketsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("home_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblHomeBucketsKey)...), nil
+	return deleteWhere("home_buckets", tblHomeBucketsKey, cols)
 }
 
 // HomeBucketInsertCQL is the statement of query HomeBucketInsert.
@@ -117,7 +93,7 @@ const HomeBucketInsertCQL = `INSERT INTO home_buckets (queue, bucket, width_ms, 
 VALUES (?, ?, ?, ?)`
 
 // HomeBucketInsert is the query HomeBucketInsert of schema/queries.cql, line
-// 113, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 120, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketInsert = Query{
 	Name:       "HomeBucketInsert",
 	CQL:        HomeBucketInsertCQL,
@@ -127,8 +103,11 @@ var HomeBucketInsert = Query{
 }
 
 // HomeBucketInsert runs query HomeBucketInsert of schema/queries.cql (line
-// 113) on table home_buckets. It is idempotent: the session's retry policy may
+// 120) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Lists a home bucket of a queue in its directory: written once per
+// process per bucket, before the bucket's first job.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -151,7 +130,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
 // HomeBucketsRange is the query HomeBucketsRange of schema/queries.cql, line
-// 116, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 124, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsRange = Query{
 	Name:       "HomeBucketsRange",
 	CQL:        HomeBucketsRangeCQL,
@@ -175,8 +154,10 @@ func scanHomeBucketsRange(r *HomeBucketsRangeRow, dest []any, _ []gocql.ColumnIn
 }
 
 // HomeBucketsRange runs query HomeBucketsRange of schema/queries.cql (line
-// 116) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
+// 124) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
 // read with One, All, Iter or Page.
+//
+// The home buckets of a queue in [from, to]: the partitions a scan reads.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -194,7 +175,7 @@ const HomeBucketsAllCQL = `SELECT bucket, width_ms, shards
 FROM home_buckets
 WHERE queue = ?`
 
-// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 119,
+// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 128,
 // on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsAll = Query{
 	Name:       "HomeBucketsAll",
@@ -218,9 +199,11 @@ func scanHomeBucketsAll(r *HomeBucketsAllRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 119) on
+// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 128) on
 // table home_buckets: a SELECT that returns HomeBucketsAllRow rows, read with
 // One, All, Iter or Page.
+//
+// Every home bucket of a queue, for the count sweeper.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -237,7 +220,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // HomeBucketDelete is the query HomeBucketDelete of schema/queries.cql, line
-// 122, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 132, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketDelete = Query{
 	Name:       "HomeBucketDelete",
 	CQL:        HomeBucketDeleteCQL,
@@ -247,8 +230,10 @@ var HomeBucketDelete = Query{
 }
 
 // HomeBucketDelete runs query HomeBucketDelete of schema/queries.cql (line
-// 122) on table home_buckets. It is idempotent: the session's retry policy may
+// 132) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Removes an emptied home bucket from its queue's directory.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -272,7 +257,7 @@ WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
 // HomeBucketsFrom is the query HomeBucketsFrom of schema/queries.cql, line
-// 388, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 467, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsFrom = Query{
 	Name:       "HomeBucketsFrom",
 	CQL:        HomeBucketsFromCQL,
@@ -295,9 +280,11 @@ func scanHomeBucketsFrom(r *HomeBucketsFromRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 388)
+// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 467)
 // on table home_buckets: a SELECT that returns HomeBucketsFromRow rows, read
 // with One, All, Iter or Page.
+//
+// The home directory from a bucket on, a page at a time.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -60,49 +60,25 @@ func (JobContinuationsBuilder) tableName() string { return "job_continuations" }
 // Get returns SELECT cols FROM job_continuations WHERE <full primary key>; no cols
 // selects every column.
 func (JobContinuationsBuilder) Get(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobContinuationsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("job_continuations").Columns(quotedNames(specs)...).Where(eqAll(tblJobContinuationsKey)...), nil
+	return selectWhere("job_continuations", tblJobContinuationsAll, tblJobContinuationsKey, cols)
 }
 
 // Select returns SELECT cols FROM job_continuations WHERE <partition key>; no cols
 // selects every column.
 func (JobContinuationsBuilder) Select(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobContinuationsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("job_continuations").Columns(quotedNames(specs)...).Where(eqAll(tblJobContinuationsPartKey)...), nil
+	return selectWhere("job_continuations", tblJobContinuationsAll, tblJobContinuationsPartKey, cols)
 }
 
 // Insert returns INSERT INTO job_continuations (cols) VALUES (…); no cols inserts
 // every column.
 func (JobContinuationsBuilder) Insert(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblJobContinuationsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("job_continuations")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("job_continuations", tblJobContinuationsAll, cols)
 }
 
 // Delete returns DELETE cols FROM job_continuations WHERE <full primary key>; no cols
 // deletes the row.
 func (JobContinuationsBuilder) Delete(cols ...ColumnOf[JobContinuationsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("job_continuations").Columns(quotedNames(specs)...).Where(eqAll(tblJobContinuationsKey)...), nil
+	return deleteWhere("job_continuations", tblJobContinuationsKey, cols)
 }
 
 // ContinuationInsertCQL is the statement of query ContinuationInsert.
@@ -110,7 +86,7 @@ const ContinuationInsertCQL = `INSERT INTO job_continuations (parent_id, job_id)
 VALUES (?, ?)`
 
 // ContinuationInsert is the query ContinuationInsert of schema/queries.cql,
-// line 245, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 297, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationInsert = Query{
 	Name:       "ContinuationInsert",
@@ -121,8 +97,10 @@ var ContinuationInsert = Query{
 }
 
 // ContinuationInsert runs query ContinuationInsert of schema/queries.cql (line
-// 245) on table job_continuations. It is idempotent: the session's retry
+// 297) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
+//
+// Records a continuation of a parent job, before the continuation's row.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -145,7 +123,7 @@ FROM job_continuations
 WHERE parent_id = ?`
 
 // ContinuationsList is the query ContinuationsList of schema/queries.cql, line
-// 248, on table job_continuations, for gocqlx. It is idempotent (safe to
+// 301, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationsList = Query{
 	Name:       "ContinuationsList",
@@ -166,8 +144,10 @@ func scanContinuationsList(r *ContinuationsListRow, dest []any, _ []gocql.Column
 }
 
 // ContinuationsList runs query ContinuationsList of schema/queries.cql (line
-// 248) on table job_continuations: a SELECT that returns ContinuationsListRow
+// 301) on table job_continuations: a SELECT that returns ContinuationsListRow
 // rows, read with One, All, Iter or Page.
+//
+// The continuations of one parent.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -184,7 +164,7 @@ FROM job_continuations
 WHERE parent_id IN ?`
 
 // ContinuationsListMany is the query ContinuationsListMany of
-// schema/queries.cql, line 253, on table job_continuations, for gocqlx. It is
+// schema/queries.cql, line 306, on table job_continuations, for gocqlx. It is
 // idempotent (safe to retry).
 var ContinuationsListMany = Query{
 	Name:       "ContinuationsListMany",
@@ -199,7 +179,7 @@ func scanContinuationsListMany(r *models.JobContinuationsRow, dest []any, _ []go
 }
 
 // ContinuationsListMany runs query ContinuationsListMany of schema/queries.cql
-// (line 253) on table job_continuations: a SELECT that returns
+// (line 306) on table job_continuations: a SELECT that returns
 // models.JobContinuationsRow rows, read with One, All, Iter or Page.
 //
 // The continuations of many parents, for settling a batch of finished jobs
@@ -220,7 +200,7 @@ FROM job_continuations
 WHERE parent_id = ? AND job_id = ?`
 
 // ContinuationDelete is the query ContinuationDelete of schema/queries.cql,
-// line 256, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 311, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationDelete = Query{
 	Name:       "ContinuationDelete",
@@ -231,8 +211,11 @@ var ContinuationDelete = Query{
 }
 
 // ContinuationDelete runs query ContinuationDelete of schema/queries.cql (line
-// 256) on table job_continuations. It is idempotent: the session's retry
+// 311) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
+//
+// Removes a stale row, a continuation never stored, from its parent's
+// lookup.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -140,67 +140,31 @@ func (JobsBuilder) tableName() string { return "jobs" }
 // Get returns SELECT cols FROM jobs WHERE <full primary key>; no cols
 // selects every column.
 func (JobsBuilder) Get(cols ...ColumnOf[JobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("jobs").Columns(quotedNames(specs)...).Where(eqAll(tblJobsKey)...), nil
+	return selectWhere("jobs", tblJobsAll, tblJobsKey, cols)
 }
 
 // Select returns SELECT cols FROM jobs WHERE <partition key>; no cols
 // selects every column.
 func (JobsBuilder) Select(cols ...ColumnOf[JobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("jobs").Columns(quotedNames(specs)...).Where(eqAll(tblJobsPartKey)...), nil
+	return selectWhere("jobs", tblJobsAll, tblJobsPartKey, cols)
 }
 
 // Insert returns INSERT INTO jobs (cols) VALUES (…); no cols inserts
 // every column.
 func (JobsBuilder) Insert(cols ...ColumnOf[JobsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("jobs", tblJobsAll, cols)
 }
 
 // Update returns UPDATE jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (JobsBuilder) Update(cols ...ColumnOf[JobsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblJobsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblJobsKey)...), nil
+	return updateWhere("jobs", false, tblJobsRegular, tblJobsKey, cols)
 }
 
 // Delete returns DELETE cols FROM jobs WHERE <full primary key>; no cols
 // deletes the row.
 func (JobsBuilder) Delete(cols ...ColumnOf[JobsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("jobs").Columns(quotedNames(specs)...).Where(eqAll(tblJobsKey)...), nil
+	return deleteWhere("jobs", tblJobsKey, cols)
 }
 
 // JobsGetCQL is the statement of query JobsGet.
@@ -210,7 +174,7 @@ const JobsGetCQL = `SELECT home, shard, id, queue, type, args, state, version, c
 FROM jobs
 WHERE home = ? AND shard = ? AND id = ?`
 
-// JobsGet is the query JobsGet of schema/queries.cql, line 11, on table jobs,
+// JobsGet is the query JobsGet of schema/queries.cql, line 12, on table jobs,
 // for gocqlx. It is idempotent (safe to retry).
 var JobsGet = Query{
 	Name:       "JobsGet",
@@ -224,8 +188,10 @@ func scanJobsGet(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
 }
 
-// JobsGet runs query JobsGet of schema/queries.cql (line 11) on table jobs: a
+// JobsGet runs query JobsGet of schema/queries.cql (line 12) on table jobs: a
 // SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
+//
+// Reads one job by its primary key, which repo computes from the job's id.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -245,7 +211,7 @@ const JobsGetManyCQL = `SELECT home, shard, id, queue, type, args, state, versio
 FROM jobs
 WHERE home = ? AND shard = ? AND id IN ?`
 
-// JobsGetMany is the query JobsGetMany of schema/queries.cql, line 18, on
+// JobsGetMany is the query JobsGetMany of schema/queries.cql, line 19, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsGetMany = Query{
 	Name:       "JobsGetMany",
@@ -259,7 +225,7 @@ func scanJobsGetMany(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any 
 	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
 }
 
-// JobsGetMany runs query JobsGetMany of schema/queries.cql (line 18) on table
+// JobsGetMany runs query JobsGetMany of schema/queries.cql (line 19) on table
 // jobs: a SELECT that returns models.JobsRow rows, read with One, All, Iter or
 // Page.
 //
@@ -284,7 +250,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
 
-// JobsScan is the query JobsScan of schema/queries.cql, line 25, on table
+// JobsScan is the query JobsScan of schema/queries.cql, line 26, on table
 // jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsScan = Query{
 	Name:       "JobsScan",
@@ -298,7 +264,7 @@ func scanJobsScan(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
 }
 
-// JobsScan runs query JobsScan of schema/queries.cql (line 25) on table jobs:
+// JobsScan runs query JobsScan of schema/queries.cql (line 26) on table jobs:
 // a SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
 //
 // Reads the jobs of a partition whose ids lie in (after, until): a home scan.
@@ -322,7 +288,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
 
-// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 34, on
+// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 35, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsScanBrief = Query{
 	Name:       "JobsScanBrief",
@@ -352,7 +318,7 @@ func scanJobsScanBrief(r *JobsScanBriefRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.ID, &r.Queue, &r.State, &r.Version, &r.ScheduledAt, &r.LeaseUntil)
 }
 
-// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 34) on
+// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 35) on
 // table jobs: a SELECT that returns JobsScanBriefRow rows, read with One, All,
 // Iter or Page.
 //
@@ -381,7 +347,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = NULL`
 
-// JobsCreate is the query JobsCreate of schema/queries.cql, line 43, on table
+// JobsCreate is the query JobsCreate of schema/queries.cql, line 44, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsCreate = Query{
@@ -392,7 +358,7 @@ var JobsCreate = Query{
 	Idempotent: false,
 }
 
-// JobsCreate runs query JobsCreate of schema/queries.cql (line 43) on table
+// JobsCreate runs query JobsCreate of schema/queries.cql (line 44) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -421,7 +387,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWrite is the query JobsWrite of schema/queries.cql, line 53, on table
+// JobsWrite is the query JobsWrite of schema/queries.cql, line 54, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsWrite = Query{
@@ -432,7 +398,7 @@ var JobsWrite = Query{
 	Idempotent: false,
 }
 
-// JobsWrite runs query JobsWrite of schema/queries.cql (line 53) on table
+// JobsWrite runs query JobsWrite of schema/queries.cql (line 54) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -461,7 +427,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 65, on
+// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 66, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsWriteKeep = Query{
@@ -472,7 +438,7 @@ var JobsWriteKeep = Query{
 	Idempotent: false,
 }
 
-// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 65) on
+// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 66) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -500,7 +466,7 @@ SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = 
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsClaim is the query JobsClaim of schema/queries.cql, line 74, on table
+// JobsClaim is the query JobsClaim of schema/queries.cql, line 75, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsClaim = Query{
@@ -511,7 +477,7 @@ var JobsClaim = Query{
 	Idempotent: false,
 }
 
-// JobsClaim runs query JobsClaim of schema/queries.cql (line 74) on table
+// JobsClaim runs query JobsClaim of schema/queries.cql (line 75) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -543,7 +509,7 @@ SET version = ?, lease_until = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 81, on
+// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 82, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsHeartbeat = Query{
@@ -554,7 +520,7 @@ var JobsHeartbeat = Query{
 	Idempotent: false,
 }
 
-// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 81) on
+// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 82) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -582,7 +548,7 @@ WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
 // JobsMarkContinued is the query JobsMarkContinued of schema/queries.cql, line
-// 88, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 89, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var JobsMarkContinued = Query{
 	Name:       "JobsMarkContinued",
@@ -593,7 +559,7 @@ var JobsMarkContinued = Query{
 }
 
 // JobsMarkContinued runs query JobsMarkContinued of schema/queries.cql (line
-// 88) on table jobs: a lightweight transaction, never retried by the driver.
+// 89) on table jobs: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
 //
@@ -619,7 +585,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsDelete is the query JobsDelete of schema/queries.cql, line 93, on table
+// JobsDelete is the query JobsDelete of schema/queries.cql, line 95, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsDelete = Query{
@@ -630,10 +596,12 @@ var JobsDelete = Query{
 	Idempotent: false,
 }
 
-// JobsDelete runs query JobsDelete of schema/queries.cql (line 93) on table
+// JobsDelete runs query JobsDelete of schema/queries.cql (line 95) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
+//
+// Deletes a job's row, unless its version changed since it was read.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -652,7 +620,7 @@ const CountLogActiveCQL = `UPDATE jobs
 SET active_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogActive is the query CountLogActive of schema/queries.cql, line 98,
+// CountLogActive is the query CountLogActive of schema/queries.cql, line 100,
 // on table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogActive = Query{
 	Name:       "CountLogActive",
@@ -662,7 +630,7 @@ var CountLogActive = Query{
 	Idempotent: true,
 }
 
-// CountLogActive runs query CountLogActive of schema/queries.cql (line 98) on
+// CountLogActive runs query CountLogActive of schema/queries.cql (line 100) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry to a partition's count log, in the batch of the change it
@@ -692,7 +660,7 @@ USING TTL ?
 SET final_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 101, on
+// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 105, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogFinal = Query{
 	Name:       "CountLogFinal",
@@ -702,8 +670,11 @@ var CountLogFinal = Query{
 	Idempotent: true,
 }
 
-// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 101) on
+// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 105) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
+//
+// Adds an entry for changes of final states to a partition's count log,
+// with the TTL of the rows it counts, so the count leaves with them.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -730,7 +701,7 @@ FROM jobs
 WHERE home = ? AND shard = ?
 LIMIT 1`
 
-// CountLogRead is the query CountLogRead of schema/queries.cql, line 104, on
+// CountLogRead is the query CountLogRead of schema/queries.cql, line 109, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogRead = Query{
 	Name:       "CountLogRead",
@@ -752,9 +723,11 @@ func scanCountLogRead(r *CountLogReadRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.ActiveLog, &r.FinalLog)
 }
 
-// CountLogRead runs query CountLogRead of schema/queries.cql (line 104) on
+// CountLogRead runs query CountLogRead of schema/queries.cql (line 109) on
 // table jobs: a SELECT that returns CountLogReadRow rows, read with One, All,
 // Iter or Page.
+//
+// Reads a partition's count logs (static columns: one row is enough).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -773,7 +746,7 @@ WHERE home = ? AND shard = ?
 IF active_log = ?`
 
 // CountLogCompact is the query CountLogCompact of schema/queries.cql, line
-// 108, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 113, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountLogCompact = Query{
 	Name:       "CountLogCompact",
@@ -783,7 +756,7 @@ var CountLogCompact = Query{
 	Idempotent: false,
 }
 
-// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 108)
+// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 113)
 // on table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.

@@ -73,49 +73,25 @@ func (JobsByStateBuilder) tableName() string { return "jobs_by_state" }
 // Get returns SELECT cols FROM jobs_by_state WHERE <full primary key>; no cols
 // selects every column.
 func (JobsByStateBuilder) Get(cols ...ColumnOf[JobsByStateBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobsByStateAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("jobs_by_state").Columns(quotedNames(specs)...).Where(eqAll(tblJobsByStateKey)...), nil
+	return selectWhere("jobs_by_state", tblJobsByStateAll, tblJobsByStateKey, cols)
 }
 
 // Select returns SELECT cols FROM jobs_by_state WHERE <partition key>; no cols
 // selects every column.
 func (JobsByStateBuilder) Select(cols ...ColumnOf[JobsByStateBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblJobsByStateAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("jobs_by_state").Columns(quotedNames(specs)...).Where(eqAll(tblJobsByStatePartKey)...), nil
+	return selectWhere("jobs_by_state", tblJobsByStateAll, tblJobsByStatePartKey, cols)
 }
 
 // Insert returns INSERT INTO jobs_by_state (cols) VALUES (…); no cols inserts
 // every column.
 func (JobsByStateBuilder) Insert(cols ...ColumnOf[JobsByStateBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblJobsByStateAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("jobs_by_state")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("jobs_by_state", tblJobsByStateAll, cols)
 }
 
 // Delete returns DELETE cols FROM jobs_by_state WHERE <full primary key>; no cols
 // deletes the row.
 func (JobsByStateBuilder) Delete(cols ...ColumnOf[JobsByStateBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("jobs_by_state").Columns(quotedNames(specs)...).Where(eqAll(tblJobsByStateKey)...), nil
+	return deleteWhere("jobs_by_state", tblJobsByStateKey, cols)
 }
 
 // StateInsertCQL is the statement of query StateInsert.
@@ -123,7 +99,7 @@ const StateInsertCQL = `INSERT INTO jobs_by_state (queue, state, bucket, shard, 
 VALUES (?, ?, ?, ?, ?, ?)
 USING TTL ?`
 
-// StateInsert is the query StateInsert of schema/queries.cql, line 170, on
+// StateInsert is the query StateInsert of schema/queries.cql, line 193, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateInsert = Query{
 	Name:       "StateInsert",
@@ -133,9 +109,12 @@ var StateInsert = Query{
 	Idempotent: true,
 }
 
-// StateInsert runs query StateInsert of schema/queries.cql (line 170) on table
+// StateInsert runs query StateInsert of schema/queries.cql (line 193) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Writes a state-index row for a job resting in a state; final states
+// carry the retention TTL (0: none).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -159,7 +138,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at < ?
 LIMIT ?`
 
-// StateScan is the query StateScan of schema/queries.cql, line 173, on table
+// StateScan is the query StateScan of schema/queries.cql, line 198, on table
 // jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScan = Query{
 	Name:       "StateScan",
@@ -181,9 +160,12 @@ func scanStateScan(r *StateScanRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.EnteredAt, &r.JobID)
 }
 
-// StateScan runs query StateScan of schema/queries.cql (line 173) on table
+// StateScan runs query StateScan of schema/queries.cql (line 198) on table
 // jobs_by_state: a SELECT that returns StateScanRow rows, read with One, All,
 // Iter or Page.
+//
+// Reads the rows of one state-index partition entered before :before,
+// newest first.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -204,7 +186,7 @@ const StateDeleteCQL = `DELETE
 FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at = ? AND job_id = ?`
 
-// StateDelete is the query StateDelete of schema/queries.cql, line 178, on
+// StateDelete is the query StateDelete of schema/queries.cql, line 204, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateDelete = Query{
 	Name:       "StateDelete",
@@ -214,9 +196,11 @@ var StateDelete = Query{
 	Idempotent: true,
 }
 
-// StateDelete runs query StateDelete of schema/queries.cql (line 178) on table
+// StateDelete runs query StateDelete of schema/queries.cql (line 204) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Removes a state-index row when its job left the state.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -239,7 +223,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
 
 // StateDropPartition is the query StateDropPartition of schema/queries.cql,
-// line 181, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 208, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateDropPartition = Query{
 	Name:       "StateDropPartition",
@@ -250,8 +234,10 @@ var StateDropPartition = Query{
 }
 
 // StateDropPartition runs query StateDropPartition of schema/queries.cql (line
-// 181) on table jobs_by_state. It is idempotent: the session's retry policy
+// 208) on table jobs_by_state. It is idempotent: the session's retry policy
 // may send it again.
+//
+// Drops a purged state-index partition: one partition tombstone.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -278,7 +264,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at < ?
 PER PARTITION LIMIT ?`
 
 // StateScanShards is the query StateScanShards of schema/queries.cql, line
-// 367, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
+// 443, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScanShards = Query{
 	Name:       "StateScanShards",
 	CQL:        StateScanShardsCQL,
@@ -301,7 +287,7 @@ func scanStateScanShards(r *StateScanShardsRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Shard, &r.EnteredAt, &r.JobID)
 }
 
-// StateScanShards runs query StateScanShards of schema/queries.cql (line 367)
+// StateScanShards runs query StateScanShards of schema/queries.cql (line 443)
 // on table jobs_by_state: a SELECT that returns StateScanShardsRow rows, read
 // with One, All, Iter or Page.
 //
@@ -330,7 +316,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at = ? A
 PER PARTITION LIMIT ?`
 
 // StateScanShardsTie is the query StateScanShardsTie of schema/queries.cql,
-// line 372, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 450, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateScanShardsTie = Query{
 	Name:       "StateScanShardsTie",
@@ -355,8 +341,11 @@ func scanStateScanShardsTie(r *StateScanShardsTieRow, dest []any, _ []gocql.Colu
 }
 
 // StateScanShardsTie runs query StateScanShardsTie of schema/queries.cql (line
-// 372) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
+// 450) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
 // rows, read with One, All, Iter or Page.
+//
+// The tie read of the state index: the rows entered at the position's
+// time, after its job id, in every shard of a bucket.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -85,67 +85,31 @@ func (ProcessorsBuilder) tableName() string { return "processors" }
 // Get returns SELECT cols FROM processors WHERE <full primary key>; no cols
 // selects every column.
 func (ProcessorsBuilder) Get(cols ...ColumnOf[ProcessorsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblProcessorsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("processors").Columns(quotedNames(specs)...).Where(eqAll(tblProcessorsKey)...), nil
+	return selectWhere("processors", tblProcessorsAll, tblProcessorsKey, cols)
 }
 
 // Select returns SELECT cols FROM processors WHERE <partition key>; no cols
 // selects every column.
 func (ProcessorsBuilder) Select(cols ...ColumnOf[ProcessorsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblProcessorsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("processors").Columns(quotedNames(specs)...).Where(eqAll(tblProcessorsPartKey)...), nil
+	return selectWhere("processors", tblProcessorsAll, tblProcessorsPartKey, cols)
 }
 
 // Insert returns INSERT INTO processors (cols) VALUES (…); no cols inserts
 // every column.
 func (ProcessorsBuilder) Insert(cols ...ColumnOf[ProcessorsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblProcessorsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("processors")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("processors", tblProcessorsAll, cols)
 }
 
 // Update returns UPDATE processors SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (ProcessorsBuilder) Update(cols ...ColumnOf[ProcessorsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblProcessorsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("processors")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblProcessorsKey)...), nil
+	return updateWhere("processors", false, tblProcessorsRegular, tblProcessorsKey, cols)
 }
 
 // Delete returns DELETE cols FROM processors WHERE <full primary key>; no cols
 // deletes the row.
 func (ProcessorsBuilder) Delete(cols ...ColumnOf[ProcessorsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("processors").Columns(quotedNames(specs)...).Where(eqAll(tblProcessorsKey)...), nil
+	return deleteWhere("processors", tblProcessorsKey, cols)
 }
 
 // ProcessorReportCQL is the statement of query ProcessorReport.
@@ -155,7 +119,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 USING TTL ?`
 
 // ProcessorReport is the query ProcessorReport of schema/queries.cql, line
-// 348, on table processors, for gocqlx. It is idempotent (safe to retry).
+// 422, on table processors, for gocqlx. It is idempotent (safe to retry).
 var ProcessorReport = Query{
 	Name:       "ProcessorReport",
 	CQL:        ProcessorReportCQL,
@@ -164,7 +128,7 @@ var ProcessorReport = Query{
 	Idempotent: true,
 }
 
-// ProcessorReport runs query ProcessorReport of schema/queries.cql (line 348)
+// ProcessorReport runs query ProcessorReport of schema/queries.cql (line 422)
 // on table processors. It is idempotent: the session's retry policy may send
 // it again.
 //
@@ -191,7 +155,7 @@ const ProcessorsListCQL = `SELECT *
 FROM processors
 WHERE shard = ?`
 
-// ProcessorsList is the query ProcessorsList of schema/queries.cql, line 352,
+// ProcessorsList is the query ProcessorsList of schema/queries.cql, line 427,
 // on table processors, for gocqlx. It is idempotent (safe to retry).
 var ProcessorsList = Query{
 	Name:       "ProcessorsList",
@@ -201,9 +165,11 @@ var ProcessorsList = Query{
 	Idempotent: true,
 }
 
-// ProcessorsList runs query ProcessorsList of schema/queries.cql (line 352) on
+// ProcessorsList runs query ProcessorsList of schema/queries.cql (line 427) on
 // table processors: a SELECT that returns models.ProcessorsRow rows, read with
 // One, All, Iter or Page.
+//
+// The processors of the registry whose reports have not expired.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -220,7 +186,7 @@ FROM processors
 WHERE shard = ? AND owner = ?`
 
 // ProcessorDelete is the query ProcessorDelete of schema/queries.cql, line
-// 355, on table processors, for gocqlx. It is idempotent (safe to retry).
+// 431, on table processors, for gocqlx. It is idempotent (safe to retry).
 var ProcessorDelete = Query{
 	Name:       "ProcessorDelete",
 	CQL:        ProcessorDeleteCQL,
@@ -229,9 +195,11 @@ var ProcessorDelete = Query{
 	Idempotent: true,
 }
 
-// ProcessorDelete runs query ProcessorDelete of schema/queries.cql (line 355)
+// ProcessorDelete runs query ProcessorDelete of schema/queries.cql (line 431)
 // on table processors. It is idempotent: the session's retry policy may send
 // it again.
+//
+// Removes a processor's report when it stops cleanly.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

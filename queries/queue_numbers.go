@@ -61,67 +61,31 @@ func (QueueNumbersBuilder) tableName() string { return "queue_numbers" }
 // Get returns SELECT cols FROM queue_numbers WHERE <full primary key>; no cols
 // selects every column.
 func (QueueNumbersBuilder) Get(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQueueNumbersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("queue_numbers").Columns(quotedNames(specs)...).Where(eqAll(tblQueueNumbersKey)...), nil
+	return selectWhere("queue_numbers", tblQueueNumbersAll, tblQueueNumbersKey, cols)
 }
 
 // Select returns SELECT cols FROM queue_numbers WHERE <partition key>; no cols
 // selects every column.
 func (QueueNumbersBuilder) Select(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQueueNumbersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("queue_numbers").Columns(quotedNames(specs)...).Where(eqAll(tblQueueNumbersPartKey)...), nil
+	return selectWhere("queue_numbers", tblQueueNumbersAll, tblQueueNumbersPartKey, cols)
 }
 
 // Insert returns INSERT INTO queue_numbers (cols) VALUES (…); no cols inserts
 // every column.
 func (QueueNumbersBuilder) Insert(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblQueueNumbersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("queue_numbers")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("queue_numbers", tblQueueNumbersAll, cols)
 }
 
 // Update returns UPDATE queue_numbers SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (QueueNumbersBuilder) Update(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblQueueNumbersRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("queue_numbers")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblQueueNumbersKey)...), nil
+	return updateWhere("queue_numbers", false, tblQueueNumbersRegular, tblQueueNumbersKey, cols)
 }
 
 // Delete returns DELETE cols FROM queue_numbers WHERE <full primary key>; no cols
 // deletes the row.
 func (QueueNumbersBuilder) Delete(cols ...ColumnOf[QueueNumbersBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("queue_numbers").Columns(quotedNames(specs)...).Where(eqAll(tblQueueNumbersKey)...), nil
+	return deleteWhere("queue_numbers", tblQueueNumbersKey, cols)
 }
 
 // QueueNumberTakeCQL is the statement of query QueueNumberTake.
@@ -130,7 +94,7 @@ VALUES (?, ?)
 IF NOT EXISTS`
 
 // QueueNumberTake is the query QueueNumberTake of schema/queries.cql, line
-// 329, on table queue_numbers, for gocqlx. It is a lightweight transaction
+// 398, on table queue_numbers, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var QueueNumberTake = Query{
 	Name:       "QueueNumberTake",
@@ -140,10 +104,12 @@ var QueueNumberTake = Query{
 	Idempotent: false,
 }
 
-// QueueNumberTake runs query QueueNumberTake of schema/queries.cql (line 329)
+// QueueNumberTake runs query QueueNumberTake of schema/queries.cql (line 398)
 // on table queue_numbers: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
+//
+// Takes a queue number; applies only when no queue has it.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -159,7 +125,7 @@ const QueueNumberGetCQL = `SELECT name
 FROM queue_numbers
 WHERE number = ?`
 
-// QueueNumberGet is the query QueueNumberGet of schema/queries.cql, line 332,
+// QueueNumberGet is the query QueueNumberGet of schema/queries.cql, line 403,
 // on table queue_numbers, for gocqlx. It is idempotent (safe to retry).
 var QueueNumberGet = Query{
 	Name:       "QueueNumberGet",
@@ -179,9 +145,12 @@ func scanQueueNumberGet(r *QueueNumberGetRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Name)
 }
 
-// QueueNumberGet runs query QueueNumberGet of schema/queries.cql (line 332) on
+// QueueNumberGet runs query QueueNumberGet of schema/queries.cql (line 403) on
 // table queue_numbers: a SELECT that returns QueueNumberGetRow rows, read with
 // One, All, Iter or Page.
+//
+// Reads the queue that owns a number. Not run by repo (it reads numbers
+// from the queues' rows); kept for operators and tested with the rest.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -83,67 +83,31 @@ func (QueuesBuilder) tableName() string { return "queues" }
 // Get returns SELECT cols FROM queues WHERE <full primary key>; no cols
 // selects every column.
 func (QueuesBuilder) Get(cols ...ColumnOf[QueuesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQueuesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("queues").Columns(quotedNames(specs)...).Where(eqAll(tblQueuesKey)...), nil
+	return selectWhere("queues", tblQueuesAll, tblQueuesKey, cols)
 }
 
 // Select returns SELECT cols FROM queues WHERE <partition key>; no cols
 // selects every column.
 func (QueuesBuilder) Select(cols ...ColumnOf[QueuesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQueuesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("queues").Columns(quotedNames(specs)...).Where(eqAll(tblQueuesPartKey)...), nil
+	return selectWhere("queues", tblQueuesAll, tblQueuesPartKey, cols)
 }
 
 // Insert returns INSERT INTO queues (cols) VALUES (…); no cols inserts
 // every column.
 func (QueuesBuilder) Insert(cols ...ColumnOf[QueuesBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblQueuesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("queues")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("queues", tblQueuesAll, cols)
 }
 
 // Update returns UPDATE queues SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (QueuesBuilder) Update(cols ...ColumnOf[QueuesBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblQueuesRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("queues")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblQueuesKey)...), nil
+	return updateWhere("queues", false, tblQueuesRegular, tblQueuesKey, cols)
 }
 
 // Delete returns DELETE cols FROM queues WHERE <full primary key>; no cols
 // deletes the row.
 func (QueuesBuilder) Delete(cols ...ColumnOf[QueuesBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("queues").Columns(quotedNames(specs)...).Where(eqAll(tblQueuesKey)...), nil
+	return deleteWhere("queues", tblQueuesKey, cols)
 }
 
 // QueueGetCQL is the statement of query QueueGet.
@@ -151,7 +115,7 @@ const QueueGetCQL = `SELECT name, number, created_at, swept_at
 FROM queues
 WHERE shard = ? AND name = ?`
 
-// QueueGet is the query QueueGet of schema/queries.cql, line 307, on table
+// QueueGet is the query QueueGet of schema/queries.cql, line 372, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueueGet = Query{
 	Name:       "QueueGet",
@@ -177,9 +141,11 @@ func scanQueueGet(r *QueueGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt)
 }
 
-// QueueGet runs query QueueGet of schema/queries.cql (line 307) on table
+// QueueGet runs query QueueGet of schema/queries.cql (line 372) on table
 // queues: a SELECT that returns QueueGetRow rows, read with One, All, Iter or
 // Page.
+//
+// Reads a queue's registry row: its number, and when counts were swept.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -196,7 +162,7 @@ const QueuesListCQL = `SELECT name, number, created_at, swept_at, paused, paused
 FROM queues
 WHERE shard = ?`
 
-// QueuesList is the query QueuesList of schema/queries.cql, line 310, on table
+// QueuesList is the query QueuesList of schema/queries.cql, line 376, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesList = Query{
 	Name:       "QueuesList",
@@ -226,9 +192,11 @@ func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt, &r.Paused, &r.PausedAt)
 }
 
-// QueuesList runs query QueuesList of schema/queries.cql (line 310) on table
+// QueuesList runs query QueuesList of schema/queries.cql (line 376) on table
 // queues: a SELECT that returns QueuesListRow rows, read with One, All, Iter
 // or Page.
+//
+// Every queue of the registry, with its pause state.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -244,7 +212,7 @@ const QueuesPausedCQL = `SELECT name, paused
 FROM queues
 WHERE shard = ?`
 
-// QueuesPaused is the query QueuesPaused of schema/queries.cql, line 314, on
+// QueuesPaused is the query QueuesPaused of schema/queries.cql, line 380, on
 // table queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesPaused = Query{
 	Name:       "QueuesPaused",
@@ -266,7 +234,7 @@ func scanQueuesPaused(r *QueuesPausedRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.Name, &r.Paused)
 }
 
-// QueuesPaused runs query QueuesPaused of schema/queries.cql (line 314) on
+// QueuesPaused runs query QueuesPaused of schema/queries.cql (line 380) on
 // table queues: a SELECT that returns QueuesPausedRow rows, read with One,
 // All, Iter or Page.
 //
@@ -287,7 +255,7 @@ FROM queues
 WHERE shard = ? AND name IN ?`
 
 // QueuesPausedAmong is the query QueuesPausedAmong of schema/queries.cql, line
-// 319, on table queues, for gocqlx. It is idempotent (safe to retry).
+// 385, on table queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesPausedAmong = Query{
 	Name:       "QueuesPausedAmong",
 	CQL:        QueuesPausedAmongCQL,
@@ -309,7 +277,7 @@ func scanQueuesPausedAmong(r *QueuesPausedAmongRow, dest []any, _ []gocql.Column
 }
 
 // QueuesPausedAmong runs query QueuesPausedAmong of schema/queries.cql (line
-// 319) on table queues: a SELECT that returns QueuesPausedAmongRow rows, read
+// 385) on table queues: a SELECT that returns QueuesPausedAmongRow rows, read
 // with One, All, Iter or Page.
 //
 // What a processor reads once per poll interval: whether its own queues are
@@ -331,7 +299,7 @@ SET paused = ?, paused_at = ?
 WHERE shard = ? AND name = ?
 IF EXISTS`
 
-// QueueSetPaused is the query QueueSetPaused of schema/queries.cql, line 323,
+// QueueSetPaused is the query QueueSetPaused of schema/queries.cql, line 389,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSetPaused = Query{
@@ -342,7 +310,7 @@ var QueueSetPaused = Query{
 	Idempotent: false,
 }
 
-// QueueSetPaused runs query QueueSetPaused of schema/queries.cql (line 323) on
+// QueueSetPaused runs query QueueSetPaused of schema/queries.cql (line 389) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -366,7 +334,7 @@ const QueueCreateCQL = `INSERT INTO queues (shard, name, number, created_at)
 VALUES (?, ?, ?, ?)
 IF NOT EXISTS`
 
-// QueueCreate is the query QueueCreate of schema/queries.cql, line 326, on
+// QueueCreate is the query QueueCreate of schema/queries.cql, line 394, on
 // table queues, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var QueueCreate = Query{
@@ -377,10 +345,13 @@ var QueueCreate = Query{
 	Idempotent: false,
 }
 
-// QueueCreate runs query QueueCreate of schema/queries.cql (line 326) on table
+// QueueCreate runs query QueueCreate of schema/queries.cql (line 394) on table
 // queues: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
+//
+// Registers a queue with the number taken for it, unless another process
+// registered it first (then the current row gives its number).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -400,7 +371,7 @@ SET sweeper = ?, sweep_until = ?
 WHERE shard = ? AND name = ?
 IF sweep_until < ?`
 
-// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 336,
+// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 407,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepTake = Query{
@@ -411,7 +382,7 @@ var QueueSweepTake = Query{
 	Idempotent: false,
 }
 
-// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 336) on
+// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 407) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -438,7 +409,7 @@ WHERE shard = ? AND name = ?
 IF sweep_until = NULL`
 
 // QueueSweepTakeFirst is the query QueueSweepTakeFirst of schema/queries.cql,
-// line 339, on table queues, for gocqlx. It is a lightweight transaction
+// line 411, on table queues, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var QueueSweepTakeFirst = Query{
 	Name:       "QueueSweepTakeFirst",
@@ -449,9 +420,11 @@ var QueueSweepTakeFirst = Query{
 }
 
 // QueueSweepTakeFirst runs query QueueSweepTakeFirst of schema/queries.cql
-// (line 339) on table queues: a lightweight transaction, never retried by the
+// (line 411) on table queues: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
+//
+// Takes the count sweeper's lease of a queue that never had a sweeper.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -471,7 +444,7 @@ SET sweep_until = ?, swept_at = ?
 WHERE shard = ? AND name = ?
 IF sweeper = ?`
 
-// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 342,
+// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 416,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepDone = Query{
@@ -482,10 +455,13 @@ var QueueSweepDone = Query{
 	Idempotent: false,
 }
 
-// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 342) on
+// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 416) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
+//
+// Ends a sweep: sets when the lease ends and when counts were swept,
+// unless another sweeper took the lease meanwhile.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

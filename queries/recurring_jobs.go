@@ -116,67 +116,31 @@ func (RecurringJobsBuilder) tableName() string { return "recurring_jobs" }
 // Get returns SELECT cols FROM recurring_jobs WHERE <full primary key>; no cols
 // selects every column.
 func (RecurringJobsBuilder) Get(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblRecurringJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("recurring_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblRecurringJobsKey)...), nil
+	return selectWhere("recurring_jobs", tblRecurringJobsAll, tblRecurringJobsKey, cols)
 }
 
 // Select returns SELECT cols FROM recurring_jobs WHERE <partition key>; no cols
 // selects every column.
 func (RecurringJobsBuilder) Select(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblRecurringJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("recurring_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblRecurringJobsPartKey)...), nil
+	return selectWhere("recurring_jobs", tblRecurringJobsAll, tblRecurringJobsPartKey, cols)
 }
 
 // Insert returns INSERT INTO recurring_jobs (cols) VALUES (…); no cols inserts
 // every column.
 func (RecurringJobsBuilder) Insert(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblRecurringJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("recurring_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("recurring_jobs", tblRecurringJobsAll, cols)
 }
 
 // Update returns UPDATE recurring_jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (RecurringJobsBuilder) Update(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblRecurringJobsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("recurring_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblRecurringJobsKey)...), nil
+	return updateWhere("recurring_jobs", false, tblRecurringJobsRegular, tblRecurringJobsKey, cols)
 }
 
 // Delete returns DELETE cols FROM recurring_jobs WHERE <full primary key>; no cols
 // deletes the row.
 func (RecurringJobsBuilder) Delete(cols ...ColumnOf[RecurringJobsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("recurring_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblRecurringJobsKey)...), nil
+	return deleteWhere("recurring_jobs", tblRecurringJobsKey, cols)
 }
 
 // RecurringUpsertCQL is the statement of query RecurringUpsert.
@@ -185,7 +149,7 @@ const RecurringUpsertCQL = `INSERT INTO recurring_jobs (shard, id, queue, cron, 
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // RecurringUpsert is the query RecurringUpsert of schema/queries.cql, line
-// 261, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 318, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringUpsert = Query{
 	Name:       "RecurringUpsert",
 	CQL:        RecurringUpsertCQL,
@@ -194,9 +158,12 @@ var RecurringUpsert = Query{
 	Idempotent: true,
 }
 
-// RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 261)
+// RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 318)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Stores or replaces a recurring schedule (its control columns, paused
+// and the rest, are left as they are).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -231,7 +198,7 @@ const RecurringGetCQL = `SELECT *
 FROM recurring_jobs
 WHERE shard = ? AND id = ?`
 
-// RecurringGet is the query RecurringGet of schema/queries.cql, line 266, on
+// RecurringGet is the query RecurringGet of schema/queries.cql, line 324, on
 // table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringGet = Query{
 	Name:       "RecurringGet",
@@ -241,9 +208,11 @@ var RecurringGet = Query{
 	Idempotent: true,
 }
 
-// RecurringGet runs query RecurringGet of schema/queries.cql (line 266) on
+// RecurringGet runs query RecurringGet of schema/queries.cql (line 324) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
+//
+// Reads one recurring schedule.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -260,7 +229,7 @@ const RecurringListCQL = `SELECT *
 FROM recurring_jobs
 WHERE shard = ?`
 
-// RecurringList is the query RecurringList of schema/queries.cql, line 269, on
+// RecurringList is the query RecurringList of schema/queries.cql, line 328, on
 // table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringList = Query{
 	Name:       "RecurringList",
@@ -270,9 +239,11 @@ var RecurringList = Query{
 	Idempotent: true,
 }
 
-// RecurringList runs query RecurringList of schema/queries.cql (line 269) on
+// RecurringList runs query RecurringList of schema/queries.cql (line 328) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
+//
+// The recurring schedules of a shard.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -289,7 +260,7 @@ SET next_run_at = ?, last_run_at = ?, last_job_id = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringAdvance is the query RecurringAdvance of schema/queries.cql, line
-// 272, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 332, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringAdvance = Query{
 	Name:       "RecurringAdvance",
 	CQL:        RecurringAdvanceCQL,
@@ -299,8 +270,10 @@ var RecurringAdvance = Query{
 }
 
 // RecurringAdvance runs query RecurringAdvance of schema/queries.cql (line
-// 272) on table recurring_jobs. It is idempotent: the session's retry policy
+// 332) on table recurring_jobs. It is idempotent: the session's retry policy
 // may send it again.
+//
+// Moves a schedule on after it fired: its next run and the job it made.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -327,7 +300,7 @@ FROM recurring_jobs
 WHERE shard = ? AND id = ?`
 
 // RecurringDelete is the query RecurringDelete of schema/queries.cql, line
-// 275, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 336, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringDelete = Query{
 	Name:       "RecurringDelete",
 	CQL:        RecurringDeleteCQL,
@@ -336,9 +309,11 @@ var RecurringDelete = Query{
 	Idempotent: true,
 }
 
-// RecurringDelete runs query RecurringDelete of schema/queries.cql (line 275)
+// RecurringDelete runs query RecurringDelete of schema/queries.cql (line 336)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Removes a recurring schedule.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -361,7 +336,7 @@ const RecurringPauseCQL = `UPDATE recurring_jobs
 SET paused = ?, paused_at = ?
 WHERE shard = ? AND id = ?`
 
-// RecurringPause is the query RecurringPause of schema/queries.cql, line 279,
+// RecurringPause is the query RecurringPause of schema/queries.cql, line 340,
 // on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringPause = Query{
 	Name:       "RecurringPause",
@@ -371,7 +346,7 @@ var RecurringPause = Query{
 	Idempotent: true,
 }
 
-// RecurringPause runs query RecurringPause of schema/queries.cql (line 279) on
+// RecurringPause runs query RecurringPause of schema/queries.cql (line 340) on
 // table recurring_jobs. It is idempotent: the session's retry policy may send
 // it again.
 //
@@ -401,7 +376,7 @@ SET paused = ?, resumed_at = ?, skip_until = ?, next_run_at = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringResume is the query RecurringResume of schema/queries.cql, line
-// 282, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 344, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringResume = Query{
 	Name:       "RecurringResume",
 	CQL:        RecurringResumeCQL,
@@ -410,9 +385,11 @@ var RecurringResume = Query{
 	Idempotent: true,
 }
 
-// RecurringResume runs query RecurringResume of schema/queries.cql (line 282)
+// RecurringResume runs query RecurringResume of schema/queries.cql (line 344)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Resumes a schedule: the occurrences until skip_until are not fired.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -440,7 +417,7 @@ SET triggered_at = ?, triggered_job_id = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringTriggered is the query RecurringTriggered of schema/queries.cql,
-// line 285, on table recurring_jobs, for gocqlx. It is idempotent (safe to
+// line 348, on table recurring_jobs, for gocqlx. It is idempotent (safe to
 // retry).
 var RecurringTriggered = Query{
 	Name:       "RecurringTriggered",
@@ -451,8 +428,10 @@ var RecurringTriggered = Query{
 }
 
 // RecurringTriggered runs query RecurringTriggered of schema/queries.cql (line
-// 285) on table recurring_jobs. It is idempotent: the session's retry policy
+// 348) on table recurring_jobs. It is idempotent: the session's retry policy
 // may send it again.
+//
+// Records a run triggered by hand and the job it made.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

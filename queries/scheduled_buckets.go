@@ -71,67 +71,31 @@ func (ScheduledBucketsBuilder) tableName() string { return "scheduled_buckets" }
 // Get returns SELECT cols FROM scheduled_buckets WHERE <full primary key>; no cols
 // selects every column.
 func (ScheduledBucketsBuilder) Get(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblScheduledBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("scheduled_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledBucketsKey)...), nil
+	return selectWhere("scheduled_buckets", tblScheduledBucketsAll, tblScheduledBucketsKey, cols)
 }
 
 // Select returns SELECT cols FROM scheduled_buckets WHERE <partition key>; no cols
 // selects every column.
 func (ScheduledBucketsBuilder) Select(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblScheduledBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("scheduled_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledBucketsPartKey)...), nil
+	return selectWhere("scheduled_buckets", tblScheduledBucketsAll, tblScheduledBucketsPartKey, cols)
 }
 
 // Insert returns INSERT INTO scheduled_buckets (cols) VALUES (…); no cols inserts
 // every column.
 func (ScheduledBucketsBuilder) Insert(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblScheduledBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("scheduled_buckets")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("scheduled_buckets", tblScheduledBucketsAll, cols)
 }
 
 // Update returns UPDATE scheduled_buckets SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (ScheduledBucketsBuilder) Update(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblScheduledBucketsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("scheduled_buckets")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblScheduledBucketsKey)...), nil
+	return updateWhere("scheduled_buckets", false, tblScheduledBucketsRegular, tblScheduledBucketsKey, cols)
 }
 
 // Delete returns DELETE cols FROM scheduled_buckets WHERE <full primary key>; no cols
 // deletes the row.
 func (ScheduledBucketsBuilder) Delete(cols ...ColumnOf[ScheduledBucketsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("scheduled_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledBucketsKey)...), nil
+	return deleteWhere("scheduled_buckets", tblScheduledBucketsKey, cols)
 }
 
 // DueBucketInsertCQL is the statement of query DueBucketInsert.
@@ -139,7 +103,7 @@ const DueBucketInsertCQL = `INSERT INTO scheduled_buckets (queue, bucket, width_
 VALUES (?, ?, ?, ?)`
 
 // DueBucketInsert is the query DueBucketInsert of schema/queries.cql, line
-// 148, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 165, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueBucketInsert = Query{
 	Name:       "DueBucketInsert",
@@ -149,9 +113,11 @@ var DueBucketInsert = Query{
 	Idempotent: true,
 }
 
-// DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 148)
+// DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 165)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Lists a due bucket of a queue in its directory, before its first entry.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -174,7 +140,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
 // DueBucketsRange is the query DueBucketsRange of schema/queries.cql, line
-// 151, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 169, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueBucketsRange = Query{
 	Name:       "DueBucketsRange",
@@ -198,9 +164,11 @@ func scanDueBucketsRange(r *DueBucketsRangeRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// DueBucketsRange runs query DueBucketsRange of schema/queries.cql (line 151)
+// DueBucketsRange runs query DueBucketsRange of schema/queries.cql (line 169)
 // on table scheduled_buckets: a SELECT that returns DueBucketsRangeRow rows,
 // read with One, All, Iter or Page.
+//
+// The due buckets of a queue in [from, to]: the partitions a due scan reads.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -219,7 +187,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // DueBucketDelete is the query DueBucketDelete of schema/queries.cql, line
-// 154, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 173, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueBucketDelete = Query{
 	Name:       "DueBucketDelete",
@@ -229,9 +197,11 @@ var DueBucketDelete = Query{
 	Idempotent: true,
 }
 
-// DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 154)
+// DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 173)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
+//
+// Removes a due bucket behind the watermark from its queue's directory.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -255,7 +225,7 @@ WHERE queue = ?
 LIMIT 1`
 
 // DueWatermarkGet is the query DueWatermarkGet of schema/queries.cql, line
-// 157, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 178, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueWatermarkGet = Query{
 	Name:       "DueWatermarkGet",
@@ -275,9 +245,12 @@ func scanDueWatermarkGet(r *DueWatermarkGetRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Watermark)
 }
 
-// DueWatermarkGet runs query DueWatermarkGet of schema/queries.cql (line 157)
+// DueWatermarkGet runs query DueWatermarkGet of schema/queries.cql (line 178)
 // on table scheduled_buckets: a SELECT that returns DueWatermarkGetRow rows,
 // read with One, All, Iter or Page.
+//
+// Reads a queue's watermark: every due entry before it has been handled
+// (a static column: one row is enough).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -295,7 +268,7 @@ WHERE queue = ?
 IF watermark = NULL`
 
 // DueWatermarkInit is the query DueWatermarkInit of schema/queries.cql, line
-// 161, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
+// 182, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var DueWatermarkInit = Query{
 	Name:       "DueWatermarkInit",
@@ -306,7 +279,7 @@ var DueWatermarkInit = Query{
 }
 
 // DueWatermarkInit runs query DueWatermarkInit of schema/queries.cql (line
-// 161) on table scheduled_buckets: a lightweight transaction, never retried by
+// 182) on table scheduled_buckets: a lightweight transaction, never retried by
 // the driver. Exec reports whether it applied and, when it did not, the
 // current values of the columns it tested.
 //
@@ -329,7 +302,7 @@ WHERE queue = ?
 IF watermark = ?`
 
 // DueWatermarkAdvance is the query DueWatermarkAdvance of schema/queries.cql,
-// line 165, on table scheduled_buckets, for gocqlx. It is a lightweight
+// line 186, on table scheduled_buckets, for gocqlx. It is a lightweight
 // transaction (check the applied result) and not idempotent (do not retry
 // blindly).
 var DueWatermarkAdvance = Query{
@@ -341,7 +314,7 @@ var DueWatermarkAdvance = Query{
 }
 
 // DueWatermarkAdvance runs query DueWatermarkAdvance of schema/queries.cql
-// (line 165) on table scheduled_buckets: a lightweight transaction, never
+// (line 186) on table scheduled_buckets: a lightweight transaction, never
 // retried by the driver. Exec reports whether it applied and, when it did not,
 // the current values of the columns it tested.
 //
@@ -364,7 +337,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
-// DueBucketsFrom is the query DueBucketsFrom of schema/queries.cql, line 385,
+// DueBucketsFrom is the query DueBucketsFrom of schema/queries.cql, line 463,
 // on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
 var DueBucketsFrom = Query{
 	Name:       "DueBucketsFrom",
@@ -388,11 +361,11 @@ func scanDueBucketsFrom(r *DueBucketsFromRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// DueBucketsFrom runs query DueBucketsFrom of schema/queries.cql (line 385) on
+// DueBucketsFrom runs query DueBucketsFrom of schema/queries.cql (line 463) on
 // table scheduled_buckets: a SELECT that returns DueBucketsFromRow rows, read
 // with One, All, Iter or Page.
 //
-// The due and home directories from a bucket on, a page at a time.
+// The due directory from a bucket on, a page at a time.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -74,74 +74,38 @@ func (ScheduledJobsBuilder) tableName() string { return "scheduled_jobs" }
 // Get returns SELECT cols FROM scheduled_jobs WHERE <full primary key>; no cols
 // selects every column.
 func (ScheduledJobsBuilder) Get(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblScheduledJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("scheduled_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledJobsKey)...), nil
+	return selectWhere("scheduled_jobs", tblScheduledJobsAll, tblScheduledJobsKey, cols)
 }
 
 // Select returns SELECT cols FROM scheduled_jobs WHERE <partition key>; no cols
 // selects every column.
 func (ScheduledJobsBuilder) Select(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblScheduledJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("scheduled_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledJobsPartKey)...), nil
+	return selectWhere("scheduled_jobs", tblScheduledJobsAll, tblScheduledJobsPartKey, cols)
 }
 
 // Insert returns INSERT INTO scheduled_jobs (cols) VALUES (…); no cols inserts
 // every column.
 func (ScheduledJobsBuilder) Insert(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblScheduledJobsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("scheduled_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("scheduled_jobs", tblScheduledJobsAll, cols)
 }
 
 // Update returns UPDATE scheduled_jobs SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (ScheduledJobsBuilder) Update(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblScheduledJobsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("scheduled_jobs")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblScheduledJobsKey)...), nil
+	return updateWhere("scheduled_jobs", false, tblScheduledJobsRegular, tblScheduledJobsKey, cols)
 }
 
 // Delete returns DELETE cols FROM scheduled_jobs WHERE <full primary key>; no cols
 // deletes the row.
 func (ScheduledJobsBuilder) Delete(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("scheduled_jobs").Columns(quotedNames(specs)...).Where(eqAll(tblScheduledJobsKey)...), nil
+	return deleteWhere("scheduled_jobs", tblScheduledJobsKey, cols)
 }
 
 // DueInsertCQL is the statement of query DueInsert.
 const DueInsertCQL = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id, last_id)
 VALUES (?, ?, ?, ?, ?, ?)`
 
-// DueInsert is the query DueInsert of schema/queries.cql, line 127, on table
+// DueInsert is the query DueInsert of schema/queries.cql, line 139, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueInsert = Query{
 	Name:       "DueInsert",
@@ -151,9 +115,12 @@ var DueInsert = Query{
 	Idempotent: true,
 }
 
-// DueInsert runs query DueInsert of schema/queries.cql (line 127) on table
+// DueInsert runs query DueInsert of schema/queries.cql (line 139) on table
 // scheduled_jobs. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Writes a due entry: a job due at another time than its home time, or a
+// lease range (job_id to last_id) due when its last lease expires.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -176,7 +143,7 @@ FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ?
 LIMIT ?`
 
-// DueScan is the query DueScan of schema/queries.cql, line 130, on table
+// DueScan is the query DueScan of schema/queries.cql, line 143, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueScan = Query{
 	Name:       "DueScan",
@@ -200,9 +167,11 @@ func scanDueScan(r *DueScanRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.DueAt, &r.JobID, &r.LastID)
 }
 
-// DueScan runs query DueScan of schema/queries.cql (line 130) on table
+// DueScan runs query DueScan of schema/queries.cql (line 143) on table
 // scheduled_jobs: a SELECT that returns DueScanRow rows, read with One, All,
 // Iter or Page.
+//
+// Reads the entries of one due partition in [from, to], soonest first.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -224,7 +193,7 @@ FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard IN ? AND due_at >= ? AND due_at <= ?
 PER PARTITION LIMIT ?`
 
-// DueScanShards is the query DueScanShards of schema/queries.cql, line 137, on
+// DueScanShards is the query DueScanShards of schema/queries.cql, line 150, on
 // table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueScanShards = Query{
 	Name:       "DueScanShards",
@@ -250,7 +219,7 @@ func scanDueScanShards(r *DueScanShardsRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.Shard, &r.DueAt, &r.JobID, &r.LastID)
 }
 
-// DueScanShards runs query DueScanShards of schema/queries.cql (line 137) on
+// DueScanShards runs query DueScanShards of schema/queries.cql (line 150) on
 // table scheduled_jobs: a SELECT that returns DueScanShardsRow rows, read with
 // One, All, Iter or Page.
 //
@@ -276,7 +245,7 @@ const DueDeleteCQL = `DELETE
 FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ? AND due_at = ? AND job_id = ?`
 
-// DueDelete is the query DueDelete of schema/queries.cql, line 142, on table
+// DueDelete is the query DueDelete of schema/queries.cql, line 156, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDelete = Query{
 	Name:       "DueDelete",
@@ -286,9 +255,11 @@ var DueDelete = Query{
 	Idempotent: true,
 }
 
-// DueDelete runs query DueDelete of schema/queries.cql (line 142) on table
+// DueDelete runs query DueDelete of schema/queries.cql (line 156) on table
 // scheduled_jobs. It is idempotent: the session's retry policy may send it
 // again.
+//
+// Removes a due entry that its job no longer needs (or a stale one).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -315,7 +286,7 @@ FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ?`
 
 // DueDropPartition is the query DueDropPartition of schema/queries.cql, line
-// 145, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
+// 161, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDropPartition = Query{
 	Name:       "DueDropPartition",
 	CQL:        DueDropPartitionCQL,
@@ -325,8 +296,11 @@ var DueDropPartition = Query{
 }
 
 // DueDropPartition runs query DueDropPartition of schema/queries.cql (line
-// 145) on table scheduled_jobs. It is idempotent: the session's retry policy
+// 161) on table scheduled_jobs. It is idempotent: the session's retry policy
 // may send it again.
+//
+// Drops a due partition wholly behind the watermark: one partition
+// tombstone instead of one per entry.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -352,7 +326,7 @@ WHERE queue = ? AND bucket = ? AND shard IN ? AND due_at = ? AND job_id > ?
 PER PARTITION LIMIT ?`
 
 // DueScanShardsTie is the query DueScanShardsTie of schema/queries.cql, line
-// 379, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
+// 457, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueScanShardsTie = Query{
 	Name:       "DueScanShardsTie",
 	CQL:        DueScanShardsTieCQL,
@@ -378,7 +352,7 @@ func scanDueScanShardsTie(r *DueScanShardsTieRow, dest []any, _ []gocql.ColumnIn
 }
 
 // DueScanShardsTie runs query DueScanShardsTie of schema/queries.cql (line
-// 379) on table scheduled_jobs: a SELECT that returns DueScanShardsTieRow
+// 457) on table scheduled_jobs: a SELECT that returns DueScanShardsTieRow
 // rows, read with One, All, Iter or Page.
 //
 // The due index: the entries due at the position's time after its job id

@@ -70,49 +70,25 @@ func (StateBucketsBuilder) tableName() string { return "state_buckets" }
 // Get returns SELECT cols FROM state_buckets WHERE <full primary key>; no cols
 // selects every column.
 func (StateBucketsBuilder) Get(cols ...ColumnOf[StateBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblStateBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("state_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblStateBucketsKey)...), nil
+	return selectWhere("state_buckets", tblStateBucketsAll, tblStateBucketsKey, cols)
 }
 
 // Select returns SELECT cols FROM state_buckets WHERE <partition key>; no cols
 // selects every column.
 func (StateBucketsBuilder) Select(cols ...ColumnOf[StateBucketsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblStateBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("state_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblStateBucketsPartKey)...), nil
+	return selectWhere("state_buckets", tblStateBucketsAll, tblStateBucketsPartKey, cols)
 }
 
 // Insert returns INSERT INTO state_buckets (cols) VALUES (…); no cols inserts
 // every column.
 func (StateBucketsBuilder) Insert(cols ...ColumnOf[StateBucketsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblStateBucketsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("state_buckets")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("state_buckets", tblStateBucketsAll, cols)
 }
 
 // Delete returns DELETE cols FROM state_buckets WHERE <full primary key>; no cols
 // deletes the row.
 func (StateBucketsBuilder) Delete(cols ...ColumnOf[StateBucketsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("state_buckets").Columns(quotedNames(specs)...).Where(eqAll(tblStateBucketsKey)...), nil
+	return deleteWhere("state_buckets", tblStateBucketsKey, cols)
 }
 
 // StateBucketInsertCQL is the statement of query StateBucketInsert.
@@ -121,7 +97,7 @@ VALUES (?, ?, ?, ?, ?)
 USING TTL ?`
 
 // StateBucketInsert is the query StateBucketInsert of schema/queries.cql, line
-// 184, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 213, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketInsert = Query{
 	Name:       "StateBucketInsert",
 	CQL:        StateBucketInsertCQL,
@@ -131,8 +107,11 @@ var StateBucketInsert = Query{
 }
 
 // StateBucketInsert runs query StateBucketInsert of schema/queries.cql (line
-// 184) on table state_buckets. It is idempotent: the session's retry policy
+// 213) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
+//
+// Lists a state bucket of a queue and state in its directory, with the
+// retention TTL of the rows it indexes.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -157,7 +136,7 @@ WHERE queue = ? AND state = ? AND bucket < ?
 LIMIT ?`
 
 // StateBucketsBefore is the query StateBucketsBefore of schema/queries.cql,
-// line 187, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 218, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsBefore = Query{
 	Name:       "StateBucketsBefore",
@@ -182,8 +161,11 @@ func scanStateBucketsBefore(r *StateBucketsBeforeRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsBefore runs query StateBucketsBefore of schema/queries.cql (line
-// 187) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
+// 218) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
 // rows, read with One, All, Iter or Page.
+//
+// The state buckets of a queue and state before a bucket, newest first,
+// a page at a time: a listing walks them back.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -205,7 +187,7 @@ ORDER BY bucket ASC
 LIMIT ?`
 
 // StateBucketsOldest is the query StateBucketsOldest of schema/queries.cql,
-// line 190, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 223, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsOldest = Query{
 	Name:       "StateBucketsOldest",
@@ -230,8 +212,11 @@ func scanStateBucketsOldest(r *StateBucketsOldestRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsOldest runs query StateBucketsOldest of schema/queries.cql (line
-// 190) on table state_buckets: a SELECT that returns StateBucketsOldestRow
+// 223) on table state_buckets: a SELECT that returns StateBucketsOldestRow
 // rows, read with One, All, Iter or Page.
+//
+// The state buckets of a queue and state before a cut, oldest first: what
+// a purge reads.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -251,7 +236,7 @@ FROM state_buckets
 WHERE queue = ? AND state = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // StateBucketDelete is the query StateBucketDelete of schema/queries.cql, line
-// 194, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 228, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketDelete = Query{
 	Name:       "StateBucketDelete",
 	CQL:        StateBucketDeleteCQL,
@@ -261,8 +246,10 @@ var StateBucketDelete = Query{
 }
 
 // StateBucketDelete runs query StateBucketDelete of schema/queries.cql (line
-// 194) on table state_buckets. It is idempotent: the session's retry policy
+// 228) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
+//
+// Removes a purged state bucket from its directory.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

@@ -65,67 +65,31 @@ func (UniqueKeysBuilder) tableName() string { return "unique_keys" }
 // Get returns SELECT cols FROM unique_keys WHERE <full primary key>; no cols
 // selects every column.
 func (UniqueKeysBuilder) Get(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblUniqueKeysAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("unique_keys").Columns(quotedNames(specs)...).Where(eqAll(tblUniqueKeysKey)...), nil
+	return selectWhere("unique_keys", tblUniqueKeysAll, tblUniqueKeysKey, cols)
 }
 
 // Select returns SELECT cols FROM unique_keys WHERE <partition key>; no cols
 // selects every column.
 func (UniqueKeysBuilder) Select(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblUniqueKeysAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("unique_keys").Columns(quotedNames(specs)...).Where(eqAll(tblUniqueKeysPartKey)...), nil
+	return selectWhere("unique_keys", tblUniqueKeysAll, tblUniqueKeysPartKey, cols)
 }
 
 // Insert returns INSERT INTO unique_keys (cols) VALUES (…); no cols inserts
 // every column.
 func (UniqueKeysBuilder) Insert(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblUniqueKeysAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("unique_keys")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("unique_keys", tblUniqueKeysAll, cols)
 }
 
 // Update returns UPDATE unique_keys SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (UniqueKeysBuilder) Update(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblUniqueKeysRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("unique_keys")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblUniqueKeysKey)...), nil
+	return updateWhere("unique_keys", false, tblUniqueKeysRegular, tblUniqueKeysKey, cols)
 }
 
 // Delete returns DELETE cols FROM unique_keys WHERE <full primary key>; no cols
 // deletes the row.
 func (UniqueKeysBuilder) Delete(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("unique_keys").Columns(quotedNames(specs)...).Where(eqAll(tblUniqueKeysKey)...), nil
+	return deleteWhere("unique_keys", tblUniqueKeysKey, cols)
 }
 
 // UniqueClaimCQL is the statement of query UniqueClaim.
@@ -134,7 +98,7 @@ VALUES (?, ?, ?)
 IF NOT EXISTS
 USING TTL ?`
 
-// UniqueClaim is the query UniqueClaim of schema/queries.cql, line 291, on
+// UniqueClaim is the query UniqueClaim of schema/queries.cql, line 354, on
 // table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueClaim = Query{
@@ -145,7 +109,7 @@ var UniqueClaim = Query{
 	Idempotent: false,
 }
 
-// UniqueClaim runs query UniqueClaim of schema/queries.cql (line 291) on table
+// UniqueClaim runs query UniqueClaim of schema/queries.cql (line 354) on table
 // unique_keys: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -169,7 +133,7 @@ SET job_id = ?, claimed_at = ?
 WHERE key = ?
 IF job_id = ?`
 
-// UniqueTakeOver is the query UniqueTakeOver of schema/queries.cql, line 295,
+// UniqueTakeOver is the query UniqueTakeOver of schema/queries.cql, line 358,
 // on table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueTakeOver = Query{
@@ -180,7 +144,7 @@ var UniqueTakeOver = Query{
 	Idempotent: false,
 }
 
-// UniqueTakeOver runs query UniqueTakeOver of schema/queries.cql (line 295) on
+// UniqueTakeOver runs query UniqueTakeOver of schema/queries.cql (line 358) on
 // table unique_keys: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
@@ -204,7 +168,7 @@ FROM unique_keys
 WHERE key = ?
 IF job_id = ?`
 
-// UniqueRelease is the query UniqueRelease of schema/queries.cql, line 299, on
+// UniqueRelease is the query UniqueRelease of schema/queries.cql, line 362, on
 // table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueRelease = Query{
@@ -215,7 +179,7 @@ var UniqueRelease = Query{
 	Idempotent: false,
 }
 
-// UniqueRelease runs query UniqueRelease of schema/queries.cql (line 299) on
+// UniqueRelease runs query UniqueRelease of schema/queries.cql (line 362) on
 // table unique_keys: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
@@ -237,7 +201,7 @@ const UniqueGetCQL = `SELECT key, job_id, claimed_at
 FROM unique_keys
 WHERE key = ?`
 
-// UniqueGet is the query UniqueGet of schema/queries.cql, line 302, on table
+// UniqueGet is the query UniqueGet of schema/queries.cql, line 366, on table
 // unique_keys, for gocqlx. It is idempotent (safe to retry).
 var UniqueGet = Query{
 	Name:       "UniqueGet",
@@ -251,9 +215,11 @@ func scanUniqueGet(r *models.UniqueKeysRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.Key, &r.JobID, &r.ClaimedAt)
 }
 
-// UniqueGet runs query UniqueGet of schema/queries.cql (line 302) on table
+// UniqueGet runs query UniqueGet of schema/queries.cql (line 366) on table
 // unique_keys: a SELECT that returns models.UniqueKeysRow rows, read with One,
 // All, Iter or Page.
+//
+// Reads a unique key's holder: the job that claimed it, and when.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //

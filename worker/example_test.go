@@ -273,6 +273,49 @@ func ExampleEnqueueAfterBatch() {
 	// import of rows.csv: finished=true succeeded=false, 3 succeeded, 1 cancelled
 }
 
+// NewJobFor makes a repo.NewJob of T's kind from typed arguments, for the
+// store's own calls: here one batch that holds jobs of two kinds.
+func ExampleNewJobFor() {
+	ctx := context.Background()
+	store := exampleStore()
+
+	opts := &worker.EnqueueOpts{Queue: "example-newjobfor"}
+	charge, err := worker.NewJobFor(Charge(1200), opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	receipt, err := worker.NewJobFor(EmailArgs{To: "ada@example.com", Subject: "Receipt"}, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	jobs, err := store.Batches.Insert(ctx, gocql.UUID{}, []*repo.NewJob{charge, receipt})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, j := range jobs {
+		fmt.Printf("%s %s\n", j.Type, j.Args)
+	}
+
+	p := exampleProcessor(store, "example-newjobfor")
+	if err := worker.Handle(p, func(ctx context.Context, job *worker.Job[Charge]) error { return nil }, nil); err != nil {
+		log.Fatal(err)
+	}
+	if err := worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error { return nil }, nil); err != nil {
+		log.Fatal(err)
+	}
+	stop := run(p)
+	defer stop()
+	st, err := worker.WaitBatch(ctx, store, jobs[0].BatchID, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("finished:", st.Finished, "succeeded:", st.Succeeded, "jobs:", st.Size)
+	// Output:
+	// charge 1200
+	// email.send {"to":"ada@example.com","subject":"Receipt"}
+	// finished: true succeeded: true jobs: 2
+}
+
 // DailyReport names a report built every day.
 type DailyReport string
 

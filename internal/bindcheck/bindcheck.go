@@ -9,6 +9,10 @@
 //     through reflection;
 //   - gocqlx's Session.Query and ContextQuery (queries bound by name), its
 //     binders and mappers (gocqlx.DefaultMapper, gocqlx.Query, …) and qb.M;
+//   - any function of qb or table that makes a gocqlx query (a builder's
+//     Query, a table's GetQuery, …): it is bound by name;
+//   - gocql's scans into maps keyed by column name (MapScan, SliceMap,
+//     MapScanCAS, MapExecuteBatchCAS, RowData);
 //   - a map[string]any (or map[string]interface{}) literal or make, the
 //     shape of a name-keyed bind;
 //   - an import of reflect.
@@ -24,9 +28,15 @@ import (
 )
 
 const (
+	gocqlPath  = "github.com/gocql/gocql"
 	gocqlxPath = "github.com/scylladb/gocqlx/v2"
 	qbPath     = "github.com/scylladb/gocqlx/v2/qb"
+	tablePath  = "github.com/scylladb/gocqlx/v2/table"
 )
+
+// mapScans are gocql's methods that read a row into a map keyed by column
+// name.
+var mapScans = map[string]bool{"MapScan": true, "SliceMap": true, "MapScanCAS": true, "MapExecuteBatchCAS": true, "RowData": true}
 
 // Check loads the packages matched by patterns (in dir; non-test files
 // only, with overlay replacing or adding file contents by absolute path)
@@ -80,6 +90,10 @@ func checkPackage(p *packages.Package) []string {
 					report(n, "uses gocqlx.%s, which binds by name; use the queries.DB method of the statement", obj.Name())
 				case path == qbPath && obj.Name() == "M":
 					report(n, "uses qb.M, a name-keyed bind map")
+				case (path == qbPath || path == tablePath) && makesQueryx(obj):
+					report(n, "calls %s.%s, which makes a gocqlx query bound by name; use the queries.DB method of the statement", qualified(obj.Pkg().Name(), recv), obj.Name())
+				case path == gocqlPath && mapScans[obj.Name()] && recv != "":
+					report(n, "calls gocql's %s.%s, which scans by column name into a map; use the queries.DB method of the statement, which scans into a typed row", recv, obj.Name())
 				}
 			case *ast.CompositeLit:
 				if stringAnyMap(p.TypesInfo.TypeOf(n)) {
@@ -119,6 +133,36 @@ func receiver(obj types.Object) string {
 		return named.Obj().Name()
 	}
 	return ""
+}
+
+// makesQueryx reports whether obj is a function that returns a gocqlx query.
+func makesQueryx(obj types.Object) bool {
+	fn, ok := obj.(*types.Func)
+	if !ok {
+		return false
+	}
+	sig, _ := fn.Type().(*types.Signature)
+	if sig == nil {
+		return false
+	}
+	for i := range sig.Results().Len() {
+		t := sig.Results().At(i).Type()
+		if ptr, ok := t.(*types.Pointer); ok {
+			t = ptr.Elem()
+		}
+		if named, ok := t.(*types.Named); ok && named.Obj().Pkg() != nil && named.Obj().Pkg().Path() == gocqlxPath && named.Obj().Name() == "Queryx" {
+			return true
+		}
+	}
+	return false
+}
+
+// qualified returns pkg.recv, or pkg for a function.
+func qualified(pkg, recv string) string {
+	if recv == "" {
+		return pkg
+	}
+	return pkg + "." + recv
 }
 
 // stringAnyMap reports whether t is map[string]any.

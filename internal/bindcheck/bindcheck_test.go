@@ -57,6 +57,14 @@ func (s *Store) probe(ctx context.Context) {
 	_ = gocqlx.DefaultMapper
 	_ = make(map[string]interface{})
 	_ = reflect.TypeOf(rows)
+	_ = qb.Select("jobs").Query(s.session)
+	_ = queries.JobsTable.GetQuery(s.session)
+	var m map[string]any
+	iter := s.session.Session.Query(queries.JobsGet.CQL).Iter()
+	_ = iter.MapScan(m)
+	_, _ = iter.SliceMap()
+	_, _ = s.session.Session.Query(queries.JobsCreate.CQL).MapScanCAS(m)
+	_, _ = iter.RowData()
 }
 `
 	findings, err := Check("../..", map[string][]byte{probe: []byte(src)}, "./repo")
@@ -85,6 +93,12 @@ func (s *Store) probe(ctx context.Context) {
 		`22:6: calls gocqlx's Queryx.SelectRelease, which binds or scans by name through reflection; use the queries.DB method of the statement`,
 		`23:6: uses gocqlx.DefaultMapper, which binds by name; use the queries.DB method of the statement`,
 		`24:6: makes a map[string]any, the shape of a name-keyed bind; pass the values to the queries.DB method of the statement`,
+		`26:6: calls qb.SelectBuilder.Query, which makes a gocqlx query bound by name; use the queries.DB method of the statement`,
+		`27:6: calls table.Table.GetQuery, which makes a gocqlx query bound by name; use the queries.DB method of the statement`,
+		`30:6: calls gocql's Iter.MapScan, which scans by column name into a map; use the queries.DB method of the statement, which scans into a typed row`,
+		`31:9: calls gocql's Iter.SliceMap, which scans by column name into a map; use the queries.DB method of the statement, which scans into a typed row`,
+		`32:9: calls gocql's Query.MapScanCAS, which scans by column name into a map; use the queries.DB method of the statement, which scans into a typed row`,
+		`33:9: calls gocql's Iter.RowData, which scans by column name into a map; use the queries.DB method of the statement, which scans into a typed row`,
 		`5:2: imports reflect`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

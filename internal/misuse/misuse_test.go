@@ -151,6 +151,18 @@ var cases = []struct {
 		want:   "cannot use func(ctx context.Context, job *worker.Job[SMSArgs]) error {…} (value of type func(ctx context.Context, job *worker.Job[SMSArgs]) error) as func(ctx context.Context, job *worker.Job[EmailArgs]) error value in argument to worker.Handle[EmailArgs]",
 	},
 	{
+		name:   "EnqueuedAsAnotherKind",
+		readme: "arguments of one kind enqueued as another's, so that `Enqueue` and `Handle` would disagree: `worker.Enqueue[EmailArgs](ctx, store, SMSArgs{…}, nil)`",
+		code:   `_, _ = worker.Enqueue[EmailArgs](ctx, store, SMSArgs{Phone: "+15550100"}, nil)`,
+		want:   "cannot use SMSArgs{…} (value of struct type SMSArgs) as EmailArgs value in argument to worker.Enqueue[EmailArgs]",
+	},
+	{
+		name:   "TypedHandlerOnTheUntypedPath",
+		readme: "a typed handler registered by a kind string: `worker.HandleRaw(p, \"email.send\", func(ctx context.Context, job *worker.Job[EmailArgs]) error {…}, nil)`",
+		code:   `_ = worker.HandleRaw(p, "email.send", func(ctx context.Context, job *worker.Job[EmailArgs]) error { return nil }, nil)`,
+		want:   "cannot use func(ctx context.Context, job *worker.Job[EmailArgs]) error {…} (value of type func(ctx context.Context, job *worker.Job[EmailArgs]) error) as func(ctx context.Context, job *worker.Job[[]byte]) error value in argument to worker.HandleRaw",
+	},
+	{
 		name:   "ArgumentsWithoutAKind",
 		readme: "arguments without a kind: `worker.Enqueue(ctx, store, struct{ To string }{…}, nil)`",
 		code:   `_, _ = worker.Enqueue(ctx, store, struct{ To string }{"ada@example.com"}, nil)`,
@@ -220,7 +232,9 @@ func TestMisuseDoesNotCompile(t *testing.T) {
 	_ = worker.Handle(p, func(ctx context.Context, job *worker.Job[EmailArgs]) error { return nil }, nil)
 	_, _ = worker.Enqueue(ctx, store, EmailArgs{To: "ada@example.com"}, nil)
 	_ = worker.Handle(p, func(ctx context.Context, job *worker.Job[*EmailArgs]) error { return nil }, nil)
-	_, _ = worker.Enqueue(ctx, store, &EmailArgs{To: "ada@example.com"}, nil)`
+	_, _ = worker.Enqueue(ctx, store, &EmailArgs{To: "ada@example.com"}, nil)
+	_, _ = worker.Enqueue[EmailArgs](ctx, store, EmailArgs{To: "ada@example.com"}, nil)
+	_ = worker.HandleRaw(p, "email.send", func(ctx context.Context, job *worker.Job[[]byte]) error { return nil }, nil)`
 	if out, err := build(t, dir, "control", control); err != nil {
 		t.Fatalf("the control program does not compile: %v\n%s", err, out)
 	}

@@ -169,67 +169,31 @@ func (EverythingBuilder) tableName() string { return "everything" }
 // Get returns SELECT cols FROM everything WHERE <full primary key>; no cols
 // selects every column.
 func (EverythingBuilder) Get(cols ...ColumnOf[EverythingBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblEverythingAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("everything").Columns(quotedNames(specs)...).Where(eqAll(tblEverythingKey)...), nil
+	return selectWhere("everything", tblEverythingAll, tblEverythingKey, cols)
 }
 
 // Select returns SELECT cols FROM everything WHERE <partition key>; no cols
 // selects every column.
 func (EverythingBuilder) Select(cols ...ColumnOf[EverythingBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblEverythingAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("everything").Columns(quotedNames(specs)...).Where(eqAll(tblEverythingPartKey)...), nil
+	return selectWhere("everything", tblEverythingAll, tblEverythingPartKey, cols)
 }
 
 // Insert returns INSERT INTO everything (cols) VALUES (…); no cols inserts
 // every column.
 func (EverythingBuilder) Insert(cols ...ColumnOf[EverythingBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblEverythingAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("everything")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("everything", tblEverythingAll, cols)
 }
 
 // Update returns UPDATE everything SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (EverythingBuilder) Update(cols ...ColumnOf[EverythingBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblEverythingRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("everything")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblEverythingKey)...), nil
+	return updateWhere("everything", false, tblEverythingRegular, tblEverythingKey, cols)
 }
 
 // Delete returns DELETE cols FROM everything WHERE <full primary key>; no cols
 // deletes the row.
 func (EverythingBuilder) Delete(cols ...ColumnOf[EverythingBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("everything").Columns(quotedNames(specs)...).Where(eqAll(tblEverythingKey)...), nil
+	return deleteWhere("everything", tblEverythingKey, cols)
 }
 
 // EverythingGetCQL is the statement of query EverythingGet.

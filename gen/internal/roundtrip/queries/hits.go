@@ -63,45 +63,25 @@ func (HitsBuilder) tableName() string { return "hits" }
 // Get returns SELECT cols FROM hits WHERE <full primary key>; no cols
 // selects every column.
 func (HitsBuilder) Get(cols ...ColumnOf[HitsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblHitsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("hits").Columns(quotedNames(specs)...).Where(eqAll(tblHitsKey)...), nil
+	return selectWhere("hits", tblHitsAll, tblHitsKey, cols)
 }
 
 // Select returns SELECT cols FROM hits WHERE <partition key>; no cols
 // selects every column.
 func (HitsBuilder) Select(cols ...ColumnOf[HitsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblHitsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("hits").Columns(quotedNames(specs)...).Where(eqAll(tblHitsPartKey)...), nil
+	return selectWhere("hits", tblHitsAll, tblHitsPartKey, cols)
 }
 
 // Update returns UPDATE hits SET col = col + ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (HitsBuilder) Update(cols ...ColumnOf[HitsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblHitsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("hits")
-	for _, c := range specs {
-		b.AddNamed(c.cql, c.name)
-	}
-	return b.Where(eqAll(tblHitsKey)...), nil
+	return updateWhere("hits", true, tblHitsRegular, tblHitsKey, cols)
 }
 
 // Delete returns DELETE cols FROM hits WHERE <full primary key>; no cols
 // deletes the row.
 func (HitsBuilder) Delete(cols ...ColumnOf[HitsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("hits").Columns(quotedNames(specs)...).Where(eqAll(tblHitsKey)...), nil
+	return deleteWhere("hits", tblHitsKey, cols)
 }
 
 // HitsAddCQL is the statement of query HitsAdd.

@@ -67,67 +67,31 @@ func (LedgerBuilder) tableName() string { return "ledger" }
 // Get returns SELECT cols FROM ledger WHERE <full primary key>; no cols
 // selects every column.
 func (LedgerBuilder) Get(cols ...ColumnOf[LedgerBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblLedgerAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("ledger").Columns(quotedNames(specs)...).Where(eqAll(tblLedgerKey)...), nil
+	return selectWhere("ledger", tblLedgerAll, tblLedgerKey, cols)
 }
 
 // Select returns SELECT cols FROM ledger WHERE <partition key>; no cols
 // selects every column.
 func (LedgerBuilder) Select(cols ...ColumnOf[LedgerBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblLedgerAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("ledger").Columns(quotedNames(specs)...).Where(eqAll(tblLedgerPartKey)...), nil
+	return selectWhere("ledger", tblLedgerAll, tblLedgerPartKey, cols)
 }
 
 // Insert returns INSERT INTO ledger (cols) VALUES (…); no cols inserts
 // every column.
 func (LedgerBuilder) Insert(cols ...ColumnOf[LedgerBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblLedgerAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("ledger")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("ledger", tblLedgerAll, cols)
 }
 
 // Update returns UPDATE ledger SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (LedgerBuilder) Update(cols ...ColumnOf[LedgerBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblLedgerRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("ledger")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblLedgerKey)...), nil
+	return updateWhere("ledger", false, tblLedgerRegular, tblLedgerKey, cols)
 }
 
 // Delete returns DELETE cols FROM ledger WHERE <full primary key>; no cols
 // deletes the row.
 func (LedgerBuilder) Delete(cols ...ColumnOf[LedgerBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("ledger").Columns(quotedNames(specs)...).Where(eqAll(tblLedgerKey)...), nil
+	return deleteWhere("ledger", tblLedgerKey, cols)
 }
 
 // LedgerCreateCQL is the statement of query LedgerCreate.

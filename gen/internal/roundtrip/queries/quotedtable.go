@@ -72,67 +72,31 @@ func (QuotedTableBuilder) tableName() string { return "QuotedTable" }
 // Get returns SELECT cols FROM "QuotedTable" WHERE <full primary key>; no cols
 // selects every column.
 func (QuotedTableBuilder) Get(cols ...ColumnOf[QuotedTableBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQuotedTableAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"QuotedTable\"").Columns(quotedNames(specs)...).Where(eqAll(tblQuotedTableKey)...), nil
+	return selectWhere("\"QuotedTable\"", tblQuotedTableAll, tblQuotedTableKey, cols)
 }
 
 // Select returns SELECT cols FROM "QuotedTable" WHERE <partition key>; no cols
 // selects every column.
 func (QuotedTableBuilder) Select(cols ...ColumnOf[QuotedTableBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblQuotedTableAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"QuotedTable\"").Columns(quotedNames(specs)...).Where(eqAll(tblQuotedTablePartKey)...), nil
+	return selectWhere("\"QuotedTable\"", tblQuotedTableAll, tblQuotedTablePartKey, cols)
 }
 
 // Insert returns INSERT INTO "QuotedTable" (cols) VALUES (…); no cols inserts
 // every column.
 func (QuotedTableBuilder) Insert(cols ...ColumnOf[QuotedTableBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblQuotedTableAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("\"QuotedTable\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("\"QuotedTable\"", tblQuotedTableAll, cols)
 }
 
 // Update returns UPDATE "QuotedTable" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (QuotedTableBuilder) Update(cols ...ColumnOf[QuotedTableBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblQuotedTableRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("\"QuotedTable\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblQuotedTableKey)...), nil
+	return updateWhere("\"QuotedTable\"", false, tblQuotedTableRegular, tblQuotedTableKey, cols)
 }
 
 // Delete returns DELETE cols FROM "QuotedTable" WHERE <full primary key>; no cols
 // deletes the row.
 func (QuotedTableBuilder) Delete(cols ...ColumnOf[QuotedTableBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("\"QuotedTable\"").Columns(quotedNames(specs)...).Where(eqAll(tblQuotedTableKey)...), nil
+	return deleteWhere("\"QuotedTable\"", tblQuotedTableKey, cols)
 }
 
 // QuotedGetCQL is the statement of query QuotedGet.

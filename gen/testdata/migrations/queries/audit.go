@@ -67,67 +67,31 @@ func (AuditBuilder) tableName() string { return "audit" }
 // Get returns SELECT cols FROM audit WHERE <full primary key>; no cols
 // selects every column.
 func (AuditBuilder) Get(cols ...ColumnOf[AuditBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblAuditAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("audit").Columns(quotedNames(specs)...).Where(eqAll(tblAuditKey)...), nil
+	return selectWhere("audit", tblAuditAll, tblAuditKey, cols)
 }
 
 // Select returns SELECT cols FROM audit WHERE <partition key>; no cols
 // selects every column.
 func (AuditBuilder) Select(cols ...ColumnOf[AuditBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblAuditAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("audit").Columns(quotedNames(specs)...).Where(eqAll(tblAuditPartKey)...), nil
+	return selectWhere("audit", tblAuditAll, tblAuditPartKey, cols)
 }
 
 // Insert returns INSERT INTO audit (cols) VALUES (…); no cols inserts
 // every column.
 func (AuditBuilder) Insert(cols ...ColumnOf[AuditBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblAuditAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("audit")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("audit", tblAuditAll, cols)
 }
 
 // Update returns UPDATE audit SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (AuditBuilder) Update(cols ...ColumnOf[AuditBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblAuditRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("audit")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblAuditKey)...), nil
+	return updateWhere("audit", false, tblAuditRegular, tblAuditKey, cols)
 }
 
 // Delete returns DELETE cols FROM audit WHERE <full primary key>; no cols
 // deletes the row.
 func (AuditBuilder) Delete(cols ...ColumnOf[AuditBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("audit").Columns(quotedNames(specs)...).Where(eqAll(tblAuditKey)...), nil
+	return deleteWhere("audit", tblAuditKey, cols)
 }
 
 // AuditAddCQL is the statement of query AuditAdd.

@@ -60,67 +60,31 @@ func (ColumnRenameWithConstants_Builder) tableName() string { return "column_ren
 // Get returns SELECT cols FROM column_rename_with_constants WHERE <full primary key>; no cols
 // selects every column.
 func (ColumnRenameWithConstants_Builder) Get(cols ...ColumnOf[ColumnRenameWithConstants_Builder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblColumnRenameWithConstants_All, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("column_rename_with_constants").Columns(quotedNames(specs)...).Where(eqAll(tblColumnRenameWithConstants_Key)...), nil
+	return selectWhere("column_rename_with_constants", tblColumnRenameWithConstants_All, tblColumnRenameWithConstants_Key, cols)
 }
 
 // Select returns SELECT cols FROM column_rename_with_constants WHERE <partition key>; no cols
 // selects every column.
 func (ColumnRenameWithConstants_Builder) Select(cols ...ColumnOf[ColumnRenameWithConstants_Builder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblColumnRenameWithConstants_All, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("column_rename_with_constants").Columns(quotedNames(specs)...).Where(eqAll(tblColumnRenameWithConstants_PartKey)...), nil
+	return selectWhere("column_rename_with_constants", tblColumnRenameWithConstants_All, tblColumnRenameWithConstants_PartKey, cols)
 }
 
 // Insert returns INSERT INTO column_rename_with_constants (cols) VALUES (…); no cols inserts
 // every column.
 func (ColumnRenameWithConstants_Builder) Insert(cols ...ColumnOf[ColumnRenameWithConstants_Builder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblColumnRenameWithConstants_All, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("column_rename_with_constants")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("column_rename_with_constants", tblColumnRenameWithConstants_All, cols)
 }
 
 // Update returns UPDATE column_rename_with_constants SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (ColumnRenameWithConstants_Builder) Update(cols ...ColumnOf[ColumnRenameWithConstants_Builder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblColumnRenameWithConstants_Regular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("column_rename_with_constants")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblColumnRenameWithConstants_Key)...), nil
+	return updateWhere("column_rename_with_constants", false, tblColumnRenameWithConstants_Regular, tblColumnRenameWithConstants_Key, cols)
 }
 
 // Delete returns DELETE cols FROM column_rename_with_constants WHERE <full primary key>; no cols
 // deletes the row.
 func (ColumnRenameWithConstants_Builder) Delete(cols ...ColumnOf[ColumnRenameWithConstants_Builder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("column_rename_with_constants").Columns(quotedNames(specs)...).Where(eqAll(tblColumnRenameWithConstants_Key)...), nil
+	return deleteWhere("column_rename_with_constants", tblColumnRenameWithConstants_Key, cols)
 }
 
 // PlainGetCQL is the statement of query PlainGet.

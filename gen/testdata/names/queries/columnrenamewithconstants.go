@@ -78,67 +78,31 @@ func (ColumnRenameWithConstantsBuilder) tableName() string { return "ColumnRenam
 // Get returns SELECT cols FROM "ColumnRenameWithConstants" WHERE <full primary key>; no cols
 // selects every column.
 func (ColumnRenameWithConstantsBuilder) Get(cols ...ColumnOf[ColumnRenameWithConstantsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblColumnRenameWithConstantsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"ColumnRenameWithConstants\"").Columns(quotedNames(specs)...).Where(eqAll(tblColumnRenameWithConstantsKey)...), nil
+	return selectWhere("\"ColumnRenameWithConstants\"", tblColumnRenameWithConstantsAll, tblColumnRenameWithConstantsKey, cols)
 }
 
 // Select returns SELECT cols FROM "ColumnRenameWithConstants" WHERE <partition key>; no cols
 // selects every column.
 func (ColumnRenameWithConstantsBuilder) Select(cols ...ColumnOf[ColumnRenameWithConstantsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblColumnRenameWithConstantsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"ColumnRenameWithConstants\"").Columns(quotedNames(specs)...).Where(eqAll(tblColumnRenameWithConstantsPartKey)...), nil
+	return selectWhere("\"ColumnRenameWithConstants\"", tblColumnRenameWithConstantsAll, tblColumnRenameWithConstantsPartKey, cols)
 }
 
 // Insert returns INSERT INTO "ColumnRenameWithConstants" (cols) VALUES (…); no cols inserts
 // every column.
 func (ColumnRenameWithConstantsBuilder) Insert(cols ...ColumnOf[ColumnRenameWithConstantsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblColumnRenameWithConstantsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("\"ColumnRenameWithConstants\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("\"ColumnRenameWithConstants\"", tblColumnRenameWithConstantsAll, cols)
 }
 
 // Update returns UPDATE "ColumnRenameWithConstants" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (ColumnRenameWithConstantsBuilder) Update(cols ...ColumnOf[ColumnRenameWithConstantsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblColumnRenameWithConstantsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("\"ColumnRenameWithConstants\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblColumnRenameWithConstantsKey)...), nil
+	return updateWhere("\"ColumnRenameWithConstants\"", false, tblColumnRenameWithConstantsRegular, tblColumnRenameWithConstantsKey, cols)
 }
 
 // Delete returns DELETE cols FROM "ColumnRenameWithConstants" WHERE <full primary key>; no cols
 // deletes the row.
 func (ColumnRenameWithConstantsBuilder) Delete(cols ...ColumnOf[ColumnRenameWithConstantsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("\"ColumnRenameWithConstants\"").Columns(quotedNames(specs)...).Where(eqAll(tblColumnRenameWithConstantsKey)...), nil
+	return deleteWhere("\"ColumnRenameWithConstants\"", tblColumnRenameWithConstantsKey, cols)
 }
 
 // ClashInsertCQL is the statement of query ClashInsert.

@@ -57,65 +57,29 @@ func (Events_Builder) tableName() string { return "events" }
 // Get returns SELECT cols FROM events WHERE <full primary key>; no cols
 // selects every column.
 func (Events_Builder) Get(cols ...ColumnOf[Events_Builder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblEvents_All, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("events").Columns(quotedNames(specs)...).Where(eqAll(tblEvents_Key)...), nil
+	return selectWhere("events", tblEvents_All, tblEvents_Key, cols)
 }
 
 // Select returns SELECT cols FROM events WHERE <partition key>; no cols
 // selects every column.
 func (Events_Builder) Select(cols ...ColumnOf[Events_Builder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblEvents_All, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("events").Columns(quotedNames(specs)...).Where(eqAll(tblEvents_PartKey)...), nil
+	return selectWhere("events", tblEvents_All, tblEvents_PartKey, cols)
 }
 
 // Insert returns INSERT INTO events (cols) VALUES (…); no cols inserts
 // every column.
 func (Events_Builder) Insert(cols ...ColumnOf[Events_Builder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblEvents_All, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("events")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("events", tblEvents_All, cols)
 }
 
 // Update returns UPDATE events SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (Events_Builder) Update(cols ...ColumnOf[Events_Builder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblEvents_Regular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("events")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblEvents_Key)...), nil
+	return updateWhere("events", false, tblEvents_Regular, tblEvents_Key, cols)
 }
 
 // Delete returns DELETE cols FROM events WHERE <full primary key>; no cols
 // deletes the row.
 func (Events_Builder) Delete(cols ...ColumnOf[Events_Builder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("events").Columns(quotedNames(specs)...).Where(eqAll(tblEvents_Key)...), nil
+	return deleteWhere("events", tblEvents_Key, cols)
 }

@@ -61,19 +61,11 @@ func (EventsBuilder) tableName() string { return "Events" }
 // Get returns SELECT cols FROM "Events" WHERE <full primary key>; no cols
 // selects every column.
 func (EventsBuilder) Get(cols ...ColumnOf[EventsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblEventsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"Events\"").Columns(quotedNames(specs)...).Where(eqAll(tblEventsKey)...), nil
+	return selectWhere("\"Events\"", tblEventsAll, tblEventsKey, cols)
 }
 
 // Select returns SELECT cols FROM "Events" WHERE <partition key>; no cols
 // selects every column.
 func (EventsBuilder) Select(cols ...ColumnOf[EventsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblEventsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"Events\"").Columns(quotedNames(specs)...).Where(eqAll(tblEventsPartKey)...), nil
+	return selectWhere("\"Events\"", tblEventsAll, tblEventsPartKey, cols)
 }

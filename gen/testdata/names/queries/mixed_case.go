@@ -68,67 +68,31 @@ func (MixedCaseBuilder) tableName() string { return "Mixed_Case" }
 // Get returns SELECT cols FROM "Mixed_Case" WHERE <full primary key>; no cols
 // selects every column.
 func (MixedCaseBuilder) Get(cols ...ColumnOf[MixedCaseBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblMixedCaseAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"Mixed_Case\"").Columns(quotedNames(specs)...).Where(eqAll(tblMixedCaseKey)...), nil
+	return selectWhere("\"Mixed_Case\"", tblMixedCaseAll, tblMixedCaseKey, cols)
 }
 
 // Select returns SELECT cols FROM "Mixed_Case" WHERE <partition key>; no cols
 // selects every column.
 func (MixedCaseBuilder) Select(cols ...ColumnOf[MixedCaseBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblMixedCaseAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"Mixed_Case\"").Columns(quotedNames(specs)...).Where(eqAll(tblMixedCasePartKey)...), nil
+	return selectWhere("\"Mixed_Case\"", tblMixedCaseAll, tblMixedCasePartKey, cols)
 }
 
 // Insert returns INSERT INTO "Mixed_Case" (cols) VALUES (…); no cols inserts
 // every column.
 func (MixedCaseBuilder) Insert(cols ...ColumnOf[MixedCaseBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblMixedCaseAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("\"Mixed_Case\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("\"Mixed_Case\"", tblMixedCaseAll, cols)
 }
 
 // Update returns UPDATE "Mixed_Case" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (MixedCaseBuilder) Update(cols ...ColumnOf[MixedCaseBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblMixedCaseRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("\"Mixed_Case\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblMixedCaseKey)...), nil
+	return updateWhere("\"Mixed_Case\"", false, tblMixedCaseRegular, tblMixedCaseKey, cols)
 }
 
 // Delete returns DELETE cols FROM "Mixed_Case" WHERE <full primary key>; no cols
 // deletes the row.
 func (MixedCaseBuilder) Delete(cols ...ColumnOf[MixedCaseBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("\"Mixed_Case\"").Columns(quotedNames(specs)...).Where(eqAll(tblMixedCaseKey)...), nil
+	return deleteWhere("\"Mixed_Case\"", tblMixedCaseKey, cols)
 }
 
 // MixedGetCQL is the statement of query MixedGet.

@@ -64,67 +64,31 @@ func (UsesPointsBuilder) tableName() string { return "uses_points" }
 // Get returns SELECT cols FROM uses_points WHERE <full primary key>; no cols
 // selects every column.
 func (UsesPointsBuilder) Get(cols ...ColumnOf[UsesPointsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblUsesPointsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("uses_points").Columns(quotedNames(specs)...).Where(eqAll(tblUsesPointsKey)...), nil
+	return selectWhere("uses_points", tblUsesPointsAll, tblUsesPointsKey, cols)
 }
 
 // Select returns SELECT cols FROM uses_points WHERE <partition key>; no cols
 // selects every column.
 func (UsesPointsBuilder) Select(cols ...ColumnOf[UsesPointsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblUsesPointsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("uses_points").Columns(quotedNames(specs)...).Where(eqAll(tblUsesPointsPartKey)...), nil
+	return selectWhere("uses_points", tblUsesPointsAll, tblUsesPointsPartKey, cols)
 }
 
 // Insert returns INSERT INTO uses_points (cols) VALUES (…); no cols inserts
 // every column.
 func (UsesPointsBuilder) Insert(cols ...ColumnOf[UsesPointsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblUsesPointsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("uses_points")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("uses_points", tblUsesPointsAll, cols)
 }
 
 // Update returns UPDATE uses_points SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (UsesPointsBuilder) Update(cols ...ColumnOf[UsesPointsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblUsesPointsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("uses_points")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblUsesPointsKey)...), nil
+	return updateWhere("uses_points", false, tblUsesPointsRegular, tblUsesPointsKey, cols)
 }
 
 // Delete returns DELETE cols FROM uses_points WHERE <full primary key>; no cols
 // deletes the row.
 func (UsesPointsBuilder) Delete(cols ...ColumnOf[UsesPointsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("uses_points").Columns(quotedNames(specs)...).Where(eqAll(tblUsesPointsKey)...), nil
+	return deleteWhere("uses_points", tblUsesPointsKey, cols)
 }
 
 // PointsSetCQL is the statement of query PointsSet.

@@ -76,67 +76,31 @@ func (ClashBuilder) tableName() string { return "clash" }
 // Get returns SELECT cols FROM clash WHERE <full primary key>; no cols
 // selects every column.
 func (ClashBuilder) Get(cols ...ColumnOf[ClashBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblClashAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("clash").Columns(quotedNames(specs)...).Where(eqAll(tblClashKey)...), nil
+	return selectWhere("clash", tblClashAll, tblClashKey, cols)
 }
 
 // Select returns SELECT cols FROM clash WHERE <partition key>; no cols
 // selects every column.
 func (ClashBuilder) Select(cols ...ColumnOf[ClashBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblClashAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("clash").Columns(quotedNames(specs)...).Where(eqAll(tblClashPartKey)...), nil
+	return selectWhere("clash", tblClashAll, tblClashPartKey, cols)
 }
 
 // Insert returns INSERT INTO clash (cols) VALUES (…); no cols inserts
 // every column.
 func (ClashBuilder) Insert(cols ...ColumnOf[ClashBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblClashAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("clash")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("clash", tblClashAll, cols)
 }
 
 // Update returns UPDATE clash SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (ClashBuilder) Update(cols ...ColumnOf[ClashBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblClashRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("clash")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblClashKey)...), nil
+	return updateWhere("clash", false, tblClashRegular, tblClashKey, cols)
 }
 
 // Delete returns DELETE cols FROM clash WHERE <full primary key>; no cols
 // deletes the row.
 func (ClashBuilder) Delete(cols ...ColumnOf[ClashBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("clash").Columns(quotedNames(specs)...).Where(eqAll(tblClashKey)...), nil
+	return deleteWhere("clash", tblClashKey, cols)
 }
 
 // ClashSetCQL is the statement of query ClashSet.

@@ -65,67 +65,31 @@ func (SelectBuilder) tableName() string { return "select" }
 // Get returns SELECT cols FROM "select" WHERE <full primary key>; no cols
 // selects every column.
 func (SelectBuilder) Get(cols ...ColumnOf[SelectBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblSelectAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"select\"").Columns(quotedNames(specs)...).Where(eqAll(tblSelectKey)...), nil
+	return selectWhere("\"select\"", tblSelectAll, tblSelectKey, cols)
 }
 
 // Select returns SELECT cols FROM "select" WHERE <partition key>; no cols
 // selects every column.
 func (SelectBuilder) Select(cols ...ColumnOf[SelectBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblSelectAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"select\"").Columns(quotedNames(specs)...).Where(eqAll(tblSelectPartKey)...), nil
+	return selectWhere("\"select\"", tblSelectAll, tblSelectPartKey, cols)
 }
 
 // Insert returns INSERT INTO "select" (cols) VALUES (…); no cols inserts
 // every column.
 func (SelectBuilder) Insert(cols ...ColumnOf[SelectBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblSelectAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("\"select\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("\"select\"", tblSelectAll, cols)
 }
 
 // Update returns UPDATE "select" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (SelectBuilder) Update(cols ...ColumnOf[SelectBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblSelectRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("\"select\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblSelectKey)...), nil
+	return updateWhere("\"select\"", false, tblSelectRegular, tblSelectKey, cols)
 }
 
 // Delete returns DELETE cols FROM "select" WHERE <full primary key>; no cols
 // deletes the row.
 func (SelectBuilder) Delete(cols ...ColumnOf[SelectBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("\"select\"").Columns(quotedNames(specs)...).Where(eqAll(tblSelectKey)...), nil
+	return deleteWhere("\"select\"", tblSelectKey, cols)
 }
 
 // SelectGetCQL is the statement of query SelectGet.

@@ -90,67 +90,31 @@ func (WeirdTableBuilder) tableName() string { return "WeirdTable" }
 // Get returns SELECT cols FROM "WeirdTable" WHERE <full primary key>; no cols
 // selects every column.
 func (WeirdTableBuilder) Get(cols ...ColumnOf[WeirdTableBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblWeirdTableAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"WeirdTable\"").Columns(quotedNames(specs)...).Where(eqAll(tblWeirdTableKey)...), nil
+	return selectWhere("\"WeirdTable\"", tblWeirdTableAll, tblWeirdTableKey, cols)
 }
 
 // Select returns SELECT cols FROM "WeirdTable" WHERE <partition key>; no cols
 // selects every column.
 func (WeirdTableBuilder) Select(cols ...ColumnOf[WeirdTableBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblWeirdTableAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("\"WeirdTable\"").Columns(quotedNames(specs)...).Where(eqAll(tblWeirdTablePartKey)...), nil
+	return selectWhere("\"WeirdTable\"", tblWeirdTableAll, tblWeirdTablePartKey, cols)
 }
 
 // Insert returns INSERT INTO "WeirdTable" (cols) VALUES (…); no cols inserts
 // every column.
 func (WeirdTableBuilder) Insert(cols ...ColumnOf[WeirdTableBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblWeirdTableAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("\"WeirdTable\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("\"WeirdTable\"", tblWeirdTableAll, cols)
 }
 
 // Update returns UPDATE "WeirdTable" SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (WeirdTableBuilder) Update(cols ...ColumnOf[WeirdTableBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblWeirdTableRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("\"WeirdTable\"")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblWeirdTableKey)...), nil
+	return updateWhere("\"WeirdTable\"", false, tblWeirdTableRegular, tblWeirdTableKey, cols)
 }
 
 // Delete returns DELETE cols FROM "WeirdTable" WHERE <full primary key>; no cols
 // deletes the row.
 func (WeirdTableBuilder) Delete(cols ...ColumnOf[WeirdTableBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("\"WeirdTable\"").Columns(quotedNames(specs)...).Where(eqAll(tblWeirdTableKey)...), nil
+	return deleteWhere("\"WeirdTable\"", tblWeirdTableKey, cols)
 }
 
 // WeirdGetCQL is the statement of query WeirdGet.

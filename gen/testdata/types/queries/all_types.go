@@ -184,67 +184,31 @@ func (AllTypesBuilder) tableName() string { return "all_types" }
 // Get returns SELECT cols FROM all_types WHERE <full primary key>; no cols
 // selects every column.
 func (AllTypesBuilder) Get(cols ...ColumnOf[AllTypesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblAllTypesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("all_types").Columns(quotedNames(specs)...).Where(eqAll(tblAllTypesKey)...), nil
+	return selectWhere("all_types", tblAllTypesAll, tblAllTypesKey, cols)
 }
 
 // Select returns SELECT cols FROM all_types WHERE <partition key>; no cols
 // selects every column.
 func (AllTypesBuilder) Select(cols ...ColumnOf[AllTypesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblAllTypesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("all_types").Columns(quotedNames(specs)...).Where(eqAll(tblAllTypesPartKey)...), nil
+	return selectWhere("all_types", tblAllTypesAll, tblAllTypesPartKey, cols)
 }
 
 // Insert returns INSERT INTO all_types (cols) VALUES (…); no cols inserts
 // every column.
 func (AllTypesBuilder) Insert(cols ...ColumnOf[AllTypesBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblAllTypesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("all_types")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("all_types", tblAllTypesAll, cols)
 }
 
 // Update returns UPDATE all_types SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (AllTypesBuilder) Update(cols ...ColumnOf[AllTypesBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblAllTypesRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("all_types")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblAllTypesKey)...), nil
+	return updateWhere("all_types", false, tblAllTypesRegular, tblAllTypesKey, cols)
 }
 
 // Delete returns DELETE cols FROM all_types WHERE <full primary key>; no cols
 // deletes the row.
 func (AllTypesBuilder) Delete(cols ...ColumnOf[AllTypesBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("all_types").Columns(quotedNames(specs)...).Where(eqAll(tblAllTypesKey)...), nil
+	return deleteWhere("all_types", tblAllTypesKey, cols)
 }
 
 // AllTypesGetCQL is the statement of query AllTypesGet.

@@ -67,45 +67,25 @@ func (CountersBuilder) tableName() string { return "counters" }
 // Get returns SELECT cols FROM counters WHERE <full primary key>; no cols
 // selects every column.
 func (CountersBuilder) Get(cols ...ColumnOf[CountersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("counters").Columns(quotedNames(specs)...).Where(eqAll(tblCountersKey)...), nil
+	return selectWhere("counters", tblCountersAll, tblCountersKey, cols)
 }
 
 // Select returns SELECT cols FROM counters WHERE <partition key>; no cols
 // selects every column.
 func (CountersBuilder) Select(cols ...ColumnOf[CountersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("counters").Columns(quotedNames(specs)...).Where(eqAll(tblCountersPartKey)...), nil
+	return selectWhere("counters", tblCountersAll, tblCountersPartKey, cols)
 }
 
 // Update returns UPDATE counters SET col = col + ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (CountersBuilder) Update(cols ...ColumnOf[CountersBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblCountersRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("counters")
-	for _, c := range specs {
-		b.AddNamed(c.cql, c.name)
-	}
-	return b.Where(eqAll(tblCountersKey)...), nil
+	return updateWhere("counters", true, tblCountersRegular, tblCountersKey, cols)
 }
 
 // Delete returns DELETE cols FROM counters WHERE <full primary key>; no cols
 // deletes the row.
 func (CountersBuilder) Delete(cols ...ColumnOf[CountersBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("counters").Columns(quotedNames(specs)...).Where(eqAll(tblCountersKey)...), nil
+	return deleteWhere("counters", tblCountersKey, cols)
 }
 
 // CountersHitCQL is the statement of query CountersHit.

@@ -60,67 +60,31 @@ func (SimpleBuilder) tableName() string { return "simple" }
 // Get returns SELECT cols FROM simple WHERE <full primary key>; no cols
 // selects every column.
 func (SimpleBuilder) Get(cols ...ColumnOf[SimpleBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblSimpleAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("simple").Columns(quotedNames(specs)...).Where(eqAll(tblSimpleKey)...), nil
+	return selectWhere("simple", tblSimpleAll, tblSimpleKey, cols)
 }
 
 // Select returns SELECT cols FROM simple WHERE <partition key>; no cols
 // selects every column.
 func (SimpleBuilder) Select(cols ...ColumnOf[SimpleBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblSimpleAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("simple").Columns(quotedNames(specs)...).Where(eqAll(tblSimplePartKey)...), nil
+	return selectWhere("simple", tblSimpleAll, tblSimplePartKey, cols)
 }
 
 // Insert returns INSERT INTO simple (cols) VALUES (…); no cols inserts
 // every column.
 func (SimpleBuilder) Insert(cols ...ColumnOf[SimpleBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblSimpleAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("simple")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("simple", tblSimpleAll, cols)
 }
 
 // Update returns UPDATE simple SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (SimpleBuilder) Update(cols ...ColumnOf[SimpleBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblSimpleRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("simple")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblSimpleKey)...), nil
+	return updateWhere("simple", false, tblSimpleRegular, tblSimpleKey, cols)
 }
 
 // Delete returns DELETE cols FROM simple WHERE <full primary key>; no cols
 // deletes the row.
 func (SimpleBuilder) Delete(cols ...ColumnOf[SimpleBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("simple").Columns(quotedNames(specs)...).Where(eqAll(tblSimpleKey)...), nil
+	return deleteWhere("simple", tblSimpleKey, cols)
 }
 
 // SimpleCountCQL is the statement of query SimpleCount.

@@ -79,65 +79,29 @@ func (CompositesBuilder) tableName() string { return "composites" }
 // Get returns SELECT cols FROM composites WHERE <full primary key>; no cols
 // selects every column.
 func (CompositesBuilder) Get(cols ...ColumnOf[CompositesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCompositesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("composites").Columns(quotedNames(specs)...).Where(eqAll(tblCompositesKey)...), nil
+	return selectWhere("composites", tblCompositesAll, tblCompositesKey, cols)
 }
 
 // Select returns SELECT cols FROM composites WHERE <partition key>; no cols
 // selects every column.
 func (CompositesBuilder) Select(cols ...ColumnOf[CompositesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCompositesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("composites").Columns(quotedNames(specs)...).Where(eqAll(tblCompositesPartKey)...), nil
+	return selectWhere("composites", tblCompositesAll, tblCompositesPartKey, cols)
 }
 
 // Insert returns INSERT INTO composites (cols) VALUES (…); no cols inserts
 // every column.
 func (CompositesBuilder) Insert(cols ...ColumnOf[CompositesBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblCompositesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("composites")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("composites", tblCompositesAll, cols)
 }
 
 // Update returns UPDATE composites SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (CompositesBuilder) Update(cols ...ColumnOf[CompositesBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblCompositesRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("composites")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblCompositesKey)...), nil
+	return updateWhere("composites", false, tblCompositesRegular, tblCompositesKey, cols)
 }
 
 // Delete returns DELETE cols FROM composites WHERE <full primary key>; no cols
 // deletes the row.
 func (CompositesBuilder) Delete(cols ...ColumnOf[CompositesBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("composites").Columns(quotedNames(specs)...).Where(eqAll(tblCompositesKey)...), nil
+	return deleteWhere("composites", tblCompositesKey, cols)
 }

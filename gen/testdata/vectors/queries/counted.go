@@ -58,65 +58,29 @@ func (CountedBuilder) tableName() string { return "counted" }
 // Get returns SELECT cols FROM counted WHERE <full primary key>; no cols
 // selects every column.
 func (CountedBuilder) Get(cols ...ColumnOf[CountedBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountedAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("counted").Columns(quotedNames(specs)...).Where(eqAll(tblCountedKey)...), nil
+	return selectWhere("counted", tblCountedAll, tblCountedKey, cols)
 }
 
 // Select returns SELECT cols FROM counted WHERE <partition key>; no cols
 // selects every column.
 func (CountedBuilder) Select(cols ...ColumnOf[CountedBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblCountedAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("counted").Columns(quotedNames(specs)...).Where(eqAll(tblCountedPartKey)...), nil
+	return selectWhere("counted", tblCountedAll, tblCountedPartKey, cols)
 }
 
 // Insert returns INSERT INTO counted (cols) VALUES (…); no cols inserts
 // every column.
 func (CountedBuilder) Insert(cols ...ColumnOf[CountedBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblCountedAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("counted")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("counted", tblCountedAll, cols)
 }
 
 // Update returns UPDATE counted SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (CountedBuilder) Update(cols ...ColumnOf[CountedBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblCountedRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("counted")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblCountedKey)...), nil
+	return updateWhere("counted", false, tblCountedRegular, tblCountedKey, cols)
 }
 
 // Delete returns DELETE cols FROM counted WHERE <full primary key>; no cols
 // deletes the row.
 func (CountedBuilder) Delete(cols ...ColumnOf[CountedBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("counted").Columns(quotedNames(specs)...).Where(eqAll(tblCountedKey)...), nil
+	return deleteWhere("counted", tblCountedKey, cols)
 }

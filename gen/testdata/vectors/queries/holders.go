@@ -79,65 +79,29 @@ func (HoldersBuilder) tableName() string { return "holders" }
 // Get returns SELECT cols FROM holders WHERE <full primary key>; no cols
 // selects every column.
 func (HoldersBuilder) Get(cols ...ColumnOf[HoldersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblHoldersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("holders").Columns(quotedNames(specs)...).Where(eqAll(tblHoldersKey)...), nil
+	return selectWhere("holders", tblHoldersAll, tblHoldersKey, cols)
 }
 
 // Select returns SELECT cols FROM holders WHERE <partition key>; no cols
 // selects every column.
 func (HoldersBuilder) Select(cols ...ColumnOf[HoldersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblHoldersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("holders").Columns(quotedNames(specs)...).Where(eqAll(tblHoldersPartKey)...), nil
+	return selectWhere("holders", tblHoldersAll, tblHoldersPartKey, cols)
 }
 
 // Insert returns INSERT INTO holders (cols) VALUES (…); no cols inserts
 // every column.
 func (HoldersBuilder) Insert(cols ...ColumnOf[HoldersBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblHoldersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("holders")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("holders", tblHoldersAll, cols)
 }
 
 // Update returns UPDATE holders SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (HoldersBuilder) Update(cols ...ColumnOf[HoldersBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblHoldersRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("holders")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblHoldersKey)...), nil
+	return updateWhere("holders", false, tblHoldersRegular, tblHoldersKey, cols)
 }
 
 // Delete returns DELETE cols FROM holders WHERE <full primary key>; no cols
 // deletes the row.
 func (HoldersBuilder) Delete(cols ...ColumnOf[HoldersBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("holders").Columns(quotedNames(specs)...).Where(eqAll(tblHoldersKey)...), nil
+	return deleteWhere("holders", tblHoldersKey, cols)
 }

@@ -64,65 +64,29 @@ func (KeyedBuilder) tableName() string { return "keyed" }
 // Get returns SELECT cols FROM keyed WHERE <full primary key>; no cols
 // selects every column.
 func (KeyedBuilder) Get(cols ...ColumnOf[KeyedBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblKeyedAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("keyed").Columns(quotedNames(specs)...).Where(eqAll(tblKeyedKey)...), nil
+	return selectWhere("keyed", tblKeyedAll, tblKeyedKey, cols)
 }
 
 // Select returns SELECT cols FROM keyed WHERE <partition key>; no cols
 // selects every column.
 func (KeyedBuilder) Select(cols ...ColumnOf[KeyedBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblKeyedAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("keyed").Columns(quotedNames(specs)...).Where(eqAll(tblKeyedPartKey)...), nil
+	return selectWhere("keyed", tblKeyedAll, tblKeyedPartKey, cols)
 }
 
 // Insert returns INSERT INTO keyed (cols) VALUES (…); no cols inserts
 // every column.
 func (KeyedBuilder) Insert(cols ...ColumnOf[KeyedBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblKeyedAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("keyed")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("keyed", tblKeyedAll, cols)
 }
 
 // Update returns UPDATE keyed SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (KeyedBuilder) Update(cols ...ColumnOf[KeyedBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblKeyedRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("keyed")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblKeyedKey)...), nil
+	return updateWhere("keyed", false, tblKeyedRegular, tblKeyedKey, cols)
 }
 
 // Delete returns DELETE cols FROM keyed WHERE <full primary key>; no cols
 // deletes the row.
 func (KeyedBuilder) Delete(cols ...ColumnOf[KeyedBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("keyed").Columns(quotedNames(specs)...).Where(eqAll(tblKeyedKey)...), nil
+	return deleteWhere("keyed", tblKeyedKey, cols)
 }

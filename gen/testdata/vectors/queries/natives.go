@@ -120,65 +120,29 @@ func (NativesBuilder) tableName() string { return "natives" }
 // Get returns SELECT cols FROM natives WHERE <full primary key>; no cols
 // selects every column.
 func (NativesBuilder) Get(cols ...ColumnOf[NativesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblNativesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("natives").Columns(quotedNames(specs)...).Where(eqAll(tblNativesKey)...), nil
+	return selectWhere("natives", tblNativesAll, tblNativesKey, cols)
 }
 
 // Select returns SELECT cols FROM natives WHERE <partition key>; no cols
 // selects every column.
 func (NativesBuilder) Select(cols ...ColumnOf[NativesBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblNativesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("natives").Columns(quotedNames(specs)...).Where(eqAll(tblNativesPartKey)...), nil
+	return selectWhere("natives", tblNativesAll, tblNativesPartKey, cols)
 }
 
 // Insert returns INSERT INTO natives (cols) VALUES (…); no cols inserts
 // every column.
 func (NativesBuilder) Insert(cols ...ColumnOf[NativesBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblNativesAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("natives")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("natives", tblNativesAll, cols)
 }
 
 // Update returns UPDATE natives SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (NativesBuilder) Update(cols ...ColumnOf[NativesBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblNativesRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("natives")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblNativesKey)...), nil
+	return updateWhere("natives", false, tblNativesRegular, tblNativesKey, cols)
 }
 
 // Delete returns DELETE cols FROM natives WHERE <full primary key>; no cols
 // deletes the row.
 func (NativesBuilder) Delete(cols ...ColumnOf[NativesBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("natives").Columns(quotedNames(specs)...).Where(eqAll(tblNativesKey)...), nil
+	return deleteWhere("natives", tblNativesKey, cols)
 }

@@ -73,67 +73,31 @@ func (OrdersBuilder) tableName() string { return "orders" }
 // Get returns SELECT cols FROM orders WHERE <full primary key>; no cols
 // selects every column.
 func (OrdersBuilder) Get(cols ...ColumnOf[OrdersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblOrdersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("orders").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersKey)...), nil
+	return selectWhere("orders", tblOrdersAll, tblOrdersKey, cols)
 }
 
 // Select returns SELECT cols FROM orders WHERE <partition key>; no cols
 // selects every column.
 func (OrdersBuilder) Select(cols ...ColumnOf[OrdersBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblOrdersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("orders").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersPartKey)...), nil
+	return selectWhere("orders", tblOrdersAll, tblOrdersPartKey, cols)
 }
 
 // Insert returns INSERT INTO orders (cols) VALUES (…); no cols inserts
 // every column.
 func (OrdersBuilder) Insert(cols ...ColumnOf[OrdersBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblOrdersAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("orders")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("orders", tblOrdersAll, cols)
 }
 
 // Update returns UPDATE orders SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (OrdersBuilder) Update(cols ...ColumnOf[OrdersBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblOrdersRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("orders")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblOrdersKey)...), nil
+	return updateWhere("orders", false, tblOrdersRegular, tblOrdersKey, cols)
 }
 
 // Delete returns DELETE cols FROM orders WHERE <full primary key>; no cols
 // deletes the row.
 func (OrdersBuilder) Delete(cols ...ColumnOf[OrdersBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("orders").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersKey)...), nil
+	return deleteWhere("orders", tblOrdersKey, cols)
 }
 
 // OrdersByStatusCQL is the statement of query OrdersByStatus.

@@ -71,19 +71,11 @@ func (OrdersAllBuilder) tableName() string { return "orders_all" }
 // Get returns SELECT cols FROM orders_all WHERE <full primary key>; no cols
 // selects every column.
 func (OrdersAllBuilder) Get(cols ...ColumnOf[OrdersAllBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblOrdersAllAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("orders_all").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersAllKey)...), nil
+	return selectWhere("orders_all", tblOrdersAllAll, tblOrdersAllKey, cols)
 }
 
 // Select returns SELECT cols FROM orders_all WHERE <partition key>; no cols
 // selects every column.
 func (OrdersAllBuilder) Select(cols ...ColumnOf[OrdersAllBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblOrdersAllAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("orders_all").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersAllPartKey)...), nil
+	return selectWhere("orders_all", tblOrdersAllAll, tblOrdersAllPartKey, cols)
 }

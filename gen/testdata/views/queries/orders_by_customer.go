@@ -63,21 +63,13 @@ func (OrdersByCustomerBuilder) tableName() string { return "orders_by_customer" 
 // Get returns SELECT cols FROM orders_by_customer WHERE <full primary key>; no cols
 // selects every column.
 func (OrdersByCustomerBuilder) Get(cols ...ColumnOf[OrdersByCustomerBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblOrdersByCustomerAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("orders_by_customer").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersByCustomerKey)...), nil
+	return selectWhere("orders_by_customer", tblOrdersByCustomerAll, tblOrdersByCustomerKey, cols)
 }
 
 // Select returns SELECT cols FROM orders_by_customer WHERE <partition key>; no cols
 // selects every column.
 func (OrdersByCustomerBuilder) Select(cols ...ColumnOf[OrdersByCustomerBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblOrdersByCustomerAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("orders_by_customer").Columns(quotedNames(specs)...).Where(eqAll(tblOrdersByCustomerPartKey)...), nil
+	return selectWhere("orders_by_customer", tblOrdersByCustomerAll, tblOrdersByCustomerPartKey, cols)
 }
 
 // CustomerOrdersCQL is the statement of query CustomerOrders.

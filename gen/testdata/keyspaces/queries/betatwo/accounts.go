@@ -64,67 +64,31 @@ func (AccountsBuilder) tableName() string { return "accounts" }
 // Get returns SELECT cols FROM accounts WHERE <full primary key>; no cols
 // selects every column.
 func (AccountsBuilder) Get(cols ...ColumnOf[AccountsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblAccountsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("accounts").Columns(quotedNames(specs)...).Where(eqAll(tblAccountsKey)...), nil
+	return selectWhere("accounts", tblAccountsAll, tblAccountsKey, cols)
 }
 
 // Select returns SELECT cols FROM accounts WHERE <partition key>; no cols
 // selects every column.
 func (AccountsBuilder) Select(cols ...ColumnOf[AccountsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblAccountsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("accounts").Columns(quotedNames(specs)...).Where(eqAll(tblAccountsPartKey)...), nil
+	return selectWhere("accounts", tblAccountsAll, tblAccountsPartKey, cols)
 }
 
 // Insert returns INSERT INTO accounts (cols) VALUES (…); no cols inserts
 // every column.
 func (AccountsBuilder) Insert(cols ...ColumnOf[AccountsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblAccountsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("accounts")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("accounts", tblAccountsAll, cols)
 }
 
 // Update returns UPDATE accounts SET col = ?, … WHERE <full primary key>; no
 // cols sets every column outside the primary key.
 func (AccountsBuilder) Update(cols ...ColumnOf[AccountsBuilder]) (*qb.UpdateBuilder, error) {
-	specs, err := columnSpecs(tblAccountsRegular, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Update("accounts")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.SetTuple(c.cql, c.tuple)
-		} else {
-			b.SetNamed(c.cql, c.name)
-		}
-	}
-	return b.Where(eqAll(tblAccountsKey)...), nil
+	return updateWhere("accounts", false, tblAccountsRegular, tblAccountsKey, cols)
 }
 
 // Delete returns DELETE cols FROM accounts WHERE <full primary key>; no cols
 // deletes the row.
 func (AccountsBuilder) Delete(cols ...ColumnOf[AccountsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("accounts").Columns(quotedNames(specs)...).Where(eqAll(tblAccountsKey)...), nil
+	return deleteWhere("accounts", tblAccountsKey, cols)
 }
 
 // BetaAccountCQL is the statement of query BetaAccount.

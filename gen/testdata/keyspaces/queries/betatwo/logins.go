@@ -61,49 +61,25 @@ func (LoginsBuilder) tableName() string { return "logins" }
 // Get returns SELECT cols FROM logins WHERE <full primary key>; no cols
 // selects every column.
 func (LoginsBuilder) Get(cols ...ColumnOf[LoginsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblLoginsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("logins").Columns(quotedNames(specs)...).Where(eqAll(tblLoginsKey)...), nil
+	return selectWhere("logins", tblLoginsAll, tblLoginsKey, cols)
 }
 
 // Select returns SELECT cols FROM logins WHERE <partition key>; no cols
 // selects every column.
 func (LoginsBuilder) Select(cols ...ColumnOf[LoginsBuilder]) (*qb.SelectBuilder, error) {
-	specs, err := columnSpecs(tblLoginsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Select("logins").Columns(quotedNames(specs)...).Where(eqAll(tblLoginsPartKey)...), nil
+	return selectWhere("logins", tblLoginsAll, tblLoginsPartKey, cols)
 }
 
 // Insert returns INSERT INTO logins (cols) VALUES (…); no cols inserts
 // every column.
 func (LoginsBuilder) Insert(cols ...ColumnOf[LoginsBuilder]) (*qb.InsertBuilder, error) {
-	specs, err := columnSpecs(tblLoginsAll, cols)
-	if err != nil {
-		return nil, err
-	}
-	b := qb.Insert("logins")
-	for _, c := range specs {
-		if c.tuple > 0 {
-			b.TupleColumn(c.cql, c.tuple)
-		} else {
-			b.NamedColumn(c.cql, c.name)
-		}
-	}
-	return b, nil
+	return insertInto("logins", tblLoginsAll, cols)
 }
 
 // Delete returns DELETE cols FROM logins WHERE <full primary key>; no cols
 // deletes the row.
 func (LoginsBuilder) Delete(cols ...ColumnOf[LoginsBuilder]) (*qb.DeleteBuilder, error) {
-	specs, err := columnSpecs(nil, cols)
-	if err != nil {
-		return nil, err
-	}
-	return qb.Delete("logins").Columns(quotedNames(specs)...).Where(eqAll(tblLoginsKey)...), nil
+	return deleteWhere("logins", tblLoginsKey, cols)
 }
 
 // BetaLoginCQL is the statement of query BetaLogin.

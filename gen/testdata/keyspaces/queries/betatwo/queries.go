@@ -267,6 +267,65 @@ type columnSpec struct {
 	tuple     int
 }
 
+// The builders' methods of every table and view call these: table is the
+// name as written in CQL, the column lists are the table's.
+
+// selectWhere returns SELECT cols (or all) FROM table WHERE each of where = ?.
+func selectWhere[T tableType](table string, all, where, cols []ColumnOf[T]) (*qb.SelectBuilder, error) {
+	specs, err := columnSpecs(all, cols)
+	if err != nil {
+		return nil, err
+	}
+	return qb.Select(table).Columns(quotedNames(specs)...).Where(eqAll(where)...), nil
+}
+
+// insertInto returns INSERT INTO table (cols, or all) VALUES (…).
+func insertInto[T tableType](table string, all, cols []ColumnOf[T]) (*qb.InsertBuilder, error) {
+	specs, err := columnSpecs(all, cols)
+	if err != nil {
+		return nil, err
+	}
+	b := qb.Insert(table)
+	for _, c := range specs {
+		if c.tuple > 0 {
+			b.TupleColumn(c.cql, c.tuple)
+		} else {
+			b.NamedColumn(c.cql, c.name)
+		}
+	}
+	return b, nil
+}
+
+// updateWhere returns UPDATE table SET col = ? (col = col + ? for a counter
+// table), … for cols (or regular) WHERE each of key = ?.
+func updateWhere[T tableType](table string, counter bool, regular, key, cols []ColumnOf[T]) (*qb.UpdateBuilder, error) {
+	specs, err := columnSpecs(regular, cols)
+	if err != nil {
+		return nil, err
+	}
+	b := qb.Update(table)
+	for _, c := range specs {
+		switch {
+		case counter:
+			b.AddNamed(c.cql, c.name)
+		case c.tuple > 0:
+			b.SetTuple(c.cql, c.tuple)
+		default:
+			b.SetNamed(c.cql, c.name)
+		}
+	}
+	return b.Where(eqAll(key)...), nil
+}
+
+// deleteWhere returns DELETE cols FROM table WHERE each of key = ?.
+func deleteWhere[T tableType](table string, key, cols []ColumnOf[T]) (*qb.DeleteBuilder, error) {
+	specs, err := columnSpecs(nil, cols)
+	if err != nil {
+		return nil, err
+	}
+	return qb.Delete(table).Columns(quotedNames(specs)...).Where(eqAll(key)...), nil
+}
+
 // columnSpecs returns the specs of cols, or of def when cols is empty, and
 // ErrZeroColumn for a zero column.
 func columnSpecs[T tableType](def, cols []ColumnOf[T]) ([]columnSpec, error) {
