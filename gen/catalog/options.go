@@ -32,6 +32,8 @@ type optValue struct {
 
 type optEntry struct {
 	key, value string
+	rack       []string // a ScyllaDB rack list ('dc1': ['r1', 'r2']); value is then ""
+	isList     bool
 	pos        cql.Position // of the key
 }
 
@@ -62,8 +64,9 @@ func constantText(v cql.Value) (string, bool) {
 }
 
 // readValue converts an option's value, rejecting what the grammar rejects:
-// identifiers, lists, sets and nested collections.
-func readValue(o cql.Option) (optValue, error) {
+// identifiers, lists, sets and nested collections. racks allows a list of
+// constants as a map value (ScyllaDB's rack-list replication factors).
+func readValue(o cql.Option, racks bool) (optValue, error) {
 	v := o.Value
 	out := optValue{pos: v.Pos}
 	switch v.Kind {
@@ -74,8 +77,26 @@ func readValue(o cql.Option) (optValue, error) {
 			if !ok {
 				return out, cql.Errorf(e.Key.Pos, "%w: option %s: invalid property name %s; map keys must be constants", ErrInvalidOption, o.Name, e.Key.Render())
 			}
+			if e.Value.Kind == cql.ValueList && racks {
+				var rack []string
+				for _, el := range e.Value.Elems {
+					name, ok := constantText(el)
+					if !ok {
+						return out, cql.Errorf(el.Pos, "%w: option %s: rack name %s for %s must be a string", ErrInvalidOption, o.Name, el.Render(), key)
+					}
+					rack = append(rack, name)
+				}
+				if _, dup := out.get(key); dup {
+					return out, cql.Errorf(e.Key.Pos, "%w: option %s: multiple definitions of %s", ErrInvalidOption, o.Name, key)
+				}
+				out.entries = append(out.entries, optEntry{key: key, rack: rack, isList: true, pos: e.Key.Pos})
+				continue
+			}
 			value, ok := constantText(e.Value)
 			if !ok {
+				if e.Value.Kind == cql.ValueList && o.Name == "replication" {
+					return out, cql.Errorf(e.Value.Pos, "%w: option %s: a rack list %s for %s is ScyllaDB's; generate with -dialect scylla", ErrInvalidOption, o.Name, e.Value.Render(), key)
+				}
 				return out, cql.Errorf(e.Value.Pos, "%w: option %s: invalid property value %s for %s; map values must be constants", ErrInvalidOption, o.Name, e.Value.Render(), key)
 			}
 			if _, dup := out.get(key); dup {
@@ -845,7 +866,11 @@ func (c *Catalog) tableRules() map[string]optionRule {
 			"per_partition_rate_limit": mapOf(scyllaMapKeys(map[string]subOption{
 				"max_reads_per_second": subInt(0), "max_writes_per_second": subInt(0),
 			})),
-			"synchronous_updates":        constant(isBool),
+			"synchronous_updates": constant(isBool),
+			// Per-table tablet options (docs/cql/ddl.rst, "Per-table tablet options").
+			"tablets": mapOf(scyllaMapKeys(map[string]subOption{
+				"expected_data_size_in_gb": subLong(0), "min_per_shard_tablet_count": subDouble(0), "min_tablet_count": subLong(0),
+			})),
 			"scylla_encryption_options":  mapOf(nil),
 			"read_repair_chance":         constant(checkChance),
 			"dclocal_read_repair_chance": constant(checkChance),
@@ -882,12 +907,12 @@ func refuseAutoRepair(name string, v optValue) error {
 // scyllaOnlyTable and removedTable name options the Cassandra dialect
 // refuses, for a better message.
 var (
-	scyllaOnlyTable = []string{"tombstone_gc", "paxos_grace_seconds", "per_partition_rate_limit", "synchronous_updates", "scylla_encryption_options"}
+	scyllaOnlyTable = []string{"tombstone_gc", "paxos_grace_seconds", "per_partition_rate_limit", "synchronous_updates", "scylla_encryption_options", "tablets"}
 	removedTable    = map[string]string{
 		"read_repair_chance":         "was removed in Cassandra 4.0",
 		"dclocal_read_repair_chance": "was removed in Cassandra 4.0",
 	}
-	scyllaOnlyKeyspace = []string{"tablets", "storage"}
+	scyllaOnlyKeyspace = []string{"tablets", "storage", "consistency"}
 )
 
 // checkOptions validates WITH options against rules: known names, each at
@@ -909,7 +934,7 @@ func (c *Catalog) checkOptions(opts []cql.Option, rules map[string]optionRule, w
 			return cql.Errorf(o.Pos, "%w: option %s is given twice", ErrDuplicate, o.Name)
 		}
 		seen[o.Name] = true
-		v, err := readValue(o)
+		v, err := readValue(o, c.opts.Dialect == Scylla && what == "keyspace" && o.Name == "replication")
 		if err != nil {
 			return err
 		}
@@ -983,6 +1008,8 @@ func (c *Catalog) keyspaceRules() map[string]optionRule {
 	if c.opts.Dialect == Scylla {
 		rules["tablets"] = mapOf(scyllaMapKeys(map[string]subOption{"enabled": subBool, "initial": subInt(0)}))
 		rules["storage"] = mapOf(nil)
+		// consistency is experimental in ScyllaDB (docs/cql/ddl.rst).
+		rules["consistency"] = constant(oneOf(false, "eventual", "local", "global"))
 	}
 	return rules
 }
@@ -994,14 +1021,22 @@ func (c *Catalog) checkReplication(name string, v optValue) error {
 		return nil
 	}
 	class, ok := v.get("class")
-	if !ok {
-		return invalid(v, "missing replication strategy class")
+	if !ok && c.opts.Dialect == Scylla {
+		class = "NetworkTopologyStrategy" // ScyllaDB's default class (docs/cql/ddl.rst)
+	} else if !ok {
+		return invalid(v, "missing replication strategy class (ScyllaDB defaults it to NetworkTopologyStrategy: generate with -dialect scylla)")
 	}
 	short, ok := strings.CutPrefix(class, "org.apache.cassandra.locator.")
 	if !ok && strings.Contains(class, ".") {
 		return invalid(v, "unable to find replication strategy class %s", class)
 	}
 	checkRF := func(e optEntry) error {
+		if e.isList {
+			if short != "NetworkTopologyStrategy" || e.key == "replication_factor" {
+				return cql.Errorf(e.pos, "%w: a rack list is a replication factor of one data centre of NetworkTopologyStrategy, not of %s", ErrInvalidOption, e.key)
+			}
+			return nil
+		}
 		if strings.Contains(e.value, "/") {
 			return cql.Errorf(e.pos, "%w: replication factor %s is transient, and transient replication is disabled by default", ErrInvalidOption, e.value)
 		}
