@@ -55,8 +55,9 @@ var (
 	// ErrDependency reports a DROP of something still in use.
 	ErrDependency = errors.New("still in use")
 	// ErrInvalidName reports a keyspace, table, view or index name Cassandra
-	// rejects: empty, longer than 48 characters, or with characters other
-	// than ASCII letters, digits and underscores (quoting does not help).
+	// rejects: empty, too long (a keyspace name over 48 characters, a table
+	// or view name over 222), or with characters other than ASCII letters,
+	// digits and underscores (quoting does not help).
 	ErrInvalidName = errors.New("invalid name")
 	// ErrUnsupported reports valid CQL the generator does not model.
 	ErrUnsupported = cql.ErrUnsupported

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -90,11 +91,27 @@ func displayName(ks, name string) string {
 	return cql.QuoteIdent(ks) + "." + cql.QuoteIdent(name)
 }
 
-// checkName applies Cassandra's rule for keyspace, table and index names
-// (SchemaConstants.isValidName): 1 to 48 word characters [A-Za-z0-9_].
-func checkName(what, name string, pos cql.Position) error {
-	if len(name) == 0 || len(name) > 48 {
-		return cql.Errorf(pos, "%w: %s name %s must have 1 to 48 characters", ErrInvalidName, what, cql.QuoteIdent(name))
+// checkName applies the server's rule for keyspace, table, view and index
+// names: word characters [A-Za-z0-9_] (SchemaConstants.isValidCharsName),
+// at most 48 for a keyspace (NAME_LENGTH) and 222 for a table or view
+// (TABLE_NAME_LENGTH: a directory name of 255 with the table id); Cassandra
+// 5.0 does not bound index names. ScyllaDB's docs/cql/ddl.rst allows 192
+// characters for keyspace and table names.
+func (c *Catalog) checkName(what, name string, pos cql.Position) error {
+	limit := 0
+	switch {
+	case c.opts.Dialect == Scylla && what != "index":
+		limit = 192
+	case what == "keyspace":
+		limit = 48
+	case what != "index":
+		limit = 222
+	}
+	if len(name) == 0 {
+		return cql.Errorf(pos, "%w: %s name must not be empty", ErrInvalidName, what)
+	}
+	if limit > 0 && len(name) > limit {
+		return cql.Errorf(pos, "%w: %s name %s must have 1 to %d characters (it has %d)", ErrInvalidName, what, cql.QuoteIdent(name), limit, len(name))
 	}
 	for _, r := range name {
 		if !isWordChar(r) {
@@ -110,7 +127,7 @@ func isWordChar(r rune) bool {
 }
 
 func (c *Catalog) createKeyspace(s *cql.CreateKeyspace) error {
-	if err := checkName("keyspace", s.Name.Name, s.Name.Pos); err != nil {
+	if err := c.checkName("keyspace", s.Name.Name, s.Name.Pos); err != nil {
 		return err
 	}
 	if ks := c.Keyspace(s.Name.Name); ks != nil && ks.Pos.Line != 0 {
@@ -325,7 +342,7 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 		}
 		return cql.Errorf(s.Name.Pos, "%w: table %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
 	}
-	if err := checkName("table", s.Name.Name, s.Name.Pos); err != nil {
+	if err := c.checkName("table", s.Name.Name, s.Name.Pos); err != nil {
 		return err
 	}
 	t := &Table{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos, CompactStorage: s.Options.CompactStorage}
@@ -479,7 +496,7 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 		}
 		return cql.Errorf(s.Name.Pos, "%w: %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
 	}
-	if err := checkName("materialized view", s.Name.Name, s.Name.Pos); err != nil {
+	if err := c.checkName("materialized view", s.Name.Name, s.Name.Pos); err != nil {
 		return err
 	}
 	if s.Base.Keyspace != "" && s.Base.Keyspace != ks.Name {
@@ -513,10 +530,9 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 		return nil
 	}
 	if s.Columns == nil {
+		// SELECT * selects every column, static ones too, which
+		// CreateViewStatement then refuses.
 		for _, col := range base.Columns {
-			if col.Kind == Static {
-				continue
-			}
 			if err := add(cql.Ident{Name: col.Name, Pos: s.Pos}); err != nil {
 				return err
 			}
@@ -618,10 +634,17 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 	if len(s.Targets) != 1 && !s.Custom {
 		return cql.Errorf(s.Pos, "%w: only CUSTOM indexes can have more than one target", ErrInvalidType)
 	}
+	custom := indexClass(s.Custom, s.Using)
+	if custom != "" && c.opts.Dialect != Scylla && !isSAI(custom) && custom != sasiClass {
+		return cql.Errorf(s.Pos, "%w: unknown custom index class %s: Cassandra 5.0 ships StorageAttachedIndex ('sai') and %s", ErrInvalidOption, cql.QuoteString(s.Using), sasiClass)
+	}
 	for _, target := range s.Targets {
 		col := t.Column(target.Column.Name)
 		if col == nil {
 			return cql.Errorf(target.Column.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(target.Column.Name), cql.QuoteIdent(t.Name))
+		}
+		if err := checkIndexTarget(t, col, target, custom != ""); err != nil {
+			return err
 		}
 		coll := col.Type.Kind == cql.TypeList || col.Type.Kind == cql.TypeSet || col.Type.Kind == cql.TypeMap
 		switch target.Func {
@@ -646,7 +669,7 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 	}
 	name, named := s.Name.Name, s.Name.Name != ""
 	if named {
-		if err := checkName("index", name, s.Name.Pos); err != nil {
+		if err := c.checkName("index", name, s.Name.Pos); err != nil {
 			return err
 		}
 	} else {
@@ -670,11 +693,160 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 	for _, id := range s.Local {
 		local = append(local, id.Name)
 	}
-	ks.Indexes = append(ks.Indexes, &Index{
+	ix := &Index{
 		Keyspace: ks.Name, Name: name, Named: named, Table: t.Name, Custom: s.Custom, Local: local,
 		Targets: s.Targets, Using: s.Using, Options: s.Options, Pos: s.Pos,
-	})
+	}
+	// CreateIndexStatement refuses an index equal to one of the table's in
+	// all but its name, and StorageAttachedIndex a second SAI on the same
+	// target.
+	key := indexKey(t, ix)
+	for _, other := range ks.Indexes {
+		if other.Table != t.Name {
+			continue
+		}
+		switch {
+		case indexKey(t, other) == key:
+			if s.IfNotExists {
+				return nil
+			}
+			return cql.Errorf(s.Pos, "%w: index %s is a duplicate of index %s (created at %s)", ErrDuplicate, cql.QuoteIdent(name), cql.QuoteIdent(other.Name), other.Pos)
+		case isSAI(custom) && isSAI(indexClass(other.Custom, other.Using)) && indexTargets(t, other) == indexTargets(t, ix):
+			return cql.Errorf(s.Pos, "%w: index %s is a second storage-attached index on %s, after %s (created at %s)", ErrDuplicate, cql.QuoteIdent(name), indexTargets(t, ix), cql.QuoteIdent(other.Name), other.Pos)
+		}
+	}
+	ks.Indexes = append(ks.Indexes, ix)
 	return nil
+}
+
+// indexOn returns an index of the table that targets the column, or nil.
+func (ks *Keyspace) indexOn(table, column string) *Index {
+	for _, ix := range ks.Indexes {
+		if ix.Table == table && slices.ContainsFunc(ix.Targets, func(t cql.IndexTarget) bool { return t.Column.Name == column }) {
+			return ix
+		}
+	}
+	return nil
+}
+
+// fixedLength is the value length of Cassandra's fixed-length native types.
+var fixedLength = map[string]int{
+	"boolean": 1, "tinyint": 1, "smallint": 2, "int": 4, "float": 4, "date": 4,
+	"bigint": 8, "counter": 8, "double": 8, "timestamp": 8, "time": 8, "uuid": 16, "timeuuid": 16,
+}
+
+// valueCompatible lists, for a native type, the other native types whose
+// values it reads (AbstractType.isValueCompatibleWithInternal).
+var valueCompatible = map[string][]string{
+	"text": {"ascii"}, "varchar": {"ascii"}, "bigint": {"timestamp"}, "timestamp": {"bigint"}, "uuid": {"timeuuid"},
+}
+
+// serializationCompatible is AbstractType.isSerializationCompatibleWith for
+// a column added under the name of a dropped one: the same type, or a
+// native type that reads the old values and has the same fixed length (a
+// blob reads every variable-length value).
+func serializationCompatible(now, old *cql.Type) bool {
+	if containsUDT(old) {
+		// system_schema.dropped_columns keeps a user-defined type as the
+		// tuple of its fields, which no type but a blob reads.
+		return now.Kind == cql.TypeNative && now.Name == "blob"
+	}
+	if now.String() == old.String() {
+		return true
+	}
+	if now.Kind != cql.TypeNative || old.Kind == cql.TypeNative && fixedLength[now.Name] != fixedLength[old.Name] {
+		return false
+	}
+	if old.Kind != cql.TypeNative {
+		return now.Name == "blob" && (old.Frozen || old.Kind == cql.TypeTuple)
+	}
+	return now.Name == "blob" || slices.Contains(valueCompatible[now.Name], old.Name)
+}
+
+// containsUDT reports whether a type is or holds a user-defined type.
+func containsUDT(t *cql.Type) bool {
+	return t.Kind == cql.TypeUDT || slices.ContainsFunc(t.Params, containsUDT)
+}
+
+// sasiClass is the class of Cassandra's SASI indexes; USING needs its full
+// name (IndexMetadata's alias for it is never matched).
+const sasiClass = "org.apache.cassandra.index.sasi.SASIIndex"
+
+// indexClass returns the class of a custom index, "" for a regular one: USING
+// makes an index custom unless it names the regular kind, legacy_local_table
+// (CreateIndexStatement.Raw).
+func indexClass(custom bool, using string) string {
+	switch {
+	case using == "" && custom:
+		return "?" // CUSTOM without USING: the parser requires USING
+	case using == "", strings.EqualFold(using, "legacy_local_table") && !custom:
+		return ""
+	case isSAI(using):
+		return "org.apache.cassandra.index.sai.StorageAttachedIndex"
+	}
+	return using
+}
+
+// indexTargets renders an index's targets as Cassandra records them: a
+// non-frozen collection without a function is indexed by its values.
+func indexTargets(t *Table, ix *Index) string {
+	var parts []string
+	for _, target := range ix.Targets {
+		fn := target.Func
+		if col := t.Column(target.Column.Name); fn == "" && col != nil && isCollection(col.Type) && !col.Type.Frozen {
+			fn = "values"
+		}
+		parts = append(parts, fn+"("+cql.QuoteIdent(target.Column.Name)+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// indexKey is what IndexMetadata.equalsWithoutName compares: the kind, the
+// targets, the class and the options.
+func indexKey(t *Table, ix *Index) string {
+	var opts []string
+	for _, o := range ix.Options {
+		if o.Value.Kind == cql.ValueMap {
+			for _, e := range o.Value.Entries {
+				k, _ := constantText(e.Key)
+				v, _ := constantText(e.Value)
+				opts = append(opts, k+"="+v)
+			}
+		}
+	}
+	slices.Sort(opts)
+	return indexClass(ix.Custom, ix.Using) + "|" + strings.Join(ix.Local, ",") + "|" + indexTargets(t, ix) + "|" + strings.Join(opts, ",")
+}
+
+// checkIndexTarget applies CreateIndexStatement.validateIndexTarget's rules
+// that do not depend on the target function.
+func checkIndexTarget(t *Table, col *Column, target cql.IndexTarget, custom bool) error {
+	name := cql.QuoteIdent(col.Name)
+	switch {
+	case custom && (len(col.Name) > 48 || strings.ContainsFunc(col.Name, func(r rune) bool { return !isWordChar(r) })):
+		return cql.Errorf(target.Column.Pos, "%w: a custom index needs a column name of 1 to 48 letters, digits and underscores; %s is not", ErrInvalidType, name)
+	case referencesDuration(col.Type):
+		return cql.Errorf(target.Column.Pos, "%w: secondary indexes are not supported on %s, a column that holds durations", ErrInvalidType, name)
+	case t.CompactStorage && col.Kind != Regular && col.Kind != Static:
+		return cql.Errorf(target.Column.Pos, "%w: secondary indexes are not supported on the primary key column %s of a COMPACT STORAGE table", ErrInvalidType, name)
+	case t.CompactStorage && len(t.Clustering) > 0:
+		return cql.Errorf(target.Column.Pos, "%w: secondary indexes are not supported on %s, the compact value column of a COMPACT STORAGE table", ErrInvalidType, name)
+	case col.Kind == PartitionKey && len(t.PartitionKey) == 1:
+		return cql.Errorf(target.Column.Pos, "%w: cannot index %s, the only partition key column", ErrInvalidType, name)
+	case isCollection(col.Type) && col.Type.Frozen && target.Func != "full":
+		return cql.Errorf(target.Column.Pos, "%w: %s is a frozen collection: index it with full(%s)", ErrInvalidType, name, name)
+	case col.Type.Kind == cql.TypeUDT && !col.Type.Frozen:
+		return cql.Errorf(target.Column.Pos, "%w: secondary indexes are not supported on the non-frozen user-defined type column %s", ErrInvalidType, name)
+	}
+	return nil
+}
+
+// referencesDuration reports whether a type is or holds a duration.
+func referencesDuration(t *cql.Type) bool {
+	if t.Kind == cql.TypeNative && t.Name == "duration" {
+		return true
+	}
+	return slices.ContainsFunc(t.Params, referencesDuration)
 }
 
 func (c *Catalog) views(ks *Keyspace, base string) []*Table {
@@ -728,6 +900,16 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 				return err
 			}
 			col := &Column{Name: d.Name.Name, Type: d.Type, Mask: d.Mask, Kind: kind, Position: -1, Pos: d.Name.Pos}
+			if old := nt.dropped[col.Name]; old != nil {
+				switch {
+				case !serializationCompatible(col.Type, old.Type):
+					return cql.Errorf(d.Name.Pos, "%w: cannot add %s of type %s: a column %s of type %s was dropped, and its data cannot be read as the new type", ErrInvalidType, cql.QuoteIdent(col.Name), col.Type, cql.QuoteIdent(col.Name), old.Type)
+				case old.Kind != col.Kind:
+					return cql.Errorf(d.Name.Pos, "%w: cannot add %s as a %s column: it was dropped as a %s column", ErrInvalidType, cql.QuoteIdent(col.Name), col.Kind, old.Kind)
+				case nt.isCounter():
+					return cql.Errorf(d.Name.Pos, "%w: cannot add the dropped counter column %s again", ErrCounter, cql.QuoteIdent(col.Name))
+				}
+			}
 			nt.Columns = append(nt.Columns, col)
 			added = append(added, col)
 		}
@@ -744,10 +926,20 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 				return cql.Errorf(id.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
 			case col.IsKey():
 				return cql.Errorf(id.Pos, "%w: cannot drop primary key column %s", ErrKeyColumn, cql.QuoteIdent(id.Name))
-			case len(c.views(ks, t.Name)) > 0:
+			case col.Type.Kind == cql.TypeUDT && !col.Type.Frozen:
+				return cql.Errorf(id.Pos, "%w: cannot drop %s, a non-frozen column of user-defined type %s", ErrInvalidType, cql.QuoteIdent(id.Name), cql.QuoteIdent(col.Type.Name))
+			}
+			if ix := ks.indexOn(t.Name, col.Name); ix != nil {
+				return cql.Errorf(id.Pos, "%w: cannot drop column %s: index %s depends on it", ErrDependency, cql.QuoteIdent(id.Name), cql.QuoteIdent(ix.Name))
+			}
+			if len(c.views(ks, t.Name)) > 0 {
 				return cql.Errorf(id.Pos, "%w: cannot drop column %s of table %s, which has materialized views", ErrDependency, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
 			}
 			nt.Columns = slices.DeleteFunc(nt.Columns, func(x *Column) bool { return x == col })
+			if nt.dropped == nil {
+				nt.dropped = map[string]*Column{}
+			}
+			nt.dropped[col.Name] = col
 		}
 	case cql.AlterRename:
 		for _, r := range s.Renames {
@@ -790,6 +982,22 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 			}
 		}
 	case cql.AlterDropCompactStorage:
+		if !nt.CompactStorage {
+			return cql.Errorf(s.Pos, "%w: DROP COMPACT STORAGE on %s, a table without COMPACT STORAGE", ErrInvalidOption, cql.QuoteIdent(t.Name))
+		}
+		// The table's internal columns become columns of its own.
+		cols := nt.SystemColumns()
+		if slices.ContainsFunc(cols, func(c *Column) bool { return c.Type.Name == "empty" }) {
+			return cql.Errorf(s.Pos, "%w: DROP COMPACT STORAGE on %s would reveal a value column of type empty, which has no Go type", cql.ErrUnsupported, cql.QuoteIdent(t.Name))
+		}
+		nt.Columns, nt.Clustering = cols, nil
+		for _, c := range cols {
+			if c.Kind == Clustering {
+				nt.Clustering = append(nt.Clustering, c)
+			}
+		}
+		nt.PartitionKey = slices.DeleteFunc(slices.Clone(cols), func(c *Column) bool { return c.Kind != PartitionKey })
+		slices.SortFunc(nt.PartitionKey, func(a, b *Column) int { return a.Position - b.Position })
 		nt.CompactStorage = false
 	case cql.AlterMask:
 		col := nt.Column(s.MaskColumn.Name)
@@ -820,6 +1028,20 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 					col.Name = r.To.Name
 				}
 			}
+			// The view's WHERE clause names the columns by their new names.
+			where := slices.Clone(v.Where)
+			for i, rel := range where {
+				cols := slices.Clone(rel.Columns)
+				for j, id := range cols {
+					for _, r := range s.Renames {
+						if id.Name == r.From.Name {
+							cols[j].Name = r.To.Name
+						}
+					}
+				}
+				where[i].Columns = cols
+			}
+			v.Where = where
 		}
 	}
 	return nil
@@ -844,6 +1066,7 @@ func (t *Table) clone() *Table {
 		nt.Clustering[i] = m[c]
 	}
 	nt.Options = slices.Clone(t.Options)
+	nt.dropped = maps.Clone(t.dropped)
 	return &nt
 }
 
