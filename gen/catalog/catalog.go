@@ -118,6 +118,9 @@ type Table struct {
 	Clustering     []*Column
 	Options        []cql.Option
 	CompactStorage bool
+	// TTLColumn names ScyllaDB's per-row TTL column (a column declared
+	// with TTL, or set by ALTER TABLE … TTL col), "" when there is none.
+	TTLColumn string
 	// dropped are the columns ALTER TABLE … DROP removed, by name, as
 	// system_schema.dropped_columns keeps them: a column added again
 	// under that name must have a compatible type and the same kind.

@@ -90,6 +90,9 @@ func (t *Table) CreateCQL() string {
 	b.WriteString("CREATE TABLE IF NOT EXISTS " + cql.QuoteIdent(t.Name) + " (\n")
 	for _, c := range t.Columns {
 		b.WriteString(indent + cql.QuoteIdent(c.Name) + " " + c.Type.Declared())
+		if c.Name == t.TTLColumn {
+			b.WriteString(" TTL")
+		}
 		if c.Kind == Static {
 			b.WriteString(" STATIC")
 		}

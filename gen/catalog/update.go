@@ -390,6 +390,18 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 	if err := checkColumns(t, t.Columns); err != nil {
 		return err
 	}
+	for _, d := range s.Columns {
+		if !d.TTL {
+			continue
+		}
+		if t.TTLColumn != "" {
+			return cql.Errorf(d.TTLPos, "%w: a table has one per-row TTL column, and %s is already it", ErrInvalidType, cql.QuoteIdent(t.TTLColumn))
+		}
+		if err := c.checkTTLColumn(t, d.Name, d.TTLPos); err != nil {
+			return err
+		}
+		t.TTLColumn = d.Name.Name
+	}
 	if err := setClusteringOrder(t, s.Options); err != nil {
 		return err
 	}
@@ -719,6 +731,25 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 	return nil
 }
 
+// checkTTLColumn applies ScyllaDB's rules for the per-row TTL column
+// (docs/cql/cql-extensions.md, "Per-row TTL"): a regular column of type
+// timestamp, bigint or int; and only in the ScyllaDB dialect.
+func (c *Catalog) checkTTLColumn(t *Table, id cql.Ident, pos cql.Position) error {
+	if c.opts.Dialect != Scylla {
+		return cql.Errorf(pos, "%w: TTL after a column type is ScyllaDB's per-row TTL column; generate with -dialect scylla", cql.ErrSyntax)
+	}
+	col := t.Column(id.Name)
+	switch {
+	case col == nil:
+		return cql.Errorf(id.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
+	case col.Kind != Regular:
+		return cql.Errorf(id.Pos, "%w: the per-row TTL column must be a regular column; %s is %s", ErrInvalidType, cql.QuoteIdent(col.Name), col.Kind)
+	case col.Type.Kind != cql.TypeNative || !slices.Contains([]string{"timestamp", "bigint", "int"}, col.Type.Name):
+		return cql.Errorf(id.Pos, "%w: the per-row TTL column must be a timestamp, bigint or int; %s is %s", ErrInvalidType, cql.QuoteIdent(col.Name), col.Type)
+	}
+	return nil
+}
+
 // indexOn returns an index of the table that targets the column, or nil.
 func (ks *Keyspace) indexOn(table, column string) *Index {
 	for _, ix := range ks.Indexes {
@@ -889,6 +920,11 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 				}
 				return cql.Errorf(d.Name.Pos, "%w: column %s was declared at %s", ErrDuplicate, cql.QuoteIdent(d.Name.Name), prev.Pos)
 			}
+			if d.TTL && c.opts.Dialect != Scylla {
+				return cql.Errorf(d.TTLPos, "%w: TTL after a column type is ScyllaDB's per-row TTL column; generate with -dialect scylla", cql.ErrSyntax)
+			} else if d.TTL {
+				return cql.Errorf(d.TTLPos, "%w: ScyllaDB documents the per-row TTL column in CREATE TABLE and in ALTER TABLE … TTL col, not in ADD: add the column, then ALTER TABLE %s TTL %s", cql.ErrUnsupported, cql.QuoteIdent(t.Name), cql.QuoteIdent(d.Name.Name))
+			}
 			kind := Regular
 			if d.Static {
 				kind = Static
@@ -928,6 +964,9 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 				return cql.Errorf(id.Pos, "%w: cannot drop primary key column %s", ErrKeyColumn, cql.QuoteIdent(id.Name))
 			case col.Type.Kind == cql.TypeUDT && !col.Type.Frozen:
 				return cql.Errorf(id.Pos, "%w: cannot drop %s, a non-frozen column of user-defined type %s", ErrInvalidType, cql.QuoteIdent(id.Name), cql.QuoteIdent(col.Type.Name))
+			}
+			if col.Name == nt.TTLColumn {
+				return cql.Errorf(id.Pos, "%w: %s is the per-row TTL column of %s; disable it with ALTER TABLE … TTL NULL first (ScyllaDB's docs do not say what DROP does to it)", ErrDependency, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
 			}
 			if ix := ks.indexOn(t.Name, col.Name); ix != nil {
 				return cql.Errorf(id.Pos, "%w: cannot drop column %s: index %s depends on it", ErrDependency, cql.QuoteIdent(id.Name), cql.QuoteIdent(ix.Name))
@@ -981,6 +1020,20 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 				return cql.Errorf(s.Name.Pos, "%w: gc_grace_seconds of the base table of a materialized view cannot be 0: it is the TTL of undelivered view updates", ErrInvalidOption)
 			}
 		}
+	case cql.AlterTTL:
+		switch {
+		case c.opts.Dialect != Scylla:
+			return cql.Errorf(s.TTLColumn.Pos, "%w: ALTER TABLE … TTL is ScyllaDB's per-row TTL; generate with -dialect scylla", cql.ErrSyntax)
+		case s.TTLColumn.Name == "" && nt.TTLColumn == "":
+			return cql.Errorf(s.TTLColumn.Pos, "%w: TTL NULL on %s, which has no per-row TTL column", ErrInvalidType, cql.QuoteIdent(t.Name))
+		case s.TTLColumn.Name != "" && nt.TTLColumn != "":
+			return cql.Errorf(s.TTLColumn.Pos, "%w: %s already has the per-row TTL column %s; disable it with TTL NULL first", ErrInvalidType, cql.QuoteIdent(t.Name), cql.QuoteIdent(nt.TTLColumn))
+		case s.TTLColumn.Name != "":
+			if err := c.checkTTLColumn(nt, s.TTLColumn, s.TTLColumn.Pos); err != nil {
+				return err
+			}
+		}
+		nt.TTLColumn = s.TTLColumn.Name
 	case cql.AlterDropCompactStorage:
 		if !nt.CompactStorage {
 			return cql.Errorf(s.Pos, "%w: DROP COMPACT STORAGE on %s, a table without COMPACT STORAGE", ErrInvalidOption, cql.QuoteIdent(t.Name))

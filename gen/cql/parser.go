@@ -401,10 +401,14 @@ func (p *parser) keyspaceOptions(optional bool) []Option {
 	return o.Options
 }
 
-// columnDef reads name type [STATIC] [PRIMARY KEY].
+// columnDef reads name type [TTL] [STATIC] [MASKED WITH …] [PRIMARY KEY]
+// (TTL is ScyllaDB's per-row TTL column; the catalog decides).
 func (p *parser) columnDef() ColumnDef {
 	c := ColumnDef{Name: p.ident("column name")}
 	c.Type = p.typ()
+	if p.isKw("ttl") {
+		c.TTL, c.TTLPos = true, p.next().Pos
+	}
 	if p.acceptKw("static") {
 		c.Static = true
 	}
@@ -667,6 +671,15 @@ func (p *parser) alterTable(pos Position, view bool) *AlterTable {
 	case p.acceptKw("with"):
 		s.Op = AlterWith
 		p.withOptions(&s.Options, true)
+	case !view && p.isKw("ttl"):
+		// ScyllaDB's per-row TTL: ALTER TABLE t TTL col, or TTL NULL.
+		s.Op = AlterTTL
+		p.next()
+		if p.isKw("null") {
+			s.TTLColumn = Ident{Pos: p.next().Pos}
+		} else {
+			s.TTLColumn = p.ident("column name")
+		}
 	case !view && p.acceptKw("alter"):
 		s.Op = AlterMask
 		s.DropIfExists = p.ifExists()
@@ -681,7 +694,7 @@ func (p *parser) alterTable(pos Position, view bool) *AlterTable {
 			p.unexpected(p.peek(), "MASKED WITH or DROP MASKED")
 		}
 	default:
-		p.unexpected(t, "ADD, ALTER, DROP, RENAME or WITH")
+		p.unexpected(t, "ADD, ALTER, DROP, RENAME, TTL or WITH")
 	}
 	return s
 }
