@@ -12,7 +12,7 @@ const indent = "    "
 // CreateCQL renders CREATE TYPE IF NOT EXISTS for u, without a keyspace.
 func (u *UDT) CreateCQL() string {
 	var b strings.Builder
-	b.WriteString("CREATE TYPE IF NOT EXISTS " + cql.QuoteIdent(u.Name) + " (\n")
+	b.WriteString("CREATE TYPE IF NOT EXISTS " + cql.QuoteTypeName(u.Name) + " (\n")
 	for i, f := range u.Fields {
 		b.WriteString(indent + cql.QuoteIdent(f.Name) + " " + f.Type.Declared())
 		if i < len(u.Fields)-1 {

@@ -190,9 +190,6 @@ func (c *Catalog) createType(s *cql.CreateType) error {
 		}
 		return cql.Errorf(s.Name.Pos, "%w: type %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
 	}
-	if cql.IsNativeType(strings.ToLower(s.Name.Name)) {
-		return cql.Errorf(s.Name.Pos, "%w: a type cannot be named after the native type %s", ErrInvalidType, s.Name.Name)
-	}
 	u := &UDT{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos}
 	if len(s.Fields) == 0 {
 		return cql.Errorf(s.Name.Pos, "%w: type %s has no fields", ErrInvalidType, displayName(ks.Name, s.Name.Name))
@@ -243,6 +240,8 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 			return cql.Errorf(t.Pos, "%w: frozen<%s>: only collections, tuples and user-defined types can be frozen", ErrInvalidType, t.Name)
 		case t.Name == "counter" && ctx.inKey:
 			return cql.Errorf(t.Pos, "%w: counter columns cannot be part of the primary key", ErrCounter)
+		case t.Name == "counter" && ctx.inUDT:
+			return cql.Errorf(t.Pos, "%w: a user-defined type cannot contain counters", ErrCounter)
 		case t.Name == "counter" && ctx.nested:
 			return cql.Errorf(t.Pos, "%w: counters are not allowed inside collections, tuples or user-defined types", ErrCounter)
 		case t.Name == "duration" && ctx.inKey:
@@ -297,6 +296,9 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		t.Keyspace = "" // always the table's own keyspace; system_schema drops it too
 		if ctx.frozen {
 			t.Frozen = true
+		}
+		if ctx.inKey && holdsDuration(ks, t, map[string]bool{}) {
+			return cql.Errorf(t.Pos, "%w: duration is not supported in the primary key, and type %s holds one", ErrInvalidType, cql.QuoteIdent(t.Name))
 		}
 		if !t.Frozen && !ctx.inVector {
 			switch {
@@ -1150,6 +1152,13 @@ func (c *Catalog) alterType(s *cql.AlterType) error {
 			if refersTo(ks, f.Type, u.Name, map[string]bool{}) {
 				return cql.Errorf(f.Type.Pos, "%w: field %s of type %s would create a circular reference", ErrInvalidType, cql.QuoteIdent(f.Name.Name), cql.QuoteIdent(u.Name))
 			}
+			// A partition key's bytes would change with a new field
+			// (AlterTypeStatement.AddField).
+			for _, t := range ks.Tables {
+				if slices.ContainsFunc(t.PartitionKey, func(c *Column) bool { return refersTo(ks, c.Type, u.Name, map[string]bool{}) }) {
+					return cql.Errorf(f.Name.Pos, "%w: cannot add field %s to type %s: the partition key of %s uses the type", ErrDependency, cql.QuoteIdent(f.Name.Name), cql.QuoteIdent(u.Name), cql.QuoteIdent(t.Name))
+				}
+			}
 			u.Fields = append(u.Fields, &Field{Name: f.Name.Name, Type: f.Type, Pos: f.Name.Pos})
 		}
 	case cql.AlterRename:
@@ -1171,6 +1180,26 @@ func (c *Catalog) alterType(s *cql.AlterType) error {
 		}
 	}
 	return nil
+}
+
+// holdsDuration reports whether t is or holds a duration, through the
+// fields of the types it uses but not inside vectors (a vector's element is
+// a type of its own).
+func holdsDuration(ks *Keyspace, t *cql.Type, seen map[string]bool) bool {
+	switch {
+	case t == nil || t.Kind == cql.TypeVector:
+		return false
+	case t.Kind == cql.TypeNative:
+		return t.Name == "duration"
+	case t.Kind == cql.TypeUDT:
+		if seen[t.Name] {
+			return false
+		}
+		seen[t.Name] = true
+		u := ks.Type(t.Name)
+		return u != nil && slices.ContainsFunc(u.Fields, func(f *Field) bool { return holdsDuration(ks, f.Type, seen) })
+	}
+	return slices.ContainsFunc(t.Params, func(p *cql.Type) bool { return holdsDuration(ks, p, seen) })
 }
 
 // refersTo reports whether t uses the type named target, directly or

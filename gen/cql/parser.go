@@ -202,6 +202,10 @@ var nativeTypes = map[string]bool{
 // IsNativeType reports whether name (lower case) is a CQL native type.
 func IsNativeType(name string) bool { return nativeTypes[name] }
 
+// reservedTypeNames are the names Cassandra's grammar keeps for future
+// native types (Parser.g, reservedTypeNames).
+var reservedTypeNames = map[string]bool{"byte": true, "complex": true, "enum": true, "date": true, "interval": true, "macaddr": true, "bitstring": true}
+
 // typ reads a CQL type.
 func (p *parser) typ() *Type {
 	if !p.enter() {
@@ -506,6 +510,11 @@ func (p *parser) createType(pos Position) *CreateType {
 	s := &CreateType{Pos: pos}
 	s.IfNotExists = p.ifNotExists()
 	s.Name = p.qname("type name")
+	// Cassandra's grammar (non_type_ident) takes a native type name, or one
+	// it reserves for future types, as a type name only when quoted.
+	if t := p.toks[p.i-1]; p.ok() && t.Kind == TokIdent && (IsNativeType(t.Text) || reservedTypeNames[t.Text]) {
+		p.fail(Errorf(t.Pos, "%w: %s is a type name; quote it (%q) to name a user-defined type", ErrSyntax, t.Text, t.Text))
+	}
 	p.expectPunct("(")
 	for p.ok() && !p.isPunct(")") {
 		f := Field{Name: p.ident("field name")}
@@ -942,7 +951,11 @@ func (t *Type) write(b *strings.Builder, declared bool) {
 		}
 		b.WriteString(name)
 	case TypeUDT:
-		b.WriteString(QuoteIdent(t.Name))
+		if declared {
+			b.WriteString(QuoteTypeName(t.Name))
+		} else {
+			b.WriteString(QuoteIdent(t.Name)) // system_schema writes frozen<int> for a type "int"
+		}
 	case TypeCustom:
 		b.WriteString(quoteString(t.Name))
 	default:

@@ -19,6 +19,17 @@ func init() {
 	}
 }
 
+// QuoteTypeName renders the name of a user-defined type: quoted where
+// QuoteIdent quotes it, and also where it is a native type name or one the
+// grammar reserves for future types ("int", "enum"), which a type name may
+// only be when quoted.
+func QuoteTypeName(name string) string {
+	if IsNativeType(name) || reservedTypeNames[name] {
+		return `"` + name + `"`
+	}
+	return QuoteIdent(name)
+}
+
 // IsReserved reports whether word (lower case) is a reserved CQL keyword.
 func IsReserved(word string) bool { return reserved[word] }
 
