@@ -15,6 +15,11 @@ var (
 	// ErrDuplicate reports a keyspace, table, view, type, index, column or
 	// field that already exists.
 	ErrDuplicate = errors.New("already exists")
+	// ErrSystemKeyspace reports a change to one of Cassandra's system
+	// keyspaces, which exist on every cluster and which a schema may not
+	// create, drop or add objects to (only the replication of system_auth,
+	// system_distributed and system_traces may be altered).
+	ErrSystemKeyspace = errors.New("system keyspace")
 	// ErrUnknownKeyspace reports a keyspace that does not exist.
 	ErrUnknownKeyspace = errors.New("unknown keyspace")
 	// ErrUnknownTable reports a table or view that does not exist.

@@ -28,6 +28,10 @@ func (c *Catalog) update(stmt cql.Stmt) error {
 	case *cql.AlterKeyspace:
 		return c.alterKeyspace(s)
 	case *cql.Use:
+		if systemKeyspaces[s.Keyspace.Name] != "" {
+			c.current = s.Keyspace.Name // objects in it are refused by target
+			return nil
+		}
 		if _, err := c.target(cql.Name{Keyspace: s.Keyspace.Name, Pos: s.Keyspace.Pos}); err != nil {
 			return err
 		}
@@ -73,6 +77,9 @@ func (c *Catalog) ksName(n cql.Name) string {
 // created them.
 func (c *Catalog) target(n cql.Name) (*Keyspace, error) {
 	name := c.ksName(n)
+	if kind := systemKeyspaces[name]; kind != "" {
+		return nil, cql.Errorf(n.Pos, "%w: %s is a %s system keyspace; a schema cannot add to it or change what is in it", ErrSystemKeyspace, cql.QuoteIdent(name), kind)
+	}
 	if c.createsKeyspaces {
 		if name == "" {
 			return nil, cql.Errorf(n.Pos, "%w: no keyspace for %s; the schema creates its keyspaces, so qualify the name or USE one first", ErrUnknownKeyspace, cql.QuoteIdent(n.Name))
@@ -82,6 +89,14 @@ func (c *Catalog) target(n cql.Name) (*Keyspace, error) {
 		}
 	}
 	return c.keyspace(name), nil
+}
+
+// systemKeyspaces are the keyspaces every Cassandra 5.0 cluster has
+// (SchemaConstants): the local ones nothing may change, and the replicated
+// ones whose replication ALTER KEYSPACE may change.
+var systemKeyspaces = map[string]string{
+	"system": "local", "system_schema": "local", "system_views": "local", "system_virtual_schema": "local",
+	"system_auth": "replicated", "system_distributed": "replicated", "system_traces": "replicated",
 }
 
 func displayName(ks, name string) string {
@@ -130,6 +145,15 @@ func (c *Catalog) createKeyspace(s *cql.CreateKeyspace) error {
 	if err := c.checkName("keyspace", s.Name.Name, s.Name.Pos); err != nil {
 		return err
 	}
+	switch systemKeyspaces[s.Name.Name] {
+	case "local":
+		return cql.Errorf(s.Name.Pos, "%w: %s is a local system keyspace, which every node has", ErrSystemKeyspace, cql.QuoteIdent(s.Name.Name))
+	case "replicated":
+		if s.IfNotExists {
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w: keyspace %s is a system keyspace, which every cluster has", ErrDuplicate, cql.QuoteIdent(s.Name.Name))
+	}
 	if ks := c.Keyspace(s.Name.Name); ks != nil && ks.Pos.Line != 0 {
 		if s.IfNotExists {
 			return nil
@@ -157,6 +181,14 @@ func (c *Catalog) checkKeyspaceOptions(opts []cql.Option, create bool, pos cql.P
 }
 
 func (c *Catalog) alterKeyspace(s *cql.AlterKeyspace) error {
+	switch systemKeyspaces[s.Name.Name] {
+	case "local":
+		return cql.Errorf(s.Name.Pos, "%w: %s is a local system keyspace, which cannot be altered", ErrSystemKeyspace, cql.QuoteIdent(s.Name.Name))
+	case "replicated":
+		// Its replication is the cluster's business, not the schema's
+		// shape: checked, not recorded.
+		return c.checkKeyspaceOptions(s.Options, false, s.Name.Pos)
+	}
 	ks := c.Keyspace(s.Name.Name)
 	if ks == nil || c.createsKeyspaces && ks.Pos.Line == 0 {
 		if s.IfExists {
@@ -1240,6 +1272,9 @@ func usesType(t *cql.Type, name string) bool {
 
 func (c *Catalog) drop(s *cql.Drop) error {
 	if s.Object == cql.ObjectKeyspace {
+		if systemKeyspaces[s.Name.Name] != "" {
+			return cql.Errorf(s.Name.Pos, "%w: %s is a system keyspace, which cannot be dropped", ErrSystemKeyspace, cql.QuoteIdent(s.Name.Name))
+		}
 		ks := c.Keyspace(s.Name.Name)
 		if ks == nil {
 			if s.IfExists {
