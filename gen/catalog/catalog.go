@@ -112,6 +112,10 @@ type Table struct {
 	View  bool
 	Base  string
 	Where []cql.Relation
+	// All is set for a view that selects every column of its base
+	// (SELECT *): a column added to the base later is added to the view
+	// too, as Cassandra adds it.
+	All bool
 	// Columns in schema order (declaration order, then ALTER TABLE ADD).
 	Columns        []*Column
 	PartitionKey   []*Column

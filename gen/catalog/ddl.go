@@ -73,6 +73,9 @@ func (t *Table) CreateCQL() string {
 		for i, c := range t.Columns {
 			cols[i] = cql.QuoteIdent(c.Name)
 		}
+		if t.All {
+			cols = []string{"*"}
+		}
 		b.WriteString(indent + "SELECT " + strings.Join(cols, ", ") + " FROM " + cql.QuoteIdent(t.Base) + "\n")
 		if len(t.Where) > 0 {
 			rels := make([]string, len(t.Where))

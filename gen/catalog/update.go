@@ -560,7 +560,7 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 			return cql.Errorf(s.Base.Pos, "%w: materialized views are not supported on counter tables", ErrView)
 		}
 	}
-	v := &Table{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos, View: true, Base: base.Name, Where: s.Where}
+	v := &Table{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos, View: true, Base: base.Name, Where: s.Where, All: s.Columns == nil}
 	add := func(id cql.Ident) error {
 		col := base.Column(id.Name)
 		if col == nil {
@@ -589,11 +589,10 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 			return err
 		}
 	}
+	// The key's columns must be selected (CreateViewStatement).
 	for _, id := range slices.Concat(s.PartitionKey, s.Clustering) {
 		if v.Column(id.Name) == nil && base.Column(id.Name) != nil {
-			if err := add(id); err != nil {
-				return err
-			}
+			return cql.Errorf(id.Pos, "%w: primary key column %s is not selected", ErrView, cql.QuoteIdent(id.Name))
 		}
 	}
 	if err := setKey(v, s.PartitionKey, s.Clustering); err != nil {
@@ -612,19 +611,35 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 				return cql.Errorf(s.KeyPos, "%w: at most one column that is not in the primary key of %s may be in the view's primary key", ErrView, cql.QuoteIdent(base.Name))
 			}
 		}
-		notNull := slices.ContainsFunc(s.Where, func(r cql.Relation) bool {
-			return r.Kind == cql.RelColumn && r.Op == "IS NOT NULL" && r.Columns[0].Name == vc.Name
+		// Restricted: IS NOT NULL, or any restriction of a base key
+		// column (k = 1, c > 0); other restrictions of other columns are
+		// refused below.
+		restricted := slices.ContainsFunc(s.Where, func(r cql.Relation) bool {
+			return r.Kind != cql.RelToken && slices.ContainsFunc(r.Columns, func(id cql.Ident) bool { return id.Name == vc.Name })
 		})
-		if !notNull {
+		if !restricted {
 			return cql.Errorf(s.KeyPos, "%w: primary key column %s must be restricted by WHERE %s IS NOT NULL", ErrView, cql.QuoteIdent(vc.Name), cql.QuoteIdent(vc.Name))
+		}
+		switch bc := base.Column(vc.Name); {
+		case isCollection(bc.Type) && !bc.Type.Frozen, bc.Type.Kind == cql.TypeUDT && !bc.Type.Frozen:
+			return cql.Errorf(s.KeyPos, "%w: %s, of the non-frozen type %s, cannot be in the view's primary key", ErrView, cql.QuoteIdent(vc.Name), bc.Type.Declared())
+		case holdsDuration(ks, bc.Type, map[string]bool{}):
+			return cql.Errorf(s.KeyPos, "%w: %s holds a duration, which cannot be in the view's primary key", ErrView, cql.QuoteIdent(vc.Name))
 		}
 	}
 	for _, r := range s.Where {
 		for _, id := range r.Columns {
-			if base.Column(id.Name) == nil {
+			bc := base.Column(id.Name)
+			if bc == nil {
 				return cql.Errorf(id.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(id.Name), cql.QuoteIdent(base.Name))
 			}
+			if !bc.IsKey() && r.Op != "IS NOT NULL" {
+				return cql.Errorf(id.Pos, "%w: %s is not in the primary key of %s and can only be restricted with IS NOT NULL", ErrView, cql.QuoteIdent(id.Name), cql.QuoteIdent(base.Name))
+			}
 		}
+	}
+	if gc, ok := optionText(base.Options, "gc_grace_seconds"); ok && gc == "0" {
+		return cql.Errorf(s.Base.Pos, "%w: %s has gc_grace_seconds 0, and a view needs it to expire undelivered updates", ErrView, cql.QuoteIdent(base.Name))
 	}
 	// A view's clustering column keeps its base column's order unless the
 	// view's CLUSTERING ORDER BY, which must then list every clustering
@@ -1105,6 +1120,15 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 		for _, v := range c.views(ks, t.Name) {
 			if col := v.Column(s.MaskColumn.Name); col != nil {
 				col.Mask = s.Mask
+			}
+		}
+	}
+	if s.Op == cql.AlterAdd {
+		for _, v := range c.views(ks, t.Name) {
+			for _, col := range t.Columns {
+				if v.All && v.Column(col.Name) == nil {
+					v.Columns = append(v.Columns, &Column{Name: col.Name, Type: col.Type, Mask: col.Mask, Kind: Regular, Position: -1, Pos: col.Pos})
+				}
 			}
 		}
 	}
