@@ -728,6 +728,9 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 			return err
 		}
 	}
+	if err := checkIndexOptions(t, s, custom); err != nil {
+		return err
+	}
 	name, named := s.Name.Name, s.Name.Name != ""
 	if named {
 		if err := c.checkName("index", name, s.Name.Pos); err != nil {
@@ -846,6 +849,83 @@ func serializationCompatible(now, old *cql.Type) bool {
 // containsUDT reports whether a type is or holds a user-defined type.
 func containsUDT(t *cql.Type) bool {
 	return t.Kind == cql.TypeUDT || slices.ContainsFunc(t.Params, containsUDT)
+}
+
+// indexOptions returns the WITH OPTIONS map of an index, keys as written.
+func indexOptions(s *cql.CreateIndex) []optEntry {
+	var out []optEntry
+	for _, o := range s.Options {
+		if o.Name != "options" || o.Value.Kind != cql.ValueMap {
+			continue
+		}
+		for _, e := range o.Value.Entries {
+			k, _ := constantText(e.Key)
+			v, _ := constantText(e.Value)
+			out = append(out, optEntry{key: k, value: v, pos: e.Key.Pos})
+		}
+	}
+	return out
+}
+
+// saiOptions are the options StorageAttachedIndex knows in Cassandra 5.0
+// (VALID_OPTIONS), with what each takes: the analysis options of text
+// columns, and the vector options of vector columns.
+var saiOptions = map[string]string{
+	"case_sensitive": "analysis", "normalize": "analysis", "ascii": "analysis",
+	"similarity_function": "vector", "optimize_for": "vector",
+	"maximum_node_connections": "vector", "construction_beam_width": "vector",
+}
+
+// checkIndexOptions applies the option rules of CreateIndexStatement,
+// StorageAttachedIndex.validateOptions and SASI's IndexMode.
+func checkIndexOptions(t *Table, s *cql.CreateIndex, class string) error {
+	opts := indexOptions(s)
+	switch {
+	case len(opts) == 0:
+		return nil
+	case class == "":
+		return cql.Errorf(opts[0].pos, "%w: a regular (not CUSTOM) index takes no options", ErrInvalidOption)
+	case class == sasiClass:
+		for _, e := range opts {
+			if e.key == "mode" && !slices.Contains([]string{"PREFIX", "CONTAINS", "SPARSE"}, strings.ToUpper(e.value)) {
+				return cql.Errorf(e.pos, "%w: SASI mode %s: use PREFIX, CONTAINS or SPARSE", ErrInvalidOption, e.value)
+			}
+		}
+		return nil
+	case !isSAI(class) || len(s.Targets) != 1:
+		return nil
+	}
+	target := s.Targets[0]
+	col := t.Column(target.Column.Name)
+	term := col.Type // the type of the indexed values
+	if isCollection(term) && target.Func != "full" && target.Func != "entries" {
+		term = term.Params[len(term.Params)-1]
+		if target.Func == "keys" {
+			term = col.Type.Params[0]
+		}
+	}
+	for _, e := range opts {
+		kind, ok := saiOptions[e.key]
+		switch {
+		case !ok:
+			return cql.Errorf(e.pos, "%w: option %s is not understood by StorageAttachedIndex (Cassandra 5.0 knows %s)", ErrInvalidOption, e.key, strings.Join(slices.Sorted(maps.Keys(saiOptions)), ", "))
+		case kind == "analysis" && col.IsKey():
+			return cql.Errorf(e.pos, "%w: analysis option %s is not supported on the primary key column %s", ErrInvalidOption, e.key, cql.QuoteIdent(col.Name))
+		case kind == "analysis" && !(term.Kind == cql.TypeNative && slices.Contains([]string{"text", "varchar", "ascii"}, term.Name)):
+			return cql.Errorf(e.pos, "%w: analysis option %s needs text; %s cannot be analyzed", ErrInvalidOption, e.key, term)
+		case kind == "analysis" && !isTrueFalse(e.value):
+			return cql.Errorf(e.pos, "%w: option %s takes 'true' or 'false', not %q", ErrInvalidOption, e.key, e.value)
+		case kind == "vector" && term.Kind != cql.TypeVector:
+			return cql.Errorf(e.pos, "%w: vector option %s on %s, which is not a vector", ErrInvalidOption, e.key, term)
+		case e.key == "maximum_node_connections" || e.key == "construction_beam_width":
+			return cql.Errorf(e.pos, "%w: option %s needs a node started with -Dcassandra.sai.vector.allow_custom_parameters=true", ErrInvalidOption, e.key)
+		case e.key == "similarity_function" && !slices.Contains([]string{"COSINE", "EUCLIDEAN", "DOT_PRODUCT"}, strings.ToUpper(e.value)):
+			return cql.Errorf(e.pos, "%w: similarity_function %s: use COSINE, EUCLIDEAN or DOT_PRODUCT", ErrInvalidOption, e.value)
+		case e.key == "optimize_for" && !slices.Contains([]string{"LATENCY", "RECALL"}, strings.ToUpper(e.value)):
+			return cql.Errorf(e.pos, "%w: optimize_for %s: use LATENCY or RECALL", ErrInvalidOption, e.value)
+		}
+	}
+	return nil
 }
 
 // sasiClass is the class of Cassandra's SASI indexes; USING needs its full
