@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/jobsharp/cassandra/gen/cql"
 )
@@ -111,12 +112,75 @@ type Table struct {
 	View  bool
 	Base  string
 	Where []cql.Relation
+	// All is set for a view that selects every column of its base
+	// (SELECT *): a column added to the base later is added to the view
+	// too, as Cassandra adds it.
+	All bool
 	// Columns in schema order (declaration order, then ALTER TABLE ADD).
 	Columns        []*Column
 	PartitionKey   []*Column
 	Clustering     []*Column
 	Options        []cql.Option
 	CompactStorage bool
+	// TTLColumn names ScyllaDB's per-row TTL column (a column declared
+	// with TTL, or set by ALTER TABLE … TTL col), "" when there is none.
+	TTLColumn string
+	// dropped are the columns ALTER TABLE … DROP removed, by name, as
+	// system_schema.dropped_columns keeps them: a column added again
+	// under that name must have a compatible type and the same kind.
+	dropped map[string]*Column
+}
+
+// SystemColumns returns the table's columns as system_schema.columns shows
+// them. They are its columns, except for a COMPACT STORAGE table, whose
+// internal columns Cassandra stores too (CreateTableStatement's
+// fixupCompactTable): without clustering columns, its columns are static and
+// a clustering column1 (text) and a regular value (blob, or counter) follow;
+// with clustering columns and no regular one, a regular value of type empty
+// follows. CQL reads and writes only the columns the schema declared, and
+// the generated code has only those.
+func (t *Table) SystemColumns() []*Column {
+	if !t.CompactStorage {
+		return t.Columns
+	}
+	used := map[string]bool{}
+	var out []*Column
+	hasRegular := false
+	for _, c := range t.Columns {
+		used[c.Name] = true
+		cc := *c
+		if len(t.Clustering) == 0 && c.Kind == Regular {
+			cc.Kind = Static
+		}
+		hasRegular = hasRegular || cc.Kind == Regular
+		out = append(out, &cc)
+	}
+	name := func(base string, i int) string {
+		for ; ; i++ {
+			n := base
+			if i > 0 {
+				n += strconv.Itoa(i)
+			}
+			if !used[n] {
+				used[n] = true
+				return n
+			}
+		}
+	}
+	native := func(n string) *cql.Type { return &cql.Type{Kind: cql.TypeNative, Name: n} }
+	switch {
+	case len(t.Clustering) == 0:
+		value := native("blob")
+		if t.isCounter() {
+			value = native("counter")
+		}
+		out = append(out,
+			&Column{Name: name("column", 1), Type: native("text"), Kind: Clustering, Position: 0, Pos: t.Pos},
+			&Column{Name: name("value", 0), Type: value, Kind: Regular, Position: -1, Pos: t.Pos})
+	case !hasRegular:
+		out = append(out, &Column{Name: name("value", 0), Type: native("empty"), Kind: Regular, Position: -1, Pos: t.Pos})
+	}
+	return out
 }
 
 // Column is a column of a table or view.

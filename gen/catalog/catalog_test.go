@@ -283,3 +283,49 @@ func compileOne(t *testing.T, cat *Catalog, src string) (*Query, error) {
 	}
 	return cat.Compile(nq[0])
 }
+
+// TestScyllaTTLColumn checks ScyllaDB's per-row TTL column rules
+// (docs/cql/cql-extensions.md): one regular timestamp, bigint or int
+// column, set in CREATE TABLE or by ALTER TABLE … TTL, and kept by the
+// printed schema; the Cassandra dialect refuses it naming the flag.
+func TestScyllaTTLColumn(t *testing.T) {
+	t.Parallel()
+
+	scylla := Options{Dialect: Scylla}
+	tests := map[string]struct {
+		src  string
+		want error // nil: accepted
+	}{
+		"Create":        {"CREATE TABLE t (k int PRIMARY KEY, e timestamp TTL);", nil},
+		"Alter":         {"CREATE TABLE t (k int PRIMARY KEY, e bigint);\nALTER TABLE t TTL e;\nALTER TABLE t TTL NULL;\nALTER TABLE t TTL e;", nil},
+		"Twice":         {"CREATE TABLE t (k int PRIMARY KEY, e timestamp TTL, f int TTL);", ErrInvalidType},
+		"AlterTwice":    {"CREATE TABLE t (k int PRIMARY KEY, e timestamp TTL, f int);\nALTER TABLE t TTL f;", ErrInvalidType},
+		"NullWithout":   {"CREATE TABLE t (k int PRIMARY KEY, e timestamp);\nALTER TABLE t TTL NULL;", ErrInvalidType},
+		"WrongType":     {"CREATE TABLE t (k int PRIMARY KEY, e text TTL);", ErrInvalidType},
+		"Key":           {"CREATE TABLE t (k timestamp PRIMARY KEY TTL);", cql.ErrSyntax},
+		"KeyColumn":     {"CREATE TABLE t (k timestamp TTL, v int, PRIMARY KEY (k));", ErrInvalidType},
+		"Static":        {"CREATE TABLE t (k int, c int, e timestamp TTL STATIC, PRIMARY KEY (k, c));", ErrInvalidType},
+		"DropTTLColumn": {"CREATE TABLE t (k int PRIMARY KEY, e timestamp TTL);\nALTER TABLE t DROP e;", ErrDependency},
+		"Unknown":       {"CREATE TABLE t (k int PRIMARY KEY);\nALTER TABLE t TTL e;", ErrUnknownColumn},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cat, err := BuildWith(scylla, Source{Name: "s.cql", Text: tt.src})
+			if !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
+				t.Fatalf("BuildWith(scylla) error = %v, want %v", err, tt.want)
+			}
+			if err != nil {
+				return
+			}
+			if got := cat.Keyspace("").Table("t").TTLColumn; got != "e" {
+				t.Errorf("TTLColumn = %q, want e", got)
+			}
+			checkReprint(t, name, cat, scylla)
+			_, err = Build(Source{Name: "s.cql", Text: tt.src})
+			if !errors.Is(err, cql.ErrSyntax) || !strings.Contains(err.Error(), "-dialect scylla") {
+				t.Errorf("Build() error = %v, want a syntax error naming -dialect scylla", err)
+			}
+		})
+	}
+}

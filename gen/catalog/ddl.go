@@ -12,7 +12,7 @@ const indent = "    "
 // CreateCQL renders CREATE TYPE IF NOT EXISTS for u, without a keyspace.
 func (u *UDT) CreateCQL() string {
 	var b strings.Builder
-	b.WriteString("CREATE TYPE IF NOT EXISTS " + cql.QuoteIdent(u.Name) + " (\n")
+	b.WriteString("CREATE TYPE IF NOT EXISTS " + cql.QuoteTypeName(u.Name) + " (\n")
 	for i, f := range u.Fields {
 		b.WriteString(indent + cql.QuoteIdent(f.Name) + " " + f.Type.Declared())
 		if i < len(u.Fields)-1 {
@@ -73,6 +73,9 @@ func (t *Table) CreateCQL() string {
 		for i, c := range t.Columns {
 			cols[i] = cql.QuoteIdent(c.Name)
 		}
+		if t.All {
+			cols = []string{"*"}
+		}
 		b.WriteString(indent + "SELECT " + strings.Join(cols, ", ") + " FROM " + cql.QuoteIdent(t.Base) + "\n")
 		if len(t.Where) > 0 {
 			rels := make([]string, len(t.Where))
@@ -90,6 +93,9 @@ func (t *Table) CreateCQL() string {
 	b.WriteString("CREATE TABLE IF NOT EXISTS " + cql.QuoteIdent(t.Name) + " (\n")
 	for _, c := range t.Columns {
 		b.WriteString(indent + cql.QuoteIdent(c.Name) + " " + c.Type.Declared())
+		if c.Name == t.TTLColumn {
+			b.WriteString(" TTL")
+		}
 		if c.Kind == Static {
 			b.WriteString(" STATIC")
 		}

@@ -15,6 +15,11 @@ var (
 	// ErrDuplicate reports a keyspace, table, view, type, index, column or
 	// field that already exists.
 	ErrDuplicate = errors.New("already exists")
+	// ErrSystemKeyspace reports a change to one of Cassandra's system
+	// keyspaces, which exist on every cluster and which a schema may not
+	// create, drop or add objects to (only the replication of system_auth,
+	// system_distributed and system_traces may be altered).
+	ErrSystemKeyspace = errors.New("system keyspace")
 	// ErrUnknownKeyspace reports a keyspace that does not exist.
 	ErrUnknownKeyspace = errors.New("unknown keyspace")
 	// ErrUnknownTable reports a table or view that does not exist.
@@ -55,8 +60,9 @@ var (
 	// ErrDependency reports a DROP of something still in use.
 	ErrDependency = errors.New("still in use")
 	// ErrInvalidName reports a keyspace, table, view or index name Cassandra
-	// rejects: empty, longer than 48 characters, or with characters other
-	// than ASCII letters, digits and underscores (quoting does not help).
+	// rejects: empty, too long (a keyspace name over 48 characters, a table
+	// or view name over 222), or with characters other than ASCII letters,
+	// digits and underscores (quoting does not help).
 	ErrInvalidName = errors.New("invalid name")
 	// ErrUnsupported reports valid CQL the generator does not model.
 	ErrUnsupported = cql.ErrUnsupported

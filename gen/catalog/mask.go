@@ -172,7 +172,7 @@ func assignable(a *cql.Term, t *cql.Type) bool {
 
 // maskText renders a mask as system_schema.column_masks stores it:
 // [keyspace.]function(argument values), strings unquoted, null empty.
-func maskText(ks string, m *cql.Mask) string {
+func maskText(ks string, m *cql.Mask, t *cql.Type) string {
 	if m == nil {
 		return ""
 	}
@@ -187,6 +187,13 @@ func maskText(ks string, m *cql.Mask) string {
 			args[i] = strings.ReplaceAll(a.Text[1:len(a.Text)-1], "''", "'")
 		case isNull(a):
 			args[i] = ""
+		case a.Kind == cql.TermCollection:
+			// A collection value shows as the hex of its serialized form.
+			if v, ok := collectionMaskValue(t, a); ok {
+				args[i] = v
+			} else {
+				args[i] = a.Render()
+			}
 		default:
 			args[i] = a.Text
 		}
@@ -204,4 +211,4 @@ func isNativeMask(name string) bool {
 
 // MaskText returns the column's mask as system_schema.column_masks shows
 // it, or "" when the column is not masked.
-func (c *Column) MaskText(keyspace string) string { return maskText(keyspace, c.Mask) }
+func (c *Column) MaskText(keyspace string) string { return maskText(keyspace, c.Mask, c.Type) }

@@ -2,10 +2,12 @@ package catalog
 
 import (
 	"math"
+	"math/big"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/jobsharp/cassandra/gen/cql"
 )
@@ -30,6 +32,8 @@ type optValue struct {
 
 type optEntry struct {
 	key, value string
+	rack       []string // a ScyllaDB rack list ('dc1': ['r1', 'r2']); value is then ""
+	isList     bool
 	pos        cql.Position // of the key
 }
 
@@ -60,8 +64,9 @@ func constantText(v cql.Value) (string, bool) {
 }
 
 // readValue converts an option's value, rejecting what the grammar rejects:
-// identifiers, lists, sets and nested collections.
-func readValue(o cql.Option) (optValue, error) {
+// identifiers, lists, sets and nested collections. racks allows a list of
+// constants as a map value (ScyllaDB's rack-list replication factors).
+func readValue(o cql.Option, racks bool) (optValue, error) {
 	v := o.Value
 	out := optValue{pos: v.Pos}
 	switch v.Kind {
@@ -72,8 +77,26 @@ func readValue(o cql.Option) (optValue, error) {
 			if !ok {
 				return out, cql.Errorf(e.Key.Pos, "%w: option %s: invalid property name %s; map keys must be constants", ErrInvalidOption, o.Name, e.Key.Render())
 			}
+			if e.Value.Kind == cql.ValueList && racks {
+				var rack []string
+				for _, el := range e.Value.Elems {
+					name, ok := constantText(el)
+					if !ok {
+						return out, cql.Errorf(el.Pos, "%w: option %s: rack name %s for %s must be a string", ErrInvalidOption, o.Name, el.Render(), key)
+					}
+					rack = append(rack, name)
+				}
+				if _, dup := out.get(key); dup {
+					return out, cql.Errorf(e.Key.Pos, "%w: option %s: multiple definitions of %s", ErrInvalidOption, o.Name, key)
+				}
+				out.entries = append(out.entries, optEntry{key: key, rack: rack, isList: true, pos: e.Key.Pos})
+				continue
+			}
 			value, ok := constantText(e.Value)
 			if !ok {
+				if e.Value.Kind == cql.ValueList && o.Name == "replication" {
+					return out, cql.Errorf(e.Value.Pos, "%w: option %s: a rack list %s for %s is ScyllaDB's; generate with -dialect scylla", ErrInvalidOption, o.Name, e.Value.Render(), key)
+				}
 				return out, cql.Errorf(e.Value.Pos, "%w: option %s: invalid property value %s for %s; map values must be constants", ErrInvalidOption, o.Name, e.Value.Render(), key)
 			}
 			if _, dup := out.get(key); dup {
@@ -145,15 +168,25 @@ func parseJavaLong(s string) (int64, bool) {
 	return n, err == nil
 }
 
-// parseJavaDouble is Double.parseDouble for the decimal forms schemas use
-// (a trailing d or f included).
+// parseJavaDouble is Double.parseDouble (and Float.parseFloat) for the
+// decimal forms schemas use: a trailing d or f, NaN and Infinity with an
+// optional sign, spelt as Java spells them.
 func parseJavaDouble(s string) (float64, bool) {
 	t := strings.TrimSpace(s)
-	if t == "NaN" {
-		return math.NaN(), true
+	switch strings.TrimLeft(t, "+-") {
+	case "NaN":
+		return math.NaN(), len(t) <= len("NaN")+1
+	case "Infinity":
+		if len(t) > len("Infinity")+1 {
+			return 0, false
+		}
+		if t[0] == '-' {
+			return math.Inf(-1), true
+		}
+		return math.Inf(1), true
 	}
 	t = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(t, "d"), "D"), "f"), "F")
-	if t == "" || strings.ContainsAny(t, "_xXpP") || strings.EqualFold(t, "inf") || strings.EqualFold(t, "+inf") || strings.EqualFold(t, "-inf") {
+	if t == "" || strings.ContainsFunc(t, func(r rune) bool { return !strings.ContainsRune("0123456789.eE+-", r) }) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(t, 64)
@@ -214,7 +247,7 @@ func checkBloomFilter(name string, v optValue) error {
 	if !ok {
 		return invalid(v, "invalid double value %s for %s", v.text, name)
 	}
-	if !(f > minBloomFilterFpChance && f <= 1) {
+	if f <= minBloomFilterFpChance || f > 1 { // as TableParams.validate compares: NaN passes
 		return invalid(v, "%s must be larger than %g and less than or equal to 1.0 (got %s)", name, minBloomFilterFpChance, v.text)
 	}
 	return nil
@@ -225,7 +258,7 @@ func checkChance(name string, v optValue) error {
 	if !ok {
 		return invalid(v, "invalid double value %s for %s", v.text, name)
 	}
-	if !(f >= 0 && f <= 1) {
+	if f < 0 || f > 1 { // as TableParams.validate compares: NaN passes
 		return invalid(v, "%s must be larger than or equal to 0 and smaller than or equal to 1.0 (got %s)", name, v.text)
 	}
 	return nil
@@ -335,7 +368,8 @@ func subLong(min int64) subOption {
 func subDouble(min float64) subOption {
 	return func(s string) (bool, string) {
 		f, ok := parseJavaDouble(s)
-		return ok && f >= min, "a number of at least " + strconv.FormatFloat(min, 'g', -1, 64)
+		// The strategies fail a value below min, so NaN passes, as in Java.
+		return ok && !(f < min), "a number of at least " + strconv.FormatFloat(min, 'g', -1, 64)
 	}
 }
 
@@ -348,33 +382,146 @@ func subEnum(values ...string) subOption {
 	}
 }
 
+// Sizes are read as FBUtilities.parseHumanReadable(s, null, "B") reads them:
+// a number (an exponent or a binary exponent *2^n allowed), optional
+// spaces, an optional decimal (k, M, G, …) or binary (Ki, Mi, …) prefix,
+// and the unit B, which is required.
 var (
-	humanBytes     = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*([kKMGTPE]i?)?B?$`)
-	scalingElement = regexp.MustCompile(`^(?i)([TL]\d+|N|-?\d+)$`)
-	percentText    = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?%?$`)
+	baseNumber     = regexp.MustCompile(`^(?:NaN|[+-]?Infinity|[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?)`)
+	binaryExponent = regexp.MustCompile(`^\*2\^([+-]?[0-9]+)`)
 )
 
-func subBytes(s string) (bool, string) { return humanBytes.MatchString(s), "a size such as 100MiB" }
+// unitPrefixes are the SI prefixes FBUtilities knows, around the space that
+// stands for none.
+const unitPrefixes = "qryzafpnum KMGTPEZYRQ"
 
+// parseSize is FBUtilities.parseHumanReadable with the unit B.
+func parseSize(s string) (float64, bool) {
+	body, ok := strings.CutSuffix(s, "B")
+	if !ok {
+		return 0, false
+	}
+	m := baseNumber.FindStringSubmatchIndex(body)
+	if m == nil {
+		return 0, false
+	}
+	v, ok := parseJavaDouble(body[:m[1]])
+	if !ok {
+		return 0, false
+	}
+	pos := m[1]
+	if m[4] < 0 { // no decimal exponent: a binary one may follow
+		if e := binaryExponent.FindStringSubmatch(body[pos:]); e != nil {
+			power, ok := parseJavaInt(strings.TrimPrefix(e[1], "+"))
+			if !ok {
+				return 0, false
+			}
+			v = math.Ldexp(v, int(power))
+			pos += len(e[0])
+		}
+	}
+	for pos < len(body) && unicode.IsSpace(rune(body[pos])) {
+		pos++
+	}
+	if pos < len(body) {
+		if i := strings.IndexByte(unitPrefixes, body[pos]); i >= 0 {
+			i -= strings.IndexByte(unitPrefixes, ' ')
+			pos++
+			if pos < len(body) && body[pos] == 'i' {
+				pos++
+				v = math.Ldexp(v, i*10)
+			} else {
+				v *= math.Pow(1000, float64(i))
+			}
+		}
+	}
+	return v, pos == len(body)
+}
+
+// javaLong is Java's (long) cast of a double.
+func javaLong(f float64) int64 {
+	switch {
+	case math.IsNaN(f):
+		return 0
+	case f >= math.MaxInt64:
+		return math.MaxInt64
+	case f <= math.MinInt64:
+		return math.MinInt64
+	}
+	return int64(f)
+}
+
+// minTargetSize is UCS's Controller.MIN_TARGET_SSTABLE_SIZE; defaultTargetSize
+// is its target_sstable_size when the table sets none (1GiB).
+const (
+	minTargetSize     = 1 << 20
+	defaultTargetSize = 1 << 30
+)
+
+func subTargetSize(s string) (bool, string) {
+	const want = "a size of at least 1MiB, with its unit, such as 256MiB"
+	v, ok := parseSize(s)
+	return ok && !(v >= math.MaxInt64) && !(v < minTargetSize), want
+}
+
+func subFlushSize(s string) (bool, string) {
+	v, ok := parseSize(s)
+	return ok && javaLong(v) >= minTargetSize, "a size of at least 1MiB, with its unit, such as 64MiB"
+}
+
+func subMinSize(s string) (bool, string) {
+	v, ok := parseSize(s)
+	return ok && javaLong(v) >= 0, "a size with its unit, such as 100MiB, or 0"
+}
+
+// scalingParameter is UnifiedCompactionStrategy's SCALING_PARAMETER_PATTERN.
+var scalingParameter = regexp.MustCompile(`^(?:(N)|L([0-9]+)|T([0-9]+)|([+-]?[0-9]+))$`)
+
+// subScaling is Controller.parseScalingParameters: comma-separated N, Ln or
+// Tn (a fan factor n of at least 2) or an integer, case as written.
 func subScaling(s string) (bool, string) {
-	for _, part := range strings.Split(s, ",") {
-		if !scalingElement.MatchString(strings.TrimSpace(part)) {
-			return false, "scaling parameters such as T4 or L10, comma separated"
+	const want = "scaling parameters such as T4, L10, N or -2 (fan factors of at least 2), comma separated"
+	parts := strings.Split(s, ",")
+	if len(parts) > 1 { // String.split drops trailing empty strings
+		for len(parts) > 0 && parts[len(parts)-1] == "" {
+			parts = parts[:len(parts)-1]
+		}
+	}
+	for _, part := range parts {
+		m := scalingParameter.FindStringSubmatch(strings.TrimSpace(part))
+		if m == nil {
+			return false, want
+		}
+		switch {
+		case m[2] != "" || m[3] != "":
+			if n, ok := parseJavaInt(m[2] + m[3]); !ok || n < 2 {
+				return false, want
+			}
+		case m[4] != "":
+			if _, ok := parseJavaInt(strings.TrimPrefix(m[4], "+")); !ok {
+				return false, want
+			}
 		}
 	}
 	return true, ""
 }
 
+// subPercent is FBUtilities.parsePercent (0.1 or 10%), from 0 to 1.
 func subPercent(s string) (bool, string) {
-	ok := percentText.MatchString(s)
-	if ok {
-		f, _ := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-		if strings.HasSuffix(s, "%") {
-			f /= 100
-		}
-		ok = f >= 0 && f <= 1
+	t := strings.TrimSpace(s)
+	number, percent := strings.CutSuffix(t, "%")
+	f, ok := parseJavaDouble(strings.TrimSpace(number))
+	if percent {
+		f /= 100
 	}
-	return ok, "a number between 0 and 1"
+	return ok && !(f < 0 || f > 1), "a number between 0 and 1, or a percentage"
+}
+
+// subUnsafeExpiration is TimeWindowCompactionStrategyOptions' check of
+// unsafe_aggressive_sstable_expiration: 'true' needs a JVM flag that a
+// node does not have unless started with it.
+func subUnsafeExpiration(s string) (bool, string) {
+	return isTrueFalse(s) && !strings.EqualFold(s, "true"), "'false' (Cassandra refuses 'true' unless the node was started with -Dcassandra.allow_unsafe_aggressive_sstable_expiration=true)"
 }
 
 // Compaction sub-options: those every strategy takes, then per strategy.
@@ -392,16 +539,16 @@ var (
 	twcsOnly   = map[string]subOption{
 		"timestamp_resolution":   subEnum("SECONDS", "MILLISECONDS", "MICROSECONDS", "NANOSECONDS"),
 		"compaction_window_unit": subEnum("MINUTES", "HOURS", "DAYS"), "compaction_window_size": subInt(1),
-		"expired_sstable_check_frequency_seconds": subLong(0), "unsafe_aggressive_sstable_expiration": subTrueFalse,
+		"expired_sstable_check_frequency_seconds": subLong(0), "unsafe_aggressive_sstable_expiration": subUnsafeExpiration,
 	}
 	ucsOnly = map[string]subOption{
-		"scaling_parameters": subScaling, "base_shard_count": subInt(1), "target_sstable_size": subBytes,
-		"flush_size_override": subBytes, "max_sstables_to_compact": subInt(math.MinInt32),
+		"scaling_parameters": subScaling, "base_shard_count": subInt(1), "target_sstable_size": subTargetSize,
+		"flush_size_override": subFlushSize, "max_sstables_to_compact": subInt(math.MinInt32),
 		"expired_sstable_check_frequency_seconds": subLong(1), "unsafe_aggressive_sstable_expiration": subTrueFalse,
 		"overlap_inclusion_method": func(s string) (bool, string) {
 			return slices.Contains([]string{"NONE", "SINGLE", "TRANSITIVE"}, strings.ToUpper(s)), "NONE, SINGLE or TRANSITIVE"
 		},
-		"min_sstable_size": subBytes, "sstable_growth": subPercent,
+		"min_sstable_size": subMinSize, "sstable_growth": subPercent,
 	}
 	// icsOnly are IncrementalCompactionStrategy's own options (ScyllaDB
 	// docs/cql/compaction.rst).
@@ -474,6 +621,9 @@ func (c *Catalog) checkCompaction(name string, v optValue) error {
 	if low, high := subValue(v, "bucket_low", 0.5), subValue(v, "bucket_high", 1.5); high <= low {
 		return invalid(v, "bucket_high value (%g) is less than or equal to the bucket_low value (%g)", high, low)
 	}
+	if err := checkCompactionSizes(strategy.name, v); err != nil {
+		return err
+	}
 	if strategy.thresh {
 		minT, maxT := "4", "32"
 		if s, ok := v.get("min_threshold"); ok {
@@ -494,6 +644,43 @@ func (c *Catalog) checkCompaction(name string, v optValue) error {
 			return invalid(v, "min compaction threshold cannot be less than 2 (got %d)", lo)
 		case lo > hi:
 			return invalid(v, "min compaction threshold (got %d) cannot be greater than max compaction threshold (got %d)", lo, hi)
+		}
+	}
+	return nil
+}
+
+// checkCompactionSizes applies the checks that span sub-options:
+// LeveledCompactionStrategy's bound on the bytes of its largest level, and
+// UnifiedCompactionStrategy's min_sstable_size below 70% of the target size.
+func checkCompactionSizes(strategy string, v optValue) error {
+	switch strategy {
+	case "LeveledCompactionStrategy":
+		size, fanout := int64(1), int64(10) // as validateOptions reads them when absent
+		if s, ok := v.get("sstable_size_in_mb"); ok {
+			size, _ = parseJavaInt(s)
+		}
+		if s, ok := v.get("fanout_size"); ok {
+			fanout, _ = parseJavaInt(s)
+		}
+		const maxLevelCount = 9 // LeveledGenerations.MAX_LEVEL_COUNT
+		levelBytes := new(big.Int).Exp(big.NewInt(fanout), big.NewInt(maxLevelCount-1), nil)
+		levelBytes.Mul(levelBytes, big.NewInt(size<<20))
+		if levelBytes.Cmp(big.NewInt(math.MaxInt64)) > 0 {
+			return invalid(v, "a level of %d sstables of sstable_size_in_mb %d would hold %s bytes, more than %d: lower sstable_size_in_mb or fanout_size", fanout, size, levelBytes, int64(math.MaxInt64))
+		}
+	case "UnifiedCompactionStrategy":
+		s, ok := v.get("min_sstable_size")
+		if !ok {
+			return nil
+		}
+		minSize, _ := parseSize(s)
+		target := int64(defaultTargetSize)
+		if t, ok := v.get("target_sstable_size"); ok {
+			f, _ := parseSize(t)
+			target = javaLong(math.Ceil(f))
+		}
+		if limit := javaLong(math.Ceil(float64(target) * math.Sqrt(0.5))); javaLong(minSize) >= limit {
+			return invalid(v, "min_sstable_size (%s) must be less than 70%% of target_sstable_size (%d bytes)", s, target)
 		}
 	}
 	return nil
@@ -679,7 +866,11 @@ func (c *Catalog) tableRules() map[string]optionRule {
 			"per_partition_rate_limit": mapOf(scyllaMapKeys(map[string]subOption{
 				"max_reads_per_second": subInt(0), "max_writes_per_second": subInt(0),
 			})),
-			"synchronous_updates":        constant(isBool),
+			"synchronous_updates": constant(isBool),
+			// Per-table tablet options (docs/cql/ddl.rst, "Per-table tablet options").
+			"tablets": mapOf(scyllaMapKeys(map[string]subOption{
+				"expected_data_size_in_gb": subLong(0), "min_per_shard_tablet_count": subDouble(0), "min_tablet_count": subLong(0),
+			})),
 			"scylla_encryption_options":  mapOf(nil),
 			"read_repair_chance":         constant(checkChance),
 			"dclocal_read_repair_chance": constant(checkChance),
@@ -698,6 +889,7 @@ func (c *Catalog) tableRules() map[string]optionRule {
 		"additional_write_policy": constant(checkRetry),
 		"cdc":                     constant(isBool),
 		"read_repair":             constant(oneOf(true, "BLOCKING", "NONE")),
+		"auto_repair":             mapOf(refuseAutoRepair),
 	}
 	for k, v := range cassandra {
 		shared[k] = v
@@ -705,15 +897,22 @@ func (c *Catalog) tableRules() map[string]optionRule {
 	return shared
 }
 
+// refuseAutoRepair is TableAttributes.validate on a node without automated
+// repair: Cassandra 5.0.9, the release this project runs, knows auto_repair
+// but refuses it unless the node was started with the flag.
+func refuseAutoRepair(name string, v optValue) error {
+	return invalid(v, "option auto_repair is refused unless the node runs with automated repair on (-Dcassandra.autorepair.enable=true), which it is not by default")
+}
+
 // scyllaOnlyTable and removedTable name options the Cassandra dialect
 // refuses, for a better message.
 var (
-	scyllaOnlyTable = []string{"tombstone_gc", "paxos_grace_seconds", "per_partition_rate_limit", "synchronous_updates", "scylla_encryption_options"}
+	scyllaOnlyTable = []string{"tombstone_gc", "paxos_grace_seconds", "per_partition_rate_limit", "synchronous_updates", "scylla_encryption_options", "tablets"}
 	removedTable    = map[string]string{
 		"read_repair_chance":         "was removed in Cassandra 4.0",
 		"dclocal_read_repair_chance": "was removed in Cassandra 4.0",
 	}
-	scyllaOnlyKeyspace = []string{"tablets", "storage"}
+	scyllaOnlyKeyspace = []string{"tablets", "storage", "consistency"}
 )
 
 // checkOptions validates WITH options against rules: known names, each at
@@ -735,7 +934,7 @@ func (c *Catalog) checkOptions(opts []cql.Option, rules map[string]optionRule, w
 			return cql.Errorf(o.Pos, "%w: option %s is given twice", ErrDuplicate, o.Name)
 		}
 		seen[o.Name] = true
-		v, err := readValue(o)
+		v, err := readValue(o, c.opts.Dialect == Scylla && what == "keyspace" && o.Name == "replication")
 		if err != nil {
 			return err
 		}
@@ -809,6 +1008,8 @@ func (c *Catalog) keyspaceRules() map[string]optionRule {
 	if c.opts.Dialect == Scylla {
 		rules["tablets"] = mapOf(scyllaMapKeys(map[string]subOption{"enabled": subBool, "initial": subInt(0)}))
 		rules["storage"] = mapOf(nil)
+		// consistency is experimental in ScyllaDB (docs/cql/ddl.rst).
+		rules["consistency"] = constant(oneOf(false, "eventual", "local", "global"))
 	}
 	return rules
 }
@@ -820,14 +1021,22 @@ func (c *Catalog) checkReplication(name string, v optValue) error {
 		return nil
 	}
 	class, ok := v.get("class")
-	if !ok {
-		return invalid(v, "missing replication strategy class")
+	if !ok && c.opts.Dialect == Scylla {
+		class = "NetworkTopologyStrategy" // ScyllaDB's default class (docs/cql/ddl.rst)
+	} else if !ok {
+		return invalid(v, "missing replication strategy class (ScyllaDB defaults it to NetworkTopologyStrategy: generate with -dialect scylla)")
 	}
 	short, ok := strings.CutPrefix(class, "org.apache.cassandra.locator.")
 	if !ok && strings.Contains(class, ".") {
 		return invalid(v, "unable to find replication strategy class %s", class)
 	}
 	checkRF := func(e optEntry) error {
+		if e.isList {
+			if short != "NetworkTopologyStrategy" || e.key == "replication_factor" {
+				return cql.Errorf(e.pos, "%w: a rack list is a replication factor of one data centre of NetworkTopologyStrategy, not of %s", ErrInvalidOption, e.key)
+			}
+			return nil
+		}
 		if strings.Contains(e.value, "/") {
 			return cql.Errorf(e.pos, "%w: replication factor %s is transient, and transient replication is disabled by default", ErrInvalidOption, e.value)
 		}

@@ -47,7 +47,7 @@ func (c *Catalog) CQL() string {
 			head.Fields = u.Fields[:n]
 			b.WriteString(head.CreateCQL() + ";\n")
 			for _, f := range u.Fields[n:] {
-				later = append(later, "ALTER TYPE "+cql.QuoteIdent(u.Name)+" ADD "+cql.QuoteIdent(f.Name)+" "+f.Type.Declared()+";\n")
+				later = append(later, "ALTER TYPE "+cql.QuoteTypeName(u.Name)+" ADD "+cql.QuoteIdent(f.Name)+" "+f.Type.Declared()+";\n")
 			}
 		}
 		for _, view := range []bool{false, true} {

@@ -18,11 +18,26 @@ import (
 // groups them) left out.
 var sameCatalog = cmp.Options{
 	cmpopts.IgnoreTypes(cql.Position{}),
-	cmpopts.IgnoreUnexported(Catalog{}),
+	cmpopts.IgnoreUnexported(Catalog{}, Table{}), // a table's dropped columns are history, not shape
 	cmpopts.SortSlices(func(a, b *Keyspace) bool { return a.Name < b.Name }),
 	cmpopts.SortSlices(func(a, b *UDT) bool { return a.Name < b.Name }),
 	cmpopts.SortSlices(func(a, b *Table) bool { return a.Name < b.Name }),
 	cmpopts.EquateEmpty(),
+}
+
+// schemaOf returns the keyspaces that are part of cat's schema: all but a
+// session keyspace that the schema used and emptied again (CREATE TYPE u
+// …; DROP TYPE u), which holds nothing and which no statement of a printed
+// file can name.
+func schemaOf(cat *Catalog) *Catalog {
+	out := &Catalog{}
+	for _, ks := range cat.Keyspaces {
+		if ks.Name == "" && len(ks.Types)+len(ks.Tables)+len(ks.Indexes)+len(ks.Functions) == 0 {
+			continue
+		}
+		out.Keyspaces = append(out.Keyspaces, ks)
+	}
+	return out
 }
 
 // checkReprint prints cat, builds the printed schema and compares.
@@ -33,7 +48,7 @@ func checkReprint(t *testing.T, name string, cat *Catalog, opts Options) {
 	if err != nil {
 		t.Fatalf("%s: the printed schema does not build: %v\n%s", name, err, printed)
 	}
-	if diff := cmp.Diff(cat, again, sameCatalog); diff != "" {
+	if diff := cmp.Diff(schemaOf(cat), schemaOf(again), sameCatalog); diff != "" {
 		t.Fatalf("%s: the printed schema builds another catalog (-parsed +reprinted):\n%s\nprinted:\n%s", name, diff, printed)
 	}
 }

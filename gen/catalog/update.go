@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -27,6 +28,10 @@ func (c *Catalog) update(stmt cql.Stmt) error {
 	case *cql.AlterKeyspace:
 		return c.alterKeyspace(s)
 	case *cql.Use:
+		if systemKeyspaces[s.Keyspace.Name] != "" {
+			c.current = s.Keyspace.Name // objects in it are refused by target
+			return nil
+		}
 		if _, err := c.target(cql.Name{Keyspace: s.Keyspace.Name, Pos: s.Keyspace.Pos}); err != nil {
 			return err
 		}
@@ -72,6 +77,9 @@ func (c *Catalog) ksName(n cql.Name) string {
 // created them.
 func (c *Catalog) target(n cql.Name) (*Keyspace, error) {
 	name := c.ksName(n)
+	if kind := systemKeyspaces[name]; kind != "" {
+		return nil, cql.Errorf(n.Pos, "%w: %s is a %s system keyspace; a schema cannot add to it or change what is in it", ErrSystemKeyspace, cql.QuoteIdent(name), kind)
+	}
 	if c.createsKeyspaces {
 		if name == "" {
 			return nil, cql.Errorf(n.Pos, "%w: no keyspace for %s; the schema creates its keyspaces, so qualify the name or USE one first", ErrUnknownKeyspace, cql.QuoteIdent(n.Name))
@@ -83,6 +91,14 @@ func (c *Catalog) target(n cql.Name) (*Keyspace, error) {
 	return c.keyspace(name), nil
 }
 
+// systemKeyspaces are the keyspaces every Cassandra 5.0 cluster has
+// (SchemaConstants): the local ones nothing may change, and the replicated
+// ones whose replication ALTER KEYSPACE may change.
+var systemKeyspaces = map[string]string{
+	"system": "local", "system_schema": "local", "system_views": "local", "system_virtual_schema": "local",
+	"system_auth": "replicated", "system_distributed": "replicated", "system_traces": "replicated",
+}
+
 func displayName(ks, name string) string {
 	if ks == "" {
 		return cql.QuoteIdent(name)
@@ -90,11 +106,27 @@ func displayName(ks, name string) string {
 	return cql.QuoteIdent(ks) + "." + cql.QuoteIdent(name)
 }
 
-// checkName applies Cassandra's rule for keyspace, table and index names
-// (SchemaConstants.isValidName): 1 to 48 word characters [A-Za-z0-9_].
-func checkName(what, name string, pos cql.Position) error {
-	if len(name) == 0 || len(name) > 48 {
-		return cql.Errorf(pos, "%w: %s name %s must have 1 to 48 characters", ErrInvalidName, what, cql.QuoteIdent(name))
+// checkName applies the server's rule for keyspace, table, view and index
+// names: word characters [A-Za-z0-9_] (SchemaConstants.isValidCharsName),
+// at most 48 for a keyspace (NAME_LENGTH) and 222 for a table or view
+// (TABLE_NAME_LENGTH: a directory name of 255 with the table id); Cassandra
+// 5.0 does not bound index names. ScyllaDB's docs/cql/ddl.rst allows 192
+// characters for keyspace and table names.
+func (c *Catalog) checkName(what, name string, pos cql.Position) error {
+	limit := 0
+	switch {
+	case c.opts.Dialect == Scylla && what != "index":
+		limit = 192
+	case what == "keyspace":
+		limit = 48
+	case what != "index":
+		limit = 222
+	}
+	if len(name) == 0 {
+		return cql.Errorf(pos, "%w: %s name must not be empty", ErrInvalidName, what)
+	}
+	if limit > 0 && len(name) > limit {
+		return cql.Errorf(pos, "%w: %s name %s must have 1 to %d characters (it has %d)", ErrInvalidName, what, cql.QuoteIdent(name), limit, len(name))
 	}
 	for _, r := range name {
 		if !isWordChar(r) {
@@ -110,8 +142,17 @@ func isWordChar(r rune) bool {
 }
 
 func (c *Catalog) createKeyspace(s *cql.CreateKeyspace) error {
-	if err := checkName("keyspace", s.Name.Name, s.Name.Pos); err != nil {
+	if err := c.checkName("keyspace", s.Name.Name, s.Name.Pos); err != nil {
 		return err
+	}
+	switch systemKeyspaces[s.Name.Name] {
+	case "local":
+		return cql.Errorf(s.Name.Pos, "%w: %s is a local system keyspace, which every node has", ErrSystemKeyspace, cql.QuoteIdent(s.Name.Name))
+	case "replicated":
+		if s.IfNotExists {
+			return nil
+		}
+		return cql.Errorf(s.Name.Pos, "%w: keyspace %s is a system keyspace, which every cluster has", ErrDuplicate, cql.QuoteIdent(s.Name.Name))
 	}
 	if ks := c.Keyspace(s.Name.Name); ks != nil && ks.Pos.Line != 0 {
 		if s.IfNotExists {
@@ -140,6 +181,14 @@ func (c *Catalog) checkKeyspaceOptions(opts []cql.Option, create bool, pos cql.P
 }
 
 func (c *Catalog) alterKeyspace(s *cql.AlterKeyspace) error {
+	switch systemKeyspaces[s.Name.Name] {
+	case "local":
+		return cql.Errorf(s.Name.Pos, "%w: %s is a local system keyspace, which cannot be altered", ErrSystemKeyspace, cql.QuoteIdent(s.Name.Name))
+	case "replicated":
+		// Its replication is the cluster's business, not the schema's
+		// shape: checked, not recorded.
+		return c.checkKeyspaceOptions(s.Options, false, s.Name.Pos)
+	}
 	ks := c.Keyspace(s.Name.Name)
 	if ks == nil || c.createsKeyspaces && ks.Pos.Line == 0 {
 		if s.IfExists {
@@ -172,9 +221,6 @@ func (c *Catalog) createType(s *cql.CreateType) error {
 			return nil
 		}
 		return cql.Errorf(s.Name.Pos, "%w: type %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
-	}
-	if cql.IsNativeType(strings.ToLower(s.Name.Name)) {
-		return cql.Errorf(s.Name.Pos, "%w: a type cannot be named after the native type %s", ErrInvalidType, s.Name.Name)
 	}
 	u := &UDT{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos}
 	if len(s.Fields) == 0 {
@@ -226,6 +272,8 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 			return cql.Errorf(t.Pos, "%w: frozen<%s>: only collections, tuples and user-defined types can be frozen", ErrInvalidType, t.Name)
 		case t.Name == "counter" && ctx.inKey:
 			return cql.Errorf(t.Pos, "%w: counter columns cannot be part of the primary key", ErrCounter)
+		case t.Name == "counter" && ctx.inUDT:
+			return cql.Errorf(t.Pos, "%w: a user-defined type cannot contain counters", ErrCounter)
 		case t.Name == "counter" && ctx.nested:
 			return cql.Errorf(t.Pos, "%w: counters are not allowed inside collections, tuples or user-defined types", ErrCounter)
 		case t.Name == "duration" && ctx.inKey:
@@ -281,6 +329,9 @@ func (c *Catalog) checkType(ks *Keyspace, t *cql.Type, ctx typeCtx) error {
 		if ctx.frozen {
 			t.Frozen = true
 		}
+		if ctx.inKey && holdsDuration(ks, t, map[string]bool{}) {
+			return cql.Errorf(t.Pos, "%w: duration is not supported in the primary key, and type %s holds one", ErrInvalidType, cql.QuoteIdent(t.Name))
+		}
 		if !t.Frozen && !ctx.inVector {
 			switch {
 			case ctx.inKey:
@@ -325,7 +376,7 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 		}
 		return cql.Errorf(s.Name.Pos, "%w: table %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
 	}
-	if err := checkName("table", s.Name.Name, s.Name.Pos); err != nil {
+	if err := c.checkName("table", s.Name.Name, s.Name.Pos); err != nil {
 		return err
 	}
 	t := &Table{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos, CompactStorage: s.Options.CompactStorage}
@@ -372,6 +423,18 @@ func (c *Catalog) createTable(s *cql.CreateTable) error {
 	}
 	if err := checkColumns(t, t.Columns); err != nil {
 		return err
+	}
+	for _, d := range s.Columns {
+		if !d.TTL {
+			continue
+		}
+		if t.TTLColumn != "" {
+			return cql.Errorf(d.TTLPos, "%w: a table has one per-row TTL column, and %s is already it", ErrInvalidType, cql.QuoteIdent(t.TTLColumn))
+		}
+		if err := c.checkTTLColumn(t, d.Name, d.TTLPos); err != nil {
+			return err
+		}
+		t.TTLColumn = d.Name.Name
 	}
 	if err := setClusteringOrder(t, s.Options); err != nil {
 		return err
@@ -479,7 +542,7 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 		}
 		return cql.Errorf(s.Name.Pos, "%w: %s was created at %s", ErrDuplicate, displayName(ks.Name, s.Name.Name), prev.Pos)
 	}
-	if err := checkName("materialized view", s.Name.Name, s.Name.Pos); err != nil {
+	if err := c.checkName("materialized view", s.Name.Name, s.Name.Pos); err != nil {
 		return err
 	}
 	if s.Base.Keyspace != "" && s.Base.Keyspace != ks.Name {
@@ -497,7 +560,7 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 			return cql.Errorf(s.Base.Pos, "%w: materialized views are not supported on counter tables", ErrView)
 		}
 	}
-	v := &Table{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos, View: true, Base: base.Name, Where: s.Where}
+	v := &Table{Keyspace: ks.Name, Name: s.Name.Name, Pos: s.Name.Pos, View: true, Base: base.Name, Where: s.Where, All: s.Columns == nil}
 	add := func(id cql.Ident) error {
 		col := base.Column(id.Name)
 		if col == nil {
@@ -513,10 +576,9 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 		return nil
 	}
 	if s.Columns == nil {
+		// SELECT * selects every column, static ones too, which
+		// CreateViewStatement then refuses.
 		for _, col := range base.Columns {
-			if col.Kind == Static {
-				continue
-			}
 			if err := add(cql.Ident{Name: col.Name, Pos: s.Pos}); err != nil {
 				return err
 			}
@@ -527,11 +589,10 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 			return err
 		}
 	}
+	// The key's columns must be selected (CreateViewStatement).
 	for _, id := range slices.Concat(s.PartitionKey, s.Clustering) {
 		if v.Column(id.Name) == nil && base.Column(id.Name) != nil {
-			if err := add(id); err != nil {
-				return err
-			}
+			return cql.Errorf(id.Pos, "%w: primary key column %s is not selected", ErrView, cql.QuoteIdent(id.Name))
 		}
 	}
 	if err := setKey(v, s.PartitionKey, s.Clustering); err != nil {
@@ -550,19 +611,35 @@ func (c *Catalog) createView(s *cql.CreateView) error {
 				return cql.Errorf(s.KeyPos, "%w: at most one column that is not in the primary key of %s may be in the view's primary key", ErrView, cql.QuoteIdent(base.Name))
 			}
 		}
-		notNull := slices.ContainsFunc(s.Where, func(r cql.Relation) bool {
-			return r.Kind == cql.RelColumn && r.Op == "IS NOT NULL" && r.Columns[0].Name == vc.Name
+		// Restricted: IS NOT NULL, or any restriction of a base key
+		// column (k = 1, c > 0); other restrictions of other columns are
+		// refused below.
+		restricted := slices.ContainsFunc(s.Where, func(r cql.Relation) bool {
+			return r.Kind != cql.RelToken && slices.ContainsFunc(r.Columns, func(id cql.Ident) bool { return id.Name == vc.Name })
 		})
-		if !notNull {
+		if !restricted {
 			return cql.Errorf(s.KeyPos, "%w: primary key column %s must be restricted by WHERE %s IS NOT NULL", ErrView, cql.QuoteIdent(vc.Name), cql.QuoteIdent(vc.Name))
+		}
+		switch bc := base.Column(vc.Name); {
+		case isCollection(bc.Type) && !bc.Type.Frozen, bc.Type.Kind == cql.TypeUDT && !bc.Type.Frozen:
+			return cql.Errorf(s.KeyPos, "%w: %s, of the non-frozen type %s, cannot be in the view's primary key", ErrView, cql.QuoteIdent(vc.Name), bc.Type.Declared())
+		case holdsDuration(ks, bc.Type, map[string]bool{}):
+			return cql.Errorf(s.KeyPos, "%w: %s holds a duration, which cannot be in the view's primary key", ErrView, cql.QuoteIdent(vc.Name))
 		}
 	}
 	for _, r := range s.Where {
 		for _, id := range r.Columns {
-			if base.Column(id.Name) == nil {
+			bc := base.Column(id.Name)
+			if bc == nil {
 				return cql.Errorf(id.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(id.Name), cql.QuoteIdent(base.Name))
 			}
+			if !bc.IsKey() && r.Op != "IS NOT NULL" {
+				return cql.Errorf(id.Pos, "%w: %s is not in the primary key of %s and can only be restricted with IS NOT NULL", ErrView, cql.QuoteIdent(id.Name), cql.QuoteIdent(base.Name))
+			}
 		}
+	}
+	if gc, ok := optionText(base.Options, "gc_grace_seconds"); ok && gc == "0" {
+		return cql.Errorf(s.Base.Pos, "%w: %s has gc_grace_seconds 0, and a view needs it to expire undelivered updates", ErrView, cql.QuoteIdent(base.Name))
 	}
 	// A view's clustering column keeps its base column's order unless the
 	// view's CLUSTERING ORDER BY, which must then list every clustering
@@ -618,10 +695,17 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 	if len(s.Targets) != 1 && !s.Custom {
 		return cql.Errorf(s.Pos, "%w: only CUSTOM indexes can have more than one target", ErrInvalidType)
 	}
+	custom := indexClass(s.Custom, s.Using)
+	if custom != "" && c.opts.Dialect != Scylla && !isSAI(custom) && custom != sasiClass {
+		return cql.Errorf(s.Pos, "%w: unknown custom index class %s: Cassandra 5.0 ships StorageAttachedIndex ('sai') and %s", ErrInvalidOption, cql.QuoteString(s.Using), sasiClass)
+	}
 	for _, target := range s.Targets {
 		col := t.Column(target.Column.Name)
 		if col == nil {
 			return cql.Errorf(target.Column.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(target.Column.Name), cql.QuoteIdent(t.Name))
+		}
+		if err := checkIndexTarget(t, col, target, custom != ""); err != nil {
+			return err
 		}
 		coll := col.Type.Kind == cql.TypeList || col.Type.Kind == cql.TypeSet || col.Type.Kind == cql.TypeMap
 		switch target.Func {
@@ -644,9 +728,12 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 			return err
 		}
 	}
+	if err := checkIndexOptions(t, s, custom); err != nil {
+		return err
+	}
 	name, named := s.Name.Name, s.Name.Name != ""
 	if named {
-		if err := checkName("index", name, s.Name.Pos); err != nil {
+		if err := c.checkName("index", name, s.Name.Pos); err != nil {
 			return err
 		}
 	} else {
@@ -670,11 +757,256 @@ func (c *Catalog) createIndex(s *cql.CreateIndex) error {
 	for _, id := range s.Local {
 		local = append(local, id.Name)
 	}
-	ks.Indexes = append(ks.Indexes, &Index{
+	ix := &Index{
 		Keyspace: ks.Name, Name: name, Named: named, Table: t.Name, Custom: s.Custom, Local: local,
 		Targets: s.Targets, Using: s.Using, Options: s.Options, Pos: s.Pos,
-	})
+	}
+	// CreateIndexStatement refuses an index equal to one of the table's in
+	// all but its name, and StorageAttachedIndex a second SAI on the same
+	// target.
+	key := indexKey(t, ix)
+	for _, other := range ks.Indexes {
+		if other.Table != t.Name {
+			continue
+		}
+		switch {
+		case indexKey(t, other) == key:
+			if s.IfNotExists {
+				return nil
+			}
+			return cql.Errorf(s.Pos, "%w: index %s is a duplicate of index %s (created at %s)", ErrDuplicate, cql.QuoteIdent(name), cql.QuoteIdent(other.Name), other.Pos)
+		case isSAI(custom) && isSAI(indexClass(other.Custom, other.Using)) && indexTargets(t, other) == indexTargets(t, ix):
+			return cql.Errorf(s.Pos, "%w: index %s is a second storage-attached index on %s, after %s (created at %s)", ErrDuplicate, cql.QuoteIdent(name), indexTargets(t, ix), cql.QuoteIdent(other.Name), other.Pos)
+		}
+	}
+	ks.Indexes = append(ks.Indexes, ix)
 	return nil
+}
+
+// checkTTLColumn applies ScyllaDB's rules for the per-row TTL column
+// (docs/cql/cql-extensions.md, "Per-row TTL"): a regular column of type
+// timestamp, bigint or int; and only in the ScyllaDB dialect.
+func (c *Catalog) checkTTLColumn(t *Table, id cql.Ident, pos cql.Position) error {
+	if c.opts.Dialect != Scylla {
+		return cql.Errorf(pos, "%w: TTL after a column type is ScyllaDB's per-row TTL column; generate with -dialect scylla", cql.ErrSyntax)
+	}
+	col := t.Column(id.Name)
+	switch {
+	case col == nil:
+		return cql.Errorf(id.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
+	case col.Kind != Regular:
+		return cql.Errorf(id.Pos, "%w: the per-row TTL column must be a regular column; %s is %s", ErrInvalidType, cql.QuoteIdent(col.Name), col.Kind)
+	case col.Type.Kind != cql.TypeNative || !slices.Contains([]string{"timestamp", "bigint", "int"}, col.Type.Name):
+		return cql.Errorf(id.Pos, "%w: the per-row TTL column must be a timestamp, bigint or int; %s is %s", ErrInvalidType, cql.QuoteIdent(col.Name), col.Type)
+	}
+	return nil
+}
+
+// indexOn returns an index of the table that targets the column, or nil.
+func (ks *Keyspace) indexOn(table, column string) *Index {
+	for _, ix := range ks.Indexes {
+		if ix.Table == table && slices.ContainsFunc(ix.Targets, func(t cql.IndexTarget) bool { return t.Column.Name == column }) {
+			return ix
+		}
+	}
+	return nil
+}
+
+// fixedLength is the value length of Cassandra's fixed-length native types.
+var fixedLength = map[string]int{
+	"boolean": 1, "tinyint": 1, "smallint": 2, "int": 4, "float": 4, "date": 4,
+	"bigint": 8, "counter": 8, "double": 8, "timestamp": 8, "time": 8, "uuid": 16, "timeuuid": 16,
+}
+
+// valueCompatible lists, for a native type, the other native types whose
+// values it reads (AbstractType.isValueCompatibleWithInternal).
+var valueCompatible = map[string][]string{
+	"text": {"ascii"}, "varchar": {"ascii"}, "bigint": {"timestamp"}, "timestamp": {"bigint"}, "uuid": {"timeuuid"},
+}
+
+// serializationCompatible is AbstractType.isSerializationCompatibleWith for
+// a column added under the name of a dropped one: the same type, or a
+// native type that reads the old values and has the same fixed length (a
+// blob reads every variable-length value).
+func serializationCompatible(now, old *cql.Type) bool {
+	if containsUDT(old) {
+		// system_schema.dropped_columns keeps a user-defined type as the
+		// tuple of its fields, which no type but a blob reads.
+		return now.Kind == cql.TypeNative && now.Name == "blob"
+	}
+	if now.String() == old.String() {
+		return true
+	}
+	if now.Kind != cql.TypeNative || old.Kind == cql.TypeNative && fixedLength[now.Name] != fixedLength[old.Name] {
+		return false
+	}
+	if old.Kind != cql.TypeNative {
+		return now.Name == "blob" && (old.Frozen || old.Kind == cql.TypeTuple)
+	}
+	return now.Name == "blob" || slices.Contains(valueCompatible[now.Name], old.Name)
+}
+
+// containsUDT reports whether a type is or holds a user-defined type.
+func containsUDT(t *cql.Type) bool {
+	return t.Kind == cql.TypeUDT || slices.ContainsFunc(t.Params, containsUDT)
+}
+
+// indexOptions returns the WITH OPTIONS map of an index, keys as written.
+func indexOptions(s *cql.CreateIndex) []optEntry {
+	var out []optEntry
+	for _, o := range s.Options {
+		if o.Name != "options" || o.Value.Kind != cql.ValueMap {
+			continue
+		}
+		for _, e := range o.Value.Entries {
+			k, _ := constantText(e.Key)
+			v, _ := constantText(e.Value)
+			out = append(out, optEntry{key: k, value: v, pos: e.Key.Pos})
+		}
+	}
+	return out
+}
+
+// saiOptions are the options StorageAttachedIndex knows in Cassandra 5.0
+// (VALID_OPTIONS), with what each takes: the analysis options of text
+// columns, and the vector options of vector columns.
+var saiOptions = map[string]string{
+	"case_sensitive": "analysis", "normalize": "analysis", "ascii": "analysis",
+	"similarity_function": "vector", "optimize_for": "vector",
+	"maximum_node_connections": "vector", "construction_beam_width": "vector",
+}
+
+// checkIndexOptions applies the option rules of CreateIndexStatement,
+// StorageAttachedIndex.validateOptions and SASI's IndexMode.
+func checkIndexOptions(t *Table, s *cql.CreateIndex, class string) error {
+	opts := indexOptions(s)
+	switch {
+	case len(opts) == 0:
+		return nil
+	case class == "":
+		return cql.Errorf(opts[0].pos, "%w: a regular (not CUSTOM) index takes no options", ErrInvalidOption)
+	case class == sasiClass:
+		for _, e := range opts {
+			if e.key == "mode" && !slices.Contains([]string{"PREFIX", "CONTAINS", "SPARSE"}, strings.ToUpper(e.value)) {
+				return cql.Errorf(e.pos, "%w: SASI mode %s: use PREFIX, CONTAINS or SPARSE", ErrInvalidOption, e.value)
+			}
+		}
+		return nil
+	case !isSAI(class) || len(s.Targets) != 1:
+		return nil
+	}
+	target := s.Targets[0]
+	col := t.Column(target.Column.Name)
+	term := col.Type // the type of the indexed values
+	if isCollection(term) && target.Func != "full" && target.Func != "entries" {
+		term = term.Params[len(term.Params)-1]
+		if target.Func == "keys" {
+			term = col.Type.Params[0]
+		}
+	}
+	for _, e := range opts {
+		kind, ok := saiOptions[e.key]
+		switch {
+		case !ok:
+			return cql.Errorf(e.pos, "%w: option %s is not understood by StorageAttachedIndex (Cassandra 5.0 knows %s)", ErrInvalidOption, e.key, strings.Join(slices.Sorted(maps.Keys(saiOptions)), ", "))
+		case kind == "analysis" && col.IsKey():
+			return cql.Errorf(e.pos, "%w: analysis option %s is not supported on the primary key column %s", ErrInvalidOption, e.key, cql.QuoteIdent(col.Name))
+		case kind == "analysis" && !(term.Kind == cql.TypeNative && slices.Contains([]string{"text", "varchar", "ascii"}, term.Name)):
+			return cql.Errorf(e.pos, "%w: analysis option %s needs text; %s cannot be analyzed", ErrInvalidOption, e.key, term)
+		case kind == "analysis" && !isTrueFalse(e.value):
+			return cql.Errorf(e.pos, "%w: option %s takes 'true' or 'false', not %q", ErrInvalidOption, e.key, e.value)
+		case kind == "vector" && term.Kind != cql.TypeVector:
+			return cql.Errorf(e.pos, "%w: vector option %s on %s, which is not a vector", ErrInvalidOption, e.key, term)
+		case e.key == "maximum_node_connections" || e.key == "construction_beam_width":
+			return cql.Errorf(e.pos, "%w: option %s needs a node started with -Dcassandra.sai.vector.allow_custom_parameters=true", ErrInvalidOption, e.key)
+		case e.key == "similarity_function" && !slices.Contains([]string{"COSINE", "EUCLIDEAN", "DOT_PRODUCT"}, strings.ToUpper(e.value)):
+			return cql.Errorf(e.pos, "%w: similarity_function %s: use COSINE, EUCLIDEAN or DOT_PRODUCT", ErrInvalidOption, e.value)
+		case e.key == "optimize_for" && !slices.Contains([]string{"LATENCY", "RECALL"}, strings.ToUpper(e.value)):
+			return cql.Errorf(e.pos, "%w: optimize_for %s: use LATENCY or RECALL", ErrInvalidOption, e.value)
+		}
+	}
+	return nil
+}
+
+// sasiClass is the class of Cassandra's SASI indexes; USING needs its full
+// name (IndexMetadata's alias for it is never matched).
+const sasiClass = "org.apache.cassandra.index.sasi.SASIIndex"
+
+// indexClass returns the class of a custom index, "" for a regular one: USING
+// makes an index custom unless it names the regular kind, legacy_local_table
+// (CreateIndexStatement.Raw).
+func indexClass(custom bool, using string) string {
+	switch {
+	case using == "" && custom:
+		return "?" // CUSTOM without USING: the parser requires USING
+	case using == "", strings.EqualFold(using, "legacy_local_table") && !custom:
+		return ""
+	case isSAI(using):
+		return "org.apache.cassandra.index.sai.StorageAttachedIndex"
+	}
+	return using
+}
+
+// indexTargets renders an index's targets as Cassandra records them: a
+// non-frozen collection without a function is indexed by its values.
+func indexTargets(t *Table, ix *Index) string {
+	var parts []string
+	for _, target := range ix.Targets {
+		fn := target.Func
+		if col := t.Column(target.Column.Name); fn == "" && col != nil && isCollection(col.Type) && !col.Type.Frozen {
+			fn = "values"
+		}
+		parts = append(parts, fn+"("+cql.QuoteIdent(target.Column.Name)+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// indexKey is what IndexMetadata.equalsWithoutName compares: the kind, the
+// targets, the class and the options.
+func indexKey(t *Table, ix *Index) string {
+	var opts []string
+	for _, o := range ix.Options {
+		if o.Value.Kind == cql.ValueMap {
+			for _, e := range o.Value.Entries {
+				k, _ := constantText(e.Key)
+				v, _ := constantText(e.Value)
+				opts = append(opts, k+"="+v)
+			}
+		}
+	}
+	slices.Sort(opts)
+	return indexClass(ix.Custom, ix.Using) + "|" + strings.Join(ix.Local, ",") + "|" + indexTargets(t, ix) + "|" + strings.Join(opts, ",")
+}
+
+// checkIndexTarget applies CreateIndexStatement.validateIndexTarget's rules
+// that do not depend on the target function.
+func checkIndexTarget(t *Table, col *Column, target cql.IndexTarget, custom bool) error {
+	name := cql.QuoteIdent(col.Name)
+	switch {
+	case custom && (len(col.Name) > 48 || strings.ContainsFunc(col.Name, func(r rune) bool { return !isWordChar(r) })):
+		return cql.Errorf(target.Column.Pos, "%w: a custom index needs a column name of 1 to 48 letters, digits and underscores; %s is not", ErrInvalidType, name)
+	case referencesDuration(col.Type):
+		return cql.Errorf(target.Column.Pos, "%w: secondary indexes are not supported on %s, a column that holds durations", ErrInvalidType, name)
+	case t.CompactStorage && col.Kind != Regular && col.Kind != Static:
+		return cql.Errorf(target.Column.Pos, "%w: secondary indexes are not supported on the primary key column %s of a COMPACT STORAGE table", ErrInvalidType, name)
+	case t.CompactStorage && len(t.Clustering) > 0:
+		return cql.Errorf(target.Column.Pos, "%w: secondary indexes are not supported on %s, the compact value column of a COMPACT STORAGE table", ErrInvalidType, name)
+	case col.Kind == PartitionKey && len(t.PartitionKey) == 1:
+		return cql.Errorf(target.Column.Pos, "%w: cannot index %s, the only partition key column", ErrInvalidType, name)
+	case isCollection(col.Type) && col.Type.Frozen && target.Func != "full":
+		return cql.Errorf(target.Column.Pos, "%w: %s is a frozen collection: index it with full(%s)", ErrInvalidType, name, name)
+	case col.Type.Kind == cql.TypeUDT && !col.Type.Frozen:
+		return cql.Errorf(target.Column.Pos, "%w: secondary indexes are not supported on the non-frozen user-defined type column %s", ErrInvalidType, name)
+	}
+	return nil
+}
+
+// referencesDuration reports whether a type is or holds a duration.
+func referencesDuration(t *cql.Type) bool {
+	if t.Kind == cql.TypeNative && t.Name == "duration" {
+		return true
+	}
+	return slices.ContainsFunc(t.Params, referencesDuration)
 }
 
 func (c *Catalog) views(ks *Keyspace, base string) []*Table {
@@ -717,6 +1049,11 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 				}
 				return cql.Errorf(d.Name.Pos, "%w: column %s was declared at %s", ErrDuplicate, cql.QuoteIdent(d.Name.Name), prev.Pos)
 			}
+			if d.TTL && c.opts.Dialect != Scylla {
+				return cql.Errorf(d.TTLPos, "%w: TTL after a column type is ScyllaDB's per-row TTL column; generate with -dialect scylla", cql.ErrSyntax)
+			} else if d.TTL {
+				return cql.Errorf(d.TTLPos, "%w: ScyllaDB documents the per-row TTL column in CREATE TABLE and in ALTER TABLE … TTL col, not in ADD: add the column, then ALTER TABLE %s TTL %s", cql.ErrUnsupported, cql.QuoteIdent(t.Name), cql.QuoteIdent(d.Name.Name))
+			}
 			kind := Regular
 			if d.Static {
 				kind = Static
@@ -728,6 +1065,16 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 				return err
 			}
 			col := &Column{Name: d.Name.Name, Type: d.Type, Mask: d.Mask, Kind: kind, Position: -1, Pos: d.Name.Pos}
+			if old := nt.dropped[col.Name]; old != nil {
+				switch {
+				case !serializationCompatible(col.Type, old.Type):
+					return cql.Errorf(d.Name.Pos, "%w: cannot add %s of type %s: a column %s of type %s was dropped, and its data cannot be read as the new type", ErrInvalidType, cql.QuoteIdent(col.Name), col.Type, cql.QuoteIdent(col.Name), old.Type)
+				case old.Kind != col.Kind:
+					return cql.Errorf(d.Name.Pos, "%w: cannot add %s as a %s column: it was dropped as a %s column", ErrInvalidType, cql.QuoteIdent(col.Name), col.Kind, old.Kind)
+				case nt.isCounter():
+					return cql.Errorf(d.Name.Pos, "%w: cannot add the dropped counter column %s again", ErrCounter, cql.QuoteIdent(col.Name))
+				}
+			}
 			nt.Columns = append(nt.Columns, col)
 			added = append(added, col)
 		}
@@ -744,10 +1091,23 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 				return cql.Errorf(id.Pos, "%w %s in table %s", ErrUnknownColumn, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
 			case col.IsKey():
 				return cql.Errorf(id.Pos, "%w: cannot drop primary key column %s", ErrKeyColumn, cql.QuoteIdent(id.Name))
-			case len(c.views(ks, t.Name)) > 0:
+			case col.Type.Kind == cql.TypeUDT && !col.Type.Frozen:
+				return cql.Errorf(id.Pos, "%w: cannot drop %s, a non-frozen column of user-defined type %s", ErrInvalidType, cql.QuoteIdent(id.Name), cql.QuoteIdent(col.Type.Name))
+			}
+			if col.Name == nt.TTLColumn {
+				return cql.Errorf(id.Pos, "%w: %s is the per-row TTL column of %s; disable it with ALTER TABLE … TTL NULL first (ScyllaDB's docs do not say what DROP does to it)", ErrDependency, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
+			}
+			if ix := ks.indexOn(t.Name, col.Name); ix != nil {
+				return cql.Errorf(id.Pos, "%w: cannot drop column %s: index %s depends on it", ErrDependency, cql.QuoteIdent(id.Name), cql.QuoteIdent(ix.Name))
+			}
+			if len(c.views(ks, t.Name)) > 0 {
 				return cql.Errorf(id.Pos, "%w: cannot drop column %s of table %s, which has materialized views", ErrDependency, cql.QuoteIdent(id.Name), cql.QuoteIdent(t.Name))
 			}
 			nt.Columns = slices.DeleteFunc(nt.Columns, func(x *Column) bool { return x == col })
+			if nt.dropped == nil {
+				nt.dropped = map[string]*Column{}
+			}
+			nt.dropped[col.Name] = col
 		}
 	case cql.AlterRename:
 		for _, r := range s.Renames {
@@ -789,7 +1149,37 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 				return cql.Errorf(s.Name.Pos, "%w: gc_grace_seconds of the base table of a materialized view cannot be 0: it is the TTL of undelivered view updates", ErrInvalidOption)
 			}
 		}
+	case cql.AlterTTL:
+		switch {
+		case c.opts.Dialect != Scylla:
+			return cql.Errorf(s.TTLColumn.Pos, "%w: ALTER TABLE … TTL is ScyllaDB's per-row TTL; generate with -dialect scylla", cql.ErrSyntax)
+		case s.TTLColumn.Name == "" && nt.TTLColumn == "":
+			return cql.Errorf(s.TTLColumn.Pos, "%w: TTL NULL on %s, which has no per-row TTL column", ErrInvalidType, cql.QuoteIdent(t.Name))
+		case s.TTLColumn.Name != "" && nt.TTLColumn != "":
+			return cql.Errorf(s.TTLColumn.Pos, "%w: %s already has the per-row TTL column %s; disable it with TTL NULL first", ErrInvalidType, cql.QuoteIdent(t.Name), cql.QuoteIdent(nt.TTLColumn))
+		case s.TTLColumn.Name != "":
+			if err := c.checkTTLColumn(nt, s.TTLColumn, s.TTLColumn.Pos); err != nil {
+				return err
+			}
+		}
+		nt.TTLColumn = s.TTLColumn.Name
 	case cql.AlterDropCompactStorage:
+		if !nt.CompactStorage {
+			return cql.Errorf(s.Pos, "%w: DROP COMPACT STORAGE on %s, a table without COMPACT STORAGE", ErrInvalidOption, cql.QuoteIdent(t.Name))
+		}
+		// The table's internal columns become columns of its own.
+		cols := nt.SystemColumns()
+		if slices.ContainsFunc(cols, func(c *Column) bool { return c.Type.Name == "empty" }) {
+			return cql.Errorf(s.Pos, "%w: DROP COMPACT STORAGE on %s would reveal a value column of type empty, which has no Go type", cql.ErrUnsupported, cql.QuoteIdent(t.Name))
+		}
+		nt.Columns, nt.Clustering = cols, nil
+		for _, c := range cols {
+			if c.Kind == Clustering {
+				nt.Clustering = append(nt.Clustering, c)
+			}
+		}
+		nt.PartitionKey = slices.DeleteFunc(slices.Clone(cols), func(c *Column) bool { return c.Kind != PartitionKey })
+		slices.SortFunc(nt.PartitionKey, func(a, b *Column) int { return a.Position - b.Position })
 		nt.CompactStorage = false
 	case cql.AlterMask:
 		col := nt.Column(s.MaskColumn.Name)
@@ -813,6 +1203,15 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 			}
 		}
 	}
+	if s.Op == cql.AlterAdd {
+		for _, v := range c.views(ks, t.Name) {
+			for _, col := range t.Columns {
+				if v.All && v.Column(col.Name) == nil {
+					v.Columns = append(v.Columns, &Column{Name: col.Name, Type: col.Type, Mask: col.Mask, Kind: Regular, Position: -1, Pos: col.Pos})
+				}
+			}
+		}
+	}
 	if s.Op == cql.AlterRename {
 		for _, v := range c.views(ks, t.Name) {
 			for _, r := range s.Renames {
@@ -820,6 +1219,20 @@ func (c *Catalog) alterTable(s *cql.AlterTable) error {
 					col.Name = r.To.Name
 				}
 			}
+			// The view's WHERE clause names the columns by their new names.
+			where := slices.Clone(v.Where)
+			for i, rel := range where {
+				cols := slices.Clone(rel.Columns)
+				for j, id := range cols {
+					for _, r := range s.Renames {
+						if id.Name == r.From.Name {
+							cols[j].Name = r.To.Name
+						}
+					}
+				}
+				where[i].Columns = cols
+			}
+			v.Where = where
 		}
 	}
 	return nil
@@ -844,6 +1257,7 @@ func (t *Table) clone() *Table {
 		nt.Clustering[i] = m[c]
 	}
 	nt.Options = slices.Clone(t.Options)
+	nt.dropped = maps.Clone(t.dropped)
 	return &nt
 }
 
@@ -874,6 +1288,13 @@ func (c *Catalog) alterType(s *cql.AlterType) error {
 			if refersTo(ks, f.Type, u.Name, map[string]bool{}) {
 				return cql.Errorf(f.Type.Pos, "%w: field %s of type %s would create a circular reference", ErrInvalidType, cql.QuoteIdent(f.Name.Name), cql.QuoteIdent(u.Name))
 			}
+			// A partition key's bytes would change with a new field
+			// (AlterTypeStatement.AddField).
+			for _, t := range ks.Tables {
+				if slices.ContainsFunc(t.PartitionKey, func(c *Column) bool { return refersTo(ks, c.Type, u.Name, map[string]bool{}) }) {
+					return cql.Errorf(f.Name.Pos, "%w: cannot add field %s to type %s: the partition key of %s uses the type", ErrDependency, cql.QuoteIdent(f.Name.Name), cql.QuoteIdent(u.Name), cql.QuoteIdent(t.Name))
+				}
+			}
 			u.Fields = append(u.Fields, &Field{Name: f.Name.Name, Type: f.Type, Pos: f.Name.Pos})
 		}
 	case cql.AlterRename:
@@ -895,6 +1316,26 @@ func (c *Catalog) alterType(s *cql.AlterType) error {
 		}
 	}
 	return nil
+}
+
+// holdsDuration reports whether t is or holds a duration, through the
+// fields of the types it uses but not inside vectors (a vector's element is
+// a type of its own).
+func holdsDuration(ks *Keyspace, t *cql.Type, seen map[string]bool) bool {
+	switch {
+	case t == nil || t.Kind == cql.TypeVector:
+		return false
+	case t.Kind == cql.TypeNative:
+		return t.Name == "duration"
+	case t.Kind == cql.TypeUDT:
+		if seen[t.Name] {
+			return false
+		}
+		seen[t.Name] = true
+		u := ks.Type(t.Name)
+		return u != nil && slices.ContainsFunc(u.Fields, func(f *Field) bool { return holdsDuration(ks, f.Type, seen) })
+	}
+	return slices.ContainsFunc(t.Params, func(p *cql.Type) bool { return holdsDuration(ks, p, seen) })
 }
 
 // refersTo reports whether t uses the type named target, directly or
@@ -935,6 +1376,9 @@ func usesType(t *cql.Type, name string) bool {
 
 func (c *Catalog) drop(s *cql.Drop) error {
 	if s.Object == cql.ObjectKeyspace {
+		if systemKeyspaces[s.Name.Name] != "" {
+			return cql.Errorf(s.Name.Pos, "%w: %s is a system keyspace, which cannot be dropped", ErrSystemKeyspace, cql.QuoteIdent(s.Name.Name))
+		}
 		ks := c.Keyspace(s.Name.Name)
 		if ks == nil {
 			if s.IfExists {

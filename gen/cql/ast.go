@@ -59,6 +59,8 @@ type ColumnDef struct {
 	Name       Ident
 	Type       *Type
 	Static     bool
+	TTL        bool     // ScyllaDB's per-row TTL column: name type TTL
+	TTLPos     Position // position of TTL
 	Mask       *Mask    // MASKED WITH, nil when absent
 	PrimaryKey bool     // inline PRIMARY KEY
 	KeyPos     Position // position of the inline PRIMARY KEY
@@ -231,6 +233,7 @@ const (
 	AlterWith
 	AlterDropCompactStorage
 	AlterMask // ALTER col MASKED WITH … or DROP MASKED
+	AlterTTL  // ScyllaDB's TTL col or TTL NULL
 )
 
 // Rename is one "from TO to" pair.
@@ -254,6 +257,9 @@ type AlterTable struct {
 	Options      TableOptions
 	MaskColumn   Ident // AlterMask: the column
 	Mask         *Mask // AlterMask: the new mask, nil for DROP MASKED
+	// TTLColumn is AlterTTL's column; its Name is "" for TTL NULL, and
+	// its Pos is then that of NULL.
+	TTLColumn Ident
 }
 
 // AlterType is ALTER TYPE.

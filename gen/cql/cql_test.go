@@ -177,6 +177,8 @@ func TestParseSchemaErrors(t *testing.T) {
 		"TooDeep":        {"CREATE TABLE t (k int PRIMARY KEY, v " + repeat("frozen<", 100) + "int" + repeat(">", 100) + ")", "", ErrSyntax},
 		"Unterminated":   {"CREATE TABLE t (k int PRIMARY KEY) WITH comment = 'x", "f:1:51: unterminated string literal", ErrUnterminated},
 		"AlterTypeAlter": {"ALTER TYPE t ALTER x TYPE int", "f:1:14: unsupported: ALTER TYPE … ALTER … TYPE was removed in Cassandra 3.10", ErrUnsupported},
+		"BadUTF8Name":    {"CREATE TYPE a (\"\xed\" int)", `f:1:16: syntax error: quoted identifier "\"\xed\"" is not valid UTF-8`, ErrSyntax},
+		"BadUTF8String":  {"CREATE TABLE t (k int PRIMARY KEY) WITH comment = '\xff'", `f:1:51: syntax error: string "'\xff'" is not valid UTF-8`, ErrSyntax},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

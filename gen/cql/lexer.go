@@ -142,7 +142,7 @@ func (l *lexer) next() (Token, bool) {
 				i++
 				continue
 			}
-			return tok(TokQuoted, i+1, b.String())
+			return l.checkUTF8(tok(TokQuoted, i+1, b.String()))
 		}
 		t, _ := tok(TokIllegal, len(src), "")
 		t.Err = Errorf(pos, "%w quoted identifier", ErrUnterminated)
@@ -159,7 +159,7 @@ func (l *lexer) next() (Token, bool) {
 				i++
 				continue
 			}
-			return tok(TokString, i+1, b.String())
+			return l.checkUTF8(tok(TokString, i+1, b.String()))
 		}
 		t, _ := tok(TokIllegal, len(src), "")
 		t.Err = Errorf(pos, "%w string literal", ErrUnterminated)
@@ -173,7 +173,7 @@ func (l *lexer) next() (Token, bool) {
 		}
 		t, ok := tok(TokString, start+2+end+2, src[start+2:start+2+end])
 		t.Dollar = true
-		return t, ok
+		return l.checkUTF8(t, ok)
 	case c == '/' && strings.HasPrefix(src[start:], "/*"):
 		t, _ := tok(TokIllegal, len(src), "")
 		t.Err = Errorf(pos, "%w comment", ErrUnterminated)
@@ -183,6 +183,18 @@ func (l *lexer) next() (Token, bool) {
 	}
 	_, size := utf8.DecodeRuneInString(src[start:])
 	return tok(TokIllegal, start+size, src[start:start+size])
+}
+
+// checkUTF8 turns a quoted identifier or string that is not valid UTF-8
+// into an Illegal token: CQL text is UTF-8 (cqlsh refuses to read such a
+// file), and names and values become Go source, which must be UTF-8 too.
+func (l *lexer) checkUTF8(t Token, ok bool) (Token, bool) {
+	if utf8.ValidString(t.Text) {
+		return t, ok
+	}
+	t.Err = Errorf(t.Pos, "%w: %s %q is not valid UTF-8", ErrSyntax, t.Kind, t.Raw)
+	t.Kind = TokIllegal
+	return t, ok
 }
 
 // skipSpace skips blanks and comments and reports whether input remains.

@@ -202,6 +202,10 @@ var nativeTypes = map[string]bool{
 // IsNativeType reports whether name (lower case) is a CQL native type.
 func IsNativeType(name string) bool { return nativeTypes[name] }
 
+// reservedTypeNames are the names Cassandra's grammar keeps for future
+// native types (Parser.g, reservedTypeNames).
+var reservedTypeNames = map[string]bool{"byte": true, "complex": true, "enum": true, "date": true, "interval": true, "macaddr": true, "bitstring": true}
+
 // typ reads a CQL type.
 func (p *parser) typ() *Type {
 	if !p.enter() {
@@ -401,10 +405,14 @@ func (p *parser) keyspaceOptions(optional bool) []Option {
 	return o.Options
 }
 
-// columnDef reads name type [STATIC] [PRIMARY KEY].
+// columnDef reads name type [TTL] [STATIC] [MASKED WITH …] [PRIMARY KEY]
+// (TTL is ScyllaDB's per-row TTL column; the catalog decides).
 func (p *parser) columnDef() ColumnDef {
 	c := ColumnDef{Name: p.ident("column name")}
 	c.Type = p.typ()
+	if p.isKw("ttl") {
+		c.TTL, c.TTLPos = true, p.next().Pos
+	}
 	if p.acceptKw("static") {
 		c.Static = true
 	}
@@ -502,6 +510,11 @@ func (p *parser) createType(pos Position) *CreateType {
 	s := &CreateType{Pos: pos}
 	s.IfNotExists = p.ifNotExists()
 	s.Name = p.qname("type name")
+	// Cassandra's grammar (non_type_ident) takes a native type name, or one
+	// it reserves for future types, as a type name only when quoted.
+	if t := p.toks[p.i-1]; p.ok() && t.Kind == TokIdent && (IsNativeType(t.Text) || reservedTypeNames[t.Text]) {
+		p.fail(Errorf(t.Pos, "%w: %s is a type name; quote it (%q) to name a user-defined type", ErrSyntax, t.Text, t.Text))
+	}
 	p.expectPunct("(")
 	for p.ok() && !p.isPunct(")") {
 		f := Field{Name: p.ident("field name")}
@@ -667,6 +680,15 @@ func (p *parser) alterTable(pos Position, view bool) *AlterTable {
 	case p.acceptKw("with"):
 		s.Op = AlterWith
 		p.withOptions(&s.Options, true)
+	case !view && p.isKw("ttl"):
+		// ScyllaDB's per-row TTL: ALTER TABLE t TTL col, or TTL NULL.
+		s.Op = AlterTTL
+		p.next()
+		if p.isKw("null") {
+			s.TTLColumn = Ident{Pos: p.next().Pos}
+		} else {
+			s.TTLColumn = p.ident("column name")
+		}
 	case !view && p.acceptKw("alter"):
 		s.Op = AlterMask
 		s.DropIfExists = p.ifExists()
@@ -681,7 +703,7 @@ func (p *parser) alterTable(pos Position, view bool) *AlterTable {
 			p.unexpected(p.peek(), "MASKED WITH or DROP MASKED")
 		}
 	default:
-		p.unexpected(t, "ADD, ALTER, DROP, RENAME or WITH")
+		p.unexpected(t, "ADD, ALTER, DROP, RENAME, TTL or WITH")
 	}
 	return s
 }
@@ -929,7 +951,11 @@ func (t *Type) write(b *strings.Builder, declared bool) {
 		}
 		b.WriteString(name)
 	case TypeUDT:
-		b.WriteString(QuoteIdent(t.Name))
+		if declared {
+			b.WriteString(QuoteTypeName(t.Name))
+		} else {
+			b.WriteString(QuoteIdent(t.Name)) // system_schema writes frozen<int> for a type "int"
+		}
 	case TypeCustom:
 		b.WriteString(quoteString(t.Name))
 	default:

@@ -2,18 +2,32 @@ package cql
 
 import "strings"
 
-// reserved are the reserved keywords of Cassandra 5.0 (ReservedKeywords.java):
-// they cannot be used as names unless quoted.
+// reserved are the reserved keywords of Cassandra 5.0
+// (org/apache/cassandra/cql3/reserved_keywords.txt in cassandra-all 5.0.9):
+// they cannot be used as names unless quoted. DEFAULT, MBEAN, MBEANS,
+// REPLACE and UNSET are keywords but not reserved: the server takes them as
+// column names.
 var reserved = map[string]bool{}
 
 func init() {
 	for _, w := range strings.Fields(`add allow alter and apply asc authorize batch begin by
-		columnfamily create default delete desc describe drop entries execute from full grant if in
-		index infinity insert into is keyspace limit materialized mbean mbeans modify nan norecursive
-		not null of on or order primary rename replace revoke schema select set table to token
-		truncate unlogged unset update use using view where with`) {
+		columnfamily create delete desc describe drop entries execute from full grant if in
+		index infinity insert into is keyspace limit materialized modify nan norecursive
+		not null of on or order primary rename revoke schema select set table to token
+		truncate unlogged update use using view where with`) {
 		reserved[w] = true
 	}
+}
+
+// QuoteTypeName renders the name of a user-defined type: quoted where
+// QuoteIdent quotes it, and also where it is a native type name or one the
+// grammar reserves for future types ("int", "enum"), which a type name may
+// only be when quoted.
+func QuoteTypeName(name string) string {
+	if IsNativeType(name) || reservedTypeNames[name] {
+		return `"` + name + `"`
+	}
+	return QuoteIdent(name)
 }
 
 // IsReserved reports whether word (lower case) is a reserved CQL keyword.

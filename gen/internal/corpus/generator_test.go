@@ -113,7 +113,7 @@ func generatorSchema(cat *catalog.Catalog, results []catalog.Result) schema {
 				row.Base = t.Base
 			}
 			out.Tables = append(out.Tables, row)
-			for _, c := range t.Columns {
+			for _, c := range t.SystemColumns() {
 				out.Columns = append(out.Columns, columnRow{
 					Keyspace: ks.Name, Table: t.Name, Name: c.Name, Kind: c.Kind.String(),
 					Position: c.Position, Order: c.Order(), Type: c.Type.String(), Mask: c.MaskText(ks.Name),

@@ -130,7 +130,7 @@ func CreateStatements() []string {
     PRIMARY KEY (id)
 )`,
 		`CREATE MATERIALIZED VIEW IF NOT EXISTS "Events" AS
-    SELECT id, kind FROM events
+    SELECT * FROM events
     WHERE kind IS NOT NULL AND id IS NOT NULL
     PRIMARY KEY (kind, id)`,
 	}

@@ -103,7 +103,7 @@ func CreateStatements() []string {
     WITH CLUSTERING ORDER BY (order_id DESC)
     AND comment = 'by customer'`,
 		`CREATE MATERIALIZED VIEW IF NOT EXISTS orders_all AS
-    SELECT order_id, customer_id, status, total, items, tags FROM orders
+    SELECT * FROM orders
     WHERE status IS NOT NULL AND order_id IS NOT NULL
     PRIMARY KEY (status, order_id)`,
 		`CREATE INDEX IF NOT EXISTS orders_status_idx ON orders (status)`,
