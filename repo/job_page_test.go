@@ -284,13 +284,17 @@ func TestListPageCost(t *testing.T) {
 		t.Fatalf("listed %d jobs, want 300", n)
 	}
 	// A page inside a bucket costs a tie read, a read of every shard and
-	// one read of its jobs (the first page no tie read); a page that also
+	// one read of its jobs (the first page no tie read, and a page that
+	// ends exactly at its bucket's end can cost less); a page that also
 	// meets the end of its bucket reads the directory and the next bucket
-	// (and its jobs) as well: 3 more. Nothing grows with depth.
-	least := slices.Min(costs)
+	// (and its jobs) as well: 3 more. Nothing grows with depth. The typical
+	// page is the median: where the pages fall in the buckets depends on
+	// the clock's start, so the cheapest page is not always one inside a
+	// bucket.
+	typical := slices.Sorted(slices.Values(costs))[len(costs)/2]
 	for i, c := range costs {
-		if c > least+3 {
-			t.Errorf("page %d cost %d statements, more than %d (a page inside a bucket, %d, and a bucket crossed)", i+1, c, least+3, least)
+		if c > typical+3 {
+			t.Errorf("page %d cost %d statements, more than %d (a typical page, %d, and a bucket crossed)", i+1, c, typical+3, typical)
 		}
 	}
 	third := len(costs) / 3
