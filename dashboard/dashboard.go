@@ -41,9 +41,10 @@ type Options struct {
 
 	// Authorize, when set, is asked before every request but those for the
 	// embedded script, style sheet and icon: with ActionView for reading
-	// pages and the JSON endpoints, with the action's name for a change. A non-nil error refuses the request with 403 Forbidden and
-	// the error's text. Authenticate in your own middleware around the
-	// handler and let Authorize read what it put in the request's context.
+	// pages and the JSON endpoints, with the action's name for a change. A
+	// non-nil error refuses the request with 403 Forbidden and the error's
+	// text. Authenticate in your own middleware around the handler and let
+	// Authorize read what it put in the request's context.
 	Authorize func(r *http.Request, action Action) error
 
 	// TrustedOrigins are origins ("https://admin.example.com") allowed to

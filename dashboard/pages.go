@@ -226,8 +226,8 @@ func (d *Dashboard) batchesPage(c *call) error {
 			}
 		}
 	}
-	more := max(0, len(order)-maxBatchesListed)
-	out := make([]*batchSeen, len(order)-more)
+	out := make([]*batchSeen, min(len(order), maxBatchesListed))
+	more := len(order) - len(out)
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(fanOut)
 	for i, id := range order[:len(out)] {

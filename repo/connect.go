@@ -279,9 +279,7 @@ func (c Config) NewCluster() (*gocql.ClusterConfig, error) {
 // [ErrAuth], [ErrTLS], [ErrKeyspaceNotFound], [ErrTableNotFound] (naming the
 // tables) and [ErrSchemaMismatch].
 func Connect(ctx context.Context, cfg Config) (*Store, error) {
-	if ctx == nil {
-		return nil, InvalidArgument("context", nilContext)
-	}
+	// A nil ctx is refused by CreateSession, before anything uses it.
 	cl, err := cfg.NewCluster()
 	if err != nil {
 		return nil, err
@@ -300,11 +298,9 @@ func Connect(ctx context.Context, cfg Config) (*Store, error) {
 // lightweight transactions unless opts sets one. It checks the schema as
 // [Connect] does and returns the same errors.
 func ConnectCluster(ctx context.Context, cluster *gocql.ClusterConfig, keyspace string, opts *Options) (*Store, error) {
-	if ctx == nil {
-		return nil, InvalidArgument("context", nilContext)
-	}
+	// A nil ctx is refused by CreateSession, before anything uses it.
 	if cluster == nil {
-		return nil, InvalidArgument("cluster configuration", "nil (make one with gocql.NewCluster)")
+		return nil, InvalidArgument("cluster configuration", nilCluster)
 	}
 	cl := *cluster
 	if keyspace != "" {
@@ -445,6 +441,9 @@ func contactPoints(cl *gocql.ClusterConfig) []string {
 	return out
 }
 
+// nilCluster is the problem of a nil cluster configuration.
+const nilCluster = "nil (make one with gocql.NewCluster)"
+
 // CreateSession opens a session on cl as Connect does, and maps a failure to
 // an error that says what to do: [ErrNoHosts] (naming the hosts and ports
 // tried), [ErrAuth], [ErrTLS] or [ErrKeyspaceNotFound]. Unlike
@@ -455,7 +454,7 @@ func CreateSession(ctx context.Context, cl *gocql.ClusterConfig) (*gocql.Session
 		return nil, InvalidArgument("context", nilContext)
 	}
 	if cl == nil {
-		return nil, InvalidArgument("cluster configuration", "nil (make one with gocql.NewCluster)")
+		return nil, InvalidArgument("cluster configuration", nilCluster)
 	}
 	type result struct {
 		s   *gocql.Session
