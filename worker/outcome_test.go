@@ -192,13 +192,14 @@ func TestOutcomeRetryKeepsLease(t *testing.T) {
 
 	cfg := b.config(t, 1)
 	cfg.Lease = 3 * time.Second // a heartbeat every second
-	cfg.Logger = slog.New(logs)
 	const faultFor = 9 * time.Second
 
-	// Each try of the outcome's change, once its hints are written, meets
-	// connections the network has just reset (the proxy severs and heals
-	// them): its lightweight transaction fails with a broken connection or
-	// no host, as in a network cut. Heartbeats are left alone.
+	// Each try of the outcome's change, once its hints are written, meets a
+	// network cut (the proxy severs every connection and refuses new ones):
+	// its lightweight transaction fails with a broken connection or no
+	// host. The cut heals when the worker reports the try failed, so that
+	// the heartbeats between tries go through. (Healing at once would let
+	// the driver reconnect before a slow try is sent, and the try pass.)
 	var faultUntil atomic.Int64 // unix nanoseconds; set by the first try
 	var tries atomic.Int32
 	testhook.SetAfterHints(store, func(op string) error {
@@ -209,10 +210,10 @@ func TestOutcomeRetryKeepsLease(t *testing.T) {
 		if time.Now().UnixNano() < faultUntil.Load() {
 			tries.Add(1)
 			proxy.Sever()
-			proxy.Heal()
 		}
 		return nil
 	})
+	cfg.Logger = slog.New(onLog{logs, "jobsharp: writing the job's outcome failed; retrying", proxy.Heal})
 
 	p := processor(t, store, cfg)
 	var runs atomic.Int32
@@ -252,6 +253,29 @@ func TestOutcomeRetryKeepsLease(t *testing.T) {
 	if !logs.Logged(slog.LevelDebug, "writing the job's outcome failed; retrying") {
 		t.Error("no outcome write failed")
 	}
+}
+
+// onLog is a log handler that calls f whenever message msg is logged,
+// before passing the record on.
+type onLog struct {
+	slog.Handler
+	msg string
+	f   func()
+}
+
+func (h onLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.f()
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h onLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return onLog{h.Handler.WithAttrs(as), h.msg, h.f}
+}
+
+func (h onLog) WithGroup(g string) slog.Handler {
+	return onLog{h.Handler.WithGroup(g), h.msg, h.f}
 }
 
 // lateClaim is the argument type of TestClaimAnsweredAfterItsLease.
