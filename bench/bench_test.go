@@ -292,7 +292,7 @@ func checkControls(t *testing.T, rep *Report) {
 			if r.Jobs != cfg.ControlsJobs || r.Inserts != wantInserts || r.Existed != wantInserts-cfg.ControlsJobs {
 				t.Errorf("%s: %d jobs, %d inserts, %d existed; want %d, %d, %d", v.Variant, r.Jobs, r.Inserts, r.Existed, cfg.ControlsJobs, wantInserts, wantInserts-cfg.ControlsJobs)
 			}
-			if kinds["BATCH of UPDATE jobs IF"] != int64(r.Jobs) || kinds["INSERT unique_keys IF"] != int64(wantClaims) || kinds["SELECT jobs"] != int64(wantReads) {
+			if kinds["BATCH of UPDATE jobs IF"] != int64(r.Jobs) || kinds["UPDATE unique_keys IF"] != int64(wantClaims) || kinds["SELECT jobs"] != int64(wantReads) {
 				t.Errorf("%s: inserts sent %v; want a conditional batch per job, %d key claims and %d holder reads", v.Variant, kinds, wantClaims, wantReads)
 			}
 			if r.Process.LWTs == 0 || r.Pauses.RoundTrips() == 0 {

@@ -63,6 +63,8 @@ type JobsRow struct {
 	LeaseUntil time.Time `db:"lease_until"`
 	// Metadata is the column metadata, CQL type map<text, text>.
 	Metadata map[string]string `db:"metadata"`
+	// UniqueKey is the column unique_key, CQL type blob.
+	UniqueKey []byte `db:"unique_key"`
 	// ActiveLog is the static column active_log, CQL type map<timeuuid, frozen<map<int, int>>>.
 	ActiveLog map[gocql.UUID]map[int32]int32 `db:"active_log"`
 	// FinalLog is the static column final_log, CQL type map<timeuuid, frozen<map<int, int>>>.
@@ -138,6 +140,8 @@ func (r *JobsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
 			dest = append(dest, &r.LeaseUntil)
 		case "metadata":
 			dest = append(dest, &r.Metadata)
+		case "unique_key":
+			dest = append(dest, &r.UniqueKey)
 		case "active_log":
 			dest = append(dest, &r.ActiveLog)
 		case "final_log":

@@ -257,7 +257,7 @@ WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
 // HomeBucketsFrom is the query HomeBucketsFrom of schema/queries.cql, line
-// 467, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 470, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsFrom = Query{
 	Name:       "HomeBucketsFrom",
 	CQL:        HomeBucketsFromCQL,
@@ -280,7 +280,7 @@ func scanHomeBucketsFrom(r *HomeBucketsFromRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 467)
+// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 470)
 // on table home_buckets: a SELECT that returns HomeBucketsFromRow rows, read
 // with One, All, Iter or Page.
 //

@@ -17,7 +17,7 @@ import (
 // Its Get, Select and Insert statements are built once.
 var JobsTable = table.New(table.Metadata{
 	Name:    "jobs",
-	Columns: []string{"home", "shard", "id", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "active_log", "final_log"},
+	Columns: []string{"home", "shard", "id", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "active_log", "final_log"},
 	PartKey: []string{"home", "shard"},
 	SortKey: []string{"id"},
 })
@@ -83,6 +83,8 @@ var JobsColumns = struct {
 	LeaseUntil JobsColumn[time.Time]
 	// Metadata is the column metadata, CQL type map<text, text>.
 	Metadata JobsColumn[map[string]string]
+	// UniqueKey is the column unique_key, CQL type blob.
+	UniqueKey JobsColumn[[]byte]
 	// ActiveLog is the static column active_log, CQL type map<timeuuid, frozen<map<int, int>>>.
 	ActiveLog JobsColumn[map[gocql.UUID]map[int32]int32]
 	// FinalLog is the static column final_log, CQL type map<timeuuid, frozen<map<int, int>>>.
@@ -114,15 +116,16 @@ var JobsColumns = struct {
 	LeaseToken:     JobsColumn[gocql.UUID]{name: "lease_token", cql: "lease_token"},
 	LeaseUntil:     JobsColumn[time.Time]{name: "lease_until", cql: "lease_until"},
 	Metadata:       JobsColumn[map[string]string]{name: "metadata", cql: "metadata"},
+	UniqueKey:      JobsColumn[[]byte]{name: "unique_key", cql: "unique_key"},
 	ActiveLog:      JobsColumn[map[gocql.UUID]map[int32]int32]{name: "active_log", cql: "active_log"},
 	FinalLog:       JobsColumn[map[gocql.UUID]map[int32]int32]{name: "final_log", cql: "final_log"},
 }
 
 var (
-	tblJobsAll     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.ActiveLog, JobsColumns.FinalLog}
+	tblJobsAll     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.UniqueKey, JobsColumns.ActiveLog, JobsColumns.FinalLog}
 	tblJobsKey     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID}
 	tblJobsPartKey = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard}
-	tblJobsRegular = []ColumnOf[JobsBuilder]{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.ActiveLog, JobsColumns.FinalLog}
+	tblJobsRegular = []ColumnOf[JobsBuilder]{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.UniqueKey, JobsColumns.ActiveLog, JobsColumns.FinalLog}
 )
 
 // Jobs builds statements for table jobs from typed columns.
@@ -170,7 +173,8 @@ func (JobsBuilder) Delete(cols ...ColumnOf[JobsBuilder]) (*qb.DeleteBuilder, err
 // JobsGetCQL is the statement of query JobsGet.
 const JobsGetCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
-    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata
+    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata,
+    unique_key
 FROM jobs
 WHERE home = ? AND shard = ? AND id = ?`
 
@@ -185,7 +189,7 @@ var JobsGet = Query{
 }
 
 func scanJobsGet(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
 }
 
 // JobsGet runs query JobsGet of schema/queries.cql (line 12) on table jobs: a
@@ -207,7 +211,8 @@ func (db *DB) JobsGet(ctx context.Context, home time.Time, shard int32, id gocql
 // JobsGetManyCQL is the statement of query JobsGetMany.
 const JobsGetManyCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
-    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata
+    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata,
+    unique_key
 FROM jobs
 WHERE home = ? AND shard = ? AND id IN ?`
 
@@ -222,7 +227,7 @@ var JobsGetMany = Query{
 }
 
 func scanJobsGetMany(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
 }
 
 // JobsGetMany runs query JobsGetMany of schema/queries.cql (line 19) on table
@@ -245,7 +250,8 @@ func (db *DB) JobsGetMany(ctx context.Context, home time.Time, shard int32, id [
 // JobsScanCQL is the statement of query JobsScan.
 const JobsScanCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
-    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata
+    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata,
+    unique_key
 FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
@@ -261,7 +267,7 @@ var JobsScan = Query{
 }
 
 func scanJobsScan(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata)
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
 }
 
 // JobsScan runs query JobsScan of schema/queries.cql (line 26) on table jobs:
@@ -343,7 +349,8 @@ const JobsCreateCQL = `UPDATE jobs
 SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?,
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
     last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?,
-    recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
+    recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?,
+    unique_key = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = NULL`
 
@@ -353,7 +360,7 @@ IF version = NULL`
 var JobsCreate = Query{
 	Name:       "JobsCreate",
 	CQL:        JobsCreateCQL,
-	Names:      []string{"queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id"},
+	Names:      []string{"queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "home", "shard", "id"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -374,7 +381,7 @@ var JobsCreate = Query{
 //
 // The statement is [JobsCreateCQL].
 func (db *DB) JobsCreate(ctx context.Context, row models.JobsRow) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), row.Home, row.Shard, row.ID), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteCQL is the statement of query JobsWrite.
@@ -383,7 +390,8 @@ USING TTL ?
 SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?,
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
     last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?,
-    recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
+    recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?,
+    unique_key = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
@@ -393,7 +401,7 @@ IF version = ?`
 var JobsWrite = Query{
 	Name:       "JobsWrite",
 	CQL:        JobsWriteCQL,
-	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id", "expected_version"},
+	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "home", "shard", "id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -414,7 +422,7 @@ var JobsWrite = Query{
 //
 // The statement is [JobsWriteCQL].
 func (db *DB) JobsWrite(ctx context.Context, row models.JobsRow, ttl int32, expectedVersion int64) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteKeepCQL is the statement of query JobsWriteKeep.
@@ -423,7 +431,8 @@ USING TTL ?
 SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?,
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
     last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?,
-    recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?
+    recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?,
+    unique_key = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
@@ -433,7 +442,7 @@ IF version = ?`
 var JobsWriteKeep = Query{
 	Name:       "JobsWriteKeep",
 	CQL:        JobsWriteKeepCQL,
-	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "home", "shard", "id", "expected_version"},
+	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "home", "shard", "id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
 }
@@ -456,7 +465,7 @@ var JobsWriteKeep = Query{
 //
 // The statement is [JobsWriteKeepCQL].
 func (db *DB) JobsWriteKeep(ctx context.Context, row models.JobsRow, ttl int32, expectedVersion int64) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteKeepCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteKeepCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsClaimCQL is the statement of query JobsClaim.
@@ -787,7 +796,7 @@ type JobsBatch struct{ casBatch }
 // ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
 // partition both are atomic).
 func (db *DB) NewJobsBatch(ctx context.Context, kind gocql.BatchType) *JobsBatch {
-	return &JobsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 3)}
+	return &JobsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 3)}
 }
 
 // ExecCAS sends the batch as one lightweight transaction: applied reports
@@ -806,21 +815,21 @@ func (b *JobsBatch) ExecCAS() (applied bool, current []models.JobsRow, err error
 // [DB.JobsCreate].
 func (b *JobsBatch) JobsCreate(row models.JobsRow) {
 	b.test(false, 7)
-	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), row.Home, row.Shard, row.ID)
+	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID)
 }
 
 // JobsWrite adds query JobsWrite to the batch; its parameters are those of
 // [DB.JobsWrite].
 func (b *JobsBatch) JobsWrite(row models.JobsRow, ttl int32, expectedVersion int64) {
 	b.test(false, 7)
-	b.b.add(JobsWriteCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, row.Home, row.Shard, row.ID, expectedVersion)
+	b.b.add(JobsWriteCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID, expectedVersion)
 }
 
 // JobsWriteKeep adds query JobsWriteKeep to the batch; its parameters are
 // those of [DB.JobsWriteKeep].
 func (b *JobsBatch) JobsWriteKeep(row models.JobsRow, ttl int32, expectedVersion int64) {
 	b.test(false, 7)
-	b.b.add(JobsWriteKeepCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), row.Home, row.Shard, row.ID, expectedVersion)
+	b.b.add(JobsWriteKeepCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID, expectedVersion)
 }
 
 // JobsClaim adds query JobsClaim to the batch; its parameters are those of
@@ -866,6 +875,6 @@ func (b *JobsBatch) CountLogFinal(ttl int32, finalLogKey gocql.UUID, finalLogVal
 // CountLogCompact adds query CountLogCompact to the batch; its parameters are
 // those of [DB.CountLogCompact].
 func (b *JobsBatch) CountLogCompact(activeLog map[gocql.UUID]map[int32]int32, home time.Time, shard int32, expectedLog map[gocql.UUID]map[int32]int32) {
-	b.test(false, 26)
+	b.test(false, 27)
 	b.b.add(CountLogCompactCQL, false, activeLog, home, shard, expectedLog)
 }

@@ -264,7 +264,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at < ?
 PER PARTITION LIMIT ?`
 
 // StateScanShards is the query StateScanShards of schema/queries.cql, line
-// 443, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
+// 446, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScanShards = Query{
 	Name:       "StateScanShards",
 	CQL:        StateScanShardsCQL,
@@ -287,7 +287,7 @@ func scanStateScanShards(r *StateScanShardsRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Shard, &r.EnteredAt, &r.JobID)
 }
 
-// StateScanShards runs query StateScanShards of schema/queries.cql (line 443)
+// StateScanShards runs query StateScanShards of schema/queries.cql (line 446)
 // on table jobs_by_state: a SELECT that returns StateScanShardsRow rows, read
 // with One, All, Iter or Page.
 //
@@ -316,7 +316,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at = ? A
 PER PARTITION LIMIT ?`
 
 // StateScanShardsTie is the query StateScanShardsTie of schema/queries.cql,
-// line 450, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 453, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateScanShardsTie = Query{
 	Name:       "StateScanShardsTie",
@@ -341,7 +341,7 @@ func scanStateScanShardsTie(r *StateScanShardsTieRow, dest []any, _ []gocql.Colu
 }
 
 // StateScanShardsTie runs query StateScanShardsTie of schema/queries.cql (line
-// 450) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
+// 453) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
 // rows, read with One, All, Iter or Page.
 //
 // The tie read of the state index: the rows entered at the position's

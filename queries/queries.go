@@ -132,6 +132,7 @@ func CreateStatements() []string {
     lease_token uuid,
     lease_until timestamp,
     metadata map<text, text>,
+    unique_key blob,
     active_log map<timeuuid, frozen<map<int, int>>> STATIC,
     final_log map<timeuuid, frozen<map<int, int>>> STATIC,
     PRIMARY KEY ((home, shard), id)
@@ -340,6 +341,7 @@ func Columns() []SchemaColumn {
 		{Table: "jobs", Name: "lease_token", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "uuid"},
 		{Table: "jobs", Name: "lease_until", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "timestamp"},
 		{Table: "jobs", Name: "metadata", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "map<text, text>"},
+		{Table: "jobs", Name: "unique_key", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "blob"},
 		{Table: "jobs", Name: "active_log", Kind: "static", Position: -1, ClusteringOrder: "none", Type: "map<timeuuid, frozen<map<int, int>>>"},
 		{Table: "jobs", Name: "final_log", Kind: "static", Position: -1, ClusteringOrder: "none", Type: "map<timeuuid, frozen<map<int, int>>>"},
 		{Table: "home_buckets", Name: "queue", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},

@@ -337,7 +337,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
-// DueBucketsFrom is the query DueBucketsFrom of schema/queries.cql, line 463,
+// DueBucketsFrom is the query DueBucketsFrom of schema/queries.cql, line 466,
 // on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
 var DueBucketsFrom = Query{
 	Name:       "DueBucketsFrom",
@@ -361,7 +361,7 @@ func scanDueBucketsFrom(r *DueBucketsFromRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// DueBucketsFrom runs query DueBucketsFrom of schema/queries.cql (line 463) on
+// DueBucketsFrom runs query DueBucketsFrom of schema/queries.cql (line 466) on
 // table scheduled_buckets: a SELECT that returns DueBucketsFromRow rows, read
 // with One, All, Iter or Page.
 //

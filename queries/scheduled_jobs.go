@@ -326,7 +326,7 @@ WHERE queue = ? AND bucket = ? AND shard IN ? AND due_at = ? AND job_id > ?
 PER PARTITION LIMIT ?`
 
 // DueScanShardsTie is the query DueScanShardsTie of schema/queries.cql, line
-// 457, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
+// 460, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueScanShardsTie = Query{
 	Name:       "DueScanShardsTie",
 	CQL:        DueScanShardsTieCQL,
@@ -352,7 +352,7 @@ func scanDueScanShardsTie(r *DueScanShardsTieRow, dest []any, _ []gocql.ColumnIn
 }
 
 // DueScanShardsTie runs query DueScanShardsTie of schema/queries.cql (line
-// 457) on table scheduled_jobs: a SELECT that returns DueScanShardsTieRow
+// 460) on table scheduled_jobs: a SELECT that returns DueScanShardsTieRow
 // rows, read with One, All, Iter or Page.
 //
 // The due index: the entries due at the position's time after its job id

@@ -93,28 +93,30 @@ func (UniqueKeysBuilder) Delete(cols ...ColumnOf[UniqueKeysBuilder]) (*qb.Delete
 }
 
 // UniqueClaimCQL is the statement of query UniqueClaim.
-const UniqueClaimCQL = `INSERT INTO unique_keys (key, job_id, claimed_at)
-VALUES (?, ?, ?)
-IF NOT EXISTS
-USING TTL ?`
+const UniqueClaimCQL = `UPDATE unique_keys
+USING TTL ?
+SET job_id = ?, claimed_at = ?
+WHERE key = ?
+IF job_id = NULL AND claimed_at = NULL`
 
-// UniqueClaim is the query UniqueClaim of schema/queries.cql, line 354, on
+// UniqueClaim is the query UniqueClaim of schema/queries.cql, line 355, on
 // table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueClaim = Query{
 	Name:       "UniqueClaim",
 	CQL:        UniqueClaimCQL,
-	Names:      []string{"key", "job_id", "claimed_at", "_ttl"},
+	Names:      []string{"_ttl", "job_id", "claimed_at", "key"},
 	LWT:        true,
 	Idempotent: false,
 }
 
-// UniqueClaim runs query UniqueClaim of schema/queries.cql (line 354) on table
+// UniqueClaim runs query UniqueClaim of schema/queries.cql (line 355) on table
 // unique_keys: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
 //
-// Claims a unique key for a job; TTL 0 means none.
+// Claims a unique key for a job; TTL 0 means none. An UPDATE, so that the row
+// has no marker and goes when its cells expire.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -123,7 +125,7 @@ var UniqueClaim = Query{
 //
 // The statement is [UniqueClaimCQL].
 func (db *DB) UniqueClaim(ctx context.Context, row models.UniqueKeysRow, ttl int32) CAS[models.UniqueKeysRow] {
-	return CAS[models.UniqueKeysRow]{q: db.lwt(ctx, UniqueClaimCQL, row.Key, row.JobID, row.ClaimedAt, ttl), scan: (*models.UniqueKeysRow).AppendScanDest}
+	return CAS[models.UniqueKeysRow]{q: db.lwt(ctx, UniqueClaimCQL, ttl, row.JobID, row.ClaimedAt, row.Key), scan: (*models.UniqueKeysRow).AppendScanDest}
 }
 
 // UniqueTakeOverCQL is the statement of query UniqueTakeOver.
@@ -133,7 +135,7 @@ SET job_id = ?, claimed_at = ?
 WHERE key = ?
 IF job_id = ?`
 
-// UniqueTakeOver is the query UniqueTakeOver of schema/queries.cql, line 358,
+// UniqueTakeOver is the query UniqueTakeOver of schema/queries.cql, line 361,
 // on table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueTakeOver = Query{
@@ -144,12 +146,14 @@ var UniqueTakeOver = Query{
 	Idempotent: false,
 }
 
-// UniqueTakeOver runs query UniqueTakeOver of schema/queries.cql (line 358) on
+// UniqueTakeOver runs query UniqueTakeOver of schema/queries.cql (line 361) on
 // table unique_keys: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
 //
-// Takes a key over from a job that left the unique states or does not exist.
+// Takes a key over from a job that left the unique states or does not exist;
+// with the holder's own id, sets the key's TTL (a finished job's retention, or
+// none when it is requeued).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -168,7 +172,7 @@ FROM unique_keys
 WHERE key = ?
 IF job_id = ?`
 
-// UniqueRelease is the query UniqueRelease of schema/queries.cql, line 362, on
+// UniqueRelease is the query UniqueRelease of schema/queries.cql, line 365, on
 // table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueRelease = Query{
@@ -179,7 +183,7 @@ var UniqueRelease = Query{
 	Idempotent: false,
 }
 
-// UniqueRelease runs query UniqueRelease of schema/queries.cql (line 362) on
+// UniqueRelease runs query UniqueRelease of schema/queries.cql (line 365) on
 // table unique_keys: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
@@ -201,7 +205,7 @@ const UniqueGetCQL = `SELECT key, job_id, claimed_at
 FROM unique_keys
 WHERE key = ?`
 
-// UniqueGet is the query UniqueGet of schema/queries.cql, line 366, on table
+// UniqueGet is the query UniqueGet of schema/queries.cql, line 369, on table
 // unique_keys, for gocqlx. It is idempotent (safe to retry).
 var UniqueGet = Query{
 	Name:       "UniqueGet",
@@ -215,7 +219,7 @@ func scanUniqueGet(r *models.UniqueKeysRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.Key, &r.JobID, &r.ClaimedAt)
 }
 
-// UniqueGet runs query UniqueGet of schema/queries.cql (line 366) on table
+// UniqueGet runs query UniqueGet of schema/queries.cql (line 369) on table
 // unique_keys: a SELECT that returns models.UniqueKeysRow rows, read with One,
 // All, Iter or Page.
 //
@@ -260,8 +264,8 @@ func (b *UniqueKeysBatch) ExecCAS() (applied bool, current []models.UniqueKeysRo
 // UniqueClaim adds query UniqueClaim to the batch; its parameters are those of
 // [DB.UniqueClaim].
 func (b *UniqueKeysBatch) UniqueClaim(row models.UniqueKeysRow, ttl int32) {
-	b.test(true)
-	b.b.add(UniqueClaimCQL, false, row.Key, row.JobID, row.ClaimedAt, ttl)
+	b.test(false, 1, 2)
+	b.b.add(UniqueClaimCQL, false, ttl, row.JobID, row.ClaimedAt, row.Key)
 }
 
 // UniqueTakeOver adds query UniqueTakeOver to the batch; its parameters are

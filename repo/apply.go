@@ -85,6 +85,7 @@ func newChange(cur, next *Job, op changeOp) *change {
 		// caller's copy of the job may predate the mark (its condition on
 		// the version then fails, see rebase).
 		next.HasContinuations = cur.HasContinuations || op.stmt == writeMark
+		next.UniqueKey = cur.UniqueKey // set at insert, never changed
 	}
 	return &change{cur: cur, next: next, op: op}
 }
@@ -456,6 +457,7 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 		}
 	}
 	s.deleteState(ctx, oldStates...)
+	s.afterUnique(ctx, chs)
 	settled := map[gocql.UUID]bool{}
 	if len(finished) > 0 {
 		// Settling reads the continuations of every finished job: jobs that
@@ -484,6 +486,27 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 	}
 	spent = append(spent, s.leases.update(chs, settled, s.now())...)
 	s.deleteDue(ctx, spent...)
+}
+
+// afterUnique keeps the unique keys of changed jobs in step with them: a
+// job that runs again after it finished (a requeue) holds its key without
+// a TTL again, and a deleted job gives its key back. Both are rare, and
+// conditioned on the key still naming the job.
+func (s *Store) afterUnique(ctx context.Context, chs []*change) {
+	var again []*Job
+	for _, c := range chs {
+		switch cur := c.cur; {
+		case cur == nil || cur.UniqueKey == nil:
+		case c.op.stmt == writeDelete:
+			_, _, err := s.db.UniqueRelease(ctx, cur.UniqueKey, cur.ID).Exec()
+			if err = s.interpret(ctx, queries.UniqueRelease.Name, err); err != nil {
+				s.set.log.Warn("jobsharp: could not give back the unique key of a deleted job; the next insert takes it over", "job_id", cur.ID, "err", err)
+			}
+		case cur.State.Final() && !c.next.State.Final():
+			again = append(again, c.next)
+		}
+	}
+	s.setUniqueTTL(ctx, again, 0)
 }
 
 // notApplied handles a batch whose conditions did not all hold: current

@@ -55,6 +55,11 @@ func TestFinishedRowsExpireWhole(t *testing.T) {
 	complete(claim(), nil)
 	insert(&repo.NewJob{Args: []byte(`{"n":1}`), Metadata: map[string]string{"tenant": "acme"}})
 	complete(claim(), []byte(`{"ok":true}`))
+	// Unique without a period: the job row holds its key (unique_key).
+	if _, err := b.store.Jobs.InsertOne(ctx, &repo.NewJob{Queue: b.queue, Type: "expiry.test", Args: []byte(`"u"`), Unique: &repo.UniqueOpts{ByArgs: true}}); err != nil {
+		t.Fatal(err)
+	}
+	complete(claim(), nil)
 	insert(&repo.NewJob{MaxRetries: 3}) // fails once, then succeeds
 	j := claim()
 	if _, err := b.store.Jobs.Fail(ctx, j, &repo.FailParams{Error: "boom", RetryAt: time.Now()}); err != nil {

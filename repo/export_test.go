@@ -35,6 +35,12 @@ func UniqueKeyHolder(ctx context.Context, s *Store, nj *NewJob) (gocql.UUID, err
 	return s.uniqueHolder(ctx, key)
 }
 
+// UniqueKey returns the key of nj's unique key row.
+func UniqueKey(ctx context.Context, s *Store, nj *NewJob) ([]byte, error) {
+	key, _, err := uniqueKeyOf(ctx, s, nj)
+	return key, err
+}
+
 // ClaimUniqueKey makes holder the holder of nj's unique key, claimed at
 // claimedAt, as a process that died before inserting its job leaves it.
 func ClaimUniqueKey(ctx context.Context, s *Store, nj *NewJob, holder gocql.UUID, claimedAt time.Time) error {

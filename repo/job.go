@@ -147,6 +147,12 @@ type Job struct {
 	// Lease is the claim of a Processing job.
 	Lease    Lease
 	Metadata map[string]string
+	// UniqueKey is the key in unique_keys that the job holds when it was
+	// inserted with UniqueOpts and no ByPeriod (a SHA-256), nil otherwise.
+	// When the job finishes, the key gets the retention TTL of the job's
+	// row, so it goes with the job. The store sets it at insert and keeps
+	// it: a change cannot alter it.
+	UniqueKey []byte
 }
 
 // Lease is the claim a worker holds on a Processing job. Token fences the
@@ -184,7 +190,7 @@ func jobFromRow(r *models.JobsRow) *Job {
 		RetryCount: int(r.RetryCount), MaxRetries: int(r.MaxRetries), LastError: r.LastError, Result: r.Result,
 		BatchID: r.BatchID, ParentID: r.ParentID, HasContinuations: r.Continued, RecurringID: r.RecurringID,
 		Lease:    Lease{Owner: r.LeaseOwner, Token: r.LeaseToken, Until: utc(r.LeaseUntil)},
-		Metadata: r.Metadata,
+		Metadata: r.Metadata, UniqueKey: r.UniqueKey,
 	}
 	for _, e := range r.Errors {
 		j.Errors = append(j.Errors, AttemptError{Attempt: int(e.Attempt), FailedAt: utc(e.FailedAt), Error: e.Error, Trace: e.Trace})
@@ -201,7 +207,7 @@ func rowFromJob(j *Job, h homeRef) models.JobsRow {
 		RetryCount: int32(j.RetryCount), MaxRetries: int32(j.MaxRetries), LastError: j.LastError, Result: j.Result,
 		BatchID: j.BatchID, ParentID: j.ParentID, Continued: j.HasContinuations, RecurringID: j.RecurringID,
 		LeaseOwner: j.Lease.Owner, LeaseToken: j.Lease.Token, LeaseUntil: ms(j.Lease.Until),
-		Metadata: j.Metadata,
+		Metadata: j.Metadata, UniqueKey: j.UniqueKey,
 	}
 	for _, e := range j.Errors {
 		r.Errors = append(r.Errors, models.AttemptError{Attempt: int32(e.Attempt), FailedAt: ms(e.FailedAt), Error: e.Error, Trace: e.Trace})

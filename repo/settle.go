@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/gocql/gocql"
@@ -32,6 +33,9 @@ func (s *Store) settleJobs(ctx context.Context, jobs, states []*Job) (map[gocql.
 	if len(states) > 0 {
 		wg.Go(func() { serr = s.writeFinalStates(ctx, states) })
 	}
+	if slices.ContainsFunc(jobs, func(j *Job) bool { return j.UniqueKey != nil }) {
+		wg.Go(func() { s.expireUniqueKeys(ctx, jobs) })
+	}
 	settled, err := s.settleLinks(ctx, jobs)
 	wg.Wait()
 	if serr != nil {
@@ -40,6 +44,39 @@ func (s *Store) settleJobs(ctx context.Context, jobs, states []*Job) (map[gocql.
 		}
 	}
 	return settled, errors.Join(err, serr)
+}
+
+// expireUniqueKeys gives the unique keys finished jobs hold the retention
+// TTL of their rows (a lightweight transaction each, on the condition that
+// the job still holds its key), so that a key without a period goes with
+// its job. A failure is logged, not returned: the key then stays until an
+// insert takes it over, as keys did before (one small row).
+func (s *Store) expireUniqueKeys(ctx context.Context, jobs []*Job) {
+	s.setUniqueTTL(ctx, jobs, s.set.ttlSeconds())
+}
+
+// setUniqueTTL rewrites the unique keys that jobs hold with a TTL of ttl
+// seconds (0: none), each only while it names its job. With no retention
+// (ttl 0 and finished jobs kept), finished jobs' keys stay as they are.
+func (s *Store) setUniqueTTL(ctx context.Context, jobs []*Job, ttl int) {
+	var held []*Job
+	for _, j := range jobs {
+		if j.UniqueKey != nil && (ttl > 0 || !j.State.Final()) {
+			held = append(held, j)
+		}
+	}
+	if len(held) == 0 || (ttl == 0 && s.set.ttlSeconds() == 0) {
+		return
+	}
+	err := forEach(ctx, len(held), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+		j := held[i]
+		row := models.UniqueKeysRow{Key: j.UniqueKey, JobID: j.ID, ClaimedAt: s.now()}
+		_, _, err := s.db.UniqueTakeOver(ctx, row, int32(ttl), j.ID).Exec()
+		return s.interpret(ctx, queries.UniqueTakeOver.Name, err)
+	})
+	if err != nil {
+		s.set.log.Warn("jobsharp: could not set the TTL of unique keys; they stay until taken over", "jobs", len(held), "err", err)
+	}
 }
 
 // writeFinalStates writes the state-index rows of finished jobs, with the

@@ -41,8 +41,13 @@ import (
 // than a plain insert (INSERT IF NOT EXISTS on unique_keys). An insert that
 // finds the key held costs that transaction and one read of the holder,
 // and stores nothing. Taking a key over costs one more lightweight
-// transaction. Keys with ByPeriod expire by TTL at the end of their period;
-// keys without one stay until taken over (one small row per distinct key).
+// transaction. Keys with ByPeriod expire by TTL at the end of their period.
+// A key without one holds for good while its job has not finished; when
+// the job finishes, settling rewrites the key, on the condition that it
+// still names the job, with the retention TTL of the job's row (one
+// lightweight transaction more per unique job), so the key expires with
+// its job. A requeued job holds its key for good again; deleting a job
+// gives its key back.
 type UniqueOpts struct {
 	// ByArgs adds the job's serialized arguments to the key, byte for byte
 	// (encoding/json writes struct fields in order and map keys sorted, so
@@ -178,6 +183,11 @@ func (s *Store) insertUnique(ctx context.Context, nj *NewJob) (*InsertResult, er
 		return nil, err
 	}
 	key, ttl := uniqueKey(job, nj.Unique, now)
+	if ttl == 0 {
+		// No period: the key would stay for good; the job carries it, so
+		// that its row gets the job's TTL when the job finishes.
+		job.UniqueKey = key
+	}
 	wait := 2 * time.Millisecond
 	for {
 		row := models.UniqueKeysRow{Key: key, JobID: job.ID, ClaimedAt: s.now()}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +88,93 @@ func TestUniqueJobs(t *testing.T) {
 		}
 		if len(jobs) != rounds || len(perArgs) != rounds {
 			t.Errorf("%d jobs stored with %d distinct arguments, want %d: one per round", len(jobs), len(perArgs), rounds)
+		}
+	})
+
+	t.Run("KeyWithoutPeriodGoesWithItsJob", func(t *testing.T) {
+		t.Parallel()
+
+		b := setup(t, nil)
+		session := b.store.Session().Session
+		nj := func(args string) *repo.NewJob {
+			return &repo.NewJob{Queue: b.queue, Type: "sync", Args: []byte(args), Unique: &repo.UniqueOpts{ByArgs: true}}
+		}
+		// ttls reads the TTLs of a key's cells; found is false when the
+		// key has no row.
+		ttls := func(args string) (holder gocql.UUID, jobTTL, claimTTL int, found bool) {
+			t.Helper()
+			key, err := repo.UniqueKey(ctx, b.store, nj(args))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var jt, ct *int
+			err = session.Query(`SELECT job_id, TTL(job_id), TTL(claimed_at) FROM unique_keys WHERE key = ?`, key).WithContext(ctx).Scan(&holder, &jt, &ct)
+			if errors.Is(err, gocql.ErrNotFound) {
+				return holder, 0, 0, false
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if jt != nil {
+				jobTTL = *jt
+			}
+			if ct != nil {
+				claimTTL = *ct
+			}
+			return holder, jobTTL, claimTTL, true
+		}
+		job := b.insertOne(ctx, t, nj(`"a"`)).Job
+		if holder, jt, ct, ok := ttls(`"a"`); !ok || holder != job.ID || jt != 0 || ct != 0 {
+			t.Fatalf("new key: holder %s (found %v), TTLs %d and %d; want job %s without a TTL", holder, ok, jt, ct, job.ID)
+		}
+
+		// Finished: the key expires with the job's row.
+		claimed := b.claim(ctx, t, 1)
+		if len(claimed) != 1 {
+			t.Fatalf("claimed %d jobs, want 1", len(claimed))
+		}
+		if _, err := b.store.Jobs.Complete(ctx, claimed[0], nil); err != nil {
+			t.Fatal(err)
+		}
+		retention := int(repo.DefaultRetention / time.Second)
+		if holder, jt, ct, ok := ttls(`"a"`); !ok || holder != job.ID || jt < retention-60 || jt > retention || ct < retention-60 || ct > retention {
+			t.Errorf("finished job's key: holder %s (found %v), TTLs %d and %d; want job %s with the retention TTL %d", holder, ok, jt, ct, job.ID, retention)
+		}
+		// Every cell of the key has that TTL and the row has no marker (the
+		// key is claimed by an UPDATE): once its cells are gone, so is the
+		// row. Checked on a key of its own by deleting its cells.
+		other := b.insertOne(ctx, t, nj(`"b"`)).Job
+		key, err := repo.UniqueKey(ctx, b.store, nj(`"b"`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := session.Query(`DELETE job_id, claimed_at FROM unique_keys WHERE key = ?`, key).WithContext(ctx).Exec(); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, ok := ttls(`"b"`); ok {
+			t.Errorf("the key of job %s has a row without cells: its claim left a row marker, which no TTL removes", other.ID)
+		}
+
+		// Requeued: the job runs again and holds its key for good again.
+		if _, err := b.store.Jobs.Requeue(ctx, job.ID, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if holder, jt, ct, ok := ttls(`"a"`); !ok || holder != job.ID || jt != 0 || ct != 0 {
+			t.Errorf("requeued job's key: holder %s (found %v), TTLs %d and %d; want job %s without a TTL", holder, ok, jt, ct, job.ID)
+		}
+		if r := b.insertOne(ctx, t, nj(`"a"`)); !r.Existed || r.Job.ID != job.ID {
+			t.Errorf("insert after the requeue = %s (existed %v), want job %s", r.Job.ID, r.Existed, job.ID)
+		}
+
+		// Deleted: the key is given back.
+		if err := b.store.Jobs.Delete(ctx, job.ID); err != nil {
+			t.Fatal(err)
+		}
+		if holder, _, _, ok := ttls(`"a"`); ok {
+			t.Errorf("deleted job's key still names %s", holder)
+		}
+		if r := b.insertOne(ctx, t, nj(`"a"`)); r.Existed || r.Job.ID == job.ID {
+			t.Errorf("insert after the delete = %s (existed %v), want a new job", r.Job.ID, r.Existed)
 		}
 	})
 
@@ -288,6 +376,33 @@ func TestUniqueInsertCost(t *testing.T) {
 	}
 	if dup.LWTs != n || dup.Queries != 2*n || dup.Batches != 0 {
 		t.Errorf("inserts of held keys sent %+v for %d inserts; want one LWT and one read each, no batch", dup, n)
+	}
+
+	// Finishing: a unique job's key gets the job's TTL, one LWT more.
+	jobs, err := store.Jobs.Claim(ctx, &repo.ClaimParams{Queue: queue, Owner: "cost", Limit: 2*n + 1, Lease: time.Minute})
+	if err != nil || len(jobs) != 2*n+1 {
+		t.Fatalf("Claim() = %d jobs, %v; want %d", len(jobs), err, 2*n+1)
+	}
+	var plainJobs, uniqueJobs []*repo.Job
+	for _, j := range jobs {
+		if slices.Contains(ids, j.ID) {
+			uniqueJobs = append(uniqueJobs, j)
+		} else if j.Type == "t" {
+			plainJobs = append(plainJobs, j)
+		}
+	}
+	complete := func(name string, js []*repo.Job) cqlcount.Counts {
+		return measure(name, func(i int) *repo.InsertResult {
+			if _, err := store.Jobs.Complete(ctx, js[i], nil); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		})
+	}
+	plainDone := complete("complete plain", plainJobs)
+	uniqueDone := complete("complete unique", uniqueJobs)
+	if got := uniqueDone.LWTs - plainDone.LWTs; got != n {
+		t.Errorf("completing unique jobs sent %d LWTs more than plain ones for %d jobs, want one each", got, n)
 	}
 }
 

@@ -20,19 +20,19 @@ import (
 // The jobs table's statements, as schema/queries.cql has them (the
 // generated constants in queries/ are laid out over lines).
 const (
-	JobsCreate    = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE home = ? AND shard = ? AND id = ? IF version = NULL`
+	JobsCreate    = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?, unique_key = ? WHERE home = ? AND shard = ? AND id = ? IF version = NULL`
 	JobsGet       = `SELECT ` + jobsColumns + ` FROM jobs WHERE home = ? AND shard = ? AND id = ?`
 	JobsGetMany   = `SELECT ` + jobsColumns + ` FROM jobs WHERE home = ? AND shard = ? AND id IN ?`
 	JobsScan      = `SELECT ` + jobsColumns + ` FROM jobs WHERE home = ? AND shard = ? AND id > ? AND id < ? LIMIT ?`
 	JobsScanBrief = `SELECT id, queue, state, version, scheduled_at, lease_until FROM jobs WHERE home = ? AND shard = ? AND id > ? AND id < ? LIMIT ?`
 	JobsClaim     = `UPDATE jobs SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = ?, lease_token = ?, lease_until = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
-	JobsWrite     = `UPDATE jobs USING TTL ? SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
+	JobsWrite     = `UPDATE jobs USING TTL ? SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?, unique_key = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
 	// JobsWriteKeep is JobsWrite with empty errors and metadata left as they
 	// are (WriteKeepArgs binds them unset), as the store writes a job's
 	// outcome when it clears neither.
 	JobsWriteKeep = JobsWrite
 
-	jobsColumns = `home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata`
+	jobsColumns = `home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata, unique_key`
 )
 
 // The other statements the store sends to store jobs (the store and layer
@@ -103,13 +103,14 @@ type Row struct {
 	LeaseToken                             gocql.UUID
 	LeaseUntil                             time.Time
 	Metadata                               map[string]string
+	UniqueKey                              []byte
 }
 
 // Dest returns the scan destinations of the row's columns.
 func (r *Row) Dest() []any {
 	return []any{&r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt,
 		&r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result,
-		&r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata}
+		&r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey}
 }
 
 // CreateArgs are the binds of JobsCreate for the row: its optional columns
@@ -117,7 +118,7 @@ func (r *Row) Dest() []any {
 // schema/queries.cql), so a new row holds no tombstone.
 func (r *Row) CreateArgs() []any {
 	v := r.values()
-	for _, i := range []int{8, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22} { // started_at … metadata but retry_count, max_retries
+	for _, i := range []int{8, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23} { // started_at … unique_key but retry_count, max_retries
 		if isZero(v[i]) {
 			v[i] = gocql.UnsetValue
 		}
@@ -160,9 +161,13 @@ func isZero(v any) bool {
 }
 
 // WriteArgs are the binds of JobsWrite: the whole row with a TTL, if its
-// stored version is expected.
+// stored version is expected, an empty unique key unset (:unset).
 func (r *Row) WriteArgs(ttl int, expected int64) []any {
-	return append(append([]any{ttl}, r.values()...), r.Home, r.Shard, r.ID, expected)
+	a := append(append([]any{ttl}, r.values()...), r.Home, r.Shard, r.ID, expected)
+	if isZero(a[24]) { // unique_key (after the TTL)
+		a[24] = gocql.UnsetValue
+	}
+	return a
 }
 
 // values are the row's regular columns in the order of JobsCreate and
@@ -170,7 +175,7 @@ func (r *Row) WriteArgs(ttl int, expected int64) []any {
 func (r *Row) values() []any {
 	return []any{r.Queue, r.Type, r.Args, r.State, r.Version, r.CreatedAt, r.ScheduledAt, r.StateChangedAt, r.StartedAt,
 		r.FinishedAt, r.RetryCount, r.MaxRetries, r.LastError, r.Errors, r.Result, r.BatchID, r.ParentID, r.Continued,
-		r.RecurringID, r.LeaseOwner, r.LeaseToken, r.LeaseUntil, r.Metadata}
+		r.RecurringID, r.LeaseOwner, r.LeaseToken, r.LeaseUntil, r.Metadata, r.UniqueKey}
 }
 
 // BucketStart is the start of the epoch-aligned bucket of width w holding t.
