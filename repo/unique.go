@@ -38,7 +38,7 @@ import (
 // # Cost
 //
 // An insert that claims a free key costs one lightweight transaction more
-// than a plain insert (INSERT IF NOT EXISTS on unique_keys). An insert that
+// than a plain insert (UPDATE IF job_id = null on unique_keys). An insert that
 // finds the key held costs that transaction and one read of the holder,
 // and stores nothing. Taking a key over costs one more lightweight
 // transaction. Keys with ByPeriod expire by TTL at the end of their period.
