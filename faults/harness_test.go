@@ -561,7 +561,7 @@ func (s *scenario) finish(name string, m mode) *result {
 		t.Errorf("lost: job %s was acknowledged and is not in the store", id)
 	}
 	for _, id := range rep.Stuck {
-		t.Errorf("stuck: job %s is %s %s after the faults ended", id, s.jobs[id].State, res.drain.Round(time.Second))
+		t.Errorf("stuck: job %s is %s %s after the faults ended%s", id, s.jobs[id].State, res.drain.Round(time.Second), s.parentNote(id))
 	}
 	for _, id := range rep.NotSucceeded {
 		t.Errorf("job %s ended %s; every job of the suite succeeds in the end (errors: %v)", id, s.jobs[id].State, s.jobs[id].Errors)
@@ -585,6 +585,32 @@ func (s *scenario) finish(name string, m mode) *result {
 			m.countBound, m.countBound, faults.FormatCounts(res.counts.err), faults.FormatCounts(res.counts.beforeSweep))
 	}
 	return res
+}
+
+// parentNote describes the parent of a stuck continuation as the store
+// holds it now (state, version, mark, when it changed, its lookup rows),
+// to tell a parent that never finished from one settled without its child.
+func (s *scenario) parentNote(id gocql.UUID) string {
+	s.mu.Lock()
+	parent, ok := s.parentOf[id]
+	s.mu.Unlock()
+	if !ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := s.store.Jobs.Get(ctx, parent)
+	if err != nil {
+		return fmt.Sprintf("; its parent %s: %v", parent, err)
+	}
+	var children []string
+	if cs, err := s.store.Jobs.Continuations(ctx, parent); err == nil {
+		for _, c := range cs {
+			children = append(children, c.ID.String()+" "+c.State.String())
+		}
+	}
+	return fmt.Sprintf("; its parent %s is %s at version %d, marked %v, changed %s, finished %s, runs %d; continuations %v",
+		parent, p.State, p.Version, p.HasContinuations, p.StateChangedAt.Format(time.RFC3339Nano), p.FinishedAt.Format(time.RFC3339Nano), p.RetryCount+1, children)
 }
 
 // outcomeErrors maps "owner job" to the error a processor logged when it
