@@ -108,21 +108,38 @@ func (p *Processor) execute(q *queue, job *repo.Job, claimedAt time.Time) {
 // node) holds a job that may have been rescued and claimed by another
 // processor meanwhile: its lease is confirmed first by a heartbeat, fenced
 // on the claim's version. Without that confirmation the handler does not
-// run, and the job waits for the rescuer, so it runs once, not twice.
+// run, so the job runs once, not twice. A heartbeat that fails for a
+// transient reason (the fault that slowed the claim may still be on) is
+// tried again every tenth of a heartbeat interval, for up to two leases
+// past the claim's: the job is Processing under this claim, and a claim
+// that landed that late may have outlived its lease entry (removed as stale
+// before the claim applied), so no rescuer would ever find it.
 func (e *execution) leaseBeforeStart() bool {
-	if _, deadline, _ := e.state(); time.Now().Before(deadline) {
+	p := e.p
+	_, deadline, _ := e.state()
+	if time.Now().Before(deadline) {
 		return true
 	}
-	extended, lost := e.extend()
-	switch {
-	case extended:
-		return true
-	case lost != nil:
-		e.log.Warn("jobsharp: the claim's answer came after its lease ran out, and the job was rescued; not run here", "err", lost)
-	default:
-		e.log.Warn("jobsharp: the claim's answer came after its lease ran out, and no heartbeat could confirm it; not run here (the job will be rescued)")
+	giveUp := deadline.Add(2 * p.set.lease)
+	for {
+		extended, lost := e.extend()
+		switch {
+		case extended:
+			return true
+		case lost != nil:
+			e.log.Warn("jobsharp: the claim's answer came after its lease ran out, and the job was rescued; not run here", "err", lost)
+			return false
+		case time.Now().After(giveUp):
+			e.log.Warn("jobsharp: the claim's answer came after its lease ran out, and no heartbeat could confirm it; not run here (the job will be rescued)")
+			return false
+		}
+		select {
+		case <-p.workCtx.Done():
+			e.log.Warn("jobsharp: the claim's answer came after its lease ran out, and the processor stopped before a heartbeat confirmed it; not run here (the job will be rescued)")
+			return false
+		case <-time.After(p.set.heartbeat / 10):
+		}
 	}
-	return false
 }
 
 // call runs the handler on a copy of the job, turning a panic into a
