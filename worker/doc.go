@@ -157,9 +157,10 @@
 // and retried while the lease may still hold; a job whose lease stayed live
 // never runs twice. A claim whose answer comes after its lease ran out (a
 // slow lightweight transaction under a fault) has its lease confirmed by a
-// heartbeat before the handler runs; when the job was rescued meanwhile, or
-// no heartbeat gets through, the handler does not run here (counted as
-// OutcomeLeaseLost) and the job runs once, from its next claim. Make
+// heartbeat before the handler runs (a heartbeat that fails for a transient
+// reason is tried again for up to two leases); when the job was rescued
+// meanwhile, or no heartbeat gets through, the handler does not run here
+// (counted as OutcomeLeaseLost) and the job runs once, from its next claim. Make
 // handlers idempotent:
 // key side effects on the job's ID (an upsert, a unique constraint, an
 // idempotency key with the payment provider), or check whether the work is
