@@ -34,7 +34,7 @@ func (s *Store) settleJobs(ctx context.Context, jobs, states []*Job) (map[gocql.
 		wg.Go(func() { serr = s.writeFinalStates(ctx, states) })
 	}
 	if slices.ContainsFunc(jobs, func(j *Job) bool { return j.UniqueKey != nil }) {
-		wg.Go(func() { s.expireUniqueKeys(ctx, jobs) })
+		wg.Go(func() { s.setUniqueTTL(ctx, jobs, s.set.ttlSeconds()) })
 	}
 	settled, err := s.settleLinks(ctx, jobs)
 	wg.Wait()
@@ -46,26 +46,24 @@ func (s *Store) settleJobs(ctx context.Context, jobs, states []*Job) (map[gocql.
 	return settled, errors.Join(err, serr)
 }
 
-// expireUniqueKeys gives the unique keys finished jobs hold the retention
-// TTL of their rows (a lightweight transaction each, on the condition that
-// the job still holds its key), so that a key without a period goes with
-// its job. A failure is logged, not returned: the key then stays until an
-// insert takes it over, as keys did before (one small row).
-func (s *Store) expireUniqueKeys(ctx context.Context, jobs []*Job) {
-	s.setUniqueTTL(ctx, jobs, s.set.ttlSeconds())
-}
-
 // setUniqueTTL rewrites the unique keys that jobs hold with a TTL of ttl
-// seconds (0: none), each only while it names its job. With no retention
-// (ttl 0 and finished jobs kept), finished jobs' keys stay as they are.
+// seconds (0: none), a lightweight transaction each, on the condition that
+// the key still names its job: finished jobs' keys get the retention TTL of
+// their rows, so a key without a period goes with its job, and a requeued
+// job's key holds for good again. A store that keeps finished jobs (no
+// retention) never gives keys a TTL. A failure is logged, not returned: the
+// key then stays until an insert takes it over (one small row).
 func (s *Store) setUniqueTTL(ctx context.Context, jobs []*Job, ttl int) {
+	if s.set.ttlSeconds() == 0 {
+		return
+	}
 	var held []*Job
 	for _, j := range jobs {
-		if j.UniqueKey != nil && (ttl > 0 || !j.State.Final()) {
+		if j.UniqueKey != nil {
 			held = append(held, j)
 		}
 	}
-	if len(held) == 0 || (ttl == 0 && s.set.ttlSeconds() == 0) {
+	if len(held) == 0 {
 		return
 	}
 	err := forEach(ctx, len(held), s.set.writeConcurrency, func(ctx context.Context, i int) error {
