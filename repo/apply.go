@@ -314,6 +314,8 @@ func (s *Store) changeHints(h *hintSet, c *change, now time.Time) {
 	case j.State == StateProcessing:
 	case finalStateAfter(c):
 		// Written when the job is settled, after its batch (see after).
+	case !j.State.stateIndexed():
+		// Succeeded: listed from its home partition.
 	default:
 		ttl := 0
 		if j.State.Final() {
@@ -443,7 +445,7 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 	var settleEntries []dueEntry
 	for _, c := range chs {
 		cur, next := c.cur, c.next
-		if cur != nil && !cur.State.dueIndexed() &&
+		if cur != nil && cur.State.stateIndexed() &&
 			(c.op.stmt == writeDelete || cur.State != next.State || !cur.StateChangedAt.Equal(next.StateChangedAt)) {
 			oldStates = append(oldStates, s.stateEntryOf(cur))
 		}
