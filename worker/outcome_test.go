@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/internal/testhook"
 	"github.com/jobsharp/cassandra/repo"
@@ -285,6 +287,70 @@ type lateClaim struct {
 
 func (lateClaim) Kind() string { return "late-claim" }
 
+// lateClaimRun is a processor (lease 1s, no rescuer of its own) whose claim
+// of one job has applied and whose answer the proxy holds: the claim's
+// lightweight transaction reached the node and applied.
+type lateClaimRun struct {
+	b       *testBundle
+	proxy   *cqltest.Proxy
+	logs    *cqltest.LogCapture
+	claimed *repo.Job    // the job as the held claim left it
+	runs    atomic.Int32 // the handler's runs of the job (not the warm-up)
+}
+
+// startLateClaim starts the processor, runs a warm-up job (so the session
+// has prepared the claim's statements and the claim's first request on the
+// wire is its lightweight transaction), then holds the answers from just
+// before the next claim's transaction and waits until it applied. onHint,
+// if set, is called for every other change between its hints and its
+// transaction, and may fail it.
+func startLateClaim(ctx context.Context, t *testing.T, onHint func(op string) error) *lateClaimRun {
+	t.Helper()
+	lc := &lateClaimRun{b: setup(t)}
+	store, proxy, logs := proxiedStore(ctx, t, 0, 0)
+	lc.proxy, lc.logs = proxy, logs
+	var once sync.Once
+	var armed atomic.Bool
+	testhook.SetAfterHints(store, func(op string) error {
+		if op == "claim" && armed.Load() {
+			once.Do(proxy.StallReplies)
+			return nil
+		}
+		if onHint != nil {
+			return onHint(op)
+		}
+		return nil
+	})
+
+	cfg := lc.b.config(t, 1)
+	cfg.Lease = time.Second
+	cfg.RescueInterval = -1 // only the test rescues, through a store of its own
+	cfg.Logger = slog.New(logs)
+	p := processor(t, store, cfg)
+	handle(t, p, func(_ context.Context, job *worker.Job[lateClaim]) error {
+		if !job.Args.Warm {
+			lc.runs.Add(1)
+		}
+		return nil
+	}, nil)
+	start(t, p)
+
+	warm := enqueue(ctx, t, lc.b, lateClaim{Warm: true}, nil)
+	wait(t, lc.b.store, warm.ID, 30*time.Second)
+	armed.Store(true)
+
+	job := enqueue(ctx, t, lc.b, lateClaim{}, nil)
+	eventually(t, 15*time.Second, "the claim to apply", func() bool {
+		cur, err := lc.b.store.Jobs.Get(ctx, job.ID)
+		if err == nil && cur.State == repo.StateProcessing {
+			lc.claimed = cur
+			return true
+		}
+		return false
+	})
+	return lc
+}
+
 // TestClaimAnsweredAfterItsLease: a claim's lightweight transaction
 // applies, and its answer is held (as a loaded node or a network fault
 // holds it) until the lease it took has run out and another store has
@@ -297,56 +363,14 @@ func TestClaimAnsweredAfterItsLease(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	b := setup(t)
-	store, proxy, logs := proxiedStore(ctx, t, 0, 0)
-
-	// The answers are held from just before the claim's lightweight
-	// transaction is sent: it reaches the node and applies.
-	var once sync.Once
-	var armed atomic.Bool
-	testhook.SetAfterHints(store, func(op string) error {
-		if op == "claim" && armed.Load() {
-			once.Do(proxy.StallReplies)
-		}
-		return nil
-	})
-
-	cfg := b.config(t, 1)
-	cfg.Lease = time.Second
-	cfg.RescueInterval = -1 // the test rescues, through a store of its own
-	cfg.Logger = slog.New(logs)
-	p := processor(t, store, cfg)
-	var runs atomic.Int32
-	handle(t, p, func(_ context.Context, job *worker.Job[lateClaim]) error {
-		if !job.Args.Warm {
-			runs.Add(1)
-		}
-		return nil
-	}, nil)
-	start(t, p)
-
-	// A warm-up job: the session has prepared the claim's statements, so
-	// the claim's first request on the wire is its lightweight transaction.
-	warm := enqueue(ctx, t, b, lateClaim{Warm: true}, nil)
-	wait(t, b.store, warm.ID, 30*time.Second)
-	armed.Store(true)
-
-	job := enqueue(ctx, t, b, lateClaim{}, nil)
-	var claimed *repo.Job
-	eventually(t, 15*time.Second, "the claim to apply", func() bool {
-		cur, err := b.store.Jobs.Get(ctx, job.ID)
-		if err == nil && cur.State == repo.StateProcessing {
-			claimed = cur
-			return true
-		}
-		return false
-	})
-	time.Sleep(time.Until(claimed.Lease.Until))
+	lc := startLateClaim(ctx, t, nil)
+	b, job, runs := lc.b, lc.claimed, &lc.runs
+	time.Sleep(time.Until(job.Lease.Until))
 	eventually(t, 10*time.Second, "the expired lease to be rescued", func() bool {
 		n, err := b.store.Jobs.Rescue(ctx, b.queue)
 		return err == nil && n == 1
 	})
-	proxy.Heal() // the claim's answer arrives, after its lease
+	lc.proxy.Heal() // the claim's answer arrives, after its lease
 
 	done := wait(t, b.store, job.ID, 30*time.Second)
 	time.Sleep(500 * time.Millisecond) // a second run would have begun by now
@@ -356,10 +380,74 @@ func TestClaimAnsweredAfterItsLease(t *testing.T) {
 	if n := runs.Load(); n != 1 {
 		t.Errorf("the handler ran %d times, want once: the claim answered after its lease ran it", n)
 	}
-	if !logs.Logged(slog.LevelWarn, "the claim's answer came after its lease ran out, and the job was rescued") {
+	if !lc.logs.Logged(slog.LevelWarn, "the claim's answer came after its lease ran out, and the job was rescued") {
 		t.Error("the processor did not find the late claim's lease lost")
 	}
 	if got := b.metrics.finished(); got[worker.OutcomeLeaseLost] != 1 || got[worker.OutcomeSucceeded] != 2 {
 		t.Errorf("outcomes = %v, want 1 lease lost (the late claim) and 2 successes (the warm-up and the job)", got)
+	}
+}
+
+// TestLateClaimConfirmedAfterFailedHeartbeats: a claim's answer is held
+// until its lease has run out, and its lease entry is gone (a claim that
+// lands this late may outlive its entry, removed as stale before the claim
+// applied), so no rescuer will ever find the job. The heartbeat that
+// confirms the late claim then fails three times for a transient reason.
+// The processor tries it again until it applies and runs the job once,
+// with no lease lost. Before, it gave up at the first failure and left the
+// job Processing, to be rescued only through a lease entry: here the one
+// the failed heartbeat wrote before its transaction (the injected failure
+// comes after the hints), in the fault suite's network cut in CI none, and
+// the job stayed Processing.
+func TestLateClaimConfirmedAfterFailedHeartbeats(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	var late atomic.Bool
+	var failedBeats atomic.Int32
+	lc := startLateClaim(ctx, t, func(op string) error {
+		if op == "heartbeat" && late.Load() && failedBeats.Load() < 3 {
+			failedBeats.Add(1)
+			return errors.New("injected: the heartbeat's connection broke")
+		}
+		return nil
+	})
+	b, job := lc.b, lc.claimed
+
+	// The claim's lease entry is removed, as a scanner removes one it
+	// finds stale before the claim has applied.
+	var entries []struct {
+		Bucket time.Time  `db:"bucket"`
+		Shard  int        `db:"shard"`
+		DueAt  time.Time  `db:"due_at"`
+		JobID  gocql.UUID `db:"job_id"`
+	}
+	session := cqltest.Session(t)
+	err := session.Query("SELECT bucket, shard, due_at, job_id FROM scheduled_jobs WHERE queue = ? AND last_id = ? ALLOW FILTERING", nil).
+		Bind(b.queue, job.ID).SelectRelease(&entries)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("the claim's lease entry: %+v, %v; want one", entries, err)
+	}
+	e := entries[0]
+	if err := session.Query("DELETE FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at = ? AND job_id = ?", nil).
+		Bind(b.queue, e.Bucket, e.Shard, e.DueAt, e.JobID).ExecRelease(); err != nil {
+		t.Fatalf("delete the lease entry: %v", err)
+	}
+	time.Sleep(time.Until(job.Lease.Until) + 100*time.Millisecond)
+	late.Store(true)
+	lc.proxy.Heal() // the claim's answer arrives, after its lease
+
+	done := wait(t, b.store, job.ID, 30*time.Second)
+	if done.State != repo.StateSucceeded {
+		t.Errorf("job = %s, want Succeeded", done.State)
+	}
+	if n := failedBeats.Load(); n != 3 {
+		t.Errorf("%d heartbeats failed, want 3", n)
+	}
+	if n := lc.runs.Load(); n != 1 {
+		t.Errorf("the handler ran %d times, want once", n)
+	}
+	if got := b.metrics.finished(); got[worker.OutcomeLeaseLost] != 0 || got[worker.OutcomeSucceeded] != 2 {
+		t.Errorf("outcomes = %v, want 2 successes (the warm-up and the job) and no lease lost", got)
 	}
 }
