@@ -329,9 +329,10 @@ func (s *Store) changeHints(h *hintSet, c *change, now time.Time) {
 }
 
 // finalStateAfter reports whether change c is a lease holder's outcome that
-// ends its job (Complete, a last Fail, CancelHeld): its state-index row is
-// written when the job is settled, after the batch, rather than as a hint
-// before it. The job's lease entry covers the gap: this store deletes it
+// ends its job (Complete, a last Fail, CancelHeld): its state-index row (a
+// Cancelled or Abandoned job's; a Succeeded job has none) is written when
+// the job is settled, after the batch, rather than as a hint before it.
+// The job's lease entry covers the gap: this store deletes it
 // only once the job is settled, state row included, and a scanner that
 // meets it after a crash settles the finished jobs of its range, state
 // rows included (resolveDue). Together with the settling, the rows of
