@@ -349,7 +349,7 @@ LIMIT ?
 ALLOW FILTERING`
 
 // JobsScanFinishedBefore is the query JobsScanFinishedBefore of
-// schema/queries.cql, line 48, on table jobs, for gocqlx. It is idempotent
+// schema/queries.cql, line 49, on table jobs, for gocqlx. It is idempotent
 // (safe to retry).
 var JobsScanFinishedBefore = Query{
 	Name:       "JobsScanFinishedBefore",
@@ -364,11 +364,12 @@ func scanJobsScanFinishedBefore(r *models.JobsRow, dest []any, _ []gocql.ColumnI
 }
 
 // JobsScanFinishedBefore runs query JobsScanFinishedBefore of
-// schema/queries.cql (line 48) on table jobs: a SELECT that returns
+// schema/queries.cql (line 49) on table jobs: a SELECT that returns
 // models.JobsRow rows, read with One, All, Iter or Page.
 //
 // Reads the jobs of a partition in one state that finished before a cut,
-// in id order from after: what a purge of Succeeded jobs reads.
+// in id order from after: what a purge of Succeeded jobs reads. The filter
+// runs inside one named partition, never over the table.
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
@@ -390,7 +391,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
 
-// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 57, on
+// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 58, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsScanBrief = Query{
 	Name:       "JobsScanBrief",
@@ -420,7 +421,7 @@ func scanJobsScanBrief(r *JobsScanBriefRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.ID, &r.Queue, &r.State, &r.Version, &r.ScheduledAt, &r.LeaseUntil)
 }
 
-// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 57) on
+// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 58) on
 // table jobs: a SELECT that returns JobsScanBriefRow rows, read with One, All,
 // Iter or Page.
 //
@@ -450,7 +451,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = NULL`
 
-// JobsCreate is the query JobsCreate of schema/queries.cql, line 66, on table
+// JobsCreate is the query JobsCreate of schema/queries.cql, line 67, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsCreate = Query{
@@ -461,7 +462,7 @@ var JobsCreate = Query{
 	Idempotent: false,
 }
 
-// JobsCreate runs query JobsCreate of schema/queries.cql (line 66) on table
+// JobsCreate runs query JobsCreate of schema/queries.cql (line 67) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -491,7 +492,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWrite is the query JobsWrite of schema/queries.cql, line 76, on table
+// JobsWrite is the query JobsWrite of schema/queries.cql, line 77, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsWrite = Query{
@@ -502,7 +503,7 @@ var JobsWrite = Query{
 	Idempotent: false,
 }
 
-// JobsWrite runs query JobsWrite of schema/queries.cql (line 76) on table
+// JobsWrite runs query JobsWrite of schema/queries.cql (line 77) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -532,7 +533,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 88, on
+// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 89, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsWriteKeep = Query{
@@ -543,7 +544,7 @@ var JobsWriteKeep = Query{
 	Idempotent: false,
 }
 
-// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 88) on
+// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 89) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -571,7 +572,7 @@ SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = 
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsClaim is the query JobsClaim of schema/queries.cql, line 97, on table
+// JobsClaim is the query JobsClaim of schema/queries.cql, line 98, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsClaim = Query{
@@ -582,7 +583,7 @@ var JobsClaim = Query{
 	Idempotent: false,
 }
 
-// JobsClaim runs query JobsClaim of schema/queries.cql (line 97) on table
+// JobsClaim runs query JobsClaim of schema/queries.cql (line 98) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -614,7 +615,7 @@ SET version = ?, lease_until = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 104, on
+// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 105, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsHeartbeat = Query{
@@ -625,7 +626,7 @@ var JobsHeartbeat = Query{
 	Idempotent: false,
 }
 
-// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 104) on
+// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 105) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -653,7 +654,7 @@ WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
 // JobsMarkContinued is the query JobsMarkContinued of schema/queries.cql, line
-// 111, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 112, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var JobsMarkContinued = Query{
 	Name:       "JobsMarkContinued",
@@ -664,7 +665,7 @@ var JobsMarkContinued = Query{
 }
 
 // JobsMarkContinued runs query JobsMarkContinued of schema/queries.cql (line
-// 111) on table jobs: a lightweight transaction, never retried by the driver.
+// 112) on table jobs: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
 //
@@ -690,7 +691,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsDelete is the query JobsDelete of schema/queries.cql, line 117, on table
+// JobsDelete is the query JobsDelete of schema/queries.cql, line 118, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsDelete = Query{
@@ -701,7 +702,7 @@ var JobsDelete = Query{
 	Idempotent: false,
 }
 
-// JobsDelete runs query JobsDelete of schema/queries.cql (line 117) on table
+// JobsDelete runs query JobsDelete of schema/queries.cql (line 118) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -725,7 +726,7 @@ const CountLogActiveCQL = `UPDATE jobs
 SET active_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogActive is the query CountLogActive of schema/queries.cql, line 122,
+// CountLogActive is the query CountLogActive of schema/queries.cql, line 123,
 // on table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogActive = Query{
 	Name:       "CountLogActive",
@@ -735,7 +736,7 @@ var CountLogActive = Query{
 	Idempotent: true,
 }
 
-// CountLogActive runs query CountLogActive of schema/queries.cql (line 122) on
+// CountLogActive runs query CountLogActive of schema/queries.cql (line 123) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry to a partition's count log, in the batch of the change it
@@ -765,7 +766,7 @@ USING TTL ?
 SET final_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 127, on
+// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 128, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogFinal = Query{
 	Name:       "CountLogFinal",
@@ -775,7 +776,7 @@ var CountLogFinal = Query{
 	Idempotent: true,
 }
 
-// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 127) on
+// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 128) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry for changes of final states to a partition's count log,
@@ -806,7 +807,7 @@ FROM jobs
 WHERE home = ? AND shard = ?
 LIMIT 1`
 
-// CountLogRead is the query CountLogRead of schema/queries.cql, line 131, on
+// CountLogRead is the query CountLogRead of schema/queries.cql, line 132, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogRead = Query{
 	Name:       "CountLogRead",
@@ -828,7 +829,7 @@ func scanCountLogRead(r *CountLogReadRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.ActiveLog, &r.FinalLog)
 }
 
-// CountLogRead runs query CountLogRead of schema/queries.cql (line 131) on
+// CountLogRead runs query CountLogRead of schema/queries.cql (line 132) on
 // table jobs: a SELECT that returns CountLogReadRow rows, read with One, All,
 // Iter or Page.
 //
@@ -851,7 +852,7 @@ WHERE home = ? AND shard = ?
 IF active_log = ?`
 
 // CountLogCompact is the query CountLogCompact of schema/queries.cql, line
-// 135, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 136, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountLogCompact = Query{
 	Name:       "CountLogCompact",
@@ -861,7 +862,7 @@ var CountLogCompact = Query{
 	Idempotent: false,
 }
 
-// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 135)
+// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 136)
 // on table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.

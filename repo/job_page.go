@@ -180,26 +180,16 @@ func (s *Store) listPage(ctx context.Context, c *listCursor, limit int) (*ListPa
 	for i := range c.Queues {
 		qc := &c.Queues[i]
 		floor := time.UnixMilli(qc.Floor).UTC()
-		switch {
-		case state.homeListed():
-			srcs = append(srcs, s.newSource(srcHomeDesc, qc.Name, state, floor, now, &qc.Home, limit))
-			continue
-		case state.dueIndexed():
-			srcs = append(srcs, s.newSource(srcDue, qc.Name, state, floor, now, &qc.Index, limit))
-		default:
-			srcs = append(srcs, s.newSource(srcState, qc.Name, state, floor, now, &qc.Index, limit))
+		kind, pos := mainSource(state), &qc.Index
+		if kind == srcHomeDesc {
+			pos = &qc.Home
 		}
+		srcs = append(srcs, s.newSource(kind, qc.Name, state, floor, now, pos, limit))
 		if state == StateScheduled {
 			srcs = append(srcs, s.newSource(srcHome, qc.Name, state, floor, now, &qc.Home, limit))
 		}
 	}
-	ord := orderSoonest
-	switch {
-	case state.homeListed():
-		ord = orderNewestID
-	case !state.dueIndexed():
-		ord = orderNewest
-	}
+	ord := mainSource(state).order()
 	res := &ListPageResult{}
 	seen := map[gocql.UUID]bool{}
 	for len(res.Jobs) < limit {
@@ -377,9 +367,32 @@ const (
 	srcHomeDesc                // home partitions, newest id first (Succeeded)
 )
 
+// mainSource is the source a list of state reads (Scheduled reads srcHome
+// beside it).
+func mainSource(state State) srcKind {
+	switch {
+	case state.homeListed():
+		return srcHomeDesc
+	case state.dueIndexed():
+		return srcDue
+	}
+	return srcState
+}
+
+// order is the order of the jobs a source yields.
+func (k srcKind) order() pageOrder {
+	switch k {
+	case srcState:
+		return orderNewest
+	case srcHomeDesc:
+		return orderNewestID
+	}
+	return orderSoonest
+}
+
 // newestFirst reports whether the source reads its directory newest bucket
 // first.
-func (k srcKind) newestFirst() bool { return k == srcState || k == srcHomeDesc }
+func (k srcKind) newestFirst() bool { return k.order() != orderSoonest }
 
 // pageRow is a row read from a source: an index row, or a home row with
 // its job.
@@ -724,6 +737,8 @@ func stateOrder(a, b pageRow) int {
 	return compareUUID(a.id, b.id)
 }
 
+func newestIDOrder(a, b pageRow) int { return compareUUID(b.id, a.id) }
+
 func dueOrder(a, b pageRow) int {
 	if c := a.at.Compare(b.at); c != 0 {
 		return c
@@ -827,22 +842,18 @@ func (src *pageSource) readDue(ctx context.Context) ([]pageRow, bool, error) {
 // after the position, in id order.
 func (src *pageSource) readHome(ctx context.Context) ([]pageRow, bool, error) {
 	s, b, n := src.s, src.read.bucket(), src.perPart()
-	if src.qn == 0 {
-		qn, err := s.queueNumber(ctx, src.queue)
-		if err != nil {
-			return nil, false, err
-		}
-		src.qn = qn
+	parts, err := src.homeParts(ctx, b)
+	if err != nil {
+		return nil, false, err
 	}
 	after := idAt(maxTime(src.floor, b.Start))
 	if src.read.Started {
 		after = src.read.ID
 	}
 	until := idAt(farFuture.Add(time.Millisecond))
-	parts := homeDirKey{bucket: b.Start, width: b.Width, shards: b.Shards}.partitions(src.qn)
 	results := make([][]pageRow, len(parts))
 	src.budget -= len(parts)
-	err := forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		rs, err := s.db.JobsScan(ctx, parts[i].Start, parts[i].Shard, after, until, int32(n)).All()
 		if err != nil {
 			return s.interpret(ctx, queries.JobsScan.Name, err)
@@ -873,18 +884,14 @@ func (src *pageSource) readHome(ctx context.Context) ([]pageRow, bool, error) {
 // statement.
 func (src *pageSource) readHomeDesc(ctx context.Context) ([]pageRow, bool, error) {
 	s, b, n := src.s, src.read.bucket(), src.perPart()
-	if src.qn == 0 {
-		qn, err := s.queueNumber(ctx, src.queue)
-		if err != nil {
-			return nil, false, err
-		}
-		src.qn = qn
+	parts, err := src.homeParts(ctx, b)
+	if err != nil {
+		return nil, false, err
 	}
 	after, until := idAt(epoch), idAt(farFuture.Add(time.Millisecond))
 	if src.read.Started {
 		until = src.read.ID
 	}
-	parts := homeDirKey{bucket: b.Start, width: b.Width, shards: b.Shards}.partitions(src.qn)
 	shards := make([]int32, len(parts))
 	for i, p := range parts {
 		shards[i] = p.Shard
@@ -904,8 +911,21 @@ func (src *pageSource) readHomeDesc(ctx context.Context) ([]pageRow, bool, error
 			full = append(full, r)
 		}
 	}
-	out, complete := cut(rows, full, func(a, b pageRow) int { return compareUUID(b.id, a.id) })
+	out, complete := cut(rows, full, newestIDOrder)
 	return out, complete, nil
+}
+
+// homeParts is the partitions of home bucket b of the source's queue (its
+// number read once per page).
+func (src *pageSource) homeParts(ctx context.Context, b bucketRef) ([]homeRef, error) {
+	if src.qn == 0 {
+		qn, err := src.s.queueNumber(ctx, src.queue)
+		if err != nil {
+			return nil, err
+		}
+		src.qn = qn
+	}
+	return homeDirKey{bucket: b.Start, width: b.Width, shards: b.Shards}.partitions(src.qn), nil
 }
 
 // idTime is the time in the first 48 bits of a job id: its home time.

@@ -306,6 +306,29 @@ func TestJobsListPage(t *testing.T) {
 	})
 }
 
+// pageCosts follows a list to its end through a store of its own that
+// counts statements, and returns the round trips of each page and the jobs
+// listed.
+func pageCosts(ctx context.Context, t *testing.T, p repo.ListPageParams) ([]int64, int) {
+	t.Helper()
+	store, counter := countingStore(t)
+	var costs []int64
+	n := 0
+	for {
+		before := counter.Snapshot()
+		res, err := store.Jobs.ListPage(ctx, &p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		costs = append(costs, counter.Snapshot().Sub(before).RoundTrips())
+		n += len(res.Jobs)
+		if res.Next == "" {
+			return costs, n
+		}
+		p.Cursor = res.Next
+	}
+}
+
 // TestListPageCost counts, with the driver's observers, the statements of
 // every page of a list of 300 jobs over ten state buckets: a deep page costs
 // what an early one does.
@@ -320,24 +343,7 @@ func TestListPageCost(t *testing.T) {
 		b.insert(ctx, t, &repo.NewJob{Hold: true, ScheduledAt: runAt})
 		b.clock.Advance(2 * time.Second)
 	}
-	store, counter := countingStore(t)
-	p := repo.ListPageParams{Queue: b.queue, State: repo.StateCreated, Limit: 10}
-	var costs []int64
-	n := 0
-	for {
-		before := counter.Snapshot()
-		res, err := store.Jobs.ListPage(ctx, &p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := counter.Snapshot().Sub(before)
-		costs = append(costs, d.RoundTrips())
-		n += len(res.Jobs)
-		if res.Next == "" {
-			break
-		}
-		p.Cursor = res.Next
-	}
+	costs, n := pageCosts(ctx, t, repo.ListPageParams{Queue: b.queue, State: repo.StateCreated, Limit: 10})
 	t.Logf("statements per page of 10 (%d pages): %v", len(costs), costs)
 	if n != 300 {
 		t.Fatalf("listed %d jobs, want 300", n)
@@ -380,24 +386,8 @@ func TestListPageCostSucceeded(t *testing.T) {
 			}
 		}
 	}
-	store, counter := countingStore(t)
 	const limit = 10
-	p := repo.ListPageParams{Queue: b.queue, State: repo.StateSucceeded, Limit: limit}
-	var costs []int64
-	n := 0
-	for {
-		before := counter.Snapshot()
-		res, err := store.Jobs.ListPage(ctx, &p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		costs = append(costs, counter.Snapshot().Sub(before).RoundTrips())
-		n += len(res.Jobs)
-		if res.Next == "" {
-			break
-		}
-		p.Cursor = res.Next
-	}
+	costs, n := pageCosts(ctx, t, repo.ListPageParams{Queue: b.queue, State: repo.StateSucceeded, Limit: limit})
 	t.Logf("statements per page of %d (%d pages): %v", limit, len(costs), costs)
 	if n != 300 {
 		t.Fatalf("listed %d jobs, want 300", n)

@@ -175,39 +175,24 @@ func (s *Store) purgeAtHome(ctx context.Context, queue string, p *PurgeParams, c
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	from, last := epoch, bucketRef{}
-	for {
-		dirs, err := s.db.HomeBucketsFrom(ctx, queue, from, 64).All()
-		if err != nil {
-			return n, s.interpret(ctx, queries.HomeBucketsFrom.Name, err)
-		}
-		progressed := false
-		for _, d := range dirs {
-			b := bucketRef{Start: d.Bucket.UTC(), Width: time.Duration(d.WidthMs) * time.Millisecond, Shards: int(d.Shards)}
-			if last.Width > 0 && (b.Start.Before(last.Start) || (b.Start.Equal(last.Start) && cmpDir(b, last) <= 0)) {
-				continue
-			}
-			progressed, last = true, b
-			if b.Width <= 0 || b.Shards <= 0 || b.Shards > maxShards {
-				continue
-			}
-			for _, part := range (homeDirKey{bucket: b.Start, width: b.Width, shards: b.Shards}).partitions(qn) {
-				m, err := s.purgePartition(ctx, part, p, cut)
-				n += m
-				if err != nil {
-					return n, err
-				}
-			}
-			if p.Progress != nil {
-				p.Progress(before + n)
-			}
-		}
-		if !progressed || len(dirs) < 64 {
-			return n, nil
-		}
-		from = last.Start
+	dirs, err := s.homeBuckets(ctx, queue, epoch, farFuture)
+	if err != nil {
+		return 0, err
 	}
+	n := 0
+	for _, k := range dirs {
+		for _, part := range k.partitions(qn) {
+			m, err := s.purgePartition(ctx, part, p, cut)
+			n += m
+			if err != nil {
+				return n, err
+			}
+		}
+		if p.Progress != nil {
+			p.Progress(before + n)
+		}
+	}
+	return n, nil
 }
 
 // purgePartition purges one home partition's jobs in p.State that finished
