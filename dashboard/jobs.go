@@ -68,8 +68,6 @@ func order(s repo.State) string {
 		return "soonest due first"
 	case s == repo.StateProcessing:
 		return "soonest lease expiry first (by claim)"
-	case s == repo.StateSucceeded:
-		return "newest first by when first due (not by finish)"
 	}
 	return "newest first"
 }

@@ -265,11 +265,7 @@ func TestStatementsPerPage(t *testing.T) {
 			out[i] = n
 			for _, s := range texts {
 				u := strings.Join(strings.Fields(strings.ToUpper(s)), " ") // statements span lines
-				// A filter is allowed inside named partitions only (the
-				// Succeeded list filters the state within a home bucket's
-				// partitions), never over a table.
-				inPartitions := strings.Contains(u, " WHERE HOME = ? AND SHARD IN ? ")
-				if (strings.Contains(u, "ALLOW FILTERING") && !inPartitions) || strings.Contains(u, "COUNT(") ||
+				if strings.Contains(u, "ALLOW FILTERING") || strings.Contains(u, "COUNT(") ||
 					(strings.HasPrefix(strings.TrimSpace(u), "SELECT") && !strings.Contains(u, " WHERE ")) {
 					t.Errorf("GET %s sent %q", p.path, s)
 				}

@@ -258,45 +258,7 @@ func TestJobsScanQueries(t *testing.T) {
 	if brief, err := db.JobsScanBrief(ctx, home, shard, rows[4].ID, jobID(at, 255), 100).All(); err != nil || len(brief) != 0 {
 		t.Errorf("JobsScanBrief after the last id: %+v, %v; want no rows", brief, err)
 	}
-
-	// Newest first, filtered by state, over both partitions with a limit
-	// per partition (unpaged: ORDER BY with IN).
-	ids := func(rs []models.JobsRow) []gocql.UUID {
-		var out []gocql.UUID
-		for _, r := range rs {
-			out = append(out, r.ID)
-		}
-		return out
-	}
-	both := []int32{shard, shard + 1}
-	desc, err := db.JobsScanStateDesc(ctx, home, both, jobID(at, 0), jobID(at, 255), 1, 10).PageSize(0).All()
-	check(t, "JobsScanStateDesc", err)
-	if diff := cmp.Diff([]gocql.UUID{rows[4].ID, rows[2].ID, rows[2].ID, rows[0].ID}, ids(desc)); diff != "" {
-		t.Errorf("JobsScanStateDesc of state 1 mismatch (-want +got):\n%s", diff)
-	}
-	desc, err = db.JobsScanStateDesc(ctx, home, both, jobID(at, 0), rows[4].ID, 1, 1).PageSize(0).All()
-	check(t, "JobsScanStateDesc", err)
-	if diff := cmp.Diff([]gocql.UUID{rows[2].ID, rows[2].ID}, ids(desc)); diff != "" {
-		t.Errorf("JobsScanStateDesc before the last id, one per partition, mismatch (-want +got):\n%s", diff)
-	}
-
-	// Finished rows: one an hour ago, one now; a purge cut a minute ago
-	// reads the first.
-	var finished []models.JobsRow
-	for i, f := range []time.Time{at.Add(-time.Hour), at} {
-		r := models.JobsRow{Home: home, Shard: shard, ID: jobID(at, byte(100+i)), Queue: queue, Type: "t", State: 3, Version: 3,
-			CreatedAt: at, ScheduledAt: at, StateChangedAt: f, FinishedAt: f}
-		if applied, _, err := db.JobsCreate(ctx, r).Exec(); err != nil || !applied {
-			t.Fatalf("JobsCreate of a finished row: applied %v, %v", applied, err)
-		}
-		finished = append(finished, r)
-	}
-	old, err := db.JobsScanFinishedBefore(ctx, home, shard, jobID(at, 0), 3, at.Add(-time.Minute), 10).All()
-	check(t, "JobsScanFinishedBefore", err)
-	if diff := cmp.Diff(finished[:1], old); diff != "" {
-		t.Errorf("JobsScanFinishedBefore mismatch (-want +got):\n%s", diff)
-	}
-	mark(t, "JobsScan", "JobsScanBrief", "JobsScanStateDesc", "JobsScanFinishedBefore")
+	mark(t, "JobsScan", "JobsScanBrief")
 }
 
 // TestCountLogQueries writes, reads and compacts the count log of a home
@@ -1192,12 +1154,7 @@ func TestPagingQueries(t *testing.T) {
 	if len(homes) != 3 || !homes[0].Bucket.Equal(bucket.Add(64*time.Second)) {
 		t.Errorf("HomeBucketsFrom = %+v, want the last three buckets, oldest first", homes)
 	}
-	before, err := db.HomeBucketsBefore(ctx, queue, bucket.Add(3*64*time.Second), 2).All()
-	check(t, "HomeBucketsBefore", err)
-	if len(before) != 2 || !before[0].Bucket.Equal(bucket.Add(2*64*time.Second)) || !before[1].Bucket.Equal(bucket.Add(64*time.Second)) {
-		t.Errorf("HomeBucketsBefore = %+v, want the buckets at 128 s and 64 s, newest first", before)
-	}
-	mark(t, "StateScanShards", "StateScanShardsTie", "DueScanShardsTie", "DueBucketsFrom", "HomeBucketsFrom", "HomeBucketsBefore")
+	mark(t, "StateScanShards", "StateScanShardsTie", "DueScanShardsTie", "DueBucketsFrom", "HomeBucketsFrom")
 }
 
 // TestEveryQueryRan fails when a query of schema/queries.cql has no round

@@ -288,110 +288,13 @@ func (db *DB) JobsScan(ctx context.Context, home time.Time, shard int32, after, 
 	return Rows[models.JobsRow]{q: db.query(ctx, JobsScanCQL, true, home, shard, after, until, limit), scan: scanJobsScan}
 }
 
-// JobsScanStateDescCQL is the statement of query JobsScanStateDesc.
-const JobsScanStateDescCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
-    state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
-    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata,
-    unique_key
-FROM jobs
-WHERE home = ? AND shard IN ? AND id > ? AND id < ? AND state = ?
-ORDER BY id DESC
-PER PARTITION LIMIT ?
-ALLOW FILTERING`
-
-// JobsScanStateDesc is the query JobsScanStateDesc of schema/queries.cql, line
-// 39, on table jobs, for gocqlx. It is idempotent (safe to retry).
-var JobsScanStateDesc = Query{
-	Name:       "JobsScanStateDesc",
-	CQL:        JobsScanStateDescCQL,
-	Names:      []string{"home", "shard", "after", "until", "state", "per_partition_limit"},
-	LWT:        false,
-	Idempotent: true,
-}
-
-func scanJobsScanStateDesc(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
-}
-
-// JobsScanStateDesc runs query JobsScanStateDesc of schema/queries.cql (line
-// 39) on table jobs: a SELECT that returns models.JobsRow rows, read with One,
-// All, Iter or Page.
-//
-// Reads the jobs of a home bucket's partitions in one state whose ids lie
-// in (after, until), newest first, up to a limit per partition: Succeeded
-// jobs have no state-index row and are listed from their home partitions.
-// The filter runs inside each partition, whose size the home bucket bounds.
-// ORDER BY with IN sorts on the coordinator, which Cassandra allows only
-// unpaged: run it with PageSize(0) (the per-partition limit bounds it).
-//
-// Its parameters after ctx, in the order of the statement's markers:
-//
-//   - home: column home, CQL type timestamp
-//   - shard: column shard, CQL type list<int>
-//   - after: :after, CQL type uuid
-//   - until: :until, CQL type uuid
-//   - state: column state, CQL type int
-//   - perPartitionLimit: PER PARTITION LIMIT ?, CQL type int: the most rows to return per partition
-//
-// The statement is [JobsScanStateDescCQL].
-func (db *DB) JobsScanStateDesc(ctx context.Context, home time.Time, shard []int32, after, until gocql.UUID, state, perPartitionLimit int32) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsScanStateDescCQL, true, home, shard, after, until, state, perPartitionLimit), scan: scanJobsScanStateDesc}
-}
-
-// JobsScanFinishedBeforeCQL is the statement of query JobsScanFinishedBefore.
-const JobsScanFinishedBeforeCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
-    state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
-    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata,
-    unique_key
-FROM jobs
-WHERE home = ? AND shard = ? AND id > ? AND state = ? AND finished_at < ?
-LIMIT ?
-ALLOW FILTERING`
-
-// JobsScanFinishedBefore is the query JobsScanFinishedBefore of
-// schema/queries.cql, line 49, on table jobs, for gocqlx. It is idempotent
-// (safe to retry).
-var JobsScanFinishedBefore = Query{
-	Name:       "JobsScanFinishedBefore",
-	CQL:        JobsScanFinishedBeforeCQL,
-	Names:      []string{"home", "shard", "after", "state", "cut", "limit"},
-	LWT:        false,
-	Idempotent: true,
-}
-
-func scanJobsScanFinishedBefore(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
-}
-
-// JobsScanFinishedBefore runs query JobsScanFinishedBefore of
-// schema/queries.cql (line 49) on table jobs: a SELECT that returns
-// models.JobsRow rows, read with One, All, Iter or Page.
-//
-// Reads the jobs of a partition in one state that finished before a cut,
-// in id order from after: what a purge of Succeeded jobs reads. The filter
-// runs inside one named partition, never over the table.
-//
-// Its parameters after ctx, in the order of the statement's markers:
-//
-//   - home: column home, CQL type timestamp
-//   - shard: column shard, CQL type int
-//   - after: :after, CQL type uuid
-//   - state: column state, CQL type int
-//   - cut: :cut, CQL type timestamp
-//   - limit: LIMIT ?, CQL type int: the most rows to return
-//
-// The statement is [JobsScanFinishedBeforeCQL].
-func (db *DB) JobsScanFinishedBefore(ctx context.Context, home time.Time, shard int32, after gocql.UUID, state int32, cut time.Time, limit int32) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsScanFinishedBeforeCQL, true, home, shard, after, state, cut, limit), scan: scanJobsScanFinishedBefore}
-}
-
 // JobsScanBriefCQL is the statement of query JobsScanBrief.
 const JobsScanBriefCQL = `SELECT id, queue, state, version, scheduled_at, lease_until
 FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
 
-// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 58, on
+// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 35, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsScanBrief = Query{
 	Name:       "JobsScanBrief",
@@ -421,7 +324,7 @@ func scanJobsScanBrief(r *JobsScanBriefRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.ID, &r.Queue, &r.State, &r.Version, &r.ScheduledAt, &r.LeaseUntil)
 }
 
-// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 58) on
+// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 35) on
 // table jobs: a SELECT that returns JobsScanBriefRow rows, read with One, All,
 // Iter or Page.
 //
@@ -451,7 +354,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = NULL`
 
-// JobsCreate is the query JobsCreate of schema/queries.cql, line 67, on table
+// JobsCreate is the query JobsCreate of schema/queries.cql, line 44, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsCreate = Query{
@@ -462,7 +365,7 @@ var JobsCreate = Query{
 	Idempotent: false,
 }
 
-// JobsCreate runs query JobsCreate of schema/queries.cql (line 67) on table
+// JobsCreate runs query JobsCreate of schema/queries.cql (line 44) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -492,7 +395,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWrite is the query JobsWrite of schema/queries.cql, line 77, on table
+// JobsWrite is the query JobsWrite of schema/queries.cql, line 54, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsWrite = Query{
@@ -503,7 +406,7 @@ var JobsWrite = Query{
 	Idempotent: false,
 }
 
-// JobsWrite runs query JobsWrite of schema/queries.cql (line 77) on table
+// JobsWrite runs query JobsWrite of schema/queries.cql (line 54) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -533,7 +436,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 89, on
+// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 66, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsWriteKeep = Query{
@@ -544,7 +447,7 @@ var JobsWriteKeep = Query{
 	Idempotent: false,
 }
 
-// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 89) on
+// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 66) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -572,7 +475,7 @@ SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = 
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsClaim is the query JobsClaim of schema/queries.cql, line 98, on table
+// JobsClaim is the query JobsClaim of schema/queries.cql, line 75, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsClaim = Query{
@@ -583,7 +486,7 @@ var JobsClaim = Query{
 	Idempotent: false,
 }
 
-// JobsClaim runs query JobsClaim of schema/queries.cql (line 98) on table
+// JobsClaim runs query JobsClaim of schema/queries.cql (line 75) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -615,7 +518,7 @@ SET version = ?, lease_until = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 105, on
+// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 82, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsHeartbeat = Query{
@@ -626,7 +529,7 @@ var JobsHeartbeat = Query{
 	Idempotent: false,
 }
 
-// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 105) on
+// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 82) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -654,7 +557,7 @@ WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
 // JobsMarkContinued is the query JobsMarkContinued of schema/queries.cql, line
-// 112, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 89, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var JobsMarkContinued = Query{
 	Name:       "JobsMarkContinued",
@@ -665,7 +568,7 @@ var JobsMarkContinued = Query{
 }
 
 // JobsMarkContinued runs query JobsMarkContinued of schema/queries.cql (line
-// 112) on table jobs: a lightweight transaction, never retried by the driver.
+// 89) on table jobs: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
 //
@@ -691,7 +594,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsDelete is the query JobsDelete of schema/queries.cql, line 118, on table
+// JobsDelete is the query JobsDelete of schema/queries.cql, line 95, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsDelete = Query{
@@ -702,7 +605,7 @@ var JobsDelete = Query{
 	Idempotent: false,
 }
 
-// JobsDelete runs query JobsDelete of schema/queries.cql (line 118) on table
+// JobsDelete runs query JobsDelete of schema/queries.cql (line 95) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -726,7 +629,7 @@ const CountLogActiveCQL = `UPDATE jobs
 SET active_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogActive is the query CountLogActive of schema/queries.cql, line 123,
+// CountLogActive is the query CountLogActive of schema/queries.cql, line 100,
 // on table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogActive = Query{
 	Name:       "CountLogActive",
@@ -736,7 +639,7 @@ var CountLogActive = Query{
 	Idempotent: true,
 }
 
-// CountLogActive runs query CountLogActive of schema/queries.cql (line 123) on
+// CountLogActive runs query CountLogActive of schema/queries.cql (line 100) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry to a partition's count log, in the batch of the change it
@@ -766,7 +669,7 @@ USING TTL ?
 SET final_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 128, on
+// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 105, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogFinal = Query{
 	Name:       "CountLogFinal",
@@ -776,7 +679,7 @@ var CountLogFinal = Query{
 	Idempotent: true,
 }
 
-// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 128) on
+// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 105) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry for changes of final states to a partition's count log,
@@ -807,7 +710,7 @@ FROM jobs
 WHERE home = ? AND shard = ?
 LIMIT 1`
 
-// CountLogRead is the query CountLogRead of schema/queries.cql, line 132, on
+// CountLogRead is the query CountLogRead of schema/queries.cql, line 109, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogRead = Query{
 	Name:       "CountLogRead",
@@ -829,7 +732,7 @@ func scanCountLogRead(r *CountLogReadRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.ActiveLog, &r.FinalLog)
 }
 
-// CountLogRead runs query CountLogRead of schema/queries.cql (line 132) on
+// CountLogRead runs query CountLogRead of schema/queries.cql (line 109) on
 // table jobs: a SELECT that returns CountLogReadRow rows, read with One, All,
 // Iter or Page.
 //
@@ -852,7 +755,7 @@ WHERE home = ? AND shard = ?
 IF active_log = ?`
 
 // CountLogCompact is the query CountLogCompact of schema/queries.cql, line
-// 136, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 113, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountLogCompact = Query{
 	Name:       "CountLogCompact",
@@ -862,7 +765,7 @@ var CountLogCompact = Query{
 	Idempotent: false,
 }
 
-// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 136)
+// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 113)
 // on table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.

@@ -75,16 +75,6 @@ func (s State) Claimable() bool { return s == StateScheduled || s == StateFailed
 // (by run time or lease expiry) rather than the state index.
 func (s State) dueIndexed() bool { return s.Claimable() || s == StateProcessing }
 
-// homeListed reports whether jobs in state s are listed from their home
-// partitions, newest home time first: Succeeded, the state nearly every job
-// ends in, whose state-index row would be the one row per job a drain writes
-// beyond the job's own (ARCHITECTURE.md, "The state index").
-func (s State) homeListed() bool { return s == StateSucceeded }
-
-// stateIndexed reports whether a job resting in state s has a state-index
-// row: Created, AwaitingContinuation, AwaitingBatch, Cancelled, Abandoned.
-func (s State) stateIndexed() bool { return !s.dueIndexed() && !s.homeListed() }
-
 // ParseState parses a state name (case-insensitive) or number.
 func ParseState(text string) (State, error) {
 	for i, n := range stateNames {

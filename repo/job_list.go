@@ -52,10 +52,9 @@ type ListParams struct {
 
 // ListByState returns up to Limit jobs in a state (JobSharp's
 // GetJobsByState). Scheduled, Failed and Processing jobs come from the due
-// index, soonest due (or lease expiry) first; Succeeded jobs from their home
-// partitions, newest home time first (ListPage's order); jobs in other
-// states from the state index, most recent first. Every hint is checked
-// against the job, and stale ones are skipped and removed.
+// index, soonest due (or lease expiry) first; jobs in other states from the
+// state index, most recent first. Every hint is checked against the job, and
+// stale ones are skipped and removed.
 func (j *Jobs) ListByState(ctx context.Context, p *ListParams) ([]*Job, error) {
 	if err := j.check(ctx); err != nil {
 		return nil, err
@@ -75,12 +74,9 @@ func (j *Jobs) ListByState(ctx context.Context, p *ListParams) ([]*Job, error) {
 	var out []*Job
 	for _, q := range queues {
 		var jobs []*Job
-		switch {
-		case p.State.dueIndexed():
+		if p.State.dueIndexed() {
 			jobs, err = j.s.listDueIndexed(ctx, q, p.State, p.Limit-len(out))
-		case p.State.homeListed():
-			jobs, err = j.s.listAtHome(ctx, q, p.State, p.Limit-len(out))
-		default:
+		} else {
 			jobs, err = j.s.listResting(ctx, q, p.State, p.Limit-len(out))
 		}
 		if err != nil {
@@ -111,27 +107,6 @@ func (s *Store) listDueIndexed(ctx context.Context, queue string, state State, l
 		return nil, err
 	}
 	return mergeByDue(fromIndex, atHome, limit), nil
-}
-
-// listAtHome lists the jobs of a state listed from their home partitions,
-// page by page in ListPage's order.
-func (s *Store) listAtHome(ctx context.Context, queue string, state State, limit int) ([]*Job, error) {
-	c, err := s.firstCursor(ctx, &ListPageParams{Queue: queue, State: state})
-	if err != nil {
-		return nil, err
-	}
-	var out []*Job
-	for len(out) < limit {
-		res, err := s.listPage(ctx, c, min(limit-len(out), maxPageLimit))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, res.Jobs...)
-		if res.Next == "" {
-			break
-		}
-	}
-	return out, nil
 }
 
 // listResting walks the state index of a queue and state, newest bucket

@@ -25,12 +25,9 @@ import (
 // what it returns plus the stale rows in between, however deep it is.
 //
 // A list of a queue has one source, or two for Scheduled:
-//   - resting states (Created, AwaitingContinuation, AwaitingBatch,
-//     Cancelled, Abandoned): the state index, newest bucket first, newest
-//     first within a bucket (entered_at DESC, job_id ASC);
-//   - Succeeded: the home partitions, newest home bucket first, newest id
-//     first within a bucket (home-time order, not finish order), read with
-//     a filter on the state inside each partition;
+//   - resting states (Created, AwaitingContinuation, AwaitingBatch and the
+//     final states): the state index, newest bucket first, newest first
+//     within a bucket (entered_at DESC, job_id ASC);
 //   - Scheduled, Failed and Processing: the due index from the queue's
 //     watermark when paging began (the floor), soonest first (due_at,
 //     job_id; a lease entry's jobs in id order), and for Scheduled also the
@@ -62,9 +59,8 @@ type ListPageParams struct {
 // ListPageResult is one page of a list.
 type ListPageResult struct {
 	// Jobs in the list's order: newest first for the states the state index
-	// serves (by when they entered the state), newest home time first for
-	// Succeeded (when the job was first due: its id's time), soonest due (or
-	// lease end) first for Scheduled, Failed and Processing.
+	// serves, soonest due (or lease end) first for Scheduled, Failed and
+	// Processing.
 	Jobs []*Job
 	// Next is the cursor of the following page; empty when the list is
 	// exhausted. A page may hold fewer than Limit jobs (even none) and still
@@ -180,16 +176,16 @@ func (s *Store) listPage(ctx context.Context, c *listCursor, limit int) (*ListPa
 	for i := range c.Queues {
 		qc := &c.Queues[i]
 		floor := time.UnixMilli(qc.Floor).UTC()
-		kind, pos := mainSource(state), &qc.Index
-		if kind == srcHomeDesc {
-			pos = &qc.Home
+		kind := srcState
+		if state.dueIndexed() {
+			kind = srcDue
 		}
-		srcs = append(srcs, s.newSource(kind, qc.Name, state, floor, now, pos, limit))
+		srcs = append(srcs, s.newSource(kind, qc.Name, state, floor, now, &qc.Index, limit))
 		if state == StateScheduled {
 			srcs = append(srcs, s.newSource(srcHome, qc.Name, state, floor, now, &qc.Home, limit))
 		}
 	}
-	ord := mainSource(state).order()
+	desc := !state.dueIndexed()
 	res := &ListPageResult{}
 	seen := map[gocql.UUID]bool{}
 	for len(res.Jobs) < limit {
@@ -205,7 +201,7 @@ func (s *Store) listPage(ctx context.Context, c *listCursor, limit int) (*ListPa
 				stalled = stalled || !src.cur.Done
 				continue
 			}
-			if bestItem == nil || it.key.compare(bestItem.key, ord) < 0 {
+			if bestItem == nil || it.key.compare(bestItem.key, desc) < 0 {
 				best, bestItem = src, it
 			}
 		}
@@ -361,38 +357,10 @@ func (c *listCursor) check() error {
 type srcKind int
 
 const (
-	srcState    srcKind = iota // the state index, newest first
-	srcDue                     // the due index, soonest first
-	srcHome                    // home partitions, in id order (Scheduled)
-	srcHomeDesc                // home partitions, newest id first (Succeeded)
+	srcState srcKind = iota // the state index, newest first
+	srcDue                  // the due index, soonest first
+	srcHome                 // home partitions, in id order (Scheduled)
 )
-
-// mainSource is the source a list of state reads (Scheduled reads srcHome
-// beside it).
-func mainSource(state State) srcKind {
-	switch {
-	case state.homeListed():
-		return srcHomeDesc
-	case state.dueIndexed():
-		return srcDue
-	}
-	return srcState
-}
-
-// order is the order of the jobs a source yields.
-func (k srcKind) order() pageOrder {
-	switch k {
-	case srcState:
-		return orderNewest
-	case srcHomeDesc:
-		return orderNewestID
-	}
-	return orderSoonest
-}
-
-// newestFirst reports whether the source reads its directory newest bucket
-// first.
-func (k srcKind) newestFirst() bool { return k.order() != orderSoonest }
 
 // pageRow is a row read from a source: an index row, or a home row with
 // its job.
@@ -419,33 +387,16 @@ type pageKey struct {
 	id, inner gocql.UUID
 }
 
-// pageOrder is a list's order.
-type pageOrder int
-
-const (
-	orderSoonest  pageOrder = iota // time, then id (the due index, home partitions)
-	orderNewest                    // bucket and time newest first, then id (the state index)
-	orderNewestID                  // bucket newest first, then id newest first (Succeeded at home)
-)
-
-func (k pageKey) compare(o pageKey, ord pageOrder) int {
-	switch ord {
-	case orderNewestID:
-		if k.bucket != o.bucket {
-			return cmp.Compare(o.bucket, k.bucket)
-		}
-		return compareUUID(o.id, k.id)
-	case orderNewest:
+func (k pageKey) compare(o pageKey, desc bool) int {
+	if desc {
 		if k.bucket != o.bucket {
 			return cmp.Compare(o.bucket, k.bucket)
 		}
 		if k.at != o.at {
 			return cmp.Compare(o.at, k.at)
 		}
-	default:
-		if k.at != o.at {
-			return cmp.Compare(k.at, o.at)
-		}
+	} else if k.at != o.at {
+		return cmp.Compare(k.at, o.at)
 	}
 	if c := compareUUID(k.id, o.id); c != 0 {
 		return c
@@ -561,8 +512,6 @@ func (src *pageSource) readRound(ctx context.Context) error {
 		src.rows, src.complete, err = src.readState(ctx)
 	case srcDue:
 		src.rows, src.complete, err = src.readDue(ctx)
-	case srcHomeDesc:
-		src.rows, src.complete, err = src.readHomeDesc(ctx)
 	default:
 		src.rows, src.complete, err = src.readHome(ctx)
 	}
@@ -582,10 +531,10 @@ func (src *pageSource) readRound(ctx context.Context) error {
 func (src *pageSource) nextBucket(ctx context.Context) (bucketRef, bool, error) {
 	after := func(b bucketRef) bool {
 		if !src.read.Set {
-			return src.kind.newestFirst() || b.End().After(src.floor)
+			return src.kind == srcState || b.End().After(src.floor)
 		}
 		r := src.read.bucket()
-		if src.kind.newestFirst() {
+		if src.kind == srcState {
 			return b.Start.Before(r.Start) || (b.Start.Equal(r.Start) && cmpDir(b, r) > 0)
 		}
 		return b.Start.After(r.Start) || (b.Start.Equal(r.Start) && cmpDir(b, r) > 0)
@@ -651,26 +600,6 @@ func (src *pageSource) readDirs(ctx context.Context) error {
 		for _, r := range rs {
 			rows = append(rows, bucketRef{Start: r.Bucket.UTC(), Width: time.Duration(r.WidthMs) * time.Millisecond, Shards: int(r.Shards)})
 		}
-	case srcHomeDesc:
-		before := farFuture.Add(time.Millisecond)
-		if src.read.Set {
-			before = from.Add(time.Millisecond)
-		}
-		rs, err := s.db.HomeBucketsBefore(ctx, src.queue, before, dirPage).All()
-		if err != nil {
-			return s.interpret(ctx, queries.HomeBucketsBefore.Name, err)
-		}
-		for _, r := range rs {
-			rows = append(rows, bucketRef{Start: r.Bucket.UTC(), Width: time.Duration(r.WidthMs) * time.Millisecond, Shards: int(r.Shards)})
-		}
-		// ORDER BY bucket DESC reverses the width and shards too; rows of one
-		// start are passed in the state directory's order (cmpDir).
-		slices.SortStableFunc(rows, func(a, b bucketRef) int {
-			if c := b.Start.Compare(a.Start); c != 0 {
-				return c
-			}
-			return cmpDir(a, b)
-		})
 	case srcDue:
 		rs, err := s.db.DueBucketsFrom(ctx, src.queue, from, dirPage).All()
 		if err != nil {
@@ -736,8 +665,6 @@ func stateOrder(a, b pageRow) int {
 	}
 	return compareUUID(a.id, b.id)
 }
-
-func newestIDOrder(a, b pageRow) int { return compareUUID(b.id, a.id) }
 
 func dueOrder(a, b pageRow) int {
 	if c := a.at.Compare(b.at); c != 0 {
@@ -842,25 +769,30 @@ func (src *pageSource) readDue(ctx context.Context) ([]pageRow, bool, error) {
 // after the position, in id order.
 func (src *pageSource) readHome(ctx context.Context) ([]pageRow, bool, error) {
 	s, b, n := src.s, src.read.bucket(), src.perPart()
-	parts, err := src.homeParts(ctx, b)
-	if err != nil {
-		return nil, false, err
+	if src.qn == 0 {
+		qn, err := s.queueNumber(ctx, src.queue)
+		if err != nil {
+			return nil, false, err
+		}
+		src.qn = qn
 	}
 	after := idAt(maxTime(src.floor, b.Start))
 	if src.read.Started {
 		after = src.read.ID
 	}
 	until := idAt(farFuture.Add(time.Millisecond))
+	parts := homeDirKey{bucket: b.Start, width: b.Width, shards: b.Shards}.partitions(src.qn)
 	results := make([][]pageRow, len(parts))
 	src.budget -= len(parts)
-	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+	err := forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		rs, err := s.db.JobsScan(ctx, parts[i].Start, parts[i].Shard, after, until, int32(n)).All()
 		if err != nil {
 			return s.interpret(ctx, queries.JobsScan.Name, err)
 		}
 		for k := range rs {
 			j := jobFromRow(&rs[k])
-			results[i] = append(results[i], pageRow{b: b, shard: i, at: idTime(j.ID), id: j.ID, job: j})
+			at := time.UnixMilli(int64(binary.BigEndian.Uint64(append([]byte{0, 0}, j.ID[:6]...)))).UTC()
+			results[i] = append(results[i], pageRow{b: b, shard: i, at: at, id: j.ID, job: j})
 		}
 		return nil
 	})
@@ -878,61 +810,6 @@ func (src *pageSource) readHome(ctx context.Context) ([]pageRow, bool, error) {
 	return out, complete, nil
 }
 
-// readHomeDesc reads a round of a home bucket for a list of Succeeded jobs:
-// every partition of the bucket before the position, newest id first, only
-// the rows in the list's state (filtered inside each partition), in one
-// statement.
-func (src *pageSource) readHomeDesc(ctx context.Context) ([]pageRow, bool, error) {
-	s, b, n := src.s, src.read.bucket(), src.perPart()
-	parts, err := src.homeParts(ctx, b)
-	if err != nil {
-		return nil, false, err
-	}
-	after, until := idAt(epoch), idAt(farFuture.Add(time.Millisecond))
-	if src.read.Started {
-		until = src.read.ID
-	}
-	shards := make([]int32, len(parts))
-	for i, p := range parts {
-		shards[i] = p.Shard
-	}
-	src.budget--
-	rs, err := s.db.JobsScanStateDesc(ctx, b.Start, shards, after, until, int32(src.state), int32(n)).PageSize(0).All()
-	if err != nil {
-		return nil, false, s.interpret(ctx, queries.JobsScanStateDesc.Name, err)
-	}
-	var rows, full []pageRow
-	count := map[int32]int{}
-	for k := range rs {
-		j := jobFromRow(&rs[k])
-		r := pageRow{b: b, shard: int(rs[k].Shard & 0xff), at: idTime(j.ID), id: j.ID, job: j}
-		rows = append(rows, r)
-		if count[rs[k].Shard]++; count[rs[k].Shard] == n {
-			full = append(full, r)
-		}
-	}
-	out, complete := cut(rows, full, newestIDOrder)
-	return out, complete, nil
-}
-
-// homeParts is the partitions of home bucket b of the source's queue (its
-// number read once per page).
-func (src *pageSource) homeParts(ctx context.Context, b bucketRef) ([]homeRef, error) {
-	if src.qn == 0 {
-		qn, err := src.s.queueNumber(ctx, src.queue)
-		if err != nil {
-			return nil, err
-		}
-		src.qn = qn
-	}
-	return homeDirKey{bucket: b.Start, width: b.Width, shards: b.Shards}.partitions(src.qn), nil
-}
-
-// idTime is the time in the first 48 bits of a job id: its home time.
-func idTime(id gocql.UUID) time.Time {
-	return time.UnixMilli(int64(binary.BigEndian.Uint64(append([]byte{0, 0}, id[:6]...)))).UTC()
-}
-
 // verify reads the jobs of the next rows read and turns them into items.
 func (src *pageSource) verify(ctx context.Context) error {
 	n := min(len(src.rows), src.limit+8)
@@ -945,8 +822,6 @@ func (src *pageSource) verify(ctx context.Context) error {
 		items, err = src.verifyState(ctx, batch)
 	case srcDue:
 		items, err = src.verifyDue(ctx, batch)
-	case srcHomeDesc:
-		items = src.verifyHomeDesc(batch)
 	default:
 		items = src.verifyHome(batch)
 	}
@@ -1114,18 +989,6 @@ func (src *pageSource) verifyHome(rows []pageRow) []pageItem {
 			continue
 		}
 		out = append(out, itemOf(i, r, j))
-	}
-	return out
-}
-
-// verifyHomeDesc keeps the rows of a list of Succeeded jobs that are in it:
-// the rows are the jobs themselves, read with the state filtered.
-func (src *pageSource) verifyHomeDesc(rows []pageRow) []pageItem {
-	var out []pageItem
-	for i, r := range rows {
-		if j := r.job; j.Version != 0 && j.Queue == src.queue && j.State == src.state {
-			out = append(out, itemOf(i, r, j))
-		}
 	}
 	return out
 }

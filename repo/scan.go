@@ -596,11 +596,10 @@ func (s *Store) resolveDue(ctx context.Context, h homeRef, entries []dueEntry, n
 	}
 	if len(settle) > 0 {
 		// The finished jobs of a lease range may have ended by their
-		// holder's outcome, whose state-index row (Cancelled, Abandoned;
-		// Succeeded has none) is written only when the holder settles it
-		// (finalStateAfter): write them again, as the holder may have died
-		// first (the same row; a finished job that had its row already
-		// gets it rewritten).
+		// holder's outcome, whose state-index row is written only when the
+		// holder settles it (finalStateAfter): write them again, as the
+		// holder may have died first (the same row; a finished job that
+		// had its row already gets it rewritten).
 		var ended []*Job
 		for _, j := range settle {
 			if settleOf[j.ID].LastID != (gocql.UUID{}) {

@@ -22,8 +22,7 @@ import (
 // records batch progress with one statement per batch. Beside that it
 // writes the state-index rows of the jobs in states (those a lease holder
 // finished, whose rows are written when they are settled:
-// finalStateAfter), one statement per index partition; Succeeded jobs have
-// none (they are listed from their home partitions). It is idempotent:
+// finalStateAfter), one statement per index partition. It is idempotent:
 // every release is a lightweight transaction from a waiting state and a
 // state row is the same row again, so settling twice (a scanner after a
 // crash, say) changes nothing more. It returns the jobs it settled
@@ -31,7 +30,7 @@ import (
 func (s *Store) settleJobs(ctx context.Context, jobs, states []*Job) (map[gocql.UUID]bool, error) {
 	var serr error
 	var wg sync.WaitGroup
-	if slices.ContainsFunc(states, func(j *Job) bool { return j.State.stateIndexed() }) {
+	if len(states) > 0 {
 		wg.Go(func() { serr = s.writeFinalStates(ctx, states) })
 	}
 	if slices.ContainsFunc(jobs, func(j *Job) bool { return j.UniqueKey != nil }) {
@@ -78,14 +77,13 @@ func (s *Store) setUniqueTTL(ctx context.Context, jobs []*Job, ttl int) {
 	}
 }
 
-// writeFinalStates writes the state-index rows of finished jobs in the
-// states that have them, with the retention TTL (one statement per index
-// partition).
+// writeFinalStates writes the state-index rows of finished jobs, with the
+// retention TTL (one statement per index partition).
 func (s *Store) writeFinalStates(ctx context.Context, jobs []*Job) error {
 	var h hintSet
 	ttl := s.set.ttlSeconds()
 	for _, j := range jobs {
-		if j.State.Final() && j.State.stateIndexed() {
+		if j.State.Final() {
 			h.addState(s.stateEntryOf(j), ttl)
 		}
 	}
