@@ -420,7 +420,9 @@ var errSweepTaken = errors.New("another store is sweeping this queue")
 // more. Stores sweep on their own every SweepInterval, one store per queue
 // at a time (a lease in the queue registry); SweepCounts sweeps at once,
 // whoever holds the lease (sweeps are idempotent). It costs one read per
-// partition of the queue.
+// partition of the queue, plus one read of the Processing jobs of each
+// partition that holds any, to enter those whose lease ended long ago and
+// that no lease entry covers (orphans.go).
 func (s *Store) SweepCounts(ctx context.Context, queue string) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -479,6 +481,11 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 		sum, err := s.foldPartition(ctx, queue, parts[i].h, start)
 		if err != nil {
 			return err
+		}
+		if sum[StateProcessing] > 0 {
+			if _, err := s.reEnterOrphans(ctx, queue, parts[i].h, start.Add(-s.orphanAfter())); err != nil {
+				return err
+			}
 		}
 		empty[i] = true
 		for _, n := range sum {
