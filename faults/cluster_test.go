@@ -113,13 +113,40 @@ func (v *nodeSurvival) afterRestart(c, victim int) {
 	} else {
 		v.rows++
 	}
-	applied, err := on.Query(`UPDATE kv SET v = 'lwt2' WHERE k = ? IF v = 'lwt'`, lwtKey(c)).SerialConsistency(gocql.LocalSerial).MapScanCAS(map[string]any{})
-	if err != nil || !applied {
-		t.Errorf("LWT at LOCAL_SERIAL coordinated by the restarted node %d: applied = %v, error = %v", victim, applied, err)
+	// Paxos rounds the node coordinates may time out for a moment after it
+	// is seen up (CI: "received only 0 responses" right after a restart that
+	// took 1m24s at load average 25), so each is tried for up to 30s. A try
+	// that timed out may have applied: a later one then finds lwt2 already.
+	var applied bool
+	current := map[string]any{}
+	err = v.paxosThrough(victim, func() (err error) {
+		clear(current)
+		applied, err = on.Query(`UPDATE kv SET v = 'lwt2' WHERE k = ? IF v = 'lwt'`, lwtKey(c)).SerialConsistency(gocql.LocalSerial).MapScanCAS(current)
+		return err
+	})
+	if err != nil || !applied && current["v"] != "lwt2" {
+		t.Errorf("LWT at LOCAL_SERIAL coordinated by the restarted node %d: applied = %v (row %v), error = %v", victim, applied, current, err)
 	}
 	var got string
-	if err := on.Query(`SELECT v FROM kv WHERE k = ?`, lwtKey(c)).Consistency(gocql.Consistency(gocql.LocalSerial)).Scan(&got); err != nil || got != "lwt2" {
+	err = v.paxosThrough(victim, func() error {
+		return on.Query(`SELECT v FROM kv WHERE k = ?`, lwtKey(c)).Consistency(gocql.Consistency(gocql.LocalSerial)).Scan(&got)
+	})
+	if err != nil || got != "lwt2" {
 		t.Errorf("serial read through the restarted node %d: %q, %v; want lwt2", victim, got, err)
+	}
+}
+
+// paxosThrough runs a Paxos round coordinated by the restarted node victim,
+// trying again after an error for up to 30s, and returns the last error.
+func (v *nodeSurvival) paxosThrough(victim int, round func() error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := round()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		v.t.Logf("a Paxos round coordinated by the restarted node %d: %v; trying again", victim, err)
+		time.Sleep(time.Second)
 	}
 }
 
