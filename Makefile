@@ -23,8 +23,13 @@ demo: cassandra
 	@echo "Open the demo keyspace in the dashboard (then http://127.0.0.1:8080/):"
 	@echo "  $(GO) run ./cmd/jobsharp dashboard --keyspace $(DEMO_KEYSPACE)"
 
+# The fault suite (./faults) runs after the rest, alone: it starts a
+# three-node cluster and times faults against it, and running it beside the
+# other packages' load (seven JVMs and the tests on two cores, load average
+# 25) made its checks of node timing flaky without testing the store more.
 test: check cassandra chromium
-	$(GO) test $(TEST_FLAGS) ./...
+	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v '/faults$$')
+	$(GO) test $(TEST_FLAGS) ./faults
 
 # Generated code current, formatting, vet, lint, and no name-based binding
 # in repo. Fails on the first problem.
