@@ -483,8 +483,10 @@ func (s *Store) sweep(ctx context.Context, queue string, force bool) error {
 			return err
 		}
 		if sum[StateProcessing] > 0 {
-			if _, err := s.reEnterOrphans(ctx, queue, parts[i].h, start.Add(-s.orphanAfter())); err != nil {
-				return err
+			// The backstop of rescue; a failure leaves it to the next sweep
+			// and does not stop the counts'.
+			if err := s.reEnterOrphans(ctx, queue, parts[i].h, start.Add(-s.orphanAfter())); err != nil {
+				s.set.log.Warn("jobsharp: could not look for Processing jobs with no lease entry", "queue", queue, "err", err)
 			}
 		}
 		empty[i] = true

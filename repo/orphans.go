@@ -28,27 +28,27 @@ import (
 func (s *Store) orphanAfter() time.Duration { return 2*s.set.grace + time.Minute }
 
 // reEnterOrphans gives every Processing job of partition h whose lease
-// ended before cut a due entry at now, and returns how many it found.
-func (s *Store) reEnterOrphans(ctx context.Context, queue string, h homeRef, cut time.Time) (int, error) {
+// ended before cut a due entry at now.
+func (s *Store) reEnterOrphans(ctx context.Context, queue string, h homeRef, cut time.Time) error {
 	rows, err := s.db.JobsInState(ctx, h.Start, h.Shard, int32(StateProcessing)).All()
 	if err != nil {
-		return 0, fmt.Errorf("read the Processing jobs of a partition: %w", s.interpret(ctx, queries.JobsInState.Name, err))
+		return fmt.Errorf("read the Processing jobs of a partition: %w", s.interpret(ctx, queries.JobsInState.Name, err))
 	}
-	hints := &hintSet{}
+	hints, now := &hintSet{}, s.now()
 	for i := range rows {
 		j := jobFromRow(&rows[i])
 		if j.Queue != queue || j.State != StateProcessing || j.Lease.Until.After(cut) {
 			continue
 		}
-		hints.addDue(s.dueEntryAt(queue, j.ID, s.now()))
+		hints.addDue(s.dueEntryAt(queue, j.ID, now))
 	}
 	if len(hints.due) == 0 {
-		return 0, nil
+		return nil
 	}
 	if err := s.writeHints(ctx, hints); err != nil {
-		return 0, fmt.Errorf("enter Processing jobs with no lease entry: %w", err)
+		return fmt.Errorf("enter Processing jobs with no lease entry: %w", err)
 	}
 	s.set.log.Warn("jobsharp: Processing jobs whose lease ended long ago had no lease entry; entered them for rescue",
 		"queue", queue, "jobs", len(hints.due), "lease_ended_before", cut)
-	return len(hints.due), nil
+	return nil
 }
