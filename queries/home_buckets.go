@@ -93,7 +93,7 @@ const HomeBucketInsertCQL = `INSERT INTO home_buckets (queue, bucket, width_ms, 
 VALUES (?, ?, ?, ?)`
 
 // HomeBucketInsert is the query HomeBucketInsert of schema/queries.cql, line
-// 130, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 120, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketInsert = Query{
 	Name:       "HomeBucketInsert",
 	CQL:        HomeBucketInsertCQL,
@@ -103,7 +103,7 @@ var HomeBucketInsert = Query{
 }
 
 // HomeBucketInsert runs query HomeBucketInsert of schema/queries.cql (line
-// 130) on table home_buckets. It is idempotent: the session's retry policy may
+// 120) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
 // Lists a home bucket of a queue in its directory: written once per
@@ -130,7 +130,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
 // HomeBucketsRange is the query HomeBucketsRange of schema/queries.cql, line
-// 134, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 124, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsRange = Query{
 	Name:       "HomeBucketsRange",
 	CQL:        HomeBucketsRangeCQL,
@@ -154,7 +154,7 @@ func scanHomeBucketsRange(r *HomeBucketsRangeRow, dest []any, _ []gocql.ColumnIn
 }
 
 // HomeBucketsRange runs query HomeBucketsRange of schema/queries.cql (line
-// 134) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
+// 124) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
 // read with One, All, Iter or Page.
 //
 // The home buckets of a queue in [from, to]: the partitions a scan reads.
@@ -175,7 +175,7 @@ const HomeBucketsAllCQL = `SELECT bucket, width_ms, shards
 FROM home_buckets
 WHERE queue = ?`
 
-// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 138,
+// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 128,
 // on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsAll = Query{
 	Name:       "HomeBucketsAll",
@@ -199,7 +199,7 @@ func scanHomeBucketsAll(r *HomeBucketsAllRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 138) on
+// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 128) on
 // table home_buckets: a SELECT that returns HomeBucketsAllRow rows, read with
 // One, All, Iter or Page.
 //
@@ -220,7 +220,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // HomeBucketDelete is the query HomeBucketDelete of schema/queries.cql, line
-// 142, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 132, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketDelete = Query{
 	Name:       "HomeBucketDelete",
 	CQL:        HomeBucketDeleteCQL,
@@ -230,7 +230,7 @@ var HomeBucketDelete = Query{
 }
 
 // HomeBucketDelete runs query HomeBucketDelete of schema/queries.cql (line
-// 142) on table home_buckets. It is idempotent: the session's retry policy may
+// 132) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
 // Removes an emptied home bucket from its queue's directory.
@@ -257,7 +257,7 @@ WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
 // HomeBucketsFrom is the query HomeBucketsFrom of schema/queries.cql, line
-// 480, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 470, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsFrom = Query{
 	Name:       "HomeBucketsFrom",
 	CQL:        HomeBucketsFromCQL,
@@ -280,7 +280,7 @@ func scanHomeBucketsFrom(r *HomeBucketsFromRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 480)
+// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 470)
 // on table home_buckets: a SELECT that returns HomeBucketsFromRow rows, read
 // with One, All, Iter or Page.
 //

@@ -247,49 +247,6 @@ func (db *DB) JobsGetMany(ctx context.Context, home time.Time, shard int32, id [
 	return Rows[models.JobsRow]{q: db.query(ctx, JobsGetManyCQL, true, home, shard, id), scan: scanJobsGetMany}
 }
 
-// JobsInStateCQL is the statement of query JobsInState.
-const JobsInStateCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
-    state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
-    batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata,
-    unique_key
-FROM jobs
-WHERE home = ? AND shard = ? AND state = ?
-ALLOW FILTERING`
-
-// JobsInState is the query JobsInState of schema/queries.cql, line 29, on
-// table jobs, for gocqlx. It is idempotent (safe to retry).
-var JobsInState = Query{
-	Name:       "JobsInState",
-	CQL:        JobsInStateCQL,
-	Names:      []string{"home", "shard", "state"},
-	LWT:        false,
-	Idempotent: true,
-}
-
-func scanJobsInState(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
-}
-
-// JobsInState runs query JobsInState of schema/queries.cql (line 29) on table
-// jobs: a SELECT that returns models.JobsRow rows, read with One, All, Iter or
-// Page.
-//
-// Reads the jobs of a partition in one state: what the counts' sweeper reads
-// to find Processing jobs whose lease ended with no lease entry left to
-// rescue them. Only for a partition whose count log says it holds jobs in
-// that state; the filter runs inside the one partition, paged.
-//
-// Its parameters after ctx, in the order of the statement's markers:
-//
-//   - home: column home, CQL type timestamp
-//   - shard: column shard, CQL type int
-//   - state: column state, CQL type int
-//
-// The statement is [JobsInStateCQL].
-func (db *DB) JobsInState(ctx context.Context, home time.Time, shard, state int32) Rows[models.JobsRow] {
-	return Rows[models.JobsRow]{q: db.query(ctx, JobsInStateCQL, true, home, shard, state), scan: scanJobsInState}
-}
-
 // JobsScanCQL is the statement of query JobsScan.
 const JobsScanCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
@@ -299,7 +256,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
 
-// JobsScan is the query JobsScan of schema/queries.cql, line 36, on table
+// JobsScan is the query JobsScan of schema/queries.cql, line 26, on table
 // jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsScan = Query{
 	Name:       "JobsScan",
@@ -313,7 +270,7 @@ func scanJobsScan(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
 }
 
-// JobsScan runs query JobsScan of schema/queries.cql (line 36) on table jobs:
+// JobsScan runs query JobsScan of schema/queries.cql (line 26) on table jobs:
 // a SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
 //
 // Reads the jobs of a partition whose ids lie in (after, until): a home scan.
@@ -337,7 +294,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
 
-// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 45, on
+// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 35, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsScanBrief = Query{
 	Name:       "JobsScanBrief",
@@ -367,7 +324,7 @@ func scanJobsScanBrief(r *JobsScanBriefRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.ID, &r.Queue, &r.State, &r.Version, &r.ScheduledAt, &r.LeaseUntil)
 }
 
-// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 45) on
+// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 35) on
 // table jobs: a SELECT that returns JobsScanBriefRow rows, read with One, All,
 // Iter or Page.
 //
@@ -397,7 +354,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = NULL`
 
-// JobsCreate is the query JobsCreate of schema/queries.cql, line 54, on table
+// JobsCreate is the query JobsCreate of schema/queries.cql, line 44, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsCreate = Query{
@@ -408,7 +365,7 @@ var JobsCreate = Query{
 	Idempotent: false,
 }
 
-// JobsCreate runs query JobsCreate of schema/queries.cql (line 54) on table
+// JobsCreate runs query JobsCreate of schema/queries.cql (line 44) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -438,7 +395,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWrite is the query JobsWrite of schema/queries.cql, line 64, on table
+// JobsWrite is the query JobsWrite of schema/queries.cql, line 54, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsWrite = Query{
@@ -449,7 +406,7 @@ var JobsWrite = Query{
 	Idempotent: false,
 }
 
-// JobsWrite runs query JobsWrite of schema/queries.cql (line 64) on table
+// JobsWrite runs query JobsWrite of schema/queries.cql (line 54) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -479,7 +436,7 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 76, on
+// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 66, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsWriteKeep = Query{
@@ -490,7 +447,7 @@ var JobsWriteKeep = Query{
 	Idempotent: false,
 }
 
-// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 76) on
+// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 66) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -518,7 +475,7 @@ SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = 
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsClaim is the query JobsClaim of schema/queries.cql, line 85, on table
+// JobsClaim is the query JobsClaim of schema/queries.cql, line 75, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsClaim = Query{
@@ -529,7 +486,7 @@ var JobsClaim = Query{
 	Idempotent: false,
 }
 
-// JobsClaim runs query JobsClaim of schema/queries.cql (line 85) on table
+// JobsClaim runs query JobsClaim of schema/queries.cql (line 75) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -561,7 +518,7 @@ SET version = ?, lease_until = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 92, on
+// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 82, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsHeartbeat = Query{
@@ -572,7 +529,7 @@ var JobsHeartbeat = Query{
 	Idempotent: false,
 }
 
-// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 92) on
+// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 82) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -600,7 +557,7 @@ WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
 // JobsMarkContinued is the query JobsMarkContinued of schema/queries.cql, line
-// 99, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 89, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var JobsMarkContinued = Query{
 	Name:       "JobsMarkContinued",
@@ -611,7 +568,7 @@ var JobsMarkContinued = Query{
 }
 
 // JobsMarkContinued runs query JobsMarkContinued of schema/queries.cql (line
-// 99) on table jobs: a lightweight transaction, never retried by the driver.
+// 89) on table jobs: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
 //
@@ -637,7 +594,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsDelete is the query JobsDelete of schema/queries.cql, line 105, on table
+// JobsDelete is the query JobsDelete of schema/queries.cql, line 95, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsDelete = Query{
@@ -648,7 +605,7 @@ var JobsDelete = Query{
 	Idempotent: false,
 }
 
-// JobsDelete runs query JobsDelete of schema/queries.cql (line 105) on table
+// JobsDelete runs query JobsDelete of schema/queries.cql (line 95) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -672,7 +629,7 @@ const CountLogActiveCQL = `UPDATE jobs
 SET active_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogActive is the query CountLogActive of schema/queries.cql, line 110,
+// CountLogActive is the query CountLogActive of schema/queries.cql, line 100,
 // on table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogActive = Query{
 	Name:       "CountLogActive",
@@ -682,7 +639,7 @@ var CountLogActive = Query{
 	Idempotent: true,
 }
 
-// CountLogActive runs query CountLogActive of schema/queries.cql (line 110) on
+// CountLogActive runs query CountLogActive of schema/queries.cql (line 100) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry to a partition's count log, in the batch of the change it
@@ -712,7 +669,7 @@ USING TTL ?
 SET final_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 115, on
+// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 105, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogFinal = Query{
 	Name:       "CountLogFinal",
@@ -722,7 +679,7 @@ var CountLogFinal = Query{
 	Idempotent: true,
 }
 
-// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 115) on
+// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 105) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry for changes of final states to a partition's count log,
@@ -753,7 +710,7 @@ FROM jobs
 WHERE home = ? AND shard = ?
 LIMIT 1`
 
-// CountLogRead is the query CountLogRead of schema/queries.cql, line 119, on
+// CountLogRead is the query CountLogRead of schema/queries.cql, line 109, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogRead = Query{
 	Name:       "CountLogRead",
@@ -775,7 +732,7 @@ func scanCountLogRead(r *CountLogReadRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.ActiveLog, &r.FinalLog)
 }
 
-// CountLogRead runs query CountLogRead of schema/queries.cql (line 119) on
+// CountLogRead runs query CountLogRead of schema/queries.cql (line 109) on
 // table jobs: a SELECT that returns CountLogReadRow rows, read with One, All,
 // Iter or Page.
 //
@@ -798,7 +755,7 @@ WHERE home = ? AND shard = ?
 IF active_log = ?`
 
 // CountLogCompact is the query CountLogCompact of schema/queries.cql, line
-// 123, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 113, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountLogCompact = Query{
 	Name:       "CountLogCompact",
@@ -808,7 +765,7 @@ var CountLogCompact = Query{
 	Idempotent: false,
 }
 
-// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 123)
+// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 113)
 // on table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.

@@ -420,9 +420,9 @@ var errSweepTaken = errors.New("another store is sweeping this queue")
 // more. Stores sweep on their own every SweepInterval, one store per queue
 // at a time (a lease in the queue registry); SweepCounts sweeps at once,
 // whoever holds the lease (sweeps are idempotent). It costs one read per
-// partition of the queue, plus one read of the Processing jobs of each
-// partition that holds any, to enter those whose lease ended long ago and
-// that no lease entry covers (orphans.go).
+// partition of the queue, plus a read of the rows (few columns, 1,000 a
+// page) of each partition that holds Processing jobs, to enter those whose
+// lease ended long ago and that no lease entry covers (orphans.go).
 func (s *Store) SweepCounts(ctx context.Context, queue string) error {
 	if err := s.check(ctx); err != nil {
 		return err

@@ -28,19 +28,25 @@ import (
 func (s *Store) orphanAfter() time.Duration { return 2*s.set.grace + time.Minute }
 
 // reEnterOrphans gives every Processing job of partition h whose lease
-// ended before cut a due entry at now.
+// ended before cut a due entry at now. It reads the partition's rows with
+// few columns (JobsScanBrief, as a claim's second look does), page by page.
 func (s *Store) reEnterOrphans(ctx context.Context, queue string, h homeRef, cut time.Time) error {
-	rows, err := s.db.JobsInState(ctx, h.Start, h.Shard, int32(StateProcessing)).All()
-	if err != nil {
-		return fmt.Errorf("read the Processing jobs of a partition: %w", s.interpret(ctx, queries.JobsInState.Name, err))
-	}
 	hints, now := &hintSet{}, s.now()
-	for i := range rows {
-		j := jobFromRow(&rows[i])
-		if j.Queue != queue || j.State != StateProcessing || j.Lease.Until.After(cut) {
-			continue
+	after, until := predUUID(idAt(h.Start)), idAt(farFuture.Add(time.Millisecond))
+	for {
+		rows, err := s.db.JobsScanBrief(ctx, h.Start, h.Shard, after, until, rereadPage).All()
+		if err != nil {
+			return fmt.Errorf("read the jobs of a partition: %w", s.interpret(ctx, queries.JobsScanBrief.Name, err))
 		}
-		hints.addDue(s.dueEntryAt(queue, j.ID, now))
+		for _, b := range rows {
+			if b.Queue == queue && State(b.State) == StateProcessing && !b.LeaseUntil.After(cut) {
+				hints.addDue(s.dueEntryAt(queue, b.ID, now))
+			}
+		}
+		if len(rows) < rereadPage {
+			break
+		}
+		after = rows[len(rows)-1].ID
 	}
 	if len(hints.due) == 0 {
 		return nil

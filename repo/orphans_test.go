@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
-
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/repo"
 )
@@ -28,7 +26,9 @@ func TestSweepEntersProcessingJobsWithNoLeaseEntry(t *testing.T) {
 	if err != nil || len(held) != 1 {
 		t.Fatalf("Claim() = %d, %v", len(held), err)
 	}
-	deleteLeaseEntries(t, b.queue, job.ID)
+	if n := cqltest.DeleteLeaseEntries(t, b.queue, job.ID); n == 0 {
+		t.Fatal("the claim wrote no lease entry")
+	}
 	b.clock.Advance(6 * time.Second)
 
 	other := b.sameStore(t, nil)
@@ -71,29 +71,5 @@ func TestSweepEntersProcessingJobsWithNoLeaseEntry(t *testing.T) {
 	}
 	if n, err := other.Jobs.Rescue(ctx, b.queue); err != nil || n != 0 {
 		t.Errorf("Rescue() after a second sweep = %d, %v; want nothing", n, err)
-	}
-}
-
-// deleteLeaseEntries removes the lease entries that cover job id, as a
-// scanner removes entries it finds stale.
-func deleteLeaseEntries(t *testing.T, queue string, id gocql.UUID) {
-	t.Helper()
-	session := cqltest.Session(t)
-	var entries []struct {
-		Bucket time.Time  `db:"bucket"`
-		Shard  int        `db:"shard"`
-		DueAt  time.Time  `db:"due_at"`
-		JobID  gocql.UUID `db:"job_id"`
-	}
-	err := session.Query("SELECT bucket, shard, due_at, job_id FROM scheduled_jobs WHERE queue = ? AND last_id = ? ALLOW FILTERING", nil).
-		Bind(queue, id).SelectRelease(&entries)
-	if err != nil || len(entries) == 0 {
-		t.Fatalf("the claim's lease entries: %+v, %v; want one or more", entries, err)
-	}
-	for _, e := range entries {
-		if err := session.Query("DELETE FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at = ? AND job_id = ?", nil).
-			Bind(queue, e.Bucket, e.Shard, e.DueAt, e.JobID).ExecRelease(); err != nil {
-			t.Fatalf("delete a lease entry: %v", err)
-		}
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gocql/gocql"
-
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/internal/testhook"
 	"github.com/jobsharp/cassandra/repo"
@@ -416,22 +414,8 @@ func TestLateClaimConfirmedAfterFailedHeartbeats(t *testing.T) {
 
 	// The claim's lease entry is removed, as a scanner removes one it
 	// finds stale before the claim has applied.
-	var entries []struct {
-		Bucket time.Time  `db:"bucket"`
-		Shard  int        `db:"shard"`
-		DueAt  time.Time  `db:"due_at"`
-		JobID  gocql.UUID `db:"job_id"`
-	}
-	session := cqltest.Session(t)
-	err := session.Query("SELECT bucket, shard, due_at, job_id FROM scheduled_jobs WHERE queue = ? AND last_id = ? ALLOW FILTERING", nil).
-		Bind(b.queue, job.ID).SelectRelease(&entries)
-	if err != nil || len(entries) != 1 {
-		t.Fatalf("the claim's lease entry: %+v, %v; want one", entries, err)
-	}
-	e := entries[0]
-	if err := session.Query("DELETE FROM scheduled_jobs WHERE queue = ? AND bucket = ? AND shard = ? AND due_at = ? AND job_id = ?", nil).
-		Bind(b.queue, e.Bucket, e.Shard, e.DueAt, e.JobID).ExecRelease(); err != nil {
-		t.Fatalf("delete the lease entry: %v", err)
+	if n := cqltest.DeleteLeaseEntries(t, b.queue, job.ID); n != 1 {
+		t.Fatalf("the claim's lease entries: %d removed; want one", n)
 	}
 	time.Sleep(time.Until(job.Lease.Until) + 100*time.Millisecond)
 	late.Store(true)
