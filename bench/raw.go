@@ -162,7 +162,7 @@ func (r *rawStore) create(ctx context.Context, p homePart, jobs []rawJob) error 
 	b.SerialConsistency(gocql.LocalSerial)
 	for _, j := range jobs {
 		b.Query(rawcql.JobsCreate, r.queue, j.typ, j.arg, stateScheduled, int64(1), j.at, j.at, j.at, zeroT, zeroT, 0, 10, "",
-			nil, []byte(nil), zeroU, zeroU, false, "", "", zeroU, zeroT, map[string]string(nil), gocql.UnsetValue, p.home, p.shard, j.id)
+			nil, []byte(nil), zeroU, zeroU, false, "", "", zeroU, zeroT, map[string]string(nil), gocql.UnsetValue, gocql.UnsetValue, gocql.UnsetValue, p.home, p.shard, j.id)
 	}
 	b.Query(rawcql.CountLogActive, gocql.TimeUUID(), map[int32]int32{stateScheduled: int32(len(jobs))}, p.home, p.shard)
 	applied, iter, err := r.s.ExecuteBatchCAS(b)

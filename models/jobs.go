@@ -69,6 +69,10 @@ type JobsRow struct {
 	ActiveLog map[gocql.UUID]map[int32]int32 `db:"active_log"`
 	// FinalLog is the static column final_log, CQL type map<timeuuid, frozen<map<int, int>>>.
 	FinalLog map[gocql.UUID]map[int32]int32 `db:"final_log"`
+	// FinalChange is the column final_change, CQL type frozen<map<int, int>>.
+	FinalChange map[int32]int32 `db:"final_change"`
+	// SucceededJobs is the column succeeded_jobs, CQL type frozen<map<uuid, bigint>>.
+	SucceededJobs map[gocql.UUID]int64 `db:"succeeded_jobs"`
 }
 
 // ScanDest returns the scan destinations of a result row with the given
@@ -146,6 +150,10 @@ func (r *JobsRow) AppendScanDest(dest []any, columns []gocql.ColumnInfo) []any {
 			dest = append(dest, &r.ActiveLog)
 		case "final_log":
 			dest = append(dest, &r.FinalLog)
+		case "final_change":
+			dest = append(dest, &r.FinalChange)
+		case "succeeded_jobs":
+			dest = append(dest, &r.SucceededJobs)
 		default:
 			dest = appendDiscard(dest, c)
 		}

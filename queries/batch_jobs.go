@@ -103,7 +103,7 @@ const BatchCreateCQL = `UPDATE batch_jobs
 SET created_at = ?, size = ?
 WHERE batch_id = ?`
 
-// BatchCreate is the query BatchCreate of schema/queries.cql, line 276, on
+// BatchCreate is the query BatchCreate of schema/queries.cql, line 305, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchCreate = Query{
 	Name:       "BatchCreate",
@@ -113,7 +113,7 @@ var BatchCreate = Query{
 	Idempotent: true,
 }
 
-// BatchCreate runs query BatchCreate of schema/queries.cql (line 276) on table
+// BatchCreate runs query BatchCreate of schema/queries.cql (line 305) on table
 // batch_jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Writes a batch's size and creation time (static columns) before its jobs.
@@ -139,7 +139,7 @@ func (b *Batch) BatchCreate(createdAt time.Time, size int32, batchID gocql.UUID)
 const BatchJobInsertCQL = `INSERT INTO batch_jobs (batch_id, job_id)
 VALUES (?, ?)`
 
-// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 280,
+// BatchJobInsert is the query BatchJobInsert of schema/queries.cql, line 309,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobInsert = Query{
 	Name:       "BatchJobInsert",
@@ -149,7 +149,7 @@ var BatchJobInsert = Query{
 	Idempotent: true,
 }
 
-// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 280) on
+// BatchJobInsert runs query BatchJobInsert of schema/queries.cql (line 309) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -177,7 +177,7 @@ SET finished_state = ?
 WHERE batch_id = ? AND job_id = ?`
 
 // BatchJobFinished is the query BatchJobFinished of schema/queries.cql, line
-// 284, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
+// 313, on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobFinished = Query{
 	Name:       "BatchJobFinished",
 	CQL:        BatchJobFinishedCQL,
@@ -187,7 +187,7 @@ var BatchJobFinished = Query{
 }
 
 // BatchJobFinished runs query BatchJobFinished of schema/queries.cql (line
-// 284) on table batch_jobs. It is idempotent: the session's retry policy may
+// 313) on table batch_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
 // Caches the final state of a job of a batch, for the batch's status.
@@ -212,7 +212,7 @@ const BatchJobsListCQL = `SELECT job_id, finished_state, created_at, size
 FROM batch_jobs
 WHERE batch_id = ?`
 
-// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 289, on
+// BatchJobsList is the query BatchJobsList of schema/queries.cql, line 318, on
 // table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobsList = Query{
 	Name:       "BatchJobsList",
@@ -238,7 +238,7 @@ func scanBatchJobsList(r *BatchJobsListRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.JobID, &r.FinishedState, &r.CreatedAt, &r.Size)
 }
 
-// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 289) on
+// BatchJobsList runs query BatchJobsList of schema/queries.cql (line 318) on
 // table batch_jobs: a SELECT that returns BatchJobsListRow rows, read with
 // One, All, Iter or Page.
 //
@@ -259,7 +259,7 @@ const BatchJobDeleteCQL = `DELETE
 FROM batch_jobs
 WHERE batch_id = ? AND job_id = ?`
 
-// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 293,
+// BatchJobDelete is the query BatchJobDelete of schema/queries.cql, line 322,
 // on table batch_jobs, for gocqlx. It is idempotent (safe to retry).
 var BatchJobDelete = Query{
 	Name:       "BatchJobDelete",
@@ -269,7 +269,7 @@ var BatchJobDelete = Query{
 	Idempotent: true,
 }
 
-// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 293) on
+// BatchJobDelete runs query BatchJobDelete of schema/queries.cql (line 322) on
 // table batch_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //

@@ -105,7 +105,7 @@ func (CountCellsBuilder) Delete(cols ...ColumnOf[CountCellsBuilder]) (*qb.Delete
 const CountCellWriteCQL = `INSERT INTO count_cells (queue, hour, bucket, shard, jobs, folded_at)
 VALUES (?, ?, ?, ?, ?, ?)`
 
-// CountCellWrite is the query CountCellWrite of schema/queries.cql, line 235,
+// CountCellWrite is the query CountCellWrite of schema/queries.cql, line 264,
 // on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellWrite = Query{
 	Name:       "CountCellWrite",
@@ -115,7 +115,7 @@ var CountCellWrite = Query{
 	Idempotent: true,
 }
 
-// CountCellWrite runs query CountCellWrite of schema/queries.cql (line 235) on
+// CountCellWrite runs query CountCellWrite of schema/queries.cql (line 264) on
 // table count_cells. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -143,7 +143,7 @@ FROM count_cells
 WHERE queue = ? AND hour = ?`
 
 // CountCellsOfHour is the query CountCellsOfHour of schema/queries.cql, line
-// 239, on table count_cells, for gocqlx. It is idempotent (safe to retry).
+// 268, on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellsOfHour = Query{
 	Name:       "CountCellsOfHour",
 	CQL:        CountCellsOfHourCQL,
@@ -169,7 +169,7 @@ func scanCountCellsOfHour(r *CountCellsOfHourRow, dest []any, _ []gocql.ColumnIn
 }
 
 // CountCellsOfHour runs query CountCellsOfHour of schema/queries.cql (line
-// 239) on table count_cells: a SELECT that returns CountCellsOfHourRow rows,
+// 268) on table count_cells: a SELECT that returns CountCellsOfHourRow rows,
 // read with One, All, Iter or Page.
 //
 // The cells of a queue's hour, summed into the hour's row.
@@ -190,7 +190,7 @@ FROM count_cells
 WHERE queue = ? AND hour = ? AND bucket = ? AND shard = ?`
 
 // CountCellDelete is the query CountCellDelete of schema/queries.cql, line
-// 243, on table count_cells, for gocqlx. It is idempotent (safe to retry).
+// 272, on table count_cells, for gocqlx. It is idempotent (safe to retry).
 var CountCellDelete = Query{
 	Name:       "CountCellDelete",
 	CQL:        CountCellDeleteCQL,
@@ -199,7 +199,7 @@ var CountCellDelete = Query{
 	Idempotent: true,
 }
 
-// CountCellDelete runs query CountCellDelete of schema/queries.cql (line 243)
+// CountCellDelete runs query CountCellDelete of schema/queries.cql (line 272)
 // on table count_cells. It is idempotent: the session's retry policy may send
 // it again.
 //

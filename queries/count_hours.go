@@ -106,7 +106,7 @@ const CountHoursReadCQL = `SELECT hour, jobs, gen, folded_at, dirty_until
 FROM count_hours
 WHERE queue = ?`
 
-// CountHoursRead is the query CountHoursRead of schema/queries.cql, line 247,
+// CountHoursRead is the query CountHoursRead of schema/queries.cql, line 276,
 // on table count_hours, for gocqlx. It is idempotent (safe to retry).
 var CountHoursRead = Query{
 	Name:       "CountHoursRead",
@@ -134,7 +134,7 @@ func scanCountHoursRead(r *CountHoursReadRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Hour, &r.Jobs, &r.Gen, &r.FoldedAt, &r.DirtyUntil)
 }
 
-// CountHoursRead runs query CountHoursRead of schema/queries.cql (line 247) on
+// CountHoursRead runs query CountHoursRead of schema/queries.cql (line 276) on
 // table count_hours: a SELECT that returns CountHoursReadRow rows, read with
 // One, All, Iter or Page.
 //
@@ -154,7 +154,7 @@ const CountHourGetCQL = `SELECT jobs, gen, folded_at, dirty_until
 FROM count_hours
 WHERE queue = ? AND hour = ?`
 
-// CountHourGet is the query CountHourGet of schema/queries.cql, line 251, on
+// CountHourGet is the query CountHourGet of schema/queries.cql, line 280, on
 // table count_hours, for gocqlx. It is idempotent (safe to retry).
 var CountHourGet = Query{
 	Name:       "CountHourGet",
@@ -180,7 +180,7 @@ func scanCountHourGet(r *CountHourGetRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.Jobs, &r.Gen, &r.FoldedAt, &r.DirtyUntil)
 }
 
-// CountHourGet runs query CountHourGet of schema/queries.cql (line 251) on
+// CountHourGet runs query CountHourGet of schema/queries.cql (line 280) on
 // table count_hours: a SELECT that returns CountHourGetRow rows, read with
 // One, All, Iter or Page.
 //
@@ -202,7 +202,7 @@ USING TIMESTAMP ?
 SET dirty_until = ?
 WHERE queue = ? AND hour = ?`
 
-// CountHourDirty is the query CountHourDirty of schema/queries.cql, line 256,
+// CountHourDirty is the query CountHourDirty of schema/queries.cql, line 285,
 // on table count_hours, for gocqlx. It is idempotent (safe to retry).
 var CountHourDirty = Query{
 	Name:       "CountHourDirty",
@@ -212,7 +212,7 @@ var CountHourDirty = Query{
 	Idempotent: true,
 }
 
-// CountHourDirty runs query CountHourDirty of schema/queries.cql (line 256) on
+// CountHourDirty runs query CountHourDirty of schema/queries.cql (line 285) on
 // table count_hours. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -244,7 +244,7 @@ WHERE queue = ? AND hour = ?
 IF gen = NULL`
 
 // CountHourCreate is the query CountHourCreate of schema/queries.cql, line
-// 260, on table count_hours, for gocqlx. It is a lightweight transaction
+// 289, on table count_hours, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var CountHourCreate = Query{
 	Name:       "CountHourCreate",
@@ -254,7 +254,7 @@ var CountHourCreate = Query{
 	Idempotent: false,
 }
 
-// CountHourCreate runs query CountHourCreate of schema/queries.cql (line 260)
+// CountHourCreate runs query CountHourCreate of schema/queries.cql (line 289)
 // on table count_hours: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
@@ -280,7 +280,7 @@ SET jobs = ?, gen = ?, folded_at = ?
 WHERE queue = ? AND hour = ?
 IF gen = ?`
 
-// CountHourWrite is the query CountHourWrite of schema/queries.cql, line 265,
+// CountHourWrite is the query CountHourWrite of schema/queries.cql, line 294,
 // on table count_hours, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountHourWrite = Query{
@@ -291,7 +291,7 @@ var CountHourWrite = Query{
 	Idempotent: false,
 }
 
-// CountHourWrite runs query CountHourWrite of schema/queries.cql (line 265) on
+// CountHourWrite runs query CountHourWrite of schema/queries.cql (line 294) on
 // table count_hours: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
@@ -320,7 +320,7 @@ WHERE queue = ? AND hour = ?
 IF gen = ?`
 
 // CountHourDelete is the query CountHourDelete of schema/queries.cql, line
-// 270, on table count_hours, for gocqlx. It is a lightweight transaction
+// 299, on table count_hours, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var CountHourDelete = Query{
 	Name:       "CountHourDelete",
@@ -330,7 +330,7 @@ var CountHourDelete = Query{
 	Idempotent: false,
 }
 
-// CountHourDelete runs query CountHourDelete of schema/queries.cql (line 270)
+// CountHourDelete runs query CountHourDelete of schema/queries.cql (line 299)
 // on table count_hours: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.

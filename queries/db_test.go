@@ -261,8 +261,9 @@ func TestJobsScanQueries(t *testing.T) {
 	mark(t, "JobsScan", "JobsScanBrief")
 }
 
-// TestCountLogQueries writes, reads and compacts the count log of a home
-// partition: static columns of jobs.
+// TestCountLogQueries writes, reads and compacts the count logs of a home
+// partition: the active log (static), the static final log an older
+// version wrote, and the finish log (clustering rows before every job).
 func TestCountLogQueries(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
@@ -274,7 +275,10 @@ func TestCountLogQueries(t *testing.T) {
 	k1, k2, k3 := gocql.TimeUUID(), gocql.TimeUUID(), gocql.TimeUUID()
 	check(t, "CountLogActive", db.CountLogActive(ctx, k1, map[int32]int32{1: 3}, home, shard).Exec())
 	check(t, "CountLogActive", db.CountLogActive(ctx, k2, map[int32]int32{1: -1, 2: 1}, home, shard).Exec())
-	check(t, "CountLogFinal", db.CountLogFinal(ctx, 3600, k3, map[int32]int32{3: 1}, home, shard).Exec())
+	// No query writes final_log any more; a keyspace an older version
+	// wrote holds entries like this one.
+	check(t, "final_log entry", cqltest.Session(t).Query("UPDATE jobs USING TTL 3600 SET final_log[?] = ? WHERE home = ? AND shard = ?", nil).
+		Bind(k3, map[int32]int32{3: 1}, home, shard).ExecRelease())
 	// A job of the partition leaves the log as it is: one read, one log.
 	job := models.JobsRow{Home: home, Shard: shard, ID: jobID(at, 1), Queue: "q", Type: "t", State: 2, Version: 1}
 	if applied, _, err := db.JobsCreate(ctx, job).Exec(); err != nil || !applied {
@@ -311,30 +315,63 @@ func TestCountLogQueries(t *testing.T) {
 		t.Errorf("CountLogRead after compaction mismatch (-want +got):\n%s", diff)
 	}
 
-	// An entry of the final log leaves with its TTL, as the rows it counts.
-	short := gocql.TimeUUID()
-	check(t, "CountLogFinal with a TTL of 2s", db.CountLogFinal(ctx, 2, short, map[int32]int32{5: 1}, home, shard).Exec())
-	log, err = db.CountLogRead(ctx, home, shard).One()
-	check(t, "CountLogRead", err)
-	if _, ok := log.FinalLog[short]; !ok {
-		t.Errorf("final log = %v, want the entry %s before its TTL", log.FinalLog, short)
+	// The finish log: rows with version-1 ids, which sort before every job
+	// id, so a scan of the partition's jobs never meets them.
+	t1, t2 := at.Add(-2*time.Second), at.Add(-time.Second)
+	f1, f2 := gocql.UUIDFromTime(t1), gocql.UUIDFromTime(t2)
+	a, b := jobID(at, 7), jobID(at, 8)
+	check(t, "FinishLogCount", db.FinishLogCount(ctx, 3600, map[int32]int32{5: 1}, home, shard, f1).Exec())
+	check(t, "FinishLogJobs", db.FinishLogJobs(ctx, 3600, map[int32]int32{3: 2}, map[gocql.UUID]int64{a: 4, b: 7}, home, shard, f2).Exec())
+	end := jobID(time.UnixMilli(0), 0) // the first job id of all
+	changes, err := db.FinishLogChanges(ctx, home, shard, end).All()
+	check(t, "FinishLogChanges", err)
+	wantChanges := []queries.FinishLogChangesRow{{ID: f1, FinalChange: map[int32]int32{5: 1}}, {ID: f2, FinalChange: map[int32]int32{3: 2}}}
+	if diff := cmp.Diff(wantChanges, changes); diff != "" {
+		t.Errorf("FinishLogChanges mismatch (-want +got):\n%s", diff)
+	}
+	scanned, err := db.JobsScan(ctx, home, shard, jobID(time.UnixMilli(0), 0), jobID(at.Add(time.Hour), 0), 100).All()
+	check(t, "JobsScan", err)
+	if len(scanned) != 1 || scanned[0].ID != job.ID || scanned[0].FinalChange != nil {
+		t.Errorf("JobsScan of the whole partition = %+v, want the job alone", scanned)
+	}
+	succ, err := db.FinishLogSucceeded(ctx, home, shard, gocql.MinTimeUUID(t2)).All()
+	check(t, "FinishLogSucceeded", err)
+	if diff := cmp.Diff([]queries.FinishLogSucceededRow{{ID: f1}}, succ); diff != "" {
+		t.Errorf("FinishLogSucceeded before the second row mismatch (-want +got):\n%s", diff)
+	}
+	succ, err = db.FinishLogSucceeded(ctx, home, shard, end).All()
+	check(t, "FinishLogSucceeded", err)
+	if len(succ) != 2 || !cmp.Equal(succ[1].SucceededJobs, map[gocql.UUID]int64{a: 4, b: 7}) {
+		t.Errorf("FinishLogSucceeded = %+v, want both rows, the second naming %s and %s", succ, a, b)
+	}
+	other := shard + 1
+	check(t, "FinishLogCount", db.FinishLogCount(ctx, 3600, map[int32]int32{6: 1}, home, other, f1).Exec())
+	newest, err := db.FinishLogNewest(ctx, home, []int32{shard, other}, end, 1).PageSize(0).All()
+	check(t, "FinishLogNewest", err)
+	wantNewest := []queries.FinishLogNewestRow{{Shard: shard, ID: f2, SucceededJobs: map[gocql.UUID]int64{a: 4, b: 7}}, {Shard: other, ID: f1}}
+	if diff := cmp.Diff(wantNewest, newest); diff != "" {
+		t.Errorf("FinishLogNewest mismatch (-want +got):\n%s", diff)
+	}
+
+	// A finish-log row leaves with its TTL, as the rows it counts.
+	short := gocql.UUIDFromTime(at.Add(-3 * time.Second))
+	check(t, "FinishLogCount with a TTL of 2s", db.FinishLogCount(ctx, 2, map[int32]int32{5: 1}, home, shard, short).Exec())
+	has := func() bool {
+		rows, err := db.FinishLogChanges(ctx, home, shard, end).All()
+		check(t, "FinishLogChanges", err)
+		return slices.ContainsFunc(rows, func(r queries.FinishLogChangesRow) bool { return r.ID == short })
+	}
+	if !has() {
+		t.Errorf("finish log lacks the row %s before its TTL", short)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for {
-		log, err = db.CountLogRead(ctx, home, shard).One()
-		check(t, "CountLogRead", err)
-		if _, ok := log.FinalLog[short]; !ok {
-			break
-		}
+	for has() {
 		if time.Now().After(deadline) {
-			t.Fatalf("final log = %v, still holds %s 15s after its 2s TTL", log.FinalLog, short)
+			t.Fatalf("finish log still holds %s 15s after its 2s TTL", short)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if diff := cmp.Diff(want.FinalLog, log.FinalLog); diff != "" {
-		t.Errorf("final log after the TTL mismatch (-want +got):\n%s", diff)
-	}
-	mark(t, "CountLogActive", "CountLogFinal", "CountLogRead", "CountLogCompact")
+	mark(t, "CountLogActive", "CountLogRead", "CountLogCompact", "FinishLogCount", "FinishLogJobs", "FinishLogChanges", "FinishLogSucceeded", "FinishLogNewest")
 }
 
 func TestHomeBucketQueries(t *testing.T) {
@@ -1154,7 +1191,12 @@ func TestPagingQueries(t *testing.T) {
 	if len(homes) != 3 || !homes[0].Bucket.Equal(bucket.Add(64*time.Second)) {
 		t.Errorf("HomeBucketsFrom = %+v, want the last three buckets, oldest first", homes)
 	}
-	mark(t, "StateScanShards", "StateScanShardsTie", "DueScanShardsTie", "DueBucketsFrom", "HomeBucketsFrom")
+	before, err := db.HomeBucketsBefore(ctx, queue, bucket.Add(3*64*time.Second), 2).All()
+	check(t, "HomeBucketsBefore", err)
+	if len(before) != 2 || !before[0].Bucket.Equal(bucket.Add(2*64*time.Second)) || !before[1].Bucket.Equal(bucket.Add(64*time.Second)) {
+		t.Errorf("HomeBucketsBefore = %+v, want the buckets at 128 s and 64 s, newest first", before)
+	}
+	mark(t, "StateScanShards", "StateScanShardsTie", "DueScanShardsTie", "DueBucketsFrom", "HomeBucketsFrom", "HomeBucketsBefore")
 }
 
 // TestEveryQueryRan fails when a query of schema/queries.cql has no round

@@ -93,7 +93,7 @@ const HomeBucketInsertCQL = `INSERT INTO home_buckets (queue, bucket, width_ms, 
 VALUES (?, ?, ?, ?)`
 
 // HomeBucketInsert is the query HomeBucketInsert of schema/queries.cql, line
-// 120, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 149, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketInsert = Query{
 	Name:       "HomeBucketInsert",
 	CQL:        HomeBucketInsertCQL,
@@ -103,7 +103,7 @@ var HomeBucketInsert = Query{
 }
 
 // HomeBucketInsert runs query HomeBucketInsert of schema/queries.cql (line
-// 120) on table home_buckets. It is idempotent: the session's retry policy may
+// 149) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
 // Lists a home bucket of a queue in its directory: written once per
@@ -130,7 +130,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
 // HomeBucketsRange is the query HomeBucketsRange of schema/queries.cql, line
-// 124, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 153, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsRange = Query{
 	Name:       "HomeBucketsRange",
 	CQL:        HomeBucketsRangeCQL,
@@ -154,7 +154,7 @@ func scanHomeBucketsRange(r *HomeBucketsRangeRow, dest []any, _ []gocql.ColumnIn
 }
 
 // HomeBucketsRange runs query HomeBucketsRange of schema/queries.cql (line
-// 124) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
+// 153) on table home_buckets: a SELECT that returns HomeBucketsRangeRow rows,
 // read with One, All, Iter or Page.
 //
 // The home buckets of a queue in [from, to]: the partitions a scan reads.
@@ -175,7 +175,7 @@ const HomeBucketsAllCQL = `SELECT bucket, width_ms, shards
 FROM home_buckets
 WHERE queue = ?`
 
-// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 128,
+// HomeBucketsAll is the query HomeBucketsAll of schema/queries.cql, line 157,
 // on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsAll = Query{
 	Name:       "HomeBucketsAll",
@@ -199,7 +199,7 @@ func scanHomeBucketsAll(r *HomeBucketsAllRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 128) on
+// HomeBucketsAll runs query HomeBucketsAll of schema/queries.cql (line 157) on
 // table home_buckets: a SELECT that returns HomeBucketsAllRow rows, read with
 // One, All, Iter or Page.
 //
@@ -220,7 +220,7 @@ FROM home_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // HomeBucketDelete is the query HomeBucketDelete of schema/queries.cql, line
-// 132, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 161, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketDelete = Query{
 	Name:       "HomeBucketDelete",
 	CQL:        HomeBucketDeleteCQL,
@@ -230,7 +230,7 @@ var HomeBucketDelete = Query{
 }
 
 // HomeBucketDelete runs query HomeBucketDelete of schema/queries.cql (line
-// 132) on table home_buckets. It is idempotent: the session's retry policy may
+// 161) on table home_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
 // Removes an emptied home bucket from its queue's directory.
@@ -257,7 +257,7 @@ WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
 // HomeBucketsFrom is the query HomeBucketsFrom of schema/queries.cql, line
-// 470, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+// 499, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
 var HomeBucketsFrom = Query{
 	Name:       "HomeBucketsFrom",
 	CQL:        HomeBucketsFromCQL,
@@ -280,7 +280,7 @@ func scanHomeBucketsFrom(r *HomeBucketsFromRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 470)
+// HomeBucketsFrom runs query HomeBucketsFrom of schema/queries.cql (line 499)
 // on table home_buckets: a SELECT that returns HomeBucketsFromRow rows, read
 // with One, All, Iter or Page.
 //
@@ -295,4 +295,53 @@ func scanHomeBucketsFrom(r *HomeBucketsFromRow, dest []any, _ []gocql.ColumnInfo
 // The statement is [HomeBucketsFromCQL].
 func (db *DB) HomeBucketsFrom(ctx context.Context, queue string, from time.Time, limit int32) Rows[HomeBucketsFromRow] {
 	return Rows[HomeBucketsFromRow]{q: db.query(ctx, HomeBucketsFromCQL, true, queue, from, limit), scan: scanHomeBucketsFrom}
+}
+
+// HomeBucketsBeforeCQL is the statement of query HomeBucketsBefore.
+const HomeBucketsBeforeCQL = `SELECT bucket, width_ms, shards
+FROM home_buckets
+WHERE queue = ? AND bucket < ?
+ORDER BY bucket DESC
+LIMIT ?`
+
+// HomeBucketsBefore is the query HomeBucketsBefore of schema/queries.cql, line
+// 504, on table home_buckets, for gocqlx. It is idempotent (safe to retry).
+var HomeBucketsBefore = Query{
+	Name:       "HomeBucketsBefore",
+	CQL:        HomeBucketsBeforeCQL,
+	Names:      []string{"queue", "before", "limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// HomeBucketsBeforeRow is a row of the result of query HomeBucketsBefore, in select order.
+type HomeBucketsBeforeRow struct {
+	// Bucket is the result column bucket, CQL type timestamp.
+	Bucket time.Time
+	// WidthMs is the result column width_ms, CQL type int.
+	WidthMs int32
+	// Shards is the result column shards, CQL type int.
+	Shards int32
+}
+
+func scanHomeBucketsBefore(r *HomeBucketsBeforeRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
+}
+
+// HomeBucketsBefore runs query HomeBucketsBefore of schema/queries.cql (line
+// 504) on table home_buckets: a SELECT that returns HomeBucketsBeforeRow rows,
+// read with One, All, Iter or Page.
+//
+// The home buckets of a queue before a time, newest first: where lists of
+// Succeeded jobs read.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - queue: column queue, CQL type text
+//   - before: :before, CQL type timestamp
+//   - limit: LIMIT ?, CQL type int: the most rows to return
+//
+// The statement is [HomeBucketsBeforeCQL].
+func (db *DB) HomeBucketsBefore(ctx context.Context, queue string, before time.Time, limit int32) Rows[HomeBucketsBeforeRow] {
+	return Rows[HomeBucketsBeforeRow]{q: db.query(ctx, HomeBucketsBeforeCQL, true, queue, before, limit), scan: scanHomeBucketsBefore}
 }

@@ -86,7 +86,7 @@ const ContinuationInsertCQL = `INSERT INTO job_continuations (parent_id, job_id)
 VALUES (?, ?)`
 
 // ContinuationInsert is the query ContinuationInsert of schema/queries.cql,
-// line 297, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 326, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationInsert = Query{
 	Name:       "ContinuationInsert",
@@ -97,7 +97,7 @@ var ContinuationInsert = Query{
 }
 
 // ContinuationInsert runs query ContinuationInsert of schema/queries.cql (line
-// 297) on table job_continuations. It is idempotent: the session's retry
+// 326) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
 // Records a continuation of a parent job, before the continuation's row.
@@ -123,7 +123,7 @@ FROM job_continuations
 WHERE parent_id = ?`
 
 // ContinuationsList is the query ContinuationsList of schema/queries.cql, line
-// 301, on table job_continuations, for gocqlx. It is idempotent (safe to
+// 330, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationsList = Query{
 	Name:       "ContinuationsList",
@@ -144,7 +144,7 @@ func scanContinuationsList(r *ContinuationsListRow, dest []any, _ []gocql.Column
 }
 
 // ContinuationsList runs query ContinuationsList of schema/queries.cql (line
-// 301) on table job_continuations: a SELECT that returns ContinuationsListRow
+// 330) on table job_continuations: a SELECT that returns ContinuationsListRow
 // rows, read with One, All, Iter or Page.
 //
 // The continuations of one parent.
@@ -164,7 +164,7 @@ FROM job_continuations
 WHERE parent_id IN ?`
 
 // ContinuationsListMany is the query ContinuationsListMany of
-// schema/queries.cql, line 306, on table job_continuations, for gocqlx. It is
+// schema/queries.cql, line 335, on table job_continuations, for gocqlx. It is
 // idempotent (safe to retry).
 var ContinuationsListMany = Query{
 	Name:       "ContinuationsListMany",
@@ -179,7 +179,7 @@ func scanContinuationsListMany(r *models.JobContinuationsRow, dest []any, _ []go
 }
 
 // ContinuationsListMany runs query ContinuationsListMany of schema/queries.cql
-// (line 306) on table job_continuations: a SELECT that returns
+// (line 335) on table job_continuations: a SELECT that returns
 // models.JobContinuationsRow rows, read with One, All, Iter or Page.
 //
 // The continuations of many parents, for settling a batch of finished jobs
@@ -200,7 +200,7 @@ FROM job_continuations
 WHERE parent_id = ? AND job_id = ?`
 
 // ContinuationDelete is the query ContinuationDelete of schema/queries.cql,
-// line 311, on table job_continuations, for gocqlx. It is idempotent (safe to
+// line 340, on table job_continuations, for gocqlx. It is idempotent (safe to
 // retry).
 var ContinuationDelete = Query{
 	Name:       "ContinuationDelete",
@@ -211,7 +211,7 @@ var ContinuationDelete = Query{
 }
 
 // ContinuationDelete runs query ContinuationDelete of schema/queries.cql (line
-// 311) on table job_continuations. It is idempotent: the session's retry
+// 340) on table job_continuations. It is idempotent: the session's retry
 // policy may send it again.
 //
 // Removes a stale row, a continuation never stored, from its parent's

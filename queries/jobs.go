@@ -17,7 +17,7 @@ import (
 // Its Get, Select and Insert statements are built once.
 var JobsTable = table.New(table.Metadata{
 	Name:    "jobs",
-	Columns: []string{"home", "shard", "id", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "active_log", "final_log"},
+	Columns: []string{"home", "shard", "id", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "active_log", "final_log", "final_change", "succeeded_jobs"},
 	PartKey: []string{"home", "shard"},
 	SortKey: []string{"id"},
 })
@@ -89,6 +89,10 @@ var JobsColumns = struct {
 	ActiveLog JobsColumn[map[gocql.UUID]map[int32]int32]
 	// FinalLog is the static column final_log, CQL type map<timeuuid, frozen<map<int, int>>>.
 	FinalLog JobsColumn[map[gocql.UUID]map[int32]int32]
+	// FinalChange is the column final_change, CQL type frozen<map<int, int>>.
+	FinalChange JobsColumn[map[int32]int32]
+	// SucceededJobs is the column succeeded_jobs, CQL type frozen<map<uuid, bigint>>.
+	SucceededJobs JobsColumn[map[gocql.UUID]int64]
 }{
 	Home:           JobsColumn[time.Time]{name: "home", cql: "home"},
 	Shard:          JobsColumn[int32]{name: "shard", cql: "shard"},
@@ -119,13 +123,15 @@ var JobsColumns = struct {
 	UniqueKey:      JobsColumn[[]byte]{name: "unique_key", cql: "unique_key"},
 	ActiveLog:      JobsColumn[map[gocql.UUID]map[int32]int32]{name: "active_log", cql: "active_log"},
 	FinalLog:       JobsColumn[map[gocql.UUID]map[int32]int32]{name: "final_log", cql: "final_log"},
+	FinalChange:    JobsColumn[map[int32]int32]{name: "final_change", cql: "final_change"},
+	SucceededJobs:  JobsColumn[map[gocql.UUID]int64]{name: "succeeded_jobs", cql: "succeeded_jobs"},
 }
 
 var (
-	tblJobsAll     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.UniqueKey, JobsColumns.ActiveLog, JobsColumns.FinalLog}
+	tblJobsAll     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID, JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.UniqueKey, JobsColumns.ActiveLog, JobsColumns.FinalLog, JobsColumns.FinalChange, JobsColumns.SucceededJobs}
 	tblJobsKey     = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard, JobsColumns.ID}
 	tblJobsPartKey = []ColumnOf[JobsBuilder]{JobsColumns.Home, JobsColumns.Shard}
-	tblJobsRegular = []ColumnOf[JobsBuilder]{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.UniqueKey, JobsColumns.ActiveLog, JobsColumns.FinalLog}
+	tblJobsRegular = []ColumnOf[JobsBuilder]{JobsColumns.Queue, JobsColumns.Type, JobsColumns.Args, JobsColumns.State, JobsColumns.Version, JobsColumns.CreatedAt, JobsColumns.ScheduledAt, JobsColumns.StateChangedAt, JobsColumns.StartedAt, JobsColumns.FinishedAt, JobsColumns.RetryCount, JobsColumns.MaxRetries, JobsColumns.LastError, JobsColumns.Errors, JobsColumns.Result, JobsColumns.BatchID, JobsColumns.ParentID, JobsColumns.Continued, JobsColumns.RecurringID, JobsColumns.LeaseOwner, JobsColumns.LeaseToken, JobsColumns.LeaseUntil, JobsColumns.Metadata, JobsColumns.UniqueKey, JobsColumns.ActiveLog, JobsColumns.FinalLog, JobsColumns.FinalChange, JobsColumns.SucceededJobs}
 )
 
 // Jobs builds statements for table jobs from typed columns.
@@ -174,11 +180,11 @@ func (JobsBuilder) Delete(cols ...ColumnOf[JobsBuilder]) (*qb.DeleteBuilder, err
 const JobsGetCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
     batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata,
-    unique_key
+    unique_key, final_change, succeeded_jobs
 FROM jobs
 WHERE home = ? AND shard = ? AND id = ?`
 
-// JobsGet is the query JobsGet of schema/queries.cql, line 12, on table jobs,
+// JobsGet is the query JobsGet of schema/queries.cql, line 15, on table jobs,
 // for gocqlx. It is idempotent (safe to retry).
 var JobsGet = Query{
 	Name:       "JobsGet",
@@ -189,10 +195,10 @@ var JobsGet = Query{
 }
 
 func scanJobsGet(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey, &r.FinalChange, &r.SucceededJobs)
 }
 
-// JobsGet runs query JobsGet of schema/queries.cql (line 12) on table jobs: a
+// JobsGet runs query JobsGet of schema/queries.cql (line 15) on table jobs: a
 // SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
 //
 // Reads one job by its primary key, which repo computes from the job's id.
@@ -212,11 +218,11 @@ func (db *DB) JobsGet(ctx context.Context, home time.Time, shard int32, id gocql
 const JobsGetManyCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
     batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata,
-    unique_key
+    unique_key, final_change, succeeded_jobs
 FROM jobs
 WHERE home = ? AND shard = ? AND id IN ?`
 
-// JobsGetMany is the query JobsGetMany of schema/queries.cql, line 19, on
+// JobsGetMany is the query JobsGetMany of schema/queries.cql, line 22, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsGetMany = Query{
 	Name:       "JobsGetMany",
@@ -227,10 +233,10 @@ var JobsGetMany = Query{
 }
 
 func scanJobsGetMany(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey, &r.FinalChange, &r.SucceededJobs)
 }
 
-// JobsGetMany runs query JobsGetMany of schema/queries.cql (line 19) on table
+// JobsGetMany runs query JobsGetMany of schema/queries.cql (line 22) on table
 // jobs: a SELECT that returns models.JobsRow rows, read with One, All, Iter or
 // Page.
 //
@@ -251,12 +257,12 @@ func (db *DB) JobsGetMany(ctx context.Context, home time.Time, shard int32, id [
 const JobsScanCQL = `SELECT home, shard, id, queue, type, args, state, version, created_at, scheduled_at,
     state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result,
     batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata,
-    unique_key
+    unique_key, final_change, succeeded_jobs
 FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
 
-// JobsScan is the query JobsScan of schema/queries.cql, line 26, on table
+// JobsScan is the query JobsScan of schema/queries.cql, line 29, on table
 // jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsScan = Query{
 	Name:       "JobsScan",
@@ -267,10 +273,10 @@ var JobsScan = Query{
 }
 
 func scanJobsScan(r *models.JobsRow, dest []any, _ []gocql.ColumnInfo) []any {
-	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey)
+	return append(dest, &r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt, &r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result, &r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey, &r.FinalChange, &r.SucceededJobs)
 }
 
-// JobsScan runs query JobsScan of schema/queries.cql (line 26) on table jobs:
+// JobsScan runs query JobsScan of schema/queries.cql (line 29) on table jobs:
 // a SELECT that returns models.JobsRow rows, read with One, All, Iter or Page.
 //
 // Reads the jobs of a partition whose ids lie in (after, until): a home scan.
@@ -294,7 +300,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id > ? AND id < ?
 LIMIT ?`
 
-// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 35, on
+// JobsScanBrief is the query JobsScanBrief of schema/queries.cql, line 38, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var JobsScanBrief = Query{
 	Name:       "JobsScanBrief",
@@ -324,7 +330,7 @@ func scanJobsScanBrief(r *JobsScanBriefRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.ID, &r.Queue, &r.State, &r.Version, &r.ScheduledAt, &r.LeaseUntil)
 }
 
-// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 35) on
+// JobsScanBrief runs query JobsScanBrief of schema/queries.cql (line 38) on
 // table jobs: a SELECT that returns JobsScanBriefRow rows, read with One, All,
 // Iter or Page.
 //
@@ -350,22 +356,22 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
     last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?,
     recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?,
-    unique_key = ?
+    unique_key = ?, final_change = ?, succeeded_jobs = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = NULL`
 
-// JobsCreate is the query JobsCreate of schema/queries.cql, line 44, on table
+// JobsCreate is the query JobsCreate of schema/queries.cql, line 47, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsCreate = Query{
 	Name:       "JobsCreate",
 	CQL:        JobsCreateCQL,
-	Names:      []string{"queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "home", "shard", "id"},
+	Names:      []string{"queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "final_change", "succeeded_jobs", "home", "shard", "id"},
 	LWT:        true,
 	Idempotent: false,
 }
 
-// JobsCreate runs query JobsCreate of schema/queries.cql (line 44) on table
+// JobsCreate runs query JobsCreate of schema/queries.cql (line 47) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -381,7 +387,7 @@ var JobsCreate = Query{
 //
 // The statement is [JobsCreateCQL].
 func (db *DB) JobsCreate(ctx context.Context, row models.JobsRow) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsCreateCQL, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), unsetIf(len(row.FinalChange) == 0, row.FinalChange), unsetIf(len(row.SucceededJobs) == 0, row.SucceededJobs), row.Home, row.Shard, row.ID), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteCQL is the statement of query JobsWrite.
@@ -391,22 +397,22 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
     last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?,
     recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?,
-    unique_key = ?
+    unique_key = ?, final_change = ?, succeeded_jobs = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWrite is the query JobsWrite of schema/queries.cql, line 54, on table
+// JobsWrite is the query JobsWrite of schema/queries.cql, line 57, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsWrite = Query{
 	Name:       "JobsWrite",
 	CQL:        JobsWriteCQL,
-	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "home", "shard", "id", "expected_version"},
+	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "final_change", "succeeded_jobs", "home", "shard", "id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
 }
 
-// JobsWrite runs query JobsWrite of schema/queries.cql (line 54) on table
+// JobsWrite runs query JobsWrite of schema/queries.cql (line 57) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -422,7 +428,7 @@ var JobsWrite = Query{
 //
 // The statement is [JobsWriteCQL].
 func (db *DB) JobsWrite(ctx context.Context, row models.JobsRow, ttl int32, expectedVersion int64) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), unsetIf(len(row.FinalChange) == 0, row.FinalChange), unsetIf(len(row.SucceededJobs) == 0, row.SucceededJobs), row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsWriteKeepCQL is the statement of query JobsWriteKeep.
@@ -432,22 +438,22 @@ SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, sched
     state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?,
     last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?,
     recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?,
-    unique_key = ?
+    unique_key = ?, final_change = ?, succeeded_jobs = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 66, on
+// JobsWriteKeep is the query JobsWriteKeep of schema/queries.cql, line 70, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsWriteKeep = Query{
 	Name:       "JobsWriteKeep",
 	CQL:        JobsWriteKeepCQL,
-	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "home", "shard", "id", "expected_version"},
+	Names:      []string{"_ttl", "queue", "type", "args", "state", "version", "created_at", "scheduled_at", "state_changed_at", "started_at", "finished_at", "retry_count", "max_retries", "last_error", "errors", "result", "batch_id", "parent_id", "continued", "recurring_id", "lease_owner", "lease_token", "lease_until", "metadata", "unique_key", "final_change", "succeeded_jobs", "home", "shard", "id", "expected_version"},
 	LWT:        true,
 	Idempotent: false,
 }
 
-// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 66) on
+// JobsWriteKeep runs query JobsWriteKeep of schema/queries.cql (line 70) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -465,7 +471,7 @@ var JobsWriteKeep = Query{
 //
 // The statement is [JobsWriteKeepCQL].
 func (db *DB) JobsWriteKeep(ctx context.Context, row models.JobsRow, ttl int32, expectedVersion int64) CAS[models.JobsRow] {
-	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteKeepCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
+	return CAS[models.JobsRow]{q: db.lwt(ctx, JobsWriteKeepCQL, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), unsetIf(len(row.FinalChange) == 0, row.FinalChange), unsetIf(len(row.SucceededJobs) == 0, row.SucceededJobs), row.Home, row.Shard, row.ID, expectedVersion), scan: (*models.JobsRow).AppendScanDest}
 }
 
 // JobsClaimCQL is the statement of query JobsClaim.
@@ -475,7 +481,7 @@ SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = 
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsClaim is the query JobsClaim of schema/queries.cql, line 75, on table
+// JobsClaim is the query JobsClaim of schema/queries.cql, line 80, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsClaim = Query{
@@ -486,7 +492,7 @@ var JobsClaim = Query{
 	Idempotent: false,
 }
 
-// JobsClaim runs query JobsClaim of schema/queries.cql (line 75) on table
+// JobsClaim runs query JobsClaim of schema/queries.cql (line 80) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -518,7 +524,7 @@ SET version = ?, lease_until = ?
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 82, on
+// JobsHeartbeat is the query JobsHeartbeat of schema/queries.cql, line 87, on
 // table jobs, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var JobsHeartbeat = Query{
@@ -529,7 +535,7 @@ var JobsHeartbeat = Query{
 	Idempotent: false,
 }
 
-// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 82) on
+// JobsHeartbeat runs query JobsHeartbeat of schema/queries.cql (line 87) on
 // table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -557,7 +563,7 @@ WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
 // JobsMarkContinued is the query JobsMarkContinued of schema/queries.cql, line
-// 89, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 94, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var JobsMarkContinued = Query{
 	Name:       "JobsMarkContinued",
@@ -568,7 +574,7 @@ var JobsMarkContinued = Query{
 }
 
 // JobsMarkContinued runs query JobsMarkContinued of schema/queries.cql (line
-// 89) on table jobs: a lightweight transaction, never retried by the driver.
+// 94) on table jobs: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
 //
@@ -594,7 +600,7 @@ FROM jobs
 WHERE home = ? AND shard = ? AND id = ?
 IF version = ?`
 
-// JobsDelete is the query JobsDelete of schema/queries.cql, line 95, on table
+// JobsDelete is the query JobsDelete of schema/queries.cql, line 100, on table
 // jobs, for gocqlx. It is a lightweight transaction (check the applied result)
 // and not idempotent (do not retry blindly).
 var JobsDelete = Query{
@@ -605,7 +611,7 @@ var JobsDelete = Query{
 	Idempotent: false,
 }
 
-// JobsDelete runs query JobsDelete of schema/queries.cql (line 95) on table
+// JobsDelete runs query JobsDelete of schema/queries.cql (line 100) on table
 // jobs: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -629,7 +635,7 @@ const CountLogActiveCQL = `UPDATE jobs
 SET active_log[?] = ?
 WHERE home = ? AND shard = ?`
 
-// CountLogActive is the query CountLogActive of schema/queries.cql, line 100,
+// CountLogActive is the query CountLogActive of schema/queries.cql, line 105,
 // on table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogActive = Query{
 	Name:       "CountLogActive",
@@ -639,7 +645,7 @@ var CountLogActive = Query{
 	Idempotent: true,
 }
 
-// CountLogActive runs query CountLogActive of schema/queries.cql (line 100) on
+// CountLogActive runs query CountLogActive of schema/queries.cql (line 105) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
 // Adds an entry to a partition's count log, in the batch of the change it
@@ -663,45 +669,88 @@ func (b *Batch) CountLogActive(activeLogKey gocql.UUID, activeLogValue map[int32
 	b.add(CountLogActiveCQL, true, activeLogKey, activeLogValue, home, shard)
 }
 
-// CountLogFinalCQL is the statement of query CountLogFinal.
-const CountLogFinalCQL = `UPDATE jobs
+// FinishLogCountCQL is the statement of query FinishLogCount.
+const FinishLogCountCQL = `UPDATE jobs
 USING TTL ?
-SET final_log[?] = ?
-WHERE home = ? AND shard = ?`
+SET final_change = ?
+WHERE home = ? AND shard = ? AND id = ?`
 
-// CountLogFinal is the query CountLogFinal of schema/queries.cql, line 105, on
-// table jobs, for gocqlx. It is idempotent (safe to retry).
-var CountLogFinal = Query{
-	Name:       "CountLogFinal",
-	CQL:        CountLogFinalCQL,
-	Names:      []string{"_ttl", "final_log_key", "final_log_value", "home", "shard"},
+// FinishLogCount is the query FinishLogCount of schema/queries.cql, line 111,
+// on table jobs, for gocqlx. It is idempotent (safe to retry).
+var FinishLogCount = Query{
+	Name:       "FinishLogCount",
+	CQL:        FinishLogCountCQL,
+	Names:      []string{"_ttl", "final_change", "home", "shard", "id"},
 	LWT:        false,
 	Idempotent: true,
 }
 
-// CountLogFinal runs query CountLogFinal of schema/queries.cql (line 105) on
+// FinishLogCount runs query FinishLogCount of schema/queries.cql (line 111) on
 // table jobs. It is idempotent: the session's retry policy may send it again.
 //
-// Adds an entry for changes of final states to a partition's count log,
-// with the TTL of the rows it counts, so the count leaves with them.
+// Adds a row to a partition's finish log for changes of final states, in
+// the batch of the changes, with the TTL of the rows it counts, so the
+// count leaves with them. id is a version-1 time UUID (see Schema.cql).
 //
 // Its parameters after ctx, in the order of the statement's markers:
 //
 //   - ttl: USING TTL ?, CQL type int: the time to live in seconds (0: none)
-//   - finalLogKey: the key of final_log[?], CQL type timeuuid
-//   - finalLogValue: the value of final_log[?] = ?, CQL type frozen<map<int, int>>
+//   - finalChange: column final_change, CQL type frozen<map<int, int>>
 //   - home: column home, CQL type timestamp
 //   - shard: column shard, CQL type int
+//   - id: column id, CQL type uuid
 //
-// The statement is [CountLogFinalCQL].
-func (db *DB) CountLogFinal(ctx context.Context, ttl int32, finalLogKey gocql.UUID, finalLogValue map[int32]int32, home time.Time, shard int32) Write {
-	return Write{q: db.query(ctx, CountLogFinalCQL, true, ttl, finalLogKey, finalLogValue, home, shard)}
+// The statement is [FinishLogCountCQL].
+func (db *DB) FinishLogCount(ctx context.Context, ttl int32, finalChange map[int32]int32, home time.Time, shard int32, id gocql.UUID) Write {
+	return Write{q: db.query(ctx, FinishLogCountCQL, true, ttl, finalChange, home, shard, id)}
 }
 
-// CountLogFinal adds query CountLogFinal to the batch; its parameters are
-// those of [DB.CountLogFinal].
-func (b *Batch) CountLogFinal(ttl int32, finalLogKey gocql.UUID, finalLogValue map[int32]int32, home time.Time, shard int32) {
-	b.add(CountLogFinalCQL, true, ttl, finalLogKey, finalLogValue, home, shard)
+// FinishLogCount adds query FinishLogCount to the batch; its parameters are
+// those of [DB.FinishLogCount].
+func (b *Batch) FinishLogCount(ttl int32, finalChange map[int32]int32, home time.Time, shard int32, id gocql.UUID) {
+	b.add(FinishLogCountCQL, true, ttl, finalChange, home, shard, id)
+}
+
+// FinishLogJobsCQL is the statement of query FinishLogJobs.
+const FinishLogJobsCQL = `UPDATE jobs
+USING TTL ?
+SET final_change = ?, succeeded_jobs = ?
+WHERE home = ? AND shard = ? AND id = ?`
+
+// FinishLogJobs is the query FinishLogJobs of schema/queries.cql, line 116, on
+// table jobs, for gocqlx. It is idempotent (safe to retry).
+var FinishLogJobs = Query{
+	Name:       "FinishLogJobs",
+	CQL:        FinishLogJobsCQL,
+	Names:      []string{"_ttl", "final_change", "succeeded_jobs", "home", "shard", "id"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// FinishLogJobs runs query FinishLogJobs of schema/queries.cql (line 116) on
+// table jobs. It is idempotent: the session's retry policy may send it again.
+//
+// The same, for the batch's row that also names the jobs it left
+// Succeeded (with the TTL of their rows).
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - ttl: USING TTL ?, CQL type int: the time to live in seconds (0: none)
+//   - finalChange: column final_change, CQL type frozen<map<int, int>>
+//   - succeededJobs: column succeeded_jobs, CQL type frozen<map<uuid, bigint>>
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - id: column id, CQL type uuid
+//
+// The statement is [FinishLogJobsCQL].
+func (db *DB) FinishLogJobs(ctx context.Context, ttl int32, finalChange map[int32]int32, succeededJobs map[gocql.UUID]int64, home time.Time, shard int32, id gocql.UUID) Write {
+	return Write{q: db.query(ctx, FinishLogJobsCQL, true, ttl, finalChange, succeededJobs, home, shard, id)}
+}
+
+// FinishLogJobs adds query FinishLogJobs to the batch; its parameters are
+// those of [DB.FinishLogJobs].
+func (b *Batch) FinishLogJobs(ttl int32, finalChange map[int32]int32, succeededJobs map[gocql.UUID]int64, home time.Time, shard int32, id gocql.UUID) {
+	b.add(FinishLogJobsCQL, true, ttl, finalChange, succeededJobs, home, shard, id)
 }
 
 // CountLogReadCQL is the statement of query CountLogRead.
@@ -710,7 +759,7 @@ FROM jobs
 WHERE home = ? AND shard = ?
 LIMIT 1`
 
-// CountLogRead is the query CountLogRead of schema/queries.cql, line 109, on
+// CountLogRead is the query CountLogRead of schema/queries.cql, line 120, on
 // table jobs, for gocqlx. It is idempotent (safe to retry).
 var CountLogRead = Query{
 	Name:       "CountLogRead",
@@ -732,7 +781,7 @@ func scanCountLogRead(r *CountLogReadRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.ActiveLog, &r.FinalLog)
 }
 
-// CountLogRead runs query CountLogRead of schema/queries.cql (line 109) on
+// CountLogRead runs query CountLogRead of schema/queries.cql (line 120) on
 // table jobs: a SELECT that returns CountLogReadRow rows, read with One, All,
 // Iter or Page.
 //
@@ -748,6 +797,148 @@ func (db *DB) CountLogRead(ctx context.Context, home time.Time, shard int32) Row
 	return Rows[CountLogReadRow]{q: db.query(ctx, CountLogReadCQL, true, home, shard), scan: scanCountLogRead}
 }
 
+// FinishLogChangesCQL is the statement of query FinishLogChanges.
+const FinishLogChangesCQL = `SELECT id, final_change
+FROM jobs
+WHERE home = ? AND shard = ? AND id < ?`
+
+// FinishLogChanges is the query FinishLogChanges of schema/queries.cql, line
+// 125, on table jobs, for gocqlx. It is idempotent (safe to retry).
+var FinishLogChanges = Query{
+	Name:       "FinishLogChanges",
+	CQL:        FinishLogChangesCQL,
+	Names:      []string{"home", "shard", "before"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// FinishLogChangesRow is a row of the result of query FinishLogChanges, in select order.
+type FinishLogChangesRow struct {
+	// ID is the result column id, CQL type uuid.
+	ID gocql.UUID
+	// FinalChange is the result column final_change, CQL type frozen<map<int, int>>.
+	FinalChange map[int32]int32
+}
+
+func scanFinishLogChanges(r *FinishLogChangesRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.ID, &r.FinalChange)
+}
+
+// FinishLogChanges runs query FinishLogChanges of schema/queries.cql (line
+// 125) on table jobs: a SELECT that returns FinishLogChangesRow rows, read
+// with One, All, Iter or Page.
+//
+// Reads the count changes of a partition's finish log: every row whose id
+// is before :before (the first job id of all: a fold reads the whole log).
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - before: :before, CQL type uuid
+//
+// The statement is [FinishLogChangesCQL].
+func (db *DB) FinishLogChanges(ctx context.Context, home time.Time, shard int32, before gocql.UUID) Rows[FinishLogChangesRow] {
+	return Rows[FinishLogChangesRow]{q: db.query(ctx, FinishLogChangesCQL, true, home, shard, before), scan: scanFinishLogChanges}
+}
+
+// FinishLogSucceededCQL is the statement of query FinishLogSucceeded.
+const FinishLogSucceededCQL = `SELECT id, succeeded_jobs
+FROM jobs
+WHERE home = ? AND shard = ? AND id < ?`
+
+// FinishLogSucceeded is the query FinishLogSucceeded of schema/queries.cql,
+// line 130, on table jobs, for gocqlx. It is idempotent (safe to retry).
+var FinishLogSucceeded = Query{
+	Name:       "FinishLogSucceeded",
+	CQL:        FinishLogSucceededCQL,
+	Names:      []string{"home", "shard", "before"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// FinishLogSucceededRow is a row of the result of query FinishLogSucceeded, in select order.
+type FinishLogSucceededRow struct {
+	// ID is the result column id, CQL type uuid.
+	ID gocql.UUID
+	// SucceededJobs is the result column succeeded_jobs, CQL type frozen<map<uuid, bigint>>.
+	SucceededJobs map[gocql.UUID]int64
+}
+
+func scanFinishLogSucceeded(r *FinishLogSucceededRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.ID, &r.SucceededJobs)
+}
+
+// FinishLogSucceeded runs query FinishLogSucceeded of schema/queries.cql (line
+// 130) on table jobs: a SELECT that returns FinishLogSucceededRow rows, read
+// with One, All, Iter or Page.
+//
+// Reads the jobs a partition's finish log names as Succeeded, in rows made
+// before :before: what a purge of Succeeded jobs reads.
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type int
+//   - before: :before, CQL type uuid
+//
+// The statement is [FinishLogSucceededCQL].
+func (db *DB) FinishLogSucceeded(ctx context.Context, home time.Time, shard int32, before gocql.UUID) Rows[FinishLogSucceededRow] {
+	return Rows[FinishLogSucceededRow]{q: db.query(ctx, FinishLogSucceededCQL, true, home, shard, before), scan: scanFinishLogSucceeded}
+}
+
+// FinishLogNewestCQL is the statement of query FinishLogNewest.
+const FinishLogNewestCQL = `SELECT shard, id, succeeded_jobs
+FROM jobs
+WHERE home = ? AND shard IN ? AND id < ?
+ORDER BY id DESC
+PER PARTITION LIMIT ?`
+
+// FinishLogNewest is the query FinishLogNewest of schema/queries.cql, line
+// 137, on table jobs, for gocqlx. It is idempotent (safe to retry).
+var FinishLogNewest = Query{
+	Name:       "FinishLogNewest",
+	CQL:        FinishLogNewestCQL,
+	Names:      []string{"home", "shard", "before", "per_partition_limit"},
+	LWT:        false,
+	Idempotent: true,
+}
+
+// FinishLogNewestRow is a row of the result of query FinishLogNewest, in select order.
+type FinishLogNewestRow struct {
+	// Shard is the result column shard, CQL type int.
+	Shard int32
+	// ID is the result column id, CQL type uuid.
+	ID gocql.UUID
+	// SucceededJobs is the result column succeeded_jobs, CQL type frozen<map<uuid, bigint>>.
+	SucceededJobs map[gocql.UUID]int64
+}
+
+func scanFinishLogNewest(r *FinishLogNewestRow, dest []any, _ []gocql.ColumnInfo) []any {
+	return append(dest, &r.Shard, &r.ID, &r.SucceededJobs)
+}
+
+// FinishLogNewest runs query FinishLogNewest of schema/queries.cql (line 137)
+// on table jobs: a SELECT that returns FinishLogNewestRow rows, read with One,
+// All, Iter or Page.
+//
+// Reads the newest finish-log rows before :before of every partition of a
+// home bucket, up to a limit per partition: what a list of Succeeded jobs
+// reads. ORDER BY with IN sorts on the coordinator, which Cassandra allows
+// only unpaged: run it with PageSize(0) (the per-partition limit bounds it).
+//
+// Its parameters after ctx, in the order of the statement's markers:
+//
+//   - home: column home, CQL type timestamp
+//   - shard: column shard, CQL type list<int>
+//   - before: :before, CQL type uuid
+//   - perPartitionLimit: PER PARTITION LIMIT ?, CQL type int: the most rows to return per partition
+//
+// The statement is [FinishLogNewestCQL].
+func (db *DB) FinishLogNewest(ctx context.Context, home time.Time, shard []int32, before gocql.UUID, perPartitionLimit int32) Rows[FinishLogNewestRow] {
+	return Rows[FinishLogNewestRow]{q: db.query(ctx, FinishLogNewestCQL, true, home, shard, before, perPartitionLimit), scan: scanFinishLogNewest}
+}
+
 // CountLogCompactCQL is the statement of query CountLogCompact.
 const CountLogCompactCQL = `UPDATE jobs
 SET active_log = ?
@@ -755,7 +946,7 @@ WHERE home = ? AND shard = ?
 IF active_log = ?`
 
 // CountLogCompact is the query CountLogCompact of schema/queries.cql, line
-// 113, on table jobs, for gocqlx. It is a lightweight transaction (check the
+// 142, on table jobs, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var CountLogCompact = Query{
 	Name:       "CountLogCompact",
@@ -765,7 +956,7 @@ var CountLogCompact = Query{
 	Idempotent: false,
 }
 
-// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 113)
+// CountLogCompact runs query CountLogCompact of schema/queries.cql (line 142)
 // on table jobs: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -796,7 +987,7 @@ type JobsBatch struct{ casBatch }
 // ones included; kind is gocql.LoggedBatch or gocql.UnloggedBatch (on one
 // partition both are atomic).
 func (db *DB) NewJobsBatch(ctx context.Context, kind gocql.BatchType) *JobsBatch {
-	return &JobsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 3)}
+	return &JobsBatch{newCASBatch(ctx, db, kind, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, 3)}
 }
 
 // ExecCAS sends the batch as one lightweight transaction: applied reports
@@ -815,21 +1006,21 @@ func (b *JobsBatch) ExecCAS() (applied bool, current []models.JobsRow, err error
 // [DB.JobsCreate].
 func (b *JobsBatch) JobsCreate(row models.JobsRow) {
 	b.test(false, 7)
-	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID)
+	b.b.add(JobsCreateCQL, false, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, unsetIf(row.StartedAt.IsZero(), row.StartedAt), unsetIf(row.FinishedAt.IsZero(), row.FinishedAt), row.RetryCount, row.MaxRetries, unsetIf(row.LastError == "", row.LastError), unsetIf(len(row.Errors) == 0, row.Errors), unsetIf(len(row.Result) == 0, row.Result), unsetIf(row.BatchID == (gocql.UUID{}), row.BatchID), unsetIf(row.ParentID == (gocql.UUID{}), row.ParentID), unsetIf(!row.Continued, row.Continued), unsetIf(row.RecurringID == "", row.RecurringID), unsetIf(row.LeaseOwner == "", row.LeaseOwner), unsetIf(row.LeaseToken == (gocql.UUID{}), row.LeaseToken), unsetIf(row.LeaseUntil.IsZero(), row.LeaseUntil), unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), unsetIf(len(row.FinalChange) == 0, row.FinalChange), unsetIf(len(row.SucceededJobs) == 0, row.SucceededJobs), row.Home, row.Shard, row.ID)
 }
 
 // JobsWrite adds query JobsWrite to the batch; its parameters are those of
 // [DB.JobsWrite].
 func (b *JobsBatch) JobsWrite(row models.JobsRow, ttl int32, expectedVersion int64) {
 	b.test(false, 7)
-	b.b.add(JobsWriteCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID, expectedVersion)
+	b.b.add(JobsWriteCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, row.Errors, row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, row.Metadata, unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), unsetIf(len(row.FinalChange) == 0, row.FinalChange), unsetIf(len(row.SucceededJobs) == 0, row.SucceededJobs), row.Home, row.Shard, row.ID, expectedVersion)
 }
 
 // JobsWriteKeep adds query JobsWriteKeep to the batch; its parameters are
 // those of [DB.JobsWriteKeep].
 func (b *JobsBatch) JobsWriteKeep(row models.JobsRow, ttl int32, expectedVersion int64) {
 	b.test(false, 7)
-	b.b.add(JobsWriteKeepCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), row.Home, row.Shard, row.ID, expectedVersion)
+	b.b.add(JobsWriteKeepCQL, false, ttl, row.Queue, row.Type, row.Args, row.State, row.Version, row.CreatedAt, row.ScheduledAt, row.StateChangedAt, row.StartedAt, row.FinishedAt, row.RetryCount, row.MaxRetries, row.LastError, unsetIf(len(row.Errors) == 0, row.Errors), row.Result, row.BatchID, row.ParentID, row.Continued, row.RecurringID, row.LeaseOwner, row.LeaseToken, row.LeaseUntil, unsetIf(len(row.Metadata) == 0, row.Metadata), unsetIf(len(row.UniqueKey) == 0, row.UniqueKey), unsetIf(len(row.FinalChange) == 0, row.FinalChange), unsetIf(len(row.SucceededJobs) == 0, row.SucceededJobs), row.Home, row.Shard, row.ID, expectedVersion)
 }
 
 // JobsClaim adds query JobsClaim to the batch; its parameters are those of
@@ -866,10 +1057,16 @@ func (b *JobsBatch) CountLogActive(activeLogKey gocql.UUID, activeLogValue map[i
 	b.b.add(CountLogActiveCQL, true, activeLogKey, activeLogValue, home, shard)
 }
 
-// CountLogFinal adds query CountLogFinal to the batch; its parameters are
-// those of [DB.CountLogFinal].
-func (b *JobsBatch) CountLogFinal(ttl int32, finalLogKey gocql.UUID, finalLogValue map[int32]int32, home time.Time, shard int32) {
-	b.b.add(CountLogFinalCQL, true, ttl, finalLogKey, finalLogValue, home, shard)
+// FinishLogCount adds query FinishLogCount to the batch; its parameters are
+// those of [DB.FinishLogCount].
+func (b *JobsBatch) FinishLogCount(ttl int32, finalChange map[int32]int32, home time.Time, shard int32, id gocql.UUID) {
+	b.b.add(FinishLogCountCQL, true, ttl, finalChange, home, shard, id)
+}
+
+// FinishLogJobs adds query FinishLogJobs to the batch; its parameters are
+// those of [DB.FinishLogJobs].
+func (b *JobsBatch) FinishLogJobs(ttl int32, finalChange map[int32]int32, succeededJobs map[gocql.UUID]int64, home time.Time, shard int32, id gocql.UUID) {
+	b.b.add(FinishLogJobsCQL, true, ttl, finalChange, succeededJobs, home, shard, id)
 }
 
 // CountLogCompact adds query CountLogCompact to the batch; its parameters are

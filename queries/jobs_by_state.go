@@ -99,7 +99,7 @@ const StateInsertCQL = `INSERT INTO jobs_by_state (queue, state, bucket, shard, 
 VALUES (?, ?, ?, ?, ?, ?)
 USING TTL ?`
 
-// StateInsert is the query StateInsert of schema/queries.cql, line 193, on
+// StateInsert is the query StateInsert of schema/queries.cql, line 222, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateInsert = Query{
 	Name:       "StateInsert",
@@ -109,7 +109,7 @@ var StateInsert = Query{
 	Idempotent: true,
 }
 
-// StateInsert runs query StateInsert of schema/queries.cql (line 193) on table
+// StateInsert runs query StateInsert of schema/queries.cql (line 222) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -138,7 +138,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at < ?
 LIMIT ?`
 
-// StateScan is the query StateScan of schema/queries.cql, line 198, on table
+// StateScan is the query StateScan of schema/queries.cql, line 227, on table
 // jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScan = Query{
 	Name:       "StateScan",
@@ -160,7 +160,7 @@ func scanStateScan(r *StateScanRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.EnteredAt, &r.JobID)
 }
 
-// StateScan runs query StateScan of schema/queries.cql (line 198) on table
+// StateScan runs query StateScan of schema/queries.cql (line 227) on table
 // jobs_by_state: a SELECT that returns StateScanRow rows, read with One, All,
 // Iter or Page.
 //
@@ -186,7 +186,7 @@ const StateDeleteCQL = `DELETE
 FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ? AND entered_at = ? AND job_id = ?`
 
-// StateDelete is the query StateDelete of schema/queries.cql, line 204, on
+// StateDelete is the query StateDelete of schema/queries.cql, line 233, on
 // table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateDelete = Query{
 	Name:       "StateDelete",
@@ -196,7 +196,7 @@ var StateDelete = Query{
 	Idempotent: true,
 }
 
-// StateDelete runs query StateDelete of schema/queries.cql (line 204) on table
+// StateDelete runs query StateDelete of schema/queries.cql (line 233) on table
 // jobs_by_state. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -223,7 +223,7 @@ FROM jobs_by_state
 WHERE queue = ? AND state = ? AND bucket = ? AND shard = ?`
 
 // StateDropPartition is the query StateDropPartition of schema/queries.cql,
-// line 208, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 237, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateDropPartition = Query{
 	Name:       "StateDropPartition",
@@ -234,7 +234,7 @@ var StateDropPartition = Query{
 }
 
 // StateDropPartition runs query StateDropPartition of schema/queries.cql (line
-// 208) on table jobs_by_state. It is idempotent: the session's retry policy
+// 237) on table jobs_by_state. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Drops a purged state-index partition: one partition tombstone.
@@ -264,7 +264,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at < ?
 PER PARTITION LIMIT ?`
 
 // StateScanShards is the query StateScanShards of schema/queries.cql, line
-// 446, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
+// 475, on table jobs_by_state, for gocqlx. It is idempotent (safe to retry).
 var StateScanShards = Query{
 	Name:       "StateScanShards",
 	CQL:        StateScanShardsCQL,
@@ -287,7 +287,7 @@ func scanStateScanShards(r *StateScanShardsRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Shard, &r.EnteredAt, &r.JobID)
 }
 
-// StateScanShards runs query StateScanShards of schema/queries.cql (line 446)
+// StateScanShards runs query StateScanShards of schema/queries.cql (line 475)
 // on table jobs_by_state: a SELECT that returns StateScanShardsRow rows, read
 // with One, All, Iter or Page.
 //
@@ -316,7 +316,7 @@ WHERE queue = ? AND state = ? AND bucket = ? AND shard IN ? AND entered_at = ? A
 PER PARTITION LIMIT ?`
 
 // StateScanShardsTie is the query StateScanShardsTie of schema/queries.cql,
-// line 453, on table jobs_by_state, for gocqlx. It is idempotent (safe to
+// line 482, on table jobs_by_state, for gocqlx. It is idempotent (safe to
 // retry).
 var StateScanShardsTie = Query{
 	Name:       "StateScanShardsTie",
@@ -341,7 +341,7 @@ func scanStateScanShardsTie(r *StateScanShardsTieRow, dest []any, _ []gocql.Colu
 }
 
 // StateScanShardsTie runs query StateScanShardsTie of schema/queries.cql (line
-// 453) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
+// 482) on table jobs_by_state: a SELECT that returns StateScanShardsTieRow
 // rows, read with One, All, Iter or Page.
 //
 // The tie read of the state index: the rows entered at the position's

@@ -119,7 +119,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 USING TTL ?`
 
 // ProcessorReport is the query ProcessorReport of schema/queries.cql, line
-// 425, on table processors, for gocqlx. It is idempotent (safe to retry).
+// 454, on table processors, for gocqlx. It is idempotent (safe to retry).
 var ProcessorReport = Query{
 	Name:       "ProcessorReport",
 	CQL:        ProcessorReportCQL,
@@ -128,7 +128,7 @@ var ProcessorReport = Query{
 	Idempotent: true,
 }
 
-// ProcessorReport runs query ProcessorReport of schema/queries.cql (line 425)
+// ProcessorReport runs query ProcessorReport of schema/queries.cql (line 454)
 // on table processors. It is idempotent: the session's retry policy may send
 // it again.
 //
@@ -155,7 +155,7 @@ const ProcessorsListCQL = `SELECT *
 FROM processors
 WHERE shard = ?`
 
-// ProcessorsList is the query ProcessorsList of schema/queries.cql, line 430,
+// ProcessorsList is the query ProcessorsList of schema/queries.cql, line 459,
 // on table processors, for gocqlx. It is idempotent (safe to retry).
 var ProcessorsList = Query{
 	Name:       "ProcessorsList",
@@ -165,7 +165,7 @@ var ProcessorsList = Query{
 	Idempotent: true,
 }
 
-// ProcessorsList runs query ProcessorsList of schema/queries.cql (line 430) on
+// ProcessorsList runs query ProcessorsList of schema/queries.cql (line 459) on
 // table processors: a SELECT that returns models.ProcessorsRow rows, read with
 // One, All, Iter or Page.
 //
@@ -186,7 +186,7 @@ FROM processors
 WHERE shard = ? AND owner = ?`
 
 // ProcessorDelete is the query ProcessorDelete of schema/queries.cql, line
-// 434, on table processors, for gocqlx. It is idempotent (safe to retry).
+// 463, on table processors, for gocqlx. It is idempotent (safe to retry).
 var ProcessorDelete = Query{
 	Name:       "ProcessorDelete",
 	CQL:        ProcessorDeleteCQL,
@@ -195,7 +195,7 @@ var ProcessorDelete = Query{
 	Idempotent: true,
 }
 
-// ProcessorDelete runs query ProcessorDelete of schema/queries.cql (line 434)
+// ProcessorDelete runs query ProcessorDelete of schema/queries.cql (line 463)
 // on table processors. It is idempotent: the session's retry policy may send
 // it again.
 //

@@ -135,6 +135,8 @@ func CreateStatements() []string {
     unique_key blob,
     active_log map<timeuuid, frozen<map<int, int>>> STATIC,
     final_log map<timeuuid, frozen<map<int, int>>> STATIC,
+    final_change frozen<map<int, int>>,
+    succeeded_jobs frozen<map<uuid, bigint>>,
     PRIMARY KEY ((home, shard), id)
 ) WITH comment = 'jobs by home partition: the truth; changed only by LWT on version'
     AND compaction = {'class': 'LeveledCompactionStrategy'}
@@ -344,6 +346,8 @@ func Columns() []SchemaColumn {
 		{Table: "jobs", Name: "unique_key", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "blob"},
 		{Table: "jobs", Name: "active_log", Kind: "static", Position: -1, ClusteringOrder: "none", Type: "map<timeuuid, frozen<map<int, int>>>"},
 		{Table: "jobs", Name: "final_log", Kind: "static", Position: -1, ClusteringOrder: "none", Type: "map<timeuuid, frozen<map<int, int>>>"},
+		{Table: "jobs", Name: "final_change", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "frozen<map<int, int>>"},
+		{Table: "jobs", Name: "succeeded_jobs", Kind: "regular", Position: -1, ClusteringOrder: "none", Type: "frozen<map<uuid, bigint>>"},
 		{Table: "home_buckets", Name: "queue", Kind: "partition_key", Position: 0, ClusteringOrder: "none", Type: "text"},
 		{Table: "home_buckets", Name: "bucket", Kind: "clustering", Position: 0, ClusteringOrder: "asc", Type: "timestamp"},
 		{Table: "home_buckets", Name: "width_ms", Kind: "clustering", Position: 1, ClusteringOrder: "asc", Type: "int"},

@@ -94,7 +94,7 @@ VALUES (?, ?)
 IF NOT EXISTS`
 
 // QueueNumberTake is the query QueueNumberTake of schema/queries.cql, line
-// 401, on table queue_numbers, for gocqlx. It is a lightweight transaction
+// 430, on table queue_numbers, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var QueueNumberTake = Query{
 	Name:       "QueueNumberTake",
@@ -104,7 +104,7 @@ var QueueNumberTake = Query{
 	Idempotent: false,
 }
 
-// QueueNumberTake runs query QueueNumberTake of schema/queries.cql (line 401)
+// QueueNumberTake runs query QueueNumberTake of schema/queries.cql (line 430)
 // on table queue_numbers: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
@@ -125,7 +125,7 @@ const QueueNumberGetCQL = `SELECT name
 FROM queue_numbers
 WHERE number = ?`
 
-// QueueNumberGet is the query QueueNumberGet of schema/queries.cql, line 406,
+// QueueNumberGet is the query QueueNumberGet of schema/queries.cql, line 435,
 // on table queue_numbers, for gocqlx. It is idempotent (safe to retry).
 var QueueNumberGet = Query{
 	Name:       "QueueNumberGet",
@@ -145,7 +145,7 @@ func scanQueueNumberGet(r *QueueNumberGetRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Name)
 }
 
-// QueueNumberGet runs query QueueNumberGet of schema/queries.cql (line 406) on
+// QueueNumberGet runs query QueueNumberGet of schema/queries.cql (line 435) on
 // table queue_numbers: a SELECT that returns QueueNumberGetRow rows, read with
 // One, All, Iter or Page.
 //

@@ -115,7 +115,7 @@ const QueueGetCQL = `SELECT name, number, created_at, swept_at
 FROM queues
 WHERE shard = ? AND name = ?`
 
-// QueueGet is the query QueueGet of schema/queries.cql, line 375, on table
+// QueueGet is the query QueueGet of schema/queries.cql, line 404, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueueGet = Query{
 	Name:       "QueueGet",
@@ -141,7 +141,7 @@ func scanQueueGet(r *QueueGetRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt)
 }
 
-// QueueGet runs query QueueGet of schema/queries.cql (line 375) on table
+// QueueGet runs query QueueGet of schema/queries.cql (line 404) on table
 // queues: a SELECT that returns QueueGetRow rows, read with One, All, Iter or
 // Page.
 //
@@ -162,7 +162,7 @@ const QueuesListCQL = `SELECT name, number, created_at, swept_at, paused, paused
 FROM queues
 WHERE shard = ?`
 
-// QueuesList is the query QueuesList of schema/queries.cql, line 379, on table
+// QueuesList is the query QueuesList of schema/queries.cql, line 408, on table
 // queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesList = Query{
 	Name:       "QueuesList",
@@ -192,7 +192,7 @@ func scanQueuesList(r *QueuesListRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.Name, &r.Number, &r.CreatedAt, &r.SweptAt, &r.Paused, &r.PausedAt)
 }
 
-// QueuesList runs query QueuesList of schema/queries.cql (line 379) on table
+// QueuesList runs query QueuesList of schema/queries.cql (line 408) on table
 // queues: a SELECT that returns QueuesListRow rows, read with One, All, Iter
 // or Page.
 //
@@ -212,7 +212,7 @@ const QueuesPausedCQL = `SELECT name, paused
 FROM queues
 WHERE shard = ?`
 
-// QueuesPaused is the query QueuesPaused of schema/queries.cql, line 383, on
+// QueuesPaused is the query QueuesPaused of schema/queries.cql, line 412, on
 // table queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesPaused = Query{
 	Name:       "QueuesPaused",
@@ -234,7 +234,7 @@ func scanQueuesPaused(r *QueuesPausedRow, dest []any, _ []gocql.ColumnInfo) []an
 	return append(dest, &r.Name, &r.Paused)
 }
 
-// QueuesPaused runs query QueuesPaused of schema/queries.cql (line 383) on
+// QueuesPaused runs query QueuesPaused of schema/queries.cql (line 412) on
 // table queues: a SELECT that returns QueuesPausedRow rows, read with One,
 // All, Iter or Page.
 //
@@ -255,7 +255,7 @@ FROM queues
 WHERE shard = ? AND name IN ?`
 
 // QueuesPausedAmong is the query QueuesPausedAmong of schema/queries.cql, line
-// 388, on table queues, for gocqlx. It is idempotent (safe to retry).
+// 417, on table queues, for gocqlx. It is idempotent (safe to retry).
 var QueuesPausedAmong = Query{
 	Name:       "QueuesPausedAmong",
 	CQL:        QueuesPausedAmongCQL,
@@ -277,7 +277,7 @@ func scanQueuesPausedAmong(r *QueuesPausedAmongRow, dest []any, _ []gocql.Column
 }
 
 // QueuesPausedAmong runs query QueuesPausedAmong of schema/queries.cql (line
-// 388) on table queues: a SELECT that returns QueuesPausedAmongRow rows, read
+// 417) on table queues: a SELECT that returns QueuesPausedAmongRow rows, read
 // with One, All, Iter or Page.
 //
 // What a processor reads once per poll interval: whether its own queues are
@@ -299,7 +299,7 @@ SET paused = ?, paused_at = ?
 WHERE shard = ? AND name = ?
 IF EXISTS`
 
-// QueueSetPaused is the query QueueSetPaused of schema/queries.cql, line 392,
+// QueueSetPaused is the query QueueSetPaused of schema/queries.cql, line 421,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSetPaused = Query{
@@ -310,7 +310,7 @@ var QueueSetPaused = Query{
 	Idempotent: false,
 }
 
-// QueueSetPaused runs query QueueSetPaused of schema/queries.cql (line 392) on
+// QueueSetPaused runs query QueueSetPaused of schema/queries.cql (line 421) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -334,7 +334,7 @@ const QueueCreateCQL = `INSERT INTO queues (shard, name, number, created_at)
 VALUES (?, ?, ?, ?)
 IF NOT EXISTS`
 
-// QueueCreate is the query QueueCreate of schema/queries.cql, line 397, on
+// QueueCreate is the query QueueCreate of schema/queries.cql, line 426, on
 // table queues, for gocqlx. It is a lightweight transaction (check the applied
 // result) and not idempotent (do not retry blindly).
 var QueueCreate = Query{
@@ -345,7 +345,7 @@ var QueueCreate = Query{
 	Idempotent: false,
 }
 
-// QueueCreate runs query QueueCreate of schema/queries.cql (line 397) on table
+// QueueCreate runs query QueueCreate of schema/queries.cql (line 426) on table
 // queues: a lightweight transaction, never retried by the driver. Exec reports
 // whether it applied and, when it did not, the current values of the columns
 // it tested.
@@ -371,7 +371,7 @@ SET sweeper = ?, sweep_until = ?
 WHERE shard = ? AND name = ?
 IF sweep_until < ?`
 
-// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 410,
+// QueueSweepTake is the query QueueSweepTake of schema/queries.cql, line 439,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepTake = Query{
@@ -382,7 +382,7 @@ var QueueSweepTake = Query{
 	Idempotent: false,
 }
 
-// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 410) on
+// QueueSweepTake runs query QueueSweepTake of schema/queries.cql (line 439) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -409,7 +409,7 @@ WHERE shard = ? AND name = ?
 IF sweep_until = NULL`
 
 // QueueSweepTakeFirst is the query QueueSweepTakeFirst of schema/queries.cql,
-// line 414, on table queues, for gocqlx. It is a lightweight transaction
+// line 443, on table queues, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var QueueSweepTakeFirst = Query{
 	Name:       "QueueSweepTakeFirst",
@@ -420,7 +420,7 @@ var QueueSweepTakeFirst = Query{
 }
 
 // QueueSweepTakeFirst runs query QueueSweepTakeFirst of schema/queries.cql
-// (line 414) on table queues: a lightweight transaction, never retried by the
+// (line 443) on table queues: a lightweight transaction, never retried by the
 // driver. Exec reports whether it applied and, when it did not, the current
 // values of the columns it tested.
 //
@@ -444,7 +444,7 @@ SET sweep_until = ?, swept_at = ?
 WHERE shard = ? AND name = ?
 IF sweeper = ?`
 
-// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 419,
+// QueueSweepDone is the query QueueSweepDone of schema/queries.cql, line 448,
 // on table queues, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var QueueSweepDone = Query{
@@ -455,7 +455,7 @@ var QueueSweepDone = Query{
 	Idempotent: false,
 }
 
-// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 419) on
+// QueueSweepDone runs query QueueSweepDone of schema/queries.cql (line 448) on
 // table queues: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.

@@ -149,7 +149,7 @@ const RecurringUpsertCQL = `INSERT INTO recurring_jobs (shard, id, queue, cron, 
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // RecurringUpsert is the query RecurringUpsert of schema/queries.cql, line
-// 318, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 347, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringUpsert = Query{
 	Name:       "RecurringUpsert",
 	CQL:        RecurringUpsertCQL,
@@ -158,7 +158,7 @@ var RecurringUpsert = Query{
 	Idempotent: true,
 }
 
-// RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 318)
+// RecurringUpsert runs query RecurringUpsert of schema/queries.cql (line 347)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -198,7 +198,7 @@ const RecurringGetCQL = `SELECT *
 FROM recurring_jobs
 WHERE shard = ? AND id = ?`
 
-// RecurringGet is the query RecurringGet of schema/queries.cql, line 324, on
+// RecurringGet is the query RecurringGet of schema/queries.cql, line 353, on
 // table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringGet = Query{
 	Name:       "RecurringGet",
@@ -208,7 +208,7 @@ var RecurringGet = Query{
 	Idempotent: true,
 }
 
-// RecurringGet runs query RecurringGet of schema/queries.cql (line 324) on
+// RecurringGet runs query RecurringGet of schema/queries.cql (line 353) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
 //
@@ -229,7 +229,7 @@ const RecurringListCQL = `SELECT *
 FROM recurring_jobs
 WHERE shard = ?`
 
-// RecurringList is the query RecurringList of schema/queries.cql, line 328, on
+// RecurringList is the query RecurringList of schema/queries.cql, line 357, on
 // table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringList = Query{
 	Name:       "RecurringList",
@@ -239,7 +239,7 @@ var RecurringList = Query{
 	Idempotent: true,
 }
 
-// RecurringList runs query RecurringList of schema/queries.cql (line 328) on
+// RecurringList runs query RecurringList of schema/queries.cql (line 357) on
 // table recurring_jobs: a SELECT that returns models.RecurringJobsRow rows,
 // read with One, All, Iter or Page.
 //
@@ -260,7 +260,7 @@ SET next_run_at = ?, last_run_at = ?, last_job_id = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringAdvance is the query RecurringAdvance of schema/queries.cql, line
-// 332, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 361, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringAdvance = Query{
 	Name:       "RecurringAdvance",
 	CQL:        RecurringAdvanceCQL,
@@ -270,7 +270,7 @@ var RecurringAdvance = Query{
 }
 
 // RecurringAdvance runs query RecurringAdvance of schema/queries.cql (line
-// 332) on table recurring_jobs. It is idempotent: the session's retry policy
+// 361) on table recurring_jobs. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Moves a schedule on after it fired: its next run and the job it made.
@@ -300,7 +300,7 @@ FROM recurring_jobs
 WHERE shard = ? AND id = ?`
 
 // RecurringDelete is the query RecurringDelete of schema/queries.cql, line
-// 336, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 365, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringDelete = Query{
 	Name:       "RecurringDelete",
 	CQL:        RecurringDeleteCQL,
@@ -309,7 +309,7 @@ var RecurringDelete = Query{
 	Idempotent: true,
 }
 
-// RecurringDelete runs query RecurringDelete of schema/queries.cql (line 336)
+// RecurringDelete runs query RecurringDelete of schema/queries.cql (line 365)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -336,7 +336,7 @@ const RecurringPauseCQL = `UPDATE recurring_jobs
 SET paused = ?, paused_at = ?
 WHERE shard = ? AND id = ?`
 
-// RecurringPause is the query RecurringPause of schema/queries.cql, line 340,
+// RecurringPause is the query RecurringPause of schema/queries.cql, line 369,
 // on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringPause = Query{
 	Name:       "RecurringPause",
@@ -346,7 +346,7 @@ var RecurringPause = Query{
 	Idempotent: true,
 }
 
-// RecurringPause runs query RecurringPause of schema/queries.cql (line 340) on
+// RecurringPause runs query RecurringPause of schema/queries.cql (line 369) on
 // table recurring_jobs. It is idempotent: the session's retry policy may send
 // it again.
 //
@@ -376,7 +376,7 @@ SET paused = ?, resumed_at = ?, skip_until = ?, next_run_at = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringResume is the query RecurringResume of schema/queries.cql, line
-// 344, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
+// 373, on table recurring_jobs, for gocqlx. It is idempotent (safe to retry).
 var RecurringResume = Query{
 	Name:       "RecurringResume",
 	CQL:        RecurringResumeCQL,
@@ -385,7 +385,7 @@ var RecurringResume = Query{
 	Idempotent: true,
 }
 
-// RecurringResume runs query RecurringResume of schema/queries.cql (line 344)
+// RecurringResume runs query RecurringResume of schema/queries.cql (line 373)
 // on table recurring_jobs. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -417,7 +417,7 @@ SET triggered_at = ?, triggered_job_id = ?
 WHERE shard = ? AND id = ?`
 
 // RecurringTriggered is the query RecurringTriggered of schema/queries.cql,
-// line 348, on table recurring_jobs, for gocqlx. It is idempotent (safe to
+// line 377, on table recurring_jobs, for gocqlx. It is idempotent (safe to
 // retry).
 var RecurringTriggered = Query{
 	Name:       "RecurringTriggered",
@@ -428,7 +428,7 @@ var RecurringTriggered = Query{
 }
 
 // RecurringTriggered runs query RecurringTriggered of schema/queries.cql (line
-// 348) on table recurring_jobs. It is idempotent: the session's retry policy
+// 377) on table recurring_jobs. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Records a run triggered by hand and the job it made.

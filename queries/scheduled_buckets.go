@@ -103,7 +103,7 @@ const DueBucketInsertCQL = `INSERT INTO scheduled_buckets (queue, bucket, width_
 VALUES (?, ?, ?, ?)`
 
 // DueBucketInsert is the query DueBucketInsert of schema/queries.cql, line
-// 165, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 194, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueBucketInsert = Query{
 	Name:       "DueBucketInsert",
@@ -113,7 +113,7 @@ var DueBucketInsert = Query{
 	Idempotent: true,
 }
 
-// DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 165)
+// DueBucketInsert runs query DueBucketInsert of schema/queries.cql (line 194)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -140,7 +140,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket >= ? AND bucket <= ?`
 
 // DueBucketsRange is the query DueBucketsRange of schema/queries.cql, line
-// 169, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 198, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueBucketsRange = Query{
 	Name:       "DueBucketsRange",
@@ -164,7 +164,7 @@ func scanDueBucketsRange(r *DueBucketsRangeRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// DueBucketsRange runs query DueBucketsRange of schema/queries.cql (line 169)
+// DueBucketsRange runs query DueBucketsRange of schema/queries.cql (line 198)
 // on table scheduled_buckets: a SELECT that returns DueBucketsRangeRow rows,
 // read with One, All, Iter or Page.
 //
@@ -187,7 +187,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // DueBucketDelete is the query DueBucketDelete of schema/queries.cql, line
-// 173, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 202, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueBucketDelete = Query{
 	Name:       "DueBucketDelete",
@@ -197,7 +197,7 @@ var DueBucketDelete = Query{
 	Idempotent: true,
 }
 
-// DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 173)
+// DueBucketDelete runs query DueBucketDelete of schema/queries.cql (line 202)
 // on table scheduled_buckets. It is idempotent: the session's retry policy may
 // send it again.
 //
@@ -225,7 +225,7 @@ WHERE queue = ?
 LIMIT 1`
 
 // DueWatermarkGet is the query DueWatermarkGet of schema/queries.cql, line
-// 178, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
+// 207, on table scheduled_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var DueWatermarkGet = Query{
 	Name:       "DueWatermarkGet",
@@ -245,7 +245,7 @@ func scanDueWatermarkGet(r *DueWatermarkGetRow, dest []any, _ []gocql.ColumnInfo
 	return append(dest, &r.Watermark)
 }
 
-// DueWatermarkGet runs query DueWatermarkGet of schema/queries.cql (line 178)
+// DueWatermarkGet runs query DueWatermarkGet of schema/queries.cql (line 207)
 // on table scheduled_buckets: a SELECT that returns DueWatermarkGetRow rows,
 // read with One, All, Iter or Page.
 //
@@ -268,7 +268,7 @@ WHERE queue = ?
 IF watermark = NULL`
 
 // DueWatermarkInit is the query DueWatermarkInit of schema/queries.cql, line
-// 182, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
+// 211, on table scheduled_buckets, for gocqlx. It is a lightweight transaction
 // (check the applied result) and not idempotent (do not retry blindly).
 var DueWatermarkInit = Query{
 	Name:       "DueWatermarkInit",
@@ -279,7 +279,7 @@ var DueWatermarkInit = Query{
 }
 
 // DueWatermarkInit runs query DueWatermarkInit of schema/queries.cql (line
-// 182) on table scheduled_buckets: a lightweight transaction, never retried by
+// 211) on table scheduled_buckets: a lightweight transaction, never retried by
 // the driver. Exec reports whether it applied and, when it did not, the
 // current values of the columns it tested.
 //
@@ -302,7 +302,7 @@ WHERE queue = ?
 IF watermark = ?`
 
 // DueWatermarkAdvance is the query DueWatermarkAdvance of schema/queries.cql,
-// line 186, on table scheduled_buckets, for gocqlx. It is a lightweight
+// line 215, on table scheduled_buckets, for gocqlx. It is a lightweight
 // transaction (check the applied result) and not idempotent (do not retry
 // blindly).
 var DueWatermarkAdvance = Query{
@@ -314,7 +314,7 @@ var DueWatermarkAdvance = Query{
 }
 
 // DueWatermarkAdvance runs query DueWatermarkAdvance of schema/queries.cql
-// (line 186) on table scheduled_buckets: a lightweight transaction, never
+// (line 215) on table scheduled_buckets: a lightweight transaction, never
 // retried by the driver. Exec reports whether it applied and, when it did not,
 // the current values of the columns it tested.
 //
@@ -337,7 +337,7 @@ FROM scheduled_buckets
 WHERE queue = ? AND bucket >= ?
 LIMIT ?`
 
-// DueBucketsFrom is the query DueBucketsFrom of schema/queries.cql, line 466,
+// DueBucketsFrom is the query DueBucketsFrom of schema/queries.cql, line 495,
 // on table scheduled_buckets, for gocqlx. It is idempotent (safe to retry).
 var DueBucketsFrom = Query{
 	Name:       "DueBucketsFrom",
@@ -361,7 +361,7 @@ func scanDueBucketsFrom(r *DueBucketsFromRow, dest []any, _ []gocql.ColumnInfo) 
 	return append(dest, &r.Bucket, &r.WidthMs, &r.Shards)
 }
 
-// DueBucketsFrom runs query DueBucketsFrom of schema/queries.cql (line 466) on
+// DueBucketsFrom runs query DueBucketsFrom of schema/queries.cql (line 495) on
 // table scheduled_buckets: a SELECT that returns DueBucketsFromRow rows, read
 // with One, All, Iter or Page.
 //

@@ -105,7 +105,7 @@ func (ScheduledJobsBuilder) Delete(cols ...ColumnOf[ScheduledJobsBuilder]) (*qb.
 const DueInsertCQL = `INSERT INTO scheduled_jobs (queue, bucket, shard, due_at, job_id, last_id)
 VALUES (?, ?, ?, ?, ?, ?)`
 
-// DueInsert is the query DueInsert of schema/queries.cql, line 139, on table
+// DueInsert is the query DueInsert of schema/queries.cql, line 168, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueInsert = Query{
 	Name:       "DueInsert",
@@ -115,7 +115,7 @@ var DueInsert = Query{
 	Idempotent: true,
 }
 
-// DueInsert runs query DueInsert of schema/queries.cql (line 139) on table
+// DueInsert runs query DueInsert of schema/queries.cql (line 168) on table
 // scheduled_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -143,7 +143,7 @@ FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ? AND due_at >= ? AND due_at <= ?
 LIMIT ?`
 
-// DueScan is the query DueScan of schema/queries.cql, line 143, on table
+// DueScan is the query DueScan of schema/queries.cql, line 172, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueScan = Query{
 	Name:       "DueScan",
@@ -167,7 +167,7 @@ func scanDueScan(r *DueScanRow, dest []any, _ []gocql.ColumnInfo) []any {
 	return append(dest, &r.DueAt, &r.JobID, &r.LastID)
 }
 
-// DueScan runs query DueScan of schema/queries.cql (line 143) on table
+// DueScan runs query DueScan of schema/queries.cql (line 172) on table
 // scheduled_jobs: a SELECT that returns DueScanRow rows, read with One, All,
 // Iter or Page.
 //
@@ -193,7 +193,7 @@ FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard IN ? AND due_at >= ? AND due_at <= ?
 PER PARTITION LIMIT ?`
 
-// DueScanShards is the query DueScanShards of schema/queries.cql, line 150, on
+// DueScanShards is the query DueScanShards of schema/queries.cql, line 179, on
 // table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueScanShards = Query{
 	Name:       "DueScanShards",
@@ -219,7 +219,7 @@ func scanDueScanShards(r *DueScanShardsRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.Shard, &r.DueAt, &r.JobID, &r.LastID)
 }
 
-// DueScanShards runs query DueScanShards of schema/queries.cql (line 150) on
+// DueScanShards runs query DueScanShards of schema/queries.cql (line 179) on
 // table scheduled_jobs: a SELECT that returns DueScanShardsRow rows, read with
 // One, All, Iter or Page.
 //
@@ -245,7 +245,7 @@ const DueDeleteCQL = `DELETE
 FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ? AND due_at = ? AND job_id = ?`
 
-// DueDelete is the query DueDelete of schema/queries.cql, line 156, on table
+// DueDelete is the query DueDelete of schema/queries.cql, line 185, on table
 // scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDelete = Query{
 	Name:       "DueDelete",
@@ -255,7 +255,7 @@ var DueDelete = Query{
 	Idempotent: true,
 }
 
-// DueDelete runs query DueDelete of schema/queries.cql (line 156) on table
+// DueDelete runs query DueDelete of schema/queries.cql (line 185) on table
 // scheduled_jobs. It is idempotent: the session's retry policy may send it
 // again.
 //
@@ -286,7 +286,7 @@ FROM scheduled_jobs
 WHERE queue = ? AND bucket = ? AND shard = ?`
 
 // DueDropPartition is the query DueDropPartition of schema/queries.cql, line
-// 161, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
+// 190, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueDropPartition = Query{
 	Name:       "DueDropPartition",
 	CQL:        DueDropPartitionCQL,
@@ -296,7 +296,7 @@ var DueDropPartition = Query{
 }
 
 // DueDropPartition runs query DueDropPartition of schema/queries.cql (line
-// 161) on table scheduled_jobs. It is idempotent: the session's retry policy
+// 190) on table scheduled_jobs. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Drops a due partition wholly behind the watermark: one partition
@@ -326,7 +326,7 @@ WHERE queue = ? AND bucket = ? AND shard IN ? AND due_at = ? AND job_id > ?
 PER PARTITION LIMIT ?`
 
 // DueScanShardsTie is the query DueScanShardsTie of schema/queries.cql, line
-// 460, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
+// 489, on table scheduled_jobs, for gocqlx. It is idempotent (safe to retry).
 var DueScanShardsTie = Query{
 	Name:       "DueScanShardsTie",
 	CQL:        DueScanShardsTieCQL,
@@ -352,7 +352,7 @@ func scanDueScanShardsTie(r *DueScanShardsTieRow, dest []any, _ []gocql.ColumnIn
 }
 
 // DueScanShardsTie runs query DueScanShardsTie of schema/queries.cql (line
-// 460) on table scheduled_jobs: a SELECT that returns DueScanShardsTieRow
+// 489) on table scheduled_jobs: a SELECT that returns DueScanShardsTieRow
 // rows, read with One, All, Iter or Page.
 //
 // The due index: the entries due at the position's time after its job id

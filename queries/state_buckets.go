@@ -97,7 +97,7 @@ VALUES (?, ?, ?, ?, ?)
 USING TTL ?`
 
 // StateBucketInsert is the query StateBucketInsert of schema/queries.cql, line
-// 213, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 242, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketInsert = Query{
 	Name:       "StateBucketInsert",
 	CQL:        StateBucketInsertCQL,
@@ -107,7 +107,7 @@ var StateBucketInsert = Query{
 }
 
 // StateBucketInsert runs query StateBucketInsert of schema/queries.cql (line
-// 213) on table state_buckets. It is idempotent: the session's retry policy
+// 242) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Lists a state bucket of a queue and state in its directory, with the
@@ -136,7 +136,7 @@ WHERE queue = ? AND state = ? AND bucket < ?
 LIMIT ?`
 
 // StateBucketsBefore is the query StateBucketsBefore of schema/queries.cql,
-// line 218, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 247, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsBefore = Query{
 	Name:       "StateBucketsBefore",
@@ -161,7 +161,7 @@ func scanStateBucketsBefore(r *StateBucketsBeforeRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsBefore runs query StateBucketsBefore of schema/queries.cql (line
-// 218) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
+// 247) on table state_buckets: a SELECT that returns StateBucketsBeforeRow
 // rows, read with One, All, Iter or Page.
 //
 // The state buckets of a queue and state before a bucket, newest first,
@@ -187,7 +187,7 @@ ORDER BY bucket ASC
 LIMIT ?`
 
 // StateBucketsOldest is the query StateBucketsOldest of schema/queries.cql,
-// line 223, on table state_buckets, for gocqlx. It is idempotent (safe to
+// line 252, on table state_buckets, for gocqlx. It is idempotent (safe to
 // retry).
 var StateBucketsOldest = Query{
 	Name:       "StateBucketsOldest",
@@ -212,7 +212,7 @@ func scanStateBucketsOldest(r *StateBucketsOldestRow, dest []any, _ []gocql.Colu
 }
 
 // StateBucketsOldest runs query StateBucketsOldest of schema/queries.cql (line
-// 223) on table state_buckets: a SELECT that returns StateBucketsOldestRow
+// 252) on table state_buckets: a SELECT that returns StateBucketsOldestRow
 // rows, read with One, All, Iter or Page.
 //
 // The state buckets of a queue and state before a cut, oldest first: what
@@ -236,7 +236,7 @@ FROM state_buckets
 WHERE queue = ? AND state = ? AND bucket = ? AND width_ms = ? AND shards = ?`
 
 // StateBucketDelete is the query StateBucketDelete of schema/queries.cql, line
-// 228, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
+// 257, on table state_buckets, for gocqlx. It is idempotent (safe to retry).
 var StateBucketDelete = Query{
 	Name:       "StateBucketDelete",
 	CQL:        StateBucketDeleteCQL,
@@ -246,7 +246,7 @@ var StateBucketDelete = Query{
 }
 
 // StateBucketDelete runs query StateBucketDelete of schema/queries.cql (line
-// 228) on table state_buckets. It is idempotent: the session's retry policy
+// 257) on table state_buckets. It is idempotent: the session's retry policy
 // may send it again.
 //
 // Removes a purged state bucket from its directory.

@@ -99,7 +99,7 @@ SET job_id = ?, claimed_at = ?
 WHERE key = ?
 IF job_id = NULL AND claimed_at = NULL`
 
-// UniqueClaim is the query UniqueClaim of schema/queries.cql, line 355, on
+// UniqueClaim is the query UniqueClaim of schema/queries.cql, line 384, on
 // table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueClaim = Query{
@@ -110,7 +110,7 @@ var UniqueClaim = Query{
 	Idempotent: false,
 }
 
-// UniqueClaim runs query UniqueClaim of schema/queries.cql (line 355) on table
+// UniqueClaim runs query UniqueClaim of schema/queries.cql (line 384) on table
 // unique_keys: a lightweight transaction, never retried by the driver. Exec
 // reports whether it applied and, when it did not, the current values of the
 // columns it tested.
@@ -135,7 +135,7 @@ SET job_id = ?, claimed_at = ?
 WHERE key = ?
 IF job_id = ?`
 
-// UniqueTakeOver is the query UniqueTakeOver of schema/queries.cql, line 361,
+// UniqueTakeOver is the query UniqueTakeOver of schema/queries.cql, line 390,
 // on table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueTakeOver = Query{
@@ -146,7 +146,7 @@ var UniqueTakeOver = Query{
 	Idempotent: false,
 }
 
-// UniqueTakeOver runs query UniqueTakeOver of schema/queries.cql (line 361) on
+// UniqueTakeOver runs query UniqueTakeOver of schema/queries.cql (line 390) on
 // table unique_keys: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
@@ -172,7 +172,7 @@ FROM unique_keys
 WHERE key = ?
 IF job_id = ?`
 
-// UniqueRelease is the query UniqueRelease of schema/queries.cql, line 365, on
+// UniqueRelease is the query UniqueRelease of schema/queries.cql, line 394, on
 // table unique_keys, for gocqlx. It is a lightweight transaction (check the
 // applied result) and not idempotent (do not retry blindly).
 var UniqueRelease = Query{
@@ -183,7 +183,7 @@ var UniqueRelease = Query{
 	Idempotent: false,
 }
 
-// UniqueRelease runs query UniqueRelease of schema/queries.cql (line 365) on
+// UniqueRelease runs query UniqueRelease of schema/queries.cql (line 394) on
 // table unique_keys: a lightweight transaction, never retried by the driver.
 // Exec reports whether it applied and, when it did not, the current values of
 // the columns it tested.
@@ -205,7 +205,7 @@ const UniqueGetCQL = `SELECT key, job_id, claimed_at
 FROM unique_keys
 WHERE key = ?`
 
-// UniqueGet is the query UniqueGet of schema/queries.cql, line 369, on table
+// UniqueGet is the query UniqueGet of schema/queries.cql, line 398, on table
 // unique_keys, for gocqlx. It is idempotent (safe to retry).
 var UniqueGet = Query{
 	Name:       "UniqueGet",
@@ -219,7 +219,7 @@ func scanUniqueGet(r *models.UniqueKeysRow, dest []any, _ []gocql.ColumnInfo) []
 	return append(dest, &r.Key, &r.JobID, &r.ClaimedAt)
 }
 
-// UniqueGet runs query UniqueGet of schema/queries.cql (line 369) on table
+// UniqueGet runs query UniqueGet of schema/queries.cql (line 398) on table
 // unique_keys: a SELECT that returns models.UniqueKeysRow rows, read with One,
 // All, Iter or Page.
 //

@@ -314,6 +314,8 @@ func (s *Store) changeHints(h *hintSet, c *change, now time.Time) {
 	case j.State == StateProcessing:
 	case finalStateAfter(c):
 		// Written when the job is settled, after its batch (see after).
+	case !j.State.stateIndexed():
+		// Succeeded: the batch's finish-log row names it (addCountLog).
 	default:
 		ttl := 0
 		if j.State.Final() {
@@ -327,9 +329,10 @@ func (s *Store) changeHints(h *hintSet, c *change, now time.Time) {
 }
 
 // finalStateAfter reports whether change c is a lease holder's outcome that
-// ends its job (Complete, a last Fail, CancelHeld): its state-index row is
-// written when the job is settled, after the batch, rather than as a hint
-// before it. The job's lease entry covers the gap: this store deletes it
+// ends its job (Complete, a last Fail, CancelHeld): its state-index row (a
+// Cancelled or Abandoned job's; a Succeeded job has none, its batch's
+// finish-log row names it) is written when the job is settled, after the
+// batch, rather than as a hint before it. The job's lease entry covers the gap: this store deletes it
 // only once the job is settled, state row included, and a scanner that
 // meets it after a crash settles the finished jobs of its range, state
 // rows included (resolveDue). Together with the settling, the rows of
@@ -443,12 +446,12 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 	var settleEntries []dueEntry
 	for _, c := range chs {
 		cur, next := c.cur, c.next
-		if cur != nil && !cur.State.dueIndexed() &&
+		if cur != nil && cur.State.stateIndexed() &&
 			(c.op.stmt == writeDelete || cur.State != next.State || !cur.StateChangedAt.Equal(next.StateChangedAt)) {
 			oldStates = append(oldStates, s.stateEntryOf(cur))
 		}
 		if c.op.stmt != writeDelete && next.State.Final() && (cur == nil || !cur.State.Final()) {
-			finished = append(finished, &settleItem{job: next, state: finalStateAfter(c)})
+			finished = append(finished, &settleItem{job: next, state: finalStateAfter(c) && next.State.stateIndexed()})
 		}
 		for _, e := range c.hints.due {
 			if e.LastID == (gocql.UUID{}) && next.State.Final() && e.JobID == next.ID {

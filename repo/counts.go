@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,11 +18,15 @@ import (
 )
 
 // Counts converge by design. Every conditional batch that changes jobs of a
-// home partition adds one entry to that partition's count log (a static map
-// of the jobs table), in the same Paxos round as the change: the log sums
-// exactly to the partition's jobs per state, whatever fails. Entries of
-// final states carry the TTL of the rows they count, so finished jobs leave
-// the count when they expire. Counting costs no statement per job: the log
+// home partition adds one entry to that partition's count log, in the same
+// Paxos round as the change: the log sums exactly to the partition's jobs
+// per state, whatever fails. Changes of the other states go to a static map
+// of the jobs table (active_log); changes of final states go to the
+// partition's finish log, one clustering row per batch that sorts before
+// every job (see Schema.cql), with the TTL of the rows they count, so
+// finished jobs leave the count when they expire, and a read of a job or of
+// a range of jobs does not read them. (The static final_log held them
+// before; a fold still adds what it holds.) Counting costs no statement per job: the log
 // entry rides in the change's batch, and a store marks an hour dirty at most
 // once per FoldInterval (markCountsDirty).
 //
@@ -295,6 +300,15 @@ func (s *Store) foldPartition(ctx context.Context, queue string, h homeRef, star
 	sum := maps.Clone(active)
 	for st, n := range sumLog(row.FinalLog) {
 		sum[st] += n
+	}
+	fin, err := s.db.FinishLogChanges(ctx, h.Start, h.Shard, finishLogEnd).All()
+	if err != nil {
+		return nil, fmt.Errorf("read finish log: %w", s.interpret(ctx, queries.FinishLogChanges.Name, err))
+	}
+	for _, r := range fin {
+		for st, n := range r.FinalChange {
+			sum[State(st)] += int64(n)
+		}
 	}
 	cell := make(map[int32]int64, len(sum))
 	for st, n := range sum {
@@ -714,15 +728,58 @@ func (s *Store) countDeltas(chs []*change, now time.Time) countLogEntry {
 	return e
 }
 
-// addCountLog adds the count log entry of a batch's changes to the batch.
+// addCountLog adds the count log entry of a batch's changes to the batch:
+// its changes of active states to the static log, and a finish-log row per
+// TTL of its changes of final states. The row with the TTL of finished rows
+// also names the jobs the batch leaves Succeeded, with their versions. A
+// finish-log row's id is a time UUID of the store's clock now (the order of
+// lists of Succeeded jobs, and the time purges compare).
 func (s *Store) addCountLog(b *queries.JobsBatch, h homeRef, chs []*change) {
-	e := s.countDeltas(chs, s.now())
+	now := s.now()
+	e := s.countDeltas(chs, now)
 	if len(e.active) > 0 {
 		b.CountLogActive(gocql.TimeUUID(), e.active, h.Start, h.Shard)
+	}
+	succeeded := succeededBy(chs)
+	full := s.set.ttlSeconds()
+	if len(succeeded) > 0 && e.final[full] == nil {
+		e.final[full] = map[int32]int32{} // a Succeeded job changed, its count did not
 	}
 	ttls := slices.Collect(maps.Keys(e.final))
 	sort.Ints(ttls)
 	for _, ttl := range ttls {
-		b.CountLogFinal(int32(ttl), gocql.TimeUUID(), e.final[ttl], h.Start, h.Shard)
+		if ttl == full && len(succeeded) > 0 {
+			b.FinishLogJobs(int32(ttl), e.final[ttl], succeeded, h.Start, h.Shard, finishLogID(now))
+		} else {
+			b.FinishLogCount(int32(ttl), e.final[ttl], h.Start, h.Shard, finishLogID(now))
+		}
 	}
 }
+
+// succeededBy returns the jobs that changes leave Succeeded, with their
+// versions after the change: what the batch's finish-log row names.
+func succeededBy(chs []*change) map[gocql.UUID]int64 {
+	var out map[gocql.UUID]int64
+	for _, c := range chs {
+		if c.op.stmt != writeDelete && c.next.State == StateSucceeded {
+			if out == nil {
+				out = map[gocql.UUID]int64{}
+			}
+			out[c.next.ID] = c.next.Version
+		}
+	}
+	return out
+}
+
+// finishLogID returns the id of a finish-log row made at t: a version-1
+// UUID of t, with a random node, so that rows two processes make at one
+// instant in one partition do not overwrite each other.
+func finishLogID(t time.Time) gocql.UUID {
+	u := gocql.UUIDFromTime(t)
+	_, _ = rand.Read(u[10:])
+	return u
+}
+
+// finishLogEnd bounds a partition's finish log: every finish-log row (a
+// version-1 UUID) sorts before it, every job id (version 7) at or after it.
+var finishLogEnd = idAt(time.UnixMilli(0))

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/jobsharp/cassandra/internal/cqltest"
 	"github.com/jobsharp/cassandra/repo"
 )
@@ -90,4 +92,39 @@ func countedJobs(ctx context.Context, t *testing.T, store *repo.Store, queue str
 		t.Fatal(err)
 	}
 	return map[repo.State]int64{repo.StateScheduled: 3, repo.StateProcessing: 1, repo.StateSucceeded: 1}
+}
+
+// TestCountsAddAnOlderVersionsFinalLog: before the finish log, changes of
+// final states went to a static map of the partition (final_log). A
+// keyspace an older version wrote still holds such entries until they
+// expire, and its counts include them: a fold adds them to the finish log.
+func TestCountsAddAnOlderVersionsFinalLog(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	b := setup(t, nil)
+	b.insert(ctx, t, &repo.NewJob{})
+	done := b.claim(ctx, t, 1)
+	if _, err := b.store.Jobs.Complete(ctx, done[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := b.count(ctx, t, repo.StateSucceeded); c != 1 {
+		t.Fatalf("Count(Succeeded) = %d, want 1", c)
+	}
+	home, shard, err := repo.HomeOf(done[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What an older version wrote for two jobs it finished there.
+	err = cqltest.Session(t).Query("UPDATE jobs USING TTL 3600 SET final_log[?] = ? WHERE home = ? AND shard = ?", nil).
+		Bind(gocql.TimeUUID(), map[int32]int32{int32(repo.StateSucceeded): 2}, home, shard).ExecRelease()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.store.SweepCounts(ctx, b.queue); err != nil {
+		t.Fatal(err)
+	}
+	if c := b.count(ctx, t, repo.StateSucceeded); c != 3 {
+		t.Errorf("Count(Succeeded) after an older version's final_log entry = %d, want 3", c)
+	}
 }

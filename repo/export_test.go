@@ -73,3 +73,9 @@ func AddCountLogEntry(ctx context.Context, s *Store, id gocql.UUID, state State,
 	}
 	return s.exec(ctx, queries.CountLogActive, s.db.CountLogActive(ctx, gocql.TimeUUID(), map[int32]int32{int32(state): n}, h.Start, h.Shard))
 }
+
+// HomeOf returns the partition of the jobs table that holds job id.
+func HomeOf(id gocql.UUID) (time.Time, int32, error) {
+	h, err := homeOf(id)
+	return h.Start, h.Shard, err
+}

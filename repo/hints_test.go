@@ -260,42 +260,50 @@ func TestHints(t *testing.T) {
 		}
 	})
 
-	t.Run("CrashAfterCompleteListsTheJobOnceTheLeaseRangeIsSettled", func(t *testing.T) {
+	t.Run("CrashAfterCancelHeldListsTheJobOnceTheLeaseRangeIsSettled", func(t *testing.T) {
 		t.Parallel()
 
-		// A lease holder's final state row is written when its job is
-		// settled, after the batch: a crash in between leaves the job
-		// Succeeded but not listed, until a scanner meets the claim's lease
-		// entry and settles its range.
+		// A lease holder's final state row (Cancelled, Abandoned) is written
+		// when its job is settled, after the batch: a crash in between
+		// leaves the job Cancelled but not listed, until a scanner meets the
+		// claim's lease entry and settles its range. A Succeeded job has no
+		// state row: the finish-log row its batch wrote lists it at once.
 		b := setup(t, nil)
 		b.insert(ctx, t, &repo.NewJob{})
-		got := b.claim(ctx, t, 1)
+		b.insert(ctx, t, &repo.NewJob{})
+		got := b.claim(ctx, t, 2)
 		repo.SetAfterBatch(b.store, func(op string) error { return errCrash })
-		if _, err := b.store.Jobs.Complete(ctx, got[0], nil); !errors.Is(err, errCrash) {
+		if _, err := b.store.Jobs.CancelHeld(ctx, got[0], "not wanted"); !errors.Is(err, errCrash) {
+			t.Fatalf("CancelHeld() error = %v, want the crash", err)
+		}
+		if _, err := b.store.Jobs.Complete(ctx, got[1], nil); !errors.Is(err, errCrash) {
 			t.Fatalf("Complete() error = %v, want the crash", err)
 		}
 		repo.SetAfterBatch(b.store, nil)
-		list := func() []*repo.Job {
+		list := func(st repo.State) []*repo.Job {
 			t.Helper()
-			done, err := b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: repo.StateSucceeded, Limit: 10})
+			done, err := b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: st, Limit: 10})
 			if err != nil {
-				t.Fatalf("ListByState(Succeeded) error = %v", err)
+				t.Fatalf("ListByState(%s) error = %v", st, err)
 			}
 			return done
 		}
-		if job, _ := b.store.Jobs.Get(ctx, got[0].ID); job == nil || job.State != repo.StateSucceeded {
-			t.Fatalf("after the crash the job is %+v, want Succeeded", job)
+		if job, _ := b.store.Jobs.Get(ctx, got[0].ID); job == nil || job.State != repo.StateCancelled {
+			t.Fatalf("after the crash the job is %+v, want Cancelled", job)
 		}
-		if done := list(); len(done) != 0 {
-			t.Fatalf("ListByState(Succeeded) before the lease range was settled = %v, want none (the crash skipped the state row)", ids(done))
+		if done := list(repo.StateCancelled); len(done) != 0 {
+			t.Fatalf("ListByState(Cancelled) before the lease range was settled = %v, want none (the crash skipped the state row)", ids(done))
+		}
+		if done := list(repo.StateSucceeded); len(done) != 1 || done[0].ID != got[1].ID {
+			t.Fatalf("ListByState(Succeeded) after the crash = %v, want the completed job (named by its batch's finish-log row)", ids(done))
 		}
 		b.clock.Advance(31 * time.Second) // past the claim's lease entry
 		other := b.sameStore(t, nil)
 		if _, err := other.Jobs.Rescue(ctx, b.queue); err != nil {
 			t.Fatalf("Rescue() error = %v", err)
 		}
-		if done := list(); len(done) != 1 || done[0].ID != got[0].ID {
-			t.Errorf("ListByState(Succeeded) after a scanner settled the lease range = %v, want the job", ids(done))
+		if done := list(repo.StateCancelled); len(done) != 1 || done[0].ID != got[0].ID {
+			t.Errorf("ListByState(Cancelled) after a scanner settled the lease range = %v, want the job", ids(done))
 		}
 	})
 

@@ -75,6 +75,12 @@ func (s State) Claimable() bool { return s == StateScheduled || s == StateFailed
 // (by run time or lease expiry) rather than the state index.
 func (s State) dueIndexed() bool { return s.Claimable() || s == StateProcessing }
 
+// stateIndexed reports whether jobs in state s have a row in the state
+// index: Created, AwaitingContinuation, AwaitingBatch, Cancelled and
+// Abandoned. Succeeded jobs are named by the finish log of their home
+// partition instead, written in the batch that finishes them.
+func (s State) stateIndexed() bool { return !s.dueIndexed() && s != StateSucceeded }
+
 // ParseState parses a state name (case-insensitive) or number.
 func ParseState(text string) (State, error) {
 	for i, n := range stateNames {

@@ -74,9 +74,12 @@ func (j *Jobs) ListByState(ctx context.Context, p *ListParams) ([]*Job, error) {
 	var out []*Job
 	for _, q := range queues {
 		var jobs []*Job
-		if p.State.dueIndexed() {
+		switch {
+		case p.State.dueIndexed():
 			jobs, err = j.s.listDueIndexed(ctx, q, p.State, p.Limit-len(out))
-		} else {
+		case !p.State.stateIndexed():
+			jobs, err = j.s.listFinished(ctx, q, p.Limit-len(out))
+		default:
 			jobs, err = j.s.listResting(ctx, q, p.State, p.Limit-len(out))
 		}
 		if err != nil {
@@ -134,6 +137,24 @@ func (s *Store) listResting(ctx context.Context, queue string, state State, limi
 			}
 		}
 		before = dirs[len(dirs)-1].Bucket.UTC()
+	}
+	return out, nil
+}
+
+// listFinished returns the newest Succeeded jobs of a queue, from the finish
+// logs of its home partitions, page by page as ListPage reads them.
+func (s *Store) listFinished(ctx context.Context, queue string, limit int) ([]*Job, error) {
+	c := &listCursor{V: cursorVersion, State: int(StateSucceeded), Queue: queue, Queues: []queueCursor{{Name: queue}}}
+	var out []*Job
+	for len(out) < limit {
+		res, err := s.listPage(ctx, c, min(limit-len(out), 1000))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res.Jobs...)
+		if res.Next == "" {
+			break
+		}
 	}
 	return out, nil
 }

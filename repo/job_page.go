@@ -25,9 +25,13 @@ import (
 // what it returns plus the stale rows in between, however deep it is.
 //
 // A list of a queue has one source, or two for Scheduled:
-//   - resting states (Created, AwaitingContinuation, AwaitingBatch and the
-//     final states): the state index, newest bucket first, newest first
-//     within a bucket (entered_at DESC, job_id ASC);
+//   - resting states (Created, AwaitingContinuation, AwaitingBatch,
+//     Cancelled, Abandoned): the state index, newest bucket first, newest
+//     first within a bucket (entered_at DESC, job_id ASC);
+//   - Succeeded: the finish logs of the home partitions, newest home bucket
+//     first, and within a bucket newest finish first (the time of the batch
+//     that finished the job, then the batch's row id and the job id); an
+//     entry is live when its job still has the version the entry names;
 //   - Scheduled, Failed and Processing: the due index from the queue's
 //     watermark when paging began (the floor), soonest first (due_at,
 //     job_id; a lease entry's jobs in id order), and for Scheduled also the
@@ -177,8 +181,11 @@ func (s *Store) listPage(ctx context.Context, c *listCursor, limit int) (*ListPa
 		qc := &c.Queues[i]
 		floor := time.UnixMilli(qc.Floor).UTC()
 		kind := srcState
-		if state.dueIndexed() {
+		switch {
+		case state.dueIndexed():
 			kind = srcDue
+		case !state.stateIndexed():
+			kind = srcFinished
 		}
 		srcs = append(srcs, s.newSource(kind, qc.Name, state, floor, now, &qc.Index, limit))
 		if state == StateScheduled {
@@ -241,7 +248,8 @@ func (s *Store) listPage(ctx context.Context, c *listCursor, limit int) (*ListPa
 
 // ---------------------------------------------------------------- cursor
 
-const cursorVersion = 1
+// cursorVersion 2: lists of Succeeded jobs read the finish logs.
+const cursorVersion = 2
 
 // listCursor is what a cursor token holds: the list it pages and each
 // source's position.
@@ -357,10 +365,15 @@ func (c *listCursor) check() error {
 type srcKind int
 
 const (
-	srcState srcKind = iota // the state index, newest first
-	srcDue                  // the due index, soonest first
-	srcHome                 // home partitions, in id order (Scheduled)
+	srcState    srcKind = iota // the state index, newest first
+	srcDue                     // the due index, soonest first
+	srcHome                    // home partitions, in id order (Scheduled)
+	srcFinished                // finish logs of home partitions, newest first (Succeeded)
 )
+
+// newestFirst reports whether the source reads its directory newest bucket
+// first.
+func (k srcKind) newestFirst() bool { return k == srcState || k == srcFinished }
 
 // pageRow is a row read from a source: an index row, or a home row with
 // its job.
@@ -371,11 +384,15 @@ type pageRow struct {
 	id, last gocql.UUID
 	job      *Job
 	after    gocql.UUID // jobs of a lease entry up to this id were passed
+	// A finish-log row's entry: the job it names (id is the row's) and
+	// the version the job had when it was left Succeeded.
+	named   gocql.UUID
+	version int64
 }
 
 func (r pageRow) pos() srcPos {
 	p := posAt(r.b)
-	p.Started, p.At, p.ID = true, r.at.UnixMilli(), r.id
+	p.Started, p.At, p.ID, p.Inner = true, r.at.UnixMilli(), r.id, r.named
 	return p
 }
 
@@ -512,6 +529,8 @@ func (src *pageSource) readRound(ctx context.Context) error {
 		src.rows, src.complete, err = src.readState(ctx)
 	case srcDue:
 		src.rows, src.complete, err = src.readDue(ctx)
+	case srcFinished:
+		src.rows, src.complete, err = src.readFinished(ctx)
 	default:
 		src.rows, src.complete, err = src.readHome(ctx)
 	}
@@ -531,10 +550,10 @@ func (src *pageSource) readRound(ctx context.Context) error {
 func (src *pageSource) nextBucket(ctx context.Context) (bucketRef, bool, error) {
 	after := func(b bucketRef) bool {
 		if !src.read.Set {
-			return src.kind == srcState || b.End().After(src.floor)
+			return src.kind.newestFirst() || b.End().After(src.floor)
 		}
 		r := src.read.bucket()
-		if src.kind == srcState {
+		if src.kind.newestFirst() {
 			return b.Start.Before(r.Start) || (b.Start.Equal(r.Start) && cmpDir(b, r) > 0)
 		}
 		return b.Start.After(r.Start) || (b.Start.Equal(r.Start) && cmpDir(b, r) > 0)
@@ -600,6 +619,26 @@ func (src *pageSource) readDirs(ctx context.Context) error {
 		for _, r := range rs {
 			rows = append(rows, bucketRef{Start: r.Bucket.UTC(), Width: time.Duration(r.WidthMs) * time.Millisecond, Shards: int(r.Shards)})
 		}
+	case srcFinished:
+		before := farFuture.Add(time.Millisecond)
+		if src.read.Set {
+			before = from.Add(time.Millisecond)
+		}
+		rs, err := s.db.HomeBucketsBefore(ctx, src.queue, before, dirPage).All()
+		if err != nil {
+			return s.interpret(ctx, queries.HomeBucketsBefore.Name, err)
+		}
+		for _, r := range rs {
+			rows = append(rows, bucketRef{Start: r.Bucket.UTC(), Width: time.Duration(r.WidthMs) * time.Millisecond, Shards: int(r.Shards)})
+		}
+		// ORDER BY bucket DESC reverses the width and shards too; rows of one
+		// start are passed in the state directory's order (cmpDir).
+		slices.SortStableFunc(rows, func(a, b bucketRef) int {
+			if c := b.Start.Compare(a.Start); c != 0 {
+				return c
+			}
+			return cmpDir(a, b)
+		})
 	case srcDue:
 		rs, err := s.db.DueBucketsFrom(ctx, src.queue, from, dirPage).All()
 		if err != nil {
@@ -765,26 +804,36 @@ func (src *pageSource) readDue(ctx context.Context) ([]pageRow, bool, error) {
 	return out, complete, nil
 }
 
+// partitions returns the jobs partitions of the home bucket read, looking
+// up the queue's number once.
+func (src *pageSource) partitions(ctx context.Context) ([]homeRef, error) {
+	if src.qn == 0 {
+		qn, err := src.s.queueNumber(ctx, src.queue)
+		if err != nil {
+			return nil, err
+		}
+		src.qn = qn
+	}
+	b := src.read.bucket()
+	return homeDirKey{bucket: b.Start, width: b.Width, shards: b.Shards}.partitions(src.qn), nil
+}
+
 // readHome reads a round of a home bucket: every partition of the bucket
 // after the position, in id order.
 func (src *pageSource) readHome(ctx context.Context) ([]pageRow, bool, error) {
 	s, b, n := src.s, src.read.bucket(), src.perPart()
-	if src.qn == 0 {
-		qn, err := s.queueNumber(ctx, src.queue)
-		if err != nil {
-			return nil, false, err
-		}
-		src.qn = qn
+	parts, err := src.partitions(ctx)
+	if err != nil {
+		return nil, false, err
 	}
 	after := idAt(maxTime(src.floor, b.Start))
 	if src.read.Started {
 		after = src.read.ID
 	}
 	until := idAt(farFuture.Add(time.Millisecond))
-	parts := homeDirKey{bucket: b.Start, width: b.Width, shards: b.Shards}.partitions(src.qn)
 	results := make([][]pageRow, len(parts))
 	src.budget -= len(parts)
-	err := forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
+	err = forEach(ctx, len(parts), s.set.writeConcurrency, func(ctx context.Context, i int) error {
 		rs, err := s.db.JobsScan(ctx, parts[i].Start, parts[i].Shard, after, until, int32(n)).All()
 		if err != nil {
 			return s.interpret(ctx, queries.JobsScan.Name, err)
@@ -822,6 +871,8 @@ func (src *pageSource) verify(ctx context.Context) error {
 		items, err = src.verifyState(ctx, batch)
 	case srcDue:
 		items, err = src.verifyDue(ctx, batch)
+	case srcFinished:
+		items, err = src.verifyFinished(ctx, batch)
 	default:
 		items = src.verifyHome(batch)
 	}
@@ -845,7 +896,7 @@ func (src *pageSource) verify(ctx context.Context) error {
 }
 
 func itemOf(i int, r pageRow, j *Job) pageItem {
-	return pageItem{job: j, key: pageKey{bucket: r.b.Start.UnixMilli(), at: r.at.UnixMilli(), id: r.id}, pos: r.pos(), row: i}
+	return pageItem{job: j, key: pageKey{bucket: r.b.Start.UnixMilli(), at: r.at.UnixMilli(), id: r.id, inner: r.named}, pos: r.pos(), row: i}
 }
 
 func (src *pageSource) verifyState(ctx context.Context, rows []pageRow) ([]pageItem, error) {
@@ -991,4 +1042,107 @@ func (src *pageSource) verifyHome(rows []pageRow) []pageItem {
 		out = append(out, itemOf(i, r, j))
 	}
 	return out
+}
+
+// finishOrder is the order of a list of Succeeded jobs within a home
+// bucket: newest finish-log row first (by its time in milliseconds, as the
+// cursor keeps it, then by row id), then by job id within a row.
+func finishOrder(a, b pageRow) int {
+	if c := b.at.Compare(a.at); c != 0 {
+		return c
+	}
+	if c := compareUUID(a.id, b.id); c != 0 {
+		return c
+	}
+	return compareUUID(a.named, b.named)
+}
+
+// lastUUID sorts after every other UUID in byte order.
+var lastUUID = gocql.UUID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// readFinished reads a round of a home bucket's finish logs for a list of
+// Succeeded jobs: the newest rows of every partition of the bucket that
+// are not after the position, in one statement, each row's entries in
+// finishOrder. Rows of the position's millisecond come again (the bound is
+// by time) and are passed here.
+func (src *pageSource) readFinished(ctx context.Context) ([]pageRow, bool, error) {
+	s, b, n := src.s, src.read.bucket(), src.perPart()
+	parts, err := src.partitions(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	before := finishLogEnd
+	var passed *pageRow
+	if src.read.Started {
+		before = gocql.MinTimeUUID(time.UnixMilli(src.read.At + 1))
+		passed = &pageRow{at: time.UnixMilli(src.read.At).UTC(), id: src.read.ID, named: src.read.Inner}
+	}
+	shards := make([]int32, len(parts))
+	for i, p := range parts {
+		shards[i] = p.Shard
+	}
+	src.budget--
+	rs, err := s.db.FinishLogNewest(ctx, b.Start, shards, before, int32(n)).PageSize(0).All()
+	if err != nil {
+		return nil, false, s.interpret(ctx, queries.FinishLogNewest.Name, err)
+	}
+	var rows []pageRow
+	var frontier *pageRow // the earliest last row of a partition read to its limit
+	count := map[int32]int{}
+	for _, r := range rs {
+		at := ms(r.ID.Time())
+		for id, v := range r.SucceededJobs {
+			e := pageRow{b: b, shard: int(r.Shard & 0xff), at: at, id: r.ID, named: id, version: v}
+			if passed == nil || finishOrder(e, *passed) > 0 {
+				rows = append(rows, e)
+			}
+		}
+		if count[r.Shard]++; count[r.Shard] == n {
+			// Unread rows of this partition come after its last row read:
+			// rows of others past it wait for the next round.
+			last := pageRow{at: at, id: r.ID, named: lastUUID}
+			if frontier == nil || finishOrder(last, *frontier) < 0 {
+				frontier = &last
+			}
+		}
+	}
+	slices.SortFunc(rows, finishOrder)
+	if frontier == nil {
+		return rows, true, nil
+	}
+	k, _ := slices.BinarySearchFunc(rows, *frontier, finishOrder)
+	// The frontier ends the round as a row of its own, which lists no job:
+	// the position moves past it even when the rows before it name no job
+	// (rows of Cancelled jobs, of purges).
+	frontier.b, frontier.shard = b, 0
+	return append(rows[:k:k], *frontier), false, nil
+}
+
+// verifyFinished keeps the finish-log entries whose jobs are in the list:
+// in the queue, Succeeded, and still at the version the entry names (a job
+// changed since, by an update or a requeue and another run, is listed
+// through its newer entry, or not at all).
+func (src *pageSource) verifyFinished(ctx context.Context, rows []pageRow) ([]pageItem, error) {
+	var ids []gocql.UUID
+	for _, r := range rows {
+		if r.named != lastUUID {
+			ids = append(ids, r.named)
+		}
+	}
+	src.budget -= partitionsOf(ids, func(id gocql.UUID) gocql.UUID { return id })
+	jobs, err := src.s.getJobs(ctx, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[gocql.UUID]*Job, len(jobs))
+	for _, j := range jobs {
+		byID[j.ID] = j
+	}
+	var out []pageItem
+	for i, r := range rows {
+		if j := byID[r.named]; j != nil && j.Queue == src.queue && j.State == StateSucceeded && j.Version == r.version {
+			out = append(out, itemOf(i, r, j))
+		}
+	}
+	return out, nil
 }

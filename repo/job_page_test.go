@@ -100,6 +100,91 @@ func TestJobsListPage(t *testing.T) {
 		}
 	})
 
+	t.Run("SucceededFromFinishLogs", func(t *testing.T) {
+		t.Parallel()
+
+		// One partition per home bucket, so that its finish log holds every
+		// row below; start just after a bucket begins, so they share one.
+		b := setup(t, &repo.Options{HomeShards: 1})
+		w := int64(repo.DefaultHomeBucketWidth / time.Millisecond)
+		b.clock.Advance(time.Duration(w-b.clock.Now().UnixMilli()%w)*time.Millisecond + time.Second)
+		for range 14 {
+			b.insert(ctx, t, &repo.NewJob{})
+		}
+		var done []*repo.Job
+		for _, j := range b.claim(ctx, t, 14) {
+			b.clock.Advance(time.Millisecond)
+			out, err := b.store.Jobs.Complete(ctx, j, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = append(done, out)
+		}
+		// Newer rows that name no Succeeded job: twelve cancellations, more
+		// than a round reads of one partition at the smallest limit.
+		for range 12 {
+			held := b.insert(ctx, t, &repo.NewJob{Hold: true})
+			b.clock.Advance(time.Millisecond)
+			if _, err := b.store.Jobs.Cancel(ctx, held.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A requeued job leaves the list; an updated one is listed once,
+		// at its update.
+		b.clock.Advance(time.Millisecond)
+		if _, err := b.store.Jobs.Requeue(ctx, done[0].ID, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		b.clock.Advance(time.Millisecond)
+		upd := *done[5]
+		upd.Metadata = map[string]string{"note": "checked"}
+		if _, err := b.store.Jobs.Update(ctx, &upd); err != nil {
+			t.Fatal(err)
+		}
+		var want []gocql.UUID // newest finish first
+		want = append(want, done[5].ID)
+		for i := len(done) - 1; i >= 1; i-- {
+			if i != 5 {
+				want = append(want, done[i].ID)
+			}
+		}
+		check := func(what string, want []gocql.UUID) {
+			t.Helper()
+			for _, limit := range []int{1, 3, 5, 100} {
+				got, pages := pageAll(ctx, t, b.store, repo.ListPageParams{Queue: b.queue, State: repo.StateSucceeded, Limit: limit})
+				if !slices.Equal(ids(got), want) {
+					t.Fatalf("%s, limit %d: ListPage in %d pages = %v, want %v", what, limit, pages, ids(got), want)
+				}
+			}
+			all, err := b.store.Jobs.ListByState(ctx, &repo.ListParams{Queue: b.queue, State: repo.StateSucceeded, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(all), want) {
+				t.Fatalf("%s: ListByState = %v, want %v", what, ids(all), want)
+			}
+		}
+		check("after a requeue and an update", want)
+
+		// The requeued job runs again: it is listed once, first.
+		b.clock.Advance(time.Millisecond)
+		again := b.claim(ctx, t, 1)
+		if len(again) != 1 || again[0].ID != done[0].ID {
+			t.Fatalf("claim after the requeue = %v, want %s", ids(again), done[0].ID)
+		}
+		b.clock.Advance(time.Millisecond)
+		if _, err := b.store.Jobs.Complete(ctx, again[0], nil); err != nil {
+			t.Fatal(err)
+		}
+		check("after it ran again", append([]gocql.UUID{done[0].ID}, want...))
+		if c := b.count(ctx, t, repo.StateSucceeded); c != 14 {
+			t.Errorf("Count(Succeeded) = %d, want 14", c)
+		}
+		if c := b.count(ctx, t, repo.StateCancelled); c != 12 {
+			t.Errorf("Count(Cancelled) = %d, want 12", c)
+		}
+	})
+
 	t.Run("JobsThatLeaveOrArriveWhilePaging", func(t *testing.T) {
 		t.Parallel()
 

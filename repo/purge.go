@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
+
+	"github.com/gocql/gocql"
 
 	"github.com/jobsharp/cassandra/queries"
 )
@@ -25,10 +29,11 @@ type PurgeParams struct {
 }
 
 // Purge deletes finished jobs in a state that finished more than OlderThan
-// ago, oldest first, and returns how many it deleted. It walks the state
-// index bucket by bucket; each job is deleted by a lightweight transaction
-// on its version, and a bucket wholly older than the cut is then dropped
-// whole. Finished jobs also expire on their own after Options.Retention;
+// ago, oldest first, and returns how many it deleted. For Cancelled and
+// Abandoned it walks the state index bucket by bucket, and drops a bucket
+// wholly older than the cut; for Succeeded it walks the home partitions,
+// oldest bucket first, and reads the jobs their finish logs name. Each job
+// is deleted by a lightweight transaction on its version. Finished jobs also expire on their own after Options.Retention;
 // Purge is for shorter retention or a store that keeps them.
 func (j *Jobs) Purge(ctx context.Context, p *PurgeParams) (int, error) {
 	if err := j.check(ctx); err != nil {
@@ -60,6 +65,9 @@ func (j *Jobs) Purge(ctx context.Context, p *PurgeParams) (int, error) {
 }
 
 func (s *Store) purgeQueue(ctx context.Context, queue string, p *PurgeParams, cut time.Time, before int) (int, error) {
+	if !p.State.stateIndexed() {
+		return s.purgeFinished(ctx, queue, p, cut, before)
+	}
 	n := 0
 	var after time.Time // buckets are read oldest first, in pages
 	for {
@@ -110,27 +118,13 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 		if p.DryRun {
 			n += len(live)
 		} else {
-			// Deletes by lightweight transaction on each job's version,
-			// one conditional batch per home partition.
 			chs := make([]*change, len(live))
 			for i, j := range live {
 				chs[i] = newChange(j, j.clone(), opDelete)
 			}
-			if err := s.apply(ctx, chs...); err != nil {
-				return n, err
-			}
-			var errs []error
-			for _, c := range chs {
-				switch {
-				case c.err == nil:
-					n++
-				case errors.Is(c.err, ErrConflict) || errors.Is(c.err, ErrNotFound):
-					// changed or gone meanwhile: leave it
-				default:
-					errs = append(errs, c.err)
-				}
-			}
-			if err := errors.Join(errs...); err != nil {
+			m, err := s.deleteAll(ctx, chs)
+			n += m
+			if err != nil {
 				return n, err
 			}
 		}
@@ -150,4 +144,101 @@ func (s *Store) purgeBucket(ctx context.Context, queue string, p *PurgeParams, b
 		err = s.exec(ctx, queries.StateBucketDelete, s.db.StateBucketDelete(ctx, dir))
 	}
 	return n, err
+}
+
+// purgeFinished purges Succeeded jobs: every home partition of the queue,
+// oldest bucket first, reads the jobs its finish log names in rows made
+// before the cut (and up to Grace after it: a row is made when its batch
+// is, after the jobs' finish times it records), and deletes those still
+// Succeeded at the version named that finished before the cut. The
+// finish-log rows stay: they hold the count changes, and expire with the
+// rows they counted.
+func (s *Store) purgeFinished(ctx context.Context, queue string, p *PurgeParams, cut time.Time, before int) (int, error) {
+	dirs, err := s.homeBuckets(ctx, queue, epoch, farFuture)
+	if err != nil {
+		return 0, err
+	}
+	qn, err := s.queueNumber(ctx, queue)
+	if err != nil {
+		return 0, err
+	}
+	slices.SortFunc(dirs, func(a, b homeDirKey) int { return a.bucket.Compare(b.bucket) })
+	bound := gocql.MinTimeUUID(cut.Add(s.set.grace))
+	n := 0
+	for _, d := range dirs {
+		for _, h := range d.partitions(qn) {
+			m, err := s.purgePartition(ctx, queue, h, p.DryRun, bound, cut)
+			n += m
+			if err != nil {
+				return n, err
+			}
+		}
+		if p.Progress != nil {
+			p.Progress(before + n)
+		}
+	}
+	return n, nil
+}
+
+// purgePartition purges the Succeeded jobs of one home partition that the
+// finish log names in rows before bound and that finished before cut.
+func (s *Store) purgePartition(ctx context.Context, queue string, h homeRef, dryRun bool, bound gocql.UUID, cut time.Time) (int, error) {
+	rows, err := s.db.FinishLogSucceeded(ctx, h.Start, h.Shard, bound).All()
+	if err != nil {
+		return 0, s.interpret(ctx, queries.FinishLogSucceeded.Name, err)
+	}
+	version := map[gocql.UUID]int64{}
+	for _, r := range rows {
+		for id, v := range r.SucceededJobs {
+			version[id] = max(version[id], v)
+		}
+	}
+	ids := slices.SortedFunc(maps.Keys(version), compareUUID)
+	n := 0
+	for chunk := range slices.Chunk(ids, 500) {
+		jobs, err := s.jobsOfPartition(ctx, h, chunk, false)
+		if err != nil {
+			return n, err
+		}
+		var chs []*change
+		for _, j := range jobs {
+			if j.Queue == queue && j.State == StateSucceeded && j.Version == version[j.ID] && j.StateChangedAt.Before(cut) {
+				chs = append(chs, newChange(j, j.clone(), opDelete))
+			}
+		}
+		if dryRun {
+			n += len(chs)
+			continue
+		}
+		m, err := s.deleteAll(ctx, chs)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// deleteAll makes deletes by lightweight transaction on each job's version,
+// one conditional batch per home partition, and returns how many applied;
+// a job changed or gone meanwhile is left alone.
+func (s *Store) deleteAll(ctx context.Context, chs []*change) (int, error) {
+	if len(chs) == 0 {
+		return 0, nil
+	}
+	if err := s.apply(ctx, chs...); err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, c := range chs {
+		switch {
+		case c.err == nil:
+			n++
+		case errors.Is(c.err, ErrConflict) || errors.Is(c.err, ErrNotFound):
+		default:
+			errs = append(errs, c.err)
+		}
+	}
+	return n, errors.Join(errs...)
 }

@@ -83,7 +83,7 @@ func (s *Store) writeFinalStates(ctx context.Context, jobs []*Job) error {
 	var h hintSet
 	ttl := s.set.ttlSeconds()
 	for _, j := range jobs {
-		if j.State.Final() {
+		if j.State.Final() && j.State.stateIndexed() {
 			h.addState(s.stateEntryOf(j), ttl)
 		}
 	}

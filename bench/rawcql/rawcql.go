@@ -20,19 +20,19 @@ import (
 // The jobs table's statements, as schema/queries.cql has them (the
 // generated constants in queries/ are laid out over lines).
 const (
-	JobsCreate    = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?, unique_key = ? WHERE home = ? AND shard = ? AND id = ? IF version = NULL`
+	JobsCreate    = `UPDATE jobs SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?, unique_key = ?, final_change = ?, succeeded_jobs = ? WHERE home = ? AND shard = ? AND id = ? IF version = NULL`
 	JobsGet       = `SELECT ` + jobsColumns + ` FROM jobs WHERE home = ? AND shard = ? AND id = ?`
 	JobsGetMany   = `SELECT ` + jobsColumns + ` FROM jobs WHERE home = ? AND shard = ? AND id IN ?`
 	JobsScan      = `SELECT ` + jobsColumns + ` FROM jobs WHERE home = ? AND shard = ? AND id > ? AND id < ? LIMIT ?`
 	JobsScanBrief = `SELECT id, queue, state, version, scheduled_at, lease_until FROM jobs WHERE home = ? AND shard = ? AND id > ? AND id < ? LIMIT ?`
 	JobsClaim     = `UPDATE jobs SET state = ?, version = ?, state_changed_at = ?, started_at = ?, lease_owner = ?, lease_token = ?, lease_until = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
-	JobsWrite     = `UPDATE jobs USING TTL ? SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?, unique_key = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
+	JobsWrite     = `UPDATE jobs USING TTL ? SET queue = ?, type = ?, args = ?, state = ?, version = ?, created_at = ?, scheduled_at = ?, state_changed_at = ?, started_at = ?, finished_at = ?, retry_count = ?, max_retries = ?, last_error = ?, errors = ?, result = ?, batch_id = ?, parent_id = ?, continued = ?, recurring_id = ?, lease_owner = ?, lease_token = ?, lease_until = ?, metadata = ?, unique_key = ?, final_change = ?, succeeded_jobs = ? WHERE home = ? AND shard = ? AND id = ? IF version = ?`
 	// JobsWriteKeep is JobsWrite with empty errors and metadata left as they
 	// are (WriteKeepArgs binds them unset), as the store writes a job's
 	// outcome when it clears neither.
 	JobsWriteKeep = JobsWrite
 
-	jobsColumns = `home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata, unique_key`
+	jobsColumns = `home, shard, id, queue, type, args, state, version, created_at, scheduled_at, state_changed_at, started_at, finished_at, retry_count, max_retries, last_error, errors, result, batch_id, parent_id, continued, recurring_id, lease_owner, lease_token, lease_until, metadata, unique_key, final_change, succeeded_jobs`
 )
 
 // The other statements the store sends to store jobs (the store and layer
@@ -104,13 +104,17 @@ type Row struct {
 	LeaseUntil                             time.Time
 	Metadata                               map[string]string
 	UniqueKey                              []byte
+	// A job's row never holds the finish log's columns; the statements
+	// name them (unset) as the store's do.
+	FinalChange   map[int]int
+	SucceededJobs map[gocql.UUID]int64
 }
 
 // Dest returns the scan destinations of the row's columns.
 func (r *Row) Dest() []any {
 	return []any{&r.Home, &r.Shard, &r.ID, &r.Queue, &r.Type, &r.Args, &r.State, &r.Version, &r.CreatedAt, &r.ScheduledAt,
 		&r.StateChangedAt, &r.StartedAt, &r.FinishedAt, &r.RetryCount, &r.MaxRetries, &r.LastError, &r.Errors, &r.Result,
-		&r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey}
+		&r.BatchID, &r.ParentID, &r.Continued, &r.RecurringID, &r.LeaseOwner, &r.LeaseToken, &r.LeaseUntil, &r.Metadata, &r.UniqueKey, &r.FinalChange, &r.SucceededJobs}
 }
 
 // CreateArgs are the binds of JobsCreate for the row: its optional columns
@@ -171,11 +175,11 @@ func (r *Row) WriteArgs(ttl int, expected int64) []any {
 }
 
 // values are the row's regular columns in the order of JobsCreate and
-// JobsWrite.
+// JobsWrite; the finish log's two are unset, as a job's row has none.
 func (r *Row) values() []any {
 	return []any{r.Queue, r.Type, r.Args, r.State, r.Version, r.CreatedAt, r.ScheduledAt, r.StateChangedAt, r.StartedAt,
 		r.FinishedAt, r.RetryCount, r.MaxRetries, r.LastError, r.Errors, r.Result, r.BatchID, r.ParentID, r.Continued,
-		r.RecurringID, r.LeaseOwner, r.LeaseToken, r.LeaseUntil, r.Metadata, r.UniqueKey}
+		r.RecurringID, r.LeaseOwner, r.LeaseToken, r.LeaseUntil, r.Metadata, r.UniqueKey, gocql.UnsetValue, gocql.UnsetValue}
 }
 
 // BucketStart is the start of the epoch-aligned bucket of width w holding t.
