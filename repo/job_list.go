@@ -52,9 +52,10 @@ type ListParams struct {
 
 // ListByState returns up to Limit jobs in a state (JobSharp's
 // GetJobsByState). Scheduled, Failed and Processing jobs come from the due
-// index, soonest due (or lease expiry) first; jobs in other states from the
-// state index, most recent first. Every hint is checked against the job, and
-// stale ones are skipped and removed.
+// index, soonest due (or lease expiry) first; Succeeded jobs from the finish
+// logs of their home partitions, in ListPage's order; jobs in other states
+// from the state index, most recent first. Every hint is checked against
+// the job, and stale ones are skipped and removed.
 func (j *Jobs) ListByState(ctx context.Context, p *ListParams) ([]*Job, error) {
 	if err := j.check(ctx); err != nil {
 		return nil, err

@@ -1060,13 +1060,20 @@ func finishOrder(a, b pageRow) int {
 // lastUUID sorts after every other UUID in byte order.
 var lastUUID = gocql.UUID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
+// maxFinishRows bounds the finish-log rows a round reads per partition: a
+// row names every job its batch left Succeeded (up to maxBatchChanges), so
+// a round of limit+8 rows could return megabytes; 16 rows of each of the
+// bucket's partitions hold a page of the dashboard even when each names
+// one job, and a list that needs more reads more rounds.
+const maxFinishRows = 16
+
 // readFinished reads a round of a home bucket's finish logs for a list of
 // Succeeded jobs: the newest rows of every partition of the bucket that
 // are not after the position, in one statement, each row's entries in
 // finishOrder. Rows of the position's millisecond come again (the bound is
 // by time) and are passed here.
 func (src *pageSource) readFinished(ctx context.Context) ([]pageRow, bool, error) {
-	s, b, n := src.s, src.read.bucket(), src.perPart()
+	s, b, n := src.s, src.read.bucket(), min(src.perPart(), maxFinishRows)
 	parts, err := src.partitions(ctx)
 	if err != nil {
 		return nil, false, err

@@ -77,8 +77,9 @@ func (s *Store) setUniqueTTL(ctx context.Context, jobs []*Job, ttl int) {
 	}
 }
 
-// writeFinalStates writes the state-index rows of finished jobs, with the
-// retention TTL (one statement per index partition).
+// writeFinalStates writes the state-index rows of finished jobs (Cancelled,
+// Abandoned; a Succeeded job has none), with the retention TTL (one
+// statement per index partition).
 func (s *Store) writeFinalStates(ctx context.Context, jobs []*Job) error {
 	var h hintSet
 	ttl := s.set.ttlSeconds()
