@@ -68,6 +68,8 @@ func order(s repo.State) string {
 		return "soonest due first"
 	case s == repo.StateProcessing:
 		return "soonest lease expiry first (by claim)"
+	case s == repo.StateSucceeded:
+		return "newest first, by home bucket, then by finish time"
 	}
 	return "newest first"
 }

@@ -503,7 +503,7 @@ func TestPages(t *testing.T) {
 			n, err := b.store.Jobs.Count(ctx, b.queue, repo.StateSucceeded)
 			return err == nil && n == 7
 		})
-		b.post(t, "/bulk", form).want(t, http.StatusOK, "every Succeeded job", "about <strong>7</strong> jobs", "2 jobs at a time", "(newest first): there is no cap")
+		b.post(t, "/bulk", form).want(t, http.StatusOK, "every Succeeded job", "about <strong>7</strong> jobs", "2 jobs at a time", "(newest first, by home bucket, then by finish time): there is no cap")
 		st := b.runBulk(t, form)
 		if st.Done != 7 || st.Failed != 0 || st.Stopped != "" {
 			t.Errorf("bulk delete of the whole list: %+v, want 7 done", st)
