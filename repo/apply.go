@@ -329,17 +329,18 @@ func (s *Store) changeHints(h *hintSet, c *change, now time.Time) {
 }
 
 // finalStateAfter reports whether change c is a lease holder's outcome that
-// ends its job (Complete, a last Fail, CancelHeld): its state-index row (a
-// Cancelled or Abandoned job's; a Succeeded job has none, its batch's
-// finish-log row names it) is written when the job is settled, after the
-// batch, rather than as a hint before it. The job's lease entry covers the gap: this store deletes it
-// only once the job is settled, state row included, and a scanner that
-// meets it after a crash settles the finished jobs of its range, state
-// rows included (resolveDue). Together with the settling, the rows of
-// every job that finishes in this store at about the same time go out as
-// one write per index partition, off the batch's path.
+// ends its job in a state with state-index rows (a last Fail, CancelHeld; a
+// Complete's Succeeded job has none, its batch's finish-log row names it):
+// the row is written when the job is settled, after the batch, rather than
+// as a hint before it. The job's lease entry covers the gap: this store
+// deletes it only once the job is settled, state row included, and a
+// scanner that meets it after a crash settles the finished jobs of its
+// range, state rows included (resolveDue). Together with the settling, the
+// rows of every job that finishes in this store at about the same time go
+// out as one write per index partition, off the batch's path.
 func finalStateAfter(c *change) bool {
-	return c.op.fenced && c.cur != nil && c.cur.State == StateProcessing && c.op.stmt != writeDelete && c.next.State.Final()
+	return c.op.fenced && c.cur != nil && c.cur.State == StateProcessing && c.op.stmt != writeDelete &&
+		c.next.State.Final() && c.next.State.stateIndexed()
 }
 
 // foundAtHome reports whether scanners find new job j in its home
@@ -451,7 +452,7 @@ func (s *Store) after(ctx context.Context, chs []*change) {
 			oldStates = append(oldStates, s.stateEntryOf(cur))
 		}
 		if c.op.stmt != writeDelete && next.State.Final() && (cur == nil || !cur.State.Final()) {
-			finished = append(finished, &settleItem{job: next, state: finalStateAfter(c) && next.State.stateIndexed()})
+			finished = append(finished, &settleItem{job: next, state: finalStateAfter(c)})
 		}
 		for _, e := range c.hints.due {
 			if e.LastID == (gocql.UUID{}) && next.State.Final() && e.JobID == next.ID {

@@ -26,9 +26,9 @@ import (
 // every job (see Schema.cql), with the TTL of the rows they count, so
 // finished jobs leave the count when they expire, and a read of a job or of
 // a range of jobs does not read them. (The static final_log held them
-// before; a fold still adds what it holds.) Counting costs no statement per job: the log
-// entry rides in the change's batch, and a store marks an hour dirty at most
-// once per FoldInterval (markCountsDirty).
+// before; a fold still adds what it holds.) Counting costs no statement per
+// job: the log entry rides in the change's batch, and a store marks an hour
+// dirty at most once per FoldInterval (markCountsDirty).
 //
 // A fold reads a partition's log and writes its sum as a cell (count_cells,
 // one row per partition), then sums the cells of the partition's hour into

@@ -1144,11 +1144,9 @@ func (src *pageSource) readFinished(ctx context.Context) ([]pageRow, bool, error
 // changed since, by an update or a requeue and another run, is listed
 // through its newer entry, or not at all).
 func (src *pageSource) verifyFinished(ctx context.Context, rows []pageRow) ([]pageItem, error) {
-	var ids []gocql.UUID
-	for _, r := range rows {
-		if r.named != lastUUID {
-			ids = append(ids, r.named)
-		}
+	ids := make([]gocql.UUID, len(rows))
+	for i, r := range rows {
+		ids[i] = r.named // the frontier's lastUUID is no job id: getJobs leaves it out
 	}
 	src.budget -= partitionsOf(ids, func(id gocql.UUID) gocql.UUID { return id })
 	jobs, err := src.s.getJobs(ctx, ids, false)

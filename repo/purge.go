@@ -33,8 +33,9 @@ type PurgeParams struct {
 // Abandoned it walks the state index bucket by bucket, and drops a bucket
 // wholly older than the cut; for Succeeded it walks the home partitions,
 // oldest bucket first, and reads the jobs their finish logs name. Each job
-// is deleted by a lightweight transaction on its version. Finished jobs also expire on their own after Options.Retention;
-// Purge is for shorter retention or a store that keeps them.
+// is deleted by a lightweight transaction on its version. Finished jobs
+// also expire on their own after Options.Retention; Purge is for shorter
+// retention or a store that keeps them.
 func (j *Jobs) Purge(ctx context.Context, p *PurgeParams) (int, error) {
 	if err := j.check(ctx); err != nil {
 		return 0, err
